@@ -1,0 +1,6 @@
+//! Domain rules of mamori. Nothing here does I/O, so every rule of the
+//! checklist can be unit-tested in microseconds.
+
+pub mod audit;
+pub mod clock;
+pub mod jst;

@@ -1,0 +1,183 @@
+//! The audit log's storage: append in the caller's transaction, read, and
+//! verify the hash chain.
+
+use crate::{with_conn, Store, StoreError, Tx};
+use mamori_core::audit::{seal, ChainBreak, ChainVerifier, Event, NewEvent, Record};
+use mamori_core::clock::to_unix_micros;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+/// Events read per query while verifying, so two years of events never sit
+/// in memory at once.
+const VERIFY_BATCH: i64 = 5_000;
+
+const SELECT_EVENT: &str =
+    "SELECT seq, occurred_at_us, actor_account_id, actor_login, client_addr, \
+     user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash \
+     FROM audit_event";
+
+/// Builds an [`Event`] from a row of [`SELECT_EVENT`]; a macro because the
+/// row type differs per backend.
+macro_rules! event_from_row {
+    ($row:expr) => {{
+        let r = $row;
+        Event {
+            record: Record {
+                seq: r.try_get("seq")?,
+                occurred_at_us: r.try_get("occurred_at_us")?,
+                actor_account_id: r.try_get("actor_account_id")?,
+                actor_login: r.try_get("actor_login")?,
+                client_addr: r.try_get("client_addr")?,
+                user_agent: r.try_get("user_agent")?,
+                action: r.try_get("action")?,
+                target_type: r.try_get("target_type")?,
+                target_id: r.try_get("target_id")?,
+                changes: r.try_get("changes")?,
+                outcome: r.try_get("outcome")?,
+                request_id: r.try_get("request_id")?,
+            },
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        }
+    }};
+}
+
+/// The two ends of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEnds {
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub anchor_seq: i64,
+    pub anchor_hash: String,
+}
+
+async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreError> {
+    // PostgreSQL: the row lock serialises appends across instances. SQLite:
+    // the write transaction began IMMEDIATE and already holds the lock.
+    let sql = match (tx.backend(), for_update) {
+        (crate::Backend::Postgres, true) => {
+            "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1 FOR UPDATE"
+        }
+        _ => "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1",
+    };
+    with_conn!(tx, c => {
+        let row = sqlx::query(sql).fetch_one(c).await?;
+        Ok(ChainEnds {
+            head_seq: row.try_get("head_seq")?,
+            head_hash: row.try_get("head_hash")?,
+            anchor_seq: row.try_get("anchor_seq")?,
+            anchor_hash: row.try_get("anchor_hash")?,
+        })
+    })
+}
+
+/// Appends `event` to the chain inside `tx`: it is stored if and only if the
+/// transaction commits, together with the change it records.
+pub async fn append(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    event: NewEvent,
+) -> Result<Event, StoreError> {
+    let ends = chain_ends(tx, true).await?;
+    let record = event.into_record(ends.head_seq + 1, to_unix_micros(now));
+    let sealed = seal(ends.head_hash, record);
+    let r = &sealed.record;
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO audit_event (seq, occurred_at_us, actor_account_id, actor_login, client_addr, \
+             user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(r.seq)
+        .bind(r.occurred_at_us)
+        .bind(r.actor_account_id)
+        .bind(&r.actor_login)
+        .bind(&r.client_addr)
+        .bind(&r.user_agent)
+        .bind(&r.action)
+        .bind(&r.target_type)
+        .bind(&r.target_id)
+        .bind(&r.changes)
+        .bind(&r.outcome)
+        .bind(&r.request_id)
+        .bind(&sealed.prev_hash)
+        .bind(&sealed.hash)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1")
+            .bind(r.seq)
+            .bind(&sealed.hash)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(sealed)
+}
+
+/// The outcome of [`Store::audit_verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Every event from the anchor to the head links and matches its hash.
+    Intact {
+        events: u64,
+        head_seq: i64,
+    },
+    Broken(ChainBreak),
+}
+
+impl Store {
+    /// Records one event in a transaction of its own (for events that
+    /// accompany no other change: server start and stop, for example).
+    pub async fn audit_record(
+        &self,
+        now: OffsetDateTime,
+        event: NewEvent,
+    ) -> Result<Event, StoreError> {
+        let mut tx = self.begin().await?;
+        let e = append(&mut tx, now, event).await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
+    /// The newest events, newest first.
+    pub async fn audit_recent(&self, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!("{SELECT_EVENT} ORDER BY seq DESC LIMIT $1");
+        let events = with_conn!(tx, c => {
+            let rows = sqlx::query(&sql).bind(limit).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        tx.rollback().await?;
+        Ok(events)
+    }
+
+    /// Checks the whole chain from one consistent snapshot and names the
+    /// first broken event.
+    pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let ends = chain_ends(&mut tx, false).await?;
+        let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
+        let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let mut after = ends.anchor_seq;
+        loop {
+            let batch = with_conn!(tx, c => {
+                let rows = sqlx::query(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?;
+                rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
+            });
+            let Some(last) = batch.last() else { break };
+            after = last.record.seq;
+            for event in &batch {
+                if let Err(b) = verifier.check(event) {
+                    return Ok(Verification::Broken(b));
+                }
+            }
+        }
+        tx.rollback().await?;
+        Ok(match verifier.finish(ends.head_seq, &ends.head_hash) {
+            Ok(events) => Verification::Intact {
+                events,
+                head_seq: ends.head_seq,
+            },
+            Err(b) => Verification::Broken(b),
+        })
+    }
+}

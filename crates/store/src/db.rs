@@ -1,0 +1,351 @@
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a query waits for a locked SQLite database or a free connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:// or postgres://: {0}")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Where the database lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    SqliteFile(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    /// The default: `mamori.db` in the data directory.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        DatabaseLocation::SqliteFile(data_dir.join("mamori.db"))
+    }
+
+    /// `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseLocation::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(p) if !p.is_empty() => Ok(DatabaseLocation::SqliteFile(PathBuf::from(p))),
+            _ => Err(StoreError::BadUrl(redact_url(url))),
+        }
+    }
+}
+
+/// Shows a location without the password of a PostgreSQL URL.
+impl fmt::Display for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseLocation::SqliteFile(p) => write!(f, "sqlite://{}", p.display()),
+            DatabaseLocation::Postgres(url) => f.write_str(&redact_url(url)),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Connections open and idle, for the metrics endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+}
+
+#[derive(Clone)]
+enum Pools {
+    /// SQLite allows one writer at a time: every write goes through a pool of
+    /// one connection and begins with `BEGIN IMMEDIATE`, so writers queue
+    /// instead of failing with "database is locked".
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+impl Store {
+    /// Connects and applies every pending migration.
+    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        let pools = match location {
+            DatabaseLocation::SqliteFile(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: an acknowledged write survives power loss, not
+                    // only a crash of the process.
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(BUSY_TIMEOUT);
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options.read_only(true))
+                    .await?;
+                Pools::Sqlite { read, write }
+            }
+            DatabaseLocation::Postgres(url) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect(url)
+                    .await?;
+                // sqlx takes an advisory lock, so instances starting together
+                // apply each migration once.
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Pools::Postgres(pool)
+            }
+        };
+        Ok(Store { pools })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers when the database does, within a few seconds.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let q = async {
+            match &self.pools {
+                Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(drop),
+                Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            }
+        };
+        tokio_timeout(PING_TIMEOUT, q)
+            .await?
+            .map_err(StoreError::from)
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.pools {
+            Pools::Sqlite { read, write } => PoolStats {
+                size: read.size() + write.size(),
+                idle: (read.num_idle() + write.num_idle()) as u32,
+            },
+            Pools::Postgres(pool) => PoolStats {
+                size: pool.size(),
+                idle: pool.num_idle() as u32,
+            },
+        }
+    }
+
+    /// Closes every connection; SQLite checkpoints its write-ahead log.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// A transaction for writing.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(Tx(match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        }))
+    }
+
+    /// A transaction that only reads, from one consistent snapshot.
+    pub async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(Tx(match &self.pools {
+            Pools::Sqlite { read, .. } => TxInner::Sqlite(read.begin().await?),
+            Pools::Postgres(pool) => TxInner::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        }))
+    }
+
+    /// Every table of mamori's schema with its columns, sorted: lets a test
+    /// prove the SQLite and PostgreSQL migrations describe the same schema.
+    pub async fn describe_schema(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let pairs: Vec<(String, String)> = match &self.pools {
+            Pools::Sqlite { read, .. } => {
+                sqlx::query_as(
+                    "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\'",
+                )
+                .fetch_all(read)
+                .await?
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        let mut tables = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (table, column) in pairs {
+            tables.entry(table).or_default().push(column);
+        }
+        Ok(tables
+            .into_iter()
+            .map(|(t, mut cols)| {
+                cols.sort();
+                (t, cols)
+            })
+            .collect())
+    }
+
+    /// Runs one raw statement; only for tests that must damage the data.
+    #[doc(hidden)]
+    pub async fn execute_unchecked_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = crate::with_conn!(tx, c => sqlx::query(sql).execute(c).await?.rows_affected());
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+async fn tokio_timeout<F: std::future::Future>(d: Duration, f: F) -> Result<F::Output, StoreError> {
+    tokio::time::timeout(d, f)
+        .await
+        .map_err(|_| StoreError::Timeout(d))
+}
+
+pub(crate) enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A database transaction on either backend. Dropped without
+/// [`Tx::commit`], it rolls back.
+pub struct Tx(TxInner);
+
+impl Tx {
+    pub(crate) fn inner_mut(&mut self) -> &mut TxInner {
+        &mut self.0
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.0 {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.0 {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.0 {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_locations() {
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///var/lib/mamori/m.db").unwrap(),
+            DatabaseLocation::SqliteFile("/var/lib/mamori/m.db".into())
+        );
+        assert!(matches!(
+            DatabaseLocation::parse("postgresql://h/db").unwrap(),
+            DatabaseLocation::Postgres(_)
+        ));
+        assert!(DatabaseLocation::parse("mysql://h/db").is_err());
+        assert!(DatabaseLocation::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn never_shows_a_password() {
+        let loc =
+            DatabaseLocation::parse("postgres://mamori:s3cret@db.example:5432/mamori").unwrap();
+        assert_eq!(
+            loc.to_string(),
+            "postgres://mamori:***@db.example:5432/mamori"
+        );
+        assert!(!format!("{loc:?}").contains("s3cret"));
+        let err = DatabaseLocation::parse("mysql://u:s3cret@h/db").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"));
+    }
+}

@@ -1,0 +1,31 @@
+//! Persistence for mamori. One schema in two dialects: SQLite (the default,
+//! a file in the data directory) and PostgreSQL (for several instances).
+//! Every query is parameterised (checklist item 47).
+//!
+//! Each aggregate has its own module; a module's queries run on a [`Tx`] so
+//! that a change and its audit event commit together or not at all.
+
+pub mod audit;
+mod db;
+
+pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};
+
+/// Runs `$body` with `$c` bound to the transaction's connection, once per
+/// backend. The body is compiled for each backend, so the same query text
+/// (placeholders `$1`, `$2`, … which both SQLite and PostgreSQL accept) and
+/// the same binds serve both.
+macro_rules! with_conn {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx.inner_mut() {
+            $crate::db::TxInner::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::TxInner::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;

@@ -1,0 +1,179 @@
+use crate::each_backend;
+use mamori_core::audit::{Action, Actor, ChainBreak, Changes, NewEvent, Origin, Outcome};
+use mamori_store::audit::{append, Verification};
+use time::OffsetDateTime;
+
+fn start_event(n: usize) -> NewEvent {
+    let origin = Origin {
+        client_addr: Some("192.0.2.7".into()),
+        user_agent: Some("test/1.0".into()),
+        request_id: Some(format!("req-{n}")),
+    };
+    NewEvent::new(
+        Actor::system(),
+        origin,
+        Action::ServerStart,
+        Outcome::Success,
+    )
+    .target("server", "main")
+    .changes(Changes::new().with("n", n).with("password", "never-stored"))
+}
+
+#[tokio::test]
+async fn event_commits_with_its_transaction_and_not_without() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let mut tx = db.store.begin().await.unwrap();
+        append(&mut tx, now, start_event(1)).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert!(
+            db.store.audit_recent(10).await.unwrap().is_empty(),
+            "{}: rolled back event is stored",
+            db.name
+        );
+
+        let mut tx = db.store.begin().await.unwrap();
+        let e = append(&mut tx, now, start_event(2)).await.unwrap();
+        tx.commit().await.unwrap();
+        let stored = db.store.audit_recent(10).await.unwrap();
+        assert_eq!(stored, vec![e.clone()], "{}", db.name);
+        assert_eq!(
+            e.record.seq, 1,
+            "{}: a rolled back event leaves no gap",
+            db.name
+        );
+        assert_eq!(e.record.actor_login, "system");
+        assert_eq!(e.record.client_addr.as_deref(), Some("192.0.2.7"));
+        assert_eq!(e.record.request_id.as_deref(), Some("req-2"));
+        assert!(
+            !e.record.changes.contains("never-stored"),
+            "{}: secret stored",
+            db.name
+        );
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Intact {
+                events: 1,
+                head_seq: 1
+            },
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_appends_keep_one_unbroken_chain() {
+    for db in each_backend().await {
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let store = db.store.clone();
+                tokio::spawn(async move {
+                    for j in 0..5 {
+                        store
+                            .audit_record(OffsetDateTime::now_utc(), start_event(i * 10 + j))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Intact {
+                events: 200,
+                head_seq: 200
+            },
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
+
+async fn five_events(db: &crate::TestDb) {
+    for i in 0..5 {
+        db.store
+            .audit_record(OffsetDateTime::now_utc(), start_event(i))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn tampering_is_detected_and_named() {
+    for db in each_backend().await {
+        five_events(&db).await;
+        db.store
+            .execute_unchecked_for_tests(
+                "UPDATE audit_event SET actor_login = 'mallory' WHERE seq = 3",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Broken(ChainBreak::Tampered { seq: 3 }),
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn removed_and_truncated_events_are_detected() {
+    for db in each_backend().await {
+        five_events(&db).await;
+        db.store
+            .execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 5")
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Broken(ChainBreak::Head { last: 4, head: 5 }),
+            "{}",
+            db.name
+        );
+        db.store
+            .execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 2")
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Broken(ChainBreak::Gap {
+                expected: 2,
+                found: 3
+            }),
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn verify_reads_past_one_batch() {
+    for db in each_backend().await {
+        let mut tx = db.store.begin().await.unwrap();
+        for i in 0..12_000 {
+            append(&mut tx, OffsetDateTime::now_utc(), start_event(i))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Intact {
+                events: 12_000,
+                head_seq: 12_000
+            },
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}
