@@ -138,6 +138,14 @@ impl Store {
         Ok(e)
     }
 
+    /// The head and anchor of the chain.
+    pub async fn audit_chain_ends(&self) -> Result<ChainEnds, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let ends = chain_ends(&mut tx, false).await?;
+        tx.rollback().await?;
+        Ok(ends)
+    }
+
     /// The newest events, newest first.
     pub async fn audit_recent(&self, limit: i64) -> Result<Vec<Event>, StoreError> {
         let mut tx = self.begin_read().await?;

@@ -1,0 +1,144 @@
+use crate::config::{self, Config, ConfigError, GlobalArgs, ServeArgs};
+use clap::{Parser, Subcommand};
+use mamori_core::audit::ChainBreak;
+use mamori_store::audit::Verification;
+use mamori_store::Store;
+use std::process::ExitCode;
+
+/// Exit codes: 0 success, 1 the command ran and found a problem,
+/// 2 bad arguments or configuration.
+pub const EXIT_PROBLEM: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mamori",
+    about = "mamori — システム導入に係るセキュリティ要件チェックリスト (security requirements checklist)",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// HTTPS サーバを起動する (run the server)
+    Serve(ServeArgs),
+    /// 設定を検証し、データベースに接続できるか確認する (validate the configuration and reach the database)
+    CheckConfig(ServeArgs),
+    /// 監査ログ (audit log)
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// ハッシュチェーンを検証し、最初の不整合を示す (verify the hash chain)
+    Verify,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => crate::serve::run(&cli.global, &args).await,
+        Command::CheckConfig(args) => check_config(&cli.global, &args).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(&cli.global).await,
+    }
+}
+
+/// Prints configuration errors in the form every command uses.
+pub fn report_config_errors(errors: &[ConfigError]) {
+    eprintln!("mamori: 設定に誤りがあります (configuration error):");
+    for e in errors {
+        eprintln!("  - {e}");
+    }
+}
+
+async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
+    config::init_logging(global, args);
+    let cfg = match Config::resolve(global, args) {
+        Ok(c) => c,
+        Err(errors) => {
+            report_config_errors(&errors.errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match Store::open(&cfg.database).await {
+        Ok(store) => {
+            store.close().await;
+            println!("設定は正しく、データベースに接続できました (configuration OK, database reachable): {}", cfg.database);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "mamori: データベースに接続できません (cannot reach the database) {}: {e}",
+                cfg.database
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// Opens the store for a command that works on data beside a live server.
+pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
+    let database = match config::database_location(global) {
+        Ok(d) => d,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    Store::open(&database).await.map_err(|e| {
+        eprintln!(
+            "mamori: データベースに接続できません (cannot reach the database) {database}: {e}"
+        );
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn audit_verify(global: &GlobalArgs) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = store.audit_verify().await;
+    store.close().await;
+    match result {
+        Ok(Verification::Intact { events, head_seq }) => {
+            println!("監査ログのハッシュチェーンは正常です: {events} 件を検証、最新は #{head_seq} (audit chain intact)");
+            ExitCode::SUCCESS
+        }
+        Ok(Verification::Broken(b)) => {
+            eprintln!(
+                "監査ログの不整合を検出しました: {} (audit chain broken: {b})",
+                describe_break(&b)
+            );
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        Err(e) => {
+            eprintln!("mamori: 監査ログを読めませんでした (cannot read the audit log): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+fn describe_break(b: &ChainBreak) -> String {
+    match *b {
+        ChainBreak::Gap { expected, found } => {
+            format!("事象 #{expected} が見つかりません(#{found} が続いています)。削除または挿入された可能性があります")
+        }
+        ChainBreak::Link { seq } => format!("事象 #{seq} が直前の事象のハッシュに連結していません"),
+        ChainBreak::Tampered { seq } => {
+            format!("事象 #{seq} の内容がハッシュと一致しません。書き込み後に変更されています")
+        }
+        ChainBreak::Head { last, head } => {
+            format!("記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります")
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! Configuration: flags win over environment variables (`MAMORI_*`), which
+//! win over the TOML file given by `--config`, which wins over defaults.
+//! Every problem is reported at once, in Japanese with English alongside.
+
+use clap::{Args, ValueEnum};
+use ipnet::IpNet;
+use mamori_store::DatabaseLocation;
+use mamori_web::Limits;
+use serde::Deserialize;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Options every command that touches data takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// 設定ファイル (TOML) / configuration file
+    #[arg(long, global = true, env = "MAMORI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// データディレクトリ / data directory [default: ./data]
+    #[arg(long, global = true, env = "MAMORI_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// データベース URL (sqlite://… または postgres://…); DATABASE_URL も可 [default: DIR/mamori.db]
+    #[arg(
+        long,
+        global = true,
+        env = "MAMORI_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// ログの形式 / log format [default: text]
+    #[arg(long, global = true, env = "MAMORI_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options of `serve` (and of `check-config`, which validates them).
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// HTTPS で待ち受けるアドレス / HTTPS listen address [default: 127.0.0.1:8443]
+    #[arg(long, env = "MAMORI_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// HTTPS へ転送するだけの HTTP の待ち受けアドレス / plain-HTTP listener that only redirects
+    #[arg(long, env = "MAMORI_HTTP_REDIRECT_LISTEN", value_name = "ADDR:PORT")]
+    pub http_redirect_listen: Option<String>,
+    /// サーバ証明書 (PEM、中間証明書を含む) / certificate chain (PEM)
+    #[arg(long, env = "MAMORI_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// 秘密鍵 (PEM) / private key (PEM)
+    #[arg(long, env = "MAMORI_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// 利用者が使う URL (リダイレクト先の基準) / public URL, e.g. https://mamori.example.lg.jp
+    #[arg(long, env = "MAMORI_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// X-Forwarded-For を信頼するリバースプロキシ (CIDR、カンマ区切り) / trusted proxies
+    #[arg(
+        long,
+        env = "MAMORI_TRUSTED_PROXIES",
+        value_name = "CIDR,…",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+    /// 管理用の接続元 (CIDR、カンマ区切り) [default: 127.0.0.0/8,::1/128] / admin networks
+    #[arg(
+        long,
+        env = "MAMORI_ADMIN_NETWORKS",
+        value_name = "CIDR,…",
+        value_delimiter = ','
+    )]
+    pub admin_networks: Option<Vec<String>>,
+    /// リクエスト本文の上限 (バイト) [default: 1048576]
+    #[arg(long, env = "MAMORI_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<u64>,
+    /// 1 リクエストの時間制限 (秒) [default: 30]
+    #[arg(long, env = "MAMORI_REQUEST_TIMEOUT_SECS", value_name = "SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// 同時接続数の上限 [default: 1024]
+    #[arg(long, env = "MAMORI_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u64>,
+    /// 停止時に処理中のリクエストを待つ時間 (秒) [default: 10]
+    #[arg(long, env = "MAMORI_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// The TOML file. Unknown keys are refused, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    listen: Option<String>,
+    http_redirect_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    admin_networks: Option<Vec<String>>,
+    #[serde(default)]
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_body_bytes: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// One configuration problem, said so that an operator can fix it.
+#[derive(Debug, Clone)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything that was wrong, and where the database is if that much is known
+/// (so that the error can be recorded in the audit log).
+#[derive(Debug)]
+pub struct ConfigErrors {
+    pub errors: Vec<ConfigError>,
+    pub database: Option<DatabaseLocation>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    Files { cert: PathBuf, key: PathBuf },
+    SelfSigned,
+}
+
+/// The resolved configuration of `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseLocation,
+    pub listen: SocketAddr,
+    pub http_redirect_listen: Option<SocketAddr>,
+    pub tls: TlsSource,
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub admin_networks: Vec<IpNet>,
+    pub limits: Limits,
+}
+
+fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
+    let Some(path) = path else {
+        return FileConfig::default();
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
+            errors.push(ConfigError(format!(
+                "設定ファイル {} を読み取れません (cannot parse the configuration file): {}",
+                path.display(),
+                e.message()
+            )));
+            FileConfig::default()
+        }),
+        Err(e) => {
+            errors.push(ConfigError(format!(
+                "設定ファイル {} を開けません (cannot open the configuration file): {e}",
+                path.display()
+            )));
+            FileConfig::default()
+        }
+    }
+}
+
+fn resolve_database(
+    global: &GlobalArgs,
+    file: &FileConfig,
+    data_dir: &Path,
+) -> Result<DatabaseLocation, ConfigError> {
+    let url = global
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()))
+        .or_else(|| file.database_url.clone());
+    match url {
+        None => Ok(DatabaseLocation::in_data_dir(data_dir)),
+        Some(u) => DatabaseLocation::parse(&u).map_err(|e| {
+            ConfigError(format!(
+                "database_url は sqlite:// または postgres:// で始めてください (database_url must start with sqlite:// or postgres://): {e}"
+            ))
+        }),
+    }
+}
+
+fn data_dir(global: &GlobalArgs, file: &FileConfig) -> PathBuf {
+    global
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./data"))
+}
+
+/// Where the database is, for commands that need nothing else.
+pub fn database_location(global: &GlobalArgs) -> Result<DatabaseLocation, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let file = load_file(global.config.as_deref(), &mut errors);
+    let dir = data_dir(global, &file);
+    let db = resolve_database(global, &file, &dir).map_err(|e| vec![e])?;
+    if errors.is_empty() {
+        Ok(db)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_addr(key: &str, value: &str, errors: &mut Vec<ConfigError>) -> Option<SocketAddr> {
+    value.parse().map_err(|_| {
+        errors.push(ConfigError(format!(
+            "{key} の値 \"{value}\" は「アドレス:ポート」の形式ではありません。例: 127.0.0.1:8443 または [::]:8443 ({key} must be ADDRESS:PORT)"
+        )))
+    }).ok()
+}
+
+fn parse_networks(key: &str, values: &[String], errors: &mut Vec<ConfigError>) -> Vec<IpNet> {
+    values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .filter_map(|v| {
+            v.parse::<IpNet>().ok().or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from)).or_else(|| {
+                errors.push(ConfigError(format!(
+                    "{key} の \"{v}\" は IP アドレスまたは CIDR ではありません。例: 10.0.0.0/8 ({key}: not an IP address or CIDR)"
+                )));
+                None
+            })
+        })
+        .collect()
+}
+
+fn positive(key: &str, value: Option<u64>, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
+    match value {
+        Some(0) => {
+            errors.push(ConfigError(format!(
+                "{key} は 1 以上にしてください ({key} must be at least 1)"
+            )));
+            default
+        }
+        Some(v) => v,
+        None => default,
+    }
+}
+
+/// `https://host[:port]` with no path, query or fragment; trailing slash dropped.
+fn parse_public_url(value: &str, errors: &mut Vec<ConfigError>) -> Option<String> {
+    let v = value.trim_end_matches('/');
+    let rest = v.strip_prefix("https://");
+    let ok = rest.is_some_and(|r| !r.is_empty() && !r.contains(['/', '?', '#', '@', ' ']));
+    if ok {
+        Some(v.to_owned())
+    } else {
+        errors.push(ConfigError(format!(
+            "public_url \"{value}\" は https://ホスト名[:ポート] の形式にしてください (public_url must be https://host[:port] with no path)"
+        )));
+        None
+    }
+}
+
+impl Config {
+    pub fn resolve(global: &GlobalArgs, args: &ServeArgs) -> Result<Config, ConfigErrors> {
+        let mut errors = Vec::new();
+        let file = load_file(global.config.as_deref(), &mut errors);
+        let data_dir = data_dir(global, &file);
+        let database = resolve_database(global, &file, &data_dir)
+            .map_err(|e| errors.push(e))
+            .ok();
+
+        let listen_s = args
+            .listen
+            .clone()
+            .or(file.listen.clone())
+            .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
+        let listen = parse_addr("listen", &listen_s, &mut errors);
+        let http_redirect_listen = args
+            .http_redirect_listen
+            .clone()
+            .or(file.http_redirect_listen.clone())
+            .and_then(|s| parse_addr("http_redirect_listen", &s, &mut errors));
+
+        let cert = args.tls_cert.clone().or(file.tls_cert.clone());
+        let key = args.tls_key.clone().or(file.tls_key.clone());
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => {
+                for (k, p) in [("tls_cert", &cert), ("tls_key", &key)] {
+                    if !p.is_file() {
+                        errors.push(ConfigError(format!(
+                            "{k} のファイル {} が見つかりません ({k}: file not found)",
+                            p.display()
+                        )));
+                    }
+                }
+                TlsSource::Files { cert, key }
+            }
+            (None, None) => TlsSource::SelfSigned,
+            _ => {
+                errors.push(ConfigError(
+                    "tls_cert と tls_key は両方を指定してください (give both tls_cert and tls_key, or neither)".to_owned(),
+                ));
+                TlsSource::SelfSigned
+            }
+        };
+
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url.clone())
+            .and_then(|u| parse_public_url(&u, &mut errors));
+        let trusted_proxies = parse_networks(
+            "trusted_proxies",
+            args.trusted_proxies
+                .as_ref()
+                .or(file.trusted_proxies.as_ref())
+                .map_or(&[][..], |v| v),
+            &mut errors,
+        );
+        let default_admin = vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()];
+        let admin_networks = parse_networks(
+            "admin_networks",
+            args.admin_networks
+                .as_ref()
+                .or(file.admin_networks.as_ref())
+                .unwrap_or(&default_admin),
+            &mut errors,
+        );
+
+        let d = Limits::default();
+        let fl = &file.limits;
+        let limits = Limits {
+            max_body_bytes: positive(
+                "max_body_bytes",
+                args.max_body_bytes.or(fl.max_body_bytes),
+                d.max_body_bytes as u64,
+                &mut errors,
+            ) as usize,
+            request_timeout: Duration::from_secs(positive(
+                "request_timeout_secs",
+                args.request_timeout_secs.or(fl.request_timeout_secs),
+                d.request_timeout.as_secs(),
+                &mut errors,
+            )),
+            max_connections: positive(
+                "max_connections",
+                args.max_connections.or(fl.max_connections),
+                d.max_connections as u64,
+                &mut errors,
+            ) as usize,
+            shutdown_grace: Duration::from_secs(positive(
+                "shutdown_grace_secs",
+                args.shutdown_grace_secs.or(fl.shutdown_grace_secs),
+                d.shutdown_grace.as_secs(),
+                &mut errors,
+            )),
+            ..d
+        };
+
+        match (errors.is_empty(), database, listen) {
+            (true, Some(database), Some(listen)) => Ok(Config {
+                data_dir,
+                database,
+                listen,
+                http_redirect_listen,
+                tls,
+                public_url,
+                trusted_proxies,
+                admin_networks,
+                limits,
+            }),
+            (_, database, _) => Err(ConfigErrors { errors, database }),
+        }
+    }
+}
+
+/// Logs to standard error: readable text by default, JSON on request.
+/// The format is read before the rest of the configuration, so that
+/// configuration errors are logged in it too.
+pub fn init_logging(global: &GlobalArgs, _args: &ServeArgs) {
+    let format = global.log_format.or_else(|| {
+        let mut ignored = Vec::new();
+        load_file(global.config.as_deref(), &mut ignored).log_format
+    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if format == Some(LogFormat::Json) {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global() -> GlobalArgs {
+        GlobalArgs {
+            config: None,
+            data_dir: None,
+            database_url: None,
+            log_format: None,
+        }
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let c = Config::resolve(&global(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8443".parse().unwrap());
+        assert!(matches!(c.tls, TlsSource::SelfSigned));
+        assert_eq!(c.admin_networks.len(), 2);
+        assert_eq!(
+            c.database,
+            DatabaseLocation::in_data_dir(Path::new("./data"))
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let args = ServeArgs {
+            listen: Some("nonsense".into()),
+            tls_cert: Some("/nonexistent.pem".into()),
+            public_url: Some("http://x".into()),
+            admin_networks: Some(vec!["10.0.0.0/33".into()]),
+            max_connections: Some(0),
+            ..ServeArgs::default()
+        };
+        let errs = Config::resolve(&global(), &args).unwrap_err();
+        let text: Vec<String> = errs.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(text.len(), 5, "{text:#?}");
+        assert!(text[0].contains("listen の値 \"nonsense\""), "{text:#?}");
+        assert!(text.iter().any(|t| t.contains("tls_cert と tls_key")));
+        assert!(text.iter().any(|t| t.contains("public_url")));
+        assert!(text.iter().any(|t| t.contains("10.0.0.0/33")));
+        assert!(text.iter().any(|t| t.contains("max_connections")));
+        assert!(
+            errs.database.is_some(),
+            "the database is still known, so the error can be audited"
+        );
+    }
+
+    #[test]
+    fn public_url_forms() {
+        let mut e = Vec::new();
+        assert_eq!(
+            parse_public_url("https://mamori.example.lg.jp/", &mut e).as_deref(),
+            Some("https://mamori.example.lg.jp")
+        );
+        assert_eq!(
+            parse_public_url("https://h:8443", &mut e).as_deref(),
+            Some("https://h:8443")
+        );
+        assert!(e.is_empty());
+        for bad in ["http://h", "https://", "https://h/path", "https://u@h", "h"] {
+            assert!(parse_public_url(bad, &mut e).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_ip_counts_as_a_single_host_network() {
+        let mut e = Vec::new();
+        let nets = parse_networks("trusted_proxies", &["10.0.0.1".into(), " ".into()], &mut e);
+        assert_eq!(nets, vec!["10.0.0.1/32".parse::<IpNet>().unwrap()]);
+    }
+}

@@ -1,0 +1,289 @@
+//! `mamori serve`: wiring of configuration, database, TLS and listeners.
+
+use crate::cli::{report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::config::{self, Config, ConfigErrors, GlobalArgs, ServeArgs, TlsSource};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::clock::{Clock, SystemClock};
+use mamori_store::Store;
+use mamori_web::{server, tls, AppState, WebConfig};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
+    config::init_logging(global, args);
+    let cfg = match Config::resolve(global, args) {
+        Ok(c) => c,
+        Err(errors) => {
+            report_config_errors(&errors.errors);
+            record_config_errors(&errors).await;
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = create_data_dir(&cfg.data_dir) {
+        eprintln!("mamori: データディレクトリ {} を作成できません (cannot create the data directory): {e}", cfg.data_dir.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let store = match Store::open(&cfg.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "mamori: データベースに接続できません (cannot reach the database) {}: {e}",
+                cfg.database
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let code = run_with_store(cfg, store.clone()).await;
+    store.close().await;
+    code
+}
+
+async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fail = |message: String| {
+        let store = store.clone();
+        let clock = clock.clone();
+        async move {
+            eprintln!("mamori: {message}");
+            audit(
+                &store,
+                &*clock,
+                Action::ConfigError,
+                Outcome::Failure,
+                Changes::new().with("error", message),
+            )
+            .await;
+            ExitCode::from(EXIT_CONFIG)
+        }
+    };
+
+    let (cert, key, self_signed) = match &cfg.tls {
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone(), false),
+        TlsSource::SelfSigned => {
+            match tls::ensure_self_signed(&cfg.data_dir, Some(cfg.listen.ip())) {
+                Ok((c, k, made)) => {
+                    if made {
+                        tracing::info!("generated a self-signed certificate at {}", c.display());
+                    }
+                    (c, k, true)
+                }
+                Err(e) => {
+                    return fail(format!(
+                        "自己署名証明書を用意できません (self-signed certificate): {e}"
+                    ))
+                    .await
+                }
+            }
+        }
+    };
+    if self_signed {
+        tracing::warn!(
+            "自己署名証明書で HTTPS を提供しています。ブラウザは警告を表示します。本番では --tls-cert と --tls-key で正規の証明書を設定してください (checklist item 56). \
+             Serving HTTPS with a self-signed certificate: browsers will warn. Configure a real certificate for production."
+        );
+    }
+    let tls_config = match tls::server_config(&cert, &key) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(format!(
+                "証明書または秘密鍵を読み込めません (certificate or key): {e}"
+            ))
+            .await
+        }
+    };
+
+    let https = match TcpListener::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(format!(
+                "{} で待ち受けできません (cannot listen): {e}",
+                cfg.listen
+            ))
+            .await
+        }
+    };
+    let https_addr = https.local_addr().unwrap_or(cfg.listen);
+    let redirect = match cfg.http_redirect_listen {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                return fail(format!("{addr} で待ち受けできません (cannot listen): {e}")).await
+            }
+        },
+        None => None,
+    };
+
+    let public_origin = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| default_origin(https_addr));
+    let web_config = WebConfig {
+        public_origin: public_origin.clone(),
+        trusted_proxies: cfg.trusted_proxies.clone(),
+        admin_networks: cfg.admin_networks.clone(),
+        limits: cfg.limits,
+    };
+    let state = AppState::new(store.clone(), web_config, clock.clone());
+
+    let backend = format!("{:?}", store.backend()).to_lowercase();
+    let started = Changes::new()
+        .with("listen", https_addr.to_string())
+        .with("database", backend)
+        .with(
+            "tls",
+            if self_signed {
+                "self-signed"
+            } else {
+                "configured"
+            },
+        );
+    if !audit(
+        &store,
+        &*clock,
+        Action::ServerStart,
+        Outcome::Success,
+        started,
+    )
+    .await
+    {
+        return ExitCode::from(EXIT_PROBLEM);
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(server::serve(
+        https,
+        Some(tls_config),
+        mamori_web::app(state.clone()),
+        cfg.limits,
+        stop_rx.clone(),
+    ));
+    // The URL goes to standard output once the server accepts connections;
+    // logs go to standard error.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "mamori: {public_origin}/ で待ち受けています (listening on https://{https_addr}/)"
+    );
+    if let Some(l) = redirect {
+        let addr = l.local_addr().unwrap_or(https_addr);
+        let _ = writeln!(
+            out,
+            "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)"
+        );
+        tasks.spawn(server::serve(
+            l,
+            None,
+            mamori_web::redirect_app(state),
+            cfg.limits,
+            stop_rx,
+        ));
+    }
+    let _ = out.flush();
+    drop(out);
+
+    let signal = wait_for_signal().await;
+    tracing::info!(
+        "{signal}: stopping; finishing requests in flight (at most {:?})",
+        cfg.limits.shutdown_grace
+    );
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    audit(
+        &store,
+        &*clock,
+        Action::ServerStop,
+        Outcome::Success,
+        Changes::new().with("signal", signal),
+    )
+    .await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// `https://HOST:PORT` for the address actually bound; an unspecified
+/// address is shown as localhost.
+fn default_origin(addr: SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => format!("https://localhost:{}", addr.port()),
+        IpAddr::V6(ip) => format!("https://[{ip}]:{}", addr.port()),
+        IpAddr::V4(ip) => format!("https://{ip}:{}", addr.port()),
+    }
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler succeeds on Unix");
+    let mut int =
+        signal(SignalKind::interrupt()).expect("installing a SIGINT handler succeeds on Unix");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // Only the server's user may read the data directory.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Records a server event; returns false (after logging) when it could not.
+async fn audit(
+    store: &Store,
+    clock: &dyn Clock,
+    action: Action,
+    outcome: Outcome,
+    changes: Changes,
+) -> bool {
+    let event = NewEvent::new(Actor::system(), Origin::default(), action, outcome)
+        .target("server", "mamori")
+        .changes(changes);
+    match store.audit_record(clock.now(), event).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!("cannot write the audit event {}: {e}", action.as_str());
+            false
+        }
+    }
+}
+
+/// A configuration error is recorded in the audit log when the database is
+/// known and already exists: a broken configuration never creates one.
+async fn record_config_errors(errors: &ConfigErrors) {
+    let Some(location) = &errors.database else {
+        return;
+    };
+    let exists = match location {
+        mamori_store::DatabaseLocation::SqliteFile(p) => p.is_file(),
+        mamori_store::DatabaseLocation::Postgres(_) => true,
+    };
+    if !exists {
+        return;
+    }
+    let Ok(store) = Store::open(location).await else {
+        return;
+    };
+    let list: Vec<String> = errors.errors.iter().map(|e| e.to_string()).collect();
+    audit(
+        &store,
+        &SystemClock,
+        Action::ConfigError,
+        Outcome::Failure,
+        Changes::new().with("errors", list),
+    )
+    .await;
+    store.close().await;
+}

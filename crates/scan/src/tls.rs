@@ -1,0 +1,311 @@
+//! Which TLS protocol versions a server accepts (checklist item 57).
+//!
+//! rustls cannot speak below TLS 1.2 and OpenSSL is not a dependency, so a
+//! ClientHello for one exact version is built by hand here: no crate builds
+//! a ClientHello for a legacy version. The server's first record is parsed
+//! with tls-parser. The handshake is never completed: one ClientHello, one
+//! answer, and the connection is closed.
+
+use rand::RngCore;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tls_parser::{
+    parse_tls_message_alert, parse_tls_message_handshake, parse_tls_server_hello_extensions,
+    TlsExtension, TlsMessage, TlsMessageHandshake,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    Ssl3,
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+}
+
+impl TlsVersion {
+    pub const ALL: [TlsVersion; 5] = [
+        TlsVersion::Ssl3,
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
+
+    pub fn wire(self) -> u16 {
+        match self {
+            TlsVersion::Ssl3 => 0x0300,
+            TlsVersion::Tls10 => 0x0301,
+            TlsVersion::Tls11 => 0x0302,
+            TlsVersion::Tls12 => 0x0303,
+            TlsVersion::Tls13 => 0x0304,
+        }
+    }
+
+    pub fn from_wire(v: u16) -> Option<Self> {
+        TlsVersion::ALL.into_iter().find(|t| t.wire() == v)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::Ssl3 => "SSLv3",
+            TlsVersion::Tls10 => "TLS 1.0",
+            TlsVersion::Tls11 => "TLS 1.1",
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+        }
+    }
+}
+
+/// What the server answered to a ClientHello offering one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionAnswer {
+    /// A ServerHello for exactly that version.
+    Accepted,
+    /// A TLS alert (for example 70 protocol_version or 40 handshake_failure).
+    Alert(u8),
+    /// A ServerHello for another version (raw wire value).
+    OtherVersion(u16),
+    /// The connection was closed or reset without an answer.
+    Closed,
+}
+
+impl VersionAnswer {
+    pub fn accepted(&self) -> bool {
+        *self == VersionAnswer::Accepted
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("could not connect to {0}: {1}")]
+    Connect(SocketAddr, std::io::Error),
+    #[error("no answer from {0} within {1:?}")]
+    Timeout(SocketAddr, Duration),
+    #[error("{0} answered with something that is not TLS: {1}")]
+    NotTls(SocketAddr, String),
+}
+
+/// Largest record a server may send: 2^14 bytes of plaintext plus expansion.
+const MAX_RECORD: usize = 16_384 + 2_048;
+
+/// Offers exactly `version` to `addr` and reports the answer. `server_name`
+/// goes into SNI when it is a host name (never an IP address).
+pub async fn probe_version(
+    addr: SocketAddr,
+    server_name: Option<&str>,
+    version: TlsVersion,
+    timeout: Duration,
+) -> Result<VersionAnswer, ProbeError> {
+    let hello = client_hello(version, server_name);
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| ProbeError::Connect(addr, e))?;
+        if stream.write_all(&hello).await.is_err() {
+            return Ok(VersionAnswer::Closed);
+        }
+        let mut header = [0u8; 5];
+        if stream.read_exact(&mut header).await.is_err() {
+            return Ok(VersionAnswer::Closed);
+        }
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if header[1] != 0x03 || len > MAX_RECORD {
+            return Err(ProbeError::NotTls(
+                addr,
+                format!("record header {header:02x?}"),
+            ));
+        }
+        let mut body = vec![0u8; len];
+        if stream.read_exact(&mut body).await.is_err() {
+            return Ok(VersionAnswer::Closed);
+        }
+        interpret(addr, version, header[0], &body)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| ProbeError::Timeout(addr, timeout))?
+}
+
+fn interpret(
+    addr: SocketAddr,
+    asked: TlsVersion,
+    content_type: u8,
+    body: &[u8],
+) -> Result<VersionAnswer, ProbeError> {
+    let not_tls = |what: &str| ProbeError::NotTls(addr, what.to_owned());
+    match content_type {
+        // alert
+        0x15 => match parse_tls_message_alert(body) {
+            Ok((_, TlsMessage::Alert(a))) => Ok(VersionAnswer::Alert(a.code.0)),
+            _ => Err(not_tls("malformed alert")),
+        },
+        // handshake
+        0x16 => match parse_tls_message_handshake(body) {
+            Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
+                let mut negotiated = sh.version.0;
+                if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
+                    for ext in exts {
+                        if let TlsExtension::SupportedVersions(v) = ext {
+                            if let Some(first) = v.first() {
+                                negotiated = first.0;
+                            }
+                        }
+                    }
+                }
+                Ok(if negotiated == asked.wire() {
+                    VersionAnswer::Accepted
+                } else {
+                    VersionAnswer::OtherVersion(negotiated)
+                })
+            }
+            // A HelloRetryRequest exists only in TLS 1.3.
+            Ok((_, TlsMessage::Handshake(TlsMessageHandshake::HelloRetryRequest(_)))) => {
+                Ok(if asked == TlsVersion::Tls13 {
+                    VersionAnswer::Accepted
+                } else {
+                    VersionAnswer::OtherVersion(TlsVersion::Tls13.wire())
+                })
+            }
+            _ => Err(not_tls("handshake message is not a ServerHello")),
+        },
+        other => Err(not_tls(&format!("record type {other}"))),
+    }
+}
+
+/// Cipher suites offered below TLS 1.3: modern ones and the legacy ones old
+/// servers still pick (CBC, RSA key exchange, 3DES), so a server that would
+/// accept the version is not refused for want of a common suite.
+const LEGACY_SUITES: &[u16] = &[
+    0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, // ECDHE with AES-GCM and ChaCha20
+    0xc023, 0xc027, 0xc009, 0xc013, 0xc00a, 0xc014, // ECDHE with AES-CBC
+    0x009e, 0x009f, 0x0033, 0x0039, // DHE
+    0x009c, 0x009d, 0x003c, 0x002f, 0x0035, 0x000a, // RSA key exchange, 3DES
+    0x00ff, // renegotiation info SCSV
+];
+const TLS13_SUITES: &[u16] = &[0x1301, 0x1302, 0x1303];
+const GROUPS: &[u16] = &[0x001d, 0x0017, 0x0018]; // x25519, secp256r1, secp384r1
+const SIGNATURE_SCHEMES: &[u16] = &[
+    0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0201, 0x0203,
+];
+
+/// A complete TLS record holding a ClientHello that offers only `version`.
+pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
+    let mut rng = rand::thread_rng();
+    let mut random = [0u8; 32];
+    rng.fill_bytes(&mut random);
+
+    let mut body = Vec::with_capacity(512);
+    let legacy_version = version.min(TlsVersion::Tls12).wire();
+    body.extend_from_slice(&legacy_version.to_be_bytes());
+    body.extend_from_slice(&random);
+    body.push(0); // no session id
+    let suites = if version == TlsVersion::Tls13 {
+        TLS13_SUITES
+    } else {
+        LEGACY_SUITES
+    };
+    put_u16_list(&mut body, suites);
+    body.extend_from_slice(&[1, 0]); // compression: null only
+
+    // SSLv3 servers predate extensions; some choke on them.
+    if version != TlsVersion::Ssl3 {
+        let mut ext = Vec::new();
+        if let Some(name) = server_name.filter(|n| n.parse::<std::net::IpAddr>().is_err()) {
+            let name = name.as_bytes();
+            let mut sni = Vec::new();
+            sni.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+            sni.push(0); // host_name
+            sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+            sni.extend_from_slice(name);
+            put_extension(&mut ext, 0x0000, &sni);
+        }
+        let mut groups = Vec::new();
+        put_u16_list(&mut groups, GROUPS);
+        put_extension(&mut ext, 0x000a, &groups);
+        put_extension(&mut ext, 0x000b, &[1, 0]); // EC point formats: uncompressed
+        if version >= TlsVersion::Tls12 {
+            let mut sigs = Vec::new();
+            put_u16_list(&mut sigs, SIGNATURE_SCHEMES);
+            put_extension(&mut ext, 0x000d, &sigs);
+        }
+        if version == TlsVersion::Tls13 {
+            put_extension(&mut ext, 0x002b, &[2, 0x03, 0x04]); // supported_versions: 1.3 only
+                                                               // key_share: an x25519 share. Any 32 bytes are a valid public
+                                                               // key; the handshake stops at the ServerHello anyway.
+            let mut key = [0u8; 32];
+            rng.fill_bytes(&mut key);
+            let mut share = Vec::new();
+            share.extend_from_slice(&(36u16).to_be_bytes());
+            share.extend_from_slice(&0x001du16.to_be_bytes());
+            share.extend_from_slice(&(32u16).to_be_bytes());
+            share.extend_from_slice(&key);
+            put_extension(&mut ext, 0x0033, &share);
+            put_extension(&mut ext, 0x002d, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
+        }
+        put_extension(&mut ext, 0xff01, &[0]); // renegotiation_info: empty
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+    }
+
+    let mut handshake = Vec::with_capacity(body.len() + 4);
+    handshake.push(1); // client_hello
+    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+
+    let record_version = if version == TlsVersion::Ssl3 {
+        0x0300u16
+    } else {
+        0x0301
+    };
+    let mut record = Vec::with_capacity(handshake.len() + 5);
+    record.push(0x16);
+    record.extend_from_slice(&record_version.to_be_bytes());
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+fn put_u16_list(out: &mut Vec<u8>, items: &[u16]) {
+    out.extend_from_slice(&((items.len() * 2) as u16).to_be_bytes());
+    for i in items {
+        out.extend_from_slice(&i.to_be_bytes());
+    }
+}
+
+fn put_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tls_parser::{parse_tls_plaintext, TlsMessage, TlsMessageHandshake};
+
+    /// The hand-built hello must parse as the ClientHello we meant.
+    #[test]
+    fn client_hello_parses_back() {
+        for v in TlsVersion::ALL {
+            let rec = client_hello(v, Some("example.jp"));
+            let (rest, plain) = parse_tls_plaintext(&rec).expect("a well-formed record");
+            assert!(rest.is_empty());
+            let TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)) = &plain.msg[0] else {
+                panic!("not a ClientHello: {:?}", plain.msg[0]);
+            };
+            assert_eq!(ch.version.0, v.min(TlsVersion::Tls12).wire(), "{v:?}");
+            assert_eq!(ch.ext.is_some(), v != TlsVersion::Ssl3, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn sni_is_never_an_ip_address() {
+        let with_ip = client_hello(TlsVersion::Tls12, Some("127.0.0.1"));
+        let with_name = client_hello(TlsVersion::Tls12, Some("example.jp"));
+        assert!(!with_ip.windows(9).any(|w| w == b"127.0.0.1"));
+        assert!(with_name.windows(10).any(|w| w == b"example.jp"));
+    }
+}

@@ -1,0 +1,94 @@
+//! One error type for the web layer. Every failure becomes a status and the
+//! generic error page with the request id; the detail goes to the log.
+
+use crate::i18n::Lang;
+use crate::AppState;
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+/// What went wrong, for the server log only (never shown to the user).
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Unknown, or not for this user: the same answer, so existence does not leak.
+    #[error("not found")]
+    NotFound,
+    #[error("database: {0}")]
+    Store(#[from] mamori_store::StoreError),
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Store(_) | AppError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ErrorDetail(self.to_string()));
+        res
+    }
+}
+
+/// A response that already is a page or a document (HTML or JSON) keeps its
+/// body; anything else (empty, or the framework's plain-text messages,
+/// which can name fields and types) is replaced by the error page.
+pub fn has_own_page(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: crate::i18n::Tr<'a>,
+    status: u16,
+    heading: String,
+    message: String,
+    request_id: &'a str,
+}
+
+pub fn render_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    request_id: &str,
+    head: bool,
+) -> Response {
+    let t = state.i18n.tr(lang);
+    let key = match status.as_u16() {
+        400 => "error-400",
+        403 => "error-403",
+        404 => "error-404",
+        405 => "error-405",
+        408 => "error-408",
+        413 => "error-413",
+        429 => "error-429",
+        503 => "error-503",
+        s if s >= 500 => "error-500",
+        _ => "error-400",
+    };
+    let page = ErrorPage {
+        heading: t.get(&format!("{key}-title")),
+        message: t.get(key),
+        t,
+        status: status.as_u16(),
+        request_id,
+    };
+    match page.render() {
+        Ok(html) if !head => Html(html).into_response(),
+        Ok(_) => Html(String::new()).into_response(),
+        // The error page itself failed: say so plainly, without detail.
+        Err(e) => {
+            tracing::error!(request_id, "error page failed to render: {e}");
+            Html("<!doctype html><title>mamori</title><p>エラーが発生しました。</p>".to_owned())
+                .into_response()
+        }
+    }
+}

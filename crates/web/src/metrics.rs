@@ -1,0 +1,146 @@
+//! Prometheus metrics. The registry belongs to the application state, not
+//! to the process, so several servers in one test process do not collide.
+
+use crate::client::{is_in, ClientInfo};
+use crate::error::AppError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Extension;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: String,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    db_connections: Family<PoolLabels, Gauge>,
+    audit_events: Gauge,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mamori");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let db_connections = Family::<PoolLabels, Gauge>::default();
+        let audit_events = Gauge::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "db_connections",
+            "Database pool connections by state",
+            db_connections.clone(),
+        );
+        registry.register(
+            "audit_events_written",
+            "Audit events written to the chain",
+            audit_events.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            db_connections,
+            audit_events,
+        }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// `GET /metrics`: only for clients in `admin_networks`; everyone else gets
+/// the same 404 as for any unknown path.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientInfo>,
+) -> Result<impl IntoResponse, AppError> {
+    if !is_in(client.ip, &state.config.admin_networks) {
+        return Err(AppError::NotFound);
+    }
+    let m = &state.metrics;
+    let pool = state.store.pool_stats();
+    m.db_connections
+        .get_or_create(&PoolLabels {
+            state: "open".into(),
+        })
+        .set(i64::from(pool.size));
+    m.db_connections
+        .get_or_create(&PoolLabels {
+            state: "idle".into(),
+        })
+        .set(i64::from(pool.idle));
+    m.audit_events
+        .set(state.store.audit_chain_ends().await?.head_seq);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.encode(),
+    ))
+}

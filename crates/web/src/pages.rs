@@ -1,0 +1,31 @@
+//! Pages that belong to no later capability: home, not found, the HTTPS redirect.
+
+use crate::error::AppError;
+use crate::i18n::{Lang, Tr};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::response::{Html, Response};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home<'a> {
+    t: Tr<'a>,
+}
+
+pub async fn home(State(state): State<AppState>, lang: Lang) -> Result<Html<String>, AppError> {
+    Ok(Html(
+        Home {
+            t: state.i18n.tr(lang),
+        }
+        .render()?,
+    ))
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+pub async fn redirect_to_https(State(state): State<AppState>, req: Request) -> Response {
+    crate::middleware::https_redirect(&state, &req)
+}
