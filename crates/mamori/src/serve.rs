@@ -154,6 +154,17 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         return ExitCode::from(EXIT_PROBLEM);
     }
 
+    // Handlers are in place before the URL is announced: a SIGTERM that
+    // follows the announcement at once still stops the server cleanly.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(format!(
+                "シグナルを受け取れません (cannot install signal handlers): {e}"
+            ))
+            .await
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(server::serve(
@@ -187,7 +198,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     let _ = out.flush();
     drop(out);
 
-    let signal = wait_for_signal().await;
+    let signal = signals.wait().await;
     tracing::info!(
         "{signal}: stopping; finishing requests in flight (at most {:?})",
         cfg.limits.shutdown_grace
@@ -216,15 +227,25 @@ fn default_origin(addr: SocketAddr) -> String {
     }
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term =
-        signal(SignalKind::terminate()).expect("installing a SIGTERM handler succeeds on Unix");
-    let mut int =
-        signal(SignalKind::interrupt()).expect("installing a SIGINT handler succeeds on Unix");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 

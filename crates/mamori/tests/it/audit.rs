@@ -1,0 +1,179 @@
+//! The audit core seen from outside: start, stop and configuration errors
+//! are recorded; `mamori audit verify` detects tampering; PostgreSQL too.
+
+use crate::harness::{self, run, sqlite_store, Opts, Server};
+use mamori_store::{DatabaseLocation, Store};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+#[tokio::test]
+async fn start_and_stop_are_audited_and_the_chain_verifies() {
+    let s = Server::start(Opts::default()).await;
+    let (_keep, dir) = (s.dir.clone(), s.data_dir());
+    assert_eq!(s.stop().await, 0, "SIGTERM ends the server cleanly");
+    let store = sqlite_store(&dir).await;
+    let events = store.audit_recent(10).await.unwrap();
+    store.close().await;
+    let actions: Vec<&str> = events.iter().map(|e| e.record.action.as_str()).collect();
+    assert_eq!(actions, ["server.stop", "server.start"]);
+    assert_eq!(events[0].record.actor_login, "system");
+    assert!(events[0].record.changes.contains("SIGTERM"));
+    assert!(events[1].record.changes.contains("self-signed"));
+
+    let (code, out, err) = run(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("正常") && out.contains("2 件"), "{out}");
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_tampered_event() {
+    let s = Server::start(Opts::default()).await;
+    let (_keep, dir) = (s.dir.clone(), s.data_dir());
+    s.stop().await;
+    let store = sqlite_store(&dir).await;
+    store
+        .execute_unchecked_for_tests(
+            "UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 1",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let (code, out, err) = run(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("#1"), "{err}");
+}
+
+#[tokio::test]
+async fn configuration_errors_are_refused_clearly_and_audited() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    let data = s.data_dir();
+    s.stop().await;
+
+    let (code, _, err) = run(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "not-an-address",
+        "--admin-networks",
+        "10.0.0.0/99",
+    ])
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("listen の値 \"not-an-address\""), "{err}");
+    assert!(err.contains("10.0.0.0/99"), "{err}");
+
+    // A port already taken is a configuration error too.
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap().to_string();
+    let (code, _, err) = run(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &taken,
+    ])
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("待ち受けできません"), "{err}");
+
+    let store = sqlite_store(&data).await;
+    let events = store.audit_recent(10).await.unwrap();
+    store.close().await;
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|e| e.record.action == "config.error")
+        .collect();
+    assert_eq!(errors.len(), 2, "{events:#?}");
+    assert!(errors.iter().all(|e| e.record.outcome == "failure"));
+    assert!(errors[1].record.changes.contains("not-an-address"));
+    assert!(errors[0].record.changes.contains(&taken));
+}
+
+#[tokio::test]
+async fn a_broken_configuration_never_creates_a_database() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, _) = run(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "x",
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(!data.exists());
+}
+
+#[tokio::test]
+async fn server_runs_on_postgresql() {
+    let Some(url) = mamori_testkit::fresh_pg_database().await else {
+        return;
+    };
+    let s = Server::start(Opts::default().args(&["--database-url", &url])).await;
+    let res = s.get("/healthz").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        !s.data_dir().join("mamori.db").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+    assert_eq!(s.stop().await, 0);
+
+    // DATABASE_URL is honoured as well.
+    let s = Server::start(Opts::default().env("DATABASE_URL", &url)).await;
+    let store = Store::open(&DatabaseLocation::parse(&url).unwrap())
+        .await
+        .unwrap();
+    let actions: Vec<String> = store
+        .audit_recent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.action)
+        .collect();
+    assert_eq!(actions, ["server.start", "server.stop", "server.start"]);
+    store.close().await;
+
+    // The database goes away: /healthz says so, with the same hygiene, no detail.
+    mamori_testkit::drop_pg_database(&url).await;
+    let res = s.get("/healthz").await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().get("x-frame-options").is_some());
+    let body = res.text().await.unwrap();
+    assert_eq!(body, r#"{"database":"error","status":"error"}"#);
+    let res = s.get("/metrics").await;
+    assert_eq!(res.status(), 500, "metrics need the database");
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("エラーが発生しました") && !body.to_lowercase().contains("database"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("sqlx") && !body.contains("postgres"),
+        "{body}"
+    );
+    s.kill().await;
+}
+
+#[tokio::test]
+async fn check_config_validates_and_reaches_the_database() {
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("d");
+    std::fs::create_dir(&data).unwrap();
+    let (code, out, err) = run(&["check-config", "--data-dir", data.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("設定は正しく"), "{out}");
+
+    let (code, _, err) = run(&["check-config", "--database-url", "mysql://x/y"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("sqlite:// または postgres://"), "{err}");
+
+    let cfg = dir.path().join("mamori.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:1\"\nlisen = \"typo\"\n").unwrap();
+    let (code, _, err) = run(&["check-config", "--config", cfg.to_str().unwrap()]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("lisen"), "an unknown key is named: {err}");
+    let _ = harness::BIN;
+}

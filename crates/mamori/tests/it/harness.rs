@@ -1,0 +1,209 @@
+//! Starts the real binary on an ephemeral port with a temporary data
+//! directory, and gives a client that trusts its self-signed certificate.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mamori");
+
+/// A `mamori` command with a clean environment: no MAMORI_* or DATABASE_URL
+/// from the developer's shell leaks into a test.
+pub fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MAMORI_") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("RUST_LOG", "info,sqlx=warn");
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// Runs `mamori ARGS…` to the end: (exit code, stdout, stderr).
+pub async fn run(args: &[&str]) -> (i32, String, String) {
+    let out = command().args(args).output().await.expect("run mamori");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[derive(Default)]
+pub struct Opts {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub data_dir: Option<Arc<TempDir>>,
+    pub trust: Option<PathBuf>,
+}
+
+impl Opts {
+    /// Trust this certificate instead of the generated self-signed one.
+    pub fn trust(mut self, cert: &Path) -> Self {
+        self.trust = Some(cert.to_owned());
+        self
+    }
+
+    pub fn args(mut self, a: &[&str]) -> Self {
+        self.args.extend(a.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn data_dir(mut self, d: &Arc<TempDir>) -> Self {
+        self.data_dir = Some(d.clone());
+        self
+    }
+}
+
+pub struct Server {
+    child: Child,
+    /// `https://127.0.0.1:PORT`
+    pub base: String,
+    /// `http://127.0.0.1:PORT` of the redirect listener, when asked for.
+    pub redirect: Option<String>,
+    pub dir: Arc<TempDir>,
+    pub client: reqwest::Client,
+    log: PathBuf,
+}
+
+impl Server {
+    pub async fn start(opts: Opts) -> Server {
+        Self::try_start(opts)
+            .await
+            .unwrap_or_else(|logs| panic!("mamori did not start:\n{logs}"))
+    }
+
+    /// Starts the server; on failure returns what it logged.
+    pub async fn try_start(opts: Opts) -> Result<Server, String> {
+        let dir = opts
+            .data_dir
+            .unwrap_or_else(|| Arc::new(TempDir::new().unwrap()));
+        let log = dir.path().join(format!("server-{}.log", rand_suffix()));
+        let mut cmd = command();
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["--listen", "127.0.0.1:0"]);
+        cmd.args(&opts.args);
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut child = cmd.spawn().expect("spawn mamori");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        let mut redirect = None;
+        let wait = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = between(&line, "(listening on ", "/)") {
+                    base = Some(url.to_owned());
+                    if !opts.args.iter().any(|a| a == "--http-redirect-listen") {
+                        break;
+                    }
+                } else if let Some(url) = between(&line, "mamori: ", "/ は") {
+                    redirect = Some(url.to_owned());
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(60), wait).await;
+        let Some(base) = base else {
+            let _ = child.kill().await;
+            return Err(std::fs::read_to_string(&log).unwrap_or_default());
+        };
+        let cert_path = opts
+            .trust
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data/tls/self-signed.crt"));
+        let cert = std::fs::read(cert_path).expect("the server's certificate");
+        let client = client_trusting(&cert);
+        Ok(Server {
+            child,
+            base,
+            redirect,
+            dir,
+            client,
+            log,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the exit code.
+    pub async fn stop(mut self) -> i32 {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("mamori stops within 30 s of SIGTERM")
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn between<'a>(line: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = line.find(start)? + start.len();
+    let to = line[from..].find(end)? + from;
+    Some(&line[from..to])
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Opens the store of a stopped (or running) server's data directory.
+pub async fn sqlite_store(data_dir: &Path) -> mamori_store::Store {
+    mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir))
+        .await
+        .unwrap()
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real `mamori` binary, over real HTTPS, on SQLite
+//! and on a real PostgreSQL.
+
+mod audit;
+mod cli;
+mod crash;
+mod harness;
+mod http;
+mod tls;
