@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// 同時接続数の上限 [default: 1024]
     #[arg(long, env = "MAMORI_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u64>,
+    /// リクエストヘッダの受信を待つ時間 (秒、遅いクライアント対策) [default: 10]
+    #[arg(long, env = "MAMORI_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
+    pub header_read_timeout_secs: Option<u64>,
     /// 停止時に処理中のリクエストを待つ時間 (秒) [default: 10]
     #[arg(long, env = "MAMORI_SHUTDOWN_GRACE_SECS", value_name = "SECS")]
     pub shutdown_grace_secs: Option<u64>,
@@ -114,6 +117,7 @@ struct FileLimits {
     max_body_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
     max_connections: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
 }
 
@@ -359,6 +363,13 @@ impl Config {
                 d.max_connections as u64,
                 &mut errors,
             ) as usize,
+            header_read_timeout: Duration::from_secs(positive(
+                "header_read_timeout_secs",
+                args.header_read_timeout_secs
+                    .or(fl.header_read_timeout_secs),
+                d.header_read_timeout.as_secs(),
+                &mut errors,
+            )),
             shutdown_grace: Duration::from_secs(positive(
                 "shutdown_grace_secs",
                 args.shutdown_grace_secs.or(fl.shutdown_grace_secs),

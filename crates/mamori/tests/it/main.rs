@@ -6,4 +6,5 @@ mod cli;
 mod crash;
 mod harness;
 mod http;
+mod limits;
 mod tls;
