@@ -3,4 +3,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod identity;
 pub mod jst;
+pub mod password;
+pub mod policy;

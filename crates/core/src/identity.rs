@@ -1,0 +1,286 @@
+//! Accounts, roles and permissions (checklist items 1, 2, 3, 6, 64).
+//!
+//! Permissions are declared here, in one place; every route names the
+//! permission it needs. An administrator holds no business permission: a
+//! person who also reviews has a second, separate account (items 1, 6, 64).
+
+use std::fmt;
+
+/// A login id: 3–64 characters of `a-z 0-9 . _ - @`, stored in lower case so
+/// that "Yamada" and "yamada" are one person (item 1: one person, one id).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Login(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldError {
+    Empty,
+    TooShort { min: usize },
+    TooLong { max: usize },
+    BadCharacters,
+    BadFormat,
+}
+
+impl Login {
+    pub const MIN: usize = 3;
+    pub const MAX: usize = 64;
+
+    pub fn parse(s: &str) -> Result<Login, FieldError> {
+        let s = s.trim().to_ascii_lowercase();
+        let n = s.chars().count();
+        if n == 0 {
+            return Err(FieldError::Empty);
+        }
+        if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-@".contains(c)) {
+            return Err(FieldError::BadCharacters);
+        }
+        if n < Self::MIN {
+            return Err(FieldError::TooShort { min: Self::MIN });
+        }
+        if n > Self::MAX {
+            return Err(FieldError::TooLong { max: Self::MAX });
+        }
+        Ok(Login(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's name as shown: 1–100 characters, no control characters.
+pub fn parse_display_name(s: &str) -> Result<String, FieldError> {
+    parse_text(s, 1, 100)
+}
+
+/// Free text of bounded length without control characters (newlines allowed
+/// only where `multiline`).
+pub fn parse_text(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let s = s.trim();
+    let n = s.chars().count();
+    if n == 0 && min > 0 {
+        return Err(FieldError::Empty);
+    }
+    if n < min {
+        return Err(FieldError::TooShort { min });
+    }
+    if n > max {
+        return Err(FieldError::TooLong { max });
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err(FieldError::BadCharacters);
+    }
+    Ok(s.to_owned())
+}
+
+/// Multi-line free text (a reason, a comment): newlines and tabs allowed.
+pub fn parse_multiline(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
+    let s = s.trim().replace("\r\n", "\n");
+    let n = s.chars().count();
+    if n == 0 && min > 0 {
+        return Err(FieldError::Empty);
+    }
+    if n < min {
+        return Err(FieldError::TooShort { min });
+    }
+    if n > max {
+        return Err(FieldError::TooLong { max });
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(FieldError::BadCharacters);
+    }
+    Ok(s)
+}
+
+/// An e-mail address: one `@`, a dot in the domain, no spaces; at most 254.
+pub fn parse_email(s: &str) -> Result<String, FieldError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::Empty);
+    }
+    if s.len() > 254 {
+        return Err(FieldError::TooLong { max: 254 });
+    }
+    let ok = match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && s.chars().all(|c| c.is_ascii_graphic())
+        }
+        None => false,
+    };
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(FieldError::BadFormat)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// システム管理者: accounts, organisations, settings; no reviewing.
+    Admin,
+    /// 情報セキュリティ担当: catalog, systems, review, reports, audit log, scans.
+    SecurityOfficer,
+    /// 所管課職員: their department's systems.
+    Department,
+    /// 事業者: only systems assigned to their organisation.
+    Vendor,
+    /// 監査: reads everything, the audit log included; changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::SecurityOfficer, Role::Department, Role::Vendor, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::SecurityOfficer => "security-officer",
+            Role::Department => "department",
+            Role::Vendor => "vendor",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Roles whose sign-in requires a second factor (item 75 and the
+    /// identity issue): the ones that can change who sees what.
+    pub fn requires_totp(self) -> bool {
+        matches!(self, Role::Admin | Role::SecurityOfficer)
+    }
+
+    /// The kind of organisation a person of this role belongs to, if any.
+    pub fn organisation_kind(self) -> Option<OrgKind> {
+        match self {
+            Role::Department => Some(OrgKind::Department),
+            Role::Vendor => Some(OrgKind::Vendor),
+            Role::Admin | Role::SecurityOfficer | Role::Auditor => None,
+        }
+    }
+
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
+        match self {
+            Role::Admin => &[ManageAccounts, ViewAccounts, ReviewAccess],
+            Role::SecurityOfficer => &[ViewAccounts, ReviewAccess],
+            Role::Department => &[],
+            Role::Vendor => &[],
+            Role::Auditor => &[ViewAccounts],
+        }
+    }
+
+    pub fn can(self, p: Permission) -> bool {
+        self.permissions().contains(&p)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgKind {
+    Department,
+    Vendor,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Department => "department",
+            OrgKind::Vendor => "vendor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrgKind> {
+        match s {
+            "department" => Some(OrgKind::Department),
+            "vendor" => Some(OrgKind::Vendor),
+            _ => None,
+        }
+    }
+}
+
+/// What a route may require. Later capabilities add their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Create, change, disable, unlock accounts; organisations (admin only,
+    /// and only from the admin networks).
+    ManageAccounts,
+    /// See the account list, the ledger (ID管理簿) and exports.
+    ViewAccounts,
+    /// Sign off the periodic access review (item 7).
+    ReviewAccess,
+}
+
+impl Permission {
+    /// Screens that change who may do what answer only to the admin
+    /// networks (items 35, 75).
+    pub fn admin_network_only(self) -> bool {
+        matches!(self, Permission::ManageAccounts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins() {
+        assert_eq!(Login::parse(" Yamada.Taro ").unwrap().as_str(), "yamada.taro");
+        assert_eq!(Login::parse("a@b.jp").unwrap().as_str(), "a@b.jp");
+        assert_eq!(Login::parse(""), Err(FieldError::Empty));
+        assert_eq!(Login::parse("ab"), Err(FieldError::TooShort { min: 3 }));
+        assert_eq!(Login::parse(&"a".repeat(65)), Err(FieldError::TooLong { max: 64 }));
+        for bad in ["山田", "a b c", "abc<script>", "abc'--", "ab\ncd"] {
+            assert_eq!(Login::parse(bad), Err(FieldError::BadCharacters), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(parse_email("taro@city.example.lg.jp").is_ok());
+        for bad in ["", "taro", "taro@", "@x.jp", "taro@jp", "ta ro@x.jp", "a@b@c.jp", "a@.jp"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_fields() {
+        assert_eq!(parse_display_name(" 山田 太郎 ").unwrap(), "山田 太郎");
+        assert_eq!(parse_display_name("a\u{0}b"), Err(FieldError::BadCharacters));
+        assert_eq!(parse_multiline("行1\r\n行2", 1, 10).unwrap(), "行1\n行2");
+        assert_eq!(parse_multiline("  ", 1, 10), Err(FieldError::Empty));
+    }
+
+    #[test]
+    fn admin_holds_no_business_permission_and_auditor_changes_nothing() {
+        assert!(Role::Admin.can(Permission::ManageAccounts));
+        for r in [Role::SecurityOfficer, Role::Department, Role::Vendor, Role::Auditor] {
+            assert!(!r.can(Permission::ManageAccounts), "{r:?}");
+        }
+        assert_eq!(Role::Auditor.permissions(), &[Permission::ViewAccounts]);
+    }
+
+    #[test]
+    fn totp_for_admin_and_officer() {
+        let required: Vec<Role> = Role::ALL.into_iter().filter(|r| r.requires_totp()).collect();
+        assert_eq!(required, [Role::Admin, Role::SecurityOfficer]);
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

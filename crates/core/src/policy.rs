@@ -1,0 +1,105 @@
+//! Sign-in and session rules (checklist items 41, 46, 3, 65).
+
+use time::{Duration, OffsetDateTime};
+
+/// Item 41: lock the account after `max_failures` consecutive failures, for
+/// `lock_for`. Counted in the database so every instance agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub lock_for: Duration,
+    /// Per client address: at most this many failed sign-ins in `window`.
+    pub address_max_failures: u32,
+    pub address_window: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 10,
+            lock_for: Duration::minutes(30),
+            address_max_failures: 50,
+            address_window: Duration::minutes(15),
+        }
+    }
+}
+
+impl LockoutPolicy {
+    /// Is an account with this lock end locked at `now`?
+    pub fn is_locked(locked_until: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+        locked_until.is_some_and(|t| now < t)
+    }
+}
+
+/// Item 46: sessions end after `idle` without a request and at the latest
+/// `absolute` after sign-in, whatever the activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy { idle: Duration::minutes(60), absolute: Duration::hours(12) }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    Active,
+    IdleExpired,
+    AbsoluteExpired,
+}
+
+impl SessionPolicy {
+    pub fn state(&self, signed_in_at: OffsetDateTime, last_seen: OffsetDateTime, now: OffsetDateTime) -> SessionState {
+        if now - signed_in_at >= self.absolute {
+            SessionState::AbsoluteExpired
+        } else if now - last_seen >= self.idle {
+            SessionState::IdleExpired
+        } else {
+            SessionState::Active
+        }
+    }
+}
+
+/// Items 3, 65: accounts unused for `review_after` are listed for review;
+/// after `disable_after` they are disabled automatically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InactivityPolicy {
+    pub review_after: Duration,
+    pub disable_after: Duration,
+}
+
+impl Default for InactivityPolicy {
+    fn default() -> Self {
+        InactivityPolicy { review_after: Duration::days(90), disable_after: Duration::days(180) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn item_46_idle_and_absolute() {
+        let p = SessionPolicy::default();
+        let t0 = datetime!(2026-11-28 00:00 UTC);
+        assert_eq!(p.state(t0, t0, t0 + Duration::minutes(59)), SessionState::Active);
+        assert_eq!(p.state(t0, t0, t0 + Duration::minutes(60)), SessionState::IdleExpired);
+        // Active all day: still ends at 12 hours.
+        let seen = t0 + Duration::hours(12) - Duration::minutes(1);
+        assert_eq!(p.state(t0, seen, t0 + Duration::hours(12)), SessionState::AbsoluteExpired);
+        assert_eq!(p.state(t0, seen, seen), SessionState::Active);
+    }
+
+    #[test]
+    fn item_41_lock_ends_on_time() {
+        let t = datetime!(2026-11-28 00:30 UTC);
+        assert!(LockoutPolicy::is_locked(Some(t), t - Duration::seconds(1)));
+        assert!(!LockoutPolicy::is_locked(Some(t), t));
+        assert!(!LockoutPolicy::is_locked(None, t));
+    }
+}
