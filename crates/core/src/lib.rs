@@ -7,3 +7,4 @@ pub mod identity;
 pub mod jst;
 pub mod password;
 pub mod policy;
+pub mod totp;

@@ -123,3 +123,55 @@ mod tests {
         assert!(p.expired(changed, datetime!(2026-04-01 00:00 UTC)));
     }
 }
+
+/// Item 40: passwords are stored only as argon2id hashes with a random salt.
+/// The parameters are the crate's defaults, which are OWASP's
+/// recommendation (19 MiB, 2 iterations, 1 lane).
+pub mod hash {
+    use argon2::password_hash::rand_core::OsRng;
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    use argon2::{Algorithm, Argon2, Params, Version};
+    use std::sync::OnceLock;
+
+    fn argon2() -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+    pub fn hash(password: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("argon2 with valid default parameters and a generated salt does not fail")
+            .to_string()
+    }
+
+    /// Constant work whether or not the password matches.
+    pub fn verify(password: &str, phc: &str) -> bool {
+        PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+    }
+
+    /// Hashes against a fixed dummy, so a sign-in for an unknown or locked
+    /// account takes as long as one for a real account (item 39).
+    pub fn verify_dummy(password: &str) {
+        static DUMMY: OnceLock<String> = OnceLock::new();
+        let phc = DUMMY.get_or_init(|| hash("dummy password that matches nothing"));
+        let _ = verify(password, phc);
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn item_40_argon2id_with_salt() {
+            let a = hash("Correct-Horse-1");
+            let b = hash("Correct-Horse-1");
+            assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+            assert_ne!(a, b, "a random salt each time");
+            assert!(verify("Correct-Horse-1", &a));
+            assert!(!verify("correct-horse-1", &a));
+            assert!(!verify("x", "not a hash"));
+        }
+    }
+}

@@ -23,6 +23,9 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A unique value (a login, an organisation name) is taken already.
+    #[error("already exists")]
+    Conflict,
 }
 
 /// Where the database lives.
@@ -106,7 +109,7 @@ pub struct PoolStats {
 }
 
 #[derive(Clone)]
-enum Pools {
+pub(crate) enum Pools {
     /// SQLite allows one writer at a time: every write goes through a pool of
     /// one connection and begins with `BEGIN IMMEDIATE`, so writers queue
     /// instead of failing with "database is locked".
@@ -120,7 +123,7 @@ enum Pools {
 /// The database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pools: Pools,
+    pub(crate) pools: Pools,
 }
 
 impl Store {
@@ -237,7 +240,7 @@ impl Store {
             Pools::Sqlite { read, .. } => {
                 sqlx::query_as(
                     "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
-                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\'",
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> 'tower_sessions' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\'",
                 )
                 .fetch_all(read)
                 .await?

@@ -5,8 +5,10 @@
 //! Each aggregate has its own module; a module's queries run on a [`Tx`] so
 //! that a change and its audit event commit together or not at all.
 
+pub mod accounts;
 pub mod audit;
 mod db;
+pub mod sessions;
 
 pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};
 

@@ -1,0 +1,579 @@
+//! Accounts, organisations, the account ledger, access reviews, sign-in
+//! attempts and the first-run setup token.
+
+use crate::{with_conn, Store, StoreError, Tx};
+use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::identity::{Login, OrgKind, Role};
+use sqlx::Row;
+use std::fmt;
+use time::OffsetDateTime;
+
+fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
+    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
+}
+
+fn opt_t(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    us.map(t).transpose()
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+fn unique(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Db(e),
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub login: String,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub organisation_id: Option<i64>,
+    pub organisation_name: Option<String>,
+    pub password_hash: String,
+    pub password_changed_at: OffsetDateTime,
+    pub must_change_password: bool,
+    pub failed_count: i64,
+    pub locked_until: Option<OffsetDateTime>,
+    pub disabled_at: Option<OffsetDateTime>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: i64,
+    pub last_signin_at: Option<OffsetDateTime>,
+    pub last_signin_addr: Option<String>,
+    pub session_generation: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// Never prints the password hash or the TOTP secret.
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("login", &self.login)
+            .field("role", &self.role)
+            .field("organisation_id", &self.organisation_id)
+            .field("disabled_at", &self.disabled_at)
+            .field("locked_until", &self.locked_until)
+            .field("password_hash", &"[redacted]")
+            .field("totp_secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+const SELECT_ACCOUNT: &str = "SELECT a.id, a.login, a.display_name, a.email, a.role, a.organisation_id, \
+     o.name AS organisation_name, a.password_hash, a.password_changed_at_us, a.must_change_password, \
+     a.failed_count, a.locked_until_us, a.disabled_at_us, a.totp_secret, a.totp_enabled, a.totp_last_step, \
+     a.last_signin_at_us, a.last_signin_addr, a.session_generation, a.created_at_us \
+     FROM account a LEFT JOIN organisation o ON o.id = a.organisation_id";
+
+macro_rules! account_from_row {
+    ($row:expr) => {{
+        let r = $row;
+        let role: String = r.try_get("role")?;
+        Account {
+            id: r.try_get("id")?,
+            login: r.try_get("login")?,
+            display_name: r.try_get("display_name")?,
+            email: r.try_get("email")?,
+            role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+            organisation_id: r.try_get("organisation_id")?,
+            organisation_name: r.try_get("organisation_name")?,
+            password_hash: r.try_get("password_hash")?,
+            password_changed_at: t(r.try_get("password_changed_at_us")?)?,
+            must_change_password: r.try_get("must_change_password")?,
+            failed_count: r.try_get("failed_count")?,
+            locked_until: opt_t(r.try_get("locked_until_us")?)?,
+            disabled_at: opt_t(r.try_get("disabled_at_us")?)?,
+            totp_secret: r.try_get("totp_secret")?,
+            totp_enabled: r.try_get("totp_enabled")?,
+            totp_last_step: r.try_get("totp_last_step")?,
+            last_signin_at: opt_t(r.try_get("last_signin_at_us")?)?,
+            last_signin_addr: r.try_get("last_signin_addr")?,
+            session_generation: r.try_get("session_generation")?,
+            created_at: t(r.try_get("created_at_us")?)?,
+        }
+    }};
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: i64,
+    pub name: String,
+    pub kind: OrgKind,
+    pub contact: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub login: Login,
+    pub display_name: String,
+    pub email: String,
+    pub role: Role,
+    pub organisation_id: Option<i64>,
+    pub password_hash: String,
+    /// The person must choose their own password at first sign-in (set when
+    /// an administrator chose it for them).
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub account_id: i64,
+    pub account_login: String,
+    pub at: OffsetDateTime,
+    pub actor_login: String,
+    pub change: String,
+    pub before: String,
+    pub after: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessReview {
+    pub id: i64,
+    pub reviewed_at: OffsetDateTime,
+    pub reviewer_login: String,
+    pub accounts: i64,
+    pub comment: String,
+}
+
+/// What a failed sign-in did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Counted; `locked` when this failure reached the limit.
+    Counted { failures: i64, locked: bool },
+    /// The account was locked already; nothing was counted.
+    AlreadyLocked,
+}
+
+/// One ledger line to write with a change.
+pub struct LedgerLine<'a> {
+    pub actor_login: &'a str,
+    pub change: &'a str,
+    pub before: &'a str,
+    pub after: &'a str,
+    pub reason: &'a str,
+}
+
+// ----- reads -----------------------------------------------------------------
+
+impl Store {
+    async fn read_accounts(&self, filter: &str, bind: Option<AccountKey<'_>>) -> Result<Vec<Account>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!("{SELECT_ACCOUNT} {filter}");
+        let accounts = with_conn!(tx, c => {
+            let q = sqlx::query(&sql);
+            let q = match bind {
+                Some(AccountKey::Id(id)) => q.bind(id),
+                Some(AccountKey::Login(l)) => q.bind(l),
+                None => q,
+            };
+            let rows = q.fetch_all(c).await?;
+            rows.iter().map(|r| Ok(account_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(accounts)
+    }
+
+    pub async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        let login = login.trim().to_ascii_lowercase();
+        Ok(self.read_accounts("WHERE a.login = $1", Some(AccountKey::Login(&login))).await?.pop())
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>, StoreError> {
+        Ok(self.read_accounts("WHERE a.id = $1", Some(AccountKey::Id(id))).await?.pop())
+    }
+
+    /// Every account, by login.
+    pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read_accounts("ORDER BY a.login", None).await
+    }
+
+    /// Is there an enabled administrator? (First-run setup answers only when not.)
+    pub async fn has_admin(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n: i64 = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at_us IS NULL")
+                .fetch_one(c).await?.try_get("n")?
+        });
+        tx.rollback().await?;
+        Ok(n > 0)
+    }
+
+    pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let orgs = with_conn!(tx, c => {
+            let rows = sqlx::query("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
+                .fetch_all(c).await?;
+            rows.iter().map(|r| {
+                let kind: String = r.try_get("kind")?;
+                Ok(Organisation {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    kind: OrgKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
+                    contact: r.try_get("contact")?,
+                })
+            }).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(orgs)
+    }
+
+    /// The newest `n` password hashes of an account (item 4: no reuse).
+    pub async fn password_history(&self, account_id: i64, n: usize) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let hashes = with_conn!(tx, c => {
+            sqlx::query("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY created_at_us DESC LIMIT $2")
+                .bind(account_id).bind(n as i64).fetch_all(c).await?
+                .iter().map(|r| r.try_get("password_hash")).collect::<Result<Vec<String>, _>>()?
+        });
+        tx.rollback().await?;
+        Ok(hashes)
+    }
+
+    /// The account ledger (ID管理簿), oldest first.
+    pub async fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let entries = with_conn!(tx, c => {
+            let rows = sqlx::query(
+                "SELECT l.id, l.account_id, a.login, l.at_us, l.actor_login, l.change, l.before, l.after, l.reason \
+                 FROM account_ledger l JOIN account a ON a.id = l.account_id ORDER BY l.at_us, l.id",
+            ).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(LedgerEntry {
+                id: r.try_get("id")?,
+                account_id: r.try_get("account_id")?,
+                account_login: r.try_get("login")?,
+                at: t(r.try_get("at_us")?)?,
+                actor_login: r.try_get("actor_login")?,
+                change: r.try_get("change")?,
+                before: r.try_get("before")?,
+                after: r.try_get("after")?,
+                reason: r.try_get("reason")?,
+            })).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(entries)
+    }
+
+    pub async fn access_reviews(&self) -> Result<Vec<AccessReview>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let reviews = with_conn!(tx, c => {
+            let rows = sqlx::query(
+                "SELECT id, reviewed_at_us, reviewer_login, accounts, comment FROM access_review ORDER BY reviewed_at_us DESC, id DESC",
+            ).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(AccessReview {
+                id: r.try_get("id")?,
+                reviewed_at: t(r.try_get("reviewed_at_us")?)?,
+                reviewer_login: r.try_get("reviewer_login")?,
+                accounts: r.try_get("accounts")?,
+                comment: r.try_get("comment")?,
+            })).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(reviews)
+    }
+
+    /// Failed sign-ins from one client address since `since` (throttling).
+    pub async fn failures_from_address(&self, addr: &str, since: OffsetDateTime) -> Result<i64, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
+                .bind(addr).bind(to_unix_micros(since)).bind(false).fetch_one(c).await?.try_get("n")?
+        });
+        tx.rollback().await?;
+        Ok(n)
+    }
+
+    /// Records one sign-in attempt (its own small transaction).
+    pub async fn record_attempt(&self, now: OffsetDateTime, addr: &str, login: &str, success: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let login: String = login.chars().take(Login::MAX).collect();
+        with_conn!(tx, c => {
+            sqlx::query("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4)")
+                .bind(to_unix_micros(now)).bind(addr).bind(login).bind(success).execute(c).await?;
+        });
+        tx.commit().await
+    }
+
+    /// Item 41: counts a failed sign-in atomically and locks the account at
+    /// the limit. Concurrent failures serialise on the row, so the lock
+    /// falls at exactly `max_failures`. After a lock has run out, counting
+    /// starts again from one.
+    pub async fn record_failure(
+        &self,
+        account_id: i64,
+        now: OffsetDateTime,
+        max_failures: u32,
+        lock_until: OffsetDateTime,
+    ) -> Result<FailureOutcome, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = with_conn!(tx, c => {
+            sqlx::query(
+                "UPDATE account SET \
+                   failed_count = CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
+                   locked_until_us = CASE WHEN (CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END) >= $2 \
+                                          THEN $3 ELSE NULL END \
+                 WHERE id = $1 AND (locked_until_us IS NULL OR locked_until_us <= $4) \
+                 RETURNING failed_count, locked_until_us",
+            )
+            .bind(account_id)
+            .bind(i64::from(max_failures))
+            .bind(to_unix_micros(lock_until))
+            .bind(to_unix_micros(now))
+            .fetch_optional(c)
+            .await?
+            .map(|r| -> Result<(i64, Option<i64>), sqlx::Error> { Ok((r.try_get("failed_count")?, r.try_get("locked_until_us")?)) })
+            .transpose()?
+        });
+        tx.commit().await?;
+        Ok(match row {
+            None => FailureOutcome::AlreadyLocked,
+            Some((failures, locked)) => FailureOutcome::Counted { failures, locked: locked.is_some() },
+        })
+    }
+
+    /// A successful sign-in: the failure count starts again, the time and
+    /// address are kept for "my account" and the inactivity review.
+    pub async fn record_signin(&self, account_id: i64, now: OffsetDateTime, addr: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE account SET failed_count = 0, locked_until_us = NULL, last_signin_at_us = $2, last_signin_addr = $3 WHERE id = $1")
+                .bind(account_id).bind(to_unix_micros(now)).bind(addr).execute(c).await?;
+        });
+        tx.commit().await
+    }
+
+    /// RFC 6238 §5.2: accepts a TOTP time step only if it is later than the
+    /// last one accepted, atomically, so a code is never accepted twice.
+    pub async fn accept_totp_step(&self, account_id: i64, step: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("UPDATE account SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2")
+                .bind(account_id).bind(step).execute(c).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Replaces the first-run setup token (only its hash is stored).
+    pub async fn set_setup_token(&self, token_hash: &str, expires: OffsetDateTime) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM setup_token").execute(&mut *c).await?;
+            sqlx::query("INSERT INTO setup_token (id, token_hash, expires_at_us) VALUES (1, $1, $2)")
+                .bind(token_hash).bind(to_unix_micros(expires)).execute(&mut *c).await?;
+        });
+        tx.commit().await
+    }
+
+    /// Is this setup token valid now? (Read only; [`take_setup_token`] uses it.)
+    pub async fn setup_token_valid(&self, token_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n: i64 = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM setup_token WHERE token_hash = $1 AND expires_at_us > $2")
+                .bind(token_hash).bind(to_unix_micros(now)).fetch_one(c).await?.try_get("n")?
+        });
+        tx.rollback().await?;
+        Ok(n == 1)
+    }
+
+    /// Accounts not signed in since `before` (never signed in: since created).
+    pub async fn inactive_accounts(&self, before: OffsetDateTime) -> Result<Vec<Account>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!(
+            "{SELECT_ACCOUNT} WHERE a.disabled_at_us IS NULL AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 ORDER BY a.login"
+        );
+        let accounts = with_conn!(tx, c => {
+            let rows = sqlx::query(&sql).bind(to_unix_micros(before)).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(account_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(accounts)
+    }
+}
+
+enum AccountKey<'a> {
+    Id(i64),
+    Login(&'a str),
+}
+
+// ----- writes in the caller's transaction ----------------------------------------
+
+/// Uses (deletes) the setup token if valid; false if not.
+pub async fn take_setup_token(tx: &mut Tx, token_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("DELETE FROM setup_token WHERE token_hash = $1 AND expires_at_us > $2")
+            .bind(token_hash).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn create_organisation(tx: &mut Tx, now: OffsetDateTime, name: &str, kind: OrgKind, contact: &str) -> Result<i64, StoreError> {
+    with_conn!(tx, c => {
+        let row = sqlx::query("INSERT INTO organisation (name, kind, contact, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name).bind(kind.as_str()).bind(contact).bind(to_unix_micros(now))
+            .fetch_one(c).await.map_err(unique)?;
+        Ok(row.try_get("id")?)
+    })
+}
+
+pub async fn add_ledger(tx: &mut Tx, now: OffsetDateTime, account_id: i64, line: &LedgerLine<'_>) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO account_ledger (account_id, at_us, actor_login, change, before, after, reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(account_id).bind(to_unix_micros(now)).bind(line.actor_login).bind(line.change)
+        .bind(line.before).bind(line.after).bind(line.reason)
+        .execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Creates an account with its first password in the history. The ledger
+/// line and the audit event are the caller's, in the same transaction.
+pub async fn create_account(tx: &mut Tx, now: OffsetDateTime, new: &NewAccount) -> Result<i64, StoreError> {
+    let now_us = to_unix_micros(now);
+    let id: i64 = with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO account (login, display_name, email, role, organisation_id, password_hash, \
+             password_changed_at_us, must_change_password, created_at_us, updated_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $7) RETURNING id",
+        )
+        .bind(new.login.as_str()).bind(&new.display_name).bind(&new.email).bind(new.role.as_str())
+        .bind(new.organisation_id).bind(&new.password_hash).bind(now_us).bind(new.must_change_password)
+        .fetch_one(c).await.map_err(unique)?.try_get("id")?
+    });
+    push_history(tx, id, &new.password_hash, now).await?;
+    Ok(id)
+}
+
+async fn push_history(tx: &mut Tx, account_id: i64, hash: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query("INSERT INTO password_history (account_id, password_hash, created_at_us) VALUES ($1, $2, $3)")
+            .bind(account_id).bind(hash).bind(to_unix_micros(now)).execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Sets a new password. `must_change`: an administrator set it, so the
+/// person must choose their own at the next sign-in; every session ends.
+pub async fn set_password(tx: &mut Tx, account_id: i64, hash: &str, now: OffsetDateTime, must_change: bool) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE account SET password_hash = $2, password_changed_at_us = $3, must_change_password = $4, \
+             session_generation = session_generation + (CASE WHEN $4 THEN 1 ELSE 0 END), updated_at_us = $3 WHERE id = $1",
+        )
+        .bind(account_id).bind(hash).bind(to_unix_micros(now)).bind(must_change)
+        .execute(c).await?;
+    });
+    push_history(tx, account_id, hash, now).await
+}
+
+/// Changes name, e-mail, role and organisation. A change of role or
+/// organisation ends every session of the account (item 7).
+pub async fn update_account(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    account_id: i64,
+    display_name: &str,
+    email: &str,
+    role: Role,
+    organisation_id: Option<i64>,
+) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE account SET display_name = $2, email = $3, \
+             session_generation = session_generation + (CASE WHEN role <> $4 OR COALESCE(organisation_id, 0) <> COALESCE($5, 0) THEN 1 ELSE 0 END), \
+             role = $4, organisation_id = $5, updated_at_us = $6 WHERE id = $1",
+        )
+        .bind(account_id).bind(display_name).bind(email).bind(role.as_str()).bind(organisation_id).bind(to_unix_micros(now))
+        .execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Disables (ending every session) or enables an account.
+pub async fn set_disabled(tx: &mut Tx, now: OffsetDateTime, account_id: i64, disabled: bool) -> Result<(), StoreError> {
+    let at = disabled.then(|| to_unix_micros(now));
+    with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE account SET disabled_at_us = $2, session_generation = session_generation + 1, updated_at_us = $3 WHERE id = $1",
+        )
+        .bind(account_id).bind(at).bind(to_unix_micros(now)).execute(c).await?;
+    });
+    Ok(())
+}
+
+pub async fn unlock(tx: &mut Tx, account_id: i64) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query("UPDATE account SET failed_count = 0, locked_until_us = NULL WHERE id = $1")
+            .bind(account_id).execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Stores a TOTP secret not yet confirmed.
+pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query("UPDATE account SET totp_secret = $2, totp_enabled = $3, totp_last_step = 0 WHERE id = $1")
+            .bind(account_id).bind(secret).bind(false).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Confirms enrolment: the secret becomes active, the confirming step is
+/// spent, and the recovery codes (hashes) replace any earlier ones.
+pub async fn enable_totp(tx: &mut Tx, account_id: i64, step: i64, recovery_hashes: &[String]) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query("UPDATE account SET totp_enabled = $2, totp_last_step = $3 WHERE id = $1")
+            .bind(account_id).bind(true).bind(step).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
+        for h in recovery_hashes {
+            sqlx::query("INSERT INTO recovery_code (account_id, code_hash) VALUES ($1, $2)")
+                .bind(account_id).bind(h).execute(&mut *c).await?;
+        }
+    });
+    Ok(())
+}
+
+/// Spends a recovery code; false if unknown or used.
+pub async fn use_recovery_code(tx: &mut Tx, account_id: i64, code_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("UPDATE recovery_code SET used_at_us = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at_us IS NULL")
+            .bind(account_id).bind(code_hash).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn add_access_review(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    reviewer_id: i64,
+    reviewer_login: &str,
+    accounts: i64,
+    comment: &str,
+) -> Result<i64, StoreError> {
+    with_conn!(tx, c => {
+        let row = sqlx::query(
+            "INSERT INTO access_review (reviewed_at_us, reviewer_id, reviewer_login, accounts, comment) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(to_unix_micros(now)).bind(reviewer_id).bind(reviewer_login).bind(accounts).bind(comment)
+        .fetch_one(c).await?;
+        Ok(row.try_get("id")?)
+    })
+}
+
+/// Remaining unused recovery codes of an account.
+pub async fn unused_recovery_codes(tx: &mut Tx, account_id: i64) -> Result<i64, StoreError> {
+    with_conn!(tx, c => {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
+            .bind(account_id).fetch_one(c).await?.try_get("n")?)
+    })
+}
