@@ -48,8 +48,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: &'static [Action] =
-        &[Action::ServerStart, Action::ServerStop, Action::ConfigError];
+    pub const ALL: &'static [Action] = &[Action::ServerStart, Action::ServerStop, Action::ConfigError];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -111,18 +110,12 @@ pub struct Actor {
 impl Actor {
     /// mamori itself (start, stop, scheduled jobs).
     pub fn system() -> Self {
-        Actor {
-            account_id: None,
-            login: "system".to_owned(),
-        }
+        Actor { account_id: None, login: "system".to_owned() }
     }
 
     /// Someone who has not signed in (a failed sign-in, for example).
     pub fn anonymous() -> Self {
-        Actor {
-            account_id: None,
-            login: "-".to_owned(),
-        }
+        Actor { account_id: None, login: "-".to_owned() }
     }
 }
 
@@ -152,11 +145,7 @@ impl Changes {
     }
 
     pub fn with(mut self, field: &str, value: impl Into<Value>) -> Self {
-        let value = if is_secret_field(field) {
-            Value::String("[redacted]".to_owned())
-        } else {
-            value.into()
-        };
+        let value = if is_secret_field(field) { Value::String("[redacted]".to_owned()) } else { value.into() };
         self.0.insert(field.to_owned(), value);
         self
     }
@@ -173,11 +162,7 @@ impl Changes {
 
 fn is_secret_field(field: &str) -> bool {
     let f = field.to_ascii_lowercase();
-    [
-        "password", "secret", "token", "session", "totp", "recovery", "key", "cookie",
-    ]
-    .iter()
-    .any(|s| f.contains(s))
+    ["password", "secret", "token", "session", "totp", "recovery", "key", "cookie"].iter().any(|s| f.contains(s))
 }
 
 /// An event about to be recorded.
@@ -193,21 +178,11 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn new(actor: Actor, origin: Origin, action: Action, outcome: Outcome) -> Self {
-        NewEvent {
-            actor,
-            origin,
-            action,
-            target: None,
-            changes: Changes::new(),
-            outcome,
-        }
+        NewEvent { actor, origin, action, target: None, changes: Changes::new(), outcome }
     }
 
     pub fn target(mut self, kind: &'static str, id: impl Into<String>) -> Self {
-        self.target = Some(Target {
-            kind,
-            id: id.into(),
-        });
+        self.target = Some(Target { kind, id: id.into() });
         self
     }
 
@@ -219,10 +194,7 @@ impl NewEvent {
     /// The record as it will be stored, once its place in the chain and its
     /// time are known.
     pub fn into_record(self, seq: i64, occurred_at_us: i64) -> Record {
-        let user_agent = self
-            .origin
-            .user_agent
-            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        let user_agent = self.origin.user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         Record {
             seq,
             occurred_at_us,
@@ -279,11 +251,7 @@ pub fn chain_hash(prev_hash: &str, record: &Record) -> String {
 /// Link `record` after the event whose hash is `prev_hash`.
 pub fn seal(prev_hash: String, record: Record) -> Event {
     let hash = chain_hash(&prev_hash, &record);
-    Event {
-        record,
-        prev_hash,
-        hash,
-    }
+    Event { record, prev_hash, hash }
 }
 
 /// Where and how the chain is broken.
@@ -321,20 +289,13 @@ pub struct ChainVerifier {
 
 impl ChainVerifier {
     pub fn new(anchor_seq: i64, anchor_hash: &str) -> Self {
-        ChainVerifier {
-            next_seq: anchor_seq + 1,
-            prev_hash: anchor_hash.to_owned(),
-            checked: 0,
-        }
+        ChainVerifier { next_seq: anchor_seq + 1, prev_hash: anchor_hash.to_owned(), checked: 0 }
     }
 
     pub fn check(&mut self, event: &Event) -> Result<(), ChainBreak> {
         let seq = event.record.seq;
         if seq != self.next_seq {
-            return Err(ChainBreak::Gap {
-                expected: self.next_seq,
-                found: seq,
-            });
+            return Err(ChainBreak::Gap { expected: self.next_seq, found: seq });
         }
         if event.prev_hash != self.prev_hash {
             return Err(ChainBreak::Link { seq });
@@ -353,10 +314,7 @@ impl ChainVerifier {
     pub fn finish(self, head_seq: i64, head_hash: &str) -> Result<u64, ChainBreak> {
         let last = self.next_seq - 1;
         if last != head_seq || self.prev_hash != head_hash {
-            return Err(ChainBreak::Head {
-                last,
-                head: head_seq,
-            });
+            return Err(ChainBreak::Head { last, head: head_seq });
         }
         Ok(self.checked)
     }
@@ -367,13 +325,8 @@ mod tests {
     use super::*;
 
     fn event(seq: i64, prev: &str) -> Event {
-        let rec = NewEvent::new(
-            Actor::system(),
-            Origin::default(),
-            Action::ServerStart,
-            Outcome::Success,
-        )
-        .into_record(seq, 1_700_000_000_000_000 + seq);
+        let rec = NewEvent::new(Actor::system(), Origin::default(), Action::ServerStart, Outcome::Success)
+            .into_record(seq, 1_700_000_000_000_000 + seq);
         seal(prev.to_owned(), rec)
     }
 
@@ -406,10 +359,7 @@ mod tests {
     fn changed_field_is_detected() {
         let mut c = chain(5);
         c[2].record.actor_login = "mallory".into();
-        assert_eq!(
-            verify(&c, 5, &c[4].hash.clone()),
-            Err(ChainBreak::Tampered { seq: 3 })
-        );
+        assert_eq!(verify(&c, 5, &c[4].hash.clone()), Err(ChainBreak::Tampered { seq: 3 }));
     }
 
     #[test]
@@ -417,33 +367,21 @@ mod tests {
         let mut c = chain(5);
         c[2].record.action = "config.error".into();
         c[2].hash = chain_hash(&c[2].prev_hash, &c[2].record);
-        assert_eq!(
-            verify(&c, 5, &c[4].hash.clone()),
-            Err(ChainBreak::Link { seq: 4 })
-        );
+        assert_eq!(verify(&c, 5, &c[4].hash.clone()), Err(ChainBreak::Link { seq: 4 }));
     }
 
     #[test]
     fn removed_event_is_detected() {
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(
-            verify(&c, 5, &c[3].hash.clone()),
-            Err(ChainBreak::Gap {
-                expected: 2,
-                found: 3
-            })
-        );
+        assert_eq!(verify(&c, 5, &c[3].hash.clone()), Err(ChainBreak::Gap { expected: 2, found: 3 }));
     }
 
     #[test]
     fn truncated_tail_is_detected() {
         let c = chain(5);
         let head = c[4].hash.clone();
-        assert_eq!(
-            verify(&c[..3], 5, &head),
-            Err(ChainBreak::Head { last: 3, head: 5 })
-        );
+        assert_eq!(verify(&c[..3], 5, &head), Err(ChainBreak::Head { last: 3, head: 5 }));
     }
 
     #[test]
@@ -472,30 +410,16 @@ mod tests {
 
     #[test]
     fn long_user_agent_is_cut() {
-        let origin = Origin {
-            user_agent: Some("x".repeat(5000)),
-            ..Origin::default()
-        };
-        let rec = NewEvent::new(
-            Actor::system(),
-            origin,
-            Action::ServerStart,
-            Outcome::Success,
-        )
-        .into_record(1, 0);
+        let origin = Origin { user_agent: Some("x".repeat(5000)), ..Origin::default() };
+        let rec = NewEvent::new(Actor::system(), origin, Action::ServerStart, Outcome::Success).into_record(1, 0);
         assert_eq!(rec.user_agent.unwrap().len(), MAX_USER_AGENT_CHARS);
     }
 
     #[test]
     fn hash_is_stable_for_a_known_record() {
         // Guards the canonical layout: if this changes, every stored chain breaks.
-        let rec = NewEvent::new(
-            Actor::system(),
-            Origin::default(),
-            Action::ServerStart,
-            Outcome::Success,
-        )
-        .into_record(1, 0);
+        let rec =
+            NewEvent::new(Actor::system(), Origin::default(), Action::ServerStart, Outcome::Success).into_record(1, 0);
         let json = serde_json::to_string(&rec).unwrap();
         assert_eq!(
             json,

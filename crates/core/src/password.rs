@@ -90,11 +90,11 @@ mod tests {
     fn item_4_policy_table() {
         let p = PasswordPolicy::default();
         let cases: &[(&str, &[PasswordProblem])] = &[
-            ("Abcdefghijk1", &[]),          // 12, upper+lower+digit
-            ("abcdefghij1!", &[]),          // lower+digit+symbol
-            ("ABCDEFGHIJ1!", &[]),          // upper+digit+symbol
-            ("Abcdefghij!x", &[]),          // upper+lower+symbol
-            ("Abcdefghij1", &[TooShort]),   // 11
+            ("Abcdefghijk1", &[]),        // 12, upper+lower+digit
+            ("abcdefghij1!", &[]),        // lower+digit+symbol
+            ("ABCDEFGHIJ1!", &[]),        // upper+digit+symbol
+            ("Abcdefghij!x", &[]),        // upper+lower+symbol
+            ("Abcdefghij1", &[TooShort]), // 11
             ("abcdefghijkl", &[TooFewClasses]),
             ("abcdefghijk1", &[TooFewClasses]), // two classes
             ("ABCDEFGHIJKL", &[TooFewClasses]),

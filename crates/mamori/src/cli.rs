@@ -34,6 +34,16 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// アカウント (accounts)
+    User {
+        #[command(subcommand)]
+        command: crate::users::UserCommand,
+    },
+    /// 組織 (organisations)
+    Org {
+        #[command(subcommand)]
+        command: crate::users::OrgCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,9 +56,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => crate::serve::run(&cli.global, &args).await,
         Command::CheckConfig(args) => check_config(&cli.global, &args).await,
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => audit_verify(&cli.global).await,
+        Command::Audit { command: AuditCommand::Verify } => audit_verify(&cli.global).await,
+        Command::User { command } => crate::users::run_user(&cli.global, command).await,
+        Command::Org { command } => crate::users::run_org(&cli.global, command).await,
     }
 }
 
@@ -72,14 +82,14 @@ async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
     match Store::open(&cfg.database).await {
         Ok(store) => {
             store.close().await;
-            println!("設定は正しく、データベースに接続できました (configuration OK, database reachable): {}", cfg.database);
+            println!(
+                "設定は正しく、データベースに接続できました (configuration OK, database reachable): {}",
+                cfg.database
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!(
-                "mamori: データベースに接続できません (cannot reach the database) {}: {e}",
-                cfg.database
-            );
+            eprintln!("mamori: データベースに接続できません (cannot reach the database) {}: {e}", cfg.database);
             ExitCode::from(EXIT_CONFIG)
         }
     }
@@ -95,9 +105,7 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
         }
     };
     Store::open(&database).await.map_err(|e| {
-        eprintln!(
-            "mamori: データベースに接続できません (cannot reach the database) {database}: {e}"
-        );
+        eprintln!("mamori: データベースに接続できません (cannot reach the database) {database}: {e}");
         ExitCode::from(EXIT_CONFIG)
     })
 }
@@ -111,14 +119,13 @@ async fn audit_verify(global: &GlobalArgs) -> ExitCode {
     store.close().await;
     match result {
         Ok(Verification::Intact { events, head_seq }) => {
-            println!("監査ログのハッシュチェーンは正常です: {events} 件を検証、最新は #{head_seq} (audit chain intact)");
+            println!(
+                "監査ログのハッシュチェーンは正常です: {events} 件を検証、最新は #{head_seq} (audit chain intact)"
+            );
             ExitCode::SUCCESS
         }
         Ok(Verification::Broken(b)) => {
-            eprintln!(
-                "監査ログの不整合を検出しました: {} (audit chain broken: {b})",
-                describe_break(&b)
-            );
+            eprintln!("監査ログの不整合を検出しました: {} (audit chain broken: {b})", describe_break(&b));
             ExitCode::from(EXIT_PROBLEM)
         }
         Err(e) => {
@@ -138,7 +145,9 @@ fn describe_break(b: &ChainBreak) -> String {
             format!("事象 #{seq} の内容がハッシュと一致しません。書き込み後に変更されています")
         }
         ChainBreak::Head { last, head } => {
-            format!("記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります")
+            format!(
+                "記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります"
+            )
         }
     }
 }

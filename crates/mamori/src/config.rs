@@ -5,12 +5,13 @@
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use mamori_store::DatabaseLocation;
-use mamori_web::Limits;
+use mamori_web::{Limits, Security};
 use serde::Deserialize;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use time::Duration as TimeDuration;
 
 /// Options every command that touches data takes.
 #[derive(Debug, Args)]
@@ -22,13 +23,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "MAMORI_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// データベース URL (sqlite://… または postgres://…); DATABASE_URL も可 [default: DIR/mamori.db]
-    #[arg(
-        long,
-        global = true,
-        env = "MAMORI_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "MAMORI_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// ログの形式 / log format [default: text]
     #[arg(long, global = true, env = "MAMORI_LOG_FORMAT", value_enum)]
@@ -61,20 +56,10 @@ pub struct ServeArgs {
     #[arg(long, env = "MAMORI_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
     /// X-Forwarded-For を信頼するリバースプロキシ (CIDR、カンマ区切り) / trusted proxies
-    #[arg(
-        long,
-        env = "MAMORI_TRUSTED_PROXIES",
-        value_name = "CIDR,…",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "MAMORI_TRUSTED_PROXIES", value_name = "CIDR,…", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
     /// 管理用の接続元 (CIDR、カンマ区切り) [default: 127.0.0.0/8,::1/128] / admin networks
-    #[arg(
-        long,
-        env = "MAMORI_ADMIN_NETWORKS",
-        value_name = "CIDR,…",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "MAMORI_ADMIN_NETWORKS", value_name = "CIDR,…", value_delimiter = ',')]
     pub admin_networks: Option<Vec<String>>,
     /// リクエスト本文の上限 (バイト) [default: 1048576]
     #[arg(long, env = "MAMORI_MAX_BODY_BYTES", value_name = "BYTES")]
@@ -109,6 +94,23 @@ struct FileConfig {
     admin_networks: Option<Vec<String>>,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    security: FileSecurity,
+}
+
+/// `[security]`: the rules of identity (checklist items 4, 5, 41, 46, 65).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSecurity {
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+    lockout_failures: Option<u64>,
+    lockout_minutes: Option<u64>,
+    address_max_failures: Option<u64>,
+    address_window_minutes: Option<u64>,
+    password_max_age_days: Option<u64>,
+    inactive_review_days: Option<u64>,
+    inactive_disable_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +159,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub admin_networks: Vec<IpNet>,
     pub limits: Limits,
+    pub security: Security,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -182,11 +185,7 @@ fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
     }
 }
 
-fn resolve_database(
-    global: &GlobalArgs,
-    file: &FileConfig,
-    data_dir: &Path,
-) -> Result<DatabaseLocation, ConfigError> {
+fn resolve_database(global: &GlobalArgs, file: &FileConfig, data_dir: &Path) -> Result<DatabaseLocation, ConfigError> {
     let url = global
         .database_url
         .clone()
@@ -203,11 +202,7 @@ fn resolve_database(
 }
 
 fn data_dir(global: &GlobalArgs, file: &FileConfig) -> PathBuf {
-    global
-        .data_dir
-        .clone()
-        .or_else(|| file.data_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("./data"))
+    global.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./data"))
 }
 
 /// Where the database is, for commands that need nothing else.
@@ -250,9 +245,7 @@ fn parse_networks(key: &str, values: &[String], errors: &mut Vec<ConfigError>) -
 fn positive(key: &str, value: Option<u64>, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
     match value {
         Some(0) => {
-            errors.push(ConfigError(format!(
-                "{key} は 1 以上にしてください ({key} must be at least 1)"
-            )));
+            errors.push(ConfigError(format!("{key} は 1 以上にしてください ({key} must be at least 1)")));
             default
         }
         Some(v) => v,
@@ -280,15 +273,9 @@ impl Config {
         let mut errors = Vec::new();
         let file = load_file(global.config.as_deref(), &mut errors);
         let data_dir = data_dir(global, &file);
-        let database = resolve_database(global, &file, &data_dir)
-            .map_err(|e| errors.push(e))
-            .ok();
+        let database = resolve_database(global, &file, &data_dir).map_err(|e| errors.push(e)).ok();
 
-        let listen_s = args
-            .listen
-            .clone()
-            .or(file.listen.clone())
-            .unwrap_or_else(|| "127.0.0.1:8443".to_owned());
+        let listen_s = args.listen.clone().or(file.listen.clone()).unwrap_or_else(|| "127.0.0.1:8443".to_owned());
         let listen = parse_addr("listen", &listen_s, &mut errors);
         let http_redirect_listen = args
             .http_redirect_listen
@@ -313,32 +300,24 @@ impl Config {
             (None, None) => TlsSource::SelfSigned,
             _ => {
                 errors.push(ConfigError(
-                    "tls_cert と tls_key は両方を指定してください (give both tls_cert and tls_key, or neither)".to_owned(),
+                    "tls_cert と tls_key は両方を指定してください (give both tls_cert and tls_key, or neither)"
+                        .to_owned(),
                 ));
                 TlsSource::SelfSigned
             }
         };
 
-        let public_url = args
-            .public_url
-            .clone()
-            .or(file.public_url.clone())
-            .and_then(|u| parse_public_url(&u, &mut errors));
+        let public_url =
+            args.public_url.clone().or(file.public_url.clone()).and_then(|u| parse_public_url(&u, &mut errors));
         let trusted_proxies = parse_networks(
             "trusted_proxies",
-            args.trusted_proxies
-                .as_ref()
-                .or(file.trusted_proxies.as_ref())
-                .map_or(&[][..], |v| v),
+            args.trusted_proxies.as_ref().or(file.trusted_proxies.as_ref()).map_or(&[][..], |v| v),
             &mut errors,
         );
         let default_admin = vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()];
         let admin_networks = parse_networks(
             "admin_networks",
-            args.admin_networks
-                .as_ref()
-                .or(file.admin_networks.as_ref())
-                .unwrap_or(&default_admin),
+            args.admin_networks.as_ref().or(file.admin_networks.as_ref()).unwrap_or(&default_admin),
             &mut errors,
         );
 
@@ -365,8 +344,7 @@ impl Config {
             ) as usize,
             header_read_timeout: Duration::from_secs(positive(
                 "header_read_timeout_secs",
-                args.header_read_timeout_secs
-                    .or(fl.header_read_timeout_secs),
+                args.header_read_timeout_secs.or(fl.header_read_timeout_secs),
                 d.header_read_timeout.as_secs(),
                 &mut errors,
             )),
@@ -379,6 +357,8 @@ impl Config {
             ..d
         };
 
+        let security = resolve_security(&file.security, &mut errors);
+
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
                 data_dir,
@@ -390,10 +370,67 @@ impl Config {
                 trusted_proxies,
                 admin_networks,
                 limits,
+                security,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }
     }
+}
+
+fn resolve_security(f: &FileSecurity, errors: &mut Vec<ConfigError>) -> Security {
+    let d = Security::default();
+    let mut n = |key: &str, v: Option<u64>, default: i64| -> i64 {
+        i64::try_from(positive(key, v, default as u64, errors)).unwrap_or(default)
+    };
+    let mut s = d;
+    s.session.idle = TimeDuration::minutes(n(
+        "security.session_idle_minutes",
+        f.session_idle_minutes,
+        d.session.idle.whole_minutes(),
+    ));
+    s.session.absolute = TimeDuration::hours(n(
+        "security.session_absolute_hours",
+        f.session_absolute_hours,
+        d.session.absolute.whole_hours(),
+    ));
+    s.lockout.max_failures =
+        n("security.lockout_failures", f.lockout_failures, i64::from(d.lockout.max_failures)) as u32;
+    s.lockout.lock_for =
+        TimeDuration::minutes(n("security.lockout_minutes", f.lockout_minutes, d.lockout.lock_for.whole_minutes()));
+    s.lockout.address_max_failures =
+        n("security.address_max_failures", f.address_max_failures, i64::from(d.lockout.address_max_failures)) as u32;
+    s.lockout.address_window = TimeDuration::minutes(n(
+        "security.address_window_minutes",
+        f.address_window_minutes,
+        d.lockout.address_window.whole_minutes(),
+    ));
+    s.password.max_age = TimeDuration::days(n(
+        "security.password_max_age_days",
+        f.password_max_age_days,
+        d.password.max_age.whole_days(),
+    ));
+    s.inactivity.review_after = TimeDuration::days(n(
+        "security.inactive_review_days",
+        f.inactive_review_days,
+        d.inactivity.review_after.whole_days(),
+    ));
+    s.inactivity.disable_after = TimeDuration::days(n(
+        "security.inactive_disable_days",
+        f.inactive_disable_days,
+        d.inactivity.disable_after.whole_days(),
+    ));
+    if s.inactivity.disable_after < s.inactivity.review_after {
+        errors.push(ConfigError(
+            "security.inactive_disable_days は inactive_review_days 以上にしてください (disable after review)"
+                .to_owned(),
+        ));
+    }
+    if s.session.absolute < s.session.idle {
+        errors.push(ConfigError(
+            "security.session_absolute_hours は session_idle_minutes より長くしてください (absolute timeout shorter than idle)".to_owned(),
+        ));
+    }
+    s
 }
 
 /// Logs to standard error: readable text by default, JSON on request.
@@ -423,12 +460,7 @@ mod tests {
     use super::*;
 
     fn global() -> GlobalArgs {
-        GlobalArgs {
-            config: None,
-            data_dir: None,
-            database_url: None,
-            log_format: None,
-        }
+        GlobalArgs { config: None, data_dir: None, database_url: None, log_format: None }
     }
 
     #[test]
@@ -437,10 +469,7 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8443".parse().unwrap());
         assert!(matches!(c.tls, TlsSource::SelfSigned));
         assert_eq!(c.admin_networks.len(), 2);
-        assert_eq!(
-            c.database,
-            DatabaseLocation::in_data_dir(Path::new("./data"))
-        );
+        assert_eq!(c.database, DatabaseLocation::in_data_dir(Path::new("./data")));
     }
 
     #[test]
@@ -461,10 +490,7 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("public_url")));
         assert!(text.iter().any(|t| t.contains("10.0.0.0/33")));
         assert!(text.iter().any(|t| t.contains("max_connections")));
-        assert!(
-            errs.database.is_some(),
-            "the database is still known, so the error can be audited"
-        );
+        assert!(errs.database.is_some(), "the database is still known, so the error can be audited");
     }
 
     #[test]
@@ -474,10 +500,7 @@ mod tests {
             parse_public_url("https://mamori.example.lg.jp/", &mut e).as_deref(),
             Some("https://mamori.example.lg.jp")
         );
-        assert_eq!(
-            parse_public_url("https://h:8443", &mut e).as_deref(),
-            Some("https://h:8443")
-        );
+        assert_eq!(parse_public_url("https://h:8443", &mut e).as_deref(), Some("https://h:8443"));
         assert!(e.is_empty());
         for bad in ["http://h", "https://", "https://h/path", "https://u@h", "h"] {
             assert!(parse_public_url(bad, &mut e).is_none(), "{bad}");

@@ -2,17 +2,16 @@
 
 mod cli;
 mod config;
+mod jobs;
 mod serve;
+mod users;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mamori: 実行環境を準備できませんでした (cannot start the runtime): {e}");

@@ -25,16 +25,16 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
         }
     };
     if let Err(e) = create_data_dir(&cfg.data_dir) {
-        eprintln!("mamori: データディレクトリ {} を作成できません (cannot create the data directory): {e}", cfg.data_dir.display());
+        eprintln!(
+            "mamori: データディレクトリ {} を作成できません (cannot create the data directory): {e}",
+            cfg.data_dir.display()
+        );
         return ExitCode::from(EXIT_CONFIG);
     }
     let store = match Store::open(&cfg.database).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "mamori: データベースに接続できません (cannot reach the database) {}: {e}",
-                cfg.database
-            );
+            eprintln!("mamori: データベースに接続できません (cannot reach the database) {}: {e}", cfg.database);
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -50,36 +50,22 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         let clock = clock.clone();
         async move {
             eprintln!("mamori: {message}");
-            audit(
-                &store,
-                &*clock,
-                Action::ConfigError,
-                Outcome::Failure,
-                Changes::new().with("error", message),
-            )
-            .await;
+            audit(&store, &*clock, Action::ConfigError, Outcome::Failure, Changes::new().with("error", message)).await;
             ExitCode::from(EXIT_CONFIG)
         }
     };
 
     let (cert, key, self_signed) = match &cfg.tls {
         TlsSource::Files { cert, key } => (cert.clone(), key.clone(), false),
-        TlsSource::SelfSigned => {
-            match tls::ensure_self_signed(&cfg.data_dir, Some(cfg.listen.ip())) {
-                Ok((c, k, made)) => {
-                    if made {
-                        tracing::info!("generated a self-signed certificate at {}", c.display());
-                    }
-                    (c, k, true)
+        TlsSource::SelfSigned => match tls::ensure_self_signed(&cfg.data_dir, Some(cfg.listen.ip())) {
+            Ok((c, k, made)) => {
+                if made {
+                    tracing::info!("generated a self-signed certificate at {}", c.display());
                 }
-                Err(e) => {
-                    return fail(format!(
-                        "自己署名証明書を用意できません (self-signed certificate): {e}"
-                    ))
-                    .await
-                }
+                (c, k, true)
             }
-        }
+            Err(e) => return fail(format!("自己署名証明書を用意できません (self-signed certificate): {e}")).await,
+        },
     };
     if self_signed {
         tracing::warn!(
@@ -89,68 +75,46 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     }
     let tls_config = match tls::server_config(&cert, &key) {
         Ok(c) => c,
-        Err(e) => {
-            return fail(format!(
-                "証明書または秘密鍵を読み込めません (certificate or key): {e}"
-            ))
-            .await
-        }
+        Err(e) => return fail(format!("証明書または秘密鍵を読み込めません (certificate or key): {e}")).await,
     };
 
     let https = match TcpListener::bind(cfg.listen).await {
         Ok(l) => l,
-        Err(e) => {
-            return fail(format!(
-                "{} で待ち受けできません (cannot listen): {e}",
-                cfg.listen
-            ))
-            .await
-        }
+        Err(e) => return fail(format!("{} で待ち受けできません (cannot listen): {e}", cfg.listen)).await,
     };
     let https_addr = https.local_addr().unwrap_or(cfg.listen);
     let redirect = match cfg.http_redirect_listen {
         Some(addr) => match TcpListener::bind(addr).await {
             Ok(l) => Some(l),
-            Err(e) => {
-                return fail(format!("{addr} で待ち受けできません (cannot listen): {e}")).await
-            }
+            Err(e) => return fail(format!("{addr} で待ち受けできません (cannot listen): {e}")).await,
         },
         None => None,
     };
 
-    let public_origin = cfg
-        .public_url
-        .clone()
-        .unwrap_or_else(|| default_origin(https_addr));
+    let public_origin = cfg.public_url.clone().unwrap_or_else(|| default_origin(https_addr));
     let web_config = WebConfig {
         public_origin: public_origin.clone(),
         trusted_proxies: cfg.trusted_proxies.clone(),
         admin_networks: cfg.admin_networks.clone(),
         limits: cfg.limits,
+        security: cfg.security,
     };
-    let state = AppState::new(store.clone(), web_config, clock.clone());
+    let sessions = match store.sessions().await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("セッションの保存先を準備できません (session store): {e}")).await,
+    };
+    let state = AppState::new(store.clone(), sessions.clone(), web_config, clock.clone());
+    let setup_url = match crate::jobs::setup_token(&store, &*clock, &public_origin).await {
+        Ok(u) => u,
+        Err(e) => return fail(format!("初回セットアップを準備できません (setup token): {e}")).await,
+    };
 
     let backend = format!("{:?}", store.backend()).to_lowercase();
     let started = Changes::new()
         .with("listen", https_addr.to_string())
         .with("database", backend)
-        .with(
-            "tls",
-            if self_signed {
-                "self-signed"
-            } else {
-                "configured"
-            },
-        );
-    if !audit(
-        &store,
-        &*clock,
-        Action::ServerStart,
-        Outcome::Success,
-        started,
-    )
-    .await
-    {
+        .with("tls", if self_signed { "self-signed" } else { "configured" });
+    if !audit(&store, &*clock, Action::ServerStart, Outcome::Success, started).await {
         return ExitCode::from(EXIT_PROBLEM);
     }
 
@@ -158,61 +122,40 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     // follows the announcement at once still stops the server cleanly.
     let signals = match Signals::install() {
         Ok(s) => s,
-        Err(e) => {
-            return fail(format!(
-                "シグナルを受け取れません (cannot install signal handlers): {e}"
-            ))
-            .await
-        }
+        Err(e) => return fail(format!("シグナルを受け取れません (cannot install signal handlers): {e}")).await,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx_jobs = stop_rx.clone();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(server::serve(
-        https,
-        Some(tls_config),
-        mamori_web::app(state.clone()),
-        cfg.limits,
-        stop_rx.clone(),
-    ));
+    tasks.spawn(server::serve(https, Some(tls_config), mamori_web::app(state.clone()), cfg.limits, stop_rx.clone()));
     // The URL goes to standard output once the server accepts connections;
     // logs go to standard error.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "mamori: {public_origin}/ で待ち受けています (listening on https://{https_addr}/)"
-    );
+    let _ = writeln!(out, "mamori: {public_origin}/ で待ち受けています (listening on https://{https_addr}/)");
     if let Some(l) = redirect {
         let addr = l.local_addr().unwrap_or(https_addr);
+        let _ = writeln!(out, "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)");
+        tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), cfg.limits, stop_rx));
+    }
+    if let Some(url) = &setup_url {
         let _ = writeln!(
             out,
-            "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)"
+            "mamori: 初回セットアップ URL (30分間、1回限り有効 / first-run setup, valid 30 minutes, once): {url}"
         );
-        tasks.spawn(server::serve(
-            l,
-            None,
-            mamori_web::redirect_app(state),
-            cfg.limits,
-            stop_rx,
-        ));
+        tracing::warn!(
+            "管理者アカウントがありません。初回セットアップ URL: {url} (no administrator yet; first-run setup URL)"
+        );
     }
     let _ = out.flush();
     drop(out);
+    let jobs = crate::jobs::spawn(store.clone(), sessions, clock.clone(), cfg.security, stop_rx_jobs);
 
     let signal = signals.wait().await;
-    tracing::info!(
-        "{signal}: stopping; finishing requests in flight (at most {:?})",
-        cfg.limits.shutdown_grace
-    );
+    tracing::info!("{signal}: stopping; finishing requests in flight (at most {:?})", cfg.limits.shutdown_grace);
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    audit(
-        &store,
-        &*clock,
-        Action::ServerStop,
-        Outcome::Success,
-        Changes::new().with("signal", signal),
-    )
-    .await;
+    let _ = jobs.await;
+    audit(&store, &*clock, Action::ServerStop, Outcome::Success, Changes::new().with("signal", signal)).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
@@ -235,10 +178,7 @@ struct Signals {
 impl Signals {
     fn install() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+        Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
     }
 
     async fn wait(mut self) -> &'static str {
@@ -255,23 +195,13 @@ fn create_data_dir(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     // Only the server's user may read the data directory.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Records a server event; returns false (after logging) when it could not.
-async fn audit(
-    store: &Store,
-    clock: &dyn Clock,
-    action: Action,
-    outcome: Outcome,
-    changes: Changes,
-) -> bool {
-    let event = NewEvent::new(Actor::system(), Origin::default(), action, outcome)
-        .target("server", "mamori")
-        .changes(changes);
+async fn audit(store: &Store, clock: &dyn Clock, action: Action, outcome: Outcome, changes: Changes) -> bool {
+    let event =
+        NewEvent::new(Actor::system(), Origin::default(), action, outcome).target("server", "mamori").changes(changes);
     match store.audit_record(clock.now(), event).await {
         Ok(_) => true,
         Err(e) => {
@@ -298,13 +228,6 @@ async fn record_config_errors(errors: &ConfigErrors) {
         return;
     };
     let list: Vec<String> = errors.errors.iter().map(|e| e.to_string()).collect();
-    audit(
-        &store,
-        &SystemClock,
-        Action::ConfigError,
-        Outcome::Failure,
-        Changes::new().with("errors", list),
-    )
-    .await;
+    audit(&store, &SystemClock, Action::ConfigError, Outcome::Failure, Changes::new().with("errors", list)).await;
     store.close().await;
 }

@@ -10,8 +10,8 @@ use rand::RngCore;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tls_parser::{
-    parse_tls_message_alert, parse_tls_message_handshake, parse_tls_server_hello_extensions,
-    TlsExtension, TlsMessage, TlsMessageHandshake,
+    parse_tls_message_alert, parse_tls_message_handshake, parse_tls_server_hello_extensions, TlsExtension, TlsMessage,
+    TlsMessageHandshake,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,13 +26,8 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
-    pub const ALL: [TlsVersion; 5] = [
-        TlsVersion::Ssl3,
-        TlsVersion::Tls10,
-        TlsVersion::Tls11,
-        TlsVersion::Tls12,
-        TlsVersion::Tls13,
-    ];
+    pub const ALL: [TlsVersion; 5] =
+        [TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13];
 
     pub fn wire(self) -> u16 {
         match self {
@@ -101,9 +96,7 @@ pub async fn probe_version(
 ) -> Result<VersionAnswer, ProbeError> {
     let hello = client_hello(version, server_name);
     let exchange = async {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| ProbeError::Connect(addr, e))?;
+        let mut stream = TcpStream::connect(addr).await.map_err(|e| ProbeError::Connect(addr, e))?;
         if stream.write_all(&hello).await.is_err() {
             return Ok(VersionAnswer::Closed);
         }
@@ -113,10 +106,7 @@ pub async fn probe_version(
         }
         let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
         if header[1] != 0x03 || len > MAX_RECORD {
-            return Err(ProbeError::NotTls(
-                addr,
-                format!("record header {header:02x?}"),
-            ));
+            return Err(ProbeError::NotTls(addr, format!("record header {header:02x?}")));
         }
         let mut body = vec![0u8; len];
         if stream.read_exact(&mut body).await.is_err() {
@@ -124,17 +114,10 @@ pub async fn probe_version(
         }
         interpret(addr, version, header[0], &body)
     };
-    tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| ProbeError::Timeout(addr, timeout))?
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout(addr, timeout))?
 }
 
-fn interpret(
-    addr: SocketAddr,
-    asked: TlsVersion,
-    content_type: u8,
-    body: &[u8],
-) -> Result<VersionAnswer, ProbeError> {
+fn interpret(addr: SocketAddr, asked: TlsVersion, content_type: u8, body: &[u8]) -> Result<VersionAnswer, ProbeError> {
     let not_tls = |what: &str| ProbeError::NotTls(addr, what.to_owned());
     match content_type {
         // alert
@@ -187,9 +170,8 @@ const LEGACY_SUITES: &[u16] = &[
 ];
 const TLS13_SUITES: &[u16] = &[0x1301, 0x1302, 0x1303];
 const GROUPS: &[u16] = &[0x001d, 0x0017, 0x0018]; // x25519, secp256r1, secp384r1
-const SIGNATURE_SCHEMES: &[u16] = &[
-    0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0201, 0x0203,
-];
+const SIGNATURE_SCHEMES: &[u16] =
+    &[0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0807, 0x0201, 0x0203];
 
 /// A complete TLS record holding a ClientHello that offers only `version`.
 pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
@@ -202,11 +184,7 @@ pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
     body.extend_from_slice(&legacy_version.to_be_bytes());
     body.extend_from_slice(&random);
     body.push(0); // no session id
-    let suites = if version == TlsVersion::Tls13 {
-        TLS13_SUITES
-    } else {
-        LEGACY_SUITES
-    };
+    let suites = if version == TlsVersion::Tls13 { TLS13_SUITES } else { LEGACY_SUITES };
     put_u16_list(&mut body, suites);
     body.extend_from_slice(&[1, 0]); // compression: null only
 
@@ -255,11 +233,7 @@ pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
     handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
     handshake.extend_from_slice(&body);
 
-    let record_version = if version == TlsVersion::Ssl3 {
-        0x0300u16
-    } else {
-        0x0301
-    };
+    let record_version = if version == TlsVersion::Ssl3 { 0x0300u16 } else { 0x0301 };
     let mut record = Vec::with_capacity(handshake.len() + 5);
     record.push(0x16);
     record.extend_from_slice(&record_version.to_be_bytes());

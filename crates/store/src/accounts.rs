@@ -290,7 +290,13 @@ impl Store {
     }
 
     /// Records one sign-in attempt (its own small transaction).
-    pub async fn record_attempt(&self, now: OffsetDateTime, addr: &str, login: &str, success: bool) -> Result<(), StoreError> {
+    pub async fn record_attempt(
+        &self,
+        now: OffsetDateTime,
+        addr: &str,
+        login: &str,
+        success: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let login: String = login.chars().take(Login::MAX).collect();
         with_conn!(tx, c => {
@@ -413,7 +419,13 @@ pub async fn take_setup_token(tx: &mut Tx, token_hash: &str, now: OffsetDateTime
     Ok(n == 1)
 }
 
-pub async fn create_organisation(tx: &mut Tx, now: OffsetDateTime, name: &str, kind: OrgKind, contact: &str) -> Result<i64, StoreError> {
+pub async fn create_organisation(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    name: &str,
+    kind: OrgKind,
+    contact: &str,
+) -> Result<i64, StoreError> {
     with_conn!(tx, c => {
         let row = sqlx::query("INSERT INTO organisation (name, kind, contact, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(name).bind(kind.as_str()).bind(contact).bind(to_unix_micros(now))
@@ -422,7 +434,12 @@ pub async fn create_organisation(tx: &mut Tx, now: OffsetDateTime, name: &str, k
     })
 }
 
-pub async fn add_ledger(tx: &mut Tx, now: OffsetDateTime, account_id: i64, line: &LedgerLine<'_>) -> Result<(), StoreError> {
+pub async fn add_ledger(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    account_id: i64,
+    line: &LedgerLine<'_>,
+) -> Result<(), StoreError> {
     with_conn!(tx, c => {
         sqlx::query(
             "INSERT INTO account_ledger (account_id, at_us, actor_login, change, before, after, reason) \
@@ -463,7 +480,13 @@ async fn push_history(tx: &mut Tx, account_id: i64, hash: &str, now: OffsetDateT
 
 /// Sets a new password. `must_change`: an administrator set it, so the
 /// person must choose their own at the next sign-in; every session ends.
-pub async fn set_password(tx: &mut Tx, account_id: i64, hash: &str, now: OffsetDateTime, must_change: bool) -> Result<(), StoreError> {
+pub async fn set_password(
+    tx: &mut Tx,
+    account_id: i64,
+    hash: &str,
+    now: OffsetDateTime,
+    must_change: bool,
+) -> Result<(), StoreError> {
     with_conn!(tx, c => {
         sqlx::query(
             "UPDATE account SET password_hash = $2, password_changed_at_us = $3, must_change_password = $4, \
@@ -530,7 +553,12 @@ pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>)
 
 /// Confirms enrolment: the secret becomes active, the confirming step is
 /// spent, and the recovery codes (hashes) replace any earlier ones.
-pub async fn enable_totp(tx: &mut Tx, account_id: i64, step: i64, recovery_hashes: &[String]) -> Result<(), StoreError> {
+pub async fn enable_totp(
+    tx: &mut Tx,
+    account_id: i64,
+    step: i64,
+    recovery_hashes: &[String],
+) -> Result<(), StoreError> {
     with_conn!(tx, c => {
         sqlx::query("UPDATE account SET totp_enabled = $2, totp_last_step = $3 WHERE id = $1")
             .bind(account_id).bind(true).bind(step).execute(&mut *c).await?;
@@ -544,7 +572,12 @@ pub async fn enable_totp(tx: &mut Tx, account_id: i64, step: i64, recovery_hashe
 }
 
 /// Spends a recovery code; false if unknown or used.
-pub async fn use_recovery_code(tx: &mut Tx, account_id: i64, code_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+pub async fn use_recovery_code(
+    tx: &mut Tx,
+    account_id: i64,
+    code_hash: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
     let n = with_conn!(tx, c => {
         sqlx::query("UPDATE recovery_code SET used_at_us = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at_us IS NULL")
             .bind(account_id).bind(code_hash).bind(to_unix_micros(now)).execute(c).await?.rows_affected()

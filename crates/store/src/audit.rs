@@ -11,8 +11,7 @@ use time::OffsetDateTime;
 /// in memory at once.
 const VERIFY_BATCH: i64 = 5_000;
 
-const SELECT_EVENT: &str =
-    "SELECT seq, occurred_at_us, actor_account_id, actor_login, client_addr, \
+const SELECT_EVENT: &str = "SELECT seq, occurred_at_us, actor_account_id, actor_login, client_addr, \
      user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash \
      FROM audit_event";
 
@@ -73,11 +72,7 @@ async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreErr
 
 /// Appends `event` to the chain inside `tx`: it is stored if and only if the
 /// transaction commits, together with the change it records.
-pub async fn append(
-    tx: &mut Tx,
-    now: OffsetDateTime,
-    event: NewEvent,
-) -> Result<Event, StoreError> {
+pub async fn append(tx: &mut Tx, now: OffsetDateTime, event: NewEvent) -> Result<Event, StoreError> {
     let ends = chain_ends(tx, true).await?;
     let record = event.into_record(ends.head_seq + 1, to_unix_micros(now));
     let sealed = seal(ends.head_hash, record);
@@ -127,11 +122,7 @@ pub enum Verification {
 impl Store {
     /// Records one event in a transaction of its own (for events that
     /// accompany no other change: server start and stop, for example).
-    pub async fn audit_record(
-        &self,
-        now: OffsetDateTime,
-        event: NewEvent,
-    ) -> Result<Event, StoreError> {
+    pub async fn audit_record(&self, now: OffsetDateTime, event: NewEvent) -> Result<Event, StoreError> {
         let mut tx = self.begin().await?;
         let e = append(&mut tx, now, event).await?;
         tx.commit().await?;
@@ -181,10 +172,7 @@ impl Store {
         }
         tx.rollback().await?;
         Ok(match verifier.finish(ends.head_seq, &ends.head_hash) {
-            Ok(events) => Verification::Intact {
-                events,
-                head_seq: ends.head_seq,
-            },
+            Ok(events) => Verification::Intact { events, head_seq: ends.head_seq },
             Err(b) => Verification::Broken(b),
         })
     }

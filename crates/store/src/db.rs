@@ -1,7 +1,5 @@
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,9 +44,7 @@ impl DatabaseLocation {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(DatabaseLocation::Postgres(url.to_owned()));
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"));
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"));
         match path {
             Some(p) if !p.is_empty() => Ok(DatabaseLocation::SqliteFile(PathBuf::from(p))),
             _ => Err(StoreError::BadUrl(redact_url(url))),
@@ -84,11 +80,7 @@ fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
             format!("{scheme}://{masked}@{host}{tail}")
         }
         None => url.to_owned(),
@@ -154,11 +146,7 @@ impl Store {
                 Pools::Sqlite { read, write }
             }
             DatabaseLocation::Postgres(url) => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(BUSY_TIMEOUT)
-                    .connect(url)
-                    .await?;
+                let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(BUSY_TIMEOUT).connect(url).await?;
                 // sqlx takes an advisory lock, so instances starting together
                 // apply each migration once.
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -183,21 +171,15 @@ impl Store {
                 Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
             }
         };
-        tokio_timeout(PING_TIMEOUT, q)
-            .await?
-            .map_err(StoreError::from)
+        tokio_timeout(PING_TIMEOUT, q).await?.map_err(StoreError::from)
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         match &self.pools {
-            Pools::Sqlite { read, write } => PoolStats {
-                size: read.size() + write.size(),
-                idle: (read.num_idle() + write.num_idle()) as u32,
-            },
-            Pools::Postgres(pool) => PoolStats {
-                size: pool.size(),
-                idle: pool.num_idle() as u32,
-            },
+            Pools::Sqlite { read, write } => {
+                PoolStats { size: read.size() + write.size(), idle: (read.num_idle() + write.num_idle()) as u32 }
+            }
+            Pools::Postgres(pool) => PoolStats { size: pool.size(), idle: pool.num_idle() as u32 },
         }
     }
 
@@ -215,9 +197,7 @@ impl Store {
     /// A transaction for writing.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx(match &self.pools {
-            Pools::Sqlite { write, .. } => {
-                TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
-            }
+            Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         }))
     }
@@ -226,10 +206,9 @@ impl Store {
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(Tx(match &self.pools {
             Pools::Sqlite { read, .. } => TxInner::Sqlite(read.begin().await?),
-            Pools::Postgres(pool) => TxInner::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
-            ),
+            Pools::Postgres(pool) => {
+                TxInner::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
+            }
         }))
     }
 
@@ -278,9 +257,7 @@ impl Store {
 }
 
 async fn tokio_timeout<F: std::future::Future>(d: Duration, f: F) -> Result<F::Output, StoreError> {
-    tokio::time::timeout(d, f)
-        .await
-        .map_err(|_| StoreError::Timeout(d))
+    tokio::time::timeout(d, f).await.map_err(|_| StoreError::Timeout(d))
 }
 
 pub(crate) enum TxInner {
@@ -331,22 +308,15 @@ mod tests {
             DatabaseLocation::parse("sqlite:///var/lib/mamori/m.db").unwrap(),
             DatabaseLocation::SqliteFile("/var/lib/mamori/m.db".into())
         );
-        assert!(matches!(
-            DatabaseLocation::parse("postgresql://h/db").unwrap(),
-            DatabaseLocation::Postgres(_)
-        ));
+        assert!(matches!(DatabaseLocation::parse("postgresql://h/db").unwrap(), DatabaseLocation::Postgres(_)));
         assert!(DatabaseLocation::parse("mysql://h/db").is_err());
         assert!(DatabaseLocation::parse("sqlite://").is_err());
     }
 
     #[test]
     fn never_shows_a_password() {
-        let loc =
-            DatabaseLocation::parse("postgres://mamori:s3cret@db.example:5432/mamori").unwrap();
-        assert_eq!(
-            loc.to_string(),
-            "postgres://mamori:***@db.example:5432/mamori"
-        );
+        let loc = DatabaseLocation::parse("postgres://mamori:s3cret@db.example:5432/mamori").unwrap();
+        assert_eq!(loc.to_string(), "postgres://mamori:***@db.example:5432/mamori");
         assert!(!format!("{loc:?}").contains("s3cret"));
         let err = DatabaseLocation::parse("mysql://u:s3cret@h/db").unwrap_err();
         assert!(!err.to_string().contains("s3cret"));

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 mod db;
+pub mod identity;
 pub mod sessions;
 
 pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};

@@ -15,20 +15,14 @@ pub const PG_ENV: &str = "MAMORI_TEST_DATABASE_URL";
 pub async fn fresh_pg_database() -> Option<String> {
     let Ok(admin_url) = std::env::var(PG_ENV) else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "{PG_ENV} is not set: the PostgreSQL leg must run in CI (scripts/test starts it)"
-            );
+            panic!("{PG_ENV} is not set: the PostgreSQL leg must run in CI (scripts/test starts it)");
         }
         eprintln!("\n*** SKIPPED the PostgreSQL leg: {PG_ENV} is not set. Run ./scripts/test to include it. ***\n");
         return None;
     };
     let name = format!("mamori_test_{:016x}", rand::thread_rng().gen::<u64>());
-    let mut conn = PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the test PostgreSQL cluster");
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create a test database");
+    let mut conn = PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL cluster");
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
     conn.close().await.ok();
     Some(replace_database(&admin_url, &name))
 }
@@ -38,9 +32,7 @@ pub async fn drop_pg_database(url: &str) {
     let admin_url = std::env::var(PG_ENV).expect("only called after fresh_pg_database");
     let path = url.split('?').next().unwrap_or(url);
     let name = path.rsplit('/').next().expect("a database URL has a path");
-    let mut conn = PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to the test PostgreSQL cluster");
+    let mut conn = PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL cluster");
     conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
         .await
         .expect("drop the test database");

@@ -40,12 +40,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -
         return peer;
     }
     let mut client = peer;
-    let hops: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
+    let hops: Vec<&str> =
+        headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
     for hop in hops.iter().rev() {
         let Ok(ip) = hop.trim().parse::<IpAddr>() else {
             break;
@@ -111,11 +107,7 @@ mod tests {
         ];
         for (peer, xff, want) in cases {
             let got = client_ip(peer.parse().unwrap(), &headers(xff), &proxies);
-            assert_eq!(
-                got,
-                want.parse::<IpAddr>().unwrap(),
-                "peer {peer} xff {xff:?}"
-            );
+            assert_eq!(got, want.parse::<IpAddr>().unwrap(), "peer {peer} xff {xff:?}");
         }
     }
 
@@ -124,21 +116,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-proto", "http".parse().unwrap());
         let proxies = nets(&["10.0.0.0/8"]);
-        assert!(forwarded_plain_http(
-            "10.1.1.1".parse().unwrap(),
-            &h,
-            &proxies
-        ));
-        assert!(!forwarded_plain_http(
-            "192.0.2.1".parse().unwrap(),
-            &h,
-            &proxies
-        ));
+        assert!(forwarded_plain_http("10.1.1.1".parse().unwrap(), &h, &proxies));
+        assert!(!forwarded_plain_http("192.0.2.1".parse().unwrap(), &h, &proxies));
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        assert!(!forwarded_plain_http(
-            "10.1.1.1".parse().unwrap(),
-            &h,
-            &proxies
-        ));
+        assert!(!forwarded_plain_http("10.1.1.1".parse().unwrap(), &h, &proxies));
     }
 }

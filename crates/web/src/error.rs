@@ -20,13 +20,19 @@ pub enum AppError {
     Store(#[from] mamori_store::StoreError),
     #[error("template: {0}")]
     Template(#[from] askama::Error),
+    #[error("session: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Store(_) | AppError::Template(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Store(_) | AppError::Template(_) | AppError::Session(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let mut res = status.into_response();
         res.extensions_mut().insert(ErrorDetail(self.to_string()));
@@ -47,20 +53,14 @@ pub fn has_own_page(res: &Response) -> bool {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    t: crate::i18n::Tr<'a>,
+    p: crate::page::PageCtx<'a>,
     status: u16,
     heading: String,
     message: String,
     request_id: &'a str,
 }
 
-pub fn render_page(
-    state: &AppState,
-    lang: Lang,
-    status: StatusCode,
-    request_id: &str,
-    head: bool,
-) -> Response {
+pub fn render_page(state: &AppState, lang: Lang, status: StatusCode, request_id: &str, head: bool) -> Response {
     let t = state.i18n.tr(lang);
     let key = match status.as_u16() {
         400 => "error-400",
@@ -77,7 +77,15 @@ pub fn render_page(
     let page = ErrorPage {
         heading: t.get(&format!("{key}-title")),
         message: t.get(key),
-        t,
+        // The error page knows no session: no user, no forms.
+        p: crate::page::PageCtx {
+            t,
+            user: None,
+            csrf: String::new(),
+            flash: None,
+            nav: Vec::new(),
+            path: String::new(),
+        },
         status: status.as_u16(),
         request_id,
     };
@@ -87,8 +95,7 @@ pub fn render_page(
         // The error page itself failed: say so plainly, without detail.
         Err(e) => {
             tracing::error!(request_id, "error page failed to render: {e}");
-            Html("<!doctype html><title>mamori</title><p>エラーが発生しました。</p>".to_owned())
-                .into_response()
+            Html("<!doctype html><title>mamori</title><p>エラーが発生しました。</p>".to_owned()).into_response()
         }
     }
 }

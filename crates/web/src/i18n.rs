@@ -21,24 +21,25 @@ impl Lang {
 
     /// `?lang=en` selects English; anything else is Japanese.
     pub fn from_uri(uri: &Uri) -> Lang {
-        let english = uri
-            .query()
-            .is_some_and(|q| q.split('&').any(|pair| pair == "lang=en"));
-        if english {
-            Lang::En
-        } else {
-            Lang::Ja
-        }
+        Self::query(uri).unwrap_or(Lang::Ja)
+    }
+
+    /// The language asked for in the query (`lang=en` or `lang=ja`), if any.
+    pub fn query(uri: &Uri) -> Option<Lang> {
+        uri.query().and_then(|q| {
+            q.split('&').find_map(|pair| match pair {
+                "lang=en" => Some(Lang::En),
+                "lang=ja" => Some(Lang::Ja),
+                _ => None,
+            })
+        })
     }
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Lang::from_uri(&parts.uri))
     }
 }
@@ -58,9 +59,7 @@ fn bundle(locale: &str, source: &'static str) -> FluentBundle<FluentResource> {
     bundle.set_use_isolating(false);
     let resource = FluentResource::try_new(source.to_owned())
         .unwrap_or_else(|(_, errs)| panic!("{locale}.ftl does not parse: {errs:?}"));
-    bundle
-        .add_resource(resource)
-        .unwrap_or_else(|errs| panic!("{locale}.ftl has duplicates: {errs:?}"));
+    bundle.add_resource(resource).unwrap_or_else(|errs| panic!("{locale}.ftl has duplicates: {errs:?}"));
     bundle
 }
 
@@ -68,10 +67,7 @@ impl I18n {
     /// Loads the embedded translations. They are part of the binary and
     /// checked by tests, so a failure here is a build defect.
     pub fn load() -> Self {
-        I18n {
-            ja: bundle("ja", JA),
-            en: bundle("en", EN),
-        }
+        I18n { ja: bundle("ja", JA), en: bundle("en", EN) }
     }
 
     pub fn tr(&self, lang: Lang) -> Tr<'_> {
@@ -113,10 +109,7 @@ impl Tr<'_> {
             return key.to_owned();
         };
         let mut errors = Vec::new();
-        let s = self
-            .bundle
-            .format_pattern(pattern, args, &mut errors)
-            .into_owned();
+        let s = self.bundle.format_pattern(pattern, args, &mut errors).into_owned();
         if !errors.is_empty() {
             tracing::warn!(key, ?errors, "translation did not format cleanly");
         }
@@ -144,25 +137,14 @@ mod tests {
     fn both_languages_have_the_same_messages() {
         let ja = ids(JA);
         let en = ids(EN);
-        assert_eq!(
-            ja.difference(&en).collect::<Vec<_>>(),
-            Vec::<&String>::new(),
-            "only in ja.ftl"
-        );
-        assert_eq!(
-            en.difference(&ja).collect::<Vec<_>>(),
-            Vec::<&String>::new(),
-            "only in en.ftl"
-        );
+        assert_eq!(ja.difference(&en).collect::<Vec<_>>(), Vec::<&String>::new(), "only in ja.ftl");
+        assert_eq!(en.difference(&ja).collect::<Vec<_>>(), Vec::<&String>::new(), "only in en.ftl");
     }
 
     #[test]
     fn loads_and_formats() {
         let i18n = I18n::load();
-        assert_eq!(
-            i18n.tr(Lang::Ja).get("error-404-title"),
-            "ページが見つかりません"
-        );
+        assert_eq!(i18n.tr(Lang::Ja).get("error-404-title"), "ページが見つかりません");
         assert_eq!(i18n.tr(Lang::En).get("error-404-title"), "Page not found");
         assert_eq!(i18n.tr(Lang::Ja).get("no-such-key"), "no-such-key");
     }

@@ -5,19 +5,30 @@
 //! and render. No SQL and no business rule lives here.
 
 mod assets;
+mod auth;
 pub mod client;
+mod csrf;
 mod error;
+mod export;
+mod forms;
+mod handlers;
 mod health;
 pub mod i18n;
 mod metrics;
 mod middleware;
+mod page;
 mod pages;
+pub mod routes;
 pub mod server;
+mod session;
 pub mod tls;
 
 use axum::Router;
 use ipnet::IpNet;
 use mamori_core::clock::Clock;
+use mamori_core::password::PasswordPolicy;
+use mamori_core::policy::{InactivityPolicy, LockoutPolicy, SessionPolicy};
+use mamori_store::sessions::Sessions;
 use mamori_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +48,16 @@ pub struct WebConfig {
     /// Clients that may reach /metrics (and, later, the admin screens).
     pub admin_networks: Vec<IpNet>,
     pub limits: Limits,
+    pub security: Security,
+}
+
+/// The rules of identity, resolved from configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Security {
+    pub password: PasswordPolicy,
+    pub lockout: LockoutPolicy,
+    pub session: SessionPolicy,
+    pub inactivity: InactivityPolicy,
 }
 
 /// Limits that keep one client from holding the server.
@@ -69,6 +90,7 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub sessions: Sessions,
     pub config: Arc<WebConfig>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
@@ -76,9 +98,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: WebConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Store, sessions: Sessions, config: WebConfig, clock: Arc<dyn Clock>) -> Self {
         AppState {
             store,
+            sessions,
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::new()),
@@ -89,19 +112,11 @@ impl AppState {
 
 /// The application: every route, behind the middleware stack.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/", axum::routing::get(pages::home))
-        .route("/healthz", axum::routing::get(health::healthz))
-        .route("/metrics", axum::routing::get(metrics::metrics));
-    let routes = assets::routes(routes).fallback(pages::not_found);
+    let routes = assets::routes(routes::router(&state)).fallback(pages::not_found);
     middleware::stack(routes, state.clone()).with_state(state)
 }
 
 /// The plain-HTTP listener's application: it only redirects to HTTPS.
 pub fn redirect_app(state: AppState) -> Router {
-    middleware::redirect_stack(
-        Router::new().fallback(pages::redirect_to_https),
-        state.clone(),
-    )
-    .with_state(state)
+    middleware::redirect_stack(Router::new().fallback(pages::redirect_to_https), state.clone()).with_state(state)
 }

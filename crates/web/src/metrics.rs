@@ -61,54 +61,23 @@ impl Metrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         let db_connections = Family::<PoolLabels, Gauge>::default();
         let audit_events = Gauge::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by method, route and status",
-            requests.clone(),
-        );
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route",
-            latency.clone(),
-        );
-        registry.register(
-            "db_connections",
-            "Database pool connections by state",
-            db_connections.clone(),
-        );
-        registry.register(
-            "audit_events_written",
-            "Audit events written to the chain",
-            audit_events.clone(),
-        );
-        Metrics {
-            registry,
-            requests,
-            latency,
-            db_connections,
-            audit_events,
-        }
+        registry.register("http_requests", "HTTP requests by method, route and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("db_connections", "Database pool connections by state", db_connections.clone());
+        registry.register("audit_events_written", "Audit events written to the chain", audit_events.clone());
+        Metrics { registry, requests, latency, db_connections, audit_events }
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
+            .get_or_create(&RequestLabels { method: method.to_owned(), route: route.to_owned(), status })
             .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
+        self.latency.get_or_create(&RouteLabels { route: route.to_owned() }).observe(elapsed.as_secs_f64());
     }
 
     fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 }
@@ -124,23 +93,8 @@ pub async fn metrics(
     }
     let m = &state.metrics;
     let pool = state.store.pool_stats();
-    m.db_connections
-        .get_or_create(&PoolLabels {
-            state: "open".into(),
-        })
-        .set(i64::from(pool.size));
-    m.db_connections
-        .get_or_create(&PoolLabels {
-            state: "idle".into(),
-        })
-        .set(i64::from(pool.idle));
-    m.audit_events
-        .set(state.store.audit_chain_ends().await?.head_seq);
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        m.encode(),
-    ))
+    m.db_connections.get_or_create(&PoolLabels { state: "open".into() }).set(i64::from(pool.size));
+    m.db_connections.get_or_create(&PoolLabels { state: "idle".into() }).set(i64::from(pool.idle));
+    m.audit_events.set(state.store.audit_chain_ends().await?.head_seq);
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()))
 }

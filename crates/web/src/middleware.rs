@@ -39,15 +39,14 @@ pub fn stack(routes: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(from_fn(security_headers))
             .layer(from_fn_with_state(state.clone(), error_pages))
             .layer(CatchPanicLayer::custom(on_panic))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                limits.request_timeout,
-            ))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
             .layer(from_fn_with_state(state.clone(), declared_body_limit))
             // Bodies without a Content-Length are cut off by the extractors.
-            .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes)),
-        // Later issues add here, in this order: session → CSRF →
-        // authentication → permission.
+            .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+            .layer(crate::session::layer(&state))
+            .layer(from_fn_with_state(state.clone(), crate::csrf::protect))
+            .layer(from_fn_with_state(state.clone(), crate::auth::resolve)),
+        // Permission comes last, per route: see routes.rs.
     )
 }
 
@@ -78,18 +77,11 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 async fn client_info(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Without a peer (never, behind our own server) fail closed: the
     // unspecified address is in no admin network.
-    let peer = req
-        .extensions()
-        .get::<PeerAddr>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+    let peer = req.extensions().get::<PeerAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
     let trusted = &state.config.trusted_proxies;
     let info = ClientInfo {
         ip: client::client_ip(peer, req.headers(), trusted),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         forwarded_plain_http: client::forwarded_plain_http(peer, req.headers(), trusted),
     };
     if info.forwarded_plain_http {
@@ -105,21 +97,9 @@ async fn client_info(State(state): State<AppState>, mut req: Request, next: Next
 async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let client = req
-        .extensions()
-        .get::<ClientInfo>()
-        .map(|c| c.ip.to_string())
-        .unwrap_or_default();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let client = req.extensions().get::<ClientInfo>().map(|c| c.ip.to_string()).unwrap_or_default();
     let res = next.run(req).await;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
@@ -132,9 +112,7 @@ async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> 
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         client = %client,
     );
-    state
-        .metrics
-        .observe_request(method.as_str(), &route, status, elapsed);
+    state.metrics.observe_request(method.as_str(), &route, status, elapsed);
     res
 }
 
@@ -166,16 +144,8 @@ fn apply_security_headers(res: &mut Response, hsts: bool) {
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "same-origin");
-    set(
-        h,
-        HeaderName::from_static("cross-origin-opener-policy"),
-        "same-origin",
-    );
-    set(
-        h,
-        HeaderName::from_static("cross-origin-resource-policy"),
-        "same-origin",
-    );
+    set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
     set(
         h,
         HeaderName::from_static("permissions-policy"),
@@ -183,11 +153,7 @@ fn apply_security_headers(res: &mut Response, hsts: bool) {
     );
     if hsts {
         // Two years; the checklist asks for at least one.
-        set(
-            h,
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        );
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }
     // Pages may show personal data: nothing is cached unless a handler says
     // otherwise (only the static assets do).
@@ -201,11 +167,7 @@ fn apply_security_headers(res: &mut Response, hsts: bool) {
 /// generic Japanese error page with the request id. Details go to the log
 /// only, once, here (checklist items 47②, 54③).
 async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let lang = crate::i18n::Lang::from_uri(req.uri());
     let method = req.method().clone();
     let res = next.run(req).await;
@@ -237,11 +199,8 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
 
 /// A body announced larger than the limit is refused before it is read.
 async fn declared_body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.config.limits.max_body_bytes as u64) {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
@@ -255,8 +214,7 @@ fn on_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".to_owned());
     let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    res.extensions_mut()
-        .insert(ErrorDetail(format!("handler panicked: {msg}")));
+    res.extensions_mut().insert(ErrorDetail(format!("handler panicked: {msg}")));
     res
 }
 

@@ -1,7 +1,7 @@
 //! Pages that belong to no later capability: home, not found, the HTTPS redirect.
 
 use crate::error::AppError;
-use crate::i18n::{Lang, Tr};
+use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Request, State};
@@ -10,16 +10,11 @@ use axum::response::{Html, Response};
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home<'a> {
-    t: Tr<'a>,
+    p: PageCtx<'a>,
 }
 
-pub async fn home(State(state): State<AppState>, lang: Lang) -> Result<Html<String>, AppError> {
-    Ok(Html(
-        Home {
-            t: state.i18n.tr(lang),
-        }
-        .render()?,
-    ))
+pub async fn home(State(state): State<AppState>, page: Page) -> Result<Html<String>, AppError> {
+    Ok(Html(Home { p: page.ctx(&state).await? }.render()?))
 }
 
 pub async fn not_found() -> AppError {

@@ -61,23 +61,17 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let _ = tcp.set_nodelay(true);
-            let service =
-                TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(PeerAddr(peer));
-                    req
-                }));
+            let service = TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                req
+            }));
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .max_buf_size(limits.max_header_bytes.max(8192));
             let result = match acceptor {
                 Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        limits.tls_handshake_timeout,
-                        acceptor.accept(tcp),
-                    )
-                    .await
-                    {
+                    let stream = match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -88,15 +82,9 @@ pub async fn serve(
                             return;
                         }
                     };
-                    watcher
-                        .watch(http.serve_connection(TokioIo::new(stream), service))
-                        .await
+                    watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await
                 }
-                None => {
-                    watcher
-                        .watch(http.serve_connection(TokioIo::new(tcp), service))
-                        .await
-                }
+                None => watcher.watch(http.serve_connection(TokioIo::new(tcp), service)).await,
             };
             if let Err(e) = result {
                 tracing::debug!(%peer, "connection ended with an error: {e}");

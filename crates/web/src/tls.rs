@@ -16,10 +16,7 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
     #[error("{path} holds no PEM private key: {reason}")]
@@ -35,28 +32,17 @@ pub enum TlsError {
 /// The server configuration: TLS 1.3 and 1.2 only, with the ring provider's
 /// suites (AEAD ciphers with ephemeral key exchange only), HTTP/1.1.
 pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let read = |p: &Path| {
-        fs::read(p).map_err(|source| TlsError::Read {
-            path: p.to_owned(),
-            source,
-        })
-    };
+    let read = |p: &Path| fs::read(p).map_err(|source| TlsError::Read { path: p.to_owned(), source });
     let cert_pem = read(cert_file)?;
     let key_pem = read(key_file)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|_| TlsError::NoCertificate {
-            path: cert_file.to_owned(),
-        })?;
+        .map_err(|_| TlsError::NoCertificate { path: cert_file.to_owned() })?;
     if chain.is_empty() {
-        return Err(TlsError::NoCertificate {
-            path: cert_file.to_owned(),
-        });
+        return Err(TlsError::NoCertificate { path: cert_file.to_owned() });
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::BadKey {
-        path: key_file.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| TlsError::BadKey { path: key_file.to_owned(), reason: e.to_string() })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
@@ -79,10 +65,7 @@ const RENEW_AFTER: Duration = Duration::from_secs(360 * 24 * 3600);
 
 /// Makes (or reuses) a self-signed certificate for localhost, 127.0.0.1,
 /// ::1 and `extra_ip`. Returns the paths and whether it was made now.
-pub fn ensure_self_signed(
-    data_dir: &Path,
-    extra_ip: Option<IpAddr>,
-) -> Result<(PathBuf, PathBuf, bool), TlsError> {
+pub fn ensure_self_signed(data_dir: &Path, extra_ip: Option<IpAddr>) -> Result<(PathBuf, PathBuf, bool), TlsError> {
     let (cert_path, key_path) = self_signed_paths(data_dir);
     let fresh = fs::metadata(&cert_path)
         .and_then(|m| m.modified())
@@ -92,11 +75,7 @@ pub fn ensure_self_signed(
     if fresh && key_path.exists() {
         return Ok((cert_path, key_path, false));
     }
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
     if let Some(ip) = extra_ip.filter(|ip| !ip.is_unspecified() && !ip.is_loopback()) {
         names.push(ip.to_string());
     }
@@ -110,9 +89,7 @@ pub fn ensure_self_signed(
     let key = KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
 
-    let dir = cert_path
-        .parent()
-        .expect("the path has the tls folder as parent");
+    let dir = cert_path.parent().expect("the path has the tls folder as parent");
     fs::create_dir_all(dir).map_err(TlsError::Write)?;
     write_file(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
     write_file(&cert_path, cert.pem().as_bytes(), 0o644)?;
@@ -130,9 +107,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
         .mode(mode)
         .open(&tmp)
         .map_err(TlsError::Write)?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(TlsError::Write)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(TlsError::Write)?;
     fs::rename(&tmp, path).map_err(TlsError::Write)
 }
 
@@ -150,10 +125,7 @@ mod tests {
         assert!(!made_again);
         assert_eq!(fs::read(&c).unwrap(), before);
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            fs::metadata(&k).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
         server_config(&c, &k).expect("the generated pair loads");
     }
 
@@ -162,9 +134,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("empty.pem");
         fs::write(&p, "not a certificate").unwrap();
-        assert!(matches!(
-            server_config(&p, &p),
-            Err(TlsError::NoCertificate { .. })
-        ));
+        assert!(matches!(server_config(&p, &p), Err(TlsError::NoCertificate { .. })));
     }
 }

@@ -32,9 +32,7 @@ async fn audit_verify_names_the_tampered_event() {
     s.stop().await;
     let store = sqlite_store(&dir).await;
     store
-        .execute_unchecked_for_tests(
-            "UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 1",
-        )
+        .execute_unchecked_for_tests("UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 1")
         .await
         .unwrap();
     store.close().await;
@@ -67,24 +65,14 @@ async fn configuration_errors_are_refused_clearly_and_audited() {
     // A port already taken is a configuration error too.
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = blocker.local_addr().unwrap().to_string();
-    let (code, _, err) = run(&[
-        "serve",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--listen",
-        &taken,
-    ])
-    .await;
+    let (code, _, err) = run(&["serve", "--data-dir", data.to_str().unwrap(), "--listen", &taken]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("待ち受けできません"), "{err}");
 
     let store = sqlite_store(&data).await;
     let events = store.audit_recent(10).await.unwrap();
     store.close().await;
-    let errors: Vec<_> = events
-        .iter()
-        .filter(|e| e.record.action == "config.error")
-        .collect();
+    let errors: Vec<_> = events.iter().filter(|e| e.record.action == "config.error").collect();
     assert_eq!(errors.len(), 2, "{events:#?}");
     assert!(errors.iter().all(|e| e.record.outcome == "failure"));
     assert!(errors[1].record.changes.contains("not-an-address"));
@@ -95,14 +83,7 @@ async fn configuration_errors_are_refused_clearly_and_audited() {
 async fn a_broken_configuration_never_creates_a_database() {
     let dir = TempDir::new().unwrap();
     let data = dir.path().join("data");
-    let (code, _, _) = run(&[
-        "serve",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--listen",
-        "x",
-    ])
-    .await;
+    let (code, _, _) = run(&["serve", "--data-dir", data.to_str().unwrap(), "--listen", "x"]).await;
     assert_eq!(code, 2);
     assert!(!data.exists());
 }
@@ -115,24 +96,13 @@ async fn server_runs_on_postgresql() {
     let s = Server::start(Opts::default().args(&["--database-url", &url])).await;
     let res = s.get("/healthz").await;
     assert_eq!(res.status(), 200);
-    assert!(
-        !s.data_dir().join("mamori.db").exists(),
-        "no SQLite file when PostgreSQL is configured"
-    );
+    assert!(!s.data_dir().join("mamori.db").exists(), "no SQLite file when PostgreSQL is configured");
     assert_eq!(s.stop().await, 0);
 
     // DATABASE_URL is honoured as well.
     let s = Server::start(Opts::default().env("DATABASE_URL", &url)).await;
-    let store = Store::open(&DatabaseLocation::parse(&url).unwrap())
-        .await
-        .unwrap();
-    let actions: Vec<String> = store
-        .audit_recent(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.record.action)
-        .collect();
+    let store = Store::open(&DatabaseLocation::parse(&url).unwrap()).await.unwrap();
+    let actions: Vec<String> = store.audit_recent(10).await.unwrap().into_iter().map(|e| e.record.action).collect();
     assert_eq!(actions, ["server.start", "server.stop", "server.start"]);
     store.close().await;
 
@@ -146,14 +116,8 @@ async fn server_runs_on_postgresql() {
     let res = s.get("/metrics").await;
     assert_eq!(res.status(), 500, "metrics need the database");
     let body = res.text().await.unwrap();
-    assert!(
-        body.contains("エラーが発生しました") && !body.to_lowercase().contains("database"),
-        "{body}"
-    );
-    assert!(
-        !body.contains("sqlx") && !body.contains("postgres"),
-        "{body}"
-    );
+    assert!(body.contains("エラーが発生しました") && !body.to_lowercase().contains("database"), "{body}");
+    assert!(!body.contains("sqlx") && !body.contains("postgres"), "{body}");
     s.kill().await;
 }
 

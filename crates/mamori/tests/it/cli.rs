@@ -14,22 +14,9 @@ async fn help_lists_the_subcommands() {
 
 async fn redirect_origin(opts: Opts) -> String {
     let s = Server::start(opts.args(&["--http-redirect-listen", "127.0.0.1:0"])).await;
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = plain
-        .get(format!("{}/", s.redirect.clone().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    let location = res
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = plain.get(format!("{}/", s.redirect.clone().unwrap())).send().await.unwrap();
+    let location = res.headers().get("location").unwrap().to_str().unwrap().to_owned();
     s.kill().await;
     location
 }
@@ -44,12 +31,9 @@ async fn flags_win_over_environment_and_environment_over_file() {
     let from_file = redirect_origin(Opts::default().args(&["--config", f])).await;
     assert_eq!(from_file, "https://file.example.lg.jp/");
 
-    let from_env = redirect_origin(
-        Opts::default()
-            .args(&["--config", f])
-            .env("MAMORI_PUBLIC_URL", "https://env.example.lg.jp"),
-    )
-    .await;
+    let from_env =
+        redirect_origin(Opts::default().args(&["--config", f]).env("MAMORI_PUBLIC_URL", "https://env.example.lg.jp"))
+            .await;
     assert_eq!(from_env, "https://env.example.lg.jp/");
 
     let from_flag = redirect_origin(
@@ -92,28 +76,11 @@ async fn configured_certificate_is_used_instead_of_the_self_signed_one() {
     assert!(out.2.contains("missing.key"), "{}", out.2);
 
     let s = Server::start(
-        Opts::default()
-            .args(&[
-                "--tls-cert",
-                crt.to_str().unwrap(),
-                "--tls-key",
-                key.to_str().unwrap(),
-            ])
-            .trust(&crt),
+        Opts::default().args(&["--tls-cert", crt.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]).trust(&crt),
     )
     .await;
-    assert_eq!(
-        s.get("/healthz").await.status(),
-        200,
-        "served with the configured certificate"
-    );
-    assert!(
-        !s.data_dir().join("tls/self-signed.crt").exists(),
-        "no self-signed certificate is generated"
-    );
-    assert!(
-        !s.logs().contains("自己署名証明書で HTTPS"),
-        "no self-signed warning"
-    );
+    assert_eq!(s.get("/healthz").await.status(), 200, "served with the configured certificate");
+    assert!(!s.data_dir().join("tls/self-signed.crt").exists(), "no self-signed certificate is generated");
+    assert!(!s.logs().contains("自己署名証明書で HTTPS"), "no self-signed warning");
     s.kill().await;
 }

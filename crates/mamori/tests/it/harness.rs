@@ -79,28 +79,20 @@ pub struct Server {
 
 impl Server {
     pub async fn start(opts: Opts) -> Server {
-        Self::try_start(opts)
-            .await
-            .unwrap_or_else(|logs| panic!("mamori did not start:\n{logs}"))
+        Self::try_start(opts).await.unwrap_or_else(|logs| panic!("mamori did not start:\n{logs}"))
     }
 
     /// Starts the server; on failure returns what it logged.
     pub async fn try_start(opts: Opts) -> Result<Server, String> {
-        let dir = opts
-            .data_dir
-            .unwrap_or_else(|| Arc::new(TempDir::new().unwrap()));
+        let dir = opts.data_dir.unwrap_or_else(|| Arc::new(TempDir::new().unwrap()));
         let log = dir.path().join(format!("server-{}.log", rand_suffix()));
         let mut cmd = command();
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", "127.0.0.1:0"]);
+        cmd.arg("serve").arg("--data-dir").arg(dir.path().join("data")).args(["--listen", "127.0.0.1:0"]);
         cmd.args(&opts.args);
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap());
+        cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().expect("spawn mamori");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -124,20 +116,10 @@ impl Server {
             let _ = child.kill().await;
             return Err(std::fs::read_to_string(&log).unwrap_or_default());
         };
-        let cert_path = opts
-            .trust
-            .clone()
-            .unwrap_or_else(|| dir.path().join("data/tls/self-signed.crt"));
+        let cert_path = opts.trust.clone().unwrap_or_else(|| dir.path().join("data/tls/self-signed.crt"));
         let cert = std::fs::read(cert_path).expect("the server's certificate");
         let client = client_trusting(&cert);
-        Ok(Server {
-            child,
-            base,
-            redirect,
-            dir,
-            client,
-            log,
-        })
+        Ok(Server { child, base, redirect, dir, client, log })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,10 +168,7 @@ fn between<'a>(line: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
@@ -203,7 +182,5 @@ pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
 
 /// Opens the store of a stopped (or running) server's data directory.
 pub async fn sqlite_store(data_dir: &Path) -> mamori_store::Store {
-    mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir))
-        .await
-        .unwrap()
+    mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir)).await.unwrap()
 }

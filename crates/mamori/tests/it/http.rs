@@ -8,41 +8,20 @@ use reqwest::StatusCode;
 /// Every header of the foundation's response hygiene.
 fn assert_hygiene(h: &HeaderMap, hsts: bool, what: &str) {
     assert!(h.get("server").is_none(), "{what}: Server header present");
-    assert!(
-        h.get("x-powered-by").is_none(),
-        "{what}: X-Powered-By present"
-    );
-    let csp = h
-        .get("content-security-policy")
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or_default();
+    assert!(h.get("x-powered-by").is_none(), "{what}: X-Powered-By present");
+    let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap()).unwrap_or_default();
     assert!(csp.contains("default-src 'self'"), "{what}: CSP {csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: CSP {csp}");
-    assert!(
-        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
-        "{what}: CSP {csp}"
-    );
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{what}: CSP {csp}");
     assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{what}");
-    assert_eq!(
-        h.get("x-content-type-options").unwrap(),
-        "nosniff",
-        "{what}"
-    );
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{what}");
     assert_eq!(h.get("referrer-policy").unwrap(), "same-origin", "{what}");
-    let request_id = h
-        .get("x-request-id")
-        .map(|v| v.to_str().unwrap())
-        .unwrap_or_default();
+    let request_id = h.get("x-request-id").map(|v| v.to_str().unwrap()).unwrap_or_default();
     assert_eq!(request_id.len(), 16, "{what}: request id {request_id:?}");
     match h.get("strict-transport-security") {
         Some(v) if hsts => {
             let v = v.to_str().unwrap();
-            let max_age: u64 = v
-                .split(';')
-                .find_map(|p| p.trim().strip_prefix("max-age="))
-                .unwrap()
-                .parse()
-                .unwrap();
+            let max_age: u64 = v.split(';').find_map(|p| p.trim().strip_prefix("max-age=")).unwrap().parse().unwrap();
             assert!(max_age >= 31_536_000, "{what}: HSTS {v}");
         }
         None if !hsts => {}
@@ -51,10 +30,7 @@ fn assert_hygiene(h: &HeaderMap, hsts: bool, what: &str) {
     for (name, value) in h {
         let v = value.to_str().unwrap_or_default().to_ascii_lowercase();
         for marker in ["axum", "hyper", "rustls", "mamori/", "0.1.0"] {
-            assert!(
-                !v.contains(marker),
-                "{what}: {name} discloses {marker}: {v}"
-            );
+            assert!(!v.contains(marker), "{what}: {name} discloses {marker}: {v}");
         }
     }
 }
@@ -88,20 +64,8 @@ async fn unknown_path_gets_the_japanese_error_page_with_its_request_id() {
     let res = s.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_hygiene(res.headers(), true, "404");
-    assert!(res
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let id = res
-        .headers()
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
     let body = res.text().await.unwrap();
     assert!(body.contains("ページが見つかりません"), "{body}");
     assert!(body.contains(&id), "the page shows the request id {id}");
@@ -119,13 +83,7 @@ async fn framework_errors_become_the_error_page_without_detail() {
     assert!(res.headers().get("allow").is_some());
     assert!(res.text().await.unwrap().contains("この操作はできません"));
     // Body over the limit: 413 before anything reads it.
-    let res = s
-        .client
-        .post(s.url("/healthz"))
-        .body(vec![b'a'; 5000])
-        .send()
-        .await
-        .unwrap();
+    let res = s.client.post(s.url("/healthz")).body(vec![b'a'; 5000]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_hygiene(res.headers(), true, "413");
     let body = res.text().await.unwrap();
@@ -141,10 +99,7 @@ async fn static_assets_come_only_from_the_list() {
     let s = Server::start(Opts::default()).await;
     let res = s.get("/static/mamori.css").await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        res.headers().get("content-type").unwrap(),
-        "text/css; charset=utf-8"
-    );
+    assert_eq!(res.headers().get("content-type").unwrap(), "text/css; charset=utf-8");
     assert_hygiene(res.headers(), true, "css");
     assert!(res.text().await.unwrap().contains("--accent"));
     for path in [
@@ -195,66 +150,24 @@ async fn metrics_answer_admin_networks_only() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("ページが見つかりません"));
     // A forged X-Forwarded-For from an untrusted peer changes nothing.
-    let res = s
-        .client
-        .get(s.url("/metrics"))
-        .header("x-forwarded-for", "10.1.2.3")
-        .send()
-        .await
-        .unwrap();
+    let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", "10.1.2.3").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn trusted_proxy_decides_the_client_address_and_scheme() {
-    let s = Server::start(Opts::default().args(&[
-        "--admin-networks",
-        "10.0.0.0/8",
-        "--trusted-proxies",
-        "127.0.0.1/32",
-    ]))
-    .await;
-    let res = s
-        .client
-        .get(s.url("/metrics"))
-        .header("x-forwarded-for", "10.1.2.3")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "client 10.1.2.3 via the trusted proxy"
-    );
-    let res = s
-        .client
-        .get(s.url("/metrics"))
-        .header("x-forwarded-for", "10.1.2.3, 192.0.2.9")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::NOT_FOUND,
-        "the client is the rightmost untrusted hop, 192.0.2.9"
-    );
-    assert!(
-        s.logs().contains("client=192.0.2.9"),
-        "the log shows the client address, not the proxy's"
-    );
+    let s =
+        Server::start(Opts::default().args(&["--admin-networks", "10.0.0.0/8", "--trusted-proxies", "127.0.0.1/32"]))
+            .await;
+    let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", "10.1.2.3").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "client 10.1.2.3 via the trusted proxy");
+    let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", "10.1.2.3, 192.0.2.9").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "the client is the rightmost untrusted hop, 192.0.2.9");
+    assert!(s.logs().contains("client=192.0.2.9"), "the log shows the client address, not the proxy's");
     // The proxy says the client came over plain HTTP: redirect to HTTPS.
-    let res = s
-        .client
-        .get(s.url("/x?y=1"))
-        .header("x-forwarded-proto", "http")
-        .send()
-        .await
-        .unwrap();
+    let res = s.client.get(s.url("/x?y=1")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
-    assert_eq!(
-        res.headers().get("location").unwrap().to_str().unwrap(),
-        format!("{}/x?y=1", s.base)
-    );
+    assert_eq!(res.headers().get("location").unwrap().to_str().unwrap(), format!("{}/x?y=1", s.base));
 }
 
 #[tokio::test]
@@ -267,26 +180,15 @@ async fn redirect_listener_sends_everything_to_the_public_https_origin() {
     ]))
     .await;
     let http = s.redirect.clone().expect("redirect listener URL printed");
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    for (method, path) in [
-        ("GET", "/"),
-        ("GET", "/a/b?c=1&d=%E3%81%82"),
-        ("POST", "/login"),
-    ] {
+    let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (method, path) in [("GET", "/"), ("GET", "/a/b?c=1&d=%E3%81%82"), ("POST", "/login")] {
         let res = plain
             .request(method.parse().unwrap(), format!("{http}{path}"))
             .header("host", "evil.example")
             .send()
             .await
             .unwrap();
-        assert!(
-            matches!(res.status().as_u16(), 301 | 308),
-            "{method} {path}: {}",
-            res.status()
-        );
+        assert!(matches!(res.status().as_u16(), 301 | 308), "{method} {path}: {}", res.status());
         assert_eq!(
             res.headers().get("location").unwrap().to_str().unwrap(),
             format!("https://mamori.example.lg.jp{path}"),

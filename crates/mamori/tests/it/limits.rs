@@ -14,9 +14,7 @@ use tokio_rustls::TlsConnector;
 async fn tls_connect(s: &Server) -> std::io::Result<TlsStream<TcpStream>> {
     let pem = std::fs::read(s.data_dir().join("tls/self-signed.crt")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(&pem).unwrap())
-        .unwrap();
+    roots.add(CertificateDer::from_pem_slice(&pem).unwrap()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -24,9 +22,7 @@ async fn tls_connect(s: &Server) -> std::io::Result<TlsStream<TcpStream>> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let tcp = TcpStream::connect(("127.0.0.1", s.port())).await?;
-    TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
+    TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
 }
 
 /// Reads until the server closes; true if it did within `limit`.
@@ -48,13 +44,8 @@ async fn closed_within(stream: &mut TlsStream<TcpStream>, limit: Duration) -> bo
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let s = Server::start(Opts::default().args(&["--header-read-timeout-secs", "1"])).await;
     let mut slow = tls_connect(&s).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-        .await
-        .unwrap();
-    assert!(
-        closed_within(&mut slow, Duration::from_secs(5)).await,
-        "the half-sent request was not cut off"
-    );
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.unwrap();
+    assert!(closed_within(&mut slow, Duration::from_secs(5)).await, "the half-sent request was not cut off");
     assert_eq!(s.get("/healthz").await.status(), 200);
 }
 
@@ -63,10 +54,7 @@ async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
     let s = Server::start(Opts::default().args(&["--max-connections", "2"])).await;
     let first = tls_connect(&s).await.unwrap();
     let _second = tls_connect(&s).await.unwrap();
-    assert!(
-        tls_connect(&s).await.is_err(),
-        "a third connection was served"
-    );
+    assert!(tls_connect(&s).await.is_err(), "a third connection was served");
     drop(first);
     // The slot is given back when the first connection's task ends.
     let mut ok = false;
@@ -84,13 +72,7 @@ async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
 async fn json_logs_have_one_line_per_request() {
     let s = Server::start(Opts::default().args(&["--log-format", "json"])).await;
     let res = s.get("/no-such-page?password=hunter2").await;
-    let id = res
-        .headers()
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
     let logs = s.logs();
     let line = logs
         .lines()
@@ -102,8 +84,5 @@ async fn json_logs_have_one_line_per_request() {
     assert_eq!(line["status"], 404);
     assert_eq!(line["client"], "127.0.0.1");
     assert!(line["latency_ms"].as_f64().is_some());
-    assert!(
-        !logs.contains("hunter2"),
-        "the query string is never logged"
-    );
+    assert!(!logs.contains("hunter2"), "the query string is never logged");
 }

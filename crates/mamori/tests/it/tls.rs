@@ -9,9 +9,7 @@ async fn item_57_only_tls_1_2_and_1_3_are_accepted() {
     let s = Server::start(Opts::default()).await;
     let addr = format!("127.0.0.1:{}", s.port()).parse().unwrap();
     for v in TlsVersion::ALL {
-        let answer = probe_version(addr, Some("localhost"), v, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let answer = probe_version(addr, Some("localhost"), v, Duration::from_secs(5)).await.unwrap();
         let want = matches!(v, TlsVersion::Tls12 | TlsVersion::Tls13);
         assert_eq!(answer.accepted(), want, "{}: {answer:?}", v.name());
         if !want {
@@ -33,14 +31,7 @@ async fn item_57_openssl_agrees() {
         let connect = connect.clone();
         async move {
             let out = tokio::process::Command::new("openssl")
-                .args([
-                    "s_client",
-                    "-connect",
-                    &connect,
-                    flag,
-                    "-cipher",
-                    "DEFAULT:@SECLEVEL=0",
-                ])
+                .args(["s_client", "-connect", &connect, flag, "-cipher", "DEFAULT:@SECLEVEL=0"])
                 .stdin(std::process::Stdio::null())
                 .output()
                 .await

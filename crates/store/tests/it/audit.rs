@@ -9,14 +9,9 @@ fn start_event(n: usize) -> NewEvent {
         user_agent: Some("test/1.0".into()),
         request_id: Some(format!("req-{n}")),
     };
-    NewEvent::new(
-        Actor::system(),
-        origin,
-        Action::ServerStart,
-        Outcome::Success,
-    )
-    .target("server", "main")
-    .changes(Changes::new().with("n", n).with("password", "never-stored"))
+    NewEvent::new(Actor::system(), origin, Action::ServerStart, Outcome::Success)
+        .target("server", "main")
+        .changes(Changes::new().with("n", n).with("password", "never-stored"))
 }
 
 #[tokio::test]
@@ -26,36 +21,21 @@ async fn event_commits_with_its_transaction_and_not_without() {
         let mut tx = db.store.begin().await.unwrap();
         append(&mut tx, now, start_event(1)).await.unwrap();
         tx.rollback().await.unwrap();
-        assert!(
-            db.store.audit_recent(10).await.unwrap().is_empty(),
-            "{}: rolled back event is stored",
-            db.name
-        );
+        assert!(db.store.audit_recent(10).await.unwrap().is_empty(), "{}: rolled back event is stored", db.name);
 
         let mut tx = db.store.begin().await.unwrap();
         let e = append(&mut tx, now, start_event(2)).await.unwrap();
         tx.commit().await.unwrap();
         let stored = db.store.audit_recent(10).await.unwrap();
         assert_eq!(stored, vec![e.clone()], "{}", db.name);
-        assert_eq!(
-            e.record.seq, 1,
-            "{}: a rolled back event leaves no gap",
-            db.name
-        );
+        assert_eq!(e.record.seq, 1, "{}: a rolled back event leaves no gap", db.name);
         assert_eq!(e.record.actor_login, "system");
         assert_eq!(e.record.client_addr.as_deref(), Some("192.0.2.7"));
         assert_eq!(e.record.request_id.as_deref(), Some("req-2"));
-        assert!(
-            !e.record.changes.contains("never-stored"),
-            "{}: secret stored",
-            db.name
-        );
+        assert!(!e.record.changes.contains("never-stored"), "{}: secret stored", db.name);
         assert_eq!(
             db.store.audit_verify().await.unwrap(),
-            Verification::Intact {
-                events: 1,
-                head_seq: 1
-            },
+            Verification::Intact { events: 1, head_seq: 1 },
             "{}",
             db.name
         );
@@ -71,10 +51,7 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
                 let store = db.store.clone();
                 tokio::spawn(async move {
                     for j in 0..5 {
-                        store
-                            .audit_record(OffsetDateTime::now_utc(), start_event(i * 10 + j))
-                            .await
-                            .unwrap();
+                        store.audit_record(OffsetDateTime::now_utc(), start_event(i * 10 + j)).await.unwrap();
                     }
                 })
             })
@@ -84,10 +61,7 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         }
         assert_eq!(
             db.store.audit_verify().await.unwrap(),
-            Verification::Intact {
-                events: 200,
-                head_seq: 200
-            },
+            Verification::Intact { events: 200, head_seq: 200 },
             "{}",
             db.name
         );
@@ -97,10 +71,7 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
 
 async fn five_events(db: &crate::TestDb) {
     for i in 0..5 {
-        db.store
-            .audit_record(OffsetDateTime::now_utc(), start_event(i))
-            .await
-            .unwrap();
+        db.store.audit_record(OffsetDateTime::now_utc(), start_event(i)).await.unwrap();
     }
 }
 
@@ -109,9 +80,7 @@ async fn tampering_is_detected_and_named() {
     for db in each_backend().await {
         five_events(&db).await;
         db.store
-            .execute_unchecked_for_tests(
-                "UPDATE audit_event SET actor_login = 'mallory' WHERE seq = 3",
-            )
+            .execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'mallory' WHERE seq = 3")
             .await
             .unwrap();
         assert_eq!(
@@ -128,26 +97,17 @@ async fn tampering_is_detected_and_named() {
 async fn removed_and_truncated_events_are_detected() {
     for db in each_backend().await {
         five_events(&db).await;
-        db.store
-            .execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 5")
-            .await
-            .unwrap();
+        db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 5").await.unwrap();
         assert_eq!(
             db.store.audit_verify().await.unwrap(),
             Verification::Broken(ChainBreak::Head { last: 4, head: 5 }),
             "{}",
             db.name
         );
-        db.store
-            .execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 2")
-            .await
-            .unwrap();
+        db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 2").await.unwrap();
         assert_eq!(
             db.store.audit_verify().await.unwrap(),
-            Verification::Broken(ChainBreak::Gap {
-                expected: 2,
-                found: 3
-            }),
+            Verification::Broken(ChainBreak::Gap { expected: 2, found: 3 }),
             "{}",
             db.name
         );
@@ -160,17 +120,12 @@ async fn verify_reads_past_one_batch() {
     for db in each_backend().await {
         let mut tx = db.store.begin().await.unwrap();
         for i in 0..12_000 {
-            append(&mut tx, OffsetDateTime::now_utc(), start_event(i))
-                .await
-                .unwrap();
+            append(&mut tx, OffsetDateTime::now_utc(), start_event(i)).await.unwrap();
         }
         tx.commit().await.unwrap();
         assert_eq!(
             db.store.audit_verify().await.unwrap(),
-            Verification::Intact {
-                events: 12_000,
-                head_seq: 12_000
-            },
+            Verification::Intact { events: 12_000, head_seq: 12_000 },
             "{}",
             db.name
         );

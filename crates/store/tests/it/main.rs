@@ -26,25 +26,11 @@ impl TestDb {
 /// SQLite always; PostgreSQL when the test cluster is there (required in CI).
 pub async fn each_backend() -> Vec<TestDb> {
     let dir = TempDir::new().unwrap();
-    let store = Store::open(&DatabaseLocation::in_data_dir(dir.path()))
-        .await
-        .unwrap();
-    let mut dbs = vec![TestDb {
-        store,
-        name: "sqlite",
-        _dir: Some(dir),
-        pg_url: None,
-    }];
+    let store = Store::open(&DatabaseLocation::in_data_dir(dir.path())).await.unwrap();
+    let mut dbs = vec![TestDb { store, name: "sqlite", _dir: Some(dir), pg_url: None }];
     if let Some(url) = mamori_testkit::fresh_pg_database().await {
-        let store = Store::open(&DatabaseLocation::parse(&url).unwrap())
-            .await
-            .unwrap();
-        dbs.push(TestDb {
-            store,
-            name: "postgres",
-            _dir: None,
-            pg_url: Some(url),
-        });
+        let store = Store::open(&DatabaseLocation::parse(&url).unwrap()).await.unwrap();
+        dbs.push(TestDb { store, name: "postgres", _dir: None, pg_url: Some(url) });
     }
     dbs
 }

@@ -9,11 +9,7 @@ async fn sqlite_and_postgres_schemas_agree() {
     for db in &dbs {
         described.push(db.store.describe_schema().await.unwrap());
     }
-    assert!(
-        described[0].iter().any(|(t, _)| t == "audit_event"),
-        "{:?}",
-        described[0]
-    );
+    assert!(described[0].iter().any(|(t, _)| t == "audit_event"), "{:?}", described[0]);
     if let [sqlite, postgres] = &described[..] {
         assert_eq!(sqlite, postgres);
     } else {

@@ -1,0 +1,75 @@
+//! Background work of the server: expired sessions, inactive accounts, and
+//! the first-run setup token.
+
+use mamori_core::audit::Actor;
+use mamori_core::clock::Clock;
+use mamori_store::identity::Ctx;
+use mamori_store::sessions::Sessions;
+use mamori_store::Store;
+use mamori_web::Security;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tower_sessions::session_store::ExpiredDeletion;
+
+const SETUP_VALID: time::Duration = time::Duration::minutes(30);
+const DAILY: Duration = Duration::from_secs(24 * 3600);
+const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
+
+/// While no administrator exists: a new single-use token, valid 30 minutes,
+/// on every start (item 37: no default account ever exists). Returns the URL.
+pub async fn setup_token(
+    store: &Store,
+    clock: &dyn Clock,
+    origin: &str,
+) -> Result<Option<String>, mamori_store::StoreError> {
+    if store.has_admin().await? {
+        return Ok(None);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    store.set_setup_token(&hash, clock.now() + SETUP_VALID).await?;
+    Ok(Some(format!("{origin}/setup/{token}")))
+}
+
+/// Runs until `stop`: sweeps expired sessions every 15 minutes, and once a
+/// day disables accounts unused for `disable_after` (items 3, 65).
+pub fn spawn(
+    store: Store,
+    sessions: Sessions,
+    clock: Arc<dyn Clock>,
+    security: Security,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(SESSION_SWEEP);
+        let mut daily = tokio::time::interval(DAILY);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = sweep.tick() => {
+                    if let Err(e) = sessions.delete_expired().await {
+                        tracing::warn!("cannot delete expired sessions: {e}");
+                    }
+                }
+                _ = daily.tick() => disable_inactive(&store, &*clock, &security).await,
+            }
+        }
+    })
+}
+
+pub async fn disable_inactive(store: &Store, clock: &dyn Clock, security: &Security) {
+    let now = clock.now();
+    let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
+    let days = security.inactivity.disable_after.whole_days();
+    let reason = format!("{days}日以上ログインがないため自動で無効化 (unused for {days} days)");
+    match store.disable_inactive(&ctx, now - security.inactivity.disable_after, &reason).await {
+        Ok(done) if !done.is_empty() => tracing::info!("disabled inactive accounts: {}", done.join(", ")),
+        Ok(_) => {}
+        Err(e) => tracing::error!("cannot disable inactive accounts: {e}"),
+    }
+}

@@ -1,0 +1,291 @@
+//! Changes to accounts, each with its ledger line (ID管理簿) and audit event
+//! in one transaction: used by the web screens, the CLI and first-run setup
+//! alike, so every path records the same way.
+
+use crate::accounts::{self, Account, LedgerLine, NewAccount};
+use crate::audit::append;
+use crate::{Store, StoreError};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::identity::OrgKind;
+use time::OffsetDateTime;
+
+/// Who does it, from where, when.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: OffsetDateTime,
+    pub actor: Actor,
+    pub origin: Origin,
+}
+
+impl Ctx {
+    fn event(&self, action: Action, target_id: i64) -> NewEvent {
+        NewEvent::new(self.actor.clone(), self.origin.clone(), action, Outcome::Success)
+            .target("account", target_id.to_string())
+    }
+}
+
+fn org_label(a: &Account) -> String {
+    a.organisation_name.clone().unwrap_or_default()
+}
+
+impl Store {
+    /// Issues an account (item 3): the account, its ledger line and the audit
+    /// event, or nothing.
+    pub async fn issue_account(&self, ctx: &Ctx, new: &NewAccount, reason: &str) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = accounts::create_account(&mut tx, ctx.now, new).await?;
+        let after =
+            format!("{} / {}", new.role.as_str(), new.organisation_id.map(|o| o.to_string()).unwrap_or_default());
+        accounts::add_ledger(
+            &mut tx,
+            ctx.now,
+            id,
+            &LedgerLine { actor_login: &ctx.actor.login, change: "issued", before: "", after: &after, reason },
+        )
+        .await?;
+        let changes = Changes::new()
+            .with("login", new.login.as_str())
+            .with("display_name", new.display_name.as_str())
+            .with("email", new.email.as_str())
+            .with("role", new.role.as_str())
+            .with("organisation_id", new.organisation_id)
+            .with("reason", reason);
+        append(&mut tx, ctx.now, ctx.event(Action::AccountCreated, id).changes(changes)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// First-run setup: spends the token and issues the first administrator,
+    /// atomically. `None` when the token is not (or no longer) valid.
+    pub async fn complete_setup(
+        &self,
+        ctx: &Ctx,
+        token_hash: &str,
+        new: &NewAccount,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        if !accounts::take_setup_token(&mut tx, token_hash, ctx.now).await? {
+            return Ok(None);
+        }
+        let id = accounts::create_account(&mut tx, ctx.now, new).await?;
+        accounts::add_ledger(
+            &mut tx,
+            ctx.now,
+            id,
+            &LedgerLine {
+                actor_login: "setup",
+                change: "issued",
+                before: "",
+                after: "admin",
+                reason: "初回セットアップ",
+            },
+        )
+        .await?;
+        let changes = Changes::new().with("login", new.login.as_str()).with("role", "admin");
+        append(&mut tx, ctx.now, ctx.event(Action::SetupCompleted, id).changes(changes)).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Changes name, e-mail, role and organisation (items 6, 7). A change of
+    /// role or organisation ends the person's sessions at once.
+    pub async fn change_account(
+        &self,
+        ctx: &Ctx,
+        before: &Account,
+        display_name: &str,
+        email: &str,
+        role: mamori_core::identity::Role,
+        organisation: Option<(i64, &str)>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let org_id = organisation.map(|(id, _)| id);
+        accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;
+        let mut changes = Changes::new().with("reason", reason);
+        let mut lines: Vec<(&str, String, String)> = Vec::new();
+        if before.role != role {
+            lines.push(("role", before.role.as_str().to_owned(), role.as_str().to_owned()));
+            changes = changes.with("role", format!("{} -> {}", before.role.as_str(), role.as_str()));
+        }
+        if before.organisation_id != org_id {
+            let after = organisation.map(|(_, n)| n.to_owned()).unwrap_or_default();
+            changes = changes.with("organisation", format!("{} -> {}", org_label(before), after));
+            lines.push(("organisation", org_label(before), after));
+        }
+        if before.display_name != display_name {
+            changes = changes.with("display_name", format!("{} -> {}", before.display_name, display_name));
+            lines.push(("display_name", before.display_name.clone(), display_name.to_owned()));
+        }
+        if before.email != email {
+            changes = changes.with("email", format!("{} -> {}", before.email, email));
+            lines.push(("email", before.email.clone(), email.to_owned()));
+        }
+        for (change, b, a) in &lines {
+            accounts::add_ledger(
+                &mut tx,
+                ctx.now,
+                before.id,
+                &LedgerLine { actor_login: &ctx.actor.login, change, before: b, after: a, reason },
+            )
+            .await?;
+        }
+        append(&mut tx, ctx.now, ctx.event(Action::AccountUpdated, before.id).changes(changes)).await?;
+        tx.commit().await
+    }
+
+    /// Disables (true) or enables (false) an account, with its reason.
+    pub async fn set_account_disabled(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        disabled: bool,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
+        let (change, action) =
+            if disabled { ("disabled", Action::AccountDisabled) } else { ("enabled", Action::AccountEnabled) };
+        accounts::add_ledger(
+            &mut tx,
+            ctx.now,
+            id,
+            &LedgerLine { actor_login: &ctx.actor.login, change, before: "", after: "", reason },
+        )
+        .await?;
+        append(&mut tx, ctx.now, ctx.event(action, id).changes(Changes::new().with("reason", reason))).await?;
+        tx.commit().await
+    }
+
+    pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::unlock(&mut tx, id).await?;
+        append(&mut tx, ctx.now, ctx.event(Action::AccountUnlocked, id).changes(Changes::new().with("reason", reason)))
+            .await?;
+        tx.commit().await
+    }
+
+    /// An administrator sets a password for someone: they must choose their
+    /// own at the next sign-in, and their sessions end.
+    pub async fn reset_password(&self, ctx: &Ctx, id: i64, hash: &str, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::set_password(&mut tx, id, hash, ctx.now, true).await?;
+        accounts::add_ledger(
+            &mut tx,
+            ctx.now,
+            id,
+            &LedgerLine { actor_login: &ctx.actor.login, change: "password_reset", before: "", after: "", reason },
+        )
+        .await?;
+        append(&mut tx, ctx.now, ctx.event(Action::PasswordReset, id).changes(Changes::new().with("reason", reason)))
+            .await?;
+        tx.commit().await
+    }
+
+    /// A person changes their own password.
+    pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
+        append(&mut tx, ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
+        tx.commit().await
+    }
+
+    /// Clears a person's second factor (they enrol again at next sign-in).
+    pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::set_totp_secret(&mut tx, id, None).await?;
+        accounts::add_ledger(
+            &mut tx,
+            ctx.now,
+            id,
+            &LedgerLine { actor_login: &ctx.actor.login, change: "totp_reset", before: "", after: "", reason },
+        )
+        .await?;
+        append(&mut tx, ctx.now, ctx.event(Action::TotpReset, id).changes(Changes::new().with("reason", reason)))
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn begin_totp_enrolment(&self, id: i64, secret: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::set_totp_secret(&mut tx, id, Some(secret)).await?;
+        tx.commit().await
+    }
+
+    pub async fn confirm_totp(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        step: i64,
+        recovery_hashes: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::enable_totp(&mut tx, id, step, recovery_hashes).await?;
+        append(&mut tx, ctx.now, ctx.event(Action::TotpEnrolled, id)).await?;
+        tx.commit().await
+    }
+
+    /// Spends a recovery code; returns the number left, or `None` if the code
+    /// was not valid.
+    pub async fn spend_recovery_code(&self, ctx: &Ctx, id: i64, code_hash: &str) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        if !accounts::use_recovery_code(&mut tx, id, code_hash, ctx.now).await? {
+            return Ok(None);
+        }
+        let left = accounts::unused_recovery_codes(&mut tx, id).await?;
+        append(&mut tx, ctx.now, ctx.event(Action::TotpRecoveryUsed, id).changes(Changes::new().with("left", left)))
+            .await?;
+        tx.commit().await?;
+        Ok(Some(left))
+    }
+
+    pub async fn create_organisation_audited(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        kind: OrgKind,
+        contact: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = accounts::create_organisation(&mut tx, ctx.now, name, kind, contact).await?;
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::OrganisationCreated, Outcome::Success)
+            .target("organisation", id.to_string())
+            .changes(Changes::new().with("name", name).with("kind", kind.as_str()));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn sign_off_access_review(
+        &self,
+        ctx: &Ctx,
+        reviewer_id: i64,
+        accounts: i64,
+        comment: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id =
+            accounts::add_access_review(&mut tx, ctx.now, reviewer_id, &ctx.actor.login, accounts, comment).await?;
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AccessReviewSignedOff, Outcome::Success)
+            .target("access_review", id.to_string())
+            .changes(Changes::new().with("accounts", accounts).with("comment", comment));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Items 3, 65: disables every account unused since `before`; returns their logins.
+    pub async fn disable_inactive(
+        &self,
+        ctx: &Ctx,
+        before: OffsetDateTime,
+        reason: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut done = Vec::new();
+        for a in self.inactive_accounts(before).await? {
+            self.set_account_disabled(ctx, a.id, true, reason).await?;
+            done.push(a.login);
+        }
+        Ok(done)
+    }
+}

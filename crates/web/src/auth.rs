@@ -1,0 +1,193 @@
+//! Who is signed in, and what each route allows (items 2, 6, 35, 36, 46, 75).
+
+use crate::client::{is_in, ClientInfo};
+use crate::middleware::RequestId;
+use crate::session::{self, SignedIn};
+use crate::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::identity::Permission;
+use mamori_core::policy::SessionState;
+use mamori_store::accounts::Account;
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// What a route requires. Declared once per route in [`crate::routes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Any signed-in person, also while a password change or second-factor
+    /// enrolment is still due (change password, enrol, sign out).
+    Due,
+    /// Any signed-in person with nothing due.
+    SignedIn,
+    /// A signed-in person whose role has this permission.
+    Permission(Permission),
+}
+
+/// The signed-in person, set by [`resolve`] for every request.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Arc<Account>);
+
+impl CurrentUser {
+    pub fn account(&self) -> &Account {
+        &self.0
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.0.role.can(p)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { account_id: Some(self.0.id), login: self.0.login.clone() }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<CurrentUser>().cloned().ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// Where a request came from, for audit events.
+pub fn origin_of(parts_ext: &axum::http::Extensions) -> Origin {
+    let client = parts_ext.get::<ClientInfo>();
+    Origin {
+        client_addr: client.map(|c| c.ip.to_string()),
+        user_agent: client.and_then(|c| c.user_agent.clone()),
+        request_id: parts_ext.get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
+
+/// Sessions are written back at most this often for activity alone (the
+/// idle timeout is counted from the last write).
+const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
+
+/// Resolves the session to the signed-in account: ends it when idle or too
+/// old (item 46), or when the account was disabled or its role,
+/// organisation or password changed by an administrator (item 7).
+pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        return next.run(req).await;
+    };
+    let signed = match session::signed_in(&session).await {
+        Ok(s) => s,
+        Err(e) => return internal(format!("session: {e}")),
+    };
+    if let Some(si) = signed {
+        let now = state.clock.now();
+        match check(&state, &si, now).await {
+            Ok(Ok(account)) => {
+                let now_us = to_unix_micros(now);
+                if now_us - si.last_seen_us >= TOUCH_EVERY_US {
+                    let touched = SignedIn { last_seen_us: now_us, ..si };
+                    if let Err(e) = session::set_signed_in(&session, touched).await {
+                        return internal(format!("session: {e}"));
+                    }
+                }
+                req.extensions_mut().insert(CurrentUser(Arc::new(account)));
+            }
+            Ok(Err(why)) => {
+                let origin = origin_of(req.extensions());
+                let _ = session.flush().await;
+                let ev = NewEvent::new(
+                    Actor { account_id: Some(si.account_id), login: String::new() },
+                    origin,
+                    Action::SessionTimeout,
+                    Outcome::Success,
+                )
+                .target("account", si.account_id.to_string())
+                .changes(Changes::new().with("why", why));
+                if let Err(e) = state.store.audit_record(now, ev).await {
+                    return internal(format!("audit: {e}"));
+                }
+                if *req.method() == Method::GET {
+                    return Redirect::to("/login?expired=1").into_response();
+                }
+            }
+            Err(e) => return internal(format!("account: {e}")),
+        }
+    }
+    next.run(req).await
+}
+
+async fn check(
+    state: &AppState,
+    si: &SignedIn,
+    now: time::OffsetDateTime,
+) -> Result<Result<Account, &'static str>, mamori_store::StoreError> {
+    let (Some(signed_in_at), Some(last_seen)) =
+        (from_unix_micros(si.signed_in_at_us), from_unix_micros(si.last_seen_us))
+    else {
+        return Ok(Err("corrupt"));
+    };
+    match state.config.security.session.state(signed_in_at, last_seen, now) {
+        SessionState::IdleExpired => return Ok(Err("idle")),
+        SessionState::AbsoluteExpired => return Ok(Err("absolute")),
+        SessionState::Active => {}
+    }
+    let Some(account) = state.store.account_by_id(si.account_id).await? else { return Ok(Err("deleted")) };
+    if account.disabled_at.is_some() {
+        return Ok(Err("disabled"));
+    }
+    if account.session_generation != si.generation {
+        return Ok(Err("revoked"));
+    }
+    Ok(Ok(account))
+}
+
+fn internal(detail: String) -> Response {
+    let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    res.extensions_mut().insert(crate::error::ErrorDetail(detail));
+    res
+}
+
+/// What is due before anything else: a password change (item 5, or set by
+/// an administrator), then second-factor enrolment for admin and officer.
+pub fn due(state: &AppState, a: &Account) -> Option<&'static str> {
+    let now = state.clock.now();
+    if a.must_change_password || state.config.security.password.expired(a.password_changed_at, now) {
+        Some("/password")
+    } else if a.role.requires_totp() && !a.totp_enabled {
+        Some("/account/totp")
+    } else {
+        None
+    }
+}
+
+/// Enforces a route's [`Access`]. Missing permission answers 404, the same
+/// as an unknown path, so nothing is learnt from it (and it is audited).
+pub async fn enforce(state: AppState, access: Access, req: Request, next: Next) -> Response {
+    if access == Access::Public {
+        return next.run(req).await;
+    }
+    let Some(user) = req.extensions().get::<CurrentUser>().cloned() else {
+        return Redirect::to("/login").into_response();
+    };
+    if access != Access::Due {
+        if let Some(path) = due(&state, user.account()) {
+            return Redirect::to(path).into_response();
+        }
+    }
+    if let Access::Permission(p) = access {
+        let client_ok = !p.admin_network_only()
+            || req.extensions().get::<ClientInfo>().is_some_and(|c| is_in(c.ip, &state.config.admin_networks));
+        if !user.can(p) || !client_ok {
+            let ev = NewEvent::new(user.actor(), origin_of(req.extensions()), Action::AccessDenied, Outcome::Denied)
+                .changes(Changes::new().with("path", req.uri().path()).with("method", req.method().as_str()));
+            if let Err(e) = state.store.audit_record(state.clock.now(), ev).await {
+                return internal(format!("audit: {e}"));
+            }
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    }
+    next.run(req).await
+}

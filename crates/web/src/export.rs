@@ -1,0 +1,164 @@
+//! Exports that Japanese Excel opens correctly: CSV in UTF-8 with a BOM (the
+//! default) or Shift_JIS (CP932) on request, and .xlsx.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use encoding_rs::SHIFT_JIS;
+use rust_xlsxwriter::{Format, Workbook};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvEncoding {
+    Utf8Bom,
+    ShiftJis,
+}
+
+impl CsvEncoding {
+    pub fn from_query(q: Option<&str>) -> Self {
+        match q {
+            Some("sjis" | "shift_jis" | "cp932") => CsvEncoding::ShiftJis,
+            _ => CsvEncoding::Utf8Bom,
+        }
+    }
+}
+
+/// A cell that a spreadsheet would run as a formula is prefixed with `'`
+/// (CSV injection).
+fn neutralise(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+/// The CSV bytes: header and rows, CRLF line ends, encoded as asked.
+/// Characters with no Shift_JIS form become `?`.
+pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(headers);
+    for r in rows {
+        let _ = w.write_record(r.iter().map(|c| neutralise(c)));
+    }
+    let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    match enc {
+        CsvEncoding::Utf8Bom => {
+            let mut out = vec![0xEF, 0xBB, 0xBF];
+            out.extend_from_slice(text.as_bytes());
+            out
+        }
+        CsvEncoding::ShiftJis => SHIFT_JIS.encode(&text).0.into_owned(),
+    }
+}
+
+pub fn csv_response(filename: &str, headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Response {
+    let charset = match enc {
+        CsvEncoding::Utf8Bom => "utf-8",
+        CsvEncoding::ShiftJis => "shift_jis",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, format!("text/csv; charset={charset}")),
+            (header::CONTENT_DISPOSITION, attachment(filename)),
+        ],
+        csv_bytes(headers, rows, enc),
+    )
+        .into_response()
+}
+
+/// `attachment` with an ASCII fallback and the UTF-8 name (RFC 6266/5987).
+pub fn attachment(filename: &str) -> String {
+    let ascii: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// One sheet with a bold header row and widths fitted to the content.
+pub fn xlsx_bytes(
+    sheet: &str,
+    headers: &[String],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet)?;
+    let bold = Format::new().set_bold();
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, h, &bold)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, cell)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    ws.autofit();
+    wb.save_to_buffer()
+}
+
+pub fn xlsx_response(filename: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned()),
+            (header::CONTENT_DISPOSITION, attachment(filename)),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_csv_has_a_bom_and_crlf() {
+        let b = csv_bytes(&["名前".into()], &[vec!["山田, 太郎".into()]], CsvEncoding::Utf8Bom);
+        assert_eq!(&b[..3], &[0xEF, 0xBB, 0xBF]);
+        assert_eq!(std::str::from_utf8(&b[3..]).unwrap(), "名前\r\n\"山田, 太郎\"\r\n");
+    }
+
+    #[test]
+    fn shift_jis_csv_is_cp932_bytes() {
+        let b = csv_bytes(&["名前".into()], &[vec!["山田".into()]], CsvEncoding::ShiftJis);
+        // 名前 = 96 BC 91 4F; 山田 = 8E 52 93 63 in Shift_JIS.
+        assert_eq!(b, vec![0x96, 0xBC, 0x91, 0x4F, b'\r', b'\n', 0x8E, 0x52, 0x93, 0x63, b'\r', b'\n']);
+    }
+
+    #[test]
+    fn formulas_are_neutralised() {
+        let b = csv_bytes(
+            &["x".into()],
+            &[vec!["=HYPERLINK(\"http://evil\")".into()], vec!["-1".into()]],
+            CsvEncoding::Utf8Bom,
+        );
+        let s = std::str::from_utf8(&b[3..]).unwrap();
+        assert!(s.contains("'=HYPERLINK"), "{s}");
+        assert!(s.contains("'-1"), "{s}");
+    }
+
+    #[test]
+    fn attachment_names_are_safe() {
+        assert_eq!(
+            attachment("ID管理簿.csv"),
+            "attachment; filename=\"ID___.csv\"; filename*=UTF-8''ID%E7%AE%A1%E7%90%86%E7%B0%BF.csv"
+        );
+        assert!(!attachment("a\"b\r\n.csv").contains('"') || attachment("a\"b\r\n.csv").matches('"').count() == 2);
+    }
+
+    #[test]
+    fn xlsx_is_a_zip() {
+        let b = xlsx_bytes("台帳", &["a".into()], &[vec!["b".into()]]).unwrap();
+        assert_eq!(&b[..2], b"PK");
+    }
+}

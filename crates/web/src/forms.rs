@@ -1,0 +1,63 @@
+//! Form validation messages: every field has a declared type, length and
+//! character rule; a violation is said in the user's language next to the
+//! field, and nothing changes.
+
+use crate::i18n::Tr;
+use mamori_core::identity::FieldError;
+use mamori_core::password::PasswordProblem;
+use std::collections::BTreeMap;
+
+/// Messages by field name, and the values to show again (never passwords).
+#[derive(Debug, Default)]
+pub struct FormErrors(pub BTreeMap<&'static str, String>);
+
+impl FormErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: &'static str, message: String) {
+        self.0.entry(field).or_insert(message);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The message for a field (templates: `errors.get("login")`).
+    pub fn get(&self, field: &str) -> Option<&String> {
+        self.0.get(field)
+    }
+
+    /// Keeps the value of a validation, recording the message on failure.
+    pub fn check<T>(&mut self, t: &Tr, field: &'static str, label_key: &str, r: Result<T, FieldError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.add(field, field_message(t, label_key, e));
+                None
+            }
+        }
+    }
+}
+
+pub fn field_message(t: &Tr, label_key: &str, e: FieldError) -> String {
+    let label = t.get(label_key);
+    match e {
+        FieldError::Empty => t.with("field-empty", &[("field", &label)]),
+        FieldError::TooShort { min } => t.with("field-too-short", &[("field", &label), ("min", &min.to_string())]),
+        FieldError::TooLong { max } => t.with("field-too-long", &[("field", &label), ("max", &max.to_string())]),
+        FieldError::BadCharacters => t.with("field-bad-characters", &[("field", &label)]),
+        FieldError::BadFormat => t.with("field-bad-format", &[("field", &label)]),
+    }
+}
+
+pub fn password_message(t: &Tr, p: PasswordProblem) -> String {
+    t.get(match p {
+        PasswordProblem::TooShort | PasswordProblem::TooFewClasses => "password-policy",
+        PasswordProblem::TooLong => "password-too-long",
+        PasswordProblem::ContainsLogin => "password-contains-login",
+        PasswordProblem::ControlCharacter => "password-control",
+        PasswordProblem::Reused => "password-reused",
+    })
+}

@@ -1,0 +1,194 @@
+//! The signed-in person's own pages: dashboard, my account, password,
+//! second-factor enrolment (items 4, 5, 38, 40, 75).
+
+use super::{html, jst, role_key, Meta};
+use crate::auth::{self, CurrentUser};
+use crate::error::AppError;
+use crate::forms::{password_message, FormErrors};
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::clock::from_unix_micros;
+use mamori_core::password::{hash, PasswordProblem};
+use mamori_core::totp;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard<'a> {
+    p: PageCtx<'a>,
+    role_key: &'static str,
+}
+
+pub async fn dashboard(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    let p = page.ctx(&state).await?;
+    html(Dashboard { p, role_key: role_key(user.account().role) })
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    p: PageCtx<'a>,
+    role_key: &'static str,
+    previous_at: String,
+    previous_addr: String,
+    password_changed: String,
+}
+
+pub async fn account(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    let prev = session::previous(&page.session).await?;
+    let p = page.ctx(&state).await?;
+    let a = user.account();
+    html(AccountPage {
+        p,
+        role_key: role_key(a.role),
+        previous_at: jst(prev.as_ref().and_then(|p| p.at_us).and_then(from_unix_micros)),
+        previous_addr: prev.and_then(|p| p.addr).unwrap_or_default(),
+        password_changed: jst(Some(a.password_changed_at)),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    p: PageCtx<'a>,
+    due: bool,
+    errors: FormErrors,
+}
+
+pub async fn password_form(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    let due = auth::due(&state, user.account()) == Some("/password");
+    let p = page.ctx(&state).await?;
+    html(PasswordPage { p, due, errors: FormErrors::new() })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// Items 4, 5: a new password by the policy, not one of the last five.
+pub async fn change_password(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let a = user.account();
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    if !hash::verify(&form.current_password, &a.password_hash) {
+        errors.add("current_password", t.get("password-current-wrong"));
+    }
+    super::signin::validate_new_password(&state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
+    if errors.is_empty() {
+        let policy = state.config.security.password;
+        let history = state.store.password_history(a.id, policy.history).await?;
+        if history.iter().any(|h| hash::verify(&form.new_password, h)) {
+            errors.add("new_password", password_message(&t, PasswordProblem::Reused));
+        }
+    }
+    if !errors.is_empty() {
+        let due = auth::due(&state, a) == Some("/password");
+        let p = page.ctx(&state).await?;
+        return html(PasswordPage { p, due, errors });
+    }
+    let ctx = meta.ctx(state.clock.now(), user.actor());
+    state.store.change_own_password(&ctx, a.id, &hash::hash(&form.new_password)).await?;
+    // A new session id after a change of credentials.
+    page.session.cycle_id().await?;
+    session::flash(&page.session, "password-changed").await?;
+    let next =
+        auth::due(&state, &state.store.account_by_id(a.id).await?.ok_or(AppError::NotFound)?).unwrap_or("/dashboard");
+    Ok(Redirect::to(next).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+struct EnrolPage<'a> {
+    p: PageCtx<'a>,
+    required: bool,
+    qr_svg: String,
+    secret: String,
+    failed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "totp_codes.html")]
+struct CodesPage<'a> {
+    p: PageCtx<'a>,
+    codes: Vec<String>,
+}
+
+/// The QR code as inline SVG: no image service, nothing leaves the server.
+fn qr_svg(url: &str) -> Result<String, AppError> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("qr: {e}")))?;
+    Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build())
+}
+
+async fn enrol_page(state: &AppState, page: &Page, user: &CurrentUser, failed: bool) -> Result<Response, AppError> {
+    let a = user.account();
+    // A fresh secret for each enrolment attempt that has none yet.
+    let secret = match (&a.totp_secret, failed) {
+        (Some(s), _) => s.clone(),
+        (None, _) => {
+            let s = totp::new_secret();
+            state.store.begin_totp_enrolment(a.id, &s).await?;
+            s
+        }
+    };
+    let url = totp::otpauth_url(&secret, "mamori", &a.login).ok_or_else(|| AppError::Internal("otpauth url".into()))?;
+    let p = page.ctx(state).await?;
+    html(EnrolPage { p, required: a.role.requires_totp(), qr_svg: qr_svg(&url)?, secret, failed })
+}
+
+pub async fn totp_enrol_form(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    if user.account().totp_enabled {
+        session::flash(&page.session, "totp-already").await?;
+        return Ok(Redirect::to("/account").into_response());
+    }
+    enrol_page(&state, &page, &user, false).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn totp_enrol(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let a = user.account();
+    if a.totp_enabled {
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let now = state.clock.now();
+    let step = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, &form.code, now));
+    let Some(step) = step else {
+        return enrol_page(&state, &page, &user, true).await;
+    };
+    let codes = totp::new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+    state.store.confirm_totp(&meta.ctx(now, user.actor()), a.id, step, &hashes).await?;
+    let p = page.ctx(&state).await?;
+    html(CodesPage { p, codes })
+}

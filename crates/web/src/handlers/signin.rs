@@ -1,0 +1,424 @@
+//! Sign-in, second factor, sign-out, first-run setup, language (items 2,
+//! 36, 39, 41, 42, 46, 67, 75).
+
+use super::{html, local_path, Meta};
+use crate::auth::{self, CurrentUser};
+use crate::error::AppError;
+use crate::forms::{password_message, FormErrors};
+use crate::page::{Page, PageCtx};
+use crate::session::{self, Pending, PreviousSignin, SignedIn};
+use crate::{csrf, AppState};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
+use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::identity::{parse_display_name, parse_email, Login, Role};
+use mamori_core::password::hash;
+use mamori_core::policy::LockoutPolicy;
+use mamori_core::totp;
+use mamori_store::accounts::{Account, FailureOutcome, NewAccount};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use time::Duration;
+
+/// How long a password accepted at the first step waits for the second factor.
+const PENDING_FOR: Duration = Duration::minutes(5);
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    p: PageCtx<'a>,
+    login: String,
+    failed: bool,
+    expired: bool,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    expired: Option<String>,
+}
+
+pub async fn login_form(State(state): State<AppState>, page: Page, q: Query<LoginQuery>) -> Result<Response, AppError> {
+    if page.user.is_some() {
+        return Ok(Redirect::to("/dashboard").into_response());
+    }
+    let p = page.ctx_form(&state).await?;
+    html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some() })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Why a sign-in failed: recorded, never shown (item 39: one message for all).
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Unknown,
+    BadPassword,
+    Locked,
+    Disabled,
+    Throttled,
+    BadCode,
+}
+
+impl Failure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Failure::Unknown => "unknown_login",
+            Failure::BadPassword => "bad_password",
+            Failure::Locked => "locked",
+            Failure::Disabled => "disabled",
+            Failure::Throttled => "throttled",
+            Failure::BadCode => "bad_code",
+        }
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let addr = meta.addr();
+    let typed: String = form.login.trim().chars().take(Login::MAX).collect();
+    let policy = state.config.security.lockout;
+    let throttled = state.store.failures_from_address(&addr, now - policy.address_window).await?
+        >= i64::from(policy.address_max_failures);
+    let account = match Login::parse(&typed) {
+        Ok(l) => state.store.account_by_login(l.as_str()).await?,
+        Err(_) => None,
+    };
+    let outcome = match &account {
+        None => {
+            // Same work as for a real account (item 39).
+            hash::verify_dummy(&form.password);
+            Err(if throttled { Failure::Throttled } else { Failure::Unknown })
+        }
+        Some(a) => {
+            let ok = hash::verify(&form.password, &a.password_hash);
+            if throttled {
+                Err(Failure::Throttled)
+            } else if a.disabled_at.is_some() {
+                Err(Failure::Disabled)
+            } else if LockoutPolicy::is_locked(a.locked_until, now) {
+                Err(Failure::Locked)
+            } else if !ok {
+                Err(Failure::BadPassword)
+            } else {
+                Ok(())
+            }
+        }
+    };
+    match (outcome, account) {
+        (Ok(()), Some(a)) => {
+            if a.totp_enabled {
+                page.session.cycle_id().await?;
+                session::set_pending(
+                    &page.session,
+                    Pending { account_id: a.id, generation: a.session_generation, since_us: to_unix_micros(now) },
+                )
+                .await?;
+                return Ok(Redirect::to("/login/totp").into_response());
+            }
+            complete_sign_in(&state, &page, &meta, &a).await
+        }
+        (Err(why), account) => {
+            fail_sign_in(&state, &meta, account.as_ref(), &typed, why).await?;
+            let p = page.ctx_form(&state).await?;
+            html(LoginPage { p, login: typed, failed: true, expired: false })
+        }
+        (Ok(()), None) => unreachable!("success needs an account"),
+    }
+}
+
+/// Records a failure: the attempt, the count towards the lock (item 41),
+/// and the audit events (item 67).
+async fn fail_sign_in(
+    state: &AppState,
+    meta: &Meta,
+    account: Option<&Account>,
+    typed: &str,
+    why: Failure,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let policy = state.config.security.lockout;
+    state.store.record_attempt(now, &meta.addr(), typed, false).await?;
+    let actor = match account {
+        Some(a) => Actor { account_id: Some(a.id), login: a.login.clone() },
+        None => Actor::anonymous(),
+    };
+    if let (Some(a), Failure::BadPassword | Failure::BadCode) = (account, why) {
+        if let FailureOutcome::Counted { failures, locked: true } =
+            state.store.record_failure(a.id, now, policy.max_failures, now + policy.lock_for).await?
+        {
+            let ev = NewEvent::new(actor.clone(), meta.0.clone(), Action::AccountLocked, Outcome::Success)
+                .target("account", a.id.to_string())
+                .changes(Changes::new().with("failures", failures).with("minutes", policy.lock_for.whole_minutes()));
+            state.store.audit_record(now, ev).await?;
+        }
+    }
+    let ev = NewEvent::new(actor, meta.0.clone(), Action::SignInFailure, Outcome::Failure)
+        .changes(Changes::new().with("login", typed).with("why", why.as_str()));
+    state.store.audit_record(now, ev).await?;
+    Ok(())
+}
+
+/// Both factors passed: a new session id (fixation), a new CSRF token, and
+/// then whatever is due (password change, second-factor enrolment).
+async fn complete_sign_in(state: &AppState, page: &Page, meta: &Meta, a: &Account) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let s = &page.session;
+    s.cycle_id().await?;
+    session::clear_pending(s).await?;
+    session::set_previous(
+        s,
+        PreviousSignin { at_us: a.last_signin_at.map(to_unix_micros), addr: a.last_signin_addr.clone() },
+    )
+    .await?;
+    let now_us = to_unix_micros(now);
+    session::set_signed_in(
+        s,
+        SignedIn { account_id: a.id, generation: a.session_generation, signed_in_at_us: now_us, last_seen_us: now_us },
+    )
+    .await?;
+    csrf::renew(s).await?;
+    state.store.record_signin(a.id, now, &meta.addr()).await?;
+    state.store.record_attempt(now, &meta.addr(), &a.login, true).await?;
+    let ev = NewEvent::new(
+        Actor { account_id: Some(a.id), login: a.login.clone() },
+        meta.0.clone(),
+        Action::SignInSuccess,
+        Outcome::Success,
+    )
+    .target("account", a.id.to_string());
+    state.store.audit_record(now, ev).await?;
+    Ok(Redirect::to(auth::due(state, a).unwrap_or("/dashboard")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "login_totp.html")]
+struct TotpPage<'a> {
+    p: PageCtx<'a>,
+    failed: bool,
+}
+
+/// The account waiting for its second factor, if the wait is still fresh.
+async fn pending_account(state: &AppState, page: &Page) -> Result<Option<Account>, AppError> {
+    let Some(pending) = session::pending(&page.session).await? else { return Ok(None) };
+    let fresh = from_unix_micros(pending.since_us).is_some_and(|t| state.clock.now() - t < PENDING_FOR);
+    if !fresh {
+        session::clear_pending(&page.session).await?;
+        return Ok(None);
+    }
+    let account = state.store.account_by_id(pending.account_id).await?;
+    Ok(account.filter(|a| a.session_generation == pending.generation && a.disabled_at.is_none()))
+}
+
+pub async fn totp_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+    if pending_account(&state, &page).await?.is_none() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let p = page.ctx_form(&state).await?;
+    html(TotpPage { p, failed: false })
+}
+
+#[derive(Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    recovery_code: String,
+}
+
+pub async fn totp(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    Form(form): Form<TotpForm>,
+) -> Result<Response, AppError> {
+    let Some(a) = pending_account(&state, &page).await? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let now = state.clock.now();
+    let locked = LockoutPolicy::is_locked(a.locked_until, now);
+    let mut ok = false;
+    if !locked {
+        if !form.recovery_code.trim().is_empty() {
+            let ctx = meta.ctx(now, Actor { account_id: Some(a.id), login: a.login.clone() });
+            ok = state
+                .store
+                .spend_recovery_code(&ctx, a.id, &totp::recovery_code_hash(&form.recovery_code))
+                .await?
+                .is_some();
+        } else if let Some(secret) = &a.totp_secret {
+            if let Some(step) = totp::matching_step(secret, &form.code, now) {
+                // RFC 6238 §5.2: a code already used is refused.
+                ok = state.store.accept_totp_step(a.id, step).await?;
+            }
+        }
+    }
+    if ok {
+        return complete_sign_in(&state, &page, &meta, &a).await;
+    }
+    fail_sign_in(&state, &meta, Some(&a), &a.login, if locked { Failure::Locked } else { Failure::BadCode }).await?;
+    if locked {
+        // Locked meanwhile: start again from the password, with the one message.
+        session::clear_pending(&page.session).await?;
+        let p = page.ctx_form(&state).await?;
+        return html(LoginPage { p, login: a.login.clone(), failed: true, expired: false });
+    }
+    let p = page.ctx_form(&state).await?;
+    html(TotpPage { p, failed: true })
+}
+
+/// Item 46: sign-out destroys the server-side session.
+pub async fn logout(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::SignOut, Outcome::Success)
+        .target("account", user.account().id.to_string());
+    state.store.audit_record(state.clock.now(), ev).await?;
+    page.session.flush().await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LangForm {
+    lang: String,
+    #[serde(default)]
+    next: String,
+}
+
+pub async fn set_lang(page: Page, Form(form): Form<LangForm>) -> Result<Response, AppError> {
+    let lang = if form.lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ja };
+    crate::page::set_lang(&page.session, lang).await?;
+    Ok(Redirect::to(local_path(&form.next)).into_response())
+}
+
+// ----- first-run setup -------------------------------------------------------------
+
+pub fn setup_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Default, Deserialize)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    p: PageCtx<'a>,
+    token: String,
+    form: PersonForm,
+    errors: FormErrors,
+}
+
+/// Answers only while no administrator exists and the token is valid;
+/// otherwise 404, as for any unknown path.
+async fn setup_open(state: &AppState, token: &str) -> Result<bool, AppError> {
+    Ok(!state.store.has_admin().await?
+        && state.store.setup_token_valid(&setup_token_hash(token), state.clock.now()).await?)
+}
+
+pub async fn setup_form(
+    State(state): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    if !setup_open(&state, &token).await? {
+        return Err(AppError::NotFound);
+    }
+    let p = page.ctx_form(&state).await?;
+    html(SetupPage { p, token, form: PersonForm::default(), errors: FormErrors::new() })
+}
+
+/// Validates a new person's login, name, e-mail and password; the messages
+/// go into `errors`.
+pub fn validate_person(
+    state: &AppState,
+    t: &crate::i18n::Tr,
+    form: &PersonForm,
+    errors: &mut FormErrors,
+) -> Option<(Login, String, String)> {
+    let login = errors.check(t, "login", "field-login", Login::parse(&form.login));
+    let name = errors.check(t, "display_name", "field-display-name", parse_display_name(&form.display_name));
+    let email = errors.check(t, "email", "field-email", parse_email(&form.email));
+    validate_new_password(state, t, &form.login, &form.new_password, &form.confirm_password, errors);
+    Some((login?, name?, email?))
+}
+
+pub fn validate_new_password(
+    state: &AppState,
+    t: &crate::i18n::Tr,
+    login: &str,
+    password: &str,
+    confirm: &str,
+    errors: &mut FormErrors,
+) {
+    if let Some(problem) = state.config.security.password.check(password, login).first() {
+        errors.add("new_password", password_message(t, *problem));
+    } else if password != confirm {
+        errors.add("confirm_password", t.get("password-mismatch"));
+    }
+}
+
+pub async fn setup(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    Path(token): Path<String>,
+    Form(form): Form<PersonForm>,
+) -> Result<Response, AppError> {
+    if !setup_open(&state, &token).await? {
+        return Err(AppError::NotFound);
+    }
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let valid = validate_person(&state, &t, &form, &mut errors);
+    if let (Some((login, display_name, email)), true) = (valid, errors.is_empty()) {
+        let new = NewAccount {
+            login,
+            display_name,
+            email,
+            role: Role::Admin,
+            organisation_id: None,
+            password_hash: hash::hash(&form.new_password),
+            must_change_password: false,
+        };
+        let ctx = meta.ctx(state.clock.now(), Actor { account_id: None, login: "setup".to_owned() });
+        match state.store.complete_setup(&ctx, &setup_token_hash(&token), &new).await {
+            Ok(Some(_)) => {
+                session::flash(&page.session, "setup-done").await?;
+                return Ok(Redirect::to("/login").into_response());
+            }
+            Ok(None) => return Err(AppError::NotFound),
+            Err(mamori_store::StoreError::Conflict) => errors.add("login", t.get("login-taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let p = page.ctx_form(&state).await?;
+    let form = PersonForm { new_password: String::new(), confirm_password: String::new(), ..form };
+    html(SetupPage { p, token, form, errors })
+}

@@ -1,0 +1,97 @@
+//! What every page template gets: translations, the signed-in person, the
+//! CSRF token for its forms, a one-time message, and the navigation.
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::i18n::{Lang, Tr};
+use crate::{csrf, session, AppState};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use mamori_core::identity::Permission;
+use mamori_store::accounts::Account;
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// Pulled from every request that renders a page.
+pub struct Page {
+    pub path: String,
+    pub lang: Lang,
+    pub session: Session,
+    pub user: Option<CurrentUser>,
+}
+
+const LANG_KEY: &str = "lang";
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, msg)| AppError::Internal(format!("no session layer: {msg}")))?;
+        let lang = match crate::i18n::Lang::query(&parts.uri) {
+            Some(l) => l,
+            None => match session.get::<String>(LANG_KEY).await? {
+                Some(code) if code == "en" => Lang::En,
+                _ => Lang::Ja,
+            },
+        };
+        let path = parts.uri.path().to_owned();
+        Ok(Page { path, lang, session, user: parts.extensions.get::<CurrentUser>().cloned() })
+    }
+}
+
+pub async fn set_lang(s: &Session, lang: Lang) -> Result<(), AppError> {
+    s.insert(LANG_KEY, lang.code()).await?;
+    Ok(())
+}
+
+/// A navigation link.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: String,
+}
+
+pub struct PageCtx<'a> {
+    pub t: Tr<'a>,
+    pub user: Option<Arc<Account>>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub nav: Vec<NavLink>,
+    /// The current path, for the language switch to return to.
+    pub path: String,
+}
+
+impl Page {
+    /// The context for a page without forms of its own. An anonymous
+    /// visitor gets no session from it (a crawler does not fill the session
+    /// table); a signed-in person gets the token for the header's forms.
+    pub async fn ctx<'a>(&self, state: &'a AppState) -> Result<PageCtx<'a>, AppError> {
+        self.build(state, self.user.is_some()).await
+    }
+
+    /// The context for a page with a form: always a CSRF token (and so a session).
+    pub async fn ctx_form<'a>(&self, state: &'a AppState) -> Result<PageCtx<'a>, AppError> {
+        self.build(state, true).await
+    }
+
+    async fn build<'a>(&self, state: &'a AppState, with_token: bool) -> Result<PageCtx<'a>, AppError> {
+        let t = state.i18n.tr(self.lang);
+        let csrf = if with_token { csrf::token(&self.session).await? } else { String::new() };
+        let flash = session::take_flash(&self.session).await?.map(|k| t.get(&k));
+        let mut nav = Vec::new();
+        if let Some(u) = &self.user {
+            nav.push(NavLink { href: "/dashboard", label: t.get("nav-dashboard") });
+            if u.can(Permission::ViewAccounts) {
+                nav.push(NavLink { href: "/admin/users", label: t.get("nav-users") });
+                nav.push(NavLink { href: "/admin/ledger", label: t.get("nav-ledger") });
+                nav.push(NavLink { href: "/admin/access-review", label: t.get("nav-access-review") });
+            }
+            if u.can(Permission::ManageAccounts) {
+                nav.push(NavLink { href: "/admin/organisations", label: t.get("nav-organisations") });
+            }
+            nav.push(NavLink { href: "/account", label: t.get("nav-account") });
+        }
+        Ok(PageCtx { t, user: self.user.as_ref().map(|u| u.0.clone()), csrf, flash, nav, path: self.path.clone() })
+    }
+}

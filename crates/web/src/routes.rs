@@ -1,0 +1,96 @@
+//! Every route, with the access it requires, in one table (items 6, 36,
+//! 45). The router is built from the table, and tests walk the same table:
+//! every state-changing route refuses without a CSRF token, and every route
+//! answers every role as its access says.
+
+use crate::auth::{self, Access};
+use crate::handlers::{admin, me, signin};
+use crate::{health, metrics, pages, AppState};
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use mamori_core::identity::Permission::*;
+
+/// A route as the tests see it.
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+struct Entry {
+    spec: RouteSpec,
+    route: MethodRouter<AppState>,
+}
+
+fn entry(method: Method, path: &'static str, access: Access, route: MethodRouter<AppState>) -> Entry {
+    Entry { spec: RouteSpec { method, path, access }, route }
+}
+
+fn entries() -> Vec<Entry> {
+    use Access::*;
+    let g = Method::GET;
+    let p = Method::POST;
+    vec![
+        entry(g.clone(), "/", Public, get(pages::home)),
+        entry(g.clone(), "/healthz", Public, get(health::healthz)),
+        entry(g.clone(), "/metrics", Public, get(metrics::metrics)),
+        entry(p.clone(), "/lang", Public, post(signin::set_lang)),
+        entry(g.clone(), "/login", Public, get(signin::login_form)),
+        entry(p.clone(), "/login", Public, post(signin::login)),
+        entry(g.clone(), "/login/totp", Public, get(signin::totp_form)),
+        entry(p.clone(), "/login/totp", Public, post(signin::totp)),
+        entry(g.clone(), "/setup/{token}", Public, get(signin::setup_form)),
+        entry(p.clone(), "/setup/{token}", Public, post(signin::setup)),
+        entry(p.clone(), "/logout", Due, post(signin::logout)),
+        entry(g.clone(), "/password", Due, get(me::password_form)),
+        entry(p.clone(), "/password", Due, post(me::change_password)),
+        entry(g.clone(), "/account/totp", Due, get(me::totp_enrol_form)),
+        entry(p.clone(), "/account/totp", Due, post(me::totp_enrol)),
+        entry(g.clone(), "/dashboard", SignedIn, get(me::dashboard)),
+        entry(g.clone(), "/account", SignedIn, get(me::account)),
+        entry(g.clone(), "/admin/users", Permission(ViewAccounts), get(admin::users)),
+        entry(p.clone(), "/admin/users", Permission(ManageAccounts), post(admin::create_user)),
+        entry(g.clone(), "/admin/users/new", Permission(ManageAccounts), get(admin::new_user_form)),
+        entry(g.clone(), "/admin/users/{id}", Permission(ViewAccounts), get(admin::user_detail)),
+        entry(p.clone(), "/admin/users/{id}", Permission(ManageAccounts), post(admin::update_user)),
+        entry(g.clone(), "/admin/users/{id}/edit", Permission(ManageAccounts), get(admin::edit_user_form)),
+        entry(p.clone(), "/admin/users/{id}/disable", Permission(ManageAccounts), post(admin::disable_user)),
+        entry(p.clone(), "/admin/users/{id}/enable", Permission(ManageAccounts), post(admin::enable_user)),
+        entry(p.clone(), "/admin/users/{id}/unlock", Permission(ManageAccounts), post(admin::unlock_user)),
+        entry(
+            p.clone(),
+            "/admin/users/{id}/reset-password",
+            Permission(ManageAccounts),
+            post(admin::reset_user_password),
+        ),
+        entry(p.clone(), "/admin/users/{id}/reset-totp", Permission(ManageAccounts), post(admin::reset_user_totp)),
+        entry(g.clone(), "/admin/organisations", Permission(ManageAccounts), get(admin::organisations)),
+        entry(p.clone(), "/admin/organisations", Permission(ManageAccounts), post(admin::create_organisation)),
+        entry(g.clone(), "/admin/ledger", Permission(ViewAccounts), get(admin::ledger)),
+        entry(g.clone(), "/admin/ledger.csv", Permission(ViewAccounts), get(admin::ledger_csv)),
+        entry(g.clone(), "/admin/ledger.xlsx", Permission(ViewAccounts), get(admin::ledger_xlsx)),
+        entry(g.clone(), "/admin/access-review", Permission(ViewAccounts), get(admin::access_review)),
+        entry(p, "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
+    ]
+}
+
+/// Every route and its access, for tests and documentation.
+pub fn route_table() -> Vec<RouteSpec> {
+    let mut specs: Vec<RouteSpec> = entries().into_iter().map(|e| e.spec).collect();
+    specs.extend(crate::assets::paths().map(|path| RouteSpec { method: Method::GET, path, access: Access::Public }));
+    specs
+}
+
+/// The router, each route behind the check of its access.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for Entry { spec, route } in entries() {
+        let (st, access) = (state.clone(), spec.access);
+        let guarded =
+            route.route_layer(axum::middleware::from_fn(move |req, next| auth::enforce(st.clone(), access, req, next)));
+        router = router.route(spec.path, guarded);
+    }
+    router
+}
