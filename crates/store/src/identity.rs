@@ -9,6 +9,16 @@ use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::identity::OrgKind;
 use time::OffsetDateTime;
 
+/// The new values of an account's changeable fields.
+#[derive(Debug, Clone, Copy)]
+pub struct AccountChange<'a> {
+    pub display_name: &'a str,
+    pub email: &'a str,
+    pub role: mamori_core::identity::Role,
+    /// Id and name.
+    pub organisation: Option<(i64, &'a str)>,
+}
+
 /// Who does it, from where, when.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -93,12 +103,10 @@ impl Store {
         &self,
         ctx: &Ctx,
         before: &Account,
-        display_name: &str,
-        email: &str,
-        role: mamori_core::identity::Role,
-        organisation: Option<(i64, &str)>,
+        change: &AccountChange<'_>,
         reason: &str,
     ) -> Result<(), StoreError> {
+        let AccountChange { display_name, email, role, organisation } = *change;
         let mut tx = self.begin().await?;
         let org_id = organisation.map(|(id, _)| id);
         accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;

@@ -110,7 +110,10 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
                     return internal(format!("audit: {e}"));
                 }
                 if *req.method() == Method::GET {
-                    return Redirect::to("/login?expired=1").into_response();
+                    // A timeout says so on the sign-in page; a revoked grant does not
+                    // explain itself.
+                    let to = if matches!(why, "idle" | "absolute") { "/login?expired=1" } else { "/login" };
+                    return Redirect::to(to).into_response();
                 }
             }
             Err(e) => return internal(format!("account: {e}")),

@@ -3,7 +3,7 @@
 //! every state-changing route refuses without a CSRF token, and every route
 //! answers every role as its access says.
 
-use crate::auth::{self, Access};
+use crate::auth;
 use crate::handlers::{admin, me, signin};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
@@ -11,12 +11,20 @@ use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use mamori_core::identity::Permission::*;
 
+pub use crate::auth::Access;
+
 /// A route as the tests see it.
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+}
+
+impl RouteSpec {
+    pub fn access_kind(&self) -> Access {
+        self.access
+    }
 }
 
 struct Entry {

@@ -77,7 +77,7 @@ async fn unknown_path_gets_the_japanese_error_page_with_its_request_id() {
 async fn framework_errors_become_the_error_page_without_detail() {
     let s = Server::start(Opts::default().args(&["--max-body-bytes", "1000"])).await;
     // Wrong method: 405, the page, and the Allow header kept.
-    let res = s.client.post(s.url("/")).body("x").send().await.unwrap();
+    let res = s.client.get(s.url("/logout")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_hygiene(res.headers(), true, "405");
     assert!(res.headers().get("allow").is_some());

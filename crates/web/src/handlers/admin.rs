@@ -20,6 +20,7 @@ use mamori_core::identity::{parse_display_name, parse_email, parse_multiline, pa
 use mamori_core::password::hash;
 use mamori_core::policy::LockoutPolicy;
 use mamori_store::accounts::{Account, NewAccount, Organisation};
+use mamori_store::identity::AccountChange;
 use mamori_store::StoreError;
 use serde::Deserialize;
 
@@ -138,11 +139,14 @@ struct UserFormPage<'a> {
     is_new: bool,
     form: Shown,
     errors: FormErrors,
-    roles: Vec<(String, String)>,
-    organisations: Vec<(String, String)>,
+    roles: Choices,
+    organisations: Choices,
 }
 
-fn choices(t: &Tr, orgs: &[Organisation]) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// Options of a select: (value, label).
+type Choices = Vec<(String, String)>;
+
+fn choices(t: &Tr, orgs: &[Organisation]) -> (Choices, Choices) {
     let roles = Role::ALL.iter().map(|r| (r.as_str().to_owned(), t.get(role_key(*r)))).collect();
     let orgs = orgs
         .iter()
@@ -320,10 +324,13 @@ pub async fn update_user(
         (name, email, role_org, reason, errors.is_empty())
     {
         let ctx = meta.ctx(state.clock.now(), user.actor());
-        state
-            .store
-            .change_account(&ctx, &a, &name, &email, role, org.as_ref().map(|(i, n)| (*i, n.as_str())), &reason)
-            .await?;
+        let change = AccountChange {
+            display_name: &name,
+            email: &email,
+            role,
+            organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
+        };
+        state.store.change_account(&ctx, &a, &change, &reason).await?;
         session::flash(&page.session, "users-saved").await?;
         return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
     }

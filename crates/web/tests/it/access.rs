@@ -1,0 +1,154 @@
+//! The route table walked: CSRF on every state-changing route (item 45),
+//! and every route × every role answering as its access says (items 6, 35,
+//! 36, 75).
+
+use crate::harness::{App, Client, Options};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_web::routes::{route_table, RouteSpec};
+use mamori_web_access::expected;
+use reqwest::StatusCode;
+
+/// What a role may do with a route, from the declaration alone.
+mod mamori_web_access {
+    use mamori_core::identity::Role;
+    use mamori_web::routes::RouteSpec;
+
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Expect {
+        /// Served (any answer but "go and sign in" or a hidden 404).
+        Served,
+        /// Sent to sign in.
+        SignIn,
+        /// 404: the route is not theirs, and they learn nothing from it.
+        Hidden,
+    }
+
+    pub fn expected(route: &RouteSpec, role: Option<Role>) -> Expect {
+        use mamori_web::routes::Access;
+        match (route.access_kind(), role) {
+            (Access::Public, _) => Expect::Served,
+            (_, None) => Expect::SignIn,
+            (Access::Permission(p), Some(r)) if !r.can(p) => Expect::Hidden,
+            _ => Expect::Served,
+        }
+    }
+}
+
+fn concrete(path: &str, id: i64) -> String {
+    path.replace("{id}", &id.to_string()).replace("{token}", "not-a-token")
+}
+
+async fn state_snapshot(app: &App) -> String {
+    let accounts = app.store.accounts().await.unwrap();
+    let orgs = app.store.organisations().await.unwrap();
+    let reviews = app.store.access_reviews().await.unwrap();
+    format!(
+        "{accounts:?}{:?}{orgs:?}{reviews:?}",
+        accounts.iter().map(|a| (&a.display_name, a.session_generation, a.failed_count)).collect::<Vec<_>>()
+    )
+}
+
+#[tokio::test]
+async fn item_45_every_state_changing_route_refuses_a_forged_request() {
+    for app in App::each(Options::default()).await {
+        let (admin, admin_id) = app.signed_in("admin1", Role::Admin, None).await;
+        let token = admin.token();
+        let before = state_snapshot(&app).await;
+        let posts: Vec<RouteSpec> = route_table().into_iter().filter(|r| r.method != reqwest::Method::GET).collect();
+        assert!(posts.len() >= 15, "the table lists the state-changing routes");
+        for route in &posts {
+            let path = concrete(route.path, admin_id);
+            for (origin, tok, why) in [
+                (Some(app.base.as_str()), None, "no token"),
+                (Some(app.base.as_str()), Some("f".repeat(64)), "wrong token"),
+                (Some("https://evil.example"), Some(token.clone()), "foreign origin"),
+                (None, Some(token.clone()), "no origin"),
+            ] {
+                let r = admin.post_raw(&path, origin, tok.as_deref()).await;
+                assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: POST {path} with {why}", app.backend);
+            }
+        }
+        assert_eq!(state_snapshot(&app).await, before, "{}: a refused request changed something", app.backend);
+        // Still signed in: the refusals did not end the session either.
+        assert_eq!(admin.get("/dashboard").await.status, StatusCode::OK);
+        let refused = app.audit_actions().await.iter().filter(|a| *a == "csrf.rejected").count();
+        assert_eq!(refused, posts.len() * 4, "{}: every refusal is audited", app.backend);
+        app.close().await;
+    }
+}
+
+struct Who {
+    role: Option<Role>,
+    client: Client,
+}
+
+#[tokio::test]
+async fn role_by_route_matrix_has_no_surprise() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let mut people = vec![Who { role: None, client: app.client() }];
+        let mut target = 0;
+        for (login, role, org) in [
+            ("m-admin", Role::Admin, None),
+            ("m-officer", Role::SecurityOfficer, None),
+            ("m-dept", Role::Department, Some(dept)),
+            ("m-vendor", Role::Vendor, Some(vendor)),
+            ("m-auditor", Role::Auditor, None),
+        ] {
+            let (c, id) = app.signed_in(login, role, org).await;
+            target = id;
+            people.push(Who { role: Some(role), client: c });
+        }
+        let mut surprises = Vec::new();
+        for route in route_table() {
+            for who in &people {
+                let path = concrete(route.path, target);
+                let r = if route.method == reqwest::Method::GET {
+                    who.client.get(&path).await
+                } else {
+                    if route.path == "/logout" {
+                        continue; // would end the session the rest of the walk needs
+                    }
+                    who.client.get("/dashboard").await; // a fresh token
+                    who.client.post(&path, &[]).await
+                };
+                let want = expected(&route, who.role);
+                use mamori_web_access::Expect::*;
+                let ok = match want {
+                    Served if route.access_kind() == mamori_web::routes::Access::Public => r.status.as_u16() < 500,
+                    Served => r.status != StatusCode::NOT_FOUND && r.location() != "/login" && r.status.as_u16() < 500,
+                    SignIn => r.status == StatusCode::SEE_OTHER && r.location() == "/login",
+                    Hidden => r.status == StatusCode::NOT_FOUND,
+                };
+                if !ok {
+                    surprises.push(format!(
+                        "{} {path} as {:?}: expected {want:?}, got {} {}",
+                        route.method,
+                        who.role,
+                        r.status,
+                        r.location()
+                    ));
+                }
+            }
+        }
+        assert!(surprises.is_empty(), "{}:\n{}", app.backend, surprises.join("\n"));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn items_35_75_account_management_answers_only_to_admin_networks() {
+    let opts = Options { admin_networks: Some(vec!["10.0.0.0/8".parse().unwrap()]) };
+    for app in App::each(opts).await {
+        let (admin, id) = app.signed_in("admin1", Role::Admin, None).await;
+        for path in
+            ["/admin/users/new".to_owned(), "/admin/organisations".to_owned(), format!("/admin/users/{id}/edit")]
+        {
+            assert_eq!(admin.get(&path).await.status, StatusCode::NOT_FOUND, "{}: {path}", app.backend);
+        }
+        // Reading the list is not administration.
+        assert_eq!(admin.get("/admin/users").await.status, StatusCode::OK);
+        app.close().await;
+    }
+}

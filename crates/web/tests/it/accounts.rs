@@ -1,0 +1,219 @@
+//! Account administration through the screens (items 1, 3, 6, 7, 50, 65).
+
+use crate::harness::{App, Options, PASSWORD};
+use mamori_core::identity::{OrgKind, Role};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn admin_issues_an_account_that_must_choose_its_own_password() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        admin.get("/admin/users/new").await;
+        // Bad input: every problem named, nothing created, what was typed kept (passwords aside).
+        let bad = admin
+            .post(
+                "/admin/users",
+                &[
+                    ("login", "Taro Yamada"),
+                    ("display_name", "山田 太郎"),
+                    ("email", "taro@"),
+                    ("role", "vendor"),
+                    ("organisation_id", &dept.to_string()),
+                    ("new_password", "Initial-Pass-1"),
+                    ("confirm_password", "Initial-Pass-2"),
+                    ("reason", ""),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        for msg in [
+            "ユーザIDに使えない文字",
+            "メールアドレスの形式",
+            "一致しません",
+            "理由を入力してください",
+            "種別が「事業者」",
+        ] {
+            assert!(bad.body.contains(msg), "{}: {msg} missing", app.backend);
+        }
+        assert!(bad.body.contains("山田 太郎"), "typed values are kept");
+        assert!(!bad.body.contains("Initial-Pass-1"), "passwords are not");
+        assert_eq!(app.store.accounts().await.unwrap().len(), 1, "{}: nothing created", app.backend);
+
+        let ok = admin
+            .post(
+                "/admin/users",
+                &[
+                    ("login", "taro.yamada"),
+                    ("display_name", "山田 太郎"),
+                    ("email", "taro@vendor.example.jp"),
+                    ("role", "vendor"),
+                    ("organisation_id", &vendor.to_string()),
+                    ("new_password", "Initial-Pass-1"),
+                    ("confirm_password", "Initial-Pass-1"),
+                    ("reason", "保守契約の担当者"),
+                ],
+            )
+            .await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, ok.body);
+        let detail = admin.get(ok.location()).await;
+        assert!(detail.body.contains("アカウントを発行しました"));
+        assert!(detail.body.contains("保守契約の担当者"), "the ledger shows the reason");
+        // Same login again: refused with a clear message.
+        admin.get("/admin/users/new").await;
+        let dup = admin
+            .post(
+                "/admin/users",
+                &[
+                    ("login", "TARO.YAMADA"),
+                    ("display_name", "別人"),
+                    ("email", "b@vendor.example.jp"),
+                    ("role", "vendor"),
+                    ("organisation_id", &vendor.to_string()),
+                    ("new_password", "Initial-Pass-1"),
+                    ("confirm_password", "Initial-Pass-1"),
+                    ("reason", "重複"),
+                ],
+            )
+            .await;
+        assert!(dup.body.contains("既に使われています"), "{}", app.backend);
+
+        let vendor_client = app.client();
+        let r = vendor_client.sign_in(&app, "taro.yamada", "Initial-Pass-1", None).await;
+        assert_eq!(r.location(), "/password", "{}: the initial password must be changed", app.backend);
+        vendor_client.get("/password").await;
+        let r = vendor_client
+            .post(
+                "/password",
+                &[("current_password", "Initial-Pass-1"), ("new_password", PASSWORD), ("confirm_password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.location(), "/dashboard");
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_7_a_change_of_role_or_organisation_ends_the_persons_sessions() {
+    for app in App::each(Options::default()).await {
+        let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+        let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        let (person, id) = app.signed_in("moving", Role::Vendor, Some(vendor_a)).await;
+        assert_eq!(person.get("/dashboard").await.status, StatusCode::OK);
+        admin.get(&format!("/admin/users/{id}/edit")).await;
+        let r = admin
+            .post(
+                &format!("/admin/users/{id}"),
+                &[
+                    ("display_name", "moving さん"),
+                    ("email", "moving@example.lg.jp"),
+                    ("role", "vendor"),
+                    ("organisation_id", &vendor_b.to_string()),
+                    ("reason", "人事異動"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(person.get("/dashboard").await.location(), "/login", "{}: the old grant ended at once", app.backend);
+        let ledger = admin.get("/admin/ledger").await;
+        assert!(
+            ledger.body.contains("所属の変更") && ledger.body.contains("ベンダーB") && ledger.body.contains("人事異動")
+        );
+
+        // Disabling also ends sessions, and the account cannot sign in.
+        let (person, id) = app.signed_in("leaving", Role::Vendor, Some(vendor_a)).await;
+        admin.get(&format!("/admin/users/{id}")).await;
+        let r = admin.post(&format!("/admin/users/{id}/disable"), &[("reason", "退職")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(person.get("/dashboard").await.location(), "/login");
+        let again = app.client().sign_in(&app, "leaving", PASSWORD, None).await;
+        assert!(again.body.contains("ユーザIDもしくはパスワードが違います"));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_50_markup_typed_into_fields_is_shown_escaped() {
+    for app in App::each(Options::default()).await {
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        let evil = "<script>alert(1)</script>\"'&";
+        admin.get("/admin/organisations").await;
+        let r = admin.post("/admin/organisations", &[("name", evil), ("kind", "vendor"), ("contact", evil)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let org = app.store.organisations().await.unwrap()[0].id;
+        admin.get("/admin/users/new").await;
+        let r = admin
+            .post(
+                "/admin/users",
+                &[
+                    ("login", "victim"),
+                    ("display_name", evil),
+                    ("email", "v@example.jp"),
+                    ("role", "vendor"),
+                    ("organisation_id", &org.to_string()),
+                    ("new_password", "Initial-Pass-1"),
+                    ("confirm_password", "Initial-Pass-1"),
+                    ("reason", evil),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let detail = r.location().to_owned();
+        for path in ["/admin/users", detail.as_str(), "/admin/ledger", "/admin/organisations", "/admin/access-review"] {
+            let body = admin.get(path).await.body;
+            assert!(!body.contains("<script>alert"), "{}: {path} shows raw markup", app.backend);
+            assert!(body.contains("&lt;script&gt;") || body.contains("&#60;script&#62;"), "{}: {path}", app.backend);
+        }
+        // A bad form re-rendered with the markup keeps it escaped too.
+        admin.get("/admin/users/new").await;
+        let r = admin.post("/admin/users", &[("login", evil), ("display_name", evil), ("reason", evil)]).await;
+        assert!(!r.body.contains("<script>alert"));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn items_3_7_ledger_exports_and_access_review_sign_off() {
+    for app in App::each(Options::default()).await {
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let csv = officer.http.get(format!("{}/admin/ledger.csv", app.base)).send().await.unwrap();
+        assert_eq!(csv.status(), StatusCode::OK);
+        assert_eq!(csv.headers().get("content-type").unwrap(), "text/csv; charset=utf-8");
+        assert!(csv.headers().get("content-disposition").unwrap().to_str().unwrap().contains("attachment"));
+        let bytes = csv.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF], "UTF-8 with BOM");
+        let text = std::str::from_utf8(&bytes[3..]).unwrap();
+        assert!(text.starts_with("日時,ユーザID,変更内容"), "{text}");
+        assert!(text.contains("officer1") && text.contains("発行"));
+        let sjis = officer.http.get(format!("{}/admin/ledger.csv?encoding=sjis", app.base)).send().await.unwrap();
+        let bytes = sjis.bytes().await.unwrap();
+        let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+        assert!(!bad && decoded.starts_with("日時,ユーザID"), "Shift_JIS");
+        let xlsx = officer.http.get(format!("{}/admin/ledger.xlsx", app.base)).send().await.unwrap();
+        assert_eq!(
+            xlsx.headers().get("content-type").unwrap(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+        assert_eq!(&xlsx.bytes().await.unwrap()[..2], b"PK");
+        assert_eq!(app.audit_actions().await.iter().filter(|a| *a == "ledger.exported").count(), 3);
+
+        // The access review: an empty comment is refused, a real one recorded.
+        officer.get("/admin/access-review").await;
+        let r = officer.post("/admin/access-review", &[("comment", " ")]).await;
+        assert!(r.body.contains("所見を入力してください"), "{}", app.backend);
+        let r = officer.post("/admin/access-review", &[("comment", "不要アカウントなし")]).await;
+        assert_eq!(r.location(), "/admin/access-review");
+        let page = officer.get("/admin/access-review").await;
+        assert!(page.body.contains("不要アカウントなし") && page.body.contains("officer1"));
+        assert_eq!(app.store.access_reviews().await.unwrap().len(), 1);
+
+        // An auditor reads, and cannot sign off.
+        let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
+        let page = auditor.get("/admin/access-review").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains("action=\"/admin/access-review\""));
+        app.close().await;
+    }
+}

@@ -1,0 +1,261 @@
+//! Spawns the real router and HTTPS server on an ephemeral port with a
+//! fresh database and a clock the test moves; returns a client that keeps
+//! cookies, knows the CSRF token and speaks HTTPS.
+
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::clock::Clock;
+use mamori_core::identity::{Login, OrgKind, Role};
+use mamori_core::password::hash;
+use mamori_core::totp;
+use mamori_store::accounts::{self, NewAccount};
+use mamori_store::identity::Ctx;
+use mamori_store::{DatabaseLocation, Store};
+use mamori_web::{server, tls, AppState, Limits, Security, WebConfig};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use std::sync::{Arc, Mutex};
+use tempfile::TempDir;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+
+pub const PASSWORD: &str = "Correct-Horse-42";
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<OffsetDateTime>>);
+
+impl ManualClock {
+    pub fn advance(&self, d: Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct App {
+    pub base: String,
+    pub store: Store,
+    pub clock: ManualClock,
+    pub backend: &'static str,
+    cert: Vec<u8>,
+    stop: watch::Sender<bool>,
+    _dir: TempDir,
+    pg_url: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct Options {
+    pub admin_networks: Option<Vec<ipnet::IpNet>>,
+}
+
+impl App {
+    pub async fn spawn(backend: &'static str, opts: Options) -> App {
+        let dir = TempDir::new().unwrap();
+        let (location, pg_url) = match backend {
+            "sqlite" => (DatabaseLocation::in_data_dir(dir.path()), None),
+            _ => {
+                let url = mamori_testkit::fresh_pg_database().await.expect("PostgreSQL leg");
+                (DatabaseLocation::parse(&url).unwrap(), Some(url))
+            }
+        };
+        let store = Store::open(&location).await.unwrap();
+        let sessions = store.sessions().await.unwrap();
+        let (cert_path, key_path, _) = tls::ensure_self_signed(dir.path(), None).unwrap();
+        let tls_config = tls::server_config(&cert_path, &key_path).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let clock = ManualClock(Arc::new(Mutex::new(OffsetDateTime::now_utc())));
+        let config = WebConfig {
+            public_origin: base.clone(),
+            trusted_proxies: vec![],
+            admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
+            limits: Limits::default(),
+            security: Security::default(),
+        };
+        let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
+        let (stop, stop_rx) = watch::channel(false);
+        tokio::spawn(server::serve(listener, Some(tls_config), mamori_web::app(state), Limits::default(), stop_rx));
+        let cert = std::fs::read(cert_path).unwrap();
+        App { base, store, clock, backend, cert, stop, _dir: dir, pg_url }
+    }
+
+    /// SQLite always; PostgreSQL when the test cluster is there (required in CI).
+    pub async fn each(opts: Options) -> Vec<App> {
+        let mut apps = vec![App::spawn("sqlite", opts.clone()).await];
+        if std::env::var(mamori_testkit::PG_ENV).is_ok() || std::env::var("CI").is_ok_and(|v| v == "true") {
+            apps.push(App::spawn("postgres", opts).await);
+        } else {
+            eprintln!("\n*** SKIPPED the PostgreSQL leg: {} is not set. ***\n", mamori_testkit::PG_ENV);
+        }
+        apps
+    }
+
+    pub async fn close(self) {
+        let _ = self.stop.send(true);
+        self.store.close().await;
+        if let Some(url) = &self.pg_url {
+            mamori_testkit::drop_pg_database(url).await;
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.cert).unwrap())
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Client { http, base: self.base.clone(), csrf: Arc::new(Mutex::new(String::new())) }
+    }
+
+    /// A client without a cookie jar, for hand-made cookies.
+    pub fn raw_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.cert).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn ctx(&self) -> Ctx {
+        Ctx {
+            now: self.clock.now(),
+            actor: Actor { account_id: None, login: "test".into() },
+            origin: Origin::default(),
+        }
+    }
+
+    pub async fn org(&self, name: &str, kind: OrgKind) -> i64 {
+        self.store.create_organisation_audited(&self.ctx(), name, kind, "").await.unwrap()
+    }
+
+    /// An account with [`PASSWORD`]; admin and officer get a second factor,
+    /// whose secret is returned.
+    pub async fn user(&self, login: &str, role: Role, org: Option<i64>) -> (i64, Option<String>) {
+        let new = NewAccount {
+            login: Login::parse(login).unwrap(),
+            display_name: format!("{login} さん"),
+            email: format!("{login}@example.lg.jp"),
+            role,
+            organisation_id: org,
+            password_hash: hash::hash(PASSWORD),
+            must_change_password: false,
+        };
+        let id = self.store.issue_account(&self.ctx(), &new, "test").await.unwrap();
+        let secret = if role.requires_totp() {
+            let s = totp::new_secret();
+            let mut tx = self.store.begin().await.unwrap();
+            accounts::set_totp_secret(&mut tx, id, Some(&s)).await.unwrap();
+            accounts::enable_totp(&mut tx, id, 0, &[]).await.unwrap();
+            tx.commit().await.unwrap();
+            Some(s)
+        } else {
+            None
+        };
+        (id, secret)
+    }
+
+    /// A signed-in client for a new account of `role`.
+    pub async fn signed_in(&self, login: &str, role: Role, org: Option<i64>) -> (Client, i64) {
+        let (id, secret) = self.user(login, role, org).await;
+        let c = self.client();
+        c.sign_in(self, login, PASSWORD, secret.as_deref()).await;
+        (c, id)
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.store.audit_recent(100_000).await.unwrap().into_iter().map(|e| e.record.action).collect()
+    }
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Res {
+    pub fn location(&self) -> &str {
+        self.headers.get("location").map(|v| v.to_str().unwrap()).unwrap_or("")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+    csrf: Arc<Mutex<String>>,
+}
+
+fn token_in(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let from = body.find(marker)? + marker.len();
+    Some(body[from..from + 64].to_owned())
+}
+
+impl Client {
+    async fn finish(&self, r: reqwest::Response) -> Res {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.text().await.unwrap();
+        if let Some(t) = token_in(&body) {
+            *self.csrf.lock().unwrap() = t;
+        }
+        Res { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Res {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        self.finish(r).await
+    }
+
+    /// A form POST from a page of this site: the Origin and the last CSRF token seen.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Res {
+        let token = self.csrf.lock().unwrap().clone();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf_token", &token));
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
+    }
+
+    /// A POST as a forger would send it: no token, or a chosen one.
+    pub async fn post_raw(&self, path: &str, origin: Option<&str>, token: Option<&str>) -> Res {
+        let mut form = vec![("reason", "x")];
+        if let Some(t) = token {
+            form.push(("csrf_token", t));
+        }
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(&form);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let r = req.send().await.unwrap();
+        self.finish(r).await
+    }
+
+    pub fn token(&self) -> String {
+        self.csrf.lock().unwrap().clone()
+    }
+
+    pub async fn sign_in(&self, app: &App, login: &str, password: &str, totp_secret: Option<&str>) -> Res {
+        self.get("/login").await;
+        let r = self.post("/login", &[("login", login), ("password", password)]).await;
+        if r.location() == "/login/totp" {
+            let secret = totp_secret.expect("a second factor");
+            self.get("/login/totp").await;
+            let code = totp::code_at(secret, app.clock.now()).unwrap();
+            return self.post("/login/totp", &[("code", &code)]).await;
+        }
+        r
+    }
+}

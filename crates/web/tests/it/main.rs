@@ -1,0 +1,7 @@
+//! Identity over real HTTPS: the application's router and server, in this
+//! process, with an injected clock, on SQLite and on PostgreSQL.
+
+mod access;
+mod accounts;
+mod harness;
+mod signin;

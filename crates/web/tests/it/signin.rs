@@ -1,0 +1,353 @@
+//! Sign-in, lockout, sessions, second factor, passwords (items 2, 4, 5, 36,
+//! 39, 41-46, 75).
+
+use crate::harness::{App, Options, PASSWORD};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::totp;
+use reqwest::StatusCode;
+use time::Duration;
+
+const FAILED: &str = "ユーザIDもしくはパスワードが違います";
+
+#[tokio::test]
+async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("vendor-a", Role::Vendor, Some(vendor)).await;
+        let c = app.client();
+        let before = c.get("/login").await;
+        let cookie = |r: &crate::harness::Res| -> String {
+            r.headers
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .find(|v| v.starts_with("__Host-mamori_session="))
+                .unwrap_or_default()
+        };
+        let first = cookie(&before);
+        assert!(!first.is_empty(), "{}: the login page sets the session cookie", app.backend);
+        let r = c.post("/login", &[("login", "Vendor-A"), ("password", PASSWORD)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(r.location(), "/dashboard");
+        let second = cookie(&r);
+        // item 44: the attributes
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(second.contains(attr), "{}: {attr} missing in {second}", app.backend);
+        }
+        assert!(!second.to_lowercase().contains("domain="), "__Host- cookies carry no Domain");
+        // session fixation: a new id at sign-in
+        let id = |c: &str| c.split(';').next().unwrap().to_owned();
+        assert_ne!(id(&first), id(&second), "{}: the session id did not change at sign-in", app.backend);
+        // item 42②: at least 128 bits (tower-sessions: i128 as 22 base64url characters)
+        assert!(id(&second).len() >= "__Host-mamori_session=".len() + 22);
+        let d = c.get("/dashboard").await;
+        assert_eq!(d.status, StatusCode::OK);
+        assert!(d.body.contains("vendor-a さん"), "{}", d.body);
+        assert!(app.audit_actions().await.contains(&"signin.success".to_owned()));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_39_every_failure_shows_the_same_message() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (disabled_id, _) = app.user("disabled-one", Role::Vendor, Some(vendor)).await;
+        app.user("locked-one", Role::Vendor, Some(vendor)).await;
+        app.user("known-one", Role::Vendor, Some(vendor)).await;
+        let ctx = mamori_store::identity::Ctx {
+            now: mamori_core::clock::Clock::now(&app.clock),
+            actor: mamori_core::audit::Actor::system(),
+            origin: Default::default(),
+        };
+        app.store.set_account_disabled(&ctx, disabled_id, true, "test").await.unwrap();
+        let locker = app.client();
+        for _ in 0..10 {
+            locker.sign_in(&app, "locked-one", "Wrong-Password-1", None).await;
+        }
+        let mut bodies = Vec::new();
+        for (login, password) in [
+            ("nobody-here", PASSWORD),
+            ("known-one", "Wrong-Password-1"),
+            ("locked-one", PASSWORD),
+            ("disabled-one", PASSWORD),
+        ] {
+            let c = app.client();
+            let r = c.sign_in(&app, login, password, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {login}", app.backend);
+            assert!(r.body.contains(FAILED), "{}: {login}: {}", app.backend, r.body);
+            assert!(!r.body.contains(password), "the password is never echoed");
+            // Same page but for the login typed and the token.
+            bodies.push(r.body.replace(login, "LOGIN").replace(&c.token(), "TOKEN"));
+        }
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{}: failure pages differ", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_41_lock_falls_at_exactly_ten_of_100_parallel_failures_and_lifts_after_30_minutes() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (id, _) = app.user("target", Role::Vendor, Some(vendor)).await;
+        let c = app.client();
+        c.get("/login").await;
+        let attempts: Vec<_> = (0..100)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(
+                    async move { c.post("/login", &[("login", "target"), ("password", "Wrong-Password-1")]).await },
+                )
+            })
+            .collect();
+        for a in attempts {
+            let r = a.await.unwrap();
+            assert!(r.body.contains(FAILED));
+        }
+        let a = app.store.account_by_id(id).await.unwrap().unwrap();
+        assert_eq!(a.failed_count, 10, "{}", app.backend);
+        assert!(a.locked_until.is_some());
+        let locks = app.audit_actions().await.iter().filter(|a| *a == "account.locked").count();
+        assert_eq!(locks, 1, "{}: one lock event", app.backend);
+
+        // The right password is refused while locked, with the same message.
+        app.clock.advance(Duration::minutes(29));
+        let r = app.client().sign_in(&app, "target", PASSWORD, None).await;
+        assert!(r.body.contains(FAILED), "{}: still locked at 29 minutes", app.backend);
+        app.clock.advance(Duration::minutes(2));
+        let r = app.client().sign_in(&app, "target", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}: released after 30 minutes", app.backend);
+        assert_eq!(app.store.account_by_id(id).await.unwrap().unwrap().failed_count, 0);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_46_idle_and_absolute_timeouts_end_the_session() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("総務課", OrgKind::Department).await;
+        let (c, _) = app.signed_in("staff", Role::Department, Some(org)).await;
+        app.clock.advance(Duration::minutes(59));
+        assert_eq!(c.get("/dashboard").await.status, StatusCode::OK, "{}", app.backend);
+        app.clock.advance(Duration::minutes(60));
+        let r = c.get("/dashboard").await;
+        assert_eq!(r.location(), "/login?expired=1", "{}: idle for 60 minutes", app.backend);
+        assert!(c.get("/login?expired=1").await.body.contains("ログアウトしました"));
+        assert!(app.audit_actions().await.contains(&"session.timeout".to_owned()));
+
+        // Busy all day, still out at 12 hours.
+        let (c, _) = app.signed_in("staff2", Role::Department, Some(org)).await;
+        for _ in 0..14 {
+            app.clock.advance(Duration::minutes(50));
+            assert_eq!(c.get("/dashboard").await.status, StatusCode::OK, "{}", app.backend);
+        }
+        app.clock.advance(Duration::minutes(20));
+        assert_eq!(c.get("/dashboard").await.location(), "/login?expired=1", "{}: 12 hours", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_46_sign_out_destroys_the_server_side_session() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("総務課", OrgKind::Department).await;
+        app.user("staff", Role::Department, Some(org)).await;
+        let c = app.client();
+        let r = c.sign_in(&app, "staff", PASSWORD, None).await;
+        let cookie = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|v| v.starts_with("__Host-mamori_session="))
+            .expect("a session cookie at sign-in");
+        // The same cookie from elsewhere works while the session lives...
+        let thief = app.raw_client();
+        let stolen = thief.get(format!("{}/dashboard", app.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(stolen.status(), StatusCode::OK, "{}", app.backend);
+        c.get("/dashboard").await;
+        let r = c.post("/logout", &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        // ...and not after sign-out: the server-side session is gone.
+        let stolen = thief.get(format!("{}/dashboard", app.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(stolen.status(), StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(stolen.headers().get("location").unwrap(), "/login");
+        assert_eq!(c.get("/dashboard").await.location(), "/login");
+        assert!(app.audit_actions().await.contains(&"signout".to_owned()));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_once() {
+    for app in App::each(Options::default()).await {
+        // An officer issued without a second factor must enrol before anything else.
+        let new = mamori_store::accounts::NewAccount {
+            login: mamori_core::identity::Login::parse("officer").unwrap(),
+            display_name: "担当".into(),
+            email: "o@example.lg.jp".into(),
+            role: Role::SecurityOfficer,
+            organisation_id: None,
+            password_hash: mamori_core::password::hash::hash(PASSWORD),
+            must_change_password: false,
+        };
+        let ctx = mamori_store::identity::Ctx {
+            now: mamori_core::clock::Clock::now(&app.clock),
+            actor: mamori_core::audit::Actor::system(),
+            origin: Default::default(),
+        };
+        app.store.issue_account(&ctx, &new, "test").await.unwrap();
+        let c = app.client();
+        let r = c.sign_in(&app, "officer", PASSWORD, None).await;
+        assert_eq!(r.location(), "/account/totp", "{}", app.backend);
+        assert_eq!(c.get("/admin/users").await.location(), "/account/totp", "nothing else before enrolment");
+        let page = c.get("/account/totp").await;
+        assert!(page.body.contains("<svg"), "the QR code is inline SVG");
+        let marker = "class=\"secret\">";
+        let from = page.body.find(marker).unwrap() + marker.len();
+        let secret = page.body[from..].split('<').next().unwrap().to_owned();
+        let bad = c.post("/account/totp", &[("code", "000000")]).await;
+        assert!(bad.body.contains("確認コードが正しくありません"));
+        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let done = c.post("/account/totp", &[("code", &code)]).await;
+        let codes: Vec<String> = done
+            .body
+            .split("class=\"recovery-code\">")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10, "{}", done.body);
+        assert_eq!(c.get("/admin/users").await.status, StatusCode::OK);
+        c.post("/logout", &[]).await;
+
+        // The code used for enrolment cannot sign in again (RFC 6238 §5.2).
+        let c2 = app.client();
+        c2.get("/login").await;
+        assert_eq!(c2.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await.location(), "/login/totp");
+        c2.get("/login/totp").await;
+        let replay = c2.post("/login/totp", &[("code", &code)]).await;
+        assert!(replay.body.contains("確認コードが正しくありません"), "{}: replay accepted", app.backend);
+        // A recovery code works, once.
+        let ok = c2.post("/login/totp", &[("code", ""), ("recovery_code", &codes[0])]).await;
+        assert_eq!(ok.location(), "/dashboard", "{}", app.backend);
+        c2.post("/logout", &[]).await;
+        let c3 = app.client();
+        c3.get("/login").await;
+        c3.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await;
+        c3.get("/login/totp").await;
+        let again = c3.post("/login/totp", &[("code", ""), ("recovery_code", &codes[0])]).await;
+        assert!(again.body.contains("確認コードが正しくありません"), "{}: recovery code reused", app.backend);
+        // The next step's code works.
+        app.clock.advance(Duration::seconds(30));
+        let next = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        assert_eq!(c3.post("/login/totp", &[("code", &next)]).await.location(), "/dashboard");
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn items_4_5_password_expiry_policy_and_history() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("総務課", OrgKind::Department).await;
+        app.user("staff", Role::Department, Some(org)).await;
+        app.clock.advance(Duration::days(90));
+        let c = app.client();
+        let r = c.sign_in(&app, "staff", PASSWORD, None).await;
+        assert_eq!(r.location(), "/password", "{}: expired after 90 days", app.backend);
+        assert_eq!(c.get("/dashboard").await.location(), "/password");
+        let page = c.get("/password").await;
+        assert!(page.body.contains("12文字以上"), "the policy is stated");
+        let cases = [
+            ("short1A!", "12文字以上"),
+            ("alllowercaseletters", "12文字以上"),
+            ("xStaff-Is-Long-1", "ユーザIDを含める"),
+            (PASSWORD, "直近5回"),
+        ];
+        for (pw, msg) in cases {
+            let r = c
+                .post("/password", &[("current_password", PASSWORD), ("new_password", pw), ("confirm_password", pw)])
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{pw}");
+            assert!(r.body.contains(msg), "{}: {pw}: {msg}", app.backend);
+            assert!(!r.body.contains(pw), "a password is never shown again");
+        }
+        let r = c
+            .post(
+                "/password",
+                &[
+                    ("current_password", "nope"),
+                    ("new_password", "Another-Good-1"),
+                    ("confirm_password", "Another-Good-1"),
+                ],
+            )
+            .await;
+        assert!(r.body.contains("現在のパスワードが正しくありません"));
+        let r = c
+            .post(
+                "/password",
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", "Another-Good-1"),
+                    ("confirm_password", "Another-Good-1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.location(), "/dashboard", "{}", app.backend);
+        assert!(c.get("/dashboard").await.body.contains("パスワードを変更しました"));
+        assert!(app.audit_actions().await.contains(&"password.changed".to_owned()));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_once() {
+    for app in App::each(Options::default()).await {
+        assert!(app.store.accounts().await.unwrap().is_empty(), "{}: a fresh database has no account", app.backend);
+        let token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+        let now = mamori_core::clock::Clock::now(&app.clock);
+        app.store.set_setup_token(&hash, now + Duration::minutes(30)).await.unwrap();
+        let c = app.client();
+        assert_eq!(c.get("/setup/wrong-token").await.status, StatusCode::NOT_FOUND);
+        let path = format!("/setup/{token}");
+        assert_eq!(c.get(&path).await.status, StatusCode::OK, "{}", app.backend);
+        let bad = c
+            .post(
+                &path,
+                &[
+                    ("login", "x"),
+                    ("display_name", ""),
+                    ("email", "nope"),
+                    ("new_password", "short"),
+                    ("confirm_password", "short"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        for msg in ["ユーザIDは3文字以上", "氏名を入力してください", "メールアドレスの形式", "12文字以上"]
+        {
+            assert!(bad.body.contains(msg), "{msg}: {}", bad.body);
+        }
+        assert!(app.store.accounts().await.unwrap().is_empty(), "bad input changes nothing");
+        let ok = c
+            .post(
+                &path,
+                &[
+                    ("login", "admin1"),
+                    ("display_name", "管理者"),
+                    ("email", "a@example.lg.jp"),
+                    ("new_password", PASSWORD),
+                    ("confirm_password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(ok.location(), "/login", "{}: {}", app.backend, ok.body);
+        assert_eq!(c.get(&path).await.status, StatusCode::NOT_FOUND, "the setup route is gone");
+        let accounts = app.store.accounts().await.unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].role, Role::Admin);
+        assert!(app.audit_actions().await.contains(&"setup.completed".to_owned()));
+        // Expired tokens are refused too.
+        app.close().await;
+    }
+}
