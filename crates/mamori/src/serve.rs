@@ -146,6 +146,8 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
             "管理者アカウントがありません。初回セットアップ URL: {url} (no administrator yet; first-run setup URL)"
         );
     }
+    // The last line of the announcement: tools and tests wait for it.
+    let _ = writeln!(out, "mamori: ready");
     let _ = out.flush();
     drop(out);
     let jobs = crate::jobs::spawn(store.clone(), sessions, clock.clone(), cfg.security, stop_rx_jobs);

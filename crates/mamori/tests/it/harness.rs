@@ -72,6 +72,8 @@ pub struct Server {
     pub base: String,
     /// `http://127.0.0.1:PORT` of the redirect listener, when asked for.
     pub redirect: Option<String>,
+    /// The first-run setup URL, when the server printed one.
+    pub setup_url: Option<String>,
     pub dir: Arc<TempDir>,
     pub client: reqwest::Client,
     log: PathBuf,
@@ -98,15 +100,18 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut base = None;
         let mut redirect = None;
+        let mut setup_url = None;
+        // The server prints its URLs, then the setup URL if there is one,
+        // and closes nothing: read until the line that ends the announcement.
         let wait = async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(url) = between(&line, "(listening on ", "/)") {
                     base = Some(url.to_owned());
-                    if !opts.args.iter().any(|a| a == "--http-redirect-listen") {
-                        break;
-                    }
                 } else if let Some(url) = between(&line, "mamori: ", "/ は") {
                     redirect = Some(url.to_owned());
+                } else if let Some(i) = line.find("once): ") {
+                    setup_url = Some(line[i + "once): ".len()..].trim().to_owned());
+                } else if line.starts_with("mamori: ready") {
                     break;
                 }
             }
@@ -119,7 +124,7 @@ impl Server {
         let cert_path = opts.trust.clone().unwrap_or_else(|| dir.path().join("data/tls/self-signed.crt"));
         let cert = std::fs::read(cert_path).expect("the server's certificate");
         let client = client_trusting(&cert);
-        Ok(Server { child, base, redirect, dir, client, log })
+        Ok(Server { child, base, redirect, setup_url, dir, client, log })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,6 +179,7 @@ fn rand_suffix() -> u64 {
 pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert_pem).unwrap())
+        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()

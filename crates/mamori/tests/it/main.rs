@@ -8,3 +8,4 @@ mod harness;
 mod http;
 mod limits;
 mod tls;
+mod users;

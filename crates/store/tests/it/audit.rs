@@ -132,3 +132,43 @@ async fn verify_reads_past_one_batch() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
+    use mamori_core::identity::{Login, Role};
+    use mamori_store::accounts::NewAccount;
+    use mamori_store::identity::Ctx;
+    for db in each_backend().await {
+        let t0 = OffsetDateTime::now_utc();
+        let ctx = |now| Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        let new = |login: &str| NewAccount {
+            login: Login::parse(login).unwrap(),
+            display_name: login.into(),
+            email: format!("{login}@x.jp"),
+            role: Role::Auditor,
+            organisation_id: None,
+            password_hash: "x".into(),
+            must_change_password: false,
+        };
+        let old = db.store.issue_account(&ctx(t0), &new("old-one"), "t").await.unwrap();
+        let active = db.store.issue_account(&ctx(t0), &new("active-one"), "t").await.unwrap();
+        db.store.record_signin(active, t0 + time::Duration::days(100), "192.0.2.1").await.unwrap();
+        let now = t0 + time::Duration::days(181);
+        let cutoff = now - time::Duration::days(180);
+        assert_eq!(db.store.inactive_accounts(cutoff).await.unwrap().len(), 1, "{}", db.name);
+        let done = db.store.disable_inactive(&ctx(now), cutoff, "180日").await.unwrap();
+        assert_eq!(done, ["old-one"], "{}", db.name);
+        assert!(db.store.account_by_id(old).await.unwrap().unwrap().disabled_at.is_some());
+        assert!(db.store.account_by_id(active).await.unwrap().unwrap().disabled_at.is_none());
+        let ledger = db.store.ledger().await.unwrap();
+        assert!(ledger.iter().any(|l| l.account_id == old && l.change == "disabled" && l.reason == "180日"));
+        assert!(db.store.audit_recent(1).await.unwrap()[0].record.action == "account.disabled");
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Intact { events: 3, head_seq: 3 },
+            "{}",
+            db.name
+        );
+        db.cleanup().await;
+    }
+}

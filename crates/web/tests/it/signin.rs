@@ -351,3 +351,45 @@ async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_onc
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn many_accounts_failing_from_one_address_are_throttled() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("real-user", Role::Vendor, Some(vendor)).await;
+        let c = app.client();
+        c.get("/login").await;
+        // 50 failures over many logins (password spraying) from one address.
+        for i in 0..50 {
+            let login = format!("guess-{i}");
+            c.post("/login", &[("login", &login), ("password", "Spring2026!!x")]).await;
+        }
+        let r = app.client().sign_in(&app, "real-user", PASSWORD, None).await;
+        assert!(r.body.contains(FAILED), "{}: the address is throttled, whatever the account", app.backend);
+        let why = app.store.audit_recent(1).await.unwrap().remove(0).record.changes;
+        assert!(why.contains("throttled"), "{why}");
+        // The window passes.
+        app.clock.advance(Duration::minutes(16));
+        let r = app.client().sign_in(&app, "real-user", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn english_is_kept_for_the_session_once_chosen() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let c = app.client();
+    let page = c.get("/login").await;
+    assert!(page.body.contains("ログイン"));
+    let r = c.post("/lang", &[("lang", "en"), ("next", "/login")]).await;
+    assert_eq!(r.location(), "/login");
+    let page = c.get("/login").await;
+    assert!(page.body.contains("<html lang=\"en\">") && page.body.contains("Sign in"), "{}", page.body);
+    let r = c.post("/login", &[("login", "nobody"), ("password", "x")]).await;
+    assert!(r.body.contains("The user ID or password is incorrect"));
+    // An open redirect is refused.
+    let r = c.post("/lang", &[("lang", "ja"), ("next", "//evil.example/")]).await;
+    assert_eq!(r.location(), "/");
+    app.close().await;
+}

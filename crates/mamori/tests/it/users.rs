@@ -1,0 +1,206 @@
+//! `mamori user …` and `mamori org …` on the console, beside a live server.
+
+use crate::harness::{command, run, sqlite_store, Opts, Server};
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+
+/// Runs mamori with `stdin` as standard input.
+async fn run_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child =
+        command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn console_commands_refuse_bad_input_and_audit_every_change() {
+    let s = Server::start(Opts::default()).await;
+    let data = s.data_dir();
+    let d = data.to_str().unwrap();
+    let pw = "Console-Pass-99\n";
+
+    let (code, _, err) = run_with_stdin(&["org", "create", "ベンダーA", "--kind", "vendor", "--data-dir", d], "").await;
+    assert_eq!(code, 0, "{err}");
+    // Refusals: each with its reason, exit 2, nothing written.
+    for (args, msg) in [
+        (vec!["--login", "a b", "--name", "A", "--email", "a@x.jp", "--role", "auditor"], "--login に使えない文字"),
+        (vec!["--login", "aud1", "--name", "A", "--email", "nope", "--role", "auditor"], "--email の形式"),
+        (vec!["--login", "aud1", "--name", "A", "--email", "a@x.jp", "--role", "root"], "--role は"),
+        (vec!["--login", "ven1", "--name", "A", "--email", "a@x.jp", "--role", "vendor"], "--org が必要"),
+        (
+            vec!["--login", "ven1", "--name", "A", "--email", "a@x.jp", "--role", "vendor", "--org", "無い会社"],
+            "登録されていません",
+        ),
+        (
+            vec!["--login", "aud1", "--name", "A", "--email", "a@x.jp", "--role", "auditor", "--org", "ベンダーA"],
+            "--org を指定しないで",
+        ),
+    ] {
+        let mut full = vec!["user", "create", "--password-stdin", "--data-dir", d];
+        full.extend(args);
+        let (code, _, err) = run_with_stdin(&full, pw).await;
+        assert_eq!(code, 2, "{full:?}: {err}");
+        assert!(err.contains(msg), "{full:?}: expected {msg} in {err}");
+    }
+    let (code, _, err) = run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--login",
+            "aud1",
+            "--name",
+            "監査 一郎",
+            "--email",
+            "a@x.jp",
+            "--role",
+            "auditor",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        "weak\n",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("12文字以上"), "{err}");
+
+    let (code, out, err) = run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--login",
+            "ven1",
+            "--name",
+            "事業者 太郎",
+            "--email",
+            "v@x.jp",
+            "--role",
+            "vendor",
+            "--org",
+            "ベンダーA",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        pw,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run_with_stdin(
+        &[
+            "user",
+            "create",
+            "--login",
+            "VEN1",
+            "--name",
+            "x",
+            "--email",
+            "v@x.jp",
+            "--role",
+            "vendor",
+            "--org",
+            "ベンダーA",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        pw,
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("既に使われています"), "{err}");
+
+    let (code, out, _) = run(&["user", "list", "--format", "json", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["login"], "ven1");
+    assert_eq!(list[0]["organisation"], "ベンダーA");
+    assert!(!out.contains("argon2"), "no hash in the listing");
+
+    // The account signs in through the running server.
+    let page = s.get("/login").await.text().await.unwrap();
+    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
+    let r = s
+        .client
+        .post(s.url("/login"))
+        .header("origin", &s.base)
+        .form(&[("login", "ven1"), ("password", "Console-Pass-99"), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
+
+    for args in [vec!["user", "unlock", "ven1"], vec!["user", "disable", "ven1"]] {
+        let mut full = args.clone();
+        full.extend(["--data-dir", d]);
+        let (code, _, err) = run(&full).await;
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let (code, _, err) = run_with_stdin(
+        &["user", "reset-password", "ven1", "--password-stdin", "--data-dir", d],
+        "New-Console-Pass-1\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["user", "disable", "nobody", "--data-dir", d]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("ありません"), "{err}");
+
+    let keep = s.dir.clone();
+    s.stop().await;
+    let store = sqlite_store(&data).await;
+    let actions: Vec<String> = store.audit_recent(100).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    for a in ["organisation.created", "account.created", "account.unlocked", "account.disabled", "password.reset"] {
+        assert!(actions.contains(&a.to_owned()), "{a} missing from {actions:?}");
+    }
+    let created =
+        store.audit_recent(100).await.unwrap().into_iter().find(|e| e.record.action == "account.created").unwrap();
+    assert!(created.record.actor_login.starts_with("console"), "{}", created.record.actor_login);
+    let ledger = store.ledger().await.unwrap();
+    assert_eq!(ledger.iter().map(|l| l.change.as_str()).collect::<Vec<_>>(), ["issued", "disabled", "password_reset"]);
+    store.close().await;
+    drop(keep);
+}
+
+#[tokio::test]
+async fn setup_url_is_printed_until_an_administrator_exists() {
+    let s = Server::start(Opts::default()).await;
+    let first = s.setup_url.clone().expect("a setup URL on a fresh data directory");
+    let dir = s.dir.clone();
+    s.kill().await;
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    let second = s.setup_url.clone().expect("still no administrator: a new URL");
+    assert_ne!(first, second, "a new token on each start");
+    let path_of = |url: &str| url[url.find("/setup/").unwrap()..].to_owned();
+    let path = path_of(&second);
+    assert_eq!(s.get(&path_of(&first)).await.status(), 404, "the old token is dead");
+    let page = s.get(&path).await.text().await.unwrap();
+    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
+    let r = s
+        .client
+        .post(s.url(&path))
+        .header("origin", &s.base)
+        .form(&[
+            ("login", "admin1"),
+            ("display_name", "管理者"),
+            ("email", "admin@example.lg.jp"),
+            ("new_password", "Admin-Pass-123"),
+            ("confirm_password", "Admin-Pass-123"),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // Killed without warning right after: the administrator is there.
+    s.kill().await;
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    assert!(s.setup_url.is_none(), "no setup URL once an administrator exists");
+    assert_eq!(s.get(&path).await.status(), 404);
+    s.kill().await;
+}
