@@ -2,6 +2,7 @@
 //! checklist can be unit-tested in microseconds.
 
 pub mod audit;
+pub mod catalog;
 pub mod clock;
 pub mod identity;
 pub mod jst;

@@ -1,0 +1,518 @@
+//! The checklist as data: requirements, where they come from, when they
+//! apply, and how they are verified (PRODUCT.md, step 1).
+//!
+//! A catalog is read from YAML (the shipped `catalog/chiyoda.yaml`, or a
+//! municipality's own), validated row by row with every problem reported,
+//! and stored as a new version.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The scanner checks a requirement can be verified by.
+pub const CHECK_IDS: &[&str] = &[
+    "tls.versions",
+    "tls.certificate",
+    "https.redirect",
+    "headers.clickjacking",
+    "headers.disclosure",
+    "cookies.attributes",
+    "url.session-id",
+    "url.credentials",
+    "paths.listing",
+    "paths.exposed",
+    "paths.admin",
+    "errors.detail",
+    "ports.open",
+];
+
+/// The shipped catalog: the seed's 79 requirements.
+pub const SHIPPED_YAML: &str = include_str!("../../../catalog/chiyoda.yaml");
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    pub catalog: CatalogMeta,
+    pub sources: Vec<Source>,
+    pub requirements: Vec<RequirementDef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogMeta {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub items: String,
+}
+
+/// One requirement as written in a catalog file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementDef {
+    pub number: u32,
+    pub source: String,
+    pub major: String,
+    pub middle: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_note: Option<String>,
+    pub text: String,
+    pub applies_when: String,
+    #[serde(default)]
+    pub checks: Vec<String>,
+    #[serde(default)]
+    pub self_met: bool,
+    #[serde(default)]
+    pub evidence_hint: String,
+}
+
+/// One problem in a catalog, located so that a person can fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// The requirement number, or the row of a spreadsheet; 0 for the file.
+    pub row: u32,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.row == 0 {
+            write!(f, "{}: {}", self.field, self.message)
+        } else {
+            write!(f, "{}行目 / No.{} {}: {}", self.row, self.row, self.field, self.message)
+        }
+    }
+}
+
+const MAX_TEXT: usize = 10_000;
+const MAX_LABEL: usize = 200;
+
+impl CatalogFile {
+    pub fn from_yaml(text: &str) -> Result<CatalogFile, Vec<RowError>> {
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            vec![RowError {
+                row: 0, field: "YAML", message: format!("ファイルを読み取れません (cannot parse): {e}")
+            }]
+        })
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).expect("a catalog of plain fields always serialises")
+    }
+
+    /// Every rule a catalog must meet; all problems at once.
+    pub fn validate(&self) -> Result<(), Vec<RowError>> {
+        let mut errors = Vec::new();
+        let mut file_err = |field: &'static str, message: String| errors.push(RowError { row: 0, field, message });
+        if self.catalog.id.trim().is_empty() {
+            file_err("catalog.id", "空です (empty)".into());
+        }
+        if self.catalog.title.trim().is_empty() {
+            file_err("catalog.title", "空です (empty)".into());
+        }
+        if self.requirements.is_empty() {
+            file_err("requirements", "要件が1件もありません (no requirements)".into());
+        }
+        let sources: BTreeSet<&str> = self.sources.iter().map(|s| s.id.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        for r in &self.requirements {
+            let mut err =
+                |field: &'static str, message: String| errors.push(RowError { row: r.number, field, message });
+            if r.number == 0 {
+                err("number", "番号は1以上にしてください (number must be at least 1)".into());
+            }
+            if !seen.insert(r.number) {
+                err("number", "番号が重複しています (duplicate number)".into());
+            }
+            if !sources.contains(r.source.as_str()) {
+                err("source", format!("出典 \"{}\" が sources にありません (unknown source)", r.source));
+            }
+            for (field, value, max) in
+                [("major", &r.major, MAX_LABEL), ("middle", &r.middle, MAX_LABEL), ("text", &r.text, MAX_TEXT)]
+            {
+                if value.trim().is_empty() {
+                    err(field, "空です (empty)".into());
+                } else if value.chars().count() > max {
+                    err(field, format!("{max}文字を超えています (longer than {max})"));
+                }
+            }
+            if let Err(e) = Applicability::parse(&r.applies_when) {
+                err("applies_when", format!("適用条件を解釈できません (cannot parse): {e}"));
+            }
+            for c in &r.checks {
+                if !CHECK_IDS.contains(&c.as_str()) {
+                    err("checks", format!("不明な自動確認 \"{c}\" (unknown check)"));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn shipped() -> CatalogFile {
+        CatalogFile::from_yaml(SHIPPED_YAML).expect("the shipped catalog parses (tested)")
+    }
+}
+
+// ----- applicability --------------------------------------------------------------------
+
+/// The attributes of a system that decide which requirements apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemAttributes {
+    pub uses_servers: bool,
+    pub web_system: bool,
+    pub external_service: bool,
+    pub confidentiality_high: bool,
+    pub integrity_high: bool,
+    pub availability_high: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attr {
+    UsesServers,
+    WebSystem,
+    ExternalService,
+    ConfidentialityHigh,
+    IntegrityHigh,
+    AvailabilityHigh,
+}
+
+impl Attr {
+    const ALL: [(Attr, &'static str); 6] = [
+        (Attr::UsesServers, "uses_servers"),
+        (Attr::WebSystem, "web_system"),
+        (Attr::ExternalService, "external_service"),
+        (Attr::ConfidentialityHigh, "confidentiality_high"),
+        (Attr::IntegrityHigh, "integrity_high"),
+        (Attr::AvailabilityHigh, "availability_high"),
+    ];
+
+    fn of(self, a: &SystemAttributes) -> bool {
+        match self {
+            Attr::UsesServers => a.uses_servers,
+            Attr::WebSystem => a.web_system,
+            Attr::ExternalService => a.external_service,
+            Attr::ConfidentialityHigh => a.confidentiality_high,
+            Attr::IntegrityHigh => a.integrity_high,
+            Attr::AvailabilityHigh => a.availability_high,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        Attr::ALL.iter().find(|(a, _)| *a == self).map(|(_, n)| *n).expect("every attribute is listed")
+    }
+}
+
+/// An applicability condition: `always`, an attribute, or `not`, `and`,
+/// `or` of conditions, with parentheses. `not` binds tightest, then `and`,
+/// then `or`. A dozen lines of recursive descent; no crate is worth it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    Always,
+    Attr(Attr),
+    Not(Box<Applicability>),
+    And(Box<Applicability>, Box<Applicability>),
+    Or(Box<Applicability>, Box<Applicability>),
+}
+
+impl Applicability {
+    pub fn parse(s: &str) -> Result<Applicability, String> {
+        let spaced = s.replace('(', " ( ").replace(')', " ) ");
+        let tokens: Vec<&str> = spaced.split_whitespace().collect();
+        let mut p = Parser { tokens: &tokens, pos: 0 };
+        let e = p.or()?;
+        match p.tokens.get(p.pos) {
+            None => Ok(e),
+            Some(t) => Err(format!("余分な \"{t}\" (unexpected \"{t}\")")),
+        }
+    }
+
+    pub fn applies(&self, a: &SystemAttributes) -> bool {
+        match self {
+            Applicability::Always => true,
+            Applicability::Attr(x) => x.of(a),
+            Applicability::Not(e) => !e.applies(a),
+            Applicability::And(l, r) => l.applies(a) && r.applies(a),
+            Applicability::Or(l, r) => l.applies(a) || r.applies(a),
+        }
+    }
+}
+
+impl fmt::Display for Applicability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Applicability::Always => f.write_str("always"),
+            Applicability::Attr(a) => f.write_str(a.name()),
+            Applicability::Not(e) => write!(f, "not {}", Paren(e)),
+            Applicability::And(l, r) => write!(f, "{} and {}", Paren(l), Paren(r)),
+            Applicability::Or(l, r) => write!(f, "{l} or {r}"),
+        }
+    }
+}
+
+/// Parenthesises an `or` inside a tighter operator.
+struct Paren<'a>(&'a Applicability);
+
+impl fmt::Display for Paren<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Applicability::Or(..) => write!(f, "({})", self.0),
+            e => write!(f, "{e}"),
+        }
+    }
+}
+
+struct Parser<'a> {
+    tokens: &'a [&'a str],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<&'a str> {
+        self.tokens.get(self.pos).copied()
+    }
+
+    fn or(&mut self) -> Result<Applicability, String> {
+        let mut left = self.and()?;
+        while self.peek() == Some("or") {
+            self.pos += 1;
+            left = Applicability::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Applicability, String> {
+        let mut left = self.not()?;
+        while self.peek() == Some("and") {
+            self.pos += 1;
+            left = Applicability::And(Box::new(left), Box::new(self.not()?));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<Applicability, String> {
+        if self.peek() == Some("not") {
+            self.pos += 1;
+            return Ok(Applicability::Not(Box::new(self.not()?)));
+        }
+        self.atom()
+    }
+
+    fn atom(&mut self) -> Result<Applicability, String> {
+        let Some(t) = self.peek() else { return Err("式が途中で終わっています (unexpected end)".into()) };
+        self.pos += 1;
+        match t {
+            "(" => {
+                let e = self.or()?;
+                if self.peek() != Some(")") {
+                    return Err("閉じ括弧がありません (missing \")\")".into());
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            "always" => Ok(Applicability::Always),
+            name => Attr::ALL
+                .iter()
+                .find(|(_, n)| *n == name)
+                .map(|(a, _)| Applicability::Attr(*a))
+                .ok_or_else(|| format!("不明な属性 \"{name}\" (unknown attribute)")),
+        }
+    }
+}
+
+// ----- versions ---------------------------------------------------------------------------
+
+/// What changed between two versions of a catalog, by requirement number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogDiff {
+    pub added: Vec<u32>,
+    pub removed: Vec<u32>,
+    /// Number and the names of the fields that differ.
+    pub changed: Vec<(u32, Vec<&'static str>)>,
+}
+
+pub fn diff(old: &[RequirementDef], new: &[RequirementDef]) -> CatalogDiff {
+    let o: BTreeMap<u32, &RequirementDef> = old.iter().map(|r| (r.number, r)).collect();
+    let n: BTreeMap<u32, &RequirementDef> = new.iter().map(|r| (r.number, r)).collect();
+    let mut d = CatalogDiff::default();
+    for (num, new_r) in &n {
+        match o.get(num) {
+            None => d.added.push(*num),
+            Some(old_r) => {
+                let mut fields = Vec::new();
+                let pairs: [(&'static str, bool); 9] = [
+                    ("source", old_r.source != new_r.source),
+                    ("major", old_r.major != new_r.major),
+                    ("middle", old_r.middle != new_r.middle),
+                    ("condition_note", old_r.condition_note != new_r.condition_note),
+                    ("text", old_r.text != new_r.text),
+                    ("applies_when", old_r.applies_when != new_r.applies_when),
+                    ("checks", old_r.checks != new_r.checks),
+                    ("self_met", old_r.self_met != new_r.self_met),
+                    ("evidence_hint", old_r.evidence_hint != new_r.evidence_hint),
+                ];
+                for (f, differs) in pairs {
+                    if differs {
+                        fields.push(f);
+                    }
+                }
+                if !fields.is_empty() {
+                    d.changed.push((*num, fields));
+                }
+            }
+        }
+    }
+    d.removed = o.keys().filter(|k| !n.contains_key(k)).copied().collect();
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(bits: u8) -> SystemAttributes {
+        SystemAttributes {
+            uses_servers: bits & 1 != 0,
+            web_system: bits & 2 != 0,
+            external_service: bits & 4 != 0,
+            confidentiality_high: bits & 8 != 0,
+            integrity_high: bits & 16 != 0,
+            availability_high: bits & 32 != 0,
+        }
+    }
+
+    /// PRODUCT.md's applicability table, written out independently.
+    fn product_table(n: u32, a: &SystemAttributes) -> bool {
+        match n {
+            1..=12 | 15..=30 | 79 => true,
+            13 | 14 => a.uses_servers,
+            31..=40 | 42..=57 | 62..=71 | 78 => a.web_system,
+            41 => a.web_system && (a.confidentiality_high || a.integrity_high),
+            58..=61 => a.web_system && (a.confidentiality_high || a.integrity_high || a.availability_high),
+            72..=77 => a.external_service,
+            _ => panic!("no requirement {n}"),
+        }
+    }
+
+    #[test]
+    fn shipped_catalog_applies_exactly_as_product_md_says_for_every_system_profile() {
+        let c = CatalogFile::shipped();
+        c.validate().unwrap();
+        for bits in 0..64u8 {
+            let a = attrs(bits);
+            for r in &c.requirements {
+                let got = Applicability::parse(&r.applies_when).unwrap().applies(&a);
+                assert_eq!(got, product_table(r.number, &a), "No.{} with {a:?}", r.number);
+            }
+        }
+    }
+
+    #[test]
+    fn numbering_is_1_to_79_without_a_gap() {
+        let numbers: Vec<u32> = CatalogFile::shipped().requirements.iter().map(|r| r.number).collect();
+        assert_eq!(numbers, (1..=79).collect::<Vec<_>>());
+    }
+
+    fn squash(s: &str) -> String {
+        s.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    /// Every 内容 is the seed's text (whitespace aside), in the seed's order.
+    #[test]
+    fn every_text_is_transcribed_from_the_seed() {
+        let seed = squash(include_str!("../../../catalog/source/chiyoda-seed.txt"));
+        let mut from = 0;
+        for r in CatalogFile::shipped().requirements {
+            let text = squash(&r.text);
+            match seed[from..].find(&text) {
+                Some(i) => from += i + text.len(),
+                None => panic!("No.{}: 内容 is not the seed's text (or out of order):\n{}", r.number, r.text),
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_copy_is_the_shared_seed() {
+        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seed/000_7a44cdfbc233d646.txt");
+        match std::fs::read_to_string(shared) {
+            Ok(s) => assert_eq!(s, include_str!("../../../catalog/source/chiyoda-seed.txt")),
+            Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("../shared/seed is missing in CI"),
+            Err(_) => eprintln!("*** ../shared/seed not found beside the repository; the copy is not compared ***"),
+        }
+    }
+
+    #[test]
+    fn expressions_parse_print_and_evaluate() {
+        let cases = [
+            ("always", "always"),
+            ("web_system", "web_system"),
+            (
+                "web_system and (confidentiality_high or integrity_high)",
+                "web_system and (confidentiality_high or integrity_high)",
+            ),
+            ("not uses_servers or web_system", "not uses_servers or web_system"),
+            ("((web_system))", "web_system"),
+        ];
+        for (src, printed) in cases {
+            let e = Applicability::parse(src).unwrap();
+            assert_eq!(e.to_string(), printed);
+            assert_eq!(Applicability::parse(&e.to_string()).unwrap(), e, "round trip of {src}");
+        }
+        for bad in ["", "web", "web_system and", "(web_system", "web_system)", "always always", "and web_system"] {
+            assert!(Applicability::parse(bad).is_err(), "{bad:?}");
+        }
+        let e = Applicability::parse("not web_system and uses_servers").unwrap();
+        assert!(e.applies(&attrs(1)));
+        assert!(!e.applies(&attrs(3)));
+    }
+
+    #[test]
+    fn validation_reports_every_problem_with_its_row() {
+        let mut c = CatalogFile::shipped();
+        c.requirements[0].text = " ".into();
+        c.requirements[1].number = 1;
+        c.requirements[2].applies_when = "cloud".into();
+        c.requirements[3].checks = vec!["tls.magic".into()];
+        c.requirements[4].source = "nowhere".into();
+        let errs = c.validate().unwrap_err();
+        let fields: Vec<(u32, &str)> = errs.iter().map(|e| (e.row, e.field)).collect();
+        assert_eq!(fields, [(1, "text"), (1, "number"), (3, "applies_when"), (4, "checks"), (5, "source")]);
+        assert!(errs[2].to_string().contains("不明な属性 \"cloud\""), "{}", errs[2]);
+    }
+
+    #[test]
+    fn yaml_round_trips_and_unknown_keys_are_refused() {
+        let c = CatalogFile::shipped();
+        assert_eq!(CatalogFile::from_yaml(&c.to_yaml()).unwrap(), c);
+        let bad = SHIPPED_YAML.replacen("    self_met:", "    self_mett:", 1);
+        assert!(CatalogFile::from_yaml(&bad).is_err());
+    }
+
+    #[test]
+    fn diff_names_added_removed_and_changed() {
+        let old = CatalogFile::shipped().requirements;
+        let mut new = old.clone();
+        new.retain(|r| r.number != 79);
+        new[0].text.push_str("追記");
+        new[1].applies_when = "web_system".into();
+        let mut extra = old[0].clone();
+        extra.number = 80;
+        new.push(extra);
+        let d = diff(&old, &new);
+        assert_eq!(d.added, [80]);
+        assert_eq!(d.removed, [79]);
+        assert_eq!(d.changed, [(1, vec!["text"]), (2, vec!["applies_when"])]);
+    }
+}
