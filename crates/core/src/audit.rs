@@ -45,6 +45,8 @@ pub enum Action {
     CsrfRejected,
     LedgerExported,
     OrganisationCreated,
+    CatalogImported,
+    CatalogExported,
 }
 
 impl Action {
@@ -76,6 +78,8 @@ impl Action {
             Action::CsrfRejected => "csrf.rejected",
             Action::LedgerExported => "ledger.exported",
             Action::OrganisationCreated => "organisation.created",
+            Action::CatalogImported => "catalog.imported",
+            Action::CatalogExported => "catalog.exported",
         }
     }
 }

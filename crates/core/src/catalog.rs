@@ -88,7 +88,7 @@ impl fmt::Display for RowError {
         if self.row == 0 {
             write!(f, "{}: {}", self.field, self.message)
         } else {
-            write!(f, "{}行目 / No.{} {}: {}", self.row, self.row, self.field, self.message)
+            write!(f, "No.{} {}: {}", self.row, self.field, self.message)
         }
     }
 }

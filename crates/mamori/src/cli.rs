@@ -44,6 +44,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::users::OrgCommand,
     },
+    /// 要件カタログ (the requirements catalog)
+    Catalog {
+        #[command(subcommand)]
+        command: crate::catalog::CatalogCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +64,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit { command: AuditCommand::Verify } => audit_verify(&cli.global).await,
         Command::User { command } => crate::users::run_user(&cli.global, command).await,
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
+        Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
     }
 }
 

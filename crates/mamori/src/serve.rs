@@ -104,6 +104,10 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         Err(e) => return fail(format!("セッションの保存先を準備できません (session store): {e}")).await,
     };
     let state = AppState::new(store.clone(), sessions.clone(), web_config, clock.clone());
+    let first_run = mamori_store::identity::Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
+    if let Err(e) = store.ensure_catalog(&first_run).await {
+        return fail(format!("同梱の要件カタログを取り込めません (shipped catalog): {e}")).await;
+    }
     let setup_url = match crate::jobs::setup_token(&store, &*clock, &public_origin).await {
         Ok(u) => u,
         Err(e) => return fail(format!("初回セットアップを準備できません (setup token): {e}")).await,

@@ -6,6 +6,7 @@
 
 mod assets;
 mod auth;
+pub mod catalog_io;
 pub mod client;
 mod csrf;
 mod error;

@@ -15,14 +15,18 @@ async fn start_and_stop_are_audited_and_the_chain_verifies() {
     let events = store.audit_recent(10).await.unwrap();
     store.close().await;
     let actions: Vec<&str> = events.iter().map(|e| e.record.action.as_str()).collect();
-    assert_eq!(actions, ["server.stop", "server.start"]);
+    assert_eq!(
+        actions,
+        ["server.stop", "server.start", "catalog.imported"],
+        "the shipped catalog is imported at first start"
+    );
     assert_eq!(events[0].record.actor_login, "system");
     assert!(events[0].record.changes.contains("SIGTERM"));
     assert!(events[1].record.changes.contains("self-signed"));
 
     let (code, out, err) = run(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("正常") && out.contains("2 件"), "{out}");
+    assert!(out.contains("正常") && out.contains("3 件"), "{out}");
 }
 
 #[tokio::test]
@@ -32,13 +36,13 @@ async fn audit_verify_names_the_tampered_event() {
     s.stop().await;
     let store = sqlite_store(&dir).await;
     store
-        .execute_unchecked_for_tests("UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 1")
+        .execute_unchecked_for_tests("UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 2")
         .await
         .unwrap();
     store.close().await;
     let (code, out, err) = run(&["audit", "verify", "--data-dir", dir.to_str().unwrap()]).await;
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("#1"), "{err}");
+    assert!(err.contains("#2"), "{err}");
 }
 
 #[tokio::test]
@@ -103,7 +107,7 @@ async fn server_runs_on_postgresql() {
     let s = Server::start(Opts::default().env("DATABASE_URL", &url)).await;
     let store = Store::open(&DatabaseLocation::parse(&url).unwrap()).await.unwrap();
     let actions: Vec<String> = store.audit_recent(10).await.unwrap().into_iter().map(|e| e.record.action).collect();
-    assert_eq!(actions, ["server.start", "server.stop", "server.start"]);
+    assert_eq!(actions, ["server.start", "server.stop", "server.start", "catalog.imported"]);
     store.close().await;
 
     // The database goes away: /healthz says so, with the same hygiene, no detail.

@@ -139,7 +139,7 @@ async fn metrics_answer_admin_networks_only() {
         r#"mamori_http_requests_total{method="GET",route="/",status="200"} 1"#,
         "mamori_http_request_duration_seconds_bucket",
         r#"mamori_db_connections{state="open"}"#,
-        "mamori_audit_events_written 1",
+        "mamori_audit_events_written 2",
     ] {
         assert!(text.contains(metric), "missing {metric} in\n{text}");
     }

@@ -204,3 +204,59 @@ async fn setup_url_is_printed_until_an_administrator_exists() {
     assert_eq!(s.get(&path).await.status(), 404);
     s.kill().await;
 }
+
+#[tokio::test]
+async fn catalog_is_shipped_exported_and_a_bad_excel_imports_nothing() {
+    let s = Server::start(Opts::default()).await;
+    let data = s.data_dir();
+    let d = data.to_str().unwrap();
+    let (code, out, err) = run(&["catalog", "export", "--format", "json", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 79);
+    for key in ["number", "major", "middle", "text", "applies_when"] {
+        assert!(items.iter().all(|i| !i[key].is_null()), "{key}");
+    }
+    assert_eq!(items[40]["number"], 41);
+    assert_eq!(items[40]["applies_when"], "web_system and (confidentiality_high or integrity_high)");
+
+    // Excel out, edited, and back in as version 2.
+    let xlsx = s.dir.path().join("catalog.xlsx");
+    let (code, _, err) =
+        run(&["catalog", "export", "--format", "xlsx", "--output", xlsx.to_str().unwrap(), "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) =
+        run(&["catalog", "import", xlsx.to_str().unwrap(), "--id", "chiyoda-x", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("79 件"), "{out}");
+    let (code, out, _) = run(&["catalog", "diff", "1", "2", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("No.") || out.contains("差分はありません"), "{out}");
+
+    // A sheet with bad rows: the rows are named, and no version is added.
+    let bad = s.dir.path().join("bad.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in
+        [["No", "大項目", "中項目", "内容"], ["1", "A", "B", "C"], ["two", "A", "B", "C"], ["3", "A", "B", ""]]
+            .iter()
+            .enumerate()
+    {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    wb.save(&bad).unwrap();
+    let (code, _, err) = run(&["catalog", "import", bad.to_str().unwrap(), "--data-dir", d]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("3行目") && err.contains("No.3 text"), "{err}");
+    let (_, out, _) = run(&["catalog", "list", "--data-dir", d]).await;
+    assert_eq!(out.lines().count(), 2, "still two versions: {out}");
+    // The same file twice is one version.
+    let (code, out, _) =
+        run(&["catalog", "import", xlsx.to_str().unwrap(), "--id", "chiyoda-x", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("既にあります"), "{out}");
+    s.kill().await;
+}

@@ -1,0 +1,199 @@
+//! `mamori catalog …`: import, export, list and compare catalog versions.
+
+use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::config::GlobalArgs;
+use clap::{Subcommand, ValueEnum};
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::catalog::{diff, CatalogFile, RowError};
+use mamori_core::clock::{Clock, SystemClock};
+use mamori_core::jst::format_jst;
+use mamori_store::catalog::ImportOutcome;
+use mamori_store::identity::Ctx;
+use mamori_store::Store;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// カタログの版の一覧 (list versions)
+    List,
+    /// カタログを新しい版として取り込む (import YAML or Excel as a new version)
+    Import {
+        file: PathBuf,
+        /// Excel の場合のカタログID (catalog id for an Excel file)
+        #[arg(long, default_value = "imported")]
+        id: String,
+        /// Excel の場合の名称 (title for an Excel file)
+        #[arg(long, default_value = "取り込んだ要件一覧表")]
+        title: String,
+    },
+    /// カタログを書き出す (export; default: the newest version)
+    Export {
+        #[arg(long)]
+        version: Option<i64>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
+        format: ExportFormat,
+        /// 出力先 (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// 2つの版の差分 (differences between two versions)
+    Diff { from: i64, to: i64 },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Json,
+    Xlsx,
+}
+
+fn console_ctx() -> Ctx {
+    let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
+    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default() }
+}
+
+fn refuse(message: impl AsRef<str>) -> ExitCode {
+    eprintln!("mamori: {}", message.as_ref());
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn problem(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("mamori: {e}");
+    ExitCode::from(EXIT_PROBLEM)
+}
+
+fn report(errors: &[RowError]) -> ExitCode {
+    eprintln!("mamori: カタログに誤りがあるため、何も取り込みませんでした (nothing imported):");
+    for e in errors {
+        eprintln!("  - {e}");
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+pub async fn run(global: &GlobalArgs, cmd: CatalogCommand) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = catalog(&store, cmd).await;
+    store.close().await;
+    result.err().unwrap_or(ExitCode::SUCCESS)
+}
+
+async fn version_or_newest(store: &Store, v: Option<i64>) -> Result<(i64, CatalogFile), ExitCode> {
+    let id = match v {
+        Some(id) => id,
+        None => store
+            .catalog_versions()
+            .await
+            .map_err(problem)?
+            .first()
+            .map(|v| v.id)
+            .ok_or_else(|| refuse("カタログがまだありません (no catalog yet)"))?,
+    };
+    let file = store
+        .catalog_document(id)
+        .await
+        .map_err(problem)?
+        .ok_or_else(|| refuse(format!("版 {id} はありません (no version {id})")))?;
+    Ok((id, file))
+}
+
+async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
+    match cmd {
+        CatalogCommand::List => {
+            for v in store.catalog_versions().await.map_err(problem)? {
+                println!(
+                    "{}\t{}\t{}\t{}件\t{}\t{}",
+                    v.id,
+                    v.catalog_key,
+                    v.label,
+                    v.requirements,
+                    format_jst(v.imported_at),
+                    v.title
+                );
+            }
+            Ok(())
+        }
+        CatalogCommand::Import { file, id, title } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| refuse(format!("{} を読めません (cannot read): {e}", file.display())))?;
+            let catalog = if bytes.starts_with(b"PK") {
+                mamori_web::catalog_io::import(&bytes, &id, &title).map_err(|e| report(&e))?
+            } else {
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    refuse("UTF-8 の YAML か Excel (.xlsx) を指定してください (not UTF-8 YAML nor .xlsx)")
+                })?;
+                let c = CatalogFile::from_yaml(&text).map_err(|e| report(&e))?;
+                c.validate().map_err(|e| report(&e))?;
+                c
+            };
+            match store.import_catalog(&console_ctx(), &catalog).await.map_err(problem)? {
+                ImportOutcome::Imported(v) => println!(
+                    "版 {v} として {} 件を取り込みました (imported as version {v})",
+                    catalog.requirements.len()
+                ),
+                ImportOutcome::AlreadyImported(v) => {
+                    println!("同じ内容の版 {v} が既にあります。何も取り込みませんでした (identical to version {v})")
+                }
+            }
+            Ok(())
+        }
+        CatalogCommand::Export { version, format, output } => {
+            let (id, file) = version_or_newest(store, version).await?;
+            let bytes = match format {
+                ExportFormat::Yaml => file.to_yaml().into_bytes(),
+                ExportFormat::Json => {
+                    let list: Vec<_> = file
+                        .requirements
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "number": r.number, "source": r.source, "major": r.major, "middle": r.middle,
+                                "condition_note": r.condition_note, "text": r.text, "applies_when": r.applies_when,
+                                "checks": r.checks, "self_met": r.self_met, "evidence_hint": r.evidence_hint,
+                            })
+                        })
+                        .collect();
+                    let mut s = serde_json::to_string_pretty(&list).map_err(problem)?;
+                    s.push('\n');
+                    s.into_bytes()
+                }
+                ExportFormat::Xlsx => mamori_web::catalog_io::export(&file).map_err(problem)?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, &bytes)
+                    .map_err(|e| refuse(format!("{} に書けません (cannot write): {e}", path.display())))?,
+                None => std::io::stdout().write_all(&bytes).map_err(problem)?,
+            }
+            let fmt = match format {
+                ExportFormat::Yaml => "yaml",
+                ExportFormat::Json => "json",
+                ExportFormat::Xlsx => "xlsx",
+            };
+            store.record_catalog_export(&console_ctx(), id, fmt).await.map_err(problem)?;
+            Ok(())
+        }
+        CatalogCommand::Diff { from, to } => {
+            let (_, a) = version_or_newest(store, Some(from)).await?;
+            let (_, b) = version_or_newest(store, Some(to)).await?;
+            let d = diff(&a.requirements, &b.requirements);
+            for n in &d.added {
+                println!("+ No.{n} 追加 (added)");
+            }
+            for n in &d.removed {
+                println!("- No.{n} 削除 (removed)");
+            }
+            for (n, fields) in &d.changed {
+                println!("~ No.{n} 変更 (changed): {}", fields.join(", "));
+            }
+            if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
+                println!("差分はありません (no differences)");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! A catalog as an Excel workbook: export in the familiar column layout, and
+//! import from a sheet with at least the columns No / 大項目 / 中項目 / 内容.
+
+use calamine::{Data, Reader, Xlsx};
+use mamori_core::catalog::{CatalogFile, CatalogMeta, RequirementDef, RowError, Source};
+use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use std::io::Cursor;
+
+const COLUMNS: [&str; 10] =
+    ["No", "大項目", "中項目", "条件", "内容", "出典", "適用条件", "自動確認", "mamori自身で対応", "証跡の例"];
+
+/// Limits on an uploaded workbook, checked on the zip directory before any
+/// parsing: a small .xlsx can expand enormously (calamine does not limit it).
+const MAX_ENTRY: u64 = 20 * 1024 * 1024;
+const MAX_TOTAL: u64 = 60 * 1024 * 1024;
+const MAX_ENTRIES: usize = 1_000;
+
+pub fn export(file: &CatalogFile) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let wrap = Format::new().set_text_wrap().set_align(rust_xlsxwriter::FormatAlign::Top);
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet();
+    ws.set_name("要件")?;
+    for (c, h) in COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, r) in file.requirements.iter().enumerate() {
+        let row = i as u32 + 1;
+        let source = file.sources.iter().find(|s| s.id == r.source).map_or(r.source.as_str(), |s| s.title.as_str());
+        ws.write_number(row, 0, r.number)?;
+        ws.write_string_with_format(row, 1, &r.major, &wrap)?;
+        ws.write_string_with_format(row, 2, &r.middle, &wrap)?;
+        ws.write_string_with_format(row, 3, r.condition_note.as_deref().unwrap_or(""), &wrap)?;
+        ws.write_string_with_format(row, 4, &r.text, &wrap)?;
+        ws.write_string_with_format(row, 5, source, &wrap)?;
+        ws.write_string(row, 6, &r.applies_when)?;
+        ws.write_string(row, 7, r.checks.join(" "))?;
+        ws.write_string(row, 8, if r.self_met { "○" } else { "" })?;
+        ws.write_string_with_format(row, 9, &r.evidence_hint, &wrap)?;
+    }
+    for (c, w) in
+        [(0u16, 5.0), (1, 18.0), (2, 18.0), (3, 14.0), (4, 70.0), (5, 24.0), (6, 22.0), (7, 18.0), (8, 8.0), (9, 30.0)]
+    {
+        ws.set_column_width(c, w)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    let meta = wb.add_worksheet();
+    meta.set_name("カタログ")?;
+    for (r, (k, v)) in [("id", &file.catalog.id), ("title", &file.catalog.title), ("version", &file.catalog.version)]
+        .iter()
+        .enumerate()
+    {
+        meta.write_string(r as u32, 0, *k)?;
+        meta.write_string(r as u32, 1, v.as_str())?;
+    }
+    wb.save_to_buffer()
+}
+
+fn file_error(message: String) -> Vec<RowError> {
+    vec![RowError { row: 0, field: "Excel", message }]
+}
+
+/// Refuses a workbook whose zip entries would expand beyond the limits.
+fn check_zip(bytes: &[u8]) -> Result<(), Vec<RowError>> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|_| file_error("Excel (.xlsx) のファイルではありません (not an .xlsx file)".into()))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(file_error(format!("ファイル内の要素が多すぎます (more than {MAX_ENTRIES} entries)")));
+    }
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| file_error(format!("壊れたファイルです (corrupt): {e}")))?;
+        if entry.size() > MAX_ENTRY {
+            return Err(file_error("展開後のサイズが大きすぎます (an entry expands beyond 20 MB)".into()));
+        }
+        total += entry.size();
+    }
+    if total > MAX_TOTAL {
+        return Err(file_error("展開後のサイズが大きすぎます (expands beyond 60 MB)".into()));
+    }
+    Ok(())
+}
+
+fn cell(row: &[Data], col: Option<usize>) -> String {
+    match col.and_then(|c| row.get(c)) {
+        None | Some(Data::Empty) => String::new(),
+        Some(Data::Float(f)) if f.fract() == 0.0 => format!("{}", *f as i64),
+        Some(d) => d.to_string(),
+    }
+}
+
+/// Reads a workbook's first sheet. Rows are numbered as Excel shows them.
+/// Every problem is reported; nothing is returned if there is one.
+pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile, Vec<RowError>> {
+    check_zip(bytes)?;
+    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
+        .map_err(|e| file_error(format!("Excel ファイルを開けません (cannot open): {e}")))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| file_error("シートがありません (no sheet)".into()))?
+        .map_err(|e| file_error(format!("シートを読めません (cannot read the sheet): {e}")))?;
+    let mut rows = range.rows();
+    let header: Vec<String> =
+        rows.next().map(|r| r.iter().map(|c| c.to_string().trim().to_owned()).collect()).unwrap_or_default();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let missing: Vec<&str> = ["No", "大項目", "中項目", "内容"].into_iter().filter(|n| col(n).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(file_error(format!("1行目に必要な列がありません: {} (missing columns)", missing.join(", "))));
+    }
+    let (c_no, c_major, c_middle, c_text) = (col("No"), col("大項目"), col("中項目"), col("内容"));
+    let (c_cond, c_source, c_applies, c_checks, c_self, c_hint) =
+        (col("条件"), col("出典"), col("適用条件"), col("自動確認"), col("mamori自身で対応"), col("証跡の例"));
+    let mut errors = Vec::new();
+    let mut requirements = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let sheet_row = i as u32 + 2;
+        if row.iter().all(|c| matches!(c, Data::Empty)) {
+            continue;
+        }
+        let no = cell(row, c_no);
+        let Ok(number) = no.trim().parse::<u32>() else {
+            errors.push(RowError {
+                row: sheet_row,
+                field: "No",
+                message: format!("{sheet_row}行目: 番号 \"{no}\" が数値ではありません (not a number)"),
+            });
+            continue;
+        };
+        let source_title = cell(row, c_source);
+        let source_title =
+            if source_title.trim().is_empty() { title.to_owned() } else { source_title.trim().to_owned() };
+        let source_id = match sources.iter().position(|s| s.title == source_title) {
+            Some(p) => sources[p].id.clone(),
+            None => {
+                let id = format!("s{}", sources.len() + 1);
+                sources.push(Source { id: id.clone(), title: source_title, items: String::new() });
+                id
+            }
+        };
+        let applies = cell(row, c_applies);
+        let cond = cell(row, c_cond);
+        requirements.push(RequirementDef {
+            number,
+            source: source_id,
+            major: cell(row, c_major).trim().to_owned(),
+            middle: cell(row, c_middle).trim().to_owned(),
+            condition_note: (!cond.trim().is_empty()).then(|| cond.trim().to_owned()),
+            text: cell(row, c_text).trim().to_owned(),
+            applies_when: if applies.trim().is_empty() { "always".to_owned() } else { applies.trim().to_owned() },
+            checks: cell(row, c_checks).split_whitespace().map(str::to_owned).collect(),
+            self_met: matches!(cell(row, c_self).trim(), "○" | "true" | "TRUE" | "1" | "yes"),
+            evidence_hint: cell(row, c_hint).trim().to_owned(),
+        });
+    }
+    let file = CatalogFile {
+        catalog: CatalogMeta { id: catalog_id.to_owned(), title: title.to_owned(), version: "1".to_owned() },
+        sources,
+        requirements,
+    };
+    if let Err(mut more) = file.validate() {
+        errors.append(&mut more);
+    }
+    if errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_then_import_keeps_every_requirement() {
+        let shipped = CatalogFile::shipped();
+        let bytes = export(&shipped).unwrap();
+        let back = import(&bytes, "chiyoda", &shipped.catalog.title).unwrap();
+        assert_eq!(back.requirements.len(), 79);
+        for (a, b) in shipped.requirements.iter().zip(&back.requirements) {
+            assert_eq!(
+                (a.number, &a.major, &a.middle, &a.text, &a.applies_when, &a.checks, a.self_met),
+                (b.number, &b.major, &b.middle, &b.text, &b.applies_when, &b.checks, b.self_met)
+            );
+            assert_eq!(a.condition_note, b.condition_note);
+            assert_eq!(a.evidence_hint, b.evidence_hint);
+        }
+    }
+
+    fn sheet(rows: &[[&str; 4]]) -> Vec<u8> {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn a_bad_sheet_reports_its_rows_and_yields_nothing() {
+        let bytes = sheet(&[
+            ["No", "大項目", "中項目", "内容"],
+            ["1", "ID管理", "共有禁止", "1人1ID"],
+            ["x", "ID管理", "発行", "管理簿"],
+            ["3", "", "発行", "管理簿"],
+            ["3", "ID管理", "発行", ""],
+        ]);
+        let errs = import(&bytes, "town", "町の一覧表").unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(text[0].contains("3行目") && text[0].contains("\"x\""), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("No.3 major")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("No.3 number")), "duplicate: {text:?}");
+        assert!(text.iter().any(|t| t.contains("No.3 text")), "{text:?}");
+    }
+
+    #[test]
+    fn missing_columns_and_non_excel_files_are_refused() {
+        let bytes = sheet(&[["No", "大項目", "説明", "内容"]]);
+        let errs = import(&bytes, "t", "t").unwrap_err();
+        assert!(errs[0].to_string().contains("中項目"), "{errs:?}");
+        let errs = import("No,大項目\n1,x\n".as_bytes(), "t", "t").unwrap_err();
+        assert!(errs[0].to_string().contains(".xlsx"), "{errs:?}");
+    }
+}
