@@ -47,6 +47,13 @@ pub enum Action {
     OrganisationCreated,
     CatalogImported,
     CatalogExported,
+    SystemCreated,
+    SystemUpdated,
+    ApplicabilityOverridden,
+    AnswerSaved,
+    SystemSubmitted,
+    AnswerReviewed,
+    ReviewFinished,
 }
 
 impl Action {
@@ -80,6 +87,13 @@ impl Action {
             Action::OrganisationCreated => "organisation.created",
             Action::CatalogImported => "catalog.imported",
             Action::CatalogExported => "catalog.exported",
+            Action::SystemCreated => "system.created",
+            Action::SystemUpdated => "system.updated",
+            Action::ApplicabilityOverridden => "applicability.overridden",
+            Action::AnswerSaved => "answer.saved",
+            Action::SystemSubmitted => "system.submitted",
+            Action::AnswerReviewed => "answer.reviewed",
+            Action::ReviewFinished => "review.finished",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod checklist;
 pub mod clock;
 pub mod identity;
 pub mod jst;

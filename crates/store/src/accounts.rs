@@ -17,7 +17,7 @@ fn opt_t(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
-fn unique(e: sqlx::Error) -> StoreError {
+pub(crate) fn unique(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
         _ => StoreError::Db(e),

@@ -11,6 +11,7 @@ pub mod catalog;
 mod db;
 pub mod identity;
 pub mod sessions;
+pub mod systems;
 
 pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};
 

@@ -3,6 +3,7 @@
 mod audit;
 mod catalog;
 mod schema;
+mod systems;
 
 use mamori_store::{DatabaseLocation, Store};
 use tempfile::TempDir;

@@ -1,0 +1,270 @@
+//! Systems, answers and review (PRODUCT.md steps 2, 3, 5): the closed sets
+//! and the workflow, as functions from state and event to a new state or
+//! an error.
+
+use time::Date;
+
+macro_rules! closed_set {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored code.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+closed_set!(
+    /// Where a system is in its life.
+    Phase { Building = "building", PreProduction = "pre_production", Production = "production", Retired = "retired" }
+);
+
+closed_set!(
+    /// 未着手 → 回答中 → 提出済 → 差戻し / 承認.
+    SystemStatus { NotStarted = "not_started", Answering = "answering", Submitted = "submitted", Returned = "returned", Approved = "approved" }
+);
+
+closed_set!(
+    /// The vendor's answer to one requirement.
+    AnswerStatus { Done = "done", Partial = "partial", NotDone = "not_done", NotApplicable = "not_applicable" }
+);
+
+closed_set!(
+    /// The officer's decision on one answer.
+    Review { Pending = "pending", Approved = "approved", Returned = "returned" }
+);
+
+/// What is wrong with an answer, field by field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerProblem {
+    /// 対応済 and 一部対応 say what was done.
+    MeasuresRequired,
+    /// 一部対応 and 未対応 say when it will be done.
+    PlannedDateRequired,
+    /// 対象外 says why.
+    ReasonRequired,
+    TooLong,
+}
+
+/// An answer as the vendor gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerInput {
+    pub status: AnswerStatus,
+    pub measures: String,
+    pub planned: Option<Date>,
+    pub reason: String,
+}
+
+pub const MAX_ANSWER_TEXT: usize = 4000;
+
+impl AnswerInput {
+    /// Every problem at once, with the field it belongs to.
+    pub fn problems(&self) -> Vec<(&'static str, AnswerProblem)> {
+        use AnswerStatus::*;
+        let mut p = Vec::new();
+        if matches!(self.status, Done | Partial) && self.measures.trim().is_empty() {
+            p.push(("measures", AnswerProblem::MeasuresRequired));
+        }
+        if matches!(self.status, Partial | NotDone) && self.planned.is_none() {
+            p.push(("planned_date", AnswerProblem::PlannedDateRequired));
+        }
+        if self.status == NotApplicable && self.reason.trim().is_empty() {
+            p.push(("reason", AnswerProblem::ReasonRequired));
+        }
+        for (field, text) in [("measures", &self.measures), ("reason", &self.reason)] {
+            if text.chars().count() > MAX_ANSWER_TEXT {
+                p.push((field, AnswerProblem::TooLong));
+            }
+        }
+        p
+    }
+
+    /// A planned date that has passed while the item is still not done.
+    pub fn overdue(&self, today: Date) -> bool {
+        matches!(self.status, AnswerStatus::Partial | AnswerStatus::NotDone) && self.planned.is_some_and(|d| d < today)
+    }
+}
+
+/// Why a workflow step is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkflowError {
+    /// The system is not in a state that allows it (e.g. editing after submission).
+    NotNow(SystemStatus),
+    /// These applicable requirements have no answer yet (or a returned one not re-answered).
+    Unanswered(Vec<u32>),
+    /// The review is not finished: these answers have no decision yet.
+    Undecided(Vec<u32>),
+}
+
+/// May the vendor change answers now? Only while answering or returned.
+pub fn can_answer(status: SystemStatus) -> Result<(), WorkflowError> {
+    match status {
+        SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned => Ok(()),
+        s => Err(WorkflowError::NotNow(s)),
+    }
+}
+
+/// The status after a draft answer is saved.
+pub fn after_answer(status: SystemStatus) -> Result<SystemStatus, WorkflowError> {
+    can_answer(status)?;
+    Ok(match status {
+        SystemStatus::NotStarted => SystemStatus::Answering,
+        s => s,
+    })
+}
+
+/// One applicable requirement as the workflow sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemState {
+    pub number: u32,
+    pub answered: bool,
+    pub review: Review,
+    /// Changed by the vendor since it was returned.
+    pub revised_after_return: bool,
+}
+
+/// Submitting the whole system: every applicable item answered, and every
+/// returned item answered again.
+pub fn submit(status: SystemStatus, items: &[ItemState]) -> Result<SystemStatus, WorkflowError> {
+    can_answer(status)?;
+    let missing: Vec<u32> = items
+        .iter()
+        .filter(|i| !i.answered || (i.review == Review::Returned && !i.revised_after_return))
+        .map(|i| i.number)
+        .collect();
+    if !missing.is_empty() {
+        return Err(WorkflowError::Unanswered(missing));
+    }
+    Ok(SystemStatus::Submitted)
+}
+
+/// The officer may decide on items only while the system is submitted.
+pub fn can_review(status: SystemStatus) -> Result<(), WorkflowError> {
+    match status {
+        SystemStatus::Submitted => Ok(()),
+        s => Err(WorkflowError::NotNow(s)),
+    }
+}
+
+/// Finishing the review: any returned item sends the system back to the
+/// vendor; otherwise, once every item is approved, it is approved.
+pub fn finish_review(status: SystemStatus, items: &[ItemState]) -> Result<SystemStatus, WorkflowError> {
+    can_review(status)?;
+    let undecided: Vec<u32> = items.iter().filter(|i| i.review == Review::Pending).map(|i| i.number).collect();
+    if items.iter().any(|i| i.review == Review::Returned) {
+        return Ok(SystemStatus::Returned);
+    }
+    if !undecided.is_empty() {
+        return Err(WorkflowError::Undecided(undecided));
+    }
+    Ok(SystemStatus::Approved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+    use AnswerStatus::*;
+    use SystemStatus::*;
+
+    fn item(number: u32, answered: bool, review: Review) -> ItemState {
+        ItemState { number, answered, review, revised_after_return: false }
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for s in SystemStatus::ALL {
+            assert_eq!(SystemStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(AnswerStatus::parse("done"), Some(Done));
+        assert_eq!(Phase::parse("x"), None);
+    }
+
+    #[test]
+    fn answer_rules_table() {
+        let cases: &[(AnswerStatus, &str, Option<Date>, &str, &[&str])] = &[
+            (Done, "TLS1.2以上のみ", None, "", &[]),
+            (Done, " ", None, "", &["measures"]),
+            (Partial, "一部", Some(date!(2027 - 03 - 31)), "", &[]),
+            (Partial, "", None, "", &["measures", "planned_date"]),
+            (NotDone, "", Some(date!(2027 - 03 - 31)), "", &[]),
+            (NotDone, "", None, "", &["planned_date"]),
+            (NotApplicable, "", None, "クラウドを使わない", &[]),
+            (NotApplicable, "", None, "", &["reason"]),
+        ];
+        for (status, measures, planned, reason, want) in cases {
+            let a = AnswerInput {
+                status: *status,
+                measures: (*measures).into(),
+                planned: *planned,
+                reason: (*reason).into(),
+            };
+            let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
+            assert_eq!(got, *want, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn overdue_only_when_not_done_and_past() {
+        let a = AnswerInput {
+            status: NotDone,
+            measures: String::new(),
+            planned: Some(date!(2026 - 11 - 01)),
+            reason: String::new(),
+        };
+        assert!(a.overdue(date!(2026 - 11 - 28)));
+        assert!(!a.overdue(date!(2026 - 10 - 28)));
+        let done = AnswerInput { status: Done, ..a };
+        assert!(!done.overdue(date!(2026 - 11 - 28)));
+    }
+
+    #[test]
+    fn workflow_table() {
+        assert_eq!(after_answer(NotStarted), Ok(Answering));
+        assert_eq!(after_answer(Returned), Ok(Returned));
+        assert_eq!(after_answer(Submitted), Err(WorkflowError::NotNow(Submitted)));
+        assert_eq!(after_answer(Approved), Err(WorkflowError::NotNow(Approved)));
+
+        let all = [item(1, true, Review::Pending), item(2, true, Review::Pending)];
+        assert_eq!(submit(Answering, &all), Ok(Submitted));
+        assert_eq!(
+            submit(Answering, &[item(1, true, Review::Pending), item(2, false, Review::Pending)]),
+            Err(WorkflowError::Unanswered(vec![2]))
+        );
+        assert_eq!(submit(Submitted, &all), Err(WorkflowError::NotNow(Submitted)));
+
+        // Returned items must be answered again before resubmitting.
+        let returned = [item(1, true, Review::Approved), item(2, true, Review::Returned)];
+        assert_eq!(submit(Returned, &returned), Err(WorkflowError::Unanswered(vec![2])));
+        let revised = [
+            item(1, true, Review::Approved),
+            ItemState { revised_after_return: true, ..item(2, true, Review::Returned) },
+        ];
+        assert_eq!(submit(Returned, &revised), Ok(Submitted));
+
+        assert_eq!(
+            finish_review(Submitted, &[item(1, true, Review::Approved), item(2, true, Review::Returned)]),
+            Ok(Returned)
+        );
+        assert_eq!(
+            finish_review(Submitted, &[item(1, true, Review::Approved), item(2, true, Review::Approved)]),
+            Ok(Approved)
+        );
+        assert_eq!(
+            finish_review(Submitted, &[item(1, true, Review::Approved), item(2, true, Review::Pending)]),
+            Err(WorkflowError::Undecided(vec![2]))
+        );
+        assert_eq!(finish_review(Answering, &all), Err(WorkflowError::NotNow(Answering)));
+    }
+}

@@ -1,0 +1,491 @@
+//! Systems, applicability overrides, answers and review, each change with
+//! its history line and audit event in one transaction.
+
+use crate::audit::append;
+use crate::identity::Ctx;
+use crate::{with_conn, Store, StoreError, Tx};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::catalog::SystemAttributes;
+use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
+use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use sqlx::Row;
+use time::{Date, OffsetDateTime};
+
+fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
+    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v}"))
+}
+
+const DATE: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn date_str(d: Option<Date>) -> Option<String> {
+    d.map(|d| d.format(DATE).expect("a date formats as YYYY-MM-DD"))
+}
+
+fn parse_date(s: Option<String>) -> Result<Option<Date>, StoreError> {
+    s.map(|s| Date::parse(&s, DATE).map_err(|_| corrupt("date", &s))).transpose()
+}
+
+/// What an officer enters about a system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemInput {
+    pub name: String,
+    pub description: String,
+    pub department_id: i64,
+    pub vendor_id: Option<i64>,
+    pub phase: Phase,
+    pub attrs: SystemAttributes,
+    pub ismap_number: String,
+    pub service_name: String,
+    pub service_region: String,
+    pub urls: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRecord {
+    pub id: i64,
+    pub input: SystemInput,
+    pub department_name: String,
+    pub vendor_name: Option<String>,
+    pub catalog_version_id: i64,
+    pub status: SystemStatus,
+    pub round: i64,
+    pub updated_at: OffsetDateTime,
+}
+
+/// Narrows a list of systems. `vendor_id` and `department_id` are also how
+/// a vendor or department user is confined to their own systems.
+#[derive(Debug, Clone, Default)]
+pub struct SystemFilter {
+    pub department_id: Option<i64>,
+    pub vendor_id: Option<i64>,
+    pub phase: Option<Phase>,
+    pub status: Option<SystemStatus>,
+    pub name_contains: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub number: u32,
+    pub applies: bool,
+    pub reason: String,
+    pub actor_login: String,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerRecord {
+    pub number: u32,
+    pub input: AnswerInput,
+    pub review: Review,
+    pub review_comment: String,
+    pub revised_after_return: bool,
+    pub revision: i64,
+    pub updated_at: OffsetDateTime,
+    pub updated_by: String,
+}
+
+/// One line of a system's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub number: u32,
+    pub kind: String,
+    pub status: String,
+    pub measures: String,
+    pub planned_date: Option<String>,
+    pub reason: String,
+    pub comment: String,
+    pub actor_login: String,
+    pub at: OffsetDateTime,
+}
+
+const SELECT_SYSTEM: &str = "SELECT s.*, d.name AS department_name, v.name AS vendor_name FROM system s \
+     JOIN organisation d ON d.id = s.department_id LEFT JOIN organisation v ON v.id = s.vendor_id";
+
+macro_rules! system_from_row {
+    ($row:expr) => {{
+        let r = $row;
+        let phase: String = r.try_get("phase")?;
+        let status: String = r.try_get("status")?;
+        let lines = |s: String| -> Vec<String> { s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect() };
+        SystemRecord {
+            id: r.try_get("id")?,
+            input: SystemInput {
+                name: r.try_get("name")?,
+                description: r.try_get("description")?,
+                department_id: r.try_get("department_id")?,
+                vendor_id: r.try_get("vendor_id")?,
+                phase: Phase::parse(&phase).ok_or_else(|| corrupt("phase", &phase))?,
+                attrs: SystemAttributes {
+                    uses_servers: r.try_get("uses_servers")?,
+                    web_system: r.try_get("web_system")?,
+                    external_service: r.try_get("external_service")?,
+                    confidentiality_high: r.try_get("confidentiality_high")?,
+                    integrity_high: r.try_get("integrity_high")?,
+                    availability_high: r.try_get("availability_high")?,
+                },
+                ismap_number: r.try_get("ismap_number")?,
+                service_name: r.try_get("service_name")?,
+                service_region: r.try_get("service_region")?,
+                urls: lines(r.try_get("urls")?),
+                hosts: lines(r.try_get("hosts")?),
+            },
+            department_name: r.try_get("department_name")?,
+            vendor_name: r.try_get("vendor_name")?,
+            catalog_version_id: r.try_get("catalog_version_id")?,
+            status: SystemStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+            round: r.try_get("round")?,
+            updated_at: t(r.try_get("updated_at_us")?)?,
+        }
+    }};
+}
+
+fn system_event(ctx: &Ctx, action: Action, id: i64) -> NewEvent {
+    NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), action, Outcome::Success).target("system", id.to_string())
+}
+
+async fn history_line(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    system_id: i64,
+    round: i64,
+    number: u32,
+    kind: &str,
+    answer: Option<&AnswerInput>,
+    comment: &str,
+) -> Result<(), StoreError> {
+    let (status, measures, planned, reason) = match answer {
+        Some(a) => (a.status.as_str(), a.measures.as_str(), date_str(a.planned), a.reason.as_str()),
+        None => ("", "", None, ""),
+    };
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO answer_event (system_id, round, number, kind, status, measures, planned_date, reason, comment, actor_login, at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(system_id).bind(round).bind(i64::from(number)).bind(kind).bind(status).bind(measures).bind(planned)
+        .bind(reason).bind(comment).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now))
+        .execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Moves a system from one status to another, or fails with `Conflict` if
+/// someone else moved it first.
+async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: SystemStatus) -> Result<(), StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("UPDATE system SET status = $3, updated_at_us = $4 WHERE id = $1 AND status = $2")
+            .bind(id).bind(from.as_str()).bind(to.as_str()).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
+    });
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+impl Store {
+    pub async fn create_system(
+        &self,
+        ctx: &Ctx,
+        input: &SystemInput,
+        catalog_version_id: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = to_unix_micros(ctx.now);
+        let a = &input.attrs;
+        let id: i64 = with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO system (name, description, department_id, vendor_id, phase, uses_servers, web_system, external_service, \
+                 ismap_number, service_name, service_region, confidentiality_high, integrity_high, availability_high, urls, hosts, \
+                 catalog_version_id, status, round, created_at_us, updated_at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18) RETURNING id",
+            )
+            .bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id).bind(input.phase.as_str())
+            .bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number).bind(&input.service_name)
+            .bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high).bind(a.availability_high)
+            .bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(catalog_version_id).bind(now)
+            .fetch_one(c).await.map_err(crate::accounts::unique)?.try_get("id")?
+        });
+        let changes = Changes::new()
+            .with("name", input.name.as_str())
+            .with("department_id", input.department_id)
+            .with("vendor_id", input.vendor_id)
+            .with("phase", input.phase.as_str())
+            .with("catalog_version_id", catalog_version_id);
+        append(&mut tx, ctx.now, system_event(ctx, Action::SystemCreated, id).changes(changes)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn update_system(&self, ctx: &Ctx, before: &SystemRecord, input: &SystemInput) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let a = &input.attrs;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "UPDATE system SET name = $2, description = $3, department_id = $4, vendor_id = $5, phase = $6, uses_servers = $7, \
+                 web_system = $8, external_service = $9, ismap_number = $10, service_name = $11, service_region = $12, \
+                 confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18 \
+                 WHERE id = $1",
+            )
+            .bind(before.id).bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id)
+            .bind(input.phase.as_str()).bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number)
+            .bind(&input.service_name).bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high)
+            .bind(a.availability_high).bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(to_unix_micros(ctx.now))
+            .execute(c).await.map_err(crate::accounts::unique)?;
+        });
+        let b = &before.input;
+        let mut changes = Changes::new();
+        if b.name != input.name {
+            changes = changes.with("name", format!("{} -> {}", b.name, input.name));
+        }
+        if b.vendor_id != input.vendor_id {
+            changes = changes.with("vendor_id", format!("{:?} -> {:?}", b.vendor_id, input.vendor_id));
+        }
+        if b.department_id != input.department_id {
+            changes = changes.with("department_id", format!("{} -> {}", b.department_id, input.department_id));
+        }
+        if b.phase != input.phase {
+            changes = changes.with("phase", format!("{} -> {}", b.phase.as_str(), input.phase.as_str()));
+        }
+        if b.attrs != input.attrs {
+            changes = changes.with("attributes", format!("{:?} -> {:?}", b.attrs, input.attrs));
+        }
+        if b.urls != input.urls || b.hosts != input.hosts {
+            changes = changes.with(
+                "targets",
+                format!(
+                    "{} -> {}",
+                    b.urls.join(" ") + " " + &b.hosts.join(" "),
+                    input.urls.join(" ") + " " + &input.hosts.join(" ")
+                ),
+            );
+        }
+        append(&mut tx, ctx.now, system_event(ctx, Action::SystemUpdated, before.id).changes(changes)).await?;
+        tx.commit().await
+    }
+
+    pub async fn systems(&self, f: &SystemFilter) -> Result<Vec<SystemRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!(
+            "{SELECT_SYSTEM} WHERE ($1 IS NULL OR s.department_id = $1) AND ($2 IS NULL OR s.vendor_id = $2) \
+             AND ($3 IS NULL OR s.phase = $3) AND ($4 IS NULL OR s.status = $4) \
+             AND ($5 IS NULL OR LOWER(s.name) LIKE '%' || LOWER($5) || '%') ORDER BY s.name"
+        );
+        let name = f.name_contains.as_ref().map(|n| n.replace(['%', '_'], ""));
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query(&sql)
+                .bind(f.department_id).bind(f.vendor_id).bind(f.phase.map(Phase::as_str)).bind(f.status.map(SystemStatus::as_str))
+                .bind(name)
+                .fetch_all(c).await?;
+            rows.iter().map(|r| Ok(system_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
+    pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
+        let s = with_conn!(tx, c => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(c).await?;
+            row.map(|r| Ok::<_, StoreError>(system_from_row!(&r))).transpose()?
+        });
+        tx.rollback().await?;
+        Ok(s)
+    }
+
+    pub async fn overrides(&self, system_id: i64) -> Result<Vec<Override>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
+                .bind(system_id).fetch_all(c).await?;
+            rows.iter().map(|r| {
+                let n: i64 = r.try_get("number")?;
+                Ok(Override { number: n as u32, applies: r.try_get("applies")?, reason: r.try_get("reason")?, actor_login: r.try_get("actor_login")?, at: t(r.try_get("at_us")?)? })
+            }).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
+    /// The officer decides that one requirement does (or does not) apply,
+    /// with a reason (audited, shown in reports).
+    pub async fn set_override(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        number: u32,
+        applies: bool,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM applicability_override WHERE system_id = $1 AND number = $2")
+                .bind(system_id).bind(i64::from(number)).execute(&mut *c).await?;
+            sqlx::query("INSERT INTO applicability_override (system_id, number, applies, reason, actor_login, at_us) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(system_id).bind(i64::from(number)).bind(applies).bind(reason).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now))
+                .execute(&mut *c).await?;
+        });
+        let ev = system_event(ctx, Action::ApplicabilityOverridden, system_id)
+            .changes(Changes::new().with("number", number).with("applies", applies).with("reason", reason));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await
+    }
+
+    pub async fn answers(&self, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query("SELECT * FROM answer WHERE system_id = $1 AND round = $2 ORDER BY number")
+                .bind(system_id).bind(round).fetch_all(c).await?;
+            rows.iter().map(|r| {
+                let n: i64 = r.try_get("number")?;
+                let status: String = r.try_get("status")?;
+                let review: String = r.try_get("review")?;
+                Ok(AnswerRecord {
+                    number: n as u32,
+                    input: AnswerInput {
+                        status: AnswerStatus::parse(&status).ok_or_else(|| corrupt("answer status", &status))?,
+                        measures: r.try_get("measures")?,
+                        planned: parse_date(r.try_get("planned_date")?)?,
+                        reason: r.try_get("reason")?,
+                    },
+                    review: Review::parse(&review).ok_or_else(|| corrupt("review", &review))?,
+                    review_comment: r.try_get("review_comment")?,
+                    revised_after_return: r.try_get("revised_after_return")?,
+                    revision: r.try_get("revision")?,
+                    updated_at: t(r.try_get("updated_at_us")?)?,
+                    updated_by: r.try_get("updated_by")?,
+                })
+            }).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
+    /// Saves a draft answer: a new revision, its history line, the audit
+    /// event, and the system's status move (未着手 → 回答中), atomically.
+    pub async fn save_answer(
+        &self,
+        ctx: &Ctx,
+        system: &SystemRecord,
+        number: u32,
+        input: &AnswerInput,
+        new_status: SystemStatus,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if new_status != system.status {
+            move_status(&mut tx, ctx, system.id, system.status, new_status).await?;
+        }
+        let now = to_unix_micros(ctx.now);
+        with_conn!(tx, c => {
+            let updated = sqlx::query(
+                "UPDATE answer SET status = $4, measures = $5, planned_date = $6, reason = $7, \
+                 revised_after_return = (review = 'returned'), revision = revision + 1, updated_at_us = $8, updated_by = $9 \
+                 WHERE system_id = $1 AND round = $2 AND number = $3",
+            )
+            .bind(system.id).bind(system.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+            .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
+            .execute(&mut *c).await?.rows_affected();
+            if updated == 0 {
+                sqlx::query(
+                    "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, revision, updated_at_us, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9)",
+                )
+                .bind(system.id).bind(system.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+                .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
+                .execute(&mut *c).await?;
+            }
+        });
+        history_line(&mut tx, ctx, system.id, system.round, number, "answer", Some(input), "").await?;
+        let ev = system_event(ctx, Action::AnswerSaved, system.id)
+            .changes(Changes::new().with("number", number).with("status", input.status.as_str()));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await
+    }
+
+    /// Submits the whole system; returned items that were answered again go
+    /// back to the officer as undecided.
+    pub async fn submit_system(&self, ctx: &Ctx, system: &SystemRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        move_status(&mut tx, ctx, system.id, system.status, SystemStatus::Submitted).await?;
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE answer SET review = 'pending', revised_after_return = $3 WHERE system_id = $1 AND round = $2 AND review = 'returned'")
+                .bind(system.id).bind(system.round).bind(false).execute(c).await?;
+        });
+        history_line(&mut tx, ctx, system.id, system.round, 0, "submit", None, "").await?;
+        append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, system.id)).await?;
+        tx.commit().await
+    }
+
+    /// The officer's decision on one answer (承認, or 差戻し with a comment).
+    pub async fn decide(
+        &self,
+        ctx: &Ctx,
+        system: &SystemRecord,
+        number: u32,
+        decision: Review,
+        comment: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("UPDATE answer SET review = $4, review_comment = $5 WHERE system_id = $1 AND round = $2 AND number = $3")
+                .bind(system.id).bind(system.round).bind(i64::from(number)).bind(decision.as_str()).bind(comment)
+                .execute(c).await?.rows_affected()
+        });
+        if n != 1 {
+            return Err(StoreError::Conflict);
+        }
+        let kind = if decision == Review::Approved { "approve" } else { "return" };
+        history_line(&mut tx, ctx, system.id, system.round, number, kind, None, comment).await?;
+        let ev = system_event(ctx, Action::AnswerReviewed, system.id).changes(
+            Changes::new().with("number", number).with("decision", decision.as_str()).with("comment", comment),
+        );
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await
+    }
+
+    /// Ends the review with the status the workflow decided.
+    pub async fn finish_review(&self, ctx: &Ctx, system: &SystemRecord, to: SystemStatus) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        move_status(&mut tx, ctx, system.id, system.status, to).await?;
+        history_line(&mut tx, ctx, system.id, system.round, 0, "review_finished", None, to.as_str()).await?;
+        append(
+            &mut tx,
+            ctx.now,
+            system_event(ctx, Action::ReviewFinished, system.id).changes(Changes::new().with("status", to.as_str())),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Every answer revision and decision of a system's round, oldest first.
+    pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query("SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 ORDER BY id")
+                .bind(system_id).bind(round).fetch_all(c).await?;
+            rows.iter().map(|r| {
+                let n: i64 = r.try_get("number")?;
+                Ok(HistoryEntry {
+                    number: n as u32,
+                    kind: r.try_get("kind")?,
+                    status: r.try_get("status")?,
+                    measures: r.try_get("measures")?,
+                    planned_date: r.try_get("planned_date")?,
+                    reason: r.try_get("reason")?,
+                    comment: r.try_get("comment")?,
+                    actor_login: r.try_get("actor_login")?,
+                    at: t(r.try_get("at_us")?)?,
+                })
+            }).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+}

@@ -1,0 +1,98 @@
+use crate::each_backend;
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::catalog::SystemAttributes;
+use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
+use mamori_core::identity::OrgKind;
+use mamori_store::identity::Ctx;
+use mamori_store::systems::{SystemFilter, SystemInput};
+use mamori_store::StoreError;
+use time::OffsetDateTime;
+
+#[tokio::test]
+async fn systems_answers_and_decisions_keep_their_history() {
+    for db in each_backend().await {
+        let ctx = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
+        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
+        let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
+        let input = SystemInput {
+            name: "文書管理システム".into(),
+            description: String::new(),
+            department_id: dept,
+            vendor_id: Some(vendor),
+            phase: Phase::Building,
+            attrs: SystemAttributes { web_system: true, ..Default::default() },
+            ismap_number: String::new(),
+            service_name: String::new(),
+            service_region: String::new(),
+            urls: vec!["https://docs.example.lg.jp/".into()],
+            hosts: vec![],
+        };
+        let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
+        assert!(
+            matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Conflict)),
+            "{}",
+            db.name
+        );
+        let s = db.store.system(id).await.unwrap().unwrap();
+        assert_eq!(
+            (s.status, s.vendor_name.as_deref(), s.input.urls.len()),
+            (SystemStatus::NotStarted, Some("ベンダーA"), 1)
+        );
+        let mine = db.store.systems(&SystemFilter { vendor_id: Some(vendor), ..Default::default() }).await.unwrap();
+        assert_eq!(mine.len(), 1);
+        let others =
+            db.store.systems(&SystemFilter { vendor_id: Some(vendor + 100), ..Default::default() }).await.unwrap();
+        assert!(others.is_empty());
+        let found =
+            db.store.systems(&SystemFilter { name_contains: Some("文書".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(found.len(), 1, "{}", db.name);
+
+        let answer = AnswerInput {
+            status: AnswerStatus::Done,
+            measures: "TLS1.2以上".into(),
+            planned: None,
+            reason: String::new(),
+        };
+        db.store.save_answer(&ctx, &s, 57, &answer, SystemStatus::Answering).await.unwrap();
+        // A stale status is refused: someone else moved the system first.
+        assert!(matches!(
+            db.store.save_answer(&ctx, &s, 56, &answer, SystemStatus::Answering).await,
+            Err(StoreError::Conflict)
+        ));
+        let s = db.store.system(id).await.unwrap().unwrap();
+        db.store
+            .save_answer(&ctx, &s, 57, &AnswerInput { measures: "TLS1.3".into(), ..answer.clone() }, s.status)
+            .await
+            .unwrap();
+        db.store.submit_system(&ctx, &s).await.unwrap();
+        let s = db.store.system(id).await.unwrap().unwrap();
+        db.store.decide(&ctx, &s, 57, Review::Returned, "証跡を添付してください").await.unwrap();
+        db.store.finish_review(&ctx, &s, SystemStatus::Returned).await.unwrap();
+        let answers = db.store.answers(id, 1).await.unwrap();
+        assert_eq!((answers[0].revision, answers[0].review), (2, Review::Returned), "{}", db.name);
+        let s = db.store.system(id).await.unwrap().unwrap();
+        db.store.save_answer(&ctx, &s, 57, &answer, s.status).await.unwrap();
+        assert!(db.store.answers(id, 1).await.unwrap()[0].revised_after_return);
+        db.store.submit_system(&ctx, &s).await.unwrap();
+        assert_eq!(
+            db.store.answers(id, 1).await.unwrap()[0].review,
+            Review::Pending,
+            "resubmitted items await a decision"
+        );
+        let kinds: Vec<String> = db.store.history(id, 1).await.unwrap().into_iter().map(|h| h.kind).collect();
+        assert_eq!(
+            kinds,
+            ["answer", "answer", "submit", "return", "review_finished", "answer", "submit"],
+            "{}",
+            db.name
+        );
+
+        db.store.set_override(&ctx, id, 72, true, "クラウドを一部利用").await.unwrap();
+        db.store.set_override(&ctx, id, 72, false, "利用をやめた").await.unwrap();
+        let o = db.store.overrides(id).await.unwrap();
+        assert_eq!((o.len(), o[0].applies, o[0].reason.as_str()), (1, false, "利用をやめた"));
+        assert!(matches!(db.store.audit_verify().await.unwrap(), mamori_store::audit::Verification::Intact { .. }));
+        db.cleanup().await;
+    }
+}
