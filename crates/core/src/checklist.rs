@@ -193,7 +193,8 @@ mod tests {
 
     #[test]
     fn answer_rules_table() {
-        let cases: &[(AnswerStatus, &str, Option<Date>, &str, &[&str])] = &[
+        type Case<'a> = (AnswerStatus, &'a str, Option<Date>, &'a str, &'a [&'a str]);
+        let cases: &[Case] = &[
             (Done, "TLS1.2以上のみ", None, "", &[]),
             (Done, " ", None, "", &["measures"]),
             (Partial, "一部", Some(date!(2027 - 03 - 31)), "", &[]),

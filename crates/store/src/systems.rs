@@ -152,13 +152,13 @@ fn system_event(ctx: &Ctx, action: Action, id: i64) -> NewEvent {
 async fn history_line(
     tx: &mut Tx,
     ctx: &Ctx,
-    system_id: i64,
-    round: i64,
+    system: &SystemRecord,
     number: u32,
     kind: &str,
     answer: Option<&AnswerInput>,
     comment: &str,
 ) -> Result<(), StoreError> {
+    let (system_id, round) = (system.id, system.round);
     let (status, measures, planned, reason) = match answer {
         Some(a) => (a.status.as_str(), a.measures.as_str(), date_str(a.planned), a.reason.as_str()),
         None => ("", "", None, ""),
@@ -402,7 +402,7 @@ impl Store {
                 .execute(&mut *c).await?;
             }
         });
-        history_line(&mut tx, ctx, system.id, system.round, number, "answer", Some(input), "").await?;
+        history_line(&mut tx, ctx, system, number, "answer", Some(input), "").await?;
         let ev = system_event(ctx, Action::AnswerSaved, system.id)
             .changes(Changes::new().with("number", number).with("status", input.status.as_str()));
         append(&mut tx, ctx.now, ev).await?;
@@ -418,7 +418,7 @@ impl Store {
             sqlx::query("UPDATE answer SET review = 'pending', revised_after_return = $3 WHERE system_id = $1 AND round = $2 AND review = 'returned'")
                 .bind(system.id).bind(system.round).bind(false).execute(c).await?;
         });
-        history_line(&mut tx, ctx, system.id, system.round, 0, "submit", None, "").await?;
+        history_line(&mut tx, ctx, system, 0, "submit", None, "").await?;
         append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, system.id)).await?;
         tx.commit().await
     }
@@ -442,7 +442,7 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         let kind = if decision == Review::Approved { "approve" } else { "return" };
-        history_line(&mut tx, ctx, system.id, system.round, number, kind, None, comment).await?;
+        history_line(&mut tx, ctx, system, number, kind, None, comment).await?;
         let ev = system_event(ctx, Action::AnswerReviewed, system.id).changes(
             Changes::new().with("number", number).with("decision", decision.as_str()).with("comment", comment),
         );
@@ -454,7 +454,7 @@ impl Store {
     pub async fn finish_review(&self, ctx: &Ctx, system: &SystemRecord, to: SystemStatus) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         move_status(&mut tx, ctx, system.id, system.status, to).await?;
-        history_line(&mut tx, ctx, system.id, system.round, 0, "review_finished", None, to.as_str()).await?;
+        history_line(&mut tx, ctx, system, 0, "review_finished", None, to.as_str()).await?;
         append(
             &mut tx,
             ctx.now,
