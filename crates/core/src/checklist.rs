@@ -2,7 +2,24 @@
 //! and the workflow, as functions from state and event to a new state or
 //! an error.
 
+use crate::catalog::{Applicability, RequirementDef, SystemAttributes};
 use time::Date;
+
+/// The requirements that apply to a system: the catalog's condition for
+/// each, unless the officer overrode it for this system.
+pub fn applicable<'a>(
+    reqs: &'a [RequirementDef],
+    attrs: &SystemAttributes,
+    overrides: &[(u32, bool)],
+) -> Vec<&'a RequirementDef> {
+    reqs.iter()
+        .filter(|r| match overrides.iter().find(|(n, _)| *n == r.number) {
+            Some((_, applies)) => *applies,
+            // A stored catalog was validated at import; an unparsable condition applies.
+            None => Applicability::parse(&r.applies_when).map_or(true, |a| a.applies(attrs)),
+        })
+        .collect()
+}
 
 macro_rules! closed_set {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
@@ -180,6 +197,18 @@ mod tests {
 
     fn item(number: u32, answered: bool, review: Review) -> ItemState {
         ItemState { number, answered, review, revised_after_return: false }
+    }
+
+    #[test]
+    fn overrides_win_over_the_catalog() {
+        let reqs = crate::catalog::CatalogFile::shipped().requirements;
+        let plain = SystemAttributes::default();
+        let base: Vec<u32> = applicable(&reqs, &plain, &[]).iter().map(|r| r.number).collect();
+        assert_eq!(base.len(), 29, "1-12, 15-30, 79");
+        let with: Vec<u32> = applicable(&reqs, &plain, &[(13, true), (79, false)]).iter().map(|r| r.number).collect();
+        assert!(with.contains(&13) && !with.contains(&79));
+        let web = SystemAttributes { web_system: true, ..plain };
+        assert_eq!(applicable(&reqs, &web, &[]).len(), 29 + 37, "31-40, 42-57, 62-71, 78");
     }
 
     #[test]

@@ -174,10 +174,10 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &[ManageAccounts, ViewAccounts, ReviewAccess],
-            Role::SecurityOfficer => &[ViewAccounts, ReviewAccess],
-            Role::Department => &[],
-            Role::Vendor => &[],
-            Role::Auditor => &[ViewAccounts],
+            Role::SecurityOfficer => &[ViewAccounts, ReviewAccess, ViewSystems, ManageSystems, ReviewAnswers],
+            Role::Department => &[ViewSystems],
+            Role::Vendor => &[ViewSystems, AnswerChecklist],
+            Role::Auditor => &[ViewAccounts, ViewSystems],
         }
     }
 
@@ -219,6 +219,15 @@ pub enum Permission {
     ViewAccounts,
     /// Sign off the periodic access review (item 7).
     ReviewAccess,
+    /// See systems: all of them (officer, auditor), or only one's own
+    /// department's or vendor company's (checked per system).
+    ViewSystems,
+    /// Register and change systems, override applicability.
+    ManageSystems,
+    /// Answer the checklist of one's own company's systems.
+    AnswerChecklist,
+    /// Approve or return answers.
+    ReviewAnswers,
 }
 
 impl Permission {
@@ -267,7 +276,11 @@ mod tests {
         for r in [Role::SecurityOfficer, Role::Department, Role::Vendor, Role::Auditor] {
             assert!(!r.can(Permission::ManageAccounts), "{r:?}");
         }
-        assert_eq!(Role::Auditor.permissions(), &[Permission::ViewAccounts]);
+        assert!(Role::Auditor
+            .permissions()
+            .iter()
+            .all(|p| matches!(p, Permission::ViewAccounts | Permission::ViewSystems)));
+        assert!(!Role::Admin.can(Permission::ReviewAnswers) && !Role::Admin.can(Permission::ViewSystems));
     }
 
     #[test]

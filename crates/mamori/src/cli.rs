@@ -49,6 +49,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::catalog::CatalogCommand,
     },
+    /// システム (systems)
+    System {
+        #[command(subcommand)]
+        command: crate::systems::SystemCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +70,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User { command } => crate::users::run_user(&cli.global, command).await,
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
+        Command::System { command } => crate::systems::run(&cli.global, command).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod jobs;
 mod serve;
+mod systems;
 mod users;
 
 use clap::Parser;

@@ -82,6 +82,10 @@ impl Page {
         let mut nav = Vec::new();
         if let Some(u) = &self.user {
             nav.push(NavLink { href: "/dashboard", label: t.get("nav-dashboard") });
+            if u.can(Permission::ViewSystems) {
+                nav.push(NavLink { href: "/systems", label: t.get("nav-systems") });
+            }
+            nav.push(NavLink { href: "/catalog", label: t.get("nav-catalog") });
             if u.can(Permission::ViewAccounts) {
                 nav.push(NavLink { href: "/admin/users", label: t.get("nav-users") });
                 nav.push(NavLink { href: "/admin/ledger", label: t.get("nav-ledger") });

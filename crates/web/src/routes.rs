@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, me, signin};
+use crate::handlers::{admin, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -80,7 +80,21 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/admin/ledger.csv", Permission(ViewAccounts), get(admin::ledger_csv)),
         entry(g.clone(), "/admin/ledger.xlsx", Permission(ViewAccounts), get(admin::ledger_xlsx)),
         entry(g.clone(), "/admin/access-review", Permission(ViewAccounts), get(admin::access_review)),
-        entry(p, "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
+        entry(p.clone(), "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
+        entry(g.clone(), "/catalog", SignedIn, get(systems::catalog)),
+        entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
+        entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
+        entry(g.clone(), "/systems/new", Permission(ManageSystems), get(systems::new_system_form)),
+        entry(g.clone(), "/systems/{id}", Permission(ViewSystems), get(systems::system)),
+        entry(p.clone(), "/systems/{id}", Permission(ManageSystems), post(systems::update_system)),
+        entry(g.clone(), "/systems/{id}/edit", Permission(ManageSystems), get(systems::edit_system_form)),
+        entry(g.clone(), "/systems/{id}/history", Permission(ViewSystems), get(systems::history)),
+        entry(p.clone(), "/systems/{id}/overrides", Permission(ManageSystems), post(systems::set_override)),
+        entry(p.clone(), "/systems/{id}/submit", Permission(AnswerChecklist), post(systems::submit)),
+        entry(p.clone(), "/systems/{id}/review", Permission(ReviewAnswers), post(systems::finish_review)),
+        entry(g.clone(), "/systems/{id}/items/{number}", Permission(ViewSystems), get(systems::item)),
+        entry(p.clone(), "/systems/{id}/items/{number}", Permission(AnswerChecklist), post(systems::save_answer)),
+        entry(p, "/systems/{id}/items/{number}/review", Permission(ReviewAnswers), post(systems::review_item)),
     ]
 }
 

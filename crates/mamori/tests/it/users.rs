@@ -260,3 +260,59 @@ async fn catalog_is_shipped_exported_and_a_bad_excel_imports_nothing() {
     assert!(out.contains("既にあります"), "{out}");
     s.kill().await;
 }
+
+#[tokio::test]
+async fn system_list_and_show_on_the_console() {
+    let s = Server::start(Opts::default()).await;
+    let data = s.data_dir();
+    let d = data.to_str().unwrap();
+    for (name, kind) in [("総務課", "department"), ("ベンダーA", "vendor")] {
+        let (code, _, err) = run(&["org", "create", name, "--kind", kind, "--data-dir", d]).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
+    assert_eq!((code, out.trim()), (0, "[]"));
+    let store = sqlite_store(&data).await;
+    let orgs = store.organisations().await.unwrap();
+    let ctx = mamori_store::identity::Ctx {
+        now: time::OffsetDateTime::now_utc(),
+        actor: mamori_core::audit::Actor::system(),
+        origin: Default::default(),
+    };
+    let input = mamori_store::systems::SystemInput {
+        name: "文書管理システム".into(),
+        description: String::new(),
+        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
+        vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
+        phase: mamori_core::checklist::Phase::Production,
+        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls: vec!["https://docs.example.lg.jp/".into()],
+        hosts: vec![],
+    };
+    let id = store.create_system(&ctx, &input, store.catalog_versions().await.unwrap()[0].id).await.unwrap();
+    store.close().await;
+    let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], id);
+    for (key, want) in [
+        ("name", "文書管理システム"),
+        ("department", "総務課"),
+        ("vendor", "ベンダーA"),
+        ("phase", "production"),
+        ("status", "not_started"),
+    ] {
+        assert_eq!(list[0][key], want, "{key}");
+    }
+    let (code, out, _) = run(&["system", "show", &id.to_string(), "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["applicable"].as_array().unwrap().len(), 66, "every-system items and web items");
+    let (code, _, err) = run(&["system", "show", "999", "--data-dir", d]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("ありません"));
+    s.kill().await;
+}

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod me;
 pub mod signin;
+pub mod systems;
 
 use crate::auth::origin_of;
 use axum::extract::FromRequestParts;

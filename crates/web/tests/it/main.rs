@@ -3,5 +3,6 @@
 
 mod access;
 mod accounts;
+mod checklist;
 mod harness;
 mod signin;

@@ -1,0 +1,112 @@
+//! `mamori system …`: systems on the console.
+
+use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::config::GlobalArgs;
+use clap::{Subcommand, ValueEnum};
+use mamori_core::checklist;
+use mamori_core::jst::format_rfc3339_jst;
+use mamori_store::systems::{SystemFilter, SystemRecord};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// システムの一覧 (list systems)
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// システムの詳細と回答の状況 (one system, with its answers)
+    Show { id: i64 },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn json(s: &SystemRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": s.id,
+        "name": s.input.name,
+        "department": s.department_name,
+        "vendor": s.vendor_name,
+        "phase": s.input.phase.as_str(),
+        "status": s.status.as_str(),
+        "round": s.round,
+        "catalog_version": s.catalog_version_id,
+        "attributes": s.input.attrs,
+        "urls": s.input.urls,
+        "hosts": s.input.hosts,
+        "updated_at": format_rfc3339_jst(s.updated_at),
+    })
+}
+
+pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let code = match cmd {
+        SystemCommand::List { format } => match store.systems(&SystemFilter::default()).await {
+            Ok(list) => {
+                match format {
+                    Format::Json => println!("{}", serde_json::Value::Array(list.iter().map(json).collect())),
+                    Format::Text => {
+                        for s in &list {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}\t{}",
+                                s.id,
+                                s.input.name,
+                                s.department_name,
+                                s.vendor_name.as_deref().unwrap_or("-"),
+                                s.input.phase.as_str(),
+                                s.status.as_str()
+                            );
+                        }
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mamori: {e}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        },
+        SystemCommand::Show { id } => match store.system(id).await {
+            Ok(Some(s)) => {
+                let answers = store.answers(s.id, s.round).await.unwrap_or_default();
+                let file = store.catalog_document(s.catalog_version_id).await.ok().flatten();
+                let overrides: Vec<(u32, bool)> =
+                    store.overrides(s.id).await.unwrap_or_default().iter().map(|o| (o.number, o.applies)).collect();
+                let applicable: Vec<u32> = file
+                    .as_ref()
+                    .map(|f| {
+                        checklist::applicable(&f.requirements, &s.input.attrs, &overrides)
+                            .iter()
+                            .map(|r| r.number)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut v = json(&s);
+                v["applicable"] = serde_json::json!(applicable);
+                v["answers"] = answers
+                    .iter()
+                    .map(|a| serde_json::json!({"number": a.number, "status": a.input.status.as_str(), "review": a.review.as_str(), "revision": a.revision}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                eprintln!("mamori: システム {id} はありません (no such system)");
+                ExitCode::from(EXIT_CONFIG)
+            }
+            Err(e) => {
+                eprintln!("mamori: {e}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        },
+    };
+    store.close().await;
+    code
+}

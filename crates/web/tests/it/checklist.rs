@@ -1,0 +1,232 @@
+//! The checklist over HTTPS: the officer registers a system, the vendor
+//! answers and submits, the officer returns two items, the vendor fixes
+//! them, the officer approves; another vendor sees nothing of it.
+
+use crate::harness::{App, Client, Options};
+use mamori_core::audit::Actor;
+use mamori_core::catalog::SystemAttributes;
+use mamori_core::checklist::Phase;
+use mamori_core::identity::{OrgKind, Role};
+use mamori_store::identity::Ctx;
+use mamori_store::systems::SystemInput;
+use reqwest::StatusCode;
+
+/// A system registered directly in the store (for tests that need one).
+pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i64 {
+    let ctx =
+        Ctx { now: mamori_core::clock::Clock::now(&app.clock), actor: Actor::system(), origin: Default::default() };
+    let catalog = match app.store.ensure_catalog(&ctx).await.unwrap() {
+        Some(id) => id,
+        None => app.store.catalog_versions().await.unwrap()[0].id,
+    };
+    let input = SystemInput {
+        name: name.into(),
+        description: String::new(),
+        department_id: dept,
+        vendor_id: vendor,
+        phase: Phase::Building,
+        attrs: SystemAttributes::default(),
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls: vec![],
+        hosts: vec![],
+    };
+    app.store.create_system(&ctx, &input, catalog).await.unwrap()
+}
+
+async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}/items/{n}")).await;
+    c.post(&format!("/systems/{sys}/items/{n}"), fields).await
+}
+
+async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}/items/{n}")).await;
+    c.post(&format!("/systems/{sys}/items/{n}/review"), &[("decision", decision), ("comment", comment)]).await
+}
+
+#[tokio::test]
+async fn the_whole_flow_from_registration_to_approval_with_history() {
+    for app in App::each(Options::default()).await {
+        let ctx =
+            Ctx { now: mamori_core::clock::Clock::now(&app.clock), actor: Actor::system(), origin: Default::default() };
+        app.store.ensure_catalog(&ctx).await.unwrap();
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+        let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
+        let (other, _) = app.signed_in("vendor-b", Role::Vendor, Some(vendor_b)).await;
+
+        // The officer registers the system; bad input first.
+        officer.get("/systems/new").await;
+        let bad = officer
+            .post("/systems", &[("name", ""), ("department_id", "999"), ("phase", "building"), ("urls", "ftp://x")])
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        for msg in ["システム名を入力してください", "所管課を選択してください", "ftp://x"] {
+            assert!(bad.body.contains(msg), "{}: {msg}", app.backend);
+        }
+        assert!(app.store.systems(&Default::default()).await.unwrap().is_empty(), "nothing created");
+        let r = officer
+            .post(
+                "/systems",
+                &[
+                    ("name", "文書管理システム"),
+                    ("department_id", &dept.to_string()),
+                    ("vendor_id", &vendor_a.to_string()),
+                    ("phase", "building"),
+                    ("uses_servers", "on"),
+                    ("urls", "https://docs.example.lg.jp/"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let sys: i64 = r.location().rsplit('/').next().unwrap().parse().unwrap();
+        let page = officer.get(&format!("/systems/{sys}")).await;
+        assert!(page.body.contains("未着手"));
+        // Every system: 1-12, 15-30, 79; with servers: 13, 14.
+        let applicable: Vec<u32> = (1..=30).chain([79]).collect();
+        assert!(page.body.contains(&format!("<strong>{}</strong>", applicable.len())), "{}", app.backend);
+
+        // Vendor B sees nothing: not the system, not its items, not a count.
+        for path in [format!("/systems/{sys}"), format!("/systems/{sys}/items/1"), format!("/systems/{sys}/history")] {
+            assert_eq!(other.get(&path).await.status, StatusCode::NOT_FOUND, "{}: {path}", app.backend);
+        }
+        let list = other.get("/systems").await;
+        assert!(!list.body.contains("文書管理システム") && list.body.contains("該当するシステムはありません"));
+        let list = other.get(&format!("/systems?vendor={vendor_a}")).await;
+        assert!(!list.body.contains("文書管理システム"), "a filter cannot widen the scope");
+        other.get("/dashboard").await;
+        let forged = other.post(&format!("/systems/{sys}/items/1"), &[("status", "done"), ("measures", "x")]).await;
+        assert_eq!(forged.status, StatusCode::NOT_FOUND);
+
+        // Vendor A: a bad answer is explained and changes nothing.
+        let r = answer(&vendor, sys, 1, &[("status", "partial"), ("measures", ""), ("planned_date", "")]).await;
+        assert!(r.body.contains("対応内容を入力") && r.body.contains("対応予定日を入力"), "{}", r.body);
+        assert!(app.store.answers(sys, 1).await.unwrap().is_empty());
+        // Submitting early lists what is missing.
+        vendor.get(&format!("/systems/{sys}")).await;
+        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        assert!(r.body.contains("未回答または差戻し後に未修正の項目があります"), "{}", app.backend);
+        for n in &applicable {
+            let r = if *n == 17 {
+                answer(&vendor, sys, *n, &[("status", "not_applicable"), ("reason", "外部記録媒体を使わない")]).await
+            } else {
+                answer(&vendor, sys, *n, &[("status", "done"), ("measures", &format!("No.{n} の対策を実施"))]).await
+            };
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
+        }
+        // No.13 applies (servers); answer it too.
+        answer(&vendor, sys, 13, &[("status", "not_done"), ("planned_date", "2027-03-31")]).await;
+        answer(&vendor, sys, 14, &[("status", "done"), ("measures", "施錠管理")]).await;
+        vendor.get(&format!("/systems/{sys}")).await;
+        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        // Submitted: no more editing.
+        let r = answer(&vendor, sys, 1, &[("status", "done"), ("measures", "変更")]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(!r.body.contains("下書きとして保存する"), "the form is gone after submission");
+
+        // The officer returns two items with comments and approves the rest.
+        let mut all = applicable.clone();
+        all.extend([13, 14]);
+        for n in &all {
+            let r = match n {
+                4 => decide(&officer, sys, *n, "return", "パスワード規則の証跡を添付してください").await,
+                17 => decide(&officer, sys, *n, "return", "").await,
+                _ => decide(&officer, sys, *n, "approve", "").await,
+            };
+            if *n == 17 {
+                assert!(r.body.contains("差戻しの場合はコメントを入力"), "{}", app.backend);
+                decide(&officer, sys, 17, "return", "USB の利用を制限していることを記載してください").await;
+            } else {
+                assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
+            }
+        }
+        officer.get(&format!("/systems/{sys}")).await;
+        let r = officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("差戻し"));
+
+        // The vendor sees the comments, fixes the two and resubmits.
+        let item = vendor.get(&format!("/systems/{sys}/items/4")).await;
+        assert!(item.body.contains("パスワード規則の証跡を添付してください"), "{}", app.backend);
+        vendor.get(&format!("/systems/{sys}")).await;
+        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        assert!(r.body.contains("No.4") && r.body.contains("No.17"), "returned items must be answered again");
+        answer(
+            &vendor,
+            sys,
+            4,
+            &[("status", "done"), ("measures", "12文字以上・3種類以上を強制(設定画面の写しを添付)")],
+        )
+        .await;
+        answer(&vendor, sys, 17, &[("status", "done"), ("measures", "USB メモリの利用を禁止")]).await;
+        vendor.get(&format!("/systems/{sys}")).await;
+        assert_eq!(vendor.post(&format!("/systems/{sys}/submit"), &[]).await.status, StatusCode::SEE_OTHER);
+
+        // The officer approves the two; the review finishes approved.
+        officer.get(&format!("/systems/{sys}")).await;
+        let early = officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        assert!(early.body.contains("審査が済んでいない項目があります"), "{}", app.backend);
+        decide(&officer, sys, 4, "approve", "").await;
+        decide(&officer, sys, 17, "approve", "").await;
+        officer.get(&format!("/systems/{sys}")).await;
+        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        let page = officer.get(&format!("/systems/{sys}")).await;
+        assert!(page.body.contains("<strong>承認</strong>"), "{}", app.backend);
+
+        // History: every step of No.4, in order.
+        let h = officer.get(&format!("/systems/{sys}/items/4")).await.body;
+        let order = ["回答を保存", "差戻し", "回答を保存", "承認"];
+        let mut from = h.find("履歴").unwrap();
+        for step in order {
+            let i =
+                h[from..].find(step).unwrap_or_else(|| panic!("{}: {step} missing after position {from}", app.backend));
+            from += i + step.len();
+        }
+        let full = officer.get(&format!("/systems/{sys}/history")).await.body;
+        assert_eq!(full.matches("提出").count(), 2, "two submissions");
+        assert_eq!(full.matches("審査完了").count(), 2, "two reviews finished");
+        let actions = app.audit_actions().await;
+        for a in ["system.created", "answer.saved", "system.submitted", "answer.reviewed", "review.finished"] {
+            assert!(actions.contains(&a.to_owned()), "{a}");
+        }
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn overrides_need_a_reason_and_change_what_applies() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "会計システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        officer.get(&format!("/systems/{sys}")).await;
+        let r = officer
+            .post(&format!("/systems/{sys}/overrides"), &[("number", "72"), ("applies", "yes"), ("reason", "")])
+            .await;
+        assert!(r.body.contains("理由を入力してください"), "{}", app.backend);
+        let r = officer
+            .post(&format!("/systems/{sys}/overrides"), &[("number", "999"), ("applies", "yes"), ("reason", "x")])
+            .await;
+        assert!(r.body.contains("要件の番号を正しく"), "{}", app.backend);
+        let r = officer
+            .post(
+                &format!("/systems/{sys}/overrides"),
+                &[("number", "72"), ("applies", "yes"), ("reason", "一部クラウドを利用")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = officer.get(&format!("/systems/{sys}")).await;
+        assert!(page.body.contains("/items/72") && page.body.contains("一部クラウドを利用"), "{}", app.backend);
+        // The department sees its own system, read-only.
+        let (staff, _) = app.signed_in("staff1", Role::Department, Some(dept)).await;
+        let page = staff.get(&format!("/systems/{sys}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains("/overrides"));
+        app.close().await;
+    }
+}
