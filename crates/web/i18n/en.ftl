@@ -130,7 +130,6 @@ totp-already = Two-factor authentication is already set up.
 # Dashboard and my account
 dashboard-title = Dashboard
 dashboard-welcome = Welcome, { $name }.
-dashboard-coming = The checklist screens (systems, answers, review) are coming.
 account-title = My account
 account-previous-signin = Previous sign-in
 account-password-changed = Password changed
@@ -323,3 +322,9 @@ hist-return = Returned
 hist-submit = Submitted
 hist-review_finished = Review finished
 hist-planned = planned { $date }
+chart-by-system = Status by system
+chart-by-category = Status by category
+chart-legend = Dark blue: approved / light blue: answered / grey: not answered (share of applicable items)
+chart-summary = approved { $approved } / answered { $answered } / applicable { $total }
+dashboard-returned = Returned items
+dashboard-overdue = Items past their planned date

@@ -130,7 +130,6 @@ totp-already = 二要素認証は設定済みです。
 # ダッシュボードとマイアカウント
 dashboard-title = ダッシュボード
 dashboard-welcome = { $name } さん、ようこそ。
-dashboard-coming = チェックリスト(システム・回答・審査)の画面は準備中です。
 account-title = マイアカウント
 account-previous-signin = 前回のログイン
 account-password-changed = パスワード変更日時
@@ -323,3 +322,9 @@ hist-return = 差戻し
 hist-submit = 提出
 hist-review_finished = 審査完了
 hist-planned = 予定日 { $date }
+chart-by-system = システム別の対応状況
+chart-by-category = 大項目別の対応状況
+chart-legend = 濃い青: 承認済み / 薄い青: 回答済み / 灰色: 未回答(対象項目に対する割合)
+chart-summary = 承認 { $approved } / 回答 { $answered } / 対象 { $total }
+dashboard-returned = 差戻し中の項目
+dashboard-overdue = 対応予定日を過ぎた項目

@@ -22,11 +22,23 @@ use serde::Deserialize;
 struct Dashboard<'a> {
     p: PageCtx<'a>,
     role_key: &'static str,
+    board: Option<super::systems::Board>,
+    q: super::systems::ListQuery,
 }
 
-pub async fn dashboard(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+pub async fn dashboard(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<super::systems::ListQuery>,
+) -> Result<Response, AppError> {
+    let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
+        Some(super::systems::board(&state, &user, &q, state.i18n.tr(page.lang)).await?)
+    } else {
+        None
+    };
     let p = page.ctx(&state).await?;
-    html(Dashboard { p, role_key: role_key(user.account().role) })
+    html(Dashboard { p, role_key: role_key(user.account().role), board, q })
 }
 
 #[derive(Template)]

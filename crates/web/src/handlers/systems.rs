@@ -193,32 +193,27 @@ struct SystemsPage<'a> {
     statuses: Vec<(String, String)>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
-    q: String,
+    pub q: String,
     #[serde(default)]
-    department: String,
+    pub department: String,
     #[serde(default)]
-    vendor: String,
+    pub vendor: String,
     #[serde(default)]
-    phase: String,
+    pub phase: String,
     #[serde(default)]
-    status: String,
+    pub status: String,
 }
 
 fn org_choices(orgs: &[Organisation], kind: OrgKind) -> Vec<(String, String)> {
     orgs.iter().filter(|o| o.kind == kind).map(|o| (o.id.to_string(), o.name.clone())).collect()
 }
 
-pub async fn systems(
-    State(state): State<AppState>,
-    page: Page,
-    user: CurrentUser,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, AppError> {
-    let mut f = scope(&user);
-    // Filters narrow further; they never widen a vendor's or department's scope.
+/// The person's scope narrowed by the query's filters (never widened).
+fn filtered(user: &CurrentUser, q: &ListQuery) -> SystemFilter {
+    let mut f = scope(user);
     if f.department_id.is_none() {
         f.department_id = q.department.parse().ok();
     }
@@ -228,6 +223,157 @@ pub async fn systems(
     f.phase = Phase::parse(&q.phase);
     f.status = SystemStatus::parse(&q.status);
     f.name_contains = Some(q.q.trim().to_owned()).filter(|s| !s.is_empty() && s.chars().count() <= 100);
+    f
+}
+
+// ----- dashboard -----------------------------------------------------------------------------
+
+/// One bar of a chart: a label and shares of 100.
+pub struct Bar {
+    pub label: String,
+    pub approved_pct: u32,
+    pub summary: String,
+    pub y: u32,
+    pub approved_w: u32,
+    pub answered_w: u32,
+}
+
+pub struct BoardRow {
+    pub id: i64,
+    pub name: String,
+    pub status: String,
+    pub applicable: usize,
+    pub answered: usize,
+    pub approved: usize,
+    pub not_done: usize,
+    pub overdue: usize,
+    pub returned: usize,
+}
+
+/// The dashboard's figures for the systems a person may see.
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+    pub by_system: Vec<Bar>,
+    pub by_category: Vec<Bar>,
+    pub system_chart_height: u32,
+    pub category_chart_height: u32,
+    pub returned_items: Vec<(i64, String, u32)>,
+    pub overdue_items: Vec<(i64, String, u32)>,
+    pub departments: Vec<(String, String)>,
+    pub vendors: Vec<(String, String)>,
+    pub phases: Vec<(String, String)>,
+}
+
+const BAR_WIDTH: u32 = 300;
+const BAR_STEP: u32 = 28;
+
+/// (label, applicable, answered, approved) → bars with their geometry.
+fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
+    let n = items.len() as u32;
+    let bars = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, total, answered, approved))| {
+            let pct = |x: usize| (x * 100).checked_div(total).unwrap_or(0) as u32;
+            Bar {
+                summary: t.with(
+                    "chart-summary",
+                    &[
+                        ("approved", &approved.to_string()),
+                        ("answered", &answered.to_string()),
+                        ("total", &total.to_string()),
+                    ],
+                ),
+                label,
+                approved_pct: pct(approved),
+                y: i as u32 * BAR_STEP,
+                approved_w: pct(approved) * BAR_WIDTH / 100,
+                answered_w: pct(answered) * BAR_WIDTH / 100,
+            }
+        })
+        .collect();
+    (bars, n * BAR_STEP + 4)
+}
+
+pub async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -> Result<Board, AppError> {
+    let systems = state.store.systems(&filtered(user, q)).await?;
+    let today = today(state);
+    let mut rows = Vec::new();
+    // 大項目 in catalog order, as first met.
+    let mut categories: Vec<(String, (usize, usize, usize))> = Vec::new();
+    let mut returned_items = Vec::new();
+    let mut overdue_items = Vec::new();
+    let mut sys_bars = Vec::new();
+    for s in &systems {
+        let l = load(state, s).await?;
+        let mut row = BoardRow {
+            id: s.id,
+            name: s.input.name.clone(),
+            status: t.get(status_key(s.status)),
+            applicable: l.applicable.len(),
+            answered: 0,
+            approved: 0,
+            not_done: 0,
+            overdue: 0,
+            returned: 0,
+        };
+        for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
+            let pos = match categories.iter().position(|(k, _)| *k == r.major) {
+                Some(p) => p,
+                None => {
+                    categories.push((r.major.clone(), (0, 0, 0)));
+                    categories.len() - 1
+                }
+            };
+            let cat = &mut categories[pos].1;
+            cat.0 += 1;
+            let Some(a) = l.answers.get(&r.number) else { continue };
+            row.answered += 1;
+            cat.1 += 1;
+            if a.review == Review::Approved {
+                row.approved += 1;
+                cat.2 += 1;
+            }
+            if a.review == Review::Returned {
+                row.returned += 1;
+                returned_items.push((s.id, s.input.name.clone(), r.number));
+            }
+            row.not_done += usize::from(a.input.status == AnswerStatus::NotDone);
+            if a.input.overdue(today) {
+                row.overdue += 1;
+                overdue_items.push((s.id, s.input.name.clone(), r.number));
+            }
+        }
+        sys_bars.push((s.input.name.clone(), row.applicable, row.answered, row.approved));
+        rows.push(row);
+    }
+    let (by_system, system_chart_height) = bars(&t, sys_bars);
+    let cat_items =
+        categories.into_iter().map(|(k, (total, answered, approved))| (k, total, answered, approved)).collect();
+    let (by_category, category_chart_height) = bars(&t, cat_items);
+    let sees_all = scope(user).vendor_id.is_none() && scope(user).department_id.is_none();
+    let orgs = if sees_all { state.store.organisations().await? } else { vec![] };
+    Ok(Board {
+        rows,
+        by_system,
+        by_category,
+        system_chart_height,
+        category_chart_height,
+        returned_items,
+        overdue_items,
+        departments: org_choices(&orgs, OrgKind::Department),
+        vendors: org_choices(&orgs, OrgKind::Vendor),
+        phases: Phase::ALL.iter().map(|x| (x.as_str().to_owned(), t.get(phase_key(*x)))).collect(),
+    })
+}
+
+pub async fn systems(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let f = filtered(&user, &q);
     let list = state.store.systems(&f).await?;
     let orgs = if user.can(Permission::ManageSystems) || user.account().role == Role::Auditor {
         state.store.organisations().await?

@@ -230,3 +230,32 @@ async fn overrides_need_a_reason_and_change_what_applies() {
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn dashboards_show_charts_and_only_what_each_may_see() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+        let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let a = system(&app, dept, Some(vendor_a), "Aのシステム").await;
+        system(&app, dept, Some(vendor_b), "Bのシステム").await;
+        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
+        answer(&vendor, a, 1, &[("status", "not_done"), ("planned_date", "2020-01-31")]).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let board = officer.get("/dashboard").await.body;
+        assert!(
+            board.contains("<svg") && board.contains("Aのシステム") && board.contains("Bのシステム"),
+            "{}",
+            app.backend
+        );
+        assert!(board.contains("ID管理について"), "categories are charted");
+        assert!(board.contains(&format!("/systems/{a}/items/1")), "the overdue item is listed");
+        let filtered = officer.get(&format!("/dashboard?vendor={vendor_b}")).await.body;
+        assert!(!filtered.contains("Aのシステム") && filtered.contains("Bのシステム"));
+        let mine = vendor.get("/dashboard").await.body;
+        assert!(mine.contains("Aのシステム") && !mine.contains("Bのシステム"), "{}: a vendor's dashboard", app.backend);
+        let widened = vendor.get(&format!("/dashboard?vendor={vendor_b}")).await.body;
+        assert!(!widened.contains("Bのシステム"));
+        app.close().await;
+    }
+}
