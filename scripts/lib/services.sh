@@ -7,7 +7,7 @@
 need_package() {
   local probe=$1; shift
   # shellcheck disable=SC2086
-  if command -v "$probe" >/dev/null 2>&1 || compgen -G "$probe" >/dev/null; then
+  if command -v "$probe" >/dev/null 2>&1 || [ -x "/usr/sbin/$probe" ] || compgen -G "$probe" >/dev/null; then
     return 0
   fi
   if [ "$(id -u)" != 0 ]; then

@@ -54,6 +54,9 @@ pub enum Action {
     SystemSubmitted,
     AnswerReviewed,
     ReviewFinished,
+    EvidenceUploaded,
+    EvidenceRejected,
+    EvidenceDownloaded,
 }
 
 impl Action {
@@ -94,6 +97,9 @@ impl Action {
             Action::SystemSubmitted => "system.submitted",
             Action::AnswerReviewed => "answer.reviewed",
             Action::ReviewFinished => "review.finished",
+            Action::EvidenceUploaded => "evidence.uploaded",
+            Action::EvidenceRejected => "evidence.rejected",
+            Action::EvidenceDownloaded => "evidence.downloaded",
         }
     }
 }

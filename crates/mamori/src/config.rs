@@ -96,6 +96,17 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     security: FileSecurity,
+    #[serde(default)]
+    evidence: FileEvidence,
+}
+
+/// `[evidence]`: uploads (PRODUCT.md step 3, checklist item 58).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEvidence {
+    max_mb: Option<u64>,
+    /// `unix:/run/clamav/clamd.ctl` or `tcp:127.0.0.1:3310`
+    clamd: Option<String>,
 }
 
 /// `[security]`: the rules of identity (checklist items 4, 5, 41, 46, 65).
@@ -160,6 +171,7 @@ pub struct Config {
     pub admin_networks: Vec<IpNet>,
     pub limits: Limits,
     pub security: Security,
+    pub evidence: mamori_web::EvidenceConfig,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -358,6 +370,17 @@ impl Config {
         };
 
         let security = resolve_security(&file.security, &mut errors);
+        let max_mb = positive("evidence.max_mb", file.evidence.max_mb, 20, &mut errors).min(1024) as usize;
+        let clamd = file.evidence.clamd.as_deref().and_then(|c| {
+            let parsed = mamori_web::evidence::Clamd::parse(c);
+            if parsed.is_none() {
+                errors.push(ConfigError(format!(
+                    "evidence.clamd \"{c}\" は unix:/パス または tcp:ホスト:ポート の形式にしてください (evidence.clamd: unix:PATH or tcp:HOST:PORT)"
+                )));
+            }
+            parsed
+        });
+        let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
 
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
@@ -371,6 +394,7 @@ impl Config {
                 admin_networks,
                 limits,
                 security,
+                evidence,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }

@@ -98,6 +98,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         admin_networks: cfg.admin_networks.clone(),
         limits: cfg.limits,
         security: cfg.security,
+        evidence: cfg.evidence.clone(),
     };
     let sessions = match store.sessions().await {
         Ok(s) => s,

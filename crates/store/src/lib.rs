@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 mod db;
+pub mod evidence;
 pub mod identity;
 pub mod sessions;
 pub mod systems;

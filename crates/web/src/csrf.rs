@@ -56,22 +56,22 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     };
     let origin_ok = same_origin(&req, &state.config.public_origin);
     let header_token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let boundary = multer::parse_boundary(&content_type).ok();
+    let limit = crate::middleware::body_limit(&state, &content_type);
 
-    // Read the form once to find the token, then hand the same bytes on.
+    // Read the body once to find the token, then hand the same bytes on.
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, state.config.limits.max_body_bytes).await {
+    let bytes = match to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
-    let form_token = if is_form {
+    let form_token = if content_type.starts_with("application/x-www-form-urlencoded") {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .ok()
             .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v))
+    } else if let Some(boundary) = boundary {
+        multipart_token(bytes.clone(), boundary).await
     } else {
         None
     };
@@ -104,6 +104,18 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
         return res;
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// The `csrf_token` field of a multipart form (file uploads).
+async fn multipart_token(bytes: axum::body::Bytes, boundary: String) -> Option<String> {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+    let mut m = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = m.next_field().await {
+        if field.name() == Some("csrf_token") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 #[cfg(test)]

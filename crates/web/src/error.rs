@@ -16,6 +16,9 @@ pub enum AppError {
     /// Unknown, or not for this user: the same answer, so existence does not leak.
     #[error("not found")]
     NotFound,
+    /// Input the framework could not even parse (a broken upload, say).
+    #[error("bad request")]
+    BadRequest,
     #[error("database: {0}")]
     Store(#[from] mamori_store::StoreError),
     #[error("template: {0}")]
@@ -30,6 +33,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::Store(_) | AppError::Template(_) | AppError::Session(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -10,6 +10,7 @@ pub mod catalog_io;
 pub mod client;
 mod csrf;
 mod error;
+pub mod evidence;
 mod export;
 mod forms;
 mod handlers;
@@ -50,6 +51,22 @@ pub struct WebConfig {
     pub admin_networks: Vec<IpNet>,
     pub limits: Limits,
     pub security: Security,
+    pub evidence: EvidenceConfig,
+}
+
+/// Evidence uploads.
+#[derive(Debug, Clone)]
+pub struct EvidenceConfig {
+    /// Largest file accepted (default 20 MB).
+    pub max_bytes: usize,
+    /// Scan every upload before accepting it, when set (item 58).
+    pub clamd: Option<evidence::Clamd>,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig { max_bytes: 20 * 1024 * 1024, clamd: None }
+    }
 }
 
 /// The rules of identity, resolved from configuration.

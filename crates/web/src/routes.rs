@@ -94,7 +94,15 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/systems/{id}/review", Permission(ReviewAnswers), post(systems::finish_review)),
         entry(g.clone(), "/systems/{id}/items/{number}", Permission(ViewSystems), get(systems::item)),
         entry(p.clone(), "/systems/{id}/items/{number}", Permission(AnswerChecklist), post(systems::save_answer)),
-        entry(p, "/systems/{id}/items/{number}/review", Permission(ReviewAnswers), post(systems::review_item)),
+        entry(p.clone(), "/systems/{id}/items/{number}/review", Permission(ReviewAnswers), post(systems::review_item)),
+        entry(
+            p,
+            "/systems/{id}/items/{number}/evidence",
+            Permission(AnswerChecklist),
+            // The evidence limit plus room for the form's other fields.
+            post(systems::upload_evidence).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        entry(g.clone(), "/evidence/{id}", Permission(ViewSystems), get(systems::download_evidence)),
     ]
 }
 

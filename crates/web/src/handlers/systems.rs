@@ -967,7 +967,20 @@ struct ItemPage<'a> {
     can_review: bool,
     statuses: Vec<(String, String)>,
     history: Vec<HistoryRow>,
+    evidence: Vec<EvidenceRow>,
+    max_mb: usize,
     errors: FormErrors,
+}
+
+pub struct EvidenceRow {
+    id: i64,
+    name: String,
+    kind: String,
+    size: String,
+    sha256: String,
+    uploaded: String,
+    expires: String,
+    expired: bool,
 }
 
 #[derive(Default)]
@@ -1013,6 +1026,23 @@ async fn item_page(
     let current = l.answers.get(&number);
     let history: Vec<_> =
         state.store.history(s.id, s.round).await?.into_iter().filter(|h| h.number == number).collect();
+    let today_s = today(state).to_string();
+    let evidence = state
+        .store
+        .evidence_for(s.id, s.round, number)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceRow {
+            id: e.id,
+            kind: e.content_type.rsplit('/').next().unwrap_or("").to_owned(),
+            size: format!("{:.1} KB", e.size as f64 / 1024.0),
+            sha256: e.sha256,
+            uploaded: format!("{} {}", jst(Some(e.uploaded_at)), e.uploaded_by),
+            expired: e.expires_on.as_deref().is_some_and(|d| d < today_s.as_str()),
+            expires: e.expires_on.unwrap_or_default(),
+            name: e.original_name,
+        })
+        .collect();
     let p = page.ctx(state).await?;
     let answer = shown.unwrap_or_else(|| match current {
         Some(a) => AnswerShown {
@@ -1036,6 +1066,8 @@ async fn item_page(
             && s.status == SystemStatus::Submitted,
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.get(answer_key(*x)))).collect(),
         history: history_rows(&p.t, &history),
+        evidence,
+        max_mb: state.config.evidence.max_bytes / (1024 * 1024),
         answer,
         errors,
         p,
@@ -1203,4 +1235,133 @@ pub async fn history(
     let p = page.ctx(&state).await?;
     let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
     html(HistoryPage { p, s, rows })
+}
+
+// ----- evidence -------------------------------------------------------------------------------
+
+/// The name as data: the last path component, no control characters, at most 200 characters.
+fn clean_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        cleaned.trim().to_owned()
+    }
+}
+
+/// Uploads one evidence file to an answer (vendor, while answering).
+pub async fn upload_evidence(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path((id, number)): Path<(i64, u32)>,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let l = load(&state, &s).await?;
+    if !l.applicable.contains(&number) {
+        return Err(AppError::NotFound);
+    }
+    let t = state.i18n.tr(page.lang);
+    let max = state.config.evidence.max_bytes;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut expires = String::new();
+    let mut too_large = false;
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| AppError::BadRequest)? {
+        match field.name() {
+            Some("file") => {
+                let name = clean_name(field.file_name().unwrap_or(""));
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|_| AppError::BadRequest)? {
+                    if bytes.len() + chunk.len() > max {
+                        too_large = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some((name, bytes));
+            }
+            Some("expires_on") => expires = field.text().await.map_err(|_| AppError::BadRequest)?,
+            _ => {}
+        }
+    }
+    let mut errors = FormErrors::new();
+    let ctx = meta.ctx(state.clock.now(), user.actor());
+    let (name, bytes) = file.unwrap_or_default();
+    let expires = expires.trim().to_owned();
+    if checklist::can_answer(s.status).is_err() {
+        errors.add("workflow", t.get("workflow-not-now"));
+    } else if too_large {
+        errors.add("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())]));
+        state.store.record_rejected_evidence(&ctx, s.id, number, &name, "too_large").await?;
+    } else if bytes.is_empty() {
+        errors.add("file", t.get("evidence-need-file"));
+    } else if !expires.is_empty()
+        && time::Date::parse(&expires, time::macros::format_description!("[year]-[month]-[day]")).is_err()
+    {
+        errors.add("expires_on", t.get("answer-bad-date"));
+    } else {
+        match crate::evidence::sniff(&bytes, &name) {
+            None => {
+                errors.add("file", t.get("evidence-bad-type"));
+                state.store.record_rejected_evidence(&ctx, s.id, number, &name, "type").await?;
+            }
+            Some(kind) => {
+                let verdict = match &state.config.evidence.clamd {
+                    Some(clamd) => crate::evidence::scan(clamd, &bytes).await,
+                    None => Ok(crate::evidence::ScanResult::Clean),
+                };
+                match verdict {
+                    Err(e) => {
+                        tracing::error!("clamd: {e}");
+                        errors.add("file", t.get("evidence-scan-failed"));
+                    }
+                    Ok(crate::evidence::ScanResult::Infected(sig)) => {
+                        errors.add("file", t.get("evidence-infected"));
+                        state
+                            .store
+                            .record_rejected_evidence(&ctx, s.id, number, &name, &format!("infected: {sig}"))
+                            .await?;
+                    }
+                    Ok(crate::evidence::ScanResult::Clean) => {
+                        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                        let new = mamori_store::evidence::NewEvidence {
+                            number,
+                            original_name: &name,
+                            content_type: kind.content_type(),
+                            sha256: &sha,
+                            expires_on: Some(expires.as_str()).filter(|e| !e.is_empty()),
+                            content: &bytes,
+                        };
+                        state.store.add_evidence(&ctx, &s, &new).await?;
+                        session::flash(&page.session, "evidence-saved").await?;
+                        return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
+                    }
+                }
+            }
+        }
+    }
+    item_page(&state, &page, &user, s, number, None, errors).await
+}
+
+/// Sends a file to those who may see its system, always as an attachment.
+pub async fn download_evidence(
+    State(state): State<AppState>,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let e = state.store.evidence(id).await?.ok_or(AppError::NotFound)?;
+    system_for(&state, &user, e.system_id).await?;
+    let bytes = state.store.download_evidence(&meta.ctx(state.clock.now(), user.actor()), &e).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, e.content_type.clone()),
+            (axum::http::header::CONTENT_DISPOSITION, crate::export::attachment(&e.original_name)),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -35,7 +35,7 @@ mod mamori_web_access {
 }
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
-    let id = if path.starts_with("/systems/") { system } else { account };
+    let id = if path.starts_with("/systems/") || path.starts_with("/evidence/") { system } else { account };
     path.replace("{id}", &id.to_string()).replace("{number}", "1").replace("{token}", "not-a-token")
 }
 
@@ -102,6 +102,18 @@ async fn role_by_route_matrix_has_no_surprise() {
             people.push(Who { role: Some(role), client: c });
         }
         let system = crate::checklist::system(&app, dept, Some(vendor), "台帳システム").await;
+        // An evidence file whose id equals the system's, so one {id} serves both.
+        let record = app.store.system(system).await.unwrap().unwrap();
+        let file = mamori_store::evidence::NewEvidence {
+            number: 1,
+            original_name: "a.txt",
+            content_type: "text/plain",
+            sha256: "0",
+            expires_on: None,
+            content: b"x",
+        };
+        let evidence = app.store.add_evidence(&app.ctx(), &record, &file).await.unwrap();
+        assert_eq!(evidence, system, "the first evidence and the first system share id 1");
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {
@@ -141,7 +153,7 @@ async fn role_by_route_matrix_has_no_surprise() {
 
 #[tokio::test]
 async fn items_35_75_account_management_answers_only_to_admin_networks() {
-    let opts = Options { admin_networks: Some(vec!["10.0.0.0/8".parse().unwrap()]) };
+    let opts = Options { admin_networks: Some(vec!["10.0.0.0/8".parse().unwrap()]), ..Options::default() };
     for app in App::each(opts).await {
         let (admin, id) = app.signed_in("admin1", Role::Admin, None).await;
         for path in

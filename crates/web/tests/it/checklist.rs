@@ -259,3 +259,123 @@ async fn dashboards_show_charts_and_only_what_each_may_see() {
         app.close().await;
     }
 }
+
+async fn upload(
+    c: &Client,
+    app: &App,
+    sys: i64,
+    n: u32,
+    name: &str,
+    bytes: Vec<u8>,
+    with_token: bool,
+) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}/items/{n}")).await;
+    let mut form = reqwest::multipart::Form::new();
+    if with_token {
+        form = form.text("csrf_token", c.token());
+    }
+    form = form
+        .text("expires_on", "2027-03-31")
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    let r = c
+        .http
+        .post(format!("{}/systems/{sys}/items/{n}/evidence", app.base))
+        .header("origin", &app.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    crate::harness::Res { status, headers, body: r.text().await.unwrap() }
+}
+
+#[tokio::test]
+async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_see_the_system() {
+    let clamd = mamori_testkit::start_clamd().await;
+    let opts = Options {
+        evidence_max_bytes: Some(64 * 1024),
+        clamd: clamd.as_ref().map(|c| c.socket.clone()),
+        ..Options::default()
+    };
+    for app in App::each(opts).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+        let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
+        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
+        let (other, _) = app.signed_in("vendor-b", Role::Vendor, Some(vendor_b)).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        let r = upload(&vendor, &app, sys, 4, "../../etc/パスワード設定.pdf", pdf.clone(), true).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let page = vendor.get(&format!("/systems/{sys}/items/4")).await.body;
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf));
+        assert!(
+            page.contains("パスワード設定.pdf") && !page.contains("../"),
+            "the name is kept as data, without its path"
+        );
+        assert!(page.contains(&sha), "the SHA-256 is shown");
+        assert!(page.contains("2027-03-31"));
+        let href = page.split("href=\"/evidence/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let get = |c: &Client| {
+            let url = format!("{}/evidence/{href}", app.base);
+            let http = c.http.clone();
+            async move { http.get(url).send().await.unwrap() }
+        };
+        let d = get(&vendor).await;
+        assert_eq!(d.status(), StatusCode::OK);
+        assert_eq!(d.headers().get("content-type").unwrap(), "application/pdf");
+        let cd = d.headers().get("content-disposition").unwrap().to_str().unwrap().to_owned();
+        assert!(cd.starts_with("attachment;") && cd.contains("filename*=UTF-8''"), "{cd}");
+        assert_eq!(d.bytes().await.unwrap().to_vec(), pdf);
+        assert_eq!(get(&officer).await.status(), StatusCode::OK);
+        assert_eq!(get(&other).await.status(), StatusCode::NOT_FOUND, "{}: another vendor", app.backend);
+
+        // Refusals: each with its message, nothing stored.
+        let before = app.store.evidence_for(sys, 1, 4).await.unwrap().len();
+        let r = upload(&vendor, &app, sys, 4, "report.pdf", b"MZ\x90\x00\x03\x00\x00\x00binary".to_vec(), true).await;
+        assert!(r.body.contains("登録できる種類のファイルではありません"), "{}: {}", app.backend, r.body);
+        let r = upload(&vendor, &app, sys, 4, "big.txt", vec![b'a'; 70 * 1024], true).await;
+        assert!(r.body.contains("ファイルが大きすぎます"), "{}", app.backend);
+        let r = upload(&vendor, &app, sys, 4, "x.txt", b"hello".to_vec(), false).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: an upload without the token", app.backend);
+        if clamd.is_some() {
+            let r = upload(&vendor, &app, sys, 4, "eicar.txt", mamori_testkit::EICAR.as_bytes().to_vec(), true).await;
+            assert!(r.body.contains("ウイルスが検出された"), "{}: {}", app.backend, r.body);
+            let rejected = app
+                .store
+                .audit_recent(50)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.record.action == "evidence.rejected" && e.record.changes.contains("infected"));
+            assert!(rejected.is_some(), "{}: the infected upload is audited", app.backend);
+            // A clean text file passes the scanner.
+            let r = upload(&vendor, &app, sys, 4, "memo.txt", "設定の記録".as_bytes().to_vec(), true).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        }
+        let after = app.store.evidence_for(sys, 1, 4).await.unwrap().len();
+        assert_eq!(after, before + usize::from(clamd.is_some()), "{}", app.backend);
+        let actions = app.audit_actions().await;
+        assert!(
+            actions.contains(&"evidence.uploaded".to_owned()) && actions.contains(&"evidence.downloaded".to_owned())
+        );
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn uploads_are_refused_when_the_scanner_is_down() {
+    let opts = Options { clamd: Some("/nonexistent/clamd.sock".into()), ..Options::default() };
+    let app = App::spawn("sqlite", opts).await;
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
+    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
+    let r = upload(&vendor, &app, sys, 4, "memo.txt", b"hello".to_vec(), true).await;
+    assert!(r.body.contains("ウイルス検査ができなかった"), "fail closed: {}", r.body);
+    assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty());
+    app.close().await;
+}

@@ -50,6 +50,8 @@ pub struct App {
 #[derive(Clone, Default)]
 pub struct Options {
     pub admin_networks: Option<Vec<ipnet::IpNet>>,
+    pub evidence_max_bytes: Option<usize>,
+    pub clamd: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -75,6 +77,10 @@ impl App {
             admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
             limits: Limits::default(),
             security: Security::default(),
+            evidence: mamori_web::EvidenceConfig {
+                max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
+                clamd: opts.clamd.map(mamori_web::evidence::Clamd::Unix),
+            },
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         let (stop, stop_rx) = watch::channel(false);
