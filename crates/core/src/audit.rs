@@ -57,6 +57,8 @@ pub enum Action {
     EvidenceUploaded,
     EvidenceRejected,
     EvidenceDownloaded,
+    RoundStarted,
+    CatalogVersionChanged,
 }
 
 impl Action {
@@ -100,6 +102,8 @@ impl Action {
             Action::EvidenceUploaded => "evidence.uploaded",
             Action::EvidenceRejected => "evidence.rejected",
             Action::EvidenceDownloaded => "evidence.downloaded",
+            Action::RoundStarted => "system.round_started",
+            Action::CatalogVersionChanged => "system.catalog_changed",
         }
     }
 }

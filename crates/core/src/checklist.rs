@@ -188,6 +188,22 @@ pub fn finish_review(status: SystemStatus, items: &[ItemState]) -> Result<System
     Ok(SystemStatus::Approved)
 }
 
+/// A new assessment round (the yearly re-check) starts from an approved one.
+pub fn start_round(status: SystemStatus) -> Result<SystemStatus, WorkflowError> {
+    match status {
+        SystemStatus::Approved => Ok(SystemStatus::Answering),
+        s => Err(WorkflowError::NotNow(s)),
+    }
+}
+
+/// A system moves to another catalog version only while nothing is with the officer.
+pub fn can_change_catalog(status: SystemStatus) -> Result<(), WorkflowError> {
+    match status {
+        SystemStatus::Submitted => Err(WorkflowError::NotNow(status)),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +225,15 @@ mod tests {
         assert!(with.contains(&13) && !with.contains(&79));
         let web = SystemAttributes { web_system: true, ..plain };
         assert_eq!(applicable(&reqs, &web, &[]).len(), 29 + 37, "31-40, 42-57, 62-71, 78");
+    }
+
+    #[test]
+    fn rounds_start_from_approval_only() {
+        assert_eq!(start_round(Approved), Ok(Answering));
+        for s in [NotStarted, Answering, Submitted, Returned] {
+            assert_eq!(start_round(s), Err(WorkflowError::NotNow(s)));
+        }
+        assert!(can_change_catalog(Submitted).is_err() && can_change_catalog(Approved).is_ok());
     }
 
     #[test]

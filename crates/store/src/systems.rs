@@ -464,6 +464,66 @@ impl Store {
         tx.commit().await
     }
 
+    /// Starts the next assessment round from an approved one: answers copied
+    /// (decisions cleared), evidence carried with its original dates, and the
+    /// system back to 回答中.
+    pub async fn start_round(&self, ctx: &Ctx, system: &SystemRecord) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        move_status(&mut tx, ctx, system.id, system.status, SystemStatus::Answering).await?;
+        let (old, new) = (system.round, system.round + 1);
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE system SET round = $2 WHERE id = $1").bind(system.id).bind(new).execute(&mut *c).await?;
+            sqlx::query(
+                "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, review_comment, \
+                 revised_after_return, revision, updated_at_us, updated_by) \
+                 SELECT system_id, $3, number, status, measures, planned_date, reason, 'pending', '', $4, 1, updated_at_us, updated_by \
+                 FROM answer WHERE system_id = $1 AND round = $2",
+            )
+            .bind(system.id).bind(old).bind(new).bind(false).execute(&mut *c).await?;
+            let ids: Vec<i64> = sqlx::query("SELECT id FROM evidence WHERE system_id = $1 AND round = $2 ORDER BY id")
+                .bind(system.id).bind(old).fetch_all(&mut *c).await?
+                .iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+            for id in ids {
+                let new_id: i64 = sqlx::query(
+                    "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
+                     SELECT system_id, $2, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by \
+                     FROM evidence WHERE id = $1 RETURNING id",
+                )
+                .bind(id).bind(new).fetch_one(&mut *c).await?.try_get("id")?;
+                sqlx::query("INSERT INTO evidence_content (evidence_id, content) SELECT $2, content FROM evidence_content WHERE evidence_id = $1")
+                    .bind(id).bind(new_id).execute(&mut *c).await?;
+            }
+        });
+        let moved = SystemRecord { round: new, ..system.clone() };
+        history_line(&mut tx, ctx, &moved, 0, "round_started", None, &old.to_string()).await?;
+        append(
+            &mut tx,
+            ctx.now,
+            system_event(ctx, Action::RoundStarted, system.id).changes(Changes::new().with("round", new)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// Moves a system to another catalog version, on purpose.
+    pub async fn change_catalog_version(
+        &self,
+        ctx: &Ctx,
+        system: &SystemRecord,
+        version_id: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE system SET catalog_version_id = $2, updated_at_us = $3 WHERE id = $1")
+                .bind(system.id).bind(version_id).bind(to_unix_micros(ctx.now)).execute(c).await?;
+        });
+        let ev = system_event(ctx, Action::CatalogVersionChanged, system.id)
+            .changes(Changes::new().with("from", system.catalog_version_id).with("to", version_id));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await
+    }
+
     /// Every answer revision and decision of a system's round, oldest first.
     pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut tx = self.begin_read().await?;

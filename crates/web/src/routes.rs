@@ -90,6 +90,8 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/systems/{id}/edit", Permission(ManageSystems), get(systems::edit_system_form)),
         entry(g.clone(), "/systems/{id}/history", Permission(ViewSystems), get(systems::history)),
         entry(p.clone(), "/systems/{id}/overrides", Permission(ManageSystems), post(systems::set_override)),
+        entry(p.clone(), "/systems/{id}/rounds", Permission(ManageSystems), post(systems::start_round)),
+        entry(p.clone(), "/systems/{id}/catalog", Permission(ManageSystems), post(systems::change_catalog)),
         entry(p.clone(), "/systems/{id}/submit", Permission(AnswerChecklist), post(systems::submit)),
         entry(p.clone(), "/systems/{id}/review", Permission(ReviewAnswers), post(systems::finish_review)),
         entry(g.clone(), "/systems/{id}/items/{number}", Permission(ViewSystems), get(systems::item)),

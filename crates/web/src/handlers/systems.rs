@@ -751,6 +751,7 @@ struct SystemPage<'a> {
     can_finish: bool,
     missing: Vec<u32>,
     overrides: Vec<(u32, String, String)>,
+    versions: Vec<(i64, String)>,
     errors: FormErrors,
 }
 
@@ -817,6 +818,13 @@ async fn system_page(
         can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
         missing,
         overrides: l.overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
+        versions: state
+            .store
+            .catalog_versions()
+            .await?
+            .into_iter()
+            .map(|v| (v.id, format!("{} {}", v.id, v.label)))
+            .collect(),
         errors,
         p,
         s,
@@ -1364,4 +1372,61 @@ pub async fn download_evidence(
         bytes,
     )
         .into_response())
+}
+
+/// Starts next year's assessment from the approved one (officer).
+pub async fn start_round(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    match checklist::start_round(s.status) {
+        Ok(_) => match state.store.start_round(&meta.ctx(state.clock.now(), user.actor()), &s).await {
+            Ok(_) => {
+                session::flash(&page.session, "round-started").await?;
+                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+            }
+            Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
+            Err(e) => return Err(e.into()),
+        },
+        Err(_) => errors.add("workflow", t.get("round-not-now")),
+    }
+    system_page(&state, &page, &user, s, errors).await
+}
+
+#[derive(Deserialize)]
+pub struct CatalogForm {
+    #[serde(default)]
+    version: String,
+}
+
+/// Moves a system to another catalog version, on purpose (officer).
+pub async fn change_catalog(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CatalogForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let versions = state.store.catalog_versions().await?;
+    let version = form.version.parse::<i64>().ok().filter(|v| versions.iter().any(|x| x.id == *v));
+    match (version, checklist::can_change_catalog(s.status)) {
+        (None, _) => errors.add("workflow", t.get("catalog-bad-version")),
+        (_, Err(_)) => errors.add("workflow", t.get("workflow-not-now")),
+        (Some(v), Ok(())) => {
+            state.store.change_catalog_version(&meta.ctx(state.clock.now(), user.actor()), &s, v).await?;
+            session::flash(&page.session, "catalog-changed").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+    }
+    system_page(&state, &page, &user, s, errors).await
 }

@@ -117,9 +117,8 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
             };
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
         }
-        // No.13 applies (servers); answer it too.
+        // No.13 applies (servers): answered again as not done, with a date.
         answer(&vendor, sys, 13, &[("status", "not_done"), ("planned_date", "2027-03-31")]).await;
-        answer(&vendor, sys, 14, &[("status", "done"), ("measures", "施錠管理")]).await;
         vendor.get(&format!("/systems/{sys}")).await;
         let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
@@ -129,8 +128,8 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         assert!(!r.body.contains("下書きとして保存する"), "the form is gone after submission");
 
         // The officer returns two items with comments and approves the rest.
-        let mut all = applicable.clone();
-        all.extend([13, 14]);
+        // 13 and 14 apply because the system uses servers: all are in 1..=30.
+        let all = applicable.clone();
         for n in &all {
             let r = match n {
                 4 => decide(&officer, sys, *n, "return", "パスワード規則の証跡を添付してください").await,
@@ -189,8 +188,33 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         let full = officer.get(&format!("/systems/{sys}/history")).await.body;
         assert_eq!(full.matches("提出").count(), 2, "two submissions");
         assert_eq!(full.matches("審査完了").count(), 2, "two reviews finished");
+        // Next year: a new round from the approved one, answers carried over
+        // and awaiting review again; the first round stays as it was.
+        let r = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(page.contains("<strong>回答中</strong>") && page.contains("<dd>2</dd>"), "{}", app.backend);
+        let round2 = app.store.answers(sys, 2).await.unwrap();
+        assert_eq!(round2.len(), all.len());
+        assert!(round2.iter().all(|a| a.review == mamori_core::checklist::Review::Pending));
+        assert!(app
+            .store
+            .answers(sys, 1)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.review == mamori_core::checklist::Review::Approved));
+        let again = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        assert!(again.body.contains("承認済みのシステムでのみ"), "{}", app.backend);
         let actions = app.audit_actions().await;
-        for a in ["system.created", "answer.saved", "system.submitted", "answer.reviewed", "review.finished"] {
+        for a in [
+            "system.created",
+            "answer.saved",
+            "system.submitted",
+            "answer.reviewed",
+            "review.finished",
+            "system.round_started",
+        ] {
             assert!(actions.contains(&a.to_owned()), "{a}");
         }
         app.close().await;
