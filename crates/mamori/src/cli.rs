@@ -49,6 +49,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::catalog::CatalogCommand,
     },
+    /// 空のデータディレクトリにデモデータを作る (fill an empty data directory with a sample)
+    Demo,
     /// システム (systems)
     System {
         #[command(subcommand)]
@@ -71,6 +73,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
         Command::System { command } => crate::systems::run(&cli.global, command).await,
+        Command::Demo => crate::demo::run(&cli.global).await,
     }
 }
 

@@ -217,6 +217,12 @@ fn data_dir(global: &GlobalArgs, file: &FileConfig) -> PathBuf {
     global.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./data"))
 }
 
+/// The data directory the options name (flag, environment, file, default).
+pub fn data_dir_of(global: &GlobalArgs) -> PathBuf {
+    let mut ignored = Vec::new();
+    data_dir(global, &load_file(global.config.as_deref(), &mut ignored))
+}
+
 /// Where the database is, for commands that need nothing else.
 pub fn database_location(global: &GlobalArgs) -> Result<DatabaseLocation, Vec<ConfigError>> {
     let mut errors = Vec::new();

@@ -3,6 +3,7 @@
 mod catalog;
 mod cli;
 mod config;
+mod demo;
 mod jobs;
 mod serve;
 mod systems;

@@ -196,7 +196,7 @@ impl Signals {
     }
 }
 
-fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());

@@ -316,3 +316,51 @@ async fn system_list_and_show_on_the_console() {
     assert!(err.contains("ありません"));
     s.kill().await;
 }
+
+#[tokio::test]
+async fn demo_fills_an_empty_data_directory_once() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let (code, out, err) = run(&["demo", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let accounts: Vec<(&str, &str)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3 && f[0] != "login").then(|| (f[0], f[2]))
+        })
+        .collect();
+    assert_eq!(accounts.len(), 8, "{out}");
+    let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let statuses: std::collections::BTreeSet<&str> =
+        list.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(list.as_array().unwrap().len(), 10);
+    assert_eq!(statuses.len(), 5, "every status: {statuses:?}");
+    let (code, _, err) = run(&["demo", "--data-dir", d]).await;
+    assert_eq!(code, 2, "a second run is refused");
+    assert!(err.contains("既にデータがあります"), "{err}");
+    let (code, _, _) = run(&["audit", "verify", "--data-dir", d]).await;
+    assert_eq!(code, 0);
+
+    // The printed password signs the vendor in, and it sees only its systems.
+    let keep = std::sync::Arc::new(dir);
+    let s = Server::start(Opts::default().data_dir(&keep)).await;
+    let (_, pw) = accounts.iter().find(|(l, _)| *l == "vendor-a").unwrap();
+    let page = s.get("/login").await.text().await.unwrap();
+    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
+    let r = s
+        .client
+        .post(s.url("/login"))
+        .header("origin", &s.base)
+        .form(&[("login", "vendor-a"), ("password", pw), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
+    let board = s.get("/dashboard").await.text().await.unwrap();
+    assert!(board.contains("文書管理システム") && !board.contains("税務総合システム"), "vendor A's systems only");
+    s.kill().await;
+}
