@@ -231,6 +231,8 @@ fn filtered(user: &CurrentUser, q: &ListQuery) -> SystemFilter {
 /// One bar of a chart: a label and shares of 100.
 pub struct Bar {
     pub label: String,
+    /// The label cut to fit the chart (full label in the tooltip).
+    pub short: String,
     pub approved_pct: u32,
     pub summary: String,
     pub y: u32,
@@ -284,6 +286,11 @@ fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
                         ("total", &total.to_string()),
                     ],
                 ),
+                short: if label.chars().count() > 15 {
+                    label.chars().take(14).collect::<String>() + "…"
+                } else {
+                    label.clone()
+                },
                 label,
                 approved_pct: pct(approved),
                 y: i as u32 * BAR_STEP,
@@ -994,6 +1001,7 @@ pub struct EvidenceRow {
 #[derive(Default)]
 pub struct AnswerShown {
     status: String,
+    status_label: String,
     measures: String,
     planned_date: String,
     reason: String,
@@ -1055,6 +1063,7 @@ async fn item_page(
     let answer = shown.unwrap_or_else(|| match current {
         Some(a) => AnswerShown {
             status: a.input.status.as_str().to_owned(),
+            status_label: p.t.get(answer_key(a.input.status)),
             measures: a.input.measures.clone(),
             planned_date: a.input.planned.map(|d| d.to_string()).unwrap_or_default(),
             reason: a.input.reason.clone(),
@@ -1170,6 +1179,7 @@ pub async fn save_answer(
     }
     let shown = AnswerShown {
         status: form.status,
+        status_label: String::new(),
         measures: form.measures,
         planned_date: form.planned_date,
         reason: form.reason,
