@@ -102,6 +102,18 @@ impl Store {
         Ok(list)
     }
 
+    /// Files whose expiry date is on or before `until` (YYYY-MM-DD), soonest first.
+    pub async fn evidence_expiring(&self, until: &str) -> Result<Vec<Evidence>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let sql = format!("{SELECT} WHERE expires_on IS NOT NULL AND expires_on <= $1 ORDER BY expires_on, id");
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query(&sql).bind(until).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(evidence_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
     pub async fn evidence(&self, id: i64) -> Result<Option<Evidence>, StoreError> {
         let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT} WHERE id = $1");

@@ -261,6 +261,8 @@ pub struct Board {
     pub category_chart_height: u32,
     pub returned_items: Vec<(i64, String, u32)>,
     pub overdue_items: Vec<(i64, String, u32)>,
+    /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
+    pub expiring: Vec<(i64, String, u32, String, String, bool)>,
     pub departments: Vec<(String, String)>,
     pub vendors: Vec<(String, String)>,
     pub phases: Vec<(String, String)>,
@@ -358,6 +360,20 @@ pub async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_
     let cat_items =
         categories.into_iter().map(|(k, (total, answered, approved))| (k, total, answered, approved)).collect();
     let (by_category, category_chart_height) = bars(&t, cat_items);
+    let soon = (today + time::Duration::days(30)).to_string();
+    let today_s = today.to_string();
+    let expiring = state
+        .store
+        .evidence_expiring(&soon)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            let s = systems.iter().find(|s| s.id == e.system_id && s.round == e.round)?;
+            let date = e.expires_on.unwrap_or_default();
+            let expired = date < today_s;
+            Some((s.id, s.input.name.clone(), e.number, e.original_name, date, expired))
+        })
+        .collect();
     let sees_all = scope(user).vendor_id.is_none() && scope(user).department_id.is_none();
     let orgs = if sees_all { state.store.organisations().await? } else { vec![] };
     Ok(Board {
@@ -368,6 +384,7 @@ pub async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_
         category_chart_height,
         returned_items,
         overdue_items,
+        expiring,
         departments: org_choices(&orgs, OrgKind::Department),
         vendors: org_choices(&orgs, OrgKind::Vendor),
         phases: Phase::ALL.iter().map(|x| (x.as_str().to_owned(), t.get(phase_key(*x)))).collect(),
@@ -1007,11 +1024,31 @@ pub struct AnswerShown {
     reason: String,
 }
 
+/// History lines; an answer revision names the fields that changed since
+/// the previous revision of the same requirement.
 fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) -> Vec<HistoryRow> {
+    let mut last: BTreeMap<u32, &mamori_store::systems::HistoryEntry> = BTreeMap::new();
     h.iter()
         .map(|e| {
             let what = t.get(&format!("hist-{}", e.kind));
             let mut detail = Vec::new();
+            if e.kind == "answer" {
+                if let Some(prev) = last.get(&e.number) {
+                    let changed: Vec<String> = [
+                        (prev.status != e.status, "field-answer"),
+                        (prev.measures != e.measures, "field-measures"),
+                        (prev.planned_date != e.planned_date, "hist-field-planned"),
+                        (prev.reason != e.reason, "field-na-reason"),
+                    ]
+                    .iter()
+                    .filter(|(c, _)| *c)
+                    .map(|(_, k)| t.get(k))
+                    .collect();
+                    let list = if changed.is_empty() { t.get("hist-unchanged") } else { changed.join("、") };
+                    detail.push(t.with("hist-changed", &[("fields", &list)]));
+                }
+                last.insert(e.number, e);
+            }
             if let Some(s) = AnswerStatus::parse(&e.status) {
                 detail.push(t.get(answer_key(s)));
             }
@@ -1275,13 +1312,17 @@ pub async fn upload_evidence(
     meta: Meta,
     user: CurrentUser,
     Path((id, number)): Path<(i64, u32)>,
-    mut multipart: axum::extract::Multipart,
+    request: axum::extract::Request,
 ) -> Result<Response, AppError> {
+    // Who may see the system is decided before the body is even parsed.
     let s = system_for(&state, &user, id).await?;
     let l = load(&state, &s).await?;
     if !l.applicable.contains(&number) {
         return Err(AppError::NotFound);
     }
+    let mut multipart = <axum::extract::Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
+        .await
+        .map_err(|_| AppError::BadRequest)?;
     let t = state.i18n.tr(page.lang);
     let max = state.config.evidence.max_bytes;
     let mut file: Option<(String, Vec<u8>)> = None;

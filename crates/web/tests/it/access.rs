@@ -81,6 +81,8 @@ async fn item_45_every_state_changing_route_refuses_a_forged_request() {
 struct Who {
     role: Option<Role>,
     client: Client,
+    /// A vendor of another company than the system's.
+    foreign: bool,
 }
 
 #[tokio::test]
@@ -88,7 +90,8 @@ async fn role_by_route_matrix_has_no_surprise() {
     for app in App::each(Options::default()).await {
         let dept = app.org("総務課", OrgKind::Department).await;
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let mut people = vec![Who { role: None, client: app.client() }];
+        let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let mut people = vec![Who { role: None, client: app.client(), foreign: false }];
         let mut target = 0;
         for (login, role, org) in [
             ("m-admin", Role::Admin, None),
@@ -96,10 +99,13 @@ async fn role_by_route_matrix_has_no_surprise() {
             ("m-dept", Role::Department, Some(dept)),
             ("m-vendor", Role::Vendor, Some(vendor)),
             ("m-auditor", Role::Auditor, None),
+            ("m-vendor-b", Role::Vendor, Some(vendor_b)),
         ] {
             let (c, id) = app.signed_in(login, role, org).await;
-            target = id;
-            people.push(Who { role: Some(role), client: c });
+            if role == Role::Auditor {
+                target = id;
+            }
+            people.push(Who { role: Some(role), client: c, foreign: org == Some(vendor_b) });
         }
         let system = crate::checklist::system(&app, dept, Some(vendor), "台帳システム").await;
         // An evidence file whose id equals the system's, so one {id} serves both.
@@ -127,7 +133,13 @@ async fn role_by_route_matrix_has_no_surprise() {
                     who.client.get("/dashboard").await; // a fresh token
                     who.client.post(&path, &[]).await
                 };
-                let want = expected(&route, who.role);
+                let about_the_system = route.path.starts_with("/systems/{id}") || route.path.starts_with("/evidence/");
+                let want = if who.foreign && about_the_system {
+                    // Another company's system: as if it did not exist.
+                    mamori_web_access::Expect::Hidden
+                } else {
+                    expected(&route, who.role)
+                };
                 use mamori_web_access::Expect::*;
                 let ok = match want {
                     Served if route.access_kind() == mamori_web::routes::Access::Public => r.status.as_u16() < 500,

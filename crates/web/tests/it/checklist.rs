@@ -185,6 +185,7 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
                 h[from..].find(step).unwrap_or_else(|| panic!("{}: {step} missing after position {from}", app.backend));
             from += i + step.len();
         }
+        assert!(h.contains("変更点: 対応内容"), "a revision names what changed: {}", app.backend);
         let full = officer.get(&format!("/systems/{sys}/history")).await.body;
         assert_eq!(full.matches("提出").count(), 2, "two submissions");
         assert_eq!(full.matches("審査完了").count(), 2, "two reviews finished");
@@ -293,13 +294,27 @@ async fn upload(
     bytes: Vec<u8>,
     with_token: bool,
 ) -> crate::harness::Res {
+    upload_until(c, app, sys, n, name, bytes, with_token, "2027-03-31").await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upload_until(
+    c: &Client,
+    app: &App,
+    sys: i64,
+    n: u32,
+    name: &str,
+    bytes: Vec<u8>,
+    with_token: bool,
+    expires: &str,
+) -> crate::harness::Res {
     c.get(&format!("/systems/{sys}/items/{n}")).await;
     let mut form = reqwest::multipart::Form::new();
     if with_token {
         form = form.text("csrf_token", c.token());
     }
     form = form
-        .text("expires_on", "2027-03-31")
+        .text("expires_on", expires.to_owned())
         .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
     let r = c
         .http
@@ -380,6 +395,7 @@ async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_se
             let r = upload(&vendor, &app, sys, 4, "memo.txt", "設定の記録".as_bytes().to_vec(), true).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         }
+        assert!(!vendor.get("/dashboard").await.body.contains("有効期限が近い"), "{}: 2027-03-31 is far", app.backend);
         let after = app.store.evidence_for(sys, 1, 4).await.unwrap().len();
         assert_eq!(after, before + usize::from(clamd.is_some()), "{}", app.backend);
         let actions = app.audit_actions().await;
@@ -401,5 +417,27 @@ async fn uploads_are_refused_when_the_scanner_is_down() {
     let r = upload(&vendor, &app, sys, 4, "memo.txt", b"hello".to_vec(), true).await;
     assert!(r.body.contains("ウイルス検査ができなかった"), "fail closed: {}", r.body);
     assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty());
+    app.close().await;
+}
+
+#[tokio::test]
+async fn evidence_near_or_past_its_expiry_is_listed_on_the_dashboard() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
+    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
+    let today = mamori_core::clock::Clock::now(&app.clock).date();
+    let soon = (today + time::Duration::days(10)).to_string();
+    let past = (today - time::Duration::days(1)).to_string();
+    let far = (today + time::Duration::days(60)).to_string();
+    for (name, date) in [("soon.txt", &soon), ("past.txt", &past), ("far.txt", &far)] {
+        let r = upload_until(&vendor, &app, sys, 4, name, b"certificate".to_vec(), true, date).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let board = vendor.get("/dashboard").await.body;
+    let section = &board[board.find("有効期限が近い").expect("the reminder")..];
+    assert!(section.contains("soon.txt") && section.contains("past.txt") && !section.contains("far.txt"));
+    assert_eq!(section.matches("期限切れ").count(), 1, "only the past one is expired");
     app.close().await;
 }
