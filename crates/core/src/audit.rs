@@ -59,6 +59,10 @@ pub enum Action {
     EvidenceDownloaded,
     RoundStarted,
     CatalogVersionChanged,
+    AuditPurged,
+    AuditExported,
+    AlertAcknowledged,
+    LogReviewSignedOff,
 }
 
 impl Action {
@@ -104,6 +108,10 @@ impl Action {
             Action::EvidenceDownloaded => "evidence.downloaded",
             Action::RoundStarted => "system.round_started",
             Action::CatalogVersionChanged => "system.catalog_changed",
+            Action::AuditPurged => "audit.purged",
+            Action::AuditExported => "audit.exported",
+            Action::AlertAcknowledged => "alert.acknowledged",
+            Action::LogReviewSignedOff => "log_review.signed_off",
         }
     }
 }

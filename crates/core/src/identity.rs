@@ -174,10 +174,19 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => &[ManageAccounts, ViewAccounts, ReviewAccess],
-            Role::SecurityOfficer => &[ViewAccounts, ReviewAccess, ViewSystems, ManageSystems, ReviewAnswers],
+            Role::SecurityOfficer => &[
+                ViewAccounts,
+                ReviewAccess,
+                ViewSystems,
+                ManageSystems,
+                ReviewAnswers,
+                ViewAuditLog,
+                ManageAlerts,
+                ReviewLogs,
+            ],
             Role::Department => &[ViewSystems],
             Role::Vendor => &[ViewSystems, AnswerChecklist],
-            Role::Auditor => &[ViewAccounts, ViewSystems],
+            Role::Auditor => &[ViewAccounts, ViewSystems, ViewAuditLog],
         }
     }
 
@@ -228,6 +237,12 @@ pub enum Permission {
     AnswerChecklist,
     /// Approve or return answers.
     ReviewAnswers,
+    /// Read the audit log, its exports and the sign-in monitoring (items 28, 67).
+    ViewAuditLog,
+    /// Acknowledge alerts.
+    ManageAlerts,
+    /// Record that the logs were reviewed.
+    ReviewLogs,
 }
 
 impl Permission {
@@ -279,7 +294,7 @@ mod tests {
         assert!(Role::Auditor
             .permissions()
             .iter()
-            .all(|p| matches!(p, Permission::ViewAccounts | Permission::ViewSystems)));
+            .all(|p| matches!(p, Permission::ViewAccounts | Permission::ViewSystems | Permission::ViewAuditLog)));
         assert!(!Role::Admin.can(Permission::ReviewAnswers) && !Role::Admin.can(Permission::ViewSystems));
     }
 

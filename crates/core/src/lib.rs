@@ -7,6 +7,7 @@ pub mod checklist;
 pub mod clock;
 pub mod identity;
 pub mod jst;
+pub mod monitoring;
 pub mod password;
 pub mod policy;
 pub mod totp;

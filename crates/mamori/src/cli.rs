@@ -62,6 +62,25 @@ pub enum Command {
 pub enum AuditCommand {
     /// ハッシュチェーンを検証し、最初の不整合を示す (verify the hash chain)
     Verify,
+    /// 監査ログを標準出力に書き出す (write events to standard output)
+    Export {
+        /// この日時以降 (RFC 3339, or YYYY-MM-DD in JST)
+        #[arg(long)]
+        since: Option<String>,
+        /// この日時より前 (RFC 3339, or YYYY-MM-DD in JST)
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+    /// 保存期間を過ぎた事象を圧縮ファイルに書き出してから削除する (archive, then remove events past retention)
+    Purge,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -69,6 +88,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => crate::serve::run(&cli.global, &args).await,
         Command::CheckConfig(args) => check_config(&cli.global, &args).await,
         Command::Audit { command: AuditCommand::Verify } => audit_verify(&cli.global).await,
+        Command::Audit { command: AuditCommand::Export { since, until, format } } => {
+            audit_export(&cli.global, since.as_deref(), until.as_deref(), format).await
+        }
+        Command::Audit { command: AuditCommand::Purge } => audit_purge(&cli.global).await,
         Command::User { command } => crate::users::run_user(&cli.global, command).await,
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
@@ -163,6 +186,91 @@ fn describe_break(b: &ChainBreak) -> String {
             format!(
                 "記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります"
             )
+        }
+    }
+}
+
+/// RFC 3339, or a JST date meaning the start of that day.
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .or_else(|| mamori_web::jst_day_start(s))
+}
+
+async fn audit_export(global: &GlobalArgs, since: Option<&str>, until: Option<&str>, format: ExportFormat) -> ExitCode {
+    let mut filter = mamori_store::auditlog::AuditFilter::default();
+    for (arg, value, slot) in [("--since", since, &mut filter.from), ("--until", until, &mut filter.until)] {
+        if let Some(v) = value {
+            match parse_time(v) {
+                Some(t) => *slot = Some(t),
+                None => {
+                    eprintln!("mamori: {arg} \"{v}\" は 2026-11-28 または 2026-11-28T09:00:00+09:00 の形式にしてください (bad time)");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+    }
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if matches!(format, ExportFormat::Csv) {
+        let _ = writeln!(out, "{}", mamori_web::audit_export::CSV_HEADERS.join(","));
+    }
+    let mut failed = false;
+    let result = store
+        .audit_for_each(&filter, |e| {
+            let line = match format {
+                ExportFormat::Jsonl => mamori_web::audit_export::json(e).to_string(),
+                ExportFormat::Csv => mamori_web::export::csv_record(&mamori_web::audit_export::csv_row(e)),
+            };
+            if writeln!(out, "{line}").is_err() {
+                failed = true;
+            }
+            Ok(())
+        })
+        .await;
+    let _ = out.flush();
+    store.close().await;
+    match (result, failed) {
+        (Ok(_), false) => ExitCode::SUCCESS,
+        (Err(e), _) => {
+            eprintln!("mamori: 監査ログを読めませんでした (cannot read the audit log): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        (_, true) => ExitCode::from(EXIT_PROBLEM),
+    }
+}
+
+async fn audit_purge(global: &GlobalArgs) -> ExitCode {
+    let cfg = match crate::config::audit_config(global) {
+        Ok(c) => c,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let actor = mamori_core::audit::Actor { account_id: None, login: "console".into() };
+    let result = crate::auditlog::purge(&store, &mamori_core::clock::SystemClock, &cfg, actor).await;
+    store.close().await;
+    match result {
+        Ok(Some((n, path))) => {
+            println!("{n} 件を {} に書き出して削除しました (archived and removed)", path.display());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("保存期間を過ぎた事象はありません (nothing past retention)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: 削除できませんでした (purge failed): {e}");
+            ExitCode::from(EXIT_PROBLEM)
         }
     }
 }

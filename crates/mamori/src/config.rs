@@ -98,6 +98,62 @@ struct FileConfig {
     security: FileSecurity,
     #[serde(default)]
     evidence: FileEvidence,
+    #[serde(default)]
+    audit: FileAudit,
+}
+
+/// `[audit]`: retention and monitoring (checklist items 28, 29, 67).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAudit {
+    retention_days: Option<u64>,
+    archive_dir: Option<PathBuf>,
+    spike_multiplier: Option<u64>,
+    spike_floor: Option<u64>,
+    spraying_accounts: Option<u64>,
+}
+
+fn resolve_audit(f: &FileAudit, data_dir: &Path, errors: &mut Vec<ConfigError>) -> crate::auditlog::AuditConfig {
+    let days = positive("audit.retention_days", f.retention_days, 1095, errors);
+    let retention = TimeDuration::days(days as i64);
+    if !mamori_core::monitoring::retention_ok(retention) {
+        errors.push(ConfigError(format!(
+            "audit.retention_days は730日(2年)以上にしてください。{days} 日では監査ログの保存期間の要件(項目29)を満たしません (retention below two years is refused)"
+        )));
+    }
+    let d = mamori_core::monitoring::SignInWatch::default();
+    crate::auditlog::AuditConfig {
+        retention,
+        archive_dir: f.archive_dir.clone().unwrap_or_else(|| data_dir.join("audit-archive")),
+        watch: mamori_core::monitoring::SignInWatch {
+            spike_multiplier: positive(
+                "audit.spike_multiplier",
+                f.spike_multiplier,
+                u64::from(d.spike_multiplier),
+                errors,
+            ) as u32,
+            spike_floor: positive("audit.spike_floor", f.spike_floor, u64::from(d.spike_floor), errors) as u32,
+            spraying_accounts: positive(
+                "audit.spraying_accounts",
+                f.spraying_accounts,
+                u64::from(d.spraying_accounts),
+                errors,
+            ) as u32,
+        },
+    }
+}
+
+/// The `[audit]` settings for commands beside the server (`mamori audit purge`).
+pub fn audit_config(global: &GlobalArgs) -> Result<crate::auditlog::AuditConfig, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let file = load_file(global.config.as_deref(), &mut errors);
+    let dir = data_dir(global, &file);
+    let cfg = resolve_audit(&file.audit, &dir, &mut errors);
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
 }
 
 /// `[evidence]`: uploads (PRODUCT.md step 3, checklist item 58).
@@ -172,6 +228,7 @@ pub struct Config {
     pub limits: Limits,
     pub security: Security,
     pub evidence: mamori_web::EvidenceConfig,
+    pub audit: crate::auditlog::AuditConfig,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -387,6 +444,7 @@ impl Config {
             parsed
         });
         let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
+        let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
 
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
@@ -401,6 +459,7 @@ impl Config {
                 limits,
                 security,
                 evidence,
+                audit,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }

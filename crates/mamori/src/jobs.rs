@@ -17,6 +17,7 @@ use tower_sessions::session_store::ExpiredDeletion;
 const SETUP_VALID: time::Duration = time::Duration::minutes(30);
 const DAILY: Duration = Duration::from_secs(24 * 3600);
 const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
+const SIGNIN_WATCH: Duration = Duration::from_secs(10 * 60);
 
 /// While no administrator exists: a new single-use token, valid 30 minutes,
 /// on every start (item 37: no default account ever exists). Returns the URL.
@@ -43,11 +44,13 @@ pub fn spawn(
     sessions: Sessions,
     clock: Arc<dyn Clock>,
     security: Security,
+    audit: crate::auditlog::AuditConfig,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
         let mut daily = tokio::time::interval(DAILY);
+        let mut watch = tokio::time::interval(SIGNIN_WATCH);
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
@@ -56,7 +59,22 @@ pub fn spawn(
                         tracing::warn!("cannot delete expired sessions: {e}");
                     }
                 }
-                _ = daily.tick() => disable_inactive(&store, &*clock, &security).await,
+                _ = watch.tick() => {
+                    if let Err(e) = store.watch_signins(clock.now(), &audit.watch).await {
+                        tracing::warn!("sign-in watch failed: {e}");
+                    }
+                }
+                _ = daily.tick() => {
+                    disable_inactive(&store, &*clock, &security).await;
+                    if let Err(e) = store.verify_and_alert(clock.now()).await {
+                        tracing::error!("cannot verify the audit chain: {e}");
+                    }
+                    match crate::auditlog::purge(&store, &*clock, &audit, Actor::system()).await {
+                        Ok(Some((n, path))) => tracing::info!("purged {n} audit events into {}", path.display()),
+                        Ok(None) => {}
+                        Err(e) => tracing::error!("audit purge failed: {e}"),
+                    }
+                }
             }
         }
     })

@@ -1,5 +1,6 @@
 //! The `mamori` binary: command line, configuration, wiring.
 
+mod auditlog;
 mod catalog;
 mod cli;
 mod config;

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod auditlog;
 pub mod catalog;
 mod db;
 pub mod evidence;

@@ -31,6 +31,14 @@ fn neutralise(cell: &str) -> String {
     }
 }
 
+/// One CSV record (formulas neutralised), without its line end.
+pub fn csv_record(row: &[String]) -> String {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = w.write_record(row.iter().map(|c| neutralise(c)));
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default().trim_end_matches('\n').to_owned()
+}
+
 /// The CSV bytes: header and rows, CRLF line ends, encoded as asked.
 /// Characters with no Shift_JIS form become `?`.
 pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Vec<u8> {

@@ -5,13 +5,14 @@
 //! and render. No SQL and no business rule lives here.
 
 mod assets;
+pub mod audit_export;
 mod auth;
 pub mod catalog_io;
 pub mod client;
 mod csrf;
 mod error;
 pub mod evidence;
-mod export;
+pub mod export;
 mod forms;
 mod handlers;
 mod health;
@@ -127,6 +128,8 @@ impl AppState {
         }
     }
 }
+
+pub use handlers::audit::jst_day_start;
 
 /// The application: every route, behind the middleware stack.
 pub fn app(state: AppState) -> Router {

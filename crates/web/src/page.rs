@@ -91,6 +91,12 @@ impl Page {
                 nav.push(NavLink { href: "/admin/ledger", label: t.get("nav-ledger") });
                 nav.push(NavLink { href: "/admin/access-review", label: t.get("nav-access-review") });
             }
+            if u.can(Permission::ViewAuditLog) {
+                nav.push(NavLink { href: "/audit", label: t.get("nav-audit") });
+                let open = state.store.alerts(true).await?.len();
+                let label = if open == 0 { t.get("nav-alerts") } else { format!("{} ({open})", t.get("nav-alerts")) };
+                nav.push(NavLink { href: "/alerts", label });
+            }
             if u.can(Permission::ManageAccounts) {
                 nav.push(NavLink { href: "/admin/organisations", label: t.get("nav-organisations") });
             }

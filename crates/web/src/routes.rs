@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, me, signin, systems};
+use crate::handlers::{admin, audit, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -82,6 +82,14 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/admin/access-review", Permission(ViewAccounts), get(admin::access_review)),
         entry(p.clone(), "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
         entry(g.clone(), "/catalog", SignedIn, get(systems::catalog)),
+        entry(g.clone(), "/audit", Permission(ViewAuditLog), get(audit::viewer)),
+        entry(g.clone(), "/audit/events/{seq}", Permission(ViewAuditLog), get(audit::event)),
+        entry(g.clone(), "/audit/export.csv", Permission(ViewAuditLog), get(audit::export_csv)),
+        entry(g.clone(), "/audit/export.jsonl", Permission(ViewAuditLog), get(audit::export_jsonl)),
+        entry(g.clone(), "/audit/signins", Permission(ViewAuditLog), get(audit::signins)),
+        entry(p.clone(), "/audit/reviews", Permission(ReviewLogs), post(audit::sign_off)),
+        entry(g.clone(), "/alerts", Permission(ViewAuditLog), get(audit::alerts)),
+        entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(audit::acknowledge)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
         entry(g.clone(), "/systems/new", Permission(ManageSystems), get(systems::new_system_form)),

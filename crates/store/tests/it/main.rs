@@ -1,6 +1,7 @@
 //! Storage tests, each run on SQLite and on a real PostgreSQL.
 
 mod audit;
+mod auditlog;
 mod catalog;
 mod schema;
 mod systems;

@@ -1,6 +1,7 @@
 //! Request handlers: parse and validate, check, call the store, render.
 
 pub mod admin;
+pub mod audit;
 pub mod me;
 pub mod signin;
 pub mod systems;

@@ -36,7 +36,11 @@ mod mamori_web_access {
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
     let id = if path.starts_with("/systems/") || path.starts_with("/evidence/") { system } else { account };
-    path.replace("{id}", &id.to_string()).replace("{number}", "1").replace("{token}", "not-a-token")
+    let id = if path.starts_with("/alerts/") { 1 } else { id };
+    path.replace("{id}", &id.to_string())
+        .replace("{number}", "1")
+        .replace("{seq}", "1")
+        .replace("{token}", "not-a-token")
 }
 
 async fn state_snapshot(app: &App) -> String {
@@ -120,6 +124,10 @@ async fn role_by_route_matrix_has_no_surprise() {
         };
         let evidence = app.store.add_evidence(&app.ctx(), &record, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");
+        let now = mamori_core::clock::Clock::now(&app.clock);
+        let alert =
+            app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "matrix", "").await.unwrap();
+        assert_eq!(alert, 1);
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {

@@ -1,0 +1,102 @@
+//! Rules of the audit log's upkeep and of sign-in monitoring (checklist
+//! items 28, 29, 67).
+
+use time::Duration;
+
+/// Item 29: logs are kept at least two years.
+pub const MIN_RETENTION: Duration = Duration::days(730);
+
+/// Is this retention allowed?
+pub fn retention_ok(retention: Duration) -> bool {
+    retention >= MIN_RETENTION
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// When sign-in failures call for an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInWatch {
+    /// Failures in the last hour above this multiple of the 7-day hourly median…
+    pub spike_multiplier: u32,
+    /// …and at least this many.
+    pub spike_floor: u32,
+    /// Distinct accounts failing from one address within an hour (password spraying).
+    pub spraying_accounts: u32,
+}
+
+impl Default for SignInWatch {
+    fn default() -> Self {
+        SignInWatch { spike_multiplier: 5, spike_floor: 20, spraying_accounts: 10 }
+    }
+}
+
+/// The median of hourly counts (hours with no failure count as zero).
+pub fn median(mut hourly: Vec<u32>) -> u32 {
+    if hourly.is_empty() {
+        return 0;
+    }
+    hourly.sort_unstable();
+    let n = hourly.len();
+    if n % 2 == 1 {
+        hourly[n / 2]
+    } else {
+        (hourly[n / 2 - 1] + hourly[n / 2]) / 2
+    }
+}
+
+impl SignInWatch {
+    /// A sudden increase: the last hour's failures against the usual hour.
+    pub fn is_spike(&self, last_hour: u32, hourly_history: Vec<u32>) -> bool {
+        let usual = median(hourly_history);
+        last_hour >= self.spike_floor && last_hour > usual.saturating_mul(self.spike_multiplier)
+    }
+
+    /// Many accounts failing from one address.
+    pub fn is_spraying(&self, distinct_accounts: u32) -> bool {
+        distinct_accounts >= self.spraying_accounts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_29_two_years_at_least() {
+        assert!(!retention_ok(Duration::days(729)));
+        assert!(retention_ok(Duration::days(730)));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![]), 0);
+        assert_eq!(median(vec![3, 1, 2]), 2);
+        assert_eq!(median(vec![0, 0, 10, 10]), 5);
+    }
+
+    #[test]
+    fn spikes_need_both_the_floor_and_the_multiple() {
+        let w = SignInWatch::default();
+        let quiet = vec![2; 168];
+        assert!(!w.is_spike(8, quiet.clone()), "under the floor");
+        assert!(w.is_spike(25, quiet.clone()), "25 > 5 × 2 and ≥ 20");
+        let busy = vec![10; 168];
+        assert!(!w.is_spike(40, busy), "40 is not above 5 × 10");
+        assert!(w.is_spraying(10) && !w.is_spraying(9));
+    }
+}

@@ -1,0 +1,80 @@
+//! The audit log's upkeep: export, retention purge with an archive, and
+//! the daily checks (checklist items 27-29, 67).
+
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::clock::Clock;
+use mamori_core::monitoring::SignInWatch;
+use mamori_store::auditlog::AuditFilter;
+use mamori_store::identity::Ctx;
+use mamori_store::{Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use time::Duration;
+
+/// `[audit]` settings.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub retention: Duration,
+    pub archive_dir: PathBuf,
+    pub watch: SignInWatch,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("archive: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes `bytes` to `path` through a temporary file, synced, then renamed:
+/// the archive exists whole or not at all.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Item 29: removes events older than the retention, after writing them to a
+/// compressed JSON Lines archive. Returns how many were removed and the archive.
+pub async fn purge(
+    store: &Store,
+    clock: &dyn Clock,
+    cfg: &AuditConfig,
+    actor: Actor,
+) -> Result<Option<(i64, PathBuf)>, PurgeError> {
+    let now = clock.now();
+    let Some((from, through)) = store.purgeable(now - cfg.retention).await? else { return Ok(None) };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut io_error = None;
+    let filter = AuditFilter { until: Some(now - cfg.retention), ..AuditFilter::default() };
+    store
+        .audit_for_each(&filter, |e| {
+            if e.record.seq <= through {
+                if let Err(err) = writeln!(gz, "{}", mamori_web::audit_export::json(e)) {
+                    io_error.get_or_insert(err);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    let bytes = gz.finish()?;
+    std::fs::create_dir_all(&cfg.archive_dir)?;
+    let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
+    let path = cfg.archive_dir.join(&name);
+    write_atomically(&path, &bytes)?;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let ctx = Ctx { now, actor, origin: Origin::default() };
+    let purged = store.purge_audit(&ctx, through, &name, &sha).await?;
+    Ok(Some((purged.events, path)))
+}

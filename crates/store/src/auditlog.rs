@@ -1,0 +1,459 @@
+//! Reading the audit log (viewer, exports), keeping it (retention purge),
+//! alerts, log reviews, and sign-in statistics for monitoring.
+
+use crate::audit::Verification;
+use crate::audit::{append, ChainEnds};
+use crate::identity::Ctx;
+use crate::{with_conn, Store, StoreError};
+use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome, Record};
+use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::monitoring::{Severity, SignInWatch};
+use sqlx::Row;
+use time::Duration;
+use time::OffsetDateTime;
+
+/// What the viewer narrows by. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub from: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub actor_login: Option<String>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+enum Param {
+    I(i64),
+    S(String),
+}
+
+impl AuditFilter {
+    /// The WHERE clause (placeholders only) and its values, numbered from 1.
+    fn clause(&self, before_seq: Option<i64>) -> (String, Vec<Param>) {
+        let mut conds = Vec::new();
+        let mut params = Vec::new();
+        let mut add = |cond: &str, p: Param| {
+            params.push(p);
+            conds.push(cond.replace('?', &format!("${}", params.len())));
+        };
+        if let Some(t) = self.from {
+            add("occurred_at_us >= ?", Param::I(to_unix_micros(t)));
+        }
+        if let Some(t) = self.until {
+            add("occurred_at_us < ?", Param::I(to_unix_micros(t)));
+        }
+        for (col, v) in [
+            ("actor_login", &self.actor_login),
+            ("action", &self.action),
+            ("target_type", &self.target_type),
+            ("target_id", &self.target_id),
+            ("outcome", &self.outcome),
+            ("client_addr", &self.client_addr),
+        ] {
+            if let Some(v) = v {
+                add(&format!("{col} = ?"), Param::S(v.clone()));
+            }
+        }
+        if let Some(s) = before_seq {
+            add("seq < ?", Param::I(s));
+        }
+        let clause = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
+        (clause, params)
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                Param::I(i) => q.bind(*i),
+                Param::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! event_row {
+    ($r:expr) => {{
+        let r = $r;
+        Event {
+            record: Record {
+                seq: r.try_get("seq")?,
+                occurred_at_us: r.try_get("occurred_at_us")?,
+                actor_account_id: r.try_get("actor_account_id")?,
+                actor_login: r.try_get("actor_login")?,
+                client_addr: r.try_get("client_addr")?,
+                user_agent: r.try_get("user_agent")?,
+                action: r.try_get("action")?,
+                target_type: r.try_get("target_type")?,
+                target_id: r.try_get("target_id")?,
+                changes: r.try_get("changes")?,
+                outcome: r.try_get("outcome")?,
+                request_id: r.try_get("request_id")?,
+            },
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        }
+    }};
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: i64,
+    pub kind: String,
+    pub severity: String,
+    pub subject: String,
+    pub detail: String,
+    pub first_seen: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    pub count: i64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogReview {
+    pub id: i64,
+    pub period_from: String,
+    pub period_to: String,
+    pub reviewer_login: String,
+    pub reviewed_at: OffsetDateTime,
+    pub findings: String,
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub events: i64,
+    pub through_seq: i64,
+}
+
+fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
+    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us}")))
+}
+
+impl Store {
+    /// One page of events, newest first, older than `before_seq` when given
+    /// (keyset paging: the cursor is the chain position, unique and ordered).
+    pub async fn audit_page(
+        &self,
+        f: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (clause, params) = f.clause(before_seq);
+        let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq DESC LIMIT {}", limit.clamp(1, 10_000));
+        let mut tx = self.begin_read().await?;
+        let events = with_conn!(tx, c => {
+            let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(event_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(events)
+    }
+
+    /// One event by its place in the chain.
+    pub async fn audit_event(&self, seq: i64) -> Result<Option<Event>, StoreError> {
+        let f = AuditFilter::default();
+        Ok(self.audit_page(&f, Some(seq + 1), 1).await?.into_iter().find(|e| e.record.seq == seq))
+    }
+
+    /// Events matching `f`, oldest first, in batches, to `sink` (exports).
+    pub async fn audit_for_each<F: FnMut(&Event) -> Result<(), StoreError>>(
+        &self,
+        f: &AuditFilter,
+        mut sink: F,
+    ) -> Result<u64, StoreError> {
+        let mut after = 0i64;
+        let mut n = 0;
+        loop {
+            let (clause, mut params) = f.clause(None);
+            params.push(Param::I(after));
+            let seq_cond = format!("seq > ${}", params.len());
+            let clause =
+                if clause.is_empty() { format!("WHERE {seq_cond}") } else { format!("{clause} AND {seq_cond}") };
+            let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq LIMIT 5000");
+            let mut tx = self.begin_read().await?;
+            let batch = with_conn!(tx, c => {
+                let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
+                rows.iter().map(|r| Ok(event_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+            });
+            tx.rollback().await?;
+            let Some(last) = batch.last() else { break };
+            after = last.record.seq;
+            for e in &batch {
+                sink(e)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The contiguous run of oldest events all older than `cutoff`: the
+    /// events a purge may remove without reordering the chain.
+    pub async fn purgeable(&self, cutoff: OffsetDateTime) -> Result<Option<(i64, i64)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let ends: ChainEnds = self.audit_chain_ends().await?;
+        let first_young: Option<i64> = with_conn!(tx, c => {
+            sqlx::query("SELECT MIN(seq) AS s FROM audit_event WHERE occurred_at_us >= $1")
+                .bind(to_unix_micros(cutoff)).fetch_one(c).await?.try_get("s")?
+        });
+        tx.rollback().await?;
+        let through = first_young.map_or(ends.head_seq, |s| s - 1);
+        Ok((through > ends.anchor_seq).then_some((ends.anchor_seq + 1, through)))
+    }
+
+    /// Removes events `..= through_seq` (already archived), moves the chain's
+    /// anchor to the last one removed, and records the purge as an event:
+    /// the chain still verifies from the new anchor.
+    pub async fn purge_audit(
+        &self,
+        ctx: &Ctx,
+        through_seq: i64,
+        archive: &str,
+        archive_sha256: &str,
+    ) -> Result<Purged, StoreError> {
+        let mut tx = self.begin().await?;
+        let (anchor_hash, events): (String, i64) = with_conn!(tx, c => {
+            let hash: String = sqlx::query("SELECT hash FROM audit_event WHERE seq = $1").bind(through_seq).fetch_one(&mut *c).await?.try_get("hash")?;
+            let n = sqlx::query("DELETE FROM audit_event WHERE seq <= $1").bind(through_seq).execute(&mut *c).await?.rows_affected();
+            sqlx::query("UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1")
+                .bind(through_seq).bind(&hash).execute(&mut *c).await?;
+            (hash, n as i64)
+        });
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AuditPurged, Outcome::Success)
+            .target("audit_event", through_seq.to_string())
+            .changes(
+                Changes::new()
+                    .with("events", events)
+                    .with("through_seq", through_seq)
+                    .with("anchor_hash", anchor_hash.as_str())
+                    .with("archive", archive)
+                    .with("archive_sha256", archive_sha256),
+            );
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await?;
+        Ok(Purged { events, through_seq })
+    }
+
+    // ----- alerts -----------------------------------------------------------------
+
+    /// Raises an alert, or counts it again while the same one is open.
+    pub async fn raise_alert(
+        &self,
+        now: OffsetDateTime,
+        kind: &str,
+        severity: Severity,
+        subject: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let now_us = to_unix_micros(now);
+        let id = with_conn!(tx, c => {
+            let open: Option<i64> = sqlx::query("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
+                .bind(kind).bind(subject).fetch_optional(&mut *c).await?.map(|r| r.try_get("id")).transpose()?;
+            match open {
+                Some(id) => {
+                    sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1")
+                        .bind(id).bind(now_us).bind(detail).execute(&mut *c).await?;
+                    id
+                }
+                None => sqlx::query(
+                    "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
+                )
+                .bind(kind).bind(severity.as_str()).bind(subject).bind(detail).bind(now_us)
+                .fetch_one(&mut *c).await?.try_get("id")?,
+            }
+        });
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn alerts(&self, open_only: bool) -> Result<Vec<Alert>, StoreError> {
+        let sql = if open_only {
+            "SELECT * FROM alert WHERE acknowledged_at_us IS NULL ORDER BY last_seen_us DESC"
+        } else {
+            "SELECT * FROM alert ORDER BY (acknowledged_at_us IS NULL) DESC, last_seen_us DESC LIMIT 500"
+        };
+        let mut tx = self.begin_read().await?;
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query(sql).fetch_all(c).await?;
+            rows.iter().map(|r| Ok(Alert {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                severity: r.try_get("severity")?,
+                subject: r.try_get("subject")?,
+                detail: r.try_get("detail")?,
+                first_seen: t(r.try_get("first_seen_us")?)?,
+                last_seen: t(r.try_get("last_seen_us")?)?,
+                count: r.try_get("count")?,
+                acknowledged_by: r.try_get("acknowledged_by")?,
+                acknowledged_at: r.try_get::<Option<i64>, _>("acknowledged_at_us")?.map(t).transpose()?,
+            })).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
+    pub async fn acknowledge_alert(&self, ctx: &Ctx, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("UPDATE alert SET acknowledged_by = $2, acknowledged_at_us = $3 WHERE id = $1 AND acknowledged_at_us IS NULL")
+                .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
+        });
+        if n == 1 {
+            let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AlertAcknowledged, Outcome::Success)
+                .target("alert", id.to_string());
+            append(&mut tx, ctx.now, ev).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    // ----- log reviews --------------------------------------------------------------------
+
+    pub async fn add_log_review(&self, ctx: &Ctx, from: &str, to: &str, findings: &str) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_conn!(tx, c => {
+            sqlx::query("INSERT INTO log_review (period_from, period_to, reviewer_login, reviewed_at_us, findings) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+                .bind(from).bind(to).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(findings)
+                .fetch_one(c).await?.try_get("id")?
+        });
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::LogReviewSignedOff, Outcome::Success)
+            .target("log_review", id.to_string())
+            .changes(Changes::new().with("from", from).with("to", to).with("findings", findings));
+        append(&mut tx, ctx.now, ev).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn log_reviews(&self) -> Result<Vec<LogReview>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = with_conn!(tx, c => {
+            let rows = sqlx::query("SELECT * FROM log_review ORDER BY reviewed_at_us DESC, id DESC").fetch_all(c).await?;
+            rows.iter().map(|r| Ok(LogReview {
+                id: r.try_get("id")?,
+                period_from: r.try_get("period_from")?,
+                period_to: r.try_get("period_to")?,
+                reviewer_login: r.try_get("reviewer_login")?,
+                reviewed_at: t(r.try_get("reviewed_at_us")?)?,
+                findings: r.try_get("findings")?,
+            })).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(list)
+    }
+
+    // ----- sign-in statistics -------------------------------------------------------------
+
+    /// Failed sign-ins per hour since `since`, as (hour start in µs, count).
+    pub async fn failures_per_hour(&self, since: OffsetDateTime) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let rows = with_conn!(tx, c => {
+            let rows = sqlx::query(
+                "SELECT (at_us / 3600000000) * 3600000000 AS hour, COUNT(*) AS n FROM signin_attempt \
+                 WHERE at_us >= $1 AND success = $2 GROUP BY (at_us / 3600000000) ORDER BY 1",
+            )
+            .bind(to_unix_micros(since)).bind(false).fetch_all(c).await?;
+            rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("n")?))).collect::<Result<Vec<(i64, i64)>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(rows)
+    }
+
+    /// The most failing client addresses or logins since `since`: (key, failures, distinct other key).
+    pub async fn top_failures(
+        &self,
+        since: OffsetDateTime,
+        by_address: bool,
+        limit: i64,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let (key, other) = if by_address { ("client_addr", "login") } else { ("login", "client_addr") };
+        let sql = format!(
+            "SELECT {key} AS k, COUNT(*) AS n, COUNT(DISTINCT {other}) AS d FROM signin_attempt \
+             WHERE at_us >= $1 AND success = $2 GROUP BY {key} ORDER BY n DESC, k LIMIT $3"
+        );
+        let mut tx = self.begin_read().await?;
+        let rows = with_conn!(tx, c => {
+            let rows = sqlx::query(&sql).bind(to_unix_micros(since)).bind(false).bind(limit).fetch_all(c).await?;
+            rows.iter().map(|r| Ok((r.try_get("k")?, r.try_get("n")?, r.try_get("d")?))).collect::<Result<Vec<(String, i64, i64)>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(rows)
+    }
+
+    /// Successful sign-ins since `since` from an address that account had
+    /// never signed in from before: (time, login, address).
+    pub async fn new_address_signins(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(OffsetDateTime, String, String)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let rows = with_conn!(tx, c => {
+            let rows = sqlx::query(
+                "SELECT a.at_us, a.login, a.client_addr FROM signin_attempt a WHERE a.success = $2 AND a.at_us >= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM signin_attempt b WHERE b.success = $2 AND b.login = a.login \
+                 AND b.client_addr = a.client_addr AND b.at_us < a.at_us) ORDER BY a.at_us DESC LIMIT 200",
+            )
+            .bind(to_unix_micros(since)).bind(true).fetch_all(c).await?;
+            rows.iter().map(|r| Ok((t(r.try_get("at_us")?)?, r.try_get("login")?, r.try_get("client_addr")?))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        tx.rollback().await?;
+        Ok(rows)
+    }
+
+    /// The daily check of the chain: a break raises a critical alert.
+    pub async fn verify_and_alert(&self, now: OffsetDateTime) -> Result<Verification, StoreError> {
+        let store = self;
+        let v = store.audit_verify().await?;
+        if let Verification::Broken(b) = &v {
+            tracing::error!("audit chain broken: {b}");
+            store
+                .raise_alert(now, "audit.chain_broken", Severity::Critical, &format!("#{}", b.seq()), &b.to_string())
+                .await?;
+        }
+        Ok(v)
+    }
+
+    /// Sign-in watch (items 28, 67): a sudden rise of failures, or many
+    /// accounts failing from one address, raises an alert.
+    pub async fn watch_signins(&self, now: OffsetDateTime, watch: &SignInWatch) -> Result<(), StoreError> {
+        let store = self;
+        let hour_ago = now - Duration::hours(1);
+        let week = store.failures_per_hour(now - Duration::days(7)).await?;
+        let last_hour: u32 = store.top_failures(hour_ago, true, 1000).await?.iter().map(|(_, n, _)| *n as u32).sum();
+        let this_hour_start = mamori_core::clock::to_unix_micros(hour_ago) / 3_600_000_000 * 3_600_000_000;
+        let mut history: Vec<u32> = vec![0; 24 * 7];
+        for (hour, n) in &week {
+            if *hour < this_hour_start {
+                let i = ((this_hour_start - hour) / 3_600_000_000) as usize;
+                if let Some(slot) = history.get_mut(i) {
+                    *slot = *n as u32;
+                }
+            }
+        }
+        if watch.is_spike(last_hour, history) {
+            store
+                .raise_alert(
+                    now,
+                    "signin.spike",
+                    Severity::Warning,
+                    "all",
+                    &format!("{last_hour} failed sign-ins in the last hour"),
+                )
+                .await?;
+        }
+        for (addr, failures, accounts) in store.top_failures(hour_ago, true, 50).await? {
+            if watch.is_spraying(accounts as u32) {
+                let detail = format!("{failures} failures over {accounts} user IDs in the last hour");
+                store.raise_alert(now, "signin.spraying", Severity::Warning, &addr, &detail).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The audit viewer's reads, retention, alerts and sign-in watch, on both backends.
+
+use crate::each_backend;
+use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
+use mamori_core::monitoring::SignInWatch;
+use mamori_store::audit::{append, Verification};
+use mamori_store::auditlog::AuditFilter;
+use mamori_store::identity::Ctx;
+use time::{Duration, OffsetDateTime};
+
+fn ev(login: &str, action: Action) -> NewEvent {
+    NewEvent::new(Actor { account_id: None, login: login.into() }, Origin::default(), action, Outcome::Success)
+}
+
+#[tokio::test]
+async fn keyset_pages_cover_every_event_once_across_equal_timestamps() {
+    for db in each_backend().await {
+        let same = OffsetDateTime::now_utc();
+        let mut tx = db.store.begin().await.unwrap();
+        for i in 0..120 {
+            let action = if i % 3 == 0 { Action::SignOut } else { Action::SignInSuccess };
+            append(&mut tx, same, ev(if i % 2 == 0 { "even" } else { "odd" }, action)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let f = AuditFilter::default();
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = db.store.audit_page(&f, cursor, 50).await.unwrap();
+            let Some(last) = page.last() else { break };
+            cursor = Some(last.record.seq);
+            seen.extend(page.iter().map(|e| e.record.seq));
+        }
+        assert_eq!(seen, (1..=120).rev().collect::<Vec<_>>(), "{}: newest first, each once", db.name);
+        let f = AuditFilter { actor_login: Some("even".into()), action: Some("signout".into()), ..Default::default() };
+        let page = db.store.audit_page(&f, None, 100).await.unwrap();
+        assert_eq!(page.len(), 20, "{}: i % 6 == 0", db.name);
+        assert!(page.iter().all(|e| e.record.actor_login == "even" && e.record.action == "signout"));
+        let f = AuditFilter { from: Some(same + Duration::seconds(1)), ..Default::default() };
+        assert!(db.store.audit_page(&f, None, 10).await.unwrap().is_empty());
+        let mut n = 0;
+        db.store
+            .audit_for_each(&AuditFilter::default(), |_| {
+                n += 1;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 120);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let old = now - Duration::days(800);
+        for i in 0..5 {
+            db.store.audit_record(old + Duration::minutes(i), ev("old", Action::SignInSuccess)).await.unwrap();
+        }
+        for _ in 0..3 {
+            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
+        }
+        let cutoff = now - Duration::days(730);
+        assert_eq!(db.store.purgeable(cutoff).await.unwrap(), Some((1, 5)), "{}", db.name);
+        let ctx = Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        let purged = db.store.purge_audit(&ctx, 5, "audit-1-5.jsonl.gz", "abc").await.unwrap();
+        assert_eq!(purged.events, 5);
+        let left = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
+        assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6], "{}", db.name);
+        assert_eq!(left[0].record.action, "audit.purged");
+        assert!(left[0].record.changes.contains("audit-1-5.jsonl.gz"));
+        assert_eq!(
+            db.store.audit_verify().await.unwrap(),
+            Verification::Intact { events: 4, head_seq: 9 },
+            "{}",
+            db.name
+        );
+        assert_eq!(db.store.purgeable(cutoff).await.unwrap(), None, "nothing more to purge");
+        // Tampering after a purge is still found.
+        db.store.execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'x' WHERE seq = 6").await.unwrap();
+        assert!(matches!(db.store.verify_and_alert(now).await.unwrap(), Verification::Broken(_)));
+        let alerts = db.store.alerts(true).await.unwrap();
+        assert_eq!(
+            (alerts.len(), alerts[0].kind.as_str(), alerts[0].severity.as_str()),
+            (1, "audit.chain_broken", "critical")
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn items_28_67_spikes_and_spraying_raise_alerts_and_normal_days_do_not() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let watch = SignInWatch::default();
+        // A normal week: two failures an hour from the office.
+        for h in 1..=168 {
+            for _ in 0..2 {
+                db.store.record_attempt(now - Duration::hours(h), "10.0.0.5", "yamada", false).await.unwrap();
+            }
+        }
+        db.store.record_attempt(now - Duration::minutes(10), "10.0.0.5", "yamada", false).await.unwrap();
+        db.store.watch_signins(now, &watch).await.unwrap();
+        assert!(db.store.alerts(true).await.unwrap().is_empty(), "{}: a normal week raises nothing", db.name);
+
+        // Password spraying: one address, many accounts, in the last hour.
+        for i in 0..12 {
+            db.store
+                .record_attempt(now - Duration::minutes(5), "203.0.113.9", &format!("user{i}"), false)
+                .await
+                .unwrap();
+        }
+        // A spike: 30 more failures in the last hour.
+        for _ in 0..30 {
+            db.store.record_attempt(now - Duration::minutes(20), "198.51.100.7", "sato", false).await.unwrap();
+        }
+        db.store.watch_signins(now, &watch).await.unwrap();
+        db.store.watch_signins(now, &watch).await.unwrap();
+        let alerts = db.store.alerts(true).await.unwrap();
+        let kinds: Vec<(&str, &str, i64)> =
+            alerts.iter().map(|a| (a.kind.as_str(), a.subject.as_str(), a.count)).collect();
+        assert!(kinds.contains(&("signin.spraying", "203.0.113.9", 2)), "{}: {kinds:?}", db.name);
+        assert!(kinds.iter().any(|(k, _, _)| *k == "signin.spike"), "{}: {kinds:?}", db.name);
+        assert!(!kinds.iter().any(|(_, s, _)| *s == "198.51.100.7"), "one account from one address is not spraying");
+        let ctx = Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        assert!(db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap());
+        assert!(!db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap(), "once");
+        assert_eq!(db.store.alerts(true).await.unwrap().len(), alerts.len() - 1);
+        db.cleanup().await;
+    }
+}

@@ -1,0 +1,461 @@
+//! The audit log viewer, its exports, sign-in monitoring, log reviews and
+//! alerts (checklist items 27-29, 54④, 66, 67).
+
+use super::{html, jst, Meta};
+use crate::audit_export;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::export::{self, CsvEncoding};
+use crate::forms::FormErrors;
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome};
+use mamori_core::clock::from_unix_micros;
+use mamori_core::identity::{parse_multiline, Permission};
+use mamori_core::jst::JST;
+use mamori_store::auditlog::AuditFilter;
+use serde::Deserialize;
+use time::macros::format_description;
+use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
+
+const PAGE: i64 = 50;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub target_type: String,
+    #[serde(default)]
+    pub target_id: String,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub client: String,
+    #[serde(default)]
+    pub before: Option<i64>,
+    #[serde(default)]
+    pub encoding: Option<String>,
+}
+
+/// A JST date `YYYY-MM-DD` as the instant its day starts.
+pub fn jst_day_start(s: &str) -> Option<OffsetDateTime> {
+    let d = Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()?;
+    Some(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(JST))
+}
+
+impl AuditQuery {
+    /// The filter, or the names of the fields that are not dates.
+    fn filter(&self) -> Result<AuditFilter, Vec<&'static str>> {
+        let mut bad = Vec::new();
+        let mut day = |s: &str, field: &'static str| -> Option<OffsetDateTime> {
+            if s.trim().is_empty() {
+                return None;
+            }
+            let d = jst_day_start(s);
+            if d.is_none() {
+                bad.push(field);
+            }
+            d
+        };
+        let from = day(&self.from, "from");
+        // "until" is inclusive: the day after starts the excluded range.
+        let until = day(&self.until, "until").map(|d| d + Duration::days(1));
+        let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty() && s.len() <= 200);
+        if !bad.is_empty() {
+            return Err(bad);
+        }
+        Ok(AuditFilter {
+            from,
+            until,
+            actor_login: opt(&self.actor),
+            action: opt(&self.action),
+            target_type: opt(&self.target_type),
+            target_id: opt(&self.target_id),
+            outcome: opt(&self.outcome),
+            client_addr: opt(&self.client),
+        })
+    }
+
+    /// The query string of the filters (for the next page and the exports).
+    fn query_string(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("from", &self.from),
+            ("until", &self.until),
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("target_type", &self.target_type),
+            ("target_id", &self.target_id),
+            ("outcome", &self.outcome),
+            ("client", &self.client),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.as_str()))
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+pub struct EventRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    client: String,
+    action: String,
+    target: String,
+    outcome: String,
+    changes: String,
+}
+
+fn row(e: &Event) -> EventRow {
+    let r = &e.record;
+    EventRow {
+        seq: r.seq,
+        at: jst(from_unix_micros(r.occurred_at_us)),
+        actor: r.actor_login.clone(),
+        client: r.client_addr.clone().unwrap_or_default(),
+        action: r.action.clone(),
+        target: match (&r.target_type, &r.target_id) {
+            (Some(t), Some(i)) => format!("{t}:{i}"),
+            _ => String::new(),
+        },
+        outcome: r.outcome.clone(),
+        changes: r.changes.chars().take(200).collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    p: PageCtx<'a>,
+    q: AuditQuery,
+    rows: Vec<EventRow>,
+    next: Option<String>,
+    exports: String,
+    actions: Vec<&'static str>,
+    errors: FormErrors,
+}
+
+pub async fn viewer(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let rows: Vec<Event> = match q.filter() {
+        Ok(f) => state.store.audit_page(&f, q.before, PAGE + 1).await?,
+        Err(bad) => {
+            for f in bad {
+                errors.add(f, t.get("answer-bad-date"));
+            }
+            vec![]
+        }
+    };
+    let qs = q.query_string();
+    let next = (rows.len() as i64 > PAGE).then(|| {
+        let last = rows[PAGE as usize - 1].record.seq;
+        if qs.is_empty() {
+            format!("?before={last}")
+        } else {
+            format!("?{qs}&before={last}")
+        }
+    });
+    let p = page.ctx(&state).await?;
+    html(AuditPage {
+        p,
+        rows: rows.iter().take(PAGE as usize).map(row).collect(),
+        next,
+        exports: qs,
+        actions: Action::ALL.iter().map(|a| a.as_str()).collect(),
+        q,
+        errors,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "audit_event.html")]
+struct EventPage<'a> {
+    p: PageCtx<'a>,
+    e: Event,
+    at: String,
+    changes: String,
+}
+
+pub async fn event(State(state): State<AppState>, page: Page, Path(seq): Path<i64>) -> Result<Response, AppError> {
+    let e = state.store.audit_event(seq).await?.ok_or(AppError::NotFound)?;
+    let p = page.ctx(&state).await?;
+    let changes = serde_json::from_str::<serde_json::Value>(&e.record.changes)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| e.record.changes.clone());
+    html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, e })
+}
+
+async fn audit_export_event(
+    state: &AppState,
+    meta: &Meta,
+    user: &CurrentUser,
+    format: &str,
+    n: u64,
+) -> Result<(), AppError> {
+    let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::AuditExported, Outcome::Success)
+        .changes(Changes::new().with("format", format).with("events", n));
+    state.store.audit_record(state.clock.now(), ev).await?;
+    Ok(())
+}
+
+pub async fn export_csv(
+    State(state): State<AppState>,
+    meta: Meta,
+    user: CurrentUser,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    let f = q.filter().map_err(|_| AppError::BadRequest)?;
+    let mut rows = Vec::new();
+    let n = state
+        .store
+        .audit_for_each(&f, |e| {
+            rows.push(audit_export::csv_row(e));
+            Ok(())
+        })
+        .await?;
+    let enc = CsvEncoding::from_query(q.encoding.as_deref());
+    audit_export_event(&state, &meta, &user, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }, n).await?;
+    let headers: Vec<String> = audit_export::CSV_HEADERS.iter().map(|s| (*s).to_owned()).collect();
+    Ok(export::csv_response("audit-log.csv", &headers, &rows, enc))
+}
+
+pub async fn export_jsonl(
+    State(state): State<AppState>,
+    meta: Meta,
+    user: CurrentUser,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    let f = q.filter().map_err(|_| AppError::BadRequest)?;
+    let mut out = String::new();
+    let n = state
+        .store
+        .audit_for_each(&f, |e| {
+            out.push_str(&audit_export::json(e).to_string());
+            out.push('\n');
+            Ok(())
+        })
+        .await?;
+    audit_export_event(&state, &meta, &user, "jsonl", n).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, export::attachment("audit-log.jsonl")),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+// ----- sign-in monitoring and log reviews -------------------------------------------------
+
+pub struct HourBar {
+    x: u32,
+    h: u32,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "signins.html")]
+struct SigninsPage<'a> {
+    p: PageCtx<'a>,
+    bars: Vec<HourBar>,
+    max: i64,
+    total: i64,
+    by_address: Vec<(String, i64, i64)>,
+    by_login: Vec<(String, i64, i64)>,
+    lockouts: Vec<EventRow>,
+    new_addresses: Vec<(String, String, String)>,
+    reviews: Vec<(String, String, String, String)>,
+    can_review: bool,
+    errors: FormErrors,
+    form: ReviewForm,
+}
+
+const HOURS: i64 = 24 * 7;
+
+async fn signins_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    form: ReviewForm,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let since = now - Duration::hours(HOURS);
+    let hourly = state.store.failures_per_hour(since).await?;
+    let max = hourly.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    let start_hour = mamori_core::clock::to_unix_micros(since) / 3_600_000_000;
+    let bars = hourly
+        .iter()
+        .map(|(hour_us, n)| {
+            let i = (hour_us / 3_600_000_000 - start_hour).clamp(0, HOURS) as u32;
+            HourBar {
+                x: i * 4,
+                h: if max == 0 { 0 } else { (*n * 120 / max) as u32 },
+                label: format!("{} {n}", jst(from_unix_micros(*hour_us))),
+            }
+        })
+        .collect();
+    let filter = AuditFilter {
+        action: Some(Action::AccountLocked.as_str().to_owned()),
+        from: Some(since),
+        ..AuditFilter::default()
+    };
+    let lockouts = state.store.audit_page(&filter, None, 50).await?.iter().map(row).collect();
+    let new_addresses = state
+        .store
+        .new_address_signins(since)
+        .await?
+        .into_iter()
+        .map(|(at, login, addr)| (jst(Some(at)), login, addr))
+        .collect();
+    let reviews = state
+        .store
+        .log_reviews()
+        .await?
+        .into_iter()
+        .map(|r| {
+            (format!("{} 〜 {}", r.period_from, r.period_to), r.reviewer_login, jst(Some(r.reviewed_at)), r.findings)
+        })
+        .collect();
+    let p = page.ctx(state).await?;
+    html(SigninsPage {
+        p,
+        bars,
+        max,
+        total: hourly.iter().map(|(_, n)| n).sum(),
+        by_address: state.store.top_failures(since, true, 10).await?,
+        by_login: state.store.top_failures(since, false, 10).await?,
+        lockouts,
+        new_addresses,
+        reviews,
+        can_review: user.can(Permission::ReviewLogs),
+        errors,
+        form,
+    })
+}
+
+pub async fn signins(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    signins_page(&state, &page, &user, ReviewForm::default(), FormErrors::new()).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub findings: String,
+}
+
+pub async fn sign_off(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let from = jst_day_start(&form.from);
+    let to = jst_day_start(&form.to);
+    if from.is_none() {
+        errors.add("from", t.get("answer-bad-date"));
+    }
+    if to.is_none() {
+        errors.add("to", t.get("answer-bad-date"));
+    }
+    if let (Some(a), Some(b)) = (from, to) {
+        if b < a {
+            errors.add("to", t.get("log-review-order"));
+        }
+    }
+    let findings = errors.check(&t, "findings", "log-review-findings", parse_multiline(&form.findings, 1, 2000));
+    if let (Some(findings), true) = (findings, errors.is_empty()) {
+        let ctx = meta.ctx(state.clock.now(), user.actor());
+        state.store.add_log_review(&ctx, form.from.trim(), form.to.trim(), &findings).await?;
+        session::flash(&page.session, "log-review-saved").await?;
+        return Ok(Redirect::to("/audit/signins").into_response());
+    }
+    signins_page(&state, &page, &user, form, errors).await
+}
+
+// ----- alerts -----------------------------------------------------------------------------
+
+pub struct AlertRow {
+    id: i64,
+    kind: String,
+    severity: String,
+    subject: String,
+    detail: String,
+    first: String,
+    last: String,
+    count: i64,
+    acknowledged: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<AlertRow>,
+    can_ack: bool,
+}
+
+pub async fn alerts(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    let list = state.store.alerts(false).await?;
+    let p = page.ctx(&state).await?;
+    let rows = list
+        .into_iter()
+        .map(|a| AlertRow {
+            id: a.id,
+            kind: a.kind,
+            severity: a.severity,
+            subject: a.subject,
+            detail: a.detail,
+            first: jst(Some(a.first_seen)),
+            last: jst(Some(a.last_seen)),
+            count: a.count,
+            acknowledged: match (a.acknowledged_by, a.acknowledged_at) {
+                (Some(by), Some(at)) => format!("{} {by}", jst(Some(at))),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    html(AlertsPage { p, rows, can_ack: user.can(Permission::ManageAlerts) })
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    if !state.store.acknowledge_alert(&meta.ctx(state.clock.now(), user.actor()), id).await? {
+        return Err(AppError::NotFound);
+    }
+    session::flash(&page.session, "alert-acknowledged").await?;
+    Ok(Redirect::to("/alerts").into_response())
+}

@@ -1,0 +1,115 @@
+//! The audit log viewer, exports, sign-in monitoring and alerts over HTTPS.
+
+use crate::harness::{App, Options};
+use mamori_core::identity::Role;
+use mamori_core::monitoring::Severity;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
+    for app in App::each(Options::default()).await {
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        // Signed in before the failures below throttle this address.
+        let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
+        for i in 0..60 {
+            app.client().sign_in(&app, &format!("nobody{i}"), "Wrong-Password-1", None).await;
+        }
+        let page = officer.get("/audit?action=signin.failure").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.body.matches("<td>signin.failure</td>").count(), 50, "{}: one page of 50", app.backend);
+        let next = page
+            .body
+            .split("href=\"/audit?")
+            .find(|s| s.contains("before="))
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&")
+            .replace("&#38;", "&");
+        let page2 = officer.get(&format!("/audit?{next}")).await;
+        assert_eq!(page2.body.matches("<td>signin.failure</td>").count(), 10, "{}: {next}", app.backend);
+        let bad = officer.get("/audit?from=yesterday").await;
+        assert!(bad.body.contains("2027-03-31 の形式"), "{}", bad.body);
+
+        let seq = page.body.split("/audit/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let ev = officer.get(&format!("/audit/events/{seq}")).await;
+        assert!(ev.body.contains("直前の事象のハッシュ") && ev.body.contains("nobody59"), "{}", app.backend);
+
+        // CSV: UTF-8 with a BOM, or Shift_JIS; JSON Lines.
+        let csv =
+            officer.http.get(format!("{}/audit/export.csv?action=signin.failure", app.base)).send().await.unwrap();
+        let bytes = csv.bytes().await.unwrap();
+        assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF]);
+        let text = std::str::from_utf8(&bytes[3..]).unwrap();
+        assert!(text.starts_with("seq,time,actor_id,actor_login"));
+        assert_eq!(text.lines().count(), 61, "{}", app.backend);
+        let sjis = officer
+            .http
+            .get(format!("{}/audit/export.csv?encoding=sjis&actor=officer1", app.base))
+            .send()
+            .await
+            .unwrap();
+        let sjis = sjis.bytes().await.unwrap();
+        let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis);
+        assert!(!bad && decoded.contains("officer1"));
+        let jsonl = officer
+            .http
+            .get(format!("{}/audit/export.jsonl?action=signin.failure", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+        for key in ["time", "actor_login", "client_addr", "action", "target_type", "outcome", "request_id"] {
+            assert!(first.get(key).is_some(), "{key}");
+        }
+        assert_eq!(first["client_addr"], "127.0.0.1");
+        assert!(!jsonl.contains("Wrong-Password-1"), "no password in any event");
+
+        assert_eq!(auditor.get("/audit").await.status, StatusCode::OK);
+        let actions = app.audit_actions().await;
+        assert_eq!(actions.iter().filter(|a| *a == "audit.exported").count(), 3);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn monitoring_page_log_reviews_and_alert_acknowledgement() {
+    for app in App::each(Options::default()).await {
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        for _ in 0..3 {
+            app.client().sign_in(&app, "ghost", "Wrong-Password-1", None).await;
+        }
+        let page = officer.get("/audit/signins").await;
+        assert!(page.body.contains("<svg") && page.body.contains("ghost"), "{}", app.backend);
+        assert!(page.body.contains("officer1"), "the new-address sign-in is listed");
+        let r = officer.post("/audit/reviews", &[("from", "2026-11-01"), ("to", "2026-10-01"), ("findings", "")]).await;
+        assert!(r.body.contains("終了日は開始日以降") && r.body.contains("所見を入力してください"), "{}", app.backend);
+        let r = officer
+            .post("/audit/reviews", &[("from", "2026-11-01"), ("to", "2026-11-30"), ("findings", "不審なログインなし")])
+            .await;
+        assert_eq!(r.location(), "/audit/signins");
+        assert!(officer.get("/audit/signins").await.body.contains("不審なログインなし"));
+
+        let now = mamori_core::clock::Clock::now(&app.clock);
+        let id = app
+            .store
+            .raise_alert(now, "signin.spraying", Severity::Warning, "203.0.113.9", "12 accounts")
+            .await
+            .unwrap();
+        let dash = officer.get("/alerts").await;
+        assert!(dash.body.contains("アラート (1)") && dash.body.contains("203.0.113.9"), "{}", app.backend);
+        let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
+        assert!(!auditor.get("/alerts").await.body.contains("/ack"), "auditors read, they do not acknowledge");
+        officer.get("/alerts").await;
+        let r = officer.post(&format!("/alerts/{id}/ack"), &[]).await;
+        assert_eq!(r.location(), "/alerts");
+        let after = officer.get("/alerts").await.body;
+        assert!(!after.contains("アラート (1)") && after.contains("officer1"));
+        assert!(app.audit_actions().await.contains(&"alert.acknowledged".to_owned()));
+        app.close().await;
+    }
+}
