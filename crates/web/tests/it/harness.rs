@@ -65,6 +65,9 @@ impl App {
             }
         };
         let store = Store::open(&location).await.unwrap();
+        // As `mamori serve` does at first start.
+        let first = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
+        store.ensure_catalog(&first).await.unwrap();
         let sessions = store.sessions().await.unwrap();
         let (cert_path, key_path, _) = tls::ensure_self_signed(dir.path(), None).unwrap();
         let tls_config = tls::server_config(&cert_path, &key_path).unwrap();

@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod audited;
 mod auditlog;
 mod checklist;
 mod harness;

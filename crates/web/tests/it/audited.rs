@@ -1,0 +1,302 @@
+//! Every state-changing route leaves an audit event with the right actor,
+//! action and target (checklist items 27, 66), and no event carries a
+//! secret (54④).
+
+use crate::harness::{App, Client, Options, PASSWORD};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::totp;
+use mamori_web::routes::route_table;
+use reqwest::StatusCode;
+use std::collections::BTreeSet;
+
+struct Walk<'a> {
+    app: &'a App,
+    covered: BTreeSet<&'static str>,
+}
+
+impl Walk<'_> {
+    /// The newest event must be `action` by `actor` on `target_type`.
+    async fn expect(&mut self, route: &'static str, action: &str, actor: &str, target_type: Option<&str>) {
+        let e = self.app.store.audit_recent(1).await.unwrap().remove(0).record;
+        assert_eq!(
+            (e.action.as_str(), e.actor_login.as_str(), e.target_type.as_deref()),
+            (action, actor, target_type),
+            "{}: POST {route}",
+            self.app.backend
+        );
+        assert!(e.client_addr.is_some() && e.request_id.is_some(), "{route}: where and which request");
+        self.covered.insert(route);
+    }
+}
+
+async fn post_ok(c: &Client, page: &str, path: &str, fields: &[(&str, &str)]) {
+    c.get(page).await;
+    let r = c.post(path, fields).await;
+    assert!(matches!(r.status, StatusCode::SEE_OTHER | StatusCode::OK), "POST {path}: {} {}", r.status, r.body);
+}
+
+#[tokio::test]
+async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
+    for app in App::each(Options::default()).await {
+        let mut w = Walk { app: &app, covered: BTreeSet::new() };
+        let mut secrets: Vec<String> = vec![PASSWORD.to_owned()];
+
+        // First-run setup.
+        let token = "ab".repeat(32);
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+        app.store
+            .set_setup_token(&hash, mamori_core::clock::Clock::now(&app.clock) + time::Duration::minutes(30))
+            .await
+            .unwrap();
+        let setup = app.client();
+        let path = format!("/setup/{token}");
+        let admin_pw = "Admin-Setup-Pass-1";
+        secrets.push(admin_pw.into());
+        post_ok(
+            &setup,
+            &path,
+            &path,
+            &[
+                ("login", "admin1"),
+                ("display_name", "管理者"),
+                ("email", "a@x.jp"),
+                ("new_password", admin_pw),
+                ("confirm_password", admin_pw),
+            ],
+        )
+        .await;
+        w.expect("/setup/{token}", "setup.completed", "setup", Some("account")).await;
+
+        // Sign-in with the second factor: enrolment first.
+        let admin = app.client();
+        admin.get("/login").await;
+        admin.post("/login", &[("login", "admin1"), ("password", admin_pw)]).await;
+        w.expect("/login", "signin.success", "admin1", Some("account")).await;
+        let page = admin.get("/account/totp").await.body;
+        let secret = page.split("class=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        secrets.push(secret.clone());
+        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        admin.post("/account/totp", &[("code", &code)]).await;
+        w.expect("/account/totp", "totp.enrolled", "admin1", Some("account")).await;
+        post_ok(&admin, "/dashboard", "/logout", &[]).await;
+        w.expect("/logout", "signout", "admin1", Some("account")).await;
+        app.clock.advance(time::Duration::seconds(30));
+        admin.get("/login").await;
+        admin.post("/login", &[("login", "admin1"), ("password", admin_pw)]).await;
+        admin.get("/login/totp").await;
+        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        admin.post("/login/totp", &[("code", &code)]).await;
+        w.expect("/login/totp", "signin.success", "admin1", Some("account")).await;
+
+        // Organisations and accounts.
+        post_ok(
+            &admin,
+            "/admin/organisations",
+            "/admin/organisations",
+            &[("name", "総務課"), ("kind", "department"), ("contact", "")],
+        )
+        .await;
+        w.expect("/admin/organisations", "organisation.created", "admin1", Some("organisation")).await;
+        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let dept = app.store.organisations().await.unwrap().into_iter().find(|o| o.name == "総務課").unwrap().id;
+        let initial = "Initial-Pass-77";
+        secrets.push(initial.into());
+        post_ok(
+            &admin,
+            "/admin/users/new",
+            "/admin/users",
+            &[
+                ("login", "vendor1"),
+                ("display_name", "事業者"),
+                ("email", "v@x.jp"),
+                ("role", "vendor"),
+                ("organisation_id", &vendor_org.to_string()),
+                ("new_password", initial),
+                ("confirm_password", initial),
+                ("reason", "発行"),
+            ],
+        )
+        .await;
+        w.expect("/admin/users", "account.created", "admin1", Some("account")).await;
+        let vid = app.store.account_by_login("vendor1").await.unwrap().unwrap().id;
+        let detail = format!("/admin/users/{vid}");
+        post_ok(
+            &admin,
+            &format!("{detail}/edit"),
+            &detail,
+            &[
+                ("display_name", "事業者 一郎"),
+                ("email", "v@x.jp"),
+                ("role", "vendor"),
+                ("organisation_id", &vendor_org.to_string()),
+                ("reason", "改名"),
+            ],
+        )
+        .await;
+        w.expect("/admin/users/{id}", "account.updated", "admin1", Some("account")).await;
+        for (action_path, action, route) in [
+            ("disable", "account.disabled", "/admin/users/{id}/disable"),
+            ("enable", "account.enabled", "/admin/users/{id}/enable"),
+        ] {
+            post_ok(&admin, &detail, &format!("{detail}/{action_path}"), &[("reason", "確認")]).await;
+            w.expect(route, action, "admin1", Some("account")).await;
+        }
+        let reset = "Reset-Pass-1234";
+        secrets.push(reset.into());
+        post_ok(&admin, &detail, &format!("{detail}/reset-password"), &[("reason", "忘れた"), ("new_password", reset)])
+            .await;
+        w.expect("/admin/users/{id}/reset-password", "password.reset", "admin1", Some("account")).await;
+        // Lock the vendor, then unlock.
+        for _ in 0..10 {
+            app.client().sign_in(&app, "vendor1", "Wrong-Password-1", None).await;
+        }
+        post_ok(&admin, &detail, &format!("{detail}/unlock"), &[("reason", "本人確認済み")]).await;
+        w.expect("/admin/users/{id}/unlock", "account.unlocked", "admin1", Some("account")).await;
+        let (officer, oid) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        post_ok(
+            &admin,
+            &format!("/admin/users/{oid}"),
+            &format!("/admin/users/{oid}/reset-totp"),
+            &[("reason", "端末紛失")],
+        )
+        .await;
+        w.expect("/admin/users/{id}/reset-totp", "totp.reset", "admin1", Some("account")).await;
+        post_ok(&admin, "/admin/access-review", "/admin/access-review", &[("comment", "問題なし")]).await;
+        w.expect("/admin/access-review", "access_review.signed_off", "admin1", Some("access_review")).await;
+
+        // The vendor changes its password.
+        let vendor = app.client();
+        vendor.sign_in(&app, "vendor1", reset, None).await;
+        post_ok(
+            &vendor,
+            "/password",
+            "/password",
+            &[("current_password", reset), ("new_password", PASSWORD), ("confirm_password", PASSWORD)],
+        )
+        .await;
+        w.expect("/password", "password.changed", "vendor1", Some("account")).await;
+
+        // The checklist.
+        let (officer2, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let _ = officer;
+        let officer = officer2;
+        post_ok(
+            &officer,
+            "/systems/new",
+            "/systems",
+            &[
+                ("name", "文書管理"),
+                ("department_id", &dept.to_string()),
+                ("vendor_id", &vendor_org.to_string()),
+                ("phase", "building"),
+            ],
+        )
+        .await;
+        w.expect("/systems", "system.created", "officer2", Some("system")).await;
+        let sys = app.store.systems(&Default::default()).await.unwrap()[0].id;
+        let s = format!("/systems/{sys}");
+        post_ok(
+            &officer,
+            &format!("{s}/edit"),
+            &s,
+            &[
+                ("name", "文書管理システム"),
+                ("department_id", &dept.to_string()),
+                ("vendor_id", &vendor_org.to_string()),
+                ("phase", "building"),
+            ],
+        )
+        .await;
+        w.expect("/systems/{id}", "system.updated", "officer2", Some("system")).await;
+        post_ok(
+            &officer,
+            &s,
+            &format!("{s}/overrides"),
+            &[("number", "13"), ("applies", "no"), ("reason", "サーバなし")],
+        )
+        .await;
+        w.expect("/systems/{id}/overrides", "applicability.overridden", "officer2", Some("system")).await;
+        post_ok(&officer, &s, &format!("{s}/catalog"), &[("version", "1")]).await;
+        w.expect("/systems/{id}/catalog", "system.catalog_changed", "officer2", Some("system")).await;
+        let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
+        for n in &applicable {
+            post_ok(
+                &vendor,
+                &format!("{s}/items/{n}"),
+                &format!("{s}/items/{n}"),
+                &[("status", "done"), ("measures", "実施")],
+            )
+            .await;
+        }
+        w.expect("/systems/{id}/items/{number}", "answer.saved", "vendor1", Some("system")).await;
+        vendor.get(&format!("{s}/items/4")).await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", vendor.token())
+            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4\n".to_vec()).file_name("a.pdf"));
+        let r = vendor
+            .http
+            .post(format!("{}{s}/items/4/evidence", app.base))
+            .header("origin", &app.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        w.expect("/systems/{id}/items/{number}/evidence", "evidence.uploaded", "vendor1", Some("evidence")).await;
+        post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
+        w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
+        for n in &applicable {
+            post_ok(
+                &officer,
+                &format!("{s}/items/{n}"),
+                &format!("{s}/items/{n}/review"),
+                &[("decision", "approve"), ("comment", "")],
+            )
+            .await;
+        }
+        w.expect("/systems/{id}/items/{number}/review", "answer.reviewed", "officer2", Some("system")).await;
+        post_ok(&officer, &s, &format!("{s}/review"), &[]).await;
+        w.expect("/systems/{id}/review", "review.finished", "officer2", Some("system")).await;
+        post_ok(&officer, &s, &format!("{s}/rounds"), &[]).await;
+        w.expect("/systems/{id}/rounds", "system.round_started", "officer2", Some("system")).await;
+
+        // The audit log's own upkeep.
+        post_ok(
+            &officer,
+            "/audit/signins",
+            "/audit/reviews",
+            &[("from", "2026-11-01"), ("to", "2026-11-30"), ("findings", "異常なし")],
+        )
+        .await;
+        w.expect("/audit/reviews", "log_review.signed_off", "officer2", Some("log_review")).await;
+        let now = mamori_core::clock::Clock::now(&app.clock);
+        let alert = app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "x", "").await.unwrap();
+        post_ok(&officer, "/alerts", &format!("/alerts/{alert}/ack"), &[]).await;
+        w.expect("/alerts/{id}/ack", "alert.acknowledged", "officer2", Some("alert")).await;
+
+        // Every state-changing route was walked; only the language switch,
+        // which changes no record, is exempt.
+        let all: BTreeSet<&str> =
+            route_table().into_iter().filter(|r| r.method != reqwest::Method::GET).map(|r| r.path).collect();
+        let missing: Vec<&&str> = all.iter().filter(|p| !w.covered.contains(**p) && **p != "/lang").collect();
+        assert!(missing.is_empty(), "{}: routes without an audit check: {missing:?}", app.backend);
+
+        // No event holds a password, a TOTP secret, a session id or a CSRF token.
+        secrets.push(officer.token());
+        secrets.push(vendor.token());
+        let mut text = String::new();
+        app.store
+            .audit_for_each(&Default::default(), |e| {
+                text.push_str(&mamori_web::audit_export::json(e).to_string());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{}: a secret is in the audit log", app.backend);
+        }
+        assert!(!text.contains("__Host-mamori_session"), "no session cookie");
+        assert!(!text.contains("argon2"), "no password hash");
+        app.close().await;
+    }
+}
