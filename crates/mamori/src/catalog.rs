@@ -3,12 +3,9 @@
 use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
 use clap::{Subcommand, ValueEnum};
-use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::{diff, CatalogFile, RowError};
-use mamori_core::clock::{Clock, SystemClock};
 use mamori_core::jst::format_jst;
 use mamori_store::catalog::ImportOutcome;
-use mamori_store::identity::Ctx;
 use mamori_store::Store;
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,12 +44,6 @@ pub enum ExportFormat {
     Yaml,
     Json,
     Xlsx,
-}
-
-fn console_ctx() -> Ctx {
-    let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
-    let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
-    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default() }
 }
 
 fn refuse(message: impl AsRef<str>) -> ExitCode {
@@ -131,7 +122,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
                 c.validate().map_err(|e| report(&e))?;
                 c
             };
-            match store.import_catalog(&console_ctx(), &catalog).await.map_err(problem)? {
+            match store.import_catalog(&crate::cli::console_ctx(), &catalog).await.map_err(problem)? {
                 ImportOutcome::Imported(v) => println!(
                     "版 {v} として {} 件を取り込みました (imported as version {v})",
                     catalog.requirements.len()
@@ -174,7 +165,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
                 ExportFormat::Json => "json",
                 ExportFormat::Xlsx => "xlsx",
             };
-            store.record_catalog_export(&console_ctx(), id, fmt).await.map_err(problem)?;
+            store.record_catalog_export(&crate::cli::console_ctx(), id, fmt).await.map_err(problem)?;
             Ok(())
         }
         CatalogCommand::Diff { from, to } => {

@@ -100,6 +100,18 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Who acts on the console: `console:USER` (the operating system user), or `console`.
+pub fn console_ctx() -> mamori_store::identity::Ctx {
+    use mamori_core::clock::Clock;
+    let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
+    mamori_store::identity::Ctx {
+        now: mamori_core::clock::SystemClock.now(),
+        actor: mamori_core::audit::Actor { account_id: None, login },
+        origin: mamori_core::audit::Origin::default(),
+    }
+}
+
 /// Prints configuration errors in the form every command uses.
 pub fn report_config_errors(errors: &[ConfigError]) {
     eprintln!("mamori: 設定に誤りがあります (configuration error):");
@@ -256,8 +268,7 @@ async fn audit_purge(global: &GlobalArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let actor = mamori_core::audit::Actor { account_id: None, login: "console".into() };
-    let result = crate::auditlog::purge(&store, &mamori_core::clock::SystemClock, &cfg, actor).await;
+    let result = crate::auditlog::purge(&store, &mamori_core::clock::SystemClock, &cfg, console_ctx().actor).await;
     store.close().await;
     match result {
         Ok(Some((n, path))) => {

@@ -5,13 +5,10 @@
 use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
 use clap::{Subcommand, ValueEnum};
-use mamori_core::audit::{Actor, Origin};
-use mamori_core::clock::{Clock, SystemClock};
 use mamori_core::identity::{parse_display_name, parse_email, parse_text, FieldError, Login, OrgKind, Role};
 use mamori_core::jst::format_jst;
 use mamori_core::password::{hash, PasswordPolicy, PasswordProblem};
 use mamori_store::accounts::{Account, NewAccount};
-use mamori_store::identity::Ctx;
 use mamori_store::{Store, StoreError};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -90,12 +87,6 @@ pub enum Format {
 pub enum Kind {
     Department,
     Vendor,
-}
-
-fn console_ctx() -> Ctx {
-    let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
-    let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
-    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default() }
 }
 
 fn refuse(message: impl AsRef<str>) -> ExitCode {
@@ -222,7 +213,7 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
                 password_hash: hash::hash(&password),
                 must_change_password: false,
             };
-            match store.issue_account(&console_ctx(), &new, &reason).await {
+            match store.issue_account(&crate::cli::console_ctx(), &new, &reason).await {
                 Ok(id) => {
                     println!("アカウント {login} を発行しました (account {id} issued)");
                     Ok(())
@@ -268,13 +259,13 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
         }
         UserCommand::Disable { login, reason } => {
             let a = find(store, &login).await?;
-            store.set_account_disabled(&console_ctx(), a.id, true, &reason).await.map_err(problem)?;
+            store.set_account_disabled(&crate::cli::console_ctx(), a.id, true, &reason).await.map_err(problem)?;
             println!("アカウント {} を無効にしました (disabled)", a.login);
             Ok(())
         }
         UserCommand::Unlock { login, reason } => {
             let a = find(store, &login).await?;
-            store.unlock_account(&console_ctx(), a.id, &reason).await.map_err(problem)?;
+            store.unlock_account(&crate::cli::console_ctx(), a.id, &reason).await.map_err(problem)?;
             println!("アカウント {} のロックを解除しました (unlocked)", a.login);
             Ok(())
         }
@@ -282,7 +273,10 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
             let a = find(store, &login).await?;
             let password = read_password()?;
             check_password(&password, &a.login)?;
-            store.reset_password(&console_ctx(), a.id, &hash::hash(&password), &reason).await.map_err(problem)?;
+            store
+                .reset_password(&crate::cli::console_ctx(), a.id, &hash::hash(&password), &reason)
+                .await
+                .map_err(problem)?;
             println!(
                 "アカウント {} のパスワードを再設定しました。次回ログイン時に変更が必要です (password reset)",
                 a.login
@@ -305,7 +299,7 @@ pub async fn run_org(global: &GlobalArgs, cmd: OrgCommand) -> ExitCode {
             };
             match (parse_text(&name, 1, 100), parse_text(&contact, 0, 200)) {
                 (Ok(name), Ok(contact)) => match store
-                    .create_organisation_audited(&console_ctx(), &name, kind, &contact)
+                    .create_organisation_audited(&crate::cli::console_ctx(), &name, kind, &contact)
                     .await
                 {
                     Ok(id) => {

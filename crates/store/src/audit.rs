@@ -15,7 +15,7 @@ const SELECT_EVENT: &str = "SELECT seq, occurred_at_us, actor_account_id, actor_
      user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash \
      FROM audit_event";
 
-/// Builds an [`Event`] from a row of [`SELECT_EVENT`]; a macro because the
+/// Builds an [`Event`] from a row of `audit_event`; a macro because the
 /// row type differs per backend.
 macro_rules! event_from_row {
     ($row:expr) => {{
@@ -40,6 +40,7 @@ macro_rules! event_from_row {
         }
     }};
 }
+pub(crate) use event_from_row;
 
 /// The two ends of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! alerts, log reviews, and sign-in statistics for monitoring.
 
 use crate::audit::Verification;
-use crate::audit::{append, ChainEnds};
+use crate::audit::{append, event_from_row, ChainEnds};
 use crate::identity::Ctx;
 use crate::{with_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome, Record};
@@ -78,30 +78,6 @@ macro_rules! bind_all {
     }};
 }
 
-macro_rules! event_row {
-    ($r:expr) => {{
-        let r = $r;
-        Event {
-            record: Record {
-                seq: r.try_get("seq")?,
-                occurred_at_us: r.try_get("occurred_at_us")?,
-                actor_account_id: r.try_get("actor_account_id")?,
-                actor_login: r.try_get("actor_login")?,
-                client_addr: r.try_get("client_addr")?,
-                user_agent: r.try_get("user_agent")?,
-                action: r.try_get("action")?,
-                target_type: r.try_get("target_type")?,
-                target_id: r.try_get("target_id")?,
-                changes: r.try_get("changes")?,
-                outcome: r.try_get("outcome")?,
-                request_id: r.try_get("request_id")?,
-            },
-            prev_hash: r.try_get("prev_hash")?,
-            hash: r.try_get("hash")?,
-        }
-    }};
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub id: i64,
@@ -151,7 +127,7 @@ impl Store {
         let mut tx = self.begin_read().await?;
         let events = with_conn!(tx, c => {
             let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(event_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+            rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
         });
         tx.rollback().await?;
         Ok(events)
@@ -181,7 +157,7 @@ impl Store {
             let mut tx = self.begin_read().await?;
             let batch = with_conn!(tx, c => {
                 let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
-                rows.iter().map(|r| Ok(event_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
+                rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
             });
             tx.rollback().await?;
             let Some(last) = batch.last() else { break };
