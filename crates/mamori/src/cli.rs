@@ -49,6 +49,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::catalog::CatalogCommand,
     },
+    /// Web サーバの技術的な項目を外部から確認する (verify a web server from outside)
+    Scan(crate::scan::ScanArgs),
     /// 空のデータディレクトリにデモデータを作る (fill an empty data directory with a sample)
     Demo,
     /// システム (systems)
@@ -97,6 +99,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
         Command::System { command } => crate::systems::run(&cli.global, command).await,
         Command::Demo => crate::demo::run(&cli.global).await,
+        Command::Scan(args) => crate::scan::run(args).await,
     }
 }
 

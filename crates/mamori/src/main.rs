@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod demo;
 mod jobs;
+mod scan;
 mod serve;
 mod systems;
 mod users;

@@ -106,3 +106,81 @@ pub async fn start_clamd() -> Option<Clamd> {
     }
     panic!("clamd did not open its socket within 30 s");
 }
+
+/// A throwaway nginx (Debian's) serving one configuration on loopback ports
+/// chosen at start; `master_process off` keeps it to one process.
+pub struct Nginx {
+    pub https_port: u16,
+    pub http_port: u16,
+    pub dir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl Nginx {
+    /// `servers` is the body of the `http {}` block; `HTTPS_PORT`, `HTTP_PORT`
+    /// and `DIR` in it are replaced. `files` are written under `DIR/www`.
+    /// `None` (loudly) when nginx is not installed outside CI.
+    pub async fn start(servers: &str, files: &[(&str, &[u8])]) -> Option<Nginx> {
+        let Some(bin) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
+        else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("nginx is not installed: the scanner's lab tests must run in CI (scripts/test installs it)");
+            }
+            eprintln!("\n*** SKIPPED the nginx lab: nginx is not installed. Run ./scripts/test to include it. ***\n");
+            return None;
+        };
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        let www = dir.path().join("www");
+        for (path, bytes) in files {
+            let p = www.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().expect("a parent")).expect("directories");
+            std::fs::write(&p, bytes).expect("a file");
+        }
+        std::fs::create_dir_all(&www).expect("www");
+        let (https_port, http_port) = (free_port(), free_port());
+        let d = dir.path().display().to_string();
+        let body = servers
+            .replace("HTTPS_PORT", &https_port.to_string())
+            .replace("HTTP_PORT", &http_port.to_string())
+            .replace("DIR", &d);
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp-body;\n  proxy_temp_path {d}/tmp-proxy;\n  fastcgi_temp_path {d}/tmp-fcgi;\n  \
+             uwsgi_temp_path {d}/tmp-uwsgi;\n  scgi_temp_path {d}/tmp-scgi;\n  default_type text/html;\n{body}\n}}\n"
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("nginx.conf");
+        let child = tokio::process::Command::new(bin)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nginx");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", https_port)).await.is_ok() {
+                return Some(Nginx { https_port, http_port, dir, child });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        panic!("nginx did not start:\n{log}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.https_port)
+    }
+}

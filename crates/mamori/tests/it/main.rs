@@ -7,5 +7,6 @@ mod crash;
 mod harness;
 mod http;
 mod limits;
+mod scan;
 mod tls;
 mod users;

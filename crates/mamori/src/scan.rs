@@ -1,0 +1,129 @@
+//! `mamori scan`: verifies the technical items of a web server from outside.
+
+use crate::cli::{EXIT_CONFIG, EXIT_PROBLEM};
+use clap::{Args, ValueEnum};
+use mamori_scan::{scan, ScanOptions, TargetReport, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// https:// で始まる対象の URL (one or more https:// URLs)
+    #[arg(required = true)]
+    urls: Vec<String>,
+    /// 確認するポート (カンマ区切り) / ports to probe
+    #[arg(long, value_delimiter = ',')]
+    ports: Option<Vec<u16>>,
+    /// 信頼する CA 証明書 (PEM) / trust anchors for the certificate check
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// 平文 HTTP のポート / where plain HTTP is expected
+    #[arg(long, default_value_t = 80)]
+    http_port: u16,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// 接続・読み取りの時間制限 (秒) / timeout per connection
+    #[arg(long, default_value_t = 5)]
+    timeout: u64,
+    /// 表示言語 / language of the text report
+    #[arg(long, value_enum, default_value_t = Lang::Ja)]
+    lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Lang {
+    Ja,
+    En,
+}
+
+fn title(id: &str, lang: Lang) -> &'static str {
+    let (ja, en) = match id {
+        "tls.versions" => ("TLS のバージョン (57)", "TLS versions (57)"),
+        "tls.certificate" => ("サーバ証明書 (56)", "Certificate (56)"),
+        "https.redirect" => ("HTTPS への転送と HSTS (55)", "HTTPS redirect and HSTS (55)"),
+        "headers.clickjacking" => ("クリックジャッキング対策 (53)", "Clickjacking (53)"),
+        "headers.disclosure" => ("バージョン情報の表示 (33, 54)", "Version disclosure (33, 54)"),
+        "cookies.attributes" => ("Cookie の属性 (44)", "Cookie attributes (44)"),
+        "paths.exposed" => ("公開不要なファイル (34)", "Exposed files (34)"),
+        "paths.listing" => ("ディレクトリ一覧 (34)", "Directory listing (34)"),
+        "ports.open" => ("開いているポート (31, 32)", "Open ports (31, 32)"),
+        _ => ("", ""),
+    };
+    if lang == Lang::En {
+        en
+    } else {
+        ja
+    }
+}
+
+fn verdict(v: Verdict, lang: Lang) -> &'static str {
+    match (v, lang) {
+        (Verdict::Pass, Lang::Ja) => "合格",
+        (Verdict::Warn, Lang::Ja) => "要確認",
+        (Verdict::Fail, Lang::Ja) => "不合格",
+        (Verdict::Error, Lang::Ja) => "実行不可",
+        (Verdict::Pass, Lang::En) => "pass",
+        (Verdict::Warn, Lang::En) => "warn",
+        (Verdict::Fail, Lang::En) => "FAIL",
+        (Verdict::Error, Lang::En) => "error",
+    }
+}
+
+pub async fn run(args: ScanArgs) -> ExitCode {
+    let ca_pem = match &args.ca_file {
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("mamori: --ca-file {} を読めません (cannot read): {e}", p.display());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => None,
+    };
+    let mut opts = ScanOptions {
+        timeout: Duration::from_secs(args.timeout.clamp(1, 60)),
+        ca_pem,
+        http_port: args.http_port,
+        ..ScanOptions::default()
+    };
+    if let Some(p) = args.ports {
+        opts.ports = p;
+    }
+    let mut reports: Vec<TargetReport> = Vec::new();
+    let mut unscannable = false;
+    for url in &args.urls {
+        match scan(url, &opts).await {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("mamori: {url} を確認できません (cannot scan): {e}");
+                unscannable = true;
+            }
+        }
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::json!({ "targets": reports })),
+        Format::Text => {
+            for r in &reports {
+                println!("{}", r.target);
+                for c in &r.checks {
+                    println!("  {:<10} {:<32} {}", verdict(c.verdict, args.lang), title(c.id, args.lang), c.summary);
+                }
+            }
+        }
+    }
+    let failed = reports.iter().any(|r| r.checks.iter().any(|c| c.verdict == Verdict::Fail));
+    if unscannable || reports.iter().any(|r| r.checks.iter().all(|c| c.verdict == Verdict::Error)) {
+        ExitCode::from(EXIT_CONFIG)
+    } else if failed {
+        ExitCode::from(EXIT_PROBLEM)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

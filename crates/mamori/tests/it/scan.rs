@@ -1,0 +1,234 @@
+//! The scanner against real nginx servers configured well and badly
+//! (checklist items 31-34, 44, 53-57).
+
+use crate::harness::run;
+use mamori_testkit::Nginx;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use tempfile::TempDir;
+
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    /// A test CA and, signed by it, leaves: valid for 127.0.0.1, expired, and for another host.
+    fn new() -> Pki {
+        let dir = TempDir::new().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "mamori test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        for (name, sans, from, to) in [
+            (
+                "good",
+                vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
+                now - time::Duration::days(1),
+                now + time::Duration::days(200),
+            ),
+            ("expired", vec!["127.0.0.1".to_owned()], now - time::Duration::days(400), now - time::Duration::days(30)),
+            ("other", vec!["other.example".to_owned()], now - time::Duration::days(1), now + time::Duration::days(200)),
+        ] {
+            let mut p = CertificateParams::new(sans).unwrap();
+            p.not_before = from;
+            p.not_after = to;
+            let key = KeyPair::generate().unwrap();
+            let cert = p.signed_by(&key, &ca, &ca_key).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.crt")), cert.pem()).unwrap();
+            std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        }
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+fn tls(pki: &Pki, leaf: &str) -> String {
+    format!(
+        "ssl_certificate {}; ssl_certificate_key {};",
+        pki.path(&format!("{leaf}.crt")),
+        pki.path(&format!("{leaf}.key"))
+    )
+}
+
+async fn scan(pki: &Pki, n: &Nginx) -> (i32, serde_json::Value) {
+    let ca = pki.path("ca.pem");
+    let (code, out, err) = run(&[
+        "scan",
+        &n.url(),
+        "--ca-file",
+        &ca,
+        "--http-port",
+        &n.http_port.to_string(),
+        "--ports",
+        "1",
+        "--format",
+        "json",
+        "--timeout",
+        "3",
+    ])
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    (code, v)
+}
+
+fn verdicts(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    v["targets"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["verdict"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn expect(v: &serde_json::Value, want: &[(&str, &str)]) {
+    let got = verdicts(v);
+    for (id, verdict) in want {
+        assert_eq!(
+            got.get(*id).map(String::as_str),
+            Some(*verdict),
+            "{id}: {}",
+            serde_json::to_string_pretty(&v["targets"][0]["checks"]).unwrap()
+        );
+    }
+}
+
+const PAGE: &[u8] = b"<html><body><a href=\"/files/\">files</a> <a href=\"/login\">login</a></body></html>";
+
+#[tokio::test]
+async fn a_well_configured_server_passes() {
+    let pki = Pki::new();
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
+           add_header Strict-Transport-Security \"max-age=31536000\" always;
+           add_header X-Frame-Options DENY always;
+           add_header Set-Cookie \"sid=1; Secure; HttpOnly; SameSite=Lax; Path=/\" always; }}
+         server {{ listen 127.0.0.1:HTTP_PORT; server_tokens off; return 301 https://$host:HTTPS_PORT$request_uri; }}",
+        tls(&pki, "good")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE), ("files/a.txt", b"a")]).await else { return };
+    let (code, v) = scan(&pki, &n).await;
+    expect(
+        &v,
+        &[
+            ("tls.versions", "pass"),
+            ("tls.certificate", "pass"),
+            ("https.redirect", "pass"),
+            ("headers.clickjacking", "pass"),
+            ("headers.disclosure", "pass"),
+            ("cookies.attributes", "pass"),
+            ("paths.exposed", "pass"),
+            ("paths.listing", "pass"),
+            ("ports.open", "pass"),
+        ],
+    );
+    assert_eq!(code, 0);
+    let versions = &v["targets"][0]["checks"][0]["evidence"];
+    assert_eq!(versions["TLS 1.2"], "accepted");
+    assert_eq!(versions["TLS 1.3"], "accepted");
+}
+
+#[tokio::test]
+async fn a_badly_configured_server_fails_each_item() {
+    let pki = Pki::new();
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers DEFAULT:@SECLEVEL=0;
+           server_tokens on; root DIR/www; add_header Set-Cookie \"PHPSESSID=abc; Path=/\";
+           location /files/ {{ autoindex on; }} }}
+         server {{ listen 127.0.0.1:HTTP_PORT; root DIR/www; }}",
+        tls(&pki, "good")
+    );
+    let Some(n) =
+        Nginx::start(&conf, &[("index.html", PAGE), ("files/a.txt", b"a"), (".git/HEAD", b"ref: refs/heads/main\n")])
+            .await
+    else {
+        return;
+    };
+    let (code, v) = scan(&pki, &n).await;
+    expect(
+        &v,
+        &[
+            ("tls.versions", "fail"),
+            ("tls.certificate", "pass"),
+            ("https.redirect", "fail"),
+            ("headers.clickjacking", "fail"),
+            ("headers.disclosure", "fail"),
+            ("cookies.attributes", "fail"),
+            ("paths.exposed", "fail"),
+            ("paths.listing", "fail"),
+        ],
+    );
+    assert_eq!(code, 1, "a failed check exits 1");
+    let checks = v["targets"][0]["checks"].to_string();
+    assert!(checks.contains("accepts TLS 1.0, TLS 1.1"), "{checks}");
+    assert!(checks.contains("nginx/1."), "the disclosed version is the evidence");
+    assert!(checks.contains("/.git/HEAD") && checks.contains("/files/"));
+}
+
+#[tokio::test]
+async fn soft_404s_are_no_finding_and_bad_certificates_fail() {
+    let pki = Pki::new();
+    let soft = |leaf: &str| {
+        format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
+               add_header Strict-Transport-Security \"max-age=63072000\" always; add_header X-Frame-Options SAMEORIGIN always;
+               location / {{ try_files $uri /index.html; }} }}",
+            tls(&pki, leaf)
+        )
+    };
+    let Some(n) = Nginx::start(&soft("expired"), &[("index.html", b"<html>app</html>")]).await else { return };
+    let (_, v) = scan(&pki, &n).await;
+    expect(&v, &[("paths.exposed", "pass"), ("https.redirect", "pass"), ("tls.certificate", "fail")]);
+    assert!(v.to_string().contains("Expired"), "{v}");
+    drop(n);
+    let Some(n) = Nginx::start(&soft("other"), &[("index.html", b"<html>app</html>")]).await else { return };
+    let (_, v) = scan(&pki, &n).await;
+    expect(&v, &[("tls.certificate", "fail")]);
+    assert!(v.to_string().contains("NotValidForName"), "{v}");
+}
+
+#[tokio::test]
+async fn mamori_itself_passes_its_own_scanner() {
+    let s = crate::harness::Server::start(crate::harness::Opts::default()).await;
+    let ca = s.data_dir().join("tls/self-signed.crt");
+    let (code, out, err) = run(&[
+        "scan",
+        &s.base,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--ports",
+        "1",
+        "--http-port",
+        "1",
+        "--format",
+        "json",
+    ])
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    expect(
+        &v,
+        &[
+            ("tls.versions", "pass"),
+            ("tls.certificate", "pass"),
+            ("https.redirect", "pass"),
+            ("headers.clickjacking", "pass"),
+            ("headers.disclosure", "pass"),
+            ("cookies.attributes", "pass"),
+            ("paths.exposed", "pass"),
+            ("paths.listing", "pass"),
+        ],
+    );
+    assert_eq!(code, 0);
+    s.kill().await;
+}
+
+#[tokio::test]
+async fn a_target_that_cannot_be_scanned_exits_2() {
+    let (code, _, err) = run(&["scan", "http://127.0.0.1/"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("https://"), "{err}");
+}

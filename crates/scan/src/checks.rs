@@ -1,0 +1,582 @@
+//! The checks. Each has a stable id, the requirements it evidences, and a
+//! verdict with evidence.
+
+use crate::http::{self, Fetched};
+use crate::report::{CheckResult, TargetReport, Verdict};
+use crate::tls::{self, TlsVersion, VersionAnswer};
+use rand::Rng;
+use serde_json::json;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Ports probed by `ports.open` unless told otherwise.
+pub const DEFAULT_PORTS: &[u16] = &[
+    21, 22, 23, 25, 53, 110, 135, 139, 143, 445, 1433, 1521, 2049, 3306, 3389, 5432, 5900, 6379, 8080, 8443, 9200,
+    11211, 27017,
+];
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub timeout: Duration,
+    /// Trust anchors for `tls.certificate` (PEM); the public roots otherwise.
+    pub ca_pem: Option<Vec<u8>>,
+    pub ports: Vec<u16>,
+    /// Where plain HTTP is expected (for `https.redirect`); default 80.
+    pub http_port: u16,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { timeout: Duration::from_secs(5), ca_pem: None, ports: DEFAULT_PORTS.to_vec(), http_port: 80 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("not an https:// URL with a host: {0}")]
+    BadUrl(String),
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+}
+
+struct Target {
+    url: String,
+    host: String,
+    port: u16,
+    addr: SocketAddr,
+}
+
+fn parse_target(url: &str) -> Result<Target, ScanError> {
+    let bad = || ScanError::BadUrl(url.to_owned());
+    let rest = url.strip_prefix("https://").ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) => (h.to_owned(), p),
+            Err(_) => (authority.to_owned(), 443),
+        },
+        _ => (authority.to_owned(), 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|_| ScanError::Resolve(host.clone()))?
+        .next()
+        .ok_or_else(|| ScanError::Resolve(host.clone()))?;
+    let base = format!("https://{authority}");
+    Ok(Target { url: base, host, port, addr })
+}
+
+/// Scans one https:// URL with every check.
+pub async fn scan(url: &str, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+    let t = parse_target(url)?;
+    let client = http::client(opts.timeout);
+    let entry = http::get(&client, &format!("{}/", t.url)).await;
+    let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
+    let mut checks = vec![
+        tls_versions(&t, opts).await,
+        tls_certificate(&t, opts).await,
+        https_redirect(&t, opts, &client, &entry).await,
+        clickjacking(&entry),
+        disclosure(&entry, &missing),
+        cookies(&entry),
+        exposed(&t, &client, &missing).await,
+        listing(&t, &client, &entry).await,
+    ];
+    checks.push(ports(&t, opts).await);
+    Ok(TargetReport { target: t.url, checks })
+}
+
+fn unreachable(id: &'static str, reqs: &[u32], e: &str) -> CheckResult {
+    CheckResult::new(id, reqs, Verdict::Error, format!("could not run: {e}"), json!({ "error": e }))
+}
+
+// ----- TLS ---------------------------------------------------------------------------------
+
+async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
+    let mut evidence = serde_json::Map::new();
+    let mut accepted = Vec::new();
+    let mut errors = 0;
+    for v in TlsVersion::ALL {
+        let sni = Some(t.host.as_str());
+        match tls::probe_version(t.addr, sni, v, opts.timeout).await {
+            Ok(VersionAnswer::Accepted) => {
+                accepted.push(v);
+                evidence.insert(v.name().into(), json!("accepted"));
+            }
+            Ok(VersionAnswer::Alert(code)) => {
+                evidence.insert(v.name().into(), json!(format!("refused (alert {code})")));
+            }
+            Ok(VersionAnswer::OtherVersion(w)) => {
+                evidence.insert(v.name().into(), json!(format!("refused (server chose 0x{w:04x})")));
+            }
+            Ok(VersionAnswer::Closed) => {
+                evidence.insert(v.name().into(), json!("refused (connection closed)"));
+            }
+            Err(e) => {
+                errors += 1;
+                evidence.insert(v.name().into(), json!(format!("error: {e}")));
+            }
+        }
+    }
+    let ev = serde_json::Value::Object(evidence);
+    if errors == TlsVersion::ALL.len() {
+        return CheckResult::new("tls.versions", &[57], Verdict::Error, "no TLS answer at all", ev);
+    }
+    let old: Vec<&str> = accepted.iter().filter(|v| **v < TlsVersion::Tls12).map(|v| v.name()).collect();
+    let modern = accepted.iter().any(|v| *v >= TlsVersion::Tls12);
+    if !old.is_empty() {
+        CheckResult::new("tls.versions", &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
+    } else if !modern {
+        CheckResult::new("tls.versions", &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
+    } else {
+        let names: Vec<&str> = accepted.iter().map(|v| v.name()).collect();
+        CheckResult::new("tls.versions", &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
+    }
+}
+
+/// Accepts any certificate and keeps the chain, so that an invalid one can
+/// still be described.
+#[derive(Debug)]
+struct Keep(std::sync::Mutex<Vec<Vec<u8>>>, Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Keep {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.to_vec()];
+        chain.extend(intermediates.iter().map(|c| c.to_vec()));
+        *self.0.lock().expect("not poisoned") = chain;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+async fn handshake(t: &Target, config: rustls::ClientConfig, timeout: Duration) -> Result<(), String> {
+    let name = rustls_pki_types::ServerName::try_from(t.host.clone()).map_err(|e| e.to_string())?;
+    let go = async {
+        let tcp = tokio::net::TcpStream::connect(t.addr).await.map_err(|e| e.to_string())?;
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.map(drop).map_err(|e| {
+            match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(c)) => format!("invalid certificate: {c:?}"),
+                Some(other) => other.to_string(),
+                None => e.to_string(),
+            }
+        })
+    };
+    tokio::time::timeout(timeout, go).await.map_err(|_| "timed out".to_owned())?
+}
+
+async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
+    const ID: &str = "tls.certificate";
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    match &opts.ca_pem {
+        Some(pem) => {
+            use rustls_pki_types::pem::PemObject;
+            for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem).flatten() {
+                let _ = roots.add(c);
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder =
+        || rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions();
+    let Ok(strict) = builder().map(|b| b.with_root_certificates(roots).with_no_client_auth()) else {
+        return unreachable(ID, &[56], "no TLS configuration");
+    };
+    let keep = Arc::new(Keep(Default::default(), provider.clone()));
+    let Ok(lax) = builder().map(|b| b.dangerous().with_custom_certificate_verifier(keep.clone()).with_no_client_auth())
+    else {
+        return unreachable(ID, &[56], "no TLS configuration");
+    };
+    if let Err(e) = handshake(t, lax, opts.timeout).await {
+        return unreachable(ID, &[56], &e);
+    }
+    let chain = keep.0.lock().expect("not poisoned").clone();
+    let Some(leaf) = chain.first() else { return unreachable(ID, &[56], "no certificate") };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf) else {
+        return unreachable(ID, &[56], "the certificate does not parse");
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let days_left = (cert.validity().not_after.timestamp() - now) / 86_400;
+    let key_bits = cert.public_key().parsed().map(|k| k.key_size()).unwrap_or(0);
+    let evidence = json!({
+        "subject": cert.subject().to_string(),
+        "issuer": cert.issuer().to_string(),
+        "not_before": cert.validity().not_before.to_string(),
+        "not_after": cert.validity().not_after.to_string(),
+        "days_left": days_left,
+        "key_bits": key_bits,
+        "signature_algorithm": cert.signature_algorithm.algorithm.to_id_string(),
+        "chain_length": chain.len(),
+    });
+    match handshake(t, strict, opts.timeout).await {
+        Err(e) => CheckResult::new(ID, &[56], Verdict::Fail, e, evidence),
+        Ok(()) if days_left < 30 => {
+            CheckResult::new(ID, &[56], Verdict::Warn, format!("valid, but expires in {days_left} days"), evidence)
+        }
+        Ok(()) => CheckResult::new(ID, &[56], Verdict::Pass, format!("valid for {days_left} more days"), evidence),
+    }
+}
+
+// ----- HTTP --------------------------------------------------------------------------------
+
+fn header<'a>(f: &'a Fetched, name: &str) -> Option<&'a str> {
+    f.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn https_redirect(
+    t: &Target,
+    opts: &ScanOptions,
+    client: &reqwest::Client,
+    entry: &Result<Fetched, String>,
+) -> CheckResult {
+    const ID: &str = "https.redirect";
+    let entry = match entry {
+        Ok(e) => e,
+        Err(e) => return unreachable(ID, &[55], e),
+    };
+    let hsts = header(entry, "strict-transport-security").unwrap_or("");
+    let max_age: i64 = hsts
+        .split(';')
+        .find_map(|p| {
+            p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let host = if t.host.contains(':') { format!("[{}]", t.host) } else { t.host.clone() };
+    let plain_url =
+        if opts.http_port == 80 { format!("http://{host}/") } else { format!("http://{host}:{}/", opts.http_port) };
+    let plain = http::get(client, &plain_url).await;
+    let (plain_ok, plain_note) = match &plain {
+        Err(_) => (true, "plain HTTP not served".to_owned()),
+        Ok(p) if matches!(p.status, 301 | 302 | 303 | 307 | 308) => {
+            let loc = header(p, "location").unwrap_or("");
+            let same_host = loc.strip_prefix("https://").is_some_and(|r| {
+                let auth = r.split(['/', '?', '#']).next().unwrap_or("");
+                auth == host || auth.rsplit_once(':').is_some_and(|(h, _)| h == host)
+            });
+            (same_host, format!("{} → {loc}", p.status))
+        }
+        Ok(p) => (false, format!("plain HTTP answers {} without redirecting", p.status)),
+    };
+    let evidence = json!({ "plain_http": plain_note, "hsts": hsts, "hsts_max_age": max_age });
+    match (plain_ok, max_age >= 31_536_000) {
+        (true, true) => CheckResult::new(ID, &[55], Verdict::Pass, "HTTPS only, HSTS at least a year", evidence),
+        (false, _) => CheckResult::new(ID, &[55], Verdict::Fail, plain_note, evidence),
+        (true, false) => CheckResult::new(ID, &[55], Verdict::Fail, "no HSTS of at least a year", evidence),
+    }
+}
+
+fn clickjacking(entry: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "headers.clickjacking";
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => return unreachable(ID, &[53], err),
+    };
+    let xfo = header(e, "x-frame-options").unwrap_or("").to_ascii_uppercase();
+    let csp = header(e, "content-security-policy").unwrap_or("").to_ascii_lowercase();
+    let evidence = json!({ "x-frame-options": xfo, "content-security-policy": csp });
+    if xfo == "DENY" || xfo == "SAMEORIGIN" || csp.contains("frame-ancestors") {
+        CheckResult::new(ID, &[53], Verdict::Pass, "framing restricted", evidence)
+    } else {
+        CheckResult::new(ID, &[53], Verdict::Fail, "neither X-Frame-Options nor CSP frame-ancestors", evidence)
+    }
+}
+
+/// A product name followed by a version number, as servers announce them.
+fn version_in(s: &str) -> Option<String> {
+    const PRODUCTS: &[&str] = &[
+        "nginx/",
+        "apache/",
+        "microsoft-iis/",
+        "php/",
+        "openssl/",
+        "tomcat/",
+        "jetty(",
+        "express",
+        "lighttpd/",
+        "iis/",
+    ];
+    let lower = s.to_ascii_lowercase();
+    PRODUCTS.iter().find_map(|p| {
+        let i = lower.find(p)? + p.len();
+        let rest = &s[i..];
+        rest.chars().next().filter(|c| c.is_ascii_digit()).map(|_| {
+            let v: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+            format!("{}{v}", &s[i - p.len()..i])
+        })
+    })
+}
+
+fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "headers.disclosure";
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => return unreachable(ID, &[33, 54], err),
+    };
+    let mut found = Vec::new();
+    for name in ["server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator"] {
+        for f in [Some(e), missing.as_ref().ok()].into_iter().flatten() {
+            if let Some(v) = header(f, name) {
+                if v.chars().any(|c| c.is_ascii_digit()) && !found.iter().any(|(n, _): &(String, String)| n == name) {
+                    found.push((name.to_owned(), v.to_owned()));
+                }
+            }
+        }
+    }
+    if let Some(v) = missing.as_ref().ok().and_then(|m| version_in(&m.body)) {
+        found.push(("error page".to_owned(), v));
+    }
+    let evidence = json!(found.iter().map(|(n, v)| json!({ "where": n, "value": v })).collect::<Vec<_>>());
+    if found.is_empty() {
+        CheckResult::new(ID, &[33, 54], Verdict::Pass, "no version disclosed", evidence)
+    } else {
+        let list: Vec<String> = found.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        CheckResult::new(ID, &[33, 54], Verdict::Fail, format!("version disclosed ({})", list.join("; ")), evidence)
+    }
+}
+
+fn cookies(entry: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "cookies.attributes";
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => return unreachable(ID, &[44], err),
+    };
+    let mut worst = Verdict::Pass;
+    let mut list = Vec::new();
+    for v in e.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+        let name = v.split('=').next().unwrap_or("").trim().to_owned();
+        let attrs: Vec<String> = v.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect();
+        let has = |a: &str| attrs.iter().any(|x| x == a || x.starts_with(&format!("{a}=")));
+        let missing: Vec<&str> = [("secure", "Secure"), ("httponly", "HttpOnly"), ("samesite", "SameSite")]
+            .into_iter()
+            .filter(|(a, _)| !has(a))
+            .map(|(_, n)| n)
+            .collect();
+        let lower = name.to_ascii_lowercase();
+        let session_like = ["jsessionid", "phpsessid", "asp.net_sessionid"].contains(&lower.as_str())
+            || ["sess", "sid", "login"].iter().any(|s| lower.contains(s));
+        let verdict = match (missing.is_empty(), session_like) {
+            (true, _) => Verdict::Pass,
+            (false, true) => Verdict::Fail,
+            (false, false) => Verdict::Warn,
+        };
+        if verdict == Verdict::Fail || (verdict == Verdict::Warn && worst == Verdict::Pass) {
+            worst = verdict;
+        }
+        list.push(json!({ "name": name, "missing": missing, "session_like": session_like }));
+    }
+    let summary = match worst {
+        Verdict::Pass if list.is_empty() => "no cookie set".to_owned(),
+        Verdict::Pass => "every cookie is Secure, HttpOnly and SameSite".to_owned(),
+        _ => "cookies without Secure, HttpOnly or SameSite".to_owned(),
+    };
+    CheckResult::new(ID, &[44], worst, summary, json!(list))
+}
+
+/// Does a body prove that the file is really there?
+type Proof = fn(&str) -> bool;
+
+/// Files that must not be served, each with what proves it is the real file.
+const EXPOSED: &[(&str, Proof)] = &[
+    ("/.git/HEAD", |b| {
+        b.starts_with("ref: refs/") || (b.trim().len() == 40 && b.trim().chars().all(|c| c.is_ascii_hexdigit()))
+    }),
+    ("/.git/config", |b| b.contains("[core]")),
+    ("/.env", |b| {
+        b.lines().any(|l| {
+            l.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+            })
+        })
+    }),
+    ("/.svn/entries", |b| b.trim_start().starts_with(|c: char| c.is_ascii_digit()) || b.contains("svn:")),
+    ("/.DS_Store", |b| b.contains("Bud1")),
+    ("/server-status", |b| b.contains("Apache Server Status") || b.contains("Server Version")),
+    ("/phpinfo.php", |b| b.contains("phpinfo()") || b.contains("PHP Version")),
+    ("/index.html~", |b| b.to_ascii_lowercase().contains("<html")),
+    ("/index.html.bak", |b| b.to_ascii_lowercase().contains("<html")),
+    ("/index.php.bak", |b| b.contains("<?php")),
+];
+
+async fn exposed(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "paths.exposed";
+    let baseline = missing.as_ref().ok().map(|m| m.body.clone());
+    let mut found = Vec::new();
+    let mut probed = 0;
+    for (path, proves) in EXPOSED {
+        let Ok(f) = http::get(client, &format!("{}{path}", t.url)).await else { continue };
+        probed += 1;
+        // A "soft 404" answers 200 to everything: the same page is no finding.
+        let soft = baseline.as_deref() == Some(f.body.as_str());
+        if f.status == 200 && !soft && proves(&f.body) {
+            found.push(*path);
+        }
+    }
+    if probed == 0 {
+        return unreachable(ID, &[34], "no path could be fetched");
+    }
+    let evidence = json!({ "found": found, "probed": EXPOSED.iter().map(|(p, _)| *p).collect::<Vec<_>>() });
+    if found.is_empty() {
+        CheckResult::new(ID, &[34], Verdict::Pass, "no exposed file found", evidence)
+    } else {
+        CheckResult::new(ID, &[34], Verdict::Fail, format!("exposed: {}", found.join(", ")), evidence)
+    }
+}
+
+fn is_listing(body: &str) -> bool {
+    let b = body.to_ascii_lowercase();
+    (b.contains("<title>index of /") || b.contains("<h1>index of /"))
+        || b.contains("[to parent directory]")
+        || (b.contains("index of") && b.contains("parent directory"))
+}
+
+/// Directories linked from the entry page (`href="/dir/"` or `href="dir/"`).
+fn linked_dirs(body: &str) -> Vec<String> {
+    let mut dirs: Vec<String> = body
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.ends_with('/') && !h.contains("://") && !h.starts_with("//") && !h.contains(".."))
+        .map(|h| if h.starts_with('/') { h.to_owned() } else { format!("/{h}") })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.truncate(10);
+    dirs
+}
+
+async fn listing(t: &Target, client: &reqwest::Client, entry: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "paths.listing";
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => return unreachable(ID, &[34], err),
+    };
+    let mut found = Vec::new();
+    if e.status == 200 && is_listing(&e.body) {
+        found.push("/".to_owned());
+    }
+    for dir in linked_dirs(&e.body).into_iter().filter(|d| d != "/") {
+        if let Ok(f) = http::get(client, &format!("{}{dir}", t.url)).await {
+            if f.status == 200 && is_listing(&f.body) {
+                found.push(dir);
+            }
+        }
+    }
+    let evidence = json!({ "listings": found });
+    if found.is_empty() {
+        CheckResult::new(ID, &[34], Verdict::Pass, "no directory listing", evidence)
+    } else {
+        CheckResult::new(ID, &[34], Verdict::Fail, format!("directory listing at {}", found.join(", ")), evidence)
+    }
+}
+
+async fn ports(t: &Target, opts: &ScanOptions) -> CheckResult {
+    const ID: &str = "ports.open";
+    let timeout = opts.timeout.min(Duration::from_secs(2));
+    let probes =
+        opts.ports.iter().copied().filter(|p| *p != t.port && *p != opts.http_port).map(|p| {
+            let addr = SocketAddr::new(t.addr.ip(), p);
+            async move {
+                (p, matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_))))
+            }
+        });
+    let results = futures_join(probes.collect()).await;
+    let open: Vec<u16> = results.into_iter().filter(|(_, o)| *o).map(|(p, _)| p).collect();
+    let evidence = json!({ "open": open, "probed": opts.ports });
+    if open.is_empty() {
+        CheckResult::new(ID, &[31, 32], Verdict::Pass, "no other listed port open", evidence)
+    } else {
+        let list: Vec<String> = open.iter().map(u16::to_string).collect();
+        CheckResult::new(
+            ID,
+            &[31, 32],
+            Verdict::Warn,
+            format!("open, review whether needed: {}", list.join(", ")),
+            evidence,
+        )
+    }
+}
+
+/// Runs the futures concurrently, at most 32 at a time (bounded per host).
+async fn futures_join<F: std::future::Future<Output = (u16, bool)> + Send + 'static>(futs: Vec<F>) -> Vec<(u16, bool)> {
+    let mut out = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
+    for f in futs {
+        if set.len() >= 32 {
+            if let Some(Ok(r)) = set.join_next().await {
+                out.push(r);
+            }
+        }
+        set.spawn(f);
+    }
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            out.push(r);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_in_banners() {
+        assert_eq!(version_in("<center>nginx/1.22.1</center>").as_deref(), Some("nginx/1.22.1"));
+        assert_eq!(version_in("Apache/2.4.57 (Debian) Server").as_deref(), Some("Apache/2.4.57"));
+        assert_eq!(version_in("<center>nginx</center>"), None);
+    }
+
+    #[test]
+    fn listings_are_recognised() {
+        assert!(is_listing("<html><head><title>Index of /files/</title></head><body><h1>Index of /files/</h1>"));
+        assert!(is_listing("<H1>Index of /x</H1><a href=\"/\">Parent Directory</a>"));
+        assert!(!is_listing("<title>Welcome</title>"));
+        assert_eq!(
+            linked_dirs("<a href=\"docs/\">d</a><a href=\"/img/\">i</a><a href=\"https://x/y/\">"),
+            ["/docs/", "/img/"]
+        );
+    }
+
+    #[test]
+    fn targets_parse() {
+        let t = parse_target("https://127.0.0.1:8443/path").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.url.as_str()), ("127.0.0.1", 8443, "https://127.0.0.1:8443"));
+        assert!(parse_target("http://127.0.0.1/").is_err());
+        assert!(parse_target("https://user@127.0.0.1/").is_err());
+    }
+}
