@@ -54,6 +54,10 @@ fn title(id: &str, lang: Lang) -> &'static str {
         "paths.exposed" => ("公開不要なファイル (34)", "Exposed files (34)"),
         "paths.listing" => ("ディレクトリ一覧 (34)", "Directory listing (34)"),
         "ports.open" => ("開いているポート (31, 32)", "Open ports (31, 32)"),
+        "url.session-id" => ("URL 中のセッションID (43)", "Session id in URLs (43)"),
+        "url.credentials" => ("URL 中の認証情報 (54)", "Credentials in URLs (54)"),
+        "paths.admin" => ("管理用インタフェース (35, 36)", "Administration interfaces (35, 36)"),
+        "errors.detail" => ("エラーの詳細表示 (47, 54)", "Error detail (47, 54)"),
         _ => ("", ""),
     };
     if lang == Lang::En {

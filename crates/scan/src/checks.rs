@@ -77,15 +77,25 @@ pub async fn scan(url: &str, opts: &ScanOptions) -> Result<TargetReport, ScanErr
     let client = http::client(opts.timeout);
     let entry = http::get(&client, &format!("{}/", t.url)).await;
     let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
+    // The sign-in page, when the entry page links to one.
+    let login = match entry.as_ref().ok().and_then(|e| login_link(&e.body)) {
+        Some(path) => http::get(&client, &format!("{}{path}", t.url)).await.ok(),
+        None => None,
+    };
+    let pages: Vec<&Fetched> = entry.as_ref().ok().into_iter().chain(login.as_ref()).collect();
     let mut checks = vec![
         tls_versions(&t, opts).await,
         tls_certificate(&t, opts).await,
         https_redirect(&t, opts, &client, &entry).await,
-        clickjacking(&entry),
+        clickjacking(&entry, login.as_ref()),
         disclosure(&entry, &missing),
-        cookies(&entry),
+        cookies(&entry, login.as_ref()),
+        session_in_url(&pages),
+        credentials_in_url(&pages),
         exposed(&t, &client, &missing).await,
         listing(&t, &client, &entry).await,
+        admin(&t, &client, &missing).await,
+        error_detail(&t, &client).await,
     ];
     checks.push(ports(&t, opts).await);
     Ok(TargetReport { target: t.url, checks })
@@ -298,19 +308,213 @@ async fn https_redirect(
     }
 }
 
-fn clickjacking(entry: &Result<Fetched, String>) -> CheckResult {
+fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
     const ID: &str = "headers.clickjacking";
     let e = match entry {
         Ok(e) => e,
         Err(err) => return unreachable(ID, &[53], err),
     };
-    let xfo = header(e, "x-frame-options").unwrap_or("").to_ascii_uppercase();
-    let csp = header(e, "content-security-policy").unwrap_or("").to_ascii_lowercase();
-    let evidence = json!({ "x-frame-options": xfo, "content-security-policy": csp });
-    if xfo == "DENY" || xfo == "SAMEORIGIN" || csp.contains("frame-ancestors") {
-        CheckResult::new(ID, &[53], Verdict::Pass, "framing restricted", evidence)
+    let mut evidence = Vec::new();
+    let mut ok = true;
+    for (page, f) in [("entry", Some(e)), ("login", login)] {
+        let Some(f) = f else { continue };
+        let xfo = header(f, "x-frame-options").unwrap_or("").to_ascii_uppercase();
+        let csp = header(f, "content-security-policy").unwrap_or("").to_ascii_lowercase();
+        ok &= xfo == "DENY" || xfo == "SAMEORIGIN" || csp.contains("frame-ancestors");
+        evidence.push(json!({ "page": page, "x-frame-options": xfo, "content-security-policy": csp }));
+    }
+    if ok {
+        CheckResult::new(ID, &[53], Verdict::Pass, "framing restricted", json!(evidence))
     } else {
-        CheckResult::new(ID, &[53], Verdict::Fail, "neither X-Frame-Options nor CSP frame-ancestors", evidence)
+        CheckResult::new(ID, &[53], Verdict::Fail, "neither X-Frame-Options nor CSP frame-ancestors", json!(evidence))
+    }
+}
+
+/// The first link that looks like a sign-in page, as a path on the same site.
+fn login_link(body: &str) -> Option<String> {
+    body.split("href=\"").skip(1).filter_map(|s| s.split('"').next()).find_map(|h| {
+        let l = h.to_ascii_lowercase();
+        let looks = ["login", "signin", "sign-in", "logon"].iter().any(|k| l.contains(k));
+        (looks && !h.contains("://") && !h.starts_with("//")).then(|| {
+            if h.starts_with('/') {
+                h.to_owned()
+            } else {
+                format!("/{h}")
+            }
+        })
+    })
+}
+
+/// Checklist item 43: a session id in a link, a form action or a redirect.
+fn session_in_url(pages: &[&Fetched]) -> CheckResult {
+    const ID: &str = "url.session-id";
+    const MARKERS: &[&str] = &[";jsessionid=", "phpsessid=", "aspsessionid", "sessionid=", "sid="];
+    let mut found = Vec::new();
+    for f in pages {
+        let mut urls: Vec<String> = ["href=\"", "action=\"", "src=\""]
+            .iter()
+            .flat_map(|a| {
+                f.body.split(*a).skip(1).filter_map(|s| s.split('"').next()).map(str::to_owned).collect::<Vec<_>>()
+            })
+            .collect();
+        urls.extend(header(f, "location").map(str::to_owned));
+        for u in urls {
+            let l = u.to_ascii_lowercase();
+            if MARKERS.iter().any(|m| {
+                l.contains(m) && (m.starts_with(';') || l.contains(&format!("?{m}")) || l.contains(&format!("&{m}")))
+            }) {
+                found.push(u);
+            }
+        }
+    }
+    if pages.is_empty() {
+        return unreachable(ID, &[43], "no page fetched");
+    }
+    if found.is_empty() {
+        CheckResult::new(ID, &[43], Verdict::Pass, "no session id in URLs", json!({ "found": found }))
+    } else {
+        CheckResult::new(
+            ID,
+            &[43],
+            Verdict::Fail,
+            format!("session id in URL: {}", found[0]),
+            json!({ "found": found }),
+        )
+    }
+}
+
+/// Checklist item 54①: user ids or passwords in URLs, and sign-in forms sent with GET.
+fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
+    const ID: &str = "url.credentials";
+    const NAMES: &[&str] = &["password=", "passwd=", "pwd=", "pass=", "userid=", "user_id=", "loginid="];
+    let mut found = Vec::new();
+    for f in pages {
+        for u in f.body.split("href=\"").skip(1).filter_map(|s| s.split('"').next()) {
+            let l = u.to_ascii_lowercase();
+            if NAMES.iter().any(|n| l.contains(&format!("?{n}")) || l.contains(&format!("&{n}"))) {
+                found.push(format!("link {u}"));
+            }
+        }
+        let lower = f.body.to_ascii_lowercase();
+        for form in lower.split("<form").skip(1) {
+            let form = form.split("</form>").next().unwrap_or("");
+            let tag = form.split('>').next().unwrap_or("");
+            let post = tag.contains("method=\"post\"") || tag.contains("method='post'") || tag.contains("method=post");
+            if form.contains("type=\"password\"") && !post {
+                found.push("a sign-in form sent with GET".to_owned());
+            }
+        }
+    }
+    if pages.is_empty() {
+        return unreachable(ID, &[54], "no page fetched");
+    }
+    if found.is_empty() {
+        CheckResult::new(ID, &[54], Verdict::Pass, "no credentials in URLs", json!({ "found": found }))
+    } else {
+        CheckResult::new(ID, &[54], Verdict::Fail, found[0].clone(), json!({ "found": found }))
+    }
+}
+
+/// Checklist items 35, 36: common administration interfaces reachable from here.
+async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
+    const ID: &str = "paths.admin";
+    const PATHS: &[&str] = &[
+        "/admin/",
+        "/administrator/",
+        "/wp-admin/",
+        "/wp-login.php",
+        "/phpmyadmin/",
+        "/manager/html",
+        "/admin.php",
+        "/console/",
+    ];
+    let baseline = missing.as_ref().ok().map(|m| m.body.clone());
+    let mut reachable = Vec::new();
+    let mut open = Vec::new();
+    for p in PATHS {
+        let Ok(f) = http::get(client, &format!("{}{p}", t.url)).await else { continue };
+        let soft = baseline.as_deref() == Some(f.body.as_str());
+        match f.status {
+            401 | 403 => reachable.push(format!("{p} ({})", f.status)),
+            200 if !soft => {
+                if f.body.to_ascii_lowercase().contains("type=\"password\"") {
+                    reachable.push(format!("{p} (sign-in page)"));
+                } else {
+                    open.push((*p).to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let evidence = json!({ "without_authentication": open, "reachable": reachable });
+    if !open.is_empty() {
+        CheckResult::new(
+            ID,
+            &[35, 36],
+            Verdict::Fail,
+            format!("answers without authentication: {}", open.join(", ")),
+            evidence,
+        )
+    } else if !reachable.is_empty() {
+        CheckResult::new(
+            ID,
+            &[35, 36],
+            Verdict::Warn,
+            format!("reachable from here (restrict by address): {}", reachable.join(", ")),
+            evidence,
+        )
+    } else {
+        CheckResult::new(ID, &[35, 36], Verdict::Pass, "no common administration interface reachable", evidence)
+    }
+}
+
+/// Checklist items 47②, 54③: provoked errors show no stack trace, SQL or debug page.
+async fn error_detail(t: &Target, client: &reqwest::Client) -> CheckResult {
+    const ID: &str = "errors.detail";
+    const SIGNS: &[&str] = &[
+        "stack trace",
+        "traceback (most recent call last)",
+        "exception in thread",
+        "at java.",
+        "sqlstate",
+        "sql syntax",
+        "ora-0",
+        "pg::",
+        "psycopg2",
+        "warning: mysql",
+        "fatal error:",
+        "debug = true",
+        "whitelabel error page",
+        "server error in '/' application",
+        "microsoft ole db",
+        "unhandled exception",
+        "undefined index",
+    ];
+    let long = "a".repeat(2048);
+    let probes = [format!("/?id='\"<>"), "/%ZZ".to_owned(), format!("/{long}"), "/index.php?x[]=1".to_owned()];
+    let mut found = Vec::new();
+    let mut fetched = 0;
+    for p in &probes {
+        let Ok(f) = http::get(client, &format!("{}{p}", t.url)).await else { continue };
+        fetched += 1;
+        let body = f.body.to_ascii_lowercase();
+        if let Some(sign) = SIGNS.iter().find(|s| body.contains(**s)) {
+            found.push(format!("{} → {sign}", &p[..p.len().min(40)]));
+        }
+    }
+    if fetched == 0 {
+        return unreachable(ID, &[47, 54], "no provoked request was answered");
+    }
+    if found.is_empty() {
+        CheckResult::new(ID, &[47, 54], Verdict::Pass, "no error detail shown", json!({ "found": found }))
+    } else {
+        CheckResult::new(
+            ID,
+            &[47, 54],
+            Verdict::Fail,
+            format!("error detail shown: {}", found[0]),
+            json!({ "found": found }),
+        )
     }
 }
 
@@ -367,7 +571,7 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
     }
 }
 
-fn cookies(entry: &Result<Fetched, String>) -> CheckResult {
+fn cookies(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
     const ID: &str = "cookies.attributes";
     let e = match entry {
         Ok(e) => e,
@@ -375,7 +579,12 @@ fn cookies(entry: &Result<Fetched, String>) -> CheckResult {
     };
     let mut worst = Verdict::Pass;
     let mut list = Vec::new();
-    for v in e.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+    let set_cookies: Vec<&str> = [Some(e), login]
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()))
+        .collect();
+    for v in set_cookies {
         let name = v.split('=').next().unwrap_or("").trim().to_owned();
         let attrs: Vec<String> = v.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect();
         let has = |a: &str| attrs.iter().any(|x| x == a || x.starts_with(&format!("{a}=")));

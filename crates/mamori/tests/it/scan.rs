@@ -124,6 +124,10 @@ async fn a_well_configured_server_passes() {
             ("paths.exposed", "pass"),
             ("paths.listing", "pass"),
             ("ports.open", "pass"),
+            ("url.session-id", "pass"),
+            ("url.credentials", "pass"),
+            ("paths.admin", "pass"),
+            ("errors.detail", "pass"),
         ],
     );
     assert_eq!(code, 0);
@@ -138,14 +142,22 @@ async fn a_badly_configured_server_fails_each_item() {
     let conf = format!(
         "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers DEFAULT:@SECLEVEL=0;
            server_tokens on; root DIR/www; add_header Set-Cookie \"PHPSESSID=abc; Path=/\";
-           location /files/ {{ autoindex on; }} }}
+           location /files/ {{ autoindex on; }}
+           location = /index.php {{ return 500 \"Fatal error: Uncaught Exception in /var/www/index.php on line 3\"; }} }}
          server {{ listen 127.0.0.1:HTTP_PORT; root DIR/www; }}",
         tls(&pki, "good")
     );
-    let Some(n) =
-        Nginx::start(&conf, &[("index.html", PAGE), ("files/a.txt", b"a"), (".git/HEAD", b"ref: refs/heads/main\n")])
-            .await
-    else {
+    let page: &[u8] = b"<html><body><a href=\"/files/\">files</a> <a href=\"/cart;jsessionid=ABC123\">cart</a>
+        <a href=\"/login.html\">login</a></body></html>";
+    let login: &[u8] = b"<form action=\"/auth\"><input name=\"id\"><input type=\"password\" name=\"pw\"></form>";
+    let files: &[(&str, &[u8])] = &[
+        ("index.html", page),
+        ("login.html", login),
+        ("files/a.txt", b"a"),
+        (".git/HEAD", b"ref: refs/heads/main\n"),
+        ("admin/index.html", b"<h1>Site administration</h1>"),
+    ];
+    let Some(n) = Nginx::start(&conf, files).await else {
         return;
     };
     let (code, v) = scan(&pki, &n).await;
@@ -160,6 +172,10 @@ async fn a_badly_configured_server_fails_each_item() {
             ("cookies.attributes", "fail"),
             ("paths.exposed", "fail"),
             ("paths.listing", "fail"),
+            ("url.session-id", "fail"),
+            ("url.credentials", "fail"),
+            ("paths.admin", "fail"),
+            ("errors.detail", "fail"),
         ],
     );
     assert_eq!(code, 1, "a failed check exits 1");
@@ -220,6 +236,10 @@ async fn mamori_itself_passes_its_own_scanner() {
             ("cookies.attributes", "pass"),
             ("paths.exposed", "pass"),
             ("paths.listing", "pass"),
+            ("url.session-id", "pass"),
+            ("url.credentials", "pass"),
+            ("paths.admin", "pass"),
+            ("errors.detail", "pass"),
         ],
     );
     assert_eq!(code, 0);
