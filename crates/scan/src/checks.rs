@@ -491,7 +491,7 @@ async fn error_detail(t: &Target, client: &reqwest::Client) -> CheckResult {
         "undefined index",
     ];
     let long = "a".repeat(2048);
-    let probes = [format!("/?id='\"<>"), "/%ZZ".to_owned(), format!("/{long}"), "/index.php?x[]=1".to_owned()];
+    let probes = ["/?id='\"<>".to_owned(), "/%ZZ".to_owned(), format!("/{long}"), "/index.php?x[]=1".to_owned()];
     let mut found = Vec::new();
     let mut fetched = 0;
     for p in &probes {
