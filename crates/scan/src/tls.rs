@@ -259,6 +259,7 @@ fn put_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
 mod tests {
     use super::*;
     use tls_parser::{parse_tls_plaintext, TlsMessage, TlsMessageHandshake};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// The hand-built hello must parse as the ClientHello we meant.
     #[test]
@@ -273,6 +274,49 @@ mod tests {
             assert_eq!(ch.version.0, v.min(TlsVersion::Tls12).wire(), "{v:?}");
             assert_eq!(ch.ext.is_some(), v != TlsVersion::Ssl3, "{v:?}");
         }
+    }
+
+    /// Debian cannot serve SSLv3: a small fake server answers every hello
+    /// with a canned SSLv3 ServerHello.
+    async fn fake_sslv3_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let mut hello = vec![0x02, 0x00, 0x00, 0x26, 0x03, 0x00];
+                hello.extend_from_slice(&[7u8; 32]);
+                hello.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+                let mut record = vec![0x16, 0x03, 0x00, 0x00, hello.len() as u8];
+                record.extend_from_slice(&hello);
+                let _ = s.write_all(&record).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_sslv3_server_is_recognised() {
+        let addr = fake_sslv3_server().await;
+        let t = Duration::from_secs(3);
+        assert_eq!(probe_version(addr, None, TlsVersion::Ssl3, t).await.unwrap(), VersionAnswer::Accepted);
+        assert_eq!(probe_version(addr, None, TlsVersion::Tls12, t).await.unwrap(), VersionAnswer::OtherVersion(0x0300));
+    }
+
+    #[tokio::test]
+    async fn a_silent_or_foreign_server_is_an_error_not_a_pass() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            }
+        });
+        assert!(matches!(
+            probe_version(addr, None, TlsVersion::Tls12, Duration::from_secs(3)).await,
+            Err(ProbeError::NotTls(..))
+        ));
     }
 
     #[test]
