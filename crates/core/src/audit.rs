@@ -63,6 +63,8 @@ pub enum Action {
     AuditExported,
     AlertAcknowledged,
     LogReviewSignedOff,
+    ScanRequested,
+    ScanFinished,
 }
 
 impl Action {
@@ -112,6 +114,8 @@ impl Action {
             Action::AuditExported => "audit.exported",
             Action::AlertAcknowledged => "alert.acknowledged",
             Action::LogReviewSignedOff => "log_review.signed_off",
+            Action::ScanRequested => "scan.requested",
+            Action::ScanFinished => "scan.finished",
         }
     }
 }

@@ -183,9 +183,10 @@ impl Role {
                 ViewAuditLog,
                 ManageAlerts,
                 ReviewLogs,
+                RequestScans,
             ],
             Role::Department => &[ViewSystems],
-            Role::Vendor => &[ViewSystems, AnswerChecklist],
+            Role::Vendor => &[ViewSystems, AnswerChecklist, RequestScans],
             Role::Auditor => &[ViewAccounts, ViewSystems, ViewAuditLog],
         }
     }
@@ -243,6 +244,8 @@ pub enum Permission {
     ManageAlerts,
     /// Record that the logs were reviewed.
     ReviewLogs,
+    /// Ask for a scan of a system's URLs (officer; the system's vendor).
+    RequestScans,
 }
 
 impl Permission {

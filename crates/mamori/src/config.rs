@@ -100,6 +100,46 @@ struct FileConfig {
     evidence: FileEvidence,
     #[serde(default)]
     audit: FileAudit,
+    #[serde(default)]
+    scan: FileScan,
+}
+
+/// `[scan]`: the server's scans of systems' URLs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileScan {
+    /// Trust anchors for the certificate check (PEM); the public roots otherwise.
+    ca_file: Option<PathBuf>,
+    http_port: Option<u16>,
+    ports: Option<Vec<u16>>,
+    timeout_secs: Option<u64>,
+    /// How often the worker looks for queued scans.
+    poll_secs: Option<u64>,
+}
+
+/// The scan worker's settings.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub options: mamori_scan::ScanOptions,
+    pub poll: Duration,
+}
+
+fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
+    let mut options = mamori_scan::ScanOptions::default();
+    if let Some(p) = &f.ca_file {
+        match std::fs::read(p) {
+            Ok(b) => options.ca_pem = Some(b),
+            Err(e) => errors.push(ConfigError(format!("scan.ca_file {} を読めません (cannot read): {e}", p.display()))),
+        }
+    }
+    if let Some(p) = f.http_port {
+        options.http_port = p;
+    }
+    if let Some(p) = &f.ports {
+        options.ports = p.clone();
+    }
+    options.timeout = Duration::from_secs(positive("scan.timeout_secs", f.timeout_secs, 5, errors));
+    ScanConfig { options, poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)) }
 }
 
 /// `[audit]`: retention and monitoring (checklist items 28, 29, 67).
@@ -229,6 +269,7 @@ pub struct Config {
     pub security: Security,
     pub evidence: mamori_web::EvidenceConfig,
     pub audit: crate::auditlog::AuditConfig,
+    pub scan: ScanConfig,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -445,6 +486,7 @@ impl Config {
         });
         let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
+        let scan = resolve_scan(&file.scan, &mut errors);
 
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
@@ -460,6 +502,7 @@ impl Config {
                 security,
                 evidence,
                 audit,
+                scan,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }

@@ -45,9 +45,11 @@ pub fn spawn(
     clock: Arc<dyn Clock>,
     security: Security,
     audit: crate::auditlog::AuditConfig,
+    scan: crate::config::ScanConfig,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut scans = tokio::time::interval(scan.poll);
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
         let mut daily = tokio::time::interval(DAILY);
         let mut watch = tokio::time::interval(SIGNIN_WATCH);
@@ -59,6 +61,19 @@ pub fn spawn(
                         tracing::warn!("cannot delete expired sessions: {e}");
                     }
                 }
+                _ = scans.tick() => {
+                    // Queued scans run here, never inside a request.
+                    loop {
+                        match crate::scanning::run_one(&store, &*clock, &scan.options).await {
+                            Ok(true) => continue,
+                            Ok(false) => break,
+                            Err(e) => {
+                                tracing::warn!("scan worker: {e}");
+                                break;
+                            }
+                        }
+                    }
+                }
                 _ = watch.tick() => {
                     if let Err(e) = store.watch_signins(clock.now(), &audit.watch).await {
                         tracing::warn!("sign-in watch failed: {e}");
@@ -66,6 +81,9 @@ pub fn spawn(
                 }
                 _ = daily.tick() => {
                     disable_inactive(&store, &*clock, &security).await;
+                    if let Err(e) = crate::scanning::schedule(&store, &*clock).await {
+                        tracing::warn!("cannot schedule the daily scans: {e}");
+                    }
                     if let Err(e) = store.verify_and_alert(clock.now()).await {
                         tracing::error!("cannot verify the audit chain: {e}");
                     }

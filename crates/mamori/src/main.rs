@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod jobs;
 mod scan;
+mod scanning;
 mod serve;
 mod systems;
 mod users;

@@ -155,8 +155,15 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     let _ = writeln!(out, "mamori: ready");
     let _ = out.flush();
     drop(out);
-    let jobs =
-        crate::jobs::spawn(store.clone(), sessions, clock.clone(), cfg.security, cfg.audit.clone(), stop_rx_jobs);
+    let jobs = crate::jobs::spawn(
+        store.clone(),
+        sessions,
+        clock.clone(),
+        cfg.security,
+        cfg.audit.clone(),
+        cfg.scan.clone(),
+        stop_rx_jobs,
+    );
 
     let signal = signals.wait().await;
     tracing::info!("{signal}: stopping; finishing requests in flight (at most {:?})", cfg.limits.shutdown_grace);

@@ -12,6 +12,17 @@ pub enum Verdict {
     Error,
 }
 
+impl Verdict {
+    pub fn as_str_lower(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     pub id: &'static str,

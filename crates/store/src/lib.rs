@@ -12,6 +12,7 @@ pub mod catalog;
 mod db;
 pub mod evidence;
 pub mod identity;
+pub mod scans;
 pub mod sessions;
 pub mod systems;
 

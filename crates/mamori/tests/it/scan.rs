@@ -252,3 +252,142 @@ async fn a_target_that_cannot_be_scanned_exits_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("https://"), "{err}");
 }
+
+/// The server scans a system's URLs on request, shows the verdicts beside
+/// the answers, and raises an alert when a check goes from pass to fail.
+#[tokio::test]
+async fn the_server_scans_systems_and_alerts_on_regressions() {
+    use crate::harness::{command, sqlite_store, Opts, Server};
+    let pki = Pki::new();
+    let good = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
+           add_header Strict-Transport-Security \"max-age=31536000\" always; add_header X-Frame-Options DENY always; }}",
+        tls(&pki, "good")
+    );
+    let bad = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1 TLSv1.1 TLSv1.2; ssl_ciphers DEFAULT:@SECLEVEL=0;
+           server_tokens off; root DIR/www;
+           add_header Strict-Transport-Security \"max-age=31536000\" always; add_header X-Frame-Options DENY always; }}",
+        tls(&pki, "good")
+    );
+    let Some(good) = Nginx::start(&good, &[("index.html", b"<html>ok</html>")]).await else { return };
+    let Some(bad) = Nginx::start(&bad, &[("index.html", b"<html>ok</html>")]).await else { return };
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("mamori.toml");
+    std::fs::write(
+        &cfg,
+        format!("[scan]\nca_file = \"{}\"\nhttp_port = 1\nports = [1]\npoll_secs = 1\n", pki.path("ca.pem")),
+    )
+    .unwrap();
+    let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
+    let d = s.data_dir().display().to_string();
+    for (name, kind) in [("総務課", "department"), ("ベンダーA", "vendor")] {
+        assert_eq!(run(&["org", "create", name, "--kind", kind, "--data-dir", &d]).await.0, 0);
+    }
+    let mut child = command()
+        .args([
+            "user",
+            "create",
+            "--login",
+            "vendor1",
+            "--name",
+            "事業者",
+            "--email",
+            "v@x.jp",
+            "--role",
+            "vendor",
+            "--org",
+            "ベンダーA",
+            "--password-stdin",
+            "--data-dir",
+            &d,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    child.stdin.take().unwrap().write_all(b"Vendor-Pass-123\n").await.unwrap();
+    assert!(child.wait().await.unwrap().success());
+    let store = sqlite_store(&s.data_dir()).await;
+    let orgs = store.organisations().await.unwrap();
+    let ctx = mamori_store::identity::Ctx {
+        now: time::OffsetDateTime::now_utc(),
+        actor: mamori_core::audit::Actor::system(),
+        origin: Default::default(),
+    };
+    let mut input = mamori_store::systems::SystemInput {
+        name: "文書管理システム".into(),
+        description: String::new(),
+        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
+        vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
+        phase: mamori_core::checklist::Phase::Production,
+        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls: vec![good.url()],
+        hosts: vec![],
+    };
+    let id = store.create_system(&ctx, &input, store.catalog_versions().await.unwrap()[0].id).await.unwrap();
+
+    // The vendor signs in and asks for a scan.
+    let page = s.get("/login").await.text().await.unwrap();
+    let token = |page: &str| page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
+    let r = s
+        .client
+        .post(s.url("/login"))
+        .header("origin", &s.base)
+        .form(&[("login", "vendor1"), ("password", "Vendor-Pass-123"), ("csrf_token", &token(&page))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
+    let scan_now = |s: &Server| {
+        let (client, base) = (s.client.clone(), s.base.clone());
+        async move {
+            let page = client.get(format!("{base}/systems/{id}")).send().await.unwrap().text().await.unwrap();
+            let r = client
+                .post(format!("{base}/systems/{id}/scans"))
+                .header("origin", &base)
+                .form(&[("csrf_token", token(&page))])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303);
+            for _ in 0..120 {
+                let page = client.get(format!("{base}/systems/{id}")).send().await.unwrap().text().await.unwrap();
+                if page.contains("最新の確認") {
+                    return page;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            panic!("the scan did not finish");
+        }
+    };
+    let first = scan_now(&s).await;
+    assert!(first.contains("<td>tls.versions</td><td>pass</td>"), "{first}");
+    // The vendor's server regresses: TLS 1.0 back on.
+    input.urls = vec![bad.url()];
+    let before = store.system(id).await.unwrap().unwrap();
+    store.update_system(&ctx, &before, &input).await.unwrap();
+    let second = scan_now(&s).await;
+    assert!(second.contains("<td>tls.versions</td><td>fail</td>"), "{second}");
+    assert!(second.contains("auto-fail"), "the requirement row shows the failed verdict");
+    let alerts = store.alerts(true).await.unwrap();
+    let runs: Vec<(i64, String, usize)> = store
+        .scans(id, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.status, r.report.map_or(0, |x| x.len())))
+        .collect();
+    assert!(
+        alerts.iter().any(|a| a.kind == "scan.regression" && a.subject.contains("tls.versions")),
+        "{alerts:?} {runs:?} {}",
+        s.logs().lines().filter(|l| !l.contains("mamori::access")).collect::<Vec<_>>().join("\n")
+    );
+    let actions: Vec<String> = store.audit_recent(200).await.unwrap().into_iter().map(|e| e.record.action).collect();
+    assert!(actions.contains(&"scan.requested".to_owned()) && actions.contains(&"scan.finished".to_owned()));
+    store.close().await;
+    s.kill().await;
+}

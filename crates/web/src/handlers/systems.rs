@@ -710,6 +710,39 @@ pub struct ItemRow {
     review_class: &'static str,
     overdue: bool,
     overridden: String,
+    /// The latest automatic verdict for this requirement's checks ("" when none).
+    auto: String,
+    auto_class: &'static str,
+    /// Answered 対応済 while the scanner says fail: for the officer's attention.
+    contradiction: bool,
+}
+
+/// One check of the latest scan.
+pub struct ScanRow {
+    target: String,
+    check: String,
+    verdict: String,
+    summary: String,
+}
+
+/// The worst verdict per check id over every target of a stored report.
+fn worst_by_check(report: &serde_json::Value) -> BTreeMap<String, String> {
+    let rank = |v: &str| match v {
+        "fail" => 3,
+        "error" => 2,
+        "warn" => 1,
+        _ => 0,
+    };
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for t in report["targets"].as_array().into_iter().flatten() {
+        for c in t["checks"].as_array().into_iter().flatten() {
+            let (id, v) = (c["id"].as_str().unwrap_or("").to_owned(), c["verdict"].as_str().unwrap_or("").to_owned());
+            if out.get(&id).is_none_or(|old| rank(old) < rank(&v)) {
+                out.insert(id, v);
+            }
+        }
+    }
+    out
 }
 
 pub struct Counts {
@@ -776,6 +809,9 @@ struct SystemPage<'a> {
     missing: Vec<u32>,
     overrides: Vec<(u32, String, String)>,
     versions: Vec<(i64, String)>,
+    can_scan: bool,
+    scan_status: String,
+    scan_rows: Vec<ScanRow>,
     errors: FormErrors,
 }
 
@@ -788,13 +824,50 @@ async fn system_page(
 ) -> Result<Response, AppError> {
     let l = load(state, &s).await?;
     let today = today(state);
+    let scan = state.store.scans(s.id, 1).await?.into_iter().next();
+    let report: serde_json::Value =
+        scan.as_ref().and_then(|r| r.report.as_deref()).and_then(|r| serde_json::from_str(r).ok()).unwrap_or_default();
+    let latest = worst_by_check(&report);
     let p = page.ctx(state).await?;
+    let scan_status = match &scan {
+        None => p.t.get("scan-never"),
+        Some(r) => match r.status.as_str() {
+            "queued" | "running" => p.t.get("scan-pending"),
+            _ => p.t.with("scan-done-at", &[("at", &jst(r.finished_at))]),
+        },
+    };
+    let scan_rows = report["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            let target = t["target"].as_str().unwrap_or("").to_owned();
+            t["checks"].as_array().into_iter().flatten().map(move |c| ScanRow {
+                target: target.clone(),
+                check: c["id"].as_str().unwrap_or("").to_owned(),
+                verdict: c["verdict"].as_str().unwrap_or("").to_owned(),
+                summary: c["summary"].as_str().unwrap_or("").to_owned(),
+            })
+        })
+        .collect();
     let mut counts =
         Counts { applicable: l.applicable.len(), answered: 0, approved: 0, not_done: 0, overdue: 0, returned: 0 };
     let mut rows = Vec::new();
     for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
         let a = l.answers.get(&r.number);
         let overdue = a.is_some_and(|a| a.input.overdue(today));
+        let auto = {
+            let mut worst: Option<String> = None;
+            for c in &r.checks {
+                if let Some(v) = latest.get(c) {
+                    let rank = |v: &str| ["pass", "warn", "error", "fail"].iter().position(|x| *x == v).unwrap_or(0);
+                    if worst.as_deref().is_none_or(|w| rank(w) < rank(v)) {
+                        worst = Some(v.clone());
+                    }
+                }
+            }
+            worst
+        };
         if let Some(a) = a {
             counts.answered += 1;
             counts.approved += usize::from(a.review == Review::Approved);
@@ -811,6 +884,14 @@ async fn system_page(
             review_class: a.map_or("", |a| a.review.as_str()),
             overdue,
             overridden: l.overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
+            auto: auto.clone().map(|v| p.t.get(&format!("scan-{v}"))).unwrap_or_default(),
+            auto_class: match auto.as_deref() {
+                Some("fail") => "fail",
+                Some("pass") => "pass",
+                Some(_) => "warn",
+                None => "",
+            },
+            contradiction: auto.as_deref() == Some("fail") && a.is_some_and(|a| a.input.status == AnswerStatus::Done),
         });
     }
     let items = l.items();
@@ -849,6 +930,9 @@ async fn system_page(
             .into_iter()
             .map(|v| (v.id, format!("{} {}", v.id, v.label)))
             .collect(),
+        can_scan: user.can(Permission::RequestScans) && !s.input.urls.is_empty(),
+        scan_status,
+        scan_rows,
         errors,
         p,
         s,
@@ -1480,4 +1564,22 @@ pub async fn change_catalog(
         }
     }
     system_page(&state, &page, &user, s, errors).await
+}
+
+/// Queues a scan of the system's URLs; the server's worker runs it.
+pub async fn request_scan(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    if s.input.urls.is_empty() {
+        session::flash(&page.session, "scan-no-urls").await?;
+        return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+    }
+    state.store.request_scan(&meta.ctx(state.clock.now(), user.actor()), s.id).await?;
+    session::flash(&page.session, "scan-requested").await?;
+    Ok(Redirect::to(&format!("/systems/{id}")).into_response())
 }

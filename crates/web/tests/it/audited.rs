@@ -208,6 +208,19 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         )
         .await;
         w.expect("/systems/{id}", "system.updated", "officer2", Some("system")).await;
+        post_ok(&officer, &s, &format!("{s}/scans"), &[]).await;
+        assert!(app.store.scans(sys, 1).await.unwrap().is_empty(), "no URL, no scan");
+        let (dept_s, vendor_s) = (dept.to_string(), vendor_org.to_string());
+        let with_url = [
+            ("name", "文書管理システム"),
+            ("department_id", dept_s.as_str()),
+            ("vendor_id", vendor_s.as_str()),
+            ("phase", "building"),
+            ("urls", "https://127.0.0.1:9/"),
+        ];
+        post_ok(&officer, &format!("{s}/edit"), &s, &with_url).await;
+        post_ok(&officer, &s, &format!("{s}/scans"), &[]).await;
+        w.expect("/systems/{id}/scans", "scan.requested", "officer2", Some("system")).await;
         post_ok(
             &officer,
             &s,
