@@ -29,6 +29,9 @@ pub struct ScanArgs {
     /// 表示言語 / language of the text report
     #[arg(long, value_enum, default_value_t = Lang::Ja)]
     lang: Lang,
+    /// 同時に確認する対象の数 / targets scanned at once
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -100,10 +103,28 @@ pub async fn run(args: ScanArgs) -> ExitCode {
     if let Some(p) = args.ports {
         opts.ports = p;
     }
+    // Targets in parallel, at most `concurrency` at once; reports in the order given.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(args.concurrency.clamp(1, 256)));
+    let opts = std::sync::Arc::new(opts);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, url) in args.urls.iter().cloned().enumerate() {
+        let (slots, opts) = (slots.clone(), opts.clone());
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            (i, url.clone(), scan(&url, &opts).await)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(r) = r {
+            done.push(r);
+        }
+    }
+    done.sort_by_key(|(i, _, _)| *i);
     let mut reports: Vec<TargetReport> = Vec::new();
     let mut unscannable = false;
-    for url in &args.urls {
-        match scan(url, &opts).await {
+    for (_, url, result) in done {
+        match result {
             Ok(r) => reports.push(r),
             Err(e) => {
                 eprintln!("mamori: {url} を確認できません (cannot scan): {e}");

@@ -391,3 +391,57 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     store.close().await;
     s.kill().await;
 }
+
+/// Runs sslscan (Debian's) on a lab server: (protocol → enabled).
+async fn sslscan(n: &Nginx) -> std::collections::BTreeMap<String, bool> {
+    let out = tokio::process::Command::new("sslscan")
+        .args([
+            "--no-colour",
+            "--no-heartbleed",
+            "--no-renegotiation",
+            "--no-compression",
+            "--no-ciphersuites",
+            "--no-groups",
+        ])
+        .arg(format!("127.0.0.1:{}", n.https_port))
+        .output()
+        .await
+        .expect("sslscan is installed by scripts/test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (proto, state) = (f.next()?, f.next()?);
+            ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+                .contains(&proto)
+                .then(|| (proto.to_owned(), state == "enabled"))
+        })
+        .collect()
+}
+
+/// mamori and sslscan agree on which protocol versions each lab server accepts.
+#[tokio::test]
+async fn item_57_mamori_and_sslscan_agree() {
+    let pki = Pki::new();
+    for protocols in ["TLSv1.2 TLSv1.3", "TLSv1 TLSv1.1 TLSv1.2"] {
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols {protocols}; ssl_ciphers DEFAULT:@SECLEVEL=0; root DIR/www; }}",
+            tls(&pki, "good")
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", b"ok")]).await else { return };
+        let theirs = sslscan(&n).await;
+        let (_, v) = scan(&pki, &n).await;
+        let ours = &v["targets"][0]["checks"][0]["evidence"];
+        for (proto, name) in
+            [("TLSv1.0", "TLS 1.0"), ("TLSv1.1", "TLS 1.1"), ("TLSv1.2", "TLS 1.2"), ("TLSv1.3", "TLS 1.3")]
+        {
+            let Some(enabled) = theirs.get(proto) else { panic!("sslscan said nothing of {proto}: {theirs:?}") };
+            assert_eq!(
+                ours[name] == "accepted",
+                *enabled,
+                "{protocols}: {proto}: mamori {} vs sslscan {enabled}",
+                ours[name]
+            );
+        }
+    }
+}
