@@ -114,11 +114,27 @@ pub async fn run(args: ScanArgs) -> ExitCode {
             (i, url.clone(), scan(&url, &opts).await)
         });
     }
+    // A progress bar on the terminal when there are several targets (never
+    // in a pipe, where it would be noise).
+    use std::io::IsTerminal;
+    let bar = (args.urls.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(args.urls.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}") {
+            b.set_style(style);
+        }
+        b
+    });
     let mut done = Vec::new();
     while let Some(r) = tasks.join_next().await {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
         if let Ok(r) = r {
             done.push(r);
         }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     done.sort_by_key(|(i, _, _)| *i);
     let mut reports: Vec<TargetReport> = Vec::new();
@@ -138,7 +154,15 @@ pub async fn run(args: ScanArgs) -> ExitCode {
             for r in &reports {
                 println!("{}", r.target);
                 for c in &r.checks {
-                    println!("  {:<10} {:<32} {}", verdict(c.verdict, args.lang), title(c.id, args.lang), c.summary);
+                    // Coloured on a terminal only (console decides).
+                    let word = verdict(c.verdict, args.lang);
+                    let word = match c.verdict {
+                        Verdict::Pass => console::style(word).green(),
+                        Verdict::Warn => console::style(word).yellow(),
+                        Verdict::Fail => console::style(word).red().bold(),
+                        Verdict::Error => console::style(word).magenta(),
+                    };
+                    println!("  {:<10} {:<32} {}", word, title(c.id, args.lang), c.summary);
                 }
             }
         }

@@ -38,6 +38,8 @@ pub enum ScanError {
     BadUrl(String),
     #[error("cannot resolve {0}")]
     Resolve(String),
+    #[error("cannot connect to {0}")]
+    Unreachable(String),
 }
 
 struct Target {
@@ -74,6 +76,11 @@ fn parse_target(url: &str) -> Result<Target, ScanError> {
 /// Scans one https:// URL with every check.
 pub async fn scan(url: &str, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
     let t = parse_target(url)?;
+    // Nothing listens there: the target cannot be scanned at all.
+    match tokio::time::timeout(opts.timeout, tokio::net::TcpStream::connect(t.addr)).await {
+        Ok(Ok(_)) => {}
+        _ => return Err(ScanError::Unreachable(t.url)),
+    }
     let client = http::client(opts.timeout);
     let entry = http::get(&client, &format!("{}/", t.url)).await;
     let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
@@ -431,8 +438,10 @@ async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, S
     let baseline = missing.as_ref().ok().map(|m| m.body.clone());
     let mut reachable = Vec::new();
     let mut open = Vec::new();
+    let mut fetched = 0;
     for p in PATHS {
         let Ok(f) = http::get(client, &format!("{}{p}", t.url)).await else { continue };
+        fetched += 1;
         let soft = baseline.as_deref() == Some(f.body.as_str());
         match f.status {
             401 | 403 => reachable.push(format!("{p} ({})", f.status)),
@@ -445,6 +454,9 @@ async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, S
             }
             _ => {}
         }
+    }
+    if fetched == 0 {
+        return unreachable(ID, &[35, 36], "no path could be fetched");
     }
     let evidence = json!({ "without_authentication": open, "reachable": reachable });
     if !open.is_empty() {

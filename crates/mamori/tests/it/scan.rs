@@ -30,6 +30,8 @@ impl Pki {
             ),
             ("expired", vec!["127.0.0.1".to_owned()], now - time::Duration::days(400), now - time::Duration::days(30)),
             ("other", vec!["other.example".to_owned()], now - time::Duration::days(1), now + time::Duration::days(200)),
+            ("notyet", vec!["127.0.0.1".to_owned()], now + time::Duration::days(10), now + time::Duration::days(200)),
+            ("soon", vec!["127.0.0.1".to_owned()], now - time::Duration::days(300), now + time::Duration::days(10)),
         ] {
             let mut p = CertificateParams::new(sans).unwrap();
             p.not_before = from;
@@ -39,6 +41,13 @@ impl Pki {
             std::fs::write(dir.path().join(format!("{name}.crt")), cert.pem()).unwrap();
             std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
         }
+        // A self-signed leaf that no CA vouches for.
+        let mut p = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        p.not_after = now + time::Duration::days(200);
+        let key = KeyPair::generate().unwrap();
+        let cert = p.self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("selfsigned.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("selfsigned.key"), key.serialize_pem()).unwrap();
         Pki { dir }
     }
 
@@ -205,6 +214,15 @@ async fn soft_404s_are_no_finding_and_bad_certificates_fail() {
     let (_, v) = scan(&pki, &n).await;
     expect(&v, &[("tls.certificate", "fail")]);
     assert!(v.to_string().contains("NotValidForName"), "{v}");
+    drop(n);
+    for (leaf, verdict, why) in
+        [("notyet", "fail", "NotValidYet"), ("selfsigned", "fail", "UnknownIssuer"), ("soon", "warn", "expires in")]
+    {
+        let Some(n) = Nginx::start(&soft(leaf), &[("index.html", b"<html>app</html>")]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        expect(&v, &[("tls.certificate", verdict)]);
+        assert!(v.to_string().contains(why), "{leaf}: {v}");
+    }
 }
 
 #[tokio::test]
@@ -251,6 +269,11 @@ async fn a_target_that_cannot_be_scanned_exits_2() {
     let (code, _, err) = run(&["scan", "http://127.0.0.1/"]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("https://"), "{err}");
+    // Nothing listens: exit 2, not a report of errors with exit 0.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, _, err) = run(&["scan", &format!("https://127.0.0.1:{closed}"), "--timeout", "2"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
 }
 
 /// The server scans a system's URLs on request, shows the verdicts beside
@@ -386,6 +409,21 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
         "{alerts:?} {runs:?} {}",
         s.logs().lines().filter(|l| !l.contains("mamori::access")).collect::<Vec<_>>().join("\n")
     );
+    // A certificate about to expire raises its own alert.
+    let soon = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; }}",
+        tls(&pki, "soon")
+    );
+    let Some(soon) = Nginx::start(&soon, &[("index.html", b"<html>ok</html>")]).await else { return };
+    input.urls = vec![soon.url()];
+    let before = store.system(id).await.unwrap().unwrap();
+    store.update_system(&ctx, &before, &input).await.unwrap();
+    scan_now(&s).await;
+    let alerts = store.alerts(true).await.unwrap();
+    assert!(
+        alerts.iter().any(|a| a.kind == "scan.certificate_expiring" && a.detail.contains("days left")),
+        "{alerts:?}"
+    );
     let actions: Vec<String> = store.audit_recent(200).await.unwrap().into_iter().map(|e| e.record.action).collect();
     assert!(actions.contains(&"scan.requested".to_owned()) && actions.contains(&"scan.finished".to_owned()));
     store.close().await;
@@ -443,5 +481,57 @@ async fn item_57_mamori_and_sslscan_agree() {
                 ours[name]
             );
         }
+    }
+}
+
+/// Certificate validity: mamori's verdict agrees with the dates sslscan reads.
+#[tokio::test]
+async fn item_56_mamori_and_sslscan_agree_on_certificate_validity() {
+    let pki = Pki::new();
+    for (leaf, valid) in [("good", true), ("expired", false)] {
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; }}",
+            tls(&pki, leaf)
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", b"ok")]).await else { return };
+        let out = tokio::process::Command::new("sslscan")
+            .args([
+                "--no-colour",
+                "--no-heartbleed",
+                "--no-renegotiation",
+                "--no-compression",
+                "--no-ciphersuites",
+                "--no-groups",
+            ])
+            .arg(format!("127.0.0.1:{}", n.https_port))
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let after = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Not valid after:"))
+            .expect("sslscan shows the validity")
+            .trim()
+            .to_owned();
+        // "Jun 16 12:00:00 2027 GMT"
+        let fmt = time::macros::format_description!(
+            "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
+        );
+        let spaced = after.split_whitespace().collect::<Vec<_>>();
+        let normal = format!("{} {:>2} {} {}", spaced[0], spaced[1], spaced[2], spaced[3]) + " GMT";
+        let not_after =
+            time::PrimitiveDateTime::parse(&normal, &fmt).unwrap_or_else(|e| panic!("{after}: {e}")).assume_utc();
+        assert_eq!(not_after > time::OffsetDateTime::now_utc(), valid, "sslscan: {after}");
+        let (_, v) = scan(&pki, &n).await;
+        let cert = v["targets"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "tls.certificate")
+            .unwrap()
+            .clone();
+        assert_eq!(cert["verdict"] == "pass", valid, "{cert}");
+        assert_eq!(cert["evidence"]["days_left"].as_i64().unwrap() >= 0, valid);
     }
 }
