@@ -992,6 +992,16 @@ pub async fn set_override(
     system_page(&state, &page, &user, s, errors).await
 }
 
+/// The message for a refused workflow step, naming the items concerned.
+fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
+    let items = |m: &[u32]| m.iter().map(|n| format!("No.{n}")).collect::<Vec<_>>().join("、");
+    match e {
+        WorkflowError::Unanswered(m) => t.with("workflow-unanswered", &[("items", &items(m))]),
+        WorkflowError::Undecided(m) => t.with("workflow-undecided", &[("items", &items(m))]),
+        WorkflowError::NotNow(_) => t.get("workflow-not-now"),
+    }
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     page: Page,
@@ -1012,14 +1022,7 @@ pub async fn submit(
             Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
             Err(e) => return Err(e.into()),
         },
-        Err(WorkflowError::Unanswered(m)) => errors.add(
-            "workflow",
-            t.with(
-                "workflow-unanswered",
-                &[("items", &m.iter().map(|n| format!("No.{n}")).collect::<Vec<_>>().join("、"))],
-            ),
-        ),
-        Err(_) => errors.add("workflow", t.get("workflow-not-now")),
+        Err(e) => errors.add("workflow", workflow_message(&t, &e)),
     }
     system_page(&state, &page, &user, s, errors).await
 }
@@ -1048,14 +1051,7 @@ pub async fn finish_review(
             Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
             Err(e) => return Err(e.into()),
         },
-        Err(WorkflowError::Undecided(m)) => errors.add(
-            "workflow",
-            t.with(
-                "workflow-undecided",
-                &[("items", &m.iter().map(|n| format!("No.{n}")).collect::<Vec<_>>().join("、"))],
-            ),
-        ),
-        Err(_) => errors.add("workflow", t.get("workflow-not-now")),
+        Err(e) => errors.add("workflow", workflow_message(&t, &e)),
     }
     system_page(&state, &page, &user, s, errors).await
 }
