@@ -151,7 +151,9 @@ async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refu
             ismap_number: if attrs.external_service { "C21-0001-1".into() } else { String::new() },
             service_name: if attrs.external_service { "パブリッククラウド".into() } else { String::new() },
             service_region: if attrs.external_service { "東京リージョン".into() } else { String::new() },
-            urls: if attrs.web_system { vec![format!("https://system{i}.example.lg.jp/")] } else { vec![] },
+            // mamori itself on its default address: the daily scan has a real,
+            // local target and contacts nothing outside this machine.
+            urls: if attrs.web_system && i < 2 { vec!["https://127.0.0.1:8443/".to_owned()] } else { vec![] },
             hosts: vec![],
         };
         let id = store.create_system(&ctx, &input, catalog).await?;
