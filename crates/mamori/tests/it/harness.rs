@@ -190,3 +190,37 @@ pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
 pub async fn sqlite_store(data_dir: &Path) -> mamori_store::Store {
     mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir)).await.unwrap()
 }
+
+/// The context of a change made by the system itself, for tests that write to the store directly.
+pub fn system_ctx() -> mamori_store::identity::Ctx {
+    mamori_store::identity::Ctx {
+        now: time::OffsetDateTime::now_utc(),
+        actor: mamori_core::audit::Actor::system(),
+        origin: Default::default(),
+    }
+}
+
+/// Registers a production web system of 総務課 supplied by ベンダーA (both organisations must exist)
+/// and returns its id with the input, for tests that later change it.
+pub async fn create_web_system(
+    store: &mamori_store::Store,
+    urls: Vec<String>,
+) -> (i64, mamori_store::systems::SystemInput) {
+    let orgs = store.organisations().await.unwrap();
+    let input = mamori_store::systems::SystemInput {
+        name: "文書管理システム".into(),
+        description: String::new(),
+        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
+        vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
+        phase: mamori_core::checklist::Phase::Production,
+        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls,
+        hosts: vec![],
+    };
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    let id = store.create_system(&system_ctx(), &input, version).await.unwrap();
+    (id, input)
+}

@@ -280,7 +280,7 @@ async fn a_target_that_cannot_be_scanned_exits_2() {
 /// the answers, and raises an alert when a check goes from pass to fail.
 #[tokio::test]
 async fn the_server_scans_systems_and_alerts_on_regressions() {
-    use crate::harness::{command, sqlite_store, Opts, Server};
+    use crate::harness::{command, create_web_system, sqlite_store, system_ctx, Opts, Server};
     let pki = Pki::new();
     let good = format!(
         "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
@@ -332,26 +332,8 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     child.stdin.take().unwrap().write_all(b"Vendor-Pass-123\n").await.unwrap();
     assert!(child.wait().await.unwrap().success());
     let store = sqlite_store(&s.data_dir()).await;
-    let orgs = store.organisations().await.unwrap();
-    let ctx = mamori_store::identity::Ctx {
-        now: time::OffsetDateTime::now_utc(),
-        actor: mamori_core::audit::Actor::system(),
-        origin: Default::default(),
-    };
-    let mut input = mamori_store::systems::SystemInput {
-        name: "文書管理システム".into(),
-        description: String::new(),
-        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
-        vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
-        phase: mamori_core::checklist::Phase::Production,
-        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec![good.url()],
-        hosts: vec![],
-    };
-    let id = store.create_system(&ctx, &input, store.catalog_versions().await.unwrap()[0].id).await.unwrap();
+    let ctx = system_ctx();
+    let (id, mut input) = create_web_system(&store, vec![good.url()]).await;
 
     // The vendor signs in and asks for a scan.
     let page = s.get("/login").await.text().await.unwrap();

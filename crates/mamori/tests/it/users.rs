@@ -1,6 +1,6 @@
 //! `mamori user …` and `mamori org …` on the console, beside a live server.
 
-use crate::harness::{command, run, sqlite_store, Opts, Server};
+use crate::harness::{command, create_web_system, run, sqlite_store, Opts, Server};
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 
@@ -273,26 +273,7 @@ async fn system_list_and_show_on_the_console() {
     let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
     assert_eq!((code, out.trim()), (0, "[]"));
     let store = sqlite_store(&data).await;
-    let orgs = store.organisations().await.unwrap();
-    let ctx = mamori_store::identity::Ctx {
-        now: time::OffsetDateTime::now_utc(),
-        actor: mamori_core::audit::Actor::system(),
-        origin: Default::default(),
-    };
-    let input = mamori_store::systems::SystemInput {
-        name: "文書管理システム".into(),
-        description: String::new(),
-        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
-        vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
-        phase: mamori_core::checklist::Phase::Production,
-        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec!["https://docs.example.lg.jp/".into()],
-        hosts: vec![],
-    };
-    let id = store.create_system(&ctx, &input, store.catalog_versions().await.unwrap()[0].id).await.unwrap();
+    let (id, _) = create_web_system(&store, vec!["https://docs.example.lg.jp/".into()]).await;
     store.close().await;
     let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
     assert_eq!(code, 0);
