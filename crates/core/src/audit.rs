@@ -65,10 +65,59 @@ pub enum Action {
     LogReviewSignedOff,
     ScanRequested,
     ScanFinished,
+    /// Refused requests of people without an account, counted per client
+    /// address and minute (one event, not one per request).
+    RequestsRefused,
 }
 
 impl Action {
-    pub const ALL: &'static [Action] = &[Action::ServerStart, Action::ServerStop, Action::ConfigError];
+    pub const ALL: &'static [Action] = &[
+        Action::ServerStart,
+        Action::ServerStop,
+        Action::ConfigError,
+        Action::SetupCompleted,
+        Action::SignInSuccess,
+        Action::SignInFailure,
+        Action::AccountLocked,
+        Action::AccountUnlocked,
+        Action::SignOut,
+        Action::SessionTimeout,
+        Action::PasswordChanged,
+        Action::PasswordReset,
+        Action::AccountCreated,
+        Action::AccountUpdated,
+        Action::AccountDisabled,
+        Action::AccountEnabled,
+        Action::TotpEnrolled,
+        Action::TotpRecoveryUsed,
+        Action::TotpReset,
+        Action::AccessReviewSignedOff,
+        Action::AccessDenied,
+        Action::CsrfRejected,
+        Action::LedgerExported,
+        Action::OrganisationCreated,
+        Action::CatalogImported,
+        Action::CatalogExported,
+        Action::SystemCreated,
+        Action::SystemUpdated,
+        Action::ApplicabilityOverridden,
+        Action::AnswerSaved,
+        Action::SystemSubmitted,
+        Action::AnswerReviewed,
+        Action::ReviewFinished,
+        Action::EvidenceUploaded,
+        Action::EvidenceRejected,
+        Action::EvidenceDownloaded,
+        Action::RoundStarted,
+        Action::CatalogVersionChanged,
+        Action::AuditPurged,
+        Action::AuditExported,
+        Action::AlertAcknowledged,
+        Action::LogReviewSignedOff,
+        Action::ScanRequested,
+        Action::ScanFinished,
+        Action::RequestsRefused,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -116,6 +165,7 @@ impl Action {
             Action::LogReviewSignedOff => "log_review.signed_off",
             Action::ScanRequested => "scan.requested",
             Action::ScanFinished => "scan.finished",
+            Action::RequestsRefused => "requests.refused",
         }
     }
 }

@@ -141,25 +141,47 @@ pub fn after_answer(status: SystemStatus) -> Result<SystemStatus, WorkflowError>
     })
 }
 
+/// Any change to an answer (its text, its status or its evidence) while
+/// the vendor may answer: the system's next status, and the item's review.
+/// An item the officer approved or returned goes back to 審査待ち, so no
+/// content reaches 承認 without a decision on exactly that content.
+pub fn after_change(status: SystemStatus, review: Review) -> Result<(SystemStatus, Review), WorkflowError> {
+    let next = after_answer(status)?;
+    let review = match review {
+        Review::Pending | Review::Approved | Review::Returned => Review::Pending,
+    };
+    Ok((next, review))
+}
+
 /// One applicable requirement as the workflow sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ItemState {
     pub number: u32,
     pub answered: bool,
+    /// The decision on the answer's current revision; `Pending` when the
+    /// decision was made on an earlier revision.
     pub review: Review,
-    /// Changed by the vendor since it was returned.
-    pub revised_after_return: bool,
 }
 
-/// Submitting the whole system: every applicable item answered, and every
-/// returned item answered again.
+/// The workflow's view of each applicable requirement, from the decisions
+/// on the answers given so far (an unanswered item has none).
+pub fn item_states(applicable: &[u32], decided: &std::collections::BTreeMap<u32, Review>) -> Vec<ItemState> {
+    applicable
+        .iter()
+        .map(|n| match decided.get(n) {
+            Some(review) => ItemState { number: *n, answered: true, review: *review },
+            None => ItemState { number: *n, answered: false, review: Review::Pending },
+        })
+        .collect()
+}
+
+/// Submitting the whole system: every applicable item answered, and no
+/// item still returned (a returned item is answered again before it goes
+/// back to the officer).
 pub fn submit(status: SystemStatus, items: &[ItemState]) -> Result<SystemStatus, WorkflowError> {
     can_answer(status)?;
-    let missing: Vec<u32> = items
-        .iter()
-        .filter(|i| !i.answered || (i.review == Review::Returned && !i.revised_after_return))
-        .map(|i| i.number)
-        .collect();
+    let missing: Vec<u32> =
+        items.iter().filter(|i| !i.answered || i.review == Review::Returned).map(|i| i.number).collect();
     if !missing.is_empty() {
         return Err(WorkflowError::Unanswered(missing));
     }
@@ -212,7 +234,7 @@ mod tests {
     use SystemStatus::*;
 
     fn item(number: u32, answered: bool, review: Review) -> ItemState {
-        ItemState { number, answered, review, revised_after_return: false }
+        ItemState { number, answered, review }
     }
 
     #[test]
@@ -285,6 +307,17 @@ mod tests {
     }
 
     #[test]
+    fn any_change_puts_a_decided_item_back_to_pending() {
+        for review in [Review::Pending, Review::Approved, Review::Returned] {
+            assert_eq!(after_change(Returned, review), Ok((Returned, Review::Pending)), "{review:?}");
+            assert_eq!(after_change(Answering, review), Ok((Answering, Review::Pending)));
+            assert_eq!(after_change(NotStarted, review), Ok((Answering, Review::Pending)));
+            assert_eq!(after_change(Submitted, review), Err(WorkflowError::NotNow(Submitted)));
+            assert_eq!(after_change(Approved, review), Err(WorkflowError::NotNow(Approved)));
+        }
+    }
+
+    #[test]
     fn workflow_table() {
         assert_eq!(after_answer(NotStarted), Ok(Answering));
         assert_eq!(after_answer(Returned), Ok(Returned));
@@ -299,13 +332,11 @@ mod tests {
         );
         assert_eq!(submit(Submitted, &all), Err(WorkflowError::NotNow(Submitted)));
 
-        // Returned items must be answered again before resubmitting.
+        // Returned items must be answered again before resubmitting; an
+        // answered-again item is pending.
         let returned = [item(1, true, Review::Approved), item(2, true, Review::Returned)];
         assert_eq!(submit(Returned, &returned), Err(WorkflowError::Unanswered(vec![2])));
-        let revised = [
-            item(1, true, Review::Approved),
-            ItemState { revised_after_return: true, ..item(2, true, Review::Returned) },
-        ];
+        let revised = [item(1, true, Review::Approved), item(2, true, Review::Pending)];
         assert_eq!(submit(Returned, &revised), Ok(Submitted));
 
         assert_eq!(

@@ -90,7 +90,7 @@ async fn version_or_newest(store: &Store, v: Option<i64>) -> Result<(i64, Catalo
         .await
         .map_err(problem)?
         .ok_or_else(|| refuse(format!("版 {id} はありません (no version {id})")))?;
-    Ok((id, file))
+    Ok((id, (*file).clone()))
 }
 
 async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {

@@ -6,6 +6,7 @@ use mamori_core::clock::Clock;
 use mamori_store::identity::Ctx;
 use mamori_store::sessions::Sessions;
 use mamori_store::Store;
+use mamori_web::refusals::Refusals;
 use mamori_web::Security;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -18,6 +19,7 @@ const SETUP_VALID: time::Duration = time::Duration::minutes(30);
 const DAILY: Duration = Duration::from_secs(24 * 3600);
 const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
 const SIGNIN_WATCH: Duration = Duration::from_secs(10 * 60);
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// While no administrator exists: a new single-use token, valid 30 minutes,
 /// on every start (item 37: no default account ever exists). Returns the URL.
@@ -37,22 +39,28 @@ pub async fn setup_token(
     Ok(Some(format!("{origin}/setup/{token}")))
 }
 
-/// Runs until `stop`: sweeps expired sessions every 15 minutes, and once a
-/// day disables accounts unused for `disable_after` (items 3, 65).
-pub fn spawn(
-    store: Store,
-    sessions: Sessions,
-    clock: Arc<dyn Clock>,
-    security: Security,
-    audit: crate::auditlog::AuditConfig,
-    scan: crate::config::ScanConfig,
-    mut stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+/// What the background jobs work on.
+pub struct Background {
+    pub store: Store,
+    pub sessions: Sessions,
+    pub clock: Arc<dyn Clock>,
+    pub security: Security,
+    pub audit: crate::auditlog::AuditConfig,
+    pub scan: crate::config::ScanConfig,
+    pub refusals: Arc<Refusals>,
+}
+
+/// Runs until `stop`: sweeps expired sessions every 15 minutes, writes the
+/// counts of refused anonymous requests every minute, and once a day
+/// disables accounts unused for `disable_after` (items 3, 65).
+pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let Background { store, sessions, clock, security, audit, scan, refusals } = b;
     tokio::spawn(async move {
         let mut scans = tokio::time::interval(scan.poll);
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
         let mut daily = tokio::time::interval(DAILY);
         let mut watch = tokio::time::interval(SIGNIN_WATCH);
+        let mut minutely = tokio::time::interval(MINUTE);
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
@@ -73,6 +81,11 @@ pub fn spawn(
                             }
                         }
                     }
+                }
+                _ = minutely.tick() => {
+                    // Refused anonymous requests, counted per address and minute.
+                    let now = clock.now();
+                    Refusals::write(&store, now, refusals.take_finished(now)).await;
                 }
                 _ = watch.tick() => {
                     if let Err(e) = store.watch_signins(clock.now(), &audit.watch).await {

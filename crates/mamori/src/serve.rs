@@ -5,6 +5,7 @@ use crate::config::{self, Config, ConfigErrors, GlobalArgs, ServeArgs, TlsSource
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::clock::{Clock, SystemClock};
 use mamori_store::Store;
+use mamori_web::refusals::Refusals;
 use mamori_web::{server, tls, AppState, WebConfig};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -105,6 +106,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         Err(e) => return fail(format!("セッションの保存先を準備できません (session store): {e}")).await,
     };
     let state = AppState::new(store.clone(), sessions.clone(), web_config, clock.clone());
+    let refusals = state.refusals.clone();
     let first_run = mamori_store::identity::Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
     if let Err(e) = store.ensure_catalog(&first_run).await {
         return fail(format!("同梱の要件カタログを取り込めません (shipped catalog): {e}")).await;
@@ -142,34 +144,41 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         let _ = writeln!(out, "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)");
         tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), cfg.limits, stop_rx));
     }
+    // The setup URL holds a secret: it is shown on the console once and
+    // never written to the log, which is kept and shipped elsewhere.
     if let Some(url) = &setup_url {
         let _ = writeln!(
             out,
             "mamori: 初回セットアップ URL (30分間、1回限り有効 / first-run setup, valid 30 minutes, once): {url}"
         );
         tracing::warn!(
-            "管理者アカウントがありません。初回セットアップ URL: {url} (no administrator yet; first-run setup URL)"
+            "管理者アカウントがありません。初回セットアップ URL を標準出力に表示しました \
+             (no administrator yet; the first-run setup URL was printed to standard output)"
         );
     }
     // The last line of the announcement: tools and tests wait for it.
     let _ = writeln!(out, "mamori: ready");
     let _ = out.flush();
     drop(out);
-    let jobs = crate::jobs::spawn(
-        store.clone(),
+    let background = crate::jobs::Background {
+        store: store.clone(),
         sessions,
-        clock.clone(),
-        cfg.security,
-        cfg.audit.clone(),
-        cfg.scan.clone(),
-        stop_rx_jobs,
-    );
+        clock: clock.clone(),
+        security: cfg.security,
+        audit: cfg.audit.clone(),
+        scan: cfg.scan.clone(),
+        refusals: refusals.clone(),
+    };
+    let jobs = crate::jobs::spawn(background, stop_rx_jobs);
 
     let signal = signals.wait().await;
     tracing::info!("{signal}: stopping; finishing requests in flight (at most {:?})", cfg.limits.shutdown_grace);
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     let _ = jobs.await;
+    // Refusals counted in the last minutes are written before the stop.
+    let now = clock.now();
+    Refusals::write(&store, now, refusals.take_finished(now + time::Duration::minutes(1))).await;
     audit(&store, &*clock, Action::ServerStop, Outcome::Success, Changes::new().with("signal", signal)).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS

@@ -1,9 +1,10 @@
 //! Accounts, organisations, the account ledger, access reviews, sign-in
 //! attempts and the first-run setup token.
 
-use crate::{with_conn, Store, StoreError, Tx};
+use crate::{with_conn, Backend, Store, StoreError, Tx};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use mamori_core::identity::{Login, OrgKind, Role};
+use mamori_core::policy::LockoutPolicy;
 use sqlx::Row;
 use std::fmt;
 use time::OffsetDateTime;
@@ -142,13 +143,26 @@ pub struct AccessReview {
     pub comment: String,
 }
 
-/// What a failed sign-in did to the account.
+/// Whether a sign-in attempt may be evaluated, decided before any
+/// password is checked ([`Store::open_signin_attempt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureOutcome {
-    /// Counted; `locked` when this failure reached the limit.
-    Counted { failures: i64, locked: bool },
-    /// The account was locked already; nothing was counted.
-    AlreadyLocked,
+pub enum Gate {
+    /// Check the password. `reserved`: the failure counted in advance
+    /// against a known account.
+    Evaluate { attempt: i64, reserved: Option<Reserved> },
+    /// The account is locked: refused unchecked.
+    Locked { attempt: i64 },
+    /// Too many failures from this address: refused unchecked, not recorded.
+    Throttled,
+}
+
+/// A failure counted in advance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reserved {
+    /// Consecutive failures, this one included.
+    pub failures: i64,
+    /// This failure reached the limit and locked the account.
+    pub locks: bool,
 }
 
 /// One ledger line to write with a change.
@@ -278,17 +292,6 @@ impl Store {
         Ok(reviews)
     }
 
-    /// Failed sign-ins from one client address since `since` (throttling).
-    pub async fn failures_from_address(&self, addr: &str, since: OffsetDateTime) -> Result<i64, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let n = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
-                .bind(addr).bind(to_unix_micros(since)).bind(false).fetch_one(c).await?.try_get("n")?
-        });
-        tx.rollback().await?;
-        Ok(n)
-    }
-
     /// Records one sign-in attempt (its own small transaction).
     pub async fn record_attempt(
         &self,
@@ -306,41 +309,116 @@ impl Store {
         tx.commit().await
     }
 
-    /// Item 41: counts a failed sign-in atomically and locks the account at
-    /// the limit. Concurrent failures serialise on the row, so the lock
-    /// falls at exactly `max_failures`. After a lock has run out, counting
-    /// starts again from one.
-    pub async fn record_failure(
+    /// Items 39, 41: decides, before any password is checked, whether a
+    /// sign-in attempt may be evaluated at all, atomically with the counts
+    /// it depends on.
+    ///
+    /// - The client address is throttled once `address_max_failures`
+    ///   attempts from it failed (or are under way) within the window,
+    ///   except for an account that has signed in from that address before:
+    ///   one office's shared address does not lock everyone out, and that
+    ///   account keeps its own lockout.
+    /// - The attempt is recorded as failed before it is evaluated, and, for
+    ///   a known account, counted towards the lock in the same statement
+    ///   that checks the lock: of any number of parallel attempts, exactly
+    ///   `max_failures` are evaluated; the rest are refused as locked.
+    ///   [`Store::attempt_succeeded`] and [`Store::refund_failure`] undo the
+    ///   count for an attempt that turns out right.
+    ///
+    /// An unknown user ID runs the same statements as a known one (the
+    /// account update simply matches no row), so the two cannot be told
+    /// apart by the database work they cause.
+    pub async fn open_signin_attempt(
+        &self,
+        now: OffsetDateTime,
+        addr: &str,
+        login_key: &str,
+        account_id: Option<i64>,
+        policy: &LockoutPolicy,
+    ) -> Result<Gate, StoreError> {
+        let mut tx = self.begin().await?;
+        if tx.backend() == Backend::Postgres {
+            // Serialises attempts from one address across instances, so the
+            // count below is exact there too (SQLite has one writer anyway).
+            with_conn!(tx, c => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(addr).execute(c).await?;
+            });
+        }
+        let since = to_unix_micros(now - policy.address_window);
+        let login: String = login_key.chars().take(Login::MAX).collect();
+        let failures: i64 = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
+                .bind(addr).bind(since).bind(false).fetch_one(c).await?.try_get("n")?
+        });
+        if failures >= i64::from(policy.address_max_failures) {
+            let known: i64 = with_conn!(tx, c => {
+                sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3")
+                    .bind(addr).bind(&login).bind(true).fetch_one(c).await?.try_get("n")?
+            });
+            if known == 0 {
+                tx.rollback().await?;
+                return Ok(Gate::Throttled);
+            }
+        }
+        let attempt: i64 = with_conn!(tx, c => {
+            sqlx::query("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(to_unix_micros(now)).bind(addr).bind(&login).bind(false).fetch_one(c).await?.try_get("id")?
+        });
+        let reserved = reserve_failure(&mut tx, account_id.unwrap_or(0), now, policy).await?;
+        tx.commit().await?;
+        Ok(match (account_id, reserved) {
+            (Some(_), None) => Gate::Locked { attempt },
+            (_, reserved) => Gate::Evaluate { attempt, reserved },
+        })
+    }
+
+    /// Item 41 for the second factor and for the current password on the
+    /// password page: counts the attempt in advance, as
+    /// [`Store::open_signin_attempt`] does; `None` when the account is locked.
+    pub async fn open_account_attempt(
         &self,
         account_id: i64,
         now: OffsetDateTime,
-        max_failures: u32,
-        lock_until: OffsetDateTime,
-    ) -> Result<FailureOutcome, StoreError> {
+        policy: &LockoutPolicy,
+    ) -> Result<Option<Reserved>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = with_conn!(tx, c => {
-            sqlx::query(
-                "UPDATE account SET \
-                   failed_count = CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
-                   locked_until_us = CASE WHEN (CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END) >= $2 \
-                                          THEN $3 ELSE NULL END \
-                 WHERE id = $1 AND (locked_until_us IS NULL OR locked_until_us <= $4) \
-                 RETURNING failed_count, locked_until_us",
-            )
-            .bind(account_id)
-            .bind(i64::from(max_failures))
-            .bind(to_unix_micros(lock_until))
-            .bind(to_unix_micros(now))
-            .fetch_optional(c)
-            .await?
-            .map(|r| -> Result<(i64, Option<i64>), sqlx::Error> { Ok((r.try_get("failed_count")?, r.try_get("locked_until_us")?)) })
-            .transpose()?
-        });
+        let reserved = reserve_failure(&mut tx, account_id, now, policy).await?;
         tx.commit().await?;
-        Ok(match row {
-            None => FailureOutcome::AlreadyLocked,
-            Some((failures, locked)) => FailureOutcome::Counted { failures, locked: locked.is_some() },
-        })
+        Ok(reserved)
+    }
+
+    /// The right current password (on the password page): the count of
+    /// consecutive failures starts again.
+    pub async fn reset_failures(&self, account_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        unlock(&mut tx, account_id).await?;
+        tx.commit().await
+    }
+
+    /// The password was right: the attempt counts as a success for the
+    /// address throttle.
+    pub async fn attempt_succeeded(&self, attempt: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE signin_attempt SET success = $2 WHERE id = $1").bind(attempt).bind(true).execute(c).await?;
+        });
+        tx.commit().await
+    }
+
+    /// The password was right but the second factor is still to come: the
+    /// failure counted in advance is taken back (and a lock it caused
+    /// lifted), while earlier failures stay counted.
+    pub async fn refund_failure(&self, account_id: i64, max_failures: u32) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "UPDATE account SET failed_count = failed_count - 1, \
+                   locked_until_us = CASE WHEN failed_count - 1 < $2 THEN NULL ELSE locked_until_us END \
+                 WHERE id = $1 AND failed_count > 0",
+            )
+            .bind(account_id).bind(i64::from(max_failures)).execute(c).await?;
+        });
+        tx.commit().await
     }
 
     /// A successful sign-in: the failure count starts again, the time and
@@ -364,6 +442,19 @@ impl Store {
         });
         tx.commit().await?;
         Ok(n == 1)
+    }
+
+    /// A secret the server keeps for itself, made from `candidate` the first
+    /// time it is asked for (every instance then reads the same one).
+    pub async fn server_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        let mut tx = self.begin().await?;
+        let value = with_conn!(tx, c => {
+            sqlx::query("INSERT INTO server_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name).bind(candidate).execute(&mut *c).await?;
+            sqlx::query("SELECT value FROM server_secret WHERE name = $1").bind(name).fetch_one(&mut *c).await?.try_get("value")?
+        });
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// Replaces the first-run setup token (only its hash is stored).
@@ -409,6 +500,39 @@ enum AccountKey<'a> {
 }
 
 // ----- writes in the caller's transaction ----------------------------------------
+
+/// Item 41: counts one failure in advance and locks the account at the
+/// limit, in one statement, only if the account is not locked now; `None`
+/// when it is (or, for id 0, when there is no such account). Concurrent
+/// attempts serialise on the row, so the lock falls at exactly
+/// `max_failures`. After a lock has run out, counting starts again from one.
+async fn reserve_failure(
+    tx: &mut Tx,
+    account_id: i64,
+    now: OffsetDateTime,
+    policy: &LockoutPolicy,
+) -> Result<Option<Reserved>, StoreError> {
+    let lock_until = to_unix_micros(now + policy.lock_for);
+    let row = with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE account SET \
+               failed_count = CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
+               locked_until_us = CASE WHEN (CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END) >= $2 \
+                                      THEN $3 ELSE NULL END \
+             WHERE id = $1 AND (locked_until_us IS NULL OR locked_until_us <= $4) \
+             RETURNING failed_count, locked_until_us",
+        )
+        .bind(account_id)
+        .bind(i64::from(policy.max_failures))
+        .bind(lock_until)
+        .bind(to_unix_micros(now))
+        .fetch_optional(c)
+        .await?
+        .map(|r| -> Result<(i64, Option<i64>), sqlx::Error> { Ok((r.try_get("failed_count")?, r.try_get("locked_until_us")?)) })
+        .transpose()?
+    });
+    Ok(row.map(|(failures, locked)| Reserved { failures, locks: locked.is_some() }))
+}
 
 /// Uses (deletes) the setup token if valid; false if not.
 pub async fn take_setup_token(tx: &mut Tx, token_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
@@ -539,6 +663,15 @@ pub async fn unlock(tx: &mut Tx, account_id: i64) -> Result<(), StoreError> {
             .bind(account_id).execute(c).await?;
     });
     Ok(())
+}
+
+/// Ends every session of an account (sessions carry the generation they
+/// began with); returns the new generation.
+pub async fn end_sessions(tx: &mut Tx, account_id: i64) -> Result<i64, StoreError> {
+    with_conn!(tx, c => {
+        Ok(sqlx::query("UPDATE account SET session_generation = session_generation + 1 WHERE id = $1 RETURNING session_generation")
+            .bind(account_id).fetch_one(c).await?.try_get("session_generation")?)
+    })
 }
 
 /// Stores a TOTP secret not yet confirmed.

@@ -8,6 +8,7 @@ use mamori_core::catalog::CatalogFile;
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,17 +108,30 @@ impl Store {
     }
 
     /// A version's catalog, as imported.
-    pub async fn catalog_document(&self, version_id: i64) -> Result<Option<CatalogFile>, StoreError> {
+    pub async fn catalog_document(&self, version_id: i64) -> Result<Option<Arc<CatalogFile>>, StoreError> {
+        if let Some(doc) = self.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
+            return Ok(Some(doc.clone()));
+        }
         let mut tx = self.begin_read().await?;
         let doc: Option<String> = with_conn!(tx, c => {
             sqlx::query("SELECT document FROM catalog_version WHERE id = $1").bind(version_id).fetch_optional(c).await?
                 .map(|r| r.try_get("document")).transpose()?
         });
         tx.rollback().await?;
-        doc.map(|d| {
-            CatalogFile::from_yaml(&d).map_err(|e| StoreError::Corrupt(format!("catalog version {version_id}: {e:?}")))
-        })
-        .transpose()
+        let Some(doc) = doc else { return Ok(None) };
+        let file = Arc::new(
+            CatalogFile::from_yaml(&doc)
+                .map_err(|e| StoreError::Corrupt(format!("catalog version {version_id}: {e:?}")))?,
+        );
+        self.catalogs.lock().expect("catalog cache poisoned").insert(version_id, file.clone());
+        Ok(Some(file))
+    }
+
+    /// A catalog version that must exist (a system refers to it).
+    pub async fn catalog(&self, version_id: i64) -> Result<Arc<CatalogFile>, StoreError> {
+        self.catalog_document(version_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("catalog version {version_id} is missing")))
     }
 
     /// Imports the shipped catalog when no version exists yet (first start).

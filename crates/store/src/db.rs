@@ -24,6 +24,16 @@ pub enum StoreError {
     /// A unique value (a login, an organisation name) is taken already.
     #[error("already exists")]
     Conflict,
+    /// The record changed since the caller read it (a decision on a
+    /// revision that is no longer the current one).
+    #[error("changed meanwhile")]
+    Stale,
+    /// The record does not exist (or the requirement does not apply).
+    #[error("not found")]
+    Missing,
+    /// The workflow does not allow the step now.
+    #[error("refused by the workflow: {0:?}")]
+    Refused(mamori_core::checklist::WorkflowError),
 }
 
 /// Where the database lives.
@@ -116,6 +126,14 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pools: Pools,
+    /// Parsed catalog versions. A version never changes once imported, so
+    /// each is parsed once per process and shared.
+    /// Write transactions begun since start (a cheap counter: tests use it
+    /// to show that two requests did the same database work).
+    pub(crate) writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) catalogs: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<mamori_core::catalog::CatalogFile>>>,
+    >,
 }
 
 impl Store {
@@ -153,7 +171,7 @@ impl Store {
                 Pools::Postgres(pool)
             }
         };
-        Ok(Store { pools })
+        Ok(Store { pools, writes: Default::default(), catalogs: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -194,8 +212,14 @@ impl Store {
         }
     }
 
+    /// Write transactions begun since this store was opened.
+    pub fn write_transactions(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// A transaction for writing.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx(match &self.pools {
             Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),

@@ -2,7 +2,6 @@
 
 use crate::audit::append;
 use crate::identity::Ctx;
-use crate::systems::SystemRecord;
 use crate::{with_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
@@ -59,9 +58,12 @@ macro_rules! evidence_from_row {
 }
 
 impl Store {
-    /// Stores a file with its audit event; returns its id.
-    pub async fn add_evidence(&self, ctx: &Ctx, system: &SystemRecord, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
+    /// Stores a file with its audit event; returns its id. A file is a
+    /// change of its answer: the workflow decides inside this transaction
+    /// whether it may be added now, and a decided answer goes back to 審査待ち.
+    pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, e.original_name).await?;
         let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query(
                 "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \

@@ -190,18 +190,24 @@ impl Store {
         tx.commit().await
     }
 
-    /// A person changes their own password.
-    pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str) -> Result<(), StoreError> {
+    /// A person changes their own password. Every session of the account
+    /// ends; returns the new session generation, so the caller can keep the
+    /// one session the change was made in.
+    pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
+        let generation = accounts::end_sessions(&mut tx, id).await?;
         append(&mut tx, ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(generation)
     }
 
     /// Clears a person's second factor (they enrol again at next sign-in).
+    /// Every session of the account ends.
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_totp_secret(&mut tx, id, None).await?;
+        accounts::end_sessions(&mut tx, id).await?;
         accounts::add_ledger(
             &mut tx,
             ctx.now,

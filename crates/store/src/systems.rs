@@ -6,7 +6,7 @@ use crate::identity::Ctx;
 use crate::{with_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, ItemState, Phase, Review, SystemStatus};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
@@ -86,8 +86,24 @@ pub struct AnswerRecord {
     pub review_comment: String,
     pub revised_after_return: bool,
     pub revision: i64,
+    /// What the officer approved last, if anything (this round).
+    pub approved: Option<Approved>,
     pub updated_at: OffsetDateTime,
     pub updated_by: String,
+}
+
+impl AnswerRecord {
+    /// The approved content, when the answer changed after it was approved.
+    pub fn changed_after_approval(&self) -> Option<&Approved> {
+        self.approved.as_ref().filter(|a| a.revision != self.revision)
+    }
+}
+
+/// An answer as the officer approved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approved {
+    pub revision: i64,
+    pub input: AnswerInput,
 }
 
 /// One line of a system's history.
@@ -187,6 +203,115 @@ async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: Sy
     } else {
         Err(StoreError::Conflict)
     }
+}
+
+/// Locks the system's row for the rest of the write transaction (a row lock
+/// on PostgreSQL; SQLite's write transaction is exclusive already) and
+/// reads it as it is now.
+async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("UPDATE system SET updated_at_us = updated_at_us WHERE id = $1").bind(id).execute(c).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(StoreError::Missing);
+    }
+    system_in(tx, id).await?.ok_or(StoreError::Missing)
+}
+
+async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreError> {
+    let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
+    Ok(with_conn!(tx, c => {
+        let row = sqlx::query(&sql).bind(id).fetch_optional(c).await?;
+        row.map(|r| Ok::<_, StoreError>(system_from_row!(&r))).transpose()?
+    }))
+}
+
+async fn overrides_in(tx: &mut Tx, system_id: i64) -> Result<Vec<Override>, StoreError> {
+    Ok(with_conn!(tx, c => {
+        let rows = sqlx::query("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
+            .bind(system_id).fetch_all(c).await?;
+        rows.iter().map(|r| {
+            let n: i64 = r.try_get("number")?;
+            Ok(Override { number: n as u32, applies: r.try_get("applies")?, reason: r.try_get("reason")?, actor_login: r.try_get("actor_login")?, at: t(r.try_get("at_us")?)? })
+        }).collect::<Result<Vec<_>, StoreError>>()?
+    }))
+}
+
+const SELECT_ANSWER: &str = "SELECT number, status, measures, planned_date, reason, review, review_comment, \
+     revised_after_return, revision, reviewed_revision, approved_revision, approved_status, approved_measures, \
+     approved_planned_date, approved_reason, updated_at_us, updated_by FROM answer";
+
+#[derive(sqlx::FromRow)]
+struct AnswerRow {
+    number: i64,
+    status: String,
+    measures: String,
+    planned_date: Option<String>,
+    reason: String,
+    review: String,
+    review_comment: String,
+    revised_after_return: bool,
+    revision: i64,
+    reviewed_revision: Option<i64>,
+    approved_revision: Option<i64>,
+    approved_status: Option<String>,
+    approved_measures: Option<String>,
+    approved_planned_date: Option<String>,
+    approved_reason: Option<String>,
+    updated_at_us: i64,
+    updated_by: String,
+}
+
+impl AnswerRow {
+    fn into_record(self) -> Result<AnswerRecord, StoreError> {
+        let stored = Review::parse(&self.review).ok_or_else(|| corrupt("review", &self.review))?;
+        // A decision counts only for the revision it was made on.
+        let review = if self.reviewed_revision == Some(self.revision) { stored } else { Review::Pending };
+        let approved = match (self.approved_revision, self.approved_status) {
+            (Some(revision), Some(st)) => Some(Approved {
+                revision,
+                input: AnswerInput {
+                    status: AnswerStatus::parse(&st).ok_or_else(|| corrupt("answer status", &st))?,
+                    measures: self.approved_measures.unwrap_or_default(),
+                    planned: parse_date(self.approved_planned_date)?,
+                    reason: self.approved_reason.unwrap_or_default(),
+                },
+            }),
+            _ => None,
+        };
+        Ok(AnswerRecord {
+            number: u32::try_from(self.number).map_err(|_| corrupt("number", &self.number.to_string()))?,
+            input: AnswerInput {
+                status: AnswerStatus::parse(&self.status).ok_or_else(|| corrupt("answer status", &self.status))?,
+                measures: self.measures,
+                planned: parse_date(self.planned_date)?,
+                reason: self.reason,
+            },
+            review,
+            review_comment: self.review_comment,
+            revised_after_return: self.revised_after_return,
+            revision: self.revision,
+            approved,
+            updated_at: t(self.updated_at_us)?,
+            updated_by: self.updated_by,
+        })
+    }
+}
+
+async fn answers_in(tx: &mut Tx, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
+    let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 ORDER BY number");
+    let rows = with_conn!(tx, c => {
+        sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
+    });
+    rows.into_iter().map(AnswerRow::into_record).collect()
+}
+
+async fn answer_in(tx: &mut Tx, s: &SystemRecord, number: u32) -> Result<Option<AnswerRecord>, StoreError> {
+    let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 AND number = $3");
+    let row = with_conn!(tx, c => {
+        sqlx::query_as::<_, AnswerRow>(&sql).bind(s.id).bind(s.round).bind(i64::from(number)).fetch_optional(c).await?
+    });
+    row.map(AnswerRow::into_record).transpose()
 }
 
 impl Store {
@@ -291,25 +416,14 @@ impl Store {
 
     pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
-        let s = with_conn!(tx, c => {
-            let row = sqlx::query(&sql).bind(id).fetch_optional(c).await?;
-            row.map(|r| Ok::<_, StoreError>(system_from_row!(&r))).transpose()?
-        });
+        let s = system_in(&mut tx, id).await?;
         tx.rollback().await?;
         Ok(s)
     }
 
     pub async fn overrides(&self, system_id: i64) -> Result<Vec<Override>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
-                .bind(system_id).fetch_all(c).await?;
-            rows.iter().map(|r| {
-                let n: i64 = r.try_get("number")?;
-                Ok(Override { number: n as u32, applies: r.try_get("applies")?, reason: r.try_get("reason")?, actor_login: r.try_get("actor_login")?, at: t(r.try_get("at_us")?)? })
-            }).collect::<Result<Vec<_>, StoreError>>()?
-        });
+        let list = overrides_in(&mut tx, system_id).await?;
         tx.rollback().await?;
         Ok(list)
     }
@@ -340,136 +454,202 @@ impl Store {
 
     pub async fn answers(&self, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT * FROM answer WHERE system_id = $1 AND round = $2 ORDER BY number")
-                .bind(system_id).bind(round).fetch_all(c).await?;
-            rows.iter().map(|r| {
-                let n: i64 = r.try_get("number")?;
-                let status: String = r.try_get("status")?;
-                let review: String = r.try_get("review")?;
-                Ok(AnswerRecord {
-                    number: n as u32,
-                    input: AnswerInput {
-                        status: AnswerStatus::parse(&status).ok_or_else(|| corrupt("answer status", &status))?,
-                        measures: r.try_get("measures")?,
-                        planned: parse_date(r.try_get("planned_date")?)?,
-                        reason: r.try_get("reason")?,
-                    },
-                    review: Review::parse(&review).ok_or_else(|| corrupt("review", &review))?,
-                    review_comment: r.try_get("review_comment")?,
-                    revised_after_return: r.try_get("revised_after_return")?,
-                    revision: r.try_get("revision")?,
-                    updated_at: t(r.try_get("updated_at_us")?)?,
-                    updated_by: r.try_get("updated_by")?,
-                })
-            }).collect::<Result<Vec<_>, StoreError>>()?
-        });
+        let list = answers_in(&mut tx, system_id, round).await?;
         tx.rollback().await?;
         Ok(list)
     }
 
-    /// Saves a draft answer: a new revision, its history line, the audit
-    /// event, and the system's status move (未着手 → 回答中), atomically.
+    /// The workflow's view of every applicable requirement of a system's
+    /// current round, read in `tx`.
+    async fn items_in(&self, tx: &mut Tx, s: &SystemRecord) -> Result<Vec<ItemState>, StoreError> {
+        let catalog = self.catalog(s.catalog_version_id).await?;
+        let pairs: Vec<(u32, bool)> = overrides_in(tx, s.id).await?.iter().map(|o| (o.number, o.applies)).collect();
+        let applicable: Vec<u32> =
+            checklist::applicable(&catalog.requirements, &s.input.attrs, &pairs).iter().map(|r| r.number).collect();
+        let decided = answers_in(tx, s.id, s.round).await?.into_iter().map(|a| (a.number, a.review)).collect();
+        Ok(checklist::item_states(&applicable, &decided))
+    }
+
+    /// Saves an answer: a new revision, its history line and audit event.
+    /// Whether this person may change this item now is decided inside the
+    /// same write transaction, on the system's row as it is then (locked on
+    /// PostgreSQL), so nothing racing it (a submission, a review) can slip
+    /// through. A decided item (approved or returned) goes back to 審査待ち.
     pub async fn save_answer(
         &self,
         ctx: &Ctx,
-        system: &SystemRecord,
+        system_id: i64,
         number: u32,
         input: &AnswerInput,
-        new_status: SystemStatus,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        if new_status != system.status {
-            move_status(&mut tx, ctx, system.id, system.status, new_status).await?;
+        let s = lock_system(&mut tx, system_id).await?;
+        if !self.items_in(&mut tx, &s).await?.iter().any(|i| i.number == number) {
+            return Err(StoreError::Missing);
+        }
+        let before = answer_in(&mut tx, &s, number).await?;
+        let review = before.as_ref().map_or(Review::Pending, |a| a.review);
+        let (next, _) = checklist::after_change(s.status, review).map_err(StoreError::Refused)?;
+        if next != s.status {
+            move_status(&mut tx, ctx, s.id, s.status, next).await?;
         }
         let now = to_unix_micros(ctx.now);
         with_conn!(tx, c => {
-            let updated = sqlx::query(
-                "UPDATE answer SET status = $4, measures = $5, planned_date = $6, reason = $7, \
-                 revised_after_return = (review = 'returned'), revision = revision + 1, updated_at_us = $8, updated_by = $9 \
-                 WHERE system_id = $1 AND round = $2 AND number = $3",
-            )
-            .bind(system.id).bind(system.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
-            .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
-            .execute(&mut *c).await?.rows_affected();
-            if updated == 0 {
+            if before.is_some() {
+                sqlx::query(
+                    "UPDATE answer SET status = $4, measures = $5, planned_date = $6, reason = $7, review = 'pending', \
+                     revised_after_return = (review = 'returned' OR revised_after_return), revision = revision + 1, \
+                     updated_at_us = $8, updated_by = $9 \
+                     WHERE system_id = $1 AND round = $2 AND number = $3",
+                )
+                .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+                .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
+                .execute(&mut *c).await?;
+            } else {
                 sqlx::query(
                     "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, revision, updated_at_us, updated_by) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9)",
                 )
-                .bind(system.id).bind(system.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+                .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
                 .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
                 .execute(&mut *c).await?;
             }
         });
-        history_line(&mut tx, ctx, system, number, "answer", Some(input), "").await?;
-        let ev = system_event(ctx, Action::AnswerSaved, system.id)
-            .changes(Changes::new().with("number", number).with("status", input.status.as_str()));
-        append(&mut tx, ctx.now, ev).await?;
+        history_line(&mut tx, ctx, &s, number, "answer", Some(input), "").await?;
+        let mut changes = Changes::new().with("number", number).with("status", input.status.as_str());
+        if review != Review::Pending {
+            changes = changes.with("was", review.as_str());
+        }
+        append(&mut tx, ctx.now, system_event(ctx, Action::AnswerSaved, s.id).changes(changes)).await?;
         tx.commit().await
     }
 
-    /// Submits the whole system; returned items that were answered again go
-    /// back to the officer as undecided.
-    pub async fn submit_system(&self, ctx: &Ctx, system: &SystemRecord) -> Result<(), StoreError> {
+    /// Evidence added to an answer is a change of that answer: the same
+    /// workflow rule as [`Store::save_answer`], in the caller's transaction.
+    pub(crate) async fn evidence_changes_answer(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        system_id: i64,
+        number: u32,
+        name: &str,
+    ) -> Result<SystemRecord, StoreError> {
+        let s = lock_system(tx, system_id).await?;
+        if !self.items_in(tx, &s).await?.iter().any(|i| i.number == number) {
+            return Err(StoreError::Missing);
+        }
+        let before = answer_in(tx, &s, number).await?;
+        let review = before.as_ref().map_or(Review::Pending, |a| a.review);
+        let (next, _) = checklist::after_change(s.status, review).map_err(StoreError::Refused)?;
+        if next != s.status {
+            move_status(tx, ctx, s.id, s.status, next).await?;
+        }
+        if before.is_some() {
+            with_conn!(tx, c => {
+                sqlx::query(
+                    "UPDATE answer SET review = 'pending', revised_after_return = (review = 'returned' OR revised_after_return), \
+                     revision = revision + 1, updated_at_us = $4, updated_by = $5 \
+                     WHERE system_id = $1 AND round = $2 AND number = $3",
+                )
+                .bind(s.id).bind(s.round).bind(i64::from(number)).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
+                .execute(c).await?;
+            });
+        }
+        history_line(tx, ctx, &s, number, "evidence", None, name).await?;
+        Ok(s)
+    }
+
+    /// Submits the whole system, if the workflow allows it on the answers
+    /// as they are inside this transaction.
+    pub async fn submit_system(&self, ctx: &Ctx, system_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        move_status(&mut tx, ctx, system.id, system.status, SystemStatus::Submitted).await?;
-        with_conn!(tx, c => {
-            sqlx::query("UPDATE answer SET review = 'pending', revised_after_return = $3 WHERE system_id = $1 AND round = $2 AND review = 'returned'")
-                .bind(system.id).bind(system.round).bind(false).execute(c).await?;
-        });
-        history_line(&mut tx, ctx, system, 0, "submit", None, "").await?;
-        append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, system.id)).await?;
+        let s = lock_system(&mut tx, system_id).await?;
+        let items = self.items_in(&mut tx, &s).await?;
+        let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
+        move_status(&mut tx, ctx, s.id, s.status, to).await?;
+        history_line(&mut tx, ctx, &s, 0, "submit", None, "").await?;
+        append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await?;
         tx.commit().await
     }
 
-    /// The officer's decision on one answer (承認, or 差戻し with a comment).
+    /// The officer's decision on one answer (承認, or 差戻し with a comment),
+    /// on the revision the officer saw: if the answer changed since, the
+    /// decision is refused as stale. An approval keeps the approved content.
     pub async fn decide(
         &self,
         ctx: &Ctx,
-        system: &SystemRecord,
+        system_id: i64,
         number: u32,
+        seen_revision: i64,
         decision: Review,
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        let s = lock_system(&mut tx, system_id).await?;
+        checklist::can_review(s.status).map_err(StoreError::Refused)?;
+        let approve = decision == Review::Approved;
         let n = with_conn!(tx, c => {
-            sqlx::query("UPDATE answer SET review = $4, review_comment = $5 WHERE system_id = $1 AND round = $2 AND number = $3")
-                .bind(system.id).bind(system.round).bind(i64::from(number)).bind(decision.as_str()).bind(comment)
-                .execute(c).await?.rows_affected()
+            sqlx::query(
+                "UPDATE answer SET review = $4, review_comment = $5, reviewed_revision = revision, revised_after_return = $7, \
+                 approved_revision = CASE WHEN $6 THEN revision ELSE approved_revision END, \
+                 approved_status = CASE WHEN $6 THEN status ELSE approved_status END, \
+                 approved_measures = CASE WHEN $6 THEN measures ELSE approved_measures END, \
+                 approved_planned_date = CASE WHEN $6 THEN planned_date ELSE approved_planned_date END, \
+                 approved_reason = CASE WHEN $6 THEN reason ELSE approved_reason END \
+                 WHERE system_id = $1 AND round = $2 AND number = $3 AND revision = $8",
+            )
+            .bind(s.id).bind(s.round).bind(i64::from(number)).bind(decision.as_str()).bind(comment).bind(approve)
+            .bind(false).bind(seen_revision)
+            .execute(c).await?.rows_affected()
         });
         if n != 1 {
-            return Err(StoreError::Conflict);
+            return Err(if answer_in(&mut tx, &s, number).await?.is_some() {
+                StoreError::Stale
+            } else {
+                StoreError::Missing
+            });
         }
-        let kind = if decision == Review::Approved { "approve" } else { "return" };
-        history_line(&mut tx, ctx, system, number, kind, None, comment).await?;
-        let ev = system_event(ctx, Action::AnswerReviewed, system.id).changes(
-            Changes::new().with("number", number).with("decision", decision.as_str()).with("comment", comment),
+        let kind = if approve { "approve" } else { "return" };
+        history_line(&mut tx, ctx, &s, number, kind, None, comment).await?;
+        let ev = system_event(ctx, Action::AnswerReviewed, s.id).changes(
+            Changes::new()
+                .with("number", number)
+                .with("revision", seen_revision)
+                .with("decision", decision.as_str())
+                .with("comment", comment),
         );
         append(&mut tx, ctx.now, ev).await?;
         tx.commit().await
     }
 
-    /// Ends the review with the status the workflow decided.
-    pub async fn finish_review(&self, ctx: &Ctx, system: &SystemRecord, to: SystemStatus) -> Result<(), StoreError> {
+    /// Ends the review: 差戻し if any item is returned; 承認 only when every
+    /// applicable item's current revision is approved, as read inside this
+    /// transaction. Returns the system's new status.
+    pub async fn finish_review(&self, ctx: &Ctx, system_id: i64) -> Result<SystemStatus, StoreError> {
         let mut tx = self.begin().await?;
-        move_status(&mut tx, ctx, system.id, system.status, to).await?;
-        history_line(&mut tx, ctx, system, 0, "review_finished", None, to.as_str()).await?;
+        let s = lock_system(&mut tx, system_id).await?;
+        let items = self.items_in(&mut tx, &s).await?;
+        let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
+        move_status(&mut tx, ctx, s.id, s.status, to).await?;
+        history_line(&mut tx, ctx, &s, 0, "review_finished", None, to.as_str()).await?;
         append(
             &mut tx,
             ctx.now,
-            system_event(ctx, Action::ReviewFinished, system.id).changes(Changes::new().with("status", to.as_str())),
+            system_event(ctx, Action::ReviewFinished, s.id).changes(Changes::new().with("status", to.as_str())),
         )
         .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(to)
     }
 
     /// Starts the next assessment round from an approved one: answers copied
     /// (decisions cleared), evidence carried with its original dates, and the
     /// system back to 回答中.
-    pub async fn start_round(&self, ctx: &Ctx, system: &SystemRecord) -> Result<i64, StoreError> {
+    pub async fn start_round(&self, ctx: &Ctx, system_id: i64) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        move_status(&mut tx, ctx, system.id, system.status, SystemStatus::Answering).await?;
+        let system = lock_system(&mut tx, system_id).await?;
+        let to = checklist::start_round(system.status).map_err(StoreError::Refused)?;
+        move_status(&mut tx, ctx, system.id, system.status, to).await?;
         let (old, new) = (system.round, system.round + 1);
         with_conn!(tx, c => {
             sqlx::query("UPDATE system SET round = $2 WHERE id = $1").bind(system.id).bind(new).execute(&mut *c).await?;

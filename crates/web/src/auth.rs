@@ -185,7 +185,11 @@ pub async fn enforce(state: AppState, access: Access, req: Request, next: Next) 
             || req.extensions().get::<ClientInfo>().is_some_and(|c| is_in(c.ip, &state.config.admin_networks));
         if !user.can(p) || !client_ok {
             let ev = NewEvent::new(user.actor(), origin_of(req.extensions()), Action::AccessDenied, Outcome::Denied)
-                .changes(Changes::new().with("path", req.uri().path()).with("method", req.method().as_str()));
+                .changes(
+                    Changes::new()
+                        .with("path", req.uri().path().chars().take(256).collect::<String>())
+                        .with("method", req.method().as_str()),
+                );
             if let Err(e) = state.store.audit_record(state.clock.now(), ev).await {
                 return internal(format!("audit: {e}"));
             }

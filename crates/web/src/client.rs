@@ -32,8 +32,10 @@ pub fn is_in(ip: IpAddr, nets: &[IpNet]) -> bool {
 
 /// The client address. X-Forwarded-For is believed only when the peer is a
 /// trusted proxy; then the hops are read from the right, skipping trusted
-/// proxies, and the first untrusted hop is the client. Anything unparsable
-/// stops the walk: a client cannot push a forged address past it.
+/// proxies, and the first untrusted hop is the client. A hop is an address,
+/// with or without a port (`192.0.2.1`, `192.0.2.1:5000`, `2001:db8::1`,
+/// `[2001:db8::1]`, `[2001:db8::1]:5000`). Anything else stops the walk: a
+/// client cannot push a forged address past it.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
     let peer = peer.to_canonical();
     if !in_any(peer, trusted_proxies) {
@@ -43,7 +45,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -
     let hops: Vec<&str> =
         headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
     for hop in hops.iter().rev() {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = hop_ip(hop.trim()) else {
             break;
         };
         let ip = ip.to_canonical();
@@ -53,6 +55,18 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -
         }
     }
     client
+}
+
+/// The address of one X-Forwarded-For hop, without its port if it has one.
+fn hop_ip(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    let inner = hop.strip_prefix('[')?.strip_suffix(']')?;
+    inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
 }
 
 /// True when a trusted proxy reports that the client used plain HTTP.
@@ -104,6 +118,20 @@ mod tests {
             // IPv4-mapped peer is treated as IPv4
             ("::ffff:10.0.0.2", &["198.51.100.1"], "198.51.100.1"),
             ("::1", &["2001:db8::1"], "2001:db8::1"),
+            // hops with a port, and bracketed IPv6 with or without one
+            ("10.0.0.2", &["198.51.100.1:52814"], "198.51.100.1"),
+            ("10.0.0.2", &["[2001:db8::1]:52814"], "2001:db8::1"),
+            ("10.0.0.2", &["[2001:db8::1]"], "2001:db8::1"),
+            ("10.0.0.2", &["198.51.100.1, 10.0.0.9:443"], "198.51.100.1"),
+            ("10.0.0.2", &["198.51.100.1, [::ffff:10.0.0.9]:443"], "198.51.100.1"),
+            ("10.0.0.2", &["1.2.3.4:1, [2001:db8::7]:2"], "2001:db8::7"),
+            // forged or malformed hops with ports still stop the walk
+            ("10.0.0.2", &["198.51.100.1, 10.0.0.9:99999"], "10.0.0.2"),
+            ("10.0.0.2", &["198.51.100.1, [10.0.0.9]:443"], "10.0.0.2"),
+            ("10.0.0.2", &["198.51.100.1, [2001:db8::1"], "10.0.0.2"),
+            ("10.0.0.2", &["198.51.100.1, 2001:db8::1]:80"], "10.0.0.2"),
+            ("10.0.0.2", &["198.51.100.1, [fe80::1%eth0]:80"], "10.0.0.2"),
+            ("10.0.0.2", &["1.2.3.4, evil.example:80, 10.0.0.9:443"], "10.0.0.9"),
         ];
         for (peer, xff, want) in cases {
             let got = client_ip(peer.parse().unwrap(), &headers(xff), &proxies);

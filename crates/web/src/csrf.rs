@@ -6,7 +6,7 @@
 use crate::middleware::RequestId;
 use crate::AppState;
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -45,77 +45,179 @@ fn same_origin(req: &Request, public_origin: &str) -> bool {
     }
 }
 
+/// The routes that take a multipart body (file uploads). Their token is
+/// the form's first field, checked by [`verified_multipart`] in the
+/// handler, after the route's permission; every other route refuses a
+/// multipart body unread.
+pub const MULTIPART_ROUTES: &[&str] = &["/systems/{id}/items/{number}/evidence"];
+
+/// Largest form body read from someone not signed in (the sign-in and
+/// setup forms are a few hundred bytes).
+const ANONYMOUS_FORM_BYTES: usize = 64 * 1024;
+
+/// The session's token, for a multipart route's handler.
+#[derive(Debug, Clone)]
+pub struct PendingToken(String);
+
+/// Why a request was refused, recorded and never shown.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Origin,
+    NoSession,
+    Missing,
+    Mismatch,
+    Multipart,
+    TooLarge,
+}
+
+impl Refusal {
+    fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Origin => "origin",
+            Refusal::NoSession => "no_session",
+            Refusal::Missing => "missing",
+            Refusal::Mismatch => "mismatch",
+            Refusal::Multipart => "multipart",
+            Refusal::TooLarge => "too_large",
+        }
+    }
+}
+
+/// Nothing of the body is read before the route, the origin and the
+/// session's token are known: a forged or anonymous request is refused
+/// having sent only its headers. A form body is then read up to the limit
+/// for the person (64 KiB without a sign-in); a multipart body is left to
+/// its route's handler.
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
+    let Some(route) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {
+        // No such route: the fallback's 404, with no event and no body read.
+        return next.run(req).await;
+    };
     let session = req.extensions().get::<Session>().cloned();
+    let signed_in = match &session {
+        Some(s) => crate::session::signed_in(s).await.ok().flatten().is_some(),
+        None => false,
+    };
+    if !same_origin(&req, &state.config.public_origin) {
+        return refuse(&state, &req, signed_in, Refusal::Origin).await;
+    }
     let expected = match &session {
         Some(s) => s.get::<String>(KEY).await.ok().flatten(),
         None => None,
     };
-    let origin_ok = same_origin(&req, &state.config.public_origin);
-    let header_token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let Some(expected) = expected else {
+        return refuse(&state, &req, signed_in, Refusal::NoSession).await;
+    };
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let boundary = multer::parse_boundary(&content_type).ok();
-    let limit = crate::middleware::body_limit(&state, &content_type);
-
-    // Read the body once to find the token, then hand the same bytes on.
+    if let Some(given) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+        if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+            return refuse(&state, &req, signed_in, Refusal::Mismatch).await;
+        }
+        if content_type.starts_with("multipart/form-data") && !MULTIPART_ROUTES.contains(&route.as_str()) {
+            return refuse(&state, &req, signed_in, Refusal::Multipart).await;
+        }
+        return next.run(req).await;
+    }
+    if content_type.starts_with("multipart/form-data") {
+        if !MULTIPART_ROUTES.contains(&route.as_str()) {
+            return refuse(&state, &req, signed_in, Refusal::Multipart).await;
+        }
+        let mut req = req;
+        req.extensions_mut().insert(PendingToken(expected));
+        return next.run(req).await;
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return refuse(&state, &req, signed_in, Refusal::Missing).await;
+    }
+    let limit = if signed_in { state.config.limits.max_body_bytes } else { ANONYMOUS_FORM_BYTES };
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    let Ok(bytes) = to_bytes(body, limit).await else {
+        let req = Request::from_parts(parts, Body::empty());
+        let mut res = refuse(&state, &req, signed_in, Refusal::TooLarge).await;
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return res;
     };
-    let form_token = if content_type.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()
-            .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v))
-    } else if let Some(boundary) = boundary {
-        multipart_token(bytes.clone(), boundary).await
-    } else {
-        None
+    let given = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v));
+    let req = Request::from_parts(parts, Body::from(bytes));
+    match given {
+        None => refuse(&state, &req, signed_in, Refusal::Missing).await,
+        Some(g) if !constant_time_eq(expected.as_bytes(), g.as_bytes()) => {
+            refuse(&state, &req, signed_in, Refusal::Mismatch).await
+        }
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// 403, recorded: one audit event for a signed-in person; for anyone else,
+/// counted per address and minute ([`crate::refusals`]).
+fn refuse(
+    state: &AppState,
+    req: &Request,
+    signed_in: bool,
+    why: Refusal,
+) -> impl std::future::Future<Output = Response> + Send {
+    let path: String = req.uri().path().chars().take(256).collect();
+    let client = req.extensions().get::<crate::client::ClientInfo>();
+    let origin = Origin {
+        client_addr: client.map(|c| c.ip.to_string()),
+        user_agent: client.and_then(|c| c.user_agent.clone()),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
     };
-    let given = header_token.or(form_token);
-    let token_ok = match (&expected, &given) {
-        (Some(e), Some(g)) => constant_time_eq(e.as_bytes(), g.as_bytes()),
-        _ => false,
-    };
-    if !(origin_ok && token_ok) {
-        let reason = if !origin_ok {
-            "origin"
-        } else if given.is_none() {
-            "missing"
-        } else {
-            "mismatch"
-        };
-        let client = parts.extensions.get::<crate::client::ClientInfo>();
-        let origin = Origin {
-            client_addr: client.map(|c| c.ip.to_string()),
-            user_agent: client.and_then(|c| c.user_agent.clone()),
-            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
-        };
+    let state = state.clone();
+    async move { record_refusal(&state, origin, path, signed_in, why).await }
+}
+
+async fn record_refusal(state: &AppState, origin: Origin, path: String, signed_in: bool, why: Refusal) -> Response {
+    if signed_in {
         let event = NewEvent::new(Actor::anonymous(), origin, Action::CsrfRejected, Outcome::Denied)
-            .changes(Changes::new().with("path", parts.uri.path()).with("why", reason));
+            .changes(Changes::new().with("path", path.as_str()).with("why", why.as_str()));
         if let Err(e) = state.store.audit_record(state.clock.now(), event).await {
             tracing::error!("cannot audit a refused request: {e}");
         }
-        let mut res = StatusCode::FORBIDDEN.into_response();
-        res.extensions_mut().insert(crate::error::ErrorDetail(format!("CSRF check failed: {reason}")));
-        return res;
+    } else {
+        state.refused(origin.client_addr.as_deref().unwrap_or_default(), "csrf", &path).await;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let mut res = StatusCode::FORBIDDEN.into_response();
+    res.extensions_mut().insert(crate::error::ErrorDetail(format!("CSRF check failed: {}", why.as_str())));
+    res
 }
 
-/// The `csrf_token` field of a multipart form (file uploads).
-async fn multipart_token(bytes: axum::body::Bytes, boundary: String) -> Option<String> {
-    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
-    let mut m = multer::Multipart::new(stream, boundary);
-    while let Ok(Some(field)) = m.next_field().await {
-        if field.name() == Some("csrf_token") {
-            return field.text().await.ok();
-        }
+/// A multipart form on a [`MULTIPART_ROUTES`] route, streamed: its first
+/// field must be `csrf_token` with the session's token, checked before any
+/// other field is read. The whole body is capped at `limit` bytes.
+pub async fn verified_multipart(
+    state: &AppState,
+    req: Request,
+    limit: usize,
+) -> Result<multer::Multipart<'static>, Response> {
+    let expected = req.extensions().get::<PendingToken>().map(|t| t.0.clone());
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok());
+    let signed_in = true;
+    let (Some(expected), Some(boundary)) = (expected, boundary) else {
+        return Err(refuse(state, &req, signed_in, Refusal::Missing).await);
+    };
+    let (parts, body) = req.into_parts();
+    let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
+    let mut m = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let head = Request::from_parts(parts, Body::empty());
+    let token = match m.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
+        _ => None,
+    };
+    match token {
+        Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => Ok(m),
+        Some(_) => Err(refuse(state, &head, signed_in, Refusal::Mismatch).await),
+        None => Err(refuse(state, &head, signed_in, Refusal::Missing).await),
     }
-    None
 }
 
 #[cfg(test)]

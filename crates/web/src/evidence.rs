@@ -1,7 +1,8 @@
 //! Checks on an uploaded evidence file: its type decided by its content,
-//! and, when configured, a malware scan by clamd (checklist item 58).
+//! no programs, scripts or Office macros, and, when configured, a malware
+//! scan by clamd (checklist item 58).
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,6 +15,7 @@ pub enum Kind {
     Jpeg,
     Xlsx,
     Docx,
+    Pptx,
     Zip,
     Csv,
     Txt,
@@ -27,10 +29,152 @@ impl Kind {
             Kind::Jpeg => "image/jpeg",
             Kind::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Kind::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            Kind::Pptx => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
             Kind::Zip => "application/zip",
             Kind::Csv => "text/csv",
             Kind::Txt => "text/plain",
         }
+    }
+
+    /// The extensions a file of this kind may have; the first is the one a
+    /// download name gets when its own does not fit.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Pdf => &["pdf"],
+            Kind::Png => &["png"],
+            Kind::Jpeg => &["jpg", "jpeg"],
+            Kind::Xlsx => &["xlsx"],
+            Kind::Docx => &["docx"],
+            Kind::Pptx => &["pptx"],
+            Kind::Zip => &["zip"],
+            Kind::Csv => &["csv"],
+            Kind::Txt => &["txt"],
+        }
+    }
+}
+
+/// Why an upload is refused before the malware scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A program or script by its name, whatever the content.
+    Executable,
+    /// An Office file with macros, by its name or by its content.
+    Macro,
+    /// Content of none of the accepted kinds.
+    Type,
+}
+
+impl Refusal {
+    /// The reason recorded in the audit log.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Executable => "executable",
+            Refusal::Macro => "macro",
+            Refusal::Type => "type",
+        }
+    }
+
+    /// The translation key of the message shown to the uploader.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Refusal::Executable => "evidence-executable",
+            Refusal::Macro => "evidence-macro",
+            Refusal::Type => "evidence-bad-type",
+        }
+    }
+}
+
+/// Extensions of programs, scripts, shortcuts and installers: a file whose
+/// name ends in one of them is refused whatever its content, because the
+/// name decides what happens when someone opens the downloaded file.
+#[rustfmt::skip]
+const EXECUTABLE: &[&str] = &[
+    // Windows programs, libraries, installers and control panel items
+    "exe", "dll", "com", "scr", "pif", "cpl", "msc", "msi", "msp", "mst", "sys", "drv", "ocx", "xll",
+    // Windows scripts and script hosts
+    "bat", "cmd", "ps1", "ps1xml", "ps2", "ps2xml", "psc1", "psc2", "psd1", "psm1", "vb", "vbs", "vbe", "js", "jse",
+    "wsf", "wsh", "wsc", "ws", "hta", "sct", "inf", "reg", "scf",
+    // shortcuts and Windows shell files that run something
+    "lnk", "url", "website", "library-ms", "search-ms", "searchconnector-ms", "settingcontent-ms", "application",
+    "appref-ms", "gadget", "chm", "hlp",
+    // packages and disk images that carry programs past the download mark
+    "appx", "appxbundle", "msix", "msixbundle", "iso", "img", "vhd", "vhdx",
+    // other platforms and runtimes
+    "jar", "jnlp", "class", "apk", "app", "dmg", "pkg", "deb", "rpm", "run", "sh", "bash", "zsh", "csh", "ksh",
+    "command", "py", "pyw", "pyc", "pl", "rb", "php",
+];
+
+/// Extensions of Office formats that carry VBA macros.
+const MACRO_ENABLED: &[&str] = &["xlsm", "xltm", "xlam", "docm", "dotm", "pptm", "potm", "ppsm", "ppam", "sldm"];
+
+/// The last extension of a name as Windows reads it (trailing dots and
+/// spaces dropped), in lower case; `None` when there is none.
+fn extension(name: &str) -> Option<String> {
+    let (_, ext) = name.trim_end_matches(['.', ' ']).rsplit_once('.')?;
+    (!ext.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
+/// Decides whether an upload is accepted, and as what: programs and
+/// scripts are refused by their name whatever the content, Office files
+/// with macros by their name or by a VBA project inside, and everything
+/// else by [`sniff`].
+pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
+    match extension(name) {
+        Some(ext) if EXECUTABLE.contains(&ext.as_str()) => return Err(Refusal::Executable),
+        Some(ext) if MACRO_ENABLED.contains(&ext.as_str()) => return Err(Refusal::Macro),
+        _ => {}
+    }
+    let kind = sniff(bytes, name).ok_or(Refusal::Type)?;
+    if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx | Kind::Zip) && has_macros(bytes)? {
+        return Err(Refusal::Macro);
+    }
+    Ok(kind)
+}
+
+/// Most of `[Content_Types].xml` that is read; a real one is a few kB.
+const CONTENT_TYPES_LIMIT: u64 = 1024 * 1024;
+
+/// Does this zip carry a VBA project? Any entry named `vbaProject.bin` in
+/// any folder, or a VBA or macro-enabled part declared in
+/// `[Content_Types].xml` (a renamed part still declares its type), case
+/// ignored. A zip whose declaration cannot be read is refused as unknown.
+fn has_macros(bytes: &[u8]) -> Result<bool, Refusal> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
+    let names: Vec<String> =
+        zip.file_names().map(|n| n.map(|n| n.into_owned())).collect::<Result<_, _>>().map_err(|_| Refusal::Type)?;
+    let last = |n: &str| n.rsplit(['/', '\\']).next().unwrap_or(n).to_ascii_lowercase();
+    if names.iter().any(|n| last(n) == "vbaproject.bin") {
+        return Ok(true);
+    }
+    for name in names.iter().filter(|n| n.eq_ignore_ascii_case("[Content_Types].xml")) {
+        let mut text = Vec::new();
+        let entry = zip.by_name(name).map_err(|_| Refusal::Type)?;
+        entry.take(CONTENT_TYPES_LIMIT).read_to_end(&mut text).map_err(|_| Refusal::Type)?;
+        let text = String::from_utf8_lossy(&text).to_ascii_lowercase();
+        if text.contains("vbaproject") || text.contains("macroenabled") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The name a file is downloaded under: its own when its extension fits the
+/// kind its content has, otherwise with the kind's extension appended, so
+/// the name can never make the receiver's computer run a file as something
+/// it is not (`x.hta` holding text is sent as `x.hta.txt`). Content of no
+/// known kind gets `.bin`. Trailing dots and spaces, which Windows drops,
+/// are dropped first.
+pub fn download_name(original: &str, kind: Option<Kind>) -> String {
+    let name = original.trim_end_matches(['.', ' ']);
+    let name = if name.is_empty() { "file" } else { name };
+    let fits = match (kind, extension(name)) {
+        (Some(kind), Some(ext)) => kind.extensions().contains(&ext.as_str()),
+        _ => false,
+    };
+    match kind {
+        _ if fits => name.to_owned(),
+        Some(kind) => format!("{name}.{}", kind.extensions()[0]),
+        None => format!("{name}.bin"),
     }
 }
 
@@ -56,6 +200,8 @@ pub fn sniff(bytes: &[u8], name: &str) -> Option<Kind> {
             Kind::Xlsx
         } else if office && names.iter().any(|n| n.starts_with("word/")) {
             Kind::Docx
+        } else if office && names.iter().any(|n| n.starts_with("ppt/")) {
+            Kind::Pptx
         } else {
             Kind::Zip
         });
@@ -155,6 +301,113 @@ mod tests {
         assert_eq!(sniff(b"MZ\x90\x00\x03\x00\x00\x00", "report.pdf"), None);
         assert_eq!(sniff(b"\x7fELF\x02\x01\x01\x00", "x.txt"), None);
         assert_eq!(sniff(b"", "empty.txt"), None);
+    }
+
+    /// A zip holding `entries` (name, content), as an Office file or any zip is.
+    fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, content) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(content.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    const CONTENT_TYPES: &str = r#"<Types><Default Extension="xml" ContentType="application/xml"/></Types>"#;
+
+    #[test]
+    fn programs_scripts_and_macros_are_refused_whatever_the_content() {
+        let pdf = b"%PDF-1.7\n%%EOF\n".to_vec();
+        let text = b"<script>alert(1)</script>".to_vec();
+        let xlsx = crate::export::xlsx_bytes("s", &["a".into()], &[]).unwrap();
+        let vba_in_xl =
+            zip_of(&[("[Content_Types].xml", CONTENT_TYPES), ("xl/workbook.xml", ""), ("xl/vbaProject.bin", "")]);
+        let vba_upper =
+            zip_of(&[("[Content_Types].xml", CONTENT_TYPES), ("word/document.xml", ""), ("WORD/VBAPROJECT.BIN", "")]);
+        let vba_renamed = zip_of(&[
+            (
+                "[Content_Types].xml",
+                r#"<Types><Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>"#,
+            ),
+            ("xl/workbook.xml", ""),
+            ("xl/data.bin", ""),
+        ]);
+        let macro_main = zip_of(&[
+            (
+                "[content_types].XML",
+                r#"<Types><Override PartName="/xl/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/></Types>"#,
+            ),
+            ("xl/workbook.xml", ""),
+        ]);
+        let vba_in_plain_zip = zip_of(&[("a/b/vbaproject.bin", "")]);
+        let plain_zip = zip_of(&[("notes/readme.txt", "vbaProject.bin is mentioned, not included")]);
+        let cases: &[(&str, &[u8], Result<Kind, Refusal>)] = &[
+            ("report.pdf", &pdf, Ok(Kind::Pdf)),
+            ("a.exe.pdf", &pdf, Ok(Kind::Pdf)),
+            ("memo.hta.txt", &text, Ok(Kind::Txt)),
+            ("book.xlsx", &xlsx, Ok(Kind::Xlsx)),
+            ("archive.zip", &plain_zip, Ok(Kind::Zip)),
+            // programs and scripts: by the last extension, case, trailing dots and spaces ignored
+            ("x.hta", &text, Err(Refusal::Executable)),
+            ("setup.EXE", &pdf, Err(Refusal::Executable)),
+            ("run.bat.", &text, Err(Refusal::Executable)),
+            ("deploy.ps1 ", &text, Err(Refusal::Executable)),
+            ("report.pdf.js", &text, Err(Refusal::Executable)),
+            (".hta", &text, Err(Refusal::Executable)),
+            ("shortcut.lnk", &text, Err(Refusal::Executable)),
+            ("install.sh", &text, Err(Refusal::Executable)),
+            ("tool.jar", &plain_zip, Err(Refusal::Executable)),
+            // macro-enabled Office files: by name, whatever the content
+            ("book.xlsm", &xlsx, Err(Refusal::Macro)),
+            ("deck.PPTM", &plain_zip, Err(Refusal::Macro)),
+            ("letter.docm", &text, Err(Refusal::Macro)),
+            // and by content, whatever the name
+            ("book.xlsx", &vba_in_xl, Err(Refusal::Macro)),
+            ("report.pdf", &vba_upper, Err(Refusal::Macro)),
+            ("book.xlsx", &vba_renamed, Err(Refusal::Macro)),
+            ("book.xlsx", &macro_main, Err(Refusal::Macro)),
+            ("archive.zip", &vba_in_plain_zip, Err(Refusal::Macro)),
+            // content of no accepted kind
+            ("report.pdf", b"MZ\x90\x00\x03\x00", Err(Refusal::Type)),
+        ];
+        for (name, bytes, want) in cases {
+            assert_eq!(admit(bytes, name), *want, "{name}");
+        }
+        for ext in MACRO_ENABLED {
+            assert_eq!(admit(&xlsx, &format!("x.{ext}")), Err(Refusal::Macro), "{ext}");
+        }
+        for ext in EXECUTABLE {
+            assert_eq!(admit(&pdf, &format!("x.{ext}")), Err(Refusal::Executable), "{ext}");
+        }
+    }
+
+    #[test]
+    fn download_names_end_in_the_extension_of_the_content() {
+        let cases: &[(&str, Option<Kind>, &str)] = &[
+            ("report.pdf", Some(Kind::Pdf), "report.pdf"),
+            ("REPORT.PDF", Some(Kind::Pdf), "REPORT.PDF"),
+            ("a.exe", Some(Kind::Pdf), "a.exe.pdf"),
+            ("x.hta", Some(Kind::Txt), "x.hta.txt"),
+            ("x.hta.", Some(Kind::Txt), "x.hta.txt"),
+            ("x.hta . ", Some(Kind::Txt), "x.hta.txt"),
+            ("x.html", Some(Kind::Txt), "x.html.txt"),
+            ("memo.txt", Some(Kind::Txt), "memo.txt"),
+            ("README", Some(Kind::Txt), "README.txt"),
+            ("表.csv", Some(Kind::Csv), "表.csv"),
+            ("photo.jpeg", Some(Kind::Jpeg), "photo.jpeg"),
+            ("photo.JPG", Some(Kind::Jpeg), "photo.JPG"),
+            ("photo.png", Some(Kind::Jpeg), "photo.png.jpg"),
+            ("book.xlsm", Some(Kind::Xlsx), "book.xlsm.xlsx"),
+            ("letter.docx", Some(Kind::Docx), "letter.docx"),
+            ("letter.docx", Some(Kind::Zip), "letter.docx.zip"),
+            ("deck.pptx", Some(Kind::Pptx), "deck.pptx"),
+            ("...", Some(Kind::Txt), "file.txt"),
+            ("blob.pdf", None, "blob.pdf.bin"),
+        ];
+        for (original, kind, want) in cases {
+            assert_eq!(download_name(original, *kind), *want, "{original} as {kind:?}");
+        }
     }
 
     #[test]

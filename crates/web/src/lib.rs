@@ -15,12 +15,14 @@ pub mod evidence;
 pub mod export;
 mod forms;
 mod handlers;
+pub mod hashing;
 mod health;
 pub mod i18n;
 mod metrics;
 mod middleware;
 mod page;
 mod pages;
+pub mod refusals;
 pub mod routes;
 pub mod server;
 mod session;
@@ -114,6 +116,11 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub i18n: Arc<i18n::I18n>,
+    pub hasher: Arc<hashing::Hasher>,
+    pub refusals: Arc<refusals::Refusals>,
+    /// Attempts on one account's second factor (or current password) are
+    /// evaluated one at a time: one lock per stripe of account ids.
+    pub account_locks: Arc<[tokio::sync::Mutex<()>]>,
 }
 
 impl AppState {
@@ -125,7 +132,25 @@ impl AppState {
             clock,
             metrics: Arc::new(Metrics::new()),
             i18n: Arc::new(i18n::I18n::load()),
+            hasher: Arc::new(hashing::Hasher::new()),
+            refusals: Arc::new(refusals::Refusals::default()),
+            account_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+}
+
+impl AppState {
+    /// Counts a refused request of someone without an account; writes the
+    /// counts of a minute that has ended ([`refusals`]).
+    pub async fn refused(&self, addr: &str, why: &'static str, path: &str) {
+        let now = self.clock.now();
+        let done = self.refusals.note(now, addr, why, path);
+        refusals::Refusals::write(&self.store, now, done).await;
+    }
+
+    /// The lock that serialises attempts on one account in this process.
+    pub fn account_lock(&self, account_id: i64) -> &tokio::sync::Mutex<()> {
+        &self.account_locks[account_id.rem_euclid(self.account_locks.len() as i64) as usize]
     }
 }
 

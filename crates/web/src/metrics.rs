@@ -68,10 +68,12 @@ impl Metrics {
         Metrics { registry, requests, latency, db_connections, audit_events }
     }
 
+    /// Counts one request. Every label comes from a closed set, so no client
+    /// can add series: the method is GET, HEAD, POST or OTHER, the route is
+    /// the matched route template or `unmatched`, the status is a number.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels { method: method.to_owned(), route: route.to_owned(), status })
-            .inc();
+        let method = method_label(method).to_owned();
+        self.requests.get_or_create(&RequestLabels { method, route: route.to_owned(), status }).inc();
         self.latency.get_or_create(&RouteLabels { route: route.to_owned() }).observe(elapsed.as_secs_f64());
     }
 
@@ -79,6 +81,17 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// The method as a label: GET, HEAD and POST, the methods mamori's routes
+/// answer, by name; any other (a client may send any token) as `OTHER`.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        _ => "OTHER",
     }
 }
 
@@ -97,4 +110,29 @@ pub async fn metrics(
     m.db_connections.get_or_create(&PoolLabels { state: "idle".into() }).set(i64::from(pool.idle));
     m.audit_events.set(state.store.audit_chain_ends().await?.head_seq);
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_counted_as_get_head_post_or_other() {
+        let m = Metrics::new();
+        for method in ["GET", "HEAD", "POST", "PUT", "get", "DELETE", "X-EVIL-1", "PROPFIND"] {
+            m.observe_request(method, "unmatched", 404, Duration::from_millis(1));
+        }
+        let text = m.encode();
+        let mut series: Vec<&str> = text.lines().filter(|l| l.starts_with("mamori_http_requests_total{")).collect();
+        series.sort_unstable();
+        assert_eq!(
+            series,
+            [
+                r#"mamori_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+                r#"mamori_http_requests_total{method="HEAD",route="unmatched",status="404"} 1"#,
+                r#"mamori_http_requests_total{method="OTHER",route="unmatched",status="404"} 5"#,
+                r#"mamori_http_requests_total{method="POST",route="unmatched",status="404"} 1"#,
+            ]
+        );
+    }
 }

@@ -197,22 +197,23 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
     out
 }
 
-/// The largest body accepted: forms get the general limit; a multipart
-/// upload gets the evidence limit and room for the form's other fields.
-pub fn body_limit(state: &AppState, content_type: &str) -> usize {
-    if content_type.starts_with("multipart/form-data") {
+/// The largest body a route accepts: the general limit, except for the
+/// upload routes, which get the evidence limit and room for the form's
+/// other fields (and read it only after the route's permission).
+pub fn body_limit(state: &AppState, route: Option<&str>) -> usize {
+    if route.is_some_and(|r| crate::csrf::MULTIPART_ROUTES.contains(&r)) {
         state.config.evidence.max_bytes + 1024 * 1024
     } else {
         state.config.limits.max_body_bytes
     }
 }
 
-/// A body announced larger than the limit is refused before it is read.
+/// A body announced larger than the route's limit is refused before it is read.
 async fn declared_body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if declared.is_some_and(|n| n > body_limit(&state, content_type) as u64) {
+    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    if declared.is_some_and(|n| n > body_limit(&state, route) as u64) {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
     next.run(req).await

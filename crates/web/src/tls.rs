@@ -30,7 +30,9 @@ pub enum TlsError {
 }
 
 /// The server configuration: TLS 1.3 and 1.2 only, with the ring provider's
-/// suites (AEAD ciphers with ephemeral key exchange only), HTTP/1.1.
+/// suites (AEAD ciphers with ephemeral key exchange only), HTTP/1.1. The
+/// server's order of suites wins over the client's, so a client that
+/// prefers a weaker suite still gets the strongest both support.
 pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let read = |p: &Path| fs::read(p).map_err(|source| TlsError::Read { path: p.to_owned(), source });
     let cert_pem = read(cert_file)?;
@@ -49,6 +51,7 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
 
@@ -127,6 +130,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
         server_config(&c, &k).expect("the generated pair loads");
+    }
+
+    #[test]
+    fn the_servers_cipher_order_wins_over_the_clients() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, k, _) = ensure_self_signed(dir.path(), None).unwrap();
+        assert!(server_config(&c, &k).unwrap().ignore_client_order);
     }
 
     #[test]

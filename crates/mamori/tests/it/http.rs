@@ -154,6 +154,46 @@ async fn metrics_answer_admin_networks_only() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
+/// The `mamori_http_requests_total` series in a scrape, without their values.
+fn request_series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with("mamori_http_requests_total{"))
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_labels_are_closed_sets_whatever_methods_clients_invent() {
+    use rand::Rng;
+    let s = Server::start(Opts::default()).await;
+    // Every series a scrape itself makes exists before the baseline.
+    for _ in 0..2 {
+        s.get("/").await;
+        s.get("/metrics").await;
+    }
+    let before = request_series(&s.get("/metrics").await.text().await.unwrap());
+    let mut rng = rand::thread_rng();
+    let mut invented = Vec::new();
+    for i in 0..50 {
+        let name: String = (0..10).map(|_| rng.gen_range(b'A'..=b'Z') as char).collect();
+        let name = format!("X{name}");
+        let method = reqwest::Method::from_bytes(name.as_bytes()).unwrap();
+        let path = ["/", "/login", "/no/such/page"][i % 3];
+        let res = s.client.request(method, s.url(path)).send().await.unwrap();
+        assert!(res.status().is_client_error(), "{name} {path}: {}", res.status());
+        invented.push(name);
+    }
+    let text = s.get("/metrics").await.text().await.unwrap();
+    let after = request_series(&text);
+    assert!(after.is_superset(&before));
+    let new: Vec<&String> = after.difference(&before).collect();
+    assert!(!new.is_empty(), "the invented methods are counted:\n{text}");
+    assert!(new.iter().all(|series| series.contains(r#"method="OTHER""#)), "new series: {new:#?}");
+    for name in &invented {
+        assert!(!text.contains(name.as_str()), "{name} appears in the metrics:\n{text}");
+    }
+}
+
 #[tokio::test]
 async fn trusted_proxy_decides_the_client_address_and_scheme() {
     let s =
@@ -168,6 +208,33 @@ async fn trusted_proxy_decides_the_client_address_and_scheme() {
     let res = s.client.get(s.url("/x?y=1")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers().get("location").unwrap().to_str().unwrap(), format!("{}/x?y=1", s.base));
+}
+
+#[tokio::test]
+async fn trusted_proxy_hops_with_a_port_or_in_brackets_are_read_as_addresses() {
+    let s = Server::start(Opts::default().args(&[
+        "--admin-networks",
+        "10.0.0.0/8,2001:db8::/32",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ]))
+    .await;
+    for (xff, want) in [
+        ("10.1.2.3:51234", StatusCode::OK),
+        ("[2001:db8::5]:443", StatusCode::OK),
+        ("[2001:db8::5]", StatusCode::OK),
+        // the rightmost untrusted hop is the client, port or not
+        ("10.1.2.3:51234, 192.0.2.9:443", StatusCode::NOT_FOUND),
+        // a malformed hop stops the walk: the client is the proxy itself
+        ("10.1.2.3, 10.9.9.9:99999", StatusCode::NOT_FOUND),
+        ("10.1.2.3, [10.9.9.9]:443", StatusCode::NOT_FOUND),
+    ] {
+        let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", xff).send().await.unwrap();
+        assert_eq!(res.status(), want, "X-Forwarded-For: {xff}");
+    }
+    let logs = s.logs();
+    assert!(logs.contains("client=10.1.2.3") && logs.contains("client=2001:db8::5"), "{logs}");
+    assert!(logs.contains("client=192.0.2.9"), "{logs}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod audit;
 mod cli;
 mod crash;
+mod flood;
 mod harness;
 mod http;
 mod limits;

@@ -205,6 +205,61 @@ async fn setup_url_is_printed_until_an_administrator_exists() {
     s.kill().await;
 }
 
+/// The setup URL holds a secret: on the console once, in the log never.
+/// The server runs with JSON logs until the announcement is complete and
+/// then stops, so everything it wrote on either stream is read.
+#[tokio::test]
+async fn setup_token_is_printed_once_and_is_in_no_json_log_line() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut child = command()
+        .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.unwrap();
+        text
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut console = String::new();
+    let announced = async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            console.push_str(&line);
+            console.push('\n');
+            if line.starts_with("mamori: ready") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), announced).await.expect("mamori announces itself");
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        console.push_str(&line);
+        console.push('\n');
+    }
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+    let log = log.await.unwrap();
+
+    let token = console.split("/setup/").nth(1).expect("a setup URL on the console")[..64].to_owned();
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
+    assert_eq!(console.matches(&token).count() + log.matches(&token).count(), 1, "{console}\n{log}");
+    let mut told = false;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(!line.contains(&token), "the token is in a log line: {line}");
+        told |= event["message"].as_str().is_some_and(|m| m.contains("setup URL was printed"));
+    }
+    assert!(told, "the log says that a setup URL was printed:\n{log}");
+}
+
 #[tokio::test]
 async fn catalog_is_shipped_exported_and_a_bad_excel_imports_nothing() {
     let s = Server::start(Opts::default()).await;

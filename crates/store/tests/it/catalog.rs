@@ -24,12 +24,12 @@ async fn catalog_versions_are_kept_whole_and_never_duplicated() {
             db.name
         );
         assert_eq!(
-            db.store.catalog_document(first).await.unwrap().unwrap(),
+            *db.store.catalog_document(first).await.unwrap().unwrap(),
             shipped,
             "{}: version 1 unchanged",
             db.name
         );
-        assert_eq!(db.store.catalog_document(second).await.unwrap().unwrap(), changed);
+        assert_eq!(*db.store.catalog_document(second).await.unwrap().unwrap(), changed);
         let actions: Vec<String> =
             db.store.audit_recent(10).await.unwrap().into_iter().map(|e| e.record.action).collect();
         assert_eq!(actions, ["catalog.imported", "catalog.imported"], "{}", db.name);

@@ -54,33 +54,55 @@ async fn systems_answers_and_decisions_keep_their_history() {
             planned: None,
             reason: String::new(),
         };
-        db.store.save_answer(&ctx, &s, 57, &answer, SystemStatus::Answering).await.unwrap();
-        // A stale status is refused: someone else moved the system first.
-        assert!(matches!(
-            db.store.save_answer(&ctx, &s, 56, &answer, SystemStatus::Answering).await,
-            Err(StoreError::Conflict)
-        ));
-        let s = db.store.system(id).await.unwrap().unwrap();
-        db.store
-            .save_answer(&ctx, &s, 57, &AnswerInput { measures: "TLS1.3".into(), ..answer.clone() }, s.status)
-            .await
-            .unwrap();
-        db.store.submit_system(&ctx, &s).await.unwrap();
-        let s = db.store.system(id).await.unwrap().unwrap();
-        db.store.decide(&ctx, &s, 57, Review::Returned, "証跡を添付してください").await.unwrap();
-        db.store.finish_review(&ctx, &s, SystemStatus::Returned).await.unwrap();
+        db.store.save_answer(&ctx, id, 57, &answer).await.unwrap();
+        assert_eq!(db.store.system(id).await.unwrap().unwrap().status, SystemStatus::Answering);
+        // A requirement that does not apply to this system cannot be answered.
+        assert!(matches!(db.store.save_answer(&ctx, id, 999, &answer).await, Err(StoreError::Missing)));
+        db.store.save_answer(&ctx, id, 57, &AnswerInput { measures: "TLS1.3".into(), ..answer.clone() }).await.unwrap();
+        // Submission needs every applicable item answered.
+        assert!(matches!(db.store.submit_system(&ctx, id).await, Err(StoreError::Refused(_))));
+        let reqs = db.store.catalog(catalog).await.unwrap();
+        let others: Vec<u32> = mamori_core::checklist::applicable(&reqs.requirements, &input.attrs, &[])
+            .iter()
+            .map(|r| r.number)
+            .filter(|n| *n != 57)
+            .collect();
+        for n in &others {
+            db.store.save_answer(&ctx, id, *n, &answer).await.unwrap();
+        }
+        db.store.submit_system(&ctx, id).await.unwrap();
+        // Submitted: the vendor can no longer change anything.
+        assert!(matches!(db.store.save_answer(&ctx, id, 57, &answer).await, Err(StoreError::Refused(_))));
+        // A decision on a revision that is not the current one is stale.
+        assert!(matches!(db.store.decide(&ctx, id, 57, 1, Review::Returned, "古い版").await, Err(StoreError::Stale)));
+        db.store.decide(&ctx, id, 57, 2, Review::Returned, "証跡を添付してください").await.unwrap();
+        for n in &others {
+            db.store.decide(&ctx, id, *n, 1, Review::Approved, "").await.unwrap();
+        }
+        assert_eq!(db.store.finish_review(&ctx, id).await.unwrap(), SystemStatus::Returned);
         let answers = db.store.answers(id, 1).await.unwrap();
-        assert_eq!((answers[0].revision, answers[0].review), (2, Review::Returned), "{}", db.name);
-        let s = db.store.system(id).await.unwrap().unwrap();
-        db.store.save_answer(&ctx, &s, 57, &answer, s.status).await.unwrap();
-        assert!(db.store.answers(id, 1).await.unwrap()[0].revised_after_return);
-        db.store.submit_system(&ctx, &s).await.unwrap();
+        let a57 = answers.iter().find(|a| a.number == 57).unwrap();
+        assert_eq!((a57.revision, a57.review), (2, Review::Returned), "{}", db.name);
+        db.store.save_answer(&ctx, id, 57, &answer).await.unwrap();
+        let answers = db.store.answers(id, 1).await.unwrap();
+        let a = answers.iter().find(|a| a.number == 57).unwrap();
+        assert!(a.revised_after_return);
+        assert_eq!(a.review, Review::Pending, "answered again: back with the officer");
+        db.store.submit_system(&ctx, id).await.unwrap();
         assert_eq!(
-            db.store.answers(id, 1).await.unwrap()[0].review,
+            db.store.answers(id, 1).await.unwrap().iter().find(|a| a.number == 57).unwrap().review,
             Review::Pending,
             "resubmitted items await a decision"
         );
-        let kinds: Vec<String> = db.store.history(id, 1).await.unwrap().into_iter().map(|h| h.kind).collect();
+        let kinds: Vec<String> = db
+            .store
+            .history(id, 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|h| h.number == 57 || h.number == 0)
+            .map(|h| h.kind)
+            .collect();
         assert_eq!(
             kinds,
             ["answer", "answer", "submit", "return", "review_finished", "answer", "submit"],

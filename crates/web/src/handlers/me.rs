@@ -6,14 +6,15 @@ use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{password_message, FormErrors};
 use crate::page::{Page, PageCtx};
-use crate::session;
+use crate::session::{self, SignedIn};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::from_unix_micros;
-use mamori_core::password::{hash, PasswordProblem};
+use mamori_core::password::PasswordProblem;
 use mamori_core::totp;
 use serde::Deserialize;
 
@@ -89,6 +90,9 @@ pub struct PasswordForm {
 }
 
 /// Items 4, 5: a new password by the policy, not one of the last five.
+/// The current password is checked as at sign-in (item 41): counted in
+/// advance towards the lockout, refused unchecked while locked, and a wrong
+/// one audited. A change ends every other session of the account.
 pub async fn change_password(
     State(state): State<AppState>,
     page: Page,
@@ -99,15 +103,43 @@ pub async fn change_password(
     let a = user.account();
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
-    if !hash::verify(&form.current_password, &a.password_hash) {
-        errors.add("current_password", t.get("password-current-wrong"));
+    let now = state.clock.now();
+    let policy = state.config.security.lockout;
+    let _one_at_a_time = state.account_lock(a.id).lock().await;
+    let checked = match state.store.open_account_attempt(a.id, now, &policy).await? {
+        None => None,
+        Some(reserved) => Some((reserved, state.hasher.verify(&form.current_password, Some(&a.password_hash)).await)),
+    };
+    match checked {
+        Some((_, true)) => state.store.reset_failures(a.id).await?,
+        Some((reserved, false)) => {
+            let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::PasswordChanged, Outcome::Failure)
+                .target("account", a.id.to_string())
+                .changes(Changes::new().with("why", "bad_current_password").with("failures", reserved.failures));
+            state.store.audit_record(now, ev).await?;
+            if reserved.locks {
+                let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::AccountLocked, Outcome::Success)
+                    .target("account", a.id.to_string())
+                    .changes(
+                        Changes::new()
+                            .with("failures", reserved.failures)
+                            .with("minutes", policy.lock_for.whole_minutes()),
+                    );
+                state.store.audit_record(now, ev).await?;
+            }
+            errors.add("current_password", t.get("password-current-wrong"));
+        }
+        None => errors.add("current_password", t.get("password-locked")),
     }
     super::signin::validate_new_password(&state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
     if errors.is_empty() {
         let policy = state.config.security.password;
         let history = state.store.password_history(a.id, policy.history).await?;
-        if history.iter().any(|h| hash::verify(&form.new_password, h)) {
-            errors.add("new_password", password_message(&t, PasswordProblem::Reused));
+        for h in &history {
+            if state.hasher.verify(&form.new_password, Some(h)).await {
+                errors.add("new_password", password_message(&t, PasswordProblem::Reused));
+                break;
+            }
         }
     }
     if !errors.is_empty() {
@@ -116,8 +148,17 @@ pub async fn change_password(
         return html(PasswordPage { p, due, errors });
     }
     let ctx = meta.ctx(state.clock.now(), user.actor());
-    state.store.change_own_password(&ctx, a.id, &hash::hash(&form.new_password)).await?;
-    // A new session id after a change of credentials.
+    let new_hash = state
+        .hasher
+        .hash(&form.new_password)
+        .await
+        .ok_or_else(|| AppError::Internal("password hashing failed".into()))?;
+    let generation = state.store.change_own_password(&ctx, a.id, &new_hash).await?;
+    // Every other session has ended; this one carries on, with a new id
+    // after the change of credentials.
+    if let Some(si) = session::signed_in(&page.session).await? {
+        session::set_signed_in(&page.session, SignedIn { generation, ..si }).await?;
+    }
     page.session.cycle_id().await?;
     session::flash(&page.session, "password-changed").await?;
     let next =

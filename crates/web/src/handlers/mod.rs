@@ -57,9 +57,14 @@ pub fn role_key(role: mamori_core::identity::Role) -> &'static str {
 }
 
 /// A path inside this site to go back to: starts with one `/`, no scheme,
-/// no host (an open redirect is refused, and `/` is used instead).
+/// no host, no control character (an open redirect or a header split is
+/// refused, and `/` is used instead).
 pub fn local_path(next: &str) -> &str {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains("://");
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://")
+        && !next.chars().any(char::is_control);
     if ok {
         next
     } else {
@@ -74,8 +79,22 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path("/admin/users"), "/admin/users");
+        assert_eq!(local_path("/systems/3?tab=evidence#items"), "/systems/3?tab=evidence#items");
         for bad in ["//evil.example/", "https://evil.example/", "/\\evil", "evil", ""] {
             assert_eq!(local_path(bad), "/", "{bad}");
+        }
+        // Control characters: a header split, and paths a browser would
+        // read as another host once it drops tabs and line ends.
+        for bad in [
+            "/a\r\nLocation: x",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/a\0b",
+            "/a\u{7f}b",
+            "/a\u{85}b",
+        ] {
+            assert_eq!(local_path(bad), "/", "{bad:?}");
         }
     }
 }

@@ -15,10 +15,8 @@ use axum::Form;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use mamori_core::identity::{parse_display_name, parse_email, Login, Role};
-use mamori_core::password::hash;
-use mamori_core::policy::LockoutPolicy;
 use mamori_core::totp;
-use mamori_store::accounts::{Account, FailureOutcome, NewAccount};
+use mamori_store::accounts::{Account, Gate, NewAccount, Reserved};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::Duration;
@@ -63,7 +61,6 @@ enum Failure {
     BadPassword,
     Locked,
     Disabled,
-    Throttled,
     BadCode,
 }
 
@@ -74,52 +71,64 @@ impl Failure {
             Failure::BadPassword => "bad_password",
             Failure::Locked => "locked",
             Failure::Disabled => "disabled",
-            Failure::Throttled => "throttled",
             Failure::BadCode => "bad_code",
         }
     }
 }
 
+/// Items 39, 41: whether to check the password is decided first, in the
+/// database, atomically with the lockout and throttle counts; a refusal
+/// checks nothing and is padded to the time of a check. The check itself
+/// runs off the async workers ([`crate::hashing`]).
 pub async fn login(
     State(state): State<AppState>,
     page: Page,
     meta: Meta,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
+    let started = std::time::Instant::now();
     let now = state.clock.now();
     let addr = meta.addr();
     let typed: String = form.login.trim().chars().take(Login::MAX).collect();
     let policy = state.config.security.lockout;
-    let throttled = state.store.failures_from_address(&addr, now - policy.address_window).await?
-        >= i64::from(policy.address_max_failures);
     let account = match Login::parse(&typed) {
         Ok(l) => state.store.account_by_login(l.as_str()).await?,
         Err(_) => None,
     };
+    // What the records say of the typed ID: the account's login, or a keyed
+    // hash of an ID that matches none (people type passwords there).
+    let recorded = match &account {
+        Some(a) => a.login.clone(),
+        None => crate::hashing::login_digest(state.hasher.login_key(&state.store).await?, &typed),
+    };
+    let gate = state.store.open_signin_attempt(now, &addr, &recorded, account.as_ref().map(|a| a.id), &policy).await?;
+    let (attempt, reserved) = match gate {
+        Gate::Throttled => {
+            state.refused(&addr, "signin_throttled", "/login").await;
+            state.hasher.pad(started).await;
+            return refuse(&state, &page, typed).await;
+        }
+        Gate::Locked { .. } => {
+            fail_sign_in(&state, &meta, account.as_ref(), &recorded, Failure::Locked, None).await?;
+            state.hasher.pad(started).await;
+            return refuse(&state, &page, typed).await;
+        }
+        Gate::Evaluate { attempt, reserved } => (attempt, reserved),
+    };
+    let ok = state.hasher.verify(&form.password, account.as_ref().map(|a| a.password_hash.as_str())).await;
     let outcome = match &account {
-        None => {
-            // Same work as for a real account (item 39).
-            hash::verify_dummy(&form.password);
-            Err(if throttled { Failure::Throttled } else { Failure::Unknown })
-        }
-        Some(a) => {
-            let ok = hash::verify(&form.password, &a.password_hash);
-            if throttled {
-                Err(Failure::Throttled)
-            } else if a.disabled_at.is_some() {
-                Err(Failure::Disabled)
-            } else if LockoutPolicy::is_locked(a.locked_until, now) {
-                Err(Failure::Locked)
-            } else if !ok {
-                Err(Failure::BadPassword)
-            } else {
-                Ok(())
-            }
-        }
+        None => Err(Failure::Unknown),
+        Some(a) if a.disabled_at.is_some() => Err(Failure::Disabled),
+        Some(_) if !ok => Err(Failure::BadPassword),
+        Some(_) => Ok(()),
     };
     match (outcome, account) {
         (Ok(()), Some(a)) => {
+            state.store.attempt_succeeded(attempt).await?;
             if a.totp_enabled {
+                // The password was right: its failure counted in advance is
+                // taken back; the second factor counts on its own.
+                state.store.refund_failure(a.id, policy.max_failures).await?;
                 page.session.cycle_id().await?;
                 session::set_pending(
                     &page.session,
@@ -131,42 +140,43 @@ pub async fn login(
             complete_sign_in(&state, &page, &meta, &a).await
         }
         (Err(why), account) => {
-            fail_sign_in(&state, &meta, account.as_ref(), &typed, why).await?;
-            let p = page.ctx_form(&state).await?;
-            html(LoginPage { p, login: typed, failed: true, expired: false })
+            fail_sign_in(&state, &meta, account.as_ref(), &recorded, why, reserved).await?;
+            refuse(&state, &page, typed).await
         }
-        (Ok(()), None) => unreachable!("success needs an account"),
+        (Ok(()), None) => Err(AppError::Internal("a sign-in succeeded without an account".into())),
     }
 }
 
-/// Records a failure: the attempt, the count towards the lock (item 41),
-/// and the audit events (item 67).
+/// The sign-in page again with the one message for every failure (item 39).
+async fn refuse(state: &AppState, page: &Page, login: String) -> Result<Response, AppError> {
+    let p = page.ctx_form(state).await?;
+    html(LoginPage { p, login, failed: true, expired: false })
+}
+
+/// Records a failure (item 67): the audit event, and the lock when this
+/// failure, counted in advance, reached the limit (item 41).
 async fn fail_sign_in(
     state: &AppState,
     meta: &Meta,
     account: Option<&Account>,
-    typed: &str,
+    recorded: &str,
     why: Failure,
+    reserved: Option<Reserved>,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
     let policy = state.config.security.lockout;
-    state.store.record_attempt(now, &meta.addr(), typed, false).await?;
     let actor = match account {
         Some(a) => Actor { account_id: Some(a.id), login: a.login.clone() },
         None => Actor::anonymous(),
     };
-    if let (Some(a), Failure::BadPassword | Failure::BadCode) = (account, why) {
-        if let FailureOutcome::Counted { failures, locked: true } =
-            state.store.record_failure(a.id, now, policy.max_failures, now + policy.lock_for).await?
-        {
-            let ev = NewEvent::new(actor.clone(), meta.0.clone(), Action::AccountLocked, Outcome::Success)
-                .target("account", a.id.to_string())
-                .changes(Changes::new().with("failures", failures).with("minutes", policy.lock_for.whole_minutes()));
-            state.store.audit_record(now, ev).await?;
-        }
+    if let (Some(a), Some(Reserved { failures, locks: true })) = (account, reserved) {
+        let ev = NewEvent::new(actor.clone(), meta.0.clone(), Action::AccountLocked, Outcome::Success)
+            .target("account", a.id.to_string())
+            .changes(Changes::new().with("failures", failures).with("minutes", policy.lock_for.whole_minutes()));
+        state.store.audit_record(now, ev).await?;
     }
     let ev = NewEvent::new(actor, meta.0.clone(), Action::SignInFailure, Outcome::Failure)
-        .changes(Changes::new().with("login", typed).with("why", why.as_str()));
+        .changes(Changes::new().with("login", recorded).with("why", why.as_str()));
     state.store.audit_record(now, ev).await?;
     Ok(())
 }
@@ -191,7 +201,6 @@ async fn complete_sign_in(state: &AppState, page: &Page, meta: &Meta, a: &Accoun
     .await?;
     csrf::renew(s).await?;
     state.store.record_signin(a.id, now, &meta.addr()).await?;
-    state.store.record_attempt(now, &meta.addr(), &a.login, true).await?;
     let ev = NewEvent::new(
         Actor { account_id: Some(a.id), login: a.login.clone() },
         meta.0.clone(),
@@ -238,42 +247,51 @@ pub struct TotpForm {
     recovery_code: String,
 }
 
+/// The second factor: at most `max_failures` codes are checked per lock
+/// window (each counted in advance, as passwords are), and the attempts on
+/// one account are checked one at a time.
 pub async fn totp(
     State(state): State<AppState>,
     page: Page,
     meta: Meta,
     Form(form): Form<TotpForm>,
 ) -> Result<Response, AppError> {
+    let started = std::time::Instant::now();
     let Some(a) = pending_account(&state, &page).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
+    let _one_at_a_time = state.account_lock(a.id).lock().await;
     let now = state.clock.now();
-    let locked = LockoutPolicy::is_locked(a.locked_until, now);
+    let policy = state.config.security.lockout;
+    let Some(reserved) = state.store.open_account_attempt(a.id, now, &policy).await? else {
+        // Locked meanwhile: start again from the password, with the one message.
+        fail_sign_in(&state, &meta, Some(&a), &a.login, Failure::Locked, None).await?;
+        session::clear_pending(&page.session).await?;
+        state.hasher.pad(started).await;
+        return refuse(&state, &page, a.login.clone()).await;
+    };
     let mut ok = false;
-    if !locked {
-        if !form.recovery_code.trim().is_empty() {
-            let ctx = meta.ctx(now, Actor { account_id: Some(a.id), login: a.login.clone() });
-            ok = state
-                .store
-                .spend_recovery_code(&ctx, a.id, &totp::recovery_code_hash(&form.recovery_code))
-                .await?
-                .is_some();
-        } else if let Some(secret) = &a.totp_secret {
-            if let Some(step) = totp::matching_step(secret, &form.code, now) {
-                // RFC 6238 §5.2: a code already used is refused.
-                ok = state.store.accept_totp_step(a.id, step).await?;
-            }
+    if !form.recovery_code.trim().is_empty() {
+        let ctx = meta.ctx(now, Actor { account_id: Some(a.id), login: a.login.clone() });
+        ok = state
+            .store
+            .spend_recovery_code(&ctx, a.id, &totp::recovery_code_hash(&form.recovery_code))
+            .await?
+            .is_some();
+    } else if let Some(secret) = &a.totp_secret {
+        if let Some(step) = totp::matching_step(secret, &form.code, now) {
+            // RFC 6238 §5.2: a code already used is refused.
+            ok = state.store.accept_totp_step(a.id, step).await?;
         }
     }
     if ok {
         return complete_sign_in(&state, &page, &meta, &a).await;
     }
-    fail_sign_in(&state, &meta, Some(&a), &a.login, if locked { Failure::Locked } else { Failure::BadCode }).await?;
-    if locked {
-        // Locked meanwhile: start again from the password, with the one message.
+    state.store.record_attempt(now, &meta.addr(), &a.login, false).await?;
+    fail_sign_in(&state, &meta, Some(&a), &a.login, Failure::BadCode, Some(reserved)).await?;
+    if reserved.locks {
         session::clear_pending(&page.session).await?;
-        let p = page.ctx_form(&state).await?;
-        return html(LoginPage { p, login: a.login.clone(), failed: true, expired: false });
+        return refuse(&state, &page, a.login.clone()).await;
     }
     let p = page.ctx_form(&state).await?;
     html(TotpPage { p, failed: true })
@@ -404,7 +422,11 @@ pub async fn setup(
             email,
             role: Role::Admin,
             organisation_id: None,
-            password_hash: hash::hash(&form.new_password),
+            password_hash: state
+                .hasher
+                .hash(&form.new_password)
+                .await
+                .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: false,
         };
         let ctx = meta.ctx(state.clock.now(), Actor { account_id: None, login: "setup".to_owned() });

@@ -773,23 +773,13 @@ async fn load(state: &AppState, s: &SystemRecord) -> Result<Loaded, AppError> {
     let applicable =
         checklist::applicable(&file.requirements, &s.input.attrs, &pairs).iter().map(|r| r.number).collect();
     let answers = state.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
-    Ok(Loaded { reqs: file.requirements, applicable, answers, overrides })
+    Ok(Loaded { reqs: file.requirements.clone(), applicable, answers, overrides })
 }
 
 impl Loaded {
     fn items(&self) -> Vec<ItemState> {
-        self.applicable
-            .iter()
-            .map(|n| match self.answers.get(n) {
-                Some(a) => ItemState {
-                    number: *n,
-                    answered: true,
-                    review: a.review,
-                    revised_after_return: a.revised_after_return,
-                },
-                None => ItemState { number: *n, answered: false, review: Review::Pending, revised_after_return: false },
-            })
-            .collect()
+        let decided = self.answers.iter().map(|(n, a)| (*n, a.review)).collect();
+        checklist::item_states(&self.applicable, &decided)
     }
 }
 
@@ -880,7 +870,10 @@ async fn system_page(
             major: r.major.clone(),
             middle: r.middle.clone(),
             answer: a.map_or_else(|| p.t.get("ans-none"), |a| p.t.get(answer_key(a.input.status))),
-            review: a.map_or_else(String::new, |a| p.t.get(review_key(a.review))),
+            review: a.map_or_else(String::new, |a| match a.changed_after_approval() {
+                Some(_) => p.t.get("rev-changed-after-approval"),
+                None => p.t.get(review_key(a.review)),
+            }),
             review_class: a.map_or("", |a| a.review.as_str()),
             overdue,
             overridden: l.overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
@@ -1002,6 +995,16 @@ fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
     }
 }
 
+/// The message for a refused workflow step, or for someone having moved
+/// the system first.
+fn refused_message(t: &Tr, e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Refused(w) => Some(workflow_message(t, w)),
+        StoreError::Stale | StoreError::Conflict => Some(t.get("workflow-conflict")),
+        _ => None,
+    }
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     page: Page,
@@ -1010,20 +1013,16 @@ pub async fn submit(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let s = system_for(&state, &user, id).await?;
-    let l = load(&state, &s).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
-    match checklist::submit(s.status, &l.items()) {
-        Ok(_) => match state.store.submit_system(&meta.ctx(state.clock.now(), user.actor()), &s).await {
-            Ok(()) => {
-                session::flash(&page.session, "system-submitted").await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => errors.add("workflow", workflow_message(&t, &e)),
+    match state.store.submit_system(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(()) => {
+            session::flash(&page.session, "system-submitted").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
+    let s = system_for(&state, &user, id).await?;
     system_page(&state, &page, &user, s, errors).await
 }
 
@@ -1035,24 +1034,20 @@ pub async fn finish_review(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let s = system_for(&state, &user, id).await?;
-    let l = load(&state, &s).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
-    match checklist::finish_review(s.status, &l.items()) {
-        Ok(to) => match state.store.finish_review(&meta.ctx(state.clock.now(), user.actor()), &s, to).await {
-            Ok(()) => {
-                session::flash(
-                    &page.session,
-                    if to == SystemStatus::Approved { "review-approved" } else { "review-returned" },
-                )
-                .await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => errors.add("workflow", workflow_message(&t, &e)),
+    match state.store.finish_review(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(to) => {
+            session::flash(
+                &page.session,
+                if to == SystemStatus::Approved { "review-approved" } else { "review-returned" },
+            )
+            .await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
+    let s = system_for(&state, &user, id).await?;
     system_page(&state, &page, &user, s, errors).await
 }
 
@@ -1075,6 +1070,12 @@ struct ItemPage<'a> {
     answer: AnswerShown,
     review: String,
     review_comment: String,
+    /// The answer's current revision (the officer decides on it).
+    revision: i64,
+    /// Changed after approval: the approved revision and, per changed
+    /// field, its label, the approved value and the current one.
+    approved_revision: Option<i64>,
+    changes: Vec<(String, String, String)>,
     can_answer: bool,
     can_review: bool,
     statuses: Vec<(String, String)>,
@@ -1102,6 +1103,22 @@ pub struct AnswerShown {
     measures: String,
     planned_date: String,
     reason: String,
+}
+
+/// What differs between the approved answer and the current one, field by
+/// field: (label, approved, current).
+fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(String, String, String)> {
+    let date = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    [
+        ("field-answer", t.get(answer_key(approved.status)), t.get(answer_key(now.status))),
+        ("field-measures", approved.measures.clone(), now.measures.clone()),
+        ("field-planned-date", date(approved.planned), date(now.planned)),
+        ("field-na-reason", approved.reason.clone(), now.reason.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(k, a, b)| (t.get(k), a, b))
+    .collect()
 }
 
 /// History lines; an answer revision names the fields that changed since
@@ -1188,9 +1205,14 @@ async fn item_page(
         None => AnswerShown::default(),
     });
     let applies = l.applicable.contains(&number);
+    let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
+    let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
         r: req_row(r),
         applies,
+        revision: current.map_or(0, |a| a.revision),
+        approved_revision: approved.map(|(_, ap)| ap.revision),
+        changes,
         review: current.map(|a| p.t.get(review_key(a.review))).unwrap_or_default(),
         review_comment: current.map(|a| a.review_comment.clone()).unwrap_or_default(),
         can_answer: applies && user.can(Permission::AnswerChecklist) && checklist::can_answer(s.status).is_ok(),
@@ -1277,23 +1299,17 @@ pub async fn save_answer(
             errors.add(field, t.get(key));
         }
         if errors.is_empty() {
-            match checklist::after_answer(s.status) {
-                Ok(next) => match state
-                    .store
-                    .save_answer(&meta.ctx(state.clock.now(), user.actor()), &s, number, &input, next)
-                    .await
-                {
-                    Ok(()) => {
-                        session::flash(&page.session, "answer-saved").await?;
-                        return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
-                    }
-                    Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
-                    Err(e) => return Err(e.into()),
-                },
-                Err(_) => errors.add("workflow", t.get("workflow-not-now")),
+            match state.store.save_answer(&meta.ctx(state.clock.now(), user.actor()), s.id, number, &input).await {
+                Ok(()) => {
+                    session::flash(&page.session, "answer-saved").await?;
+                    return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
+                }
+                Err(StoreError::Missing) => return Err(AppError::NotFound),
+                Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
     }
+    let s = system_for(&state, &user, id).await?;
     let shown = AnswerShown {
         status: form.status,
         status_label: String::new(),
@@ -1308,6 +1324,9 @@ pub async fn save_answer(
 pub struct ReviewForm {
     #[serde(default)]
     decision: String,
+    /// The answer's revision the officer saw.
+    #[serde(default)]
+    revision: String,
     #[serde(default)]
     comment: String,
 }
@@ -1335,17 +1354,22 @@ pub async fn review_item(
     if decision == Some(Review::Returned) && comment.as_deref().is_some_and(str::is_empty) {
         errors.add("comment", t.get("review-need-comment"));
     }
-    if checklist::can_review(s.status).is_err() {
-        errors.add("workflow", t.get("workflow-not-now"));
+    // Without the revision the officer saw, the decision could fall on
+    // content they did not see: refused as changed.
+    let revision = form.revision.parse::<i64>().ok();
+    if revision.is_none() {
+        errors.add("workflow", t.get("review-stale"));
     }
-    if let (Some(d), Some(c), true) = (decision, comment, errors.is_empty()) {
-        match state.store.decide(&meta.ctx(state.clock.now(), user.actor()), &s, number, d, &c).await {
+    if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
+        let ctx = meta.ctx(state.clock.now(), user.actor());
+        match state.store.decide(&ctx, s.id, number, revision, d, &c).await {
             Ok(()) => {
                 session::flash(&page.session, "review-saved").await?;
                 return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
             }
-            Err(StoreError::Conflict) => return Err(AppError::NotFound),
-            Err(e) => return Err(e.into()),
+            Err(StoreError::Missing) => return Err(AppError::NotFound),
+            Err(StoreError::Stale) => errors.add("workflow", t.get("review-stale")),
+            Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
         }
     }
     item_page(&state, &page, &user, s, number, None, errors).await
@@ -1400,29 +1424,40 @@ pub async fn upload_evidence(
     if !l.applicable.contains(&number) {
         return Err(AppError::NotFound);
     }
-    let mut multipart = <axum::extract::Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
-        .await
-        .map_err(|_| AppError::BadRequest)?;
     let t = state.i18n.tr(page.lang);
     let max = state.config.evidence.max_bytes;
+    // Streamed: the CSRF token first, then the file up to the limit; past
+    // it, nothing more is read.
+    let mut multipart = match crate::csrf::verified_multipart(&state, request, max + 1024 * 1024).await {
+        Ok(m) => m,
+        Err(refused) => return Ok(refused),
+    };
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut expires = String::new();
     let mut too_large = false;
-    while let Some(mut field) = multipart.next_field().await.map_err(|_| AppError::BadRequest)? {
+    while let Ok(Some(mut field)) = multipart.next_field().await {
         match field.name() {
-            Some("file") => {
+            Some("file") if file.is_none() => {
                 let name = clean_name(field.file_name().unwrap_or(""));
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|_| AppError::BadRequest)? {
-                    if bytes.len() + chunk.len() > max {
-                        too_large = true;
-                        break;
+                loop {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
+                        Ok(None) => break,
+                        Ok(Some(_)) | Err(_) => {
+                            too_large = true;
+                            break;
+                        }
                     }
-                    bytes.extend_from_slice(&chunk);
                 }
                 file = Some((name, bytes));
+                if too_large {
+                    break;
+                }
             }
-            Some("expires_on") => expires = field.text().await.map_err(|_| AppError::BadRequest)?,
+            Some("expires_on") => {
+                expires = field.text().await.unwrap_or_default().chars().take(32).collect();
+            }
             _ => {}
         }
     }
@@ -1442,12 +1477,12 @@ pub async fn upload_evidence(
     {
         errors.add("expires_on", t.get("answer-bad-date"));
     } else {
-        match crate::evidence::sniff(&bytes, &name) {
-            None => {
-                errors.add("file", t.get("evidence-bad-type"));
-                state.store.record_rejected_evidence(&ctx, s.id, number, &name, "type").await?;
+        match crate::evidence::admit(&bytes, &name) {
+            Err(refusal) => {
+                errors.add("file", t.get(refusal.message_key()));
+                state.store.record_rejected_evidence(&ctx, s.id, number, &name, refusal.reason()).await?;
             }
-            Some(kind) => {
+            Ok(kind) => {
                 let verdict = match &state.config.evidence.clamd {
                     Some(clamd) => crate::evidence::scan(clamd, &bytes).await,
                     None => Ok(crate::evidence::ScanResult::Clean),
@@ -1474,9 +1509,14 @@ pub async fn upload_evidence(
                             expires_on: Some(expires.as_str()).filter(|e| !e.is_empty()),
                             content: &bytes,
                         };
-                        state.store.add_evidence(&ctx, &s, &new).await?;
-                        session::flash(&page.session, "evidence-saved").await?;
-                        return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
+                        match state.store.add_evidence(&ctx, s.id, &new).await {
+                            Ok(_) => {
+                                session::flash(&page.session, "evidence-saved").await?;
+                                return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
+                            }
+                            Err(StoreError::Missing) => return Err(AppError::NotFound),
+                            Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+                        }
                     }
                 }
             }
@@ -1485,7 +1525,9 @@ pub async fn upload_evidence(
     item_page(&state, &page, &user, s, number, None, errors).await
 }
 
-/// Sends a file to those who may see its system, always as an attachment.
+/// Sends a file to those who may see its system, always as an attachment,
+/// typed and named by its content: a name whose extension does not fit
+/// the content gets the content's extension appended.
 pub async fn download_evidence(
     State(state): State<AppState>,
     meta: Meta,
@@ -1495,10 +1537,13 @@ pub async fn download_evidence(
     let e = state.store.evidence(id).await?.ok_or(AppError::NotFound)?;
     system_for(&state, &user, e.system_id).await?;
     let bytes = state.store.download_evidence(&meta.ctx(state.clock.now(), user.actor()), &e).await?;
+    let kind = crate::evidence::sniff(&bytes, &e.original_name);
+    let name = crate::evidence::download_name(&e.original_name, kind);
+    let content_type = kind.map_or("application/octet-stream", |k| k.content_type());
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, e.content_type.clone()),
-            (axum::http::header::CONTENT_DISPOSITION, crate::export::attachment(&e.original_name)),
+            (axum::http::header::CONTENT_TYPE, content_type.to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, crate::export::attachment(&name)),
         ],
         bytes,
     )
@@ -1516,16 +1561,13 @@ pub async fn start_round(
     let s = system_for(&state, &user, id).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
-    match checklist::start_round(s.status) {
-        Ok(_) => match state.store.start_round(&meta.ctx(state.clock.now(), user.actor()), &s).await {
-            Ok(_) => {
-                session::flash(&page.session, "round-started").await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("workflow", t.get("workflow-conflict")),
-            Err(e) => return Err(e.into()),
-        },
-        Err(_) => errors.add("workflow", t.get("round-not-now")),
+    match state.store.start_round(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(_) => {
+            session::flash(&page.session, "round-started").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(StoreError::Refused(_)) => errors.add("workflow", t.get("round-not-now")),
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
     system_page(&state, &page, &user, s, errors).await
 }

@@ -113,7 +113,6 @@ async fn role_by_route_matrix_has_no_surprise() {
         }
         let system = crate::checklist::system(&app, dept, Some(vendor), "台帳システム").await;
         // An evidence file whose id equals the system's, so one {id} serves both.
-        let record = app.store.system(system).await.unwrap().unwrap();
         let file = mamori_store::evidence::NewEvidence {
             number: 1,
             original_name: "a.txt",
@@ -122,7 +121,7 @@ async fn role_by_route_matrix_has_no_surprise() {
             expires_on: None,
             content: b"x",
         };
-        let evidence = app.store.add_evidence(&app.ctx(), &record, &file).await.unwrap();
+        let evidence = app.store.add_evidence(&app.ctx(), system, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");
         let now = mamori_core::clock::Clock::now(&app.clock);
         let alert =

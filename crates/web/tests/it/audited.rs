@@ -259,13 +259,17 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         for n in &applicable {
-            post_ok(
-                &officer,
-                &format!("{s}/items/{n}"),
-                &format!("{s}/items/{n}/review"),
-                &[("decision", "approve"), ("comment", "")],
-            )
-            .await;
+            let page = officer.get(&format!("{s}/items/{n}")).await.body;
+            let marker = "name=\"revision\" value=\"";
+            let from = page.find(marker).expect("the revision in the review form") + marker.len();
+            let revision = page[from..].split('"').next().unwrap().to_owned();
+            let r = officer
+                .post(
+                    &format!("{s}/items/{n}/review"),
+                    &[("decision", "approve"), ("comment", ""), ("revision", &revision)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "No.{n}: {}", r.body);
         }
         w.expect("/systems/{id}/items/{number}/review", "answer.reviewed", "officer2", Some("system")).await;
         post_ok(&officer, &s, &format!("{s}/review"), &[]).await;

@@ -40,9 +40,20 @@ async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate:
     c.post(&format!("/systems/{sys}/items/{n}"), fields).await
 }
 
+/// The revision in an item page's review form.
+fn revision_in(body: &str) -> String {
+    let marker = "name=\"revision\" value=\"";
+    body.find(marker).map(|i| &body[i + marker.len()..]).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+}
+
 async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> crate::harness::Res {
-    c.get(&format!("/systems/{sys}/items/{n}")).await;
-    c.post(&format!("/systems/{sys}/items/{n}/review"), &[("decision", decision), ("comment", comment)]).await
+    let page = c.get(&format!("/systems/{sys}/items/{n}")).await;
+    let revision = revision_in(&page.body);
+    c.post(
+        &format!("/systems/{sys}/items/{n}/review"),
+        &[("decision", decision), ("comment", comment), ("revision", &revision)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -440,4 +451,152 @@ async fn evidence_near_or_past_its_expiry_is_listed_on_the_dashboard() {
     assert!(section.contains("soon.txt") && section.contains("past.txt") && !section.contains("far.txt"));
     assert_eq!(section.matches("期限切れ").count(), 1, "only the past one is expired");
     app.close().await;
+}
+
+/// Answers every applicable item of a plain system (1-12, 15-30, 79) and
+/// submits it.
+async fn answer_all_and_submit(app: &App, vendor: &Client, sys: i64) -> Vec<u32> {
+    let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
+    for n in &applicable {
+        let r = answer(vendor, sys, *n, &[("status", "done"), ("measures", &format!("No.{n} の対策を実施"))]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
+    }
+    vendor.get(&format!("/systems/{sys}")).await;
+    let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+    applicable
+}
+
+/// The attack: the officer approves No.4 and returns No.17; while the
+/// system is 差戻し the vendor rewrites the approved No.4 as 未対応 and
+/// adds evidence to the approved No.5, answers No.17 again and resubmits.
+/// Before, No.4 and No.5 kept their approval and the system could reach
+/// 承認 with content nobody reviewed.
+#[tokio::test]
+async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor_org), "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        for n in &applicable {
+            let r = if *n == 17 {
+                decide(&officer, sys, *n, "return", "記載が不足しています").await
+            } else {
+                decide(&officer, sys, *n, "approve", "").await
+            };
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
+        }
+        officer.get(&format!("/systems/{sys}")).await;
+        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>差戻し</strong>"));
+
+        // The vendor changes the approved No.4 and adds a file to the approved No.5.
+        let r = answer(&vendor, sys, 4, &[("status", "not_done"), ("planned_date", "2027-03-31")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        vendor.get(&format!("/systems/{sys}/items/5")).await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", vendor.token())
+            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4\n%%EOF\n".to_vec()).file_name("new.pdf"));
+        let r = vendor
+            .http
+            .post(format!("{}/systems/{sys}/items/5/evidence", app.base))
+            .header("origin", &app.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", app.backend);
+        answer(&vendor, sys, 17, &[("status", "done"), ("measures", "USB メモリの利用を禁止")]).await;
+        let answers = app.store.answers(sys, 1).await.unwrap();
+        for n in [4, 5, 17] {
+            let a = answers.iter().find(|a| a.number == n).unwrap();
+            assert_eq!(a.review, mamori_core::checklist::Review::Pending, "{}: No.{n} awaits review", app.backend);
+        }
+        vendor.get(&format!("/systems/{sys}")).await;
+        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        // The officer sees what changed after approval, against the approved revision.
+        let list = officer.get(&format!("/systems/{sys}")).await.body;
+        assert_eq!(list.matches("承認後に変更").count(), 2, "{}: No.4 and No.5 are marked", app.backend);
+        let item = officer.get(&format!("/systems/{sys}/items/4")).await.body;
+        assert!(item.contains("承認後に変更"), "{}", app.backend);
+        assert!(item.contains("<del>対応済</del>") && item.contains("<ins>未対応</ins>"), "{}: {item}", app.backend);
+        assert!(item.contains("<del>No.4 の対策を実施</del>"), "{}", app.backend);
+        assert!(item.contains("<ins>2027-03-31</ins>"), "{}", app.backend);
+        let item5 = officer.get(&format!("/systems/{sys}/items/5")).await.body;
+        assert!(item5.contains("証跡が追加されています"), "{}", app.backend);
+
+        // Finishing the review now cannot approve: three items have no decision.
+        let r = officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        assert!(r.body.contains("審査が済んでいない項目があります: No.4、No.5、No.17"), "{}: {}", app.backend, r.body);
+        assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>提出済</strong>"));
+
+        // A decision made on the revision the officer saw before the change is stale.
+        let stale = officer
+            .post(
+                &format!("/systems/{sys}/items/4/review"),
+                &[("decision", "approve"), ("comment", ""), ("revision", "1")],
+            )
+            .await;
+        assert!(stale.body.contains("画面を開いた後に変更されました"), "{}", app.backend);
+        for n in [4, 5, 17] {
+            decide(&officer, sys, n, "approve", "").await;
+        }
+        officer.get(&format!("/systems/{sys}")).await;
+        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        assert!(
+            officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>承認</strong>"),
+            "{}",
+            app.backend
+        );
+        // Every approved item's approval is on its current revision.
+        for a in app.store.answers(sys, 1).await.unwrap() {
+            assert_eq!(a.approved.as_ref().map(|x| x.revision), Some(a.revision), "{}: No.{}", app.backend, a.number);
+        }
+        app.close().await;
+    }
+}
+
+/// A submission racing answers: the workflow rule is checked inside the
+/// write transaction, so no answer is saved into a submitted system.
+#[tokio::test]
+async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor_org), "税務システム").await;
+        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
+        for n in (1..=12).chain(15..=30).chain([79]) {
+            answer(&vendor, sys, n, &[("status", "done"), ("measures", "実施")]).await;
+        }
+        vendor.get(&format!("/systems/{sys}")).await;
+        let mut tasks = Vec::new();
+        for k in 0..100 {
+            let c = vendor.clone();
+            tasks.push(tokio::spawn(async move {
+                if k == 50 {
+                    c.post(&format!("/systems/{sys}/submit"), &[]).await.status
+                } else {
+                    let m = format!("変更 {k}");
+                    c.post(&format!("/systems/{sys}/items/4"), &[("status", "done"), ("measures", &m)]).await.status
+                }
+            }));
+        }
+        let mut refused = 0;
+        for t in tasks {
+            refused += usize::from(t.await.unwrap() == StatusCode::OK);
+        }
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!(s.status, mamori_core::checklist::SystemStatus::Submitted, "{}", app.backend);
+        let history = app.store.history(sys, 1).await.unwrap();
+        let submitted = history.iter().position(|h| h.kind == "submit").unwrap();
+        let late: Vec<_> = history[submitted..].iter().filter(|h| h.kind == "answer").collect();
+        assert!(late.is_empty(), "{}: {} answers saved after the submission", app.backend, late.len());
+        assert!(refused > 0, "{}: the race ran (answers were sent after the submission)", app.backend);
+        app.close().await;
+    }
 }

@@ -41,6 +41,8 @@ pub struct App {
     pub store: Store,
     pub clock: ManualClock,
     pub backend: &'static str,
+    /// The server's state, for what tests observe inside it (password checks).
+    pub state: AppState,
     cert: Vec<u8>,
     stop: watch::Sender<bool>,
     _dir: TempDir,
@@ -52,6 +54,7 @@ pub struct Options {
     pub admin_networks: Option<Vec<ipnet::IpNet>>,
     pub evidence_max_bytes: Option<usize>,
     pub clamd: Option<std::path::PathBuf>,
+    pub lockout: Option<mamori_core::policy::LockoutPolicy>,
 }
 
 impl App {
@@ -79,7 +82,7 @@ impl App {
             trusted_proxies: vec![],
             admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
             limits: Limits::default(),
-            security: Security::default(),
+            security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
             evidence: mamori_web::EvidenceConfig {
                 max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
                 clamd: opts.clamd.map(mamori_web::evidence::Clamd::Unix),
@@ -87,9 +90,15 @@ impl App {
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         let (stop, stop_rx) = watch::channel(false);
-        tokio::spawn(server::serve(listener, Some(tls_config), mamori_web::app(state), Limits::default(), stop_rx));
+        tokio::spawn(server::serve(
+            listener,
+            Some(tls_config),
+            mamori_web::app(state.clone()),
+            Limits::default(),
+            stop_rx,
+        ));
         let cert = std::fs::read(cert_path).unwrap();
-        App { base, store, clock, backend, cert, stop, _dir: dir, pg_url }
+        App { base, store, clock, backend, state, cert, stop, _dir: dir, pg_url }
     }
 
     /// SQLite always; PostgreSQL when the test cluster is there (required in CI).

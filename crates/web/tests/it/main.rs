@@ -3,8 +3,10 @@
 
 mod access;
 mod accounts;
+mod attacks;
 mod audited;
 mod auditlog;
 mod checklist;
+mod evidence;
 mod harness;
 mod signin;

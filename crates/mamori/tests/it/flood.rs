@@ -1,0 +1,117 @@
+//! Floods from clients without an account against the real binary, with
+//! the server's memory read from /proc: what anyone can send must not grow
+//! the server without bound.
+
+use crate::harness::{Opts, Server};
+use std::time::Duration;
+
+const MB: u64 = 1024 * 1024;
+
+/// (VmRSS, VmHWM) of a process, in bytes.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc"));
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resets the peak (VmHWM) to the current size (Linux: clear_refs 5).
+fn reset_peak(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/PID/clear_refs");
+}
+
+fn token_in(body: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let from = body.find(marker).expect("a CSRF token") + marker.len();
+    body[from..from + 64].to_owned()
+}
+
+/// Item 9 (Trust): 40 parallel 21 MB bodies from a client with a session
+/// but no account (multipart to the upload route and to other routes, and
+/// forms to the sign-in route), then 200 parallel sign-ins for unknown
+/// users: the server's peak memory stays under its idle size + 64 MB, every
+/// body is refused, and the server still answers afterwards.
+#[tokio::test]
+async fn anonymous_floods_of_large_bodies_and_sign_ins_stay_under_idle_plus_64_mb() {
+    let s = Server::start(Opts::default()).await;
+    let pid = s.pid();
+    // Warm up: the pages an anonymous visitor sees, and one sign-in.
+    let login = s.get("/login").await.text().await.unwrap();
+    let token = token_in(&login);
+    let _ = s
+        .client
+        .post(s.url("/login"))
+        .header("origin", &s.base)
+        .form(&[("login", "warm-up"), ("password", "x"), ("csrf_token", &token)])
+        .send()
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
+
+    let body = bytes_of(21 * MB as usize);
+    let mut tasks = Vec::new();
+    for k in 0..40 {
+        let (client, base, token, body) = (s.client.clone(), s.base.clone(), token.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let (path, content_type) = match k % 4 {
+                0 => ("/systems/1/items/1/evidence", "multipart/form-data; boundary=x"),
+                1 => ("/systems/1/items/1", "multipart/form-data; boundary=x"),
+                2 => ("/login", "application/x-www-form-urlencoded"),
+                _ => ("/no/such/route", "multipart/form-data; boundary=x"),
+            };
+            // Half announce their length; half are sent in chunks without one.
+            let body = if k % 8 < 4 {
+                reqwest::Body::from(body)
+            } else {
+                let chunks = (0..body.len())
+                    .step_by(MB as usize)
+                    .map(|i| body.slice(i..(i + MB as usize).min(body.len())))
+                    .collect::<Vec<_>>();
+                reqwest::Body::wrap_stream(futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>)))
+            };
+            let r = client
+                .post(format!("{base}{path}?csrf_token={token}"))
+                .header("origin", &base)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await;
+            // Refused, or cut off while sending: either way not accepted.
+            r.map(|r| r.status().as_u16()).unwrap_or(0)
+        }));
+    }
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(matches!(status, 0 | 303 | 403 | 404 | 413), "a 21 MB anonymous body got {status}");
+    }
+    let mut tasks = Vec::new();
+    for k in 0..200 {
+        let (client, base, token) = (s.client.clone(), s.base.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let login = format!("nobody-{k}");
+            client
+                .post(format!("{base}/login"))
+                .header("origin", &base)
+                .form(&[("login", login.as_str()), ("password", "Wrong-Password-1"), ("csrf_token", &token)])
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200, "every sign-in is refused with the sign-in page");
+    }
+    let (now, peak) = memory(pid);
+    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
+    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
+    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
+    s.stop().await;
+}
+
+fn bytes_of(n: usize) -> bytes::Bytes {
+    bytes::Bytes::from(vec![b'a'; n])
+}

@@ -1,0 +1,156 @@
+//! Password checks off the async workers (items 39, 41).
+//!
+//! An argon2 check costs tens of milliseconds of CPU and 19 MiB of memory.
+//! Checks run on the blocking pool behind a semaphore sized to the cores,
+//! so a flood of sign-ins neither stalls other requests nor holds more than
+//! that many hashes' memory at once. A refusal decided without a check
+//! (a throttled address, a locked account) is padded to the typical time
+//! of one, so the response time does not tell it apart.
+
+use hmac::{Hmac, Mac};
+use mamori_core::password::hash;
+use sha2::Sha256;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{OnceCell, Semaphore};
+
+pub struct Hasher {
+    permits: Semaphore,
+    /// A moving average of one check's duration, in microseconds (0: none yet).
+    typical_us: AtomicU64,
+    /// How many checks ran (a metric, and proof in tests that a refusal
+    /// checked nothing).
+    checks: AtomicU64,
+    /// Checks running now, and the most that ever ran at once.
+    running: AtomicU64,
+    peak: AtomicU64,
+    /// Key of the keyed hash that records user IDs matching no account.
+    login_key: OnceCell<Vec<u8>>,
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Hasher {
+            permits: Semaphore::new(cores),
+            typical_us: AtomicU64::new(0),
+            checks: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            login_key: OnceCell::new(),
+        }
+    }
+
+    /// Checks `password` against `phc`, or against a dummy hash when there
+    /// is no account (the same work, item 39); false for the dummy.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+        let password = password.to_owned();
+        let phc = phc.map(str::to_owned);
+        self.run(move || match phc {
+            Some(phc) => hash::verify(&password, &phc),
+            None => {
+                hash::verify_dummy(&password);
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Hashes a new password, under the same limit.
+    pub async fn hash(&self, password: &str) -> Option<String> {
+        let password = password.to_owned();
+        self.run(move || hash::hash(&password)).await
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let _permit = self.permits.acquire().await.ok()?;
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(running, Ordering::SeqCst);
+        let started = Instant::now();
+        let out = tokio::task::spawn_blocking(f).await.ok();
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let took = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u64;
+        let old = self.typical_us.load(Ordering::Relaxed);
+        let new = if old == 0 { took } else { (old * 7 + took) / 8 };
+        self.typical_us.store(new, Ordering::Relaxed);
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+
+    /// The most checks that ran at once since start.
+    pub fn peak_concurrency(&self) -> u64 {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// How many checks may run at once (the cores).
+    pub fn limit(&self) -> usize {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    }
+
+    /// Password checks run since start.
+    pub fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `started` plus the typical duration of one check, with a
+    /// little jitter. Costs no CPU: a timer.
+    pub async fn pad(&self, started: Instant) {
+        let typical = self.typical_us.load(Ordering::Relaxed);
+        let typical = if typical == 0 { 30_000 } else { typical };
+        let jitter = rand::random::<u64>() % (typical / 10 + 1);
+        tokio::time::sleep_until((started + Duration::from_micros(typical + jitter)).into()).await;
+    }
+
+    /// The key for [`Hasher::login_digest`], made once per installation and
+    /// kept in the database so every instance agrees.
+    pub async fn login_key(&self, store: &mamori_store::Store) -> Result<&[u8], mamori_store::StoreError> {
+        self.login_key
+            .get_or_try_init(|| async {
+                let candidate: [u8; 32] = rand::random();
+                let stored = store.server_secret("signin-login-key", &hex::encode(candidate)).await?;
+                Ok(hex::decode(stored).unwrap_or_else(|_| candidate.to_vec()))
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+}
+
+/// A typed user ID that matches no account, as recorded: a keyed hash, so
+/// repeated attempts still correlate, while a password typed into the ID
+/// field is never written down.
+pub fn login_digest(key: &[u8], typed: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(typed.as_bytes());
+    format!("unknown:{}", &hex::encode(mac.finalize().into_bytes())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_ids_are_recorded_as_a_keyed_hash() {
+        let a = login_digest(b"key-1", "Secret-Password-1");
+        assert_eq!(a, login_digest(b"key-1", "Secret-Password-1"), "the same ID correlates");
+        assert_ne!(a, login_digest(b"key-2", "Secret-Password-1"), "another installation, another digest");
+        assert!(a.starts_with("unknown:") && !a.contains("Secret"));
+    }
+
+    #[tokio::test]
+    async fn checks_are_counted_and_timed() {
+        let h = Hasher::new();
+        let phc = h.hash("Correct-Horse-42").await.unwrap();
+        assert!(h.verify("Correct-Horse-42", Some(&phc)).await);
+        assert!(!h.verify("wrong", Some(&phc)).await);
+        assert!(!h.verify("anything", None).await);
+        assert_eq!(h.checks(), 4);
+        assert!(h.typical_us.load(Ordering::Relaxed) > 0);
+    }
+}

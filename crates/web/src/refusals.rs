@@ -1,0 +1,132 @@
+//! Refused requests of people without an account are counted, not logged
+//! one by one: one audit event per client address, kind and minute, with
+//! the count and a sample path cut to 256 characters. Anyone can send
+//! refused requests; without this, each would be a permanent link in the
+//! audit chain. The table is bounded: past [`MAX_KEYS`] addresses in one
+//! minute, the rest are counted together under `*`.
+
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_store::Store;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use time::OffsetDateTime;
+
+const MAX_KEYS: usize = 10_000;
+const MAX_PATH_CHARS: usize = 256;
+
+#[derive(Default)]
+pub struct Refusals {
+    inner: Mutex<Bucket>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    /// Minutes since the epoch of the events in `counts`.
+    minute: i64,
+    counts: HashMap<(String, &'static str), Entry>,
+}
+
+struct Entry {
+    count: u64,
+    sample_path: String,
+}
+
+fn minute_of(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp().div_euclid(60)
+}
+
+impl Refusals {
+    /// Counts one refusal. Returns the events of a minute that has ended,
+    /// for the caller to write ([`Refusals::write`]).
+    pub fn note(&self, now: OffsetDateTime, addr: &str, why: &'static str, path: &str) -> Vec<NewEvent> {
+        let mut b = self.inner.lock().expect("refusal table poisoned");
+        let minute = minute_of(now);
+        let done = if b.minute != minute { Self::drain(&mut b, minute) } else { Vec::new() };
+        let key_addr = if b.counts.len() >= MAX_KEYS && !b.counts.contains_key(&(addr.to_owned(), why)) {
+            "*".to_owned()
+        } else {
+            addr.to_owned()
+        };
+        b.counts
+            .entry((key_addr, why))
+            .or_insert_with(|| Entry { count: 0, sample_path: path.chars().take(MAX_PATH_CHARS).collect() })
+            .count += 1;
+        done
+    }
+
+    /// The events of every minute before `now`'s (called by the server's
+    /// periodic job and at shutdown, with a time past the last minute).
+    pub fn take_finished(&self, now: OffsetDateTime) -> Vec<NewEvent> {
+        let mut b = self.inner.lock().expect("refusal table poisoned");
+        let minute = minute_of(now);
+        if b.minute < minute {
+            Self::drain(&mut b, minute)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn drain(b: &mut Bucket, next_minute: i64) -> Vec<NewEvent> {
+        let at = b.minute * 60;
+        b.minute = next_minute;
+        std::mem::take(&mut b.counts)
+            .into_iter()
+            .map(|((addr, why), e)| {
+                let origin = Origin { client_addr: Some(addr), user_agent: None, request_id: None };
+                NewEvent::new(Actor::anonymous(), origin, Action::RequestsRefused, Outcome::Denied).changes(
+                    Changes::new()
+                        .with("why", why)
+                        .with("count", e.count)
+                        .with("minute", at)
+                        .with("sample_path", e.sample_path),
+                )
+            })
+            .collect()
+    }
+
+    /// Writes finished minutes' events to the audit log.
+    pub async fn write(store: &Store, now: OffsetDateTime, events: Vec<NewEvent>) {
+        for ev in events {
+            if let Err(e) = store.audit_record(now, ev).await {
+                tracing::error!("cannot audit refused requests: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn one_event_per_address_and_minute_with_the_count() {
+        let r = Refusals::default();
+        let t0 = datetime!(2026-11-29 10:00:05 UTC);
+        assert!(r.note(t0, "192.0.2.1", "csrf", "/x").is_empty());
+        let long = format!("/{}", "a".repeat(8000));
+        for _ in 0..399 {
+            assert!(r.note(t0, "192.0.2.1", "csrf", &long).is_empty());
+        }
+        r.note(t0, "192.0.2.2", "csrf", "/y");
+        let events = r.note(t0 + time::Duration::minutes(1), "192.0.2.1", "csrf", "/z");
+        assert_eq!(events.len(), 2);
+        let one = events.iter().find(|e| e.origin.client_addr.as_deref() == Some("192.0.2.1")).unwrap();
+        let changes = format!("{:?}", one.changes);
+        assert!(changes.contains("\"count\": Number(400)") && changes.contains("String(\"/x\")"), "{changes}");
+        assert_eq!(r.take_finished(t0 + time::Duration::minutes(2)).len(), 1, "the /z minute");
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let r = Refusals::default();
+        let t0 = datetime!(2026-11-29 10:00:00 UTC);
+        for i in 0..(MAX_KEYS + 500) {
+            r.note(t0, &format!("2001:db8::{i:x}"), "csrf", "/");
+        }
+        let events = r.take_finished(t0 + time::Duration::minutes(1));
+        assert_eq!(events.len(), MAX_KEYS + 1, "the rest under *");
+        let star = events.iter().find(|e| e.origin.client_addr.as_deref() == Some("*")).unwrap();
+        assert!(format!("{:?}", star.changes).contains("\"count\": Number(500)"));
+    }
+}

@@ -1,0 +1,427 @@
+//! The attacks of the Trust capability, performed over HTTPS against the
+//! real server: parallel guesses past the lockout, the second factor and the
+//! password page, telling unknown user IDs from known ones, anonymous
+//! refusals flooding the audit log, and bodies sent where no body belongs.
+
+use crate::harness::{App, Client, Options, PASSWORD};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::policy::LockoutPolicy;
+use mamori_core::totp;
+use reqwest::StatusCode;
+use time::Duration;
+
+const FAILED: &str = "ユーザIDもしくはパスワードが違います";
+
+/// The default lockout, with an address throttle high enough that a
+/// flood from the test's one address meets the account's lock first.
+fn lockout_only() -> Options {
+    Options {
+        lockout: Some(LockoutPolicy { address_max_failures: 100_000, ..LockoutPolicy::default() }),
+        ..Options::default()
+    }
+}
+
+/// Audit events of `action` whose changes contain `needle`.
+async fn count(app: &App, action: &str, needle: &str) -> usize {
+    app.store
+        .audit_recent(100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.action == action && e.record.changes.contains(needle))
+        .count()
+}
+
+/// A code the account's authenticator shows at none of the accepted steps.
+fn wrong_code(app: &App, secret: &str) -> String {
+    let now = mamori_core::clock::Clock::now(&app.clock);
+    let near: Vec<String> =
+        [-60, -30, 0, 30, 60].iter().map(|s| totp::code_at(secret, now + Duration::seconds(*s)).unwrap()).collect();
+    (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !near.contains(c)).unwrap()
+}
+
+#[tokio::test]
+async fn item_41_of_100_parallel_wrong_passwords_exactly_10_are_checked_and_a_right_one_after_the_lock_is_refused_unchecked(
+) {
+    for app in App::each(lockout_only()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("target", Role::Vendor, Some(org)).await;
+        let c = app.client();
+        c.get("/login").await;
+        let checks = app.state.hasher.checks();
+        let mut flood = Vec::new();
+        for k in 0..100 {
+            let c = c.clone();
+            flood.push(tokio::spawn(async move {
+                let guess = format!("Wrong-Guess-{k}");
+                c.post("/login", &[("login", "target"), ("password", &guess)]).await
+            }));
+        }
+        // The right password, sent as soon as the account is locked.
+        let store = app.store.clone();
+        let right = app.client();
+        let late = tokio::spawn(async move {
+            right.get("/login").await;
+            while store.account_by_login("target").await.unwrap().unwrap().locked_until.is_none() {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            right.post("/login", &[("login", "target"), ("password", PASSWORD)]).await
+        });
+        for t in flood {
+            let r = t.await.unwrap();
+            assert!(r.status == StatusCode::OK && r.body.contains(FAILED), "{}: {}", app.backend, r.status);
+        }
+        let r = late.await.unwrap();
+        assert!(
+            r.body.contains(FAILED) && r.location().is_empty(),
+            "{}: the right password after the lock",
+            app.backend
+        );
+        assert_eq!(app.state.hasher.checks() - checks, 10, "{}: exactly ten passwords were checked", app.backend);
+        assert_eq!(count(&app, "signin.failure", "bad_password").await, 10, "{}", app.backend);
+        assert_eq!(count(&app, "signin.failure", "\"locked\"").await, 91, "{}: 90 + the right one", app.backend);
+        assert_eq!(count(&app, "account.locked", "").await, 1, "{}", app.backend);
+        assert_eq!(count(&app, "signin.success", "").await, 0, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_39_a_refusal_for_a_locked_account_takes_as_long_as_a_checked_password() {
+    let app = App::spawn("sqlite", lockout_only()).await;
+    let org = app.org("ベンダーA", OrgKind::Vendor).await;
+    app.user("target", Role::Vendor, Some(org)).await;
+    let c = app.client();
+    c.get("/login").await;
+    let mut checked = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        c.post("/login", &[("login", "target"), ("password", "Wrong-Guess-1")]).await;
+        checked.push(t.elapsed());
+    }
+    let checks = app.state.hasher.checks();
+    let mut refused = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        let r = c.post("/login", &[("login", "target"), ("password", "Wrong-Guess-2")]).await;
+        assert!(r.body.contains(FAILED));
+        refused.push(t.elapsed());
+    }
+    assert_eq!(app.state.hasher.checks(), checks, "locked: nothing was checked");
+    checked.sort();
+    refused.sort();
+    let (checked, refused) = (checked[5], refused[5]);
+    assert!(refused * 2 >= checked, "median refusal {refused:?} against median check {checked:?}");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn item_41_of_100_parallel_second_factor_codes_at_most_10_are_checked_then_the_right_code_is_refused() {
+    for app in App::each(lockout_only()).await {
+        let (_, secret) = app.user("officer1", Role::SecurityOfficer, None).await;
+        let secret = secret.unwrap();
+        let c = app.client();
+        c.get("/login").await;
+        let r = c.post("/login", &[("login", "officer1"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/login/totp", "{}", app.backend);
+        c.get("/login/totp").await;
+        let code = wrong_code(&app, &secret);
+        let mut flood = Vec::new();
+        for _ in 0..100 {
+            let (c, code) = (c.clone(), code.clone());
+            flood.push(tokio::spawn(async move { c.post("/login/totp", &[("code", &code)]).await }));
+        }
+        // Refused unchecked: as locked, or sent back to the password once
+        // the lock has ended the pending sign-in.
+        let mut sent_back = 0;
+        for t in flood {
+            let r = t.await.unwrap();
+            sent_back += usize::from(r.location() == "/login");
+        }
+        assert_eq!(count(&app, "signin.failure", "bad_code").await, 10, "{}: codes checked", app.backend);
+        let locked = count(&app, "signin.failure", "\"locked\"").await;
+        assert_eq!(locked + sent_back, 90, "{}: {locked} locked, {sent_back} sent back", app.backend);
+        assert_eq!(count(&app, "account.locked", "").await, 1, "{}", app.backend);
+        // The right code now: refused, back to the password.
+        let right = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let r = c.post("/login/totp", &[("code", &right)]).await;
+        assert!(r.location() == "/login" || r.body.contains(FAILED), "{}: {}", app.backend, r.status);
+        assert_eq!(count(&app, "signin.success", "").await, 0, "{}", app.backend);
+        assert!(app.store.account_by_login("officer1").await.unwrap().unwrap().locked_until.is_some());
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_41_wrong_current_passwords_on_the_password_page_count_toward_the_lock_and_are_audited() {
+    for app in App::each(lockout_only()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (c, id) = app.signed_in("vendor-a", Role::Vendor, Some(org)).await;
+        c.get("/password").await;
+        let change = |current: &'static str| {
+            let c = c.clone();
+            async move {
+                c.post(
+                    "/password",
+                    &[
+                        ("current_password", current),
+                        ("new_password", "Another-Good-1"),
+                        ("confirm_password", "Another-Good-1"),
+                    ],
+                )
+                .await
+            }
+        };
+        for _ in 0..10 {
+            assert!(change("Not-The-Password-1").await.body.contains("現在のパスワードが正しくありません"));
+        }
+        let events = count(&app, "password.changed", "bad_current_password").await;
+        assert_eq!(events, 10, "{}: every wrong current password is audited", app.backend);
+        assert_eq!(count(&app, "account.locked", "").await, 1, "{}", app.backend);
+        // Locked: even the right current password is refused, and nothing changes.
+        let hash = app.store.account_by_id(id).await.unwrap().unwrap().password_hash;
+        assert!(change(PASSWORD).await.body.contains("アカウントがロックされています"), "{}", app.backend);
+        assert_eq!(app.store.account_by_id(id).await.unwrap().unwrap().password_hash, hash);
+        let r = app.client().sign_in(&app, "vendor-a", PASSWORD, None).await;
+        assert!(r.body.contains(FAILED), "{}: the account is locked for sign-in too", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn changing_ones_password_ends_every_other_session_of_the_account() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (here, _) = app.signed_in("vendor-a", Role::Vendor, Some(org)).await;
+        let elsewhere = app.client();
+        elsewhere.sign_in(&app, "vendor-a", PASSWORD, None).await;
+        assert_eq!(elsewhere.get("/dashboard").await.status, StatusCode::OK);
+        here.get("/password").await;
+        let r = here
+            .post(
+                "/password",
+                &[
+                    ("current_password", PASSWORD),
+                    ("new_password", "Another-Good-1"),
+                    ("confirm_password", "Another-Good-1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.location(), "/dashboard", "{}: {}", app.backend, r.body);
+        assert_eq!(here.get("/dashboard").await.status, StatusCode::OK, "{}: this session goes on", app.backend);
+        assert_eq!(elsewhere.get("/dashboard").await.location(), "/login", "{}: the other one ended", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_resetting_the_second_factor_ends_the_persons_sessions() {
+    for app in App::each(Options::default()).await {
+        let (officer, officer_id) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        assert_eq!(officer.get("/dashboard").await.status, StatusCode::OK);
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        admin.get(&format!("/admin/users/{officer_id}")).await;
+        let r = admin.post(&format!("/admin/users/{officer_id}/reset-totp"), &[("reason", "端末を紛失したため")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(officer.get("/dashboard").await.location(), "/login", "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn item_39_an_unknown_user_id_does_the_same_database_writes_as_a_wrong_password_and_is_recorded_as_a_keyed_hash()
+{
+    for app in App::each(Options::default()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("known-one", Role::Vendor, Some(org)).await;
+        let c = app.client();
+        c.get("/login").await;
+        // Warm-up: the first attempt makes the keyed hash's key.
+        c.post("/login", &[("login", "warm-up"), ("password", "x")]).await;
+        let typed = "Secret-Typed-Into-Id-1";
+        let before = app.store.write_transactions();
+        c.post("/login", &[("login", typed), ("password", "Wrong-Guess-1")]).await;
+        let unknown = app.store.write_transactions() - before;
+        let before = app.store.write_transactions();
+        c.post("/login", &[("login", "known-one"), ("password", "Wrong-Guess-1")]).await;
+        let known = app.store.write_transactions() - before;
+        assert_eq!(unknown, known, "{}: write transactions for an unknown and a known user ID", app.backend);
+        c.post("/login", &[("login", typed), ("password", "Wrong-Guess-2")]).await;
+        let events = app.store.audit_recent(100).await.unwrap();
+        assert!(events.iter().all(|e| !e.record.changes.contains(typed)), "{}: the typed text is kept", app.backend);
+        let digests: Vec<String> = events
+            .iter()
+            .filter(|e| e.record.action == "signin.failure" && e.record.changes.contains("unknown_login"))
+            .map(|e| e.record.changes.clone())
+            .collect();
+        assert_eq!(digests.len(), 3, "{}", app.backend);
+        assert_eq!(digests[0], digests[1], "{}: the same ID correlates", app.backend);
+        assert_ne!(digests[0], digests[2], "{}: another ID, another digest", app.backend);
+        assert!(digests[0].contains("unknown:"), "{}", digests[0]);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn of_200_parallel_sign_ins_from_one_address_exactly_50_are_checked_and_the_refusals_are_counted_not_logged() {
+    for app in App::each(Options::default()).await {
+        let c = app.client();
+        c.get("/login").await;
+        let checks = app.state.hasher.checks();
+        let events = app.store.audit_recent(100_000).await.unwrap().len();
+        let mut flood = Vec::new();
+        for k in 0..200 {
+            let c = c.clone();
+            flood.push(tokio::spawn(async move {
+                let login = format!("nobody-{k}");
+                c.post("/login", &[("login", &login), ("password", "Wrong-Guess-1")]).await
+            }));
+        }
+        for t in flood {
+            assert!(t.await.unwrap().body.contains(FAILED));
+        }
+        assert_eq!(app.state.hasher.checks() - checks, 50, "{}: the address limit", app.backend);
+        let written = app.store.audit_recent(100_000).await.unwrap().len() - events;
+        assert_eq!(written, 50, "{}: one event per checked attempt, none yet for the refused", app.backend);
+        app.clock.advance(Duration::minutes(1));
+        c.post("/login", &[("login", "nobody-x"), ("password", "x")]).await;
+        let ev = app.store.audit_recent(1).await.unwrap().remove(0).record;
+        assert_eq!(ev.action, "requests.refused", "{}", app.backend);
+        assert!(ev.changes.contains("\"count\":150") && ev.changes.contains("signin_throttled"), "{}", ev.changes);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_address_throttled_by_spraying_still_lets_its_known_users_sign_in() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("regular", Role::Vendor, Some(org)).await;
+        app.user("newcomer", Role::Vendor, Some(org)).await;
+        // The regular user has signed in from this (the office's) address before.
+        let r = app.client().sign_in(&app, "regular", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard");
+        let sprayer = app.client();
+        sprayer.get("/login").await;
+        for i in 0..50 {
+            let login = format!("guess-{i}");
+            sprayer.post("/login", &[("login", &login), ("password", "Spring2026!!x")]).await;
+        }
+        let r = app.client().sign_in(&app, "regular", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}: a known user of the address", app.backend);
+        let r = app.client().sign_in(&app, "newcomer", PASSWORD, None).await;
+        assert!(r.body.contains(FAILED), "{}: a new one waits for the window", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn anonymous_refused_posts_write_one_event_per_address_and_minute_and_unknown_routes_none() {
+    for app in App::each(Options::default()).await {
+        let c = app.client();
+        c.get("/login").await;
+        let before = app.store.audit_recent(100_000).await.unwrap().len();
+        let long = format!("/setup/{}", "a".repeat(8000));
+        for k in 0..400 {
+            let path = if k % 2 == 0 { "/login" } else { long.as_str() };
+            let r = c.post_raw(path, Some("https://evil.example"), None).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN);
+            let r = c.post_raw(&format!("/no/such/route/{}", "b".repeat(4000)), None, None).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+        }
+        assert_eq!(app.store.audit_recent(100_000).await.unwrap().len(), before, "{}: nothing yet", app.backend);
+        app.clock.advance(Duration::minutes(1));
+        c.post_raw("/login", None, None).await;
+        let all = app.store.audit_recent(100_000).await.unwrap();
+        assert_eq!(all.len(), before + 1, "{}: one event for 400 refusals", app.backend);
+        let ev = &all[0].record;
+        assert_eq!(ev.action, "requests.refused");
+        assert!(ev.changes.contains("\"count\":400"), "{}", ev.changes);
+        assert!(ev.changes.len() < 600, "{}: the sample path is cut", app.backend);
+        assert!(!ev.changes.contains("/no/such/route"), "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// Posts a multipart form as a page of this site would, with the fields in
+/// the order given.
+async fn multipart(c: &Client, app: &App, path: &str, fields: Vec<(&str, Vec<u8>, Option<&str>)>) -> StatusCode {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, bytes, file) in fields {
+        let mut part = reqwest::multipart::Part::bytes(bytes);
+        if let Some(f) = file {
+            part = part.file_name(f.to_owned());
+        }
+        form = form.part(name.to_owned(), part);
+    }
+    c.http
+        .post(format!("{}{path}", app.base))
+        .header("origin", &app.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_multipart_body_is_refused_unread_outside_the_upload_route_and_its_token_comes_first() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = crate::checklist::system(&app, dept, Some(org), "会計システム").await;
+        let (c, _) = app.signed_in("vendor-a", Role::Vendor, Some(org)).await;
+        c.get(&format!("/systems/{sys}/items/1")).await;
+        let token = c.token().into_bytes();
+        // A state-changing route that takes a form: multipart is refused.
+        let fields = vec![
+            ("csrf_token", token.clone(), None),
+            ("status", b"done".to_vec(), None),
+            ("measures", b"x".to_vec(), None),
+        ];
+        let status = multipart(&c, &app, &format!("/systems/{sys}/items/1"), fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}", app.backend);
+        let status =
+            multipart(&c, &app, &format!("/systems/{sys}/submit"), vec![("csrf_token", token.clone(), None)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}", app.backend);
+        assert!(app.store.answers(sys, 1).await.unwrap().is_empty());
+        // The upload route: the token must be the first field, and right.
+        let pdf = b"%PDF-1.4\n%%EOF\n".to_vec();
+        let late = vec![("file", pdf.clone(), Some("a.pdf")), ("csrf_token", token.clone(), None)];
+        let path = format!("/systems/{sys}/items/1/evidence");
+        assert_eq!(multipart(&c, &app, &path, late).await, StatusCode::FORBIDDEN, "{}", app.backend);
+        let wrong = vec![("csrf_token", b"0".repeat(64), None), ("file", pdf.clone(), Some("a.pdf"))];
+        assert_eq!(multipart(&c, &app, &path, wrong).await, StatusCode::FORBIDDEN, "{}", app.backend);
+        assert!(app.store.evidence_for(sys, 1, 1).await.unwrap().is_empty(), "{}", app.backend);
+        let right = vec![("csrf_token", token, None), ("file", pdf, Some("a.pdf"))];
+        assert_eq!(multipart(&c, &app, &path, right).await, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(app.store.evidence_for(sys, 1, 1).await.unwrap().len(), 1, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_are_checked_off_the_async_workers_never_more_at_once_than_the_cores() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let c = app.client();
+    c.get("/login").await;
+    let mut flood = Vec::new();
+    for k in 0..32 {
+        let c = c.clone();
+        flood.push(tokio::spawn(async move {
+            let login = format!("nobody-{k}");
+            c.post("/login", &[("login", &login), ("password", "Wrong-Guess-1")]).await
+        }));
+    }
+    // The server answers other requests meanwhile.
+    let health = app.client().get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    for t in flood {
+        assert!(t.await.unwrap().body.contains(FAILED));
+    }
+    let h = &app.state.hasher;
+    assert_eq!(h.checks(), 32, "every unknown user ID is checked against the dummy hash");
+    assert!(h.peak_concurrency() as usize <= h.limit(), "{} at once, limit {}", h.peak_concurrency(), h.limit());
+    assert!(h.peak_concurrency() >= 1);
+    app.close().await;
+}

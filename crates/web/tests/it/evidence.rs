@@ -1,0 +1,144 @@
+//! Evidence files that could run on the receiver's computer, over HTTPS:
+//! programs, scripts and Office files with macros are refused at upload
+//! with a message, and a file stored before that rule downloads under a
+//! name ending in the extension of its content.
+
+use crate::checklist::system;
+use crate::harness::{App, Client, Options, Res};
+use mamori_core::identity::{OrgKind, Role};
+use reqwest::StatusCode;
+use std::io::Write;
+
+/// A vendor signed in on a system of 総務課 it supplies: (client, system id).
+async fn vendor_with_system(app: &App) -> (Client, i64) {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor_org), "文書管理システム").await;
+    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
+    (vendor, sys)
+}
+
+/// Uploads `bytes` named `name` to item 4 as the form on the item page does.
+async fn upload(c: &Client, app: &App, sys: i64, name: &str, bytes: Vec<u8>) -> Res {
+    c.get(&format!("/systems/{sys}/items/4")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", c.token())
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    let r = c
+        .http
+        .post(format!("{}/systems/{sys}/items/4/evidence", app.base))
+        .header("origin", &app.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    Res { status, headers, body: r.text().await.unwrap() }
+}
+
+/// A zip holding `entries` (name, content).
+fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// The reasons of the `evidence.rejected` audit events, oldest first.
+async fn rejections(app: &App) -> Vec<(String, String)> {
+    let mut events = app.store.audit_recent(1000).await.unwrap();
+    events.reverse();
+    events
+        .into_iter()
+        .filter(|e| e.record.action == "evidence.rejected")
+        .map(|e| {
+            let c: serde_json::Value = serde_json::from_str(&e.record.changes).unwrap();
+            (c["name"].as_str().unwrap().to_owned(), c["why"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_stored() {
+    for app in App::each(Options::default()).await {
+        let (vendor, sys) = vendor_with_system(&app).await;
+        let xlsx = mamori_web::export::xlsx_bytes("s", &["a".into()], &[]).unwrap();
+        let types = r#"<Types><Default Extension="xml" ContentType="application/xml"/></Types>"#;
+        let with_vba = zip_of(&[("[Content_Types].xml", types), ("xl/workbook.xml", ""), ("xl/vbaProject.bin", "")]);
+        let docm_as_pdf =
+            zip_of(&[("[Content_Types].xml", types), ("word/document.xml", ""), ("Word/VBAPROJECT.bin", "")]);
+        let uploads = [("集計.xlsm", xlsx), ("集計.xlsx", with_vba), ("報告書.pdf", docm_as_pdf)];
+        for (name, bytes) in uploads.clone() {
+            let r = upload(&vendor, &app, sys, name, bytes).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
+            assert!(
+                r.body.contains("マクロを含む Office ファイルは証跡として受け付けられません"),
+                "{}: {name}: {}",
+                app.backend,
+                r.body
+            );
+        }
+        assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        let want: Vec<(String, String)> = uploads.iter().map(|(n, _)| ((*n).to_owned(), "macro".to_owned())).collect();
+        assert_eq!(rejections(&app).await, want, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn programs_and_scripts_are_refused_by_name_with_a_message_audited_and_not_stored() {
+    for app in App::each(Options::default()).await {
+        let (vendor, sys) = vendor_with_system(&app).await;
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        let script = b"<script>new ActiveXObject('WScript.Shell').Run('calc')</script>".to_vec();
+        let uploads =
+            [("x.hta", script.clone()), ("setup.EXE", pdf), ("run.bat.", script.clone()), ("deploy.ps1", script)];
+        for (name, bytes) in uploads.clone() {
+            let r = upload(&vendor, &app, sys, name, bytes).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
+            assert!(
+                r.body.contains(
+                    "実行ファイルやスクリプト(.exe、.bat、.ps1、.js、.hta など)は証跡として受け付けられません"
+                ),
+                "{}: {name}: {}",
+                app.backend,
+                r.body
+            );
+        }
+        assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        let want: Vec<(String, String)> =
+            uploads.iter().map(|(n, _)| ((*n).to_owned(), "executable".to_owned())).collect();
+        assert_eq!(rejections(&app).await, want, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// A text file named `x.hta` stored before uploads of that name were
+/// refused (written straight into the store) downloads as `x.hta.txt`.
+#[tokio::test]
+async fn a_text_file_stored_as_x_hta_downloads_as_x_hta_txt() {
+    for app in App::each(Options::default()).await {
+        let (vendor, sys) = vendor_with_system(&app).await;
+        let content = b"<script>alert(1)</script>\n".to_vec();
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
+        let old = mamori_store::evidence::NewEvidence {
+            number: 4,
+            original_name: "x.hta",
+            content_type: "text/plain",
+            sha256: &sha,
+            expires_on: None,
+            content: &content,
+        };
+        let id = app.store.add_evidence(&app.ctx(), sys, &old).await.unwrap();
+        let r = vendor.http.get(format!("{}/evidence/{id}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
+        assert_eq!(r.headers().get("content-type").unwrap(), "text/plain", "{}", app.backend);
+        let cd = r.headers().get("content-disposition").unwrap().to_str().unwrap().to_owned();
+        assert_eq!(cd, "attachment; filename=\"x.hta.txt\"; filename*=UTF-8''x.hta.txt", "{}", app.backend);
+        assert_eq!(r.bytes().await.unwrap().to_vec(), content, "{}: the content unchanged", app.backend);
+        app.close().await;
+    }
+}
