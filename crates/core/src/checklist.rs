@@ -21,27 +21,6 @@ pub fn applicable<'a>(
         .collect()
 }
 
-macro_rules! closed_set {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored code.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<$name> {
-                match s { $($code => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
 closed_set!(
     /// Where a system is in its life.
     Phase { Building = "building", PreProduction = "pre_production", Production = "production", Retired = "retired" }
@@ -60,6 +39,19 @@ closed_set!(
 closed_set!(
     /// The officer's decision on one answer.
     Review { Pending = "pending", Approved = "approved", Returned = "returned" }
+);
+
+closed_set!(
+    /// What a line of a system's history records.
+    HistoryKind {
+        Answer = "answer",
+        Evidence = "evidence",
+        Submit = "submit",
+        Approve = "approve",
+        Return = "return",
+        ReviewFinished = "review_finished",
+        RoundStarted = "round_started",
+    }
 );
 
 /// What is wrong with an answer, field by field.
@@ -110,6 +102,32 @@ impl AnswerInput {
     /// A planned date that has passed while the item is still not done.
     pub fn overdue(&self, today: Date) -> bool {
         matches!(self.status, AnswerStatus::Partial | AnswerStatus::NotDone) && self.planned.is_some_and(|d| d < today)
+    }
+}
+
+/// How far one system's assessment has come. Counted here alone, for the
+/// dashboard, the systems list and the system page alike.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub applicable: usize,
+    pub answered: usize,
+    pub approved: usize,
+    pub returned: usize,
+    pub not_done: usize,
+    pub overdue: usize,
+}
+
+impl Progress {
+    /// Counts one applicable requirement, with its answer and the decision
+    /// on it, if answered.
+    pub fn count(&mut self, answer: Option<(&AnswerInput, Review)>, today: Date) {
+        self.applicable += 1;
+        let Some((a, review)) = answer else { return };
+        self.answered += 1;
+        self.approved += usize::from(review == Review::Approved);
+        self.returned += usize::from(review == Review::Returned);
+        self.not_done += usize::from(a.status == AnswerStatus::NotDone);
+        self.overdue += usize::from(a.overdue(today));
     }
 }
 
@@ -290,6 +308,24 @@ mod tests {
             let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
             assert_eq!(got, *want, "{status:?}");
         }
+    }
+
+    #[test]
+    fn progress_counts_each_item_once() {
+        let today = date!(2026 - 11 - 28);
+        let late = AnswerInput {
+            status: NotDone,
+            measures: String::new(),
+            planned: Some(date!(2026 - 11 - 01)),
+            reason: String::new(),
+        };
+        let done = AnswerInput { status: Done, measures: "x".into(), planned: None, reason: String::new() };
+        let mut p = Progress::default();
+        p.count(None, today);
+        p.count(Some((&late, Review::Returned)), today);
+        p.count(Some((&done, Review::Approved)), today);
+        p.count(Some((&done, Review::Pending)), today);
+        assert_eq!(p, Progress { applicable: 4, answered: 3, approved: 1, returned: 1, not_done: 1, overdue: 1 });
     }
 
     #[test]

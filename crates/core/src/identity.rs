@@ -196,6 +196,21 @@ impl Role {
     }
 }
 
+crate::closed_set!(
+    /// What a line of the account ledger (ID管理簿) records.
+    LedgerChange {
+        Issued = "issued",
+        Role = "role",
+        Organisation = "organisation",
+        DisplayName = "display_name",
+        Email = "email",
+        Disabled = "disabled",
+        Enabled = "enabled",
+        PasswordReset = "password_reset",
+        TotpReset = "totp_reset",
+    }
+);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrgKind {
     Department,

@@ -1,7 +1,7 @@
 //! Dates are stored in UTC and shown in Japan Standard Time. Japan has no
 //! daylight saving time, so a fixed +09:00 offset is exact.
 
-use time::{macros::format_description, macros::offset, OffsetDateTime, UtcOffset};
+use time::{macros::format_description, macros::offset, Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 pub const JST: UtcOffset = offset!(+9);
 
@@ -16,6 +16,13 @@ pub fn format_rfc3339_jst(t: OffsetDateTime) -> String {
     t.to_offset(JST)
         .format(&time::format_description::well_known::Rfc3339)
         .expect("RFC 3339 formats every OffsetDateTime with a four-digit year")
+}
+
+/// A JST date `YYYY-MM-DD` (spaces around it ignored) as the instant its
+/// day starts; `None` when it is not such a date.
+pub fn jst_day_start(s: &str) -> Option<OffsetDateTime> {
+    let d = Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()?;
+    Some(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(JST))
 }
 
 #[cfg(test)]
@@ -33,5 +40,14 @@ mod tests {
     #[test]
     fn rfc3339_carries_the_offset() {
         assert_eq!(format_rfc3339_jst(datetime!(2026-11-28 05:05:07 UTC)), "2026-11-28T14:05:07+09:00");
+    }
+
+    #[test]
+    fn a_jst_date_starts_at_midnight_in_japan() {
+        assert_eq!(jst_day_start("2026-11-28"), Some(datetime!(2026-11-27 15:00 UTC)));
+        assert_eq!(jst_day_start(" 2026-01-01 "), Some(datetime!(2025-12-31 15:00 UTC)));
+        for bad in ["", "2026-13-01", "2026-02-30", "2026/11/28", "28-11-2026", "2026-11-28T09:00:00+09:00"] {
+            assert_eq!(jst_day_start(bad), None, "{bad}");
+        }
     }
 }

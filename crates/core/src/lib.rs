@@ -1,6 +1,30 @@
 //! Domain rules of mamori. Nothing here does I/O, so every rule of the
 //! checklist can be unit-tested in microseconds.
 
+/// A closed set of codes: an enum with `ALL`, `as_str` (the stored code)
+/// and `parse`.
+macro_rules! closed_set {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored code.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+pub(crate) use closed_set;
+
 pub mod audit;
 pub mod catalog;
 pub mod checklist;
@@ -10,4 +34,6 @@ pub mod jst;
 pub mod monitoring;
 pub mod password;
 pub mod policy;
+pub mod scope;
 pub mod totp;
+pub mod verification;

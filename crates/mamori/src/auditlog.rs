@@ -58,7 +58,7 @@ pub async fn purge(
     store
         .audit_for_each(&filter, |e| {
             if e.record.seq <= through {
-                if let Err(err) = writeln!(gz, "{}", mamori_web::audit_export::json(e)) {
+                if let Err(err) = writeln!(gz, "{}", mamori_files::audit_export::json(e)) {
                     io_error.get_or_insert(err);
                 }
             }

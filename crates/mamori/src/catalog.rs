@@ -1,13 +1,12 @@
 //! `mamori catalog …`: import, export, list and compare catalog versions.
 
-use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
+use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_core::catalog::{diff, CatalogFile, RowError};
 use mamori_core::jst::format_jst;
 use mamori_store::catalog::ImportOutcome;
 use mamori_store::Store;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -97,7 +96,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
     match cmd {
         CatalogCommand::List => {
             for v in store.catalog_versions().await.map_err(problem)? {
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}件\t{}\t{}",
                     v.id,
                     v.catalog_key,
@@ -113,7 +112,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
             let bytes = std::fs::read(&file)
                 .map_err(|e| refuse(format!("{} を読めません (cannot read): {e}", file.display())))?;
             let catalog = if bytes.starts_with(b"PK") {
-                mamori_web::catalog_io::import(&bytes, &id, &title).map_err(|e| report(&e))?
+                mamori_files::catalog_io::import(&bytes, &id, &title).map_err(|e| report(&e))?
             } else {
                 let text = String::from_utf8(bytes).map_err(|_| {
                     refuse("UTF-8 の YAML か Excel (.xlsx) を指定してください (not UTF-8 YAML nor .xlsx)")
@@ -122,13 +121,12 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
                 c.validate().map_err(|e| report(&e))?;
                 c
             };
-            match store.import_catalog(&crate::cli::console_ctx(), &catalog).await.map_err(problem)? {
-                ImportOutcome::Imported(v) => println!(
-                    "版 {v} として {} 件を取り込みました (imported as version {v})",
-                    catalog.requirements.len()
-                ),
+            match store.import_catalog(&crate::shared::console_ctx(), &catalog).await.map_err(problem)? {
+                ImportOutcome::Imported(v) => {
+                    outln!("版 {v} として {} 件を取り込みました (imported as version {v})", catalog.requirements.len())
+                }
                 ImportOutcome::AlreadyImported(v) => {
-                    println!("同じ内容の版 {v} が既にあります。何も取り込みませんでした (identical to version {v})")
+                    outln!("同じ内容の版 {v} が既にあります。何も取り込みませんでした (identical to version {v})")
                 }
             }
             Ok(())
@@ -153,19 +151,19 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
                     s.push('\n');
                     s.into_bytes()
                 }
-                ExportFormat::Xlsx => mamori_web::catalog_io::export(&file).map_err(problem)?,
+                ExportFormat::Xlsx => mamori_files::catalog_io::export(&file).map_err(problem)?,
             };
             match output {
                 Some(path) => std::fs::write(&path, &bytes)
                     .map_err(|e| refuse(format!("{} に書けません (cannot write): {e}", path.display())))?,
-                None => std::io::stdout().write_all(&bytes).map_err(problem)?,
+                None => crate::shared::write_stdout(&bytes),
             }
             let fmt = match format {
                 ExportFormat::Yaml => "yaml",
                 ExportFormat::Json => "json",
                 ExportFormat::Xlsx => "xlsx",
             };
-            store.record_catalog_export(&crate::cli::console_ctx(), id, fmt).await.map_err(problem)?;
+            store.record_catalog_export(&crate::shared::console_ctx(), id, fmt).await.map_err(problem)?;
             Ok(())
         }
         CatalogCommand::Diff { from, to } => {
@@ -173,16 +171,16 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
             let (_, b) = version_or_newest(store, Some(to)).await?;
             let d = diff(&a.requirements, &b.requirements);
             for n in &d.added {
-                println!("+ No.{n} 追加 (added)");
+                outln!("+ No.{n} 追加 (added)");
             }
             for n in &d.removed {
-                println!("- No.{n} 削除 (removed)");
+                outln!("- No.{n} 削除 (removed)");
             }
             for (n, fields) in &d.changed {
-                println!("~ No.{n} 変更 (changed): {}", fields.join(", "));
+                outln!("~ No.{n} 変更 (changed): {}", fields.join(", "));
             }
             if d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty() {
-                println!("差分はありません (no differences)");
+                outln!("差分はありません (no differences)");
             }
             Ok(())
         }

@@ -315,20 +315,14 @@ fn data_dir(global: &GlobalArgs, file: &FileConfig) -> PathBuf {
     global.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./data"))
 }
 
-/// The data directory the options name (flag, environment, file, default).
-pub fn data_dir_of(global: &GlobalArgs) -> PathBuf {
-    let mut ignored = Vec::new();
-    data_dir(global, &load_file(global.config.as_deref(), &mut ignored))
-}
-
-/// Where the database is, for commands that need nothing else.
-pub fn database_location(global: &GlobalArgs) -> Result<DatabaseLocation, Vec<ConfigError>> {
+/// The data directory and the database, for commands that need nothing else.
+pub fn data_location(global: &GlobalArgs) -> Result<(PathBuf, DatabaseLocation), Vec<ConfigError>> {
     let mut errors = Vec::new();
     let file = load_file(global.config.as_deref(), &mut errors);
     let dir = data_dir(global, &file);
     let db = resolve_database(global, &file, &dir).map_err(|e| vec![e])?;
     if errors.is_empty() {
-        Ok(db)
+        Ok((dir, db))
     } else {
         Err(errors)
     }
@@ -476,7 +470,7 @@ impl Config {
         let security = resolve_security(&file.security, &mut errors);
         let max_mb = positive("evidence.max_mb", file.evidence.max_mb, 20, &mut errors).min(1024) as usize;
         let clamd = file.evidence.clamd.as_deref().and_then(|c| {
-            let parsed = mamori_web::evidence::Clamd::parse(c);
+            let parsed = mamori_files::evidence::Clamd::parse(c);
             if parsed.is_none() {
                 errors.push(ConfigError(format!(
                     "evidence.clamd \"{c}\" は unix:/パス または tcp:ホスト:ポート の形式にしてください (evidence.clamd: unix:PATH or tcp:HOST:PORT)"

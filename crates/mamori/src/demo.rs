@@ -1,8 +1,8 @@
 //! `mamori demo`: fills an empty data directory with a realistic sample, so
 //! a new user can look around in a minute.
 
-use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
+use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
@@ -34,26 +34,18 @@ fn password() -> String {
 }
 
 pub async fn run(global: &GlobalArgs) -> ExitCode {
-    let dir = crate::config::data_dir_of(global);
-    if let Err(e) = crate::serve::create_data_dir(&dir) {
-        eprintln!(
-            "mamori: データディレクトリ {} を作成できません (cannot create the data directory): {e}",
-            dir.display()
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    }
     let store = match open_store(global).await {
         Ok(s) => s,
         Err(code) => return code,
     };
     let code = match fill(&store).await {
         Ok(accounts) => {
-            println!("デモデータを作成しました (demo data created). アカウント (accounts):");
-            println!("{:<14} {:<18} password", "login", "role");
+            outln!("デモデータを作成しました (demo data created). アカウント (accounts):");
+            outln!("{:<14} {:<18} password", "login", "role");
             for (login, role, pw) in accounts {
-                println!("{login:<14} {role:<18} {pw}");
+                outln!("{login:<14} {role:<18} {pw}");
             }
-            println!("システム管理者と情報セキュリティ担当は、初回ログイン時に二要素認証を設定します (admin and officer enrol TOTP at first sign-in).");
+            outln!("システム管理者と情報セキュリティ担当は、初回ログイン時に二要素認証を設定します (admin and officer enrol TOTP at first sign-in).");
             ExitCode::SUCCESS
         }
         Err(Refusal::NotEmpty) => {

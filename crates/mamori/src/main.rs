@@ -1,5 +1,6 @@
 //! The `mamori` binary: command line, configuration, wiring.
 
+mod audit;
 mod auditlog;
 mod catalog;
 mod cli;
@@ -9,6 +10,7 @@ mod jobs;
 mod scan;
 mod scanning;
 mod serve;
+mod shared;
 mod systems;
 mod users;
 

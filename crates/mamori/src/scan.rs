@@ -1,8 +1,8 @@
 //! `mamori scan`: verifies the technical items of a web server from outside.
 
-use crate::cli::{EXIT_CONFIG, EXIT_PROBLEM};
+use crate::shared::{outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Args, ValueEnum};
-use mamori_scan::{scan, ScanOptions, TargetReport, Verdict};
+use mamori_scan::{scan, CheckId, ScanOptions, TargetReport, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,22 +46,21 @@ enum Lang {
     En,
 }
 
-fn title(id: &str, lang: Lang) -> &'static str {
+fn title(id: CheckId, lang: Lang) -> &'static str {
     let (ja, en) = match id {
-        "tls.versions" => ("TLS のバージョン (57)", "TLS versions (57)"),
-        "tls.certificate" => ("サーバ証明書 (56)", "Certificate (56)"),
-        "https.redirect" => ("HTTPS への転送と HSTS (55)", "HTTPS redirect and HSTS (55)"),
-        "headers.clickjacking" => ("クリックジャッキング対策 (53)", "Clickjacking (53)"),
-        "headers.disclosure" => ("バージョン情報の表示 (33, 54)", "Version disclosure (33, 54)"),
-        "cookies.attributes" => ("Cookie の属性 (44)", "Cookie attributes (44)"),
-        "paths.exposed" => ("公開不要なファイル (34)", "Exposed files (34)"),
-        "paths.listing" => ("ディレクトリ一覧 (34)", "Directory listing (34)"),
-        "ports.open" => ("開いているポート (31, 32)", "Open ports (31, 32)"),
-        "url.session-id" => ("URL 中のセッションID (43)", "Session id in URLs (43)"),
-        "url.credentials" => ("URL 中の認証情報 (54)", "Credentials in URLs (54)"),
-        "paths.admin" => ("管理用インタフェース (35, 36)", "Administration interfaces (35, 36)"),
-        "errors.detail" => ("エラーの詳細表示 (47, 54)", "Error detail (47, 54)"),
-        _ => ("", ""),
+        CheckId::TlsVersions => ("TLS のバージョン (57)", "TLS versions (57)"),
+        CheckId::TlsCertificate => ("サーバ証明書 (56)", "Certificate (56)"),
+        CheckId::HttpsRedirect => ("HTTPS への転送と HSTS (55)", "HTTPS redirect and HSTS (55)"),
+        CheckId::Clickjacking => ("クリックジャッキング対策 (53)", "Clickjacking (53)"),
+        CheckId::Disclosure => ("バージョン情報の表示 (33, 54)", "Version disclosure (33, 54)"),
+        CheckId::Cookies => ("Cookie の属性 (44)", "Cookie attributes (44)"),
+        CheckId::Exposed => ("公開不要なファイル (34)", "Exposed files (34)"),
+        CheckId::Listing => ("ディレクトリ一覧 (34)", "Directory listing (34)"),
+        CheckId::Ports => ("開いているポート (31, 32)", "Open ports (31, 32)"),
+        CheckId::SessionInUrl => ("URL 中のセッションID (43)", "Session id in URLs (43)"),
+        CheckId::CredentialsInUrl => ("URL 中の認証情報 (54)", "Credentials in URLs (54)"),
+        CheckId::Admin => ("管理用インタフェース (35, 36)", "Administration interfaces (35, 36)"),
+        CheckId::ErrorDetail => ("エラーの詳細表示 (47, 54)", "Error detail (47, 54)"),
     };
     if lang == Lang::En {
         en
@@ -149,10 +148,10 @@ pub async fn run(args: ScanArgs) -> ExitCode {
         }
     }
     match args.format {
-        Format::Json => println!("{}", serde_json::json!({ "targets": reports })),
+        Format::Json => outln!("{}", serde_json::json!({ "targets": reports })),
         Format::Text => {
             for r in &reports {
-                println!("{}", r.target);
+                outln!("{}", r.target);
                 for c in &r.checks {
                     // Coloured on a terminal only (console decides).
                     let word = verdict(c.verdict, args.lang);
@@ -162,7 +161,7 @@ pub async fn run(args: ScanArgs) -> ExitCode {
                         Verdict::Fail => console::style(word).red().bold(),
                         Verdict::Error => console::style(word).magenta(),
                     };
-                    println!("  {:<10} {:<32} {}", word, title(c.id, args.lang), c.summary);
+                    outln!("  {:<10} {:<32} {}", word, title(c.id, args.lang), c.summary);
                 }
             }
         }

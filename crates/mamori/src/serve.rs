@@ -1,7 +1,8 @@
-//! `mamori serve`: wiring of configuration, database, TLS and listeners.
+//! `mamori serve`: wiring of configuration, database, TLS and listeners;
+//! and `mamori check-config`, which stops before the listeners.
 
-use crate::cli::{report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::{self, Config, ConfigErrors, GlobalArgs, ServeArgs, TlsSource};
+use crate::shared::{outln, prepare, report_config_errors, Unprepared, EXIT_CONFIG, EXIT_PROBLEM};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::clock::{Clock, SystemClock};
 use mamori_store::Store;
@@ -9,7 +10,6 @@ use mamori_web::refusals::Refusals;
 use mamori_web::{server, tls, AppState, WebConfig};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -25,23 +25,52 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(e) = create_data_dir(&cfg.data_dir) {
-        eprintln!(
-            "mamori: データディレクトリ {} を作成できません (cannot create the data directory): {e}",
-            cfg.data_dir.display()
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    }
-    let store = match Store::open(&cfg.database).await {
+    let store = match prepare(&cfg.data_dir, &cfg.database, &SystemClock).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mamori: データベースに接続できません (cannot reach the database) {}: {e}", cfg.database);
+            let message = e.message(&cfg.data_dir, &cfg.database);
+            eprintln!("mamori: {message}");
+            if let Unprepared::Catalog(store, _) = e {
+                let changes = Changes::new().with("error", message);
+                audit(&store, &SystemClock, Action::ConfigError, Outcome::Failure, changes).await;
+                store.close().await;
+            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     let code = run_with_store(cfg, store.clone()).await;
     store.close().await;
     code
+}
+
+/// `mamori check-config`: the configuration resolves, and the database is
+/// reached (and a new data directory prepared, as by `serve`).
+pub async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
+    config::init_logging(global, args);
+    let cfg = match Config::resolve(global, args) {
+        Ok(c) => c,
+        Err(errors) => {
+            report_config_errors(&errors.errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match prepare(&cfg.data_dir, &cfg.database, &SystemClock).await {
+        Ok(store) => {
+            store.close().await;
+            outln!(
+                "設定は正しく、データベースに接続できました (configuration OK, database reachable): {}",
+                cfg.database
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: {}", e.message(&cfg.data_dir, &cfg.database));
+            if let Unprepared::Catalog(store, _) = e {
+                store.close().await;
+            }
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
 }
 
 async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
@@ -107,10 +136,6 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     };
     let state = AppState::new(store.clone(), sessions.clone(), web_config, clock.clone());
     let refusals = state.refusals.clone();
-    let first_run = mamori_store::identity::Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
-    if let Err(e) = store.ensure_catalog(&first_run).await {
-        return fail(format!("同梱の要件カタログを取り込めません (shipped catalog): {e}")).await;
-    }
     let setup_url = match crate::jobs::setup_token(&store, &*clock, &public_origin).await {
         Ok(u) => u,
         Err(e) => return fail(format!("初回セットアップを準備できません (setup token): {e}")).await,
@@ -136,7 +161,9 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(server::serve(https, Some(tls_config), mamori_web::app(state.clone()), cfg.limits, stop_rx.clone()));
     // The URL goes to standard output once the server accepts connections;
-    // logs go to standard error.
+    // logs go to standard error. Unlike a command's output
+    // (`shared::write_stdout`), a standard output nobody reads does not end
+    // the server: these writes may fail.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "mamori: {public_origin}/ で待ち受けています (listening on https://{https_addr}/)");
     if let Some(l) = redirect {
@@ -211,15 +238,6 @@ impl Signals {
             _ = self.int.recv() => "SIGINT",
         }
     }
-}
-
-pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    // Only the server's user may read the data directory.
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Records a server event; returns false (after logging) when it could not.

@@ -1,7 +1,7 @@
 //! `mamori system …`: systems on the console.
 
-use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
+use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_core::checklist;
 use mamori_core::jst::format_rfc3339_jst;
@@ -48,31 +48,33 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
         Err(code) => return code,
     };
     let code = match cmd {
-        SystemCommand::List { format } => match store.systems(&SystemFilter::default()).await {
-            Ok(list) => {
-                match format {
-                    Format::Json => println!("{}", serde_json::Value::Array(list.iter().map(json).collect())),
-                    Format::Text => {
-                        for s in &list {
-                            println!(
-                                "{}\t{}\t{}\t{}\t{}\t{}",
-                                s.id,
-                                s.input.name,
-                                s.department_name,
-                                s.vendor_name.as_deref().unwrap_or("-"),
-                                s.input.phase.as_str(),
-                                s.status.as_str()
-                            );
+        SystemCommand::List { format } => {
+            match store.systems(mamori_core::scope::Scope::All, &SystemFilter::default()).await {
+                Ok(list) => {
+                    match format {
+                        Format::Json => outln!("{}", serde_json::Value::Array(list.iter().map(json).collect())),
+                        Format::Text => {
+                            for s in &list {
+                                outln!(
+                                    "{}\t{}\t{}\t{}\t{}\t{}",
+                                    s.id,
+                                    s.input.name,
+                                    s.department_name,
+                                    s.vendor_name.as_deref().unwrap_or("-"),
+                                    s.input.phase.as_str(),
+                                    s.status.as_str()
+                                );
+                            }
                         }
                     }
+                    ExitCode::SUCCESS
                 }
-                ExitCode::SUCCESS
+                Err(e) => {
+                    eprintln!("mamori: {e}");
+                    ExitCode::from(EXIT_PROBLEM)
+                }
             }
-            Err(e) => {
-                eprintln!("mamori: {e}");
-                ExitCode::from(EXIT_PROBLEM)
-            }
-        },
+        }
         SystemCommand::Show { id } => match store.system(id).await {
             Ok(Some(s)) => {
                 let answers = store.answers(s.id, s.round).await.unwrap_or_default();
@@ -94,7 +96,7 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
                     .iter()
                     .map(|a| serde_json::json!({"number": a.number, "status": a.input.status.as_str(), "review": a.review.as_str(), "revision": a.revision}))
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 ExitCode::SUCCESS
             }
             Ok(None) => {

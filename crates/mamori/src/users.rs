@@ -2,8 +2,8 @@
 //! server's console, beside a live server. Every change is audited and in
 //! the ledger, as from the web screens.
 
-use crate::cli::{open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use crate::config::GlobalArgs;
+use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_core::identity::{parse_display_name, parse_email, parse_text, FieldError, Login, OrgKind, Role};
 use mamori_core::jst::format_jst;
@@ -213,9 +213,9 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
                 password_hash: hash::hash(&password),
                 must_change_password: false,
             };
-            match store.issue_account(&crate::cli::console_ctx(), &new, &reason).await {
+            match store.issue_account(&crate::shared::console_ctx(), &new, &reason).await {
                 Ok(id) => {
-                    println!("アカウント {login} を発行しました (account {id} issued)");
+                    outln!("アカウント {login} を発行しました (account {id} issued)");
                     Ok(())
                 }
                 Err(StoreError::Conflict) => {
@@ -239,11 +239,11 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
                             })
                         })
                         .collect();
-                    println!("{}", serde_json::Value::Array(list));
+                    outln!("{}", serde_json::Value::Array(list));
                 }
                 Format::Text => {
                     for a in &accounts {
-                        println!(
+                        outln!(
                             "{}\t{}\t{}\t{}\t{}\t{}",
                             a.login,
                             a.display_name,
@@ -259,14 +259,14 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
         }
         UserCommand::Disable { login, reason } => {
             let a = find(store, &login).await?;
-            store.set_account_disabled(&crate::cli::console_ctx(), a.id, true, &reason).await.map_err(problem)?;
-            println!("アカウント {} を無効にしました (disabled)", a.login);
+            store.set_account_disabled(&crate::shared::console_ctx(), a.id, true, &reason).await.map_err(problem)?;
+            outln!("アカウント {} を無効にしました (disabled)", a.login);
             Ok(())
         }
         UserCommand::Unlock { login, reason } => {
             let a = find(store, &login).await?;
-            store.unlock_account(&crate::cli::console_ctx(), a.id, &reason).await.map_err(problem)?;
-            println!("アカウント {} のロックを解除しました (unlocked)", a.login);
+            store.unlock_account(&crate::shared::console_ctx(), a.id, &reason).await.map_err(problem)?;
+            outln!("アカウント {} のロックを解除しました (unlocked)", a.login);
             Ok(())
         }
         UserCommand::ResetPassword { login, password_stdin: _, reason } => {
@@ -274,10 +274,10 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
             let password = read_password()?;
             check_password(&password, &a.login)?;
             store
-                .reset_password(&crate::cli::console_ctx(), a.id, &hash::hash(&password), &reason)
+                .reset_password(&crate::shared::console_ctx(), a.id, &hash::hash(&password), &reason)
                 .await
                 .map_err(problem)?;
-            println!(
+            outln!(
                 "アカウント {} のパスワードを再設定しました。次回ログイン時に変更が必要です (password reset)",
                 a.login
             );
@@ -299,11 +299,11 @@ pub async fn run_org(global: &GlobalArgs, cmd: OrgCommand) -> ExitCode {
             };
             match (parse_text(&name, 1, 100), parse_text(&contact, 0, 200)) {
                 (Ok(name), Ok(contact)) => match store
-                    .create_organisation_audited(&crate::cli::console_ctx(), &name, kind, &contact)
+                    .create_organisation_audited(&crate::shared::console_ctx(), &name, kind, &contact)
                     .await
                 {
                     Ok(id) => {
-                        println!("組織 {name} を登録しました (organisation {id})");
+                        outln!("組織 {name} を登録しました (organisation {id})");
                         Ok(())
                     }
                     Err(StoreError::Conflict) => Err(refuse(format!("組織 {name} は既に登録されています (exists)"))),
@@ -315,7 +315,7 @@ pub async fn run_org(global: &GlobalArgs, cmd: OrgCommand) -> ExitCode {
         }
         OrgCommand::List => store.organisations().await.map_err(problem).map(|orgs| {
             for o in orgs {
-                println!("{}\t{}\t{}", o.name, o.kind.as_str(), o.contact);
+                outln!("{}\t{}\t{}", o.name, o.kind.as_str(), o.contact);
             }
         }),
     };

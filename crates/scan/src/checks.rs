@@ -2,7 +2,7 @@
 //! verdict with evidence.
 
 use crate::http::{self, Fetched};
-use crate::report::{CheckResult, TargetReport, Verdict};
+use crate::report::{CheckId, CheckResult, TargetReport, Verdict};
 use crate::tls::{self, TlsVersion, VersionAnswer};
 use rand::Rng;
 use serde_json::json;
@@ -108,7 +108,7 @@ pub async fn scan(url: &str, opts: &ScanOptions) -> Result<TargetReport, ScanErr
     Ok(TargetReport { target: t.url, checks })
 }
 
-fn unreachable(id: &'static str, reqs: &[u32], e: &str) -> CheckResult {
+fn unreachable(id: CheckId, reqs: &[u32], e: &str) -> CheckResult {
     CheckResult::new(id, reqs, Verdict::Error, format!("could not run: {e}"), json!({ "error": e }))
 }
 
@@ -142,17 +142,17 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
     }
     let ev = serde_json::Value::Object(evidence);
     if errors == TlsVersion::ALL.len() {
-        return CheckResult::new("tls.versions", &[57], Verdict::Error, "no TLS answer at all", ev);
+        return CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Error, "no TLS answer at all", ev);
     }
     let old: Vec<&str> = accepted.iter().filter(|v| **v < TlsVersion::Tls12).map(|v| v.name()).collect();
     let modern = accepted.iter().any(|v| *v >= TlsVersion::Tls12);
     if !old.is_empty() {
-        CheckResult::new("tls.versions", &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
+        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
     } else if !modern {
-        CheckResult::new("tls.versions", &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
+        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
     } else {
         let names: Vec<&str> = accepted.iter().map(|v| v.name()).collect();
-        CheckResult::new("tls.versions", &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
+        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
     }
 }
 
@@ -215,7 +215,7 @@ async fn handshake(t: &Target, config: rustls::ClientConfig, timeout: Duration) 
 }
 
 async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
-    const ID: &str = "tls.certificate";
+    const ID: CheckId = CheckId::TlsCertificate;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     match &opts.ca_pem {
@@ -279,7 +279,7 @@ async fn https_redirect(
     client: &reqwest::Client,
     entry: &Result<Fetched, String>,
 ) -> CheckResult {
-    const ID: &str = "https.redirect";
+    const ID: CheckId = CheckId::HttpsRedirect;
     let entry = match entry {
         Ok(e) => e,
         Err(e) => return unreachable(ID, &[55], e),
@@ -316,7 +316,7 @@ async fn https_redirect(
 }
 
 fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
-    const ID: &str = "headers.clickjacking";
+    const ID: CheckId = CheckId::Clickjacking;
     let e = match entry {
         Ok(e) => e,
         Err(err) => return unreachable(ID, &[53], err),
@@ -354,7 +354,7 @@ fn login_link(body: &str) -> Option<String> {
 
 /// Checklist item 43: a session id in a link, a form action or a redirect.
 fn session_in_url(pages: &[&Fetched]) -> CheckResult {
-    const ID: &str = "url.session-id";
+    const ID: CheckId = CheckId::SessionInUrl;
     const MARKERS: &[&str] = &[";jsessionid=", "phpsessid=", "aspsessionid", "sessionid=", "sid="];
     let mut found = Vec::new();
     for f in pages {
@@ -392,7 +392,7 @@ fn session_in_url(pages: &[&Fetched]) -> CheckResult {
 
 /// Checklist item 54①: user ids or passwords in URLs, and sign-in forms sent with GET.
 fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
-    const ID: &str = "url.credentials";
+    const ID: CheckId = CheckId::CredentialsInUrl;
     const NAMES: &[&str] = &["password=", "passwd=", "pwd=", "pass=", "userid=", "user_id=", "loginid="];
     let mut found = Vec::new();
     for f in pages {
@@ -424,7 +424,7 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
 
 /// Checklist items 35, 36: common administration interfaces reachable from here.
 async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
-    const ID: &str = "paths.admin";
+    const ID: CheckId = CheckId::Admin;
     const PATHS: &[&str] = &[
         "/admin/",
         "/administrator/",
@@ -482,7 +482,7 @@ async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, S
 
 /// Checklist items 47②, 54③: provoked errors show no stack trace, SQL or debug page.
 async fn error_detail(t: &Target, client: &reqwest::Client) -> CheckResult {
-    const ID: &str = "errors.detail";
+    const ID: CheckId = CheckId::ErrorDetail;
     const SIGNS: &[&str] = &[
         "stack trace",
         "traceback (most recent call last)",
@@ -556,7 +556,7 @@ fn version_in(s: &str) -> Option<String> {
 }
 
 fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>) -> CheckResult {
-    const ID: &str = "headers.disclosure";
+    const ID: CheckId = CheckId::Disclosure;
     let e = match entry {
         Ok(e) => e,
         Err(err) => return unreachable(ID, &[33, 54], err),
@@ -584,7 +584,7 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
 }
 
 fn cookies(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
-    const ID: &str = "cookies.attributes";
+    const ID: CheckId = CheckId::Cookies;
     let e = match entry {
         Ok(e) => e,
         Err(err) => return unreachable(ID, &[44], err),
@@ -652,7 +652,7 @@ const EXPOSED: &[(&str, Proof)] = &[
 ];
 
 async fn exposed(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
-    const ID: &str = "paths.exposed";
+    const ID: CheckId = CheckId::Exposed;
     let baseline = missing.as_ref().ok().map(|m| m.body.clone());
     let mut found = Vec::new();
     let mut probed = 0;
@@ -699,7 +699,7 @@ fn linked_dirs(body: &str) -> Vec<String> {
 }
 
 async fn listing(t: &Target, client: &reqwest::Client, entry: &Result<Fetched, String>) -> CheckResult {
-    const ID: &str = "paths.listing";
+    const ID: CheckId = CheckId::Listing;
     let e = match entry {
         Ok(e) => e,
         Err(err) => return unreachable(ID, &[34], err),
@@ -724,7 +724,7 @@ async fn listing(t: &Target, client: &reqwest::Client, entry: &Result<Fetched, S
 }
 
 async fn ports(t: &Target, opts: &ScanOptions) -> CheckResult {
-    const ID: &str = "ports.open";
+    const ID: CheckId = CheckId::Ports;
     let timeout = opts.timeout.min(Duration::from_secs(2));
     let probes =
         opts.ports.iter().copied().filter(|p| *p != t.port && *p != opts.http_port).map(|p| {

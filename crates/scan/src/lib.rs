@@ -12,4 +12,4 @@ pub mod report;
 pub mod tls;
 
 pub use checks::{scan, ScanError, ScanOptions, DEFAULT_PORTS};
-pub use report::{CheckResult, TargetReport, Verdict};
+pub use report::{CheckId, CheckResult, TargetReport, Verdict};

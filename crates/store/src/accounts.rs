@@ -3,7 +3,7 @@
 
 use crate::{with_conn, Backend, Store, StoreError, Tx};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
-use mamori_core::identity::{Login, OrgKind, Role};
+use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
 use sqlx::Row;
 use std::fmt;
@@ -128,7 +128,7 @@ pub struct LedgerEntry {
     pub account_login: String,
     pub at: OffsetDateTime,
     pub actor_login: String,
-    pub change: String,
+    pub change: LedgerChange,
     pub before: String,
     pub after: String,
     pub reason: String,
@@ -168,7 +168,7 @@ pub struct Reserved {
 /// One ledger line to write with a change.
 pub struct LedgerLine<'a> {
     pub actor_login: &'a str,
-    pub change: &'a str,
+    pub change: LedgerChange,
     pub before: &'a str,
     pub after: &'a str,
     pub reason: &'a str,
@@ -264,7 +264,10 @@ impl Store {
                 account_login: r.try_get("login")?,
                 at: t(r.try_get("at_us")?)?,
                 actor_login: r.try_get("actor_login")?,
-                change: r.try_get("change")?,
+                change: {
+                    let c: String = r.try_get("change")?;
+                    LedgerChange::parse(&c).ok_or_else(|| StoreError::Corrupt(format!("ledger change {c}")))?
+                },
                 before: r.try_get("before")?,
                 after: r.try_get("after")?,
                 reason: r.try_get("reason")?,
@@ -569,7 +572,7 @@ pub async fn add_ledger(
             "INSERT INTO account_ledger (account_id, at_us, actor_login, change, before, after, reason) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(account_id).bind(to_unix_micros(now)).bind(line.actor_login).bind(line.change)
+        .bind(account_id).bind(to_unix_micros(now)).bind(line.actor_login).bind(line.change.as_str())
         .bind(line.before).bind(line.after).bind(line.reason)
         .execute(c).await?;
     });

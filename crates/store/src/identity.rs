@@ -6,6 +6,7 @@ use crate::accounts::{self, Account, LedgerLine, NewAccount};
 use crate::audit::append;
 use crate::{Store, StoreError};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::identity::LedgerChange;
 use mamori_core::identity::OrgKind;
 use time::OffsetDateTime;
 
@@ -50,7 +51,13 @@ impl Store {
             &mut tx,
             ctx.now,
             id,
-            &LedgerLine { actor_login: &ctx.actor.login, change: "issued", before: "", after: &after, reason },
+            &LedgerLine {
+                actor_login: &ctx.actor.login,
+                change: LedgerChange::Issued,
+                before: "",
+                after: &after,
+                reason,
+            },
         )
         .await?;
         let changes = Changes::new()
@@ -84,7 +91,7 @@ impl Store {
             id,
             &LedgerLine {
                 actor_login: "setup",
-                change: "issued",
+                change: LedgerChange::Issued,
                 before: "",
                 after: "admin",
                 reason: "初回セットアップ",
@@ -111,25 +118,25 @@ impl Store {
         let org_id = organisation.map(|(id, _)| id);
         accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;
         let mut changes = Changes::new().with("reason", reason);
-        let mut lines: Vec<(&str, String, String)> = Vec::new();
+        let mut lines: Vec<(LedgerChange, String, String)> = Vec::new();
         if before.role != role {
-            lines.push(("role", before.role.as_str().to_owned(), role.as_str().to_owned()));
+            lines.push((LedgerChange::Role, before.role.as_str().to_owned(), role.as_str().to_owned()));
             changes = changes.with("role", format!("{} -> {}", before.role.as_str(), role.as_str()));
         }
         if before.organisation_id != org_id {
             let after = organisation.map(|(_, n)| n.to_owned()).unwrap_or_default();
             changes = changes.with("organisation", format!("{} -> {}", org_label(before), after));
-            lines.push(("organisation", org_label(before), after));
+            lines.push((LedgerChange::Organisation, org_label(before), after));
         }
         if before.display_name != display_name {
             changes = changes.with("display_name", format!("{} -> {}", before.display_name, display_name));
-            lines.push(("display_name", before.display_name.clone(), display_name.to_owned()));
+            lines.push((LedgerChange::DisplayName, before.display_name.clone(), display_name.to_owned()));
         }
         if before.email != email {
             changes = changes.with("email", format!("{} -> {}", before.email, email));
-            lines.push(("email", before.email.clone(), email.to_owned()));
+            lines.push((LedgerChange::Email, before.email.clone(), email.to_owned()));
         }
-        for (change, b, a) in &lines {
+        for (change, b, a) in lines.iter().map(|(c, b, a)| (*c, b, a)) {
             accounts::add_ledger(
                 &mut tx,
                 ctx.now,
@@ -152,8 +159,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
-        let (change, action) =
-            if disabled { ("disabled", Action::AccountDisabled) } else { ("enabled", Action::AccountEnabled) };
+        let (change, action) = if disabled {
+            (LedgerChange::Disabled, Action::AccountDisabled)
+        } else {
+            (LedgerChange::Enabled, Action::AccountEnabled)
+        };
         accounts::add_ledger(
             &mut tx,
             ctx.now,
@@ -182,7 +192,13 @@ impl Store {
             &mut tx,
             ctx.now,
             id,
-            &LedgerLine { actor_login: &ctx.actor.login, change: "password_reset", before: "", after: "", reason },
+            &LedgerLine {
+                actor_login: &ctx.actor.login,
+                change: LedgerChange::PasswordReset,
+                before: "",
+                after: "",
+                reason,
+            },
         )
         .await?;
         append(&mut tx, ctx.now, ctx.event(Action::PasswordReset, id).changes(Changes::new().with("reason", reason)))
@@ -212,7 +228,13 @@ impl Store {
             &mut tx,
             ctx.now,
             id,
-            &LedgerLine { actor_login: &ctx.actor.login, change: "totp_reset", before: "", after: "", reason },
+            &LedgerLine {
+                actor_login: &ctx.actor.login,
+                change: LedgerChange::TotpReset,
+                before: "",
+                after: "",
+                reason,
+            },
         )
         .await?;
         append(&mut tx, ctx.now, ctx.event(Action::TotpReset, id).changes(Changes::new().with("reason", reason)))

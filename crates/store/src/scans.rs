@@ -5,19 +5,51 @@ use crate::identity::Ctx;
 use crate::{with_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::verification::ScanReport;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a scan is: queued → running → done (or failed: no URL answered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl ScanStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanStatus::Queued => "queued",
+            ScanStatus::Running => "running",
+            ScanStatus::Done => "done",
+            ScanStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<ScanStatus, StoreError> {
+        Ok(match s {
+            "queued" => ScanStatus::Queued,
+            "running" => ScanStatus::Running,
+            "done" => ScanStatus::Done,
+            "failed" => ScanStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("scan status {other}"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScanRun {
     pub id: i64,
     pub system_id: i64,
     pub requested_by: String,
     pub requested_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
-    pub status: String,
-    /// `{"targets": [...]}`, as `mamori scan --format json` prints it.
-    pub report: Option<String>,
+    pub status: ScanStatus,
+    /// Stored as JSON (`{"targets": [...]}`, as `mamori scan --format json`
+    /// prints it), read back typed.
+    pub report: Option<ScanReport>,
 }
 
 fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
@@ -33,8 +65,12 @@ macro_rules! run_from_row {
             requested_by: r.try_get("requested_by")?,
             requested_at: t(r.try_get("requested_at_us")?)?,
             finished_at: r.try_get::<Option<i64>, _>("finished_at_us")?.map(t).transpose()?,
-            status: r.try_get("status")?,
-            report: r.try_get("report")?,
+            status: ScanStatus::parse(&r.try_get::<String, _>("status")?)?,
+            report: r
+                .try_get::<Option<String>, _>("report")?
+                .map(|j| serde_json::from_str::<ScanReport>(&j))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("scan report: {e}")))?,
         }
     }};
 }
@@ -83,13 +119,15 @@ impl Store {
         ctx: &Ctx,
         run: &ScanRun,
         ok: bool,
-        report: &str,
+        report: &ScanReport,
         summary: &str,
     ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(format!("scan report: {e}")))?;
+        let status = if ok { ScanStatus::Done } else { ScanStatus::Failed };
         let mut tx = self.begin().await?;
         with_conn!(tx, c => {
             sqlx::query("UPDATE scan_run SET status = $2, finished_at_us = $3, report = $4 WHERE id = $1")
-                .bind(run.id).bind(if ok { "done" } else { "failed" }).bind(to_unix_micros(ctx.now)).bind(report)
+                .bind(run.id).bind(status.as_str()).bind(to_unix_micros(ctx.now)).bind(json)
                 .execute(c).await?;
         });
         let ev = NewEvent::new(

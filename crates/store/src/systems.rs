@@ -6,8 +6,9 @@ use crate::identity::Ctx;
 use crate::{with_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{self, AnswerInput, AnswerStatus, ItemState, Phase, Review, SystemStatus};
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, ItemState, Phase, Review, SystemStatus};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::scope::Scope;
 use sqlx::Row;
 use time::{Date, OffsetDateTime};
 
@@ -58,8 +59,7 @@ pub struct SystemRecord {
     pub updated_at: OffsetDateTime,
 }
 
-/// Narrows a list of systems. `vendor_id` and `department_id` are also how
-/// a vendor or department user is confined to their own systems.
+/// Narrows a list of systems within a person's [`Scope`] (it never widens it).
 #[derive(Debug, Clone, Default)]
 pub struct SystemFilter {
     pub department_id: Option<i64>,
@@ -110,7 +110,7 @@ pub struct Approved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub number: u32,
-    pub kind: String,
+    pub kind: HistoryKind,
     pub status: String,
     pub measures: String,
     pub planned_date: Option<String>,
@@ -170,7 +170,7 @@ async fn history_line(
     ctx: &Ctx,
     system: &SystemRecord,
     number: u32,
-    kind: &str,
+    kind: HistoryKind,
     answer: Option<&AnswerInput>,
     comment: &str,
 ) -> Result<(), StoreError> {
@@ -184,7 +184,7 @@ async fn history_line(
             "INSERT INTO answer_event (system_id, round, number, kind, status, measures, planned_date, reason, comment, actor_login, at_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(system_id).bind(round).bind(i64::from(number)).bind(kind).bind(status).bind(measures).bind(planned)
+        .bind(system_id).bind(round).bind(i64::from(number)).bind(kind.as_str()).bind(status).bind(measures).bind(planned)
         .bind(reason).bind(comment).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now))
         .execute(c).await?;
     });
@@ -395,18 +395,26 @@ impl Store {
         tx.commit().await
     }
 
-    pub async fn systems(&self, f: &SystemFilter) -> Result<Vec<SystemRecord>, StoreError> {
+    /// The systems a person of `scope` may see, narrowed by `f`.
+    pub async fn systems(&self, scope: Scope, f: &SystemFilter) -> Result<Vec<SystemRecord>, StoreError> {
+        let (scope_department, scope_vendor) = match scope {
+            Scope::All => (None, None),
+            Scope::Department(d) => (Some(d), None),
+            Scope::Vendor(v) => (None, Some(v)),
+            Scope::Nothing => return Ok(Vec::new()),
+        };
         let mut tx = self.begin_read().await?;
         let sql = format!(
             "{SELECT_SYSTEM} WHERE ($1 IS NULL OR s.department_id = $1) AND ($2 IS NULL OR s.vendor_id = $2) \
              AND ($3 IS NULL OR s.phase = $3) AND ($4 IS NULL OR s.status = $4) \
-             AND ($5 IS NULL OR LOWER(s.name) LIKE '%' || LOWER($5) || '%') ORDER BY s.name"
+             AND ($5 IS NULL OR LOWER(s.name) LIKE '%' || LOWER($5) || '%') \
+             AND ($6 IS NULL OR s.department_id = $6) AND ($7 IS NULL OR s.vendor_id = $7) ORDER BY s.name"
         );
         let name = f.name_contains.as_ref().map(|n| n.replace(['%', '_'], ""));
         let list = with_conn!(tx, c => {
             let rows = sqlx::query(&sql)
                 .bind(f.department_id).bind(f.vendor_id).bind(f.phase.map(Phase::as_str)).bind(f.status.map(SystemStatus::as_str))
-                .bind(name)
+                .bind(name).bind(scope_department).bind(scope_vendor)
                 .fetch_all(c).await?;
             rows.iter().map(|r| Ok(system_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
         });
@@ -515,7 +523,7 @@ impl Store {
                 .execute(&mut *c).await?;
             }
         });
-        history_line(&mut tx, ctx, &s, number, "answer", Some(input), "").await?;
+        history_line(&mut tx, ctx, &s, number, HistoryKind::Answer, Some(input), "").await?;
         let mut changes = Changes::new().with("number", number).with("status", input.status.as_str());
         if review != Review::Pending {
             changes = changes.with("was", review.as_str());
@@ -555,7 +563,7 @@ impl Store {
                 .execute(c).await?;
             });
         }
-        history_line(tx, ctx, &s, number, "evidence", None, name).await?;
+        history_line(tx, ctx, &s, number, HistoryKind::Evidence, None, name).await?;
         Ok(s)
     }
 
@@ -567,7 +575,7 @@ impl Store {
         let items = self.items_in(&mut tx, &s).await?;
         let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
-        history_line(&mut tx, ctx, &s, 0, "submit", None, "").await?;
+        history_line(&mut tx, ctx, &s, 0, HistoryKind::Submit, None, "").await?;
         append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await?;
         tx.commit().await
     }
@@ -609,7 +617,7 @@ impl Store {
                 StoreError::Missing
             });
         }
-        let kind = if approve { "approve" } else { "return" };
+        let kind = if approve { HistoryKind::Approve } else { HistoryKind::Return };
         history_line(&mut tx, ctx, &s, number, kind, None, comment).await?;
         let ev = system_event(ctx, Action::AnswerReviewed, s.id).changes(
             Changes::new()
@@ -631,7 +639,7 @@ impl Store {
         let items = self.items_in(&mut tx, &s).await?;
         let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
-        history_line(&mut tx, ctx, &s, 0, "review_finished", None, to.as_str()).await?;
+        history_line(&mut tx, ctx, &s, 0, HistoryKind::ReviewFinished, None, to.as_str()).await?;
         append(
             &mut tx,
             ctx.now,
@@ -675,7 +683,7 @@ impl Store {
             }
         });
         let moved = SystemRecord { round: new, ..system.clone() };
-        history_line(&mut tx, ctx, &moved, 0, "round_started", None, &old.to_string()).await?;
+        history_line(&mut tx, ctx, &moved, 0, HistoryKind::RoundStarted, None, &old.to_string()).await?;
         append(
             &mut tx,
             ctx.now,
@@ -714,7 +722,10 @@ impl Store {
                 let n: i64 = r.try_get("number")?;
                 Ok(HistoryEntry {
                     number: n as u32,
-                    kind: r.try_get("kind")?,
+                    kind: {
+                        let k: String = r.try_get("kind")?;
+                        HistoryKind::parse(&k).ok_or_else(|| corrupt("history kind", &k))?
+                    },
                     status: r.try_get("status")?,
                     measures: r.try_get("measures")?,
                     planned_date: r.try_get("planned_date")?,

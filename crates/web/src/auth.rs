@@ -1,7 +1,7 @@
 //! Who is signed in, and what each route allows (items 2, 6, 35, 36, 46, 75).
 
 use crate::client::{is_in, ClientInfo};
-use crate::middleware::RequestId;
+use crate::context::origin_of;
 use crate::session::{self, SignedIn};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Request, State};
@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use mamori_core::identity::Permission;
 use mamori_core::policy::SessionState;
@@ -44,6 +44,11 @@ impl CurrentUser {
         self.0.role.can(p)
     }
 
+    /// The systems this person may see.
+    pub fn scope(&self) -> mamori_core::scope::Scope {
+        mamori_core::scope::Scope::of(self.0.role, self.0.organisation_id)
+    }
+
     pub fn actor(&self) -> Actor {
         Actor { account_id: Some(self.0.id), login: self.0.login.clone() }
     }
@@ -54,16 +59,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<CurrentUser>().cloned().ok_or_else(|| Redirect::to("/login").into_response())
-    }
-}
-
-/// Where a request came from, for audit events.
-pub fn origin_of(parts_ext: &axum::http::Extensions) -> Origin {
-    let client = parts_ext.get::<ClientInfo>();
-    Origin {
-        client_addr: client.map(|c| c.ip.to_string()),
-        user_agent: client.and_then(|c| c.user_agent.clone()),
-        request_id: parts_ext.get::<RequestId>().map(|r| r.0.clone()),
     }
 }
 

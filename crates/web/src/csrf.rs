@@ -3,7 +3,7 @@
 //! the `X-CSRF-Token` header — and a same-origin `Origin` (or, without one,
 //! `Sec-Fetch-Site: same-origin`).
 
-use crate::middleware::RequestId;
+use crate::context::RequestId;
 use crate::AppState;
 use axum::body::{to_bytes, Body};
 use axum::extract::{MatchedPath, Request, State};

@@ -1,11 +1,8 @@
 //! One error type for the web layer. Every failure becomes a status and the
 //! generic error page with the request id; the detail goes to the log.
 
-use crate::i18n::Lang;
-use crate::AppState;
-use askama::Template;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 /// What went wrong, for the server log only (never shown to the user).
 #[derive(Debug, Clone)]
@@ -52,54 +49,4 @@ pub fn has_own_page(res: &Response) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/html") || ct.starts_with("application/json"))
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    p: crate::page::PageCtx<'a>,
-    status: u16,
-    heading: String,
-    message: String,
-    request_id: &'a str,
-}
-
-pub fn render_page(state: &AppState, lang: Lang, status: StatusCode, request_id: &str, head: bool) -> Response {
-    let t = state.i18n.tr(lang);
-    let key = match status.as_u16() {
-        400 => "error-400",
-        403 => "error-403",
-        404 => "error-404",
-        405 => "error-405",
-        408 => "error-408",
-        413 => "error-413",
-        429 => "error-429",
-        503 => "error-503",
-        s if s >= 500 => "error-500",
-        _ => "error-400",
-    };
-    let page = ErrorPage {
-        heading: t.get(&format!("{key}-title")),
-        message: t.get(key),
-        // The error page knows no session: no user, no forms.
-        p: crate::page::PageCtx {
-            t,
-            user: None,
-            csrf: String::new(),
-            flash: None,
-            nav: Vec::new(),
-            path: String::new(),
-        },
-        status: status.as_u16(),
-        request_id,
-    };
-    match page.render() {
-        Ok(html) if !head => Html(html).into_response(),
-        Ok(_) => Html(String::new()).into_response(),
-        // The error page itself failed: say so plainly, without detail.
-        Err(e) => {
-            tracing::error!(request_id, "error page failed to render: {e}");
-            Html("<!doctype html><title>mamori</title><p>エラーが発生しました。</p>".to_owned()).into_response()
-        }
-    }
 }

@@ -3,8 +3,11 @@
 //! field, and nothing changes.
 
 use crate::i18n::Tr;
+use crate::AppState;
 use mamori_core::identity::FieldError;
+use mamori_core::identity::{parse_display_name, parse_email, Login};
 use mamori_core::password::PasswordProblem;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// Messages by field name, and the values to show again (never passwords).
@@ -60,4 +63,48 @@ pub fn password_message(t: &Tr, p: PasswordProblem) -> String {
         PasswordProblem::ControlCharacter => "password-control",
         PasswordProblem::Reused => "password-reused",
     })
+}
+
+#[derive(Default, Deserialize)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm_password: String,
+}
+
+/// Validates a new person's login, name, e-mail and password; the messages
+/// go into `errors`.
+pub fn validate_person(
+    state: &AppState,
+    t: &crate::i18n::Tr,
+    form: &PersonForm,
+    errors: &mut FormErrors,
+) -> Option<(Login, String, String)> {
+    let login = errors.check(t, "login", "field-login", Login::parse(&form.login));
+    let name = errors.check(t, "display_name", "field-display-name", parse_display_name(&form.display_name));
+    let email = errors.check(t, "email", "field-email", parse_email(&form.email));
+    validate_new_password(state, t, &form.login, &form.new_password, &form.confirm_password, errors);
+    Some((login?, name?, email?))
+}
+
+pub fn validate_new_password(
+    state: &AppState,
+    t: &crate::i18n::Tr,
+    login: &str,
+    password: &str,
+    confirm: &str,
+    errors: &mut FormErrors,
+) {
+    if let Some(problem) = state.config.security.password.check(password, login).first() {
+        errors.add("new_password", password_message(t, *problem));
+    } else if password != confirm {
+        errors.add("confirm_password", t.get("password-mismatch"));
+    }
 }

@@ -99,6 +99,11 @@ impl Tr<'_> {
         self.format(key, Some(&fa))
     }
 
+    /// The name of a value of a closed set, in this language.
+    pub fn label(&self, value: impl crate::labels::Label) -> String {
+        self.format(value.key(), None)
+    }
+
     pub fn code(&self) -> &'static str {
         self.lang.code()
     }
@@ -139,6 +144,51 @@ mod tests {
         let en = ids(EN);
         assert_eq!(ja.difference(&en).collect::<Vec<_>>(), Vec::<&String>::new(), "only in ja.ftl");
         assert_eq!(en.difference(&ja).collect::<Vec<_>>(), Vec::<&String>::new(), "only in en.ftl");
+    }
+
+    #[test]
+    fn every_value_shown_to_people_has_a_name_in_both_languages() {
+        let (ja, en) = (ids(JA), ids(EN));
+        for key in crate::labels::all_keys() {
+            assert!(ja.contains(key) && en.contains(key), "{key}");
+        }
+    }
+
+    /// Every key written in the code and the templates (`get("…")`,
+    /// `with("…"`) exists in both languages, and no key is built at run time.
+    #[test]
+    fn every_key_the_code_uses_exists_in_both_languages() {
+        let (ja, en) = (ids(JA), ids(EN));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("src"), root.join("templates")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        let mut used = 0;
+        // This file names the patterns it looks for.
+        for path in files.into_iter().filter(|p| !p.ends_with("i18n.rs")) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for call in ["get(&format!(", "with(&format!("] {
+                assert!(!text.contains(call), "{}: a key built with format!", path.display());
+            }
+            for opener in ["t.get(\"", "t.with(\""] {
+                for (i, _) in text.match_indices(opener) {
+                    let rest = &text[i + opener.len()..];
+                    let key = &rest[..rest.find('"').unwrap()];
+                    used += 1;
+                    assert!(ja.contains(key) && en.contains(key), "{}: {key}", path.display());
+                }
+            }
+        }
+        assert!(used > 300, "the scan found the keys ({used})");
     }
 
     #[test]

@@ -5,19 +5,19 @@
 //! and render. No SQL and no business rule lives here.
 
 mod assets;
-pub mod audit_export;
 mod auth;
-pub mod catalog_io;
 pub mod client;
+mod context;
 mod csrf;
+mod download;
 mod error;
-pub mod evidence;
-pub mod export;
+mod error_page;
 mod forms;
 mod handlers;
 pub mod hashing;
 mod health;
 pub mod i18n;
+pub mod labels;
 mod metrics;
 mod middleware;
 mod page;
@@ -63,7 +63,7 @@ pub struct EvidenceConfig {
     /// Largest file accepted (default 20 MB).
     pub max_bytes: usize,
     /// Scan every upload before accepting it, when set (item 58).
-    pub clamd: Option<evidence::Clamd>,
+    pub clamd: Option<mamori_files::evidence::Clamd>,
 }
 
 impl Default for EvidenceConfig {
@@ -153,8 +153,6 @@ impl AppState {
         &self.account_locks[account_id.rem_euclid(self.account_locks.len() as i64) as usize]
     }
 }
-
-pub use handlers::audit::jst_day_start;
 
 /// The application: every route, behind the middleware stack.
 pub fn app(state: AppState) -> Router {

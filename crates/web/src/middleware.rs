@@ -1,6 +1,7 @@
 //! The middleware stack, in one place, in the order requests pass through it.
 
 use crate::client::{self, ClientInfo, PeerAddr};
+use crate::context::RequestId;
 use crate::error::{self, ErrorDetail};
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -16,12 +17,6 @@ use std::time::Instant;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
-
-/// The request id: random, made here for every request, never taken from
-/// the client. Users quote it from the error page; it ties the page to the
-/// server log and the audit log.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -188,7 +183,7 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
     let (mut parts, _body) = res.into_parts();
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let page = error::render_page(&state, lang, status, &id, method == Method::HEAD);
+    let page = crate::error_page::render_page(&state, lang, status, &id, method == Method::HEAD);
     let mut out = page.into_response();
     for (name, value) in parts.headers.iter() {
         out.headers_mut().insert(name.clone(), value.clone());

@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, audit, me, signin, systems};
+use crate::handlers::{admin, audit, catalog, dashboard, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -56,7 +56,7 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/password", Due, post(me::change_password)),
         entry(g.clone(), "/account/totp", Due, get(me::totp_enrol_form)),
         entry(p.clone(), "/account/totp", Due, post(me::totp_enrol)),
-        entry(g.clone(), "/dashboard", SignedIn, get(me::dashboard)),
+        entry(g.clone(), "/dashboard", SignedIn, get(dashboard::dashboard)),
         entry(g.clone(), "/account", SignedIn, get(me::account)),
         entry(g.clone(), "/admin/users", Permission(ViewAccounts), get(admin::users)),
         entry(p.clone(), "/admin/users", Permission(ManageAccounts), post(admin::create_user)),
@@ -81,7 +81,7 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/admin/ledger.xlsx", Permission(ViewAccounts), get(admin::ledger_xlsx)),
         entry(g.clone(), "/admin/access-review", Permission(ViewAccounts), get(admin::access_review)),
         entry(p.clone(), "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
-        entry(g.clone(), "/catalog", SignedIn, get(systems::catalog)),
+        entry(g.clone(), "/catalog", SignedIn, get(catalog::catalog)),
         entry(g.clone(), "/audit", Permission(ViewAuditLog), get(audit::viewer)),
         entry(g.clone(), "/audit/events/{seq}", Permission(ViewAuditLog), get(audit::event)),
         entry(g.clone(), "/audit/export.csv", Permission(ViewAuditLog), get(audit::export_csv)),

@@ -84,3 +84,81 @@ async fn configured_certificate_is_used_instead_of_the_self_signed_one() {
     assert!(!s.logs().contains("自己署名証明書で HTTPS"), "no self-signed warning");
     s.kill().await;
 }
+
+/// Runs `mamori ARGS…` with its standard output on a pipe whose reader is
+/// gone before the command writes anything; returns how it ended and what
+/// it wrote to standard error.
+async fn with_stdout_closed(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = crate::harness::command()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mamori");
+    // The command opens its database before it prints: by then the only
+    // reader of the pipe is closed.
+    drop(child.stdout.take());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("mamori ends when nobody reads its output")
+        .expect("wait for mamori");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn commands_end_quietly_when_their_reader_goes_away() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let (code, _, err) = run(&["demo", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    for args in [
+        &["system", "list", "--data-dir", d][..],
+        &["catalog", "export", "--format", "yaml", "--data-dir", d],
+        &["audit", "export", "--format", "csv", "--data-dir", d],
+        &["user", "list", "--format", "json", "--data-dir", d],
+    ] {
+        let (status, err) = with_stdout_closed(args).await;
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?} panicked:\n{err}");
+        assert!(
+            status.code() == Some(0) || status.signal() == Some(libc::SIGPIPE),
+            "{args:?} ends with success or by SIGPIPE, not {status:?}:\n{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn commands_prepare_a_missing_data_directory_as_the_server_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let data = dir.path().join("new/missing/dir");
+    let (code, out, err) = run(&["catalog", "export", "--format", "yaml", "--data-dir", data.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    let catalog = mamori_core::catalog::CatalogFile::from_yaml(&out).expect("the export is a catalog");
+    assert_eq!(catalog.requirements.len(), 79, "the shipped catalog");
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "only the server's user may read the data directory");
+
+    // An empty directory that exists: the catalog is there at once, as
+    // version 1, imported by the system as at the server's first start.
+    let fresh = TempDir::new().unwrap();
+    let f = fresh.path().to_str().unwrap();
+    let (code, out, err) = run(&["catalog", "list", "--data-dir", f]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("1\t"), "version 1: {out}");
+    assert!(out.contains("79件"), "{out}");
+    let store = crate::harness::sqlite_store(fresh.path()).await;
+    let events = store.audit_recent(10).await.unwrap();
+    store.close().await;
+    let actions: Vec<(&str, &str)> =
+        events.iter().map(|e| (e.record.action.as_str(), e.record.actor_login.as_str())).collect();
+    assert_eq!(actions, [("catalog.imported", "system")]);
+
+    // check-config reaches a database that does not exist yet the same way.
+    let other = dir.path().join("other");
+    let (code, out, err) = run(&["check-config", "--data-dir", other.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(other.join("mamori.db").is_file());
+}

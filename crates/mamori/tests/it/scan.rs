@@ -379,12 +379,12 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     assert!(second.contains("<td>tls.versions</td><td>fail</td>"), "{second}");
     assert!(second.contains("auto-fail"), "the requirement row shows the failed verdict");
     let alerts = store.alerts(true).await.unwrap();
-    let runs: Vec<(i64, String, usize)> = store
+    let runs: Vec<(i64, &str, usize)> = store
         .scans(id, 5)
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.id, r.status, r.report.map_or(0, |x| x.len())))
+        .map(|r| (r.id, r.status.as_str(), r.report.map_or(0, |x| x.targets.len())))
         .collect();
     assert!(
         alerts.iter().any(|a| a.kind == "scan.regression" && a.subject.contains("tls.versions")),

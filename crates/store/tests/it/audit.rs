@@ -161,7 +161,9 @@ async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
         assert!(db.store.account_by_id(old).await.unwrap().unwrap().disabled_at.is_some());
         assert!(db.store.account_by_id(active).await.unwrap().unwrap().disabled_at.is_none());
         let ledger = db.store.ledger().await.unwrap();
-        assert!(ledger.iter().any(|l| l.account_id == old && l.change == "disabled" && l.reason == "180日"));
+        assert!(ledger.iter().any(|l| l.account_id == old
+            && l.change == mamori_core::identity::LedgerChange::Disabled
+            && l.reason == "180日"));
         assert!(db.store.audit_recent(1).await.unwrap()[0].record.action == "account.disabled");
         assert_eq!(
             db.store.audit_verify().await.unwrap(),

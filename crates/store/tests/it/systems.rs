@@ -3,6 +3,7 @@ use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
 use mamori_core::identity::OrgKind;
+use mamori_core::scope::Scope;
 use mamori_store::identity::Ctx;
 use mamori_store::systems::{SystemFilter, SystemInput};
 use mamori_store::StoreError;
@@ -39,13 +40,20 @@ async fn systems_answers_and_decisions_keep_their_history() {
             (s.status, s.vendor_name.as_deref(), s.input.urls.len()),
             (SystemStatus::NotStarted, Some("ベンダーA"), 1)
         );
-        let mine = db.store.systems(&SystemFilter { vendor_id: Some(vendor), ..Default::default() }).await.unwrap();
+        let all = SystemFilter::default();
+        let mine = db.store.systems(Scope::Vendor(vendor), &all).await.unwrap();
         assert_eq!(mine.len(), 1);
-        let others =
-            db.store.systems(&SystemFilter { vendor_id: Some(vendor + 100), ..Default::default() }).await.unwrap();
+        let others = db.store.systems(Scope::Vendor(vendor + 100), &all).await.unwrap();
         assert!(others.is_empty());
-        let found =
-            db.store.systems(&SystemFilter { name_contains: Some("文書".into()), ..Default::default() }).await.unwrap();
+        // A filter narrows within the scope, never widens it.
+        let widened = SystemFilter { vendor_id: Some(vendor), ..Default::default() };
+        assert!(db.store.systems(Scope::Vendor(vendor + 100), &widened).await.unwrap().is_empty());
+        assert!(db.store.systems(Scope::Nothing, &all).await.unwrap().is_empty());
+        let found = db
+            .store
+            .systems(Scope::All, &SystemFilter { name_contains: Some("文書".into()), ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1, "{}", db.name);
 
         let answer = AnswerInput {
@@ -94,14 +102,14 @@ async fn systems_answers_and_decisions_keep_their_history() {
             Review::Pending,
             "resubmitted items await a decision"
         );
-        let kinds: Vec<String> = db
+        let kinds: Vec<&str> = db
             .store
             .history(id, 1)
             .await
             .unwrap()
             .into_iter()
             .filter(|h| h.number == 57 || h.number == 0)
-            .map(|h| h.kind)
+            .map(|h| h.kind.as_str())
             .collect();
         assert_eq!(
             kinds,

@@ -2,27 +2,26 @@
 //! alerts (checklist items 27-29, 54④, 66, 67).
 
 use super::{html, jst, Meta};
-use crate::audit_export;
 use crate::auth::CurrentUser;
+use crate::download;
 use crate::error::AppError;
-use crate::export::{self, CsvEncoding};
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
 use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome};
 use mamori_core::clock::from_unix_micros;
 use mamori_core::identity::{parse_multiline, Permission};
-use mamori_core::jst::JST;
+use mamori_core::jst::jst_day_start;
+use mamori_files::audit_export;
+use mamori_files::export::CsvEncoding;
 use mamori_store::auditlog::AuditFilter;
 use serde::Deserialize;
-use time::macros::format_description;
-use time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Duration, OffsetDateTime};
 
 const PAGE: i64 = 50;
 
@@ -48,12 +47,6 @@ pub struct AuditQuery {
     pub before: Option<i64>,
     #[serde(default)]
     pub encoding: Option<String>,
-}
-
-/// A JST date `YYYY-MM-DD` as the instant its day starts.
-pub fn jst_day_start(s: &str) -> Option<OffsetDateTime> {
-    let d = Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()?;
-    Some(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(JST))
 }
 
 impl AuditQuery {
@@ -236,7 +229,7 @@ pub async fn export_csv(
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
     audit_export_event(&state, &meta, &user, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }, n).await?;
     let headers: Vec<String> = audit_export::CSV_HEADERS.iter().map(|s| (*s).to_owned()).collect();
-    Ok(export::csv_response("audit-log.csv", &headers, &rows, enc))
+    Ok(download::csv("audit-log.csv", &headers, &rows, enc))
 }
 
 pub async fn export_jsonl(
@@ -256,14 +249,7 @@ pub async fn export_jsonl(
         })
         .await?;
     audit_export_event(&state, &meta, &user, "jsonl", n).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, export::attachment("audit-log.jsonl")),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(download::file("application/x-ndjson; charset=utf-8", "audit-log.jsonl", out))
 }
 
 // ----- sign-in monitoring and log reviews -------------------------------------------------

@@ -1,10 +1,11 @@
 //! The signed-in person's own pages: dashboard, my account, password,
 //! second-factor enrolment (items 4, 5, 38, 40, 75).
 
-use super::{html, jst, role_key, Meta};
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{password_message, FormErrors};
+use crate::handlers::{html, jst, Meta};
+use crate::labels::Label;
 use crate::page::{Page, PageCtx};
 use crate::session::{self, SignedIn};
 use crate::AppState;
@@ -17,30 +18,6 @@ use mamori_core::clock::from_unix_micros;
 use mamori_core::password::PasswordProblem;
 use mamori_core::totp;
 use serde::Deserialize;
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-struct Dashboard<'a> {
-    p: PageCtx<'a>,
-    role_key: &'static str,
-    board: Option<super::systems::Board>,
-    q: super::systems::ListQuery,
-}
-
-pub async fn dashboard(
-    State(state): State<AppState>,
-    page: Page,
-    user: CurrentUser,
-    axum::extract::Query(q): axum::extract::Query<super::systems::ListQuery>,
-) -> Result<Response, AppError> {
-    let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
-        Some(super::systems::board(&state, &user, &q, state.i18n.tr(page.lang)).await?)
-    } else {
-        None
-    };
-    let p = page.ctx(&state).await?;
-    html(Dashboard { p, role_key: role_key(user.account().role), board, q })
-}
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -58,7 +35,7 @@ pub async fn account(State(state): State<AppState>, page: Page, user: CurrentUse
     let a = user.account();
     html(AccountPage {
         p,
-        role_key: role_key(a.role),
+        role_key: a.role.key(),
         previous_at: jst(prev.as_ref().and_then(|p| p.at_us).and_then(from_unix_micros)),
         previous_addr: prev.and_then(|p| p.addr).unwrap_or_default(),
         password_changed: jst(Some(a.password_changed_at)),
@@ -131,7 +108,7 @@ pub async fn change_password(
         }
         None => errors.add("current_password", t.get("password-locked")),
     }
-    super::signin::validate_new_password(&state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
+    crate::forms::validate_new_password(&state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
     if errors.is_empty() {
         let policy = state.config.security.password;
         let history = state.store.password_history(a.id, policy.history).await?;

@@ -2,17 +2,31 @@
 
 pub mod admin;
 pub mod audit;
+pub mod catalog;
+pub mod dashboard;
 pub mod me;
 pub mod signin;
 pub mod systems;
 
-use crate::auth::origin_of;
+use crate::context::origin_of;
+use crate::error::AppError;
+use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use mamori_core::audit::{Actor, Origin};
+use mamori_core::catalog::RequirementDef;
+use mamori_core::checklist::{self, ItemState};
+use mamori_core::checklist::{Phase, SystemStatus};
+use mamori_core::identity::OrgKind;
 use mamori_core::jst::format_jst;
+use mamori_core::jst::JST;
+use mamori_store::accounts::Organisation;
 use mamori_store::identity::Ctx;
+use mamori_store::systems::SystemFilter;
+use mamori_store::systems::{AnswerRecord, SystemRecord};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// Where the request came from (client address, user agent, request id).
@@ -45,17 +59,6 @@ pub fn jst(t: Option<OffsetDateTime>) -> String {
     t.map(format_jst).unwrap_or_else(|| "-".to_owned())
 }
 
-pub fn role_key(role: mamori_core::identity::Role) -> &'static str {
-    use mamori_core::identity::Role::*;
-    match role {
-        Admin => "role-admin",
-        SecurityOfficer => "role-security-officer",
-        Department => "role-department",
-        Vendor => "role-vendor",
-        Auditor => "role-auditor",
-    }
-}
-
 /// A path inside this site to go back to: starts with one `/`, no scheme,
 /// no host, no control character (an open redirect or a header split is
 /// refused, and `/` is used instead).
@@ -69,6 +72,96 @@ pub fn local_path(next: &str) -> &str {
         next
     } else {
         "/"
+    }
+}
+
+// ----- shared by the checklist screens ------------------------------------------
+
+pub fn today(state: &AppState) -> time::Date {
+    state.clock.now().to_offset(JST).date()
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub vendor: String,
+    #[serde(default)]
+    pub phase: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+pub fn org_choices(orgs: &[Organisation], kind: OrgKind) -> Vec<(String, String)> {
+    orgs.iter().filter(|o| o.kind == kind).map(|o| (o.id.to_string(), o.name.clone())).collect()
+}
+
+/// The query's filters (the store keeps them within the person's scope).
+pub fn filtered(q: &ListQuery) -> SystemFilter {
+    let mut f = SystemFilter {
+        department_id: q.department.parse().ok(),
+        vendor_id: q.vendor.parse().ok(),
+        ..Default::default()
+    };
+    f.phase = Phase::parse(&q.phase);
+    f.status = SystemStatus::parse(&q.status);
+    f.name_contains = Some(q.q.trim().to_owned()).filter(|s| !s.is_empty() && s.chars().count() <= 100);
+    f
+}
+
+pub struct ReqRow {
+    number: u32,
+    major: String,
+    middle: String,
+    condition: String,
+    text: String,
+    applies_when: String,
+    checks: String,
+    hint: String,
+}
+
+pub fn req_row(r: &RequirementDef) -> ReqRow {
+    ReqRow {
+        number: r.number,
+        major: r.major.clone(),
+        middle: r.middle.clone(),
+        condition: r.condition_note.clone().unwrap_or_default(),
+        text: r.text.clone(),
+        applies_when: r.applies_when.clone(),
+        checks: r.checks.join(" "),
+        hint: r.evidence_hint.clone(),
+    }
+}
+
+/// Everything the system page and the workflow need.
+pub struct Loaded {
+    pub reqs: Vec<RequirementDef>,
+    pub applicable: Vec<u32>,
+    pub answers: BTreeMap<u32, AnswerRecord>,
+    pub overrides: Vec<mamori_store::systems::Override>,
+}
+
+pub async fn load(state: &AppState, s: &SystemRecord) -> Result<Loaded, AppError> {
+    let file = state
+        .store
+        .catalog_document(s.catalog_version_id)
+        .await?
+        .ok_or_else(|| AppError::Internal("catalog version missing".into()))?;
+    let overrides = state.store.overrides(s.id).await?;
+    let pairs: Vec<(u32, bool)> = overrides.iter().map(|o| (o.number, o.applies)).collect();
+    let applicable =
+        checklist::applicable(&file.requirements, &s.input.attrs, &pairs).iter().map(|r| r.number).collect();
+    let answers = state.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    Ok(Loaded { reqs: file.requirements.clone(), applicable, answers, overrides })
+}
+
+impl Loaded {
+    pub fn items(&self) -> Vec<ItemState> {
+        let decided = self.answers.iter().map(|(n, a)| (*n, a.review)).collect();
+        checklist::item_states(&self.applicable, &decided)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{html, local_path, Meta};
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
-use crate::forms::{password_message, FormErrors};
+use crate::forms::{validate_person, FormErrors, PersonForm};
 use crate::page::{Page, PageCtx};
 use crate::session::{self, Pending, PreviousSignin, SignedIn};
 use crate::{csrf, AppState};
@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
-use mamori_core::identity::{parse_display_name, parse_email, Login, Role};
+use mamori_core::identity::{Login, Role};
 use mamori_core::totp;
 use mamori_store::accounts::{Account, Gate, NewAccount, Reserved};
 use serde::Deserialize;
@@ -330,20 +330,6 @@ pub fn setup_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-#[derive(Default, Deserialize)]
-pub struct PersonForm {
-    #[serde(default)]
-    pub login: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(default)]
-    pub email: String,
-    #[serde(default)]
-    pub new_password: String,
-    #[serde(default)]
-    pub confirm_password: String,
-}
-
 #[derive(Template)]
 #[template(path = "setup.html")]
 struct SetupPage<'a> {
@@ -370,36 +356,6 @@ pub async fn setup_form(
     }
     let p = page.ctx_form(&state).await?;
     html(SetupPage { p, token, form: PersonForm::default(), errors: FormErrors::new() })
-}
-
-/// Validates a new person's login, name, e-mail and password; the messages
-/// go into `errors`.
-pub fn validate_person(
-    state: &AppState,
-    t: &crate::i18n::Tr,
-    form: &PersonForm,
-    errors: &mut FormErrors,
-) -> Option<(Login, String, String)> {
-    let login = errors.check(t, "login", "field-login", Login::parse(&form.login));
-    let name = errors.check(t, "display_name", "field-display-name", parse_display_name(&form.display_name));
-    let email = errors.check(t, "email", "field-email", parse_email(&form.email));
-    validate_new_password(state, t, &form.login, &form.new_password, &form.confirm_password, errors);
-    Some((login?, name?, email?))
-}
-
-pub fn validate_new_password(
-    state: &AppState,
-    t: &crate::i18n::Tr,
-    login: &str,
-    password: &str,
-    confirm: &str,
-    errors: &mut FormErrors,
-) {
-    if let Some(problem) = state.config.security.password.check(password, login).first() {
-        errors.add("new_password", password_message(t, *problem));
-    } else if password != confirm {
-        errors.add("confirm_password", t.get("password-mismatch"));
-    }
 }
 
 pub async fn setup(

@@ -193,7 +193,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         )
         .await;
         w.expect("/systems", "system.created", "officer2", Some("system")).await;
-        let sys = app.store.systems(&Default::default()).await.unwrap()[0].id;
+        let sys = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].id;
         let s = format!("/systems/{sys}");
         post_ok(
             &officer,
@@ -304,7 +304,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let mut text = String::new();
         app.store
             .audit_for_each(&Default::default(), |e| {
-                text.push_str(&mamori_web::audit_export::json(e).to_string());
+                text.push_str(&mamori_files::audit_export::json(e).to_string());
                 Ok(())
             })
             .await

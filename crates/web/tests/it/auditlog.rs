@@ -122,3 +122,18 @@ async fn monitoring_page_log_reviews_and_alert_acknowledgement() {
         app.close().await;
     }
 }
+
+/// The action filter offered every action, not three of them.
+#[tokio::test]
+async fn the_audit_viewers_action_filter_lists_every_action() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let page = officer.get("/audit").await.body;
+    let offered = page.matches("<option value=\"").count();
+    for a in mamori_core::audit::Action::ALL {
+        assert!(page.contains(&format!("<option value=\"{}\"", a.as_str())), "{} is not offered", a.as_str());
+    }
+    assert!(mamori_core::audit::Action::ALL.len() >= 45);
+    assert!(offered > mamori_core::audit::Action::ALL.len(), "every action and the other filters");
+    app.close().await;
+}

@@ -78,7 +78,10 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         for msg in ["システム名を入力してください", "所管課を選択してください", "ftp://x"] {
             assert!(bad.body.contains(msg), "{}: {msg}", app.backend);
         }
-        assert!(app.store.systems(&Default::default()).await.unwrap().is_empty(), "nothing created");
+        assert!(
+            app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap().is_empty(),
+            "nothing created"
+        );
         let r = officer
             .post(
                 "/systems",
@@ -593,8 +596,9 @@ async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
         let s = app.store.system(sys).await.unwrap().unwrap();
         assert_eq!(s.status, mamori_core::checklist::SystemStatus::Submitted, "{}", app.backend);
         let history = app.store.history(sys, 1).await.unwrap();
-        let submitted = history.iter().position(|h| h.kind == "submit").unwrap();
-        let late: Vec<_> = history[submitted..].iter().filter(|h| h.kind == "answer").collect();
+        let submitted = history.iter().position(|h| h.kind == mamori_core::checklist::HistoryKind::Submit).unwrap();
+        let late: Vec<_> =
+            history[submitted..].iter().filter(|h| h.kind == mamori_core::checklist::HistoryKind::Answer).collect();
         assert!(late.is_empty(), "{}: {} answers saved after the submission", app.backend, late.len());
         assert!(refused > 0, "{}: the race ran (answers were sent after the submission)", app.backend);
         app.close().await;

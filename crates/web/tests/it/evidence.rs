@@ -65,7 +65,7 @@ async fn rejections(app: &App) -> Vec<(String, String)> {
 async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_stored() {
     for app in App::each(Options::default()).await {
         let (vendor, sys) = vendor_with_system(&app).await;
-        let xlsx = mamori_web::export::xlsx_bytes("s", &["a".into()], &[]).unwrap();
+        let xlsx = mamori_files::export::xlsx_bytes("s", &["a".into()], &[]).unwrap();
         let types = r#"<Types><Default Extension="xml" ContentType="application/xml"/></Types>"#;
         let with_vba = zip_of(&[("[Content_Types].xml", types), ("xl/workbook.xml", ""), ("xl/vbaProject.bin", "")]);
         let docm_as_pdf =

@@ -85,7 +85,7 @@ impl App {
             security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
             evidence: mamori_web::EvidenceConfig {
                 max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
-                clamd: opts.clamd.map(mamori_web::evidence::Clamd::Unix),
+                clamd: opts.clamd.map(mamori_files::evidence::Clamd::Unix),
             },
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));

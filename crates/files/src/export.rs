@@ -1,8 +1,6 @@
 //! Exports that Japanese Excel opens correctly: CSV in UTF-8 with a BOM (the
 //! default) or Shift_JIS (CP932) on request, and .xlsx.
 
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use encoding_rs::SHIFT_JIS;
 use rust_xlsxwriter::{Format, Workbook};
 
@@ -19,7 +17,18 @@ impl CsvEncoding {
             _ => CsvEncoding::Utf8Bom,
         }
     }
+
+    /// The media type of CSV in this encoding.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            CsvEncoding::Utf8Bom => "text/csv; charset=utf-8",
+            CsvEncoding::ShiftJis => "text/csv; charset=shift_jis",
+        }
+    }
 }
+
+/// The media type of an .xlsx workbook.
+pub const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// A cell that a spreadsheet would run as a formula is prefixed with `'`
 /// (CSV injection).
@@ -59,38 +68,6 @@ pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> 
     }
 }
 
-pub fn csv_response(filename: &str, headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Response {
-    let charset = match enc {
-        CsvEncoding::Utf8Bom => "utf-8",
-        CsvEncoding::ShiftJis => "shift_jis",
-    };
-    (
-        [
-            (header::CONTENT_TYPE, format!("text/csv; charset={charset}")),
-            (header::CONTENT_DISPOSITION, attachment(filename)),
-        ],
-        csv_bytes(headers, rows, enc),
-    )
-        .into_response()
-}
-
-/// `attachment` with an ASCII fallback and the UTF-8 name (RFC 6266/5987).
-pub fn attachment(filename: &str) -> String {
-    let ascii: String =
-        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
-    let encoded: String = filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
 /// One sheet with a bold header row and widths fitted to the content.
 pub fn xlsx_bytes(
     sheet: &str,
@@ -112,17 +89,6 @@ pub fn xlsx_bytes(
     ws.set_freeze_panes(1, 0)?;
     ws.autofit();
     wb.save_to_buffer()
-}
-
-pub fn xlsx_response(filename: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned()),
-            (header::CONTENT_DISPOSITION, attachment(filename)),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -153,15 +119,6 @@ mod tests {
         let s = std::str::from_utf8(&b[3..]).unwrap();
         assert!(s.contains("'=HYPERLINK"), "{s}");
         assert!(s.contains("'-1"), "{s}");
-    }
-
-    #[test]
-    fn attachment_names_are_safe() {
-        assert_eq!(
-            attachment("ID管理簿.csv"),
-            "attachment; filename=\"ID___.csv\"; filename*=UTF-8''ID%E7%AE%A1%E7%90%86%E7%B0%BF.csv"
-        );
-        assert!(!attachment("a\"b\r\n.csv").contains('"') || attachment("a\"b\r\n.csv").matches('"').count() == 2);
     }
 
     #[test]

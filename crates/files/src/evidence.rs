@@ -27,7 +27,7 @@ impl Kind {
             Kind::Pdf => "application/pdf",
             Kind::Png => "image/png",
             Kind::Jpeg => "image/jpeg",
-            Kind::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Kind::Xlsx => crate::export::XLSX_CONTENT_TYPE,
             Kind::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             Kind::Pptx => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
             Kind::Zip => "application/zip",

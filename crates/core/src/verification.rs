@@ -1,0 +1,213 @@
+//! Automatic verification (PRODUCT.md step 4): what a scan of a system's
+//! web server finds. The scanner writes these types, the store keeps them,
+//! pages and alerts read them; the JSON form is the one documented in
+//! docs/SCANNER.md.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The checks the scanner runs: a closed set, shared by the scanner, the
+/// catalog's mapping of requirements to checks, and the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CheckId {
+    #[serde(rename = "tls.versions")]
+    TlsVersions,
+    #[serde(rename = "tls.certificate")]
+    TlsCertificate,
+    #[serde(rename = "https.redirect")]
+    HttpsRedirect,
+    #[serde(rename = "headers.clickjacking")]
+    Clickjacking,
+    #[serde(rename = "headers.disclosure")]
+    Disclosure,
+    #[serde(rename = "cookies.attributes")]
+    Cookies,
+    #[serde(rename = "url.session-id")]
+    SessionInUrl,
+    #[serde(rename = "url.credentials")]
+    CredentialsInUrl,
+    #[serde(rename = "paths.listing")]
+    Listing,
+    #[serde(rename = "paths.exposed")]
+    Exposed,
+    #[serde(rename = "paths.admin")]
+    Admin,
+    #[serde(rename = "errors.detail")]
+    ErrorDetail,
+    #[serde(rename = "ports.open")]
+    Ports,
+}
+
+impl CheckId {
+    pub const ALL: &'static [CheckId] = &[
+        CheckId::TlsVersions,
+        CheckId::TlsCertificate,
+        CheckId::HttpsRedirect,
+        CheckId::Clickjacking,
+        CheckId::Disclosure,
+        CheckId::Cookies,
+        CheckId::SessionInUrl,
+        CheckId::CredentialsInUrl,
+        CheckId::Listing,
+        CheckId::Exposed,
+        CheckId::Admin,
+        CheckId::ErrorDetail,
+        CheckId::Ports,
+    ];
+
+    /// The id as written in reports and catalogs (`tls.versions`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::TlsVersions => "tls.versions",
+            CheckId::TlsCertificate => "tls.certificate",
+            CheckId::HttpsRedirect => "https.redirect",
+            CheckId::Clickjacking => "headers.clickjacking",
+            CheckId::Disclosure => "headers.disclosure",
+            CheckId::Cookies => "cookies.attributes",
+            CheckId::SessionInUrl => "url.session-id",
+            CheckId::CredentialsInUrl => "url.credentials",
+            CheckId::Listing => "paths.listing",
+            CheckId::Exposed => "paths.exposed",
+            CheckId::Admin => "paths.admin",
+            CheckId::ErrorDetail => "errors.detail",
+            CheckId::Ports => "ports.open",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CheckId> {
+        CheckId::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+/// A check's result, ordered from best to worst: a check that could not run
+/// ranks above a warning (never a silent pass), a failure above all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    /// The check could not run: never a silent pass.
+    Error,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Error => "error",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: CheckId,
+    pub requirements: Vec<u32>,
+    pub verdict: Verdict,
+    pub summary: String,
+    pub evidence: serde_json::Value,
+}
+
+impl CheckResult {
+    pub fn new(
+        id: CheckId,
+        requirements: &[u32],
+        verdict: Verdict,
+        summary: impl Into<String>,
+        evidence: serde_json::Value,
+    ) -> Self {
+        CheckResult { id, requirements: requirements.to_vec(), verdict, summary: summary.into(), evidence }
+    }
+}
+
+/// Every check of one URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    pub target: String,
+    pub checks: Vec<CheckResult>,
+}
+
+impl TargetReport {
+    pub fn worst(&self) -> Verdict {
+        self.checks.iter().map(|c| c.verdict).max().unwrap_or(Verdict::Pass)
+    }
+
+    pub fn check(&self, id: CheckId) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+/// A scan of one system: every URL's checks, and the URLs that could not be
+/// scanned at all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanReport {
+    pub targets: Vec<TargetReport>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+impl ScanReport {
+    /// The worst verdict of each check over every URL.
+    pub fn worst_by_check(&self) -> BTreeMap<CheckId, Verdict> {
+        let mut out = BTreeMap::new();
+        for c in self.targets.iter().flat_map(|t| &t.checks) {
+            let v = out.entry(c.id).or_insert(c.verdict);
+            *v = (*v).max(c.verdict);
+        }
+        out
+    }
+
+    /// The worst verdict among the given checks (a requirement's), if any ran.
+    pub fn worst_of(&self, checks: &[CheckId]) -> Option<Verdict> {
+        let by = self.worst_by_check();
+        checks.iter().filter_map(|c| by.get(c)).copied().max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn verdicts_rank_pass_warn_error_fail() {
+        assert!(Verdict::Pass < Verdict::Warn && Verdict::Warn < Verdict::Error && Verdict::Error < Verdict::Fail);
+    }
+
+    #[test]
+    fn check_ids_round_trip_through_their_report_names() {
+        for id in CheckId::ALL {
+            assert_eq!(CheckId::parse(id.as_str()), Some(*id));
+            assert_eq!(serde_json::to_value(id).unwrap(), json!(id.as_str()));
+        }
+        assert_eq!(CheckId::parse("tls.magic"), None);
+    }
+
+    #[test]
+    fn the_worst_verdict_per_check_over_every_url() {
+        let r = |id, v| CheckResult::new(id, &[57], v, "", json!({}));
+        let report = ScanReport {
+            targets: vec![
+                TargetReport {
+                    target: "https://a".into(),
+                    checks: vec![r(CheckId::TlsVersions, Verdict::Pass), r(CheckId::Cookies, Verdict::Error)],
+                },
+                TargetReport {
+                    target: "https://b".into(),
+                    checks: vec![r(CheckId::TlsVersions, Verdict::Fail), r(CheckId::Cookies, Verdict::Warn)],
+                },
+            ],
+            errors: vec![],
+        };
+        let by = report.worst_by_check();
+        assert_eq!(by[&CheckId::TlsVersions], Verdict::Fail);
+        assert_eq!(by[&CheckId::Cookies], Verdict::Error);
+        assert_eq!(report.worst_of(&[CheckId::Cookies, CheckId::Ports]), Some(Verdict::Error));
+        assert_eq!(report.worst_of(&[CheckId::Ports]), None);
+        let back: ScanReport = serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(back, report);
+    }
+}

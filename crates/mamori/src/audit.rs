@@ -1,0 +1,171 @@
+//! `mamori audit …`: the audit log on the console — verify its hash chain,
+//! export it, purge what is past the retention (checklist items 27-29).
+
+use crate::config::GlobalArgs;
+use crate::shared::{console_ctx, open_store, outln, report_config_errors, stdout_failed, EXIT_CONFIG, EXIT_PROBLEM};
+use clap::{Subcommand, ValueEnum};
+use mamori_core::audit::ChainBreak;
+use mamori_store::audit::Verification;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// ハッシュチェーンを検証し、最初の不整合を示す (verify the hash chain)
+    Verify,
+    /// 監査ログを標準出力に書き出す (write events to standard output)
+    Export {
+        /// この日時以降 (RFC 3339, or YYYY-MM-DD in JST)
+        #[arg(long)]
+        since: Option<String>,
+        /// この日時より前 (RFC 3339, or YYYY-MM-DD in JST)
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+    /// 保存期間を過ぎた事象を圧縮ファイルに書き出してから削除する (archive, then remove events past retention)
+    Purge,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+pub async fn run(global: &GlobalArgs, cmd: AuditCommand) -> ExitCode {
+    match cmd {
+        AuditCommand::Verify => verify(global).await,
+        AuditCommand::Export { since, until, format } => {
+            export(global, since.as_deref(), until.as_deref(), format).await
+        }
+        AuditCommand::Purge => purge(global).await,
+    }
+}
+async fn verify(global: &GlobalArgs) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = store.audit_verify().await;
+    store.close().await;
+    match result {
+        Ok(Verification::Intact { events, head_seq }) => {
+            outln!("監査ログのハッシュチェーンは正常です: {events} 件を検証、最新は #{head_seq} (audit chain intact)");
+            ExitCode::SUCCESS
+        }
+        Ok(Verification::Broken(b)) => {
+            eprintln!("監査ログの不整合を検出しました: {} (audit chain broken: {b})", describe_break(&b));
+            ExitCode::from(EXIT_PROBLEM)
+        }
+        Err(e) => {
+            eprintln!("mamori: 監査ログを読めませんでした (cannot read the audit log): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+fn describe_break(b: &ChainBreak) -> String {
+    match *b {
+        ChainBreak::Gap { expected, found } => {
+            format!("事象 #{expected} が見つかりません(#{found} が続いています)。削除または挿入された可能性があります")
+        }
+        ChainBreak::Link { seq } => format!("事象 #{seq} が直前の事象のハッシュに連結していません"),
+        ChainBreak::Tampered { seq } => {
+            format!("事象 #{seq} の内容がハッシュと一致しません。書き込み後に変更されています")
+        }
+        ChainBreak::Head { last, head } => {
+            format!(
+                "記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります"
+            )
+        }
+    }
+}
+
+/// RFC 3339, or a JST date meaning the start of that day.
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .or_else(|| mamori_core::jst::jst_day_start(s))
+}
+
+async fn export(global: &GlobalArgs, since: Option<&str>, until: Option<&str>, format: ExportFormat) -> ExitCode {
+    let mut filter = mamori_store::auditlog::AuditFilter::default();
+    for (arg, value, slot) in [("--since", since, &mut filter.from), ("--until", until, &mut filter.until)] {
+        if let Some(v) = value {
+            match parse_time(v) {
+                Some(t) => *slot = Some(t),
+                None => {
+                    eprintln!("mamori: {arg} \"{v}\" は 2026-11-28 または 2026-11-28T09:00:00+09:00 の形式にしてください (bad time)");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+    }
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Buffered: an export can hold millions of events. A failed write
+    // ends the command (`stdout_failed`), quietly when nobody reads.
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if matches!(format, ExportFormat::Csv) {
+        if let Err(e) = writeln!(out, "{}", mamori_files::audit_export::CSV_HEADERS.join(",")) {
+            stdout_failed(e);
+        }
+    }
+    let result = store
+        .audit_for_each(&filter, |e| {
+            let line = match format {
+                ExportFormat::Jsonl => mamori_files::audit_export::json(e).to_string(),
+                ExportFormat::Csv => mamori_files::export::csv_record(&mamori_files::audit_export::csv_row(e)),
+            };
+            if let Err(e) = writeln!(out, "{line}") {
+                stdout_failed(e);
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = out.flush() {
+        stdout_failed(e);
+    }
+    store.close().await;
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mamori: 監査ログを読めませんでした (cannot read the audit log): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+async fn purge(global: &GlobalArgs) -> ExitCode {
+    let cfg = match crate::config::audit_config(global) {
+        Ok(c) => c,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = crate::auditlog::purge(&store, &mamori_core::clock::SystemClock, &cfg, console_ctx().actor).await;
+    store.close().await;
+    match result {
+        Ok(Some((n, path))) => {
+            outln!("{n} 件を {} に書き出して削除しました (archived and removed)", path.display());
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            outln!("保存期間を過ぎた事象はありません (nothing past retention)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: 削除できませんでした (purge failed): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}

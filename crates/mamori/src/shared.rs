@@ -1,0 +1,149 @@
+//! What the commands share: exit codes, the data directory made ready and
+//! its store opened, who acts on the console, configuration errors, and
+//! standard output that ends quietly when its reader goes away.
+//!
+//! (Not named `console`: that is the crate that colours the scan report.)
+
+use crate::config::{self, ConfigError, GlobalArgs};
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::clock::{Clock, SystemClock};
+use mamori_store::identity::Ctx;
+use mamori_store::{DatabaseLocation, Store, StoreError};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit codes: 0 success, 1 the command ran and found a problem,
+/// 2 bad arguments or configuration.
+pub const EXIT_PROBLEM: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Who acts on the console: `console:USER` (the operating system user), or `console`.
+pub fn console_ctx() -> Ctx {
+    let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
+    let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
+    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default() }
+}
+
+/// Prints configuration errors in the form every command uses.
+pub fn report_config_errors(errors: &[ConfigError]) {
+    eprintln!("mamori: 設定に誤りがあります (configuration error):");
+    for e in errors {
+        eprintln!("  - {e}");
+    }
+}
+
+/// Why a data directory could not be made ready.
+pub enum Unprepared {
+    /// The directory could not be created.
+    DataDir(std::io::Error),
+    /// The database could not be opened or brought to the current schema.
+    Database(StoreError),
+    /// The database is open, but the shipped catalog could not be imported;
+    /// the caller closes the store (after recording the failure, if it will).
+    Catalog(Store, StoreError),
+}
+
+impl Unprepared {
+    /// What went wrong, for the operator.
+    pub fn message(&self, data_dir: &Path, database: &DatabaseLocation) -> String {
+        match self {
+            Unprepared::DataDir(e) => format!(
+                "データディレクトリ {} を作成できません (cannot create the data directory): {e}",
+                data_dir.display()
+            ),
+            Unprepared::Database(e) => {
+                format!("データベースに接続できません (cannot reach the database) {database}: {e}")
+            }
+            Unprepared::Catalog(_, e) => format!("同梱の要件カタログを取り込めません (shipped catalog): {e}"),
+        }
+    }
+}
+
+/// Opens the database of a data directory ready for use, as the server's
+/// first start leaves it: the directory is created when missing (mode
+/// 0700), pending migrations are applied, and the shipped catalog is
+/// imported while there is none. `serve` and every command that opens the
+/// store come through here, so a command run before the first start finds
+/// what the server would.
+pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn Clock) -> Result<Store, Unprepared> {
+    create_data_dir(data_dir).map_err(Unprepared::DataDir)?;
+    let store = Store::open(database).await.map_err(Unprepared::Database)?;
+    let first_run = Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
+    match store.ensure_catalog(&first_run).await {
+        Ok(_) => Ok(store),
+        Err(e) => Err(Unprepared::Catalog(store, e)),
+    }
+}
+
+fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // Only the server's user may read the data directory.
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Opens the store for a command that works on data beside a live server
+/// (or before the first start: see [`prepare`]).
+pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
+    let (data_dir, database) = match config::data_location(global) {
+        Ok(l) => l,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return Err(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    match prepare(&data_dir, &database, &SystemClock).await {
+        Ok(store) => Ok(store),
+        Err(e) => {
+            eprintln!("mamori: {}", e.message(&data_dir, &database));
+            if let Unprepared::Catalog(store, _) = e {
+                store.close().await;
+            }
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+/// Writes to standard output; what every command but `serve` prints goes
+/// through here (see [`outln`]).
+///
+/// Rust starts every program with SIGPIPE ignored, so that a write to a
+/// pipe or socket whose reader has gone fails instead of ending the
+/// process; `println!` then panics with a backtrace
+/// (`mamori system list | head -1`). The signal stays ignored — the
+/// scanner and the database connections write to sockets whose peer may
+/// close them, and must see that as an error — and a standard output that
+/// nobody reads any more ends the command here, as it ends other Unix
+/// tools: by SIGPIPE, quietly. Any other failure to write is reported and
+/// ends the command with [`EXIT_PROBLEM`].
+pub fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        stdout_failed(e);
+    }
+}
+
+/// Ends the process after standard output failed (see [`write_stdout`]).
+pub fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // SAFETY: restoring the default disposition of SIGPIPE and raising
+        // it ends this process, as the write would have under the default.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+    }
+    eprintln!("mamori: 標準出力に書き込めません (cannot write to standard output): {e}");
+    std::process::exit(i32::from(EXIT_PROBLEM))
+}
+
+/// `println!` for the commands' output: see [`write_stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::shared::write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+pub(crate) use outln;

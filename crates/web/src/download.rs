@@ -1,0 +1,57 @@
+//! Files sent to the browser: always as an attachment, with the type and a
+//! name that is safe in the header. The bytes come from `mamori_files`.
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use mamori_files::export::{csv_bytes, CsvEncoding, XLSX_CONTENT_TYPE};
+
+/// `attachment` with an ASCII fallback and the UTF-8 name (RFC 6266/5987).
+pub fn attachment(filename: &str) -> String {
+    let ascii: String =
+        filename.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `body` as a download named `filename`, of type `content_type`.
+pub fn file(content_type: &str, filename: &str, body: impl Into<Body>) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, attachment(filename))],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// A table as a CSV download in the encoding asked for.
+pub fn csv(filename: &str, headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Response {
+    file(enc.content_type(), filename, csv_bytes(headers, rows, enc))
+}
+
+/// An .xlsx workbook as a download.
+pub fn xlsx(filename: &str, bytes: Vec<u8>) -> Response {
+    file(XLSX_CONTENT_TYPE, filename, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_names_are_safe() {
+        assert_eq!(
+            attachment("ID管理簿.csv"),
+            "attachment; filename=\"ID___.csv\"; filename*=UTF-8''ID%E7%AE%A1%E7%90%86%E7%B0%BF.csv"
+        );
+        assert!(!attachment("a\"b\r\n.csv").contains('"') || attachment("a\"b\r\n.csv").matches('"').count() == 2);
+    }
+}

@@ -1,0 +1,102 @@
+//! The periodic access review (items 7, 65).
+
+//! Accounts, organisations, the ledger (ID管理簿) and the access review
+//! (items 1, 3, 6, 7, 37, 64, 65).
+
+use super::{rows, UserRow};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::handlers::{html, jst, Meta};
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::identity::{parse_multiline, Permission};
+use serde::Deserialize;
+
+// ----- access review ------------------------------------------------------------------------
+
+pub struct ReviewRow {
+    at: String,
+    reviewer: String,
+    accounts: i64,
+    comment: String,
+}
+
+#[derive(Template)]
+#[template(path = "access_review.html")]
+struct ReviewPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<UserRow>,
+    reviews: Vec<ReviewRow>,
+    inactive_days: String,
+    can_sign: bool,
+    comment: String,
+    errors: FormErrors,
+}
+
+async fn review_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    comment: String,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let accounts = state.store.accounts().await?;
+    let reviews = state.store.access_reviews().await?;
+    let p = page.ctx(state).await?;
+    let rows = rows(state, &p.t, &accounts);
+    let reviews = reviews
+        .into_iter()
+        .map(|r| ReviewRow {
+            at: jst(Some(r.reviewed_at)),
+            reviewer: r.reviewer_login,
+            accounts: r.accounts,
+            comment: r.comment,
+        })
+        .collect();
+    html(ReviewPage {
+        p,
+        rows,
+        reviews,
+        inactive_days: state.config.security.inactivity.review_after.whole_days().to_string(),
+        can_sign: user.can(Permission::ReviewAccess),
+        comment,
+        errors,
+    })
+}
+
+pub async fn access_review(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    review_page(&state, &page, &user, String::new(), FormErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn sign_off_review(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
+        return review_page(&state, &page, &user, form.comment, errors).await;
+    };
+    let n = state.store.accounts().await?.len() as i64;
+    state
+        .store
+        .sign_off_access_review(&meta.ctx(state.clock.now(), user.actor()), user.account().id, n, &comment)
+        .await?;
+    session::flash(&page.session, "review-signed").await?;
+    Ok(Redirect::to("/admin/access-review").into_response())
+}

@@ -1,0 +1,293 @@
+//! The account list, and issuing and changing an account (items 1, 3, 6).
+
+//! Accounts, organisations, the ledger (ID管理簿) and the access review
+//! (items 1, 3, 6, 7, 37, 64, 65).
+
+use super::{account_or_404, check_reason, rows, UserRow};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::forms::{validate_person, PersonForm};
+use crate::handlers::{html, Meta};
+use crate::i18n::Tr;
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::identity::{parse_display_name, parse_email, OrgKind, Permission, Role};
+use mamori_core::password::hash;
+use mamori_store::accounts::{Account, NewAccount, Organisation};
+use mamori_store::identity::AccountChange;
+use mamori_store::StoreError;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<UserRow>,
+    can_manage: bool,
+}
+
+pub async fn users(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+    let accounts = state.store.accounts().await?;
+    let p = page.ctx(&state).await?;
+    let rows = rows(&state, &p.t, &accounts);
+    html(UsersPage { p, rows, can_manage: user.can(Permission::ManageAccounts) })
+}
+
+// ----- create and edit ---------------------------------------------------------------
+
+#[derive(Default, Deserialize)]
+pub struct UserForm {
+    #[serde(flatten)]
+    person: PersonFormFields,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    organisation_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The person fields, kept apart so that passwords are never shown again.
+#[derive(Default, Deserialize)]
+struct PersonFormFields {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+/// What the form shows again after a failed validation.
+pub struct Shown {
+    login: String,
+    display_name: String,
+    email: String,
+    role: String,
+    organisation_id: String,
+    reason: String,
+}
+
+impl From<&UserForm> for Shown {
+    fn from(f: &UserForm) -> Self {
+        Shown {
+            login: f.person.login.clone(),
+            display_name: f.person.display_name.clone(),
+            email: f.person.email.clone(),
+            role: f.role.clone(),
+            organisation_id: f.organisation_id.clone(),
+            reason: f.reason.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "user_form.html")]
+struct UserFormPage<'a> {
+    p: PageCtx<'a>,
+    heading: String,
+    action: String,
+    is_new: bool,
+    form: Shown,
+    errors: FormErrors,
+    roles: Choices,
+    organisations: Choices,
+}
+
+/// Options of a select: (value, label).
+type Choices = Vec<(String, String)>;
+
+fn choices(t: &Tr, orgs: &[Organisation]) -> (Choices, Choices) {
+    let roles = Role::ALL.iter().map(|r| (r.as_str().to_owned(), t.label(*r))).collect();
+    let orgs = orgs
+        .iter()
+        .map(|o| {
+            let kind = t.label(o.kind);
+            (o.id.to_string(), format!("{} ({kind})", o.name))
+        })
+        .collect();
+    (roles, orgs)
+}
+
+async fn form_page(
+    state: &AppState,
+    page: &Page,
+    existing: Option<&Account>,
+    form: Shown,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let orgs = state.store.organisations().await?;
+    let p = page.ctx(state).await?;
+    let (roles, organisations) = choices(&p.t, &orgs);
+    let (heading, action) = match existing {
+        Some(a) => (p.t.get("users-edit"), format!("/admin/users/{}", a.id)),
+        None => (p.t.get("users-new"), "/admin/users".to_owned()),
+    };
+    html(UserFormPage { p, heading, action, is_new: existing.is_none(), form, errors, roles, organisations })
+}
+
+pub async fn new_user_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+    let shown = Shown {
+        login: String::new(),
+        display_name: String::new(),
+        email: String::new(),
+        role: Role::Vendor.as_str().to_owned(),
+        organisation_id: String::new(),
+        reason: String::new(),
+    };
+    form_page(&state, &page, None, shown, FormErrors::new()).await
+}
+
+/// Role and organisation must fit: department staff belong to a
+/// department, vendors to a vendor company, everyone else to neither.
+fn check_role_org(
+    t: &Tr,
+    form: &UserForm,
+    orgs: &[Organisation],
+    errors: &mut FormErrors,
+) -> Option<(Role, Option<(i64, String)>)> {
+    let Some(role) = Role::parse(&form.role) else {
+        errors.add("role", t.get("role-invalid"));
+        return None;
+    };
+    let org = if form.organisation_id.trim().is_empty() {
+        None
+    } else {
+        match form.organisation_id.trim().parse::<i64>().ok().and_then(|id| orgs.iter().find(|o| o.id == id)) {
+            Some(o) => Some(o),
+            None => {
+                errors.add("organisation_id", t.get("organisation-invalid"));
+                return None;
+            }
+        }
+    };
+    match (role.organisation_kind(), org) {
+        (Some(kind), Some(o)) if o.kind == kind => Some((role, Some((o.id, o.name.clone())))),
+        (None, None) => Some((role, None)),
+        (Some(OrgKind::Vendor), _) => {
+            errors.add("organisation_id", t.get("organisation-need-vendor"));
+            None
+        }
+        (Some(OrgKind::Department), _) => {
+            errors.add("organisation_id", t.get("organisation-need-department"));
+            None
+        }
+        (None, Some(_)) => {
+            errors.add("organisation_id", t.get("organisation-none-for-role"));
+            None
+        }
+    }
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<UserForm>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let orgs = state.store.organisations().await?;
+    let mut errors = FormErrors::new();
+    let person = PersonForm {
+        login: form.person.login.clone(),
+        display_name: form.person.display_name.clone(),
+        email: form.person.email.clone(),
+        new_password: form.person.new_password.clone(),
+        confirm_password: form.person.confirm_password.clone(),
+    };
+    let valid = validate_person(&state, &t, &person, &mut errors);
+    let role_org = check_role_org(&t, &form, &orgs, &mut errors);
+    let reason = check_reason(&t, &form.reason, &mut errors);
+    if let (Some((login, display_name, email)), Some((role, org)), Some(reason), true) =
+        (valid, role_org, reason, errors.is_empty())
+    {
+        let new = NewAccount {
+            login,
+            display_name,
+            email,
+            role,
+            organisation_id: org.map(|(id, _)| id),
+            password_hash: hash::hash(&form.person.new_password),
+            must_change_password: true,
+        };
+        match state.store.issue_account(&meta.ctx(state.clock.now(), user.actor()), &new, &reason).await {
+            Ok(id) => {
+                session::flash(&page.session, "users-created").await?;
+                return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
+            }
+            Err(StoreError::Conflict) => errors.add("login", t.get("login-taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    form_page(&state, &page, None, Shown::from(&form), errors).await
+}
+
+pub async fn edit_user_form(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let a = account_or_404(&state, id).await?;
+    let shown = Shown {
+        login: a.login.clone(),
+        display_name: a.display_name.clone(),
+        email: a.email.clone(),
+        role: a.role.as_str().to_owned(),
+        organisation_id: a.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
+        reason: String::new(),
+    };
+    form_page(&state, &page, Some(&a), shown, FormErrors::new()).await
+}
+
+/// Items 6, 7: a change of role or organisation ends the person's sessions
+/// at once, and is in the ledger with its reason.
+pub async fn update_user(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<UserForm>,
+) -> Result<Response, AppError> {
+    let a = account_or_404(&state, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let orgs = state.store.organisations().await?;
+    let mut errors = FormErrors::new();
+    let name = errors.check(&t, "display_name", "field-display-name", parse_display_name(&form.person.display_name));
+    let email = errors.check(&t, "email", "field-email", parse_email(&form.person.email));
+    let role_org = check_role_org(&t, &form, &orgs, &mut errors);
+    let reason = check_reason(&t, &form.reason, &mut errors);
+    if let Some((role, _)) = &role_org {
+        if a.id == user.account().id && *role != a.role {
+            errors.add("role", t.get("users-not-self"));
+        }
+    }
+    if let (Some(name), Some(email), Some((role, org)), Some(reason), true) =
+        (name, email, role_org, reason, errors.is_empty())
+    {
+        let ctx = meta.ctx(state.clock.now(), user.actor());
+        let change = AccountChange {
+            display_name: &name,
+            email: &email,
+            role,
+            organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
+        };
+        state.store.change_account(&ctx, &a, &change, &reason).await?;
+        session::flash(&page.session, "users-saved").await?;
+        return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
+    }
+    let mut shown = Shown::from(&form);
+    shown.login = a.login.clone();
+    form_page(&state, &page, Some(&a), shown, errors).await
+}

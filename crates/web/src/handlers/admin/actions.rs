@@ -1,0 +1,164 @@
+//! One account: its details and ledger, and the administrator's actions
+//! on it (disable, enable, unlock, reset the password or the second factor).
+
+//! Accounts, organisations, the ledger (ID管理簿) and the access review
+//! (items 1, 3, 6, 7, 37, 64, 65).
+
+use super::{account_or_404, check_reason, ledger_rows, status, LedgerRow};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::validate_new_password;
+use crate::forms::FormErrors;
+use crate::handlers::{html, jst, Meta};
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::identity::Permission;
+use mamori_core::password::hash;
+use mamori_core::policy::LockoutPolicy;
+use mamori_store::accounts::Account;
+use serde::Deserialize;
+
+// ----- detail and actions --------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "user_detail.html")]
+struct UserDetail<'a> {
+    p: PageCtx<'a>,
+    a: Account,
+    role: String,
+    status: String,
+    last_signin: String,
+    can_manage: bool,
+    actions: Vec<(&'static str, String)>,
+    ledger: Vec<LedgerRow>,
+    errors: FormErrors,
+}
+
+async fn detail_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    id: i64,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let a = account_or_404(state, id).await?;
+    let ledger: Vec<_> = state.store.ledger().await?.into_iter().filter(|e| e.account_id == id).collect();
+    let p = page.ctx(state).await?;
+    let now = state.clock.now();
+    let mut actions = Vec::new();
+    if a.disabled_at.is_some() {
+        actions.push(("enable", p.t.get("users-enable")));
+    } else {
+        actions.push(("disable", p.t.get("users-disable")));
+    }
+    if LockoutPolicy::is_locked(a.locked_until, now) {
+        actions.push(("unlock", p.t.get("users-unlock")));
+    }
+    actions.push(("reset-password", p.t.get("users-reset-password")));
+    if a.totp_enabled || a.totp_secret.is_some() {
+        actions.push(("reset-totp", p.t.get("users-reset-totp")));
+    }
+    html(UserDetail {
+        role: p.t.label(a.role),
+        status: status(&p.t, &a, now),
+        last_signin: format!("{} {}", jst(a.last_signin_at), a.last_signin_addr.clone().unwrap_or_default()),
+        ledger: ledger_rows(&p.t, &ledger),
+        can_manage: user.can(Permission::ManageAccounts),
+        p,
+        a,
+        actions,
+        errors,
+    })
+}
+
+pub async fn user_detail(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    detail_page(&state, &page, &user, id, FormErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum UserAction {
+    Disable,
+    Enable,
+    Unlock,
+    ResetPassword,
+    ResetTotp,
+}
+
+/// Disable, enable, unlock, reset password, reset second factor: each with
+/// a reason, in the ledger and the audit log.
+pub async fn user_action(
+    state: AppState,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    id: i64,
+    action: UserAction,
+    form: ReasonForm,
+) -> Result<Response, AppError> {
+    let a = account_or_404(&state, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let reason = check_reason(&t, &form.reason, &mut errors);
+    if a.id == user.account().id && matches!(action, UserAction::Disable | UserAction::ResetTotp) {
+        errors.add("self", t.get("users-not-self"));
+    }
+    if let UserAction::ResetPassword = action {
+        validate_new_password(&state, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
+    }
+    let Some(reason) = reason.filter(|_| errors.is_empty()) else {
+        return detail_page(&state, &page, &user, id, errors).await;
+    };
+    let ctx = meta.ctx(state.clock.now(), user.actor());
+    let store = &state.store;
+    let flash = match action {
+        UserAction::Disable => store.set_account_disabled(&ctx, id, true, &reason).await.map(|()| "users-disabled"),
+        UserAction::Enable => store.set_account_disabled(&ctx, id, false, &reason).await.map(|()| "users-enabled"),
+        UserAction::Unlock => store.unlock_account(&ctx, id, &reason).await.map(|()| "users-unlocked"),
+        UserAction::ResetPassword => store
+            .reset_password(&ctx, id, &hash::hash(&form.new_password), &reason)
+            .await
+            .map(|()| "users-password-reset"),
+        UserAction::ResetTotp => store.reset_totp(&ctx, id, &reason).await.map(|()| "users-totp-reset"),
+    }?;
+    session::flash(&page.session, flash).await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+macro_rules! action_handler {
+    ($name:ident, $action:expr) => {
+        pub async fn $name(
+            State(state): State<AppState>,
+            page: Page,
+            meta: Meta,
+            user: CurrentUser,
+            Path(id): Path<i64>,
+            Form(form): Form<ReasonForm>,
+        ) -> Result<Response, AppError> {
+            user_action(state, page, meta, user, id, $action, form).await
+        }
+    };
+}
+
+action_handler!(disable_user, UserAction::Disable);
+action_handler!(enable_user, UserAction::Enable);
+action_handler!(unlock_user, UserAction::Unlock);
+action_handler!(reset_user_password, UserAction::ResetPassword);
+action_handler!(reset_user_totp, UserAction::ResetTotp);

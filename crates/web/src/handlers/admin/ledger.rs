@@ -1,0 +1,88 @@
+//! The account ledger (ID管理簿, item 3), on screen and as CSV and Excel.
+
+//! Accounts, organisations, the ledger (ID管理簿) and the access review
+//! (items 1, 3, 6, 7, 37, 64, 65).
+
+use super::{ledger_rows, LedgerRow};
+use crate::auth::CurrentUser;
+use crate::download;
+use crate::error::AppError;
+use crate::handlers::{html, Meta};
+use crate::i18n::Tr;
+use crate::page::{Page, PageCtx};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_files::export::CsvEncoding;
+use serde::Deserialize;
+
+// ----- ledger -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage<'a> {
+    p: PageCtx<'a>,
+    ledger: Vec<LedgerRow>,
+}
+
+pub async fn ledger(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+    let entries = state.store.ledger().await?;
+    let p = page.ctx(&state).await?;
+    let ledger = ledger_rows(&p.t, &entries);
+    html(LedgerPage { p, ledger })
+}
+
+fn ledger_table(t: &Tr, entries: &[mamori_store::accounts::LedgerEntry]) -> (Vec<String>, Vec<Vec<String>>) {
+    let headers =
+        ["ledger-at", "field-login", "ledger-change", "ledger-before", "ledger-after", "ledger-actor", "field-reason"]
+            .iter()
+            .map(|k| t.get(k))
+            .collect();
+    let rows = ledger_rows(t, entries)
+        .into_iter()
+        .map(|r| vec![r.at, r.login, r.change, r.before, r.after, r.actor, r.reason])
+        .collect();
+    (headers, rows)
+}
+
+async fn audit_export(state: &AppState, meta: &Meta, user: &CurrentUser, format: &str) -> Result<(), AppError> {
+    let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::LedgerExported, Outcome::Success)
+        .changes(Changes::new().with("format", format));
+    state.store.audit_record(state.clock.now(), ev).await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct CsvQuery {
+    encoding: Option<String>,
+}
+
+pub async fn ledger_csv(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    q: Query<CsvQuery>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
+    let enc = CsvEncoding::from_query(q.encoding.as_deref());
+    audit_export(&state, &meta, &user, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
+    Ok(download::csv(&format!("{}.csv", t.get("ledger-file")), &headers, &rows, enc))
+}
+
+pub async fn ledger_xlsx(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
+    let bytes = mamori_files::export::xlsx_bytes(&t.get("ledger-file"), &headers, &rows)
+        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+    audit_export(&state, &meta, &user, "xlsx").await?;
+    Ok(download::xlsx(&format!("{}.xlsx", t.get("ledger-file")), bytes))
+}

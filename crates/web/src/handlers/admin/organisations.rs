@@ -1,0 +1,89 @@
+//! Organisations: the ward's departments and the vendor companies.
+
+//! Accounts, organisations, the ledger (ID管理簿) and the access review
+//! (items 1, 3, 6, 7, 37, 64, 65).
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::handlers::{html, Meta};
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::identity::{parse_text, OrgKind};
+use mamori_store::StoreError;
+use serde::Deserialize;
+
+// ----- organisations -------------------------------------------------------------------
+
+pub struct OrgRow {
+    name: String,
+    kind: String,
+    contact: String,
+}
+
+#[derive(Default, Deserialize)]
+pub struct OrgForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    contact: String,
+}
+
+#[derive(Template)]
+#[template(path = "organisations.html")]
+struct OrgsPage<'a> {
+    p: PageCtx<'a>,
+    orgs: Vec<OrgRow>,
+    form: OrgForm,
+    errors: FormErrors,
+}
+
+async fn orgs_page(state: &AppState, page: &Page, form: OrgForm, errors: FormErrors) -> Result<Response, AppError> {
+    let orgs = state.store.organisations().await?;
+    let p = page.ctx(state).await?;
+    let orgs = orgs.into_iter().map(|o| OrgRow { kind: p.t.label(o.kind), name: o.name, contact: o.contact }).collect();
+    html(OrgsPage { p, orgs, form, errors })
+}
+
+pub async fn organisations(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+    orgs_page(&state, &page, OrgForm { kind: "vendor".into(), ..OrgForm::default() }, FormErrors::new()).await
+}
+
+pub async fn create_organisation(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<OrgForm>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let name = errors.check(&t, "name", "field-org-name", parse_text(&form.name, 1, 100));
+    let contact = errors.check(&t, "contact", "field-org-contact", parse_text(&form.contact, 0, 200));
+    let kind = OrgKind::parse(&form.kind);
+    if kind.is_none() {
+        errors.add("kind", t.get("org-kind-invalid"));
+    }
+    if let (Some(name), Some(contact), Some(kind), true) = (name, contact, kind, errors.is_empty()) {
+        match state
+            .store
+            .create_organisation_audited(&meta.ctx(state.clock.now(), user.actor()), &name, kind, &contact)
+            .await
+        {
+            Ok(_) => {
+                session::flash(&page.session, "orgs-created").await?;
+                return Ok(Redirect::to("/admin/organisations").into_response());
+            }
+            Err(StoreError::Conflict) => errors.add("name", t.get("org-name-taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    orgs_page(&state, &page, form, errors).await
+}

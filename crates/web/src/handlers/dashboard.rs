@@ -1,0 +1,182 @@
+//! The dashboard: counts and charts of the systems a person may see.
+
+use crate::handlers::html;
+use crate::handlers::{filtered, load, org_choices, today, ListQuery};
+use crate::labels::Label;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::i18n::Tr;
+use crate::page::{Page, PageCtx};
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use mamori_core::checklist::{Phase, Progress, Review};
+use mamori_core::identity::OrgKind;
+
+// ----- dashboard -----------------------------------------------------------------------------
+
+/// One bar of a chart: a label and shares of 100.
+pub struct Bar {
+    pub label: String,
+    /// The label cut to fit the chart (full label in the tooltip).
+    pub short: String,
+    pub approved_pct: u32,
+    pub summary: String,
+    pub y: u32,
+    pub approved_w: u32,
+    pub answered_w: u32,
+}
+
+pub struct BoardRow {
+    pub id: i64,
+    pub name: String,
+    pub status: String,
+    pub progress: Progress,
+}
+
+/// The dashboard's figures for the systems a person may see.
+pub struct Board {
+    pub rows: Vec<BoardRow>,
+    pub by_system: Vec<Bar>,
+    pub by_category: Vec<Bar>,
+    pub system_chart_height: u32,
+    pub category_chart_height: u32,
+    pub returned_items: Vec<(i64, String, u32)>,
+    pub overdue_items: Vec<(i64, String, u32)>,
+    /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
+    pub expiring: Vec<(i64, String, u32, String, String, bool)>,
+    pub departments: Vec<(String, String)>,
+    pub vendors: Vec<(String, String)>,
+    pub phases: Vec<(String, String)>,
+}
+
+const BAR_WIDTH: u32 = 300;
+const BAR_STEP: u32 = 28;
+
+/// (label, applicable, answered, approved) → bars with their geometry.
+fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
+    let n = items.len() as u32;
+    let bars = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, total, answered, approved))| {
+            let pct = |x: usize| (x * 100).checked_div(total).unwrap_or(0) as u32;
+            Bar {
+                summary: t.with(
+                    "chart-summary",
+                    &[
+                        ("approved", &approved.to_string()),
+                        ("answered", &answered.to_string()),
+                        ("total", &total.to_string()),
+                    ],
+                ),
+                short: if label.chars().count() > 15 {
+                    label.chars().take(14).collect::<String>() + "…"
+                } else {
+                    label.clone()
+                },
+                label,
+                approved_pct: pct(approved),
+                y: i as u32 * BAR_STEP,
+                approved_w: pct(approved) * BAR_WIDTH / 100,
+                answered_w: pct(answered) * BAR_WIDTH / 100,
+            }
+        })
+        .collect();
+    (bars, n * BAR_STEP + 4)
+}
+
+async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -> Result<Board, AppError> {
+    let systems = state.store.systems(user.scope(), &filtered(q)).await?;
+    let today = today(state);
+    let mut rows = Vec::new();
+    // 大項目 in catalog order, as first met.
+    let mut categories: Vec<(String, Progress)> = Vec::new();
+    let mut returned_items = Vec::new();
+    let mut overdue_items = Vec::new();
+    let mut sys_bars = Vec::new();
+    for s in &systems {
+        let l = load(state, s).await?;
+        let mut progress = Progress::default();
+        for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
+            let pos = match categories.iter().position(|(k, _)| *k == r.major) {
+                Some(p) => p,
+                None => {
+                    categories.push((r.major.clone(), Progress::default()));
+                    categories.len() - 1
+                }
+            };
+            let a = l.answers.get(&r.number);
+            let answer = a.map(|a| (&a.input, a.review));
+            progress.count(answer, today);
+            categories[pos].1.count(answer, today);
+            if let Some(a) = a {
+                if a.review == Review::Returned {
+                    returned_items.push((s.id, s.input.name.clone(), r.number));
+                }
+                if a.input.overdue(today) {
+                    overdue_items.push((s.id, s.input.name.clone(), r.number));
+                }
+            }
+        }
+        sys_bars.push((s.input.name.clone(), progress.applicable, progress.answered, progress.approved));
+        rows.push(BoardRow { id: s.id, name: s.input.name.clone(), status: t.label(s.status), progress });
+    }
+    let (by_system, system_chart_height) = bars(&t, sys_bars);
+    let cat_items = categories.into_iter().map(|(k, p)| (k, p.applicable, p.answered, p.approved)).collect();
+    let (by_category, category_chart_height) = bars(&t, cat_items);
+    let soon = (today + time::Duration::days(30)).to_string();
+    let today_s = today.to_string();
+    let expiring = state
+        .store
+        .evidence_expiring(&soon)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            let s = systems.iter().find(|s| s.id == e.system_id && s.round == e.round)?;
+            let date = e.expires_on.unwrap_or_default();
+            let expired = date < today_s;
+            Some((s.id, s.input.name.clone(), e.number, e.original_name, date, expired))
+        })
+        .collect();
+    let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
+    Ok(Board {
+        rows,
+        by_system,
+        by_category,
+        system_chart_height,
+        category_chart_height,
+        returned_items,
+        overdue_items,
+        expiring,
+        departments: org_choices(&orgs, OrgKind::Department),
+        vendors: org_choices(&orgs, OrgKind::Vendor),
+        phases: Phase::ALL.iter().map(|x| (x.as_str().to_owned(), t.label(*x))).collect(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard<'a> {
+    p: PageCtx<'a>,
+    role_key: &'static str,
+    board: Option<Board>,
+    q: ListQuery,
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
+        Some(board(&state, &user, &q, state.i18n.tr(page.lang)).await?)
+    } else {
+        None
+    };
+    let p = page.ctx(&state).await?;
+    html(Dashboard { p, role_key: user.account().role.key(), board, q })
+}

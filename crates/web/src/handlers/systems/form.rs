@@ -1,0 +1,292 @@
+//! Registering and changing a system (officer).
+
+use super::system_for;
+use crate::handlers::org_choices;
+use crate::handlers::{html, Meta};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::i18n::Tr;
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::catalog::SystemAttributes;
+use mamori_core::checklist::Phase;
+use mamori_core::identity::{parse_multiline, parse_text, OrgKind};
+use mamori_store::accounts::Organisation;
+use mamori_store::systems::{SystemInput, SystemRecord};
+use mamori_store::StoreError;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SystemForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
+    vendor_id: String,
+    #[serde(default)]
+    phase: String,
+    #[serde(default)]
+    uses_servers: Option<String>,
+    #[serde(default)]
+    web_system: Option<String>,
+    #[serde(default)]
+    external_service: Option<String>,
+    #[serde(default)]
+    ismap_number: String,
+    #[serde(default)]
+    service_name: String,
+    #[serde(default)]
+    service_region: String,
+    #[serde(default)]
+    confidentiality_high: Option<String>,
+    #[serde(default)]
+    integrity_high: Option<String>,
+    #[serde(default)]
+    availability_high: Option<String>,
+    #[serde(default)]
+    urls: String,
+    #[serde(default)]
+    hosts: String,
+}
+
+impl SystemForm {
+    fn from_record(s: &SystemRecord) -> Self {
+        let i = &s.input;
+        let on = |b: bool| b.then(|| "on".to_owned());
+        SystemForm {
+            name: i.name.clone(),
+            description: i.description.clone(),
+            department_id: i.department_id.to_string(),
+            vendor_id: i.vendor_id.map(|v| v.to_string()).unwrap_or_default(),
+            phase: i.phase.as_str().to_owned(),
+            uses_servers: on(i.attrs.uses_servers),
+            web_system: on(i.attrs.web_system),
+            external_service: on(i.attrs.external_service),
+            ismap_number: i.ismap_number.clone(),
+            service_name: i.service_name.clone(),
+            service_region: i.service_region.clone(),
+            confidentiality_high: on(i.attrs.confidentiality_high),
+            integrity_high: on(i.attrs.integrity_high),
+            availability_high: on(i.attrs.availability_high),
+            urls: i.urls.join("\n"),
+            hosts: i.hosts.join("\n"),
+        }
+    }
+
+    /// Checkbox state for the template.
+    pub fn checked(&self, field: &str) -> bool {
+        let v = match field {
+            "uses_servers" => &self.uses_servers,
+            "web_system" => &self.web_system,
+            "external_service" => &self.external_service,
+            "confidentiality_high" => &self.confidentiality_high,
+            "integrity_high" => &self.integrity_high,
+            "availability_high" => &self.availability_high,
+            _ => &None,
+        };
+        v.is_some()
+    }
+}
+
+/// A URL to scan: https or http, a host, no credentials, at most 2000 characters.
+fn valid_url(u: &str) -> bool {
+    let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty()
+            && !host.contains('@')
+            && u.len() <= 2000
+            && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
+/// A host name or address to probe: letters, digits, dots, hyphens, colons.
+fn valid_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 253 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+}
+
+fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut FormErrors) -> Option<SystemInput> {
+    let name = errors.check(t, "name", "field-system-name", parse_text(&f.name, 1, 100));
+    let description = errors.check(t, "description", "field-description", parse_multiline(&f.description, 0, 2000));
+    let dept = f
+        .department_id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| orgs.iter().any(|o| o.id == *id && o.kind == OrgKind::Department));
+    if dept.is_none() {
+        errors.add("department_id", t.get("system-need-department"));
+    }
+    let vendor = if f.vendor_id.trim().is_empty() {
+        Some(None)
+    } else {
+        let v =
+            f.vendor_id.parse::<i64>().ok().filter(|id| orgs.iter().any(|o| o.id == *id && o.kind == OrgKind::Vendor));
+        if v.is_none() {
+            errors.add("vendor_id", t.get("system-need-vendor"));
+        }
+        v.map(Some)
+    };
+    let phase = Phase::parse(&f.phase);
+    if phase.is_none() {
+        errors.add("phase", t.get("system-need-phase"));
+    }
+    let ismap = errors.check(t, "ismap_number", "field-ismap", parse_text(&f.ismap_number, 0, 50));
+    let service = errors.check(t, "service_name", "field-service-name", parse_text(&f.service_name, 0, 100));
+    let region = errors.check(t, "service_region", "field-service-region", parse_text(&f.service_region, 0, 100));
+    let lines =
+        |s: &str| -> Vec<String> { s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect() };
+    let urls = lines(&f.urls);
+    let hosts = lines(&f.hosts);
+    if let Some(bad) = urls.iter().find(|u| !valid_url(u)) {
+        errors.add("urls", t.with("system-bad-url", &[("url", bad)]));
+    }
+    if let Some(bad) = hosts.iter().find(|h| !valid_host(h)) {
+        errors.add("hosts", t.with("system-bad-host", &[("host", bad)]));
+    }
+    if urls.len() > 20 || hosts.len() > 20 {
+        errors.add("urls", t.get("system-too-many-targets"));
+    }
+    let attrs = SystemAttributes {
+        uses_servers: f.uses_servers.is_some(),
+        web_system: f.web_system.is_some(),
+        external_service: f.external_service.is_some(),
+        confidentiality_high: f.confidentiality_high.is_some(),
+        integrity_high: f.integrity_high.is_some(),
+        availability_high: f.availability_high.is_some(),
+    };
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(SystemInput {
+        name: name?,
+        description: description?,
+        department_id: dept?,
+        vendor_id: vendor?,
+        phase: phase?,
+        attrs,
+        ismap_number: ismap?,
+        service_name: service?,
+        service_region: region?,
+        urls,
+        hosts,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "system_form.html")]
+struct SystemFormPage<'a> {
+    p: PageCtx<'a>,
+    heading: String,
+    action: String,
+    form: SystemForm,
+    errors: FormErrors,
+    departments: Vec<(String, String)>,
+    vendors: Vec<(String, String)>,
+    phases: Vec<(String, String)>,
+}
+
+async fn system_form_page(
+    state: &AppState,
+    page: &Page,
+    id: Option<i64>,
+    form: SystemForm,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let orgs = state.store.organisations().await?;
+    let p = page.ctx(state).await?;
+    let (heading, action) = match id {
+        Some(id) => (p.t.get("systems-edit"), format!("/systems/{id}")),
+        None => (p.t.get("systems-new"), "/systems".to_owned()),
+    };
+    let phases = Phase::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect();
+    html(SystemFormPage {
+        p,
+        heading,
+        action,
+        form,
+        errors,
+        departments: org_choices(&orgs, OrgKind::Department),
+        vendors: org_choices(&orgs, OrgKind::Vendor),
+        phases,
+    })
+}
+
+pub async fn new_system_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+    let form = SystemForm { phase: "building".into(), web_system: Some("on".into()), ..SystemForm::default() };
+    system_form_page(&state, &page, None, form, FormErrors::new()).await
+}
+
+pub async fn create_system(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Form(form): Form<SystemForm>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let orgs = state.store.organisations().await?;
+    let mut errors = FormErrors::new();
+    if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
+        let version = state
+            .store
+            .catalog_versions()
+            .await?
+            .first()
+            .map(|v| v.id)
+            .ok_or_else(|| AppError::Internal("no catalog".into()))?;
+        match state.store.create_system(&meta.ctx(state.clock.now(), user.actor()), &input, version).await {
+            Ok(id) => {
+                session::flash(&page.session, "systems-created").await?;
+                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+            }
+            Err(StoreError::Conflict) => errors.add("name", t.get("system-name-taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    system_form_page(&state, &page, None, form, errors).await
+}
+
+pub async fn edit_system_form(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    system_form_page(&state, &page, Some(id), SystemForm::from_record(&s), FormErrors::new()).await
+}
+
+pub async fn update_system(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<SystemForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let orgs = state.store.organisations().await?;
+    let mut errors = FormErrors::new();
+    if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
+        match state.store.update_system(&meta.ctx(state.clock.now(), user.actor()), &s, &input).await {
+            Ok(()) => {
+                session::flash(&page.session, "systems-saved").await?;
+                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+            }
+            Err(StoreError::Conflict) => errors.add("name", t.get("system-name-taken")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    system_form_page(&state, &page, Some(id), form, errors).await
+}

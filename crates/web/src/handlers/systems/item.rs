@@ -1,0 +1,189 @@
+//! One requirement of one system: the answer, its history, the review.
+
+use super::{refused_message, system_for};
+use crate::handlers::load;
+use crate::handlers::{html, Meta};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Review};
+use mamori_core::identity::parse_multiline;
+use mamori_store::systems::SystemRecord;
+use mamori_store::StoreError;
+use serde::Deserialize;
+
+// ----- one requirement of one system --------------------------------------------------------
+
+use super::item_view::{history_rows, item_page, AnswerShown, HistoryRow};
+pub async fn item(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path((id, number)): Path<(i64, u32)>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    item_page(&state, &page, &user, s, number, None, FormErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    measures: String,
+    #[serde(default)]
+    planned_date: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn save_answer(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path((id, number)): Path<(i64, u32)>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let l = load(&state, &s).await?;
+    if !l.applicable.contains(&number) {
+        return Err(AppError::NotFound);
+    }
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let status = AnswerStatus::parse(&form.status);
+    if status.is_none() {
+        errors.add("status", t.get("answer-need-status"));
+    }
+    let planned = if form.planned_date.trim().is_empty() {
+        None
+    } else {
+        let d =
+            time::Date::parse(form.planned_date.trim(), time::macros::format_description!("[year]-[month]-[day]")).ok();
+        if d.is_none() {
+            errors.add("planned_date", t.get("answer-bad-date"));
+        }
+        d
+    };
+    if let Some(status) = status {
+        let input = AnswerInput {
+            status,
+            measures: form.measures.trim().replace("\r\n", "\n"),
+            planned,
+            reason: form.reason.trim().replace("\r\n", "\n"),
+        };
+        for (field, problem) in input.problems() {
+            let key = match problem {
+                checklist::AnswerProblem::MeasuresRequired => "answer-need-measures",
+                checklist::AnswerProblem::PlannedDateRequired => "answer-need-date",
+                checklist::AnswerProblem::ReasonRequired => "answer-need-reason",
+                checklist::AnswerProblem::TooLong => "answer-too-long",
+            };
+            errors.add(field, t.get(key));
+        }
+        if errors.is_empty() {
+            match state.store.save_answer(&meta.ctx(state.clock.now(), user.actor()), s.id, number, &input).await {
+                Ok(()) => {
+                    session::flash(&page.session, "answer-saved").await?;
+                    return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
+                }
+                Err(StoreError::Missing) => return Err(AppError::NotFound),
+                Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+            }
+        }
+    }
+    let s = system_for(&state, &user, id).await?;
+    let shown = AnswerShown {
+        status: form.status,
+        status_label: String::new(),
+        measures: form.measures,
+        planned_date: form.planned_date,
+        reason: form.reason,
+    };
+    item_page(&state, &page, &user, s, number, Some(shown), errors).await
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    decision: String,
+    /// The answer's revision the officer saw.
+    #[serde(default)]
+    revision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn review_item(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path((id, number)): Path<(i64, u32)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let decision = match form.decision.as_str() {
+        "approve" => Some(Review::Approved),
+        "return" => Some(Review::Returned),
+        _ => {
+            errors.add("decision", t.get("review-need-decision"));
+            None
+        }
+    };
+    let comment = errors.check(&t, "comment", "field-comment", parse_multiline(&form.comment, 0, 2000));
+    if decision == Some(Review::Returned) && comment.as_deref().is_some_and(str::is_empty) {
+        errors.add("comment", t.get("review-need-comment"));
+    }
+    // Without the revision the officer saw, the decision could fall on
+    // content they did not see: refused as changed.
+    let revision = form.revision.parse::<i64>().ok();
+    if revision.is_none() {
+        errors.add("workflow", t.get("review-stale"));
+    }
+    if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
+        let ctx = meta.ctx(state.clock.now(), user.actor());
+        match state.store.decide(&ctx, s.id, number, revision, d, &c).await {
+            Ok(()) => {
+                session::flash(&page.session, "review-saved").await?;
+                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+            }
+            Err(StoreError::Missing) => return Err(AppError::NotFound),
+            Err(StoreError::Stale) => errors.add("workflow", t.get("review-stale")),
+            Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+        }
+    }
+    item_page(&state, &page, &user, s, number, None, errors).await
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryPage<'a> {
+    p: PageCtx<'a>,
+    s: SystemRecord,
+    rows: Vec<(u32, HistoryRow)>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let h = state.store.history(s.id, s.round).await?;
+    let p = page.ctx(&state).await?;
+    let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
+    html(HistoryPage { p, s, rows })
+}

@@ -1,0 +1,199 @@
+//! The page of one requirement of one system, shared by the answer, review
+//! and evidence handlers (they render it again with the problems found).
+
+use crate::handlers::load;
+use crate::handlers::{html, jst};
+use crate::handlers::{req_row, today, ReqRow};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::i18n::Tr;
+use crate::page::{Page, PageCtx};
+use crate::AppState;
+use askama::Template;
+use axum::response::Response;
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, SystemStatus};
+use mamori_core::identity::Permission;
+use mamori_store::systems::SystemRecord;
+use std::collections::BTreeMap;
+
+// ----- one requirement of one system --------------------------------------------------------
+
+pub struct HistoryRow {
+    pub at: String,
+    pub actor: String,
+    pub what: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage<'a> {
+    p: PageCtx<'a>,
+    s: SystemRecord,
+    r: ReqRow,
+    applies: bool,
+    answer: AnswerShown,
+    review: String,
+    review_comment: String,
+    /// The answer's current revision (the officer decides on it).
+    revision: i64,
+    /// Changed after approval: the approved revision and, per changed
+    /// field, its label, the approved value and the current one.
+    approved_revision: Option<i64>,
+    changes: Vec<(String, String, String)>,
+    can_answer: bool,
+    can_review: bool,
+    statuses: Vec<(String, String)>,
+    history: Vec<HistoryRow>,
+    evidence: Vec<EvidenceRow>,
+    max_mb: usize,
+    errors: FormErrors,
+}
+
+pub struct EvidenceRow {
+    id: i64,
+    name: String,
+    kind: String,
+    size: String,
+    sha256: String,
+    uploaded: String,
+    expires: String,
+    expired: bool,
+}
+
+#[derive(Default)]
+pub(super) struct AnswerShown {
+    pub status: String,
+    pub status_label: String,
+    pub measures: String,
+    pub planned_date: String,
+    pub reason: String,
+}
+
+/// What differs between the approved answer and the current one, field by
+/// field: (label, approved, current).
+fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(String, String, String)> {
+    let date = |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    [
+        ("field-answer", t.label(approved.status), t.label(now.status)),
+        ("field-measures", approved.measures.clone(), now.measures.clone()),
+        ("field-planned-date", date(approved.planned), date(now.planned)),
+        ("field-na-reason", approved.reason.clone(), now.reason.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(k, a, b)| (t.get(k), a, b))
+    .collect()
+}
+
+/// History lines; an answer revision names the fields that changed since
+/// the previous revision of the same requirement.
+pub(super) fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) -> Vec<HistoryRow> {
+    let mut last: BTreeMap<u32, &mamori_store::systems::HistoryEntry> = BTreeMap::new();
+    h.iter()
+        .map(|e| {
+            let what = t.label(e.kind);
+            let mut detail = Vec::new();
+            if e.kind == HistoryKind::Answer {
+                if let Some(prev) = last.get(&e.number) {
+                    let changed: Vec<String> = [
+                        (prev.status != e.status, "field-answer"),
+                        (prev.measures != e.measures, "field-measures"),
+                        (prev.planned_date != e.planned_date, "hist-field-planned"),
+                        (prev.reason != e.reason, "field-na-reason"),
+                    ]
+                    .iter()
+                    .filter(|(c, _)| *c)
+                    .map(|(_, k)| t.get(k))
+                    .collect();
+                    let list = if changed.is_empty() { t.get("hist-unchanged") } else { changed.join("、") };
+                    detail.push(t.with("hist-changed", &[("fields", &list)]));
+                }
+                last.insert(e.number, e);
+            }
+            if let Some(s) = AnswerStatus::parse(&e.status) {
+                detail.push(t.label(s));
+            }
+            for part in [&e.measures, &e.reason, &e.comment] {
+                if !part.is_empty() {
+                    detail.push(part.clone());
+                }
+            }
+            if let Some(d) = &e.planned_date {
+                detail.push(t.with("hist-planned", &[("date", d)]));
+            }
+            HistoryRow { at: jst(Some(e.at)), actor: e.actor_login.clone(), what, detail: detail.join(" / ") }
+        })
+        .collect()
+}
+
+pub(super) async fn item_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    s: SystemRecord,
+    number: u32,
+    shown: Option<AnswerShown>,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let l = load(state, &s).await?;
+    let r = l.reqs.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
+    let current = l.answers.get(&number);
+    let history: Vec<_> =
+        state.store.history(s.id, s.round).await?.into_iter().filter(|h| h.number == number).collect();
+    let today_s = today(state).to_string();
+    let evidence = state
+        .store
+        .evidence_for(s.id, s.round, number)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceRow {
+            id: e.id,
+            kind: e.content_type.rsplit('/').next().unwrap_or("").to_owned(),
+            size: format!("{:.1} KB", e.size as f64 / 1024.0),
+            sha256: e.sha256,
+            uploaded: format!("{} {}", jst(Some(e.uploaded_at)), e.uploaded_by),
+            expired: e.expires_on.as_deref().is_some_and(|d| d < today_s.as_str()),
+            expires: e.expires_on.unwrap_or_default(),
+            name: e.original_name,
+        })
+        .collect();
+    let p = page.ctx(state).await?;
+    let answer = shown.unwrap_or_else(|| match current {
+        Some(a) => AnswerShown {
+            status: a.input.status.as_str().to_owned(),
+            status_label: p.t.label(a.input.status),
+            measures: a.input.measures.clone(),
+            planned_date: a.input.planned.map(|d| d.to_string()).unwrap_or_default(),
+            reason: a.input.reason.clone(),
+        },
+        None => AnswerShown::default(),
+    });
+    let applies = l.applicable.contains(&number);
+    let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
+    let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
+    html(ItemPage {
+        r: req_row(r),
+        applies,
+        revision: current.map_or(0, |a| a.revision),
+        approved_revision: approved.map(|(_, ap)| ap.revision),
+        changes,
+        review: current.map(|a| p.t.label(a.review)).unwrap_or_default(),
+        review_comment: current.map(|a| a.review_comment.clone()).unwrap_or_default(),
+        can_answer: applies && user.can(Permission::AnswerChecklist) && checklist::can_answer(s.status).is_ok(),
+        can_review: applies
+            && current.is_some()
+            && user.can(Permission::ReviewAnswers)
+            && s.status == SystemStatus::Submitted,
+        statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
+        history: history_rows(&p.t, &history),
+        evidence,
+        max_mb: state.config.evidence.max_bytes / (1024 * 1024),
+        answer,
+        errors,
+        p,
+        s,
+    })
+}

@@ -1,0 +1,75 @@
+//! The list of systems a person may see.
+
+use crate::handlers::{filtered, org_choices, ListQuery};
+use crate::handlers::{html, jst};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::page::{Page, PageCtx};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use mamori_core::checklist::{Phase, SystemStatus};
+use mamori_core::identity::{OrgKind, Permission};
+
+// ----- systems list and form ---------------------------------------------------------------
+
+pub struct SystemRow {
+    id: i64,
+    name: String,
+    department: String,
+    vendor: String,
+    phase: String,
+    status: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "systems.html")]
+struct SystemsPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<SystemRow>,
+    can_manage: bool,
+    q: ListQuery,
+    departments: Vec<(String, String)>,
+    vendors: Vec<(String, String)>,
+    phases: Vec<(String, String)>,
+    statuses: Vec<(String, String)>,
+}
+
+pub async fn systems(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let f = filtered(&q);
+    let list = state.store.systems(user.scope(), &f).await?;
+    let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
+    let p = page.ctx(&state).await?;
+    let rows = list
+        .iter()
+        .map(|s| SystemRow {
+            id: s.id,
+            name: s.input.name.clone(),
+            department: s.department_name.clone(),
+            vendor: s.vendor_name.clone().unwrap_or_default(),
+            phase: p.t.label(s.input.phase),
+            status: p.t.label(s.status),
+            updated: jst(Some(s.updated_at)),
+        })
+        .collect();
+    let phases = Phase::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect();
+    let statuses = SystemStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect();
+    html(SystemsPage {
+        p,
+        rows,
+        can_manage: user.can(Permission::ManageSystems),
+        departments: org_choices(&orgs, OrgKind::Department),
+        vendors: org_choices(&orgs, OrgKind::Vendor),
+        phases,
+        statuses,
+        q,
+    })
+}

@@ -1,0 +1,53 @@
+//! The checklist screens: systems, answers and review (PRODUCT.md steps
+//! 2, 3, 5). A vendor sees only systems assigned to its organisation and
+//! department staff only their department's; anything else answers 404, so
+//! not even a system's existence leaks.
+
+mod evidence;
+mod form;
+mod item;
+mod item_view;
+mod list;
+mod page;
+
+pub use evidence::{download_evidence, upload_evidence};
+pub use form::{create_system, edit_system_form, new_system_form, update_system};
+pub use item::{history, item, review_item, save_answer};
+pub use list::systems;
+pub use page::{change_catalog, finish_review, request_scan, set_override, start_round, submit, system};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::i18n::Tr;
+use crate::AppState;
+use mamori_core::checklist::WorkflowError;
+use mamori_store::systems::SystemRecord;
+use mamori_store::StoreError;
+
+/// The system, if it exists and this person may see it; 404 otherwise.
+pub(super) async fn system_for(state: &AppState, user: &CurrentUser, id: i64) -> Result<SystemRecord, AppError> {
+    match state.store.system(id).await? {
+        Some(s) if user.scope().allows(s.input.department_id, s.input.vendor_id) => Ok(s),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// The message for a refused workflow step, naming the items concerned.
+pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
+    let items = |m: &[u32]| m.iter().map(|n| format!("No.{n}")).collect::<Vec<_>>().join("、");
+    match e {
+        WorkflowError::Unanswered(m) => t.with("workflow-unanswered", &[("items", &items(m))]),
+        WorkflowError::Undecided(m) => t.with("workflow-undecided", &[("items", &items(m))]),
+        WorkflowError::NotNow(_) => t.get("workflow-not-now"),
+    }
+}
+
+/// The message for a refused workflow step, or for someone having moved
+/// the system first.
+pub(super) fn refused_message(t: &Tr, e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Refused(w) => Some(workflow_message(t, w)),
+        StoreError::Stale | StoreError::Conflict => Some(t.get("workflow-conflict")),
+        _ => None,
+    }
+}

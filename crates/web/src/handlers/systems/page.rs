@@ -1,0 +1,350 @@
+//! One system: its requirements, answers, latest scan, and the steps of
+//! the workflow (submit, finish the review, a new round, another catalog
+//! version, a scan).
+
+use super::{refused_message, system_for};
+use crate::handlers::load;
+use crate::handlers::today;
+use crate::handlers::{html, jst, Meta};
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::forms::FormErrors;
+use crate::page::{Page, PageCtx};
+use crate::session;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use mamori_core::checklist::{self, AnswerStatus, Progress, SystemStatus, WorkflowError};
+use mamori_core::identity::{parse_multiline, Permission};
+use mamori_core::verification::Verdict;
+use mamori_store::scans::ScanStatus;
+use mamori_store::systems::SystemRecord;
+use mamori_store::StoreError;
+use serde::Deserialize;
+
+// ----- one system -------------------------------------------------------------------------
+
+pub struct ItemRow {
+    number: u32,
+    major: String,
+    middle: String,
+    answer: String,
+    review: String,
+    review_class: &'static str,
+    overdue: bool,
+    overridden: String,
+    /// The latest automatic verdict for this requirement's checks ("" when none).
+    auto: String,
+    auto_class: &'static str,
+    /// Answered 対応済 while the scanner says fail: for the officer's attention.
+    contradiction: bool,
+}
+
+/// One check of the latest scan.
+pub struct ScanRow {
+    target: String,
+    check: String,
+    verdict: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "system.html")]
+struct SystemPage<'a> {
+    p: PageCtx<'a>,
+    s: SystemRecord,
+    phase: String,
+    status: String,
+    attrs: Vec<String>,
+    counts: Progress,
+    rows: Vec<ItemRow>,
+    can_manage: bool,
+    can_submit: bool,
+    can_finish: bool,
+    missing: Vec<u32>,
+    overrides: Vec<(u32, String, String)>,
+    versions: Vec<(i64, String)>,
+    can_scan: bool,
+    scan_status: String,
+    scan_rows: Vec<ScanRow>,
+    errors: FormErrors,
+}
+
+async fn system_page(
+    state: &AppState,
+    page: &Page,
+    user: &CurrentUser,
+    s: SystemRecord,
+    errors: FormErrors,
+) -> Result<Response, AppError> {
+    let l = load(state, &s).await?;
+    let today = today(state);
+    let scan = state.store.scans(s.id, 1).await?.into_iter().next();
+    let report = scan.as_ref().and_then(|r| r.report.clone()).unwrap_or_default();
+    let p = page.ctx(state).await?;
+    let scan_status = match &scan {
+        None => p.t.get("scan-never"),
+        Some(r) => match r.status {
+            ScanStatus::Queued | ScanStatus::Running => p.t.get("scan-pending"),
+            ScanStatus::Done | ScanStatus::Failed => p.t.with("scan-done-at", &[("at", &jst(r.finished_at))]),
+        },
+    };
+    let scan_rows = report
+        .targets
+        .iter()
+        .flat_map(|t| {
+            t.checks.iter().map(move |c| ScanRow {
+                target: t.target.clone(),
+                check: c.id.as_str().to_owned(),
+                verdict: c.verdict.as_str().to_owned(),
+                summary: c.summary.clone(),
+            })
+        })
+        .collect();
+    let mut counts = Progress::default();
+    let mut rows = Vec::new();
+    for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
+        let a = l.answers.get(&r.number);
+        let overdue = a.is_some_and(|a| a.input.overdue(today));
+        let auto = report.worst_of(&r.check_ids());
+        counts.count(a.map(|a| (&a.input, a.review)), today);
+        rows.push(ItemRow {
+            number: r.number,
+            major: r.major.clone(),
+            middle: r.middle.clone(),
+            answer: a.map_or_else(|| p.t.get("ans-none"), |a| p.t.label(a.input.status)),
+            review: a.map_or_else(String::new, |a| match a.changed_after_approval() {
+                Some(_) => p.t.get("rev-changed-after-approval"),
+                None => p.t.label(a.review),
+            }),
+            review_class: a.map_or("", |a| a.review.as_str()),
+            overdue,
+            overridden: l.overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
+            auto: auto.map(|v| p.t.label(v)).unwrap_or_default(),
+            auto_class: match auto {
+                Some(Verdict::Fail) => "fail",
+                Some(Verdict::Pass) => "pass",
+                Some(Verdict::Warn | Verdict::Error) => "warn",
+                None => "",
+            },
+            contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|a| a.input.status == AnswerStatus::Done),
+        });
+    }
+    let items = l.items();
+    let missing = match checklist::submit(s.status, &items) {
+        Err(WorkflowError::Unanswered(m)) => m,
+        _ => vec![],
+    };
+    let is_vendor = user.can(Permission::AnswerChecklist);
+    let attrs = [
+        (s.input.attrs.uses_servers, "attr-uses-servers"),
+        (s.input.attrs.web_system, "attr-web-system"),
+        (s.input.attrs.external_service, "attr-external-service"),
+        (s.input.attrs.confidentiality_high, "attr-confidentiality-high"),
+        (s.input.attrs.integrity_high, "attr-integrity-high"),
+        (s.input.attrs.availability_high, "attr-availability-high"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, k)| p.t.get(k))
+    .collect();
+    html(SystemPage {
+        phase: p.t.label(s.input.phase),
+        status: p.t.label(s.status),
+        attrs,
+        counts,
+        rows,
+        can_manage: user.can(Permission::ManageSystems),
+        can_submit: is_vendor && checklist::can_answer(s.status).is_ok(),
+        can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
+        missing,
+        overrides: l.overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
+        versions: state
+            .store
+            .catalog_versions()
+            .await?
+            .into_iter()
+            .map(|v| (v.id, format!("{} {}", v.id, v.label)))
+            .collect(),
+        can_scan: user.can(Permission::RequestScans) && !s.input.urls.is_empty(),
+        scan_status,
+        scan_rows,
+        errors,
+        p,
+        s,
+    })
+}
+
+pub async fn system(
+    State(state): State<AppState>,
+    page: Page,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    system_page(&state, &page, &user, s, FormErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct OverrideForm {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    applies: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn set_override(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<OverrideForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let l = load(&state, &s).await?;
+    let number = form.number.trim().parse::<u32>().ok().filter(|n| l.reqs.iter().any(|r| r.number == *n));
+    if number.is_none() {
+        errors.add("number", t.get("override-bad-number"));
+    }
+    let applies = match form.applies.as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => {
+            errors.add("applies", t.get("override-bad-applies"));
+            None
+        }
+    };
+    let reason = errors.check(&t, "reason", "field-reason", parse_multiline(&form.reason, 1, 500));
+    if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
+        state.store.set_override(&meta.ctx(state.clock.now(), user.actor()), id, n, a, &r).await?;
+        session::flash(&page.session, "override-saved").await?;
+        return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+    }
+    system_page(&state, &page, &user, s, errors).await
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    match state.store.submit_system(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(()) => {
+            session::flash(&page.session, "system-submitted").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+    }
+    let s = system_for(&state, &user, id).await?;
+    system_page(&state, &page, &user, s, errors).await
+}
+
+pub async fn finish_review(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    match state.store.finish_review(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(to) => {
+            session::flash(
+                &page.session,
+                if to == SystemStatus::Approved { "review-approved" } else { "review-returned" },
+            )
+            .await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+    }
+    let s = system_for(&state, &user, id).await?;
+    system_page(&state, &page, &user, s, errors).await
+}
+
+/// Starts next year's assessment from the approved one (officer).
+pub async fn start_round(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    match state.store.start_round(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
+        Ok(_) => {
+            session::flash(&page.session, "round-started").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+        Err(StoreError::Refused(_)) => errors.add("workflow", t.get("round-not-now")),
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+    }
+    system_page(&state, &page, &user, s, errors).await
+}
+
+#[derive(Deserialize)]
+pub struct CatalogForm {
+    #[serde(default)]
+    version: String,
+}
+
+/// Moves a system to another catalog version, on purpose (officer).
+pub async fn change_catalog(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Form(form): Form<CatalogForm>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    let versions = state.store.catalog_versions().await?;
+    let version = form.version.parse::<i64>().ok().filter(|v| versions.iter().any(|x| x.id == *v));
+    match (version, checklist::can_change_catalog(s.status)) {
+        (None, _) => errors.add("workflow", t.get("catalog-bad-version")),
+        (_, Err(_)) => errors.add("workflow", t.get("workflow-not-now")),
+        (Some(v), Ok(())) => {
+            state.store.change_catalog_version(&meta.ctx(state.clock.now(), user.actor()), &s, v).await?;
+            session::flash(&page.session, "catalog-changed").await?;
+            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        }
+    }
+    system_page(&state, &page, &user, s, errors).await
+}
+
+/// Queues a scan of the system's URLs; the server's worker runs it.
+pub async fn request_scan(
+    State(state): State<AppState>,
+    page: Page,
+    meta: Meta,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let s = system_for(&state, &user, id).await?;
+    if s.input.urls.is_empty() {
+        session::flash(&page.session, "scan-no-urls").await?;
+        return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+    }
+    state.store.request_scan(&meta.ctx(state.clock.now(), user.actor()), s.id).await?;
+    session::flash(&page.session, "scan-requested").await?;
+    Ok(Redirect::to(&format!("/systems/{id}")).into_response())
+}

@@ -1,0 +1,133 @@
+//! How every closed set shown to people is named: one translation key per
+//! value, in one place (never a key built with `format!`). A test walks
+//! every value of every set and finds its key in both languages.
+
+use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
+use mamori_core::identity::{LedgerChange, OrgKind, Role};
+use mamori_core::verification::Verdict;
+
+/// A value shown to people, by its translation key.
+pub trait Label: Copy {
+    fn key(self) -> &'static str;
+}
+
+impl Label for Phase {
+    fn key(self) -> &'static str {
+        match self {
+            Phase::Building => "phase-building",
+            Phase::PreProduction => "phase-pre-production",
+            Phase::Production => "phase-production",
+            Phase::Retired => "phase-retired",
+        }
+    }
+}
+
+impl Label for SystemStatus {
+    fn key(self) -> &'static str {
+        match self {
+            SystemStatus::NotStarted => "sys-not-started",
+            SystemStatus::Answering => "sys-answering",
+            SystemStatus::Submitted => "sys-submitted",
+            SystemStatus::Returned => "sys-returned",
+            SystemStatus::Approved => "sys-approved",
+        }
+    }
+}
+
+impl Label for AnswerStatus {
+    fn key(self) -> &'static str {
+        match self {
+            AnswerStatus::Done => "ans-done",
+            AnswerStatus::Partial => "ans-partial",
+            AnswerStatus::NotDone => "ans-not-done",
+            AnswerStatus::NotApplicable => "ans-not-applicable",
+        }
+    }
+}
+
+impl Label for Review {
+    fn key(self) -> &'static str {
+        match self {
+            Review::Pending => "rev-pending",
+            Review::Approved => "rev-approved",
+            Review::Returned => "rev-returned",
+        }
+    }
+}
+
+impl Label for Verdict {
+    fn key(self) -> &'static str {
+        match self {
+            Verdict::Pass => "scan-pass",
+            Verdict::Warn => "scan-warn",
+            Verdict::Error => "scan-error",
+            Verdict::Fail => "scan-fail",
+        }
+    }
+}
+
+impl Label for Role {
+    fn key(self) -> &'static str {
+        match self {
+            Role::Admin => "role-admin",
+            Role::SecurityOfficer => "role-security-officer",
+            Role::Department => "role-department",
+            Role::Vendor => "role-vendor",
+            Role::Auditor => "role-auditor",
+        }
+    }
+}
+
+impl Label for OrgKind {
+    fn key(self) -> &'static str {
+        match self {
+            OrgKind::Department => "org-kind-department",
+            OrgKind::Vendor => "org-kind-vendor",
+        }
+    }
+}
+
+impl Label for HistoryKind {
+    fn key(self) -> &'static str {
+        match self {
+            HistoryKind::Answer => "hist-answer",
+            HistoryKind::Evidence => "hist-evidence",
+            HistoryKind::Submit => "hist-submit",
+            HistoryKind::Approve => "hist-approve",
+            HistoryKind::Return => "hist-return",
+            HistoryKind::ReviewFinished => "hist-review_finished",
+            HistoryKind::RoundStarted => "hist-round_started",
+        }
+    }
+}
+
+impl Label for LedgerChange {
+    fn key(self) -> &'static str {
+        match self {
+            LedgerChange::Issued => "ledger-change-issued",
+            LedgerChange::Role => "ledger-change-role",
+            LedgerChange::Organisation => "ledger-change-organisation",
+            LedgerChange::DisplayName => "ledger-change-display_name",
+            LedgerChange::Email => "ledger-change-email",
+            LedgerChange::Disabled => "ledger-change-disabled",
+            LedgerChange::Enabled => "ledger-change-enabled",
+            LedgerChange::PasswordReset => "ledger-change-password_reset",
+            LedgerChange::TotpReset => "ledger-change-totp_reset",
+        }
+    }
+}
+
+/// Every key of every set, for the test that finds them in both languages.
+pub fn all_keys() -> Vec<&'static str> {
+    let mut keys = Vec::new();
+    keys.extend(Phase::ALL.iter().map(|x| x.key()));
+    keys.extend(SystemStatus::ALL.iter().map(|x| x.key()));
+    keys.extend(AnswerStatus::ALL.iter().map(|x| x.key()));
+    keys.extend(Review::ALL.iter().map(|x| x.key()));
+    keys.extend([Verdict::Pass, Verdict::Warn, Verdict::Error, Verdict::Fail].map(Label::key));
+    keys.extend(Role::ALL.iter().map(|x| x.key()));
+    keys.extend([OrgKind::Department, OrgKind::Vendor].map(Label::key));
+    keys.extend(HistoryKind::ALL.iter().map(|x| x.key()));
+    keys.extend(LedgerChange::ALL.iter().map(|x| x.key()));
+    keys
+}
