@@ -208,6 +208,16 @@ impl Store {
         self.read_accounts("ORDER BY a.login", None).await
     }
 
+    /// How many accounts there are (the access review records it).
+    pub async fn account_count(&self) -> Result<i64, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n: i64 = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM account").fetch_one(c).await?.try_get("n")?
+        });
+        tx.rollback().await?;
+        Ok(n)
+    }
+
     /// Is there an enabled administrator? (First-run setup answers only when not.)
     pub async fn has_admin(&self) -> Result<bool, StoreError> {
         let mut tx = self.begin_read().await?;
@@ -252,12 +262,22 @@ impl Store {
 
     /// The account ledger (ID管理簿), oldest first.
     pub async fn ledger(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.ledger_lines(None).await
+    }
+
+    /// The ledger lines of one account, oldest first.
+    pub async fn ledger_of(&self, account_id: i64) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.ledger_lines(Some(account_id)).await
+    }
+
+    async fn ledger_lines(&self, account_id: Option<i64>) -> Result<Vec<LedgerEntry>, StoreError> {
         let mut tx = self.begin_read().await?;
         let entries = with_conn!(tx, c => {
             let rows = sqlx::query(
                 "SELECT l.id, l.account_id, a.login, l.at_us, l.actor_login, l.change, l.before, l.after, l.reason \
-                 FROM account_ledger l JOIN account a ON a.id = l.account_id ORDER BY l.at_us, l.id",
-            ).fetch_all(c).await?;
+                 FROM account_ledger l JOIN account a ON a.id = l.account_id \
+                 WHERE ($1 IS NULL OR l.account_id = $1) ORDER BY l.at_us, l.id",
+            ).bind(account_id).fetch_all(c).await?;
             rows.iter().map(|r| Ok(LedgerEntry {
                 id: r.try_get("id")?,
                 account_id: r.try_get("account_id")?,

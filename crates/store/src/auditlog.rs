@@ -250,6 +250,16 @@ impl Store {
         Ok(id)
     }
 
+    /// How many alerts are not acknowledged yet (the menu's count).
+    pub async fn open_alert_count(&self) -> Result<i64, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n: i64 = with_conn!(tx, c => {
+            sqlx::query("SELECT COUNT(*) AS n FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(c).await?.try_get("n")?
+        });
+        tx.rollback().await?;
+        Ok(n)
+    }
+
     pub async fn alerts(&self, open_only: bool) -> Result<Vec<Alert>, StoreError> {
         let sql = if open_only {
             "SELECT * FROM alert WHERE acknowledged_at_us IS NULL ORDER BY last_seen_us DESC"

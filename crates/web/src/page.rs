@@ -9,7 +9,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use mamori_core::identity::Permission;
 use mamori_store::accounts::Account;
-use std::sync::Arc;
 use tower_sessions::Session;
 
 /// Pulled from every request that renders a page.
@@ -52,9 +51,31 @@ pub struct NavLink {
     pub label: String,
 }
 
+/// The signed-in person as pages see them: what the person may read of
+/// themselves, never the password hash or the second-factor secret.
+pub struct Viewer {
+    pub login: String,
+    pub display_name: String,
+    pub email: String,
+    pub organisation_name: Option<String>,
+    pub totp_enabled: bool,
+}
+
+impl From<&Account> for Viewer {
+    fn from(a: &Account) -> Self {
+        Viewer {
+            login: a.login.clone(),
+            display_name: a.display_name.clone(),
+            email: a.email.clone(),
+            organisation_name: a.organisation_name.clone(),
+            totp_enabled: a.totp_enabled,
+        }
+    }
+}
+
 pub struct PageCtx<'a> {
     pub t: Tr<'a>,
-    pub user: Option<Arc<Account>>,
+    pub user: Option<Viewer>,
     pub csrf: String,
     pub flash: Option<String>,
     pub nav: Vec<NavLink>,
@@ -93,7 +114,7 @@ impl Page {
             }
             if u.can(Permission::ViewAuditLog) {
                 nav.push(NavLink { href: "/audit", label: t.get("nav-audit") });
-                let open = state.store.alerts(true).await?.len();
+                let open = state.store.open_alert_count().await?;
                 let label = if open == 0 { t.get("nav-alerts") } else { format!("{} ({open})", t.get("nav-alerts")) };
                 nav.push(NavLink { href: "/alerts", label });
             }
@@ -102,6 +123,7 @@ impl Page {
             }
             nav.push(NavLink { href: "/account", label: t.get("nav-account") });
         }
-        Ok(PageCtx { t, user: self.user.as_ref().map(|u| u.0.clone()), csrf, flash, nav, path: self.path.clone() })
+        let user = self.user.as_ref().map(|u| Viewer::from(u.account()));
+        Ok(PageCtx { t, user, csrf, flash, nav, path: self.path.clone() })
     }
 }

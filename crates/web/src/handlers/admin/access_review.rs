@@ -92,7 +92,7 @@ pub async fn sign_off_review(
     let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
         return review_page(&state, &page, &user, form.comment, errors).await;
     };
-    let n = state.store.accounts().await?.len() as i64;
+    let n = state.store.account_count().await?;
     state
         .store
         .sign_off_access_review(&meta.ctx(state.clock.now(), user.actor()), user.account().id, n, &comment)

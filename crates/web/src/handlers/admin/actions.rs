@@ -47,7 +47,7 @@ async fn detail_page(
     errors: FormErrors,
 ) -> Result<Response, AppError> {
     let a = account_or_404(state, id).await?;
-    let ledger: Vec<_> = state.store.ledger().await?.into_iter().filter(|e| e.account_id == id).collect();
+    let ledger: Vec<_> = state.store.ledger_of(id).await?;
     let p = page.ctx(state).await?;
     let now = state.clock.now();
     let mut actions = Vec::new();
