@@ -19,6 +19,12 @@ pub const EXIT_PROBLEM: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 
 /// Who acts on the console: `console:USER` (the operating system user), or `console`.
+/// The operator at the console acting in `role`, through the same
+/// operations as the web pages.
+pub fn console_person(role: mamori_core::identity::Role) -> mamori_app::Person {
+    mamori_app::Person::console(role, console_ctx().actor.login)
+}
+
 pub fn console_ctx() -> Ctx {
     let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
     let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };

@@ -3,6 +3,8 @@
 use crate::config::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
+use mamori_app::{Op, Refused};
+use mamori_core::audit::Origin;
 use mamori_core::checklist;
 use mamori_core::jst::format_rfc3339_jst;
 use mamori_store::systems::{SystemFilter, SystemRecord};
@@ -47,36 +49,37 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // The console reads through the same operations as the web pages.
+    let console = crate::shared::console_person(mamori_core::identity::Role::SecurityOfficer);
+    let op = Op { store: &store, who: &console, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
     let code = match cmd {
-        SystemCommand::List { format } => {
-            match store.systems(mamori_core::scope::Scope::All, &SystemFilter::default()).await {
-                Ok(list) => {
-                    match format {
-                        Format::Json => outln!("{}", serde_json::Value::Array(list.iter().map(json).collect())),
-                        Format::Text => {
-                            for s in &list {
-                                outln!(
-                                    "{}\t{}\t{}\t{}\t{}\t{}",
-                                    s.id,
-                                    s.input.name,
-                                    s.department_name,
-                                    s.vendor_name.as_deref().unwrap_or("-"),
-                                    s.input.phase.as_str(),
-                                    s.status.as_str()
-                                );
-                            }
+        SystemCommand::List { format } => match mamori_app::checklist::systems(&op, &SystemFilter::default()).await {
+            Ok(list) => {
+                match format {
+                    Format::Json => outln!("{}", serde_json::Value::Array(list.iter().map(json).collect())),
+                    Format::Text => {
+                        for s in &list {
+                            outln!(
+                                "{}\t{}\t{}\t{}\t{}\t{}",
+                                s.id,
+                                s.input.name,
+                                s.department_name,
+                                s.vendor_name.as_deref().unwrap_or("-"),
+                                s.input.phase.as_str(),
+                                s.status.as_str()
+                            );
                         }
                     }
-                    ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("mamori: {e}");
-                    ExitCode::from(EXIT_PROBLEM)
-                }
+                ExitCode::SUCCESS
             }
-        }
-        SystemCommand::Show { id } => match store.system(id).await {
-            Ok(Some(s)) => {
+            Err(e) => {
+                eprintln!("mamori: {e}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        },
+        SystemCommand::Show { id } => match mamori_app::checklist::system(&op, id).await {
+            Ok(s) => {
                 let answers = store.answers(s.id, s.round).await.unwrap_or_default();
                 let file = store.catalog_document(s.catalog_version_id).await.ok().flatten();
                 let overrides: Vec<(u32, bool)> =
@@ -99,7 +102,7 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
                 outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                 ExitCode::SUCCESS
             }
-            Ok(None) => {
+            Err(Refused::NotFound) => {
                 eprintln!("mamori: システム {id} はありません (no such system)");
                 ExitCode::from(EXIT_CONFIG)
             }

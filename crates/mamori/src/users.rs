@@ -5,6 +5,8 @@
 use crate::config::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
+use mamori_app::accounts::{self, Action};
+use mamori_app::{Op, Refused};
 use mamori_core::identity::{parse_display_name, parse_email, parse_text, FieldError, Login, OrgKind, Role};
 use mamori_core::jst::format_jst;
 use mamori_core::password::{hash, PasswordPolicy, PasswordProblem};
@@ -145,6 +147,19 @@ async fn find(store: &Store, login: &str) -> Result<Account, ExitCode> {
     }
 }
 
+/// An account operation by the operator at the console, as administrator.
+fn admin_op<'a>(store: &'a Store, console: &'a mamori_app::Person) -> Op<'a> {
+    let ctx = crate::shared::console_ctx();
+    Op { store, who: console, origin: ctx.origin, now: ctx.now }
+}
+
+fn refused(e: Refused) -> ExitCode {
+    match e {
+        Refused::Store(e) => problem(e),
+        other => refuse(format!("操作できません (refused): {other}")),
+    }
+}
+
 fn problem(e: StoreError) -> ExitCode {
     eprintln!("mamori: データベースの操作に失敗しました (database error): {e}");
     ExitCode::from(EXIT_PROBLEM)
@@ -164,6 +179,8 @@ pub async fn run_user(global: &GlobalArgs, cmd: UserCommand) -> ExitCode {
 }
 
 async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
+    // Account commands go through the same operations as the web pages.
+    let console = crate::shared::console_person(Role::Admin);
     match cmd {
         UserCommand::Create { login, name, email, role, org, password_stdin: _, reason } => {
             let login = Login::parse(&login).map_err(|e| refuse(field("--login", e)))?;
@@ -213,15 +230,13 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
                 password_hash: hash::hash(&password),
                 must_change_password: false,
             };
-            match store.issue_account(&crate::shared::console_ctx(), &new, &reason).await {
+            match accounts::issue(&admin_op(store, &console), &new, &reason).await {
                 Ok(id) => {
                     outln!("アカウント {login} を発行しました (account {id} issued)");
                     Ok(())
                 }
-                Err(StoreError::Conflict) => {
-                    Err(refuse(format!("ユーザID {login} は既に使われています (login taken)")))
-                }
-                Err(e) => Err(problem(e)),
+                Err(Refused::Taken) => Err(refuse(format!("ユーザID {login} は既に使われています (login taken)"))),
+                Err(e) => Err(refused(e)),
             }
         }
         UserCommand::List { format } => {
@@ -259,13 +274,13 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
         }
         UserCommand::Disable { login, reason } => {
             let a = find(store, &login).await?;
-            store.set_account_disabled(&crate::shared::console_ctx(), a.id, true, &reason).await.map_err(problem)?;
+            accounts::act(&admin_op(store, &console), a.id, Action::Disable, &reason).await.map_err(refused)?;
             outln!("アカウント {} を無効にしました (disabled)", a.login);
             Ok(())
         }
         UserCommand::Unlock { login, reason } => {
             let a = find(store, &login).await?;
-            store.unlock_account(&crate::shared::console_ctx(), a.id, &reason).await.map_err(problem)?;
+            accounts::act(&admin_op(store, &console), a.id, Action::Unlock, &reason).await.map_err(refused)?;
             outln!("アカウント {} のロックを解除しました (unlocked)", a.login);
             Ok(())
         }
@@ -273,10 +288,10 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
             let a = find(store, &login).await?;
             let password = read_password()?;
             check_password(&password, &a.login)?;
-            store
-                .reset_password(&crate::shared::console_ctx(), a.id, &hash::hash(&password), &reason)
+            let hash = hash::hash(&password);
+            accounts::act(&admin_op(store, &console), a.id, Action::ResetPassword(&hash), &reason)
                 .await
-                .map_err(problem)?;
+                .map_err(refused)?;
             outln!(
                 "アカウント {} のパスワードを再設定しました。次回ログイン時に変更が必要です (password reset)",
                 a.login
@@ -298,17 +313,19 @@ pub async fn run_org(global: &GlobalArgs, cmd: OrgCommand) -> ExitCode {
                 Kind::Vendor => OrgKind::Vendor,
             };
             match (parse_text(&name, 1, 100), parse_text(&contact, 0, 200)) {
-                (Ok(name), Ok(contact)) => match store
-                    .create_organisation_audited(&crate::shared::console_ctx(), &name, kind, &contact)
-                    .await
-                {
-                    Ok(id) => {
-                        outln!("組織 {name} を登録しました (organisation {id})");
-                        Ok(())
+                (Ok(name), Ok(contact)) => {
+                    let console = crate::shared::console_person(Role::Admin);
+                    match mamori_app::oversight::create_organisation(&admin_op(&store, &console), &name, kind, &contact)
+                        .await
+                    {
+                        Ok(id) => {
+                            outln!("組織 {name} を登録しました (organisation {id})");
+                            Ok(())
+                        }
+                        Err(Refused::Taken) => Err(refuse(format!("組織 {name} は既に登録されています (exists)"))),
+                        Err(e) => Err(refused(e)),
                     }
-                    Err(StoreError::Conflict) => Err(refuse(format!("組織 {name} は既に登録されています (exists)"))),
-                    Err(e) => Err(problem(e)),
-                },
+                }
                 (Err(e), _) => Err(refuse(field("NAME", e))),
                 (_, Err(e)) => Err(refuse(field("--contact", e))),
             }

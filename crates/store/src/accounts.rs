@@ -1,21 +1,12 @@
 //! Accounts, organisations, the account ledger, access reviews, sign-in
 //! attempts and the first-run setup token.
 
-use crate::{with_conn, Backend, Store, StoreError, Tx};
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend, Store, StoreError, Tx};
+use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
-use sqlx::Row;
 use std::fmt;
 use time::OffsetDateTime;
-
-fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
-}
-
-fn opt_t(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
-    us.map(t).transpose()
-}
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn unique(e: sqlx::Error) -> StoreError {
@@ -71,33 +62,55 @@ const SELECT_ACCOUNT: &str = "SELECT a.id, a.login, a.display_name, a.email, a.r
      a.last_signin_at_us, a.last_signin_addr, a.session_generation, a.created_at_us \
      FROM account a LEFT JOIN organisation o ON o.id = a.organisation_id";
 
-macro_rules! account_from_row {
-    ($row:expr) => {{
-        let r = $row;
-        let role: String = r.try_get("role")?;
-        Account {
-            id: r.try_get("id")?,
-            login: r.try_get("login")?,
-            display_name: r.try_get("display_name")?,
-            email: r.try_get("email")?,
-            role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
-            organisation_id: r.try_get("organisation_id")?,
-            organisation_name: r.try_get("organisation_name")?,
-            password_hash: r.try_get("password_hash")?,
-            password_changed_at: t(r.try_get("password_changed_at_us")?)?,
-            must_change_password: r.try_get("must_change_password")?,
-            failed_count: r.try_get("failed_count")?,
-            locked_until: opt_t(r.try_get("locked_until_us")?)?,
-            disabled_at: opt_t(r.try_get("disabled_at_us")?)?,
-            totp_secret: r.try_get("totp_secret")?,
-            totp_enabled: r.try_get("totp_enabled")?,
-            totp_last_step: r.try_get("totp_last_step")?,
-            last_signin_at: opt_t(r.try_get("last_signin_at_us")?)?,
-            last_signin_addr: r.try_get("last_signin_addr")?,
-            session_generation: r.try_get("session_generation")?,
-            created_at: t(r.try_get("created_at_us")?)?,
-        }
-    }};
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    login: String,
+    display_name: String,
+    email: String,
+    role: String,
+    organisation_id: Option<i64>,
+    organisation_name: Option<String>,
+    password_hash: String,
+    password_changed_at_us: i64,
+    must_change_password: bool,
+    failed_count: i64,
+    locked_until_us: Option<i64>,
+    disabled_at_us: Option<i64>,
+    totp_secret: Option<String>,
+    totp_enabled: bool,
+    totp_last_step: i64,
+    last_signin_at_us: Option<i64>,
+    last_signin_addr: Option<String>,
+    session_generation: i64,
+    created_at_us: i64,
+}
+
+impl AccountRow {
+    fn into_record(self) -> Result<Account, StoreError> {
+        Ok(Account {
+            id: self.id,
+            login: self.login,
+            display_name: self.display_name,
+            email: self.email,
+            role: parsed("role", &self.role, Role::parse)?,
+            organisation_id: self.organisation_id,
+            organisation_name: self.organisation_name,
+            password_hash: self.password_hash,
+            password_changed_at: timestamp(self.password_changed_at_us)?,
+            must_change_password: self.must_change_password,
+            failed_count: self.failed_count,
+            locked_until: opt_timestamp(self.locked_until_us)?,
+            disabled_at: opt_timestamp(self.disabled_at_us)?,
+            totp_secret: self.totp_secret,
+            totp_enabled: self.totp_enabled,
+            totp_last_step: self.totp_last_step,
+            last_signin_at: opt_timestamp(self.last_signin_at_us)?,
+            last_signin_addr: self.last_signin_addr,
+            session_generation: self.session_generation,
+            created_at: timestamp(self.created_at_us)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,24 +187,91 @@ pub struct LedgerLine<'a> {
     pub reason: &'a str,
 }
 
+#[derive(sqlx::FromRow)]
+struct OrganisationRow {
+    id: i64,
+    name: String,
+    kind: String,
+    contact: String,
+}
+
+impl OrganisationRow {
+    fn into_record(self) -> Result<Organisation, StoreError> {
+        Ok(Organisation {
+            id: self.id,
+            name: self.name,
+            kind: parsed("kind", &self.kind, OrgKind::parse)?,
+            contact: self.contact,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LedgerRow {
+    id: i64,
+    account_id: i64,
+    login: String,
+    at_us: i64,
+    actor_login: String,
+    change: String,
+    before: String,
+    after: String,
+    reason: String,
+}
+
+impl LedgerRow {
+    fn into_record(self) -> Result<LedgerEntry, StoreError> {
+        Ok(LedgerEntry {
+            id: self.id,
+            account_id: self.account_id,
+            account_login: self.login,
+            at: timestamp(self.at_us)?,
+            actor_login: self.actor_login,
+            change: parsed("ledger change", &self.change, LedgerChange::parse)?,
+            before: self.before,
+            after: self.after,
+            reason: self.reason,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AccessReviewRow {
+    id: i64,
+    reviewed_at_us: i64,
+    reviewer_login: String,
+    accounts: i64,
+    comment: String,
+}
+
+impl AccessReviewRow {
+    fn into_record(self) -> Result<AccessReview, StoreError> {
+        Ok(AccessReview {
+            id: self.id,
+            reviewed_at: timestamp(self.reviewed_at_us)?,
+            reviewer_login: self.reviewer_login,
+            accounts: self.accounts,
+            comment: self.comment,
+        })
+    }
+}
+
 // ----- reads -----------------------------------------------------------------
 
 impl Store {
     async fn read_accounts(&self, filter: &str, bind: Option<AccountKey<'_>>) -> Result<Vec<Account>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT_ACCOUNT} {filter}");
-        let accounts = with_conn!(tx, c => {
-            let q = sqlx::query(&sql);
+        let rows = with_read_conn!(self, c => {
+            let q = sqlx::query_as::<_, AccountRow>(&sql);
             let q = match bind {
                 Some(AccountKey::Id(id)) => q.bind(id),
                 Some(AccountKey::Login(l)) => q.bind(l),
+                Some(AccountKey::Before(us)) => q.bind(us),
                 None => q,
             };
-            let rows = q.fetch_all(c).await?;
-            rows.iter().map(|r| Ok(account_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(accounts)
+            q.fetch_all(c).await?
+        })?;
+        rows.into_iter().map(AccountRow::into_record).collect()
     }
 
     pub async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -210,54 +290,32 @@ impl Store {
 
     /// How many accounts there are (the access review records it).
     pub async fn account_count(&self) -> Result<i64, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let n: i64 = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM account").fetch_one(c).await?.try_get("n")?
-        });
-        tx.rollback().await?;
-        Ok(n)
+        with_read_conn!(self, c => sqlx::query_scalar("SELECT COUNT(*) AS n FROM account").fetch_one(c).await?)
     }
 
     /// Is there an enabled administrator? (First-run setup answers only when not.)
     pub async fn has_admin(&self) -> Result<bool, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let n: i64 = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at_us IS NULL")
-                .fetch_one(c).await?.try_get("n")?
-        });
-        tx.rollback().await?;
+        let n: i64 = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) AS n FROM account WHERE role = 'admin' AND disabled_at_us IS NULL")
+                .fetch_one(c).await?
+        })?;
         Ok(n > 0)
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let orgs = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
-                .fetch_all(c).await?;
-            rows.iter().map(|r| {
-                let kind: String = r.try_get("kind")?;
-                Ok(Organisation {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    kind: OrgKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?,
-                    contact: r.try_get("contact")?,
-                })
-            }).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(orgs)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, OrganisationRow>("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
+                .fetch_all(c).await?
+        })?;
+        rows.into_iter().map(OrganisationRow::into_record).collect()
     }
 
     /// The newest `n` password hashes of an account (item 4: no reuse).
     pub async fn password_history(&self, account_id: i64, n: usize) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let hashes = with_conn!(tx, c => {
-            sqlx::query("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY created_at_us DESC LIMIT $2")
+        with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY created_at_us DESC LIMIT $2")
                 .bind(account_id).bind(n as i64).fetch_all(c).await?
-                .iter().map(|r| r.try_get("password_hash")).collect::<Result<Vec<String>, _>>()?
-        });
-        tx.rollback().await?;
-        Ok(hashes)
+        })
     }
 
     /// The account ledger (ID管理簿), oldest first.
@@ -271,48 +329,23 @@ impl Store {
     }
 
     async fn ledger_lines(&self, account_id: Option<i64>) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let entries = with_conn!(tx, c => {
-            let rows = sqlx::query(
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, LedgerRow>(
                 "SELECT l.id, l.account_id, a.login, l.at_us, l.actor_login, l.change, l.before, l.after, l.reason \
                  FROM account_ledger l JOIN account a ON a.id = l.account_id \
                  WHERE ($1 IS NULL OR l.account_id = $1) ORDER BY l.at_us, l.id",
-            ).bind(account_id).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(LedgerEntry {
-                id: r.try_get("id")?,
-                account_id: r.try_get("account_id")?,
-                account_login: r.try_get("login")?,
-                at: t(r.try_get("at_us")?)?,
-                actor_login: r.try_get("actor_login")?,
-                change: {
-                    let c: String = r.try_get("change")?;
-                    LedgerChange::parse(&c).ok_or_else(|| StoreError::Corrupt(format!("ledger change {c}")))?
-                },
-                before: r.try_get("before")?,
-                after: r.try_get("after")?,
-                reason: r.try_get("reason")?,
-            })).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(entries)
+            ).bind(account_id).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(LedgerRow::into_record).collect()
     }
 
     pub async fn access_reviews(&self) -> Result<Vec<AccessReview>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let reviews = with_conn!(tx, c => {
-            let rows = sqlx::query(
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, AccessReviewRow>(
                 "SELECT id, reviewed_at_us, reviewer_login, accounts, comment FROM access_review ORDER BY reviewed_at_us DESC, id DESC",
-            ).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(AccessReview {
-                id: r.try_get("id")?,
-                reviewed_at: t(r.try_get("reviewed_at_us")?)?,
-                reviewer_login: r.try_get("reviewer_login")?,
-                accounts: r.try_get("accounts")?,
-                comment: r.try_get("comment")?,
-            })).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(reviews)
+            ).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(AccessReviewRow::into_record).collect()
     }
 
     /// Records one sign-in attempt (its own small transaction).
@@ -370,13 +403,13 @@ impl Store {
         let since = to_unix_micros(now - policy.address_window);
         let login: String = login_key.chars().take(Login::MAX).collect();
         let failures: i64 = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
-                .bind(addr).bind(since).bind(false).fetch_one(c).await?.try_get("n")?
+            sqlx::query_scalar("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
+                .bind(addr).bind(since).bind(false).fetch_one(c).await?
         });
         if failures >= i64::from(policy.address_max_failures) {
             let known: i64 = with_conn!(tx, c => {
-                sqlx::query("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3")
-                    .bind(addr).bind(&login).bind(true).fetch_one(c).await?.try_get("n")?
+                sqlx::query_scalar("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3")
+                    .bind(addr).bind(&login).bind(true).fetch_one(c).await?
             });
             if known == 0 {
                 tx.rollback().await?;
@@ -384,8 +417,8 @@ impl Store {
             }
         }
         let attempt: i64 = with_conn!(tx, c => {
-            sqlx::query("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(to_unix_micros(now)).bind(addr).bind(&login).bind(false).fetch_one(c).await?.try_get("id")?
+            sqlx::query_scalar("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4) RETURNING id")
+                .bind(to_unix_micros(now)).bind(addr).bind(&login).bind(false).fetch_one(c).await?
         });
         let reserved = reserve_failure(&mut tx, account_id.unwrap_or(0), now, policy).await?;
         tx.commit().await?;
@@ -474,7 +507,7 @@ impl Store {
         let value = with_conn!(tx, c => {
             sqlx::query("INSERT INTO server_secret (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                 .bind(name).bind(candidate).execute(&mut *c).await?;
-            sqlx::query("SELECT value FROM server_secret WHERE name = $1").bind(name).fetch_one(&mut *c).await?.try_get("value")?
+            sqlx::query_scalar("SELECT value FROM server_secret WHERE name = $1").bind(name).fetch_one(&mut *c).await?
         });
         tx.commit().await?;
         Ok(value)
@@ -493,33 +526,29 @@ impl Store {
 
     /// Is this setup token valid now? (Read only; [`take_setup_token`] uses it.)
     pub async fn setup_token_valid(&self, token_hash: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let n: i64 = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM setup_token WHERE token_hash = $1 AND expires_at_us > $2")
-                .bind(token_hash).bind(to_unix_micros(now)).fetch_one(c).await?.try_get("n")?
-        });
-        tx.rollback().await?;
+        let n: i64 = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) AS n FROM setup_token WHERE token_hash = $1 AND expires_at_us > $2")
+                .bind(token_hash).bind(to_unix_micros(now)).fetch_one(c).await?
+        })?;
         Ok(n == 1)
     }
 
     /// Accounts not signed in since `before` (never signed in: since created).
     pub async fn inactive_accounts(&self, before: OffsetDateTime) -> Result<Vec<Account>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let sql = format!(
-            "{SELECT_ACCOUNT} WHERE a.disabled_at_us IS NULL AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 ORDER BY a.login"
-        );
-        let accounts = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql).bind(to_unix_micros(before)).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(account_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(accounts)
+        self.read_accounts(
+            "WHERE a.disabled_at_us IS NULL AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 ORDER BY a.login",
+            Some(AccountKey::Before(to_unix_micros(before))),
+        )
+        .await
     }
 }
 
+/// The value bound to a filter's `$1`.
 enum AccountKey<'a> {
     Id(i64),
     Login(&'a str),
+    /// A time, in microseconds.
+    Before(i64),
 }
 
 // ----- writes in the caller's transaction ----------------------------------------
@@ -536,8 +565,8 @@ async fn reserve_failure(
     policy: &LockoutPolicy,
 ) -> Result<Option<Reserved>, StoreError> {
     let lock_until = to_unix_micros(now + policy.lock_for);
-    let row = with_conn!(tx, c => {
-        sqlx::query(
+    let row: Option<(i64, Option<i64>)> = with_conn!(tx, c => {
+        sqlx::query_as(
             "UPDATE account SET \
                failed_count = CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END, \
                locked_until_us = CASE WHEN (CASE WHEN locked_until_us IS NOT NULL THEN 1 ELSE failed_count + 1 END) >= $2 \
@@ -551,8 +580,6 @@ async fn reserve_failure(
         .bind(to_unix_micros(now))
         .fetch_optional(c)
         .await?
-        .map(|r| -> Result<(i64, Option<i64>), sqlx::Error> { Ok((r.try_get("failed_count")?, r.try_get("locked_until_us")?)) })
-        .transpose()?
     });
     Ok(row.map(|(failures, locked)| Reserved { failures, locks: locked.is_some() }))
 }
@@ -574,10 +601,9 @@ pub async fn create_organisation(
     contact: &str,
 ) -> Result<i64, StoreError> {
     with_conn!(tx, c => {
-        let row = sqlx::query("INSERT INTO organisation (name, kind, contact, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
+        Ok(sqlx::query_scalar("INSERT INTO organisation (name, kind, contact, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(name).bind(kind.as_str()).bind(contact).bind(to_unix_micros(now))
-            .fetch_one(c).await.map_err(unique)?;
-        Ok(row.try_get("id")?)
+            .fetch_one(c).await.map_err(unique)?)
     })
 }
 
@@ -604,14 +630,14 @@ pub async fn add_ledger(
 pub async fn create_account(tx: &mut Tx, now: OffsetDateTime, new: &NewAccount) -> Result<i64, StoreError> {
     let now_us = to_unix_micros(now);
     let id: i64 = with_conn!(tx, c => {
-        sqlx::query(
+        sqlx::query_scalar(
             "INSERT INTO account (login, display_name, email, role, organisation_id, password_hash, \
              password_changed_at_us, must_change_password, created_at_us, updated_at_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $7) RETURNING id",
         )
         .bind(new.login.as_str()).bind(&new.display_name).bind(&new.email).bind(new.role.as_str())
         .bind(new.organisation_id).bind(&new.password_hash).bind(now_us).bind(new.must_change_password)
-        .fetch_one(c).await.map_err(unique)?.try_get("id")?
+        .fetch_one(c).await.map_err(unique)?
     });
     push_history(tx, id, &new.password_hash, now).await?;
     Ok(id)
@@ -692,8 +718,8 @@ pub async fn unlock(tx: &mut Tx, account_id: i64) -> Result<(), StoreError> {
 /// began with); returns the new generation.
 pub async fn end_sessions(tx: &mut Tx, account_id: i64) -> Result<i64, StoreError> {
     with_conn!(tx, c => {
-        Ok(sqlx::query("UPDATE account SET session_generation = session_generation + 1 WHERE id = $1 RETURNING session_generation")
-            .bind(account_id).fetch_one(c).await?.try_get("session_generation")?)
+        Ok(sqlx::query_scalar("UPDATE account SET session_generation = session_generation + 1 WHERE id = $1 RETURNING session_generation")
+            .bind(account_id).fetch_one(c).await?)
     })
 }
 
@@ -750,19 +776,18 @@ pub async fn add_access_review(
     comment: &str,
 ) -> Result<i64, StoreError> {
     with_conn!(tx, c => {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "INSERT INTO access_review (reviewed_at_us, reviewer_id, reviewer_login, accounts, comment) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(to_unix_micros(now)).bind(reviewer_id).bind(reviewer_login).bind(accounts).bind(comment)
-        .fetch_one(c).await?;
-        Ok(row.try_get("id")?)
+        .fetch_one(c).await?)
     })
 }
 
 /// Remaining unused recovery codes of an account.
 pub async fn unused_recovery_codes(tx: &mut Tx, account_id: i64) -> Result<i64, StoreError> {
     with_conn!(tx, c => {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
-            .bind(account_id).fetch_one(c).await?.try_get("n")?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
+            .bind(account_id).fetch_one(c).await?)
     })
 }

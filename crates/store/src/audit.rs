@@ -1,10 +1,9 @@
 //! The audit log's storage: append in the caller's transaction, read, and
 //! verify the hash chain.
 
-use crate::{with_conn, Store, StoreError, Tx};
+use crate::{with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{seal, ChainBreak, ChainVerifier, Event, NewEvent, Record};
 use mamori_core::clock::to_unix_micros;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 /// Events read per query while verifying, so two years of events never sit
@@ -15,35 +14,50 @@ const SELECT_EVENT: &str = "SELECT seq, occurred_at_us, actor_account_id, actor_
      user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash \
      FROM audit_event";
 
-/// Builds an [`Event`] from a row of `audit_event`; a macro because the
-/// row type differs per backend.
-macro_rules! event_from_row {
-    ($row:expr) => {{
-        let r = $row;
+/// A row of `audit_event`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    seq: i64,
+    occurred_at_us: i64,
+    actor_account_id: Option<i64>,
+    actor_login: String,
+    client_addr: Option<String>,
+    user_agent: Option<String>,
+    action: String,
+    target_type: Option<String>,
+    target_id: Option<String>,
+    changes: String,
+    outcome: String,
+    request_id: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Event {
         Event {
             record: Record {
-                seq: r.try_get("seq")?,
-                occurred_at_us: r.try_get("occurred_at_us")?,
-                actor_account_id: r.try_get("actor_account_id")?,
-                actor_login: r.try_get("actor_login")?,
-                client_addr: r.try_get("client_addr")?,
-                user_agent: r.try_get("user_agent")?,
-                action: r.try_get("action")?,
-                target_type: r.try_get("target_type")?,
-                target_id: r.try_get("target_id")?,
-                changes: r.try_get("changes")?,
-                outcome: r.try_get("outcome")?,
-                request_id: r.try_get("request_id")?,
+                seq: r.seq,
+                occurred_at_us: r.occurred_at_us,
+                actor_account_id: r.actor_account_id,
+                actor_login: r.actor_login,
+                client_addr: r.client_addr,
+                user_agent: r.user_agent,
+                action: r.action,
+                target_type: r.target_type,
+                target_id: r.target_id,
+                changes: r.changes,
+                outcome: r.outcome,
+                request_id: r.request_id,
             },
-            prev_hash: r.try_get("prev_hash")?,
-            hash: r.try_get("hash")?,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
         }
-    }};
+    }
 }
-pub(crate) use event_from_row;
 
 /// The two ends of the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChainEnds {
     pub head_seq: i64,
     pub head_hash: String,
@@ -60,15 +74,7 @@ async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreErr
         }
         _ => "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1",
     };
-    with_conn!(tx, c => {
-        let row = sqlx::query(sql).fetch_one(c).await?;
-        Ok(ChainEnds {
-            head_seq: row.try_get("head_seq")?,
-            head_hash: row.try_get("head_hash")?,
-            anchor_seq: row.try_get("anchor_seq")?,
-            anchor_hash: row.try_get("anchor_hash")?,
-        })
-    })
+    Ok(with_conn!(tx, c => sqlx::query_as(sql).fetch_one(c).await?))
 }
 
 /// Appends `event` to the chain inside `tx`: it is stored if and only if the
@@ -109,6 +115,15 @@ pub async fn append(tx: &mut Tx, now: OffsetDateTime, event: NewEvent) -> Result
     Ok(sealed)
 }
 
+impl Tx {
+    /// Appends `event`, the record of the change made in this transaction,
+    /// and commits the change and its record together.
+    pub(crate) async fn commit_audited(mut self, now: OffsetDateTime, event: NewEvent) -> Result<(), StoreError> {
+        append(&mut self, now, event).await?;
+        self.commit().await
+    }
+}
+
 /// The outcome of [`Store::audit_verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
@@ -132,22 +147,14 @@ impl Store {
 
     /// The head and anchor of the chain.
     pub async fn audit_chain_ends(&self) -> Result<ChainEnds, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let ends = chain_ends(&mut tx, false).await?;
-        tx.rollback().await?;
-        Ok(ends)
+        self.read(async |tx| chain_ends(tx, false).await).await
     }
 
     /// The newest events, newest first.
     pub async fn audit_recent(&self, limit: i64) -> Result<Vec<Event>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT_EVENT} ORDER BY seq DESC LIMIT $1");
-        let events = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql).bind(limit).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
-        tx.rollback().await?;
-        Ok(events)
+        let rows = with_read_conn!(self, c => sqlx::query_as::<_, EventRow>(&sql).bind(limit).fetch_all(c).await?)?;
+        Ok(rows.into_iter().map(Event::from).collect())
     }
 
     /// Checks the whole chain from one consistent snapshot and names the
@@ -159,10 +166,12 @@ impl Store {
         let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
         let mut after = ends.anchor_seq;
         loop {
-            let batch = with_conn!(tx, c => {
-                let rows = sqlx::query(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?;
-                rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, sqlx::Error>>()?
-            });
+            let batch: Vec<Event> = with_conn!(tx, c => {
+                sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
+            })
+            .into_iter()
+            .map(Event::from)
+            .collect();
             let Some(last) = batch.last() else { break };
             after = last.record.seq;
             for event in &batch {

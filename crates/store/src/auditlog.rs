@@ -2,13 +2,12 @@
 //! alerts, log reviews, and sign-in statistics for monitoring.
 
 use crate::audit::Verification;
-use crate::audit::{append, event_from_row, ChainEnds};
+use crate::audit::{append, ChainEnds, EventRow};
 use crate::identity::Ctx;
-use crate::{with_conn, Store, StoreError};
-use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome, Record};
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
+use mamori_core::audit::{Action, Changes, Event};
+use mamori_core::clock::to_unix_micros;
 use mamori_core::monitoring::{Severity, SignInWatch};
-use sqlx::Row;
 use time::Duration;
 use time::OffsetDateTime;
 
@@ -109,8 +108,64 @@ pub struct Purged {
     pub through_seq: i64,
 }
 
-fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us}")))
+#[derive(sqlx::FromRow)]
+struct AlertRow {
+    id: i64,
+    kind: String,
+    severity: String,
+    subject: String,
+    detail: String,
+    first_seen_us: i64,
+    last_seen_us: i64,
+    count: i64,
+    acknowledged_by: Option<String>,
+    acknowledged_at_us: Option<i64>,
+}
+
+impl AlertRow {
+    fn into_record(self) -> Result<Alert, StoreError> {
+        Ok(Alert {
+            id: self.id,
+            kind: self.kind,
+            severity: self.severity,
+            subject: self.subject,
+            detail: self.detail,
+            first_seen: timestamp(self.first_seen_us)?,
+            last_seen: timestamp(self.last_seen_us)?,
+            count: self.count,
+            acknowledged_by: self.acknowledged_by,
+            acknowledged_at: opt_timestamp(self.acknowledged_at_us)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LogReviewRow {
+    id: i64,
+    period_from: String,
+    period_to: String,
+    reviewer_login: String,
+    reviewed_at_us: i64,
+    findings: String,
+}
+
+impl LogReviewRow {
+    fn into_record(self) -> Result<LogReview, StoreError> {
+        Ok(LogReview {
+            id: self.id,
+            period_from: self.period_from,
+            period_to: self.period_to,
+            reviewer_login: self.reviewer_login,
+            reviewed_at: timestamp(self.reviewed_at_us)?,
+            findings: self.findings,
+        })
+    }
+}
+
+/// Events in the order `sql` gives them, its placeholders bound to `params`.
+async fn events(store: &Store, sql: &str, params: &[Param]) -> Result<Vec<Event>, StoreError> {
+    let rows = with_read_conn!(store, c => bind_all!(sqlx::query_as::<_, EventRow>(sql), params).fetch_all(c).await?)?;
+    Ok(rows.into_iter().map(Event::from).collect())
 }
 
 impl Store {
@@ -124,13 +179,7 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         let (clause, params) = f.clause(before_seq);
         let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq DESC LIMIT {}", limit.clamp(1, 10_000));
-        let mut tx = self.begin_read().await?;
-        let events = with_conn!(tx, c => {
-            let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(events)
+        events(self, &sql, &params).await
     }
 
     /// One event by its place in the chain.
@@ -154,12 +203,7 @@ impl Store {
             let clause =
                 if clause.is_empty() { format!("WHERE {seq_cond}") } else { format!("{clause} AND {seq_cond}") };
             let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq LIMIT 5000");
-            let mut tx = self.begin_read().await?;
-            let batch = with_conn!(tx, c => {
-                let rows = bind_all!(sqlx::query(&sql), &params).fetch_all(c).await?;
-                rows.iter().map(|r| Ok(event_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-            });
-            tx.rollback().await?;
+            let batch = events(self, &sql, &params).await?;
             let Some(last) = batch.last() else { break };
             after = last.record.seq;
             for e in &batch {
@@ -173,13 +217,11 @@ impl Store {
     /// The contiguous run of oldest events all older than `cutoff`: the
     /// events a purge may remove without reordering the chain.
     pub async fn purgeable(&self, cutoff: OffsetDateTime) -> Result<Option<(i64, i64)>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let ends: ChainEnds = self.audit_chain_ends().await?;
-        let first_young: Option<i64> = with_conn!(tx, c => {
-            sqlx::query("SELECT MIN(seq) AS s FROM audit_event WHERE occurred_at_us >= $1")
-                .bind(to_unix_micros(cutoff)).fetch_one(c).await?.try_get("s")?
-        });
-        tx.rollback().await?;
+        let first_young: Option<i64> = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT MIN(seq) AS s FROM audit_event WHERE occurred_at_us >= $1")
+                .bind(to_unix_micros(cutoff)).fetch_one(c).await?
+        })?;
         let through = first_young.map_or(ends.head_seq, |s| s - 1);
         Ok((through > ends.anchor_seq).then_some((ends.anchor_seq + 1, through)))
     }
@@ -196,24 +238,21 @@ impl Store {
     ) -> Result<Purged, StoreError> {
         let mut tx = self.begin().await?;
         let (anchor_hash, events): (String, i64) = with_conn!(tx, c => {
-            let hash: String = sqlx::query("SELECT hash FROM audit_event WHERE seq = $1").bind(through_seq).fetch_one(&mut *c).await?.try_get("hash")?;
+            let hash: String = sqlx::query_scalar("SELECT hash FROM audit_event WHERE seq = $1").bind(through_seq).fetch_one(&mut *c).await?;
             let n = sqlx::query("DELETE FROM audit_event WHERE seq <= $1").bind(through_seq).execute(&mut *c).await?.rows_affected();
             sqlx::query("UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1")
                 .bind(through_seq).bind(&hash).execute(&mut *c).await?;
             (hash, n as i64)
         });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AuditPurged, Outcome::Success)
-            .target("audit_event", through_seq.to_string())
-            .changes(
-                Changes::new()
-                    .with("events", events)
-                    .with("through_seq", through_seq)
-                    .with("anchor_hash", anchor_hash.as_str())
-                    .with("archive", archive)
-                    .with("archive_sha256", archive_sha256),
-            );
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        let ev = ctx.event_on(Action::AuditPurged, "audit_event", through_seq).changes(
+            Changes::new()
+                .with("events", events)
+                .with("through_seq", through_seq)
+                .with("anchor_hash", anchor_hash.as_str())
+                .with("archive", archive)
+                .with("archive_sha256", archive_sha256),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(Purged { events, through_seq })
     }
 
@@ -231,19 +270,19 @@ impl Store {
         let mut tx = self.begin().await?;
         let now_us = to_unix_micros(now);
         let id = with_conn!(tx, c => {
-            let open: Option<i64> = sqlx::query("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
-                .bind(kind).bind(subject).fetch_optional(&mut *c).await?.map(|r| r.try_get("id")).transpose()?;
+            let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
+                .bind(kind).bind(subject).fetch_optional(&mut *c).await?;
             match open {
                 Some(id) => {
                     sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1")
                         .bind(id).bind(now_us).bind(detail).execute(&mut *c).await?;
                     id
                 }
-                None => sqlx::query(
+                None => sqlx::query_scalar(
                     "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
                 )
                 .bind(kind).bind(severity.as_str()).bind(subject).bind(detail).bind(now_us)
-                .fetch_one(&mut *c).await?.try_get("id")?,
+                .fetch_one(&mut *c).await?,
             }
         });
         tx.commit().await?;
@@ -252,12 +291,9 @@ impl Store {
 
     /// How many alerts are not acknowledged yet (the menu's count).
     pub async fn open_alert_count(&self) -> Result<i64, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let n: i64 = with_conn!(tx, c => {
-            sqlx::query("SELECT COUNT(*) AS n FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(c).await?.try_get("n")?
-        });
-        tx.rollback().await?;
-        Ok(n)
+        with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) AS n FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(c).await?
+        })
     }
 
     pub async fn alerts(&self, open_only: bool) -> Result<Vec<Alert>, StoreError> {
@@ -266,24 +302,8 @@ impl Store {
         } else {
             "SELECT * FROM alert ORDER BY (acknowledged_at_us IS NULL) DESC, last_seen_us DESC LIMIT 500"
         };
-        let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query(sql).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(Alert {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                severity: r.try_get("severity")?,
-                subject: r.try_get("subject")?,
-                detail: r.try_get("detail")?,
-                first_seen: t(r.try_get("first_seen_us")?)?,
-                last_seen: t(r.try_get("last_seen_us")?)?,
-                count: r.try_get("count")?,
-                acknowledged_by: r.try_get("acknowledged_by")?,
-                acknowledged_at: r.try_get::<Option<i64>, _>("acknowledged_at_us")?.map(t).transpose()?,
-            })).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => sqlx::query_as::<_, AlertRow>(sql).fetch_all(c).await?)?;
+        rows.into_iter().map(AlertRow::into_record).collect()
     }
 
     pub async fn acknowledge_alert(&self, ctx: &Ctx, id: i64) -> Result<bool, StoreError> {
@@ -293,8 +313,7 @@ impl Store {
                 .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
         });
         if n == 1 {
-            let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AlertAcknowledged, Outcome::Success)
-                .target("alert", id.to_string());
+            let ev = ctx.event_on(Action::AlertAcknowledged, "alert", id);
             append(&mut tx, ctx.now, ev).await?;
         }
         tx.commit().await?;
@@ -306,50 +325,35 @@ impl Store {
     pub async fn add_log_review(&self, ctx: &Ctx, from: &str, to: &str, findings: &str) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let id: i64 = with_conn!(tx, c => {
-            sqlx::query("INSERT INTO log_review (period_from, period_to, reviewer_login, reviewed_at_us, findings) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            sqlx::query_scalar("INSERT INTO log_review (period_from, period_to, reviewer_login, reviewed_at_us, findings) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(from).bind(to).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(findings)
-                .fetch_one(c).await?.try_get("id")?
+                .fetch_one(c).await?
         });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::LogReviewSignedOff, Outcome::Success)
-            .target("log_review", id.to_string())
+        let ev = ctx
+            .event_on(Action::LogReviewSignedOff, "log_review", id)
             .changes(Changes::new().with("from", from).with("to", to).with("findings", findings));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
 
     pub async fn log_reviews(&self) -> Result<Vec<LogReview>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT * FROM log_review ORDER BY reviewed_at_us DESC, id DESC").fetch_all(c).await?;
-            rows.iter().map(|r| Ok(LogReview {
-                id: r.try_get("id")?,
-                period_from: r.try_get("period_from")?,
-                period_to: r.try_get("period_to")?,
-                reviewer_login: r.try_get("reviewer_login")?,
-                reviewed_at: t(r.try_get("reviewed_at_us")?)?,
-                findings: r.try_get("findings")?,
-            })).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, LogReviewRow>("SELECT * FROM log_review ORDER BY reviewed_at_us DESC, id DESC").fetch_all(c).await?
+        })?;
+        rows.into_iter().map(LogReviewRow::into_record).collect()
     }
 
     // ----- sign-in statistics -------------------------------------------------------------
 
     /// Failed sign-ins per hour since `since`, as (hour start in µs, count).
     pub async fn failures_per_hour(&self, since: OffsetDateTime) -> Result<Vec<(i64, i64)>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let rows = with_conn!(tx, c => {
-            let rows = sqlx::query(
+        with_read_conn!(self, c => {
+            sqlx::query_as(
                 "SELECT (at_us / 3600000000) * 3600000000 AS hour, COUNT(*) AS n FROM signin_attempt \
                  WHERE at_us >= $1 AND success = $2 GROUP BY (at_us / 3600000000) ORDER BY 1",
             )
-            .bind(to_unix_micros(since)).bind(false).fetch_all(c).await?;
-            rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("n")?))).collect::<Result<Vec<(i64, i64)>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(rows)
+            .bind(to_unix_micros(since)).bind(false).fetch_all(c).await?
+        })
     }
 
     /// The most failing client addresses or logins since `since`: (key, failures, distinct other key).
@@ -364,13 +368,7 @@ impl Store {
             "SELECT {key} AS k, COUNT(*) AS n, COUNT(DISTINCT {other}) AS d FROM signin_attempt \
              WHERE at_us >= $1 AND success = $2 GROUP BY {key} ORDER BY n DESC, k LIMIT $3"
         );
-        let mut tx = self.begin_read().await?;
-        let rows = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql).bind(to_unix_micros(since)).bind(false).bind(limit).fetch_all(c).await?;
-            rows.iter().map(|r| Ok((r.try_get("k")?, r.try_get("n")?, r.try_get("d")?))).collect::<Result<Vec<(String, i64, i64)>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(rows)
+        with_read_conn!(self, c => sqlx::query_as(&sql).bind(to_unix_micros(since)).bind(false).bind(limit).fetch_all(c).await?)
     }
 
     /// Successful sign-ins since `since` from an address that account had
@@ -379,18 +377,15 @@ impl Store {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(OffsetDateTime, String, String)>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let rows = with_conn!(tx, c => {
-            let rows = sqlx::query(
+        let rows: Vec<(i64, String, String)> = with_read_conn!(self, c => {
+            sqlx::query_as(
                 "SELECT a.at_us, a.login, a.client_addr FROM signin_attempt a WHERE a.success = $2 AND a.at_us >= $1 \
                  AND NOT EXISTS (SELECT 1 FROM signin_attempt b WHERE b.success = $2 AND b.login = a.login \
                  AND b.client_addr = a.client_addr AND b.at_us < a.at_us) ORDER BY a.at_us DESC LIMIT 200",
             )
-            .bind(to_unix_micros(since)).bind(true).fetch_all(c).await?;
-            rows.iter().map(|r| Ok((t(r.try_get("at_us")?)?, r.try_get("login")?, r.try_get("client_addr")?))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(rows)
+            .bind(to_unix_micros(since)).bind(true).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(|(at, login, addr)| Ok((timestamp(at)?, login, addr))).collect()
     }
 
     /// The daily check of the chain: a break raises a critical alert.

@@ -1,13 +1,11 @@
 //! Catalog versions: each import is a new, unchangeable version.
 
-use crate::audit::append;
 use crate::identity::Ctx;
-use crate::{with_conn, Store, StoreError};
-use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
+use mamori_core::audit::{Action, Changes};
 use mamori_core::catalog::CatalogFile;
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::clock::to_unix_micros;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -21,6 +19,33 @@ pub struct CatalogVersion {
     pub imported_at: OffsetDateTime,
     pub imported_by: String,
     pub requirements: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    id: i64,
+    catalog_key: String,
+    title: String,
+    label: String,
+    source_sha256: String,
+    imported_at_us: i64,
+    imported_by: String,
+    n: i64,
+}
+
+impl VersionRow {
+    fn into_record(self) -> Result<CatalogVersion, StoreError> {
+        Ok(CatalogVersion {
+            id: self.id,
+            catalog_key: self.catalog_key,
+            title: self.title,
+            label: self.label,
+            sha256: self.source_sha256,
+            imported_at: timestamp(self.imported_at_us)?,
+            imported_by: self.imported_by,
+            requirements: self.n,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,20 +62,19 @@ impl Store {
         let sha = hex::encode(Sha256::digest(document.as_bytes()));
         let mut tx = self.begin().await?;
         let existing: Option<i64> = with_conn!(tx, c => {
-            sqlx::query("SELECT id FROM catalog_version WHERE source_sha256 = $1").bind(&sha).fetch_optional(c).await?
-                .map(|r| r.try_get("id")).transpose()?
+            sqlx::query_scalar("SELECT id FROM catalog_version WHERE source_sha256 = $1").bind(&sha).fetch_optional(c).await?
         });
         if let Some(id) = existing {
             return Ok(ImportOutcome::AlreadyImported(id));
         }
         let id: i64 = with_conn!(tx, c => {
-            sqlx::query(
+            sqlx::query_scalar(
                 "INSERT INTO catalog_version (catalog_key, title, label, source_sha256, imported_at_us, imported_by, document) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&file.catalog.id).bind(&file.catalog.title).bind(&file.catalog.version).bind(&sha)
             .bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login).bind(&document)
-            .fetch_one(c).await?.try_get("id")?
+            .fetch_one(c).await?
         });
         for r in &file.requirements {
             let source_title =
@@ -66,45 +90,27 @@ impl Store {
                 .execute(c).await?;
             });
         }
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::CatalogImported, Outcome::Success)
-            .target("catalog_version", id.to_string())
-            .changes(
-                Changes::new()
-                    .with("catalog", file.catalog.id.as_str())
-                    .with("label", file.catalog.version.as_str())
-                    .with("requirements", file.requirements.len())
-                    .with("sha256", sha.as_str()),
-            );
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        let ev = ctx.event_on(Action::CatalogImported, "catalog_version", id).changes(
+            Changes::new()
+                .with("catalog", file.catalog.id.as_str())
+                .with("label", file.catalog.version.as_str())
+                .with("requirements", file.requirements.len())
+                .with("sha256", sha.as_str()),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(ImportOutcome::Imported(id))
     }
 
     /// Every version, newest first.
     pub async fn catalog_versions(&self) -> Result<Vec<CatalogVersion>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let versions = with_conn!(tx, c => {
-            let rows = sqlx::query(
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, VersionRow>(
                 "SELECT v.id, v.catalog_key, v.title, v.label, v.source_sha256, v.imported_at_us, v.imported_by, \
                  (SELECT COUNT(*) FROM requirement r WHERE r.version_id = v.id) AS n \
                  FROM catalog_version v ORDER BY v.id DESC",
-            ).fetch_all(c).await?;
-            rows.iter().map(|r| {
-                let at: i64 = r.try_get("imported_at_us")?;
-                Ok(CatalogVersion {
-                    id: r.try_get("id")?,
-                    catalog_key: r.try_get("catalog_key")?,
-                    title: r.try_get("title")?,
-                    label: r.try_get("label")?,
-                    sha256: r.try_get("source_sha256")?,
-                    imported_at: from_unix_micros(at).ok_or_else(|| StoreError::Corrupt(format!("time {at}")))?,
-                    imported_by: r.try_get("imported_by")?,
-                    requirements: r.try_get("n")?,
-                })
-            }).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(versions)
+            ).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(VersionRow::into_record).collect()
     }
 
     /// A version's catalog, as imported.
@@ -112,12 +118,9 @@ impl Store {
         if let Some(doc) = self.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
             return Ok(Some(doc.clone()));
         }
-        let mut tx = self.begin_read().await?;
-        let doc: Option<String> = with_conn!(tx, c => {
-            sqlx::query("SELECT document FROM catalog_version WHERE id = $1").bind(version_id).fetch_optional(c).await?
-                .map(|r| r.try_get("document")).transpose()?
-        });
-        tx.rollback().await?;
+        let doc: Option<String> = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT document FROM catalog_version WHERE id = $1").bind(version_id).fetch_optional(c).await?
+        })?;
         let Some(doc) = doc else { return Ok(None) };
         let file = Arc::new(
             CatalogFile::from_yaml(&doc)
@@ -146,8 +149,8 @@ impl Store {
     }
 
     pub async fn record_catalog_export(&self, ctx: &Ctx, version_id: i64, format: &str) -> Result<(), StoreError> {
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::CatalogExported, Outcome::Success)
-            .target("catalog_version", version_id.to_string())
+        let ev = ctx
+            .event_on(Action::CatalogExported, "catalog_version", version_id)
             .changes(Changes::new().with("format", format));
         self.audit_record(ctx.now, ev).await.map(drop)
     }

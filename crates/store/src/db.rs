@@ -1,9 +1,11 @@
+use mamori_core::clock::from_unix_micros;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use time::OffsetDateTime;
 
 /// How long a query waits for a locked SQLite database or a free connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -236,6 +238,18 @@ impl Store {
         }))
     }
 
+    /// Runs `read` in a read-only transaction ([`Store::begin_read`]) and
+    /// ends the transaction.
+    pub(crate) async fn read<T>(
+        &self,
+        read: impl AsyncFnOnce(&mut Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let value = read(&mut tx).await?;
+        tx.rollback().await?;
+        Ok(value)
+    }
+
     /// Every table of mamori's schema with its columns, sorted: lets a test
     /// prove the SQLite and PostgreSQL migrations describe the same schema.
     pub async fn describe_schema(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
@@ -278,6 +292,25 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// A stored time (microseconds since the Unix epoch, UTC).
+pub(crate) fn timestamp(us: i64) -> Result<OffsetDateTime, StoreError> {
+    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
+}
+
+pub(crate) fn opt_timestamp(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    us.map(timestamp).transpose()
+}
+
+/// A stored value that makes no sense.
+pub(crate) fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v}"))
+}
+
+/// A stored value of a closed set (a role, a status), parsed by `parse`.
+pub(crate) fn parsed<T>(what: &str, v: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(v).ok_or_else(|| corrupt(what, v))
 }
 
 async fn tokio_timeout<F: std::future::Future>(d: Duration, f: F) -> Result<F::Output, StoreError> {

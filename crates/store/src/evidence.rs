@@ -1,11 +1,9 @@
 //! Evidence files attached to an answer, stored in the database.
 
-use crate::audit::append;
 use crate::identity::Ctx;
-use crate::{with_conn, Store, StoreError};
+use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
-use sqlx::Row;
+use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,25 +34,37 @@ pub struct NewEvidence<'a> {
 const SELECT: &str = "SELECT id, system_id, round, number, original_name, content_type, size, sha256, expires_on, \
      uploaded_at_us, uploaded_by FROM evidence";
 
-macro_rules! evidence_from_row {
-    ($r:expr) => {{
-        let r = $r;
-        let n: i64 = r.try_get("number")?;
-        let at: i64 = r.try_get("uploaded_at_us")?;
-        Evidence {
-            id: r.try_get("id")?,
-            system_id: r.try_get("system_id")?,
-            round: r.try_get("round")?,
-            number: n as u32,
-            original_name: r.try_get("original_name")?,
-            content_type: r.try_get("content_type")?,
-            size: r.try_get("size")?,
-            sha256: r.try_get("sha256")?,
-            expires_on: r.try_get("expires_on")?,
-            uploaded_at: from_unix_micros(at).ok_or_else(|| StoreError::Corrupt(format!("time {at}")))?,
-            uploaded_by: r.try_get("uploaded_by")?,
-        }
-    }};
+#[derive(sqlx::FromRow)]
+struct EvidenceRow {
+    id: i64,
+    system_id: i64,
+    round: i64,
+    number: i64,
+    original_name: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    expires_on: Option<String>,
+    uploaded_at_us: i64,
+    uploaded_by: String,
+}
+
+impl EvidenceRow {
+    fn into_record(self) -> Result<Evidence, StoreError> {
+        Ok(Evidence {
+            id: self.id,
+            system_id: self.system_id,
+            round: self.round,
+            number: self.number as u32,
+            original_name: self.original_name,
+            content_type: self.content_type,
+            size: self.size,
+            sha256: self.sha256,
+            expires_on: self.expires_on,
+            uploaded_at: timestamp(self.uploaded_at_us)?,
+            uploaded_by: self.uploaded_by,
+        })
+    }
 }
 
 impl Store {
@@ -65,79 +75,62 @@ impl Store {
         let mut tx = self.begin().await?;
         let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, e.original_name).await?;
         let id: i64 = with_conn!(tx, c => {
-            let id: i64 = sqlx::query(
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(system.id).bind(system.round).bind(i64::from(e.number)).bind(e.original_name).bind(e.content_type)
             .bind(e.content.len() as i64).bind(e.sha256).bind(e.expires_on).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
-            .fetch_one(&mut *c).await?.try_get("id")?;
+            .fetch_one(&mut *c).await?;
             sqlx::query("INSERT INTO evidence_content (evidence_id, content) VALUES ($1, $2)")
                 .bind(id).bind(e.content).execute(&mut *c).await?;
             id
         });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::EvidenceUploaded, Outcome::Success)
-            .target("evidence", id.to_string())
-            .changes(
-                Changes::new()
-                    .with("system_id", system.id)
-                    .with("number", e.number)
-                    .with("name", e.original_name)
-                    .with("type", e.content_type)
-                    .with("size", e.content.len())
-                    .with("sha256", e.sha256),
-            );
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        let ev = ctx.event_on(Action::EvidenceUploaded, "evidence", id).changes(
+            Changes::new()
+                .with("system_id", system.id)
+                .with("number", e.number)
+                .with("name", e.original_name)
+                .with("type", e.content_type)
+                .with("size", e.content.len())
+                .with("sha256", e.sha256),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
 
     /// Files of one requirement of one system's round, oldest first.
     pub async fn evidence_for(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<Evidence>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT} WHERE system_id = $1 AND round = $2 AND number = $3 ORDER BY id");
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(evidence_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, EvidenceRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(EvidenceRow::into_record).collect()
     }
 
     /// Files whose expiry date is on or before `until` (YYYY-MM-DD), soonest first.
     pub async fn evidence_expiring(&self, until: &str) -> Result<Vec<Evidence>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT} WHERE expires_on IS NOT NULL AND expires_on <= $1 ORDER BY expires_on, id");
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql).bind(until).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(evidence_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => sqlx::query_as::<_, EvidenceRow>(&sql).bind(until).fetch_all(c).await?)?;
+        rows.into_iter().map(EvidenceRow::into_record).collect()
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Evidence>, StoreError> {
-        let mut tx = self.begin_read().await?;
         let sql = format!("{SELECT} WHERE id = $1");
-        let e = with_conn!(tx, c => {
-            let row = sqlx::query(&sql).bind(id).fetch_optional(c).await?;
-            row.map(|r| Ok::<_, StoreError>(evidence_from_row!(&r))).transpose()?
-        });
-        tx.rollback().await?;
-        Ok(e)
+        let row = with_read_conn!(self, c => sqlx::query_as::<_, EvidenceRow>(&sql).bind(id).fetch_optional(c).await?)?;
+        row.map(EvidenceRow::into_record).transpose()
     }
 
     /// The bytes of a file, and the audit event of its download.
     pub async fn download_evidence(&self, ctx: &Ctx, e: &Evidence) -> Result<Vec<u8>, StoreError> {
         let mut tx = self.begin().await?;
         let bytes: Vec<u8> = with_conn!(tx, c => {
-            sqlx::query("SELECT content FROM evidence_content WHERE evidence_id = $1").bind(e.id).fetch_one(c).await?.try_get("content")?
+            sqlx::query_scalar("SELECT content FROM evidence_content WHERE evidence_id = $1").bind(e.id).fetch_one(c).await?
         });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::EvidenceDownloaded, Outcome::Success)
-            .target("evidence", e.id.to_string())
+        let ev = ctx
+            .event_on(Action::EvidenceDownloaded, "evidence", e.id)
             .changes(Changes::new().with("system_id", e.system_id).with("number", e.number));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(bytes)
     }
 

@@ -3,8 +3,7 @@
 //! alike, so every path records the same way.
 
 use crate::accounts::{self, Account, LedgerLine, NewAccount};
-use crate::audit::append;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Tx};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::identity::LedgerChange;
 use mamori_core::identity::OrgKind;
@@ -29,9 +28,27 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn event(&self, action: Action, target_id: i64) -> NewEvent {
+    /// The audit event of `action` done by the acting person on `target_kind`
+    /// number `target_id`.
+    pub(crate) fn event_on(&self, action: Action, target_kind: &'static str, target_id: i64) -> NewEvent {
         NewEvent::new(self.actor.clone(), self.origin.clone(), action, Outcome::Success)
-            .target("account", target_id.to_string())
+            .target(target_kind, target_id.to_string())
+    }
+
+    fn event(&self, action: Action, target_id: i64) -> NewEvent {
+        self.event_on(action, "account", target_id)
+    }
+
+    /// The audit event of `action` on account `id`, with the reason given for it.
+    fn event_because(&self, action: Action, id: i64, reason: &str) -> NewEvent {
+        self.event(action, id).changes(Changes::new().with("reason", reason))
+    }
+
+    /// A ledger line by the acting person that records a step, not a change
+    /// of value (no before and after).
+    async fn ledger_note(&self, tx: &mut Tx, id: i64, change: LedgerChange, reason: &str) -> Result<(), StoreError> {
+        let line = LedgerLine { actor_login: &self.actor.login, change, before: "", after: "", reason };
+        accounts::add_ledger(tx, self.now, id, &line).await
     }
 }
 
@@ -67,8 +84,7 @@ impl Store {
             .with("role", new.role.as_str())
             .with("organisation_id", new.organisation_id)
             .with("reason", reason);
-        append(&mut tx, ctx.now, ctx.event(Action::AccountCreated, id).changes(changes)).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ctx.event(Action::AccountCreated, id).changes(changes)).await?;
         Ok(id)
     }
 
@@ -99,8 +115,7 @@ impl Store {
         )
         .await?;
         let changes = Changes::new().with("login", new.login.as_str()).with("role", "admin");
-        append(&mut tx, ctx.now, ctx.event(Action::SetupCompleted, id).changes(changes)).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ctx.event(Action::SetupCompleted, id).changes(changes)).await?;
         Ok(Some(id))
     }
 
@@ -145,8 +160,7 @@ impl Store {
             )
             .await?;
         }
-        append(&mut tx, ctx.now, ctx.event(Action::AccountUpdated, before.id).changes(changes)).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ctx.event(Action::AccountUpdated, before.id).changes(changes)).await
     }
 
     /// Disables (true) or enables (false) an account, with its reason.
@@ -164,23 +178,14 @@ impl Store {
         } else {
             (LedgerChange::Enabled, Action::AccountEnabled)
         };
-        accounts::add_ledger(
-            &mut tx,
-            ctx.now,
-            id,
-            &LedgerLine { actor_login: &ctx.actor.login, change, before: "", after: "", reason },
-        )
-        .await?;
-        append(&mut tx, ctx.now, ctx.event(action, id).changes(Changes::new().with("reason", reason))).await?;
-        tx.commit().await
+        ctx.ledger_note(&mut tx, id, change, reason).await?;
+        tx.commit_audited(ctx.now, ctx.event_because(action, id, reason)).await
     }
 
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::unlock(&mut tx, id).await?;
-        append(&mut tx, ctx.now, ctx.event(Action::AccountUnlocked, id).changes(Changes::new().with("reason", reason)))
-            .await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ctx.event_because(Action::AccountUnlocked, id, reason)).await
     }
 
     /// An administrator sets a password for someone: they must choose their
@@ -188,22 +193,8 @@ impl Store {
     pub async fn reset_password(&self, ctx: &Ctx, id: i64, hash: &str, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, true).await?;
-        accounts::add_ledger(
-            &mut tx,
-            ctx.now,
-            id,
-            &LedgerLine {
-                actor_login: &ctx.actor.login,
-                change: LedgerChange::PasswordReset,
-                before: "",
-                after: "",
-                reason,
-            },
-        )
-        .await?;
-        append(&mut tx, ctx.now, ctx.event(Action::PasswordReset, id).changes(Changes::new().with("reason", reason)))
-            .await?;
-        tx.commit().await
+        ctx.ledger_note(&mut tx, id, LedgerChange::PasswordReset, reason).await?;
+        tx.commit_audited(ctx.now, ctx.event_because(Action::PasswordReset, id, reason)).await
     }
 
     /// A person changes their own password. Every session of the account
@@ -213,8 +204,7 @@ impl Store {
         let mut tx = self.begin().await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
         let generation = accounts::end_sessions(&mut tx, id).await?;
-        append(&mut tx, ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
         Ok(generation)
     }
 
@@ -224,22 +214,8 @@ impl Store {
         let mut tx = self.begin().await?;
         accounts::set_totp_secret(&mut tx, id, None).await?;
         accounts::end_sessions(&mut tx, id).await?;
-        accounts::add_ledger(
-            &mut tx,
-            ctx.now,
-            id,
-            &LedgerLine {
-                actor_login: &ctx.actor.login,
-                change: LedgerChange::TotpReset,
-                before: "",
-                after: "",
-                reason,
-            },
-        )
-        .await?;
-        append(&mut tx, ctx.now, ctx.event(Action::TotpReset, id).changes(Changes::new().with("reason", reason)))
-            .await?;
-        tx.commit().await
+        ctx.ledger_note(&mut tx, id, LedgerChange::TotpReset, reason).await?;
+        tx.commit_audited(ctx.now, ctx.event_because(Action::TotpReset, id, reason)).await
     }
 
     pub async fn begin_totp_enrolment(&self, id: i64, secret: &str) -> Result<(), StoreError> {
@@ -257,8 +233,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::enable_totp(&mut tx, id, step, recovery_hashes).await?;
-        append(&mut tx, ctx.now, ctx.event(Action::TotpEnrolled, id)).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await
     }
 
     /// Spends a recovery code; returns the number left, or `None` if the code
@@ -269,9 +244,8 @@ impl Store {
             return Ok(None);
         }
         let left = accounts::unused_recovery_codes(&mut tx, id).await?;
-        append(&mut tx, ctx.now, ctx.event(Action::TotpRecoveryUsed, id).changes(Changes::new().with("left", left)))
+        tx.commit_audited(ctx.now, ctx.event(Action::TotpRecoveryUsed, id).changes(Changes::new().with("left", left)))
             .await?;
-        tx.commit().await?;
         Ok(Some(left))
     }
 
@@ -284,11 +258,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let id = accounts::create_organisation(&mut tx, ctx.now, name, kind, contact).await?;
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::OrganisationCreated, Outcome::Success)
-            .target("organisation", id.to_string())
+        let ev = ctx
+            .event_on(Action::OrganisationCreated, "organisation", id)
             .changes(Changes::new().with("name", name).with("kind", kind.as_str()));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
 
@@ -302,11 +275,10 @@ impl Store {
         let mut tx = self.begin().await?;
         let id =
             accounts::add_access_review(&mut tx, ctx.now, reviewer_id, &ctx.actor.login, accounts, comment).await?;
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::AccessReviewSignedOff, Outcome::Success)
-            .target("access_review", id.to_string())
+        let ev = ctx
+            .event_on(Action::AccessReviewSignedOff, "access_review", id)
             .changes(Changes::new().with("accounts", accounts).with("comment", comment));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
 

@@ -16,6 +16,7 @@ pub mod scans;
 pub mod sessions;
 pub mod systems;
 
+pub(crate) use db::{corrupt, opt_timestamp, parsed, timestamp};
 pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per
@@ -37,3 +38,12 @@ macro_rules! with_conn {
     };
 }
 pub(crate) use with_conn;
+
+/// Runs `$body` as [`with_conn!`] does, in a read-only transaction of
+/// `$store` of its own ([`Store::read`]): for a read that is one query.
+macro_rules! with_read_conn {
+    ($store:expr, $c:ident => $body:expr) => {
+        $store.read(async |tx| Ok($crate::with_conn!(tx, $c => $body))).await
+    };
+}
+pub(crate) use with_read_conn;

@@ -1,12 +1,10 @@
 //! The scan queue and results.
 
-use crate::audit::append;
 use crate::identity::Ctx;
-use crate::{with_conn, Store, StoreError};
+use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::clock::to_unix_micros;
 use mamori_core::verification::ScanReport;
-use sqlx::Row;
 use time::OffsetDateTime;
 
 /// Where a scan is: queued → running → done (or failed: no URL answered).
@@ -52,27 +50,33 @@ pub struct ScanRun {
     pub report: Option<ScanReport>,
 }
 
-fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us}")))
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    system_id: i64,
+    requested_by: String,
+    requested_at_us: i64,
+    finished_at_us: Option<i64>,
+    status: String,
+    report: Option<String>,
 }
 
-macro_rules! run_from_row {
-    ($r:expr) => {{
-        let r = $r;
-        ScanRun {
-            id: r.try_get("id")?,
-            system_id: r.try_get("system_id")?,
-            requested_by: r.try_get("requested_by")?,
-            requested_at: t(r.try_get("requested_at_us")?)?,
-            finished_at: r.try_get::<Option<i64>, _>("finished_at_us")?.map(t).transpose()?,
-            status: ScanStatus::parse(&r.try_get::<String, _>("status")?)?,
-            report: r
-                .try_get::<Option<String>, _>("report")?
+impl RunRow {
+    fn into_record(self) -> Result<ScanRun, StoreError> {
+        Ok(ScanRun {
+            id: self.id,
+            system_id: self.system_id,
+            requested_by: self.requested_by,
+            requested_at: timestamp(self.requested_at_us)?,
+            finished_at: opt_timestamp(self.finished_at_us)?,
+            status: ScanStatus::parse(&self.status)?,
+            report: self
+                .report
                 .map(|j| serde_json::from_str::<ScanReport>(&j))
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("scan report: {e}")))?,
-        }
-    }};
+        })
+    }
 }
 
 impl Store {
@@ -80,35 +84,33 @@ impl Store {
     pub async fn request_scan(&self, ctx: &Ctx, system_id: i64) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let pending: Option<i64> = with_conn!(tx, c => {
-            sqlx::query("SELECT id FROM scan_run WHERE system_id = $1 AND status IN ('queued', 'running')")
-                .bind(system_id).fetch_optional(c).await?.map(|r| r.try_get("id")).transpose()?
+            sqlx::query_scalar("SELECT id FROM scan_run WHERE system_id = $1 AND status IN ('queued', 'running')")
+                .bind(system_id).fetch_optional(c).await?
         });
         if let Some(id) = pending {
             return Ok(id);
         }
         let id: i64 = with_conn!(tx, c => {
-            sqlx::query("INSERT INTO scan_run (system_id, requested_by, requested_at_us, status) VALUES ($1, $2, $3, 'queued') RETURNING id")
-                .bind(system_id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).fetch_one(c).await?.try_get("id")?
+            sqlx::query_scalar("INSERT INTO scan_run (system_id, requested_by, requested_at_us, status) VALUES ($1, $2, $3, 'queued') RETURNING id")
+                .bind(system_id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).fetch_one(c).await?
         });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::ScanRequested, Outcome::Success)
-            .target("system", system_id.to_string());
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await?;
+        let ev = ctx.event_on(Action::ScanRequested, "system", system_id);
+        tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
 
     /// Takes the oldest queued scan for this worker; two workers never take the same.
     pub async fn claim_scan(&self, now: OffsetDateTime) -> Result<Option<ScanRun>, StoreError> {
         let mut tx = self.begin().await?;
-        let run = with_conn!(tx, c => {
-            let row = sqlx::query(
+        let row = with_conn!(tx, c => {
+            sqlx::query_as::<_, RunRow>(
                 "UPDATE scan_run SET status = 'running', started_at_us = $1 \
                  WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued' \
                  RETURNING *",
             )
-            .bind(to_unix_micros(now)).fetch_optional(c).await?;
-            row.map(|r| Ok::<_, StoreError>(run_from_row!(&r))).transpose()?
+            .bind(to_unix_micros(now)).fetch_optional(c).await?
         });
+        let run = row.map(RunRow::into_record).transpose()?;
         tx.commit().await?;
         Ok(run)
     }
@@ -138,34 +140,26 @@ impl Store {
         )
         .target("system", run.system_id.to_string())
         .changes(Changes::new().with("scan", run.id).with("summary", summary));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ev).await
     }
 
     /// The newest scans of a system, newest first.
     pub async fn scans(&self, system_id: i64, limit: i64) -> Result<Vec<ScanRun>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT * FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(system_id).bind(limit).fetch_all(c).await?;
-            rows.iter().map(|r| Ok(run_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, RunRow>("SELECT * FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(system_id).bind(limit).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(RunRow::into_record).collect()
     }
 
     /// Systems with URLs not scanned since `before` (the daily schedule).
     pub async fn systems_due_for_scan(&self, before: OffsetDateTime) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let ids = with_conn!(tx, c => {
-            sqlx::query(
+        with_read_conn!(self, c => {
+            sqlx::query_scalar(
                 "SELECT s.id FROM system s WHERE s.urls <> '' AND s.phase <> 'retired' AND NOT EXISTS \
                  (SELECT 1 FROM scan_run r WHERE r.system_id = s.id AND r.requested_at_us >= $1) ORDER BY s.id",
             )
             .bind(to_unix_micros(before)).fetch_all(c).await?
-            .iter().map(|r| r.try_get("id")).collect::<Result<Vec<i64>, _>>()?
-        });
-        tx.rollback().await?;
-        Ok(ids)
+        })
     }
 }

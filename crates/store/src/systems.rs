@@ -3,22 +3,13 @@
 
 use crate::audit::append;
 use crate::identity::Ctx;
-use crate::{with_conn, Store, StoreError, Tx};
-use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
+use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, ItemState, Phase, Review, SystemStatus};
-use mamori_core::clock::{from_unix_micros, to_unix_micros};
+use mamori_core::clock::to_unix_micros;
 use mamori_core::scope::Scope;
-use sqlx::Row;
 use time::{Date, OffsetDateTime};
-
-fn t(us: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
-}
-
-fn corrupt(what: &str, v: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {v}"))
-}
 
 const DATE: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
@@ -123,46 +114,120 @@ pub struct HistoryEntry {
 const SELECT_SYSTEM: &str = "SELECT s.*, d.name AS department_name, v.name AS vendor_name FROM system s \
      JOIN organisation d ON d.id = s.department_id LEFT JOIN organisation v ON v.id = s.vendor_id";
 
-macro_rules! system_from_row {
-    ($row:expr) => {{
-        let r = $row;
-        let phase: String = r.try_get("phase")?;
-        let status: String = r.try_get("status")?;
+#[derive(sqlx::FromRow)]
+struct SystemRow {
+    id: i64,
+    name: String,
+    description: String,
+    department_id: i64,
+    vendor_id: Option<i64>,
+    phase: String,
+    uses_servers: bool,
+    web_system: bool,
+    external_service: bool,
+    confidentiality_high: bool,
+    integrity_high: bool,
+    availability_high: bool,
+    ismap_number: String,
+    service_name: String,
+    service_region: String,
+    urls: String,
+    hosts: String,
+    department_name: String,
+    vendor_name: Option<String>,
+    catalog_version_id: i64,
+    status: String,
+    round: i64,
+    updated_at_us: i64,
+}
+
+impl SystemRow {
+    fn into_record(self) -> Result<SystemRecord, StoreError> {
         let lines = |s: String| -> Vec<String> { s.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect() };
-        SystemRecord {
-            id: r.try_get("id")?,
+        Ok(SystemRecord {
+            id: self.id,
             input: SystemInput {
-                name: r.try_get("name")?,
-                description: r.try_get("description")?,
-                department_id: r.try_get("department_id")?,
-                vendor_id: r.try_get("vendor_id")?,
-                phase: Phase::parse(&phase).ok_or_else(|| corrupt("phase", &phase))?,
+                name: self.name,
+                description: self.description,
+                department_id: self.department_id,
+                vendor_id: self.vendor_id,
+                phase: parsed("phase", &self.phase, Phase::parse)?,
                 attrs: SystemAttributes {
-                    uses_servers: r.try_get("uses_servers")?,
-                    web_system: r.try_get("web_system")?,
-                    external_service: r.try_get("external_service")?,
-                    confidentiality_high: r.try_get("confidentiality_high")?,
-                    integrity_high: r.try_get("integrity_high")?,
-                    availability_high: r.try_get("availability_high")?,
+                    uses_servers: self.uses_servers,
+                    web_system: self.web_system,
+                    external_service: self.external_service,
+                    confidentiality_high: self.confidentiality_high,
+                    integrity_high: self.integrity_high,
+                    availability_high: self.availability_high,
                 },
-                ismap_number: r.try_get("ismap_number")?,
-                service_name: r.try_get("service_name")?,
-                service_region: r.try_get("service_region")?,
-                urls: lines(r.try_get("urls")?),
-                hosts: lines(r.try_get("hosts")?),
+                ismap_number: self.ismap_number,
+                service_name: self.service_name,
+                service_region: self.service_region,
+                urls: lines(self.urls),
+                hosts: lines(self.hosts),
             },
-            department_name: r.try_get("department_name")?,
-            vendor_name: r.try_get("vendor_name")?,
-            catalog_version_id: r.try_get("catalog_version_id")?,
-            status: SystemStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-            round: r.try_get("round")?,
-            updated_at: t(r.try_get("updated_at_us")?)?,
-        }
-    }};
+            department_name: self.department_name,
+            vendor_name: self.vendor_name,
+            catalog_version_id: self.catalog_version_id,
+            status: parsed("status", &self.status, SystemStatus::parse)?,
+            round: self.round,
+            updated_at: timestamp(self.updated_at_us)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OverrideRow {
+    number: i64,
+    applies: bool,
+    reason: String,
+    actor_login: String,
+    at_us: i64,
+}
+
+impl OverrideRow {
+    fn into_record(self) -> Result<Override, StoreError> {
+        Ok(Override {
+            number: self.number as u32,
+            applies: self.applies,
+            reason: self.reason,
+            actor_login: self.actor_login,
+            at: timestamp(self.at_us)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    number: i64,
+    kind: String,
+    status: String,
+    measures: String,
+    planned_date: Option<String>,
+    reason: String,
+    comment: String,
+    actor_login: String,
+    at_us: i64,
+}
+
+impl HistoryRow {
+    fn into_record(self) -> Result<HistoryEntry, StoreError> {
+        Ok(HistoryEntry {
+            number: self.number as u32,
+            kind: parsed("history kind", &self.kind, HistoryKind::parse)?,
+            status: self.status,
+            measures: self.measures,
+            planned_date: self.planned_date,
+            reason: self.reason,
+            comment: self.comment,
+            actor_login: self.actor_login,
+            at: timestamp(self.at_us)?,
+        })
+    }
 }
 
 fn system_event(ctx: &Ctx, action: Action, id: i64) -> NewEvent {
-    NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), action, Outcome::Success).target("system", id.to_string())
+    ctx.event_on(action, "system", id)
 }
 
 async fn history_line(
@@ -220,21 +285,16 @@ async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
 
 async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreError> {
     let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
-    Ok(with_conn!(tx, c => {
-        let row = sqlx::query(&sql).bind(id).fetch_optional(c).await?;
-        row.map(|r| Ok::<_, StoreError>(system_from_row!(&r))).transpose()?
-    }))
+    let row = with_conn!(tx, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?);
+    row.map(SystemRow::into_record).transpose()
 }
 
 async fn overrides_in(tx: &mut Tx, system_id: i64) -> Result<Vec<Override>, StoreError> {
-    Ok(with_conn!(tx, c => {
-        let rows = sqlx::query("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
-            .bind(system_id).fetch_all(c).await?;
-        rows.iter().map(|r| {
-            let n: i64 = r.try_get("number")?;
-            Ok(Override { number: n as u32, applies: r.try_get("applies")?, reason: r.try_get("reason")?, actor_login: r.try_get("actor_login")?, at: t(r.try_get("at_us")?)? })
-        }).collect::<Result<Vec<_>, StoreError>>()?
-    }))
+    let rows = with_conn!(tx, c => {
+        sqlx::query_as::<_, OverrideRow>("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
+            .bind(system_id).fetch_all(c).await?
+    });
+    rows.into_iter().map(OverrideRow::into_record).collect()
 }
 
 const SELECT_ANSWER: &str = "SELECT number, status, measures, planned_date, reason, review, review_comment, \
@@ -264,14 +324,14 @@ struct AnswerRow {
 
 impl AnswerRow {
     fn into_record(self) -> Result<AnswerRecord, StoreError> {
-        let stored = Review::parse(&self.review).ok_or_else(|| corrupt("review", &self.review))?;
+        let stored = parsed("review", &self.review, Review::parse)?;
         // A decision counts only for the revision it was made on.
         let review = if self.reviewed_revision == Some(self.revision) { stored } else { Review::Pending };
         let approved = match (self.approved_revision, self.approved_status) {
             (Some(revision), Some(st)) => Some(Approved {
                 revision,
                 input: AnswerInput {
-                    status: AnswerStatus::parse(&st).ok_or_else(|| corrupt("answer status", &st))?,
+                    status: parsed("answer status", &st, AnswerStatus::parse)?,
                     measures: self.approved_measures.unwrap_or_default(),
                     planned: parse_date(self.approved_planned_date)?,
                     reason: self.approved_reason.unwrap_or_default(),
@@ -282,7 +342,7 @@ impl AnswerRow {
         Ok(AnswerRecord {
             number: u32::try_from(self.number).map_err(|_| corrupt("number", &self.number.to_string()))?,
             input: AnswerInput {
-                status: AnswerStatus::parse(&self.status).ok_or_else(|| corrupt("answer status", &self.status))?,
+                status: parsed("answer status", &self.status, AnswerStatus::parse)?,
                 measures: self.measures,
                 planned: parse_date(self.planned_date)?,
                 reason: self.reason,
@@ -292,7 +352,7 @@ impl AnswerRow {
             revised_after_return: self.revised_after_return,
             revision: self.revision,
             approved,
-            updated_at: t(self.updated_at_us)?,
+            updated_at: timestamp(self.updated_at_us)?,
             updated_by: self.updated_by,
         })
     }
@@ -325,7 +385,7 @@ impl Store {
         let now = to_unix_micros(ctx.now);
         let a = &input.attrs;
         let id: i64 = with_conn!(tx, c => {
-            sqlx::query(
+            sqlx::query_scalar(
                 "INSERT INTO system (name, description, department_id, vendor_id, phase, uses_servers, web_system, external_service, \
                  ismap_number, service_name, service_region, confidentiality_high, integrity_high, availability_high, urls, hosts, \
                  catalog_version_id, status, round, created_at_us, updated_at_us) \
@@ -335,7 +395,7 @@ impl Store {
             .bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number).bind(&input.service_name)
             .bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high).bind(a.availability_high)
             .bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(catalog_version_id).bind(now)
-            .fetch_one(c).await.map_err(crate::accounts::unique)?.try_get("id")?
+            .fetch_one(c).await.map_err(crate::accounts::unique)?
         });
         let changes = Changes::new()
             .with("name", input.name.as_str())
@@ -343,8 +403,7 @@ impl Store {
             .with("vendor_id", input.vendor_id)
             .with("phase", input.phase.as_str())
             .with("catalog_version_id", catalog_version_id);
-        append(&mut tx, ctx.now, system_event(ctx, Action::SystemCreated, id).changes(changes)).await?;
-        tx.commit().await?;
+        tx.commit_audited(ctx.now, system_event(ctx, Action::SystemCreated, id).changes(changes)).await?;
         Ok(id)
     }
 
@@ -391,8 +450,7 @@ impl Store {
                 ),
             );
         }
-        append(&mut tx, ctx.now, system_event(ctx, Action::SystemUpdated, before.id).changes(changes)).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, system_event(ctx, Action::SystemUpdated, before.id).changes(changes)).await
     }
 
     /// The systems a person of `scope` may see, narrowed by `f`.
@@ -403,7 +461,6 @@ impl Store {
             Scope::Vendor(v) => (None, Some(v)),
             Scope::Nothing => return Ok(Vec::new()),
         };
-        let mut tx = self.begin_read().await?;
         let sql = format!(
             "{SELECT_SYSTEM} WHERE ($1 IS NULL OR s.department_id = $1) AND ($2 IS NULL OR s.vendor_id = $2) \
              AND ($3 IS NULL OR s.phase = $3) AND ($4 IS NULL OR s.status = $4) \
@@ -411,29 +468,21 @@ impl Store {
              AND ($6 IS NULL OR s.department_id = $6) AND ($7 IS NULL OR s.vendor_id = $7) ORDER BY s.name"
         );
         let name = f.name_contains.as_ref().map(|n| n.replace(['%', '_'], ""));
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query(&sql)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, SystemRow>(&sql)
                 .bind(f.department_id).bind(f.vendor_id).bind(f.phase.map(Phase::as_str)).bind(f.status.map(SystemStatus::as_str))
                 .bind(name).bind(scope_department).bind(scope_vendor)
-                .fetch_all(c).await?;
-            rows.iter().map(|r| Ok(system_from_row!(r))).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+                .fetch_all(c).await?
+        })?;
+        rows.into_iter().map(SystemRow::into_record).collect()
     }
 
     pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let s = system_in(&mut tx, id).await?;
-        tx.rollback().await?;
-        Ok(s)
+        self.read(async |tx| system_in(tx, id).await).await
     }
 
     pub async fn overrides(&self, system_id: i64) -> Result<Vec<Override>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let list = overrides_in(&mut tx, system_id).await?;
-        tx.rollback().await?;
-        Ok(list)
+        self.read(async |tx| overrides_in(tx, system_id).await).await
     }
 
     /// The officer decides that one requirement does (or does not) apply,
@@ -456,15 +505,11 @@ impl Store {
         });
         let ev = system_event(ctx, Action::ApplicabilityOverridden, system_id)
             .changes(Changes::new().with("number", number).with("applies", applies).with("reason", reason));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ev).await
     }
 
     pub async fn answers(&self, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let list = answers_in(&mut tx, system_id, round).await?;
-        tx.rollback().await?;
-        Ok(list)
+        self.read(async |tx| answers_in(tx, system_id, round).await).await
     }
 
     /// The workflow's view of every applicable requirement of a system's
@@ -528,8 +573,7 @@ impl Store {
         if review != Review::Pending {
             changes = changes.with("was", review.as_str());
         }
-        append(&mut tx, ctx.now, system_event(ctx, Action::AnswerSaved, s.id).changes(changes)).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, system_event(ctx, Action::AnswerSaved, s.id).changes(changes)).await
     }
 
     /// Evidence added to an answer is a change of that answer: the same
@@ -576,8 +620,7 @@ impl Store {
         let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
         history_line(&mut tx, ctx, &s, 0, HistoryKind::Submit, None, "").await?;
-        append(&mut tx, ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await
     }
 
     /// The officer's decision on one answer (承認, or 差戻し with a comment),
@@ -626,8 +669,7 @@ impl Store {
                 .with("decision", decision.as_str())
                 .with("comment", comment),
         );
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ev).await
     }
 
     /// Ends the review: 差戻し if any item is returned; 承認 only when every
@@ -668,16 +710,15 @@ impl Store {
                  FROM answer WHERE system_id = $1 AND round = $2",
             )
             .bind(system.id).bind(old).bind(new).bind(false).execute(&mut *c).await?;
-            let ids: Vec<i64> = sqlx::query("SELECT id FROM evidence WHERE system_id = $1 AND round = $2 ORDER BY id")
-                .bind(system.id).bind(old).fetch_all(&mut *c).await?
-                .iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM evidence WHERE system_id = $1 AND round = $2 ORDER BY id")
+                .bind(system.id).bind(old).fetch_all(&mut *c).await?;
             for id in ids {
-                let new_id: i64 = sqlx::query(
+                let new_id: i64 = sqlx::query_scalar(
                     "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
                      SELECT system_id, $2, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by \
                      FROM evidence WHERE id = $1 RETURNING id",
                 )
-                .bind(id).bind(new).fetch_one(&mut *c).await?.try_get("id")?;
+                .bind(id).bind(new).fetch_one(&mut *c).await?;
                 sqlx::query("INSERT INTO evidence_content (evidence_id, content) SELECT $2, content FROM evidence_content WHERE evidence_id = $1")
                     .bind(id).bind(new_id).execute(&mut *c).await?;
             }
@@ -708,35 +749,15 @@ impl Store {
         });
         let ev = system_event(ctx, Action::CatalogVersionChanged, system.id)
             .changes(Changes::new().with("from", system.catalog_version_id).with("to", version_id));
-        append(&mut tx, ctx.now, ev).await?;
-        tx.commit().await
+        tx.commit_audited(ctx.now, ev).await
     }
 
     /// Every answer revision and decision of a system's round, oldest first.
     pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let list = with_conn!(tx, c => {
-            let rows = sqlx::query("SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 ORDER BY id")
-                .bind(system_id).bind(round).fetch_all(c).await?;
-            rows.iter().map(|r| {
-                let n: i64 = r.try_get("number")?;
-                Ok(HistoryEntry {
-                    number: n as u32,
-                    kind: {
-                        let k: String = r.try_get("kind")?;
-                        HistoryKind::parse(&k).ok_or_else(|| corrupt("history kind", &k))?
-                    },
-                    status: r.try_get("status")?,
-                    measures: r.try_get("measures")?,
-                    planned_date: r.try_get("planned_date")?,
-                    reason: r.try_get("reason")?,
-                    comment: r.try_get("comment")?,
-                    actor_login: r.try_get("actor_login")?,
-                    at: t(r.try_get("at_us")?)?,
-                })
-            }).collect::<Result<Vec<_>, StoreError>>()?
-        });
-        tx.rollback().await?;
-        Ok(list)
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, HistoryRow>("SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 ORDER BY id")
+                .bind(system_id).bind(round).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(HistoryRow::into_record).collect()
     }
 }

@@ -26,6 +26,19 @@ pub enum AppError {
     Internal(String),
 }
 
+impl From<mamori_app::Refused> for AppError {
+    /// What reaches here is not the person's to fix: a refusal the handler
+    /// did not turn into a message answers as not found (nothing leaks), a
+    /// database failure as an error.
+    fn from(e: mamori_app::Refused) -> Self {
+        match e {
+            mamori_app::Refused::Store(e) => AppError::Store(e),
+            mamori_app::Refused::Invalid(_) => AppError::BadRequest,
+            _ => AppError::NotFound,
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match self {

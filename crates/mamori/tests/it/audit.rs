@@ -31,9 +31,7 @@ async fn start_and_stop_are_audited_and_the_chain_verifies() {
 
 #[tokio::test]
 async fn audit_verify_names_the_tampered_event() {
-    let s = Server::start(Opts::default()).await;
-    let (_keep, dir) = (s.dir.clone(), s.data_dir());
-    s.stop().await;
+    let (_keep, dir) = harness::started_once().await;
     let store = sqlite_store(&dir).await;
     store
         .execute_unchecked_for_tests("UPDATE audit_event SET changes = '{\"tls\":\"configured\"}' WHERE seq = 2")
@@ -165,9 +163,7 @@ async fn item_29_retention_below_two_years_is_refused() {
 async fn audit_export_and_purge_on_the_console() {
     use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
     use std::io::Read;
-    let s = Server::start(Opts::default()).await;
-    let (_keep, dir) = (s.dir.clone(), s.data_dir());
-    s.stop().await;
+    let (_keep, dir) = harness::started_once().await;
     let store = sqlite_store(&dir).await;
     let old = time::OffsetDateTime::now_utc() - time::Duration::days(1200);
     // Shift the first events (start, catalog) back in time, as if written three years ago;

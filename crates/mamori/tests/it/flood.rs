@@ -2,7 +2,7 @@
 //! the server's memory read from /proc: what anyone can send must not grow
 //! the server without bound.
 
-use crate::harness::{Opts, Server};
+use crate::harness::{token_in, Opts, Server};
 use std::time::Duration;
 
 const MB: u64 = 1024 * 1024;
@@ -20,12 +20,6 @@ fn memory(pid: u32) -> (u64, u64) {
 /// Resets the peak (VmHWM) to the current size (Linux: clear_refs 5).
 fn reset_peak(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/PID/clear_refs");
-}
-
-fn token_in(body: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let from = body.find(marker).expect("a CSRF token") + marker.len();
-    body[from..from + 64].to_owned()
 }
 
 /// Item 9 (Trust): 40 parallel 21 MB bodies from a client with a session

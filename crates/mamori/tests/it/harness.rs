@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mamori");
@@ -33,6 +33,64 @@ pub async fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs `mamori ARGS…` with `stdin` as its standard input: (exit code, stdout, stderr).
+pub async fn run_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child =
+        command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// `mamori user create` in data directory `d`, the password on standard
+/// input (`password`, with its newline): (exit code, stdout, stderr).
+pub async fn create_user(
+    d: &str,
+    login: &str,
+    name: &str,
+    email: &str,
+    role: &str,
+    org: Option<&str>,
+    password: &str,
+) -> (i32, String, String) {
+    let mut args = vec!["user", "create", "--login", login, "--name", name, "--email", email, "--role", role];
+    if let Some(org) = org {
+        args.extend(["--org", org]);
+    }
+    args.extend(["--password-stdin", "--data-dir", d]);
+    run_with_stdin(&args, password).await
+}
+
+/// Creates the organisations 総務課 (department) and ベンダーA (vendor) with
+/// `mamori org create` in data directory `d`.
+pub async fn create_orgs(d: &str) {
+    for (name, kind) in [("総務課", "department"), ("ベンダーA", "vendor")] {
+        let (code, _, err) = run(&["org", "create", name, "--kind", kind, "--data-dir", d]).await;
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
+/// Starts a server on a fresh data directory and stops it cleanly: the
+/// database exists and holds the shipped catalog. Returns what keeps the
+/// directory, and the data directory.
+pub async fn started_once() -> (Arc<TempDir>, PathBuf) {
+    let s = Server::start(Opts::default()).await;
+    let (keep, dir) = (s.dir.clone(), s.data_dir());
+    s.stop().await;
+    (keep, dir)
+}
+
+/// The CSRF token in a page.
+pub fn token_in(body: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let from = body.find(marker).expect("a CSRF token") + marker.len();
+    body[from..from + 64].to_owned()
 }
 
 #[derive(Default)]
@@ -146,6 +204,20 @@ impl Server {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// Opens `page` and posts `fields` to `path` as its form does (with the
+    /// page's CSRF token and this site's origin).
+    pub async fn post_form(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = token_in(&self.get(page).await.text().await.unwrap());
+        let mut form = fields.to_vec();
+        form.push(("csrf_token", &token));
+        self.client.post(self.url(path)).header("origin", &self.base).form(&form).send().await.unwrap()
+    }
+
+    /// Signs in on the sign-in page.
+    pub async fn sign_in(&self, login: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", "/login", &[("login", login), ("password", password)]).await
     }
 
     /// SIGTERM, then wait for a clean exit; returns the exit code.

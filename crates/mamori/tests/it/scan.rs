@@ -106,6 +106,28 @@ fn expect(v: &serde_json::Value, want: &[(&str, &str)]) {
     }
 }
 
+/// The checks of a web server's configuration (its open ports aside).
+const WEB_CHECKS: [&str; 12] = [
+    "tls.versions",
+    "tls.certificate",
+    "https.redirect",
+    "headers.clickjacking",
+    "headers.disclosure",
+    "cookies.attributes",
+    "paths.exposed",
+    "paths.listing",
+    "url.session-id",
+    "url.credentials",
+    "paths.admin",
+    "errors.detail",
+];
+
+/// Every check of `ids` has the verdict `verdict`.
+fn expect_all(v: &serde_json::Value, ids: &[&str], verdict: &str) {
+    let want: Vec<(&str, &str)> = ids.iter().map(|id| (*id, verdict)).collect();
+    expect(v, &want);
+}
+
 const PAGE: &[u8] = b"<html><body><a href=\"/files/\">files</a> <a href=\"/login\">login</a></body></html>";
 
 #[tokio::test]
@@ -121,24 +143,8 @@ async fn a_well_configured_server_passes() {
     );
     let Some(n) = Nginx::start(&conf, &[("index.html", PAGE), ("files/a.txt", b"a")]).await else { return };
     let (code, v) = scan(&pki, &n).await;
-    expect(
-        &v,
-        &[
-            ("tls.versions", "pass"),
-            ("tls.certificate", "pass"),
-            ("https.redirect", "pass"),
-            ("headers.clickjacking", "pass"),
-            ("headers.disclosure", "pass"),
-            ("cookies.attributes", "pass"),
-            ("paths.exposed", "pass"),
-            ("paths.listing", "pass"),
-            ("ports.open", "pass"),
-            ("url.session-id", "pass"),
-            ("url.credentials", "pass"),
-            ("paths.admin", "pass"),
-            ("errors.detail", "pass"),
-        ],
-    );
+    expect_all(&v, &WEB_CHECKS, "pass");
+    expect(&v, &[("ports.open", "pass")]);
     assert_eq!(code, 0);
     let versions = &v["targets"][0]["checks"][0]["evidence"];
     assert_eq!(versions["TLS 1.2"], "accepted");
@@ -170,23 +176,10 @@ async fn a_badly_configured_server_fails_each_item() {
         return;
     };
     let (code, v) = scan(&pki, &n).await;
-    expect(
-        &v,
-        &[
-            ("tls.versions", "fail"),
-            ("tls.certificate", "pass"),
-            ("https.redirect", "fail"),
-            ("headers.clickjacking", "fail"),
-            ("headers.disclosure", "fail"),
-            ("cookies.attributes", "fail"),
-            ("paths.exposed", "fail"),
-            ("paths.listing", "fail"),
-            ("url.session-id", "fail"),
-            ("url.credentials", "fail"),
-            ("paths.admin", "fail"),
-            ("errors.detail", "fail"),
-        ],
-    );
+    // Every check fails but the certificate's.
+    let failing: Vec<&str> = WEB_CHECKS.into_iter().filter(|id| *id != "tls.certificate").collect();
+    expect_all(&v, &failing, "fail");
+    expect(&v, &[("tls.certificate", "pass")]);
     assert_eq!(code, 1, "a failed check exits 1");
     let checks = v["targets"][0]["checks"].to_string();
     assert!(checks.contains("accepts TLS 1.0, TLS 1.1"), "{checks}");
@@ -243,23 +236,7 @@ async fn mamori_itself_passes_its_own_scanner() {
     ])
     .await;
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
-    expect(
-        &v,
-        &[
-            ("tls.versions", "pass"),
-            ("tls.certificate", "pass"),
-            ("https.redirect", "pass"),
-            ("headers.clickjacking", "pass"),
-            ("headers.disclosure", "pass"),
-            ("cookies.attributes", "pass"),
-            ("paths.exposed", "pass"),
-            ("paths.listing", "pass"),
-            ("url.session-id", "pass"),
-            ("url.credentials", "pass"),
-            ("paths.admin", "pass"),
-            ("errors.detail", "pass"),
-        ],
-    );
+    expect_all(&v, &WEB_CHECKS, "pass");
     assert_eq!(code, 0);
     s.kill().await;
 }
@@ -280,7 +257,9 @@ async fn a_target_that_cannot_be_scanned_exits_2() {
 /// the answers, and raises an alert when a check goes from pass to fail.
 #[tokio::test]
 async fn the_server_scans_systems_and_alerts_on_regressions() {
-    use crate::harness::{command, create_web_system, sqlite_store, system_ctx, Opts, Server};
+    use crate::harness::{
+        create_orgs, create_user, create_web_system, sqlite_store, system_ctx, token_in, Opts, Server,
+    };
     let pki = Pki::new();
     let good = format!(
         "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
@@ -304,48 +283,16 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     .unwrap();
     let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
     let d = s.data_dir().display().to_string();
-    for (name, kind) in [("総務課", "department"), ("ベンダーA", "vendor")] {
-        assert_eq!(run(&["org", "create", name, "--kind", kind, "--data-dir", &d]).await.0, 0);
-    }
-    let mut child = command()
-        .args([
-            "user",
-            "create",
-            "--login",
-            "vendor1",
-            "--name",
-            "事業者",
-            "--email",
-            "v@x.jp",
-            "--role",
-            "vendor",
-            "--org",
-            "ベンダーA",
-            "--password-stdin",
-            "--data-dir",
-            &d,
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use tokio::io::AsyncWriteExt;
-    child.stdin.take().unwrap().write_all(b"Vendor-Pass-123\n").await.unwrap();
-    assert!(child.wait().await.unwrap().success());
+    create_orgs(&d).await;
+    let (code, _, err) =
+        create_user(&d, "vendor1", "事業者", "v@x.jp", "vendor", Some("ベンダーA"), "Vendor-Pass-123\n").await;
+    assert_eq!(code, 0, "{err}");
     let store = sqlite_store(&s.data_dir()).await;
     let ctx = system_ctx();
     let (id, mut input) = create_web_system(&store, vec![good.url()]).await;
 
     // The vendor signs in and asks for a scan.
-    let page = s.get("/login").await.text().await.unwrap();
-    let token = |page: &str| page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
-    let r = s
-        .client
-        .post(s.url("/login"))
-        .header("origin", &s.base)
-        .form(&[("login", "vendor1"), ("password", "Vendor-Pass-123"), ("csrf_token", &token(&page))])
-        .send()
-        .await
-        .unwrap();
+    let r = s.sign_in("vendor1", "Vendor-Pass-123").await;
     assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
     let scan_now = |s: &Server| {
         let (client, base) = (s.client.clone(), s.base.clone());
@@ -354,7 +301,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
             let r = client
                 .post(format!("{base}/systems/{id}/scans"))
                 .header("origin", &base)
-                .form(&[("csrf_token", token(&page))])
+                .form(&[("csrf_token", token_in(&page))])
                 .send()
                 .await
                 .unwrap();
@@ -412,8 +359,8 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     s.kill().await;
 }
 
-/// Runs sslscan (Debian's) on a lab server: (protocol → enabled).
-async fn sslscan(n: &Nginx) -> std::collections::BTreeMap<String, bool> {
+/// What sslscan (Debian's) reports of a lab server's protocols and certificate.
+async fn sslscan_report(n: &Nginx) -> String {
     let out = tokio::process::Command::new("sslscan")
         .args([
             "--no-colour",
@@ -427,8 +374,14 @@ async fn sslscan(n: &Nginx) -> std::collections::BTreeMap<String, bool> {
         .output()
         .await
         .expect("sslscan is installed by scripts/test");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs sslscan on a lab server: (protocol → enabled).
+async fn sslscan(n: &Nginx) -> std::collections::BTreeMap<String, bool> {
+    sslscan_report(n)
+        .await
+        .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (proto, state) = (f.next()?, f.next()?);
@@ -476,20 +429,7 @@ async fn item_56_mamori_and_sslscan_agree_on_certificate_validity() {
             tls(&pki, leaf)
         );
         let Some(n) = Nginx::start(&conf, &[("index.html", b"ok")]).await else { return };
-        let out = tokio::process::Command::new("sslscan")
-            .args([
-                "--no-colour",
-                "--no-heartbleed",
-                "--no-renegotiation",
-                "--no-compression",
-                "--no-ciphersuites",
-                "--no-groups",
-            ])
-            .arg(format!("127.0.0.1:{}", n.https_port))
-            .output()
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = sslscan_report(&n).await;
         let after = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("Not valid after:"))

@@ -1,21 +1,9 @@
 //! `mamori user …` and `mamori org …` on the console, beside a live server.
 
-use crate::harness::{command, create_web_system, run, sqlite_store, Opts, Server};
+use crate::harness::{
+    command, create_orgs, create_user, create_web_system, run, run_with_stdin, sqlite_store, Opts, Server,
+};
 use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
-
-/// Runs mamori with `stdin` as standard input.
-async fn run_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child =
-        command().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).await.unwrap();
-    let out = child.wait_with_output().await.unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
 
 #[tokio::test]
 async fn console_commands_refuse_bad_input_and_audit_every_change() {
@@ -47,71 +35,13 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
         assert_eq!(code, 2, "{full:?}: {err}");
         assert!(err.contains(msg), "{full:?}: expected {msg} in {err}");
     }
-    let (code, _, err) = run_with_stdin(
-        &[
-            "user",
-            "create",
-            "--login",
-            "aud1",
-            "--name",
-            "監査 一郎",
-            "--email",
-            "a@x.jp",
-            "--role",
-            "auditor",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
-        "weak\n",
-    )
-    .await;
+    let (code, _, err) = create_user(d, "aud1", "監査 一郎", "a@x.jp", "auditor", None, "weak\n").await;
     assert_eq!(code, 2);
     assert!(err.contains("12文字以上"), "{err}");
 
-    let (code, out, err) = run_with_stdin(
-        &[
-            "user",
-            "create",
-            "--login",
-            "ven1",
-            "--name",
-            "事業者 太郎",
-            "--email",
-            "v@x.jp",
-            "--role",
-            "vendor",
-            "--org",
-            "ベンダーA",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
-        pw,
-    )
-    .await;
+    let (code, out, err) = create_user(d, "ven1", "事業者 太郎", "v@x.jp", "vendor", Some("ベンダーA"), pw).await;
     assert_eq!(code, 0, "{out}{err}");
-    let (code, _, err) = run_with_stdin(
-        &[
-            "user",
-            "create",
-            "--login",
-            "VEN1",
-            "--name",
-            "x",
-            "--email",
-            "v@x.jp",
-            "--role",
-            "vendor",
-            "--org",
-            "ベンダーA",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
-        pw,
-    )
-    .await;
+    let (code, _, err) = create_user(d, "VEN1", "x", "v@x.jp", "vendor", Some("ベンダーA"), pw).await;
     assert_eq!(code, 2);
     assert!(err.contains("既に使われています"), "{err}");
 
@@ -123,16 +53,7 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
     assert!(!out.contains("argon2"), "no hash in the listing");
 
     // The account signs in through the running server.
-    let page = s.get("/login").await.text().await.unwrap();
-    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
-    let r = s
-        .client
-        .post(s.url("/login"))
-        .header("origin", &s.base)
-        .form(&[("login", "ven1"), ("password", "Console-Pass-99"), ("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let r = s.sign_in("ven1", "Console-Pass-99").await;
     assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
 
     for args in [vec!["user", "unlock", "ven1"], vec!["user", "disable", "ven1"]] {
@@ -179,23 +100,19 @@ async fn setup_url_is_printed_until_an_administrator_exists() {
     let path_of = |url: &str| url[url.find("/setup/").unwrap()..].to_owned();
     let path = path_of(&second);
     assert_eq!(s.get(&path_of(&first)).await.status(), 404, "the old token is dead");
-    let page = s.get(&path).await.text().await.unwrap();
-    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
     let r = s
-        .client
-        .post(s.url(&path))
-        .header("origin", &s.base)
-        .form(&[
-            ("login", "admin1"),
-            ("display_name", "管理者"),
-            ("email", "admin@example.lg.jp"),
-            ("new_password", "Admin-Pass-123"),
-            ("confirm_password", "Admin-Pass-123"),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &path,
+            &path,
+            &[
+                ("login", "admin1"),
+                ("display_name", "管理者"),
+                ("email", "admin@example.lg.jp"),
+                ("new_password", "Admin-Pass-123"),
+                ("confirm_password", "Admin-Pass-123"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303);
     // Killed without warning right after: the administrator is there.
     s.kill().await;
@@ -321,10 +238,7 @@ async fn system_list_and_show_on_the_console() {
     let s = Server::start(Opts::default()).await;
     let data = s.data_dir();
     let d = data.to_str().unwrap();
-    for (name, kind) in [("総務課", "department"), ("ベンダーA", "vendor")] {
-        let (code, _, err) = run(&["org", "create", name, "--kind", kind, "--data-dir", d]).await;
-        assert_eq!(code, 0, "{err}");
-    }
+    create_orgs(d).await;
     let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
     assert_eq!((code, out.trim()), (0, "[]"));
     let store = sqlite_store(&data).await;
@@ -385,16 +299,7 @@ async fn demo_fills_an_empty_data_directory_once() {
     let keep = std::sync::Arc::new(dir);
     let s = Server::start(Opts::default().data_dir(&keep)).await;
     let (_, pw) = accounts.iter().find(|(l, _)| *l == "vendor-a").unwrap();
-    let page = s.get("/login").await.text().await.unwrap();
-    let token = page.split("name=\"csrf_token\" value=\"").nth(1).unwrap()[..64].to_owned();
-    let r = s
-        .client
-        .post(s.url("/login"))
-        .header("origin", &s.base)
-        .form(&[("login", "vendor-a"), ("password", pw), ("csrf_token", &token)])
-        .send()
-        .await
-        .unwrap();
+    let r = s.sign_in("vendor-a", pw).await;
     assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
     let board = s.get("/dashboard").await.text().await.unwrap();
     assert!(board.contains("文書管理システム") && !board.contains("税務総合システム"), "vendor A's systems only");

@@ -33,12 +33,7 @@ async fn event_commits_with_its_transaction_and_not_without() {
         assert_eq!(e.record.client_addr.as_deref(), Some("192.0.2.7"));
         assert_eq!(e.record.request_id.as_deref(), Some("req-2"));
         assert!(!e.record.changes.contains("never-stored"), "{}: secret stored", db.name);
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Intact { events: 1, head_seq: 1 },
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Intact { events: 1, head_seq: 1 }).await;
         db.cleanup().await;
     }
 }
@@ -59,12 +54,7 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Intact { events: 200, head_seq: 200 },
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Intact { events: 200, head_seq: 200 }).await;
         db.cleanup().await;
     }
 }
@@ -83,12 +73,7 @@ async fn tampering_is_detected_and_named() {
             .execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'mallory' WHERE seq = 3")
             .await
             .unwrap();
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Broken(ChainBreak::Tampered { seq: 3 }),
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Broken(ChainBreak::Tampered { seq: 3 })).await;
         db.cleanup().await;
     }
 }
@@ -98,19 +83,9 @@ async fn removed_and_truncated_events_are_detected() {
     for db in each_backend().await {
         five_events(&db).await;
         db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 5").await.unwrap();
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Broken(ChainBreak::Head { last: 4, head: 5 }),
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Broken(ChainBreak::Head { last: 4, head: 5 })).await;
         db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 2").await.unwrap();
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Broken(ChainBreak::Gap { expected: 2, found: 3 }),
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Broken(ChainBreak::Gap { expected: 2, found: 3 })).await;
         db.cleanup().await;
     }
 }
@@ -123,12 +98,7 @@ async fn verify_reads_past_one_batch() {
             append(&mut tx, OffsetDateTime::now_utc(), start_event(i)).await.unwrap();
         }
         tx.commit().await.unwrap();
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Intact { events: 12_000, head_seq: 12_000 },
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Intact { events: 12_000, head_seq: 12_000 }).await;
         db.cleanup().await;
     }
 }
@@ -137,10 +107,9 @@ async fn verify_reads_past_one_batch() {
 async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
     use mamori_core::identity::{Login, Role};
     use mamori_store::accounts::NewAccount;
-    use mamori_store::identity::Ctx;
     for db in each_backend().await {
         let t0 = OffsetDateTime::now_utc();
-        let ctx = |now| Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        let ctx = crate::system_ctx;
         let new = |login: &str| NewAccount {
             login: Login::parse(login).unwrap(),
             display_name: login.into(),
@@ -165,12 +134,7 @@ async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
             && l.change == mamori_core::identity::LedgerChange::Disabled
             && l.reason == "180日"));
         assert!(db.store.audit_recent(1).await.unwrap()[0].record.action == "account.disabled");
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Intact { events: 3, head_seq: 3 },
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Intact { events: 3, head_seq: 3 }).await;
         db.cleanup().await;
     }
 }

@@ -5,7 +5,6 @@ use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
 use mamori_core::monitoring::SignInWatch;
 use mamori_store::audit::{append, Verification};
 use mamori_store::auditlog::AuditFilter;
-use mamori_store::identity::Ctx;
 use time::{Duration, OffsetDateTime};
 
 fn ev(login: &str, action: Action) -> NewEvent {
@@ -64,19 +63,14 @@ async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
         }
         let cutoff = now - Duration::days(730);
         assert_eq!(db.store.purgeable(cutoff).await.unwrap(), Some((1, 5)), "{}", db.name);
-        let ctx = Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        let ctx = crate::system_ctx(now);
         let purged = db.store.purge_audit(&ctx, 5, "audit-1-5.jsonl.gz", "abc").await.unwrap();
         assert_eq!(purged.events, 5);
         let left = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
         assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6], "{}", db.name);
         assert_eq!(left[0].record.action, "audit.purged");
         assert!(left[0].record.changes.contains("audit-1-5.jsonl.gz"));
-        assert_eq!(
-            db.store.audit_verify().await.unwrap(),
-            Verification::Intact { events: 4, head_seq: 9 },
-            "{}",
-            db.name
-        );
+        db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
         assert_eq!(db.store.purgeable(cutoff).await.unwrap(), None, "nothing more to purge");
         // Tampering after a purge is still found.
         db.store.execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'x' WHERE seq = 6").await.unwrap();
@@ -124,7 +118,7 @@ async fn items_28_67_spikes_and_spraying_raise_alerts_and_normal_days_do_not() {
         assert!(kinds.contains(&("signin.spraying", "203.0.113.9", 2)), "{}: {kinds:?}", db.name);
         assert!(kinds.iter().any(|(k, _, _)| *k == "signin.spike"), "{}: {kinds:?}", db.name);
         assert!(!kinds.iter().any(|(_, s, _)| *s == "198.51.100.7"), "one account from one address is not spraying");
-        let ctx = Ctx { now, actor: Actor::system(), origin: Origin::default() };
+        let ctx = crate::system_ctx(now);
         assert!(db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap());
         assert!(!db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap(), "once");
         assert_eq!(db.store.alerts(true).await.unwrap().len(), alerts.len() - 1);

@@ -1,14 +1,12 @@
 use crate::each_backend;
-use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::CatalogFile;
 use mamori_store::catalog::ImportOutcome;
-use mamori_store::identity::Ctx;
 use time::OffsetDateTime;
 
 #[tokio::test]
 async fn catalog_versions_are_kept_whole_and_never_duplicated() {
     for db in each_backend().await {
-        let ctx = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
         let first = db.store.ensure_catalog(&ctx).await.unwrap().expect("imported at first");
         assert_eq!(db.store.ensure_catalog(&ctx).await.unwrap(), None, "{}: only once", db.name);
         let shipped = CatalogFile::shipped();

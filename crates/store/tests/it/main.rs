@@ -6,8 +6,12 @@ mod catalog;
 mod schema;
 mod systems;
 
+use mamori_core::audit::{Actor, Origin};
+use mamori_store::audit::Verification;
+use mamori_store::identity::Ctx;
 use mamori_store::{DatabaseLocation, Store};
 use tempfile::TempDir;
+use time::OffsetDateTime;
 
 /// A store on a fresh database, and what keeps it alive.
 pub struct TestDb {
@@ -18,12 +22,22 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Verifying the audit chain gives `want`.
+    pub async fn assert_chain(&self, want: Verification) {
+        assert_eq!(self.store.audit_verify().await.unwrap(), want, "{}", self.name);
+    }
+
     pub async fn cleanup(self) {
         self.store.close().await;
         if let Some(url) = &self.pg_url {
             mamori_testkit::drop_pg_database(url).await;
         }
     }
+}
+
+/// A change made by the system itself at `now`.
+pub fn system_ctx(now: OffsetDateTime) -> Ctx {
+    Ctx { now, actor: Actor::system(), origin: Origin::default() }
 }
 
 /// SQLite always; PostgreSQL when the test cluster is there (required in CI).

@@ -1,10 +1,8 @@
 use crate::each_backend;
-use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
 use mamori_core::identity::OrgKind;
 use mamori_core::scope::Scope;
-use mamori_store::identity::Ctx;
 use mamori_store::systems::{SystemFilter, SystemInput};
 use mamori_store::StoreError;
 use time::OffsetDateTime;
@@ -12,7 +10,7 @@ use time::OffsetDateTime;
 #[tokio::test]
 async fn systems_answers_and_decisions_keep_their_history() {
     for db in each_backend().await {
-        let ctx = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
         let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
         let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
         let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();

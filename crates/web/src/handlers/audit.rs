@@ -7,11 +7,10 @@ use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome};
 use mamori_core::clock::from_unix_micros;
@@ -379,10 +378,10 @@ pub async fn sign_off(
     }
     let findings = errors.check(&t, "findings", "log-review-findings", parse_multiline(&form.findings, 1, 2000));
     if let (Some(findings), true) = (findings, errors.is_empty()) {
-        let ctx = meta.ctx(state.clock.now(), user.actor());
-        state.store.add_log_review(&ctx, form.from.trim(), form.to.trim(), &findings).await?;
-        session::flash(&page.session, "log-review-saved").await?;
-        return Ok(Redirect::to("/audit/signins").into_response());
+        let who = mamori_app::Person::of(user.account());
+        let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        mamori_app::oversight::sign_off_log_review(&op, form.from.trim(), form.to.trim(), &findings).await?;
+        return super::done(&page, "log-review-saved", "/audit/signins").await;
     }
     signins_page(&state, &page, &user, form, errors).await
 }
@@ -435,13 +434,9 @@ pub async fn alerts(State(state): State<AppState>, page: Page, user: CurrentUser
 pub async fn acknowledge(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: super::Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    if !state.store.acknowledge_alert(&meta.ctx(state.clock.now(), user.actor()), id).await? {
-        return Err(AppError::NotFound);
-    }
-    session::flash(&page.session, "alert-acknowledged").await?;
-    Ok(Redirect::to("/alerts").into_response())
+    mamori_app::oversight::acknowledge_alert(&who.op(&state), id).await?;
+    super::done(&page, "alert-acknowledged", "/alerts").await
 }

@@ -50,6 +50,37 @@ impl Meta {
     }
 }
 
+/// The acting person: who is signed in, as operations see them, and where
+/// the request came from. Handlers that change something take this.
+pub struct Acting {
+    pub user: crate::auth::CurrentUser,
+    pub person: mamori_app::Person,
+    pub origin: Origin,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Acting {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
+        let user = crate::auth::CurrentUser::from_request_parts(parts, s).await?;
+        let person = mamori_app::Person::of(user.account());
+        Ok(Acting { user, person, origin: origin_of(&parts.extensions) })
+    }
+}
+
+impl Acting {
+    /// An operation by this person, now.
+    pub fn op<'a>(&'a self, state: &'a AppState) -> mamori_app::Op<'a> {
+        mamori_app::Op { store: &state.store, who: &self.person, origin: self.origin.clone(), now: state.clock.now() }
+    }
+}
+
+/// After a change: back to `to`, with a one-time message there.
+pub async fn done(page: &crate::page::Page, flash: &str, to: &str) -> Result<Response, AppError> {
+    crate::session::flash(&page.session, flash).await?;
+    Ok(axum::response::Redirect::to(to).into_response())
+}
+
 /// A rendered page; askama escapes every value (item 50).
 pub fn html<T: askama::Template>(t: T) -> Result<Response, crate::AppError> {
     Ok(Html(t.render()?).into_response())

@@ -123,7 +123,7 @@ async fn role_by_route_matrix_has_no_surprise() {
         };
         let evidence = app.store.add_evidence(&app.ctx(), system, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");
-        let now = mamori_core::clock::Clock::now(&app.clock);
+        let now = app.now();
         let alert =
             app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "matrix", "").await.unwrap();
         assert_eq!(alert, 1);

@@ -1,6 +1,6 @@
 //! Account administration through the screens (items 1, 3, 6, 7, 50, 65).
 
-use crate::harness::{App, Options, PASSWORD};
+use crate::harness::{vendor_account_form, vendor_change_form, App, Options, INITIAL_PASSWORD, PASSWORD};
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
 
@@ -9,6 +9,7 @@ async fn admin_issues_an_account_that_must_choose_its_own_password() {
     for app in App::each(Options::default()).await {
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         let dept = app.org("総務課", OrgKind::Department).await;
+        let org = vendor.to_string();
         let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
         admin.get("/admin/users/new").await;
         // Bad input: every problem named, nothing created, what was typed kept (passwords aside).
@@ -21,7 +22,7 @@ async fn admin_issues_an_account_that_must_choose_its_own_password() {
                     ("email", "taro@"),
                     ("role", "vendor"),
                     ("organisation_id", &dept.to_string()),
-                    ("new_password", "Initial-Pass-1"),
+                    ("new_password", INITIAL_PASSWORD),
                     ("confirm_password", "Initial-Pass-2"),
                     ("reason", ""),
                 ],
@@ -38,22 +39,13 @@ async fn admin_issues_an_account_that_must_choose_its_own_password() {
             assert!(bad.body.contains(msg), "{}: {msg} missing", app.backend);
         }
         assert!(bad.body.contains("山田 太郎"), "typed values are kept");
-        assert!(!bad.body.contains("Initial-Pass-1"), "passwords are not");
+        assert!(!bad.body.contains(INITIAL_PASSWORD), "passwords are not");
         assert_eq!(app.store.accounts().await.unwrap().len(), 1, "{}: nothing created", app.backend);
 
         let ok = admin
             .post(
                 "/admin/users",
-                &[
-                    ("login", "taro.yamada"),
-                    ("display_name", "山田 太郎"),
-                    ("email", "taro@vendor.example.jp"),
-                    ("role", "vendor"),
-                    ("organisation_id", &vendor.to_string()),
-                    ("new_password", "Initial-Pass-1"),
-                    ("confirm_password", "Initial-Pass-1"),
-                    ("reason", "保守契約の担当者"),
-                ],
+                &vendor_account_form("taro.yamada", "山田 太郎", "taro@vendor.example.jp", &org, "保守契約の担当者"),
             )
             .await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, ok.body);
@@ -63,32 +55,15 @@ async fn admin_issues_an_account_that_must_choose_its_own_password() {
         // Same login again: refused with a clear message.
         admin.get("/admin/users/new").await;
         let dup = admin
-            .post(
-                "/admin/users",
-                &[
-                    ("login", "TARO.YAMADA"),
-                    ("display_name", "別人"),
-                    ("email", "b@vendor.example.jp"),
-                    ("role", "vendor"),
-                    ("organisation_id", &vendor.to_string()),
-                    ("new_password", "Initial-Pass-1"),
-                    ("confirm_password", "Initial-Pass-1"),
-                    ("reason", "重複"),
-                ],
-            )
+            .post("/admin/users", &vendor_account_form("TARO.YAMADA", "別人", "b@vendor.example.jp", &org, "重複"))
             .await;
         assert!(dup.body.contains("既に使われています"), "{}", app.backend);
 
         let vendor_client = app.client();
-        let r = vendor_client.sign_in(&app, "taro.yamada", "Initial-Pass-1", None).await;
+        let r = vendor_client.sign_in(&app, "taro.yamada", INITIAL_PASSWORD, None).await;
         assert_eq!(r.location(), "/password", "{}: the initial password must be changed", app.backend);
         vendor_client.get("/password").await;
-        let r = vendor_client
-            .post(
-                "/password",
-                &[("current_password", "Initial-Pass-1"), ("new_password", PASSWORD), ("confirm_password", PASSWORD)],
-            )
-            .await;
+        let r = vendor_client.change_password(INITIAL_PASSWORD, PASSWORD).await;
         assert_eq!(r.location(), "/dashboard");
         app.close().await;
     }
@@ -106,13 +81,7 @@ async fn item_7_a_change_of_role_or_organisation_ends_the_persons_sessions() {
         let r = admin
             .post(
                 &format!("/admin/users/{id}"),
-                &[
-                    ("display_name", "moving さん"),
-                    ("email", "moving@example.lg.jp"),
-                    ("role", "vendor"),
-                    ("organisation_id", &vendor_b.to_string()),
-                    ("reason", "人事異動"),
-                ],
+                &vendor_change_form("moving さん", "moving@example.lg.jp", &vendor_b.to_string(), "人事異動"),
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
@@ -145,19 +114,7 @@ async fn item_50_markup_typed_into_fields_is_shown_escaped() {
         let org = app.store.organisations().await.unwrap()[0].id;
         admin.get("/admin/users/new").await;
         let r = admin
-            .post(
-                "/admin/users",
-                &[
-                    ("login", "victim"),
-                    ("display_name", evil),
-                    ("email", "v@example.jp"),
-                    ("role", "vendor"),
-                    ("organisation_id", &org.to_string()),
-                    ("new_password", "Initial-Pass-1"),
-                    ("confirm_password", "Initial-Pass-1"),
-                    ("reason", evil),
-                ],
-            )
+            .post("/admin/users", &vendor_account_form("victim", evil, "v@example.jp", &org.to_string(), evil))
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let detail = r.location().to_owned();

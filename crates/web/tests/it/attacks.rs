@@ -3,14 +3,12 @@
 //! password page, telling unknown user IDs from known ones, anonymous
 //! refusals flooding the audit log, and bodies sent where no body belongs.
 
-use crate::harness::{App, Client, Options, PASSWORD};
+use crate::harness::{App, Client, Options, FAILED, PASSWORD};
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
 use mamori_core::totp;
 use reqwest::StatusCode;
 use time::Duration;
-
-const FAILED: &str = "ユーザIDもしくはパスワードが違います";
 
 /// The default lockout, with an address throttle high enough that a
 /// flood from the test's one address meets the account's lock first.
@@ -34,7 +32,7 @@ async fn count(app: &App, action: &str, needle: &str) -> usize {
 
 /// A code the account's authenticator shows at none of the accepted steps.
 fn wrong_code(app: &App, secret: &str) -> String {
-    let now = mamori_core::clock::Clock::now(&app.clock);
+    let now = app.now();
     let near: Vec<String> =
         [-60, -30, 0, 30, 60].iter().map(|s| totp::code_at(secret, now + Duration::seconds(*s)).unwrap()).collect();
     (0..1_000_000).map(|n| format!("{n:06}")).find(|c| !near.contains(c)).unwrap()
@@ -46,8 +44,7 @@ async fn item_41_of_100_parallel_wrong_passwords_exactly_10_are_checked_and_a_ri
     for app in App::each(lockout_only()).await {
         let org = app.org("ベンダーA", OrgKind::Vendor).await;
         app.user("target", Role::Vendor, Some(org)).await;
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         let checks = app.state.hasher.checks();
         let mut flood = Vec::new();
         for k in 0..100 {
@@ -91,8 +88,7 @@ async fn item_39_a_refusal_for_a_locked_account_takes_as_long_as_a_checked_passw
     let app = App::spawn("sqlite", lockout_only()).await;
     let org = app.org("ベンダーA", OrgKind::Vendor).await;
     app.user("target", Role::Vendor, Some(org)).await;
-    let c = app.client();
-    c.get("/login").await;
+    let c = app.client_on("/login").await;
     let mut checked = Vec::new();
     for _ in 0..10 {
         let t = std::time::Instant::now();
@@ -120,8 +116,7 @@ async fn item_41_of_100_parallel_second_factor_codes_at_most_10_are_checked_then
     for app in App::each(lockout_only()).await {
         let (_, secret) = app.user("officer1", Role::SecurityOfficer, None).await;
         let secret = secret.unwrap();
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         let r = c.post("/login", &[("login", "officer1"), ("password", PASSWORD)]).await;
         assert_eq!(r.location(), "/login/totp", "{}", app.backend);
         c.get("/login/totp").await;
@@ -143,7 +138,7 @@ async fn item_41_of_100_parallel_second_factor_codes_at_most_10_are_checked_then
         assert_eq!(locked + sent_back, 90, "{}: {locked} locked, {sent_back} sent back", app.backend);
         assert_eq!(count(&app, "account.locked", "").await, 1, "{}", app.backend);
         // The right code now: refused, back to the password.
-        let right = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let right = totp::code_at(&secret, app.now()).unwrap();
         let r = c.post("/login/totp", &[("code", &right)]).await;
         assert!(r.location() == "/login" || r.body.contains(FAILED), "{}: {}", app.backend, r.status);
         assert_eq!(count(&app, "signin.success", "").await, 0, "{}", app.backend);
@@ -160,17 +155,7 @@ async fn item_41_wrong_current_passwords_on_the_password_page_count_toward_the_l
         c.get("/password").await;
         let change = |current: &'static str| {
             let c = c.clone();
-            async move {
-                c.post(
-                    "/password",
-                    &[
-                        ("current_password", current),
-                        ("new_password", "Another-Good-1"),
-                        ("confirm_password", "Another-Good-1"),
-                    ],
-                )
-                .await
-            }
+            async move { c.change_password(current, "Another-Good-1").await }
         };
         for _ in 0..10 {
             assert!(change("Not-The-Password-1").await.body.contains("現在のパスワードが正しくありません"));
@@ -197,16 +182,7 @@ async fn changing_ones_password_ends_every_other_session_of_the_account() {
         elsewhere.sign_in(&app, "vendor-a", PASSWORD, None).await;
         assert_eq!(elsewhere.get("/dashboard").await.status, StatusCode::OK);
         here.get("/password").await;
-        let r = here
-            .post(
-                "/password",
-                &[
-                    ("current_password", PASSWORD),
-                    ("new_password", "Another-Good-1"),
-                    ("confirm_password", "Another-Good-1"),
-                ],
-            )
-            .await;
+        let r = here.change_password(PASSWORD, "Another-Good-1").await;
         assert_eq!(r.location(), "/dashboard", "{}: {}", app.backend, r.body);
         assert_eq!(here.get("/dashboard").await.status, StatusCode::OK, "{}: this session goes on", app.backend);
         assert_eq!(elsewhere.get("/dashboard").await.location(), "/login", "{}: the other one ended", app.backend);
@@ -234,8 +210,7 @@ async fn item_39_an_unknown_user_id_does_the_same_database_writes_as_a_wrong_pas
     for app in App::each(Options::default()).await {
         let org = app.org("ベンダーA", OrgKind::Vendor).await;
         app.user("known-one", Role::Vendor, Some(org)).await;
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         // Warm-up: the first attempt makes the keyed hash's key.
         c.post("/login", &[("login", "warm-up"), ("password", "x")]).await;
         let typed = "Secret-Typed-Into-Id-1";
@@ -265,8 +240,7 @@ async fn item_39_an_unknown_user_id_does_the_same_database_writes_as_a_wrong_pas
 #[tokio::test]
 async fn of_200_parallel_sign_ins_from_one_address_exactly_50_are_checked_and_the_refusals_are_counted_not_logged() {
     for app in App::each(Options::default()).await {
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         let checks = app.state.hasher.checks();
         let events = app.store.audit_recent(100_000).await.unwrap().len();
         let mut flood = Vec::new();
@@ -301,8 +275,7 @@ async fn an_address_throttled_by_spraying_still_lets_its_known_users_sign_in() {
         // The regular user has signed in from this (the office's) address before.
         let r = app.client().sign_in(&app, "regular", PASSWORD, None).await;
         assert_eq!(r.location(), "/dashboard");
-        let sprayer = app.client();
-        sprayer.get("/login").await;
+        let sprayer = app.client_on("/login").await;
         for i in 0..50 {
             let login = format!("guess-{i}");
             sprayer.post("/login", &[("login", &login), ("password", "Spring2026!!x")]).await;
@@ -318,8 +291,7 @@ async fn an_address_throttled_by_spraying_still_lets_its_known_users_sign_in() {
 #[tokio::test]
 async fn anonymous_refused_posts_write_one_event_per_address_and_minute_and_unknown_routes_none() {
     for app in App::each(Options::default()).await {
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         let before = app.store.audit_recent(100_000).await.unwrap().len();
         let long = format!("/setup/{}", "a".repeat(8000));
         for k in 0..400 {
@@ -367,10 +339,7 @@ async fn multipart(c: &Client, app: &App, path: &str, fields: Vec<(&str, Vec<u8>
 #[tokio::test]
 async fn a_multipart_body_is_refused_unread_outside_the_upload_route_and_its_token_comes_first() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let org = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = crate::checklist::system(&app, dept, Some(org), "会計システム").await;
-        let (c, _) = app.signed_in("vendor-a", Role::Vendor, Some(org)).await;
+        let (sys, c) = crate::checklist::supplied_system(&app, "会計システム").await;
         c.get(&format!("/systems/{sys}/items/1")).await;
         let token = c.token().into_bytes();
         // A state-changing route that takes a form: multipart is refused.
@@ -403,8 +372,7 @@ async fn a_multipart_body_is_refused_unread_outside_the_upload_route_and_its_tok
 #[tokio::test]
 async fn sign_ins_are_checked_off_the_async_workers_never_more_at_once_than_the_cores() {
     let app = App::spawn("sqlite", Options::default()).await;
-    let c = app.client();
-    c.get("/login").await;
+    let c = app.client_on("/login").await;
     let mut flood = Vec::new();
     for k in 0..32 {
         let c = c.clone();

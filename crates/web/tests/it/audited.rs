@@ -2,7 +2,9 @@
 //! action and target (checklist items 27, 66), and no event carries a
 //! secret (54④).
 
-use crate::harness::{App, Client, Options, PASSWORD};
+use crate::harness::{
+    totp_secret_in, vendor_account_form, vendor_change_form, App, Client, Options, INITIAL_PASSWORD, PASSWORD,
+};
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::totp;
 use mamori_web::routes::route_table;
@@ -43,11 +45,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
 
         // First-run setup.
         let token = "ab".repeat(32);
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-        app.store
-            .set_setup_token(&hash, mamori_core::clock::Clock::now(&app.clock) + time::Duration::minutes(30))
-            .await
-            .unwrap();
+        app.setup_token(&token).await;
         let setup = app.client();
         let path = format!("/setup/{token}");
         let admin_pw = "Admin-Setup-Pass-1";
@@ -69,23 +67,17 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
 
         // Sign-in with the second factor: enrolment first.
         let admin = app.client();
-        admin.get("/login").await;
-        admin.post("/login", &[("login", "admin1"), ("password", admin_pw)]).await;
+        admin.sign_in(&app, "admin1", admin_pw, None).await;
         w.expect("/login", "signin.success", "admin1", Some("account")).await;
-        let page = admin.get("/account/totp").await.body;
-        let secret = page.split("class=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+        let secret = totp_secret_in(&admin.get("/account/totp").await.body);
         secrets.push(secret.clone());
-        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let code = totp::code_at(&secret, app.now()).unwrap();
         admin.post("/account/totp", &[("code", &code)]).await;
         w.expect("/account/totp", "totp.enrolled", "admin1", Some("account")).await;
         post_ok(&admin, "/dashboard", "/logout", &[]).await;
         w.expect("/logout", "signout", "admin1", Some("account")).await;
         app.clock.advance(time::Duration::seconds(30));
-        admin.get("/login").await;
-        admin.post("/login", &[("login", "admin1"), ("password", admin_pw)]).await;
-        admin.get("/login/totp").await;
-        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
-        admin.post("/login/totp", &[("code", &code)]).await;
+        admin.sign_in(&app, "admin1", admin_pw, Some(&secret)).await;
         w.expect("/login/totp", "signin.success", "admin1", Some("account")).await;
 
         // Organisations and accounts.
@@ -99,22 +91,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/admin/organisations", "organisation.created", "admin1", Some("organisation")).await;
         let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
         let dept = app.store.organisations().await.unwrap().into_iter().find(|o| o.name == "総務課").unwrap().id;
-        let initial = "Initial-Pass-77";
-        secrets.push(initial.into());
+        secrets.push(INITIAL_PASSWORD.into());
         post_ok(
             &admin,
             "/admin/users/new",
             "/admin/users",
-            &[
-                ("login", "vendor1"),
-                ("display_name", "事業者"),
-                ("email", "v@x.jp"),
-                ("role", "vendor"),
-                ("organisation_id", &vendor_org.to_string()),
-                ("new_password", initial),
-                ("confirm_password", initial),
-                ("reason", "発行"),
-            ],
+            &vendor_account_form("vendor1", "事業者", "v@x.jp", &vendor_org.to_string(), "発行"),
         )
         .await;
         w.expect("/admin/users", "account.created", "admin1", Some("account")).await;
@@ -124,13 +106,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             &admin,
             &format!("{detail}/edit"),
             &detail,
-            &[
-                ("display_name", "事業者 一郎"),
-                ("email", "v@x.jp"),
-                ("role", "vendor"),
-                ("organisation_id", &vendor_org.to_string()),
-                ("reason", "改名"),
-            ],
+            &vendor_change_form("事業者 一郎", "v@x.jp", &vendor_org.to_string(), "改名"),
         )
         .await;
         w.expect("/admin/users/{id}", "account.updated", "admin1", Some("account")).await;
@@ -147,9 +123,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             .await;
         w.expect("/admin/users/{id}/reset-password", "password.reset", "admin1", Some("account")).await;
         // Lock the vendor, then unlock.
-        for _ in 0..10 {
-            app.client().sign_in(&app, "vendor1", "Wrong-Password-1", None).await;
-        }
+        app.lock("vendor1").await;
         post_ok(&admin, &detail, &format!("{detail}/unlock"), &[("reason", "本人確認済み")]).await;
         w.expect("/admin/users/{id}/unlock", "account.unlocked", "admin1", Some("account")).await;
         let (officer, oid) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
@@ -242,19 +216,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             .await;
         }
         w.expect("/systems/{id}/items/{number}", "answer.saved", "vendor1", Some("system")).await;
-        vendor.get(&format!("{s}/items/4")).await;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf_token", vendor.token())
-            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4\n".to_vec()).file_name("a.pdf"));
-        let r = vendor
-            .http
-            .post(format!("{}{s}/items/4/evidence", app.base))
-            .header("origin", &app.base)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = vendor.upload(sys, 4, "a.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
         w.expect("/systems/{id}/items/{number}/evidence", "evidence.uploaded", "vendor1", Some("evidence")).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
@@ -286,7 +249,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         )
         .await;
         w.expect("/audit/reviews", "log_review.signed_off", "officer2", Some("log_review")).await;
-        let now = mamori_core::clock::Clock::now(&app.clock);
+        let now = app.now();
         let alert = app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "x", "").await.unwrap();
         post_ok(&officer, "/alerts", &format!("/alerts/{alert}/ack"), &[]).await;
         w.expect("/alerts/{id}/ack", "alert.acknowledged", "officer2", Some("alert")).await;

@@ -103,7 +103,7 @@ async fn monitoring_page_log_reviews_and_alert_acknowledgement() {
         assert_eq!(r.location(), "/audit/signins");
         assert!(officer.get("/audit/signins").await.body.contains("不審なログインなし"));
 
-        let now = mamori_core::clock::Clock::now(&app.clock);
+        let now = app.now();
         let id = app
             .store
             .raise_alert(now, "signin.spraying", Severity::Warning, "203.0.113.9", "12 accounts")

@@ -3,18 +3,15 @@
 //! them, the officer approves; another vendor sees nothing of it.
 
 use crate::harness::{App, Client, Options};
-use mamori_core::audit::Actor;
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::Phase;
 use mamori_core::identity::{OrgKind, Role};
-use mamori_store::identity::Ctx;
 use mamori_store::systems::SystemInput;
 use reqwest::StatusCode;
 
 /// A system registered directly in the store (for tests that need one).
 pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i64 {
-    let ctx =
-        Ctx { now: mamori_core::clock::Clock::now(&app.clock), actor: Actor::system(), origin: Default::default() };
+    let ctx = app.system_ctx();
     let catalog = match app.store.ensure_catalog(&ctx).await.unwrap() {
         Some(id) => id,
         None => app.store.catalog_versions().await.unwrap()[0].id,
@@ -33,6 +30,28 @@ pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i6
         hosts: vec![],
     };
     app.store.create_system(&ctx, &input, catalog).await.unwrap()
+}
+
+/// A system `name` of 総務課 supplied by ベンダーA, and the supplier's
+/// person `vendor-a` signed in: (system id, client).
+pub async fn supplied_system(app: &App, name: &str) -> (i64, Client) {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor), name).await;
+    let (c, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+    (sys, c)
+}
+
+/// Submits the system from its page.
+async fn submit(c: &Client, sys: i64) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}")).await;
+    c.post(&format!("/systems/{sys}/submit"), &[]).await
+}
+
+/// Ends the review from the system's page.
+async fn finish_review(c: &Client, sys: i64) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}")).await;
+    c.post(&format!("/systems/{sys}/review"), &[]).await
 }
 
 async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate::harness::Res {
@@ -59,9 +78,7 @@ async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> 
 #[tokio::test]
 async fn the_whole_flow_from_registration_to_approval_with_history() {
     for app in App::each(Options::default()).await {
-        let ctx =
-            Ctx { now: mamori_core::clock::Clock::now(&app.clock), actor: Actor::system(), origin: Default::default() };
-        app.store.ensure_catalog(&ctx).await.unwrap();
+        app.store.ensure_catalog(&app.system_ctx()).await.unwrap();
         let dept = app.org("総務課", OrgKind::Department).await;
         let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
         let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
@@ -120,8 +137,7 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         assert!(r.body.contains("対応内容を入力") && r.body.contains("対応予定日を入力"), "{}", r.body);
         assert!(app.store.answers(sys, 1).await.unwrap().is_empty());
         // Submitting early lists what is missing.
-        vendor.get(&format!("/systems/{sys}")).await;
-        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        let r = submit(&vendor, sys).await;
         assert!(r.body.contains("未回答または差戻し後に未修正の項目があります"), "{}", app.backend);
         for n in &applicable {
             let r = if *n == 17 {
@@ -133,8 +149,7 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         }
         // No.13 applies (servers): answered again as not done, with a date.
         answer(&vendor, sys, 13, &[("status", "not_done"), ("planned_date", "2027-03-31")]).await;
-        vendor.get(&format!("/systems/{sys}")).await;
-        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        let r = submit(&vendor, sys).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         // Submitted: no more editing.
         let r = answer(&vendor, sys, 1, &[("status", "done"), ("measures", "変更")]).await;
@@ -157,16 +172,14 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
                 assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
             }
         }
-        officer.get(&format!("/systems/{sys}")).await;
-        let r = officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        let r = finish_review(&officer, sys).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("差戻し"));
 
         // The vendor sees the comments, fixes the two and resubmits.
         let item = vendor.get(&format!("/systems/{sys}/items/4")).await;
         assert!(item.body.contains("パスワード規則の証跡を添付してください"), "{}", app.backend);
-        vendor.get(&format!("/systems/{sys}")).await;
-        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        let r = submit(&vendor, sys).await;
         assert!(r.body.contains("No.4") && r.body.contains("No.17"), "returned items must be answered again");
         answer(
             &vendor,
@@ -176,17 +189,14 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
         )
         .await;
         answer(&vendor, sys, 17, &[("status", "done"), ("measures", "USB メモリの利用を禁止")]).await;
-        vendor.get(&format!("/systems/{sys}")).await;
-        assert_eq!(vendor.post(&format!("/systems/{sys}/submit"), &[]).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(submit(&vendor, sys).await.status, StatusCode::SEE_OTHER);
 
         // The officer approves the two; the review finishes approved.
-        officer.get(&format!("/systems/{sys}")).await;
-        let early = officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        let early = finish_review(&officer, sys).await;
         assert!(early.body.contains("審査が済んでいない項目があります"), "{}", app.backend);
         decide(&officer, sys, 4, "approve", "").await;
         decide(&officer, sys, 17, "approve", "").await;
-        officer.get(&format!("/systems/{sys}")).await;
-        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        finish_review(&officer, sys).await;
         let page = officer.get(&format!("/systems/{sys}")).await;
         assert!(page.body.contains("<strong>承認</strong>"), "{}", app.backend);
 
@@ -299,48 +309,9 @@ async fn dashboards_show_charts_and_only_what_each_may_see() {
     }
 }
 
-async fn upload(
-    c: &Client,
-    app: &App,
-    sys: i64,
-    n: u32,
-    name: &str,
-    bytes: Vec<u8>,
-    with_token: bool,
-) -> crate::harness::Res {
-    upload_until(c, app, sys, n, name, bytes, with_token, "2027-03-31").await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn upload_until(
-    c: &Client,
-    app: &App,
-    sys: i64,
-    n: u32,
-    name: &str,
-    bytes: Vec<u8>,
-    with_token: bool,
-    expires: &str,
-) -> crate::harness::Res {
-    c.get(&format!("/systems/{sys}/items/{n}")).await;
-    let mut form = reqwest::multipart::Form::new();
-    if with_token {
-        form = form.text("csrf_token", c.token());
-    }
-    form = form
-        .text("expires_on", expires.to_owned())
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
-    let r = c
-        .http
-        .post(format!("{}/systems/{sys}/items/{n}/evidence", app.base))
-        .header("origin", &app.base)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    crate::harness::Res { status, headers, body: r.text().await.unwrap() }
+/// Uploads a file that expires on 2027-03-31, with the CSRF token unless `with_token` is false.
+async fn upload(c: &Client, sys: i64, n: u32, name: &str, bytes: Vec<u8>, with_token: bool) -> crate::harness::Res {
+    c.upload_form(sys, n, name, bytes, Some("2027-03-31"), with_token).await
 }
 
 #[tokio::test]
@@ -352,16 +323,13 @@ async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_se
         ..Options::default()
     };
     for app in App::each(opts).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
-        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
         let (other, _) = app.signed_in("vendor-b", Role::Vendor, Some(vendor_b)).await;
         let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
 
         let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
-        let r = upload(&vendor, &app, sys, 4, "../../etc/パスワード設定.pdf", pdf.clone(), true).await;
+        let r = upload(&vendor, sys, 4, "../../etc/パスワード設定.pdf", pdf.clone(), true).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let page = vendor.get(&format!("/systems/{sys}/items/4")).await.body;
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf));
@@ -388,14 +356,14 @@ async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_se
 
         // Refusals: each with its message, nothing stored.
         let before = app.store.evidence_for(sys, 1, 4).await.unwrap().len();
-        let r = upload(&vendor, &app, sys, 4, "report.pdf", b"MZ\x90\x00\x03\x00\x00\x00binary".to_vec(), true).await;
+        let r = upload(&vendor, sys, 4, "report.pdf", b"MZ\x90\x00\x03\x00\x00\x00binary".to_vec(), true).await;
         assert!(r.body.contains("登録できる種類のファイルではありません"), "{}: {}", app.backend, r.body);
-        let r = upload(&vendor, &app, sys, 4, "big.txt", vec![b'a'; 70 * 1024], true).await;
+        let r = upload(&vendor, sys, 4, "big.txt", vec![b'a'; 70 * 1024], true).await;
         assert!(r.body.contains("ファイルが大きすぎます"), "{}", app.backend);
-        let r = upload(&vendor, &app, sys, 4, "x.txt", b"hello".to_vec(), false).await;
+        let r = upload(&vendor, sys, 4, "x.txt", b"hello".to_vec(), false).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: an upload without the token", app.backend);
         if clamd.is_some() {
-            let r = upload(&vendor, &app, sys, 4, "eicar.txt", mamori_testkit::EICAR.as_bytes().to_vec(), true).await;
+            let r = upload(&vendor, sys, 4, "eicar.txt", mamori_testkit::EICAR.as_bytes().to_vec(), true).await;
             assert!(r.body.contains("ウイルスが検出された"), "{}: {}", app.backend, r.body);
             let rejected = app
                 .store
@@ -406,7 +374,7 @@ async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_se
                 .find(|e| e.record.action == "evidence.rejected" && e.record.changes.contains("infected"));
             assert!(rejected.is_some(), "{}: the infected upload is audited", app.backend);
             // A clean text file passes the scanner.
-            let r = upload(&vendor, &app, sys, 4, "memo.txt", "設定の記録".as_bytes().to_vec(), true).await;
+            let r = upload(&vendor, sys, 4, "memo.txt", "設定の記録".as_bytes().to_vec(), true).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         }
         assert!(!vendor.get("/dashboard").await.body.contains("有効期限が近い"), "{}: 2027-03-31 is far", app.backend);
@@ -424,11 +392,8 @@ async fn evidence_is_typed_by_content_scanned_and_shown_only_to_those_who_may_se
 async fn uploads_are_refused_when_the_scanner_is_down() {
     let opts = Options { clamd: Some("/nonexistent/clamd.sock".into()), ..Options::default() };
     let app = App::spawn("sqlite", opts).await;
-    let dept = app.org("総務課", OrgKind::Department).await;
-    let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
-    let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
-    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
-    let r = upload(&vendor, &app, sys, 4, "memo.txt", b"hello".to_vec(), true).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let r = upload(&vendor, sys, 4, "memo.txt", b"hello".to_vec(), true).await;
     assert!(r.body.contains("ウイルス検査ができなかった"), "fail closed: {}", r.body);
     assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty());
     app.close().await;
@@ -437,16 +402,13 @@ async fn uploads_are_refused_when_the_scanner_is_down() {
 #[tokio::test]
 async fn evidence_near_or_past_its_expiry_is_listed_on_the_dashboard() {
     let app = App::spawn("sqlite", Options::default()).await;
-    let dept = app.org("総務課", OrgKind::Department).await;
-    let vendor_a = app.org("ベンダーA", OrgKind::Vendor).await;
-    let sys = system(&app, dept, Some(vendor_a), "文書管理システム").await;
-    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_a)).await;
-    let today = mamori_core::clock::Clock::now(&app.clock).date();
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let today = app.now().date();
     let soon = (today + time::Duration::days(10)).to_string();
     let past = (today - time::Duration::days(1)).to_string();
     let far = (today + time::Duration::days(60)).to_string();
     for (name, date) in [("soon.txt", &soon), ("past.txt", &past), ("far.txt", &far)] {
-        let r = upload_until(&vendor, &app, sys, 4, name, b"certificate".to_vec(), true, date).await;
+        let r = vendor.upload_form(sys, 4, name, b"certificate".to_vec(), Some(date.as_str()), true).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     }
     let board = vendor.get("/dashboard").await.body;
@@ -464,8 +426,7 @@ async fn answer_all_and_submit(app: &App, vendor: &Client, sys: i64) -> Vec<u32>
         let r = answer(vendor, sys, *n, &[("status", "done"), ("measures", &format!("No.{n} の対策を実施"))]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
     }
-    vendor.get(&format!("/systems/{sys}")).await;
-    let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+    let r = submit(vendor, sys).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
     applicable
 }
@@ -478,11 +439,8 @@ async fn answer_all_and_submit(app: &App, vendor: &Client, sys: i64) -> Vec<u32>
 #[tokio::test]
 async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor_org), "税務システム").await;
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
         let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
-        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
         let applicable = answer_all_and_submit(&app, &vendor, sys).await;
         for n in &applicable {
             let r = if *n == 17 {
@@ -492,34 +450,21 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
             };
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
         }
-        officer.get(&format!("/systems/{sys}")).await;
-        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        finish_review(&officer, sys).await;
         assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>差戻し</strong>"));
 
         // The vendor changes the approved No.4 and adds a file to the approved No.5.
         let r = answer(&vendor, sys, 4, &[("status", "not_done"), ("planned_date", "2027-03-31")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
-        vendor.get(&format!("/systems/{sys}/items/5")).await;
-        let form = reqwest::multipart::Form::new()
-            .text("csrf_token", vendor.token())
-            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4\n%%EOF\n".to_vec()).file_name("new.pdf"));
-        let r = vendor
-            .http
-            .post(format!("{}/systems/{sys}/items/5/evidence", app.base))
-            .header("origin", &app.base)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = vendor.upload(sys, 5, "new.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         answer(&vendor, sys, 17, &[("status", "done"), ("measures", "USB メモリの利用を禁止")]).await;
         let answers = app.store.answers(sys, 1).await.unwrap();
         for n in [4, 5, 17] {
             let a = answers.iter().find(|a| a.number == n).unwrap();
             assert_eq!(a.review, mamori_core::checklist::Review::Pending, "{}: No.{n} awaits review", app.backend);
         }
-        vendor.get(&format!("/systems/{sys}")).await;
-        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        let r = submit(&vendor, sys).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
 
         // The officer sees what changed after approval, against the approved revision.
@@ -549,8 +494,7 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
         for n in [4, 5, 17] {
             decide(&officer, sys, n, "approve", "").await;
         }
-        officer.get(&format!("/systems/{sys}")).await;
-        officer.post(&format!("/systems/{sys}/review"), &[]).await;
+        finish_review(&officer, sys).await;
         assert!(
             officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>承認</strong>"),
             "{}",
@@ -569,10 +513,7 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
 #[tokio::test]
 async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor_org), "税務システム").await;
-        let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
         for n in (1..=12).chain(15..=30).chain([79]) {
             answer(&vendor, sys, n, &[("status", "done"), ("measures", "実施")]).await;
         }

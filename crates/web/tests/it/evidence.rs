@@ -3,39 +3,10 @@
 //! with a message, and a file stored before that rule downloads under a
 //! name ending in the extension of its content.
 
-use crate::checklist::system;
-use crate::harness::{App, Client, Options, Res};
-use mamori_core::identity::{OrgKind, Role};
+use crate::checklist::supplied_system;
+use crate::harness::{App, Options};
 use reqwest::StatusCode;
 use std::io::Write;
-
-/// A vendor signed in on a system of 総務課 it supplies: (client, system id).
-async fn vendor_with_system(app: &App) -> (Client, i64) {
-    let dept = app.org("総務課", OrgKind::Department).await;
-    let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
-    let sys = system(app, dept, Some(vendor_org), "文書管理システム").await;
-    let (vendor, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor_org)).await;
-    (vendor, sys)
-}
-
-/// Uploads `bytes` named `name` to item 4 as the form on the item page does.
-async fn upload(c: &Client, app: &App, sys: i64, name: &str, bytes: Vec<u8>) -> Res {
-    c.get(&format!("/systems/{sys}/items/4")).await;
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", c.token())
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
-    let r = c
-        .http
-        .post(format!("{}/systems/{sys}/items/4/evidence", app.base))
-        .header("origin", &app.base)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    Res { status, headers, body: r.text().await.unwrap() }
-}
 
 /// A zip holding `entries` (name, content).
 fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
@@ -64,7 +35,7 @@ async fn rejections(app: &App) -> Vec<(String, String)> {
 #[tokio::test]
 async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_stored() {
     for app in App::each(Options::default()).await {
-        let (vendor, sys) = vendor_with_system(&app).await;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let xlsx = mamori_files::export::xlsx_bytes("s", &["a".into()], &[]).unwrap();
         let types = r#"<Types><Default Extension="xml" ContentType="application/xml"/></Types>"#;
         let with_vba = zip_of(&[("[Content_Types].xml", types), ("xl/workbook.xml", ""), ("xl/vbaProject.bin", "")]);
@@ -72,7 +43,7 @@ async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_sto
             zip_of(&[("[Content_Types].xml", types), ("word/document.xml", ""), ("Word/VBAPROJECT.bin", "")]);
         let uploads = [("集計.xlsm", xlsx), ("集計.xlsx", with_vba), ("報告書.pdf", docm_as_pdf)];
         for (name, bytes) in uploads.clone() {
-            let r = upload(&vendor, &app, sys, name, bytes).await;
+            let r = vendor.upload(sys, 4, name, bytes).await;
             assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
             assert!(
                 r.body.contains("マクロを含む Office ファイルは証跡として受け付けられません"),
@@ -91,13 +62,13 @@ async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_sto
 #[tokio::test]
 async fn programs_and_scripts_are_refused_by_name_with_a_message_audited_and_not_stored() {
     for app in App::each(Options::default()).await {
-        let (vendor, sys) = vendor_with_system(&app).await;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
         let script = b"<script>new ActiveXObject('WScript.Shell').Run('calc')</script>".to_vec();
         let uploads =
             [("x.hta", script.clone()), ("setup.EXE", pdf), ("run.bat.", script.clone()), ("deploy.ps1", script)];
         for (name, bytes) in uploads.clone() {
-            let r = upload(&vendor, &app, sys, name, bytes).await;
+            let r = vendor.upload(sys, 4, name, bytes).await;
             assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
             assert!(
                 r.body.contains(
@@ -121,7 +92,7 @@ async fn programs_and_scripts_are_refused_by_name_with_a_message_audited_and_not
 #[tokio::test]
 async fn a_text_file_stored_as_x_hta_downloads_as_x_hta_txt() {
     for app in App::each(Options::default()).await {
-        let (vendor, sys) = vendor_with_system(&app).await;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let content = b"<script>alert(1)</script>\n".to_vec();
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content));
         let old = mamori_store::evidence::NewEvidence {

@@ -20,6 +20,9 @@ use tokio::sync::watch;
 
 pub const PASSWORD: &str = "Correct-Horse-42";
 
+/// What every refused sign-in says (item 39).
+pub const FAILED: &str = "ユーザIDもしくはパスワードが違います";
+
 /// A clock the test moves by hand.
 #[derive(Clone)]
 pub struct ManualClock(Arc<Mutex<OffsetDateTime>>);
@@ -139,21 +142,39 @@ impl App {
             .unwrap()
     }
 
+    /// The time on the test's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// A client that has opened `path`: it holds a session and the page's token.
+    pub async fn client_on(&self, path: &str) -> Client {
+        let c = self.client();
+        c.get(path).await;
+        c
+    }
+
     pub fn ctx(&self) -> Ctx {
-        Ctx {
-            now: self.clock.now(),
-            actor: Actor { account_id: None, login: "test".into() },
-            origin: Origin::default(),
-        }
+        Ctx { now: self.now(), actor: Actor { account_id: None, login: "test".into() }, origin: Origin::default() }
+    }
+
+    /// A change made by the system itself.
+    pub fn system_ctx(&self) -> Ctx {
+        Ctx { now: self.now(), actor: Actor::system(), origin: Origin::default() }
+    }
+
+    /// Makes `token` the first-run setup token, valid for 30 minutes.
+    pub async fn setup_token(&self, token: &str) {
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+        self.store.set_setup_token(&hash, self.now() + Duration::minutes(30)).await.unwrap();
     }
 
     pub async fn org(&self, name: &str, kind: OrgKind) -> i64 {
         self.store.create_organisation_audited(&self.ctx(), name, kind, "").await.unwrap()
     }
 
-    /// An account with [`PASSWORD`]; admin and officer get a second factor,
-    /// whose secret is returned.
-    pub async fn user(&self, login: &str, role: Role, org: Option<i64>) -> (i64, Option<String>) {
+    /// An account with [`PASSWORD`] and no second factor.
+    pub async fn issue(&self, login: &str, role: Role, org: Option<i64>) -> i64 {
         let new = NewAccount {
             login: Login::parse(login).unwrap(),
             display_name: format!("{login} さん"),
@@ -163,7 +184,13 @@ impl App {
             password_hash: hash::hash(PASSWORD),
             must_change_password: false,
         };
-        let id = self.store.issue_account(&self.ctx(), &new, "test").await.unwrap();
+        self.store.issue_account(&self.ctx(), &new, "test").await.unwrap()
+    }
+
+    /// An account with [`PASSWORD`]; admin and officer get a second factor,
+    /// whose secret is returned.
+    pub async fn user(&self, login: &str, role: Role, org: Option<i64>) -> (i64, Option<String>) {
+        let id = self.issue(login, role, org).await;
         let secret = if role.requires_totp() {
             let s = totp::new_secret();
             let mut tx = self.store.begin().await.unwrap();
@@ -183,6 +210,14 @@ impl App {
         let c = self.client();
         c.sign_in(self, login, PASSWORD, secret.as_deref()).await;
         (c, id)
+    }
+
+    /// Ten wrong passwords for `login`: the account locks.
+    pub async fn lock(&self, login: &str) {
+        let c = self.client();
+        for _ in 0..10 {
+            c.sign_in(self, login, "Wrong-Password-1", None).await;
+        }
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
@@ -207,6 +242,47 @@ pub struct Client {
     pub http: reqwest::Client,
     base: String,
     csrf: Arc<Mutex<String>>,
+}
+
+/// The initial password [`vendor_account_form`] sets.
+pub const INITIAL_PASSWORD: &str = "Initial-Pass-1";
+
+/// The fields of the form that issues an account of a vendor's person in
+/// organisation `org`, with [`INITIAL_PASSWORD`].
+pub fn vendor_account_form<'a>(
+    login: &'a str,
+    display_name: &'a str,
+    email: &'a str,
+    org: &'a str,
+    reason: &'a str,
+) -> [(&'static str, &'a str); 8] {
+    [
+        ("login", login),
+        ("display_name", display_name),
+        ("email", email),
+        ("role", "vendor"),
+        ("organisation_id", org),
+        ("new_password", INITIAL_PASSWORD),
+        ("confirm_password", INITIAL_PASSWORD),
+        ("reason", reason),
+    ]
+}
+
+/// The fields of the form that changes a vendor's person's account.
+pub fn vendor_change_form<'a>(
+    display_name: &'a str,
+    email: &'a str,
+    org: &'a str,
+    reason: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    [("display_name", display_name), ("email", email), ("role", "vendor"), ("organisation_id", org), ("reason", reason)]
+}
+
+/// The TOTP secret shown on the enrolment page.
+pub fn totp_secret_in(body: &str) -> String {
+    let marker = "class=\"secret\">";
+    let from = body.find(marker).expect("the secret on the enrolment page") + marker.len();
+    body[from..].split('<').next().unwrap().to_owned()
 }
 
 fn token_in(body: &str) -> Option<String> {
@@ -263,6 +339,47 @@ impl Client {
 
     pub fn token(&self) -> String {
         self.csrf.lock().unwrap().clone()
+    }
+
+    /// Changes the password on the password page (new and confirmation the same).
+    pub async fn change_password(&self, current: &str, new: &str) -> Res {
+        self.post("/password", &[("current_password", current), ("new_password", new), ("confirm_password", new)]).await
+    }
+
+    /// Uploads a file to requirement `n` of system `sys` as the item page's form does.
+    pub async fn upload(&self, sys: i64, n: u32, name: &str, bytes: Vec<u8>) -> Res {
+        self.upload_form(sys, n, name, bytes, None, true).await
+    }
+
+    /// [`Client::upload`] with an expiry date, and without the CSRF token
+    /// unless `with_token`.
+    pub async fn upload_form(
+        &self,
+        sys: i64,
+        n: u32,
+        name: &str,
+        bytes: Vec<u8>,
+        expires_on: Option<&str>,
+        with_token: bool,
+    ) -> Res {
+        self.get(&format!("/systems/{sys}/items/{n}")).await;
+        let mut form = reqwest::multipart::Form::new();
+        if with_token {
+            form = form.text("csrf_token", self.token());
+        }
+        if let Some(date) = expires_on {
+            form = form.text("expires_on", date.to_owned());
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        let r = self
+            .http
+            .post(format!("{}/systems/{sys}/items/{n}/evidence", self.base))
+            .header("origin", &self.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
     }
 
     pub async fn sign_in(&self, app: &App, login: &str, password: &str, totp_secret: Option<&str>) -> Res {

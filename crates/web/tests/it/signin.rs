@@ -1,13 +1,11 @@
 //! Sign-in, lockout, sessions, second factor, passwords (items 2, 4, 5, 36,
 //! 39, 41-46, 75).
 
-use crate::harness::{App, Options, PASSWORD};
+use crate::harness::{totp_secret_in, App, Options, FAILED, PASSWORD};
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::totp;
 use reqwest::StatusCode;
 use time::Duration;
-
-const FAILED: &str = "ユーザIDもしくはパスワードが違います";
 
 #[tokio::test]
 async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
@@ -55,16 +53,8 @@ async fn item_39_every_failure_shows_the_same_message() {
         let (disabled_id, _) = app.user("disabled-one", Role::Vendor, Some(vendor)).await;
         app.user("locked-one", Role::Vendor, Some(vendor)).await;
         app.user("known-one", Role::Vendor, Some(vendor)).await;
-        let ctx = mamori_store::identity::Ctx {
-            now: mamori_core::clock::Clock::now(&app.clock),
-            actor: mamori_core::audit::Actor::system(),
-            origin: Default::default(),
-        };
-        app.store.set_account_disabled(&ctx, disabled_id, true, "test").await.unwrap();
-        let locker = app.client();
-        for _ in 0..10 {
-            locker.sign_in(&app, "locked-one", "Wrong-Password-1", None).await;
-        }
+        app.store.set_account_disabled(&app.system_ctx(), disabled_id, true, "test").await.unwrap();
+        app.lock("locked-one").await;
         let mut bodies = Vec::new();
         for (login, password) in [
             ("nobody-here", PASSWORD),
@@ -90,8 +80,7 @@ async fn item_41_lock_falls_at_exactly_ten_of_100_parallel_failures_and_lifts_af
     for app in App::each(Options::default()).await {
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         let (id, _) = app.user("target", Role::Vendor, Some(vendor)).await;
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         let attempts: Vec<_> = (0..100)
             .map(|_| {
                 let c = c.clone();
@@ -182,33 +171,17 @@ async fn item_46_sign_out_destroys_the_server_side_session() {
 async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_once() {
     for app in App::each(Options::default()).await {
         // An officer issued without a second factor must enrol before anything else.
-        let new = mamori_store::accounts::NewAccount {
-            login: mamori_core::identity::Login::parse("officer").unwrap(),
-            display_name: "担当".into(),
-            email: "o@example.lg.jp".into(),
-            role: Role::SecurityOfficer,
-            organisation_id: None,
-            password_hash: mamori_core::password::hash::hash(PASSWORD),
-            must_change_password: false,
-        };
-        let ctx = mamori_store::identity::Ctx {
-            now: mamori_core::clock::Clock::now(&app.clock),
-            actor: mamori_core::audit::Actor::system(),
-            origin: Default::default(),
-        };
-        app.store.issue_account(&ctx, &new, "test").await.unwrap();
+        app.issue("officer", Role::SecurityOfficer, None).await;
         let c = app.client();
         let r = c.sign_in(&app, "officer", PASSWORD, None).await;
         assert_eq!(r.location(), "/account/totp", "{}", app.backend);
         assert_eq!(c.get("/admin/users").await.location(), "/account/totp", "nothing else before enrolment");
         let page = c.get("/account/totp").await;
         assert!(page.body.contains("<svg"), "the QR code is inline SVG");
-        let marker = "class=\"secret\">";
-        let from = page.body.find(marker).unwrap() + marker.len();
-        let secret = page.body[from..].split('<').next().unwrap().to_owned();
+        let secret = totp_secret_in(&page.body);
         let bad = c.post("/account/totp", &[("code", "000000")]).await;
         assert!(bad.body.contains("確認コードが正しくありません"));
-        let code = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let code = totp::code_at(&secret, app.now()).unwrap();
         let done = c.post("/account/totp", &[("code", &code)]).await;
         let codes: Vec<String> = done
             .body
@@ -221,8 +194,7 @@ async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_
         c.post("/logout", &[]).await;
 
         // The code used for enrolment cannot sign in again (RFC 6238 §5.2).
-        let c2 = app.client();
-        c2.get("/login").await;
+        let c2 = app.client_on("/login").await;
         assert_eq!(c2.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await.location(), "/login/totp");
         c2.get("/login/totp").await;
         let replay = c2.post("/login/totp", &[("code", &code)]).await;
@@ -231,15 +203,14 @@ async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_
         let ok = c2.post("/login/totp", &[("code", ""), ("recovery_code", &codes[0])]).await;
         assert_eq!(ok.location(), "/dashboard", "{}", app.backend);
         c2.post("/logout", &[]).await;
-        let c3 = app.client();
-        c3.get("/login").await;
+        let c3 = app.client_on("/login").await;
         c3.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await;
         c3.get("/login/totp").await;
         let again = c3.post("/login/totp", &[("code", ""), ("recovery_code", &codes[0])]).await;
         assert!(again.body.contains("確認コードが正しくありません"), "{}: recovery code reused", app.backend);
         // The next step's code works.
         app.clock.advance(Duration::seconds(30));
-        let next = totp::code_at(&secret, mamori_core::clock::Clock::now(&app.clock)).unwrap();
+        let next = totp::code_at(&secret, app.now()).unwrap();
         assert_eq!(c3.post("/login/totp", &[("code", &next)]).await.location(), "/dashboard");
         app.close().await;
     }
@@ -264,34 +235,14 @@ async fn items_4_5_password_expiry_policy_and_history() {
             (PASSWORD, "直近5回"),
         ];
         for (pw, msg) in cases {
-            let r = c
-                .post("/password", &[("current_password", PASSWORD), ("new_password", pw), ("confirm_password", pw)])
-                .await;
+            let r = c.change_password(PASSWORD, pw).await;
             assert_eq!(r.status, StatusCode::OK, "{pw}");
             assert!(r.body.contains(msg), "{}: {pw}: {msg}", app.backend);
             assert!(!r.body.contains(pw), "a password is never shown again");
         }
-        let r = c
-            .post(
-                "/password",
-                &[
-                    ("current_password", "nope"),
-                    ("new_password", "Another-Good-1"),
-                    ("confirm_password", "Another-Good-1"),
-                ],
-            )
-            .await;
+        let r = c.change_password("nope", "Another-Good-1").await;
         assert!(r.body.contains("現在のパスワードが正しくありません"));
-        let r = c
-            .post(
-                "/password",
-                &[
-                    ("current_password", PASSWORD),
-                    ("new_password", "Another-Good-1"),
-                    ("confirm_password", "Another-Good-1"),
-                ],
-            )
-            .await;
+        let r = c.change_password(PASSWORD, "Another-Good-1").await;
         assert_eq!(r.location(), "/dashboard", "{}", app.backend);
         assert!(c.get("/dashboard").await.body.contains("パスワードを変更しました"));
         assert!(app.audit_actions().await.contains(&"password.changed".to_owned()));
@@ -304,9 +255,7 @@ async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_onc
     for app in App::each(Options::default()).await {
         assert!(app.store.accounts().await.unwrap().is_empty(), "{}: a fresh database has no account", app.backend);
         let token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-        let now = mamori_core::clock::Clock::now(&app.clock);
-        app.store.set_setup_token(&hash, now + Duration::minutes(30)).await.unwrap();
+        app.setup_token(token).await;
         let c = app.client();
         assert_eq!(c.get("/setup/wrong-token").await.status, StatusCode::NOT_FOUND);
         let path = format!("/setup/{token}");
@@ -357,8 +306,7 @@ async fn many_accounts_failing_from_one_address_are_throttled() {
     for app in App::each(Options::default()).await {
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         app.user("real-user", Role::Vendor, Some(vendor)).await;
-        let c = app.client();
-        c.get("/login").await;
+        let c = app.client_on("/login").await;
         // 50 failures over many logins (password spraying) from one address.
         for i in 0..50 {
             let login = format!("guess-{i}");

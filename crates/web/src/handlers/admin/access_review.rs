@@ -9,11 +9,10 @@ use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::handlers::{html, jst, Meta};
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::identity::{parse_multiline, Permission};
 use serde::Deserialize;
@@ -92,11 +91,8 @@ pub async fn sign_off_review(
     let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
         return review_page(&state, &page, &user, form.comment, errors).await;
     };
-    let n = state.store.account_count().await?;
-    state
-        .store
-        .sign_off_access_review(&meta.ctx(state.clock.now(), user.actor()), user.account().id, n, &comment)
-        .await?;
-    session::flash(&page.session, "review-signed").await?;
-    Ok(Redirect::to("/admin/access-review").into_response())
+    let who = mamori_app::Person::of(user.account());
+    let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+    mamori_app::oversight::sign_off_access_review(&op, &comment).await?;
+    crate::handlers::done(&page, "review-signed", "/admin/access-review").await
 }

@@ -8,20 +8,18 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::forms::{validate_person, PersonForm};
-use crate::handlers::{html, Meta};
+use crate::handlers::{done, html, Meta};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
+use mamori_app::{accounts, Op, Person, Refused};
 use mamori_core::identity::{parse_display_name, parse_email, OrgKind, Permission, Role};
-use mamori_core::password::hash;
 use mamori_store::accounts::{Account, NewAccount, Organisation};
 use mamori_store::identity::AccountChange;
-use mamori_store::StoreError;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -218,15 +216,18 @@ pub async fn create_user(
             email,
             role,
             organisation_id: org.map(|(id, _)| id),
-            password_hash: hash::hash(&form.person.new_password),
+            password_hash: state
+                .hasher
+                .hash(&form.person.new_password)
+                .await
+                .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: true,
         };
-        match state.store.issue_account(&meta.ctx(state.clock.now(), user.actor()), &new, &reason).await {
-            Ok(id) => {
-                session::flash(&page.session, "users-created").await?;
-                return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("login", t.get("login-taken")),
+        let who = Person::of(user.account());
+        let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        match accounts::issue(&op, &new, &reason).await {
+            Ok(id) => return done(&page, "users-created", &format!("/admin/users/{id}")).await,
+            Err(Refused::Taken) => errors.add("login", t.get("login-taken")),
             Err(e) => return Err(e.into()),
         }
     }
@@ -268,24 +269,22 @@ pub async fn update_user(
     let email = errors.check(&t, "email", "field-email", parse_email(&form.person.email));
     let role_org = check_role_org(&t, &form, &orgs, &mut errors);
     let reason = check_reason(&t, &form.reason, &mut errors);
-    if let Some((role, _)) = &role_org {
-        if a.id == user.account().id && *role != a.role {
-            errors.add("role", t.get("users-not-self"));
-        }
-    }
     if let (Some(name), Some(email), Some((role, org)), Some(reason), true) =
         (name, email, role_org, reason, errors.is_empty())
     {
-        let ctx = meta.ctx(state.clock.now(), user.actor());
         let change = AccountChange {
             display_name: &name,
             email: &email,
             role,
             organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
         };
-        state.store.change_account(&ctx, &a, &change, &reason).await?;
-        session::flash(&page.session, "users-saved").await?;
-        return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
+        let who = Person::of(user.account());
+        let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        match accounts::change(&op, a.id, &change, &reason).await {
+            Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
+            Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),
+            Err(e) => return Err(e.into()),
+        }
     }
     let mut shown = Shown::from(&form);
     shown.login = a.login.clone();

@@ -9,16 +9,15 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::validate_new_password;
 use crate::forms::FormErrors;
-use crate::handlers::{html, jst, Meta};
+use crate::handlers::{done, html, jst, Meta};
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
+use mamori_app::{accounts, Op, Person, Refused};
 use mamori_core::identity::Permission;
-use mamori_core::password::hash;
 use mamori_core::policy::LockoutPolicy;
 use mamori_store::accounts::Account;
 use serde::Deserialize;
@@ -117,29 +116,41 @@ pub async fn user_action(
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
     let reason = check_reason(&t, &form.reason, &mut errors);
-    if a.id == user.account().id && matches!(action, UserAction::Disable | UserAction::ResetTotp) {
-        errors.add("self", t.get("users-not-self"));
-    }
     if let UserAction::ResetPassword = action {
         validate_new_password(&state, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
     }
     let Some(reason) = reason.filter(|_| errors.is_empty()) else {
         return detail_page(&state, &page, &user, id, errors).await;
     };
-    let ctx = meta.ctx(state.clock.now(), user.actor());
-    let store = &state.store;
-    let flash = match action {
-        UserAction::Disable => store.set_account_disabled(&ctx, id, true, &reason).await.map(|()| "users-disabled"),
-        UserAction::Enable => store.set_account_disabled(&ctx, id, false, &reason).await.map(|()| "users-enabled"),
-        UserAction::Unlock => store.unlock_account(&ctx, id, &reason).await.map(|()| "users-unlocked"),
-        UserAction::ResetPassword => store
-            .reset_password(&ctx, id, &hash::hash(&form.new_password), &reason)
-            .await
-            .map(|()| "users-password-reset"),
-        UserAction::ResetTotp => store.reset_totp(&ctx, id, &reason).await.map(|()| "users-totp-reset"),
-    }?;
-    session::flash(&page.session, flash).await?;
-    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+    let new_hash = match action {
+        UserAction::ResetPassword => Some(
+            state
+                .hasher
+                .hash(&form.new_password)
+                .await
+                .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
+        ),
+        _ => None,
+    };
+    let (op_action, flash) = match action {
+        UserAction::Disable => (accounts::Action::Disable, "users-disabled"),
+        UserAction::Enable => (accounts::Action::Enable, "users-enabled"),
+        UserAction::Unlock => (accounts::Action::Unlock, "users-unlocked"),
+        UserAction::ResetPassword => {
+            (accounts::Action::ResetPassword(new_hash.as_deref().unwrap_or_default()), "users-password-reset")
+        }
+        UserAction::ResetTotp => (accounts::Action::ResetSecondFactor, "users-totp-reset"),
+    };
+    let who = Person::of(user.account());
+    let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+    match accounts::act(&op, id, op_action, &reason).await {
+        Ok(()) => done(&page, flash, &format!("/admin/users/{id}")).await,
+        Err(Refused::Invalid(_)) => {
+            errors.add("self", t.get("users-not-self"));
+            detail_page(&state, &page, &user, id, errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 macro_rules! action_handler {

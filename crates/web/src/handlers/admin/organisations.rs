@@ -8,14 +8,12 @@ use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::handlers::{html, Meta};
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::identity::{parse_text, OrgKind};
-use mamori_store::StoreError;
 use serde::Deserialize;
 
 // ----- organisations -------------------------------------------------------------------
@@ -72,16 +70,11 @@ pub async fn create_organisation(
         errors.add("kind", t.get("org-kind-invalid"));
     }
     if let (Some(name), Some(contact), Some(kind), true) = (name, contact, kind, errors.is_empty()) {
-        match state
-            .store
-            .create_organisation_audited(&meta.ctx(state.clock.now(), user.actor()), &name, kind, &contact)
-            .await
-        {
-            Ok(_) => {
-                session::flash(&page.session, "orgs-created").await?;
-                return Ok(Redirect::to("/admin/organisations").into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("name", t.get("org-name-taken")),
+        let who = mamori_app::Person::of(user.account());
+        let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        match mamori_app::oversight::create_organisation(&op, &name, kind, &contact).await {
+            Ok(_) => return crate::handlers::done(&page, "orgs-created", "/admin/organisations").await,
+            Err(mamori_app::Refused::Taken) => errors.add("name", t.get("org-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }

@@ -4,18 +4,15 @@
 use super::item_view::item_page;
 use super::{refused_message, system_for};
 use crate::handlers::load;
-use crate::handlers::Meta;
+use crate::handlers::{done, Acting};
+use mamori_app::evidence::{self as evidence_op, Rejected, Upload};
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::Page;
-use crate::session;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use mamori_core::checklist::{self};
-use mamori_store::StoreError;
+use axum::response::Response;
 
 // ----- evidence -------------------------------------------------------------------------------
 
@@ -34,13 +31,12 @@ fn clean_name(name: &str) -> String {
 pub async fn upload_evidence(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
     // Who may see the system is decided before the body is even parsed.
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let l = load(&state, &s).await?;
     if !l.applicable.contains(&number) {
         return Err(AppError::NotFound);
@@ -82,68 +78,27 @@ pub async fn upload_evidence(
             _ => {}
         }
     }
-    let mut errors = FormErrors::new();
-    let ctx = meta.ctx(state.clock.now(), user.actor());
     let (name, bytes) = file.unwrap_or_default();
-    let expires = expires.trim().to_owned();
-    if checklist::can_answer(s.status).is_err() {
-        errors.add("workflow", t.get("workflow-not-now"));
-    } else if too_large {
-        errors.add("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())]));
-        state.store.record_rejected_evidence(&ctx, s.id, number, &name, "too_large").await?;
-    } else if bytes.is_empty() {
-        errors.add("file", t.get("evidence-need-file"));
-    } else if !expires.is_empty()
-        && time::Date::parse(&expires, time::macros::format_description!("[year]-[month]-[day]")).is_err()
-    {
-        errors.add("expires_on", t.get("answer-bad-date"));
-    } else {
-        match mamori_files::evidence::admit(&bytes, &name) {
-            Err(refusal) => {
-                errors.add("file", t.get(refusal.message_key()));
-                state.store.record_rejected_evidence(&ctx, s.id, number, &name, refusal.reason()).await?;
-            }
-            Ok(kind) => {
-                let verdict = match &state.config.evidence.clamd {
-                    Some(clamd) => mamori_files::evidence::scan(clamd, &bytes).await,
-                    None => Ok(mamori_files::evidence::ScanResult::Clean),
-                };
-                match verdict {
-                    Err(e) => {
-                        tracing::error!("clamd: {e}");
-                        errors.add("file", t.get("evidence-scan-failed"));
-                    }
-                    Ok(mamori_files::evidence::ScanResult::Infected(sig)) => {
-                        errors.add("file", t.get("evidence-infected"));
-                        state
-                            .store
-                            .record_rejected_evidence(&ctx, s.id, number, &name, &format!("infected: {sig}"))
-                            .await?;
-                    }
-                    Ok(mamori_files::evidence::ScanResult::Clean) => {
-                        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-                        let new = mamori_store::evidence::NewEvidence {
-                            number,
-                            original_name: &name,
-                            content_type: kind.content_type(),
-                            sha256: &sha,
-                            expires_on: Some(expires.as_str()).filter(|e| !e.is_empty()),
-                            content: &bytes,
-                        };
-                        match state.store.add_evidence(&ctx, s.id, &new).await {
-                            Ok(_) => {
-                                session::flash(&page.session, "evidence-saved").await?;
-                                return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
-                            }
-                            Err(StoreError::Missing) => return Err(AppError::NotFound),
-                            Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
-                        }
-                    }
+    let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires };
+    let mut errors = FormErrors::new();
+    match evidence_op::upload(&who.op(&state), s.id, &upload, state.config.evidence.clamd.as_ref()).await {
+        Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
+        Ok(Err(rejected)) => {
+            let (field, message) = match rejected {
+                Rejected::TooLarge => {
+                    ("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())]))
                 }
-            }
+                Rejected::Empty => ("file", t.get("evidence-need-file")),
+                Rejected::BadDate => ("expires_on", t.get("answer-bad-date")),
+                Rejected::Refused(r) => ("file", t.get(r.message_key())),
+                Rejected::Infected => ("file", t.get("evidence-infected")),
+                Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),
+            };
+            errors.add(field, message);
         }
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
-    item_page(&state, &page, &user, s, number, None, errors).await
+    item_page(&state, &page, &who.user, s, number, None, errors).await
 }
 
 /// Sends a file to those who may see its system, always as an attachment,
@@ -151,15 +106,9 @@ pub async fn upload_evidence(
 /// the content gets the content's extension appended.
 pub async fn download_evidence(
     State(state): State<AppState>,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let e = state.store.evidence(id).await?.ok_or(AppError::NotFound)?;
-    system_for(&state, &user, e.system_id).await?;
-    let bytes = state.store.download_evidence(&meta.ctx(state.clock.now(), user.actor()), &e).await?;
-    let kind = mamori_files::evidence::sniff(&bytes, &e.original_name);
-    let name = mamori_files::evidence::download_name(&e.original_name, kind);
-    let content_type = kind.map_or("application/octet-stream", |k| k.content_type());
-    Ok(crate::download::file(content_type, &name, bytes))
+    let d = evidence_op::download(&who.op(&state), id).await?;
+    Ok(crate::download::file(d.content_type, &d.name, d.bytes))
 }

@@ -1,26 +1,26 @@
 //! Registering and changing a system (officer).
 
 use super::system_for;
+use crate::handlers::html;
 use crate::handlers::org_choices;
-use crate::handlers::{html, Meta};
+use crate::handlers::{done, Acting};
+use mamori_app::checklist as checklist_op;
+use mamori_app::Refused;
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::Phase;
 use mamori_core::identity::{parse_multiline, parse_text, OrgKind};
 use mamori_store::accounts::Organisation;
 use mamori_store::systems::{SystemInput, SystemRecord};
-use mamori_store::StoreError;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,8 +229,7 @@ pub async fn new_system_form(State(state): State<AppState>, page: Page) -> Resul
 pub async fn create_system(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Form(form): Form<SystemForm>,
 ) -> Result<Response, AppError> {
     let t = state.i18n.tr(page.lang);
@@ -244,12 +243,9 @@ pub async fn create_system(
             .first()
             .map(|v| v.id)
             .ok_or_else(|| AppError::Internal("no catalog".into()))?;
-        match state.store.create_system(&meta.ctx(state.clock.now(), user.actor()), &input, version).await {
-            Ok(id) => {
-                session::flash(&page.session, "systems-created").await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("name", t.get("system-name-taken")),
+        match checklist_op::create_system(&who.op(&state), &input, version).await {
+            Ok(id) => return done(&page, "systems-created", &format!("/systems/{id}")).await,
+            Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }
@@ -259,32 +255,28 @@ pub async fn create_system(
 pub async fn edit_system_form(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     system_form_page(&state, &page, Some(id), SystemForm::from_record(&s), FormErrors::new()).await
 }
 
 pub async fn update_system(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
     Form(form): Form<SystemForm>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let t = state.i18n.tr(page.lang);
     let orgs = state.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
-        match state.store.update_system(&meta.ctx(state.clock.now(), user.actor()), &s, &input).await {
-            Ok(()) => {
-                session::flash(&page.session, "systems-saved").await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Conflict) => errors.add("name", t.get("system-name-taken")),
+        match checklist_op::update_system(&who.op(&state), s.id, &input).await {
+            Ok(()) => return done(&page, "systems-saved", &format!("/systems/{id}")).await,
+            Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,23 +1,23 @@
 //! One requirement of one system: the answer, its history, the review.
 
 use super::{refused_message, system_for};
+use crate::handlers::html;
 use crate::handlers::load;
-use crate::handlers::{html, Meta};
+use crate::handlers::{done, Acting};
+use mamori_app::checklist as checklist_op;
+use mamori_app::Refused;
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::parse_multiline;
 use mamori_store::systems::SystemRecord;
-use mamori_store::StoreError;
 use serde::Deserialize;
 
 // ----- one requirement of one system --------------------------------------------------------
@@ -26,11 +26,11 @@ use super::item_view::{history_rows, item_page, AnswerShown, HistoryRow};
 pub async fn item(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    who: Acting,
     Path((id, number)): Path<(i64, u32)>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    item_page(&state, &page, &user, s, number, None, FormErrors::new()).await
+    let s = system_for(&state, &who, id).await?;
+    item_page(&state, &page, &who.user, s, number, None, FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -48,12 +48,11 @@ pub struct AnswerForm {
 pub async fn save_answer(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<AnswerForm>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let l = load(&state, &s).await?;
     if !l.applicable.contains(&number) {
         return Err(AppError::NotFound);
@@ -91,17 +90,13 @@ pub async fn save_answer(
             errors.add(field, t.get(key));
         }
         if errors.is_empty() {
-            match state.store.save_answer(&meta.ctx(state.clock.now(), user.actor()), s.id, number, &input).await {
-                Ok(()) => {
-                    session::flash(&page.session, "answer-saved").await?;
-                    return Ok(Redirect::to(&format!("/systems/{id}/items/{number}")).into_response());
-                }
-                Err(StoreError::Missing) => return Err(AppError::NotFound),
+            match checklist_op::save_answer(&who.op(&state), s.id, number, &input).await {
+                Ok(()) => return done(&page, "answer-saved", &format!("/systems/{id}/items/{number}")).await,
                 Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
     }
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let shown = AnswerShown {
         status: form.status,
         status_label: String::new(),
@@ -109,7 +104,7 @@ pub async fn save_answer(
         planned_date: form.planned_date,
         reason: form.reason,
     };
-    item_page(&state, &page, &user, s, number, Some(shown), errors).await
+    item_page(&state, &page, &who.user, s, number, Some(shown), errors).await
 }
 
 #[derive(Deserialize)]
@@ -126,12 +121,11 @@ pub struct ReviewForm {
 pub async fn review_item(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<ReviewForm>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
     let decision = match form.decision.as_str() {
@@ -153,18 +147,13 @@ pub async fn review_item(
         errors.add("workflow", t.get("review-stale"));
     }
     if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
-        let ctx = meta.ctx(state.clock.now(), user.actor());
-        match state.store.decide(&ctx, s.id, number, revision, d, &c).await {
-            Ok(()) => {
-                session::flash(&page.session, "review-saved").await?;
-                return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-            }
-            Err(StoreError::Missing) => return Err(AppError::NotFound),
-            Err(StoreError::Stale) => errors.add("workflow", t.get("review-stale")),
+        match checklist_op::decide(&who.op(&state), s.id, number, revision, d, &c).await {
+            Ok(()) => return done(&page, "review-saved", &format!("/systems/{id}")).await,
+            Err(Refused::Stale) => errors.add("workflow", t.get("review-stale")),
             Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
         }
     }
-    item_page(&state, &page, &user, s, number, None, errors).await
+    item_page(&state, &page, &who.user, s, number, None, errors).await
 }
 
 #[derive(Template)]
@@ -178,10 +167,10 @@ struct HistoryPage<'a> {
 pub async fn history(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let h = state.store.history(s.id, s.round).await?;
     let p = page.ctx(&state).await?;
     let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();

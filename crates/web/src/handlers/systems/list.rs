@@ -1,9 +1,9 @@
 //! The list of systems a person may see.
 
+use crate::handlers::Acting;
 use crate::handlers::{filtered, org_choices, ListQuery};
 use crate::handlers::{html, jst};
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
@@ -41,12 +41,12 @@ struct SystemsPage<'a> {
 pub async fn systems(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    who: Acting,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     let f = filtered(&q);
-    let list = state.store.systems(user.scope(), &f).await?;
-    let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
+    let list = mamori_app::checklist::systems(&who.op(&state), &f).await?;
+    let orgs = if who.person.scope().is_all() { state.store.organisations().await? } else { vec![] };
     let p = page.ctx(&state).await?;
     let rows = list
         .iter()
@@ -65,7 +65,7 @@ pub async fn systems(
     html(SystemsPage {
         p,
         rows,
-        can_manage: user.can(Permission::ManageSystems),
+        can_manage: who.person.can(Permission::ManageSystems),
         departments: org_choices(&orgs, OrgKind::Department),
         vendors: org_choices(&orgs, OrgKind::Vendor),
         phases,

@@ -16,20 +16,17 @@ pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
 pub use page::{change_catalog, finish_review, request_scan, set_override, start_round, submit, system};
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::handlers::Acting;
 use crate::i18n::Tr;
 use crate::AppState;
+use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
 use mamori_store::systems::SystemRecord;
-use mamori_store::StoreError;
 
 /// The system, if it exists and this person may see it; 404 otherwise.
-pub(super) async fn system_for(state: &AppState, user: &CurrentUser, id: i64) -> Result<SystemRecord, AppError> {
-    match state.store.system(id).await? {
-        Some(s) if user.scope().allows(s.input.department_id, s.input.vendor_id) => Ok(s),
-        _ => Err(AppError::NotFound),
-    }
+pub(super) async fn system_for(state: &AppState, who: &Acting, id: i64) -> Result<SystemRecord, AppError> {
+    Ok(mamori_app::checklist::system(&who.op(state), id).await?)
 }
 
 /// The message for a refused workflow step, naming the items concerned.
@@ -43,11 +40,11 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
 }
 
 /// The message for a refused workflow step, or for someone having moved
-/// the system first.
-pub(super) fn refused_message(t: &Tr, e: &StoreError) -> Option<String> {
+/// the system first; `None` for what is not the person's to fix.
+pub(super) fn refused_message(t: &Tr, e: &Refused) -> Option<String> {
     match e {
-        StoreError::Refused(w) => Some(workflow_message(t, w)),
-        StoreError::Stale | StoreError::Conflict => Some(t.get("workflow-conflict")),
+        Refused::Workflow(w) => Some(workflow_message(t, w)),
+        Refused::Stale | Refused::Taken => Some(t.get("workflow-conflict")),
         _ => None,
     }
 }

@@ -5,24 +5,25 @@
 use super::{refused_message, system_for};
 use crate::handlers::load;
 use crate::handlers::today;
-use crate::handlers::{html, jst, Meta};
+use crate::handlers::{done, Acting};
+use crate::handlers::{html, jst};
+use mamori_app::checklist as checklist_op;
+use mamori_app::Refused;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
-use crate::session;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 use mamori_core::checklist::{self, AnswerStatus, Progress, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::verification::Verdict;
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::SystemRecord;
-use mamori_store::StoreError;
 use serde::Deserialize;
 
 // ----- one system -------------------------------------------------------------------------
@@ -181,11 +182,11 @@ async fn system_page(
 pub async fn system(
     State(state): State<AppState>,
     page: Page,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    system_page(&state, &page, &user, s, FormErrors::new()).await
+    let s = system_for(&state, &who, id).await?;
+    system_page(&state, &page, &who.user, s, FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -201,12 +202,11 @@ pub struct OverrideForm {
 pub async fn set_override(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
     Form(form): Form<OverrideForm>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
     let l = load(&state, &s).await?;
@@ -224,79 +224,64 @@ pub async fn set_override(
     };
     let reason = errors.check(&t, "reason", "field-reason", parse_multiline(&form.reason, 1, 500));
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
-        state.store.set_override(&meta.ctx(state.clock.now(), user.actor()), id, n, a, &r).await?;
-        session::flash(&page.session, "override-saved").await?;
-        return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+        checklist_op::set_override(&who.op(&state), id, n, a, &r).await?;
+        return done(&page, "override-saved", &format!("/systems/{id}")).await;
     }
-    system_page(&state, &page, &user, s, errors).await
+    system_page(&state, &page, &who.user, s, errors).await
+}
+
+/// One step of the workflow on the whole system: on success back to the
+/// system with `flash`; refused, the system page again with the message.
+async fn step<T>(
+    state: &AppState,
+    page: &Page,
+    who: &Acting,
+    id: i64,
+    result: Result<T, Refused>,
+    flash: impl FnOnce(T) -> &'static str,
+    not_now: Option<&str>,
+) -> Result<Response, AppError> {
+    let t = state.i18n.tr(page.lang);
+    let mut errors = FormErrors::new();
+    match result {
+        Ok(v) => return done(page, flash(v), &format!("/systems/{id}")).await,
+        Err(Refused::Workflow(_)) if not_now.is_some() => errors.add("workflow", t.get(not_now.unwrap_or_default())),
+        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+    }
+    let s = system_for(state, who, id).await?;
+    system_page(state, page, &who.user, s, errors).await
 }
 
 pub async fn submit(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    let t = state.i18n.tr(page.lang);
-    let mut errors = FormErrors::new();
-    match state.store.submit_system(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
-        Ok(()) => {
-            session::flash(&page.session, "system-submitted").await?;
-            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-        }
-        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
-    }
-    let s = system_for(&state, &user, id).await?;
-    system_page(&state, &page, &user, s, errors).await
+    let result = checklist_op::submit(&who.op(&state), id).await;
+    step(&state, &page, &who, id, result, |()| "system-submitted", None).await
 }
 
 pub async fn finish_review(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    let t = state.i18n.tr(page.lang);
-    let mut errors = FormErrors::new();
-    match state.store.finish_review(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
-        Ok(to) => {
-            session::flash(
-                &page.session,
-                if to == SystemStatus::Approved { "review-approved" } else { "review-returned" },
-            )
-            .await?;
-            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-        }
-        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
-    }
-    let s = system_for(&state, &user, id).await?;
-    system_page(&state, &page, &user, s, errors).await
+    let result = checklist_op::finish_review(&who.op(&state), id).await;
+    let flash = |to| if to == SystemStatus::Approved { "review-approved" } else { "review-returned" };
+    step(&state, &page, &who, id, result, flash, None).await
 }
 
 /// Starts next year's assessment from the approved one (officer).
 pub async fn start_round(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    let t = state.i18n.tr(page.lang);
-    let mut errors = FormErrors::new();
-    match state.store.start_round(&meta.ctx(state.clock.now(), user.actor()), s.id).await {
-        Ok(_) => {
-            session::flash(&page.session, "round-started").await?;
-            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-        }
-        Err(StoreError::Refused(_)) => errors.add("workflow", t.get("round-not-now")),
-        Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
-    }
-    system_page(&state, &page, &user, s, errors).await
+    let result = checklist_op::start_round(&who.op(&state), id).await;
+    step(&state, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
 }
 
 #[derive(Deserialize)]
@@ -309,42 +294,33 @@ pub struct CatalogForm {
 pub async fn change_catalog(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
     Form(form): Form<CatalogForm>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
+    let s = system_for(&state, &who, id).await?;
     let t = state.i18n.tr(page.lang);
     let mut errors = FormErrors::new();
-    let versions = state.store.catalog_versions().await?;
-    let version = form.version.parse::<i64>().ok().filter(|v| versions.iter().any(|x| x.id == *v));
-    match (version, checklist::can_change_catalog(s.status)) {
-        (None, _) => errors.add("workflow", t.get("catalog-bad-version")),
-        (_, Err(_)) => errors.add("workflow", t.get("workflow-not-now")),
-        (Some(v), Ok(())) => {
-            state.store.change_catalog_version(&meta.ctx(state.clock.now(), user.actor()), &s, v).await?;
-            session::flash(&page.session, "catalog-changed").await?;
-            return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
-        }
+    let version = form.version.parse::<i64>().unwrap_or(0);
+    match checklist_op::change_catalog(&who.op(&state), s.id, version).await {
+        Ok(()) => return done(&page, "catalog-changed", &format!("/systems/{id}")).await,
+        Err(Refused::Invalid(_)) => errors.add("workflow", t.get("catalog-bad-version")),
+        Err(Refused::Workflow(_)) => errors.add("workflow", t.get("workflow-not-now")),
+        Err(e) => return Err(e.into()),
     }
-    system_page(&state, &page, &user, s, errors).await
+    system_page(&state, &page, &who.user, s, errors).await
 }
 
 /// Queues a scan of the system's URLs; the server's worker runs it.
 pub async fn request_scan(
     State(state): State<AppState>,
     page: Page,
-    meta: Meta,
-    user: CurrentUser,
+    who: Acting,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let s = system_for(&state, &user, id).await?;
-    if s.input.urls.is_empty() {
-        session::flash(&page.session, "scan-no-urls").await?;
-        return Ok(Redirect::to(&format!("/systems/{id}")).into_response());
+    match checklist_op::queue_scan(&who.op(&state), id).await {
+        Ok(()) => done(&page, "scan-requested", &format!("/systems/{id}")).await,
+        Err(Refused::Invalid(_)) => done(&page, "scan-no-urls", &format!("/systems/{id}")).await,
+        Err(e) => Err(e.into()),
     }
-    state.store.request_scan(&meta.ctx(state.clock.now(), user.actor()), s.id).await?;
-    session::flash(&page.session, "scan-requested").await?;
-    Ok(Redirect::to(&format!("/systems/{id}")).into_response())
 }

@@ -1,0 +1,112 @@
+//! The checklist of one system: seeing it, answering, submitting, the
+//! review, a new round, what applies, its catalog version, and scans
+//! (PRODUCT.md steps 2–5).
+
+use crate::{Op, Refused};
+use mamori_core::checklist::{AnswerInput, Review};
+use mamori_core::identity::Permission;
+use mamori_store::systems::{SystemFilter, SystemInput, SystemRecord};
+
+/// The systems the person may see, narrowed by `filter`.
+pub async fn systems(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<SystemRecord>, Refused> {
+    op.require(Permission::ViewSystems)?;
+    Ok(op.store.systems(op.who.scope(), filter).await?)
+}
+
+/// One system, if it exists and the person may see it (otherwise
+/// `NotFound`, so not even its existence leaks).
+pub async fn system(op: &Op<'_>, id: i64) -> Result<SystemRecord, Refused> {
+    op.require(Permission::ViewSystems)?;
+    match op.store.system(id).await? {
+        Some(s) if op.who.scope().allows(s.input.department_id, s.input.vendor_id) => Ok(s),
+        _ => Err(Refused::NotFound),
+    }
+}
+
+/// Registers a system (the security office).
+pub async fn create_system(op: &Op<'_>, input: &SystemInput, catalog_version: i64) -> Result<i64, Refused> {
+    op.require(Permission::ManageSystems)?;
+    Ok(op.store.create_system(&op.ctx(), input, catalog_version).await?)
+}
+
+/// Changes a system's registration (the security office).
+pub async fn update_system(op: &Op<'_>, id: i64, input: &SystemInput) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    let before = system(op, id).await?;
+    Ok(op.store.update_system(&op.ctx(), &before, input).await?)
+}
+
+/// Saves an answer (the vendor): the workflow decides inside the write
+/// whether it may change now, and a decided item goes back to 審査待ち.
+pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput) -> Result<(), Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    system(op, id).await?;
+    Ok(op.store.save_answer(&op.ctx(), id, number, input).await?)
+}
+
+/// Submits the system (the vendor).
+pub async fn submit(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    system(op, id).await?;
+    Ok(op.store.submit_system(&op.ctx(), id).await?)
+}
+
+/// Approves or returns one answer, on the revision the officer saw.
+pub async fn decide(
+    op: &Op<'_>,
+    id: i64,
+    number: u32,
+    revision: i64,
+    decision: Review,
+    comment: &str,
+) -> Result<(), Refused> {
+    op.require(Permission::ReviewAnswers)?;
+    if decision == Review::Pending {
+        return Err(Refused::Invalid("decision"));
+    }
+    system(op, id).await?;
+    Ok(op.store.decide(&op.ctx(), id, number, revision, decision, comment).await?)
+}
+
+/// Finishes the review; returns the system's new status.
+pub async fn finish_review(op: &Op<'_>, id: i64) -> Result<mamori_core::checklist::SystemStatus, Refused> {
+    op.require(Permission::ReviewAnswers)?;
+    system(op, id).await?;
+    Ok(op.store.finish_review(&op.ctx(), id).await?)
+}
+
+/// Starts next year's round from the approved one (the security office).
+pub async fn start_round(op: &Op<'_>, id: i64) -> Result<i64, Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    Ok(op.store.start_round(&op.ctx(), id).await?)
+}
+
+/// Decides that one requirement does or does not apply, with a reason.
+pub async fn set_override(op: &Op<'_>, id: i64, number: u32, applies: bool, reason: &str) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    Ok(op.store.set_override(&op.ctx(), id, number, applies, reason).await?)
+}
+
+/// Moves a system to another catalog version, on purpose.
+pub async fn change_catalog(op: &Op<'_>, id: i64, version: i64) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    let s = system(op, id).await?;
+    mamori_core::checklist::can_change_catalog(s.status).map_err(Refused::Workflow)?;
+    if !op.store.catalog_versions().await?.iter().any(|v| v.id == version) {
+        return Err(Refused::Invalid("version"));
+    }
+    Ok(op.store.change_catalog_version(&op.ctx(), &s, version).await?)
+}
+
+/// Queues a scan of the system's URLs (the worker runs it).
+pub async fn queue_scan(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+    op.require(Permission::RequestScans)?;
+    let s = system(op, id).await?;
+    if s.input.urls.is_empty() {
+        return Err(Refused::Invalid("urls"));
+    }
+    op.store.request_scan(&op.ctx(), id).await?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Evidence files: admitted by their content, scanned for malware (item
+//! 58), stored as a change of their answer; downloaded by those who may see
+//! the system, typed and named by their content.
+
+use crate::{checklist, Op, Refused};
+use mamori_core::identity::Permission;
+use mamori_files::evidence::{self, Clamd, Kind, ScanResult};
+use mamori_store::evidence::NewEvidence;
+
+/// A file offered as evidence.
+pub struct Upload<'a> {
+    pub number: u32,
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+    /// Cut off at the size limit while it was read.
+    pub too_large: bool,
+    /// `YYYY-MM-DD`, or empty.
+    pub expires_on: &'a str,
+}
+
+/// Why a file was not taken; each is recorded as `evidence.rejected`
+/// except an empty form or an unreachable scanner.
+#[derive(Debug)]
+pub enum Rejected {
+    TooLarge,
+    Empty,
+    BadDate,
+    /// Executable, macro or unknown type: the files crate's reason.
+    Refused(evidence::Refusal),
+    Infected,
+    ScannerDown,
+}
+
+/// Adds a file to one answer, or says why not.
+pub async fn upload(
+    op: &Op<'_>,
+    id: i64,
+    file: &Upload<'_>,
+    clamd: Option<&Clamd>,
+) -> Result<Result<i64, Rejected>, Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    let s = checklist::system(op, id).await?;
+    mamori_core::checklist::can_answer(s.status).map_err(Refused::Workflow)?;
+    let ctx = op.ctx();
+    if file.too_large {
+        reject(op, s.id, file, "too_large").await?;
+        return Ok(Err(Rejected::TooLarge));
+    }
+    if file.bytes.is_empty() {
+        return Ok(Err(Rejected::Empty));
+    }
+    let expires = file.expires_on.trim();
+    if !expires.is_empty()
+        && time::Date::parse(expires, time::macros::format_description!("[year]-[month]-[day]")).is_err()
+    {
+        return Ok(Err(Rejected::BadDate));
+    }
+    let kind: Kind = match evidence::admit(file.bytes, file.name) {
+        Ok(k) => k,
+        Err(refusal) => {
+            reject(op, s.id, file, refusal.reason()).await?;
+            return Ok(Err(Rejected::Refused(refusal)));
+        }
+    };
+    match clamd {
+        None => {}
+        Some(c) => match evidence::scan(c, file.bytes).await {
+            Err(e) => {
+                tracing::error!("clamd: {e}");
+                return Ok(Err(Rejected::ScannerDown));
+            }
+            Ok(ScanResult::Infected(sig)) => {
+                reject(op, s.id, file, &format!("infected: {sig}")).await?;
+                return Ok(Err(Rejected::Infected));
+            }
+            Ok(ScanResult::Clean) => {}
+        },
+    }
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(file.bytes));
+    let new = NewEvidence {
+        number: file.number,
+        original_name: file.name,
+        content_type: kind.content_type(),
+        sha256: &sha,
+        expires_on: Some(expires).filter(|e| !e.is_empty()),
+        content: file.bytes,
+    };
+    Ok(Ok(op.store.add_evidence(&ctx, s.id, &new).await?))
+}
+
+/// Records a refused file (audited as `evidence.rejected`).
+async fn reject(op: &Op<'_>, system_id: i64, file: &Upload<'_>, why: &str) -> Result<(), Refused> {
+    Ok(op.store.record_rejected_evidence(&op.ctx(), system_id, file.number, file.name, why).await?)
+}
+
+/// A file for download: its name and type from its content, and its bytes.
+pub struct Download {
+    pub name: String,
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Sends a file to those who may see its system (audited).
+pub async fn download(op: &Op<'_>, evidence_id: i64) -> Result<Download, Refused> {
+    let e = op.store.evidence(evidence_id).await?.ok_or(Refused::NotFound)?;
+    checklist::system(op, e.system_id).await?;
+    let bytes = op.store.download_evidence(&op.ctx(), &e).await?;
+    let kind = evidence::sniff(&bytes, &e.original_name);
+    Ok(Download {
+        name: evidence::download_name(&e.original_name, kind),
+        content_type: kind.map_or("application/octet-stream", |k| k.content_type()),
+        bytes,
+    })
+}

@@ -1,0 +1,116 @@
+//! Operations: what a person can do in mamori, one function each.
+//!
+//! An operation takes the acting [`Person`], decides access through the one
+//! scope rule of `core` and the person's permissions, and carries out the
+//! change through the store, which checks the workflow and writes the audit
+//! event in the same transaction. The web handlers only parse a request,
+//! call an operation and render its result; the console calls the same
+//! operations.
+
+pub mod accounts;
+pub mod checklist;
+pub mod evidence;
+pub mod oversight;
+
+use mamori_core::audit::{Actor, Origin};
+use mamori_core::checklist::WorkflowError;
+use mamori_core::identity::{Permission, Role};
+use mamori_core::scope::Scope;
+use mamori_store::accounts::Account;
+use mamori_store::identity::Ctx;
+use mamori_store::{Store, StoreError};
+use time::OffsetDateTime;
+
+/// Who acts.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub account_id: Option<i64>,
+    pub login: String,
+    pub role: Role,
+    pub organisation_id: Option<i64>,
+}
+
+impl Person {
+    pub fn of(a: &Account) -> Person {
+        Person { account_id: Some(a.id), login: a.login.clone(), role: a.role, organisation_id: a.organisation_id }
+    }
+
+    /// The operator at the server's console, who has the machine: acts in
+    /// `role` (the security office's reads, the administrator's account
+    /// commands), recorded under `login` (`console`, or `console:USER`).
+    pub fn console(role: Role, login: String) -> Person {
+        Person { account_id: None, login, role, organisation_id: None }
+    }
+
+    pub fn scope(&self) -> Scope {
+        Scope::of(self.role, self.organisation_id)
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.can(p)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { account_id: self.account_id, login: self.login.clone() }
+    }
+}
+
+/// One request to do something: the store, the person, where the request
+/// came from and when.
+pub struct Op<'a> {
+    pub store: &'a Store,
+    pub who: &'a Person,
+    pub origin: Origin,
+    pub now: OffsetDateTime,
+}
+
+impl Op<'_> {
+    fn ctx(&self) -> Ctx {
+        Ctx { now: self.now, actor: self.who.actor(), origin: self.origin.clone() }
+    }
+
+    /// Missing permission answers as an unknown thing would: nothing is
+    /// learnt from it.
+    fn require(&self, p: Permission) -> Result<(), Refused> {
+        if self.who.can(p) {
+            Ok(())
+        } else {
+            Err(Refused::NotFound)
+        }
+    }
+}
+
+/// Why an operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// No such thing, or not this person's to see or do (the same answer).
+    #[error("not found")]
+    NotFound,
+    /// The workflow does not allow it now.
+    #[error("refused by the workflow: {0:?}")]
+    Workflow(WorkflowError),
+    /// Someone changed it first.
+    #[error("changed meanwhile")]
+    Stale,
+    /// A unique name is taken already.
+    #[error("taken")]
+    Taken,
+    /// Input that cannot be accepted (the reason is for the person).
+    #[error("invalid: {0}")]
+    Invalid(&'static str),
+    /// The database failed.
+    #[error("database: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Missing => Refused::NotFound,
+            StoreError::Stale => Refused::Stale,
+            StoreError::Conflict => Refused::Taken,
+            StoreError::Refused(w) => Refused::Workflow(w),
+            other => Refused::Store(other),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The security office's and the administrator's sign-offs: log reviews
+//! (items 28, 67), alerts, the access review (items 7, 65), organisations.
+
+use crate::{Op, Refused};
+use mamori_core::identity::{OrgKind, Permission};
+
+/// Records that the logs of a period were reviewed, with the findings.
+pub async fn sign_off_log_review(op: &Op<'_>, from: &str, to: &str, findings: &str) -> Result<i64, Refused> {
+    op.require(Permission::ReviewLogs)?;
+    Ok(op.store.add_log_review(&op.ctx(), from, to, findings).await?)
+}
+
+/// Acknowledges an open alert (`NotFound` if there is none with this id
+/// open).
+pub async fn acknowledge_alert(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+    op.require(Permission::ManageAlerts)?;
+    if op.store.acknowledge_alert(&op.ctx(), id).await? {
+        Ok(())
+    } else {
+        Err(Refused::NotFound)
+    }
+}
+
+/// Records the periodic access review over every account, by this person.
+pub async fn sign_off_access_review(op: &Op<'_>, comment: &str) -> Result<i64, Refused> {
+    op.require(Permission::ReviewAccess)?;
+    let reviewer = op.who.account_id.ok_or(Refused::NotFound)?;
+    let accounts = op.store.account_count().await?;
+    Ok(op.store.sign_off_access_review(&op.ctx(), reviewer, accounts, comment).await?)
+}
+
+/// Registers a department or a vendor company (a name taken is refused).
+pub async fn create_organisation(op: &Op<'_>, name: &str, kind: OrgKind, contact: &str) -> Result<i64, Refused> {
+    op.require(Permission::ManageAccounts)?;
+    Ok(op.store.create_organisation_audited(&op.ctx(), name, kind, contact).await?)
+}
