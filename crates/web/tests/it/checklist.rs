@@ -545,3 +545,41 @@ async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
         app.close().await;
     }
 }
+
+/// The external-service fields said nothing when refused: the form came
+/// back without a message next to them.
+#[tokio::test]
+async fn refused_external_service_fields_say_why_next_to_the_field() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    officer.get("/systems/new").await;
+    let long = "あ".repeat(120);
+    let r = officer
+        .post(
+            "/systems",
+            &[
+                ("name", "クラウド会計"),
+                ("department_id", &dept.to_string()),
+                ("phase", "building"),
+                ("external_service", "on"),
+                ("service_name", &long),
+                ("ismap_number", &long),
+                ("service_region", &long),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    for (id, label) in [
+        ("service_name", "field-service-name"),
+        ("ismap_number", "field-ismap"),
+        ("service_region", "field-service-region"),
+    ] {
+        let at = r.body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("{id} in the form"));
+        let after = &r.body[at..];
+        let next_label = after[1..].find("<label").map_or(after.len(), |i| i + 1);
+        assert!(after[..next_label].contains("class=\"field-error\""), "{id} ({label}): no message next to it");
+    }
+    assert!(app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap().is_empty());
+    app.close().await;
+}
