@@ -108,7 +108,7 @@ impl From<StoreError> for Refused {
         match e {
             StoreError::Missing => Refused::NotFound,
             StoreError::Stale => Refused::Stale,
-            StoreError::Conflict => Refused::Taken,
+            StoreError::Taken => Refused::Taken,
             StoreError::Refused(w) => Refused::Workflow(w),
             other => Refused::Store(other),
         }

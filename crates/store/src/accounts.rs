@@ -8,10 +8,10 @@ use mamori_core::policy::LockoutPolicy;
 use std::fmt;
 use time::OffsetDateTime;
 
-/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+/// Maps a unique-constraint violation to [`StoreError::Taken`].
 pub(crate) fn unique(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Taken,
         _ => StoreError::Db(e),
     }
 }

@@ -25,7 +25,7 @@ pub enum StoreError {
     Corrupt(String),
     /// A unique value (a login, an organisation name) is taken already.
     #[error("already exists")]
-    Conflict,
+    Taken,
     /// The record changed since the caller read it (a decision on a
     /// revision that is no longer the current one).
     #[error("changed meanwhile")]

@@ -256,7 +256,7 @@ async fn history_line(
     Ok(())
 }
 
-/// Moves a system from one status to another, or fails with `Conflict` if
+/// Moves a system from one status to another, or fails with `Stale` if
 /// someone else moved it first.
 async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: SystemStatus) -> Result<(), StoreError> {
     let n = with_conn!(tx, c => {
@@ -266,7 +266,7 @@ async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: Sy
     if n == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict)
+        Err(StoreError::Stale)
     }
 }
 

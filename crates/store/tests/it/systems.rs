@@ -28,11 +28,7 @@ async fn systems_answers_and_decisions_keep_their_history() {
             hosts: vec![],
         };
         let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
-        assert!(
-            matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Conflict)),
-            "{}",
-            db.name
-        );
+        assert!(matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Taken)), "{}", db.name);
         let s = db.store.system(id).await.unwrap().unwrap();
         assert_eq!(
             (s.status, s.vendor_name.as_deref(), s.input.urls.len()),

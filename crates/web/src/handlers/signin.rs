@@ -392,7 +392,7 @@ pub async fn setup(
                 return Ok(Redirect::to("/login").into_response());
             }
             Ok(None) => return Err(AppError::NotFound),
-            Err(mamori_store::StoreError::Conflict) => errors.add("login", t.get("login-taken")),
+            Err(mamori_store::StoreError::Taken) => errors.add("login", t.get("login-taken")),
             Err(e) => return Err(e.into()),
         }
     }
