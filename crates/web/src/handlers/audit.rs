@@ -378,8 +378,8 @@ pub async fn sign_off(
     }
     let findings = errors.check(&t, "findings", "log-review-findings", parse_multiline(&form.findings, 1, 2000));
     if let (Some(findings), true) = (findings, errors.is_empty()) {
-        let who = mamori_app::Person::of(user.account());
-        let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        let who = crate::handlers::Acting::new(&user, &meta);
+        let op = who.op(&state);
         mamori_app::oversight::sign_off_log_review(&op, form.from.trim(), form.to.trim(), &findings).await?;
         return super::done(&page, "log-review-saved", "/audit/signins").await;
     }

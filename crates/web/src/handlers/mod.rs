@@ -63,12 +63,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Acting {
 
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Self::Rejection> {
         let user = crate::auth::CurrentUser::from_request_parts(parts, s).await?;
-        let person = mamori_app::Person::of(user.account());
-        Ok(Acting { user, person, origin: origin_of(&parts.extensions) })
+        Ok(Acting::new(&user, &Meta(origin_of(&parts.extensions))))
     }
 }
 
 impl Acting {
+    /// The acting person of a handler that also needs the signed-in user
+    /// and the request's origin on their own.
+    pub fn new(user: &crate::auth::CurrentUser, meta: &Meta) -> Acting {
+        Acting { user: user.clone(), person: mamori_app::Person::of(user.account()), origin: meta.0.clone() }
+    }
+
     /// An operation by this person, now.
     pub fn op<'a>(&'a self, state: &'a AppState) -> mamori_app::Op<'a> {
         mamori_app::Op { store: &state.store, who: &self.person, origin: self.origin.clone(), now: state.clock.now() }

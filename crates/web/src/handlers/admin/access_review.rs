@@ -91,8 +91,8 @@ pub async fn sign_off_review(
     let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
         return review_page(&state, &page, &user, form.comment, errors).await;
     };
-    let who = mamori_app::Person::of(user.account());
-    let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+    let who = crate::handlers::Acting::new(&user, &meta);
+    let op = who.op(&state);
     mamori_app::oversight::sign_off_access_review(&op, &comment).await?;
     crate::handlers::done(&page, "review-signed", "/admin/access-review").await
 }

@@ -16,7 +16,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Form;
-use mamori_app::{accounts, Op, Person, Refused};
+use mamori_app::{accounts, Refused};
 use mamori_core::identity::{parse_display_name, parse_email, OrgKind, Permission, Role};
 use mamori_store::accounts::{Account, NewAccount, Organisation};
 use mamori_store::identity::AccountChange;
@@ -223,8 +223,8 @@ pub async fn create_user(
                 .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: true,
         };
-        let who = Person::of(user.account());
-        let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        let who = crate::handlers::Acting::new(&user, &meta);
+        let op = who.op(&state);
         match accounts::issue(&op, &new, &reason).await {
             Ok(id) => return done(&page, "users-created", &format!("/admin/users/{id}")).await,
             Err(Refused::Taken) => errors.add("login", t.get("login-taken")),
@@ -278,8 +278,8 @@ pub async fn update_user(
             role,
             organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
         };
-        let who = Person::of(user.account());
-        let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        let who = crate::handlers::Acting::new(&user, &meta);
+        let op = who.op(&state);
         match accounts::change(&op, a.id, &change, &reason).await {
             Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
             Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),

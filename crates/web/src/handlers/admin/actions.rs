@@ -16,7 +16,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Form;
-use mamori_app::{accounts, Op, Person, Refused};
+use mamori_app::{accounts, Refused};
 use mamori_core::identity::Permission;
 use mamori_core::policy::LockoutPolicy;
 use mamori_store::accounts::Account;
@@ -141,8 +141,8 @@ pub async fn user_action(
         }
         UserAction::ResetTotp => (accounts::Action::ResetSecondFactor, "users-totp-reset"),
     };
-    let who = Person::of(user.account());
-    let op = Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+    let who = crate::handlers::Acting::new(&user, &meta);
+    let op = who.op(&state);
     match accounts::act(&op, id, op_action, &reason).await {
         Ok(()) => done(&page, flash, &format!("/admin/users/{id}")).await,
         Err(Refused::Invalid(_)) => {

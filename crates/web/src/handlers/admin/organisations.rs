@@ -70,8 +70,8 @@ pub async fn create_organisation(
         errors.add("kind", t.get("org-kind-invalid"));
     }
     if let (Some(name), Some(contact), Some(kind), true) = (name, contact, kind, errors.is_empty()) {
-        let who = mamori_app::Person::of(user.account());
-        let op = mamori_app::Op { store: &state.store, who: &who, origin: meta.0.clone(), now: state.clock.now() };
+        let who = crate::handlers::Acting::new(&user, &meta);
+        let op = who.op(&state);
         match mamori_app::oversight::create_organisation(&op, &name, kind, &contact).await {
             Ok(_) => return crate::handlers::done(&page, "orgs-created", "/admin/organisations").await,
             Err(mamori_app::Refused::Taken) => errors.add("name", t.get("org-name-taken")),
