@@ -58,29 +58,17 @@ pub fn parse_display_name(s: &str) -> Result<String, FieldError> {
     parse_text(s, 1, 100)
 }
 
-/// Free text of bounded length without control characters (newlines allowed
-/// only where `multiline`).
+/// Free text of bounded length without control characters.
 pub fn parse_text(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
-    let s = s.trim();
-    let n = s.chars().count();
-    if n == 0 && min > 0 {
-        return Err(FieldError::Empty);
-    }
-    if n < min {
-        return Err(FieldError::TooShort { min });
-    }
-    if n > max {
-        return Err(FieldError::TooLong { max });
-    }
-    if s.chars().any(|c| c.is_control()) {
-        return Err(FieldError::BadCharacters);
-    }
-    Ok(s.to_owned())
+    bounded(s.trim().to_owned(), min, max, |c| c.is_control())
 }
 
 /// Multi-line free text (a reason, a comment): newlines and tabs allowed.
 pub fn parse_multiline(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
-    let s = s.trim().replace("\r\n", "\n");
+    bounded(s.trim().replace("\r\n", "\n"), min, max, |c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn bounded(s: String, min: usize, max: usize, refused: fn(char) -> bool) -> Result<String, FieldError> {
     let n = s.chars().count();
     if n == 0 && min > 0 {
         return Err(FieldError::Empty);
@@ -91,7 +79,7 @@ pub fn parse_multiline(s: &str, min: usize, max: usize) -> Result<String, FieldE
     if n > max {
         return Err(FieldError::TooLong { max });
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if s.chars().any(refused) {
         return Err(FieldError::BadCharacters);
     }
     Ok(s)

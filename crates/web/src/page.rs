@@ -13,6 +13,8 @@ use tower_sessions::Session;
 
 /// Pulled from every request that renders a page.
 pub struct Page {
+    /// The application, for the handler that takes this page.
+    pub state: AppState,
     pub path: String,
     pub lang: Lang,
     pub session: Session,
@@ -21,10 +23,10 @@ pub struct Page {
 
 const LANG_KEY: &str = "lang";
 
-impl<S: Send + Sync> FromRequestParts<S> for Page {
+impl FromRequestParts<AppState> for Page {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(format!("no session layer: {msg}")))?;
@@ -36,7 +38,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             },
         };
         let path = parts.uri.path().to_owned();
-        Ok(Page { path, lang, session, user: parts.extensions.get::<CurrentUser>().cloned() })
+        Ok(Page { state: state.clone(), path, lang, session, user: parts.extensions.get::<CurrentUser>().cloned() })
+    }
+}
+
+impl Page {
+    /// The translations in the page's language.
+    pub fn t(&self) -> Tr<'_> {
+        self.state.i18n.tr(self.lang)
     }
 }
 

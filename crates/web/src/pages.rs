@@ -13,8 +13,9 @@ struct Home<'a> {
     p: PageCtx<'a>,
 }
 
-pub async fn home(State(state): State<AppState>, page: Page) -> Result<Html<String>, AppError> {
-    Ok(Html(Home { p: page.ctx(&state).await? }.render()?))
+pub async fn home(page: Page) -> Result<Html<String>, AppError> {
+    let state = &page.state;
+    Ok(Html(Home { p: page.ctx(state).await? }.render()?))
 }
 
 pub async fn not_found() -> AppError {

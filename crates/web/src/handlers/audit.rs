@@ -1,16 +1,16 @@
 //! The audit log viewer, its exports, sign-in monitoring, log reviews and
 //! alerts (checklist items 27-29, 54④, 66, 67).
 
-use super::{html, jst, Meta};
+use super::{html, jst};
 use crate::auth::CurrentUser;
 use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
+use crate::handlers::{Acting, Reply};
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
 use axum::Form;
 use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome};
 use mamori_core::clock::from_unix_micros;
@@ -141,12 +141,9 @@ struct AuditPage<'a> {
     errors: FormErrors,
 }
 
-pub async fn viewer(
-    State(state): State<AppState>,
-    page: Page,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let rows: Vec<Event> = match q.filter() {
         Ok(f) => state.store.audit_page(&f, q.before, PAGE + 1).await?,
@@ -166,7 +163,7 @@ pub async fn viewer(
             format!("?{qs}&before={last}")
         }
     });
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     html(AuditPage {
         p,
         rows: rows.iter().take(PAGE as usize).map(row).collect(),
@@ -187,9 +184,10 @@ struct EventPage<'a> {
     changes: String,
 }
 
-pub async fn event(State(state): State<AppState>, page: Page, Path(seq): Path<i64>) -> Result<Response, AppError> {
+pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
+    let state = &page.state;
     let e = state.store.audit_event(seq).await?.ok_or(AppError::NotFound)?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let changes = serde_json::from_str::<serde_json::Value>(&e.record.changes)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -197,25 +195,14 @@ pub async fn event(State(state): State<AppState>, page: Page, Path(seq): Path<i6
     html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, e })
 }
 
-async fn audit_export_event(
-    state: &AppState,
-    meta: &Meta,
-    user: &CurrentUser,
-    format: &str,
-    n: u64,
-) -> Result<(), AppError> {
-    let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::AuditExported, Outcome::Success)
+async fn audit_export_event(state: &AppState, who: &Acting, format: &str, n: u64) -> Result<(), AppError> {
+    let ev = NewEvent::new(who.user.actor(), who.origin.clone(), Action::AuditExported, Outcome::Success)
         .changes(Changes::new().with("format", format).with("events", n));
     state.store.audit_record(state.clock.now(), ev).await?;
     Ok(())
 }
 
-pub async fn export_csv(
-    State(state): State<AppState>,
-    meta: Meta,
-    user: CurrentUser,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, AppError> {
+pub async fn export_csv(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
     let f = q.filter().map_err(|_| AppError::BadRequest)?;
     let mut rows = Vec::new();
     let n = state
@@ -226,17 +213,12 @@ pub async fn export_csv(
         })
         .await?;
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    audit_export_event(&state, &meta, &user, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }, n).await?;
+    audit_export_event(&state, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }, n).await?;
     let headers: Vec<String> = audit_export::CSV_HEADERS.iter().map(|s| (*s).to_owned()).collect();
     Ok(download::csv("audit-log.csv", &headers, &rows, enc))
 }
 
-pub async fn export_jsonl(
-    State(state): State<AppState>,
-    meta: Meta,
-    user: CurrentUser,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, AppError> {
+pub async fn export_jsonl(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
     let f = q.filter().map_err(|_| AppError::BadRequest)?;
     let mut out = String::new();
     let n = state
@@ -247,7 +229,7 @@ pub async fn export_jsonl(
             Ok(())
         })
         .await?;
-    audit_export_event(&state, &meta, &user, "jsonl", n).await?;
+    audit_export_event(&state, &who, "jsonl", n).await?;
     Ok(download::file("application/x-ndjson; charset=utf-8", "audit-log.jsonl", out))
 }
 
@@ -278,13 +260,8 @@ struct SigninsPage<'a> {
 
 const HOURS: i64 = 24 * 7;
 
-async fn signins_page(
-    state: &AppState,
-    page: &Page,
-    user: &CurrentUser,
-    form: ReviewForm,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let now = state.clock.now();
     let since = now - Duration::hours(HOURS);
     let hourly = state.store.failures_per_hour(since).await?;
@@ -340,8 +317,8 @@ async fn signins_page(
     })
 }
 
-pub async fn signins(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
-    signins_page(&state, &page, &user, ReviewForm::default(), FormErrors::new()).await
+pub async fn signins(page: Page, user: CurrentUser) -> Reply {
+    signins_page(&page, &user, ReviewForm::default(), FormErrors::new()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -354,14 +331,10 @@ pub struct ReviewForm {
     pub findings: String,
 }
 
-pub async fn sign_off(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<ReviewForm>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn sign_off(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> Reply {
+    let state = &page.state;
+    let user = &who.user;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let from = jst_day_start(&form.from);
     let to = jst_day_start(&form.to);
@@ -378,12 +351,11 @@ pub async fn sign_off(
     }
     let findings = errors.check(&t, "findings", "log-review-findings", parse_multiline(&form.findings, 1, 2000));
     if let (Some(findings), true) = (findings, errors.is_empty()) {
-        let who = crate::handlers::Acting::new(&user, &meta);
-        let op = who.op(&state);
+        let op = who.op(state);
         mamori_app::oversight::sign_off_log_review(&op, form.from.trim(), form.to.trim(), &findings).await?;
         return super::done(&page, "log-review-saved", "/audit/signins").await;
     }
-    signins_page(&state, &page, &user, form, errors).await
+    signins_page(&page, user, form, errors).await
 }
 
 // ----- alerts -----------------------------------------------------------------------------
@@ -408,9 +380,10 @@ struct AlertsPage<'a> {
     can_ack: bool,
 }
 
-pub async fn alerts(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
+    let state = &page.state;
     let list = state.store.alerts(false).await?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let rows = list
         .into_iter()
         .map(|a| AlertRow {
@@ -431,12 +404,8 @@ pub async fn alerts(State(state): State<AppState>, page: Page, user: CurrentUser
     html(AlertsPage { p, rows, can_ack: user.can(Permission::ManageAlerts) })
 }
 
-pub async fn acknowledge(
-    State(state): State<AppState>,
-    page: Page,
-    who: super::Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    mamori_app::oversight::acknowledge_alert(&who.op(&state), id).await?;
+pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    mamori_app::oversight::acknowledge_alert(&who.op(state), id).await?;
     super::done(&page, "alert-acknowledged", "/alerts").await
 }

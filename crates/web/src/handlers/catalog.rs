@@ -1,14 +1,13 @@
 //! The requirements catalog: any version, and the differences between two.
 
+use crate::handlers::Reply;
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, ReqRow};
 
 use crate::error::AppError;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::Query;
 use serde::Deserialize;
 
 // ----- catalog ------------------------------------------------------------------------------
@@ -30,11 +29,12 @@ pub struct CatalogQuery {
     compare: Option<i64>,
 }
 
-pub async fn catalog(State(state): State<AppState>, page: Page, q: Query<CatalogQuery>) -> Result<Response, AppError> {
+pub async fn catalog(page: Page, q: Query<CatalogQuery>) -> Reply {
+    let state = &page.state;
     let versions = state.store.catalog_versions().await?;
     let id = q.version.or(versions.first().map(|v| v.id)).ok_or(AppError::NotFound)?;
     let file = state.store.catalog_document(id).await?.ok_or(AppError::NotFound)?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let mut diff = Vec::new();
     if let Some(other) = q.compare {
         let old = state.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;

@@ -1,6 +1,7 @@
 //! The dashboard: counts and charts of the systems a person may see.
 
 use crate::handlers::html;
+use crate::handlers::Reply;
 use crate::handlers::{filtered, load, org_choices, today, ListQuery};
 use crate::labels::Label;
 
@@ -10,8 +11,6 @@ use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
 use mamori_core::checklist::{Phase, Progress, Review};
 use mamori_core::identity::OrgKind;
 
@@ -167,16 +166,16 @@ struct Dashboard<'a> {
 }
 
 pub async fn dashboard(
-    State(state): State<AppState>,
     page: Page,
     user: CurrentUser,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
-) -> Result<Response, AppError> {
+) -> Reply {
+    let state = &page.state;
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
-        Some(board(&state, &user, &q, state.i18n.tr(page.lang)).await?)
+        Some(board(state, &user, &q, page.t()).await?)
     } else {
         None
     };
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     html(Dashboard { p, role_key: user.account().role.key(), board, q })
 }

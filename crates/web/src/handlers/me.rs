@@ -4,14 +4,13 @@
 use crate::auth::{self, CurrentUser};
 use crate::error::AppError;
 use crate::forms::{password_message, FormErrors};
-use crate::handlers::{html, jst, Meta};
+use crate::handlers::{html, jst};
+use crate::handlers::{Acting, Reply};
 use crate::labels::Label;
 use crate::page::{Page, PageCtx};
 use crate::session::{self, SignedIn};
-use crate::AppState;
 use askama::Template;
-use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::from_unix_micros;
@@ -29,9 +28,10 @@ struct AccountPage<'a> {
     password_changed: String,
 }
 
-pub async fn account(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+pub async fn account(page: Page, user: CurrentUser) -> Reply {
+    let state = &page.state;
     let prev = session::previous(&page.session).await?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let a = user.account();
     html(AccountPage {
         p,
@@ -50,9 +50,10 @@ struct PasswordPage<'a> {
     errors: FormErrors,
 }
 
-pub async fn password_form(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
-    let due = auth::due(&state, user.account()) == Some("/password");
-    let p = page.ctx(&state).await?;
+pub async fn password_form(page: Page, user: CurrentUser) -> Reply {
+    let state = &page.state;
+    let due = auth::due(state, user.account()) == Some("/password");
+    let p = page.ctx(state).await?;
     html(PasswordPage { p, due, errors: FormErrors::new() })
 }
 
@@ -70,15 +71,11 @@ pub struct PasswordForm {
 /// The current password is checked as at sign-in (item 41): counted in
 /// advance towards the lockout, refused unchecked while locked, and a wrong
 /// one audited. A change ends every other session of the account.
-pub async fn change_password(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<PasswordForm>,
-) -> Result<Response, AppError> {
+pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordForm>) -> Reply {
+    let state = &page.state;
+    let user = &who.user;
     let a = user.account();
-    let t = state.i18n.tr(page.lang);
+    let t = page.t();
     let mut errors = FormErrors::new();
     let now = state.clock.now();
     let policy = state.config.security.lockout;
@@ -90,12 +87,12 @@ pub async fn change_password(
     match checked {
         Some((_, true)) => state.store.reset_failures(a.id).await?,
         Some((reserved, false)) => {
-            let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::PasswordChanged, Outcome::Failure)
+            let ev = NewEvent::new(user.actor(), who.origin.clone(), Action::PasswordChanged, Outcome::Failure)
                 .target("account", a.id.to_string())
                 .changes(Changes::new().with("why", "bad_current_password").with("failures", reserved.failures));
             state.store.audit_record(now, ev).await?;
             if reserved.locks {
-                let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::AccountLocked, Outcome::Success)
+                let ev = NewEvent::new(user.actor(), who.origin.clone(), Action::AccountLocked, Outcome::Success)
                     .target("account", a.id.to_string())
                     .changes(
                         Changes::new()
@@ -108,7 +105,7 @@ pub async fn change_password(
         }
         None => errors.add("current_password", t.get("password-locked")),
     }
-    crate::forms::validate_new_password(&state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
+    crate::forms::validate_new_password(state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
     if errors.is_empty() {
         let policy = state.config.security.password;
         let history = state.store.password_history(a.id, policy.history).await?;
@@ -120,11 +117,11 @@ pub async fn change_password(
         }
     }
     if !errors.is_empty() {
-        let due = auth::due(&state, a) == Some("/password");
-        let p = page.ctx(&state).await?;
+        let due = auth::due(state, a) == Some("/password");
+        let p = page.ctx(state).await?;
         return html(PasswordPage { p, due, errors });
     }
-    let ctx = meta.ctx(state.clock.now(), user.actor());
+    let ctx = who.ctx(state.clock.now(), user.actor());
     let new_hash = state
         .hasher
         .hash(&form.new_password)
@@ -139,7 +136,7 @@ pub async fn change_password(
     page.session.cycle_id().await?;
     session::flash(&page.session, "password-changed").await?;
     let next =
-        auth::due(&state, &state.store.account_by_id(a.id).await?.ok_or(AppError::NotFound)?).unwrap_or("/dashboard");
+        auth::due(state, &state.store.account_by_id(a.id).await?.ok_or(AppError::NotFound)?).unwrap_or("/dashboard");
     Ok(Redirect::to(next).into_response())
 }
 
@@ -166,7 +163,8 @@ fn qr_svg(url: &str) -> Result<String, AppError> {
     Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build())
 }
 
-async fn enrol_page(state: &AppState, page: &Page, user: &CurrentUser, failed: bool) -> Result<Response, AppError> {
+async fn enrol_page(page: &Page, user: &CurrentUser, failed: bool) -> Reply {
+    let state = &page.state;
     let a = user.account();
     // A fresh secret for each enrolment attempt that has none yet.
     let secret = match (&a.totp_secret, failed) {
@@ -182,16 +180,12 @@ async fn enrol_page(state: &AppState, page: &Page, user: &CurrentUser, failed: b
     html(EnrolPage { p, required: a.role.requires_totp(), qr_svg: qr_svg(&url)?, secret, failed })
 }
 
-pub async fn totp_enrol_form(
-    State(state): State<AppState>,
-    page: Page,
-    user: CurrentUser,
-) -> Result<Response, AppError> {
+pub async fn totp_enrol_form(page: Page, user: CurrentUser) -> Reply {
     if user.account().totp_enabled {
         session::flash(&page.session, "totp-already").await?;
         return Ok(Redirect::to("/account").into_response());
     }
-    enrol_page(&state, &page, &user, false).await
+    enrol_page(&page, &user, false).await
 }
 
 #[derive(Deserialize)]
@@ -200,13 +194,9 @@ pub struct CodeForm {
     code: String,
 }
 
-pub async fn totp_enrol(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<CodeForm>,
-) -> Result<Response, AppError> {
+pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> Reply {
+    let state = &page.state;
+    let user = &who.user;
     let a = user.account();
     if a.totp_enabled {
         return Ok(Redirect::to("/account").into_response());
@@ -214,11 +204,11 @@ pub async fn totp_enrol(
     let now = state.clock.now();
     let step = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, &form.code, now));
     let Some(step) = step else {
-        return enrol_page(&state, &page, &user, true).await;
+        return enrol_page(&page, user, true).await;
     };
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    state.store.confirm_totp(&meta.ctx(now, user.actor()), a.id, step, &hashes).await?;
-    let p = page.ctx(&state).await?;
+    state.store.confirm_totp(&who.ctx(now, user.actor()), a.id, step, &hashes).await?;
+    let p = page.ctx(state).await?;
     html(CodesPage { p, codes })
 }

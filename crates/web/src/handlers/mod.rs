@@ -67,7 +67,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Acting {
     }
 }
 
+/// What a handler answers: a page, a redirect or a download, or an error
+/// page.
+pub type Reply = Result<Response, AppError>;
+
 impl Acting {
+    pub fn ctx(&self, now: OffsetDateTime, actor: Actor) -> Ctx {
+        Ctx { now, actor, origin: self.origin.clone() }
+    }
+
     /// The acting person of a handler that also needs the signed-in user
     /// and the request's origin on their own.
     pub fn new(user: &crate::auth::CurrentUser, meta: &Meta) -> Acting {

@@ -9,7 +9,7 @@ use crate::page::{Page, PageCtx};
 use crate::session::{self, Pending, PreviousSignin, SignedIn};
 use crate::{csrf, AppState};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
@@ -38,11 +38,12 @@ pub struct LoginQuery {
     expired: Option<String>,
 }
 
-pub async fn login_form(State(state): State<AppState>, page: Page, q: Query<LoginQuery>) -> Result<Response, AppError> {
+pub async fn login_form(page: Page, q: Query<LoginQuery>) -> Result<Response, AppError> {
+    let state = &page.state;
     if page.user.is_some() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
-    let p = page.ctx_form(&state).await?;
+    let p = page.ctx_form(state).await?;
     html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some() })
 }
 
@@ -80,12 +81,8 @@ impl Failure {
 /// database, atomically with the lockout and throttle counts; a refusal
 /// checks nothing and is padded to the time of a check. The check itself
 /// runs off the async workers ([`crate::hashing`]).
-pub async fn login(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, AppError> {
+pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Result<Response, AppError> {
+    let state = &page.state;
     let started = std::time::Instant::now();
     let now = state.clock.now();
     let addr = meta.addr();
@@ -106,12 +103,12 @@ pub async fn login(
         Gate::Throttled => {
             state.refused(&addr, "signin_throttled", "/login").await;
             state.hasher.pad(started).await;
-            return refuse(&state, &page, typed).await;
+            return refuse(&page, typed).await;
         }
         Gate::Locked { .. } => {
-            fail_sign_in(&state, &meta, account.as_ref(), &recorded, Failure::Locked, None).await?;
+            fail_sign_in(state, &meta, account.as_ref(), &recorded, Failure::Locked, None).await?;
             state.hasher.pad(started).await;
-            return refuse(&state, &page, typed).await;
+            return refuse(&page, typed).await;
         }
         Gate::Evaluate { attempt, reserved } => (attempt, reserved),
     };
@@ -137,18 +134,19 @@ pub async fn login(
                 .await?;
                 return Ok(Redirect::to("/login/totp").into_response());
             }
-            complete_sign_in(&state, &page, &meta, &a).await
+            complete_sign_in(&page, &meta, &a).await
         }
         (Err(why), account) => {
-            fail_sign_in(&state, &meta, account.as_ref(), &recorded, why, reserved).await?;
-            refuse(&state, &page, typed).await
+            fail_sign_in(state, &meta, account.as_ref(), &recorded, why, reserved).await?;
+            refuse(&page, typed).await
         }
         (Ok(()), None) => Err(AppError::Internal("a sign-in succeeded without an account".into())),
     }
 }
 
 /// The sign-in page again with the one message for every failure (item 39).
-async fn refuse(state: &AppState, page: &Page, login: String) -> Result<Response, AppError> {
+async fn refuse(page: &Page, login: String) -> Result<Response, AppError> {
+    let state = &page.state;
     let p = page.ctx_form(state).await?;
     html(LoginPage { p, login, failed: true, expired: false })
 }
@@ -183,7 +181,8 @@ async fn fail_sign_in(
 
 /// Both factors passed: a new session id (fixation), a new CSRF token, and
 /// then whatever is due (password change, second-factor enrolment).
-async fn complete_sign_in(state: &AppState, page: &Page, meta: &Meta, a: &Account) -> Result<Response, AppError> {
+async fn complete_sign_in(page: &Page, meta: &Meta, a: &Account) -> Result<Response, AppError> {
+    let state = &page.state;
     let now = state.clock.now();
     let s = &page.session;
     s.cycle_id().await?;
@@ -220,7 +219,8 @@ struct TotpPage<'a> {
 }
 
 /// The account waiting for its second factor, if the wait is still fresh.
-async fn pending_account(state: &AppState, page: &Page) -> Result<Option<Account>, AppError> {
+async fn pending_account(page: &Page) -> Result<Option<Account>, AppError> {
+    let state = &page.state;
     let Some(pending) = session::pending(&page.session).await? else { return Ok(None) };
     let fresh = from_unix_micros(pending.since_us).is_some_and(|t| state.clock.now() - t < PENDING_FOR);
     if !fresh {
@@ -231,11 +231,12 @@ async fn pending_account(state: &AppState, page: &Page) -> Result<Option<Account
     Ok(account.filter(|a| a.session_generation == pending.generation && a.disabled_at.is_none()))
 }
 
-pub async fn totp_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
-    if pending_account(&state, &page).await?.is_none() {
+pub async fn totp_form(page: Page) -> Result<Response, AppError> {
+    let state = &page.state;
+    if pending_account(&page).await?.is_none() {
         return Ok(Redirect::to("/login").into_response());
     }
-    let p = page.ctx_form(&state).await?;
+    let p = page.ctx_form(state).await?;
     html(TotpPage { p, failed: false })
 }
 
@@ -250,14 +251,10 @@ pub struct TotpForm {
 /// The second factor: at most `max_failures` codes are checked per lock
 /// window (each counted in advance, as passwords are), and the attempts on
 /// one account are checked one at a time.
-pub async fn totp(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    Form(form): Form<TotpForm>,
-) -> Result<Response, AppError> {
+pub async fn totp(page: Page, meta: Meta, Form(form): Form<TotpForm>) -> Result<Response, AppError> {
+    let state = &page.state;
     let started = std::time::Instant::now();
-    let Some(a) = pending_account(&state, &page).await? else {
+    let Some(a) = pending_account(&page).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     let _one_at_a_time = state.account_lock(a.id).lock().await;
@@ -265,10 +262,10 @@ pub async fn totp(
     let policy = state.config.security.lockout;
     let Some(reserved) = state.store.open_account_attempt(a.id, now, &policy).await? else {
         // Locked meanwhile: start again from the password, with the one message.
-        fail_sign_in(&state, &meta, Some(&a), &a.login, Failure::Locked, None).await?;
+        fail_sign_in(state, &meta, Some(&a), &a.login, Failure::Locked, None).await?;
         session::clear_pending(&page.session).await?;
         state.hasher.pad(started).await;
-        return refuse(&state, &page, a.login.clone()).await;
+        return refuse(&page, a.login.clone()).await;
     };
     let mut ok = false;
     if !form.recovery_code.trim().is_empty() {
@@ -285,25 +282,21 @@ pub async fn totp(
         }
     }
     if ok {
-        return complete_sign_in(&state, &page, &meta, &a).await;
+        return complete_sign_in(&page, &meta, &a).await;
     }
     state.store.record_attempt(now, &meta.addr(), &a.login, false).await?;
-    fail_sign_in(&state, &meta, Some(&a), &a.login, Failure::BadCode, Some(reserved)).await?;
+    fail_sign_in(state, &meta, Some(&a), &a.login, Failure::BadCode, Some(reserved)).await?;
     if reserved.locks {
         session::clear_pending(&page.session).await?;
-        return refuse(&state, &page, a.login.clone()).await;
+        return refuse(&page, a.login.clone()).await;
     }
-    let p = page.ctx_form(&state).await?;
+    let p = page.ctx_form(state).await?;
     html(TotpPage { p, failed: true })
 }
 
 /// Item 46: sign-out destroys the server-side session.
-pub async fn logout(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-) -> Result<Response, AppError> {
+pub async fn logout(page: Page, meta: Meta, user: CurrentUser) -> Result<Response, AppError> {
+    let state = &page.state;
     let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::SignOut, Outcome::Success)
         .target("account", user.account().id.to_string());
     state.store.audit_record(state.clock.now(), ev).await?;
@@ -346,31 +339,28 @@ async fn setup_open(state: &AppState, token: &str) -> Result<bool, AppError> {
         && state.store.setup_token_valid(&setup_token_hash(token), state.clock.now()).await?)
 }
 
-pub async fn setup_form(
-    State(state): State<AppState>,
-    page: Page,
-    Path(token): Path<String>,
-) -> Result<Response, AppError> {
-    if !setup_open(&state, &token).await? {
+pub async fn setup_form(page: Page, Path(token): Path<String>) -> Result<Response, AppError> {
+    let state = &page.state;
+    if !setup_open(state, &token).await? {
         return Err(AppError::NotFound);
     }
-    let p = page.ctx_form(&state).await?;
+    let p = page.ctx_form(state).await?;
     html(SetupPage { p, token, form: PersonForm::default(), errors: FormErrors::new() })
 }
 
 pub async fn setup(
-    State(state): State<AppState>,
     page: Page,
     meta: Meta,
     Path(token): Path<String>,
     Form(form): Form<PersonForm>,
 ) -> Result<Response, AppError> {
-    if !setup_open(&state, &token).await? {
+    let state = &page.state;
+    if !setup_open(state, &token).await? {
         return Err(AppError::NotFound);
     }
-    let t = state.i18n.tr(page.lang);
+    let t = page.t();
     let mut errors = FormErrors::new();
-    let valid = validate_person(&state, &t, &form, &mut errors);
+    let valid = validate_person(state, &t, &form, &mut errors);
     if let (Some((login, display_name, email)), true) = (valid, errors.is_empty()) {
         let new = NewAccount {
             login,
@@ -396,7 +386,7 @@ pub async fn setup(
             Err(e) => return Err(e.into()),
         }
     }
-    let p = page.ctx_form(&state).await?;
+    let p = page.ctx_form(state).await?;
     let form = PersonForm { new_password: String::new(), confirm_password: String::new(), ..form };
     html(SetupPage { p, token, form, errors })
 }

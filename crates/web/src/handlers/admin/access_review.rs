@@ -5,14 +5,11 @@
 
 use super::{rows, UserRow};
 use crate::auth::CurrentUser;
-use crate::error::AppError;
 use crate::forms::FormErrors;
-use crate::handlers::{html, jst, Meta};
+use crate::handlers::{html, jst};
+use crate::handlers::{Acting, Reply};
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
 use axum::Form;
 use mamori_core::identity::{parse_multiline, Permission};
 use serde::Deserialize;
@@ -38,13 +35,8 @@ struct ReviewPage<'a> {
     errors: FormErrors,
 }
 
-async fn review_page(
-    state: &AppState,
-    page: &Page,
-    user: &CurrentUser,
-    comment: String,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let accounts = state.store.accounts().await?;
     let reviews = state.store.access_reviews().await?;
     let p = page.ctx(state).await?;
@@ -69,8 +61,8 @@ async fn review_page(
     })
 }
 
-pub async fn access_review(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
-    review_page(&state, &page, &user, String::new(), FormErrors::new()).await
+pub async fn access_review(page: Page, user: CurrentUser) -> Reply {
+    review_page(&page, &user, String::new(), FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -79,20 +71,15 @@ pub struct ReviewForm {
     comment: String,
 }
 
-pub async fn sign_off_review(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<ReviewForm>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn sign_off_review(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> Reply {
+    let state = &page.state;
+    let user = &who.user;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
-        return review_page(&state, &page, &user, form.comment, errors).await;
+        return review_page(&page, user, form.comment, errors).await;
     };
-    let who = crate::handlers::Acting::new(&user, &meta);
-    let op = who.op(&state);
+    let op = who.op(state);
     mamori_app::oversight::sign_off_access_review(&op, &comment).await?;
     crate::handlers::done(&page, "review-signed", "/admin/access-review").await
 }

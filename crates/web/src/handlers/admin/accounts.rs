@@ -8,13 +8,12 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::forms::{validate_person, PersonForm};
-use crate::handlers::{done, html, Meta};
+use crate::handlers::{done, html};
+use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::Path;
 use axum::Form;
 use mamori_app::{accounts, Refused};
 use mamori_core::identity::{parse_display_name, parse_email, OrgKind, Permission, Role};
@@ -30,10 +29,11 @@ struct UsersPage<'a> {
     can_manage: bool,
 }
 
-pub async fn users(State(state): State<AppState>, page: Page, user: CurrentUser) -> Result<Response, AppError> {
+pub async fn users(page: Page, user: CurrentUser) -> Reply {
+    let state = &page.state;
     let accounts = state.store.accounts().await?;
-    let p = page.ctx(&state).await?;
-    let rows = rows(&state, &p.t, &accounts);
+    let p = page.ctx(state).await?;
+    let rows = rows(state, &p.t, &accounts);
     html(UsersPage { p, rows, can_manage: user.can(Permission::ManageAccounts) })
 }
 
@@ -117,13 +117,8 @@ fn choices(t: &Tr, orgs: &[Organisation]) -> (Choices, Choices) {
     (roles, orgs)
 }
 
-async fn form_page(
-    state: &AppState,
-    page: &Page,
-    existing: Option<&Account>,
-    form: Shown,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn form_page(page: &Page, existing: Option<&Account>, form: Shown, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let orgs = state.store.organisations().await?;
     let p = page.ctx(state).await?;
     let (roles, organisations) = choices(&p.t, &orgs);
@@ -134,7 +129,7 @@ async fn form_page(
     html(UserFormPage { p, heading, action, is_new: existing.is_none(), form, errors, roles, organisations })
 }
 
-pub async fn new_user_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+pub async fn new_user_form(page: Page) -> Reply {
     let shown = Shown {
         login: String::new(),
         display_name: String::new(),
@@ -143,7 +138,7 @@ pub async fn new_user_form(State(state): State<AppState>, page: Page) -> Result<
         organisation_id: String::new(),
         reason: String::new(),
     };
-    form_page(&state, &page, None, shown, FormErrors::new()).await
+    form_page(&page, None, shown, FormErrors::new()).await
 }
 
 /// Role and organisation must fit: department staff belong to a
@@ -187,14 +182,9 @@ fn check_role_org(
     }
 }
 
-pub async fn create_user(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<UserForm>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let orgs = state.store.organisations().await?;
     let mut errors = FormErrors::new();
     let person = PersonForm {
@@ -204,7 +194,7 @@ pub async fn create_user(
         new_password: form.person.new_password.clone(),
         confirm_password: form.person.confirm_password.clone(),
     };
-    let valid = validate_person(&state, &t, &person, &mut errors);
+    let valid = validate_person(state, &t, &person, &mut errors);
     let role_org = check_role_org(&t, &form, &orgs, &mut errors);
     let reason = check_reason(&t, &form.reason, &mut errors);
     if let (Some((login, display_name, email)), Some((role, org)), Some(reason), true) =
@@ -223,23 +213,19 @@ pub async fn create_user(
                 .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: true,
         };
-        let who = crate::handlers::Acting::new(&user, &meta);
-        let op = who.op(&state);
+        let op = who.op(state);
         match accounts::issue(&op, &new, &reason).await {
             Ok(id) => return done(&page, "users-created", &format!("/admin/users/{id}")).await,
             Err(Refused::Taken) => errors.add("login", t.get("login-taken")),
             Err(e) => return Err(e.into()),
         }
     }
-    form_page(&state, &page, None, Shown::from(&form), errors).await
+    form_page(&page, None, Shown::from(&form), errors).await
 }
 
-pub async fn edit_user_form(
-    State(state): State<AppState>,
-    page: Page,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let a = account_or_404(&state, id).await?;
+pub async fn edit_user_form(page: Page, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let a = account_or_404(state, id).await?;
     let shown = Shown {
         login: a.login.clone(),
         display_name: a.display_name.clone(),
@@ -248,21 +234,15 @@ pub async fn edit_user_form(
         organisation_id: a.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
         reason: String::new(),
     };
-    form_page(&state, &page, Some(&a), shown, FormErrors::new()).await
+    form_page(&page, Some(&a), shown, FormErrors::new()).await
 }
 
 /// Items 6, 7: a change of role or organisation ends the person's sessions
 /// at once, and is in the ledger with its reason.
-pub async fn update_user(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-    Form(form): Form<UserForm>,
-) -> Result<Response, AppError> {
-    let a = account_or_404(&state, id).await?;
-    let t = state.i18n.tr(page.lang);
+pub async fn update_user(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<UserForm>) -> Reply {
+    let state = &page.state;
+    let a = account_or_404(state, id).await?;
+    let t = page.t();
     let orgs = state.store.organisations().await?;
     let mut errors = FormErrors::new();
     let name = errors.check(&t, "display_name", "field-display-name", parse_display_name(&form.person.display_name));
@@ -278,8 +258,7 @@ pub async fn update_user(
             role,
             organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
         };
-        let who = crate::handlers::Acting::new(&user, &meta);
-        let op = who.op(&state);
+        let op = who.op(state);
         match accounts::change(&op, a.id, &change, &reason).await {
             Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
             Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),
@@ -288,5 +267,5 @@ pub async fn update_user(
     }
     let mut shown = Shown::from(&form);
     shown.login = a.login.clone();
-    form_page(&state, &page, Some(&a), shown, errors).await
+    form_page(&page, Some(&a), shown, errors).await
 }

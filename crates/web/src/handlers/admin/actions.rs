@@ -9,12 +9,11 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::validate_new_password;
 use crate::forms::FormErrors;
-use crate::handlers::{done, html, jst, Meta};
+use crate::handlers::{done, html, jst};
+use crate::handlers::{Acting, Reply};
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::Path;
 use axum::Form;
 use mamori_app::{accounts, Refused};
 use mamori_core::identity::Permission;
@@ -38,13 +37,8 @@ struct UserDetail<'a> {
     errors: FormErrors,
 }
 
-async fn detail_page(
-    state: &AppState,
-    page: &Page,
-    user: &CurrentUser,
-    id: i64,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let a = account_or_404(state, id).await?;
     let ledger: Vec<_> = state.store.ledger_of(id).await?;
     let p = page.ctx(state).await?;
@@ -75,13 +69,8 @@ async fn detail_page(
     })
 }
 
-pub async fn user_detail(
-    State(state): State<AppState>,
-    page: Page,
-    user: CurrentUser,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    detail_page(&state, &page, &user, id, FormErrors::new()).await
+pub async fn user_detail(page: Page, user: CurrentUser, Path(id): Path<i64>) -> Reply {
+    detail_page(&page, &user, id, FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -103,24 +92,18 @@ pub enum UserAction {
 
 /// Disable, enable, unlock, reset password, reset second factor: each with
 /// a reason, in the ledger and the audit log.
-pub async fn user_action(
-    state: AppState,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    id: i64,
-    action: UserAction,
-    form: ReasonForm,
-) -> Result<Response, AppError> {
-    let a = account_or_404(&state, id).await?;
-    let t = state.i18n.tr(page.lang);
+pub async fn user_action(page: Page, who: Acting, id: i64, action: UserAction, form: ReasonForm) -> Reply {
+    let state = &page.state;
+    let user = &who.user;
+    let a = account_or_404(state, id).await?;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let reason = check_reason(&t, &form.reason, &mut errors);
     if let UserAction::ResetPassword = action {
-        validate_new_password(&state, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
+        validate_new_password(state, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
     }
     let Some(reason) = reason.filter(|_| errors.is_empty()) else {
-        return detail_page(&state, &page, &user, id, errors).await;
+        return detail_page(&page, user, id, errors).await;
     };
     let new_hash = match action {
         UserAction::ResetPassword => Some(
@@ -141,13 +124,12 @@ pub async fn user_action(
         }
         UserAction::ResetTotp => (accounts::Action::ResetSecondFactor, "users-totp-reset"),
     };
-    let who = crate::handlers::Acting::new(&user, &meta);
-    let op = who.op(&state);
+    let op = who.op(state);
     match accounts::act(&op, id, op_action, &reason).await {
         Ok(()) => done(&page, flash, &format!("/admin/users/{id}")).await,
         Err(Refused::Invalid(_)) => {
             errors.add("self", t.get("users-not-self"));
-            detail_page(&state, &page, &user, id, errors).await
+            detail_page(&page, user, id, errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -155,15 +137,8 @@ pub async fn user_action(
 
 macro_rules! action_handler {
     ($name:ident, $action:expr) => {
-        pub async fn $name(
-            State(state): State<AppState>,
-            page: Page,
-            meta: Meta,
-            user: CurrentUser,
-            Path(id): Path<i64>,
-            Form(form): Form<ReasonForm>,
-        ) -> Result<Response, AppError> {
-            user_action(state, page, meta, user, id, $action, form).await
+        pub async fn $name(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<ReasonForm>) -> Reply {
+            user_action(page, who, id, $action, form).await
         }
     };
 }

@@ -4,16 +4,15 @@
 //! (items 1, 3, 6, 7, 37, 64, 65).
 
 use super::{ledger_rows, LedgerRow};
-use crate::auth::CurrentUser;
 use crate::download;
 use crate::error::AppError;
-use crate::handlers::{html, Meta};
+use crate::handlers::html;
+use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::Query;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_files::export::CsvEncoding;
 use serde::Deserialize;
@@ -27,9 +26,10 @@ struct LedgerPage<'a> {
     ledger: Vec<LedgerRow>,
 }
 
-pub async fn ledger(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+pub async fn ledger(page: Page) -> Reply {
+    let state = &page.state;
     let entries = state.store.ledger().await?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let ledger = ledger_rows(&p.t, &entries);
     html(LedgerPage { p, ledger })
 }
@@ -47,8 +47,8 @@ fn ledger_table(t: &Tr, entries: &[mamori_store::accounts::LedgerEntry]) -> (Vec
     (headers, rows)
 }
 
-async fn audit_export(state: &AppState, meta: &Meta, user: &CurrentUser, format: &str) -> Result<(), AppError> {
-    let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::LedgerExported, Outcome::Success)
+async fn audit_export(state: &AppState, who: &Acting, format: &str) -> Result<(), AppError> {
+    let ev = NewEvent::new(who.user.actor(), who.origin.clone(), Action::LedgerExported, Outcome::Success)
         .changes(Changes::new().with("format", format));
     state.store.audit_record(state.clock.now(), ev).await?;
     Ok(())
@@ -59,30 +59,21 @@ pub struct CsvQuery {
     encoding: Option<String>,
 }
 
-pub async fn ledger_csv(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    q: Query<CsvQuery>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn ledger_csv(page: Page, who: Acting, q: Query<CsvQuery>) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    audit_export(&state, &meta, &user, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
+    audit_export(state, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
     Ok(download::csv(&format!("{}.csv", t.get("ledger-file")), &headers, &rows, enc))
 }
 
-pub async fn ledger_xlsx(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn ledger_xlsx(page: Page, who: Acting) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
     let bytes = mamori_files::export::xlsx_bytes(&t.get("ledger-file"), &headers, &rows)
         .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
-    audit_export(&state, &meta, &user, "xlsx").await?;
+    audit_export(state, &who, "xlsx").await?;
     Ok(download::xlsx(&format!("{}.xlsx", t.get("ledger-file")), bytes))
 }

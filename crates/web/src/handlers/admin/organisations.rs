@@ -3,15 +3,11 @@
 //! Accounts, organisations, the ledger (ID管理簿) and the access review
 //! (items 1, 3, 6, 7, 37, 64, 65).
 
-use crate::auth::CurrentUser;
-use crate::error::AppError;
 use crate::forms::FormErrors;
-use crate::handlers::{html, Meta};
+use crate::handlers::html;
+use crate::handlers::{Acting, Reply};
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
 use axum::Form;
 use mamori_core::identity::{parse_text, OrgKind};
 use serde::Deserialize;
@@ -43,25 +39,21 @@ struct OrgsPage<'a> {
     errors: FormErrors,
 }
 
-async fn orgs_page(state: &AppState, page: &Page, form: OrgForm, errors: FormErrors) -> Result<Response, AppError> {
+async fn orgs_page(page: &Page, form: OrgForm, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let orgs = state.store.organisations().await?;
     let p = page.ctx(state).await?;
     let orgs = orgs.into_iter().map(|o| OrgRow { kind: p.t.label(o.kind), name: o.name, contact: o.contact }).collect();
     html(OrgsPage { p, orgs, form, errors })
 }
 
-pub async fn organisations(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
-    orgs_page(&state, &page, OrgForm { kind: "vendor".into(), ..OrgForm::default() }, FormErrors::new()).await
+pub async fn organisations(page: Page) -> Reply {
+    orgs_page(&page, OrgForm { kind: "vendor".into(), ..OrgForm::default() }, FormErrors::new()).await
 }
 
-pub async fn create_organisation(
-    State(state): State<AppState>,
-    page: Page,
-    meta: Meta,
-    user: CurrentUser,
-    Form(form): Form<OrgForm>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn create_organisation(page: Page, who: Acting, Form(form): Form<OrgForm>) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let name = errors.check(&t, "name", "field-org-name", parse_text(&form.name, 1, 100));
     let contact = errors.check(&t, "contact", "field-org-contact", parse_text(&form.contact, 0, 200));
@@ -70,13 +62,12 @@ pub async fn create_organisation(
         errors.add("kind", t.get("org-kind-invalid"));
     }
     if let (Some(name), Some(contact), Some(kind), true) = (name, contact, kind, errors.is_empty()) {
-        let who = crate::handlers::Acting::new(&user, &meta);
-        let op = who.op(&state);
+        let op = who.op(state);
         match mamori_app::oversight::create_organisation(&op, &name, kind, &contact).await {
             Ok(_) => return crate::handlers::done(&page, "orgs-created", "/admin/organisations").await,
             Err(mamori_app::Refused::Taken) => errors.add("name", t.get("org-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }
-    orgs_page(&state, &page, form, errors).await
+    orgs_page(&page, form, errors).await
 }

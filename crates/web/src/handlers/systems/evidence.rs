@@ -2,17 +2,15 @@
 //! may see the system.
 
 use super::item_view::item_page;
-use super::{refused_message, system_for};
-use crate::handlers::load;
+use super::{applicable_item, refused_message};
+use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::evidence::{self as evidence_op, Rejected, Upload};
 
-use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::Page;
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::response::Response;
 
 // ----- evidence -------------------------------------------------------------------------------
 
@@ -29,23 +27,19 @@ fn clean_name(name: &str) -> String {
 
 /// Uploads one evidence file to an answer (vendor, while answering).
 pub async fn upload_evidence(
-    State(state): State<AppState>,
     page: Page,
     who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     request: axum::extract::Request,
-) -> Result<Response, AppError> {
+) -> Reply {
+    let state = &page.state;
     // Who may see the system is decided before the body is even parsed.
-    let s = system_for(&state, &who, id).await?;
-    let l = load(&state, &s).await?;
-    if !l.applicable.contains(&number) {
-        return Err(AppError::NotFound);
-    }
-    let t = state.i18n.tr(page.lang);
+    let (s, _) = applicable_item(state, &who, id, number).await?;
+    let t = page.t();
     let max = state.config.evidence.max_bytes;
     // Streamed: the CSRF token first, then the file up to the limit; past
     // it, nothing more is read.
-    let mut multipart = match crate::csrf::verified_multipart(&state, request, max + 1024 * 1024).await {
+    let mut multipart = match crate::csrf::verified_multipart(state, request, max + 1024 * 1024).await {
         Ok(m) => m,
         Err(refused) => return Ok(refused),
     };
@@ -81,7 +75,7 @@ pub async fn upload_evidence(
     let (name, bytes) = file.unwrap_or_default();
     let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires };
     let mut errors = FormErrors::new();
-    match evidence_op::upload(&who.op(&state), s.id, &upload, state.config.evidence.clamd.as_ref()).await {
+    match evidence_op::upload(&who.op(state), s.id, &upload, state.config.evidence.clamd.as_ref()).await {
         Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
         Ok(Err(rejected)) => {
             let (field, message) = match rejected {
@@ -98,17 +92,13 @@ pub async fn upload_evidence(
         }
         Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
-    item_page(&state, &page, &who.user, s, number, None, errors).await
+    item_page(&page, &who.user, s, number, None, errors).await
 }
 
 /// Sends a file to those who may see its system, always as an attachment,
 /// typed and named by its content: a name whose extension does not fit
 /// the content gets the content's extension appended.
-pub async fn download_evidence(
-    State(state): State<AppState>,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
+pub async fn download_evidence(State(state): State<AppState>, who: Acting, Path(id): Path<i64>) -> Reply {
     let d = evidence_op::download(&who.op(&state), id).await?;
     Ok(crate::download::file(d.content_type, &d.name, d.bytes))
 }

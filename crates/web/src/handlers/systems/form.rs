@@ -3,6 +3,7 @@
 use super::system_for;
 use crate::handlers::html;
 use crate::handlers::org_choices;
+use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::checklist as checklist_op;
 use mamori_app::Refused;
@@ -11,10 +12,8 @@ use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::Path;
 use axum::Form;
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::Phase;
@@ -195,13 +194,8 @@ struct SystemFormPage<'a> {
     phases: Vec<(String, String)>,
 }
 
-async fn system_form_page(
-    state: &AppState,
-    page: &Page,
-    id: Option<i64>,
-    form: SystemForm,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn system_form_page(page: &Page, id: Option<i64>, form: SystemForm, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let orgs = state.store.organisations().await?;
     let p = page.ctx(state).await?;
     let (heading, action) = match id {
@@ -221,18 +215,14 @@ async fn system_form_page(
     })
 }
 
-pub async fn new_system_form(State(state): State<AppState>, page: Page) -> Result<Response, AppError> {
+pub async fn new_system_form(page: Page) -> Reply {
     let form = SystemForm { phase: "building".into(), web_system: Some("on".into()), ..SystemForm::default() };
-    system_form_page(&state, &page, None, form, FormErrors::new()).await
+    system_form_page(&page, None, form, FormErrors::new()).await
 }
 
-pub async fn create_system(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Form(form): Form<SystemForm>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+pub async fn create_system(page: Page, who: Acting, Form(form): Form<SystemForm>) -> Reply {
+    let state = &page.state;
+    let t = page.t();
     let orgs = state.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
@@ -243,42 +233,33 @@ pub async fn create_system(
             .first()
             .map(|v| v.id)
             .ok_or_else(|| AppError::Internal("no catalog".into()))?;
-        match checklist_op::create_system(&who.op(&state), &input, version).await {
+        match checklist_op::create_system(&who.op(state), &input, version).await {
             Ok(id) => return done(&page, "systems-created", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }
-    system_form_page(&state, &page, None, form, errors).await
+    system_form_page(&page, None, form, errors).await
 }
 
-pub async fn edit_system_form(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    system_form_page(&state, &page, Some(id), SystemForm::from_record(&s), FormErrors::new()).await
+pub async fn edit_system_form(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    system_form_page(&page, Some(id), SystemForm::from_record(&s), FormErrors::new()).await
 }
 
-pub async fn update_system(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-    Form(form): Form<SystemForm>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    let t = state.i18n.tr(page.lang);
+pub async fn update_system(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<SystemForm>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    let t = page.t();
     let orgs = state.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
-        match checklist_op::update_system(&who.op(&state), s.id, &input).await {
+        match checklist_op::update_system(&who.op(state), s.id, &input).await {
             Ok(()) => return done(&page, "systems-saved", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),
         }
     }
-    system_form_page(&state, &page, Some(id), form, errors).await
+    system_form_page(&page, Some(id), form, errors).await
 }

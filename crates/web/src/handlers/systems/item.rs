@@ -1,19 +1,16 @@
 //! One requirement of one system: the answer, its history, the review.
 
-use super::{refused_message, system_for};
+use super::{applicable_item, refused_message, system_for};
 use crate::handlers::html;
-use crate::handlers::load;
+use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::checklist as checklist_op;
 use mamori_app::Refused;
 
-use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::Path;
 use axum::Form;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::parse_multiline;
@@ -23,14 +20,10 @@ use serde::Deserialize;
 // ----- one requirement of one system --------------------------------------------------------
 
 use super::item_view::{history_rows, item_page, AnswerShown, HistoryRow};
-pub async fn item(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path((id, number)): Path<(i64, u32)>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    item_page(&state, &page, &who.user, s, number, None, FormErrors::new()).await
+pub async fn item(page: Page, who: Acting, Path((id, number)): Path<(i64, u32)>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    item_page(&page, &who.user, s, number, None, FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -46,18 +39,14 @@ pub struct AnswerForm {
 }
 
 pub async fn save_answer(
-    State(state): State<AppState>,
     page: Page,
     who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<AnswerForm>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    let l = load(&state, &s).await?;
-    if !l.applicable.contains(&number) {
-        return Err(AppError::NotFound);
-    }
-    let t = state.i18n.tr(page.lang);
+) -> Reply {
+    let state = &page.state;
+    let (s, _l) = applicable_item(state, &who, id, number).await?;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let status = AnswerStatus::parse(&form.status);
     if status.is_none() {
@@ -90,13 +79,13 @@ pub async fn save_answer(
             errors.add(field, t.get(key));
         }
         if errors.is_empty() {
-            match checklist_op::save_answer(&who.op(&state), s.id, number, &input).await {
+            match checklist_op::save_answer(&who.op(state), s.id, number, &input).await {
                 Ok(()) => return done(&page, "answer-saved", &format!("/systems/{id}/items/{number}")).await,
                 Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
     }
-    let s = system_for(&state, &who, id).await?;
+    let s = system_for(state, &who, id).await?;
     let shown = AnswerShown {
         status: form.status,
         status_label: String::new(),
@@ -104,7 +93,7 @@ pub async fn save_answer(
         planned_date: form.planned_date,
         reason: form.reason,
     };
-    item_page(&state, &page, &who.user, s, number, Some(shown), errors).await
+    item_page(&page, &who.user, s, number, Some(shown), errors).await
 }
 
 #[derive(Deserialize)]
@@ -119,14 +108,14 @@ pub struct ReviewForm {
 }
 
 pub async fn review_item(
-    State(state): State<AppState>,
     page: Page,
     who: Acting,
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<ReviewForm>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    let t = state.i18n.tr(page.lang);
+) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let decision = match form.decision.as_str() {
         "approve" => Some(Review::Approved),
@@ -147,13 +136,13 @@ pub async fn review_item(
         errors.add("workflow", t.get("review-stale"));
     }
     if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
-        match checklist_op::decide(&who.op(&state), s.id, number, revision, d, &c).await {
+        match checklist_op::decide(&who.op(state), s.id, number, revision, d, &c).await {
             Ok(()) => return done(&page, "review-saved", &format!("/systems/{id}")).await,
             Err(Refused::Stale) => errors.add("workflow", t.get("review-stale")),
             Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
         }
     }
-    item_page(&state, &page, &who.user, s, number, None, errors).await
+    item_page(&page, &who.user, s, number, None, errors).await
 }
 
 #[derive(Template)]
@@ -164,15 +153,11 @@ struct HistoryPage<'a> {
     rows: Vec<(u32, HistoryRow)>,
 }
 
-pub async fn history(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
+pub async fn history(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
     let h = state.store.history(s.id, s.round).await?;
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
     html(HistoryPage { p, s, rows })
 }

@@ -2,6 +2,7 @@
 //! and evidence handlers (they render it again with the problems found).
 
 use crate::handlers::load;
+use crate::handlers::Reply;
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, today, ReqRow};
 
@@ -10,9 +11,7 @@ use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::response::Response;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, SystemStatus};
 use mamori_core::identity::Permission;
 use mamori_store::systems::SystemRecord;
@@ -130,14 +129,14 @@ pub(super) fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) ->
 }
 
 pub(super) async fn item_page(
-    state: &AppState,
     page: &Page,
     user: &CurrentUser,
     s: SystemRecord,
     number: u32,
     shown: Option<AnswerShown>,
     errors: FormErrors,
-) -> Result<Response, AppError> {
+) -> Reply {
+    let state = &page.state;
     let l = load(state, &s).await?;
     let r = l.reqs.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
     let current = l.answers.get(&number);

@@ -1,15 +1,13 @@
 //! The list of systems a person may see.
 
 use crate::handlers::Acting;
+use crate::handlers::Reply;
 use crate::handlers::{filtered, org_choices, ListQuery};
 use crate::handlers::{html, jst};
 
-use crate::error::AppError;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::Query;
 use mamori_core::checklist::{Phase, SystemStatus};
 use mamori_core::identity::{OrgKind, Permission};
 
@@ -38,16 +36,12 @@ struct SystemsPage<'a> {
     statuses: Vec<(String, String)>,
 }
 
-pub async fn systems(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, AppError> {
+pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Reply {
+    let state = &page.state;
     let f = filtered(&q);
-    let list = mamori_app::checklist::systems(&who.op(&state), &f).await?;
+    let list = mamori_app::checklist::systems(&who.op(state), &f).await?;
     let orgs = if who.person.scope().is_all() { state.store.organisations().await? } else { vec![] };
-    let p = page.ctx(&state).await?;
+    let p = page.ctx(state).await?;
     let rows = list
         .iter()
         .map(|s| SystemRow {

@@ -17,7 +17,7 @@ pub use list::systems;
 pub use page::{change_catalog, finish_review, request_scan, set_override, start_round, submit, system};
 
 use crate::error::AppError;
-use crate::handlers::Acting;
+use crate::handlers::{load, Acting, Loaded};
 use crate::i18n::Tr;
 use crate::AppState;
 use mamori_app::Refused;
@@ -27,6 +27,22 @@ use mamori_store::systems::SystemRecord;
 /// The system, if it exists and this person may see it; 404 otherwise.
 pub(super) async fn system_for(state: &AppState, who: &Acting, id: i64) -> Result<SystemRecord, AppError> {
     Ok(mamori_app::checklist::system(&who.op(state), id).await?)
+}
+
+/// The system and its checklist, when item `number` applies to it; 404
+/// otherwise.
+pub(super) async fn applicable_item(
+    state: &AppState,
+    who: &Acting,
+    id: i64,
+    number: u32,
+) -> Result<(SystemRecord, Loaded), AppError> {
+    let s = system_for(state, who, id).await?;
+    let l = load(state, &s).await?;
+    if !l.applicable.contains(&number) {
+        return Err(AppError::NotFound);
+    }
+    Ok((s, l))
 }
 
 /// The message for a refused workflow step, naming the items concerned.

@@ -5,19 +5,18 @@
 use super::{refused_message, system_for};
 use crate::handlers::load;
 use crate::handlers::today;
+use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use crate::handlers::{html, jst};
 use mamori_app::checklist as checklist_op;
 use mamori_app::Refused;
 
 use crate::auth::CurrentUser;
-use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::Path;
 use axum::Form;
 use mamori_core::checklist::{self, AnswerStatus, Progress, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
@@ -74,13 +73,8 @@ struct SystemPage<'a> {
     errors: FormErrors,
 }
 
-async fn system_page(
-    state: &AppState,
-    page: &Page,
-    user: &CurrentUser,
-    s: SystemRecord,
-    errors: FormErrors,
-) -> Result<Response, AppError> {
+async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
+    let state = &page.state;
     let l = load(state, &s).await?;
     let today = today(state);
     let scan = state.store.scans(s.id, 1).await?.into_iter().next();
@@ -179,14 +173,10 @@ async fn system_page(
     })
 }
 
-pub async fn system(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    system_page(&state, &page, &who.user, s, FormErrors::new()).await
+pub async fn system(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    system_page(&page, &who.user, s, FormErrors::new()).await
 }
 
 #[derive(Deserialize)]
@@ -199,17 +189,12 @@ pub struct OverrideForm {
     reason: String,
 }
 
-pub async fn set_override(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-    Form(form): Form<OverrideForm>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    let t = state.i18n.tr(page.lang);
+pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<OverrideForm>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    let t = page.t();
     let mut errors = FormErrors::new();
-    let l = load(&state, &s).await?;
+    let l = load(state, &s).await?;
     let number = form.number.trim().parse::<u32>().ok().filter(|n| l.reqs.iter().any(|r| r.number == *n));
     if number.is_none() {
         errors.add("number", t.get("override-bad-number"));
@@ -224,10 +209,10 @@ pub async fn set_override(
     };
     let reason = errors.check(&t, "reason", "field-reason", parse_multiline(&form.reason, 1, 500));
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
-        checklist_op::set_override(&who.op(&state), id, n, a, &r).await?;
+        checklist_op::set_override(&who.op(state), id, n, a, &r).await?;
         return done(&page, "override-saved", &format!("/systems/{id}")).await;
     }
-    system_page(&state, &page, &who.user, s, errors).await
+    system_page(&page, &who.user, s, errors).await
 }
 
 /// One step of the workflow on the whole system: on success back to the
@@ -240,8 +225,8 @@ async fn step<T>(
     result: Result<T, Refused>,
     flash: impl FnOnce(T) -> &'static str,
     not_now: Option<&str>,
-) -> Result<Response, AppError> {
-    let t = state.i18n.tr(page.lang);
+) -> Reply {
+    let t = page.t();
     let mut errors = FormErrors::new();
     match result {
         Ok(v) => return done(page, flash(v), &format!("/systems/{id}")).await,
@@ -249,39 +234,27 @@ async fn step<T>(
         Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
     let s = system_for(state, who, id).await?;
-    system_page(state, page, &who.user, s, errors).await
+    system_page(page, &who.user, s, errors).await
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let result = checklist_op::submit(&who.op(&state), id).await;
-    step(&state, &page, &who, id, result, |()| "system-submitted", None).await
+pub async fn submit(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let result = checklist_op::submit(&who.op(state), id).await;
+    step(state, &page, &who, id, result, |()| "system-submitted", None).await
 }
 
-pub async fn finish_review(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let result = checklist_op::finish_review(&who.op(&state), id).await;
+pub async fn finish_review(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let result = checklist_op::finish_review(&who.op(state), id).await;
     let flash = |to| if to == SystemStatus::Approved { "review-approved" } else { "review-returned" };
-    step(&state, &page, &who, id, result, flash, None).await
+    step(state, &page, &who, id, result, flash, None).await
 }
 
 /// Starts next year's assessment from the approved one (officer).
-pub async fn start_round(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    let result = checklist_op::start_round(&who.op(&state), id).await;
-    step(&state, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
+pub async fn start_round(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    let result = checklist_op::start_round(&who.op(state), id).await;
+    step(state, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
 }
 
 #[derive(Deserialize)]
@@ -291,34 +264,25 @@ pub struct CatalogForm {
 }
 
 /// Moves a system to another catalog version, on purpose (officer).
-pub async fn change_catalog(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-    Form(form): Form<CatalogForm>,
-) -> Result<Response, AppError> {
-    let s = system_for(&state, &who, id).await?;
-    let t = state.i18n.tr(page.lang);
+pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<CatalogForm>) -> Reply {
+    let state = &page.state;
+    let s = system_for(state, &who, id).await?;
+    let t = page.t();
     let mut errors = FormErrors::new();
     let version = form.version.parse::<i64>().unwrap_or(0);
-    match checklist_op::change_catalog(&who.op(&state), s.id, version).await {
+    match checklist_op::change_catalog(&who.op(state), s.id, version).await {
         Ok(()) => return done(&page, "catalog-changed", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => errors.add("workflow", t.get("catalog-bad-version")),
         Err(Refused::Workflow(_)) => errors.add("workflow", t.get("workflow-not-now")),
         Err(e) => return Err(e.into()),
     }
-    system_page(&state, &page, &who.user, s, errors).await
+    system_page(&page, &who.user, s, errors).await
 }
 
 /// Queues a scan of the system's URLs; the server's worker runs it.
-pub async fn request_scan(
-    State(state): State<AppState>,
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    match checklist_op::queue_scan(&who.op(&state), id).await {
+pub async fn request_scan(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let state = &page.state;
+    match checklist_op::queue_scan(&who.op(state), id).await {
         Ok(()) => done(&page, "scan-requested", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => done(&page, "scan-no-urls", &format!("/systems/{id}")).await,
         Err(e) => Err(e.into()),
