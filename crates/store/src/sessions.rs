@@ -1,16 +1,32 @@
 //! Sessions in the database (checklist item 42①: the framework's session
 //! management, not a hand-rolled one), so any instance can serve any user.
+//!
+//! Reads go through the read pool; creating, saving and deleting through
+//! the write pool. A session is written only when it changes: at sign-in,
+//! when its data changes, and for activity alone at most once a minute
+//! (`mamori_web::auth`), so a page view is a read.
 
 use crate::db::Pools;
 use crate::Store;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 /// tower-sessions' SQL store for whichever backend is configured.
 #[derive(Debug, Clone)]
-pub enum Sessions {
+pub struct Sessions {
+    read: Backend,
+    write: Backend,
+    /// Sessions created, saved or deleted since start (tests use it to
+    /// show that viewing a page writes nothing).
+    writes: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
 }
@@ -18,29 +34,38 @@ pub enum Sessions {
 impl Store {
     /// The session store, with its table created if missing.
     pub async fn sessions(&self) -> Result<Sessions, sqlx::Error> {
-        Ok(match &self.pools {
-            // Sessions are written on sign-in and at most once a minute
-            // after; they go through the single write connection.
-            Pools::Sqlite { write, .. } => {
-                let s = SqliteStore::new(write.clone());
-                s.migrate().await?;
-                Sessions::Sqlite(s)
+        let (read, write) = match &self.pools {
+            Pools::Sqlite { read, write } => {
+                let w = SqliteStore::new(write.clone());
+                w.migrate().await?;
+                (Backend::Sqlite(SqliteStore::new(read.clone())), Backend::Sqlite(w))
             }
             Pools::Postgres(pool) => {
                 let s = PostgresStore::new(pool.clone());
                 s.migrate().await?;
-                Sessions::Postgres(s)
+                (Backend::Postgres(s.clone()), Backend::Postgres(s))
             }
-        })
+        };
+        Ok(Sessions { read, write, writes: Default::default() })
     }
 }
 
-/// Runs `$body` with `$s` bound to whichever store `$sessions` holds.
+impl Sessions {
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs `$body` with `$s` bound to whichever store `$backend` holds.
 macro_rules! on_either {
-    ($sessions:expr, $s:ident => $body:expr) => {
-        match $sessions {
-            Sessions::Sqlite($s) => $body,
-            Sessions::Postgres($s) => $body,
+    ($backend:expr, $s:ident => $body:expr) => {
+        match $backend {
+            Backend::Sqlite($s) => $body,
+            Backend::Postgres($s) => $body,
         }
     };
 }
@@ -48,25 +73,28 @@ macro_rules! on_either {
 #[async_trait]
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        on_either!(self, s => s.create(record).await)
+        self.wrote();
+        on_either!(&self.write, s => s.create(record).await)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        on_either!(self, s => s.save(record).await)
+        self.wrote();
+        on_either!(&self.write, s => s.save(record).await)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        on_either!(self, s => s.load(id).await)
+        on_either!(&self.read, s => s.load(id).await)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        on_either!(self, s => s.delete(id).await)
+        self.wrote();
+        on_either!(&self.write, s => s.delete(id).await)
     }
 }
 
 #[async_trait]
 impl ExpiredDeletion for Sessions {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        on_either!(self, s => s.delete_expired().await)
+        on_either!(&self.write, s => s.delete_expired().await)
     }
 }

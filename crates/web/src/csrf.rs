@@ -2,6 +2,11 @@
 //! request needs the session's token — in the form field `csrf_token` or
 //! the `X-CSRF-Token` header — and a same-origin `Origin` (or, without one,
 //! `Sec-Fetch-Site: same-origin`).
+//!
+//! A visitor without a session (the sign-in and setup forms) gets a signed
+//! double-submit token instead: a random nonce and its HMAC under a key kept
+//! in the database, in the cookie `__Host-mamori_csrf` and in the form. So
+//! viewing the sign-in page, or failing to sign in, writes nothing.
 
 use crate::context::RequestId;
 use crate::AppState;
@@ -10,11 +15,75 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use rand::RngCore;
+use sha2::Sha256;
+use std::sync::{Arc, Mutex};
 use tower_sessions::Session;
 
 const KEY: &str = "csrf";
+
+/// The cookie of a visitor's signed token (`__Host-`: Secure, Path=/, no
+/// Domain, so no other host can set it).
+pub const ANON_COOKIE: &str = "__Host-mamori_csrf";
+
+/// A visitor's token: the one their cookie presents, if its signature
+/// holds, or one minted for this response.
+#[derive(Clone)]
+pub struct AnonToken {
+    key: Arc<[u8]>,
+    presented: Option<String>,
+    minted: Arc<Mutex<Option<String>>>,
+}
+
+impl AnonToken {
+    /// The token for this visitor's form; a new one is set as a cookie with
+    /// the response.
+    pub fn token(&self) -> String {
+        if let Some(t) = &self.presented {
+            return t.clone();
+        }
+        let mut minted = self.minted.lock().unwrap_or_else(|e| e.into_inner());
+        minted.get_or_insert_with(|| signed(&self.key, &hex::encode(&random_bytes()[..16]))).clone()
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+fn mac(key: &[u8], nonce: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(b"mamori-csrf:");
+    mac.update(nonce.as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// 128 random bits and 128 bits of their HMAC-SHA256, in 64 hex digits
+/// (the length of a session's token).
+fn signed(key: &[u8], nonce: &str) -> String {
+    format!("{nonce}{}", mac(key, nonce))
+}
+
+/// The token, if it is one this installation signed.
+fn verified(key: &[u8], token: &str) -> Option<String> {
+    let (nonce, given) = token.split_at_checked(32)?;
+    (constant_time_eq(mac(key, nonce).as_bytes(), given.as_bytes())).then(|| token.to_owned())
+}
+
+fn cookie_value(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
 
 /// The session's token, made on first use.
 pub async fn token(s: &Session) -> crate::session::Result<String> {
@@ -26,11 +95,14 @@ pub async fn token(s: &Session) -> crate::session::Result<String> {
 
 /// A new token (at sign-in, so a token seen before it is worthless after).
 pub async fn renew(s: &Session) -> crate::session::Result<String> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let t: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let t = hex::encode(random_bytes());
     s.insert(KEY, &t).await?;
     Ok(t)
+}
+
+/// The session's token, if it has one (reading never creates it).
+pub async fn existing(s: &Session) -> crate::session::Result<Option<String>> {
+    s.get::<String>(KEY).await
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -88,7 +160,27 @@ impl Refusal {
 /// having sent only its headers. A form body is then read up to the limit
 /// for the person (64 KiB without a sign-in); a multipart body is left to
 /// its route's handler.
-pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn protect(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let anon = state.csrf_key.get().map(|key| AnonToken {
+        key: key.clone(),
+        presented: cookie_value(&req, ANON_COOKIE).and_then(|t| verified(key, &t)),
+        minted: Arc::default(),
+    });
+    if let Some(a) = &anon {
+        req.extensions_mut().insert(a.clone());
+    }
+    let mut res = check(&state, req, next, anon.as_ref().and_then(|a| a.presented.clone())).await;
+    if let Some(t) = anon.and_then(|a| a.minted.lock().unwrap_or_else(|e| e.into_inner()).take()) {
+        let cookie = format!("{ANON_COOKIE}={t}; Path=/; Secure; HttpOnly; SameSite=Strict");
+        if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>) -> Response {
+    let state = state.clone();
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -108,6 +200,9 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
         Some(s) => s.get::<String>(KEY).await.ok().flatten(),
         None => None,
     };
+    // Without a session token, a visitor's signed cookie token; never for
+    // someone signed in.
+    let expected = expected.or(if signed_in { None } else { anon });
     let Some(expected) = expected else {
         return refuse(&state, &req, signed_in, Refusal::NoSession).await;
     };
@@ -223,6 +318,20 @@ pub async fn verified_multipart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_visitors_token_holds_only_with_this_keys_signature() {
+        let key = [7u8; 32];
+        let t = signed(&key, &hex::encode([1u8; 16]));
+        assert_eq!(t.len(), 64);
+        assert_eq!(verified(&key, &t), Some(t.clone()));
+        assert_eq!(verified(&[8u8; 32], &t), None, "another installation's key");
+        let (nonce, sig) = t.split_at(32);
+        assert_eq!(verified(&key, &format!("{}{sig}", hex::encode([2u8; 16]))), None, "another nonce");
+        assert_eq!(verified(&key, &format!("{nonce}{}", "0".repeat(32))), None, "a forged signature");
+        assert_eq!(verified(&key, nonce), None);
+        assert_eq!(verified(&key, ""), None);
+    }
 
     #[test]
     fn tokens_compare_in_constant_time_and_exactly() {

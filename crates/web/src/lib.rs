@@ -121,6 +121,9 @@ pub struct AppState {
     /// Attempts on one account's second factor (or current password) are
     /// evaluated one at a time: one lock per stripe of account ids.
     pub account_locks: Arc<[tokio::sync::Mutex<()>]>,
+    /// The key that signs visitors' CSRF tokens ([`csrf`]), made once per
+    /// installation and kept in the database; set by [`AppState::prepare`].
+    pub csrf_key: Arc<std::sync::OnceLock<Arc<[u8]>>>,
 }
 
 impl AppState {
@@ -135,7 +138,19 @@ impl AppState {
             hasher: Arc::new(hashing::Hasher::new()),
             refusals: Arc::new(refusals::Refusals::default()),
             account_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            csrf_key: Default::default(),
         }
+    }
+
+    /// Loads (at first start, makes) the installation's keys, before the
+    /// first request: a visitor's page view then reads and writes nothing.
+    pub async fn prepare(&self) -> Result<(), mamori_store::StoreError> {
+        self.hasher.login_key(&self.store).await?;
+        let candidate: [u8; 32] = rand::random();
+        let stored = self.store.server_secret("csrf-key", &hex::encode(candidate)).await?;
+        let key = hex::decode(stored).unwrap_or_else(|_| candidate.to_vec());
+        let _ = self.csrf_key.set(key.into());
+        Ok(())
     }
 }
 

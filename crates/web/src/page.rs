@@ -19,6 +19,8 @@ pub struct Page {
     pub lang: Lang,
     pub session: Session,
     pub user: Option<CurrentUser>,
+    /// A visitor's signed CSRF token ([`csrf::AnonToken`]).
+    anon: Option<csrf::AnonToken>,
 }
 
 const LANG_KEY: &str = "lang";
@@ -38,7 +40,14 @@ impl FromRequestParts<AppState> for Page {
             },
         };
         let path = parts.uri.path().to_owned();
-        Ok(Page { state: state.clone(), path, lang, session, user: parts.extensions.get::<CurrentUser>().cloned() })
+        Ok(Page {
+            state: state.clone(),
+            path,
+            lang,
+            session,
+            user: parts.extensions.get::<CurrentUser>().cloned(),
+            anon: parts.extensions.get::<csrf::AnonToken>().cloned(),
+        })
     }
 }
 
@@ -107,7 +116,16 @@ impl Page {
 
     async fn build<'a>(&self, state: &'a AppState, with_token: bool) -> Result<PageCtx<'a>, AppError> {
         let t = state.i18n.tr(self.lang);
-        let csrf = if with_token { csrf::token(&self.session).await? } else { String::new() };
+        let csrf = match (&self.user, &self.anon) {
+            _ if !with_token => String::new(),
+            // Someone not signed in without a session token: a signed
+            // cookie, no session row.
+            (None, Some(anon)) => match csrf::existing(&self.session).await? {
+                Some(t) => t,
+                None => anon.token(),
+            },
+            _ => csrf::token(&self.session).await?,
+        };
         let flash = session::take_flash(&self.session).await?.map(|k| t.get(&k));
         let mut nav = Vec::new();
         if let Some(u) = &self.user {

@@ -89,6 +89,11 @@ pub async fn flash(s: &Session, key: &str) -> Result<()> {
     s.insert(FLASH, key).await
 }
 
+/// The one-time message, removed once read. Without one the session is
+/// left unchanged, so a page view does not write it.
 pub async fn take_flash(s: &Session) -> Result<Option<String>> {
+    if s.get::<String>(FLASH).await?.is_none() {
+        return Ok(None);
+    }
     s.remove(FLASH).await
 }

@@ -92,6 +92,7 @@ impl App {
             },
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
+        state.prepare().await.unwrap();
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(server::serve(
             listener,

@@ -7,23 +7,29 @@ use mamori_core::totp;
 use reqwest::StatusCode;
 use time::Duration;
 
+fn set_cookie(r: &crate::harness::Res, name: &str) -> String {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
     for app in App::each(Options::default()).await {
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         app.user("vendor-a", Role::Vendor, Some(vendor)).await;
         let c = app.client();
-        let before = c.get("/login").await;
-        let cookie = |r: &crate::harness::Res| -> String {
-            r.headers
-                .get_all("set-cookie")
-                .iter()
-                .map(|v| v.to_str().unwrap().to_owned())
-                .find(|v| v.starts_with("__Host-mamori_session="))
-                .unwrap_or_default()
-        };
+        c.get("/login").await;
+        // A session made before sign-in (here by choosing a language), as a
+        // fixation attack would plant one.
+        let before = c.post("/lang", &[("lang", "ja"), ("next", "/login")]).await;
+        let cookie = |r: &crate::harness::Res| set_cookie(r, "__Host-mamori_session");
         let first = cookie(&before);
-        assert!(!first.is_empty(), "{}: the login page sets the session cookie", app.backend);
+        assert!(!first.is_empty(), "{}: choosing a language keeps it in a session", app.backend);
+        c.get("/login").await;
         let r = c.post("/login", &[("login", "Vendor-A"), ("password", PASSWORD)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert_eq!(r.location(), "/dashboard");
@@ -42,6 +48,47 @@ async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
         assert_eq!(d.status, StatusCode::OK);
         assert!(d.body.contains("vendor-a さん"), "{}", d.body);
         assert!(app.audit_actions().await.contains(&"signin.success".to_owned()));
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn viewing_the_sign_in_page_anonymously_writes_nothing_and_its_signed_token_signs_in() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (writes, session_writes) = (app.store.write_transactions(), app.state.sessions.writes());
+        let events = app.store.audit_recent(100_000).await.unwrap().len();
+        let mut clients = Vec::new();
+        for _ in 0..20 {
+            let c = app.client();
+            let r = c.get("/login").await;
+            assert_eq!(r.status, StatusCode::OK);
+            assert_eq!(set_cookie(&r, "__Host-mamori_session"), "", "{}: no session for a visitor", app.backend);
+            let csrf = set_cookie(&r, "__Host-mamori_csrf");
+            for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+                assert!(csrf.contains(attr), "{}: {attr} missing in {csrf}", app.backend);
+            }
+            assert_eq!(c.token().len(), 64);
+            // Seen again, the page keeps the same token.
+            let token = c.token();
+            c.get("/login").await;
+            assert_eq!(c.token(), token, "{}", app.backend);
+            clients.push(c);
+        }
+        assert_eq!(app.store.write_transactions(), writes, "{}: a database write", app.backend);
+        assert_eq!(app.state.sessions.writes(), session_writes, "{}: a session written", app.backend);
+        assert_eq!(app.store.audit_recent(100_000).await.unwrap().len(), events, "{}", app.backend);
+        // Another visitor's token, or a token without its cookie, is refused.
+        let (a, b) = (&clients[0], &clients[1]);
+        let r = a.post_raw("/login", Some(&app.base), Some(&b.token())).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: another visitor's token", app.backend);
+        let stranger = app.client();
+        let r = stranger.post_raw("/login", Some(&app.base), Some(&a.token())).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: a token without its cookie", app.backend);
+        // The visitor's own token signs in.
+        let r = a.post("/login", &[("login", "vendor-a"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/dashboard", "{}: {}", app.backend, r.body);
         app.close().await;
     }
 }
@@ -132,6 +179,31 @@ async fn item_46_idle_and_absolute_timeouts_end_the_session() {
         }
         app.clock.advance(Duration::minutes(20));
         assert_eq!(c.get("/dashboard").await.location(), "/login?expired=1", "{}: 12 hours", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_page_view_writes_its_session_at_most_once_a_minute_and_nothing_else() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("総務課", OrgKind::Department).await;
+        let (c, _) = app.signed_in("staff", Role::Department, Some(org)).await;
+        assert_eq!(c.get("/dashboard").await.status, StatusCode::OK);
+        let (writes, session_writes) = (app.store.write_transactions(), app.state.sessions.writes());
+        for path in ["/dashboard", "/systems", "/account", "/catalog"].iter().cycle().take(40) {
+            assert_eq!(c.get(path).await.status, StatusCode::OK, "{}: {path}", app.backend);
+        }
+        assert_eq!(app.state.sessions.writes(), session_writes, "{}: page views wrote the session", app.backend);
+        assert_eq!(app.store.write_transactions(), writes, "{}: page views wrote the database", app.backend);
+        // A minute on, the first view records the activity, once.
+        app.clock.advance(Duration::seconds(61));
+        for _ in 0..5 {
+            assert_eq!(c.get("/dashboard").await.status, StatusCode::OK);
+        }
+        assert_eq!(app.state.sessions.writes(), session_writes + 1, "{}", app.backend);
+        // And the idle limit counts from that view: 59 minutes later still in.
+        app.clock.advance(Duration::minutes(59));
+        assert_eq!(c.get("/dashboard").await.status, StatusCode::OK, "{}", app.backend);
         app.close().await;
     }
 }
