@@ -135,6 +135,9 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         Err(e) => return fail(format!("セッションの保存先を準備できません (session store): {e}")).await,
     };
     let state = AppState::new(store.clone(), sessions.clone(), web_config, clock.clone());
+    if let Err(e) = state.prepare().await {
+        return fail(format!("鍵を準備できません (server keys): {e}")).await;
+    }
     let refusals = state.refusals.clone();
     let setup_url = match crate::jobs::setup_token(&store, &*clock, &public_origin).await {
         Ok(u) => u,
