@@ -12,13 +12,54 @@ pub fn applicable<'a>(
     attrs: &SystemAttributes,
     overrides: &[(u32, bool)],
 ) -> Vec<&'a RequirementDef> {
-    reqs.iter()
-        .filter(|r| match overrides.iter().find(|(n, _)| *n == r.number) {
+    let conditions = Conditions::of(reqs);
+    reqs.iter().zip(&conditions.0).filter(|(_, c)| c.applies(attrs, overrides)).map(|(r, _)| r).collect()
+}
+
+/// A catalog version's conditions, parsed once: a version never changes, so
+/// the store keeps these beside the parsed catalog.
+#[derive(Debug, Clone)]
+pub struct Conditions(Vec<Condition>);
+
+#[derive(Debug, Clone)]
+struct Condition {
+    number: u32,
+    /// `None`: unparsable (a stored catalog was validated at import); it applies.
+    rule: Option<Applicability>,
+}
+
+impl Condition {
+    fn applies(&self, attrs: &SystemAttributes, overrides: &[(u32, bool)]) -> bool {
+        match overrides.iter().find(|(n, _)| *n == self.number) {
             Some((_, applies)) => *applies,
-            // A stored catalog was validated at import; an unparsable condition applies.
-            None => Applicability::parse(&r.applies_when).map_or(true, |a| a.applies(attrs)),
-        })
-        .collect()
+            None => self.rule.as_ref().is_none_or(|a| a.applies(attrs)),
+        }
+    }
+}
+
+impl Conditions {
+    pub fn of(reqs: &[RequirementDef]) -> Conditions {
+        Conditions(
+            reqs.iter()
+                .map(|r| Condition { number: r.number, rule: Applicability::parse(&r.applies_when).ok() })
+                .collect(),
+        )
+    }
+
+    /// The numbers of the requirements that apply, in catalog order.
+    pub fn applicable(&self, attrs: &SystemAttributes, overrides: &[(u32, bool)]) -> Vec<u32> {
+        self.applicable_at(attrs, overrides).map(|(_, n)| n).collect()
+    }
+
+    /// The position in the catalog and the number of each requirement that
+    /// applies, in catalog order.
+    pub fn applicable_at<'a>(
+        &'a self,
+        attrs: &'a SystemAttributes,
+        overrides: &'a [(u32, bool)],
+    ) -> impl Iterator<Item = (usize, u32)> + 'a {
+        self.0.iter().enumerate().filter(|(_, c)| c.applies(attrs, overrides)).map(|(i, c)| (i, c.number))
+    }
 }
 
 closed_set!(

@@ -4,6 +4,7 @@ use crate::identity::Ctx;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::catalog::CatalogFile;
+use mamori_core::checklist::Conditions;
 use mamori_core::clock::to_unix_micros;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -53,6 +54,14 @@ pub enum ImportOutcome {
     Imported(i64),
     /// The very same catalog is version `id` already; nothing was written.
     AlreadyImported(i64),
+}
+
+/// A catalog version as kept in memory: parsed, with its conditions
+/// compiled. A version never changes once imported.
+#[derive(Clone)]
+pub(crate) struct Cached {
+    file: Arc<CatalogFile>,
+    conditions: Arc<Conditions>,
 }
 
 impl Store {
@@ -115,8 +124,20 @@ impl Store {
 
     /// A version's catalog, as imported.
     pub async fn catalog_document(&self, version_id: i64) -> Result<Option<Arc<CatalogFile>>, StoreError> {
-        if let Some(doc) = self.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
-            return Ok(Some(doc.clone()));
+        Ok(self.cached_catalog(version_id).await?.map(|c| c.file))
+    }
+
+    /// A version's applicability conditions, parsed once.
+    pub async fn catalog_conditions(&self, version_id: i64) -> Result<Arc<Conditions>, StoreError> {
+        self.cached_catalog(version_id)
+            .await?
+            .map(|c| c.conditions)
+            .ok_or_else(|| StoreError::Corrupt(format!("catalog version {version_id} is missing")))
+    }
+
+    async fn cached_catalog(&self, version_id: i64) -> Result<Option<Cached>, StoreError> {
+        if let Some(c) = self.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
+            return Ok(Some(c.clone()));
         }
         let doc: Option<String> = with_read_conn!(self, c => {
             sqlx::query_scalar("SELECT document FROM catalog_version WHERE id = $1").bind(version_id).fetch_optional(c).await?
@@ -126,8 +147,9 @@ impl Store {
             CatalogFile::from_yaml(&doc)
                 .map_err(|e| StoreError::Corrupt(format!("catalog version {version_id}: {e:?}")))?,
         );
-        self.catalogs.lock().expect("catalog cache poisoned").insert(version_id, file.clone());
-        Ok(Some(file))
+        let cached = Cached { conditions: Arc::new(Conditions::of(&file.requirements)), file };
+        self.catalogs.lock().expect("catalog cache poisoned").insert(version_id, cached.clone());
+        Ok(Some(cached))
     }
 
     /// A catalog version that must exist (a system refers to it).

@@ -133,9 +133,9 @@ pub struct Store {
     /// Write transactions begun since start (a cheap counter: tests use it
     /// to show that two requests did the same database work).
     pub(crate) writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    pub(crate) catalogs: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<i64, std::sync::Arc<mamori_core::catalog::CatalogFile>>>,
-    >,
+    pub(crate) catalogs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>>,
+    /// Each system's figures at a revision ([`crate::figures`]).
+    pub(crate) figures: crate::figures::Cache,
 }
 
 impl Store {
@@ -173,7 +173,7 @@ impl Store {
                 Pools::Postgres(pool)
             }
         };
-        Ok(Store { pools, writes: Default::default(), catalogs: Default::default() })
+        Ok(Store { pools, writes: Default::default(), catalogs: Default::default(), figures: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

@@ -11,6 +11,7 @@ pub mod auditlog;
 pub mod catalog;
 mod db;
 pub mod evidence;
+pub mod figures;
 pub mod identity;
 pub mod scans;
 pub mod sessions;

@@ -18,7 +18,7 @@ fn date_str(d: Option<Date>) -> Option<String> {
     d.map(|d| d.format(DATE).expect("a date formats as YYYY-MM-DD"))
 }
 
-fn parse_date(s: Option<String>) -> Result<Option<Date>, StoreError> {
+pub(crate) fn parse_date(s: Option<String>) -> Result<Option<Date>, StoreError> {
     s.map(|s| Date::parse(&s, DATE).map_err(|_| corrupt("date", &s))).transpose()
 }
 
@@ -47,6 +47,9 @@ pub struct SystemRecord {
     pub catalog_version_id: i64,
     pub status: SystemStatus,
     pub round: i64,
+    /// Counts every change to the system, its answers, decisions and
+    /// overrides (the key of the figures kept in memory).
+    pub revision: i64,
     pub updated_at: OffsetDateTime,
 }
 
@@ -138,6 +141,7 @@ struct SystemRow {
     catalog_version_id: i64,
     status: String,
     round: i64,
+    revision: i64,
     updated_at_us: i64,
 }
 
@@ -171,6 +175,7 @@ impl SystemRow {
             catalog_version_id: self.catalog_version_id,
             status: parsed("status", &self.status, SystemStatus::parse)?,
             round: self.round,
+            revision: self.revision,
             updated_at: timestamp(self.updated_at_us)?,
         })
     }
@@ -260,7 +265,7 @@ async fn history_line(
 /// someone else moved it first.
 async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: SystemStatus) -> Result<(), StoreError> {
     let n = with_conn!(tx, c => {
-        sqlx::query("UPDATE system SET status = $3, updated_at_us = $4 WHERE id = $1 AND status = $2")
+        sqlx::query("UPDATE system SET status = $3, updated_at_us = $4, revision = revision + 1 WHERE id = $1 AND status = $2")
             .bind(id).bind(from.as_str()).bind(to.as_str()).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
     });
     if n == 1 {
@@ -275,7 +280,7 @@ async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: Sy
 /// reads it as it is now.
 async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
     let n = with_conn!(tx, c => {
-        sqlx::query("UPDATE system SET updated_at_us = updated_at_us WHERE id = $1").bind(id).execute(c).await?.rows_affected()
+        sqlx::query("UPDATE system SET revision = revision + 1 WHERE id = $1").bind(id).execute(c).await?.rows_affected()
     });
     if n != 1 {
         return Err(StoreError::Missing);
@@ -414,7 +419,7 @@ impl Store {
             sqlx::query(
                 "UPDATE system SET name = $2, description = $3, department_id = $4, vendor_id = $5, phase = $6, uses_servers = $7, \
                  web_system = $8, external_service = $9, ismap_number = $10, service_name = $11, service_region = $12, \
-                 confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18 \
+                 confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18, revision = revision + 1 \
                  WHERE id = $1",
             )
             .bind(before.id).bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id)
@@ -496,6 +501,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM applicability_override WHERE system_id = $1 AND number = $2")
                 .bind(system_id).bind(i64::from(number)).execute(&mut *c).await?;
@@ -744,7 +750,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         with_conn!(tx, c => {
-            sqlx::query("UPDATE system SET catalog_version_id = $2, updated_at_us = $3 WHERE id = $1")
+            sqlx::query("UPDATE system SET catalog_version_id = $2, updated_at_us = $3, revision = revision + 1 WHERE id = $1")
                 .bind(system.id).bind(version_id).bind(to_unix_micros(ctx.now)).execute(c).await?;
         });
         let ev = system_event(ctx, Action::CatalogVersionChanged, system.id)

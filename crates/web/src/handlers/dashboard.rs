@@ -2,7 +2,7 @@
 
 use crate::handlers::html;
 use crate::handlers::Reply;
-use crate::handlers::{filtered, load, org_choices, today, ListQuery};
+use crate::handlers::{filtered, org_choices, today, ListQuery};
 use crate::labels::Label;
 
 use crate::auth::CurrentUser;
@@ -96,10 +96,14 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut returned_items = Vec::new();
     let mut overdue_items = Vec::new();
     let mut sys_bars = Vec::new();
-    for s in &systems {
-        let l = load(state, s).await?;
+    // Set-based: the figures of every system come from two queries at most,
+    // and from memory while nothing changed (`mamori_store::figures`).
+    let figures = state.store.figures(&systems).await?;
+    for (s, f) in systems.iter().zip(&figures) {
+        let catalog = state.store.catalog(s.catalog_version_id).await?;
         let mut progress = Progress::default();
-        for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
+        for item in &f.items {
+            let Some(r) = catalog.requirements.get(item.index) else { continue };
             let pos = match categories.iter().position(|(k, _)| *k == r.major) {
                 Some(p) => p,
                 None => {
@@ -107,15 +111,14 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
                     categories.len() - 1
                 }
             };
-            let a = l.answers.get(&r.number);
-            let answer = a.map(|a| (&a.input, a.review));
+            let answer = item.answer.as_ref().map(|(a, review)| (a, *review));
             progress.count(answer, today);
             categories[pos].1.count(answer, today);
-            if let Some(a) = a {
-                if a.review == Review::Returned {
+            if let Some((a, review)) = answer {
+                if review == Review::Returned {
                     returned_items.push((s.id, s.input.name.clone(), r.number));
                 }
-                if a.input.overdue(today) {
+                if a.overdue(today) {
                     overdue_items.push((s.id, s.input.name.clone(), r.number));
                 }
             }

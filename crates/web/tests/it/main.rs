@@ -10,3 +10,4 @@ mod checklist;
 mod evidence;
 mod harness;
 mod signin;
+mod speed;
