@@ -521,10 +521,9 @@ impl Store {
     /// The workflow's view of every applicable requirement of a system's
     /// current round, read in `tx`.
     async fn items_in(&self, tx: &mut Tx, s: &SystemRecord) -> Result<Vec<ItemState>, StoreError> {
-        let catalog = self.catalog(s.catalog_version_id).await?;
+        let conditions = self.catalog_conditions(s.catalog_version_id).await?;
         let pairs: Vec<(u32, bool)> = overrides_in(tx, s.id).await?.iter().map(|o| (o.number, o.applies)).collect();
-        let applicable: Vec<u32> =
-            checklist::applicable(&catalog.requirements, &s.input.attrs, &pairs).iter().map(|r| r.number).collect();
+        let applicable = conditions.applicable(&s.input.attrs, &pairs);
         let decided = answers_in(tx, s.id, s.round).await?.into_iter().map(|a| (a.number, a.review)).collect();
         Ok(checklist::item_states(&applicable, &decided))
     }

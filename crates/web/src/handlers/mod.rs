@@ -182,27 +182,28 @@ pub fn req_row(r: &RequirementDef) -> ReqRow {
 
 /// Everything the system page and the workflow need.
 pub struct Loaded {
-    pub reqs: Vec<RequirementDef>,
+    /// The system's catalog version, shared (parsed once per version).
+    pub catalog: std::sync::Arc<mamori_core::catalog::CatalogFile>,
     pub applicable: Vec<u32>,
     pub answers: BTreeMap<u32, AnswerRecord>,
     pub overrides: Vec<mamori_store::systems::Override>,
 }
 
 pub async fn load(state: &AppState, s: &SystemRecord) -> Result<Loaded, AppError> {
-    let file = state
-        .store
-        .catalog_document(s.catalog_version_id)
-        .await?
-        .ok_or_else(|| AppError::Internal("catalog version missing".into()))?;
+    let catalog = state.store.catalog(s.catalog_version_id).await?;
+    let conditions = state.store.catalog_conditions(s.catalog_version_id).await?;
     let overrides = state.store.overrides(s.id).await?;
     let pairs: Vec<(u32, bool)> = overrides.iter().map(|o| (o.number, o.applies)).collect();
-    let applicable =
-        checklist::applicable(&file.requirements, &s.input.attrs, &pairs).iter().map(|r| r.number).collect();
+    let applicable = conditions.applicable(&s.input.attrs, &pairs);
     let answers = state.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
-    Ok(Loaded { reqs: file.requirements.clone(), applicable, answers, overrides })
+    Ok(Loaded { catalog, applicable, answers, overrides })
 }
 
 impl Loaded {
+    pub fn reqs(&self) -> &[RequirementDef] {
+        &self.catalog.requirements
+    }
+
     pub fn items(&self) -> Vec<ItemState> {
         let decided = self.answers.iter().map(|(n, a)| (*n, a.review)).collect();
         checklist::item_states(&self.applicable, &decided)

@@ -138,7 +138,7 @@ pub(super) async fn item_page(
 ) -> Reply {
     let state = &page.state;
     let l = load(state, &s).await?;
-    let r = l.reqs.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
+    let r = l.reqs().iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
     let current = l.answers.get(&number);
     let history: Vec<_> =
         state.store.history(s.id, s.round).await?.into_iter().filter(|h| h.number == number).collect();

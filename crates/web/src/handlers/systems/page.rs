@@ -101,7 +101,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
         .collect();
     let mut counts = Progress::default();
     let mut rows = Vec::new();
-    for r in l.reqs.iter().filter(|r| l.applicable.contains(&r.number)) {
+    for r in l.reqs().iter().filter(|r| l.applicable.contains(&r.number)) {
         let a = l.answers.get(&r.number);
         let overdue = a.is_some_and(|a| a.input.overdue(today));
         let auto = report.worst_of(&r.check_ids());
@@ -195,7 +195,7 @@ pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(for
     let t = page.t();
     let mut errors = FormErrors::new();
     let l = load(state, &s).await?;
-    let number = form.number.trim().parse::<u32>().ok().filter(|n| l.reqs.iter().any(|r| r.number == *n));
+    let number = form.number.trim().parse::<u32>().ok().filter(|n| l.reqs().iter().any(|r| r.number == *n));
     if number.is_none() {
         errors.add("number", t.get("override-bad-number"));
     }
