@@ -43,8 +43,26 @@ pub(crate) use with_conn;
 /// Runs `$body` as [`with_conn!`] does, in a read-only transaction of
 /// `$store` of its own ([`Store::read`]): for a read that is one query.
 macro_rules! with_read_conn {
+    // One statement needs no transaction: it runs on a connection of the
+    // read pool (SQLite) or the pool (PostgreSQL) as it is, saving the
+    // BEGIN and COMMIT round trips. Reads of several statements that must
+    // agree use `Store::read`.
     ($store:expr, $c:ident => $body:expr) => {
-        $store.read(async |tx| Ok($crate::with_conn!(tx, $c => $body))).await
+        async {
+            match &$store.pools {
+                $crate::db::Pools::Sqlite { read, .. } => {
+                    let mut conn = read.acquire().await?;
+                    let $c = &mut *conn;
+                    Ok::<_, $crate::StoreError>($body)
+                }
+                $crate::db::Pools::Postgres(pool) => {
+                    let mut conn = pool.acquire().await?;
+                    let $c = &mut *conn;
+                    Ok::<_, $crate::StoreError>($body)
+                }
+            }
+        }
+        .await
     };
 }
 pub(crate) use with_read_conn;

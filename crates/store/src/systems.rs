@@ -294,10 +294,12 @@ async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreEr
     row.map(SystemRow::into_record).transpose()
 }
 
+const SELECT_OVERRIDES: &str =
+    "SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number";
+
 async fn overrides_in(tx: &mut Tx, system_id: i64) -> Result<Vec<Override>, StoreError> {
     let rows = with_conn!(tx, c => {
-        sqlx::query_as::<_, OverrideRow>("SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number")
-            .bind(system_id).fetch_all(c).await?
+        sqlx::query_as::<_, OverrideRow>(SELECT_OVERRIDES).bind(system_id).fetch_all(c).await?
     });
     rows.into_iter().map(OverrideRow::into_record).collect()
 }
@@ -483,11 +485,16 @@ impl Store {
     }
 
     pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {
-        self.read(async |tx| system_in(tx, id).await).await
+        let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
+        let row = with_read_conn!(self, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?)?;
+        row.map(SystemRow::into_record).transpose()
     }
 
     pub async fn overrides(&self, system_id: i64) -> Result<Vec<Override>, StoreError> {
-        self.read(async |tx| overrides_in(tx, system_id).await).await
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, OverrideRow>(SELECT_OVERRIDES).bind(system_id).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(OverrideRow::into_record).collect()
     }
 
     /// The officer decides that one requirement does (or does not) apply,
@@ -515,7 +522,11 @@ impl Store {
     }
 
     pub async fn answers(&self, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
-        self.read(async |tx| answers_in(tx, system_id, round).await).await
+        let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 ORDER BY number");
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(AnswerRow::into_record).collect()
     }
 
     /// The workflow's view of every applicable requirement of a system's
