@@ -47,7 +47,7 @@ pub enum Command {
     /// Web サーバの技術的な項目を外部から確認する (verify a web server from outside)
     Scan(crate::scan::ScanArgs),
     /// 空のデータディレクトリにデモデータを作る (fill an empty data directory with a sample)
-    Demo,
+    Demo(crate::demo::DemoArgs),
     /// システム (systems)
     System {
         #[command(subcommand)]
@@ -64,7 +64,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
         Command::System { command } => crate::systems::run(&cli.global, command).await,
-        Command::Demo => crate::demo::run(&cli.global).await,
+        Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
     }
 }

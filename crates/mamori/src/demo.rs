@@ -1,10 +1,12 @@
 //! `mamori demo`: fills an empty data directory with a realistic sample, so
-//! a new user can look around in a minute.
+//! a new user can look around in a minute. `--systems` and `--accounts`
+//! make it larger, for trying the pages at a ward's scale.
 
 use crate::config::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
+use clap::Args;
 use mamori_core::audit::{Actor, Origin};
-use mamori_core::catalog::SystemAttributes;
+use mamori_core::catalog::{RequirementDef, SystemAttributes};
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
 use mamori_core::clock::{Clock, SystemClock};
 use mamori_core::identity::{Login, OrgKind, Role};
@@ -16,6 +18,22 @@ use mamori_store::systems::SystemInput;
 use mamori_store::{Store, StoreError};
 use rand::Rng;
 use std::process::ExitCode;
+
+/// The named sample: systems and accounts made whatever the sizes asked.
+const NAMED_SYSTEMS: u32 = 10;
+const NAMED_ACCOUNTS: u32 = 8;
+/// The largest sample `--systems` and `--accounts` make.
+const MAX_SIZE: u32 = 5000;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// 作成するシステムの数 (1〜5000; 11 件目からは「業務システム 0011」のように作成) / number of systems
+    #[arg(long, value_name = "N", default_value_t = NAMED_SYSTEMS)]
+    systems: u32,
+    /// 作成するアカウントの数 (8〜5000; 9 件目からは user-0009 のように作成) / number of accounts
+    #[arg(long, value_name = "N", default_value_t = NAMED_ACCOUNTS)]
+    accounts: u32,
+}
 
 /// A password that meets the policy: 16 characters from four classes.
 fn password() -> String {
@@ -33,17 +51,46 @@ fn password() -> String {
     String::from_utf8(chars).expect("ASCII")
 }
 
-pub async fn run(global: &GlobalArgs) -> ExitCode {
+/// The sizes asked for, or why they are refused.
+fn check(args: &DemoArgs) -> Result<(), String> {
+    if !(1..=MAX_SIZE).contains(&args.systems) {
+        return Err(format!(
+            "--systems は 1 から {MAX_SIZE} までの数にしてください。{} は指定できません (--systems must be between 1 and {MAX_SIZE})",
+            args.systems
+        ));
+    }
+    if !(NAMED_ACCOUNTS..=MAX_SIZE).contains(&args.accounts) {
+        return Err(format!(
+            "--accounts は {NAMED_ACCOUNTS} から {MAX_SIZE} までの数にしてください。{} は指定できません (--accounts must be between {NAMED_ACCOUNTS} and {MAX_SIZE})",
+            args.accounts
+        ));
+    }
+    Ok(())
+}
+
+pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> ExitCode {
+    if let Err(message) = check(args) {
+        eprintln!("mamori: {message}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let store = match open_store(global).await {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let code = match fill(&store).await {
-        Ok(accounts) => {
+    let code = match fill(&store, args).await {
+        Ok(Filled { accounts, more }) => {
             outln!("デモデータを作成しました (demo data created). アカウント (accounts):");
             outln!("{:<14} {:<18} password", "login", "role");
             for (login, role, pw) in accounts {
                 outln!("{login:<14} {role:<18} {pw}");
+            }
+            if more > 0 {
+                let first = extra_login(NAMED_ACCOUNTS + 1);
+                let range =
+                    if more == 1 { first } else { format!("{first} 〜 {}", extra_login(NAMED_ACCOUNTS + more)) };
+                outln!(
+                    "ほかに {more} 件のアカウント ({range}) を作成しました。パスワードは表示しません。使うときは mamori user reset-password で設定してください (further accounts created: {more}; set a password with `mamori user reset-password LOGIN --password-stdin`)."
+                );
             }
             outln!("システム管理者と情報セキュリティ担当は、初回ログイン時に二要素認証を設定します (admin and officer enrol TOTP at first sign-in).");
             ExitCode::SUCCESS
@@ -72,15 +119,27 @@ impl From<StoreError> for Refusal {
     }
 }
 
-async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refusal> {
+/// What was made: the named accounts with their passwords, and how many
+/// further accounts (whose passwords are not shown).
+struct Filled {
+    accounts: Vec<(String, &'static str, String)>,
+    more: u32,
+}
+
+/// The login of the `n`th account beyond the named ones: `user-0009`.
+fn extra_login(n: u32) -> String {
+    format!("user-{n:04}")
+}
+
+fn demo_ctx() -> Ctx {
+    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login: "demo".into() }, origin: Origin::default() }
+}
+
+async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
     if !store.accounts().await?.is_empty() || !store.organisations().await?.is_empty() {
         return Err(Refusal::NotEmpty);
     }
-    let ctx = Ctx {
-        now: SystemClock.now(),
-        actor: Actor { account_id: None, login: "demo".into() },
-        origin: Origin::default(),
-    };
+    let ctx = demo_ctx();
     let catalog = match store.ensure_catalog(&ctx).await? {
         Some(id) => id,
         None => store.catalog_versions().await?[0].id,
@@ -94,7 +153,7 @@ async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refu
     {
         vendors.push(store.create_organisation_audited(&ctx, name, OrgKind::Vendor, "03-0000-0000").await?);
     }
-    let people: [(&str, &str, Role, Option<i64>); 8] = [
+    let people: [(&str, &str, Role, Option<i64>); NAMED_ACCOUNTS as usize] = [
         ("admin", "管理 太郎", Role::Admin, None),
         ("officer", "情報 花子", Role::SecurityOfficer, None),
         ("auditor", "監査 次郎", Role::Auditor, None),
@@ -104,23 +163,44 @@ async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refu
         ("vendor-b", "守 二郎", Role::Vendor, Some(vendors[1])),
         ("vendor-c", "雲 三子", Role::Vendor, Some(vendors[2])),
     ];
+    // Vendor and department staff beyond the named people, in turn.
+    let more = args.accounts.saturating_sub(NAMED_ACCOUNTS);
+    let staff: Vec<(String, String, Role, Option<i64>)> = (NAMED_ACCOUNTS + 1..=NAMED_ACCOUNTS + more)
+        .map(|n| {
+            let k = n as usize / 2;
+            let (role, org) = if n.is_multiple_of(2) {
+                (Role::Vendor, vendors[k % vendors.len()])
+            } else {
+                (Role::Department, dept[k % dept.len()])
+            };
+            (extra_login(n), format!("デモ 利用者{n:04}"), role, Some(org))
+        })
+        .collect();
+    let everyone: Vec<(String, String, Role, Option<i64>)> = people
+        .iter()
+        .map(|(login, name, role, org)| ((*login).to_owned(), (*name).to_owned(), *role, *org))
+        .chain(staff)
+        .collect();
+    let passwords: Vec<String> = everyone.iter().map(|_| password()).collect();
+    let hashes = hash_all(&passwords).await;
     let mut accounts = Vec::new();
-    for (login, name, role, org) in people {
-        let pw = password();
+    for (((login, name, role, org), pw), password_hash) in everyone.into_iter().zip(passwords).zip(hashes) {
         let new = NewAccount {
-            login: Login::parse(login).expect("a valid demo login"),
-            display_name: name.into(),
+            login: Login::parse(&login).expect("a valid demo login"),
+            display_name: name,
             email: format!("{login}@example.lg.jp"),
             role,
             organisation_id: org,
-            password_hash: hash::hash(&pw),
+            password_hash,
             must_change_password: false,
         };
         store.issue_account(&ctx, &new, "デモデータ").await?;
-        accounts.push((login.to_owned(), role.as_str(), pw));
+        if accounts.len() < NAMED_ACCOUNTS as usize {
+            accounts.push((login, role.as_str(), pw));
+        }
     }
     let reqs = store.catalog_document(catalog).await?.map(|c| c.requirements.clone()).unwrap_or_default();
-    let systems: [(&str, usize, usize, Phase, SystemAttributes, SystemStatus); 10] = [
+    let systems: [(&str, usize, usize, Phase, SystemAttributes, SystemStatus); NAMED_SYSTEMS as usize] = [
         ("文書管理システム", 0, 0, Phase::Production, web(true, false), SystemStatus::Approved),
         ("電子申請システム", 3, 0, Phase::Production, web(true, true), SystemStatus::Submitted),
         ("税務総合システム", 1, 1, Phase::Production, onprem(), SystemStatus::Returned),
@@ -132,7 +212,8 @@ async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refu
         ("議事録検索サービス", 3, 2, Phase::PreProduction, web(false, true), SystemStatus::Answering),
         ("旧人事給与システム", 0, 1, Phase::Retired, onprem(), SystemStatus::Returned),
     ];
-    for (i, (name, d, v, phase, attrs, target)) in systems.into_iter().enumerate() {
+    let progress = Progress::new(args.systems);
+    for (i, (name, d, v, phase, attrs, target)) in systems.into_iter().take(args.systems as usize).enumerate() {
         let input = SystemInput {
             name: name.into(),
             description: "デモ用のシステムです。".into(),
@@ -148,10 +229,95 @@ async fn fill(store: &Store) -> Result<Vec<(String, &'static str, String)>, Refu
             urls: if attrs.web_system && i < 2 { vec!["https://127.0.0.1:8443/".to_owned()] } else { vec![] },
             hosts: vec![],
         };
+        let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
-        drive(store, &ctx, id, &reqs, target).await?;
+        drive(store, &ctx, id, &reqs, target, false).await?;
+        progress.inc();
     }
-    Ok(accounts)
+    // Beyond the named ten: every applicable item answered, the systems in
+    // turn 提出済, 承認, 差戻し and 回答中, over every department and vendor.
+    for n in NAMED_SYSTEMS + 1..=args.systems {
+        let k = (n - NAMED_SYSTEMS - 1) as usize;
+        let target =
+            [SystemStatus::Submitted, SystemStatus::Approved, SystemStatus::Returned, SystemStatus::Answering][k % 4];
+        let phase =
+            [Phase::Production, Phase::Production, Phase::PreProduction, Phase::Production, Phase::Building][k % 5];
+        let attrs = [
+            web(true, false),
+            onprem(),
+            web(false, true),
+            web(true, true),
+            SystemAttributes { availability_high: true, ..onprem() },
+            web(false, false),
+        ][k / 4 % 6];
+        let input = SystemInput {
+            name: format!("業務システム {n:04}"),
+            description: "デモ用のシステムです。".into(),
+            department_id: dept[k % dept.len()],
+            vendor_id: Some(vendors[k / dept.len() % vendors.len()]),
+            phase,
+            attrs,
+            ismap_number: if attrs.external_service { format!("C21-{n:04}-1") } else { String::new() },
+            service_name: if attrs.external_service { "パブリッククラウド".into() } else { String::new() },
+            service_region: if attrs.external_service { "東京リージョン".into() } else { String::new() },
+            // No addresses: the server's scans of a large sample would only fail.
+            urls: vec![],
+            hosts: vec![],
+        };
+        let ctx = demo_ctx();
+        let id = store.create_system(&ctx, &input, catalog).await?;
+        drive(store, &ctx, id, &reqs, target, true).await?;
+        progress.inc();
+    }
+    progress.finish();
+    Ok(Filled { accounts, more })
+}
+
+/// The passwords' hashes, in order. Each hash takes a moment (argon2, item
+/// 40): a large sample hashes on every core.
+async fn hash_all(passwords: &[String]) -> Vec<String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = passwords.len().div_ceil(cores).max(1);
+    let tasks: Vec<_> = passwords
+        .chunks(chunk)
+        .map(|c| {
+            let c = c.to_vec();
+            tokio::task::spawn_blocking(move || c.iter().map(|pw| hash::hash(pw)).collect::<Vec<String>>())
+        })
+        .collect();
+    let mut hashes = Vec::with_capacity(passwords.len());
+    for t in tasks {
+        hashes.extend(t.await.expect("hashing a password does not panic"));
+    }
+    hashes
+}
+
+/// A progress bar on the terminal for a large sample (never in a pipe).
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(systems: u32) -> Progress {
+        use std::io::IsTerminal;
+        Progress((systems > NAMED_SYSTEMS && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new(u64::from(systems));
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed}") {
+                b.set_style(style);
+            }
+            b
+        }))
+    }
+
+    fn inc(&self) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(b) = self.0 {
+            b.finish_and_clear();
+        }
+    }
 }
 
 fn web(external: bool, high: bool) -> SystemAttributes {
@@ -169,20 +335,23 @@ fn onprem() -> SystemAttributes {
     SystemAttributes { uses_servers: true, ..SystemAttributes::default() }
 }
 
-/// Answers and reviews a system until it reaches `target`.
+/// Answers and reviews a system until it reaches `target`. A system left
+/// 回答中 has half its items answered, or all of them with `all_answered`.
 async fn drive(
     store: &Store,
     ctx: &Ctx,
     id: i64,
-    reqs: &[mamori_core::catalog::RequirementDef],
+    reqs: &[RequirementDef],
     target: SystemStatus,
+    all_answered: bool,
 ) -> Result<(), StoreError> {
     if target == SystemStatus::NotStarted {
         return Ok(());
     }
     let s = store.system(id).await?.ok_or(StoreError::Missing)?;
     let applicable: Vec<u32> = checklist::applicable(reqs, &s.input.attrs, &[]).iter().map(|r| r.number).collect();
-    let count = if target == SystemStatus::Answering { applicable.len() / 2 } else { applicable.len() };
+    let count =
+        if target == SystemStatus::Answering && !all_answered { applicable.len() / 2 } else { applicable.len() };
     let later = (ctx.now + time::Duration::days(120)).date();
     for (k, n) in applicable.iter().take(count).enumerate() {
         let input = match k % 7 {
