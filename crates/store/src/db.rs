@@ -136,6 +136,11 @@ pub struct Store {
     pub(crate) catalogs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>>,
     /// Each system's figures at a revision ([`crate::figures`]).
     pub(crate) figures: crate::figures::Cache,
+    /// Every system, with the state of the table it was read at
+    /// (`Store::systems`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) systems:
+        std::sync::Arc<std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<crate::systems::SystemRecord>>)>>>,
 }
 
 impl Store {
@@ -173,7 +178,13 @@ impl Store {
                 Pools::Postgres(pool)
             }
         };
-        Ok(Store { pools, writes: Default::default(), catalogs: Default::default(), figures: Default::default() })
+        Ok(Store {
+            pools,
+            writes: Default::default(),
+            catalogs: Default::default(),
+            figures: Default::default(),
+            systems: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

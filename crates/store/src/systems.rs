@@ -9,6 +9,7 @@ use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, ItemState, Phase, Review, SystemStatus};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::scope::Scope;
+use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
 const DATE: &[time::format_description::FormatItem<'static>] =
@@ -461,27 +462,43 @@ impl Store {
     }
 
     /// The systems a person of `scope` may see, narrowed by `f`.
+    /// The systems of a person's scope that pass the filter, by name.
     pub async fn systems(&self, scope: Scope, f: &SystemFilter) -> Result<Vec<SystemRecord>, StoreError> {
-        let (scope_department, scope_vendor) = match scope {
-            Scope::All => (None, None),
-            Scope::Department(d) => (Some(d), None),
-            Scope::Vendor(v) => (None, Some(v)),
-            Scope::Nothing => return Ok(Vec::new()),
-        };
-        let sql = format!(
-            "{SELECT_SYSTEM} WHERE ($1 IS NULL OR s.department_id = $1) AND ($2 IS NULL OR s.vendor_id = $2) \
-             AND ($3 IS NULL OR s.phase = $3) AND ($4 IS NULL OR s.status = $4) \
-             AND ($5 IS NULL OR LOWER(s.name) LIKE '%' || LOWER($5) || '%') \
-             AND ($6 IS NULL OR s.department_id = $6) AND ($7 IS NULL OR s.vendor_id = $7) ORDER BY s.name"
-        );
-        let name = f.name_contains.as_ref().map(|n| n.replace(['%', '_'], ""));
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, SystemRow>(&sql)
-                .bind(f.department_id).bind(f.vendor_id).bind(f.phase.map(Phase::as_str)).bind(f.status.map(SystemStatus::as_str))
-                .bind(name).bind(scope_department).bind(scope_vendor)
-                .fetch_all(c).await?
+        if scope == Scope::Nothing {
+            return Ok(Vec::new());
+        }
+        let name = f.name_contains.as_ref().map(|n| n.to_lowercase());
+        let all = self.all_systems().await?;
+        Ok(all
+            .iter()
+            .filter(|s| scope.allows(s.input.department_id, s.input.vendor_id))
+            .filter(|s| f.department_id.is_none_or(|d| d == s.input.department_id))
+            .filter(|s| f.vendor_id.is_none_or(|v| Some(v) == s.input.vendor_id))
+            .filter(|s| f.phase.is_none_or(|p| p == s.input.phase))
+            .filter(|s| f.status.is_none_or(|st| st == s.status))
+            .filter(|s| name.as_ref().is_none_or(|n| s.input.name.to_lowercase().contains(n.as_str())))
+            .cloned()
+            .collect())
+    }
+
+    /// Every system, read again only when one was added or changed: every
+    /// change counts up its system's revision, so the count of systems and
+    /// the sum of their revisions name the table's state (one row to read
+    /// instead of hundreds, which is most of what a list costs).
+    async fn all_systems(&self) -> Result<Arc<Vec<SystemRecord>>, StoreError> {
+        let key: (i64, i64) = with_read_conn!(self, c => {
+            sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM system").fetch_one(c).await?
         })?;
-        rows.into_iter().map(SystemRow::into_record).collect()
+        if let Some((k, all)) = &*self.systems.lock().expect("systems cache poisoned") {
+            if *k == key {
+                return Ok(all.clone());
+            }
+        }
+        let sql = format!("{SELECT_SYSTEM} ORDER BY s.name, s.id");
+        let rows = with_read_conn!(self, c => sqlx::query_as::<_, SystemRow>(&sql).fetch_all(c).await?)?;
+        let all = Arc::new(rows.into_iter().map(SystemRow::into_record).collect::<Result<Vec<_>, _>>()?);
+        *self.systems.lock().expect("systems cache poisoned") = Some((key, all.clone()));
+        Ok(all)
     }
 
     pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {

@@ -99,17 +99,33 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
     let figures = state.store.figures(&systems).await?;
+    // Per catalog version: each requirement's 大項目 as a position in
+    // `categories`, found once rather than for every item of every system.
+    let mut versions: Vec<(i64, std::sync::Arc<mamori_core::catalog::CatalogFile>, Vec<usize>)> = Vec::new();
     for (s, f) in systems.iter().zip(&figures) {
-        let catalog = state.store.catalog(s.catalog_version_id).await?;
+        let v = match versions.iter().position(|(id, ..)| *id == s.catalog_version_id) {
+            Some(v) => v,
+            None => {
+                let catalog = state.store.catalog(s.catalog_version_id).await?;
+                let mut places = Vec::with_capacity(catalog.requirements.len());
+                for r in &catalog.requirements {
+                    places.push(match categories.iter().position(|(k, _)| *k == r.major) {
+                        Some(p) => p,
+                        None => {
+                            categories.push((r.major.clone(), Progress::default()));
+                            categories.len() - 1
+                        }
+                    });
+                }
+                versions.push((s.catalog_version_id, catalog, places));
+                versions.len() - 1
+            }
+        };
+        let (_, catalog, places) = &versions[v];
         let mut progress = Progress::default();
         for item in &f.items {
-            let Some(r) = catalog.requirements.get(item.index) else { continue };
-            let pos = match categories.iter().position(|(k, _)| *k == r.major) {
-                Some(p) => p,
-                None => {
-                    categories.push((r.major.clone(), Progress::default()));
-                    categories.len() - 1
-                }
+            let (Some(r), Some(&pos)) = (catalog.requirements.get(item.index), places.get(item.index)) else {
+                continue;
             };
             let answer = item.answer.as_ref().map(|(a, review)| (a, *review));
             progress.count(answer, today);
@@ -127,7 +143,12 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         rows.push(BoardRow { id: s.id, name: s.input.name.clone(), status: t.label(s.status), progress });
     }
     let (by_system, system_chart_height) = bars(&t, sys_bars);
-    let cat_items = categories.into_iter().map(|(k, p)| (k, p.applicable, p.answered, p.approved)).collect();
+    // Only the 大項目 with something that applies, as before.
+    let cat_items = categories
+        .into_iter()
+        .filter(|(_, p)| p.applicable > 0)
+        .map(|(k, p)| (k, p.applicable, p.answered, p.approved))
+        .collect();
     let (by_category, category_chart_height) = bars(&t, cat_items);
     let soon = (today + time::Duration::days(30)).to_string();
     let today_s = today.to_string();

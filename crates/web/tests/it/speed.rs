@@ -86,7 +86,7 @@ async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
 }
 
 #[tokio::test]
-async fn a_dashboard_request_runs_as_many_statements_for_30_systems_as_for_3() {
+async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_systems_as_for_3() {
     let log = statements();
     for app in App::each(Options::default()).await {
         let dept = app.org("総務課", OrgKind::Department).await;
@@ -96,12 +96,12 @@ async fn a_dashboard_request_runs_as_many_statements_for_30_systems_as_for_3() {
             let mut runs = Vec::new();
             // The first view after a change reads the changed systems; the
             // second reads nothing of them.
-            for _ in 0..2 {
+            for path in ["/dashboard", "/dashboard", "/systems", "/systems"] {
                 // Work of earlier requests (a connection returned to its
                 // pool) settles first.
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 let before = log.len();
-                let r = officer.get("/dashboard").await;
+                let r = officer.get(path).await;
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 runs.push(log.since(before));
                 assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
@@ -119,6 +119,14 @@ async fn a_dashboard_request_runs_as_many_statements_for_30_systems_as_for_3() {
         assert!(!three[0].is_empty() && !three[1].is_empty(), "{}: statements are counted", app.backend);
         assert_eq!(n(&three), n(&thirty), "{}: {three:#?} {thirty:#?}", app.backend);
         assert!(three[1].len() < three[0].len(), "{}: an unchanged ward is read from memory {three:#?}", app.backend);
+        // Renamed through the store (as another instance would do it): the
+        // list shows the new name at once.
+        let s = app.store.system(system(&app, dept, Some(vendor), "改名前のシステム").await).await.unwrap().unwrap();
+        assert!(officer.get("/systems").await.body.contains("改名前のシステム"), "{}", app.backend);
+        let renamed = mamori_store::systems::SystemInput { name: "改名後のシステム".into(), ..s.input.clone() };
+        app.store.update_system(&app.system_ctx(), &s, &renamed).await.unwrap();
+        let list = officer.get("/systems").await.body;
+        assert!(list.contains("改名後のシステム") && !list.contains("改名前のシステム"), "{}", app.backend);
         // A change through the store (as another instance would make it) is
         // seen at once: the figures follow the system's revision.
         let first = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].clone();
