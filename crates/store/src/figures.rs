@@ -23,6 +23,8 @@ pub struct ItemFigure {
     pub number: u32,
     /// The answer (status and planned date only) and the decision on it.
     pub answer: Option<(AnswerInput, Review)>,
+    /// Approved once, and changed since (`AnswerRecord::changed_after_approval`).
+    pub changed_after_approval: bool,
 }
 
 /// One system's applicable requirements, in catalog order, at a revision.
@@ -43,6 +45,8 @@ struct AnswerFigureRow {
     status: String,
     planned_date: Option<String>,
     review: String,
+    revision: i64,
+    approved_revision: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,7 +86,7 @@ impl Store {
         // The ids are bound as parameters, one placeholder each.
         let list = (1..=systems.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let answers_sql = format!(
-            "SELECT a.system_id, a.number, a.status, a.planned_date, a.review FROM answer a \
+            "SELECT a.system_id, a.number, a.status, a.planned_date, a.review, a.revision, a.approved_revision FROM answer a \
              JOIN system s ON s.id = a.system_id AND s.round = a.round WHERE a.system_id IN ({list})"
         );
         let overrides_sql =
@@ -103,7 +107,7 @@ impl Store {
                 }))
             })
             .await?;
-        let mut answers: HashMap<(i64, u32), (AnswerInput, Review)> = HashMap::with_capacity(answer_rows.len());
+        let mut answers: HashMap<(i64, u32), ((AnswerInput, Review), bool)> = HashMap::with_capacity(answer_rows.len());
         for r in answer_rows {
             let input = AnswerInput {
                 status: parsed("answer status", &r.status, AnswerStatus::parse)?,
@@ -111,7 +115,11 @@ impl Store {
                 planned: parse_date(r.planned_date)?,
                 reason: String::new(),
             };
-            answers.insert((r.system_id, r.number as u32), (input, parsed("review", &r.review, Review::parse)?));
+            let changed = r.approved_revision.is_some_and(|a| a != r.revision);
+            answers.insert(
+                (r.system_id, r.number as u32),
+                ((input, parsed("review", &r.review, Review::parse)?), changed),
+            );
         }
         let mut overrides: HashMap<i64, Vec<(u32, bool)>> = HashMap::new();
         for r in override_rows {
@@ -123,7 +131,13 @@ impl Store {
             let ovr = overrides.get(&s.id).map(Vec::as_slice).unwrap_or_default();
             let items = conditions
                 .applicable_at(&s.input.attrs, ovr)
-                .map(|(index, number)| ItemFigure { index, number, answer: answers.remove(&(s.id, number)) })
+                .map(|(index, number)| {
+                    let (answer, changed_after_approval) = match answers.remove(&(s.id, number)) {
+                        Some((a, changed)) => (Some(a), changed),
+                        None => (None, false),
+                    };
+                    ItemFigure { index, number, answer, changed_after_approval }
+                })
                 .collect();
             out.push(SystemFigures {
                 revision: s.revision,

@@ -546,6 +546,15 @@ impl Store {
         rows.into_iter().map(AnswerRow::into_record).collect()
     }
 
+    /// One item's answer in the system's current round.
+    pub async fn answer(&self, system_id: i64, round: i64, number: u32) -> Result<Option<AnswerRecord>, StoreError> {
+        let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 AND number = $3");
+        let row = with_read_conn!(self, c => {
+            sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_optional(c).await?
+        })?;
+        row.map(AnswerRow::into_record).transpose()
+    }
+
     /// The workflow's view of every applicable requirement of a system's
     /// current round, read in `tx`.
     async fn items_in(&self, tx: &mut Tx, s: &SystemRecord) -> Result<Vec<ItemState>, StoreError> {
@@ -787,9 +796,26 @@ impl Store {
 
     /// Every answer revision and decision of a system's round, oldest first.
     pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.history_of(system_id, round, None).await
+    }
+
+    /// One item's lines of [`Store::history`] (its index ends in the item
+    /// number, so only those lines are read).
+    pub async fn item_history(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.history_of(system_id, round, Some(number)).await
+    }
+
+    async fn history_of(
+        &self,
+        system_id: i64,
+        round: i64,
+        number: Option<u32>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, HistoryRow>("SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 ORDER BY id")
-                .bind(system_id).bind(round).fetch_all(c).await?
+            sqlx::query_as::<_, HistoryRow>(
+                "SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 AND ($3 IS NULL OR number = $3) ORDER BY id",
+            )
+            .bind(system_id).bind(round).bind(number.map(i64::from)).fetch_all(c).await?
         })?;
         rows.into_iter().map(HistoryRow::into_record).collect()
     }

@@ -16,7 +16,6 @@ use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::catalog::RequirementDef;
-use mamori_core::checklist::{self, ItemState};
 use mamori_core::checklist::{Phase, SystemStatus};
 use mamori_core::identity::OrgKind;
 use mamori_core::jst::format_jst;
@@ -24,9 +23,8 @@ use mamori_core::jst::JST;
 use mamori_store::accounts::Organisation;
 use mamori_store::identity::Ctx;
 use mamori_store::systems::SystemFilter;
-use mamori_store::systems::{AnswerRecord, SystemRecord};
+use mamori_store::systems::SystemRecord;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// Where the request came from (client address, user agent, request id).
@@ -180,33 +178,24 @@ pub fn req_row(r: &RequirementDef) -> ReqRow {
     }
 }
 
-/// Everything the system page and the workflow need.
+/// A system's catalog and the requirements that apply to it.
 pub struct Loaded {
     /// The system's catalog version, shared (parsed once per version).
     pub catalog: std::sync::Arc<mamori_core::catalog::CatalogFile>,
     pub applicable: Vec<u32>,
-    pub answers: BTreeMap<u32, AnswerRecord>,
-    pub overrides: Vec<mamori_store::systems::Override>,
 }
 
+/// From memory while the system has not changed (`mamori_store::figures`).
 pub async fn load(state: &AppState, s: &SystemRecord) -> Result<Loaded, AppError> {
     let catalog = state.store.catalog(s.catalog_version_id).await?;
-    let conditions = state.store.catalog_conditions(s.catalog_version_id).await?;
-    let overrides = state.store.overrides(s.id).await?;
-    let pairs: Vec<(u32, bool)> = overrides.iter().map(|o| (o.number, o.applies)).collect();
-    let applicable = conditions.applicable(&s.input.attrs, &pairs);
-    let answers = state.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
-    Ok(Loaded { catalog, applicable, answers, overrides })
+    let figures = state.store.figures(std::slice::from_ref(s)).await?;
+    let applicable = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    Ok(Loaded { catalog, applicable })
 }
 
 impl Loaded {
     pub fn reqs(&self) -> &[RequirementDef] {
         &self.catalog.requirements
-    }
-
-    pub fn items(&self) -> Vec<ItemState> {
-        let decided = self.answers.iter().map(|(n, a)| (*n, a.review)).collect();
-        checklist::item_states(&self.applicable, &decided)
     }
 }
 

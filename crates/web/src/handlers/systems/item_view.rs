@@ -1,7 +1,6 @@
 //! The page of one requirement of one system, shared by the answer, review
 //! and evidence handlers (they render it again with the problems found).
 
-use crate::handlers::load;
 use crate::handlers::Reply;
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, today, ReqRow};
@@ -137,11 +136,14 @@ pub(super) async fn item_page(
     errors: FormErrors,
 ) -> Reply {
     let state = &page.state;
-    let l = load(state, &s).await?;
-    let r = l.reqs().iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
-    let current = l.answers.get(&number);
-    let history: Vec<_> =
-        state.store.history(s.id, s.round).await?.into_iter().filter(|h| h.number == number).collect();
+    let catalog = state.store.catalog(s.catalog_version_id).await?;
+    let r = catalog.requirements.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
+    // Whether it applies, from the figures kept per revision; its one answer.
+    let figures = state.store.figures(std::slice::from_ref(&s)).await?;
+    let applies = figures.first().is_some_and(|f| f.items.iter().any(|i| i.number == number));
+    let answer_record = state.store.answer(s.id, s.round, number).await?;
+    let current = answer_record.as_ref();
+    let history: Vec<_> = state.store.item_history(s.id, s.round, number).await?;
     let today_s = today(state).to_string();
     let evidence = state
         .store
@@ -170,7 +172,6 @@ pub(super) async fn item_page(
         },
         None => AnswerShown::default(),
     });
-    let applies = l.applicable.contains(&number);
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {

@@ -75,7 +75,12 @@ struct SystemPage<'a> {
 
 async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
     let state = &page.state;
-    let l = load(state, &s).await?;
+    // The catalog (parsed once) and the figures kept per revision: no
+    // answer is read while the system has not changed.
+    let catalog = state.store.catalog(s.catalog_version_id).await?;
+    let figures = state.store.figures(std::slice::from_ref(&s)).await?;
+    let figures = figures.first().ok_or_else(|| crate::error::AppError::Internal("no figures".into()))?;
+    let overrides = state.store.overrides(s.id).await?;
     let today = today(state);
     let scan = state.store.scans(s.id, 1).await?.into_iter().next();
     let report = scan.as_ref().and_then(|r| r.report.clone()).unwrap_or_default();
@@ -101,23 +106,25 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
         .collect();
     let mut counts = Progress::default();
     let mut rows = Vec::new();
-    for r in l.reqs().iter().filter(|r| l.applicable.contains(&r.number)) {
-        let a = l.answers.get(&r.number);
-        let overdue = a.is_some_and(|a| a.input.overdue(today));
+    for item in &figures.items {
+        let Some(r) = catalog.requirements.get(item.index) else { continue };
+        let a = item.answer.as_ref();
+        let overdue = a.is_some_and(|(a, _)| a.overdue(today));
         let auto = report.worst_of(&r.check_ids());
-        counts.count(a.map(|a| (&a.input, a.review)), today);
+        counts.count(a.map(|(a, review)| (a, *review)), today);
         rows.push(ItemRow {
             number: r.number,
             major: r.major.clone(),
             middle: r.middle.clone(),
-            answer: a.map_or_else(|| p.t.get("ans-none"), |a| p.t.label(a.input.status)),
-            review: a.map_or_else(String::new, |a| match a.changed_after_approval() {
-                Some(_) => p.t.get("rev-changed-after-approval"),
-                None => p.t.label(a.review),
-            }),
-            review_class: a.map_or("", |a| a.review.as_str()),
+            answer: a.map_or_else(|| p.t.get("ans-none"), |(a, _)| p.t.label(a.status)),
+            review: match a {
+                None => String::new(),
+                Some(_) if item.changed_after_approval => p.t.get("rev-changed-after-approval"),
+                Some((_, review)) => p.t.label(*review),
+            },
+            review_class: a.map_or("", |(_, review)| review.as_str()),
             overdue,
-            overridden: l.overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
+            overridden: overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
             auto: auto.map(|v| p.t.label(v)).unwrap_or_default(),
             auto_class: match auto {
                 Some(Verdict::Fail) => "fail",
@@ -125,10 +132,13 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
                 Some(Verdict::Warn | Verdict::Error) => "warn",
                 None => "",
             },
-            contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|a| a.input.status == AnswerStatus::Done),
+            contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|(a, _)| a.status == AnswerStatus::Done),
         });
     }
-    let items = l.items();
+    let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
+    let decided =
+        figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
+    let items = checklist::item_states(&applicable, &decided);
     let missing = match checklist::submit(s.status, &items) {
         Err(WorkflowError::Unanswered(m)) => m,
         _ => vec![],
@@ -156,7 +166,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
         can_submit: is_vendor && checklist::can_answer(s.status).is_ok(),
         can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
         missing,
-        overrides: l.overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
+        overrides: overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
         versions: state
             .store
             .catalog_versions()
