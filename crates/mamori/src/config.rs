@@ -561,8 +561,11 @@ fn resolve_security(f: &FileSecurity, errors: &mut Vec<ConfigError>) -> Security
 
 /// Logs to standard error: readable text by default, JSON on request.
 /// The format is read before the rest of the configuration, so that
-/// configuration errors are logged in it too.
-pub fn init_logging(global: &GlobalArgs, _args: &ServeArgs) {
+/// configuration errors are logged in it too. Lines are written by a thread
+/// of their own (tracing-appender), so a request does not wait for its
+/// access-log line to reach the file; none is dropped (a full buffer makes
+/// the logger wait), and the returned guard writes out the rest at exit.
+pub fn init_logging(global: &GlobalArgs, _args: &ServeArgs) -> tracing_appender::non_blocking::WorkerGuard {
     let format = global.log_format.or_else(|| {
         let mut ignored = Vec::new();
         load_file(global.config.as_deref(), &mut ignored).log_format
@@ -570,15 +573,20 @@ pub fn init_logging(global: &GlobalArgs, _args: &ServeArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     use std::io::IsTerminal;
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("mamori-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     if format == Some(LogFormat::Json) {
         builder.json().flatten_event(true).init();
     } else {
         builder.init();
     }
+    guard
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
-    config::init_logging(global, args);
+    let _log = config::init_logging(global, args);
     let cfg = match Config::resolve(global, args) {
         Ok(c) => c,
         Err(errors) => {
@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
 /// `mamori check-config`: the configuration resolves, and the database is
 /// reached (and a new data directory prepared, as by `serve`).
 pub async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
-    config::init_logging(global, args);
+    let _log = config::init_logging(global, args);
     let cfg = match Config::resolve(global, args) {
         Ok(c) => c,
         Err(errors) => {

@@ -240,6 +240,19 @@ impl Server {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// The log once it holds `needle` (log lines are written by a thread of
+    /// their own, a moment after the response), or as it is after 5 s.
+    pub async fn logs_with(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.logs()
+    }
 }
 
 fn between<'a>(line: &'a str, start: &str, end: &str) -> Option<&'a str> {

@@ -70,7 +70,7 @@ async fn unknown_path_gets_the_japanese_error_page_with_its_request_id() {
     assert!(body.contains("ページが見つかりません"), "{body}");
     assert!(body.contains(&id), "the page shows the request id {id}");
     // The same id is in the server log, so the user can quote it.
-    assert!(s.logs().contains(&id));
+    assert!(s.logs_with(&id).await.contains(&id));
 }
 
 #[tokio::test]
@@ -203,7 +203,10 @@ async fn trusted_proxy_decides_the_client_address_and_scheme() {
     assert_eq!(res.status(), StatusCode::OK, "client 10.1.2.3 via the trusted proxy");
     let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", "10.1.2.3, 192.0.2.9").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "the client is the rightmost untrusted hop, 192.0.2.9");
-    assert!(s.logs().contains("client=192.0.2.9"), "the log shows the client address, not the proxy's");
+    assert!(
+        s.logs_with("client=192.0.2.9").await.contains("client=192.0.2.9"),
+        "the log shows the client address, not the proxy's"
+    );
     // The proxy says the client came over plain HTTP: redirect to HTTPS.
     let res = s.client.get(s.url("/x?y=1")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
@@ -232,7 +235,8 @@ async fn trusted_proxy_hops_with_a_port_or_in_brackets_are_read_as_addresses() {
         let res = s.client.get(s.url("/metrics")).header("x-forwarded-for", xff).send().await.unwrap();
         assert_eq!(res.status(), want, "X-Forwarded-For: {xff}");
     }
-    let logs = s.logs();
+    // Lines are written in order: once this one is in, the earlier are too.
+    let logs = s.logs_with("client=192.0.2.9").await;
     assert!(logs.contains("client=10.1.2.3") && logs.contains("client=2001:db8::5"), "{logs}");
     assert!(logs.contains("client=192.0.2.9"), "{logs}");
 }
