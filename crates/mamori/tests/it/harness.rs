@@ -244,9 +244,14 @@ impl Server {
     /// The log once it holds `needle` (log lines are written by a thread of
     /// their own, a moment after the response), or as it is after 5 s.
     pub async fn logs_with(&self, needle: &str) -> String {
+        self.logs_until(|logs| logs.contains(needle)).await
+    }
+
+    /// The log once `ready` holds for it, or as it is after 5 s.
+    pub async fn logs_until(&self, ready: impl Fn(&str) -> bool) -> String {
         for _ in 0..100 {
             let logs = self.logs();
-            if logs.contains(needle) {
+            if ready(&logs) {
                 return logs;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
