@@ -180,7 +180,6 @@ pub async fn protect(State(state): State<AppState>, mut req: Request, next: Next
 }
 
 async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>) -> Response {
-    let state = state.clone();
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -194,7 +193,7 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
         None => false,
     };
     if !same_origin(&req, &state.config.public_origin) {
-        return refuse(&state, &req, signed_in, Refusal::Origin).await;
+        return refuse(state, &req, signed_in, Refusal::Origin).await;
     }
     let expected = match &session {
         Some(s) => s.get::<String>(KEY).await.ok().flatten(),
@@ -204,34 +203,34 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
     // someone signed in.
     let expected = expected.or(if signed_in { None } else { anon });
     let Some(expected) = expected else {
-        return refuse(&state, &req, signed_in, Refusal::NoSession).await;
+        return refuse(state, &req, signed_in, Refusal::NoSession).await;
     };
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if let Some(given) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
         if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-            return refuse(&state, &req, signed_in, Refusal::Mismatch).await;
+            return refuse(state, &req, signed_in, Refusal::Mismatch).await;
         }
         if content_type.starts_with("multipart/form-data") && !MULTIPART_ROUTES.contains(&route.as_str()) {
-            return refuse(&state, &req, signed_in, Refusal::Multipart).await;
+            return refuse(state, &req, signed_in, Refusal::Multipart).await;
         }
         return next.run(req).await;
     }
     if content_type.starts_with("multipart/form-data") {
         if !MULTIPART_ROUTES.contains(&route.as_str()) {
-            return refuse(&state, &req, signed_in, Refusal::Multipart).await;
+            return refuse(state, &req, signed_in, Refusal::Multipart).await;
         }
         let mut req = req;
         req.extensions_mut().insert(PendingToken(expected));
         return next.run(req).await;
     }
     if !content_type.starts_with("application/x-www-form-urlencoded") {
-        return refuse(&state, &req, signed_in, Refusal::Missing).await;
+        return refuse(state, &req, signed_in, Refusal::Missing).await;
     }
     let limit = if signed_in { state.config.limits.max_body_bytes } else { ANONYMOUS_FORM_BYTES };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, limit).await else {
         let req = Request::from_parts(parts, Body::empty());
-        let mut res = refuse(&state, &req, signed_in, Refusal::TooLarge).await;
+        let mut res = refuse(state, &req, signed_in, Refusal::TooLarge).await;
         *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
         return res;
     };
@@ -240,9 +239,9 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
         .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v));
     let req = Request::from_parts(parts, Body::from(bytes));
     match given {
-        None => refuse(&state, &req, signed_in, Refusal::Missing).await,
+        None => refuse(state, &req, signed_in, Refusal::Missing).await,
         Some(g) if !constant_time_eq(expected.as_bytes(), g.as_bytes()) => {
-            refuse(&state, &req, signed_in, Refusal::Mismatch).await
+            refuse(state, &req, signed_in, Refusal::Mismatch).await
         }
         Some(_) => next.run(req).await,
     }
