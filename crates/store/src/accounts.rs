@@ -1,6 +1,7 @@
 //! Accounts, organisations, the account ledger, access reviews, sign-in
 //! attempts and the first-run setup token.
 
+use crate::revision::Key;
 use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend, Store, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
@@ -280,7 +281,10 @@ impl Store {
     }
 
     pub async fn account_by_id(&self, id: i64) -> Result<Option<Account>, StoreError> {
-        Ok(self.read_accounts("WHERE a.id = $1", Some(AccountKey::Id(id))).await?.pop())
+        self.kept(Key::Account(id), async || {
+            Ok(self.read_accounts("WHERE a.id = $1", Some(AccountKey::Id(id))).await?.pop())
+        })
+        .await
     }
 
     /// Every account, by login.
@@ -303,11 +307,14 @@ impl Store {
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, OrganisationRow>("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
-                .fetch_all(c).await?
-        })?;
-        rows.into_iter().map(OrganisationRow::into_record).collect()
+        self.kept(Key::Organisations, async || {
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, OrganisationRow>("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
+                    .fetch_all(c).await?
+            })?;
+            rows.into_iter().map(OrganisationRow::into_record).collect()
+        })
+        .await
     }
 
     /// The newest `n` password hashes of an account (item 4: no reuse).

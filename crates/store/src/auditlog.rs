@@ -4,6 +4,7 @@
 use crate::audit::Verification;
 use crate::audit::{append, ChainEnds, EventRow};
 use crate::identity::Ctx;
+use crate::revision::Key;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, Event};
 use mamori_core::clock::to_unix_micros;
@@ -291,9 +292,12 @@ impl Store {
 
     /// How many alerts are not acknowledged yet (the menu's count).
     pub async fn open_alert_count(&self) -> Result<i64, StoreError> {
-        with_read_conn!(self, c => {
-            sqlx::query_scalar("SELECT COUNT(*) AS n FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(c).await?
+        self.kept(Key::OpenAlerts, async || {
+            with_read_conn!(self, c => {
+                sqlx::query_scalar("SELECT COUNT(*) AS n FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(c).await?
+            })
         })
+        .await
     }
 
     pub async fn alerts(&self, open_only: bool) -> Result<Vec<Alert>, StoreError> {

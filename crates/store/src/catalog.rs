@@ -1,6 +1,7 @@
 //! Catalog versions: each import is a new, unchangeable version.
 
 use crate::identity::Ctx;
+use crate::revision::Key;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::catalog::CatalogFile;
@@ -112,14 +113,17 @@ impl Store {
 
     /// Every version, newest first.
     pub async fn catalog_versions(&self) -> Result<Vec<CatalogVersion>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, VersionRow>(
-                "SELECT v.id, v.catalog_key, v.title, v.label, v.source_sha256, v.imported_at_us, v.imported_by, \
-                 (SELECT COUNT(*) FROM requirement r WHERE r.version_id = v.id) AS n \
-                 FROM catalog_version v ORDER BY v.id DESC",
-            ).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(VersionRow::into_record).collect()
+        self.kept(Key::CatalogVersions, async || {
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, VersionRow>(
+                    "SELECT v.id, v.catalog_key, v.title, v.label, v.source_sha256, v.imported_at_us, v.imported_by, \
+                     (SELECT COUNT(*) FROM requirement r WHERE r.version_id = v.id) AS n \
+                     FROM catalog_version v ORDER BY v.id DESC",
+                ).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(VersionRow::into_record).collect()
+        })
+        .await
     }
 
     /// A version's catalog, as imported.

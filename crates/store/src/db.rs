@@ -17,6 +17,9 @@ pub enum StoreError {
     BadUrl(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A read on the calling thread (`crate::revision::Direct`).
+    #[error("database error: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database did not answer within {0:?}")]
@@ -128,11 +131,11 @@ pub(crate) enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pools: Pools,
-    /// Parsed catalog versions. A version never changes once imported, so
-    /// each is parsed once per process and shared.
     /// Write transactions begun since start (a cheap counter: tests use it
     /// to show that two requests did the same database work).
     pub(crate) writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Parsed catalog versions. A version never changes once imported, so
+    /// each is parsed once per process and shared.
     pub(crate) catalogs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>>,
     /// Each system's figures at a revision ([`crate::figures`]).
     pub(crate) figures: crate::figures::Cache,
@@ -141,6 +144,12 @@ pub struct Store {
     #[allow(clippy::type_complexity)]
     pub(crate) systems:
         std::sync::Arc<std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<crate::systems::SystemRecord>>)>>>,
+    /// Reads kept at the data's revision ([`crate::revision`]).
+    pub(crate) kept: std::sync::Arc<std::sync::Mutex<crate::revision::Kept>>,
+    /// The revision this store's reads are kept at, if bound ([`Store::at`]).
+    pub(crate) bound: Option<crate::revision::Bound>,
+    /// SQLite reads on the calling thread ([`crate::revision::Direct`]).
+    pub(crate) direct: Option<std::sync::Arc<crate::revision::Direct>>,
 }
 
 impl Store {
@@ -184,6 +193,12 @@ impl Store {
             catalogs: Default::default(),
             figures: Default::default(),
             systems: Default::default(),
+            kept: Default::default(),
+            bound: None,
+            direct: match location {
+                DatabaseLocation::SqliteFile(path) => Some(std::sync::Arc::new(crate::revision::Direct::new(path))),
+                DatabaseLocation::Postgres(_) => None,
+            },
         })
     }
 
@@ -232,6 +247,7 @@ impl Store {
 
     /// A transaction for writing.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.writing();
         self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Tx(match &self.pools {
             Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),

@@ -1,6 +1,7 @@
 //! Evidence files attached to an answer, stored in the database.
 
 use crate::identity::Ctx;
+use crate::revision::Key;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::to_unix_micros;
@@ -101,18 +102,25 @@ impl Store {
 
     /// Files of one requirement of one system's round, oldest first.
     pub async fn evidence_for(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<Evidence>, StoreError> {
-        let sql = format!("{SELECT} WHERE system_id = $1 AND round = $2 AND number = $3 ORDER BY id");
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, EvidenceRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(EvidenceRow::into_record).collect()
+        self.kept(Key::EvidenceFor(system_id, round, number), async || {
+            let sql = format!("{SELECT} WHERE system_id = $1 AND round = $2 AND number = $3 ORDER BY id");
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, EvidenceRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(EvidenceRow::into_record).collect()
+        })
+        .await
     }
 
     /// Files whose expiry date is on or before `until` (YYYY-MM-DD), soonest first.
     pub async fn evidence_expiring(&self, until: &str) -> Result<Vec<Evidence>, StoreError> {
-        let sql = format!("{SELECT} WHERE expires_on IS NOT NULL AND expires_on <= $1 ORDER BY expires_on, id");
-        let rows = with_read_conn!(self, c => sqlx::query_as::<_, EvidenceRow>(&sql).bind(until).fetch_all(c).await?)?;
-        rows.into_iter().map(EvidenceRow::into_record).collect()
+        self.kept(Key::EvidenceExpiring(until.to_owned()), async || {
+            let sql = format!("{SELECT} WHERE expires_on IS NOT NULL AND expires_on <= $1 ORDER BY expires_on, id");
+            let rows =
+                with_read_conn!(self, c => sqlx::query_as::<_, EvidenceRow>(&sql).bind(until).fetch_all(c).await?)?;
+            rows.into_iter().map(EvidenceRow::into_record).collect()
+        })
+        .await
     }
 
     pub async fn evidence(&self, id: i64) -> Result<Option<Evidence>, StoreError> {

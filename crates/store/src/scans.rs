@@ -1,6 +1,7 @@
 //! The scan queue and results.
 
 use crate::identity::Ctx;
+use crate::revision::Key;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::to_unix_micros;
@@ -145,11 +146,14 @@ impl Store {
 
     /// The newest scans of a system, newest first.
     pub async fn scans(&self, system_id: i64, limit: i64) -> Result<Vec<ScanRun>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, RunRow>("SELECT * FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(system_id).bind(limit).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(RunRow::into_record).collect()
+        self.kept(Key::Scans(system_id, limit), async || {
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, RunRow>("SELECT * FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT $2")
+                    .bind(system_id).bind(limit).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(RunRow::into_record).collect()
+        })
+        .await
     }
 
     /// Systems with URLs not scanned since `before` (the daily schedule).

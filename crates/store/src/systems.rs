@@ -3,6 +3,7 @@
 
 use crate::audit::append;
 use crate::identity::Ctx;
+use crate::revision::Key;
 use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
@@ -486,6 +487,10 @@ impl Store {
     /// the sum of their revisions name the table's state (one row to read
     /// instead of hundreds, which is most of what a list costs).
     async fn all_systems(&self) -> Result<Arc<Vec<SystemRecord>>, StoreError> {
+        self.kept(Key::AllSystems, async || self.all_systems_now().await).await
+    }
+
+    async fn all_systems_now(&self) -> Result<Arc<Vec<SystemRecord>>, StoreError> {
         let key: (i64, i64) = with_read_conn!(self, c => {
             sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM system").fetch_one(c).await?
         })?;
@@ -502,16 +507,23 @@ impl Store {
     }
 
     pub async fn system(&self, id: i64) -> Result<Option<SystemRecord>, StoreError> {
-        let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
-        let row = with_read_conn!(self, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?)?;
-        row.map(SystemRow::into_record).transpose()
+        self.kept(Key::System(id), async || {
+            let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
+            let row =
+                with_read_conn!(self, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?)?;
+            row.map(SystemRow::into_record).transpose()
+        })
+        .await
     }
 
     pub async fn overrides(&self, system_id: i64) -> Result<Vec<Override>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, OverrideRow>(SELECT_OVERRIDES).bind(system_id).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(OverrideRow::into_record).collect()
+        self.kept(Key::Overrides(system_id), async || {
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, OverrideRow>(SELECT_OVERRIDES).bind(system_id).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(OverrideRow::into_record).collect()
+        })
+        .await
     }
 
     /// The officer decides that one requirement does (or does not) apply,
@@ -548,11 +560,14 @@ impl Store {
 
     /// One item's answer in the system's current round.
     pub async fn answer(&self, system_id: i64, round: i64, number: u32) -> Result<Option<AnswerRecord>, StoreError> {
-        let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 AND number = $3");
-        let row = with_read_conn!(self, c => {
-            sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_optional(c).await?
-        })?;
-        row.map(AnswerRow::into_record).transpose()
+        self.kept(Key::Answer(system_id, round, number), async || {
+            let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 AND number = $3");
+            let row = with_read_conn!(self, c => {
+                sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).bind(i64::from(number)).fetch_optional(c).await?
+            })?;
+            row.map(AnswerRow::into_record).transpose()
+        })
+        .await
     }
 
     /// The workflow's view of every applicable requirement of a system's
@@ -796,13 +811,14 @@ impl Store {
 
     /// Every answer revision and decision of a system's round, oldest first.
     pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.history_of(system_id, round, None).await
+        self.kept(Key::History(system_id, round), async || self.history_of(system_id, round, None).await).await
     }
 
     /// One item's lines of [`Store::history`] (its index ends in the item
     /// number, so only those lines are read).
     pub async fn item_history(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.history_of(system_id, round, Some(number)).await
+        let key = Key::ItemHistory(system_id, round, number);
+        self.kept(key, async || self.history_of(system_id, round, Some(number)).await).await
     }
 
     async fn history_of(

@@ -62,6 +62,11 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     }
 }
 
+/// The store of a signed-in request, bound to the data's revision it read
+/// first; pages read through it ([`crate::page::Page`]).
+#[derive(Clone)]
+pub struct RequestStore(pub mamori_store::Store);
+
 /// Sessions are written back at most this often for activity alone (the
 /// idle timeout is counted from the last write).
 const TOUCH_EVERY_US: i64 = 60 * 1_000_000;
@@ -79,7 +84,13 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
     };
     if let Some(si) = signed {
         let now = state.clock.now();
-        match check(&state, &si, now).await {
+        // What this request reads of the data is kept at the revision it
+        // starts from (`mamori_store::revision`).
+        let store = match state.store.revision().await {
+            Ok(rev) => state.store.at(rev),
+            Err(e) => return internal(format!("revision: {e}")),
+        };
+        match check(&store, &state, &si, now).await {
             Ok(Ok(account)) => {
                 let now_us = to_unix_micros(now);
                 if now_us - si.last_seen_us >= TOUCH_EVERY_US {
@@ -89,6 +100,7 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
                     }
                 }
                 req.extensions_mut().insert(CurrentUser(Arc::new(account)));
+                req.extensions_mut().insert(RequestStore(store));
             }
             Ok(Err(why)) => {
                 let origin = origin_of(req.extensions());
@@ -118,6 +130,7 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
 }
 
 async fn check(
+    store: &mamori_store::Store,
     state: &AppState,
     si: &SignedIn,
     now: time::OffsetDateTime,
@@ -132,7 +145,7 @@ async fn check(
         SessionState::AbsoluteExpired => return Ok(Err("absolute")),
         SessionState::Active => {}
     }
-    let Some(account) = state.store.account_by_id(si.account_id).await? else { return Ok(Err("deleted")) };
+    let Some(account) = store.account_by_id(si.account_id).await? else { return Ok(Err("deleted")) };
     if account.disabled_at.is_some() {
         return Ok(Err("disabled"));
     }

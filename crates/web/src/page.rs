@@ -40,8 +40,12 @@ impl FromRequestParts<AppState> for Page {
             },
         };
         let path = parts.uri.path().to_owned();
+        let mut state = state.clone();
+        if let Some(crate::auth::RequestStore(store)) = parts.extensions.get() {
+            state.store = store.clone();
+        }
         Ok(Page {
-            state: state.clone(),
+            state,
             path,
             lang,
             session,

@@ -46,6 +46,8 @@ pub struct App {
     pub backend: &'static str,
     /// The server's state, for what tests observe inside it (password checks).
     pub state: AppState,
+    /// The database, for a second store as another instance would open it.
+    pub location: DatabaseLocation,
     cert: Vec<u8>,
     stop: watch::Sender<bool>,
     _dir: TempDir,
@@ -102,7 +104,7 @@ impl App {
             stop_rx,
         ));
         let cert = std::fs::read(cert_path).unwrap();
-        App { base, store, clock, backend, state, cert, stop, _dir: dir, pg_url }
+        App { base, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url }
     }
 
     /// SQLite always; PostgreSQL when the test cluster is there (required in CI).

@@ -56,6 +56,21 @@ fn statements() -> &'static Statements {
     })
 }
 
+/// What `request` read: each statement sqlx ran, and one "(direct)" line
+/// per statement run on the calling thread (SQLite's session and revision
+/// reads, `mamori_store::revision`).
+async fn reads<T>(app: &App, log: &Statements, request: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
+    // Work of earlier requests (a connection returned to its pool) settles
+    // first.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (before, direct) = (log.len(), app.store.direct_reads());
+    let out = request.await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut run = log.since(before);
+    run.extend((direct..app.store.direct_reads()).map(|_| "(direct)".to_owned()));
+    (out, run)
+}
+
 /// Adds `n` systems, each with every applicable item answered and half of
 /// them decided, and an override on the first.
 async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
@@ -97,13 +112,8 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
             // The first view after a change reads the changed systems; the
             // second reads nothing of them.
             for path in ["/dashboard", "/dashboard", "/systems", "/systems"] {
-                // Work of earlier requests (a connection returned to its
-                // pool) settles first.
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                let before = log.len();
-                let r = officer.get(path).await;
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                runs.push(log.since(before));
+                let (r, run) = reads(&app, log, officer.get(path)).await;
+                runs.push(run);
                 assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
                 assert!(r.body.matches("業務システム ").count() >= expect_rows, "{}", app.backend);
             }
@@ -116,9 +126,11 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
         add_systems(&app, dept, vendor, 3, 27).await;
         let thirty = measure(30).await;
         let n = |runs: &[Vec<String>]| runs.iter().map(Vec::len).collect::<Vec<_>>();
-        assert!(!three[0].is_empty() && !three[1].is_empty(), "{}: statements are counted", app.backend);
+        assert!(three[0].len() > 2, "{}: statements are counted {three:#?}", app.backend);
         assert_eq!(n(&three), n(&thirty), "{}: {three:#?} {thirty:#?}", app.backend);
-        assert!(three[1].len() < three[0].len(), "{}: an unchanged ward is read from memory {three:#?}", app.backend);
+        // Unchanged: the session and the data's revision, nothing else.
+        assert_eq!(three[1].len(), 2, "{}: an unchanged ward is read from memory {three:#?}", app.backend);
+        assert_eq!(three[3].len(), 2, "{}: an unchanged ward is read from memory {three:#?}", app.backend);
         // Renamed through the store (as another instance would do it): the
         // list shows the new name at once.
         let s = app.store.system(system(&app, dept, Some(vendor), "改名前のシステム").await).await.unwrap().unwrap();
@@ -136,6 +148,81 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
         let moved = app.store.system(first.id).await.unwrap().unwrap();
         let after = app.store.figures(std::slice::from_ref(&moved)).await.unwrap()[0].clone();
         assert_eq!(after.items.len(), before.items.len() - 1, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn every_page_of_an_unchanged_ward_reads_only_its_session_and_the_revision() {
+    let log = statements();
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let (vendor_user, _) = app.signed_in("vendor", Role::Vendor, Some(vendor)).await;
+        officer.get("/dashboard").await;
+        vendor_user.get("/dashboard").await;
+        add_systems(&app, dept, vendor, 0, 3).await;
+        let id = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].id;
+        let paths = [
+            "/dashboard".to_owned(),
+            "/systems".to_owned(),
+            format!("/systems/{id}"),
+            format!("/systems/{id}/items/2"),
+            "/account".to_owned(),
+        ];
+        for (who, client) in [("officer", &officer), ("vendor", &vendor_user)] {
+            for path in &paths {
+                let (first, _) = reads(&app, log, client.get(path)).await;
+                let (again, run) = reads(&app, log, client.get(path)).await;
+                assert_eq!(first.status, StatusCode::OK, "{} {who} {path}", app.backend);
+                assert_eq!(again.body, first.body, "{} {who} {path}: the same page", app.backend);
+                assert_eq!(run.len(), 2, "{} {who} {path}: {run:#?}", app.backend);
+            }
+        }
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_account_is_refused_at_once() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (officer, officer_id) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        officer.get("/dashboard").await;
+        add_systems(&app, dept, vendor, 0, 1).await;
+        let s = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].clone();
+        let pages = ["/dashboard".to_owned(), "/systems".to_owned(), format!("/systems/{}", s.id)];
+        for path in &pages {
+            // Twice: the second view is the one kept in memory.
+            officer.get(path).await;
+            assert!(officer.get(path).await.body.contains("業務システム 000"), "{} {path}", app.backend);
+        }
+        let account = officer.get("/account").await.body;
+        assert!(!account.contains("アラート (1)"), "{}", app.backend);
+
+        // Another instance (its own store and memory, the same database).
+        let other = mamori_store::Store::open(&app.location).await.unwrap();
+        let renamed = mamori_store::systems::SystemInput { name: "別名のシステム".into(), ..s.input.clone() };
+        other.update_system(&app.system_ctx(), &s, &renamed).await.unwrap();
+        other.raise_alert(app.now(), "test", mamori_core::monitoring::Severity::Warning, "x", "y").await.unwrap();
+        for path in &pages {
+            let body = officer.get(path).await.body;
+            assert!(body.contains("別名のシステム") && !body.contains("業務システム 000"), "{} {path}", app.backend);
+        }
+        assert!(officer.get("/account").await.body.contains("アラート (1)"), "{}", app.backend);
+
+        // Disabled by the other instance: the account kept in memory is not
+        // used, the very next request is signed out.
+        let mut tx = other.begin().await.unwrap();
+        mamori_store::accounts::set_disabled(&mut tx, app.now(), officer_id, true).await.unwrap();
+        tx.commit().await.unwrap();
+        let r = officer.get(&format!("/systems/{}", s.id)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert!(r.location().starts_with("/login"), "{} {}", app.backend, r.location());
+        assert!(!r.body.contains("別名のシステム"), "{}", app.backend);
+        other.close().await;
         app.close().await;
     }
 }
