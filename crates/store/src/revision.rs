@@ -41,6 +41,8 @@ pub(crate) enum Key {
     EvidenceFor(i64, i64, u32),
     /// Files expiring on or before a date (YYYY-MM-DD).
     EvidenceExpiring(String),
+    /// Something a caller computes from reads ([`Store::remember`]).
+    Named(&'static str, String),
 }
 
 /// At most this many reads are kept; past it the cache starts again empty.
@@ -48,11 +50,17 @@ pub(crate) enum Key {
 /// that exist, so this is a guard, not a limit anyone reaches in use.
 const MAX_KEPT: usize = 20_000;
 
+/// At most this many values are remembered under one name
+/// ([`Store::remember`]); past it more are computed and not kept.
+const MAX_NAMED: usize = 64;
+
 /// The reads kept at one revision.
 #[derive(Default)]
 pub(crate) struct Kept {
     at: Option<Revision>,
     reads: HashMap<Key, Arc<dyn Any + Send + Sync>>,
+    /// How many [`Key::Named`] entries each name has.
+    named: HashMap<&'static str, usize>,
 }
 
 /// A store bound to the revision its request read.
@@ -97,12 +105,25 @@ impl Store {
         }
     }
 
-    /// `load()`, or what it returned for the same key at the same revision.
-    pub(crate) async fn kept<T, F, Fut>(&self, key: Key, load: F) -> Result<T, StoreError>
+    /// What `compute()` returns, kept as reads are (see the module) under
+    /// `name` and `key`, which must name everything the value depends on
+    /// besides the data (who asks, the filter, the date, the language). At
+    /// most a few dozen values are kept per name.
+    pub async fn remember<T, E, F, Fut>(&self, name: &'static str, key: String, compute: F) -> Result<T, E>
     where
         T: Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, StoreError>>,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.kept(Key::Named(name, key), compute).await
+    }
+
+    /// `load()`, or what it returned for the same key at the same revision.
+    pub(crate) async fn kept<T, E, F, Fut>(&self, key: Key, load: F) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
     {
         let Some(bound) = self.bound.as_ref().filter(|b| !b.wrote.load(Ordering::Relaxed)) else {
             return load().await;
@@ -122,13 +143,23 @@ impl Store {
         if kept.at.is_none_or(|at| at < bound.at) {
             kept.at = Some(bound.at);
             kept.reads.clear();
+            kept.named.clear();
         }
-        if kept.at == Some(bound.at) {
-            if kept.reads.len() >= MAX_KEPT {
-                kept.reads.clear();
+        if kept.at != Some(bound.at) {
+            return Ok(v);
+        }
+        if kept.reads.len() >= MAX_KEPT {
+            kept.reads.clear();
+            kept.named.clear();
+        }
+        if let Key::Named(name, _) = &key {
+            let n = kept.named.entry(name).or_default();
+            if *n >= MAX_NAMED {
+                return Ok(v);
             }
-            kept.reads.insert(key, Arc::new(v.clone()));
+            *n += 1;
         }
+        kept.reads.insert(key, Arc::new(v.clone()));
         Ok(v)
     }
 }

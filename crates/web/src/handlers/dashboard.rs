@@ -1,4 +1,9 @@
 //! The dashboard: counts and charts of the systems a person may see.
+//!
+//! It stays the same size as the ward grows: the charts and the table show
+//! the systems that need attention most ([`SHOWN`] of them), the lists the
+//! first [`SHOWN`] items each, with how many more there are; the systems
+//! list (`/systems`) shows every system.
 
 use crate::handlers::html;
 use crate::handlers::Reply;
@@ -13,6 +18,7 @@ use crate::AppState;
 use askama::Template;
 use mamori_core::checklist::{Phase, Progress, Review};
 use mamori_core::identity::OrgKind;
+use std::sync::Arc;
 
 // ----- dashboard -----------------------------------------------------------------------------
 
@@ -37,18 +43,44 @@ pub struct BoardRow {
 
 /// The dashboard's figures for the systems a person may see.
 pub struct Board {
+    /// The systems needing attention most, at most [`SHOWN`].
     pub rows: Vec<BoardRow>,
+    /// How many systems the figures count.
+    pub systems_total: usize,
     pub by_system: Vec<Bar>,
     pub by_category: Vec<Bar>,
     pub system_chart_height: u32,
     pub category_chart_height: u32,
-    pub returned_items: Vec<(i64, String, u32)>,
-    pub overdue_items: Vec<(i64, String, u32)>,
+    pub returned_items: Shown<(i64, String, u32)>,
+    pub overdue_items: Shown<(i64, String, u32)>,
     /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
-    pub expiring: Vec<(i64, String, u32, String, String, bool)>,
+    pub expiring: Shown<(i64, String, u32, String, String, bool)>,
+    /// The filter as a query string, for the link to the systems list.
+    pub list_query: String,
     pub departments: Vec<(String, String)>,
     pub vendors: Vec<(String, String)>,
     pub phases: Vec<(String, String)>,
+}
+
+/// Systems, and items of each list, the dashboard shows at most.
+pub const SHOWN: usize = 20;
+
+/// The first [`SHOWN`] of a list, and how many more there are.
+pub struct Shown<T> {
+    pub items: Vec<T>,
+    pub more: usize,
+}
+
+impl<T> Shown<T> {
+    fn of(mut all: Vec<T>) -> Shown<T> {
+        let more = all.len().saturating_sub(SHOWN);
+        all.truncate(SHOWN);
+        Shown { items: all, more }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 const BAR_WIDTH: u32 = 300;
@@ -95,7 +127,6 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut categories: Vec<(String, Progress)> = Vec::new();
     let mut returned_items = Vec::new();
     let mut overdue_items = Vec::new();
-    let mut sys_bars = Vec::new();
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
     let figures = state.store.figures(&systems).await?;
@@ -139,9 +170,25 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
                 }
             }
         }
-        sys_bars.push((s.input.name.clone(), progress.applicable, progress.answered, progress.approved));
         rows.push(BoardRow { id: s.id, name: s.input.name.clone(), status: t.label(s.status), progress });
     }
+    // Needing attention first: items past their date, then returned items,
+    // then the smallest share approved; by name among equals (the order
+    // the systems came in).
+    let systems_total = rows.len();
+    let share = |p: &Progress| (p.approved * 1000).checked_div(p.applicable).unwrap_or(1000);
+    rows.sort_by(|a, b| {
+        (b.progress.overdue, b.progress.returned, share(&a.progress)).cmp(&(
+            a.progress.overdue,
+            a.progress.returned,
+            share(&b.progress),
+        ))
+    });
+    rows.truncate(SHOWN);
+    let sys_bars = rows
+        .iter()
+        .map(|r| (r.name.clone(), r.progress.applicable, r.progress.answered, r.progress.approved))
+        .collect();
     let (by_system, system_chart_height) = bars(&t, sys_bars);
     // Only the 大項目 with something that applies, as before.
     let cat_items = categories
@@ -165,15 +212,23 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         })
         .collect();
     let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
+    let list_query = [("department", &q.department), ("vendor", &q.vendor), ("phase", &q.phase)]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&");
     Ok(Board {
         rows,
+        systems_total,
+        list_query,
         by_system,
         by_category,
         system_chart_height,
         category_chart_height,
-        returned_items,
-        overdue_items,
-        expiring,
+        returned_items: Shown::of(returned_items),
+        overdue_items: Shown::of(overdue_items),
+        expiring: Shown::of(expiring),
         departments: org_choices(&orgs, OrgKind::Department),
         vendors: org_choices(&orgs, OrgKind::Vendor),
         phases: Phase::ALL.iter().map(|x| (x.as_str().to_owned(), t.label(*x))).collect(),
@@ -185,7 +240,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
 struct Dashboard<'a> {
     p: PageCtx<'a>,
     role_key: &'static str,
-    board: Option<Board>,
+    board: Option<Arc<Board>>,
     q: ListQuery,
 }
 
@@ -196,10 +251,29 @@ pub async fn dashboard(
 ) -> Reply {
     let state = &page.state;
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
-        Some(board(state, &user, &q, page.t()).await?)
+        // Computed once per state of the data for each scope, filter, day
+        // and language (`mamori_store::revision`).
+        let key = format!("{:?}", (user.scope(), &q, today(state), page.lang));
+        Some(
+            state
+                .store
+                .remember("dashboard", key, async || board(state, &user, &q, page.t()).await.map(Arc::new))
+                .await?,
+        )
     } else {
         None
     };
     let p = page.ctx(state).await?;
     html(Dashboard { p, role_key: user.account().role.key(), board, q })
+}
+
+/// A query value as the systems list reads it back (RFC 3986 unreserved
+/// characters kept, every other byte percent-encoded).
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -226,3 +226,40 @@ async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_the_twenty_systems_needing_attention_most_and_links_to_every_system() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        officer.get("/dashboard").await;
+        add_systems(&app, dept, vendor, 0, 25).await;
+        // The last by name gets an item returned: it needs attention most.
+        let all = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap();
+        let last = all.iter().find(|s| s.input.name == "業務システム 024").unwrap();
+        let open = app.store.answers(last.id, last.round).await.unwrap();
+        let a = &open[1];
+        app.store
+            .decide(&app.system_ctx(), last.id, a.number, a.revision, Review::Returned, "根拠が不足")
+            .await
+            .unwrap();
+
+        let body = officer.get(&format!("/dashboard?department={dept}")).await.body;
+        let rows: Vec<&str> = body.split("<tr><td><a href=\"/systems/").skip(1).collect();
+        assert_eq!(rows.len(), 20, "{}: twenty rows", app.backend);
+        assert!(rows[0].contains("業務システム 024"), "{}: returned first: {}", app.backend, rows[0]);
+        assert!(body.contains("20 件を表示しています(全 25 件)"), "{}", app.backend);
+        assert!(
+            body.contains(&format!("href=\"/systems?department={dept}\"")),
+            "{}: the list, same filter",
+            app.backend
+        );
+        // The list shows all 25.
+        let list = officer.get(&format!("/systems?department={dept}")).await.body;
+        for i in 0..25 {
+            assert!(list.contains(&format!("業務システム {i:03}")), "{}: {i}", app.backend);
+        }
+        app.close().await;
+    }
+}
