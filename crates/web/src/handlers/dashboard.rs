@@ -212,12 +212,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         })
         .collect();
     let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
-    let list_query = [("department", &q.department), ("vendor", &q.vendor), ("phase", &q.phase)]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", url_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+    let list_query = q.filters();
     Ok(Board {
         rows,
         systems_total,
@@ -253,7 +248,7 @@ pub async fn dashboard(
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
         // Computed once per state of the data for each scope, filter, day
         // and language (`mamori_store::revision`).
-        let key = format!("{:?}", (user.scope(), &q, today(state), page.lang));
+        let key = format!("{:?}", (user.scope(), q.filters(), today(state), page.lang));
         Some(
             state
                 .store
@@ -265,15 +260,4 @@ pub async fn dashboard(
     };
     let p = page.ctx(state).await?;
     html(Dashboard { p, role_key: user.account().role.key(), board, q })
-}
-
-/// A query value as the systems list reads it back (RFC 3986 unreserved
-/// characters kept, every other byte percent-encoded).
-fn url_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -135,6 +135,39 @@ pub struct ListQuery {
     pub phase: String,
     #[serde(default)]
     pub status: String,
+    /// The page of a long list, from 1 (anything else: the first).
+    #[serde(default)]
+    pub page: String,
+}
+
+impl ListQuery {
+    /// The filters as a query string (without the page), for links that
+    /// keep them: `department=3&phase=building`.
+    pub fn filters(&self) -> String {
+        [
+            ("q", &self.q),
+            ("department", &self.department),
+            ("vendor", &self.vendor),
+            ("phase", &self.phase),
+            ("status", &self.status),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// A query value as a list reads it back: RFC 3986 unreserved characters
+/// kept, every other byte percent-encoded.
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 pub fn org_choices(orgs: &[Organisation], kind: OrgKind) -> Vec<(String, String)> {

@@ -263,3 +263,37 @@ async fn the_dashboard_shows_the_twenty_systems_needing_attention_most_and_links
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_systems_list_shows_fifty_a_page_with_links_that_keep_the_filter() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let other = app.org("税務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        for i in 0..55 {
+            system(&app, dept, Some(vendor), &format!("業務システム {i:03}")).await;
+        }
+        system(&app, other, Some(vendor), "税務のシステム").await;
+        let shown =
+            |body: &str| (0..55).filter(|i| body.contains(&format!("業務システム {i:03}<"))).collect::<Vec<_>>();
+        let first = officer.get(&format!("/systems?department={dept}")).await.body;
+        assert_eq!(shown(&first), (0..50).collect::<Vec<_>>(), "{}", app.backend);
+        assert!(first.contains("全 55 件中 1–50 件") && !first.contains("税務のシステム"), "{}", app.backend);
+        let next = format!("href=\"/systems?department={dept}&#38;page=2\"");
+        assert!(first.contains(&next) && !first.contains("rel=\"prev\""), "{}: {first}", app.backend);
+        let second = officer.get(&format!("/systems?department={dept}&page=2")).await.body;
+        assert_eq!(shown(&second), (50..55).collect::<Vec<_>>(), "{}", app.backend);
+        assert!(second.contains("全 55 件中 51–55 件") && !second.contains("rel=\"next\""), "{}", app.backend);
+        assert!(second.contains(&format!("href=\"/systems?department={dept}&#38;page=1\"")), "{}", app.backend);
+        // A page out of range, or not a number: the first.
+        for bad in ["0", "3", "-1", "x", "99999999999999999999999"] {
+            let body = officer.get(&format!("/systems?department={dept}&page={bad}")).await.body;
+            assert_eq!(shown(&body), (0..50).collect::<Vec<_>>(), "{} {bad}", app.backend);
+        }
+        // Hostile search text stays text in the links.
+        let body = officer.get("/systems?q=%22%3E%3Cscript%3E&page=1").await.body;
+        assert!(!body.contains("\"><script>"), "{}", app.backend);
+        app.close().await;
+    }
+}
