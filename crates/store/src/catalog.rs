@@ -140,7 +140,7 @@ impl Store {
     }
 
     async fn cached_catalog(&self, version_id: i64) -> Result<Option<Cached>, StoreError> {
-        if let Some(c) = self.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
+        if let Some(c) = self.shared.catalogs.lock().expect("catalog cache poisoned").get(&version_id) {
             return Ok(Some(c.clone()));
         }
         let doc: Option<String> = with_read_conn!(self, c => {
@@ -152,7 +152,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(format!("catalog version {version_id}: {e:?}")))?,
         );
         let cached = Cached { conditions: Arc::new(Conditions::of(&file.requirements)), file };
-        self.catalogs.lock().expect("catalog cache poisoned").insert(version_id, cached.clone());
+        self.shared.catalogs.lock().expect("catalog cache poisoned").insert(version_id, cached.clone());
         Ok(Some(cached))
     }
 

@@ -127,27 +127,32 @@ pub(crate) enum Pools {
     Postgres(PgPool),
 }
 
-/// The database. Cheap to clone.
+/// The database. Cheap to clone: one shared part, and the revision a
+/// request's copy is bound to ([`Store::at`]).
 #[derive(Clone)]
 pub struct Store {
+    pub(crate) shared: std::sync::Arc<Shared>,
+    /// The revision this store's reads are kept at, if bound ([`Store::at`]).
+    pub(crate) bound: Option<crate::revision::Bound>,
+}
+
+/// What every copy of a [`Store`] shares.
+pub(crate) struct Shared {
     pub(crate) pools: Pools,
     /// Write transactions begun since start (a cheap counter: tests use it
     /// to show that two requests did the same database work).
-    pub(crate) writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) writes: std::sync::atomic::AtomicU64,
     /// Parsed catalog versions. A version never changes once imported, so
     /// each is parsed once per process and shared.
-    pub(crate) catalogs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>>,
+    pub(crate) catalogs: std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>,
     /// Each system's figures at a revision ([`crate::figures`]).
     pub(crate) figures: crate::figures::Cache,
     /// Every system, with the state of the table it was read at
     /// (`Store::systems`).
     #[allow(clippy::type_complexity)]
-    pub(crate) systems:
-        std::sync::Arc<std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<crate::systems::SystemRecord>>)>>>,
+    pub(crate) systems: std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<crate::systems::SystemRecord>>)>>,
     /// Reads kept at the data's revision ([`crate::revision`]).
-    pub(crate) kept: std::sync::Arc<std::sync::Mutex<crate::revision::Kept>>,
-    /// The revision this store's reads are kept at, if bound ([`Store::at`]).
-    pub(crate) bound: Option<crate::revision::Bound>,
+    pub(crate) kept: std::sync::Mutex<crate::revision::Kept>,
     /// SQLite reads on the calling thread ([`crate::revision::Direct`]).
     pub(crate) direct: Option<std::sync::Arc<crate::revision::Direct>>,
 }
@@ -187,23 +192,24 @@ impl Store {
                 Pools::Postgres(pool)
             }
         };
-        Ok(Store {
+        let direct = match location {
+            DatabaseLocation::SqliteFile(path) => Some(std::sync::Arc::new(crate::revision::Direct::new(path))),
+            DatabaseLocation::Postgres(_) => None,
+        };
+        let shared = Shared {
             pools,
             writes: Default::default(),
             catalogs: Default::default(),
             figures: Default::default(),
             systems: Default::default(),
             kept: Default::default(),
-            bound: None,
-            direct: match location {
-                DatabaseLocation::SqliteFile(path) => Some(std::sync::Arc::new(crate::revision::Direct::new(path))),
-                DatabaseLocation::Postgres(_) => None,
-            },
-        })
+            direct,
+        };
+        Ok(Store { shared: std::sync::Arc::new(shared), bound: None })
     }
 
     pub fn backend(&self) -> Backend {
-        match self.pools {
+        match self.shared.pools {
             Pools::Sqlite { .. } => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
         }
@@ -212,7 +218,7 @@ impl Store {
     /// Answers when the database does, within a few seconds.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let q = async {
-            match &self.pools {
+            match &self.shared.pools {
                 Pools::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(drop),
                 Pools::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
             }
@@ -221,7 +227,7 @@ impl Store {
     }
 
     pub fn pool_stats(&self) -> PoolStats {
-        match &self.pools {
+        match &self.shared.pools {
             Pools::Sqlite { read, write } => {
                 PoolStats { size: read.size() + write.size(), idle: (read.num_idle() + write.num_idle()) as u32 }
             }
@@ -231,7 +237,7 @@ impl Store {
 
     /// Closes every connection; SQLite checkpoints its write-ahead log.
     pub async fn close(&self) {
-        match &self.pools {
+        match &self.shared.pools {
             Pools::Sqlite { read, write } => {
                 read.close().await;
                 write.close().await;
@@ -242,14 +248,14 @@ impl Store {
 
     /// Write transactions begun since this store was opened.
     pub fn write_transactions(&self) -> u64 {
-        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A transaction for writing.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         self.writing();
-        self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Tx(match &self.pools {
+        self.shared.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Tx(match &self.shared.pools {
             Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         }))
@@ -257,7 +263,7 @@ impl Store {
 
     /// A transaction that only reads, from one consistent snapshot.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
-        Ok(Tx(match &self.pools {
+        Ok(Tx(match &self.shared.pools {
             Pools::Sqlite { read, .. } => TxInner::Sqlite(read.begin().await?),
             Pools::Postgres(pool) => {
                 TxInner::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
@@ -280,7 +286,7 @@ impl Store {
     /// Every table of mamori's schema with its columns, sorted: lets a test
     /// prove the SQLite and PostgreSQL migrations describe the same schema.
     pub async fn describe_schema(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        let pairs: Vec<(String, String)> = match &self.pools {
+        let pairs: Vec<(String, String)> = match &self.shared.pools {
             Pools::Sqlite { read, .. } => {
                 sqlx::query_as(
                     "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \

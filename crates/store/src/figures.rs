@@ -36,7 +36,7 @@ pub struct SystemFigures {
     pub items: Vec<ItemFigure>,
 }
 
-pub(crate) type Cache = Arc<Mutex<HashMap<i64, Arc<SystemFigures>>>>;
+pub(crate) type Cache = Mutex<HashMap<i64, Arc<SystemFigures>>>;
 
 #[derive(sqlx::FromRow)]
 struct AnswerFigureRow {
@@ -63,17 +63,17 @@ impl Store {
             f.revision == s.revision && f.round == s.round && f.catalog_version_id == s.catalog_version_id
         };
         let stale: Vec<&SystemRecord> = {
-            let cache = self.figures.lock().expect("figures cache poisoned");
+            let cache = self.shared.figures.lock().expect("figures cache poisoned");
             systems.iter().filter(|s| !cache.get(&s.id).is_some_and(|f| current(f, s))).collect()
         };
         if !stale.is_empty() {
             let fresh = self.load_figures(&stale).await?;
-            let mut cache = self.figures.lock().expect("figures cache poisoned");
+            let mut cache = self.shared.figures.lock().expect("figures cache poisoned");
             for (s, f) in stale.iter().zip(fresh) {
                 cache.insert(s.id, Arc::new(f));
             }
         }
-        let cache = self.figures.lock().expect("figures cache poisoned");
+        let cache = self.shared.figures.lock().expect("figures cache poisoned");
         systems
             .iter()
             .map(|s| {

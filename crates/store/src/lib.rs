@@ -50,7 +50,7 @@ macro_rules! with_read_conn {
     // agree use `Store::read`.
     ($store:expr, $c:ident => $body:expr) => {
         async {
-            match &$store.pools {
+            match &$store.shared.pools {
                 $crate::db::Pools::Sqlite { read, .. } => {
                     let mut conn = read.acquire().await?;
                     let $c = &mut *conn;

@@ -74,10 +74,13 @@ impl Store {
     /// The data's revision now: for SQLite on the calling thread (a
     /// primary-key read of one row), for PostgreSQL one query.
     pub async fn revision(&self) -> Result<Revision, StoreError> {
-        let n = match &self.pools {
+        let n = match &self.shared.pools {
             Pools::Sqlite { .. } => {
-                let direct = self.direct.as_ref().ok_or_else(|| StoreError::Corrupt("no direct reader".into()))?;
-                direct.read(|c| c.query_row("SELECT n FROM data_revision WHERE id = 1", [], |r| r.get::<_, i64>(0)))?
+                let direct =
+                    self.shared.direct.as_ref().ok_or_else(|| StoreError::Corrupt("no direct reader".into()))?;
+                direct.read(|c| {
+                    c.prepare_cached("SELECT n FROM data_revision WHERE id = 1")?.query_row([], |r| r.get::<_, i64>(0))
+                })?
             }
             Pools::Postgres(pool) => {
                 sqlx::query_scalar::<_, i64>("SELECT n FROM data_revision WHERE id = 1").fetch_one(pool).await?
@@ -89,12 +92,12 @@ impl Store {
     /// Statements run on the calling thread since start (SQLite; none on
     /// PostgreSQL, where every statement is one sqlx runs).
     pub fn direct_reads(&self) -> u64 {
-        self.direct.as_ref().map_or(0, |d| d.reads.load(Ordering::Relaxed))
+        self.shared.direct.as_ref().map_or(0, |d| d.reads.load(Ordering::Relaxed))
     }
 
     /// This store, with its reads kept in memory at `at` (see the module).
     pub fn at(&self, at: Revision) -> Store {
-        Store { bound: Some(Bound { at, wrote: Arc::default() }), ..self.clone() }
+        Store { shared: self.shared.clone(), bound: Some(Bound { at, wrote: Arc::default() }) }
     }
 
     /// Called by every write: a bound store reads from the database from
@@ -129,7 +132,7 @@ impl Store {
             return load().await;
         };
         {
-            let kept = self.kept.lock().expect("kept reads poisoned");
+            let kept = self.shared.kept.lock().expect("kept reads poisoned");
             if kept.at == Some(bound.at) {
                 if let Some(v) = kept.reads.get(&key).and_then(|v| v.downcast_ref::<T>()) {
                     return Ok(v.clone());
@@ -137,7 +140,7 @@ impl Store {
             }
         }
         let v = load().await?;
-        let mut kept = self.kept.lock().expect("kept reads poisoned");
+        let mut kept = self.shared.kept.lock().expect("kept reads poisoned");
         // A request that read an older revision than the kept one neither
         // uses nor replaces what is kept.
         if kept.at.is_none_or(|at| at < bound.at) {

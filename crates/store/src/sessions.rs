@@ -15,14 +15,18 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-/// tower-sessions' SQL store for whichever backend is configured.
+/// tower-sessions' SQL store for whichever backend is configured. Cheap to
+/// clone (the session layer clones it for every request).
 #[derive(Debug, Clone)]
-pub struct Sessions {
+pub struct Sessions(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     read: Backend,
     write: Backend,
     /// Sessions created, saved or deleted since start (tests use it to
     /// show that viewing a page writes nothing).
-    writes: Arc<AtomicU64>,
+    writes: AtomicU64,
     /// SQLite: sessions are read on the calling thread
     /// ([`crate::revision::Direct`]).
     direct: Option<Arc<crate::revision::Direct>>,
@@ -37,7 +41,7 @@ enum Backend {
 impl Store {
     /// The session store, with its table created if missing.
     pub async fn sessions(&self) -> Result<Sessions, sqlx::Error> {
-        let (read, write) = match &self.pools {
+        let (read, write) = match &self.shared.pools {
             Pools::Sqlite { read, write } => {
                 let w = SqliteStore::new(write.clone());
                 w.migrate().await?;
@@ -49,17 +53,17 @@ impl Store {
                 (Backend::Postgres(s.clone()), Backend::Postgres(s))
             }
         };
-        Ok(Sessions { read, write, writes: Default::default(), direct: self.direct.clone() })
+        Ok(Sessions(Arc::new(Inner { read, write, writes: Default::default(), direct: self.shared.direct.clone() })))
     }
 }
 
 impl Sessions {
     pub fn writes(&self) -> u64 {
-        self.writes.load(Ordering::Relaxed)
+        self.0.writes.load(Ordering::Relaxed)
     }
 
     fn wrote(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.0.writes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -77,31 +81,31 @@ macro_rules! on_either {
 impl SessionStore for Sessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         self.wrote();
-        on_either!(&self.write, s => s.create(record).await)
+        on_either!(&self.0.write, s => s.create(record).await)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.wrote();
-        on_either!(&self.write, s => s.save(record).await)
+        on_either!(&self.0.write, s => s.save(record).await)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match &self.direct {
+        match &self.0.direct {
             Some(direct) => load_direct(direct, id),
-            None => on_either!(&self.read, s => s.load(id).await),
+            None => on_either!(&self.0.read, s => s.load(id).await),
         }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.wrote();
-        on_either!(&self.write, s => s.delete(id).await)
+        on_either!(&self.0.write, s => s.delete(id).await)
     }
 }
 
 #[async_trait]
 impl ExpiredDeletion for Sessions {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        on_either!(&self.write, s => s.delete_expired().await)
+        on_either!(&self.0.write, s => s.delete_expired().await)
     }
 }
 

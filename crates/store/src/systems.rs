@@ -494,7 +494,7 @@ impl Store {
         let key: (i64, i64) = with_read_conn!(self, c => {
             sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM system").fetch_one(c).await?
         })?;
-        if let Some((k, all)) = &*self.systems.lock().expect("systems cache poisoned") {
+        if let Some((k, all)) = &*self.shared.systems.lock().expect("systems cache poisoned") {
             if *k == key {
                 return Ok(all.clone());
             }
@@ -502,7 +502,7 @@ impl Store {
         let sql = format!("{SELECT_SYSTEM} ORDER BY s.name, s.id");
         let rows = with_read_conn!(self, c => sqlx::query_as::<_, SystemRow>(&sql).fetch_all(c).await?)?;
         let all = Arc::new(rows.into_iter().map(SystemRow::into_record).collect::<Result<Vec<_>, _>>()?);
-        *self.systems.lock().expect("systems cache poisoned") = Some((key, all.clone()));
+        *self.shared.systems.lock().expect("systems cache poisoned") = Some((key, all.clone()));
         Ok(all)
     }
 

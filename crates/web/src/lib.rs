@@ -107,10 +107,25 @@ impl Default for Limits {
     }
 }
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. Cheap to clone: the store (bound to the
+/// data's revision in a signed-in request's copy) and one shared part,
+/// whose fields read as the state's own (`state.config`).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// What every copy of the [`AppState`] shares.
+pub struct Shared {
     pub sessions: Sessions,
     pub config: Arc<WebConfig>,
     pub clock: Arc<dyn Clock>,
@@ -128,8 +143,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, sessions: Sessions, config: WebConfig, clock: Arc<dyn Clock>) -> Self {
-        AppState {
-            store,
+        let shared = Shared {
             sessions,
             config: Arc::new(config),
             clock,
@@ -139,7 +153,8 @@ impl AppState {
             refusals: Arc::new(refusals::Refusals::default()),
             account_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             csrf_key: Default::default(),
-        }
+        };
+        AppState { store, shared: Arc::new(shared) }
     }
 
     /// Loads (at first start, makes) the installation's keys, before the
