@@ -17,6 +17,13 @@ mod users;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator: a page view allocates and frees
+/// many small strings across the runtime's threads, where glibc's arenas
+/// spent about a sixth of the server's time (measured with the page
+/// benchmark, docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     return_large_blocks_to_the_system();
     let cli = cli::Cli::parse();
