@@ -2,7 +2,7 @@
 //! statements, counted as sqlx runs them (its `sqlx::query` events).
 
 use crate::checklist::system;
-use crate::harness::{App, Options};
+use crate::harness::{App, Client, Options};
 use mamori_core::checklist::{AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
@@ -71,6 +71,16 @@ async fn reads<T>(app: &App, log: &Statements, request: impl std::future::Future
     (out, run)
 }
 
+/// A department, a vendor and the security officer, signed in, who has
+/// seen the one-time message of the sign-in: where most tests here start.
+async fn ward(app: &App) -> (i64, i64, Client, i64) {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let (officer, officer_id) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+    officer.get("/dashboard").await;
+    (dept, vendor, officer, officer_id)
+}
+
 /// Adds `n` systems, each with every applicable item answered and half of
 /// them decided, and an override on the first.
 async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
@@ -104,9 +114,7 @@ async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
 async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_systems_as_for_3() {
     let log = statements();
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let (dept, vendor, officer, _) = ward(&app).await;
         let measure = async |expect_rows: usize| {
             let mut runs = Vec::new();
             // The first view after a change reads the changed systems; the
@@ -119,8 +127,6 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
             }
             runs
         };
-        // A first view takes the one-time message of the sign-in.
-        officer.get("/dashboard").await;
         add_systems(&app, dept, vendor, 0, 3).await;
         let three = measure(3).await;
         add_systems(&app, dept, vendor, 3, 27).await;
@@ -156,11 +162,8 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
 async fn every_page_of_an_unchanged_ward_reads_only_its_session_and_the_revision() {
     let log = statements();
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let (dept, vendor, officer, _) = ward(&app).await;
         let (vendor_user, _) = app.signed_in("vendor", Role::Vendor, Some(vendor)).await;
-        officer.get("/dashboard").await;
         vendor_user.get("/dashboard").await;
         add_systems(&app, dept, vendor, 0, 3).await;
         let id = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].id;
@@ -187,10 +190,7 @@ async fn every_page_of_an_unchanged_ward_reads_only_its_session_and_the_revision
 #[tokio::test]
 async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_account_is_refused_at_once() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let (officer, officer_id) = app.signed_in("officer", Role::SecurityOfficer, None).await;
-        officer.get("/dashboard").await;
+        let (dept, vendor, officer, officer_id) = ward(&app).await;
         add_systems(&app, dept, vendor, 0, 1).await;
         let s = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].clone();
         let pages = ["/dashboard".to_owned(), "/systems".to_owned(), format!("/systems/{}", s.id)];
@@ -230,10 +230,7 @@ async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_
 #[tokio::test]
 async fn the_dashboard_shows_the_twenty_systems_needing_attention_most_and_links_to_every_system() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
-        officer.get("/dashboard").await;
+        let (dept, vendor, officer, _) = ward(&app).await;
         add_systems(&app, dept, vendor, 0, 25).await;
         // The last by name gets an item returned: it needs attention most.
         let all = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap();
@@ -267,10 +264,8 @@ async fn the_dashboard_shows_the_twenty_systems_needing_attention_most_and_links
 #[tokio::test]
 async fn the_systems_list_shows_fifty_a_page_with_links_that_keep_the_filter() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
+        let (dept, vendor, officer, _) = ward(&app).await;
         let other = app.org("税務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
         for i in 0..55 {
             system(&app, dept, Some(vendor), &format!("業務システム {i:03}")).await;
         }
