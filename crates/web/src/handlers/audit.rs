@@ -83,7 +83,7 @@ impl AuditQuery {
 
     /// The query string of the filters (for the next page and the exports).
     fn query_string(&self) -> String {
-        let pairs: Vec<(&str, &str)> = [
+        crate::handlers::query_of(&[
             ("from", &self.from),
             ("until", &self.until),
             ("actor", &self.actor),
@@ -92,12 +92,7 @@ impl AuditQuery {
             ("target_id", &self.target_id),
             ("outcome", &self.outcome),
             ("client", &self.client),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.as_str()))
-        .collect();
-        serde_urlencoded::to_string(pairs).unwrap_or_default()
+        ])
     }
 }
 

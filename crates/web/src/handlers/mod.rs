@@ -144,30 +144,21 @@ impl ListQuery {
     /// The filters as a query string (without the page), for links that
     /// keep them: `department=3&phase=building`.
     pub fn filters(&self) -> String {
-        [
+        query_of(&[
             ("q", &self.q),
             ("department", &self.department),
             ("vendor", &self.vendor),
             ("phase", &self.phase),
             ("status", &self.status),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", url_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        ])
     }
 }
 
-/// A query value as a list reads it back: RFC 3986 unreserved characters
-/// kept, every other byte percent-encoded.
-fn url_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A query string of the pairs whose value is not empty, for links that
+/// keep a filter.
+pub fn query_of(pairs: &[(&str, &String)]) -> String {
+    let kept: Vec<(&str, &str)> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (*k, v.as_str())).collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
 }
 
 pub fn org_choices(orgs: &[Organisation], kind: OrgKind) -> Vec<(String, String)> {
