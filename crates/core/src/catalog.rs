@@ -276,19 +276,24 @@ impl<'a> Parser<'a> {
     }
 
     fn or(&mut self) -> Result<Applicability, String> {
-        let mut left = self.and()?;
-        while self.peek() == Some("or") {
-            self.pos += 1;
-            left = Applicability::Or(Box::new(left), Box::new(self.and()?));
-        }
-        Ok(left)
+        self.chain("or", Self::and, Applicability::Or)
     }
 
     fn and(&mut self) -> Result<Applicability, String> {
-        let mut left = self.not()?;
-        while self.peek() == Some("and") {
+        self.chain("and", Self::not, Applicability::And)
+    }
+
+    /// `operand (word operand)*`, joined from the left.
+    fn chain(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Self) -> Result<Applicability, String>,
+        join: fn(Box<Applicability>, Box<Applicability>) -> Applicability,
+    ) -> Result<Applicability, String> {
+        let mut left = operand(self)?;
+        while self.peek() == Some(word) {
             self.pos += 1;
-            left = Applicability::And(Box::new(left), Box::new(self.not()?));
+            left = join(Box::new(left), Box::new(operand(self)?));
         }
         Ok(left)
     }

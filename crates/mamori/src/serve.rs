@@ -17,26 +17,9 @@ use tokio::sync::watch;
 
 pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
     let _log = config::init_logging(global, args);
-    let cfg = match Config::resolve(global, args) {
-        Ok(c) => c,
-        Err(errors) => {
-            report_config_errors(&errors.errors);
-            record_config_errors(&errors).await;
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    let store = match prepare(&cfg.data_dir, &cfg.database, &SystemClock).await {
-        Ok(s) => s,
-        Err(e) => {
-            let message = e.message(&cfg.data_dir, &cfg.database);
-            eprintln!("mamori: {message}");
-            if let Unprepared::Catalog(store, _) = e {
-                let changes = Changes::new().with("error", message);
-                audit(&store, &SystemClock, Action::ConfigError, Outcome::Failure, changes).await;
-                store.close().await;
-            }
-            return ExitCode::from(EXIT_CONFIG);
-        }
+    let (cfg, store) = match resolve_and_prepare(global, args, true).await {
+        Ok(ready) => ready,
+        Err(code) => return code,
     };
     let code = run_with_store(cfg, store.clone()).await;
     store.close().await;
@@ -47,28 +30,41 @@ pub async fn run(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
 /// reached (and a new data directory prepared, as by `serve`).
 pub async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
     let _log = config::init_logging(global, args);
+    let Ok((cfg, store)) = resolve_and_prepare(global, args, false).await else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    store.close().await;
+    outln!("設定は正しく、データベースに接続できました (configuration OK, database reachable): {}", cfg.database);
+    ExitCode::SUCCESS
+}
+
+/// The configuration and the prepared store, or the exit code once what is
+/// wrong has been shown (and, when `record`, written to the audit log, as
+/// `serve` does; `check-config` only looks).
+async fn resolve_and_prepare(global: &GlobalArgs, args: &ServeArgs, record: bool) -> Result<(Config, Store), ExitCode> {
     let cfg = match Config::resolve(global, args) {
         Ok(c) => c,
         Err(errors) => {
             report_config_errors(&errors.errors);
-            return ExitCode::from(EXIT_CONFIG);
+            if record {
+                record_config_errors(&errors).await;
+            }
+            return Err(ExitCode::from(EXIT_CONFIG));
         }
     };
     match prepare(&cfg.data_dir, &cfg.database, &SystemClock).await {
-        Ok(store) => {
-            store.close().await;
-            outln!(
-                "設定は正しく、データベースに接続できました (configuration OK, database reachable): {}",
-                cfg.database
-            );
-            ExitCode::SUCCESS
-        }
+        Ok(store) => Ok((cfg, store)),
         Err(e) => {
-            eprintln!("mamori: {}", e.message(&cfg.data_dir, &cfg.database));
+            let message = e.message(&cfg.data_dir, &cfg.database);
+            eprintln!("mamori: {message}");
             if let Unprepared::Catalog(store, _) = e {
+                if record {
+                    let changes = Changes::new().with("error", message);
+                    audit(&store, &SystemClock, Action::ConfigError, Outcome::Failure, changes).await;
+                }
                 store.close().await;
             }
-            ExitCode::from(EXIT_CONFIG)
+            Err(ExitCode::from(EXIT_CONFIG))
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use rand::Rng;
 use sqlx::{Connection, Executor, PgConnection};
+use std::path::Path;
 
 pub const PG_ENV: &str = "MAMORI_TEST_DATABASE_URL";
 
@@ -61,17 +62,32 @@ pub struct Clamd {
 /// The EICAR anti-malware test string (harmless by design).
 pub const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
+/// Debian's `program` (in /usr/sbin or /usr/bin), or `None` (loudly) when
+/// it is not installed outside CI; in CI its absence fails the test, since
+/// `what` must run there (scripts/test installs `package`).
+fn installed(program: &str, what: &str, package: &str) -> Option<String> {
+    let found = ["/usr/sbin", "/usr/bin"].iter().map(|d| format!("{d}/{program}")).find(|p| Path::new(p).exists());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{program} is not installed: {what} must run in CI (scripts/test installs {package})");
+        }
+        eprintln!("\n*** SKIPPED {what}: {program} is not installed. Run ./scripts/test to include them. ***\n");
+    }
+    found
+}
+
+/// Starts a helper server without its output, killed when its handle drops.
+fn spawn_quiet(cmd: &mut tokio::process::Command) -> tokio::process::Child {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start")
+}
+
 /// Starts clamd, or `None` (loudly) when it is not installed outside CI.
 pub async fn start_clamd() -> Option<Clamd> {
-    let Some(bin) = ["/usr/sbin/clamd", "/usr/bin/clamd"].into_iter().find(|p| std::path::Path::new(p).exists()) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "clamd is not installed: the malware-scan tests must run in CI (scripts/test installs clamav-daemon)"
-            );
-        }
-        eprintln!("\n*** SKIPPED the clamd leg: clamd is not installed. Run ./scripts/test to include it. ***\n");
-        return None;
-    };
+    let bin = installed("clamd", "the malware-scan tests", "clamav-daemon")?;
     let dir = tempfile::TempDir::new().expect("a temporary directory");
     let db = dir.path().join("db");
     std::fs::create_dir(&db).expect("the database directory");
@@ -91,13 +107,7 @@ pub async fn start_clamd() -> Option<Clamd> {
         ),
     )
     .expect("clamd.conf");
-    let child = tokio::process::Command::new(bin)
-        .arg(format!("--config-file={}", conf.display()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start clamd");
+    let child = spawn_quiet(tokio::process::Command::new(bin).arg(format!("--config-file={}", conf.display())));
     for _ in 0..300 {
         if tokio::net::UnixStream::connect(&socket).await.is_ok() {
             return Some(Clamd { socket, _child: child, _dir: dir });
@@ -131,14 +141,7 @@ impl Nginx {
     /// and `DIR` in it are replaced. `files` are written under `DIR/www`.
     /// `None` (loudly) when nginx is not installed outside CI.
     pub async fn start(servers: &str, files: &[(&str, &[u8])]) -> Option<Nginx> {
-        let Some(bin) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
-        else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("nginx is not installed: the scanner's lab tests must run in CI (scripts/test installs it)");
-            }
-            eprintln!("\n*** SKIPPED the nginx lab: nginx is not installed. Run ./scripts/test to include it. ***\n");
-            return None;
-        };
+        let bin = installed("nginx", "the scanner's lab tests", "nginx")?;
         let dir = tempfile::TempDir::new().expect("a temporary directory");
         let www = dir.path().join("www");
         for (path, bytes) in files {
@@ -160,16 +163,7 @@ impl Nginx {
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("nginx.conf");
-        let child = tokio::process::Command::new(bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start nginx");
+        let child = spawn_quiet(tokio::process::Command::new(bin).arg("-p").arg(dir.path()).arg("-c").arg(&conf_path));
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", https_port)).await.is_ok() {
                 return Some(Nginx { https_port, http_port, dir, child });

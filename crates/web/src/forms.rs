@@ -66,16 +66,12 @@ pub fn password_message(t: &Tr, p: PasswordProblem) -> String {
 }
 
 #[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct PersonForm {
-    #[serde(default)]
     pub login: String,
-    #[serde(default)]
     pub display_name: String,
-    #[serde(default)]
     pub email: String,
-    #[serde(default)]
     pub new_password: String,
-    #[serde(default)]
     pub confirm_password: String,
 }
 

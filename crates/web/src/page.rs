@@ -55,6 +55,16 @@ impl FromRequestParts<AppState> for Page {
     }
 }
 
+/// A handler reaches the application through its page (`page.store`,
+/// `page.clock`): the store bound to the request's revision.
+impl std::ops::Deref for Page {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
 impl Page {
     /// The translations in the page's language.
     pub fn t(&self) -> Tr<'_> {
@@ -109,17 +119,17 @@ impl Page {
     /// The context for a page without forms of its own. An anonymous
     /// visitor gets no session from it (a crawler does not fill the session
     /// table); a signed-in person gets the token for the header's forms.
-    pub async fn ctx<'a>(&self, state: &'a AppState) -> Result<PageCtx<'a>, AppError> {
-        self.build(state, self.user.is_some()).await
+    pub async fn ctx(&self) -> Result<PageCtx<'_>, AppError> {
+        self.build(self.user.is_some()).await
     }
 
     /// The context for a page with a form: always a CSRF token (and so a session).
-    pub async fn ctx_form<'a>(&self, state: &'a AppState) -> Result<PageCtx<'a>, AppError> {
-        self.build(state, true).await
+    pub async fn ctx_form(&self) -> Result<PageCtx<'_>, AppError> {
+        self.build(true).await
     }
 
-    async fn build<'a>(&self, state: &'a AppState, with_token: bool) -> Result<PageCtx<'a>, AppError> {
-        let t = state.i18n.tr(self.lang);
+    async fn build(&self, with_token: bool) -> Result<PageCtx<'_>, AppError> {
+        let t = self.i18n.tr(self.lang);
         let csrf = match (&self.user, &self.anon) {
             _ if !with_token => String::new(),
             // Someone not signed in without a session token: a signed
@@ -145,7 +155,7 @@ impl Page {
             }
             if u.can(Permission::ViewAuditLog) {
                 nav.push(NavLink { href: "/audit", label: t.get("nav-audit") });
-                let open = state.store.open_alert_count().await?;
+                let open = self.store.open_alert_count().await?;
                 let label = if open == 0 { t.get("nav-alerts") } else { format!("{} ({open})", t.get("nav-alerts")) };
                 nav.push(NavLink { href: "/alerts", label });
             }

@@ -14,8 +14,7 @@ struct Home<'a> {
 }
 
 pub async fn home(page: Page) -> Result<Html<String>, AppError> {
-    let state = &page.state;
-    Ok(Html(Home { p: page.ctx(state).await? }.render()?))
+    Ok(Html(Home { p: page.ctx().await? }.render()?))
 }
 
 pub async fn not_found() -> AppError {

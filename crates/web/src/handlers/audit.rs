@@ -25,26 +25,17 @@ use time::{Duration, OffsetDateTime};
 const PAGE: i64 = 50;
 
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
 pub struct AuditQuery {
-    #[serde(default)]
     pub from: String,
-    #[serde(default)]
     pub until: String,
-    #[serde(default)]
     pub actor: String,
-    #[serde(default)]
     pub action: String,
-    #[serde(default)]
     pub target_type: String,
-    #[serde(default)]
     pub target_id: String,
-    #[serde(default)]
     pub outcome: String,
-    #[serde(default)]
     pub client: String,
-    #[serde(default)]
     pub before: Option<i64>,
-    #[serde(default)]
     pub encoding: Option<String>,
 }
 
@@ -137,11 +128,10 @@ struct AuditPage<'a> {
 }
 
 pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
-    let state = &page.state;
     let t = page.t();
     let mut errors = FormErrors::new();
     let rows: Vec<Event> = match q.filter() {
-        Ok(f) => state.store.audit_page(&f, q.before, PAGE + 1).await?,
+        Ok(f) => page.store.audit_page(&f, q.before, PAGE + 1).await?,
         Err(bad) => {
             for f in bad {
                 errors.add(f, t.get("answer-bad-date"));
@@ -158,7 +148,7 @@ pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
             format!("?{qs}&before={last}")
         }
     });
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     html(AuditPage {
         p,
         rows: rows.iter().take(PAGE as usize).map(row).collect(),
@@ -180,9 +170,8 @@ struct EventPage<'a> {
 }
 
 pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
-    let state = &page.state;
-    let e = state.store.audit_event(seq).await?.ok_or(AppError::NotFound)?;
-    let p = page.ctx(state).await?;
+    let e = page.store.audit_event(seq).await?.ok_or(AppError::NotFound)?;
+    let p = page.ctx().await?;
     let changes = serde_json::from_str::<serde_json::Value>(&e.record.changes)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -256,10 +245,9 @@ struct SigninsPage<'a> {
 const HOURS: i64 = 24 * 7;
 
 async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let now = state.clock.now();
+    let now = page.clock.now();
     let since = now - Duration::hours(HOURS);
-    let hourly = state.store.failures_per_hour(since).await?;
+    let hourly = page.store.failures_per_hour(since).await?;
     let max = hourly.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let start_hour = mamori_core::clock::to_unix_micros(since) / 3_600_000_000;
     let bars = hourly
@@ -278,15 +266,15 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
         from: Some(since),
         ..AuditFilter::default()
     };
-    let lockouts = state.store.audit_page(&filter, None, 50).await?.iter().map(row).collect();
-    let new_addresses = state
+    let lockouts = page.store.audit_page(&filter, None, 50).await?.iter().map(row).collect();
+    let new_addresses = page
         .store
         .new_address_signins(since)
         .await?
         .into_iter()
         .map(|(at, login, addr)| (jst(Some(at)), login, addr))
         .collect();
-    let reviews = state
+    let reviews = page
         .store
         .log_reviews()
         .await?
@@ -295,14 +283,14 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
             (format!("{} 〜 {}", r.period_from, r.period_to), r.reviewer_login, jst(Some(r.reviewed_at)), r.findings)
         })
         .collect();
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     html(SigninsPage {
         p,
         bars,
         max,
         total: hourly.iter().map(|(_, n)| n).sum(),
-        by_address: state.store.top_failures(since, true, 10).await?,
-        by_login: state.store.top_failures(since, false, 10).await?,
+        by_address: page.store.top_failures(since, true, 10).await?,
+        by_login: page.store.top_failures(since, false, 10).await?,
         lockouts,
         new_addresses,
         reviews,
@@ -317,17 +305,14 @@ pub async fn signins(page: Page, user: CurrentUser) -> Reply {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ReviewForm {
-    #[serde(default)]
     pub from: String,
-    #[serde(default)]
     pub to: String,
-    #[serde(default)]
     pub findings: String,
 }
 
 pub async fn sign_off(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> Reply {
-    let state = &page.state;
     let user = &who.user;
     let t = page.t();
     let mut errors = FormErrors::new();
@@ -346,7 +331,7 @@ pub async fn sign_off(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> 
     }
     let findings = errors.check(&t, "findings", "log-review-findings", parse_multiline(&form.findings, 1, 2000));
     if let (Some(findings), true) = (findings, errors.is_empty()) {
-        let op = who.op(state);
+        let op = who.op(&page);
         mamori_app::oversight::sign_off_log_review(&op, form.from.trim(), form.to.trim(), &findings).await?;
         return super::done(&page, "log-review-saved", "/audit/signins").await;
     }
@@ -376,9 +361,8 @@ struct AlertsPage<'a> {
 }
 
 pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
-    let state = &page.state;
-    let list = state.store.alerts(false).await?;
-    let p = page.ctx(state).await?;
+    let list = page.store.alerts(false).await?;
+    let p = page.ctx().await?;
     let rows = list
         .into_iter()
         .map(|a| AlertRow {
@@ -400,7 +384,6 @@ pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
 }
 
 pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    mamori_app::oversight::acknowledge_alert(&who.op(state), id).await?;
+    mamori_app::oversight::acknowledge_alert(&who.op(&page), id).await?;
     super::done(&page, "alert-acknowledged", "/alerts").await
 }

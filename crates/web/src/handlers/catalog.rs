@@ -30,14 +30,13 @@ pub struct CatalogQuery {
 }
 
 pub async fn catalog(page: Page, q: Query<CatalogQuery>) -> Reply {
-    let state = &page.state;
-    let versions = state.store.catalog_versions().await?;
+    let versions = page.store.catalog_versions().await?;
     let id = q.version.or(versions.first().map(|v| v.id)).ok_or(AppError::NotFound)?;
-    let file = state.store.catalog_document(id).await?.ok_or(AppError::NotFound)?;
-    let p = page.ctx(state).await?;
+    let file = page.store.catalog_document(id).await?.ok_or(AppError::NotFound)?;
+    let p = page.ctx().await?;
     let mut diff = Vec::new();
     if let Some(other) = q.compare {
-        let old = state.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;
+        let old = page.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;
         let d = mamori_core::catalog::diff(&old.requirements, &file.requirements);
         diff.extend(d.added.iter().map(|n| p.t.with("catalog-diff-added", &[("n", &n.to_string())])));
         diff.extend(d.removed.iter().map(|n| p.t.with("catalog-diff-removed", &[("n", &n.to_string())])));

@@ -244,20 +244,18 @@ pub async fn dashboard(
     user: CurrentUser,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
 ) -> Reply {
-    let state = &page.state;
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
-        // Computed once per state of the data for each scope, filter, day
+        // Computed once per &page of the data for each scope, filter, day
         // and language (`mamori_store::revision`).
-        let key = format!("{:?}", (user.scope(), q.filters(), today(state), page.lang));
+        let key = format!("{:?}", (user.scope(), q.filters(), today(&page), page.lang));
         Some(
-            state
-                .store
-                .remember("dashboard", key, async || board(state, &user, &q, page.t()).await.map(Arc::new))
+            page.store
+                .remember("dashboard", key, async || board(&page, &user, &q, page.t()).await.map(Arc::new))
                 .await?,
         )
     } else {
         None
     };
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     html(Dashboard { p, role_key: user.account().role.key(), board, q })
 }

@@ -29,9 +29,8 @@ struct AccountPage<'a> {
 }
 
 pub async fn account(page: Page, user: CurrentUser) -> Reply {
-    let state = &page.state;
     let prev = session::previous(&page.session).await?;
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     let a = user.account();
     html(AccountPage {
         p,
@@ -51,19 +50,16 @@ struct PasswordPage<'a> {
 }
 
 pub async fn password_form(page: Page, user: CurrentUser) -> Reply {
-    let state = &page.state;
-    let due = auth::due(state, user.account()) == Some("/password");
-    let p = page.ctx(state).await?;
+    let due = auth::due(&page, user.account()) == Some("/password");
+    let p = page.ctx().await?;
     html(PasswordPage { p, due, errors: FormErrors::new() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PasswordForm {
-    #[serde(default)]
     current_password: String,
-    #[serde(default)]
     new_password: String,
-    #[serde(default)]
     confirm_password: String,
 }
 
@@ -72,25 +68,24 @@ pub struct PasswordForm {
 /// advance towards the lockout, refused unchecked while locked, and a wrong
 /// one audited. A change ends every other session of the account.
 pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordForm>) -> Reply {
-    let state = &page.state;
     let user = &who.user;
     let a = user.account();
     let t = page.t();
     let mut errors = FormErrors::new();
-    let now = state.clock.now();
-    let policy = state.config.security.lockout;
-    let _one_at_a_time = state.account_lock(a.id).lock().await;
-    let checked = match state.store.open_account_attempt(a.id, now, &policy).await? {
+    let now = page.clock.now();
+    let policy = page.config.security.lockout;
+    let _one_at_a_time = page.account_lock(a.id).lock().await;
+    let checked = match page.store.open_account_attempt(a.id, now, &policy).await? {
         None => None,
-        Some(reserved) => Some((reserved, state.hasher.verify(&form.current_password, Some(&a.password_hash)).await)),
+        Some(reserved) => Some((reserved, page.hasher.verify(&form.current_password, Some(&a.password_hash)).await)),
     };
     match checked {
-        Some((_, true)) => state.store.reset_failures(a.id).await?,
+        Some((_, true)) => page.store.reset_failures(a.id).await?,
         Some((reserved, false)) => {
             let ev = NewEvent::new(user.actor(), who.origin.clone(), Action::PasswordChanged, Outcome::Failure)
                 .target("account", a.id.to_string())
                 .changes(Changes::new().with("why", "bad_current_password").with("failures", reserved.failures));
-            state.store.audit_record(now, ev).await?;
+            page.store.audit_record(now, ev).await?;
             if reserved.locks {
                 let ev = NewEvent::new(user.actor(), who.origin.clone(), Action::AccountLocked, Outcome::Success)
                     .target("account", a.id.to_string())
@@ -99,35 +94,35 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
                             .with("failures", reserved.failures)
                             .with("minutes", policy.lock_for.whole_minutes()),
                     );
-                state.store.audit_record(now, ev).await?;
+                page.store.audit_record(now, ev).await?;
             }
             errors.add("current_password", t.get("password-current-wrong"));
         }
         None => errors.add("current_password", t.get("password-locked")),
     }
-    crate::forms::validate_new_password(state, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
+    crate::forms::validate_new_password(&page, &t, &a.login, &form.new_password, &form.confirm_password, &mut errors);
     if errors.is_empty() {
-        let policy = state.config.security.password;
-        let history = state.store.password_history(a.id, policy.history).await?;
+        let policy = page.config.security.password;
+        let history = page.store.password_history(a.id, policy.history).await?;
         for h in &history {
-            if state.hasher.verify(&form.new_password, Some(h)).await {
+            if page.hasher.verify(&form.new_password, Some(h)).await {
                 errors.add("new_password", password_message(&t, PasswordProblem::Reused));
                 break;
             }
         }
     }
     if !errors.is_empty() {
-        let due = auth::due(state, a) == Some("/password");
-        let p = page.ctx(state).await?;
+        let due = auth::due(&page, a) == Some("/password");
+        let p = page.ctx().await?;
         return html(PasswordPage { p, due, errors });
     }
-    let ctx = who.ctx(state.clock.now(), user.actor());
-    let new_hash = state
+    let ctx = who.ctx(page.clock.now(), user.actor());
+    let new_hash = page
         .hasher
         .hash(&form.new_password)
         .await
         .ok_or_else(|| AppError::Internal("password hashing failed".into()))?;
-    let generation = state.store.change_own_password(&ctx, a.id, &new_hash).await?;
+    let generation = page.store.change_own_password(&ctx, a.id, &new_hash).await?;
     // Every other session has ended; this one carries on, with a new id
     // after the change of credentials.
     if let Some(si) = session::signed_in(&page.session).await? {
@@ -136,7 +131,7 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
     page.session.cycle_id().await?;
     session::flash(&page.session, "password-changed").await?;
     let next =
-        auth::due(state, &state.store.account_by_id(a.id).await?.ok_or(AppError::NotFound)?).unwrap_or("/dashboard");
+        auth::due(&page, &page.store.account_by_id(a.id).await?.ok_or(AppError::NotFound)?).unwrap_or("/dashboard");
     Ok(Redirect::to(next).into_response())
 }
 
@@ -164,19 +159,18 @@ fn qr_svg(url: &str) -> Result<String, AppError> {
 }
 
 async fn enrol_page(page: &Page, user: &CurrentUser, failed: bool) -> Reply {
-    let state = &page.state;
     let a = user.account();
     // A fresh secret for each enrolment attempt that has none yet.
     let secret = match (&a.totp_secret, failed) {
         (Some(s), _) => s.clone(),
         (None, _) => {
             let s = totp::new_secret();
-            state.store.begin_totp_enrolment(a.id, &s).await?;
+            page.store.begin_totp_enrolment(a.id, &s).await?;
             s
         }
     };
     let url = totp::otpauth_url(&secret, "mamori", &a.login).ok_or_else(|| AppError::Internal("otpauth url".into()))?;
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     html(EnrolPage { p, required: a.role.requires_totp(), qr_svg: qr_svg(&url)?, secret, failed })
 }
 
@@ -188,27 +182,26 @@ pub async fn totp_enrol_form(page: Page, user: CurrentUser) -> Reply {
     enrol_page(&page, &user, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CodeForm {
-    #[serde(default)]
     code: String,
 }
 
 pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> Reply {
-    let state = &page.state;
     let user = &who.user;
     let a = user.account();
     if a.totp_enabled {
         return Ok(Redirect::to("/account").into_response());
     }
-    let now = state.clock.now();
+    let now = page.clock.now();
     let step = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, &form.code, now));
     let Some(step) = step else {
         return enrol_page(&page, user, true).await;
     };
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    state.store.confirm_totp(&who.ctx(now, user.actor()), a.id, step, &hashes).await?;
-    let p = page.ctx(state).await?;
+    page.store.confirm_totp(&who.ctx(now, user.actor()), a.id, step, &hashes).await?;
+    let p = page.ctx().await?;
     html(CodesPage { p, codes })
 }

@@ -124,19 +124,14 @@ pub fn today(state: &AppState) -> time::Date {
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
 pub struct ListQuery {
-    #[serde(default)]
     pub q: String,
-    #[serde(default)]
     pub department: String,
-    #[serde(default)]
     pub vendor: String,
-    #[serde(default)]
     pub phase: String,
-    #[serde(default)]
     pub status: String,
     /// The page of a long list, from 1 (anything else: the first).
-    #[serde(default)]
     pub page: String,
 }
 

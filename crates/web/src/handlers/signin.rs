@@ -39,19 +39,17 @@ pub struct LoginQuery {
 }
 
 pub async fn login_form(page: Page, q: Query<LoginQuery>) -> Result<Response, AppError> {
-    let state = &page.state;
     if page.user.is_some() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some() })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LoginForm {
-    #[serde(default)]
     login: String,
-    #[serde(default)]
     password: String,
 }
 
@@ -82,37 +80,36 @@ impl Failure {
 /// checks nothing and is padded to the time of a check. The check itself
 /// runs off the async workers ([`crate::hashing`]).
 pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Result<Response, AppError> {
-    let state = &page.state;
     let started = std::time::Instant::now();
-    let now = state.clock.now();
+    let now = page.clock.now();
     let addr = meta.addr();
     let typed: String = form.login.trim().chars().take(Login::MAX).collect();
-    let policy = state.config.security.lockout;
+    let policy = page.config.security.lockout;
     let account = match Login::parse(&typed) {
-        Ok(l) => state.store.account_by_login(l.as_str()).await?,
+        Ok(l) => page.store.account_by_login(l.as_str()).await?,
         Err(_) => None,
     };
     // What the records say of the typed ID: the account's login, or a keyed
     // hash of an ID that matches none (people type passwords there).
     let recorded = match &account {
         Some(a) => a.login.clone(),
-        None => crate::hashing::login_digest(state.hasher.login_key(&state.store).await?, &typed),
+        None => crate::hashing::login_digest(page.hasher.login_key(&page.store).await?, &typed),
     };
-    let gate = state.store.open_signin_attempt(now, &addr, &recorded, account.as_ref().map(|a| a.id), &policy).await?;
+    let gate = page.store.open_signin_attempt(now, &addr, &recorded, account.as_ref().map(|a| a.id), &policy).await?;
     let (attempt, reserved) = match gate {
         Gate::Throttled => {
-            state.refused(&addr, "signin_throttled", "/login").await;
-            state.hasher.pad(started).await;
+            page.refused(&addr, "signin_throttled", "/login").await;
+            page.hasher.pad(started).await;
             return refuse(&page, typed).await;
         }
         Gate::Locked { .. } => {
-            fail_sign_in(state, &meta, account.as_ref(), &recorded, Failure::Locked, None).await?;
-            state.hasher.pad(started).await;
+            fail_sign_in(&page, &meta, account.as_ref(), &recorded, Failure::Locked, None).await?;
+            page.hasher.pad(started).await;
             return refuse(&page, typed).await;
         }
         Gate::Evaluate { attempt, reserved } => (attempt, reserved),
     };
-    let ok = state.hasher.verify(&form.password, account.as_ref().map(|a| a.password_hash.as_str())).await;
+    let ok = page.hasher.verify(&form.password, account.as_ref().map(|a| a.password_hash.as_str())).await;
     let outcome = match &account {
         None => Err(Failure::Unknown),
         Some(a) if a.disabled_at.is_some() => Err(Failure::Disabled),
@@ -121,11 +118,11 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
     };
     match (outcome, account) {
         (Ok(()), Some(a)) => {
-            state.store.attempt_succeeded(attempt).await?;
+            page.store.attempt_succeeded(attempt).await?;
             if a.totp_enabled {
                 // The password was right: its failure counted in advance is
                 // taken back; the second factor counts on its own.
-                state.store.refund_failure(a.id, policy.max_failures).await?;
+                page.store.refund_failure(a.id, policy.max_failures).await?;
                 page.session.cycle_id().await?;
                 session::set_pending(
                     &page.session,
@@ -137,7 +134,7 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
             complete_sign_in(&page, &meta, &a).await
         }
         (Err(why), account) => {
-            fail_sign_in(state, &meta, account.as_ref(), &recorded, why, reserved).await?;
+            fail_sign_in(&page, &meta, account.as_ref(), &recorded, why, reserved).await?;
             refuse(&page, typed).await
         }
         (Ok(()), None) => Err(AppError::Internal("a sign-in succeeded without an account".into())),
@@ -146,8 +143,7 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
 
 /// The sign-in page again with the one message for every failure (item 39).
 async fn refuse(page: &Page, login: String) -> Result<Response, AppError> {
-    let state = &page.state;
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     html(LoginPage { p, login, failed: true, expired: false })
 }
 
@@ -182,8 +178,7 @@ async fn fail_sign_in(
 /// Both factors passed: a new session id (fixation), a new CSRF token, and
 /// then whatever is due (password change, second-factor enrolment).
 async fn complete_sign_in(page: &Page, meta: &Meta, a: &Account) -> Result<Response, AppError> {
-    let state = &page.state;
-    let now = state.clock.now();
+    let now = page.clock.now();
     let s = &page.session;
     s.cycle_id().await?;
     session::clear_pending(s).await?;
@@ -199,7 +194,7 @@ async fn complete_sign_in(page: &Page, meta: &Meta, a: &Account) -> Result<Respo
     )
     .await?;
     csrf::renew(s).await?;
-    state.store.record_signin(a.id, now, &meta.addr()).await?;
+    page.store.record_signin(a.id, now, &meta.addr()).await?;
     let ev = NewEvent::new(
         Actor { account_id: Some(a.id), login: a.login.clone() },
         meta.0.clone(),
@@ -207,8 +202,8 @@ async fn complete_sign_in(page: &Page, meta: &Meta, a: &Account) -> Result<Respo
         Outcome::Success,
     )
     .target("account", a.id.to_string());
-    state.store.audit_record(now, ev).await?;
-    Ok(Redirect::to(auth::due(state, a).unwrap_or("/dashboard")).into_response())
+    page.store.audit_record(now, ev).await?;
+    Ok(Redirect::to(auth::due(page, a).unwrap_or("/dashboard")).into_response())
 }
 
 #[derive(Template)]
@@ -220,31 +215,28 @@ struct TotpPage<'a> {
 
 /// The account waiting for its second factor, if the wait is still fresh.
 async fn pending_account(page: &Page) -> Result<Option<Account>, AppError> {
-    let state = &page.state;
     let Some(pending) = session::pending(&page.session).await? else { return Ok(None) };
-    let fresh = from_unix_micros(pending.since_us).is_some_and(|t| state.clock.now() - t < PENDING_FOR);
+    let fresh = from_unix_micros(pending.since_us).is_some_and(|t| page.clock.now() - t < PENDING_FOR);
     if !fresh {
         session::clear_pending(&page.session).await?;
         return Ok(None);
     }
-    let account = state.store.account_by_id(pending.account_id).await?;
+    let account = page.store.account_by_id(pending.account_id).await?;
     Ok(account.filter(|a| a.session_generation == pending.generation && a.disabled_at.is_none()))
 }
 
 pub async fn totp_form(page: Page) -> Result<Response, AppError> {
-    let state = &page.state;
     if pending_account(&page).await?.is_none() {
         return Ok(Redirect::to("/login").into_response());
     }
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     html(TotpPage { p, failed: false })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct TotpForm {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     recovery_code: String,
 }
 
@@ -252,54 +244,49 @@ pub struct TotpForm {
 /// window (each counted in advance, as passwords are), and the attempts on
 /// one account are checked one at a time.
 pub async fn totp(page: Page, meta: Meta, Form(form): Form<TotpForm>) -> Result<Response, AppError> {
-    let state = &page.state;
     let started = std::time::Instant::now();
     let Some(a) = pending_account(&page).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let _one_at_a_time = state.account_lock(a.id).lock().await;
-    let now = state.clock.now();
-    let policy = state.config.security.lockout;
-    let Some(reserved) = state.store.open_account_attempt(a.id, now, &policy).await? else {
+    let _one_at_a_time = page.account_lock(a.id).lock().await;
+    let now = page.clock.now();
+    let policy = page.config.security.lockout;
+    let Some(reserved) = page.store.open_account_attempt(a.id, now, &policy).await? else {
         // Locked meanwhile: start again from the password, with the one message.
-        fail_sign_in(state, &meta, Some(&a), &a.login, Failure::Locked, None).await?;
+        fail_sign_in(&page, &meta, Some(&a), &a.login, Failure::Locked, None).await?;
         session::clear_pending(&page.session).await?;
-        state.hasher.pad(started).await;
+        page.hasher.pad(started).await;
         return refuse(&page, a.login.clone()).await;
     };
     let mut ok = false;
     if !form.recovery_code.trim().is_empty() {
         let ctx = meta.ctx(now, Actor { account_id: Some(a.id), login: a.login.clone() });
-        ok = state
-            .store
-            .spend_recovery_code(&ctx, a.id, &totp::recovery_code_hash(&form.recovery_code))
-            .await?
-            .is_some();
+        ok =
+            page.store.spend_recovery_code(&ctx, a.id, &totp::recovery_code_hash(&form.recovery_code)).await?.is_some();
     } else if let Some(secret) = &a.totp_secret {
         if let Some(step) = totp::matching_step(secret, &form.code, now) {
             // RFC 6238 §5.2: a code already used is refused.
-            ok = state.store.accept_totp_step(a.id, step).await?;
+            ok = page.store.accept_totp_step(a.id, step).await?;
         }
     }
     if ok {
         return complete_sign_in(&page, &meta, &a).await;
     }
-    state.store.record_attempt(now, &meta.addr(), &a.login, false).await?;
-    fail_sign_in(state, &meta, Some(&a), &a.login, Failure::BadCode, Some(reserved)).await?;
+    page.store.record_attempt(now, &meta.addr(), &a.login, false).await?;
+    fail_sign_in(&page, &meta, Some(&a), &a.login, Failure::BadCode, Some(reserved)).await?;
     if reserved.locks {
         session::clear_pending(&page.session).await?;
         return refuse(&page, a.login.clone()).await;
     }
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     html(TotpPage { p, failed: true })
 }
 
 /// Item 46: sign-out destroys the server-side session.
 pub async fn logout(page: Page, meta: Meta, user: CurrentUser) -> Result<Response, AppError> {
-    let state = &page.state;
     let ev = NewEvent::new(user.actor(), meta.0.clone(), Action::SignOut, Outcome::Success)
         .target("account", user.account().id.to_string());
-    state.store.audit_record(state.clock.now(), ev).await?;
+    page.store.audit_record(page.clock.now(), ev).await?;
     page.session.flush().await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -340,11 +327,10 @@ async fn setup_open(state: &AppState, token: &str) -> Result<bool, AppError> {
 }
 
 pub async fn setup_form(page: Page, Path(token): Path<String>) -> Result<Response, AppError> {
-    let state = &page.state;
-    if !setup_open(state, &token).await? {
+    if !setup_open(&page, &token).await? {
         return Err(AppError::NotFound);
     }
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     html(SetupPage { p, token, form: PersonForm::default(), errors: FormErrors::new() })
 }
 
@@ -354,13 +340,12 @@ pub async fn setup(
     Path(token): Path<String>,
     Form(form): Form<PersonForm>,
 ) -> Result<Response, AppError> {
-    let state = &page.state;
-    if !setup_open(state, &token).await? {
+    if !setup_open(&page, &token).await? {
         return Err(AppError::NotFound);
     }
     let t = page.t();
     let mut errors = FormErrors::new();
-    let valid = validate_person(state, &t, &form, &mut errors);
+    let valid = validate_person(&page, &t, &form, &mut errors);
     if let (Some((login, display_name, email)), true) = (valid, errors.is_empty()) {
         let new = NewAccount {
             login,
@@ -368,15 +353,15 @@ pub async fn setup(
             email,
             role: Role::Admin,
             organisation_id: None,
-            password_hash: state
+            password_hash: page
                 .hasher
                 .hash(&form.new_password)
                 .await
                 .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: false,
         };
-        let ctx = meta.ctx(state.clock.now(), Actor { account_id: None, login: "setup".to_owned() });
-        match state.store.complete_setup(&ctx, &setup_token_hash(&token), &new).await {
+        let ctx = meta.ctx(page.clock.now(), Actor { account_id: None, login: "setup".to_owned() });
+        match page.store.complete_setup(&ctx, &setup_token_hash(&token), &new).await {
             Ok(Some(_)) => {
                 session::flash(&page.session, "setup-done").await?;
                 return Ok(Redirect::to("/login").into_response());
@@ -386,7 +371,7 @@ pub async fn setup(
             Err(e) => return Err(e.into()),
         }
     }
-    let p = page.ctx_form(state).await?;
+    let p = page.ctx_form().await?;
     let form = PersonForm { new_password: String::new(), confirm_password: String::new(), ..form };
     html(SetupPage { p, token, form, errors })
 }

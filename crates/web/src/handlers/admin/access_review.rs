@@ -36,11 +36,10 @@ struct ReviewPage<'a> {
 }
 
 async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let accounts = state.store.accounts().await?;
-    let reviews = state.store.access_reviews().await?;
-    let p = page.ctx(state).await?;
-    let rows = rows(state, &p.t, &accounts);
+    let accounts = page.store.accounts().await?;
+    let reviews = page.store.access_reviews().await?;
+    let p = page.ctx().await?;
+    let rows = rows(page, &p.t, &accounts);
     let reviews = reviews
         .into_iter()
         .map(|r| ReviewRow {
@@ -54,7 +53,7 @@ async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: F
         p,
         rows,
         reviews,
-        inactive_days: state.config.security.inactivity.review_after.whole_days().to_string(),
+        inactive_days: page.config.security.inactivity.review_after.whole_days().to_string(),
         can_sign: user.can(Permission::ReviewAccess),
         comment,
         errors,
@@ -65,21 +64,20 @@ pub async fn access_review(page: Page, user: CurrentUser) -> Reply {
     review_page(&page, &user, String::new(), FormErrors::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ReviewForm {
-    #[serde(default)]
     comment: String,
 }
 
 pub async fn sign_off_review(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> Reply {
-    let state = &page.state;
     let user = &who.user;
     let t = page.t();
     let mut errors = FormErrors::new();
     let Some(comment) = errors.check(&t, "comment", "review-comment", parse_multiline(&form.comment, 1, 2000)) else {
         return review_page(&page, user, form.comment, errors).await;
     };
-    let op = who.op(state);
+    let op = who.op(&page);
     mamori_app::oversight::sign_off_access_review(&op, &comment).await?;
     crate::handlers::done(&page, "review-signed", "/admin/access-review").await
 }

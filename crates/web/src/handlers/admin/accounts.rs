@@ -30,10 +30,9 @@ struct UsersPage<'a> {
 }
 
 pub async fn users(page: Page, user: CurrentUser) -> Reply {
-    let state = &page.state;
-    let accounts = state.store.accounts().await?;
-    let p = page.ctx(state).await?;
-    let rows = rows(state, &p.t, &accounts);
+    let accounts = page.store.accounts().await?;
+    let p = page.ctx().await?;
+    let rows = rows(&page, &p.t, &accounts);
     html(UsersPage { p, rows, can_manage: user.can(Permission::ManageAccounts) })
 }
 
@@ -53,16 +52,12 @@ pub struct UserForm {
 
 /// The person fields, kept apart so that passwords are never shown again.
 #[derive(Default, Deserialize)]
+#[serde(default)]
 struct PersonFormFields {
-    #[serde(default)]
     login: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     new_password: String,
-    #[serde(default)]
     confirm_password: String,
 }
 
@@ -118,9 +113,8 @@ fn choices(t: &Tr, orgs: &[Organisation]) -> (Choices, Choices) {
 }
 
 async fn form_page(page: &Page, existing: Option<&Account>, form: Shown, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let orgs = state.store.organisations().await?;
-    let p = page.ctx(state).await?;
+    let orgs = page.store.organisations().await?;
+    let p = page.ctx().await?;
     let (roles, organisations) = choices(&p.t, &orgs);
     let (heading, action) = match existing {
         Some(a) => (p.t.get("users-edit"), format!("/admin/users/{}", a.id)),
@@ -183,9 +177,8 @@ fn check_role_org(
 }
 
 pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) -> Reply {
-    let state = &page.state;
     let t = page.t();
-    let orgs = state.store.organisations().await?;
+    let orgs = page.store.organisations().await?;
     let mut errors = FormErrors::new();
     let person = PersonForm {
         login: form.person.login.clone(),
@@ -194,7 +187,7 @@ pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) ->
         new_password: form.person.new_password.clone(),
         confirm_password: form.person.confirm_password.clone(),
     };
-    let valid = validate_person(state, &t, &person, &mut errors);
+    let valid = validate_person(&page, &t, &person, &mut errors);
     let role_org = check_role_org(&t, &form, &orgs, &mut errors);
     let reason = check_reason(&t, &form.reason, &mut errors);
     if let (Some((login, display_name, email)), Some((role, org)), Some(reason), true) =
@@ -206,14 +199,14 @@ pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) ->
             email,
             role,
             organisation_id: org.map(|(id, _)| id),
-            password_hash: state
+            password_hash: page
                 .hasher
                 .hash(&form.person.new_password)
                 .await
                 .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
             must_change_password: true,
         };
-        let op = who.op(state);
+        let op = who.op(&page);
         match accounts::issue(&op, &new, &reason).await {
             Ok(id) => return done(&page, "users-created", &format!("/admin/users/{id}")).await,
             Err(Refused::Taken) => errors.add("login", t.get("login-taken")),
@@ -224,8 +217,7 @@ pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) ->
 }
 
 pub async fn edit_user_form(page: Page, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let a = account_or_404(state, id).await?;
+    let a = account_or_404(&page, id).await?;
     let shown = Shown {
         login: a.login.clone(),
         display_name: a.display_name.clone(),
@@ -240,10 +232,9 @@ pub async fn edit_user_form(page: Page, Path(id): Path<i64>) -> Reply {
 /// Items 6, 7: a change of role or organisation ends the person's sessions
 /// at once, and is in the ledger with its reason.
 pub async fn update_user(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<UserForm>) -> Reply {
-    let state = &page.state;
-    let a = account_or_404(state, id).await?;
+    let a = account_or_404(&page, id).await?;
     let t = page.t();
-    let orgs = state.store.organisations().await?;
+    let orgs = page.store.organisations().await?;
     let mut errors = FormErrors::new();
     let name = errors.check(&t, "display_name", "field-display-name", parse_display_name(&form.person.display_name));
     let email = errors.check(&t, "email", "field-email", parse_email(&form.person.email));
@@ -258,7 +249,7 @@ pub async fn update_user(page: Page, who: Acting, Path(id): Path<i64>, Form(form
             role,
             organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
         };
-        let op = who.op(state);
+        let op = who.op(&page);
         match accounts::change(&op, a.id, &change, &reason).await {
             Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
             Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),

@@ -38,11 +38,10 @@ struct UserDetail<'a> {
 }
 
 async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let a = account_or_404(state, id).await?;
-    let ledger: Vec<_> = state.store.ledger_of(id).await?;
-    let p = page.ctx(state).await?;
-    let now = state.clock.now();
+    let a = account_or_404(page, id).await?;
+    let ledger: Vec<_> = page.store.ledger_of(id).await?;
+    let p = page.ctx().await?;
+    let now = page.clock.now();
     let mut actions = Vec::new();
     if a.disabled_at.is_some() {
         actions.push(("enable", p.t.get("users-enable")));
@@ -73,11 +72,10 @@ pub async fn user_detail(page: Page, user: CurrentUser, Path(id): Path<i64>) -> 
     detail_page(&page, &user, id, FormErrors::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ReasonForm {
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     new_password: String,
 }
 
@@ -93,22 +91,20 @@ pub enum UserAction {
 /// Disable, enable, unlock, reset password, reset second factor: each with
 /// a reason, in the ledger and the audit log.
 pub async fn user_action(page: Page, who: Acting, id: i64, action: UserAction, form: ReasonForm) -> Reply {
-    let state = &page.state;
     let user = &who.user;
-    let a = account_or_404(state, id).await?;
+    let a = account_or_404(&page, id).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
     let reason = check_reason(&t, &form.reason, &mut errors);
     if let UserAction::ResetPassword = action {
-        validate_new_password(state, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
+        validate_new_password(&page, &t, &a.login, &form.new_password, &form.new_password, &mut errors);
     }
     let Some(reason) = reason.filter(|_| errors.is_empty()) else {
         return detail_page(&page, user, id, errors).await;
     };
     let new_hash = match action {
         UserAction::ResetPassword => Some(
-            state
-                .hasher
+            page.hasher
                 .hash(&form.new_password)
                 .await
                 .ok_or_else(|| AppError::Internal("password hashing failed".into()))?,
@@ -124,7 +120,7 @@ pub async fn user_action(page: Page, who: Acting, id: i64, action: UserAction, f
         }
         UserAction::ResetTotp => (accounts::Action::ResetSecondFactor, "users-totp-reset"),
     };
-    let op = who.op(state);
+    let op = who.op(&page);
     match accounts::act(&op, id, op_action, &reason).await {
         Ok(()) => done(&page, flash, &format!("/admin/users/{id}")).await,
         Err(Refused::Invalid(_)) => {

@@ -27,9 +27,8 @@ struct LedgerPage<'a> {
 }
 
 pub async fn ledger(page: Page) -> Reply {
-    let state = &page.state;
-    let entries = state.store.ledger().await?;
-    let p = page.ctx(state).await?;
+    let entries = page.store.ledger().await?;
+    let p = page.ctx().await?;
     let ledger = ledger_rows(&p.t, &entries);
     html(LedgerPage { p, ledger })
 }
@@ -60,20 +59,18 @@ pub struct CsvQuery {
 }
 
 pub async fn ledger_csv(page: Page, who: Acting, q: Query<CsvQuery>) -> Reply {
-    let state = &page.state;
     let t = page.t();
-    let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
+    let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    audit_export(state, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
+    audit_export(&page, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
     Ok(download::csv(&format!("{}.csv", t.get("ledger-file")), &headers, &rows, enc))
 }
 
 pub async fn ledger_xlsx(page: Page, who: Acting) -> Reply {
-    let state = &page.state;
     let t = page.t();
-    let (headers, rows) = ledger_table(&t, &state.store.ledger().await?);
+    let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
     let bytes = mamori_files::export::xlsx_bytes(&t.get("ledger-file"), &headers, &rows)
         .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
-    audit_export(state, &who, "xlsx").await?;
+    audit_export(&page, &who, "xlsx").await?;
     Ok(download::xlsx(&format!("{}.xlsx", t.get("ledger-file")), bytes))
 }

@@ -21,12 +21,10 @@ pub struct OrgRow {
 }
 
 #[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct OrgForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     contact: String,
 }
 
@@ -40,9 +38,8 @@ struct OrgsPage<'a> {
 }
 
 async fn orgs_page(page: &Page, form: OrgForm, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let orgs = state.store.organisations().await?;
-    let p = page.ctx(state).await?;
+    let orgs = page.store.organisations().await?;
+    let p = page.ctx().await?;
     let orgs = orgs.into_iter().map(|o| OrgRow { kind: p.t.label(o.kind), name: o.name, contact: o.contact }).collect();
     html(OrgsPage { p, orgs, form, errors })
 }
@@ -52,7 +49,6 @@ pub async fn organisations(page: Page) -> Reply {
 }
 
 pub async fn create_organisation(page: Page, who: Acting, Form(form): Form<OrgForm>) -> Reply {
-    let state = &page.state;
     let t = page.t();
     let mut errors = FormErrors::new();
     let name = errors.check(&t, "name", "field-org-name", parse_text(&form.name, 1, 100));
@@ -62,7 +58,7 @@ pub async fn create_organisation(page: Page, who: Acting, Form(form): Form<OrgFo
         errors.add("kind", t.get("org-kind-invalid"));
     }
     if let (Some(name), Some(contact), Some(kind), true) = (name, contact, kind, errors.is_empty()) {
-        let op = who.op(state);
+        let op = who.op(&page);
         match mamori_app::oversight::create_organisation(&op, &name, kind, &contact).await {
             Ok(_) => return crate::handlers::done(&page, "orgs-created", "/admin/organisations").await,
             Err(mamori_app::Refused::Taken) => errors.add("name", t.get("org-name-taken")),

@@ -32,14 +32,13 @@ pub async fn upload_evidence(
     Path((id, number)): Path<(i64, u32)>,
     request: axum::extract::Request,
 ) -> Reply {
-    let state = &page.state;
     // Who may see the system is decided before the body is even parsed.
-    let (s, _) = applicable_item(state, &who, id, number).await?;
+    let (s, _) = applicable_item(&page, &who, id, number).await?;
     let t = page.t();
-    let max = state.config.evidence.max_bytes;
+    let max = page.config.evidence.max_bytes;
     // Streamed: the CSRF token first, then the file up to the limit; past
     // it, nothing more is read.
-    let mut multipart = match crate::csrf::verified_multipart(state, request, max + 1024 * 1024).await {
+    let mut multipart = match crate::csrf::verified_multipart(&page, request, max + 1024 * 1024).await {
         Ok(m) => m,
         Err(refused) => return Ok(refused),
     };
@@ -75,7 +74,7 @@ pub async fn upload_evidence(
     let (name, bytes) = file.unwrap_or_default();
     let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires };
     let mut errors = FormErrors::new();
-    match evidence_op::upload(&who.op(state), s.id, &upload, state.config.evidence.clamd.as_ref()).await {
+    match evidence_op::upload(&who.op(&page), s.id, &upload, page.config.evidence.clamd.as_ref()).await {
         Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
         Ok(Err(rejected)) => {
             let (field, message) = match rejected {

@@ -23,38 +23,23 @@ use mamori_store::systems::{SystemInput, SystemRecord};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct SystemForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     department_id: String,
-    #[serde(default)]
     vendor_id: String,
-    #[serde(default)]
     phase: String,
-    #[serde(default)]
     uses_servers: Option<String>,
-    #[serde(default)]
     web_system: Option<String>,
-    #[serde(default)]
     external_service: Option<String>,
-    #[serde(default)]
     ismap_number: String,
-    #[serde(default)]
     service_name: String,
-    #[serde(default)]
     service_region: String,
-    #[serde(default)]
     confidentiality_high: Option<String>,
-    #[serde(default)]
     integrity_high: Option<String>,
-    #[serde(default)]
     availability_high: Option<String>,
-    #[serde(default)]
     urls: String,
-    #[serde(default)]
     hosts: String,
 }
 
@@ -195,9 +180,8 @@ struct SystemFormPage<'a> {
 }
 
 async fn system_form_page(page: &Page, id: Option<i64>, form: SystemForm, errors: FormErrors) -> Reply {
-    let state = &page.state;
-    let orgs = state.store.organisations().await?;
-    let p = page.ctx(state).await?;
+    let orgs = page.store.organisations().await?;
+    let p = page.ctx().await?;
     let (heading, action) = match id {
         Some(id) => (p.t.get("systems-edit"), format!("/systems/{id}")),
         None => (p.t.get("systems-new"), "/systems".to_owned()),
@@ -221,19 +205,18 @@ pub async fn new_system_form(page: Page) -> Reply {
 }
 
 pub async fn create_system(page: Page, who: Acting, Form(form): Form<SystemForm>) -> Reply {
-    let state = &page.state;
     let t = page.t();
-    let orgs = state.store.organisations().await?;
+    let orgs = page.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
-        let version = state
+        let version = page
             .store
             .catalog_versions()
             .await?
             .first()
             .map(|v| v.id)
             .ok_or_else(|| AppError::Internal("no catalog".into()))?;
-        match checklist_op::create_system(&who.op(state), &input, version).await {
+        match checklist_op::create_system(&who.op(&page), &input, version).await {
             Ok(id) => return done(&page, "systems-created", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),
@@ -243,19 +226,17 @@ pub async fn create_system(page: Page, who: Acting, Form(form): Form<SystemForm>
 }
 
 pub async fn edit_system_form(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     system_form_page(&page, Some(id), SystemForm::from_record(&s), FormErrors::new()).await
 }
 
 pub async fn update_system(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<SystemForm>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     let t = page.t();
-    let orgs = state.store.organisations().await?;
+    let orgs = page.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
-        match checklist_op::update_system(&who.op(state), s.id, &input).await {
+        match checklist_op::update_system(&who.op(&page), s.id, &input).await {
             Ok(()) => return done(&page, "systems-saved", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(e) => return Err(e.into()),

@@ -21,20 +21,16 @@ use serde::Deserialize;
 
 use super::item_view::{history_rows, item_page, AnswerShown, HistoryRow};
 pub async fn item(page: Page, who: Acting, Path((id, number)): Path<(i64, u32)>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     item_page(&page, &who.user, s, number, None, FormErrors::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct AnswerForm {
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     measures: String,
-    #[serde(default)]
     planned_date: String,
-    #[serde(default)]
     reason: String,
 }
 
@@ -44,8 +40,7 @@ pub async fn save_answer(
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<AnswerForm>,
 ) -> Reply {
-    let state = &page.state;
-    let (s, _l) = applicable_item(state, &who, id, number).await?;
+    let (s, _l) = applicable_item(&page, &who, id, number).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
     let status = AnswerStatus::parse(&form.status);
@@ -79,13 +74,13 @@ pub async fn save_answer(
             errors.add(field, t.get(key));
         }
         if errors.is_empty() {
-            match checklist_op::save_answer(&who.op(state), s.id, number, &input).await {
+            match checklist_op::save_answer(&who.op(&page), s.id, number, &input).await {
                 Ok(()) => return done(&page, "answer-saved", &format!("/systems/{id}/items/{number}")).await,
                 Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
     }
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     let shown = AnswerShown {
         status: form.status,
         status_label: String::new(),
@@ -96,14 +91,12 @@ pub async fn save_answer(
     item_page(&page, &who.user, s, number, Some(shown), errors).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ReviewForm {
-    #[serde(default)]
     decision: String,
     /// The answer's revision the officer saw.
-    #[serde(default)]
     revision: String,
-    #[serde(default)]
     comment: String,
 }
 
@@ -113,8 +106,7 @@ pub async fn review_item(
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<ReviewForm>,
 ) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
     let decision = match form.decision.as_str() {
@@ -136,7 +128,7 @@ pub async fn review_item(
         errors.add("workflow", t.get("review-stale"));
     }
     if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
-        match checklist_op::decide(&who.op(state), s.id, number, revision, d, &c).await {
+        match checklist_op::decide(&who.op(&page), s.id, number, revision, d, &c).await {
             Ok(()) => return done(&page, "review-saved", &format!("/systems/{id}")).await,
             Err(Refused::Stale) => errors.add("workflow", t.get("review-stale")),
             Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
@@ -154,10 +146,9 @@ struct HistoryPage<'a> {
 }
 
 pub async fn history(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
-    let h = state.store.history(s.id, s.round).await?;
-    let p = page.ctx(state).await?;
+    let s = system_for(&page, &who, id).await?;
+    let h = page.store.history(s.id, s.round).await?;
+    let p = page.ctx().await?;
     let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
     html(HistoryPage { p, s, rows })
 }

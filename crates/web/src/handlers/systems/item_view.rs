@@ -135,17 +135,16 @@ pub(super) async fn item_page(
     shown: Option<AnswerShown>,
     errors: FormErrors,
 ) -> Reply {
-    let state = &page.state;
-    let catalog = state.store.catalog(s.catalog_version_id).await?;
+    let catalog = page.store.catalog(s.catalog_version_id).await?;
     let r = catalog.requirements.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
     // Whether it applies, from the figures kept per revision; its one answer.
-    let figures = state.store.figures(std::slice::from_ref(&s)).await?;
+    let figures = page.store.figures(std::slice::from_ref(&s)).await?;
     let applies = figures.first().is_some_and(|f| f.items.iter().any(|i| i.number == number));
-    let answer_record = state.store.answer(s.id, s.round, number).await?;
+    let answer_record = page.store.answer(s.id, s.round, number).await?;
     let current = answer_record.as_ref();
-    let history: Vec<_> = state.store.item_history(s.id, s.round, number).await?;
-    let today_s = today(state).to_string();
-    let evidence = state
+    let history: Vec<_> = page.store.item_history(s.id, s.round, number).await?;
+    let today_s = today(page).to_string();
+    let evidence = page
         .store
         .evidence_for(s.id, s.round, number)
         .await?
@@ -161,7 +160,7 @@ pub(super) async fn item_page(
             name: e.original_name,
         })
         .collect();
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     let answer = shown.unwrap_or_else(|| match current {
         Some(a) => AnswerShown {
             status: a.input.status.as_str().to_owned(),
@@ -190,7 +189,7 @@ pub(super) async fn item_page(
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
         history: history_rows(&p.t, &history),
         evidence,
-        max_mb: state.config.evidence.max_bytes / (1024 * 1024),
+        max_mb: page.config.evidence.max_bytes / (1024 * 1024),
         answer,
         errors,
         p,

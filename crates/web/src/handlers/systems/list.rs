@@ -80,11 +80,10 @@ struct SystemsPage<'a> {
 }
 
 pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Reply {
-    let state = &page.state;
     let f = filtered(&q);
-    let list = mamori_app::checklist::systems(&who.op(state), &f).await?;
-    let orgs = if who.person.scope().is_all() { state.store.organisations().await? } else { vec![] };
-    let p = page.ctx(state).await?;
+    let list = mamori_app::checklist::systems(&who.op(&page), &f).await?;
+    let orgs = if who.person.scope().is_all() { page.store.organisations().await? } else { vec![] };
+    let p = page.ctx().await?;
     let pager = Pager::new(&q.page, list.len(), &q.filters());
     let rows = pager
         .slice(&list)

@@ -74,17 +74,16 @@ struct SystemPage<'a> {
 }
 
 async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
-    let state = &page.state;
     // The catalog (parsed once) and the figures kept per revision: no
     // answer is read while the system has not changed.
-    let catalog = state.store.catalog(s.catalog_version_id).await?;
-    let figures = state.store.figures(std::slice::from_ref(&s)).await?;
+    let catalog = page.store.catalog(s.catalog_version_id).await?;
+    let figures = page.store.figures(std::slice::from_ref(&s)).await?;
     let figures = figures.first().ok_or_else(|| crate::error::AppError::Internal("no figures".into()))?;
-    let overrides = state.store.overrides(s.id).await?;
-    let today = today(state);
-    let scan = state.store.scans(s.id, 1).await?.into_iter().next();
+    let overrides = page.store.overrides(s.id).await?;
+    let today = today(page);
+    let scan = page.store.scans(s.id, 1).await?.into_iter().next();
     let report = scan.as_ref().and_then(|r| r.report.clone()).unwrap_or_default();
-    let p = page.ctx(state).await?;
+    let p = page.ctx().await?;
     let scan_status = match &scan {
         None => p.t.get("scan-never"),
         Some(r) => match r.status {
@@ -167,7 +166,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
         can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
         missing,
         overrides: overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
-        versions: state
+        versions: page
             .store
             .catalog_versions()
             .await?
@@ -184,27 +183,23 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
 }
 
 pub async fn system(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     system_page(&page, &who.user, s, FormErrors::new()).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct OverrideForm {
-    #[serde(default)]
     number: String,
-    #[serde(default)]
     applies: String,
-    #[serde(default)]
     reason: String,
 }
 
 pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<OverrideForm>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
-    let l = load(state, &s).await?;
+    let l = load(&page, &s).await?;
     let number = form.number.trim().parse::<u32>().ok().filter(|n| l.reqs().iter().any(|r| r.number == *n));
     if number.is_none() {
         errors.add("number", t.get("override-bad-number"));
@@ -219,7 +214,7 @@ pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(for
     };
     let reason = errors.check(&t, "reason", "field-reason", parse_multiline(&form.reason, 1, 500));
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
-        checklist_op::set_override(&who.op(state), id, n, a, &r).await?;
+        checklist_op::set_override(&who.op(&page), id, n, a, &r).await?;
         return done(&page, "override-saved", &format!("/systems/{id}")).await;
     }
     system_page(&page, &who.user, s, errors).await
@@ -248,39 +243,35 @@ async fn step<T>(
 }
 
 pub async fn submit(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let result = checklist_op::submit(&who.op(state), id).await;
-    step(state, &page, &who, id, result, |()| "system-submitted", None).await
+    let result = checklist_op::submit(&who.op(&page), id).await;
+    step(&page, &page, &who, id, result, |()| "system-submitted", None).await
 }
 
 pub async fn finish_review(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let result = checklist_op::finish_review(&who.op(state), id).await;
+    let result = checklist_op::finish_review(&who.op(&page), id).await;
     let flash = |to| if to == SystemStatus::Approved { "review-approved" } else { "review-returned" };
-    step(state, &page, &who, id, result, flash, None).await
+    step(&page, &page, &who, id, result, flash, None).await
 }
 
 /// Starts next year's assessment from the approved one (officer).
 pub async fn start_round(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    let result = checklist_op::start_round(&who.op(state), id).await;
-    step(state, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
+    let result = checklist_op::start_round(&who.op(&page), id).await;
+    step(&page, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CatalogForm {
-    #[serde(default)]
     version: String,
 }
 
 /// Moves a system to another catalog version, on purpose (officer).
 pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<CatalogForm>) -> Reply {
-    let state = &page.state;
-    let s = system_for(state, &who, id).await?;
+    let s = system_for(&page, &who, id).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
     let version = form.version.parse::<i64>().unwrap_or(0);
-    match checklist_op::change_catalog(&who.op(state), s.id, version).await {
+    match checklist_op::change_catalog(&who.op(&page), s.id, version).await {
         Ok(()) => return done(&page, "catalog-changed", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => errors.add("workflow", t.get("catalog-bad-version")),
         Err(Refused::Workflow(_)) => errors.add("workflow", t.get("workflow-not-now")),
@@ -291,8 +282,7 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
 
 /// Queues a scan of the system's URLs; the server's worker runs it.
 pub async fn request_scan(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let state = &page.state;
-    match checklist_op::queue_scan(&who.op(state), id).await {
+    match checklist_op::queue_scan(&who.op(&page), id).await {
         Ok(()) => done(&page, "scan-requested", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => done(&page, "scan-no-urls", &format!("/systems/{id}")).await,
         Err(e) => Err(e.into()),
