@@ -4,7 +4,8 @@
 
 use crate::{Op, Refused};
 use mamori_core::checklist::{AnswerInput, Review};
-use mamori_core::identity::Permission;
+use mamori_core::identity::{Permission, Role};
+use mamori_store::scans::Requested;
 use mamori_store::systems::{SystemFilter, SystemInput, SystemRecord};
 
 /// The systems the person may see, narrowed by `filter`.
@@ -100,13 +101,19 @@ pub async fn change_catalog(op: &Op<'_>, id: i64, version: i64) -> Result<(), Re
     Ok(op.store.change_catalog_version(&op.ctx(), &s, version).await?)
 }
 
-/// Queues a scan of the system's URLs (the worker runs it).
-pub async fn queue_scan(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+/// Queues a scan of the system's URLs and hosts (the worker runs it). A
+/// vendor's requests are spaced by `vendor_gap` per system: the scan
+/// contacts the vendor's servers from the ward's network, and is not a
+/// tool to be run at will.
+pub async fn queue_scan(op: &Op<'_>, id: i64, vendor_gap: time::Duration) -> Result<(), Refused> {
     op.require(Permission::RequestScans)?;
     let s = system(op, id).await?;
-    if s.input.urls.is_empty() {
+    if s.input.urls.is_empty() && s.input.hosts.is_empty() {
         return Err(Refused::Invalid("urls"));
     }
-    op.store.request_scan(&op.ctx(), id).await?;
-    Ok(())
+    let gap = (op.who.role == Role::Vendor).then_some(vendor_gap);
+    match op.store.request_scan(&op.ctx(), id, gap).await? {
+        Requested::Queued(_) | Requested::Pending(_) => Ok(()),
+        Requested::TooSoon(next) => Err(Refused::TooSoon(next)),
+    }
 }

@@ -95,6 +95,9 @@ pub enum Refused {
     /// A unique name is taken already.
     #[error("taken")]
     Taken,
+    /// Asked again too soon; possible from this time.
+    #[error("too soon; again after {0}")]
+    TooSoon(OffsetDateTime),
     /// Input that cannot be accepted (the reason is for the person).
     #[error("invalid: {0}")]
     Invalid(&'static str),

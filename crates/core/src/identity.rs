@@ -172,6 +172,7 @@ impl Role {
                 ManageAlerts,
                 ReviewLogs,
                 RequestScans,
+                ViewPortDetails,
             ],
             Role::Department => &[ViewSystems],
             Role::Vendor => &[ViewSystems, AnswerChecklist, RequestScans],
@@ -249,6 +250,9 @@ pub enum Permission {
     ReviewLogs,
     /// Ask for a scan of a system's URLs (officer; the system's vendor).
     RequestScans,
+    /// See which ports a scan found open: a map of the network, for the
+    /// security office only.
+    ViewPortDetails,
 }
 
 impl Permission {

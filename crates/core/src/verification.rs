@@ -74,6 +74,24 @@ impl CheckId {
         }
     }
 
+    /// The checklist items the check evidences.
+    pub fn requirements(self) -> &'static [u32] {
+        match self {
+            CheckId::TlsVersions => &[57],
+            CheckId::TlsCertificate => &[56],
+            CheckId::HttpsRedirect => &[55],
+            CheckId::Clickjacking => &[53],
+            CheckId::Disclosure => &[33, 54],
+            CheckId::Cookies => &[44],
+            CheckId::SessionInUrl => &[43],
+            CheckId::CredentialsInUrl => &[54],
+            CheckId::Listing | CheckId::Exposed => &[34],
+            CheckId::Admin => &[35, 36],
+            CheckId::ErrorDetail => &[47, 54],
+            CheckId::Ports => &[31, 32],
+        }
+    }
+
     pub fn parse(s: &str) -> Option<CheckId> {
         CheckId::ALL.iter().copied().find(|c| c.as_str() == s)
     }

@@ -115,6 +115,15 @@ struct FileScan {
     timeout_secs: Option<u64>,
     /// How often the worker looks for queued scans.
     poll_secs: Option<u64>,
+    /// The most one scan of one URL may take.
+    deadline_secs: Option<u64>,
+    /// Where scans may connect (CIDR); the longest match decides, a tie
+    /// denies. Denied by default: loopback, link-local, metadata,
+    /// unspecified and multicast addresses (`mamori_scan::target::DEFAULT_DENIED`).
+    allowed_networks: Option<Vec<String>>,
+    denied_networks: Option<Vec<String>>,
+    /// The least time between two scans of one system a vendor asks for.
+    vendor_interval_secs: Option<u64>,
 }
 
 /// The scan worker's settings.
@@ -122,6 +131,7 @@ struct FileScan {
 pub struct ScanConfig {
     pub options: mamori_scan::ScanOptions,
     pub poll: Duration,
+    pub vendor_gap: TimeDuration,
 }
 
 fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
@@ -139,7 +149,20 @@ fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
         options.ports = p.clone();
     }
     options.timeout = Duration::from_secs(positive("scan.timeout_secs", f.timeout_secs, 5, errors));
-    ScanConfig { options, poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)) }
+    options.deadline = Duration::from_secs(positive("scan.deadline_secs", f.deadline_secs, 120, errors));
+    options.policy = mamori_scan::TargetPolicy::server_default();
+    if let Some(nets) = &f.allowed_networks {
+        options.policy.allowed = parse_networks("scan.allowed_networks", nets, errors);
+    }
+    if let Some(nets) = &f.denied_networks {
+        options.policy.denied = parse_networks("scan.denied_networks", nets, errors);
+    }
+    let vendor_gap = positive("scan.vendor_interval_secs", f.vendor_interval_secs, 600, errors);
+    ScanConfig {
+        options,
+        poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
+        vendor_gap: TimeDuration::seconds(vendor_gap as i64),
+    }
 }
 
 /// `[audit]`: retention and monitoring (checklist items 28, 29, 67).

@@ -55,8 +55,8 @@ pub struct Background {
 /// disables accounts unused for `disable_after` (items 3, 65).
 pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     let Background { store, sessions, clock, security, audit, scan, refusals } = b;
+    spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
     tokio::spawn(async move {
-        let mut scans = tokio::time::interval(scan.poll);
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
         let mut daily = tokio::time::interval(DAILY);
         let mut watch = tokio::time::interval(SIGNIN_WATCH);
@@ -67,19 +67,6 @@ pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::Joi
                 _ = sweep.tick() => {
                     if let Err(e) = sessions.delete_expired().await {
                         tracing::warn!("cannot delete expired sessions: {e}");
-                    }
-                }
-                _ = scans.tick() => {
-                    // Queued scans run here, never inside a request.
-                    loop {
-                        match crate::scanning::run_one(&store, &*clock, &scan.options).await {
-                            Ok(true) => continue,
-                            Ok(false) => break,
-                            Err(e) => {
-                                tracing::warn!("scan worker: {e}");
-                                break;
-                            }
-                        }
                     }
                 }
                 _ = minutely.tick() => {
@@ -109,6 +96,35 @@ pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::Joi
             }
         }
     })
+}
+
+/// The scan worker, in a task of its own: a slow target never delays the
+/// session sweep, the alerts or the daily jobs. Queued scans run here, never
+/// inside a request.
+fn spawn_scan_worker(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    scan: crate::config::ScanConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(scan.poll);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = poll.tick() => loop {
+                    match crate::scanning::run_one(&store, &*clock, &scan.options).await {
+                        Ok(true) => continue,
+                        Ok(false) => break,
+                        Err(e) => {
+                            tracing::warn!("scan worker: {e}");
+                            break;
+                        }
+                    }
+                },
+            }
+        }
+    });
 }
 
 pub async fn disable_inactive(store: &Store, clock: &dyn Clock, security: &Security) {

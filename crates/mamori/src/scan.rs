@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// https:// で始まる対象の URL (one or more https:// URLs)
+    /// 対象の URL またはホスト名 (https://…、http://…、www.example.lg.jp) / URLs or host names
     #[arg(required = true)]
     urls: Vec<String>,
     /// 確認するポート (カンマ区切り) / ports to probe

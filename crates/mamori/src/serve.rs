@@ -125,6 +125,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         limits: cfg.limits,
         security: cfg.security,
         evidence: cfg.evidence.clone(),
+        vendor_scan_gap: cfg.scan.vendor_gap,
     };
     let sessions = match store.sessions().await {
         Ok(s) => s,

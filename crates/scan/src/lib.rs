@@ -2,14 +2,18 @@
 //! that evidence checklist items (31-36, 43, 44, 47②, 53-57). No database
 //! and no web framework here; the CLI and the server both use it.
 //!
-//! Safety: only the target given is contacted; redirects are never
-//! followed; every connect and read has a timeout; requests carry a clear
-//! User-Agent.
+//! Safety: only the target given is contacted, at the one address it
+//! resolved to when the scan began, and only where the [`TargetPolicy`]
+//! allows; redirects are never followed; every connect and read has a
+//! timeout and every scan a deadline; bodies are read up to a cap; requests
+//! carry a clear User-Agent.
 
 mod checks;
 mod http;
 pub mod report;
+pub mod target;
 pub mod tls;
 
-pub use checks::{scan, ScanError, ScanOptions, DEFAULT_PORTS};
+pub use checks::{scan, scan_ports, ScanError, ScanOptions, DEFAULT_PORTS};
 pub use report::{CheckId, CheckResult, TargetReport, Verdict};
+pub use target::{TargetError, TargetPolicy};

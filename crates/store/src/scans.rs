@@ -6,7 +6,7 @@ use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreErr
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::verification::ScanReport;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// Where a scan is: queued → running → done (or failed: no URL answered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +80,47 @@ impl RunRow {
     }
 }
 
+/// What became of a request for a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    Queued(i64),
+    /// One is queued or running already.
+    Pending(i64),
+    /// The last one was requested too recently; the next may be at this time.
+    TooSoon(OffsetDateTime),
+}
+
 impl Store {
-    /// Queues a scan of a system, unless one is queued or running already.
-    pub async fn request_scan(&self, ctx: &Ctx, system_id: i64) -> Result<i64, StoreError> {
+    /// Queues a scan of a system, unless one is queued or running already,
+    /// or (with `min_gap`) one was requested less than `min_gap` ago.
+    /// Decided inside the write transaction, on PostgreSQL with the system's
+    /// row locked, so parallel requests queue one scan at most.
+    pub async fn request_scan(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        min_gap: Option<Duration>,
+    ) -> Result<Requested, StoreError> {
         let mut tx = self.begin().await?;
-        let pending: Option<i64> = with_conn!(tx, c => {
-            sqlx::query_scalar("SELECT id FROM scan_run WHERE system_id = $1 AND status IN ('queued', 'running')")
+        if tx.backend() == crate::Backend::Postgres {
+            with_conn!(tx, c => {
+                sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system_id).execute(c).await?.rows_affected()
+            });
+        }
+        let last: Option<(i64, String, i64)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT id, status, requested_at_us FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT 1")
                 .bind(system_id).fetch_optional(c).await?
         });
-        if let Some(id) = pending {
-            return Ok(id);
+        if let Some((id, status, at_us)) = &last {
+            if status == "queued" || status == "running" {
+                return Ok(Requested::Pending(*id));
+            }
+            if let Some(gap) = min_gap {
+                let next = timestamp(*at_us)? + gap;
+                if ctx.now < next {
+                    return Ok(Requested::TooSoon(next));
+                }
+            }
         }
         let id: i64 = with_conn!(tx, c => {
             sqlx::query_scalar("INSERT INTO scan_run (system_id, requested_by, requested_at_us, status) VALUES ($1, $2, $3, 'queued') RETURNING id")
@@ -97,19 +128,23 @@ impl Store {
         });
         let ev = ctx.event_on(Action::ScanRequested, "system", system_id);
         tx.commit_audited(ctx.now, ev).await?;
-        Ok(id)
+        Ok(Requested::Queued(id))
     }
 
-    /// Takes the oldest queued scan for this worker; two workers never take the same.
-    pub async fn claim_scan(&self, now: OffsetDateTime) -> Result<Option<ScanRun>, StoreError> {
+    /// Takes the oldest queued scan for this worker; two workers never take
+    /// the same. A scan left `running` for longer than `stale_after` (its
+    /// worker crashed or was stopped) is taken up again.
+    pub async fn claim_scan(&self, now: OffsetDateTime, stale_after: Duration) -> Result<Option<ScanRun>, StoreError> {
         let mut tx = self.begin().await?;
         let row = with_conn!(tx, c => {
             sqlx::query_as::<_, RunRow>(
                 "UPDATE scan_run SET status = 'running', started_at_us = $1 \
-                 WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued' \
+                 WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
+                             ORDER BY id LIMIT 1) \
+                   AND (status = 'queued' OR (status = 'running' AND started_at_us < $2)) \
                  RETURNING *",
             )
-            .bind(to_unix_micros(now)).fetch_optional(c).await?
+            .bind(to_unix_micros(now)).bind(to_unix_micros(now - stale_after)).fetch_optional(c).await?
         });
         let run = row.map(RunRow::into_record).transpose()?;
         tx.commit().await?;

@@ -141,6 +141,16 @@ impl Nginx {
     /// and `DIR` in it are replaced. `files` are written under `DIR/www`.
     /// `None` (loudly) when nginx is not installed outside CI.
     pub async fn start(servers: &str, files: &[(&str, &[u8])]) -> Option<Nginx> {
+        Nginx::start_waiting(servers, files, true).await
+    }
+
+    /// As [`Nginx::start`], for a configuration that listens on `HTTP_PORT`
+    /// only: ready once that port answers.
+    pub async fn start_plain(servers: &str, files: &[(&str, &[u8])]) -> Option<Nginx> {
+        Nginx::start_waiting(servers, files, false).await
+    }
+
+    async fn start_waiting(servers: &str, files: &[(&str, &[u8])], https: bool) -> Option<Nginx> {
         let bin = installed("nginx", "the scanner's lab tests", "nginx")?;
         let dir = tempfile::TempDir::new().expect("a temporary directory");
         let www = dir.path().join("www");
@@ -165,7 +175,8 @@ impl Nginx {
         std::fs::write(&conf_path, conf).expect("nginx.conf");
         let child = spawn_quiet(tokio::process::Command::new(bin).arg("-p").arg(dir.path()).arg("-c").arg(&conf_path));
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", https_port)).await.is_ok() {
+            let port = if https { https_port } else { http_port };
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return Some(Nginx { https_port, http_port, dir, child });
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -55,6 +55,8 @@ pub struct WebConfig {
     pub limits: Limits,
     pub security: Security,
     pub evidence: EvidenceConfig,
+    /// The least time between two scans of one system a vendor asks for.
+    pub vendor_scan_gap: time::Duration,
 }
 
 /// Evidence uploads.

@@ -243,12 +243,17 @@ async fn mamori_itself_passes_its_own_scanner() {
 
 #[tokio::test]
 async fn a_target_that_cannot_be_scanned_exits_2() {
-    let (code, _, err) = run(&["scan", "http://127.0.0.1/"]).await;
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("https://"), "{err}");
-    // Nothing listens: exit 2, not a report of errors with exit 0.
+    for bad in ["ftp://127.0.0.1/", "https://user:pw@127.0.0.1/", "https://"] {
+        let (code, _, err) = run(&["scan", bad]).await;
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("not a web address"), "{err}");
+    }
+    // Nothing listens, neither HTTPS nor plain HTTP: exit 2, not a report of
+    // errors with exit 0.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (code, _, err) = run(&["scan", &format!("https://127.0.0.1:{closed}"), "--timeout", "2"]).await;
+    let closed_too = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let https = format!("https://127.0.0.1:{closed}");
+    let (code, _, err) = run(&["scan", &https, "--http-port", &closed_too.to_string(), "--timeout", "2"]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
 }
@@ -278,7 +283,11 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let cfg = dir.path().join("mamori.toml");
     std::fs::write(
         &cfg,
-        format!("[scan]\nca_file = \"{}\"\nhttp_port = 1\nports = [1]\npoll_secs = 1\n", pki.path("ca.pem")),
+        format!(
+            "[scan]\nca_file = \"{}\"\nhttp_port = 1\nports = [1]\npoll_secs = 1\nallowed_networks = [\"127.0.0.1/32\"]\n\
+             vendor_interval_secs = 1\n",
+            pki.path("ca.pem")
+        ),
     )
     .unwrap();
     let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
@@ -297,6 +306,8 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let scan_now = |s: &Server| {
         let (client, base) = (s.client.clone(), s.base.clone());
         async move {
+            // A vendor may ask once a second here (once in ten minutes by default).
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
             let page = client.get(format!("{base}/systems/{id}")).send().await.unwrap().text().await.unwrap();
             let r = client
                 .post(format!("{base}/systems/{id}/scans"))
@@ -318,6 +329,9 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     };
     let first = scan_now(&s).await;
     assert!(first.contains("<td>tls.versions</td><td>pass</td>"), "{first}");
+    // Which ports are open is not the vendor's to see.
+    assert!(first.contains("<td>ports.open</td><td>pass</td><td>開いているポートの詳細は"), "{first}");
+    assert!(!first.contains("no other listed port open"), "{first}");
     // The vendor's server regresses: TLS 1.0 back on.
     input.urls = vec![bad.url()];
     let before = store.system(id).await.unwrap().unwrap();
@@ -456,4 +470,234 @@ async fn item_56_mamori_and_sslscan_agree_on_certificate_validity() {
         assert_eq!(cert["verdict"] == "pass", valid, "{cert}");
         assert_eq!(cert["evidence"]["days_left"].as_i64().unwrap() >= 0, valid);
     }
+}
+
+/// The scan of a lab server given as `target`, with the test CA.
+async fn scan_target(pki: &Pki, target: &str, http_port: u16) -> (i32, serde_json::Value) {
+    let ca = pki.path("ca.pem");
+    let port = http_port.to_string();
+    let args = ["scan", target, "--ca-file", &ca, "--http-port", &port, "--ports", "1", "--format", "json"];
+    let (code, out, err) = run(&args).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    (code, v)
+}
+
+/// A server that speaks only plain HTTP is scanned from the http:// URL a
+/// person has: item 55 fails with that evidence, the TLS checks say there
+/// is no HTTPS, and the HTTP-level checks still run on what answers.
+#[tokio::test]
+async fn item_55_a_plain_http_only_site_fails_and_its_pages_are_still_checked() {
+    let pki = Pki::new();
+    let conf = "server { listen 127.0.0.1:HTTP_PORT; server_tokens off; root DIR/www;
+                  add_header X-Frame-Options DENY always; }";
+    let Some(n) = Nginx::start_plain(conf, &[("index.html", PAGE)]).await else { return };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The https port is one where nothing listens.
+    let target = format!("http://127.0.0.1:{}/", n.http_port);
+    let ca = pki.path("ca.pem");
+    let args = ["scan", &target, "--ca-file", &ca, "--ports", &closed.to_string(), "--format", "json"];
+    let (code, out, err) = run(&args).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    expect(
+        &v,
+        &[
+            ("https.redirect", "fail"),
+            ("tls.versions", "error"),
+            ("tls.certificate", "error"),
+            ("headers.clickjacking", "pass"),
+            ("headers.disclosure", "pass"),
+            ("paths.exposed", "pass"),
+            ("paths.listing", "pass"),
+        ],
+    );
+    assert_eq!(code, 1, "a failed check exits 1");
+    let checks = v["targets"][0]["checks"].to_string();
+    assert!(checks.contains("no HTTPS"), "{checks}");
+    assert_eq!(v["targets"][0]["target"], format!("http://127.0.0.1:{}", n.http_port));
+    // A bare host name is read as https:// on its port.
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; }}",
+        tls(&pki, "good")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+    let (_, v) = scan_target(&pki, &format!("localhost:{}", n.https_port), closed).await;
+    expect(&v, &[("tls.versions", "pass"), ("tls.certificate", "pass")]);
+    assert_eq!(v["targets"][0]["target"], format!("https://localhost:{}", n.https_port));
+}
+
+/// Item 44 asks for Secure on every cookie used over HTTPS, session-like
+/// or not: without it the check fails. HttpOnly and SameSite are advice the
+/// item does not name: their absence warns.
+#[tokio::test]
+async fn item_44_a_cookie_without_secure_fails_and_missing_httponly_or_samesite_only_warns() {
+    let pki = Pki::new();
+    for (cookie, verdict) in [
+        ("theme=dark; Secure; HttpOnly; SameSite=Lax; Path=/", "pass"),
+        ("theme=dark; Secure; SameSite=Lax; Path=/", "warn"),
+        ("theme=dark; Secure; HttpOnly; Path=/", "warn"),
+        ("theme=dark; HttpOnly; SameSite=Strict; Path=/", "fail"),
+        ("lang=ja; Path=/", "fail"),
+    ] {
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www;
+               add_header Set-Cookie \"{cookie}\" always; }}",
+            tls(&pki, "good")
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        expect(&v, &[("cookies.attributes", verdict)]);
+        let summary = v["targets"][0]["checks"][5]["summary"].as_str().unwrap().to_owned();
+        match verdict {
+            "fail" => assert!(summary.contains("without Secure"), "{cookie}: {summary}"),
+            "warn" => assert!(summary.contains("advice"), "{cookie}: {summary}"),
+            _ => {}
+        }
+    }
+}
+
+/// Item 53 names X-Frame-Options: sent, it passes; CSP frame-ancestors alone
+/// protects as well but is not what the item asks, so it warns; neither
+/// fails.
+#[tokio::test]
+async fn item_53_x_frame_options_passes_csp_frame_ancestors_alone_warns_and_neither_fails() {
+    let pki = Pki::new();
+    for (headers, verdict) in [
+        ("add_header X-Frame-Options SAMEORIGIN always;", "pass"),
+        ("add_header Content-Security-Policy \"frame-ancestors 'none'\" always;", "warn"),
+        ("", "fail"),
+    ] {
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; {headers} }}",
+            tls(&pki, "good")
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        expect(&v, &[("headers.clickjacking", verdict)]);
+    }
+}
+
+/// Item 55 asks that every page go over HTTPS. Plain HTTP redirecting to
+/// HTTPS without HSTS meets it; the missing HSTS is advice: warn, not fail.
+#[tokio::test]
+async fn item_55_https_only_without_hsts_warns_with_advice() {
+    let pki = Pki::new();
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; }}
+         server {{ listen 127.0.0.1:HTTP_PORT; return 301 https://127.0.0.1:HTTPS_PORT$request_uri; }}",
+        tls(&pki, "good")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+    let (_, v) = scan(&pki, &n).await;
+    expect(&v, &[("https.redirect", "warn")]);
+    assert!(v["targets"][0]["checks"][2]["summary"].as_str().unwrap().contains("HSTS"), "{v}");
+}
+
+/// A body that never ends is read up to the cap and dropped there: the scan
+/// finishes, and the scanner's memory stays flat while the server keeps
+/// sending.
+#[tokio::test]
+async fn an_endless_body_is_read_only_up_to_the_cap_and_memory_stays_flat() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut req = [0u8; 4096];
+                let _ = sock.read(&mut req).await;
+                let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n\r\n").await;
+                let chunk = vec![b'a'; 64 * 1024];
+                while sock.write_all(&chunk).await.is_ok() {
+                    counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let opts = mamori_scan::ScanOptions {
+        timeout: std::time::Duration::from_secs(3),
+        ports: vec![closed],
+        ..Default::default()
+    };
+    let before = rss();
+    let started = std::time::Instant::now();
+    let report = mamori_scan::scan(&format!("http://127.0.0.1:{port}/"), &opts).await.unwrap();
+    let grew = rss().saturating_sub(before);
+    let fetched = report.checks.iter().filter(|c| c.verdict != mamori_scan::Verdict::Error).count();
+    assert!(fetched >= 8, "the HTTP checks ran on the capped bodies: {report:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(grew < 64 * 1024 * 1024, "RSS grew by {grew} bytes");
+    // The connections were dropped at the cap, not read to a timeout: about
+    // 30 requests of 256 KiB each and what socket buffers hold, far below
+    // the gigabytes loopback carries in the 3 s a read to the timeout takes.
+    let total = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(total < 1024 * 1024 * 1024, "the server sent {total} bytes");
+}
+
+/// A vendor controls the DNS of its own system's name. Pointed at the
+/// server's own machine or the cloud metadata address, the scan contacts
+/// nothing: every check answers `error` with the policy's reason, and a
+/// listener on the named port records no connection. The same holds for a
+/// system's `hosts`, whose ports are otherwise scanned.
+#[tokio::test]
+async fn the_servers_scans_never_connect_to_denied_addresses() {
+    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("mamori.toml");
+    // The ports probed are the listener's: a connection to any would count.
+    std::fs::write(&cfg, format!("[scan]\nhttp_port = {port}\nports = [{port}]\npoll_secs = 1\n")).unwrap();
+    let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
+    let d = s.data_dir().display().to_string();
+    create_orgs(&d).await;
+    let store = sqlite_store(&s.data_dir()).await;
+    let urls = vec![
+        format!("https://localhost:{port}/"),
+        format!("http://127.0.0.1:{port}/"),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("[::ffff:127.0.0.1]:{port}"),
+    ];
+    let (id, mut input) = create_web_system(&store, urls).await;
+    input.hosts = vec!["127.0.0.1".into(), "localhost".into()];
+    let before = store.system(id).await.unwrap().unwrap();
+    store.update_system(&system_ctx(), &before, &input).await.unwrap();
+    store.request_scan(&system_ctx(), id, None).await.unwrap();
+    let mut report = None;
+    for _ in 0..120 {
+        let last = store.scans(id, 1).await.unwrap().into_iter().next().unwrap();
+        if last.finished_at.is_some() {
+            report = last.report;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let report = report.expect("the scan finished");
+    assert_eq!(report.targets.len(), 6, "{report:?}");
+    for t in &report.targets {
+        assert!(!t.checks.is_empty(), "{t:?}");
+        for c in &t.checks {
+            assert_eq!(c.verdict, mamori_scan::Verdict::Error, "{}: {c:?}", t.target);
+            assert!(c.summary.contains("scan policy"), "{}: {c:?}", t.target);
+        }
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection reached the listener");
+    store.close().await;
+    s.kill().await;
 }

@@ -92,6 +92,7 @@ impl App {
                 max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
                 clamd: opts.clamd.map(mamori_files::evidence::Clamd::Unix),
             },
+            vendor_scan_gap: time::Duration::minutes(10),
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();

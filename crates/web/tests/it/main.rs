@@ -9,5 +9,6 @@ mod auditlog;
 mod checklist;
 mod evidence;
 mod harness;
+mod scans;
 mod signin;
 mod speed;

@@ -20,7 +20,7 @@ use axum::extract::Path;
 use axum::Form;
 use mamori_core::checklist::{self, AnswerStatus, Progress, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
-use mamori_core::verification::Verdict;
+use mamori_core::verification::{CheckId, Verdict};
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::SystemRecord;
 use serde::Deserialize;
@@ -91,15 +91,19 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
             ScanStatus::Done | ScanStatus::Failed => p.t.with("scan-done-at", &[("at", &jst(r.finished_at))]),
         },
     };
+    // Which ports are open is a map of the network: the officer's only.
+    let port_details = user.can(Permission::ViewPortDetails);
+    let hidden = p.t.get("scan-ports-hidden");
     let scan_rows = report
         .targets
         .iter()
         .flat_map(|t| {
+            let hidden = &hidden;
             t.checks.iter().map(move |c| ScanRow {
                 target: t.target.clone(),
                 check: c.id.as_str().to_owned(),
                 verdict: c.verdict.as_str().to_owned(),
-                summary: c.summary.clone(),
+                summary: if c.id == CheckId::Ports && !port_details { hidden.clone() } else { c.summary.clone() },
             })
         })
         .collect();
@@ -173,7 +177,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
             .into_iter()
             .map(|v| (v.id, format!("{} {}", v.id, v.label)))
             .collect(),
-        can_scan: user.can(Permission::RequestScans) && !s.input.urls.is_empty(),
+        can_scan: user.can(Permission::RequestScans) && !(s.input.urls.is_empty() && s.input.hosts.is_empty()),
         scan_status,
         scan_rows,
         errors,
@@ -282,9 +286,10 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
 
 /// Queues a scan of the system's URLs; the server's worker runs it.
 pub async fn request_scan(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    match checklist_op::queue_scan(&who.op(&page), id).await {
+    match checklist_op::queue_scan(&who.op(&page), id, page.config.vendor_scan_gap).await {
         Ok(()) => done(&page, "scan-requested", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => done(&page, "scan-no-urls", &format!("/systems/{id}")).await,
+        Err(Refused::TooSoon(_)) => done(&page, "scan-too-soon", &format!("/systems/{id}")).await,
         Err(e) => Err(e.into()),
     }
 }

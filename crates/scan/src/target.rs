@@ -1,0 +1,209 @@
+//! What a scan connects to: the address a person gives (an https:// or
+//! http:// URL, or a bare host name), resolved once and checked against the
+//! target policy before anything is contacted. Every probe of the scan uses
+//! that one address, so a name cannot point somewhere else half way through
+//! (no DNS rebinding).
+
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Where a scan may connect. The longest network that holds an address
+/// decides; where an allowed and a denied network are equally long, the
+/// address is denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPolicy {
+    pub allowed: Vec<IpNet>,
+    pub denied: Vec<IpNet>,
+}
+
+/// Denied to the server's scans unless allowed on purpose: the server's own
+/// machine, link-local addresses (among them the cloud metadata services),
+/// unspecified, multicast and broadcast addresses. Private ranges are
+/// allowed: a ward's systems are internal.
+pub const DEFAULT_DENIED: &[&str] = &[
+    "0.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "100.100.100.200/32",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "ff00::/8",
+];
+
+impl TargetPolicy {
+    /// Everything allowed: the console's `mamori scan`, run by the person
+    /// who has the machine.
+    pub fn open() -> Self {
+        TargetPolicy { allowed: vec![any_v4(), any_v6()], denied: Vec::new() }
+    }
+
+    /// The server's default: everything but [`DEFAULT_DENIED`].
+    pub fn server_default() -> Self {
+        let denied = DEFAULT_DENIED.iter().map(|n| n.parse().expect("the default networks parse")).collect();
+        TargetPolicy { allowed: vec![any_v4(), any_v6()], denied }
+    }
+
+    /// Why `ip` may not be scanned, or `None` when it may.
+    pub fn refuses(&self, ip: IpAddr) -> Option<String> {
+        let ip = ip.to_canonical();
+        let longest = |nets: &[IpNet]| nets.iter().filter(|n| n.contains(&ip)).map(|n| n.prefix_len()).max();
+        let denied_by = self.denied.iter().filter(|n| n.contains(&ip)).max_by_key(|n| n.prefix_len());
+        match (longest(&self.allowed), denied_by) {
+            (Some(a), Some(d)) if a > d.prefix_len() => None,
+            (_, Some(d)) => Some(format!("{ip} is in a denied network ({d})")),
+            (None, None) => Some(format!("{ip} is in no allowed network")),
+            (Some(_), None) => None,
+        }
+    }
+}
+
+fn any_v4() -> IpNet {
+    "0.0.0.0/0".parse().expect("a network")
+}
+
+fn any_v6() -> IpNet {
+    "::/0".parse().expect("a network")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("not a web address (https://…, http://… or a host name): {0}")]
+    BadUrl(String),
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    #[error("address not allowed by the scan policy: {0}")]
+    Denied(String),
+}
+
+/// The server a person named, before resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given {
+    /// The host as it goes on the wire: an IDN in its ASCII form, an IPv6
+    /// literal without brackets.
+    pub host: String,
+    pub https_port: u16,
+    pub http_port: u16,
+    /// `http://` was given: the person's address is plain HTTP.
+    pub plain: bool,
+}
+
+impl Given {
+    /// Reads `input`. A bare host (`www.example.lg.jp`, `[2001:db8::1]:8443`)
+    /// is an https:// address; `http_port` is where plain HTTP is looked for
+    /// unless the input is an http:// URL with its own port.
+    pub fn parse(input: &str, http_port: u16) -> Result<Given, TargetError> {
+        let bad = || TargetError::BadUrl(input.to_owned());
+        let input = input.trim();
+        let with_scheme = if input.contains("://") { input.to_owned() } else { format!("https://{input}") };
+        let url = url::Url::parse(&with_scheme).map_err(|_| bad())?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad());
+        }
+        let host = match url.host().ok_or_else(bad)? {
+            url::Host::Domain(d) => d.trim_end_matches('.').to_owned(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        match url.scheme() {
+            "https" => Ok(Given { host, https_port: url.port().unwrap_or(443), http_port, plain: false }),
+            "http" => Ok(Given { host, https_port: 443, http_port: url.port().unwrap_or(80), plain: true }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The host as written in a URL (an IPv6 literal in brackets).
+    pub fn url_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// `scheme://host[:port]`, the port left out where it is the scheme's own.
+    pub fn base(&self, https: bool) -> String {
+        match (https, self.https_port, self.http_port) {
+            (true, 443, _) => format!("https://{}", self.url_host()),
+            (true, p, _) => format!("https://{}:{p}", self.url_host()),
+            (false, _, 80) => format!("http://{}", self.url_host()),
+            (false, _, p) => format!("http://{}:{p}", self.url_host()),
+        }
+    }
+
+    /// Resolves the host once (on tokio's resolver threads, never blocking
+    /// the runtime) and checks every address it has against `policy`: a name
+    /// with one denied address among allowed ones is refused whole.
+    pub async fn resolve(&self, policy: &TargetPolicy, timeout: Duration) -> Result<IpAddr, TargetError> {
+        let addrs: Vec<IpAddr> = match self.host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                let found = tokio::time::timeout(timeout, tokio::net::lookup_host((self.host.as_str(), 0)))
+                    .await
+                    .map_err(|_| TargetError::Resolve(self.host.clone()))?
+                    .map_err(|_| TargetError::Resolve(self.host.clone()))?;
+                found.map(|a: SocketAddr| a.ip().to_canonical()).collect()
+            }
+        };
+        if let Some(why) = addrs.iter().find_map(|ip| policy.refuses(*ip)) {
+            return Err(TargetError::Denied(format!("{}: {why}", self.host)));
+        }
+        addrs.first().copied().ok_or_else(|| TargetError::Resolve(self.host.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_address_a_person_has_is_read() {
+        let g = |s| Given::parse(s, 80).unwrap();
+        assert_eq!(
+            g("https://127.0.0.1:8443/path"),
+            Given { host: "127.0.0.1".into(), https_port: 8443, http_port: 80, plain: false }
+        );
+        assert_eq!(
+            g("http://127.0.0.1:8080/"),
+            Given { host: "127.0.0.1".into(), https_port: 443, http_port: 8080, plain: true }
+        );
+        assert_eq!(
+            g("www.example.lg.jp"),
+            Given { host: "www.example.lg.jp".into(), https_port: 443, http_port: 80, plain: false }
+        );
+        assert_eq!(g("[::1]:8443").host, "::1");
+        assert_eq!(g("[::1]:8443").base(true), "https://[::1]:8443");
+        assert_eq!(g("https://例え.jp/").host, "xn--r8jz45g.jp");
+        assert_eq!(g("HTTPS://Example.LG.JP.").host, "example.lg.jp");
+        for bad in ["ftp://x/", "https://user@x/", "https://u:p@x/", "", "https://", "http://[::1/"] {
+            assert!(Given::parse(bad, 80).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_longest_network_decides_and_a_tie_is_denied() {
+        let p = TargetPolicy::server_default();
+        for denied in ["127.0.0.1", "169.254.169.254", "::1", "::ffff:127.0.0.1", "fe80::1", "0.0.0.0", "224.0.0.1"] {
+            assert!(p.refuses(denied.parse().unwrap()).is_some(), "{denied}");
+        }
+        for allowed in ["10.1.2.3", "192.168.0.10", "203.0.113.5", "2001:db8::1"] {
+            assert_eq!(p.refuses(allowed.parse().unwrap()), None, "{allowed}");
+        }
+        let mut one_loopback = TargetPolicy::server_default();
+        one_loopback.allowed.push("127.0.0.1/32".parse().unwrap());
+        assert_eq!(one_loopback.refuses("127.0.0.1".parse().unwrap()), None);
+        assert!(one_loopback.refuses("127.0.0.2".parse().unwrap()).is_some());
+        let tie =
+            TargetPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()], denied: vec!["10.0.0.0/8".parse().unwrap()] };
+        assert!(tie.refuses("10.1.1.1".parse().unwrap()).is_some());
+        let only_private = TargetPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()], denied: vec![] };
+        assert!(only_private.refuses("203.0.113.5".parse().unwrap()).is_some());
+    }
+}
