@@ -169,28 +169,37 @@ fn no_https(t: &Target, id: CheckId, reqs: &[u32]) -> CheckResult {
     CheckResult::new(id, reqs, Verdict::Error, format!("no HTTPS on port {port}"), json!({ "https_port": port }))
 }
 
+/// Item 57: SSL 2.0, SSL 3.0, TLS 1.0 and 1.1 refused and TLS 1.2 or 1.3
+/// accepted; of TLS 1.2's cipher suites, broken kinds (NULL, EXPORT, RC4,
+/// 3DES, anonymous) fail, and CBC without any AEAD suite, or RSA key
+/// exchange, warn.
 async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
+    const ID: CheckId = CheckId::TlsVersions;
     if !t.https {
-        return no_https(t, CheckId::TlsVersions, &[57]);
+        return no_https(t, ID, &[57]);
     }
+    let sni = Some(t.given.host.as_str());
     let mut evidence = serde_json::Map::new();
     let mut accepted = Vec::new();
     let mut errors = 0;
+    let describe = |answer: &VersionAnswer| match answer {
+        VersionAnswer::Accepted => "accepted".to_owned(),
+        VersionAnswer::Alert(code) => format!("refused (alert {code})"),
+        VersionAnswer::OtherVersion(w) => format!("refused (server chose 0x{w:04x})"),
+        VersionAnswer::Closed => "refused (connection closed)".to_owned(),
+    };
+    let sslv2 = tls::probe_sslv2(t.tls_addr(), opts.timeout).await;
+    match &sslv2 {
+        Ok(a) => evidence.insert("SSLv2".into(), json!(describe(a))),
+        Err(e) => evidence.insert("SSLv2".into(), json!(format!("error: {e}"))),
+    };
     for v in TlsVersion::ALL {
-        let sni = Some(t.given.host.as_str());
         match tls::probe_version(t.tls_addr(), sni, v, opts.timeout).await {
-            Ok(VersionAnswer::Accepted) => {
-                accepted.push(v);
-                evidence.insert(v.name().into(), json!("accepted"));
-            }
-            Ok(VersionAnswer::Alert(code)) => {
-                evidence.insert(v.name().into(), json!(format!("refused (alert {code})")));
-            }
-            Ok(VersionAnswer::OtherVersion(w)) => {
-                evidence.insert(v.name().into(), json!(format!("refused (server chose 0x{w:04x})")));
-            }
-            Ok(VersionAnswer::Closed) => {
-                evidence.insert(v.name().into(), json!("refused (connection closed)"));
+            Ok(answer) => {
+                if answer.accepted() {
+                    accepted.push(v);
+                }
+                evidence.insert(v.name().into(), json!(describe(&answer)));
             }
             Err(e) => {
                 errors += 1;
@@ -198,19 +207,51 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
             }
         }
     }
-    let ev = serde_json::Value::Object(evidence);
     if errors == TlsVersion::ALL.len() {
-        return CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Error, "no TLS answer at all", ev);
+        return CheckResult::new(ID, &[57], Verdict::Error, "no TLS answer at all", json!(evidence));
     }
-    let old: Vec<&str> = accepted.iter().filter(|v| **v < TlsVersion::Tls12).map(|v| v.name()).collect();
+    let mut suites = serde_json::Map::new();
+    let mut kinds = Vec::new();
+    if accepted.contains(&TlsVersion::Tls12) {
+        for kind in tls::SuiteKind::ALL {
+            let answer = tls::probe_suites(t.tls_addr(), sni, kind.suites(), opts.timeout).await;
+            let text = match &answer {
+                Ok((VersionAnswer::Accepted, Some(suite))) => format!("accepted (0x{suite:04x})"),
+                Ok((a, _)) => describe(a),
+                Err(e) => format!("error: {e}"),
+            };
+            if matches!(answer, Ok((VersionAnswer::Accepted, _))) {
+                kinds.push(kind);
+            }
+            suites.insert(kind.name().into(), json!(text));
+        }
+        evidence.insert("TLS 1.2 cipher suites".into(), json!(suites));
+    }
+    let ev = json!(evidence);
+    let mut old: Vec<&str> = accepted.iter().filter(|v| **v < TlsVersion::Tls12).map(|v| v.name()).collect();
+    if matches!(sslv2, Ok(VersionAnswer::Accepted)) {
+        old.insert(0, "SSLv2");
+    }
+    let broken: Vec<&str> = kinds.iter().filter(|k| k.broken()).map(|k| k.name()).collect();
     let modern = accepted.iter().any(|v| *v >= TlsVersion::Tls12);
+    let mut weak = Vec::new();
+    if kinds.contains(&tls::SuiteKind::Cbc) && !kinds.contains(&tls::SuiteKind::ModernAead) {
+        weak.push("CBC suites only (no AEAD)");
+    }
+    if kinds.contains(&tls::SuiteKind::RsaKeyExchange) {
+        weak.push("RSA key exchange (no forward secrecy)");
+    }
     if !old.is_empty() {
-        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
+        CheckResult::new(ID, &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
     } else if !modern {
-        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
+        CheckResult::new(ID, &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
+    } else if !broken.is_empty() {
+        CheckResult::new(ID, &[57], Verdict::Fail, format!("TLS 1.2 accepts broken suites: {}", broken.join(", ")), ev)
+    } else if !weak.is_empty() {
+        CheckResult::new(ID, &[57], Verdict::Warn, format!("TLS 1.2 accepts {}", weak.join(" and ")), ev)
     } else {
         let names: Vec<&str> = accepted.iter().map(|v| v.name()).collect();
-        CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
+        CheckResult::new(ID, &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
     }
 }
 
@@ -234,22 +275,25 @@ impl rustls::client::danger::ServerCertVerifier for Keep {
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
+    /// The handshake only fetches the chain: a signature made with a key
+    /// rustls refuses (RSA under 2048 bits) must not stop it, since that key
+    /// is exactly what the check reports.
     fn verify_tls12_signature(
         &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
     }
 
     fn verify_tls13_signature(
         &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -308,7 +352,13 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let days_left = (cert.validity().not_after.timestamp() - now) / 86_400;
-    let key_bits = cert.public_key().parsed().map(|k| k.key_size()).unwrap_or(0);
+    let key = cert.public_key().parsed();
+    let key_bits = key.as_ref().map(|k| k.key_size()).unwrap_or(0);
+    let rsa = matches!(key, Ok(x509_parser::public_key::PublicKey::RSA(_)));
+    let signature = cert.signature_algorithm.algorithm.to_id_string();
+    // sha1WithRSA, ecdsa-with-SHA1, dsaWithSHA1, md5WithRSA: collisions are practical.
+    let weak_hash = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.2.840.10040.4.3", "1.2.840.113549.1.1.4"]
+        .contains(&signature.as_str());
     let evidence = json!({
         "subject": cert.subject().to_string(),
         "issuer": cert.issuer().to_string(),
@@ -316,9 +366,21 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
         "not_after": cert.validity().not_after.to_string(),
         "days_left": days_left,
         "key_bits": key_bits,
-        "signature_algorithm": cert.signature_algorithm.algorithm.to_id_string(),
+        "signature_algorithm": signature,
         "chain_length": chain.len(),
     });
+    if rsa && key_bits < 2048 {
+        return CheckResult::new(
+            ID,
+            &[56],
+            Verdict::Fail,
+            format!("RSA key of {key_bits} bits (under 2048)"),
+            evidence,
+        );
+    }
+    if weak_hash {
+        return CheckResult::new(ID, &[56], Verdict::Fail, "signed with SHA-1 (or MD5)", evidence);
+    }
     match handshake(t, strict, opts.timeout).await {
         Err(e) => CheckResult::new(ID, &[56], Verdict::Fail, e, evidence),
         Ok(()) if days_left < 30 => {

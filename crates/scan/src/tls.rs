@@ -1,8 +1,10 @@
-//! Which TLS protocol versions a server accepts (checklist item 57).
+//! Which protocol versions and which kinds of TLS 1.2 cipher suite a server
+//! accepts (checklist item 57).
 //!
-//! rustls cannot speak below TLS 1.2 and OpenSSL is not a dependency, so a
-//! ClientHello for one exact version is built by hand here: no crate builds
-//! a ClientHello for a legacy version. The server's first record is parsed
+//! rustls cannot speak below TLS 1.2 nor offer broken suites, and OpenSSL is
+//! not a dependency, so a ClientHello for one exact version (and an SSL 2.0
+//! CLIENT-HELLO) with exactly the suites to test is built by hand here: no
+//! crate builds a ClientHello for a legacy version or suite. The server's first record is parsed
 //! with tls-parser. The handshake is never completed: one ClientHello, one
 //! answer, and the connection is closed.
 
@@ -95,14 +97,36 @@ pub async fn probe_version(
     timeout: Duration,
 ) -> Result<VersionAnswer, ProbeError> {
     let hello = client_hello(version, server_name);
+    exchange(addr, version, &hello, timeout).await.map(|(answer, _)| answer)
+}
+
+/// Offers TLS 1.2 with only `suites` and reports the answer, with the suite
+/// the server chose when it accepted.
+pub async fn probe_suites(
+    addr: SocketAddr,
+    server_name: Option<&str>,
+    suites: &[u16],
+    timeout: Duration,
+) -> Result<(VersionAnswer, Option<u16>), ProbeError> {
+    let hello = client_hello_with(TlsVersion::Tls12, server_name, suites);
+    exchange(addr, TlsVersion::Tls12, &hello, timeout).await
+}
+
+async fn exchange(
+    addr: SocketAddr,
+    version: TlsVersion,
+    hello: &[u8],
+    timeout: Duration,
+) -> Result<(VersionAnswer, Option<u16>), ProbeError> {
+    let closed = Ok((VersionAnswer::Closed, None));
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.map_err(|e| ProbeError::Connect(addr, e))?;
-        if stream.write_all(&hello).await.is_err() {
-            return Ok(VersionAnswer::Closed);
+        if stream.write_all(hello).await.is_err() {
+            return closed;
         }
         let mut header = [0u8; 5];
         if stream.read_exact(&mut header).await.is_err() {
-            return Ok(VersionAnswer::Closed);
+            return closed;
         }
         let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
         if header[1] != 0x03 || len > MAX_RECORD {
@@ -110,19 +134,24 @@ pub async fn probe_version(
         }
         let mut body = vec![0u8; len];
         if stream.read_exact(&mut body).await.is_err() {
-            return Ok(VersionAnswer::Closed);
+            return closed;
         }
         interpret(addr, version, header[0], &body)
     };
     tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout(addr, timeout))?
 }
 
-fn interpret(addr: SocketAddr, asked: TlsVersion, content_type: u8, body: &[u8]) -> Result<VersionAnswer, ProbeError> {
+fn interpret(
+    addr: SocketAddr,
+    asked: TlsVersion,
+    content_type: u8,
+    body: &[u8],
+) -> Result<(VersionAnswer, Option<u16>), ProbeError> {
     let not_tls = |what: &str| ProbeError::NotTls(addr, what.to_owned());
     match content_type {
         // alert
         0x15 => match parse_tls_message_alert(body) {
-            Ok((_, TlsMessage::Alert(a))) => Ok(VersionAnswer::Alert(a.code.0)),
+            Ok((_, TlsMessage::Alert(a))) => Ok((VersionAnswer::Alert(a.code.0), None)),
             _ => Err(not_tls("malformed alert")),
         },
         // handshake
@@ -139,17 +168,17 @@ fn interpret(addr: SocketAddr, asked: TlsVersion, content_type: u8, body: &[u8])
                     }
                 }
                 Ok(if negotiated == asked.wire() {
-                    VersionAnswer::Accepted
+                    (VersionAnswer::Accepted, Some(sh.cipher.0))
                 } else {
-                    VersionAnswer::OtherVersion(negotiated)
+                    (VersionAnswer::OtherVersion(negotiated), None)
                 })
             }
             // A HelloRetryRequest exists only in TLS 1.3.
             Ok((_, TlsMessage::Handshake(TlsMessageHandshake::HelloRetryRequest(_)))) => {
                 Ok(if asked == TlsVersion::Tls13 {
-                    VersionAnswer::Accepted
+                    (VersionAnswer::Accepted, None)
                 } else {
-                    VersionAnswer::OtherVersion(TlsVersion::Tls13.wire())
+                    (VersionAnswer::OtherVersion(TlsVersion::Tls13.wire()), None)
                 })
             }
             _ => Err(not_tls("handshake message is not a ServerHello")),
@@ -175,6 +204,12 @@ const SIGNATURE_SCHEMES: &[u16] =
 
 /// A complete TLS record holding a ClientHello that offers only `version`.
 pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
+    let suites = if version == TlsVersion::Tls13 { TLS13_SUITES } else { LEGACY_SUITES };
+    client_hello_with(version, server_name, suites)
+}
+
+/// A ClientHello offering only `version` and only `suites`.
+fn client_hello_with(version: TlsVersion, server_name: Option<&str>, suites: &[u16]) -> Vec<u8> {
     let mut rng = rand::thread_rng();
     let mut random = [0u8; 32];
     rng.fill_bytes(&mut random);
@@ -184,7 +219,6 @@ pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
     body.extend_from_slice(&legacy_version.to_be_bytes());
     body.extend_from_slice(&random);
     body.push(0); // no session id
-    let suites = if version == TlsVersion::Tls13 { TLS13_SUITES } else { LEGACY_SUITES };
     put_u16_list(&mut body, suites);
     body.extend_from_slice(&[1, 0]); // compression: null only
 
@@ -239,6 +273,144 @@ pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
     record.extend_from_slice(&record_version.to_be_bytes());
     record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
     record.extend_from_slice(&handshake);
+    record
+}
+
+/// Kinds of TLS 1.2 cipher suite, each offered alone to learn whether the
+/// server accepts any of its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuiteKind {
+    /// No encryption.
+    Null,
+    /// Export grade (40 or 56 bits).
+    Export,
+    Rc4,
+    TripleDes,
+    /// No authentication of the server.
+    Anonymous,
+    /// AES-GCM or ChaCha20 with forward secrecy: what a server should offer.
+    ModernAead,
+    /// CBC mode (AES or Camellia), with or without forward secrecy.
+    Cbc,
+    /// RSA key exchange: no forward secrecy.
+    RsaKeyExchange,
+}
+
+impl SuiteKind {
+    pub const ALL: [SuiteKind; 8] = [
+        SuiteKind::Null,
+        SuiteKind::Export,
+        SuiteKind::Rc4,
+        SuiteKind::TripleDes,
+        SuiteKind::Anonymous,
+        SuiteKind::ModernAead,
+        SuiteKind::Cbc,
+        SuiteKind::RsaKeyExchange,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SuiteKind::Null => "NULL",
+            SuiteKind::Export => "EXPORT",
+            SuiteKind::Rc4 => "RC4",
+            SuiteKind::TripleDes => "3DES",
+            SuiteKind::Anonymous => "anonymous",
+            SuiteKind::ModernAead => "AEAD with forward secrecy",
+            SuiteKind::Cbc => "CBC",
+            SuiteKind::RsaKeyExchange => "RSA key exchange",
+        }
+    }
+
+    /// Broken: accepting any of them fails item 57.
+    pub fn broken(self) -> bool {
+        matches!(
+            self,
+            SuiteKind::Null | SuiteKind::Export | SuiteKind::Rc4 | SuiteKind::TripleDes | SuiteKind::Anonymous
+        )
+    }
+
+    /// The IANA code points of the kind (the ones servers still ship).
+    pub fn suites(self) -> &'static [u16] {
+        match self {
+            SuiteKind::Null => {
+                &[0x0001, 0x0002, 0x003b, 0xc001, 0xc006, 0xc00b, 0xc010, 0xc015, 0x002c, 0x002d, 0x002e]
+            }
+            SuiteKind::Export => {
+                &[0x0003, 0x0006, 0x0008, 0x000b, 0x000e, 0x0011, 0x0014, 0x0017, 0x0019, 0x0062, 0x0064]
+            }
+            SuiteKind::Rc4 => &[0x0004, 0x0005, 0xc002, 0xc007, 0xc00c, 0xc011, 0xc016, 0x0018, 0x008a, 0x008e, 0x0092],
+            SuiteKind::TripleDes => {
+                &[0x000a, 0x000d, 0x0010, 0x0013, 0x0016, 0xc003, 0xc008, 0xc00d, 0xc012, 0x001b, 0x008b]
+            }
+            SuiteKind::Anonymous => {
+                &[0x0034, 0x003a, 0x006c, 0x006d, 0x00a6, 0x00a7, 0x0046, 0x0089, 0xc018, 0xc019, 0x0018, 0x001b]
+            }
+            SuiteKind::ModernAead => &[0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0x009e, 0x009f, 0xccaa],
+            SuiteKind::Cbc => &[
+                0xc009, 0xc013, 0xc00a, 0xc014, 0xc023, 0xc027, 0xc024, 0xc028, 0x0033, 0x0039, 0x0067, 0x006b, 0x002f,
+                0x0035, 0x003c, 0x003d, 0x0041, 0x0084, 0x0045, 0x0088,
+            ],
+            SuiteKind::RsaKeyExchange => &[0x009c, 0x009d, 0x002f, 0x0035, 0x003c, 0x003d, 0x0041, 0x0084],
+        }
+    }
+}
+
+/// Whether the server speaks SSL 2.0: a hand-built SSL 2.0 CLIENT-HELLO
+/// (RFC draft, 2-byte record header), answered by a SERVER-HELLO only by a
+/// server that still has it. Anything else (a TLS alert, a close) is a
+/// refusal.
+pub async fn probe_sslv2(addr: SocketAddr, timeout: Duration) -> Result<VersionAnswer, ProbeError> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.map_err(|e| ProbeError::Connect(addr, e))?;
+        if stream.write_all(&sslv2_client_hello()).await.is_err() {
+            return Ok(VersionAnswer::Closed);
+        }
+        let mut head = [0u8; 3];
+        if stream.read_exact(&mut head).await.is_err() {
+            return Ok(VersionAnswer::Closed);
+        }
+        Ok(match head {
+            // A 2-byte SSL 2.0 header, then SERVER-HELLO (4).
+            [h, _, 4] if h & 0x80 != 0 => VersionAnswer::Accepted,
+            // A TLS alert record.
+            [0x15, 0x03, _] => {
+                let mut rest = [0u8; 4];
+                let code = match stream.read_exact(&mut rest).await {
+                    Ok(_) => rest[3],
+                    Err(_) => 0,
+                };
+                VersionAnswer::Alert(code)
+            }
+            [0x16, 0x03, v] => VersionAnswer::OtherVersion(0x0300 | u16::from(v)),
+            _ => VersionAnswer::Closed,
+        })
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout(addr, timeout))?
+}
+
+/// An SSL 2.0 CLIENT-HELLO offering the SSL 2.0 cipher kinds.
+fn sslv2_client_hello() -> Vec<u8> {
+    const SPECS: &[[u8; 3]] = &[
+        [0x01, 0x00, 0x80], // RC4_128_WITH_MD5
+        [0x02, 0x00, 0x80], // RC4_128_EXPORT40_WITH_MD5
+        [0x03, 0x00, 0x80], // RC2_128_CBC_WITH_MD5
+        [0x04, 0x00, 0x80], // RC2_128_CBC_EXPORT40_WITH_MD5
+        [0x05, 0x00, 0x80], // IDEA_128_CBC_WITH_MD5
+        [0x06, 0x00, 0x40], // DES_64_CBC_WITH_MD5
+        [0x07, 0x00, 0xc0], // DES_192_EDE3_CBC_WITH_MD5
+    ];
+    let mut challenge = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut challenge);
+    let mut msg = vec![0x01, 0x00, 0x02]; // CLIENT-HELLO, version 2.0
+    msg.extend_from_slice(&((SPECS.len() * 3) as u16).to_be_bytes());
+    msg.extend_from_slice(&0u16.to_be_bytes()); // no session id
+    msg.extend_from_slice(&(challenge.len() as u16).to_be_bytes());
+    for spec in SPECS {
+        msg.extend_from_slice(spec);
+    }
+    msg.extend_from_slice(&challenge);
+    let mut record = ((msg.len() as u16) | 0x8000).to_be_bytes().to_vec();
+    record.extend_from_slice(&msg);
     record
 }
 
@@ -302,6 +474,30 @@ mod tests {
         let t = Duration::from_secs(3);
         assert_eq!(probe_version(addr, None, TlsVersion::Ssl3, t).await.unwrap(), VersionAnswer::Accepted);
         assert_eq!(probe_version(addr, None, TlsVersion::Tls12, t).await.unwrap(), VersionAnswer::OtherVersion(0x0300));
+    }
+
+    /// No server Debian ships speaks SSL 2.0: a fake one answers every
+    /// hello with an SSL 2.0 SERVER-HELLO header.
+    #[tokio::test]
+    async fn an_sslv2_server_is_recognised_and_a_tls_server_is_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                // It saw a CLIENT-HELLO of version 2.0.
+                if n > 5 && buf[0] & 0x80 != 0 && buf[2] == 1 && buf[3..5] == [0, 2] {
+                    let _ = s.write_all(&[0x80, 0x2a, 0x04, 0x00, 0x01, 0x00, 0x02]).await;
+                }
+            }
+        });
+        let t = Duration::from_secs(3);
+        assert_eq!(probe_sslv2(addr, t).await.unwrap(), VersionAnswer::Accepted);
+        let sslv3 = fake_sslv3_server().await;
+        assert_eq!(probe_sslv2(sslv3, t).await.unwrap(), VersionAnswer::OtherVersion(0x0300));
+        let hello = sslv2_client_hello();
+        assert_eq!(usize::from(u16::from_be_bytes([hello[0], hello[1]]) & 0x7fff), hello.len() - 2);
     }
 
     #[tokio::test]

@@ -20,6 +20,7 @@ impl Pki {
         let ca_key = KeyPair::generate().unwrap();
         let ca = ca_params.self_signed(&ca_key).unwrap();
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.path().join("ca.key"), ca_key.serialize_pem()).unwrap();
         let now = time::OffsetDateTime::now_utc();
         for (name, sans, from, to) in [
             (
@@ -49,6 +50,38 @@ impl Pki {
         std::fs::write(dir.path().join("selfsigned.crt"), cert.pem()).unwrap();
         std::fs::write(dir.path().join("selfsigned.key"), key.serialize_pem()).unwrap();
         Pki { dir }
+    }
+
+    /// A leaf for 127.0.0.1 over an RSA key of `bits`, signed by the test CA
+    /// with `digest` (`-sha256`, `-sha1`), made by Debian's openssl: rcgen
+    /// makes neither RSA keys nor SHA-1 signatures.
+    fn rsa_leaf(&self, name: &str, bits: u32, digest: &str) {
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl").args(args).current_dir(self.dir.path()).output().unwrap();
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        std::fs::write(self.dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+        let bits = format!("rsa:{bits}");
+        openssl(&["req", "-newkey", &bits, "-nodes", "-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "30",
+            digest,
+            "-extfile",
+            "san.ext",
+        ]);
     }
 
     fn path(&self, name: &str) -> String {
@@ -128,13 +161,16 @@ fn expect_all(v: &serde_json::Value, ids: &[&str], verdict: &str) {
     expect(v, &want);
 }
 
+/// TLS 1.2 suites a well-configured server offers: AEAD with forward secrecy only.
+const MODERN: &str = "ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20;";
+
 const PAGE: &[u8] = b"<html><body><a href=\"/files/\">files</a> <a href=\"/login\">login</a></body></html>";
 
 #[tokio::test]
 async fn a_well_configured_server_passes() {
     let pki = Pki::new();
     let conf = format!(
-        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; {MODERN} server_tokens off; root DIR/www;
            add_header Strict-Transport-Security \"max-age=31536000\" always;
            add_header X-Frame-Options DENY always;
            add_header Set-Cookie \"sid=1; Secure; HttpOnly; SameSite=Lax; Path=/\" always; }}
@@ -267,7 +303,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     };
     let pki = Pki::new();
     let good = format!(
-        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; server_tokens off; root DIR/www;
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; {MODERN} server_tokens off; root DIR/www;
            add_header Strict-Transport-Security \"max-age=31536000\" always; add_header X-Frame-Options DENY always; }}",
         tls(&pki, "good")
     );
@@ -700,4 +736,119 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection reached the listener");
     store.close().await;
     s.kill().await;
+}
+
+/// The TLS 1.2 suites of nginx configured with `ciphers`, as item 57 judges them.
+async fn suites_verdict(pki: &Pki, ciphers: &str) -> Option<(String, String)> {
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2; ssl_ciphers {ciphers}; root DIR/www; }}",
+        tls(pki, "rsa")
+    );
+    let n = Nginx::start(&conf, &[("index.html", PAGE)]).await?;
+    let (_, v) = scan(pki, &n).await;
+    let c = &v["targets"][0]["checks"][0];
+    Some((c["verdict"].as_str().unwrap().to_owned(), c["summary"].as_str().unwrap().to_owned()))
+}
+
+/// Item 57 on TLS 1.2's cipher suites: AEAD with forward secrecy passes;
+/// CBC without any AEAD suite, or RSA key exchange, warns.
+#[tokio::test]
+async fn item_57_cbc_only_or_rsa_key_exchange_warns_and_aead_with_forward_secrecy_passes() {
+    let pki = Pki::new();
+    pki.rsa_leaf("rsa", 2048, "-sha256");
+    let Some((verdict, summary)) = suites_verdict(&pki, "ECDHE+AESGCM:ECDHE+CHACHA20").await else { return };
+    assert_eq!((verdict.as_str(), summary.as_str()), ("pass", "only TLS 1.2"));
+    let (verdict, summary) = suites_verdict(&pki, "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA").await.unwrap();
+    assert_eq!(verdict, "warn", "{summary}");
+    assert!(summary.contains("CBC suites only"), "{summary}");
+    let (verdict, summary) = suites_verdict(&pki, "ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256").await.unwrap();
+    assert_eq!(verdict, "warn", "{summary}");
+    assert!(summary.contains("RSA key exchange") && !summary.contains("CBC"), "{summary}");
+}
+
+/// A server that answers a TLS 1.2 hello only when it offers one of
+/// `accepts`, choosing it (Debian's OpenSSL 3 can no longer serve 3DES or
+/// RC4, so a ServerHello is canned here). Everything else gets a
+/// handshake_failure alert.
+async fn fake_suite_server(accepts: &'static [u16]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let hello = &buf[..n];
+                // record (5) + handshake header (4) + version (2) + random (32)
+                let chosen = (|| {
+                    if hello.first() != Some(&0x16) {
+                        return None;
+                    }
+                    let sid = usize::from(*hello.get(43)?);
+                    let at = 44 + sid;
+                    let len = usize::from(u16::from_be_bytes([*hello.get(at)?, *hello.get(at + 1)?]));
+                    let offered = hello.get(at + 2..at + 2 + len)?;
+                    offered.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).find(|c| accepts.contains(c))
+                })();
+                let reply = match chosen {
+                    Some(suite) => {
+                        let mut sh = vec![0x02, 0x00, 0x00, 0x26, 0x03, 0x03];
+                        sh.extend_from_slice(&[9u8; 32]);
+                        sh.push(0);
+                        sh.extend_from_slice(&suite.to_be_bytes());
+                        sh.push(0);
+                        let mut r = vec![0x16, 0x03, 0x03, 0x00, sh.len() as u8];
+                        r.extend_from_slice(&sh);
+                        r
+                    }
+                    None => vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+                };
+                let _ = s.write_all(&reply).await;
+            });
+        }
+    });
+    port
+}
+
+/// Item 57: a server whose TLS 1.2 accepts 3DES or RC4 fails, named by the
+/// broken kind it accepted.
+#[tokio::test]
+async fn item_57_a_server_accepting_3des_or_rc4_fails() {
+    let opts =
+        mamori_scan::ScanOptions { timeout: std::time::Duration::from_secs(2), ports: vec![], ..Default::default() };
+    for (accepts, kind) in [(&[0x000a_u16, 0x002f][..], "3DES"), (&[0x0005_u16, 0xc02f][..], "RC4")] {
+        let accepts: &'static [u16] = Box::leak(accepts.to_vec().into_boxed_slice());
+        let port = fake_suite_server(accepts).await;
+        let report = mamori_scan::scan(&format!("https://127.0.0.1:{port}"), &opts).await.unwrap();
+        let c = report.check(mamori_scan::CheckId::TlsVersions).unwrap();
+        assert_eq!(c.verdict, mamori_scan::Verdict::Fail, "{c:?}");
+        assert!(c.summary.contains("broken suites") && c.summary.contains(kind), "{c:?}");
+        assert_eq!(c.evidence["SSLv2"], "refused (alert 40)", "{c:?}");
+    }
+}
+
+/// Item 56: a certificate the test CA signed with SHA-1, or over an RSA key
+/// of 1024 bits, fails with that reason (browsers warn), and the scan
+/// completes: the key is exactly what the ward needs to hear of.
+#[tokio::test]
+async fn item_56_a_sha1_or_1024_bit_certificate_fails_with_its_reason() {
+    let pki = Pki::new();
+    for (leaf, bits, digest, reason) in
+        [("rsa1024", 1024, "-sha256", "RSA key of 1024 bits"), ("sha1", 2048, "-sha1", "SHA-1")]
+    {
+        pki.rsa_leaf(leaf, bits, digest);
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DEFAULT:@SECLEVEL=0; root DIR/www; }}",
+            tls(&pki, leaf)
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        let c = &v["targets"][0]["checks"][1];
+        assert_eq!(c["id"], "tls.certificate");
+        assert_eq!(c["verdict"], "fail", "{leaf}: {c}");
+        assert!(c["summary"].as_str().unwrap().contains(reason), "{leaf}: {c}");
+        // The rest of the scan ran: the HTTP-level checks have verdicts.
+        expect(&v, &[("paths.exposed", "pass"), ("headers.clickjacking", "fail")]);
+    }
 }
