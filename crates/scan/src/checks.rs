@@ -2,6 +2,7 @@
 //! verdict with evidence.
 
 use crate::http::{self, Fetched};
+use crate::legacy;
 use crate::report::{CheckId, CheckResult, TargetReport, Verdict};
 use crate::target::{Given, TargetError, TargetPolicy};
 use crate::tls::{self, TlsVersion, VersionAnswer};
@@ -96,14 +97,21 @@ async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, Sc
         Err(TargetError::Denied(why)) => return Ok(refused(given.base(!given.plain), &why)),
         Err(e) => return Err(e.into()),
     };
-    let client = http::client(&given.host, ip, opts.timeout);
+    let mut client = http::Fetcher::new(&given.host, ip, opts.timeout);
     let https = connects(SocketAddr::new(ip, given.https_port), opts.timeout).await;
     let plain = http::get(&client, &format!("{}/", given.base(false))).await;
     if !https && plain.is_err() {
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
     let t = Target { url: given.base(https), given, ip, https };
-    let entry = http::get(&client, &format!("{}/", t.url)).await;
+    let mut entry = http::get(&client, &format!("{}/", t.url)).await;
+    if entry.is_err() && t.https {
+        // rustls could not talk to it: an old server's suites or key.
+        if let Ok(e) = client.try_legacy(&format!("{}/", t.url)).await {
+            entry = Ok(e);
+        }
+    }
+    let client = client;
     let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
     // The sign-in page, when the entry page links to one.
     let login = match entry.as_ref().ok().and_then(|e| login_link(&e.body)) {
@@ -127,6 +135,15 @@ async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, Sc
     ];
     let skip = [t.given.https_port, t.given.http_port];
     checks.push(open_ports(t.ip, &skip, opts).await);
+    if client.legacy() {
+        // Said where the TLS verdicts are: modern clients cannot talk to it.
+        if let Some(serde_json::Value::Object(ev)) = checks.first_mut().map(|c| &mut c.evidence) {
+            ev.insert(
+                "pages fetched with".into(),
+                json!("OpenSSL at security level 0: modern TLS clients refuse this server"),
+            );
+        }
+    }
     Ok(TargetReport { target: t.url, checks })
 }
 
@@ -342,10 +359,18 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     else {
         return unreachable(ID, &[56], "no TLS configuration");
     };
-    if let Err(e) = handshake(t, lax, opts.timeout).await {
-        return unreachable(ID, &[56], &e);
-    }
-    let chain = keep.0.lock().expect("not poisoned").clone();
+    // rustls first; a server it cannot talk to (old suites, a short key) is
+    // read over OpenSSL, which also gives the chain's verification.
+    let (chain, openssl_verdict) = match handshake(t, lax, opts.timeout).await {
+        Ok(()) => (keep.0.lock().expect("not poisoned").clone(), None),
+        Err(e) => {
+            let port = t.given.https_port;
+            match legacy::certificate(t.ip, port, &t.given.host, opts.ca_pem.as_deref(), opts.timeout).await {
+                Ok((chain, verdict)) => (chain, Some(verdict)),
+                Err(_) => return unreachable(ID, &[56], &e),
+            }
+        }
+    };
     let Some(leaf) = chain.first() else { return unreachable(ID, &[56], "no certificate") };
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(leaf) else {
         return unreachable(ID, &[56], "the certificate does not parse");
@@ -381,7 +406,11 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     if weak_hash {
         return CheckResult::new(ID, &[56], Verdict::Fail, "signed with SHA-1 (or MD5)", evidence);
     }
-    match handshake(t, strict, opts.timeout).await {
+    let verified = match openssl_verdict {
+        Some(v) => v,
+        None => handshake(t, strict, opts.timeout).await,
+    };
+    match verified {
         Err(e) => CheckResult::new(ID, &[56], Verdict::Fail, e, evidence),
         Ok(()) if days_left < 30 => {
             CheckResult::new(ID, &[56], Verdict::Warn, format!("valid, but expires in {days_left} days"), evidence)
@@ -566,7 +595,7 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
 }
 
 /// Checklist items 35, 36: common administration interfaces reachable from here.
-async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
+async fn admin(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, String>) -> CheckResult {
     const ID: CheckId = CheckId::Admin;
     const PATHS: &[&str] = &[
         "/admin/",
@@ -624,7 +653,7 @@ async fn admin(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, S
 }
 
 /// Checklist items 47②, 54③: provoked errors show no stack trace, SQL or debug page.
-async fn error_detail(t: &Target, client: &reqwest::Client) -> CheckResult {
+async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     const ID: CheckId = CheckId::ErrorDetail;
     const SIGNS: &[&str] = &[
         "stack trace",
@@ -798,7 +827,7 @@ const EXPOSED: &[(&str, Proof)] = &[
     ("/index.php.bak", |b| b.contains("<?php")),
 ];
 
-async fn exposed(t: &Target, client: &reqwest::Client, missing: &Result<Fetched, String>) -> CheckResult {
+async fn exposed(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, String>) -> CheckResult {
     const ID: CheckId = CheckId::Exposed;
     let baseline = missing.as_ref().ok().map(|m| m.body.clone());
     let mut found = Vec::new();
@@ -845,7 +874,7 @@ fn linked_dirs(body: &str) -> Vec<String> {
     dirs
 }
 
-async fn listing(t: &Target, client: &reqwest::Client, entry: &Result<Fetched, String>) -> CheckResult {
+async fn listing(t: &Target, client: &http::Fetcher, entry: &Result<Fetched, String>) -> CheckResult {
     const ID: CheckId = CheckId::Listing;
     let e = match entry {
         Ok(e) => e,

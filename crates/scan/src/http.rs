@@ -2,7 +2,17 @@
 //! accepted (the certificate is `tls.certificate`'s business), short
 //! timeouts, the host pinned to the address the scan resolved, and bodies
 //! read only up to [`MAX_BODY`].
+//!
+//! HTTPS goes over rustls (through reqwest) unless the server speaks only
+//! what rustls refuses (CBC suites with RSA key exchange, a 1024-bit key: a
+//! ward's ten-year-old systems). Then, for that target only, pages are
+//! fetched over the system's OpenSSL at security level 0 with every suite
+//! enabled: the verdict on such a server is what the ward needs, and a scan
+//! must not end in `error` for it. mamori's own server is never touched by
+//! this: it is rustls with TLS 1.2 and 1.3 only.
 
+use http_body_util::BodyExt;
+use openssl::ssl::SslConnector;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -17,36 +27,123 @@ pub struct Fetched {
     pub body: String,
 }
 
-/// A client that reaches `host` only at `addr`, whatever DNS says later.
-pub fn client(host: &str, addr: IpAddr, timeout: Duration) -> reqwest::Client {
-    let mut b = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(USER_AGENT);
-    if host.parse::<IpAddr>().is_err() {
-        // The port is taken from each URL (reqwest ignores this one).
-        b = b.resolve(host, SocketAddr::new(addr, 0));
-    }
-    b.build().expect("a client with these settings always builds")
+/// Fetches the pages of one target.
+pub struct Fetcher {
+    client: reqwest::Client,
+    host: String,
+    ip: IpAddr,
+    timeout: Duration,
+    /// Set once rustls could not talk to the server and OpenSSL could.
+    legacy: Option<SslConnector>,
 }
 
-/// GET a URL; the body is read up to [`MAX_BODY`] and the connection is
-/// dropped there, so an endless body costs no more than that.
-pub async fn get(client: &reqwest::Client, url: &str) -> Result<Fetched, String> {
-    let mut r = client.get(url).send().await.map_err(|e| e.to_string())?;
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
-        let room = MAX_BODY - bytes.len();
-        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if bytes.len() == MAX_BODY {
-            break;
+impl Fetcher {
+    /// A fetcher that reaches `host` only at `ip`, whatever DNS says later.
+    pub fn new(host: &str, ip: IpAddr, timeout: Duration) -> Fetcher {
+        let mut b = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(USER_AGENT);
+        if host.parse::<IpAddr>().is_err() {
+            // The port is taken from each URL (reqwest ignores this one).
+            b = b.resolve(host, SocketAddr::new(ip, 0));
         }
+        let client = b.build().expect("a client with these settings always builds");
+        Fetcher { client, host: host.to_owned(), ip, timeout, legacy: None }
     }
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    Ok(Fetched { status, headers, body })
+
+    /// Fetches `https_url` over OpenSSL; if that works where rustls did not,
+    /// every later HTTPS fetch of this target goes that way too.
+    pub async fn try_legacy(&mut self, https_url: &str) -> Result<Fetched, String> {
+        let connector = crate::legacy::connector(None)?;
+        let fetched = self.legacy_get(&connector, https_url).await?;
+        self.legacy = Some(connector);
+        Ok(fetched)
+    }
+
+    /// Whether HTTPS pages come over OpenSSL.
+    pub fn legacy(&self) -> bool {
+        self.legacy.is_some()
+    }
+
+    async fn legacy_get(&self, connector: &SslConnector, url: &str) -> Result<Fetched, String> {
+        let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let port = u.port_or_known_default().unwrap_or(443);
+        let path = match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        };
+        let authority = match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
+            None => u.host_str().unwrap_or_default().to_owned(),
+        };
+        let go = async {
+            let tcp =
+                tokio::net::TcpStream::connect(SocketAddr::new(self.ip, port)).await.map_err(|e| e.to_string())?;
+            let named = self.host.parse::<IpAddr>().is_err();
+            let ssl = connector
+                .configure()
+                .map_err(|e| e.to_string())?
+                .verify_hostname(false)
+                .use_server_name_indication(named)
+                .into_ssl(&self.host)
+                .map_err(|e| e.to_string())?;
+            let mut tls = tokio_openssl::SslStream::new(ssl, tcp).map_err(|e| e.to_string())?;
+            std::pin::Pin::new(&mut tls).connect().await.map_err(|e| e.to_string())?;
+            let io = hyper_util::rt::TokioIo::new(tls);
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(|e| e.to_string())?;
+            // The connection is dropped with the task once the body is read
+            // (or the cap is reached).
+            let conn = tokio::spawn(conn);
+            let req = hyper::Request::get(path)
+                .header("host", authority)
+                .header("user-agent", USER_AGENT)
+                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            let mut res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+            let status = res.status().as_u16();
+            let headers = res.headers().clone();
+            let mut bytes = Vec::new();
+            while let Some(frame) = res.body_mut().frame().await {
+                let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else { continue };
+                let room = MAX_BODY - bytes.len();
+                bytes.extend_from_slice(&data[..data.len().min(room)]);
+                if bytes.len() == MAX_BODY {
+                    break;
+                }
+            }
+            conn.abort();
+            Ok(Fetched { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
+        };
+        tokio::time::timeout(self.timeout, go).await.map_err(|_| "timed out".to_owned())?
+    }
+
+    /// GET a URL; the body is read up to [`MAX_BODY`] and the connection is
+    /// dropped there, so an endless body costs no more than that.
+    pub async fn get(&self, url: &str) -> Result<Fetched, String> {
+        if let (Some(connector), true) = (&self.legacy, url.starts_with("https://")) {
+            return self.legacy_get(connector, url).await;
+        }
+        let mut r = self.client.get(url).send().await.map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+            let room = MAX_BODY - bytes.len();
+            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if bytes.len() == MAX_BODY {
+                break;
+            }
+        }
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Fetched { status, headers, body })
+    }
+}
+
+/// GET through `fetcher` (the form the checks use).
+pub async fn get(fetcher: &Fetcher, url: &str) -> Result<Fetched, String> {
+    fetcher.get(url).await
 }

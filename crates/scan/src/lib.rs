@@ -10,6 +10,7 @@
 
 mod checks;
 mod http;
+mod legacy;
 pub mod report;
 pub mod target;
 pub mod tls;

@@ -852,3 +852,59 @@ async fn item_56_a_sha1_or_1024_bit_certificate_fails_with_its_reason() {
         expect(&v, &[("paths.exposed", "pass"), ("headers.clickjacking", "fail")]);
     }
 }
+
+/// A server of ten years ago: TLS 1.2 with AES128-SHA only (CBC, RSA key
+/// exchange) and a 1024-bit key. rustls cannot talk to it; the scan still
+/// completes: the handshake probes report what it offers, and the pages are
+/// fetched over OpenSSL for the scan only, so every HTTP-level check has a
+/// verdict instead of `error`.
+#[tokio::test]
+async fn an_old_server_with_only_aes128_sha_and_a_1024_bit_key_is_scanned_to_the_end() {
+    let pki = Pki::new();
+    pki.rsa_leaf("old", 1024, "-sha256");
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:@SECLEVEL=0;
+           server_tokens on; root DIR/www; add_header Set-Cookie \"JSESSIONID=1; Path=/\"; }}",
+        tls(&pki, "old")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE), ("files/a.txt", b"a")]).await else { return };
+    let (_, v) = scan(&pki, &n).await;
+    expect(
+        &v,
+        &[
+            ("tls.versions", "warn"),
+            ("tls.certificate", "fail"),
+            ("headers.clickjacking", "fail"),
+            ("headers.disclosure", "fail"),
+            ("cookies.attributes", "fail"),
+            ("paths.exposed", "pass"),
+            ("paths.listing", "pass"),
+            ("url.session-id", "pass"),
+            ("url.credentials", "pass"),
+            ("paths.admin", "pass"),
+            ("errors.detail", "pass"),
+        ],
+    );
+    let versions = &v["targets"][0]["checks"][0];
+    let summary = versions["summary"].as_str().unwrap();
+    assert!(summary.contains("CBC suites only") && summary.contains("RSA key exchange"), "{versions}");
+    assert!(versions["evidence"]["pages fetched with"].as_str().unwrap().contains("OpenSSL"), "{versions}");
+    assert!(v["targets"][0]["checks"][1]["summary"].as_str().unwrap().contains("1024 bits"));
+    assert!(v["targets"][0]["checks"][4]["summary"].as_str().unwrap().contains("nginx/"), "the version is read");
+    drop(n);
+    // The same old suite with a sound certificate: its chain is verified
+    // over OpenSSL against the test CA, and passes.
+    pki.rsa_leaf("old2048", 2048, "-sha256");
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:@SECLEVEL=0; root DIR/www; }}",
+        tls(&pki, "old2048")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+    let (_, v) = scan(&pki, &n).await;
+    expect(&v, &[("tls.certificate", "pass"), ("paths.exposed", "pass")]);
+    // Without the test CA as anchor, the same chain does not verify.
+    let (code, out, _) = run(&["scan", &n.url(), "--ports", "1", "--http-port", "1", "--format", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    expect(&v, &[("tls.certificate", "fail")]);
+    assert_eq!(code, 1);
+}
