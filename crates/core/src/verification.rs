@@ -92,6 +92,26 @@ impl CheckId {
         }
     }
 
+    /// The sub-points of the checklist the check verifies, in the seed's
+    /// numbering (`47②`): a pass verifies these and nothing more of the item.
+    pub fn points(self) -> &'static [&'static str] {
+        match self {
+            CheckId::TlsVersions => &["57"],
+            CheckId::TlsCertificate => &["56"],
+            CheckId::HttpsRedirect => &["55"],
+            CheckId::Clickjacking => &["53"],
+            CheckId::Disclosure => &["33", "54③"],
+            CheckId::Cookies => &["44"],
+            CheckId::SessionInUrl => &["43"],
+            CheckId::CredentialsInUrl => &["54①"],
+            CheckId::Listing => &["34②"],
+            CheckId::Exposed => &["34①"],
+            CheckId::Admin => &["35", "36"],
+            CheckId::ErrorDetail => &["47②", "54③"],
+            CheckId::Ports => &["31", "32"],
+        }
+    }
+
     pub fn parse(s: &str) -> Option<CheckId> {
         CheckId::ALL.iter().copied().find(|c| c.as_str() == s)
     }
@@ -124,6 +144,10 @@ impl Verdict {
 pub struct CheckResult {
     pub id: CheckId,
     pub requirements: Vec<u32>,
+    /// The sub-points verified ([`CheckId::points`]); empty in reports
+    /// stored before they were named.
+    #[serde(default)]
+    pub points: Vec<String>,
     pub verdict: Verdict,
     pub summary: String,
     pub evidence: serde_json::Value,
@@ -137,8 +161,36 @@ impl CheckResult {
         summary: impl Into<String>,
         evidence: serde_json::Value,
     ) -> Self {
-        CheckResult { id, requirements: requirements.to_vec(), verdict, summary: summary.into(), evidence }
+        let points = id.points().iter().map(|p| (*p).to_owned()).collect();
+        CheckResult { id, requirements: requirements.to_vec(), points, verdict, summary: summary.into(), evidence }
     }
+}
+
+/// The sub-points of item `number` as its text numbers them (`①`…`⑩`),
+/// or the item itself when it has none: `47` with ① and ② gives `47①`,
+/// `47②`.
+pub fn points_of(number: u32, text: &str) -> Vec<String> {
+    const CIRCLED: [char; 10] = ['①', '②', '③', '④', '⑤', '⑥', '⑦', '⑧', '⑨', '⑩'];
+    let found: Vec<String> = CIRCLED.iter().filter(|c| text.contains(**c)).map(|c| format!("{number}{c}")).collect();
+    if found.is_empty() {
+        vec![number.to_string()]
+    } else {
+        found
+    }
+}
+
+/// Of item `number`'s sub-points, those `checks` verify.
+pub fn verified_points(number: u32, checks: &[CheckId]) -> Vec<String> {
+    let n = number.to_string();
+    let mut out: Vec<String> = checks
+        .iter()
+        .flat_map(|c| c.points())
+        .filter(|p| p.strip_prefix(n.as_str()).is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit())))
+        .map(|p| (*p).to_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Every check of one URL.
@@ -193,6 +245,24 @@ mod tests {
     #[test]
     fn verdicts_rank_pass_warn_error_fail() {
         assert!(Verdict::Pass < Verdict::Warn && Verdict::Warn < Verdict::Error && Verdict::Error < Verdict::Fail);
+    }
+
+    #[test]
+    fn a_check_verifies_its_sub_points_and_not_the_whole_item() {
+        let text = "① SQLインジェクションの脆弱性への対策を施すこと。② エラーメッセージをそのまま表示しないこと。";
+        assert_eq!(points_of(47, text), ["47①", "47②"]);
+        assert_eq!(points_of(44, "HTTPS通信で利用するCookieにはsecure属性を設定すること。"), ["44"]);
+        assert_eq!(verified_points(47, &[CheckId::ErrorDetail]), ["47②"]);
+        assert_eq!(verified_points(54, &[CheckId::CredentialsInUrl, CheckId::ErrorDetail]), ["54①", "54③"]);
+        assert_eq!(verified_points(5, &[CheckId::Disclosure]), Vec::<String>::new(), "54③ is not item 5");
+        for id in CheckId::ALL {
+            let covered: Vec<u32> = id
+                .points()
+                .iter()
+                .map(|p| p.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().unwrap())
+                .collect();
+            assert_eq!(covered, id.requirements(), "{id:?}");
+        }
     }
 
     #[test]

@@ -48,19 +48,19 @@ enum Lang {
 
 fn title(id: CheckId, lang: Lang) -> &'static str {
     let (ja, en) = match id {
-        CheckId::TlsVersions => ("TLS のバージョン (57)", "TLS versions (57)"),
+        CheckId::TlsVersions => ("TLS のバージョンと暗号スイート (57)", "TLS versions and cipher suites (57)"),
         CheckId::TlsCertificate => ("サーバ証明書 (56)", "Certificate (56)"),
-        CheckId::HttpsRedirect => ("HTTPS への転送と HSTS (55)", "HTTPS redirect and HSTS (55)"),
+        CheckId::HttpsRedirect => ("すべてのページの HTTPS (55)", "HTTPS on every page (55)"),
         CheckId::Clickjacking => ("クリックジャッキング対策 (53)", "Clickjacking (53)"),
-        CheckId::Disclosure => ("バージョン情報の表示 (33, 54)", "Version disclosure (33, 54)"),
+        CheckId::Disclosure => ("バージョン情報の表示 (33, 54③)", "Version disclosure (33, 54③)"),
         CheckId::Cookies => ("Cookie の属性 (44)", "Cookie attributes (44)"),
-        CheckId::Exposed => ("公開不要なファイル (34)", "Exposed files (34)"),
-        CheckId::Listing => ("ディレクトリ一覧 (34)", "Directory listing (34)"),
+        CheckId::Exposed => ("公開不要なファイル (34①)", "Exposed files (34①)"),
+        CheckId::Listing => ("ディレクトリ一覧 (34②)", "Directory listing (34②)"),
         CheckId::Ports => ("開いているポート (31, 32)", "Open ports (31, 32)"),
         CheckId::SessionInUrl => ("URL 中のセッションID (43)", "Session id in URLs (43)"),
-        CheckId::CredentialsInUrl => ("URL 中の認証情報 (54)", "Credentials in URLs (54)"),
+        CheckId::CredentialsInUrl => ("URL 中の認証情報 (54①)", "Credentials in URLs (54①)"),
         CheckId::Admin => ("管理用インタフェース (35, 36)", "Administration interfaces (35, 36)"),
-        CheckId::ErrorDetail => ("エラーの詳細表示 (47, 54)", "Error detail (47, 54)"),
+        CheckId::ErrorDetail => ("エラーの詳細表示 (47②, 54③)", "Error detail (47②, 54③)"),
     };
     if lang == Lang::En {
         en

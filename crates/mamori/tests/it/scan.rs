@@ -368,6 +368,20 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     // Which ports are open is not the vendor's to see.
     assert!(first.contains("<td>ports.open</td><td>pass</td><td>開いているポートの詳細は"), "{first}");
     assert!(!first.contains("no other listed port open"), "{first}");
+    // An item's page says which of its sub-points the scan verified and
+    // which are left to the answer: a pass on 47② is not 47 verified.
+    let item = |n: u32| {
+        let (client, base) = (s.client.clone(), s.base.clone());
+        async move { client.get(format!("{base}/systems/{id}/items/{n}")).send().await.unwrap().text().await.unwrap() }
+    };
+    let p47 = item(47).await;
+    assert!(p47.contains("mamori が外部から確認する点: 47②"), "{p47}");
+    assert!(p47.contains("事業者の回答と証跡で確認する点: 47①"), "{p47}");
+    assert!(p47.contains("errors.detail</td><td>合格</td>"), "{p47}");
+    let p57 = item(57).await;
+    assert!(p57.contains("確認する点: 57<") && p57.contains("確認する点: —"), "{p57}");
+    let p31 = item(31).await;
+    assert!(p31.contains("開いているポートの詳細は") && !p31.contains("no other listed port open"), "{p31}");
     // The vendor's server regresses: TLS 1.0 back on.
     input.urls = vec![bad.url()];
     let before = store.system(id).await.unwrap().unwrap();

@@ -13,6 +13,7 @@ use crate::page::{Page, PageCtx};
 use askama::Template;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, SystemStatus};
 use mamori_core::identity::Permission;
+use mamori_core::verification::{self, CheckId, Verdict};
 use mamori_store::systems::SystemRecord;
 use std::collections::BTreeMap;
 
@@ -48,6 +49,15 @@ struct ItemPage<'a> {
     evidence: Vec<EvidenceRow>,
     max_mb: usize,
     errors: FormErrors,
+    auto: Option<AutoShown>,
+}
+
+/// What the scanner verifies of this item, and what remains for the answer.
+struct AutoShown {
+    checked: String,
+    remaining: String,
+    /// Check, verdict's class, verdict, summary: from the latest scan.
+    rows: Vec<(String, String, String, String)>,
 }
 
 pub struct EvidenceRow {
@@ -171,6 +181,7 @@ pub(super) async fn item_page(
         },
         None => AnswerShown::default(),
     });
+    let auto = auto_shown(page, user, &p.t, &s, r).await?;
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
@@ -192,7 +203,56 @@ pub(super) async fn item_page(
         max_mb: page.config.evidence.max_bytes / (1024 * 1024),
         answer,
         errors,
+        auto,
         p,
         s,
     })
+}
+
+/// The scanner's part of item `r`: the sub-points its checks verify (a pass
+/// on 47② is not 47 verified), the rest left to the answer, and the latest
+/// verdicts. `None` when no check belongs to the item.
+async fn auto_shown(
+    page: &Page,
+    user: &CurrentUser,
+    t: &Tr<'_>,
+    s: &SystemRecord,
+    r: &mamori_core::catalog::RequirementDef,
+) -> Result<Option<AutoShown>, AppError> {
+    let checks = r.check_ids();
+    if checks.is_empty() {
+        return Ok(None);
+    }
+    let all = verification::points_of(r.number, &r.text);
+    let checked = verification::verified_points(r.number, &checks);
+    let remaining: Vec<&String> = all.iter().filter(|p| !checked.contains(p)).collect();
+    let join = |v: Vec<&String>| {
+        if v.is_empty() {
+            "—".to_owned()
+        } else {
+            v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("、")
+        }
+    };
+    let report = page.store.scans(s.id, 1).await?.into_iter().next().and_then(|r| r.report).unwrap_or_default();
+    let port_details = user.can(Permission::ViewPortDetails);
+    let mut rows = Vec::new();
+    for target in &report.targets {
+        for c in target.checks.iter().filter(|c| checks.contains(&c.id)) {
+            let summary =
+                if c.id == CheckId::Ports && !port_details { t.get("scan-ports-hidden") } else { c.summary.clone() };
+            let verdict = t.get(match c.verdict {
+                Verdict::Pass => "scan-pass",
+                Verdict::Warn => "scan-warn",
+                Verdict::Error => "scan-error",
+                Verdict::Fail => "scan-fail",
+            });
+            rows.push((
+                format!("{} {}", target.target, c.id.as_str()),
+                c.verdict.as_str().to_owned(),
+                verdict,
+                summary,
+            ));
+        }
+    }
+    Ok(Some(AutoShown { checked: join(checked.iter().collect()), remaining: join(remaining), rows }))
 }
