@@ -36,6 +36,12 @@ pub enum CheckId {
     ErrorDetail,
     #[serde(rename = "ports.open")]
     Ports,
+    #[serde(rename = "forms.password-field")]
+    PasswordField,
+    #[serde(rename = "forms.csrf-token")]
+    CsrfToken,
+    #[serde(rename = "session.id-strength")]
+    SessionIdStrength,
 }
 
 impl CheckId {
@@ -53,6 +59,9 @@ impl CheckId {
         CheckId::Admin,
         CheckId::ErrorDetail,
         CheckId::Ports,
+        CheckId::PasswordField,
+        CheckId::CsrfToken,
+        CheckId::SessionIdStrength,
     ];
 
     /// The id as written in reports and catalogs (`tls.versions`).
@@ -71,6 +80,9 @@ impl CheckId {
             CheckId::Admin => "paths.admin",
             CheckId::ErrorDetail => "errors.detail",
             CheckId::Ports => "ports.open",
+            CheckId::PasswordField => "forms.password-field",
+            CheckId::CsrfToken => "forms.csrf-token",
+            CheckId::SessionIdStrength => "session.id-strength",
         }
     }
 
@@ -89,6 +101,9 @@ impl CheckId {
             CheckId::Admin => &[35, 36],
             CheckId::ErrorDetail => &[47, 54],
             CheckId::Ports => &[31, 32],
+            CheckId::PasswordField => &[38],
+            CheckId::CsrfToken => &[45],
+            CheckId::SessionIdStrength => &[42],
         }
     }
 
@@ -109,6 +124,9 @@ impl CheckId {
             CheckId::Admin => &["35", "36"],
             CheckId::ErrorDetail => &["47②", "54③"],
             CheckId::Ports => &["31", "32"],
+            CheckId::PasswordField => &["38②"],
+            CheckId::CsrfToken => &["45"],
+            CheckId::SessionIdStrength => &["42②"],
         }
     }
 

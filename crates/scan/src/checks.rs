@@ -114,7 +114,8 @@ async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, Sc
     let client = client;
     let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
     // The sign-in page, when the entry page links to one.
-    let login = match entry.as_ref().ok().and_then(|e| login_link(&e.body)) {
+    let login_path = entry.as_ref().ok().and_then(|e| login_link(&e.body));
+    let login = match &login_path {
         Some(path) => http::get(&client, &format!("{}{path}", t.url)).await.ok(),
         None => None,
     };
@@ -135,6 +136,17 @@ async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, Sc
     ];
     let skip = [t.given.https_port, t.given.http_port];
     checks.push(open_ports(t.ip, &skip, opts).await);
+    checks.push(password_field(&pages));
+    checks.push(csrf_token(&pages));
+    // The page that sets the session cookie, fetched afresh a few times.
+    let issuing = login_path.clone().unwrap_or_else(|| "/".to_owned());
+    let mut fresh = Vec::new();
+    for _ in 0..SESSION_SAMPLES {
+        if let Ok(f) = http::get(&client, &format!("{}{issuing}", t.url)).await {
+            fresh.push(f);
+        }
+    }
+    checks.push(session_id_strength(&pages, &fresh));
     if client.legacy() {
         // Said where the TLS verdicts are: modern clients cannot talk to it.
         if let Some(serde_json::Value::Object(ev)) = checks.first_mut().map(|c| &mut c.evidence) {
@@ -802,6 +814,190 @@ fn cookies(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckRes
     CheckResult::new(ID, &[44], worst, summary, json!(list))
 }
 
+/// The `<input …>` tags of a page, lower-cased, each as its attribute text.
+fn inputs(body: &str) -> Vec<String> {
+    body.to_ascii_lowercase().split("<input").skip(1).map(|s| s.split('>').next().unwrap_or("").to_owned()).collect()
+}
+
+/// The value of attribute `name` in a tag's attribute text (quoted or not).
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let mut rest = tag;
+    while let Some(i) = rest.find(name) {
+        let before = rest[..i].chars().last();
+        let after = &rest[i + name.len()..];
+        rest = after;
+        if before.is_some_and(|c| !c.is_whitespace()) {
+            continue;
+        }
+        let Some(v) = after.trim_start().strip_prefix('=') else { continue };
+        let v = v.trim_start();
+        return Some(match v.chars().next() {
+            Some(q @ ('"' | '\'')) => v[1..].split(q).next().unwrap_or("").to_owned(),
+            _ => v.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("").to_owned(),
+        });
+    }
+    None
+}
+
+/// Item 38② 「画面にパスワード文字列を表示しないこと」: on the entry and
+/// sign-in pages, a field named like a password must be `type=password`.
+fn password_field(pages: &[&Fetched]) -> CheckResult {
+    const ID: CheckId = CheckId::PasswordField;
+    if pages.is_empty() {
+        return unreachable(ID, &[38], "no page fetched");
+    }
+    let mut masked = Vec::new();
+    let mut shown = Vec::new();
+    for tag in pages.iter().flat_map(|f| inputs(&f.body)) {
+        let kind = attr(&tag, "type").unwrap_or_else(|| "text".to_owned());
+        let name = attr(&tag, "name").or_else(|| attr(&tag, "id")).unwrap_or_default();
+        let password_like = ["password", "passwd", "passwort", "pwd", "pass"].iter().any(|p| name.contains(p));
+        if kind == "password" {
+            masked.push(name);
+        } else if password_like && matches!(kind.as_str(), "text" | "search" | "tel" | "email" | "") {
+            shown.push(name);
+        }
+    }
+    let evidence = json!({ "masked": masked, "shown_as_text": shown });
+    if !shown.is_empty() {
+        CheckResult::new(
+            ID,
+            &[38],
+            Verdict::Fail,
+            format!("password field shown as text: {}", shown.join(", ")),
+            evidence,
+        )
+    } else if !masked.is_empty() {
+        CheckResult::new(ID, &[38], Verdict::Pass, "password fields are type=password", evidence)
+    } else {
+        CheckResult::new(
+            ID,
+            &[38],
+            Verdict::Error,
+            "no sign-in form found on the entry page or a linked sign-in page",
+            evidence,
+        )
+    }
+}
+
+/// Item 45 (CSRF): every POST form on the entry and sign-in pages carries a
+/// hidden field that looks like a token (a token-like name, or a long
+/// random value). None warns: the token may come another way (a header, a
+/// re-entered password), which only the vendor's answer can tell.
+fn csrf_token(pages: &[&Fetched]) -> CheckResult {
+    const ID: CheckId = CheckId::CsrfToken;
+    const NAMES: &[&str] = &["csrf", "xsrf", "token", "authenticity", "nonce", "__requestverificationtoken", "state"];
+    if pages.is_empty() {
+        return unreachable(ID, &[45], "no page fetched");
+    }
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for f in pages {
+        let lower = f.body.to_ascii_lowercase();
+        for form in lower.split("<form").skip(1) {
+            let tag = form.split('>').next().unwrap_or("");
+            if attr(tag, "method").as_deref() != Some("post") {
+                continue;
+            }
+            let action = attr(tag, "action").unwrap_or_default();
+            let body = form.split("</form>").next().unwrap_or("");
+            let token = inputs(body).iter().any(|i| {
+                let hidden = attr(i, "type").as_deref() == Some("hidden");
+                let name = attr(i, "name").unwrap_or_default();
+                let value = attr(i, "value").unwrap_or_default();
+                let random = value.len() >= 16 && value.chars().filter(|c| c.is_ascii_digit()).count() >= 2;
+                hidden && (NAMES.iter().any(|n| name.contains(n)) || random)
+            });
+            if token {
+                with.push(action);
+            } else {
+                without.push(action);
+            }
+        }
+    }
+    let evidence = json!({ "with_token": with, "without_token": without });
+    if !without.is_empty() {
+        let summary = format!("POST form without a hidden token: {}", without.join(", "));
+        CheckResult::new(ID, &[45], Verdict::Warn, summary, evidence)
+    } else if !with.is_empty() {
+        CheckResult::new(ID, &[45], Verdict::Pass, "every POST form carries a hidden token", evidence)
+    } else {
+        CheckResult::new(ID, &[45], Verdict::Error, "no POST form on the entry page or a linked sign-in page", evidence)
+    }
+}
+
+/// How many fresh responses item 42② looks at.
+const SESSION_SAMPLES: usize = 4;
+
+/// Item 42② 「セッションIDを推測が困難なものにすること」: the cookie a visitor is
+/// given afresh on each request, read over several requests. Short (under
+/// 16 characters), of one kind of character, or counting up, it warns: only
+/// the framework's documentation proves the rest (42①).
+fn session_id_strength(pages: &[&Fetched], fresh: &[Fetched]) -> CheckResult {
+    const ID: CheckId = CheckId::SessionIdStrength;
+    if pages.is_empty() {
+        return unreachable(ID, &[42], "no page fetched");
+    }
+    let mut values: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in pages.iter().copied().chain(fresh) {
+        for v in f.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let pair = v.split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                values.entry(name.trim().to_owned()).or_default().push(value.trim().to_owned());
+            }
+        }
+    }
+    // The session cookie: one whose value changes from response to response.
+    let Some((name, seen)) = values.into_iter().find(|(_, v)| {
+        let mut d = v.clone();
+        d.sort();
+        d.dedup();
+        d.len() >= 2
+    }) else {
+        return CheckResult::new(ID, &[42], Verdict::Error, "no cookie issued afresh to a visitor", json!({}));
+    };
+    let shortest = seen.iter().map(|v| v.chars().count()).min().unwrap_or(0);
+    let kinds = |v: &str| {
+        [
+            v.chars().any(|c| c.is_ascii_digit()),
+            v.chars().any(|c| c.is_ascii_lowercase()),
+            v.chars().any(|c| c.is_ascii_uppercase()),
+        ]
+        .iter()
+        .filter(|k| **k)
+        .count()
+    };
+    let one_kind = seen.iter().all(|v| kinds(v) <= 1 && v.chars().all(|c| c.is_ascii_alphanumeric()));
+    let numbers: Vec<u128> = seen.iter().filter_map(|v| v.parse().ok()).collect();
+    let counting = numbers.len() == seen.len() && numbers.windows(2).all(|w| w[1].abs_diff(w[0]) < 1000);
+    let mut problems = Vec::new();
+    if shortest < 16 {
+        problems.push(format!("{shortest} characters"));
+    }
+    if counting {
+        problems.push("values count up".to_owned());
+    } else if one_kind {
+        problems.push("one kind of character".to_owned());
+    }
+    let evidence = json!({ "cookie": name, "samples": seen.len(), "shortest": shortest });
+    if problems.is_empty() {
+        CheckResult::new(
+            ID,
+            &[42],
+            Verdict::Pass,
+            format!("{name}: {shortest}+ characters, varied, not sequential"),
+            evidence,
+        )
+    } else {
+        CheckResult::new(
+            ID,
+            &[42],
+            Verdict::Warn,
+            format!("{name} may be guessable: {}", problems.join(", ")),
+            evidence,
+        )
+    }
+}
+
 /// Does a body prove that the file is really there?
 type Proof = fn(&str) -> bool;
 
@@ -951,6 +1147,14 @@ async fn futures_join<F: std::future::Future<Output = (u16, bool)> + Send + 'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_are_read_quoted_or_not() {
+        assert_eq!(attr(r#" type="password" name=pw"#, "type").as_deref(), Some("password"));
+        assert_eq!(attr(r#" type="password" name=pw"#, "name").as_deref(), Some("pw"));
+        assert_eq!(attr(" data-type='x' type='hidden'", "type").as_deref(), Some("hidden"));
+        assert_eq!(attr(" name=a", "type"), None);
+    }
 
     #[test]
     fn versions_are_found_in_banners() {

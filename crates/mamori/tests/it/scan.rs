@@ -77,7 +77,7 @@ impl Pki {
             "-out",
             &crt,
             "-days",
-            "30",
+            "200",
             digest,
             "-extfile",
             "san.ext",
@@ -921,4 +921,77 @@ async fn an_old_server_with_only_aes128_sha_and_a_1024_bit_key_is_scanned_to_the
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     expect(&v, &[("tls.certificate", "fail")]);
     assert_eq!(code, 1);
+}
+
+/// A plain-HTTP server answering every request with `page(n)` (n counts the
+/// requests from 0): for labs whose pages change from one request to the next.
+async fn tiny_http(page: fn(u64) -> String) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let n = n.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while let Ok(got) = s.read(&mut buf).await {
+                    if got == 0 {
+                        return;
+                    }
+                    let reply = page(n.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+                    if s.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn http_page(headers: &str, body: &str) -> String {
+    format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n{headers}\r\n{body}", body.len())
+}
+
+async fn passive(port: u16) -> serde_json::Value {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let target = format!("http://127.0.0.1:{port}/");
+    let (_, out, err) = run(&["scan", &target, "--ports", &closed, "--format", "json"]).await;
+    serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"))
+}
+
+/// Items 38②, 45 and 42② read from the pages the scan fetches anyway: a
+/// password field must be type=password, every POST form should carry a
+/// hidden token, and the session cookie handed to each new visitor must be
+/// long, varied and not counting up.
+#[tokio::test]
+async fn items_38_45_42_are_read_passively_from_the_sign_in_page() {
+    let good = tiny_http(|n| {
+        let id = format!("{:032x}", u128::from(n + 7).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+        http_page(
+            &format!("set-cookie: SID={id}; Secure; HttpOnly; SameSite=Lax\r\n"),
+            "<form method=\"post\" action=\"/auth\"><input type=\"hidden\" name=\"csrf_token\" value=\"x\">\
+             <input name=\"user\"><input type=\"password\" name=\"password\"></form>",
+        )
+    })
+    .await;
+    let v = passive(good).await;
+    expect(&v, &[("forms.password-field", "pass"), ("forms.csrf-token", "pass"), ("session.id-strength", "pass")]);
+    let bad = tiny_http(|n| {
+        http_page(
+            &format!("set-cookie: SID={}; Secure\r\n", 1000 + n),
+            "<form method=\"post\" action=\"/auth\"><input name=\"user\"><input type=\"text\" name=\"password\"></form>",
+        )
+    })
+    .await;
+    let v = passive(bad).await;
+    expect(&v, &[("forms.password-field", "fail"), ("forms.csrf-token", "warn"), ("session.id-strength", "warn")]);
+    let checks = v["targets"][0]["checks"].to_string();
+    assert!(checks.contains("password field shown as text: password"), "{checks}");
+    assert!(checks.contains("values count up") && checks.contains("4 characters"), "{checks}");
+    // A page without a sign-in form or a session: the checks say they could not tell.
+    let plain = tiny_http(|_| http_page("", "<p>static</p>")).await;
+    let v = passive(plain).await;
+    expect(&v, &[("forms.password-field", "error"), ("forms.csrf-token", "error"), ("session.id-strength", "error")]);
 }
