@@ -129,8 +129,8 @@ mod tests {
 /// recommendation (19 MiB, 2 iterations, 1 lane).
 pub mod hash {
     use argon2::password_hash::rand_core::OsRng;
-    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-    use argon2::{Algorithm, Argon2, Params, Version};
+    use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
     use std::sync::OnceLock;
 
     fn argon2() -> Argon2<'static> {
@@ -146,17 +146,59 @@ pub mod hash {
             .to_string()
     }
 
+    /// Working memory of one check.
+    pub type Memory = Vec<Block>;
+
+    /// Working memory for one check at the default parameters (19 MiB),
+    /// to be kept and reused: a check with [`verify_in`] allocates nothing,
+    /// so the memory of sign-in floods is the memory of the checks that may
+    /// run at once, whatever the allocator does with freed blocks.
+    pub fn memory() -> Memory {
+        vec![Block::default(); Params::DEFAULT_M_COST as usize]
+    }
+
     /// Constant work whether or not the password matches.
     pub fn verify(password: &str, phc: &str) -> bool {
-        PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+        verify_in(password, phc, &mut memory())
+    }
+
+    /// [`verify`] in `memory` (grown if the hash asks for more). The
+    /// comparison of the outputs is constant-time (`Output`'s equality).
+    pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+        let Ok(h) = PasswordHash::new(phc) else { return false };
+        let (Some(salt), Some(expected)) = (h.salt, h.hash) else { return false };
+        let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm), Params::try_from(&h)) else {
+            return false;
+        };
+        let version = match h.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(v)) => v,
+            Some(Err(_)) => return false,
+        };
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+        if memory.len() < params.block_count() {
+            memory.resize(params.block_count(), Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        let blocks = &mut memory[..params.block_count()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+            .is_ok()
+            && Output::new(&out).is_ok_and(|o| o == expected)
     }
 
     /// Hashes against a fixed dummy, so a sign-in for an unknown or locked
     /// account takes as long as one for a real account (item 39).
     pub fn verify_dummy(password: &str) {
+        verify_dummy_in(password, &mut memory());
+    }
+
+    /// [`verify_dummy`] in `memory`.
+    pub fn verify_dummy_in(password: &str, memory: &mut Vec<Block>) {
         static DUMMY: OnceLock<String> = OnceLock::new();
         let phc = DUMMY.get_or_init(|| hash("dummy password that matches nothing"));
-        let _ = verify(password, phc);
+        let _ = verify_in(password, phc, memory);
     }
 
     #[cfg(test)]
@@ -172,6 +214,21 @@ pub mod hash {
             assert!(verify("Correct-Horse-1", &a));
             assert!(!verify("correct-horse-1", &a));
             assert!(!verify("x", "not a hash"));
+            // The same answers from reused memory, whatever it last held.
+            let mut m = memory();
+            for _ in 0..2 {
+                assert!(verify_in("Correct-Horse-1", &a, &mut m));
+                assert!(!verify_in("Correct-Horse-2", &a, &mut m));
+                verify_dummy_in("Correct-Horse-1", &mut m);
+            }
+            // A hash with other parameters (an older policy) still verifies.
+            let light = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 3, 1, None).unwrap());
+            let salt = SaltString::generate(&mut OsRng);
+            let old = light.hash_password(b"Old-Policy-1", &salt).unwrap().to_string();
+            assert!(verify_in("Old-Policy-1", &old, &mut m) && !verify_in("Old-Policy-2", &old, &mut m));
+            // A truncated or altered hash never verifies.
+            assert!(!verify_in("Correct-Horse-1", &a[..a.len() - 4], &mut m));
+            assert!(!verify_in("Correct-Horse-1", &a.replace("t=2", "t=3"), &mut m));
         }
     }
 }

@@ -37,12 +37,12 @@ fn main() -> ExitCode {
     runtime.block_on(cli::run(cli))
 }
 
-/// Every password check allocates and frees 19 MiB (argon2, item 40), and
-/// an upload up to the evidence limit. glibc raises its mmap threshold after
-/// the first such free and from then on keeps freed blocks in per-thread
-/// arenas: a few hundred sign-ins left the server at hundreds of MB that
-/// were never returned. A fixed threshold keeps every block of 1 MiB or
-/// more in its own mapping, returned to the system when freed.
+/// Rust's allocations go to mimalloc, but the C libraries linked in (SQLite,
+/// OpenSSL) allocate through glibc. glibc raises its mmap threshold after
+/// the first large free and from then on keeps freed blocks in per-thread
+/// arenas, never returned. A fixed threshold keeps every block of 1 MiB or
+/// more in its own mapping, returned to the system when freed. (Password
+/// checks reuse their working memory: `mamori_web::hashing`.)
 fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's tuning; called once at

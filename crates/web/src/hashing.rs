@@ -3,7 +3,9 @@
 //! An argon2 check costs tens of milliseconds of CPU and 19 MiB of memory.
 //! Checks run on the blocking pool behind a semaphore sized to the cores,
 //! so a flood of sign-ins neither stalls other requests nor holds more than
-//! that many hashes' memory at once. A refusal decided without a check
+//! that many hashes' memory at once. That memory is allocated once per
+//! check slot and reused, never freed: how the allocator keeps or returns
+//! freed blocks does not change what a flood costs. A refusal decided without a check
 //! (a throttled address, a locked account) is padded to the typical time
 //! of one, so the response time does not tell it apart.
 
@@ -11,6 +13,7 @@ use hmac::{Hmac, Mac};
 use mamori_core::password::hash;
 use sha2::Sha256;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -26,6 +29,8 @@ pub struct Hasher {
     peak: AtomicU64,
     /// Key of the keyed hash that records user IDs matching no account.
     login_key: OnceCell<Vec<u8>>,
+    /// Working memory of the checks, at most one per permit.
+    memory: Arc<Mutex<Vec<hash::Memory>>>,
 }
 
 impl Default for Hasher {
@@ -44,6 +49,7 @@ impl Hasher {
             running: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             login_key: OnceCell::new(),
+            memory: Arc::default(),
         }
     }
 
@@ -52,12 +58,21 @@ impl Hasher {
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
-        self.run(move || match phc {
-            Some(phc) => hash::verify(&password, &phc),
-            None => {
-                hash::verify_dummy(&password);
-                false
+        let pool = self.memory.clone();
+        self.run(move || {
+            let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+            let mut memory = taken.unwrap_or_else(hash::memory);
+            let ok = match phc {
+                Some(phc) => hash::verify_in(&password, &phc, &mut memory),
+                None => {
+                    hash::verify_dummy_in(&password, &mut memory);
+                    false
+                }
+            };
+            if let Ok(mut p) = pool.lock() {
+                p.push(memory);
             }
+            ok
         })
         .await
         .unwrap_or(false)
