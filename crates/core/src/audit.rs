@@ -67,6 +67,7 @@ crate::closed_set!(
         LogReviewSignedOff = "log_review.signed_off",
         ScanRequested = "scan.requested",
         ScanFinished = "scan.finished",
+        ScanAddressConfirmed = "scan.address_confirmed",
         RequestsRefused = "requests.refused",
     }
 );

@@ -5,10 +5,12 @@ use mamori_core::audit::{Actor, Origin};
 use mamori_core::clock::Clock;
 use mamori_core::monitoring::Severity;
 use mamori_core::verification::{CheckId, ScanReport, Verdict};
-use mamori_scan::{scan, scan_ports, ScanOptions};
+use mamori_scan::{network_of, scan, scan_at, scan_ports, scan_ports_at, Given, ScanOptions, TargetError};
 use mamori_store::identity::Ctx;
+use mamori_store::scans::AddressCheck;
 use mamori_store::scans::ScanStatus;
 use mamori_store::{Store, StoreError};
+use std::net::IpAddr;
 
 fn scanner() -> Actor {
     Actor { account_id: None, login: "scanner".into() }
@@ -33,21 +35,29 @@ pub async fn run_one(store: &Store, clock: &dyn Clock, opts: &ScanOptions) -> Re
     };
     let mut report = ScanReport::default();
     let all = async {
-        for url in &system.input.urls {
-            match scan(url, opts).await {
+        for (target, web) in
+            system.input.urls.iter().map(|u| (u, true)).chain(system.input.hosts.iter().map(|h| (h, false)))
+        {
+            let result = match pin(store, clock, &system, target, opts).await? {
+                Pinned::At(ip) if web => scan_at(target, ip, opts).await,
+                Pinned::At(ip) => scan_ports_at(target, ip, opts).await,
+                Pinned::Unresolved if web => scan(target, opts).await,
+                Pinned::Unresolved => scan_ports(target, opts).await,
+                Pinned::Held(why) => {
+                    report.errors.push(format!("{target}: {why}"));
+                    continue;
+                }
+            };
+            match result {
                 Ok(r) => report.targets.push(r),
-                Err(e) => report.errors.push(format!("{url}: {e}")),
+                Err(e) => report.errors.push(format!("{target}: {e}")),
             }
         }
-        for host in &system.input.hosts {
-            match scan_ports(host, opts).await {
-                Ok(r) => report.targets.push(r),
-                Err(e) => report.errors.push(format!("{host}: {e}")),
-            }
-        }
+        Ok::<(), StoreError>(())
     };
-    if tokio::time::timeout(opts.deadline * RUN_DEADLINES, all).await.is_err() {
-        report.errors.push(format!("the scan did not finish within {:?}", opts.deadline * RUN_DEADLINES));
+    match tokio::time::timeout(opts.deadline * RUN_DEADLINES, all).await {
+        Ok(done) => done?,
+        Err(_) => report.errors.push(format!("the scan did not finish within {:?}", opts.deadline * RUN_DEADLINES)),
     }
     let now = clock.now();
     let worst = report.worst_by_check();
@@ -76,6 +86,53 @@ pub async fn run_one(store: &Store, clock: &dyn Clock, opts: &ScanOptions) -> Re
     let ok = report.errors.is_empty() || !report.targets.is_empty();
     store.finish_scan(&ctx, &run, ok, &report, &summary).await?;
     Ok(true)
+}
+
+/// Where a target of a system may be scanned.
+enum Pinned {
+    /// At this address, resolved once for the whole scan of the target.
+    At(IpAddr),
+    /// Not resolved here (an unreadable address, a name that does not
+    /// resolve, or one the policy denies): the scanner says why.
+    Unresolved,
+    /// Not at all: the name moved to another network since the first scan.
+    Held(String),
+}
+
+/// Resolves a target's host once and compares its network with the one
+/// recorded at the system's first scan. A name in another network is held
+/// back, with an alert, until the officer confirms the new address: a
+/// vendor that controls its name must not turn the scanner on the ward's
+/// own network. Addresses written as such (no name) are taken as they are.
+async fn pin(
+    store: &Store,
+    clock: &dyn Clock,
+    system: &mamori_store::systems::SystemRecord,
+    target: &str,
+    opts: &ScanOptions,
+) -> Result<Pinned, StoreError> {
+    let Ok(given) = Given::parse(target, opts.http_port) else { return Ok(Pinned::Unresolved) };
+    let ip = match given.resolve(&opts.policy, opts.timeout).await {
+        Ok(ip) => ip,
+        Err(TargetError::Denied(_) | TargetError::Resolve(_) | TargetError::BadUrl(_)) => {
+            return Ok(Pinned::Unresolved)
+        }
+    };
+    if given.host.parse::<IpAddr>().is_ok() {
+        return Ok(Pinned::At(ip));
+    }
+    let network = network_of(ip);
+    match store.check_scan_address(clock.now(), system.id, &given.host, &ip.to_string(), &network).await? {
+        AddressCheck::First | AddressCheck::Same => Ok(Pinned::At(ip)),
+        AddressCheck::Moved { address, network: was } => {
+            let detail = format!("{address} ({was}) → {ip} ({network})");
+            let subject = format!("{}: {}", system.input.name, given.host);
+            store.raise_alert(clock.now(), "scan.address_changed", Severity::Warning, &subject, &detail).await?;
+            Ok(Pinned::Held(format!(
+                "resolves to {ip} ({network}), not {address} ({was}) as at the first scan: not scanned until the security officer confirms the new address"
+            )))
+        }
+    }
 }
 
 /// Queues the daily scan of every system with URLs not scanned for a day.

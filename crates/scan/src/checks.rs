@@ -84,15 +84,31 @@ async fn connects(addr: SocketAddr, timeout: Duration) -> bool {
 /// A target whose name resolves to an address the policy denies is never
 /// contacted: every check answers `error` with the reason.
 pub async fn scan(input: &str, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
-    match tokio::time::timeout(opts.deadline, scan_within(input, opts)).await {
+    match tokio::time::timeout(opts.deadline, scan_within(input, None, opts)).await {
         Ok(r) => r,
         Err(_) => Err(ScanError::Deadline(opts.deadline)),
     }
 }
 
-async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+/// As [`scan`], at `ip`, an address the caller resolved (and checked) for
+/// the input's host: nothing is resolved again.
+pub async fn scan_at(input: &str, ip: IpAddr, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+    match tokio::time::timeout(opts.deadline, scan_within(input, Some(ip), opts)).await {
+        Ok(r) => r,
+        Err(_) => Err(ScanError::Deadline(opts.deadline)),
+    }
+}
+
+async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
     let given = Given::parse(input, opts.http_port)?;
-    let ip = match given.resolve(&opts.policy, opts.timeout).await {
+    let resolved = match pinned {
+        Some(ip) => match opts.policy.refuses(ip) {
+            Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
+            None => Ok(ip),
+        },
+        None => given.resolve(&opts.policy, opts.timeout).await,
+    };
+    let ip = match resolved {
         Ok(ip) => ip,
         Err(TargetError::Denied(why)) => return Ok(refused(given.base(!given.plain), &why)),
         Err(e) => return Err(e.into()),
@@ -162,10 +178,26 @@ async fn scan_within(input: &str, opts: &ScanOptions) -> Result<TargetReport, Sc
 /// Scans a server without a web interface (a system's `hosts`): only its
 /// open ports (items 31, 32), under the same policy.
 pub async fn scan_ports(host: &str, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+    scan_ports_within(host, None, opts).await
+}
+
+/// As [`scan_ports`], at `ip`, an address the caller resolved for `host`.
+pub async fn scan_ports_at(host: &str, ip: IpAddr, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+    scan_ports_within(host, Some(ip), opts).await
+}
+
+async fn scan_ports_within(host: &str, pinned: Option<IpAddr>, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
     let go = async {
         let given = Given::parse(host, opts.http_port)?;
         let target = given.url_host();
-        match given.resolve(&opts.policy, opts.timeout).await {
+        let resolved = match pinned {
+            Some(ip) => match opts.policy.refuses(ip) {
+                Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
+                None => Ok(ip),
+            },
+            None => given.resolve(&opts.policy, opts.timeout).await,
+        };
+        match resolved {
             Ok(ip) => Ok(TargetReport { target, checks: vec![open_ports(ip, &[], opts).await] }),
             Err(TargetError::Denied(why)) => {
                 let why = format!("address not allowed by the scan policy: {why}");

@@ -62,6 +62,31 @@ impl TargetPolicy {
     }
 }
 
+/// The network an address belongs to, as a scan records it for a host name:
+/// `public` for any global address (a move between public hosts is no
+/// reach into the ward), otherwise the kind and the /24 (IPv4) or /64
+/// (IPv6) it lies in, so that a name moved into or across internal
+/// networks is noticed.
+pub fn network_of(ip: IpAddr) -> String {
+    let ip = ip.to_canonical();
+    let internal = match ip {
+        IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    };
+    if !internal {
+        return "public".to_owned();
+    }
+    let prefix = if ip.is_ipv4() { 24 } else { 64 };
+    IpNet::new(ip, prefix).map(|n| n.trunc().to_string()).unwrap_or_else(|_| ip.to_string())
+}
+
 fn any_v4() -> IpNet {
     "0.0.0.0/0".parse().expect("a network")
 }
@@ -185,6 +210,19 @@ mod tests {
         for bad in ["ftp://x/", "https://user@x/", "https://u:p@x/", "", "https://", "http://[::1/"] {
             assert!(Given::parse(bad, 80).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn networks_are_public_or_the_internal_subnet() {
+        let n = |s: &str| network_of(s.parse().unwrap());
+        assert_eq!(n("203.0.113.5"), "public");
+        assert_eq!(n("198.51.100.7"), "public");
+        assert_eq!(n("10.1.2.3"), "10.1.2.0/24");
+        assert_eq!(n("192.168.10.20"), "192.168.10.0/24");
+        assert_eq!(n("127.0.0.1"), "127.0.0.0/24");
+        assert_eq!(n("::ffff:10.1.2.3"), "10.1.2.0/24");
+        assert_eq!(n("fd12:3456::1"), "fd12:3456::/64");
+        assert_eq!(n("2001:db8::1"), "public");
     }
 
     #[test]

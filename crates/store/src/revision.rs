@@ -33,6 +33,7 @@ pub(crate) enum Key {
     System(i64),
     Overrides(i64),
     Scans(i64, i64),
+    ScanAddresses(i64),
     CatalogVersions,
     Organisations,
     Answer(i64, i64, u32),

@@ -80,6 +80,29 @@ impl RunRow {
     }
 }
 
+/// The address a host name of a system had at its first scan, and a
+/// different one a later scan found, waiting for the officer.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ScanAddress {
+    pub host: String,
+    pub address: String,
+    pub network: String,
+    pub pending_address: Option<String>,
+    pub pending_network: Option<String>,
+}
+
+/// What a scan may do with a host name it resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressCheck {
+    /// The first scan of this name: the address is recorded.
+    First,
+    /// In the network recorded (the address itself may differ).
+    Same,
+    /// In another network than the one recorded: not to be scanned until the
+    /// officer confirms; the new address is kept as pending.
+    Moved { address: String, network: String },
+}
+
 /// What became of a request for a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Requested {
@@ -189,6 +212,85 @@ impl Store {
             rows.into_iter().map(RunRow::into_record).collect()
         })
         .await
+    }
+
+    /// The recorded addresses of a system's host names.
+    pub async fn scan_addresses(&self, system_id: i64) -> Result<Vec<ScanAddress>, StoreError> {
+        self.kept(Key::ScanAddresses(system_id), async || {
+            Ok(with_read_conn!(self, c => {
+                sqlx::query_as::<_, ScanAddress>(
+                    "SELECT host, address, network, pending_address, pending_network FROM scan_address \
+                     WHERE system_id = $1 ORDER BY host",
+                )
+                .bind(system_id).fetch_all(c).await?
+            })?)
+        })
+        .await
+    }
+
+    /// Compares what `host` resolved to now with what it resolved to at the
+    /// system's first scan: the first time it is recorded; in another
+    /// network it is kept as pending and refused.
+    pub async fn check_scan_address(
+        &self,
+        now: OffsetDateTime,
+        system_id: i64,
+        host: &str,
+        address: &str,
+        network: &str,
+    ) -> Result<AddressCheck, StoreError> {
+        let mut tx = self.begin().await?;
+        let known: Option<(String, String)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT address, network FROM scan_address WHERE system_id = $1 AND host = $2")
+                .bind(system_id).bind(host).fetch_optional(c).await?
+        });
+        let outcome = match known {
+            None => {
+                with_conn!(tx, c => {
+                    sqlx::query("INSERT INTO scan_address (system_id, host, address, network, seen_at_us) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(system_id).bind(host).bind(address).bind(network).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+                });
+                AddressCheck::First
+            }
+            Some((_, known_network)) if known_network == network => AddressCheck::Same,
+            Some((known_address, known_network)) => {
+                with_conn!(tx, c => {
+                    sqlx::query("UPDATE scan_address SET pending_address = $3, pending_network = $4, pending_at_us = $5 \
+                                 WHERE system_id = $1 AND host = $2")
+                        .bind(system_id).bind(host).bind(address).bind(network).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+                });
+                AddressCheck::Moved { address: known_address, network: known_network }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The officer confirms the address a host name moved to: it becomes the
+    /// recorded one, and scans of the name go on.
+    pub async fn confirm_scan_address(&self, ctx: &Ctx, system_id: i64, host: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let pending: Option<(String, String, String, String)> = with_conn!(tx, c => {
+            sqlx::query_as(
+                "SELECT address, network, pending_address, pending_network FROM scan_address \
+                 WHERE system_id = $1 AND host = $2 AND pending_address IS NOT NULL AND pending_network IS NOT NULL",
+            )
+            .bind(system_id).bind(host).fetch_optional(c).await?
+        });
+        let Some((from, from_network, to, to_network)) = pending else { return Err(StoreError::Missing) };
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE scan_address SET address = pending_address, network = pending_network, seen_at_us = $3, \
+                         pending_address = NULL, pending_network = NULL, pending_at_us = NULL WHERE system_id = $1 AND host = $2")
+                .bind(system_id).bind(host).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
+        });
+        let ev = ctx.event_on(Action::ScanAddressConfirmed, "system", system_id).changes(
+            Changes::new()
+                .with("host", host)
+                .with("from", format!("{from} ({from_network})"))
+                .with("to", format!("{to} ({to_network})")),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(())
     }
 
     /// Systems with URLs not scanned since `before` (the daily schedule).

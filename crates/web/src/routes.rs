@@ -100,6 +100,12 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/systems/{id}/overrides", Permission(ManageSystems), post(systems::set_override)),
         entry(p.clone(), "/systems/{id}/rounds", Permission(ManageSystems), post(systems::start_round)),
         entry(p.clone(), "/systems/{id}/scans", Permission(RequestScans), post(systems::request_scan)),
+        entry(
+            p.clone(),
+            "/systems/{id}/scan-addresses",
+            Permission(ManageSystems),
+            post(systems::confirm_scan_address),
+        ),
         entry(p.clone(), "/systems/{id}/catalog", Permission(ManageSystems), post(systems::change_catalog)),
         entry(p.clone(), "/systems/{id}/submit", Permission(AnswerChecklist), post(systems::submit)),
         entry(p.clone(), "/systems/{id}/review", Permission(ReviewAnswers), post(systems::finish_review)),

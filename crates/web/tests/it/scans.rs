@@ -4,7 +4,7 @@
 use crate::checklist::supplied_system;
 use crate::harness::{App, Options};
 use mamori_core::identity::Role;
-use mamori_store::scans::{Requested, ScanStatus};
+use mamori_store::scans::{AddressCheck, Requested, ScanStatus};
 use time::Duration;
 
 /// Runs the queued scan to its end, as the worker would, without contacting anything.
@@ -74,6 +74,50 @@ async fn a_scan_left_running_by_a_stopped_worker_is_taken_up_again_after_the_tim
         let again = app.store.claim_scan(later, Duration::minutes(20)).await.unwrap().expect("taken up again");
         assert_eq!(again.id, first.id, "{}", app.backend);
         assert!(app.store.claim_scan(later, Duration::minutes(20)).await.unwrap().is_none(), "taken once");
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_officer_confirms_a_moved_address_and_a_vendor_cannot() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let host = "www.vendor.example";
+        let now = app.now();
+        let first = app.store.check_scan_address(now, sys, host, "203.0.113.5", "public").await.unwrap();
+        assert_eq!(first, AddressCheck::First);
+        let same = app.store.check_scan_address(now, sys, host, "198.51.100.9", "public").await.unwrap();
+        assert_eq!(same, AddressCheck::Same, "a move between public addresses is no reach into the ward");
+        let moved = app.store.check_scan_address(now, sys, host, "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        assert!(matches!(moved, AddressCheck::Moved { .. }), "{}", app.backend);
+        let page = format!("/systems/{sys}");
+        let path = format!("/systems/{sys}/scan-addresses");
+
+        // The vendor sees no notice and cannot confirm.
+        let shown = vendor.get(&page).await;
+        assert!(!shown.body.contains("10.1.2.3"), "{}", shown.body);
+        let r = vendor.post(&path, &[("host", host)]).await;
+        assert_eq!(r.status, reqwest::StatusCode::NOT_FOUND, "{}", app.backend);
+        assert!(app.store.scan_addresses(sys).await.unwrap()[0].pending_address.is_some());
+
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let shown = officer.get(&page).await;
+        assert!(shown.body.contains("203.0.113.5 (public) → 10.1.2.3 (10.1.2.0/24)"), "{}", shown.body);
+        let r = officer.post(&path, &[("host", host)]).await;
+        assert_eq!(r.location(), page, "{}", app.backend);
+        let a = &app.store.scan_addresses(sys).await.unwrap()[0];
+        assert_eq!(
+            (a.address.as_str(), a.network.as_str(), a.pending_address.as_deref()),
+            ("10.1.2.3", "10.1.2.0/24", None)
+        );
+        assert!(app.audit_actions().await.contains(&"scan.address_confirmed".to_owned()));
+        // Confirmed, the same network is scanned again; nothing is left to confirm.
+        let again = app.store.check_scan_address(now, sys, host, "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        assert_eq!(again, AddressCheck::Same);
+        officer.get(&page).await;
+        let r = officer.post(&path, &[("host", host)]).await;
+        assert_eq!(r.location(), page, "{}", app.backend);
+        assert!(officer.get(&page).await.body.contains("承認を待っているアドレスはありません"));
         app.close().await;
     }
 }

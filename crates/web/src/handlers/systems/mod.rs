@@ -14,7 +14,9 @@ pub use evidence::{download_evidence, upload_evidence};
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
-pub use page::{change_catalog, finish_review, request_scan, set_override, start_round, submit, system};
+pub use page::{
+    change_catalog, confirm_scan_address, finish_review, request_scan, set_override, start_round, submit, system,
+};
 
 use crate::error::AppError;
 use crate::handlers::{load, Acting, Loaded};

@@ -68,6 +68,9 @@ struct SystemPage<'a> {
     overrides: Vec<(u32, String, String)>,
     versions: Vec<(i64, String)>,
     can_scan: bool,
+    /// Host names that moved to another network since the first scan:
+    /// (host, recorded, new), shown to the security office.
+    moved: Vec<(String, String, String)>,
     scan_status: String,
     scan_rows: Vec<ScanRow>,
     errors: FormErrors,
@@ -82,6 +85,19 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
     let overrides = page.store.overrides(s.id).await?;
     let today = today(page);
     let scan = page.store.scans(s.id, 1).await?.into_iter().next();
+    let moved = if user.can(Permission::ViewPortDetails) {
+        page.store
+            .scan_addresses(s.id)
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                let (to, net) = (a.pending_address?, a.pending_network?);
+                Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})")))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let report = scan.as_ref().and_then(|r| r.report.clone()).unwrap_or_default();
     let p = page.ctx().await?;
     let scan_status = match &scan {
@@ -178,6 +194,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
             .map(|v| (v.id, format!("{} {}", v.id, v.label)))
             .collect(),
         can_scan: user.can(Permission::RequestScans) && !(s.input.urls.is_empty() && s.input.hosts.is_empty()),
+        moved,
         scan_status,
         scan_rows,
         errors,
@@ -282,6 +299,27 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
         Err(e) => return Err(e.into()),
     }
     system_page(&page, &who.user, s, errors).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AddressForm {
+    host: String,
+}
+
+/// The security office confirms the new address of a host name.
+pub async fn confirm_scan_address(
+    page: Page,
+    who: Acting,
+    Path(id): Path<i64>,
+    Form(form): Form<AddressForm>,
+) -> Reply {
+    let back = format!("/systems/{id}");
+    match checklist_op::confirm_scan_address(&who.op(&page), id, &form.host).await {
+        Ok(()) => done(&page, "scan-address-confirmed", &back).await,
+        Err(Refused::Invalid(_)) => done(&page, "scan-address-none", &back).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Queues a scan of the system's URLs; the server's worker runs it.
