@@ -693,14 +693,8 @@ async fn an_endless_body_is_read_only_up_to_the_cap_and_memory_stays_flat() {
     assert!(total < 1024 * 1024 * 1024, "the server sent {total} bytes");
 }
 
-/// A vendor controls the DNS of its own system's name. Pointed at the
-/// server's own machine or the cloud metadata address, the scan contacts
-/// nothing: every check answers `error` with the policy's reason, and a
-/// listener on the named port records no connection. The same holds for a
-/// system's `hosts`, whose ports are otherwise scanned.
-#[tokio::test]
-async fn the_servers_scans_never_connect_to_denied_addresses() {
-    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+/// A listener on loopback that counts the connections it accepts.
+async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -710,6 +704,30 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
+    (port, accepted)
+}
+
+/// The report of a system's latest scan, once the server's worker finished it.
+async fn finished_scan(store: &mamori_store::Store, id: i64) -> mamori_core::verification::ScanReport {
+    for _ in 0..120 {
+        let last = store.scans(id, 1).await.unwrap().into_iter().next().unwrap();
+        if last.finished_at.is_some() {
+            return last.report.expect("a finished scan has a report");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("the scan did not finish");
+}
+
+/// A vendor controls the DNS of its own system's name. Pointed at the
+/// server's own machine or the cloud metadata address, the scan contacts
+/// nothing: every check answers `error` with the policy's reason, and a
+/// listener on the named port records no connection. The same holds for a
+/// system's `hosts`, whose ports are otherwise scanned.
+#[tokio::test]
+async fn the_servers_scans_never_connect_to_denied_addresses() {
+    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+    let (port, accepted) = counting_listener().await;
     let dir = TempDir::new().unwrap();
     let cfg = dir.path().join("mamori.toml");
     // The ports probed are the listener's: a connection to any would count.
@@ -729,16 +747,7 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
     let before = store.system(id).await.unwrap().unwrap();
     store.update_system(&system_ctx(), &before, &input).await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
-    let mut report = None;
-    for _ in 0..120 {
-        let last = store.scans(id, 1).await.unwrap().into_iter().next().unwrap();
-        if last.finished_at.is_some() {
-            report = last.report;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    let report = report.expect("the scan finished");
+    let report = finished_scan(&store, id).await;
     assert_eq!(report.targets.len(), 6, "{report:?}");
     for t in &report.targets {
         assert!(!t.checks.is_empty(), "{t:?}");
@@ -1004,15 +1013,7 @@ async fn items_38_45_42_are_read_passively_from_the_sign_in_page() {
 #[tokio::test]
 async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer_confirms() {
     use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while listener.accept().await.is_ok() {
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let (port, accepted) = counting_listener().await;
     let dir = TempDir::new().unwrap();
     let cfg = dir.path().join("mamori.toml");
     let scan_cfg = format!(
@@ -1026,21 +1027,8 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
     let (id, _) = create_web_system(&store, vec![format!("https://localhost:{port}/")]).await;
     let first = time::OffsetDateTime::now_utc() - time::Duration::days(1);
     store.check_scan_address(first, id, "localhost", "10.1.2.3", "10.1.2.0/24").await.unwrap();
-    let finished = |store: &mamori_store::Store| {
-        let store = store.clone();
-        async move {
-            for _ in 0..120 {
-                let last = store.scans(id, 1).await.unwrap().into_iter().next().unwrap();
-                if last.finished_at.is_some() {
-                    return last.report.unwrap_or_default();
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            panic!("the scan did not finish");
-        }
-    };
     store.request_scan(&system_ctx(), id, None).await.unwrap();
-    let report = finished(&store).await;
+    let report = finished_scan(&store, id).await;
     assert!(report.targets.is_empty(), "{report:?}");
     assert!(report.errors[0].contains("not scanned until the security officer confirms"), "{report:?}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection reached the new address");
@@ -1052,7 +1040,7 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
     // Confirmed, the next scan goes to the new address.
     store.confirm_scan_address(&system_ctx(), id, "localhost").await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
-    let report = finished(&store).await;
+    let report = finished_scan(&store, id).await;
     assert_eq!(report.targets.len(), 1, "{report:?}");
     assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) > 0, "scanned at the confirmed address");
     store.close().await;
