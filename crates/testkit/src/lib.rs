@@ -189,3 +189,90 @@ impl Nginx {
         format!("https://127.0.0.1:{}", self.https_port)
     }
 }
+
+/// A throwaway Apache httpd (Debian's apache2) on two loopback ports chosen
+/// at start: `HTTPS_PORT` and `HTTP_PORT` are both listened on, and the
+/// test's `body` (directives and virtual hosts, with `HTTPS_PORT`,
+/// `HTTP_PORT` and `DIR` replaced) is appended to a minimal configuration
+/// serving `DIR/www`. The children run as `nobody`, so the directory is
+/// made world-readable.
+pub struct Apache {
+    pub https_port: u16,
+    pub http_port: u16,
+    pub dir: tempfile::TempDir,
+    child: tokio::process::Child,
+}
+
+impl Drop for Apache {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Apache {
+    /// `None` (loudly) when apache2 is not installed outside CI.
+    pub async fn start(body: &str, files: &[(&str, &[u8])]) -> Option<Apache> {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = installed("apache2", "the scanner's Apache lab tests", "apache2")?;
+        let dir = tempfile::TempDir::new().expect("a temporary directory");
+        let www = dir.path().join("www");
+        std::fs::create_dir_all(&www).expect("www");
+        for (path, bytes) in files {
+            let p = www.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().expect("a parent")).expect("directories");
+            std::fs::write(&p, bytes).expect("a file");
+        }
+        for entry in walk(dir.path()) {
+            let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).expect("permissions");
+        }
+        let (https_port, http_port) = (free_port(), free_port());
+        let d = dir.path().display().to_string();
+        let m = "/usr/lib/apache2/modules";
+        let modules =
+            ["mpm_event", "authz_core", "dir", "mime", "autoindex", "ssl", "headers", "alias", "socache_shmcb"]
+                .iter()
+                .map(|name| format!("LoadModule {name}_module {m}/mod_{name}.so\n"))
+                .collect::<String>();
+        let body = body
+            .replace("HTTPS_PORT", &https_port.to_string())
+            .replace("HTTP_PORT", &http_port.to_string())
+            .replace("DIR", &d);
+        let conf = format!(
+            "ServerRoot {d}\nServerName 127.0.0.1\nListen 127.0.0.1:{https_port}\nListen 127.0.0.1:{http_port}\n\
+             PidFile {d}/httpd.pid\nErrorLog {d}/error.log\nMutex file:{d}\n{modules}User nobody\nGroup nogroup\n\
+             TypesConfig /etc/mime.types\nDocumentRoot {d}/www\nDirectoryIndex index.html\n\
+             <Directory {d}/www>\n  Require all granted\n</Directory>\n{body}\n"
+        );
+        let conf_path = dir.path().join("httpd.conf");
+        std::fs::write(&conf_path, conf).expect("httpd.conf");
+        let child = spawn_quiet(tokio::process::Command::new(bin).arg("-f").arg(&conf_path).arg("-DFOREGROUND"));
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", https_port)).await.is_ok() {
+                return Some(Apache { https_port, http_port, dir, child });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        panic!("apache2 did not start:\n{log}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.https_port)
+    }
+}
+
+/// Every directory and file below `root`, `root` included.
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&out[i]) {
+                out.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        i += 1;
+    }
+    out
+}

@@ -1144,3 +1144,64 @@ async fn protocols_ciphers_and_certificates_agree_with_testssl() {
         assert!(theirs["cert_keySize"].1.contains(&format!("{bits} bits")), "{:?} vs {bits}", theirs["cert_keySize"]);
     }
 }
+
+/// The same verdicts on Debian's Apache httpd: configured well, every web
+/// check passes; configured as many old sites are, each new verdict comes
+/// out as the seed words it (CSP frame-ancestors alone warns, a cookie
+/// without Secure fails, plain HTTP serving pages fails, TLS 1.0 and 1.1
+/// fail item 57, the version in the Server header and a directory listing
+/// fail).
+#[tokio::test]
+async fn apache_configured_well_passes_and_configured_as_old_sites_are_fails_each_item_as_the_seed_words_it() {
+    use mamori_testkit::Apache;
+    let pki = Pki::new();
+    let good = format!(
+        "ServerTokens Prod\nServerSignature Off\n\
+         <VirtualHost 127.0.0.1:HTTPS_PORT>\n  SSLEngine on\n  {}\n  SSLProtocol -all +TLSv1.2 +TLSv1.3\n\
+           SSLCipherSuite ECDHE+AESGCM:ECDHE+CHACHA20\n\
+           Header always set Strict-Transport-Security \"max-age=31536000\"\n  Header always set X-Frame-Options DENY\n\
+           Header always set Set-Cookie \"sid=1; Secure; HttpOnly; SameSite=Lax; Path=/\"\n</VirtualHost>\n\
+         <VirtualHost 127.0.0.1:HTTP_PORT>\n  Redirect permanent / https://127.0.0.1:HTTPS_PORT/\n</VirtualHost>",
+        apache_tls(&pki, "good")
+    );
+    let files: &[(&str, &[u8])] = &[("index.html", PAGE), ("files/a.txt", b"a")];
+    let Some(a) = Apache::start(&good, files).await else { return };
+    let (code, v) = scan_target(&pki, &a.url(), a.http_port).await;
+    expect_all(&v, &WEB_CHECKS, "pass");
+    assert_eq!(code, 0);
+    drop(a);
+    let old = format!(
+        "ServerTokens Full\n<Directory DIR/www>\n  Options Indexes\n</Directory>\n\
+         <VirtualHost 127.0.0.1:HTTPS_PORT>\n  SSLEngine on\n  {}\n  SSLProtocol all\n  SSLCipherSuite DEFAULT:@SECLEVEL=0\n\
+           Header always set Content-Security-Policy \"frame-ancestors 'self'\"\n\
+           Header always set Set-Cookie \"JSESSIONID=1; HttpOnly; Path=/\"\n</VirtualHost>",
+        apache_tls(&pki, "good")
+    );
+    let Some(a) = Apache::start(&old, files).await else { return };
+    let (code, v) = scan_target(&pki, &a.url(), a.http_port).await;
+    expect(
+        &v,
+        &[
+            ("tls.versions", "fail"),
+            ("tls.certificate", "pass"),
+            ("https.redirect", "fail"),
+            ("headers.clickjacking", "warn"),
+            ("headers.disclosure", "fail"),
+            ("cookies.attributes", "fail"),
+            ("paths.listing", "fail"),
+            ("paths.exposed", "pass"),
+        ],
+    );
+    assert_eq!(code, 1);
+    let checks = v["targets"][0]["checks"].to_string();
+    assert!(checks.contains("Apache/2."), "the disclosed version is the evidence: {checks}");
+    assert!(checks.contains("accepts TLS 1.0, TLS 1.1"), "{checks}");
+}
+
+fn apache_tls(pki: &Pki, leaf: &str) -> String {
+    format!(
+        "SSLCertificateFile {}\n  SSLCertificateKeyFile {}",
+        pki.path(&format!("{leaf}.crt")),
+        pki.path(&format!("{leaf}.key"))
+    )
+}
