@@ -152,14 +152,7 @@ impl Nginx {
 
     async fn start_waiting(servers: &str, files: &[(&str, &[u8])], https: bool) -> Option<Nginx> {
         let bin = installed("nginx", "the scanner's lab tests", "nginx")?;
-        let dir = tempfile::TempDir::new().expect("a temporary directory");
-        let www = dir.path().join("www");
-        for (path, bytes) in files {
-            let p = www.join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().expect("a parent")).expect("directories");
-            std::fs::write(&p, bytes).expect("a file");
-        }
-        std::fs::create_dir_all(&www).expect("www");
+        let dir = lab_dir(files);
         let (https_port, http_port) = (free_port(), free_port());
         let d = dir.path().display().to_string();
         let body = servers
@@ -174,15 +167,8 @@ impl Nginx {
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("nginx.conf");
         let child = spawn_quiet(tokio::process::Command::new(bin).arg("-p").arg(dir.path()).arg("-c").arg(&conf_path));
-        for _ in 0..100 {
-            let port = if https { https_port } else { http_port };
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Some(Nginx { https_port, http_port, dir, child });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-        panic!("nginx did not start:\n{log}");
+        listening(if https { https_port } else { http_port }, dir.path(), "nginx").await;
+        Some(Nginx { https_port, http_port, dir, child })
     }
 
     pub fn url(&self) -> String {
@@ -214,14 +200,7 @@ impl Apache {
     pub async fn start(body: &str, files: &[(&str, &[u8])]) -> Option<Apache> {
         use std::os::unix::fs::PermissionsExt;
         let bin = installed("apache2", "the scanner's Apache lab tests", "apache2")?;
-        let dir = tempfile::TempDir::new().expect("a temporary directory");
-        let www = dir.path().join("www");
-        std::fs::create_dir_all(&www).expect("www");
-        for (path, bytes) in files {
-            let p = www.join(path.trim_start_matches('/'));
-            std::fs::create_dir_all(p.parent().expect("a parent")).expect("directories");
-            std::fs::write(&p, bytes).expect("a file");
-        }
+        let dir = lab_dir(files);
         for entry in walk(dir.path()) {
             let mode = if entry.is_dir() { 0o755 } else { 0o644 };
             std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).expect("permissions");
@@ -247,19 +226,39 @@ impl Apache {
         let conf_path = dir.path().join("httpd.conf");
         std::fs::write(&conf_path, conf).expect("httpd.conf");
         let child = spawn_quiet(tokio::process::Command::new(bin).arg("-f").arg(&conf_path).arg("-DFOREGROUND"));
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", https_port)).await.is_ok() {
-                return Some(Apache { https_port, http_port, dir, child });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-        panic!("apache2 did not start:\n{log}");
+        listening(https_port, dir.path(), "apache2").await;
+        Some(Apache { https_port, http_port, dir, child })
     }
 
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.https_port)
     }
+}
+
+/// A directory for a lab web server, with `files` under `www`.
+fn lab_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).expect("www");
+    for (path, bytes) in files {
+        let p = www.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("directories");
+        std::fs::write(&p, bytes).expect("a file");
+    }
+    dir
+}
+
+/// Waits up to 5 s for a lab server to listen on `port`; otherwise fails
+/// the test with the server's `dir/error.log`.
+async fn listening(port: u16, dir: &Path, what: &str) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+    panic!("{what} did not start:\n{log}");
 }
 
 /// Every directory and file below `root`, `root` included.
