@@ -101,26 +101,19 @@ pub async fn scan_at(input: &str, ip: IpAddr, opts: &ScanOptions) -> Result<Targ
 
 async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
     let given = Given::parse(input, opts.http_port)?;
-    let resolved = match pinned {
-        Some(ip) => match opts.policy.refuses(ip) {
-            Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
-            None => Ok(ip),
-        },
-        None => given.resolve(&opts.policy, opts.timeout).await,
-    };
-    let ip = match resolved {
+    let ip = match address(&given, pinned, opts).await {
         Ok(ip) => ip,
         Err(TargetError::Denied(why)) => return Ok(refused(given.base(!given.plain), &why)),
         Err(e) => return Err(e.into()),
     };
     let mut client = http::Fetcher::new(&given.host, ip, opts.timeout);
     let https = connects(SocketAddr::new(ip, given.https_port), opts.timeout).await;
-    let plain = http::get(&client, &format!("{}/", given.base(false))).await;
+    let plain = client.get(&format!("{}/", given.base(false))).await;
     if !https && plain.is_err() {
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
     let t = Target { url: given.base(https), given, ip, https };
-    let mut entry = http::get(&client, &format!("{}/", t.url)).await;
+    let mut entry = client.get(&format!("{}/", t.url)).await;
     if entry.is_err() && t.https {
         // rustls could not talk to it: an old server's suites or key.
         if let Ok(e) = client.try_legacy(&format!("{}/", t.url)).await {
@@ -128,11 +121,11 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
         }
     }
     let client = client;
-    let missing = http::get(&client, &format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
+    let missing = client.get(&format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
     // The sign-in page, when the entry page links to one.
     let login_path = entry.as_ref().ok().and_then(|e| login_link(&e.body));
     let login = match &login_path {
-        Some(path) => http::get(&client, &format!("{}{path}", t.url)).await.ok(),
+        Some(path) => client.get(&format!("{}{path}", t.url)).await.ok(),
         None => None,
     };
     let pages: Vec<&Fetched> = entry.as_ref().ok().into_iter().chain(login.as_ref()).collect();
@@ -158,7 +151,7 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     let issuing = login_path.clone().unwrap_or_else(|| "/".to_owned());
     let mut fresh = Vec::new();
     for _ in 0..SESSION_SAMPLES {
-        if let Ok(f) = http::get(&client, &format!("{}{issuing}", t.url)).await {
+        if let Ok(f) = client.get(&format!("{}{issuing}", t.url)).await {
             fresh.push(f);
         }
     }
@@ -190,14 +183,7 @@ async fn scan_ports_within(host: &str, pinned: Option<IpAddr>, opts: &ScanOption
     let go = async {
         let given = Given::parse(host, opts.http_port)?;
         let target = given.url_host();
-        let resolved = match pinned {
-            Some(ip) => match opts.policy.refuses(ip) {
-                Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
-                None => Ok(ip),
-            },
-            None => given.resolve(&opts.policy, opts.timeout).await,
-        };
-        match resolved {
+        match address(&given, pinned, opts).await {
             Ok(ip) => Ok(TargetReport { target, checks: vec![open_ports(ip, &[], opts).await] }),
             Err(TargetError::Denied(why)) => {
                 let why = format!("address not allowed by the scan policy: {why}");
@@ -207,6 +193,18 @@ async fn scan_ports_within(host: &str, pinned: Option<IpAddr>, opts: &ScanOption
         }
     };
     tokio::time::timeout(opts.deadline, go).await.unwrap_or(Err(ScanError::Deadline(opts.deadline)))
+}
+
+/// The address to scan `given` at: `pinned` (resolved by the caller) or
+/// resolved now, and in either case allowed by the policy.
+async fn address(given: &Given, pinned: Option<IpAddr>, opts: &ScanOptions) -> Result<IpAddr, TargetError> {
+    match pinned {
+        Some(ip) => match opts.policy.refuses(ip) {
+            Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
+            None => Ok(ip),
+        },
+        None => given.resolve(&opts.policy, opts.timeout).await,
+    }
 }
 
 /// Every check `error`, for a target the policy does not let the scan reach.
@@ -656,7 +654,7 @@ async fn admin(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, Str
     let mut open = Vec::new();
     let mut fetched = 0;
     for p in PATHS {
-        let Ok(f) = http::get(client, &format!("{}{p}", t.url)).await else { continue };
+        let Ok(f) = client.get(&format!("{}{p}", t.url)).await else { continue };
         fetched += 1;
         let soft = baseline.as_deref() == Some(f.body.as_str());
         match f.status {
@@ -723,7 +721,7 @@ async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     let mut found = Vec::new();
     let mut fetched = 0;
     for p in &probes {
-        let Ok(f) = http::get(client, &format!("{}{p}", t.url)).await else { continue };
+        let Ok(f) = client.get(&format!("{}{p}", t.url)).await else { continue };
         fetched += 1;
         let body = f.body.to_ascii_lowercase();
         if let Some(sign) = SIGNS.iter().find(|s| body.contains(**s)) {
@@ -1061,7 +1059,7 @@ async fn exposed(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, S
     let mut found = Vec::new();
     let mut probed = 0;
     for (path, proves) in EXPOSED {
-        let Ok(f) = http::get(client, &format!("{}{path}", t.url)).await else { continue };
+        let Ok(f) = client.get(&format!("{}{path}", t.url)).await else { continue };
         probed += 1;
         // A "soft 404" answers 200 to everything: the same page is no finding.
         let soft = baseline.as_deref() == Some(f.body.as_str());
@@ -1113,7 +1111,7 @@ async fn listing(t: &Target, client: &http::Fetcher, entry: &Result<Fetched, Str
         found.push("/".to_owned());
     }
     for dir in linked_dirs(&e.body).into_iter().filter(|d| d != "/") {
-        if let Ok(f) = http::get(client, &format!("{}{dir}", t.url)).await {
+        if let Ok(f) = client.get(&format!("{}{dir}", t.url)).await {
             if f.status == 200 && is_listing(&f.body) {
                 found.push(dir);
             }

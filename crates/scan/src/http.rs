@@ -142,8 +142,3 @@ impl Fetcher {
         Ok(Fetched { status, headers, body })
     }
 }
-
-/// GET through `fetcher` (the form the checks use).
-pub async fn get(fetcher: &Fetcher, url: &str) -> Result<Fetched, String> {
-    fetcher.get(url).await
-}
