@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod checklist;
 pub mod evidence;
 pub mod oversight;
+pub mod reports;
 
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::checklist::WorkflowError;

@@ -68,6 +68,7 @@ crate::closed_set!(
         ScanRequested = "scan.requested",
         ScanFinished = "scan.finished",
         ScanAddressConfirmed = "scan.address_confirmed",
+        ReportExported = "report.exported",
         RequestsRefused = "requests.refused",
     }
 );

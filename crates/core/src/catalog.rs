@@ -201,6 +201,17 @@ impl Attr {
         }
     }
 
+    fn word(self) -> &'static str {
+        match self {
+            Attr::UsesServers => "サーバ・ネットワーク機器を利用",
+            Attr::WebSystem => "Webシステム",
+            Attr::ExternalService => "外部サービスを利用",
+            Attr::ConfidentialityHigh => "機密性「高」",
+            Attr::IntegrityHigh => "完全性「高」",
+            Attr::AvailabilityHigh => "可用性「高」",
+        }
+    }
+
     fn name(self) -> &'static str {
         Attr::ALL.iter().find(|(a, _)| *a == self).map(|(_, n)| *n).expect("every attribute is listed")
     }
@@ -255,6 +266,33 @@ impl fmt::Display for Applicability {
 
 /// Parenthesises an `or` inside a tighter operator.
 struct Paren<'a>(&'a Applicability);
+
+impl Applicability {
+    /// The condition in the ward's words: `Webシステム かつ (機密性「高」 または 完全性「高」)`.
+    pub fn in_words(&self) -> String {
+        let paren = |e: &Applicability| match e {
+            Applicability::Or(..) => format!("({})", e.in_words()),
+            e => e.in_words(),
+        };
+        match self {
+            Applicability::Always => "常に".into(),
+            Applicability::Attr(a) => a.word().into(),
+            Applicability::Not(e) => format!("{}でない", paren(e)),
+            Applicability::And(l, r) => format!("{} かつ {}", paren(l), paren(r)),
+            Applicability::Or(l, r) => format!("{} または {}", l.in_words(), r.in_words()),
+        }
+    }
+}
+
+impl RequirementDef {
+    /// Why the requirement does not apply to a system whose attributes
+    /// do not meet its condition.
+    pub fn unmet_condition(&self) -> String {
+        let words =
+            Applicability::parse(&self.applies_when).map_or_else(|_| self.applies_when.clone(), |a| a.in_words());
+        format!("適用条件 ({words}) に該当しない")
+    }
+}
 
 impl fmt::Display for Paren<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -413,6 +451,15 @@ mod tests {
                 assert_eq!(got, product_table(r.number, &a), "No.{} with {a:?}", r.number);
             }
         }
+    }
+
+    #[test]
+    fn conditions_read_in_the_wards_words() {
+        let a = Applicability::parse("web_system and (confidentiality_high or not integrity_high)").unwrap();
+        assert_eq!(a.in_words(), "Webシステム かつ (機密性「高」 または 完全性「高」でない)");
+        let c = CatalogFile::shipped();
+        let r = c.requirements.iter().find(|r| r.applies_when == "external_service").unwrap();
+        assert_eq!(r.unmet_condition(), "適用条件 (外部サービスを利用) に該当しない");
     }
 
     #[test]

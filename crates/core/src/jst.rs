@@ -11,6 +11,11 @@ pub fn format_jst(t: OffsetDateTime) -> String {
     t.to_offset(JST).format(&fmt).expect("the format description has only date and time components")
 }
 
+/// `2026-11-28`, the day in Japan.
+pub fn format_jst_date(t: OffsetDateTime) -> String {
+    t.to_offset(JST).date().to_string()
+}
+
 /// `2026-11-28T14:05:07+09:00`, for exports that machines read.
 pub fn format_rfc3339_jst(t: OffsetDateTime) -> String {
     t.to_offset(JST)

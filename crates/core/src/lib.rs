@@ -34,6 +34,7 @@ pub mod jst;
 pub mod monitoring;
 pub mod password;
 pub mod policy;
+pub mod report;
 pub mod scope;
 pub mod totp;
 pub mod verification;

@@ -58,14 +58,45 @@ pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> 
         let _ = w.write_record(r.iter().map(|c| neutralise(c)));
     }
     let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    let text = if enc == CsvEncoding::ShiftJis { substitute(&text, '?') } else { text };
+    encode(&text, enc)
+}
+
+/// `text` in the encoding: UTF-8 after a BOM, or Shift_JIS (CP932, the
+/// WHATWG encoder Windows' Excel reads). Characters Shift_JIS cannot hold
+/// must have been dealt with first ([`unencodable`], [`substitute`]):
+/// the encoder would write them as `&#NNNN;`.
+pub fn encode(text: &str, enc: CsvEncoding) -> Vec<u8> {
     match enc {
         CsvEncoding::Utf8Bom => {
             let mut out = vec![0xEF, 0xBB, 0xBF];
             out.extend_from_slice(text.as_bytes());
             out
         }
-        CsvEncoding::ShiftJis => SHIFT_JIS.encode(&text).0.into_owned(),
+        CsvEncoding::ShiftJis => SHIFT_JIS.encode(text).0.into_owned(),
     }
+}
+
+fn in_shift_jis(c: char) -> bool {
+    let mut buf = [0u8; 4];
+    c.is_ascii() || !SHIFT_JIS.encode(c.encode_utf8(&mut buf)).2
+}
+
+/// The characters of `text` that Shift_JIS cannot hold (𠮷, emoji…), each
+/// once, in order of appearance.
+pub fn unencodable(text: &str) -> Vec<char> {
+    let mut out: Vec<char> = Vec::new();
+    for c in text.chars().filter(|c| !in_shift_jis(*c)) {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with each character Shift_JIS cannot hold replaced by `with`.
+pub fn substitute(text: &str, with: char) -> String {
+    text.chars().map(|c| if in_shift_jis(c) { c } else { with }).collect()
 }
 
 /// One sheet with a bold header row and widths fitted to the content.
@@ -107,6 +138,15 @@ mod tests {
         let b = csv_bytes(&["名前".into()], &[vec!["山田".into()]], CsvEncoding::ShiftJis);
         // 名前 = 96 BC 91 4F; 山田 = 8E 52 93 63 in Shift_JIS.
         assert_eq!(b, vec![0x96, 0xBC, 0x91, 0x4F, b'\r', b'\n', 0x8E, 0x52, 0x93, 0x63, b'\r', b'\n']);
+    }
+
+    #[test]
+    fn characters_shift_jis_cannot_hold_are_found_and_replaced_on_purpose() {
+        // NEC and IBM extensions (①, 髙) are CP932; 𠮷 and emoji are not.
+        assert_eq!(unencodable("①髙橋 𠮷野家 🍣 𠮷"), vec!['𠮷', '🍣']);
+        assert_eq!(substitute("𠮷野家", '〓'), "〓野家");
+        let b = csv_bytes(&["x".into()], &[vec!["𠮷".into()]], CsvEncoding::ShiftJis);
+        assert_eq!(b, b"x\r\n?\r\n", "not an HTML character reference");
     }
 
     #[test]

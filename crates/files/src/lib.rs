@@ -10,3 +10,4 @@ pub mod audit_export;
 pub mod catalog_io;
 pub mod evidence;
 pub mod export;
+pub mod report;

@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::systems::SystemCommand,
     },
+    /// 報告書・チェックリストの出力 (reports)
+    Report {
+        #[command(subcommand)]
+        command: crate::report::ReportCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -64,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Org { command } => crate::users::run_org(&cli.global, command).await,
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
         Command::System { command } => crate::systems::run(&cli.global, command).await,
+        Command::Report { command } => crate::report::run(&cli.global, command).await,
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
     }

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod demo;
 mod jobs;
+mod report;
 mod scan;
 mod scanning;
 mod serve;

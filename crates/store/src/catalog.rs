@@ -180,4 +180,11 @@ impl Store {
             .changes(Changes::new().with("format", format));
         self.audit_record(ctx.now, ev).await.map(drop)
     }
+
+    /// Records that a system's filled checklist left mamori, in which form.
+    pub async fn record_report_export(&self, ctx: &Ctx, system_id: i64, format: &str) -> Result<(), StoreError> {
+        let ev =
+            ctx.event_on(Action::ReportExported, "system", system_id).changes(Changes::new().with("format", format));
+        self.audit_record(ctx.now, ev).await.map(drop)
+    }
 }

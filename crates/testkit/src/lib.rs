@@ -5,6 +5,8 @@
 //! its own. Without that variable the PostgreSQL leg is skipped loudly on a
 //! developer's machine and fails in CI (`CI=true`), where it must run.
 
+pub mod xlsx;
+
 use rand::Rng;
 use sqlx::{Connection, Executor, PgConnection};
 use std::path::Path;

@@ -445,3 +445,15 @@ scan-fail = FAIL
 scan-error = error
 scan-contradiction = contradicts the answer (done)
 scan-no-urls = No URL or host is registered to verify. Add one on the system's edit page.
+
+report-title = Export the checklist
+report-print = Print page
+report-xlsx = Excel (.xlsx)
+report-csv-utf8 = CSV (UTF-8)
+report-csv-cp932 = CSV (Shift_JIS)
+report-unencodable-title = Characters Shift_JIS cannot hold
+report-unencodable-lead = These characters cannot be written in a Shift_JIS (CP932) CSV. Use the UTF-8 CSV (Excel opens it as it is), or write Shift_JIS with each of them replaced by 〓.
+report-unencodable-column = Column
+report-unencodable-char = Character
+report-unencodable-code = Code point
+report-csv-substitute = Shift_JIS, with 〓 in their place

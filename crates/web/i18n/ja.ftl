@@ -445,3 +445,15 @@ scan-fail = 不合格
 scan-error = 実行不可
 scan-contradiction = 回答(対応済)と一致しません
 scan-no-urls = 確認対象の URL もホストも登録されていません。システムの変更画面で登録してください。
+
+report-title = チェックリストの出力
+report-print = 印刷用ページ
+report-xlsx = Excel (.xlsx)
+report-csv-utf8 = CSV (UTF-8)
+report-csv-cp932 = CSV (Shift_JIS)
+report-unencodable-title = Shift_JIS で表せない文字があります
+report-unencodable-lead = 次の文字は Shift_JIS (CP932) の CSV に入れられません。UTF-8 の CSV(Excel でもそのまま開けます)を使うか、これらの文字を「〓」に置き換えて Shift_JIS で出力するかを選んでください。
+report-unencodable-column = 列
+report-unencodable-char = 文字
+report-unencodable-code = 文字コード
+report-csv-substitute = 「〓」に置き換えて Shift_JIS で出力

@@ -9,6 +9,7 @@ use axum::Router;
 
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("/static/mamori.css", "text/css; charset=utf-8", include_bytes!("../static/mamori.css")),
+    ("/static/report.css", "text/css; charset=utf-8", include_bytes!("../static/report.css")),
     ("/static/favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),
 ];
 

@@ -23,6 +23,11 @@ mod middleware;
 mod page;
 mod pages;
 pub mod refusals;
+
+/// The print page of a report, for the console to write as a file.
+pub mod report {
+    pub use crate::handlers::systems::{print_html, Styles};
+}
 pub mod routes;
 pub mod server;
 mod session;

@@ -9,6 +9,7 @@ mod auditlog;
 mod checklist;
 mod evidence;
 mod harness;
+mod reports;
 mod scans;
 mod signin;
 mod speed;

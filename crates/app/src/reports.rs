@@ -1,0 +1,95 @@
+//! Reports: the filled checklist of one system as a document (the workbook,
+//! the CSV, the print page), for everyone who may see the system.
+
+use crate::checklist::system;
+use crate::{Op, Refused};
+use mamori_core::checklist::HistoryKind;
+use mamori_core::jst::JST;
+use mamori_core::report::{ChecklistReport, ReportAnswer, ReportAuto, ReportRow};
+use mamori_core::verification::verified_points;
+use mamori_store::scans::ScanStatus;
+use std::collections::HashMap;
+
+/// The filled checklist of system `id` as it stands now. Every requirement
+/// of its catalog version is a row; those that do not apply say why.
+pub async fn checklist(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused> {
+    let s = system(op, id).await?;
+    let store = op.store;
+    let catalog = store.catalog(s.catalog_version_id).await?;
+    let figures = store.figures(std::slice::from_ref(&s)).await?;
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let overrides = store.overrides(s.id).await?;
+    let mut answers: HashMap<u32, _> = store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    let mut evidence: HashMap<u32, Vec<(String, String)>> = HashMap::new();
+    for e in store.evidence_of_round(s.id, s.round).await? {
+        evidence.entry(e.number).or_default().push((e.original_name, e.sha256));
+    }
+    let history = store.history(s.id, s.round).await?;
+    let last = |kind: HistoryKind| history.iter().rev().find(|h| h.kind == kind).map(|h| h.at);
+    let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
+    let today = op.now.to_offset(JST).date();
+
+    let rows = catalog
+        .requirements
+        .iter()
+        .map(|r| {
+            let not_applicable = (!applicable.contains(&r.number)).then(|| {
+                match overrides.iter().find(|o| o.number == r.number && !o.applies) {
+                    Some(o) => format!("個別判断: {}", o.reason),
+                    None => r.unmet_condition(),
+                }
+            });
+            let answer = answers.remove(&r.number).filter(|_| not_applicable.is_none()).map(|a| ReportAnswer {
+                overdue: a.input.overdue(today),
+                status: a.input.status,
+                measures: a.input.measures,
+                planned: a.input.planned,
+                reason: a.input.reason,
+                review: a.review,
+                comment: a.review_comment,
+            });
+            let checks = r.check_ids();
+            let auto = scan.as_ref().and_then(|run| run.report.as_ref()).and_then(|rep| {
+                let verdict = rep.worst_of(&checks)?;
+                Some(ReportAuto { verdict, points: verified_points(r.number, &checks) })
+            });
+            ReportRow {
+                number: r.number,
+                major: r.major.clone(),
+                middle: r.middle.clone(),
+                text: r.text.clone(),
+                answer,
+                evidence: if not_applicable.is_none() {
+                    evidence.remove(&r.number).unwrap_or_default()
+                } else {
+                    vec![]
+                },
+                not_applicable,
+                auto,
+            }
+        })
+        .collect();
+    Ok(ChecklistReport {
+        system_id: s.id,
+        system: s.input.name,
+        department: s.department_name,
+        vendor: s.vendor_name,
+        phase: s.input.phase,
+        status: s.status,
+        round: s.round,
+        submitted_at: last(HistoryKind::Submit),
+        reviewed_at: last(HistoryKind::ReviewFinished),
+        catalog: format!("{} 第{}版", catalog.catalog.title, catalog.catalog.version),
+        catalog_version_id: s.catalog_version_id,
+        revision: s.revision,
+        generated_at: op.now,
+        scanned_at: scan.and_then(|r| r.finished_at),
+        rows,
+    })
+}
+
+/// Records that the report of system `id` was handed out in `format`
+/// (`xlsx`, `csv`, `csv-cp932`, `html`).
+pub async fn record_export(op: &Op<'_>, id: i64, format: &str) -> Result<(), Refused> {
+    Ok(op.store.record_report_export(&op.ctx(), id, format).await?)
+}

@@ -1,0 +1,375 @@
+//! The filled checklist of one system as a document: what the Excel
+//! workbook, the CSV and the print page show, in the ward's layout. Built
+//! by the operations layer from the store; written out by `mamori-files`
+//! (Excel, CSV) and the web pages (print).
+//!
+//! The words of the document (対応状況, 審査…) are the ward's form, in
+//! Japanese whatever the reader's screen language, and are read back when
+//! a vendor uploads the workbook: they are a file format, kept here.
+
+use crate::checklist::{AnswerStatus, Phase, Review, SystemStatus};
+use crate::verification::Verdict;
+use time::{Date, OffsetDateTime};
+
+/// The columns of the checklist, in order (the print page, the workbook
+/// and the CSV alike).
+pub const COLUMNS: [&str; 12] = [
+    "No",
+    "大項目",
+    "中項目",
+    "内容",
+    "対応状況",
+    "対応内容",
+    "予定日",
+    "理由",
+    "証跡",
+    "自動確認",
+    "審査",
+    "審査コメント",
+];
+
+/// The document's word for an answer's status (the workbook's drop-down).
+pub fn status_word(s: AnswerStatus) -> &'static str {
+    match s {
+        AnswerStatus::Done => "対応済",
+        AnswerStatus::Partial => "一部対応",
+        AnswerStatus::NotDone => "未対応",
+        AnswerStatus::NotApplicable => "対象外",
+    }
+}
+
+/// The status a word of the document stands for.
+pub fn status_of_word(w: &str) -> Option<AnswerStatus> {
+    AnswerStatus::ALL.iter().copied().find(|s| status_word(*s) == w)
+}
+
+pub fn review_word(r: Review) -> &'static str {
+    match r {
+        Review::Pending => "審査待ち",
+        Review::Approved => "承認",
+        Review::Returned => "差戻し",
+    }
+}
+
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "適合",
+        Verdict::Warn => "要確認",
+        Verdict::Error => "確認できず",
+        Verdict::Fail => "不適合",
+    }
+}
+
+pub fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Building => "構築中",
+        Phase::PreProduction => "本番前",
+        Phase::Production => "運用中",
+        Phase::Retired => "廃止",
+    }
+}
+
+pub fn system_status_word(s: SystemStatus) -> &'static str {
+    match s {
+        SystemStatus::NotStarted => "未着手",
+        SystemStatus::Answering => "回答中",
+        SystemStatus::Submitted => "提出済",
+        SystemStatus::Returned => "差戻し",
+        SystemStatus::Approved => "承認",
+    }
+}
+
+/// The filled checklist of one system, at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistReport {
+    pub system_id: i64,
+    pub system: String,
+    pub department: String,
+    pub vendor: Option<String>,
+    pub phase: Phase,
+    pub status: SystemStatus,
+    pub round: i64,
+    /// The last submission and the last finished review of this round.
+    pub submitted_at: Option<OffsetDateTime>,
+    pub reviewed_at: Option<OffsetDateTime>,
+    /// The catalog's title and version, and mamori's number for it.
+    pub catalog: String,
+    pub catalog_version_id: i64,
+    /// The system's revision when the report was made (an uploaded
+    /// workbook names the revision it was made from).
+    pub revision: i64,
+    pub generated_at: OffsetDateTime,
+    /// When the scan the 自動確認 column comes from finished.
+    pub scanned_at: Option<OffsetDateTime>,
+    /// Every requirement of the catalog version, in its order.
+    pub rows: Vec<ReportRow>,
+}
+
+/// One requirement of the checklist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub number: u32,
+    pub major: String,
+    pub middle: String,
+    pub text: String,
+    /// `None` when the requirement applies; otherwise why it does not.
+    pub not_applicable: Option<String>,
+    pub answer: Option<ReportAnswer>,
+    /// File names and their SHA-256, oldest first.
+    pub evidence: Vec<(String, String)>,
+    pub auto: Option<ReportAuto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportAnswer {
+    pub status: AnswerStatus,
+    pub measures: String,
+    pub planned: Option<Date>,
+    pub reason: String,
+    pub review: Review,
+    pub comment: String,
+    pub overdue: bool,
+}
+
+/// What the latest scan says of the requirement's checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportAuto {
+    pub verdict: Verdict,
+    /// The sub-points the checks verify (`45①`…); the rest is for the answer.
+    pub points: Vec<String>,
+}
+
+impl ReportRow {
+    /// The 証跡 cell: one file a line, name and SHA-256.
+    pub fn evidence_text(&self) -> String {
+        self.evidence.iter().map(|(name, sha)| format!("{name} (SHA-256: {sha})")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// The 自動確認 cell: verdict, the sub-points it covers, and the date.
+    pub fn auto_text(&self, scanned_at: Option<OffsetDateTime>) -> String {
+        let Some(a) = &self.auto else { return String::new() };
+        let mut s = verdict_word(a.verdict).to_owned();
+        if !a.points.is_empty() {
+            s.push_str(&format!(" ({})", a.points.join("・")));
+        }
+        if let Some(at) = scanned_at {
+            s.push_str(&format!(" {}", crate::jst::format_jst_date(at)));
+        }
+        s
+    }
+
+    /// The 予定日 cell.
+    pub fn planned_text(&self) -> String {
+        self.answer.as_ref().and_then(|a| a.planned).map(|d| d.to_string()).unwrap_or_default()
+    }
+
+    /// The row as the document's twelve cells, in [`COLUMNS`] order. A
+    /// requirement that does not apply says so in 対応状況 and gives the
+    /// reason in 理由.
+    pub fn cells(&self, scanned_at: Option<OffsetDateTime>) -> [String; 12] {
+        let a = self.answer.as_ref();
+        let status = match (&self.not_applicable, a) {
+            (Some(_), _) => "適用外".to_owned(),
+            (None, Some(a)) => status_word(a.status).to_owned(),
+            (None, None) => "未回答".to_owned(),
+        };
+        let reason = match &self.not_applicable {
+            Some(why) => why.clone(),
+            None => a.map(|a| a.reason.clone()).unwrap_or_default(),
+        };
+        [
+            self.number.to_string(),
+            self.major.clone(),
+            self.middle.clone(),
+            self.text.clone(),
+            status,
+            a.map(|a| a.measures.clone()).unwrap_or_default(),
+            self.planned_text(),
+            reason,
+            self.evidence_text(),
+            self.auto_text(scanned_at),
+            a.map(|a| review_word(a.review).to_owned()).unwrap_or_default(),
+            a.map(|a| a.comment.clone()).unwrap_or_default(),
+        ]
+    }
+}
+
+/// Counts of one group of requirements (a 大項目, or all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub name: String,
+    pub total: usize,
+    pub applicable: usize,
+    /// By [`AnswerStatus`], in `AnswerStatus::ALL` order.
+    pub by_status: [usize; 4],
+    pub unanswered: usize,
+    pub approved: usize,
+    pub returned: usize,
+    pub pending: usize,
+    pub overdue: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: &ReportRow) {
+        self.total += 1;
+        if r.not_applicable.is_some() {
+            return;
+        }
+        self.applicable += 1;
+        let Some(a) = &r.answer else {
+            self.unanswered += 1;
+            return;
+        };
+        if let Some(i) = AnswerStatus::ALL.iter().position(|s| *s == a.status) {
+            self.by_status[i] += 1;
+        }
+        match a.review {
+            Review::Approved => self.approved += 1,
+            Review::Returned => self.returned += 1,
+            Review::Pending => self.pending += 1,
+        }
+        self.overdue += usize::from(a.overdue);
+    }
+
+    /// The summary's column names, in the order of [`Tally::figures`].
+    pub const HEADERS: [&'static str; 12] = [
+        "区分",
+        "項目数",
+        "適用",
+        "対応済",
+        "一部対応",
+        "未対応",
+        "対象外",
+        "未回答",
+        "承認",
+        "差戻し",
+        "審査待ち",
+        "期限超過",
+    ];
+
+    /// The counts, in the order of [`Tally::HEADERS`] after the name.
+    pub fn figures(&self) -> [usize; 11] {
+        let s = self.by_status;
+        [
+            self.total,
+            self.applicable,
+            s[0],
+            s[1],
+            s[2],
+            s[3],
+            self.unanswered,
+            self.approved,
+            self.returned,
+            self.pending,
+            self.overdue,
+        ]
+    }
+}
+
+impl ChecklistReport {
+    /// One tally per 大項目 in catalog order, then the total (named 合計).
+    pub fn tallies(&self) -> Vec<Tally> {
+        let mut groups: Vec<Tally> = Vec::new();
+        let mut all = Tally { name: "合計".into(), ..Tally::default() };
+        for r in &self.rows {
+            let i = match groups.iter().position(|g| g.name == r.major) {
+                Some(i) => i,
+                None => {
+                    groups.push(Tally { name: r.major.clone(), ..Tally::default() });
+                    groups.len() - 1
+                }
+            };
+            groups[i].add(r);
+            all.add(r);
+        }
+        groups.push(all);
+        groups
+    }
+
+    /// The header block: label and value, in the document's order.
+    pub fn header(&self) -> Vec<(&'static str, String)> {
+        let date = |t: Option<OffsetDateTime>| t.map(crate::jst::format_jst).unwrap_or_else(|| "-".into());
+        vec![
+            ("システム名", self.system.clone()),
+            ("所管課", self.department.clone()),
+            ("事業者", self.vendor.clone().unwrap_or_else(|| "-".into())),
+            ("段階", phase_word(self.phase).to_owned()),
+            ("状態", system_status_word(self.status).to_owned()),
+            ("回", format!("第{}回", self.round)),
+            ("提出日", date(self.submitted_at)),
+            ("審査日", date(self.reviewed_at)),
+            ("要件の版", self.catalog.clone()),
+            ("作成日時", crate::jst::format_jst(self.generated_at)),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(number: u32, major: &str, na: Option<&str>, answer: Option<(AnswerStatus, Review)>) -> ReportRow {
+        ReportRow {
+            number,
+            major: major.into(),
+            middle: String::new(),
+            text: String::new(),
+            not_applicable: na.map(Into::into),
+            answer: answer.map(|(status, review)| ReportAnswer {
+                status,
+                measures: "m".into(),
+                planned: None,
+                reason: String::new(),
+                review,
+                comment: String::new(),
+                overdue: status == AnswerStatus::NotDone,
+            }),
+            evidence: vec![],
+            auto: None,
+        }
+    }
+
+    #[test]
+    fn every_status_has_a_word_that_reads_back() {
+        for s in AnswerStatus::ALL {
+            assert_eq!(status_of_word(status_word(*s)), Some(*s));
+        }
+        assert_eq!(status_of_word("適用外"), None);
+        assert_eq!(status_of_word("対応済 "), None);
+    }
+
+    #[test]
+    fn tallies_count_by_major_item_and_in_total() {
+        use AnswerStatus::*;
+        let r = ChecklistReport {
+            system_id: 1,
+            system: "s".into(),
+            department: "d".into(),
+            vendor: None,
+            phase: Phase::Building,
+            status: SystemStatus::Answering,
+            round: 1,
+            submitted_at: None,
+            reviewed_at: None,
+            catalog: "c".into(),
+            catalog_version_id: 1,
+            revision: 1,
+            generated_at: OffsetDateTime::UNIX_EPOCH,
+            scanned_at: None,
+            rows: vec![
+                row(1, "A", None, Some((Done, Review::Approved))),
+                row(2, "A", Some("web only"), None),
+                row(3, "B", None, Some((NotDone, Review::Returned))),
+                row(4, "B", None, None),
+            ],
+        };
+        let t = r.tallies();
+        assert_eq!(t.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["A", "B", "合計"]);
+        assert_eq!(t[0].figures(), [2, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(t[1].figures(), [2, 2, 0, 0, 1, 0, 1, 0, 1, 0, 1]);
+        assert_eq!(t[2].figures(), [4, 3, 1, 0, 1, 0, 1, 1, 1, 0, 1]);
+        assert_eq!(r.rows[1].cells(None)[4], "適用外");
+        assert_eq!(r.rows[1].cells(None)[7], "web only");
+        assert_eq!(r.rows[3].cells(None)[4], "未回答");
+    }
+}

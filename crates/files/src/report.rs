@@ -1,0 +1,502 @@
+//! The filled checklist of one system as an Excel workbook and as CSV, in
+//! the ward's layout ([`mamori_core::report::COLUMNS`]).
+//!
+//! The workbook: a header block, one row per requirement (those that do not
+//! apply greyed, with the reason), 対応状況 and 審査 coloured, wrapped text,
+//! frozen header, A4 landscape fitted to the width with the header row on
+//! every printed page, a drop-down for 対応状況, a summary sheet; and a
+//! hidden sheet naming the system, round and revision it was made from, so
+//! that a vendor's filled-in copy can be read back. In the vendor's copy
+//! ([`Copy::ForAnswers`]) the sheet is protected except the answer cells of
+//! the requirements that apply.
+
+use crate::export::{csv_record, encode, CsvEncoding};
+use mamori_core::checklist::{AnswerStatus, Review};
+use mamori_core::report::{status_word, ChecklistReport, Tally, COLUMNS};
+use mamori_core::verification::Verdict;
+use rust_xlsxwriter::{
+    Color, DataValidation, Format, FormatAlign, FormatBorder, ProtectionOptions, Workbook, Worksheet, XlsxError,
+};
+
+/// The sheets' names.
+pub const SHEET: &str = "チェックリスト";
+pub const SUMMARY_SHEET: &str = "集計";
+/// The hidden sheet: `system_id`, `round`, `revision`, `catalog_version` in
+/// column A, their values in column B.
+pub const META_SHEET: &str = "mamori";
+
+/// The header block's rows; the column headings come after a blank row.
+pub fn heading_row(report: &ChecklistReport) -> u32 {
+    report.header().len() as u32 + 1
+}
+
+/// The columns a vendor fills in: 対応状況, 対応内容, 予定日, 理由.
+pub const ANSWER_COLUMNS: std::ops::RangeInclusive<u16> = 4..=7;
+
+/// Widths in characters: together about one A4 landscape page wide at the
+/// scale Excel picks to fit the width.
+const WIDTHS: [f64; 12] = [4.5, 10.0, 12.0, 42.0, 9.0, 30.0, 11.0, 18.0, 22.0, 14.0, 8.0, 20.0];
+
+/// Which copy of the workbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copy {
+    /// For reading, printing and filing.
+    Filled,
+    /// For the vendor to answer in Excel: protected but for the answer
+    /// cells of the requirements that apply.
+    ForAnswers,
+}
+
+/// The colours of the document (fill, font), by what a cell says.
+mod colour {
+    pub const DONE: u32 = 0xE2EFDA;
+    pub const PARTIAL: u32 = 0xFFF2CC;
+    pub const NOT_DONE: u32 = 0xFCE4D6;
+    pub const NOT_APPLICABLE_ANSWER: u32 = 0xDDEBF7;
+    pub const UNANSWERED: u32 = 0xFFFFFF;
+    pub const GREY_FILL: u32 = 0xEDEDED;
+    pub const GREY_FONT: u32 = 0x808080;
+    pub const HEADING: u32 = 0xD9D9D9;
+}
+
+/// The fill of a 対応状況 cell.
+pub fn status_fill(s: Option<AnswerStatus>) -> u32 {
+    match s {
+        Some(AnswerStatus::Done) => colour::DONE,
+        Some(AnswerStatus::Partial) => colour::PARTIAL,
+        Some(AnswerStatus::NotDone) => colour::NOT_DONE,
+        Some(AnswerStatus::NotApplicable) => colour::NOT_APPLICABLE_ANSWER,
+        None => colour::UNANSWERED,
+    }
+}
+
+/// The fill of a 審査 cell.
+pub fn review_fill(r: Review) -> u32 {
+    match r {
+        Review::Approved => colour::DONE,
+        Review::Pending => colour::PARTIAL,
+        Review::Returned => colour::NOT_DONE,
+    }
+}
+
+fn verdict_fill(v: Verdict) -> u32 {
+    match v {
+        Verdict::Pass => colour::DONE,
+        Verdict::Warn | Verdict::Error => colour::PARTIAL,
+        Verdict::Fail => colour::NOT_DONE,
+    }
+}
+
+/// The cell formats, made once: wrapped, top-aligned, thin borders.
+struct Formats {
+    cell: Format,
+    answer: Format,
+}
+
+impl Formats {
+    fn new(copy: Copy) -> Formats {
+        let cell = Format::new().set_text_wrap().set_align(FormatAlign::Top).set_border(FormatBorder::Thin);
+        let answer = match copy {
+            Copy::Filled => cell.clone(),
+            Copy::ForAnswers => cell.clone().set_unlocked(),
+        };
+        Formats { cell, answer }
+    }
+
+    fn filled(&self, base: &Format, fill: u32) -> Format {
+        base.clone().set_background_color(Color::RGB(fill))
+    }
+}
+
+/// The workbook's bytes.
+pub fn xlsx(report: &ChecklistReport, copy: Copy) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    let f = Formats::new(copy);
+    checklist_sheet(wb.add_worksheet(), report, copy, &f)?;
+    summary_sheet(wb.add_worksheet(), report)?;
+    let meta = wb.add_worksheet();
+    meta.set_name(META_SHEET)?;
+    for (r, (k, v)) in [
+        ("system_id", report.system_id),
+        ("round", report.round),
+        ("revision", report.revision),
+        ("catalog_version", report.catalog_version_id),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        meta.write_string(r as u32, 0, k)?;
+        meta.write_number(r as u32, 1, v as f64)?;
+    }
+    meta.set_hidden(true);
+    wb.save_to_buffer()
+}
+
+fn checklist_sheet(ws: &mut Worksheet, report: &ChecklistReport, copy: Copy, f: &Formats) -> Result<(), XlsxError> {
+    ws.set_name(SHEET)?;
+    let bold = Format::new().set_bold();
+    let title = Format::new().set_bold().set_font_size(14);
+    ws.write_string_with_format(0, 0, format!("情報セキュリティ対策 チェックリスト: {}", report.system), &title)?;
+    for (i, (label, value)) in report.header().into_iter().enumerate().skip(1) {
+        ws.write_string_with_format(i as u32, 0, label, &bold)?;
+        ws.merge_range(i as u32, 1, i as u32, 3, &value, &Format::new())?;
+    }
+    let head = heading_row(report);
+    let heading = f.filled(&f.cell, colour::HEADING).set_bold();
+    for (c, name) in COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(head, c as u16, *name, &heading)?;
+    }
+    for (c, w) in WIDTHS.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
+    }
+    let grey = f
+        .cell
+        .clone()
+        .set_background_color(Color::RGB(colour::GREY_FILL))
+        .set_font_color(Color::RGB(colour::GREY_FONT));
+    let date_answer = f.answer.clone().set_num_format("@");
+    for (i, r) in report.rows.iter().enumerate() {
+        let row = head + 1 + i as u32;
+        let cells = r.cells(report.scanned_at);
+        if r.not_applicable.is_some() {
+            for (c, text) in cells.iter().enumerate() {
+                ws.write_string_with_format(row, c as u16, text, &grey)?;
+            }
+            continue;
+        }
+        let a = r.answer.as_ref();
+        for (c, text) in cells.iter().enumerate() {
+            let c = c as u16;
+            let format = match c {
+                4 => f.filled(&f.answer, status_fill(a.map(|a| a.status))),
+                6 => date_answer.clone(),
+                c if ANSWER_COLUMNS.contains(&c) => f.answer.clone(),
+                9 => match &r.auto {
+                    Some(auto) => f.filled(&f.cell, verdict_fill(auto.verdict)),
+                    None => f.cell.clone(),
+                },
+                10 => match a {
+                    Some(a) => f.filled(&f.cell, review_fill(a.review)),
+                    None => f.cell.clone(),
+                },
+                _ => f.cell.clone(),
+            };
+            if c == 0 {
+                ws.write_number_with_format(row, c, r.number, &format)?;
+            } else {
+                ws.write_string_with_format(row, c, text, &format)?;
+            }
+        }
+    }
+    let last = head + report.rows.len() as u32;
+    if !report.rows.is_empty() {
+        let words: Vec<&str> = AnswerStatus::ALL.iter().map(|s| status_word(*s)).collect();
+        let dv = DataValidation::new()
+            .allow_list_strings(&words)?
+            .set_error_title("対応状況")?
+            .set_error_message("対応済・一部対応・未対応・対象外 のいずれかを選んでください。")?;
+        ws.add_data_validation(head + 1, 4, last, 4, &dv)?;
+    }
+    ws.set_freeze_panes(head + 1, 1)?;
+    ws.set_landscape();
+    ws.set_paper_size(9); // A4
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(head, head)?;
+    ws.set_footer("&P / &N");
+    if copy == Copy::ForAnswers {
+        let options = ProtectionOptions { format_columns: true, format_rows: true, ..ProtectionOptions::default() };
+        ws.protect_with_options(&options);
+    }
+    Ok(())
+}
+
+fn summary_sheet(ws: &mut Worksheet, report: &ChecklistReport) -> Result<(), XlsxError> {
+    ws.set_name(SUMMARY_SHEET)?;
+    let bold = Format::new().set_bold().set_border(FormatBorder::Thin).set_text_wrap();
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    for (c, h) in Tally::HEADERS.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, t) in report.tallies().iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string_with_format(row, 0, &t.name, &cell)?;
+        for (c, n) in t.figures().iter().enumerate() {
+            ws.write_number_with_format(row, c as u16 + 1, *n as f64, &cell)?;
+        }
+    }
+    ws.set_column_width(0, 28.0)?;
+    ws.set_freeze_panes(1, 1)?;
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+/// A character the chosen encoding cannot hold, and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unencodable {
+    pub ch: char,
+    /// The requirement number, and the column's name.
+    pub number: u32,
+    pub column: &'static str,
+}
+
+/// The CSV: the columns' names, then one line per requirement. In Shift_JIS
+/// a character it cannot hold is refused, not replaced: the places are
+/// returned, and no bytes.
+pub fn csv(report: &ChecklistReport, enc: CsvEncoding) -> Result<Vec<u8>, Vec<Unencodable>> {
+    let mut text = csv_record(&COLUMNS.map(String::from));
+    text.push_str("\r\n");
+    let mut missing = Vec::new();
+    for r in &report.rows {
+        let cells = r.cells(report.scanned_at);
+        if enc == CsvEncoding::ShiftJis {
+            for (c, cell) in cells.iter().enumerate() {
+                for ch in crate::export::unencodable(cell) {
+                    missing.push(Unencodable { ch, number: r.number, column: COLUMNS[c] });
+                }
+            }
+        }
+        text.push_str(&csv_record(&cells));
+        text.push_str("\r\n");
+    }
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    Ok(encode(&text, enc))
+}
+
+/// The CSV in Shift_JIS, with each character it cannot hold replaced by
+/// 〓 (the geta mark, the customary stand-in), when the person chose that
+/// after seeing the list.
+pub fn csv_substituted(report: &ChecklistReport) -> Vec<u8> {
+    let mut text = csv_record(&COLUMNS.map(String::from));
+    text.push_str("\r\n");
+    for r in &report.rows {
+        let cells = r.cells(report.scanned_at).map(|c| crate::export::substitute(&c, '〓'));
+        text.push_str(&csv_record(&cells));
+        text.push_str("\r\n");
+    }
+    encode(&text, CsvEncoding::ShiftJis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::{Data, Reader, Xlsx};
+    use mamori_core::checklist::{Phase, SystemStatus};
+    use mamori_core::report::{ReportAnswer, ReportAuto, ReportRow};
+    use mamori_testkit::xlsx::Workbook as Inspect;
+    use time::macros::{date, datetime};
+
+    fn answer(status: AnswerStatus, review: Review) -> ReportAnswer {
+        ReportAnswer {
+            status,
+            measures: "=SUM(A1) 多要素認証を導入".into(),
+            planned: (status != AnswerStatus::Done).then_some(date!(2027 - 03 - 31)),
+            reason: String::new(),
+            review,
+            comment: if review == Review::Returned { "証跡が足りません".into() } else { String::new() },
+            overdue: false,
+        }
+    }
+
+    fn row(number: u32, not_applicable: Option<&str>, answer: Option<ReportAnswer>) -> ReportRow {
+        ReportRow {
+            number,
+            major: "1 アクセス制御".into(),
+            middle: "(1) 認証".into(),
+            text: format!("要件 {number} の内容"),
+            not_applicable: not_applicable.map(Into::into),
+            answer,
+            evidence: vec![],
+            auto: None,
+        }
+    }
+
+    pub(crate) fn sample() -> ChecklistReport {
+        let mut rows = vec![
+            row(1, None, Some(answer(AnswerStatus::Done, Review::Approved))),
+            row(2, None, Some(answer(AnswerStatus::Partial, Review::Returned))),
+            row(3, Some("適用条件 (Webシステム) に該当しない"), None),
+            row(4, None, None),
+        ];
+        rows[0].evidence = vec![("手順書.pdf".into(), "ab".repeat(32))];
+        rows[0].auto = Some(ReportAuto { verdict: Verdict::Pass, points: vec!["1②".into()] });
+        ChecklistReport {
+            system_id: 7,
+            system: "住民記録システム".into(),
+            department: "区民課".into(),
+            vendor: Some("株式会社テスト".into()),
+            phase: Phase::Building,
+            status: SystemStatus::Submitted,
+            round: 2,
+            submitted_at: Some(datetime!(2026-11-30 01:00 UTC)),
+            reviewed_at: None,
+            catalog: "千代田区 情報セキュリティ要件 第1.1版".into(),
+            catalog_version_id: 3,
+            revision: 41,
+            generated_at: datetime!(2026-12-01 00:00 UTC),
+            scanned_at: Some(datetime!(2026-11-29 03:00 UTC)),
+            rows,
+        }
+    }
+
+    fn text(d: Option<&Data>) -> String {
+        match d {
+            Some(Data::String(s)) => s.clone(),
+            Some(Data::Float(f)) => f.to_string(),
+            Some(Data::Int(i)) => i.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn the_workbook_has_the_header_block_every_column_colours_and_print_settings() {
+        let r = sample();
+        let bytes = xlsx(&r, Copy::Filled).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
+        assert_eq!(book.sheet_names(), [SHEET, SUMMARY_SHEET, META_SHEET]);
+        let sheet = book.worksheet_range(SHEET).unwrap();
+        let at = |row: u32, col: u32| text(sheet.get_value((row, col)));
+        assert_eq!(at(0, 0), "情報セキュリティ対策 チェックリスト: 住民記録システム");
+        let header: Vec<(String, String)> = (1..10).map(|i| (at(i, 0), at(i, 1))).collect();
+        assert_eq!(
+            header,
+            [
+                ("所管課", "区民課"),
+                ("事業者", "株式会社テスト"),
+                ("段階", "構築中"),
+                ("状態", "提出済"),
+                ("回", "第2回"),
+                ("提出日", "2026年11月30日 10:00"),
+                ("審査日", "-"),
+                ("要件の版", "千代田区 情報セキュリティ要件 第1.1版"),
+                ("作成日時", "2026年12月01日 09:00"),
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        let head = heading_row(&r);
+        assert_eq!((0..12).map(|c| at(head, c)).collect::<Vec<_>>(), COLUMNS);
+        let first: Vec<String> = (0..12).map(|c| at(head + 1, c)).collect();
+        assert_eq!(
+            first,
+            [
+                "1",
+                "1 アクセス制御",
+                "(1) 認証",
+                "要件 1 の内容",
+                "対応済",
+                "=SUM(A1) 多要素認証を導入",
+                "",
+                "",
+                &format!("手順書.pdf (SHA-256: {})", "ab".repeat(32)),
+                "適合 (1②) 2026-11-29",
+                "承認",
+                "",
+            ]
+        );
+        assert_eq!(at(head + 2, 6), "2027-03-31");
+        assert_eq!(at(head + 2, 11), "証跡が足りません");
+        assert_eq!((at(head + 3, 4), at(head + 3, 7)), ("適用外".into(), "適用条件 (Webシステム) に該当しない".into()));
+        assert_eq!(at(head + 4, 4), "未回答");
+        // A formula-like answer is text, never a formula.
+        assert!(!String::from_utf8_lossy(&bytes).contains("<f>"));
+
+        let x = Inspect::open(&bytes);
+        let cell = |col: char, row: u32| x.style(1, &format!("{col}{}", row + 1));
+        assert_eq!(cell('E', head + 1).fill.as_deref(), Some("E2EFDA"), "対応済 green");
+        assert_eq!(cell('E', head + 2).fill.as_deref(), Some("FFF2CC"), "一部対応 yellow");
+        assert_eq!(cell('K', head + 1).fill.as_deref(), Some("E2EFDA"), "承認 green");
+        assert_eq!(cell('K', head + 2).fill.as_deref(), Some("FCE4D6"), "差戻し red");
+        assert_eq!(cell('J', head + 1).fill.as_deref(), Some("E2EFDA"), "自動確認 適合");
+        for col in 'A'..='L' {
+            let grey = cell(col, head + 3);
+            assert_eq!((grey.fill.as_deref(), grey.font.as_deref()), (Some("EDEDED"), Some("808080")), "{col}");
+            assert!(cell(col, head + 1).wrapped, "{col}");
+            assert!(cell(col, head).bold, "{col}");
+        }
+        let ws = x.sheet(1);
+        let setup = ws.find("pageSetup").expect("page setup");
+        assert_eq!(setup.attr("orientation"), Some("landscape"));
+        assert_eq!(setup.attr("paperSize"), Some("9"), "A4");
+        assert_eq!((setup.attr("fitToWidth"), setup.attr("fitToHeight")), (None, Some("0")), "1 page wide");
+        assert!(ws.find("pageSetUpPr").and_then(|p| p.attr("fitToPage")) == Some("1"));
+        let titles = x.defined_names();
+        let repeat = format!("{SHEET}!${}:${}", head + 1, head + 1);
+        assert!(
+            titles.iter().any(|(n, s, f)| n == "_xlnm.Print_Titles" && s.as_deref() == Some("0") && *f == repeat),
+            "{titles:?}"
+        );
+        let pane = ws.find("pane").expect("frozen");
+        assert_eq!((pane.attr("state"), pane.attr("ySplit")), (Some("frozen"), Some(&*(head + 1).to_string())));
+        let dv = ws.find("dataValidation").expect("drop-down");
+        assert_eq!(dv.attr("type"), Some("list"));
+        assert_eq!(dv.attr("sqref"), Some(&*format!("E{}:E{}", head + 2, head + 5)));
+        assert!(ws.find("sheetProtection").is_none(), "the filed copy is not protected");
+        let meta = book.worksheet_range(META_SHEET).unwrap();
+        assert_eq!(
+            (0..4).map(|i| (text(meta.get_value((i, 0))), text(meta.get_value((i, 1))))).collect::<Vec<_>>(),
+            [("system_id", "7"), ("round", "2"), ("revision", "41"), ("catalog_version", "3")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        assert!(x
+            .part("xl/workbook.xml")
+            .all("sheet")
+            .iter()
+            .any(|s| s.attr("name") == Some(META_SHEET) && s.attr("state") == Some("hidden")));
+        let summary = book.worksheet_range(SUMMARY_SHEET).unwrap();
+        assert_eq!(text(summary.get_value((2, 0))), "合計");
+        assert_eq!(
+            (1..12).map(|c| text(summary.get_value((2, c)))).collect::<Vec<_>>(),
+            ["4", "3", "1", "1", "0", "0", "1", "1", "1", "0", "0"]
+        );
+    }
+
+    #[test]
+    fn the_vendors_copy_unlocks_only_the_answers_of_requirements_that_apply() {
+        let r = sample();
+        let x = Inspect::open(&xlsx(&r, Copy::ForAnswers).unwrap());
+        assert!(x.sheet(1).find("sheetProtection").is_some_and(|p| p.attr("sheet") == Some("1")));
+        let head = heading_row(&r) + 1;
+        for col in 'A'..='L' {
+            let answer_col = ('E'..='H').contains(&col);
+            assert_eq!(!x.style(1, &format!("{col}{}", head + 1)).locked, answer_col, "{col}: applies");
+            assert!(x.style(1, &format!("{col}{}", head + 3)).locked, "{col}: does not apply");
+        }
+    }
+
+    #[test]
+    fn csv_in_both_encodings_and_what_shift_jis_cannot_hold_is_named() {
+        let mut r = sample();
+        let utf8 = csv(&r, CsvEncoding::Utf8Bom).unwrap();
+        assert_eq!(&utf8[..3], [0xEF, 0xBB, 0xBF]);
+        let text = std::str::from_utf8(&utf8[3..]).unwrap();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(lines[0], COLUMNS.join(","));
+        assert!(
+            lines[1].starts_with("1,1 アクセス制御,(1) 認証,要件 1 の内容,対応済,'=SUM(A1) 多要素認証を導入,"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines.len(), 6, "header, four rows, and the empty rest after the last CRLF");
+        let sjis = csv(&r, CsvEncoding::ShiftJis).unwrap();
+        let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis);
+        assert!(!bad);
+        assert_eq!(decoded, text);
+
+        r.rows[1].answer.as_mut().unwrap().measures = "𠮷野家の🍣".into();
+        let missing = csv(&r, CsvEncoding::ShiftJis).unwrap_err();
+        assert_eq!(
+            missing,
+            [
+                Unencodable { ch: '𠮷', number: 2, column: "対応内容" },
+                Unencodable { ch: '🍣', number: 2, column: "対応内容" },
+            ]
+        );
+        assert!(csv(&r, CsvEncoding::Utf8Bom).is_ok(), "UTF-8 holds everything");
+        let substituted = csv_substituted(&r);
+        let (decoded, _, _) = encoding_rs::SHIFT_JIS.decode(&substituted);
+        assert!(decoded.contains("〓野家の〓"), "{decoded}");
+    }
+}

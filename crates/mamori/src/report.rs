@@ -1,0 +1,126 @@
+//! `mamori report …`: the documents handed to managers, written on the
+//! console through the same operations as the web downloads.
+
+use crate::config::GlobalArgs;
+use crate::shared::{console_person, open_store, write_stdout, EXIT_CONFIG, EXIT_PROBLEM};
+use clap::{Subcommand, ValueEnum};
+use mamori_app::{reports, Op, Refused};
+use mamori_core::audit::Origin;
+use mamori_core::identity::Role;
+use mamori_files::export::CsvEncoding;
+use mamori_files::report::{self as sheet, Copy};
+use mamori_web::report::{print_html, Styles};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// 1 システムの記入済みチェックリスト (the filled checklist of one system)
+    Checklist {
+        /// システムの番号 (the system's id, as `mamori system list` shows it)
+        #[arg(long)]
+        system: i64,
+        #[arg(long, value_enum)]
+        format: Format,
+        /// CSV の文字コード (CSV encoding)
+        #[arg(long, value_enum, default_value_t = Encoding::Utf8)]
+        encoding: Encoding,
+        /// Shift_JIS で表せない文字を「〓」に置き換える (replace what Shift_JIS cannot hold)
+        #[arg(long)]
+        substitute: bool,
+        /// 出力先 (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Xlsx,
+    Csv,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Encoding {
+    Utf8,
+    Cp932,
+}
+
+fn fail(code: u8, message: impl AsRef<str>) -> ExitCode {
+    eprintln!("mamori: {}", message.as_ref());
+    ExitCode::from(code)
+}
+
+pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let code = match cmd {
+        ReportCommand::Checklist { system, format, encoding, substitute, output } => {
+            let who = console_person(Role::SecurityOfficer);
+            let op = Op { store: &store, who: &who, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
+            match checklist(&op, system, format, encoding, substitute).await {
+                Ok((bytes, label)) => match write(output.as_ref(), &bytes) {
+                    Ok(()) => match reports::record_export(&op, system, label).await {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => fail(EXIT_PROBLEM, e.to_string()),
+                    },
+                    Err(code) => code,
+                },
+                Err(code) => code,
+            }
+        }
+    };
+    store.close().await;
+    code
+}
+
+/// The document's bytes and the name of its form for the audit log.
+async fn checklist(
+    op: &Op<'_>,
+    id: i64,
+    format: Format,
+    encoding: Encoding,
+    substitute: bool,
+) -> Result<(Vec<u8>, &'static str), ExitCode> {
+    let report = match reports::checklist(op, id).await {
+        Ok(r) => r,
+        Err(Refused::NotFound) => {
+            return Err(fail(EXIT_CONFIG, format!("システム {id} はありません (no such system)")))
+        }
+        Err(e) => return Err(fail(EXIT_PROBLEM, e.to_string())),
+    };
+    match (format, encoding) {
+        (Format::Xlsx, _) => {
+            sheet::xlsx(&report, Copy::Filled).map(|b| (b, "xlsx")).map_err(|e| fail(EXIT_PROBLEM, e.to_string()))
+        }
+        (Format::Html, _) => print_html(&report, Styles::Inline)
+            .map(|h| (h.into_bytes(), "html"))
+            .map_err(|e| fail(EXIT_PROBLEM, e.to_string())),
+        (Format::Csv, Encoding::Utf8) => Ok((sheet::csv(&report, CsvEncoding::Utf8Bom).unwrap_or_default(), "csv")),
+        (Format::Csv, Encoding::Cp932) if substitute => Ok((sheet::csv_substituted(&report), "csv-cp932-substituted")),
+        (Format::Csv, Encoding::Cp932) => sheet::csv(&report, CsvEncoding::ShiftJis).map(|b| (b, "csv-cp932")).map_err(
+            |missing| {
+                eprintln!("mamori: Shift_JIS (CP932) で表せない文字があるため、書き出しませんでした (characters CP932 cannot hold):");
+                for m in &missing {
+                    eprintln!("  - No.{} {}: {} (U+{:04X})", m.number, m.column, m.ch, u32::from(m.ch));
+                }
+                eprintln!("  --encoding utf8 を使うか、--substitute で「〓」に置き換えてください。");
+                ExitCode::from(EXIT_PROBLEM)
+            },
+        ),
+    }
+}
+
+fn write(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), ExitCode> {
+    match output {
+        Some(path) => std::fs::write(path, bytes)
+            .map_err(|e| fail(EXIT_CONFIG, format!("{} に書けません (cannot write): {e}", path.display()))),
+        None => {
+            write_stdout(bytes);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The filled checklist of one system: the workbook, the CSV and the print
+//! page, for everyone who may see the system (each export audited).
+
+use crate::download;
+use crate::error::AppError;
+use crate::handlers::{html, Acting, Reply};
+use crate::page::{Page, PageCtx};
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::response::{Html, IntoResponse};
+use mamori_app::reports;
+use mamori_core::report::{ChecklistReport, Tally, COLUMNS};
+use mamori_core::verification::Verdict;
+use mamori_files::export::CsvEncoding;
+use mamori_files::report::{self as sheet, Copy, Unencodable};
+use serde::Deserialize;
+
+/// How the print page brings its stylesheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Styles {
+    /// Linked from the server (the page in the browser).
+    Linked,
+    /// Inside the document (a file written on the console).
+    Inline,
+}
+
+struct PrintRow {
+    number: u32,
+    cells: [String; 12],
+    not_applicable: bool,
+    status_class: &'static str,
+    review_class: &'static str,
+    auto_class: &'static str,
+    overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "report_print.html")]
+struct PrintPage {
+    system: String,
+    header: Vec<(&'static str, String)>,
+    columns: [&'static str; 12],
+    rows: Vec<PrintRow>,
+    tally_headers: [&'static str; 12],
+    tallies: Vec<(String, [usize; 11])>,
+    inline_css: Option<&'static str>,
+    back: Option<String>,
+}
+
+/// The print page of a report: the document alone, A4 landscape.
+pub fn print_html(report: &ChecklistReport, styles: Styles) -> Result<String, askama::Error> {
+    let rows = report
+        .rows
+        .iter()
+        .map(|r| {
+            let a = r.answer.as_ref();
+            PrintRow {
+                number: r.number,
+                cells: r.cells(report.scanned_at),
+                not_applicable: r.not_applicable.is_some(),
+                status_class: a.map_or("", |a| a.status.as_str()),
+                review_class: a.map_or("", |a| a.review.as_str()),
+                auto_class: match r.auto.as_ref().map(|a| a.verdict) {
+                    Some(Verdict::Pass) => "pass",
+                    Some(Verdict::Warn | Verdict::Error) => "warn",
+                    Some(Verdict::Fail) => "fail",
+                    None => "",
+                },
+                overdue: a.is_some_and(|a| a.overdue),
+            }
+        })
+        .collect();
+    PrintPage {
+        system: report.system.clone(),
+        header: report.header().into_iter().skip(1).collect(),
+        columns: COLUMNS,
+        rows,
+        tally_headers: Tally::HEADERS,
+        tallies: report.tallies().into_iter().map(|t| (t.name.clone(), t.figures())).collect(),
+        inline_css: (styles == Styles::Inline).then_some(include_str!("../../../static/report.css")),
+        back: (styles == Styles::Linked).then(|| format!("/systems/{}", report.system_id)),
+    }
+    .render()
+}
+
+/// The file name of a report: `checklist-7-住民記録システム.xlsx`.
+fn file_name(report: &ChecklistReport, ext: &str) -> String {
+    format!("checklist-{}-{}.{ext}", report.system_id, report.system)
+}
+
+fn xlsx_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("xlsx: {e}"))
+}
+
+/// The print page.
+pub async fn report_print(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let op = who.op(&page);
+    let report = reports::checklist(&op, id).await?;
+    reports::record_export(&op, id, "html").await?;
+    Ok(Html(print_html(&report, Styles::Linked)?).into_response())
+}
+
+/// The workbook, for filing and printing.
+pub async fn report_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let op = who.op(&page);
+    let report = reports::checklist(&op, id).await?;
+    let bytes = sheet::xlsx(&report, Copy::Filled).map_err(xlsx_error)?;
+    reports::record_export(&op, id, "xlsx").await?;
+    Ok(download::xlsx(&file_name(&report, "xlsx"), bytes))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsvQuery {
+    encoding: String,
+    /// After seeing the list: replace what Shift_JIS cannot hold with 〓.
+    substitute: String,
+}
+
+#[derive(Template)]
+#[template(path = "report_unencodable.html")]
+struct UnencodablePage<'a> {
+    p: PageCtx<'a>,
+    id: i64,
+    system: String,
+    /// Requirement number, column, character, code point (`U+20BB7`).
+    missing: Vec<(u32, &'static str, char, String)>,
+}
+
+/// The CSV, in UTF-8 with a BOM or in Shift_JIS. Characters Shift_JIS
+/// cannot hold are listed with where they stand, and nothing is sent
+/// until the person chooses UTF-8 or the 〓 stand-in.
+pub async fn report_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<CsvQuery>) -> Reply {
+    let op = who.op(&page);
+    let report = reports::checklist(&op, id).await?;
+    let enc = CsvEncoding::from_query(Some(q.encoding.as_str()));
+    let (bytes, format) = match (enc, q.substitute == "1") {
+        (CsvEncoding::ShiftJis, true) => (sheet::csv_substituted(&report), "csv-cp932-substituted"),
+        (CsvEncoding::ShiftJis, false) => match sheet::csv(&report, enc) {
+            Ok(b) => (b, "csv-cp932"),
+            Err(missing) => {
+                let p = page.ctx().await?;
+                let missing = missing
+                    .iter()
+                    .map(|m: &Unencodable| (m.number, m.column, m.ch, format!("U+{:04X}", u32::from(m.ch))))
+                    .collect();
+                return html(UnencodablePage { p, id, system: report.system, missing });
+            }
+        },
+        (CsvEncoding::Utf8Bom, _) => (sheet::csv(&report, enc).unwrap_or_default(), "csv"),
+    };
+    reports::record_export(&op, id, format).await?;
+    Ok(download::file(enc.content_type(), &file_name(&report, "csv"), bytes))
+}

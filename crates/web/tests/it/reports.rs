@@ -1,0 +1,224 @@
+//! The filled checklist leaves mamori as the ward's documents: the
+//! workbook, the CSV in both encodings, and the print page, for those who
+//! may see the system and no one else, each export audited.
+
+use crate::checklist::supplied_system;
+use crate::harness::{App, Options};
+use calamine::{Data, Reader, Xlsx};
+use mamori_core::checklist::{AnswerInput, AnswerStatus, Review};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_store::evidence::NewEvidence;
+use reqwest::StatusCode;
+use time::macros::date;
+
+fn text(d: Option<&Data>) -> String {
+    match d {
+        Some(Data::String(s)) => s.clone(),
+        Some(Data::Float(f)) => f.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A submitted system: every applicable item answered (No.1 with a
+/// formula-like answer and 𠮷, No.4 not done and overdue, No.7 not
+/// applicable), evidence on No.1, No.13 overridden to apply, No.2
+/// approved and No.4 returned with a comment.
+async fn seeded(app: &App) -> (i64, crate::harness::Client) {
+    let (sys, vendor) = supplied_system(app, "文書管理システム").await;
+    let ctx = app.ctx();
+    app.store.set_override(&ctx, sys, 13, true, "庁舎外にサーバを置く").await.unwrap();
+    let s = app.store.system(sys).await.unwrap().unwrap();
+    let figures = app.store.figures(std::slice::from_ref(&s)).await.unwrap();
+    for item in &figures[0].items {
+        let input = match item.number {
+            1 => AnswerInput {
+                status: AnswerStatus::Done,
+                measures: "=HYPERLINK(\"x\") 𠮷田が管理".into(),
+                planned: None,
+                reason: String::new(),
+            },
+            4 => AnswerInput {
+                status: AnswerStatus::NotDone,
+                measures: String::new(),
+                planned: Some(date!(2020 - 01 - 31)),
+                reason: String::new(),
+            },
+            7 => AnswerInput {
+                status: AnswerStatus::NotApplicable,
+                measures: String::new(),
+                planned: None,
+                reason: "共有端末を使わない".into(),
+            },
+            n => AnswerInput {
+                status: AnswerStatus::Done,
+                measures: format!("No.{n} の対策を実施"),
+                planned: None,
+                reason: String::new(),
+            },
+        };
+        app.store.save_answer(&ctx, sys, item.number, &input).await.unwrap();
+    }
+    let content = b"%PDF-1.4 test";
+    let new = NewEvidence {
+        number: 1,
+        original_name: "ID管理簿.pdf",
+        content_type: "application/pdf",
+        sha256: &"0f".repeat(32),
+        expires_on: None,
+        content,
+    };
+    app.store.add_evidence(&ctx, sys, &new).await.unwrap();
+    app.store.submit_system(&ctx, sys).await.unwrap();
+    for (n, review, comment) in [(2, Review::Approved, ""), (4, Review::Returned, "予定日が過ぎています")] {
+        let a = app.store.answer(sys, 1, n).await.unwrap().unwrap();
+        app.store.decide(&ctx, sys, n, a.revision, review, comment).await.unwrap();
+    }
+    (sys, vendor)
+}
+
+#[tokio::test]
+async fn the_filled_checklist_downloads_as_the_wards_workbook_with_every_column() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = seeded(&app).await;
+        let r = vendor.http.get(format!("{}/systems/{sys}/report.xlsx", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
+        assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
+        assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("チェックリスト").unwrap();
+        let at = |row: u32, col: u32| text(sheet.get_value((row, col)));
+        let header: Vec<(String, String)> = (1..10).map(|i| (at(i, 0), at(i, 1))).collect();
+        assert_eq!(header[0], ("所管課".into(), "総務課".into()));
+        assert_eq!(header[1], ("事業者".into(), "ベンダーA".into()));
+        assert_eq!(header[3], ("状態".into(), "提出済".into()), "{header:?}");
+        assert_eq!(header[4], ("回".into(), "第1回".into()));
+        assert!(header[5].1.starts_with("20"), "提出日 {header:?}");
+        assert_eq!(header[6], ("審査日".into(), "-".into()));
+        assert!(header[7].1.contains("第"), "要件の版 {header:?}");
+        let head = 11;
+        assert_eq!(at(head, 0), "No");
+        let row_of = |n: u32| head + n;
+        assert_eq!(
+            (0..12).map(|c| at(row_of(1), c)).collect::<Vec<_>>()[..9],
+            [
+                "1".to_owned(),
+                "ID管理について".into(),
+                "IDの共有禁止".into(),
+                at(row_of(1), 3),
+                "対応済".into(),
+                "=HYPERLINK(\"x\") 𠮷田が管理".into(),
+                String::new(),
+                String::new(),
+                format!("ID管理簿.pdf (SHA-256: {})", "0f".repeat(32)),
+            ]
+        );
+        assert!(at(row_of(1), 3).starts_with("①IDの共有の禁止"));
+        assert_eq!((at(row_of(1), 10), at(row_of(1), 11)), ("審査待ち".into(), String::new()));
+        assert_eq!(at(row_of(2), 10), "承認");
+        assert_eq!(
+            (at(row_of(4), 4), at(row_of(4), 6), at(row_of(4), 10), at(row_of(4), 11)),
+            ("未対応".into(), "2020-01-31".into(), "差戻し".into(), "予定日が過ぎています".into())
+        );
+        assert_eq!((at(row_of(7), 4), at(row_of(7), 7)), ("対象外".into(), "共有端末を使わない".into()));
+        // Not a web system: No.31 does not apply, by its condition; No.13
+        // applies by the officer's decision.
+        assert_eq!(
+            (at(row_of(31), 4), at(row_of(31), 7)),
+            ("適用外".into(), "適用条件 (Webシステム) に該当しない".into())
+        );
+        assert_eq!(at(row_of(13), 4), "対応済");
+        assert_eq!(at(row_of(79), 0), "79", "every requirement is a row");
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn csv_comes_in_utf8_and_shift_jis_and_names_what_shift_jis_cannot_hold() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = seeded(&app).await;
+        let get = |q: &'static str| vendor.http.get(format!("{}/systems/{sys}/report.csv{q}", app.base)).send();
+        let utf8 = get("").await.unwrap();
+        assert_eq!(utf8.headers()["content-type"], "text/csv; charset=utf-8");
+        let utf8 = utf8.bytes().await.unwrap();
+        assert_eq!(&utf8[..3], [0xEF, 0xBB, 0xBF]);
+        let text = std::str::from_utf8(&utf8[3..]).unwrap();
+        assert!(
+            text.starts_with("No,大項目,中項目,内容,対応状況,対応内容,予定日,理由,証跡,自動確認,審査,審査コメント\r\n")
+        );
+        assert!(text.contains(",対応済,\"'=HYPERLINK(\"\"x\"\") 𠮷田が管理\","), "formula neutralised: {text}");
+
+        // 𠮷 has no Shift_JIS form: a page says where it stands, no file.
+        let refused = get("?encoding=cp932").await.unwrap();
+        assert_eq!(refused.status(), StatusCode::OK);
+        assert!(refused.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(refused.headers().get("content-disposition").is_none());
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("<td>1</td><td>対応内容</td><td>𠮷</td><td>U+20BB7</td>"), "{page}");
+
+        let substituted = get("?encoding=cp932&substitute=1").await.unwrap();
+        assert_eq!(substituted.headers()["content-type"], "text/csv; charset=shift_jis");
+        let bytes = substituted.bytes().await.unwrap();
+        let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+        assert!(!bad);
+        assert!(decoded.contains("〓田が管理"), "{decoded}");
+        assert_eq!(decoded.replace('〓', "𠮷"), text, "the same document but for the stand-in");
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_print_page_has_every_requirement_and_links_its_print_stylesheet() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = seeded(&app).await;
+        let page = vendor.get(&format!("/systems/{sys}/report")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        for n in 1..=79 {
+            assert!(page.body.contains(&format!("<tr id=\"item-{n}\"")), "No.{n}");
+        }
+        assert!(page.body.contains("<tr id=\"item-31\" class=\"not-applicable\">"));
+        assert!(page.body.contains("<link rel=\"stylesheet\" href=\"/static/report.css\">"));
+        assert!(!page.body.contains("<style>"), "the CSP allows no inline style");
+        assert!(page.body.contains("&#61;HYPERLINK") || page.body.contains("=HYPERLINK(&#34;x&#34;)"), "escaped");
+        let css = vendor.get("/static/report.css").await;
+        assert!(css.body.contains("size: A4 landscape") && css.body.contains("break-inside: avoid"));
+        let system_page = vendor.get(&format!("/systems/{sys}")).await;
+        for link in ["report\"", "report.xlsx\"", "report.csv\"", "report.csv?encoding=cp932\""] {
+            assert!(system_page.body.contains(&format!("href=\"/systems/{sys}/{link}")), "{link}");
+        }
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn reports_are_for_those_who_may_see_the_system_and_every_export_is_audited() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = seeded(&app).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let (stranger, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let anonymous = app.client();
+        for path in ["report", "report.xlsx", "report.csv", "report.csv?encoding=cp932"] {
+            let url = format!("/systems/{sys}/{path}");
+            assert_eq!(stranger.get(&url).await.status, StatusCode::NOT_FOUND, "{path}");
+            let r = anonymous.get(&url).await;
+            assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login"), "{path}");
+            assert_eq!(officer.get(&url).await.status, StatusCode::OK, "{path}");
+            assert_eq!(vendor.get(&url).await.status, StatusCode::OK, "{path}");
+        }
+        assert_eq!(officer.get("/systems/999999/report.xlsx").await.status, StatusCode::NOT_FOUND);
+        let events = app.store.audit_recent(1000).await.unwrap();
+        let formats: Vec<(String, String)> = events
+            .iter()
+            .filter(|e| e.record.action == "report.exported")
+            .map(|e| (e.record.actor_login.clone(), e.record.changes.clone()))
+            .collect();
+        // Refusals export nothing; the Shift_JIS request that listed 𠮷 sent no file.
+        assert_eq!(formats.len(), 6, "{formats:?}");
+        assert_eq!(formats.iter().filter(|(who, _)| who == "vendor-a").count(), 3);
+        for f in ["\"html\"", "\"xlsx\"", "\"csv\""] {
+            assert!(formats.iter().any(|(_, c)| c.contains(f)), "{f}: {formats:?}");
+        }
+        app.close().await;
+    }
+}
