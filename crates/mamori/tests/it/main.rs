@@ -8,6 +8,7 @@ mod flood;
 mod harness;
 mod http;
 mod limits;
+mod report;
 mod scan;
 mod tls;
 mod users;
