@@ -12,6 +12,7 @@ pub mod checklist;
 pub mod evidence;
 pub mod oversight;
 pub mod reports;
+pub mod workbook;
 
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::checklist::WorkflowError;

@@ -47,6 +47,7 @@ pub async fn checklist(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused>
                 reason: a.input.reason,
                 review: a.review,
                 comment: a.review_comment,
+                revision: a.revision,
             });
             let checks = r.check_ids();
             let auto = scan.as_ref().and_then(|run| run.report.as_ref()).and_then(|rep| {

@@ -129,6 +129,9 @@ pub struct ReportAnswer {
     pub review: Review,
     pub comment: String,
     pub overdue: bool,
+    /// The answer's revision (a vendor's workbook names the revision of
+    /// each answer it was made from).
+    pub revision: i64,
 }
 
 /// What the latest scan says of the requirement's checks.
@@ -323,6 +326,7 @@ mod tests {
                 review,
                 comment: String::new(),
                 overdue: status == AnswerStatus::NotDone,
+                revision: 1,
             }),
             evidence: vec![],
             auto: None,

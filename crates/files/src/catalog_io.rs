@@ -9,11 +9,9 @@ use std::io::Cursor;
 const COLUMNS: [&str; 10] =
     ["No", "大項目", "中項目", "条件", "内容", "出典", "適用条件", "自動確認", "mamori自身で対応", "証跡の例"];
 
-/// Limits on an uploaded workbook, checked on the zip directory before any
-/// parsing: a small .xlsx can expand enormously (calamine does not limit it).
-const MAX_ENTRY: u64 = 20 * 1024 * 1024;
-const MAX_TOTAL: u64 = 60 * 1024 * 1024;
-const MAX_ENTRIES: usize = 1_000;
+/// Limits on an uploaded catalog workbook ([`crate::xlsx_guard`]).
+const LIMITS: crate::xlsx_guard::Limits =
+    crate::xlsx_guard::Limits { entry: 20 * 1024 * 1024, total: 60 * 1024 * 1024, entries: 1_000 };
 
 pub fn export(file: &CatalogFile) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
@@ -60,27 +58,6 @@ fn file_error(message: String) -> Vec<RowError> {
     vec![RowError { row: 0, field: "Excel", message }]
 }
 
-/// Refuses a workbook whose zip entries would expand beyond the limits.
-fn check_zip(bytes: &[u8]) -> Result<(), Vec<RowError>> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|_| file_error("Excel (.xlsx) のファイルではありません (not an .xlsx file)".into()))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(file_error(format!("ファイル内の要素が多すぎます (more than {MAX_ENTRIES} entries)")));
-    }
-    let mut total = 0u64;
-    for i in 0..zip.len() {
-        let entry = zip.by_index_raw(i).map_err(|e| file_error(format!("壊れたファイルです (corrupt): {e}")))?;
-        if entry.size() > MAX_ENTRY {
-            return Err(file_error("展開後のサイズが大きすぎます (an entry expands beyond 20 MB)".into()));
-        }
-        total += entry.size();
-    }
-    if total > MAX_TOTAL {
-        return Err(file_error("展開後のサイズが大きすぎます (expands beyond 60 MB)".into()));
-    }
-    Ok(())
-}
-
 fn cell(row: &[Data], col: Option<usize>) -> String {
     match col.and_then(|c| row.get(c)) {
         None | Some(Data::Empty) => String::new(),
@@ -92,7 +69,7 @@ fn cell(row: &[Data], col: Option<usize>) -> String {
 /// Reads a workbook's first sheet. Rows are numbered as Excel shows them.
 /// Every problem is reported; nothing is returned if there is one.
 pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile, Vec<RowError>> {
-    check_zip(bytes)?;
+    crate::xlsx_guard::check(bytes, LIMITS).map_err(|e| file_error(e.to_string()))?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e| file_error(format!("Excel ファイルを開けません (cannot open): {e}")))?;
     let range = wb

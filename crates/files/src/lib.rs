@@ -6,8 +6,10 @@
 //! The web layer sends these bytes as downloads; the console writes them to
 //! standard output or to a file.
 
+pub mod answers;
 pub mod audit_export;
 pub mod catalog_io;
 pub mod evidence;
 pub mod export;
 pub mod report;
+pub mod xlsx_guard;

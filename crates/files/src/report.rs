@@ -22,7 +22,8 @@ use rust_xlsxwriter::{
 pub const SHEET: &str = "チェックリスト";
 pub const SUMMARY_SHEET: &str = "集計";
 /// The hidden sheet: `system_id`, `round`, `revision`, `catalog_version` in
-/// column A, their values in column B.
+/// column A, their values in column B; then a row `answer`, number,
+/// revision for each answer the workbook shows.
 pub const META_SHEET: &str = "mamori";
 
 /// The header block's rows; the column headings come after a blank row.
@@ -127,6 +128,13 @@ pub fn xlsx(report: &ChecklistReport, copy: Copy) -> Result<Vec<u8>, XlsxError> 
     {
         meta.write_string(r as u32, 0, k)?;
         meta.write_number(r as u32, 1, v as f64)?;
+    }
+    let answered = report.rows.iter().filter_map(|r| Some((r.number, r.answer.as_ref()?.revision)));
+    for (i, (number, revision)) in answered.enumerate() {
+        let row = 4 + i as u32;
+        meta.write_string(row, 0, "answer")?;
+        meta.write_number(row, 1, number)?;
+        meta.write_number(row, 2, revision as f64)?;
     }
     meta.set_hidden(true);
     wb.save_to_buffer()
@@ -281,7 +289,7 @@ pub fn csv_substituted(report: &ChecklistReport) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use calamine::{Data, Reader, Xlsx};
     use mamori_core::checklist::{Phase, SystemStatus};
@@ -298,6 +306,7 @@ mod tests {
             review,
             comment: if review == Review::Returned { "証跡が足りません".into() } else { String::new() },
             overdue: false,
+            revision: 3,
         }
     }
 

@@ -95,6 +95,16 @@ impl AnswerRecord {
     }
 }
 
+/// One answer to save ([`Store::save_answers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerChange {
+    pub number: u32,
+    pub input: AnswerInput,
+    /// The answer's revision the change was made on (0: no answer yet);
+    /// `None`: whatever it is now.
+    pub on_revision: Option<i64>,
+}
+
 /// An answer as the officer approved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approved {
@@ -592,45 +602,63 @@ impl Store {
         number: u32,
         input: &AnswerInput,
     ) -> Result<(), StoreError> {
+        let change = AnswerChange { number, input: input.clone(), on_revision: None };
+        self.save_answers(ctx, system_id, std::slice::from_ref(&change)).await
+    }
+
+    /// Saves several answers at once, all or none, each as
+    /// [`Store::save_answer`] saves one: its own revision, history line and
+    /// audit event. An answer changed since the revision the change was
+    /// made on refuses the whole batch as `Stale`.
+    pub async fn save_answers(&self, ctx: &Ctx, system_id: i64, changes: &[AnswerChange]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
-        if !self.items_in(&mut tx, &s).await?.iter().any(|i| i.number == number) {
-            return Err(StoreError::Missing);
-        }
-        let before = answer_in(&mut tx, &s, number).await?;
-        let review = before.as_ref().map_or(Review::Pending, |a| a.review);
-        let (next, _) = checklist::after_change(s.status, review).map_err(StoreError::Refused)?;
-        if next != s.status {
-            move_status(&mut tx, ctx, s.id, s.status, next).await?;
-        }
-        let now = to_unix_micros(ctx.now);
-        with_conn!(tx, c => {
-            if before.is_some() {
-                sqlx::query(
-                    "UPDATE answer SET status = $4, measures = $5, planned_date = $6, reason = $7, review = 'pending', \
-                     revised_after_return = (review = 'returned' OR revised_after_return), revision = revision + 1, \
-                     updated_at_us = $8, updated_by = $9 \
-                     WHERE system_id = $1 AND round = $2 AND number = $3",
-                )
-                .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
-                .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
-                .execute(&mut *c).await?;
-            } else {
-                sqlx::query(
-                    "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, revision, updated_at_us, updated_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9)",
-                )
-                .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
-                .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
-                .execute(&mut *c).await?;
+        let mut s = lock_system(&mut tx, system_id).await?;
+        let items = self.items_in(&mut tx, &s).await?;
+        for AnswerChange { number, input, on_revision } in changes {
+            let number = *number;
+            if !items.iter().any(|i| i.number == number) {
+                return Err(StoreError::Missing);
             }
-        });
-        history_line(&mut tx, ctx, &s, number, HistoryKind::Answer, Some(input), "").await?;
-        let mut changes = Changes::new().with("number", number).with("status", input.status.as_str());
-        if review != Review::Pending {
-            changes = changes.with("was", review.as_str());
+            let before = answer_in(&mut tx, &s, number).await?;
+            if on_revision.is_some_and(|r| r != before.as_ref().map_or(0, |a| a.revision)) {
+                return Err(StoreError::Stale);
+            }
+            let review = before.as_ref().map_or(Review::Pending, |a| a.review);
+            let (next, _) = checklist::after_change(s.status, review).map_err(StoreError::Refused)?;
+            if next != s.status {
+                move_status(&mut tx, ctx, s.id, s.status, next).await?;
+                s.status = next;
+            }
+            let now = to_unix_micros(ctx.now);
+            with_conn!(tx, c => {
+                if before.is_some() {
+                    sqlx::query(
+                        "UPDATE answer SET status = $4, measures = $5, planned_date = $6, reason = $7, review = 'pending', \
+                         revised_after_return = (review = 'returned' OR revised_after_return), revision = revision + 1, \
+                         updated_at_us = $8, updated_by = $9 \
+                         WHERE system_id = $1 AND round = $2 AND number = $3",
+                    )
+                    .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+                    .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
+                    .execute(&mut *c).await?;
+                } else {
+                    sqlx::query(
+                        "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, revision, updated_at_us, updated_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 1, $8, $9)",
+                    )
+                    .bind(s.id).bind(s.round).bind(i64::from(number)).bind(input.status.as_str()).bind(&input.measures)
+                    .bind(date_str(input.planned)).bind(&input.reason).bind(now).bind(&ctx.actor.login)
+                    .execute(&mut *c).await?;
+                }
+            });
+            history_line(&mut tx, ctx, &s, number, HistoryKind::Answer, Some(input), "").await?;
+            let mut audit = Changes::new().with("number", number).with("status", input.status.as_str());
+            if review != Review::Pending {
+                audit = audit.with("was", review.as_str());
+            }
+            crate::audit::append(&mut tx, ctx.now, system_event(ctx, Action::AnswerSaved, s.id).changes(audit)).await?;
         }
-        tx.commit_audited(ctx.now, system_event(ctx, Action::AnswerSaved, s.id).changes(changes)).await
+        tx.commit().await
     }
 
     /// Evidence added to an answer is a change of that answer: the same

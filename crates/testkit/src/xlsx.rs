@@ -171,3 +171,43 @@ impl Workbook {
         }
     }
 }
+
+/// A workbook as a person would leave it after editing some cells in
+/// Excel: every sheet's values read (calamine) and written again
+/// (rust_xlsxwriter), hidden sheets kept hidden, with `edits` applied:
+/// (sheet name, row, column from 0, new text; "" empties the cell).
+pub fn edited(bytes: &[u8], edits: &[(&str, u32, u16, &str)]) -> Vec<u8> {
+    use calamine::{Data, Reader, SheetVisible};
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec())).expect("an .xlsx");
+    let mut out = rust_xlsxwriter::Workbook::new();
+    for meta in book.sheets_metadata().to_vec() {
+        let range = book.worksheet_range(&meta.name).expect("a sheet");
+        let ws = out.add_worksheet();
+        ws.set_name(&meta.name).expect("a sheet name");
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let (r, c) = (r0 + r as u32, (c0 as usize + c) as u16);
+                match cell {
+                    Data::String(s) => ws.write_string(r, c, s),
+                    Data::Float(f) => ws.write_number(r, c, *f),
+                    Data::Int(i) => ws.write_number(r, c, *i as f64),
+                    Data::Empty => continue,
+                    other => ws.write_string(r, c, other.to_string()),
+                }
+                .expect("a cell");
+            }
+        }
+        for (_, r, c, text) in edits.iter().filter(|(s, ..)| *s == meta.name) {
+            if text.is_empty() {
+                ws.clear_cell(*r, *c);
+            } else {
+                ws.write_string(*r, *c, *text).expect("an edit");
+            }
+        }
+        if meta.visible != SheetVisible::Visible {
+            ws.set_hidden(true);
+        }
+    }
+    out.save_to_buffer().expect("a workbook")
+}

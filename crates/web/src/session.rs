@@ -14,6 +14,7 @@ const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending";
 const FLASH: &str = "flash";
 const PREVIOUS: &str = "previous_signin";
+const IMPORT: &str = "answer_import";
 
 /// A completed sign-in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -96,4 +97,34 @@ pub async fn take_flash(s: &Session) -> Result<Option<String>> {
         return Ok(None);
     }
     s.remove(FLASH).await
+}
+
+/// An uploaded workbook's changes, previewed and waiting for the vendor's
+/// confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingImport {
+    pub system_id: i64,
+    pub changes: Vec<ImportedAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportedAnswer {
+    pub number: u32,
+    pub status: String,
+    pub measures: String,
+    pub planned: Option<String>,
+    pub reason: String,
+    pub on_revision: i64,
+}
+
+pub async fn pending_import(s: &Session) -> Result<Option<PendingImport>> {
+    s.get(IMPORT).await
+}
+
+pub async fn set_pending_import(s: &Session, v: PendingImport) -> Result<()> {
+    s.insert(IMPORT, v).await
+}
+
+pub async fn clear_pending_import(s: &Session) -> Result<()> {
+    s.remove::<PendingImport>(IMPORT).await.map(drop)
 }

@@ -222,3 +222,160 @@ async fn reports_are_for_those_who_may_see_the_system_and_every_export_is_audite
         app.close().await;
     }
 }
+
+/// The seeded system after its review: every item approved but No.4,
+/// returned; the vendor may answer again.
+async fn returned(app: &App) -> (i64, crate::harness::Client) {
+    let (sys, vendor) = seeded(app).await;
+    let ctx = app.ctx();
+    for a in app.store.answers(sys, 1).await.unwrap() {
+        if a.review == Review::Pending {
+            app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+        }
+    }
+    app.store.finish_review(&ctx, sys).await.unwrap();
+    (sys, vendor)
+}
+
+async fn upload(app: &App, c: &crate::harness::Client, sys: i64, bytes: Vec<u8>) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}")).await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", c.token())
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("answers.xlsx"));
+    let r = c
+        .http
+        .post(format!("{}/systems/{sys}/answers.xlsx", app.base))
+        .header("origin", &app.base)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    crate::harness::Res { status, headers, body: r.text().await.unwrap() }
+}
+
+fn answer_table(answers: &[mamori_store::systems::AnswerRecord]) -> Vec<(u32, String, String, i64, Review)> {
+    answers
+        .iter()
+        .map(|a| (a.number, a.input.status.as_str().to_owned(), a.input.measures.clone(), a.revision, a.review))
+        .collect()
+}
+
+#[tokio::test]
+async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
+    use mamori_testkit::xlsx::{edited, Workbook};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = returned(&app).await;
+        let r = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
+        let copy = r.bytes().await.unwrap().to_vec();
+        let x = Workbook::open(&copy);
+        assert!(x.sheet(1).find("sheetProtection").is_some(), "the vendor's copy is protected");
+        assert!(x.sheet(1).find("dataValidation").is_some_and(|v| v.attr("type") == Some("list")));
+        let before = app.store.answers(sys, 1).await.unwrap();
+        let events_before = app.audit_actions().await.iter().filter(|a| *a == "answer.saved").count();
+
+        let (sheet, row) = ("チェックリスト", |n: u32| 11 + n);
+        let file = edited(
+            &copy,
+            &[
+                (sheet, row(4), 4, "対応済"),
+                (sheet, row(4), 5, "予定を前倒しして実施"),
+                (sheet, row(4), 6, ""),
+                (sheet, row(5), 5, "No.5 の対策を実施し、手順書を改訂"),
+            ],
+        );
+        let preview = upload(&app, &vendor, sys, file.clone()).await;
+        assert_eq!(preview.status, StatusCode::OK);
+        assert!(preview.body.contains("次の 2 件の回答が変わります"), "{}", preview.body);
+        assert!(preview.body.contains("<ins>予定を前倒しして実施</ins>"));
+        assert!(preview.body.contains("承認 → 審査待ちに戻ります"), "No.5 was approved");
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), before, "a preview changes nothing");
+
+        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        assert_eq!((applied.status, applied.location()), (StatusCode::SEE_OTHER, &*format!("/systems/{sys}")));
+        let after = app.store.answers(sys, 1).await.unwrap();
+        let (was, now) = (answer_table(&before), answer_table(&after));
+        assert_eq!(was.len(), now.len());
+        for (b, a) in was.iter().zip(&now) {
+            match b.0 {
+                4 => assert_eq!(
+                    (a.1.as_str(), a.2.as_str(), a.3, a.4),
+                    ("done", "予定を前倒しして実施", b.3 + 1, Review::Pending)
+                ),
+                5 => assert_eq!(
+                    (a.2.as_str(), a.3, a.4),
+                    ("No.5 の対策を実施し、手順書を改訂", b.3 + 1, Review::Pending)
+                ),
+                _ => assert_eq!(a, b, "No.{} unchanged, approved stays approved", b.0),
+            }
+        }
+        let events = app.audit_actions().await.iter().filter(|a| *a == "answer.saved").count();
+        assert_eq!(events - events_before, 2, "one audited revision per changed answer");
+
+        // The same file again: those answers are what it says; nothing changes.
+        let again = upload(&app, &vendor, sys, file).await;
+        assert!(again.body.contains("変更はありません"), "{}", again.body);
+        // The first copy, edited otherwise: No.4 changed since it was made.
+        let stale = upload(&app, &vendor, sys, edited(&copy, &[(sheet, row(4), 5, "別の対策")])).await;
+        assert!(stale.body.contains("No.4 はこのファイルの作成後に変更されています (vendor-a)"), "{}", stale.body);
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), after);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn one_bad_row_or_a_zip_bomb_changes_nothing_and_the_problem_is_named() {
+    use mamori_testkit::xlsx::edited;
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = returned(&app).await;
+        let copy = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+        let copy = copy.bytes().await.unwrap().to_vec();
+        let before = app.store.answers(sys, 1).await.unwrap();
+        let sheet = "チェックリスト";
+        let file = edited(&copy, &[(sheet, 15, 5, "別の対策"), (sheet, 17, 4, "済み"), (sheet, 11 + 31, 4, "対応済")]);
+        let r = upload(&app, &vendor, sys, file).await;
+        assert!(r.body.contains("何も反映していません"), "{}", r.body);
+        assert!(r.body.contains("<td>18</td><td>対応状況</td><td>「済み」は選べません"), "row 18 (No.6): {}", r.body);
+        assert!(
+            r.body.contains("<td>43</td><td>対応状況</td><td>この項目はこのシステムに適用されないため"),
+            "No.31: {}",
+            r.body
+        );
+        assert!(!r.body.contains("answers/apply"), "nothing to apply");
+        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        assert!(applied.body.contains("確認した変更が見つかりません"), "{}", applied.body);
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), before);
+
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file("xl/worksheets/sheet1.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, &vec![0u8; 64 * 1024 * 1024]).unwrap();
+        let bomb = z.finish().unwrap().into_inner();
+        let r = upload(&app, &vendor, sys, bomb).await;
+        assert!(r.body.contains("展開後のサイズが大きすぎます"), "{}", r.body);
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), before);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn another_vendor_can_neither_download_nor_upload_the_workbook() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = returned(&app).await;
+        let copy = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+        let copy = copy.bytes().await.unwrap().to_vec();
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let (stranger, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        let r = stranger.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        stranger.get("/dashboard").await;
+        let r = upload(&app, &stranger, sys, copy.clone()).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // A department's staff may read the report, not answer.
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let r = officer.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+        assert_ne!(r.status(), StatusCode::OK);
+        app.close().await;
+    }
+}

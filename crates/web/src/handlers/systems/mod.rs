@@ -10,6 +10,7 @@ mod item_view;
 mod list;
 mod page;
 mod report;
+mod workbook;
 
 pub use evidence::{download_evidence, upload_evidence};
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
@@ -19,6 +20,7 @@ pub use page::{
     change_catalog, confirm_scan_address, finish_review, request_scan, set_override, start_round, submit, system,
 };
 pub use report::{print_html, report_csv, report_print, report_xlsx, Styles};
+pub use workbook::{answers_xlsx, apply_answers, upload_answers};
 
 use crate::error::AppError;
 use crate::handlers::{load, Acting, Loaded};

@@ -1,0 +1,193 @@
+//! Vendors answer in Excel: the workbook of their system to fill in, what
+//! an uploaded copy would change (every row checked, nothing kept if one
+//! is wrong), and applying it as one revision per changed answer.
+
+use crate::checklist::system;
+use crate::{Op, Refused};
+use mamori_core::checklist::{can_answer, AnswerInput, AnswerProblem, Review};
+use mamori_core::identity::Permission;
+use mamori_core::report::{status_word, ChecklistReport};
+use mamori_files::answers::{CellError, Upload};
+use mamori_store::systems::AnswerChange;
+use std::collections::HashMap;
+
+/// One answer an upload changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub number: u32,
+    /// The requirement's 中項目, to show the change.
+    pub middle: String,
+    pub before: Option<AnswerInput>,
+    pub after: AnswerInput,
+    /// The decision the change takes back (an approved answer changed goes
+    /// back to 審査待ち).
+    pub was: Option<Review>,
+    /// The answer's revision the workbook was made from (0: none).
+    pub on_revision: i64,
+}
+
+impl Change {
+    pub fn to_store(&self) -> AnswerChange {
+        AnswerChange { number: self.number, input: self.after.clone(), on_revision: Some(self.on_revision) }
+    }
+}
+
+/// Why an upload changes nothing.
+#[derive(Debug)]
+pub enum UploadRefused {
+    /// Problems in the file, each at its row and column.
+    Cells(Vec<CellError>),
+    Refused(Refused),
+}
+
+impl From<Refused> for UploadRefused {
+    fn from(r: Refused) -> Self {
+        UploadRefused::Refused(r)
+    }
+}
+
+impl From<mamori_store::StoreError> for UploadRefused {
+    fn from(e: mamori_store::StoreError) -> Self {
+        UploadRefused::Refused(e.into())
+    }
+}
+
+/// The workbook to fill in: the system's checklist as it stands.
+pub async fn answer_workbook(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    crate::reports::checklist(op, id).await
+}
+
+fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
+    match p {
+        AnswerProblem::MeasuresRequired => ("対応内容", "対応済・一部対応の場合は、対応内容を記入してください"),
+        AnswerProblem::PlannedDateRequired => ("予定日", "一部対応・未対応の場合は、予定日を記入してください"),
+        AnswerProblem::ReasonRequired => ("理由", "対象外の場合は、理由を記入してください"),
+        AnswerProblem::TooLong => ("対応内容", "長すぎます"),
+    }
+}
+
+/// What `upload` would change in system `id`: the answers that differ
+/// from those now saved. Every row is checked (the requirement exists and
+/// applies, the answer is complete, nobody changed it since the workbook
+/// was made); one problem and nothing is changed.
+pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change>, UploadRefused> {
+    op.require(Permission::AnswerChecklist)?;
+    let s = system(op, id).await?;
+    let file = |m: String| UploadRefused::Cells(vec![CellError::file(m)]);
+    if upload.system_id != s.id {
+        return Err(file(format!("別のシステム (番号 {}) のファイルです。", upload.system_id)));
+    }
+    if upload.round != s.round || upload.catalog_version != s.catalog_version_id {
+        return Err(file(format!(
+            "このファイルは第{}回の様式です。今の回 (第{}回) の回答用ファイルをダウンロードし直してください。",
+            upload.round, s.round
+        )));
+    }
+    can_answer(s.status).map_err(Refused::Workflow)?;
+    let catalog = op.store.catalog(s.catalog_version_id).await?;
+    let figures = op.store.figures(std::slice::from_ref(&s)).await?;
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let current: HashMap<u32, _> = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    let mut errors = upload.errors.clone();
+    let mut changes = Vec::new();
+    for r in &upload.rows {
+        let mut problem =
+            |column: &'static str, message: String| errors.push(CellError { row: r.row, column, message });
+        let Some(req) = catalog.requirements.iter().find(|q| q.number == r.number) else {
+            problem("No", format!("No.{} はこの要件一覧にありません", r.number));
+            continue;
+        };
+        let given = r.status.is_some() || !r.measures.is_empty() || r.planned.is_some();
+        if !applicable.contains(&r.number) {
+            if r.status.is_some() || (!r.marked_not_applicable && given) {
+                problem("対応状況", "この項目はこのシステムに適用されないため、回答できません".into());
+            }
+            continue;
+        }
+        if r.marked_not_applicable {
+            problem("対応状況", "この項目は適用されるようになりました。ファイルをダウンロードし直してください".into());
+            continue;
+        }
+        let Some(status) = r.status else {
+            if given || !r.reason.is_empty() {
+                problem("対応状況", "対応状況を選んでください".into());
+            }
+            continue;
+        };
+        let after = AnswerInput { status, measures: r.measures.clone(), planned: r.planned, reason: r.reason.clone() };
+        let problems = after.problems();
+        for (field, p) in &problems {
+            let (column, message) = problem_text(*p);
+            let column = if *field == "reason" { "理由" } else { column };
+            problem(column, message.into());
+        }
+        if !problems.is_empty() {
+            continue;
+        }
+        let now = current.get(&r.number);
+        if now.is_some_and(|a| a.input == after) {
+            continue;
+        }
+        let on_revision = upload.answer_revisions.get(&r.number).copied().unwrap_or(0);
+        if now.map_or(0, |a| a.revision) != on_revision {
+            let by = now.map(|a| a.updated_by.as_str()).unwrap_or("-");
+            problem(
+                "No",
+                format!(
+                    "No.{} はこのファイルの作成後に変更されています ({by})。ダウンロードし直してください",
+                    r.number
+                ),
+            );
+            continue;
+        }
+        changes.push(Change {
+            number: r.number,
+            middle: req.middle.clone(),
+            before: now.map(|a| a.input.clone()),
+            after,
+            was: now.map(|a| a.review).filter(|r| *r != Review::Pending),
+            on_revision,
+        });
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.row);
+        return Err(UploadRefused::Cells(errors));
+    }
+    Ok(changes)
+}
+
+/// Applies the changes of a previewed upload, all or none: each a new
+/// revision with its history line and audit event. Someone having changed
+/// one of these answers since is refused as `Stale`.
+pub async fn apply(op: &Op<'_>, id: i64, changes: &[AnswerChange]) -> Result<(), Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    system(op, id).await?;
+    if changes.iter().any(|c| c.on_revision.is_none()) {
+        return Err(Refused::Invalid("on_revision"));
+    }
+    Ok(op.store.save_answers(&op.ctx(), id, changes).await?)
+}
+
+/// A change in words, for the preview: (field, before, after) per field
+/// that differs.
+pub fn differences(c: &Change) -> Vec<(&'static str, String, String)> {
+    let show = |a: Option<&AnswerInput>| {
+        a.map(|a| {
+            [
+                status_word(a.status).to_owned(),
+                a.measures.clone(),
+                a.planned.map(|d| d.to_string()).unwrap_or_default(),
+                a.reason.clone(),
+            ]
+        })
+        .unwrap_or_default()
+    };
+    let (before, after) = (show(c.before.as_ref()), show(Some(&c.after)));
+    ["対応状況", "対応内容", "予定日", "理由"]
+        .into_iter()
+        .zip(before.into_iter().zip(after))
+        .filter(|(_, (b, a))| b != a)
+        .map(|(f, (b, a))| (f, b, a))
+        .collect()
+}

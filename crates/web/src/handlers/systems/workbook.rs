@@ -1,0 +1,179 @@
+//! Vendors answer in Excel: download the workbook of their system, upload
+//! it filled in, see what it changes, confirm.
+
+use super::system_for;
+use crate::download;
+use crate::error::AppError;
+use crate::handlers::{done, html, Acting, Reply};
+use crate::page::{Page, PageCtx};
+use crate::session::{self, ImportedAnswer, PendingImport};
+use askama::Template;
+use axum::extract::Path;
+use mamori_app::workbook::{self, Change, UploadRefused};
+use mamori_app::Refused;
+use mamori_core::checklist::{AnswerInput, AnswerStatus};
+use mamori_core::report::review_word;
+use mamori_files::answers::CellError;
+use mamori_files::report::{self as sheet, Copy};
+use mamori_store::systems::AnswerChange;
+
+/// The largest workbook read; a filled-in checklist is far smaller.
+pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
+
+/// The workbook to fill in: answer cells unlocked, a drop-down for 対応状況.
+pub async fn answers_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let op = who.op(&page);
+    let report = workbook::answer_workbook(&op, id).await?;
+    let bytes = sheet::xlsx(&report, Copy::ForAnswers).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+    mamori_app::reports::record_export(&op, id, "xlsx-answers").await?;
+    Ok(download::xlsx(&format!("answers-{}-{}.xlsx", report.system_id, report.system), bytes))
+}
+
+/// One change as the preview shows it.
+struct ChangeRow {
+    number: u32,
+    middle: String,
+    /// Field, before, after.
+    fields: Vec<(&'static str, String, String)>,
+    was: String,
+}
+
+#[derive(Template)]
+#[template(path = "answers_upload.html")]
+struct UploadPage<'a> {
+    p: PageCtx<'a>,
+    id: i64,
+    system: String,
+    /// Row (0: the file), column, message.
+    errors: Vec<(u32, &'static str, String)>,
+    changes: Vec<ChangeRow>,
+    /// Uploaded and read, with nothing to change.
+    unchanged: bool,
+    max_mb: usize,
+}
+
+async fn upload_page(page: &Page, id: i64, errors: Vec<CellError>, changes: &[Change], read: bool) -> Reply {
+    let s = page.store.system(id).await?.ok_or(AppError::NotFound)?;
+    let p = page.ctx().await?;
+    let rows = changes
+        .iter()
+        .map(|c| ChangeRow {
+            number: c.number,
+            middle: c.middle.clone(),
+            fields: workbook::differences(c),
+            was: c.was.map(|r| review_word(r).to_owned()).unwrap_or_default(),
+        })
+        .collect();
+    html(UploadPage {
+        p,
+        id,
+        system: s.input.name,
+        errors: errors.into_iter().map(|e| (e.row, e.column, e.message)).collect(),
+        unchanged: read && changes.is_empty(),
+        changes: rows,
+        max_mb: MAX_UPLOAD / (1024 * 1024),
+    })
+}
+
+fn refused_cells(t: &crate::i18n::Tr, e: Refused) -> Result<Vec<CellError>, AppError> {
+    let key = match e {
+        Refused::Workflow(_) => "answers-upload-not-now",
+        Refused::Stale => "answers-upload-stale",
+        other => return Err(other.into()),
+    };
+    Ok(vec![CellError::file(t.get(key))])
+}
+
+/// Reads an uploaded workbook and shows what it would change; the changes
+/// wait in the session for the vendor's confirmation.
+pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, request: axum::extract::Request) -> Reply {
+    // Who may see the system is decided before the body is even parsed.
+    system_for(&page, &who, id).await?;
+    let t = page.t();
+    let mut multipart = match crate::csrf::verified_multipart(&page, request, MAX_UPLOAD + 64 * 1024).await {
+        Ok(m) => m,
+        Err(refused) => return Ok(refused),
+    };
+    let mut bytes = Vec::new();
+    let mut too_large = false;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() != Some("file") {
+            continue;
+        }
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) if bytes.len() + chunk.len() <= MAX_UPLOAD => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Ok(Some(_)) | Err(_) => {
+                    too_large = true;
+                    break;
+                }
+            }
+        }
+        break;
+    }
+    let file_error =
+        |key: &str| vec![CellError::file(t.with(key, &[("mb", &(MAX_UPLOAD / (1024 * 1024)).to_string())]))];
+    let errors = if too_large {
+        file_error("answers-upload-too-large")
+    } else if bytes.is_empty() {
+        file_error("answers-upload-need-file")
+    } else {
+        match mamori_files::answers::read(&bytes) {
+            Err(file_errors) => file_errors,
+            Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
+                Ok(changes) => {
+                    let pending = PendingImport { system_id: id, changes: changes.iter().map(imported).collect() };
+                    session::set_pending_import(&page.session, pending).await?;
+                    return upload_page(&page, id, Vec::new(), &changes, true).await;
+                }
+                Err(UploadRefused::Cells(errors)) => errors,
+                Err(UploadRefused::Refused(e)) => refused_cells(&t, e)?,
+            },
+        }
+    };
+    session::clear_pending_import(&page.session).await?;
+    upload_page(&page, id, errors, &[], false).await
+}
+
+fn imported(c: &Change) -> ImportedAnswer {
+    ImportedAnswer {
+        number: c.number,
+        status: c.after.status.as_str().to_owned(),
+        measures: c.after.measures.clone(),
+        planned: c.after.planned.map(|d| d.to_string()),
+        reason: c.after.reason.clone(),
+        on_revision: c.on_revision,
+    }
+}
+
+fn answer_change(a: &ImportedAnswer) -> Option<AnswerChange> {
+    let planned = match &a.planned {
+        Some(d) => Some(time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()?),
+        None => None,
+    };
+    let input = AnswerInput {
+        status: AnswerStatus::parse(&a.status)?,
+        measures: a.measures.clone(),
+        planned,
+        reason: a.reason.clone(),
+    };
+    Some(AnswerChange { number: a.number, input, on_revision: Some(a.on_revision) })
+}
+
+/// Applies the previewed upload of this system, all or none.
+pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    system_for(&page, &who, id).await?;
+    let t = page.t();
+    let pending = session::pending_import(&page.session).await?.filter(|p| p.system_id == id);
+    let Some(pending) = pending else {
+        return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], &[], false).await;
+    };
+    let changes: Option<Vec<AnswerChange>> = pending.changes.iter().map(answer_change).collect();
+    let changes = changes.ok_or_else(|| AppError::Internal("an unreadable pending import".into()))?;
+    session::clear_pending_import(&page.session).await?;
+    match workbook::apply(&who.op(&page), id, &changes).await {
+        Ok(()) => done(&page, "answers-upload-applied", &format!("/systems/{id}")).await,
+        Err(e) => upload_page(&page, id, refused_cells(&t, e)?, &[], false).await,
+    }
+}
