@@ -3,29 +3,50 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::HistoryKind;
+use futures_util::{StreamExt, TryStreamExt};
 use mamori_core::jst::JST;
 use mamori_core::report::{ChecklistReport, ReportAnswer, ReportAuto, ReportRow};
 use mamori_core::verification::verified_points;
 use mamori_store::scans::ScanStatus;
+use mamori_store::systems::{SystemFilter, SystemRecord};
 use std::collections::HashMap;
 
 /// The filled checklist of system `id` as it stands now. Every requirement
 /// of its catalog version is a row; those that do not apply say why.
 pub async fn checklist(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused> {
     let s = system(op, id).await?;
+    let figures = op.store.figures(std::slice::from_ref(&s)).await?;
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    build(op, s, &applicable).await
+}
+
+/// The filled checklists of every system the person may see, narrowed by
+/// `filter` (the systems list's and the dashboard's filters), in the
+/// list's order.
+pub async fn all(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<ChecklistReport>, Refused> {
+    let systems = crate::checklist::systems(op, filter).await?;
+    let figures = op.store.figures(&systems).await?;
+    // A few systems at a time: each waits mostly on its queries.
+    futures_util::stream::iter(systems.into_iter().zip(figures))
+        .map(|(s, f)| async move {
+            let applicable: Vec<u32> = f.items.iter().map(|i| i.number).collect();
+            build(op, s, &applicable).await
+        })
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
+async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<ChecklistReport, Refused> {
     let store = op.store;
     let catalog = store.catalog(s.catalog_version_id).await?;
-    let figures = store.figures(std::slice::from_ref(&s)).await?;
-    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
     let overrides = store.overrides(s.id).await?;
     let mut answers: HashMap<u32, _> = store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
     let mut evidence: HashMap<u32, Vec<(String, String)>> = HashMap::new();
     for e in store.evidence_of_round(s.id, s.round).await? {
         evidence.entry(e.number).or_default().push((e.original_name, e.sha256));
     }
-    let history = store.history(s.id, s.round).await?;
-    let last = |kind: HistoryKind| history.iter().rev().find(|h| h.kind == kind).map(|h| h.at);
+    let (submitted_at, reviewed_at) = store.workflow_dates(s.id, s.round).await?;
     let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
     let today = op.now.to_offset(JST).date();
 
@@ -78,8 +99,8 @@ pub async fn checklist(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused>
         phase: s.input.phase,
         status: s.status,
         round: s.round,
-        submitted_at: last(HistoryKind::Submit),
-        reviewed_at: last(HistoryKind::ReviewFinished),
+        submitted_at,
+        reviewed_at,
         catalog: format!("{} 第{}版", catalog.catalog.title, catalog.catalog.version),
         catalog_version_id: s.catalog_version_id,
         revision: s.revision,
@@ -93,4 +114,10 @@ pub async fn checklist(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused>
 /// (`xlsx`, `csv`, `csv-cp932`, `html`).
 pub async fn record_export(op: &Op<'_>, id: i64, format: &str) -> Result<(), Refused> {
     Ok(op.store.record_report_export(&op.ctx(), id, format).await?)
+}
+
+/// Records that the filled checklists of `systems` systems were handed out
+/// in one workbook.
+pub async fn record_all_export(op: &Op<'_>, systems: usize, format: &str) -> Result<(), Refused> {
+    Ok(op.store.record_reports_export(&op.ctx(), systems, format).await?)
 }

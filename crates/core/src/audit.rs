@@ -69,6 +69,9 @@ crate::closed_set!(
         ScanFinished = "scan.finished",
         ScanAddressConfirmed = "scan.address_confirmed",
         ReportExported = "report.exported",
+        ReportMonthSet = "system.report_month_set",
+        ReviewSignedOff = "system.review_signed_off",
+        YearlyReportReceived = "yearly_report.received",
         RequestsRefused = "requests.refused",
     }
 );

@@ -174,8 +174,8 @@ impl Role {
                 RequestScans,
                 ViewPortDetails,
             ],
-            Role::Department => &[ViewSystems],
-            Role::Vendor => &[ViewSystems, AnswerChecklist, RequestScans],
+            Role::Department => &[ViewSystems, SignOffReviews],
+            Role::Vendor => &[ViewSystems, AnswerChecklist, RequestScans, SignOffReviews],
             Role::Auditor => &[ViewAccounts, ViewSystems, ViewAuditLog],
         }
     }
@@ -253,6 +253,9 @@ pub enum Permission {
     /// See which ports a scan found open: a map of the network, for the
     /// security office only.
     ViewPortDetails,
+    /// Sign off the year's review of a system's administrator accounts and
+    /// logs (item 68's report; the vendor or the owning department).
+    SignOffReviews,
 }
 
 impl Permission {

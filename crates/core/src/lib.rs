@@ -38,3 +38,4 @@ pub mod report;
 pub mod scope;
 pub mod totp;
 pub mod verification;
+pub mod yearly;

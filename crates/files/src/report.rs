@@ -88,10 +88,18 @@ fn verdict_fill(v: Verdict) -> u32 {
     }
 }
 
-/// The cell formats, made once: wrapped, top-aligned, thin borders.
+/// The cell formats, made once per workbook (a format built per cell would
+/// cost more than the cell): wrapped, top-aligned, thin borders.
 struct Formats {
     cell: Format,
     answer: Format,
+    date_answer: Format,
+    grey: Format,
+    heading: Format,
+    /// 対応状況 by status (unanswered last), 審査 by decision, 自動確認 by verdict.
+    status: Vec<Format>,
+    review: Vec<Format>,
+    verdict: Vec<Format>,
 }
 
 impl Formats {
@@ -101,19 +109,41 @@ impl Formats {
             Copy::Filled => cell.clone(),
             Copy::ForAnswers => cell.clone().set_unlocked(),
         };
-        Formats { cell, answer }
+        let fill = |base: &Format, rgb: u32| base.clone().set_background_color(Color::RGB(rgb));
+        let statuses = AnswerStatus::ALL.iter().map(|s| Some(*s)).chain([None]);
+        Formats {
+            date_answer: answer.clone().set_num_format("@"),
+            grey: fill(&cell, colour::GREY_FILL).set_font_color(Color::RGB(colour::GREY_FONT)),
+            heading: fill(&cell, colour::HEADING).set_bold(),
+            status: statuses.map(|s| fill(&answer, status_fill(s))).collect(),
+            review: Review::ALL.iter().map(|r| fill(&cell, review_fill(*r))).collect(),
+            verdict: VERDICTS.iter().map(|v| fill(&cell, verdict_fill(*v))).collect(),
+            cell,
+            answer,
+        }
     }
 
-    fn filled(&self, base: &Format, fill: u32) -> Format {
-        base.clone().set_background_color(Color::RGB(fill))
+    fn status(&self, s: Option<AnswerStatus>) -> &Format {
+        let i = s.and_then(|s| AnswerStatus::ALL.iter().position(|x| *x == s)).unwrap_or(AnswerStatus::ALL.len());
+        &self.status[i]
+    }
+
+    fn review(&self, r: Review) -> &Format {
+        &self.review[Review::ALL.iter().position(|x| *x == r).unwrap_or(0)]
+    }
+
+    fn verdict(&self, v: Verdict) -> &Format {
+        &self.verdict[VERDICTS.iter().position(|x| *x == v).unwrap_or(0)]
     }
 }
+
+const VERDICTS: [Verdict; 4] = [Verdict::Pass, Verdict::Warn, Verdict::Error, Verdict::Fail];
 
 /// The workbook's bytes.
 pub fn xlsx(report: &ChecklistReport, copy: Copy) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let f = Formats::new(copy);
-    checklist_sheet(wb.add_worksheet(), report, copy, &f)?;
+    checklist_sheet(wb.add_worksheet(), SHEET, report, copy, &f)?;
     summary_sheet(wb.add_worksheet(), report)?;
     let meta = wb.add_worksheet();
     meta.set_name(META_SHEET)?;
@@ -140,8 +170,14 @@ pub fn xlsx(report: &ChecklistReport, copy: Copy) -> Result<Vec<u8>, XlsxError> 
     wb.save_to_buffer()
 }
 
-fn checklist_sheet(ws: &mut Worksheet, report: &ChecklistReport, copy: Copy, f: &Formats) -> Result<(), XlsxError> {
-    ws.set_name(SHEET)?;
+fn checklist_sheet(
+    ws: &mut Worksheet,
+    name: &str,
+    report: &ChecklistReport,
+    copy: Copy,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    ws.set_name(name)?;
     let bold = Format::new().set_bold();
     let title = Format::new().set_bold().set_font_size(14);
     ws.write_string_with_format(0, 0, format!("情報セキュリティ対策 チェックリスト: {}", report.system), &title)?;
@@ -150,25 +186,18 @@ fn checklist_sheet(ws: &mut Worksheet, report: &ChecklistReport, copy: Copy, f: 
         ws.merge_range(i as u32, 1, i as u32, 3, &value, &Format::new())?;
     }
     let head = heading_row(report);
-    let heading = f.filled(&f.cell, colour::HEADING).set_bold();
-    for (c, name) in COLUMNS.iter().enumerate() {
-        ws.write_string_with_format(head, c as u16, *name, &heading)?;
+    for (c, column) in COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(head, c as u16, *column, &f.heading)?;
     }
     for (c, w) in WIDTHS.iter().enumerate() {
         ws.set_column_width(c as u16, *w)?;
     }
-    let grey = f
-        .cell
-        .clone()
-        .set_background_color(Color::RGB(colour::GREY_FILL))
-        .set_font_color(Color::RGB(colour::GREY_FONT));
-    let date_answer = f.answer.clone().set_num_format("@");
     for (i, r) in report.rows.iter().enumerate() {
         let row = head + 1 + i as u32;
         let cells = r.cells(report.scanned_at);
         if r.not_applicable.is_some() {
             for (c, text) in cells.iter().enumerate() {
-                ws.write_string_with_format(row, c as u16, text, &grey)?;
+                ws.write_string_with_format(row, c as u16, text, &f.grey)?;
             }
             continue;
         }
@@ -176,23 +205,17 @@ fn checklist_sheet(ws: &mut Worksheet, report: &ChecklistReport, copy: Copy, f: 
         for (c, text) in cells.iter().enumerate() {
             let c = c as u16;
             let format = match c {
-                4 => f.filled(&f.answer, status_fill(a.map(|a| a.status))),
-                6 => date_answer.clone(),
-                c if ANSWER_COLUMNS.contains(&c) => f.answer.clone(),
-                9 => match &r.auto {
-                    Some(auto) => f.filled(&f.cell, verdict_fill(auto.verdict)),
-                    None => f.cell.clone(),
-                },
-                10 => match a {
-                    Some(a) => f.filled(&f.cell, review_fill(a.review)),
-                    None => f.cell.clone(),
-                },
-                _ => f.cell.clone(),
+                4 => f.status(a.map(|a| a.status)),
+                6 => &f.date_answer,
+                c if ANSWER_COLUMNS.contains(&c) => &f.answer,
+                9 => r.auto.as_ref().map_or(&f.cell, |auto| f.verdict(auto.verdict)),
+                10 => a.map_or(&f.cell, |a| f.review(a.review)),
+                _ => &f.cell,
             };
             if c == 0 {
-                ws.write_number_with_format(row, c, r.number, &format)?;
+                ws.write_number_with_format(row, c, r.number, format)?;
             } else {
-                ws.write_string_with_format(row, c, text, &format)?;
+                ws.write_string_with_format(row, c, text, format)?;
             }
         }
     }
@@ -237,6 +260,100 @@ fn summary_sheet(ws: &mut Worksheet, report: &ChecklistReport) -> Result<(), Xls
     ws.set_landscape();
     ws.set_paper_size(9);
     ws.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+/// The sheet names of the all-systems workbook's summaries.
+pub const ALL_SUMMARY_SHEET: &str = "一覧";
+pub const ALL_MAJOR_SHEET: &str = "大項目別";
+
+/// A sheet name for system `id` named `name`: Excel allows 31 characters
+/// and none of `[]:*?/\`; the id keeps names unique.
+pub fn sheet_name(id: i64, name: &str) -> String {
+    let clean: String = name.chars().map(|c| if "[]:*?/\\'".contains(c) { '_' } else { c }).collect();
+    let prefix = format!("{id} ");
+    let room = 31 - prefix.chars().count();
+    format!("{prefix}{}", clean.chars().take(room).collect::<String>()).trim_end().to_owned()
+}
+
+/// The systems' columns of the summary, before the counts.
+const SYSTEM_COLUMNS: [&str; 7] = ["番号", "システム名", "所管課", "事業者", "段階", "状態", "回"];
+
+fn system_cells(r: &ChecklistReport) -> [String; 7] {
+    [
+        r.system_id.to_string(),
+        r.system.clone(),
+        r.department.clone(),
+        r.vendor.clone().unwrap_or_default(),
+        mamori_core::report::phase_word(r.phase).to_owned(),
+        mamori_core::report::system_status_word(r.status).to_owned(),
+        r.round.to_string(),
+    ]
+}
+
+/// Every system's filled checklist in one workbook: a summary of the
+/// systems with their counts, the counts of each system by 大項目, and a
+/// sheet per system in the ward's layout.
+pub fn all_xlsx(reports: &[ChecklistReport]) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    // The sheets' XML is most of the work: a light compression costs a
+    // little size and saves much of the time.
+    wb.set_zip_compression_level(1);
+    let f = Formats::new(Copy::Filled);
+    let bold = Format::new().set_bold().set_border(FormatBorder::Thin).set_text_wrap();
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let summary = wb.add_worksheet();
+    summary.set_name(ALL_SUMMARY_SHEET)?;
+    let by_major = SYSTEM_COLUMNS.iter().chain(&["大項目"]).chain(&Tally::HEADERS[1..]).copied();
+    let totals = SYSTEM_COLUMNS.iter().chain(&Tally::HEADERS[1..]).copied();
+    for (c, h) in totals.enumerate() {
+        summary.write_string_with_format(0, c as u16, h, &bold)?;
+    }
+    for (i, r) in reports.iter().enumerate() {
+        let row = i as u32 + 1;
+        let tallies = r.tallies();
+        let total = tallies.last().map(Tally::figures).unwrap_or_default();
+        write_row(summary, row, &system_cells(r), &total, &cell)?;
+    }
+    summary.set_column_width(1, 28.0)?;
+    summary.set_column_width(2, 14.0)?;
+    summary.set_column_width(3, 20.0)?;
+    summary.set_freeze_panes(1, 2)?;
+    summary.autofilter(0, 0, reports.len() as u32, (SYSTEM_COLUMNS.len() + 10) as u16)?;
+    summary.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
+    summary.set_repeat_rows(0, 0)?;
+    let majors = wb.add_worksheet();
+    majors.set_name(ALL_MAJOR_SHEET)?;
+    for (c, h) in by_major.enumerate() {
+        majors.write_string_with_format(0, c as u16, h, &bold)?;
+    }
+    let mut row = 1;
+    for r in reports {
+        let tallies = r.tallies();
+        for t in &tallies[..tallies.len().saturating_sub(1)] {
+            let mut cells = system_cells(r).to_vec();
+            cells.push(t.name.clone());
+            write_row(majors, row, &cells, &t.figures(), &cell)?;
+            row += 1;
+        }
+    }
+    majors.set_column_width(1, 28.0)?;
+    majors.set_column_width(7, 28.0)?;
+    majors.set_freeze_panes(1, 2)?;
+    majors.autofilter(0, 0, row.saturating_sub(1), (SYSTEM_COLUMNS.len() + 11) as u16)?;
+    for r in reports {
+        checklist_sheet(wb.add_worksheet(), &sheet_name(r.system_id, &r.system), r, Copy::Filled, &f)?;
+    }
+    wb.save_to_buffer()
+}
+
+fn write_row(ws: &mut Worksheet, row: u32, texts: &[String], figures: &[usize], f: &Format) -> Result<(), XlsxError> {
+    for (c, t) in texts.iter().enumerate() {
+        ws.write_string_with_format(row, c as u16, t, f)?;
+    }
+    for (c, n) in figures.iter().enumerate() {
+        ws.write_number_with_format(row, (texts.len() + c) as u16, *n as f64, f)?;
+    }
     Ok(())
 }
 
@@ -460,6 +577,31 @@ pub(crate) mod tests {
             (1..12).map(|c| text(summary.get_value((2, c)))).collect::<Vec<_>>(),
             ["4", "3", "1", "1", "0", "0", "1", "1", "1", "0", "0"]
         );
+    }
+
+    #[test]
+    fn the_all_systems_workbook_has_the_summaries_and_a_sheet_per_system() {
+        let a = sample();
+        let mut b = sample();
+        b.system_id = 12;
+        b.system = "とても長い名前の基幹業務システム [本番]: 財務/会計/人事給与".into();
+        let bytes = all_xlsx(&[a, b.clone()]).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let names = book.sheet_names();
+        assert_eq!(names[..2], [ALL_SUMMARY_SHEET, ALL_MAJOR_SHEET]);
+        assert_eq!(names[2], "7 住民記録システム");
+        assert_eq!(names[3], sheet_name(12, &b.system));
+        assert!(names[3].chars().count() <= 31 && !names[3].contains(['[', ']', ':', '/']), "{}", names[3]);
+        let summary = book.worksheet_range(ALL_SUMMARY_SHEET).unwrap();
+        let row = |r: u32| (0..18).map(|c| text(summary.get_value((r, c)))).collect::<Vec<_>>();
+        assert_eq!(row(0)[..8], ["番号", "システム名", "所管課", "事業者", "段階", "状態", "回", "項目数"]);
+        assert_eq!(row(1)[..7], ["7", "住民記録システム", "区民課", "株式会社テスト", "構築中", "提出済", "2"]);
+        assert_eq!(row(1)[7..], ["4", "3", "1", "1", "0", "0", "1", "1", "1", "0", "0"]);
+        let majors = book.worksheet_range(ALL_MAJOR_SHEET).unwrap();
+        assert_eq!(text(majors.get_value((1, 7))), "1 アクセス制御");
+        assert_eq!(text(majors.get_value((2, 0))), "12", "one line per system and 大項目");
+        let one = book.worksheet_range(&names[3]).unwrap();
+        assert_eq!(text(one.get_value((0, 0))), format!("情報セキュリティ対策 チェックリスト: {}", b.system));
     }
 
     #[test]

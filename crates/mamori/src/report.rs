@@ -6,9 +6,11 @@ use crate::shared::{console_person, open_store, write_stdout, EXIT_CONFIG, EXIT_
 use clap::{Subcommand, ValueEnum};
 use mamori_app::{reports, Op, Refused};
 use mamori_core::audit::Origin;
+use mamori_core::checklist::{Phase, SystemStatus};
 use mamori_core::identity::Role;
 use mamori_files::export::CsvEncoding;
 use mamori_files::report::{self as sheet, Copy};
+use mamori_store::systems::SystemFilter;
 use mamori_web::report::{print_html, Styles};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,40 @@ pub enum ReportCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// 全システムの記入済みチェックリストを 1 つのブックに (every system's checklist in one workbook)
+    All {
+        #[arg(long, value_enum, default_value_t = AllFormat::Xlsx)]
+        format: AllFormat,
+        /// 所管課の番号で絞り込む (only this department's systems)
+        #[arg(long)]
+        department: Option<i64>,
+        /// 事業者の番号で絞り込む (only this vendor's systems)
+        #[arg(long)]
+        vendor: Option<i64>,
+        /// 段階で絞り込む (building, pre_production, production, retired)
+        #[arg(long, value_parser = parse_phase)]
+        phase: Option<Phase>,
+        /// 状態で絞り込む (not_started, answering, submitted, returned, approved)
+        #[arg(long, value_parser = parse_status)]
+        status: Option<SystemStatus>,
+        /// 出力先 (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_phase(s: &str) -> Result<Phase, String> {
+    Phase::parse(s).ok_or_else(|| format!("{s}: building, pre_production, production, retired のいずれか"))
+}
+
+fn parse_status(s: &str) -> Result<SystemStatus, String> {
+    SystemStatus::parse(s)
+        .ok_or_else(|| format!("{s}: not_started, answering, submitted, returned, approved のいずれか"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AllFormat {
+    Xlsx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,10 +93,24 @@ pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let who = console_person(Role::SecurityOfficer);
+    let op = Op { store: &store, who: &who, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
     let code = match cmd {
+        ReportCommand::All { format: AllFormat::Xlsx, department, vendor, phase, status, output } => {
+            let filter =
+                SystemFilter { department_id: department, vendor_id: vendor, phase, status, name_contains: None };
+            match all(&op, &filter).await {
+                Ok((bytes, n)) => match write(output.as_ref(), &bytes) {
+                    Ok(()) => match reports::record_all_export(&op, n, "xlsx").await {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(e) => fail(EXIT_PROBLEM, e.to_string()),
+                    },
+                    Err(code) => code,
+                },
+                Err(code) => code,
+            }
+        }
         ReportCommand::Checklist { system, format, encoding, substitute, output } => {
-            let who = console_person(Role::SecurityOfficer);
-            let op = Op { store: &store, who: &who, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
             match checklist(&op, system, format, encoding, substitute).await {
                 Ok((bytes, label)) => match write(output.as_ref(), &bytes) {
                     Ok(()) => match reports::record_export(&op, system, label).await {
@@ -75,6 +125,13 @@ pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
     };
     store.close().await;
     code
+}
+
+/// The workbook of every system (within `filter`) and how many there are.
+async fn all(op: &Op<'_>, filter: &SystemFilter) -> Result<(Vec<u8>, usize), ExitCode> {
+    let reports = reports::all(op, filter).await.map_err(|e| fail(EXIT_PROBLEM, e.to_string()))?;
+    let bytes = sheet::all_xlsx(&reports).map_err(|e| fail(EXIT_PROBLEM, e.to_string()))?;
+    Ok((bytes, reports.len()))
 }
 
 /// The document's bytes and the name of its form for the audit log.

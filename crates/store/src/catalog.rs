@@ -3,7 +3,7 @@
 use crate::identity::Ctx;
 use crate::revision::Key;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
-use mamori_core::audit::{Action, Changes};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::catalog::CatalogFile;
 use mamori_core::checklist::Conditions;
 use mamori_core::clock::to_unix_micros;
@@ -178,6 +178,14 @@ impl Store {
         let ev = ctx
             .event_on(Action::CatalogExported, "catalog_version", version_id)
             .changes(Changes::new().with("format", format));
+        self.audit_record(ctx.now, ev).await.map(drop)
+    }
+
+    /// Records that the filled checklists of `systems` systems left mamori
+    /// in one workbook.
+    pub async fn record_reports_export(&self, ctx: &Ctx, systems: usize, format: &str) -> Result<(), StoreError> {
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::ReportExported, Outcome::Success)
+            .changes(Changes::new().with("format", format).with("systems", systems));
         self.audit_record(ctx.now, ev).await.map(drop)
     }
 

@@ -17,6 +17,7 @@ pub mod revision;
 pub mod scans;
 pub mod sessions;
 pub mod systems;
+pub mod yearly;
 
 pub(crate) use db::{corrupt, opt_timestamp, parsed, timestamp};
 pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};

@@ -837,6 +837,26 @@ impl Store {
         tx.commit_audited(ctx.now, ev).await
     }
 
+    /// When a system's round was last submitted and its review last
+    /// finished (the lines of the whole system in [`Store::history`]).
+    pub async fn workflow_dates(
+        &self,
+        system_id: i64,
+        round: i64,
+    ) -> Result<(Option<OffsetDateTime>, Option<OffsetDateTime>), StoreError> {
+        let rows: Vec<(String, i64)> = with_read_conn!(self, c => {
+            sqlx::query_as(
+                "SELECT kind, MAX(at_us) FROM answer_event WHERE system_id = $1 AND round = $2 AND number = 0 \
+                 AND kind IN ($3, $4) GROUP BY kind",
+            )
+            .bind(system_id).bind(round).bind(HistoryKind::Submit.as_str()).bind(HistoryKind::ReviewFinished.as_str())
+            .fetch_all(c).await?
+        })?;
+        let at =
+            |kind: HistoryKind| rows.iter().find(|(k, _)| k == kind.as_str()).map(|(_, us)| timestamp(*us)).transpose();
+        Ok((at(HistoryKind::Submit)?, at(HistoryKind::ReviewFinished)?))
+    }
+
     /// Every answer revision and decision of a system's round, oldest first.
     pub async fn history(&self, system_id: i64, round: i64) -> Result<Vec<HistoryEntry>, StoreError> {
         self.kept(Key::History(system_id, round), async || self.history_of(system_id, round, None).await).await

@@ -482,3 +482,4 @@ answers-upload-not-now = The system is submitted or approved: answers cannot cha
 answers-upload-stale = Someone changed an answer after your preview. Download the workbook again. Nothing was applied.
 answers-upload-expired = The previewed changes are gone. Upload the file again.
 answers-upload-applied = The answers from Excel are saved.
+report-all-xlsx = Export the listed systems' checklists to Excel (summary, by category, one sheet per system)

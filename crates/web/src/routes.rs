@@ -92,6 +92,7 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(audit::acknowledge)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
+        entry(g.clone(), "/systems.xlsx", Permission(ViewSystems), get(systems::all_xlsx)),
         entry(g.clone(), "/systems/new", Permission(ManageSystems), get(systems::new_system_form)),
         entry(g.clone(), "/systems/{id}", Permission(ViewSystems), get(systems::system)),
         entry(p.clone(), "/systems/{id}", Permission(ManageSystems), post(systems::update_system)),

@@ -213,3 +213,27 @@ async fn the_print_page_prints_on_a4_landscape_with_headings_on_every_page_and_n
     }
     assert_eq!(numbers, (1..=79).collect::<Vec<_>>(), "every row once, in order");
 }
+
+#[tokio::test]
+async fn the_console_writes_every_systems_checklist_in_one_workbook_with_filters() {
+    let dir = demo().await;
+    let d = data(&dir);
+    let out = dir.path().join("all.xlsx");
+    let (code, list, _) = run(&["--data-dir", &d, "system", "list"]).await;
+    assert_eq!(code, 0);
+    let approved = list.lines().filter(|l| l.ends_with("\tapproved")).count();
+    assert!(approved > 0 && approved < list.lines().count(), "{list}");
+    for (filter, systems) in [(None, list.lines().count()), (Some("approved"), approved)] {
+        let mut args = vec!["--data-dir", &d, "report", "all", "--output", out.to_str().unwrap()];
+        if let Some(status) = filter {
+            args.extend(["--status", status]);
+        }
+        let (code, _, err) = run(&args).await;
+        assert_eq!(code, 0, "{err}");
+        let book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+        assert_eq!(book.sheet_names().len(), 2 + systems, "{filter:?}");
+    }
+    let (code, _, err) = run(&["--data-dir", &d, "report", "all", "--status", "finished"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("not_started, answering, submitted, returned, approved"), "{err}");
+}

@@ -379,3 +379,44 @@ async fn another_vendor_can_neither_download_nor_upload_the_workbook() {
         app.close().await;
     }
 }
+
+async fn sheet_names(c: &crate::harness::Client, app: &App, query: &str) -> Vec<String> {
+    let r = c.http.get(format!("{}/systems.xlsx{query}", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{query}");
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    book.sheet_names()
+}
+
+#[tokio::test]
+async fn the_all_systems_workbook_keeps_the_lists_filters_and_the_persons_scope() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = seeded(&app).await;
+        let tax = app.org("税務課", OrgKind::Department).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys2 = crate::checklist::system(&app, tax, Some(other), "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (one, two) = (format!("{sys} 文書管理システム"), format!("{sys2} 税務システム"));
+        assert_eq!(sheet_names(&officer, &app, "").await, ["一覧", "大項目別", one.as_str(), two.as_str()]);
+        assert_eq!(
+            sheet_names(&officer, &app, &format!("?department={tax}")).await,
+            ["一覧", "大項目別", two.as_str()]
+        );
+        assert_eq!(sheet_names(&vendor, &app, "").await, ["一覧", "大項目別", one.as_str()], "the vendor's own only");
+        assert_eq!(sheet_names(&vendor, &app, &format!("?department={tax}")).await, ["一覧", "大項目別"]);
+        let list = officer.get(&format!("/systems?department={tax}")).await;
+        assert!(list.body.contains(&format!("href=\"/systems.xlsx?department={tax}\"")), "{}", list.body);
+        let counts: Vec<String> = app
+            .store
+            .audit_recent(1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.action == "report.exported")
+            .map(|e| e.record.changes)
+            .collect();
+        assert_eq!(counts.len(), 4);
+        assert!(counts.iter().any(|c| c.contains("\"systems\":2")), "{counts:?}");
+        app.close().await;
+    }
+}

@@ -77,6 +77,8 @@ struct SystemsPage<'a> {
     vendors: Vec<(String, String)>,
     phases: Vec<(String, String)>,
     statuses: Vec<(String, String)>,
+    /// The filters as a query string, for the export link.
+    filters: String,
 }
 
 pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Reply {
@@ -109,6 +111,7 @@ pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Rep
         vendors: org_choices(&orgs, OrgKind::Vendor),
         phases,
         statuses,
+        filters: q.filters(),
         q,
     })
 }

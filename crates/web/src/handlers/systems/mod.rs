@@ -19,7 +19,7 @@ pub use list::systems;
 pub use page::{
     change_catalog, confirm_scan_address, finish_review, request_scan, set_override, start_round, submit, system,
 };
-pub use report::{print_html, report_csv, report_print, report_xlsx, Styles};
+pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx, Styles};
 pub use workbook::{answers_xlsx, apply_answers, upload_answers};
 
 use crate::error::AppError;

@@ -152,3 +152,14 @@ pub async fn report_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): 
     reports::record_export(&op, id, format).await?;
     Ok(download::file(enc.content_type(), &file_name(&report, "csv"), bytes))
 }
+
+/// Every system the person may see, as one workbook, with the systems
+/// list's filters.
+pub async fn all_xlsx(page: Page, who: Acting, Query(q): Query<crate::handlers::ListQuery>) -> Reply {
+    let op = who.op(&page);
+    let reports = reports::all(&op, &crate::handlers::filtered(&q)).await?;
+    let bytes = sheet::all_xlsx(&reports).map_err(xlsx_error)?;
+    reports::record_all_export(&op, reports.len(), "xlsx").await?;
+    let day = mamori_core::jst::format_jst_date(page.clock.now());
+    Ok(download::xlsx(&format!("checklists-{day}.xlsx"), bytes))
+}
