@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod oversight;
 pub mod reports;
 pub mod workbook;
+pub mod yearly;
 
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::checklist::WorkflowError;

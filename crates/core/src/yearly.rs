@@ -81,3 +81,159 @@ mod tests {
         assert_eq!(due_state(date!(2027 - 05 - 01), due, true), DueState::Received);
     }
 }
+
+/// The yearly report of one system (item 68), as a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YearlyReport {
+    pub system_id: i64,
+    pub system: String,
+    pub department: String,
+    pub vendor: Option<String>,
+    pub phase: crate::checklist::Phase,
+    pub status: crate::checklist::SystemStatus,
+    pub round: i64,
+    pub year: i32,
+    pub due: Date,
+    /// Who recorded the report as received, and when.
+    pub received: Option<(String, time::OffsetDateTime)>,
+    pub signoffs: Vec<YearlySignoff>,
+    /// The latest finished scan: when, and its lines.
+    pub scan: Option<(time::OffsetDateTime, Vec<ScanLine>)>,
+    /// Files attached to item 78 (the vulnerability diagnosis): name, SHA-256, uploaded.
+    pub diagnosis: Vec<(String, String, time::OffsetDateTime)>,
+    /// 未対応 and 一部対応 items of the current round.
+    pub open_items: Vec<OpenItem>,
+    pub generated_at: time::OffsetDateTime,
+}
+
+/// One check of a scan: target, check, verdict, summary.
+pub type ScanLine = (String, String, crate::verification::Verdict, String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearlySignoff {
+    pub kind: SignoffKind,
+    pub comment: String,
+    pub by: String,
+    pub at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenItem {
+    pub number: u32,
+    pub middle: String,
+    pub status: crate::checklist::AnswerStatus,
+    pub measures: String,
+    pub planned: Option<Date>,
+    pub overdue: bool,
+}
+
+/// One part of the document: a title, its columns and rows (a note when
+/// there is nothing to show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub title: &'static str,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    pub empty: &'static str,
+}
+
+impl YearlyReport {
+    /// The header block: label and value.
+    pub fn header(&self) -> Vec<(&'static str, String)> {
+        use crate::jst::{format_jst, format_jst_date};
+        vec![
+            ("システム名", self.system.clone()),
+            ("所管課", self.department.clone()),
+            ("事業者", self.vendor.clone().unwrap_or_else(|| "-".into())),
+            ("段階", crate::report::phase_word(self.phase).to_owned()),
+            ("対象年", format!("{}年", self.year)),
+            ("報告期限", self.due.to_string()),
+            (
+                "受領",
+                self.received.as_ref().map_or_else(|| "未受領".into(), |(by, at)| format!("{} {by}", format_jst(*at))),
+            ),
+            ("作成日", format_jst_date(self.generated_at)),
+        ]
+    }
+
+    /// The document's parts, in order.
+    pub fn sections(&self) -> Vec<Section> {
+        use crate::jst::{format_jst, format_jst_date};
+        let signoffs = SignoffKind::ALL
+            .iter()
+            .map(|k| {
+                let last = self.signoffs.iter().rev().find(|s| s.kind == *k);
+                vec![
+                    k.word().to_owned(),
+                    last.map_or_else(|| "未実施".into(), |s| format_jst_date(s.at)),
+                    last.map(|s| s.by.clone()).unwrap_or_default(),
+                    last.map(|s| s.comment.clone()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let scan = match &self.scan {
+            None => vec![],
+            Some((at, rows)) => rows
+                .iter()
+                .map(|(target, check, v, summary)| {
+                    vec![
+                        format_jst(*at),
+                        target.clone(),
+                        check.clone(),
+                        crate::report::verdict_word(*v).into(),
+                        summary.clone(),
+                    ]
+                })
+                .collect(),
+        };
+        vec![
+            Section {
+                title: "1. ソフトウェアの一覧 (名称・バージョン・最新でない理由)",
+                columns: vec!["名称", "バージョン", "最新でない理由"],
+                rows: vec![],
+                empty: "未記録 (ソフトウェアの記録は別の機能で扱います)",
+            },
+            Section {
+                title: "2. 管理者アカウントの棚卸しとログの確認",
+                columns: vec!["確認", "実施日", "実施者", "所見"],
+                rows: signoffs,
+                empty: "",
+            },
+            Section {
+                title: "3. 最新の自動確認",
+                columns: vec!["日時", "対象", "確認", "結果", "内容"],
+                rows: scan,
+                empty: "自動確認の結果はありません",
+            },
+            Section {
+                title: "4. 脆弱性診断の報告書 (No.78)",
+                columns: vec!["ファイル", "SHA-256", "登録日"],
+                rows: self
+                    .diagnosis
+                    .iter()
+                    .map(|(name, sha, at)| vec![name.clone(), sha.clone(), format_jst_date(*at)])
+                    .collect(),
+                empty: "登録されていません",
+            },
+            Section {
+                title: "5. 未対応・一部対応の項目",
+                columns: vec!["No", "中項目", "対応状況", "対応内容", "予定日", "期限超過"],
+                rows: self
+                    .open_items
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            i.number.to_string(),
+                            i.middle.clone(),
+                            crate::report::status_word(i.status).into(),
+                            i.measures.clone(),
+                            i.planned.map(|d| d.to_string()).unwrap_or_default(),
+                            if i.overdue { "超過".into() } else { String::new() },
+                        ]
+                    })
+                    .collect(),
+                empty: "ありません",
+            },
+        ]
+    }
+}

@@ -13,3 +13,4 @@ pub mod evidence;
 pub mod export;
 pub mod report;
 pub mod xlsx_guard;
+pub mod yearly;

@@ -102,6 +102,17 @@ struct FileConfig {
     audit: FileAudit,
     #[serde(default)]
     scan: FileScan,
+    #[serde(default)]
+    reports: FileReports,
+}
+
+/// `[reports]`: the yearly report of item 68.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReports {
+    /// The month each system's yearly report falls due (at its end), unless
+    /// the system has its own; 4 (April) by default.
+    month: Option<u8>,
 }
 
 /// `[scan]`: the server's scans of systems' URLs.
@@ -293,6 +304,8 @@ pub struct Config {
     pub evidence: mamori_web::EvidenceConfig,
     pub audit: crate::auditlog::AuditConfig,
     pub scan: ScanConfig,
+    /// The month yearly reports fall due (1–12).
+    pub report_month: u8,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -339,6 +352,19 @@ fn data_dir(global: &GlobalArgs, file: &FileConfig) -> PathBuf {
 }
 
 /// The data directory and the database, for commands that need nothing else.
+/// The month yearly reports fall due (`[reports] month`, April unless set).
+pub fn report_month(global: &GlobalArgs) -> Result<u8, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let file = load_file(global.config.as_deref(), &mut errors);
+    match file.reports.month.unwrap_or(4) {
+        m @ 1..=12 if errors.is_empty() => Ok(m),
+        m => {
+            errors.push(ConfigError(format!("reports.month は 1 から 12 です ({m}) (reports.month must be 1 to 12)")));
+            Err(errors)
+        }
+    }
+}
+
 pub fn data_location(global: &GlobalArgs) -> Result<(PathBuf, DatabaseLocation), Vec<ConfigError>> {
     let mut errors = Vec::new();
     let file = load_file(global.config.as_deref(), &mut errors);
@@ -504,6 +530,12 @@ impl Config {
         let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
         let scan = resolve_scan(&file.scan, &mut errors);
+        let report_month = file.reports.month.unwrap_or(4);
+        if !(1..=12).contains(&report_month) {
+            errors.push(ConfigError(format!(
+                "reports.month は 1 から 12 です ({report_month}) (reports.month must be 1 to 12)"
+            )));
+        }
 
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
@@ -520,6 +552,7 @@ impl Config {
                 evidence,
                 audit,
                 scan,
+                report_month,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }

@@ -12,6 +12,7 @@ use mamori_files::export::CsvEncoding;
 use mamori_files::report::{self as sheet, Copy};
 use mamori_store::systems::SystemFilter;
 use mamori_web::report::{print_html, Styles};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,6 +31,19 @@ pub enum ReportCommand {
         /// Shift_JIS で表せない文字を「〓」に置き換える (replace what Shift_JIS cannot hold)
         #[arg(long)]
         substitute: bool,
+        /// 出力先 (default: standard output)
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// 年次報告 (No.68) (the yearly report of one system)
+    Yearly {
+        #[arg(long)]
+        system: i64,
+        /// 対象年 (the year)
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum)]
+        format: YearlyFormat,
         /// 出力先 (default: standard output)
         #[arg(long)]
         output: Option<PathBuf>,
@@ -66,6 +80,12 @@ fn parse_status(s: &str) -> Result<SystemStatus, String> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YearlyFormat {
+    Xlsx,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AllFormat {
     Xlsx,
 }
@@ -96,6 +116,17 @@ pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
     let who = console_person(Role::SecurityOfficer);
     let op = Op { store: &store, who: &who, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
     let code = match cmd {
+        ReportCommand::Yearly { system, year, format, output } => match yearly(global, &op, system, year, format).await
+        {
+            Ok((bytes, label)) => match write(output.as_ref(), &bytes) {
+                Ok(()) => match reports::record_export(&op, system, label).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(EXIT_PROBLEM, e.to_string()),
+                },
+                Err(code) => code,
+            },
+            Err(code) => code,
+        },
         ReportCommand::All { format: AllFormat::Xlsx, department, vendor, phase, status, output } => {
             let filter =
                 SystemFilter { department_id: department, vendor_id: vendor, phase, status, name_contains: None };
@@ -125,6 +156,36 @@ pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
     };
     store.close().await;
     code
+}
+
+/// The yearly report's bytes and the name of its form for the audit log.
+async fn yearly(
+    global: &GlobalArgs,
+    op: &Op<'_>,
+    id: i64,
+    year: i32,
+    format: YearlyFormat,
+) -> Result<(Vec<u8>, &'static str), ExitCode> {
+    let month = crate::config::report_month(global).map_err(|errors| {
+        crate::shared::report_config_errors(&errors);
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    let report = match mamori_app::yearly::report(op, id, year, month).await {
+        Ok(r) => r,
+        Err(Refused::NotFound) => {
+            return Err(fail(EXIT_CONFIG, format!("システム {id} はありません (no such system)")))
+        }
+        Err(Refused::Invalid(_)) => return Err(fail(EXIT_CONFIG, format!("{year} 年は対象にできません (bad year)"))),
+        Err(e) => return Err(fail(EXIT_PROBLEM, e.to_string())),
+    };
+    match format {
+        YearlyFormat::Xlsx => mamori_files::yearly::xlsx(&report)
+            .map(|b| (b, "yearly-xlsx"))
+            .map_err(|e| fail(EXIT_PROBLEM, e.to_string())),
+        YearlyFormat::Html => mamori_web::report::yearly_html(&report, Styles::Inline)
+            .map(|h| (h.into_bytes(), "yearly-html"))
+            .map_err(|e| fail(EXIT_PROBLEM, e.to_string())),
+    }
 }
 
 /// The workbook of every system (within `filter`) and how many there are.

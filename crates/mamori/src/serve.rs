@@ -126,6 +126,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         security: cfg.security,
         evidence: cfg.evidence.clone(),
         vendor_scan_gap: cfg.scan.vendor_gap,
+        report_month: cfg.report_month,
     };
     let sessions = match store.sessions().await {
         Ok(s) => s,

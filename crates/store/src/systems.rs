@@ -52,6 +52,7 @@ pub struct SystemRecord {
     /// Counts every change to the system, its answers, decisions and
     /// overrides (the key of the figures kept in memory).
     pub revision: i64,
+    pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
@@ -154,6 +155,7 @@ struct SystemRow {
     status: String,
     round: i64,
     revision: i64,
+    created_at_us: i64,
     updated_at_us: i64,
 }
 
@@ -188,6 +190,7 @@ impl SystemRow {
             status: parsed("status", &self.status, SystemStatus::parse)?,
             round: self.round,
             revision: self.revision,
+            created_at: timestamp(self.created_at_us)?,
             updated_at: timestamp(self.updated_at_us)?,
         })
     }

@@ -26,7 +26,7 @@ pub mod refusals;
 
 /// The print page of a report, for the console to write as a file.
 pub mod report {
-    pub use crate::handlers::systems::{print_html, Styles};
+    pub use crate::handlers::systems::{print_html, yearly_html, Styles};
 }
 pub mod routes;
 pub mod server;
@@ -62,6 +62,8 @@ pub struct WebConfig {
     pub evidence: EvidenceConfig,
     /// The least time between two scans of one system a vendor asks for.
     pub vendor_scan_gap: time::Duration,
+    /// The month yearly reports fall due unless a system has its own (1–12).
+    pub report_month: u8,
 }
 
 /// Evidence uploads.

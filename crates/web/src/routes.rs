@@ -101,6 +101,12 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/systems/{id}/report", Permission(ViewSystems), get(systems::report_print)),
         entry(g.clone(), "/systems/{id}/report.xlsx", Permission(ViewSystems), get(systems::report_xlsx)),
         entry(g.clone(), "/systems/{id}/report.csv", Permission(ViewSystems), get(systems::report_csv)),
+        entry(g.clone(), "/systems/{id}/yearly", Permission(ViewSystems), get(systems::yearly)),
+        entry(g.clone(), "/systems/{id}/yearly/report", Permission(ViewSystems), get(systems::yearly_print)),
+        entry(g.clone(), "/systems/{id}/yearly.xlsx", Permission(ViewSystems), get(systems::yearly_xlsx)),
+        entry(p.clone(), "/systems/{id}/signoffs", Permission(SignOffReviews), post(systems::sign_off)),
+        entry(p.clone(), "/systems/{id}/yearly/received", Permission(ManageSystems), post(systems::receive)),
+        entry(p.clone(), "/systems/{id}/report-month", Permission(ManageSystems), post(systems::set_month)),
         entry(g.clone(), "/systems/{id}/answers.xlsx", Permission(AnswerChecklist), get(systems::answers_xlsx)),
         entry(
             p.clone(),

@@ -237,3 +237,25 @@ async fn the_console_writes_every_systems_checklist_in_one_workbook_with_filters
     assert_eq!(code, 2);
     assert!(err.contains("not_started, answering, submitted, returned, approved"), "{err}");
 }
+
+#[tokio::test]
+async fn the_console_writes_the_yearly_report_and_refuses_an_impossible_year() {
+    let dir = demo().await;
+    let d = data(&dir);
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    let out = dir.path().join("yearly.xlsx");
+    let args = ["--data-dir", &d, "report", "yearly", "--system", "1", "--year", &year, "--format", "xlsx", "--output"];
+    let (code, _, err) = run(&[&args[..], &[out.to_str().unwrap()]].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    let sheet = book.worksheet_range("年次報告").unwrap();
+    assert!(matches!(sheet.get_value((0, 0)), Some(Data::String(s)) if s.ends_with("文書管理システム")));
+    let html_args = ["--data-dir", &d, "report", "yearly", "--system", "1", "--year", &year, "--format", "html"];
+    let (code, html, _) = run(&html_args).await;
+    assert_eq!(code, 0);
+    assert!(html.contains("<style>") && html.contains("確認欄") && html.contains("報告期限"), "{html}");
+    let (code, _, err) =
+        run(&["--data-dir", &d, "report", "yearly", "--system", "1", "--year", "1999", "--format", "html"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("1999"), "{err}");
+}

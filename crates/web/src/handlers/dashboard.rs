@@ -18,6 +18,7 @@ use crate::AppState;
 use askama::Template;
 use mamori_core::checklist::{Phase, Progress, Review};
 use mamori_core::identity::OrgKind;
+use mamori_core::yearly::DueState;
 use std::sync::Arc;
 
 // ----- dashboard -----------------------------------------------------------------------------
@@ -236,14 +237,26 @@ struct Dashboard<'a> {
     p: PageCtx<'a>,
     role_key: &'static str,
     board: Option<Arc<Board>>,
+    /// Yearly reports due within 30 days or overdue: system id, name, year, words, overdue.
+    yearly: Vec<(i64, String, i32, String, bool)>,
     q: ListQuery,
 }
 
 pub async fn dashboard(
     page: Page,
     user: CurrentUser,
+    meta: crate::handlers::Meta,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
 ) -> Reply {
+    let yearly = if user.can(mamori_core::identity::Permission::ViewSystems) {
+        // Kept like the board: computed again only after a change or on another day.
+        let who = crate::handlers::Acting::new(&user, &meta);
+        let key = format!("{:?}", (user.scope(), today(&page), page.config.report_month));
+        let due = async || mamori_app::yearly::due_reports(&who.op(&page), page.config.report_month).await;
+        page.store.remember("yearly-due", key, due).await?
+    } else {
+        Vec::new()
+    };
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
         // Computed once per &page of the data for each scope, filter, day
         // and language (`mamori_store::revision`).
@@ -257,5 +270,21 @@ pub async fn dashboard(
         None
     };
     let p = page.ctx().await?;
-    html(Dashboard { p, role_key: user.account().role.key(), board, q })
+    let yearly = yearly
+        .into_iter()
+        .map(|d| {
+            let date = d.due.to_string();
+            let (words, overdue) = match d.state {
+                DueState::Overdue { days_late } => {
+                    (p.t.with("dashboard-yearly-overdue", &[("date", &date), ("days", &days_late.to_string())]), true)
+                }
+                DueState::Soon { days_left } => {
+                    (p.t.with("dashboard-yearly-soon", &[("date", &date), ("days", &days_left.to_string())]), false)
+                }
+                DueState::Received | DueState::Later => (date, false),
+            };
+            (d.system_id, d.system, d.year, words, overdue)
+        })
+        .collect();
+    html(Dashboard { p, role_key: user.account().role.key(), board, yearly, q })
 }

@@ -93,6 +93,7 @@ impl App {
                 clamd: opts.clamd.map(mamori_files::evidence::Clamd::Unix),
             },
             vendor_scan_gap: time::Duration::minutes(10),
+            report_month: 4,
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();
@@ -355,6 +356,29 @@ impl Client {
         self.upload_form(sys, n, name, bytes, None, true).await
     }
 
+    /// A multipart form posted from a page of this site (the Origin set),
+    /// as a browser sends a file.
+    pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Res {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(r).await
+    }
+
+    /// One file as field `file`, with the page's CSRF token, after showing `page`.
+    pub async fn post_file(&self, page: &str, path: &str, name: &str, bytes: Vec<u8>) -> Res {
+        self.get(page).await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", self.token())
+            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        self.post_multipart(path, form).await
+    }
+
     /// [`Client::upload`] with an expiry date, and without the CSRF token
     /// unless `with_token`.
     pub async fn upload_form(
@@ -375,15 +399,7 @@ impl Client {
             form = form.text("expires_on", date.to_owned());
         }
         form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
-        let r = self
-            .http
-            .post(format!("{}/systems/{sys}/items/{n}/evidence", self.base))
-            .header("origin", &self.base)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        self.finish(r).await
+        self.post_multipart(&format!("/systems/{sys}/items/{n}/evidence"), form).await
     }
 
     pub async fn sign_in(&self, app: &App, login: &str, password: &str, totp_secret: Option<&str>) -> Res {

@@ -13,3 +13,4 @@ mod reports;
 mod scans;
 mod signin;
 mod speed;
+mod yearly;

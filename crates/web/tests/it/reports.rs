@@ -237,22 +237,15 @@ async fn returned(app: &App) -> (i64, crate::harness::Client) {
     (sys, vendor)
 }
 
-async fn upload(app: &App, c: &crate::harness::Client, sys: i64, bytes: Vec<u8>) -> crate::harness::Res {
-    c.get(&format!("/systems/{sys}")).await;
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", c.token())
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("answers.xlsx"));
-    let r = c
-        .http
-        .post(format!("{}/systems/{sys}/answers.xlsx", app.base))
-        .header("origin", &app.base)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    crate::harness::Res { status, headers, body: r.text().await.unwrap() }
+async fn upload(_: &App, c: &crate::harness::Client, sys: i64, bytes: Vec<u8>) -> crate::harness::Res {
+    c.post_file(&format!("/systems/{sys}"), &format!("/systems/{sys}/answers.xlsx"), "answers.xlsx", bytes).await
+}
+
+/// The workbook a person downloads to answer in.
+async fn answer_copy(app: &App, c: &crate::harness::Client, sys: i64) -> Vec<u8> {
+    let r = c.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
+    r.bytes().await.unwrap().to_vec()
 }
 
 fn answer_table(answers: &[mamori_store::systems::AnswerRecord]) -> Vec<(u32, String, String, i64, Review)> {
@@ -267,9 +260,7 @@ async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
     use mamori_testkit::xlsx::{edited, Workbook};
     for app in App::each(Options::default()).await {
         let (sys, vendor) = returned(&app).await;
-        let r = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
-        let copy = r.bytes().await.unwrap().to_vec();
+        let copy = answer_copy(&app, &vendor, sys).await;
         let x = Workbook::open(&copy);
         assert!(x.sheet(1).find("sheetProtection").is_some(), "the vendor's copy is protected");
         assert!(x.sheet(1).find("dataValidation").is_some_and(|v| v.attr("type") == Some("list")));
@@ -330,8 +321,7 @@ async fn one_bad_row_or_a_zip_bomb_changes_nothing_and_the_problem_is_named() {
     use mamori_testkit::xlsx::edited;
     for app in App::each(Options::default()).await {
         let (sys, vendor) = returned(&app).await;
-        let copy = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
-        let copy = copy.bytes().await.unwrap().to_vec();
+        let copy = answer_copy(&app, &vendor, sys).await;
         let before = app.store.answers(sys, 1).await.unwrap();
         let sheet = "チェックリスト";
         let file = edited(&copy, &[(sheet, 15, 5, "別の対策"), (sheet, 17, 4, "済み"), (sheet, 11 + 31, 4, "対応済")]);
@@ -363,8 +353,7 @@ async fn one_bad_row_or_a_zip_bomb_changes_nothing_and_the_problem_is_named() {
 async fn another_vendor_can_neither_download_nor_upload_the_workbook() {
     for app in App::each(Options::default()).await {
         let (sys, vendor) = returned(&app).await;
-        let copy = vendor.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
-        let copy = copy.bytes().await.unwrap().to_vec();
+        let copy = answer_copy(&app, &vendor, sys).await;
         let other = app.org("ベンダーB", OrgKind::Vendor).await;
         let (stranger, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
         let r = stranger.http.get(format!("{}/systems/{sys}/answers.xlsx", app.base)).send().await.unwrap();
@@ -406,6 +395,11 @@ async fn the_all_systems_workbook_keeps_the_lists_filters_and_the_persons_scope(
         assert_eq!(sheet_names(&vendor, &app, &format!("?department={tax}")).await, ["一覧", "大項目別"]);
         let list = officer.get(&format!("/systems?department={tax}")).await;
         assert!(list.body.contains(&format!("href=\"/systems.xlsx?department={tax}\"")), "{}", list.body);
+        let board = officer.get(&format!("/dashboard?department={tax}")).await;
+        assert!(
+            board.body.contains(&format!("href=\"/systems.xlsx?department={tax}\"")),
+            "the dashboard's filters too"
+        );
         let counts: Vec<String> = app
             .store
             .audit_recent(1000)

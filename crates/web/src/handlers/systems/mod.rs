@@ -11,6 +11,7 @@ mod list;
 mod page;
 mod report;
 mod workbook;
+mod yearly;
 
 pub use evidence::{download_evidence, upload_evidence};
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
@@ -21,6 +22,7 @@ pub use page::{
 };
 pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx, Styles};
 pub use workbook::{answers_xlsx, apply_answers, upload_answers};
+pub use yearly::{receive, set_month, sign_off, yearly, yearly_html, yearly_print, yearly_xlsx};
 
 use crate::error::AppError;
 use crate::handlers::{load, Acting, Loaded};

@@ -1,0 +1,160 @@
+//! Item 68: each system's yearly report, its sign-offs, its due date and
+//! its receipt by the security office; reminders before it falls due.
+
+use crate::checklist::system;
+use crate::{Op, Refused};
+use mamori_core::checklist::AnswerStatus;
+use mamori_core::identity::Permission;
+use mamori_core::jst::JST;
+use mamori_core::yearly::{
+    due_date, due_state, years_to_watch, DueState, OpenItem, SignoffKind, YearlyReport, YearlySignoff,
+};
+use mamori_store::scans::ScanStatus;
+
+/// The report month of system `id`: its own, or `default`.
+async fn month_of(op: &Op<'_>, id: i64, default: u8) -> Result<u8, Refused> {
+    Ok(op.store.report_month(id).await?.unwrap_or(default))
+}
+
+/// The yearly report of system `id` for `year` (report month `default`
+/// unless the system has its own).
+pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<YearlyReport, Refused> {
+    let s = system(op, id).await?;
+    if !(2000..=9999).contains(&year) {
+        return Err(Refused::Invalid("year"));
+    }
+    let store = op.store;
+    let month = month_of(op, id, default).await?;
+    let due = due_date(year, month).ok_or(Refused::Invalid("month"))?;
+    let catalog = store.catalog(s.catalog_version_id).await?;
+    let figures = store.figures(std::slice::from_ref(&s)).await?;
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let today = op.now.to_offset(JST).date();
+    let open_items = store
+        .answers(s.id, s.round)
+        .await?
+        .into_iter()
+        .filter(|a| applicable.contains(&a.number))
+        .filter(|a| matches!(a.input.status, AnswerStatus::NotDone | AnswerStatus::Partial))
+        .map(|a| OpenItem {
+            number: a.number,
+            middle: catalog
+                .requirements
+                .iter()
+                .find(|r| r.number == a.number)
+                .map(|r| r.middle.clone())
+                .unwrap_or_default(),
+            status: a.input.status,
+            overdue: a.input.overdue(today),
+            measures: a.input.measures,
+            planned: a.input.planned,
+        })
+        .collect();
+    let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
+    let scan = scan.and_then(|run| {
+        let at = run.finished_at?;
+        let rows = run
+            .report?
+            .targets
+            .iter()
+            .flat_map(|t| {
+                t.checks.iter().map(move |c| (t.target.clone(), c.id.as_str().to_owned(), c.verdict, c.summary.clone()))
+            })
+            .collect();
+        Some((at, rows))
+    });
+    let diagnosis = store
+        .evidence_for(s.id, s.round, 78)
+        .await?
+        .into_iter()
+        .map(|e| (e.original_name, e.sha256, e.uploaded_at))
+        .collect();
+    let signoffs = store
+        .signoffs(s.id, year)
+        .await?
+        .into_iter()
+        .map(|x| YearlySignoff { kind: x.kind, comment: x.comment, by: x.actor_login, at: x.at })
+        .collect();
+    Ok(YearlyReport {
+        system_id: s.id,
+        system: s.input.name,
+        department: s.department_name,
+        vendor: s.vendor_name,
+        phase: s.input.phase,
+        status: s.status,
+        round: s.round,
+        year,
+        due,
+        received: store.yearly_received(s.id, year).await?,
+        signoffs,
+        scan,
+        diagnosis,
+        open_items,
+        generated_at: op.now,
+    })
+}
+
+/// The vendor or the department signs off the year's review of the
+/// system's administrator accounts or logs, with a comment.
+pub async fn sign_off(op: &Op<'_>, id: i64, year: i32, kind: SignoffKind, comment: &str) -> Result<(), Refused> {
+    op.require(Permission::SignOffReviews)?;
+    system(op, id).await?;
+    Ok(op.store.add_signoff(&op.ctx(), id, year, kind, comment).await?)
+}
+
+/// The security office sets the month a system's yearly report is due.
+pub async fn set_month(op: &Op<'_>, id: i64, month: u8) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    if !(1..=12).contains(&month) {
+        return Err(Refused::Invalid("month"));
+    }
+    Ok(op.store.set_report_month(&op.ctx(), id, month).await?)
+}
+
+/// The security office records the year's report as received (once).
+pub async fn receive(op: &Op<'_>, id: i64, year: i32) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    Ok(op.store.receive_yearly(&op.ctx(), id, year).await?)
+}
+
+/// A yearly report that needs attention: due soon or overdue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub system_id: i64,
+    pub system: String,
+    pub year: i32,
+    pub due: time::Date,
+    pub state: DueState,
+}
+
+/// The yearly reports of the systems the person may see that are due
+/// within the reminder period or overdue, most urgent first. Retired
+/// systems report no more.
+pub async fn due_reports(op: &Op<'_>, default: u8) -> Result<Vec<Due>, Refused> {
+    op.require(Permission::ViewSystems)?;
+    let systems = crate::checklist::systems(op, &Default::default()).await?;
+    let today = op.now.to_offset(JST).date();
+    let years = years_to_watch(today);
+    let months = op.store.report_months().await?;
+    let received = op.store.received_reports(&years).await?;
+    let mut out = Vec::new();
+    for s in systems.iter().filter(|s| s.input.phase != mamori_core::checklist::Phase::Retired) {
+        let month = months.get(&s.id).copied().unwrap_or(default);
+        let registered = s.created_at.to_offset(JST).date();
+        for year in years {
+            let Some(due) = due_date(year, month) else { continue };
+            // A system registered after a due date owes no report for that year.
+            if due < registered {
+                continue;
+            }
+            let state = due_state(today, due, received.contains(&(s.id, year)));
+            if matches!(state, DueState::Soon { .. } | DueState::Overdue { .. }) {
+                out.push(Due { system_id: s.id, system: s.input.name.clone(), year, due, state });
+            }
+        }
+    }
+    out.sort_by_key(|d| d.due);
+    Ok(out)
+}

@@ -1,0 +1,160 @@
+//! Item 68's yearly report over HTTPS: the vendor and the department sign
+//! off their reviews, the office receives the report once, the document
+//! comes out as a workbook and a print page, and reminders reach every
+//! dashboard from thirty days before the due date until it is received.
+
+use crate::checklist::supplied_system;
+use crate::harness::{App, Client, Options};
+use calamine::{Data, Reader, Xlsx};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::jst::JST;
+use reqwest::StatusCode;
+use time::Duration;
+
+async fn department_of(app: &App, name: &str) -> i64 {
+    app.store.organisations().await.unwrap().into_iter().find(|o| o.name == name).unwrap().id
+}
+
+fn texts(bytes: Vec<u8>) -> Vec<String> {
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("年次報告").unwrap();
+    sheet
+        .rows()
+        .flat_map(|r| r.iter().filter_map(|c| if let Data::String(s) = c { Some(s.clone()) } else { None }))
+        .collect()
+}
+
+async fn sign(c: &Client, sys: i64, year: i32, kind: &str, comment: &str) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}/yearly?year={year}")).await;
+    c.post(&format!("/systems/{sys}/signoffs"), &[("year", &year.to_string()), ("kind", kind), ("comment", comment)])
+        .await
+}
+
+#[tokio::test]
+async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block_and_is_received_once() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let ctx = app.ctx();
+        let open = mamori_core::checklist::AnswerInput {
+            status: mamori_core::checklist::AnswerStatus::Partial,
+            measures: "一部の端末で対応済".into(),
+            planned: Some(time::macros::date!(2020 - 01 - 31)),
+            reason: String::new(),
+        };
+        app.store.save_answer(&ctx, sys, 4, &open).await.unwrap();
+        let dept = department_of(&app, "総務課").await;
+        let (staff, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let year = app.now().to_offset(JST).year();
+
+        let page = vendor.get(&format!("/systems/{sys}/yearly")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", app.backend);
+        assert!(page.body.contains(&format!("年次報告 (No.68) {year}")), "this year by default");
+        assert!(page.body.contains("未記録"), "the software list is not recorded yet");
+        let r = sign(&vendor, sys, year, "admin_accounts", "不要な管理者IDはなし").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let r = sign(&staff, sys, year, "logs", "四半期ごとに確認、異常なし").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let bad = sign(&vendor, sys, year, "everything", "").await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(bad.body.contains("確認したことを選んでください") && bad.body.contains("コメント"), "{}", bad.body);
+        assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 2, "the bad one changed nothing");
+
+        // Only the security office records the receipt, once.
+        vendor.get(&format!("/systems/{sys}/yearly")).await;
+        let refused = vendor.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        assert_ne!(refused.status, StatusCode::SEE_OTHER);
+        officer.get(&format!("/systems/{sys}/yearly")).await;
+        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        officer.get(&format!("/systems/{sys}/yearly")).await;
+        officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        let page = officer.get(&format!("/systems/{sys}/yearly")).await;
+        assert!(page.body.contains("この年の年次報告は受領済みです"), "{}", page.body);
+        assert!(page.body.contains("officer1"), "received by");
+
+        let xlsx =
+            officer.http.get(format!("{}/systems/{sys}/yearly.xlsx?year={year}", app.base)).send().await.unwrap();
+        assert_eq!(xlsx.status(), StatusCode::OK);
+        let cells = texts(xlsx.bytes().await.unwrap().to_vec());
+        for expected in [
+            "管理者アカウントの棚卸し",
+            "不要な管理者IDはなし",
+            "vendor-a",
+            "四半期ごとに確認、異常なし",
+            "dept1",
+            "一部対応",
+            "一部の端末で対応済",
+            "2020-01-31",
+            "超過",
+            "確認欄",
+            "報告者 (事業者)",
+        ] {
+            assert!(cells.iter().any(|c| c == expected), "{expected} in {cells:?}");
+        }
+        let print = staff.get(&format!("/systems/{sys}/yearly/report?year={year}")).await;
+        assert!(print.body.contains("<table class=\"signatures\">") && print.body.contains("未記録"));
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let (stranger, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        for path in ["yearly", "yearly.xlsx", "yearly/report"] {
+            assert_eq!(stranger.get(&format!("/systems/{sys}/{path}")).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        stranger.get("/dashboard").await;
+        let r = stranger
+            .post(
+                &format!("/systems/{sys}/signoffs"),
+                &[("year", &year.to_string()), ("kind", "logs"), ("comment", "x")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "another vendor's system does not exist for them");
+        assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 2);
+        let actions = app.audit_actions().await;
+        assert_eq!(actions.iter().filter(|a| *a == "system.review_signed_off").count(), 2);
+        assert_eq!(actions.iter().filter(|a| *a == "yearly_report.received").count(), 1);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn reminders_reach_every_dashboard_from_thirty_days_before_until_the_report_is_received() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        let dept = department_of(&app, "総務課").await;
+        let vendor_org = department_of(&app, "ベンダーA").await;
+        let today = app.now().to_offset(JST).date();
+        let this_month = u8::from(today.month());
+        let later_month = (this_month + 2 - 1) % 12 + 1;
+        let ctx = app.ctx();
+        let mut clients = Vec::new();
+        for (login, role, org) in [
+            ("vendor-x", Role::Vendor, Some(vendor_org)),
+            ("dept1", Role::Department, Some(dept)),
+            ("officer1", Role::SecurityOfficer, None),
+        ] {
+            clients.push(app.signed_in(login, role, org).await.0);
+        }
+        let reminded =
+            |body: &str| body.contains("年次報告の期限") && body.contains(&format!("/systems/{sys}/yearly?year="));
+
+        app.store.set_report_month(&ctx, sys, later_month).await.unwrap();
+        for c in &clients {
+            assert!(!reminded(&c.get("/dashboard").await.body), "due in two months: no reminder yet");
+        }
+        app.store.set_report_month(&ctx, sys, this_month).await.unwrap();
+        for c in &clients {
+            let body = c.get("/dashboard").await.body;
+            assert!(reminded(&body) && body.contains("あと"), "{}: {body}", app.backend);
+        }
+
+        // Past the due date: overdue, for everyone who sees the system.
+        app.clock.advance(Duration::days(40));
+        let (officer, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let body = officer.get("/dashboard").await.body;
+        assert!(reminded(&body) && body.contains("日超過"), "{body}");
+        let year = today.year();
+        app.store.receive_yearly(&ctx, sys, year).await.unwrap();
+        let body = officer.get("/dashboard").await.body;
+        assert!(!body.contains(&format!("/systems/{sys}/yearly?year={year}")), "received: no more reminder");
+        app.close().await;
+    }
+}
