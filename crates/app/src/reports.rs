@@ -5,7 +5,7 @@ use crate::checklist::system;
 use crate::{Op, Refused};
 use futures_util::{StreamExt, TryStreamExt};
 use mamori_core::jst::JST;
-use mamori_core::report::{ChecklistReport, ReportAnswer, ReportAuto, ReportRow};
+use mamori_core::report::{ChecklistReport, ReportAnswer, ReportAuto, ReportRow, SystemHeading};
 use mamori_core::verification::verified_points;
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::{SystemFilter, SystemRecord};
@@ -35,6 +35,19 @@ pub async fn all(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<ChecklistRepo
         .buffered(8)
         .try_collect()
         .await
+}
+
+/// The system as a document names it.
+pub(crate) fn heading(s: &SystemRecord) -> SystemHeading {
+    SystemHeading {
+        id: s.id,
+        name: s.input.name.clone(),
+        department: s.department_name.clone(),
+        vendor: s.vendor_name.clone(),
+        phase: s.input.phase,
+        status: s.status,
+        round: s.round,
+    }
 }
 
 async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<ChecklistReport, Refused> {
@@ -92,13 +105,7 @@ async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<Check
         })
         .collect();
     Ok(ChecklistReport {
-        system_id: s.id,
-        system: s.input.name,
-        department: s.department_name,
-        vendor: s.vendor_name,
-        phase: s.input.phase,
-        status: s.status,
-        round: s.round,
+        system: heading(&s),
         submitted_at,
         reviewed_at,
         catalog: format!("{} 第{}版", catalog.catalog.title, catalog.catalog.version),

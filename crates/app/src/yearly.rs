@@ -76,13 +76,7 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         .map(|x| YearlySignoff { kind: x.kind, comment: x.comment, by: x.actor_login, at: x.at })
         .collect();
     Ok(YearlyReport {
-        system_id: s.id,
-        system: s.input.name,
-        department: s.department_name,
-        vendor: s.vendor_name,
-        phase: s.input.phase,
-        status: s.status,
-        round: s.round,
+        system: crate::reports::heading(&s),
         year,
         due,
         received: store.yearly_received(s.id, year).await?,

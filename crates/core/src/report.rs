@@ -79,16 +79,36 @@ pub fn system_status_word(s: SystemStatus) -> &'static str {
     }
 }
 
-/// The filled checklist of one system, at one moment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChecklistReport {
-    pub system_id: i64,
-    pub system: String,
+/// The system a document is about, as it was when the document was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemHeading {
+    pub id: i64,
+    pub name: String,
     pub department: String,
     pub vendor: Option<String>,
     pub phase: Phase,
     pub status: SystemStatus,
     pub round: i64,
+}
+
+impl SystemHeading {
+    /// The first lines of a document's header block.
+    pub fn lines(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("システム名", self.name.clone()),
+            ("所管課", self.department.clone()),
+            ("事業者", self.vendor.clone().unwrap_or_else(|| "-".into())),
+            ("段階", phase_word(self.phase).to_owned()),
+            ("状態", system_status_word(self.status).to_owned()),
+            ("回", format!("第{}回", self.round)),
+        ]
+    }
+}
+
+/// The filled checklist of one system, at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChecklistReport {
+    pub system: SystemHeading,
     /// The last submission and the last finished review of this round.
     pub submitted_at: Option<OffsetDateTime>,
     pub reviewed_at: Option<OffsetDateTime>,
@@ -292,18 +312,14 @@ impl ChecklistReport {
     /// The header block: label and value, in the document's order.
     pub fn header(&self) -> Vec<(&'static str, String)> {
         let date = |t: Option<OffsetDateTime>| t.map(crate::jst::format_jst).unwrap_or_else(|| "-".into());
-        vec![
-            ("システム名", self.system.clone()),
-            ("所管課", self.department.clone()),
-            ("事業者", self.vendor.clone().unwrap_or_else(|| "-".into())),
-            ("段階", phase_word(self.phase).to_owned()),
-            ("状態", system_status_word(self.status).to_owned()),
-            ("回", format!("第{}回", self.round)),
+        let mut lines = self.system.lines();
+        lines.extend([
             ("提出日", date(self.submitted_at)),
             ("審査日", date(self.reviewed_at)),
             ("要件の版", self.catalog.clone()),
             ("作成日時", crate::jst::format_jst(self.generated_at)),
-        ]
+        ]);
+        lines
     }
 }
 
@@ -346,13 +362,15 @@ mod tests {
     fn tallies_count_by_major_item_and_in_total() {
         use AnswerStatus::*;
         let r = ChecklistReport {
-            system_id: 1,
-            system: "s".into(),
-            department: "d".into(),
-            vendor: None,
-            phase: Phase::Building,
-            status: SystemStatus::Answering,
-            round: 1,
+            system: SystemHeading {
+                id: 1,
+                name: "s".into(),
+                department: "d".into(),
+                vendor: None,
+                phase: Phase::Building,
+                status: SystemStatus::Answering,
+                round: 1,
+            },
             submitted_at: None,
             reviewed_at: None,
             catalog: "c".into(),

@@ -85,13 +85,7 @@ mod tests {
 /// The yearly report of one system (item 68), as a document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct YearlyReport {
-    pub system_id: i64,
-    pub system: String,
-    pub department: String,
-    pub vendor: Option<String>,
-    pub phase: crate::checklist::Phase,
-    pub status: crate::checklist::SystemStatus,
-    pub round: i64,
+    pub system: crate::report::SystemHeading,
     pub year: i32,
     pub due: Date,
     /// Who recorded the report as received, and when.
@@ -141,11 +135,9 @@ impl YearlyReport {
     /// The header block: label and value.
     pub fn header(&self) -> Vec<(&'static str, String)> {
         use crate::jst::{format_jst, format_jst_date};
-        vec![
-            ("システム名", self.system.clone()),
-            ("所管課", self.department.clone()),
-            ("事業者", self.vendor.clone().unwrap_or_else(|| "-".into())),
-            ("段階", crate::report::phase_word(self.phase).to_owned()),
+        let mut lines = self.system.lines();
+        lines.truncate(4);
+        lines.extend([
             ("対象年", format!("{}年", self.year)),
             ("報告期限", self.due.to_string()),
             (
@@ -153,7 +145,8 @@ impl YearlyReport {
                 self.received.as_ref().map_or_else(|| "未受領".into(), |(by, at)| format!("{} {by}", format_jst(*at))),
             ),
             ("作成日", format_jst_date(self.generated_at)),
-        ]
+        ]);
+        lines
     }
 
     /// The document's parts, in order.

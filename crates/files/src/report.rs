@@ -148,8 +148,8 @@ pub fn xlsx(report: &ChecklistReport, copy: Copy) -> Result<Vec<u8>, XlsxError> 
     let meta = wb.add_worksheet();
     meta.set_name(META_SHEET)?;
     for (r, (k, v)) in [
-        ("system_id", report.system_id),
-        ("round", report.round),
+        ("system_id", report.system.id),
+        ("round", report.system.round),
         ("revision", report.revision),
         ("catalog_version", report.catalog_version_id),
     ]
@@ -180,7 +180,7 @@ fn checklist_sheet(
     ws.set_name(name)?;
     let bold = Format::new().set_bold();
     let title = Format::new().set_bold().set_font_size(14);
-    ws.write_string_with_format(0, 0, format!("情報セキュリティ対策 チェックリスト: {}", report.system), &title)?;
+    ws.write_string_with_format(0, 0, format!("情報セキュリティ対策 チェックリスト: {}", report.system.name), &title)?;
     for (i, (label, value)) in report.header().into_iter().enumerate().skip(1) {
         ws.write_string_with_format(i as u32, 0, label, &bold)?;
         ws.merge_range(i as u32, 1, i as u32, 3, &value, &Format::new())?;
@@ -281,13 +281,13 @@ const SYSTEM_COLUMNS: [&str; 7] = ["番号", "システム名", "所管課", "�
 
 fn system_cells(r: &ChecklistReport) -> [String; 7] {
     [
-        r.system_id.to_string(),
-        r.system.clone(),
-        r.department.clone(),
-        r.vendor.clone().unwrap_or_default(),
-        mamori_core::report::phase_word(r.phase).to_owned(),
-        mamori_core::report::system_status_word(r.status).to_owned(),
-        r.round.to_string(),
+        r.system.id.to_string(),
+        r.system.name.clone(),
+        r.system.department.clone(),
+        r.system.vendor.clone().unwrap_or_default(),
+        mamori_core::report::phase_word(r.system.phase).to_owned(),
+        mamori_core::report::system_status_word(r.system.status).to_owned(),
+        r.system.round.to_string(),
     ]
 }
 
@@ -342,7 +342,7 @@ pub fn all_xlsx(reports: &[ChecklistReport]) -> Result<Vec<u8>, XlsxError> {
     majors.set_freeze_panes(1, 2)?;
     majors.autofilter(0, 0, row.saturating_sub(1), (SYSTEM_COLUMNS.len() + 11) as u16)?;
     for r in reports {
-        checklist_sheet(wb.add_worksheet(), &sheet_name(r.system_id, &r.system), r, Copy::Filled, &f)?;
+        checklist_sheet(wb.add_worksheet(), &sheet_name(r.system.id, &r.system.name), r, Copy::Filled, &f)?;
     }
     wb.save_to_buffer()
 }
@@ -450,13 +450,15 @@ pub(crate) mod tests {
         rows[0].evidence = vec![("手順書.pdf".into(), "ab".repeat(32))];
         rows[0].auto = Some(ReportAuto { verdict: Verdict::Pass, points: vec!["1②".into()] });
         ChecklistReport {
-            system_id: 7,
-            system: "住民記録システム".into(),
-            department: "区民課".into(),
-            vendor: Some("株式会社テスト".into()),
-            phase: Phase::Building,
-            status: SystemStatus::Submitted,
-            round: 2,
+            system: mamori_core::report::SystemHeading {
+                id: 7,
+                name: "住民記録システム".into(),
+                department: "区民課".into(),
+                vendor: Some("株式会社テスト".into()),
+                phase: Phase::Building,
+                status: SystemStatus::Submitted,
+                round: 2,
+            },
             submitted_at: Some(datetime!(2026-11-30 01:00 UTC)),
             reviewed_at: None,
             catalog: "千代田区 情報セキュリティ要件 第1.1版".into(),
@@ -583,14 +585,14 @@ pub(crate) mod tests {
     fn the_all_systems_workbook_has_the_summaries_and_a_sheet_per_system() {
         let a = sample();
         let mut b = sample();
-        b.system_id = 12;
-        b.system = "とても長い名前の基幹業務システム [本番]: 財務/会計/人事給与".into();
+        b.system.id = 12;
+        b.system.name = "とても長い名前の基幹業務システム [本番]: 財務/会計/人事給与".into();
         let bytes = all_xlsx(&[a, b.clone()]).unwrap();
         let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
         let names = book.sheet_names();
         assert_eq!(names[..2], [ALL_SUMMARY_SHEET, ALL_MAJOR_SHEET]);
         assert_eq!(names[2], "7 住民記録システム");
-        assert_eq!(names[3], sheet_name(12, &b.system));
+        assert_eq!(names[3], sheet_name(12, &b.system.name));
         assert!(names[3].chars().count() <= 31 && !names[3].contains(['[', ']', ':', '/']), "{}", names[3]);
         let summary = book.worksheet_range(ALL_SUMMARY_SHEET).unwrap();
         let row = |r: u32| (0..18).map(|c| text(summary.get_value((r, c)))).collect::<Vec<_>>();
@@ -601,7 +603,7 @@ pub(crate) mod tests {
         assert_eq!(text(majors.get_value((1, 7))), "1 アクセス制御");
         assert_eq!(text(majors.get_value((2, 0))), "12", "one line per system and 大項目");
         let one = book.worksheet_range(&names[3]).unwrap();
-        assert_eq!(text(one.get_value((0, 0))), format!("情報セキュリティ対策 チェックリスト: {}", b.system));
+        assert_eq!(text(one.get_value((0, 0))), format!("情報セキュリティ対策 チェックリスト: {}", b.system.name));
     }
 
     #[test]

@@ -18,7 +18,12 @@ pub fn xlsx(report: &YearlyReport) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let cell = Format::new().set_text_wrap().set_align(FormatAlign::Top).set_border(FormatBorder::Thin);
     let heading = cell.clone().set_bold().set_background_color(Color::RGB(0xD9D9D9));
-    ws.write_string_with_format(0, 0, format!("情報セキュリティ対策 年次報告 (No.68): {}", report.system), &title)?;
+    ws.write_string_with_format(
+        0,
+        0,
+        format!("情報セキュリティ対策 年次報告 (No.68): {}", report.system.name),
+        &title,
+    )?;
     let mut row = 1;
     for (label, value) in report.header().into_iter().skip(1) {
         ws.write_string_with_format(row, 0, label, &bold)?;

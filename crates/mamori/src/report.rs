@@ -115,47 +115,36 @@ pub async fn run(global: &GlobalArgs, cmd: ReportCommand) -> ExitCode {
     };
     let who = console_person(Role::SecurityOfficer);
     let op = Op { store: &store, who: &who, origin: Origin::default(), now: time::OffsetDateTime::now_utc() };
-    let code = match cmd {
-        ReportCommand::Yearly { system, year, format, output } => match yearly(global, &op, system, year, format).await
-        {
-            Ok((bytes, label)) => match write(output.as_ref(), &bytes) {
-                Ok(()) => match reports::record_export(&op, system, label).await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => fail(EXIT_PROBLEM, e.to_string()),
-                },
-                Err(code) => code,
-            },
-            Err(code) => code,
-        },
-        ReportCommand::All { format: AllFormat::Xlsx, department, vendor, phase, status, output } => {
-            let filter =
-                SystemFilter { department_id: department, vendor_id: vendor, phase, status, name_contains: None };
-            match all(&op, &filter).await {
-                Ok((bytes, n)) => match write(output.as_ref(), &bytes) {
-                    Ok(()) => match reports::record_all_export(&op, n, "xlsx").await {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => fail(EXIT_PROBLEM, e.to_string()),
-                    },
-                    Err(code) => code,
-                },
-                Err(code) => code,
-            }
-        }
-        ReportCommand::Checklist { system, format, encoding, substitute, output } => {
-            match checklist(&op, system, format, encoding, substitute).await {
-                Ok((bytes, label)) => match write(output.as_ref(), &bytes) {
-                    Ok(()) => match reports::record_export(&op, system, label).await {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(e) => fail(EXIT_PROBLEM, e.to_string()),
-                    },
-                    Err(code) => code,
-                },
-                Err(code) => code,
-            }
-        }
+    let code = match report(global, &op, cmd).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     };
     store.close().await;
     code
+}
+
+/// Makes the document, writes it, and records the export.
+async fn report(global: &GlobalArgs, op: &Op<'_>, cmd: ReportCommand) -> Result<(), ExitCode> {
+    let audited = |e: Refused| fail(EXIT_PROBLEM, e.to_string());
+    match cmd {
+        ReportCommand::Yearly { system, year, format, output } => {
+            let (bytes, label) = yearly(global, op, system, year, format).await?;
+            write(output.as_ref(), &bytes)?;
+            reports::record_export(op, system, label).await.map_err(audited)
+        }
+        ReportCommand::All { format: AllFormat::Xlsx, department, vendor, phase, status, output } => {
+            let filter =
+                SystemFilter { department_id: department, vendor_id: vendor, phase, status, name_contains: None };
+            let (bytes, n) = all(op, &filter).await?;
+            write(output.as_ref(), &bytes)?;
+            reports::record_all_export(op, n, "xlsx").await.map_err(audited)
+        }
+        ReportCommand::Checklist { system, format, encoding, substitute, output } => {
+            let (bytes, label) = checklist(op, system, format, encoding, substitute).await?;
+            write(output.as_ref(), &bytes)?;
+            reports::record_export(op, system, label).await.map_err(audited)
+        }
+    }
 }
 
 /// The yearly report's bytes and the name of its form for the audit log.

@@ -49,17 +49,8 @@ pub async fn upload_evidence(
         match field.name() {
             Some("file") if file.is_none() => {
                 let name = clean_name(field.file_name().unwrap_or(""));
-                let mut bytes = Vec::new();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
-                        Ok(None) => break,
-                        Ok(Some(_)) | Err(_) => {
-                            too_large = true;
-                            break;
-                        }
-                    }
-                }
+                let (bytes, larger) = super::read_capped(&mut field, max).await;
+                too_large = larger;
                 file = Some((name, bytes));
                 if too_large {
                     break;

@@ -32,6 +32,19 @@ use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
 use mamori_store::systems::SystemRecord;
 
+/// A file field of a multipart form, read up to `max` bytes and no
+/// further: the bytes, and whether the file was larger (or broken off).
+pub(super) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (Vec<u8>, bool) {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
+            Ok(None) => return (bytes, false),
+            Ok(Some(_)) | Err(_) => return (bytes, true),
+        }
+    }
+}
+
 /// The system, if it exists and this person may see it; 404 otherwise.
 pub(super) async fn system_for(state: &AppState, who: &Acting, id: i64) -> Result<SystemRecord, AppError> {
     Ok(mamori_app::checklist::system(&who.op(state), id).await?)

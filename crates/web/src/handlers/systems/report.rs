@@ -71,21 +71,21 @@ pub fn print_html(report: &ChecklistReport, styles: Styles) -> Result<String, as
         })
         .collect();
     PrintPage {
-        system: report.system.clone(),
+        system: report.system.name.clone(),
         header: report.header().into_iter().skip(1).collect(),
         columns: COLUMNS,
         rows,
         tally_headers: Tally::HEADERS,
         tallies: report.tallies().into_iter().map(|t| (t.name.clone(), t.figures())).collect(),
         inline_css: (styles == Styles::Inline).then_some(include_str!("../../../static/report.css")),
-        back: (styles == Styles::Linked).then(|| format!("/systems/{}", report.system_id)),
+        back: (styles == Styles::Linked).then(|| format!("/systems/{}", report.system.id)),
     }
     .render()
 }
 
 /// The file name of a report: `checklist-7-住民記録システム.xlsx`.
 fn file_name(report: &ChecklistReport, ext: &str) -> String {
-    format!("checklist-{}-{}.{ext}", report.system_id, report.system)
+    format!("checklist-{}-{}.{ext}", report.system.id, report.system.name)
 }
 
 fn xlsx_error(e: impl std::fmt::Display) -> AppError {
@@ -144,7 +144,7 @@ pub async fn report_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): 
                     .iter()
                     .map(|m: &Unencodable| (m.number, m.column, m.ch, format!("U+{:04X}", u32::from(m.ch))))
                     .collect();
-                return html(UnencodablePage { p, id, system: report.system, missing });
+                return html(UnencodablePage { p, id, system: report.system.name, missing });
             }
         },
         (CsvEncoding::Utf8Bom, _) => (sheet::csv(&report, enc).unwrap_or_default(), "csv"),

@@ -26,7 +26,7 @@ pub async fn answers_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply
     let report = workbook::answer_workbook(&op, id).await?;
     let bytes = sheet::xlsx(&report, Copy::ForAnswers).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
     mamori_app::reports::record_export(&op, id, "xlsx-answers").await?;
-    Ok(download::xlsx(&format!("answers-{}-{}.xlsx", report.system_id, report.system), bytes))
+    Ok(download::xlsx(&format!("answers-{}-{}.xlsx", report.system.id, report.system.name), bytes))
 }
 
 /// One change as the preview shows it.
@@ -94,23 +94,12 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
         Ok(m) => m,
         Err(refused) => return Ok(refused),
     };
-    let mut bytes = Vec::new();
-    let mut too_large = false;
+    let (mut bytes, mut too_large) = (Vec::new(), false);
     while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() != Some("file") {
-            continue;
+        if field.name() == Some("file") {
+            (bytes, too_large) = super::read_capped(&mut field, MAX_UPLOAD).await;
+            break;
         }
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) if bytes.len() + chunk.len() <= MAX_UPLOAD => bytes.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Ok(Some(_)) | Err(_) => {
-                    too_large = true;
-                    break;
-                }
-            }
-        }
-        break;
     }
     let file_error =
         |key: &str| vec![CellError::file(t.with(key, &[("mb", &(MAX_UPLOAD / (1024 * 1024)).to_string())]))];

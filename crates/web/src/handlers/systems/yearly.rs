@@ -97,13 +97,13 @@ struct YearlyPrint {
 pub fn yearly_html(r: &YearlyReport, styles: super::Styles) -> Result<String, askama::Error> {
     let inline = styles == super::Styles::Inline;
     YearlyPrint {
-        system: r.system.clone(),
+        system: r.system.name.clone(),
         year: r.year,
         header: r.header().into_iter().skip(1).collect(),
         sections: r.sections(),
         signatures: mamori_files::yearly::SIGNATURES,
         inline_css: inline.then_some(include_str!("../../../static/report.css")),
-        back: (!inline).then(|| format!("/systems/{}/yearly?year={}", r.system_id, r.year)),
+        back: (!inline).then(|| format!("/systems/{}/yearly?year={}", r.system.id, r.year)),
     }
     .render()
 }
@@ -120,7 +120,7 @@ pub async fn yearly_xlsx(page: Page, who: Acting, Path(id): Path<i64>, Query(q):
     let r = yearly_op::report(&op, id, year_of(&page, &q.year), page.config.report_month).await?;
     let bytes = mamori_files::yearly::xlsx(&r).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
     mamori_app::reports::record_export(&op, id, "yearly-xlsx").await?;
-    Ok(download::xlsx(&format!("yearly-{}-{}-{}.xlsx", r.system_id, r.year, r.system), bytes))
+    Ok(download::xlsx(&format!("yearly-{}-{}-{}.xlsx", r.system.id, r.year, r.system.name), bytes))
 }
 
 #[derive(Deserialize, Default)]
