@@ -2,6 +2,7 @@
 //! value, in one place (never a key built with `format!`). A test walks
 //! every value of every set and finds its key in both languages.
 
+use mamori_core::audit::{Action, Outcome};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use mamori_core::verification::Verdict;
@@ -117,10 +118,79 @@ impl Label for LedgerChange {
     }
 }
 
+impl Label for Action {
+    fn key(self) -> &'static str {
+        match self {
+            Action::ServerStart => "action-server-start",
+            Action::ServerStop => "action-server-stop",
+            Action::ConfigError => "action-config-error",
+            Action::SetupCompleted => "action-setup-completed",
+            Action::SignInSuccess => "action-signin-success",
+            Action::SignInFailure => "action-signin-failure",
+            Action::AccountLocked => "action-account-locked",
+            Action::AccountUnlocked => "action-account-unlocked",
+            Action::SignOut => "action-signout",
+            Action::SessionTimeout => "action-session-timeout",
+            Action::PasswordChanged => "action-password-changed",
+            Action::PasswordReset => "action-password-reset",
+            Action::AccountCreated => "action-account-created",
+            Action::AccountUpdated => "action-account-updated",
+            Action::AccountDisabled => "action-account-disabled",
+            Action::AccountEnabled => "action-account-enabled",
+            Action::TotpEnrolled => "action-totp-enrolled",
+            Action::TotpRecoveryUsed => "action-totp-recovery-used",
+            Action::TotpReset => "action-totp-reset",
+            Action::AccessReviewSignedOff => "action-access-review-signed-off",
+            Action::AccessDenied => "action-access-denied",
+            Action::CsrfRejected => "action-csrf-rejected",
+            Action::LedgerExported => "action-ledger-exported",
+            Action::OrganisationCreated => "action-organisation-created",
+            Action::CatalogImported => "action-catalog-imported",
+            Action::CatalogExported => "action-catalog-exported",
+            Action::SystemCreated => "action-system-created",
+            Action::SystemUpdated => "action-system-updated",
+            Action::ApplicabilityOverridden => "action-applicability-overridden",
+            Action::AnswerSaved => "action-answer-saved",
+            Action::SystemSubmitted => "action-system-submitted",
+            Action::AnswerReviewed => "action-answer-reviewed",
+            Action::ReviewFinished => "action-review-finished",
+            Action::EvidenceUploaded => "action-evidence-uploaded",
+            Action::EvidenceRejected => "action-evidence-rejected",
+            Action::EvidenceDownloaded => "action-evidence-downloaded",
+            Action::RoundStarted => "action-system-round-started",
+            Action::CatalogVersionChanged => "action-system-catalog-changed",
+            Action::AuditPurged => "action-audit-purged",
+            Action::AuditExported => "action-audit-exported",
+            Action::AlertAcknowledged => "action-alert-acknowledged",
+            Action::LogReviewSignedOff => "action-log-review-signed-off",
+            Action::ScanRequested => "action-scan-requested",
+            Action::ScanFinished => "action-scan-finished",
+            Action::ScanAddressConfirmed => "action-scan-address-confirmed",
+            Action::ReportExported => "action-report-exported",
+            Action::ReportMonthSet => "action-system-report-month-set",
+            Action::ReviewSignedOff => "action-system-review-signed-off",
+            Action::YearlyReportReceived => "action-yearly-report-received",
+            Action::RequestsRefused => "action-requests-refused",
+        }
+    }
+}
+
+impl Label for Outcome {
+    fn key(self) -> &'static str {
+        match self {
+            Outcome::Success => "outcome-success",
+            Outcome::Failure => "outcome-failure",
+            Outcome::Denied => "outcome-denied",
+        }
+    }
+}
+
 /// Every key of every set, for the test that finds them in both languages.
 pub fn all_keys() -> Vec<&'static str> {
     let mut keys = Vec::new();
     keys.extend(Phase::ALL.iter().map(|x| x.key()));
+    keys.extend(Action::ALL.iter().map(|x| x.key()));
+    keys.extend(Outcome::ALL.iter().map(|x| x.key()));
     keys.extend(SystemStatus::ALL.iter().map(|x| x.key()));
     keys.extend(AnswerStatus::ALL.iter().map(|x| x.key()));
     keys.extend(Review::ALL.iter().map(|x| x.key()));

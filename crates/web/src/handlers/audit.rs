@@ -7,6 +7,7 @@ use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::handlers::{Acting, Reply};
+use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
@@ -98,19 +99,29 @@ pub struct EventRow {
     changes: String,
 }
 
-fn row(e: &Event) -> EventRow {
+/// A stored code in the reader's words (the code itself if mamori no
+/// longer knows it: events outlive versions).
+fn action_label(t: &Tr, code: &str) -> String {
+    Action::parse(code).map_or_else(|| code.to_owned(), |a| t.label(a))
+}
+
+fn outcome_label(t: &Tr, code: &str) -> String {
+    Outcome::parse(code).map_or_else(|| code.to_owned(), |o| t.label(o))
+}
+
+fn row(t: &Tr, e: &Event) -> EventRow {
     let r = &e.record;
     EventRow {
         seq: r.seq,
         at: jst(from_unix_micros(r.occurred_at_us)),
         actor: r.actor_login.clone(),
         client: r.client_addr.clone().unwrap_or_default(),
-        action: r.action.clone(),
+        action: action_label(t, &r.action),
         target: match (&r.target_type, &r.target_id) {
             (Some(t), Some(i)) => format!("{t}:{i}"),
             _ => String::new(),
         },
-        outcome: r.outcome.clone(),
+        outcome: outcome_label(t, &r.outcome),
         changes: r.changes.chars().take(200).collect(),
     }
 }
@@ -123,7 +134,9 @@ struct AuditPage<'a> {
     rows: Vec<EventRow>,
     next: Option<String>,
     exports: String,
-    actions: Vec<&'static str>,
+    /// Code and label of every action, and of every outcome.
+    actions: Vec<(&'static str, String)>,
+    outcomes: Vec<(&'static str, String)>,
     errors: FormErrors,
 }
 
@@ -150,11 +163,12 @@ pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
     });
     let p = page.ctx().await?;
     html(AuditPage {
-        p,
-        rows: rows.iter().take(PAGE as usize).map(row).collect(),
+        rows: rows.iter().take(PAGE as usize).map(|e| row(&p.t, e)).collect(),
         next,
         exports: qs,
-        actions: Action::ALL.iter().map(|a| a.as_str()).collect(),
+        actions: Action::ALL.iter().map(|a| (a.as_str(), p.t.label(*a))).collect(),
+        outcomes: Outcome::ALL.iter().map(|o| (o.as_str(), p.t.label(*o))).collect(),
+        p,
         q,
         errors,
     })
@@ -165,6 +179,8 @@ pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
 struct EventPage<'a> {
     p: PageCtx<'a>,
     e: Event,
+    action: String,
+    outcome: String,
     at: String,
     changes: String,
 }
@@ -176,7 +192,8 @@ pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| e.record.changes.clone());
-    html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, e })
+    let (action, outcome) = (action_label(&p.t, &e.record.action), outcome_label(&p.t, &e.record.outcome));
+    html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, action, outcome, e })
 }
 
 async fn audit_export_event(state: &AppState, who: &Acting, format: &str, n: u64) -> Result<(), AppError> {
@@ -266,7 +283,8 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
         from: Some(since),
         ..AuditFilter::default()
     };
-    let lockouts = page.store.audit_page(&filter, None, 50).await?.iter().map(row).collect();
+    let t = page.t();
+    let lockouts = page.store.audit_page(&filter, None, 50).await?.iter().map(|e| row(&t, e)).collect();
     let new_addresses = page
         .store
         .new_address_signins(since)

@@ -20,7 +20,7 @@ async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
         }
         let page = officer.get("/audit?action=signin.failure").await;
         assert_eq!(page.status, StatusCode::OK);
-        assert_eq!(page.body.matches("<td>signin.failure</td>").count(), 50, "{}: one page of 50", app.backend);
+        assert_eq!(page.body.matches("<td>サインイン失敗</td>").count(), 50, "{}: one page of 50", app.backend);
         let next = page
             .body
             .split("href=\"/audit?")
@@ -32,7 +32,7 @@ async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
             .replace("&amp;", "&")
             .replace("&#38;", "&");
         let page2 = officer.get(&format!("/audit?{next}")).await;
-        assert_eq!(page2.body.matches("<td>signin.failure</td>").count(), 10, "{}: {next}", app.backend);
+        assert_eq!(page2.body.matches("<td>サインイン失敗</td>").count(), 10, "{}: {next}", app.backend);
         let bad = officer.get("/audit?from=yesterday").await;
         assert!(bad.body.contains("2027-03-31 の形式"), "{}", bad.body);
 
@@ -135,5 +135,27 @@ async fn the_audit_viewers_action_filter_lists_every_action() {
     }
     assert!(mamori_core::audit::Action::ALL.len() >= 45);
     assert!(offered > mamori_core::audit::Action::ALL.len(), "every action and the other filters");
+    app.close().await;
+}
+
+/// Actions and outcomes read in the reader's language, never as codes;
+/// the code stays beside the label on the event's page.
+#[tokio::test]
+async fn the_audit_viewer_names_actions_and_outcomes_in_japanese_and_english() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let page = officer.get("/audit").await.body;
+    assert!(page.contains("<option value=\"signin.success\">サインイン成功</option>"), "{page}");
+    assert!(page.contains("<option value=\"denied\">拒否</option>"));
+    let rows = page.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert!(rows.contains("<td>サインイン成功</td>") && rows.contains("<td>成功</td>"), "{rows}");
+    assert!(!rows.contains("<td>signin.success</td>") && !rows.contains("<td>success</td>"), "{rows}");
+    let seq = rows.split("/audit/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let event = officer.get(&format!("/audit/events/{seq}")).await.body;
+    assert!(event.contains("<small><code>"), "the code beside the label: {event}");
+    officer.get("/dashboard").await;
+    officer.post("/lang", &[("lang", "en"), ("next", "/audit")]).await;
+    let english = officer.get("/audit").await.body;
+    assert!(english.contains("<option value=\"signin.success\">Signed in</option>"), "{english}");
     app.close().await;
 }
