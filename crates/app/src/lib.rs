@@ -9,9 +9,12 @@
 
 pub mod accounts;
 pub mod checklist;
+pub mod credentials;
 pub mod evidence;
 pub mod oversight;
+pub mod passwords;
 pub mod reports;
+pub mod signin;
 pub mod workbook;
 pub mod yearly;
 
@@ -107,6 +110,9 @@ pub enum Refused {
     /// The database failed.
     #[error("database: {0}")]
     Store(StoreError),
+    /// The server failed otherwise (a password could not be hashed).
+    #[error("{0}")]
+    Internal(&'static str),
 }
 
 impl From<StoreError> for Refused {

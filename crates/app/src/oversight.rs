@@ -2,6 +2,7 @@
 //! (items 28, 67), alerts, the access review (items 7, 65), organisations.
 
 use crate::{Op, Refused};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{OrgKind, Permission};
 
 /// Records that the logs of a period were reviewed, with the findings.
@@ -33,4 +34,22 @@ pub async fn sign_off_access_review(op: &Op<'_>, comment: &str) -> Result<i64, R
 pub async fn create_organisation(op: &Op<'_>, name: &str, kind: OrgKind, contact: &str) -> Result<i64, Refused> {
     op.require(Permission::ManageAccounts)?;
     Ok(op.store.create_organisation_audited(&op.ctx(), name, kind, contact).await?)
+}
+
+/// Records that the ID管理簿 was handed out, in `format` (item 64).
+pub async fn record_ledger_export(op: &Op<'_>, format: &str) -> Result<(), Refused> {
+    op.require(Permission::ViewAccounts)?;
+    exported(op, Action::LedgerExported, Changes::new().with("format", format)).await
+}
+
+/// Records that `events` audit events were handed out, in `format`.
+pub async fn record_audit_export(op: &Op<'_>, format: &str, events: u64) -> Result<(), Refused> {
+    op.require(Permission::ViewAuditLog)?;
+    exported(op, Action::AuditExported, Changes::new().with("format", format).with("events", events)).await
+}
+
+async fn exported(op: &Op<'_>, action: Action, changes: Changes) -> Result<(), Refused> {
+    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), action, Outcome::Success).changes(changes);
+    op.store.audit_record(op.now, ev).await?;
+    Ok(())
 }

@@ -18,6 +18,14 @@ impl CsvEncoding {
         }
     }
 
+    /// The format as the audit log records an export in it.
+    pub fn format_name(self) -> &'static str {
+        match self {
+            CsvEncoding::Utf8Bom => "csv",
+            CsvEncoding::ShiftJis => "csv-sjis",
+        }
+    }
+
     /// The media type of CSV in this encoding.
     pub fn content_type(self) -> &'static str {
         match self {

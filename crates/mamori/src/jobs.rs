@@ -8,14 +8,11 @@ use mamori_store::sessions::Sessions;
 use mamori_store::Store;
 use mamori_web::refusals::Refusals;
 use mamori_web::Security;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tower_sessions::session_store::ExpiredDeletion;
 
-const SETUP_VALID: time::Duration = time::Duration::minutes(30);
 const DAILY: Duration = Duration::from_secs(24 * 3600);
 const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
 const SIGNIN_WATCH: Duration = Duration::from_secs(10 * 60);
@@ -28,15 +25,8 @@ pub async fn setup_token(
     clock: &dyn Clock,
     origin: &str,
 ) -> Result<Option<String>, mamori_store::StoreError> {
-    if store.has_admin().await? {
-        return Ok(None);
-    }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    store.set_setup_token(&hash, clock.now() + SETUP_VALID).await?;
-    Ok(Some(format!("{origin}/setup/{token}")))
+    let token = mamori_app::signin::issue_setup_token(store, clock.now()).await?;
+    Ok(token.map(|token| format!("{origin}/setup/{token}")))
 }
 
 /// What the background jobs work on.

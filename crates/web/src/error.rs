@@ -33,6 +33,7 @@ impl From<mamori_app::Refused> for AppError {
     fn from(e: mamori_app::Refused) -> Self {
         match e {
             mamori_app::Refused::Store(e) => AppError::Store(e),
+            mamori_app::Refused::Internal(why) => AppError::Internal(why.into()),
             mamori_app::Refused::Invalid(_) => AppError::BadRequest,
             _ => AppError::NotFound,
         }

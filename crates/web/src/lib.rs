@@ -14,7 +14,6 @@ mod error;
 mod error_page;
 mod forms;
 mod handlers;
-pub mod hashing;
 mod health;
 pub mod i18n;
 pub mod labels;
@@ -140,11 +139,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub i18n: Arc<i18n::I18n>,
-    pub hasher: Arc<hashing::Hasher>,
+    pub hasher: Arc<mamori_app::passwords::Hasher>,
     pub refusals: Arc<refusals::Refusals>,
-    /// Attempts on one account's second factor (or current password) are
-    /// evaluated one at a time: one lock per stripe of account ids.
-    pub account_locks: Arc<[tokio::sync::Mutex<()>]>,
     /// The key that signs visitors' CSRF tokens ([`csrf`]), made once per
     /// installation and kept in the database; set by [`AppState::prepare`].
     pub csrf_key: Arc<std::sync::OnceLock<Arc<[u8]>>>,
@@ -158,9 +154,8 @@ impl AppState {
             clock,
             metrics: Arc::new(Metrics::new()),
             i18n: Arc::new(i18n::I18n::load()),
-            hasher: Arc::new(hashing::Hasher::new()),
+            hasher: Arc::new(mamori_app::passwords::Hasher::new()),
             refusals: Arc::new(refusals::Refusals::default()),
-            account_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             csrf_key: Default::default(),
         };
         AppState { store, shared: Arc::new(shared) }
@@ -185,11 +180,6 @@ impl AppState {
         let now = self.clock.now();
         let done = self.refusals.note(now, addr, why, path);
         refusals::Refusals::write(&self.store, now, done).await;
-    }
-
-    /// The lock that serialises attempts on one account in this process.
-    pub fn account_lock(&self, account_id: i64) -> &tokio::sync::Mutex<()> {
-        &self.account_locks[account_id.rem_euclid(self.account_locks.len() as i64) as usize]
     }
 }
 

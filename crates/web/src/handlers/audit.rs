@@ -13,7 +13,8 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::Form;
-use mamori_core::audit::{Action, Changes, Event, NewEvent, Outcome};
+use mamori_app::oversight;
+use mamori_core::audit::{Action, Event, Outcome};
 use mamori_core::clock::from_unix_micros;
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::jst::jst_day_start;
@@ -196,13 +197,6 @@ pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
     html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, action, outcome, e })
 }
 
-async fn audit_export_event(state: &AppState, who: &Acting, format: &str, n: u64) -> Result<(), AppError> {
-    let ev = NewEvent::new(who.user.actor(), who.origin.clone(), Action::AuditExported, Outcome::Success)
-        .changes(Changes::new().with("format", format).with("events", n));
-    state.store.audit_record(state.clock.now(), ev).await?;
-    Ok(())
-}
-
 pub async fn export_csv(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
     let f = q.filter().map_err(|_| AppError::BadRequest)?;
     let mut rows = Vec::new();
@@ -214,7 +208,7 @@ pub async fn export_csv(State(state): State<AppState>, who: Acting, Query(q): Qu
         })
         .await?;
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    audit_export_event(&state, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }, n).await?;
+    oversight::record_audit_export(&who.op(&state), enc.format_name(), n).await?;
     let headers: Vec<String> = audit_export::CSV_HEADERS.iter().map(|s| (*s).to_owned()).collect();
     Ok(download::csv("audit-log.csv", &headers, &rows, enc))
 }
@@ -230,7 +224,7 @@ pub async fn export_jsonl(State(state): State<AppState>, who: Acting, Query(q): 
             Ok(())
         })
         .await?;
-    audit_export_event(&state, &who, "jsonl", n).await?;
+    oversight::record_audit_export(&who.op(&state), "jsonl", n).await?;
     Ok(download::file("application/x-ndjson; charset=utf-8", "audit-log.jsonl", out))
 }
 

@@ -14,14 +14,13 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
-use mamori_core::audit::{Actor, Origin};
+use mamori_core::audit::Origin;
 use mamori_core::catalog::RequirementDef;
 use mamori_core::checklist::{Phase, SystemStatus};
 use mamori_core::identity::OrgKind;
 use mamori_core::jst::format_jst;
 use mamori_core::jst::JST;
 use mamori_store::accounts::Organisation;
-use mamori_store::identity::Ctx;
 use mamori_store::systems::SystemFilter;
 use mamori_store::systems::SystemRecord;
 use serde::Deserialize;
@@ -39,10 +38,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
 }
 
 impl Meta {
-    pub fn ctx(&self, now: OffsetDateTime, actor: Actor) -> Ctx {
-        Ctx { now, actor, origin: self.0.clone() }
-    }
-
     pub fn addr(&self) -> String {
         self.0.client_addr.clone().unwrap_or_default()
     }
@@ -70,10 +65,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Acting {
 pub type Reply = Result<Response, AppError>;
 
 impl Acting {
-    pub fn ctx(&self, now: OffsetDateTime, actor: Actor) -> Ctx {
-        Ctx { now, actor, origin: self.origin.clone() }
-    }
-
     /// The acting person of a handler that also needs the signed-in user
     /// and the request's origin on their own.
     pub fn new(user: &crate::auth::CurrentUser, meta: &Meta) -> Acting {

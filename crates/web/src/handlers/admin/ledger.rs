@@ -10,10 +10,9 @@ use crate::handlers::html;
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
-use crate::AppState;
 use askama::Template;
 use axum::extract::Query;
-use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_app::oversight;
 use mamori_files::export::CsvEncoding;
 use serde::Deserialize;
 
@@ -46,13 +45,6 @@ fn ledger_table(t: &Tr, entries: &[mamori_store::accounts::LedgerEntry]) -> (Vec
     (headers, rows)
 }
 
-async fn audit_export(state: &AppState, who: &Acting, format: &str) -> Result<(), AppError> {
-    let ev = NewEvent::new(who.user.actor(), who.origin.clone(), Action::LedgerExported, Outcome::Success)
-        .changes(Changes::new().with("format", format));
-    state.store.audit_record(state.clock.now(), ev).await?;
-    Ok(())
-}
-
 #[derive(Deserialize)]
 pub struct CsvQuery {
     encoding: Option<String>,
@@ -62,7 +54,7 @@ pub async fn ledger_csv(page: Page, who: Acting, q: Query<CsvQuery>) -> Reply {
     let t = page.t();
     let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    audit_export(&page, &who, if enc == CsvEncoding::ShiftJis { "csv-sjis" } else { "csv" }).await?;
+    oversight::record_ledger_export(&who.op(&page), enc.format_name()).await?;
     Ok(download::csv(&format!("{}.csv", t.get("ledger-file")), &headers, &rows, enc))
 }
 
@@ -71,6 +63,6 @@ pub async fn ledger_xlsx(page: Page, who: Acting) -> Reply {
     let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
     let bytes = mamori_files::export::xlsx_bytes(&t.get("ledger-file"), &headers, &rows)
         .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
-    audit_export(&page, &who, "xlsx").await?;
+    oversight::record_ledger_export(&who.op(&page), "xlsx").await?;
     Ok(download::xlsx(&format!("{}.xlsx", t.get("ledger-file")), bytes))
 }

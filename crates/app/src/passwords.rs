@@ -1,4 +1,5 @@
-//! Password checks off the async workers (items 39, 41).
+//! Password checks off the async workers (items 39, 41), and the rule
+//! that the checks on one account run one at a time.
 //!
 //! An argon2 check costs tens of milliseconds of CPU and 19 MiB of memory.
 //! Checks run on the blocking pool behind a semaphore sized to the cores,
@@ -31,6 +32,9 @@ pub struct Hasher {
     login_key: OnceCell<Vec<u8>>,
     /// Working memory of the checks, at most one per permit.
     memory: Arc<Mutex<Vec<hash::Memory>>>,
+    /// Attempts on one account's second factor (or current password) are
+    /// evaluated one at a time: one lock per stripe of account ids.
+    accounts: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl Default for Hasher {
@@ -50,7 +54,13 @@ impl Hasher {
             peak: AtomicU64::new(0),
             login_key: OnceCell::new(),
             memory: Arc::default(),
+            accounts: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// Holds the checks on one account in this process until dropped.
+    pub async fn one_at_a_time(&self, account_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.accounts[account_id.rem_euclid(self.accounts.len() as i64) as usize].lock().await
     }
 
     /// Checks `password` against `phc`, or against a dummy hash when there

@@ -1,0 +1,89 @@
+//! A person's own password and second factor (items 4, 5, 38, 40, 41).
+
+use crate::passwords::Hasher;
+use crate::signin::record_lock;
+use crate::{Op, Refused};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::policy::LockoutPolicy;
+use mamori_core::totp;
+use mamori_store::accounts::Account;
+
+/// What came of checking the current password before a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Current {
+    Right,
+    /// Wrong: counted towards the lockout and audited.
+    Wrong,
+    /// The account is locked: nothing was checked.
+    Locked,
+}
+
+/// The current password is checked as at sign-in (item 41): counted in
+/// advance towards the lockout, refused unchecked while locked, a wrong one
+/// audited; the checks on one account run one at a time.
+pub async fn check_current(
+    op: &Op<'_>,
+    hasher: &Hasher,
+    lockout: &LockoutPolicy,
+    a: &Account,
+    current: &str,
+) -> Result<Current, Refused> {
+    let _one_at_a_time = hasher.one_at_a_time(a.id).await;
+    let Some(reserved) = op.store.open_account_attempt(a.id, op.now, lockout).await? else {
+        return Ok(Current::Locked);
+    };
+    if hasher.verify(current, Some(&a.password_hash)).await {
+        op.store.reset_failures(a.id).await?;
+        return Ok(Current::Right);
+    }
+    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::PasswordChanged, Outcome::Failure)
+        .target("account", a.id.to_string())
+        .changes(Changes::new().with("why", "bad_current_password").with("failures", reserved.failures));
+    op.store.audit_record(op.now, ev).await?;
+    record_lock(op.store, op.now, &op.origin, op.who.actor(), a.id, reserved, lockout).await?;
+    Ok(Current::Wrong)
+}
+
+/// Items 4, 5: the new password (already checked against the policy),
+/// unless it is one of the last `history` ones (`Ok(None)`). The change
+/// ends every other session of the account: the account's new session
+/// generation is returned.
+pub async fn change_password(
+    op: &Op<'_>,
+    hasher: &Hasher,
+    history: usize,
+    a: &Account,
+    new: &str,
+) -> Result<Option<i64>, Refused> {
+    for old in op.store.password_history(a.id, history).await? {
+        if hasher.verify(new, Some(&old)).await {
+            return Ok(None);
+        }
+    }
+    let hash = hasher.hash(new).await.ok_or(Refused::Internal("password hashing failed"))?;
+    Ok(Some(op.store.change_own_password(&op.ctx(), a.id, &hash).await?))
+}
+
+/// The secret the account enrols with: the one begun already, or a new one
+/// kept until the enrolment is confirmed.
+pub async fn enrolment_secret(op: &Op<'_>, a: &Account) -> Result<String, Refused> {
+    if let Some(s) = &a.totp_secret {
+        return Ok(s.clone());
+    }
+    let s = totp::new_secret();
+    op.store.begin_totp_enrolment(a.id, &s).await?;
+    Ok(s)
+}
+
+/// Item 40: a code from the authenticator confirms the enrolment; the
+/// recovery codes are returned, once (only their hashes are kept). `None`
+/// when the code does not match.
+pub async fn confirm_enrolment(op: &Op<'_>, a: &Account, code: &str) -> Result<Option<Vec<String>>, Refused> {
+    let Some(step) = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, code, op.now)) else {
+        return Ok(None);
+    };
+    let codes = totp::new_recovery_codes();
+    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+    op.store.confirm_totp(&op.ctx(), a.id, step, &hashes).await?;
+    Ok(Some(codes))
+}
