@@ -11,22 +11,13 @@ pub fn retention_ok(retention: Duration) -> bool {
     retention >= MIN_RETENTION
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
+crate::closed_set!(
+    /// How urgent an alert is.
+    Severity { Info = "info", Warning = "warning", Critical = "critical" }
+);
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
-}
+/// The kinds of alert mamori raises, as stored.
+pub const ALERT_KINDS: [&str; 3] = ["signin.spike", "signin.spraying", "audit.chain_broken"];
 
 /// When sign-in failures call for an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 use mamori_core::audit::{Action, Outcome};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
-use mamori_core::verification::Verdict;
+use mamori_core::monitoring::Severity;
+use mamori_core::verification::{CheckId, Verdict};
 
 /// A value shown to people, by its translation key.
 pub trait Label: Copy {
@@ -199,5 +200,52 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend([OrgKind::Department, OrgKind::Vendor].map(Label::key));
     keys.extend(HistoryKind::ALL.iter().map(|x| x.key()));
     keys.extend(LedgerChange::ALL.iter().map(|x| x.key()));
+    keys.extend(Severity::ALL.iter().map(|x| x.key()));
+    keys.extend(CheckId::ALL.iter().map(|x| x.key()));
+    keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
+}
+
+impl Label for Severity {
+    fn key(self) -> &'static str {
+        match self {
+            Severity::Info => "severity-info",
+            Severity::Warning => "severity-warning",
+            Severity::Critical => "severity-critical",
+        }
+    }
+}
+
+impl Label for CheckId {
+    fn key(self) -> &'static str {
+        match self {
+            CheckId::TlsVersions => "check-tls-versions",
+            CheckId::TlsCertificate => "check-tls-certificate",
+            CheckId::HttpsRedirect => "check-https-redirect",
+            CheckId::Clickjacking => "check-clickjacking",
+            CheckId::Disclosure => "check-disclosure",
+            CheckId::Cookies => "check-cookies",
+            CheckId::SessionInUrl => "check-session-in-url",
+            CheckId::CredentialsInUrl => "check-credentials-in-url",
+            CheckId::Listing => "check-listing",
+            CheckId::Exposed => "check-exposed",
+            CheckId::Admin => "check-admin",
+            CheckId::ErrorDetail => "check-error-detail",
+            CheckId::Ports => "check-ports",
+            CheckId::PasswordField => "check-password-field",
+            CheckId::CsrfToken => "check-csrf-token",
+            CheckId::SessionIdStrength => "check-session-id-strength",
+        }
+    }
+}
+
+/// The key of an alert kind as stored (`signin.spraying`); `None` for a
+/// kind this version does not know.
+pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
+    match kind {
+        "signin.spike" => Some("alert-signin-spike"),
+        "signin.spraying" => Some("alert-signin-spraying"),
+        "audit.chain_broken" => Some("alert-audit-chain-broken"),
+        _ => None,
+    }
 }

@@ -162,7 +162,6 @@ impl Page {
             if u.can(Permission::ManageAccounts) {
                 nav.push(NavLink { href: "/admin/organisations", label: t.get("nav-organisations") });
             }
-            nav.push(NavLink { href: "/account", label: t.get("nav-account") });
         }
         let user = self.user.as_ref().map(|u| Viewer::from(u.account()));
         Ok(PageCtx { t, user, csrf, flash, nav, path: self.path.clone() })

@@ -18,6 +18,7 @@ use mamori_core::audit::{Action, Event, Outcome};
 use mamori_core::clock::from_unix_micros;
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::jst::jst_day_start;
+use mamori_core::monitoring::Severity;
 use mamori_files::audit_export;
 use mamori_files::export::CsvEncoding;
 use mamori_store::auditlog::AuditFilter;
@@ -379,8 +380,8 @@ pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
         .into_iter()
         .map(|a| AlertRow {
             id: a.id,
-            kind: a.kind,
-            severity: a.severity,
+            kind: crate::labels::alert_kind_key(&a.kind).map_or(a.kind, |k| p.t.get(k)),
+            severity: Severity::parse(&a.severity).map_or(a.severity, |x| p.t.label(x)),
             subject: a.subject,
             detail: a.detail,
             first: jst(Some(a.first_seen)),

@@ -56,7 +56,7 @@ pub async fn catalog(page: Page, q: Query<CatalogQuery>) -> Reply {
             .iter()
             .map(|v| (v.id, format!("{} {} ({})", v.id, v.label, jst(Some(v.imported_at)))))
             .collect(),
-        rows: file.requirements.iter().map(req_row).collect(),
+        rows: file.requirements.iter().map(|r| req_row(&p.t, r)).collect(),
         p,
         diff,
     })

@@ -175,15 +175,24 @@ pub struct ReqRow {
     hint: String,
 }
 
-pub fn req_row(r: &RequirementDef) -> ReqRow {
+/// A requirement as people read it: its condition in words, its automatic
+/// checks by name.
+pub fn req_row(t: &crate::i18n::Tr, r: &RequirementDef) -> ReqRow {
+    let applies_when = mamori_core::catalog::Applicability::parse(&r.applies_when)
+        .map_or_else(|_| r.applies_when.clone(), |a| a.in_words());
+    let checks: Vec<String> = r
+        .checks
+        .iter()
+        .map(|c| mamori_core::verification::CheckId::parse(c).map_or_else(|| c.clone(), |id| t.label(id)))
+        .collect();
     ReqRow {
         number: r.number,
         major: r.major.clone(),
         middle: r.middle.clone(),
         condition: r.condition_note.clone().unwrap_or_default(),
         text: r.text.clone(),
-        applies_when: r.applies_when.clone(),
-        checks: r.checks.join(" "),
+        applies_when,
+        checks: checks.join("、"),
         hint: r.evidence_hint.clone(),
     }
 }

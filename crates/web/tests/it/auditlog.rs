@@ -139,7 +139,8 @@ async fn the_audit_viewers_action_filter_lists_every_action() {
 }
 
 /// Actions and outcomes read in the reader's language, never as codes;
-/// the code stays beside the label on the event's page.
+/// on the event's page the codes are kept behind the toggle that shows the
+/// record as stored.
 #[tokio::test]
 async fn the_audit_viewer_names_actions_and_outcomes_in_japanese_and_english() {
     let app = App::spawn("sqlite", Options::default()).await;
@@ -152,7 +153,10 @@ async fn the_audit_viewer_names_actions_and_outcomes_in_japanese_and_english() {
     assert!(!rows.contains("<td>signin.success</td>") && !rows.contains("<td>success</td>"), "{rows}");
     let seq = rows.split("/audit/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let event = officer.get(&format!("/audit/events/{seq}")).await.body;
-    assert!(event.contains("<small><code>"), "the code beside the label: {event}");
+    let raw = event.split("<details>").nth(1).expect("the toggle").split("</details>").next().unwrap();
+    assert!(raw.contains("<code>signin.success</code> <code>success</code>"), "the codes behind it: {event}");
+    let shown = event.replace(raw, "");
+    assert!(!shown.contains("signin.success") && shown.contains("サインイン成功"), "{shown}");
     officer.get("/dashboard").await;
     officer.post("/lang", &[("lang", "en"), ("next", "/audit")]).await;
     let english = officer.get("/audit").await.body;

@@ -40,6 +40,7 @@ struct UserDetail<'a> {
 async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormErrors) -> Reply {
     let a = account_or_404(page, id).await?;
     let ledger: Vec<_> = page.store.ledger_of(id).await?;
+    let orgs = page.store.organisations().await?;
     let p = page.ctx().await?;
     let now = page.clock.now();
     let mut actions = Vec::new();
@@ -59,7 +60,7 @@ async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormError
         role: p.t.label(a.role),
         status: status(&p.t, &a, now),
         last_signin: format!("{} {}", jst(a.last_signin_at), a.last_signin_addr.clone().unwrap_or_default()),
-        ledger: ledger_rows(&p.t, &ledger),
+        ledger: ledger_rows(&p.t, &orgs, &ledger),
         can_manage: user.can(Permission::ManageAccounts),
         p,
         a,

@@ -27,22 +27,24 @@ struct LedgerPage<'a> {
 
 pub async fn ledger(page: Page) -> Reply {
     let entries = page.store.ledger().await?;
+    let orgs = page.store.organisations().await?;
     let p = page.ctx().await?;
-    let ledger = ledger_rows(&p.t, &entries);
+    let ledger = ledger_rows(&p.t, &orgs, &entries);
     html(LedgerPage { p, ledger })
 }
 
-fn ledger_table(t: &Tr, entries: &[mamori_store::accounts::LedgerEntry]) -> (Vec<String>, Vec<Vec<String>>) {
+async fn ledger_table(page: &Page, t: &Tr<'_>) -> Result<(Vec<String>, Vec<Vec<String>>), AppError> {
+    let (entries, orgs) = (page.store.ledger().await?, page.store.organisations().await?);
     let headers =
         ["ledger-at", "field-login", "ledger-change", "ledger-before", "ledger-after", "ledger-actor", "field-reason"]
             .iter()
             .map(|k| t.get(k))
             .collect();
-    let rows = ledger_rows(t, entries)
+    let rows = ledger_rows(t, &orgs, &entries)
         .into_iter()
         .map(|r| vec![r.at, r.login, r.change, r.before, r.after, r.actor, r.reason])
         .collect();
-    (headers, rows)
+    Ok((headers, rows))
 }
 
 #[derive(Deserialize)]
@@ -52,7 +54,7 @@ pub struct CsvQuery {
 
 pub async fn ledger_csv(page: Page, who: Acting, q: Query<CsvQuery>) -> Reply {
     let t = page.t();
-    let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
+    let (headers, rows) = ledger_table(&page, &t).await?;
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
     oversight::record_ledger_export(&who.op(&page), enc.format_name()).await?;
     Ok(download::csv(&format!("{}.csv", t.get("ledger-file")), &headers, &rows, enc))
@@ -60,7 +62,7 @@ pub async fn ledger_csv(page: Page, who: Acting, q: Query<CsvQuery>) -> Reply {
 
 pub async fn ledger_xlsx(page: Page, who: Acting) -> Reply {
     let t = page.t();
-    let (headers, rows) = ledger_table(&t, &page.store.ledger().await?);
+    let (headers, rows) = ledger_table(&page, &t).await?;
     let bytes = mamori_files::export::xlsx_bytes(&t.get("ledger-file"), &headers, &rows)
         .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
     oversight::record_ledger_export(&who.op(&page), "xlsx").await?;

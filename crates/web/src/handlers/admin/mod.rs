@@ -19,7 +19,7 @@ use crate::forms::FormErrors;
 use crate::handlers::jst;
 use crate::i18n::Tr;
 use crate::AppState;
-use mamori_core::identity::parse_multiline;
+use mamori_core::identity::{parse_multiline, LedgerChange, Role};
 use mamori_core::policy::LockoutPolicy;
 use mamori_store::accounts::Account;
 
@@ -41,19 +41,41 @@ pub struct LedgerRow {
     reason: String,
 }
 
-pub(super) fn ledger_rows(t: &Tr, entries: &[mamori_store::accounts::LedgerEntry]) -> Vec<LedgerRow> {
+pub(super) fn ledger_rows(
+    t: &Tr,
+    orgs: &[mamori_store::accounts::Organisation],
+    entries: &[mamori_store::accounts::LedgerEntry],
+) -> Vec<LedgerRow> {
     entries
         .iter()
         .map(|e| LedgerRow {
             at: jst(Some(e.at)),
             login: e.account_login.clone(),
             change: t.label(e.change),
-            before: e.before.clone(),
-            after: e.after.clone(),
+            before: ledger_value(t, orgs, e.change, &e.before),
+            after: ledger_value(t, orgs, e.change, &e.after),
             actor: e.actor_login.clone(),
             reason: e.reason.clone(),
         })
         .collect()
+}
+
+/// A ledger value in words: a role by its name, an issued account's
+/// `role / organisation id` as the role and the organisation's name.
+fn ledger_value(t: &Tr, orgs: &[mamori_store::accounts::Organisation], change: LedgerChange, v: &str) -> String {
+    let role = |code: &str| Role::parse(code.trim()).map(|r| t.label(r));
+    match change {
+        LedgerChange::Role => role(v).unwrap_or_else(|| v.to_owned()),
+        LedgerChange::Issued => match v.split_once(" / ") {
+            Some((r, org)) => {
+                let org = org.parse::<i64>().ok().and_then(|id| orgs.iter().find(|o| o.id == id));
+                let r = role(r).unwrap_or_else(|| r.to_owned());
+                org.map_or(r.clone(), |o| format!("{r} / {}", o.name))
+            }
+            None => v.to_owned(),
+        },
+        _ => v.to_owned(),
+    }
 }
 
 pub(super) fn status(t: &Tr, a: &Account, now: time::OffsetDateTime) -> String {

@@ -185,7 +185,7 @@ pub(super) async fn item_page(
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
-        r: req_row(r),
+        r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),
         approved_revision: approved.map(|(_, ap)| ap.revision),

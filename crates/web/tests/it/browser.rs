@@ -1,0 +1,137 @@
+//! A real headless Chromium (Debian's), driven through chromedriver over
+//! WebDriver, for what only a browser shows: layout widths, visible text,
+//! focus.
+
+use crate::harness::{App, PASSWORD};
+use fantoccini::{Client, ClientBuilder, Locator};
+use mamori_core::totp;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// A browser whose window is `width` × `height` CSS pixels.
+    pub async fn start(width: u32, height: u32) -> Browser {
+        let profile = TempDir::new().unwrap();
+        // A free port for chromedriver: taken and released at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        // The test server's certificate is self-signed.
+        caps.insert("acceptInsecureCerts".into(), json!(true));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--lang=ja", format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(connector.clone()).capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => {
+                    let b = Browser { client, driver, _profile: profile };
+                    b.resize(width, height).await;
+                    return b;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not answer: {last:?}");
+    }
+
+    /// Makes the viewport (not the window) `width` × `height`.
+    pub async fn resize(&self, width: u32, height: u32) {
+        let inner = self.eval("return [window.innerWidth, window.innerHeight]").await;
+        let (w, h) = (inner[0].as_u64().unwrap_or(0), inner[1].as_u64().unwrap_or(0));
+        let (ww, wh) = self.client.get_window_size().await.unwrap();
+        let (dw, dh) = if w == 0 { (0, 0) } else { (ww - w, wh - h) };
+        self.client.set_window_size(width + dw as u32, height + dh as u32).await.unwrap();
+    }
+
+    pub async fn open(&self, app: &App, path: &str) {
+        self.client.goto(&format!("{}{path}", app.base)).await.unwrap();
+    }
+
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// The path of the page shown.
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Signs in through the form, with the second factor when it has one.
+    pub async fn sign_in(&self, app: &App, login: &str, secret: Option<&str>) {
+        self.open(app, "/login").await;
+        self.fill(&[("login", login), ("password", PASSWORD)]).await;
+        if self.path().await == "/login/totp" {
+            // A code is taken once (RFC 6238): the next step's.
+            app.clock.advance(time::Duration::seconds(30));
+            let code = totp::code_at(secret.expect("a second factor"), app.now()).unwrap();
+            self.fill(&[("code", &code)]).await;
+        }
+        let (path, text) = (self.path().await, self.eval("return document.body.innerText").await);
+        assert!(!path.starts_with("/login"), "{login} is signed in: {path} {text}");
+    }
+
+    /// Types into the fields of the page's form named by `fields[0]` and
+    /// submits it.
+    pub async fn fill(&self, fields: &[(&str, &str)]) {
+        let mut last = None;
+        for (name, value) in fields {
+            let e = self.client.find(Locator::Css(&format!("[name='{name}']"))).await.unwrap();
+            e.clear().await.unwrap();
+            e.send_keys(value).await.unwrap();
+            last = Some(e);
+        }
+        let form = last.expect("a field").find(Locator::XPath("./ancestor::form")).await.unwrap();
+        self.eval("window.mamoriOldPage = true; return null").await;
+        form.find(Locator::Css("[type='submit']")).await.unwrap().click().await.unwrap();
+        self.wait_for_new_page().await;
+    }
+
+    /// Waits until the page that was shown has been replaced and the new
+    /// one has loaded.
+    async fn wait_for_new_page(&self) {
+        for _ in 0..200 {
+            let done = self.eval("return !window.mamoriOldPage && document.readyState === 'complete'").await;
+            if done == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no new page within 5 s of submitting");
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+        drop(self.driver);
+    }
+}

@@ -1,0 +1,273 @@
+//! The screens as each role sees them, in a real headless Chromium: pages
+//! that hold their width whatever the input, text in Japanese without an
+//! internal code or a translation key, a navigation that fits.
+
+use crate::browser::Browser;
+use crate::checklist::system;
+use crate::harness::{App, Options};
+use mamori_core::audit::{Action, Outcome};
+use mamori_core::checklist::{AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
+use mamori_core::identity::{LedgerChange, OrgKind, Role};
+use mamori_core::monitoring::Severity;
+use mamori_core::verification::CheckId;
+use mamori_core::yearly::SignoffKind;
+use std::collections::BTreeSet;
+
+/// A ward with one of each role and a system filled with hostile lengths:
+/// a 2,000-character URL, an answer as long as an answer may be (4,000
+/// characters) with no space in it, a 3,000-character description, a
+/// 2,000-character return comment (the most a comment takes), an open alert.
+struct Ward {
+    sys: i64,
+    vendor_account: i64,
+    people: Vec<(Role, &'static str, Option<String>)>,
+}
+
+const LONG_URL: usize = 2_000;
+
+async fn ward(app: &App) -> Ward {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("株式会社ベンダーエー情報システム開発事業部", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor), "文書管理システム").await;
+    let before = app.store.system(sys).await.unwrap().unwrap();
+    let mut input = before.input.clone();
+    input.name = format!("文書管理システム{}", "長".repeat(200));
+    input.description = "説明".repeat(1_500);
+    input.urls = vec![format!("https://docs.example.lg.jp/{}", "p".repeat(LONG_URL))];
+    input.hosts = vec![format!("{}.example.lg.jp", "h".repeat(60))];
+    input.ismap_number = "C".repeat(300);
+    input.service_name = "クラウド".repeat(100);
+    input.service_region = "東京".repeat(100);
+    input.phase = Phase::Production;
+    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+
+    let mut people = Vec::new();
+    for (role, login, org) in [
+        (Role::Admin, "kanri01", None),
+        (Role::SecurityOfficer, "shinsa01", None),
+        (Role::Department, "busho01", Some(dept)),
+        (Role::Vendor, "gyosha01", Some(vendor)),
+        (Role::Auditor, "kansa01", None),
+    ] {
+        let (_, secret) = app.user(login, role, org).await;
+        people.push((role, login, secret));
+    }
+    let vendor_account = app.store.account_by_login("gyosha01").await.unwrap().unwrap().id;
+
+    // The vendor answers every item, one at length, and submits.
+    for n in (3..=12).chain(15..=30).chain([79]) {
+        let input = AnswerInput {
+            status: AnswerStatus::Done,
+            measures: format!("No.{n} の対策を実施"),
+            planned: None,
+            reason: String::new(),
+        };
+        app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
+    }
+    let v = app.client();
+    v.sign_in(app, "gyosha01", crate::harness::PASSWORD, None).await;
+    let long = "A".repeat(mamori_core::checklist::MAX_ANSWER_TEXT);
+    for (n, status, measures) in [(1, "done", long.as_str()), (2, "partial", "一部は次年度に対応")] {
+        v.get(&format!("/systems/{sys}/items/{n}")).await;
+        let r = v
+            .post(
+                &format!("/systems/{sys}/items/{n}"),
+                &[("status", status), ("measures", measures), ("planned_date", "2027-03-31"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "item {n} saved: {}", r.body);
+    }
+    v.get(&format!("/systems/{sys}")).await;
+    let r = v.post(&format!("/systems/{sys}/submit"), &[]).await;
+    assert_eq!(r.status, 303, "submitted: {}", r.body);
+
+    // The officer returns the long one with a long comment.
+    let secret = people[1].2.clone();
+    let o = app.client();
+    o.sign_in(app, "shinsa01", crate::harness::PASSWORD, secret.as_deref()).await;
+    let page = o.get(&format!("/systems/{sys}/items/1")).await;
+    let marker = "name=\"revision\" value=\"";
+    let revision: String = page.body.split(marker).nth(1).unwrap_or("").chars().take_while(|c| *c != '"').collect();
+    let comment = format!("根拠資料を添付してください{}", "B".repeat(1_980));
+    let r = o
+        .post(
+            &format!("/systems/{sys}/items/1/review"),
+            &[("decision", "return"), ("comment", &comment), ("revision", &revision)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "returned: {}", r.body);
+
+    app.store
+        .raise_alert(app.now(), "signin.spraying", Severity::Warning, "192.0.2.1", &"詳細".repeat(500))
+        .await
+        .unwrap();
+    Ward { sys, vendor_account, people }
+}
+
+/// Every page a person reaches from the navigation and the system, by path.
+fn tour(w: &Ward, event: i64) -> Vec<String> {
+    let s = w.sys;
+    let a = w.vendor_account;
+    [
+        "/dashboard".to_owned(),
+        "/account".into(),
+        "/password".into(),
+        "/catalog".into(),
+        "/systems".into(),
+        format!("/systems/{s}"),
+        format!("/systems/{s}/edit"),
+        format!("/systems/{s}/history"),
+        format!("/systems/{s}/items/1"),
+        format!("/systems/{s}/items/2"),
+        format!("/systems/{s}/items/3"),
+        format!("/systems/{s}/yearly"),
+        format!("/systems/{s}/report"),
+        format!("/systems/{s}/yearly/report"),
+        "/systems/new".into(),
+        "/admin/users".into(),
+        "/admin/users/new".into(),
+        format!("/admin/users/{a}"),
+        format!("/admin/users/{a}/edit"),
+        "/admin/organisations".into(),
+        "/admin/ledger".into(),
+        "/admin/access-review".into(),
+        "/audit".into(),
+        format!("/audit/events/{event}"),
+        "/audit/signins".into(),
+        "/alerts".into(),
+    ]
+    .into()
+}
+
+/// Every code mamori stores that a person must never read as such.
+fn internal_codes() -> BTreeSet<String> {
+    let mut codes: BTreeSet<String> = BTreeSet::new();
+    codes.extend(Action::ALL.iter().map(|a| a.as_str().to_owned()));
+    codes.extend(Outcome::ALL.iter().map(|o| o.as_str().to_owned()));
+    codes.extend(Role::ALL.iter().map(|r| r.as_str().to_owned()));
+    codes.extend([OrgKind::Department, OrgKind::Vendor].iter().map(|k| k.as_str().to_owned()));
+    codes.extend(Phase::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(SystemStatus::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(AnswerStatus::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(Review::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(HistoryKind::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(LedgerChange::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(SignoffKind::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(CheckId::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
+    codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));
+    codes.extend(
+        [
+            "uses_servers",
+            "web_system",
+            "external_service",
+            "confidentiality_high",
+            "integrity_high",
+            "availability_high",
+        ]
+        .map(str::to_owned),
+    );
+    codes
+}
+
+/// Every message id of the Japanese language file.
+fn translation_keys() -> BTreeSet<String> {
+    let ftl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/i18n/ja.ftl")).unwrap();
+    let resource = fluent_syntax::parser::parse(ftl.as_str()).expect("ja.ftl parses");
+    resource
+        .body
+        .iter()
+        .filter_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The words of a visible text as a code would stand in it.
+fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')))
+        .map(|t| t.trim_matches(|c| matches!(c, '.' | ':' | '-')))
+        .filter(|t| !t.is_empty())
+}
+
+#[tokio::test]
+async fn every_page_for_every_role_stays_within_1366_px_and_shows_no_internal_code_or_translation_key() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let event = app.store.audit_recent(1).await.unwrap()[0].record.seq;
+    let codes = internal_codes();
+    let keys = translation_keys();
+    let mut problems = Vec::new();
+    for (role, login, secret) in &w.people {
+        let b = Browser::start(1366, 900).await;
+        b.sign_in(&app, login, secret.as_deref()).await;
+        for path in tour(&w, event) {
+            b.open(&app, &path).await;
+            let shown = b
+                .eval(
+                    "const d = document.documentElement;
+                     return [d.scrollWidth, d.clientWidth, document.body.innerText, document.title, window.innerWidth]",
+                )
+                .await;
+            let (width, window) = (shown[0].as_u64().unwrap(), shown[1].as_u64().unwrap());
+            assert_eq!(shown[4], 1366, "the window is 1366 px wide");
+            if width > window {
+                problems.push(format!("{role:?} {path}: {width} px wide"));
+            }
+            let text = format!("{} {}", shown[3].as_str().unwrap(), shown[2].as_str().unwrap());
+            let mut seen = BTreeSet::new();
+            for t in tokens(&text) {
+                if (codes.contains(t) || keys.contains(t)) && seen.insert(t.to_owned()) {
+                    problems.push(format!("{role:?} {path}: shows `{t}`"));
+                }
+            }
+        }
+        b.close().await;
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    app.close().await;
+}
+
+#[tokio::test]
+async fn the_navigation_fits_on_one_line_at_1024_px_with_an_alert_badge_for_every_role() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    for (role, login, secret) in &w.people {
+        let b = Browser::start(1024, 768).await;
+        b.sign_in(&app, login, secret.as_deref()).await;
+        b.open(&app, "/dashboard").await;
+        let nav = b
+            .eval(
+                "const h = document.querySelector('header.site');
+                 const links = [...h.querySelectorAll('nav a')];
+                 // How many lines the elements stand on: a new line starts
+                 // below the bottom of the one before.
+                 const rows = els => {
+                   const boxes = els.map(e => e.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+                   let lines = 0, bottom = -Infinity;
+                   for (const b of boxes) { if (b.top >= bottom) { lines++; bottom = b.bottom; } else { bottom = Math.max(bottom, b.bottom); } }
+                   return lines;
+                 };
+                 return {
+                   tops: rows(links),
+                   bar: rows([...h.querySelectorAll('.bar > *')]),
+                   broken: [...links, ...h.querySelectorAll('.bar > *')]
+                     .filter(e => e.getClientRects().length > 1 || e.scrollWidth > e.clientWidth + 1)
+                     .map(e => e.textContent.trim()),
+                   width: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                   alerts: links.map(e => e.textContent).filter(t => t.includes('(1)')).length,
+                 };",
+            )
+            .await;
+        assert_eq!(b.eval("return window.innerWidth").await, 1024, "the window is 1024 px wide");
+        assert_eq!(nav["width"], 0, "{role:?}: the page is no wider than the window: {nav}");
+        assert_eq!(nav["tops"], 1, "{role:?}: the links on one line: {nav}");
+        assert_eq!(nav["bar"], 1, "{role:?}: the brand and the account on one line: {nav}");
+        assert!(nav["broken"].as_array().unwrap().is_empty(), "{role:?}: no item breaks: {nav}");
+        let badge = matches!(role, Role::SecurityOfficer | Role::Auditor);
+        assert_eq!(nav["alerts"], u8::from(badge), "{role:?}: the open alert's badge: {nav}");
+        b.close().await;
+    }
+    app.close().await;
+}
