@@ -56,7 +56,8 @@ mod colour {
     pub const NOT_APPLICABLE_ANSWER: u32 = 0xDDEBF7;
     pub const UNANSWERED: u32 = 0xFFFFFF;
     pub const GREY_FILL: u32 = 0xEDEDED;
-    pub const GREY_FONT: u32 = 0x808080;
+    /// Dark enough on the grey fill for WCAG AA (6:1), as on the print page.
+    pub const GREY_FONT: u32 = 0x595959;
     pub const HEADING: u32 = 0xD9D9D9;
 }
 
@@ -540,7 +541,7 @@ pub(crate) mod tests {
         assert_eq!(cell('J', head + 1).fill.as_deref(), Some("E2EFDA"), "自動確認 適合");
         for col in 'A'..='L' {
             let grey = cell(col, head + 3);
-            assert_eq!((grey.fill.as_deref(), grey.font.as_deref()), (Some("EDEDED"), Some("808080")), "{col}");
+            assert_eq!((grey.fill.as_deref(), grey.font.as_deref()), (Some("EDEDED"), Some("595959")), "{col}");
             assert!(cell(col, head + 1).wrapped, "{col}");
             assert!(cell(col, head).bold, "{col}");
         }

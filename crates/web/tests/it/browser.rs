@@ -130,6 +130,30 @@ impl Browser {
         panic!("no new page within 5 s of submitting");
     }
 
+    /// What axe-core finds against WCAG 2.1 A and AA (JIS X 8341-3) on the
+    /// page shown: `(rule, impact, where)` for each serious or critical
+    /// violation.
+    pub async fn accessibility_violations(&self) -> Vec<(String, String, String)> {
+        let axe =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/axe/node_modules/axe-core/axe.min.js"))
+                .expect("axe-core (scripts/test installs it with npm ci)");
+        self.client.execute(&axe, vec![]).await.unwrap();
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] })
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => [v.id, v.impact, v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')])))
+                   .catch(e => done([['axe', 'error', String(e)]]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(found).unwrap()
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
         drop(self.driver);

@@ -271,3 +271,32 @@ async fn the_navigation_fits_on_one_line_at_1024_px_with_an_alert_badge_for_ever
     }
     app.close().await;
 }
+
+#[tokio::test]
+async fn axe_core_finds_no_serious_or_critical_violation_on_any_page_for_any_role() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let event = app.store.audit_recent(1).await.unwrap()[0].record.seq;
+    let mut problems = Vec::new();
+    let b = Browser::start(1366, 900).await;
+    for path in ["/", "/login"] {
+        b.open(&app, path).await;
+        for (rule, impact, at) in b.accessibility_violations().await {
+            problems.push(format!("anonymous {path}: {rule} ({impact}) at {at}"));
+        }
+    }
+    b.close().await;
+    for (role, login, secret) in &w.people {
+        let b = Browser::start(1366, 900).await;
+        b.sign_in(&app, login, secret.as_deref()).await;
+        for path in tour(&w, event) {
+            b.open(&app, &path).await;
+            for (rule, impact, at) in b.accessibility_violations().await {
+                problems.push(format!("{role:?} {path}: {rule} ({impact}) at {at}"));
+            }
+        }
+        b.close().await;
+    }
+    assert!(problems.is_empty(), "{} violations:\n{}", problems.len(), problems.join("\n"));
+    app.close().await;
+}
