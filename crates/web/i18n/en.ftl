@@ -584,3 +584,4 @@ check-password-field = Password fields
 check-csrf-token = CSRF tokens
 check-session-id-strength = Session ID strength
 audit-raw = Show as recorded
+form-error-summary = Please check what you entered.

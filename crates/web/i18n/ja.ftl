@@ -584,3 +584,4 @@ check-password-field = パスワード欄の扱い
 check-csrf-token = CSRF対策のトークン
 check-session-id-strength = セッションIDの強度
 audit-raw = 記録されたとおりに表示
+form-error-summary = 入力内容を確認してください。

@@ -8,19 +8,27 @@ use mamori_core::identity::FieldError;
 use mamori_core::identity::{parse_display_name, parse_email, Login};
 use mamori_core::password::PasswordProblem;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
-/// Messages by field name, and the values to show again (never passwords).
+/// Messages by field name, in the order the form asks (the error summary
+/// at the top of the page lists them so).
 #[derive(Debug, Default)]
-pub struct FormErrors(pub BTreeMap<&'static str, String>);
+pub struct FormErrors(Vec<(&'static str, String)>);
 
 impl FormErrors {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The first message for a field stays.
     pub fn add(&mut self, field: &'static str, message: String) {
-        self.0.entry(field).or_insert(message);
+        if self.get(field).is_none() {
+            self.0.push((field, message));
+        }
+    }
+
+    /// Every message with its field, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &(&'static str, String)> {
+        self.0.iter()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -29,7 +37,7 @@ impl FormErrors {
 
     /// The message for a field (templates: `errors.get("login")`).
     pub fn get(&self, field: &str) -> Option<&String> {
-        self.0.get(field)
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, m)| m)
     }
 
     /// Keeps the value of a validation, recording the message on failure.

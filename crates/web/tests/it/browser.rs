@@ -107,8 +107,14 @@ impl Browser {
         let mut last = None;
         for (name, value) in fields {
             let e = self.client.find(Locator::Css(&format!("[name='{name}']"))).await.unwrap();
-            e.clear().await.unwrap();
-            e.send_keys(value).await.unwrap();
+            if e.attr("type").await.unwrap().as_deref() == Some("date") {
+                // Typed into, a date field reads digits in the locale's order.
+                let args = vec![serde_json::to_value(&e).unwrap(), json!(value)];
+                self.client.execute("arguments[0].value = arguments[1]", args).await.unwrap();
+            } else {
+                e.clear().await.unwrap();
+                e.send_keys(value).await.unwrap();
+            }
             last = Some(e);
         }
         let form = last.expect("a field").find(Locator::XPath("./ancestor::form")).await.unwrap();

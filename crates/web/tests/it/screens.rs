@@ -11,6 +11,7 @@ use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use mamori_core::monitoring::Severity;
 use mamori_core::verification::CheckId;
 use mamori_core::yearly::SignoffKind;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// A ward with one of each role and a system filled with hostile lengths:
@@ -298,5 +299,60 @@ async fn axe_core_finds_no_serious_or_critical_violation_on_any_page_for_any_rol
         b.close().await;
     }
     assert!(problems.is_empty(), "{} violations:\n{}", problems.len(), problems.join("\n"));
+    app.close().await;
+}
+
+/// Where the summary of a refused form stands, and what has the focus.
+async fn error_summary(b: &Browser) -> Value {
+    b.eval(
+        "const s = document.getElementById('error-summary');
+         if (!s) return null;
+         const r = s.getBoundingClientRect();
+         const links = [...s.querySelectorAll('a')].map(a => a.getAttribute('href'));
+         return {
+           top: r.top, bottom: r.bottom, screen: window.innerHeight,
+           focused: document.activeElement === s,
+           text: s.innerText,
+           targets: links.map(h => !!document.getElementById(h.slice(1))),
+         };",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_invalid_form_far_down_the_page_shows_its_summary_in_the_first_screen_with_the_focus_on_it() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let (_, login, secret) = &w.people[1];
+    let b = Browser::start(1366, 768).await;
+    b.sign_in(&app, login, secret.as_deref()).await;
+
+    // The log review form stands below the sign-in chart: a period that
+    // ends before it starts.
+    b.open(&app, "/audit/signins").await;
+    let form_top = b.eval("return document.getElementById('findings').getBoundingClientRect().top").await;
+    assert!(form_top.as_f64().unwrap() > 768.0, "the form starts below the first screen: {form_top}");
+    b.fill(&[("from", "2026-12-01"), ("to", "2026-11-01"), ("findings", "異常なし")]).await;
+    let s = error_summary(&b).await;
+    assert!(!s.is_null(), "a summary");
+    assert!(s["top"].as_f64().unwrap() >= 0.0 && s["bottom"].as_f64().unwrap() <= 768.0, "in the first screen: {s}");
+    assert_eq!(s["focused"], true, "the focus is on it: {s}");
+    assert!(s["text"].as_str().unwrap().contains("入力内容を確認してください"), "{s}");
+    assert_eq!(s["targets"], json!([true]), "its message links to the field: {s}");
+
+    // The officer returns an item without saying why.
+    b.open(&app, &format!("/systems/{}/items/2", w.sys)).await;
+    b.eval("document.querySelector('[name=decision][value=return]').checked = true; return null").await;
+    b.fill(&[("comment", " ")]).await;
+    let s = error_summary(&b).await;
+    assert!(!s.is_null(), "a summary on the item page");
+    assert!(s["bottom"].as_f64().unwrap() <= 768.0 && s["focused"] == true, "{s}");
+    assert_eq!(s["targets"], json!([true]), "{s}");
+
+    // A valid form shows none.
+    b.open(&app, "/audit/signins").await;
+    b.fill(&[("from", "2026-11-01"), ("to", "2026-11-30"), ("findings", "異常なし")]).await;
+    assert!(error_summary(&b).await.is_null());
+    b.close().await;
     app.close().await;
 }
