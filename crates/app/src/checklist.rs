@@ -69,6 +69,21 @@ pub async fn decide(
     Ok(op.store.decide(&op.ctx(), id, number, revision, decision, comment).await?)
 }
 
+/// The most answers approved at once (a catalog has fewer).
+pub const MAX_APPROVALS: usize = 500;
+
+/// Approves several answers at once, as the officer saw them on the
+/// system's page at the system's `seen_revision` ([`Store::approve_seen`]
+/// in `mamori_store`): all or none. Returns how many were approved.
+pub async fn approve_many(op: &Op<'_>, id: i64, seen_revision: i64, numbers: &[u32]) -> Result<usize, Refused> {
+    op.require(Permission::ReviewAnswers)?;
+    if numbers.is_empty() || numbers.len() > MAX_APPROVALS {
+        return Err(Refused::Invalid("numbers"));
+    }
+    system(op, id).await?;
+    Ok(op.store.approve_seen(&op.ctx(), id, seen_revision, numbers).await?)
+}
+
 /// Finishes the review; returns the system's new status.
 pub async fn finish_review(op: &Op<'_>, id: i64) -> Result<mamori_core::checklist::SystemStatus, Refused> {
     op.require(Permission::ReviewAnswers)?;

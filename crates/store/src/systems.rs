@@ -726,38 +726,42 @@ impl Store {
         let mut tx = self.begin().await?;
         let s = lock_system(&mut tx, system_id).await?;
         checklist::can_review(s.status).map_err(StoreError::Refused)?;
-        let approve = decision == Review::Approved;
-        let n = with_conn!(tx, c => {
-            sqlx::query(
-                "UPDATE answer SET review = $4, review_comment = $5, reviewed_revision = revision, revised_after_return = $7, \
-                 approved_revision = CASE WHEN $6 THEN revision ELSE approved_revision END, \
-                 approved_status = CASE WHEN $6 THEN status ELSE approved_status END, \
-                 approved_measures = CASE WHEN $6 THEN measures ELSE approved_measures END, \
-                 approved_planned_date = CASE WHEN $6 THEN planned_date ELSE approved_planned_date END, \
-                 approved_reason = CASE WHEN $6 THEN reason ELSE approved_reason END \
-                 WHERE system_id = $1 AND round = $2 AND number = $3 AND revision = $8",
-            )
-            .bind(s.id).bind(s.round).bind(i64::from(number)).bind(decision.as_str()).bind(comment).bind(approve)
-            .bind(false).bind(seen_revision)
-            .execute(c).await?.rows_affected()
-        });
-        if n != 1 {
-            return Err(if answer_in(&mut tx, &s, number).await?.is_some() {
-                StoreError::Stale
-            } else {
-                StoreError::Missing
-            });
+        let d = Decision { number, seen_revision, decision, comment: comment.to_owned() };
+        decide_in(&mut tx, ctx, &s, &d).await?;
+        tx.commit().await
+    }
+
+    /// Approves the answers `numbers` as the officer saw them on the
+    /// system's page at `seen_revision` (the system's revision): refused as
+    /// stale if anything of the system changed since. One transaction; each
+    /// approval is one history line and one audit event; an answer approved
+    /// already at its current revision is left as it is. Returns how many
+    /// were approved.
+    pub async fn approve_seen(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        seen_revision: i64,
+        numbers: &[u32],
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.begin().await?;
+        let s = lock_system(&mut tx, system_id).await?;
+        if s.revision != seen_revision + 1 {
+            return Err(StoreError::Stale);
         }
-        let kind = if approve { HistoryKind::Approve } else { HistoryKind::Return };
-        history_line(&mut tx, ctx, &s, number, kind, None, comment).await?;
-        let ev = system_event(ctx, Action::AnswerReviewed, s.id).changes(
-            Changes::new()
-                .with("number", number)
-                .with("revision", seen_revision)
-                .with("decision", decision.as_str())
-                .with("comment", comment),
-        );
-        tx.commit_audited(ctx.now, ev).await
+        checklist::can_review(s.status).map_err(StoreError::Refused)?;
+        let mut approved = 0;
+        for &number in numbers {
+            let a = answer_in(&mut tx, &s, number).await?.ok_or(StoreError::Missing)?;
+            if a.approved.as_ref().is_some_and(|ap| ap.revision == a.revision) && a.review == Review::Approved {
+                continue;
+            }
+            let d = Decision { number, seen_revision: a.revision, decision: Review::Approved, comment: String::new() };
+            decide_in(&mut tx, ctx, &s, &d).await?;
+            approved += 1;
+        }
+        tx.commit().await?;
+        Ok(approved)
     }
 
     /// Ends the review: 差戻し if any item is returned; 承認 only when every
@@ -886,4 +890,45 @@ impl Store {
         })?;
         rows.into_iter().map(HistoryRow::into_record).collect()
     }
+}
+
+/// One review decision on the answer revision the officer saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Decision {
+    number: u32,
+    seen_revision: i64,
+    decision: Review,
+    comment: String,
+}
+
+async fn decide_in(tx: &mut Tx, ctx: &Ctx, s: &SystemRecord, d: &Decision) -> Result<(), StoreError> {
+    let approve = d.decision == Review::Approved;
+    let n = with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE answer SET review = $4, review_comment = $5, reviewed_revision = revision, revised_after_return = $7, \
+             approved_revision = CASE WHEN $6 THEN revision ELSE approved_revision END, \
+             approved_status = CASE WHEN $6 THEN status ELSE approved_status END, \
+             approved_measures = CASE WHEN $6 THEN measures ELSE approved_measures END, \
+             approved_planned_date = CASE WHEN $6 THEN planned_date ELSE approved_planned_date END, \
+             approved_reason = CASE WHEN $6 THEN reason ELSE approved_reason END \
+             WHERE system_id = $1 AND round = $2 AND number = $3 AND revision = $8",
+        )
+        .bind(s.id).bind(s.round).bind(i64::from(d.number)).bind(d.decision.as_str()).bind(&d.comment).bind(approve)
+        .bind(false).bind(d.seen_revision)
+        .execute(c).await?.rows_affected()
+    });
+    if n != 1 {
+        return Err(if answer_in(tx, s, d.number).await?.is_some() { StoreError::Stale } else { StoreError::Missing });
+    }
+    let kind = if approve { HistoryKind::Approve } else { HistoryKind::Return };
+    history_line(tx, ctx, s, d.number, kind, None, &d.comment).await?;
+    let ev = system_event(ctx, Action::AnswerReviewed, s.id).changes(
+        Changes::new()
+            .with("number", d.number)
+            .with("revision", d.seen_revision)
+            .with("decision", d.decision.as_str())
+            .with("comment", d.comment.as_str()),
+    );
+    append(tx, ctx.now, ev).await?;
+    Ok(())
 }

@@ -6,12 +6,15 @@ use crate::harness::{App, PASSWORD};
 use fantoccini::{Client, ClientBuilder, Locator};
 use mamori_core::totp;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
 pub struct Browser {
     pub client: Client,
+    /// Pages loaded so far (opened, or reached by a click or a form).
+    loads: AtomicUsize,
     driver: Child,
     _profile: TempDir,
 }
@@ -50,7 +53,7 @@ impl Browser {
         for _ in 0..100 {
             match ClientBuilder::new(connector.clone()).capabilities(caps.clone()).connect(&url).await {
                 Ok(client) => {
-                    let b = Browser { client, driver, _profile: profile };
+                    let b = Browser { client, loads: AtomicUsize::new(0), driver, _profile: profile };
                     b.resize(width, height).await;
                     return b;
                 }
@@ -72,6 +75,21 @@ impl Browser {
 
     pub async fn open(&self, app: &App, path: &str) {
         self.client.goto(&format!("{}{path}", app.base)).await.unwrap();
+        self.loads.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many pages were loaded since the browser started.
+    pub fn loads(&self) -> usize {
+        self.loads.load(Ordering::SeqCst)
+    }
+
+    /// Clicks the element `css` (a link or a button) and waits for the
+    /// page it leads to.
+    pub async fn click(&self, css: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        self.eval("window.mamoriOldPage = true; return null").await;
+        e.click().await.unwrap();
+        self.wait_for_new_page().await;
     }
 
     pub async fn eval(&self, script: &str) -> Value {
@@ -129,6 +147,7 @@ impl Browser {
         for _ in 0..200 {
             let done = self.eval("return !window.mamoriOldPage && document.readyState === 'complete'").await;
             if done == Value::Bool(true) {
+                self.loads.fetch_add(1, Ordering::SeqCst);
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

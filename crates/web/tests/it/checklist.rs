@@ -583,3 +583,105 @@ async fn refused_external_service_fields_say_why_next_to_the_field() {
     assert!(app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap().is_empty());
     app.close().await;
 }
+
+/// The system's revision in its page's approval form.
+fn seen_revision(body: &str) -> String {
+    let marker = "name=\"revision\" value=\"";
+    body.split(marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+}
+
+/// How many answers of the system's first round are approved.
+async fn approved(app: &App, sys: i64) -> usize {
+    let answers = app.store.answers(sys, 1).await.unwrap();
+    answers.iter().filter(|a| a.review == mamori_core::checklist::Review::Approved).count()
+}
+
+/// The attack: the officer's list is shown, then another officer returns
+/// No.2; the bulk approval made from the old list would approve an item
+/// whose state the officer never saw. It is refused whole.
+#[tokio::test]
+async fn bulk_approval_is_refused_whole_when_the_system_changed_after_the_list_was_shown() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (other, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        let list = officer.get(&format!("/systems/{sys}?select=pending")).await.body;
+        let revision = seen_revision(&list);
+        assert!(!revision.is_empty(), "{}: the list carries the revision", app.backend);
+        assert_eq!(list.matches("name=\"item\"").count(), applicable.len(), "{}", app.backend);
+        assert_eq!(list.matches(" checked>").count(), applicable.len(), "{}: all ticked", app.backend);
+
+        let r = decide(&other, sys, 2, "return", "根拠が不足").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let numbers: Vec<String> = applicable.iter().map(u32::to_string).collect();
+        let mut fields = vec![("revision", revision.as_str()), ("confirm", "yes")];
+        fields.extend(numbers.iter().map(|n| ("item", n.as_str())));
+        let r = officer.post(&format!("/systems/{sys}/approvals"), &fields).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the list again, with the reason", app.backend);
+        assert!(r.body.contains("一覧を開いた後にこのシステムが変更されました"), "{}: {}", app.backend, r.body);
+        assert!(r.body.contains("id=\"error-summary\""), "{}", app.backend);
+        assert_eq!(approved(&app, sys).await, 0, "{}: none approved", app.backend);
+
+        // From a fresh list, the same selection goes through.
+        let list = officer.get(&format!("/systems/{sys}")).await.body;
+        let revision = seen_revision(&list);
+        let mut fields = vec![("revision", revision.as_str()), ("confirm", "yes")];
+        fields.extend(numbers.iter().map(|n| ("item", n.as_str())));
+        let r = officer.post(&format!("/systems/{sys}/approvals"), &fields).await;
+        assert_eq!(r.location(), format!("/systems/{sys}"), "{}: {}", app.backend, r.body);
+        assert_eq!(approved(&app, sys).await, applicable.len(), "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn only_the_security_office_approves_in_bulk_and_hostile_selections_change_nothing() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let dept_id = app.store.organisations().await.unwrap().iter().find(|o| o.name == "総務課").unwrap().id;
+        let (dept, _) = app.signed_in("dept1", Role::Department, Some(dept_id)).await;
+        answer_all_and_submit(&app, &vendor, sys).await;
+        let revision = seen_revision(&officer.get(&format!("/systems/{sys}")).await.body);
+        let path = format!("/systems/{sys}/approvals");
+        let all = [("revision", revision.as_str()), ("confirm", "yes"), ("item", "1"), ("item", "2")];
+
+        // The vendor and the department may not.
+        for c in [&vendor, &dept] {
+            c.get(&format!("/systems/{sys}")).await;
+            let r = c.post(&path, &all).await;
+            assert!(
+                r.status == StatusCode::NOT_FOUND || r.status == StatusCode::FORBIDDEN,
+                "{}: {}",
+                app.backend,
+                r.status
+            );
+        }
+        assert_eq!(approved(&app, sys).await, 0, "{}", app.backend);
+
+        // Hostile selections: nothing, garbage, an item that does not apply,
+        // a number past the catalog, no revision.
+        officer.get(&format!("/systems/{sys}")).await;
+        let tries: [&[(&str, &str)]; 6] = [
+            &[("revision", &revision), ("confirm", "yes")],
+            &[("revision", &revision), ("confirm", "yes"), ("item", "abc"), ("item", "-1")],
+            &[("revision", &revision), ("confirm", "yes"), ("item", "1"), ("item", "13")],
+            &[("revision", &revision), ("confirm", "yes"), ("item", "1"), ("item", "4294967295")],
+            &[("confirm", "yes"), ("item", "1")],
+            &[("revision", "x' OR 1=1 --"), ("confirm", "yes"), ("item", "1")],
+        ];
+        for fields in tries {
+            let r = officer.post(&path, fields).await;
+            assert!(
+                r.status.is_client_error() || r.status == StatusCode::OK,
+                "{}: {fields:?}: {}",
+                app.backend,
+                r.status
+            );
+            assert!(!r.body.contains("panicked") && !r.body.contains("sqlx"), "{}", app.backend);
+            assert_eq!(approved(&app, sys).await, 0, "{}: {fields:?} changed nothing", app.backend);
+        }
+        app.close().await;
+    }
+}

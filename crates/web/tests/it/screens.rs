@@ -356,3 +356,86 @@ async fn an_invalid_form_far_down_the_page_shows_its_summary_in_the_first_screen
     b.close().await;
     app.close().await;
 }
+
+/// A web system with high confidentiality, integrity and availability and
+/// an external service, but no servers of its own: 77 of the 79 items
+/// apply (not No.13 and No.14). Every one answered and submitted:
+/// (system, applicable items as the system's page lists them).
+async fn submitted_system(app: &App) -> (i64, usize) {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor), "基幹業務システム").await;
+    let before = app.store.system(sys).await.unwrap().unwrap();
+    let mut input = before.input.clone();
+    input.attrs = mamori_core::catalog::SystemAttributes {
+        uses_servers: false,
+        web_system: true,
+        external_service: true,
+        confidentiality_high: true,
+        integrity_high: true,
+        availability_high: true,
+    };
+    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    for n in (1..=12).chain(15..=79) {
+        let input = AnswerInput {
+            status: AnswerStatus::Done,
+            measures: format!("No.{n} の対策を実施"),
+            planned: None,
+            reason: String::new(),
+        };
+        app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
+    }
+    app.store.submit_system(&app.ctx(), sys).await.unwrap();
+    let s = app.store.system(sys).await.unwrap().unwrap();
+    let applicable = app.store.figures(&[s]).await.unwrap()[0].items.len();
+    (sys, applicable)
+}
+
+#[tokio::test]
+async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_each_approval_one_audited_decision_in_one_transaction(
+) {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, applicable) = submitted_system(&app).await;
+    assert_eq!(applicable, 77, "every attribute on: 77 of the 79 items apply");
+    let (officer_id, secret) = app.user("shinsa01", Role::SecurityOfficer, None).await;
+    let b = Browser::start(1366, 900).await;
+    b.sign_in(&app, "shinsa01", secret.as_deref()).await;
+    let before = b.loads();
+    let seq_before = app.store.audit_recent(1).await.unwrap()[0].record.seq;
+
+    b.open(&app, &format!("/systems/{sys}")).await;
+    b.click("a[href$='?select=pending#items']").await;
+    let ticked = b.eval("return document.querySelectorAll('input[name=item]:checked').length").await;
+    assert_eq!(ticked, 77, "every pending item ticked");
+    b.click("#items button[type=submit]").await;
+    assert_eq!(b.path().await, format!("/systems/{sys}/approvals"), "the confirmation page");
+    let listed = b.eval("return document.querySelectorAll('input[name=item]').length").await;
+    assert_eq!(listed, 77, "the confirmation lists them all");
+    b.click("form button[type=submit].button").await;
+    assert_eq!(b.path().await, format!("/systems/{sys}"));
+    let loads = b.loads() - before;
+    assert!(loads < 10, "{loads} page loads");
+    assert_eq!(loads, 4, "the list, all ticked, the confirmation, done");
+
+    // Every answer approved, each by one audited decision of the officer,
+    // written together: consecutive events at one instant.
+    let answers = app.store.answers(sys, 1).await.unwrap();
+    assert_eq!(answers.iter().filter(|a| a.review == Review::Approved).count(), 77);
+    let events: Vec<_> = app
+        .store
+        .audit_recent(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.seq > seq_before && e.record.action == Action::AnswerReviewed.as_str())
+        .collect();
+    assert_eq!(events.len(), 77, "one event per approval");
+    assert!(events.iter().all(
+        |e| e.record.actor_account_id == Some(officer_id) && e.record.changes.contains("\"decision\":\"approved\"")
+    ));
+    let seqs: BTreeSet<i64> = events.iter().map(|e| e.record.seq).collect();
+    assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 76, "consecutive: one transaction");
+    assert_eq!(events.iter().map(|e| e.record.occurred_at_us).collect::<BTreeSet<_>>().len(), 1, "at one instant");
+    b.close().await;
+    app.close().await;
+}

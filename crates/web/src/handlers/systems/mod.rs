@@ -3,6 +3,7 @@
 //! department staff only their department's; anything else answers 404, so
 //! not even a system's existence leaks.
 
+mod approvals;
 mod evidence;
 mod form;
 mod item;
@@ -13,6 +14,7 @@ mod report;
 mod workbook;
 mod yearly;
 
+pub use approvals::approve_selected;
 pub use evidence::{download_evidence, upload_evidence};
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};

@@ -16,9 +16,9 @@ use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::Form;
-use mamori_core::checklist::{self, AnswerStatus, Progress, SystemStatus, WorkflowError};
+use mamori_core::checklist::{self, AnswerStatus, Progress, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::verification::{CheckId, Verdict};
 use mamori_store::scans::ScanStatus;
@@ -41,6 +41,9 @@ pub struct ItemRow {
     auto_class: &'static str,
     /// Answered 対応済 while the scanner says fail: for the officer's attention.
     contradiction: bool,
+    /// Answered and waiting for a decision (or changed since approved):
+    /// the officer may approve it from the list.
+    pending: bool,
 }
 
 /// One check of the latest scan.
@@ -48,6 +51,7 @@ pub struct ScanRow {
     target: String,
     check: String,
     verdict: String,
+    class: &'static str,
     summary: String,
 }
 
@@ -74,9 +78,21 @@ struct SystemPage<'a> {
     scan_status: String,
     scan_rows: Vec<ScanRow>,
     errors: FormErrors,
+    /// Every pending item's box ticked (`?select=pending`).
+    select_pending: bool,
 }
 
 async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
+    system_page_selecting(page, user, s, errors, false).await
+}
+
+pub(super) async fn system_page_selecting(
+    page: &Page,
+    user: &CurrentUser,
+    s: SystemRecord,
+    errors: FormErrors,
+    select_pending: bool,
+) -> Reply {
     // The catalog (parsed once) and the figures kept per revision: no
     // answer is read while the system has not changed.
     let catalog = page.store.catalog(s.catalog_version_id).await?;
@@ -117,8 +133,9 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
             let hidden = &hidden;
             t.checks.iter().map(move |c| ScanRow {
                 target: t.target.clone(),
-                check: c.id.as_str().to_owned(),
-                verdict: c.verdict.as_str().to_owned(),
+                check: p.t.label(c.id),
+                verdict: p.t.label(c.verdict),
+                class: c.verdict.as_str(),
                 summary: if c.id == CheckId::Ports && !port_details { hidden.clone() } else { c.summary.clone() },
             })
         })
@@ -152,6 +169,7 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
                 None => "",
             },
             contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|(a, _)| a.status == AnswerStatus::Done),
+            pending: a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval,
         });
     }
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
@@ -198,14 +216,21 @@ async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: F
         scan_status,
         scan_rows,
         errors,
+        select_pending,
         p,
         s,
     })
 }
 
-pub async fn system(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SystemQuery {
+    select: String,
+}
+
+pub async fn system(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<SystemQuery>) -> Reply {
     let s = system_for(&page, &who, id).await?;
-    system_page(&page, &who.user, s, FormErrors::new()).await
+    system_page_selecting(&page, &who.user, s, FormErrors::new(), q.select == "pending").await
 }
 
 #[derive(Deserialize, Default)]
