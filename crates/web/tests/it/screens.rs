@@ -439,3 +439,44 @@ async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_eac
     b.close().await;
     app.close().await;
 }
+
+#[tokio::test]
+async fn a_new_round_starts_only_after_a_confirmation_and_the_old_rounds_history_stays_readable() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, applicable) = submitted_system(&app).await;
+    let s = app.store.system(sys).await.unwrap().unwrap();
+    let numbers: Vec<u32> = (1..=12).chain(15..=79).collect();
+    app.store.approve_seen(&app.ctx(), sys, s.revision, &numbers).await.unwrap();
+    app.store.finish_review(&app.ctx(), sys).await.unwrap();
+    let (_, secret) = app.user("shinsa01", Role::SecurityOfficer, None).await;
+    let b = Browser::start(1366, 900).await;
+    b.sign_in(&app, "shinsa01", secret.as_deref()).await;
+
+    b.open(&app, &format!("/systems/{sys}")).await;
+    let button = "form[action$='/rounds'] button";
+    let shown = format!("return document.querySelector(\"{button}\").checkVisibility()");
+    assert_eq!(b.eval(&shown).await, false, "the button waits behind the confirmation");
+    b.client.find(fantoccini::Locator::Css("details.confirm > summary")).await.unwrap().click().await.unwrap();
+    let confirm_text = b.eval("return document.querySelector('details.confirm[open]').innerText").await;
+    assert!(confirm_text.as_str().unwrap().contains("第2回の評価ラウンドを始めます"), "{confirm_text}");
+    b.click(button).await;
+    assert_eq!(app.store.system(sys).await.unwrap().unwrap().round, 2);
+
+    // The history shows the current round, and round 1 on demand, whole.
+    b.open(&app, &format!("/systems/{sys}/history")).await;
+    let rows = "return document.querySelectorAll('table.list tbody tr').length";
+    let heading = b.eval("return document.querySelector('h1').innerText").await;
+    assert!(heading.as_str().unwrap().contains("第2回"), "{heading}");
+    let current = b.eval(rows).await.as_u64().unwrap();
+    b.click("nav.rounds a[href$='round=1']").await;
+    let heading = b.eval("return document.querySelector('h1').innerText").await;
+    assert!(heading.as_str().unwrap().contains("第1回"), "{heading}");
+    let first = b.eval(rows).await.as_u64().unwrap();
+    let text = b.eval("return document.querySelector('table.list').innerText").await;
+    // Every answer, every approval, the submission and the end of the review.
+    assert!(first >= 2 * applicable as u64 + 2, "round 1 keeps its {first} lines");
+    assert!(text.as_str().unwrap().contains("審査完了"), "{text}");
+    assert!(current < first, "round 2 has only begun: {current} lines");
+    b.close().await;
+    app.close().await;
+}

@@ -10,7 +10,7 @@ use mamori_app::Refused;
 use crate::forms::FormErrors;
 use crate::page::{Page, PageCtx};
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::Form;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::parse_multiline;
@@ -142,13 +142,23 @@ pub async fn review_item(
 struct HistoryPage<'a> {
     p: PageCtx<'a>,
     s: SystemRecord,
+    /// The round shown (every round is kept).
+    round: i64,
     rows: Vec<(u32, HistoryRow)>,
 }
 
-pub async fn history(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct HistoryQuery {
+    round: String,
+}
+
+/// The history of one round: the current one, or `?round=N` of the past.
+pub async fn history(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<HistoryQuery>) -> Reply {
     let s = system_for(&page, &who, id).await?;
-    let h = page.store.history(s.id, s.round).await?;
+    let round = q.round.trim().parse::<i64>().ok().filter(|r| (1..=s.round).contains(r)).unwrap_or(s.round);
+    let h = page.store.history(s.id, round).await?;
     let p = page.ctx().await?;
     let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
-    html(HistoryPage { p, s, rows })
+    html(HistoryPage { p, s, round, rows })
 }

@@ -80,6 +80,9 @@ struct SystemPage<'a> {
     errors: FormErrors,
     /// Every pending item's box ticked (`?select=pending`).
     select_pending: bool,
+    /// Items answered and not yet decided (the officer is told before
+    /// finishing the review).
+    undecided: usize,
 }
 
 async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
@@ -172,6 +175,7 @@ pub(super) async fn system_page_selecting(
             pending: a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval,
         });
     }
+    let rows_undecided = rows.iter().filter(|r| r.pending).count();
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
@@ -217,6 +221,7 @@ pub(super) async fn system_page_selecting(
         scan_rows,
         errors,
         select_pending,
+        undecided: rows_undecided,
         p,
         s,
     })
