@@ -685,3 +685,64 @@ async fn only_the_security_office_approves_in_bulk_and_hostile_selections_change
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_system_page_shows_its_description_external_service_ismap_number_and_region() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "電子申請システム").await;
+    let before = app.store.system(sys).await.unwrap().unwrap();
+    let mut input = before.input.clone();
+    input.description = "住民が申請を行うシステム".into();
+    input.service_name = "クラウド基盤サービス".into();
+    input.ismap_number = "C21-0001-1".into();
+    input.service_region = "東京リージョン".into();
+    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    let page = vendor.get(&format!("/systems/{sys}")).await.body;
+    for (label, value) in [
+        ("説明", "住民が申請を行うシステム"),
+        ("外部サービス名", "クラウド基盤サービス"),
+        ("ISMAP 登録番号", "C21-0001-1"),
+        ("リージョン", "東京リージョン"),
+    ] {
+        assert!(page.contains(&format!("<dt>{label}</dt>")) && page.contains(value), "{label}: {page}");
+    }
+    app.close().await;
+}
+
+#[tokio::test]
+async fn item_pages_lead_to_the_neighbouring_applicable_items_and_save_and_next_goes_on() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "税務システム").await;
+    // A plain system: 1–12, 15–30 and 79 apply; 13 and 14 do not.
+    let page = vendor.get(&format!("/systems/{sys}/items/12")).await.body;
+    assert!(page.contains(&format!("href=\"/systems/{sys}/items/11\" rel=\"prev\"")), "{page}");
+    assert!(page.contains(&format!("href=\"/systems/{sys}/items/15\" rel=\"next\"")), "skips 13 and 14: {page}");
+    assert!(page.contains("保存して次へ"));
+    let first = vendor.get(&format!("/systems/{sys}/items/1")).await.body;
+    assert!(!first.contains("rel=\"prev\""), "nothing before No.1");
+    let last = vendor.get(&format!("/systems/{sys}/items/79")).await.body;
+    assert!(!last.contains("rel=\"next\"") && !last.contains("保存して次へ"), "nothing after No.79");
+
+    let fields = [("status", "done"), ("measures", "実施"), ("then", "next")];
+    let r = answer(&vendor, sys, 12, &fields).await;
+    assert_eq!(r.location(), format!("/systems/{sys}/items/15"), "on to the next that applies");
+    let r = answer(&vendor, sys, 79, &fields).await;
+    assert_eq!(r.location(), format!("/systems/{sys}/items/79"), "the last stays");
+    let r = answer(&vendor, sys, 1, &[("status", "done"), ("measures", "実施")]).await;
+    assert_eq!(r.location(), format!("/systems/{sys}/items/1"), "a plain save stays");
+
+    // The officer's decision goes on the same way.
+    let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+    assert_eq!(applicable.len(), 29);
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let page = officer.get(&format!("/systems/{sys}/items/12")).await.body;
+    let revision = revision_in(&page);
+    let r = officer
+        .post(
+            &format!("/systems/{sys}/items/12/review"),
+            &[("decision", "approve"), ("comment", ""), ("revision", &revision), ("then", "next")],
+        )
+        .await;
+    assert_eq!(r.location(), format!("/systems/{sys}/items/15"));
+    app.close().await;
+}

@@ -1,7 +1,8 @@
 //! One requirement of one system: the answer, its history, the review.
 
-use super::{applicable_item, refused_message, system_for};
+use super::{after_save, applicable_item, refused_message, system_for};
 use crate::handlers::html;
+use crate::handlers::load;
 use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::checklist as checklist_op;
@@ -32,6 +33,8 @@ pub struct AnswerForm {
     measures: String,
     planned_date: String,
     reason: String,
+    /// `next`: on to the next applicable item once saved.
+    then: String,
 }
 
 pub async fn save_answer(
@@ -40,7 +43,7 @@ pub async fn save_answer(
     Path((id, number)): Path<(i64, u32)>,
     Form(form): Form<AnswerForm>,
 ) -> Reply {
-    let (s, _l) = applicable_item(&page, &who, id, number).await?;
+    let (s, l) = applicable_item(&page, &who, id, number).await?;
     let t = page.t();
     let mut errors = FormErrors::new();
     let status = AnswerStatus::parse(&form.status);
@@ -75,7 +78,7 @@ pub async fn save_answer(
         }
         if errors.is_empty() {
             match checklist_op::save_answer(&who.op(&page), s.id, number, &input).await {
-                Ok(()) => return done(&page, "answer-saved", &format!("/systems/{id}/items/{number}")).await,
+                Ok(()) => return done(&page, "answer-saved", &after_save(id, number, &form.then, &l.applicable)).await,
                 Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
@@ -98,6 +101,8 @@ pub struct ReviewForm {
     /// The answer's revision the officer saw.
     revision: String,
     comment: String,
+    /// `next`: on to the next applicable item once decided.
+    then: String,
 }
 
 pub async fn review_item(
@@ -129,7 +134,13 @@ pub async fn review_item(
     }
     if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
         match checklist_op::decide(&who.op(&page), s.id, number, revision, d, &c).await {
-            Ok(()) => return done(&page, "review-saved", &format!("/systems/{id}")).await,
+            Ok(()) => {
+                let to = match form.then.as_str() {
+                    "next" => after_save(id, number, "next", &load(&page, &s).await?.applicable),
+                    _ => format!("/systems/{id}"),
+                };
+                return done(&page, "review-saved", &to).await;
+            }
             Err(Refused::Stale) => errors.add("workflow", t.get("review-stale")),
             Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
         }

@@ -50,6 +50,9 @@ struct ItemPage<'a> {
     max_mb: usize,
     errors: FormErrors,
     auto: Option<AutoShown>,
+    /// The applicable items before and after this one.
+    prev: Option<u32>,
+    next: Option<u32>,
 }
 
 /// What the scanner verifies of this item, and what remains for the answer.
@@ -149,7 +152,9 @@ pub(super) async fn item_page(
     let r = catalog.requirements.iter().find(|r| r.number == number).ok_or(AppError::NotFound)?;
     // Whether it applies, from the figures kept per revision; its one answer.
     let figures = page.store.figures(std::slice::from_ref(&s)).await?;
-    let applies = figures.first().is_some_and(|f| f.items.iter().any(|i| i.number == number));
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let applies = applicable.contains(&number);
+    let (prev, next) = super::neighbours(&applicable, number);
     let answer_record = page.store.answer(s.id, s.round, number).await?;
     let current = answer_record.as_ref();
     let history: Vec<_> = page.store.item_history(s.id, s.round, number).await?;
@@ -185,6 +190,8 @@ pub(super) async fn item_page(
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
+        prev,
+        next,
         r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),

@@ -47,6 +47,23 @@ pub(super) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (V
     }
 }
 
+/// The applicable items before and after `number`, in the catalog's order
+/// (the item pages' 前へ / 次へ, and 保存して次へ).
+pub(super) fn neighbours(applicable: &[u32], number: u32) -> (Option<u32>, Option<u32>) {
+    let prev = applicable.iter().copied().filter(|n| *n < number).max();
+    let next = applicable.iter().copied().filter(|n| *n > number).min();
+    (prev, next)
+}
+
+/// Where a saved item's form leads: the next applicable item when the
+/// person asked for it (`then=next`) and there is one, else the item again.
+pub(super) fn after_save(id: i64, number: u32, then: &str, applicable: &[u32]) -> String {
+    match (then, neighbours(applicable, number).1) {
+        ("next", Some(next)) => format!("/systems/{id}/items/{next}"),
+        _ => format!("/systems/{id}/items/{number}"),
+    }
+}
+
 /// The system, if it exists and this person may see it; 404 otherwise.
 pub(super) async fn system_for(state: &AppState, who: &Acting, id: i64) -> Result<SystemRecord, AppError> {
     Ok(mamori_app::checklist::system(&who.op(state), id).await?)
