@@ -25,6 +25,9 @@ pub struct ItemFigure {
     pub answer: Option<(AnswerInput, Review)>,
     /// Approved once, and changed since (`AnswerRecord::changed_after_approval`).
     pub changed_after_approval: bool,
+    /// Returned by the officer and answered again since
+    /// (`AnswerRecord::revised_after_return`).
+    pub revised_after_return: bool,
 }
 
 /// One system's applicable requirements, in catalog order, at a revision.
@@ -47,6 +50,7 @@ struct AnswerFigureRow {
     review: String,
     revision: i64,
     approved_revision: Option<i64>,
+    revised_after_return: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,7 +90,8 @@ impl Store {
         // The ids are bound as parameters, one placeholder each.
         let list = (1..=systems.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let answers_sql = format!(
-            "SELECT a.system_id, a.number, a.status, a.planned_date, a.review, a.revision, a.approved_revision FROM answer a \
+            "SELECT a.system_id, a.number, a.status, a.planned_date, a.review, a.revision, a.approved_revision, \
+             a.revised_after_return FROM answer a \
              JOIN system s ON s.id = a.system_id AND s.round = a.round WHERE a.system_id IN ({list})"
         );
         let overrides_sql =
@@ -107,7 +112,9 @@ impl Store {
                 }))
             })
             .await?;
-        let mut answers: HashMap<(i64, u32), ((AnswerInput, Review), bool)> = HashMap::with_capacity(answer_rows.len());
+        // (answer and decision, changed after approval, revised after return)
+        type Figure = ((AnswerInput, Review), bool, bool);
+        let mut answers: HashMap<(i64, u32), Figure> = HashMap::with_capacity(answer_rows.len());
         for r in answer_rows {
             let input = AnswerInput {
                 status: parsed("answer status", &r.status, AnswerStatus::parse)?,
@@ -118,7 +125,7 @@ impl Store {
             let changed = r.approved_revision.is_some_and(|a| a != r.revision);
             answers.insert(
                 (r.system_id, r.number as u32),
-                ((input, parsed("review", &r.review, Review::parse)?), changed),
+                ((input, parsed("review", &r.review, Review::parse)?), changed, r.revised_after_return),
             );
         }
         let mut overrides: HashMap<i64, Vec<(u32, bool)>> = HashMap::new();
@@ -132,11 +139,11 @@ impl Store {
             let items = conditions
                 .applicable_at(&s.input.attrs, ovr)
                 .map(|(index, number)| {
-                    let (answer, changed_after_approval) = match answers.remove(&(s.id, number)) {
-                        Some((a, changed)) => (Some(a), changed),
-                        None => (None, false),
+                    let (answer, changed_after_approval, revised_after_return) = match answers.remove(&(s.id, number)) {
+                        Some((a, changed, revised)) => (Some(a), changed, revised),
+                        None => (None, false, false),
                     };
-                    ItemFigure { index, number, answer, changed_after_approval }
+                    ItemFigure { index, number, answer, changed_after_approval, revised_after_return }
                 })
                 .collect();
             out.push(SystemFigures {

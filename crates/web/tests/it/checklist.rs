@@ -746,3 +746,72 @@ async fn item_pages_lead_to_the_neighbouring_applicable_items_and_save_and_next_
     assert_eq!(r.location(), format!("/systems/{sys}/items/15"));
     app.close().await;
 }
+
+/// The rows of a system page's list: (number, review label).
+fn review_labels(body: &str) -> Vec<(u32, String)> {
+    let table = body.split("<tbody>").last().unwrap_or("");
+    table
+        .split("<tr class=\"review-")
+        .skip(1)
+        .filter_map(|row| {
+            let n = row.split("/items/").nth(1)?.split('"').next()?.parse().ok()?;
+            let cells: Vec<&str> = row.split("<td>").collect();
+            let last = cells.last()?.split("</td>").next()?.trim().to_owned();
+            Some((n, last))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_return_cycle_reads_draft_waiting_returned_and_fixed_with_the_comment_in_sight() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let page = format!("/systems/{sys}");
+        answer(&vendor, sys, 2, &[("status", "done"), ("measures", "実施")]).await;
+        let labels = review_labels(&vendor.get(&page).await.body);
+        assert!(labels.contains(&(2, "下書き".into())), "{}: saved, not submitted: {labels:?}", app.backend);
+
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        let labels = review_labels(&officer.get(&page).await.body);
+        assert!(labels.iter().all(|(_, l)| l == "審査待ち"), "{}: {labels:?}", app.backend);
+        for n in &applicable {
+            let (decision, comment) =
+                if *n == 2 { ("return", "根拠資料を添付してください") } else { ("approve", "") };
+            decide(&officer, sys, *n, decision, comment).await;
+        }
+        finish_review(&officer, sys).await;
+
+        // Returned: the item says so, the submission names it apart from
+        // unanswered items, and its comment stands out on its page.
+        let body = vendor.get(&page).await.body;
+        assert!(review_labels(&body).contains(&(2, "差戻し".into())), "{}", app.backend);
+        assert!(body.contains("差戻しの項目を修正してください:"), "{}: {body}", app.backend);
+        assert!(!body.contains("未回答の項目があります"), "{}: No.2 is answered", app.backend);
+        let item = vendor.get(&format!("{page}/items/2")).await.body;
+        assert!(
+            item.contains("<div class=\"review-comment\" role=\"note\"><h2>審査担当者のコメント</h2><p class=\"pre\">根拠資料を添付してください</p></div>"),
+            "{}: {item}",
+            app.backend
+        );
+
+        // Answered again: 修正済み, until it is resubmitted.
+        answer(&vendor, sys, 2, &[("status", "done"), ("measures", "証跡を追加")]).await;
+        let body = vendor.get(&page).await.body;
+        assert!(review_labels(&body).contains(&(2, "修正済み".into())), "{}: {:?}", app.backend, review_labels(&body));
+        assert!(!body.contains("差戻しの項目を修正してください"), "{}", app.backend);
+
+        // The officer's filters.
+        submit(&vendor, sys).await;
+        let shown = officer.get(&format!("{page}?show=pending")).await.body;
+        assert_eq!(review_labels(&shown).iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2], "{}", app.backend);
+        assert!(
+            shown.contains("未審査 (1)") && shown.contains(&format!("すべて ({})", applicable.len())),
+            "{}",
+            app.backend
+        );
+        let all = officer.get(&format!("{page}?show=nonsense")).await.body;
+        assert_eq!(review_labels(&all).len(), applicable.len(), "{}: an unknown filter shows all", app.backend);
+        app.close().await;
+    }
+}

@@ -80,6 +80,10 @@ struct SystemPage<'a> {
     errors: FormErrors,
     /// Every pending item's box ticked (`?select=pending`).
     select_pending: bool,
+    /// Returned items not yet answered again (they stop the submission).
+    returned: Vec<u32>,
+    /// The list's filters: key, label, rows it shows, chosen.
+    filters: Vec<(&'static str, String, usize, bool)>,
     /// Items answered and not yet decided (the officer is told before
     /// finishing the review).
     undecided: usize,
@@ -95,6 +99,69 @@ pub(super) async fn system_page_selecting(
     s: SystemRecord,
     errors: FormErrors,
     select_pending: bool,
+) -> Reply {
+    system_page_with(page, user, s, errors, select_pending, "").await
+}
+
+/// Which rows of the system's list are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowFilter {
+    All,
+    /// Answered and waiting for the officer's decision.
+    Pending,
+    /// Changed after it was approved.
+    Changed,
+    /// 対応済 while the scanner says it fails.
+    Contradiction,
+    Returned,
+}
+
+impl RowFilter {
+    const ALL: [RowFilter; 5] =
+        [RowFilter::All, RowFilter::Pending, RowFilter::Changed, RowFilter::Contradiction, RowFilter::Returned];
+
+    fn parse(s: &str) -> RowFilter {
+        RowFilter::ALL.into_iter().find(|f| f.key() == s).unwrap_or(RowFilter::All)
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            RowFilter::All => "",
+            RowFilter::Pending => "pending",
+            RowFilter::Changed => "changed",
+            RowFilter::Contradiction => "contradiction",
+            RowFilter::Returned => "returned",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RowFilter::All => "filter-all",
+            RowFilter::Pending => "filter-pending",
+            RowFilter::Changed => "filter-changed",
+            RowFilter::Contradiction => "filter-contradiction",
+            RowFilter::Returned => "filter-returned",
+        }
+    }
+
+    fn keeps(self, r: &ItemRow) -> bool {
+        match self {
+            RowFilter::All => true,
+            RowFilter::Pending => r.pending,
+            RowFilter::Changed => r.review_class == "changed",
+            RowFilter::Contradiction => r.contradiction,
+            RowFilter::Returned => r.review_class == "returned",
+        }
+    }
+}
+
+async fn system_page_with(
+    page: &Page,
+    user: &CurrentUser,
+    s: SystemRecord,
+    errors: FormErrors,
+    select_pending: bool,
+    show: &str,
 ) -> Reply {
     // The catalog (parsed once) and the figures kept per revision: no
     // answer is read while the system has not changed.
@@ -159,9 +226,23 @@ pub(super) async fn system_page_selecting(
             review: match a {
                 None => String::new(),
                 Some(_) if item.changed_after_approval => p.t.get("rev-changed-after-approval"),
+                Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
+                    p.t.get(if item.revised_after_return { "rev-fixed" } else { "rev-draft" })
+                }
                 Some((_, review)) => p.t.label(*review),
             },
-            review_class: a.map_or("", |(_, review)| review.as_str()),
+            review_class: match a {
+                None => "",
+                Some(_) if item.changed_after_approval => "changed",
+                Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
+                    if item.revised_after_return {
+                        "fixed"
+                    } else {
+                        "draft"
+                    }
+                }
+                Some((_, review)) => review.as_str(),
+            },
             overdue,
             overridden: overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
             auto: auto.map(|v| p.t.label(v)).unwrap_or_default(),
@@ -180,10 +261,21 @@ pub(super) async fn system_page_selecting(
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
     let items = checklist::item_states(&applicable, &decided);
-    let missing = match checklist::submit(s.status, &items) {
-        Err(WorkflowError::Unanswered(m)) => m,
-        _ => vec![],
+    // What stops the submission: items not answered, and returned items
+    // not answered again, named apart.
+    let (returned, missing): (Vec<u32>, Vec<u32>) = match checklist::submit(s.status, &items) {
+        Err(WorkflowError::Unanswered(m)) => {
+            m.into_iter().partition(|n| items.iter().any(|i| i.number == *n && i.review == Review::Returned))
+        }
+        _ => (vec![], vec![]),
     };
+    // The list's filters, with how many rows each shows.
+    let filter = RowFilter::parse(show);
+    let filters = RowFilter::ALL
+        .iter()
+        .map(|f| (f.key(), p.t.get(f.label()), rows.iter().filter(|r| f.keeps(r)).count(), *f == filter))
+        .collect();
+    rows.retain(|r| filter.keeps(r));
     let is_vendor = user.can(Permission::AnswerChecklist);
     let attrs = [
         (s.input.attrs.uses_servers, "attr-uses-servers"),
@@ -207,6 +299,8 @@ pub(super) async fn system_page_selecting(
         can_submit: is_vendor && checklist::can_answer(s.status).is_ok(),
         can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
         missing,
+        returned,
+        filters,
         overrides: overrides.iter().map(|o| (o.number, o.reason.clone(), o.actor_login.clone())).collect(),
         versions: page
             .store
@@ -231,11 +325,12 @@ pub(super) async fn system_page_selecting(
 #[serde(default)]
 pub struct SystemQuery {
     select: String,
+    show: String,
 }
 
 pub async fn system(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<SystemQuery>) -> Reply {
     let s = system_for(&page, &who, id).await?;
-    system_page_selecting(&page, &who.user, s, FormErrors::new(), q.select == "pending").await
+    system_page_with(&page, &who.user, s, FormErrors::new(), q.select == "pending", &q.show).await
 }
 
 #[derive(Deserialize, Default)]
