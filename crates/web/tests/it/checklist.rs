@@ -687,7 +687,7 @@ async fn only_the_security_office_approves_in_bulk_and_hostile_selections_change
 }
 
 #[tokio::test]
-async fn the_system_page_shows_its_description_external_service_ismap_number_and_region() {
+async fn the_system_page_shows_its_description_external_service_ismap_number_region_and_each_requirements_text() {
     let app = App::spawn("sqlite", Options::default()).await;
     let (sys, vendor) = supplied_system(&app, "電子申請システム").await;
     let before = app.store.system(sys).await.unwrap().unwrap();
@@ -706,6 +706,9 @@ async fn the_system_page_shows_its_description_external_service_ismap_number_and
     ] {
         assert!(page.contains(&format!("<dt>{label}</dt>")) && page.contains(value), "{label}: {page}");
     }
+    // Each listed requirement carries its text, folded.
+    let folded = page.matches("<details class=\"requirement-text\"><summary>内容</summary><p class=\"pre\">").count();
+    assert_eq!(folded, 29, "the 29 items of a plain system");
     app.close().await;
 }
 

@@ -31,6 +31,8 @@ pub struct ItemRow {
     number: u32,
     major: String,
     middle: String,
+    /// The requirement itself (folded in the list).
+    text: String,
     answer: String,
     review: String,
     review_class: &'static str,
@@ -222,6 +224,7 @@ async fn system_page_with(
             number: r.number,
             major: r.major.clone(),
             middle: r.middle.clone(),
+            text: r.text.clone(),
             answer: a.map_or_else(|| p.t.get("ans-none"), |(a, _)| p.t.label(a.status)),
             review: match a {
                 None => String::new(),
