@@ -112,3 +112,13 @@ pub async fn download(op: &Op<'_>, evidence_id: i64) -> Result<Download, Refused
         bytes,
     })
 }
+
+/// Removes a file while its answer may still change (the vendor's own
+/// system, not submitted): the workflow decides in the store, inside the
+/// removal's transaction. A file of another system, round or company is
+/// `NotFound`.
+pub async fn remove(op: &Op<'_>, system_id: i64, evidence_id: i64) -> Result<(), Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    checklist::system(op, system_id).await?;
+    Ok(op.store.remove_evidence(&op.ctx(), system_id, evidence_id).await?)
+}

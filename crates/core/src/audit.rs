@@ -57,6 +57,7 @@ crate::closed_set!(
         AnswerReviewed = "answer.reviewed",
         ReviewFinished = "review.finished",
         EvidenceUploaded = "evidence.uploaded",
+        EvidenceRemoved = "evidence.removed",
         EvidenceRejected = "evidence.rejected",
         EvidenceDownloaded = "evidence.downloaded",
         RoundStarted = "system.round_started",

@@ -87,6 +87,7 @@ closed_set!(
     HistoryKind {
         Answer = "answer",
         Evidence = "evidence",
+        EvidenceRemoved = "evidence_removed",
         Submit = "submit",
         Approve = "approve",
         Return = "return",

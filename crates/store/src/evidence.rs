@@ -4,6 +4,7 @@ use crate::identity::Ctx;
 use crate::revision::Key;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::checklist::HistoryKind;
 use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
 
@@ -74,7 +75,8 @@ impl Store {
     /// whether it may be added now, and a decided answer goes back to 審査待ち.
     pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, e.original_name).await?;
+        let change = (HistoryKind::Evidence, e.original_name);
+        let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, change).await?;
         let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
@@ -98,6 +100,35 @@ impl Store {
         );
         tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
+    }
+
+    /// Removes a file of the current round while its answer may change (not
+    /// while the system is with the officer or approved): like adding one,
+    /// a change of the answer, with its history line and audit event. The
+    /// content goes with it. `Missing` if there is no such file in this
+    /// system's current round.
+    pub async fn remove_evidence(&self, ctx: &Ctx, system_id: i64, evidence_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let sql =
+            format!("{SELECT} WHERE id = $1 AND system_id = $2 AND round = (SELECT round FROM system WHERE id = $2)");
+        let row = with_conn!(tx, c => {
+            sqlx::query_as::<_, EvidenceRow>(&sql).bind(evidence_id).bind(system_id).fetch_optional(&mut *c).await?
+        });
+        let e = row.ok_or(StoreError::Missing)?.into_record()?;
+        let change = (HistoryKind::EvidenceRemoved, e.original_name.as_str());
+        self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, change).await?;
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM evidence_content WHERE evidence_id = $1").bind(e.id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?;
+        });
+        let ev = ctx.event_on(Action::EvidenceRemoved, "evidence", e.id).changes(
+            Changes::new()
+                .with("system_id", system_id)
+                .with("number", e.number)
+                .with("name", e.original_name.as_str())
+                .with("sha256", e.sha256.as_str()),
+        );
+        tx.commit_audited(ctx.now, ev).await
     }
 
     /// Files of one requirement of one system's round, oldest first.

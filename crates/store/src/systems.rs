@@ -672,7 +672,7 @@ impl Store {
         ctx: &Ctx,
         system_id: i64,
         number: u32,
-        name: &str,
+        (kind, name): (HistoryKind, &str),
     ) -> Result<SystemRecord, StoreError> {
         let s = lock_system(tx, system_id).await?;
         if !self.items_in(tx, &s).await?.iter().any(|i| i.number == number) {
@@ -695,7 +695,7 @@ impl Store {
                 .execute(c).await?;
             });
         }
-        history_line(tx, ctx, &s, number, HistoryKind::Evidence, None, name).await?;
+        history_line(tx, ctx, &s, number, kind, None, name).await?;
         Ok(s)
     }
 

@@ -94,6 +94,7 @@ impl Label for HistoryKind {
         match self {
             HistoryKind::Answer => "hist-answer",
             HistoryKind::Evidence => "hist-evidence",
+            HistoryKind::EvidenceRemoved => "hist-evidence_removed",
             HistoryKind::Submit => "hist-submit",
             HistoryKind::Approve => "hist-approve",
             HistoryKind::Return => "hist-return",
@@ -156,6 +157,7 @@ impl Label for Action {
             Action::AnswerReviewed => "action-answer-reviewed",
             Action::ReviewFinished => "action-review-finished",
             Action::EvidenceUploaded => "action-evidence-uploaded",
+            Action::EvidenceRemoved => "action-evidence-removed",
             Action::EvidenceRejected => "action-evidence-rejected",
             Action::EvidenceDownloaded => "action-evidence-downloaded",
             Action::RoundStarted => "action-system-round-started",

@@ -132,13 +132,19 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/systems/{id}/items/{number}", Permission(AnswerChecklist), post(systems::save_answer)),
         entry(p.clone(), "/systems/{id}/items/{number}/review", Permission(ReviewAnswers), post(systems::review_item)),
         entry(
-            p,
+            p.clone(),
             "/systems/{id}/items/{number}/evidence",
             Permission(AnswerChecklist),
             // The evidence limit plus room for the form's other fields.
             post(systems::upload_evidence).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         entry(g.clone(), "/evidence/{id}", Permission(ViewSystems), get(systems::download_evidence)),
+        entry(
+            p,
+            "/systems/{id}/items/{number}/evidence/{file}/remove",
+            Permission(AnswerChecklist),
+            post(systems::remove_evidence),
+        ),
     ]
 }
 

@@ -364,9 +364,9 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
         }
     };
     let first = scan_now(&s).await;
-    assert!(first.contains("<td>tls.versions</td><td>pass</td>"), "{first}");
+    assert!(first.contains("<td>TLSのバージョン</td><td>合格</td>"), "{first}");
     // Which ports are open is not the vendor's to see.
-    assert!(first.contains("<td>ports.open</td><td>pass</td><td>開いているポートの詳細は"), "{first}");
+    assert!(first.contains("<td>開いているポート</td><td>合格</td><td>開いているポートの詳細は"), "{first}");
     assert!(!first.contains("no other listed port open"), "{first}");
     // An item's page says which of its sub-points the scan verified and
     // which are left to the answer: a pass on 47② is not 47 verified.
@@ -387,7 +387,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let before = store.system(id).await.unwrap().unwrap();
     store.update_system(&ctx, &before, &input).await.unwrap();
     let second = scan_now(&s).await;
-    assert!(second.contains("<td>tls.versions</td><td>fail</td>"), "{second}");
+    assert!(second.contains("<td>TLSのバージョン</td><td>不合格</td>"), "{second}");
     assert!(second.contains("auto-fail"), "the requirement row shows the failed verdict");
     let alerts = store.alerts(true).await.unwrap();
     let runs: Vec<(i64, &str, usize)> = store

@@ -39,6 +39,7 @@ fn concrete(path: &str, account: i64, system: i64) -> String {
     let id = if path.starts_with("/alerts/") { 1 } else { id };
     path.replace("{id}", &id.to_string())
         .replace("{number}", "1")
+        .replace("{file}", &system.to_string())
         .replace("{seq}", "1")
         .replace("{token}", "not-a-token")
 }

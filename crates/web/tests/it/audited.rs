@@ -224,6 +224,17 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let r = vendor.upload(sys, 4, "a.pdf", b"%PDF-1.4\n".to_vec()).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         w.expect("/systems/{id}/items/{number}/evidence", "evidence.uploaded", "vendor1", Some("evidence")).await;
+        let r = vendor.upload(sys, 4, "b.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let b = app.store.evidence_for(sys, 1, 4).await.unwrap().last().unwrap().id;
+        post_ok(&vendor, &format!("{s}/items/4"), &format!("{s}/items/4/evidence/{b}/remove"), &[]).await;
+        w.expect(
+            "/systems/{id}/items/{number}/evidence/{file}/remove",
+            "evidence.removed",
+            "vendor1",
+            Some("evidence"),
+        )
+        .await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.

@@ -113,3 +113,66 @@ async fn a_text_file_stored_as_x_hta_downloads_as_x_hta_txt() {
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn evidence_is_removed_by_its_vendor_before_submission_with_history_and_audit_and_by_no_one_else() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let pdf = b"%PDF-1.4\n".to_vec();
+        for name in ["古い手順書.pdf", "手順書.pdf"] {
+            assert_eq!(vendor.upload(sys, 4, name, pdf.clone()).await.status, StatusCode::SEE_OTHER);
+        }
+        let files = app.store.evidence_for(sys, 1, 4).await.unwrap();
+        let (old, kept) = (files[0].id, files[1].id);
+        let item = format!("/systems/{sys}/items/4");
+        let page = vendor.get(&item).await.body;
+        assert!(page.contains(&format!("{item}/evidence/{old}/remove")), "{}: a remove button", app.backend);
+
+        // Another company's person, the officer, a wrong item, a made-up id.
+        let other_vendor = app.org("ベンダーB", mamori_core::identity::OrgKind::Vendor).await;
+        let (stranger, _) = app.signed_in("vendor-b", mamori_core::identity::Role::Vendor, Some(other_vendor)).await;
+        let (officer, _) = app.signed_in("officer1", mamori_core::identity::Role::SecurityOfficer, None).await;
+        for (who, path) in [
+            (&stranger, format!("{item}/evidence/{old}/remove")),
+            (&officer, format!("{item}/evidence/{old}/remove")),
+            (&vendor, format!("/systems/{sys}/items/5/evidence/{old}/remove")),
+            (&vendor, format!("{item}/evidence/999999/remove")),
+        ] {
+            who.get("/dashboard").await;
+            let r = who.post(&path, &[]).await;
+            assert!(
+                r.status == StatusCode::NOT_FOUND || r.status == StatusCode::FORBIDDEN,
+                "{}: {path}: {}",
+                app.backend,
+                r.status
+            );
+        }
+        assert_eq!(app.store.evidence_for(sys, 1, 4).await.unwrap().len(), 2, "{}: nothing removed", app.backend);
+
+        // The vendor removes the old one: gone, with its history line and event.
+        vendor.get(&item).await;
+        let r = vendor.post(&format!("{item}/evidence/{old}/remove"), &[]).await;
+        assert_eq!(r.location(), item, "{}", app.backend);
+        let left: Vec<i64> = app.store.evidence_for(sys, 1, 4).await.unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(left, [kept], "{}", app.backend);
+        assert!(app.store.evidence(old).await.unwrap().is_none(), "{}", app.backend);
+        assert!(app.audit_actions().await.contains(&"evidence.removed".to_owned()), "{}", app.backend);
+        let history = vendor.get(&format!("/systems/{sys}/history")).await.body;
+        assert!(history.contains("証跡を削除") && history.contains("古い手順書.pdf"), "{}: {history}", app.backend);
+
+        // Once submitted, files stay.
+        for n in (1..=12).chain(15..=30).chain([79]) {
+            vendor.get(&format!("/systems/{sys}/items/{n}")).await;
+            vendor.post(&format!("/systems/{sys}/items/{n}"), &[("status", "done"), ("measures", "実施")]).await;
+        }
+        vendor.get(&format!("/systems/{sys}")).await;
+        assert_eq!(vendor.post(&format!("/systems/{sys}/submit"), &[]).await.status, StatusCode::SEE_OTHER);
+        let page = vendor.get(&item).await.body;
+        assert!(!page.contains("/remove\""), "{}: no remove button once submitted", app.backend);
+        let r = vendor.post(&format!("{item}/evidence/{kept}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the item with the reason", app.backend);
+        assert!(r.body.contains("id=\"error-summary\""), "{}", app.backend);
+        assert_eq!(app.store.evidence_for(sys, 1, 4).await.unwrap().len(), 1, "{}: kept", app.backend);
+        app.close().await;
+    }
+}

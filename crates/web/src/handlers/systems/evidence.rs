@@ -12,6 +12,26 @@ use crate::page::Page;
 use crate::AppState;
 use axum::extract::{Path, State};
 
+/// Removes one file of an answer (vendor, while the answer may change):
+/// back to the item, with a message; refused by the workflow, the item
+/// again with the reason.
+pub async fn remove_evidence(page: Page, who: Acting, Path((id, number, file)): Path<(i64, u32, i64)>) -> Reply {
+    let (s, _) = applicable_item(&page, &who, id, number).await?;
+    let belongs = page.store.evidence(file).await?.is_some_and(|e| e.system_id == s.id && e.number == number);
+    if !belongs {
+        return Err(crate::error::AppError::NotFound);
+    }
+    match evidence_op::remove(&who.op(&page), s.id, file).await {
+        Ok(()) => done(&page, "evidence-removed", &format!("/systems/{id}/items/{number}")).await,
+        Err(e) => {
+            let t = page.t();
+            let mut errors = FormErrors::new();
+            errors.add("workflow", refused_message(&t, &e).ok_or(e)?);
+            item_page(&page, &who.user, s, number, None, errors).await
+        }
+    }
+}
+
 // ----- evidence -------------------------------------------------------------------------------
 
 /// The name as data: the last path component, no control characters, at most 200 characters.
