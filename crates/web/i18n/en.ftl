@@ -627,3 +627,4 @@ action-evidence-removed = Evidence removed
 evidence-remove = Remove
 evidence-removed = The evidence was removed.
 evidence-remove-label = Remove { $name }
+evidence-refused-file = "{ $name }": { $why }

@@ -627,3 +627,4 @@ action-evidence-removed = 証跡の削除
 evidence-remove = 削除
 evidence-removed = 証跡を削除しました。
 evidence-remove-label = { $name } を削除
+evidence-refused-file = 「{ $name }」: { $why }

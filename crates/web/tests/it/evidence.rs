@@ -45,12 +45,9 @@ async fn office_files_with_macros_are_refused_with_a_message_audited_and_not_sto
         for (name, bytes) in uploads.clone() {
             let r = vendor.upload(sys, 4, name, bytes).await;
             assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
-            assert!(
-                r.body.contains("マクロを含む Office ファイルは証跡として受け付けられません"),
-                "{}: {name}: {}",
-                app.backend,
-                r.body
-            );
+            let beside = format!("<p class=\"field-error\" id=\"file-error\">「{name}」: マクロを含む Office ファイルは証跡として受け付けられません");
+            assert!(r.body.contains(&beside), "{}: {name}: the reason beside the file: {}", app.backend, r.body);
+            assert!(r.body.contains("aria-describedby=\"file-error\""), "{}", app.backend);
         }
         assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
         let want: Vec<(String, String)> = uploads.iter().map(|(n, _)| ((*n).to_owned(), "macro".to_owned())).collect();

@@ -98,6 +98,12 @@ pub async fn upload_evidence(
                 Rejected::Infected => ("file", t.get("evidence-infected")),
                 Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),
             };
+            // The file's name beside the reason: which file, and why.
+            let message = if field == "file" && !name.is_empty() {
+                t.with("evidence-refused-file", &[("name", &name), ("why", &message)])
+            } else {
+                message
+            };
             errors.add(field, message);
         }
         Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
