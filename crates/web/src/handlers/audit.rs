@@ -242,6 +242,8 @@ pub struct HourBar {
 struct SigninsPage<'a> {
     p: PageCtx<'a>,
     bars: Vec<HourBar>,
+    /// Midnights on the time axis: x and the date (M/D).
+    ticks: Vec<(u32, String)>,
     max: i64,
     total: i64,
     by_address: Vec<(String, i64, i64)>,
@@ -273,6 +275,14 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
             }
         })
         .collect();
+    // The time axis: a tick at each midnight (JST) in the week shown.
+    let ticks = (0..HOURS)
+        .filter_map(|i| {
+            let hour_us = (start_hour + i) * 3_600_000_000;
+            let at = from_unix_micros(hour_us)?.to_offset(mamori_core::jst::JST);
+            (at.hour() == 0).then(|| (i as u32 * 4, format!("{}/{}", u8::from(at.month()), at.day())))
+        })
+        .collect();
     let filter = AuditFilter {
         action: Some(Action::AccountLocked.as_str().to_owned()),
         from: Some(since),
@@ -298,6 +308,7 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
         .collect();
     let p = page.ctx().await?;
     html(SigninsPage {
+        ticks,
         p,
         bars,
         max,

@@ -163,3 +163,38 @@ async fn the_audit_viewer_names_actions_and_outcomes_in_japanese_and_english() {
     assert!(english.contains("<option value=\"signin.success\">Signed in</option>"), "{english}");
     app.close().await;
 }
+
+/// The sign-in chart reads against a time axis: each midnight (JST) of the
+/// week shown is ticked and dated, and the bars' scale is labelled.
+#[tokio::test]
+async fn the_sign_in_chart_has_a_dated_time_axis_and_a_labelled_scale() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    for _ in 0..4 {
+        app.client().sign_in(&app, "officer1", "Wrong-Password-1", None).await;
+    }
+    let page = officer.get("/audit/signins").await.body;
+    let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+    let now = app.now().to_offset(jst);
+    // The midnights within the 168 hours shown, from the hour the week starts.
+    let start = now - time::Duration::hours(24 * 7);
+    let first_hour = start.replace_minute(0).unwrap().replace_second(0).unwrap().replace_nanosecond(0).unwrap();
+    let last_hour = first_hour + time::Duration::hours(24 * 7 - 1);
+    let mut want = Vec::new();
+    let mut day = start.date();
+    while day <= now.date() {
+        let midnight = day.midnight().assume_offset(jst);
+        if midnight >= first_hour && midnight <= last_hour {
+            want.push(format!("{}/{}", u8::from(day.month()), day.day()));
+        }
+        day = day.next_day().unwrap();
+    }
+    let ticks: Vec<String> = page
+        .split("<text class=\"tick\"")
+        .skip(1)
+        .map(|t| t.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(ticks, want, "{page}");
+    assert!(page.contains(">4</text>"), "the scale's top is the busiest hour: {page}");
+    app.close().await;
+}
