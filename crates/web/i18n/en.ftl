@@ -628,3 +628,4 @@ evidence-remove = Remove
 evidence-removed = The evidence was removed.
 evidence-remove-label = Remove { $name }
 evidence-refused-file = "{ $name }": { $why }
+chart-shares = answered { $answered }% / approved { $approved }%

@@ -628,3 +628,4 @@ evidence-remove = 削除
 evidence-removed = 証跡を削除しました。
 evidence-remove-label = { $name } を削除
 evidence-refused-file = 「{ $name }」: { $why }
+chart-shares = 回答 { $answered }% / 承認 { $approved }%

@@ -29,6 +29,7 @@ pub struct Bar {
     /// The label cut to fit the chart (full label in the tooltip).
     pub short: String,
     pub approved_pct: u32,
+    pub answered_pct: u32,
     pub summary: String,
     pub y: u32,
     pub approved_w: u32,
@@ -111,6 +112,7 @@ fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
                 },
                 label,
                 approved_pct: pct(approved),
+                answered_pct: pct(answered),
                 y: i as u32 * BAR_STEP,
                 approved_w: pct(approved) * BAR_WIDTH / 100,
                 answered_w: pct(answered) * BAR_WIDTH / 100,

@@ -818,3 +818,18 @@ async fn the_return_cycle_reads_draft_waiting_returned_and_fixed_with_the_commen
         app.close().await;
     }
 }
+
+/// The chart's words and bars say the same: a system fully answered and not
+/// yet approved reads 回答 100% / 承認 0% beside a full light bar.
+#[tokio::test]
+async fn the_dashboard_chart_names_both_shares_its_bars_draw() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "税務システム").await;
+    answer_all_and_submit(&app, &vendor, sys).await;
+    let body = vendor.get("/dashboard").await.body;
+    let bar = body.split("<title>税務システム").nth(1).expect("the system's bar").split("</g>").next().unwrap();
+    assert!(bar.contains("width=\"300\" height=\"18\" fill=\"#9cc3f5\""), "answered: full: {bar}");
+    assert!(bar.contains("width=\"0\" height=\"18\" fill=\"#1a5fb4\""), "approved: none: {bar}");
+    assert!(bar.contains(">回答 100% / 承認 0%</text>"), "{bar}");
+    app.close().await;
+}
