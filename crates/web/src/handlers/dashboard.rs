@@ -16,9 +16,10 @@ use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use mamori_core::checklist::{Phase, Progress, Review};
-use mamori_core::identity::OrgKind;
+use mamori_core::checklist::{Phase, Progress, Review, SystemStatus};
+use mamori_core::identity::{OrgKind, Permission};
 use mamori_core::yearly::DueState;
+use mamori_store::systems::SystemRecord;
 use std::sync::Arc;
 
 // ----- dashboard -----------------------------------------------------------------------------
@@ -53,6 +54,8 @@ pub struct Board {
     pub by_category: Vec<Bar>,
     pub system_chart_height: u32,
     pub category_chart_height: u32,
+    /// What this person has to do next, most pressing first: words and a link.
+    pub next_steps: Shown<(String, String)>,
     pub returned_items: Shown<(i64, String, u32)>,
     pub overdue_items: Shown<(i64, String, u32)>,
     /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
@@ -122,6 +125,51 @@ fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
     (bars, n * BAR_STEP + 4)
 }
 
+/// What comes next for a system, for the party whose turn it is: the
+/// vendor answers, fixes and submits; the security office reviews; the
+/// department follows its systems. `(urgency, words, link)`.
+fn next_step(t: &Tr, user: &CurrentUser, s: &SystemRecord, p: &Progress) -> Option<(u8, String, String)> {
+    let name = s.input.name.as_str();
+    let n = |x: usize| x.to_string();
+    let link = |q: &str| format!("/systems/{}{q}", s.id);
+    let answering = matches!(s.status, SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned);
+    if user.can(Permission::AnswerChecklist) {
+        if !answering {
+            return None;
+        }
+        if p.returned > 0 {
+            let words = t.with("next-returned", &[("name", name), ("count", &n(p.returned))]);
+            return Some((0, words, link("?show=returned#list")));
+        }
+        let unanswered = p.applicable.saturating_sub(p.answered);
+        if unanswered > 0 {
+            return Some((1, t.with("next-unanswered", &[("name", name), ("count", &n(unanswered))]), link("")));
+        }
+        return Some((2, t.with("next-submit", &[("name", name)]), link("")));
+    }
+    if user.can(Permission::ReviewAnswers) {
+        if s.status != SystemStatus::Submitted {
+            return None;
+        }
+        let pending = p.answered.saturating_sub(p.approved + p.returned);
+        let words = t.with("next-review", &[("name", name), ("count", &n(pending))]);
+        return Some((0, words, link("?show=pending#list")));
+    }
+    if user.can(Permission::SignOffReviews) {
+        let words = t.with(
+            "next-follow",
+            &[
+                ("name", name),
+                ("status", &t.label(s.status)),
+                ("approved", &n(p.approved)),
+                ("total", &n(p.applicable)),
+            ],
+        );
+        return Some((u8::from(s.status == SystemStatus::Approved) + 1, words, link("")));
+    }
+    None
+}
+
 async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -> Result<Board, AppError> {
     let systems = state.store.systems(user.scope(), &filtered(q)).await?;
     let today = today(state);
@@ -130,6 +178,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut categories: Vec<(String, Progress)> = Vec::new();
     let mut returned_items = Vec::new();
     let mut overdue_items = Vec::new();
+    let mut next_steps = Vec::new();
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
     let figures = state.store.figures(&systems).await?;
@@ -173,6 +222,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
                 }
             }
         }
+        next_steps.extend(next_step(&t, user, s, &progress));
         rows.push(BoardRow { id: s.id, name: s.input.name.clone(), status: t.label(s.status), progress });
     }
     // Needing attention first: items past their date, then returned items,
@@ -224,6 +274,11 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         by_category,
         system_chart_height,
         category_chart_height,
+        next_steps: Shown::of({
+            // Most pressing first; by name among equals (the order the systems came in).
+            next_steps.sort_by_key(|(urgency, ..)| *urgency);
+            next_steps.into_iter().map(|(_, words, link)| (words, link)).collect()
+        }),
         returned_items: Shown::of(returned_items),
         overdue_items: Shown::of(overdue_items),
         expiring: Shown::of(expiring),
@@ -262,7 +317,8 @@ pub async fn dashboard(
     let board = if user.can(mamori_core::identity::Permission::ViewSystems) {
         // Computed once per &page of the data for each scope, filter, day
         // and language (`mamori_store::revision`).
-        let key = format!("{:?}", (user.scope(), q.filters(), today(&page), page.lang));
+        // The next steps depend on the role, not only on the scope.
+        let key = format!("{:?}", (user.scope(), user.account().role, q.filters(), today(&page), page.lang));
         Some(
             page.store
                 .remember("dashboard", key, async || board(&page, &user, &q, page.t()).await.map(Arc::new))

@@ -833,3 +833,58 @@ async fn the_dashboard_chart_names_both_shares_its_bars_draw() {
     assert!(bar.contains(">回答 100% / 承認 0%</text>"), "{bar}");
     app.close().await;
 }
+
+/// The words of the dashboard's 次にすること, in order.
+fn next_steps(body: &str) -> Vec<String> {
+    let Some(section) = body.split("<section class=\"card next-steps\" id=\"next\">").nth(1) else { return vec![] };
+    let section = section.split("</section>").next().unwrap();
+    section
+        .split("<li><a href=\"")
+        .skip(1)
+        .map(|li| li.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_dashboard_starts_with_what_its_reader_does_next() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let dept_id = app.store.organisations().await.unwrap().iter().find(|o| o.name == "総務課").unwrap().id;
+        let (dept, _) = app.signed_in("dept1", Role::Department, Some(dept_id)).await;
+
+        let body = vendor.get("/dashboard").await.body;
+        assert_eq!(next_steps(&body), ["「税務システム」: 未回答の項目が 29 件あります"], "{}", app.backend);
+        assert!(body.find("次にすること") < body.find("<svg"), "{}: before the charts", app.backend);
+        assert!(body.contains(&format!("<a href=\"/systems/{sys}\">「税務システム」")), "{}", app.backend);
+        assert_eq!(next_steps(&officer.get("/dashboard").await.body), Vec::<String>::new(), "{}", app.backend);
+        assert!(officer.get("/dashboard").await.body.contains("今すぐ必要な作業はありません"), "{}", app.backend);
+
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        assert!(next_steps(&vendor.get("/dashboard").await.body).is_empty(), "{}: with the officer now", app.backend);
+        let body = officer.get("/dashboard").await.body;
+        assert_eq!(next_steps(&body), ["「税務システム」: 審査待ちの項目が 29 件あります"], "{}", app.backend);
+        assert!(body.contains(&format!("<a href=\"/systems/{sys}?show=pending#list\">")), "{}", app.backend);
+        assert_eq!(
+            next_steps(&dept.get("/dashboard").await.body),
+            ["「税務システム」: 提出済(承認 0 / 29 件)"],
+            "{}",
+            app.backend
+        );
+
+        decide(&officer, sys, 2, "return", "根拠が不足").await;
+        for n in applicable.iter().filter(|n| **n != 2) {
+            decide(&officer, sys, *n, "approve", "").await;
+        }
+        finish_review(&officer, sys).await;
+        let body = vendor.get("/dashboard").await.body;
+        assert_eq!(
+            next_steps(&body),
+            ["「税務システム」: 差戻しの項目が 1 件あります。修正してください"],
+            "{}",
+            app.backend
+        );
+        assert!(body.contains(&format!("<a href=\"/systems/{sys}?show=returned#list\">")), "{}", app.backend);
+        app.close().await;
+    }
+}
