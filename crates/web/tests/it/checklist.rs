@@ -888,3 +888,43 @@ async fn each_dashboard_starts_with_what_its_reader_does_next() {
         app.close().await;
     }
 }
+
+/// Two catalog versions side by side: each changed field of each changed
+/// requirement, the old text with what went struck through and the new
+/// with what came marked, conditions in words, and any markup in a
+/// catalog shown as text.
+#[tokio::test]
+async fn the_catalog_comparison_shows_each_changed_field_side_by_side_with_the_changes_marked() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (viewer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let first = app.store.catalog_versions().await.unwrap()[0].id;
+    let mut next = (*app.store.catalog_document(first).await.unwrap().unwrap()).clone();
+    next.catalog.version = "令和8年度版".into();
+    let r4 = next.requirements.iter_mut().find(|r| r.number == 4).unwrap();
+    let old_text = r4.text.clone();
+    r4.text = format!("{old_text}<script>alert(1)</script>年1回以上見直すこと。");
+    r4.applies_when = "web_system".into();
+    let outcome = app.store.import_catalog(&app.system_ctx(), &next).await.unwrap();
+    let second = match outcome {
+        mamori_store::catalog::ImportOutcome::Imported(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let page = viewer.get(&format!("/catalog?version={second}&compare={first}")).await.body;
+    let table = page
+        .split("<table class=\"list diff-table\">")
+        .nth(1)
+        .expect("the side-by-side table")
+        .split("</table>")
+        .next()
+        .unwrap();
+    let rows: Vec<&str> = table.split("<tr><td>").skip(1).collect();
+    assert_eq!(rows.len(), 2, "two fields of No.4 changed: {table}");
+    assert!(rows[0].starts_with("4</td><td>内容</td>"), "{}", rows[0]);
+    assert!(rows[0].contains("<ins>&#60;script&#62;alert(1)&#60;/script&#62;年1回以上見直すこと。</ins>"), "{}", rows[0]);
+    assert!(!rows[0].contains("<del>"), "nothing of the old text went: {}", rows[0]);
+    assert!(rows[1].starts_with("4</td><td>適用条件</td>"), "{}", rows[1]);
+    assert!(rows[1].contains("常に") && rows[1].contains("Webシステム"), "in words: {}", rows[1]);
+    assert!(!page.contains("<script>alert(1)"), "markup is text");
+    assert!(page.contains("No.4 が変更されました(内容、適用条件)"), "{page}");
+    app.close().await;
+}
