@@ -124,6 +124,9 @@ pub struct ListQuery {
     pub status: String,
     /// The page of a long list, from 1 (anything else: the first).
     pub page: String,
+    /// The column the list is sorted by, and `desc` for the other way.
+    pub sort: String,
+    pub dir: String,
 }
 
 impl ListQuery {
@@ -137,6 +140,13 @@ impl ListQuery {
             ("phase", &self.phase),
             ("status", &self.status),
         ])
+    }
+
+    /// The filters and the order, for the links between pages.
+    pub fn ordered(&self) -> String {
+        let filters = self.filters();
+        let order = query_of(&[("sort", &self.sort), ("dir", &self.dir)]);
+        [filters, order].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("&")
     }
 }
 

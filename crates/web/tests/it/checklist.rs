@@ -920,11 +920,53 @@ async fn the_catalog_comparison_shows_each_changed_field_side_by_side_with_the_c
     let rows: Vec<&str> = table.split("<tr><td>").skip(1).collect();
     assert_eq!(rows.len(), 2, "two fields of No.4 changed: {table}");
     assert!(rows[0].starts_with("4</td><td>内容</td>"), "{}", rows[0]);
-    assert!(rows[0].contains("<ins>&#60;script&#62;alert(1)&#60;/script&#62;年1回以上見直すこと。</ins>"), "{}", rows[0]);
+    assert!(
+        rows[0].contains("<ins>&#60;script&#62;alert(1)&#60;/script&#62;年1回以上見直すこと。</ins>"),
+        "{}",
+        rows[0]
+    );
     assert!(!rows[0].contains("<del>"), "nothing of the old text went: {}", rows[0]);
     assert!(rows[1].starts_with("4</td><td>適用条件</td>"), "{}", rows[1]);
     assert!(rows[1].contains("常に") && rows[1].contains("Webシステム"), "in words: {}", rows[1]);
     assert!(!page.contains("<script>alert(1)"), "markup is text");
     assert!(page.contains("No.4 が変更されました(内容、適用条件)"), "{page}");
+    app.close().await;
+}
+
+/// The names of the systems listed, in order.
+fn listed(body: &str) -> Vec<String> {
+    let table = body.split("<tbody>").nth(1).unwrap_or("").split("</tbody>").next().unwrap_or("");
+    table
+        .split("<tr><td><a href=\"/systems/")
+        .skip(1)
+        .map(|r| r.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_systems_list_sorts_by_any_heading_both_ways_and_its_pages_keep_the_order() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let dept = app.org("総務課", OrgKind::Department).await;
+    for i in (1..=52).rev() {
+        system(&app, dept, None, &format!("S{i:03}")).await;
+    }
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let asc = officer.get("/systems?sort=name&dir=asc").await.body;
+    let names = listed(&asc);
+    assert_eq!(names.len(), 50);
+    assert_eq!((names[0].as_str(), names[49].as_str()), ("S001", "S050"));
+    assert!(asc.contains("<th aria-sort=\"ascending\"><a href=\"/systems?sort=name&#38;dir=desc\">"), "{asc}");
+    assert!(asc.contains("<th aria-sort=\"none\"><a href=\"/systems?sort=status&#38;dir=asc\">"), "{asc}");
+    // The next page goes on in the same order.
+    assert!(asc.contains("href=\"/systems?sort=name&#38;dir=asc&#38;page=2\" rel=\"next\""), "{asc}");
+    let second = officer.get("/systems?sort=name&dir=asc&page=2").await.body;
+    assert_eq!(listed(&second), ["S051", "S052"]);
+    let desc = officer.get("/systems?sort=name&dir=desc").await.body;
+    assert_eq!(listed(&desc)[0], "S052");
+    assert!(desc.contains("<th aria-sort=\"descending\">"));
+    // A column that does not exist changes nothing.
+    let hostile = officer.get("/systems?sort=password_hash&dir=asc").await;
+    assert_eq!(hostile.status, StatusCode::OK);
+    assert_eq!(listed(&hostile.body).len(), 50);
     app.close().await;
 }

@@ -10,6 +10,7 @@ use askama::Template;
 use axum::extract::Query;
 use mamori_core::checklist::{Phase, SystemStatus};
 use mamori_core::identity::{OrgKind, Permission};
+use mamori_store::systems::SystemRecord;
 
 // ----- systems list and form ---------------------------------------------------------------
 
@@ -65,10 +66,74 @@ impl Pager {
     }
 }
 
+/// The columns the list sorts by: query value and heading key.
+const COLUMNS: [(&str, &str); 6] = [
+    ("name", "field-system-name"),
+    ("department", "field-department"),
+    ("vendor", "field-vendor"),
+    ("phase", "field-phase"),
+    ("status", "field-status"),
+    ("updated", "field-updated"),
+];
+
+/// A column heading: its label, the link that sorts by it (the other way
+/// when it is the column sorted by), and its `aria-sort`.
+pub struct Heading {
+    label: String,
+    href: String,
+    aria_sort: &'static str,
+    arrow: &'static str,
+}
+
+/// Sorts the systems by `column` (an unknown one keeps the store's order,
+/// by name), the other way round with `desc`.
+fn sort(list: &mut [SystemRecord], column: &str, desc: bool) {
+    match column {
+        "name" => list.sort_by(|a, b| a.input.name.cmp(&b.input.name)),
+        "department" => list.sort_by(|a, b| a.department_name.cmp(&b.department_name)),
+        "vendor" => list.sort_by(|a, b| a.vendor_name.cmp(&b.vendor_name)),
+        "phase" => list.sort_by_key(|s| s.input.phase),
+        "status" => list.sort_by_key(|s| s.status),
+        "updated" => list.sort_by_key(|s| s.updated_at),
+        _ => return,
+    }
+    if desc {
+        list.reverse();
+    }
+}
+
+fn headings(t: &crate::i18n::Tr, q: &ListQuery) -> Vec<Heading> {
+    let desc = q.dir == "desc";
+    COLUMNS
+        .iter()
+        .map(|(column, key)| {
+            let sorted = q.sort == *column;
+            let dir = if sorted && !desc { "desc" } else { "asc" };
+            let filters = q.filters();
+            let sep = if filters.is_empty() { "" } else { "&" };
+            Heading {
+                label: t.get(key),
+                href: format!("?{filters}{sep}sort={column}&dir={dir}"),
+                aria_sort: match (sorted, desc) {
+                    (false, _) => "none",
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                },
+                arrow: match (sorted, desc) {
+                    (false, _) => "",
+                    (true, false) => " ▲",
+                    (true, true) => " ▼",
+                },
+            }
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "systems.html")]
 struct SystemsPage<'a> {
     p: PageCtx<'a>,
+    headings: Vec<Heading>,
     rows: Vec<SystemRow>,
     pager: Pager,
     can_manage: bool,
@@ -83,10 +148,11 @@ struct SystemsPage<'a> {
 
 pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Reply {
     let f = filtered(&q);
-    let list = mamori_app::checklist::systems(&who.op(&page), &f).await?;
+    let mut list = mamori_app::checklist::systems(&who.op(&page), &f).await?;
+    sort(&mut list, &q.sort, q.dir == "desc");
     let orgs = if who.person.scope().is_all() { page.store.organisations().await? } else { vec![] };
     let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, list.len(), &q.filters());
+    let pager = Pager::new(&q.page, list.len(), &q.ordered());
     let rows = pager
         .slice(&list)
         .iter()
@@ -103,6 +169,7 @@ pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Rep
     let phases = Phase::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect();
     let statuses = SystemStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect();
     html(SystemsPage {
+        headings: headings(&p.t, &q),
         p,
         rows,
         pager,
