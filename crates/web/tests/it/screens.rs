@@ -56,15 +56,7 @@ async fn ward(app: &App) -> Ward {
     let vendor_account = app.store.account_by_login("gyosha01").await.unwrap().unwrap().id;
 
     // The vendor answers every item, one at length, and submits.
-    for n in (3..=12).chain(15..=30).chain([79]) {
-        let input = AnswerInput {
-            status: AnswerStatus::Done,
-            measures: format!("No.{n} の対策を実施"),
-            planned: None,
-            reason: String::new(),
-        };
-        app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
-    }
+    answered_in_store(app, sys, (3..=12).chain(15..=30).chain([79])).await;
     let v = app.client();
     v.sign_in(app, "gyosha01", crate::harness::PASSWORD, None).await;
     let long = "A".repeat(mamori_core::checklist::MAX_ANSWER_TEXT);
@@ -105,6 +97,19 @@ async fn ward(app: &App) -> Ward {
     Ward { sys, vendor_account, people }
 }
 
+/// Answers items `numbers` of system `sys` 対応済, straight in the store.
+async fn answered_in_store(app: &App, sys: i64, numbers: impl Iterator<Item = u32>) {
+    for n in numbers {
+        let input = AnswerInput {
+            status: AnswerStatus::Done,
+            measures: format!("No.{n} の対策を実施"),
+            planned: None,
+            reason: String::new(),
+        };
+        app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
+    }
+}
+
 /// Every page a person reaches from the navigation and the system, by path.
 fn tour(w: &Ward, event: i64) -> Vec<String> {
     let s = w.sys;
@@ -114,10 +119,14 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         "/account".into(),
         "/password".into(),
         "/catalog".into(),
+        "/catalog?version=1&compare=1".into(),
         "/systems".into(),
+        "/systems?sort=status&dir=desc".into(),
         format!("/systems/{s}"),
+        format!("/systems/{s}?show=returned&select=pending"),
         format!("/systems/{s}/edit"),
         format!("/systems/{s}/history"),
+        format!("/systems/{s}/history?round=1"),
         format!("/systems/{s}/items/1"),
         format!("/systems/{s}/items/2"),
         format!("/systems/{s}/items/3"),
@@ -376,15 +385,7 @@ async fn submitted_system(app: &App) -> (i64, usize) {
         availability_high: true,
     };
     app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
-    for n in (1..=12).chain(15..=79) {
-        let input = AnswerInput {
-            status: AnswerStatus::Done,
-            measures: format!("No.{n} の対策を実施"),
-            planned: None,
-            reason: String::new(),
-        };
-        app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
-    }
+    answered_in_store(app, sys, (1..=12).chain(15..=79)).await;
     app.store.submit_system(&app.ctx(), sys).await.unwrap();
     let s = app.store.system(sys).await.unwrap().unwrap();
     let applicable = app.store.figures(&[s]).await.unwrap()[0].items.len();
