@@ -140,6 +140,8 @@ pub struct LedgerEntry {
     pub id: i64,
     pub account_id: i64,
     pub account_login: String,
+    /// The account's name now (氏名).
+    pub account_name: String,
     pub at: OffsetDateTime,
     pub actor_login: String,
     pub change: LedgerChange,
@@ -212,6 +214,7 @@ struct LedgerRow {
     id: i64,
     account_id: i64,
     login: String,
+    display_name: String,
     at_us: i64,
     actor_login: String,
     change: String,
@@ -226,6 +229,7 @@ impl LedgerRow {
             id: self.id,
             account_id: self.account_id,
             account_login: self.login,
+            account_name: self.display_name,
             at: timestamp(self.at_us)?,
             actor_login: self.actor_login,
             change: parsed("ledger change", &self.change, LedgerChange::parse)?,
@@ -338,7 +342,7 @@ impl Store {
     async fn ledger_lines(&self, account_id: Option<i64>) -> Result<Vec<LedgerEntry>, StoreError> {
         let rows = with_read_conn!(self, c => {
             sqlx::query_as::<_, LedgerRow>(
-                "SELECT l.id, l.account_id, a.login, l.at_us, l.actor_login, l.change, l.before, l.after, l.reason \
+                "SELECT l.id, l.account_id, a.login, a.display_name, l.at_us, l.actor_login, l.change, l.before, l.after, l.reason \
                  FROM account_ledger l JOIN account a ON a.id = l.account_id \
                  WHERE ($1 IS NULL OR l.account_id = $1) ORDER BY l.at_us, l.id",
             ).bind(account_id).fetch_all(c).await?

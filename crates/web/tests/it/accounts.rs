@@ -142,8 +142,9 @@ async fn items_3_7_ledger_exports_and_access_review_sign_off() {
         let bytes = csv.bytes().await.unwrap();
         assert_eq!(&bytes[..3], &[0xEF, 0xBB, 0xBF], "UTF-8 with BOM");
         let text = std::str::from_utf8(&bytes[3..]).unwrap();
-        assert!(text.starts_with("日時,ユーザID,変更内容"), "{text}");
-        assert!(text.contains("officer1") && text.contains("発行"));
+        assert!(text.starts_with("日時,ユーザID,氏名,変更内容"), "{text}");
+        assert!(text.contains("officer1,officer1 さん,発行"), "the person's name beside the ID: {text}");
+        assert!(text.contains("情報セキュリティ担当") && !text.contains("security-officer"), "roles by name: {text}");
         let sjis = officer.http.get(format!("{}/admin/ledger.csv?encoding=sjis", app.base)).send().await.unwrap();
         let bytes = sjis.bytes().await.unwrap();
         let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);

@@ -36,13 +36,13 @@ pub async fn ledger(page: Page) -> Reply {
 async fn ledger_table(page: &Page, t: &Tr<'_>) -> Result<(Vec<String>, Vec<Vec<String>>), AppError> {
     let (entries, orgs) = (page.store.ledger().await?, page.store.organisations().await?);
     let headers =
-        ["ledger-at", "field-login", "ledger-change", "ledger-before", "ledger-after", "ledger-actor", "field-reason"]
+        ["ledger-at", "field-login", "field-display-name", "ledger-change", "ledger-before", "ledger-after", "ledger-actor", "field-reason"]
             .iter()
             .map(|k| t.get(k))
             .collect();
     let rows = ledger_rows(t, &orgs, &entries)
         .into_iter()
-        .map(|r| vec![r.at, r.login, r.change, r.before, r.after, r.actor, r.reason])
+        .map(|r| vec![r.at, r.login, r.name, r.change, r.before, r.after, r.actor, r.reason])
         .collect();
     Ok((headers, rows))
 }

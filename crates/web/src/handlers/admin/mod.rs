@@ -34,6 +34,7 @@ pub(super) async fn account_or_404(state: &AppState, id: i64) -> Result<Account,
 pub struct LedgerRow {
     at: String,
     login: String,
+    name: String,
     change: String,
     before: String,
     after: String,
@@ -51,6 +52,7 @@ pub(super) fn ledger_rows(
         .map(|e| LedgerRow {
             at: jst(Some(e.at)),
             login: e.account_login.clone(),
+            name: e.account_name.clone(),
             change: t.label(e.change),
             before: ledger_value(t, orgs, e.change, &e.before),
             after: ledger_value(t, orgs, e.change, &e.after),
