@@ -5,6 +5,7 @@ pub mod audit;
 pub mod catalog;
 pub mod dashboard;
 pub mod me;
+pub mod pager;
 pub mod signin;
 pub mod systems;
 

@@ -175,3 +175,30 @@ async fn items_3_7_ledger_exports_and_access_review_sign_off() {
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_users_list_and_the_ledger_show_fifty_a_page() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    for i in 1..=54 {
+        app.issue(&format!("staff{i:02}"), Role::Auditor, None).await;
+    }
+    let rows = |body: &str| {
+        body.split("<tbody>").nth(1).unwrap_or("").split("</tbody>").next().unwrap().matches("<tr").count()
+    };
+    let first = officer.get("/admin/users").await.body;
+    assert_eq!(rows(&first), 50, "{first}");
+    assert!(first.contains("href=\"/admin/users?page=2\" rel=\"next\"") && first.contains("1 / 2"), "{first}");
+    let second = officer.get("/admin/users?page=2").await.body;
+    assert_eq!(rows(&second), 5, "55 accounts in all");
+    assert!(second.contains("href=\"/admin/users?page=1\" rel=\"prev\""));
+
+    let ledger = officer.get("/admin/ledger").await.body;
+    assert_eq!(rows(&ledger), 50);
+    let newest = ledger.find("staff54").expect("the newest line");
+    assert!(ledger.find("staff05").is_none_or(|older| newest < older), "newest first");
+    assert_eq!(rows(&officer.get("/admin/ledger?page=2").await.body), 5);
+    let hostile = officer.get("/admin/ledger?page=-1%27").await;
+    assert_eq!((hostile.status, rows(&hostile.body)), (StatusCode::OK, 50), "an odd page is the first");
+    app.close().await;
+}

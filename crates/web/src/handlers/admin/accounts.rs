@@ -8,12 +8,14 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::forms::{validate_person, PersonForm};
+use crate::handlers::pager::{PageQuery, Pager};
 use crate::handlers::{done, html};
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::Path;
+use axum::extract::Query;
 use axum::Form;
 use mamori_app::{accounts, Refused};
 use mamori_core::identity::{parse_display_name, parse_email, OrgKind, Permission, Role};
@@ -26,14 +28,16 @@ use serde::Deserialize;
 struct UsersPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<UserRow>,
+    pager: Pager,
     can_manage: bool,
 }
 
-pub async fn users(page: Page, user: CurrentUser) -> Reply {
+pub async fn users(page: Page, user: CurrentUser, Query(q): Query<PageQuery>) -> Reply {
     let accounts = page.store.accounts().await?;
     let p = page.ctx().await?;
-    let rows = rows(&page, &p.t, &accounts);
-    html(UsersPage { p, rows, can_manage: user.can(Permission::ManageAccounts) })
+    let pager = Pager::new(&q.page, accounts.len(), "").at("/admin/users");
+    let rows = rows(&page, &p.t, pager.slice(&accounts));
+    html(UsersPage { p, rows, pager, can_manage: user.can(Permission::ManageAccounts) })
 }
 
 // ----- create and edit ---------------------------------------------------------------

@@ -7,6 +7,7 @@ use super::{ledger_rows, LedgerRow};
 use crate::download;
 use crate::error::AppError;
 use crate::handlers::html;
+use crate::handlers::pager::{PageQuery, Pager};
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
@@ -23,23 +24,36 @@ use serde::Deserialize;
 struct LedgerPage<'a> {
     p: PageCtx<'a>,
     ledger: Vec<LedgerRow>,
+    pager: Pager,
 }
 
-pub async fn ledger(page: Page) -> Reply {
-    let entries = page.store.ledger().await?;
+/// The ledger on screen, newest first, 50 lines a page (the exports hold
+/// every line, oldest first).
+pub async fn ledger(page: Page, Query(q): Query<PageQuery>) -> Reply {
+    let mut entries = page.store.ledger().await?;
+    entries.reverse();
     let orgs = page.store.organisations().await?;
     let p = page.ctx().await?;
-    let ledger = ledger_rows(&p.t, &orgs, &entries);
-    html(LedgerPage { p, ledger })
+    let pager = Pager::new(&q.page, entries.len(), "").at("/admin/ledger");
+    let ledger = ledger_rows(&p.t, &orgs, pager.slice(&entries));
+    html(LedgerPage { p, ledger, pager })
 }
 
 async fn ledger_table(page: &Page, t: &Tr<'_>) -> Result<(Vec<String>, Vec<Vec<String>>), AppError> {
     let (entries, orgs) = (page.store.ledger().await?, page.store.organisations().await?);
-    let headers =
-        ["ledger-at", "field-login", "field-display-name", "ledger-change", "ledger-before", "ledger-after", "ledger-actor", "field-reason"]
-            .iter()
-            .map(|k| t.get(k))
-            .collect();
+    let headers = [
+        "ledger-at",
+        "field-login",
+        "field-display-name",
+        "ledger-change",
+        "ledger-before",
+        "ledger-after",
+        "ledger-actor",
+        "field-reason",
+    ]
+    .iter()
+    .map(|k| t.get(k))
+    .collect();
     let rows = ledger_rows(t, &orgs, &entries)
         .into_iter()
         .map(|r| vec![r.at, r.login, r.name, r.change, r.before, r.after, r.actor, r.reason])

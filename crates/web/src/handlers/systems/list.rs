@@ -1,5 +1,6 @@
 //! The list of systems a person may see.
 
+use crate::handlers::pager::Pager;
 use crate::handlers::Acting;
 use crate::handlers::Reply;
 use crate::handlers::{filtered, org_choices, ListQuery};
@@ -22,48 +23,6 @@ pub struct SystemRow {
     phase: String,
     status: String,
     updated: String,
-}
-
-/// Systems shown per page of the list.
-pub const PER_PAGE: usize = 50;
-
-/// Where a list is: the page shown and links to its neighbours.
-pub struct Pager {
-    pub page: usize,
-    pub pages: usize,
-    pub total: usize,
-    /// First and last row shown, from 1 (0 and 0 for an empty list).
-    pub from: usize,
-    pub to: usize,
-    pub prev: Option<String>,
-    pub next: Option<String>,
-}
-
-impl Pager {
-    /// Page `asked` (1-based; anything out of range is the first) of
-    /// `total` rows, with links that keep `filters`.
-    pub fn new(asked: &str, total: usize, filters: &str) -> Pager {
-        let pages = total.div_ceil(PER_PAGE).max(1);
-        let page = asked.parse().ok().filter(|n| (1..=pages).contains(n)).unwrap_or(1);
-        let link = |n: usize| {
-            let sep = if filters.is_empty() { "" } else { "&" };
-            format!("?{filters}{sep}page={n}")
-        };
-        Pager {
-            page,
-            pages,
-            total,
-            from: if total == 0 { 0 } else { (page - 1) * PER_PAGE + 1 },
-            to: (page * PER_PAGE).min(total),
-            prev: (page > 1).then(|| link(page - 1)),
-            next: (page < pages).then(|| link(page + 1)),
-        }
-    }
-
-    /// The rows of this page.
-    pub fn slice<'a, T>(&self, all: &'a [T]) -> &'a [T] {
-        &all[self.from.saturating_sub(1).min(all.len())..self.to.min(all.len())]
-    }
 }
 
 /// The columns the list sorts by: query value and heading key.
@@ -152,7 +111,7 @@ pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Rep
     sort(&mut list, &q.sort, q.dir == "desc");
     let orgs = if who.person.scope().is_all() { page.store.organisations().await? } else { vec![] };
     let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, list.len(), &q.ordered());
+    let pager = Pager::new(&q.page, list.len(), &q.ordered()).at("/systems");
     let rows = pager
         .slice(&list)
         .iter()
