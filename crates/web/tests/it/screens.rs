@@ -481,3 +481,49 @@ async fn a_new_round_starts_only_after_a_confirmation_and_the_old_rounds_history
     b.close().await;
     app.close().await;
 }
+
+#[tokio::test]
+async fn statuses_and_dates_never_break_over_lines_and_the_lists_hold_a_1024_px_window() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let s = w.sys;
+    let mut problems = Vec::new();
+    for (role, login, secret) in w.people.iter().filter(|(r, ..)| matches!(r, Role::SecurityOfficer | Role::Vendor)) {
+        let b = Browser::start(1024, 768).await;
+        b.sign_in(&app, login, secret.as_deref()).await;
+        for path in [
+            "/systems".to_owned(),
+            format!("/systems/{s}"),
+            format!("/systems/{s}/history"),
+            format!("/systems/{s}/items/1"),
+            "/audit".into(),
+            "/admin/ledger".into(),
+        ] {
+            b.open(&app, &path).await;
+            let found = b
+                .eval(
+                    "const cells = [...document.querySelectorAll('td.nowrap')].filter(td => td.textContent.trim());
+                     const broken = cells.filter(td => {
+                       const r = document.createRange();
+                       r.selectNodeContents(td);
+                       return new Set([...r.getClientRects()].map(x => Math.round(x.bottom))).size > 1;
+                     }).map(td => td.textContent.trim());
+                     const d = document.documentElement;
+                     return { cells: cells.length, broken, over: d.scrollWidth - d.clientWidth };",
+                )
+                .await;
+            if found["cells"].as_u64() == Some(0) && !path.starts_with("/audit") && !path.starts_with("/admin") {
+                problems.push(format!("{role:?} {path}: no status or date cell"));
+            }
+            if !found["broken"].as_array().unwrap().is_empty() {
+                problems.push(format!("{role:?} {path}: broken {}", found["broken"]));
+            }
+            if found["over"].as_i64().unwrap_or(1) > 0 {
+                problems.push(format!("{role:?} {path}: {} px too wide", found["over"]));
+            }
+        }
+        b.close().await;
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    app.close().await;
+}
