@@ -58,7 +58,10 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             .targets
             .iter()
             .flat_map(|t| {
-                t.checks.iter().map(move |c| (t.target.clone(), c.id.as_str().to_owned(), c.verdict, c.summary.clone()))
+                t.checks.iter().map(move |c| {
+                    let check = mamori_core::report::check_word(c.id).to_owned();
+                    (t.target.clone(), check, c.verdict, c.summary.clone())
+                })
             })
             .collect();
         Some((at, rows))

@@ -8,7 +8,7 @@
 //! a vendor uploads the workbook: they are a file format, kept here.
 
 use crate::checklist::{AnswerStatus, Phase, Review, SystemStatus};
-use crate::verification::Verdict;
+use crate::verification::{CheckId, Verdict};
 use time::{Date, OffsetDateTime};
 
 /// The columns of the checklist, in order (the print page, the workbook
@@ -57,6 +57,28 @@ pub fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Warn => "要確認",
         Verdict::Error => "確認できず",
         Verdict::Fail => "不適合",
+    }
+}
+
+/// A scanner check by its name in the ward's documents.
+pub fn check_word(c: CheckId) -> &'static str {
+    match c {
+        CheckId::TlsVersions => "TLSのバージョン",
+        CheckId::TlsCertificate => "サーバ証明書",
+        CheckId::HttpsRedirect => "HTTPSへの転送とHSTS",
+        CheckId::Clickjacking => "クリックジャッキング対策",
+        CheckId::Disclosure => "ソフトウェアのバージョン表示",
+        CheckId::Cookies => "Cookieの属性",
+        CheckId::SessionInUrl => "URL中のセッションID",
+        CheckId::CredentialsInUrl => "URL中の認証情報",
+        CheckId::Listing => "ディレクトリ一覧の表示",
+        CheckId::Exposed => "公開されてはならないファイル",
+        CheckId::Admin => "管理画面の公開",
+        CheckId::ErrorDetail => "エラーの詳細表示",
+        CheckId::Ports => "開いているポート",
+        CheckId::PasswordField => "パスワード欄の扱い",
+        CheckId::CsrfToken => "CSRF対策のトークン",
+        CheckId::SessionIdStrength => "セッションIDの強度",
     }
 }
 

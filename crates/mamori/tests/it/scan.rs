@@ -377,7 +377,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let p47 = item(47).await;
     assert!(p47.contains("mamori が外部から確認する点: 47②"), "{p47}");
     assert!(p47.contains("事業者の回答と証跡で確認する点: 47①"), "{p47}");
-    assert!(p47.contains("errors.detail</td><td>合格</td>"), "{p47}");
+    assert!(p47.contains("エラーの詳細表示</td><td>合格</td>"), "the check by its name: {p47}");
     let p57 = item(57).await;
     assert!(p57.contains("確認する点: 57<") && p57.contains("確認する点: —"), "{p57}");
     let p31 = item(31).await;

@@ -90,11 +90,32 @@ async fn ward(app: &App) -> Ward {
         .await;
     assert_eq!(r.status, 303, "returned: {}", r.body);
 
+    scanned(app, sys).await;
     app.store
         .raise_alert(app.now(), "signin.spraying", Severity::Warning, "192.0.2.1", &"詳細".repeat(500))
         .await
         .unwrap();
     Ward { sys, vendor_account, people }
+}
+
+/// A finished scan of the system: every check, each verdict among them,
+/// with the scanner's own (English, technical) summaries.
+async fn scanned(app: &App, sys: i64) {
+    use mamori_core::verification::{CheckResult, ScanReport, TargetReport, Verdict};
+    let verdicts = [Verdict::Pass, Verdict::Warn, Verdict::Fail, Verdict::Error];
+    let checks = CheckId::ALL
+        .iter()
+        .zip(verdicts.iter().cycle())
+        .map(|(id, v)| {
+            let summary = format!("invalid certificate: UnknownIssuer; accepts TLS 1.0 (check {})", id.as_str().len());
+            CheckResult::new(*id, &[], *v, summary, serde_json::json!({}))
+        })
+        .collect();
+    let report =
+        ScanReport { targets: vec![TargetReport { target: "https://127.0.0.1:9/".into(), checks }], errors: vec![] };
+    app.store.request_scan(&app.ctx(), sys, None).await.unwrap();
+    let run = app.store.claim_scan(app.now(), time::Duration::hours(1)).await.unwrap().expect("the queued scan");
+    app.store.finish_scan(&app.system_ctx(), &run, true, &report, "test").await.unwrap();
 }
 
 /// Answers items `numbers` of system `sys` 対応済, straight in the store.

@@ -13,7 +13,7 @@ use crate::page::{Page, PageCtx};
 use askama::Template;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, SystemStatus};
 use mamori_core::identity::Permission;
-use mamori_core::verification::{self, CheckId, Verdict};
+use mamori_core::verification;
 use mamori_store::systems::SystemRecord;
 use std::collections::BTreeMap;
 
@@ -59,8 +59,8 @@ struct ItemPage<'a> {
 struct AutoShown {
     checked: String,
     remaining: String,
-    /// Check, verdict's class, verdict, summary: from the latest scan.
-    rows: Vec<(String, String, String, String)>,
+    /// The latest scan's checks of this requirement.
+    rows: Vec<super::ScanLine>,
 }
 
 pub struct EvidenceRow {
@@ -245,20 +245,7 @@ async fn auto_shown(
     let mut rows = Vec::new();
     for target in &report.targets {
         for c in target.checks.iter().filter(|c| checks.contains(&c.id)) {
-            let summary =
-                if c.id == CheckId::Ports && !port_details { t.get("scan-ports-hidden") } else { c.summary.clone() };
-            let verdict = t.get(match c.verdict {
-                Verdict::Pass => "scan-pass",
-                Verdict::Warn => "scan-warn",
-                Verdict::Error => "scan-error",
-                Verdict::Fail => "scan-fail",
-            });
-            rows.push((
-                format!("{} {}", target.target, c.id.as_str()),
-                c.verdict.as_str().to_owned(),
-                verdict,
-                summary,
-            ));
+            rows.push(super::scan_line(t, &target.target, c, port_details));
         }
     }
     Ok(Some(AutoShown { checked: join(checked.iter().collect()), remaining: join(remaining), rows }))

@@ -32,6 +32,7 @@ use crate::i18n::Tr;
 use crate::AppState;
 use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
+use mamori_core::verification::{CheckId, CheckResult, Verdict};
 use mamori_store::systems::SystemRecord;
 
 /// A file field of a multipart form, read up to `max` bytes and no
@@ -61,6 +62,41 @@ pub(super) fn after_save(id: i64, number: u32, then: &str, applicable: &[u32]) -
     match (then, neighbours(applicable, number).1) {
         ("next", Some(next)) => format!("/systems/{id}/items/{next}"),
         _ => format!("/systems/{id}/items/{number}"),
+    }
+}
+
+/// One check of the latest scan as people read it: the check by name, the
+/// verdict in words and what it means; the scanner's own technical summary
+/// kept apart, shown on request.
+pub struct ScanLine {
+    pub target: String,
+    pub check: String,
+    /// The verdict's class, for the colour.
+    pub class: &'static str,
+    pub verdict: String,
+    pub meaning: String,
+    /// The scanner's summary (technical, in English); empty when hidden.
+    pub detail: String,
+}
+
+/// Which ports are open is a map of the network: the officer's only
+/// (`port_details`).
+pub(super) fn scan_line(t: &Tr, target: &str, c: &CheckResult, port_details: bool) -> ScanLine {
+    let hidden = c.id == CheckId::Ports && !port_details;
+    let meaning = match (hidden, c.verdict) {
+        (true, _) => t.get("scan-ports-hidden"),
+        (false, Verdict::Pass) => t.get("scan-meaning-pass"),
+        (false, Verdict::Warn) => t.get("scan-meaning-warn"),
+        (false, Verdict::Error) => t.get("scan-meaning-error"),
+        (false, Verdict::Fail) => t.get("scan-meaning-fail"),
+    };
+    ScanLine {
+        target: target.to_owned(),
+        check: t.label(c.id),
+        class: c.verdict.as_str(),
+        verdict: t.label(c.verdict),
+        meaning,
+        detail: if hidden { String::new() } else { c.summary.clone() },
     }
 }
 

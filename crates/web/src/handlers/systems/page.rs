@@ -2,7 +2,7 @@
 //! the workflow (submit, finish the review, a new round, another catalog
 //! version, a scan).
 
-use super::{refused_message, system_for};
+use super::{refused_message, scan_line, system_for, ScanLine};
 use crate::handlers::load;
 use crate::handlers::today;
 use crate::handlers::Reply;
@@ -20,7 +20,7 @@ use axum::extract::{Path, Query};
 use axum::Form;
 use mamori_core::checklist::{self, AnswerStatus, Progress, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
-use mamori_core::verification::{CheckId, Verdict};
+use mamori_core::verification::Verdict;
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::SystemRecord;
 use serde::Deserialize;
@@ -48,15 +48,6 @@ pub struct ItemRow {
     pending: bool,
 }
 
-/// One check of the latest scan.
-pub struct ScanRow {
-    target: String,
-    check: String,
-    verdict: String,
-    class: &'static str,
-    summary: String,
-}
-
 #[derive(Template)]
 #[template(path = "system.html")]
 struct SystemPage<'a> {
@@ -78,7 +69,7 @@ struct SystemPage<'a> {
     /// (host, recorded, new), shown to the security office.
     moved: Vec<(String, String, String)>,
     scan_status: String,
-    scan_rows: Vec<ScanRow>,
+    scan_rows: Vec<ScanLine>,
     errors: FormErrors,
     /// Every pending item's box ticked (`?select=pending`).
     select_pending: bool,
@@ -197,20 +188,10 @@ async fn system_page_with(
     };
     // Which ports are open is a map of the network: the officer's only.
     let port_details = user.can(Permission::ViewPortDetails);
-    let hidden = p.t.get("scan-ports-hidden");
     let scan_rows = report
         .targets
         .iter()
-        .flat_map(|t| {
-            let hidden = &hidden;
-            t.checks.iter().map(move |c| ScanRow {
-                target: t.target.clone(),
-                check: p.t.label(c.id),
-                verdict: p.t.label(c.verdict),
-                class: c.verdict.as_str(),
-                summary: if c.id == CheckId::Ports && !port_details { hidden.clone() } else { c.summary.clone() },
-            })
-        })
+        .flat_map(|t| t.checks.iter().map(|c| scan_line(&p.t, &t.target, c, port_details)))
         .collect();
     let mut counts = Progress::default();
     let mut rows = Vec::new();
