@@ -758,8 +758,8 @@ fn review_labels(body: &str) -> Vec<(u32, String)> {
         .skip(1)
         .filter_map(|row| {
             let n = row.split("/items/").nth(1)?.split('"').next()?.parse().ok()?;
-            let cells: Vec<&str> = row.split("<td>").collect();
-            let last = cells.last()?.split("</td>").next()?.trim().to_owned();
+            let last_cell = row.split("</tr>").next()?.rsplit("<td").next()?;
+            let last = last_cell.split_once('>')?.1.split("</td>").next()?.trim().to_owned();
             Some((n, last))
         })
         .collect()
