@@ -293,6 +293,9 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
 struct Dashboard<'a> {
     p: PageCtx<'a>,
     role_key: &'static str,
+    /// Whether the reader has a turn in the workflow (answers, reviews or
+    /// follows systems), and so a 次にすること section.
+    has_turn: bool,
     board: Option<Arc<Board>>,
     /// Yearly reports due within 30 days or overdue: system id, name, year, words, overdue.
     yearly: Vec<(i64, String, i32, String, bool)>,
@@ -344,5 +347,8 @@ pub async fn dashboard(
             (d.system_id, d.system, d.year, words, overdue)
         })
         .collect();
-    html(Dashboard { p, role_key: user.account().role.key(), board, yearly, q })
+    let has_turn = [Permission::AnswerChecklist, Permission::ReviewAnswers, Permission::SignOffReviews]
+        .into_iter()
+        .any(|x| user.can(x));
+    html(Dashboard { p, role_key: user.account().role.key(), has_turn, board, yearly, q })
 }
