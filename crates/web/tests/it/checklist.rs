@@ -859,6 +859,9 @@ async fn each_dashboard_starts_with_what_its_reader_does_next() {
         assert!(body.contains(&format!("<a href=\"/systems/{sys}\">「税務システム」")), "{}", app.backend);
         assert_eq!(next_steps(&officer.get("/dashboard").await.body), Vec::<String>::new(), "{}", app.backend);
         assert!(officer.get("/dashboard").await.body.contains("今すぐ必要な作業はありません"), "{}", app.backend);
+        let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
+        let body = auditor.get("/dashboard").await.body;
+        assert!(!body.contains("id=\"next\""), "{}: the auditor has no turn in the workflow", app.backend);
 
         let applicable = answer_all_and_submit(&app, &vendor, sys).await;
         assert!(next_steps(&vendor.get("/dashboard").await.body).is_empty(), "{}: with the officer now", app.backend);
