@@ -117,7 +117,9 @@ pub struct AnswerInput {
     pub reason: String,
 }
 
-pub const MAX_ANSWER_TEXT: usize = 4000;
+/// The longest a measures or reason text may be, in characters: room for a
+/// page of explanation in Japanese, well inside an Excel cell (32,767).
+pub const MAX_ANSWER_TEXT: usize = 10_000;
 
 impl AnswerInput {
     /// Every problem at once, with the field it belongs to.
@@ -350,6 +352,19 @@ mod tests {
             let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
             assert_eq!(got, *want, "{status:?}");
         }
+    }
+
+    #[test]
+    fn answers_hold_ten_thousand_characters_and_no_more() {
+        let at = |n: usize| AnswerInput {
+            status: NotApplicable,
+            measures: "対".repeat(n),
+            planned: None,
+            reason: "理".repeat(n.max(1)),
+        };
+        assert!(at(10_000).problems().is_empty());
+        let got: Vec<(&str, AnswerProblem)> = at(10_001).problems();
+        assert_eq!(got, vec![("measures", AnswerProblem::TooLong), ("reason", AnswerProblem::TooLong)]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// A ward with one of each role and a system filled with hostile lengths:
-/// a 2,000-character URL, an answer as long as an answer may be (4,000
+/// a 2,000-character URL, an answer as long as an answer may be (10,000
 /// characters) with no space in it, a 3,000-character description, a
 /// 2,000-character return comment (the most a comment takes), an open alert.
 struct Ward {
@@ -407,6 +407,16 @@ async fn submitted_system(app: &App) -> (i64, usize) {
     };
     app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
     answered_in_store(app, sys, (1..=12).chain(15..=79)).await;
+    let sha256 = "0".repeat(64);
+    let file = mamori_store::evidence::NewEvidence {
+        number: 1,
+        original_name: "設定確認書.pdf",
+        content_type: "application/pdf",
+        sha256: &sha256,
+        expires_on: None,
+        content: b"%PDF-1.4 test",
+    };
+    app.store.add_evidence(&app.ctx(), sys, &file).await.unwrap();
     app.store.submit_system(&app.ctx(), sys).await.unwrap();
     let s = app.store.system(sys).await.unwrap().unwrap();
     let applicable = app.store.figures(&[s]).await.unwrap()[0].items.len();
@@ -458,6 +468,73 @@ async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_eac
     let seqs: BTreeSet<i64> = events.iter().map(|e| e.record.seq).collect();
     assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 76, "consecutive: one transaction");
     assert_eq!(events.iter().map(|e| e.record.occurred_at_us).collect::<BTreeSet<_>>().len(), 1, "at one instant");
+    b.close().await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn the_list_shows_each_answer_and_its_evidence_accessibly_and_approves_or_returns_in_place_in_one_page_load_each()
+{
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, _) = submitted_system(&app).await;
+    let (officer_id, secret) = app.user("shinsa01", Role::SecurityOfficer, None).await;
+    let b = Browser::start(1366, 900).await;
+    b.sign_in(&app, "shinsa01", secret.as_deref()).await;
+    b.open(&app, &format!("/systems/{sys}")).await;
+    let row = |n: u32| format!("return document.querySelector('#item-{n}').innerText");
+    let first = b.eval(&row(1)).await;
+    let first = first.as_str().unwrap();
+    assert!(first.contains("No.1 の対策を実施") && first.contains("設定確認書.pdf"), "answer and evidence: {first}");
+    assert_eq!(b.accessibility_violations().await, vec![], "the list in review");
+    let seq_before = app.store.audit_recent(1).await.unwrap()[0].record.seq;
+    let before = b.loads();
+
+    // Approve No.1 from its row.
+    b.click("#item-1 button[form='approve-1']").await;
+    assert_eq!(b.path().await, format!("/systems/{sys}"));
+    let first = b.eval(&row(1)).await;
+    assert!(first.as_str().unwrap().contains("承認"), "{first}");
+    assert!(
+        b.eval("return document.querySelector('#item-1 button[form=approve-1]') === null").await == true,
+        "a decided item offers no decision"
+    );
+
+    // Return No.2 from its row, with a comment typed there.
+    let comment = "ログの保存期間(2年)の根拠資料を添付してください";
+    b.client.find(fantoccini::Locator::Css("#item-2 details.return summary")).await.unwrap().click().await.unwrap();
+    let field = b.client.find(fantoccini::Locator::Css("#return-comment-2")).await.unwrap();
+    field.send_keys(comment).await.unwrap();
+    b.click("#item-2 button[form='return-2']").await;
+    assert_eq!(b.loads() - before, 2, "one page load per decision");
+    let second = b.eval(&row(2)).await;
+    let second = second.as_str().unwrap();
+    assert!(second.contains("差戻し") && second.contains(comment), "returned with its comment in the list: {second}");
+
+    // Each one audited decision of the officer; nothing else changed.
+    let answers = app.store.answers(sys, 1).await.unwrap();
+    let review = |n: u32| answers.iter().find(|a| a.number == n).unwrap();
+    assert_eq!(review(1).review, Review::Approved);
+    assert_eq!((review(2).review, review(2).review_comment.as_str()), (Review::Returned, comment));
+    assert_eq!(answers.iter().filter(|a| a.review != Review::Pending).count(), 2);
+    let events: Vec<_> = app
+        .store
+        .audit_recent(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.record.seq > seq_before && e.record.action == Action::AnswerReviewed.as_str())
+        .collect();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.record.actor_account_id == Some(officer_id)));
+
+    // The vendor reads the comment in the list too.
+    let vendor = app.store.system(sys).await.unwrap().unwrap().input.vendor_id;
+    app.user("gyosha01", Role::Vendor, vendor).await;
+    let v = app.client();
+    v.sign_in(&app, "gyosha01", crate::harness::PASSWORD, None).await;
+    let page = v.get(&format!("/systems/{sys}")).await;
+    assert!(page.body.contains("review-comment inline") && page.body.contains(comment), "vendor's list");
+    assert!(!page.body.contains("form=\"approve-"), "the vendor is offered no decision");
     b.close().await;
     app.close().await;
 }
@@ -523,7 +600,7 @@ async fn statuses_and_dates_never_break_over_lines_and_the_lists_hold_a_1024_px_
             b.open(&app, &path).await;
             let found = b
                 .eval(
-                    "const cells = [...document.querySelectorAll('td.nowrap')].filter(td => td.textContent.trim());
+                    "const cells = [...document.querySelectorAll('td.nowrap, td .nowrap')].filter(td => td.textContent.trim());
                      const broken = cells.filter(td => {
                        const r = document.createRange();
                        r.selectNodeContents(td);

@@ -101,7 +101,8 @@ pub struct ReviewForm {
     /// The answer's revision the officer saw.
     revision: String,
     comment: String,
-    /// `next`: on to the next applicable item once decided.
+    /// `next`: on to the next applicable item once decided; `list`: back
+    /// to the item's row in the system's list.
     then: String,
 }
 
@@ -137,6 +138,7 @@ pub async fn review_item(
             Ok(()) => {
                 let to = match form.then.as_str() {
                     "next" => after_save(id, number, "next", &load(&page, &s).await?.applicable),
+                    "list" => format!("/systems/{id}#item-{number}"),
                     _ => format!("/systems/{id}"),
                 };
                 return done(&page, "review-saved", &to).await;

@@ -46,6 +46,17 @@ pub struct ItemRow {
     /// Answered and waiting for a decision (or changed since approved):
     /// the officer may approve it from the list.
     pending: bool,
+    /// The answer's text (measures, or the reason it does not apply) and
+    /// planned date, for review from the list.
+    measures: String,
+    reason: String,
+    planned: String,
+    /// The revision the officer sees, for a decision from the list.
+    revision: i64,
+    /// The officer's comment on a returned item (and after it was fixed).
+    comment: String,
+    /// Evidence of this round: id and file name.
+    evidence: Vec<(i64, String)>,
 }
 
 #[derive(Template)]
@@ -193,11 +204,16 @@ async fn system_page_with(
         .iter()
         .flat_map(|t| t.checks.iter().map(|c| scan_line(&p.t, &t.target, c, port_details)))
         .collect();
+    // The answers' text and the evidence, shown in the list so that an
+    // item can be read and decided without opening it.
+    let answers = page.store.answers(s.id, s.round).await?;
+    let evidence = page.store.evidence_of_round(s.id, s.round).await?;
     let mut counts = Progress::default();
     let mut rows = Vec::new();
     for item in &figures.items {
         let Some(r) = catalog.requirements.get(item.index) else { continue };
         let a = item.answer.as_ref();
+        let record = answers.iter().find(|x| x.number == r.number);
         let overdue = a.is_some_and(|(a, _)| a.overdue(today));
         let auto = report.worst_of(&r.check_ids());
         counts.count(a.map(|(a, review)| (a, *review)), today);
@@ -238,6 +254,19 @@ async fn system_page_with(
             },
             contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|(a, _)| a.status == AnswerStatus::Done),
             pending: a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval,
+            measures: record.map(|x| x.input.measures.clone()).unwrap_or_default(),
+            reason: record.map(|x| x.input.reason.clone()).unwrap_or_default(),
+            planned: record.and_then(|x| x.input.planned).map(|d| d.to_string()).unwrap_or_default(),
+            revision: record.map_or(0, |x| x.revision),
+            comment: record
+                .filter(|x| x.review == Review::Returned || x.revised_after_return)
+                .map(|x| x.review_comment.clone())
+                .unwrap_or_default(),
+            evidence: evidence
+                .iter()
+                .filter(|e| e.number == r.number)
+                .map(|e| (e.id, e.original_name.clone()))
+                .collect(),
         });
     }
     let rows_undecided = rows.iter().filter(|r| r.pending).count();
