@@ -204,6 +204,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(LedgerChange::ALL.iter().map(|x| x.key()));
     keys.extend(Severity::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
+    keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
     keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
 }
@@ -238,6 +239,34 @@ impl Label for CheckId {
             CheckId::CsrfToken => "check-csrf-token",
             CheckId::SessionIdStrength => "check-session-id-strength",
         }
+    }
+}
+
+/// The keys of what a check's verdict means, in its own words: pass, warn,
+/// fail (an error, a check that could not run, reads the same for all).
+pub fn scan_meaning_keys(id: CheckId) -> [&'static str; 3] {
+    macro_rules! keys {
+        ($name:literal) => {
+            [concat!("scan-", $name, "-pass"), concat!("scan-", $name, "-warn"), concat!("scan-", $name, "-fail")]
+        };
+    }
+    match id {
+        CheckId::TlsVersions => keys!("tls-versions"),
+        CheckId::TlsCertificate => keys!("tls-certificate"),
+        CheckId::HttpsRedirect => keys!("https-redirect"),
+        CheckId::Clickjacking => keys!("clickjacking"),
+        CheckId::Disclosure => keys!("disclosure"),
+        CheckId::Cookies => keys!("cookies"),
+        CheckId::SessionInUrl => keys!("session-in-url"),
+        CheckId::CredentialsInUrl => keys!("credentials-in-url"),
+        CheckId::Listing => keys!("listing"),
+        CheckId::Exposed => keys!("exposed"),
+        CheckId::Admin => keys!("admin"),
+        CheckId::ErrorDetail => keys!("error-detail"),
+        CheckId::Ports => keys!("ports"),
+        CheckId::PasswordField => keys!("password-field"),
+        CheckId::CsrfToken => keys!("csrf-token"),
+        CheckId::SessionIdStrength => keys!("session-id-strength"),
     }
 }
 

@@ -215,6 +215,28 @@ fn translation_keys() -> BTreeSet<String> {
         .collect()
 }
 
+/// The Japanese text of message `key` (one without variables).
+fn ja(key: &str) -> String {
+    let ftl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/i18n/ja.ftl")).unwrap();
+    let resource = fluent_syntax::parser::parse(ftl.as_str()).expect("ja.ftl parses");
+    resource
+        .body
+        .iter()
+        .find_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) if m.id.name == key => m.value.as_ref().map(|v| {
+                v.elements
+                    .iter()
+                    .map(|el| match el {
+                        fluent_syntax::ast::PatternElement::TextElement { value } => *value,
+                        _ => panic!("{key} has a variable"),
+                    })
+                    .collect::<String>()
+            }),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{key} in ja.ftl"))
+}
+
 /// The words of a visible text as a code would stand in it.
 fn tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')))
@@ -347,6 +369,51 @@ async fn error_summary(b: &Browser) -> Value {
          };",
     )
     .await
+}
+
+#[tokio::test]
+async fn scan_results_read_in_japanese_each_check_and_verdict_in_its_own_words_the_english_only_behind_a_toggle() {
+    use mamori_core::verification::Verdict;
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let (_, login, secret) = &w.people[1];
+    let b = Browser::start(1366, 900).await;
+    b.sign_in(&app, login, secret.as_deref()).await;
+    b.open(&app, &format!("/systems/{}", w.sys)).await;
+    let rows = b
+        .eval(
+            "return [...document.querySelectorAll('#scan tbody tr')]
+               .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))",
+        )
+        .await;
+    let rows: Vec<Vec<String>> = serde_json::from_value(rows).unwrap();
+    // `scanned` gave the checks pass, warn, fail, error in turn.
+    let verdicts = [Verdict::Pass, Verdict::Warn, Verdict::Fail, Verdict::Error];
+    assert_eq!(rows.len(), CheckId::ALL.len());
+    let mut meanings = BTreeSet::new();
+    for ((id, verdict), row) in CheckId::ALL.iter().zip(verdicts.iter().cycle()).zip(&rows) {
+        let [pass, warn, fail] = mamori_web::labels::scan_meaning_keys(*id);
+        let meaning = match verdict {
+            Verdict::Pass => ja(pass),
+            Verdict::Warn => ja(warn),
+            Verdict::Fail => ja(fail),
+            Verdict::Error => ja("scan-meaning-error"),
+        };
+        assert_eq!(row[1], ja(mamori_web::labels::Label::key(*id)), "{id:?}");
+        assert_eq!(row[2], ja(mamori_web::labels::Label::key(*verdict)), "{id:?}");
+        assert!(row[3].starts_with(&meaning), "{id:?} {verdict:?}: {}", row[3]);
+        assert!(!row[3].contains("UnknownIssuer"), "the scanner's English stays folded: {}", row[3]);
+        if *verdict != Verdict::Error {
+            meanings.insert(meaning);
+        }
+    }
+    assert_eq!(meanings.len(), 12, "twelve checks, twelve different sentences");
+    // Unfolded, the scanner's own words are there.
+    b.eval("document.querySelectorAll('#scan details').forEach(d => d.open = true); return null").await;
+    let open = b.eval("return document.querySelector('#scan').innerText").await;
+    assert!(open.as_str().unwrap().contains("UnknownIssuer"));
+    b.close().await;
+    app.close().await;
 }
 
 #[tokio::test]

@@ -83,12 +83,13 @@ pub struct ScanLine {
 /// (`port_details`).
 pub(super) fn scan_line(t: &Tr, target: &str, c: &CheckResult, port_details: bool) -> ScanLine {
     let hidden = c.id == CheckId::Ports && !port_details;
+    let [pass, warn, fail] = crate::labels::scan_meaning_keys(c.id);
     let meaning = match (hidden, c.verdict) {
         (true, _) => t.get("scan-ports-hidden"),
-        (false, Verdict::Pass) => t.get("scan-meaning-pass"),
-        (false, Verdict::Warn) => t.get("scan-meaning-warn"),
+        (false, Verdict::Pass) => t.get(pass),
+        (false, Verdict::Warn) => t.get(warn),
         (false, Verdict::Error) => t.get("scan-meaning-error"),
-        (false, Verdict::Fail) => t.get("scan-meaning-fail"),
+        (false, Verdict::Fail) => t.get(fail),
     };
     ScanLine {
         target: target.to_owned(),
