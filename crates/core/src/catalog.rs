@@ -181,6 +181,15 @@ pub enum Attr {
 }
 
 impl Attr {
+    pub const EVERY: [Attr; 6] = [
+        Attr::UsesServers,
+        Attr::WebSystem,
+        Attr::ExternalService,
+        Attr::ConfidentialityHigh,
+        Attr::IntegrityHigh,
+        Attr::AvailabilityHigh,
+    ];
+
     const ALL: [(Attr, &'static str); 6] = [
         (Attr::UsesServers, "uses_servers"),
         (Attr::WebSystem, "web_system"),

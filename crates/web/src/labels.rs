@@ -2,7 +2,9 @@
 //! value, in one place (never a key built with `format!`). A test walks
 //! every value of every set and finds its key in both languages.
 
+use crate::i18n::Tr;
 use mamori_core::audit::{Action, Outcome};
+use mamori_core::catalog::{Applicability, Attr};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use mamori_core::monitoring::Severity;
@@ -205,6 +207,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(Severity::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
+    keys.extend(Attr::EVERY.map(Label::key));
     keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
 }
@@ -239,6 +242,42 @@ impl Label for CheckId {
             CheckId::CsrfToken => "check-csrf-token",
             CheckId::SessionIdStrength => "check-session-id-strength",
         }
+    }
+}
+
+impl Label for Attr {
+    fn key(self) -> &'static str {
+        match self {
+            Attr::UsesServers => "cond-uses-servers",
+            Attr::WebSystem => "cond-web-system",
+            Attr::ExternalService => "cond-external-service",
+            Attr::ConfidentialityHigh => "cond-confidentiality-high",
+            Attr::IntegrityHigh => "cond-integrity-high",
+            Attr::AvailabilityHigh => "cond-availability-high",
+        }
+    }
+}
+
+/// A requirement's condition as a phrase in the reader's language
+/// (「Webシステムの場合」), or the text as written when it does not parse.
+pub fn condition(t: &Tr, applies_when: &str) -> String {
+    fn words(t: &Tr, a: &Applicability) -> String {
+        let paren = |e: &Applicability| match e {
+            Applicability::Or(..) => format!("({})", words(t, e)),
+            e => words(t, e),
+        };
+        match a {
+            Applicability::Always => t.get("cond-always"),
+            Applicability::Attr(x) => t.label(*x),
+            Applicability::Not(e) => t.with("cond-not", &[("x", &paren(e))]),
+            Applicability::And(l, r) => t.with("cond-and", &[("a", &paren(l)), ("b", &paren(r))]),
+            Applicability::Or(l, r) => t.with("cond-or", &[("a", &words(t, l)), ("b", &words(t, r))]),
+        }
+    }
+    match Applicability::parse(applies_when) {
+        Ok(Applicability::Always) => t.get("cond-always"),
+        Ok(a) => t.with("cond-when", &[("words", &words(t, &a))]),
+        Err(_) => applies_when.to_owned(),
     }
 }
 
@@ -278,5 +317,36 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "signin.spraying" => Some("alert-signin-spraying"),
         "audit.chain_broken" => Some("alert-audit-chain-broken"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{I18n, Lang};
+
+    #[test]
+    fn conditions_read_as_phrases_in_both_languages() {
+        let i18n = I18n::load();
+        let (ja, en) = (i18n.tr(Lang::Ja), i18n.tr(Lang::En));
+        let cases = [
+            ("always", "すべてのシステム", "Every system"),
+            ("web_system", "Webシステムの場合", "When it is a web system"),
+            (
+                "web_system and (confidentiality_high or not integrity_high)",
+                "Webシステムかつ(機密性「高」または完全性「高」でない)の場合",
+                "When it is a web system and (confidentiality is high or not integrity is high)",
+            ),
+            ("no such thing", "no such thing", "no such thing"),
+        ];
+        for (rule, want_ja, want_en) in cases {
+            assert_eq!(condition(&ja, rule), want_ja, "{rule}");
+            assert_eq!(condition(&en, rule), want_en, "{rule}");
+        }
+        // Every rule of the shipped catalog reads without a code in it.
+        for r in mamori_core::catalog::CatalogFile::shipped().requirements {
+            let words = condition(&ja, &r.applies_when);
+            assert!(!words.contains('_') && !words.contains("always"), "No.{}: {words}", r.number);
+        }
     }
 }

@@ -189,8 +189,7 @@ pub struct ReqRow {
 /// A requirement as people read it: its condition in words, its automatic
 /// checks by name.
 pub fn req_row(t: &crate::i18n::Tr, r: &RequirementDef) -> ReqRow {
-    let applies_when = mamori_core::catalog::Applicability::parse(&r.applies_when)
-        .map_or_else(|_| r.applies_when.clone(), |a| a.in_words());
+    let applies_when = crate::labels::condition(t, &r.applies_when);
     let checks: Vec<String> = r
         .checks
         .iter()
