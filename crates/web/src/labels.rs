@@ -208,6 +208,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
     keys.extend(Attr::EVERY.map(Label::key));
+    keys.extend(TARGET_KINDS.map(|(_, key)| key));
     keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
 }
@@ -279,6 +280,26 @@ pub fn condition(t: &Tr, applies_when: &str) -> String {
         Ok(a) => t.with("cond-when", &[("words", &words(t, &a))]),
         Err(_) => applies_when.to_owned(),
     }
+}
+
+/// What an audit event can be about, as stored (`account`), with its key.
+pub const TARGET_KINDS: [(&str, &str); 10] = [
+    ("account", "target-account"),
+    ("organisation", "target-organisation"),
+    ("system", "target-system"),
+    ("evidence", "target-evidence"),
+    ("catalog_version", "target-catalog-version"),
+    ("access_review", "target-access-review"),
+    ("log_review", "target-log-review"),
+    ("alert", "target-alert"),
+    ("audit_event", "target-audit-event"),
+    ("server", "target-server"),
+];
+
+/// The key of an audit target kind as stored; `None` for one this version
+/// does not know (events outlive versions).
+pub fn target_kind_key(kind: &str) -> Option<&'static str> {
+    TARGET_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, key)| *key)
 }
 
 /// The keys of what a check's verdict means, in its own words: pass, warn,

@@ -23,6 +23,7 @@ use mamori_files::audit_export;
 use mamori_files::export::CsvEncoding;
 use mamori_store::auditlog::AuditFilter;
 use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
 use time::{Duration, OffsetDateTime};
 
 const PAGE: i64 = 50;
@@ -111,18 +112,77 @@ fn outcome_label(t: &Tr, code: &str) -> String {
     Outcome::parse(code).map_or_else(|| code.to_owned(), |o| t.label(o))
 }
 
-fn row(t: &Tr, e: &Event) -> EventRow {
+/// The names of the accounts, systems and organisations a page of events
+/// is about, each looked up once.
+#[derive(Default)]
+struct Names {
+    accounts: HashMap<i64, String>,
+    systems: HashMap<i64, String>,
+    organisations: HashMap<i64, String>,
+}
+
+impl Names {
+    async fn of(page: &Page, events: &[Event]) -> Result<Names, AppError> {
+        let ids = |kind: &str| -> BTreeSet<i64> {
+            events
+                .iter()
+                .filter(|e| e.record.target_type.as_deref() == Some(kind))
+                .filter_map(|e| e.record.target_id.as_deref()?.parse().ok())
+                .collect()
+        };
+        let mut names = Names::default();
+        for id in ids("account") {
+            if let Some(a) = page.store.account_by_id(id).await? {
+                names.accounts.insert(id, format!("{} ({})", a.display_name, a.login));
+            }
+        }
+        for id in ids("system") {
+            if let Some(s) = page.store.system(id).await? {
+                names.systems.insert(id, s.input.name);
+            }
+        }
+        if !ids("organisation").is_empty() {
+            names.organisations = page.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
+        }
+        Ok(names)
+    }
+
+    /// What an event is about, in words: 「システム: 文書管理システム」.
+    fn target(&self, t: &Tr, r: &mamori_core::audit::Record) -> String {
+        let (Some(kind), Some(id)) = (r.target_type.as_deref(), r.target_id.as_deref()) else {
+            return String::new();
+        };
+        let label = crate::labels::target_kind_key(kind).map_or_else(|| kind.to_owned(), |k| t.get(k));
+        let name = id.parse::<i64>().ok().and_then(|n| match kind {
+            "account" => self.accounts.get(&n),
+            "system" => self.systems.get(&n),
+            "organisation" => self.organisations.get(&n),
+            _ => None,
+        });
+        match name {
+            Some(name) => format!("{label}: {name}"),
+            None => format!("{label} {id}"),
+        }
+    }
+}
+
+/// Who acted: the login, or mamori itself for what it did on its own.
+fn actor(t: &Tr, r: &mamori_core::audit::Record) -> String {
+    match r.actor_account_id {
+        None if r.actor_login == "system" => t.get("audit-actor-system"),
+        _ => r.actor_login.clone(),
+    }
+}
+
+fn row(t: &Tr, names: &Names, e: &Event) -> EventRow {
     let r = &e.record;
     EventRow {
         seq: r.seq,
         at: jst(from_unix_micros(r.occurred_at_us)),
-        actor: r.actor_login.clone(),
+        actor: actor(t, r),
         client: r.client_addr.clone().unwrap_or_default(),
         action: action_label(t, &r.action),
-        target: match (&r.target_type, &r.target_id) {
-            (Some(t), Some(i)) => format!("{t}:{i}"),
-            _ => String::new(),
-        },
+        target: names.target(t, r),
         outcome: outcome_label(t, &r.outcome),
         changes: r.changes.chars().take(200).collect(),
     }
@@ -136,8 +196,9 @@ struct AuditPage<'a> {
     rows: Vec<EventRow>,
     next: Option<String>,
     exports: String,
-    /// Code and label of every action, and of every outcome.
+    /// Code and label of every action, target kind and outcome.
     actions: Vec<(&'static str, String)>,
+    target_kinds: Vec<(&'static str, String)>,
     outcomes: Vec<(&'static str, String)>,
     errors: FormErrors,
 }
@@ -163,9 +224,12 @@ pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
             format!("?{qs}&before={last}")
         }
     });
+    let shown = &rows[..rows.len().min(PAGE as usize)];
+    let names = Names::of(&page, shown).await?;
     let p = page.ctx().await?;
     html(AuditPage {
-        rows: rows.iter().take(PAGE as usize).map(|e| row(&p.t, e)).collect(),
+        rows: shown.iter().map(|e| row(&p.t, &names, e)).collect(),
+        target_kinds: crate::labels::TARGET_KINDS.iter().map(|(k, key)| (*k, p.t.get(key))).collect(),
         next,
         exports: qs,
         actions: Action::ALL.iter().map(|a| (a.as_str(), p.t.label(*a))).collect(),
@@ -185,17 +249,22 @@ struct EventPage<'a> {
     outcome: String,
     at: String,
     changes: String,
+    actor: String,
+    target: String,
 }
 
 pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
     let e = page.store.audit_event(seq).await?.ok_or(AppError::NotFound)?;
-    let p = page.ctx().await?;
     let changes = serde_json::from_str::<serde_json::Value>(&e.record.changes)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| e.record.changes.clone());
+    let names = Names::of(&page, std::slice::from_ref(&e)).await?;
+    let p = page.ctx().await?;
     let (action, outcome) = (action_label(&p.t, &e.record.action), outcome_label(&p.t, &e.record.outcome));
-    html(EventPage { p, at: jst(from_unix_micros(e.record.occurred_at_us)), changes, action, outcome, e })
+    let (actor, target) = (actor(&p.t, &e.record), names.target(&p.t, &e.record));
+    let at = jst(from_unix_micros(e.record.occurred_at_us));
+    html(EventPage { p, at, changes, action, outcome, actor, target, e })
 }
 
 pub async fn export_csv(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
@@ -289,7 +358,9 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
         ..AuditFilter::default()
     };
     let t = page.t();
-    let lockouts = page.store.audit_page(&filter, None, 50).await?.iter().map(|e| row(&t, e)).collect();
+    let locked = page.store.audit_page(&filter, None, 50).await?;
+    let names = Names::of(&page, &locked).await?;
+    let lockouts = locked.iter().map(|e| row(&t, &names, e)).collect();
     let new_addresses = page
         .store
         .new_address_signins(since)

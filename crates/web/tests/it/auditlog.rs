@@ -198,3 +198,30 @@ async fn the_sign_in_chart_has_a_dated_time_axis_and_a_labelled_scale() {
     assert!(page.contains(">4</text>"), "the scale's top is the busiest hour: {page}");
     app.close().await;
 }
+
+/// What an event is about reads as a kind and a name (「システム: 文書管理
+/// システム」), never as `system:3`; what mamori did by itself is named so;
+/// the kinds are a list to choose from.
+#[tokio::test]
+async fn the_audit_viewer_names_each_target_by_kind_and_name_and_filters_by_kind() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let dept = app.org("総務課", mamori_core::identity::OrgKind::Department).await;
+    let sys = crate::checklist::system(&app, dept, None, "文書管理システム").await;
+    let (officer, officer_id) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let name = app.store.account_by_id(officer_id).await.unwrap().unwrap().display_name;
+    let page = officer.get("/audit").await.body;
+    let rows = page.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert!(rows.contains("<td>システム: 文書管理システム</td>"), "{rows}");
+    assert!(rows.contains(&format!("<td>アカウント: {name} (officer1)</td>")), "{rows}");
+    assert!(rows.contains("<td>mamori(自動処理)</td>"), "the system's own steps: {rows}");
+    assert!(!rows.contains(&format!("system:{sys}")) && !rows.contains(&format!("account:{officer_id}")), "{rows}");
+    assert!(page.contains("<option value=\"system\">システム</option>"), "the kinds to choose from");
+
+    let only = officer.get("/audit?target_type=system").await.body;
+    let rows = only.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+    assert!(rows.contains("システム: 文書管理システム") && !rows.contains("アカウント:"), "{rows}");
+    let seq = rows.split("/audit/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let event = officer.get(&format!("/audit/events/{seq}")).await.body;
+    assert!(event.contains("<dd>システム: 文書管理システム</dd>"), "{event}");
+    app.close().await;
+}

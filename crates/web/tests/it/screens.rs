@@ -187,6 +187,7 @@ fn internal_codes() -> BTreeSet<String> {
     codes.extend(CheckId::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
     codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));
+    codes.extend(mamori_web::labels::TARGET_KINDS.map(|(kind, _)| kind.to_owned()));
     codes.extend(
         [
             "uses_servers",
@@ -237,11 +238,13 @@ fn ja(key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} in ja.ftl"))
 }
 
-/// The words of a visible text as a code would stand in it.
+/// The words of a visible text as a code would stand in it, and the parts
+/// of a word joined by colons (`account:8` holds `account`).
 fn tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')))
         .map(|t| t.trim_matches(|c| matches!(c, '.' | ':' | '-')))
         .filter(|t| !t.is_empty())
+        .flat_map(|t| std::iter::once(t).chain(t.split(':').filter(move |p| !p.is_empty() && *p != t)))
 }
 
 #[tokio::test]
