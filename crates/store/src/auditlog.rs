@@ -183,6 +183,21 @@ impl Store {
         events(self, &sql, &params).await
     }
 
+    /// One page of events, oldest first, newer than `after_seq` when given.
+    pub async fn audit_page_oldest_first(
+        &self,
+        f: &AuditFilter,
+        after_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (clause, mut params) = f.clause(None);
+        params.push(Param::I(after_seq.unwrap_or(0)));
+        let seq_cond = format!("seq > ${}", params.len());
+        let clause = if clause.is_empty() { format!("WHERE {seq_cond}") } else { format!("{clause} AND {seq_cond}") };
+        let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq LIMIT {}", limit.clamp(1, 10_000));
+        events(self, &sql, &params).await
+    }
+
     /// One event by its place in the chain.
     pub async fn audit_event(&self, seq: i64) -> Result<Option<Event>, StoreError> {
         let f = AuditFilter::default();
@@ -198,13 +213,7 @@ impl Store {
         let mut after = 0i64;
         let mut n = 0;
         loop {
-            let (clause, mut params) = f.clause(None);
-            params.push(Param::I(after));
-            let seq_cond = format!("seq > ${}", params.len());
-            let clause =
-                if clause.is_empty() { format!("WHERE {seq_cond}") } else { format!("{clause} AND {seq_cond}") };
-            let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq LIMIT 5000");
-            let batch = events(self, &sql, &params).await?;
+            let batch = self.audit_page_oldest_first(f, Some(after), 5000).await?;
             let Some(last) = batch.last() else { break };
             after = last.record.seq;
             for e in &batch {

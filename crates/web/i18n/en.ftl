@@ -418,6 +418,7 @@ audit-prev-hash = Previous event's hash
 audit-hash = This event's hash
 audit-none = No event matches.
 audit-older = Older events
+audit-newer = Newer events
 signins-title = Sign-in monitoring
 signins-hourly = Failed sign-ins over the last 7 days (per hour; { $total } in all, at most { $max } an hour)
 signins-legend = Red bars: failed sign-ins per hour.

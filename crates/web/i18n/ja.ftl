@@ -418,6 +418,7 @@ audit-prev-hash = 直前の事象のハッシュ
 audit-hash = この事象のハッシュ
 audit-none = 該当する事象はありません。
 audit-older = さらに古い事象
+audit-newer = さらに新しい事象
 signins-title = ログインの監視
 signins-hourly = 過去7日間のログイン失敗(1時間ごと、合計 { $total } 件、最大 { $max } 件/時)
 signins-legend = 赤い棒は1時間あたりのログイン失敗の件数です。

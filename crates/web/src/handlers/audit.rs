@@ -6,6 +6,7 @@ use crate::auth::CurrentUser;
 use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
+use crate::handlers::sorting::Heading;
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
@@ -40,6 +41,9 @@ pub struct AuditQuery {
     pub outcome: String,
     pub client: String,
     pub before: Option<i64>,
+    /// `asc`: oldest first, from `after`; otherwise newest first, from `before`.
+    pub dir: String,
+    pub after: Option<i64>,
     pub encoding: Option<String>,
 }
 
@@ -201,12 +205,16 @@ struct AuditPage<'a> {
     target_kinds: Vec<(&'static str, String)>,
     outcomes: Vec<(&'static str, String)>,
     errors: FormErrors,
+    time_heading: Heading,
+    oldest_first: bool,
 }
 
 pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
     let t = page.t();
     let mut errors = FormErrors::new();
+    let oldest_first = q.dir == "asc";
     let rows: Vec<Event> = match q.filter() {
+        Ok(f) if oldest_first => page.store.audit_page_oldest_first(&f, q.after, PAGE + 1).await?,
         Ok(f) => page.store.audit_page(&f, q.before, PAGE + 1).await?,
         Err(bad) => {
             for f in bad {
@@ -216,19 +224,29 @@ pub async fn viewer(page: Page, Query(q): Query<AuditQuery>) -> Reply {
         }
     };
     let qs = q.query_string();
+    let sep = if qs.is_empty() { "" } else { "&" };
     let next = (rows.len() as i64 > PAGE).then(|| {
         let last = rows[PAGE as usize - 1].record.seq;
-        if qs.is_empty() {
-            format!("?before={last}")
+        if oldest_first {
+            format!("?{qs}{sep}dir=asc&after={last}")
         } else {
-            format!("?{qs}&before={last}")
+            format!("?{qs}{sep}before={last}")
         }
     });
+    // The time heading turns the order round (from the start of the list).
+    let time_heading = Heading {
+        label: t.get("ledger-at"),
+        href: if oldest_first { format!("/audit?{qs}") } else { format!("/audit?{qs}{sep}dir=asc") },
+        aria_sort: if oldest_first { "ascending" } else { "descending" },
+        arrow: if oldest_first { " ▲" } else { " ▼" },
+    };
     let shown = &rows[..rows.len().min(PAGE as usize)];
     let names = Names::of(&page, shown).await?;
     let p = page.ctx().await?;
     html(AuditPage {
         rows: shown.iter().map(|e| row(&p.t, &names, e)).collect(),
+        time_heading,
+        oldest_first,
         target_kinds: crate::labels::TARGET_KINDS.iter().map(|(k, key)| (*k, p.t.get(key))).collect(),
         next,
         exports: qs,

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod me;
 pub mod pager;
 pub mod signin;
+pub mod sorting;
 pub mod systems;
 
 use crate::context::origin_of;

@@ -1,13 +1,6 @@
 //! Long lists a page at a time: 50 rows, with links to the neighbouring
 //! pages that keep the list's filters and order.
 
-/// `?page=N` of a list without filters.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct PageQuery {
-    pub page: String,
-}
-
 /// Rows shown per page of a list.
 pub const PER_PAGE: usize = 50;
 

@@ -202,3 +202,48 @@ async fn the_users_list_and_the_ledger_show_fifty_a_page() {
     assert_eq!((hostile.status, rows(&hostile.body)), (StatusCode::OK, 50), "an odd page is the first");
     app.close().await;
 }
+
+/// A heading sorts its list, a second click the other way, the order kept
+/// from page to page, with `aria-sort` saying which.
+#[tokio::test]
+async fn the_users_list_and_the_ledger_sort_by_their_headings_both_ways_across_pages() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    for i in 1..=54 {
+        app.issue(&format!("staff{i:02}"), Role::Auditor, None).await;
+    }
+    let logins = |body: &str| -> Vec<String> {
+        let rows = body.split("<tbody>").nth(1).unwrap_or("").split("</tbody>").next().unwrap().to_owned();
+        rows.split("<tr")
+            .skip(1)
+            .map(|r| r.split("\">").nth(1).unwrap().split('<').next().unwrap().to_owned())
+            .collect()
+    };
+
+    let desc = officer.get("/admin/users?sort=login&dir=desc").await.body;
+    let first = logins(&desc);
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0], "staff54");
+    assert!(first.windows(2).all(|w| w[0] >= w[1]), "descending: {first:?}");
+    assert!(desc.contains("<th aria-sort=\"descending\"><a href=\"/admin/users?sort=login&#38;dir=asc\">"), "{desc}");
+    assert!(desc.contains("<th aria-sort=\"none\"><a href=\"/admin/users?sort=role&#38;dir=asc\">"), "{desc}");
+    assert!(desc.contains("href=\"/admin/users?sort=login&#38;dir=desc&#38;page=2\" rel=\"next\""), "{desc}");
+    let rest = logins(&officer.get("/admin/users?sort=login&dir=desc&page=2").await.body);
+    assert_eq!(rest, ["staff04", "staff03", "staff02", "staff01", "officer1"], "the order carries on");
+    let asc = logins(&officer.get("/admin/users?sort=login&dir=asc").await.body);
+    assert_eq!(asc[0], "officer1");
+    assert!(asc.windows(2).all(|w| w[0] <= w[1]), "ascending: {asc:?}");
+
+    // The ledger: newest first by default, the time heading turns it round.
+    let ledger = officer.get("/admin/ledger").await.body;
+    assert!(ledger.contains("<th aria-sort=\"descending\"><a href=\"/admin/ledger?sort=at&#38;dir=asc\">"), "{ledger}");
+    let oldest = officer.get("/admin/ledger?sort=at&dir=asc").await.body;
+    let (a, b) = (oldest.find(">officer1<").unwrap(), oldest.find(">staff01<").unwrap());
+    assert!(a < b, "oldest first");
+    let by_login = officer.get("/admin/ledger?sort=login&dir=desc").await.body;
+    assert!(by_login.find(">staff54<").unwrap() < by_login.find(">staff53<").unwrap());
+    assert!(by_login.contains("aria-sort=\"descending\"><a href=\"/admin/ledger?sort=login&#38;dir=asc\">"));
+    let odd = officer.get("/admin/users?sort=%27;drop&dir=sideways").await;
+    assert_eq!((odd.status, logins(&odd.body).len()), (StatusCode::OK, 50), "an unknown order is the stored one");
+    app.close().await;
+}

@@ -225,3 +225,46 @@ async fn the_audit_viewer_names_each_target_by_kind_and_name_and_filters_by_kind
     assert!(event.contains("<dd>システム: 文書管理システム</dd>"), "{event}");
     app.close().await;
 }
+
+/// The time heading turns the log round: oldest first, paged onwards from
+/// the last event shown, and back.
+#[tokio::test]
+async fn the_audit_log_reads_oldest_first_from_its_time_heading_page_after_page() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    for i in 0..60 {
+        app.client().sign_in(&app, &format!("nobody{i}"), "Wrong-Password-1", None).await;
+    }
+    let seqs = |body: &str| -> Vec<i64> {
+        body.split("<tbody>")
+            .nth(1)
+            .unwrap()
+            .split("</tbody>")
+            .next()
+            .unwrap()
+            .split("/audit/events/")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let newest = officer.get("/audit").await.body;
+    assert!(newest.contains("<th aria-sort=\"descending\"><a href=\"/audit?dir=asc\">"), "{newest}");
+    let n = seqs(&newest);
+    assert!(n.windows(2).all(|w| w[0] > w[1]) && n.len() == 50);
+
+    let oldest = officer.get("/audit?dir=asc").await.body;
+    assert!(oldest.contains("<th aria-sort=\"ascending\"><a href=\"/audit?\">"), "{oldest}");
+    let o = seqs(&oldest);
+    assert_eq!(o[0], 1);
+    assert!(o.windows(2).all(|w| w[0] < w[1]) && o.len() == 50);
+    let next = format!("href=\"/audit?dir=asc&#38;after={}\"", o[49]);
+    assert!(oldest.contains(&next) && oldest.contains("さらに新しい事象"), "{oldest}");
+    let more = seqs(&officer.get(&format!("/audit?dir=asc&after={}", o[49])).await.body);
+    assert_eq!(more[0], o[49] + 1, "page two carries on");
+    // Filters hold in either order.
+    let failures = officer.get("/audit?action=signin.failure&dir=asc").await.body;
+    let f = seqs(&failures);
+    assert!(!f.is_empty() && f.windows(2).all(|w| w[0] < w[1]), "{f:?}");
+    assert!(!failures.contains("<td>サインイン成功</td>"), "{failures}");
+    app.close().await;
+}

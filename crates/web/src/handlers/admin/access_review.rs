@@ -28,6 +28,8 @@ pub struct ReviewRow {
 struct ReviewPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<UserRow>,
+    /// None: the review lists every account in one table, unsorted.
+    headings: Vec<crate::handlers::sorting::Heading>,
     reviews: Vec<ReviewRow>,
     inactive_days: String,
     can_sign: bool,
@@ -52,6 +54,7 @@ async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: F
     html(ReviewPage {
         p,
         rows,
+        headings: Vec::new(),
         reviews,
         inactive_days: page.config.security.inactivity.review_after.whole_days().to_string(),
         can_sign: user.can(Permission::ReviewAccess),

@@ -8,7 +8,8 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::forms::FormErrors;
 use crate::forms::{validate_person, PersonForm};
-use crate::handlers::pager::{PageQuery, Pager};
+use crate::handlers::pager::Pager;
+use crate::handlers::sorting::{headings, sort_rows, Heading, SortQuery};
 use crate::handlers::{done, html};
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
@@ -28,16 +29,39 @@ use serde::Deserialize;
 struct UsersPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<UserRow>,
+    headings: Vec<Heading>,
     pager: Pager,
     can_manage: bool,
 }
 
-pub async fn users(page: Page, user: CurrentUser, Query(q): Query<PageQuery>) -> Reply {
+/// The columns the account list sorts by: query value and heading key.
+const COLUMNS: [(&str, &str); 6] = [
+    ("login", "field-login"),
+    ("name", "field-display-name"),
+    ("role", "field-role"),
+    ("organisation", "field-organisation"),
+    ("signin", "users-last-signin"),
+    ("status", "users-status"),
+];
+
+pub async fn users(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -> Reply {
     let accounts = page.store.accounts().await?;
     let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, accounts.len(), "").at("/admin/users");
-    let rows = rows(&page, &p.t, pager.slice(&accounts));
-    html(UsersPage { p, rows, pager, can_manage: user.can(Permission::ManageAccounts) })
+    let mut all = rows(&page, &p.t, &accounts);
+    let desc = q.desc();
+    match q.sort.as_str() {
+        "login" => sort_rows(&mut all, desc, |r| r.login.clone()),
+        "name" => sort_rows(&mut all, desc, |r| r.display_name.clone()),
+        "role" => sort_rows(&mut all, desc, |r| r.role.clone()),
+        "organisation" => sort_rows(&mut all, desc, |r| r.organisation.clone()),
+        "signin" => sort_rows(&mut all, desc, |r| r.last_signin.clone()),
+        "status" => sort_rows(&mut all, desc, |r| r.status.clone()),
+        _ => {}
+    }
+    let headings = headings(&p.t, "/admin/users", &COLUMNS, &q.sort, desc, "");
+    let pager = Pager::new(&q.page, all.len(), &q.order()).at("/admin/users");
+    let rows = pager.slice(&all).to_vec();
+    html(UsersPage { p, rows, headings, pager, can_manage: user.can(Permission::ManageAccounts) })
 }
 
 // ----- create and edit ---------------------------------------------------------------

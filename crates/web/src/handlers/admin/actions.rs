@@ -34,6 +34,8 @@ struct UserDetail<'a> {
     can_manage: bool,
     actions: Vec<(&'static str, String)>,
     ledger: Vec<LedgerRow>,
+    /// None: one account's lines, in the order written.
+    headings: Vec<crate::handlers::sorting::Heading>,
     errors: FormErrors,
 }
 
@@ -61,6 +63,7 @@ async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormError
         status: status(&p.t, &a, now),
         last_signin: format!("{} {}", jst(a.last_signin_at), a.last_signin_addr.clone().unwrap_or_default()),
         ledger: ledger_rows(&p.t, &orgs, &ledger),
+        headings: Vec::new(),
         can_manage: user.can(Permission::ManageAccounts),
         p,
         a,

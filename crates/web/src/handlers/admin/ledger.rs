@@ -7,7 +7,8 @@ use super::{ledger_rows, LedgerRow};
 use crate::download;
 use crate::error::AppError;
 use crate::handlers::html;
-use crate::handlers::pager::{PageQuery, Pager};
+use crate::handlers::pager::Pager;
+use crate::handlers::sorting::{headings, sort_rows, Heading, SortQuery};
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
@@ -24,19 +25,46 @@ use serde::Deserialize;
 struct LedgerPage<'a> {
     p: PageCtx<'a>,
     ledger: Vec<LedgerRow>,
+    headings: Vec<Heading>,
     pager: Pager,
 }
 
-/// The ledger on screen, newest first, 50 lines a page (the exports hold
-/// every line, oldest first).
-pub async fn ledger(page: Page, Query(q): Query<PageQuery>) -> Reply {
-    let mut entries = page.store.ledger().await?;
-    entries.reverse();
+/// The columns the ledger sorts by: query value and heading key.
+const COLUMNS: [(&str, &str); 8] = [
+    ("at", "ledger-at"),
+    ("login", "field-login"),
+    ("name", "field-display-name"),
+    ("change", "ledger-change"),
+    ("before", "ledger-before"),
+    ("after", "ledger-after"),
+    ("actor", "ledger-actor"),
+    ("reason", "field-reason"),
+];
+
+/// The ledger on screen, newest first unless sorted otherwise, 50 lines a
+/// page (the exports hold every line, oldest first).
+pub async fn ledger(page: Page, Query(q): Query<SortQuery>) -> Reply {
+    let q = q.or_by("at", true);
+    let entries = page.store.ledger().await?;
     let orgs = page.store.organisations().await?;
     let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, entries.len(), "").at("/admin/ledger");
-    let ledger = ledger_rows(&p.t, &orgs, pager.slice(&entries));
-    html(LedgerPage { p, ledger, pager })
+    // Rows in the order written (the time, to the minute, ties).
+    let mut rows: Vec<(usize, LedgerRow)> = ledger_rows(&p.t, &orgs, &entries).into_iter().enumerate().collect();
+    let desc = q.desc();
+    match q.sort.as_str() {
+        "login" => sort_rows(&mut rows, desc, |(_, r)| r.login.clone()),
+        "name" => sort_rows(&mut rows, desc, |(_, r)| r.name.clone()),
+        "change" => sort_rows(&mut rows, desc, |(_, r)| r.change.clone()),
+        "before" => sort_rows(&mut rows, desc, |(_, r)| r.before.clone()),
+        "after" => sort_rows(&mut rows, desc, |(_, r)| r.after.clone()),
+        "actor" => sort_rows(&mut rows, desc, |(_, r)| r.actor.clone()),
+        "reason" => sort_rows(&mut rows, desc, |(_, r)| r.reason.clone()),
+        _ => sort_rows(&mut rows, desc, |(i, _)| *i),
+    }
+    let headings = headings(&p.t, "/admin/ledger", &COLUMNS, &q.sort, desc, "");
+    let pager = Pager::new(&q.page, rows.len(), &q.order()).at("/admin/ledger");
+    let ledger = pager.slice(&rows).iter().map(|(_, r)| r.clone()).collect();
+    html(LedgerPage { p, ledger, headings, pager })
 }
 
 async fn ledger_table(page: &Page, t: &Tr<'_>) -> Result<(Vec<String>, Vec<Vec<String>>), AppError> {

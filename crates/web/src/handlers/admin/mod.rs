@@ -31,6 +31,7 @@ pub(super) async fn account_or_404(state: &AppState, id: i64) -> Result<Account,
     state.store.account_by_id(id).await?.ok_or(AppError::NotFound)
 }
 
+#[derive(Clone)]
 pub struct LedgerRow {
     at: String,
     login: String,
@@ -90,6 +91,7 @@ pub(super) fn status(t: &Tr, a: &Account, now: time::OffsetDateTime) -> String {
     }
 }
 
+#[derive(Clone)]
 pub struct UserRow {
     id: i64,
     login: String,

@@ -1,6 +1,7 @@
 //! The list of systems a person may see.
 
 use crate::handlers::pager::Pager;
+use crate::handlers::sorting::{self, Heading};
 use crate::handlers::Acting;
 use crate::handlers::Reply;
 use crate::handlers::{filtered, org_choices, ListQuery};
@@ -35,15 +36,6 @@ const COLUMNS: [(&str, &str); 6] = [
     ("updated", "field-updated"),
 ];
 
-/// A column heading: its label, the link that sorts by it (the other way
-/// when it is the column sorted by), and its `aria-sort`.
-pub struct Heading {
-    label: String,
-    href: String,
-    aria_sort: &'static str,
-    arrow: &'static str,
-}
-
 /// Sorts the systems by `column` (an unknown one keeps the store's order,
 /// by name), the other way round with `desc`.
 fn sort(list: &mut [SystemRecord], column: &str, desc: bool) {
@@ -62,30 +54,7 @@ fn sort(list: &mut [SystemRecord], column: &str, desc: bool) {
 }
 
 fn headings(t: &crate::i18n::Tr, q: &ListQuery) -> Vec<Heading> {
-    let desc = q.dir == "desc";
-    COLUMNS
-        .iter()
-        .map(|(column, key)| {
-            let sorted = q.sort == *column;
-            let dir = if sorted && !desc { "desc" } else { "asc" };
-            let filters = q.filters();
-            let sep = if filters.is_empty() { "" } else { "&" };
-            Heading {
-                label: t.get(key),
-                href: format!("?{filters}{sep}sort={column}&dir={dir}"),
-                aria_sort: match (sorted, desc) {
-                    (false, _) => "none",
-                    (true, false) => "ascending",
-                    (true, true) => "descending",
-                },
-                arrow: match (sorted, desc) {
-                    (false, _) => "",
-                    (true, false) => " ▲",
-                    (true, true) => " ▼",
-                },
-            }
-        })
-        .collect()
+    sorting::headings(t, "/systems", &COLUMNS, &q.sort, q.dir == "desc", &q.filters())
 }
 
 #[derive(Template)]
