@@ -16,6 +16,8 @@ pub struct Upload<'a> {
     pub too_large: bool,
     /// `YYYY-MM-DD`, or empty.
     pub expires_on: &'a str,
+    /// A file of the same answer this one takes the place of.
+    pub replaces: Option<i64>,
 }
 
 /// Why a file was not taken; each is recorded as `evidence.rejected`
@@ -84,6 +86,7 @@ pub async fn upload(
         sha256: &sha,
         expires_on: Some(expires).filter(|e| !e.is_empty()),
         content: file.bytes,
+        replaces: file.replaces,
     };
     Ok(Ok(op.store.add_evidence(&ctx, s.id, &new).await?))
 }

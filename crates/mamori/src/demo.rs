@@ -386,6 +386,7 @@ async fn drive(
             sha256: &sha,
             expires_on: None,
             content: pdf,
+            replaces: None,
         };
         store.add_evidence(ctx, id, &e).await?;
     }

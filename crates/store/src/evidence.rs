@@ -1,8 +1,9 @@
 //! Evidence files attached to an answer, stored in the database.
 
+use crate::audit::append;
 use crate::identity::Ctx;
 use crate::revision::Key;
-use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
+use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::checklist::HistoryKind;
 use mamori_core::clock::to_unix_micros;
@@ -31,6 +32,9 @@ pub struct NewEvidence<'a> {
     pub sha256: &'a str,
     pub expires_on: Option<&'a str>,
     pub content: &'a [u8],
+    /// A file of the same answer this one replaces: removed in the same
+    /// transaction, so that the answer never stands without either.
+    pub replaces: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, system_id, round, number, original_name, content_type, size, sha256, expires_on, \
@@ -75,6 +79,10 @@ impl Store {
     /// whether it may be added now, and a decided answer goes back to 審査待ち.
     pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        if let Some(old) = e.replaces {
+            let removed = self.remove_in(&mut tx, ctx, system_id, old, Some(e.number)).await?;
+            append(&mut tx, ctx.now, removed).await?;
+        }
         let change = (HistoryKind::Evidence, e.original_name);
         let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, change).await?;
         let id: i64 = with_conn!(tx, c => {
@@ -109,26 +117,42 @@ impl Store {
     /// system's current round.
     pub async fn remove_evidence(&self, ctx: &Ctx, system_id: i64, evidence_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        let ev = self.remove_in(&mut tx, ctx, system_id, evidence_id, None).await?;
+        tx.commit_audited(ctx.now, ev).await
+    }
+
+    /// Removes a file in `tx` (of item `number` only, when given) and
+    /// returns the audit event that says so.
+    async fn remove_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        system_id: i64,
+        evidence_id: i64,
+        number: Option<u32>,
+    ) -> Result<NewEvent, StoreError> {
         let sql =
             format!("{SELECT} WHERE id = $1 AND system_id = $2 AND round = (SELECT round FROM system WHERE id = $2)");
         let row = with_conn!(tx, c => {
             sqlx::query_as::<_, EvidenceRow>(&sql).bind(evidence_id).bind(system_id).fetch_optional(&mut *c).await?
         });
         let e = row.ok_or(StoreError::Missing)?.into_record()?;
+        if number.is_some_and(|n| n != e.number) {
+            return Err(StoreError::Missing);
+        }
         let change = (HistoryKind::EvidenceRemoved, e.original_name.as_str());
-        self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, change).await?;
+        self.evidence_changes_answer(tx, ctx, system_id, e.number, change).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM evidence_content WHERE evidence_id = $1").bind(e.id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?;
         });
-        let ev = ctx.event_on(Action::EvidenceRemoved, "evidence", e.id).changes(
+        Ok(ctx.event_on(Action::EvidenceRemoved, "evidence", e.id).changes(
             Changes::new()
                 .with("system_id", system_id)
                 .with("number", e.number)
                 .with("name", e.original_name.as_str())
                 .with("sha256", e.sha256.as_str()),
-        );
-        tx.commit_audited(ctx.now, ev).await
+        ))
     }
 
     /// Files of one requirement of one system's round, oldest first.

@@ -121,6 +121,7 @@ async fn role_by_route_matrix_has_no_surprise() {
             sha256: "0",
             expires_on: None,
             content: b"x",
+            replaces: None,
         };
         let evidence = app.store.add_evidence(&app.ctx(), system, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");

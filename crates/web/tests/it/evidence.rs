@@ -99,6 +99,7 @@ async fn a_text_file_stored_as_x_hta_downloads_as_x_hta_txt() {
             sha256: &sha,
             expires_on: None,
             content: &content,
+            replaces: None,
         };
         let id = app.store.add_evidence(&app.ctx(), sys, &old).await.unwrap();
         let r = vendor.http.get(format!("{}/evidence/{id}", app.base)).send().await.unwrap();
@@ -170,6 +171,73 @@ async fn evidence_is_removed_by_its_vendor_before_submission_with_history_and_au
         assert_eq!(r.status, StatusCode::OK, "{}: the item with the reason", app.backend);
         assert!(r.body.contains("id=\"error-summary\""), "{}", app.backend);
         assert_eq!(app.store.evidence_for(sys, 1, 4).await.unwrap().len(), 1, "{}: kept", app.backend);
+        app.close().await;
+    }
+}
+
+/// A file replaced while the answer may change: the new one in and the
+/// old one out in one step, each with its history line and audit event;
+/// a refused new file leaves the old one in place; only a file of the same
+/// answer can be replaced.
+#[tokio::test]
+async fn evidence_is_replaced_in_one_step_and_a_refused_replacement_leaves_the_old_file() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let pdf = b"%PDF-1.4\n".to_vec();
+        assert_eq!(vendor.upload(sys, 4, "手順書_旧版.pdf", pdf.clone()).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(vendor.upload(sys, 5, "設定書.pdf", pdf.clone()).await.status, StatusCode::SEE_OTHER);
+        let old = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
+        let other_item = app.store.evidence_for(sys, 1, 5).await.unwrap()[0].id;
+        let item = format!("/systems/{sys}/items/4");
+        let page = vendor.get(&item).await.body;
+        assert!(page.contains(&format!("<option value=\"{old}\">手順書_旧版.pdf</option>")), "{}", app.backend);
+
+        let replace = |name: &'static str, bytes: Vec<u8>, replaces: String| {
+            let vendor = &vendor;
+            let item = item.clone();
+            async move {
+                vendor.get(&item).await;
+                let form = reqwest::multipart::Form::new()
+                    .text("csrf_token", vendor.token())
+                    .text("replaces", replaces)
+                    .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+                vendor.post_multipart(&format!("{item}/evidence"), form).await
+            }
+        };
+        // A program in place of the old file: refused, the old one stays.
+        let r = replace("手順書.exe", b"MZ\x90\x00".to_vec(), old.to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the form again", app.backend);
+        let names = |files: Vec<mamori_store::evidence::Evidence>| -> Vec<String> {
+            files.into_iter().map(|e| e.original_name).collect()
+        };
+        assert_eq!(names(app.store.evidence_for(sys, 1, 4).await.unwrap()), ["手順書_旧版.pdf"], "{}", app.backend);
+        // Another item's file, a made-up id, a word: nothing changes.
+        for bad in [other_item.to_string(), "999999".into(), "abc".into()] {
+            let r = replace("手順書.pdf", pdf.clone(), bad.clone()).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {bad}", app.backend);
+        }
+        assert_eq!(names(app.store.evidence_for(sys, 1, 4).await.unwrap()), ["手順書_旧版.pdf"], "{}", app.backend);
+        assert_eq!(names(app.store.evidence_for(sys, 1, 5).await.unwrap()), ["設定書.pdf"], "{}", app.backend);
+
+        // The new edition replaces the old.
+        let before = app.store.audit_recent(1).await.unwrap()[0].record.seq;
+        let r = replace("手順書_新版.pdf", pdf.clone(), old.to_string()).await;
+        assert_eq!(r.location(), item, "{}", app.backend);
+        assert_eq!(names(app.store.evidence_for(sys, 1, 4).await.unwrap()), ["手順書_新版.pdf"], "{}", app.backend);
+        assert!(app.store.evidence(old).await.unwrap().is_none(), "{}", app.backend);
+        let mut events: Vec<String> = app
+            .store
+            .audit_recent(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.seq > before)
+            .map(|e| e.record.action)
+            .collect();
+        events.reverse();
+        assert_eq!(events, ["evidence.removed", "evidence.uploaded"], "{}", app.backend);
+        let history = vendor.get(&format!("/systems/{sys}/history")).await.body;
+        assert!(history.contains("手順書_旧版.pdf") && history.contains("手順書_新版.pdf"), "{}", app.backend);
         app.close().await;
     }
 }

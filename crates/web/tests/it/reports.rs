@@ -66,6 +66,7 @@ async fn seeded(app: &App) -> (i64, crate::harness::Client) {
         sha256: &"0f".repeat(32),
         expires_on: None,
         content,
+        replaces: None,
     };
     app.store.add_evidence(&ctx, sys, &new).await.unwrap();
     app.store.submit_system(&ctx, sys).await.unwrap();

@@ -485,6 +485,7 @@ async fn submitted_system(app: &App) -> (i64, usize) {
         sha256: &sha256,
         expires_on: None,
         content: b"%PDF-1.4 test",
+        replaces: None,
     };
     app.store.add_evidence(&app.ctx(), sys, &file).await.unwrap();
     app.store.submit_system(&app.ctx(), sys).await.unwrap();

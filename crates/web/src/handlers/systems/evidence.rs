@@ -64,6 +64,7 @@ pub async fn upload_evidence(
     };
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut expires = String::new();
+    let mut replaces: Option<String> = None;
     let mut too_large = false;
     while let Ok(Some(mut field)) = multipart.next_field().await {
         match field.name() {
@@ -79,11 +80,20 @@ pub async fn upload_evidence(
             Some("expires_on") => {
                 expires = field.text().await.unwrap_or_default().chars().take(32).collect();
             }
+            Some("replaces") => {
+                replaces = Some(field.text().await.unwrap_or_default().chars().take(32).collect());
+            }
             _ => {}
         }
     }
     let (name, bytes) = file.unwrap_or_default();
-    let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires };
+    // A file to replace is one of this answer's, by its id; anything else
+    // names no file.
+    let replaces = match replaces.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => Some(v.parse::<i64>().map_err(|_| crate::error::AppError::NotFound)?),
+    };
+    let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires, replaces };
     let mut errors = FormErrors::new();
     match evidence_op::upload(&who.op(&page), s.id, &upload, page.config.evidence.clamd.as_ref()).await {
         Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
