@@ -377,7 +377,7 @@ async fn signins_page(page: &Page, user: &CurrentUser, form: ReviewForm, errors:
     };
     let t = page.t();
     let locked = page.store.audit_page(&filter, None, 50).await?;
-    let names = Names::of(&page, &locked).await?;
+    let names = Names::of(page, &locked).await?;
     let lockouts = locked.iter().map(|e| row(&t, &names, e)).collect();
     let new_addresses = page
         .store
