@@ -1,3 +1,4 @@
+skip-to-content = Skip to the content
 app-name = mamori
 app-tagline = The security requirements checklist for every system, in one place.
 nav-signin = Sign in

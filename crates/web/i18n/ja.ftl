@@ -1,3 +1,4 @@
+skip-to-content = 本文へ移動
 app-name = mamori
 app-tagline = システム導入に係るセキュリティ要件の確認を、ひとつの場所で。
 nav-signin = ログイン

@@ -419,6 +419,62 @@ async fn scan_results_read_in_japanese_each_check_and_verdict_in_its_own_words_t
     app.close().await;
 }
 
+/// Presses Tab in the page shown and says what has the focus then: its tag,
+/// text, whether a mark shows it (an outline or a ring) and whether it is
+/// inside the window.
+async fn tab(b: &Browser) -> Value {
+    let active = b.client.active_element().await.unwrap();
+    active.send_keys(&fantoccini::key::Key::Tab.to_string()).await.unwrap();
+    b.eval(
+        "const e = document.activeElement, s = getComputedStyle(e), r = e.getBoundingClientRect();
+         return { tag: e.tagName, text: (e.innerText || e.value || '').trim().slice(0, 40),
+                  marked: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none',
+                  inside: r.bottom > 0 && r.top < innerHeight && r.width > 0 && r.height > 0 };",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_keyboard_reaches_the_content_past_the_header_and_every_stop_shows_its_focus() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let w = ward(&app).await;
+    let mut problems = Vec::new();
+    for (role, login, secret) in &w.people {
+        let b = Browser::start(1366, 900).await;
+        b.sign_in(&app, login, secret.as_deref()).await;
+        for path in ["/dashboard".to_owned(), format!("/systems/{}", w.sys)] {
+            if *role == Role::Admin && path.starts_with("/systems/") {
+                continue;
+            }
+            b.open(&app, &path).await;
+            // The first stop skips the header; taken, the focus is on the content.
+            let first = tab(&b).await;
+            if first["text"] != "本文へ移動" || first["marked"] != true || first["inside"] != true {
+                problems.push(format!("{role:?} {path}: first stop {first}"));
+            }
+            b.client.active_element().await.unwrap().send_keys(&fantoccini::key::Key::Enter.to_string()).await.unwrap();
+            let at = b.eval("return document.activeElement.id").await;
+            if at != "main" {
+                problems.push(format!("{role:?} {path}: the skip link left the focus on `{at}`"));
+            }
+            // Forty stops on (or to the end of the page, where the focus
+            // leaves the document): each one marked, and in the window.
+            for _ in 0..40 {
+                let stop = tab(&b).await;
+                if stop["tag"] == "BODY" {
+                    break;
+                }
+                if stop["marked"] != true || stop["inside"] != true {
+                    problems.push(format!("{role:?} {path}: {stop}"));
+                }
+            }
+        }
+        b.close().await;
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    app.close().await;
+}
+
 #[tokio::test]
 async fn an_invalid_form_far_down_the_page_shows_its_summary_in_the_first_screen_with_the_focus_on_it() {
     let app = App::spawn("sqlite", Options::default()).await;
