@@ -6,7 +6,8 @@ use crate::auth::CurrentUser;
 use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
-use crate::handlers::sorting::Heading;
+use crate::handlers::pager::Pager;
+use crate::handlers::sorting::{Heading, SortQuery};
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
@@ -470,14 +471,19 @@ pub struct AlertRow {
 struct AlertsPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<AlertRow>,
+    pager: Pager,
     can_ack: bool,
 }
 
-pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
+/// The alerts, open ones first, newest first, 50 a page.
+pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -> Reply {
     let list = page.store.alerts(false).await?;
     let p = page.ctx().await?;
-    let rows = list
-        .into_iter()
+    let pager = Pager::new(&q.page, list.len(), "").at("/alerts");
+    let rows = pager
+        .slice(&list)
+        .iter()
+        .cloned()
         .map(|a| AlertRow {
             id: a.id,
             kind: crate::labels::alert_kind_key(&a.kind).map_or(a.kind, |k| p.t.get(k)),
@@ -493,7 +499,7 @@ pub async fn alerts(page: Page, user: CurrentUser) -> Reply {
             },
         })
         .collect();
-    html(AlertsPage { p, rows, can_ack: user.can(Permission::ManageAlerts) })
+    html(AlertsPage { p, rows, pager, can_ack: user.can(Permission::ManageAlerts) })
 }
 
 pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {

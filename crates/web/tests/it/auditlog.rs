@@ -268,3 +268,32 @@ async fn the_audit_log_reads_oldest_first_from_its_time_heading_page_after_page(
     assert!(!failures.contains("<td>サインイン成功</td>"), "{failures}");
     app.close().await;
 }
+
+/// The alerts come 50 a page, open ones first.
+#[tokio::test]
+async fn the_alerts_show_fifty_a_page_open_ones_first() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    for i in 0..60 {
+        let subject = format!("192.0.2.{i}");
+        app.store
+            .raise_alert(app.now(), "signin.spraying", mamori_core::monitoring::Severity::Warning, &subject, "詳細")
+            .await
+            .unwrap();
+    }
+    // The newest acknowledged: it goes to the end.
+    let newest = app.store.alerts(false).await.unwrap()[0].clone();
+    assert!(app.store.acknowledge_alert(&app.ctx(), newest.id).await.unwrap());
+    let rows =
+        |body: &str| body.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap().matches("<tr").count();
+    let first = officer.get("/alerts").await.body;
+    assert!(!first.contains(&format!(">{}<", newest.subject)), "not among the open ones");
+    assert_eq!(rows(&first), 50, "{first}");
+    assert!(first.contains("href=\"/alerts?page=2\" rel=\"next\""), "{first}");
+    let second = officer.get("/alerts?page=2").await.body;
+    assert_eq!(rows(&second), 10);
+    assert!(second.contains("href=\"/alerts?page=1\" rel=\"prev\""));
+    let last_row = second.split("<tr").last().unwrap();
+    assert!(last_row.contains(&format!(">{}<", newest.subject)), "acknowledged, last: {last_row}");
+    app.close().await;
+}
