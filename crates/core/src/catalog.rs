@@ -168,6 +168,15 @@ pub struct SystemAttributes {
     pub confidentiality_high: bool,
     pub integrity_high: bool,
     pub availability_high: bool,
+    /// A cloud service with no hardware of its own: hardware maintenance
+    /// (items 11–12) is the provider's. Stated as an exception, so that a
+    /// system recorded before it was asked keeps every item.
+    #[serde(default)]
+    pub cloud_only: bool,
+    /// Runs under the ward's own domain and takes none of its own: domain
+    /// management (items 69–71) does not apply.
+    #[serde(default)]
+    pub ward_domain: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,25 +187,31 @@ pub enum Attr {
     ConfidentialityHigh,
     IntegrityHigh,
     AvailabilityHigh,
+    CloudOnly,
+    WardDomain,
 }
 
 impl Attr {
-    pub const EVERY: [Attr; 6] = [
+    pub const EVERY: [Attr; 8] = [
         Attr::UsesServers,
         Attr::WebSystem,
         Attr::ExternalService,
         Attr::ConfidentialityHigh,
         Attr::IntegrityHigh,
         Attr::AvailabilityHigh,
+        Attr::CloudOnly,
+        Attr::WardDomain,
     ];
 
-    const ALL: [(Attr, &'static str); 6] = [
+    const ALL: [(Attr, &'static str); 8] = [
         (Attr::UsesServers, "uses_servers"),
         (Attr::WebSystem, "web_system"),
         (Attr::ExternalService, "external_service"),
         (Attr::ConfidentialityHigh, "confidentiality_high"),
         (Attr::IntegrityHigh, "integrity_high"),
         (Attr::AvailabilityHigh, "availability_high"),
+        (Attr::CloudOnly, "cloud_only"),
+        (Attr::WardDomain, "ward_domain"),
     ];
 
     fn of(self, a: &SystemAttributes) -> bool {
@@ -207,6 +222,8 @@ impl Attr {
             Attr::ConfidentialityHigh => a.confidentiality_high,
             Attr::IntegrityHigh => a.integrity_high,
             Attr::AvailabilityHigh => a.availability_high,
+            Attr::CloudOnly => a.cloud_only,
+            Attr::WardDomain => a.ward_domain,
         }
     }
 
@@ -218,6 +235,8 @@ impl Attr {
             Attr::ConfidentialityHigh => "機密性「高」",
             Attr::IntegrityHigh => "完全性「高」",
             Attr::AvailabilityHigh => "可用性「高」",
+            Attr::CloudOnly => "自前の機器を持たないクラウドサービス",
+            Attr::WardDomain => "区のドメインで運用",
         }
     }
 
@@ -433,15 +452,22 @@ mod tests {
             confidentiality_high: bits & 8 != 0,
             integrity_high: bits & 16 != 0,
             availability_high: bits & 32 != 0,
+            cloud_only: bits & 64 != 0,
+            ward_domain: bits & 128 != 0,
         }
     }
 
-    /// PRODUCT.md's applicability table, written out independently.
+    /// PRODUCT.md's applicability table, written out independently, with the
+    /// seed's own limits: 11–12 not for a cloud service without hardware of
+    /// its own, 13 for cloud services too, 69–71 only with a domain of its own.
     fn product_table(n: u32, a: &SystemAttributes) -> bool {
         match n {
-            1..=12 | 15..=30 | 79 => true,
-            13 | 14 => a.uses_servers,
-            31..=40 | 42..=57 | 62..=71 | 78 => a.web_system,
+            1..=10 | 15..=30 | 79 => true,
+            11 | 12 => !a.cloud_only,
+            13 => a.uses_servers || a.external_service,
+            14 => a.uses_servers,
+            31..=40 | 42..=57 | 62..=68 | 78 => a.web_system,
+            69..=71 => a.web_system && !a.ward_domain,
             41 => a.web_system && (a.confidentiality_high || a.integrity_high),
             58..=61 => a.web_system && (a.confidentiality_high || a.integrity_high || a.availability_high),
             72..=77 => a.external_service,
@@ -453,7 +479,7 @@ mod tests {
     fn shipped_catalog_applies_exactly_as_product_md_says_for_every_system_profile() {
         let c = CatalogFile::shipped();
         c.validate().unwrap();
-        for bits in 0..64u8 {
+        for bits in 0..=255u8 {
             let a = attrs(bits);
             for r in &c.requirements {
                 let got = Applicability::parse(&r.applies_when).unwrap().applies(&a);

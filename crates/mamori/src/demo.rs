@@ -328,6 +328,8 @@ fn web(external: bool, high: bool) -> SystemAttributes {
         confidentiality_high: high,
         integrity_high: high,
         availability_high: false,
+        cloud_only: false,
+        ward_domain: false,
     }
 }
 

@@ -144,6 +144,8 @@ struct SystemRow {
     confidentiality_high: bool,
     integrity_high: bool,
     availability_high: bool,
+    cloud_only: bool,
+    ward_domain: bool,
     ismap_number: String,
     service_name: String,
     service_region: String,
@@ -177,6 +179,8 @@ impl SystemRow {
                     confidentiality_high: self.confidentiality_high,
                     integrity_high: self.integrity_high,
                     availability_high: self.availability_high,
+                    cloud_only: self.cloud_only,
+                    ward_domain: self.ward_domain,
                 },
                 ismap_number: self.ismap_number,
                 service_name: self.service_name,
@@ -410,13 +414,14 @@ impl Store {
             sqlx::query_scalar(
                 "INSERT INTO system (name, description, department_id, vendor_id, phase, uses_servers, web_system, external_service, \
                  ismap_number, service_name, service_region, confidentiality_high, integrity_high, availability_high, urls, hosts, \
-                 catalog_version_id, status, round, created_at_us, updated_at_us) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18) RETURNING id",
+                 catalog_version_id, status, round, created_at_us, updated_at_us, cloud_only, ward_domain) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18, $19, $20) RETURNING id",
             )
             .bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id).bind(input.phase.as_str())
             .bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number).bind(&input.service_name)
             .bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high).bind(a.availability_high)
             .bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(catalog_version_id).bind(now)
+            .bind(a.cloud_only).bind(a.ward_domain)
             .fetch_one(c).await.map_err(crate::accounts::unique)?
         });
         let changes = Changes::new()
@@ -436,13 +441,15 @@ impl Store {
             sqlx::query(
                 "UPDATE system SET name = $2, description = $3, department_id = $4, vendor_id = $5, phase = $6, uses_servers = $7, \
                  web_system = $8, external_service = $9, ismap_number = $10, service_name = $11, service_region = $12, \
-                 confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18, revision = revision + 1 \
+                 confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18, \
+                 cloud_only = $19, ward_domain = $20, revision = revision + 1 \
                  WHERE id = $1",
             )
             .bind(before.id).bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id)
             .bind(input.phase.as_str()).bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number)
             .bind(&input.service_name).bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high)
             .bind(a.availability_high).bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(to_unix_micros(ctx.now))
+            .bind(a.cloud_only).bind(a.ward_domain)
             .execute(c).await.map_err(crate::accounts::unique)?;
         });
         let b = &before.input;

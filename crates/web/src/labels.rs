@@ -208,6 +208,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
     keys.extend(Attr::EVERY.map(Label::key));
+    keys.extend(Attr::EVERY.map(negated_key));
     keys.extend(TARGET_KINDS.map(|(_, key)| key));
     keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
@@ -255,7 +256,25 @@ impl Label for Attr {
             Attr::ConfidentialityHigh => "cond-confidentiality-high",
             Attr::IntegrityHigh => "cond-integrity-high",
             Attr::AvailabilityHigh => "cond-availability-high",
+            Attr::CloudOnly => "cond-cloud-only",
+            Attr::WardDomain => "cond-ward-domain",
         }
+    }
+}
+
+/// The key of an attribute's negation, said as a phrase of its own
+/// (「外部サービスを利用しない」), not as the attribute with a negation
+/// stuck on.
+pub fn negated_key(a: Attr) -> &'static str {
+    match a {
+        Attr::UsesServers => "cond-not-uses-servers",
+        Attr::WebSystem => "cond-not-web-system",
+        Attr::ExternalService => "cond-not-external-service",
+        Attr::ConfidentialityHigh => "cond-not-confidentiality-high",
+        Attr::IntegrityHigh => "cond-not-integrity-high",
+        Attr::AvailabilityHigh => "cond-not-availability-high",
+        Attr::CloudOnly => "cond-not-cloud-only",
+        Attr::WardDomain => "cond-not-ward-domain",
     }
 }
 
@@ -270,7 +289,10 @@ pub fn condition(t: &Tr, applies_when: &str) -> String {
         match a {
             Applicability::Always => t.get("cond-always"),
             Applicability::Attr(x) => t.label(*x),
-            Applicability::Not(e) => t.with("cond-not", &[("x", &paren(e))]),
+            Applicability::Not(e) => match **e {
+                Applicability::Attr(x) => t.get(negated_key(x)),
+                _ => t.with("cond-not", &[("x", &paren(e))]),
+            },
             Applicability::And(l, r) => t.with("cond-and", &[("a", &paren(l)), ("b", &paren(r))]),
             Applicability::Or(l, r) => t.with("cond-or", &[("a", &words(t, l)), ("b", &words(t, r))]),
         }
@@ -352,11 +374,16 @@ mod tests {
         let (ja, en) = (i18n.tr(Lang::Ja), i18n.tr(Lang::En));
         let cases = [
             ("always", "すべてのシステム", "Every system"),
-            ("web_system", "Webシステムの場合", "When it is a web system"),
+            ("web_system", "Webシステムである場合", "When it is a web system"),
             (
                 "web_system and (confidentiality_high or not integrity_high)",
-                "Webシステムかつ(機密性「高」または完全性「高」でない)の場合",
-                "When it is a web system and (confidentiality is high or not integrity is high)",
+                "Webシステムである、かつ(機密性が「高」である、または完全性が「高」でない)場合",
+                "When it is a web system and (confidentiality is high or integrity is not high)",
+            ),
+            (
+                "not (web_system or uses_servers)",
+                "(Webシステムである、またはサーバ・ネットワーク機器を利用する)でない場合",
+                "When not (it is a web system or it uses servers or network equipment)",
             ),
             ("no such thing", "no such thing", "no such thing"),
         ];

@@ -930,7 +930,7 @@ async fn the_catalog_comparison_shows_each_changed_field_side_by_side_with_the_c
     );
     assert!(!rows[0].contains("<del>"), "nothing of the old text went: {}", rows[0]);
     assert!(rows[1].starts_with("4</td><td>適用条件</td>"), "{}", rows[1]);
-    assert!(rows[1].contains("常に") && rows[1].contains("Webシステム"), "in words: {}", rows[1]);
+    assert!(rows[1].contains("<del>すべての</del>") && rows[1].contains("<ins>Web</ins>"), "in words: {}", rows[1]);
     assert!(!page.contains("<script>alert(1)"), "markup is text");
     assert!(page.contains("No.4 が変更されました(内容、適用条件)"), "{page}");
     app.close().await;
@@ -972,4 +972,79 @@ async fn the_systems_list_sorts_by_any_heading_both_ways_and_its_pages_keep_the_
     assert_eq!(hostile.status, StatusCode::OK);
     assert_eq!(listed(&hostile.body).len(), 50);
     app.close().await;
+}
+
+/// The numbers of the items a system's page lists.
+fn listed_items(page: &str) -> Vec<u32> {
+    page.split("<tr id=\"item-").skip(1).filter_map(|r| r.split('"').next()?.parse().ok()).collect()
+}
+
+/// The seed's own limits on three rules, each set on the system's form and
+/// seen in the list of its items: No.13 (where the servers stand) for a
+/// cloud service too; No.11–12 (hardware maintenance) not for a cloud
+/// service without hardware of its own; No.69–71 (domain management) not
+/// for a web system under the ward's domain. The requirements page says
+/// each rule in words.
+#[tokio::test]
+async fn applicability_follows_the_seed_for_cloud_services_hardware_and_domains_set_on_the_systems_form() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let sys = system(&app, dept, None, "申請受付システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let edit = |attrs: &'static [&'static str]| {
+            let officer = &officer;
+            let dept = dept.to_string();
+            async move {
+                officer.get(&format!("/systems/{sys}/edit")).await;
+                let mut form = vec![
+                    ("name", "申請受付システム".to_owned()),
+                    ("department_id", dept),
+                    ("phase", "building".to_owned()),
+                ];
+                form.extend(attrs.iter().map(|a| (*a, "on".to_owned())));
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let r = officer.post(&format!("/systems/{sys}"), &pairs).await;
+                assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+                listed_items(&officer.get(&format!("/systems/{sys}")).await.body)
+            }
+        };
+        let has = |items: &[u32], n: u32| items.contains(&n);
+
+        // No.13: a SaaS (an external service, no servers) reports where it runs.
+        let plain = edit(&[]).await;
+        assert!(!has(&plain, 13) && has(&plain, 11) && has(&plain, 12), "{}: {plain:?}", app.backend);
+        let saas = edit(&["external_service"]).await;
+        assert!(has(&saas, 13) && !has(&saas, 14), "{}: {saas:?}", app.backend);
+        let servers = edit(&["uses_servers"]).await;
+        assert!(has(&servers, 13) && has(&servers, 14), "{}", app.backend);
+
+        // No.11–12: a cloud service with no hardware of its own has no hardware maintenance.
+        let cloud = edit(&["external_service", "cloud_only"]).await;
+        assert!(!has(&cloud, 11) && !has(&cloud, 12) && has(&cloud, 10), "{}: {cloud:?}", app.backend);
+        let attrs = app.store.system(sys).await.unwrap().unwrap().input.attrs;
+        assert!(attrs.cloud_only && attrs.external_service && !attrs.ward_domain, "{}: stored", app.backend);
+
+        // No.69–71: a web system under the ward's domain manages no domain.
+        let own = edit(&["web_system"]).await;
+        assert!([69, 70, 71].iter().all(|n| has(&own, *n)), "{}: {own:?}", app.backend);
+        let ward = edit(&["web_system", "ward_domain"]).await;
+        assert!([69, 70, 71].iter().all(|n| !has(&ward, *n)) && has(&ward, 68), "{}: {ward:?}", app.backend);
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(
+            page.contains("区のドメインで運用し、独自のドメインを取得しない"),
+            "{}: the attribute shown",
+            app.backend
+        );
+
+        // Each rule in words on the requirements page.
+        let catalog = officer.get("/catalog").await.body;
+        for words in [
+            "自前の機器を持たないクラウドサービスでない場合",
+            "サーバ・ネットワーク機器を利用する、または外部サービスを利用する場合",
+            "Webシステムである、かつ区のドメインで運用しない場合",
+        ] {
+            assert!(catalog.contains(words), "{}: {words}", app.backend);
+        }
+        app.close().await;
+    }
 }

@@ -514,8 +514,8 @@ async fn an_invalid_form_far_down_the_page_shows_its_summary_in_the_first_screen
 }
 
 /// A web system with high confidentiality, integrity and availability and
-/// an external service, but no servers of its own: 77 of the 79 items
-/// apply (not No.13 and No.14). Every one answered and submitted:
+/// an external service, but no servers of its own: 78 of the 79 items
+/// apply (all but No.14). Every one answered and submitted:
 /// (system, applicable items as the system's page lists them).
 async fn submitted_system(app: &App) -> (i64, usize) {
     let dept = app.org("総務課", OrgKind::Department).await;
@@ -530,9 +530,11 @@ async fn submitted_system(app: &App) -> (i64, usize) {
         confidentiality_high: true,
         integrity_high: true,
         availability_high: true,
+        cloud_only: false,
+        ward_domain: false,
     };
     app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
-    answered_in_store(app, sys, (1..=12).chain(15..=79)).await;
+    answered_in_store(app, sys, (1..=13).chain(15..=79)).await;
     let sha256 = "0".repeat(64);
     let file = mamori_store::evidence::NewEvidence {
         number: 1,
@@ -551,11 +553,11 @@ async fn submitted_system(app: &App) -> (i64, usize) {
 }
 
 #[tokio::test]
-async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_each_approval_one_audited_decision_in_one_transaction(
+async fn reviewing_a_78_item_system_with_bulk_approval_takes_four_page_loads_each_approval_one_audited_decision_in_one_transaction(
 ) {
     let app = App::spawn("sqlite", Options::default()).await;
     let (sys, applicable) = submitted_system(&app).await;
-    assert_eq!(applicable, 77, "every attribute on: 77 of the 79 items apply");
+    assert_eq!(applicable, 78, "every attribute on: 78 of the 79 items apply");
     let (officer_id, secret) = app.user("shinsa01", Role::SecurityOfficer, None).await;
     let b = Browser::start(1366, 900).await;
     b.sign_in(&app, "shinsa01", secret.as_deref()).await;
@@ -565,11 +567,11 @@ async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_eac
     b.open(&app, &format!("/systems/{sys}")).await;
     b.click("a[href$='?select=pending#items']").await;
     let ticked = b.eval("return document.querySelectorAll('input[name=item]:checked').length").await;
-    assert_eq!(ticked, 77, "every pending item ticked");
+    assert_eq!(ticked, 78, "every pending item ticked");
     b.click("#items button[type=submit]").await;
     assert_eq!(b.path().await, format!("/systems/{sys}/approvals"), "the confirmation page");
     let listed = b.eval("return document.querySelectorAll('input[name=item]').length").await;
-    assert_eq!(listed, 77, "the confirmation lists them all");
+    assert_eq!(listed, 78, "the confirmation lists them all");
     b.click("form button[type=submit].button").await;
     assert_eq!(b.path().await, format!("/systems/{sys}"));
     let loads = b.loads() - before;
@@ -579,7 +581,7 @@ async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_eac
     // Every answer approved, each by one audited decision of the officer,
     // written together: consecutive events at one instant.
     let answers = app.store.answers(sys, 1).await.unwrap();
-    assert_eq!(answers.iter().filter(|a| a.review == Review::Approved).count(), 77);
+    assert_eq!(answers.iter().filter(|a| a.review == Review::Approved).count(), 78);
     let events: Vec<_> = app
         .store
         .audit_recent(200)
@@ -588,12 +590,12 @@ async fn reviewing_a_77_item_system_with_bulk_approval_takes_four_page_loads_eac
         .into_iter()
         .filter(|e| e.record.seq > seq_before && e.record.action == Action::AnswerReviewed.as_str())
         .collect();
-    assert_eq!(events.len(), 77, "one event per approval");
+    assert_eq!(events.len(), 78, "one event per approval");
     assert!(events.iter().all(
         |e| e.record.actor_account_id == Some(officer_id) && e.record.changes.contains("\"decision\":\"approved\"")
     ));
     let seqs: BTreeSet<i64> = events.iter().map(|e| e.record.seq).collect();
-    assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 76, "consecutive: one transaction");
+    assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 77, "consecutive: one transaction");
     assert_eq!(events.iter().map(|e| e.record.occurred_at_us).collect::<BTreeSet<_>>().len(), 1, "at one instant");
     b.close().await;
     app.close().await;
@@ -671,7 +673,7 @@ async fn a_new_round_starts_only_after_a_confirmation_and_the_old_rounds_history
     let app = App::spawn("sqlite", Options::default()).await;
     let (sys, applicable) = submitted_system(&app).await;
     let s = app.store.system(sys).await.unwrap().unwrap();
-    let numbers: Vec<u32> = (1..=12).chain(15..=79).collect();
+    let numbers: Vec<u32> = (1..=13).chain(15..=79).collect();
     app.store.approve_seen(&app.ctx(), sys, s.revision, &numbers).await.unwrap();
     app.store.finish_review(&app.ctx(), sys).await.unwrap();
     let (_, secret) = app.user("shinsa01", Role::SecurityOfficer, None).await;

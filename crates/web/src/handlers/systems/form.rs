@@ -39,6 +39,8 @@ pub struct SystemForm {
     confidentiality_high: Option<String>,
     integrity_high: Option<String>,
     availability_high: Option<String>,
+    cloud_only: Option<String>,
+    ward_domain: Option<String>,
     urls: String,
     hosts: String,
 }
@@ -62,6 +64,8 @@ impl SystemForm {
             confidentiality_high: on(i.attrs.confidentiality_high),
             integrity_high: on(i.attrs.integrity_high),
             availability_high: on(i.attrs.availability_high),
+            cloud_only: on(i.attrs.cloud_only),
+            ward_domain: on(i.attrs.ward_domain),
             urls: i.urls.join("\n"),
             hosts: i.hosts.join("\n"),
         }
@@ -76,6 +80,8 @@ impl SystemForm {
             "confidentiality_high" => &self.confidentiality_high,
             "integrity_high" => &self.integrity_high,
             "availability_high" => &self.availability_high,
+            "cloud_only" => &self.cloud_only,
+            "ward_domain" => &self.ward_domain,
             _ => &None,
         };
         v.is_some()
@@ -147,6 +153,8 @@ fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut F
         confidentiality_high: f.confidentiality_high.is_some(),
         integrity_high: f.integrity_high.is_some(),
         availability_high: f.availability_high.is_some(),
+        cloud_only: f.cloud_only.is_some(),
+        ward_domain: f.ward_domain.is_some(),
     };
     if !errors.is_empty() {
         return None;

@@ -297,6 +297,8 @@ async fn system_page_with(
         (s.input.attrs.confidentiality_high, "attr-confidentiality-high"),
         (s.input.attrs.integrity_high, "attr-integrity-high"),
         (s.input.attrs.availability_high, "attr-availability-high"),
+        (s.input.attrs.cloud_only, "attr-cloud-only"),
+        (s.input.attrs.ward_domain, "attr-ward-domain"),
     ]
     .iter()
     .filter(|(on, _)| *on)
