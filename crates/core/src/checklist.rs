@@ -184,6 +184,35 @@ pub enum WorkflowError {
     Unanswered(Vec<u32>),
     /// The review is not finished: these answers have no decision yet.
     Undecided(Vec<u32>),
+    /// The system cannot enter this phase before these items, tied to
+    /// that moment, are approved with their evidence attached.
+    PhaseDuties(Phase, Vec<u32>),
+}
+
+/// The items tied to the moment a system enters `phase`: the
+/// vulnerability diagnosis (37) and its report (78) before it goes into
+/// production, the disposal record (79) before it is retired.
+pub fn phase_duties(phase: Phase) -> &'static [u32] {
+    match phase {
+        Phase::Production => &[37, 78],
+        Phase::Retired => &[79],
+        Phase::Building | Phase::PreProduction => &[],
+    }
+}
+
+/// May a system go from phase `from` to `to`? Only when every duty of `to`
+/// that applies to it is in `met` (approved, with evidence attached).
+pub fn enter_phase(from: Phase, to: Phase, applicable: &[u32], met: &[u32]) -> Result<(), WorkflowError> {
+    if from == to {
+        return Ok(());
+    }
+    let missing: Vec<u32> =
+        phase_duties(to).iter().copied().filter(|n| applicable.contains(n) && !met.contains(n)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(WorkflowError::PhaseDuties(to, missing))
+    }
 }
 
 /// May the vendor change answers now? Only while answering or returned.
@@ -352,6 +381,30 @@ mod tests {
             let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
             assert_eq!(got, *want, "{status:?}");
         }
+    }
+
+    #[test]
+    fn phases_wait_for_their_duties_approved_with_evidence() {
+        use Phase::*;
+        let web: Vec<u32> = (1..=79).collect();
+        let plain: Vec<u32> = (1..=30).chain([79]).collect();
+        assert_eq!(
+            enter_phase(Building, Production, &web, &[]),
+            Err(WorkflowError::PhaseDuties(Production, vec![37, 78]))
+        );
+        assert_eq!(
+            enter_phase(Building, Production, &web, &[37]),
+            Err(WorkflowError::PhaseDuties(Production, vec![78]))
+        );
+        assert_eq!(enter_phase(PreProduction, Production, &web, &[37, 78]), Ok(()));
+        assert_eq!(enter_phase(Building, Production, &plain, &[]), Ok(()), "37 and 78 are web items");
+        assert_eq!(
+            enter_phase(Production, Retired, &plain, &[37, 78]),
+            Err(WorkflowError::PhaseDuties(Retired, vec![79]))
+        );
+        assert_eq!(enter_phase(Production, Retired, &plain, &[79]), Ok(()));
+        assert_eq!(enter_phase(Building, PreProduction, &web, &[]), Ok(()), "no duty before acceptance testing");
+        assert_eq!(enter_phase(Production, Production, &web, &[]), Ok(()), "no move, no gate");
     }
 
     #[test]

@@ -169,11 +169,14 @@ impl Store {
 
     /// Every file of a system's round, by requirement, oldest first.
     pub async fn evidence_of_round(&self, system_id: i64, round: i64) -> Result<Vec<Evidence>, StoreError> {
-        let sql = format!("{SELECT} WHERE system_id = $1 AND round = $2 ORDER BY number, id");
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, EvidenceRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(EvidenceRow::into_record).collect()
+        self.kept(Key::EvidenceOfRound(system_id, round), async || {
+            let sql = format!("{SELECT} WHERE system_id = $1 AND round = $2 ORDER BY number, id");
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, EvidenceRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(EvidenceRow::into_record).collect()
+        })
+        .await
     }
 
     /// Files whose expiry date is on or before `until` (YYYY-MM-DD), soonest first.

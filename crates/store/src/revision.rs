@@ -37,9 +37,11 @@ pub(crate) enum Key {
     CatalogVersions,
     Organisations,
     Answer(i64, i64, u32),
+    Answers(i64, i64),
     ItemHistory(i64, i64, u32),
     History(i64, i64),
     EvidenceFor(i64, i64, u32),
+    EvidenceOfRound(i64, i64),
     /// Files expiring on or before a date (YYYY-MM-DD).
     EvidenceExpiring(String),
     /// Something a caller computes from reads ([`Store::remember`]).

@@ -434,8 +434,26 @@ impl Store {
         Ok(id)
     }
 
+    /// Changes a system's registration. A change of phase is a moment of
+    /// the checklist: it waits, in this transaction, for the items tied to
+    /// it to be approved with their evidence ([`checklist::enter_phase`]).
     pub async fn update_system(&self, ctx: &Ctx, before: &SystemRecord, input: &SystemInput) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        if before.input.phase != input.phase {
+            let s = lock_system(&mut tx, before.id).await?;
+            let items = self.items_in(&mut tx, &s).await?;
+            let with_evidence: Vec<i64> = with_conn!(tx, c => {
+                sqlx::query_scalar("SELECT DISTINCT number FROM evidence WHERE system_id = $1 AND round = $2")
+                    .bind(s.id).bind(s.round).fetch_all(&mut *c).await?
+            });
+            let applicable: Vec<u32> = items.iter().map(|i| i.number).collect();
+            let met: Vec<u32> = items
+                .iter()
+                .filter(|i| i.review == Review::Approved && with_evidence.contains(&i64::from(i.number)))
+                .map(|i| i.number)
+                .collect();
+            checklist::enter_phase(s.input.phase, input.phase, &applicable, &met).map_err(StoreError::Refused)?;
+        }
         let a = &input.attrs;
         with_conn!(tx, c => {
             sqlx::query(
@@ -571,11 +589,14 @@ impl Store {
     }
 
     pub async fn answers(&self, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
-        let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 ORDER BY number");
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
-        })?;
-        rows.into_iter().map(AnswerRow::into_record).collect()
+        self.kept(Key::Answers(system_id, round), async || {
+            let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 ORDER BY number");
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
+            })?;
+            rows.into_iter().map(AnswerRow::into_record).collect()
+        })
+        .await
     }
 
     /// One item's answer in the system's current round.

@@ -340,6 +340,7 @@ answer-bad-date = Enter the date as 2027-03-31.
 workflow-not-now = This is not possible in the current status.
 workflow-conflict = Someone else changed the status first. Open the page again.
 workflow-unanswered = Not answered, or returned and not corrected: { $items }
+workflow-phase-duties = Before "{ $phase }", the items due at that moment must be approved with their evidence: { $items }
 workflow-undecided = Not reviewed yet: { $items }
 item-not-applicable = This requirement does not apply to this system.
 override-title = Override applicability

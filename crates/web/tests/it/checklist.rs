@@ -754,12 +754,13 @@ async fn item_pages_lead_to_the_neighbouring_applicable_items_and_save_and_next_
 fn review_labels(body: &str) -> Vec<(u32, String)> {
     let table = body.split("<tbody>").last().unwrap_or("");
     table
-        .split("<tr class=\"review-")
+        .split("\" class=\"review-")
         .skip(1)
         .filter_map(|row| {
             let n = row.split("/items/").nth(1)?.split('"').next()?.parse().ok()?;
             let last_cell = row.split("</tr>").next()?.rsplit("<td").next()?;
-            let last = last_cell.split_once('>')?.1.split("</td>").next()?.trim().to_owned();
+            let label = last_cell.split("<span class=\"nowrap\">").nth(1)?.split("</span>").next()?;
+            let last = label.trim().to_owned();
             Some((n, last))
         })
         .collect()
@@ -1045,6 +1046,77 @@ async fn applicability_follows_the_seed_for_cloud_services_hardware_and_domains_
         ] {
             assert!(catalog.contains(words), "{}: {words}", app.backend);
         }
+        app.close().await;
+    }
+}
+
+/// The phase a system is in moves with its duties: 本稼働 waits for No.37
+/// (unneeded accounts removed before operation) and No.78 (the
+/// vulnerability diagnosis) approved with their evidence; 廃止 waits for
+/// No.79 (the data erased). A refusal names what is missing and changes
+/// nothing.
+#[tokio::test]
+async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evidence() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "申請受付システム").await;
+        let before = app.store.system(sys).await.unwrap().unwrap();
+        let mut input = before.input.clone();
+        input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        let applicable: Vec<u32> = app.store.figures(&[s]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
+        for n in &applicable {
+            let a = mamori_core::checklist::AnswerInput {
+                status: mamori_core::checklist::AnswerStatus::Done,
+                measures: format!("No.{n} を実施"),
+                planned: None,
+                reason: String::new(),
+            };
+            app.store.save_answer(&app.ctx(), sys, *n, &a).await.unwrap();
+        }
+        for n in [37, 78] {
+            let r = vendor.upload(sys, n, &format!("No{n}の報告書.pdf"), b"%PDF-1.4\n".to_vec()).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (dept, vendor_org) = (input.department_id.to_string(), input.vendor_id.unwrap().to_string());
+        let to = |phase: &'static str| {
+            let (officer, dept, vendor_org) = (&officer, dept.clone(), vendor_org.clone());
+            async move {
+                officer.get(&format!("/systems/{sys}/edit")).await;
+                let form = [
+                    ("name", "申請受付システム"),
+                    ("department_id", dept.as_str()),
+                    ("vendor_id", vendor_org.as_str()),
+                    ("phase", phase),
+                    ("web_system", "on"),
+                ];
+                officer.post(&format!("/systems/{sys}"), &form).await
+            }
+        };
+        let phase = async || app.store.system(sys).await.unwrap().unwrap().input.phase;
+        let approve = async |numbers: &[u32]| {
+            let s = app.store.system(sys).await.unwrap().unwrap();
+            app.store.approve_seen(&app.ctx(), sys, s.revision, numbers).await.unwrap();
+        };
+
+        let r = to("production").await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the form again", app.backend);
+        assert!(r.body.contains("No.37、No.78"), "{}: both named: {}", app.backend, r.body);
+        assert_eq!(phase().await, Phase::Building, "{}: unchanged", app.backend);
+        approve(&[78]).await;
+        let r = to("production").await;
+        assert!(r.body.contains("No.37") && !r.body.contains("No.37、No.78"), "{}: {}", app.backend, r.body);
+        approve(&[37]).await;
+        assert_eq!(to("production").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(phase().await, Phase::Production, "{}", app.backend);
+
+        // 廃止: No.79 approved is not enough without its record attached.
+        approve(&[79]).await;
+        let r = to("retired").await;
+        assert!(r.body.contains("No.79"), "{}: {}", app.backend, r.body);
+        assert_eq!(phase().await, Phase::Production, "{}", app.backend);
         app.close().await;
     }
 }

@@ -247,6 +247,7 @@ pub async fn update_system(page: Page, who: Acting, Path(id): Path<i64>, Form(fo
         match checklist_op::update_system(&who.op(&page), s.id, &input).await {
             Ok(()) => return done(&page, "systems-saved", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
+            Err(Refused::Workflow(w)) => errors.add("phase", super::workflow_message(&t, &w)),
             Err(e) => return Err(e.into()),
         }
     }

@@ -129,6 +129,9 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
         WorkflowError::Unanswered(m) => t.with("workflow-unanswered", &[("items", &items(m))]),
         WorkflowError::Undecided(m) => t.with("workflow-undecided", &[("items", &items(m))]),
         WorkflowError::NotNow(_) => t.get("workflow-not-now"),
+        WorkflowError::PhaseDuties(phase, m) => {
+            t.with("workflow-phase-duties", &[("phase", &t.label(*phase)), ("items", &items(m))])
+        }
     }
 }
 
