@@ -92,10 +92,10 @@ pub async fn finish_review(op: &Op<'_>, id: i64) -> Result<mamori_core::checklis
 }
 
 /// Starts next year's round from the approved one (the security office).
-pub async fn start_round(op: &Op<'_>, id: i64) -> Result<i64, Refused> {
+pub async fn start_round(op: &Op<'_>, id: i64, due_on: Option<time::Date>) -> Result<i64, Refused> {
     op.require(Permission::ManageSystems)?;
     system(op, id).await?;
-    Ok(op.store.start_round(&op.ctx(), id).await?)
+    Ok(op.store.start_round(&op.ctx(), id, due_on).await?)
 }
 
 /// Decides that one requirement does or does not apply, with a reason.

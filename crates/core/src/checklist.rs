@@ -189,6 +189,38 @@ pub enum WorkflowError {
     PhaseDuties(Phase, Vec<u32>),
 }
 
+/// What a round's due date calls for on a given day, while the answers
+/// are not yet submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundDue {
+    /// Due within 30 days; `step` is the reminder it is at (30, 7 or 1
+    /// days before), and 0 days left is the day itself.
+    Soon {
+        days_left: i64,
+        step: u8,
+    },
+    Overdue {
+        days_late: i64,
+    },
+}
+
+/// The reminder of a round due on `due` for a system in `status`, on
+/// `today`: none once the answers are submitted, none more than 30 days
+/// before.
+pub fn round_due(status: SystemStatus, due: Option<Date>, today: Date) -> Option<RoundDue> {
+    if !matches!(status, SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned) {
+        return None;
+    }
+    let left = (due? - today).whole_days();
+    match left {
+        l if l < 0 => Some(RoundDue::Overdue { days_late: -l }),
+        l if l <= 1 => Some(RoundDue::Soon { days_left: l, step: 1 }),
+        l if l <= 7 => Some(RoundDue::Soon { days_left: l, step: 7 }),
+        l if l <= 30 => Some(RoundDue::Soon { days_left: l, step: 30 }),
+        _ => None,
+    }
+}
+
 /// The items tied to the moment a system enters `phase`: the
 /// vulnerability diagnosis (37) and its report (78) before it goes into
 /// production, the disposal record (79) before it is retired.
@@ -381,6 +413,24 @@ mod tests {
             let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
             assert_eq!(got, *want, "{status:?}");
         }
+    }
+
+    #[test]
+    fn round_reminders_fall_30_7_and_1_days_before_and_stop_at_submission() {
+        let due = Some(date!(2027 - 03 - 31));
+        let on = |d: Date| round_due(Answering, due, d);
+        assert_eq!(on(date!(2027 - 02 - 28)), None, "31 days before");
+        assert_eq!(on(date!(2027 - 03 - 01)), Some(RoundDue::Soon { days_left: 30, step: 30 }));
+        assert_eq!(on(date!(2027 - 03 - 23)), Some(RoundDue::Soon { days_left: 8, step: 30 }));
+        assert_eq!(on(date!(2027 - 03 - 24)), Some(RoundDue::Soon { days_left: 7, step: 7 }));
+        assert_eq!(on(date!(2027 - 03 - 30)), Some(RoundDue::Soon { days_left: 1, step: 1 }));
+        assert_eq!(on(date!(2027 - 03 - 31)), Some(RoundDue::Soon { days_left: 0, step: 1 }));
+        assert_eq!(on(date!(2027 - 04 - 02)), Some(RoundDue::Overdue { days_late: 2 }));
+        for s in [Submitted, Approved] {
+            assert_eq!(round_due(s, due, date!(2027 - 04 - 02)), None, "{s:?}: submitted, nothing to remind");
+        }
+        assert_eq!(round_due(Returned, due, date!(2027 - 04 - 02)), Some(RoundDue::Overdue { days_late: 2 }));
+        assert_eq!(round_due(Answering, None, date!(2027 - 04 - 02)), None, "no due date, no reminder");
     }
 
     #[test]

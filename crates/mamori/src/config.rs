@@ -113,6 +113,9 @@ struct FileReports {
     /// The month each system's yearly report falls due (at its end), unless
     /// the system has its own; 4 (April) by default.
     month: Option<u8>,
+    /// The days a round gives to answer, from the day it starts (or the
+    /// system is recorded) to its due date; 60 by default.
+    round_days: Option<u16>,
 }
 
 /// `[scan]`: the server's scans of systems' URLs.
@@ -306,6 +309,8 @@ pub struct Config {
     pub scan: ScanConfig,
     /// The month yearly reports fall due (1–12).
     pub report_month: u8,
+    /// The days a round gives to answer (1–366).
+    pub round_days: u16,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -537,6 +542,13 @@ impl Config {
             )));
         }
 
+        let round_days = file.reports.round_days.unwrap_or(60);
+        if !(1..=366).contains(&round_days) {
+            errors.push(ConfigError(format!(
+                "reports.round_days は 1 から 366 です ({round_days}) (reports.round_days must be 1 to 366)"
+            )));
+        }
+
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
                 data_dir,
@@ -553,6 +565,7 @@ impl Config {
                 audit,
                 scan,
                 report_month,
+                round_days,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database }),
         }
@@ -681,6 +694,23 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("10.0.0.0/33")));
         assert!(text.iter().any(|t| t.contains("max_connections")));
         assert!(errs.database.is_some(), "the database is still known, so the error can be audited");
+    }
+
+    #[test]
+    fn a_round_gives_60_days_unless_the_file_says_1_to_366() {
+        assert_eq!(Config::resolve(&global(), &ServeArgs::default()).unwrap().round_days, 60);
+        let dir = tempfile::TempDir::new().unwrap();
+        let at = |days: i64| {
+            let path = dir.path().join(format!("mamori-{days}.toml"));
+            std::fs::write(&path, format!("[reports]\nround_days = {days}\n")).unwrap();
+            let g = GlobalArgs { config: Some(path), ..global() };
+            Config::resolve(&g, &ServeArgs::default()).map(|c| c.round_days)
+        };
+        assert_eq!(at(90).ok(), Some(90));
+        for bad in [0, 367] {
+            let errs = at(bad).unwrap_err();
+            assert!(errs.errors.iter().any(|e| e.to_string().contains("reports.round_days")), "{bad}");
+        }
     }
 
     #[test]

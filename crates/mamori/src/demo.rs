@@ -228,6 +228,7 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             // local target and contacts nothing outside this machine.
             urls: if attrs.web_system && i < 2 { vec!["https://127.0.0.1:8443/".to_owned()] } else { vec![] },
             hosts: vec![],
+            due_on: None,
         };
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
@@ -263,6 +264,7 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             // No addresses: the server's scans of a large sample would only fail.
             urls: vec![],
             hosts: vec![],
+            due_on: None,
         };
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;

@@ -127,6 +127,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         evidence: cfg.evidence.clone(),
         vendor_scan_gap: cfg.scan.vendor_gap,
         report_month: cfg.report_month,
+        round_days: cfg.round_days,
     };
     let sessions = match store.sessions().await {
         Ok(s) => s,

@@ -38,6 +38,8 @@ pub struct SystemInput {
     pub service_region: String,
     pub urls: Vec<String>,
     pub hosts: Vec<String>,
+    /// When the current round's answers are due.
+    pub due_on: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,7 @@ struct SystemRow {
     service_region: String,
     urls: String,
     hosts: String,
+    due_on: Option<String>,
     department_name: String,
     vendor_name: Option<String>,
     catalog_version_id: i64,
@@ -187,6 +190,7 @@ impl SystemRow {
                 service_region: self.service_region,
                 urls: lines(self.urls),
                 hosts: lines(self.hosts),
+                due_on: parse_date(self.due_on)?,
             },
             department_name: self.department_name,
             vendor_name: self.vendor_name,
@@ -414,14 +418,14 @@ impl Store {
             sqlx::query_scalar(
                 "INSERT INTO system (name, description, department_id, vendor_id, phase, uses_servers, web_system, external_service, \
                  ismap_number, service_name, service_region, confidentiality_high, integrity_high, availability_high, urls, hosts, \
-                 catalog_version_id, status, round, created_at_us, updated_at_us, cloud_only, ward_domain) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18, $19, $20) RETURNING id",
+                 catalog_version_id, status, round, created_at_us, updated_at_us, cloud_only, ward_domain, due_on) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18, $19, $20, $21) RETURNING id",
             )
             .bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id).bind(input.phase.as_str())
             .bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number).bind(&input.service_name)
             .bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high).bind(a.availability_high)
             .bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(catalog_version_id).bind(now)
-            .bind(a.cloud_only).bind(a.ward_domain)
+            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on))
             .fetch_one(c).await.map_err(crate::accounts::unique)?
         });
         let changes = Changes::new()
@@ -460,14 +464,14 @@ impl Store {
                 "UPDATE system SET name = $2, description = $3, department_id = $4, vendor_id = $5, phase = $6, uses_servers = $7, \
                  web_system = $8, external_service = $9, ismap_number = $10, service_name = $11, service_region = $12, \
                  confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18, \
-                 cloud_only = $19, ward_domain = $20, revision = revision + 1 \
+                 cloud_only = $19, ward_domain = $20, due_on = $21, revision = revision + 1 \
                  WHERE id = $1",
             )
             .bind(before.id).bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id)
             .bind(input.phase.as_str()).bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number)
             .bind(&input.service_name).bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high)
             .bind(a.availability_high).bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(to_unix_micros(ctx.now))
-            .bind(a.cloud_only).bind(a.ward_domain)
+            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on))
             .execute(c).await.map_err(crate::accounts::unique)?;
         });
         let b = &before.input;
@@ -483,6 +487,9 @@ impl Store {
         }
         if b.phase != input.phase {
             changes = changes.with("phase", format!("{} -> {}", b.phase.as_str(), input.phase.as_str()));
+        }
+        if b.due_on != input.due_on {
+            changes = changes.with("due_on", format!("{:?} -> {:?}", b.due_on, input.due_on));
         }
         if b.attrs != input.attrs {
             changes = changes.with("attributes", format!("{:?} -> {:?}", b.attrs, input.attrs));
@@ -815,14 +822,16 @@ impl Store {
     /// Starts the next assessment round from an approved one: answers copied
     /// (decisions cleared), evidence carried with its original dates, and the
     /// system back to 回答中.
-    pub async fn start_round(&self, ctx: &Ctx, system_id: i64) -> Result<i64, StoreError> {
+    /// Starts the next round, its answers due on `due_on`.
+    pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let system = lock_system(&mut tx, system_id).await?;
         let to = checklist::start_round(system.status).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, system.id, system.status, to).await?;
         let (old, new) = (system.round, system.round + 1);
         with_conn!(tx, c => {
-            sqlx::query("UPDATE system SET round = $2 WHERE id = $1").bind(system.id).bind(new).execute(&mut *c).await?;
+            sqlx::query("UPDATE system SET round = $2, due_on = $3 WHERE id = $1")
+                .bind(system.id).bind(new).bind(date_str(due_on)).execute(&mut *c).await?;
             sqlx::query(
                 "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, review_comment, \
                  revised_after_return, revision, updated_at_us, updated_by) \
@@ -848,7 +857,8 @@ impl Store {
         append(
             &mut tx,
             ctx.now,
-            system_event(ctx, Action::RoundStarted, system.id).changes(Changes::new().with("round", new)),
+            system_event(ctx, Action::RoundStarted, system.id)
+                .changes(Changes::new().with("round", new).with("due_on", date_str(due_on))),
         )
         .await?;
         tx.commit().await?;

@@ -63,6 +63,8 @@ pub struct WebConfig {
     pub vendor_scan_gap: time::Duration,
     /// The month yearly reports fall due unless a system has its own (1–12).
     pub report_month: u8,
+    /// The days a round gives to answer, to its due date.
+    pub round_days: u16,
 }
 
 /// Evidence uploads.

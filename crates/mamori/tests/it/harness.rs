@@ -314,6 +314,7 @@ pub async fn create_web_system(
         service_region: String::new(),
         urls,
         hosts: vec![],
+        due_on: None,
     };
     let version = store.catalog_versions().await.unwrap()[0].id;
     let id = store.create_system(&system_ctx(), &input, version).await.unwrap();

@@ -26,6 +26,7 @@ async fn systems_answers_and_decisions_keep_their_history() {
             service_region: String::new(),
             urls: vec!["https://docs.example.lg.jp/".into()],
             hosts: vec![],
+            due_on: None,
         };
         let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
         assert!(matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Taken)), "{}", db.name);

@@ -16,7 +16,7 @@ use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
-use mamori_core::checklist::{Phase, Progress, Review, SystemStatus};
+use mamori_core::checklist::{self, Phase, Progress, Review, RoundDue, SystemStatus};
 use mamori_core::identity::{OrgKind, Permission};
 use mamori_core::yearly::DueState;
 use mamori_store::systems::SystemRecord;
@@ -60,6 +60,10 @@ pub struct Board {
     pub overdue_items: Shown<(i64, String, u32)>,
     /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
     pub expiring: Shown<(i64, String, u32, String, String, bool)>,
+    /// Rounds due within 30 days or overdue, for those who answer and
+    /// follow (overdue only, for the security office): system, name,
+    /// words, pressing (7 days or less, or overdue).
+    pub round_due: Shown<(i64, String, String, bool)>,
     /// The filter as a query string, for the link to the systems list.
     pub list_query: String,
     pub departments: Vec<(String, String)>,
@@ -179,6 +183,8 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut returned_items = Vec::new();
     let mut overdue_items = Vec::new();
     let mut next_steps = Vec::new();
+    let mut round_due = Vec::new();
+    let answers_or_follows = user.can(Permission::AnswerChecklist) || user.can(Permission::SignOffReviews);
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
     let figures = state.store.figures(&systems).await?;
@@ -223,6 +229,23 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             }
         }
         next_steps.extend(next_step(&t, user, s, &progress));
+        if let Some(due) = checklist::round_due(s.status, s.input.due_on, today) {
+            let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
+            let (order, words) = match due {
+                RoundDue::Overdue { days_late } => {
+                    (-days_late, t.with("dashboard-due-overdue", &[("date", &date), ("days", &days_late.to_string())]))
+                }
+                RoundDue::Soon { days_left: 0, .. } => (0, t.with("dashboard-due-today", &[("date", &date)])),
+                RoundDue::Soon { days_left, .. } => {
+                    (days_left, t.with("dashboard-due-soon", &[("date", &date), ("days", &days_left.to_string())]))
+                }
+            };
+            let pressing = !matches!(due, RoundDue::Soon { step: 30, .. });
+            let overdue = matches!(due, RoundDue::Overdue { .. });
+            if answers_or_follows || (overdue && user.can(Permission::ReviewAnswers)) {
+                round_due.push((order, (s.id, s.input.name.clone(), words, pressing)));
+            }
+        }
         rows.push(BoardRow { id: s.id, name: s.input.name.clone(), status: t.label(s.status), progress });
     }
     // Needing attention first: items past their date, then returned items,
@@ -282,6 +305,11 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         returned_items: Shown::of(returned_items),
         overdue_items: Shown::of(overdue_items),
         expiring: Shown::of(expiring),
+        round_due: Shown::of({
+            // Most overdue first, then the nearest.
+            round_due.sort_by_key(|(order, _)| *order);
+            round_due.into_iter().map(|(_, row)| row).collect()
+        }),
         departments: org_choices(&orgs, OrgKind::Department),
         vendors: org_choices(&orgs, OrgKind::Vendor),
         phases: Phase::ALL.iter().map(|x| (x.as_str().to_owned(), t.label(*x))).collect(),

@@ -28,6 +28,7 @@ pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i6
         service_region: String::new(),
         urls: vec![],
         hosts: vec![],
+        due_on: None,
     };
     app.store.create_system(&ctx, &input, catalog).await.unwrap()
 }
@@ -1117,6 +1118,97 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let r = to("retired").await;
         assert!(r.body.contains("No.79"), "{}: {}", app.backend, r.body);
         assert_eq!(phase().await, Phase::Production, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// The round's due date reminds those who answer and follow the system 30,
+/// 7 and 1 days before, on their dashboards; the security office sees it
+/// once it is overdue; a submission ends the reminders. Days pass on an
+/// injected clock.
+#[tokio::test]
+async fn due_date_reminders_reach_the_right_dashboards_30_7_and_1_days_before_and_overdue_after() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "申請受付システム").await;
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+        let today = app.now().to_offset(jst).date();
+        let due = today + time::Duration::days(30);
+        let before = app.store.system(sys).await.unwrap().unwrap();
+        let input = SystemInput { due_on: Some(due), ..before.input.clone() };
+        app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+        let (_, dept_secret) = app.user("busho01", Role::Department, Some(before.input.department_id)).await;
+        let (_, officer_secret) = app.user("officer1", Role::SecurityOfficer, None).await;
+        // Days pass: each look at a dashboard is a fresh sign-in (a second
+        // factor's code is taken once, so half a minute apart).
+        let section = async |login: &str, secret: &Option<String>| -> Option<String> {
+            app.clock.advance(time::Duration::seconds(31));
+            let c = app.client();
+            c.sign_in(&app, login, crate::harness::PASSWORD, secret.as_deref()).await;
+            let body = c.get("/dashboard").await.body;
+            let s = body.split("<section class=\"card\" id=\"round-due\">").nth(1)?;
+            Some(s.split("</section>").next()?.to_owned())
+        };
+        let (none, date) = (None, due.to_string());
+        let vendor_sees = async || section("vendor-a", &none).await.expect("a reminder for the vendor");
+
+        let v = vendor_sees().await;
+        assert!(
+            v.contains(&format!("回答期限 {date} まであと 30 日です")) && !v.contains("attention"),
+            "{}: {v}",
+            app.backend
+        );
+        assert!(section("busho01", &dept_secret).await.is_some(), "{}: the department too", app.backend);
+        assert!(section("officer1", &officer_secret).await.is_none(), "{}: not yet the officer's", app.backend);
+
+        app.clock.advance(time::Duration::days(23));
+        let v = vendor_sees().await;
+        assert!(v.contains("あと 7 日です") && v.contains("class=\"attention\""), "{}: {v}", app.backend);
+        app.clock.advance(time::Duration::days(6));
+        assert!(vendor_sees().await.contains("あと 1 日です"), "{}", app.backend);
+        app.clock.advance(time::Duration::days(1));
+        let v = vendor_sees().await;
+        assert!(v.contains(&format!("回答期限は今日 ({date}) です")), "{}: {v}", app.backend);
+        app.clock.advance(time::Duration::days(2));
+        let v = vendor_sees().await;
+        assert!(v.contains(&format!("回答期限 {date} を 2 日過ぎています")), "{}: {v}", app.backend);
+        let o = section("officer1", &officer_secret).await.expect("overdue: the officer's list");
+        assert!(o.contains("申請受付システム") && o.contains("2 日過ぎています"), "{}: {o}", app.backend);
+
+        // Submitted: no reminder for anyone.
+        let vendor = app.client();
+        vendor.sign_in(&app, "vendor-a", crate::harness::PASSWORD, None).await;
+        answer_all_and_submit(&app, &vendor, sys).await;
+        for (login, secret) in [("vendor-a", &none), ("busho01", &dept_secret), ("officer1", &officer_secret)] {
+            assert!(section(login, secret).await.is_none(), "{}: {login}", app.backend);
+        }
+        app.close().await;
+    }
+}
+
+/// Next year's round starts with its own due date, the configured days
+/// (60 here) from the day it starts, recorded with the round.
+#[tokio::test]
+async fn a_new_round_is_due_the_configured_days_from_the_day_it_starts() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "申請受付システム").await;
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
+        app.store.finish_review(&app.ctx(), sys).await.unwrap();
+        app.clock.advance(time::Duration::days(100));
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        officer.get(&format!("/systems/{sys}")).await;
+        let r = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+        let want = app.now().to_offset(jst).date() + time::Duration::days(60);
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!((s.round, s.input.due_on), (2, Some(want)), "{}", app.backend);
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(page.contains(&format!("<dt>回答期限</dt><dd>{want}</dd>")), "{}", app.backend);
+        let started = mamori_core::audit::Action::RoundStarted.as_str();
+        let event = app.store.audit_recent(20).await.unwrap().into_iter().find(|e| e.record.action == started);
+        assert!(event.unwrap().record.changes.contains(&want.to_string()), "{}", app.backend);
         app.close().await;
     }
 }

@@ -94,6 +94,7 @@ impl App {
             },
             vendor_scan_gap: time::Duration::minutes(10),
             report_month: 4,
+            round_days: 60,
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();

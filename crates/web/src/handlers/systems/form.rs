@@ -3,6 +3,7 @@
 use super::system_for;
 use crate::handlers::html;
 use crate::handlers::org_choices;
+use crate::handlers::today;
 use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::checklist as checklist_op;
@@ -43,6 +44,8 @@ pub struct SystemForm {
     ward_domain: Option<String>,
     urls: String,
     hosts: String,
+    /// When the round's answers are due (YYYY-MM-DD), or empty.
+    due_on: String,
 }
 
 impl SystemForm {
@@ -68,6 +71,7 @@ impl SystemForm {
             ward_domain: on(i.attrs.ward_domain),
             urls: i.urls.join("\n"),
             hosts: i.hosts.join("\n"),
+            due_on: i.due_on.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 
@@ -146,6 +150,16 @@ fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut F
     if urls.len() > 20 || hosts.len() > 20 {
         errors.add("urls", t.get("system-too-many-targets"));
     }
+    let due_on = match f.due_on.trim() {
+        "" => Some(None),
+        d => {
+            let d = time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok();
+            if d.is_none() {
+                errors.add("due_on", t.get("answer-bad-date"));
+            }
+            d.map(Some)
+        }
+    };
     let attrs = SystemAttributes {
         uses_servers: f.uses_servers.is_some(),
         web_system: f.web_system.is_some(),
@@ -171,6 +185,7 @@ fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut F
         service_region: region?,
         urls,
         hosts,
+        due_on: due_on?,
     })
 }
 
@@ -208,7 +223,14 @@ async fn system_form_page(page: &Page, id: Option<i64>, form: SystemForm, errors
 }
 
 pub async fn new_system_form(page: Page) -> Reply {
-    let form = SystemForm { phase: "building".into(), web_system: Some("on".into()), ..SystemForm::default() };
+    // The first round is due the configured number of days from today.
+    let due = today(&page) + time::Duration::days(i64::from(page.config.round_days));
+    let form = SystemForm {
+        phase: "building".into(),
+        web_system: Some("on".into()),
+        due_on: due.to_string(),
+        ..SystemForm::default()
+    };
     system_form_page(&page, None, form, FormErrors::new()).await
 }
 

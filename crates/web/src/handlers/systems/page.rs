@@ -414,9 +414,11 @@ pub async fn finish_review(page: Page, who: Acting, Path(id): Path<i64>) -> Repl
     step(&page, &page, &who, id, result, flash, None).await
 }
 
-/// Starts next year's assessment from the approved one (officer).
+/// Starts next year's assessment from the approved one (officer), due
+/// the configured number of days from today.
 pub async fn start_round(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    let result = checklist_op::start_round(&who.op(&page), id).await;
+    let due = today(&page) + time::Duration::days(i64::from(page.config.round_days));
+    let result = checklist_op::start_round(&who.op(&page), id, Some(due)).await;
     step(&page, &page, &who, id, result, |_| "round-started", Some("round-not-now")).await
 }
 
