@@ -333,10 +333,12 @@ pub fn finish_review(status: SystemStatus, items: &[ItemState]) -> Result<System
     Ok(SystemStatus::Approved)
 }
 
-/// A new assessment round (the yearly re-check) starts from an approved one.
+/// A new assessment round (the yearly re-check) starts from an approved
+/// one, or from the answers as last submitted when the review never ended
+/// (the year has turned); never from answers being changed.
 pub fn start_round(status: SystemStatus) -> Result<SystemStatus, WorkflowError> {
     match status {
-        SystemStatus::Approved => Ok(SystemStatus::Answering),
+        SystemStatus::Approved | SystemStatus::Submitted => Ok(SystemStatus::Answering),
         s => Err(WorkflowError::NotNow(s)),
     }
 }
@@ -373,9 +375,10 @@ mod tests {
     }
 
     #[test]
-    fn rounds_start_from_approval_only() {
+    fn rounds_start_from_approval_or_the_last_submission() {
         assert_eq!(start_round(Approved), Ok(Answering));
-        for s in [NotStarted, Answering, Submitted, Returned] {
+        assert_eq!(start_round(Submitted), Ok(Answering), "from the answers as last submitted");
+        for s in [NotStarted, Answering, Returned] {
             assert_eq!(start_round(s), Err(WorkflowError::NotNow(s)));
         }
         assert!(can_change_catalog(Submitted).is_err() && can_change_catalog(Approved).is_ok());

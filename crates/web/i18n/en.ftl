@@ -651,6 +651,7 @@ submit-confirm-button = Submit now
 review-finish-undecided = { $count } items are not reviewed yet.
 review-finish-confirm = Ending the review returns the system to the vendor if any item is returned; otherwise it is approved when every item is.
 review-finish-confirm-button = End the review now
+round-start-unreviewed = The review of this round has not ended. The new round starts from the answers as last submitted.
 round-start-confirm = Round { $round } starts from the last approved answers; the vendor answers again. Earlier rounds stay in the history, round by round.
 round-start-confirm-button = Start the new round
 item-nav = Items

@@ -651,6 +651,7 @@ submit-confirm-button = 提出を確定する
 review-finish-undecided = 未審査の項目が { $count } 件あります。
 review-finish-confirm = 審査を完了すると、差戻しの項目があればシステムは事業者に差し戻され、なければすべての項目が承認済みのとき承認になります。
 review-finish-confirm-button = 審査の完了を確定する
+round-start-unreviewed = このラウンドの審査は終わっていません。最後に提出された回答を引き継いで、新しいラウンドを始めます。
 round-start-confirm = 第{ $round }回の評価ラウンドを始めます。前回の承認内容を引き継ぎ、事業者が改めて回答します。前回までの履歴は履歴画面で回ごとに見られます。
 round-start-confirm-button = 新しい評価ラウンドを始める
 item-nav = 項目の移動

@@ -1212,3 +1212,33 @@ async fn a_new_round_is_due_the_configured_days_from_the_day_it_starts() {
         app.close().await;
     }
 }
+
+/// When a year turns before the review ended, the next round starts from
+/// the answers as last submitted; never while the vendor is changing them.
+#[tokio::test]
+async fn a_round_starts_from_the_last_submission_when_the_review_never_ended_and_not_from_a_return() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "申請受付システム").await;
+        answer_all_and_submit(&app, &vendor, sys).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(page.contains("このラウンドの審査は終わっていません"), "{}: said before", app.backend);
+        let r = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!((s.round, s.status), (2, mamori_core::checklist::SystemStatus::Answering), "{}", app.backend);
+        let carried = app.store.answers(sys, 2).await.unwrap();
+        assert_eq!(carried.len(), app.store.answers(sys, 1).await.unwrap().len(), "{}", app.backend);
+        assert!(carried.iter().all(|a| a.input.measures == format!("No.{} の対策を実施", a.number)), "{}", app.backend);
+
+        // Returned to the vendor: the answers are being changed; no new round.
+        answer_all_and_submit(&app, &vendor, sys).await;
+        decide(&officer, sys, 1, "return", "根拠を添えてください").await;
+        assert_eq!(finish_review(&officer, sys).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        officer.get(&format!("/systems/{sys}")).await;
+        officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!((s.round, s.status), (2, mamori_core::checklist::SystemStatus::Returned), "{}", app.backend);
+        app.close().await;
+    }
+}
