@@ -1,6 +1,53 @@
 //! Sign-in and session rules (checklist items 41, 46, 3, 65).
 
+use crate::identity::Role;
 use time::{Duration, OffsetDateTime};
+
+/// Which roles sign in with a second factor (item 75): the administrator
+/// and the security office always ([`Role::requires_totp`]), the others as
+/// the ward decides; vendors by default, since they see every weakness of
+/// their systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondFactorPolicy {
+    pub department: bool,
+    pub vendor: bool,
+    pub auditor: bool,
+}
+
+impl Default for SecondFactorPolicy {
+    fn default() -> Self {
+        SecondFactorPolicy { department: false, vendor: true, auditor: false }
+    }
+}
+
+impl SecondFactorPolicy {
+    /// Must a person of `role` sign in with a second factor?
+    pub fn required(&self, role: Role) -> bool {
+        match role {
+            Role::Admin | Role::SecurityOfficer => true,
+            Role::Department => self.department,
+            Role::Vendor => self.vendor,
+            Role::Auditor => self.auditor,
+        }
+    }
+
+    /// The policy of a list of role codes (`vendor`, `department`, …); the
+    /// administrator and the security office need not be listed. `Err`
+    /// names a code that is no role.
+    pub fn of_roles(codes: &[String]) -> Result<SecondFactorPolicy, String> {
+        let mut p = SecondFactorPolicy { department: false, vendor: false, auditor: false };
+        for code in codes {
+            match Role::parse(code.trim()) {
+                Some(Role::Department) => p.department = true,
+                Some(Role::Vendor) => p.vendor = true,
+                Some(Role::Auditor) => p.auditor = true,
+                Some(Role::Admin | Role::SecurityOfficer) => {}
+                None => return Err(code.clone()),
+            }
+        }
+        Ok(p)
+    }
+}
 
 /// Item 41: lock the account after `max_failures` consecutive failures, for
 /// `lock_for`. Counted in the database so every instance agrees.
@@ -80,6 +127,21 @@ impl Default for InactivityPolicy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_second_factor_is_the_administrators_and_officers_always_and_vendors_by_default() {
+        use super::SecondFactorPolicy;
+        use crate::identity::Role;
+        let d = SecondFactorPolicy::default();
+        let required: Vec<Role> = Role::ALL.into_iter().filter(|r| d.required(*r)).collect();
+        assert_eq!(required, [Role::Admin, Role::SecurityOfficer, Role::Vendor]);
+        let none = SecondFactorPolicy::of_roles(&[]).unwrap();
+        assert!(none.required(Role::Admin) && none.required(Role::SecurityOfficer), "never fewer than these");
+        assert!(!none.required(Role::Vendor));
+        let all = SecondFactorPolicy::of_roles(&["department".into(), "vendor".into(), "auditor".into()]).unwrap();
+        assert!(Role::ALL.into_iter().all(|r| all.required(r)));
+        assert_eq!(SecondFactorPolicy::of_roles(&["vendors".into()]), Err("vendors".into()));
+    }
+
     use super::*;
     use time::macros::datetime;
 

@@ -4,6 +4,7 @@
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
+use mamori_core::policy::SecondFactorPolicy;
 use mamori_store::DatabaseLocation;
 use mamori_web::{Limits, Security};
 use serde::Deserialize;
@@ -255,6 +256,9 @@ struct FileSecurity {
     password_max_age_days: Option<u64>,
     inactive_review_days: Option<u64>,
     inactive_disable_days: Option<u64>,
+    /// Roles that sign in with a second factor besides the administrator
+    /// and the security office; `["vendor"]` by default.
+    second_factor_roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -625,6 +629,14 @@ fn resolve_security(f: &FileSecurity, errors: &mut Vec<ConfigError>) -> Security
             "security.session_absolute_hours は session_idle_minutes より長くしてください (absolute timeout shorter than idle)".to_owned(),
         ));
     }
+    if let Some(roles) = &f.second_factor_roles {
+        match SecondFactorPolicy::of_roles(roles) {
+            Ok(p) => s.second_factor = p,
+            Err(bad) => errors.push(ConfigError(format!(
+                "security.second_factor_roles の \"{bad}\" は役割ではありません (department, vendor, auditor) (not a role)"
+            ))),
+        }
+    }
     s
 }
 
@@ -711,6 +723,28 @@ mod tests {
             let errs = at(bad).unwrap_err();
             assert!(errs.errors.iter().any(|e| e.to_string().contains("reports.round_days")), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_second_factor_roles_come_from_the_file_and_an_unknown_one_is_an_error() {
+        use mamori_core::identity::Role;
+        assert!(Config::resolve(&global(), &ServeArgs::default())
+            .unwrap()
+            .security
+            .second_factor
+            .required(Role::Vendor));
+        let dir = tempfile::TempDir::new().unwrap();
+        let at = |roles: &str| {
+            let path = dir.path().join("mamori.toml");
+            std::fs::write(&path, format!("[security]\nsecond_factor_roles = [{roles}]\n")).unwrap();
+            let g = GlobalArgs { config: Some(path), ..global() };
+            Config::resolve(&g, &ServeArgs::default()).map(|c| c.security.second_factor)
+        };
+        let p = at("\"department\", \"auditor\"").unwrap();
+        assert!(p.required(Role::Department) && p.required(Role::Auditor) && !p.required(Role::Vendor));
+        assert!(at("").unwrap().required(Role::SecurityOfficer), "the office always");
+        let errs = at("\"vendors\"").unwrap_err();
+        assert!(errs.errors.iter().any(|e| e.to_string().contains("\"vendors\" は役割ではありません")));
     }
 
     #[test]

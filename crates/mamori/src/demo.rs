@@ -92,7 +92,7 @@ pub async fn run(global: &GlobalArgs, args: &DemoArgs) -> ExitCode {
                     "ほかに {more} 件のアカウント ({range}) を作成しました。パスワードは表示しません。使うときは mamori user reset-password で設定してください (further accounts created: {more}; set a password with `mamori user reset-password LOGIN --password-stdin`)."
                 );
             }
-            outln!("システム管理者と情報セキュリティ担当は、初回ログイン時に二要素認証を設定します (admin and officer enrol TOTP at first sign-in).");
+            outln!("システム管理者・情報セキュリティ担当・事業者は、初回ログイン時に二要素認証を設定します (admin, officer and vendor enrol TOTP at first sign-in).");
             ExitCode::SUCCESS
         }
         Err(Refusal::NotEmpty) => {

@@ -162,12 +162,13 @@ fn internal(detail: String) -> Response {
 }
 
 /// What is due before anything else: a password change (item 5, or set by
-/// an administrator), then second-factor enrolment for admin and officer.
+/// an administrator), then second-factor enrolment for the roles that must
+/// use one ([`mamori_core::policy::SecondFactorPolicy`]).
 pub fn due(state: &AppState, a: &Account) -> Option<&'static str> {
     let now = state.clock.now();
     if a.must_change_password || state.config.security.password.expired(a.password_changed_at, now) {
         Some("/password")
-    } else if a.role.requires_totp() && !a.totp_enabled {
+    } else if state.config.security.second_factor.required(a.role) && !a.totp_enabled {
         Some("/account/totp")
     } else {
         None

@@ -89,6 +89,7 @@ pub struct Security {
     pub lockout: LockoutPolicy,
     pub session: SessionPolicy,
     pub inactivity: InactivityPolicy,
+    pub second_factor: mamori_core::policy::SecondFactorPolicy,
 }
 
 /// Limits that keep one client from holding the server.

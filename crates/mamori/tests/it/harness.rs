@@ -220,6 +220,18 @@ impl Server {
         self.post_form("/login", "/login", &[("login", login), ("password", password)]).await
     }
 
+    /// Enrols the signed-in person's second factor from the page that asks
+    /// for it (the server's own clock gives the code).
+    pub async fn enrol_second_factor(&self) -> reqwest::Response {
+        let page = self.get("/account/totp").await.text().await.unwrap();
+        let marker = "class=\"secret\">";
+        let from = page.find(marker).expect("the secret on the enrolment page") + marker.len();
+        let secret = page[from..].split('<').next().unwrap().to_owned();
+        let now = time::OffsetDateTime::now_utc();
+        let code = mamori_core::totp::code_at(&secret, now).unwrap();
+        self.post_form("/account/totp", "/account/totp", &[("code", &code)]).await
+    }
+
     /// SIGTERM, then wait for a clean exit; returns the exit code.
     pub async fn stop(mut self) -> i32 {
         let pid = self.child.id().expect("running") as i32;

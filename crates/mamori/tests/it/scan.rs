@@ -321,7 +321,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
         &cfg,
         format!(
             "[scan]\nca_file = \"{}\"\nhttp_port = 1\nports = [1]\npoll_secs = 1\nallowed_networks = [\"127.0.0.1/32\"]\n\
-             vendor_interval_secs = 1\n",
+             vendor_interval_secs = 1\n[security]\nsecond_factor_roles = []\n",
             pki.path("ca.pem")
         ),
     )

@@ -54,7 +54,7 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
 
     // The account signs in through the running server.
     let r = s.sign_in("ven1", "Console-Pass-99").await;
-    assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
+    assert_eq!(r.headers().get("location").unwrap(), "/account/totp", "a vendor enrols its second factor first");
 
     for args in [vec!["user", "unlock", "ven1"], vec!["user", "disable", "ven1"]] {
         let mut full = args.clone();
@@ -300,7 +300,10 @@ async fn demo_fills_an_empty_data_directory_once() {
     let s = Server::start(Opts::default().data_dir(&keep)).await;
     let (_, pw) = accounts.iter().find(|(l, _)| *l == "vendor-a").unwrap();
     let r = s.sign_in("vendor-a", pw).await;
-    assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
+    // Vendors sign in with a second factor by default: enrolment first.
+    assert_eq!(r.headers().get("location").unwrap(), "/account/totp");
+    assert_eq!(s.get("/dashboard").await.headers().get("location").unwrap(), "/account/totp");
+    assert!(s.enrol_second_factor().await.status().is_success());
     let board = s.get("/dashboard").await.text().await.unwrap();
     assert!(board.contains("文書管理システム") && !board.contains("税務総合システム"), "vendor A's systems only");
     s.kill().await;

@@ -131,7 +131,8 @@ async fn enrol_page(page: &Page, who: &Acting, failed: bool) -> Reply {
     let secret = credentials::enrolment_secret(&who.op(page), a).await?;
     let url = totp::otpauth_url(&secret, "mamori", &a.login).ok_or_else(|| AppError::Internal("otpauth url".into()))?;
     let p = page.ctx().await?;
-    html(EnrolPage { p, required: a.role.requires_totp(), qr_svg: qr_svg(&url)?, secret, failed })
+    let required = page.config.security.second_factor.required(a.role);
+    html(EnrolPage { p, required, qr_svg: qr_svg(&url)?, secret, failed })
 }
 
 pub async fn totp_enrol_form(page: Page, who: Acting) -> Reply {

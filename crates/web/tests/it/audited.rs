@@ -149,6 +149,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         )
         .await;
         w.expect("/password", "password.changed", "vendor1", Some("account")).await;
+        // Vendors sign in with a second factor too (by default): enrolment next.
+        assert_eq!(vendor.get("/dashboard").await.location(), "/account/totp", "{}", app.backend);
+        let secret = totp_secret_in(&vendor.get("/account/totp").await.body);
+        let code = totp::code_at(&secret, app.now()).unwrap();
+        vendor.post("/account/totp", &[("code", &code)]).await;
+        w.expect("/account/totp", "totp.enrolled", "vendor1", Some("account")).await;
 
         // The checklist.
         let (officer2, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;

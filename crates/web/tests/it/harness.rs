@@ -193,11 +193,12 @@ impl App {
         self.store.issue_account(&self.ctx(), &new, "test").await.unwrap()
     }
 
-    /// An account with [`PASSWORD`]; admin and officer get a second factor,
+    /// An account with [`PASSWORD`]; the roles that must sign in with a
+    /// second factor (admin, officer and, by default, vendor) get one,
     /// whose secret is returned.
     pub async fn user(&self, login: &str, role: Role, org: Option<i64>) -> (i64, Option<String>) {
         let id = self.issue(login, role, org).await;
-        let secret = if role.requires_totp() {
+        let secret = if self.state.config.security.second_factor.required(role) {
             let s = totp::new_secret();
             let mut tx = self.store.begin().await.unwrap();
             accounts::set_totp_secret(&mut tx, id, Some(&s)).await.unwrap();
@@ -403,13 +404,20 @@ impl Client {
         self.post_multipart(&format!("/systems/{sys}/items/{n}/evidence"), form).await
     }
 
+    /// Signs in through the forms; with a second factor, the code of
+    /// `totp_secret` or else of the account's own, as its authenticator
+    /// shows it: the next one when this one was already taken (RFC 6238).
     pub async fn sign_in(&self, app: &App, login: &str, password: &str, totp_secret: Option<&str>) -> Res {
         self.get("/login").await;
         let r = self.post("/login", &[("login", login), ("password", password)]).await;
         if r.location() == "/login/totp" {
-            let secret = totp_secret.expect("a second factor");
+            let account = app.store.account_by_login(login).await.unwrap().expect("the account");
+            let secret = totp_secret.map(str::to_owned).or(account.totp_secret).expect("a second factor");
+            if account.totp_last_step >= app.clock.now().unix_timestamp() / 30 {
+                app.clock.advance(time::Duration::seconds(30));
+            }
             self.get("/login/totp").await;
-            let code = totp::code_at(secret, app.clock.now()).unwrap();
+            let code = totp::code_at(&secret, app.clock.now()).unwrap();
             return self.post("/login/totp", &[("code", &code)]).await;
         }
         r

@@ -19,8 +19,8 @@ fn set_cookie(r: &crate::harness::Res, name: &str) -> String {
 #[tokio::test]
 async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
     for app in App::each(Options::default()).await {
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        app.user("vendor-a", Role::Vendor, Some(vendor)).await;
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.user("staff-a", Role::Department, Some(dept)).await;
         let c = app.client();
         c.get("/login").await;
         // A session made before sign-in (here by choosing a language), as a
@@ -30,7 +30,7 @@ async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
         let first = cookie(&before);
         assert!(!first.is_empty(), "{}: choosing a language keeps it in a session", app.backend);
         c.get("/login").await;
-        let r = c.post("/login", &[("login", "Vendor-A"), ("password", PASSWORD)]).await;
+        let r = c.post("/login", &[("login", "Staff-A"), ("password", PASSWORD)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert_eq!(r.location(), "/dashboard");
         let second = cookie(&r);
@@ -46,7 +46,7 @@ async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
         assert!(id(&second).len() >= "__Host-mamori_session=".len() + 22);
         let d = c.get("/dashboard").await;
         assert_eq!(d.status, StatusCode::OK);
-        assert!(d.body.contains("vendor-a さん"), "{}", d.body);
+        assert!(d.body.contains("staff-a さん"), "{}", d.body);
         assert!(app.audit_actions().await.contains(&"signin.success".to_owned()));
         app.close().await;
     }
@@ -55,8 +55,8 @@ async fn sign_in_sets_a_host_cookie_and_a_new_session_id() {
 #[tokio::test]
 async fn viewing_the_sign_in_page_anonymously_writes_nothing_and_its_signed_token_signs_in() {
     for app in App::each(Options::default()).await {
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        app.user("vendor-a", Role::Vendor, Some(vendor)).await;
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.user("staff-a", Role::Department, Some(dept)).await;
         let (writes, session_writes) = (app.store.write_transactions(), app.state.sessions.writes());
         let events = app.store.audit_recent(100_000).await.unwrap().len();
         let mut clients = Vec::new();
@@ -87,7 +87,7 @@ async fn viewing_the_sign_in_page_anonymously_writes_nothing_and_its_signed_toke
         let r = stranger.post_raw("/login", Some(&app.base), Some(&a.token())).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}: a token without its cookie", app.backend);
         // The visitor's own token signs in.
-        let r = a.post("/login", &[("login", "vendor-a"), ("password", PASSWORD)]).await;
+        let r = a.post("/login", &[("login", "staff-a"), ("password", PASSWORD)]).await;
         assert_eq!(r.location(), "/dashboard", "{}: {}", app.backend, r.body);
         app.close().await;
     }
@@ -417,4 +417,39 @@ async fn english_is_kept_for_the_session_once_chosen() {
     let r = c.post("/lang", &[("lang", "ja"), ("next", "//evil.example/")]).await;
     assert_eq!(r.location(), "/");
     app.close().await;
+}
+
+/// Vendors see every weakness of their systems: by default they sign in
+/// with a second factor too, enrolled before anything else; a department's
+/// person does not have to (the ward may add it, `second_factor_roles`).
+#[tokio::test]
+async fn item_75_vendors_enrol_a_second_factor_before_anything_else_by_default_and_departments_need_not() {
+    for app in App::each(Options::default()).await {
+        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.issue("vendor-new", Role::Vendor, Some(vendor_org)).await;
+        app.issue("busho-new", Role::Department, Some(dept)).await;
+        let v = app.client();
+        let r = v.sign_in(&app, "vendor-new", PASSWORD, None).await;
+        assert_eq!(r.location(), "/account/totp", "{}", app.backend);
+        for path in ["/dashboard", "/systems", "/account"] {
+            assert_eq!(v.get(path).await.location(), "/account/totp", "{}: {path} waits", app.backend);
+        }
+        let secret = totp_secret_in(&v.get("/account/totp").await.body);
+        let code = totp::code_at(&secret, app.now()).unwrap();
+        let done = v.post("/account/totp", &[("code", &code)]).await;
+        assert!(done.body.contains("class=\"recovery-code\""), "{}", app.backend);
+        assert_eq!(v.get("/dashboard").await.status, StatusCode::OK, "{}", app.backend);
+        // From now on the password alone is not enough.
+        let again = app.client();
+        again.get("/login").await;
+        let r = again.post("/login", &[("login", "vendor-new"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/login/totp", "{}", app.backend);
+        assert_eq!(again.get("/dashboard").await.location(), "/login", "{}: not signed in yet", app.backend);
+
+        let d = app.client();
+        let r = d.sign_in(&app, "busho-new", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}: the department signs in with its password", app.backend);
+        app.close().await;
+    }
 }
