@@ -247,3 +247,20 @@ async fn the_users_list_and_the_ledger_sort_by_their_headings_both_ways_across_p
     assert_eq!((odd.status, logins(&odd.body).len()), (StatusCode::OK, 50), "an unknown order is the stored one");
     app.close().await;
 }
+
+/// An account's page shows the person, never the password hash or the
+/// second factor's secret (they are not even in the template's reach).
+#[tokio::test]
+async fn an_accounts_page_never_shows_its_password_hash_or_second_factor_secret() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+    let org = app.org("ベンダーA", OrgKind::Vendor).await;
+    let (id, secret) = app.user("vendor-a", Role::Vendor, Some(org)).await;
+    let a = app.store.account_by_id(id).await.unwrap().unwrap();
+    let page = admin.get(&format!("/admin/users/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("vendor-a") && page.body.contains("ベンダーA"), "{}", page.body);
+    assert!(!page.body.contains(&a.password_hash) && !page.body.contains("$argon2"), "no hash");
+    assert!(!page.body.contains(&secret.expect("a vendor's second factor")), "no secret");
+    app.close().await;
+}

@@ -23,11 +23,35 @@ use serde::Deserialize;
 
 // ----- detail and actions --------------------------------------------------------------
 
+/// What the detail page shows of an account: never its password hash or
+/// its second factor's secret, which stay out of the template's reach.
+struct ShownAccount {
+    id: i64,
+    login: String,
+    display_name: String,
+    email: String,
+    organisation_name: Option<String>,
+    totp_enabled: bool,
+}
+
+impl From<&Account> for ShownAccount {
+    fn from(a: &Account) -> Self {
+        ShownAccount {
+            id: a.id,
+            login: a.login.clone(),
+            display_name: a.display_name.clone(),
+            email: a.email.clone(),
+            organisation_name: a.organisation_name.clone(),
+            totp_enabled: a.totp_enabled,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "user_detail.html")]
 struct UserDetail<'a> {
     p: PageCtx<'a>,
-    a: Account,
+    a: ShownAccount,
     role: String,
     status: String,
     last_signin: String,
@@ -66,7 +90,7 @@ async fn detail_page(page: &Page, user: &CurrentUser, id: i64, errors: FormError
         headings: Vec::new(),
         can_manage: user.can(Permission::ManageAccounts),
         p,
-        a,
+        a: ShownAccount::from(&a),
         actions,
         errors,
     })
