@@ -178,7 +178,7 @@ async fn evidence_is_removed_by_its_vendor_before_submission_with_history_and_au
 /// A file replaced while the answer may change: the new one in and the
 /// old one out in one step, each with its history line and audit event;
 /// a refused new file leaves the old one in place; only a file of the same
-/// answer can be replaced.
+/// answer can be replaced (not another item's, not another system's).
 #[tokio::test]
 async fn evidence_is_replaced_in_one_step_and_a_refused_replacement_leaves_the_old_file() {
     for app in App::each(Options::default()).await {
@@ -211,13 +211,32 @@ async fn evidence_is_replaced_in_one_step_and_a_refused_replacement_leaves_the_o
             files.into_iter().map(|e| e.original_name).collect()
         };
         assert_eq!(names(app.store.evidence_for(sys, 1, 4).await.unwrap()), ["手順書_旧版.pdf"], "{}", app.backend);
-        // Another item's file, a made-up id, a word: nothing changes.
-        for bad in [other_item.to_string(), "999999".into(), "abc".into()] {
+        // Another system's file (another company's, same item number).
+        let dept = app.store.system(sys).await.unwrap().unwrap().input.department_id;
+        let other_sys = crate::checklist::system(&app, dept, None, "他社のシステム").await;
+        let theirs = mamori_store::evidence::NewEvidence {
+            number: 4,
+            original_name: "他社の手順書.pdf",
+            content_type: "application/pdf",
+            sha256: &"1".repeat(64),
+            expires_on: None,
+            content: b"%PDF-1.4\n",
+            replaces: None,
+        };
+        let other_system = app.store.add_evidence(&app.ctx(), other_sys, &theirs).await.unwrap();
+        // Another item's file, another system's, a made-up id, a word: nothing changes.
+        for bad in [other_item.to_string(), other_system.to_string(), "999999".into(), "abc".into()] {
             let r = replace("手順書.pdf", pdf.clone(), bad.clone()).await;
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {bad}", app.backend);
         }
         assert_eq!(names(app.store.evidence_for(sys, 1, 4).await.unwrap()), ["手順書_旧版.pdf"], "{}", app.backend);
         assert_eq!(names(app.store.evidence_for(sys, 1, 5).await.unwrap()), ["設定書.pdf"], "{}", app.backend);
+        assert_eq!(
+            names(app.store.evidence_for(other_sys, 1, 4).await.unwrap()),
+            ["他社の手順書.pdf"],
+            "{}",
+            app.backend
+        );
 
         // The new edition replaces the old.
         let before = app.store.audit_recent(1).await.unwrap()[0].record.seq;
