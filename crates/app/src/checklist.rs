@@ -5,8 +5,10 @@
 use crate::{Op, Refused};
 use mamori_core::checklist::{AnswerInput, Review};
 use mamori_core::identity::{Permission, Role};
+use mamori_core::parties::Party;
+use mamori_store::parties::Parts;
 use mamori_store::scans::Requested;
-use mamori_store::systems::{SystemFilter, SystemInput, SystemRecord};
+use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
 
 /// The systems the person may see, narrowed by `filter`.
 pub async fn systems(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<SystemRecord>, Refused> {
@@ -19,7 +21,7 @@ pub async fn systems(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<SystemRec
 pub async fn system(op: &Op<'_>, id: i64) -> Result<SystemRecord, Refused> {
     op.require(Permission::ViewSystems)?;
     match op.store.system(id).await? {
-        Some(s) if op.who.scope().allows(s.input.department_id, s.input.vendor_id) => Ok(s),
+        Some(s) if op.who.scope().allows(&s.input.parties()) => Ok(s),
         _ => Err(Refused::NotFound),
     }
 }
@@ -37,19 +39,43 @@ pub async fn update_system(op: &Op<'_>, id: i64, input: &SystemInput) -> Result<
     Ok(op.store.update_system(&op.ctx(), &before, input).await?)
 }
 
-/// Saves an answer (the vendor): the workflow decides inside the write
-/// whether it may change now, and a decided item goes back to 審査待ち.
-pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput) -> Result<(), Refused> {
+/// The organisation a person answers for: answering takes the
+/// permission and an organisation.
+pub(crate) fn answering_org(op: &Op<'_>) -> Result<i64, Refused> {
     op.require(Permission::AnswerChecklist)?;
-    system(op, id).await?;
-    Ok(op.store.save_answer(&op.ctx(), id, number, input).await?)
+    op.who.organisation_id.ok_or(Refused::NotFound)
 }
 
-/// Submits the system (the vendor).
-pub async fn submit(op: &Op<'_>, id: i64) -> Result<(), Refused> {
-    op.require(Permission::AnswerChecklist)?;
+/// Saves an answer (the organisation that answers the item): the workflow
+/// decides inside the write whether it may change now, and a decided item
+/// goes back to 審査待ち. Another party's item is `NotFound`.
+pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput) -> Result<(), Refused> {
+    let org = answering_org(op)?;
     system(op, id).await?;
-    Ok(op.store.submit_system(&op.ctx(), id).await?)
+    let change = AnswerChange { number, input: input.clone(), on_revision: None };
+    Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), std::slice::from_ref(&change)).await?)
+}
+
+/// Submits the person's organisation's part; the last part in submits the
+/// system to the officer.
+pub async fn submit(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+    let org = answering_org(op)?;
+    system(op, id).await?;
+    Ok(op.store.submit_part(&op.ctx(), id, org).await?)
+}
+
+/// The parts of a system's round: who answers which item, and which parts
+/// are in.
+pub async fn parts(op: &Op<'_>, s: &SystemRecord) -> Result<Parts, Refused> {
+    system(op, s.id).await?;
+    Ok(op.store.parts(s).await?)
+}
+
+/// Moves one item to another party for this system (the security office).
+pub async fn move_item(op: &Op<'_>, id: i64, number: u32, party: Party) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    Ok(op.store.move_item(&op.ctx(), id, number, party).await?)
 }
 
 /// Approves or returns one answer, on the revision the officer saw.

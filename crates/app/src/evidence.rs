@@ -3,7 +3,6 @@
 //! the system, typed and named by their content.
 
 use crate::{checklist, Op, Refused};
-use mamori_core::identity::Permission;
 use mamori_files::evidence::{self, Clamd, Kind, ScanResult};
 use mamori_store::evidence::NewEvidence;
 
@@ -40,8 +39,11 @@ pub async fn upload(
     file: &Upload<'_>,
     clamd: Option<&Clamd>,
 ) -> Result<Result<i64, Rejected>, Refused> {
-    op.require(Permission::AnswerChecklist)?;
+    let org = checklist::answering_org(op)?;
     let s = checklist::system(op, id).await?;
+    if op.store.parts(&s).await?.answerer(file.number) != Some(org) {
+        return Err(Refused::NotFound);
+    }
     mamori_core::checklist::can_answer(s.status).map_err(Refused::Workflow)?;
     let ctx = op.ctx();
     if file.too_large {
@@ -87,6 +89,7 @@ pub async fn upload(
         expires_on: Some(expires).filter(|e| !e.is_empty()),
         content: file.bytes,
         replaces: file.replaces,
+        by: Some(org),
     };
     Ok(Ok(op.store.add_evidence(&ctx, s.id, &new).await?))
 }
@@ -121,7 +124,7 @@ pub async fn download(op: &Op<'_>, evidence_id: i64) -> Result<Download, Refused
 /// removal's transaction. A file of another system, round or company is
 /// `NotFound`.
 pub async fn remove(op: &Op<'_>, system_id: i64, evidence_id: i64) -> Result<(), Refused> {
-    op.require(Permission::AnswerChecklist)?;
+    let org = checklist::answering_org(op)?;
     checklist::system(op, system_id).await?;
-    Ok(op.store.remove_evidence(&op.ctx(), system_id, evidence_id).await?)
+    Ok(op.store.remove_evidence(&op.ctx(), system_id, evidence_id, Some(org)).await?)
 }

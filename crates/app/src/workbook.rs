@@ -72,7 +72,7 @@ fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
 /// applies, the answer is complete, nobody changed it since the workbook
 /// was made); one problem and nothing is changed.
 pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change>, UploadRefused> {
-    op.require(Permission::AnswerChecklist)?;
+    let org = crate::checklist::answering_org(op)?;
     let s = system(op, id).await?;
     let file = |m: String| UploadRefused::Cells(vec![CellError::file(m)]);
     if upload.system_id != s.id {
@@ -89,6 +89,8 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
     let figures = op.store.figures(std::slice::from_ref(&s)).await?;
     let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
     let current: HashMap<u32, _> = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    let parts = op.store.parts(&s).await?;
+    let names: HashMap<i64, String> = op.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let mut errors = upload.errors.clone();
     let mut changes = Vec::new();
     for r in &upload.rows {
@@ -129,6 +131,15 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
         if now.is_some_and(|a| a.input == after) {
             continue;
         }
+        if let Some(theirs) = parts.answerer(r.number).filter(|o| *o != org) {
+            let name = names.get(&theirs).map_or("-", String::as_str);
+            problem("No", format!("No.{} は{name}が回答する項目のため、変更できません", r.number));
+            continue;
+        }
+        if parts.is_submitted(org) {
+            problem("No", format!("No.{} は提出済みのため変更できません", r.number));
+            continue;
+        }
         let on_revision = upload.answer_revisions.get(&r.number).copied().unwrap_or(0);
         if now.map_or(0, |a| a.revision) != on_revision {
             let by = now.map(|a| a.updated_by.as_str()).unwrap_or("-");
@@ -161,12 +172,12 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
 /// revision with its history line and audit event. Someone having changed
 /// one of these answers since is refused as `Stale`.
 pub async fn apply(op: &Op<'_>, id: i64, changes: &[AnswerChange]) -> Result<(), Refused> {
-    op.require(Permission::AnswerChecklist)?;
+    let org = crate::checklist::answering_org(op)?;
     system(op, id).await?;
     if changes.iter().any(|c| c.on_revision.is_none()) {
         return Err(Refused::Invalid("on_revision"));
     }
-    Ok(op.store.save_answers(&op.ctx(), id, changes).await?)
+    Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), changes).await?)
 }
 
 /// A change in words, for the preview: (field, before, after) per field

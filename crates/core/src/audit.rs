@@ -54,6 +54,7 @@ crate::closed_set!(
         ApplicabilityOverridden = "applicability.overridden",
         AnswerSaved = "answer.saved",
         SystemSubmitted = "system.submitted",
+        ItemPartyMoved = "item.party_moved",
         AnswerReviewed = "answer.reviewed",
         ReviewFinished = "review.finished",
         EvidenceUploaded = "evidence.uploaded",

@@ -5,6 +5,7 @@
 //! municipality's own), validated row by row with every problem reported,
 //! and stored as a new version.
 
+use crate::parties::Party;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -55,6 +56,9 @@ pub struct RequirementDef {
     pub self_met: bool,
     #[serde(default)]
     pub evidence_hint: String,
+    /// Who answers it by default (the builder, unless the file says).
+    #[serde(default, skip_serializing_if = "Party::is_builder")]
+    pub party: Party,
 }
 
 impl RequirementDef {

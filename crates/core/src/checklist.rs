@@ -311,6 +311,45 @@ pub fn submit(status: SystemStatus, items: &[ItemState]) -> Result<SystemStatus,
     Ok(SystemStatus::Submitted)
 }
 
+/// May the items of one part change now? While the system may be answered
+/// and the part is not submitted (a submitted part waits for the officer,
+/// as a submitted system does).
+pub fn can_change_part(status: SystemStatus, part_submitted: bool) -> Result<(), WorkflowError> {
+    can_answer(status)?;
+    if part_submitted {
+        return Err(WorkflowError::NotNow(SystemStatus::Submitted));
+    }
+    Ok(())
+}
+
+/// One organisation submits its part: every item of it answered, none
+/// still returned, not twice. The system is submitted when this was the
+/// last part out (`others_open` false); otherwise it goes on being answered.
+pub fn submit_part(
+    status: SystemStatus,
+    part: &[ItemState],
+    part_submitted: bool,
+    others_open: bool,
+) -> Result<SystemStatus, WorkflowError> {
+    can_change_part(status, part_submitted)?;
+    submit(status, part)?;
+    if others_open {
+        after_answer(status)
+    } else {
+        Ok(SystemStatus::Submitted)
+    }
+}
+
+/// The officer may decide on an item once it is theirs: the whole system
+/// submitted, or the item's part submitted, reviewed as it arrives.
+pub fn can_review_item(status: SystemStatus, part_submitted: bool) -> Result<(), WorkflowError> {
+    match status {
+        SystemStatus::Submitted => Ok(()),
+        SystemStatus::Answering | SystemStatus::Returned if part_submitted => Ok(()),
+        s => Err(WorkflowError::NotNow(s)),
+    }
+}
+
 /// The officer may decide on items only while the system is submitted.
 pub fn can_review(status: SystemStatus) -> Result<(), WorkflowError> {
     match status {
@@ -514,6 +553,31 @@ mod tests {
             assert_eq!(after_change(Submitted, review), Err(WorkflowError::NotNow(Submitted)));
             assert_eq!(after_change(Approved, review), Err(WorkflowError::NotNow(Approved)));
         }
+    }
+
+    #[test]
+    fn each_part_is_submitted_on_its_own_and_the_last_one_submits_the_system() {
+        let done = [item(7, true, Review::Pending), item(15, true, Review::Pending)];
+        assert_eq!(submit_part(NotStarted, &done, false, true), Ok(Answering), "others still answer");
+        assert_eq!(submit_part(Answering, &done, false, false), Ok(Submitted), "the last part out");
+        assert_eq!(submit_part(Answering, &done, true, true), Err(WorkflowError::NotNow(Submitted)), "not twice");
+        let half = [item(7, true, Review::Pending), item(15, false, Review::Pending)];
+        assert_eq!(submit_part(Answering, &half, false, false), Err(WorkflowError::Unanswered(vec![15])));
+        let returned = [item(7, true, Review::Returned)];
+        assert_eq!(submit_part(Returned, &returned, false, false), Err(WorkflowError::Unanswered(vec![7])));
+        assert_eq!(submit_part(Returned, &done, false, true), Ok(Returned), "back with the others");
+        assert_eq!(submit_part(Approved, &done, false, false), Err(WorkflowError::NotNow(Approved)));
+
+        assert_eq!(can_change_part(Answering, false), Ok(()));
+        assert_eq!(can_change_part(Answering, true), Err(WorkflowError::NotNow(Submitted)), "a part sent is frozen");
+        assert_eq!(can_change_part(Submitted, false), Err(WorkflowError::NotNow(Submitted)));
+
+        assert_eq!(can_review_item(Submitted, false), Ok(()));
+        assert_eq!(can_review_item(Answering, true), Ok(()), "a part reviewed as it arrives");
+        assert_eq!(can_review_item(Returned, true), Ok(()));
+        assert_eq!(can_review_item(Answering, false), Err(WorkflowError::NotNow(Answering)));
+        assert_eq!(can_review_item(Approved, true), Err(WorkflowError::NotNow(Approved)));
+        assert_eq!(can_review_item(NotStarted, true), Err(WorkflowError::NotNow(NotStarted)));
     }
 
     #[test]

@@ -174,7 +174,7 @@ impl Role {
                 RequestScans,
                 ViewPortDetails,
             ],
-            Role::Department => &[ViewSystems, SignOffReviews],
+            Role::Department => &[ViewSystems, AnswerChecklist, SignOffReviews],
             Role::Vendor => &[ViewSystems, AnswerChecklist, RequestScans, SignOffReviews],
             Role::Auditor => &[ViewAccounts, ViewSystems, ViewAuditLog],
         }
@@ -238,7 +238,8 @@ pub enum Permission {
     ViewSystems,
     /// Register and change systems, override applicability.
     ManageSystems,
-    /// Answer the checklist of one's own company's systems.
+    /// Answer the items one's own organisation answers (a vendor's party,
+    /// or the department's own items) of the systems one may see.
     AnswerChecklist,
     /// Approve or return answers.
     ReviewAnswers,

@@ -32,6 +32,7 @@ pub mod clock;
 pub mod identity;
 pub mod jst;
 pub mod monitoring;
+pub mod parties;
 pub mod password;
 pub mod policy;
 pub mod report;

@@ -3,11 +3,23 @@
 
 use calamine::{Data, Reader, Xlsx};
 use mamori_core::catalog::{CatalogFile, CatalogMeta, RequirementDef, RowError, Source};
+use mamori_core::parties::Party;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use std::io::Cursor;
 
-const COLUMNS: [&str; 10] =
-    ["No", "大項目", "中項目", "条件", "内容", "出典", "適用条件", "自動確認", "mamori自身で対応", "証跡の例"];
+const COLUMNS: [&str; 11] = [
+    "No",
+    "大項目",
+    "中項目",
+    "条件",
+    "内容",
+    "出典",
+    "適用条件",
+    "自動確認",
+    "mamori自身で対応",
+    "証跡の例",
+    "回答者",
+];
 
 /// Limits on an uploaded catalog workbook ([`crate::xlsx_guard`]).
 const LIMITS: crate::xlsx_guard::Limits =
@@ -35,10 +47,21 @@ pub fn export(file: &CatalogFile) -> Result<Vec<u8>, XlsxError> {
         ws.write_string(row, 7, r.checks.join(" "))?;
         ws.write_string(row, 8, if r.self_met { "○" } else { "" })?;
         ws.write_string_with_format(row, 9, &r.evidence_hint, &wrap)?;
+        ws.write_string(row, 10, r.party.word())?;
     }
-    for (c, w) in
-        [(0u16, 5.0), (1, 18.0), (2, 18.0), (3, 14.0), (4, 70.0), (5, 24.0), (6, 22.0), (7, 18.0), (8, 8.0), (9, 30.0)]
-    {
+    for (c, w) in [
+        (0u16, 5.0),
+        (1, 18.0),
+        (2, 18.0),
+        (3, 14.0),
+        (4, 70.0),
+        (5, 24.0),
+        (6, 22.0),
+        (7, 18.0),
+        (8, 8.0),
+        (9, 30.0),
+        (10, 14.0),
+    ] {
         ws.set_column_width(c, w)?;
     }
     ws.set_freeze_panes(1, 0)?;
@@ -87,6 +110,7 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
     let (c_no, c_major, c_middle, c_text) = (col("No"), col("大項目"), col("中項目"), col("内容"));
     let (c_cond, c_source, c_applies, c_checks, c_self, c_hint) =
         (col("条件"), col("出典"), col("適用条件"), col("自動確認"), col("mamori自身で対応"), col("証跡の例"));
+    let c_party = col("回答者");
     let mut errors = Vec::new();
     let mut requirements = Vec::new();
     let mut sources: Vec<Source> = Vec::new();
@@ -117,6 +141,22 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
         };
         let applies = cell(row, c_applies);
         let cond = cell(row, c_cond);
+        let party_word = cell(row, c_party);
+        let party = if party_word.trim().is_empty() {
+            Party::Builder
+        } else if let Some(p) = Party::from_word(&party_word) {
+            p
+        } else {
+            errors.push(RowError {
+                row: sheet_row,
+                field: "回答者",
+                message: format!(
+                    "{sheet_row}行目: 回答者 \"{}\" は 所管課・構築事業者・保守事業者・クラウド事業者 のいずれかにしてください (unknown party)",
+                    party_word.trim()
+                ),
+            });
+            continue;
+        };
         requirements.push(RequirementDef {
             number,
             source: source_id,
@@ -128,6 +168,7 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
             checks: cell(row, c_checks).split_whitespace().map(str::to_owned).collect(),
             self_met: matches!(cell(row, c_self).trim(), "○" | "true" | "TRUE" | "1" | "yes"),
             evidence_hint: cell(row, c_hint).trim().to_owned(),
+            party,
         });
     }
     let file = CatalogFile {
@@ -162,6 +203,7 @@ mod tests {
             );
             assert_eq!(a.condition_note, b.condition_note);
             assert_eq!(a.evidence_hint, b.evidence_hint);
+            assert_eq!(a.party, b.party);
         }
     }
 
@@ -191,6 +233,37 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("No.3 major")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("No.3 number")), "duplicate: {text:?}");
         assert!(text.iter().any(|t| t.contains("No.3 text")), "{text:?}");
+    }
+
+    fn sheet_of(rows: &[&[&str]]) -> Vec<u8> {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn the_party_column_takes_the_checklists_words_and_refuses_others() {
+        let header: &[&str] = &["No", "大項目", "中項目", "内容", "回答者"];
+        let file = import(
+            &sheet_of(&[
+                header,
+                &["1", "ID管理", "共有禁止", "1人1ID", "所管課"],
+                &["2", "ID管理", "発行", "管理簿", ""],
+                &["3", "保守", "契約", "保守契約", "保守事業者"],
+            ]),
+            "t",
+            "t",
+        )
+        .unwrap();
+        let got: Vec<Party> = file.requirements.iter().map(|r| r.party).collect();
+        assert_eq!(got, [Party::Department, Party::Builder, Party::Maintenance], "empty is the builder");
+        let errs = import(&sheet_of(&[header, &["1", "ID管理", "共有禁止", "1人1ID", "業者"]]), "t", "t").unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "回答者" && e.to_string().contains("\"業者\"")), "{errs:?}");
     }
 
     #[test]

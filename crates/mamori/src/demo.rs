@@ -219,6 +219,8 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             description: "デモ用のシステムです。".into(),
             department_id: dept[d],
             vendor_id: Some(vendors[v]),
+            maintenance_id: None,
+            cloud_id: None,
             phase,
             attrs,
             ismap_number: if attrs.external_service { "C21-0001-1".into() } else { String::new() },
@@ -256,6 +258,8 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             description: "デモ用のシステムです。".into(),
             department_id: dept[k % dept.len()],
             vendor_id: Some(vendors[k / dept.len() % vendors.len()]),
+            maintenance_id: None,
+            cloud_id: None,
             phase,
             attrs,
             ismap_number: if attrs.external_service { format!("C21-{n:04}-1") } else { String::new() },
@@ -391,6 +395,7 @@ async fn drive(
             expires_on: None,
             content: pdf,
             replaces: None,
+            by: None,
         };
         store.add_evidence(ctx, id, &e).await?;
     }

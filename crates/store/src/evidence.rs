@@ -35,6 +35,9 @@ pub struct NewEvidence<'a> {
     /// A file of the same answer this one replaces: removed in the same
     /// transaction, so that the answer never stands without either.
     pub replaces: Option<i64>,
+    /// The organisation adding it, which must answer the item (`None`:
+    /// whoever does).
+    pub by: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, system_id, round, number, original_name, content_type, size, sha256, expires_on, \
@@ -80,11 +83,11 @@ impl Store {
     pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         if let Some(old) = e.replaces {
-            let removed = self.remove_in(&mut tx, ctx, system_id, old, Some(e.number)).await?;
+            let removed = self.remove_in(&mut tx, ctx, system_id, old, (Some(e.number), e.by)).await?;
             append(&mut tx, ctx.now, removed).await?;
         }
         let change = (HistoryKind::Evidence, e.original_name);
-        let system = self.evidence_changes_answer(&mut tx, ctx, system_id, e.number, change).await?;
+        let system = self.evidence_changes_answer(&mut tx, ctx, system_id, (e.number, e.by), change).await?;
         let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
@@ -115,9 +118,17 @@ impl Store {
     /// a change of the answer, with its history line and audit event. The
     /// content goes with it. `Missing` if there is no such file in this
     /// system's current round.
-    pub async fn remove_evidence(&self, ctx: &Ctx, system_id: i64, evidence_id: i64) -> Result<(), StoreError> {
+    /// `by`: the organisation removing it, which must answer its item
+    /// (`None`: whoever does).
+    pub async fn remove_evidence(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        evidence_id: i64,
+        by: Option<i64>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let ev = self.remove_in(&mut tx, ctx, system_id, evidence_id, None).await?;
+        let ev = self.remove_in(&mut tx, ctx, system_id, evidence_id, (None, by)).await?;
         tx.commit_audited(ctx.now, ev).await
     }
 
@@ -129,7 +140,7 @@ impl Store {
         ctx: &Ctx,
         system_id: i64,
         evidence_id: i64,
-        number: Option<u32>,
+        (number, by): (Option<u32>, Option<i64>),
     ) -> Result<NewEvent, StoreError> {
         let sql =
             format!("{SELECT} WHERE id = $1 AND system_id = $2 AND round = (SELECT round FROM system WHERE id = $2)");
@@ -141,7 +152,7 @@ impl Store {
             return Err(StoreError::Missing);
         }
         let change = (HistoryKind::EvidenceRemoved, e.original_name.as_str());
-        self.evidence_changes_answer(tx, ctx, system_id, e.number, change).await?;
+        self.evidence_changes_answer(tx, ctx, system_id, (e.number, by), change).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM evidence_content WHERE evidence_id = $1").bind(e.id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?;

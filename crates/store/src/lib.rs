@@ -13,6 +13,7 @@ mod db;
 pub mod evidence;
 pub mod figures;
 pub mod identity;
+pub mod parties;
 pub mod revision;
 pub mod scans;
 pub mod sessions;

@@ -32,6 +32,8 @@ pub(crate) enum Key {
     AllSystems,
     System(i64),
     Overrides(i64),
+    ItemMoves(i64),
+    PartsSubmitted(i64, i64),
     Scans(i64, i64),
     ScanAddresses(i64),
     CatalogVersions,

@@ -7,8 +7,9 @@ use crate::revision::Key;
 use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, ItemState, Phase, Review, SystemStatus};
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::clock::to_unix_micros;
+use mamori_core::parties::Parties;
 use mamori_core::scope::Scope;
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
@@ -30,7 +31,12 @@ pub struct SystemInput {
     pub name: String,
     pub description: String,
     pub department_id: i64,
+    /// The vendor that builds the system (構築事業者).
     pub vendor_id: Option<i64>,
+    /// Its maintenance vendor (保守事業者), when another than the builder.
+    pub maintenance_id: Option<i64>,
+    /// Its cloud provider (クラウド事業者), when another than the builder.
+    pub cloud_id: Option<i64>,
     pub phase: Phase,
     pub attrs: SystemAttributes,
     pub ismap_number: String,
@@ -42,12 +48,39 @@ pub struct SystemInput {
     pub due_on: Option<Date>,
 }
 
+impl SystemRecord {
+    /// The names of its vendors, builder first, each once.
+    pub fn vendor_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for n in [&self.vendor_name, &self.maintenance_name, &self.cloud_name].into_iter().flatten() {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+        names
+    }
+}
+
+impl SystemInput {
+    /// The system's department and vendors, by party.
+    pub fn parties(&self) -> Parties {
+        Parties {
+            department: self.department_id,
+            builder: self.vendor_id,
+            maintenance: self.maintenance_id,
+            cloud: self.cloud_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemRecord {
     pub id: i64,
     pub input: SystemInput,
     pub department_name: String,
     pub vendor_name: Option<String>,
+    pub maintenance_name: Option<String>,
+    pub cloud_name: Option<String>,
     pub catalog_version_id: i64,
     pub status: SystemStatus,
     pub round: i64,
@@ -129,8 +162,10 @@ pub struct HistoryEntry {
     pub at: OffsetDateTime,
 }
 
-const SELECT_SYSTEM: &str = "SELECT s.*, d.name AS department_name, v.name AS vendor_name FROM system s \
-     JOIN organisation d ON d.id = s.department_id LEFT JOIN organisation v ON v.id = s.vendor_id";
+const SELECT_SYSTEM: &str = "SELECT s.*, d.name AS department_name, v.name AS vendor_name, \
+     m.name AS maintenance_name, k.name AS cloud_name FROM system s \
+     JOIN organisation d ON d.id = s.department_id LEFT JOIN organisation v ON v.id = s.vendor_id \
+     LEFT JOIN organisation m ON m.id = s.maintenance_id LEFT JOIN organisation k ON k.id = s.cloud_id";
 
 #[derive(sqlx::FromRow)]
 struct SystemRow {
@@ -139,6 +174,8 @@ struct SystemRow {
     description: String,
     department_id: i64,
     vendor_id: Option<i64>,
+    maintenance_id: Option<i64>,
+    cloud_id: Option<i64>,
     phase: String,
     uses_servers: bool,
     web_system: bool,
@@ -156,6 +193,8 @@ struct SystemRow {
     due_on: Option<String>,
     department_name: String,
     vendor_name: Option<String>,
+    maintenance_name: Option<String>,
+    cloud_name: Option<String>,
     catalog_version_id: i64,
     status: String,
     round: i64,
@@ -174,6 +213,8 @@ impl SystemRow {
                 description: self.description,
                 department_id: self.department_id,
                 vendor_id: self.vendor_id,
+                maintenance_id: self.maintenance_id,
+                cloud_id: self.cloud_id,
                 phase: parsed("phase", &self.phase, Phase::parse)?,
                 attrs: SystemAttributes {
                     uses_servers: self.uses_servers,
@@ -194,6 +235,8 @@ impl SystemRow {
             },
             department_name: self.department_name,
             vendor_name: self.vendor_name,
+            maintenance_name: self.maintenance_name,
+            cloud_name: self.cloud_name,
             catalog_version_id: self.catalog_version_id,
             status: parsed("status", &self.status, SystemStatus::parse)?,
             round: self.round,
@@ -254,11 +297,11 @@ impl HistoryRow {
     }
 }
 
-fn system_event(ctx: &Ctx, action: Action, id: i64) -> NewEvent {
+pub(crate) fn system_event(ctx: &Ctx, action: Action, id: i64) -> NewEvent {
     ctx.event_on(action, "system", id)
 }
 
-async fn history_line(
+pub(crate) async fn history_line(
     tx: &mut Tx,
     ctx: &Ctx,
     system: &SystemRecord,
@@ -286,7 +329,13 @@ async fn history_line(
 
 /// Moves a system from one status to another, or fails with `Stale` if
 /// someone else moved it first.
-async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: SystemStatus) -> Result<(), StoreError> {
+pub(crate) async fn move_status(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    id: i64,
+    from: SystemStatus,
+    to: SystemStatus,
+) -> Result<(), StoreError> {
     let n = with_conn!(tx, c => {
         sqlx::query("UPDATE system SET status = $3, updated_at_us = $4, revision = revision + 1 WHERE id = $1 AND status = $2")
             .bind(id).bind(from.as_str()).bind(to.as_str()).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
@@ -301,7 +350,7 @@ async fn move_status(tx: &mut Tx, ctx: &Ctx, id: i64, from: SystemStatus, to: Sy
 /// Locks the system's row for the rest of the write transaction (a row lock
 /// on PostgreSQL; SQLite's write transaction is exclusive already) and
 /// reads it as it is now.
-async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
+pub(crate) async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
     let n = with_conn!(tx, c => {
         sqlx::query("UPDATE system SET revision = revision + 1 WHERE id = $1").bind(id).execute(c).await?.rows_affected()
     });
@@ -320,7 +369,7 @@ async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreEr
 const SELECT_OVERRIDES: &str =
     "SELECT number, applies, reason, actor_login, at_us FROM applicability_override WHERE system_id = $1 ORDER BY number";
 
-async fn overrides_in(tx: &mut Tx, system_id: i64) -> Result<Vec<Override>, StoreError> {
+pub(crate) async fn overrides_in(tx: &mut Tx, system_id: i64) -> Result<Vec<Override>, StoreError> {
     let rows = with_conn!(tx, c => {
         sqlx::query_as::<_, OverrideRow>(SELECT_OVERRIDES).bind(system_id).fetch_all(c).await?
     });
@@ -388,7 +437,7 @@ impl AnswerRow {
     }
 }
 
-async fn answers_in(tx: &mut Tx, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
+pub(crate) async fn answers_in(tx: &mut Tx, system_id: i64, round: i64) -> Result<Vec<AnswerRecord>, StoreError> {
     let sql = format!("{SELECT_ANSWER} WHERE system_id = $1 AND round = $2 ORDER BY number");
     let rows = with_conn!(tx, c => {
         sqlx::query_as::<_, AnswerRow>(&sql).bind(system_id).bind(round).fetch_all(c).await?
@@ -418,20 +467,22 @@ impl Store {
             sqlx::query_scalar(
                 "INSERT INTO system (name, description, department_id, vendor_id, phase, uses_servers, web_system, external_service, \
                  ismap_number, service_name, service_region, confidentiality_high, integrity_high, availability_high, urls, hosts, \
-                 catalog_version_id, status, round, created_at_us, updated_at_us, cloud_only, ward_domain, due_on) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18, $19, $20, $21) RETURNING id",
+                 catalog_version_id, status, round, created_at_us, updated_at_us, cloud_only, ward_domain, due_on, maintenance_id, cloud_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'not_started', 1, $18, $18, $19, $20, $21, $22, $23) RETURNING id",
             )
             .bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id).bind(input.phase.as_str())
             .bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number).bind(&input.service_name)
             .bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high).bind(a.availability_high)
             .bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(catalog_version_id).bind(now)
-            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on))
+            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on)).bind(input.maintenance_id).bind(input.cloud_id)
             .fetch_one(c).await.map_err(crate::accounts::unique)?
         });
         let changes = Changes::new()
             .with("name", input.name.as_str())
             .with("department_id", input.department_id)
             .with("vendor_id", input.vendor_id)
+            .with("maintenance_id", input.maintenance_id)
+            .with("cloud_id", input.cloud_id)
             .with("phase", input.phase.as_str())
             .with("catalog_version_id", catalog_version_id);
         tx.commit_audited(ctx.now, system_event(ctx, Action::SystemCreated, id).changes(changes)).await?;
@@ -445,7 +496,7 @@ impl Store {
         let mut tx = self.begin().await?;
         if before.input.phase != input.phase {
             let s = lock_system(&mut tx, before.id).await?;
-            let items = self.items_in(&mut tx, &s).await?;
+            let (items, _) = self.parts_in(&mut tx, &s).await?;
             let with_evidence: Vec<i64> = with_conn!(tx, c => {
                 sqlx::query_scalar("SELECT DISTINCT number FROM evidence WHERE system_id = $1 AND round = $2")
                     .bind(s.id).bind(s.round).fetch_all(&mut *c).await?
@@ -464,14 +515,14 @@ impl Store {
                 "UPDATE system SET name = $2, description = $3, department_id = $4, vendor_id = $5, phase = $6, uses_servers = $7, \
                  web_system = $8, external_service = $9, ismap_number = $10, service_name = $11, service_region = $12, \
                  confidentiality_high = $13, integrity_high = $14, availability_high = $15, urls = $16, hosts = $17, updated_at_us = $18, \
-                 cloud_only = $19, ward_domain = $20, due_on = $21, revision = revision + 1 \
+                 cloud_only = $19, ward_domain = $20, due_on = $21, maintenance_id = $22, cloud_id = $23, revision = revision + 1 \
                  WHERE id = $1",
             )
             .bind(before.id).bind(&input.name).bind(&input.description).bind(input.department_id).bind(input.vendor_id)
             .bind(input.phase.as_str()).bind(a.uses_servers).bind(a.web_system).bind(a.external_service).bind(&input.ismap_number)
             .bind(&input.service_name).bind(&input.service_region).bind(a.confidentiality_high).bind(a.integrity_high)
             .bind(a.availability_high).bind(input.urls.join("\n")).bind(input.hosts.join("\n")).bind(to_unix_micros(ctx.now))
-            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on))
+            .bind(a.cloud_only).bind(a.ward_domain).bind(date_str(input.due_on)).bind(input.maintenance_id).bind(input.cloud_id)
             .execute(c).await.map_err(crate::accounts::unique)?;
         });
         let b = &before.input;
@@ -481,6 +532,12 @@ impl Store {
         }
         if b.vendor_id != input.vendor_id {
             changes = changes.with("vendor_id", format!("{:?} -> {:?}", b.vendor_id, input.vendor_id));
+        }
+        if b.maintenance_id != input.maintenance_id {
+            changes = changes.with("maintenance_id", format!("{:?} -> {:?}", b.maintenance_id, input.maintenance_id));
+        }
+        if b.cloud_id != input.cloud_id {
+            changes = changes.with("cloud_id", format!("{:?} -> {:?}", b.cloud_id, input.cloud_id));
         }
         if b.department_id != input.department_id {
             changes = changes.with("department_id", format!("{} -> {}", b.department_id, input.department_id));
@@ -517,9 +574,9 @@ impl Store {
         let all = self.all_systems().await?;
         Ok(all
             .iter()
-            .filter(|s| scope.allows(s.input.department_id, s.input.vendor_id))
+            .filter(|s| scope.allows(&s.input.parties()))
             .filter(|s| f.department_id.is_none_or(|d| d == s.input.department_id))
-            .filter(|s| f.vendor_id.is_none_or(|v| Some(v) == s.input.vendor_id))
+            .filter(|s| f.vendor_id.is_none_or(|v| s.input.parties().has_vendor(v)))
             .filter(|s| f.phase.is_none_or(|p| p == s.input.phase))
             .filter(|s| f.status.is_none_or(|st| st == s.status))
             .filter(|s| name.as_ref().is_none_or(|n| s.input.name.to_lowercase().contains(n.as_str())))
@@ -618,16 +675,6 @@ impl Store {
         .await
     }
 
-    /// The workflow's view of every applicable requirement of a system's
-    /// current round, read in `tx`.
-    async fn items_in(&self, tx: &mut Tx, s: &SystemRecord) -> Result<Vec<ItemState>, StoreError> {
-        let conditions = self.catalog_conditions(s.catalog_version_id).await?;
-        let pairs: Vec<(u32, bool)> = overrides_in(tx, s.id).await?.iter().map(|o| (o.number, o.applies)).collect();
-        let applicable = conditions.applicable(&s.input.attrs, &pairs);
-        let decided = answers_in(tx, s.id, s.round).await?.into_iter().map(|a| (a.number, a.review)).collect();
-        Ok(checklist::item_states(&applicable, &decided))
-    }
-
     /// Saves an answer: a new revision, its history line and audit event.
     /// Whether this person may change this item now is decided inside the
     /// same write transaction, on the system's row as it is then (locked on
@@ -649,14 +696,25 @@ impl Store {
     /// audit event. An answer changed since the revision the change was
     /// made on refuses the whole batch as `Stale`.
     pub async fn save_answers(&self, ctx: &Ctx, system_id: i64, changes: &[AnswerChange]) -> Result<(), StoreError> {
+        self.save_answers_by(ctx, system_id, None, changes).await
+    }
+
+    /// [`Store::save_answers`] by organisation `by`: an item another
+    /// organisation answers is `Missing`, one of a submitted part refused.
+    /// `None`: whoever answers each item (the console, tests).
+    pub async fn save_answers_by(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        by: Option<i64>,
+        changes: &[AnswerChange],
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let mut s = lock_system(&mut tx, system_id).await?;
-        let items = self.items_in(&mut tx, &s).await?;
+        let (_, parts) = self.parts_in(&mut tx, &s).await?;
         for AnswerChange { number, input, on_revision } in changes {
             let number = *number;
-            if !items.iter().any(|i| i.number == number) {
-                return Err(StoreError::Missing);
-            }
+            Store::check_change(&s, &parts, number, by)?;
             let before = answer_in(&mut tx, &s, number).await?;
             if on_revision.is_some_and(|r| r != before.as_ref().map_or(0, |a| a.revision)) {
                 return Err(StoreError::Stale);
@@ -706,13 +764,12 @@ impl Store {
         tx: &mut Tx,
         ctx: &Ctx,
         system_id: i64,
-        number: u32,
+        (number, by): (u32, Option<i64>),
         (kind, name): (HistoryKind, &str),
     ) -> Result<SystemRecord, StoreError> {
         let s = lock_system(tx, system_id).await?;
-        if !self.items_in(tx, &s).await?.iter().any(|i| i.number == number) {
-            return Err(StoreError::Missing);
-        }
+        let (_, parts) = self.parts_in(tx, &s).await?;
+        Store::check_change(&s, &parts, number, by)?;
         let before = answer_in(tx, &s, number).await?;
         let review = before.as_ref().map_or(Review::Pending, |a| a.review);
         let (next, _) = checklist::after_change(s.status, review).map_err(StoreError::Refused)?;
@@ -734,18 +791,6 @@ impl Store {
         Ok(s)
     }
 
-    /// Submits the whole system, if the workflow allows it on the answers
-    /// as they are inside this transaction.
-    pub async fn submit_system(&self, ctx: &Ctx, system_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
-        let items = self.items_in(&mut tx, &s).await?;
-        let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
-        move_status(&mut tx, ctx, s.id, s.status, to).await?;
-        history_line(&mut tx, ctx, &s, 0, HistoryKind::Submit, None, "").await?;
-        tx.commit_audited(ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await
-    }
-
     /// The officer's decision on one answer (承認, or 差戻し with a comment),
     /// on the revision the officer saw: if the answer changed since, the
     /// decision is refused as stale. An approval keeps the approved content.
@@ -760,7 +805,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let s = lock_system(&mut tx, system_id).await?;
-        checklist::can_review(s.status).map_err(StoreError::Refused)?;
+        let (_, parts) = self.parts_in(&mut tx, &s).await?;
+        checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
         let d = Decision { number, seen_revision, decision, comment: comment.to_owned() };
         decide_in(&mut tx, ctx, &s, &d).await?;
         tx.commit().await
@@ -784,9 +830,10 @@ impl Store {
         if s.revision != seen_revision + 1 {
             return Err(StoreError::Stale);
         }
-        checklist::can_review(s.status).map_err(StoreError::Refused)?;
+        let (_, parts) = self.parts_in(&mut tx, &s).await?;
         let mut approved = 0;
         for &number in numbers {
+            checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
             let a = answer_in(&mut tx, &s, number).await?.ok_or(StoreError::Missing)?;
             if a.approved.as_ref().is_some_and(|ap| ap.revision == a.revision) && a.review == Review::Approved {
                 continue;
@@ -805,9 +852,12 @@ impl Store {
     pub async fn finish_review(&self, ctx: &Ctx, system_id: i64) -> Result<SystemStatus, StoreError> {
         let mut tx = self.begin().await?;
         let s = lock_system(&mut tx, system_id).await?;
-        let items = self.items_in(&mut tx, &s).await?;
+        let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
+        if to == SystemStatus::Returned {
+            self.reopen_returned(&mut tx, &s, &items, &parts).await?;
+        }
         history_line(&mut tx, ctx, &s, 0, HistoryKind::ReviewFinished, None, to.as_str()).await?;
         append(
             &mut tx,

@@ -44,6 +44,11 @@ impl CurrentUser {
         self.0.role.can(p)
     }
 
+    /// The organisation this person answers for, if they answer at all.
+    pub fn answers_for(&self) -> Option<i64> {
+        self.0.organisation_id.filter(|_| self.can(Permission::AnswerChecklist))
+    }
+
     /// The systems this person may see.
     pub fn scope(&self) -> mamori_core::scope::Scope {
         mamori_core::scope::Scope::of(self.0.role, self.0.organisation_id)

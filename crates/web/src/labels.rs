@@ -8,6 +8,7 @@ use mamori_core::catalog::{Applicability, Attr};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use mamori_core::monitoring::Severity;
+use mamori_core::parties::Party;
 use mamori_core::verification::{CheckId, Verdict};
 
 /// A value shown to people, by its translation key.
@@ -78,6 +79,17 @@ impl Label for Role {
             Role::Department => "role-department",
             Role::Vendor => "role-vendor",
             Role::Auditor => "role-auditor",
+        }
+    }
+}
+
+impl Label for Party {
+    fn key(self) -> &'static str {
+        match self {
+            Party::Department => "party-department",
+            Party::Builder => "party-builder",
+            Party::Maintenance => "party-maintenance",
+            Party::Cloud => "party-cloud",
         }
     }
 }
@@ -156,6 +168,7 @@ impl Label for Action {
             Action::ApplicabilityOverridden => "action-applicability-overridden",
             Action::AnswerSaved => "action-answer-saved",
             Action::SystemSubmitted => "action-system-submitted",
+            Action::ItemPartyMoved => "action-item-party-moved",
             Action::AnswerReviewed => "action-answer-reviewed",
             Action::ReviewFinished => "action-review-finished",
             Action::EvidenceUploaded => "action-evidence-uploaded",
@@ -202,6 +215,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend([Verdict::Pass, Verdict::Warn, Verdict::Error, Verdict::Fail].map(Label::key));
     keys.extend(Role::ALL.iter().map(|x| x.key()));
     keys.extend([OrgKind::Department, OrgKind::Vendor].map(Label::key));
+    keys.extend(Party::ALL.iter().map(|x| x.key()));
     keys.extend(HistoryKind::ALL.iter().map(|x| x.key()));
     keys.extend(LedgerChange::ALL.iter().map(|x| x.key()));
     keys.extend(Severity::ALL.iter().map(|x| x.key()));

@@ -116,6 +116,7 @@ fn entries() -> Vec<Entry> {
         ),
         entry(p.clone(), "/systems/{id}/answers/apply", Permission(AnswerChecklist), post(systems::apply_answers)),
         entry(p.clone(), "/systems/{id}/overrides", Permission(ManageSystems), post(systems::set_override)),
+        entry(p.clone(), "/systems/{id}/moves", Permission(ManageSystems), post(systems::move_item)),
         entry(p.clone(), "/systems/{id}/rounds", Permission(ManageSystems), post(systems::start_round)),
         entry(p.clone(), "/systems/{id}/approvals", Permission(ReviewAnswers), post(systems::approve_selected)),
         entry(p.clone(), "/systems/{id}/scans", Permission(RequestScans), post(systems::request_scan)),

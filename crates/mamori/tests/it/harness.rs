@@ -319,6 +319,8 @@ pub async fn create_web_system(
         description: String::new(),
         department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
         vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
+        maintenance_id: None,
+        cloud_id: None,
         phase: mamori_core::checklist::Phase::Production,
         attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
         ismap_number: String::new(),

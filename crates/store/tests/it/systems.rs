@@ -19,6 +19,8 @@ async fn systems_answers_and_decisions_keep_their_history() {
             description: String::new(),
             department_id: dept,
             vendor_id: Some(vendor),
+            maintenance_id: None,
+            cloud_id: None,
             phase: Phase::Building,
             attrs: SystemAttributes { web_system: true, ..Default::default() },
             ismap_number: String::new(),

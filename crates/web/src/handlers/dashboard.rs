@@ -129,18 +129,22 @@ fn bars(t: &Tr, items: Vec<(String, usize, usize, usize)>) -> (Vec<Bar>, u32) {
     (bars, n * BAR_STEP + 4)
 }
 
-/// What comes next for a system, for the party whose turn it is: the
-/// vendor answers, fixes and submits; the security office reviews; the
+/// What comes next for a system, for the party whose turn it is: each
+/// party answers, fixes and submits its part (`mine`: the progress of the
+/// reader's part and whether it is in); the security office reviews; the
 /// department follows its systems. `(urgency, words, link)`.
-fn next_step(t: &Tr, user: &CurrentUser, s: &SystemRecord, p: &Progress) -> Option<(u8, String, String)> {
+fn next_step(
+    t: &Tr,
+    user: &CurrentUser,
+    s: &SystemRecord,
+    p: &Progress,
+    mine: Option<(&Progress, bool)>,
+) -> Option<(u8, String, String)> {
     let name = s.input.name.as_str();
     let n = |x: usize| x.to_string();
     let link = |q: &str| format!("/systems/{}{q}", s.id);
     let answering = matches!(s.status, SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned);
-    if user.can(Permission::AnswerChecklist) {
-        if !answering {
-            return None;
-        }
+    if let Some((p, _)) = mine.filter(|(_, part_in)| answering && !part_in) {
         if p.returned > 0 {
             let words = t.with("next-returned", &[("name", name), ("count", &n(p.returned))]);
             return Some((0, words, link("?show=returned#list")));
@@ -150,6 +154,10 @@ fn next_step(t: &Tr, user: &CurrentUser, s: &SystemRecord, p: &Progress) -> Opti
             return Some((1, t.with("next-unanswered", &[("name", name), ("count", &n(unanswered))]), link("")));
         }
         return Some((2, t.with("next-submit", &[("name", name)]), link("")));
+    }
+    if matches!(user.scope(), mamori_core::scope::Scope::Vendor(_)) {
+        // A vendor's turn is its own part only.
+        return None;
     }
     if user.can(Permission::ReviewAnswers) {
         if s.status != SystemStatus::Submitted {
@@ -212,12 +220,23 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         };
         let (_, catalog, places) = &versions[v];
         let mut progress = Progress::default();
+        // The reader's own part, when the reader answers items here.
+        let parts = match user.answers_for() {
+            Some(_) => Some(state.store.parts(s).await?),
+            None => None,
+        };
+        let mut my_progress = Progress::default();
         for item in &f.items {
             let (Some(r), Some(&pos)) = (catalog.requirements.get(item.index), places.get(item.index)) else {
                 continue;
             };
             let answer = item.answer.as_ref().map(|(a, review)| (a, *review));
             progress.count(answer, today);
+            if let (Some(parts), Some(org)) = (&parts, user.answers_for()) {
+                if parts.answerer(r.number) == Some(org) {
+                    my_progress.count(answer, today);
+                }
+            }
             categories[pos].1.count(answer, today);
             if let Some((a, review)) = answer {
                 if review == Review::Returned {
@@ -228,7 +247,11 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
                 }
             }
         }
-        next_steps.extend(next_step(&t, user, s, &progress));
+        let mine = match (&parts, user.answers_for()) {
+            (Some(parts), Some(org)) if my_progress.applicable > 0 => Some((&my_progress, parts.is_submitted(org))),
+            _ => None,
+        };
+        next_steps.extend(next_step(&t, user, s, &progress, mine));
         if let Some(due) = checklist::round_due(s.status, s.input.due_on, today) {
             let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
             let (order, words) = match due {

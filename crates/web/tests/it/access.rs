@@ -88,6 +88,10 @@ struct Who {
     client: Client,
     /// A vendor of another company than the system's.
     foreign: bool,
+    /// Answers item 1 of the system (the builder's).
+    answers_item: bool,
+    /// Answers some item of the system (has a part to submit).
+    has_part: bool,
 }
 
 #[tokio::test]
@@ -96,7 +100,10 @@ async fn role_by_route_matrix_has_no_surprise() {
         let dept = app.org("総務課", OrgKind::Department).await;
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;
-        let mut people = vec![Who { role: None, client: app.client(), foreign: false }];
+        let maintenance = app.org("保守ベンダー", OrgKind::Vendor).await;
+        let cloud = app.org("クラウド事業者", OrgKind::Vendor).await;
+        let mut people =
+            vec![Who { role: None, client: app.client(), foreign: false, answers_item: false, has_part: false }];
         let mut target = 0;
         for (login, role, org) in [
             ("m-admin", Role::Admin, None),
@@ -105,14 +112,33 @@ async fn role_by_route_matrix_has_no_surprise() {
             ("m-vendor", Role::Vendor, Some(vendor)),
             ("m-auditor", Role::Auditor, None),
             ("m-vendor-b", Role::Vendor, Some(vendor_b)),
+            // The system's other vendors: each sees it as its builder does.
+            ("m-maintenance", Role::Vendor, Some(maintenance)),
+            ("m-cloud", Role::Vendor, Some(cloud)),
         ] {
             let (c, id) = app.signed_in(login, role, org).await;
             if role == Role::Auditor {
                 target = id;
             }
-            people.push(Who { role: Some(role), client: c, foreign: org == Some(vendor_b) });
+            people.push(Who {
+                role: Some(role),
+                client: c,
+                foreign: org == Some(vendor_b),
+                answers_item: org == Some(vendor),
+                // The builder answers 1-6, 19-29 and 79 here, the
+                // maintenance vendor 8-12; the cloud provider's items do not
+                // apply, and the department's are moved to the builder.
+                has_part: org == Some(vendor) || org == Some(maintenance),
+            });
         }
         let system = crate::checklist::system(&app, dept, Some(vendor), "台帳システム").await;
+        let before = app.store.system(system).await.unwrap().unwrap();
+        let input = mamori_store::systems::SystemInput {
+            maintenance_id: Some(maintenance),
+            cloud_id: Some(cloud),
+            ..before.input.clone()
+        };
+        app.store.update_system(&app.ctx(), &before, &input).await.unwrap();
         // An evidence file whose id equals the system's, so one {id} serves both.
         let file = mamori_store::evidence::NewEvidence {
             number: 1,
@@ -122,6 +148,7 @@ async fn role_by_route_matrix_has_no_surprise() {
             expires_on: None,
             content: b"x",
             replaces: None,
+            by: None,
         };
         let evidence = app.store.add_evidence(&app.ctx(), system, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");
@@ -143,8 +170,18 @@ async fn role_by_route_matrix_has_no_surprise() {
                     who.client.post(&path, &[]).await
                 };
                 let about_the_system = route.path.starts_with("/systems/{id}") || route.path.starts_with("/evidence/");
+                let answers = who.role.is_some_and(|r| r.can(mamori_core::identity::Permission::AnswerChecklist));
+                let changes_item = route.method != reqwest::Method::GET
+                    && route.path.starts_with("/systems/{id}/items/{number}")
+                    && !route.path.ends_with("/review");
                 let want = if who.foreign && about_the_system {
                     // Another company's system: as if it did not exist.
+                    mamori_web_access::Expect::Hidden
+                } else if answers && changes_item && !who.answers_item {
+                    // Another party's item: read, never changed.
+                    mamori_web_access::Expect::Hidden
+                } else if answers && route.path == "/systems/{id}/submit" && !who.has_part {
+                    // Nothing of theirs to submit.
                     mamori_web_access::Expect::Hidden
                 } else {
                     expected(&route, who.role)

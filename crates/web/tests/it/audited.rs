@@ -216,6 +216,11 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/systems/{id}/overrides", "applicability.overridden", "officer2", Some("system")).await;
         post_ok(&officer, &s, &format!("{s}/catalog"), &[("version", "1")]).await;
         w.expect("/systems/{id}/catalog", "system.catalog_changed", "officer2", Some("system")).await;
+        // The department's own items go to the vendor, which answers all.
+        for n in ["7", "15", "16", "17", "18", "30"] {
+            post_ok(&officer, &s, &format!("{s}/moves"), &[("number", n), ("party", "builder")]).await;
+        }
+        w.expect("/systems/{id}/moves", "item.party_moved", "officer2", Some("system")).await;
         let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
         for n in &applicable {
             post_ok(

@@ -9,8 +9,24 @@ use mamori_core::identity::{OrgKind, Role};
 use mamori_store::systems::SystemInput;
 use reqwest::StatusCode;
 
-/// A system registered directly in the store (for tests that need one).
+/// A system registered directly in the store (for tests that need one),
+/// its vendor answering every item: the department's own items (7, 15–18,
+/// 30) moved to the builder, as the officer may. Without a vendor, the
+/// department answers all. [`system_with_parties`] keeps the catalog's
+/// parties.
 pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i64 {
+    let id = system_with_parties(app, dept, vendor, name).await;
+    if vendor.is_some() {
+        for n in [7, 15, 16, 17, 18, 30] {
+            app.store.move_item(&app.system_ctx(), id, n, mamori_core::parties::Party::Builder).await.unwrap();
+        }
+    }
+    id
+}
+
+/// A system registered directly in the store, each item answered by the
+/// party the catalog names.
+pub async fn system_with_parties(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i64 {
     let ctx = app.system_ctx();
     let catalog = match app.store.ensure_catalog(&ctx).await.unwrap() {
         Some(id) => id,
@@ -21,6 +37,8 @@ pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i6
         description: String::new(),
         department_id: dept,
         vendor_id: vendor,
+        maintenance_id: None,
+        cloud_id: None,
         phase: Phase::Building,
         attrs: SystemAttributes::default(),
         ismap_number: String::new(),
@@ -44,18 +62,18 @@ pub async fn supplied_system(app: &App, name: &str) -> (i64, Client) {
 }
 
 /// Submits the system from its page.
-async fn submit(c: &Client, sys: i64) -> crate::harness::Res {
+pub(crate) async fn submit(c: &Client, sys: i64) -> crate::harness::Res {
     c.get(&format!("/systems/{sys}")).await;
     c.post(&format!("/systems/{sys}/submit"), &[]).await
 }
 
 /// Ends the review from the system's page.
-async fn finish_review(c: &Client, sys: i64) -> crate::harness::Res {
+pub(crate) async fn finish_review(c: &Client, sys: i64) -> crate::harness::Res {
     c.get(&format!("/systems/{sys}")).await;
     c.post(&format!("/systems/{sys}/review"), &[]).await
 }
 
-async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate::harness::Res {
+pub(crate) async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate::harness::Res {
     c.get(&format!("/systems/{sys}/items/{n}")).await;
     c.post(&format!("/systems/{sys}/items/{n}"), fields).await
 }
@@ -66,7 +84,7 @@ fn revision_in(body: &str) -> String {
     body.find(marker).map(|i| &body[i + marker.len()..]).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
 }
 
-async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> crate::harness::Res {
+pub(crate) async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> crate::harness::Res {
     let page = c.get(&format!("/systems/{sys}/items/{n}")).await;
     let revision = revision_in(&page.body);
     c.post(
@@ -115,6 +133,12 @@ async fn the_whole_flow_from_registration_to_approval_with_history() {
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let sys: i64 = r.location().rsplit('/').next().unwrap().parse().unwrap();
+        // The department's own items (7, 15-18, 30) go to the vendor here.
+        for n in ["7", "15", "16", "17", "18", "30"] {
+            officer.get(&format!("/systems/{sys}")).await;
+            let r = officer.post(&format!("/systems/{sys}/moves"), &[("number", n), ("party", "builder")]).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: No.{n}: {}", app.backend, r.body);
+        }
         let page = officer.get(&format!("/systems/{sys}")).await;
         assert!(page.body.contains("未着手"));
         // Every system: 1-12, 15-30, 79; with servers: 13, 14.

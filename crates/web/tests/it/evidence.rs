@@ -100,6 +100,7 @@ async fn a_text_file_stored_as_x_hta_downloads_as_x_hta_txt() {
             expires_on: None,
             content: &content,
             replaces: None,
+            by: None,
         };
         let id = app.store.add_evidence(&app.ctx(), sys, &old).await.unwrap();
         let r = vendor.http.get(format!("{}/evidence/{id}", app.base)).send().await.unwrap();
@@ -222,6 +223,7 @@ async fn evidence_is_replaced_in_one_step_and_a_refused_replacement_leaves_the_o
             expires_on: None,
             content: b"%PDF-1.4\n",
             replaces: None,
+            by: None,
         };
         let other_system = app.store.add_evidence(&app.ctx(), other_sys, &theirs).await.unwrap();
         // Another item's file, another system's, a made-up id, a word: nothing changes.

@@ -67,6 +67,7 @@ async fn seeded(app: &App) -> (i64, crate::harness::Client) {
         expires_on: None,
         content,
         replaces: None,
+        by: None,
     };
     app.store.add_evidence(&ctx, sys, &new).await.unwrap();
     app.store.submit_system(&ctx, sys).await.unwrap();

@@ -544,6 +544,7 @@ async fn submitted_system(app: &App) -> (i64, usize) {
         expires_on: None,
         content: b"%PDF-1.4 test",
         replaces: None,
+        by: None,
     };
     app.store.add_evidence(&app.ctx(), sys, &file).await.unwrap();
     app.store.submit_system(&app.ctx(), sys).await.unwrap();

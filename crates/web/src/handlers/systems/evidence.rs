@@ -18,7 +18,7 @@ use axum::extract::{Path, State};
 pub async fn remove_evidence(page: Page, who: Acting, Path((id, number, file)): Path<(i64, u32, i64)>) -> Reply {
     let (s, _) = applicable_item(&page, &who, id, number).await?;
     let belongs = page.store.evidence(file).await?.is_some_and(|e| e.system_id == s.id && e.number == number);
-    if !belongs {
+    if !belongs || !super::Answerers::of(&page, &s).await?.is_mine(&who.user, number) {
         return Err(crate::error::AppError::NotFound);
     }
     match evidence_op::remove(&who.op(&page), s.id, file).await {
@@ -52,8 +52,12 @@ pub async fn upload_evidence(
     Path((id, number)): Path<(i64, u32)>,
     request: axum::extract::Request,
 ) -> Reply {
-    // Who may see the system is decided before the body is even parsed.
+    // Who may see the system, and whether the item is theirs to answer, is
+    // decided before the body is even parsed.
     let (s, _) = applicable_item(&page, &who, id, number).await?;
+    if !super::Answerers::of(&page, &s).await?.is_mine(&who.user, number) {
+        return Err(crate::error::AppError::NotFound);
+    }
     let t = page.t();
     let max = page.config.evidence.max_bytes;
     // Streamed: the CSRF token first, then the file up to the limit; past

@@ -30,6 +30,8 @@ pub struct SystemForm {
     description: String,
     department_id: String,
     vendor_id: String,
+    maintenance_id: String,
+    cloud_id: String,
     phase: String,
     uses_servers: Option<String>,
     web_system: Option<String>,
@@ -57,6 +59,8 @@ impl SystemForm {
             description: i.description.clone(),
             department_id: i.department_id.to_string(),
             vendor_id: i.vendor_id.map(|v| v.to_string()).unwrap_or_default(),
+            maintenance_id: i.maintenance_id.map(|v| v.to_string()).unwrap_or_default(),
+            cloud_id: i.cloud_id.map(|v| v.to_string()).unwrap_or_default(),
             phase: i.phase.as_str().to_owned(),
             uses_servers: on(i.attrs.uses_servers),
             web_system: on(i.attrs.web_system),
@@ -120,16 +124,20 @@ fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut F
     if dept.is_none() {
         errors.add("department_id", t.get("system-need-department"));
     }
-    let vendor = if f.vendor_id.trim().is_empty() {
-        Some(None)
-    } else {
-        let v =
-            f.vendor_id.parse::<i64>().ok().filter(|id| orgs.iter().any(|o| o.id == *id && o.kind == OrgKind::Vendor));
+    // Each vendor party: empty, or a vendor of the list.
+    let mut vendor_of = |field: &'static str, value: &str| {
+        if value.trim().is_empty() {
+            return Some(None);
+        }
+        let v = value.parse::<i64>().ok().filter(|id| orgs.iter().any(|o| o.id == *id && o.kind == OrgKind::Vendor));
         if v.is_none() {
-            errors.add("vendor_id", t.get("system-need-vendor"));
+            errors.add(field, t.get("system-need-vendor"));
         }
         v.map(Some)
     };
+    let vendor = vendor_of("vendor_id", &f.vendor_id);
+    let maintenance = vendor_of("maintenance_id", &f.maintenance_id);
+    let cloud = vendor_of("cloud_id", &f.cloud_id);
     let phase = Phase::parse(&f.phase);
     if phase.is_none() {
         errors.add("phase", t.get("system-need-phase"));
@@ -178,6 +186,8 @@ fn validate_system(t: &Tr, f: &SystemForm, orgs: &[Organisation], errors: &mut F
         description: description?,
         department_id: dept?,
         vendor_id: vendor?,
+        maintenance_id: maintenance?,
+        cloud_id: cloud?,
         phase: phase?,
         attrs,
         ismap_number: ismap?,

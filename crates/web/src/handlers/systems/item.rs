@@ -44,6 +44,10 @@ pub async fn save_answer(
     Form(form): Form<AnswerForm>,
 ) -> Reply {
     let (s, l) = applicable_item(&page, &who, id, number).await?;
+    // Another party's item is read, never changed: as if the route did not exist.
+    if !super::Answerers::of(&page, &s).await?.is_mine(&who.user, number) {
+        return Err(crate::error::AppError::NotFound);
+    }
     let t = page.t();
     let mut errors = FormErrors::new();
     let status = AnswerStatus::parse(&form.status);

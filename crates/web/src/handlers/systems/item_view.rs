@@ -11,7 +11,7 @@ use crate::forms::FormErrors;
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use askama::Template;
-use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, SystemStatus};
+use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind};
 use mamori_core::identity::Permission;
 use mamori_core::verification;
 use mamori_store::systems::SystemRecord;
@@ -44,6 +44,10 @@ struct ItemPage<'a> {
     changes: Vec<(String, String, String)>,
     can_answer: bool,
     can_review: bool,
+    /// Who answers the item ("organisation (party)").
+    answerer: String,
+    /// Another party's item, shown to one who answers others.
+    others: bool,
     statuses: Vec<(String, String)>,
     history: Vec<HistoryRow>,
     evidence: Vec<EvidenceRow>,
@@ -188,6 +192,9 @@ pub(super) async fn item_page(
     });
     let auto = auto_shown(page, user, &p.t, &s, r).await?;
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
+    let who = super::Answerers::of(page, &s).await?;
+    let mine = who.is_mine(user, number);
+    let part_in = who.parts.item_submitted(number);
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
         prev,
@@ -199,11 +206,13 @@ pub(super) async fn item_page(
         changes,
         review: current.map(|a| p.t.label(a.review)).unwrap_or_default(),
         review_comment: current.map(|a| a.review_comment.clone()).unwrap_or_default(),
-        can_answer: applies && user.can(Permission::AnswerChecklist) && checklist::can_answer(s.status).is_ok(),
+        can_answer: applies && mine && checklist::can_change_part(s.status, part_in).is_ok(),
         can_review: applies
             && current.is_some()
             && user.can(Permission::ReviewAnswers)
-            && s.status == SystemStatus::Submitted,
+            && checklist::can_review_item(s.status, part_in).is_ok(),
+        others: applies && user.answers_for().is_some() && !mine,
+        answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
         history: history_rows(&p.t, &history),
         evidence,

@@ -30,7 +30,7 @@ pub struct SystemRow {
 const COLUMNS: [(&str, &str); 6] = [
     ("name", "field-system-name"),
     ("department", "field-department"),
-    ("vendor", "field-vendor"),
+    ("vendor", "field-vendors"),
     ("phase", "field-phase"),
     ("status", "field-status"),
     ("updated", "field-updated"),
@@ -88,7 +88,7 @@ pub async fn systems(page: Page, who: Acting, Query(q): Query<ListQuery>) -> Rep
             id: s.id,
             name: s.input.name.clone(),
             department: s.department_name.clone(),
-            vendor: s.vendor_name.clone().unwrap_or_default(),
+            vendor: s.vendor_names().join("、"),
             phase: p.t.label(s.input.phase),
             status: p.t.label(s.status),
             updated: jst(Some(s.updated_at)),

@@ -20,12 +20,14 @@ pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
 pub use page::{
-    change_catalog, confirm_scan_address, finish_review, request_scan, set_override, start_round, submit, system,
+    change_catalog, confirm_scan_address, finish_review, move_item, request_scan, set_override, start_round, submit,
+    system,
 };
 pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx, Styles};
 pub use workbook::{answers_xlsx, apply_answers, upload_answers};
 pub use yearly::{receive, set_month, sign_off, yearly, yearly_html, yearly_print, yearly_xlsx};
 
+use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::handlers::{load, Acting, Loaded};
 use crate::i18n::Tr;
@@ -33,7 +35,9 @@ use crate::AppState;
 use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
 use mamori_core::verification::{CheckId, CheckResult, Verdict};
+use mamori_store::parties::Parts;
 use mamori_store::systems::SystemRecord;
+use std::collections::HashMap;
 
 /// A file field of a multipart form, read up to `max` bytes and no
 /// further: the bytes, and whether the file was larger (or broken off).
@@ -98,6 +102,46 @@ pub(super) fn scan_line(t: &Tr, target: &str, c: &CheckResult, port_details: boo
         verdict: t.label(c.verdict),
         meaning,
         detail: if hidden { String::new() } else { c.summary.clone() },
+    }
+}
+
+/// A login as a page names it: mamori's own steps in words, not its code.
+pub(super) fn actor_name(t: &Tr, login: &str) -> String {
+    if login == mamori_core::audit::Actor::system().login {
+        t.get("audit-actor-system")
+    } else {
+        login.to_owned()
+    }
+}
+
+/// Who answers the items of a system, as its pages show it.
+pub(super) struct Answerers {
+    pub parts: Parts,
+    names: HashMap<i64, String>,
+}
+
+impl Answerers {
+    pub async fn of(state: &AppState, s: &SystemRecord) -> Result<Answerers, AppError> {
+        let parts = state.store.parts(s).await?;
+        let names = state.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
+        Ok(Answerers { parts, names })
+    }
+
+    pub fn name(&self, org: i64) -> &str {
+        self.names.get(&org).map_or("-", String::as_str)
+    }
+
+    /// "organisation (party)" for item `number`.
+    pub fn label(&self, t: &Tr, number: u32) -> String {
+        match self.parts.items.get(&number) {
+            Some((party, org)) => format!("{} ({})", self.name(*org), t.label(*party)),
+            None => String::new(),
+        }
+    }
+
+    /// Does `user` answer item `number`?
+    pub fn is_mine(&self, user: &CurrentUser, number: u32) -> bool {
+        user.answers_for().is_some_and(|o| self.parts.answerer(number) == Some(o))
     }
 }
 

@@ -20,6 +20,7 @@ use axum::extract::{Path, Query};
 use axum::Form;
 use mamori_core::checklist::{self, AnswerStatus, Progress, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::{parse_multiline, Permission};
+use mamori_core::parties::Party;
 use mamori_core::verification::Verdict;
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::SystemRecord;
@@ -57,6 +58,21 @@ pub struct ItemRow {
     comment: String,
     /// Evidence of this round: id and file name.
     evidence: Vec<(i64, String)>,
+    /// Who answers it ("organisation (party)").
+    answerer: String,
+    /// The officer may decide on it now (its part is in).
+    reviewable: bool,
+}
+
+/// One organisation's part of the round.
+pub struct PartRow {
+    name: String,
+    parties: String,
+    items: usize,
+    answered: usize,
+    /// "提出済 (date login)", or empty while it is answered.
+    submitted: String,
+    yours: bool,
 }
 
 #[derive(Template)]
@@ -71,7 +87,17 @@ struct SystemPage<'a> {
     rows: Vec<ItemRow>,
     can_manage: bool,
     can_submit: bool,
+    /// The person's part is in; the others are not.
+    part_waiting: bool,
+    /// How many items the person's organisation answers.
+    my_items: usize,
     can_finish: bool,
+    /// Some item may be decided now (the list offers approval).
+    can_review: bool,
+    parts: Vec<PartRow>,
+    /// The officer's moves: number, party, by whom.
+    moves: Vec<(u32, String, String)>,
+    party_choices: Vec<(String, String)>,
     missing: Vec<u32>,
     overrides: Vec<(u32, String, String)>,
     versions: Vec<(i64, String)>,
@@ -208,6 +234,8 @@ async fn system_page_with(
     // item can be read and decided without opening it.
     let answers = page.store.answers(s.id, s.round).await?;
     let evidence = page.store.evidence_of_round(s.id, s.round).await?;
+    let who = super::Answerers::of(page, &s).await?;
+    let may_review = user.can(Permission::ReviewAnswers);
     let mut counts = Progress::default();
     let mut rows = Vec::new();
     for item in &figures.items {
@@ -267,15 +295,21 @@ async fn system_page_with(
                 .filter(|e| e.number == r.number)
                 .map(|e| (e.id, e.original_name.clone()))
                 .collect(),
+            answerer: who.label(&p.t, r.number),
+            reviewable: may_review
+                && (a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval)
+                && checklist::can_review_item(s.status, who.parts.item_submitted(r.number)).is_ok(),
         });
     }
     let rows_undecided = rows.iter().filter(|r| r.pending).count();
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
-    let items = checklist::item_states(&applicable, &decided);
-    // What stops the submission: items not answered, and returned items
-    // not answered again, named apart.
+    let mine: Vec<u32> = user.answers_for().map(|o| who.parts.numbers_of(o)).unwrap_or_default();
+    let items: Vec<_> =
+        checklist::item_states(&applicable, &decided).into_iter().filter(|i| mine.contains(&i.number)).collect();
+    // What stops the submission of the person's part: items not answered,
+    // and returned items not answered again, named apart.
     let (returned, missing): (Vec<u32>, Vec<u32>) = match checklist::submit(s.status, &items) {
         Err(WorkflowError::Unanswered(m)) => {
             m.into_iter().partition(|n| items.iter().any(|i| i.number == *n && i.review == Review::Returned))
@@ -289,7 +323,43 @@ async fn system_page_with(
         .map(|f| (f.key(), p.t.get(f.label()), rows.iter().filter(|r| f.keeps(r)).count(), *f == filter))
         .collect();
     rows.retain(|r| filter.keeps(r));
-    let is_vendor = user.can(Permission::AnswerChecklist);
+    let can_review = rows.iter().any(|r| r.reviewable);
+    let my_part_in = user.answers_for().is_some_and(|o| who.parts.is_submitted(o));
+    let parts = who
+        .parts
+        .organisations()
+        .into_iter()
+        .map(|org| {
+            let numbers = who.parts.numbers_of(org);
+            let mut parties: Vec<String> =
+                numbers.iter().filter_map(|n| who.parts.party(*n)).map(|x| p.t.label(x)).collect();
+            parties.dedup();
+            parties.sort();
+            parties.dedup();
+            PartRow {
+                name: who.name(org).to_owned(),
+                parties: parties.join("、"),
+                items: numbers.len(),
+                answered: figures.items.iter().filter(|i| numbers.contains(&i.number) && i.answer.is_some()).count(),
+                submitted: who
+                    .parts
+                    .submission(org)
+                    .map(|x| {
+                        let by = super::actor_name(&p.t, &x.actor_login);
+                        p.t.with("parts-submitted", &[("at", &jst(Some(x.at))), ("by", &by)])
+                    })
+                    .unwrap_or_default(),
+                yours: user.answers_for() == Some(org),
+            }
+        })
+        .collect();
+    let moves = page
+        .store
+        .item_moves(s.id)
+        .await?
+        .into_iter()
+        .map(|m| (m.number, p.t.label(m.party), super::actor_name(&p.t, &m.actor_login)))
+        .collect();
     let attrs = [
         (s.input.attrs.uses_servers, "attr-uses-servers"),
         (s.input.attrs.web_system, "attr-web-system"),
@@ -311,8 +381,14 @@ async fn system_page_with(
         counts,
         rows,
         can_manage: user.can(Permission::ManageSystems),
-        can_submit: is_vendor && checklist::can_answer(s.status).is_ok(),
-        can_finish: user.can(Permission::ReviewAnswers) && s.status == SystemStatus::Submitted,
+        can_submit: !mine.is_empty() && checklist::can_change_part(s.status, my_part_in).is_ok(),
+        part_waiting: !mine.is_empty() && my_part_in && s.status != SystemStatus::Submitted,
+        my_items: mine.len(),
+        can_finish: may_review && s.status == SystemStatus::Submitted,
+        can_review,
+        parts,
+        moves,
+        party_choices: Party::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
         missing,
         returned,
         filters,
@@ -377,6 +453,37 @@ pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(for
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
         checklist_op::set_override(&who.op(&page), id, n, a, &r).await?;
         return done(&page, "override-saved", &format!("/systems/{id}")).await;
+    }
+    system_page(&page, &who.user, s, errors).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MoveForm {
+    number: String,
+    party: String,
+}
+
+/// Moves one item to another party for this system (officer).
+pub async fn move_item(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<MoveForm>) -> Reply {
+    let s = system_for(&page, &who, id).await?;
+    let t = page.t();
+    let mut errors = FormErrors::new();
+    let l = load(&page, &s).await?;
+    let number = form.number.trim().parse::<u32>().ok().filter(|n| l.applicable.contains(n));
+    if number.is_none() {
+        errors.add("move_number", t.get("move-bad-number"));
+    }
+    let party = Party::parse(&form.party);
+    if party.is_none() {
+        errors.add("move_party", t.get("move-bad-party"));
+    }
+    if let (Some(n), Some(to)) = (number, party) {
+        match checklist_op::move_item(&who.op(&page), id, n, to).await {
+            Ok(()) => return done(&page, "move-saved", &format!("/systems/{id}")).await,
+            Err(Refused::Workflow(_)) => errors.add("move_number", t.get("move-not-now")),
+            Err(e) => return Err(e.into()),
+        }
     }
     system_page(&page, &who.user, s, errors).await
 }
