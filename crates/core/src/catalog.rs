@@ -418,7 +418,7 @@ pub fn diff(old: &[RequirementDef], new: &[RequirementDef]) -> CatalogDiff {
             None => d.added.push(*num),
             Some(old_r) => {
                 let mut fields = Vec::new();
-                let pairs: [(&'static str, bool); 9] = [
+                let pairs: [(&'static str, bool); 10] = [
                     ("source", old_r.source != new_r.source),
                     ("major", old_r.major != new_r.major),
                     ("middle", old_r.middle != new_r.middle),
@@ -428,6 +428,7 @@ pub fn diff(old: &[RequirementDef], new: &[RequirementDef]) -> CatalogDiff {
                     ("checks", old_r.checks != new_r.checks),
                     ("self_met", old_r.self_met != new_r.self_met),
                     ("evidence_hint", old_r.evidence_hint != new_r.evidence_hint),
+                    ("party", old_r.party != new_r.party),
                 ];
                 for (f, differs) in pairs {
                     if differs {
@@ -499,6 +500,24 @@ mod tests {
         let c = CatalogFile::shipped();
         let r = c.requirements.iter().find(|r| r.applies_when == "external_service").unwrap();
         assert_eq!(r.unmet_condition(), "適用条件 (外部サービスを利用) に該当しない");
+    }
+
+    #[test]
+    fn each_item_names_who_answers_it_as_the_seed_assigns_the_duties() {
+        use crate::parties::Party;
+        let shipped = CatalogFile::shipped();
+        for r in &shipped.requirements {
+            let want = match r.number {
+                7 | 15..=18 | 30 => Party::Department,
+                8..=12 => Party::Maintenance,
+                72..=77 => Party::Cloud,
+                _ => Party::Builder,
+            };
+            assert_eq!(r.party, want, "No.{}", r.number);
+        }
+        let yaml = shipped.to_yaml();
+        assert_eq!(yaml.matches("party:").count(), 17, "the builder, the default, is left out of the file");
+        assert_eq!(CatalogFile::from_yaml(&yaml).unwrap(), shipped);
     }
 
     #[test]

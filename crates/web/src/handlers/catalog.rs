@@ -50,6 +50,7 @@ fn field_value(t: &crate::i18n::Tr, r: &RequirementDef, field: &str) -> String {
         "text" => r.text.clone(),
         "evidence_hint" => r.evidence_hint.clone(),
         "self_met" => t.get(if r.self_met { "catalog-self-met-yes" } else { "catalog-self-met-no" }),
+        "party" => t.label(r.party),
         _ => {
             let shown = req_row(t, r);
             if field == "checks" {
@@ -72,6 +73,7 @@ fn field_key(field: &str) -> &'static str {
         "applies_when" => "field-applies-when",
         "checks" => "field-checks",
         "self_met" => "field-self-met",
+        "party" => "field-answerer",
         _ => "field-evidence-hint",
     }
 }

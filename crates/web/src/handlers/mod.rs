@@ -185,6 +185,8 @@ pub struct ReqRow {
     applies_when: String,
     checks: String,
     hint: String,
+    /// Who answers it by default.
+    party: String,
 }
 
 /// A requirement as people read it: its condition in words, its automatic
@@ -205,6 +207,7 @@ pub fn req_row(t: &crate::i18n::Tr, r: &RequirementDef) -> ReqRow {
         applies_when,
         checks: checks.join("、"),
         hint: r.evidence_hint.clone(),
+        party: t.label(r.party),
     }
 }
 

@@ -188,6 +188,16 @@ async fn the_officer_moves_an_item_to_another_party_and_not_into_a_submitted_par
             officer.get(&format!("/systems/{sys}")).await;
             officer.post(&format!("/systems/{sys}/moves"), &[("number", n), ("party", party)]).await
         };
+        // The requirements page names each item's default party.
+        let catalog = officer.get("/catalog").await.body;
+        let row = |n: u32| {
+            let from = catalog.find(&format!("<tr id=\"no-{n}\">")).unwrap();
+            catalog[from..from + catalog[from..].find("</tr>").unwrap()].to_owned()
+        };
+        for (n, party) in [(7, "所管課"), (8, "保守事業者"), (31, "構築事業者"), (72, "クラウド事業者")]
+        {
+            assert!(row(n).contains(&format!(">{party}<")), "{}: No.{n} {party}", app.backend);
+        }
         // Bad input is explained and changes nothing.
         for (n, party, msg) in [
             ("31", "builder", "適用される項目の番号"),
