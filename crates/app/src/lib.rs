@@ -8,6 +8,7 @@
 //! operations.
 
 pub mod accounts;
+pub mod catalog;
 pub mod checklist;
 pub mod credentials;
 pub mod evidence;

@@ -167,6 +167,7 @@ impl Role {
                 ReviewAccess,
                 ViewSystems,
                 ManageSystems,
+                ManageCatalog,
                 ReviewAnswers,
                 ViewAuditLog,
                 ManageAlerts,
@@ -238,6 +239,8 @@ pub enum Permission {
     ViewSystems,
     /// Register and change systems, override applicability.
     ManageSystems,
+    /// Import a new version of the requirements catalog.
+    ManageCatalog,
     /// Answer the items one's own organisation answers (a vendor's party,
     /// or the department's own items) of the systems one may see.
     AnswerChecklist,

@@ -111,16 +111,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
         CatalogCommand::Import { file, id, title } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| refuse(format!("{} を読めません (cannot read): {e}", file.display())))?;
-            let catalog = if bytes.starts_with(b"PK") {
-                mamori_files::catalog_io::import(&bytes, &id, &title).map_err(|e| report(&e))?
-            } else {
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    refuse("UTF-8 の YAML か Excel (.xlsx) を指定してください (not UTF-8 YAML nor .xlsx)")
-                })?;
-                let c = CatalogFile::from_yaml(&text).map_err(|e| report(&e))?;
-                c.validate().map_err(|e| report(&e))?;
-                c
-            };
+            let catalog = mamori_app::catalog::read(&bytes, &id, &title).map_err(|e| report(&e))?;
             match store.import_catalog(&crate::shared::console_ctx(), &catalog).await.map_err(problem)? {
                 ImportOutcome::Imported(v) => {
                     outln!("版 {v} として {} 件を取り込みました (imported as version {v})", catalog.requirements.len())
@@ -144,6 +135,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
                                 "number": r.number, "source": r.source, "major": r.major, "middle": r.middle,
                                 "condition_note": r.condition_note, "text": r.text, "applies_when": r.applies_when,
                                 "checks": r.checks, "self_met": r.self_met, "evidence_hint": r.evidence_hint,
+                                "party": r.party.as_str(),
                             })
                         })
                         .collect();

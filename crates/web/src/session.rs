@@ -15,6 +15,7 @@ const PENDING: &str = "pending";
 const FLASH: &str = "flash";
 const PREVIOUS: &str = "previous_signin";
 const IMPORT: &str = "answer_import";
+const CATALOG: &str = "catalog_import";
 
 /// A completed sign-in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -127,4 +128,23 @@ pub async fn set_pending_import(s: &Session, v: PendingImport) -> Result<()> {
 
 pub async fn clear_pending_import(s: &Session) -> Result<()> {
     s.remove::<PendingImport>(IMPORT).await.map(drop)
+}
+
+/// An uploaded catalog, read and previewed, waiting for the officer's
+/// confirmation (as YAML: validated again when imported).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingCatalog {
+    pub yaml: String,
+}
+
+pub async fn pending_catalog(s: &Session) -> Result<Option<PendingCatalog>> {
+    s.get(CATALOG).await
+}
+
+pub async fn set_pending_catalog(s: &Session, v: PendingCatalog) -> Result<()> {
+    s.insert(CATALOG, v).await
+}
+
+pub async fn clear_pending_catalog(s: &Session) -> Result<()> {
+    s.remove::<PendingCatalog>(CATALOG).await.map(drop)
 }

@@ -1,14 +1,19 @@
 //! The requirements catalog: any version, and the differences between two.
 
 use crate::handlers::Reply;
+use crate::handlers::{done, Acting};
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, ReqRow};
+use crate::session;
+use mamori_app::catalog as catalog_op;
+use mamori_core::catalog::RowError;
+use mamori_store::catalog::ImportOutcome;
 
 use crate::error::AppError;
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::Query;
-use mamori_core::catalog::RequirementDef;
+use mamori_core::catalog::{CatalogFile, RequirementDef};
 use serde::Deserialize;
 
 // ----- catalog ------------------------------------------------------------------------------
@@ -24,6 +29,7 @@ struct CatalogPage<'a> {
     diff: Vec<String>,
     /// Each changed field of each changed requirement, old and new side by side.
     changes: Vec<FieldChange>,
+    can_import: bool,
 }
 
 /// A part of a text in a comparison: unchanged, or only on this side.
@@ -59,6 +65,17 @@ fn field_value(t: &crate::i18n::Tr, r: &RequirementDef, field: &str) -> String {
                 shown.applies_when
             }
         }
+    }
+}
+
+/// A field named in a problem, as people read it (the file's own words,
+/// such as YAML or 回答者, as they are).
+fn field_label(t: &crate::i18n::Tr, field: &str) -> String {
+    match field {
+        "source" | "major" | "middle" | "condition_note" | "text" | "applies_when" | "checks" | "self_met"
+        | "party" | "evidence_hint" => t.get(field_key(field)),
+        "number" => "No".to_owned(),
+        other => other.to_owned(),
     }
 }
 
@@ -101,41 +118,51 @@ fn segments(old: &str, new: &str) -> (Vec<Segment>, Vec<Segment>) {
     (o, n)
 }
 
+/// What changed from `old` to `new`: one line per added, removed or
+/// changed requirement, and each changed field side by side.
+fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> (Vec<String>, Vec<FieldChange>) {
+    let mut diff = Vec::new();
+    let mut changes = Vec::new();
+    let d = mamori_core::catalog::diff(&old.requirements, &new.requirements);
+    diff.extend(d.added.iter().map(|n| t.with("catalog-diff-added", &[("n", &n.to_string())])));
+    diff.extend(d.removed.iter().map(|n| t.with("catalog-diff-removed", &[("n", &n.to_string())])));
+    for (n, fields) in &d.changed {
+        let (Some(before), Some(after)) =
+            (old.requirements.iter().find(|r| r.number == *n), new.requirements.iter().find(|r| r.number == *n))
+        else {
+            continue;
+        };
+        let names: Vec<String> = fields.iter().map(|f| t.get(field_key(f))).collect();
+        diff.push(t.with("catalog-diff-changed", &[("n", &n.to_string()), ("fields", &names.join("、"))]));
+        for f in fields {
+            let (o, nw) = segments(&field_value(t, before, f), &field_value(t, after, f));
+            changes.push(FieldChange { number: *n, field: t.get(field_key(f)), old: o, new: nw });
+        }
+    }
+    if diff.is_empty() {
+        diff.push(t.get("catalog-diff-none"));
+    }
+    (diff, changes)
+}
+
 #[derive(Deserialize)]
 pub struct CatalogQuery {
     version: Option<i64>,
     compare: Option<i64>,
 }
 
-pub async fn catalog(page: Page, q: Query<CatalogQuery>) -> Reply {
+pub async fn catalog(page: Page, who: Acting, q: Query<CatalogQuery>) -> Reply {
     let versions = page.store.catalog_versions().await?;
     let id = q.version.or(versions.first().map(|v| v.id)).ok_or(AppError::NotFound)?;
     let file = page.store.catalog_document(id).await?.ok_or(AppError::NotFound)?;
     let p = page.ctx().await?;
-    let mut diff = Vec::new();
-    let mut changes = Vec::new();
-    if let Some(other) = q.compare {
-        let old = page.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;
-        let d = mamori_core::catalog::diff(&old.requirements, &file.requirements);
-        diff.extend(d.added.iter().map(|n| p.t.with("catalog-diff-added", &[("n", &n.to_string())])));
-        diff.extend(d.removed.iter().map(|n| p.t.with("catalog-diff-removed", &[("n", &n.to_string())])));
-        for (n, fields) in &d.changed {
-            let (Some(before), Some(after)) =
-                (old.requirements.iter().find(|r| r.number == *n), file.requirements.iter().find(|r| r.number == *n))
-            else {
-                continue;
-            };
-            let names: Vec<String> = fields.iter().map(|f| p.t.get(field_key(f))).collect();
-            diff.push(p.t.with("catalog-diff-changed", &[("n", &n.to_string()), ("fields", &names.join("、"))]));
-            for f in fields {
-                let (o, nw) = segments(&field_value(&p.t, before, f), &field_value(&p.t, after, f));
-                changes.push(FieldChange { number: *n, field: p.t.get(field_key(f)), old: o, new: nw });
-            }
+    let (diff, changes) = match q.compare {
+        Some(other) => {
+            let old = page.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;
+            compare(&p.t, &old, &file)
         }
-        if diff.is_empty() {
-            diff.push(p.t.get("catalog-diff-none"));
-        }
-    }
+        None => (Vec::new(), Vec::new()),
+    };
     html(CatalogPage {
         title: file.catalog.title.clone(),
         version: id,
@@ -144,8 +171,121 @@ pub async fn catalog(page: Page, q: Query<CatalogQuery>) -> Reply {
             .map(|v| (v.id, format!("{} {} ({})", v.id, v.label, jst(Some(v.imported_at)))))
             .collect(),
         rows: file.requirements.iter().map(|r| req_row(&p.t, r)).collect(),
+        can_import: who.user.can(mamori_core::identity::Permission::ManageCatalog),
         p,
         diff,
         changes,
     })
+}
+
+// ----- import a new version (the security office) ------------------------------------------
+
+#[derive(Template)]
+#[template(path = "catalog_import.html")]
+struct ImportPage<'a> {
+    p: PageCtx<'a>,
+    /// Row (0: the file), field, message.
+    errors: Vec<(u32, String, String)>,
+    /// Read without a problem and waiting for confirmation.
+    preview: Option<ImportPreview>,
+    max_mb: usize,
+}
+
+struct ImportPreview {
+    title: String,
+    label: String,
+    requirements: usize,
+    /// The version it is compared with, if any.
+    against: Option<i64>,
+    diff: Vec<String>,
+    changes: Vec<FieldChange>,
+}
+
+async fn import_page(page: &Page, errors: Vec<RowError>, preview: Option<ImportPreview>) -> Reply {
+    let p = page.ctx().await?;
+    let errors = errors.into_iter().map(|e| (e.row, field_label(&p.t, e.field), e.message)).collect();
+    html(ImportPage { p, errors, preview, max_mb: catalog_op::MAX_FILE / (1024 * 1024) })
+}
+
+pub async fn import_form(page: Page, who: Acting) -> Reply {
+    catalog_op::newest(&who.op(&page)).await?;
+    import_page(&page, Vec::new(), None).await
+}
+
+/// Reads an uploaded catalog (YAML or Excel) with the same checks as the
+/// console's import and shows what it would bring; the catalog waits in the
+/// session for the officer's confirmation. A file with any problem is
+/// named row by row and nothing waits.
+pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
+    let op = who.op(&page);
+    // The permission is decided before the body is read.
+    let newest = catalog_op::newest(&op).await?;
+    let mut multipart = match crate::csrf::verified_multipart(&page, request, catalog_op::MAX_FILE + 64 * 1024).await {
+        Ok(m) => m,
+        Err(refused) => return Ok(refused),
+    };
+    let t = page.t();
+    let (mut bytes, mut too_large) = (Vec::new(), false);
+    let (mut id, mut title) = (String::new(), String::new());
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        match field.name() {
+            Some("file") => (bytes, too_large) = crate::handlers::read_capped(&mut field, catalog_op::MAX_FILE).await,
+            Some(name @ ("catalog_id" | "title")) => {
+                let name = name.to_owned();
+                let (v, long) = crate::handlers::read_capped(&mut field, 400).await;
+                let v = if long { String::new() } else { String::from_utf8_lossy(&v).trim().to_owned() };
+                if name == "title" {
+                    title = v;
+                } else {
+                    id = v;
+                }
+            }
+            _ => {}
+        }
+    }
+    session::clear_pending_catalog(&page.session).await?;
+    let file_error = |key: &str| RowError { row: 0, field: "ファイル", message: t.get(key) };
+    if too_large {
+        return import_page(&page, vec![file_error("catalog-import-too-large")], None).await;
+    }
+    if bytes.is_empty() {
+        return import_page(&page, vec![file_error("catalog-import-need-file")], None).await;
+    }
+    let id = if id.is_empty() { "imported".to_owned() } else { id };
+    let title = if title.is_empty() { t.get("catalog-import-default-title") } else { title };
+    let file = match catalog_op::read(&bytes, &id, &title) {
+        Ok(f) => f,
+        Err(errors) => return import_page(&page, errors, None).await,
+    };
+    let (diff, changes) = match &newest {
+        Some((_, old)) => compare(&t, old, &file),
+        None => (Vec::new(), Vec::new()),
+    };
+    let preview = ImportPreview {
+        title: file.catalog.title.clone(),
+        label: file.catalog.version.clone(),
+        requirements: file.requirements.len(),
+        against: newest.map(|(v, _)| v),
+        diff,
+        changes,
+    };
+    session::set_pending_catalog(&page.session, session::PendingCatalog { yaml: file.to_yaml() }).await?;
+    import_page(&page, Vec::new(), Some(preview)).await
+}
+
+/// Imports the previewed catalog as a new version.
+pub async fn apply_catalog(page: Page, who: Acting) -> Reply {
+    let t = page.t();
+    let pending = session::pending_catalog(&page.session).await?;
+    session::clear_pending_catalog(&page.session).await?;
+    let Some(pending) = pending else {
+        let expired = RowError { row: 0, field: "ファイル", message: t.get("catalog-import-expired") };
+        return import_page(&page, vec![expired], None).await;
+    };
+    let file = CatalogFile::from_yaml(&pending.yaml)
+        .map_err(|_| AppError::Internal("an unreadable pending catalog".into()))?;
+    match catalog_op::import(&who.op(&page), &file).await? {
+        ImportOutcome::Imported(v) => done(&page, "catalog-imported", &format!("/catalog?version={v}")).await,
+        ImportOutcome::AlreadyImported(v) => done(&page, "catalog-import-same", &format!("/catalog?version={v}")).await,
+    }
 }

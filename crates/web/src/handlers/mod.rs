@@ -232,6 +232,19 @@ impl Loaded {
     }
 }
 
+/// A file field of a multipart form, read up to `max` bytes and no
+/// further: the bytes, and whether the file was larger (or broken off).
+pub(crate) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (Vec<u8>, bool) {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
+            Ok(None) => return (bytes, false),
+            Ok(Some(_)) | Err(_) => return (bytes, true),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::local_path;

@@ -305,6 +305,14 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         post_ok(&officer, &yearly, &format!("{s}/yearly/received"), &[("year", "2026")]).await;
         w.expect("/systems/{id}/yearly/received", "yearly_report.received", "officer2", Some("system")).await;
 
+        // A new catalog version from the web: read (a preview), then imported.
+        let mut catalog = mamori_core::catalog::CatalogFile::shipped();
+        catalog.catalog.version = "2".into();
+        let r = officer.post_file("/catalog/import", "/catalog/import", "c.yaml", catalog.to_yaml().into_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        post_ok(&officer, "/catalog/import", "/catalog/import/apply", &[]).await;
+        w.expect("/catalog/import/apply", "catalog.imported", "officer2", Some("catalog_version")).await;
+
         // The audit log's own upkeep.
         post_ok(
             &officer,
@@ -320,11 +328,11 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/alerts/{id}/ack", "alert.acknowledged", "officer2", Some("alert")).await;
 
         // Every state-changing route was walked; only the language switch
-        // and the upload of an answer workbook (a preview), which change no
-        // record, are exempt.
+        // and the uploads of an answer workbook and of a catalog (previews),
+        // which change no record, are exempt.
         let all: BTreeSet<&str> =
             route_table().into_iter().filter(|r| r.method != reqwest::Method::GET).map(|r| r.path).collect();
-        let exempt = ["/lang", "/systems/{id}/answers.xlsx"];
+        let exempt = ["/lang", "/systems/{id}/answers.xlsx", "/catalog/import"];
         let missing: Vec<&&str> = all.iter().filter(|p| !w.covered.contains(**p) && !exempt.contains(*p)).collect();
         assert!(missing.is_empty(), "{}: routes without an audit check: {missing:?}", app.backend);
 

@@ -1266,3 +1266,68 @@ async fn a_round_starts_from_the_last_submission_when_the_review_never_ended_and
         app.close().await;
     }
 }
+
+/// The officer imports a new catalog version from the web: the file is
+/// read with the console's checks, a bad row is named and nothing is
+/// imported; a good file is previewed against the newest version, and only
+/// the confirmation imports it (audited). Nobody else reaches the routes.
+#[tokio::test]
+async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_a_bad_row_changes_nothing() {
+    use mamori_core::catalog::CatalogFile;
+    for app in App::each(Options::default()).await {
+        app.store.ensure_catalog(&app.system_ctx()).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let vendor_org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (vendor, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor_org)).await;
+        let versions = async || app.store.catalog_versions().await.unwrap().len();
+        assert_eq!(versions().await, 1);
+        assert!(officer.get("/catalog").await.body.contains("href=\"/catalog/import\""), "{}", app.backend);
+        assert!(!vendor.get("/catalog").await.body.contains("href=\"/catalog/import\""));
+        assert_eq!(vendor.get("/catalog/import").await.status, StatusCode::NOT_FOUND);
+        let theirs =
+            vendor.post_file("/catalog", "/catalog/import", "c.yaml", CatalogFile::shipped().to_yaml().into()).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}: a vendor cannot upload", app.backend);
+
+        // A file with bad rows: every problem named by its number, nothing imported.
+        let mut bad = CatalogFile::shipped();
+        bad.requirements[4].text = " ".into();
+        bad.requirements[5].applies_when = "sometimes".into();
+        let r = officer.post_file("/catalog/import", "/catalog/import", "bad.yaml", bad.to_yaml().into_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK);
+        for words in ["何も取り込んでいません", "<td>5</td><td>内容</td>", "<td>6</td><td>適用条件</td>"]
+        {
+            assert!(r.body.contains(words), "{}: {words}", app.backend);
+        }
+        assert!(!r.body.contains("action=\"/catalog/import/apply\""), "{}: nothing to confirm", app.backend);
+        let r = officer.post("/catalog/import/apply", &[]).await;
+        assert!(r.body.contains("確認中の内容が見つかりません"), "{}: nothing waits", app.backend);
+        let r = officer.post_file("/catalog/import", "/catalog/import", "x.bin", vec![0xff, 0xfe, 0]).await;
+        assert!(r.body.contains("UTF-8 の YAML か Excel"), "{}", app.backend);
+        assert_eq!(versions().await, 1, "{}: nothing imported", app.backend);
+
+        // A good workbook with one text changed: previewed, then imported.
+        let mut good = CatalogFile::shipped();
+        good.requirements[0].text.push_str("\n(追記)");
+        let xlsx = mamori_files::catalog_io::export(&good).unwrap();
+        let r = officer.post_file("/catalog/import", "/catalog/import", "new.xlsx", xlsx).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("No.1 が変更されました") && r.body.contains("<ins>"), "{}: {}", app.backend, r.body);
+        assert!(r.body.contains("<dd>79</dd>"), "{}: the count", app.backend);
+        assert_eq!(versions().await, 1, "{}: not before the confirmation", app.backend);
+        let r = officer.post("/catalog/import/apply", &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(versions().await, 2, "{}", app.backend);
+        let newest = app.store.catalog_versions().await.unwrap()[0].id;
+        let stored = app.store.catalog(newest).await.unwrap();
+        assert!(
+            stored.requirements[0].text.ends_with("(追記)")
+                && stored.requirements[7].party == good.requirements[7].party
+        );
+        assert!(app.audit_actions().await.contains(&"catalog.imported".to_owned()));
+        // Confirming again finds nothing waiting.
+        let r = officer.post("/catalog/import/apply", &[]).await;
+        assert!(r.body.contains("確認中の内容が見つかりません"), "{}", app.backend);
+        assert_eq!(versions().await, 2);
+        app.close().await;
+    }
+}

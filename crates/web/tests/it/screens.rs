@@ -141,6 +141,7 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         "/password".into(),
         "/catalog".into(),
         "/catalog?version=1&compare=1".into(),
+        "/catalog/import".into(),
         "/systems".into(),
         "/systems?sort=status&dir=desc".into(),
         format!("/systems/{s}"),

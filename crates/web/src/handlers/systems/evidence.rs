@@ -74,7 +74,7 @@ pub async fn upload_evidence(
         match field.name() {
             Some("file") if file.is_none() => {
                 let name = clean_name(field.file_name().unwrap_or(""));
-                let (bytes, larger) = super::read_capped(&mut field, max).await;
+                let (bytes, larger) = crate::handlers::read_capped(&mut field, max).await;
                 too_large = larger;
                 file = Some((name, bytes));
                 if too_large {

@@ -39,19 +39,6 @@ use mamori_store::parties::Parts;
 use mamori_store::systems::SystemRecord;
 use std::collections::HashMap;
 
-/// A file field of a multipart form, read up to `max` bytes and no
-/// further: the bytes, and whether the file was larger (or broken off).
-pub(super) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (Vec<u8>, bool) {
-    let mut bytes = Vec::new();
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
-            Ok(None) => return (bytes, false),
-            Ok(Some(_)) | Err(_) => return (bytes, true),
-        }
-    }
-}
-
 /// The applicable items before and after `number`, in the catalog's order
 /// (the item pages' 前へ / 次へ, and 保存して次へ).
 pub(super) fn neighbours(applicable: &[u32], number: u32) -> (Option<u32>, Option<u32>) {

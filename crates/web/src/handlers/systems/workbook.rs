@@ -97,7 +97,7 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
     let (mut bytes, mut too_large) = (Vec::new(), false);
     while let Ok(Some(mut field)) = multipart.next_field().await {
         if field.name() == Some("file") {
-            (bytes, too_large) = super::read_capped(&mut field, MAX_UPLOAD).await;
+            (bytes, too_large) = crate::handlers::read_capped(&mut field, MAX_UPLOAD).await;
             break;
         }
     }
