@@ -45,53 +45,79 @@ pub async fn upload(
         return Err(Refused::NotFound);
     }
     mamori_core::checklist::can_answer(s.status).map_err(Refused::Workflow)?;
-    let ctx = op.ctx();
-    if file.too_large {
-        reject(op, s.id, file, "too_large").await?;
-        return Ok(Err(Rejected::TooLarge));
-    }
-    if file.bytes.is_empty() {
-        return Ok(Err(Rejected::Empty));
-    }
-    let expires = file.expires_on.trim();
-    if !expires.is_empty()
-        && time::Date::parse(expires, time::macros::format_description!("[year]-[month]-[day]")).is_err()
-    {
-        return Ok(Err(Rejected::BadDate));
-    }
-    let kind: Kind = match evidence::admit(file.bytes, file.name) {
-        Ok(k) => k,
-        Err(refusal) => {
-            reject(op, s.id, file, refusal.reason()).await?;
-            return Ok(Err(Rejected::Refused(refusal)));
+    let checked = match admit(file.name, file.bytes, file.too_large, file.expires_on, clamd).await {
+        Ok(c) => c,
+        Err((rejected, Some(why))) => {
+            reject(op, s.id, file, &why).await?;
+            return Ok(Err(rejected));
         }
+        Err((rejected, None)) => return Ok(Err(rejected)),
     };
-    match clamd {
-        None => {}
-        Some(c) => match evidence::scan(c, file.bytes).await {
-            Err(e) => {
-                tracing::error!("clamd: {e}");
-                return Ok(Err(Rejected::ScannerDown));
-            }
-            Ok(ScanResult::Infected(sig)) => {
-                reject(op, s.id, file, &format!("infected: {sig}")).await?;
-                return Ok(Err(Rejected::Infected));
-            }
-            Ok(ScanResult::Clean) => {}
-        },
-    }
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(file.bytes));
+    let (kind, sha, expires) = (checked.kind, checked.sha256, checked.expires_on);
+    let ctx = op.ctx();
     let new = NewEvidence {
         number: file.number,
         original_name: file.name,
         content_type: kind.content_type(),
         sha256: &sha,
-        expires_on: Some(expires).filter(|e| !e.is_empty()),
+        expires_on: expires.as_deref(),
         content: file.bytes,
         replaces: file.replaces,
         by: Some(org),
     };
     Ok(Ok(op.store.add_evidence(&ctx, s.id, &new).await?))
+}
+
+/// A file that passed every check.
+pub(crate) struct Admitted {
+    pub kind: Kind,
+    pub sha256: String,
+    /// `YYYY-MM-DD`, when given.
+    pub expires_on: Option<String>,
+}
+
+/// Every check a file passes before it is stored (size, date, type by its
+/// content, malware): the file as admitted, or why not with the reason to
+/// record (`None`: nothing to record, as for an empty form or an
+/// unreachable scanner).
+pub(crate) async fn admit(
+    name: &str,
+    bytes: &[u8],
+    too_large: bool,
+    expires_on: &str,
+    clamd: Option<&Clamd>,
+) -> Result<Admitted, (Rejected, Option<String>)> {
+    if too_large {
+        return Err((Rejected::TooLarge, Some("too_large".into())));
+    }
+    if bytes.is_empty() {
+        return Err((Rejected::Empty, None));
+    }
+    let expires = expires_on.trim();
+    if !expires.is_empty()
+        && time::Date::parse(expires, time::macros::format_description!("[year]-[month]-[day]")).is_err()
+    {
+        return Err((Rejected::BadDate, None));
+    }
+    let kind: Kind = match evidence::admit(bytes, name) {
+        Ok(k) => k,
+        Err(refusal) => {
+            let why = refusal.reason().to_owned();
+            return Err((Rejected::Refused(refusal), Some(why)));
+        }
+    };
+    if let Some(c) = clamd {
+        match evidence::scan(c, bytes).await {
+            Err(e) => {
+                tracing::error!("clamd: {e}");
+                return Err((Rejected::ScannerDown, None));
+            }
+            Ok(ScanResult::Infected(sig)) => return Err((Rejected::Infected, Some(format!("infected: {sig}")))),
+            Ok(ScanResult::Clean) => {}
+        }
+    }
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    Ok(Admitted { kind, sha256, expires_on: Some(expires.to_owned()).filter(|e| !e.is_empty()) })
 }
 
 /// Records a refused file (audited as `evidence.rejected`).

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod checklist;
 pub mod credentials;
 pub mod evidence;
+pub mod library;
 pub mod oversight;
 pub mod passwords;
 pub mod reports;

@@ -234,4 +234,12 @@ impl Store {
             .changes(Changes::new().with("number", number).with("name", name).with("why", why));
         self.audit_record(ctx.now, ev).await.map(drop)
     }
+
+    /// A file refused for an organisation's library is audited too.
+    pub async fn record_rejected_document(&self, ctx: &Ctx, org: i64, name: &str, why: &str) -> Result<(), StoreError> {
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::EvidenceRejected, Outcome::Denied)
+            .target("organisation", org.to_string())
+            .changes(Changes::new().with("library", true).with("name", name).with("why", why));
+        self.audit_record(ctx.now, ev).await.map(drop)
+    }
 }

@@ -33,6 +33,8 @@ pub(crate) enum Key {
     System(i64),
     Overrides(i64),
     ItemMoves(i64),
+    Documents(i64),
+    DocumentLinks(i64, i64),
     PartsSubmitted(i64, i64),
     Scans(i64, i64),
     ScanAddresses(i64),

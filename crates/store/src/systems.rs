@@ -498,7 +498,10 @@ impl Store {
             let s = lock_system(&mut tx, before.id).await?;
             let (items, _) = self.parts_in(&mut tx, &s).await?;
             let with_evidence: Vec<i64> = with_conn!(tx, c => {
-                sqlx::query_scalar("SELECT DISTINCT number FROM evidence WHERE system_id = $1 AND round = $2")
+                sqlx::query_scalar(
+                    "SELECT number FROM evidence WHERE system_id = $1 AND round = $2 \
+                     UNION SELECT number FROM document_link WHERE system_id = $1 AND round = $2",
+                )
                     .bind(s.id).bind(s.round).fetch_all(&mut *c).await?
             });
             let applicable: Vec<u32> = items.iter().map(|i| i.number).collect();
@@ -902,6 +905,7 @@ impl Store {
                     .bind(id).bind(new_id).execute(&mut *c).await?;
             }
         });
+        crate::library::carry_links(&mut tx, &system, new).await?;
         let moved = SystemRecord { round: new, ..system.clone() };
         history_line(&mut tx, ctx, &moved, 0, HistoryKind::RoundStarted, None, &old.to_string()).await?;
         append(

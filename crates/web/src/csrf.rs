@@ -121,8 +121,13 @@ fn same_origin(req: &Request, public_origin: &str) -> bool {
 /// the form's first field, checked by [`verified_multipart`] in the
 /// handler, after the route's permission; every other route refuses a
 /// multipart body unread.
-pub const MULTIPART_ROUTES: &[&str] =
-    &["/systems/{id}/items/{number}/evidence", "/systems/{id}/answers.xlsx", "/catalog/import"];
+pub const MULTIPART_ROUTES: &[&str] = &[
+    "/systems/{id}/items/{number}/evidence",
+    "/systems/{id}/answers.xlsx",
+    "/catalog/import",
+    "/library",
+    "/library/{id}/revisions",
+];
 
 /// Largest form body read from someone not signed in (the sign-in and
 /// setup forms are a few hundred bytes).

@@ -175,6 +175,11 @@ impl Label for Action {
             Action::EvidenceRemoved => "action-evidence-removed",
             Action::EvidenceRejected => "action-evidence-rejected",
             Action::EvidenceDownloaded => "action-evidence-downloaded",
+            Action::DocumentUploaded => "action-document-uploaded",
+            Action::DocumentLinked => "action-document-linked",
+            Action::DocumentUnlinked => "action-document-unlinked",
+            Action::DocumentDeleted => "action-document-deleted",
+            Action::DocumentDownloaded => "action-document-downloaded",
             Action::RoundStarted => "action-system-round-started",
             Action::CatalogVersionChanged => "action-system-catalog-changed",
             Action::AuditPurged => "action-audit-purged",
@@ -319,8 +324,9 @@ pub fn condition(t: &Tr, applies_when: &str) -> String {
 }
 
 /// What an audit event can be about, as stored (`account`), with its key.
-pub const TARGET_KINDS: [(&str, &str); 10] = [
+pub const TARGET_KINDS: [(&str, &str); 11] = [
     ("account", "target-account"),
+    ("document", "target-document"),
     ("organisation", "target-organisation"),
     ("system", "target-system"),
     ("evidence", "target-evidence"),

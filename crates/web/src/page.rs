@@ -148,6 +148,9 @@ impl Page {
                 nav.push(NavLink { href: "/systems", label: t.get("nav-systems") });
             }
             nav.push(NavLink { href: "/catalog", label: t.get("nav-catalog") });
+            if u.answers_for().is_some() {
+                nav.push(NavLink { href: "/library", label: t.get("nav-library") });
+            }
             if u.can(Permission::ViewAccounts) {
                 nav.push(NavLink { href: "/admin/users", label: t.get("nav-users") });
                 nav.push(NavLink { href: "/admin/ledger", label: t.get("nav-ledger") });

@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, audit, catalog, dashboard, me, signin, systems};
+use crate::handlers::{admin, audit, catalog, dashboard, library, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -143,12 +143,40 @@ fn entries() -> Vec<Entry> {
             post(systems::upload_evidence).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         entry(g.clone(), "/evidence/{id}", Permission(ViewSystems), get(systems::download_evidence)),
+        entry(g.clone(), "/documents/{id}", Permission(ViewSystems), get(library::download_document)),
         entry(
-            p,
+            p.clone(),
             "/systems/{id}/items/{number}/evidence/{file}/remove",
             Permission(AnswerChecklist),
             post(systems::remove_evidence),
         ),
+        entry(
+            p.clone(),
+            "/systems/{id}/items/{number}/documents",
+            Permission(AnswerChecklist),
+            post(systems::link_document),
+        ),
+        entry(
+            p.clone(),
+            "/systems/{id}/items/{number}/documents/{file}/remove",
+            Permission(AnswerChecklist),
+            post(systems::unlink_document),
+        ),
+        entry(g.clone(), "/library", Permission(AnswerChecklist), get(library::library)),
+        entry(
+            p.clone(),
+            "/library",
+            Permission(AnswerChecklist),
+            post(library::upload_document).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        entry(g, "/library/{id}", Permission(AnswerChecklist), get(library::document)),
+        entry(
+            p.clone(),
+            "/library/{id}/revisions",
+            Permission(AnswerChecklist),
+            post(library::revise_document).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        entry(p, "/library/{id}/delete", Permission(AnswerChecklist), post(library::delete_document)),
     ]
 }
 

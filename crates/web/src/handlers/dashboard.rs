@@ -60,6 +60,9 @@ pub struct Board {
     pub overdue_items: Shown<(i64, String, u32)>,
     /// Evidence expired or expiring within 30 days: system, name, item, file, date, expired.
     pub expiring: Shown<(i64, String, u32, String, String, bool)>,
+    /// Documents of the reader's library expired or expiring within 30
+    /// days: id, title, date, expired.
+    pub library_expiring: Shown<(i64, String, String, bool)>,
     /// Rounds due within 30 days or overdue, for those who answer and
     /// follow (overdue only, for the security office): system, name,
     /// words, pressing (7 days or less, or overdue).
@@ -310,6 +313,21 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             Some((s.id, s.input.name.clone(), e.number, e.original_name, date, expired))
         })
         .collect();
+    let library_expiring = match user.answers_for() {
+        Some(org) => state
+            .store
+            .documents_expiring(&soon)
+            .await?
+            .into_iter()
+            .filter(|(d, _)| d.organisation_id == org)
+            .map(|(d, r)| {
+                let date = r.expires_on.unwrap_or_default();
+                let expired = date < today_s;
+                (d.id, d.title, date, expired)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
     let list_query = q.filters();
     Ok(Board {
@@ -328,6 +346,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
         returned_items: Shown::of(returned_items),
         overdue_items: Shown::of(overdue_items),
         expiring: Shown::of(expiring),
+        library_expiring: Shown::of(library_expiring),
         round_due: Shown::of({
             // Most overdue first, then the nearest.
             round_due.sort_by_key(|(order, _)| *order);

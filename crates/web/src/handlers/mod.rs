@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod catalog;
 pub mod dashboard;
+pub mod library;
 pub mod me;
 pub mod pager;
 pub mod signin;
@@ -242,6 +243,41 @@ pub(crate) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (V
             Ok(None) => return (bytes, false),
             Ok(Some(_)) | Err(_) => return (bytes, true),
         }
+    }
+}
+
+/// Why a file was not taken, as (field, message) for the form: the file's
+/// name beside the reason.
+pub(crate) fn rejected_message(
+    t: &crate::i18n::Tr,
+    rejected: mamori_app::evidence::Rejected,
+    name: &str,
+    max: usize,
+) -> (&'static str, String) {
+    use mamori_app::evidence::Rejected;
+    let (field, message) = match rejected {
+        Rejected::TooLarge => ("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())])),
+        Rejected::Empty => ("file", t.get("evidence-need-file")),
+        Rejected::BadDate => ("expires_on", t.get("answer-bad-date")),
+        Rejected::Refused(r) => ("file", t.get(r.message_key())),
+        Rejected::Infected => ("file", t.get("evidence-infected")),
+        Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),
+    };
+    if field == "file" && !name.is_empty() {
+        (field, t.with("evidence-refused-file", &[("name", name), ("why", &message)]))
+    } else {
+        (field, message)
+    }
+}
+
+/// The name as data: the last path component, no control characters, at most 200 characters.
+pub(crate) fn clean_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    if cleaned.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        cleaned.trim().to_owned()
     }
 }
 

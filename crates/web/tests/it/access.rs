@@ -35,7 +35,8 @@ mod mamori_web_access {
 }
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
-    let id = if path.starts_with("/systems/") || path.starts_with("/evidence/") { system } else { account };
+    let about_system = ["/systems/", "/evidence/", "/library/", "/documents/"].iter().any(|p| path.starts_with(p));
+    let id = if about_system { system } else { account };
     let id = if path.starts_with("/alerts/") { 1 } else { id };
     path.replace("{id}", &id.to_string())
         .replace("{number}", "1")
@@ -152,6 +153,19 @@ async fn role_by_route_matrix_has_no_surprise() {
         };
         let evidence = app.store.add_evidence(&app.ctx(), system, &file).await.unwrap();
         assert_eq!(evidence, system, "the first evidence and the first system share id 1");
+        // A library document of the builder, its first revision and its
+        // link to item 1 share that id too.
+        let doc = mamori_store::library::NewDocFile {
+            original_name: "a.txt",
+            content_type: "text/plain",
+            sha256: "0",
+            expires_on: None,
+            content: b"x",
+        };
+        let document = app.store.add_document(&app.ctx(), vendor, "体制図", &doc).await.unwrap();
+        app.store.link_document(&app.ctx(), document, vendor, system, 1, false).await.unwrap();
+        assert_eq!(document, system);
+        assert_eq!(app.store.document_links(system, 1).await.unwrap()[0].id, system);
         let now = app.now();
         let alert =
             app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "matrix", "").await.unwrap();
@@ -169,7 +183,9 @@ async fn role_by_route_matrix_has_no_surprise() {
                     who.client.get("/dashboard").await; // a fresh token
                     who.client.post(&path, &[]).await
                 };
-                let about_the_system = route.path.starts_with("/systems/{id}") || route.path.starts_with("/evidence/");
+                let about_the_system = route.path.starts_with("/systems/{id}")
+                    || route.path.starts_with("/evidence/")
+                    || route.path.starts_with("/documents/");
                 let answers = who.role.is_some_and(|r| r.can(mamori_core::identity::Permission::AnswerChecklist));
                 let changes_item = route.method != reqwest::Method::GET
                     && route.path.starts_with("/systems/{id}/items/{number}")
@@ -179,6 +195,9 @@ async fn role_by_route_matrix_has_no_surprise() {
                     mamori_web_access::Expect::Hidden
                 } else if answers && changes_item && !who.answers_item {
                     // Another party's item: read, never changed.
+                    mamori_web_access::Expect::Hidden
+                } else if answers && route.path.starts_with("/library/{id}") && !who.answers_item {
+                    // Another organisation's document: as if it did not exist.
                     mamori_web_access::Expect::Hidden
                 } else if answers && route.path == "/systems/{id}/submit" && !who.has_part {
                     // Nothing of theirs to submit.

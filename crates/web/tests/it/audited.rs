@@ -246,6 +246,37 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             Some("evidence"),
         )
         .await;
+        // The library: a document registered, attached, revised, detached, removed.
+        let pdf = b"%PDF-1.4\n".to_vec();
+        let form = |c: &Client, name: &str| {
+            reqwest::multipart::Form::new()
+                .text("csrf_token", c.token())
+                .text("title", "体制図")
+                .part("file", reqwest::multipart::Part::bytes(pdf.clone()).file_name(name.to_owned()))
+        };
+        vendor.get("/library").await;
+        let r = vendor.post_multipart("/library", form(&vendor, "chart.pdf")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        w.expect("/library", "document.uploaded", "vendor1", Some("document")).await;
+        let doc = app.store.documents(vendor_org).await.unwrap()[0].id;
+        post_ok(&vendor, &format!("{s}/items/4"), &format!("{s}/items/4/documents"), &[("document", &doc.to_string())])
+            .await;
+        w.expect("/systems/{id}/items/{number}/documents", "document.linked", "vendor1", Some("document")).await;
+        vendor.get(&format!("/library/{doc}")).await;
+        let r = vendor.post_multipart(&format!("/library/{doc}/revisions"), form(&vendor, "chart-2.pdf")).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        w.expect("/library/{id}/revisions", "document.uploaded", "vendor1", Some("document")).await;
+        let link = app.store.document_links(sys, 1).await.unwrap()[0].id;
+        post_ok(&vendor, &format!("{s}/items/4"), &format!("{s}/items/4/documents/{link}/remove"), &[]).await;
+        w.expect(
+            "/systems/{id}/items/{number}/documents/{file}/remove",
+            "document.unlinked",
+            "vendor1",
+            Some("document"),
+        )
+        .await;
+        post_ok(&vendor, &format!("/library/{doc}"), &format!("/library/{doc}/delete"), &[]).await;
+        w.expect("/library/{id}/delete", "document.deleted", "vendor1", Some("document")).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.

@@ -10,6 +10,7 @@ mod browser;
 mod checklist;
 mod evidence;
 mod harness;
+mod library;
 mod parties;
 mod reports;
 mod scans;

@@ -142,6 +142,7 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         "/catalog".into(),
         "/catalog?version=1&compare=1".into(),
         "/catalog/import".into(),
+        "/library".into(),
         "/systems".into(),
         "/systems?sort=status&dir=desc".into(),
         format!("/systems/{s}"),

@@ -5,7 +5,8 @@ use super::item_view::item_page;
 use super::{applicable_item, refused_message};
 use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
-use mamori_app::evidence::{self as evidence_op, Rejected, Upload};
+use mamori_app::evidence::{self as evidence_op, Upload};
+use mamori_app::Refused;
 
 use crate::forms::FormErrors;
 use crate::page::Page;
@@ -33,17 +34,6 @@ pub async fn remove_evidence(page: Page, who: Acting, Path((id, number, file)): 
 }
 
 // ----- evidence -------------------------------------------------------------------------------
-
-/// The name as data: the last path component, no control characters, at most 200 characters.
-fn clean_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
-    if cleaned.trim().is_empty() {
-        "file".to_owned()
-    } else {
-        cleaned.trim().to_owned()
-    }
-}
 
 /// Uploads one evidence file to an answer (vendor, while answering).
 pub async fn upload_evidence(
@@ -73,7 +63,7 @@ pub async fn upload_evidence(
     while let Ok(Some(mut field)) = multipart.next_field().await {
         match field.name() {
             Some("file") if file.is_none() => {
-                let name = clean_name(field.file_name().unwrap_or(""));
+                let name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
                 let (bytes, larger) = crate::handlers::read_capped(&mut field, max).await;
                 too_large = larger;
                 file = Some((name, bytes));
@@ -102,22 +92,7 @@ pub async fn upload_evidence(
     match evidence_op::upload(&who.op(&page), s.id, &upload, page.config.evidence.clamd.as_ref()).await {
         Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
         Ok(Err(rejected)) => {
-            let (field, message) = match rejected {
-                Rejected::TooLarge => {
-                    ("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())]))
-                }
-                Rejected::Empty => ("file", t.get("evidence-need-file")),
-                Rejected::BadDate => ("expires_on", t.get("answer-bad-date")),
-                Rejected::Refused(r) => ("file", t.get(r.message_key())),
-                Rejected::Infected => ("file", t.get("evidence-infected")),
-                Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),
-            };
-            // The file's name beside the reason: which file, and why.
-            let message = if field == "file" && !name.is_empty() {
-                t.with("evidence-refused-file", &[("name", &name), ("why", &message)])
-            } else {
-                message
-            };
+            let (field, message) = crate::handlers::rejected_message(&t, rejected, &name, max);
             errors.add(field, message);
         }
         Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
@@ -131,4 +106,52 @@ pub async fn upload_evidence(
 pub async fn download_evidence(State(state): State<AppState>, who: Acting, Path(id): Path<i64>) -> Reply {
     let d = evidence_op::download(&who.op(&state), id).await?;
     Ok(crate::download::file(d.content_type, &d.name, d.bytes))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct LinkForm {
+    document: String,
+    pin: Option<String>,
+}
+
+/// Attaches a document of the organisation's library to an item it answers.
+pub async fn link_document(
+    page: Page,
+    who: Acting,
+    Path((id, number)): Path<(i64, u32)>,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> Reply {
+    let (s, _) = applicable_item(&page, &who, id, number).await?;
+    if !super::Answerers::of(&page, &s).await?.is_mine(&who.user, number) {
+        return Err(crate::error::AppError::NotFound);
+    }
+    let t = page.t();
+    let mut errors = FormErrors::new();
+    match form.document.trim().parse::<i64>() {
+        Err(_) => errors.add("document", t.get("library-none-to-link")),
+        Ok(doc) => match mamori_app::library::link(&who.op(&page), doc, s.id, number, form.pin.is_some()).await {
+            Ok(()) => return done(&page, "library-linked", &format!("/systems/{id}/items/{number}")).await,
+            Err(Refused::Taken) => errors.add("document", t.get("library-link-taken")),
+            Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
+        },
+    }
+    item_page(&page, &who.user, s, number, None, errors).await
+}
+
+/// Detaches a library document from an item (audited; a change of the answer).
+pub async fn unlink_document(page: Page, who: Acting, Path((id, number, link)): Path<(i64, u32, i64)>) -> Reply {
+    let (s, _) = applicable_item(&page, &who, id, number).await?;
+    if !super::Answerers::of(&page, &s).await?.is_mine(&who.user, number) {
+        return Err(crate::error::AppError::NotFound);
+    }
+    match mamori_app::library::unlink(&who.op(&page), s.id, number, link).await {
+        Ok(()) => done(&page, "library-unlinked", &format!("/systems/{id}/items/{number}")).await,
+        Err(e) => {
+            let t = page.t();
+            let mut errors = FormErrors::new();
+            errors.add("workflow", refused_message(&t, &e).ok_or(e)?);
+            item_page(&page, &who.user, s, number, None, errors).await
+        }
+    }
 }

@@ -51,6 +51,10 @@ struct ItemPage<'a> {
     statuses: Vec<(String, String)>,
     history: Vec<HistoryRow>,
     evidence: Vec<EvidenceRow>,
+    /// Library documents attached: link id, title, revision, its id, file, pinned.
+    documents: Vec<(i64, String, i64, i64, String, bool)>,
+    /// The person's library, to attach from: id and title.
+    library: Vec<(i64, String)>,
     max_mb: usize,
     errors: FormErrors,
     auto: Option<AutoShown>,
@@ -179,6 +183,18 @@ pub(super) async fn item_page(
             name: e.original_name,
         })
         .collect();
+    let documents = page
+        .store
+        .document_links(s.id, s.round)
+        .await?
+        .into_iter()
+        .filter(|l| l.number == number)
+        .map(|l| (l.id, l.title, l.shows.revision, l.shows.id, l.shows.original_name, l.pinned))
+        .collect();
+    let library = match user.answers_for() {
+        Some(org) => page.store.documents(org).await?.into_iter().map(|d| (d.id, d.title)).collect(),
+        None => Vec::new(),
+    };
     let p = page.ctx().await?;
     let answer = shown.unwrap_or_else(|| match current {
         Some(a) => AnswerShown {
@@ -216,6 +232,8 @@ pub(super) async fn item_page(
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
         history: history_rows(&p.t, &history),
         evidence,
+        documents,
+        library,
         max_mb: page.config.evidence.max_bytes / (1024 * 1024),
         answer,
         errors,

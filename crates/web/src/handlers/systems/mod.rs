@@ -15,7 +15,7 @@ mod workbook;
 mod yearly;
 
 pub use approvals::approve_selected;
-pub use evidence::{download_evidence, remove_evidence, upload_evidence};
+pub use evidence::{download_evidence, link_document, remove_evidence, unlink_document, upload_evidence};
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};
 pub use list::systems;

@@ -58,6 +58,8 @@ pub struct ItemRow {
     comment: String,
     /// Evidence of this round: id and file name.
     evidence: Vec<(i64, String)>,
+    /// Library documents attached: revision id and title.
+    documents: Vec<(i64, String)>,
     /// Who answers it ("organisation (party)").
     answerer: String,
     /// The officer may decide on it now (its part is in).
@@ -234,6 +236,7 @@ async fn system_page_with(
     // item can be read and decided without opening it.
     let answers = page.store.answers(s.id, s.round).await?;
     let evidence = page.store.evidence_of_round(s.id, s.round).await?;
+    let links = page.store.document_links(s.id, s.round).await?;
     let who = super::Answerers::of(page, &s).await?;
     let may_review = user.can(Permission::ReviewAnswers);
     let mut counts = Progress::default();
@@ -295,6 +298,7 @@ async fn system_page_with(
                 .filter(|e| e.number == r.number)
                 .map(|e| (e.id, e.original_name.clone()))
                 .collect(),
+            documents: links.iter().filter(|l| l.number == r.number).map(|l| (l.shows.id, l.title.clone())).collect(),
             answerer: who.label(&p.t, r.number),
             reviewable: may_review
                 && (a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval)

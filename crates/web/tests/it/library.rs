@@ -1,0 +1,158 @@
+//! The organisation's library: a document uploaded once, linked to items
+//! of several systems, carried into the next round without a copy,
+//! superseded by revisions, never deleted from under an approved answer.
+
+use crate::checklist::system;
+use crate::harness::{App, Client, Options};
+use mamori_core::checklist::{AnswerInput, AnswerStatus, Review};
+use mamori_core::identity::{OrgKind, Role};
+use reqwest::StatusCode;
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+
+async fn post_document(
+    c: &Client,
+    path: &str,
+    title: Option<&str>,
+    name: &str,
+    bytes: &[u8],
+    expires_on: &str,
+) -> crate::harness::Res {
+    c.get("/library").await;
+    let mut form = reqwest::multipart::Form::new().text("csrf_token", c.token());
+    if let Some(t) = title {
+        form = form.text("title", t.to_owned());
+    }
+    form = form
+        .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()))
+        .text("expires_on", expires_on.to_owned());
+    c.post_multipart(path, form).await
+}
+
+async fn link(c: &Client, sys: i64, n: u32, doc: i64) -> crate::harness::Res {
+    c.get(&format!("/systems/{sys}/items/{n}")).await;
+    c.post(&format!("/systems/{sys}/items/{n}/documents"), &[("document", &doc.to_string())]).await
+}
+
+/// Answers every applicable item, submits, approves all and finishes the
+/// review, in the store.
+async fn approve_round(app: &App, sys: i64, round: i64) {
+    let ctx = app.ctx();
+    let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
+    for n in &applicable {
+        let input =
+            AnswerInput { status: AnswerStatus::Done, measures: "実施".into(), planned: None, reason: String::new() };
+        app.store.save_answer(&ctx, sys, *n, &input).await.unwrap();
+    }
+    app.store.submit_system(&ctx, sys).await.unwrap();
+    for a in app.store.answers(sys, round).await.unwrap() {
+        app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+    }
+    app.store.finish_review(&ctx, sys).await.unwrap();
+}
+
+#[tokio::test]
+async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_the_next_round_without_a_copy() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let one = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let two = system(&app, dept, Some(vendor), "財務会計システム").await;
+        let (v, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor)).await;
+        let (x, _) = app.signed_in("other1", Role::Vendor, Some(other)).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+
+        // Uploaded once; a program or a missing title is refused and nothing is stored.
+        let r = post_document(&v, "/library", Some("ISMS認証書"), "a.exe", b"MZ\x90\x00program", "").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        let r = post_document(&v, "/library", Some(" "), "isms.pdf", PDF, "").await;
+        assert!(r.body.contains("文書名を入力してください"), "{}", app.backend);
+        assert!(app.store.documents(vendor).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        // Expiring in ten days: the vendor's dashboard reminds it.
+        let soon = (app.now().date() + time::Duration::days(10)).to_string();
+        let r = post_document(&v, "/library", Some("ISMS認証書"), "isms.pdf", PDF, &soon).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        assert!(v.get("/library").await.body.contains("ISMS認証書"));
+        let board = v.get("/dashboard").await.body;
+        let section = &board[board.find("id=\"library-expiring\"").expect("the reminder")..];
+        assert!(section.contains("ISMS認証書") && section.contains(&soon), "{}", app.backend);
+        assert!(!x.get("/dashboard").await.body.contains("ISMS認証書"), "{}: not another company's", app.backend);
+
+        // Linked to three items of two systems.
+        for (sys, n) in [(one, 1), (one, 2), (two, 1)] {
+            let r = link(&v, sys, n, doc.id).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {sys} No.{n}: {}", app.backend, r.body);
+        }
+        let r = link(&v, one, 1, doc.id).await;
+        assert!(r.body.contains("既にこの項目に添付されています"), "{}: not twice", app.backend);
+        let item = officer.get(&format!("/systems/{one}/items/2")).await.body;
+        let rev1 = doc.newest().id;
+        assert!(item.contains(&format!("href=\"/documents/{rev1}\"")), "{}: the officer sees it", app.backend);
+        assert_eq!(officer.get(&format!("/documents/{rev1}")).await.status, StatusCode::OK);
+        // Another company reaches neither the document nor the library page, nor links it.
+        assert_eq!(x.get(&format!("/documents/{rev1}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(x.get(&format!("/library/{}", doc.id)).await.status, StatusCode::NOT_FOUND);
+        let x_sys = system(&app, dept, Some(other), "他社システム").await;
+        let r = link(&x, x_sys, 1, doc.id).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: another's document is as unknown", app.backend);
+        assert!(app.store.document_links(x_sys, 1).await.unwrap().is_empty(), "{}", app.backend);
+
+        // System one is approved and goes into its second round.
+        approve_round(&app, one, 1).await;
+        app.store.start_round(&app.ctx(), one, None).await.unwrap();
+        let first = app.store.document_links(one, 1).await.unwrap();
+        let second = app.store.document_links(one, 2).await.unwrap();
+        assert_eq!(second.len(), 2, "{}: both links carried", app.backend);
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(
+                (a.document_id, a.number, a.shows.id),
+                (b.document_id, b.number, b.shows.id),
+                "same stored revision"
+            );
+        }
+        assert_eq!(app.store.document(doc.id).await.unwrap().unwrap().revisions.len(), 1, "no copy was made");
+
+        // Linked to an approved answer: it cannot be deleted, only superseded.
+        v.get(&format!("/library/{}", doc.id)).await;
+        let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
+        assert!(r.body.contains("削除できません"), "{}: {}", app.backend, r.status);
+        assert!(!app.store.document(doc.id).await.unwrap().unwrap().deleted);
+        v.get(&format!("/library/{}", doc.id)).await;
+        let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "isms-2027.pdf", PDF, "2028-03-31")
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let shows =
+            |links: Vec<mamori_store::library::DocLink>| links.iter().map(|l| l.shows.revision).collect::<Vec<_>>();
+        assert_eq!(
+            shows(app.store.document_links(one, 1).await.unwrap()),
+            [1, 1],
+            "{}: the approved round keeps revision 1",
+            app.backend
+        );
+        assert_eq!(
+            shows(app.store.document_links(one, 2).await.unwrap()),
+            [2, 2],
+            "{}: the open round follows",
+            app.backend
+        );
+        assert_eq!(shows(app.store.document_links(two, 1).await.unwrap()), [2], "{}", app.backend);
+
+        // Removing a link is audited and a change of the answer.
+        let link_id = app.store.document_links(two, 1).await.unwrap()[0].id;
+        v.get(&format!("/systems/{two}/items/1")).await;
+        let r = v.post(&format!("/systems/{two}/items/1/documents/{link_id}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert!(app.store.document_links(two, 1).await.unwrap().is_empty());
+        let actions = app.audit_actions().await;
+        for a in ["document.uploaded", "document.linked", "document.unlinked", "document.downloaded"] {
+            assert!(actions.contains(&a.to_owned()), "{}: {a}", app.backend);
+        }
+        let history = app.store.item_history(two, 1, 1).await.unwrap();
+        assert!(history
+            .iter()
+            .any(|h| h.kind == mamori_core::checklist::HistoryKind::EvidenceRemoved && h.comment == "ISMS認証書"));
+        app.close().await;
+    }
+}
