@@ -59,6 +59,13 @@ async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<Check
     for e in store.evidence_of_round(s.id, s.round).await? {
         evidence.entry(e.number).or_default().push((e.original_name, e.sha256));
     }
+    // Library documents count as evidence, named with the revision shown.
+    for l in store.document_links(s.id, s.round).await? {
+        let name = format!("{} 第{}版 ({})", l.title, l.shows.revision, l.shows.original_name);
+        evidence.entry(l.number).or_default().push((name, l.shows.sha256));
+    }
+    let parts = store.parts(&s).await?;
+    let names: HashMap<i64, String> = store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let (submitted_at, reviewed_at) = store.workflow_dates(s.id, s.round).await?;
     let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
     let today = op.now.to_offset(JST).date();
@@ -98,6 +105,12 @@ async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<Check
                     evidence.remove(&r.number).unwrap_or_default()
                 } else {
                     vec![]
+                },
+                answerer: match parts.items.get(&r.number) {
+                    Some((party, org)) if not_applicable.is_none() => {
+                        format!("{} ({})", names.get(org).map_or("-", String::as_str), party.word())
+                    }
+                    _ => String::new(),
                 },
                 not_applicable,
                 auto,

@@ -13,7 +13,7 @@ use time::{Date, OffsetDateTime};
 
 /// The columns of the checklist, in order (the print page, the workbook
 /// and the CSV alike).
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 13] = [
     "No",
     "大項目",
     "中項目",
@@ -26,6 +26,7 @@ pub const COLUMNS: [&str; 12] = [
     "自動確認",
     "審査",
     "審査コメント",
+    "回答者",
 ];
 
 /// The document's word for an answer's status (the workbook's drop-down).
@@ -160,6 +161,9 @@ pub struct ReportRow {
     /// File names and their SHA-256, oldest first.
     pub evidence: Vec<(String, String)>,
     pub auto: Option<ReportAuto>,
+    /// Who answers it: the organisation and its party (empty when it does
+    /// not apply).
+    pub answerer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,10 +212,10 @@ impl ReportRow {
         self.answer.as_ref().and_then(|a| a.planned).map(|d| d.to_string()).unwrap_or_default()
     }
 
-    /// The row as the document's twelve cells, in [`COLUMNS`] order. A
+    /// The row as the document's thirteen cells, in [`COLUMNS`] order. A
     /// requirement that does not apply says so in 対応状況 and gives the
     /// reason in 理由.
-    pub fn cells(&self, scanned_at: Option<OffsetDateTime>) -> [String; 12] {
+    pub fn cells(&self, scanned_at: Option<OffsetDateTime>) -> [String; 13] {
         let a = self.answer.as_ref();
         let status = match (&self.not_applicable, a) {
             (Some(_), _) => "適用外".to_owned(),
@@ -235,6 +239,7 @@ impl ReportRow {
             self.auto_text(scanned_at),
             a.map(|a| review_word(a.review).to_owned()).unwrap_or_default(),
             a.map(|a| a.comment.clone()).unwrap_or_default(),
+            self.answerer.clone(),
         ]
     }
 }
@@ -368,6 +373,7 @@ mod tests {
             }),
             evidence: vec![],
             auto: None,
+            answerer: String::new(),
         }
     }
 

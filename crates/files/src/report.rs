@@ -36,7 +36,7 @@ pub const ANSWER_COLUMNS: std::ops::RangeInclusive<u16> = 4..=7;
 
 /// Widths in characters: together about one A4 landscape page wide at the
 /// scale Excel picks to fit the width.
-const WIDTHS: [f64; 12] = [4.5, 10.0, 12.0, 42.0, 9.0, 30.0, 11.0, 18.0, 22.0, 14.0, 8.0, 20.0];
+const WIDTHS: [f64; 13] = [4.5, 10.0, 12.0, 42.0, 9.0, 30.0, 11.0, 18.0, 22.0, 14.0, 8.0, 20.0, 16.0];
 
 /// Which copy of the workbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +438,7 @@ pub(crate) mod tests {
             answer,
             evidence: vec![],
             auto: None,
+            answerer: "ベンダーA (構築事業者)".into(),
         }
     }
 
@@ -506,8 +507,8 @@ pub(crate) mod tests {
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
         );
         let head = heading_row(&r);
-        assert_eq!((0..12).map(|c| at(head, c)).collect::<Vec<_>>(), COLUMNS);
-        let first: Vec<String> = (0..12).map(|c| at(head + 1, c)).collect();
+        assert_eq!((0..13).map(|c| at(head, c)).collect::<Vec<_>>(), COLUMNS);
+        let first: Vec<String> = (0..13).map(|c| at(head + 1, c)).collect();
         assert_eq!(
             first,
             [
@@ -523,6 +524,7 @@ pub(crate) mod tests {
                 "適合 (1②) 2026-11-29",
                 "承認",
                 "",
+                "ベンダーA (構築事業者)",
             ]
         );
         assert_eq!(at(head + 2, 6), "2027-03-31");

@@ -149,6 +149,13 @@ async fn a_department_and_two_vendors_each_answer_their_part_and_the_review_wait
             };
             assert_eq!(a.updated_by, by, "{}: No.{}", app.backend, a.number);
         }
+        // The exported checklist names who answers each item.
+        let csv = officer.get(&format!("/systems/{sys}/report.csv")).await.body;
+        for (who, count) in
+            [("保守ベンダー (保守事業者)", 5), ("総務課 (所管課)", 6), ("構築ベンダー (構築事業者)", 18)]
+        {
+            assert_eq!(csv.matches(&format!(",{who}\r\n")).count(), count, "{}: {who}", app.backend);
+        }
         let submitted = app.audit_actions().await.iter().filter(|a| *a == "system.submitted").count();
         assert_eq!(submitted, 4, "{}: three parts and one resubmission", app.backend);
         app.close().await;

@@ -26,7 +26,7 @@ pub enum Styles {
 
 struct PrintRow {
     number: u32,
-    cells: [String; 12],
+    cells: [String; 13],
     not_applicable: bool,
     status_class: &'static str,
     review_class: &'static str,
@@ -39,7 +39,7 @@ struct PrintRow {
 struct PrintPage {
     system: String,
     header: Vec<(&'static str, String)>,
-    columns: [&'static str; 12],
+    columns: [&'static str; 13],
     rows: Vec<PrintRow>,
     tally_headers: [&'static str; 12],
     tallies: Vec<(String, [usize; 11])>,
