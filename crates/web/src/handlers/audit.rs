@@ -117,13 +117,14 @@ fn outcome_label(t: &Tr, code: &str) -> String {
     Outcome::parse(code).map_or_else(|| code.to_owned(), |o| t.label(o))
 }
 
-/// The names of the accounts, systems and organisations a page of events
+/// The names of the accounts, systems, organisations and documents a page of events
 /// is about, each looked up once.
 #[derive(Default)]
 struct Names {
     accounts: HashMap<i64, String>,
     systems: HashMap<i64, String>,
     organisations: HashMap<i64, String>,
+    documents: HashMap<i64, String>,
 }
 
 impl Names {
@@ -146,6 +147,11 @@ impl Names {
                 names.systems.insert(id, s.input.name);
             }
         }
+        for id in ids("document") {
+            if let Some(d) = page.store.document(id).await? {
+                names.documents.insert(id, d.title);
+            }
+        }
         if !ids("organisation").is_empty() {
             names.organisations = page.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
         }
@@ -162,6 +168,7 @@ impl Names {
             "account" => self.accounts.get(&n),
             "system" => self.systems.get(&n),
             "organisation" => self.organisations.get(&n),
+            "document" => self.documents.get(&n),
             _ => None,
         });
         match name {

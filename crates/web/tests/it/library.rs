@@ -149,6 +149,8 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         for a in ["document.uploaded", "document.linked", "document.unlinked", "document.downloaded"] {
             assert!(actions.contains(&a.to_owned()), "{}: {a}", app.backend);
         }
+        let audit = officer.get("/audit?target_type=document").await.body;
+        assert!(audit.contains("<td>文書: ISMS認証書</td>"), "{}: named in the audit log", app.backend);
         let history = app.store.item_history(two, 1, 1).await.unwrap();
         assert!(history
             .iter()
