@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The party an item belongs to.
+/// The party an item belongs to. Written out rather than with
+/// `closed_set!`: the catalog file names it, through serde.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {

@@ -80,8 +80,9 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         assert!(section.contains("ISMS認証書") && section.contains(&soon), "{}", app.backend);
         assert!(!x.get("/dashboard").await.body.contains("ISMS認証書"), "{}: not another company's", app.backend);
 
-        // Linked to three items of two systems.
-        for (sys, n) in [(one, 1), (one, 2), (two, 1)] {
+        // Linked to three items of two systems (and to No.79 of the first,
+        // as its disposal record).
+        for (sys, n) in [(one, 1), (one, 2), (two, 1), (one, 79)] {
             let r = link(&v, sys, n, doc.id).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {sys} No.{n}: {}", app.backend, r.body);
         }
@@ -101,10 +102,16 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
 
         // System one is approved and goes into its second round.
         approve_round(&app, one, 1).await;
+        // A library document is evidence for the phase gate too: No.79
+        // approved with it attached, the system may be retired.
+        let s1 = app.store.system(one).await.unwrap().unwrap();
+        let retired =
+            mamori_store::systems::SystemInput { phase: mamori_core::checklist::Phase::Retired, ..s1.input.clone() };
+        app.store.update_system(&app.ctx(), &s1, &retired).await.unwrap();
         app.store.start_round(&app.ctx(), one, None).await.unwrap();
         let first = app.store.document_links(one, 1).await.unwrap();
         let second = app.store.document_links(one, 2).await.unwrap();
-        assert_eq!(second.len(), 2, "{}: both links carried", app.backend);
+        assert_eq!(second.len(), 3, "{}: every link carried", app.backend);
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(
                 (a.document_id, a.number, a.shows.id),
@@ -127,13 +134,13 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
             |links: Vec<mamori_store::library::DocLink>| links.iter().map(|l| l.shows.revision).collect::<Vec<_>>();
         assert_eq!(
             shows(app.store.document_links(one, 1).await.unwrap()),
-            [1, 1],
+            [1, 1, 1],
             "{}: the approved round keeps revision 1",
             app.backend
         );
         assert_eq!(
             shows(app.store.document_links(one, 2).await.unwrap()),
-            [2, 2],
+            [2, 2, 2],
             "{}: the open round follows",
             app.backend
         );
