@@ -54,6 +54,17 @@ async fn checked<'a>(
     }
 }
 
+/// An admitted file as the library stores it.
+fn doc_file<'a>(file: &LibraryFile<'a>, a: &'a crate::evidence::Admitted) -> NewDocFile<'a> {
+    NewDocFile {
+        original_name: file.name,
+        content_type: a.kind.content_type(),
+        sha256: &a.sha256,
+        expires_on: a.expires_on.as_deref(),
+        content: file.bytes,
+    }
+}
+
 /// Adds a document to the person's library; returns its id.
 pub async fn upload(
     op: &Op<'_>,
@@ -70,14 +81,7 @@ pub async fn upload(
         Ok(a) => a,
         Err(r) => return Ok(Err(r)),
     };
-    let f = NewDocFile {
-        original_name: file.name,
-        content_type: a.kind.content_type(),
-        sha256: &a.sha256,
-        expires_on: a.expires_on.as_deref(),
-        content: file.bytes,
-    };
-    Ok(Ok(op.store.add_document(&op.ctx(), org, title, &f).await?))
+    Ok(Ok(op.store.add_document(&op.ctx(), org, title, &doc_file(file, &a)).await?))
 }
 
 /// A new revision of one of the person's documents; returns its number.
@@ -93,14 +97,7 @@ pub async fn revise(
         Ok(a) => a,
         Err(r) => return Ok(Err(r)),
     };
-    let f = NewDocFile {
-        original_name: file.name,
-        content_type: a.kind.content_type(),
-        sha256: &a.sha256,
-        expires_on: a.expires_on.as_deref(),
-        content: file.bytes,
-    };
-    Ok(Ok(op.store.add_document_revision(&op.ctx(), id, org, &f).await?))
+    Ok(Ok(op.store.add_document_revision(&op.ctx(), id, org, &doc_file(file, &a)).await?))
 }
 
 /// Links one of the person's documents to an item they answer.

@@ -520,6 +520,18 @@ mod tests {
         assert_eq!(CatalogFile::from_yaml(&yaml).unwrap(), shipped);
     }
 
+    /// mamori says "met" only where the code meets the item: backups and
+    /// their restore (19–21), failure notification (23) and encryption of
+    /// important information (61) are not built yet.
+    #[test]
+    fn the_self_assessment_claims_nothing_not_yet_built() {
+        let shipped = CatalogFile::shipped();
+        let claimed: Vec<u32> = shipped.requirements.iter().filter(|r| r.self_met).map(|r| r.number).collect();
+        for n in [19, 20, 21, 23, 61] {
+            assert!(!claimed.contains(&n), "No.{n} is not met yet");
+        }
+    }
+
     #[test]
     fn numbering_is_1_to_79_without_a_gap() {
         let numbers: Vec<u32> = CatalogFile::shipped().requirements.iter().map(|r| r.number).collect();

@@ -208,14 +208,8 @@ mod tests {
     }
 
     fn sheet(rows: &[[&str; 4]]) -> Vec<u8> {
-        let mut wb = Workbook::new();
-        let ws = wb.add_worksheet();
-        for (r, row) in rows.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                ws.write_string(r as u32, c as u16, *v).unwrap();
-            }
-        }
-        wb.save_to_buffer().unwrap()
+        let rows: Vec<&[&str]> = rows.iter().map(|r| r.as_slice()).collect();
+        sheet_of(&rows)
     }
 
     #[test]
