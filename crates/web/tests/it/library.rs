@@ -165,3 +165,33 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         app.close().await;
     }
 }
+
+/// Hostile input in the library's fields: an overlong or control-character
+/// title, a path for a file name, an empty file, a bad date. Each is named
+/// and nothing is stored; a name is data, its last component only.
+#[tokio::test]
+async fn hostile_library_input_is_refused_with_a_message_and_a_path_is_only_a_name() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (v, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor)).await;
+        let long = "題".repeat(201);
+        for (title, name, bytes, date, message) in [
+            (long.as_str(), "a.pdf", PDF, "", "文書名を入力してください"),
+            ("改行\u{7}あり", "a.pdf", PDF, "", "文書名を入力してください"),
+            ("体制図", "a.pdf", b"".as_slice(), "", "ファイルを選択"),
+            ("体制図", "a.pdf", PDF, "2027-02-30", "日付"),
+        ] {
+            let r = post_document(&v, "/library", Some(title), name, bytes, date).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {message}", app.backend);
+            assert!(r.body.contains(message), "{}: {message}: {}", app.backend, r.body.len());
+        }
+        assert!(app.store.documents(vendor).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        let r = post_document(&v, "/library", Some("<script>alert(1)</script>"), "../../etc/passwd.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        assert_eq!(doc.newest().original_name, "passwd.pdf", "{}", app.backend);
+        let page = v.get("/library").await.body;
+        assert!(page.contains("alert(1)") && !page.contains("<script>alert"), "{}: escaped", app.backend);
+        app.close().await;
+    }
+}
