@@ -58,6 +58,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::report::ReportCommand,
     },
+    /// データを検証する: スキーマ、監査ログ、保存ファイルのハッシュ (verify the data: schema, audit chain, stored files)
+    Verify,
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -72,5 +74,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Report { command } => crate::report::run(&cli.global, command).await,
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
+        Command::Verify => crate::verify::run(&cli.global).await,
     }
 }

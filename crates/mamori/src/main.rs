@@ -14,6 +14,7 @@ mod serve;
 mod shared;
 mod systems;
 mod users;
+mod verify;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -13,6 +13,7 @@ mod db;
 pub mod evidence;
 pub mod figures;
 pub mod identity;
+pub mod integrity;
 pub mod library;
 pub mod parties;
 pub mod revision;
