@@ -3,6 +3,7 @@
 mod audit;
 mod auditlog;
 mod catalog;
+mod integrity;
 mod revision;
 mod schema;
 mod systems;
