@@ -1,6 +1,7 @@
 //! The audit log viewer, its exports, sign-in monitoring, log reviews and
 //! alerts (checklist items 27-29, 54④, 66, 67).
 
+use super::audit_names::Names;
 use super::{html, jst};
 use crate::auth::CurrentUser;
 use crate::download;
@@ -25,7 +26,6 @@ use mamori_files::audit_export;
 use mamori_files::export::CsvEncoding;
 use mamori_store::auditlog::AuditFilter;
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap};
 use time::{Duration, OffsetDateTime};
 
 const PAGE: i64 = 50;
@@ -115,67 +115,6 @@ fn action_label(t: &Tr, code: &str) -> String {
 
 fn outcome_label(t: &Tr, code: &str) -> String {
     Outcome::parse(code).map_or_else(|| code.to_owned(), |o| t.label(o))
-}
-
-/// The names of the accounts, systems, organisations and documents a page of events
-/// is about, each looked up once.
-#[derive(Default)]
-struct Names {
-    accounts: HashMap<i64, String>,
-    systems: HashMap<i64, String>,
-    organisations: HashMap<i64, String>,
-    documents: HashMap<i64, String>,
-}
-
-impl Names {
-    async fn of(page: &Page, events: &[Event]) -> Result<Names, AppError> {
-        let ids = |kind: &str| -> BTreeSet<i64> {
-            events
-                .iter()
-                .filter(|e| e.record.target_type.as_deref() == Some(kind))
-                .filter_map(|e| e.record.target_id.as_deref()?.parse().ok())
-                .collect()
-        };
-        let mut names = Names::default();
-        for id in ids("account") {
-            if let Some(a) = page.store.account_by_id(id).await? {
-                names.accounts.insert(id, format!("{} ({})", a.display_name, a.login));
-            }
-        }
-        for id in ids("system") {
-            if let Some(s) = page.store.system(id).await? {
-                names.systems.insert(id, s.input.name);
-            }
-        }
-        for id in ids("document") {
-            if let Some(d) = page.store.document(id).await? {
-                names.documents.insert(id, d.title);
-            }
-        }
-        if !ids("organisation").is_empty() {
-            names.organisations = page.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
-        }
-        Ok(names)
-    }
-
-    /// What an event is about, in words: 「システム: 文書管理システム」.
-    fn target(&self, t: &Tr, r: &mamori_core::audit::Record) -> String {
-        let (Some(kind), Some(id)) = (r.target_type.as_deref(), r.target_id.as_deref()) else {
-            return String::new();
-        };
-        let label = crate::labels::target_kind_key(kind).map_or_else(|| kind.to_owned(), |k| t.get(k));
-        let name = id.parse::<i64>().ok().and_then(|n| match kind {
-            "account" => self.accounts.get(&n),
-            "system" => self.systems.get(&n),
-            "organisation" => self.organisations.get(&n),
-            "document" => self.documents.get(&n),
-            _ => None,
-        });
-        match name {
-            Some(name) => format!("{label}: {name}"),
-            None => format!("{label} {id}"),
-        }
-    }
 }
 
 /// Who acted: the login, or mamori itself for what it did on its own.

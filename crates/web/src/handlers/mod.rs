@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+mod audit_names;
 pub mod catalog;
 pub mod dashboard;
 pub mod library;

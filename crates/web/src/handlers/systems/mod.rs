@@ -11,6 +11,7 @@ mod item_view;
 mod list;
 mod page;
 mod report;
+mod steps;
 mod workbook;
 mod yearly;
 
@@ -19,11 +20,11 @@ pub use evidence::{download_evidence, link_document, remove_evidence, unlink_doc
 pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
-pub use page::{
-    change_catalog, confirm_scan_address, finish_review, move_item, request_scan, set_override, start_round, submit,
-    system,
-};
+pub use page::system;
 pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx, Styles};
+pub use steps::{
+    change_catalog, confirm_scan_address, finish_review, move_item, request_scan, set_override, start_round, submit,
+};
 pub use workbook::{answers_xlsx, apply_answers, upload_answers};
 pub use yearly::{receive, set_month, sign_off, yearly, yearly_html, yearly_print, yearly_xlsx};
 
