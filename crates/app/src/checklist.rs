@@ -6,7 +6,6 @@ use crate::{Op, Refused};
 use mamori_core::checklist::{AnswerInput, Review};
 use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
-use mamori_store::parties::Parts;
 use mamori_store::scans::Requested;
 use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
 
@@ -62,13 +61,6 @@ pub async fn submit(op: &Op<'_>, id: i64) -> Result<(), Refused> {
     let org = answering_org(op)?;
     system(op, id).await?;
     Ok(op.store.submit_part(&op.ctx(), id, org).await?)
-}
-
-/// The parts of a system's round: who answers which item, and which parts
-/// are in.
-pub async fn parts(op: &Op<'_>, s: &SystemRecord) -> Result<Parts, Refused> {
-    system(op, s.id).await?;
-    Ok(op.store.parts(s).await?)
 }
 
 /// Moves one item to another party for this system (the security office).

@@ -88,11 +88,6 @@ impl Parties {
     pub fn has_vendor(&self, org: i64) -> bool {
         [self.builder, self.maintenance, self.cloud].contains(&Some(org))
     }
-
-    /// The parties `org` holds on this system.
-    pub fn held_by(&self, org: i64) -> Vec<Party> {
-        Party::ALL.iter().copied().filter(|p| self.answerer(*p) == org).collect()
-    }
 }
 
 /// The party of each item: the officer's move for this system, else the
@@ -130,8 +125,6 @@ mod tests {
         assert_eq!(got, [DEPT, BUILD, BUILD, BUILD], "unassigned vendor parties fall to the builder");
         let no_vendor = Parties { department: DEPT, builder: None, maintenance: None, cloud: None };
         assert!(Party::ALL.iter().all(|p| no_vendor.answerer(*p) == DEPT), "no vendor: the department answers all");
-        assert_eq!(full.held_by(MAINT), [Party::Maintenance]);
-        assert_eq!(builder_only.held_by(BUILD), [Party::Builder, Party::Maintenance, Party::Cloud]);
         assert!(full.has_vendor(CLOUD) && !full.has_vendor(DEPT) && !no_vendor.has_vendor(BUILD));
     }
 

@@ -9,7 +9,7 @@ use crate::identity::Ctx;
 use crate::revision::Key;
 use crate::systems::{lock_system, SystemRecord};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
-use mamori_core::audit::{Action, Changes};
+use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::checklist::{HistoryKind, SystemStatus, WorkflowError};
 use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
@@ -193,13 +193,14 @@ async fn own_document(tx: &mut Tx, id: i64, org: i64) -> Result<Document, StoreE
     document_in(tx, id).await?.filter(|d| d.organisation_id == org && !d.deleted).ok_or(StoreError::Missing)
 }
 
+/// Stores a revision and its content; returns the audit event of the upload.
 async fn insert_revision(
     tx: &mut Tx,
     ctx: &Ctx,
-    document_id: i64,
+    (document_id, title): (i64, &str),
     revision: i64,
     f: &NewDocFile<'_>,
-) -> Result<i64, StoreError> {
+) -> Result<NewEvent, StoreError> {
     let id: i64 = with_conn!(tx, c => {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO document_revision (document_id, revision, original_name, content_type, size, sha256, expires_on, \
@@ -212,7 +213,14 @@ async fn insert_revision(
             .bind(id).bind(f.content).execute(&mut *c).await?;
         id
     });
-    Ok(id)
+    Ok(ctx.event_on(Action::DocumentUploaded, "document", document_id).changes(
+        Changes::new()
+            .with("title", title)
+            .with("revision", revision)
+            .with("name", f.original_name)
+            .with("sha256", f.sha256)
+            .with("revision_id", id),
+    ))
 }
 
 impl Store {
@@ -225,14 +233,7 @@ impl Store {
             )
             .bind(org).bind(title).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login).fetch_one(c).await?
         });
-        insert_revision(&mut tx, ctx, id, 1, f).await?;
-        let ev = ctx.event_on(Action::DocumentUploaded, "document", id).changes(
-            Changes::new()
-                .with("title", title)
-                .with("revision", 1)
-                .with("name", f.original_name)
-                .with("sha256", f.sha256),
-        );
+        let ev = insert_revision(&mut tx, ctx, (id, title), 1, f).await?;
         tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }
@@ -276,14 +277,7 @@ impl Store {
                 });
             }
         }
-        insert_revision(&mut tx, ctx, id, was + 1, f).await?;
-        let ev = ctx.event_on(Action::DocumentUploaded, "document", id).changes(
-            Changes::new()
-                .with("title", doc.title.as_str())
-                .with("revision", was + 1)
-                .with("name", f.original_name)
-                .with("sha256", f.sha256),
-        );
+        let ev = insert_revision(&mut tx, ctx, (id, &doc.title), was + 1, f).await?;
         tx.commit_audited(ctx.now, ev).await?;
         Ok(was + 1)
     }
@@ -502,6 +496,10 @@ impl Store {
     /// Newest revisions whose expiry date is on or before `until`
     /// (YYYY-MM-DD), of documents still in a library, soonest first.
     pub async fn documents_expiring(&self, until: &str) -> Result<Vec<(Document, DocRevision)>, StoreError> {
+        self.kept(Key::DocumentsExpiring(until.to_owned()), async || self.documents_expiring_now(until).await).await
+    }
+
+    async fn documents_expiring_now(&self, until: &str) -> Result<Vec<(Document, DocRevision)>, StoreError> {
         let sql = format!(
             "{SELECT_DOCUMENT} WHERE deleted_at_us IS NULL AND id IN (SELECT r.document_id FROM document_revision r \
              WHERE r.expires_on IS NOT NULL AND r.expires_on <= $1 AND r.revision = \

@@ -35,6 +35,8 @@ pub(crate) enum Key {
     ItemMoves(i64),
     Documents(i64),
     DocumentLinks(i64, i64),
+    /// Library documents expiring on or before a date (YYYY-MM-DD).
+    DocumentsExpiring(String),
     PartsSubmitted(i64, i64),
     Scans(i64, i64),
     ScanAddresses(i64),

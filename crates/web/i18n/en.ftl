@@ -832,6 +832,7 @@ library-unlink = Detach
 library-unlink-label = Detach { $name }
 library-documents = Library documents
 library-round = round { $round }
+library-need-document = Choose the document to attach.
 library-none-to-link = Your library has no documents.
 target-document = Document
 action-document-uploaded = Document registered

@@ -832,6 +832,7 @@ library-unlink = 添付を外す
 library-unlink-label = { $name } の添付を外す
 library-documents = ライブラリの文書
 library-round = 第{ $round }回
+library-need-document = 添付する文書を選択してください。
 library-none-to-link = ライブラリに文書がありません。
 target-document = 文書
 action-document-uploaded = 文書の登録

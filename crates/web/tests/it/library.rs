@@ -88,6 +88,9 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         }
         let r = link(&v, one, 1, doc.id).await;
         assert!(r.body.contains("既にこの項目に添付されています"), "{}: not twice", app.backend);
+        let r = v.post(&format!("/systems/{one}/items/3/documents"), &[("document", "x")]).await;
+        assert!(r.body.contains("添付する文書を選択してください"), "{}: a bad choice is named", app.backend);
+        assert!(app.store.document_links(one, 1).await.unwrap().iter().all(|l| l.number != 3));
         let item = officer.get(&format!("/systems/{one}/items/2")).await.body;
         let rev1 = doc.newest().id;
         assert!(item.contains(&format!("href=\"/documents/{rev1}\"")), "{}: the officer sees it", app.backend);

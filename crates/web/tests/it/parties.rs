@@ -162,6 +162,33 @@ async fn a_department_and_two_vendors_each_answer_their_part_and_the_review_wait
     }
 }
 
+/// Twenty submissions of one part at once: the part is submitted once,
+/// with one history line and one audit event.
+#[tokio::test]
+async fn a_part_submitted_twenty_times_at_once_is_submitted_once() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system_with_parties(&app, dept, Some(vendor), "並行提出システム").await;
+        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        answer_done(&app, &d, sys, &DEPARTMENT).await;
+        d.get(&format!("/systems/{sys}")).await;
+        let path = format!("/systems/{sys}/submit");
+        let all = futures_util::future::join_all((0..20).map(|_| d.post(&path, &[]))).await;
+        let done = all.iter().filter(|r| r.status == StatusCode::SEE_OTHER).count();
+        assert!(done >= 1, "{}", app.backend);
+        let parts = app.store.parts(&app.store.system(sys).await.unwrap().unwrap()).await.unwrap();
+        assert_eq!(parts.submitted.len(), 1, "{}: one part, once", app.backend);
+        let events = app.audit_actions().await.iter().filter(|a| *a == "system.submitted").count();
+        assert_eq!(events, 1, "{}: one audit event", app.backend);
+        let lines = app.store.history(sys, 1).await.unwrap();
+        let submits = lines.iter().filter(|h| h.kind == mamori_core::checklist::HistoryKind::Submit).count();
+        assert_eq!(submits, 1, "{}: one history line", app.backend);
+        assert_eq!(status(&app, sys).await, SystemStatus::Answering, "{}: the builder's part is open", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn a_system_without_a_vendor_is_answered_by_its_department() {
     for app in App::each(Options::default()).await {

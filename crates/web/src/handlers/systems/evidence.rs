@@ -129,7 +129,7 @@ pub async fn link_document(
     let t = page.t();
     let mut errors = FormErrors::new();
     match form.document.trim().parse::<i64>() {
-        Err(_) => errors.add("document", t.get("library-none-to-link")),
+        Err(_) => errors.add("document", t.get("library-need-document")),
         Ok(doc) => match mamori_app::library::link(&who.op(&page), doc, s.id, number, form.pin.is_some()).await {
             Ok(()) => return done(&page, "library-linked", &format!("/systems/{id}/items/{number}")).await,
             Err(Refused::Taken) => errors.add("document", t.get("library-link-taken")),

@@ -329,11 +329,8 @@ async fn system_page_with(
         .into_iter()
         .map(|org| {
             let numbers = who.parts.numbers_of(org);
-            let mut parties: Vec<String> =
-                numbers.iter().filter_map(|n| who.parts.party(*n)).map(|x| p.t.label(x)).collect();
-            parties.dedup();
-            parties.sort();
-            parties.dedup();
+            let held: std::collections::BTreeSet<Party> = numbers.iter().filter_map(|n| who.parts.party(*n)).collect();
+            let parties: Vec<String> = held.into_iter().map(|x| p.t.label(x)).collect();
             PartRow {
                 name: who.name(org).to_owned(),
                 parties: parties.join("、"),
