@@ -33,6 +33,16 @@ impl ManualClock {
     }
 }
 
+/// The first 12:00 in Japan at or after `now`: a test's clock starts there,
+/// so that the half minutes and days a test moves it never cross a date
+/// line by the hour at which the test happens to run.
+pub fn next_noon_in_japan(now: OffsetDateTime) -> OffsetDateTime {
+    let jst = now.to_offset(mamori_core::jst::JST);
+    let noon = jst.replace_time(time::Time::from_hms(12, 0, 0).unwrap());
+    let noon = if noon < jst { noon + Duration::days(1) } else { noon };
+    noon.to_offset(time::UtcOffset::UTC)
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.0.lock().unwrap()
@@ -81,7 +91,7 @@ impl App {
         let tls_config = tls::server_config(&cert_path, &key_path).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let clock = ManualClock(Arc::new(Mutex::new(OffsetDateTime::now_utc())));
+        let clock = ManualClock(Arc::new(Mutex::new(next_noon_in_japan(OffsetDateTime::now_utc()))));
         let config = WebConfig {
             public_origin: base.clone(),
             trusted_proxies: vec![],
@@ -421,5 +431,19 @@ impl Client {
             return self.post("/login/totp", &[("code", &code)]).await;
         }
         r
+    }
+}
+
+#[test]
+fn a_tests_clock_starts_at_the_next_noon_in_japan_whatever_the_hour_it_runs() {
+    use time::macros::datetime;
+    for (now, want) in [
+        (datetime!(2026-12-04 14:59:59 UTC), datetime!(2026-12-05 03:00 UTC)),
+        (datetime!(2026-12-04 15:00 UTC), datetime!(2026-12-05 03:00 UTC)),
+        (datetime!(2026-12-04 02:59 UTC), datetime!(2026-12-04 03:00 UTC)),
+        (datetime!(2026-12-04 03:00 UTC), datetime!(2026-12-04 03:00 UTC)),
+        (datetime!(2026-12-04 03:01 UTC), datetime!(2026-12-05 03:00 UTC)),
+    ] {
+        assert_eq!(next_noon_in_japan(now), want, "{now}");
     }
 }
