@@ -70,6 +70,8 @@ crate::closed_set!(
         CatalogVersionChanged = "system.catalog_changed",
         AuditPurged = "audit.purged",
         AuditExported = "audit.exported",
+        BackupTaken = "backup.taken",
+        DataRestored = "data.restored",
         AlertAcknowledged = "alert.acknowledged",
         LogReviewSignedOff = "log_review.signed_off",
         ScanRequested = "scan.requested",

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 3] = ["signin.spike", "signin.spraying", "audit.chain_broken"];
+pub const ALERT_KINDS: [&str; 4] = ["signin.spike", "signin.spraying", "audit.chain_broken", "backup.failed"];
 
 /// When sign-in failures call for an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

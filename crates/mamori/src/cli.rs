@@ -60,6 +60,10 @@ pub enum Command {
     },
     /// データを検証する: スキーマ、監査ログ、保存ファイルのハッシュ (verify the data: schema, audit chain, stored files)
     Verify,
+    /// バックアップを取る: 稼働中でも一貫した時点の全データを暗号化して書く (take an encrypted backup while the server runs)
+    Backup(crate::recovery::BackupArgs),
+    /// バックアップから復元する: 全ハッシュを確認してから読み込み、検証する (restore an archive, checked before and verified after)
+    Restore(crate::recovery::RestoreArgs),
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -75,5 +79,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
         Command::Verify => crate::verify::run(&cli.global).await,
+        Command::Backup(args) => crate::recovery::backup(&cli.global, &args).await,
+        Command::Restore(args) => crate::recovery::restore(&cli.global, &args).await,
     }
 }

@@ -2,11 +2,13 @@
 
 mod audit;
 mod auditlog;
+mod backup;
 mod catalog;
 mod cli;
 mod config;
 mod demo;
 mod jobs;
+mod recovery;
 mod report;
 mod scan;
 mod scanning;

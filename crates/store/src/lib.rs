@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auditlog;
+pub mod backup;
 pub mod catalog;
 mod db;
 pub mod evidence;

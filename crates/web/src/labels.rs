@@ -184,6 +184,8 @@ impl Label for Action {
             Action::CatalogVersionChanged => "action-system-catalog-changed",
             Action::AuditPurged => "action-audit-purged",
             Action::AuditExported => "action-audit-exported",
+            Action::BackupTaken => "action-backup-taken",
+            Action::DataRestored => "action-data-restored",
             Action::AlertAcknowledged => "action-alert-acknowledged",
             Action::LogReviewSignedOff => "action-log-review-signed-off",
             Action::ScanRequested => "action-scan-requested",
@@ -379,6 +381,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "signin.spike" => Some("alert-signin-spike"),
         "signin.spraying" => Some("alert-signin-spraying"),
         "audit.chain_broken" => Some("alert-audit-chain-broken"),
+        "backup.failed" => Some("alert-backup-failed"),
         _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! and on a real PostgreSQL.
 
 mod audit;
+mod backup;
 mod cli;
 mod crash;
 mod flood;

@@ -1,0 +1,286 @@
+//! The `backup` and `restore` commands (items 19–21); the archive itself
+//! is `crate::backup`'s.
+
+use crate::backup::{self, Passphrase, PASSPHRASE_MIN};
+use crate::config::{self, GlobalArgs};
+use crate::shared::{console_ctx, open_store, outln, report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
+use clap::Args;
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::monitoring::Severity;
+use mamori_store::audit::Verification;
+use mamori_store::{DatabaseLocation, Store};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The alert a failed backup raises.
+pub const BACKUP_FAILED: &str = "backup.failed";
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// バックアップを置くフォルダ / folder the archive is written to
+    #[arg(long, env = "MAMORI_BACKUP_DIR", value_name = "DIR")]
+    pub to: PathBuf,
+    /// 複製を置く第二の場所 (別のマウント) / a second location (another mount) for a verified copy
+    #[arg(long, env = "MAMORI_BACKUP_COPY_TO", value_name = "DIR")]
+    pub copy_to: Option<PathBuf>,
+    /// パスフレーズを書いたファイル (なければ MAMORI_BACKUP_PASSPHRASE) / file holding the passphrase
+    #[arg(long, env = "MAMORI_BACKUP_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// 暗号化せずに書く / write the archive unencrypted
+    #[arg(long)]
+    pub unencrypted: bool,
+    /// 日ごとに残す世代数 / daily generations kept
+    #[arg(long, env = "MAMORI_BACKUP_KEEP_DAILY", default_value_t = 7, value_name = "N")]
+    pub keep_daily: usize,
+    /// 月ごとに残す世代数 / monthly generations kept
+    #[arg(long, env = "MAMORI_BACKUP_KEEP_MONTHLY", default_value_t = 12, value_name = "N")]
+    pub keep_monthly: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// 復元するバックアップ / the archive to restore
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// パスフレーズを書いたファイル (なければ MAMORI_BACKUP_PASSPHRASE) / file holding the passphrase
+    #[arg(long, env = "MAMORI_BACKUP_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// データのある復元先を上書きする / replace the data of a target that holds some
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
+    let passphrase = match Passphrase::find(args.passphrase_file.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mamori: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match (&passphrase, args.unencrypted) {
+        (None, false) => {
+            eprintln!("mamori: パスフレーズがありません。--passphrase-file か MAMORI_BACKUP_PASSPHRASE で指定するか、暗号化しないなら --unencrypted を付けてください (no passphrase: give one, or --unencrypted)");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        (Some(_), true) => {
+            eprintln!("mamori: パスフレーズと --unencrypted は同時に指定できません (a passphrase and --unencrypted exclude each other)");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        (Some(p), false) if p.char_count() < PASSPHRASE_MIN => {
+            eprintln!("mamori: パスフレーズは {PASSPHRASE_MIN} 文字以上にしてください (the passphrase needs {PASSPHRASE_MIN} characters or more)");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        _ => {}
+    }
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let ctx = console_ctx();
+    let result = run_backup(&store, args, passphrase.as_ref(), ctx.now).await;
+    let code = match &result {
+        Ok((path, changes)) => {
+            record(&store, Action::BackupTaken, Outcome::Success, changes.clone()).await;
+            outln!("バックアップを作りました (backup written): {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: バックアップに失敗しました (backup failed): {e:#}");
+            let detail = format!("{e:#}");
+            if let Err(a) = store.raise_alert(ctx.now, BACKUP_FAILED, Severity::Critical, "backup", &detail).await {
+                eprintln!("mamori: 警告も記録できません (cannot raise the alert): {a}");
+            }
+            record(&store, Action::BackupTaken, Outcome::Failure, Changes::new().with("error", detail)).await;
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    };
+    store.close().await;
+    code
+}
+
+async fn run_backup(
+    store: &Store,
+    args: &BackupArgs,
+    passphrase: Option<&Passphrase>,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<(PathBuf, Changes)> {
+    let (path, manifest) = backup::take(store, &args.to, passphrase, now).await?;
+    let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+    outln!(
+        "  {} 行、{} 表、暗号化 {} (rows, tables, encrypted)",
+        rows,
+        manifest.tables.len(),
+        if passphrase.is_some() { "あり" } else { "なし" }
+    );
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut changes = Changes::new()
+        .with("archive", name.as_str())
+        .with("rows", rows as i64)
+        .with("data_sha256", manifest.data_sha256.as_str())
+        .with("encrypted", passphrase.is_some());
+    for gone in backup::prune(&args.to, args.keep_daily, args.keep_monthly)? {
+        outln!("  古い世代を削除 (pruned): {gone}");
+    }
+    if let Some(second) = &args.copy_to {
+        let copy = backup::copy_verified(&path, second)?;
+        outln!("  複製を確認しました (copy verified): {}", copy.display());
+        for gone in backup::prune(second, args.keep_daily, args.keep_monthly)? {
+            outln!("  古い世代を削除 (pruned): {}", second.join(gone).display());
+        }
+        changes = changes.with("copy", second.display().to_string());
+    }
+    Ok((path, changes))
+}
+
+async fn record(store: &Store, action: Action, outcome: Outcome, changes: Changes) {
+    let ctx = console_ctx();
+    let event = NewEvent::new(ctx.actor, ctx.origin, action, outcome).target("backup", "mamori").changes(changes);
+    if let Err(e) = store.audit_record(ctx.now, event).await {
+        eprintln!("mamori: 監査ログに記録できません (cannot write the audit event): {e}");
+    }
+}
+
+pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
+    let passphrase = match Passphrase::find(args.passphrase_file.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mamori: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    // Every hash is checked before anything is touched, the target included.
+    let from = args.from.clone();
+    let pass = passphrase.clone();
+    let manifest = match tokio::task::spawn_blocking(move || backup::check(&from, pass.as_ref())).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            eprintln!("mamori: {e:#}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    outln!(
+        "バックアップを確認しました (archive checked): {} 取得、スキーマ版 {}、{} から",
+        manifest.taken_at,
+        manifest.schema_version,
+        manifest.backend
+    );
+    let (data_dir, location) = match config::data_location(global) {
+        Ok(l) => l,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let DatabaseLocation::SqliteFile(_) = location {
+        if let Err(e) = std::fs::create_dir_all(&data_dir) {
+            eprintln!("mamori: {} を作れません (cannot create the data directory): {e}", data_dir.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let store = match Store::open(&location).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mamori: 復元先のデータベースを開けません (cannot open the target database): {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let code = restore_into(&store, args, passphrase.as_ref(), &manifest).await;
+    store.close().await;
+    code
+}
+
+async fn restore_into(
+    store: &Store,
+    args: &RestoreArgs,
+    passphrase: Option<&Passphrase>,
+    manifest: &backup::Manifest,
+) -> ExitCode {
+    match store.schema_version().await {
+        Ok(v) if v == manifest.schema_version => {}
+        Ok(v) => {
+            eprintln!(
+                "mamori: このバックアップはスキーマ版 {} のものです。この mamori は版 {v} です。バックアップを取った版の mamori で復元してから、この版で起動してください (the archive is at schema {}, this mamori at {v}: restore with the version that took it, then start this one)",
+                manifest.schema_version, manifest.schema_version
+            );
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    }
+    match store.data_rows().await {
+        Ok(0) => {}
+        Ok(n) if !args.force => {
+            eprintln!("mamori: 復元先にはすでにデータがあります ({n} 行)。何も変更していません。置き換えるには --force を付けてください (the target holds data; nothing was changed; --force replaces it)");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        Ok(_) => outln!("復元先のデータを置き換えます (--force: replacing the target's data)"),
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    }
+    if let Err(e) = backup::load(store, &args.from, passphrase, manifest).await {
+        eprintln!("mamori: 復元に失敗しました。何も変更していません (restore failed; nothing was changed): {e:#}");
+        return ExitCode::from(EXIT_PROBLEM);
+    }
+    let mut failed = false;
+    match store.table_rows().await {
+        Ok(counts) => {
+            for t in &manifest.tables {
+                let here = counts.iter().find(|c| c.0 == t.name).map_or(-1, |c| c.1);
+                if here != t.rows as i64 {
+                    eprintln!("  {}: {here} 行、バックアップは {} 行 (row count differs)", t.name, t.rows);
+                    failed = true;
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            failed = true;
+        }
+    }
+    match store.audit_verify().await {
+        Ok(Verification::Intact { events, .. }) => outln!("監査ログ: 正常、{events} 件 (audit chain intact)"),
+        Ok(Verification::Broken(b)) => {
+            eprintln!("監査ログ: 不整合があります (audit chain broken): {b}");
+            failed = true;
+        }
+        Err(e) => {
+            eprintln!("監査ログを読めません (cannot read the audit log): {e}");
+            failed = true;
+        }
+    }
+    match store.verify_files().await {
+        Ok(check) if check.problems.is_empty() => outln!("保存ファイル: {} 件を検証 (files checked)", check.files),
+        Ok(check) => {
+            eprintln!("保存ファイル: {} 件に問題があります (files with problems)", check.problems.len());
+            failed = true;
+        }
+        Err(e) => {
+            eprintln!("保存ファイルを読めません (cannot read the stored files): {e}");
+            failed = true;
+        }
+    }
+    let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+    let changes = Changes::new()
+        .with("archive", args.from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .with("taken_at", manifest.taken_at.as_str())
+        .with("rows", rows as i64)
+        .with("data_sha256", manifest.data_sha256.as_str())
+        .with("verified", !failed);
+    record(store, Action::DataRestored, if failed { Outcome::Failure } else { Outcome::Success }, changes).await;
+    if failed {
+        eprintln!("mamori: 復元しましたが、検証で問題が見つかりました (restored, but verification found problems)");
+        ExitCode::from(EXIT_PROBLEM)
+    } else {
+        outln!("復元して検証しました (restored and verified): {rows} 行");
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,422 @@
+//! `mamori backup` and `mamori restore` (items 19–21) through the binary:
+//! an online backup during writes restores to a consistent database; a
+//! quiet one to an identical one, row by row, SQLite to PostgreSQL and
+//! back; a damaged archive or a wrong passphrase changes nothing.
+
+use crate::harness::{run, sqlite_store};
+use mamori_core::audit::{Actor, NewEvent, Origin, Outcome};
+use mamori_store::backup::Value;
+use mamori_store::{DatabaseLocation, Store};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+const PASS: &str = "correct horse battery staple";
+
+/// Every table's rows, each as text, sorted: two databases hold the same
+/// data when these are equal, whichever backend each is.
+type Rows = BTreeMap<String, Vec<String>>;
+
+async fn rows_of(store: &Store) -> Rows {
+    let mut all = Rows::new();
+    for t in store.backup_tables().await.unwrap() {
+        all.insert(t.name, Vec::new());
+    }
+    store
+        .export(1 << 20, |t, rows: Vec<Vec<Value>>| -> Result<(), mamori_store::StoreError> {
+            all.get_mut(&t.name).unwrap().extend(rows.iter().map(|r| format!("{r:?}")));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    all.values_mut().for_each(|r| r.sort());
+    all
+}
+
+/// A restored database's rows without what the restore itself added: its
+/// `data.restored` event, the chain head it moved, and the revision
+/// counter its writes counted up.
+fn without_the_restore(mut rows: Rows, archive: &Path) -> Rows {
+    let name = archive.file_name().unwrap().to_str().unwrap();
+    let events = rows.get_mut("audit_event").unwrap();
+    let n = events.len();
+    events.retain(|e| !(e.contains("Text(\"data.restored\")") && e.contains(name)));
+    assert_eq!(events.len() + 1, n, "one restore event");
+    rows.remove("audit_chain");
+    rows.remove("data_revision");
+    rows
+}
+
+/// A source's rows as its backup saw them: without the `backup.taken`
+/// event written after the snapshot, the chain head it moved and the
+/// revision counter.
+fn as_backed_up(mut rows: Rows, archive: &Path) -> Rows {
+    let name = archive.file_name().unwrap().to_str().unwrap();
+    let events = rows.get_mut("audit_event").unwrap();
+    let n = events.len();
+    events.retain(|e| !(e.contains("Text(\"backup.taken\")") && e.contains(name)));
+    assert_eq!(events.len() + 1, n, "the backup is recorded once");
+    rows.remove("audit_chain");
+    rows.remove("data_revision");
+    rows
+}
+
+/// Equal, or the tables that differ with their first differing rows.
+fn assert_same(left: &Rows, right: &Rows) {
+    assert_eq!(left.keys().collect::<Vec<_>>(), right.keys().collect::<Vec<_>>());
+    let differ: Vec<String> = left
+        .iter()
+        .filter(|(t, rows)| right[*t] != **rows)
+        .map(|(t, rows)| {
+            let only_left: Vec<&String> = rows.iter().filter(|r| !right[t].contains(r)).take(2).collect();
+            let only_right: Vec<&String> = right[t].iter().filter(|r| !rows.contains(r)).take(2).collect();
+            format!(
+                "{t}: {} vs {} rows; only left {only_left:?}; only right {only_right:?}",
+                rows.len(),
+                right[t].len()
+            )
+        })
+        .collect();
+    assert!(differ.is_empty(), "{differ:#?}");
+}
+
+struct Target {
+    args: Vec<String>,
+    location: DatabaseLocation,
+    pg: Option<String>,
+}
+
+impl Target {
+    fn sqlite(dir: &Path) -> Target {
+        Target {
+            args: vec!["--data-dir".into(), dir.to_str().unwrap().into()],
+            location: DatabaseLocation::in_data_dir(dir),
+            pg: None,
+        }
+    }
+
+    async fn postgres(dir: &Path) -> Option<Target> {
+        let url = mamori_testkit::fresh_pg_database().await?;
+        Some(Target {
+            args: vec!["--data-dir".into(), dir.to_str().unwrap().into(), "--database-url".into(), url.clone()],
+            location: DatabaseLocation::Postgres(url.clone()),
+            pg: Some(url),
+        })
+    }
+
+    async fn store(&self) -> Store {
+        Store::open(&self.location).await.unwrap()
+    }
+
+    async fn run(&self, command: &[&str]) -> (i32, String, String) {
+        let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        args.extend_from_slice(command);
+        run(&args).await
+    }
+
+    async fn remove(self) {
+        if let Some(url) = self.pg {
+            mamori_testkit::drop_pg_database(&url).await;
+        }
+    }
+}
+
+fn pass_file(dir: &Path) -> String {
+    let p = dir.join("passphrase");
+    std::fs::write(&p, format!("{PASS}\n")).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn archives(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+/// Takes a backup of `t` into a new folder under `root`; returns the archive.
+async fn backup(t: &Target, root: &Path, encrypted: bool) -> PathBuf {
+    let to = root.join(format!("b{}", std::fs::read_dir(root).unwrap().count()));
+    let to_s = to.to_str().unwrap().to_owned();
+    let pass = pass_file(root);
+    let mut cmd = vec!["backup", "--to", &to_s];
+    if encrypted {
+        cmd.extend(["--passphrase-file", &pass]);
+    } else {
+        cmd.push("--unencrypted");
+    }
+    let (code, out, err) = t.run(&cmd).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let found = archives(&to);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found[0].clone()
+}
+
+async fn restore(t: &Target, archive: &Path, root: &Path) -> (i32, String, String) {
+    let pass = pass_file(root);
+    t.run(&["restore", "--from", archive.to_str().unwrap(), "--passphrase-file", &pass]).await
+}
+
+/// Writes until told to stop: each write an audit event (the event and
+/// the chain's head in one transaction) and an alert counted up.
+fn writer(store: Store, stop: Arc<AtomicBool>, count: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while !stop.load(Ordering::Relaxed) {
+            let n = count.fetch_add(1, Ordering::Relaxed);
+            let now = time::OffsetDateTime::now_utc();
+            let event = NewEvent::new(
+                Actor::system(),
+                Origin::default(),
+                mamori_core::audit::Action::ConfigError,
+                Outcome::Failure,
+            )
+            .target("write", n.to_string());
+            store.audit_record(now, event).await.unwrap();
+            let sev = mamori_core::monitoring::Severity::Info;
+            store.raise_alert(now, "signin.spike", sev, &format!("w{}", n % 5), &n.to_string()).await.unwrap();
+        }
+    })
+}
+
+/// Backs up `source` while a writer changes it; the restore into `into`
+/// holds a state the source passed through: every row of each append-only
+/// table a row of the source at the end, all rows of the start there, and
+/// the audit chain intact (the restore verifies it).
+async fn online_backup_restores_consistently(source: &Target, into: &Target, root: &Path, encrypted: bool) {
+    let store = source.store().await;
+    let before = rows_of(&store).await;
+    let (stop, count) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let w = writer(store.clone(), stop.clone(), count.clone());
+    while count.load(Ordering::Relaxed) < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let started = count.load(Ordering::Relaxed);
+    let archive = backup(source, root, encrypted).await;
+    let ended = count.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    w.await.unwrap();
+    let after = rows_of(&store).await;
+    store.close().await;
+    assert!(ended > started, "writes went on during the backup: {started} → {ended}");
+
+    let (code, out, err) = restore(into, &archive, root).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("監査ログ: 正常") && out.contains("復元して検証しました"), "{out}");
+    let restored = without_the_restore(rows_of(&into.store().await).await, &archive);
+    for table in ["audit_event", "evidence", "evidence_content", "account", "answer"] {
+        let (r, b, a) = (&restored[table], &before[table], &after[table]);
+        assert!(b.iter().all(|row| r.contains(row)), "{table}: every row from before the backup");
+        assert!(r.iter().all(|row| a.contains(row)), "{table}: no row the source never had");
+    }
+    let events = restored["audit_event"].len();
+    assert!(events > before["audit_event"].len(), "the writes before the backup began are in it");
+    assert!(events < after["audit_event"].len(), "the writes after its snapshot are not");
+}
+
+/// A backup taken while writes go on restores to a consistent database,
+/// and a quiet one to an identical one (row by row), SQLite to PostgreSQL
+/// and PostgreSQL to SQLite, sealed and unsealed.
+#[tokio::test]
+async fn a_backup_during_writes_restores_consistently_and_a_quiet_one_identically_sqlite_to_postgres_and_back() {
+    let root = TempDir::new().unwrap();
+    let source = Target::sqlite(&root.path().join("source"));
+    let (code, out, err) = source.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    // SQLite, online, sealed → SQLite.
+    let r1 = Target::sqlite(&root.path().join("r1"));
+    online_backup_restores_consistently(&source, &r1, root.path(), true).await;
+
+    // SQLite, quiet → PostgreSQL: identical.
+    let Some(pg) = Target::postgres(&root.path().join("pg")).await else { return };
+    let a2 = backup(&source, root.path(), false).await;
+    let (code, out, err) = restore(&pg, &a2, root.path()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let source_rows = rows_of(&source.store().await).await;
+    assert!(source_rows["evidence_content"].len() >= 3, "the sample holds stored files");
+    assert_same(&without_the_restore(rows_of(&pg.store().await).await, &a2), &as_backed_up(source_rows, &a2));
+
+    // The restored PostgreSQL takes new rows after the restored ids.
+    let (code, out, err) = pg.run(&["verify"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = pg.run(&["org", "create", "復元後の課", "--kind", "department"]).await;
+    assert_eq!(code, 0, "new ids follow the restored ones: {out}{err}");
+
+    // PostgreSQL, online, sealed → SQLite.
+    let r3 = Target::sqlite(&root.path().join("r3"));
+    online_backup_restores_consistently(&pg, &r3, root.path(), true).await;
+
+    // PostgreSQL, quiet → SQLite: identical to PostgreSQL.
+    let r4 = Target::sqlite(&root.path().join("r4"));
+    let a4 = backup(&pg, root.path(), false).await;
+    let (code, out, err) = restore(&r4, &a4, root.path()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let pg_rows = rows_of(&pg.store().await).await;
+    assert_same(&without_the_restore(rows_of(&r4.store().await).await, &a4), &as_backed_up(pg_rows, &a4));
+    pg.remove().await;
+}
+
+/// Before anything is touched, a damaged archive (a changed byte, a cut
+/// end, a changed chunk of an unsealed one), a wrong or missing passphrase
+/// and a target that holds data are refused; the target stays as it was,
+/// and an empty one is not even created.
+#[tokio::test]
+async fn a_damaged_archive_a_wrong_passphrase_or_a_target_with_data_is_refused_and_nothing_changes() {
+    let root = TempDir::new().unwrap();
+    let source = Target::sqlite(&root.path().join("source"));
+    let (code, out, err) = source.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let sealed = backup(&source, root.path(), true).await;
+    let plain = backup(&source, root.path(), false).await;
+    let bytes = std::fs::read(&sealed).unwrap();
+    let damaged = |name: &str, b: Vec<u8>| {
+        let p = root.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x01;
+    let flipped = damaged("flipped.tar.age", flipped);
+    let cut = damaged("cut.tar.age", bytes[..bytes.len() - 100].to_vec());
+    // An unsealed archive's chunk changed where no checksum of tar's sees it.
+    let mut plain_bytes = std::fs::read(&plain).unwrap();
+    // (The first chunk's bytes begin after its 512-byte header.)
+    plain_bytes[512 + 20] ^= 0x01;
+    let changed_chunk = damaged("changed.tar", plain_bytes);
+    let wrong = root.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase at all").unwrap();
+
+    let empty = Target::sqlite(&root.path().join("never-created"));
+    for (archive, pass, expect) in [
+        (&flipped, Some(pass_file(root.path())), "壊れています"),
+        (&cut, Some(pass_file(root.path())), "壊れています"),
+        (&changed_chunk, None, "壊れています"),
+        (&sealed, Some(wrong.to_str().unwrap().to_owned()), "パスフレーズが違います"),
+        (&sealed, None, "暗号化されています"),
+    ] {
+        let mut cmd = vec!["restore".to_owned(), "--from".into(), archive.to_str().unwrap().into()];
+        if let Some(p) = pass {
+            cmd.extend(["--passphrase-file".into(), p]);
+        }
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let (code, out, err) = empty.run(&cmd).await;
+        assert_eq!(code, 1, "{archive:?}: {out}{err}");
+        assert!(err.contains(expect), "{archive:?}: {err}");
+        assert!(!root.path().join("never-created").exists(), "{archive:?}: the target was not touched");
+
+        // With --force onto a target holding data: unchanged.
+        let mut forced = cmd.clone();
+        forced.push("--force");
+        let before = rows_of(&sqlite_store(&root.path().join("source")).await).await;
+        let (code, _, err) = source.run(&forced).await;
+        assert_eq!(code, 1, "{archive:?}: {err}");
+        assert_eq!(rows_of(&sqlite_store(&root.path().join("source")).await).await, before, "{archive:?}");
+    }
+
+    // A sound archive onto a target that holds data, without --force.
+    let before = rows_of(&sqlite_store(&root.path().join("source")).await).await;
+    let (code, _, err) = restore(&source, &sealed, root.path()).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("復元先にはすでにデータがあります") && err.contains("--force"), "{err}");
+    assert_eq!(rows_of(&sqlite_store(&root.path().join("source")).await).await, before);
+}
+
+/// Without a passphrase a backup is refused unless `--unencrypted` says
+/// so; a sealed archive shows none of the data; a failed backup raises an
+/// alert and is recorded; the copy in the second location is verified and
+/// restores; old generations go, other files stay.
+#[tokio::test]
+async fn backups_are_sealed_unless_told_copied_and_checked_pruned_by_generation_and_a_failure_raises_an_alert() {
+    let root = TempDir::new().unwrap();
+    let source = Target::sqlite(&root.path().join("source"));
+    let (code, out, err) = source.run(&["org", "create", "秘密の課名", "--kind", "department"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let to = root.path().join("archives");
+    let to_s = to.to_str().unwrap();
+
+    let (code, _, err) = source.run(&["backup", "--to", to_s]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("パスフレーズがありません") && err.contains("--unencrypted"), "{err}");
+    let short = root.path().join("short");
+    std::fs::write(&short, "short").unwrap();
+    let (code, _, err) = source.run(&["backup", "--to", to_s, "--passphrase-file", short.to_str().unwrap()]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("12 文字以上"), "{err}");
+    assert!(!to.exists(), "nothing written");
+
+    // Old generations and a stranger's file in both locations.
+    let copy = root.path().join("second-mount");
+    for dir in [&to, &copy] {
+        std::fs::create_dir_all(dir).unwrap();
+        for name in [
+            "mamori-20240115T030000Z.tar.age",
+            "mamori-20240131T030000Z.tar.age",
+            "mamori-20240201T030000Z.tar.age",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.join(name), "old").unwrap();
+        }
+    }
+    let pass = pass_file(root.path());
+    let (code, out, err) = source
+        .run(&[
+            "backup",
+            "--to",
+            to_s,
+            "--copy-to",
+            copy.to_str().unwrap(),
+            "--passphrase-file",
+            &pass,
+            "--keep-daily",
+            "2",
+            "--keep-monthly",
+            "2",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("複製を確認しました"), "{out}");
+    for dir in [&to, &copy] {
+        let names: Vec<String> =
+            archives(dir).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        // Kept: the new one (this day, this month) and the newest of the
+        // last day before it (1 February 2024); January's go, the stranger stays.
+        assert_eq!(names.len(), 3, "{dir:?}: {names:?}");
+        assert!(names[0] == "mamori-20240201T030000Z.tar.age" && names[2] == "notes.txt", "{names:?}");
+        assert!(names[1].starts_with("mamori-20") && names[1].ends_with(".tar.age"), "{names:?}");
+    }
+    let new = to.join(archives(&to)[1].file_name().unwrap());
+    let copied = copy.join(new.file_name().unwrap());
+    let sealed = std::fs::read(&new).unwrap();
+    assert_eq!(sealed, std::fs::read(&copied).unwrap(), "the copy is the archive");
+    assert!(sealed.starts_with(b"age-encryption.org/v1"), "sealed with age");
+    let needle = "秘密の課名".as_bytes();
+    assert!(!sealed.windows(needle.len()).any(|w| w == needle), "no data readable in the archive");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&new).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "only the owner reads it");
+    let r = Target::sqlite(&root.path().join("from-copy"));
+    let (code, out, err) = restore(&r, &copied, root.path()).await;
+    assert_eq!(code, 0, "the copy restores: {out}{err}");
+
+    // Unsealed when told: the data is readable.
+    let plain = root.path().join("plain");
+    let (code, out, err) = source.run(&["backup", "--to", plain.to_str().unwrap(), "--unencrypted"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let bytes = std::fs::read(&archives(&plain)[0]).unwrap();
+    assert!(bytes.windows(needle.len()).any(|w| w == needle));
+
+    // A backup that cannot be written: an alert and a failed event.
+    let blocked = root.path().join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let (code, _, err) = source.run(&["backup", "--to", blocked.to_str().unwrap(), "--passphrase-file", &pass]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("バックアップに失敗しました"), "{err}");
+    let store = sqlite_store(&root.path().join("source")).await;
+    let alerts = store.alerts(true).await.unwrap();
+    assert!(alerts.iter().any(|a| a.kind == "backup.failed" && a.severity == "critical"), "{alerts:?}");
+    let events = store.audit_recent(5).await.unwrap();
+    let last = &events[0].record;
+    assert_eq!((last.action.as_str(), last.outcome.as_str()), ("backup.taken", "failure"));
+    assert!(events.iter().any(|e| e.record.action == "backup.taken" && e.record.outcome == "success"));
+}
