@@ -8,6 +8,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "mamori",
+    version,
     about = "mamori — システム導入に係るセキュリティ要件チェックリスト (security requirements checklist)",
     long_about = None,
 )]

@@ -420,3 +420,35 @@ async fn backups_are_sealed_unless_told_copied_and_checked_pruned_by_generation_
     assert_eq!((last.action.as_str(), last.outcome.as_str()), ("backup.taken", "failure"));
     assert!(events.iter().any(|e| e.record.action == "backup.taken" && e.record.outcome == "success"));
 }
+
+/// The recovery procedure and the systemd units name only commands and
+/// options mamori has: each `mamori …` line's subcommand answers `--help`
+/// and lists every option the line gives.
+#[tokio::test]
+async fn the_recovery_procedure_uses_only_commands_and_flags_mamori_has() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/operations");
+    let mut lines = Vec::new();
+    for name in ["recovery.md", "mamori.service", "mamori-backup.service"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches("ExecStart=").replace("/usr/local/bin/mamori", "mamori");
+            if line.starts_with("mamori ") {
+                lines.push((name, line));
+            }
+        }
+    }
+    assert!(lines.len() >= 7, "{lines:?}");
+    for (file, line) in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (code, help, err) = run(&[words[1], "--help"]).await;
+        assert_eq!(code, 0, "{file}: {line}: {err}");
+        for flag in words.iter().filter(|w| w.starts_with("--")) {
+            assert!(
+                help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                "{file}: {line}: {flag} is not an option"
+            );
+        }
+    }
+    let (code, out, _) = run(&["--version"]).await;
+    assert!(code == 0 && out.starts_with("mamori "), "{out}");
+}
