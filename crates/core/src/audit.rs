@@ -72,6 +72,7 @@ crate::closed_set!(
         AuditExported = "audit.exported",
         BackupTaken = "backup.taken",
         DataRestored = "data.restored",
+        KeysRotated = "keys.rotated",
         AlertAcknowledged = "alert.acknowledged",
         LogReviewSignedOff = "log_review.signed_off",
         ScanRequested = "scan.requested",
@@ -156,7 +157,13 @@ impl Changes {
     }
 
     pub fn with(mut self, field: &str, value: impl Into<Value>) -> Self {
-        let value = if is_secret_field(field) { Value::String("[redacted]".to_owned()) } else { value.into() };
+        let value = if is_secret_field(field) {
+            Value::String("[redacted]".to_owned())
+        } else if PERSONAL_FIELDS.contains(&field) {
+            Value::String(PERSONAL.to_owned())
+        } else {
+            value.into()
+        };
         self.0.insert(field.to_owned(), value);
         self
     }
@@ -170,6 +177,14 @@ impl Changes {
         serde_json::to_string(&self.0).expect("a map of strings to JSON values always serialises")
     }
 }
+
+/// Fields holding personal data (item 61): the audit log, which is never
+/// rewritten, says that they were set or changed, not to what; the values
+/// are in the account ledger, sealed under the data key.
+pub const PERSONAL_FIELDS: [&str; 3] = ["display_name", "email", "contact"];
+
+/// What the audit log holds for a personal field.
+pub const PERSONAL: &str = "[個人情報: ID管理簿に記録]";
 
 fn is_secret_field(field: &str) -> bool {
     let f = field.to_ascii_lowercase();
@@ -406,15 +421,18 @@ mod tests {
     }
 
     #[test]
-    fn secret_fields_never_carry_their_value() {
+    fn secret_fields_never_carry_their_value_nor_personal_ones() {
         let ch = Changes::new()
             .with("display_name", "山田")
+            .with("email", "yamada@example.lg.jp")
+            .with("contact", "03-1234-5678")
+            .with("role", "auditor")
             .with("password", "hunter2hunter2")
             .with("totp_secret", "JBSWY3DP")
             .with("api_token", "abc");
         let json = ch.to_json();
-        assert!(json.contains("山田"));
-        for secret in ["hunter2", "JBSWY3DP", "abc"] {
+        assert!(json.contains("auditor") && json.contains(PERSONAL), "{json}");
+        for secret in ["hunter2", "JBSWY3DP", "abc", "山田", "yamada", "1234"] {
             assert!(!json.contains(secret), "{secret} leaked into {json}");
         }
     }

@@ -24,6 +24,9 @@ use time::OffsetDateTime;
 
 pub const FORMAT: &str = "mamori-backup/1";
 const MANIFEST: &str = "manifest.json";
+/// The data keys, in a sealed archive only.
+const KEYS: &str = "keys/data.key";
+const KEYS_MAX: u64 = 1 << 16;
 /// Rows are cut into chunks of about this many bytes: what memory holds.
 const CHUNK_BYTES: usize = 8 << 20;
 /// The largest manifest read back (a manifest lists one line per chunk).
@@ -47,6 +50,10 @@ pub struct Manifest {
     pub chunks: Vec<Chunk>,
     /// SHA-256 of the chunks' SHA-256s, in order: one figure for the data.
     pub data_sha256: String,
+    /// SHA-256 of the data keys the archive carries (sealed archives only:
+    /// they restore with the passphrase alone).
+    #[serde(default)]
+    pub keys_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,8 +243,12 @@ pub async fn take(
             .collect(),
         data_sha256: Manifest::data_hash(&chunks),
         chunks,
+        keys_sha256: passphrase.map(|_| hex::encode(Sha256::digest(store.keys().to_text().as_bytes()))),
     };
     let finished = (|| -> anyhow::Result<()> {
+        if passphrase.is_some() {
+            append(&mut tar, KEYS, store.keys().to_text().as_bytes(), now)?;
+        }
         append(&mut tar, MANIFEST, &serde_json::to_vec_pretty(&manifest)?, now)?;
         tar.into_inner()?.finish()?;
         std::fs::rename(&partial, &path)?;
@@ -298,11 +309,13 @@ fn damaged() -> anyhow::Error {
 }
 
 /// Reads an archive through and checks every chunk's SHA-256 against its
-/// manifest; returns the manifest when all agree.
-pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<Manifest> {
+/// manifest; returns the manifest when all agree, and the data keys a
+/// sealed archive carries.
+pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Manifest, Option<String>)> {
     let mut archive = open(path, passphrase)?;
     let mut seen: Vec<(String, String, u64)> = Vec::new();
     let mut manifest: Option<Manifest> = None;
+    let mut keys: Option<String> = None;
     for entry in archive.entries().map_err(|_| damaged())? {
         let mut entry = entry.map_err(|_| damaged())?;
         let name = entry.path().map_err(|_| damaged())?.to_string_lossy().into_owned();
@@ -313,6 +326,10 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<Man
             let mut text = Vec::new();
             (&mut entry).take(MANIFEST_MAX).read_to_end(&mut text).map_err(|_| damaged())?;
             manifest = Some(serde_json::from_slice(&text).map_err(|_| damaged())?);
+        } else if name == KEYS {
+            let mut text = String::new();
+            (&mut entry).take(KEYS_MAX).read_to_string(&mut text).map_err(|_| damaged())?;
+            keys = Some(text);
         } else {
             let mut hasher = Sha256::new();
             let n = std::io::copy(&mut (&mut entry).take(CHUNK_MAX), &mut hasher).map_err(|_| damaged())?;
@@ -325,10 +342,14 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<Man
     }
     let listed: Vec<(String, String, u64)> =
         manifest.chunks.iter().map(|c| (c.path.clone(), c.sha256.clone(), c.bytes)).collect();
-    if listed != seen || Manifest::data_hash(&manifest.chunks) != manifest.data_sha256 {
+    let keys_hash = keys.as_ref().map(|k| hex::encode(Sha256::digest(k.as_bytes())));
+    if listed != seen
+        || Manifest::data_hash(&manifest.chunks) != manifest.data_sha256
+        || keys_hash != manifest.keys_sha256
+    {
         return Err(damaged());
     }
-    Ok(manifest)
+    Ok((manifest, keys))
 }
 
 /// Loads the archive into `store` after [`check`] passed: one
@@ -359,6 +380,9 @@ pub async fn load(
         let name = entry.path().map_err(|_| damaged())?.to_string_lossy().into_owned();
         if name == MANIFEST {
             break;
+        }
+        if name == KEYS {
+            continue;
         }
         let chunk = chunks.next().filter(|c| c.path == name).ok_or_else(damaged)?;
         let mut bytes = Vec::with_capacity(chunk.bytes.min(CHUNK_MAX) as usize);

@@ -63,6 +63,11 @@ pub enum Command {
     Verify,
     /// バックアップを取る: 稼働中でも一貫した時点の全データを暗号化して書く (take an encrypted backup while the server runs)
     Backup(crate::recovery::BackupArgs),
+    /// データ鍵 (data keys: encryption at rest)
+    Keys {
+        #[command(subcommand)]
+        command: crate::keys::KeysCommand,
+    },
     /// バックアップから復元する: 全ハッシュを確認してから読み込み、検証する (restore an archive, checked before and verified after)
     Restore(crate::recovery::RestoreArgs),
 }
@@ -82,5 +87,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Verify => crate::verify::run(&cli.global).await,
         Command::Backup(args) => crate::recovery::backup(&cli.global, &args).await,
         Command::Restore(args) => crate::recovery::restore(&cli.global, &args).await,
+        Command::Keys { command } => crate::keys::run(&cli.global, command).await,
     }
 }

@@ -287,6 +287,7 @@ impl fmt::Display for ConfigError {
 pub struct ConfigErrors {
     pub errors: Vec<ConfigError>,
     pub database: Option<DatabaseLocation>,
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -571,7 +572,7 @@ impl Config {
                 report_month,
                 round_days,
             }),
-            (_, database, _) => Err(ConfigErrors { errors, database }),
+            (_, database, _) => Err(ConfigErrors { errors, database, data_dir: data_dir.clone() }),
         }
     }
 }

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod demo;
 mod jobs;
+mod keys;
 mod recovery;
 mod report;
 mod scan;

@@ -3,12 +3,12 @@
 
 use crate::backup::{self, Passphrase, PASSPHRASE_MIN};
 use crate::config::{self, GlobalArgs};
-use crate::shared::{console_ctx, open_store, outln, report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::shared::{console_ctx, key_file, open_store, outln, report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::Args;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::monitoring::Severity;
 use mamori_store::audit::Verification;
-use mamori_store::{DatabaseLocation, Store};
+use mamori_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -152,7 +152,7 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
     // Every hash is checked before anything is touched, the target included.
     let from = args.from.clone();
     let pass = passphrase.clone();
-    let manifest = match tokio::task::spawn_blocking(move || backup::check(&from, pass.as_ref())).await {
+    let (manifest, keys) = match tokio::task::spawn_blocking(move || backup::check(&from, pass.as_ref())).await {
         Ok(Ok(m)) => m,
         Ok(Err(e)) => {
             eprintln!("mamori: {e:#}");
@@ -176,22 +176,88 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let DatabaseLocation::SqliteFile(_) = location {
-        if let Err(e) = std::fs::create_dir_all(&data_dir) {
-            eprintln!("mamori: {} を作れません (cannot create the data directory): {e}", data_dir.display());
-            return ExitCode::from(EXIT_CONFIG);
+    if let Err(e) = create_private_dir(&data_dir) {
+        eprintln!("mamori: {} を作れません (cannot create the data directory): {e}", data_dir.display());
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if let Some(keys) = &keys {
+        if let Err(e) = place_keys(&data_dir, keys) {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
         }
     }
-    let store = match Store::open(&location).await {
+    // The target's keys: the archive's (placed above), or those the
+    // operator brought for an unsealed archive. None is ever made here.
+    let keyring = match key_file(&data_dir) {
+        Some(path) if !path.exists() => {
+            eprintln!(
+                "mamori: このバックアップはデータ鍵を含みません (暗号化していないバックアップ)。元のデータ鍵のファイルを {} に置くか MAMORI_DATA_KEY_FILE で指定してください。何も変更していません (an unsealed archive carries no data key: put the original key file there; nothing was changed)",
+                path.display()
+            );
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        Some(path) => mamori_store::crypt::Keyring::from_file(&path),
+        None => mamori_store::crypt::Keyring::from_text(&std::env::var("MAMORI_DATA_KEY").unwrap_or_default(), None),
+    };
+    let keyring = match keyring {
+        Ok(k) => std::sync::Arc::new(k),
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let store = match Store::open_for_restore(&location, keyring).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mamori: 復元先のデータベースを開けません (cannot open the target database): {e}");
+            eprintln!("mamori: 復元先のデータベースを開けません (cannot open the target database) {location}: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     let code = restore_into(&store, args, passphrase.as_ref(), &manifest).await;
     store.close().await;
     code
+}
+
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// Puts the archive's data keys where the target reads its keys: a new key
+/// file, or the keys it lacks added to the one there. Keys given in
+/// `MAMORI_DATA_KEY` are not written anywhere: they must hold the
+/// archive's already.
+fn place_keys(data_dir: &std::path::Path, archived: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(path) = key_file(data_dir) else {
+        let given = std::env::var("MAMORI_DATA_KEY").unwrap_or_default();
+        return mamori_store::crypt::merge(&given, archived).and_then(|merged| {
+            if merged.trim() == given.trim() {
+                Ok(())
+            } else {
+                Err("MAMORI_DATA_KEY にバックアップのデータ鍵がありません (MAMORI_DATA_KEY lacks the archive's data keys)".into())
+            }
+        });
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(ours) => mamori_store::crypt::merge(&ours, archived)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => archived.to_owned(),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let partial = path.with_extension("key.partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
+    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 async fn restore_into(

@@ -268,7 +268,15 @@ async fn record_config_errors(errors: &ConfigErrors) {
     if !exists {
         return;
     }
-    let Ok(store) = Store::open(location).await else {
+    // Never a new key for it: only a database whose key is there.
+    let keys = match crate::shared::key_file(&errors.data_dir) {
+        Some(path) => mamori_store::crypt::Keyring::from_file(&path),
+        None => mamori_store::crypt::Keyring::from_text(&std::env::var("MAMORI_DATA_KEY").unwrap_or_default(), None),
+    };
+    let Ok(keys) = keys else {
+        return;
+    };
+    let Ok(store) = Store::open(location, std::sync::Arc::new(keys)).await else {
         return;
     };
     let list: Vec<String> = errors.errors.iter().map(|e| e.to_string()).collect();

@@ -45,6 +45,8 @@ pub enum Unprepared {
     DataDir(std::io::Error),
     /// The database could not be opened or brought to the current schema.
     Database(StoreError),
+    /// The data key is missing, unreadable or not this database's.
+    Keys(String),
     /// The database is open, but the shipped catalog could not be imported;
     /// the caller closes the store (after recording the failure, if it will).
     Catalog(Store, StoreError),
@@ -62,6 +64,7 @@ impl Unprepared {
                 format!("データベースに接続できません (cannot reach the database) {database}: {e}")
             }
             Unprepared::Catalog(_, e) => format!("同梱の要件カタログを取り込めません (shipped catalog): {e}"),
+            Unprepared::Keys(e) => e.clone(),
         }
     }
 }
@@ -74,11 +77,51 @@ impl Unprepared {
 /// what the server would.
 pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn Clock) -> Result<Store, Unprepared> {
     create_data_dir(data_dir).map_err(Unprepared::DataDir)?;
-    let store = Store::open(database).await.map_err(Unprepared::Database)?;
+    let store = open_keyed(data_dir, database).await?;
     let first_run = Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
     match store.ensure_catalog(&first_run).await {
         Ok(_) => Ok(store),
         Err(e) => Err(Unprepared::Catalog(store, e)),
+    }
+}
+
+/// Where the data key is: the text of a key file in `MAMORI_DATA_KEY`,
+/// else the file `MAMORI_DATA_KEY_FILE`, else `DATA_DIR/data.key`.
+pub fn key_file(data_dir: &Path) -> Option<std::path::PathBuf> {
+    if std::env::var("MAMORI_DATA_KEY").is_ok_and(|k| !k.is_empty()) {
+        return None;
+    }
+    Some(std::env::var_os("MAMORI_DATA_KEY_FILE").map(Into::into).unwrap_or_else(|| data_dir.join("data.key")))
+}
+
+/// Opens the database with its data keys (item 61). A key file that does
+/// not exist is made with one new key (mode 0600) and kept only if the
+/// database takes it: a database sealed under another key refuses it, and
+/// the start stops with the reason.
+pub async fn open_keyed(data_dir: &Path, database: &DatabaseLocation) -> Result<Store, Unprepared> {
+    use mamori_store::crypt::Keyring;
+    let (keys, made) = match key_file(data_dir) {
+        None => {
+            let text = std::env::var("MAMORI_DATA_KEY").unwrap_or_default();
+            (Keyring::from_text(&text, None).map_err(|e| Unprepared::Keys(format!("MAMORI_DATA_KEY: {e}")))?, None)
+        }
+        Some(path) if path.exists() => (Keyring::from_file(&path).map_err(|e| Unprepared::Keys(e.to_string()))?, None),
+        Some(path) => (Keyring::create_file(&path).map_err(|e| Unprepared::Keys(e.to_string()))?, Some(path)),
+    };
+    match Store::open(database, std::sync::Arc::new(keys)).await {
+        Ok(store) => Ok(store),
+        Err(e) => {
+            if let Some(path) = made {
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(match e {
+                StoreError::Keys(m) => Unprepared::Keys(format!(
+                    "{m}。データ鍵は MAMORI_DATA_KEY_FILE または {} から読みます (the data key is read from MAMORI_DATA_KEY_FILE or that file)",
+                    data_dir.join("data.key").display()
+                )),
+                e => Unprepared::Database(e),
+            })
+        }
     }
 }
 

@@ -15,7 +15,12 @@ const TARGET_MS: f64 = 50.0;
 async fn main() {
     let events: i64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000_000);
     let dir = tempfile::TempDir::new().expect("temporary directory");
-    let store = Store::open(&DatabaseLocation::in_data_dir(dir.path())).await.expect("open");
+    let store = Store::open(
+        &DatabaseLocation::in_data_dir(dir.path()),
+        std::sync::Arc::new(mamori_store::crypt::Keyring::random_for_tests()),
+    )
+    .await
+    .expect("open");
     // One event every 6 s for `events` events: 10 million cover two years.
     let step_us: i64 = 6_000_000;
     let end = OffsetDateTime::now_utc();

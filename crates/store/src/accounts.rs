@@ -1,6 +1,7 @@
 //! Accounts, organisations, the account ledger, access reviews, sign-in
 //! attempts and the first-run setup token.
 
+use crate::crypt::Keyring;
 use crate::revision::Key;
 use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend, Store, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
@@ -88,12 +89,12 @@ struct AccountRow {
 }
 
 impl AccountRow {
-    fn into_record(self) -> Result<Account, StoreError> {
+    fn into_record(self, keys: &Keyring) -> Result<Account, StoreError> {
         Ok(Account {
             id: self.id,
             login: self.login,
-            display_name: self.display_name,
-            email: self.email,
+            display_name: keys.open_text("account.display_name", &self.display_name)?,
+            email: keys.open_text("account.email", &self.email)?,
             role: parsed("role", &self.role, Role::parse)?,
             organisation_id: self.organisation_id,
             organisation_name: self.organisation_name,
@@ -103,7 +104,7 @@ impl AccountRow {
             failed_count: self.failed_count,
             locked_until: opt_timestamp(self.locked_until_us)?,
             disabled_at: opt_timestamp(self.disabled_at_us)?,
-            totp_secret: self.totp_secret,
+            totp_secret: keys.open_opt("account.totp_secret", self.totp_secret)?,
             totp_enabled: self.totp_enabled,
             totp_last_step: self.totp_last_step,
             last_signin_at: opt_timestamp(self.last_signin_at_us)?,
@@ -199,12 +200,12 @@ struct OrganisationRow {
 }
 
 impl OrganisationRow {
-    fn into_record(self) -> Result<Organisation, StoreError> {
+    fn into_record(self, keys: &Keyring) -> Result<Organisation, StoreError> {
         Ok(Organisation {
             id: self.id,
             name: self.name,
             kind: parsed("kind", &self.kind, OrgKind::parse)?,
-            contact: self.contact,
+            contact: keys.open_text("organisation.contact", &self.contact)?,
         })
     }
 }
@@ -224,17 +225,17 @@ struct LedgerRow {
 }
 
 impl LedgerRow {
-    fn into_record(self) -> Result<LedgerEntry, StoreError> {
+    fn into_record(self, keys: &Keyring) -> Result<LedgerEntry, StoreError> {
         Ok(LedgerEntry {
             id: self.id,
             account_id: self.account_id,
             account_login: self.login,
-            account_name: self.display_name,
+            account_name: keys.open_text("account.display_name", &self.display_name)?,
             at: timestamp(self.at_us)?,
             actor_login: self.actor_login,
             change: parsed("ledger change", &self.change, LedgerChange::parse)?,
-            before: self.before,
-            after: self.after,
+            before: keys.open_text("account_ledger.before", &self.before)?,
+            after: keys.open_text("account_ledger.after", &self.after)?,
             reason: self.reason,
         })
     }
@@ -276,7 +277,7 @@ impl Store {
             };
             q.fetch_all(c).await?
         })?;
-        rows.into_iter().map(AccountRow::into_record).collect()
+        rows.into_iter().map(|r| r.into_record(self.keys())).collect()
     }
 
     pub async fn account_by_login(&self, login: &str) -> Result<Option<Account>, StoreError> {
@@ -316,7 +317,7 @@ impl Store {
                 sqlx::query_as::<_, OrganisationRow>("SELECT id, name, kind, contact FROM organisation ORDER BY kind, name")
                     .fetch_all(c).await?
             })?;
-            rows.into_iter().map(OrganisationRow::into_record).collect()
+            rows.into_iter().map(|r| r.into_record(self.keys())).collect()
         })
         .await
     }
@@ -347,7 +348,7 @@ impl Store {
                  WHERE ($1 IS NULL OR l.account_id = $1) ORDER BY l.at_us, l.id",
             ).bind(account_id).fetch_all(c).await?
         })?;
-        rows.into_iter().map(LedgerRow::into_record).collect()
+        rows.into_iter().map(|r| r.into_record(self.keys())).collect()
     }
 
     pub async fn access_reviews(&self) -> Result<Vec<AccessReview>, StoreError> {
@@ -611,6 +612,7 @@ pub async fn create_organisation(
     kind: OrgKind,
     contact: &str,
 ) -> Result<i64, StoreError> {
+    let contact = tx.keys().seal("organisation.contact", contact);
     with_conn!(tx, c => {
         Ok(sqlx::query_scalar("INSERT INTO organisation (name, kind, contact, created_at_us) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(name).bind(kind.as_str()).bind(contact).bind(to_unix_micros(now))
@@ -624,13 +626,15 @@ pub async fn add_ledger(
     account_id: i64,
     line: &LedgerLine<'_>,
 ) -> Result<(), StoreError> {
+    let before = tx.keys().seal("account_ledger.before", line.before);
+    let after = tx.keys().seal("account_ledger.after", line.after);
     with_conn!(tx, c => {
         sqlx::query(
             "INSERT INTO account_ledger (account_id, at_us, actor_login, change, before, after, reason) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(account_id).bind(to_unix_micros(now)).bind(line.actor_login).bind(line.change.as_str())
-        .bind(line.before).bind(line.after).bind(line.reason)
+        .bind(&before).bind(&after).bind(line.reason)
         .execute(c).await?;
     });
     Ok(())
@@ -640,13 +644,15 @@ pub async fn add_ledger(
 /// line and the audit event are the caller's, in the same transaction.
 pub async fn create_account(tx: &mut Tx, now: OffsetDateTime, new: &NewAccount) -> Result<i64, StoreError> {
     let now_us = to_unix_micros(now);
+    let name = tx.keys().seal("account.display_name", &new.display_name);
+    let email = tx.keys().seal("account.email", &new.email);
     let id: i64 = with_conn!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO account (login, display_name, email, role, organisation_id, password_hash, \
              password_changed_at_us, must_change_password, created_at_us, updated_at_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $7) RETURNING id",
         )
-        .bind(new.login.as_str()).bind(&new.display_name).bind(&new.email).bind(new.role.as_str())
+        .bind(new.login.as_str()).bind(&name).bind(&email).bind(new.role.as_str())
         .bind(new.organisation_id).bind(&new.password_hash).bind(now_us).bind(new.must_change_password)
         .fetch_one(c).await.map_err(unique)?
     });
@@ -693,6 +699,8 @@ pub async fn update_account(
     role: Role,
     organisation_id: Option<i64>,
 ) -> Result<(), StoreError> {
+    let display_name = &tx.keys().seal("account.display_name", display_name);
+    let email = &tx.keys().seal("account.email", email);
     with_conn!(tx, c => {
         sqlx::query(
             "UPDATE account SET display_name = $2, email = $3, \
@@ -736,9 +744,10 @@ pub async fn end_sessions(tx: &mut Tx, account_id: i64) -> Result<i64, StoreErro
 
 /// Stores a TOTP secret not yet confirmed.
 pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>) -> Result<(), StoreError> {
+    let secret = secret.map(|s| tx.keys().seal("account.totp_secret", s));
     with_conn!(tx, c => {
         sqlx::query("UPDATE account SET totp_secret = $2, totp_enabled = $3, totp_last_step = 0 WHERE id = $1")
-            .bind(account_id).bind(secret).bind(false).execute(&mut *c).await?;
+            .bind(account_id).bind(&secret).bind(false).execute(&mut *c).await?;
         sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
     });
     Ok(())

@@ -42,11 +42,11 @@ pub struct Table {
     pub columns: Vec<String>,
 }
 
-/// Tables that hold one row from the schema's creation on (the audit
-/// chain's head, the data's revision): never counted as data, and the
-/// revision is written last so that the restore's own inserts do not
-/// count it up past what was copied.
-const SINGLETONS: [&str; 2] = ["audit_chain", "data_revision"];
+/// Tables of bookkeeping that a database holds from its first opening
+/// (the audit chain's head, the data's revision, the data key's check):
+/// never counted as data. The revision is written last so that the
+/// restore's own inserts do not count it up past what was copied.
+const SINGLETONS: [&str; 3] = ["audit_chain", "data_revision", "data_key"];
 
 /// A column as the schema lists it: table, column, type (PostgreSQL's;
 /// empty for SQLite).
@@ -304,9 +304,21 @@ impl Restore {
         Ok(())
     }
 
-    /// Moves each PostgreSQL identity past the largest id restored, then
-    /// commits.
+    /// Checks that each data key the restored rows name is held and is the
+    /// same key, moves each PostgreSQL identity past the largest id
+    /// restored, then commits.
     pub async fn finish(mut self) -> Result<(), StoreError> {
+        let checks: Vec<(i64, Vec<u8>)> = crate::with_conn!(self.tx, c => {
+            sqlx::query_as("SELECT id, check_value FROM data_key ORDER BY id").fetch_all(&mut *c).await?
+        });
+        for (id, check) in checks {
+            let id = u32::try_from(id).map_err(|_| StoreError::Corrupt(format!("data key id {id}")))?;
+            if !self.tx.keys().checks(id, &check) {
+                return Err(StoreError::Keys(format!(
+                    "バックアップのデータはデータ鍵 #{id} で暗号化されていますが、その鍵がないか違います。鍵ファイルを確認してください (the archive's values are sealed with data key #{id}, which is missing or different here)"
+                )));
+            }
+        }
         if let TxInner::Postgres(t) = self.tx.inner_mut() {
             let identities: Vec<(String, String)> = sqlx::query_as(
                 "SELECT table_name::text, column_name::text FROM information_schema.columns \

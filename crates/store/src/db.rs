@@ -26,6 +26,10 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The data keys do not fit the database (missing, or another key
+    /// under an id it knows); the message is for the operator.
+    #[error("{0}")]
+    Keys(String),
     /// A unique value (a login, an organisation name) is taken already.
     #[error("already exists")]
     Taken,
@@ -139,6 +143,8 @@ pub struct Store {
 /// What every copy of a [`Store`] shares.
 pub(crate) struct Shared {
     pub(crate) pools: Pools,
+    /// The data keys ([`crate::crypt`]).
+    pub(crate) keys: std::sync::Arc<crate::crypt::Keyring>,
     /// Write transactions begun since start (a cheap counter: tests use it
     /// to show that two requests did the same database work).
     pub(crate) writes: std::sync::atomic::AtomicU64,
@@ -158,8 +164,33 @@ pub(crate) struct Shared {
 }
 
 impl Store {
-    /// Connects and applies every pending migration.
-    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+    /// Connects, applies every pending migration, checks the data keys
+    /// against the database and seals any value stored before encryption
+    /// at rest ([`crate::crypt`]).
+    pub async fn open(
+        location: &DatabaseLocation,
+        keys: std::sync::Arc<crate::crypt::Keyring>,
+    ) -> Result<Store, StoreError> {
+        let store = Store::open_unchecked(location, keys).await?;
+        store.check_keys().await?;
+        store.seal_plaintext().await?;
+        Ok(store)
+    }
+
+    /// Opens without checking the keys against the database or sealing
+    /// anything: for a restore, which replaces every row (the data keys'
+    /// checks included) and checks the restored keys before it commits.
+    pub async fn open_for_restore(
+        location: &DatabaseLocation,
+        keys: std::sync::Arc<crate::crypt::Keyring>,
+    ) -> Result<Store, StoreError> {
+        Store::open_unchecked(location, keys).await
+    }
+
+    async fn open_unchecked(
+        location: &DatabaseLocation,
+        keys: std::sync::Arc<crate::crypt::Keyring>,
+    ) -> Result<Store, StoreError> {
         let pools = match location {
             DatabaseLocation::SqliteFile(path) => {
                 let options = SqliteConnectOptions::new()
@@ -198,6 +229,7 @@ impl Store {
         };
         let shared = Shared {
             pools,
+            keys,
             writes: Default::default(),
             catalogs: Default::default(),
             figures: Default::default(),
@@ -206,6 +238,11 @@ impl Store {
             direct,
         };
         Ok(Store { shared: std::sync::Arc::new(shared), bound: None })
+    }
+
+    /// The data keys.
+    pub fn keys(&self) -> &std::sync::Arc<crate::crypt::Keyring> {
+        &self.shared.keys
     }
 
     pub fn backend(&self) -> Backend {
@@ -255,20 +292,22 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         self.writing();
         self.shared.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Tx(match &self.shared.pools {
+        let inner = match &self.shared.pools {
             Pools::Sqlite { write, .. } => TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
-        }))
+        };
+        Ok(Tx(inner, self.shared.keys.clone()))
     }
 
     /// A transaction that only reads, from one consistent snapshot.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
-        Ok(Tx(match &self.shared.pools {
+        let inner = match &self.shared.pools {
             Pools::Sqlite { read, .. } => TxInner::Sqlite(read.begin().await?),
             Pools::Postgres(pool) => {
                 TxInner::Postgres(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?)
             }
-        }))
+        };
+        Ok(Tx(inner, self.shared.keys.clone()))
     }
 
     /// Runs `read` in a read-only transaction ([`Store::begin_read`]) and
@@ -357,15 +396,20 @@ pub(crate) enum TxInner {
 
 /// A database transaction on either backend. Dropped without
 /// [`Tx::commit`], it rolls back.
-pub struct Tx(TxInner);
+pub struct Tx(TxInner, std::sync::Arc<crate::crypt::Keyring>);
 
 impl Tx {
+    /// The data keys, for the values a query seals or opens.
+    pub(crate) fn keys(&self) -> &crate::crypt::Keyring {
+        &self.1
+    }
+
     pub(crate) fn inner_mut(&mut self) -> &mut TxInner {
         &mut self.0
     }
 
     pub fn backend(&self) -> Backend {
-        match self.0 {
+        match &self.0 {
             TxInner::Sqlite(_) => Backend::Sqlite,
             TxInner::Postgres(_) => Backend::Postgres,
         }

@@ -88,6 +88,7 @@ impl Store {
         }
         let change = (HistoryKind::Evidence, e.original_name);
         let system = self.evidence_changes_answer(&mut tx, ctx, system_id, (e.number, e.by), change).await?;
+        let sealed = tx.keys().seal_bytes("evidence_content.content", e.content);
         let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
@@ -97,7 +98,7 @@ impl Store {
             .bind(e.content.len() as i64).bind(e.sha256).bind(e.expires_on).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
             .fetch_one(&mut *c).await?;
             sqlx::query("INSERT INTO evidence_content (evidence_id, content) VALUES ($1, $2)")
-                .bind(id).bind(e.content).execute(&mut *c).await?;
+                .bind(id).bind(&sealed).execute(&mut *c).await?;
             id
         });
         let ev = ctx.event_on(Action::EvidenceUploaded, "evidence", id).changes(
@@ -213,6 +214,7 @@ impl Store {
         let bytes: Vec<u8> = with_conn!(tx, c => {
             sqlx::query_scalar("SELECT content FROM evidence_content WHERE evidence_id = $1").bind(e.id).fetch_one(c).await?
         });
+        let bytes = tx.keys().open_bytes("evidence_content.content", &bytes)?;
         let ev = ctx
             .event_on(Action::EvidenceDownloaded, "evidence", e.id)
             .changes(Changes::new().with("system_id", e.system_id).with("number", e.number));

@@ -50,6 +50,9 @@ impl Store {
                 check.files += 1;
                 let bytes: Option<Vec<u8>> =
                     with_read_conn!(self, c => sqlx::query_scalar(&one).bind(id).fetch_optional(c).await?)?;
+                // A value that does not open (changed, or not sealed) is changed.
+                let column = format!("{contents}.content");
+                let bytes = bytes.map(|b| self.keys().open_bytes(&column, &b).unwrap_or_default());
                 match bytes {
                     None => check.problems.push(FileProblem::Missing { kind, id }),
                     Some(b) if hex::encode(Sha256::digest(&b)) != sha => {

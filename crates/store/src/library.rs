@@ -201,6 +201,7 @@ async fn insert_revision(
     revision: i64,
     f: &NewDocFile<'_>,
 ) -> Result<NewEvent, StoreError> {
+    let sealed = tx.keys().seal_bytes("document_content.content", f.content);
     let id: i64 = with_conn!(tx, c => {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO document_revision (document_id, revision, original_name, content_type, size, sha256, expires_on, \
@@ -210,7 +211,7 @@ async fn insert_revision(
         .bind(f.sha256).bind(f.expires_on).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
         .fetch_one(&mut *c).await?;
         sqlx::query("INSERT INTO document_content (revision_id, content) VALUES ($1, $2)")
-            .bind(id).bind(f.content).execute(&mut *c).await?;
+            .bind(id).bind(&sealed).execute(&mut *c).await?;
         id
     });
     Ok(ctx.event_on(Action::DocumentUploaded, "document", document_id).changes(
@@ -486,6 +487,7 @@ impl Store {
         let bytes: Vec<u8> = with_conn!(tx, c => {
             sqlx::query_scalar("SELECT content FROM document_content WHERE revision_id = $1").bind(r.id).fetch_one(c).await?
         });
+        let bytes = tx.keys().open_bytes("document_content.content", &bytes)?;
         let ev = ctx
             .event_on(Action::DocumentDownloaded, "document", r.document_id)
             .changes(Changes::new().with("revision", r.revision));

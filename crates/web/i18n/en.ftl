@@ -596,6 +596,7 @@ action-audit-purged = Audit log purged
 action-audit-exported = Audit log exported
 action-backup-taken = Backup taken
 action-data-restored = Data restored
+action-keys-rotated = Data key rotated
 action-alert-acknowledged = Alert acknowledged
 action-log-review-signed-off = Log review signed off
 action-scan-requested = Scan requested

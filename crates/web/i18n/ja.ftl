@@ -596,6 +596,7 @@ action-audit-purged = 監査ログの保存期間経過分の整理
 action-audit-exported = 監査ログの出力
 action-backup-taken = バックアップの取得
 action-data-restored = データの復元
+action-keys-rotated = データ鍵の更新
 action-alert-acknowledged = 警告の確認
 action-log-review-signed-off = ログ確認の記録
 action-scan-requested = 自動確認の依頼

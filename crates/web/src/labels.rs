@@ -186,6 +186,7 @@ impl Label for Action {
             Action::AuditExported => "action-audit-exported",
             Action::BackupTaken => "action-backup-taken",
             Action::DataRestored => "action-data-restored",
+            Action::KeysRotated => "action-keys-rotated",
             Action::AlertAcknowledged => "action-alert-acknowledged",
             Action::LogReviewSignedOff => "action-log-review-signed-off",
             Action::ScanRequested => "action-scan-requested",

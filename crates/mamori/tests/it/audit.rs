@@ -96,14 +96,16 @@ async fn server_runs_on_postgresql() {
         return;
     };
     let s = Server::start(Opts::default().args(&["--database-url", &url])).await;
+    let first_dir = s.dir.clone();
     let res = s.get("/healthz").await;
     assert_eq!(res.status(), 200);
     assert!(!s.data_dir().join("mamori.db").exists(), "no SQLite file when PostgreSQL is configured");
     assert_eq!(s.stop().await, 0);
 
     // DATABASE_URL is honoured as well.
-    let s = Server::start(Opts::default().env("DATABASE_URL", &url)).await;
-    let store = Store::open(&DatabaseLocation::parse(&url).unwrap()).await.unwrap();
+    // (The same data directory: it holds the data key.)
+    let s = Server::start(Opts::default().data_dir(&first_dir).env("DATABASE_URL", &url)).await;
+    let store = Store::open(&DatabaseLocation::parse(&url).unwrap(), harness::keys_of(&s.data_dir())).await.unwrap();
     let actions: Vec<String> = store.audit_recent(10).await.unwrap().into_iter().map(|e| e.record.action).collect();
     assert_eq!(actions, ["server.start", "server.stop", "server.start", "catalog.imported"]);
     store.close().await;

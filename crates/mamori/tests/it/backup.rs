@@ -83,6 +83,7 @@ fn assert_same(left: &Rows, right: &Rows) {
 }
 
 struct Target {
+    dir: PathBuf,
     args: Vec<String>,
     location: DatabaseLocation,
     pg: Option<String>,
@@ -91,6 +92,7 @@ struct Target {
 impl Target {
     fn sqlite(dir: &Path) -> Target {
         Target {
+            dir: dir.to_owned(),
             args: vec!["--data-dir".into(), dir.to_str().unwrap().into()],
             location: DatabaseLocation::in_data_dir(dir),
             pg: None,
@@ -100,6 +102,7 @@ impl Target {
     async fn postgres(dir: &Path) -> Option<Target> {
         let url = mamori_testkit::fresh_pg_database().await?;
         Some(Target {
+            dir: dir.to_owned(),
             args: vec!["--data-dir".into(), dir.to_str().unwrap().into(), "--database-url".into(), url.clone()],
             location: DatabaseLocation::Postgres(url.clone()),
             pg: Some(url),
@@ -107,7 +110,7 @@ impl Target {
     }
 
     async fn store(&self) -> Store {
-        Store::open(&self.location).await.unwrap()
+        Store::open(&self.location, crate::harness::keys_of(&self.dir)).await.unwrap()
     }
 
     async fn run(&self, command: &[&str]) -> (i32, String, String) {
@@ -231,6 +234,12 @@ async fn a_backup_during_writes_restores_consistently_and_a_quiet_one_identicall
     // SQLite, quiet → PostgreSQL: identical.
     let Some(pg) = Target::postgres(&root.path().join("pg")).await else { return };
     let a2 = backup(&source, root.path(), false).await;
+    // An unsealed archive carries no data key: the operator brings the key file.
+    let (code, _, err) = restore(&pg, &a2, root.path()).await;
+    assert_eq!(code, 1, "without the key: {err}");
+    assert!(err.contains("データ鍵を含みません") && err.contains("何も変更していません"), "{err}");
+    assert!(!pg.dir.join("data.key").exists(), "no key is made for it");
+    std::fs::copy(source.dir.join("data.key"), pg.dir.join("data.key")).unwrap();
     let (code, out, err) = restore(&pg, &a2, root.path()).await;
     assert_eq!(code, 0, "{out}{err}");
     let source_rows = rows_of(&source.store().await).await;
@@ -250,6 +259,8 @@ async fn a_backup_during_writes_restores_consistently_and_a_quiet_one_identicall
     // PostgreSQL, quiet → SQLite: identical to PostgreSQL.
     let r4 = Target::sqlite(&root.path().join("r4"));
     let a4 = backup(&pg, root.path(), false).await;
+    std::fs::create_dir_all(&r4.dir).unwrap();
+    std::fs::copy(pg.dir.join("data.key"), r4.dir.join("data.key")).unwrap();
     let (code, out, err) = restore(&r4, &a4, root.path()).await;
     assert_eq!(code, 0, "{out}{err}");
     let pg_rows = rows_of(&pg.store().await).await;
@@ -451,4 +462,79 @@ async fn the_recovery_procedure_uses_only_commands_and_flags_mamori_has() {
     }
     let (code, out, _) = run(&["--version"]).await;
     assert!(code == 0 && out.starts_with("mamori "), "{out}");
+}
+
+/// The data key (item 61) seen from the command line: nothing personal is
+/// readable in the database's files; a wrong key or none stops every
+/// command with the reason and writes nothing (no stray key file either);
+/// a rotation while the server runs keeps everything readable, the
+/// running server included, and a sealed backup restores with the
+/// passphrase alone.
+#[tokio::test]
+async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_running_server_keeps_all_readable() {
+    use crate::harness::{create_user, Opts, Server};
+    let s = Server::start(Opts::default()).await;
+    let (keep, dir) = (s.dir.clone(), s.data_dir());
+    let d = dir.to_str().unwrap();
+    let (code, _, err) =
+        run(&["org", "create", "情報政策課", "--kind", "department", "--contact", "03-1234-5678", "--data-dir", d])
+            .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) =
+        create_user(d, "hanako", "千代田 花子", "hanako@example.lg.jp", "auditor", None, "Correct-Horse-42\n").await;
+    assert_eq!(code, 0, "{err}");
+    let key = dir.join("data.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "only the owner reads the key");
+    let files = || -> Vec<u8> {
+        ["mamori.db", "mamori.db-wal"].iter().flat_map(|f| std::fs::read(dir.join(f)).unwrap_or_default()).collect()
+    };
+    for secret in ["03-1234-5678", "千代田 花子", "hanako@example.lg.jp"] {
+        assert!(!files().windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the database files");
+    }
+
+    // Rotation while the server runs; the server reads the new values.
+    let (code, out, err) = run(&["keys", "rotate", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("データ鍵 #2 で"), "{out}");
+    assert_eq!(std::fs::read_to_string(&key).unwrap().lines().count(), 2);
+    let r = s.sign_in("hanako", "Correct-Horse-42").await;
+    assert_eq!(r.status(), 303, "the running server opens the re-sealed account");
+    let (code, out, _) = run(&["org", "list", "--data-dir", d]).await;
+    assert!(code == 0 && out.contains("03-1234-5678"), "{out}");
+    assert_eq!(s.stop().await, 0);
+
+    // A sealed backup restores elsewhere with the passphrase alone.
+    let root = TempDir::new().unwrap();
+    let t = Target::sqlite(&dir);
+    let archive = backup(&t, root.path(), true).await;
+    let elsewhere = Target::sqlite(&root.path().join("elsewhere"));
+    let (code, out, err) = restore(&elsewhere, &archive, root.path()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = elsewhere.run(&["org", "list"]).await;
+    assert!(code == 0 && out.contains("03-1234-5678"), "{out}");
+
+    // A wrong key, then none: refused with the reason, nothing written.
+    let good = std::fs::read(&key).unwrap();
+    std::fs::write(&key, format!("{}{}", mamori_store::crypt::new_key_line(1), mamori_store::crypt::new_key_line(2)))
+        .unwrap();
+    let before = files();
+    for (what, expect) in [("wrong", "データ鍵 #"), ("missing", "その鍵が設定されていません")] {
+        if what == "missing" {
+            std::fs::remove_file(&key).unwrap();
+        }
+        let (code, out, err) = run(&["verify", "--data-dir", d]).await;
+        assert_eq!(code, 2, "{what}: {out}{err}");
+        assert!(err.contains(expect) && err.contains("data.key"), "{what}: {err}");
+        let (code, _, err) = Server::try_start(Opts::default().data_dir(&keep))
+            .await
+            .map(|_| (0, String::new(), String::new()))
+            .unwrap_or_else(|e| (2, String::new(), e));
+        assert_eq!(code, 2, "{what}: the server does not start: {err}");
+        assert_eq!(files(), before, "{what}: nothing written");
+    }
+    assert!(!key.exists(), "no stray key file is left");
+    std::fs::write(&key, good).unwrap();
+    let (code, out, err) = run(&["verify", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{out}{err}");
 }

@@ -295,7 +295,16 @@ pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
 
 /// Opens the store of a stopped (or running) server's data directory.
 pub async fn sqlite_store(data_dir: &Path) -> mamori_store::Store {
-    mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir)).await.unwrap()
+    mamori_store::Store::open(&mamori_store::DatabaseLocation::in_data_dir(data_dir), keys_of(data_dir)).await.unwrap()
+}
+
+/// The data keys of a data directory (`DATA_DIR/data.key`), made as a
+/// first start makes them when there are none yet.
+pub fn keys_of(data_dir: &Path) -> std::sync::Arc<mamori_store::crypt::Keyring> {
+    use mamori_store::crypt::Keyring;
+    let path = data_dir.join("data.key");
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::sync::Arc::new(if path.exists() { Keyring::from_file(&path) } else { Keyring::create_file(&path) }.unwrap())
 }
 
 /// The context of a change made by the system itself, for tests that write to the store directly.

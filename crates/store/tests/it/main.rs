@@ -4,6 +4,7 @@ mod audit;
 mod auditlog;
 mod catalog;
 mod integrity;
+mod keys;
 mod revision;
 mod schema;
 mod systems;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 pub struct TestDb {
     pub store: Store,
     pub name: &'static str,
+    pub location: DatabaseLocation,
     _dir: Option<TempDir>,
     pg_url: Option<String>,
 }
@@ -45,11 +47,18 @@ pub fn system_ctx(now: OffsetDateTime) -> Ctx {
 /// SQLite always; PostgreSQL when the test cluster is there (required in CI).
 pub async fn each_backend() -> Vec<TestDb> {
     let dir = TempDir::new().unwrap();
-    let store = Store::open(&DatabaseLocation::in_data_dir(dir.path())).await.unwrap();
-    let mut dbs = vec![TestDb { store, name: "sqlite", _dir: Some(dir), pg_url: None }];
+    let location = DatabaseLocation::in_data_dir(dir.path());
+    let store = Store::open(&location, test_keys()).await.unwrap();
+    let mut dbs = vec![TestDb { store, name: "sqlite", location, _dir: Some(dir), pg_url: None }];
     if let Some(url) = mamori_testkit::fresh_pg_database().await {
-        let store = Store::open(&DatabaseLocation::parse(&url).unwrap()).await.unwrap();
-        dbs.push(TestDb { store, name: "postgres", _dir: None, pg_url: Some(url) });
+        let location = DatabaseLocation::parse(&url).unwrap();
+        let store = Store::open(&location, test_keys()).await.unwrap();
+        dbs.push(TestDb { store, name: "postgres", location, _dir: None, pg_url: Some(url) });
     }
     dbs
+}
+
+/// A data key of the test's own.
+pub fn test_keys() -> std::sync::Arc<mamori_store::crypt::Keyring> {
+    std::sync::Arc::new(mamori_store::crypt::Keyring::random_for_tests())
 }

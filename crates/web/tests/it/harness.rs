@@ -82,7 +82,7 @@ impl App {
                 (DatabaseLocation::parse(&url).unwrap(), Some(url))
             }
         };
-        let store = Store::open(&location).await.unwrap();
+        let store = Store::open(&location, Arc::new(mamori_store::crypt::Keyring::random_for_tests())).await.unwrap();
         // As `mamori serve` does at first start.
         let first = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
         store.ensure_catalog(&first).await.unwrap();

@@ -203,7 +203,7 @@ async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_
         assert!(!account.contains("アラート (1)"), "{}", app.backend);
 
         // Another instance (its own store and memory, the same database).
-        let other = mamori_store::Store::open(&app.location).await.unwrap();
+        let other = mamori_store::Store::open(&app.location, app.store.keys().clone()).await.unwrap();
         let renamed = mamori_store::systems::SystemInput { name: "別名のシステム".into(), ..s.input.clone() };
         other.update_system(&app.system_ctx(), &s, &renamed).await.unwrap();
         other.raise_alert(app.now(), "test", mamori_core::monitoring::Severity::Warning, "x", "y").await.unwrap();
