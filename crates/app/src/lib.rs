@@ -13,6 +13,7 @@ pub mod checklist;
 pub mod credentials;
 pub mod evidence;
 pub mod library;
+pub mod notify;
 pub mod oversight;
 pub mod passwords;
 pub mod reports;

@@ -22,6 +22,28 @@ pub async fn acknowledge_alert(op: &Op<'_>, id: i64) -> Result<(), Refused> {
     }
 }
 
+/// Sends a test message on every configured channel (the alerts page's
+/// button); the attempts are listed there and the test is audited.
+pub async fn test_notification(
+    op: &Op<'_>,
+    notifier: &crate::notify::Notifier,
+) -> Result<Vec<mamori_store::notify::Attempt>, Refused> {
+    op.require(Permission::ManageAlerts)?;
+    if !notifier.configured() {
+        return Err(Refused::NotFound);
+    }
+    let attempts = notifier.send_test(op.store, op.now).await?;
+    let ok = attempts.iter().filter(|a| a.ok).count() as i64;
+    let channels: Vec<&str> = attempts.iter().map(|a| a.channel).collect();
+    let outcome = if ok == attempts.len() as i64 { Outcome::Success } else { Outcome::Failure };
+    let ctx = op.ctx();
+    let event = NewEvent::new(ctx.actor, ctx.origin, Action::NotificationTested, outcome)
+        .target("notification", "test")
+        .changes(Changes::new().with("channels", channels.join(",")).with("delivered", ok));
+    op.store.audit_record(op.now, event).await?;
+    Ok(attempts)
+}
+
 /// Records the periodic access review over every account, by this person.
 pub async fn sign_off_access_review(op: &Op<'_>, comment: &str) -> Result<i64, Refused> {
     op.require(Permission::ReviewAccess)?;

@@ -73,6 +73,7 @@ crate::closed_set!(
         BackupTaken = "backup.taken",
         DataRestored = "data.restored",
         KeysRotated = "keys.rotated",
+        NotificationTested = "notification.tested",
         AlertAcknowledged = "alert.acknowledged",
         LogReviewSignedOff = "log_review.signed_off",
         ScanRequested = "scan.requested",

@@ -105,6 +105,8 @@ struct FileConfig {
     scan: FileScan,
     #[serde(default)]
     reports: FileReports,
+    #[serde(default)]
+    notify: crate::notifying::FileNotify,
 }
 
 /// `[reports]`: the yearly report of item 68.
@@ -273,7 +275,7 @@ struct FileLimits {
 
 /// One configuration problem, said so that an operator can fix it.
 #[derive(Debug, Clone)]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -316,6 +318,7 @@ pub struct Config {
     pub report_month: u8,
     /// The days a round gives to answer (1–366).
     pub round_days: u16,
+    pub notify: crate::notifying::Notify,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -540,6 +543,7 @@ impl Config {
         let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
         let scan = resolve_scan(&file.scan, &mut errors);
+        let notify = crate::notifying::resolve(&file.notify, &mut errors);
         let report_month = file.reports.month.unwrap_or(4);
         if !(1..=12).contains(&report_month) {
             errors.push(ConfigError(format!(
@@ -569,6 +573,7 @@ impl Config {
                 evidence,
                 audit,
                 scan,
+                notify,
                 report_month,
                 round_days,
             }),

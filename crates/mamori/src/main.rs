@@ -9,6 +9,7 @@ mod config;
 mod demo;
 mod jobs;
 mod keys;
+mod notifying;
 mod recovery;
 mod report;
 mod scan;

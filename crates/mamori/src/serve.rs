@@ -118,6 +118,12 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     };
 
     let public_origin = cfg.public_url.clone().unwrap_or_else(|| default_origin(https_addr));
+    let mut notify_config = cfg.notify.config.clone();
+    notify_config.public_origin = public_origin.clone();
+    let notifier = match mamori_app::notify::Notifier::new(notify_config) {
+        Ok(n) => std::sync::Arc::new(n),
+        Err(e) => return fail(format!("通知の設定 (notify): {e}")).await,
+    };
     let web_config = WebConfig {
         public_origin: public_origin.clone(),
         trusted_proxies: cfg.trusted_proxies.clone(),
@@ -128,6 +134,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         vendor_scan_gap: cfg.scan.vendor_gap,
         report_month: cfg.report_month,
         round_days: cfg.round_days,
+        notifier: Some(notifier.clone()),
     };
     let sessions = match store.sessions().await {
         Ok(s) => s,
@@ -198,6 +205,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         scan: cfg.scan.clone(),
         refusals: refusals.clone(),
     };
+    crate::notifying::spawn(notifier, store.clone(), clock.clone(), cfg.notify.poll, stop_rx_jobs.clone());
     let jobs = crate::jobs::spawn(background, stop_rx_jobs);
 
     let signal = signals.wait().await;

@@ -110,7 +110,7 @@ pub struct Purged {
 }
 
 #[derive(sqlx::FromRow)]
-struct AlertRow {
+pub(crate) struct AlertRow {
     id: i64,
     kind: String,
     severity: String,
@@ -124,7 +124,7 @@ struct AlertRow {
 }
 
 impl AlertRow {
-    fn into_record(self) -> Result<Alert, StoreError> {
+    pub(crate) fn into_record(self) -> Result<Alert, StoreError> {
         Ok(Alert {
             id: self.id,
             kind: self.kind,

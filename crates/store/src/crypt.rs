@@ -93,9 +93,11 @@ pub fn merge(ours: &str, other: &str) -> Result<String, String> {
     let mut added = String::new();
     for (id, key) in theirs {
         match mine.iter().find(|m| m.0 == id) {
-            Some(m) if m.1 != key => return Err(format!(
+            Some(m) if m.1 != key => {
+                return Err(format!(
                 "データ鍵 #{id} が、すでにある鍵ファイルの鍵と違います (data key #{id} differs from the key file's)"
-            )),
+            ))
+            }
             Some(_) => {}
             None => added.push_str(&format!("{LINE} {id} {}\n", hex::encode(key))),
         }

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod integrity;
 pub mod keys;
 pub mod library;
+pub mod notify;
 pub mod parties;
 pub mod revision;
 pub mod scans;

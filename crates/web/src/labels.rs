@@ -187,6 +187,7 @@ impl Label for Action {
             Action::BackupTaken => "action-backup-taken",
             Action::DataRestored => "action-data-restored",
             Action::KeysRotated => "action-keys-rotated",
+            Action::NotificationTested => "action-notification-tested",
             Action::AlertAcknowledged => "action-alert-acknowledged",
             Action::LogReviewSignedOff => "action-log-review-signed-off",
             Action::ScanRequested => "action-scan-requested",

@@ -41,6 +41,11 @@ pub struct Metrics {
     latency: HistogramFamily,
     db_connections: Family<PoolLabels, Gauge>,
     audit_events: Gauge,
+    open_alerts: Gauge,
+    queued_scans: Gauge,
+    backup_last_success: Gauge,
+    backup_last_ok: Gauge,
+    notifications_failed: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -65,7 +70,38 @@ impl Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
         registry.register("db_connections", "Database pool connections by state", db_connections.clone());
         registry.register("audit_events_written", "Audit events written to the chain", audit_events.clone());
-        Metrics { registry, requests, latency, db_connections, audit_events }
+        let (open_alerts, queued_scans) = (Gauge::default(), Gauge::default());
+        let (backup_last_success, backup_last_ok, notifications_failed) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register("open_alerts", "Alerts not acknowledged yet", open_alerts.clone());
+        registry.register("scan_queue", "Scans waiting for the worker", queued_scans.clone());
+        registry.register(
+            "backup_last_success_timestamp_seconds",
+            "Time of the newest successful backup (0: none yet)",
+            backup_last_success.clone(),
+        );
+        registry.register(
+            "backup_last_ok",
+            "1 when the newest backup succeeded, 0 when it failed or none was taken",
+            backup_last_ok.clone(),
+        );
+        registry.register(
+            "notifications_failed_24h",
+            "Notification attempts that failed in the last 24 hours",
+            notifications_failed.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            db_connections,
+            audit_events,
+            open_alerts,
+            queued_scans,
+            backup_last_success,
+            backup_last_ok,
+            notifications_failed,
+        }
     }
 
     /// Counts one request. Every label comes from a closed set, so no client
@@ -109,6 +145,12 @@ pub async fn metrics(
     m.db_connections.get_or_create(&PoolLabels { state: "open".into() }).set(i64::from(pool.size));
     m.db_connections.get_or_create(&PoolLabels { state: "idle".into() }).set(i64::from(pool.idle));
     m.audit_events.set(state.store.audit_chain_ends().await?.head_seq);
+    let ops = state.store.operations(state.clock.now()).await?;
+    m.open_alerts.set(ops.open_alerts);
+    m.queued_scans.set(ops.queued_scans);
+    m.backup_last_success.set(ops.last_backup_ok.map_or(0, |t| t.unix_timestamp()));
+    m.backup_last_ok.set(i64::from(ops.last_backup_succeeded == Some(true)));
+    m.notifications_failed.set(ops.failed_notifications);
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()))
 }
 

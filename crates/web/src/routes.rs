@@ -93,6 +93,7 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/audit/reviews", Permission(ReviewLogs), post(audit::sign_off)),
         entry(g.clone(), "/alerts", Permission(ViewAuditLog), get(audit::alerts)),
         entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(audit::acknowledge)),
+        entry(p.clone(), "/alerts/notify-test", Permission(ManageAlerts), post(audit::notify_test)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
         entry(g.clone(), "/systems.xlsx", Permission(ViewSystems), get(systems::all_xlsx)),

@@ -9,6 +9,7 @@ mod flood;
 mod harness;
 mod http;
 mod limits;
+mod notify;
 mod report;
 mod scan;
 mod tls;

@@ -5,6 +5,7 @@ mod auditlog;
 mod catalog;
 mod integrity;
 mod keys;
+mod notify;
 mod revision;
 mod schema;
 mod systems;

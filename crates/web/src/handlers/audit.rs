@@ -419,6 +419,20 @@ struct AlertsPage<'a> {
     rows: Vec<AlertRow>,
     pager: Pager,
     can_ack: bool,
+    /// Is a notifier configured, and may this person send a test message?
+    notify: bool,
+    can_test: bool,
+    deliveries: Vec<DeliveryRow>,
+}
+
+/// One delivery attempt of a notification.
+pub struct DeliveryRow {
+    at: String,
+    channel: String,
+    recipient: String,
+    alert: String,
+    ok: bool,
+    error: String,
 }
 
 /// The alerts, open ones first, newest first, 50 a page.
@@ -445,7 +459,40 @@ pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -
             },
         })
         .collect();
-    html(AlertsPage { p, rows, pager, can_ack: user.can(Permission::ManageAlerts) })
+    let notifier = page.state.config.notifier.as_ref().filter(|n| n.configured());
+    let deliveries = page
+        .store
+        .deliveries(20)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryRow {
+            at: jst(Some(d.at)),
+            channel: d.channel,
+            recipient: d.recipient,
+            alert: d.alert_id.map_or_else(|| p.t.get("alerts-notify-test-alert"), |id| format!("#{id}")),
+            ok: d.ok,
+            error: d.error,
+        })
+        .collect();
+    let can_ack = user.can(Permission::ManageAlerts);
+    html(AlertsPage {
+        p,
+        rows,
+        pager,
+        can_ack,
+        notify: notifier.is_some(),
+        can_test: can_ack && notifier.is_some(),
+        deliveries,
+    })
+}
+
+/// Sends a test message on every channel (items 22, 23).
+pub async fn notify_test(page: Page, who: super::Acting) -> Reply {
+    let Some(notifier) = page.state.config.notifier.clone() else {
+        return Err(AppError::NotFound);
+    };
+    mamori_app::oversight::test_notification(&who.op(&page), &notifier).await?;
+    super::done(&page, "notify-tested", "/alerts").await
 }
 
 pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {

@@ -357,6 +357,13 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let alert = app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "x", "").await.unwrap();
         post_ok(&officer, "/alerts", &format!("/alerts/{alert}/ack"), &[]).await;
         w.expect("/alerts/{id}/ack", "alert.acknowledged", "officer2", Some("alert")).await;
+        post_ok(&officer, "/alerts", "/alerts/notify-test", &[]).await;
+        w.expect("/alerts/notify-test", "notification.tested", "officer2", Some("notification")).await;
+        assert!(
+            app.hook.hooks().iter().any(|h| h.body == br#"{"kind":"test","test":true}"#),
+            "{}: the test message went out",
+            app.backend
+        );
 
         // Every state-changing route was walked; only the language switch
         // and the uploads of an answer workbook and of a catalog (previews),

@@ -50,6 +50,8 @@ impl Clock for ManualClock {
 }
 
 pub struct App {
+    /// Receives the notifier's webhook posts.
+    pub hook: mamori_testkit::webhook::WebhookReceiver,
     pub base: String,
     pub store: Store,
     pub clock: ManualClock,
@@ -91,6 +93,20 @@ impl App {
         let tls_config = tls::server_config(&cert_path, &key_path).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        // A notifier with a webhook on loopback: the alerts page's test
+        // button works as in a configured server.
+        let hook = mamori_testkit::webhook::WebhookReceiver::start().await;
+        let notifier = mamori_app::notify::Notifier::new(mamori_app::notify::NotifyConfig {
+            mail: None,
+            webhook: Some(mamori_app::notify::WebhookConfig {
+                url: hook.url.clone(),
+                secret: "a-test-secret-of-some-length".into(),
+            }),
+            routes: mamori_app::notify::NotifyConfig::default_routes(),
+            remind_after: time::Duration::hours(24),
+            public_origin: String::new(),
+        })
+        .unwrap();
         let clock = ManualClock(Arc::new(Mutex::new(next_noon_in_japan(OffsetDateTime::now_utc()))));
         let config = WebConfig {
             public_origin: base.clone(),
@@ -105,6 +121,7 @@ impl App {
             vendor_scan_gap: time::Duration::minutes(10),
             report_month: 4,
             round_days: 60,
+            notifier: Some(Arc::new(notifier)),
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();
@@ -117,7 +134,7 @@ impl App {
             stop_rx,
         ));
         let cert = std::fs::read(cert_path).unwrap();
-        App { base, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url }
+        App { base, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url, hook }
     }
 
     /// SQLite always; PostgreSQL when the test cluster is there (required in CI).

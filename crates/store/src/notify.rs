@@ -1,0 +1,164 @@
+//! What the notifier keeps (items 22, 23): which open alerts are due a
+//! message (never sent, or a reminder after the quiet period), claimed by
+//! one instance at a time, and every delivery attempt, shown on the alerts
+//! page. Recipients are described (roles and a count, a webhook's host),
+//! never stored as addresses.
+
+use crate::auditlog::{Alert, AlertRow};
+use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
+use mamori_core::clock::to_unix_micros;
+use time::{Duration, OffsetDateTime};
+
+/// One attempt to deliver an alert (or a test message: no alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub alert_id: Option<i64>,
+    pub channel: String,
+    pub recipient: String,
+    pub at: OffsetDateTime,
+    pub ok: bool,
+    pub error: String,
+}
+
+/// An attempt about to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub channel: &'static str,
+    pub recipient: String,
+    pub ok: bool,
+    pub error: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    alert_id: Option<i64>,
+    channel: String,
+    recipient: String,
+    at_us: i64,
+    ok: bool,
+    error: String,
+}
+
+/// Alerts claimed per round.
+const CLAIM: i64 = 20;
+
+impl Store {
+    /// Claims the open alerts due a message: never sent, or last sent
+    /// before `remind_before`. A claim holds for `hold`: another instance
+    /// claiming meanwhile gets none of them (the conditions are checked
+    /// again on each row as it is updated).
+    pub async fn claim_alerts_to_notify(
+        &self,
+        now: OffsetDateTime,
+        remind_before: OffsetDateTime,
+        hold: Duration,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let (now_us, remind_us, stale_us) =
+            (to_unix_micros(now), to_unix_micros(remind_before), to_unix_micros(now - hold));
+        let due = "acknowledged_at_us IS NULL AND (notified_at_us IS NULL OR notified_at_us < $2) \
+                   AND (notify_claimed_us IS NULL OR notify_claimed_us < $3)";
+        let sql = format!(
+            "UPDATE alert SET notify_claimed_us = $1 WHERE {due} \
+             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {CLAIM}) \
+             RETURNING id, kind, severity, subject, detail, first_seen_us, last_seen_us, count, acknowledged_by, acknowledged_at_us"
+        );
+        let mut tx = self.begin().await?;
+        let rows: Vec<AlertRow> = with_conn!(tx, c => {
+            sqlx::query_as(&sql).bind(now_us).bind(remind_us).bind(stale_us).fetch_all(&mut *c).await?
+        });
+        tx.commit().await?;
+        let mut alerts: Vec<Alert> = rows.into_iter().map(AlertRow::into_record).collect::<Result<_, _>>()?;
+        alerts.sort_by_key(|a| a.id);
+        Ok(alerts)
+    }
+
+    /// Records the attempts for an alert (or a test message) and releases
+    /// its claim; an alert counts as sent when one attempt succeeded.
+    pub async fn record_deliveries(
+        &self,
+        alert_id: Option<i64>,
+        now: OffsetDateTime,
+        attempts: &[Attempt],
+    ) -> Result<(), StoreError> {
+        let at = to_unix_micros(now);
+        let sent = attempts.iter().any(|a| a.ok);
+        let mut tx = self.begin().await?;
+        for a in attempts {
+            with_conn!(tx, c => sqlx::query(
+                "INSERT INTO notification (alert_id, channel, recipient, at_us, ok, error) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(alert_id).bind(a.channel).bind(&a.recipient).bind(at).bind(a.ok).bind(&a.error)
+            .execute(&mut *c).await?.rows_affected());
+        }
+        if let Some(id) = alert_id {
+            let sql = if sent {
+                "UPDATE alert SET notified_at_us = $2, notify_claimed_us = NULL WHERE id = $1"
+            } else {
+                "UPDATE alert SET notify_claimed_us = NULL WHERE id = $1 AND $2 = $2"
+            };
+            with_conn!(tx, c => sqlx::query(sql).bind(id).bind(at).execute(&mut *c).await?.rows_affected());
+        }
+        tx.commit().await
+    }
+
+    /// The newest delivery attempts, newest first.
+    pub async fn deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+        let rows: Vec<DeliveryRow> = with_read_conn!(self, c => {
+            sqlx::query_as("SELECT id, alert_id, channel, recipient, at_us, ok, error FROM notification ORDER BY at_us DESC, id DESC LIMIT $1")
+                .bind(limit).fetch_all(c).await?
+        })?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Delivery {
+                    id: r.id,
+                    alert_id: r.alert_id,
+                    channel: r.channel,
+                    recipient: r.recipient,
+                    at: timestamp(r.at_us)?,
+                    ok: r.ok,
+                    error: r.error,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What /metrics reports of the operations (item 22).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operations {
+    pub open_alerts: i64,
+    pub queued_scans: i64,
+    /// The newest successful backup's time.
+    pub last_backup_ok: Option<OffsetDateTime>,
+    /// Did the newest backup succeed? (`None`: none taken yet.)
+    pub last_backup_succeeded: Option<bool>,
+    /// Delivery attempts that failed in the last 24 hours.
+    pub failed_notifications: i64,
+}
+
+impl Store {
+    pub async fn operations(&self, now: OffsetDateTime) -> Result<Operations, StoreError> {
+        let since = to_unix_micros(now - Duration::hours(24));
+        let (open_alerts, queued_scans, failed_notifications, backups) = with_read_conn!(self, c => {
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert WHERE acknowledged_at_us IS NULL").fetch_one(&mut *c).await?;
+            let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scan_run WHERE status = 'queued'").fetch_one(&mut *c).await?;
+            let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification WHERE NOT ok AND at_us >= $1").bind(since).fetch_one(&mut *c).await?;
+            // The newest backup events, by the action's index.
+            let backups: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT occurred_at_us, outcome FROM audit_event WHERE action = 'backup.taken' ORDER BY seq DESC LIMIT 50",
+            )
+            .fetch_all(&mut *c).await?;
+            (open, queued, failed, backups)
+        })?;
+        let last_backup_ok = backups.iter().find(|b| b.1 == "success").map(|b| timestamp(b.0)).transpose()?;
+        Ok(Operations {
+            open_alerts,
+            queued_scans,
+            last_backup_ok,
+            last_backup_succeeded: backups.first().map(|b| b.1 == "success"),
+            failed_notifications,
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! The notifier's bookkeeping on both backends: one message per alert, a
+//! reminder after the quiet period, a failed attempt tried again, a claim
+//! held against other instances, and two instances claiming at once never
+//! take the same alert.
+
+use crate::each_backend;
+use mamori_core::monitoring::Severity;
+use mamori_store::notify::Attempt;
+use mamori_store::Store;
+use time::{Duration, OffsetDateTime};
+
+fn ids(a: &[mamori_store::auditlog::Alert]) -> Vec<i64> {
+    a.iter().map(|a| a.id).collect()
+}
+
+fn attempt(ok: bool) -> Vec<Attempt> {
+    vec![Attempt {
+        channel: "mail",
+        recipient: "admin (1 件)".into(),
+        ok,
+        error: if ok { String::new() } else { "refused".into() },
+    }]
+}
+
+#[tokio::test]
+async fn an_alert_is_sent_once_reminded_after_the_quiet_period_retried_after_a_failure_and_never_claimed_twice() {
+    for db in each_backend().await {
+        let s = &db.store;
+        let t0 = OffsetDateTime::now_utc();
+        let day = Duration::hours(24);
+        let hold = Duration::minutes(5);
+        let claim =
+            |at: OffsetDateTime| async move { ids(&s.claim_alerts_to_notify(at, at - day, hold).await.unwrap()) };
+        let mut raised = Vec::new();
+        for subject in ["a", "b", "c", "d"] {
+            raised.push(s.raise_alert(t0, "signin.spraying", Severity::Warning, subject, "").await.unwrap());
+        }
+        let acked = raised[3];
+        s.acknowledge_alert(&crate::system_ctx(t0), acked).await.unwrap();
+        assert_eq!(claim(t0).await, raised[..3], "{}: the open ones", db.name);
+        assert_eq!(claim(t0).await, Vec::<i64>::new(), "{}: held", db.name);
+        // Raised again while held: still one alert, no second claim.
+        s.raise_alert(t0, "signin.spraying", Severity::Warning, "a", "").await.unwrap();
+        assert_eq!(claim(t0 + Duration::seconds(1)).await, Vec::<i64>::new(), "{}", db.name);
+
+        s.record_deliveries(Some(raised[0]), t0, &attempt(true)).await.unwrap();
+        s.record_deliveries(Some(raised[1]), t0, &attempt(false)).await.unwrap();
+        // The failed one is tried again; the sent one waits; the third is
+        // held until its claim runs out.
+        assert_eq!(claim(t0 + Duration::seconds(30)).await, [raised[1]], "{}", db.name);
+        assert_eq!(claim(t0 + Duration::minutes(6)).await, [raised[1], raised[2]], "{}", db.name);
+        for id in &raised[1..3] {
+            s.record_deliveries(Some(*id), t0 + Duration::minutes(6), &attempt(true)).await.unwrap();
+        }
+        assert_eq!(claim(t0 + Duration::hours(23)).await, Vec::<i64>::new(), "{}: quiet", db.name);
+        assert_eq!(claim(t0 + day + Duration::minutes(3)).await, [raised[0]], "{}: a reminder", db.name);
+
+        let attempts = s.deliveries(10).await.unwrap();
+        assert_eq!(attempts.len(), 4, "{}", db.name);
+        assert!(attempts.iter().any(|d| !d.ok && d.error == "refused" && d.alert_id == Some(raised[1])));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn two_instances_claiming_at_once_never_take_the_same_alert() {
+    for db in each_backend().await {
+        let t0 = OffsetDateTime::now_utc();
+        for i in 0..40 {
+            db.store.raise_alert(t0, "signin.spike", Severity::Info, &format!("s{i}"), "").await.unwrap();
+        }
+        let other = Store::open(&db.location, db.store.keys().clone()).await.unwrap();
+        let mut tasks = Vec::new();
+        for (n, store) in [db.store.clone(), other.clone()].into_iter().cycle().take(8).enumerate() {
+            tasks.push(tokio::spawn(async move {
+                let at = t0 + Duration::milliseconds(n as i64);
+                store.claim_alerts_to_notify(at, at - Duration::hours(24), Duration::minutes(5)).await.unwrap()
+            }));
+        }
+        let mut all: Vec<i64> = Vec::new();
+        for t in tasks {
+            all.extend(ids(&t.await.unwrap()));
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((n, all.len()), (40, 40), "{}: every alert claimed exactly once", db.name);
+        other.close().await;
+        db.cleanup().await;
+    }
+}
