@@ -74,6 +74,7 @@ crate::closed_set!(
         DataRestored = "data.restored",
         KeysRotated = "keys.rotated",
         NotificationTested = "notification.tested",
+        ExportSealed = "export.sealed",
         AlertAcknowledged = "alert.acknowledged",
         LogReviewSignedOff = "log_review.signed_off",
         ScanRequested = "scan.requested",

@@ -12,5 +12,6 @@ pub mod catalog_io;
 pub mod evidence;
 pub mod export;
 pub mod report;
+pub mod sealed;
 pub mod xlsx_guard;
 pub mod yearly;

@@ -168,9 +168,13 @@ impl Store {
         if !self.catalog_versions().await?.is_empty() {
             return Ok(None);
         }
-        match self.import_catalog(ctx, &CatalogFile::shipped()).await? {
-            ImportOutcome::Imported(id) => Ok(Some(id)),
-            ImportOutcome::AlreadyImported(_) => Ok(None),
+        match self.import_catalog(ctx, &CatalogFile::shipped()).await {
+            Ok(ImportOutcome::Imported(id)) => Ok(Some(id)),
+            Ok(ImportOutcome::AlreadyImported(_)) => Ok(None),
+            // Another instance starting at the same moment imported it
+            // first (its row is there now): nothing is left to do.
+            Err(StoreError::Db(e)) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -23,13 +23,20 @@ pub fn attachment(filename: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// A download's file name, kept on the response for the layer that seals
+/// it ([`crate::sealed`]).
+#[derive(Debug, Clone)]
+pub struct FileName(pub String);
+
 /// `body` as a download named `filename`, of type `content_type`.
 pub fn file(content_type: &str, filename: &str, body: impl Into<Body>) -> Response {
-    (
+    let mut res = (
         [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, attachment(filename))],
         body.into(),
     )
-        .into_response()
+        .into_response();
+    res.extensions_mut().insert(FileName(filename.to_owned()));
+    res
 }
 
 /// A table as a CSV download in the encoding asked for.

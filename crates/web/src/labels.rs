@@ -188,6 +188,7 @@ impl Label for Action {
             Action::DataRestored => "action-data-restored",
             Action::KeysRotated => "action-keys-rotated",
             Action::NotificationTested => "action-notification-tested",
+            Action::ExportSealed => "action-export-sealed",
             Action::AlertAcknowledged => "action-alert-acknowledged",
             Action::LogReviewSignedOff => "action-log-review-signed-off",
             Action::ScanRequested => "action-scan-requested",

@@ -28,6 +28,7 @@ pub mod report {
     pub use crate::handlers::systems::{print_html, yearly_html, Styles};
 }
 pub mod routes;
+pub mod sealed;
 pub mod server;
 mod session;
 pub mod tls;

@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, audit, catalog, dashboard, library, me, signin, systems};
+use crate::handlers::{admin, alerts, audit, catalog, dashboard, library, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -78,7 +78,9 @@ fn entries() -> Vec<Entry> {
         entry(p.clone(), "/admin/organisations", Permission(ManageAccounts), post(admin::create_organisation)),
         entry(g.clone(), "/admin/ledger", Permission(ViewAccounts), get(admin::ledger)),
         entry(g.clone(), "/admin/ledger.csv", Permission(ViewAccounts), get(admin::ledger_csv)),
+        entry(p.clone(), "/admin/ledger.csv", Permission(ViewAccounts), post(admin::ledger_csv)),
         entry(g.clone(), "/admin/ledger.xlsx", Permission(ViewAccounts), get(admin::ledger_xlsx)),
+        entry(p.clone(), "/admin/ledger.xlsx", Permission(ViewAccounts), post(admin::ledger_xlsx)),
         entry(g.clone(), "/admin/access-review", Permission(ViewAccounts), get(admin::access_review)),
         entry(p.clone(), "/admin/access-review", Permission(ReviewAccess), post(admin::sign_off_review)),
         entry(g.clone(), "/catalog", SignedIn, get(catalog::catalog)),
@@ -88,15 +90,18 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/audit", Permission(ViewAuditLog), get(audit::viewer)),
         entry(g.clone(), "/audit/events/{seq}", Permission(ViewAuditLog), get(audit::event)),
         entry(g.clone(), "/audit/export.csv", Permission(ViewAuditLog), get(audit::export_csv)),
+        entry(p.clone(), "/audit/export.csv", Permission(ViewAuditLog), post(audit::export_csv)),
         entry(g.clone(), "/audit/export.jsonl", Permission(ViewAuditLog), get(audit::export_jsonl)),
+        entry(p.clone(), "/audit/export.jsonl", Permission(ViewAuditLog), post(audit::export_jsonl)),
         entry(g.clone(), "/audit/signins", Permission(ViewAuditLog), get(audit::signins)),
         entry(p.clone(), "/audit/reviews", Permission(ReviewLogs), post(audit::sign_off)),
-        entry(g.clone(), "/alerts", Permission(ViewAuditLog), get(audit::alerts)),
-        entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(audit::acknowledge)),
-        entry(p.clone(), "/alerts/notify-test", Permission(ManageAlerts), post(audit::notify_test)),
+        entry(g.clone(), "/alerts", Permission(ViewAuditLog), get(alerts::alerts)),
+        entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(alerts::acknowledge)),
+        entry(p.clone(), "/alerts/notify-test", Permission(ManageAlerts), post(alerts::notify_test)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
         entry(g.clone(), "/systems.xlsx", Permission(ViewSystems), get(systems::all_xlsx)),
+        entry(p.clone(), "/systems.xlsx", Permission(ViewSystems), post(systems::all_xlsx)),
         entry(g.clone(), "/systems/new", Permission(ManageSystems), get(systems::new_system_form)),
         entry(g.clone(), "/systems/{id}", Permission(ViewSystems), get(systems::system)),
         entry(p.clone(), "/systems/{id}", Permission(ManageSystems), post(systems::update_system)),
@@ -104,10 +109,13 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/systems/{id}/history", Permission(ViewSystems), get(systems::history)),
         entry(g.clone(), "/systems/{id}/report", Permission(ViewSystems), get(systems::report_print)),
         entry(g.clone(), "/systems/{id}/report.xlsx", Permission(ViewSystems), get(systems::report_xlsx)),
+        entry(p.clone(), "/systems/{id}/report.xlsx", Permission(ViewSystems), post(systems::report_xlsx)),
         entry(g.clone(), "/systems/{id}/report.csv", Permission(ViewSystems), get(systems::report_csv)),
+        entry(p.clone(), "/systems/{id}/report.csv", Permission(ViewSystems), post(systems::report_csv)),
         entry(g.clone(), "/systems/{id}/yearly", Permission(ViewSystems), get(systems::yearly)),
         entry(g.clone(), "/systems/{id}/yearly/report", Permission(ViewSystems), get(systems::yearly_print)),
         entry(g.clone(), "/systems/{id}/yearly.xlsx", Permission(ViewSystems), get(systems::yearly_xlsx)),
+        entry(p.clone(), "/systems/{id}/yearly.xlsx", Permission(ViewSystems), post(systems::yearly_xlsx)),
         entry(p.clone(), "/systems/{id}/signoffs", Permission(SignOffReviews), post(systems::sign_off)),
         entry(p.clone(), "/systems/{id}/yearly/received", Permission(ManageSystems), post(systems::receive)),
         entry(p.clone(), "/systems/{id}/report-month", Permission(ManageSystems), post(systems::set_month)),
@@ -193,6 +201,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     for Entry { spec, route } in entries() {
         let (st, access) = (state.clone(), spec.access);
+        // A download's POST is its sealed form (item 18), inside the access check.
+        let route = if spec.method == Method::POST && crate::sealed::is_download(spec.path) {
+            route.route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::sealed::seal))
+        } else {
+            route
+        };
         let guarded =
             route.route_layer(axum::middleware::from_fn(move |req, next| auth::enforce(st.clone(), access, req, next)));
         router = router.route(spec.path, guarded);

@@ -134,6 +134,8 @@ pub struct Server {
     pub setup_url: Option<String>,
     pub dir: Arc<TempDir>,
     pub client: reqwest::Client,
+    /// The client's cookies.
+    pub jar: Arc<reqwest::cookie::Jar>,
     log: PathBuf,
 }
 
@@ -181,8 +183,9 @@ impl Server {
         };
         let cert_path = opts.trust.clone().unwrap_or_else(|| dir.path().join("data/tls/self-signed.crt"));
         let cert = std::fs::read(cert_path).expect("the server's certificate");
-        let client = client_trusting(&cert);
-        Ok(Server { child, base, redirect, setup_url, dir, client, log })
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = client_with_jar(&cert, jar.clone());
+        Ok(Server { child, base, redirect, setup_url, dir, client, jar, log })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -283,10 +286,11 @@ fn rand_suffix() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-pub fn client_trusting(cert_pem: &[u8]) -> reqwest::Client {
+/// A client trusting `cert_pem` whose cookies are kept in `jar`.
+pub fn client_with_jar(cert_pem: &[u8], jar: Arc<reqwest::cookie::Jar>) -> reqwest::Client {
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert_pem).unwrap())
-        .cookie_store(true)
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()

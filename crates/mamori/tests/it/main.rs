@@ -8,6 +8,7 @@ mod crash;
 mod flood;
 mod harness;
 mod http;
+mod instances;
 mod limits;
 mod notify;
 mod report;

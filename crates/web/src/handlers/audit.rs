@@ -1,5 +1,5 @@
-//! The audit log viewer, its exports, sign-in monitoring, log reviews and
-//! alerts (checklist items 27-29, 54④, 66, 67).
+//! The audit log viewer, its exports, sign-in monitoring and log reviews
+//! (checklist items 27-29, 54④, 66, 67). Alerts are `alerts`'.
 
 use super::audit_names::Names;
 use super::{html, jst};
@@ -7,8 +7,7 @@ use crate::auth::CurrentUser;
 use crate::download;
 use crate::error::AppError;
 use crate::forms::FormErrors;
-use crate::handlers::pager::Pager;
-use crate::handlers::sorting::{Heading, SortQuery};
+use crate::handlers::sorting::Heading;
 use crate::handlers::{Acting, Reply};
 use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
@@ -21,7 +20,6 @@ use mamori_core::audit::{Action, Event, Outcome};
 use mamori_core::clock::from_unix_micros;
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::jst::jst_day_start;
-use mamori_core::monitoring::Severity;
 use mamori_files::audit_export;
 use mamori_files::export::CsvEncoding;
 use mamori_store::auditlog::AuditFilter;
@@ -396,106 +394,4 @@ pub async fn sign_off(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> 
         return super::done(&page, "log-review-saved", "/audit/signins").await;
     }
     signins_page(&page, user, form, errors).await
-}
-
-// ----- alerts -----------------------------------------------------------------------------
-
-pub struct AlertRow {
-    id: i64,
-    kind: String,
-    severity: String,
-    subject: String,
-    detail: String,
-    first: String,
-    last: String,
-    count: i64,
-    acknowledged: String,
-}
-
-#[derive(Template)]
-#[template(path = "alerts.html")]
-struct AlertsPage<'a> {
-    p: PageCtx<'a>,
-    rows: Vec<AlertRow>,
-    pager: Pager,
-    can_ack: bool,
-    /// Is a notifier configured, and may this person send a test message?
-    notify: bool,
-    can_test: bool,
-    deliveries: Vec<DeliveryRow>,
-}
-
-/// One delivery attempt of a notification.
-pub struct DeliveryRow {
-    at: String,
-    channel: String,
-    recipient: String,
-    alert: String,
-    ok: bool,
-    error: String,
-}
-
-/// The alerts, open ones first, newest first, 50 a page.
-pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -> Reply {
-    let list = page.store.alerts(false).await?;
-    let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, list.len(), "").at("/alerts");
-    let rows = pager
-        .slice(&list)
-        .iter()
-        .cloned()
-        .map(|a| AlertRow {
-            id: a.id,
-            kind: crate::labels::alert_kind_key(&a.kind).map_or(a.kind, |k| p.t.get(k)),
-            severity: Severity::parse(&a.severity).map_or(a.severity, |x| p.t.label(x)),
-            subject: a.subject,
-            detail: a.detail,
-            first: jst(Some(a.first_seen)),
-            last: jst(Some(a.last_seen)),
-            count: a.count,
-            acknowledged: match (a.acknowledged_by, a.acknowledged_at) {
-                (Some(by), Some(at)) => format!("{} {by}", jst(Some(at))),
-                _ => String::new(),
-            },
-        })
-        .collect();
-    let notifier = page.state.config.notifier.as_ref().filter(|n| n.configured());
-    let deliveries = page
-        .store
-        .deliveries(20)
-        .await?
-        .into_iter()
-        .map(|d| DeliveryRow {
-            at: jst(Some(d.at)),
-            channel: d.channel,
-            recipient: d.recipient,
-            alert: d.alert_id.map_or_else(|| p.t.get("alerts-notify-test-alert"), |id| format!("#{id}")),
-            ok: d.ok,
-            error: d.error,
-        })
-        .collect();
-    let can_ack = user.can(Permission::ManageAlerts);
-    html(AlertsPage {
-        p,
-        rows,
-        pager,
-        can_ack,
-        notify: notifier.is_some(),
-        can_test: can_ack && notifier.is_some(),
-        deliveries,
-    })
-}
-
-/// Sends a test message on every channel (items 22, 23).
-pub async fn notify_test(page: Page, who: super::Acting) -> Reply {
-    let Some(notifier) = page.state.config.notifier.clone() else {
-        return Err(AppError::NotFound);
-    };
-    mamori_app::oversight::test_notification(&who.op(&page), &notifier).await?;
-    super::done(&page, "notify-tested", "/alerts").await
-}
-
-pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {
-    mamori_app::oversight::acknowledge_alert(&who.op(&page), id).await?;
-    super::done(&page, "alert-acknowledged", "/alerts").await
 }

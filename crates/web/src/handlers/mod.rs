@@ -1,6 +1,7 @@
 //! Request handlers: parse and validate, check, call the store, render.
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 mod audit_names;
 pub mod catalog;

@@ -365,6 +365,24 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             app.backend
         );
 
+        // Every download sealed in a password ZIP (item 18); never the password.
+        let zip_password = "a-zip-password-of-the-office";
+        secrets.push(zip_password.into());
+        let sealed = [("zip_password", zip_password), ("zip_password_confirm", zip_password)];
+        for (who, login, page, route) in [
+            (&admin, "admin1", "/admin/ledger".to_owned(), "/admin/ledger.csv"),
+            (&admin, "admin1", "/admin/ledger".to_owned(), "/admin/ledger.xlsx"),
+            (&officer, "officer2", "/audit".to_owned(), "/audit/export.csv"),
+            (&officer, "officer2", "/audit".to_owned(), "/audit/export.jsonl"),
+            (&officer, "officer2", "/systems".to_owned(), "/systems.xlsx"),
+            (&officer, "officer2", format!("/systems/{sys}"), "/systems/{id}/report.xlsx"),
+            (&officer, "officer2", format!("/systems/{sys}"), "/systems/{id}/report.csv"),
+            (&officer, "officer2", format!("/systems/{sys}/yearly"), "/systems/{id}/yearly.xlsx"),
+        ] {
+            post_ok(who, &page, &route.replace("{id}", &sys.to_string()), &sealed).await;
+            w.expect(route, "export.sealed", login, Some("export")).await;
+        }
+
         // Every state-changing route was walked; only the language switch
         // and the uploads of an answer workbook and of a catalog (previews),
         // which change no record, are exempt.

@@ -274,8 +274,8 @@ impl Res {
 #[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
-    base: String,
-    csrf: Arc<Mutex<String>>,
+    pub base: String,
+    pub csrf: Arc<Mutex<String>>,
 }
 
 /// The initial password [`vendor_account_form`] sets.

@@ -15,6 +15,7 @@ mod parties;
 mod reports;
 mod scans;
 mod screens;
+mod sealed;
 mod signin;
 mod speed;
 mod yearly;

@@ -1,0 +1,99 @@
+//! Downloads sealed in a password ZIP when the person asks (item 18). The
+//! download routes also answer a POST from the 「パスワード付きZIPで出力」
+//! form under each download link: this layer checks the password, runs
+//! the download as the GET it is, puts the file in an AES-256 ZIP
+//! (`mamori_files::sealed`) and records the choice in the audit log
+//! (`export.sealed`, besides the export's own event).
+
+use crate::auth::CurrentUser;
+use crate::{download, AppError, AppState};
+use axum::body::{to_bytes, Body};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_files::sealed::PASSWORD_MIN;
+use tower_sessions::Session;
+
+/// The downloads that may be sealed: each also answers a POST.
+pub const DOWNLOADS: [&str; 8] = [
+    "/admin/ledger.csv",
+    "/admin/ledger.xlsx",
+    "/audit/export.csv",
+    "/audit/export.jsonl",
+    "/systems.xlsx",
+    "/systems/{id}/report.xlsx",
+    "/systems/{id}/report.csv",
+    "/systems/{id}/yearly.xlsx",
+];
+
+pub fn is_download(path: &str) -> bool {
+    DOWNLOADS.contains(&path)
+}
+
+/// The largest download sealed (an audit export of years is the biggest).
+const SEAL_MAX: usize = 512 << 20;
+
+pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    // The form was read and its token checked already (`csrf`): it is small.
+    let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
+        return AppError::BadRequest.into_response();
+    };
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let (password, confirm, back) = (field("zip_password"), field("zip_password_confirm"), field("back"));
+    // Back to the page of the form: a path of this site only.
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+        back
+    } else {
+        "/dashboard".into()
+    };
+    let problem = if password.chars().count() < PASSWORD_MIN {
+        Some("seal-password-short")
+    } else if password != confirm {
+        Some("seal-password-mismatch")
+    } else {
+        None
+    };
+    if let Some(key) = problem {
+        if let Some(s) = parts.extensions.get::<Session>() {
+            if let Err(e) = crate::session::flash(s, key).await {
+                return AppError::from(e).into_response();
+            }
+        }
+        return Redirect::to(&back).into_response();
+    }
+    let Some(user) = parts.extensions.get::<CurrentUser>().cloned() else {
+        return Redirect::to("/login").into_response();
+    };
+    let origin = crate::context::origin_of(&parts.extensions);
+    let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    parts.method = Method::GET;
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let res = next.run(Request::from_parts(parts, Body::empty())).await;
+    let name = res.extensions().get::<download::FileName>().map(|f| f.0.clone());
+    let Some(name) = name.filter(|_| res.status().is_success()) else {
+        // Not a file (a page asking how to go on, an error): as it is.
+        return res;
+    };
+    let Ok(file) = to_bytes(res.into_body(), SEAL_MAX).await else {
+        return AppError::Internal("the export is too large to seal".into()).into_response();
+    };
+    let sealed = match mamori_files::sealed::zip(&name, &file, &password) {
+        Ok(z) => z,
+        Err(e) => return AppError::Internal(format!("zip: {e}")).into_response(),
+    };
+    let event = NewEvent::new(user.actor(), origin, Action::ExportSealed, Outcome::Success)
+        .target("export", route)
+        .changes(Changes::new().with("file", name.as_str()).with("sealed", "AES-256 ZIP"));
+    if let Err(e) = state.store.audit_record(state.clock.now(), event).await {
+        return AppError::from(e).into_response();
+    }
+    download::file("application/zip", &format!("{name}.zip"), sealed)
+}
