@@ -306,9 +306,12 @@ impl Notifier {
 pub fn kind_label(kind: &str) -> &'static str {
     match kind {
         "signin.spike" => "サインイン失敗の急増",
-        "signin.spraying" => "パスワードスプレー攻撃の疑い",
+        "signin.spraying" => "一つの接続元から多数のIDへのサインイン試行",
         "audit.chain_broken" => "監査ログの改ざんの疑い",
         "backup.failed" => "バックアップの失敗",
+        "scan.regression" => "スキャン結果の悪化 (合格から不合格へ)",
+        "scan.certificate_expiring" => "サーバ証明書の有効期限が近い",
+        "scan.address_changed" => "スキャン先のアドレスが変わった",
         _ => "警告",
     }
 }

@@ -17,7 +17,15 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 4] = ["signin.spike", "signin.spraying", "audit.chain_broken", "backup.failed"];
+pub const ALERT_KINDS: [&str; 7] = [
+    "signin.spike",
+    "signin.spraying",
+    "audit.chain_broken",
+    "backup.failed",
+    "scan.regression",
+    "scan.certificate_expiring",
+    "scan.address_changed",
+];
 
 /// When sign-in failures call for an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -527,11 +527,15 @@ impl Store {
 
     /// Replaces the first-run setup token (only its hash is stored).
     pub async fn set_setup_token(&self, token_hash: &str, expires: OffsetDateTime) -> Result<(), StoreError> {
+        // One statement: instances starting together each replace the
+        // token (the last one's holds) instead of colliding on its row.
         let mut tx = self.begin().await?;
         with_conn!(tx, c => {
-            sqlx::query("DELETE FROM setup_token").execute(&mut *c).await?;
-            sqlx::query("INSERT INTO setup_token (id, token_hash, expires_at_us) VALUES (1, $1, $2)")
-                .bind(token_hash).bind(to_unix_micros(expires)).execute(&mut *c).await?;
+            sqlx::query(
+                "INSERT INTO setup_token (id, token_hash, expires_at_us) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, expires_at_us = excluded.expires_at_us",
+            )
+            .bind(token_hash).bind(to_unix_micros(expires)).execute(&mut *c).await?;
         });
         tx.commit().await
     }

@@ -385,6 +385,9 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "signin.spraying" => Some("alert-signin-spraying"),
         "audit.chain_broken" => Some("alert-audit-chain-broken"),
         "backup.failed" => Some("alert-backup-failed"),
+        "scan.regression" => Some("alert-scan-regression"),
+        "scan.certificate_expiring" => Some("alert-scan-certificate-expiring"),
+        "scan.address_changed" => Some("alert-scan-address-changed"),
         _ => None,
     }
 }

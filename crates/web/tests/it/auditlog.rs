@@ -297,3 +297,29 @@ async fn the_alerts_show_fifty_a_page_open_ones_first() {
     assert!(last_row.contains(&format!(">{}<", newest.subject)), "acknowledged, last: {last_row}");
     app.close().await;
 }
+
+/// Every kind of alert mamori raises (the scanner's included) reads in
+/// Japanese on the alerts page, never as its stored code.
+#[tokio::test]
+async fn every_alert_kind_mamori_raises_reads_in_japanese_on_the_alerts_page() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let kinds = [
+        ("signin.spike", "サインイン"),
+        ("signin.spraying", "一つの接続元から多数のIDへのサインイン試行"),
+        ("audit.chain_broken", "監査ログ"),
+        ("backup.failed", "バックアップの失敗"),
+        ("scan.regression", "スキャン結果の悪化"),
+        ("scan.certificate_expiring", "サーバ証明書の有効期限が近い"),
+        ("scan.address_changed", "スキャン先のアドレスが変わった"),
+    ];
+    for (kind, _) in kinds {
+        app.store.raise_alert(app.now(), kind, Severity::Warning, "s", "d").await.unwrap();
+    }
+    let page = officer.get("/alerts").await.body;
+    for (kind, label) in kinds {
+        assert!(page.contains(label), "{kind}: {label}");
+        assert!(!page.contains(&format!("<td>{kind}</td>")), "{kind} shown as its code");
+    }
+    app.close().await;
+}
