@@ -69,24 +69,12 @@ pub async fn run(global: &GlobalArgs, command: KeysCommand) -> ExitCode {
     code
 }
 
-/// Adds a new key as the file's last line, written whole under a new name
-/// and renamed over the old, so that a reader never sees half a file.
+/// Adds a new key as the file's last line.
 fn append_key(path: &std::path::Path, id: u32) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let mut text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if !text.ends_with('\n') {
         text.push('\n');
     }
     text.push_str(&mamori_store::crypt::new_key_line(id));
-    let partial = path.with_extension("key.partial");
-    let _ = std::fs::remove_file(&partial);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| format!("{}: {e}", partial.display()))?;
-    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", partial.display()))?;
-    std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::shared::replace_private_file(path, &text)
 }

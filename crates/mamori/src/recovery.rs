@@ -7,7 +7,6 @@ use crate::shared::{console_ctx, key_file, open_store, outln, report_config_erro
 use clap::Args;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::monitoring::Severity;
-use mamori_store::audit::Verification;
 use mamori_store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -231,8 +230,6 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 /// `MAMORI_DATA_KEY` are not written anywhere: they must hold the
 /// archive's already.
 fn place_keys(data_dir: &std::path::Path, archived: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let Some(path) = key_file(data_dir) else {
         let given = std::env::var("MAMORI_DATA_KEY").unwrap_or_default();
         return mamori_store::crypt::merge(&given, archived).and_then(|merged| {
@@ -248,16 +245,7 @@ fn place_keys(data_dir: &std::path::Path, archived: &str) -> Result<(), String> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => archived.to_owned(),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let partial = path.with_extension("key.partial");
-    let _ = std::fs::remove_file(&partial);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| format!("{}: {e}", partial.display()))?;
-    f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", partial.display()))?;
-    std::fs::rename(&partial, &path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::shared::replace_private_file(&path, &text)
 }
 
 async fn restore_into(
@@ -312,28 +300,7 @@ async fn restore_into(
             failed = true;
         }
     }
-    match store.audit_verify().await {
-        Ok(Verification::Intact { events, .. }) => outln!("監査ログ: 正常、{events} 件 (audit chain intact)"),
-        Ok(Verification::Broken(b)) => {
-            eprintln!("監査ログ: 不整合があります (audit chain broken): {b}");
-            failed = true;
-        }
-        Err(e) => {
-            eprintln!("監査ログを読めません (cannot read the audit log): {e}");
-            failed = true;
-        }
-    }
-    match store.verify_files().await {
-        Ok(check) if check.problems.is_empty() => outln!("保存ファイル: {} 件を検証 (files checked)", check.files),
-        Ok(check) => {
-            eprintln!("保存ファイル: {} 件に問題があります (files with problems)", check.problems.len());
-            failed = true;
-        }
-        Err(e) => {
-            eprintln!("保存ファイルを読めません (cannot read the stored files): {e}");
-            failed = true;
-        }
-    }
+    failed |= crate::verify::chain_and_files(store).await;
     let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
     let changes = Changes::new()
         .with("archive", args.from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())

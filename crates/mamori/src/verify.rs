@@ -23,6 +23,21 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
             failed = true;
         }
     }
+    failed |= chain_and_files(&store).await;
+    store.close().await;
+    if failed {
+        eprintln!("mamori: 検証で問題が見つかりました (verification found problems)");
+        ExitCode::from(EXIT_PROBLEM)
+    } else {
+        outln!("検証は正常に終わりました (verified)");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Checks the audit chain and every stored file, printing what it finds;
+/// true when something is wrong. `restore` checks what it loaded so too.
+pub async fn chain_and_files(store: &mamori_store::Store) -> bool {
+    let mut failed = false;
     match store.audit_verify().await {
         Ok(Verification::Intact { events, .. }) => outln!("監査ログ: 正常、{events} 件 (audit chain intact)"),
         Ok(Verification::Broken(b)) => {
@@ -52,12 +67,5 @@ pub async fn run(global: &GlobalArgs) -> ExitCode {
             failed = true;
         }
     }
-    store.close().await;
-    if failed {
-        eprintln!("mamori: 検証で問題が見つかりました (verification found problems)");
-        ExitCode::from(EXIT_PROBLEM)
-    } else {
-        outln!("検証は正常に終わりました (verified)");
-        ExitCode::SUCCESS
-    }
+    failed
 }
