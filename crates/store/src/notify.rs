@@ -74,8 +74,9 @@ impl Store {
         Ok(alerts)
     }
 
-    /// Records the attempts for an alert (or a test message) and releases
-    /// its claim; an alert counts as sent when one attempt succeeded.
+    /// Records the attempts for an alert (or a test message); an alert
+    /// counts as sent when one attempt succeeded, and is tried again after
+    /// the claim's hold when none did.
     pub async fn record_deliveries(
         &self,
         alert_id: Option<i64>,
@@ -93,10 +94,12 @@ impl Store {
             .execute(&mut *c).await?.rows_affected());
         }
         if let Some(id) = alert_id {
+            // A failure keeps the claim, renewed: the next attempt waits for
+            // the hold to run out (no attempt every poll at a dead server).
             let sql = if sent {
                 "UPDATE alert SET notified_at_us = $2, notify_claimed_us = NULL WHERE id = $1"
             } else {
-                "UPDATE alert SET notify_claimed_us = NULL WHERE id = $1 AND $2 = $2"
+                "UPDATE alert SET notify_claimed_us = $2 WHERE id = $1"
             };
             with_conn!(tx, c => sqlx::query(sql).bind(id).bind(at).execute(&mut *c).await?.rows_affected());
         }
