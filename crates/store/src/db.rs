@@ -165,15 +165,14 @@ pub(crate) struct Shared {
 
 impl Store {
     /// Connects, applies every pending migration, checks the data keys
-    /// against the database and seals any value stored before encryption
-    /// at rest ([`crate::crypt`]).
+    /// against the database and, at the first opening with encryption at
+    /// rest, seals every value stored before ([`crate::crypt`]).
     pub async fn open(
         location: &DatabaseLocation,
         keys: std::sync::Arc<crate::crypt::Keyring>,
     ) -> Result<Store, StoreError> {
         let store = Store::open_unchecked(location, keys).await?;
-        store.check_keys().await?;
-        store.seal_plaintext().await?;
+        store.prepare_keys().await?;
         Ok(store)
     }
 

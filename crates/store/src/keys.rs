@@ -33,8 +33,9 @@ pub struct Rotated {
 
 impl Store {
     /// Each key id the database has seen must be held, and be the same
-    /// key; the sealing key is recorded if it is new.
-    pub(crate) async fn check_keys(&self) -> Result<(), StoreError> {
+    /// key. Returns the ids the database has seen (none: it was opened only
+    /// by a version without encryption at rest).
+    pub(crate) async fn check_keys(&self) -> Result<Vec<i64>, StoreError> {
         let keys = &self.shared.keys;
         let rows: Vec<(i64, Vec<u8>)> = with_read_conn!(self, c => {
             sqlx::query_as("SELECT id, check_value FROM data_key ORDER BY id").fetch_all(c).await?
@@ -52,28 +53,37 @@ impl Store {
                 )));
             }
         }
-        let current = keys.current();
-        if !rows.iter().any(|r| r.0 == i64::from(current)) {
-            let check = keys.seal_bytes_with(current, "data_key.check_value", CHECK);
-            let now = mamori_core::clock::to_unix_micros(OffsetDateTime::now_utc());
-            let mut tx = self.begin().await?;
-            with_conn!(tx, c => sqlx::query("INSERT INTO data_key (id, check_value, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                .bind(i64::from(current)).bind(check).bind(now).execute(c).await?.rows_affected());
-            tx.commit().await?;
-        }
-        Ok(())
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Seals every value stored before encryption at rest.
-    pub(crate) async fn seal_plaintext(&self) -> Result<u64, StoreError> {
-        self.reseal(false).await
+    /// Checks the keys ([`Store::check_keys`]); on the first opening with
+    /// encryption at rest seals every value stored before, the only time
+    /// that needs a pass over the stored files; then records the sealing
+    /// key. Instances opening at once with different keys: the one whose
+    /// key was recorded second is refused by the check that follows.
+    pub(crate) async fn prepare_keys(&self) -> Result<(), StoreError> {
+        let seen = self.check_keys().await?;
+        if seen.is_empty() {
+            self.reseal(false).await?;
+        }
+        let (keys, current) = (&self.shared.keys, self.shared.keys.current());
+        if seen.contains(&i64::from(current)) {
+            return Ok(());
+        }
+        let check = keys.seal_bytes_with(current, "data_key.check_value", CHECK);
+        let now = mamori_core::clock::to_unix_micros(OffsetDateTime::now_utc());
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => sqlx::query("INSERT INTO data_key (id, check_value, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+            .bind(i64::from(current)).bind(check).bind(now).execute(c).await?.rows_affected());
+        tx.commit().await?;
+        self.check_keys().await.map(drop)
     }
 
     /// Re-seals under the sealing key every value sealed under another (or
     /// not yet sealed), a few rows per transaction while the server runs,
     /// then forgets the keys no value needs any more.
     pub async fn rotate_keys(&self, ctx: &crate::identity::Ctx) -> Result<Rotated, StoreError> {
-        self.check_keys().await?;
+        self.prepare_keys().await?;
         let values = self.reseal(true).await?;
         let current = i64::from(self.shared.keys.current());
         let mut tx = self.begin().await?;

@@ -128,16 +128,40 @@ async fn values_stored_before_encryption_are_sealed_at_the_next_start() {
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
         let org = db.store.create_organisation_audited(&ctx, "情報政策課", OrgKind::Department, "x").await.unwrap();
+        // As a version without encryption at rest left it: a plain value,
+        // and no data key recorded.
         db.store
             .execute_unchecked_for_tests(&format!("UPDATE organisation SET contact = '03-1234-5678' WHERE id = {org}"))
             .await
             .unwrap();
+        db.store.execute_unchecked_for_tests("DELETE FROM data_key").await.unwrap();
         assert!(raw(&db.store).await.contains("03-1234-5678"), "{}: plain as an older version left it", db.name);
         let again = Store::open(&db.location, db.store.keys().clone()).await.unwrap();
         assert!(!raw(&again).await.contains("03-1234-5678"), "{}", db.name);
         let contact = again.organisations().await.unwrap().into_iter().find(|o| o.id == org).unwrap().contact;
         assert_eq!(contact, "03-1234-5678", "{}", db.name);
         again.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// Two instances opening a database without a recorded key at the same
+/// moment, each with a key of its own: one key is recorded, the other
+/// instance is refused instead of sealing with a key the database does not
+/// know.
+#[tokio::test]
+async fn of_two_instances_opening_at_once_with_different_keys_one_is_refused() {
+    for db in each_backend().await {
+        db.store.execute_unchecked_for_tests("DELETE FROM data_key").await.unwrap();
+        let (a, b) = tokio::join!(
+            Store::open(&db.location, Arc::new(Keyring::random_for_tests())),
+            Store::open(&db.location, Arc::new(Keyring::random_for_tests()))
+        );
+        let refused = [&a, &b].iter().filter(|r| matches!(r, Err(StoreError::Keys(_)))).count();
+        assert_eq!((a.is_ok() as u8 + b.is_ok() as u8, refused), (1, 1), "{}", db.name);
+        for s in [a, b].into_iter().flatten() {
+            s.close().await;
+        }
         db.cleanup().await;
     }
 }
