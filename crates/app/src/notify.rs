@@ -315,3 +315,14 @@ pub fn kind_label(kind: &str) -> &'static str {
         _ => "警告",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Each kind mamori raises has a subject of its own, never the catch-all.
+    #[test]
+    fn every_alert_kind_has_its_own_subject() {
+        for kind in mamori_core::monitoring::ALERT_KINDS {
+            assert_ne!(super::kind_label(kind), "警告", "{kind}");
+        }
+    }
+}

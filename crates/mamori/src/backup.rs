@@ -264,12 +264,7 @@ pub async fn take(
 
 /// A new file only its owner may read.
 fn private_file(path: &Path) -> anyhow::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    crate::shared::new_private_file(path)
         .with_context(|| format!("{} を作れません (cannot create the file)", path.display()))
 }
 

@@ -175,7 +175,7 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(e) = create_private_dir(&data_dir) {
+    if let Err(e) = crate::shared::create_data_dir(&data_dir) {
         eprintln!("mamori: {} を作れません (cannot create the data directory): {e}", data_dir.display());
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -215,14 +215,6 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
     let code = restore_into(&store, args, passphrase.as_ref(), &manifest).await;
     store.close().await;
     code
-}
-
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Puts the archive's data keys where the target reads its keys: a new key

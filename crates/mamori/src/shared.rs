@@ -130,20 +130,20 @@ pub async fn open_keyed(data_dir: &Path, database: &DatabaseLocation) -> Result<
 /// ever sees half a file (the data key file).
 pub fn replace_private_file(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let partial = path.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)
-        .map_err(|e| format!("{}: {e}", partial.display()))?;
+    let mut f = new_private_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", partial.display()))?;
     std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+/// A new file (never an existing one) only its owner may read.
+pub fn new_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
