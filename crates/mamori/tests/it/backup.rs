@@ -538,3 +538,64 @@ async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_runn
     let (code, out, err) = run(&["verify", "--data-dir", d]).await;
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// An unsealed archive rewritten by hand with consistent hashes: a table
+/// name carrying SQL, and a column the schema does not have. Names come
+/// from the target's schema only, so each is refused and nothing is loaded.
+#[tokio::test]
+async fn a_crafted_archive_naming_tables_or_columns_the_schema_lacks_loads_nothing() {
+    let root = TempDir::new().unwrap();
+    let source = Target::sqlite(&root.path().join("source"));
+    let (code, out, err) = source.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let plain = backup(&source, root.path(), false).await;
+    let bytes = std::fs::read(&plain).unwrap();
+    for (n, (from, to)) in [
+        ("\"name\": \"organisation\"", "\"name\": \"organisation\\\"; DROP TABLE system; --\""),
+        ("\"contact\"", "\"contact\\\" TEXT); DROP TABLE system; --\""),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Rewrite the manifest inside the tar, the chunks untouched.
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut out = tar::Builder::new(Vec::new());
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            if path == "manifest.json" {
+                let text = String::from_utf8(data).unwrap();
+                assert!(text.contains(from), "{from}");
+                let text = text.replace(from, to);
+                let text = if n == 0 {
+                    text.replace(
+                        "\"table\": \"organisation\"",
+                        "\"table\": \"organisation\\\"; DROP TABLE system; --\"",
+                    )
+                } else {
+                    text
+                };
+                data = text.into_bytes();
+            }
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o600);
+            header.set_cksum();
+            out.append_data(&mut header, &path, data.as_slice()).unwrap();
+        }
+        let crafted = root.path().join(format!("crafted-{n}.tar"));
+        std::fs::write(&crafted, out.into_inner().unwrap()).unwrap();
+        let target = Target::sqlite(&root.path().join(format!("target-{n}")));
+        std::fs::create_dir_all(&target.dir).unwrap();
+        std::fs::copy(source.dir.join("data.key"), target.dir.join("data.key")).unwrap();
+        let (code, out, err) = restore(&target, &crafted, root.path()).await;
+        assert_eq!(code, 1, "{n}: {out}{err}");
+        assert!(err.contains("表の構成がこの版と違います"), "{n}: {err}");
+        let store = target.store().await;
+        assert_eq!(store.data_rows().await.unwrap(), 0, "{n}: nothing loaded");
+        assert!(store.table_rows().await.unwrap().iter().any(|t| t.0 == "system"), "{n}: no table dropped");
+        store.close().await;
+    }
+}
