@@ -312,6 +312,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "scan.regression" => "スキャン結果の悪化 (合格から不合格へ)",
         "scan.certificate_expiring" => "サーバ証明書の有効期限が近い",
         "scan.address_changed" => "スキャン先のアドレスが変わった",
+        "job.failed" => "定期処理の失敗",
         _ => "警告",
     }
 }

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 7] = [
+pub const ALERT_KINDS: [&str; 8] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -25,6 +25,7 @@ pub const ALERT_KINDS: [&str; 7] = [
     "scan.regression",
     "scan.certificate_expiring",
     "scan.address_changed",
+    crate::jobs::JOB_FAILED,
 ];
 
 /// When sign-in failures call for an alert.

@@ -107,6 +107,10 @@ struct FileConfig {
     reports: FileReports,
     #[serde(default)]
     notify: crate::notifying::FileNotify,
+    #[serde(default)]
+    jobs: crate::jobs::FileJobs,
+    #[serde(default)]
+    backup: crate::jobs::FileBackup,
 }
 
 /// `[reports]`: the yearly report of item 68.
@@ -319,6 +323,7 @@ pub struct Config {
     /// The days a round gives to answer (1–366).
     pub round_days: u16,
     pub notify: crate::notifying::Notify,
+    pub jobs: crate::jobs::Jobs,
 }
 
 fn load_file(path: Option<&Path>, errors: &mut Vec<ConfigError>) -> FileConfig {
@@ -544,6 +549,7 @@ impl Config {
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
         let scan = resolve_scan(&file.scan, &mut errors);
         let notify = crate::notifying::resolve(&file.notify, &mut errors);
+        let jobs = crate::jobs::resolve(&file.jobs, &file.backup, &mut errors);
         let report_month = file.reports.month.unwrap_or(4);
         if !(1..=12).contains(&report_month) {
             errors.push(ConfigError(format!(
@@ -574,6 +580,7 @@ impl Config {
                 audit,
                 scan,
                 notify,
+                jobs,
                 report_month,
                 round_days,
             }),

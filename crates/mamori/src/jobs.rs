@@ -1,22 +1,140 @@
-//! Background work of the server: expired sessions, inactive accounts, and
-//! the first-run setup token.
+//! Background work of the server. Scheduled work (the sign-in watch, the
+//! daily jobs, the server's backup) is rows in the database
+//! (`mamori_store::jobs`): every instance queues each run under the same
+//! key and one runs it, so several instances on one PostgreSQL never run a
+//! day's job twice. What belongs to one instance (its expired sessions
+//! sweep, its count of refused requests) stays in its own loop. Scans have
+//! a queue of their own, worked by a task of its own.
+//!
+//! ```toml
+//! [jobs]
+//! poll_secs = 30              # how often an instance looks for due work
+//! [backup]                    # the daily backup, taken by the server
+//! dir = "/var/backups/mamori"
+//! copy_to = "/mnt/offsite/mamori"          # a second location (another mount)
+//! passphrase_file = "/etc/mamori/backup-passphrase"  # or MAMORI_BACKUP_PASSPHRASE
+//! at = "02:00"                # Japan time
+//! keep_daily = 7
+//! keep_monthly = 12
+//! ```
 
+use crate::config::ConfigError;
+use crate::recovery::BackupPlan;
 use mamori_core::audit::Actor;
 use mamori_core::clock::Clock;
+use mamori_core::jobs::JobKind;
 use mamori_store::identity::Ctx;
+use mamori_store::jobs::Job;
 use mamori_store::sessions::Sessions;
 use mamori_store::Store;
 use mamori_web::refusals::Refusals;
 use mamori_web::Security;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tower_sessions::session_store::ExpiredDeletion;
 
-const DAILY: Duration = Duration::from_secs(24 * 3600);
 const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
-const SIGNIN_WATCH: Duration = Duration::from_secs(10 * 60);
 const MINUTE: Duration = Duration::from_secs(60);
+/// Finished runs kept for the jobs page: done ones a month, failed ones
+/// a little over a year.
+const KEEP_DONE: time::Duration = time::Duration::days(31);
+const KEEP_FAILED: time::Duration = time::Duration::days(400);
+
+/// `[jobs]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileJobs {
+    poll_secs: Option<u64>,
+}
+
+/// `[backup]`: the backup the server takes every day (items 19, 21).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBackup {
+    dir: Option<PathBuf>,
+    copy_to: Option<PathBuf>,
+    passphrase_file: Option<PathBuf>,
+    #[serde(default)]
+    unencrypted: bool,
+    at: Option<String>,
+    keep_daily: Option<usize>,
+    keep_monthly: Option<usize>,
+}
+
+/// The resolved `[jobs]` and `[backup]`.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    pub poll: Duration,
+    /// The daily backup, when `[backup] dir` is set.
+    pub backup: Option<BackupPlan>,
+    /// When in the day (Japan time) the backup runs.
+    pub backup_at: time::Duration,
+}
+
+pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigError>) -> Jobs {
+    let poll = match jobs.poll_secs {
+        Some(0) => {
+            errors
+                .push(ConfigError("jobs.poll_secs は 1 以上にしてください (jobs.poll_secs must be at least 1)".into()));
+            30
+        }
+        Some(s) => s,
+        None => 30,
+    };
+    let backup_at = match backup.at.as_deref().map(minutes_of_day) {
+        None => time::Duration::hours(2),
+        Some(Some(at)) => at,
+        Some(None) => {
+            errors.push(ConfigError(
+                "backup.at は \"02:00\" のような 時:分 です (backup.at must be HH:MM, Japan time)".into(),
+            ));
+            time::Duration::hours(2)
+        }
+    };
+    let plan = match &backup.dir {
+        None => {
+            if backup.copy_to.is_some() || backup.passphrase_file.is_some() {
+                errors.push(ConfigError("backup.dir がありません (backup.dir is missing)".into()));
+            }
+            None
+        }
+        Some(dir) => {
+            let chosen = crate::backup::Passphrase::find(backup.passphrase_file.as_deref())
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|p| crate::recovery::choose_sealing(p, backup.unencrypted));
+            let (keep_daily, keep_monthly) = (backup.keep_daily.unwrap_or(7), backup.keep_monthly.unwrap_or(12));
+            if keep_daily == 0 {
+                errors
+                    .push(ConfigError("backup.keep_daily は 1 以上です (backup.keep_daily must be at least 1)".into()));
+            }
+            match chosen {
+                Ok(passphrase) => Some(BackupPlan {
+                    to: dir.clone(),
+                    copy_to: backup.copy_to.clone(),
+                    passphrase,
+                    keep_daily,
+                    keep_monthly,
+                }),
+                Err(e) => {
+                    errors.push(ConfigError(format!("backup: {e}")));
+                    None
+                }
+            }
+        }
+    };
+    Jobs { poll: Duration::from_secs(poll), backup: plan, backup_at }
+}
+
+/// `HH:MM` as the time since midnight.
+fn minutes_of_day(s: &str) -> Option<time::Duration> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..24).contains(&h) && (0..60).contains(&m) && s.trim().len() == 5).then(|| time::Duration::minutes(h * 60 + m))
+}
 
 /// While no administrator exists: a new single-use token, valid 30 minutes,
 /// on every start (item 37: no default account ever exists). Returns the URL.
@@ -38,18 +156,20 @@ pub struct Background {
     pub audit: crate::auditlog::AuditConfig,
     pub scan: crate::config::ScanConfig,
     pub refusals: Arc<Refusals>,
+    pub jobs: Jobs,
 }
 
-/// Runs until `stop`: sweeps expired sessions every 15 minutes, writes the
-/// counts of refused anonymous requests every minute, and once a day
-/// disables accounts unused for `disable_after` (items 3, 65).
+/// Runs until `stop`: the scheduled work (queued and claimed through the
+/// database), the scan worker, and this instance's own upkeep: expired
+/// sessions swept every 15 minutes, refused anonymous requests written
+/// every minute.
 pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    let Background { store, sessions, clock, security, audit, scan, refusals } = b;
+    let Background { store, sessions, clock, security, audit, scan, refusals, jobs } = b;
     spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
+    let work = Work { store: store.clone(), clock: clock.clone(), security, audit, jobs, worker: instance_name() };
+    spawn_job_worker(work, stop.clone());
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
-        let mut daily = tokio::time::interval(DAILY);
-        let mut watch = tokio::time::interval(SIGNIN_WATCH);
         let mut minutely = tokio::time::interval(MINUTE);
         loop {
             tokio::select! {
@@ -64,28 +184,143 @@ pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::Joi
                     let now = clock.now();
                     Refusals::write(&store, now, refusals.take_finished(now)).await;
                 }
-                _ = watch.tick() => {
-                    if let Err(e) = store.watch_signins(clock.now(), &audit.watch).await {
-                        tracing::warn!("sign-in watch failed: {e}");
-                    }
-                }
-                _ = daily.tick() => {
-                    disable_inactive(&store, &*clock, &security).await;
-                    if let Err(e) = crate::scanning::schedule(&store, &*clock).await {
-                        tracing::warn!("cannot schedule the daily scans: {e}");
-                    }
-                    if let Err(e) = store.verify_and_alert(clock.now()).await {
-                        tracing::error!("cannot verify the audit chain: {e}");
-                    }
-                    match crate::auditlog::purge(&store, &*clock, &audit, Actor::system()).await {
-                        Ok(Some((n, path))) => tracing::info!("purged {n} audit events into {}", path.display()),
-                        Ok(None) => {}
-                        Err(e) => tracing::error!("audit purge failed: {e}"),
+            }
+        }
+    })
+}
+
+/// This instance, as the jobs page names it: host and process.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
+struct Work {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    security: Security,
+    audit: crate::auditlog::AuditConfig,
+    jobs: Jobs,
+    worker: String,
+}
+
+/// Every `poll`: queues the runs now due (each kind once per key: a key
+/// already queued here is not queued again), then claims and runs due
+/// runs until none is left. A run is cut off at its lease.
+fn spawn_job_worker(work: Work, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(work.jobs.poll);
+        let mut queued: HashMap<JobKind, String> = HashMap::new();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = poll.tick() => {
+                    work.queue_due(&mut queued).await;
+                    loop {
+                        match work.store.claim_job(work.clock.now(), &work.worker).await {
+                            Ok(Some(job)) => work.run(job).await,
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::warn!("job worker: {e}");
+                                break;
+                            }
+                        }
                     }
                 }
             }
         }
-    })
+    });
+}
+
+impl Work {
+    async fn queue_due(&self, queued: &mut HashMap<JobKind, String>) {
+        let now = self.clock.now();
+        for kind in JobKind::ALL.iter().copied() {
+            let daily_at = match kind {
+                JobKind::Backup if self.jobs.backup.is_none() => continue,
+                JobKind::Backup => self.jobs.backup_at,
+                _ => time::Duration::ZERO,
+            };
+            let due = kind.due(now, daily_at);
+            if queued.get(&kind) == Some(&due.run_key) {
+                continue;
+            }
+            match self.store.queue_job(now, kind, &due.run_key, due.not_before).await {
+                Ok(_) => {
+                    queued.insert(kind, due.run_key);
+                }
+                Err(e) => tracing::warn!("cannot queue {}: {e}", kind.as_str()),
+            }
+        }
+    }
+
+    async fn run(&self, job: Job) {
+        let result = if job.attempts > job.max_attempts {
+            // Claimed again and again and never finished: the instances
+            // running it stopped (or were stopped) each time.
+            Err(format!(
+                "{} 回とも終わりませんでした (never finished in {} attempts)",
+                job.max_attempts, job.max_attempts
+            ))
+        } else {
+            let lease = job.kind.lease().unsigned_abs();
+            match tokio::time::timeout(lease, self.perform(job.kind)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("{lease:?} 以内に終わりませんでした (did not finish within {lease:?})")),
+            }
+        };
+        match &result {
+            Ok(note) => tracing::info!("job {} {}: {note}", job.kind.as_str(), job.run_key),
+            Err(e) => {
+                tracing::warn!("job {} {} failed (attempt {}): {e}", job.kind.as_str(), job.run_key, job.attempts)
+            }
+        }
+        if let Err(e) = self.store.finish_job(self.clock.now(), &job, result).await {
+            tracing::error!("cannot record the end of job {}: {e}", job.kind.as_str());
+        }
+    }
+
+    async fn perform(&self, kind: JobKind) -> Result<String, String> {
+        let (store, now) = (&self.store, self.clock.now());
+        match kind {
+            JobKind::WatchSignins => {
+                store.watch_signins(now, &self.audit.watch).await.map_err(|e| e.to_string())?;
+                Ok(String::new())
+            }
+            JobKind::DisableInactive => {
+                let done = disable_inactive(store, now, &self.security).await.map_err(|e| e.to_string())?;
+                Ok(format!("{done} 件を無効化 (disabled)"))
+            }
+            JobKind::QueueScans => {
+                let n = crate::scanning::schedule(store, &*self.clock).await.map_err(|e| e.to_string())?;
+                Ok(format!("{n} 件のスキャンを予約 (scans queued)"))
+            }
+            JobKind::VerifyAudit => match store.verify_and_alert(now).await.map_err(|e| e.to_string())? {
+                mamori_store::audit::Verification::Intact { events, .. } => Ok(format!("{events} 件を検証 (verified)")),
+                mamori_store::audit::Verification::Broken(_) => {
+                    Ok("改ざんを検出、警告済み (broken: alert raised)".into())
+                }
+            },
+            JobKind::PurgeAudit => {
+                let purged = crate::auditlog::purge(store, &*self.clock, &self.audit, Actor::system())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let jobs = store.purge_jobs(now - KEEP_DONE, now - KEEP_FAILED).await.map_err(|e| e.to_string())?;
+                Ok(match purged {
+                    Some((n, path)) => format!("{n} 件を {} へ (events archived); {jobs} jobs removed", path.display()),
+                    None => format!("0 events; {jobs} jobs removed"),
+                })
+            }
+            JobKind::Backup => {
+                let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };
+                let mut said = |line: String| tracing::info!("backup: {}", line.trim());
+                crate::recovery::take_recorded(store, plan, now, Actor::system(), &mut said)
+                    .await
+                    .map(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+                    .map_err(|e| format!("{e:#}"))
+            }
+        }
+    }
 }
 
 /// The scan worker, in a task of its own: a slow target never delays the
@@ -117,14 +352,31 @@ fn spawn_scan_worker(
     });
 }
 
-pub async fn disable_inactive(store: &Store, clock: &dyn Clock, security: &Security) {
-    let now = clock.now();
+/// Disables accounts unused for `disable_after` (items 3, 65); returns how
+/// many.
+pub async fn disable_inactive(
+    store: &Store,
+    now: time::OffsetDateTime,
+    security: &Security,
+) -> Result<usize, mamori_store::StoreError> {
     let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
     let days = security.inactivity.disable_after.whole_days();
     let reason = format!("{days}日以上ログインがないため自動で無効化 (unused for {days} days)");
-    match store.disable_inactive(&ctx, now - security.inactivity.disable_after, &reason).await {
-        Ok(done) if !done.is_empty() => tracing::info!("disabled inactive accounts: {}", done.join(", ")),
-        Ok(_) => {}
-        Err(e) => tracing::error!("cannot disable inactive accounts: {e}"),
+    let done = store.disable_inactive(&ctx, now - security.inactivity.disable_after, &reason).await?;
+    if !done.is_empty() {
+        tracing::info!("disabled inactive accounts: {}", done.join(", "));
+    }
+    Ok(done.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backup_at_is_a_time_of_day() {
+        assert_eq!(super::minutes_of_day("02:00"), Some(time::Duration::hours(2)));
+        assert_eq!(super::minutes_of_day("23:59"), Some(time::Duration::minutes(23 * 60 + 59)));
+        for bad in ["24:00", "2:00", "02:60", "0200", "", "-1:00", "02:00:00"] {
+            assert_eq!(super::minutes_of_day(bad), None, "{bad}");
+        }
     }
 }

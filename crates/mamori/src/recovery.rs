@@ -5,7 +5,7 @@ use crate::backup::{self, Passphrase, PASSPHRASE_MIN};
 use crate::config::{self, GlobalArgs};
 use crate::shared::{console_ctx, key_file, open_store, outln, report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::Args;
-use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::monitoring::Severity;
 use mamori_store::Store;
 use std::path::PathBuf;
@@ -50,47 +50,35 @@ pub struct RestoreArgs {
 }
 
 pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
-    let passphrase = match Passphrase::find(args.passphrase_file.as_deref()) {
+    let passphrase = match Passphrase::find(args.passphrase_file.as_deref())
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|p| choose_sealing(p, args.unencrypted))
+    {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("mamori: {e:#}");
+            eprintln!("mamori: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match (&passphrase, args.unencrypted) {
-        (None, false) => {
-            eprintln!("mamori: パスフレーズがありません。--passphrase-file か MAMORI_BACKUP_PASSPHRASE で指定するか、暗号化しないなら --unencrypted を付けてください (no passphrase: give one, or --unencrypted)");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-        (Some(_), true) => {
-            eprintln!("mamori: パスフレーズと --unencrypted は同時に指定できません (a passphrase and --unencrypted exclude each other)");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-        (Some(p), false) if p.char_count() < PASSPHRASE_MIN => {
-            eprintln!("mamori: パスフレーズは {PASSPHRASE_MIN} 文字以上にしてください (the passphrase needs {PASSPHRASE_MIN} characters or more)");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-        _ => {}
-    }
     let store = match open_store(global).await {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let plan = BackupPlan {
+        to: args.to.clone(),
+        copy_to: args.copy_to.clone(),
+        passphrase,
+        keep_daily: args.keep_daily,
+        keep_monthly: args.keep_monthly,
+    };
     let ctx = console_ctx();
-    let result = run_backup(&store, args, passphrase.as_ref(), ctx.now).await;
-    let code = match &result {
-        Ok((path, changes)) => {
-            record(&store, Action::BackupTaken, Outcome::Success, changes.clone()).await;
+    let code = match take_recorded(&store, &plan, ctx.now, ctx.actor, &mut |line| outln!("{line}")).await {
+        Ok(path) => {
             outln!("バックアップを作りました (backup written): {}", path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("mamori: バックアップに失敗しました (backup failed): {e:#}");
-            let detail = format!("{e:#}");
-            if let Err(a) = store.raise_alert(ctx.now, BACKUP_FAILED, Severity::Critical, "backup", &detail).await {
-                eprintln!("mamori: 警告も記録できません (cannot raise the alert): {a}");
-            }
-            record(&store, Action::BackupTaken, Outcome::Failure, Changes::new().with("error", detail)).await;
             ExitCode::from(EXIT_PROBLEM)
         }
     };
@@ -98,46 +86,104 @@ pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
     code
 }
 
+/// Where and how backups are taken, by the command or the server's job.
+#[derive(Clone)]
+pub struct BackupPlan {
+    pub to: PathBuf,
+    pub copy_to: Option<PathBuf>,
+    /// `None`: unencrypted, as chosen explicitly.
+    pub passphrase: Option<Passphrase>,
+    pub keep_daily: usize,
+    pub keep_monthly: usize,
+}
+
+impl std::fmt::Debug for BackupPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupPlan")
+            .field("to", &self.to)
+            .field("copy_to", &self.copy_to)
+            .field("encrypted", &self.passphrase.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A passphrase, or none when `--unencrypted` (`unencrypted = true`) says
+/// so; never both, never neither, never a short one.
+pub fn choose_sealing(passphrase: Option<Passphrase>, unencrypted: bool) -> Result<Option<Passphrase>, String> {
+    match (passphrase, unencrypted) {
+        (None, false) => Err("パスフレーズがありません。--passphrase-file か MAMORI_BACKUP_PASSPHRASE で指定するか、暗号化しないなら --unencrypted を付けてください (no passphrase: give one, or --unencrypted)".into()),
+        (Some(_), true) => Err("パスフレーズと --unencrypted は同時に指定できません (a passphrase and --unencrypted exclude each other)".into()),
+        (Some(p), false) if p.char_count() < PASSPHRASE_MIN => Err(format!(
+            "パスフレーズは {PASSPHRASE_MIN} 文字以上にしてください (the passphrase needs {PASSPHRASE_MIN} characters or more)"
+        )),
+        (p, _) => Ok(p),
+    }
+}
+
+/// Takes a backup by `plan` and records it: a `backup.taken` event either
+/// way, and a critical `backup.failed` alert when it failed. `say` hears
+/// what was done, line by line.
+pub async fn take_recorded(
+    store: &Store,
+    plan: &BackupPlan,
+    now: time::OffsetDateTime,
+    actor: Actor,
+    say: &mut (dyn FnMut(String) + Send),
+) -> anyhow::Result<PathBuf> {
+    let result = run_backup(store, plan, now, say).await;
+    let (outcome, changes) = match &result {
+        Ok((_, changes)) => (Outcome::Success, changes.clone()),
+        Err(e) => {
+            let detail = format!("{e:#}");
+            if let Err(a) = store.raise_alert(now, BACKUP_FAILED, Severity::Critical, "backup", &detail).await {
+                tracing::error!("cannot raise the alert: {a}");
+                say(format!("警告も記録できません (cannot raise the alert): {a}"));
+            }
+            (Outcome::Failure, Changes::new().with("error", detail))
+        }
+    };
+    let event = NewEvent::new(actor, Origin::default(), Action::BackupTaken, outcome)
+        .target("backup", "mamori")
+        .changes(changes);
+    if let Err(e) = store.audit_record(now, event).await {
+        say(format!("監査ログに記録できません (cannot write the audit event): {e}"));
+    }
+    result.map(|(path, _)| path)
+}
+
 async fn run_backup(
     store: &Store,
-    args: &BackupArgs,
-    passphrase: Option<&Passphrase>,
+    plan: &BackupPlan,
     now: time::OffsetDateTime,
+    say: &mut (dyn FnMut(String) + Send),
 ) -> anyhow::Result<(PathBuf, Changes)> {
-    let (path, manifest) = backup::take(store, &args.to, passphrase, now).await?;
+    let passphrase = plan.passphrase.as_ref();
+    let (path, manifest) = backup::take(store, &plan.to, passphrase, now).await?;
     let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
-    outln!(
+    say(format!(
         "  {} 行、{} 表、暗号化 {} (rows, tables, encrypted)",
         rows,
         manifest.tables.len(),
         if passphrase.is_some() { "あり" } else { "なし" }
-    );
+    ));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut changes = Changes::new()
         .with("archive", name.as_str())
         .with("rows", rows as i64)
         .with("data_sha256", manifest.data_sha256.as_str())
         .with("encrypted", passphrase.is_some());
-    for gone in backup::prune(&args.to, args.keep_daily, args.keep_monthly)? {
-        outln!("  古い世代を削除 (pruned): {gone}");
+    for gone in backup::prune(&plan.to, plan.keep_daily, plan.keep_monthly)? {
+        say(format!("  古い世代を削除 (pruned): {gone}"));
     }
-    if let Some(second) = &args.copy_to {
+    if let Some(second) = &plan.copy_to {
         let copy = backup::copy_verified(&path, second)?;
-        outln!("  複製を確認しました (copy verified): {}", copy.display());
-        for gone in backup::prune(second, args.keep_daily, args.keep_monthly)? {
-            outln!("  古い世代を削除 (pruned): {}", second.join(gone).display());
+        say(format!("  複製を確認しました (copy verified): {}", copy.display()));
+        for gone in backup::prune(second, plan.keep_daily, plan.keep_monthly)? {
+            say(format!("  古い世代を削除 (pruned): {}", second.join(gone).display()));
         }
         changes = changes.with("copy", second.display().to_string());
     }
     Ok((path, changes))
-}
-
-async fn record(store: &Store, action: Action, outcome: Outcome, changes: Changes) {
-    let ctx = console_ctx();
-    let event = NewEvent::new(ctx.actor, ctx.origin, action, outcome).target("backup", "mamori").changes(changes);
-    if let Err(e) = store.audit_record(ctx.now, event).await {
-        eprintln!("mamori: 監査ログに記録できません (cannot write the audit event): {e}");
-    }
 }
 
 pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
@@ -307,5 +353,13 @@ async fn restore_into(
     } else {
         outln!("復元して検証しました (restored and verified): {rows} 行");
         ExitCode::SUCCESS
+    }
+}
+
+async fn record(store: &Store, action: Action, outcome: Outcome, changes: Changes) {
+    let ctx = console_ctx();
+    let event = NewEvent::new(ctx.actor, ctx.origin, action, outcome).target("backup", "mamori").changes(changes);
+    if let Err(e) = store.audit_record(ctx.now, event).await {
+        eprintln!("mamori: 監査ログに記録できません (cannot write the audit event): {e}");
     }
 }

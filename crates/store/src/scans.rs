@@ -158,15 +158,22 @@ impl Store {
     /// the same. A scan left `running` for longer than `stale_after` (its
     /// worker crashed or was stopped) is taken up again.
     pub async fn claim_scan(&self, now: OffsetDateTime, stale_after: Duration) -> Result<Option<ScanRun>, StoreError> {
+        // On PostgreSQL the row is locked and others skipped, so several
+        // instances' workers each take a different scan without waiting.
+        let lock = match self.backend() {
+            crate::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE scan_run SET status = 'running', started_at_us = $1 \
+             WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
+                         ORDER BY id LIMIT 1 {lock}) \
+               AND (status = 'queued' OR (status = 'running' AND started_at_us < $2)) \
+             RETURNING *"
+        );
         let mut tx = self.begin().await?;
         let row = with_conn!(tx, c => {
-            sqlx::query_as::<_, RunRow>(
-                "UPDATE scan_run SET status = 'running', started_at_us = $1 \
-                 WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
-                             ORDER BY id LIMIT 1) \
-                   AND (status = 'queued' OR (status = 'running' AND started_at_us < $2)) \
-                 RETURNING *",
-            )
+            sqlx::query_as::<_, RunRow>(&sql)
             .bind(to_unix_micros(now)).bind(to_unix_micros(now - stale_after)).fetch_optional(c).await?
         });
         let run = row.map(RunRow::into_record).transpose()?;

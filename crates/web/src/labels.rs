@@ -7,6 +7,7 @@ use mamori_core::audit::{Action, Outcome};
 use mamori_core::catalog::{Applicability, Attr};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
+use mamori_core::jobs::{JobKind, JobState};
 use mamori_core::monitoring::Severity;
 use mamori_core::parties::Party;
 use mamori_core::verification::{CheckId, Verdict};
@@ -229,6 +230,8 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(HistoryKind::ALL.iter().map(|x| x.key()));
     keys.extend(LedgerChange::ALL.iter().map(|x| x.key()));
     keys.extend(Severity::ALL.iter().map(|x| x.key()));
+    keys.extend(JobKind::ALL.iter().map(|x| x.key()));
+    keys.extend(JobState::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
     keys.extend(Attr::EVERY.map(Label::key));
@@ -236,6 +239,30 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(TARGET_KINDS.map(|(_, key)| key));
     keys.extend(mamori_core::monitoring::ALERT_KINDS.iter().filter_map(|k| alert_kind_key(k)));
     keys
+}
+
+impl Label for JobKind {
+    fn key(self) -> &'static str {
+        match self {
+            JobKind::WatchSignins => "job-watch-signins",
+            JobKind::DisableInactive => "job-disable-inactive",
+            JobKind::QueueScans => "job-queue-scans",
+            JobKind::VerifyAudit => "job-verify-audit",
+            JobKind::PurgeAudit => "job-purge-audit",
+            JobKind::Backup => "job-backup",
+        }
+    }
+}
+
+impl Label for JobState {
+    fn key(self) -> &'static str {
+        match self {
+            JobState::Queued => "job-state-queued",
+            JobState::Running => "job-state-running",
+            JobState::Done => "job-state-done",
+            JobState::Failed => "job-state-failed",
+        }
+    }
 }
 
 impl Label for Severity {
@@ -388,6 +415,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "scan.regression" => Some("alert-scan-regression"),
         "scan.certificate_expiring" => Some("alert-scan-certificate-expiring"),
         "scan.address_changed" => Some("alert-scan-address-changed"),
+        "job.failed" => Some("alert-job-failed"),
         _ => None,
     }
 }

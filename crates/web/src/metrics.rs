@@ -46,6 +46,7 @@ pub struct Metrics {
     backup_last_success: Gauge,
     backup_last_ok: Gauge,
     notifications_failed: Gauge,
+    jobs: Family<PoolLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -90,7 +91,14 @@ impl Metrics {
             "Notification attempts that failed in the last 24 hours",
             notifications_failed.clone(),
         );
+        let jobs = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "jobs",
+            "Scheduled runs by state: waiting (due), running, retrying (an attempt failed), failed_24h",
+            jobs.clone(),
+        );
         Metrics {
+            jobs,
             registry,
             requests,
             latency,
@@ -151,6 +159,15 @@ pub async fn metrics(
     m.backup_last_success.set(ops.last_backup_ok.map_or(0, |t| t.unix_timestamp()));
     m.backup_last_ok.set(i64::from(ops.last_backup_succeeded == Some(true)));
     m.notifications_failed.set(ops.failed_notifications);
+    let jobs = state.store.job_counts(state.clock.now()).await?;
+    for (label, n) in [
+        ("waiting", jobs.waiting),
+        ("running", jobs.running),
+        ("retrying", jobs.retrying),
+        ("failed_24h", jobs.failed_24h),
+    ] {
+        m.jobs.get_or_create(&PoolLabels { state: label.into() }).set(n);
+    }
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()))
 }
 

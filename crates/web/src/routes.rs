@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, alerts, audit, catalog, dashboard, library, me, signin, systems};
+use crate::handlers::{admin, alerts, audit, catalog, dashboard, jobs, library, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -98,6 +98,7 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/alerts", Permission(ViewAuditLog), get(alerts::alerts)),
         entry(p.clone(), "/alerts/{id}/ack", Permission(ManageAlerts), post(alerts::acknowledge)),
         entry(p.clone(), "/alerts/notify-test", Permission(ManageAlerts), post(alerts::notify_test)),
+        entry(g.clone(), "/jobs", Permission(ViewAuditLog), get(jobs::jobs)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
         entry(g.clone(), "/systems.xlsx", Permission(ViewSystems), get(systems::all_xlsx)),

@@ -119,12 +119,26 @@ async fn static_assets_come_only_from_the_list() {
 }
 
 #[tokio::test]
-async fn healthz_answers_ok_without_a_version() {
+async fn healthz_answers_ok_without_a_version_and_the_operations_state_only_to_admin_networks() {
+    // From an admin network (loopback by default): jobs, backup, scans, alerts.
     let s = Server::start(Opts::default()).await;
     let res = s.get("/healthz").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_hygiene(res.headers(), true, "healthz");
     let body: serde_json::Value = res.json().await.unwrap();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["backup", "database", "jobs", "open_alerts", "scan_queue", "status"], "{body}");
+    assert_eq!((body["status"].as_str(), body["database"].as_str()), (Some("ok"), Some("ok")));
+    assert_eq!(body["jobs"]["state"], "ok", "{body}");
+    assert_eq!(body["jobs"]["failed_24h"], 0, "{body}");
+    assert_eq!(body["backup"], serde_json::json!({"last": "none", "last_success": null}), "{body}");
+    assert_eq!((body["scan_queue"].as_i64(), body["open_alerts"].as_i64()), (Some(0), Some(0)), "{body}");
+    assert!(!body.to_string().contains(env!("CARGO_PKG_VERSION")), "{body}");
+    s.stop().await;
+
+    // From anywhere else: up or down, nothing more.
+    let s = Server::start(Opts::default().args(&["--admin-networks", "10.0.0.0/8"])).await;
+    let body: serde_json::Value = s.get("/healthz").await.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"status": "ok", "database": "ok"}));
 }
 

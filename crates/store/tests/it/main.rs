@@ -4,6 +4,7 @@ mod audit;
 mod auditlog;
 mod catalog;
 mod integrity;
+mod jobs;
 mod keys;
 mod notify;
 mod revision;

@@ -95,6 +95,16 @@ async fn ward(app: &App) -> Ward {
         .raise_alert(app.now(), "signin.spraying", Severity::Warning, "192.0.2.1", &"詳細".repeat(500))
         .await
         .unwrap();
+    // Runs of every kind on the jobs page: waiting, running, done, retrying.
+    let now = app.now();
+    for (n, kind) in mamori_core::jobs::JobKind::ALL.iter().enumerate() {
+        app.store.queue_job(now, *kind, "2026-12-04", now + time::Duration::seconds(n as i64)).await.unwrap();
+    }
+    let done = app.store.claim_job(now + time::Duration::minutes(1), "mamori-1:4242").await.unwrap().unwrap();
+    app.store.finish_job(now, &done, Ok("3 件".into())).await.unwrap();
+    let failed = app.store.claim_job(now + time::Duration::minutes(1), "mamori-1:4242").await.unwrap().unwrap();
+    app.store.finish_job(now, &failed, Err("書き込めません".into())).await.unwrap();
+    app.store.claim_job(now + time::Duration::minutes(1), "mamori-2:77").await.unwrap().unwrap();
     Ward { sys, vendor_account, people }
 }
 
@@ -168,6 +178,7 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         format!("/audit/events/{event}"),
         "/audit/signins".into(),
         "/alerts".into(),
+        "/jobs".into(),
     ]
     .into()
 }
@@ -187,6 +198,8 @@ fn internal_codes() -> BTreeSet<String> {
     codes.extend(LedgerChange::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(SignoffKind::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(CheckId::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::jobs::JobKind::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::jobs::JobState::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
     codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));
     codes.extend(mamori_web::labels::TARGET_KINDS.map(|(kind, _)| kind.to_owned()));
