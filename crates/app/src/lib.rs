@@ -16,6 +16,7 @@ pub mod library;
 pub mod notify;
 pub mod oversight;
 pub mod passwords;
+pub mod reminders;
 pub mod reports;
 pub mod signin;
 pub mod workbook;

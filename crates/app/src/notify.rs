@@ -86,7 +86,7 @@ impl std::fmt::Debug for Notifier {
 }
 
 /// How long a claimed alert is held by the instance sending it.
-const HOLD: Duration = Duration::minutes(5);
+const HOLD: Duration = mamori_core::monitoring::NOTIFY_HOLD;
 
 impl Notifier {
     pub fn new(config: NotifyConfig) -> Result<Notifier, String> {
@@ -204,19 +204,34 @@ impl Notifier {
             return attempt;
         }
         let (subject, body) = self.text(alert);
+        let errors = self.send_each(mailer, from, to, &subject, &body).await;
+        attempt.ok = errors.is_empty();
+        attempt.error = errors.into_iter().next().unwrap_or_default();
+        attempt
+    }
+
+    /// Mails `body` to each of `to` under the fixed `subject`, one message
+    /// each (no one sees the others' addresses); returns the errors.
+    async fn send_each(
+        &self,
+        mailer: &AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+        to: Vec<Mailbox>,
+        subject: &str,
+        body: &str,
+    ) -> Vec<String> {
         let mut errors = Vec::new();
-        // One message each: no one sees the others' addresses.
         for rcpt in to {
             // Base64: whatever the body holds (a line of a single dot, a
             // CR or LF anywhere) travels as data, never as SMTP.
-            let Ok(encoded) = Body::new_with_encoding(body.clone(), ContentTransferEncoding::Base64) else {
+            let Ok(encoded) = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::Base64) else {
                 errors.push("body".into());
                 continue;
             };
             let message = Message::builder()
                 .from(from.clone())
                 .to(rcpt)
-                .subject(subject.clone())
+                .subject(subject)
                 .header(ContentType::TEXT_PLAIN)
                 .body(encoded);
             match message {
@@ -228,9 +243,38 @@ impl Notifier {
                 Err(e) => errors.push(e.to_string()),
             }
         }
+        errors
+    }
+
+    /// Mails people (a reminder): one attempt, described by how many it
+    /// was for; `None` when no mail is configured.
+    pub async fn mail_people(&self, to: &[String], subject: &str, body: &str) -> Option<Attempt> {
+        let (mailer, m) = (self.mailer.as_ref()?, self.config.mail.as_ref()?);
+        let mut attempt =
+            Attempt { channel: "mail", recipient: format!("{} 件", to.len()), ok: false, error: String::new() };
+        let Ok(from) = m.from.parse::<Mailbox>() else {
+            attempt.error = "notify.mail.from is not an address".into();
+            return Some(attempt);
+        };
+        let to: Vec<Mailbox> = to.iter().filter_map(|a| a.parse().ok()).collect();
+        if to.is_empty() {
+            attempt.error = "宛先がありません (no recipient)".into();
+            return Some(attempt);
+        }
+        let errors = self.send_each(mailer, from, to, subject, body).await;
         attempt.ok = errors.is_empty();
         attempt.error = errors.into_iter().next().unwrap_or_default();
-        attempt
+        Some(attempt)
+    }
+
+    /// Is mail configured?
+    pub fn can_mail(&self) -> bool {
+        self.mailer.is_some()
+    }
+
+    /// Where people open mamori (links in messages).
+    pub fn origin(&self) -> &str {
+        &self.config.public_origin
     }
 
     /// The fixed subject and the body of a message.

@@ -15,6 +15,7 @@ crate::closed_set!(
         VerifyAudit = "audit.verify",
         PurgeAudit = "audit.purge",
         Backup = "backup",
+        SendReminders = "reminders.send",
     }
 );
 

@@ -28,6 +28,18 @@ pub const ALERT_KINDS: [&str; 8] = [
     crate::jobs::JOB_FAILED,
 ];
 
+/// How long a notifier's claim on an alert holds: no other instance sends
+/// it meanwhile, and a failed delivery is tried again after it at the soonest.
+pub const NOTIFY_HOLD: Duration = Duration::minutes(5);
+
+/// The wait before the next attempt to deliver an alert after `failures`
+/// failed rounds in a row: the hold, doubled each time, at most six hours
+/// (a mail server down for a day is not knocked on every five minutes).
+pub fn notify_retry_wait(failures: i64) -> Duration {
+    let doublings = failures.clamp(1, 8) - 1;
+    (NOTIFY_HOLD * (1i32 << doublings)).min(Duration::hours(6))
+}
+
 /// When sign-in failures call for an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignInWatch {
@@ -75,6 +87,12 @@ impl SignInWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_deliveries_wait_longer_each_time_up_to_six_hours() {
+        let waits: Vec<i64> = (1..=9).map(|n| notify_retry_wait(n).whole_minutes()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 360, 360]);
+    }
 
     #[test]
     fn item_29_two_years_at_least() {

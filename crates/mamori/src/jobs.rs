@@ -9,6 +9,7 @@
 //! ```toml
 //! [jobs]
 //! poll_secs = 30              # how often an instance looks for due work
+//! reminders_at = "08:30"      # when the day's due-date reminders are mailed (Japan time)
 //! [backup]                    # the daily backup, taken by the server
 //! dir = "/var/backups/mamori"
 //! copy_to = "/mnt/offsite/mamori"          # a second location (another mount)
@@ -49,6 +50,7 @@ const KEEP_FAILED: time::Duration = time::Duration::days(400);
 #[serde(deny_unknown_fields)]
 pub struct FileJobs {
     poll_secs: Option<u64>,
+    reminders_at: Option<String>,
 }
 
 /// `[backup]`: the backup the server takes every day (items 19, 21).
@@ -73,6 +75,8 @@ pub struct Jobs {
     pub backup: Option<BackupPlan>,
     /// When in the day (Japan time) the backup runs.
     pub backup_at: time::Duration,
+    /// When in the day (Japan time) due-date reminders are mailed.
+    pub reminders_at: time::Duration,
 }
 
 pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigError>) -> Jobs {
@@ -85,16 +89,9 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
         Some(s) => s,
         None => 30,
     };
-    let backup_at = match backup.at.as_deref().map(minutes_of_day) {
-        None => time::Duration::hours(2),
-        Some(Some(at)) => at,
-        Some(None) => {
-            errors.push(ConfigError(
-                "backup.at は \"02:00\" のような 時:分 です (backup.at must be HH:MM, Japan time)".into(),
-            ));
-            time::Duration::hours(2)
-        }
-    };
+    let backup_at = time_of_day("backup.at", backup.at.as_deref(), time::Duration::hours(2), errors);
+    let reminders_at =
+        time_of_day("jobs.reminders_at", jobs.reminders_at.as_deref(), time::Duration::minutes(8 * 60 + 30), errors);
     let plan = match &backup.dir {
         None => {
             if backup.copy_to.is_some() || backup.passphrase_file.is_some() {
@@ -126,7 +123,25 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
             }
         }
     };
-    Jobs { poll: Duration::from_secs(poll), backup: plan, backup_at }
+    Jobs { poll: Duration::from_secs(poll), backup: plan, backup_at, reminders_at }
+}
+
+/// A `HH:MM` setting, Japan time.
+fn time_of_day(
+    key: &str,
+    value: Option<&str>,
+    default: time::Duration,
+    errors: &mut Vec<ConfigError>,
+) -> time::Duration {
+    match value.map(minutes_of_day) {
+        None => default,
+        Some(Some(at)) => at,
+        Some(None) => {
+            errors
+                .push(ConfigError(format!("{key} は \"02:00\" のような 時:分 です ({key} must be HH:MM, Japan time)")));
+            default
+        }
+    }
 }
 
 /// `HH:MM` as the time since midnight.
@@ -157,6 +172,7 @@ pub struct Background {
     pub scan: crate::config::ScanConfig,
     pub refusals: Arc<Refusals>,
     pub jobs: Jobs,
+    pub notifier: Arc<mamori_app::notify::Notifier>,
 }
 
 /// Runs until `stop`: the scheduled work (queued and claimed through the
@@ -164,9 +180,10 @@ pub struct Background {
 /// sessions swept every 15 minutes, refused anonymous requests written
 /// every minute.
 pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    let Background { store, sessions, clock, security, audit, scan, refusals, jobs } = b;
+    let Background { store, sessions, clock, security, audit, scan, refusals, jobs, notifier } = b;
     spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
-    let work = Work { store: store.clone(), clock: clock.clone(), security, audit, jobs, worker: instance_name() };
+    let work =
+        Work { store: store.clone(), clock: clock.clone(), security, audit, jobs, notifier, worker: instance_name() };
     spawn_job_worker(work, stop.clone());
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
@@ -201,6 +218,7 @@ struct Work {
     security: Security,
     audit: crate::auditlog::AuditConfig,
     jobs: Jobs,
+    notifier: Arc<mamori_app::notify::Notifier>,
     worker: String,
 }
 
@@ -239,6 +257,7 @@ impl Work {
             let daily_at = match kind {
                 JobKind::Backup if self.jobs.backup.is_none() => continue,
                 JobKind::Backup => self.jobs.backup_at,
+                JobKind::SendReminders => self.jobs.reminders_at,
                 _ => time::Duration::ZERO,
             };
             let due = kind.due(now, daily_at);
@@ -311,6 +330,7 @@ impl Work {
                     None => format!("0 events; {jobs} jobs removed"),
                 })
             }
+            JobKind::SendReminders => mamori_app::reminders::send_round_reminders(&self.notifier, store, now).await,
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };
                 let mut said = |line: String| tracing::info!("backup: {}", line.trim());

@@ -205,6 +205,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         scan: cfg.scan.clone(),
         refusals: refusals.clone(),
         jobs: cfg.jobs.clone(),
+        notifier: notifier.clone(),
     };
     crate::notifying::spawn(notifier, store.clone(), clock.clone(), cfg.notify.poll, stop_rx_jobs.clone());
     let jobs = crate::jobs::spawn(background, stop_rx_jobs);

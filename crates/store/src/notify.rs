@@ -7,6 +7,7 @@
 use crate::auditlog::{Alert, AlertRow};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
+use mamori_core::monitoring::{notify_retry_wait, NOTIFY_HOLD};
 use time::{Duration, OffsetDateTime};
 
 /// One attempt to deliver an alert (or a test message: no alert).
@@ -19,6 +20,8 @@ pub struct Delivery {
     pub at: OffsetDateTime,
     pub ok: bool,
     pub error: String,
+    /// What it was about when it was no alert: a reminder's system.
+    pub about: String,
 }
 
 /// An attempt about to be recorded.
@@ -39,6 +42,17 @@ struct DeliveryRow {
     at_us: i64,
     ok: bool,
     error: String,
+    about: String,
+}
+
+/// A round's reminder: which system, round, due date and step (30, 7 or 1
+/// days before; 0 once overdue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    pub system_id: i64,
+    pub round: i64,
+    pub due_on: String,
+    pub step: i64,
 }
 
 /// Alerts claimed per round.
@@ -58,7 +72,7 @@ impl Store {
         let (now_us, remind_us, stale_us) =
             (to_unix_micros(now), to_unix_micros(remind_before), to_unix_micros(now - hold));
         let due = "acknowledged_at_us IS NULL AND (notified_at_us IS NULL OR notified_at_us < $2) \
-                   AND (notify_claimed_us IS NULL OR notify_claimed_us < $3)";
+                   AND (notify_claimed_us IS NULL OR notify_claimed_us <= $3)";
         let sql = format!(
             "UPDATE alert SET notify_claimed_us = $1 WHERE {due} \
              AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {CLAIM}) \
@@ -86,22 +100,63 @@ impl Store {
         let at = to_unix_micros(now);
         let sent = attempts.iter().any(|a| a.ok);
         let mut tx = self.begin().await?;
-        for a in attempts {
-            with_conn!(tx, c => sqlx::query(
-                "INSERT INTO notification (alert_id, channel, recipient, at_us, ok, error) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(alert_id).bind(a.channel).bind(&a.recipient).bind(at).bind(a.ok).bind(&a.error)
-            .execute(&mut *c).await?.rows_affected());
-        }
+        insert_attempts(&mut tx, alert_id, at, attempts, "").await?;
         if let Some(id) = alert_id {
-            // A failure keeps the claim, renewed: the next attempt waits for
-            // the hold to run out (no attempt every poll at a dead server).
-            let sql = if sent {
-                "UPDATE alert SET notified_at_us = $2, notify_claimed_us = NULL WHERE id = $1"
+            if sent {
+                with_conn!(tx, c => sqlx::query(
+                    "UPDATE alert SET notified_at_us = $2, notify_claimed_us = NULL, notify_failures = 0 WHERE id = $1",
+                )
+                .bind(id).bind(at).execute(&mut *c).await?.rows_affected());
             } else {
-                "UPDATE alert SET notify_claimed_us = $2 WHERE id = $1"
-            };
-            with_conn!(tx, c => sqlx::query(sql).bind(id).bind(at).execute(&mut *c).await?.rows_affected());
+                // A failure keeps the claim, moved on so that the next
+                // attempt waits `notify_retry_wait` (the hold, doubled at
+                // each failure in a row): no attempt every poll at a dead server.
+                let failed_before: i64 = with_conn!(tx, c => sqlx::query_scalar::<_, i64>(
+                    "SELECT notify_failures FROM alert WHERE id = $1",
+                )
+                .bind(id).fetch_one(&mut *c).await?);
+                let failures = failed_before + 1;
+                let claimed = now + notify_retry_wait(failures) - NOTIFY_HOLD;
+                with_conn!(tx, c => sqlx::query(
+                    "UPDATE alert SET notify_claimed_us = $2, notify_failures = $3 WHERE id = $1",
+                )
+                .bind(id).bind(to_unix_micros(claimed)).bind(failures).execute(&mut *c).await?.rows_affected());
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Has this reminder been sent?
+    pub async fn reminder_sent(&self, r: &Reminder) -> Result<bool, StoreError> {
+        let n: i64 = with_read_conn!(self, c => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM reminder_sent WHERE system_id = $1 AND round = $2 AND due_on = $3 AND step = $4",
+            )
+            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).fetch_one(c).await?
+        })?;
+        Ok(n > 0)
+    }
+
+    /// Records a reminder's attempts, `about` its system; when one reached
+    /// someone, the reminder counts as sent (never sent again).
+    pub async fn record_reminder(
+        &self,
+        r: &Reminder,
+        now: OffsetDateTime,
+        recipients: i64,
+        attempts: &[Attempt],
+        about: &str,
+    ) -> Result<(), StoreError> {
+        let at = to_unix_micros(now);
+        let mut tx = self.begin().await?;
+        insert_attempts(&mut tx, None, at, attempts, about).await?;
+        if attempts.iter().any(|a| a.ok) {
+            with_conn!(tx, c => sqlx::query(
+                "INSERT INTO reminder_sent (system_id, round, due_on, step, sent_at_us, recipients) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (system_id, round, due_on, step) DO NOTHING",
+            )
+            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(at).bind(recipients)
+            .execute(&mut *c).await?.rows_affected());
         }
         tx.commit().await
     }
@@ -109,7 +164,7 @@ impl Store {
     /// The newest delivery attempts, newest first.
     pub async fn deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
         let rows: Vec<DeliveryRow> = with_read_conn!(self, c => {
-            sqlx::query_as("SELECT id, alert_id, channel, recipient, at_us, ok, error FROM notification ORDER BY at_us DESC, id DESC LIMIT $1")
+            sqlx::query_as("SELECT id, alert_id, channel, recipient, at_us, ok, error, about FROM notification ORDER BY at_us DESC, id DESC LIMIT $1")
                 .bind(limit).fetch_all(c).await?
         })?;
         rows.into_iter()
@@ -122,6 +177,7 @@ impl Store {
                     at: timestamp(r.at_us)?,
                     ok: r.ok,
                     error: r.error,
+                    about: r.about,
                 })
             })
             .collect()
@@ -164,4 +220,21 @@ impl Store {
             failed_notifications,
         })
     }
+}
+
+async fn insert_attempts(
+    tx: &mut crate::Tx,
+    alert_id: Option<i64>,
+    at: i64,
+    attempts: &[Attempt],
+    about: &str,
+) -> Result<(), StoreError> {
+    for a in attempts {
+        with_conn!(tx, c => sqlx::query(
+            "INSERT INTO notification (alert_id, channel, recipient, at_us, ok, error, about) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(alert_id).bind(a.channel).bind(&a.recipient).bind(at).bind(a.ok).bind(&a.error).bind(about)
+        .execute(&mut *c).await?.rows_affected());
+    }
+    Ok(())
 }

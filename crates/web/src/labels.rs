@@ -250,6 +250,7 @@ impl Label for JobKind {
             JobKind::VerifyAudit => "job-verify-audit",
             JobKind::PurgeAudit => "job-purge-audit",
             JobKind::Backup => "job-backup",
+            JobKind::SendReminders => "job-send-reminders",
         }
     }
 }

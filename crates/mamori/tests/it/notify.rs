@@ -183,3 +183,89 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
         assert!(err.contains(expect), "{expect}: {err}");
     }
 }
+
+/// Issue 16 with the rounds' due dates: a reminder mailed once per step to
+/// the people of the organisations that must still answer, the system's
+/// name only in the body, the attempt on the alerts page.
+#[tokio::test]
+async fn a_due_date_reminder_reaches_those_who_must_answer_once_per_step_and_nobody_else() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    crate::harness::create_orgs(d).await;
+    let (code, _, err) =
+        crate::harness::run(&["org", "create", "ベンダーB", "--kind", "vendor", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    for (login, email, role, org) in [
+        ("soumu1", "soumu@example.lg.jp", "department", Some("総務課")),
+        ("vendor1", "vendor-a@example.co.jp", "vendor", Some("ベンダーA")),
+        ("vendor2", "gone@example.co.jp", "vendor", Some("ベンダーA")),
+        ("other1", "vendor-b@example.co.jp", "vendor", Some("ベンダーB")),
+        ("officer1", "officer@example.lg.jp", "security-officer", None),
+    ] {
+        let (code, _, err) = create_user(d, login, "名前", email, role, org, &format!("{PASSWORD}\n")).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = crate::harness::run(&["user", "disable", "vendor2", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    // A round due in seven days (in Japan), of a system whose name carries
+    // a header injection.
+    let store = sqlite_store(&data).await;
+    let (id, mut input) = crate::harness::create_web_system(&store, vec![]).await;
+    let before = store.system(id).await.unwrap().unwrap();
+    let today = time::OffsetDateTime::now_utc().to_offset(mamori_core::jst::JST).date();
+    input.due_on = Some(today + time::Duration::days(7));
+    input.name = "会計システム\r\nBcc: evil@example.com".into();
+    store.update_system(&crate::harness::system_ctx(), &before, &input).await.unwrap();
+    store.close().await;
+
+    let smtp = SmtpServer::start().await;
+    let ca = dir.path().join("smtp-ca.pem");
+    std::fs::write(&ca, &smtp.cert_pem).unwrap();
+    let config = dir.path().join("mamori.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n[notify.mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nfrom = \"mamori@example.lg.jp\"\nca_file = \"{}\"\n",
+            smtp.port,
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
+    let s = Server::start(opts()).await;
+    let mails = smtp.wait_for(2, 30).await;
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"],
+        "the department and the vendor that answer; not a disabled account, another company or the office"
+    );
+    for m in &mails {
+        let (headers, _) = m.data.split_once("\r\n\r\n").unwrap();
+        assert!(!headers.contains("evil") && !headers.to_lowercase().contains("bcc"), "{headers}");
+        let body = body_of(&m.data).replace("\r\n", "\n");
+        let due = (today + time::Duration::days(7)).to_string();
+        assert!(body.contains("会計システム\nBcc: evil@example.com"), "the name, whole, in the body: {body}");
+        assert!(body.contains(&due) && body.contains("あと 7 日"), "{body}");
+        assert!(body.contains(&format!("{}/systems/{id}", s.base)), "{body}");
+    }
+    let store = sqlite_store(&data).await;
+    let deliveries = store.deliveries(10).await.unwrap();
+    assert_eq!(deliveries.len(), 1, "one attempt for the reminder: {deliveries:?}");
+    assert!(deliveries[0].ok && deliveries[0].about.starts_with("会計システム"), "{deliveries:?}");
+    assert_eq!(s.sign_in("officer1", PASSWORD).await.status(), 303);
+    assert!(s.enrol_second_factor().await.status().is_success());
+    let page = s.get("/alerts").await.text().await.unwrap();
+    assert!(page.contains("回答期限の通知: 会計システム"), "{page}");
+    s.stop().await;
+
+    // The next start (or the next day's run at the same step): nothing again.
+    let s = Server::start(opts()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 2, "one reminder per step");
+    assert_eq!(store.deliveries(10).await.unwrap().len(), 1);
+    store.close().await;
+    s.stop().await;
+}

@@ -90,3 +90,32 @@ async fn two_instances_claiming_at_once_never_take_the_same_alert() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_delivery_failing_again_and_again_waits_5_10_then_20_minutes_and_a_success_starts_over() {
+    for db in each_backend().await {
+        let s = &db.store;
+        let t0 = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+        let hold = mamori_core::monitoring::NOTIFY_HOLD;
+        let claim = |at: OffsetDateTime| async move {
+            ids(&s.claim_alerts_to_notify(at, at - Duration::days(30), hold).await.unwrap())
+        };
+        let id = s.raise_alert(t0, "backup.failed", Severity::Critical, "backup", "").await.unwrap();
+        let mut at = t0;
+        for wait in [5, 10, 20] {
+            assert_eq!(claim(at).await, [id], "{}: at +{}", db.name, (at - t0).whole_minutes());
+            s.record_deliveries(Some(id), at, &attempt(false)).await.unwrap();
+            let next = at + Duration::minutes(wait);
+            assert_eq!(claim(next - Duration::seconds(1)).await, Vec::<i64>::new(), "{}: waits {wait} min", db.name);
+            at = next;
+        }
+        // Delivered at last; a new failure (the reminder, a day on) waits 5 minutes again.
+        assert_eq!(claim(at).await, [id]);
+        s.record_deliveries(Some(id), at, &attempt(true)).await.unwrap();
+        let reminder = at + Duration::days(31);
+        assert_eq!(claim(reminder).await, [id], "{}", db.name);
+        s.record_deliveries(Some(id), reminder, &attempt(false)).await.unwrap();
+        assert_eq!(claim(reminder + Duration::minutes(5)).await, [id], "{}: the count started over", db.name);
+        db.cleanup().await;
+    }
+}

@@ -82,7 +82,11 @@ pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -
             at: jst(Some(d.at)),
             channel: d.channel,
             recipient: d.recipient,
-            alert: d.alert_id.map_or_else(|| p.t.get("alerts-notify-test-alert"), |id| format!("#{id}")),
+            alert: match (d.alert_id, d.about.as_str()) {
+                (Some(id), _) => format!("#{id}"),
+                (None, "") => p.t.get("alerts-notify-test-alert"),
+                (None, system) => p.t.with("alerts-notify-reminder", &[("system", system)]),
+            },
             ok: d.ok,
             error: d.error,
         })
