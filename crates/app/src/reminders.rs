@@ -1,69 +1,126 @@
-//! Reminders of a round's due date by mail (items 22, 23): 30, 7 and 1
-//! days before and once overdue, to the people of each organisation that
-//! answers part of the round and has not submitted it; never twice for a
-//! step, however often the daily job runs or how many instances run it.
-//! The subject is fixed; the system's name is only in the body.
+//! Reminders of due dates by mail (items 22, 23, 68): a round's answers
+//! and a system's yearly report, 30, 7 and 1 days before and once overdue.
+//! A round's reminder goes to the people of each organisation that answers
+//! part of it and has not submitted that part; a yearly report's to the
+//! system's department and vendors. Never twice for a step, however often
+//! the daily job runs or how many instances run it. The subject is fixed;
+//! the system's name is only in the body.
 
 use crate::notify::Notifier;
 use mamori_core::checklist::{round_due, RoundDue};
 use mamori_core::identity::Role;
 use mamori_core::jst::JST;
 use mamori_core::scope::Scope;
+use mamori_core::yearly::DueState;
+use mamori_store::accounts::Account;
 use mamori_store::notify::Reminder;
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::Store;
 use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
-/// Sends the reminders due today. `Ok` says what was sent; `Err` when a
-/// reminder could not be delivered (the job tries again later; those
-/// delivered are not sent again).
-pub async fn send_round_reminders(notifier: &Notifier, store: &Store, now: OffsetDateTime) -> Result<String, String> {
+/// One reminder due today.
+struct Due<'a> {
+    reminder: Reminder,
+    system: &'a SystemRecord,
+    /// Organisations whose people are told.
+    orgs: BTreeSet<i64>,
+    /// Days left (negative: late).
+    days_left: i64,
+}
+
+/// The step of a reminder `days_left` days before its date: 30, 7 or 1
+/// (the day itself is in the last), 0 once overdue.
+fn step(days_left: i64) -> i64 {
+    match days_left {
+        l if l < 0 => 0,
+        0..=1 => 1,
+        2..=7 => 7,
+        _ => 30,
+    }
+}
+
+/// Sends the reminders due on `now`'s day. `Ok` says what was sent; `Err`
+/// when a reminder could not be delivered (the job tries again later; those
+/// delivered are not sent again). `report_month` is the ward's default
+/// month for yearly reports.
+pub async fn send_reminders(
+    notifier: &Notifier,
+    store: &Store,
+    now: OffsetDateTime,
+    report_month: u8,
+) -> Result<String, String> {
     if !notifier.can_mail() {
         return Ok("メールの設定がありません (no mail configured)".into());
     }
+    let err = |e: mamori_store::StoreError| e.to_string();
     let today = now.to_offset(JST).date();
-    let systems = store.systems(Scope::All, &SystemFilter::default()).await.map_err(|e| e.to_string())?;
-    let mut accounts = None;
+    let systems = store.systems(Scope::All, &SystemFilter::default()).await.map_err(err)?;
+    let mut due = Vec::new();
+    for s in systems.iter() {
+        let (Some(due_on), Some(d)) = (s.input.due_on, round_due(s.status, s.input.due_on, today)) else {
+            continue;
+        };
+        let days_left = match d {
+            RoundDue::Soon { days_left, .. } => days_left,
+            RoundDue::Overdue { days_late } => -days_late,
+        };
+        let reminder = Reminder {
+            kind: "round",
+            system_id: s.id,
+            round: s.round,
+            due_on: due_on.to_string(),
+            step: step(days_left),
+        };
+        if store.reminder_sent(&reminder).await.map_err(err)? {
+            continue;
+        }
+        let parts = store.parts(s).await.map_err(err)?;
+        let orgs = parts.items.values().map(|(_, org)| *org).filter(|org| !parts.is_submitted(*org)).collect();
+        due.push(Due { reminder, system: s, orgs, days_left });
+    }
+    for y in crate::yearly::due_of(store, &systems, now, report_month).await.map_err(err)? {
+        let days_left = match y.state {
+            DueState::Soon { days_left } => days_left,
+            DueState::Overdue { days_late } => -days_late,
+            DueState::Received | DueState::Later => continue,
+        };
+        let Some(s) = systems.iter().find(|s| s.id == y.system_id) else { continue };
+        let reminder = Reminder {
+            kind: "yearly",
+            system_id: s.id,
+            round: i64::from(y.year),
+            due_on: y.due.to_string(),
+            step: step(days_left),
+        };
+        if store.reminder_sent(&reminder).await.map_err(err)? {
+            continue;
+        }
+        let orgs =
+            [Some(s.input.department_id), s.input.vendor_id, s.input.maintenance_id].into_iter().flatten().collect();
+        due.push(Due { reminder, system: s, orgs, days_left });
+    }
+    if due.is_empty() {
+        return Ok("期限の通知はありません (no reminder due)".into());
+    }
+    let accounts = store.accounts().await.map_err(err)?;
     let (mut sent, mut failed) = (0, Vec::new());
-    for s in &systems {
-        let (Some(due_on), Some(due)) = (s.input.due_on, round_due(s.status, s.input.due_on, today)) else {
-            continue;
-        };
-        let step = match due {
-            RoundDue::Soon { step, .. } => i64::from(step),
-            RoundDue::Overdue { .. } => 0,
-        };
-        let r = Reminder { system_id: s.id, round: s.round, due_on: due_on.to_string(), step };
-        if store.reminder_sent(&r).await.map_err(|e| e.to_string())? {
-            continue;
-        }
-        let parts = store.parts(s).await.map_err(|e| e.to_string())?;
-        let waiting: BTreeSet<i64> =
-            parts.items.values().map(|(_, org)| *org).filter(|org| !parts.is_submitted(*org)).collect();
-        if accounts.is_none() {
-            accounts = Some(store.accounts().await.map_err(|e| e.to_string())?);
-        }
-        let to: Vec<String> = accounts
-            .iter()
-            .flatten()
-            .filter(|a| a.disabled_at.is_none() && matches!(a.role, Role::Department | Role::Vendor))
-            .filter(|a| a.organisation_id.is_some_and(|org| waiting.contains(&org)))
-            .map(|a| a.email.clone())
-            .collect();
+    for d in &due {
+        let to = recipients(&accounts, &d.orgs);
         if to.is_empty() {
             continue;
         }
-        let (subject, body) = text(notifier.origin(), s, due);
-        let Some(attempt) = notifier.mail_people(&to, &subject, &body).await else {
-            return Ok("メールの設定がありません (no mail configured)".into());
-        };
-        if !attempt.ok {
-            failed.push(format!("{}: {}", s.id, attempt.error));
-        } else {
+        let (subject, body) = text(notifier.origin(), d);
+        let Some(attempt) = notifier.mail_people(&to, &subject, &body).await else { break };
+        if attempt.ok {
             sent += 1;
+        } else {
+            failed.push(format!("{} {}: {}", d.reminder.kind, d.system.id, attempt.error));
         }
-        store.record_reminder(&r, now, to.len() as i64, &[attempt], &s.input.name).await.map_err(|e| e.to_string())?;
+        store
+            .record_reminder(&d.reminder, now, to.len() as i64, &[attempt], &d.system.input.name)
+            .await
+            .map_err(err)?;
     }
     if failed.is_empty() {
         Ok(format!("{sent} 件の期限通知を送信 (reminders sent)"))
@@ -72,23 +129,43 @@ pub async fn send_round_reminders(notifier: &Notifier, store: &Store, now: Offse
     }
 }
 
+/// The addresses of the enabled department and vendor accounts of `orgs`.
+fn recipients(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
+    accounts
+        .iter()
+        .filter(|a| a.disabled_at.is_none() && matches!(a.role, Role::Department | Role::Vendor))
+        .filter(|a| a.organisation_id.is_some_and(|org| orgs.contains(&org)))
+        .map(|a| a.email.clone())
+        .collect()
+}
+
 /// The fixed subject and the body of a reminder.
-fn text(origin: &str, s: &SystemRecord, due: RoundDue) -> (String, String) {
-    let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
-    let (subject, when) = match due {
-        RoundDue::Soon { days_left: 0, .. } => {
-            ("[mamori] 回答期限は本日です".to_owned(), "本日が期限です。".to_owned())
-        }
-        RoundDue::Soon { days_left, .. } => {
-            (format!("[mamori] 回答期限まであと{days_left}日です"), format!("あと {days_left} 日です。"))
-        }
-        RoundDue::Overdue { days_late } => {
-            ("[mamori] 回答期限を過ぎています".to_owned(), format!("期限を {days_late} 日過ぎています。"))
-        }
+fn text(origin: &str, d: &Due) -> (String, String) {
+    let (what, path) = match d.reminder.kind {
+        "yearly" => ("年次報告 (対策の実施状況の報告)", format!("/systems/{}/yearly", d.system.id)),
+        _ => ("チェックリストの回答", format!("/systems/{}", d.system.id)),
+    };
+    let (subject, when) = match d.days_left {
+        0 => (format!("[mamori] {what}の期限は本日です"), "本日が期限です。".to_owned()),
+        l if l > 0 => (format!("[mamori] {what}の期限まであと{l}日です"), format!("あと {l} 日です。")),
+        l => (format!("[mamori] {what}の期限を過ぎています"), format!("期限を {} 日過ぎています。", -l)),
+    };
+    let of = match d.reminder.kind {
+        "yearly" => format!("{}年の報告", d.reminder.round),
+        _ => format!("第{}回", d.reminder.round),
     };
     let body = format!(
-        "セキュリティ要件チェックリストの回答期限のお知らせです。\n\nシステム: {}\n回: 第{}回\n期限: {date}\n{when}\n\nまだ提出されていない回答があります。回答と提出はこちらから:\n{origin}/systems/{}\n\nこのメールは mamori から自動で送信しています。\n",
-        s.input.name, s.round, s.id
+        "{what}の期限のお知らせです。\n\nシステム: {}\n対象: {of}\n期限: {}\n{when}\n\nまだ済んでいません。こちらから:\n{origin}{path}\n\nこのメールは mamori から自動で送信しています。\n",
+        d.system.input.name, d.reminder.due_on
     );
     (subject, body)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reminders_fall_30_7_and_1_days_before_and_once_overdue() {
+        let steps: Vec<i64> = [45, 30, 8, 7, 2, 1, 0, -1, -30].map(super::step).to_vec();
+        assert_eq!(steps, [30, 30, 30, 7, 7, 1, 1, 0, 0]);
+    }
 }

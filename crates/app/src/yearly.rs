@@ -132,10 +132,21 @@ pub struct Due {
 pub async fn due_reports(op: &Op<'_>, default: u8) -> Result<Vec<Due>, Refused> {
     op.require(Permission::ViewSystems)?;
     let systems = crate::checklist::systems(op, &Default::default()).await?;
-    let today = op.now.to_offset(JST).date();
+    Ok(due_of(op.store, &systems, op.now, default).await?)
+}
+
+/// The yearly reports of `systems` due within the reminder period or
+/// overdue on `now`'s day in Japan, most urgent first.
+pub(crate) async fn due_of(
+    store: &mamori_store::Store,
+    systems: &[mamori_store::systems::SystemRecord],
+    now: time::OffsetDateTime,
+    default: u8,
+) -> Result<Vec<Due>, mamori_store::StoreError> {
+    let today = now.to_offset(JST).date();
     let years = years_to_watch(today);
-    let months = op.store.report_months().await?;
-    let received = op.store.received_reports(&years).await?;
+    let months = store.report_months().await?;
+    let received = store.received_reports(&years).await?;
     let mut out = Vec::new();
     for s in systems.iter().filter(|s| s.input.phase != mamori_core::checklist::Phase::Retired) {
         let month = months.get(&s.id).copied().unwrap_or(default);

@@ -228,6 +228,18 @@ fn resolve_audit(f: &FileAudit, data_dir: &Path, errors: &mut Vec<ConfigError>) 
 }
 
 /// The `[audit]` settings for commands beside the server (`mamori audit purge`).
+/// `[backup.s3]` for `mamori backup`: the copy in object storage, if any.
+pub fn backup_s3(global: &GlobalArgs) -> Result<Option<crate::offsite::S3Plan>, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let file = load_file(global.config.as_deref(), &mut errors);
+    let plan = file.backup.s3.as_ref().and_then(|f| crate::offsite::resolve(f, &mut errors));
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(errors)
+    }
+}
+
 pub fn audit_config(global: &GlobalArgs) -> Result<crate::auditlog::AuditConfig, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let file = load_file(global.config.as_deref(), &mut errors);

@@ -17,6 +17,7 @@
 //! at = "02:00"                # Japan time
 //! keep_daily = 7
 //! keep_monthly = 12
+//! [backup.s3]                 # a copy in object storage as well: see `offsite`
 //! ```
 
 use crate::config::ConfigError;
@@ -65,6 +66,7 @@ pub struct FileBackup {
     at: Option<String>,
     keep_daily: Option<usize>,
     keep_monthly: Option<usize>,
+    pub(crate) s3: Option<crate::offsite::FileS3>,
 }
 
 /// The resolved `[jobs]` and `[backup]`.
@@ -94,7 +96,7 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
         time_of_day("jobs.reminders_at", jobs.reminders_at.as_deref(), time::Duration::minutes(8 * 60 + 30), errors);
     let plan = match &backup.dir {
         None => {
-            if backup.copy_to.is_some() || backup.passphrase_file.is_some() {
+            if backup.copy_to.is_some() || backup.passphrase_file.is_some() || backup.s3.is_some() {
                 errors.push(ConfigError("backup.dir がありません (backup.dir is missing)".into()));
             }
             None
@@ -108,6 +110,7 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
                 errors
                     .push(ConfigError("backup.keep_daily は 1 以上です (backup.keep_daily must be at least 1)".into()));
             }
+            let s3 = backup.s3.as_ref().and_then(|f| crate::offsite::resolve(f, errors));
             match chosen {
                 Ok(passphrase) => Some(BackupPlan {
                     to: dir.clone(),
@@ -115,6 +118,7 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
                     passphrase,
                     keep_daily,
                     keep_monthly,
+                    s3,
                 }),
                 Err(e) => {
                     errors.push(ConfigError(format!("backup: {e}")));
@@ -173,6 +177,8 @@ pub struct Background {
     pub refusals: Arc<Refusals>,
     pub jobs: Jobs,
     pub notifier: Arc<mamori_app::notify::Notifier>,
+    /// The ward's default month for yearly reports (item 68).
+    pub report_month: u8,
 }
 
 /// Runs until `stop`: the scheduled work (queued and claimed through the
@@ -180,10 +186,18 @@ pub struct Background {
 /// sessions swept every 15 minutes, refused anonymous requests written
 /// every minute.
 pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    let Background { store, sessions, clock, security, audit, scan, refusals, jobs, notifier } = b;
+    let Background { store, sessions, clock, security, audit, scan, refusals, jobs, notifier, report_month } = b;
     spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
-    let work =
-        Work { store: store.clone(), clock: clock.clone(), security, audit, jobs, notifier, worker: instance_name() };
+    let work = Work {
+        store: store.clone(),
+        clock: clock.clone(),
+        security,
+        audit,
+        jobs,
+        notifier,
+        report_month,
+        worker: instance_name(),
+    };
     spawn_job_worker(work, stop.clone());
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(SESSION_SWEEP);
@@ -219,6 +233,7 @@ struct Work {
     audit: crate::auditlog::AuditConfig,
     jobs: Jobs,
     notifier: Arc<mamori_app::notify::Notifier>,
+    report_month: u8,
     worker: String,
 }
 
@@ -330,7 +345,9 @@ impl Work {
                     None => format!("0 events; {jobs} jobs removed"),
                 })
             }
-            JobKind::SendReminders => mamori_app::reminders::send_round_reminders(&self.notifier, store, now).await,
+            JobKind::SendReminders => {
+                mamori_app::reminders::send_reminders(&self.notifier, store, now, self.report_month).await
+            }
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };
                 let mut said = |line: String| tracing::info!("backup: {}", line.trim());

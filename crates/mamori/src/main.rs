@@ -10,6 +10,7 @@ mod demo;
 mod jobs;
 mod keys;
 mod notifying;
+mod offsite;
 mod recovery;
 mod report;
 mod scan;

@@ -64,12 +64,20 @@ pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    let s3 = match config::backup_s3(global) {
+        Ok(s3) => s3,
+        Err(errors) => {
+            report_config_errors(&errors);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let plan = BackupPlan {
         to: args.to.clone(),
         copy_to: args.copy_to.clone(),
         passphrase,
         keep_daily: args.keep_daily,
         keep_monthly: args.keep_monthly,
+        s3,
     };
     let ctx = console_ctx();
     let code = match take_recorded(&store, &plan, ctx.now, ctx.actor, &mut |line| outln!("{line}")).await {
@@ -95,6 +103,8 @@ pub struct BackupPlan {
     pub passphrase: Option<Passphrase>,
     pub keep_daily: usize,
     pub keep_monthly: usize,
+    /// A copy in S3-compatible object storage (`[backup.s3]`).
+    pub s3: Option<crate::offsite::S3Plan>,
 }
 
 impl std::fmt::Debug for BackupPlan {
@@ -103,6 +113,7 @@ impl std::fmt::Debug for BackupPlan {
             .field("to", &self.to)
             .field("copy_to", &self.copy_to)
             .field("encrypted", &self.passphrase.is_some())
+            .field("s3", &self.s3)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +193,14 @@ async fn run_backup(
             say(format!("  古い世代を削除 (pruned): {}", second.join(gone).display()));
         }
         changes = changes.with("copy", second.display().to_string());
+    }
+    if let Some(s3) = &plan.s3 {
+        let key = s3.copy_verified(&path).await?;
+        say(format!("  S3 の複製を確認しました (S3 copy verified): {key}"));
+        for gone in s3.prune(plan.keep_daily, plan.keep_monthly).await? {
+            say(format!("  S3 の古い世代を削除 (pruned in S3): {gone}"));
+        }
+        changes = changes.with("s3", key);
     }
     Ok((path, changes))
 }

@@ -206,6 +206,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         refusals: refusals.clone(),
         jobs: cfg.jobs.clone(),
         notifier: notifier.clone(),
+        report_month: cfg.report_month,
     };
     crate::notifying::spawn(notifier, store.clone(), clock.clone(), cfg.notify.poll, stop_rx_jobs.clone());
     let jobs = crate::jobs::spawn(background, stop_rx_jobs);

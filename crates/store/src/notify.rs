@@ -45,10 +45,11 @@ struct DeliveryRow {
     about: String,
 }
 
-/// A round's reminder: which system, round, due date and step (30, 7 or 1
-/// days before; 0 once overdue).
+/// A reminder: of what (`round` or `yearly`), which system, round (or
+/// year), due date and step (30, 7 or 1 days before; 0 once overdue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reminder {
+    pub kind: &'static str,
     pub system_id: i64,
     pub round: i64,
     pub due_on: String,
@@ -130,9 +131,9 @@ impl Store {
     pub async fn reminder_sent(&self, r: &Reminder) -> Result<bool, StoreError> {
         let n: i64 = with_read_conn!(self, c => {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM reminder_sent WHERE system_id = $1 AND round = $2 AND due_on = $3 AND step = $4",
+                "SELECT COUNT(*) FROM reminder_sent WHERE system_id = $1 AND round = $2 AND due_on = $3 AND step = $4 AND kind = $5",
             )
-            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).fetch_one(c).await?
+            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(r.kind).fetch_one(c).await?
         })?;
         Ok(n > 0)
     }
@@ -152,10 +153,10 @@ impl Store {
         insert_attempts(&mut tx, None, at, attempts, about).await?;
         if attempts.iter().any(|a| a.ok) {
             with_conn!(tx, c => sqlx::query(
-                "INSERT INTO reminder_sent (system_id, round, due_on, step, sent_at_us, recipients) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (system_id, round, due_on, step) DO NOTHING",
+                "INSERT INTO reminder_sent (kind, system_id, round, due_on, step, sent_at_us, recipients) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (kind, system_id, round, due_on, step) DO NOTHING",
             )
-            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(at).bind(recipients)
+            .bind(r.kind).bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(at).bind(recipients)
             .execute(&mut *c).await?.rows_affected());
         }
         tx.commit().await

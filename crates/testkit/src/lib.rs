@@ -5,6 +5,7 @@
 //! its own. Without that variable the PostgreSQL leg is skipped loudly on a
 //! developer's machine and fails in CI (`CI=true`), where it must run.
 
+pub mod s3;
 pub mod smtp;
 pub mod webhook;
 pub mod xlsx;

@@ -599,3 +599,111 @@ async fn a_crafted_archive_naming_tables_or_columns_the_schema_lacks_loads_nothi
         store.close().await;
     }
 }
+
+/// Item 21 with object storage: the archive goes to an S3-compatible server
+/// (on loopback, over TLS with a private CA), is read back and compared,
+/// and older generations are pruned there under the prefix only; an upload
+/// the server refuses (an unknown access key) fails the backup with an
+/// alert, and a missing secret is refused before anything is done.
+#[tokio::test]
+async fn backups_are_copied_to_object_storage_read_back_and_pruned_there_and_a_refused_upload_raises_an_alert() {
+    use mamori_testkit::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
+    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+    let s3 = S3Server::start("mamori-backups").await;
+    let root = TempDir::new().unwrap();
+    let (_keep, data) = crate::harness::started_once().await;
+    let ca = root.path().join("s3-ca.pem");
+    std::fs::write(&ca, &s3.cert_pem).unwrap();
+    let config = |name: &str, key: &str| {
+        let cfg = root.path().join(name);
+        std::fs::write(
+            &cfg,
+            format!(
+                "[backup.s3]\nendpoint = \"{}\"\nbucket = \"mamori-backups\"\nregion = \"ap-northeast-1\"\nprefix = \"ward/\"\naccess_key = \"{key}\"\nca_file = {:?}\n",
+                s3.endpoint, ca
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let (cfg, unknown_key) = (config("mamori.toml", ACCESS_KEY), config("unknown-key.toml", "NOT-A-KEY"));
+
+    // Older generations, a stranger's object under the prefix and an
+    // archive outside it, put there through the S3 API.
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(s3.cert_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let bucket = Bucket::new(s3.endpoint.parse().unwrap(), UrlStyle::Path, "mamori-backups", "ap-northeast-1").unwrap();
+    let creds = Credentials::new(ACCESS_KEY, SECRET_KEY);
+    for key in [
+        "ward/mamori-20240115T030000Z.tar.age",
+        "ward/mamori-20240131T030000Z.tar.age",
+        "ward/mamori-20240201T030000Z.tar.age",
+        "ward/notes.txt",
+        "other/mamori-20240101T030000Z.tar.age",
+    ] {
+        let url = bucket.put_object(Some(&creds), key).sign(std::time::Duration::from_secs(60));
+        let r = http.put(url).body("old").send().await.unwrap();
+        assert!(r.status().is_success(), "{key}: {}", r.status());
+    }
+
+    let to = root.path().join("backups");
+    let backup = |cfg: &Path, secret: &'static str| {
+        let (cfg, to, data) = (cfg.to_owned(), to.clone(), data.clone());
+        async move {
+            let mut cmd = crate::harness::command();
+            cmd.args(["backup", "--to", to.to_str().unwrap(), "--unencrypted", "--keep-daily", "2"]).args([
+                "--keep-monthly",
+                "2",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ]);
+            if !secret.is_empty() {
+                cmd.env("MAMORI_S3_SECRET_KEY", secret);
+            }
+            let out = cmd.output().await.unwrap();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+        }
+    };
+    let (code, out, err) = backup(&cfg, SECRET_KEY).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("S3 の複製を確認しました"), "{out}");
+    let local = archives(&to);
+    assert_eq!(local.len(), 1);
+    let name = local[0].file_name().unwrap().to_string_lossy().into_owned();
+    // Kept: the new one and the newest of the last day before it; January's
+    // go; the stranger and what lies outside the prefix stay.
+    assert_eq!(
+        s3.objects(),
+        [
+            "other/mamori-20240101T030000Z.tar.age".to_owned(),
+            "ward/mamori-20240201T030000Z.tar.age".into(),
+            format!("ward/{name}"),
+            "ward/notes.txt".into(),
+        ]
+    );
+    assert_eq!(s3.object(&format!("ward/{name}")), std::fs::read(&local[0]).unwrap(), "the same bytes");
+    let store = sqlite_store(&data).await;
+    let taken = store.audit_recent(5).await.unwrap().into_iter().find(|e| e.record.action == "backup.taken").unwrap();
+    assert!(taken.record.changes.contains(&format!("ward/{name}")), "{}", taken.record.changes);
+
+    // A key the server does not know: it refuses the upload; the backup
+    // fails with a critical alert, the signed URL never shown.
+    let (code, _, err) = backup(&unknown_key, SECRET_KEY).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("S3 PUT: HTTP 403") && !err.contains("X-Amz-Signature"), "{err}");
+    let alerts = store.alerts(true).await.unwrap();
+    assert!(alerts.iter().any(|a| a.kind == "backup.failed" && a.detail.contains("S3 PUT")), "{alerts:?}");
+
+    // No secret at all: refused before anything is written.
+    let before = archives(&to).len();
+    let (code, _, err) = backup(&cfg, "").await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("MAMORI_S3_SECRET_KEY"), "{err}");
+    assert_eq!(archives(&to).len(), before);
+    store.close().await;
+}

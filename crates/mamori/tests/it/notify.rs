@@ -18,6 +18,21 @@ use tempfile::TempDir;
 const SECRET: &str = "a-webhook-secret-of-32-characters";
 const PASSWORD: &str = "Correct-Horse-42";
 
+/// A configuration file in `dir` that mails through `smtp` (STARTTLS, its
+/// certificate trusted), polling every second, with `more` added.
+fn mail_config(dir: &TempDir, smtp: &SmtpServer, more: &str) -> std::path::PathBuf {
+    let ca = dir.path().join("smtp-ca.pem");
+    std::fs::write(&ca, &smtp.cert_pem).unwrap();
+    let config = dir.path().join("mamori.toml");
+    let mail = format!(
+        "[notify]\npoll_secs = 1\n[notify.mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nfrom = \"mamori@example.lg.jp\"\nca_file = \"{}\"\n",
+        smtp.port,
+        ca.display()
+    );
+    std::fs::write(&config, format!("{more}{mail}")).unwrap();
+    config
+}
+
 fn body_of(data: &str) -> String {
     let (_, body) = data.split_once("\r\n\r\n").expect("headers, then the body");
     let b64: String = body.split_whitespace().collect();
@@ -37,19 +52,7 @@ async fn an_alert_reaches_the_office_by_mail_and_signed_webhook_once_with_hostil
     }
     let smtp = SmtpServer::start().await;
     let hook = WebhookReceiver::start().await;
-    let ca = dir.path().join("smtp-ca.pem");
-    std::fs::write(&ca, &smtp.cert_pem).unwrap();
-    let config = dir.path().join("mamori.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[notify]\npoll_secs = 1\n[notify.mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nfrom = \"mamori@example.lg.jp\"\nca_file = \"{}\"\n[notify.webhook]\nurl = \"{}\"\n",
-            smtp.port,
-            ca.display(),
-            hook.url
-        ),
-    )
-    .unwrap();
+    let config = mail_config(&dir, &smtp, &format!("[notify.webhook]\nurl = \"{}\"\n", hook.url));
     let s = Server::start(
         Opts::default()
             .data_dir(&dir)
@@ -184,11 +187,11 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     }
 }
 
-/// Issue 16 with the rounds' due dates: a reminder mailed once per step to
-/// the people of the organisations that must still answer, the system's
-/// name only in the body, the attempt on the alerts page.
+/// Due dates by mail: a round's and a yearly report's reminders, each
+/// mailed once per step to the people of the organisations that must act,
+/// the system's name only in the body, the attempts on the alerts page.
 #[tokio::test]
-async fn a_due_date_reminder_reaches_those_who_must_answer_once_per_step_and_nobody_else() {
+async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody_else() {
     let dir = Arc::new(TempDir::new().unwrap());
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
@@ -220,41 +223,45 @@ async fn a_due_date_reminder_reaches_those_who_must_answer_once_per_step_and_nob
     store.close().await;
 
     let smtp = SmtpServer::start().await;
-    let ca = dir.path().join("smtp-ca.pem");
-    std::fs::write(&ca, &smtp.cert_pem).unwrap();
-    let config = dir.path().join("mamori.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n[notify.mail]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nfrom = \"mamori@example.lg.jp\"\nca_file = \"{}\"\n",
-            smtp.port,
-            ca.display()
-        ),
-    )
-    .unwrap();
+    let month = u8::from(today.month());
+    let config = mail_config(
+        &dir,
+        &smtp,
+        &format!("[reports]\nmonth = {month}\n[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n"),
+    );
     let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
     let s = Server::start(opts()).await;
-    let mails = smtp.wait_for(2, 30).await;
-    let mut to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
-    to.sort();
-    assert_eq!(
-        to,
-        ["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"],
-        "the department and the vendor that answer; not a disabled account, another company or the office"
-    );
-    for m in &mails {
-        let (headers, _) = m.data.split_once("\r\n\r\n").unwrap();
-        assert!(!headers.contains("evil") && !headers.to_lowercase().contains("bcc"), "{headers}");
-        let body = body_of(&m.data).replace("\r\n", "\n");
-        let due = (today + time::Duration::days(7)).to_string();
-        assert!(body.contains("会計システム\nBcc: evil@example.com"), "the name, whole, in the body: {body}");
-        assert!(body.contains(&due) && body.contains("あと 7 日"), "{body}");
-        assert!(body.contains(&format!("{}/systems/{id}", s.base)), "{body}");
+    // The round due in a week, and this month's yearly report.
+    let mails = smtp.wait_for(4, 30).await;
+    assert_eq!(mails.len(), 4, "{mails:#?}");
+    let year_end = mamori_core::yearly::due_date(today.year(), u8::from(today.month())).unwrap();
+    for (what, due, path, left) in [
+        ("チェックリストの回答", today + time::Duration::days(7), format!("/systems/{id}\n"), 7),
+        ("年次報告", year_end, format!("/systems/{id}/yearly"), (year_end - today).whole_days()),
+    ] {
+        let of_kind: Vec<_> = mails.iter().filter(|m| body_of(&m.data).contains(what)).collect();
+        let mut to: Vec<String> = of_kind.iter().flat_map(|m| m.to.clone()).collect();
+        to.sort();
+        assert_eq!(
+            to,
+            ["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"],
+            "{what}: the department and the vendor; not a disabled account, another company or the office"
+        );
+        for m in of_kind {
+            let (headers, _) = m.data.split_once("\r\n\r\n").unwrap();
+            assert!(!headers.contains("evil") && !headers.to_lowercase().contains("bcc"), "{headers}");
+            let body = body_of(&m.data).replace("\r\n", "\n");
+            assert!(body.contains("会計システム\nBcc: evil@example.com"), "the name, whole, in the body: {body}");
+            assert!(body.contains(&format!("期限: {due}")), "{body}");
+            let when = if left == 0 { "本日が期限です".to_owned() } else { format!("あと {left} 日") };
+            assert!(body.contains(&when), "{body}");
+            assert!(body.contains(&format!("{}{path}", s.base)), "{body}");
+        }
     }
     let store = sqlite_store(&data).await;
     let deliveries = store.deliveries(10).await.unwrap();
-    assert_eq!(deliveries.len(), 1, "one attempt for the reminder: {deliveries:?}");
-    assert!(deliveries[0].ok && deliveries[0].about.starts_with("会計システム"), "{deliveries:?}");
+    assert_eq!(deliveries.len(), 2, "one attempt for each reminder: {deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.ok && d.about.starts_with("会計システム")), "{deliveries:?}");
     assert_eq!(s.sign_in("officer1", PASSWORD).await.status(), 303);
     assert!(s.enrol_second_factor().await.status().is_success());
     let page = s.get("/alerts").await.text().await.unwrap();
@@ -264,8 +271,8 @@ async fn a_due_date_reminder_reaches_those_who_must_answer_once_per_step_and_nob
     // The next start (or the next day's run at the same step): nothing again.
     let s = Server::start(opts()).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(smtp.messages().len(), 2, "one reminder per step");
-    assert_eq!(store.deliveries(10).await.unwrap().len(), 1);
+    assert_eq!(smtp.messages().len(), 4, "one reminder per step");
+    assert_eq!(store.deliveries(10).await.unwrap().len(), 2);
     store.close().await;
     s.stop().await;
 }
