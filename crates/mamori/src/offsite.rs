@@ -111,7 +111,7 @@ impl S3Plan {
         let url = self.bucket.get_object(Some(&self.credentials), &key).sign(SIGNED_FOR);
         let mut got = expect_ok(self.http.get(url).send().await, "GET").await?;
         let mut hash = Sha256::new();
-        while let Some(chunk) = got.chunk().await.context("S3 GET")? {
+        while let Some(chunk) = got.chunk().await.map_err(|_| anyhow::anyhow!("S3 GET: the read was cut off"))? {
             hash.update(chunk);
         }
         let have = hex::encode(hash.finalize());
@@ -132,7 +132,8 @@ impl S3Plan {
             if let Some(t) = &token {
                 list.with_continuation_token(t.as_str());
             }
-            let text = expect_ok(self.http.get(list.sign(SIGNED_FOR)).send().await, "LIST").await?.text().await?;
+            let listed = expect_ok(self.http.get(list.sign(SIGNED_FOR)).send().await, "LIST").await?;
+            let text = listed.text().await.map_err(|_| anyhow::anyhow!("S3 LIST: the read was cut off"))?;
             let page = ListObjectsV2::parse_response(&with_aws_namespace(&text)).context("S3 LIST")?;
             for o in page.contents {
                 let name = o.key.strip_prefix(self.prefix.as_str()).unwrap_or(&o.key).to_owned();
@@ -157,7 +158,8 @@ impl S3Plan {
 }
 
 /// A response with a success status, or an error naming the request and
-/// the status (never the signed URL: it carries a signature).
+/// the status. Never reqwest's own error: its text holds the signed URL,
+/// and so the signature, which would reach the log and the alert.
 async fn expect_ok(sent: reqwest::Result<reqwest::Response>, what: &str) -> anyhow::Result<reqwest::Response> {
     let r = sent.map_err(|e| {
         anyhow::anyhow!("S3 {what}: {}", if e.is_timeout() { "timeout".to_owned() } else { "connection failed".into() })

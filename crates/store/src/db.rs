@@ -251,6 +251,16 @@ impl Store {
         }
     }
 
+    /// The end of a claim's `SELECT`: on PostgreSQL the rows are locked and
+    /// those another instance holds skipped, so claimers never wait on each
+    /// other; SQLite has one writer, so nothing is needed there.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
     /// Answers when the database does, within a few seconds.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let q = async {

@@ -8,7 +8,7 @@
 //! Every change after the claim is fenced by the claim's attempt number:
 //! an instance whose lease ran out cannot overwrite what the next one did.
 
-use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend, Store, StoreError};
+use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::jobs::{backoff, JobKind, JobState, JOB_FAILED};
 use mamori_core::monitoring::Severity;
@@ -114,10 +114,7 @@ impl Store {
     /// come, or a running one whose lease ran out. The attempt count goes up
     /// with the claim.
     pub async fn claim_job(&self, now: OffsetDateTime, worker: &str) -> Result<Option<Job>, StoreError> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE job SET state = 'running', attempts = attempts + 1, claimed_by = $1, claimed_at_us = $2, \
                     lease_until_us = $2 + lease_us \

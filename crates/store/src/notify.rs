@@ -74,9 +74,10 @@ impl Store {
             (to_unix_micros(now), to_unix_micros(remind_before), to_unix_micros(now - hold));
         let due = "acknowledged_at_us IS NULL AND (notified_at_us IS NULL OR notified_at_us < $2) \
                    AND (notify_claimed_us IS NULL OR notify_claimed_us <= $3)";
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE alert SET notify_claimed_us = $1 WHERE {due} \
-             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {CLAIM}) \
+             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {CLAIM} {lock}) \
              RETURNING id, kind, severity, subject, detail, first_seen_us, last_seen_us, count, acknowledged_by, acknowledged_at_us"
         );
         let mut tx = self.begin().await?;

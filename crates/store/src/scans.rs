@@ -158,12 +158,7 @@ impl Store {
     /// the same. A scan left `running` for longer than `stale_after` (its
     /// worker crashed or was stopped) is taken up again.
     pub async fn claim_scan(&self, now: OffsetDateTime, stale_after: Duration) -> Result<Option<ScanRun>, StoreError> {
-        // On PostgreSQL the row is locked and others skipped, so several
-        // instances' workers each take a different scan without waiting.
-        let lock = match self.backend() {
-            crate::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE scan_run SET status = 'running', started_at_us = $1 \
              WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \

@@ -282,3 +282,30 @@ async fn redirect_listener_sends_everything_to_the_public_https_origin() {
         assert_hygiene(res.headers(), false, "redirect");
     }
 }
+
+/// The alert rules shipped for Prometheus name only metrics mamori serves:
+/// a renamed metric would silence an alert nobody sees missing.
+#[tokio::test]
+async fn every_metric_the_shipped_alert_rules_name_is_in_a_scrape() {
+    let s = Server::start(Opts::default()).await;
+    let scrape = s.get("/metrics").await.text().await.unwrap();
+    let rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations/prometheus-rules.yml"))
+            .unwrap();
+    let mut named = std::collections::BTreeSet::new();
+    for (i, _) in rules.match_indices("mamori_") {
+        let name: String =
+            rules[i..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+        named.insert(name);
+    }
+    assert!(named.len() >= 6 && named.contains("mamori_jobs"), "{named:?}");
+    for name in &named {
+        assert!(
+            scrape.lines().any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{"))),
+            "{name} is not served:\n{scrape}"
+        );
+    }
+    for state in ["waiting", "running", "retrying", "failed_24h"] {
+        assert!(scrape.contains(&format!("mamori_jobs{{state=\"{state}\"}}")), "{state}");
+    }
+}
