@@ -25,6 +25,17 @@ pub enum AuditCommand {
     },
     /// 保存期間を過ぎた事象を圧縮ファイルに書き出してから削除する (archive, then remove events past retention)
     Purge,
+    /// 削除した事象の保管ファイルを一覧する (list the archives of purged events)
+    Archives,
+    /// 保管ファイルを書き出す (write an archive of purged events)
+    Archive {
+        /// 一覧に示された名前 / the name `audit archives` lists
+        #[arg(long)]
+        name: String,
+        /// 書き出し先 (なければ標準出力) / output file (default: standard output)
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,6 +51,77 @@ pub async fn run(global: &GlobalArgs, cmd: AuditCommand) -> ExitCode {
             export(global, since.as_deref(), until.as_deref(), format).await
         }
         AuditCommand::Purge => purge(global).await,
+        AuditCommand::Archives => archives(global).await,
+        AuditCommand::Archive { name, output } => archive(global, &name, output.as_deref()).await,
+    }
+}
+
+async fn archives(global: &GlobalArgs) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = store.audit_archives().await;
+    store.close().await;
+    match result {
+        Ok(list) if list.is_empty() => {
+            outln!("保管ファイルはありません (no archive yet)");
+            ExitCode::SUCCESS
+        }
+        Ok(list) => {
+            for a in list {
+                outln!(
+                    "{}\t#{}-#{}\t{} bytes\tsha256:{}\t{}",
+                    a.name,
+                    a.from_seq,
+                    a.through_seq,
+                    a.size,
+                    a.sha256,
+                    mamori_core::jst::format_jst(a.created_at)
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: 保管ファイルを読めません (cannot read the archives): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+async fn archive(global: &GlobalArgs, name: &str, output: Option<&std::path::Path>) -> ExitCode {
+    let store = match open_store(global).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = store.audit_archive(name).await;
+    store.close().await;
+    let bytes = match result {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            eprintln!(
+                "mamori: 保管ファイル {name} はありません (no such archive): `mamori audit archives` で一覧できます"
+            );
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        Err(e) => {
+            eprintln!("mamori: 保管ファイルを読めません (cannot read the archive): {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let written = match output {
+        Some(path) => std::fs::write(path, &bytes),
+        None => {
+            crate::shared::write_stdout(&bytes);
+            Ok(())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mamori: 書き出せません (cannot write): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
     }
 }
 async fn verify(global: &GlobalArgs) -> ExitCode {

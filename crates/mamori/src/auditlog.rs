@@ -7,7 +7,6 @@ use mamori_core::monitoring::SignInWatch;
 use mamori_store::auditlog::AuditFilter;
 use mamori_store::identity::Ctx;
 use mamori_store::{Store, StoreError};
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use time::Duration;
@@ -42,8 +41,10 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Item 29: removes events older than the retention, after writing them to a
-/// compressed JSON Lines archive. Returns how many were removed and the archive.
+/// Item 29: removes events older than the retention, keeping them as a
+/// compressed JSON Lines archive in the database (in the same transaction:
+/// every instance reads it, every backup carries it) and as a file in
+/// `archive_dir`. Returns how many were removed and the file.
 pub async fn purge(
     store: &Store,
     clock: &dyn Clock,
@@ -73,8 +74,7 @@ pub async fn purge(
     let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
     let path = cfg.archive_dir.join(&name);
     write_atomically(&path, &bytes)?;
-    let sha = hex::encode(Sha256::digest(&bytes));
     let ctx = Ctx { now, actor, origin: Origin::default() };
-    let purged = store.purge_audit(&ctx, through, &name, &sha).await?;
+    let purged = store.purge_audit(&ctx, from, through, &name, &bytes).await?;
     Ok(Some((purged.events, path)))
 }

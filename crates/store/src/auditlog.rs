@@ -109,6 +109,18 @@ pub struct Purged {
     pub through_seq: i64,
 }
 
+/// An archive of purged events, as `audit_archives` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditArchive {
+    pub name: String,
+    pub from_seq: i64,
+    pub through_seq: i64,
+    pub sha256: String,
+    /// Bytes, compressed.
+    pub size: i64,
+    pub created_at: OffsetDateTime,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct AlertRow {
     id: i64,
@@ -236,17 +248,29 @@ impl Store {
         Ok((through > ends.anchor_seq).then_some((ends.anchor_seq + 1, through)))
     }
 
-    /// Removes events `..= through_seq` (already archived), moves the chain's
-    /// anchor to the last one removed, and records the purge as an event:
-    /// the chain still verifies from the new anchor.
+    /// Keeps `archive` (its name, the events `from_seq ..= through_seq`
+    /// compressed), removes those events, moves the chain's anchor to the
+    /// last one removed, and records the purge as an event, in one
+    /// transaction: the chain still verifies from the new anchor, and the
+    /// events are either in the log or in the archive, never in neither.
     pub async fn purge_audit(
         &self,
         ctx: &Ctx,
+        from_seq: i64,
         through_seq: i64,
         archive: &str,
-        archive_sha256: &str,
+        archive_bytes: &[u8],
     ) -> Result<Purged, StoreError> {
+        let archive_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(archive_bytes));
+        let archive_sha256 = archive_sha256.as_str();
         let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO audit_archive (name, from_seq, through_seq, sha256, bytes, created_at_us) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(archive).bind(from_seq).bind(through_seq).bind(archive_sha256).bind(archive_bytes)
+            .bind(to_unix_micros(ctx.now)).execute(&mut *c).await?;
+        });
         let (anchor_hash, events): (String, i64) = with_conn!(tx, c => {
             let hash: String = sqlx::query_scalar("SELECT hash FROM audit_event WHERE seq = $1").bind(through_seq).fetch_one(&mut *c).await?;
             let n = sqlx::query("DELETE FROM audit_event WHERE seq <= $1").bind(through_seq).execute(&mut *c).await?.rows_affected();
@@ -264,6 +288,28 @@ impl Store {
         );
         tx.commit_audited(ctx.now, ev).await?;
         Ok(Purged { events, through_seq })
+    }
+
+    /// The archives of purged events, oldest first (without their bytes).
+    pub async fn audit_archives(&self) -> Result<Vec<AuditArchive>, StoreError> {
+        let rows: Vec<(String, i64, i64, String, i64, i64)> = with_read_conn!(self, c => {
+            sqlx::query_as(
+                "SELECT name, from_seq, through_seq, sha256, CAST(LENGTH(bytes) AS BIGINT), created_at_us FROM audit_archive ORDER BY from_seq",
+            )
+            .fetch_all(c).await?
+        })?;
+        rows.into_iter()
+            .map(|(name, from_seq, through_seq, sha256, size, at)| {
+                Ok(AuditArchive { name, from_seq, through_seq, sha256, size, created_at: timestamp(at)? })
+            })
+            .collect()
+    }
+
+    /// An archive's bytes, by name.
+    pub async fn audit_archive(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT bytes FROM audit_archive WHERE name = $1").bind(name).fetch_optional(c).await?
+        })?)
     }
 
     // ----- alerts -----------------------------------------------------------------

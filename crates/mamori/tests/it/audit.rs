@@ -162,7 +162,7 @@ async fn item_29_retention_below_two_years_is_refused() {
 }
 
 #[tokio::test]
-async fn audit_export_and_purge_on_the_console() {
+async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console() {
     use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
     use std::io::Read;
     let (_keep, dir) = harness::started_once().await;
@@ -206,6 +206,22 @@ async fn audit_export_and_purge_on_the_console() {
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&archive).unwrap()).read_to_string(&mut text).unwrap();
     assert_eq!(text.lines().count(), 4, "the archive holds the purged events");
+    // The same archive is kept in the database (every instance reads it,
+    // every backup carries it): listed, and written out byte for byte.
+    let name = "audit-000000000001-000000000004.jsonl.gz";
+    let (code, out, err) = run(&["audit", "archives", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let file = std::fs::read(&archive).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&file));
+    assert!(out.starts_with(&format!("{name}\t#1-#4\t{} bytes\tsha256:{sha}", file.len())), "{out}");
+    let copy = dir.join("copy.jsonl.gz");
+    let (code, _, err) =
+        run(&["audit", "archive", "--name", name, "--output", copy.to_str().unwrap(), "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), file);
+    let (code, _, err) = run(&["audit", "archive", "--name", "audit-9.jsonl.gz", "--data-dir", d]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("audit archives"), "{err}");
     let (code, out, _) = run(&["audit", "verify", "--data-dir", d]).await;
     assert_eq!(code, 0, "the chain verifies from its new anchor: {out}");
     let (_, out, _) = run(&["audit", "purge", "--data-dir", d]).await;

@@ -64,8 +64,16 @@ async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
         let cutoff = now - Duration::days(730);
         assert_eq!(db.store.purgeable(cutoff).await.unwrap(), Some((1, 5)), "{}", db.name);
         let ctx = crate::system_ctx(now);
-        let purged = db.store.purge_audit(&ctx, 5, "audit-1-5.jsonl.gz", "abc").await.unwrap();
+        let archive = b"\x1f\x8b the compressed events".to_vec();
+        let purged = db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", &archive).await.unwrap();
         assert_eq!(purged.events, 5);
+        // The archive is kept in the database, with its hash.
+        let kept = db.store.audit_archives().await.unwrap();
+        assert_eq!(kept.len(), 1, "{}", db.name);
+        assert_eq!((kept[0].name.as_str(), kept[0].from_seq, kept[0].through_seq), ("audit-1-5.jsonl.gz", 1, 5));
+        assert_eq!((kept[0].size, kept[0].sha256.len()), (archive.len() as i64, 64), "{}", db.name);
+        assert_eq!(db.store.audit_archive("audit-1-5.jsonl.gz").await.unwrap(), Some(archive), "{}", db.name);
+        assert_eq!(db.store.audit_archive("audit-9-9.jsonl.gz").await.unwrap(), None);
         let left = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
         assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6], "{}", db.name);
         assert_eq!(left[0].record.action, "audit.purged");
