@@ -195,20 +195,11 @@ async fn the_server_takes_the_daily_backup_itself_and_a_failed_one_is_alerted_re
         Server::try_start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await.err().expect("refused");
     assert!(err.contains("backup") && err.contains("パスフレーズがありません"), "{err}");
     // Object storage over plain HTTP, or without its secret: refused too.
-    std::fs::write(
-        &cfg,
-        format!("[backup]\ndir = {to:?}\nunencrypted = true\n[backup.s3]\nendpoint = \"http://127.0.0.1:9\"\nbucket = \"b\"\naccess_key = \"k\"\n"),
-    )
-    .unwrap();
-    let err =
-        Server::try_start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await.err().expect("refused");
-    assert!(err.contains("backup.s3") && err.contains("HTTPS"), "{err}");
-    std::fs::write(
-        &cfg,
-        format!("[backup]\ndir = {to:?}\nunencrypted = true\n[backup.s3]\nendpoint = \"https://127.0.0.1:9\"\nbucket = \"b\"\naccess_key = \"k\"\n"),
-    )
-    .unwrap();
-    let err =
-        Server::try_start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await.err().expect("refused");
-    assert!(err.contains("MAMORI_S3_SECRET_KEY"), "{err}");
+    for (endpoint, why) in [("http://127.0.0.1:9", "HTTPS"), ("https://127.0.0.1:9", "MAMORI_S3_SECRET_KEY")] {
+        let s3 = format!("[backup.s3]\nendpoint = \"{endpoint}\"\nbucket = \"b\"\naccess_key = \"k\"\n");
+        std::fs::write(&cfg, format!("[backup]\ndir = {to:?}\nunencrypted = true\n{s3}")).unwrap();
+        let err =
+            Server::try_start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await.err().expect("refused");
+        assert!(err.contains("backup.s3") && err.contains(why), "{err}");
+    }
 }
