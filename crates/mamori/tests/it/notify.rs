@@ -219,7 +219,22 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     let today = time::OffsetDateTime::now_utc().to_offset(mamori_core::jst::JST).date();
     input.due_on = Some(today + time::Duration::days(7));
     input.name = "会計システム\r\nBcc: evil@example.com".into();
-    store.update_system(&crate::harness::system_ctx(), &before, &input).await.unwrap();
+    let ctx = crate::harness::system_ctx();
+    store.update_system(&ctx, &before, &input).await.unwrap();
+    // The department has answered and submitted its part: the round owes
+    // nothing more from it.
+    let system = store.system(id).await.unwrap().unwrap();
+    let department = system.input.department_id;
+    for n in store.parts(&system).await.unwrap().numbers_of(department) {
+        let done = mamori_core::checklist::AnswerInput {
+            status: mamori_core::checklist::AnswerStatus::Done,
+            measures: "実施済み".into(),
+            planned: None,
+            reason: String::new(),
+        };
+        store.save_answer(&ctx, id, n, &done).await.unwrap();
+    }
+    store.submit_part(&ctx, id, department).await.unwrap();
     store.close().await;
 
     let smtp = SmtpServer::start().await;
@@ -231,21 +246,22 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     );
     let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
     let s = Server::start(opts()).await;
-    // The round due in a week, and this month's yearly report.
-    let mails = smtp.wait_for(4, 30).await;
-    assert_eq!(mails.len(), 4, "{mails:#?}");
+    // The round due in a week (the vendor's part still open), and this
+    // month's yearly report (the department's and the vendor's).
+    let mails = smtp.wait_for(3, 30).await;
+    assert_eq!(mails.len(), 3, "{mails:#?}");
     let year_end = mamori_core::yearly::due_date(today.year(), u8::from(today.month())).unwrap();
-    for (what, due, path, left) in [
-        ("チェックリストの回答", today + time::Duration::days(7), format!("/systems/{id}\n"), 7),
-        ("年次報告", year_end, format!("/systems/{id}/yearly"), (year_end - today).whole_days()),
+    let (both, vendor) = (vec!["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"], vec!["<vendor-a@example.co.jp>"]);
+    for (what, due, path, left, want) in [
+        ("チェックリストの回答", today + time::Duration::days(7), format!("/systems/{id}\n"), 7, vendor),
+        ("年次報告", year_end, format!("/systems/{id}/yearly"), (year_end - today).whole_days(), both),
     ] {
         let of_kind: Vec<_> = mails.iter().filter(|m| body_of(&m.data).contains(what)).collect();
         let mut to: Vec<String> = of_kind.iter().flat_map(|m| m.to.clone()).collect();
         to.sort();
         assert_eq!(
-            to,
-            ["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"],
-            "{what}: the department and the vendor; not a disabled account, another company or the office"
+            to, want,
+            "{what}: those who still owe it; not a disabled account, another company, the office, or a part submitted"
         );
         for m in of_kind {
             let (headers, _) = m.data.split_once("\r\n\r\n").unwrap();
@@ -271,7 +287,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     // The next start (or the next day's run at the same step): nothing again.
     let s = Server::start(opts()).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(smtp.messages().len(), 4, "one reminder per step");
+    assert_eq!(smtp.messages().len(), 3, "one reminder per step");
     assert_eq!(store.deliveries(10).await.unwrap().len(), 2);
     store.close().await;
     s.stop().await;
