@@ -241,6 +241,7 @@ struct Work {
 /// already queued here is not queued again), then claims and runs due
 /// runs until none is left. A run is cut off at its lease.
 fn spawn_job_worker(work: Work, mut stop: watch::Receiver<bool>) {
+    let work = Arc::new(work);
     tokio::spawn(async move {
         let mut poll = tokio::time::interval(work.jobs.poll);
         let mut queued: HashMap<JobKind, String> = HashMap::new();
@@ -251,7 +252,7 @@ fn spawn_job_worker(work: Work, mut stop: watch::Receiver<bool>) {
                     work.queue_due(&mut queued).await;
                     loop {
                         match work.store.claim_job(work.clock.now(), &work.worker).await {
-                            Ok(Some(job)) => work.run(job).await,
+                            Ok(Some(job)) => work.clone().run(job).await,
                             Ok(None) => break,
                             Err(e) => {
                                 tracing::warn!("job worker: {e}");
@@ -288,7 +289,7 @@ impl Work {
         }
     }
 
-    async fn run(&self, job: Job) {
+    async fn run(self: Arc<Self>, job: Job) {
         let result = if job.attempts > job.max_attempts {
             // Claimed again and again and never finished: the instances
             // running it stopped (or were stopped) each time.
@@ -297,11 +298,8 @@ impl Work {
                 job.max_attempts, job.max_attempts
             ))
         } else {
-            let lease = job.kind.lease().unsigned_abs();
-            match tokio::time::timeout(lease, self.perform(job.kind)).await {
-                Ok(r) => r,
-                Err(_) => Err(format!("{lease:?} 以内に終わりませんでした (did not finish within {lease:?})")),
-            }
+            let (work, kind) = (self.clone(), job.kind);
+            guarded(job.kind.lease().unsigned_abs(), async move { work.perform(kind).await }).await
         };
         match &result {
             Ok(note) => tracing::info!("job {} {}: {note}", job.kind.as_str(), job.run_key),
@@ -360,6 +358,25 @@ impl Work {
     }
 }
 
+/// Runs `work` in a task of its own, cut off at `lease`: a job that
+/// panics or overruns is a failed attempt, and the loop that runs jobs
+/// goes on.
+async fn guarded<F>(lease: Duration, work: F) -> Result<String, String>
+where
+    F: std::future::Future<Output = Result<String, String>> + Send + 'static,
+{
+    let mut task = tokio::spawn(work);
+    match tokio::time::timeout(lease, &mut task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) if e.is_panic() => Err("予期しない内部エラーで止まりました (the job panicked)".into()),
+        Ok(Err(e)) => Err(format!("止まりました (the job stopped): {e}")),
+        Err(_) => {
+            task.abort();
+            Err(format!("{lease:?} 以内に終わりませんでした (did not finish within {lease:?})"))
+        }
+    }
+}
+
 /// The scan worker, in a task of its own: a slow target never delays the
 /// session sweep, the alerts or the daily jobs. Queued scans run here, never
 /// inside a request.
@@ -408,6 +425,34 @@ pub async fn disable_inactive(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_job_that_panics_or_overruns_is_a_failed_attempt_and_an_overrun_is_stopped() {
+        let lease = Duration::from_millis(200);
+        assert_eq!(super::guarded(lease, async { Ok("done".to_owned()) }).await, Ok("done".into()));
+        assert_eq!(super::guarded(lease, async { Err("disk full".to_owned()) }).await, Err("disk full".into()));
+        let panicked = super::guarded(lease, async {
+            let v: Vec<u8> = Vec::new();
+            Ok(format!("{}", v[1]))
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.contains("panicked")));
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = finished.clone();
+        let overrun = super::guarded(lease, async move {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            flag.store(true, Ordering::SeqCst);
+            Ok(String::new())
+        })
+        .await;
+        assert!(overrun.is_err_and(|e| e.contains("did not finish")));
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(!finished.load(Ordering::SeqCst), "the overrunning job was stopped, not left running");
+    }
+
     #[test]
     fn backup_at_is_a_time_of_day() {
         assert_eq!(super::minutes_of_day("02:00"), Some(time::Duration::hours(2)));
