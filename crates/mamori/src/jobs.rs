@@ -392,7 +392,7 @@ fn spawn_scan_worker(
             tokio::select! {
                 _ = stop.changed() => break,
                 _ = poll.tick() => loop {
-                    match crate::scanning::run_one(&store, &*clock, &scan.options).await {
+                    match crate::scanning::run_one(&store, &clock, &scan.options).await {
                         Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {

@@ -25,13 +25,37 @@ pub fn stale_after(opts: &ScanOptions) -> time::Duration {
     time::Duration::try_from(opts.deadline * RUN_DEADLINES * 2).unwrap_or(time::Duration::hours(1))
 }
 
-/// Runs one queued scan, if any; true when one ran.
-pub async fn run_one(store: &Store, clock: &dyn Clock, opts: &ScanOptions) -> Result<bool, StoreError> {
+/// Runs one queued scan, if any; true when one ran. The scan runs in a
+/// task of its own: should the scanner panic on what a server sent, the
+/// scan is recorded as failed and the worker goes on (never a scan taken up
+/// again and again, never a worker gone quiet).
+pub async fn run_one(store: &Store, clock: &std::sync::Arc<dyn Clock>, opts: &ScanOptions) -> Result<bool, StoreError> {
     let Some(run) = store.claim_scan(clock.now(), stale_after(opts)).await? else { return Ok(false) };
+    let (s, c, o, r) = (store.clone(), clock.clone(), opts.clone(), run.clone());
+    match tokio::spawn(async move { run_claimed(&s, &*c, &o, &r).await }).await {
+        Ok(result) => result.map(|()| true),
+        Err(e) => {
+            tracing::error!("the scanner stopped on scan {}: {e}", run.id);
+            let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default() };
+            let why = "スキャナが予期しない内部エラーで止まりました (the scanner stopped: internal error)";
+            store.finish_scan(&ctx, &run, false, &ScanReport::default(), why).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Scans the systems' targets of a claimed run and records the result.
+async fn run_claimed(
+    store: &Store,
+    clock: &dyn Clock,
+    opts: &ScanOptions,
+    run: &mamori_store::scans::ScanRun,
+) -> Result<(), StoreError> {
+    let run = run.clone();
     let Some(system) = store.system(run.system_id).await? else {
         let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default() };
         store.finish_scan(&ctx, &run, false, &ScanReport::default(), "the system no longer exists").await?;
-        return Ok(true);
+        return Ok(());
     };
     let mut report = ScanReport::default();
     let all = async {
@@ -85,7 +109,7 @@ pub async fn run_one(store: &Store, clock: &dyn Clock, opts: &ScanOptions) -> Re
     let ctx = Ctx { now, actor: scanner(), origin: Origin::default() };
     let ok = report.errors.is_empty() || !report.targets.is_empty();
     store.finish_scan(&ctx, &run, ok, &report, &summary).await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Where a target of a system may be scanned.
