@@ -10,6 +10,7 @@ use crate::notify::Notifier;
 use mamori_core::checklist::{round_due, RoundDue};
 use mamori_core::identity::Role;
 use mamori_core::jst::JST;
+use mamori_core::monitoring::ReminderKind;
 use mamori_core::scope::Scope;
 use mamori_core::yearly::DueState;
 use mamori_store::accounts::Account;
@@ -66,7 +67,7 @@ pub async fn send_reminders(
             RoundDue::Overdue { days_late } => -days_late,
         };
         let reminder = Reminder {
-            kind: "round",
+            kind: ReminderKind::Round,
             system_id: s.id,
             round: s.round,
             due_on: due_on.to_string(),
@@ -87,7 +88,7 @@ pub async fn send_reminders(
         };
         let Some(s) = systems.iter().find(|s| s.id == y.system_id) else { continue };
         let reminder = Reminder {
-            kind: "yearly",
+            kind: ReminderKind::Yearly,
             system_id: s.id,
             round: i64::from(y.year),
             due_on: y.due.to_string(),
@@ -115,7 +116,7 @@ pub async fn send_reminders(
         if attempt.ok {
             sent += 1;
         } else {
-            failed.push(format!("{} {}: {}", d.reminder.kind, d.system.id, attempt.error));
+            failed.push(format!("{} {}: {}", d.reminder.kind.as_str(), d.system.id, attempt.error));
         }
         store
             .record_reminder(&d.reminder, now, to.len() as i64, &[attempt], &d.system.input.name)
@@ -141,18 +142,20 @@ fn recipients(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
 
 /// The fixed subject and the body of a reminder.
 fn text(origin: &str, d: &Due) -> (String, String) {
-    let (what, path) = match d.reminder.kind {
-        "yearly" => ("年次報告 (対策の実施状況の報告)", format!("/systems/{}/yearly", d.system.id)),
-        _ => ("チェックリストの回答", format!("/systems/{}", d.system.id)),
+    let (what, path, of) = match d.reminder.kind {
+        ReminderKind::Yearly => (
+            "年次報告 (対策の実施状況の報告)",
+            format!("/systems/{}/yearly", d.system.id),
+            format!("{}年の報告", d.reminder.round),
+        ),
+        ReminderKind::Round => {
+            ("チェックリストの回答", format!("/systems/{}", d.system.id), format!("第{}回", d.reminder.round))
+        }
     };
     let (subject, when) = match d.days_left {
         0 => (format!("[mamori] {what}の期限は本日です"), "本日が期限です。".to_owned()),
         l if l > 0 => (format!("[mamori] {what}の期限まであと{l}日です"), format!("あと {l} 日です。")),
         l => (format!("[mamori] {what}の期限を過ぎています"), format!("期限を {} 日過ぎています。", -l)),
-    };
-    let of = match d.reminder.kind {
-        "yearly" => format!("{}年の報告", d.reminder.round),
-        _ => format!("第{}回", d.reminder.round),
     };
     let body = format!(
         "{what}の期限のお知らせです。\n\nシステム: {}\n対象: {of}\n期限: {}\n{when}\n\nまだ済んでいません。こちらから:\n{origin}{path}\n\nこのメールは mamori から自動で送信しています。\n",

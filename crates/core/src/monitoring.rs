@@ -28,6 +28,11 @@ pub const ALERT_KINDS: [&str; 8] = [
     crate::jobs::JOB_FAILED,
 ];
 
+crate::closed_set!(
+    /// What a due-date reminder is about, as stored.
+    ReminderKind { Round = "round", Yearly = "yearly" }
+);
+
 /// How long a notifier's claim on an alert holds: no other instance sends
 /// it meanwhile, and a failed delivery is tried again after it at the soonest.
 pub const NOTIFY_HOLD: Duration = Duration::minutes(5);

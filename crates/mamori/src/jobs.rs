@@ -317,7 +317,7 @@ impl Work {
         match kind {
             JobKind::WatchSignins => {
                 store.watch_signins(now, &self.audit.watch).await.map_err(|e| e.to_string())?;
-                Ok(String::new())
+                Ok("確認しました (checked)".into())
             }
             JobKind::DisableInactive => {
                 let done = disable_inactive(store, now, &self.security).await.map_err(|e| e.to_string())?;
@@ -338,10 +338,8 @@ impl Work {
                     .await
                     .map_err(|e| e.to_string())?;
                 let jobs = store.purge_jobs(now - KEEP_DONE, now - KEEP_FAILED).await.map_err(|e| e.to_string())?;
-                Ok(match purged {
-                    Some((n, path)) => format!("{n} 件を {} へ (events archived); {jobs} jobs removed", path.display()),
-                    None => format!("0 events; {jobs} jobs removed"),
-                })
+                let events = purged.map_or(0, |(n, _)| n);
+                Ok(format!("監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件を削除 (events archived, job runs removed)"))
             }
             JobKind::SendReminders => {
                 mamori_app::reminders::send_reminders(&self.notifier, store, now, self.report_month).await

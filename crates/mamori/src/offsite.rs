@@ -111,7 +111,11 @@ impl S3Plan {
         let url = self.bucket.get_object(Some(&self.credentials), &key).sign(SIGNED_FOR);
         let mut got = expect_ok(self.http.get(url).send().await, "GET").await?;
         let mut hash = Sha256::new();
-        while let Some(chunk) = got.chunk().await.map_err(|_| anyhow::anyhow!("S3 GET: the read was cut off"))? {
+        while let Some(chunk) = got
+            .chunk()
+            .await
+            .map_err(|_| anyhow::anyhow!("S3 からの読み戻しが途中で切れました (S3 GET: the read was cut off)"))?
+        {
             hash.update(chunk);
         }
         let have = hex::encode(hash.finalize());
@@ -133,7 +137,10 @@ impl S3Plan {
                 list.with_continuation_token(t.as_str());
             }
             let listed = expect_ok(self.http.get(list.sign(SIGNED_FOR)).send().await, "LIST").await?;
-            let text = listed.text().await.map_err(|_| anyhow::anyhow!("S3 LIST: the read was cut off"))?;
+            let text = listed
+                .text()
+                .await
+                .map_err(|_| anyhow::anyhow!("S3 の一覧が途中で切れました (S3 LIST: the read was cut off)"))?;
             let page = ListObjectsV2::parse_response(&with_aws_namespace(&text)).context("S3 LIST")?;
             for o in page.contents {
                 let name = o.key.strip_prefix(self.prefix.as_str()).unwrap_or(&o.key).to_owned();
@@ -162,10 +169,11 @@ impl S3Plan {
 /// and so the signature, which would reach the log and the alert.
 async fn expect_ok(sent: reqwest::Result<reqwest::Response>, what: &str) -> anyhow::Result<reqwest::Response> {
     let r = sent.map_err(|e| {
-        anyhow::anyhow!("S3 {what}: {}", if e.is_timeout() { "timeout".to_owned() } else { "connection failed".into() })
+        let why = if e.is_timeout() { "timeout" } else { "connection failed" };
+        anyhow::anyhow!("S3 に接続できません (S3 {what}: {why})")
     })?;
     if !r.status().is_success() {
-        bail!("S3 {what}: HTTP {}", r.status().as_u16());
+        bail!("S3 が要求を断りました (S3 {what}: HTTP {})", r.status().as_u16());
     }
     Ok(r)
 }

@@ -32,7 +32,7 @@ pub fn stale_after(opts: &ScanOptions) -> time::Duration {
 pub async fn run_one(store: &Store, clock: &std::sync::Arc<dyn Clock>, opts: &ScanOptions) -> Result<bool, StoreError> {
     let Some(run) = store.claim_scan(clock.now(), stale_after(opts)).await? else { return Ok(false) };
     let (s, c, o, r) = (store.clone(), clock.clone(), opts.clone(), run.clone());
-    match tokio::spawn(async move { run_claimed(&s, &*c, &o, &r).await }).await {
+    match tokio::spawn(async move { run_claimed(&s, &*c, &o, r).await }).await {
         Ok(result) => result.map(|()| true),
         Err(e) => {
             tracing::error!("the scanner stopped on scan {}: {e}", run.id);
@@ -49,9 +49,8 @@ async fn run_claimed(
     store: &Store,
     clock: &dyn Clock,
     opts: &ScanOptions,
-    run: &mamori_store::scans::ScanRun,
+    run: mamori_store::scans::ScanRun,
 ) -> Result<(), StoreError> {
-    let run = run.clone();
     let Some(system) = store.system(run.system_id).await? else {
         let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default() };
         store.finish_scan(&ctx, &run, false, &ScanReport::default(), "the system no longer exists").await?;

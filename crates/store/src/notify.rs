@@ -7,7 +7,7 @@
 use crate::auditlog::{Alert, AlertRow};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
-use mamori_core::monitoring::{notify_retry_wait, NOTIFY_HOLD};
+use mamori_core::monitoring::{notify_retry_wait, ReminderKind, NOTIFY_HOLD};
 use time::{Duration, OffsetDateTime};
 
 /// One attempt to deliver an alert (or a test message: no alert).
@@ -45,11 +45,11 @@ struct DeliveryRow {
     about: String,
 }
 
-/// A reminder: of what (`round` or `yearly`), which system, round (or
-/// year), due date and step (30, 7 or 1 days before; 0 once overdue).
+/// A reminder: of what, which system, round (or year), due date and step
+/// (30, 7 or 1 days before; 0 once overdue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reminder {
-    pub kind: &'static str,
+    pub kind: ReminderKind,
     pub system_id: i64,
     pub round: i64,
     pub due_on: String,
@@ -134,7 +134,7 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM reminder_sent WHERE system_id = $1 AND round = $2 AND due_on = $3 AND step = $4 AND kind = $5",
             )
-            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(r.kind).fetch_one(c).await?
+            .bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(r.kind.as_str()).fetch_one(c).await?
         })?;
         Ok(n > 0)
     }
@@ -157,7 +157,7 @@ impl Store {
                 "INSERT INTO reminder_sent (kind, system_id, round, due_on, step, sent_at_us, recipients) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (kind, system_id, round, due_on, step) DO NOTHING",
             )
-            .bind(r.kind).bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(at).bind(recipients)
+            .bind(r.kind.as_str()).bind(r.system_id).bind(r.round).bind(&r.due_on).bind(r.step).bind(at).bind(recipients)
             .execute(&mut *c).await?.rows_affected());
         }
         tx.commit().await
