@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod checklist;
 pub mod credentials;
 pub mod evidence;
+pub mod inventory;
 pub mod library;
 pub mod notify;
 pub mod oversight;

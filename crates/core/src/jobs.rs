@@ -16,6 +16,7 @@ crate::closed_set!(
         PurgeAudit = "audit.purge",
         Backup = "backup",
         SendReminders = "reminders.send",
+        CheckSupport = "inventory.check_support",
     }
 );
 

@@ -30,10 +30,38 @@ pub fn jst_day_start(s: &str) -> Option<OffsetDateTime> {
     Some(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(JST))
 }
 
+/// A calendar date as people type it: `2027-04-30` or `2027/4/30` (the
+/// form Japanese Excel shows), spaces around it ignored.
+pub fn parse_date(s: &str) -> Option<Date> {
+    let s = s.trim();
+    let mut parts = s.split(['-', '/']);
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || !(1..=2).contains(&m.len()) || !(1..=2).contains(&d.len()) {
+        return None;
+    }
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y) && digits(m) && digits(d)) {
+        return None;
+    }
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+    use time::macros::{date, datetime};
+
+    #[test]
+    fn dates_as_people_type_them() {
+        assert_eq!(parse_date(" 2027-04-30 "), Some(date!(2027 - 04 - 30)));
+        assert_eq!(parse_date("2027/4/3"), Some(date!(2027 - 04 - 03)));
+        for bad in
+            ["", "2027-02-30", "27-04-30", "2027-04", "2027-04-30-1", "２０２７-04-30", "2027-+4-30", "2027/13/01"]
+        {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn shows_japan_time_with_kanji_units() {

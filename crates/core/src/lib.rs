@@ -30,6 +30,7 @@ pub mod catalog;
 pub mod checklist;
 pub mod clock;
 pub mod identity;
+pub mod inventory;
 pub mod jobs;
 pub mod jst;
 pub mod monitoring;

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 8] = [
+pub const ALERT_KINDS: [&str; 10] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -26,7 +26,14 @@ pub const ALERT_KINDS: [&str; 8] = [
     "scan.certificate_expiring",
     "scan.address_changed",
     crate::jobs::JOB_FAILED,
+    SUPPORT_ENDING,
+    SUPPORT_ENDED,
 ];
+
+/// A component's support ends within the warning window (items 62, 68).
+pub const SUPPORT_ENDING: &str = "inventory.support_ending";
+/// A component's support has ended.
+pub const SUPPORT_ENDED: &str = "inventory.support_ended";
 
 crate::closed_set!(
     /// What a due-date reminder is about, as stored.

@@ -11,6 +11,8 @@ pub mod audit_export;
 pub mod catalog_io;
 pub mod evidence;
 pub mod export;
+pub mod feeds;
+pub mod inventory;
 pub mod report;
 pub mod sealed;
 pub mod xlsx_guard;

@@ -54,6 +54,16 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::systems::SystemCommand,
     },
+    /// ソフトウェア構成 (No.62, 68) (a system's software inventory)
+    Inventory {
+        #[command(subcommand)]
+        command: crate::inventory::InventoryCommand,
+    },
+    /// 参照データ (reference data: release support ends)
+    Feed {
+        #[command(subcommand)]
+        command: crate::inventory::FeedCommand,
+    },
     /// 報告書・チェックリストの出力 (reports)
     Report {
         #[command(subcommand)]
@@ -82,6 +92,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Catalog { command } => crate::catalog::run(&cli.global, command).await,
         Command::System { command } => crate::systems::run(&cli.global, command).await,
         Command::Report { command } => crate::report::run(&cli.global, command).await,
+        Command::Inventory { command } => crate::inventory::run_inventory(&cli.global, command).await,
+        Command::Feed { command } => crate::inventory::run_feed(&cli.global, command).await,
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
         Command::Verify => crate::verify::run(&cli.global).await,

@@ -123,6 +123,9 @@ struct FileReports {
     /// The days a round gives to answer, from the day it starts (or the
     /// system is recorded) to its due date; 60 by default.
     round_days: Option<u16>,
+    /// How many days before a component's support ends it is warned about
+    /// (items 62, 68); 180 by default.
+    support_warn_days: Option<u16>,
 }
 
 /// `[scan]`: the server's scans of systems' URLs.
@@ -334,6 +337,8 @@ pub struct Config {
     pub report_month: u8,
     /// The days a round gives to answer (1–366).
     pub round_days: u16,
+    /// The days before a support end that warn (1–730).
+    pub support_warn_days: u16,
     pub notify: crate::notifying::Notify,
     pub jobs: crate::jobs::Jobs,
 }
@@ -576,6 +581,13 @@ impl Config {
             )));
         }
 
+        let support_warn_days = file.reports.support_warn_days.unwrap_or(180);
+        if !(1..=730).contains(&support_warn_days) {
+            errors.push(ConfigError(format!(
+                "reports.support_warn_days は 1 から 730 です ({support_warn_days}) (reports.support_warn_days must be 1 to 730)"
+            )));
+        }
+
         match (errors.is_empty(), database, listen) {
             (true, Some(database), Some(listen)) => Ok(Config {
                 data_dir,
@@ -595,6 +607,7 @@ impl Config {
                 jobs,
                 report_month,
                 round_days,
+                support_warn_days,
             }),
             (_, database, _) => Err(ConfigErrors { errors, database, data_dir: data_dir.clone() }),
         }

@@ -179,6 +179,8 @@ pub struct Background {
     pub notifier: Arc<mamori_app::notify::Notifier>,
     /// The ward's default month for yearly reports (item 68).
     pub report_month: u8,
+    /// The days before a support end that warn (items 62, 68).
+    pub support_warn_days: u16,
 }
 
 /// Runs until `stop`: the scheduled work (queued and claimed through the
@@ -186,7 +188,19 @@ pub struct Background {
 /// sessions swept every 15 minutes, refused anonymous requests written
 /// every minute.
 pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    let Background { store, sessions, clock, security, audit, scan, refusals, jobs, notifier, report_month } = b;
+    let Background {
+        store,
+        sessions,
+        clock,
+        security,
+        audit,
+        scan,
+        refusals,
+        jobs,
+        notifier,
+        report_month,
+        support_warn_days,
+    } = b;
     spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
     let work = Work {
         store: store.clone(),
@@ -196,6 +210,7 @@ pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::Joi
         jobs,
         notifier,
         report_month,
+        support_warn_days,
         worker: instance_name(),
     };
     spawn_job_worker(work, stop.clone());
@@ -234,6 +249,7 @@ struct Work {
     jobs: Jobs,
     notifier: Arc<mamori_app::notify::Notifier>,
     report_month: u8,
+    support_warn_days: u16,
     worker: String,
 }
 
@@ -273,7 +289,7 @@ impl Work {
             let daily_at = match kind {
                 JobKind::Backup if self.jobs.backup.is_none() => continue,
                 JobKind::Backup => self.jobs.backup_at,
-                JobKind::SendReminders => self.jobs.reminders_at,
+                JobKind::SendReminders | JobKind::CheckSupport => self.jobs.reminders_at,
                 _ => time::Duration::ZERO,
             };
             let due = kind.due(now, daily_at);
@@ -343,6 +359,12 @@ impl Work {
             }
             JobKind::SendReminders => {
                 mamori_app::reminders::send_reminders(&self.notifier, store, now, self.report_month).await
+            }
+            JobKind::CheckSupport => {
+                let n = mamori_app::inventory::warn_support(store, now, self.support_warn_days.into())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("{n} 件を警告 (alerts raised)"))
             }
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };

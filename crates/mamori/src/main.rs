@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod config;
 mod demo;
+mod inventory;
 mod jobs;
 mod keys;
 mod notifying;

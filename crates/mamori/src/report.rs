@@ -2,7 +2,7 @@
 //! console through the same operations as the web downloads.
 
 use crate::config::GlobalArgs;
-use crate::shared::{console_person, open_store, write_stdout, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::shared::{console_person, open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::{reports, Op, Refused};
 use mamori_core::audit::Origin;
@@ -222,12 +222,5 @@ async fn checklist(
 }
 
 fn write(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), ExitCode> {
-    match output {
-        Some(path) => std::fs::write(path, bytes)
-            .map_err(|e| fail(EXIT_CONFIG, format!("{} に書けません (cannot write): {e}", path.display()))),
-        None => {
-            write_stdout(bytes);
-            Ok(())
-        }
-    }
+    crate::shared::write_output(output.map(PathBuf::as_path), bytes)
 }

@@ -134,6 +134,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         vendor_scan_gap: cfg.scan.vendor_gap,
         report_month: cfg.report_month,
         round_days: cfg.round_days,
+        support_warn_days: cfg.support_warn_days,
         notifier: Some(notifier.clone()),
     };
     let sessions = match store.sessions().await {
@@ -207,6 +208,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         jobs: cfg.jobs.clone(),
         notifier: notifier.clone(),
         report_month: cfg.report_month,
+        support_warn_days: cfg.support_warn_days,
     };
     crate::notifying::spawn(notifier, store.clone(), clock.clone(), cfg.notify.poll, stop_rx_jobs.clone());
     let jobs = crate::jobs::spawn(background, stop_rx_jobs);

@@ -186,6 +186,20 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
 /// nobody reads any more ends the command here, as it ends other Unix
 /// tools: by SIGPIPE, quietly. Any other failure to write is reported and
 /// ends the command with [`EXIT_PROBLEM`].
+/// Writes `bytes` to the file the operator named, or to standard output.
+pub fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), ExitCode> {
+    match output {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| {
+            eprintln!("mamori: {} に書けません (cannot write): {e}", path.display());
+            ExitCode::from(EXIT_CONFIG)
+        }),
+        None => {
+            write_stdout(bytes);
+            Ok(())
+        }
+    }
+}
+
 pub fn write_stdout(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {

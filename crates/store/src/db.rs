@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The workflow does not allow the step now.
     #[error("refused by the workflow: {0:?}")]
     Refused(mamori_core::checklist::WorkflowError),
+    /// The change would take a list beyond its limit.
+    #[error("over the limit of {0}")]
+    Limit(usize),
 }
 
 /// Where the database lives.

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod figures;
 pub mod identity;
 pub mod integrity;
+pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod library;

@@ -127,6 +127,8 @@ pub const MULTIPART_ROUTES: &[&str] = &[
     "/catalog/import",
     "/library",
     "/library/{id}/revisions",
+    "/systems/{id}/inventory/import",
+    "/feeds",
 ];
 
 /// Largest form body read from someone not signed in (the sign-in and

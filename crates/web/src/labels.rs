@@ -181,6 +181,11 @@ impl Label for Action {
             Action::DocumentUnlinked => "action-document-unlinked",
             Action::DocumentDeleted => "action-document-deleted",
             Action::DocumentDownloaded => "action-document-downloaded",
+            Action::ComponentSaved => "action-component-saved",
+            Action::ComponentRemoved => "action-component-removed",
+            Action::InventoryImported => "action-inventory-imported",
+            Action::InventoryExported => "action-inventory-exported",
+            Action::FeedImported => "action-feed-imported",
             Action::RoundStarted => "action-system-round-started",
             Action::CatalogVersionChanged => "action-system-catalog-changed",
             Action::AuditPurged => "action-audit-purged",
@@ -232,6 +237,7 @@ pub fn all_keys() -> Vec<&'static str> {
     keys.extend(Severity::ALL.iter().map(|x| x.key()));
     keys.extend(JobKind::ALL.iter().map(|x| x.key()));
     keys.extend(JobState::ALL.iter().map(|x| x.key()));
+    keys.extend(mamori_core::inventory::ComponentKind::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().map(|x| x.key()));
     keys.extend(CheckId::ALL.iter().flat_map(|x| scan_meaning_keys(*x)));
     keys.extend(Attr::EVERY.map(Label::key));
@@ -251,6 +257,20 @@ impl Label for JobKind {
             JobKind::PurgeAudit => "job-purge-audit",
             JobKind::Backup => "job-backup",
             JobKind::SendReminders => "job-send-reminders",
+            JobKind::CheckSupport => "job-check-support",
+        }
+    }
+}
+
+impl Label for mamori_core::inventory::ComponentKind {
+    fn key(self) -> &'static str {
+        use mamori_core::inventory::ComponentKind::*;
+        match self {
+            Os => "component-os",
+            Middleware => "component-middleware",
+            Framework => "component-framework",
+            Library => "component-library",
+            Other => "component-other",
         }
     }
 }
@@ -417,6 +437,8 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "scan.certificate_expiring" => Some("alert-scan-certificate-expiring"),
         "scan.address_changed" => Some("alert-scan-address-changed"),
         "job.failed" => Some("alert-job-failed"),
+        "inventory.support_ending" => Some("alert-support-ending"),
+        "inventory.support_ended" => Some("alert-support-ended"),
         _ => None,
     }
 }

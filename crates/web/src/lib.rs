@@ -66,6 +66,8 @@ pub struct WebConfig {
     pub report_month: u8,
     /// The days a round gives to answer, to its due date.
     pub round_days: u16,
+    /// The days before a support end that warn (items 62, 68).
+    pub support_warn_days: u16,
     /// Sends alerts by mail and webhook, when configured (items 22, 23).
     pub notifier: Option<std::sync::Arc<mamori_app::notify::Notifier>>,
 }

@@ -196,7 +196,10 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
 /// upload routes, which get the evidence limit and room for the form's
 /// other fields (and read it only after the route's permission).
 pub fn body_limit(state: &AppState, route: Option<&str>) -> usize {
-    if route.is_some_and(|r| crate::csrf::MULTIPART_ROUTES.contains(&r)) {
+    if route == Some("/feeds") {
+        // Release data for every product is larger than a document.
+        state.config.evidence.max_bytes.max(mamori_files::feeds::MAX_BYTES) + 1024 * 1024
+    } else if route.is_some_and(|r| crate::csrf::MULTIPART_ROUTES.contains(&r)) {
         state.config.evidence.max_bytes + 1024 * 1024
     } else {
         state.config.limits.max_body_bytes

@@ -4,7 +4,7 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, alerts, audit, catalog, dashboard, jobs, library, me, signin, systems};
+use crate::handlers::{admin, alerts, audit, catalog, dashboard, inventory, jobs, library, me, signin, systems};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -153,6 +153,34 @@ fn entries() -> Vec<Entry> {
             post(systems::upload_evidence).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         entry(g.clone(), "/evidence/{id}", Permission(ViewSystems), get(systems::download_evidence)),
+        entry(g.clone(), "/systems/{id}/inventory", Permission(ViewSystems), get(inventory::inventory)),
+        entry(p.clone(), "/systems/{id}/inventory", Permission(AnswerChecklist), post(inventory::add_component)),
+        entry(
+            p.clone(),
+            "/systems/{id}/inventory/import",
+            Permission(AnswerChecklist),
+            post(inventory::import).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        entry(g.clone(), "/systems/{id}/inventory.csv", Permission(ViewSystems), get(inventory::export_csv)),
+        entry(p.clone(), "/systems/{id}/inventory.csv", Permission(ViewSystems), post(inventory::export_csv)),
+        entry(g.clone(), "/systems/{id}/inventory.xlsx", Permission(ViewSystems), get(inventory::export_xlsx)),
+        entry(p.clone(), "/systems/{id}/inventory.xlsx", Permission(ViewSystems), post(inventory::export_xlsx)),
+        entry(g.clone(), "/systems/{id}/inventory/{cid}", Permission(AnswerChecklist), get(inventory::component)),
+        entry(p.clone(), "/systems/{id}/inventory/{cid}", Permission(AnswerChecklist), post(inventory::save_component)),
+        entry(
+            p.clone(),
+            "/systems/{id}/inventory/{cid}/remove",
+            Permission(AnswerChecklist),
+            post(inventory::remove_component),
+        ),
+        entry(g.clone(), "/inventory", Permission(ViewSystems), get(inventory::support_list)),
+        entry(g.clone(), "/feeds", Permission(ManageCatalog), get(inventory::feeds)),
+        entry(
+            p.clone(),
+            "/feeds",
+            Permission(ManageCatalog),
+            post(inventory::import_feed).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
         entry(g.clone(), "/documents/{id}", Permission(ViewSystems), get(library::download_document)),
         entry(
             p.clone(),

@@ -17,7 +17,7 @@ use mamori_files::sealed::PASSWORD_MIN;
 use tower_sessions::Session;
 
 /// The downloads that may be sealed: each also answers a POST.
-pub const DOWNLOADS: [&str; 8] = [
+pub const DOWNLOADS: [&str; 10] = [
     "/admin/ledger.csv",
     "/admin/ledger.xlsx",
     "/audit/export.csv",
@@ -26,6 +26,8 @@ pub const DOWNLOADS: [&str; 8] = [
     "/systems/{id}/report.xlsx",
     "/systems/{id}/report.csv",
     "/systems/{id}/yearly.xlsx",
+    "/systems/{id}/inventory.xlsx",
+    "/systems/{id}/inventory.csv",
 ];
 
 pub fn is_download(path: &str) -> bool {

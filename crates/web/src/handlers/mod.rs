@@ -6,6 +6,7 @@ pub mod audit;
 mod audit_names;
 pub mod catalog;
 pub mod dashboard;
+pub mod inventory;
 pub mod jobs;
 pub mod library;
 pub mod me;

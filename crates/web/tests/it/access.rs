@@ -35,6 +35,13 @@ mod mamori_web_access {
 }
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
+    concrete_with(path, account, system, system)
+}
+
+/// [`concrete`] with `component` for a component of the system's inventory.
+fn concrete_with(path: &str, account: i64, system: i64, component: i64) -> String {
+    let path = path.replace("{cid}", &component.to_string());
+    let path = path.as_str();
     let about_system = ["/systems/", "/evidence/", "/library/", "/documents/"].iter().any(|p| path.starts_with(p));
     let id = if about_system { system } else { account };
     let id = if path.starts_with("/alerts/") { 1 } else { id };
@@ -170,10 +177,19 @@ async fn role_by_route_matrix_has_no_surprise() {
         let alert =
             app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "matrix", "").await.unwrap();
         assert_eq!(alert, 1);
+        // A component of the system's inventory: made again each time a
+        // person who may removes it, so the next person finds one.
+        let component_input = mamori_core::inventory::ComponentInput::parse(&mamori_core::inventory::ComponentFields {
+            product: "nginx",
+            version: "1.24.0",
+            ..Default::default()
+        })
+        .unwrap();
+        let mut component = app.store.save_component(&app.ctx(), system, None, &component_input).await.unwrap();
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {
-                let path = concrete(route.path, target, system);
+                let path = concrete_with(route.path, target, system, component);
                 let r = if route.method == reqwest::Method::GET {
                     who.client.get(&path).await
                 } else {
@@ -190,6 +206,9 @@ async fn role_by_route_matrix_has_no_surprise() {
                     };
                     who.client.post(&path, fields).await
                 };
+                if route.path.ends_with("/inventory/{cid}/remove") && r.location().ends_with("/inventory") {
+                    component = app.store.save_component(&app.ctx(), system, None, &component_input).await.unwrap();
+                }
                 let about_the_system = route.path.starts_with("/systems/{id}")
                     || route.path.starts_with("/evidence/")
                     || route.path.starts_with("/documents/");

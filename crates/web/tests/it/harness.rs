@@ -121,6 +121,7 @@ impl App {
             vendor_scan_gap: time::Duration::minutes(10),
             report_month: 4,
             round_days: 60,
+            support_warn_days: 180,
             notifier: Some(Arc::new(notifier)),
         };
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));

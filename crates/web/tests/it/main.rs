@@ -10,6 +10,7 @@ mod browser;
 mod checklist;
 mod evidence;
 mod harness;
+mod inventory;
 mod jobs;
 mod library;
 mod parties;

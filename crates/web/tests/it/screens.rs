@@ -20,6 +20,8 @@ use std::collections::BTreeSet;
 /// 2,000-character return comment (the most a comment takes), an open alert.
 struct Ward {
     sys: i64,
+    /// A component of the system's software inventory.
+    component: i64,
     vendor_account: i64,
     people: Vec<(Role, &'static str, Option<String>)>,
 }
@@ -105,7 +107,44 @@ async fn ward(app: &App) -> Ward {
     let failed = app.store.claim_job(now + time::Duration::minutes(1), "mamori-1:4242").await.unwrap().unwrap();
     app.store.finish_job(now, &failed, Err("書き込めません".into())).await.unwrap();
     app.store.claim_job(now + time::Duration::minutes(1), "mamori-2:77").await.unwrap().unwrap();
-    Ward { sys, vendor_account, people }
+    // A software inventory at hostile lengths: one ended, one ending, one
+    // without a date, one from release data; and a feed import.
+    let today = now.to_offset(mamori_core::jst::JST).date();
+    let mut component = 0;
+    for (product, end, kind) in [
+        (format!("Apache HTTP Server{}", "長".repeat(180)), Some(today - time::Duration::days(3)), "middleware"),
+        ("Ubuntu".to_owned(), None, "os"),
+        ("nginx".to_owned(), Some(today + time::Duration::days(30)), "library"),
+        ("x".repeat(200), None, "framework"),
+    ] {
+        let end = end.map(|d| d.to_string()).unwrap_or_default();
+        let fields = mamori_core::inventory::ComponentFields {
+            kind,
+            product: &product,
+            vendor: &"ベンダ".repeat(60),
+            version: &"1.2.3-".repeat(16),
+            runs_on: &"Web サーバ".repeat(20),
+            cpe: "cpe:2.3:a:apache:http_server:2.4.57:*:*:*:*:*:*:*",
+            support_end: &end,
+            reason: &"理由".repeat(1_000),
+        };
+        let input = mamori_core::inventory::ComponentInput::parse(&fields).unwrap();
+        component = app.store.save_component(&app.ctx(), sys, None, &input).await.unwrap();
+    }
+    let ubuntu = mamori_core::inventory::EolProduct {
+        name: "ubuntu".into(),
+        label: "Ubuntu".into(),
+        aliases: vec![],
+        cpes: vec![],
+        releases: vec![mamori_core::inventory::EolRelease {
+            cycle: "1.2".into(),
+            released: None,
+            eol: Some(today + time::Duration::days(100)),
+            latest: Some("1.2.9".into()),
+        }],
+    };
+    app.store.import_eol(&app.ctx(), &format!("{}.json", "u".repeat(190)), &"a".repeat(64), &[ubuntu]).await.unwrap();
+    Ward { sys, component, vendor_account, people }
 }
 
 /// A finished scan of the system: every check, each verdict among them,
@@ -164,6 +203,10 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         format!("/systems/{s}/items/2"),
         format!("/systems/{s}/items/3"),
         format!("/systems/{s}/yearly"),
+        format!("/systems/{s}/inventory"),
+        format!("/systems/{s}/inventory/{}", w.component),
+        "/inventory".into(),
+        "/feeds".into(),
         format!("/systems/{s}/report"),
         format!("/systems/{s}/yearly/report"),
         "/systems/new".into(),
@@ -200,6 +243,10 @@ fn internal_codes() -> BTreeSet<String> {
     codes.extend(CheckId::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(mamori_core::jobs::JobKind::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(mamori_core::jobs::JobState::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::inventory::ComponentKind::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::inventory::SupportState::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::inventory::SupportSource::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(["endoflife", "inventory.support_ending", "inventory.support_ended"].map(str::to_owned));
     codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
     codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));
     codes.extend(mamori_web::labels::TARGET_KINDS.map(|(kind, _)| kind.to_owned()));

@@ -1,0 +1,282 @@
+//! A system's software inventory (items 62, 68): seen by those who may see
+//! the system, kept by the department and the vendors that answer it;
+//! support-end dates filled from the release data the security office
+//! imports (the servers are offline), and warned about before they pass.
+
+use crate::checklist::{answering_org, system};
+use crate::{Op, Refused};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::identity::{FieldError, Permission};
+use mamori_core::inventory::{support, ComponentFields, ComponentInput, Support, MAX_COMPONENTS};
+use mamori_files::export::CsvEncoding;
+use mamori_files::feeds::{self, Feed};
+use mamori_files::inventory::{self as sheet, COLUMNS};
+use mamori_store::inventory::{Component, FeedImport, Imported};
+use mamori_store::systems::{SystemFilter, SystemRecord};
+use mamori_store::StoreError;
+
+/// One system's inventory, and whether the person may change it.
+pub struct Inventory {
+    pub system: SystemRecord,
+    pub components: Vec<Component>,
+    pub editable: bool,
+}
+
+/// May the person keep this system's inventory? The department and the
+/// vendors that answer the system; and the operator at the server's
+/// console acting for the security office (`mamori inventory import`).
+fn keeps(op: &Op<'_>, s: &SystemRecord) -> bool {
+    let console = op.who.account_id.is_none() && op.who.can(Permission::ManageSystems);
+    console
+        || answering_org(op).is_ok_and(|org| {
+            let p = s.input.parties();
+            p.department == org || p.has_vendor(org)
+        })
+}
+
+pub async fn inventory(op: &Op<'_>, system_id: i64) -> Result<Inventory, Refused> {
+    let system = system(op, system_id).await?;
+    let components = op.store.components(system_id).await?;
+    let editable = keeps(op, &system);
+    Ok(Inventory { system, components, editable })
+}
+
+async fn kept(op: &Op<'_>, system_id: i64) -> Result<SystemRecord, Refused> {
+    let s = system(op, system_id).await?;
+    if keeps(op, &s) {
+        Ok(s)
+    } else {
+        Err(Refused::NotFound)
+    }
+}
+
+fn limit(e: StoreError) -> Refused {
+    match e {
+        StoreError::Limit(_) => Refused::Invalid("too_many_components"),
+        other => other.into(),
+    }
+}
+
+/// Adds a component (`id` None) or changes one.
+pub async fn save(op: &Op<'_>, system_id: i64, id: Option<i64>, input: &ComponentInput) -> Result<i64, Refused> {
+    kept(op, system_id).await?;
+    if id.is_none() && op.store.components(system_id).await?.len() >= MAX_COMPONENTS {
+        return Err(Refused::Invalid("too_many_components"));
+    }
+    op.store.save_component(&op.ctx(), system_id, id, input).await.map_err(limit)
+}
+
+pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
+    kept(op, system_id).await?;
+    Ok(op.store.remove_component(&op.ctx(), system_id, id).await?)
+}
+
+/// A field's problem in words, for a sheet's row.
+fn problem(e: FieldError) -> &'static str {
+    match e {
+        FieldError::Empty => "入力してください",
+        FieldError::TooShort { .. } => "短すぎます",
+        FieldError::TooLong { .. } => "長すぎます",
+        FieldError::BadCharacters => "使えない文字があります",
+        FieldError::BadFormat => "形式が正しくありません",
+    }
+}
+
+/// Reads a sheet's rows into components; every problem by row and column.
+pub fn read_sheet(bytes: &[u8]) -> Result<Vec<ComponentInput>, Vec<String>> {
+    let rows = sheet::read(bytes).map_err(|errs| errs.iter().map(|e| e.located()).collect::<Vec<_>>())?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut keys = std::collections::HashMap::new();
+    for r in &rows {
+        let f = ComponentFields {
+            kind: r.get("kind"),
+            product: r.get("product"),
+            vendor: r.get("vendor"),
+            version: r.get("version"),
+            runs_on: r.get("runs_on"),
+            cpe: r.get("cpe"),
+            support_end: r.get("support_end"),
+            reason: r.get("reason"),
+        };
+        match ComponentInput::parse(&f) {
+            Ok(c) => {
+                if let Some(first) = keys.insert(c.key(), r.row) {
+                    errors.push(format!("{}行目: {first}行目と同じ製品・ベンダ・稼働場所です (duplicate row)", r.row));
+                }
+                out.push(c);
+            }
+            Err(problems) => {
+                for (field, e) in problems {
+                    let heading = COLUMNS.iter().find(|(f, _, _)| *f == field).map_or(field, |c| c.1);
+                    errors.push(format!("{}行目 {heading}: {}", r.row, problem(e)));
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Imports a sheet into a system's inventory: all rows or, if one has a
+/// problem, none (`Ok(Err(messages))`).
+pub async fn import(
+    op: &Op<'_>,
+    system_id: i64,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Result<Imported, Vec<String>>, Refused> {
+    kept(op, system_id).await?;
+    let rows = match read_sheet(bytes) {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(e)),
+    };
+    let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    match op.store.import_components(&op.ctx(), system_id, &name, &rows).await {
+        Ok(n) => Ok(Ok(n)),
+        Err(StoreError::Limit(max)) => Ok(Err(vec![format!("1 システム {max} 件までです (too many components)")])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The export's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv(CsvEncoding),
+    Xlsx,
+}
+
+/// The inventory as a sheet that imports back; the export is audited.
+pub async fn export(op: &Op<'_>, system_id: i64, format: Format) -> Result<(SystemRecord, Vec<u8>), Refused> {
+    let inv = inventory(op, system_id).await?;
+    let rows: Vec<[String; 8]> = inv
+        .components
+        .iter()
+        .map(|c| {
+            let i = &c.input;
+            [
+                i.kind.word().to_owned(),
+                i.product.clone(),
+                i.vendor.clone(),
+                i.version.clone(),
+                i.runs_on.clone(),
+                i.cpe.clone().unwrap_or_default(),
+                i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+                i.reason.clone(),
+            ]
+        })
+        .collect();
+    let (bytes, name) = match format {
+        Format::Csv(enc) => (sheet::csv(&rows, enc), enc.format_name()),
+        Format::Xlsx => {
+            (sheet::xlsx(&rows).map_err(|_| Refused::Internal("the workbook could not be written"))?, "xlsx")
+        }
+    };
+    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::InventoryExported, Outcome::Success)
+        .target("system", system_id.to_string())
+        .changes(Changes::new().with("format", name).with("components", rows.len()));
+    op.store.audit_record(op.now, ev).await?;
+    Ok((inv.system, bytes))
+}
+
+/// A component with its system's name and how close its support end is.
+pub struct Dated {
+    pub system_id: i64,
+    pub system_name: String,
+    pub component: Component,
+    pub support: Support,
+}
+
+/// The components with a support-end date in the systems the person may
+/// see, soonest first; `warn_days` sets the warning window.
+pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
+    let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
+    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    let today = mamori_core::jst::format_jst_date(op.now);
+    let today = mamori_core::jst::parse_date(&today).ok_or(Refused::Internal("today"))?;
+    Ok(op
+        .store
+        .dated_components()
+        .await?
+        .into_iter()
+        .filter_map(|c| {
+            let name = names.get(&c.system_id)?;
+            Some(Dated {
+                system_id: c.system_id,
+                system_name: (*name).to_owned(),
+                support: support(c.input.support_end, today, warn_days),
+                component: c,
+            })
+        })
+        .collect())
+}
+
+/// Imports a feed file (the security office): its kind is recognised from
+/// the content; `Ok(Err(message))` when it is not one mamori reads.
+pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<Result<FeedImport, String>, Refused> {
+    op.require(Permission::ManageCatalog)?;
+    let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let feed = match feeds::read(bytes, &name) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e.0)),
+    };
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    match feed {
+        Feed::EndOfLife(products) => Ok(Ok(op.store.import_eol(&op.ctx(), &name, &sha256, &products).await?)),
+    }
+}
+
+/// The feed files imported, newest first (the security office).
+pub async fn feed_imports(op: &Op<'_>) -> Result<Vec<FeedImport>, Refused> {
+    op.require(Permission::ManageCatalog)?;
+    Ok(op.store.feed_imports(100).await?)
+}
+
+/// The daily check (a job): raises an alert for each component whose
+/// support ends within `warn_days` or has ended, once per step and date
+/// (a changed date is alerted afresh). Returns the alerts raised.
+pub async fn warn_support(
+    store: &mamori_store::Store,
+    now: time::OffsetDateTime,
+    warn_days: u32,
+) -> Result<usize, StoreError> {
+    use mamori_core::inventory::SupportState;
+    use mamori_core::monitoring::{Severity, SUPPORT_ENDED, SUPPORT_ENDING};
+    let today = mamori_core::jst::parse_date(&mamori_core::jst::format_jst_date(now))
+        .ok_or_else(|| StoreError::Corrupt("today".into()))?;
+    let names: std::collections::HashMap<i64, String> = store
+        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.input.name))
+        .collect();
+    let mut raised = 0;
+    for c in store.dated_components().await? {
+        let s = support(c.input.support_end, today, warn_days);
+        let (kind, severity, detail) = match s {
+            Support::Ending { on, days } => (
+                SUPPORT_ENDING,
+                Severity::Warning,
+                format!("サポート終了まで {days} 日 ({on} まで) (support ends in {days} days)"),
+            ),
+            Support::Ended { on } => {
+                (SUPPORT_ENDED, Severity::Critical, format!("サポートは {on} に終了しました (support ended)"))
+            }
+            Support::Unknown | Support::Supported { .. } => continue,
+        };
+        if c.warned == Some(s.state()) || (c.warned == Some(SupportState::Ended) && s.state() == SupportState::Ending) {
+            continue;
+        }
+        if !store.mark_component_warned(c.id, s.state()).await? {
+            continue;
+        }
+        let system = names.get(&c.system_id).map_or("", String::as_str);
+        let subject = format!("{system}: {} {} ({})", c.input.product, c.input.version, c.input.runs_on);
+        store.raise_alert(now, kind, severity, &subject, &detail).await?;
+        raised += 1;
+    }
+    Ok(raised)
+}

@@ -1,0 +1,507 @@
+//! The software inventory of each system (items 62, 68) and the release
+//! data that fills its support-end dates. Every change is written with its
+//! audit event in one transaction; an import is one transaction whatever
+//! its size.
+
+use crate::identity::Ctx;
+use crate::systems::lock_system;
+use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
+use mamori_core::audit::{Action, Changes, NewEvent};
+use mamori_core::clock::to_unix_micros;
+use mamori_core::inventory::{
+    feed_support_end, ComponentInput, ComponentKind, Cpe, EolProduct, EolRelease, SupportSource, SupportState,
+};
+use time::{Date, OffsetDateTime};
+
+/// A component as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub id: i64,
+    pub system_id: i64,
+    /// `support_end` is the date in force, the person's or the data's.
+    pub input: ComponentInput,
+    pub source: Option<SupportSource>,
+    /// The release data's product and cycle the component was matched to.
+    pub feed: Option<(String, String)>,
+    /// The newest version of its cycle, from the release data.
+    pub latest: Option<String>,
+    /// The support state last alerted for the current date.
+    pub warned: Option<SupportState>,
+    pub updated_at: OffsetDateTime,
+    pub updated_by: String,
+}
+
+/// What an import of rows did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+}
+
+/// A feed file's import, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedImport {
+    pub kind: String,
+    pub name: String,
+    pub sha256: String,
+    pub records: i64,
+    pub changed: i64,
+    pub skipped: i64,
+    pub imported_at: OffsetDateTime,
+    pub imported_by: String,
+}
+
+const SELECT: &str =
+    "SELECT id, system_id, kind, product, vendor, version, runs_on, cpe, support_end, support_source, \
+     feed_product, feed_cycle, latest, reason, warned, updated_at_us, updated_by FROM component";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    system_id: i64,
+    kind: String,
+    product: String,
+    vendor: String,
+    version: String,
+    runs_on: String,
+    cpe: Option<String>,
+    support_end: Option<String>,
+    support_source: Option<String>,
+    feed_product: Option<String>,
+    feed_cycle: Option<String>,
+    latest: Option<String>,
+    reason: String,
+    warned: Option<String>,
+    updated_at_us: i64,
+    updated_by: String,
+}
+
+impl Row {
+    fn into_component(self) -> Result<Component, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("component {}: {what}", self.id));
+        Ok(Component {
+            id: self.id,
+            system_id: self.system_id,
+            input: ComponentInput {
+                kind: ComponentKind::parse(&self.kind).ok_or_else(|| corrupt("kind"))?,
+                support_end: match &self.support_end {
+                    Some(d) => Some(mamori_core::jst::parse_date(d).ok_or_else(|| corrupt("support_end"))?),
+                    None => None,
+                },
+                product: self.product,
+                vendor: self.vendor,
+                version: self.version,
+                runs_on: self.runs_on,
+                cpe: self.cpe,
+                reason: self.reason,
+            },
+            source: self.support_source.as_deref().and_then(SupportSource::parse),
+            feed: self.feed_product.zip(self.feed_cycle),
+            latest: self.latest,
+            warned: self.warned.as_deref().and_then(SupportState::parse),
+            updated_at: timestamp(self.updated_at_us)?,
+            updated_by: self.updated_by,
+        })
+    }
+}
+
+/// The support-end date in force and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fill {
+    support_end: Option<Date>,
+    source: Option<SupportSource>,
+    feed: Option<(String, String)>,
+    latest: Option<String>,
+}
+
+/// A date the person gives wins, unless it is the data's own date (an
+/// exported sheet imported back keeps following the data); without one
+/// the data's date fills it.
+fn fill(input: &ComponentInput, products: &[EolProduct]) -> Fill {
+    let cpe = input.cpe.as_deref().and_then(Cpe::parse);
+    let found: Option<(&EolProduct, &EolRelease)> =
+        feed_support_end(products, &input.product, &input.version, cpe.as_ref());
+    let feed = found.map(|(p, r)| (p.name.clone(), r.cycle.clone()));
+    let latest = found.and_then(|(_, r)| r.latest.clone());
+    let data_date = found.and_then(|(_, r)| r.eol);
+    match (input.support_end, data_date) {
+        (Some(d), Some(f)) if d == f => Fill { support_end: Some(d), source: Some(SupportSource::Feed), feed, latest },
+        (Some(d), _) => Fill { support_end: Some(d), source: Some(SupportSource::Manual), feed, latest },
+        (None, Some(f)) => Fill { support_end: Some(f), source: Some(SupportSource::Feed), feed, latest },
+        (None, None) => Fill { support_end: None, source: None, feed, latest },
+    }
+}
+
+fn key_text(input: &ComponentInput) -> String {
+    let (v, p, r) = input.key();
+    format!("{v}\u{1f}{p}\u{1f}{r}")
+}
+
+fn described(input: &ComponentInput) -> String {
+    format!("{} {}", input.product, input.version)
+}
+
+fn date_text(d: Option<Date>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+impl Store {
+    /// The components of one system, by kind, product and place.
+    pub async fn components(&self, system_id: i64) -> Result<Vec<Component>, StoreError> {
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE system_id = $1 ORDER BY kind, product, runs_on, id"))
+                .bind(system_id).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(Row::into_component).collect()
+    }
+
+    /// Every component with a support-end date, soonest first.
+    pub async fn dated_components(&self) -> Result<Vec<Component>, StoreError> {
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE support_end IS NOT NULL ORDER BY support_end, system_id, id"))
+                .fetch_all(c).await?
+        })?;
+        rows.into_iter().map(Row::into_component).collect()
+    }
+
+    /// The release data as imported.
+    pub async fn eol_products(&self) -> Result<Vec<EolProduct>, StoreError> {
+        self.read(async |tx| eol_products_in(tx).await).await
+    }
+
+    /// Adds a component (`id` None) or changes one of the system's. A
+    /// second component with the same vendor, product and place is `Taken`.
+    pub async fn save_component(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        id: Option<i64>,
+        input: &ComponentInput,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
+        let products = eol_products_in(&mut tx).await?;
+        let f = fill(input, &products);
+        let key = key_text(input);
+        let taken: Option<i64> = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT id FROM component WHERE system_id = $1 AND ukey = $2")
+                .bind(system_id).bind(&key).fetch_optional(c).await?
+        });
+        if taken.is_some_and(|t| Some(t) != id) {
+            return Err(StoreError::Taken);
+        }
+        let (id, action) = match id {
+            Some(id) => {
+                let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+                update(&mut tx, ctx, &before, input, &f).await?;
+                (id, "changed")
+            }
+            None => (insert(&mut tx, ctx, system_id, input, &f).await?, "added"),
+        };
+        let ev = ctx.event_on(Action::ComponentSaved, "system", system_id).changes(
+            Changes::new()
+                .with("component", described(input))
+                .with("change", action)
+                .with("support_end", date_text(f.support_end).unwrap_or_default()),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(id)
+    }
+
+    /// Removes one of the system's components.
+    pub async fn remove_component(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
+        let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(c).await?;
+        });
+        let ev = ctx
+            .event_on(Action::ComponentRemoved, "system", system_id)
+            .changes(Changes::new().with("component", described(&before.input)));
+        tx.commit_audited(ctx.now, ev).await
+    }
+
+    /// Imports rows into a system's inventory in one transaction: a row
+    /// whose vendor, product and place are listed changes that component,
+    /// others are added; nothing is removed.
+    pub async fn import_components(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        file: &str,
+        rows: &[ComponentInput],
+    ) -> Result<Imported, StoreError> {
+        let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
+        let products = eol_products_in(&mut tx).await?;
+        let mut n = Imported::default();
+        for input in rows {
+            let f = fill(input, &products);
+            let key = key_text(input);
+            let existing: Option<i64> = with_conn!(tx, c => {
+                sqlx::query_scalar("SELECT id FROM component WHERE system_id = $1 AND ukey = $2")
+                    .bind(system_id).bind(&key).fetch_optional(c).await?
+            });
+            match existing {
+                Some(id) => {
+                    let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+                    if before.input == *input
+                        || (before.input.support_end == f.support_end && same_but_date(&before.input, input))
+                    {
+                        n.unchanged += 1;
+                    } else {
+                        update(&mut tx, ctx, &before, input, &f).await?;
+                        n.changed += 1;
+                    }
+                }
+                None => {
+                    let count: i64 = with_conn!(tx, c => {
+                        sqlx::query_scalar("SELECT COUNT(*) FROM component WHERE system_id = $1").bind(system_id).fetch_one(c).await?
+                    });
+                    if count as usize >= mamori_core::inventory::MAX_COMPONENTS {
+                        return Err(StoreError::Limit(mamori_core::inventory::MAX_COMPONENTS));
+                    }
+                    insert(&mut tx, ctx, system_id, input, &f).await?;
+                    n.added += 1;
+                }
+            }
+        }
+        let ev = ctx.event_on(Action::InventoryImported, "system", system_id).changes(
+            Changes::new()
+                .with("file", file)
+                .with("added", n.added)
+                .with("changed", n.changed)
+                .with("unchanged", n.unchanged),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(n)
+    }
+
+    /// Imports release data: each product's cycles replace those kept for
+    /// it, then every component whose date is not the person's is filled
+    /// again. Returns the import as recorded (`changed`: components whose
+    /// date or match changed; `skipped`: cycles without a support end).
+    pub async fn import_eol(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        sha256: &str,
+        products: &[EolProduct],
+    ) -> Result<FeedImport, StoreError> {
+        let mut tx = self.begin().await?;
+        let now_us = to_unix_micros(ctx.now);
+        let mut records = 0i64;
+        let mut skipped = 0i64;
+        for p in products {
+            let aliases = serde_json::to_string(&p.aliases).unwrap_or_else(|_| "[]".into());
+            let cpes = serde_json::to_string(&p.cpes).unwrap_or_else(|_| "[]".into());
+            with_conn!(tx, c => {
+                sqlx::query("DELETE FROM eol_release WHERE product = $1").bind(&p.name).execute(&mut *c).await?;
+                sqlx::query(
+                    "INSERT INTO eol_product (name, label, aliases, cpes, imported_at_us) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (name) DO UPDATE SET label = excluded.label, aliases = excluded.aliases, \
+                     cpes = excluded.cpes, imported_at_us = excluded.imported_at_us",
+                )
+                .bind(&p.name).bind(&p.label).bind(&aliases).bind(&cpes).bind(now_us).execute(&mut *c).await?;
+            });
+            let mut seen = std::collections::HashSet::new();
+            for r in &p.releases {
+                if r.cycle.is_empty() || !seen.insert(r.cycle.as_str()) {
+                    skipped += 1;
+                    continue;
+                }
+                if r.eol.is_none() {
+                    skipped += 1;
+                }
+                records += 1;
+                with_conn!(tx, c => {
+                    sqlx::query("INSERT INTO eol_release (product, cycle, released, eol, latest) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&p.name).bind(&r.cycle).bind(date_text(r.released)).bind(date_text(r.eol)).bind(&r.latest)
+                        .execute(c).await?;
+                });
+            }
+        }
+        let all = eol_products_in(&mut tx).await?;
+        let rows = with_conn!(tx, c => {
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE support_source IS NULL OR support_source <> 'manual' ORDER BY id"))
+                .fetch_all(c).await?
+        });
+        let mut changed = 0i64;
+        for row in rows {
+            let before = row.into_component()?;
+            let mut input = before.input.clone();
+            input.support_end = None;
+            let f = fill(&input, &all);
+            if f.support_end != before.input.support_end || f.feed != before.feed || f.latest != before.latest {
+                lock_system(&mut tx, before.system_id).await?;
+                set_fill(&mut tx, before.id, &f, before.input.support_end != f.support_end).await?;
+                changed += 1;
+            }
+        }
+        with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
+                 VALUES ('endoflife', $1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
+            .execute(c).await?;
+        });
+        let ev = NewEvent::new(
+            ctx.actor.clone(),
+            ctx.origin.clone(),
+            Action::FeedImported,
+            mamori_core::audit::Outcome::Success,
+        )
+        .changes(
+            Changes::new()
+                .with("kind", "endoflife")
+                .with("file", name)
+                .with("sha256", sha256)
+                .with("products", products.len())
+                .with("records", records)
+                .with("changed", changed)
+                .with("skipped", skipped),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(FeedImport {
+            kind: "endoflife".into(),
+            name: name.into(),
+            sha256: sha256.into(),
+            records,
+            changed,
+            skipped,
+            imported_at: ctx.now,
+            imported_by: ctx.actor.login.clone(),
+        })
+    }
+
+    /// The feed files imported, newest first.
+    pub async fn feed_imports(&self, limit: i64) -> Result<Vec<FeedImport>, StoreError> {
+        type R = (String, String, String, i64, i64, i64, i64, String);
+        let rows: Vec<R> = with_read_conn!(self, c => {
+            sqlx::query_as(
+                "SELECT kind, name, sha256, records, changed, skipped, imported_at_us, imported_by FROM feed_import \
+                 ORDER BY id DESC LIMIT $1",
+            )
+            .bind(limit).fetch_all(c).await?
+        })?;
+        rows.into_iter()
+            .map(|(kind, name, sha256, records, changed, skipped, at, by)| {
+                Ok(FeedImport {
+                    kind,
+                    name,
+                    sha256,
+                    records,
+                    changed,
+                    skipped,
+                    imported_at: timestamp(at)?,
+                    imported_by: by,
+                })
+            })
+            .collect()
+    }
+
+    /// Records that `state` was alerted for a component's current date;
+    /// `false` when it was already (another instance was first).
+    pub async fn mark_component_warned(&self, id: i64, state: SupportState) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("UPDATE component SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)")
+                .bind(id).bind(state.as_str()).execute(c).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+}
+
+/// The same component apart from a date the data filled (an exported sheet
+/// read back).
+fn same_but_date(a: &ComponentInput, b: &ComponentInput) -> bool {
+    ComponentInput { support_end: None, ..a.clone() } == ComponentInput { support_end: None, ..b.clone() }
+}
+
+async fn component_in(tx: &mut Tx, system_id: i64, id: i64) -> Result<Option<Component>, StoreError> {
+    let row = with_conn!(tx, c => {
+        sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = $1 AND system_id = $2")).bind(id).bind(system_id).fetch_optional(c).await?
+    });
+    row.map(Row::into_component).transpose()
+}
+
+async fn insert(tx: &mut Tx, ctx: &Ctx, system_id: i64, input: &ComponentInput, f: &Fill) -> Result<i64, StoreError> {
+    let now_us = to_unix_micros(ctx.now);
+    Ok(with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO component (system_id, ukey, kind, product, vendor, version, runs_on, cpe, support_end, \
+             support_source, feed_product, feed_cycle, latest, reason, created_at_us, created_by, updated_at_us, updated_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $16) RETURNING id",
+        )
+        .bind(system_id).bind(key_text(input)).bind(input.kind.as_str()).bind(&input.product).bind(&input.vendor)
+        .bind(&input.version).bind(&input.runs_on).bind(&input.cpe).bind(date_text(f.support_end))
+        .bind(f.source.map(SupportSource::as_str)).bind(f.feed.as_ref().map(|p| &p.0)).bind(f.feed.as_ref().map(|p| &p.1))
+        .bind(&f.latest).bind(&input.reason).bind(now_us).bind(&ctx.actor.login)
+        .fetch_one(c).await?
+    }))
+}
+
+async fn update(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    before: &Component,
+    input: &ComponentInput,
+    f: &Fill,
+) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE component SET ukey = $2, kind = $3, product = $4, vendor = $5, version = $6, runs_on = $7, cpe = $8, \
+             reason = $9, updated_at_us = $10, updated_by = $11 WHERE id = $1",
+        )
+        .bind(before.id).bind(key_text(input)).bind(input.kind.as_str()).bind(&input.product).bind(&input.vendor)
+        .bind(&input.version).bind(&input.runs_on).bind(&input.cpe).bind(&input.reason)
+        .bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
+        .execute(c).await?;
+    });
+    set_fill(tx, before.id, f, before.input.support_end != f.support_end).await
+}
+
+/// Writes the date in force; a new date is alerted afresh.
+async fn set_fill(tx: &mut Tx, id: i64, f: &Fill, new_date: bool) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "UPDATE component SET support_end = $2, support_source = $3, feed_product = $4, feed_cycle = $5, latest = $6, \
+             warned = CASE WHEN $7 THEN NULL ELSE warned END WHERE id = $1",
+        )
+        .bind(id).bind(date_text(f.support_end)).bind(f.source.map(SupportSource::as_str))
+        .bind(f.feed.as_ref().map(|p| &p.0)).bind(f.feed.as_ref().map(|p| &p.1)).bind(&f.latest).bind(new_date)
+        .execute(c).await?;
+    });
+    Ok(())
+}
+
+async fn eol_products_in(tx: &mut Tx) -> Result<Vec<EolProduct>, StoreError> {
+    let products: Vec<(String, String, String, String)> = with_conn!(tx, c => {
+        sqlx::query_as("SELECT name, label, aliases, cpes FROM eol_product ORDER BY name").fetch_all(c).await?
+    });
+    /// Product, cycle, released, end of support, latest.
+    type ReleaseRow = (String, String, Option<String>, Option<String>, Option<String>);
+    let releases: Vec<ReleaseRow> = with_conn!(tx, c => {
+        sqlx::query_as("SELECT product, cycle, released, eol, latest FROM eol_release ORDER BY product, cycle").fetch_all(c).await?
+    });
+    let date = |d: &Option<String>| d.as_deref().and_then(mamori_core::jst::parse_date);
+    let mut by_product: std::collections::HashMap<String, Vec<EolRelease>> = std::collections::HashMap::new();
+    for (product, cycle, released, eol, latest) in releases {
+        let r = EolRelease { cycle, released: date(&released), eol: date(&eol), latest };
+        by_product.entry(product).or_default().push(r);
+    }
+    Ok(products
+        .into_iter()
+        .map(|(name, label, aliases, cpes)| EolProduct {
+            releases: by_product.remove(&name).unwrap_or_default(),
+            aliases: serde_json::from_str(&aliases).unwrap_or_default(),
+            cpes: serde_json::from_str(&cpes).unwrap_or_default(),
+            name,
+            label,
+        })
+        .collect())
+}

@@ -1,0 +1,481 @@
+//! Software inventory (items 62, 68): one system's components with their
+//! support ends, the forms that keep them, the sheet's import and export;
+//! the list of support ends across the systems a person sees; and the
+//! office's import of release data.
+
+use crate::download;
+use crate::forms::{field_message, FormErrors};
+use crate::handlers::{done, html, jst, today, Acting, Reply};
+use crate::labels::Label;
+use crate::page::{Page, PageCtx};
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::Form;
+use mamori_app::inventory::{self as inv, Format};
+use mamori_app::Refused;
+use mamori_core::inventory::{
+    support, ComponentFields, ComponentInput, ComponentKind, Support, SupportSource, SupportState,
+};
+use mamori_files::export::CsvEncoding;
+use mamori_store::inventory::Component;
+use serde::Deserialize;
+
+/// A component as a row shows it.
+pub struct Row {
+    id: i64,
+    system_id: i64,
+    system: String,
+    kind: &'static str,
+    product: String,
+    vendor: String,
+    version: String,
+    runs_on: String,
+    cpe: String,
+    support_end: String,
+    /// 参照データ / 手入力, or empty.
+    source: String,
+    /// `ended`, `ending` or empty: the row's mark.
+    state: &'static str,
+    /// In words: 「サポート終了」「あと 30 日」.
+    state_text: String,
+    latest: String,
+    reason: String,
+}
+
+fn row(page: &Page, c: &Component, system: &str, s: Support) -> Row {
+    let t = page.t();
+    let i = &c.input;
+    let (state, state_text) = match s {
+        Support::Ended { .. } => ("ended", t.get("inventory-ended")),
+        Support::Ending { days, .. } => ("ending", t.with("inventory-days-left", &[("days", &days.to_string())])),
+        Support::Supported { .. } => ("", t.get("inventory-supported")),
+        Support::Unknown => ("", t.get("inventory-unknown")),
+    };
+    Row {
+        id: c.id,
+        system_id: c.system_id,
+        system: system.to_owned(),
+        kind: i.kind.key(),
+        product: i.product.clone(),
+        vendor: i.vendor.clone(),
+        version: i.version.clone(),
+        runs_on: i.runs_on.clone(),
+        cpe: i.cpe.clone().unwrap_or_default(),
+        support_end: i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+        source: match c.source {
+            Some(SupportSource::Feed) => t.get("inventory-source-feed"),
+            Some(SupportSource::Manual) => t.get("inventory-source-manual"),
+            None => String::new(),
+        },
+        state,
+        state_text,
+        latest: c.latest.clone().unwrap_or_default(),
+        reason: i.reason.clone(),
+    }
+}
+
+fn warn_days(page: &Page) -> u32 {
+    page.config.support_warn_days.into()
+}
+
+/// The component form's fields, as typed.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct ComponentForm {
+    pub kind: String,
+    pub product: String,
+    pub vendor: String,
+    pub version: String,
+    pub runs_on: String,
+    pub cpe: String,
+    pub support_end: String,
+    pub reason: String,
+}
+
+impl ComponentForm {
+    fn of(c: &Component) -> ComponentForm {
+        let i = &c.input;
+        ComponentForm {
+            kind: i.kind.as_str().to_owned(),
+            product: i.product.clone(),
+            vendor: i.vendor.clone(),
+            version: i.version.clone(),
+            runs_on: i.runs_on.clone(),
+            cpe: i.cpe.clone().unwrap_or_default(),
+            // A date the release data gives is not the person's: left empty,
+            // it keeps following the data.
+            support_end: match c.source {
+                Some(SupportSource::Manual) => i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+                _ => String::new(),
+            },
+            reason: i.reason.clone(),
+        }
+    }
+
+    fn parse(&self, page: &Page, errors: &mut FormErrors) -> Option<ComponentInput> {
+        let f = ComponentFields {
+            kind: &self.kind,
+            product: &self.product,
+            vendor: &self.vendor,
+            version: &self.version,
+            runs_on: &self.runs_on,
+            cpe: &self.cpe,
+            support_end: &self.support_end,
+            reason: &self.reason,
+        };
+        match ComponentInput::parse(&f) {
+            Ok(c) => Some(c),
+            Err(problems) => {
+                let t = page.t();
+                for (field, e) in problems {
+                    errors.add(field, field_message(&t, label_key(field), e));
+                }
+                None
+            }
+        }
+    }
+}
+
+fn label_key(field: &str) -> &'static str {
+    match field {
+        "kind" => "inventory-kind",
+        "product" => "inventory-product",
+        "vendor" => "inventory-vendor",
+        "version" => "inventory-version",
+        "runs_on" => "inventory-runs-on",
+        "cpe" => "inventory-cpe",
+        "support_end" => "inventory-support-end",
+        _ => "inventory-reason",
+    }
+}
+
+/// The kinds for the form's select: code and key.
+fn kinds() -> Vec<(&'static str, &'static str)> {
+    ComponentKind::ALL.iter().map(|k| (k.as_str(), k.key())).collect()
+}
+
+/// What the import form says after a sheet was sent.
+pub enum Notes {
+    None,
+    Done(String),
+    Problems(Vec<String>),
+}
+
+#[derive(Template)]
+#[template(path = "inventory.html")]
+struct InventoryPage<'a> {
+    p: PageCtx<'a>,
+    system_id: i64,
+    system: String,
+    rows: Vec<Row>,
+    ended: usize,
+    ending: usize,
+    editable: bool,
+    form: ComponentForm,
+    kinds: Vec<(&'static str, &'static str)>,
+    errors: FormErrors,
+    /// Problems of a refused import, by row; or what an import did.
+    notes: Notes,
+    warn_days: u32,
+}
+
+async fn inventory_page(
+    page: &Page,
+    who: &Acting,
+    id: i64,
+    form: ComponentForm,
+    errors: FormErrors,
+    notes: Notes,
+) -> Reply {
+    let inv = inv::inventory(&who.op(page), id).await?;
+    let today = today(page);
+    let rows: Vec<Row> = inv
+        .components
+        .iter()
+        .map(|c| row(page, c, &inv.system.input.name, support(c.input.support_end, today, warn_days(page))))
+        .collect();
+    let ended = rows.iter().filter(|r| r.state == "ended").count();
+    let ending = rows.iter().filter(|r| r.state == "ending").count();
+    let p = page.ctx_form().await?;
+    html(InventoryPage {
+        p,
+        system_id: id,
+        system: inv.system.input.name.clone(),
+        rows,
+        ended,
+        ending,
+        editable: inv.editable,
+        form,
+        kinds: kinds(),
+        errors,
+        notes,
+        warn_days: warn_days(page),
+    })
+}
+
+pub async fn inventory(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None).await
+}
+
+fn refused_field(page: &Page, e: Refused, errors: &mut FormErrors) -> Result<(), Refused> {
+    match e {
+        Refused::Taken => errors.add("product", page.t().get("inventory-taken")),
+        Refused::Invalid(_) => errors.add("product", page.t().get("inventory-too-many")),
+        other => return Err(other),
+    }
+    Ok(())
+}
+
+/// Adds a component.
+pub async fn add_component(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<ComponentForm>) -> Reply {
+    let mut errors = FormErrors::new();
+    if let Some(input) = form.parse(&page, &mut errors) {
+        match inv::save(&who.op(&page), id, None, &input).await {
+            Ok(_) => return done(&page, "inventory-saved", &format!("/systems/{id}/inventory")).await,
+            Err(e) => refused_field(&page, e, &mut errors)?,
+        }
+    }
+    inventory_page(&page, &who, id, form, errors, Notes::None).await
+}
+
+#[derive(Template)]
+#[template(path = "component.html")]
+struct ComponentPage<'a> {
+    p: PageCtx<'a>,
+    system_id: i64,
+    system: String,
+    id: i64,
+    row: Row,
+    form: ComponentForm,
+    kinds: Vec<(&'static str, &'static str)>,
+    errors: FormErrors,
+    updated: String,
+}
+
+async fn component_page(
+    page: &Page,
+    who: &Acting,
+    id: i64,
+    cid: i64,
+    form: Option<ComponentForm>,
+    errors: FormErrors,
+) -> Reply {
+    let inv = inv::inventory(&who.op(page), id).await?;
+    let c = inv.components.iter().find(|c| c.id == cid).ok_or(Refused::NotFound)?;
+    if !inv.editable {
+        return Err(Refused::NotFound.into());
+    }
+    let s = support(c.input.support_end, today(page), warn_days(page));
+    let row = row(page, c, &inv.system.input.name, s);
+    let p = page.ctx_form().await?;
+    html(ComponentPage {
+        p,
+        system_id: id,
+        system: inv.system.input.name.clone(),
+        id: cid,
+        row,
+        form: form.unwrap_or_else(|| ComponentForm::of(c)),
+        kinds: kinds(),
+        errors,
+        updated: format!("{} {}", jst(Some(c.updated_at)), c.updated_by),
+    })
+}
+
+pub async fn component(page: Page, who: Acting, Path((id, cid)): Path<(i64, i64)>) -> Reply {
+    component_page(&page, &who, id, cid, None, FormErrors::new()).await
+}
+
+/// Changes a component.
+pub async fn save_component(
+    page: Page,
+    who: Acting,
+    Path((id, cid)): Path<(i64, i64)>,
+    Form(form): Form<ComponentForm>,
+) -> Reply {
+    let mut errors = FormErrors::new();
+    if let Some(input) = form.parse(&page, &mut errors) {
+        match inv::save(&who.op(&page), id, Some(cid), &input).await {
+            Ok(_) => return done(&page, "inventory-saved", &format!("/systems/{id}/inventory")).await,
+            Err(e) => refused_field(&page, e, &mut errors)?,
+        }
+    }
+    component_page(&page, &who, id, cid, Some(form), errors).await
+}
+
+pub async fn remove_component(page: Page, who: Acting, Path((id, cid)): Path<(i64, i64)>) -> Reply {
+    inv::remove(&who.op(&page), id, cid).await?;
+    done(&page, "inventory-removed", &format!("/systems/{id}/inventory")).await
+}
+
+/// The largest sheet taken.
+const SHEET_MAX: usize = 4 * 1024 * 1024;
+
+/// Imports a CSV or Excel sheet: every row, or none with each problem.
+pub async fn import(page: Page, who: Acting, Path(id): Path<i64>, request: axum::extract::Request) -> Reply {
+    // Who may is decided before the body is read.
+    let editable = inv::inventory(&who.op(&page), id).await?.editable;
+    if !editable {
+        return Err(Refused::NotFound.into());
+    }
+    let mut multipart = match crate::csrf::verified_multipart(&page, request, SHEET_MAX + 64 * 1024).await {
+        Ok(m) => m,
+        Err(refused) => return Ok(refused),
+    };
+    let (mut name, mut bytes, mut too_large) = (String::new(), Vec::new(), false);
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() == Some("file") && bytes.is_empty() {
+            name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
+            (bytes, too_large) = crate::handlers::read_capped(&mut field, SHEET_MAX).await;
+            break;
+        }
+    }
+    let t = page.t();
+    let problems = if too_large {
+        vec![t.with("inventory-sheet-too-large", &[("mb", &(SHEET_MAX / (1024 * 1024)).to_string())])]
+    } else if bytes.is_empty() {
+        vec![t.get("inventory-sheet-empty")]
+    } else {
+        match inv::import(&who.op(&page), id, &name, &bytes).await? {
+            Ok(n) => {
+                // Shown at once, not after a redirect: the counts are this
+                // import's, and sending the same sheet again changes nothing.
+                let note = t.with(
+                    "inventory-imported",
+                    &[
+                        ("added", &n.added.to_string()),
+                        ("changed", &n.changed.to_string()),
+                        ("unchanged", &n.unchanged.to_string()),
+                    ],
+                );
+                return inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::Done(note))
+                    .await;
+            }
+            Err(problems) => problems,
+        }
+    };
+    inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::Problems(problems)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CsvQuery {
+    encoding: String,
+}
+
+fn export_name(system: &str, ext: &str) -> String {
+    format!("ソフトウェア構成_{system}.{ext}")
+}
+
+pub async fn export_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<CsvQuery>) -> Reply {
+    let enc = CsvEncoding::from_query(Some(q.encoding.as_str()));
+    let (s, bytes) = inv::export(&who.op(&page), id, Format::Csv(enc)).await?;
+    Ok(download::file(enc.content_type(), &export_name(&s.input.name, "csv"), bytes))
+}
+
+pub async fn export_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let (s, bytes) = inv::export(&who.op(&page), id, Format::Xlsx).await?;
+    Ok(download::xlsx(&export_name(&s.input.name, "xlsx"), bytes))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SupportQuery {
+    /// `ended`, `ending`, or anything else for every dated component.
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "support.html")]
+struct SupportPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<Row>,
+    state: String,
+    ended: usize,
+    ending: usize,
+    warn_days: u32,
+}
+
+/// Support ends across the systems the person sees, soonest first.
+pub async fn support_list(page: Page, who: Acting, Query(q): Query<SupportQuery>) -> Reply {
+    let all = inv::dated(&who.op(&page), warn_days(&page)).await?;
+    let count = |s: SupportState| all.iter().filter(|d| d.support.state() == s).count();
+    let (ended, ending) = (count(SupportState::Ended), count(SupportState::Ending));
+    let wanted = SupportState::parse(&q.state).filter(|s| matches!(s, SupportState::Ended | SupportState::Ending));
+    let rows = all
+        .iter()
+        .filter(|d| wanted.is_none_or(|w| d.support.state() == w))
+        .take(1_000)
+        .map(|d| row(&page, &d.component, &d.system_name, d.support))
+        .collect();
+    let p = page.ctx().await?;
+    let state = wanted.map(|s| s.as_str().to_owned()).unwrap_or_default();
+    html(SupportPage { p, rows, state, ended, ending, warn_days: warn_days(&page) })
+}
+
+pub struct FeedRow {
+    kind: String,
+    name: String,
+    sha256: String,
+    records: i64,
+    changed: i64,
+    skipped: i64,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "feeds.html")]
+struct FeedsPage<'a> {
+    p: PageCtx<'a>,
+    imports: Vec<FeedRow>,
+    error: String,
+}
+
+async fn feeds_page(page: &Page, who: &Acting, error: String) -> Reply {
+    let imports = inv::feed_imports(&who.op(page))
+        .await?
+        .into_iter()
+        .map(|f| FeedRow {
+            kind: if f.kind == "endoflife" { "endoflife.date".into() } else { f.kind },
+            name: f.name,
+            sha256: f.sha256.chars().take(16).collect(),
+            records: f.records,
+            changed: f.changed,
+            skipped: f.skipped,
+            at: format!("{} {}", jst(Some(f.imported_at)), f.imported_by),
+        })
+        .collect();
+    let p = page.ctx_form().await?;
+    html(FeedsPage { p, imports, error })
+}
+
+pub async fn feeds(page: Page, who: Acting) -> Reply {
+    feeds_page(&page, &who, String::new()).await
+}
+
+/// Imports a reference data file (the kind is read from its content).
+pub async fn import_feed(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
+    inv::feed_imports(&who.op(&page)).await?;
+    let max = mamori_files::feeds::MAX_BYTES;
+    let mut multipart = match crate::csrf::verified_multipart(&page, request, max + 64 * 1024).await {
+        Ok(m) => m,
+        Err(refused) => return Ok(refused),
+    };
+    let (mut name, mut bytes, mut too_large) = (String::new(), Vec::new(), false);
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() == Some("file") && bytes.is_empty() {
+            name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
+            (bytes, too_large) = crate::handlers::read_capped(&mut field, max).await;
+            break;
+        }
+    }
+    let t = page.t();
+    let error = if too_large {
+        t.with("inventory-sheet-too-large", &[("mb", &(max / (1024 * 1024)).to_string())])
+    } else {
+        match inv::import_feed(&who.op(&page), &name, &bytes).await? {
+            Ok(_) => return done(&page, "feeds-imported", "/feeds").await,
+            Err(message) => message,
+        }
+    };
+    feeds_page(&page, &who, error).await
+}

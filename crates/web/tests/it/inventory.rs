@@ -1,0 +1,419 @@
+//! A system's software inventory (items 62, 68): kept by those who answer
+//! the system, imported from and exported to sheets, its support ends
+//! filled from the release data the office imports, warned about on the
+//! day they come near and the day they pass, and invisible to any other
+//! vendor.
+
+use crate::checklist::system;
+use crate::harness::{App, Client, Options, Res};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::monitoring::{SUPPORT_ENDED, SUPPORT_ENDING};
+use reqwest::StatusCode;
+use time::Duration;
+
+async fn add(c: &Client, sys: i64, fields: &[(&str, &str)]) -> Res {
+    c.get(&format!("/systems/{sys}/inventory")).await;
+    c.post(&format!("/systems/{sys}/inventory"), fields).await
+}
+
+async fn import(c: &Client, sys: i64, name: &str, bytes: &[u8]) -> Res {
+    let page = format!("/systems/{sys}/inventory");
+    c.post_file(&page, &format!("/systems/{sys}/inventory/import"), name, bytes.to_vec()).await
+}
+
+async fn download(c: &Client, path: &str) -> (StatusCode, Vec<u8>) {
+    let r = c.http.get(format!("{}{path}", c.base)).send().await.unwrap();
+    (r.status(), r.bytes().await.unwrap().to_vec())
+}
+
+/// What the store lists for a system: (product, version, support end).
+async fn listed(app: &App, sys: i64) -> Vec<(String, String, Option<String>)> {
+    let mut v: Vec<_> = app
+        .store
+        .components(sys)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.input.product, c.input.version, c.input.support_end.map(|d| d.to_string())))
+        .collect();
+    v.sort();
+    v
+}
+
+const SHEET: &str = "種別,製品,ベンダ,バージョン,稼働場所,CPE,サポート終了日,最新版でない理由\r\n\
+OS,Ubuntu,Canonical,22.04.3,Web サーバ,cpe:2.3:o:canonical:ubuntu_linux:22.04:*:*:*:*:*:*:*,,\r\n\
+ミドルウェア,nginx,F5,1.24.0,Web サーバ,,2025/4/23,保守契約の範囲で更新予定\r\n\
+ライブラリ,jQuery,OpenJS,3.7.1,,,,\r\n";
+
+#[tokio::test]
+async fn those_who_answer_a_system_keep_its_inventory_through_forms_and_sheets_and_another_vendor_reaches_none_of_it() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+
+        // Hostile and missing fields: each named, nothing stored.
+        let r = add(
+            &v,
+            sys,
+            &[("kind", "firmware"), ("product", ""), ("version", "1\u{7}"), ("cpe", "nginx"), ("support_end", "来年")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        for field in ["kind", "product", "version", "cpe", "support_end"] {
+            assert!(r.body.contains(&format!("href=\"#{field}\"")), "{}: {field} named: {}", app.backend, r.body);
+        }
+        assert!(listed(&app, sys).await.is_empty(), "{}", app.backend);
+
+        // A component by the form; the same product on the same server again is refused.
+        let fields = [
+            ("kind", "middleware"),
+            ("product", "<script>alert(1)</script>"),
+            ("vendor", "F5"),
+            ("version", "1.24.0"),
+            ("runs_on", "Web サーバ"),
+        ];
+        let r = add(&v, sys, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(
+            page.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !page.contains("<script>alert"),
+            "{}: escaped",
+            app.backend
+        );
+        let r = add(&v, sys, &fields).await;
+        assert!(r.body.contains("既に登録されています"), "{}: {}", app.backend, r.status);
+        assert_eq!(listed(&app, sys).await.len(), 1, "{}", app.backend);
+
+        // A sheet with one bad row imports nothing and names the row.
+        let bad = format!("{SHEET}OS,,,,,,,\r\nOS,CentOS,Red Hat,7,,,2024-02-30,\r\n");
+        let r = import(&v, sys, "inventory.csv", bad.as_bytes()).await;
+        assert!(
+            r.body.contains("5行目 製品") && r.body.contains("6行目 サポート終了日"),
+            "{}: {}",
+            app.backend,
+            r.body
+        );
+        assert_eq!(listed(&app, sys).await.len(), 1, "{}: nothing imported", app.backend);
+
+        // The sheet in Shift_JIS, as Excel saves it: three rows, added.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(SHEET);
+        let r = import(&v, sys, "構成.csv", &sjis).await;
+        assert!(r.body.contains("追加 3 件、更新 0 件、変更なし 0 件"), "{}: {}", app.backend, r.body);
+        // Once more, with nginx upgraded: one update, the rest unchanged.
+        let again = SHEET.replace("1.24.0", "1.26.2");
+        let r = import(&v, sys, "構成.csv", again.as_bytes()).await;
+        assert!(r.body.contains("追加 0 件、更新 1 件、変更なし 2 件"), "{}: {}", app.backend, r.body);
+        let l = listed(&app, sys).await;
+        assert_eq!(l.len(), 4, "{}: {l:?}", app.backend);
+        assert!(l.contains(&("nginx".into(), "1.26.2".into(), Some("2025-04-23".into()))), "{}: {l:?}", app.backend);
+
+        // Exported, the sheet reads back as it is stored, in both forms.
+        for path in [format!("/systems/{sys}/inventory.csv"), format!("/systems/{sys}/inventory.xlsx")] {
+            let (status, bytes) = download(&d, &path).await;
+            assert_eq!(status, StatusCode::OK, "{}: {path}", app.backend);
+            let rows = mamori_files::inventory::read(&bytes).unwrap();
+            assert_eq!(rows.len(), 4, "{}: {path}", app.backend);
+            assert!(rows.iter().any(|r| r.get("product") == "nginx" && r.get("support_end") == "2025-04-23"));
+            let r = import(&v, sys, "back.xlsx", &bytes).await;
+            assert!(
+                r.body.contains("追加 0 件、更新 0 件、変更なし 4 件"),
+                "{}: {path} imports back unchanged: {}",
+                app.backend,
+                r.body
+            );
+        }
+
+        // The department keeps it too; the officer sees it and changes nothing.
+        let nginx = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.product == "nginx").unwrap();
+        d.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;
+        let r = d
+            .post(
+                &format!("/systems/{sys}/inventory/{}", nginx.id),
+                &[
+                    ("kind", "middleware"),
+                    ("product", "nginx"),
+                    ("vendor", "F5"),
+                    ("version", "1.26.3"),
+                    ("runs_on", "Web サーバ"),
+                    ("support_end", "2026-04-30"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert!(o.get(&format!("/systems/{sys}/inventory")).await.body.contains("1.26.3"), "{}", app.backend);
+        assert!(
+            !o.get(&format!("/systems/{sys}/inventory")).await.body.contains("/inventory/import"),
+            "{}",
+            app.backend
+        );
+        assert_eq!(
+            add(&o, sys, &fields).await.status,
+            StatusCode::NOT_FOUND,
+            "{}: the officer answers nothing",
+            app.backend
+        );
+
+        // Another vendor: every route of it is as unknown, and nothing changes.
+        let before = listed(&app, sys).await;
+        let events = app.audit_actions().await.len();
+        assert_eq!(x.get(&format!("/systems/{sys}/inventory")).await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        assert_eq!(x.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await.status, StatusCode::NOT_FOUND);
+        for path in [format!("/systems/{sys}/inventory.csv"), format!("/systems/{sys}/inventory.xlsx")] {
+            assert_eq!(download(&x, &path).await.0, StatusCode::NOT_FOUND, "{}: {path}", app.backend);
+        }
+        x.get("/dashboard").await;
+        let r = x.post(&format!("/systems/{sys}/inventory"), &fields).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        let r = x.post(&format!("/systems/{sys}/inventory/{}", nginx.id), &fields).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        let r = x.post(&format!("/systems/{sys}/inventory/{}/remove", nginx.id), &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        let r = import(&x, sys, "x.csv", SHEET.as_bytes()).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        assert!(!x.get("/inventory").await.body.contains("nginx"), "{}: not in its support list", app.backend);
+        assert_eq!(listed(&app, sys).await, before, "{}", app.backend);
+        assert_eq!(app.audit_actions().await.len(), events, "{}: nothing recorded as done", app.backend);
+        // The vendor's own component in another system cannot be reached through this one.
+        let x_sys = system(&app, dept, Some(other), "他社システム").await;
+        let r = x.post(&format!("/systems/{x_sys}/inventory/{}", nginx.id), &fields).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: a component of another system", app.backend);
+
+        // Removed by its vendor; every change is in the audit log.
+        v.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;
+        let r = v.post(&format!("/systems/{sys}/inventory/{}/remove", nginx.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(listed(&app, sys).await.len(), 3, "{}", app.backend);
+        let actions = app.audit_actions().await;
+        for a in ["component.saved", "component.removed", "inventory.imported", "inventory.exported"] {
+            assert!(actions.contains(&a.to_owned()), "{}: {a}", app.backend);
+        }
+        app.close().await;
+    }
+}
+
+/// endoflife.date's data for a product (API v1), with `cycles` of
+/// (name, last day of support).
+fn release_data(name: &str, label: &str, cycles: &[(&str, &str)]) -> String {
+    let releases: Vec<String> = cycles
+        .iter()
+        .map(|(c, eol)| format!(r#"{{"name":"{c}","releaseDate":"2020-01-01","isEol":false,"eolFrom":"{eol}","latest":{{"name":"{c}.9"}}}}"#))
+        .collect();
+    format!(
+        r#"{{"schema_version":"1.2.0","result":{{"name":"{name}","label":"{label}","aliases":[],"identifiers":[{{"type":"cpe","id":"cpe:/o:canonical:ubuntu_linux"}}],"releases":[{}]}}}}"#,
+        releases.join(",")
+    )
+}
+
+async fn import_feed(c: &Client, name: &str, bytes: &[u8]) -> Res {
+    c.post_file("/feeds", "/feeds", name, bytes.to_vec()).await
+}
+
+#[tokio::test]
+async fn release_data_the_office_imports_fills_support_ends_by_cycle_and_a_date_the_person_gives_wins() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        for f in [
+            [
+                ("kind", "os"),
+                ("product", "Ubuntu Server"),
+                ("version", "22.04.3"),
+                ("cpe", "cpe:/o:canonical:ubuntu_linux:22.04"),
+            ],
+            [("kind", "os"), ("product", "ubuntu"), ("version", "22.10"), ("cpe", "")],
+            [("kind", "middleware"), ("product", "nginx"), ("version", "1.2.9"), ("cpe", "")],
+            [("kind", "middleware"), ("product", "Nginx"), ("version", "1.20.1"), ("cpe", "")],
+        ] {
+            let mut fields = f.to_vec();
+            fields.push(("runs_on", f[2].1));
+            assert_eq!(add(&v, sys, &fields).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        // A date the vendor gives for one of them.
+        let r = add(
+            &v,
+            sys,
+            &[
+                ("kind", "os"),
+                ("product", "Ubuntu"),
+                ("version", "20.04.6"),
+                ("runs_on", "db"),
+                ("support_end", "2030-04-30"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+
+        // The vendor cannot reach the office's import.
+        assert_eq!(v.get("/feeds").await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        // A file that is not release data: refused with a reason, nothing recorded.
+        let r = import_feed(&o, "feed.json", br#"{"vulnerabilities":[]}"#).await;
+        assert!(r.body.contains("対応していない形式"), "{}: {}", app.backend, r.body);
+        assert!(app.store.feed_imports(10).await.unwrap().is_empty(), "{}", app.backend);
+
+        let ubuntu = release_data(
+            "ubuntu",
+            "Ubuntu",
+            &[("22.04", "2027-06-01"), ("22.10", "2023-07-20"), ("20.04", "2025-05-31")],
+        );
+        let r = import_feed(&o, "ubuntu.json", ubuntu.as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        // The older per-product form, named after its product; 1.2 and 1.20 are different cycles.
+        let nginx = br#"[{"cycle":"1.20","eol":"2022-05-24","latest":"1.20.2"},{"cycle":"1.2","eol":"2013-04-01","latest":"1.2.9"},{"cycle":"1.27","eol":false}]"#;
+        let r = import_feed(&o, "nginx.json", nginx).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        let l = listed(&app, sys).await;
+        let end = |p: &str, ver: &str| l.iter().find(|(a, b, _)| a == p && b == ver).unwrap().2.clone();
+        assert_eq!(end("Ubuntu Server", "22.04.3").as_deref(), Some("2027-06-01"), "{}: by its CPE", app.backend);
+        assert_eq!(end("ubuntu", "22.10").as_deref(), Some("2023-07-20"), "{}: by its name", app.backend);
+        assert_eq!(end("nginx", "1.2.9").as_deref(), Some("2013-04-01"), "{}: cycle 1.2", app.backend);
+        assert_eq!(end("Nginx", "1.20.1").as_deref(), Some("2022-05-24"), "{}: cycle 1.20", app.backend);
+        assert_eq!(
+            end("Ubuntu", "20.04.6").as_deref(),
+            Some("2030-04-30"),
+            "{}: the vendor's date stands",
+            app.backend
+        );
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(
+            page.contains("参照データ") && page.contains("手入力") && page.contains("22.04.9"),
+            "{}: source and latest shown",
+            app.backend
+        );
+
+        // The same file again changes nothing and is recorded as such.
+        import_feed(&o, "ubuntu.json", ubuntu.as_bytes()).await;
+        assert_eq!(listed(&app, sys).await, l, "{}", app.backend);
+        let imports = app.store.feed_imports(10).await.unwrap();
+        assert_eq!(imports.len(), 3, "{}", app.backend);
+        assert_eq!((imports[0].records, imports[0].changed), (3, 0), "{}: {:?}", app.backend, imports[0]);
+        assert_eq!(
+            (imports[1].records, imports[1].skipped),
+            (3, 1),
+            "{}: the cycle without an end date counted",
+            app.backend
+        );
+        let page = o.get("/feeds").await.body;
+        assert!(page.contains("endoflife.date") && page.contains("ubuntu.json"), "{}", app.backend);
+
+        // New data moves a date that followed the data, never the person's.
+        let moved = release_data("ubuntu", "Ubuntu", &[("22.04", "2027-04-01"), ("20.04", "2025-05-31")]);
+        import_feed(&o, "ubuntu-2.json", moved.as_bytes()).await;
+        let l = listed(&app, sys).await;
+        let end = |p: &str, ver: &str| l.iter().find(|(a, b, _)| a == p && b == ver).unwrap().2.clone();
+        assert_eq!(end("Ubuntu Server", "22.04.3").as_deref(), Some("2027-04-01"), "{}", app.backend);
+        assert_eq!(end("ubuntu", "22.10"), None, "{}: its cycle is gone from the data", app.backend);
+        assert_eq!(end("Ubuntu", "20.04.6").as_deref(), Some("2030-04-30"), "{}", app.backend);
+        assert!(app.audit_actions().await.contains(&"feed.imported".to_owned()), "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let theirs = system(&app, dept, Some(other), "他社システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        // Support ends 181 days after today (JST): the last day without a warning.
+        let today = app.now().to_offset(mamori_core::jst::JST).date();
+        let last_day = today + Duration::days(181);
+        let fields = |product: &'static str, end: &'static str| {
+            vec![("kind", "middleware"), ("product", product), ("version", "1.0"), ("support_end", end)]
+        };
+        // The other vendor's ends a day earlier: its steps come a day before.
+        let (last_day, day_before) = (last_day.to_string(), (last_day - Duration::days(1)).to_string());
+        let (last_day, day_before): (&'static str, &'static str) = (last_day.leak(), day_before.leak());
+        assert_eq!(add(&v, sys, &fields("Tomcat", last_day)).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(add(&x, theirs, &fields("他社ミドルウェア", day_before)).await.status, StatusCode::SEE_OTHER);
+        // Each look after the clock moved is by a person issued then: the
+        // sessions and, months later, the passwords ran out.
+        let issued = std::cell::Cell::new(0);
+        let fresh = async |login: &str| {
+            issued.set(issued.get() + 1);
+            let (role, org) =
+                if login == "officer1" { (Role::SecurityOfficer, None) } else { (Role::Vendor, Some(vendor)) };
+            app.signed_in(&format!("{login}-{}", issued.get()), role, org).await.0
+        };
+        let warn = async |app: &App| mamori_app::inventory::warn_support(&app.store, app.now(), 180).await.unwrap();
+        let alerts = async |app: &App, kind: &str| {
+            app.store
+                .alerts(false)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.kind == kind && a.subject.contains("Tomcat"))
+                .count()
+        };
+
+        // 181 days before: nothing.
+        assert_eq!(warn(&app).await, 1, "{}: only the other system's, 180 days before its end", app.backend);
+        assert_eq!(alerts(&app, SUPPORT_ENDING).await, 0, "{}", app.backend);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(!page.contains("id=\"support-warning\"") && page.contains("サポート中"), "{}", app.backend);
+
+        // 180 days before: warned on the page and alerted once, however often the check runs.
+        app.clock.advance(Duration::days(1));
+        let v = fresh("vendor-a").await;
+        assert_eq!(warn(&app).await, 1, "{}", app.backend);
+        assert_eq!(warn(&app).await, 0, "{}: not again", app.backend);
+        assert_eq!(alerts(&app, SUPPORT_ENDING).await, 1, "{}", app.backend);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(page.contains("id=\"support-warning\"") && page.contains("あと 180 日"), "{}", app.backend);
+        let list = v.get("/inventory?state=ending").await.body;
+        assert!(list.contains("Tomcat") && !list.contains("他社ミドルウェア"), "{}: its own systems only", app.backend);
+
+        // The last day: still ending, no new alert for it (the other's ended yesterday).
+        app.clock.advance(Duration::days(180));
+        let v = fresh("vendor-a").await;
+        assert_eq!(warn(&app).await, 1, "{}: the other's end", app.backend);
+        assert_eq!(alerts(&app, SUPPORT_ENDED).await, 0, "{}", app.backend);
+        assert!(v.get(&format!("/systems/{sys}/inventory")).await.body.contains("あと 0 日"), "{}", app.backend);
+
+        // The day after: ended, a critical alert, once.
+        app.clock.advance(Duration::days(1));
+        let (v, o) = (fresh("vendor-a").await, fresh("officer1").await);
+        assert_eq!(warn(&app).await, 1, "{}", app.backend);
+        assert_eq!(warn(&app).await, 0, "{}", app.backend);
+        assert_eq!(alerts(&app, SUPPORT_ENDED).await, 1, "{}", app.backend);
+        let ended = app
+            .store
+            .alerts(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.kind == SUPPORT_ENDED && a.subject.contains("Tomcat"))
+            .unwrap();
+        assert_eq!(ended.severity, "critical", "{}", app.backend);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(page.contains("サポート終了: 1 件"), "{}", app.backend);
+        // The office's list has both systems, soonest end first.
+        let list = o.get("/inventory?state=ended").await.body;
+        let (a, b) = (list.find("他社ミドルウェア").unwrap(), list.find("Tomcat").unwrap());
+        assert!(a < b, "{}: sorted by date", app.backend);
+        assert!(o.get("/alerts").await.body.contains("ソフトウェアのサポート終了"), "{}", app.backend);
+
+        // A new date (an extended support contract) is alerted afresh when it nears.
+        let tomcat = app.store.components(sys).await.unwrap()[0].id;
+        v.get(&format!("/systems/{sys}/inventory/{tomcat}")).await;
+        let soon = app.now().to_offset(mamori_core::jst::JST).date() + Duration::days(30);
+        let r = v.post(&format!("/systems/{sys}/inventory/{tomcat}"), &fields("Tomcat", soon.to_string().leak())).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(warn(&app).await, 1, "{}: ending again, for the new date", app.backend);
+        app.close().await;
+    }
+}
