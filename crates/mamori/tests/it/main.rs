@@ -9,6 +9,7 @@ mod flood;
 mod harness;
 mod http;
 mod instances;
+mod inventory;
 mod jobs;
 mod limits;
 mod notify;
