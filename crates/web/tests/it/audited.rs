@@ -277,6 +277,25 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         .await;
         post_ok(&vendor, &format!("/library/{doc}"), &format!("/library/{doc}/delete"), &[]).await;
         w.expect("/library/{id}/delete", "document.deleted", "vendor1", Some("document")).await;
+        // The software inventory: a component added, changed, imported, removed.
+        let inv = format!("{s}/inventory");
+        let component = [("kind", "os"), ("product", "Ubuntu"), ("version", "22.04.3"), ("runs_on", "web01")];
+        post_ok(&vendor, &inv, &inv, &component).await;
+        w.expect("/systems/{id}/inventory", "component.saved", "vendor1", Some("system")).await;
+        let cid = app.store.components(sys).await.unwrap()[0].id;
+        let changed = [("kind", "os"), ("product", "Ubuntu"), ("version", "22.04.4"), ("runs_on", "web01")];
+        post_ok(&vendor, &format!("{inv}/{cid}"), &format!("{inv}/{cid}"), &changed).await;
+        w.expect("/systems/{id}/inventory/{cid}", "component.saved", "vendor1", Some("system")).await;
+        let sheet = b"product,vendor,version,cpe,support_end\nnginx,F5,1.24.0,,\n".to_vec();
+        let r = vendor.post_file(&inv, &format!("{inv}/import"), "inventory.csv", sheet).await;
+        assert!(r.body.contains("追加 1 件"), "{}", r.body);
+        w.expect("/systems/{id}/inventory/import", "inventory.imported", "vendor1", Some("system")).await;
+        post_ok(&vendor, &format!("{inv}/{cid}"), &format!("{inv}/{cid}/remove"), &[]).await;
+        w.expect("/systems/{id}/inventory/{cid}/remove", "component.removed", "vendor1", Some("system")).await;
+        let feed = br#"[{"cycle":"1.24","eol":"2024-04-23"}]"#.to_vec();
+        let r = officer.post_file("/feeds", "/feeds", "nginx.json", feed).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        w.expect("/feeds", "feed.imported", "officer2", None).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.
@@ -378,6 +397,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
             (&officer, "officer2", format!("/systems/{sys}"), "/systems/{id}/report.xlsx"),
             (&officer, "officer2", format!("/systems/{sys}"), "/systems/{id}/report.csv"),
             (&officer, "officer2", format!("/systems/{sys}/yearly"), "/systems/{id}/yearly.xlsx"),
+            (&officer, "officer2", format!("/systems/{sys}/inventory"), "/systems/{id}/inventory.xlsx"),
+            (&officer, "officer2", format!("/systems/{sys}/inventory"), "/systems/{id}/inventory.csv"),
         ] {
             post_ok(who, &page, &route.replace("{id}", &sys.to_string()), &sealed).await;
             w.expect(route, "export.sealed", login, Some("export")).await;
