@@ -41,4 +41,5 @@ pub mod report;
 pub mod scope;
 pub mod totp;
 pub mod verification;
+pub mod vulns;
 pub mod yearly;

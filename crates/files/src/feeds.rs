@@ -1,21 +1,31 @@
 //! Reference data the security office imports into an offline server,
 //! recognised from its content: endoflife.date's release data (API v1, one
-//! product or the full list, or the older per-product array of cycles).
-//! Every count is bounded; a file that is not one of these is refused.
+//! product or the full list, or the older per-product array of cycles),
+//! NVD's CVE JSON 2.0 (the API's answer or a data feed file) and JVN
+//! iPedia / MyJVN's RSS (RDF) overview. Every count is bounded; a file that
+//! is not one of these is refused.
 
-use mamori_core::inventory::{EolProduct, EolRelease};
+use mamori_core::inventory::{Cpe, EolProduct, EolRelease};
+use mamori_core::vulns::{Advisory, Affected, Bound, Versions, VulnSource, MAX_AFFECTED};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// The largest file taken (endoflife.date's full list is a few MB).
-pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// The largest file the web page takes (endoflife.date's full list is a
+/// few MB; NVD's pages of 2,000 CVEs some 10 MB). The console takes
+/// [`MAX_CONSOLE_BYTES`], enough for a year of NVD's data feed.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_CONSOLE_BYTES: usize = 1024 * 1024 * 1024;
 const MAX_PRODUCTS: usize = 10_000;
 const MAX_RELEASES: usize = 5_000;
+const MAX_ADVISORIES: usize = 500_000;
 
 /// What a file turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Feed {
     /// Release cycles and their support ends, per product.
     EndOfLife(Vec<EolProduct>),
+    /// Vulnerability advisories of one source.
+    Advisories(VulnSource, Vec<Advisory>),
 }
 
 impl Feed {
@@ -23,6 +33,8 @@ impl Feed {
     pub fn kind(&self) -> &'static str {
         match self {
             Feed::EndOfLife(_) => "endoflife",
+            Feed::Advisories(VulnSource::Nvd, _) => "nvd",
+            Feed::Advisories(VulnSource::Jvn, _) => "jvn",
         }
     }
 }
@@ -45,11 +57,19 @@ fn refused(s: &str) -> FeedError {
 /// content does not name its product (the older endoflife.date files,
 /// `nginx.json`); it is never used as a path.
 pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
-    if bytes.len() > MAX_BYTES {
+    if bytes.len() > MAX_CONSOLE_BYTES {
         return Err(refused("ファイルが大きすぎます (file too large)"));
     }
-    let v: Value = serde_json::from_slice(bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes))
-        .map_err(|_| refused("JSON として読めません。対応する形式: endoflife.date (not a known feed)"))?;
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned();
+    if head.trim_start().starts_with('<') {
+        return jvn(bytes).map(|a| Feed::Advisories(VulnSource::Jvn, a));
+    }
+    if head.contains("\"NVD_CVE\"") || head.contains("\"vulnerabilities\"") {
+        return nvd(bytes).map(|a| Feed::Advisories(VulnSource::Nvd, a));
+    }
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|_| refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)"))?;
     match &v {
         Value::Object(o) if o.contains_key("schema_version") => match o.get("result") {
             Some(Value::Object(p)) => Ok(Feed::EndOfLife(vec![v1_product(p)?])),
@@ -77,7 +97,7 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
                 releases,
             }]))
         }
-        _ => Err(refused("対応していない形式です。対応する形式: endoflife.date (not a known feed)")),
+        _ => Err(refused("対応していない形式です。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")),
     }
 }
 
@@ -153,6 +173,283 @@ fn cpe_vendor_product(id: &str) -> Option<(String, String)> {
     (!vendor.is_empty() && !product.is_empty()).then(|| (vendor.to_ascii_lowercase(), product.to_ascii_lowercase()))
 }
 
+// ----- NVD CVE JSON 2.0 -------------------------------------------------------
+
+#[derive(Deserialize)]
+struct NvdFile {
+    #[serde(default)]
+    vulnerabilities: Vec<NvdItem>,
+}
+
+#[derive(Deserialize)]
+struct NvdItem {
+    cve: NvdCve,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NvdCve {
+    id: String,
+    #[serde(default)]
+    last_modified: String,
+    #[serde(default)]
+    descriptions: Vec<LangText>,
+    #[serde(default)]
+    metrics: NvdMetrics,
+    #[serde(default)]
+    configurations: Vec<NvdConfig>,
+}
+
+#[derive(Deserialize)]
+struct LangText {
+    lang: String,
+    value: String,
+}
+
+#[derive(Deserialize, Default)]
+struct NvdMetrics {
+    #[serde(default, rename = "cvssMetricV40")]
+    v40: Vec<NvdMetric>,
+    #[serde(default, rename = "cvssMetricV31")]
+    v31: Vec<NvdMetric>,
+    #[serde(default, rename = "cvssMetricV30")]
+    v30: Vec<NvdMetric>,
+    #[serde(default, rename = "cvssMetricV2")]
+    v2: Vec<NvdMetric>,
+}
+
+#[derive(Deserialize)]
+struct NvdMetric {
+    #[serde(rename = "cvssData")]
+    data: CvssData,
+}
+
+#[derive(Deserialize)]
+struct CvssData {
+    #[serde(rename = "baseScore")]
+    base_score: f64,
+}
+
+#[derive(Deserialize)]
+struct NvdConfig {
+    #[serde(default)]
+    nodes: Vec<NvdNode>,
+}
+
+#[derive(Deserialize)]
+struct NvdNode {
+    #[serde(default, rename = "cpeMatch")]
+    cpe_match: Vec<CpeMatch>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CpeMatch {
+    #[serde(default)]
+    vulnerable: bool,
+    criteria: String,
+    version_start_including: Option<String>,
+    version_start_excluding: Option<String>,
+    version_end_including: Option<String>,
+    version_end_excluding: Option<String>,
+}
+
+fn bound(including: Option<String>, excluding: Option<String>) -> Option<Bound> {
+    match (including, excluding) {
+        (Some(v), _) => Some(Bound { version: v, included: true }),
+        (None, Some(v)) => Some(Bound { version: v, included: false }),
+        (None, None) => None,
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(n).collect()
+}
+
+fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
+    let file: NvdFile = serde_json::from_slice(bytes)
+        .map_err(|e| FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line())))?;
+    if file.vulnerabilities.len() > MAX_ADVISORIES {
+        return Err(refused("脆弱性情報が多すぎます (too many advisories)"));
+    }
+    Ok(file
+        .vulnerabilities
+        .into_iter()
+        .filter(|v| v.cve.id.starts_with("CVE-") && v.cve.id.len() <= 40)
+        .map(|v| {
+            let c = v.cve;
+            let m = &c.metrics;
+            let cvss = [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|list| list.first().map(|x| x.data.base_score));
+            let title = c.descriptions.iter().find(|d| d.lang == "en").or(c.descriptions.first()).map_or(String::new(), |d| clip(&d.value, 300));
+            let affected = c
+                .configurations
+                .iter()
+                .flat_map(|cfg| &cfg.nodes)
+                .flat_map(|n| &n.cpe_match)
+                .filter(|m| m.vulnerable)
+                .filter_map(|m| {
+                    let cpe = Cpe::parse(&m.criteria)?;
+                    let (start, end) = (
+                        bound(m.version_start_including.clone(), m.version_start_excluding.clone()),
+                        bound(m.version_end_including.clone(), m.version_end_excluding.clone()),
+                    );
+                    let versions = match cpe.version.as_str() {
+                        _ if start.is_some() || end.is_some() => Versions::Range { start, end },
+                        "*" => Versions::Any,
+                        "-" => return None,
+                        _ => Versions::Exact(cpe.plain_version()),
+                    };
+                    Some(Affected { part: Some(cpe.part), vendor: cpe.vendor, product: cpe.product, versions })
+                })
+                .take(MAX_AFFECTED)
+                .collect();
+            Advisory {
+                source: VulnSource::Nvd,
+                link: format!("https://nvd.nist.gov/vuln/detail/{}", c.id),
+                cves: vec![c.id.clone()],
+                ident: c.id,
+                title,
+                cvss,
+                modified: clip(&c.last_modified, 40),
+                affected,
+            }
+        })
+        .collect())
+}
+
+// ----- JVN iPedia / MyJVN RSS (RDF) ----------------------------------------------
+
+/// An item of the RSS as it is read.
+#[derive(Default)]
+struct JvnItem {
+    ident: String,
+    title: String,
+    link: String,
+    modified: String,
+    cves: Vec<String>,
+    /// (CVSS version, base score): the newest version wins.
+    cvss: Option<(String, f64)>,
+    affected: Vec<Affected>,
+}
+
+fn jvn(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(bytes).map_err(|_| refused("JVN の RSS は UTF-8 で読みます (not UTF-8)"))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    // Not trimmed per event: the text around an entity keeps its spaces.
+    reader.config_mut().trim_text(false);
+    let malformed = || refused("XML として読めません。対応する形式: JVN (MyJVN / JVN iPedia の RSS) (malformed XML)");
+    let version = quick_xml::XmlVersion::Implicit1_0;
+    let attr = |e: &quick_xml::events::BytesStart<'_>, key: &str| -> String {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == key)
+            .and_then(|a| a.normalized_value(version).ok().map(|v| clip(&v, 300)))
+            .unwrap_or_default()
+    };
+    let mut items = Vec::new();
+    let mut item: Option<JvnItem> = None;
+    let mut field = String::new();
+    let mut text_of = String::new();
+    let mut rdf = false;
+    // Elements open: a document cut off before its end is refused.
+    let mut depth = 0usize;
+    loop {
+        let event = reader.read_event().map_err(|_| malformed())?;
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
+            Event::Eof if depth > 0 => return Err(malformed()),
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "rdf:RDF" => rdf = true,
+            Event::Start(e) if e.name().as_ref() == "item" => item = Some(JvnItem::default()),
+            Event::Start(e) | Event::Empty(e) => {
+                let name = e.name().as_ref().to_owned();
+                if let Some(it) = item.as_mut() {
+                    match name.as_str() {
+                        "sec:cvss" => {
+                            let score = attr(&e, "score").parse::<f64>().ok();
+                            let v = attr(&e, "version");
+                            if let Some(score) = score {
+                                if it.cvss.as_ref().is_none_or(|(old, _)| *old < v) {
+                                    it.cvss = Some((v, score));
+                                }
+                            }
+                        }
+                        "sec:references" => {
+                            let id = attr(&e, "id");
+                            if id.starts_with("CVE-") && !it.cves.contains(&id) && it.cves.len() < 100 {
+                                it.cves.push(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                field = name;
+                text_of.clear();
+            }
+            Event::Text(t) => text_of.push_str(&t.xml10_content()),
+            Event::CData(t) => text_of.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    text_of.push(c);
+                } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&r) {
+                    text_of.push_str(s);
+                }
+            }
+            Event::End(e) => {
+                let name = e.name().as_ref().to_owned();
+                if name == "item" {
+                    if let Some(it) = item.take() {
+                        if it.ident.starts_with("JVNDB-") && items.len() < MAX_ADVISORIES {
+                            items.push(Advisory {
+                                source: VulnSource::Jvn,
+                                ident: it.ident,
+                                title: it.title,
+                                link: it.link,
+                                cvss: it.cvss.map(|(_, s)| s),
+                                cves: it.cves,
+                                modified: it.modified,
+                                affected: it.affected,
+                            });
+                        }
+                    }
+                } else if let Some(it) = item.as_mut() {
+                    if name == field {
+                        let value = clip(text_of.trim(), 300);
+                        match name.as_str() {
+                            "sec:identifier" => it.ident = clip(&value, 40),
+                            "title" => it.title = value,
+                            "link" if value.starts_with("https://") || value.starts_with("http://") => it.link = value,
+                            "dcterms:modified" => it.modified = clip(&value, 40),
+                            "sec:cpe" if it.affected.len() < MAX_AFFECTED => {
+                                if let Some(cpe) = Cpe::parse(&format!("{value}:*")).or_else(|| Cpe::parse(&value)) {
+                                    it.affected.push(Affected {
+                                        part: Some(cpe.part),
+                                        vendor: cpe.vendor,
+                                        product: cpe.product,
+                                        versions: Versions::Unknown,
+                                    });
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                text_of.clear();
+            }
+            _ => {}
+        }
+    }
+    if !rdf {
+        return Err(refused("対応していない XML です。対応する形式: JVN (MyJVN / JVN iPedia の RSS) (not a JVN RSS)"));
+    }
+    Ok(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +465,7 @@ mod tests {
               {"name":"22.04","releaseDate":"2022-04-21","isEol":false,"eolFrom":"2027-06-01","latest":null},
               {"name":"14.04","isEol":true,"eolFrom":null}
             ]}}"#;
-        let Feed::EndOfLife(p) = read(json, "whatever").unwrap();
+        let Feed::EndOfLife(p) = read(json, "whatever").unwrap() else { panic!("endoflife") };
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].name.as_str(), p[0].label.as_str()), ("ubuntu", "Ubuntu"));
         assert_eq!(p[0].cpes, [("canonical".to_owned(), "ubuntu_linux".to_owned())]);
@@ -180,13 +477,75 @@ mod tests {
     #[test]
     fn endoflife_v0_takes_its_product_from_the_file_name_only_when_it_is_a_plain_name() {
         let json = br#"[{"cycle":"1.25","releaseDate":"2023-05-23","eol":false,"latest":"1.25.3"},{"cycle":1.24,"eol":"2024-04-23","latest":"1.24.0"}]"#;
-        let Feed::EndOfLife(p) = read(json, "nginx.json").unwrap();
+        let Feed::EndOfLife(p) = read(json, "nginx.json").unwrap() else { panic!("endoflife") };
         assert_eq!(p[0].name, "nginx");
         assert_eq!((p[0].releases[0].eol, p[0].releases[1].cycle.as_str()), (None, "1.24"));
         assert_eq!(p[0].releases[1].eol, Some(date!(2024 - 04 - 23)));
         for bad in ["nginx.txt", "../Nginx.json", ".json", "ng inx.json"] {
             assert!(read(json, bad).is_err(), "{bad}");
         }
+    }
+
+    /// An NVD CVE JSON 2.0 answer with one CVE: two vulnerable ranges and
+    /// a platform that is not itself vulnerable.
+    pub const NVD: &str = r#"{"resultsPerPage":1,"startIndex":0,"totalResults":1,"format":"NVD_CVE","version":"2.0",
+      "timestamp":"2026-11-01T00:00:00.000","vulnerabilities":[{"cve":{"id":"CVE-2023-44487","lastModified":"2025-01-01T00:00:00.000",
+      "descriptions":[{"lang":"es","value":"…"},{"lang":"en","value":"The HTTP/2 protocol allows a denial of service (server resource consumption)."}],
+      "metrics":{"cvssMetricV31":[{"source":"nvd@nist.gov","type":"Primary","cvssData":{"version":"3.1","baseScore":7.5,"baseSeverity":"HIGH"}}]},
+      "configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[
+        {"vulnerable":true,"criteria":"cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*","versionStartIncluding":"1.9.5","versionEndExcluding":"1.25.3"},
+        {"vulnerable":true,"criteria":"cpe:2.3:a:apache:http_server:2.4.57:*:*:*:*:*:*:*"},
+        {"vulnerable":false,"criteria":"cpe:2.3:o:linux:linux_kernel:-:*:*:*:*:*:*:*"}]}]}]}}]}"#;
+
+    /// A MyJVN overview (RSS 1.0) with one item, entities and all.
+    pub const JVN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns="http://purl.org/rss/1.0/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+ xmlns:sec="http://jvn.jp/rss/mod_sec/3.0/" xmlns:dcterms="http://purl.org/dc/terms/">
+<channel rdf:about="https://jvndb.jvn.jp/apis/myjvn"><title>JVNDB</title><link>https://jvndb.jvn.jp/</link></channel>
+<item rdf:about="https://jvndb.jvn.jp/ja/contents/2023/JVNDB-2023-019153.html">
+<title>複数の HTTP/2 実装に DoS の脆弱性 &amp; 対策 &#x3042;</title>
+<link>https://jvndb.jvn.jp/ja/contents/2023/JVNDB-2023-019153.html</link>
+<sec:identifier>JVNDB-2023-019153</sec:identifier>
+<sec:references source="NVD" id="CVE-2023-44487">https://nvd.nist.gov/vuln/detail/CVE-2023-44487</sec:references>
+<sec:cpe version="2.2" vendor="F5" product="nginx">cpe:/a:f5:nginx</sec:cpe>
+<sec:cvss score="5.0" severity="Medium" version="2.0" type="Base"/>
+<sec:cvss score="7.5" severity="High" version="3.0" type="Base"/>
+<dcterms:modified>2024-01-10T17:43+09:00</dcterms:modified>
+</item>
+</rdf:RDF>"#;
+
+    #[test]
+    fn nvd_cve_json_names_each_vulnerable_product_with_its_range() {
+        let Feed::Advisories(VulnSource::Nvd, a) = read(NVD.as_bytes(), "x.json").unwrap() else { panic!("NVD") };
+        assert_eq!(a.len(), 1);
+        let a = &a[0];
+        assert_eq!((a.ident.as_str(), a.cvss, a.cves.as_slice()), ("CVE-2023-44487", Some(7.5), &["CVE-2023-44487".to_owned()][..]));
+        assert!(a.title.starts_with("The HTTP/2 protocol"), "{}", a.title);
+        assert_eq!(a.affected.len(), 2, "the platform is not vulnerable itself");
+        assert_eq!(
+            a.affected[0].versions,
+            Versions::Range {
+                start: Some(Bound { version: "1.9.5".into(), included: true }),
+                end: Some(Bound { version: "1.25.3".into(), included: false })
+            }
+        );
+        assert_eq!(a.affected[1].versions, Versions::Exact("2.4.57".into()));
+    }
+
+    #[test]
+    fn jvn_rss_names_its_products_cves_and_newest_score() {
+        let Feed::Advisories(VulnSource::Jvn, a) = read(JVN.as_bytes(), "x.rdf").unwrap() else { panic!("JVN") };
+        assert_eq!(a.len(), 1);
+        let a = &a[0];
+        assert_eq!(a.ident, "JVNDB-2023-019153");
+        assert_eq!(a.title, "複数の HTTP/2 実装に DoS の脆弱性 & 対策 あ");
+        assert_eq!((a.cvss, a.cves.as_slice()), (Some(7.5), &["CVE-2023-44487".to_owned()][..]));
+        assert_eq!(
+            a.affected,
+            [Affected { part: Some('a'), vendor: "f5".into(), product: "nginx".into(), versions: Versions::Unknown }]
+        );
+        assert!(read(b"<html><body>not rss</body></html>", "x.html").is_err());
+        assert!(read(b"<rdf:RDF><item>", "x.rdf").is_err(), "malformed");
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! Vulnerability information matched against the software inventory (item
+//! 63): advisories from JVN iPedia / MyJVN and NVD name the products they
+//! affect (by CPE, with version ranges where NVD gives them); a component
+//! is affected when its CPE, or else its normalised vendor and product,
+//! names such a product and its version falls in the range.
+
+use crate::inventory::{normalise, ComponentInput, Cpe};
+use std::cmp::Ordering;
+
+crate::closed_set!(
+    /// Where an advisory comes from.
+    VulnSource { Jvn = "jvn", Nvd = "nvd" }
+);
+
+crate::closed_set!(
+    /// What was decided about a match.
+    MatchState { Open = "open", Fixed = "fixed", NotAffected = "not_affected" }
+);
+
+crate::closed_set!(
+    /// How a component was matched: by its CPE, or by its vendor and product names.
+    MatchedBy { Cpe = "cpe", Name = "name" }
+);
+
+/// The versions of a product an advisory says are affected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Versions {
+    /// Every version (NVD's `*` without bounds).
+    Any,
+    /// This version only.
+    Exact(String),
+    /// Between bounds (NVD's versionStart/End Including/Excluding).
+    Range { start: Option<Bound>, end: Option<Bound> },
+    /// The advisory says nothing of versions (JVN's overview): a match
+    /// must be confirmed by a person.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub version: String,
+    pub included: bool,
+}
+
+/// A product an advisory affects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affected {
+    /// `a`, `o`, `h`, or none when unknown.
+    pub part: Option<char>,
+    pub vendor: String,
+    pub product: String,
+    pub versions: Versions,
+}
+
+/// One advisory, as imported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advisory {
+    pub source: VulnSource,
+    /// `JVNDB-2023-012345`, `CVE-2023-44487`.
+    pub ident: String,
+    pub title: String,
+    pub link: String,
+    /// The CVSS base score (the newest version the advisory gives).
+    pub cvss: Option<f64>,
+    /// The CVE ids it is about (for JVN; an NVD advisory is its own).
+    pub cves: Vec<String>,
+    /// When it was last changed, as the source says it; an unchanged one is
+    /// not imported again.
+    pub modified: String,
+    pub affected: Vec<Affected>,
+}
+
+/// Orders dotted versions as people read them: numbers by value, other
+/// parts by text (`1.9` < `1.10`, `1.24` = `1.24.0`, `2.4.57` < `2.4.58`,
+/// `1.0-rc1` < `1.0.1`).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let parts = |s: &str| -> Vec<String> {
+        s.trim().trim_start_matches(['v', 'V']).split(['.', '-', '_', '+', ':']).map(str::to_ascii_lowercase).collect()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    for i in 0..pa.len().max(pb.len()) {
+        let x = pa.get(i).map_or("0", String::as_str);
+        let y = pb.get(i).map_or("0", String::as_str);
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(m), Ok(n)) => m.cmp(&n),
+            // A number is newer than a word at the same place (1.0.1 > 1.0-rc1).
+            (Ok(_), Err(_)) => Ordering::Greater,
+            (Err(_), Ok(_)) => Ordering::Less,
+            (Err(_), Err(_)) => x.cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+impl Versions {
+    /// Is `version` affected? `None` when the advisory cannot say.
+    pub fn holds(&self, version: &str) -> Option<bool> {
+        match self {
+            Versions::Any => Some(true),
+            Versions::Unknown => None,
+            Versions::Exact(v) => Some(compare_versions(version, v) == Ordering::Equal),
+            Versions::Range { start, end } => {
+                let after = start.as_ref().is_none_or(|b| match compare_versions(version, &b.version) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => b.included,
+                    Ordering::Less => false,
+                });
+                let before = end.as_ref().is_none_or(|b| match compare_versions(version, &b.version) {
+                    Ordering::Less => true,
+                    Ordering::Equal => b.included,
+                    Ordering::Greater => false,
+                });
+                Some(after && before)
+            }
+        }
+    }
+}
+
+/// A component an advisory's product names: how, and whether its version
+/// was checked (`false`: the advisory gives no versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub by: MatchedBy,
+    pub version_checked: bool,
+}
+
+/// Does `affected` name this component, and is its version affected? By
+/// CPE where the component has one (part, vendor and product equal), else
+/// by the normalised names (the vendor too, unless the component has
+/// none).
+pub fn hit(c: &ComponentInput, affected: &Affected) -> Option<Hit> {
+    let cpe = c.cpe.as_deref().and_then(Cpe::parse);
+    let by = match &cpe {
+        Some(cpe) => {
+            let same = cpe.vendor == affected.vendor
+                && cpe.product == affected.product
+                && affected.part.is_none_or(|p| p == cpe.part);
+            same.then_some(MatchedBy::Cpe)?
+        }
+        None => {
+            let product = normalise(&c.product) == normalise(&affected.product);
+            let vendor = c.vendor.trim().is_empty() || normalise(&c.vendor) == normalise(&affected.vendor);
+            (product && vendor).then_some(MatchedBy::Name)?
+        }
+    };
+    let version = match &cpe {
+        Some(cpe) if !matches!(cpe.version.as_str(), "*" | "-") => cpe.plain_version(),
+        _ => c.version.clone(),
+    };
+    match affected.versions.holds(&version) {
+        Some(true) => Some(Hit { by, version_checked: true }),
+        Some(false) => None,
+        None => Some(Hit { by, version_checked: false }),
+    }
+}
+
+/// The most affected product entries an advisory may list.
+pub const MAX_AFFECTED: usize = 2_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::ComponentFields;
+
+    fn component(vendor: &str, product: &str, version: &str, cpe: &str) -> ComponentInput {
+        ComponentInput::parse(&ComponentFields { vendor, product, version, cpe, ..Default::default() }).unwrap()
+    }
+
+    fn affected(versions: Versions) -> Affected {
+        Affected { part: Some('a'), vendor: "f5".into(), product: "nginx".into(), versions }
+    }
+
+    fn bound(v: &str, included: bool) -> Option<Bound> {
+        Some(Bound { version: v.into(), included })
+    }
+
+    #[test]
+    fn versions_order_by_number_then_text() {
+        use Ordering::*;
+        for (a, b, o) in [
+            ("1.9", "1.10", Less),
+            ("1.24", "1.24.0", Equal),
+            ("2.4.57", "2.4.58", Less),
+            ("1.0-rc1", "1.0.1", Less),
+            ("v3.7.1", "3.7.1", Equal),
+            ("10.0", "9.9.9", Greater),
+            ("8.0.35", "8.0.4", Greater),
+        ] {
+            assert_eq!(compare_versions(a, b), o, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn a_range_holds_at_its_included_ends_and_not_at_its_excluded_ones() {
+        let r = Versions::Range { start: bound("1.9.5", true), end: bound("1.25.3", false) };
+        for (v, want) in [("1.9.4", false), ("1.9.5", true), ("1.24.0", true), ("1.25.2", true), ("1.25.3", false), ("1.26.0", false)] {
+            assert_eq!(r.holds(v), Some(want), "{v}");
+        }
+        let r = Versions::Range { start: bound("2.0", false), end: bound("2.4.57", true) };
+        for (v, want) in [("2.0", false), ("2.0.1", true), ("2.4.57", true), ("2.4.58", false)] {
+            assert_eq!(r.holds(v), Some(want), "{v}");
+        }
+        assert_eq!(Versions::Exact("1.2.3".into()).holds("1.2.3"), Some(true));
+        assert_eq!(Versions::Exact("1.2.3".into()).holds("1.2.4"), Some(false));
+        assert_eq!(Versions::Any.holds("0.1"), Some(true));
+        assert_eq!(Versions::Unknown.holds("0.1"), None);
+    }
+
+    #[test]
+    fn a_component_is_hit_by_its_cpe_or_else_by_its_names() {
+        let range = affected(Versions::Range { start: None, end: bound("1.25.3", false) });
+        let by_cpe = component("F5", "nginx", "1.24.0", "cpe:2.3:a:f5:nginx:1.24.0:*:*:*:*:*:*:*");
+        assert_eq!(hit(&by_cpe, &range), Some(Hit { by: MatchedBy::Cpe, version_checked: true }));
+        // The CPE's version is the one compared when it has one.
+        let fixed = component("F5", "nginx", "1.24.0", "cpe:2.3:a:f5:nginx:1.25.3:*:*:*:*:*:*:*");
+        assert_eq!(hit(&fixed, &range), None);
+        // A CPE of another product is not overruled by the names.
+        let other = component("F5", "nginx", "1.24.0", "cpe:2.3:a:igor_sysoev:nginx:1.24.0:*:*:*:*:*:*:*");
+        assert_eq!(hit(&other, &range), None);
+        let by_name = component("F5", "NGINX", "1.25.2", "");
+        assert_eq!(hit(&by_name, &range), Some(Hit { by: MatchedBy::Name, version_checked: true }));
+        assert_eq!(hit(&component("", "nginx", "1.25.2", ""), &range).map(|h| h.by), Some(MatchedBy::Name));
+        assert_eq!(hit(&component("Apache", "nginx", "1.25.2", ""), &range), None, "another vendor's product");
+        assert_eq!(hit(&component("F5", "nginx", "1.25.3", ""), &range), None, "the fixed version");
+        let unknown = affected(Versions::Unknown);
+        assert_eq!(hit(&by_name, &unknown), Some(Hit { by: MatchedBy::Name, version_checked: false }));
+    }
+}
