@@ -8,18 +8,25 @@ use crate::{Op, Refused};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{FieldError, Permission};
 use mamori_core::inventory::{support, ComponentFields, ComponentInput, Support, MAX_COMPONENTS};
+use mamori_core::vulns::MatchState;
 use mamori_files::export::CsvEncoding;
 use mamori_files::feeds::{self, Feed};
 use mamori_files::inventory::{self as sheet, COLUMNS};
 use mamori_store::inventory::{Component, FeedImport, Imported};
 use mamori_store::systems::{SystemFilter, SystemRecord};
+use mamori_store::vulns::VulnMatch;
 use mamori_store::StoreError;
 
 /// One system's inventory, and whether the person may change it.
 pub struct Inventory {
     pub system: SystemRecord,
     pub components: Vec<Component>,
+    /// The advisories that name its components (item 63).
+    pub matches: Vec<VulnMatch>,
     pub editable: bool,
+    /// May the person record what was decided about a match (the keepers
+    /// and the security office)?
+    pub decides: bool,
 }
 
 /// May the person keep this system's inventory? The department and the
@@ -37,8 +44,10 @@ fn keeps(op: &Op<'_>, s: &SystemRecord) -> bool {
 pub async fn inventory(op: &Op<'_>, system_id: i64) -> Result<Inventory, Refused> {
     let system = system(op, system_id).await?;
     let components = op.store.components(system_id).await?;
+    let matches = op.store.vuln_matches(Some(system_id)).await?;
     let editable = keeps(op, &system);
-    Ok(Inventory { system, components, editable })
+    let decides = editable || op.who.can(Permission::ManageSystems);
+    Ok(Inventory { system, components, matches, editable, decides })
 }
 
 async fn kept(op: &Op<'_>, system_id: i64) -> Result<SystemRecord, Refused> {
@@ -63,7 +72,9 @@ pub async fn save(op: &Op<'_>, system_id: i64, id: Option<i64>, input: &Componen
     if id.is_none() && op.store.components(system_id).await?.len() >= MAX_COMPONENTS {
         return Err(Refused::Invalid("too_many_components"));
     }
-    op.store.save_component(&op.ctx(), system_id, id, input).await.map_err(limit)
+    let id = op.store.save_component(&op.ctx(), system_id, id, input).await.map_err(limit)?;
+    alert_matches(op.store, op.now).await?;
+    Ok(id)
 }
 
 pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
@@ -136,7 +147,10 @@ pub async fn import(
     };
     let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
     match op.store.import_components(&op.ctx(), system_id, &name, &rows).await {
-        Ok(n) => Ok(Ok(n)),
+        Ok(n) => {
+            alert_matches(op.store, op.now).await?;
+            Ok(Ok(n))
+        }
         Err(StoreError::Limit(max)) => Ok(Err(vec![format!("1 システム {max} 件までです (too many components)")])),
         Err(e) => Err(e.into()),
     }
@@ -226,7 +240,87 @@ pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<R
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     match feed {
         Feed::EndOfLife(products) => Ok(Ok(op.store.import_eol(&op.ctx(), &name, &sha256, &products).await?)),
+        Feed::Advisories(source, list) => {
+            let done = op.store.import_advisories(&op.ctx(), &name, &sha256, source, &list).await?;
+            alert_matches(op.store, op.now).await?;
+            Ok(Ok(done))
+        }
     }
+}
+
+/// Raises one alert for each match not alerted yet (after every change
+/// that matches, and in the daily check, should a process have stopped in
+/// between); critical from CVSS 9.0. Returns the alerts raised.
+pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
+    use mamori_core::monitoring::{Severity, VULN_MATCHED};
+    let pending = store.unalerted_matches().await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let names: std::collections::HashMap<i64, String> = store
+        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.input.name))
+        .collect();
+    let mut raised = 0;
+    for m in pending {
+        if !store.mark_match_alerted(m.id, now).await? {
+            continue;
+        }
+        let system = names.get(&m.system_id).map_or("", String::as_str);
+        let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
+        let severity = if m.cvss.is_some_and(|s| s >= 9.0) { Severity::Critical } else { Severity::Warning };
+        let score = m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+        let detail = format!("CVSS {score}: {} {}", m.title, m.link);
+        store.raise_alert(now, VULN_MATCHED, severity, &subject, &detail).await?;
+        raised += 1;
+    }
+    Ok(raised)
+}
+
+/// The longest reason recorded with a decision.
+pub const MAX_REASON: usize = 2_000;
+
+/// Records what was decided about a match: 対応済 or 影響なし with its
+/// reason (required), or open again. The system's keepers and the
+/// security office.
+pub async fn decide(
+    op: &Op<'_>,
+    system_id: i64,
+    match_id: i64,
+    state: MatchState,
+    reason: &str,
+) -> Result<(), Refused> {
+    let inv = inventory(op, system_id).await?;
+    if !inv.decides {
+        return Err(Refused::NotFound);
+    }
+    let reason = reason.trim().replace("\r\n", "\n");
+    let bad = reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control() && c != '\n');
+    if bad || (state != MatchState::Open && reason.is_empty()) {
+        return Err(Refused::Invalid("reason"));
+    }
+    Ok(op.store.decide_match(&op.ctx(), system_id, match_id, state, &reason).await?)
+}
+
+/// A match with its system's name.
+pub struct Found {
+    pub system_name: String,
+    pub m: VulnMatch,
+}
+
+/// The matches in the systems the person sees, most severe first.
+pub async fn found(op: &Op<'_>) -> Result<Vec<Found>, Refused> {
+    let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
+    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    Ok(op
+        .store
+        .vuln_matches(None)
+        .await?
+        .into_iter()
+        .filter_map(|m| Some(Found { system_name: (*names.get(&m.system_id)?).to_owned(), m }))
+        .collect())
 }
 
 /// The feed files imported, newest first (the security office).

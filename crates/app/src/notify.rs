@@ -359,6 +359,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "job.failed" => "定期処理の失敗",
         "inventory.support_ending" => "ソフトウェアのサポート終了が近い",
         "inventory.support_ended" => "ソフトウェアのサポート終了",
+        "vuln.matched" => "脆弱性情報に該当するソフトウェア",
         _ => "警告",
     }
 }

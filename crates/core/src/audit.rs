@@ -71,6 +71,7 @@ crate::closed_set!(
         InventoryImported = "inventory.imported",
         InventoryExported = "inventory.exported",
         FeedImported = "feed.imported",
+        VulnDecided = "vuln.decided",
         RoundStarted = "system.round_started",
         CatalogVersionChanged = "system.catalog_changed",
         AuditPurged = "audit.purged",

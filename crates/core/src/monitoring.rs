@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 10] = [
+pub const ALERT_KINDS: [&str; 11] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -28,7 +28,11 @@ pub const ALERT_KINDS: [&str; 10] = [
     crate::jobs::JOB_FAILED,
     SUPPORT_ENDING,
     SUPPORT_ENDED,
+    VULN_MATCHED,
 ];
+
+/// An advisory names a component of a system's inventory (item 63).
+pub const VULN_MATCHED: &str = "vuln.matched";
 
 /// A component's support ends within the warning window (items 62, 68).
 pub const SUPPORT_ENDING: &str = "inventory.support_ending";

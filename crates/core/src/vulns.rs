@@ -5,6 +5,7 @@
 //! names such a product and its version falls in the range.
 
 use crate::inventory::{normalise, ComponentInput, Cpe};
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
 crate::closed_set!(
@@ -23,7 +24,7 @@ crate::closed_set!(
 );
 
 /// The versions of a product an advisory says are affected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Versions {
     /// Every version (NVD's `*` without bounds).
     Any,
@@ -36,14 +37,14 @@ pub enum Versions {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bound {
     pub version: String,
     pub included: bool,
 }
 
 /// A product an advisory affects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Affected {
     /// `a`, `o`, `h`, or none when unknown.
     pub part: Option<char>,
@@ -141,9 +142,12 @@ pub fn hit(c: &ComponentInput, affected: &Affected) -> Option<Hit> {
             same.then_some(MatchedBy::Cpe)?
         }
         None => {
-            let product = normalise(&c.product) == normalise(&affected.product);
+            let name = normalise(&c.product);
+            let product = name == normalise(&affected.product);
             let vendor = c.vendor.trim().is_empty() || normalise(&c.vendor) == normalise(&affected.vendor);
-            (product && vendor).then_some(MatchedBy::Name)?
+            // `Apache Tomcat` is apache:tomcat.
+            let whole = name == format!("{}{}", normalise(&affected.vendor), normalise(&affected.product));
+            ((product && vendor) || whole).then_some(MatchedBy::Name)?
         }
     };
     let version = match &cpe {
@@ -154,6 +158,20 @@ pub fn hit(c: &ComponentInput, affected: &Affected) -> Option<Hit> {
         Some(true) => Some(Hit { by, version_checked: true }),
         Some(false) => None,
         None => Some(Hit { by, version_checked: false }),
+    }
+}
+
+/// The names under which an advisory's product is looked up: its
+/// product, and its vendor and product together (see [`hit`]).
+pub fn product_keys(a: &Affected) -> [String; 2] {
+    [normalise(&a.product), format!("{}{}", normalise(&a.vendor), normalise(&a.product))]
+}
+
+/// The name under which a component looks for advisories.
+pub fn component_key(c: &ComponentInput) -> String {
+    match c.cpe.as_deref().and_then(Cpe::parse) {
+        Some(cpe) => normalise(&cpe.product),
+        None => normalise(&c.product),
     }
 }
 
@@ -196,7 +214,14 @@ mod tests {
     #[test]
     fn a_range_holds_at_its_included_ends_and_not_at_its_excluded_ones() {
         let r = Versions::Range { start: bound("1.9.5", true), end: bound("1.25.3", false) };
-        for (v, want) in [("1.9.4", false), ("1.9.5", true), ("1.24.0", true), ("1.25.2", true), ("1.25.3", false), ("1.26.0", false)] {
+        for (v, want) in [
+            ("1.9.4", false),
+            ("1.9.5", true),
+            ("1.24.0", true),
+            ("1.25.2", true),
+            ("1.25.3", false),
+            ("1.26.0", false),
+        ] {
             assert_eq!(r.holds(v), Some(want), "{v}");
         }
         let r = Versions::Range { start: bound("2.0", false), end: bound("2.4.57", true) };
@@ -224,6 +249,14 @@ mod tests {
         assert_eq!(hit(&by_name, &range), Some(Hit { by: MatchedBy::Name, version_checked: true }));
         assert_eq!(hit(&component("", "nginx", "1.25.2", ""), &range).map(|h| h.by), Some(MatchedBy::Name));
         assert_eq!(hit(&component("Apache", "nginx", "1.25.2", ""), &range), None, "another vendor's product");
+        assert_eq!(
+            hit(&component("", "F5 NGINX", "1.25.2", ""), &range).map(|h| h.by),
+            Some(MatchedBy::Name),
+            "vendor and product in one name"
+        );
+        let key = |c: &ComponentInput| component_key(c);
+        assert!(product_keys(&range).contains(&key(&component("", "F5 NGINX", "1", ""))));
+        assert!(product_keys(&range).contains(&key(&by_cpe)));
         assert_eq!(hit(&component("F5", "nginx", "1.25.3", ""), &range), None, "the fixed version");
         let unknown = affected(Versions::Unknown);
         assert_eq!(hit(&by_name, &unknown), Some(Hit { by: MatchedBy::Name, version_checked: false }));

@@ -68,8 +68,9 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
     if head.contains("\"NVD_CVE\"") || head.contains("\"vulnerabilities\"") {
         return nvd(bytes).map(|a| Feed::Advisories(VulnSource::Nvd, a));
     }
-    let v: Value = serde_json::from_slice(bytes)
-        .map_err(|_| refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)"))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|_| {
+        refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")
+    })?;
     match &v {
         Value::Object(o) if o.contains_key("schema_version") => match o.get("result") {
             Some(Value::Object(p)) => Ok(Feed::EndOfLife(vec![v1_product(p)?])),
@@ -97,7 +98,9 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
                 releases,
             }]))
         }
-        _ => Err(refused("対応していない形式です。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")),
+        _ => Err(refused(
+            "対応していない形式です。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)",
+        )),
     }
 }
 
@@ -267,8 +270,9 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
-    let file: NvdFile = serde_json::from_slice(bytes)
-        .map_err(|e| FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line())))?;
+    let file: NvdFile = serde_json::from_slice(bytes).map_err(|e| {
+        FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line()))
+    })?;
     if file.vulnerabilities.len() > MAX_ADVISORIES {
         return Err(refused("脆弱性情報が多すぎます (too many advisories)"));
     }
@@ -279,8 +283,14 @@ fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
         .map(|v| {
             let c = v.cve;
             let m = &c.metrics;
-            let cvss = [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|list| list.first().map(|x| x.data.base_score));
-            let title = c.descriptions.iter().find(|d| d.lang == "en").or(c.descriptions.first()).map_or(String::new(), |d| clip(&d.value, 300));
+            let cvss =
+                [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|list| list.first().map(|x| x.data.base_score));
+            let title = c
+                .descriptions
+                .iter()
+                .find(|d| d.lang == "en")
+                .or(c.descriptions.first())
+                .map_or(String::new(), |d| clip(&d.value, 300));
             let affected = c
                 .configurations
                 .iter()
@@ -519,7 +529,10 @@ mod tests {
         let Feed::Advisories(VulnSource::Nvd, a) = read(NVD.as_bytes(), "x.json").unwrap() else { panic!("NVD") };
         assert_eq!(a.len(), 1);
         let a = &a[0];
-        assert_eq!((a.ident.as_str(), a.cvss, a.cves.as_slice()), ("CVE-2023-44487", Some(7.5), &["CVE-2023-44487".to_owned()][..]));
+        assert_eq!(
+            (a.ident.as_str(), a.cvss, a.cves.as_slice()),
+            ("CVE-2023-44487", Some(7.5), &["CVE-2023-44487".to_owned()][..])
+        );
         assert!(a.title.starts_with("The HTTP/2 protocol"), "{}", a.title);
         assert_eq!(a.affected.len(), 2, "the platform is not vulnerable itself");
         assert_eq!(

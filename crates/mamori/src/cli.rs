@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::inventory::InventoryCommand,
     },
+    /// 脆弱性情報の照合結果 (No.63) (vulnerability advisories matched)
+    Vuln {
+        #[command(subcommand)]
+        command: crate::inventory::VulnCommand,
+    },
     /// 参照データ (reference data: release support ends)
     Feed {
         #[command(subcommand)]
@@ -94,6 +99,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Report { command } => crate::report::run(&cli.global, command).await,
         Command::Inventory { command } => crate::inventory::run_inventory(&cli.global, command).await,
         Command::Feed { command } => crate::inventory::run_feed(&cli.global, command).await,
+        Command::Vuln { command } => crate::inventory::run_vuln(&cli.global, command).await,
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
         Command::Verify => crate::verify::run(&cli.global).await,

@@ -40,9 +40,27 @@ pub enum InventoryCommand {
 pub enum FeedCommand {
     /// 参照データを取り込む: 種類は内容から判定 (import reference data; its kind is read from the content)
     Import {
-        /// endoflife.date の JSON (release data)
+        /// endoflife.date の JSON、NVD の CVE JSON 2.0、JVN の RSS (release data or advisories)
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VulnCommand {
+    /// 脆弱性情報とソフトウェア構成の照合結果 (advisories matched against the inventories)
+    List {
+        /// このシステムのみ (only this system)
+        #[arg(long)]
+        system: Option<i64>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,6 +134,66 @@ pub async fn run_inventory(global: &GlobalArgs, cmd: InventoryCommand) -> ExitCo
             };
             let (_, bytes) = inv::export(op, system, f).await.map_err(|e| refused(system, e))?;
             write_output(output.as_deref(), &bytes)
+        }
+    })
+    .await
+}
+
+pub async fn run_vuln(global: &GlobalArgs, cmd: VulnCommand) -> ExitCode {
+    with_op(global, async |op| match cmd {
+        VulnCommand::List { system, format } => {
+            let found = inv::found(op).await.map_err(|e| fail(EXIT_PROBLEM, e.to_string()))?;
+            if let Some(s) = system {
+                if !found.iter().any(|f| f.m.system_id == s) && mamori_app::checklist::system(op, s).await.is_err() {
+                    return Err(fail(EXIT_CONFIG, format!("システム {s} はありません (no such system)")));
+                }
+            }
+            let found: Vec<_> = found.into_iter().filter(|f| system.is_none_or(|s| f.m.system_id == s)).collect();
+            let out = match format {
+                ListFormat::Json => {
+                    let list: Vec<serde_json::Value> = found
+                        .iter()
+                        .map(|f| {
+                            let m = &f.m;
+                            serde_json::json!({
+                                "system_id": m.system_id,
+                                "system": f.system_name,
+                                "source": m.source.as_str(),
+                                "advisory": m.ident,
+                                "cves": m.cves,
+                                "cvss": m.cvss,
+                                "title": m.title,
+                                "link": m.link,
+                                "product": m.product,
+                                "version": m.version,
+                                "matched_by": m.by.as_str(),
+                                "version_checked": m.version_checked,
+                                "state": m.state.as_str(),
+                                "reason": m.reason,
+                            })
+                        })
+                        .collect();
+                    serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+                }
+                ListFormat::Text => found
+                    .iter()
+                    .map(|f| {
+                        let m = &f.m;
+                        let cvss = m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+                        format!(
+                            "{}\t{}\t{}\t{}\t{} {}\t{}\n",
+                            m.system_id,
+                            m.ident,
+                            m.cves.join(","),
+                            cvss,
+                            m.product,
+                            m.version,
+                            m.state.as_str()
+                        )
+                    })
+                    .collect(),
+            };
+            write_output(None, out.as_bytes())
         }
     })
     .await

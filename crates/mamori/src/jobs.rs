@@ -364,7 +364,8 @@ impl Work {
                 let n = mamori_app::inventory::warn_support(store, now, self.support_warn_days.into())
                     .await
                     .map_err(|e| e.to_string())?;
-                Ok(format!("{n} 件を警告 (alerts raised)"))
+                let m = mamori_app::inventory::alert_matches(store, now).await.map_err(|e| e.to_string())?;
+                Ok(format!("サポート終了 {n} 件、脆弱性 {m} 件を警告 (alerts raised)"))
             }
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };

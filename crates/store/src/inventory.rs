@@ -199,6 +199,8 @@ impl Store {
             }
             None => (insert(&mut tx, ctx, system_id, input, &f).await?, "added"),
         };
+        let saved = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        crate::vulns::rematch_in(&mut tx, ctx.now, std::slice::from_ref(&saved)).await?;
         let ev = ctx.event_on(Action::ComponentSaved, "system", system_id).changes(
             Changes::new()
                 .with("component", described(input))
@@ -215,7 +217,8 @@ impl Store {
         lock_system(&mut tx, system_id).await?;
         let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         with_conn!(tx, c => {
-            sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(c).await?;
+            sqlx::query("DELETE FROM vuln_match WHERE component_id = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(&mut *c).await?;
         });
         let ev = ctx
             .event_on(Action::ComponentRemoved, "system", system_id)
@@ -268,6 +271,8 @@ impl Store {
                 }
             }
         }
+        let all = components_in(&mut tx, Some(system_id)).await?;
+        crate::vulns::rematch_in(&mut tx, ctx.now, &all).await?;
         let ev = ctx.event_on(Action::InventoryImported, "system", system_id).changes(
             Changes::new()
                 .with("file", file)
@@ -420,6 +425,17 @@ impl Store {
 /// read back).
 fn same_but_date(a: &ComponentInput, b: &ComponentInput) -> bool {
     ComponentInput { support_end: None, ..a.clone() } == ComponentInput { support_end: None, ..b.clone() }
+}
+
+/// The components of one system, or of all, in a transaction.
+pub(crate) async fn components_in(tx: &mut Tx, system_id: Option<i64>) -> Result<Vec<Component>, StoreError> {
+    let rows = with_conn!(tx, c => {
+        match system_id {
+            Some(s) => sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE system_id = $1 ORDER BY id")).bind(s).fetch_all(c).await?,
+            None => sqlx::query_as::<_, Row>(&format!("{SELECT} ORDER BY id")).fetch_all(c).await?,
+        }
+    });
+    rows.into_iter().map(Row::into_component).collect()
 }
 
 async fn component_in(tx: &mut Tx, system_id: i64, id: i64) -> Result<Option<Component>, StoreError> {

@@ -26,6 +26,7 @@ pub mod revision;
 pub mod scans;
 pub mod sessions;
 pub mod systems;
+pub mod vulns;
 pub mod yearly;
 
 pub(crate) use db::{corrupt, opt_timestamp, parsed, timestamp};

@@ -186,6 +186,7 @@ impl Label for Action {
             Action::InventoryImported => "action-inventory-imported",
             Action::InventoryExported => "action-inventory-exported",
             Action::FeedImported => "action-feed-imported",
+            Action::VulnDecided => "action-vuln-decided",
             Action::RoundStarted => "action-system-round-started",
             Action::CatalogVersionChanged => "action-system-catalog-changed",
             Action::AuditPurged => "action-audit-purged",
@@ -439,6 +440,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "job.failed" => Some("alert-job-failed"),
         "inventory.support_ending" => Some("alert-support-ending"),
         "inventory.support_ended" => Some("alert-support-ended"),
+        "vuln.matched" => Some("alert-vuln-matched"),
         _ => None,
     }
 }

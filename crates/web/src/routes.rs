@@ -174,6 +174,9 @@ fn entries() -> Vec<Entry> {
             post(inventory::remove_component),
         ),
         entry(g.clone(), "/inventory", Permission(ViewSystems), get(inventory::support_list)),
+        entry(g.clone(), "/vulns", Permission(ViewSystems), get(inventory::vulns)),
+        // The keepers of the system and the security office; decided in the operation.
+        entry(p.clone(), "/systems/{id}/vulns/{mid}", Permission(ViewSystems), post(inventory::decide)),
         entry(g.clone(), "/feeds", Permission(ManageCatalog), get(inventory::feeds)),
         entry(
             p.clone(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use tempfile::TempDir;
 
 #[tokio::test]
-async fn the_console_imports_and_exports_an_inventory_and_imports_release_data_that_fills_its_dates() {
+async fn the_console_imports_and_exports_an_inventory_imports_release_data_and_advisories_and_lists_the_matches() {
     let dir = TempDir::new().unwrap();
     let d = dir.path().join("data");
     let d = d.to_str().unwrap();
@@ -74,6 +74,40 @@ async fn the_console_imports_and_exports_an_inventory_and_imports_release_data_t
     let rows = mamori_files::inventory::read(&std::fs::read(&xlsx).unwrap()).unwrap();
     assert_eq!(rows.len(), 2);
 
+    // Advisories: NVD's JSON names nginx before 1.25.3; the console lists the match.
+    let cve = dir.path().join("nvdcve.json");
+    std::fs::write(
+        &cve,
+        r#"{"format":"NVD_CVE","vulnerabilities":[{"cve":{"id":"CVE-2023-44487","lastModified":"2025-01-01T00:00:00",
+          "descriptions":[{"lang":"en","value":"HTTP/2 rapid reset"}],"metrics":{"cvssMetricV31":[{"cvssData":{"baseScore":7.5}}]},
+          "configurations":[{"nodes":[{"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*","versionEndExcluding":"1.25.3"}]}]}]}}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(&["--data-dir", d, "feed", "import", cve.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(nvd)"), "{out}");
+    let (code, out, err) = run(&["--data-dir", d, "vuln", "list", "--system", "1", "--format", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let m = &list.as_array().unwrap()[..];
+    assert_eq!(m.len(), 1, "{out}");
+    assert_eq!(
+        (
+            m[0]["system_id"].as_i64(),
+            m[0]["advisory"].as_str(),
+            m[0]["product"].as_str(),
+            m[0]["version"].as_str(),
+            m[0]["state"].as_str()
+        ),
+        (Some(1), Some("CVE-2023-44487"), Some("nginx"), Some("1.24.0"), Some("open"))
+    );
+    let (code, out, _) = run(&["--data-dir", d, "vuln", "list"]).await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("1\tCVE-2023-44487\tCVE-2023-44487\t7.5\tnginx 1.24.0\topen"), "{out}");
+    let (code, _, err) = run(&["--data-dir", d, "vuln", "list", "--system", "999"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("システム 999 はありません"), "{err}");
+
     let store = sqlite_store(Path::new(d)).await;
     let done: Vec<(String, String)> = store
         .audit_recent(1000)
@@ -83,6 +117,6 @@ async fn the_console_imports_and_exports_an_inventory_and_imports_release_data_t
         .filter(|e| ["inventory.imported", "inventory.exported", "feed.imported"].contains(&e.record.action.as_str()))
         .map(|e| (e.record.action.clone(), e.record.actor_login.clone()))
         .collect();
-    assert_eq!(done.len(), 4, "{done:?}");
+    assert_eq!(done.len(), 5, "{done:?}");
     assert!(done.iter().all(|(_, who)| who.starts_with("console")), "{done:?}");
 }

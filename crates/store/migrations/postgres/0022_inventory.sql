@@ -60,4 +60,51 @@ CREATE TABLE feed_import (
     imported_by    TEXT    NOT NULL
 );
 
+
+-- Vulnerability advisories the office imports (item 63: JVN iPedia / MyJVN,
+-- NVD), one row per source and id, replaced when the source changed it;
+-- the products it affects as JSON, and their names as rows to look
+-- components up by.
+CREATE TABLE advisory (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source         TEXT    NOT NULL,       -- jvn | nvd
+    ident          TEXT    NOT NULL,       -- JVNDB-2023-012345, CVE-2023-44487
+    title          TEXT    NOT NULL,
+    link           TEXT    NOT NULL,
+    cvss           DOUBLE PRECISION,
+    cves           TEXT    NOT NULL,       -- JSON array of CVE ids
+    modified       TEXT    NOT NULL,       -- as the source says; unchanged, not imported again
+    affected       TEXT    NOT NULL,       -- JSON array of products and version ranges
+    imported_at_us BIGINT NOT NULL,
+    UNIQUE (source, ident)
+);
+
+CREATE TABLE advisory_product (
+    advisory_id BIGINT NOT NULL REFERENCES advisory (id),
+    name        TEXT    NOT NULL           -- normalised product, and vendor with product
+);
+CREATE INDEX advisory_product_name ON advisory_product (name);
+CREATE INDEX advisory_product_advisory ON advisory_product (advisory_id);
+
+-- A component an advisory affects, and what the office or the vendor
+-- decided about it (対応済 / 影響なし, with the reason).
+CREATE TABLE vuln_match (
+    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    advisory_id     BIGINT NOT NULL REFERENCES advisory (id),
+    component_id    BIGINT NOT NULL REFERENCES component (id),
+    system_id       BIGINT NOT NULL REFERENCES system (id),
+    matched_by      TEXT    NOT NULL,      -- cpe | name
+    version_checked BOOLEAN NOT NULL,      -- 0: the advisory gives no versions
+    state           TEXT    NOT NULL,      -- open | fixed | not_affected
+    reason          TEXT    NOT NULL,
+    found_at_us     BIGINT NOT NULL,
+    decided_at_us   BIGINT,
+    decided_by      TEXT,
+    alerted_at_us   BIGINT,                   -- the alert of a new match was raised
+    UNIQUE (advisory_id, component_id)
+);
+CREATE INDEX vuln_match_system ON vuln_match (system_id);
+CREATE INDEX vuln_match_component ON vuln_match (component_id);
+
 CREATE TRIGGER component_revision AFTER INSERT OR UPDATE OR DELETE ON component FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();
+CREATE TRIGGER vuln_match_revision AFTER INSERT OR UPDATE OR DELETE ON vuln_match FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();

@@ -154,6 +154,65 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
     ComponentKind::ALL.iter().map(|k| (k.as_str(), k.key())).collect()
 }
 
+/// A match of an advisory with a component, as a row shows it.
+pub struct MatchRow {
+    id: i64,
+    system_id: i64,
+    system: String,
+    ident: String,
+    /// Related CVE ids other than the advisory's own.
+    cves: String,
+    link: String,
+    title: String,
+    cvss: String,
+    /// `critical` from 9.0, `high` from 7.0: the row's mark.
+    level: &'static str,
+    component: String,
+    /// In words: how it was matched, and whether the version was checked.
+    how: String,
+    state_key: &'static str,
+    reason: String,
+    decided: String,
+}
+
+fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) -> MatchRow {
+    use mamori_core::vulns::{MatchState, MatchedBy};
+    let t = page.t();
+    let how = match (m.by, m.version_checked) {
+        (MatchedBy::Cpe, true) => t.get("vuln-by-cpe"),
+        (MatchedBy::Name, true) => t.get("vuln-by-name"),
+        (_, false) => t.get("vuln-version-unknown"),
+    };
+    MatchRow {
+        id: m.id,
+        system_id: m.system_id,
+        system: system.to_owned(),
+        ident: m.ident.clone(),
+        cves: m.cves.iter().filter(|c| **c != m.ident).cloned().collect::<Vec<_>>().join(" "),
+        link: if m.link.starts_with("https://") || m.link.starts_with("http://") {
+            m.link.clone()
+        } else {
+            String::new()
+        },
+        title: m.title.clone(),
+        cvss: m.cvss.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into()),
+        level: match m.cvss {
+            Some(s) if s >= 9.0 => "critical",
+            Some(s) if s >= 7.0 => "high",
+            _ => "",
+        },
+        component: format!("{} {}", m.product, m.version),
+        how,
+        state_key: match m.state {
+            MatchState::Open => "vuln-open",
+            MatchState::Fixed => "vuln-fixed",
+            MatchState::NotAffected => "vuln-not-affected",
+        },
+        reason: m.reason.clone(),
+        decided: m.decided.as_ref().map(|(at, by)| format!("{} {by}", jst(Some(*at)))).unwrap_or_default(),
+    }
+}
+
 /// What the import form says after a sheet was sent.
 pub enum Notes {
     None,
@@ -177,6 +236,10 @@ struct InventoryPage<'a> {
     /// Problems of a refused import, by row; or what an import did.
     notes: Notes,
     warn_days: u32,
+    matches: Vec<MatchRow>,
+    decides: bool,
+    /// A refused decision, by match.
+    decision_error: Option<(i64, String)>,
 }
 
 async fn inventory_page(
@@ -186,6 +249,19 @@ async fn inventory_page(
     form: ComponentForm,
     errors: FormErrors,
     notes: Notes,
+) -> Reply {
+    inventory_page_with(page, who, id, form, errors, notes, None).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn inventory_page_with(
+    page: &Page,
+    who: &Acting,
+    id: i64,
+    form: ComponentForm,
+    errors: FormErrors,
+    notes: Notes,
+    decision_error: Option<(i64, String)>,
 ) -> Reply {
     let inv = inv::inventory(&who.op(page), id).await?;
     let today = today(page);
@@ -210,6 +286,9 @@ async fn inventory_page(
         errors,
         notes,
         warn_days: warn_days(page),
+        matches: inv.matches.iter().map(|m| match_row(page, m, &inv.system.input.name)).collect(),
+        decides: inv.decides,
+        decision_error,
     })
 }
 
@@ -412,6 +491,65 @@ pub async fn support_list(page: Page, who: Acting, Query(q): Query<SupportQuery>
     html(SupportPage { p, rows, state, ended, ending, warn_days: warn_days(&page) })
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DecisionForm {
+    state: String,
+    reason: String,
+}
+
+/// Records what was decided about a match.
+pub async fn decide(page: Page, who: Acting, Path((id, mid)): Path<(i64, i64)>, Form(f): Form<DecisionForm>) -> Reply {
+    use mamori_core::vulns::MatchState;
+    let Some(state) = MatchState::parse(&f.state) else {
+        let e = Some((mid, page.t().get("vuln-state-required")));
+        return inventory_page_with(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None, e).await;
+    };
+    match inv::decide(&who.op(&page), id, mid, state, &f.reason).await {
+        Ok(()) => done(&page, "vuln-decided", &format!("/systems/{id}/inventory#vulns")).await,
+        Err(Refused::Invalid(_)) => {
+            let e = Some((mid, page.t().with("vuln-reason-required", &[("max", &inv::MAX_REASON.to_string())])));
+            inventory_page_with(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None, e).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct VulnQuery {
+    /// `open` (the default), `fixed`, `not_affected` or `all`.
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "vulns.html")]
+struct VulnsPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<MatchRow>,
+    state: String,
+    open: usize,
+    total: usize,
+    decision_error: Option<(i64, String)>,
+}
+
+/// The matches across the systems the person sees, most severe first.
+pub async fn vulns(page: Page, who: Acting, Query(q): Query<VulnQuery>) -> Reply {
+    use mamori_core::vulns::MatchState;
+    let all = inv::found(&who.op(&page)).await?;
+    let open = all.iter().filter(|f| f.m.state == MatchState::Open).count();
+    let wanted = if q.state == "all" { None } else { Some(MatchState::parse(&q.state).unwrap_or(MatchState::Open)) };
+    let rows = all
+        .iter()
+        .filter(|f| wanted.is_none_or(|w| f.m.state == w))
+        .take(1_000)
+        .map(|f| match_row(&page, &f.m, &f.system_name))
+        .collect();
+    let p = page.ctx().await?;
+    let state = wanted.map_or("all", MatchState::as_str).to_owned();
+    html(VulnsPage { p, rows, state, open, total: all.len(), decision_error: None })
+}
+
 pub struct FeedRow {
     kind: String,
     name: String,
@@ -435,7 +573,12 @@ async fn feeds_page(page: &Page, who: &Acting, error: String) -> Reply {
         .await?
         .into_iter()
         .map(|f| FeedRow {
-            kind: if f.kind == "endoflife" { "endoflife.date".into() } else { f.kind },
+            kind: match f.kind.as_str() {
+                "endoflife" => "endoflife.date".into(),
+                "nvd" => "NVD".into(),
+                "jvn" => "JVN".into(),
+                _ => f.kind,
+            },
             name: f.name,
             sha256: f.sha256.chars().take(16).collect(),
             records: f.records,

@@ -35,12 +35,13 @@ mod mamori_web_access {
 }
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
-    concrete_with(path, account, system, system)
+    concrete_with(path, account, system, (system, system))
 }
 
-/// [`concrete`] with `component` for a component of the system's inventory.
-fn concrete_with(path: &str, account: i64, system: i64, component: i64) -> String {
-    let path = path.replace("{cid}", &component.to_string());
+/// [`concrete`] with a component of the system's inventory and a match of
+/// it with an advisory.
+fn concrete_with(path: &str, account: i64, system: i64, (component, matched): (i64, i64)) -> String {
+    let path = path.replace("{cid}", &component.to_string()).replace("{mid}", &matched.to_string());
     let path = path.as_str();
     let about_system = ["/systems/", "/evidence/", "/library/", "/documents/"].iter().any(|p| path.starts_with(p));
     let id = if about_system { system } else { account };
@@ -186,10 +187,32 @@ async fn role_by_route_matrix_has_no_surprise() {
         })
         .unwrap();
         let mut component = app.store.save_component(&app.ctx(), system, None, &component_input).await.unwrap();
+        let advisory = mamori_core::vulns::Advisory {
+            source: mamori_core::vulns::VulnSource::Nvd,
+            ident: "CVE-2023-44487".into(),
+            title: "t".into(),
+            link: String::new(),
+            cvss: None,
+            cves: vec![],
+            modified: "1".into(),
+            affected: vec![mamori_core::vulns::Affected {
+                part: Some('a'),
+                vendor: "f5".into(),
+                product: "nginx".into(),
+                versions: mamori_core::vulns::Versions::Any,
+            }],
+        };
+        let feed = [advisory];
+        app.store
+            .import_advisories(&app.ctx(), "n.json", "0", mamori_core::vulns::VulnSource::Nvd, &feed)
+            .await
+            .unwrap();
+        let match_of = async || app.store.vuln_matches(Some(system)).await.unwrap()[0].id;
+        let mut matched = match_of().await;
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {
-                let path = concrete_with(route.path, target, system, component);
+                let path = concrete_with(route.path, target, system, (component, matched));
                 let r = if route.method == reqwest::Method::GET {
                     who.client.get(&path).await
                 } else {
@@ -208,6 +231,7 @@ async fn role_by_route_matrix_has_no_surprise() {
                 };
                 if route.path.ends_with("/inventory/{cid}/remove") && r.location().ends_with("/inventory") {
                     component = app.store.save_component(&app.ctx(), system, None, &component_input).await.unwrap();
+                    matched = match_of().await;
                 }
                 let about_the_system = route.path.starts_with("/systems/{id}")
                     || route.path.starts_with("/evidence/")

@@ -296,6 +296,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let r = officer.post_file("/feeds", "/feeds", "nginx.json", feed).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/feeds", "feed.imported", "officer2", None).await;
+        let cve = br#"{"format":"NVD_CVE","vulnerabilities":[{"cve":{"id":"CVE-2023-44487","lastModified":"1","configurations":[{"nodes":[{"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*"}]}]}]}}]}"#;
+        let r = officer.post_file("/feeds", "/feeds", "nvdcve.json", cve.to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let mid = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
+        post_ok(&vendor, &inv, &format!("{s}/vulns/{mid}"), &[("state", "fixed"), ("reason", "1.25.3 に更新")]).await;
+        w.expect("/systems/{id}/vulns/{mid}", "vuln.decided", "vendor1", Some("system")).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.

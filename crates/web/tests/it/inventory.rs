@@ -417,3 +417,204 @@ async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
         app.close().await;
     }
 }
+
+/// NVD's answer for one CVE: nginx before 1.25.3 (excluded), Apache HTTP
+/// Server 2.4.57 exactly; `modified` as NVD dates its last change.
+fn nvd(modified: &str) -> String {
+    format!(
+        r#"{{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{{"cve":{{"id":"CVE-2023-44487","lastModified":"{modified}",
+        "descriptions":[{{"lang":"en","value":"HTTP/2 rapid reset <script>alert(1)</script>"}}],
+        "metrics":{{"cvssMetricV31":[{{"cvssData":{{"baseScore":7.5}}}}]}},
+        "configurations":[{{"nodes":[{{"cpeMatch":[
+          {{"vulnerable":true,"criteria":"cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*","versionStartIncluding":"1.9.5","versionEndExcluding":"1.25.3"}},
+          {{"vulnerable":true,"criteria":"cpe:2.3:a:apache:http_server:2.4.57:*:*:*:*:*:*:*"}}]}}]}}]}}}}]}}"#
+    )
+}
+
+const JVN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns="http://purl.org/rss/1.0/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:sec="http://jvn.jp/rss/mod_sec/3.0/" xmlns:dcterms="http://purl.org/dc/terms/">
+<item rdf:about="https://jvndb.jvn.jp/ja/contents/2023/JVNDB-2023-019153.html">
+<title>複数の HTTP/2 実装に DoS の脆弱性</title>
+<link>https://jvndb.jvn.jp/ja/contents/2023/JVNDB-2023-019153.html</link>
+<sec:identifier>JVNDB-2023-019153</sec:identifier>
+<sec:references source="NVD" id="CVE-2023-44487">https://nvd.nist.gov/vuln/detail/CVE-2023-44487</sec:references>
+<sec:cpe version="2.2" vendor="F5" product="nginx">cpe:/a:f5:nginx</sec:cpe>
+<sec:cvss score="9.8" severity="Critical" version="3.0" type="Base"/>
+<dcterms:modified>2024-01-10T17:43+09:00</dcterms:modified>
+</item>
+</rdf:RDF>"#;
+
+/// (advisory, product, version) of each match of the system.
+async fn matched(app: &App, sys: i64) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> =
+        app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().map(|m| (m.ident, m.product, m.version)).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_those_who_keep_the_system_record_what_was_done(
+) {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        // The last version before the fix by CPE, the fixed one by name; the
+        // one Apache version the advisory names by its whole name, and the next.
+        for f in [
+            [
+                ("product", "nginx"),
+                ("vendor", "F5"),
+                ("version", "1.25.2"),
+                ("runs_on", "web01"),
+                ("cpe", "cpe:2.3:a:f5:nginx:1.25.2:*:*:*:*:*:*:*"),
+            ],
+            [("product", "nginx"), ("vendor", "F5"), ("version", "1.25.3"), ("runs_on", "web02"), ("cpe", "")],
+            [
+                ("product", "Apache HTTP Server"),
+                ("vendor", "Apache"),
+                ("version", "2.4.57"),
+                ("runs_on", "web03"),
+                ("cpe", ""),
+            ],
+            [
+                ("product", "Apache HTTP Server"),
+                ("vendor", "Apache"),
+                ("version", "2.4.58"),
+                ("runs_on", "web04"),
+                ("cpe", ""),
+            ],
+        ] {
+            assert_eq!(add(&v, sys, &f).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        let alerts = async |app: &App| {
+            app.store
+                .alerts(false)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.kind == mamori_core::monitoring::VULN_MATCHED)
+                .collect::<Vec<_>>()
+        };
+
+        let r = import_feed(&o, "nvdcve.json", nvd("2025-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let cve = "CVE-2023-44487".to_owned();
+        assert_eq!(
+            matched(&app, sys).await,
+            [
+                (cve.clone(), "Apache HTTP Server".into(), "2.4.57".into()),
+                (cve.clone(), "nginx".into(), "1.25.2".into())
+            ],
+            "{}: 1.25.3 is where the range ends, 2.4.58 is not named",
+            app.backend
+        );
+        assert_eq!(alerts(&app).await.len(), 2, "{}: one alert per new match", app.backend);
+
+        // The same file again: nothing new.
+        import_feed(&o, "nvdcve.json", nvd("2025-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(matched(&app, sys).await.len(), 2, "{}", app.backend);
+        assert_eq!(alerts(&app).await.len(), 2, "{}: no alert again", app.backend);
+        let imports = app.store.feed_imports(1).await.unwrap();
+        assert_eq!(
+            (imports[0].kind.as_str(), imports[0].changed, imports[0].skipped),
+            ("nvd", 0, 1),
+            "{}",
+            app.backend
+        );
+
+        // JVN's overview names nginx without versions: both nginx, to be checked.
+        let r = import_feed(&o, "jvndb.rdf", JVN.as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let jvn: Vec<_> = matched(&app, sys).await.into_iter().filter(|m| m.0.starts_with("JVNDB")).collect();
+        assert_eq!(jvn.len(), 2, "{}: {jvn:?}", app.backend);
+        let critical = alerts(&app).await.into_iter().filter(|a| a.severity == "critical").count();
+        assert_eq!(critical, 2, "{}: CVSS 9.8 is critical", app.backend);
+
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(
+            page.contains("JVNDB-2023-019153")
+                && page.contains("バージョンは要確認")
+                && page.contains("CPE とバージョンで一致"),
+            "{}",
+            app.backend
+        );
+        assert!(
+            page.contains("&#60;script&#62;") && !page.contains("<script>alert"),
+            "{}: the advisory's text escaped",
+            app.backend
+        );
+
+        // The vendor records that Apache is not affected: a reason is required.
+        let apache = app
+            .store
+            .vuln_matches(Some(sys))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.product.starts_with("Apache"))
+            .unwrap();
+        let decide = format!("/systems/{sys}/vulns/{}", apache.id);
+        let r = v.post(&decide, &[("state", "not_affected"), ("reason", "  ")]).await;
+        assert!(r.body.contains("理由"), "{}: {}", app.backend, r.status);
+        let r = v.post(&decide, &[("state", "gone"), ("reason", "x")]).await;
+        assert!(r.body.contains("対応状況を選んでください"), "{}", app.backend);
+        let r = v.post(&decide, &[("state", "not_affected"), ("reason", "HTTP/2 は無効にしている")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        // Another vendor can neither decide nor see it.
+        x.get("/dashboard").await;
+        assert_eq!(
+            x.post(&decide, &[("state", "fixed"), ("reason", "x")]).await.status,
+            StatusCode::NOT_FOUND,
+            "{}",
+            app.backend
+        );
+        assert!(!x.get("/vulns?state=all").await.body.contains("CVE-2023-44487"), "{}", app.backend);
+        let decided = app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().find(|m| m.id == apache.id).unwrap();
+        assert_eq!(
+            (decided.state, decided.reason.as_str()),
+            (mamori_core::vulns::MatchState::NotAffected, "HTTP/2 は無効にしている"),
+            "{}",
+            app.backend
+        );
+        assert!(app.audit_actions().await.contains(&"vuln.decided".to_owned()), "{}", app.backend);
+
+        // Upgraded past the range: the open NVD match goes, JVN's stays to be checked.
+        let nginx = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.runs_on == "web01").unwrap();
+        v.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;
+        let r = v
+            .post(
+                &format!("/systems/{sys}/inventory/{}", nginx.id),
+                &[
+                    ("kind", "middleware"),
+                    ("product", "nginx"),
+                    ("vendor", "F5"),
+                    ("version", "1.25.3"),
+                    ("runs_on", "web01"),
+                    ("cpe", "cpe:2.3:a:f5:nginx:1.25.3:*:*:*:*:*:*:*"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let now: Vec<_> = matched(&app, sys).await;
+        assert!(!now.contains(&(cve.clone(), "nginx".into(), "1.25.3".into())), "{}: {now:?}", app.backend);
+        assert_eq!(now.iter().filter(|m| m.0.starts_with("JVNDB")).count(), 2, "{}", app.backend);
+
+        // A changed advisory (NVD moved its date) is taken again; the decision stays.
+        import_feed(&o, "nvdcve.json", nvd("2025-02-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(app.store.feed_imports(1).await.unwrap()[0].changed, 1, "{}", app.backend);
+        let kept = app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().find(|m| m.id == apache.id).unwrap();
+        assert_eq!(kept.state, mamori_core::vulns::MatchState::NotAffected, "{}", app.backend);
+        let list = o.get("/vulns").await.body;
+        assert!(
+            list.contains("JVNDB-2023-019153") && !list.contains("HTTP/2 は無効にしている"),
+            "{}: open only by default",
+            app.backend
+        );
+        app.close().await;
+    }
+}

@@ -144,6 +144,38 @@ async fn ward(app: &App) -> Ward {
         }],
     };
     app.store.import_eol(&app.ctx(), &format!("{}.json", "u".repeat(190)), &"a".repeat(64), &[ubuntu]).await.unwrap();
+    // Advisories naming the inventory's Apache: one checked by version, one not, one decided.
+    let advisories: Vec<mamori_core::vulns::Advisory> = [("CVE-2023-44487", Some(9.8)), ("JVNDB-2023-019153", None)]
+        .iter()
+        .map(|(ident, cvss)| mamori_core::vulns::Advisory {
+            source: mamori_core::vulns::VulnSource::Nvd,
+            ident: (*ident).into(),
+            title: format!("HTTP/2{}", "長い説明".repeat(75)),
+            link: format!("https://nvd.nist.gov/vuln/detail/{ident}"),
+            cvss: *cvss,
+            cves: (1..=30).map(|n| format!("CVE-2023-{n:05}")).collect(),
+            modified: "1".into(),
+            affected: vec![mamori_core::vulns::Affected {
+                part: Some('a'),
+                vendor: "apache".into(),
+                product: "http_server".into(),
+                versions: if cvss.is_some() {
+                    mamori_core::vulns::Versions::Any
+                } else {
+                    mamori_core::vulns::Versions::Unknown
+                },
+            }],
+        })
+        .collect();
+    app.store
+        .import_advisories(&app.ctx(), "nvd.json", "0", mamori_core::vulns::VulnSource::Nvd, &advisories)
+        .await
+        .unwrap();
+    let first = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
+    app.store
+        .decide_match(&app.ctx(), sys, first, mamori_core::vulns::MatchState::Fixed, &"対応".repeat(1_000))
+        .await
+        .unwrap();
     Ward { sys, component, vendor_account, people }
 }
 
@@ -206,6 +238,8 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         format!("/systems/{s}/inventory"),
         format!("/systems/{s}/inventory/{}", w.component),
         "/inventory".into(),
+        "/vulns".into(),
+        "/vulns?state=all".into(),
         "/feeds".into(),
         format!("/systems/{s}/report"),
         format!("/systems/{s}/yearly/report"),
@@ -246,7 +280,12 @@ fn internal_codes() -> BTreeSet<String> {
     codes.extend(mamori_core::inventory::ComponentKind::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(mamori_core::inventory::SupportState::ALL.iter().map(|x| x.as_str().to_owned()));
     codes.extend(mamori_core::inventory::SupportSource::ALL.iter().map(|x| x.as_str().to_owned()));
-    codes.extend(["endoflife", "inventory.support_ending", "inventory.support_ended"].map(str::to_owned));
+    codes.extend(
+        ["endoflife", "inventory.support_ending", "inventory.support_ended", "vuln.matched", "nvd", "jvn"]
+            .map(str::to_owned),
+    );
+    codes.extend(mamori_core::vulns::MatchState::ALL.iter().map(|x| x.as_str().to_owned()));
+    // MatchedBy's codes (`cpe`, `name`) are words a CPE name itself holds.
     codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
     codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));
     codes.extend(mamori_web::labels::TARGET_KINDS.map(|(kind, _)| kind.to_owned()));

@@ -1,0 +1,301 @@
+//! Vulnerability advisories and their matches with the inventory (item
+//! 63). Importing advisories, and every change of a component, match again
+//! in the same transaction: a new match is recorded open (and alerted once,
+//! by [`Store::unalerted_matches`]); an open match that no longer holds
+//! (the component was upgraded past the range) is dropped; a decided one
+//! stays as it was decided.
+
+use crate::identity::Ctx;
+use crate::inventory::{Component, FeedImport};
+use crate::systems::lock_system;
+use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::clock::to_unix_micros;
+use mamori_core::vulns::{component_key, hit, product_keys, Advisory, Affected, MatchState, MatchedBy, VulnSource};
+use std::collections::{BTreeSet, HashMap};
+use time::OffsetDateTime;
+
+/// A component an advisory affects, with what was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VulnMatch {
+    pub id: i64,
+    pub system_id: i64,
+    pub component_id: i64,
+    pub product: String,
+    pub version: String,
+    pub source: VulnSource,
+    pub ident: String,
+    pub title: String,
+    pub link: String,
+    pub cvss: Option<f64>,
+    pub cves: Vec<String>,
+    pub by: MatchedBy,
+    /// `false`: the advisory gives no versions; a person must confirm.
+    pub version_checked: bool,
+    pub state: MatchState,
+    pub reason: String,
+    pub found_at: OffsetDateTime,
+    pub decided: Option<(OffsetDateTime, String)>,
+}
+
+const SELECT: &str =
+    "SELECT m.id, m.system_id, m.component_id, c.product, c.version, a.source, a.ident, a.title, a.link, \
+     a.cvss, a.cves, m.matched_by, m.version_checked, m.state, m.reason, m.found_at_us, m.decided_at_us, m.decided_by \
+     FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id JOIN component c ON c.id = m.component_id";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    system_id: i64,
+    component_id: i64,
+    product: String,
+    version: String,
+    source: String,
+    ident: String,
+    title: String,
+    link: String,
+    cvss: Option<f64>,
+    cves: String,
+    matched_by: String,
+    version_checked: bool,
+    state: String,
+    reason: String,
+    found_at_us: i64,
+    decided_at_us: Option<i64>,
+    decided_by: Option<String>,
+}
+
+impl Row {
+    fn into_match(self) -> Result<VulnMatch, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("vuln_match {}: {what}", self.id));
+        Ok(VulnMatch {
+            id: self.id,
+            system_id: self.system_id,
+            component_id: self.component_id,
+            source: VulnSource::parse(&self.source).ok_or_else(|| corrupt("source"))?,
+            by: MatchedBy::parse(&self.matched_by).ok_or_else(|| corrupt("matched_by"))?,
+            state: MatchState::parse(&self.state).ok_or_else(|| corrupt("state"))?,
+            cves: serde_json::from_str(&self.cves).map_err(|_| corrupt("cves"))?,
+            decided: opt_timestamp(self.decided_at_us)?.zip(self.decided_by),
+            found_at: timestamp(self.found_at_us)?,
+            product: self.product,
+            version: self.version,
+            ident: self.ident,
+            title: self.title,
+            link: self.link,
+            cvss: self.cvss,
+            version_checked: self.version_checked,
+            reason: self.reason,
+        })
+    }
+}
+
+impl Store {
+    /// Imports advisories of one source: new ones are added, those the
+    /// source changed since (`modified`) are replaced, unchanged ones are
+    /// left; then every component is matched again. `changed`: advisories
+    /// added or replaced; `skipped`: unchanged.
+    pub async fn import_advisories(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        sha256: &str,
+        source: VulnSource,
+        list: &[Advisory],
+    ) -> Result<FeedImport, StoreError> {
+        let mut tx = self.begin().await?;
+        let now_us = to_unix_micros(ctx.now);
+        let (mut changed, mut skipped) = (0i64, 0i64);
+        let mut seen = BTreeSet::new();
+        for a in list {
+            if !seen.insert(a.ident.as_str()) {
+                skipped += 1;
+                continue;
+            }
+            let existing: Option<(i64, String)> = with_conn!(tx, c => {
+                sqlx::query_as("SELECT id, modified FROM advisory WHERE source = $1 AND ident = $2")
+                    .bind(source.as_str()).bind(&a.ident).fetch_optional(c).await?
+            });
+            if existing.as_ref().is_some_and(|(_, m)| *m == a.modified) {
+                skipped += 1;
+                continue;
+            }
+            let cves = serde_json::to_string(&a.cves).unwrap_or_else(|_| "[]".into());
+            let affected = serde_json::to_string(&a.affected).unwrap_or_else(|_| "[]".into());
+            let id: i64 = with_conn!(tx, c => {
+                match existing {
+                    Some((id, _)) => {
+                        sqlx::query(
+                            "UPDATE advisory SET title = $2, link = $3, cvss = $4, cves = $5, modified = $6, affected = $7, \
+                             imported_at_us = $8 WHERE id = $1",
+                        )
+                        .bind(id).bind(&a.title).bind(&a.link).bind(a.cvss).bind(&cves).bind(&a.modified).bind(&affected)
+                        .bind(now_us).execute(&mut *c).await?;
+                        sqlx::query("DELETE FROM advisory_product WHERE advisory_id = $1").bind(id).execute(&mut *c).await?;
+                        id
+                    }
+                    None => sqlx::query_scalar(
+                        "INSERT INTO advisory (source, ident, title, link, cvss, cves, modified, affected, imported_at_us) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                    )
+                    .bind(source.as_str()).bind(&a.ident).bind(&a.title).bind(&a.link).bind(a.cvss).bind(&cves)
+                    .bind(&a.modified).bind(&affected).bind(now_us)
+                    .fetch_one(&mut *c).await?,
+                }
+            });
+            let names: BTreeSet<String> = a.affected.iter().flat_map(product_keys).filter(|k| !k.is_empty()).collect();
+            for n in names {
+                with_conn!(tx, c => {
+                    sqlx::query("INSERT INTO advisory_product (advisory_id, name) VALUES ($1, $2)").bind(id).bind(&n).execute(c).await?;
+                });
+            }
+            changed += 1;
+        }
+        let components = all_components(&mut tx).await?;
+        let found = rematch_in(&mut tx, ctx.now, &components).await?;
+        let kind = source.as_str();
+        let records = list.len() as i64;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(kind).bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
+            .execute(c).await?;
+        });
+        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::FeedImported, Outcome::Success).changes(
+            Changes::new()
+                .with("kind", kind)
+                .with("file", name)
+                .with("sha256", sha256)
+                .with("records", records)
+                .with("changed", changed)
+                .with("skipped", skipped)
+                .with("matches_found", found),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(FeedImport {
+            kind: kind.into(),
+            name: name.into(),
+            sha256: sha256.into(),
+            records,
+            changed,
+            skipped,
+            imported_at: ctx.now,
+            imported_by: ctx.actor.login.clone(),
+        })
+    }
+
+    /// The matches of one system, or of every system; most severe first.
+    pub async fn vuln_matches(&self, system_id: Option<i64>) -> Result<Vec<VulnMatch>, StoreError> {
+        let order = "ORDER BY COALESCE(a.cvss, 0) DESC, a.ident, m.id";
+        let rows = with_read_conn!(self, c => {
+            match system_id {
+                Some(s) => sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.system_id = $1 {order}")).bind(s).fetch_all(c).await?,
+                None => sqlx::query_as::<_, Row>(&format!("{SELECT} {order}")).fetch_all(c).await?,
+            }
+        })?;
+        rows.into_iter().map(Row::into_match).collect()
+    }
+
+    /// Records what was decided about a match of the system: 対応済 or
+    /// 影響なし with the reason, or open again.
+    pub async fn decide_match(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        id: i64,
+        state: MatchState,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
+        let ident: Option<String> = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT a.ident FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id WHERE m.id = $1 AND m.system_id = $2")
+                .bind(id).bind(system_id).fetch_optional(c).await?
+        });
+        let ident = ident.ok_or(StoreError::Missing)?;
+        with_conn!(tx, c => {
+            sqlx::query("UPDATE vuln_match SET state = $2, reason = $3, decided_at_us = $4, decided_by = $5 WHERE id = $1")
+                .bind(id).bind(state.as_str()).bind(reason).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
+                .execute(c).await?;
+        });
+        let ev = ctx
+            .event_on(Action::VulnDecided, "system", system_id)
+            .changes(Changes::new().with("advisory", ident).with("state", state.as_str()).with("reason", reason));
+        tx.commit_audited(ctx.now, ev).await
+    }
+
+    /// Matches whose alert is not raised yet.
+    pub async fn unalerted_matches(&self) -> Result<Vec<VulnMatch>, StoreError> {
+        let rows = with_read_conn!(self, c => {
+            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.alerted_at_us IS NULL AND m.state = 'open' ORDER BY m.id")).fetch_all(c).await?
+        })?;
+        rows.into_iter().map(Row::into_match).collect()
+    }
+
+    /// Marks a match alerted; `false` when another instance was first.
+    pub async fn mark_match_alerted(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("UPDATE vuln_match SET alerted_at_us = $2 WHERE id = $1 AND alerted_at_us IS NULL")
+                .bind(id).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+}
+
+async fn all_components(tx: &mut Tx) -> Result<Vec<Component>, StoreError> {
+    crate::inventory::components_in(tx, None).await
+}
+
+/// Matches `components` again: records new matches, drops open ones that
+/// no longer hold. Returns how many were new.
+pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[Component]) -> Result<i64, StoreError> {
+    let mut advisories: HashMap<i64, Vec<Affected>> = HashMap::new();
+    let mut found = 0;
+    for comp in components {
+        let key = component_key(&comp.input);
+        let ids: Vec<i64> = if key.is_empty() {
+            vec![]
+        } else {
+            with_conn!(tx, c => {
+                sqlx::query_scalar("SELECT DISTINCT advisory_id FROM advisory_product WHERE name = $1").bind(&key).fetch_all(c).await?
+            })
+        };
+        let mut holds = Vec::new();
+        for id in ids {
+            if let std::collections::hash_map::Entry::Vacant(e) = advisories.entry(id) {
+                let json: String = with_conn!(tx, c => {
+                    sqlx::query_scalar("SELECT affected FROM advisory WHERE id = $1").bind(id).fetch_one(c).await?
+                });
+                e.insert(serde_json::from_str(&json).unwrap_or_default());
+            }
+            if let Some(h) = advisories[&id].iter().find_map(|a| hit(&comp.input, a)) {
+                holds.push(id);
+                let n = with_conn!(tx, c => {
+                    sqlx::query(
+                        "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, state, reason, found_at_us) \
+                         VALUES ($1, $2, $3, $4, $5, 'open', '', $6) ON CONFLICT (advisory_id, component_id) DO NOTHING",
+                    )
+                    .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(to_unix_micros(now))
+                    .execute(c).await?.rows_affected()
+                });
+                found += n as i64;
+            }
+        }
+        // Open matches this component no longer has (upgraded, renamed).
+        let open: Vec<(i64, i64)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT id, advisory_id FROM vuln_match WHERE component_id = $1 AND state = 'open'").bind(comp.id).fetch_all(c).await?
+        });
+        for (mid, aid) in open {
+            if !holds.contains(&aid) {
+                with_conn!(tx, c => {
+                    sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;
+                });
+            }
+        }
+    }
+    Ok(found)
+}
