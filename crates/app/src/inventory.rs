@@ -32,7 +32,7 @@ pub struct Inventory {
 /// May the person keep this system's inventory? The department and the
 /// vendors that answer the system; and the operator at the server's
 /// console acting for the security office (`mamori inventory import`).
-fn keeps(op: &Op<'_>, s: &SystemRecord) -> bool {
+pub(crate) fn keeps(op: &Op<'_>, s: &SystemRecord) -> bool {
     let console = op.who.account_id.is_none() && op.who.can(Permission::ManageSystems);
     console
         || answering_org(op).is_ok_and(|org| {

@@ -17,6 +17,7 @@ pub mod library;
 pub mod notify;
 pub mod oversight;
 pub mod passwords;
+pub mod records;
 pub mod reminders;
 pub mod reports;
 pub mod signin;

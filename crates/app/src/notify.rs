@@ -360,6 +360,8 @@ pub fn kind_label(kind: &str) -> &'static str {
         "inventory.support_ending" => "ソフトウェアのサポート終了が近い",
         "inventory.support_ended" => "ソフトウェアのサポート終了",
         "vuln.matched" => "脆弱性情報に該当するソフトウェア",
+        "record.due_soon" => "記録の期日が近い (契約・認証・ドメイン・復元テスト)",
+        "record.overdue" => "記録の期日を過ぎた (契約・認証・ドメイン・復元テスト)",
         _ => "警告",
     }
 }

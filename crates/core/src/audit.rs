@@ -72,6 +72,8 @@ crate::closed_set!(
         InventoryExported = "inventory.exported",
         FeedImported = "feed.imported",
         VulnDecided = "vuln.decided",
+        RecordSaved = "record.saved",
+        RecordRemoved = "record.removed",
         RoundStarted = "system.round_started",
         CatalogVersionChanged = "system.catalog_changed",
         AuditPurged = "audit.purged",

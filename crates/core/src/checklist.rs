@@ -187,6 +187,9 @@ pub enum WorkflowError {
     /// The system cannot enter this phase before these items, tied to
     /// that moment, are approved with their evidence attached.
     PhaseDuties(Phase, Vec<u32>),
+    /// The system cannot enter this phase without a record of this kind
+    /// (廃止 without the disposal record).
+    MissingRecord(Phase, crate::records::RecordKind),
 }
 
 /// What a round's due date calls for on a given day, while the answers

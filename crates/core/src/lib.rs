@@ -37,6 +37,7 @@ pub mod monitoring;
 pub mod parties;
 pub mod password;
 pub mod policy;
+pub mod records;
 pub mod report;
 pub mod scope;
 pub mod totp;

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 11] = [
+pub const ALERT_KINDS: [&str; 13] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -29,7 +29,15 @@ pub const ALERT_KINDS: [&str; 11] = [
     SUPPORT_ENDING,
     SUPPORT_ENDED,
     VULN_MATCHED,
+    RECORD_DUE_SOON,
+    RECORD_OVERDUE,
 ];
+
+/// A record's date (a contract's end, a certificate's or domain's expiry,
+/// a year after the last restore test) comes within its warning window.
+pub const RECORD_DUE_SOON: &str = "record.due_soon";
+/// A record's date has passed.
+pub const RECORD_OVERDUE: &str = "record.overdue";
 
 /// An advisory names a component of a system's inventory (item 63).
 pub const VULN_MATCHED: &str = "vuln.matched";

@@ -365,7 +365,8 @@ impl Work {
                     .await
                     .map_err(|e| e.to_string())?;
                 let m = mamori_app::inventory::alert_matches(store, now).await.map_err(|e| e.to_string())?;
-                Ok(format!("サポート終了 {n} 件、脆弱性 {m} 件を警告 (alerts raised)"))
+                let r = mamori_app::records::warn_records(store, now).await.map_err(|e| e.to_string())?;
+                Ok(format!("サポート終了 {n} 件、脆弱性 {m} 件、記録の期日 {r} 件を警告 (alerts raised)"))
             }
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };

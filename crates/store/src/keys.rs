@@ -8,13 +8,14 @@ use mamori_core::audit::{Action, Changes, NewEvent};
 use time::OffsetDateTime;
 
 /// Every sealed text column: table, key column, column.
-pub const SEALED_TEXT: [(&str, &str, &str); 6] = [
+pub const SEALED_TEXT: [(&str, &str, &str); 7] = [
     ("account", "id", "display_name"),
     ("account", "id", "email"),
     ("account", "id", "totp_secret"),
     ("organisation", "id", "contact"),
     ("account_ledger", "id", "before"),
     ("account_ledger", "id", "after"),
+    ("record", "id", "fields"),
 ];
 
 /// Every sealed bytes column.

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod library;
 pub mod notify;
 pub mod parties;
+pub mod records;
 pub mod revision;
 pub mod scans;
 pub mod sessions;

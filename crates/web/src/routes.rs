@@ -4,7 +4,9 @@
 //! answers every role as its access says.
 
 use crate::auth;
-use crate::handlers::{admin, alerts, audit, catalog, dashboard, inventory, jobs, library, me, signin, systems};
+use crate::handlers::{
+    admin, alerts, audit, catalog, dashboard, inventory, jobs, library, me, records, signin, systems,
+};
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
@@ -175,6 +177,18 @@ fn entries() -> Vec<Entry> {
         ),
         entry(g.clone(), "/inventory", Permission(ViewSystems), get(inventory::support_list)),
         entry(g.clone(), "/vulns", Permission(ViewSystems), get(inventory::vulns)),
+        entry(g.clone(), "/records", Permission(ViewSystems), get(records::dated)),
+        entry(g.clone(), "/systems/{id}/records", Permission(ViewSystems), get(records::records)),
+        entry(p.clone(), "/systems/{id}/records", Permission(AnswerChecklist), post(records::add_record)),
+        entry(g.clone(), "/systems/{id}/records/new", Permission(AnswerChecklist), get(records::new_record)),
+        entry(g.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), get(records::record)),
+        entry(p.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), post(records::save_record)),
+        entry(
+            p.clone(),
+            "/systems/{id}/records/{rid}/remove",
+            Permission(AnswerChecklist),
+            post(records::remove_record),
+        ),
         // The keepers of the system and the security office; decided in the operation.
         entry(p.clone(), "/systems/{id}/vulns/{mid}", Permission(ViewSystems), post(inventory::decide)),
         entry(g.clone(), "/feeds", Permission(ManageCatalog), get(inventory::feeds)),

@@ -106,5 +106,28 @@ CREATE TABLE vuln_match (
 CREATE INDEX vuln_match_system ON vuln_match (system_id);
 CREATE INDEX vuln_match_component ON vuln_match (component_id);
 
+
+-- The facts behind the checklist's reporting duties (items 8, 10-13,
+-- 19-21, 69-79): contracts, the contact chart, where the system runs, the
+-- cloud provider's certifications and terms, backups, disposal, domains.
+-- Each kind's fields as JSON, sealed (the contact chart holds names and
+-- telephone numbers); the date it is watched by in clear, for the warnings.
+CREATE TABLE record (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    system_id     BIGINT NOT NULL REFERENCES system (id),
+    kind          TEXT    NOT NULL,
+    fields        TEXT    NOT NULL,        -- sealed JSON object
+    title         TEXT    NOT NULL,        -- the kind's naming field, for lists and alerts (not personal)
+    due_on        TEXT,                    -- YYYY-MM-DD the record needs attention by
+    warned        TEXT,                    -- ending | ended, alerted for this due_on
+    created_at_us BIGINT NOT NULL,
+    created_by    TEXT    NOT NULL,
+    updated_at_us BIGINT NOT NULL,
+    updated_by    TEXT    NOT NULL
+);
+CREATE INDEX record_system ON record (system_id, kind);
+CREATE INDEX record_due ON record (due_on);
+
 CREATE TRIGGER component_revision AFTER INSERT OR UPDATE OR DELETE ON component FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();
 CREATE TRIGGER vuln_match_revision AFTER INSERT OR UPDATE OR DELETE ON vuln_match FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();
+CREATE TRIGGER record_revision AFTER INSERT OR UPDATE OR DELETE ON record FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();

@@ -112,3 +112,28 @@ CREATE INDEX vuln_match_component ON vuln_match (component_id);
 CREATE TRIGGER vuln_match_insert_revision AFTER INSERT ON vuln_match BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER vuln_match_update_revision AFTER UPDATE ON vuln_match BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER vuln_match_delete_revision AFTER DELETE ON vuln_match BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
+
+-- The facts behind the checklist's reporting duties (items 8, 10-13,
+-- 19-21, 69-79): contracts, the contact chart, where the system runs, the
+-- cloud provider's certifications and terms, backups, disposal, domains.
+-- Each kind's fields as JSON, sealed (the contact chart holds names and
+-- telephone numbers); the date it is watched by in clear, for the warnings.
+CREATE TABLE record (
+    id            INTEGER PRIMARY KEY,
+    system_id     INTEGER NOT NULL REFERENCES system (id),
+    kind          TEXT    NOT NULL,
+    fields        TEXT    NOT NULL,        -- sealed JSON object
+    title         TEXT    NOT NULL,        -- the kind's naming field, for lists and alerts (not personal)
+    due_on        TEXT,                    -- YYYY-MM-DD the record needs attention by
+    warned        TEXT,                    -- ending | ended, alerted for this due_on
+    created_at_us INTEGER NOT NULL,
+    created_by    TEXT    NOT NULL,
+    updated_at_us INTEGER NOT NULL,
+    updated_by    TEXT    NOT NULL
+) STRICT;
+CREATE INDEX record_system ON record (system_id, kind);
+CREATE INDEX record_due ON record (due_on);
+
+CREATE TRIGGER record_insert_revision AFTER INSERT ON record BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER record_update_revision AFTER UPDATE ON record BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER record_delete_revision AFTER DELETE ON record BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod library;
 pub mod me;
 pub mod pager;
+pub mod records;
 pub mod signin;
 pub mod sorting;
 pub mod systems;

@@ -35,13 +35,16 @@ mod mamori_web_access {
 }
 
 fn concrete(path: &str, account: i64, system: i64) -> String {
-    concrete_with(path, account, system, (system, system))
+    concrete_with(path, account, system, (system, system, system))
 }
 
 /// [`concrete`] with a component of the system's inventory and a match of
 /// it with an advisory.
-fn concrete_with(path: &str, account: i64, system: i64, (component, matched): (i64, i64)) -> String {
-    let path = path.replace("{cid}", &component.to_string()).replace("{mid}", &matched.to_string());
+fn concrete_with(path: &str, account: i64, system: i64, (component, matched, record): (i64, i64, i64)) -> String {
+    let path = path
+        .replace("{cid}", &component.to_string())
+        .replace("{mid}", &matched.to_string())
+        .replace("{rid}", &record.to_string());
     let path = path.as_str();
     let about_system = ["/systems/", "/evidence/", "/library/", "/documents/"].iter().any(|p| path.starts_with(p));
     let id = if about_system { system } else { account };
@@ -209,10 +212,23 @@ async fn role_by_route_matrix_has_no_surprise() {
             .unwrap();
         let match_of = async || app.store.vuln_matches(Some(system)).await.unwrap()[0].id;
         let mut matched = match_of().await;
+        // A record of the system, made again each time a person who may removes it.
+        let domain = mamori_core::records::parse(mamori_core::records::RecordKind::Domain, |f| {
+            match f {
+                "domain" => "docs.example.lg.jp",
+                "expires" => "2030-01-01",
+                "retired" => "no",
+                _ => "",
+            }
+            .to_owned()
+        })
+        .unwrap();
+        let kind = mamori_core::records::RecordKind::Domain;
+        let mut record = app.store.save_record(&app.ctx(), system, None, kind, &domain).await.unwrap();
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {
-                let path = concrete_with(route.path, target, system, (component, matched));
+                let path = concrete_with(route.path, target, system, (component, matched, record));
                 let r = if route.method == reqwest::Method::GET {
                     who.client.get(&path).await
                 } else {
@@ -232,6 +248,9 @@ async fn role_by_route_matrix_has_no_surprise() {
                 if route.path.ends_with("/inventory/{cid}/remove") && r.location().ends_with("/inventory") {
                     component = app.store.save_component(&app.ctx(), system, None, &component_input).await.unwrap();
                     matched = match_of().await;
+                }
+                if route.path.ends_with("/records/{rid}/remove") && r.location().ends_with("/records") {
+                    record = app.store.save_record(&app.ctx(), system, None, kind, &domain).await.unwrap();
                 }
                 let about_the_system = route.path.starts_with("/systems/{id}")
                     || route.path.starts_with("/evidence/")

@@ -1137,11 +1137,66 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         assert_eq!(to("production").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(phase().await, Phase::Production, "{}", app.backend);
 
-        // 廃止: No.79 approved is not enough without its record attached.
+        // 廃止: No.79 approved is not enough, neither without the disposal
+        // record among the system's records nor without its evidence.
         approve(&[79]).await;
         let r = to("retired").await;
-        assert!(r.body.contains("No.79"), "{}: {}", app.backend, r.body);
+        assert!(r.body.contains("No.79 の「廃棄」の記録が必要です"), "{}: {}", app.backend, r.body);
         assert_eq!(phase().await, Phase::Production, "{}", app.backend);
+        let disposal = [
+            ("kind", "disposal"),
+            ("what", "サーバ 2 台の HDD"),
+            ("disposed_on", "2027-03-31"),
+            ("method", "物理破壊"),
+        ];
+        let add_disposal = async |s: i64| {
+            vendor.get(&format!("/systems/{s}/records/new?kind=disposal")).await;
+            let r = vendor.post(&format!("/systems/{s}/records"), &disposal).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        };
+        add_disposal(sys).await;
+        let r = to("retired").await;
+        assert!(
+            r.body.contains("No.79") && !r.body.contains("記録が必要です"),
+            "{}: the evidence: {}",
+            app.backend,
+            r.body
+        );
+        assert_eq!(phase().await, Phase::Production, "{}", app.backend);
+
+        // A second system whose No.79 carries its evidence: retired once the record is there.
+        let second = crate::checklist::system(&app, input.department_id, input.vendor_id, "廃止予定システム").await;
+        let s2 = app.store.system(second).await.unwrap().unwrap();
+        let applicable: Vec<u32> = app.store.figures(&[s2]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
+        for n in &applicable {
+            let a = mamori_core::checklist::AnswerInput {
+                status: mamori_core::checklist::AnswerStatus::Done,
+                measures: format!("No.{n} を実施"),
+                planned: None,
+                reason: String::new(),
+            };
+            app.store.save_answer(&app.ctx(), second, *n, &a).await.unwrap();
+        }
+        let r = vendor.upload(second, 79, "廃棄証明書.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        app.store.submit_system(&app.ctx(), second).await.unwrap();
+        let s2 = app.store.system(second).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), second, s2.revision, &applicable).await.unwrap();
+        let retire = async || {
+            officer.get(&format!("/systems/{second}/edit")).await;
+            let form = [
+                ("name", "廃止予定システム"),
+                ("department_id", dept.as_str()),
+                ("vendor_id", vendor_org.as_str()),
+                ("phase", "retired"),
+            ];
+            officer.post(&format!("/systems/{second}"), &form).await
+        };
+        let r = retire().await;
+        assert!(r.body.contains("「廃棄」の記録が必要です"), "{}: {}", app.backend, r.body);
+        add_disposal(second).await;
+        assert_eq!(retire().await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(app.store.system(second).await.unwrap().unwrap().input.phase, Phase::Retired, "{}", app.backend);
         app.close().await;
     }
 }

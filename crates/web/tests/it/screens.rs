@@ -22,6 +22,8 @@ struct Ward {
     sys: i64,
     /// A component of the system's software inventory.
     component: i64,
+    /// A record of the system.
+    record: i64,
     vendor_account: i64,
     people: Vec<(Role, &'static str, Option<String>)>,
 }
@@ -176,7 +178,26 @@ async fn ward(app: &App) -> Ward {
         .decide_match(&app.ctx(), sys, first, mamori_core::vulns::MatchState::Fixed, &"対応".repeat(1_000))
         .await
         .unwrap();
-    Ward { sys, component, vendor_account, people }
+    // A record of every kind, each field at its longest.
+    let mut record = 0;
+    for kind in mamori_core::records::RecordKind::ALL {
+        use mamori_core::records::FieldType;
+        let values = mamori_core::records::parse(*kind, |name| {
+            let Some(spec) = kind.fields().iter().find(|f| f.name == name) else { return String::new() };
+            match spec.ty {
+                FieldType::Text(max) | FieldType::Multiline(max) => "長".repeat(max),
+                FieldType::Date => (today - time::Duration::days(400)).to_string(),
+                FieldType::Url => format!("https://example.lg.jp/{}", "u".repeat(1_900)),
+                FieldType::Phone => "03-1234-5678".into(),
+                FieldType::Number(_, max) => max.to_string(),
+                FieldType::Choice(codes) => codes[0].into(),
+                FieldType::YesNo => "yes".into(),
+            }
+        })
+        .unwrap();
+        record = app.store.save_record(&app.ctx(), sys, None, *kind, &values).await.unwrap();
+    }
+    Ward { sys, component, record, vendor_account, people }
 }
 
 /// A finished scan of the system: every check, each verdict among them,
@@ -239,6 +260,10 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         format!("/systems/{s}/inventory/{}", w.component),
         "/inventory".into(),
         "/vulns".into(),
+        format!("/systems/{s}/records"),
+        format!("/systems/{s}/records/{}", w.record),
+        format!("/systems/{s}/records/new?kind=contract"),
+        "/records".into(),
         "/vulns?state=all".into(),
         "/feeds".into(),
         format!("/systems/{s}/report"),
@@ -285,6 +310,8 @@ fn internal_codes() -> BTreeSet<String> {
             .map(str::to_owned),
     );
     codes.extend(mamori_core::vulns::MatchState::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(mamori_core::records::RecordKind::ALL.iter().map(|x| x.as_str().to_owned()));
+    codes.extend(["record.due_soon", "record.overdue", "datacentre", "pmark", "isms", "ismap"].map(str::to_owned));
     // MatchedBy's codes (`cpe`, `name`) are words a CPE name itself holds.
     codes.extend(["pass", "warn", "error", "fail", "info", "warning", "critical"].map(str::to_owned));
     codes.extend(["signin.spraying", "signin.spike", "always"].map(str::to_owned));

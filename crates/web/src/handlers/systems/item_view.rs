@@ -61,6 +61,8 @@ struct ItemPage<'a> {
     /// The applicable items before and after this one.
     prev: Option<u32>,
     next: Option<u32>,
+    /// The kinds of record that answer this item: code and label key.
+    record_kinds: Vec<(&'static str, &'static str)>,
 }
 
 /// What the scanner verifies of this item, and what remains for the answer.
@@ -215,6 +217,10 @@ pub(super) async fn item_page(
     html(ItemPage {
         prev,
         next,
+        record_kinds: mamori_core::records::RecordKind::answering(number)
+            .into_iter()
+            .map(|k| (k.as_str(), crate::labels::Label::key(k)))
+            .collect(),
         r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),

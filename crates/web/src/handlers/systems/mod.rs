@@ -164,6 +164,13 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
         WorkflowError::PhaseDuties(phase, m) => {
             t.with("workflow-phase-duties", &[("phase", &t.label(*phase)), ("items", &items(m))])
         }
+        WorkflowError::MissingRecord(phase, kind) => {
+            let numbers = items(kind.items());
+            t.with(
+                "workflow-missing-record",
+                &[("phase", &t.label(*phase)), ("record", &t.label(*kind)), ("items", &numbers)],
+            )
+        }
     }
 }
 

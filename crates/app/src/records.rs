@@ -1,0 +1,150 @@
+//! A system's records (items 8, 10–13, 19–21, 69–79): seen by those who
+//! may see the system (the contact chart too, and no one else), kept by
+//! the department and the vendors that answer it; dates watched and warned
+//! about like support ends.
+
+use crate::checklist::system;
+use crate::inventory::keeps;
+use crate::{Op, Refused};
+use mamori_core::inventory::{support, Support, SupportState};
+use mamori_core::records::{due, RecordKind, Values};
+use mamori_store::records::Record;
+use mamori_store::systems::{SystemFilter, SystemRecord};
+use mamori_store::StoreError;
+
+/// The most records of one kind a system may have.
+pub const MAX_PER_KIND: usize = 200;
+
+pub struct Records {
+    pub system: SystemRecord,
+    pub records: Vec<Record>,
+    pub editable: bool,
+}
+
+pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
+    let system = system(op, system_id).await?;
+    let records = op.store.records(system_id).await?;
+    let editable = keeps(op, &system);
+    Ok(Records { system, records, editable })
+}
+
+async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
+    let r = records(op, system_id).await?;
+    if r.editable {
+        Ok(r)
+    } else {
+        Err(Refused::NotFound)
+    }
+}
+
+/// Adds a record (`id` None) or changes one of the system's.
+pub async fn save(
+    op: &Op<'_>,
+    system_id: i64,
+    id: Option<i64>,
+    kind: RecordKind,
+    values: &Values,
+) -> Result<i64, Refused> {
+    let r = kept(op, system_id).await?;
+    if id.is_none() && r.records.iter().filter(|x| x.kind == kind).count() >= MAX_PER_KIND {
+        return Err(Refused::Invalid("too_many_records"));
+    }
+    Ok(op.store.save_record(&op.ctx(), system_id, id, kind, values).await?)
+}
+
+pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
+    kept(op, system_id).await?;
+    Ok(op.store.remove_record(&op.ctx(), system_id, id).await?)
+}
+
+/// A record with its system's name and how close its date is.
+pub struct DatedRecord {
+    pub system_name: String,
+    pub record: Record,
+    pub support: Support,
+}
+
+fn today(now: time::OffsetDateTime) -> time::Date {
+    now.to_offset(mamori_core::jst::JST).date()
+}
+
+fn state_of(r: &Record, today: time::Date) -> Support {
+    match due(r.kind, &r.values) {
+        Some((date, before)) => support(Some(date), today, before.max(0) as u32),
+        None => Support::Unknown,
+    }
+}
+
+/// How close a record's date is today.
+pub fn state_now(r: &Record, now: time::OffsetDateTime) -> Support {
+    state_of(r, today(now))
+}
+
+/// The dated records of the systems the person sees, soonest first.
+pub async fn dated(op: &Op<'_>) -> Result<Vec<DatedRecord>, Refused> {
+    let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
+    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    let today = today(op.now);
+    Ok(op
+        .store
+        .dated_records()
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let system_name = (*names.get(&r.system_id)?).to_owned();
+            Some(DatedRecord { system_name, support: state_of(&r, today), record: r })
+        })
+        .collect())
+}
+
+/// The daily check (a job): an alert for each record whose date comes
+/// within its warning window (`record.due_soon`) and once it has passed
+/// (`record.overdue`, critical), once per step and date.
+pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
+    use mamori_core::monitoring::{Severity, RECORD_DUE_SOON, RECORD_OVERDUE};
+    let names: std::collections::HashMap<i64, String> = store
+        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.input.name))
+        .collect();
+    let today = today(now);
+    let mut raised = 0;
+    for r in store.dated_records().await? {
+        let s = state_of(&r, today);
+        let (kind, severity, detail) = match s {
+            Support::Ending { on, days } => {
+                (RECORD_DUE_SOON, Severity::Warning, format!("期日まで {days} 日 ({on}) (due in {days} days)"))
+            }
+            Support::Ended { on } => {
+                (RECORD_OVERDUE, Severity::Critical, format!("期日を過ぎました ({on} から) (overdue)"))
+            }
+            Support::Unknown | Support::Supported { .. } => continue,
+        };
+        if r.warned == Some(s.state()) || (r.warned == Some(SupportState::Ended) && s.state() == SupportState::Ending) {
+            continue;
+        }
+        if !store.mark_record_warned(r.id, s.state()).await? {
+            continue;
+        }
+        let system = names.get(&r.system_id).map_or("", String::as_str);
+        let subject = format!("{system}: {} {}", kind_word(r.kind), r.title);
+        store.raise_alert(now, kind, severity, &subject, &detail).await?;
+        raised += 1;
+    }
+    Ok(raised)
+}
+
+/// A kind in Japanese, for alerts (mail is Japanese only).
+pub fn kind_word(k: RecordKind) -> &'static str {
+    match k {
+        RecordKind::Contract => "保守契約",
+        RecordKind::Contact => "連絡体制",
+        RecordKind::Site => "設置場所",
+        RecordKind::Certification => "認証",
+        RecordKind::Cloud => "クラウドサービスの条件",
+        RecordKind::Backup => "バックアップ (復元テスト)",
+        RecordKind::Disposal => "廃棄",
+        RecordKind::Domain => "ドメイン",
+    }
+}

@@ -1,0 +1,292 @@
+//! A system's records (items 8, 10–13, 19–21, 69–79): the list by kind,
+//! one form for every kind drawn from the kind's fields, and the records
+//! coming due across the systems a person sees.
+
+use crate::forms::{field_message, FormErrors};
+use crate::handlers::{done, html, jst, Acting, Reply};
+use crate::labels::{record_choice_key, record_field_key, Label};
+use crate::page::{Page, PageCtx};
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::Form;
+use mamori_app::records as ops;
+use mamori_app::Refused;
+use mamori_core::inventory::Support;
+use mamori_core::records::{parse, FieldType, RecordKind, Values};
+use mamori_store::records::Record;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// A field as the form shows it.
+pub struct FieldView {
+    name: &'static str,
+    label: String,
+    /// `text`, `textarea`, `date`, `url`, `tel`, `number`, `select`.
+    input: &'static str,
+    value: String,
+    options: Vec<(&'static str, String)>,
+    required: bool,
+    max: usize,
+}
+
+fn fields(page: &Page, kind: RecordKind, values: &(dyn Fn(&str) -> String + Sync)) -> Vec<FieldView> {
+    let t = page.t();
+    kind.fields()
+        .iter()
+        .map(|f| {
+            let (input, options, max): (&'static str, Vec<(&'static str, String)>, usize) = match f.ty {
+                FieldType::Text(max) => ("text", vec![], max),
+                FieldType::Multiline(max) => ("textarea", vec![], max),
+                FieldType::Date => ("date", vec![], 10),
+                FieldType::Url => ("url", vec![], 2_000),
+                FieldType::Phone => ("tel", vec![], 30),
+                FieldType::Number(_, _) => ("number", vec![], 10),
+                FieldType::Choice(codes) => {
+                    ("select", codes.iter().map(|c| (*c, t.get(record_choice_key(c)))).collect(), 0)
+                }
+                FieldType::YesNo => {
+                    ("select", ["yes", "no"].iter().map(|c| (*c, t.get(record_choice_key(c)))).collect(), 0)
+                }
+            };
+            FieldView {
+                name: f.name,
+                label: t.get(record_field_key(f.name)),
+                input,
+                value: values(f.name),
+                options,
+                required: f.required,
+                max,
+            }
+        })
+        .collect()
+}
+
+/// A record as a list shows it: its values in words.
+pub struct RecordRow {
+    id: i64,
+    system_id: i64,
+    system: String,
+    kind_key: &'static str,
+    title: String,
+    /// (label, value) of every field with a value.
+    values: Vec<(String, String)>,
+    due: String,
+    /// `ended`, `ending` or empty.
+    state: &'static str,
+    state_text: String,
+    updated: String,
+}
+
+fn shown(page: &Page, kind: RecordKind, v: &Values) -> Vec<(String, String)> {
+    let t = page.t();
+    kind.fields()
+        .iter()
+        .filter(|f| !v.get(f.name).is_empty())
+        .map(|f| {
+            let raw = v.get(f.name);
+            let value = match f.ty {
+                FieldType::Choice(_) | FieldType::YesNo => t.get(record_choice_key(raw)),
+                _ => raw.to_owned(),
+            };
+            (t.get(record_field_key(f.name)), value)
+        })
+        .collect()
+}
+
+fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
+    let t = page.t();
+    let (state, state_text) = match s {
+        Support::Ended { .. } => ("ended", t.get("records-overdue")),
+        Support::Ending { days, .. } => ("ending", t.with("inventory-days-left", &[("days", &days.to_string())])),
+        _ => ("", String::new()),
+    };
+    let title =
+        if r.kind == RecordKind::Contact { format!("{} {}", t.get("rf-order"), r.title) } else { r.title.clone() };
+    RecordRow {
+        id: r.id,
+        system_id: r.system_id,
+        system: system.to_owned(),
+        kind_key: r.kind.key(),
+        title,
+        values: shown(page, r.kind, &r.values),
+        due: r.due_on.map(|d| d.to_string()).unwrap_or_default(),
+        state,
+        state_text,
+        updated: format!("{} {}", jst(Some(r.updated_at)), r.updated_by),
+    }
+}
+
+/// A kind's section of the list.
+pub struct KindSection {
+    code: &'static str,
+    key: &'static str,
+    items: String,
+    rows: Vec<RecordRow>,
+}
+
+fn items(kind: RecordKind) -> String {
+    kind.items().iter().map(|n| format!("No.{n}")).collect::<Vec<_>>().join("、")
+}
+
+#[derive(Template)]
+#[template(path = "records.html")]
+struct RecordsPage<'a> {
+    p: PageCtx<'a>,
+    system_id: i64,
+    system: String,
+    sections: Vec<KindSection>,
+    editable: bool,
+}
+
+pub async fn records(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+    let r = ops::records(&who.op(&page), id).await?;
+    let now = page.clock.now();
+    let sections = RecordKind::ALL
+        .iter()
+        .map(|k| KindSection {
+            code: k.as_str(),
+            key: k.key(),
+            items: items(*k),
+            rows: r
+                .records
+                .iter()
+                .filter(|x| x.kind == *k)
+                .map(|x| record_row(&page, x, &r.system.input.name, ops::state_now(x, now)))
+                .collect(),
+        })
+        .collect();
+    let p = page.ctx().await?;
+    html(RecordsPage { p, system_id: id, system: r.system.input.name.clone(), sections, editable: r.editable })
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordForm<'a> {
+    p: PageCtx<'a>,
+    system_id: i64,
+    system: String,
+    /// The record changed, or none for a new one.
+    id: Option<i64>,
+    kind: &'static str,
+    kind_key: &'static str,
+    items: String,
+    fields: Vec<FieldView>,
+    errors: FormErrors,
+}
+
+async fn form_page(
+    page: &Page,
+    who: &Acting,
+    id: i64,
+    rid: Option<i64>,
+    kind: RecordKind,
+    values: &(dyn Fn(&str) -> String + Sync),
+    errors: FormErrors,
+) -> Reply {
+    let r = ops::records(&who.op(page), id).await?;
+    if !r.editable {
+        return Err(Refused::NotFound.into());
+    }
+    let fields = fields(page, kind, values);
+    let p = page.ctx_form().await?;
+    html(RecordForm {
+        p,
+        system_id: id,
+        system: r.system.input.name.clone(),
+        id: rid,
+        kind: kind.as_str(),
+        kind_key: kind.key(),
+        items: items(kind),
+        fields,
+        errors,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct KindQuery {
+    kind: String,
+}
+
+/// Refuses, as unknown, one who may not keep the system's records; the
+/// form's own problems come after.
+async fn keeper(page: &Page, who: &Acting, id: i64) -> Result<(), Refused> {
+    if ops::records(&who.op(page), id).await?.editable {
+        Ok(())
+    } else {
+        Err(Refused::NotFound)
+    }
+}
+
+pub async fn new_record(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<KindQuery>) -> Reply {
+    keeper(&page, &who, id).await?;
+    let kind = RecordKind::parse(&q.kind).ok_or(Refused::Invalid("kind"))?;
+    form_page(&page, &who, id, None, kind, &|_| String::new(), FormErrors::new()).await
+}
+
+pub async fn record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {
+    let r = ops::records(&who.op(&page), id).await?;
+    let rec = r.records.into_iter().find(|x| x.id == rid).ok_or(Refused::NotFound)?;
+    let values = rec.values.clone();
+    form_page(&page, &who, id, Some(rid), rec.kind, &|f| values.get(f).to_owned(), FormErrors::new()).await
+}
+
+async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: HashMap<String, String>) -> Reply {
+    keeper(&page, &who, id).await?;
+    let kind = form.get("kind").and_then(|k| RecordKind::parse(k)).ok_or(Refused::Invalid("kind"))?;
+    let get = |f: &str| form.get(f).cloned().unwrap_or_default();
+    let mut errors = FormErrors::new();
+    match parse(kind, get) {
+        Ok(values) => match ops::save(&who.op(&page), id, rid, kind, &values).await {
+            Ok(_) => return done(&page, "records-saved", &format!("/systems/{id}/records#{}", kind.as_str())).await,
+            Err(Refused::Invalid(_)) => errors.add(kind.title_field(), page.t().get("records-too-many")),
+            Err(e) => return Err(e.into()),
+        },
+        Err(problems) => {
+            let t = page.t();
+            for (field, e) in problems {
+                errors.add(field, field_message(&t, record_field_key(field), e));
+            }
+        }
+    }
+    let get = |f: &str| form.get(f).cloned().unwrap_or_default();
+    form_page(&page, &who, id, rid, kind, &get, errors).await
+}
+
+pub async fn add_record(
+    page: Page,
+    who: Acting,
+    Path(id): Path<i64>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Reply {
+    save(page, who, id, None, form).await
+}
+
+pub async fn save_record(
+    page: Page,
+    who: Acting,
+    Path((id, rid)): Path<(i64, i64)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Reply {
+    save(page, who, id, Some(rid), form).await
+}
+
+pub async fn remove_record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {
+    ops::remove(&who.op(&page), id, rid).await?;
+    done(&page, "records-removed", &format!("/systems/{id}/records")).await
+}
+
+#[derive(Template)]
+#[template(path = "dated.html")]
+struct DatedPage<'a> {
+    p: PageCtx<'a>,
+    rows: Vec<RecordRow>,
+}
+
+/// Records with a date across the systems the person sees, soonest first.
+pub async fn dated(page: Page, who: Acting) -> Reply {
+    let all = ops::dated(&who.op(&page)).await?;
+    let rows = all.iter().take(1_000).map(|d| record_row(&page, &d.record, &d.system_name, d.support)).collect();
+    let p = page.ctx().await?;
+    html(DatedPage { p, rows })
+}

@@ -1,0 +1,273 @@
+//! A system's records (items 8, 10–13, 19–21, 69–79): kept by those who
+//! answer the system, the contact chart sealed at rest, each date warned
+//! about on its day, and nothing of it reachable by another vendor.
+
+use crate::checklist::system;
+use crate::harness::{App, Client, Options, Res};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_core::monitoring::{RECORD_DUE_SOON, RECORD_OVERDUE};
+use mamori_core::records::RecordKind;
+use reqwest::StatusCode;
+use time::Duration;
+
+async fn add(c: &Client, sys: i64, kind: &str, fields: &[(&str, &str)]) -> Res {
+    c.get(&format!("/systems/{sys}/records/new?kind={kind}")).await;
+    let mut form = vec![("kind", kind)];
+    form.extend_from_slice(fields);
+    c.post(&format!("/systems/{sys}/records"), &form).await
+}
+
+async fn kinds(app: &App, sys: i64) -> Vec<(RecordKind, String)> {
+    app.store.records(sys).await.unwrap().into_iter().map(|r| (r.kind, r.title)).collect()
+}
+
+#[tokio::test]
+async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contact_chart_sealed_and_none_reachable_by_another_vendor(
+) {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+
+        // Every problem named, nothing stored.
+        let r = add(
+            &v,
+            sys,
+            "contract",
+            &[("scope", "firmware"), ("vendor", ""), ("starts", "2027-04-01"), ("ends", "2027-03-31")],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        for field in ["scope", "vendor", "ends"] {
+            assert!(r.body.contains(&format!("href=\"#{field}\"")), "{}: {field}: {}", app.backend, r.body);
+        }
+        let r = add(&v, sys, "cloud", &[("service", "x"), ("measures_url", "javascript:alert(1)")]).await;
+        assert!(r.body.contains("href=\"#measures_url\""), "{}", app.backend);
+        assert!(kinds(&app, sys).await.is_empty(), "{}", app.backend);
+
+        // One of several kinds, by the vendor and by the department.
+        let ok = [
+            (
+                &v,
+                "contract",
+                vec![
+                    ("scope", "both"),
+                    ("vendor", "保守ベンダー株式会社"),
+                    ("starts", "2026-04-01"),
+                    ("ends", "2027-03-31"),
+                ],
+            ),
+            (
+                &v,
+                "contact",
+                vec![
+                    ("order", "1"),
+                    ("person", "山田 太郎"),
+                    ("role", "保守窓口"),
+                    ("phone", "03-1234-5678"),
+                    ("hours", "平日 9-18 時"),
+                ],
+            ),
+            (
+                &d,
+                "domain",
+                vec![
+                    ("domain", "docs.example.lg.jp"),
+                    ("registrar", "JPRS"),
+                    ("expires", "2027-06-30"),
+                    ("retired", "no"),
+                ],
+            ),
+            (
+                &v,
+                "site",
+                vec![
+                    ("place", "cloud"),
+                    ("site_name", "クラウドA"),
+                    ("region", "東京"),
+                    ("ismap_number", "C21-0001-1"),
+                    ("in_japan", "yes"),
+                ],
+            ),
+            (&v, "backup", vec![("frequency", "毎日"), ("generations", "7"), ("last_restore_test", "2026-10-01")]),
+        ];
+        for (c, kind, fields) in &ok {
+            let r = add(c, sys, kind, fields).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {kind}: {}", app.backend, r.body);
+        }
+        assert_eq!(kinds(&app, sys).await.len(), 5, "{}", app.backend);
+        let page = o.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(
+            page.contains("山田 太郎") && page.contains("docs.example.lg.jp") && page.contains("クラウド"),
+            "{}: the office reads them",
+            app.backend
+        );
+        assert!(!page.contains("/records/new?kind="), "{}: and adds none", app.backend);
+        assert_eq!(add(&o, sys, "contract", &ok[0].2).await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        // Item pages point to the records that answer them.
+        assert!(
+            v.get(&format!("/systems/{sys}/items/8")).await.body.contains(&format!("/systems/{sys}/records#contract")),
+            "{}",
+            app.backend
+        );
+
+        // The contact chart is sealed at rest, and the audit log holds no name or number.
+        // Every stored value, as a backup reads the tables.
+        let mut raw = String::new();
+        app.store
+            .export(1 << 20, |_, rows: Vec<Vec<mamori_store::backup::Value>>| -> Result<(), mamori_store::StoreError> {
+                for v in rows.into_iter().flatten() {
+                    if let mamori_store::backup::Value::Text(t) = v {
+                        raw.push_str(&t);
+                        raw.push(' ');
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(raw.contains("docs.example.lg.jp"), "{}: the domain's name is a title, in clear", app.backend);
+        for secret in ["山田", "03-1234-5678", "保守窓口"] {
+            assert!(!raw.contains(secret), "{}: {secret} readable in the raw database", app.backend);
+        }
+        let events = app.store.audit_recent(50).await.unwrap();
+        assert!(events.iter().filter(|e| e.record.action == "record.saved").count() == 5, "{}", app.backend);
+        assert!(
+            events
+                .iter()
+                .all(|e| !e.record.changes.to_string().contains("山田")
+                    && !e.record.changes.to_string().contains("03-1234")),
+            "{}",
+            app.backend
+        );
+
+        // Changed by the department, removed by the vendor.
+        let contract =
+            app.store.records(sys).await.unwrap().into_iter().find(|r| r.kind == RecordKind::Contract).unwrap();
+        d.get(&format!("/systems/{sys}/records/{}", contract.id)).await;
+        let mut changed = vec![("kind", "contract")];
+        changed.extend([("scope", "software"), ("vendor", "保守ベンダー株式会社"), ("ends", "2028-03-31")]);
+        let r = d.post(&format!("/systems/{sys}/records/{}", contract.id), &changed).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == contract.id).unwrap();
+        assert_eq!(
+            (after.values.get("scope"), after.due_on.map(|d| d.to_string())),
+            ("software", Some("2028-03-31".into())),
+            "{}",
+            app.backend
+        );
+        // A record cannot change its kind through the form.
+        let r = d
+            .post(
+                &format!("/systems/{sys}/records/{}", contract.id),
+                &[("kind", "domain"), ("domain", "x.jp"), ("expires", "2030-01-01"), ("retired", "no")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+
+        // Another vendor: as unknown everywhere, nothing changes.
+        let before = kinds(&app, sys).await;
+        assert_eq!(x.get(&format!("/systems/{sys}/records")).await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        assert_eq!(x.get(&format!("/systems/{sys}/records/{}", contract.id)).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(x.get(&format!("/systems/{sys}/records/new?kind=contract")).await.status, StatusCode::NOT_FOUND);
+        x.get("/dashboard").await;
+        let r = x
+            .post(
+                &format!("/systems/{sys}/records"),
+                &[("kind", "contract"), ("scope", "both"), ("vendor", "x"), ("ends", "2030-01-01")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        assert_eq!(
+            x.post(&format!("/systems/{sys}/records/{}", contract.id), &changed).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            x.post(&format!("/systems/{sys}/records/{}/remove", contract.id), &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(!x.get("/records").await.body.contains("docs.example.lg.jp"), "{}", app.backend);
+        assert_eq!(kinds(&app, sys).await, before, "{}", app.backend);
+
+        v.get(&format!("/systems/{sys}/records/{}", contract.id)).await;
+        let r = v.post(&format!("/systems/{sys}/records/{}/remove", contract.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(kinds(&app, sys).await.len(), 4, "{}", app.backend);
+        assert!(app.audit_actions().await.contains(&"record.removed".to_owned()), "{}", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn each_record_date_warns_on_its_day_once_with_an_injected_clock() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let today = app.now().to_offset(mamori_core::jst::JST).date();
+        // A contract ending 91 days on (warned from 90), a restore test a year ago today.
+        let ends = (today + Duration::days(91)).to_string();
+        let tested = (today - Duration::days(365)).to_string();
+        assert_eq!(
+            add(&v, sys, "contract", &[("scope", "both"), ("vendor", "保守ベンダー"), ("ends", &ends)]).await.status,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            add(&v, sys, "backup", &[("frequency", "毎日"), ("generations", "7"), ("last_restore_test", &tested)])
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+        let warn = async |app: &App| mamori_app::records::warn_records(&app.store, app.now()).await.unwrap();
+        let alerts = async |app: &App, kind: &str, what: &str| {
+            app.store
+                .alerts(false)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.kind == kind && a.subject.contains(what))
+                .count()
+        };
+
+        // The restore test is a year old today: the last day, still due soon.
+        assert_eq!(warn(&app).await, 1, "{}", app.backend);
+        assert_eq!(alerts(&app, RECORD_DUE_SOON, "復元テスト").await, 1, "{}", app.backend);
+        assert_eq!(alerts(&app, RECORD_DUE_SOON, "保守契約").await, 0, "{}: 91 days before", app.backend);
+        // The next day: the test is overdue (critical), the contract 90 days off.
+        app.clock.advance(Duration::days(1));
+        assert_eq!(warn(&app).await, 2, "{}", app.backend);
+        assert_eq!(warn(&app).await, 0, "{}: once", app.backend);
+        assert_eq!(alerts(&app, RECORD_OVERDUE, "復元テスト").await, 1, "{}", app.backend);
+        assert_eq!(alerts(&app, RECORD_DUE_SOON, "保守契約").await, 1, "{}", app.backend);
+        let overdue = app.store.alerts(false).await.unwrap().into_iter().find(|a| a.kind == RECORD_OVERDUE).unwrap();
+        assert_eq!(overdue.severity, "critical", "{}", app.backend);
+        // Past the contract's last day: overdue too; the page and the list say so.
+        app.clock.advance(Duration::days(91));
+        assert_eq!(warn(&app).await, 1, "{}", app.backend);
+        assert_eq!(alerts(&app, RECORD_OVERDUE, "保守契約").await, 1, "{}", app.backend);
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let list = o.get("/records").await.body;
+        let (a, b) = (list.find("バックアップ").unwrap(), list.find("保守契約").unwrap());
+        assert!(a < b && list.contains("期日を過ぎています"), "{}: sorted by date", app.backend);
+        // A new test date clears it: nothing more to warn.
+        let backup = app.store.records(sys).await.unwrap().into_iter().find(|r| r.kind == RecordKind::Backup).unwrap();
+        let (v2, _) = app.signed_in("vendor-a2", Role::Vendor, Some(vendor)).await;
+        let now = app.now().to_offset(mamori_core::jst::JST).date().to_string();
+        v2.get(&format!("/systems/{sys}/records/{}", backup.id)).await;
+        let r = v2
+            .post(
+                &format!("/systems/{sys}/records/{}", backup.id),
+                &[("kind", "backup"), ("frequency", "毎日"), ("generations", "7"), ("last_restore_test", &now)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(warn(&app).await, 0, "{}", app.backend);
+        app.close().await;
+    }
+}
