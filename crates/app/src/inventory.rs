@@ -240,6 +240,7 @@ pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<R
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     match feed {
         Feed::EndOfLife(products) => Ok(Ok(op.store.import_eol(&op.ctx(), &name, &sha256, &products).await?)),
+        Feed::Ismap(list) => Ok(Ok(op.store.import_ismap(&op.ctx(), &name, &sha256, &list).await?)),
         Feed::Advisories(source, list) => {
             let done = op.store.import_advisories(&op.ctx(), &name, &sha256, source, &list).await?;
             alert_matches(op.store, op.now).await?;

@@ -19,13 +19,49 @@ pub struct Records {
     pub system: SystemRecord,
     pub records: Vec<Record>,
     pub editable: bool,
+    /// The ISMAP list as imported (empty: none imported), by number.
+    pub ismap: std::collections::HashMap<String, (String, String)>,
+}
+
+/// What the ISMAP list says of a record's registration number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IsmapCheck {
+    /// No number in the record.
+    NoNumber,
+    /// No list imported yet.
+    NoList,
+    /// Listed: the service and its provider.
+    Listed(String, String),
+    NotListed,
+}
+
+impl Records {
+    pub fn ismap_check(&self, r: &Record) -> IsmapCheck {
+        let raw = match r.kind {
+            RecordKind::Site => r.values.get("ismap_number"),
+            RecordKind::Certification if r.values.get("scheme") == "ismap" => r.values.get("cert_number"),
+            _ => "",
+        };
+        let number = mamori_core::records::ismap_number(raw);
+        if number.is_empty() {
+            IsmapCheck::NoNumber
+        } else if self.ismap.is_empty() {
+            IsmapCheck::NoList
+        } else {
+            match self.ismap.get(&number) {
+                Some((service, provider)) => IsmapCheck::Listed(service.clone(), provider.clone()),
+                None => IsmapCheck::NotListed,
+            }
+        }
+    }
 }
 
 pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
     let system = system(op, system_id).await?;
     let records = op.store.records(system_id).await?;
     let editable = keeps(op, &system);
-    Ok(Records { system, records, editable })
+    let ismap = op.store.ismap_list().await?;
+    Ok(Records { system, records, editable, ismap })
 }
 
 async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {

@@ -190,6 +190,31 @@ impl RecordKind {
     }
 }
 
+/// A service of the ISMAP cloud service list (ISMAP クラウドサービスリスト),
+/// as the office imports the published file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsmapService {
+    pub number: String,
+    pub service: String,
+    pub provider: String,
+}
+
+/// An ISMAP registration number as compared: upper case, no spaces, the
+/// full-width forms people paste from Japanese documents made half-width
+/// (`ｃ２１－０００１－１` is `C21-0001-1`).
+pub fn ismap_number(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| {
+            let c = match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0)?,
+                '\u{2212}' | '\u{2010}' | '\u{2011}' | '\u{2013}' | '\u{2014}' | '\u{30FC}' => '-',
+                c => c,
+            };
+            (!c.is_whitespace()).then(|| c.to_ascii_uppercase())
+        })
+        .collect()
+}
+
 /// A record's values by field, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Values(pub BTreeMap<String, String>);
@@ -296,6 +321,13 @@ mod tests {
 
     fn form<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> String + 'a {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()).unwrap_or_default()
+    }
+
+    #[test]
+    fn ismap_numbers_compare_whatever_width_or_case() {
+        assert_eq!(ismap_number(" ｃ２１－０００１－１ "), "C21-0001-1");
+        assert_eq!(ismap_number("c21-0001-1"), "C21-0001-1");
+        assert_eq!(ismap_number("C21ー0001−1"), "C21-0001-1");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! is not one of these is refused.
 
 use mamori_core::inventory::{Cpe, EolProduct, EolRelease};
+use mamori_core::records::{ismap_number, IsmapService};
 use mamori_core::vulns::{Advisory, Affected, Bound, Versions, VulnSource, MAX_AFFECTED};
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,6 +27,8 @@ pub enum Feed {
     EndOfLife(Vec<EolProduct>),
     /// Vulnerability advisories of one source.
     Advisories(VulnSource, Vec<Advisory>),
+    /// The ISMAP cloud service list.
+    Ismap(Vec<IsmapService>),
 }
 
 impl Feed {
@@ -35,6 +38,7 @@ impl Feed {
             Feed::EndOfLife(_) => "endoflife",
             Feed::Advisories(VulnSource::Nvd, _) => "nvd",
             Feed::Advisories(VulnSource::Jvn, _) => "jvn",
+            Feed::Ismap(_) => "ismap",
         }
     }
 }
@@ -61,12 +65,28 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
         return Err(refused("ファイルが大きすぎます (file too large)"));
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
+    if bytes.starts_with(b"PK\x03\x04") {
+        let table = crate::inventory::xlsx_table(bytes).map_err(|e| FeedError(e[0].located()))?;
+        return ismap(table).map(Feed::Ismap);
+    }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned();
+    let sjis_head = encoding_rs::SHIFT_JIS.decode(&bytes[..bytes.len().min(2048)]).0.into_owned();
+    if head.contains("登録番号") || sjis_head.contains("登録番号") {
+        let table = crate::inventory::csv_table(bytes).map_err(|e| FeedError(e[0].located()))?;
+        return ismap(table).map(Feed::Ismap);
+    }
+    let none = |a: Vec<Advisory>| {
+        if a.is_empty() {
+            Err(refused("脆弱性情報が 1 件もありません。空のファイルか、対応していない形式です (no advisories)"))
+        } else {
+            Ok(a)
+        }
+    };
     if head.trim_start().starts_with('<') {
-        return jvn(bytes).map(|a| Feed::Advisories(VulnSource::Jvn, a));
+        return jvn(bytes).and_then(none).map(|a| Feed::Advisories(VulnSource::Jvn, a));
     }
     if head.contains("\"NVD_CVE\"") || head.contains("\"vulnerabilities\"") {
-        return nvd(bytes).map(|a| Feed::Advisories(VulnSource::Nvd, a));
+        return nvd(bytes).and_then(none).map(|a| Feed::Advisories(VulnSource::Nvd, a));
     }
     let v: Value = serde_json::from_slice(bytes).map_err(|_| {
         refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")
@@ -174,6 +194,39 @@ fn cpe_vendor_product(id: &str) -> Option<(String, String)> {
     let mut parts = rest.split(':');
     let (_part, vendor, product) = (parts.next()?, parts.next()?, parts.next()?);
     (!vendor.is_empty() && !product.is_empty()).then(|| (vendor.to_ascii_lowercase(), product.to_ascii_lowercase()))
+}
+
+// ----- The ISMAP cloud service list -------------------------------------------
+
+/// The published list's table: a heading row (within the first ten) with
+/// 登録番号 and the service's name, then one service per row.
+fn ismap(table: Vec<Vec<String>>) -> Result<Vec<IsmapService>, FeedError> {
+    let at = |row: &[String], names: &[&str]| row.iter().position(|h| names.iter().any(|n| h.trim().contains(n)));
+    let (start, number, service, provider) = table
+        .iter()
+        .take(10)
+        .enumerate()
+        .find_map(|(i, row)| {
+            let n = at(row, &["登録番号"])?;
+            let s = at(row, &["クラウドサービス名", "サービス名"])?;
+            Some((i + 1, n, s, at(row, &["事業者名", "事業者"])))
+        })
+        .ok_or_else(|| refused("ISMAP クラウドサービスリストの見出し (登録番号、クラウドサービス名) が見つかりません (not the ISMAP list)"))?;
+    let cell = |row: &Vec<String>, i: usize| row.get(i).map_or(String::new(), |c| clip(c.trim(), 300));
+    let list: Vec<IsmapService> = table[start..]
+        .iter()
+        .filter(|row| !cell(row, number).is_empty())
+        .take(MAX_PRODUCTS)
+        .map(|row| IsmapService {
+            number: ismap_number(&cell(row, number)),
+            service: cell(row, service),
+            provider: provider.map(|p| cell(row, p)).unwrap_or_default(),
+        })
+        .collect();
+    if list.is_empty() {
+        return Err(refused("ISMAP クラウドサービスリストにサービスがありません (the list is empty)"));
+    }
+    Ok(list)
 }
 
 // ----- NVD CVE JSON 2.0 -------------------------------------------------------
@@ -559,6 +612,31 @@ mod tests {
         );
         assert!(read(b"<html><body>not rss</body></html>", "x.html").is_err());
         assert!(read(b"<rdf:RDF><item>", "x.rdf").is_err(), "malformed");
+    }
+
+    #[test]
+    fn the_ismap_list_in_csv_or_excel_is_read_below_its_heading() {
+        let csv = "ISMAP クラウドサービスリスト\n\n登録番号,クラウドサービス名,クラウドサービス事業者名,登録日\nC21-0001-1,クラウドA,A 株式会社,2021/3/12\nｃ２２－０００２－１,サービスB,B 株式会社,2022/1/1\n";
+        let Feed::Ismap(list) = read(csv.as_bytes(), "list.csv").unwrap() else { panic!("ISMAP") };
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            (list[1].number.as_str(), list[1].service.as_str(), list[1].provider.as_str()),
+            ("C22-0002-1", "サービスB", "B 株式会社")
+        );
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(csv);
+        assert!(matches!(read(&sjis, "list.csv"), Ok(Feed::Ismap(l)) if l.len() == 2));
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (r, row) in
+            [["登録番号", "サービス名", "事業者名"], ["C21-0001-1", "クラウドA", "A 株式会社"]].iter().enumerate()
+        {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+        let Feed::Ismap(list) = read(&wb.save_to_buffer().unwrap(), "list.xlsx").unwrap() else { panic!("ISMAP") };
+        assert_eq!(list[0].number, "C21-0001-1");
+        assert!(read("登録番号だけ\n".as_bytes(), "x.csv").is_err());
     }
 
     #[test]

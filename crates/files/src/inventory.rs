@@ -52,7 +52,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<SheetRow>, Vec<CellError>> {
 
 /// A CSV file's records as text. UTF-8 is tried first (a BOM is dropped),
 /// then Shift_JIS, the encoding Japanese Excel saves CSV in.
-fn csv_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+pub(crate) fn csv_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
@@ -79,7 +79,7 @@ fn csv_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
     Ok(out)
 }
 
-fn xlsx_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+pub(crate) fn xlsx_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
     xlsx_guard::check(bytes, LIMITS).map_err(|e| vec![CellError::file(e.to_string())])?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|_| vec![CellError::file("Excel ファイルを開けません (cannot open the workbook)")])?;

@@ -175,3 +175,84 @@ async fn record_in(tx: &mut Tx, system_id: i64, id: i64) -> Result<Option<Record
     });
     row.map(|r| r.into_record(tx.keys())).transpose()
 }
+
+impl Store {
+    /// Replaces the ISMAP cloud service list with the one imported.
+    /// `changed`: services added or whose names changed; `skipped`: rows
+    /// whose number came twice.
+    pub async fn import_ismap(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        sha256: &str,
+        list: &[mamori_core::records::IsmapService],
+    ) -> Result<crate::inventory::FeedImport, StoreError> {
+        let mut tx = self.begin().await?;
+        let now_us = to_unix_micros(ctx.now);
+        let before: Vec<(String, String, String)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT number, service, provider FROM ismap_service").fetch_all(&mut *c).await?
+        });
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM ismap_service").execute(c).await?;
+        });
+        let (mut changed, mut skipped) = (0i64, 0i64);
+        let mut seen = std::collections::BTreeSet::new();
+        for s in list {
+            if !seen.insert(s.number.as_str()) {
+                skipped += 1;
+                continue;
+            }
+            if !before.iter().any(|(n, sv, p)| *n == s.number && *sv == s.service && *p == s.provider) {
+                changed += 1;
+            }
+            with_conn!(tx, c => {
+                sqlx::query("INSERT INTO ismap_service (number, service, provider, imported_at_us) VALUES ($1, $2, $3, $4)")
+                    .bind(&s.number).bind(&s.service).bind(&s.provider).bind(now_us).execute(c).await?;
+            });
+        }
+        let records = list.len() as i64;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
+                 VALUES ('ismap', $1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
+            .execute(c).await?;
+        });
+        let ev = mamori_core::audit::NewEvent::new(
+            ctx.actor.clone(),
+            ctx.origin.clone(),
+            Action::FeedImported,
+            mamori_core::audit::Outcome::Success,
+        )
+        .changes(
+            Changes::new()
+                .with("kind", "ismap")
+                .with("file", name)
+                .with("sha256", sha256)
+                .with("records", records)
+                .with("changed", changed)
+                .with("skipped", skipped),
+        );
+        tx.commit_audited(ctx.now, ev).await?;
+        Ok(crate::inventory::FeedImport {
+            kind: "ismap".into(),
+            name: name.into(),
+            sha256: sha256.into(),
+            records,
+            changed,
+            skipped,
+            imported_at: ctx.now,
+            imported_by: ctx.actor.login.clone(),
+        })
+    }
+
+    /// The services of the ISMAP list by number, and whether a list was
+    /// imported at all.
+    pub async fn ismap_list(&self) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
+        let rows: Vec<(String, String, String)> = with_read_conn!(self, c => {
+            sqlx::query_as("SELECT number, service, provider FROM ismap_service").fetch_all(c).await?
+        })?;
+        Ok(rows.into_iter().map(|(n, s, p)| (n, (s, p))).collect())
+    }
+}

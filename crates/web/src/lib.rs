@@ -21,6 +21,7 @@ mod metrics;
 mod middleware;
 mod page;
 mod pages;
+pub mod record_labels;
 pub mod refusals;
 
 /// The print page of a report, for the console to write as a file.

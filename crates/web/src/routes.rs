@@ -5,7 +5,7 @@
 
 use crate::auth;
 use crate::handlers::{
-    admin, alerts, audit, catalog, dashboard, inventory, jobs, library, me, records, signin, systems,
+    admin, alerts, audit, catalog, dashboard, feeds, inventory, jobs, library, me, records, signin, systems, vulns,
 };
 use crate::{health, metrics, pages, AppState};
 use axum::http::Method;
@@ -176,7 +176,7 @@ fn entries() -> Vec<Entry> {
             post(inventory::remove_component),
         ),
         entry(g.clone(), "/inventory", Permission(ViewSystems), get(inventory::support_list)),
-        entry(g.clone(), "/vulns", Permission(ViewSystems), get(inventory::vulns)),
+        entry(g.clone(), "/vulns", Permission(ViewSystems), get(vulns::vulns)),
         entry(g.clone(), "/records", Permission(ViewSystems), get(records::dated)),
         entry(g.clone(), "/systems/{id}/records", Permission(ViewSystems), get(records::records)),
         entry(p.clone(), "/systems/{id}/records", Permission(AnswerChecklist), post(records::add_record)),
@@ -191,12 +191,12 @@ fn entries() -> Vec<Entry> {
         ),
         // The keepers of the system and the security office; decided in the operation.
         entry(p.clone(), "/systems/{id}/vulns/{mid}", Permission(ViewSystems), post(inventory::decide)),
-        entry(g.clone(), "/feeds", Permission(ManageCatalog), get(inventory::feeds)),
+        entry(g.clone(), "/feeds", Permission(ManageCatalog), get(feeds::feeds)),
         entry(
             p.clone(),
             "/feeds",
             Permission(ManageCatalog),
-            post(inventory::import_feed).layer(axum::extract::DefaultBodyLimit::disable()),
+            post(feeds::import_feed).layer(axum::extract::DefaultBodyLimit::disable()),
         ),
         entry(g.clone(), "/documents/{id}", Permission(ViewSystems), get(library::download_document)),
         entry(

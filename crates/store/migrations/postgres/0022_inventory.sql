@@ -128,6 +128,16 @@ CREATE TABLE record (
 CREATE INDEX record_system ON record (system_id, kind);
 CREATE INDEX record_due ON record (due_on);
 
+-- The ISMAP cloud service list the office imports (the published file),
+-- replaced whole at each import; the records' ISMAP numbers are checked
+-- against it.
+CREATE TABLE ismap_service (
+    number         TEXT    PRIMARY KEY,    -- normalised: C21-0001-1
+    service        TEXT    NOT NULL,
+    provider       TEXT    NOT NULL,
+    imported_at_us BIGINT NOT NULL
+);
+
 CREATE TRIGGER component_revision AFTER INSERT OR UPDATE OR DELETE ON component FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();
 CREATE TRIGGER vuln_match_revision AFTER INSERT OR UPDATE OR DELETE ON vuln_match FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();
 CREATE TRIGGER record_revision AFTER INSERT OR UPDATE OR DELETE ON record FOR EACH STATEMENT EXECUTE FUNCTION count_data_revision();

@@ -60,6 +60,16 @@ CREATE TABLE feed_import (
     imported_by    TEXT    NOT NULL
 ) STRICT;
 
+-- The ISMAP cloud service list the office imports (the published file),
+-- replaced whole at each import; the records' ISMAP numbers are checked
+-- against it.
+CREATE TABLE ismap_service (
+    number         TEXT    PRIMARY KEY,    -- normalised: C21-0001-1
+    service        TEXT    NOT NULL,
+    provider       TEXT    NOT NULL,
+    imported_at_us INTEGER NOT NULL
+) STRICT;
+
 CREATE TRIGGER component_insert_revision AFTER INSERT ON component BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER component_update_revision AFTER UPDATE ON component BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER component_delete_revision AFTER DELETE ON component BEGIN UPDATE data_revision SET n = n + 1 WHERE id = 1; END;

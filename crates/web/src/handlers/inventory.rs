@@ -1,10 +1,11 @@
 //! Software inventory (items 62, 68): one system's components with their
-//! support ends, the forms that keep them, the sheet's import and export;
-//! the list of support ends across the systems a person sees; and the
-//! office's import of release data.
+//! support ends and the advisories that name them (63), the forms that
+//! keep them, the sheet's import and export, and the list of support ends
+//! across the systems a person sees.
 
 use crate::download;
 use crate::forms::{field_message, FormErrors};
+use crate::handlers::vuln_view::{match_row, MatchRow};
 use crate::handlers::{done, html, jst, today, Acting, Reply};
 use crate::labels::Label;
 use crate::page::{Page, PageCtx};
@@ -152,65 +153,6 @@ fn label_key(field: &str) -> &'static str {
 /// The kinds for the form's select: code and key.
 fn kinds() -> Vec<(&'static str, &'static str)> {
     ComponentKind::ALL.iter().map(|k| (k.as_str(), k.key())).collect()
-}
-
-/// A match of an advisory with a component, as a row shows it.
-pub struct MatchRow {
-    id: i64,
-    system_id: i64,
-    system: String,
-    ident: String,
-    /// Related CVE ids other than the advisory's own.
-    cves: String,
-    link: String,
-    title: String,
-    cvss: String,
-    /// `critical` from 9.0, `high` from 7.0: the row's mark.
-    level: &'static str,
-    component: String,
-    /// In words: how it was matched, and whether the version was checked.
-    how: String,
-    state_key: &'static str,
-    reason: String,
-    decided: String,
-}
-
-fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) -> MatchRow {
-    use mamori_core::vulns::{MatchState, MatchedBy};
-    let t = page.t();
-    let how = match (m.by, m.version_checked) {
-        (MatchedBy::Cpe, true) => t.get("vuln-by-cpe"),
-        (MatchedBy::Name, true) => t.get("vuln-by-name"),
-        (_, false) => t.get("vuln-version-unknown"),
-    };
-    MatchRow {
-        id: m.id,
-        system_id: m.system_id,
-        system: system.to_owned(),
-        ident: m.ident.clone(),
-        cves: m.cves.iter().filter(|c| **c != m.ident).cloned().collect::<Vec<_>>().join(" "),
-        link: if m.link.starts_with("https://") || m.link.starts_with("http://") {
-            m.link.clone()
-        } else {
-            String::new()
-        },
-        title: m.title.clone(),
-        cvss: m.cvss.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into()),
-        level: match m.cvss {
-            Some(s) if s >= 9.0 => "critical",
-            Some(s) if s >= 7.0 => "high",
-            _ => "",
-        },
-        component: format!("{} {}", m.product, m.version),
-        how,
-        state_key: match m.state {
-            MatchState::Open => "vuln-open",
-            MatchState::Fixed => "vuln-fixed",
-            MatchState::NotAffected => "vuln-not-affected",
-        },
-        reason: m.reason.clone(),
-        decided: m.decided.as_ref().map(|(at, by)| format!("{} {by}", jst(Some(*at)))).unwrap_or_default(),
-    }
 }
 
 /// What the import form says after a sheet was sent.
@@ -513,112 +455,4 @@ pub async fn decide(page: Page, who: Acting, Path((id, mid)): Path<(i64, i64)>, 
         }
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct VulnQuery {
-    /// `open` (the default), `fixed`, `not_affected` or `all`.
-    state: String,
-}
-
-#[derive(Template)]
-#[template(path = "vulns.html")]
-struct VulnsPage<'a> {
-    p: PageCtx<'a>,
-    rows: Vec<MatchRow>,
-    state: String,
-    open: usize,
-    total: usize,
-    decision_error: Option<(i64, String)>,
-}
-
-/// The matches across the systems the person sees, most severe first.
-pub async fn vulns(page: Page, who: Acting, Query(q): Query<VulnQuery>) -> Reply {
-    use mamori_core::vulns::MatchState;
-    let all = inv::found(&who.op(&page)).await?;
-    let open = all.iter().filter(|f| f.m.state == MatchState::Open).count();
-    let wanted = if q.state == "all" { None } else { Some(MatchState::parse(&q.state).unwrap_or(MatchState::Open)) };
-    let rows = all
-        .iter()
-        .filter(|f| wanted.is_none_or(|w| f.m.state == w))
-        .take(1_000)
-        .map(|f| match_row(&page, &f.m, &f.system_name))
-        .collect();
-    let p = page.ctx().await?;
-    let state = wanted.map_or("all", MatchState::as_str).to_owned();
-    html(VulnsPage { p, rows, state, open, total: all.len(), decision_error: None })
-}
-
-pub struct FeedRow {
-    kind: String,
-    name: String,
-    sha256: String,
-    records: i64,
-    changed: i64,
-    skipped: i64,
-    at: String,
-}
-
-#[derive(Template)]
-#[template(path = "feeds.html")]
-struct FeedsPage<'a> {
-    p: PageCtx<'a>,
-    imports: Vec<FeedRow>,
-    error: String,
-}
-
-async fn feeds_page(page: &Page, who: &Acting, error: String) -> Reply {
-    let imports = inv::feed_imports(&who.op(page))
-        .await?
-        .into_iter()
-        .map(|f| FeedRow {
-            kind: match f.kind.as_str() {
-                "endoflife" => "endoflife.date".into(),
-                "nvd" => "NVD".into(),
-                "jvn" => "JVN".into(),
-                _ => f.kind,
-            },
-            name: f.name,
-            sha256: f.sha256.chars().take(16).collect(),
-            records: f.records,
-            changed: f.changed,
-            skipped: f.skipped,
-            at: format!("{} {}", jst(Some(f.imported_at)), f.imported_by),
-        })
-        .collect();
-    let p = page.ctx_form().await?;
-    html(FeedsPage { p, imports, error })
-}
-
-pub async fn feeds(page: Page, who: Acting) -> Reply {
-    feeds_page(&page, &who, String::new()).await
-}
-
-/// Imports a reference data file (the kind is read from its content).
-pub async fn import_feed(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
-    inv::feed_imports(&who.op(&page)).await?;
-    let max = mamori_files::feeds::MAX_BYTES;
-    let mut multipart = match crate::csrf::verified_multipart(&page, request, max + 64 * 1024).await {
-        Ok(m) => m,
-        Err(refused) => return Ok(refused),
-    };
-    let (mut name, mut bytes, mut too_large) = (String::new(), Vec::new(), false);
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() == Some("file") && bytes.is_empty() {
-            name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
-            (bytes, too_large) = crate::handlers::read_capped(&mut field, max).await;
-            break;
-        }
-    }
-    let t = page.t();
-    let error = if too_large {
-        t.with("inventory-sheet-too-large", &[("mb", &(max / (1024 * 1024)).to_string())])
-    } else {
-        match inv::import_feed(&who.op(&page), &name, &bytes).await? {
-            Ok(_) => return done(&page, "feeds-imported", "/feeds").await,
-            Err(message) => message,
-        }
-    };
-    feeds_page(&page, &who, error).await
 }

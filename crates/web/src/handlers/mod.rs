@@ -6,6 +6,7 @@ pub mod audit;
 mod audit_names;
 pub mod catalog;
 pub mod dashboard;
+pub mod feeds;
 pub mod inventory;
 pub mod jobs;
 pub mod library;
@@ -15,6 +16,8 @@ pub mod records;
 pub mod signin;
 pub mod sorting;
 pub mod systems;
+mod vuln_view;
+pub mod vulns;
 
 use crate::context::origin_of;
 use crate::error::AppError;

@@ -4,8 +4,9 @@
 
 use crate::forms::{field_message, FormErrors};
 use crate::handlers::{done, html, jst, Acting, Reply};
-use crate::labels::{record_choice_key, record_field_key, Label};
+use crate::labels::Label;
 use crate::page::{Page, PageCtx};
+use crate::record_labels::{record_choice_key, record_field_key};
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::Form;
@@ -75,6 +76,8 @@ pub struct RecordRow {
     state: &'static str,
     state_text: String,
     updated: String,
+    /// What the ISMAP list says of its number, and whether that calls for attention.
+    ismap: Option<(String, bool)>,
 }
 
 fn shown(page: &Page, kind: RecordKind, v: &Values) -> Vec<(String, String)> {
@@ -113,6 +116,19 @@ fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
         state,
         state_text,
         updated: format!("{} {}", jst(Some(r.updated_at)), r.updated_by),
+        ismap: None,
+    }
+}
+
+fn ismap_text(page: &Page, c: ops::IsmapCheck) -> Option<(String, bool)> {
+    let t = page.t();
+    match c {
+        ops::IsmapCheck::NoNumber => None,
+        ops::IsmapCheck::NoList => Some((t.get("ismap-no-list"), false)),
+        ops::IsmapCheck::Listed(service, provider) => {
+            Some((t.with("ismap-listed", &[("service", &service), ("provider", &provider)]), false))
+        }
+        ops::IsmapCheck::NotListed => Some((t.get("ismap-not-listed"), true)),
     }
 }
 
@@ -151,7 +167,10 @@ pub async fn records(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
                 .records
                 .iter()
                 .filter(|x| x.kind == *k)
-                .map(|x| record_row(&page, x, &r.system.input.name, ops::state_now(x, now)))
+                .map(|x| RecordRow {
+                    ismap: ismap_text(&page, r.ismap_check(x)),
+                    ..record_row(&page, x, &r.system.input.name, ops::state_now(x, now))
+                })
                 .collect(),
         })
         .collect();

@@ -109,6 +109,27 @@ async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contac
         );
         assert!(!page.contains("/records/new?kind="), "{}: and adds none", app.backend);
         assert_eq!(add(&o, sys, "contract", &ok[0].2).await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        // ISMAP numbers: checked once the office imports the published list.
+        assert!(page.contains("ISMAP クラウドサービスリストを取り込むと照合されます"), "{}", app.backend);
+        let list = "ISMAP クラウドサービスリスト\r\n登録番号,クラウドサービス名,クラウドサービス事業者名\r\nC21-0001-1,クラウドA,A 株式会社\r\n";
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(list);
+        let r = o.post_file("/feeds", "/feeds", "ismap_list.csv", sjis.to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let cert = [("scheme", "ismap"), ("holder", "A 株式会社"), ("cert_number", "ｃ９９－９９９９－９")];
+        assert_eq!(add(&v, sys, "certification", &cert).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let page = o.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(
+            page.contains("リストに登録あり: クラウドA (A 株式会社)"),
+            "{}: the site's number is listed",
+            app.backend
+        );
+        assert!(page.contains("ISMAP クラウドサービスリストにありません"), "{}: the certificate's is not", app.backend);
+        v.get(&format!("/systems/{sys}/records")).await;
+        let cert_id =
+            app.store.records(sys).await.unwrap().into_iter().find(|r| r.kind == RecordKind::Certification).unwrap().id;
+        let r = v.post(&format!("/systems/{sys}/records/{cert_id}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+
         // Item pages point to the records that answer them.
         assert!(
             v.get(&format!("/systems/{sys}/items/8")).await.body.contains(&format!("/systems/{sys}/records#contract")),
@@ -136,7 +157,7 @@ async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contac
             assert!(!raw.contains(secret), "{}: {secret} readable in the raw database", app.backend);
         }
         let events = app.store.audit_recent(50).await.unwrap();
-        assert!(events.iter().filter(|e| e.record.action == "record.saved").count() == 5, "{}", app.backend);
+        assert!(events.iter().filter(|e| e.record.action == "record.saved").count() == 6, "{}", app.backend);
         assert!(
             events
                 .iter()
