@@ -258,12 +258,7 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
     if pending.is_empty() {
         return Ok(0);
     }
-    let names: std::collections::HashMap<i64, String> = store
-        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.input.name))
-        .collect();
+    let names = crate::system_names(store).await?;
     let mut raised = 0;
     for m in pending {
         if !store.mark_match_alerted(m.id, now).await? {
@@ -338,16 +333,10 @@ pub async fn warn_support(
     now: time::OffsetDateTime,
     warn_days: u32,
 ) -> Result<usize, StoreError> {
-    use mamori_core::inventory::SupportState;
     use mamori_core::monitoring::{Severity, SUPPORT_ENDED, SUPPORT_ENDING};
     let today = mamori_core::jst::parse_date(&mamori_core::jst::format_jst_date(now))
         .ok_or_else(|| StoreError::Corrupt("today".into()))?;
-    let names: std::collections::HashMap<i64, String> = store
-        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.input.name))
-        .collect();
+    let names = crate::system_names(store).await?;
     let mut raised = 0;
     for c in store.dated_components().await? {
         let s = support(c.input.support_end, today, warn_days);
@@ -362,10 +351,7 @@ pub async fn warn_support(
             }
             Support::Unknown | Support::Supported { .. } => continue,
         };
-        if c.warned == Some(s.state()) || (c.warned == Some(SupportState::Ended) && s.state() == SupportState::Ending) {
-            continue;
-        }
-        if !store.mark_component_warned(c.id, s.state()).await? {
+        if !s.newly_due(c.warned) || !store.mark_component_warned(c.id, s.state()).await? {
             continue;
         }
         let system = names.get(&c.system_id).map_or("", String::as_str);

@@ -92,6 +92,13 @@ impl Op<'_> {
     }
 }
 
+/// Every system's name by id, for the subjects of alerts raised by the
+/// daily checks (which act for no one, so see every system).
+pub(crate) async fn system_names(store: &Store) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let all = store.systems(Scope::All, &mamori_store::systems::SystemFilter::default()).await?;
+    Ok(all.into_iter().map(|s| (s.id, s.input.name)).collect())
+}
+
 /// Why an operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {

@@ -6,7 +6,7 @@
 use crate::checklist::system;
 use crate::inventory::keeps;
 use crate::{Op, Refused};
-use mamori_core::inventory::{support, Support, SupportState};
+use mamori_core::inventory::{support, Support};
 use mamori_core::records::{due, RecordKind, Values};
 use mamori_store::records::Record;
 use mamori_store::systems::{SystemFilter, SystemRecord};
@@ -138,12 +138,7 @@ pub async fn dated(op: &Op<'_>) -> Result<Vec<DatedRecord>, Refused> {
 /// (`record.overdue`, critical), once per step and date.
 pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, RECORD_DUE_SOON, RECORD_OVERDUE};
-    let names: std::collections::HashMap<i64, String> = store
-        .systems(mamori_core::scope::Scope::All, &SystemFilter::default())
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.input.name))
-        .collect();
+    let names = crate::system_names(store).await?;
     let today = today(now);
     let mut raised = 0;
     for r in store.dated_records().await? {
@@ -157,10 +152,7 @@ pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime
             }
             Support::Unknown | Support::Supported { .. } => continue,
         };
-        if r.warned == Some(s.state()) || (r.warned == Some(SupportState::Ended) && s.state() == SupportState::Ending) {
-            continue;
-        }
-        if !store.mark_record_warned(r.id, s.state()).await? {
+        if !s.newly_due(r.warned) || !store.mark_record_warned(r.id, s.state()).await? {
             continue;
         }
         let system = names.get(&r.system_id).map_or("", String::as_str);

@@ -264,6 +264,16 @@ pub fn support(end: Option<Date>, today: Date, warn_days: u32) -> Support {
 }
 
 impl Support {
+    /// Is this a step not alerted yet, given the step last alerted for the
+    /// same date? Each of 'ending' and 'ended' is alerted once; nothing goes
+    /// back from ended to ending.
+    pub fn newly_due(self, warned: Option<SupportState>) -> bool {
+        let s = self.state();
+        matches!(s, SupportState::Ending | SupportState::Ended)
+            && warned != Some(s)
+            && !(warned == Some(SupportState::Ended) && s == SupportState::Ending)
+    }
+
     pub fn state(self) -> SupportState {
         match self {
             Support::Unknown => SupportState::Unknown,
@@ -414,6 +424,18 @@ mod tests {
         ] {
             assert_eq!(Cpe::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn each_step_is_due_once_and_never_back_from_ended() {
+        use SupportState::*;
+        let ending = Support::Ending { on: date!(2027 - 01 - 01), days: 3 };
+        let ended = Support::Ended { on: date!(2027 - 01 - 02) };
+        assert!(ending.newly_due(None) && !ending.newly_due(Some(Ending)) && !ending.newly_due(Some(Ended)));
+        assert!(ended.newly_due(None) && ended.newly_due(Some(Ending)) && !ended.newly_due(Some(Ended)));
+        assert!(
+            !Support::Unknown.newly_due(None) && !Support::Supported { until: date!(2027 - 01 - 01) }.newly_due(None)
+        );
     }
 
     #[test]

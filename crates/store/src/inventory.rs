@@ -411,10 +411,25 @@ impl Store {
     /// Records that `state` was alerted for a component's current date;
     /// `false` when it was already (another instance was first).
     pub async fn mark_component_warned(&self, id: i64, state: SupportState) -> Result<bool, StoreError> {
+        self.mark_warned(
+            "UPDATE component SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)",
+            id,
+            state,
+        )
+        .await
+    }
+
+    /// Runs one of the two fixed statements that set `warned` (of a
+    /// component or of a record): `true` when this call set it.
+    pub(crate) async fn mark_warned(
+        &self,
+        sql: &'static str,
+        id: i64,
+        state: SupportState,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = with_conn!(tx, c => {
-            sqlx::query("UPDATE component SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)")
-                .bind(id).bind(state.as_str()).execute(c).await?.rows_affected()
+            sqlx::query(sql).bind(id).bind(state.as_str()).execute(c).await?.rows_affected()
         });
         tx.commit().await?;
         Ok(n == 1)

@@ -159,13 +159,8 @@ impl Store {
     /// Records that `state` was alerted for a record's current date; `false`
     /// when it was already.
     pub async fn mark_record_warned(&self, id: i64, state: SupportState) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => {
-            sqlx::query("UPDATE record SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)")
-                .bind(id).bind(state.as_str()).execute(c).await?.rows_affected()
-        });
-        tx.commit().await?;
-        Ok(n == 1)
+        self.mark_warned("UPDATE record SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)", id, state)
+            .await
     }
 }
 

@@ -56,18 +56,10 @@ pub async fn feeds(page: Page, who: Acting) -> Reply {
 pub async fn import_feed(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
     inv::feed_imports(&who.op(&page)).await?;
     let max = mamori_files::feeds::MAX_BYTES;
-    let mut multipart = match crate::csrf::verified_multipart(&page, request, max + 64 * 1024).await {
-        Ok(m) => m,
+    let (name, bytes, too_large) = match crate::handlers::one_file(&page, request, max).await {
+        Ok(f) => f,
         Err(refused) => return Ok(refused),
     };
-    let (mut name, mut bytes, mut too_large) = (String::new(), Vec::new(), false);
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() == Some("file") && bytes.is_empty() {
-            name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
-            (bytes, too_large) = crate::handlers::read_capped(&mut field, max).await;
-            break;
-        }
-    }
     let t = page.t();
     let error = if too_large {
         t.with("inventory-sheet-too-large", &[("mb", &(max / (1024 * 1024)).to_string())])

@@ -338,18 +338,10 @@ pub async fn import(page: Page, who: Acting, Path(id): Path<i64>, request: axum:
     if !editable {
         return Err(Refused::NotFound.into());
     }
-    let mut multipart = match crate::csrf::verified_multipart(&page, request, SHEET_MAX + 64 * 1024).await {
-        Ok(m) => m,
+    let (name, bytes, too_large) = match crate::handlers::one_file(&page, request, SHEET_MAX).await {
+        Ok(f) => f,
         Err(refused) => return Ok(refused),
     };
-    let (mut name, mut bytes, mut too_large) = (String::new(), Vec::new(), false);
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() == Some("file") && bytes.is_empty() {
-            name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
-            (bytes, too_large) = crate::handlers::read_capped(&mut field, SHEET_MAX).await;
-            break;
-        }
-    }
     let t = page.t();
     let problems = if too_large {
         vec![t.with("inventory-sheet-too-large", &[("mb", &(SHEET_MAX / (1024 * 1024)).to_string())])]

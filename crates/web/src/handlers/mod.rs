@@ -88,6 +88,25 @@ impl Acting {
     }
 }
 
+/// The one file of an upload form (field `file`) after its CSRF token: its
+/// name (data, never a path), its bytes up to `max`, and whether it was cut
+/// off there. A refused form is the response to send.
+pub async fn one_file(
+    page: &crate::page::Page,
+    request: axum::extract::Request,
+    max: usize,
+) -> Result<(String, Vec<u8>, bool), Response> {
+    let mut multipart = crate::csrf::verified_multipart(page, request, max + 64 * 1024).await?;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() == Some("file") {
+            let name = clean_name(field.file_name().unwrap_or(""));
+            let (bytes, too_large) = read_capped(&mut field, max).await;
+            return Ok((name, bytes, too_large));
+        }
+    }
+    Ok((String::new(), Vec::new(), false))
+}
+
 /// After a change: back to `to`, with a one-time message there.
 pub async fn done(page: &crate::page::Page, flash: &str, to: &str) -> Result<Response, AppError> {
     crate::session::flash(&page.session, flash).await?;
