@@ -345,41 +345,8 @@ impl Store {
                 changed += 1;
             }
         }
-        with_conn!(tx, c => {
-            sqlx::query(
-                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
-                 VALUES ('endoflife', $1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
-            .execute(c).await?;
-        });
-        let ev = NewEvent::new(
-            ctx.actor.clone(),
-            ctx.origin.clone(),
-            Action::FeedImported,
-            mamori_core::audit::Outcome::Success,
-        )
-        .changes(
-            Changes::new()
-                .with("kind", "endoflife")
-                .with("file", name)
-                .with("sha256", sha256)
-                .with("products", products.len())
-                .with("records", records)
-                .with("changed", changed)
-                .with("skipped", skipped),
-        );
-        tx.commit_audited(ctx.now, ev).await?;
-        Ok(FeedImport {
-            kind: "endoflife".into(),
-            name: name.into(),
-            sha256: sha256.into(),
-            records,
-            changed,
-            skipped,
-            imported_at: ctx.now,
-            imported_by: ctx.actor.login.clone(),
-        })
+        let f = FeedImport::of(ctx, "endoflife", name, sha256, (records, changed, skipped));
+        finish_import(tx, ctx, f, &[("products", products.len() as i64)]).await
     }
 
     /// The feed files imported, newest first.
@@ -535,4 +502,66 @@ async fn eol_products_in(tx: &mut Tx) -> Result<Vec<EolProduct>, StoreError> {
             label,
         })
         .collect())
+}
+
+/// Records a feed file's import and its audit event, and commits: the one
+/// ending of every import (release data, advisories, the ISMAP list).
+/// `extra`: what the kind adds to the event.
+pub(crate) async fn finish_import(
+    tx: Tx,
+    ctx: &Ctx,
+    f: FeedImport,
+    extra: &[(&str, i64)],
+) -> Result<FeedImport, StoreError> {
+    let mut tx = tx;
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&f.kind).bind(&f.name).bind(&f.sha256).bind(f.records).bind(f.changed).bind(f.skipped)
+        .bind(to_unix_micros(f.imported_at)).bind(&f.imported_by)
+        .execute(c).await?;
+    });
+    let mut changes = Changes::new()
+        .with("kind", f.kind.as_str())
+        .with("file", f.name.as_str())
+        .with("sha256", f.sha256.as_str())
+        .with("records", f.records)
+        .with("changed", f.changed)
+        .with("skipped", f.skipped);
+    for (k, v) in extra {
+        changes = changes.with(k, *v);
+    }
+    let ev = NewEvent::new(
+        ctx.actor.clone(),
+        ctx.origin.clone(),
+        Action::FeedImported,
+        mamori_core::audit::Outcome::Success,
+    )
+    .changes(changes);
+    tx.commit_audited(ctx.now, ev).await?;
+    Ok(f)
+}
+
+impl FeedImport {
+    /// An import of `kind` from `name`, by the acting person, now.
+    pub(crate) fn of(
+        ctx: &Ctx,
+        kind: &str,
+        name: &str,
+        sha256: &str,
+        (records, changed, skipped): (i64, i64, i64),
+    ) -> FeedImport {
+        FeedImport {
+            kind: kind.into(),
+            name: name.into(),
+            sha256: sha256.into(),
+            records,
+            changed,
+            skipped,
+            imported_at: ctx.now,
+            imported_by: ctx.actor.login.clone(),
+        }
+    }
 }

@@ -205,41 +205,8 @@ impl Store {
                     .bind(&s.number).bind(&s.service).bind(&s.provider).bind(now_us).execute(c).await?;
             });
         }
-        let records = list.len() as i64;
-        with_conn!(tx, c => {
-            sqlx::query(
-                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
-                 VALUES ('ismap', $1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
-            .execute(c).await?;
-        });
-        let ev = mamori_core::audit::NewEvent::new(
-            ctx.actor.clone(),
-            ctx.origin.clone(),
-            Action::FeedImported,
-            mamori_core::audit::Outcome::Success,
-        )
-        .changes(
-            Changes::new()
-                .with("kind", "ismap")
-                .with("file", name)
-                .with("sha256", sha256)
-                .with("records", records)
-                .with("changed", changed)
-                .with("skipped", skipped),
-        );
-        tx.commit_audited(ctx.now, ev).await?;
-        Ok(crate::inventory::FeedImport {
-            kind: "ismap".into(),
-            name: name.into(),
-            sha256: sha256.into(),
-            records,
-            changed,
-            skipped,
-            imported_at: ctx.now,
-            imported_by: ctx.actor.login.clone(),
-        })
+        let f = crate::inventory::FeedImport::of(ctx, "ismap", name, sha256, (list.len() as i64, changed, skipped));
+        crate::inventory::finish_import(tx, ctx, f, &[]).await
     }
 
     /// The services of the ISMAP list by number, and whether a list was

@@ -9,7 +9,7 @@ use crate::identity::Ctx;
 use crate::inventory::{Component, FeedImport};
 use crate::systems::lock_system;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
-use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
+use mamori_core::audit::{Action, Changes};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::vulns::{component_key, hit, product_keys, Advisory, Affected, MatchState, MatchedBy, VulnSource};
 use std::collections::{BTreeSet, HashMap};
@@ -153,37 +153,8 @@ impl Store {
         }
         let components = all_components(&mut tx).await?;
         let found = rematch_in(&mut tx, ctx.now, &components).await?;
-        let kind = source.as_str();
-        let records = list.len() as i64;
-        with_conn!(tx, c => {
-            sqlx::query(
-                "INSERT INTO feed_import (kind, name, sha256, records, changed, skipped, imported_at_us, imported_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(kind).bind(name).bind(sha256).bind(records).bind(changed).bind(skipped).bind(now_us).bind(&ctx.actor.login)
-            .execute(c).await?;
-        });
-        let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::FeedImported, Outcome::Success).changes(
-            Changes::new()
-                .with("kind", kind)
-                .with("file", name)
-                .with("sha256", sha256)
-                .with("records", records)
-                .with("changed", changed)
-                .with("skipped", skipped)
-                .with("matches_found", found),
-        );
-        tx.commit_audited(ctx.now, ev).await?;
-        Ok(FeedImport {
-            kind: kind.into(),
-            name: name.into(),
-            sha256: sha256.into(),
-            records,
-            changed,
-            skipped,
-            imported_at: ctx.now,
-            imported_by: ctx.actor.login.clone(),
-        })
+        let f = FeedImport::of(ctx, source.as_str(), name, sha256, (list.len() as i64, changed, skipped));
+        crate::inventory::finish_import(tx, ctx, f, &[("matches_found", found)]).await
     }
 
     /// The matches of one system, or of every system; most severe first.
