@@ -78,7 +78,47 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         .into_iter()
         .map(|x| YearlySignoff { kind: x.kind, comment: x.comment, by: x.actor_login, at: x.at })
         .collect();
+    // The inventory and its open advisories as they stand today.
+    let software = store
+        .components(s.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let i = c.input;
+            let state = mamori_core::inventory::support(i.support_end, today, mamori_core::inventory::WARN_DAYS);
+            [
+                i.kind.word().to_owned(),
+                i.product,
+                i.version,
+                i.runs_on,
+                i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+                state.word(),
+                i.reason,
+            ]
+        })
+        .collect();
+    let open_vulns = store
+        .vuln_matches(Some(s.id))
+        .await?
+        .into_iter()
+        .filter(|m| m.state == mamori_core::vulns::MatchState::Open)
+        .map(|m| {
+            let how = if m.version_checked {
+                "バージョンで一致"
+            } else {
+                "製品名のみ一致 (バージョン要確認)"
+            };
+            [
+                m.ident,
+                m.cvss.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+                format!("{} {}", m.product, m.version),
+                how.into(),
+            ]
+        })
+        .collect();
     Ok(YearlyReport {
+        software,
+        open_vulns,
         system: crate::reports::heading(&s),
         year,
         due,

@@ -264,6 +264,17 @@ pub fn support(end: Option<Date>, today: Date, warn_days: u32) -> Support {
 }
 
 impl Support {
+    /// The state in the words of the reports (Japanese only, as the ward's
+    /// documents are).
+    pub fn word(self) -> String {
+        match self {
+            Support::Unknown => "不明".into(),
+            Support::Supported { .. } => "サポート中".into(),
+            Support::Ending { days, .. } => format!("サポート終了まで {days} 日"),
+            Support::Ended { .. } => "サポート終了".into(),
+        }
+    }
+
     /// Is this a step not alerted yet, given the step last alerted for the
     /// same date? Each of 'ending' and 'ended' is alerted once; nothing goes
     /// back from ended to ending.

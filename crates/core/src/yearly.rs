@@ -97,6 +97,13 @@ pub struct YearlyReport {
     pub diagnosis: Vec<(String, String, time::OffsetDateTime)>,
     /// 未対応 and 一部対応 items of the current round.
     pub open_items: Vec<OpenItem>,
+    /// The software inventory as it stands on the day the report is made
+    /// (items 62, 68): kind, name, version, place, last day of support,
+    /// its state that day, why not the newest.
+    pub software: Vec<[String; 7]>,
+    /// Advisories still open against it (item 63): advisory, CVSS,
+    /// software, how it was matched.
+    pub open_vulns: Vec<[String; 4]>,
     pub generated_at: time::OffsetDateTime,
 }
 
@@ -181,10 +188,18 @@ impl YearlyReport {
         };
         vec![
             Section {
-                title: "1. ソフトウェアの一覧 (名称・バージョン・最新でない理由)",
-                columns: vec!["名称", "バージョン", "最新でない理由"],
-                rows: vec![],
-                empty: "未記録 (ソフトウェアの記録は別の機能で扱います)",
+                title: "1. ソフトウェアの一覧 (No.62: 名称・バージョン・サポート終了・最新でない理由)",
+                columns: vec![
+                    "種別",
+                    "名称",
+                    "バージョン",
+                    "稼働場所",
+                    "サポート終了日",
+                    "報告日の状態",
+                    "最新でない理由",
+                ],
+                rows: self.software.iter().map(|r| r.to_vec()).collect(),
+                empty: "登録されていません (システムの「ソフトウェア構成」で登録します)",
             },
             Section {
                 title: "2. 管理者アカウントの棚卸しとログの確認",
@@ -225,6 +240,12 @@ impl YearlyReport {
                         ]
                     })
                     .collect(),
+                empty: "ありません",
+            },
+            Section {
+                title: "6. 未対応の脆弱性情報 (No.63)",
+                columns: vec!["脆弱性情報", "CVSS", "ソフトウェア", "照合"],
+                rows: self.open_vulns.iter().map(|r| r.to_vec()).collect(),
                 empty: "ありません",
             },
         ]

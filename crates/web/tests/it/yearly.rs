@@ -50,7 +50,18 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
         let page = vendor.get(&format!("/systems/{sys}/yearly")).await;
         assert_eq!(page.status, StatusCode::OK, "{}", app.backend);
         assert!(page.body.contains(&format!("年次報告 (No.68) {year}")), "this year by default");
-        assert!(page.body.contains("未記録"), "the software list is not recorded yet");
+        assert!(page.body.contains("システムの「ソフトウェア構成」で登録します"), "no software listed yet");
+        // Once listed, the inventory stands in the report with its state that day.
+        let input = mamori_core::inventory::ComponentInput::parse(&mamori_core::inventory::ComponentFields {
+            kind: "os",
+            product: "CentOS",
+            version: "7.9",
+            support_end: "2024-06-30",
+            reason: "移行は来年度",
+            ..Default::default()
+        })
+        .unwrap();
+        app.store.save_component(&ctx, sys, None, &input).await.unwrap();
         let r = sign(&vendor, sys, year, "admin_accounts", "不要な管理者IDはなし").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let r = sign(&staff, sys, year, "logs", "四半期ごとに確認、異常なし").await;
@@ -89,11 +100,16 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
             "超過",
             "確認欄",
             "報告者 (事業者)",
+            "CentOS",
+            "2024-06-30",
+            "サポート終了",
+            "移行は来年度",
+            "6. 未対応の脆弱性情報 (No.63)",
         ] {
             assert!(cells.iter().any(|c| c == expected), "{expected} in {cells:?}");
         }
         let print = staff.get(&format!("/systems/{sys}/yearly/report?year={year}")).await;
-        assert!(print.body.contains("<table class=\"signatures\">") && print.body.contains("未記録"));
+        assert!(print.body.contains("<table class=\"signatures\">") && print.body.contains("CentOS"));
         let other = app.org("ベンダーB", OrgKind::Vendor).await;
         let (stranger, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
         for path in ["yearly", "yearly.xlsx", "yearly/report"] {
