@@ -131,9 +131,11 @@ async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contac
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
 
         // Item pages point to the records that answer them.
+        let item = v.get(&format!("/systems/{sys}/items/8")).await.body;
+        assert!(item.contains(&format!("/systems/{sys}/records#contract")), "{}", app.backend);
         assert!(
-            v.get(&format!("/systems/{sys}/items/8")).await.body.contains(&format!("/systems/{sys}/records#contract")),
-            "{}",
+            item.contains("保守契約: 保守ベンダー株式会社 (期日 2027-03-31)"),
+            "{}: the record itself",
             app.backend
         );
 

@@ -63,6 +63,8 @@ struct ItemPage<'a> {
     next: Option<u32>,
     /// The kinds of record that answer this item: code and label key.
     record_kinds: Vec<(&'static str, &'static str)>,
+    /// The system's records of those kinds: kind's label key, title, date.
+    records: Vec<(&'static str, String, String)>,
 }
 
 /// What the scanner verifies of this item, and what remains for the answer.
@@ -197,6 +199,22 @@ pub(super) async fn item_page(
         Some(org) => page.store.documents(org).await?.into_iter().map(|d| (d.id, d.title)).collect(),
         None => Vec::new(),
     };
+    // The records that answer this item, read only for the items they answer.
+    let kinds = mamori_core::records::RecordKind::answering(number);
+    let records = if kinds.is_empty() {
+        vec![]
+    } else {
+        page.store
+            .records(s.id)
+            .await?
+            .into_iter()
+            .filter(|r| kinds.contains(&r.kind))
+            .map(|r| {
+                let due = r.due_on.map(|d| d.to_string()).unwrap_or_default();
+                (crate::labels::Label::key(r.kind), r.title, due)
+            })
+            .collect()
+    };
     let p = page.ctx().await?;
     let answer = shown.unwrap_or_else(|| match current {
         Some(a) => AnswerShown {
@@ -217,10 +235,8 @@ pub(super) async fn item_page(
     html(ItemPage {
         prev,
         next,
-        record_kinds: mamori_core::records::RecordKind::answering(number)
-            .into_iter()
-            .map(|k| (k.as_str(), crate::labels::Label::key(k)))
-            .collect(),
+        record_kinds: kinds.iter().map(|k| (k.as_str(), crate::labels::Label::key(*k))).collect(),
+        records,
         r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),
