@@ -46,8 +46,14 @@ pub async fn inventory(op: &Op<'_>, system_id: i64) -> Result<Inventory, Refused
     let components = op.store.components(system_id).await?;
     let matches = op.store.vuln_matches(Some(system_id)).await?;
     let editable = keeps(op, &system);
-    let decides = editable || op.who.can(Permission::ManageSystems);
+    let decides = decides(op, &system);
     Ok(Inventory { system, components, matches, editable, decides })
+}
+
+/// May the person record what was decided about the system's matches?
+/// Its keepers and the security office.
+fn decides(op: &Op<'_>, s: &SystemRecord) -> bool {
+    keeps(op, s) || op.who.can(Permission::ManageSystems)
 }
 
 async fn kept(op: &Op<'_>, system_id: i64) -> Result<SystemRecord, Refused> {
@@ -209,8 +215,7 @@ pub struct Dated {
 pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
     let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
     let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
-    let today = mamori_core::jst::format_jst_date(op.now);
-    let today = mamori_core::jst::parse_date(&today).ok_or(Refused::Internal("today"))?;
+    let today = mamori_core::jst::day(op.now);
     Ok(op
         .store
         .dated_components()
@@ -288,8 +293,8 @@ pub async fn decide(
     state: MatchState,
     reason: &str,
 ) -> Result<(), Refused> {
-    let inv = inventory(op, system_id).await?;
-    if !inv.decides {
+    let s = system(op, system_id).await?;
+    if !decides(op, &s) {
         return Err(Refused::NotFound);
     }
     let reason = reason.trim().replace("\r\n", "\n");
@@ -334,8 +339,7 @@ pub async fn warn_support(
     warn_days: u32,
 ) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, SUPPORT_ENDED, SUPPORT_ENDING};
-    let today = mamori_core::jst::parse_date(&mamori_core::jst::format_jst_date(now))
-        .ok_or_else(|| StoreError::Corrupt("today".into()))?;
+    let today = mamori_core::jst::day(now);
     let names = crate::system_names(store).await?;
     let mut raised = 0;
     for c in store.dated_components().await? {

@@ -100,10 +100,6 @@ pub struct DatedRecord {
     pub support: Support,
 }
 
-fn today(now: time::OffsetDateTime) -> time::Date {
-    now.to_offset(mamori_core::jst::JST).date()
-}
-
 fn state_of(r: &Record, today: time::Date) -> Support {
     match due(r.kind, &r.values) {
         Some((date, before)) => support(Some(date), today, before.max(0) as u32),
@@ -113,14 +109,14 @@ fn state_of(r: &Record, today: time::Date) -> Support {
 
 /// How close a record's date is today.
 pub fn state_now(r: &Record, now: time::OffsetDateTime) -> Support {
-    state_of(r, today(now))
+    state_of(r, mamori_core::jst::day(now))
 }
 
 /// The dated records of the systems the person sees, soonest first.
 pub async fn dated(op: &Op<'_>) -> Result<Vec<DatedRecord>, Refused> {
     let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
     let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
-    let today = today(op.now);
+    let today = mamori_core::jst::day(op.now);
     Ok(op
         .store
         .dated_records()
@@ -139,7 +135,7 @@ pub async fn dated(op: &Op<'_>) -> Result<Vec<DatedRecord>, Refused> {
 pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, RECORD_DUE_SOON, RECORD_OVERDUE};
     let names = crate::system_names(store).await?;
-    let today = today(now);
+    let today = mamori_core::jst::day(now);
     let mut raised = 0;
     for r in store.dated_records().await? {
         let s = state_of(&r, today);

@@ -77,6 +77,11 @@ pub struct ComponentInput {
     pub reason: String,
 }
 
+/// The checklist items the inventory answers: the software and its
+/// versions (62), the vulnerability information matched against it (63),
+/// the yearly report's software list (68).
+pub const ITEMS: [u32; 3] = [62, 63, 68];
+
 /// The most components one system may list.
 pub const MAX_COMPONENTS: usize = 2_000;
 

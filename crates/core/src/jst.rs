@@ -16,6 +16,11 @@ pub fn format_jst_date(t: OffsetDateTime) -> String {
     t.to_offset(JST).date().to_string()
 }
 
+/// The day in Japan at `t`.
+pub fn day(t: OffsetDateTime) -> Date {
+    t.to_offset(JST).date()
+}
+
 /// `2026-11-28T14:05:07+09:00`, for exports that machines read.
 pub fn format_rfc3339_jst(t: OffsetDateTime) -> String {
     t.to_offset(JST)

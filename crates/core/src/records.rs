@@ -36,6 +36,8 @@ pub enum FieldType {
     Url,
     /// Digits, `+`, `-`, spaces and parentheses.
     Phone,
+    /// An e-mail address, checked as an account's is.
+    Email,
     /// A whole number in this range.
     Number(i64, i64),
     /// One of these codes.
@@ -72,7 +74,7 @@ const CONTACT: &[FieldSpec] = &[
     f("role", Text(100), false),
     f("phone", Phone, true),
     f("hours", Text(100), false),
-    f("email", Text(254), false),
+    f("email", Email, false),
 ];
 const SITE: &[FieldSpec] = &[
     f("place", Choice(&["ward", "datacentre", "cloud"]), true),
@@ -245,6 +247,7 @@ fn check(spec: &FieldSpec, raw: &str) -> Result<String, FieldError> {
         Multiline(_) if controls(true) => Err(FieldError::BadCharacters),
         Text(_) | Multiline(_) => Ok(v),
         Date => crate::jst::parse_date(&v).map(|d| d.to_string()).ok_or(FieldError::BadFormat),
+        Email => crate::identity::parse_email(&v),
         Url => {
             let ok = (v.starts_with("https://") || v.starts_with("http://"))
                 && v.len() <= 2_000
@@ -368,6 +371,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!((ok.get("order"), ok.get("phone"), ok.get("stray")), ("1", "+81 3-1234-5678", ""));
+        let bad = parse(
+            RecordKind::Contact,
+            form(&[("order", "2"), ("person", "x"), ("phone", "03-1234-5678"), ("email", "taro@")]),
+        )
+        .unwrap_err();
+        assert_eq!(bad, [("email", FieldError::BadFormat)]);
         let bad =
             parse(RecordKind::Cloud, form(&[("service", "x"), ("measures_url", "javascript:alert(1)")])).unwrap_err();
         assert_eq!(bad[0].0, "measures_url");

@@ -41,6 +41,7 @@ fn fields(page: &Page, kind: RecordKind, values: &(dyn Fn(&str) -> String + Sync
                 FieldType::Date => ("date", vec![], 10),
                 FieldType::Url => ("url", vec![], 2_000),
                 FieldType::Phone => ("tel", vec![], 30),
+                FieldType::Email => ("email", vec![], 254),
                 FieldType::Number(_, _) => ("number", vec![], 10),
                 FieldType::Choice(codes) => {
                     ("select", codes.iter().map(|c| (*c, t.get(record_choice_key(c)))).collect(), 0)

@@ -129,6 +129,12 @@ async fn those_who_answer_a_system_keep_its_inventory_through_forms_and_sheets_a
             );
         }
 
+        // Items 62, 63 and 68 point to it; others do not.
+        for (n, points) in [(62, true), (63, true), (68, true), (61, false)] {
+            let item = v.get(&format!("/systems/{sys}/items/{n}")).await.body;
+            assert_eq!(item.contains(&format!("/systems/{sys}/inventory\"")), points, "{}: No.{n}", app.backend);
+        }
+
         // The department keeps it too; the officer sees it and changes nothing.
         let nginx = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.product == "nginx").unwrap();
         d.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;

@@ -189,6 +189,7 @@ async fn ward(app: &App) -> Ward {
                 FieldType::Date => (today - time::Duration::days(400)).to_string(),
                 FieldType::Url => format!("https://example.lg.jp/{}", "u".repeat(1_900)),
                 FieldType::Phone => "03-1234-5678".into(),
+                FieldType::Email => format!("{}@example.lg.jp", "m".repeat(60)),
                 FieldType::Number(_, max) => max.to_string(),
                 FieldType::Choice(codes) => codes[0].into(),
                 FieldType::YesNo => "yes".into(),

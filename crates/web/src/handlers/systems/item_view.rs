@@ -61,6 +61,8 @@ struct ItemPage<'a> {
     /// The applicable items before and after this one.
     prev: Option<u32>,
     next: Option<u32>,
+    /// Does the software inventory answer this item?
+    inventory_item: bool,
     /// The kinds of record that answer this item: code and label key.
     record_kinds: Vec<(&'static str, &'static str)>,
     /// The system's records of those kinds: kind's label key, title, date.
@@ -237,6 +239,7 @@ pub(super) async fn item_page(
         next,
         record_kinds: kinds.iter().map(|k| (k.as_str(), crate::labels::Label::key(*k))).collect(),
         records,
+        inventory_item: mamori_core::inventory::ITEMS.contains(&number),
         r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),
