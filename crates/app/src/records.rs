@@ -6,9 +6,11 @@
 use crate::checklist::system;
 use crate::inventory::keeps;
 use crate::{Op, Refused};
+use mamori_core::identity::Permission;
 use mamori_core::inventory::{support, Support};
-use mamori_core::records::{due, RecordKind, Values};
-use mamori_store::records::Record;
+use mamori_core::records::{due, RecordKind, RecordReview, Values};
+use mamori_store::library::Document;
+use mamori_store::records::{Record, RecordDocument};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::StoreError;
 
@@ -19,8 +21,15 @@ pub struct Records {
     pub system: SystemRecord,
     pub records: Vec<Record>,
     pub editable: bool,
+    /// May approve or return records (the security office).
+    pub reviewable: bool,
     /// The ISMAP list as imported (empty: none imported), by number.
     pub ismap: std::collections::HashMap<String, (String, String)>,
+    /// The library documents behind the records.
+    pub documents: Vec<RecordDocument>,
+    /// The person's own library, to choose documents from (empty when
+    /// they keep no records or have no organisation).
+    pub library: Vec<Document>,
 }
 
 /// What the ISMAP list says of a record's registration number.
@@ -36,6 +45,11 @@ pub enum IsmapCheck {
 }
 
 impl Records {
+    /// The documents behind record `id`.
+    pub fn documents_of(&self, id: i64) -> impl Iterator<Item = &RecordDocument> {
+        self.documents.iter().filter(move |d| d.record_id == id)
+    }
+
     pub fn ismap_check(&self, r: &Record) -> IsmapCheck {
         let raw = match r.kind {
             RecordKind::Site => r.values.get("ismap_number"),
@@ -60,8 +74,14 @@ pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
     let system = system(op, system_id).await?;
     let records = op.store.records(system_id).await?;
     let editable = keeps(op, &system);
+    let reviewable = op.who.role.can(Permission::ReviewAnswers);
     let ismap = op.store.ismap_list().await?;
-    Ok(Records { system, records, editable, ismap })
+    let documents = op.store.record_documents(system_id).await?;
+    let library = match (editable, op.who.organisation_id) {
+        (true, Some(org)) => op.store.documents(org).await?.into_iter().filter(|d| !d.deleted).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Records { system, records, editable, reviewable, ismap, documents, library })
 }
 
 async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
@@ -73,19 +93,45 @@ async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
     }
 }
 
-/// Adds a record (`id` None) or changes one of the system's.
+/// Adds a record (`id` None) or changes one of the system's, linked to
+/// `documents` of the person's library (links to others' documents stay).
+/// A change sets the record back to pending review.
 pub async fn save(
     op: &Op<'_>,
     system_id: i64,
     id: Option<i64>,
     kind: RecordKind,
     values: &Values,
+    documents: &[i64],
 ) -> Result<i64, Refused> {
     let r = kept(op, system_id).await?;
     if id.is_none() && r.records.iter().filter(|x| x.kind == kind).count() >= MAX_PER_KIND {
         return Err(Refused::Invalid("too_many_records"));
     }
-    Ok(op.store.save_record(&op.ctx(), system_id, id, kind, values).await?)
+    if documents.len() > MAX_DOCUMENTS || documents.iter().any(|d| !r.library.iter().any(|x| x.id == *d)) {
+        return Err(Refused::Invalid("documents"));
+    }
+    let own = (op.who.organisation_id, documents);
+    Ok(op.store.save_record(&op.ctx(), system_id, id, kind, values, own).await?)
+}
+
+/// The most documents behind one record.
+pub const MAX_DOCUMENTS: usize = 20;
+
+/// The security office approves a record or returns it with a note (a
+/// note is required to return).
+pub async fn review(op: &Op<'_>, system_id: i64, id: i64, decision: RecordReview, note: &str) -> Result<(), Refused> {
+    op.require(Permission::ReviewAnswers)?;
+    system(op, system_id).await?;
+    let note = note.trim();
+    if decision == RecordReview::Pending
+        || (decision == RecordReview::Returned && note.is_empty())
+        || note.chars().count() > 1000
+        || note.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        return Err(Refused::Invalid("review_note"));
+    }
+    Ok(op.store.review_record(&op.ctx(), system_id, id, decision, note).await?)
 }
 
 pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
@@ -152,23 +198,11 @@ pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime
             continue;
         }
         let system = names.get(&r.system_id).map_or("", String::as_str);
-        let subject = format!("{system}: {} {}", kind_word(r.kind), r.title);
+        // A backup is watched by its restore test: say so.
+        let what = if r.kind == RecordKind::Backup { "バックアップ (復元テスト)" } else { r.kind.word() };
+        let subject = format!("{system}: {what} {}", r.title);
         store.raise_alert(now, kind, severity, &subject, &detail).await?;
         raised += 1;
     }
     Ok(raised)
-}
-
-/// A kind in Japanese, for alerts (mail is Japanese only).
-pub fn kind_word(k: RecordKind) -> &'static str {
-    match k {
-        RecordKind::Contract => "保守契約",
-        RecordKind::Contact => "連絡体制",
-        RecordKind::Site => "設置場所",
-        RecordKind::Certification => "認証",
-        RecordKind::Cloud => "クラウドサービスの条件",
-        RecordKind::Backup => "バックアップ (復元テスト)",
-        RecordKind::Disposal => "廃棄",
-        RecordKind::Domain => "ドメイン",
-    }
 }

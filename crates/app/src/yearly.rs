@@ -78,23 +78,36 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         .into_iter()
         .map(|x| YearlySignoff { kind: x.kind, comment: x.comment, by: x.actor_login, at: x.at })
         .collect();
-    // The inventory and its open advisories as they stand today.
+    // The inventory and the records as they stood when the office received
+    // the report (a received report does not change afterwards), else as
+    // they stand now; the advisories still open today.
+    let received = store.yearly_received(s.id, year).await?;
+    let at = received.as_ref().map_or(op.now, |(_, at)| *at);
+    let as_of = at.to_offset(JST).date();
     let software = store
-        .components(s.id)
+        .components_as_of(s.id, at)
         .await?
         .into_iter()
         .map(|c| {
-            let i = c.input;
-            let state = mamori_core::inventory::support(i.support_end, today, mamori_core::inventory::WARN_DAYS);
+            let state = mamori_core::inventory::support(c.support_end, as_of, mamori_core::inventory::WARN_DAYS);
             [
-                i.kind.word().to_owned(),
-                i.product,
-                i.version,
-                i.runs_on,
-                i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+                c.kind.word().to_owned(),
+                c.product,
+                c.version,
+                c.runs_on,
+                c.support_end.map(|d| d.to_string()).unwrap_or_default(),
                 state.word(),
-                i.reason,
+                c.reason,
             ]
+        })
+        .collect();
+    let records = store
+        .records_as_of(s.id, at)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let date = mamori_core::records::due(r.kind, &r.values).map(|(d, _)| d.to_string()).unwrap_or_default();
+            [r.kind.word().to_owned(), r.title, date, mamori_core::records::summary(r.kind, &r.values)]
         })
         .collect();
     let open_vulns = store
@@ -117,12 +130,14 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         })
         .collect();
     Ok(YearlyReport {
+        as_of,
+        records,
         software,
         open_vulns,
         system: crate::reports::heading(&s),
         year,
         due,
-        received: store.yearly_received(s.id, year).await?,
+        received,
         signoffs,
         scan,
         diagnosis,

@@ -74,6 +74,7 @@ crate::closed_set!(
         VulnDecided = "vuln.decided",
         RecordSaved = "record.saved",
         RecordRemoved = "record.removed",
+        RecordReviewed = "record.reviewed",
         RoundStarted = "system.round_started",
         CatalogVersionChanged = "system.catalog_changed",
         AuditPurged = "audit.purged",

@@ -24,6 +24,16 @@ crate::closed_set!(
     }
 );
 
+crate::closed_set!(
+    /// Where a record stands with the security office: reviewed like an
+    /// answer, and pending again after any change.
+    RecordReview {
+        Pending = "pending",
+        Approved = "approved",
+        Returned = "returned",
+    }
+);
+
 /// What a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
@@ -186,6 +196,21 @@ impl RecordKind {
         }
     }
 
+    /// The kind in Japanese, for alerts and reports (mail and the yearly
+    /// report are Japanese only).
+    pub fn word(self) -> &'static str {
+        match self {
+            RecordKind::Contract => "保守契約",
+            RecordKind::Contact => "連絡体制",
+            RecordKind::Site => "設置場所",
+            RecordKind::Certification => "認証",
+            RecordKind::Cloud => "クラウドサービスの条件",
+            RecordKind::Backup => "バックアップ",
+            RecordKind::Disposal => "廃棄",
+            RecordKind::Domain => "ドメイン",
+        }
+    }
+
     /// The kinds that answer item `number`.
     pub fn answering(number: u32) -> Vec<RecordKind> {
         RecordKind::ALL.iter().copied().filter(|k| k.items().contains(&number)).collect()
@@ -309,6 +334,76 @@ pub fn parse(kind: RecordKind, get: impl Fn(&str) -> String) -> Result<Values, V
 /// The day a record needs attention by (a contract's last day, a
 /// certificate's or domain's expiry, a year after the last restore test),
 /// and how many days before it to warn.
+/// A record's facts in one line of Japanese, for the yearly report. The
+/// contact chart is personal data and says only who comes in which order
+/// by role, never names or numbers.
+pub fn summary(kind: RecordKind, v: &Values) -> String {
+    let choice = |field: &str| -> &str {
+        match v.get(field) {
+            "software" => "ソフトウェア",
+            "hardware" => "ハードウェア",
+            "both" => "ソフトウェア・ハードウェア",
+            "ward" => "庁舎内",
+            "datacentre" => "データセンター",
+            "cloud" => "クラウド",
+            "pmark" => "プライバシーマーク",
+            "isms" => "ISMS",
+            "ismap" => "ISMAP",
+            "other" => "その他",
+            other => other,
+        }
+    };
+    let yes = |field: &str| v.get(field) == "yes";
+    let parts: Vec<String> = match kind {
+        RecordKind::Contract => vec![
+            format!("対象: {}", choice("scope")),
+            format!("期間: {}〜{}", v.get("starts"), v.get("ends")),
+            v.get("document").to_owned(),
+        ],
+        RecordKind::Contact => {
+            vec![format!("{}番目", v.get("order")), v.get("role").to_owned(), v.get("hours").to_owned()]
+        }
+        RecordKind::Site => vec![
+            choice("place").to_owned(),
+            v.get("region").to_owned(),
+            v.get("ismap_number").to_owned(),
+            if yes("in_japan") { "国内".into() } else { "国外".into() },
+        ],
+        RecordKind::Certification => vec![
+            choice("scheme").to_owned(),
+            v.get("holder").to_owned(),
+            match v.get("expires") {
+                "" => String::new(),
+                d => format!("有効期限: {d}"),
+            },
+        ],
+        RecordKind::Cloud => vec![
+            match (v.get("governing_law"), v.get("court")) {
+                ("", "") => String::new(),
+                (law, court) => format!("準拠法: {law} / 管轄: {court}"),
+            },
+            v.get("measures_url").to_owned(),
+        ],
+        RecordKind::Backup => vec![
+            format!("{} 世代", v.get("generations")),
+            v.get("remote_location").to_owned(),
+            match v.get("last_restore_test") {
+                "" => "復元テスト: 記録なし".into(),
+                d => format!("最終復元テスト: {d}"),
+            },
+        ],
+        RecordKind::Disposal => {
+            vec![format!("{} {}", v.get("disposed_on"), v.get("method")), v.get("certificate").to_owned()]
+        }
+        RecordKind::Domain => vec![
+            v.get("registrar").to_owned(),
+            format!("有効期限: {}", v.get("expires")),
+            if yes("retired") { "廃止済 (保有継続)".into() } else { String::new() },
+        ],
+    };
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect::<Vec<_>>().join(" / ")
+}
+
 pub fn due(kind: RecordKind, v: &Values) -> Option<(Date, i64)> {
     match kind.watch() {
         Watch::Nothing => None,
@@ -324,6 +419,19 @@ mod tests {
 
     fn form<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> String + 'a {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_contact_summary_names_no_person_and_no_number() {
+        let v = parse(
+            RecordKind::Contact,
+            form(&[("order", "1"), ("person", "山田太郎"), ("role", "保守窓口"), ("phone", "03-1234-5678")]),
+        )
+        .unwrap();
+        let s = summary(RecordKind::Contact, &v);
+        assert_eq!(s, "1番目 / 保守窓口");
+        let b = parse(RecordKind::Backup, form(&[("frequency", "毎日"), ("generations", "7")])).unwrap();
+        assert_eq!(summary(RecordKind::Backup, &b), "7 世代 / 復元テスト: 記録なし");
     }
 
     #[test]

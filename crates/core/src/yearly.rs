@@ -97,13 +97,19 @@ pub struct YearlyReport {
     pub diagnosis: Vec<(String, String, time::OffsetDateTime)>,
     /// 未対応 and 一部対応 items of the current round.
     pub open_items: Vec<OpenItem>,
-    /// The software inventory as it stands on the day the report is made
-    /// (items 62, 68): kind, name, version, place, last day of support,
-    /// its state that day, why not the newest.
+    /// The day the report's inventory and records stand on: the day the
+    /// office received it, or the day it is made.
+    pub as_of: Date,
+    /// The software inventory as it stood on `as_of` (items 62, 68): kind,
+    /// name, version, place, last day of support, its state that day, why
+    /// not the newest.
     pub software: Vec<[String; 7]>,
     /// Advisories still open against it (item 63): advisory, CVSS,
     /// software, how it was matched.
     pub open_vulns: Vec<[String; 4]>,
+    /// The system's records as they stood on `as_of` (items 8–13, 19,
+    /// 69–79): kind, name, date watched, facts.
+    pub records: Vec<[String; 4]>,
     pub generated_at: time::OffsetDateTime,
 }
 
@@ -152,6 +158,7 @@ impl YearlyReport {
                 self.received.as_ref().map_or_else(|| "未受領".into(), |(by, at)| format!("{} {by}", format_jst(*at))),
             ),
             ("作成日", format_jst_date(self.generated_at)),
+            ("基準日 (構成・記録)", self.as_of.to_string()),
         ]);
         lines
     }
@@ -195,7 +202,7 @@ impl YearlyReport {
                     "バージョン",
                     "稼働場所",
                     "サポート終了日",
-                    "報告日の状態",
+                    "基準日の状態",
                     "最新でない理由",
                 ],
                 rows: self.software.iter().map(|r| r.to_vec()).collect(),
@@ -247,6 +254,12 @@ impl YearlyReport {
                 columns: vec!["脆弱性情報", "CVSS", "ソフトウェア", "照合"],
                 rows: self.open_vulns.iter().map(|r| r.to_vec()).collect(),
                 empty: "ありません",
+            },
+            Section {
+                title: "7. 記録 (No.8・10〜13・19〜21・69〜79: 保守契約・連絡体制・設置場所・認証・バックアップ・廃棄・ドメイン)",
+                columns: vec!["種類", "名称", "期日", "内容"],
+                rows: self.records.iter().map(|r| r.to_vec()).collect(),
+                empty: "登録されていません (システムの「記録」で登録します)",
             },
         ]
     }

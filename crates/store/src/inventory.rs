@@ -31,6 +31,29 @@ pub struct Component {
     pub updated_by: String,
 }
 
+/// A component as it stood at a moment (for reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentAsOf {
+    pub kind: ComponentKind,
+    pub product: String,
+    pub vendor: String,
+    pub version: String,
+    pub runs_on: String,
+    pub support_end: Option<Date>,
+    pub reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    kind: String,
+    product: String,
+    vendor: String,
+    version: String,
+    runs_on: String,
+    support_end: Option<String>,
+    reason: String,
+}
+
 /// What an import of rows did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Imported {
@@ -211,11 +234,39 @@ impl Store {
         Ok(id)
     }
 
+    /// The system's components as they stood at `at`, by kind and product.
+    pub async fn components_as_of(&self, system_id: i64, at: OffsetDateTime) -> Result<Vec<ComponentAsOf>, StoreError> {
+        let rows: Vec<VersionRow> = with_read_conn!(self, c => {
+            sqlx::query_as::<_, VersionRow>(
+                "SELECT v.kind, v.product, v.vendor, v.version, v.runs_on, v.support_end, v.reason FROM component_version v \
+                 WHERE v.system_id = $1 AND NOT v.removed AND v.id = \
+                 (SELECT MAX(w.id) FROM component_version w WHERE w.component_id = v.component_id AND w.at_us <= $2) \
+                 ORDER BY v.kind, v.product, v.version, v.component_id",
+            )
+            .bind(system_id).bind(to_unix_micros(at)).fetch_all(c).await?
+        })?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ComponentAsOf {
+                    kind: ComponentKind::parse(&r.kind)
+                        .ok_or_else(|| StoreError::Corrupt("component version kind".into()))?,
+                    product: r.product,
+                    vendor: r.vendor,
+                    version: r.version,
+                    runs_on: r.runs_on,
+                    support_end: r.support_end.as_deref().and_then(mamori_core::jst::parse_date),
+                    reason: r.reason,
+                })
+            })
+            .collect()
+    }
+
     /// Removes one of the system's components.
     pub async fn remove_component(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, system_id).await?;
         let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        add_version(&mut tx, id, to_unix_micros(ctx.now), true).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM vuln_match WHERE component_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(&mut *c).await?;
@@ -341,7 +392,7 @@ impl Store {
             let f = fill(&input, &all);
             if f.support_end != before.input.support_end || f.feed != before.feed || f.latest != before.latest {
                 lock_system(&mut tx, before.system_id).await?;
-                set_fill(&mut tx, before.id, &f, before.input.support_end != f.support_end).await?;
+                set_fill(&mut tx, before.id, &f, before.input.support_end != f.support_end, now_us).await?;
                 changed += 1;
             }
         }
@@ -429,7 +480,7 @@ async fn component_in(tx: &mut Tx, system_id: i64, id: i64) -> Result<Option<Com
 
 async fn insert(tx: &mut Tx, ctx: &Ctx, system_id: i64, input: &ComponentInput, f: &Fill) -> Result<i64, StoreError> {
     let now_us = to_unix_micros(ctx.now);
-    Ok(with_conn!(tx, c => {
+    let id: i64 = with_conn!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO component (system_id, ukey, kind, product, vendor, version, runs_on, cpe, support_end, \
              support_source, feed_product, feed_cycle, latest, reason, created_at_us, created_by, updated_at_us, updated_by) \
@@ -440,7 +491,9 @@ async fn insert(tx: &mut Tx, ctx: &Ctx, system_id: i64, input: &ComponentInput, 
         .bind(f.source.map(SupportSource::as_str)).bind(f.feed.as_ref().map(|p| &p.0)).bind(f.feed.as_ref().map(|p| &p.1))
         .bind(&f.latest).bind(&input.reason).bind(now_us).bind(&ctx.actor.login)
         .fetch_one(c).await?
-    }))
+    });
+    add_version(tx, id, now_us, false).await?;
+    Ok(id)
 }
 
 async fn update(
@@ -460,11 +513,26 @@ async fn update(
         .bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
         .execute(c).await?;
     });
-    set_fill(tx, before.id, f, before.input.support_end != f.support_end).await
+    set_fill(tx, before.id, f, before.input.support_end != f.support_end, to_unix_micros(ctx.now)).await
 }
 
-/// Writes the date in force; a new date is alerted afresh.
-async fn set_fill(tx: &mut Tx, id: i64, f: &Fill, new_date: bool) -> Result<(), StoreError> {
+/// Keeps the component's state as it is now among its versions (for
+/// reports as of a date).
+async fn add_version(tx: &mut Tx, id: i64, at_us: i64, removed: bool) -> Result<(), StoreError> {
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO component_version (component_id, system_id, at_us, kind, product, vendor, version, runs_on, \
+             support_end, reason, removed) \
+             SELECT id, system_id, $2, kind, product, vendor, version, runs_on, support_end, reason, $3 FROM component WHERE id = $1",
+        )
+        .bind(id).bind(at_us).bind(removed).execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Writes the date in force (a new date is alerted afresh) and keeps the
+/// component's version.
+async fn set_fill(tx: &mut Tx, id: i64, f: &Fill, new_date: bool, now_us: i64) -> Result<(), StoreError> {
     with_conn!(tx, c => {
         sqlx::query(
             "UPDATE component SET support_end = $2, support_source = $3, feed_product = $4, feed_cycle = $5, latest = $6, \
@@ -474,7 +542,7 @@ async fn set_fill(tx: &mut Tx, id: i64, f: &Fill, new_date: bool) -> Result<(), 
         .bind(f.feed.as_ref().map(|p| &p.0)).bind(f.feed.as_ref().map(|p| &p.1)).bind(&f.latest).bind(new_date)
         .execute(c).await?;
     });
-    Ok(())
+    add_version(tx, id, now_us, false).await
 }
 
 async fn eol_products_in(tx: &mut Tx) -> Result<Vec<EolProduct>, StoreError> {

@@ -8,7 +8,7 @@ use mamori_core::audit::{Action, Changes, NewEvent};
 use time::OffsetDateTime;
 
 /// Every sealed text column: table, key column, column.
-pub const SEALED_TEXT: [(&str, &str, &str); 7] = [
+pub const SEALED_TEXT: [(&str, &str, &str); 8] = [
     ("account", "id", "display_name"),
     ("account", "id", "email"),
     ("account", "id", "totp_secret"),
@@ -16,6 +16,7 @@ pub const SEALED_TEXT: [(&str, &str, &str); 7] = [
     ("account_ledger", "id", "before"),
     ("account_ledger", "id", "after"),
     ("record", "id", "fields"),
+    ("record_version", "id", "fields"),
 ];
 
 /// Every sealed bytes column.

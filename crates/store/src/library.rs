@@ -387,7 +387,14 @@ impl Store {
             )
             .bind(id).fetch_one(c).await?
         });
-        if approved > 0 {
+        let approved_records: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM record_document rd JOIN record r ON r.id = rd.record_id \
+                 WHERE rd.document_id = $1 AND r.review_state = 'approved'",
+            )
+            .bind(id).fetch_one(c).await?
+        });
+        if approved + approved_records > 0 {
             return Err(StoreError::Refused(WorkflowError::NotNow(SystemStatus::Approved)));
         }
         for l in &links {
@@ -409,6 +416,7 @@ impl Store {
         }
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM document_link WHERE document_id = $1").bind(id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM record_document WHERE document_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("UPDATE document SET deleted_at_us = $2 WHERE id = $1").bind(id).bind(to_unix_micros(ctx.now))
                 .execute(&mut *c).await?;
         });
@@ -472,10 +480,14 @@ impl Store {
         row.map(RevisionRow::into_record).transpose()
     }
 
-    /// The systems a document is linked to, in any round.
+    /// The systems a document is linked to, in any round or by a record.
     pub async fn systems_of_document(&self, id: i64) -> Result<Vec<i64>, StoreError> {
         let ids: Vec<i64> = with_read_conn!(self, c => {
-            sqlx::query_scalar("SELECT DISTINCT system_id FROM document_link WHERE document_id = $1 ORDER BY system_id")
+            sqlx::query_scalar(
+                "SELECT system_id FROM document_link WHERE document_id = $1 UNION \
+                 SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id WHERE rd.document_id = $1 \
+                 ORDER BY system_id",
+            )
                 .bind(id).fetch_all(c).await?
         })?;
         Ok(ids)

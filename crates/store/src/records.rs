@@ -10,7 +10,7 @@ use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::SupportState;
-use mamori_core::records::{due, RecordKind, Values};
+use mamori_core::records::{due, RecordKind, RecordReview, Values};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,10 +24,39 @@ pub struct Record {
     pub warned: Option<SupportState>,
     pub updated_at: OffsetDateTime,
     pub updated_by: String,
+    pub review: RecordReview,
+    /// The office's note with its decision (why it was returned).
+    pub review_note: String,
+    /// Who decided, and when.
+    pub reviewed: Option<(String, OffsetDateTime)>,
+    /// Changed since the office approved it.
+    pub changed_after_approval: bool,
 }
 
-const SELECT: &str = "SELECT id, system_id, kind, fields, title, due_on, warned, updated_at_us, updated_by FROM record";
+/// A record as it stood at a moment (for reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAsOf {
+    pub record_id: i64,
+    pub kind: RecordKind,
+    pub values: Values,
+    pub title: String,
+}
+
+/// A library document behind a record, with its newest revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordDocument {
+    pub record_id: i64,
+    pub document_id: i64,
+    pub organisation_id: i64,
+    pub title: String,
+    pub revision_id: i64,
+    pub deleted: bool,
+}
+
+const SELECT: &str = "SELECT id, system_id, kind, fields, title, due_on, warned, updated_at_us, updated_by, \
+                      review_state, review_note, reviewed_by, reviewed_at_us, changed_after_approval FROM record";
 const AAD: &str = "record.fields";
+const VERSION_AAD: &str = "record_version.fields";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -40,6 +69,11 @@ struct Row {
     warned: Option<String>,
     updated_at_us: i64,
     updated_by: String,
+    review_state: String,
+    review_note: String,
+    reviewed_by: Option<String>,
+    reviewed_at_us: Option<i64>,
+    changed_after_approval: bool,
 }
 
 impl Row {
@@ -54,10 +88,59 @@ impl Row {
             due_on: self.due_on.as_deref().and_then(mamori_core::jst::parse_date),
             warned: self.warned.as_deref().and_then(SupportState::parse),
             updated_at: timestamp(self.updated_at_us)?,
+            review: RecordReview::parse(&self.review_state).ok_or_else(|| corrupt("review"))?,
+            reviewed: match (self.reviewed_by, self.reviewed_at_us) {
+                (Some(by), Some(at)) => Some((by, timestamp(at)?)),
+                _ => None,
+            },
+            review_note: self.review_note,
+            changed_after_approval: self.changed_after_approval,
             title: self.title,
             updated_by: self.updated_by,
         })
     }
+}
+
+/// Keeps the record's state as it is now among its versions.
+async fn add_version(tx: &mut Tx, ctx: &Ctx, id: i64, json: &str, removed: bool) -> Result<(), StoreError> {
+    let sealed = tx.keys().seal(VERSION_AAD, json);
+    with_conn!(tx, c => {
+        sqlx::query(
+            "INSERT INTO record_version (record_id, system_id, at_us, kind, fields, title, removed) \
+             SELECT id, system_id, $2, kind, $3, title, $4 FROM record WHERE id = $1",
+        )
+        .bind(id).bind(to_unix_micros(ctx.now)).bind(sealed).bind(removed).execute(c).await?;
+    });
+    Ok(())
+}
+
+/// Replaces the links of a record to the documents of `org` (others'
+/// links stay): each document must be `org`'s and in its library.
+async fn set_documents(tx: &mut Tx, id: i64, org: Option<i64>, documents: &[i64]) -> Result<(), StoreError> {
+    let Some(org) = org else {
+        return if documents.is_empty() { Ok(()) } else { Err(StoreError::Missing) };
+    };
+    with_conn!(tx, c => {
+        sqlx::query(
+            "DELETE FROM record_document WHERE record_id = $1 AND document_id IN \
+             (SELECT id FROM document WHERE organisation_id = $2)",
+        )
+        .bind(id).bind(org).execute(&mut *c).await?;
+    });
+    for d in documents {
+        let ok: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM document WHERE id = $1 AND organisation_id = $2 AND deleted_at_us IS NULL")
+                .bind(d).bind(org).fetch_one(&mut *c).await?
+        });
+        if ok == 0 {
+            return Err(StoreError::Missing);
+        }
+        with_conn!(tx, c => {
+            sqlx::query("INSERT INTO record_document (record_id, document_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id).bind(d).execute(&mut *c).await?;
+        });
+    }
+    Ok(())
 }
 
 fn title_of(kind: RecordKind, v: &Values) -> String {
@@ -89,6 +172,7 @@ impl Store {
         id: Option<i64>,
         kind: RecordKind,
         values: &Values,
+        documents: (Option<i64>, &[i64]),
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, system_id).await?;
@@ -107,7 +191,9 @@ impl Store {
                 with_conn!(tx, c => {
                     sqlx::query(
                         "UPDATE record SET fields = $2, title = $3, due_on = $4, updated_at_us = $5, updated_by = $6, \
-                         warned = CASE WHEN $7 THEN NULL ELSE warned END WHERE id = $1",
+                         warned = CASE WHEN $7 THEN NULL ELSE warned END, \
+                         changed_after_approval = (changed_after_approval OR review_state = 'approved'), \
+                         review_state = 'pending' WHERE id = $1",
                     )
                     .bind(id).bind(&sealed).bind(&title).bind(&due_on).bind(now_us).bind(&ctx.actor.login).bind(new_date)
                     .execute(c).await?;
@@ -126,6 +212,8 @@ impl Store {
                 (id, "added")
             }
         };
+        set_documents(&mut tx, id, documents.0, documents.1).await?;
+        add_version(&mut tx, ctx, id, &json, false).await?;
         // The fields themselves may be personal (the contact chart): the
         // event names the record, and the sealed row says what it holds.
         let ev = ctx.event_on(Action::RecordSaved, "system", system_id).changes(
@@ -139,6 +227,8 @@ impl Store {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        let json = serde_json::to_string(&before.values.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        add_version(&mut tx, ctx, id, &json, true).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM record WHERE id = $1").bind(id).execute(c).await?;
         });
@@ -146,6 +236,101 @@ impl Store {
             .event_on(Action::RecordRemoved, "system", system_id)
             .changes(Changes::new().with("record", before.kind.as_str()).with("title", before.title).with("id", id));
         tx.commit_audited(ctx.now, ev).await
+    }
+
+    /// The office approves a record or returns it with a note.
+    pub async fn review_record(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        id: i64,
+        decision: RecordReview,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_system(&mut tx, system_id).await?;
+        let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        let approved = decision == RecordReview::Approved;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "UPDATE record SET review_state = $2, review_note = $3, reviewed_by = $4, reviewed_at_us = $5, \
+                 changed_after_approval = CASE WHEN $6 THEN FALSE ELSE changed_after_approval END WHERE id = $1",
+            )
+            .bind(id).bind(decision.as_str()).bind(note).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(approved)
+            .execute(c).await?;
+        });
+        let ev = ctx.event_on(Action::RecordReviewed, "system", system_id).changes(
+            Changes::new()
+                .with("record", before.kind.as_str())
+                .with("title", before.title)
+                .with("id", id)
+                .with("decision", decision.as_str())
+                .with("note", note),
+        );
+        tx.commit_audited(ctx.now, ev).await
+    }
+
+    /// The system's records as they stood at `at`: the newest version of
+    /// each up to then, and records kept unchanged since before versions
+    /// were kept.
+    pub async fn records_as_of(&self, system_id: i64, at: OffsetDateTime) -> Result<Vec<RecordAsOf>, StoreError> {
+        let at_us = to_unix_micros(at);
+        type VersionRow = (i64, String, String, String, bool);
+        let (versions, older): (Vec<VersionRow>, Vec<Row>) = with_read_conn!(self, c => {
+            let v = sqlx::query_as(
+                "SELECT v.record_id, v.kind, v.fields, v.title, v.removed FROM record_version v WHERE v.system_id = $1 \
+                 AND v.id = (SELECT MAX(w.id) FROM record_version w WHERE w.record_id = v.record_id AND w.at_us <= $2) \
+                 ORDER BY v.kind, v.title, v.record_id",
+            )
+            .bind(system_id).bind(at_us).fetch_all(&mut *c).await?;
+            let o = sqlx::query_as::<_, Row>(&format!(
+                "{SELECT} WHERE system_id = $1 AND updated_at_us <= $2 AND NOT EXISTS \
+                 (SELECT 1 FROM record_version w WHERE w.record_id = record.id) ORDER BY kind, title, id"
+            ))
+            .bind(system_id).bind(at_us).fetch_all(&mut *c).await?;
+            (v, o)
+        })?;
+        let mut out = Vec::new();
+        for (record_id, kind, fields, title, removed) in versions {
+            if removed {
+                continue;
+            }
+            let corrupt = || StoreError::Corrupt(format!("record version of {record_id}"));
+            let json = self.keys().open_text(VERSION_AAD, &fields)?;
+            let values = Values(serde_json::from_str(&json).map_err(|_| corrupt())?);
+            out.push(RecordAsOf { record_id, kind: RecordKind::parse(&kind).ok_or_else(corrupt)?, values, title });
+        }
+        for r in older {
+            let r = r.into_record(self.keys())?;
+            out.push(RecordAsOf { record_id: r.id, kind: r.kind, values: r.values, title: r.title });
+        }
+        out.sort_by(|a, b| (a.kind.as_str(), &a.title, a.record_id).cmp(&(b.kind.as_str(), &b.title, b.record_id)));
+        Ok(out)
+    }
+
+    /// The library documents behind the system's records.
+    pub async fn record_documents(&self, system_id: i64) -> Result<Vec<RecordDocument>, StoreError> {
+        type DocRow = (i64, i64, i64, String, i64, Option<i64>);
+        let rows: Vec<DocRow> = with_read_conn!(self, c => {
+            sqlx::query_as(
+                "SELECT rd.record_id, d.id, d.organisation_id, d.title, \
+                 (SELECT MAX(v.id) FROM document_revision v WHERE v.document_id = d.id), d.deleted_at_us \
+                 FROM record_document rd JOIN record r ON r.id = rd.record_id JOIN document d ON d.id = rd.document_id \
+                 WHERE r.system_id = $1 ORDER BY rd.record_id, d.title, d.id",
+            )
+            .bind(system_id).fetch_all(c).await?
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(record_id, document_id, organisation_id, title, revision_id, deleted)| RecordDocument {
+                record_id,
+                document_id,
+                organisation_id,
+                title,
+                revision_id,
+                deleted: deleted.is_some(),
+            })
+            .collect())
     }
 
     /// Does the system have a record of `kind`?

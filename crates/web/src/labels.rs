@@ -189,6 +189,7 @@ impl Label for Action {
             Action::VulnDecided => "action-vuln-decided",
             Action::RecordSaved => "action-record-saved",
             Action::RecordRemoved => "action-record-removed",
+            Action::RecordReviewed => "action-record-reviewed",
             Action::RoundStarted => "action-system-round-started",
             Action::CatalogVersionChanged => "action-system-catalog-changed",
             Action::AuditPurged => "action-audit-purged",

@@ -183,6 +183,7 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/systems/{id}/records/new", Permission(AnswerChecklist), get(records::new_record)),
         entry(g.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), get(records::record)),
         entry(p.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), post(records::save_record)),
+        entry(p.clone(), "/systems/{id}/records/{rid}/review", Permission(ReviewAnswers), post(records::review_record)),
         entry(
             p.clone(),
             "/systems/{id}/records/{rid}/remove",

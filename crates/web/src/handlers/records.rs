@@ -13,7 +13,7 @@ use axum::Form;
 use mamori_app::records as ops;
 use mamori_app::Refused;
 use mamori_core::inventory::Support;
-use mamori_core::records::{parse, FieldType, RecordKind, Values};
+use mamori_core::records::{parse, FieldType, RecordKind, RecordReview, Values};
 use mamori_store::records::Record;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -79,6 +79,12 @@ pub struct RecordRow {
     updated: String,
     /// What the ISMAP list says of its number, and whether that calls for attention.
     ismap: Option<(String, bool)>,
+    /// `pending`, `approved` or `returned`, and in words with who decided.
+    review: &'static str,
+    review_text: String,
+    review_note: String,
+    /// Library documents behind it: title, revision to download, removed from the library.
+    documents: Vec<(String, i64, bool)>,
 }
 
 fn shown(page: &Page, kind: RecordKind, v: &Values) -> Vec<(String, String)> {
@@ -118,6 +124,21 @@ fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
         state_text,
         updated: format!("{} {}", jst(Some(r.updated_at)), r.updated_by),
         ismap: None,
+        review: r.review.as_str(),
+        review_text: review_text(page, r),
+        review_note: r.review_note.clone(),
+        documents: Vec::new(),
+    }
+}
+
+fn review_text(page: &Page, r: &Record) -> String {
+    let t = page.t();
+    let by = r.reviewed.as_ref().map(|(by, at)| format!("{} {by}", jst(Some(*at)))).unwrap_or_default();
+    match r.review {
+        RecordReview::Pending if r.changed_after_approval => t.get("records-changed-after-approval"),
+        RecordReview::Pending => t.get("records-pending"),
+        RecordReview::Approved => t.with("records-approved", &[("by", &by)]),
+        RecordReview::Returned => t.with("records-returned", &[("by", &by)]),
     }
 }
 
@@ -153,6 +174,7 @@ struct RecordsPage<'a> {
     system: String,
     sections: Vec<KindSection>,
     editable: bool,
+    reviewable: bool,
 }
 
 pub async fn records(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
@@ -170,13 +192,21 @@ pub async fn records(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
                 .filter(|x| x.kind == *k)
                 .map(|x| RecordRow {
                     ismap: ismap_text(&page, r.ismap_check(x)),
+                    documents: r.documents_of(x.id).map(|d| (d.title.clone(), d.revision_id, d.deleted)).collect(),
                     ..record_row(&page, x, &r.system.input.name, ops::state_now(x, now))
                 })
                 .collect(),
         })
         .collect();
     let p = page.ctx().await?;
-    html(RecordsPage { p, system_id: id, system: r.system.input.name.clone(), sections, editable: r.editable })
+    html(RecordsPage {
+        p,
+        system_id: id,
+        system: r.system.input.name.clone(),
+        sections,
+        editable: r.editable,
+        reviewable: r.reviewable,
+    })
 }
 
 #[derive(Template)]
@@ -191,6 +221,8 @@ struct RecordForm<'a> {
     kind_key: &'static str,
     items: String,
     fields: Vec<FieldView>,
+    /// The person's library: document id, title, linked to this record.
+    library: Vec<(i64, String, bool)>,
     errors: FormErrors,
 }
 
@@ -208,6 +240,19 @@ async fn form_page(
         return Err(Refused::NotFound.into());
     }
     let fields = fields(page, kind, values);
+    let chosen = values("document_ids");
+    let library = r
+        .library
+        .iter()
+        .map(|d| {
+            let linked = match rid {
+                _ if !chosen.is_empty() => chosen.split(',').any(|c| c == d.id.to_string()),
+                Some(rid) => r.documents_of(rid).any(|x| x.document_id == d.id),
+                None => false,
+            };
+            (d.id, d.title.clone(), linked)
+        })
+        .collect();
     let p = page.ctx_form().await?;
     html(RecordForm {
         p,
@@ -218,6 +263,7 @@ async fn form_page(
         kind_key: kind.key(),
         items: items(kind),
         fields,
+        library,
         errors,
     })
 }
@@ -251,14 +297,31 @@ pub async fn record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) 
     form_page(&page, &who, id, Some(rid), rec.kind, &|f| values.get(f).to_owned(), FormErrors::new()).await
 }
 
-async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: HashMap<String, String>) -> Reply {
+/// The form's fields by name, and the library documents ticked (a
+/// checkbox per document, so the name repeats).
+fn split_form(form: Vec<(String, String)>) -> Result<(HashMap<String, String>, Vec<i64>), Refused> {
+    let mut documents = Vec::new();
+    let mut fields = HashMap::new();
+    for (k, v) in form {
+        if k == "document_id" {
+            documents.push(v.parse().map_err(|_| Refused::Invalid("documents"))?);
+        } else {
+            fields.insert(k, v);
+        }
+    }
+    Ok((fields, documents))
+}
+
+async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: Vec<(String, String)>) -> Reply {
     keeper(&page, &who, id).await?;
+    let (form, documents) = split_form(form)?;
     let kind = form.get("kind").and_then(|k| RecordKind::parse(k)).ok_or(Refused::Invalid("kind"))?;
     let get = |f: &str| form.get(f).cloned().unwrap_or_default();
     let mut errors = FormErrors::new();
     match parse(kind, get) {
-        Ok(values) => match ops::save(&who.op(&page), id, rid, kind, &values).await {
+        Ok(values) => match ops::save(&who.op(&page), id, rid, kind, &values, &documents).await {
             Ok(_) => return done(&page, "records-saved", &format!("/systems/{id}/records#{}", kind.as_str())).await,
+            Err(Refused::Invalid("documents")) => errors.add("documents", page.t().get("records-bad-documents")),
             Err(Refused::Invalid(_)) => errors.add(kind.title_field(), page.t().get("records-too-many")),
             Err(e) => return Err(e.into()),
         },
@@ -269,7 +332,8 @@ async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: HashMap<
             }
         }
     }
-    let get = |f: &str| form.get(f).cloned().unwrap_or_default();
+    let ids = documents.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let get = |f: &str| if f == "document_ids" { ids.clone() } else { form.get(f).cloned().unwrap_or_default() };
     form_page(&page, &who, id, rid, kind, &get, errors).await
 }
 
@@ -277,7 +341,7 @@ pub async fn add_record(
     page: Page,
     who: Acting,
     Path(id): Path<i64>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Reply {
     save(page, who, id, None, form).await
 }
@@ -286,9 +350,37 @@ pub async fn save_record(
     page: Page,
     who: Acting,
     Path((id, rid)): Path<(i64, i64)>,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form<Vec<(String, String)>>,
 ) -> Reply {
     save(page, who, id, Some(rid), form).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReviewForm {
+    decision: String,
+    note: String,
+}
+
+/// The security office approves a record or returns it with a note.
+pub async fn review_record(
+    page: Page,
+    who: Acting,
+    Path((id, rid)): Path<(i64, i64)>,
+    Form(form): Form<ReviewForm>,
+) -> Reply {
+    let decision = match form.decision.as_str() {
+        "approve" => RecordReview::Approved,
+        "return" => RecordReview::Returned,
+        _ => return Err(Refused::Invalid("decision").into()),
+    };
+    match ops::review(&who.op(&page), id, rid, decision, &form.note).await {
+        Ok(()) => done(&page, "records-reviewed", &format!("/systems/{id}/records#record-{rid}")).await,
+        Err(Refused::Invalid(_)) => {
+            done(&page, "records-note-required", &format!("/systems/{id}/records#record-{rid}")).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn remove_record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {

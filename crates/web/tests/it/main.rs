@@ -14,6 +14,7 @@ mod inventory;
 mod jobs;
 mod library;
 mod parties;
+mod record_review;
 mod records;
 mod reports;
 mod scans;

@@ -196,7 +196,7 @@ async fn ward(app: &App) -> Ward {
             }
         })
         .unwrap();
-        record = app.store.save_record(&app.ctx(), sys, None, *kind, &values).await.unwrap();
+        record = app.store.save_record(&app.ctx(), sys, None, *kind, &values, (None, &[])).await.unwrap();
     }
     Ward { sys, component, record, vendor_account, people }
 }
