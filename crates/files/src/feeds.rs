@@ -514,7 +514,7 @@ fn jvn(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use time::macros::date;
 

@@ -17,3 +17,6 @@ pub mod report;
 pub mod sealed;
 pub mod xlsx_guard;
 pub mod yearly;
+
+#[cfg(test)]
+mod props;

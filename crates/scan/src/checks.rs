@@ -1177,6 +1177,84 @@ async fn futures_join<F: std::future::Future<Output = (u16, bool)> + Send + 'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    const LOGIN_PAGE: &str = r#"<!doctype html><html><head><title>Index of /</title></head><body>
+<a href="/login?next=/">ログイン</a><a href="signin.php?jsessionid=abc">x</a>
+<form method="post" action="/login;jsessionid=0123456789abcdef"><input type="hidden" name="csrf_token" value="t">
+<input name=password type=text><input type='password' name='pw' autocomplete=off><input name="user"></form>
+<address>Apache/2.4.57 (Debian) Server at example.jp Port 443</address><center>nginx/1.22.1</center></body></html>"#;
+
+    fn header_values() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+        let name = prop::sample::select(vec![
+            "set-cookie",
+            "server",
+            "x-powered-by",
+            "location",
+            "x-frame-options",
+            "content-security-policy",
+        ]);
+        let value = prop_oneof![
+            any::<String>(),
+            Just("sid=0123456789abcdef0123456789abcdef; Path=/; Secure; HttpOnly; SameSite=Lax".to_owned()),
+            Just("id=; Max-Age=0; secure;httponly=;samesite".to_owned()),
+            Just("frame-ancestors 'none'; default-src 'self'".to_owned()),
+            Just("/login;jsessionid=42?password=x&user=y".to_owned()),
+        ];
+        prop::collection::vec((name, value), 0..8)
+    }
+
+    fn page(status: u16, body: String, headers: &[(&'static str, String)]) -> Fetched {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (n, v) in headers {
+            if let Ok(v) = reqwest::header::HeaderValue::from_str(v) {
+                map.append(*n, v);
+            }
+        }
+        Fetched { status, headers: map, body }
+    }
+
+    fn bodies() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            (any::<usize>(), any::<usize>(), any::<String>()).prop_map(|(at, cut, insert)| {
+                // The page cut and spliced at char boundaries.
+                let chars: Vec<char> = LOGIN_PAGE.chars().collect();
+                let at = at % chars.len();
+                let end = (at + cut % 64).min(chars.len());
+                chars[..at].iter().chain(insert.chars().collect::<Vec<_>>().iter()).chain(chars[end..].iter()).collect()
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A server under scan may answer anything: no page, header or
+        /// cookie it sends makes a check panic.
+        #[test]
+        fn every_check_reading_a_page_survives_whatever_the_server_sends(
+            status in any::<u16>(),
+            body in bodies(),
+            headers in header_values(),
+            login_body in bodies(),
+        ) {
+            let entry = page(status, body.clone(), &headers);
+            let login = page(200, login_body, &headers);
+            let pages = [&entry, &login];
+            let _ = login_link(&body);
+            for tag in inputs(&body) {
+                let _ = (attr(&tag, "type"), attr(&tag, "name"));
+            }
+            let _ = (version_in(&body), is_listing(&body));
+            let ok = Ok(page(status, body.clone(), &headers));
+            let _ = clickjacking(&ok, Some(&login));
+            let _ = disclosure(&ok, &Ok(page(404, login.body.clone(), &headers)));
+            let _ = cookies(&ok, Some(&login));
+            let _ = (session_in_url(&pages), credentials_in_url(&pages), password_field(&pages), csrf_token(&pages));
+            let _ = session_id_strength(&pages, std::slice::from_ref(&login));
+        }
+    }
 
     #[test]
     fn attributes_are_read_quoted_or_not() {

@@ -188,6 +188,27 @@ impl Given {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 5_000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Whatever a person types as a target: read or refused, never a
+        /// panic, and never an empty host.
+        #[test]
+        fn any_target_text_is_read_or_refused(
+            text in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "(https?://)?[a-z0-9.\\[\\]:%-]{0,40}(:[0-9]{0,6})?(/.{0,10})?",
+            ],
+            port in proptest::prelude::any::<u16>(),
+        ) {
+            if let Ok(g) = Given::parse(&text, port) {
+                proptest::prop_assert!(!g.host.is_empty());
+            }
+        }
+    }
+
     #[test]
     fn every_form_of_address_a_person_has_is_read() {
         let g = |s| Given::parse(s, 80).unwrap();

@@ -433,6 +433,56 @@ mod tests {
     use tls_parser::{parse_tls_plaintext, TlsMessage, TlsMessageHandshake};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// A ServerHello for TLS 1.3 (supported_versions), as servers send it.
+    fn server_hello() -> Vec<u8> {
+        let mut body = vec![0x03, 0x03];
+        body.extend([7u8; 32]);
+        body.push(0); // session id
+        body.extend([0x13, 0x01, 0x00]); // suite, compression
+        body.extend([0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]);
+        let mut msg = vec![0x02, 0, 0, body.len() as u8];
+        msg.extend(body);
+        msg
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 5_000, failure_persistence: None, ..Default::default()
+        })]
+
+        /// Whatever record a server answers with (a real ServerHello or
+        /// alert with random edits, or random bytes): an answer or an
+        /// error, never a panic.
+        #[test]
+        fn any_record_a_server_sends_is_read_without_panic(
+            content_type in proptest::prop_oneof![proptest::strategy::Just(0x16u8), proptest::strategy::Just(0x15u8), proptest::prelude::any::<u8>()],
+            seed in 0usize..3,
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..6),
+            cut in proptest::prelude::any::<usize>(),
+            asked in proptest::sample::select(TlsVersion::ALL.to_vec()),
+        ) {
+            let mut body = match seed {
+                0 => server_hello(),
+                1 => vec![0x02, 0x46],
+                _ => client_hello(asked, Some("example.jp"))[5..].to_vec(),
+            };
+            for (i, b) in edits {
+                let i = i % body.len();
+                body[i] = b;
+            }
+            body.truncate(cut % (body.len() + 1));
+            let addr = "127.0.0.1:443".parse().unwrap();
+            let _ = interpret(addr, asked, content_type, &body);
+        }
+    }
+
+    #[test]
+    fn the_hand_built_server_hello_is_read_as_tls_1_3() {
+        let addr = "127.0.0.1:443".parse().unwrap();
+        let (answer, suite) = interpret(addr, TlsVersion::Tls13, 0x16, &server_hello()).unwrap();
+        assert_eq!((answer, suite), (VersionAnswer::Accepted, Some(0x1301)));
+    }
+
     /// The hand-built hello must parse as the ClientHello we meant.
     #[test]
     fn client_hello_parses_back() {

@@ -1,0 +1,278 @@
+//! Every parser of a file people bring in, under many thousand random
+//! inputs seeded from real files: the catalog (YAML and Excel), the Excel
+//! answer sheet, the inventory sheet (CSV and Excel), the vulnerability and
+//! release feeds (NVD, JVN, endoflife.date) and the ISMAP list. Each input
+//! is a real file with random edits (bytes changed, inserted, removed,
+//! cut, a run repeated) or random bytes alone. None may panic, and none may
+//! hold more memory at once than [`PEAK_LIMIT`] (the allocator of this test
+//! binary counts every byte).
+
+use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call goes to the system allocator unchanged; the counters
+// only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The most memory this whole test binary may hold at once: inputs are at
+/// most a few hundred kilobytes, so anything near this is a parser
+/// believing a length it read.
+const PEAK_LIMIT: usize = 256 << 20;
+
+fn within_limit() {
+    let peak = PEAK.load(Ordering::Relaxed);
+    assert!(peak < PEAK_LIMIT, "peak allocation {peak} bytes");
+}
+
+/// One random edit of a file.
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(usize, u8),
+    Insert(usize, u8),
+    Remove(usize),
+    Cut(usize),
+    Repeat(usize, usize, u8),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+        2 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        2 => any::<usize>().prop_map(Edit::Remove),
+        1 => any::<usize>().prop_map(Edit::Cut),
+        1 => (any::<usize>(), 1usize..64, 1u8..8).prop_map(|(i, n, k)| Edit::Repeat(i, n, k)),
+    ]
+}
+
+fn apply(seed: &[u8], edits: &[Edit]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for e in edits {
+        if b.is_empty() {
+            break;
+        }
+        let at = |i: usize| i % b.len();
+        match *e {
+            Edit::Set(i, v) => {
+                let i = at(i);
+                b[i] = v;
+            }
+            Edit::Insert(i, v) => {
+                let i = at(i);
+                b.insert(i, v);
+            }
+            Edit::Remove(i) => {
+                let i = at(i);
+                b.remove(i);
+            }
+            Edit::Cut(i) => {
+                let i = at(i);
+                b.truncate(i);
+            }
+            Edit::Repeat(i, n, k) => {
+                let i = at(i);
+                let run = b[i..(i + n).min(b.len())].to_vec();
+                for _ in 0..k {
+                    b.splice(i..i, run.iter().copied());
+                }
+            }
+        }
+    }
+    b
+}
+
+/// A real file with a few edits, or random bytes.
+fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
+    let n = seeds.len();
+    prop_oneof![
+        8 => (0..n, prop::collection::vec(edit(), 1..8)).prop_map(move |(s, e)| apply(&seeds[s], &e)),
+        1 => prop::collection::vec(any::<u8>(), 0..512),
+    ]
+}
+
+/// The parts of a workbook (a zip of XML files), one of them edited, put
+/// back together: edits that reach the XML reader and the cells, past the
+/// zip's own checks.
+fn repacked(book: &[u8], part: usize, edits: &[Edit]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).expect("a workbook of our own");
+    let mut parts = Vec::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        parts.push((f.name().unwrap().into_owned(), bytes));
+    }
+    let n = part % parts.len();
+    parts[n].1 = apply(&parts[n].1, edits);
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in parts {
+        out.start_file(name, stored).unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// A workbook with edits to its bytes or to one of its parts.
+fn book_mutated(book: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let whole = mutated(vec![book.clone()]);
+    prop_oneof![
+        1 => whole,
+        3 => (any::<usize>(), prop::collection::vec(edit(), 1..8)).prop_map(move |(p, e)| repacked(&book, p, &e)),
+    ]
+}
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+fn feed_seeds() -> Vec<Vec<u8>> {
+    use crate::feeds::tests::{JVN, NVD};
+    let endoflife_v1 = br#"{"schema_version":"1.2.0","result":{"name":"nginx","label":"nginx","aliases":[],
+        "identifiers":[{"type":"cpe","id":"cpe:2.3:a:f5:nginx"}],"releases":[{"name":"1.25","releaseDate":"2023-05-23",
+        "isEol":false,"eolFrom":null,"latest":{"name":"1.25.3"}},{"name":"1.24","eolFrom":"2024-04-23","latest":{"name":"1.24.0"}}]}}"#;
+    let endoflife_v0 = br#"[{"cycle":"1.25","releaseDate":"2023-05-23","eol":false,"latest":"1.25.3"},{"cycle":1.24,"eol":"2024-04-23"}]"#;
+    let ismap = "ISMAP クラウドサービスリスト\n\n登録番号,クラウドサービス名,クラウドサービス事業者名\nC21-0001-1,クラウドA,A 株式会社\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(ismap);
+    vec![
+        NVD.as_bytes().to_vec(),
+        JVN.as_bytes().to_vec(),
+        endoflife_v1.to_vec(),
+        endoflife_v0.to_vec(),
+        ismap.as_bytes().to_vec(),
+        sjis.to_vec(),
+    ]
+}
+
+fn inventory_seeds() -> Vec<Vec<u8>> {
+    use crate::export::CsvEncoding;
+    let rows = [
+        [
+            "OS",
+            "Ubuntu",
+            "Canonical",
+            "22.04.3",
+            "Web",
+            "cpe:2.3:o:canonical:ubuntu_linux:22.04:*:*:*:*:*:*:*",
+            "2027-04-01",
+            "",
+        ]
+        .map(str::to_owned),
+        ["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "次年度に更新"].map(str::to_owned),
+    ];
+    vec![
+        crate::inventory::csv(&rows, CsvEncoding::Utf8Bom),
+        crate::inventory::csv(&rows, CsvEncoding::ShiftJis),
+        crate::inventory::xlsx(&rows).unwrap(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(4_000))]
+
+    #[test]
+    fn feeds_and_the_ismap_list_never_panic_or_allocate_without_bound(
+        (bytes, name) in (mutated(feed_seeds()), prop::sample::select(vec!["nvd.json", "jvn.rdf", "nginx.json", "list.csv", "list.xlsx", "x"]))
+    ) {
+        let _ = crate::feeds::read(&bytes, name);
+        within_limit();
+    }
+
+    #[test]
+    fn inventory_sheets_never_panic_or_allocate_without_bound(bytes in mutated(inventory_seeds())) {
+        let _ = crate::inventory::read(&bytes);
+        within_limit();
+    }
+
+    #[test]
+    fn inventory_workbooks_edited_inside_never_panic_or_allocate_without_bound(
+        bytes in book_mutated(inventory_seeds().pop().unwrap())
+    ) {
+        let _ = crate::inventory::read(&bytes);
+        within_limit();
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1_500))]
+
+    #[test]
+    fn the_answer_workbook_never_panics_or_allocates_without_bound(
+        bytes in book_mutated(crate::report::xlsx(&crate::report::tests::sample(), crate::report::Copy::ForAnswers).unwrap())
+    ) {
+        let _ = crate::answers::read(&bytes);
+        within_limit();
+    }
+
+    #[test]
+    fn the_catalog_workbook_never_panics_or_allocates_without_bound(
+        bytes in book_mutated(crate::catalog_io::export(&mamori_core::catalog::CatalogFile::shipped()).unwrap())
+    ) {
+        let _ = crate::catalog_io::import(&bytes, "chiyoda", "千代田区");
+        within_limit();
+    }
+
+    #[test]
+    fn the_catalog_yaml_never_panics_or_allocates_without_bound(
+        bytes in mutated(vec![mamori_core::catalog::SHIPPED_YAML.as_bytes().to_vec()])
+    ) {
+        let _ = mamori_core::catalog::CatalogFile::from_yaml(&String::from_utf8_lossy(&bytes));
+        within_limit();
+    }
+}
+
+#[test]
+fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
+    // Aliases that multiply (the "billion laughs"), and nesting deeper than
+    // any stack: refused or read, never a crash or a blow-up.
+    let mut laughs = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for (i, c) in ('b'..='j').enumerate() {
+        let prev = (b'a' + i as u8) as char;
+        laughs.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    assert!(mamori_core::catalog::CatalogFile::from_yaml(&laughs).is_err());
+    let deep = "[".repeat(100_000);
+    assert!(mamori_core::catalog::CatalogFile::from_yaml(&deep).is_err());
+    assert!(crate::feeds::read(deep.as_bytes(), "nvd.json").is_err());
+    let deep_xml = "<a>".repeat(100_000);
+    assert!(crate::feeds::read(deep_xml.as_bytes(), "jvn.rdf").is_err());
+    within_limit();
+}
