@@ -11,6 +11,21 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+/// A Chromium DevTools command, sent through chromedriver's `goog/cdp`
+/// endpoint (WebDriver has no command to run a script before a page's own).
+#[derive(Debug)]
+struct Cdp(&'static str, Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.0, "params": self.1 }).to_string()))
+    }
+}
+
 pub struct Browser {
     pub client: Client,
     /// Pages loaded so far (opened, or reached by a click or a form).
@@ -176,6 +191,51 @@ impl Browser {
             )
             .await
             .unwrap();
+        serde_json::from_value(found).unwrap()
+    }
+
+    /// From the next page on, records in the page every script that runs
+    /// where mamori's own would not (`alert`, `confirm`, `prompt` called)
+    /// and every Content-Security-Policy violation; read with
+    /// [`Browser::script_findings`].
+    pub async fn watch_scripts(&self) {
+        let source = "(() => {
+            const seen = [];
+            Object.defineProperty(window, '__mamoriSeen', { value: seen });
+            const note = (what) => seen.push(String(what).slice(0, 300));
+            document.addEventListener('securitypolicyviolation',
+                e => note('csp ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sample), true);
+            for (const f of ['alert', 'confirm', 'prompt']) {
+                window[f] = (m) => { note(f + ' ' + m); };
+            }
+        })();";
+        let cmd = Cdp("Page.addScriptToEvaluateOnNewDocument", json!({ "source": source }));
+        self.client.issue_cmd(cmd).await.unwrap();
+    }
+
+    /// What the hook of [`Browser::watch_scripts`] saw on the page shown,
+    /// and the elements and links a stored payload would have made had it
+    /// been taken as HTML.
+    pub async fn script_findings(&self) -> Vec<String> {
+        // Violation reports are dispatched as tasks after the load.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let found = self
+            .eval(
+                "const out = (window.__mamoriSeen || ['no hook on this page']).slice();
+                 for (const e of document.querySelectorAll('[data-xss-probe], xss-probe')) {
+                     out.push('element ' + e.outerHTML.slice(0, 200));
+                 }
+                 for (const e of document.querySelectorAll('[href], [src], [action], [formaction], [data]')) {
+                     for (const a of ['href', 'src', 'action', 'formaction', 'data']) {
+                         const v = (e.getAttribute(a) || '').replace(/[\\s\\u0000-\\u001f]/g, '').toLowerCase();
+                         if (v.startsWith('javascript:') || v.startsWith('data:text/html') || v.startsWith('vbscript:')) {
+                             out.push('url ' + e.outerHTML.slice(0, 200));
+                         }
+                     }
+                 }
+                 return out;",
+            )
+            .await;
         serde_json::from_value(found).unwrap()
     }
 

@@ -22,4 +22,5 @@ mod screens;
 mod sealed;
 mod signin;
 mod speed;
+mod xss;
 mod yearly;
