@@ -47,6 +47,8 @@ pub enum Command {
     },
     /// Web サーバの技術的な項目を外部から確認する (verify a web server from outside)
     Scan(crate::scan::ScanArgs),
+    /// mamori 自身のチェックリスト適合を確認する: 稼働中の URL と設定 (check mamori itself against the checklist)
+    SelfCheck(crate::selfcheck::SelfCheckArgs),
     /// 空のデータディレクトリにデモデータを作る (fill an empty data directory with a sample)
     Demo(crate::demo::DemoArgs),
     /// システム (systems)
@@ -102,6 +104,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Vuln { command } => crate::inventory::run_vuln(&cli.global, command).await,
         Command::Demo(args) => crate::demo::run(&cli.global, &args).await,
         Command::Scan(args) => crate::scan::run(args).await,
+        Command::SelfCheck(args) => crate::selfcheck::run(&cli.global, &args).await,
         Command::Verify => crate::verify::run(&cli.global).await,
         Command::Backup(args) => crate::recovery::backup(&cli.global, &args).await,
         Command::Restore(args) => crate::recovery::restore(&cli.global, &args).await,

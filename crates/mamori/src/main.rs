@@ -16,6 +16,7 @@ mod recovery;
 mod report;
 mod scan;
 mod scanning;
+mod selfcheck;
 mod serve;
 mod shared;
 mod systems;

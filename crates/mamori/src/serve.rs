@@ -41,7 +41,11 @@ pub async fn check_config(global: &GlobalArgs, args: &ServeArgs) -> ExitCode {
 /// The configuration and the prepared store, or the exit code once what is
 /// wrong has been shown (and, when `record`, written to the audit log, as
 /// `serve` does; `check-config` only looks).
-async fn resolve_and_prepare(global: &GlobalArgs, args: &ServeArgs, record: bool) -> Result<(Config, Store), ExitCode> {
+pub(crate) async fn resolve_and_prepare(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    record: bool,
+) -> Result<(Config, Store), ExitCode> {
     let cfg = match Config::resolve(global, args) {
         Ok(c) => c,
         Err(errors) => {

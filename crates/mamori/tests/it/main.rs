@@ -15,5 +15,6 @@ mod limits;
 mod notify;
 mod report;
 mod scan;
+mod selfcheck;
 mod tls;
 mod users;

@@ -157,7 +157,7 @@ fn collect_findings(v: &serde_json::Value, out: &mut Vec<Finding>) {
 
 /// A test CA (`ca.pem`) and a server certificate it signed for 127.0.0.1
 /// and localhost (`leaf.crt`, `leaf.key`), valid for 200 days.
-fn test_ca_and_leaf(dir: &std::path::Path) {
+pub(crate) fn test_ca_and_leaf(dir: &std::path::Path) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
     let now = time::OffsetDateTime::now_utc();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
