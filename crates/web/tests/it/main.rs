@@ -12,6 +12,7 @@ mod evidence;
 mod harness;
 mod inventory;
 mod jobs;
+mod journey;
 mod library;
 mod parties;
 mod record_review;

@@ -5,19 +5,13 @@
 
 use crate::checklist::system;
 use crate::harness::{App, Client, Options, Res};
+use crate::records::add;
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::jst::JST;
 use mamori_core::records::{RecordKind, RecordReview};
 use reqwest::StatusCode;
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
-
-async fn add(c: &Client, sys: i64, kind: &str, fields: &[(&str, &str)]) -> Res {
-    c.get(&format!("/systems/{sys}/records/new?kind={kind}")).await;
-    let mut form = vec![("kind", kind)];
-    form.extend_from_slice(fields);
-    c.post(&format!("/systems/{sys}/records"), &form).await
-}
 
 async fn upload(c: &Client, title: &str) -> Res {
     c.get("/library").await;

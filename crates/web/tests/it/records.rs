@@ -10,7 +10,7 @@ use mamori_core::records::RecordKind;
 use reqwest::StatusCode;
 use time::Duration;
 
-async fn add(c: &Client, sys: i64, kind: &str, fields: &[(&str, &str)]) -> Res {
+pub(crate) async fn add(c: &Client, sys: i64, kind: &str, fields: &[(&str, &str)]) -> Res {
     c.get(&format!("/systems/{sys}/records/new?kind={kind}")).await;
     let mut form = vec![("kind", kind)];
     form.extend_from_slice(fields);
