@@ -86,15 +86,9 @@ fn verdict(v: Verdict, lang: Lang) -> &'static str {
 }
 
 pub async fn run(args: ScanArgs) -> ExitCode {
-    let ca_pem = match &args.ca_file {
-        Some(p) => match std::fs::read(p) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("mamori: --ca-file {} を読めません (cannot read): {e}", p.display());
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
-        None => None,
+    let ca_pem = match crate::shared::read_ca_file(args.ca_file.as_deref()) {
+        Ok(pem) => pem,
+        Err(code) => return code,
     };
     let mut opts = ScanOptions {
         timeout: Duration::from_secs(args.timeout.clamp(1, 60)),

@@ -179,15 +179,9 @@ async fn from_configuration(items: &mut BTreeMap<u32, Item>, cfg: &Config, store
 }
 
 pub async fn run(global: &GlobalArgs, args: &SelfCheckArgs) -> ExitCode {
-    let ca_pem = match &args.ca_file {
-        Some(p) => match std::fs::read(p) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("mamori: --ca-file {} を読めません (cannot read): {e}", p.display());
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
-        None => None,
+    let ca_pem = match crate::shared::read_ca_file(args.ca_file.as_deref()) {
+        Ok(pem) => pem,
+        Err(code) => return code,
     };
     let Ok((cfg, store)) = crate::serve::resolve_and_prepare(global, &ServeArgs::default(), false).await else {
         return ExitCode::from(EXIT_CONFIG);

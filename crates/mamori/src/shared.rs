@@ -87,6 +87,18 @@ pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn C
 
 /// Where the data key is: the text of a key file in `MAMORI_DATA_KEY`,
 /// else the file `MAMORI_DATA_KEY_FILE`, else `DATA_DIR/data.key`.
+/// The CA certificates of `--ca-file` (none when not given), or the exit
+/// code once the reason it cannot be read is shown.
+pub fn read_ca_file(path: Option<&Path>) -> Result<Option<Vec<u8>>, ExitCode> {
+    match path {
+        Some(p) => std::fs::read(p).map(Some).map_err(|e| {
+            eprintln!("mamori: --ca-file {} を読めません (cannot read): {e}", p.display());
+            ExitCode::from(EXIT_CONFIG)
+        }),
+        None => Ok(None),
+    }
+}
+
 pub fn key_file(data_dir: &Path) -> Option<std::path::PathBuf> {
     if std::env::var("MAMORI_DATA_KEY").is_ok_and(|k| !k.is_empty()) {
         return None;

@@ -274,6 +274,13 @@ async fn mamori_itself_passes_its_own_scanner() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
     expect_all(&v, &WEB_CHECKS, "pass");
     assert_eq!(code, 0);
+    crate::diagnosis::record(
+        "scanner",
+        &format!(
+            "## mamori's own scanner\n\n`mamori scan` against mamori: every web check passes ({}).\n",
+            WEB_CHECKS.join(", ")
+        ),
+    );
     s.kill().await;
 }
 

@@ -114,6 +114,22 @@ async fn item_57_testssl_finds_nothing_medium_or_worse_and_the_server_orders_the
     assert!(bad.is_empty(), "testssl findings:\n{}\n\nits output:\n{text}", bad.join("\n"));
     let order = findings.iter().find(|f| f.id == "cipher_order").expect("checked above");
     assert_eq!(order.severity, "OK", "cipher order: {}", order.finding);
+    let offered: Vec<&str> = findings
+        .iter()
+        .filter(|f| (f.id.starts_with("TLS1") || f.id.starts_with("SSL")) && f.finding.starts_with("offered"))
+        .map(|f| f.id.as_str())
+        .collect();
+    crate::diagnosis::record(
+        "testssl",
+        &format!(
+            "## testssl.sh (TLS)\n\nProtocols, ciphers, forward secrecy, server preference, certificate, headers and \
+             known vulnerabilities against mamori with a certificate from a test CA: {} findings, none MEDIUM or worse \
+             but those about the test CA itself ({}). Protocols offered: {}.\n",
+            findings.len(),
+            ABOUT_THE_TEST_CA.join(", "),
+            offered.join(", ")
+        ),
+    );
 }
 
 /// testssl's findings that are about the test CA, not about the server: a
