@@ -302,7 +302,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let mid = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
         post_ok(&vendor, &inv, &format!("{s}/vulns/{mid}"), &[("state", "fixed"), ("reason", "1.25.3 に更新")]).await;
         w.expect("/systems/{id}/vulns/{mid}", "vuln.decided", "vendor1", Some("system")).await;
-        // Records: one added, changed, removed.
+        // Records: one added, changed, approved, removed.
         let recs = format!("{s}/records");
         let domain =
             [("kind", "domain"), ("domain", "docs.example.lg.jp"), ("expires", "2030-01-01"), ("retired", "no")];
@@ -311,6 +311,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let rid = app.store.records(sys).await.unwrap()[0].id;
         post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}"), &domain).await;
         w.expect("/systems/{id}/records/{rid}", "record.saved", "vendor1", Some("system")).await;
+        post_ok(&officer, &recs, &format!("{recs}/{rid}/review"), &[("decision", "approve"), ("note", "")]).await;
+        w.expect("/systems/{id}/records/{rid}/review", "record.reviewed", "officer2", Some("system")).await;
         post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}/remove"), &[]).await;
         w.expect("/systems/{id}/records/{rid}/remove", "record.removed", "vendor1", Some("system")).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
