@@ -330,7 +330,7 @@ async fn item_78_sqlmap_finds_nothing_injectable_in_any_form_or_query_parameter_
             "## sqlmap (SQL injection)\n\n`sqlmap -l REQUESTS --batch --level 2 --risk 1 --dbms SQLite`: the query of each page \
              and every form on it (each form or query once, by the first role that reaches it), sent with a signed-in session of each role (the session's CSRF token \
              kept, not tested); forms that sign out, change the password or second factor, disable an account \
-             or take a file are left out.\n\n| role | requests | parameters | tests | injectable |\n|---|---|---|---|---|\n{}\n",
+             or take a file are left out. A role with no request had nothing left that a role before it had not tried.\n\n| role | requests | parameters | parameters sqlmap tested | injectable |\n|---|---|---|---|---|\n{}\n",
             summary.join("\n")
         ),
     );
