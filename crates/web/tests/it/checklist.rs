@@ -24,6 +24,33 @@ pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i6
     id
 }
 
+/// The cast of the records and inventory tests: 文書管理システム of 総務課
+/// built by ベンダーA, another vendor (ベンダーB) with nothing to do with it,
+/// and a signed-in person of each: the builder (`v`), the other vendor
+/// (`x`), the department (`d`) and the security office (`o`).
+pub struct Cast {
+    pub sys: i64,
+    pub dept: i64,
+    pub vendor: i64,
+    pub other: i64,
+    pub v: crate::harness::Client,
+    pub x: crate::harness::Client,
+    pub d: crate::harness::Client,
+    pub o: crate::harness::Client,
+}
+
+pub async fn cast(app: &App) -> Cast {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let other = app.org("ベンダーB", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor), "文書管理システム").await;
+    let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+    let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
+    let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+    let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    Cast { sys, dept, vendor, other, v, x, d, o }
+}
+
 /// A system registered directly in the store, each item answered by the
 /// party the catalog names.
 pub async fn system_with_parties(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i64 {

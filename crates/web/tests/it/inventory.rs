@@ -48,14 +48,7 @@ OS,Ubuntu,Canonical,22.04.3,Web サーバ,cpe:2.3:o:canonical:ubuntu_linux:22.04
 #[tokio::test]
 async fn those_who_answer_a_system_keep_its_inventory_through_forms_and_sheets_and_another_vendor_reaches_none_of_it() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let other = app.org("ベンダーB", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
-        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let crate::checklist::Cast { sys, dept, other, v, x, d, o, .. } = crate::checklist::cast(&app).await;
 
         // Hostile and missing fields: each named, nothing stored.
         let r = add(

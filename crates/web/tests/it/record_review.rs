@@ -32,14 +32,7 @@ async fn review(c: &Client, sys: i64, id: i64, decision: &str, note: &str) -> Re
 async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_is_pending_again_and_their_documents_reach_no_other_vendor(
 ) {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let other = app.org("ベンダーB", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
-        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let crate::checklist::Cast { sys, vendor, other, v, x, d, o, .. } = crate::checklist::cast(&app).await;
 
         // The disposal certificate and a photograph, in the vendor's library;
         // another vendor's document cannot be attached.

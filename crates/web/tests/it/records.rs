@@ -25,14 +25,7 @@ async fn kinds(app: &App, sys: i64) -> Vec<(RecordKind, String)> {
 async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contact_chart_sealed_and_none_reachable_by_another_vendor(
 ) {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let other = app.org("ベンダーB", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (x, _) = app.signed_in("vendor-b", Role::Vendor, Some(other)).await;
-        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let crate::checklist::Cast { sys, v, x, d, o, .. } = crate::checklist::cast(&app).await;
 
         // Every problem named, nothing stored.
         let r = add(
