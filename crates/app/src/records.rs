@@ -135,7 +135,10 @@ pub async fn review(op: &Op<'_>, system_id: i64, id: i64, decision: RecordReview
 }
 
 pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
-    kept(op, system_id).await?;
+    // Only who may keep the system's records: no list or library to read.
+    if !keeps(op, &system(op, system_id).await?) {
+        return Err(Refused::NotFound);
+    }
     Ok(op.store.remove_record(&op.ctx(), system_id, id).await?)
 }
 
