@@ -276,3 +276,41 @@ fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
     assert!(crate::feeds::read(deep_xml.as_bytes(), "jvn.rdf").is_err());
     within_limit();
 }
+
+/// A sheet naming a cell of eleven column letters, or a range running
+/// backwards, made calamine overflow a `u32` (both found by the test above):
+/// refused as corrupt before it is read, by every reader of workbooks.
+#[test]
+fn a_cell_reference_beyond_the_grid_is_refused_before_the_workbook_is_read() {
+    use std::io::{Read, Write};
+    let book = inventory_seeds().pop().unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&book)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        if name.starts_with("xl/worksheets/") {
+            assert!(text.contains(" r=\"A1\""), "{text}");
+            text = text.replace(" r=\"A1\"", " r=\"AAAAAAAAAAA1\"");
+        }
+        out.start_file(name, stored).unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+    }
+    let hostile = out.finish().unwrap().into_inner();
+    let refused = crate::inventory::read(&hostile).unwrap_err();
+    assert!(refused[0].located().contains("XFD1048576"), "{}", refused[0].located());
+    let refused = crate::answers::read(&hostile).unwrap_err();
+    assert!(refused[0].message.contains("XFD1048576"), "{}", refused[0].message);
+    assert!(crate::catalog_io::import(&hostile, "chiyoda", "x").is_err());
+    // The grid's own corners stay readable.
+    assert!(crate::xlsx_guard::cell_refs_in_bounds(b"<c r=\"XFD1048576\"/><dimension ref=\"A1:$XFD$1048576\"/>"));
+    assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<c r=\"XFE1\"/>"));
+    assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"A1:A1048577\"/>"));
+    // A range that ends before it starts (found by the test above too).
+    assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"B2:A1\"/>"));
+    assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"A9:A1\"/>"));
+    assert!(crate::inventory::read(&book).is_ok(), "the workbook before the edit reads");
+}

@@ -36,7 +36,8 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Refuses a workbook whose entries would expand beyond `limits`.
+/// Refuses a workbook whose entries would expand beyond `limits`, or whose
+/// sheets name cells outside Excel's grid.
 pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::NotXlsx)?;
     if zip.len() > limits.entries {
@@ -58,6 +59,22 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
     let mut sink = [0u8; 64 * 1024];
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| Refusal::Corrupt(e.to_string()))?;
+        if entry.name().is_ok_and(|n| n.starts_with("xl/worksheets/")) {
+            // A sheet is read whole (within the entry limit) for its cell
+            // references; see `cell_refs_in_bounds`.
+            let mut xml = Vec::new();
+            entry.take(limits.entry + 1).read_to_end(&mut xml).map_err(|e| Refusal::Corrupt(e.to_string()))?;
+            total += xml.len() as u64;
+            if xml.len() as u64 > limits.entry || total > limits.total {
+                return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
+            }
+            if !cell_refs_in_bounds(&xml) {
+                return Err(Refusal::Corrupt(
+                    "Excel の範囲 (XFD1048576) を超える位置のセルがあります (a cell beyond XFD1048576)".into(),
+                ));
+            }
+            continue;
+        }
         let mut capped = entry.take(limits.entry + 1);
         let mut size = 0u64;
         loop {
@@ -75,4 +92,44 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// Does every cell reference of a sheet (`r="B7"`, `ref="A1:D20"`) stay
+/// within Excel's grid (columns A–XFD, rows 1–1,048,576), each range running
+/// forward? calamine computes a reference's column and a range's extent in
+/// `u32`s without a bound: a reference of many letters, or a range whose end
+/// comes before its start, overflows there (a panic in a debug build; in a
+/// release one a wrapped number that a range is then sized after). Such a
+/// sheet is refused here, before calamine reads it.
+pub fn cell_refs_in_bounds(xml: &[u8]) -> bool {
+    for attr in [&b" r=\""[..], &b" ref=\""[..], &b" sqref=\""[..]] {
+        let mut rest = xml;
+        while let Some(at) = rest.windows(attr.len()).position(|w| w == attr) {
+            rest = &rest[at + attr.len()..];
+            let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
+            for range in rest[..end].split(|b| *b == b' ').filter(|r| !r.is_empty()) {
+                let cells: Option<Vec<(u32, u32)>> = range.split(|b| *b == b':').map(in_grid).collect();
+                match cells.as_deref() {
+                    Some([_]) => {}
+                    Some([(c1, r1), (c2, r2)]) if c1 <= c2 && r1 <= r2 => {}
+                    _ => return false,
+                }
+            }
+        }
+    }
+    true
+}
+
+/// `A1`…`XFD1048576`, with or without `$` signs, as (column, row); a whole
+/// column or row (`A`, `1`) counts as 0 in the part it leaves out.
+fn in_grid(cell: &[u8]) -> Option<(u32, u32)> {
+    let cell: Vec<u8> = cell.iter().copied().filter(|b| *b != b'$').collect();
+    let letters = cell.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let digits = &cell[letters..];
+    if letters > 3 || digits.len() > 7 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let col = cell[..letters].iter().fold(0u32, |n, b| n * 26 + u32::from(b.to_ascii_uppercase() - b'A') + 1);
+    let row = digits.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    (col <= 16_384 && row <= 1_048_576).then_some((col, row))
 }
