@@ -175,7 +175,12 @@ impl Store {
         keys: std::sync::Arc<crate::crypt::Keyring>,
     ) -> Result<Store, StoreError> {
         let store = Store::open_unchecked(location, keys).await?;
-        store.prepare_keys().await?;
+        if let Err(e) = store.prepare_keys().await {
+            // Closed here, not left to the pools' threads while the process
+            // exits: what a refused start leaves on disk is then decided.
+            store.close().await;
+            return Err(e);
+        }
         Ok(store)
     }
 
@@ -284,11 +289,22 @@ impl Store {
         }
     }
 
-    /// Closes every connection; SQLite checkpoints its write-ahead log.
+    /// Closes every connection. On SQLite the write-ahead log is first
+    /// copied into the database and emptied: SQLite would do so only when
+    /// the last connection closes, and a read-only connection whose thread
+    /// ends after the write one's cannot, which left the log beside the
+    /// database for whichever process opened it next to fold in (a refused
+    /// start then changed the database file).
     pub async fn close(&self) {
+        if let Some(direct) = &self.shared.direct {
+            direct.close();
+        }
         match &self.shared.pools {
             Pools::Sqlite { read, write } => {
                 read.close().await;
+                // Best effort: a failure leaves the log for the next opening,
+                // as before.
+                let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await;
                 write.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,

@@ -219,6 +219,11 @@ impl Direct {
         Ok(out)
     }
 
+    /// Closes the idle connections ([`crate::Store::close`]).
+    pub(crate) fn close(&self) {
+        self.idle.lock().expect("direct readers poisoned").clear();
+    }
+
     fn open(&self) -> Result<rusqlite::Connection, StoreError> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;

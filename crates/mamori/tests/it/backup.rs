@@ -486,11 +486,14 @@ async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_runn
     let key = dir.join("data.key");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
     assert_eq!(mode & 0o077, 0, "only the owner reads the key");
-    let files = || -> Vec<u8> {
-        ["mamori.db", "mamori.db-wal"].iter().flat_map(|f| std::fs::read(dir.join(f)).unwrap_or_default()).collect()
+    // The database's files, each as it is on disk.
+    let files = || -> Vec<(&str, Vec<u8>)> {
+        ["mamori.db", "mamori.db-wal"].map(|f| (f, std::fs::read(dir.join(f)).unwrap_or_default())).to_vec()
     };
     for secret in ["03-1234-5678", "千代田 花子", "hanako@example.lg.jp"] {
-        assert!(!files().windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in the database files");
+        for (name, bytes) in files() {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} in {name}");
+        }
     }
 
     // Rotation while the server runs; the server reads the new values.
@@ -508,6 +511,10 @@ async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_runn
     let root = TempDir::new().unwrap();
     let t = Target::sqlite(&dir);
     let archive = backup(&t, root.path(), true).await;
+    // A command leaves its writes in the database file, its log emptied:
+    // a refused start below then has nothing to fold in.
+    let log = std::fs::metadata(dir.join("mamori.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(log, 0, "the backup's writes are left in its log");
     let elsewhere = Target::sqlite(&root.path().join("elsewhere"));
     let (code, out, err) = restore(&elsewhere, &archive, root.path()).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -531,7 +538,16 @@ async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_runn
             .map(|_| (0, String::new(), String::new()))
             .unwrap_or_else(|e| (2, String::new(), e));
         assert_eq!(code, 2, "{what}: the server does not start: {err}");
-        assert_eq!(files(), before, "{what}: nothing written");
+        for ((name, now), (_, then)) in files().iter().zip(&before) {
+            let first = now.iter().zip(then).position(|(a, b)| a != b);
+            let log = before[1].1.len();
+            assert!(
+                now == then,
+                "{what}: {name} written ({} → {} bytes, first change at {first:?}; the log held {log} bytes)",
+                then.len(),
+                now.len()
+            );
+        }
     }
     assert!(!key.exists(), "no stray key file is left");
     std::fs::write(&key, good).unwrap();
