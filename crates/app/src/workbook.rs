@@ -7,6 +7,7 @@ use crate::{Op, Refused};
 use mamori_core::checklist::{can_answer, AnswerInput, AnswerProblem, Review};
 use mamori_core::identity::Permission;
 use mamori_core::report::{status_word, ChecklistReport};
+use mamori_files::answer_file::FileAnswer;
 use mamori_files::answers::{CellError, Upload};
 use mamori_store::systems::AnswerChange;
 use std::collections::HashMap;
@@ -61,7 +62,9 @@ pub async fn answer_workbook(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Re
 fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
     match p {
         AnswerProblem::MeasuresRequired => ("対応内容", "対応済・一部対応の場合は、対応内容を記入してください"),
-        AnswerProblem::PlannedDateRequired => ("予定日", "一部対応・未対応の場合は、予定日を記入してください"),
+        AnswerProblem::PlannedDateRequired => {
+            ("予定日", "一部対応・未対応の場合は、予定日 (予定が立たない場合はその理由) を記入してください")
+        }
         AnswerProblem::ReasonRequired => ("理由", "対象外の場合は、理由を記入してください"),
         AnswerProblem::TooLong => ("対応内容", "長すぎます"),
     }
@@ -178,6 +181,70 @@ pub async fn apply(op: &Op<'_>, id: i64, changes: &[AnswerChange]) -> Result<(),
         return Err(Refused::Invalid("on_revision"));
     }
     Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), changes).await?)
+}
+
+/// What an answers file would change ([`mamori_files::answer_file`]): for
+/// the console of the security office, which fills in answers on behalf of
+/// the party of each item (answers kept outside mamori, such as a
+/// product's own assessment, brought in at once). Every item must be in
+/// the system's catalog and apply to it, the system be open for answers
+/// and the item's part not submitted; unchanged answers are left out.
+/// Every problem at once.
+pub async fn file_changes(op: &Op<'_>, id: i64, answers: &[FileAnswer]) -> Result<Vec<Change>, UploadRefused> {
+    op.require(Permission::ManageSystems)?;
+    let s = system(op, id).await?;
+    can_answer(s.status).map_err(Refused::Workflow)?;
+    let catalog = op.store.catalog(s.catalog_version_id).await?;
+    let figures = op.store.figures(std::slice::from_ref(&s)).await?;
+    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let current: HashMap<u32, _> = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    let parts = op.store.parts(&s).await?;
+    let mut errors = Vec::new();
+    let mut changes = Vec::new();
+    for a in answers {
+        let mut problem = |message: String| errors.push(CellError::file(format!("No.{}: {message}", a.number)));
+        let Some(req) = catalog.requirements.iter().find(|q| q.number == a.number) else {
+            problem("この要件一覧にありません".into());
+            continue;
+        };
+        if !applicable.contains(&a.number) {
+            problem("このシステムには適用されません".into());
+            continue;
+        }
+        let Some(org) = parts.answerer(a.number) else {
+            problem("回答する組織がシステムに登録されていません".into());
+            continue;
+        };
+        if parts.is_submitted(org) {
+            problem("提出済みのため変更できません".into());
+            continue;
+        }
+        let now = current.get(&a.number);
+        if now.is_some_and(|n| n.input == a.input) {
+            continue;
+        }
+        changes.push(Change {
+            number: a.number,
+            middle: req.middle.clone(),
+            before: now.map(|n| n.input.clone()),
+            after: a.input.clone(),
+            was: now.map(|n| n.review).filter(|r| *r != Review::Pending),
+            on_revision: now.map_or(0, |n| n.revision),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(UploadRefused::Cells(errors));
+    }
+    Ok(changes)
+}
+
+/// Applies [`file_changes`], all or none, each answer by its own party's
+/// rules; one changed since is refused as `Stale`.
+pub async fn apply_file(op: &Op<'_>, id: i64, changes: &[Change]) -> Result<(), Refused> {
+    op.require(Permission::ManageSystems)?;
+    system(op, id).await?;
+    let changes: Vec<AnswerChange> = changes.iter().map(Change::to_store).collect();
+    Ok(op.store.save_answers_by(&op.ctx(), id, None, &changes).await?)
 }
 
 /// A change in words, for the preview: (field, before, after) per field

@@ -101,7 +101,8 @@ closed_set!(
 pub enum AnswerProblem {
     /// 対応済 and 一部対応 say what was done.
     MeasuresRequired,
-    /// 一部対応 and 未対応 say when it will be done.
+    /// 一部対応 and 未対応 say when it will be done, or, when no date can be
+    /// given (what is left is another party's), why not.
     PlannedDateRequired,
     /// 対象外 says why.
     ReasonRequired,
@@ -129,7 +130,7 @@ impl AnswerInput {
         if matches!(self.status, Done | Partial) && self.measures.trim().is_empty() {
             p.push(("measures", AnswerProblem::MeasuresRequired));
         }
-        if matches!(self.status, Partial | NotDone) && self.planned.is_none() {
+        if matches!(self.status, Partial | NotDone) && self.planned.is_none() && self.reason.trim().is_empty() {
             p.push(("planned_date", AnswerProblem::PlannedDateRequired));
         }
         if self.status == NotApplicable && self.reason.trim().is_empty() {
@@ -445,6 +446,9 @@ mod tests {
             (Partial, "", None, "", &["measures", "planned_date"]),
             (NotDone, "", Some(date!(2027 - 03 - 31)), "", &[]),
             (NotDone, "", None, "", &["planned_date"]),
+            (NotDone, "", None, " ", &["planned_date"]),
+            (NotDone, "", None, "運用者が対応する項目", &[]),
+            (Partial, "一部", None, "残りは運用者が対応する", &[]),
             (NotApplicable, "", None, "クラウドを使わない", &[]),
             (NotApplicable, "", None, "", &["reason"]),
         ];

@@ -1,11 +1,12 @@
 //! What goes in and out of mamori as files, with no HTTP and no database:
 //! CSV (UTF-8 with a BOM, or Shift_JIS) and Excel exports, the audit log as
-//! JSON Lines and CSV, the catalog as an Excel workbook, the types of
+//! JSON Lines and CSV, the catalog as an Excel workbook, answers files, the types of
 //! evidence files and their malware scan by clamd.
 //!
 //! The web layer sends these bytes as downloads; the console writes them to
 //! standard output or to a file.
 
+pub mod answer_file;
 pub mod answers;
 pub mod audit_export;
 pub mod catalog_io;

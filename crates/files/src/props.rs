@@ -249,6 +249,14 @@ proptest! {
     }
 
     #[test]
+    fn an_answers_file_never_panics_or_allocates_without_bound(
+        bytes in mutated(vec![include_bytes!("../../../docs/self-assessment/mamori.yaml").to_vec()])
+    ) {
+        let _ = crate::answer_file::read(&bytes);
+        within_limit();
+    }
+
+    #[test]
     fn the_catalog_yaml_never_panics_or_allocates_without_bound(
         bytes in mutated(vec![mamori_core::catalog::SHIPPED_YAML.as_bytes().to_vec()])
     ) {
@@ -269,8 +277,10 @@ fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
         ));
     }
     assert!(mamori_core::catalog::CatalogFile::from_yaml(&laughs).is_err());
+    assert!(crate::answer_file::read(laughs.as_bytes()).is_err());
     let deep = "[".repeat(100_000);
     assert!(mamori_core::catalog::CatalogFile::from_yaml(&deep).is_err());
+    assert!(crate::answer_file::read(deep.as_bytes()).is_err());
     assert!(crate::feeds::read(deep.as_bytes(), "nvd.json").is_err());
     let deep_xml = "<a>".repeat(100_000);
     assert!(crate::feeds::read(deep_xml.as_bytes(), "jvn.rdf").is_err());

@@ -19,6 +19,16 @@ pub enum SystemCommand {
     },
     /// システムの詳細と回答の状況 (one system, with its answers)
     Show { id: i64 },
+    /// 回答ファイル (YAML) の回答を、各項目の回答者に代わって取り込む (bring in an answers file, on behalf of each item's party)
+    ImportAnswers {
+        id: i64,
+        /// 回答ファイル (answers file, YAML; see docs/self-assessment/mamori.yaml)
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// 変更点を表示するだけで保存しない (show what would change, save nothing)
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -111,7 +121,62 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
                 ExitCode::from(EXIT_PROBLEM)
             }
         },
+        SystemCommand::ImportAnswers { id, file, dry_run } => import_answers(&op, id, &file, dry_run).await,
     };
     store.close().await;
     code
+}
+
+/// `mamori system import-answers`: the file is read and every answer
+/// checked before anything is saved; then all are saved, or none.
+async fn import_answers(op: &mamori_app::Op<'_>, id: i64, file: &std::path::Path, dry_run: bool) -> ExitCode {
+    use mamori_app::workbook::{apply_file, file_changes, UploadRefused};
+    let refuse = |problems: Vec<String>| {
+        eprintln!("mamori: 取り込めません。何も保存していません (nothing saved):");
+        for p in problems {
+            eprintln!("  - {p}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    };
+    // Read whole only when not larger than an answers file may be.
+    let size = std::fs::metadata(file).map(|m| m.len());
+    let bytes = match size {
+        Ok(n) if n > mamori_files::answer_file::MAX_BYTES as u64 => {
+            return refuse(vec![format!("{} が大きすぎます", file.display())])
+        }
+        Ok(_) => std::fs::read(file),
+        Err(e) => Err(e),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => return refuse(vec![format!("{} を読めません (cannot read): {e}", file.display())]),
+    };
+    let answers = match mamori_files::answer_file::read(&bytes) {
+        Ok(a) => a,
+        Err(problems) => return refuse(problems.iter().map(ToString::to_string).collect()),
+    };
+    let changes = match file_changes(op, id, &answers).await {
+        Ok(c) => c,
+        Err(UploadRefused::Cells(cells)) => return refuse(cells.iter().map(|c| c.located()).collect()),
+        Err(UploadRefused::Refused(Refused::NotFound)) => return refuse(vec![format!("システム {id} はありません")]),
+        Err(UploadRefused::Refused(e)) => return refuse(vec![e.to_string()]),
+    };
+    for c in &changes {
+        let was = c.before.as_ref().map_or("未回答", |b| mamori_core::report::status_word(b.status));
+        outln!("No.{} {}: {was} → {}", c.number, c.middle, mamori_core::report::status_word(c.after.status));
+    }
+    if dry_run {
+        outln!("{} 件が変わります。保存していません (dry run: nothing saved)", changes.len());
+        return ExitCode::SUCCESS;
+    }
+    match apply_file(op, id, &changes).await {
+        Ok(()) => {
+            outln!("{} 件の回答を保存しました ({} answers saved)", changes.len(), changes.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mamori: 保存できません。何も保存していません (nothing saved): {e}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
 }

@@ -1,40 +1,43 @@
-//! mamori's own filled-in checklist (docs/self-assessment/): every one of
-//! the 79 items answered; each item mamori meets names the tests that prove
-//! it, and each of those tests exists; nothing is claimed the catalog does
-//! not mark as met; and the Excel beside it is what mamori's own report
-//! makes from these answers (`scripts/self-assessment` makes it again).
+//! mamori's own filled-in checklist (docs/self-assessment/): an answers
+//! file mamori imports, every one of the 79 items answered; each item
+//! mamori meets names the tests that prove it, and each of those tests
+//! exists; nothing is claimed the catalog does not mark as met; and the
+//! Excel beside it is what mamori's own report makes once the file is
+//! imported (`scripts/self-assessment` makes it again).
 
 use crate::harness::{run, sqlite_store, started_once, system_ctx};
-use mamori_core::checklist::{AnswerInput, AnswerStatus};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Deserialize)]
 struct File {
-    items: Vec<Item>,
+    answers: Vec<Entry>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Item {
+struct Entry {
     number: u32,
-    owner: String,
     status: String,
     #[serde(default)]
     measures: String,
     #[serde(default)]
-    proved_by: Vec<String>,
+    reason: String,
     #[serde(default)]
-    operator: String,
+    basis: Vec<String>,
 }
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn answers() -> Vec<Item> {
-    let text = std::fs::read_to_string(repo().join("docs/self-assessment/mamori.yaml")).unwrap();
-    serde_yaml_ng::from_str::<File>(&text).expect("mamori.yaml parses").items
+fn self_assessment() -> PathBuf {
+    repo().join("docs/self-assessment/mamori.yaml")
+}
+
+fn answers() -> Vec<Entry> {
+    let text = std::fs::read_to_string(self_assessment()).unwrap();
+    serde_yaml_ng::from_str::<File>(&text).expect("mamori.yaml parses").answers
 }
 
 /// Every `fn NAME` of the workspace's Rust sources.
@@ -66,31 +69,26 @@ fn every_item_is_answered_and_each_claim_names_tests_that_exist() {
     let fns = function_names();
     for i in &items {
         let met = catalog.requirements.iter().find(|r| r.number == i.number).unwrap().self_met;
-        assert!(["done", "partial", "not_done"].contains(&i.status.as_str()), "No.{}: {}", i.number, i.status);
-        match i.owner.as_str() {
-            "mamori" => {
-                assert!(!i.measures.is_empty() && !i.proved_by.is_empty(), "No.{}: what and which test", i.number);
+        match i.status.as_str() {
+            // Met by the software, in part or whole: what, and which tests.
+            "対応済" | "一部対応" => {
+                assert!(!i.measures.is_empty() && !i.basis.is_empty(), "No.{}: what and which test", i.number)
             }
-            "operator" => {
-                assert!(i.status == "not_done" && i.proved_by.is_empty(), "No.{}: the operator's, claimed", i.number);
-                assert!(!i.operator.is_empty(), "No.{}: what the operator must do", i.number);
+            // The operator's: what it must do, and nothing claimed.
+            "未対応" => {
+                assert!(i.basis.is_empty(), "No.{}: the operator's, claimed", i.number);
+                assert!(i.reason.starts_with("運用者が対応する項目: "), "No.{}: what the operator must do", i.number);
             }
-            other => panic!("No.{}: owner {other}", i.number),
+            other => panic!("No.{}: {other}", i.number),
         }
-        // 対応済 only where the catalog says mamori meets it.
-        assert!(i.status != "done" || met, "No.{} claimed done but not self_met in the catalog", i.number);
-        assert!(!met || i.owner == "mamori", "No.{} is met by mamori: say how", i.number);
-        for t in &i.proved_by {
+        if i.status == "一部対応" {
+            assert!(i.reason.starts_with("残りは運用者が対応する: "), "No.{}: what is left, and to whom", i.number);
+        }
+        // 対応済 where, and only where, the catalog says mamori meets it.
+        assert_eq!(i.status == "対応済", met, "No.{}: 対応済 against self_met in the catalog", i.number);
+        for t in &i.basis {
             assert!(fns.contains(t), "No.{}: no test named {t}", i.number);
         }
-    }
-}
-
-fn status(s: &str) -> AnswerStatus {
-    match s {
-        "done" => AnswerStatus::Done,
-        "partial" => AnswerStatus::Partial,
-        _ => AnswerStatus::NotDone,
     }
 }
 
@@ -147,22 +145,30 @@ async fn the_self_assessment_workbook_is_what_mamoris_report_makes_of_the_answer
     };
     let version = store.catalog_versions().await.unwrap()[0].id;
     let sys = store.create_system(&system_ctx(), &input, version).await.unwrap();
-    let items = answers();
-    for i in &items {
-        let measures = match (i.measures.as_str(), i.operator.as_str()) {
-            (m, "") => m.to_owned(),
-            ("", o) => format!("運用者: {o}"),
-            (m, o) => format!("{m}\n運用者: {o}"),
-        };
-        let proved = if i.proved_by.is_empty() { String::new() } else { format!("試験: {}", i.proved_by.join(", ")) };
-        let answer = AnswerInput {
-            status: status(&i.status),
-            measures: if proved.is_empty() { measures } else { format!("{measures}\n{proved}") },
-            planned: None,
-            reason: String::new(),
-        };
-        store.save_answer(&system_ctx(), sys, i.number, &answer).await.unwrap();
-    }
+    let file = self_assessment();
+    let import = |dry: bool| {
+        let (sys, file, d) = (sys.to_string(), file.display().to_string(), d.clone());
+        async move {
+            let mut args = vec!["system", "import-answers", &sys, "--file", &file, "--data-dir", &d];
+            if dry {
+                args.push("--dry-run");
+            }
+            run(&args).await
+        }
+    };
+    let (code, out, err) = import(true).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("No.33 ") && out.contains("79 件が変わります"), "{out}");
+    assert!(store.answers(sys, 1).await.unwrap().is_empty(), "a dry run saves nothing");
+    let (code, out, err) = import(false).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("79 件の回答を保存しました"), "{out}");
+    let saved = store.answers(sys, 1).await.unwrap();
+    assert_eq!(saved.len(), 79);
+    let n33 = saved.iter().find(|a| a.number == 33).unwrap();
+    assert!(n33.input.measures.contains("\n根拠: "), "{}", n33.input.measures);
+    let (code, out, _) = import(false).await;
+    assert!(code == 0 && out.contains("0 件の回答を保存しました"), "the same file again changes nothing: {out}");
     store.close().await;
     let out = data.join("mamori-checklist.xlsx");
     let (code, _, err) = run(&[
@@ -193,4 +199,80 @@ async fn the_self_assessment_workbook_is_what_mamoris_report_makes_of_the_answer
         rows,
         "the committed workbook is not what the answers make: run scripts/self-assessment"
     );
+}
+
+/// An answers file with any problem saves nothing, and names every problem
+/// at once: in its form (a status no one uses, a date that does not
+/// exist, an item twice, a field it does not have, aliases that multiply),
+/// and against the system (an item not in its catalog, one that does not
+/// apply to it).
+#[tokio::test]
+async fn an_answers_file_with_any_problem_saves_nothing_and_names_every_problem() {
+    let (_keep, data) = started_once().await;
+    let d = data.display().to_string();
+    let (code, _, err) = run(&["org", "create", "出納課", "--kind", "department", "--data-dir", &d]).await;
+    assert_eq!(code, 0, "{err}");
+    let store = sqlite_store(&data).await;
+    let dept = store.organisations().await.unwrap().into_iter().find(|o| o.name == "出納課").unwrap().id;
+    // Not a web system: the web items do not apply.
+    let input = mamori_store::systems::SystemInput {
+        name: "会計システム".into(),
+        description: String::new(),
+        department_id: dept,
+        vendor_id: None,
+        maintenance_id: None,
+        cloud_id: None,
+        phase: mamori_core::checklist::Phase::Building,
+        attrs: mamori_core::catalog::SystemAttributes::default(),
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls: vec![],
+        hosts: vec![],
+        due_on: None,
+    };
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    let sys = store.create_system(&system_ctx(), &input, version).await.unwrap();
+    let catalog = mamori_core::catalog::CatalogFile::shipped();
+    let applies = mamori_core::checklist::Conditions::of(&catalog.requirements).applicable(&input.attrs, &[]);
+    let applies_not = (1..=79).find(|n| !applies.contains(n)).expect("an item that does not apply");
+    let applies_first = applies[0];
+    let mut laughs = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (i, c) in ('b'..='j').enumerate() {
+        let p = (b'a' + i as u8) as char;
+        laughs.push_str(&format!("{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"));
+    }
+    let cases = [
+        (
+            format!(
+                "answers:\n  - {{number: {applies_first}, status: 済み}}\n  - {{number: 2, status: 未対応, planned: 2027-02-30}}\n  - {{number: 3, status: 対象外, reason: x}}\n  - {{number: 3, status: 対象外, reason: x}}\n"
+            ),
+            vec![format!("No.{applies_first} status:"), "No.2 planned:".into(), "No.3 number:".into()],
+        ),
+        (
+            "answers:\n  - {number: 1, status: 対応済, measures: x, owner: 誰か}\n".into(),
+            vec!["owner".into()],
+        ),
+        (laughs, vec!["読み取れません".into()]),
+        (
+            format!(
+                "answers:\n  - {{number: 99, status: 対応済, measures: x}}\n  - {{number: {applies_not}, status: 対応済, measures: x}}\n  - {{number: {applies_first}, status: 対応済, measures: x}}\n"
+            ),
+            vec!["No.99: この要件一覧にありません".into(), format!("No.{applies_not}: このシステムには適用されません")],
+        ),
+    ];
+    let file = data.join("answers.yaml");
+    for (text, says) in cases {
+        std::fs::write(&file, &text).unwrap();
+        let (code, out, err) =
+            run(&["system", "import-answers", &sys.to_string(), "--file", file.to_str().unwrap(), "--data-dir", &d])
+                .await;
+        assert_eq!(code, 2, "{text}: {out}{err}");
+        assert!(err.contains("何も保存していません"), "{err}");
+        for s in &says {
+            assert!(err.contains(s.as_str()), "{text}: {s} not in {err}");
+        }
+        assert!(store.answers(sys, 1).await.unwrap().is_empty(), "{text}: nothing saved");
+    }
+    store.close().await;
 }
