@@ -74,6 +74,24 @@ fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
 /// from those now saved. Every row is checked (the requirement exists and
 /// applies, the answer is complete, nobody changed it since the workbook
 /// was made); one problem and nothing is changed.
+/// Where a system's answers stand: its catalog, the items that apply, the
+/// answers of this round and who answers what.
+struct Standing {
+    catalog: std::sync::Arc<mamori_core::catalog::CatalogFile>,
+    applicable: Vec<u32>,
+    current: HashMap<u32, mamori_store::systems::AnswerRecord>,
+    parts: mamori_store::parties::Parts,
+}
+
+async fn standing(op: &Op<'_>, s: &mamori_store::systems::SystemRecord) -> Result<Standing, Refused> {
+    let catalog = op.store.catalog(s.catalog_version_id).await?;
+    let figures = op.store.figures(std::slice::from_ref(s)).await?;
+    let applicable = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
+    let current = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
+    let parts = op.store.parts(s).await?;
+    Ok(Standing { catalog, applicable, current, parts })
+}
+
 pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change>, UploadRefused> {
     let org = crate::checklist::answering_org(op)?;
     let s = system(op, id).await?;
@@ -88,11 +106,7 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
         )));
     }
     can_answer(s.status).map_err(Refused::Workflow)?;
-    let catalog = op.store.catalog(s.catalog_version_id).await?;
-    let figures = op.store.figures(std::slice::from_ref(&s)).await?;
-    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
-    let current: HashMap<u32, _> = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
-    let parts = op.store.parts(&s).await?;
+    let Standing { catalog, applicable, current, parts } = standing(op, &s).await?;
     let names: HashMap<i64, String> = op.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let mut errors = upload.errors.clone();
     let mut changes = Vec::new();
@@ -194,11 +208,7 @@ pub async fn file_changes(op: &Op<'_>, id: i64, answers: &[FileAnswer]) -> Resul
     op.require(Permission::ManageSystems)?;
     let s = system(op, id).await?;
     can_answer(s.status).map_err(Refused::Workflow)?;
-    let catalog = op.store.catalog(s.catalog_version_id).await?;
-    let figures = op.store.figures(std::slice::from_ref(&s)).await?;
-    let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
-    let current: HashMap<u32, _> = op.store.answers(s.id, s.round).await?.into_iter().map(|a| (a.number, a)).collect();
-    let parts = op.store.parts(&s).await?;
+    let Standing { catalog, applicable, current, parts } = standing(op, &s).await?;
     let mut errors = Vec::new();
     let mut changes = Vec::new();
     for a in answers {

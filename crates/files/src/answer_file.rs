@@ -56,7 +56,10 @@ struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileAnswer {
     pub number: u32,
+    /// The measures end with the basis on a line of their own.
     pub input: AnswerInput,
+    /// What shows it, as the file names it.
+    pub basis: Vec<String>,
 }
 
 /// A problem in the file: the item it is about (none: the file as a
@@ -169,7 +172,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<FileAnswer>, Vec<FileProblem>> {
             );
         }
         if found.is_empty() {
-            answers.push(FileAnswer { number: n, input });
+            answers.push(FileAnswer { number: n, input, basis: e.basis });
         }
     }
     if problems.is_empty() {

@@ -6,26 +6,9 @@
 //! imported (`scripts/self-assessment` makes it again).
 
 use crate::harness::{run, sqlite_store, started_once, system_ctx};
-use serde::Deserialize;
+use mamori_core::checklist::AnswerStatus;
+use mamori_files::answer_file::FileAnswer;
 use std::path::{Path, PathBuf};
-
-#[derive(Deserialize)]
-struct File {
-    answers: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    number: u32,
-    status: String,
-    #[serde(default)]
-    measures: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    basis: Vec<String>,
-}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -35,9 +18,35 @@ fn self_assessment() -> PathBuf {
     repo().join("docs/self-assessment/mamori.yaml")
 }
 
-fn answers() -> Vec<Entry> {
-    let text = std::fs::read_to_string(self_assessment()).unwrap();
-    serde_yaml_ng::from_str::<File>(&text).expect("mamori.yaml parses").answers
+/// The file as mamori reads it.
+fn answers() -> Vec<FileAnswer> {
+    let bytes = std::fs::read(self_assessment()).unwrap();
+    mamori_files::answer_file::read(&bytes).unwrap_or_else(|e| panic!("mamori.yaml: {e:?}"))
+}
+
+/// A system of department `department` (and vendor `vendor`) with `attrs`.
+fn system_input(
+    name: &str,
+    department_id: i64,
+    vendor_id: Option<i64>,
+    attrs: mamori_core::catalog::SystemAttributes,
+) -> mamori_store::systems::SystemInput {
+    mamori_store::systems::SystemInput {
+        name: name.into(),
+        description: String::new(),
+        department_id,
+        vendor_id,
+        maintenance_id: None,
+        cloud_id: None,
+        phase: mamori_core::checklist::Phase::Building,
+        attrs,
+        ismap_number: String::new(),
+        service_name: String::new(),
+        service_region: String::new(),
+        urls: vec![],
+        hosts: vec![],
+        due_on: None,
+    }
 }
 
 /// Every `fn NAME` of the workspace's Rust sources.
@@ -69,23 +78,22 @@ fn every_item_is_answered_and_each_claim_names_tests_that_exist() {
     let fns = function_names();
     for i in &items {
         let met = catalog.requirements.iter().find(|r| r.number == i.number).unwrap().self_met;
-        match i.status.as_str() {
+        let reason = i.input.reason.as_str();
+        match i.input.status {
             // Met by the software, in part or whole: what, and which tests.
-            "対応済" | "一部対応" => {
-                assert!(!i.measures.is_empty() && !i.basis.is_empty(), "No.{}: what and which test", i.number)
-            }
+            AnswerStatus::Done | AnswerStatus::Partial => assert!(!i.basis.is_empty(), "No.{}: which test", i.number),
             // The operator's: what it must do, and nothing claimed.
-            "未対応" => {
+            AnswerStatus::NotDone => {
                 assert!(i.basis.is_empty(), "No.{}: the operator's, claimed", i.number);
-                assert!(i.reason.starts_with("運用者が対応する項目: "), "No.{}: what the operator must do", i.number);
+                assert!(reason.starts_with("運用者が対応する項目: "), "No.{}: what the operator must do", i.number);
             }
-            other => panic!("No.{}: {other}", i.number),
+            other => panic!("No.{}: {other:?}", i.number),
         }
-        if i.status == "一部対応" {
-            assert!(i.reason.starts_with("残りは運用者が対応する: "), "No.{}: what is left, and to whom", i.number);
+        if i.input.status == AnswerStatus::Partial {
+            assert!(reason.starts_with("残りは運用者が対応する: "), "No.{}: what is left, and to whom", i.number);
         }
         // 対応済 where, and only where, the catalog says mamori meets it.
-        assert_eq!(i.status == "対応済", met, "No.{}: 対応済 against self_met in the catalog", i.number);
+        assert_eq!(i.input.status == AnswerStatus::Done, met, "No.{}: 対応済 against self_met", i.number);
         for t in &i.basis {
             assert!(fns.contains(t), "No.{}: no test named {t}", i.number);
         }
@@ -119,15 +127,11 @@ async fn the_self_assessment_workbook_is_what_mamoris_report_makes_of_the_answer
     }
     let store = sqlite_store(&data).await;
     let orgs = store.organisations().await.unwrap();
-    let input = mamori_store::systems::SystemInput {
-        name: "mamori".into(),
-        description: "セキュリティ要件チェックリストの運用システム".into(),
-        department_id: orgs.iter().find(|o| o.name == "mamori 運用部門").unwrap().id,
-        vendor_id: Some(orgs.iter().find(|o| o.name == "mamori 開発").unwrap().id),
-        maintenance_id: None,
-        cloud_id: None,
-        phase: mamori_core::checklist::Phase::Building,
-        attrs: mamori_core::catalog::SystemAttributes {
+    let mut input = system_input(
+        "mamori",
+        orgs.iter().find(|o| o.name == "mamori 運用部門").unwrap().id,
+        Some(orgs.iter().find(|o| o.name == "mamori 開発").unwrap().id),
+        mamori_core::catalog::SystemAttributes {
             uses_servers: true,
             web_system: true,
             external_service: true,
@@ -136,13 +140,8 @@ async fn the_self_assessment_workbook_is_what_mamoris_report_makes_of_the_answer
             availability_high: true,
             ..Default::default()
         },
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec![],
-        hosts: vec![],
-        due_on: None,
-    };
+    );
+    input.description = "セキュリティ要件チェックリストの運用システム".into();
     let version = store.catalog_versions().await.unwrap()[0].id;
     let sys = store.create_system(&system_ctx(), &input, version).await.unwrap();
     let file = self_assessment();
@@ -215,22 +214,7 @@ async fn an_answers_file_with_any_problem_saves_nothing_and_names_every_problem(
     let store = sqlite_store(&data).await;
     let dept = store.organisations().await.unwrap().into_iter().find(|o| o.name == "出納課").unwrap().id;
     // Not a web system: the web items do not apply.
-    let input = mamori_store::systems::SystemInput {
-        name: "会計システム".into(),
-        description: String::new(),
-        department_id: dept,
-        vendor_id: None,
-        maintenance_id: None,
-        cloud_id: None,
-        phase: mamori_core::checklist::Phase::Building,
-        attrs: mamori_core::catalog::SystemAttributes::default(),
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec![],
-        hosts: vec![],
-        due_on: None,
-    };
+    let input = system_input("会計システム", dept, None, Default::default());
     let version = store.catalog_versions().await.unwrap()[0].id;
     let sys = store.create_system(&system_ctx(), &input, version).await.unwrap();
     let catalog = mamori_core::catalog::CatalogFile::shipped();
