@@ -167,21 +167,59 @@ pub(crate) struct Shared {
 }
 
 impl Store {
-    /// Connects, applies every pending migration, checks the data keys
-    /// against the database and, at the first opening with encryption at
-    /// rest, seals every value stored before ([`crate::crypt`]).
+    /// Connects, checks the data keys against the database, applies every
+    /// pending migration and, at the first opening with encryption at rest,
+    /// seals every value stored before ([`crate::crypt`]). Keys that are
+    /// not the database's are refused before any migration runs: a wrong
+    /// key changes nothing, not even the schema.
     pub async fn open(
         location: &DatabaseLocation,
         keys: std::sync::Arc<crate::crypt::Keyring>,
     ) -> Result<Store, StoreError> {
-        let store = Store::open_unchecked(location, keys).await?;
-        if let Err(e) = store.prepare_keys().await {
+        let store = Store::connect(location, keys).await?;
+        let ready = async {
+            if store.records_data_keys().await? {
+                store.check_keys().await?;
+            }
+            store.migrate().await?;
+            store.prepare_keys().await
+        };
+        if let Err(e) = ready.await {
             // Closed here, not left to the pools' threads while the process
             // exits: what a refused start leaves on disk is then decided.
             store.close().await;
             return Err(e);
         }
         Ok(store)
+    }
+
+    /// Whether the database already has the table of its data keys (not a
+    /// new one, nor one made before encryption at rest).
+    async fn records_data_keys(&self) -> Result<bool, StoreError> {
+        Ok(match &self.shared.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'data_key'",
+                )
+                .fetch_one(write)
+                .await?
+                    > 0
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query_scalar::<_, bool>("SELECT to_regclass('data_key') IS NOT NULL").fetch_one(pool).await?
+            }
+        })
+    }
+
+    /// Applies every pending migration.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.shared.pools {
+            Pools::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            // sqlx takes an advisory lock, so instances starting together
+            // apply each migration once.
+            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
     }
 
     /// Opens without checking the keys against the database or sealing
@@ -191,10 +229,16 @@ impl Store {
         location: &DatabaseLocation,
         keys: std::sync::Arc<crate::crypt::Keyring>,
     ) -> Result<Store, StoreError> {
-        Store::open_unchecked(location, keys).await
+        let store = Store::connect(location, keys).await?;
+        if let Err(e) = store.migrate().await {
+            store.close().await;
+            return Err(e);
+        }
+        Ok(store)
     }
 
-    async fn open_unchecked(
+    /// The pools, nothing read or written yet.
+    async fn connect(
         location: &DatabaseLocation,
         keys: std::sync::Arc<crate::crypt::Keyring>,
     ) -> Result<Store, StoreError> {
@@ -214,7 +258,6 @@ impl Store {
                     .acquire_timeout(BUSY_TIMEOUT)
                     .connect_with(options.clone())
                     .await?;
-                sqlx::migrate!("./migrations/sqlite").run(&write).await?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(BUSY_TIMEOUT)
@@ -224,9 +267,6 @@ impl Store {
             }
             DatabaseLocation::Postgres(url) => {
                 let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(BUSY_TIMEOUT).connect(url).await?;
-                // sqlx takes an advisory lock, so instances starting together
-                // apply each migration once.
-                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
                 Pools::Postgres(pool)
             }
         };

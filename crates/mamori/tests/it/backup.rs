@@ -555,6 +555,43 @@ async fn a_wrong_or_missing_data_key_stops_the_start_and_a_rotation_under_a_runn
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// A wrong key is refused before a pending migration runs: after an
+/// upgrade, a start with the wrong key file changes nothing, not even the
+/// schema. (An older schema is made by forgetting the newest migration.)
+#[tokio::test]
+async fn a_wrong_key_is_refused_before_a_pending_migration_runs() {
+    use sqlx::Connection;
+    let root = TempDir::new().unwrap();
+    let dir = root.path().join("data");
+    let d = dir.to_str().unwrap();
+    let (code, _, err) = run(&["org", "create", "情報政策課", "--kind", "department", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let url = format!("sqlite://{}", dir.join("mamori.db").display());
+    let applied = || async {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        n
+    };
+    let all = applied().await;
+    {
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    }
+    std::fs::write(dir.join("data.key"), mamori_store::crypt::new_key_line(1)).unwrap();
+    let before = std::fs::read(dir.join("mamori.db")).unwrap();
+    let (code, out, err) = run(&["verify", "--data-dir", d]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("データ鍵 #1 がこのデータベースの鍵と違います"), "{err}");
+    assert!(std::fs::read(dir.join("mamori.db")).unwrap() == before, "the database file is as it was");
+    assert_eq!(applied().await, all - 1, "the pending migration did not run");
+}
+
 /// An unsealed archive rewritten by hand with consistent hashes: a table
 /// name carrying SQL, and a column the schema does not have. Names come
 /// from the target's schema only, so each is refused and nothing is loaded.
