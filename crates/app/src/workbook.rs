@@ -4,11 +4,11 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::{can_answer, AnswerInput, AnswerProblem, Review};
+use mamori_core::checklist::{can_answer, AnswerInput, Review};
 use mamori_core::identity::Permission;
 use mamori_core::report::{status_word, ChecklistReport};
 use mamori_files::answer_file::FileAnswer;
-use mamori_files::answers::{CellError, Upload};
+use mamori_files::answers::{problem_text, CellError, Upload};
 use mamori_store::systems::AnswerChange;
 use std::collections::HashMap;
 
@@ -57,17 +57,6 @@ impl From<mamori_store::StoreError> for UploadRefused {
 pub async fn answer_workbook(op: &Op<'_>, id: i64) -> Result<ChecklistReport, Refused> {
     op.require(Permission::AnswerChecklist)?;
     crate::reports::checklist(op, id).await
-}
-
-fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
-    match p {
-        AnswerProblem::MeasuresRequired => ("対応内容", "対応済・一部対応の場合は、対応内容を記入してください"),
-        AnswerProblem::PlannedDateRequired => {
-            ("予定日", "一部対応・未対応の場合は、予定日 (予定が立たない場合はその理由) を記入してください")
-        }
-        AnswerProblem::ReasonRequired => ("理由", "対象外の場合は、理由を記入してください"),
-        AnswerProblem::TooLong => ("対応内容", "長すぎます"),
-    }
 }
 
 /// What `upload` would change in system `id`: the answers that differ

@@ -22,7 +22,6 @@ use mamori_core::checklist::{AnswerInput, AnswerStatus};
 use mamori_core::report::status_of_word;
 use serde::Deserialize;
 use std::collections::BTreeSet;
-use time::Date;
 
 /// Far beyond 79 long answers; a file larger is refused unread.
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
@@ -86,13 +85,6 @@ fn status(word: &str) -> Option<AnswerStatus> {
     status_of_word(word).or_else(|| AnswerStatus::parse(word))
 }
 
-fn date(text: &str) -> Option<Date> {
-    let parts: Vec<&str> = text.trim().split(['-', '/']).collect();
-    let [y, m, d] = parts[..] else { return None };
-    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
-    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
-}
-
 /// The measures as saved: the text, then what shows it on a line of its own.
 fn measures_with_basis(measures: &str, basis: &[String]) -> String {
     let measures = measures.trim_end();
@@ -140,7 +132,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<FileAnswer>, Vec<FileProblem>> {
         };
         let planned = match e.planned.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => match date(text) {
+            Some(text) => match crate::answers::date_text(text) {
                 Some(d) => Some(d),
                 None => {
                     problem("planned", "日付は 2027-03-31 の形で書いてください");
@@ -156,20 +148,9 @@ pub fn read(bytes: &[u8]) -> Result<Vec<FileAnswer>, Vec<FileProblem>> {
             AnswerInput { status, measures: measures_with_basis(&e.measures, &e.basis), planned, reason: e.reason };
         let found = input.problems();
         for (field, p) in &found {
-            use mamori_core::checklist::AnswerProblem::*;
             // The file's own name for the field.
             let field = if *field == "planned_date" { "planned" } else { field };
-            problem(
-                field,
-                match p {
-                    MeasuresRequired => "対応済・一部対応の場合は、対応内容を書いてください",
-                    PlannedDateRequired => {
-                        "一部対応・未対応の場合は、予定日 (予定が立たない場合はその理由) を書いてください"
-                    }
-                    ReasonRequired => "対象外の場合は、理由を書いてください",
-                    TooLong => "長すぎます (10,000 文字まで)",
-                },
-            );
+            problem(field, crate::answers::problem_text(*p).1);
         }
         if found.is_empty() {
             answers.push(FileAnswer { number: n, input, basis: e.basis });

@@ -8,7 +8,7 @@
 use crate::report::{ANSWER_COLUMNS, META_SHEET, SHEET};
 use crate::xlsx_guard::{self, Limits};
 use calamine::{Data, Reader, Xlsx};
-use mamori_core::checklist::{AnswerStatus, MAX_ANSWER_TEXT};
+use mamori_core::checklist::{AnswerProblem, AnswerStatus, MAX_ANSWER_TEXT};
 use mamori_core::report::{status_of_word, COLUMNS};
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -91,18 +91,34 @@ fn whole(d: Option<&Data>) -> Option<i64> {
     }
 }
 
+/// A date written as text: `2027-03-31` or `2027/3/31` (also in answers
+/// files, [`crate::answer_file`]).
+pub(crate) fn date_text(s: &str) -> Option<Date> {
+    let parts: Vec<&str> = s.trim().split(['-', '/']).collect();
+    let [y, m, d] = parts[..] else { return None };
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
+/// The column and the message of a problem with an answer, as the person
+/// who filled in a file reads them (the workbook and the answers file).
+pub fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
+    match p {
+        AnswerProblem::MeasuresRequired => ("対応内容", "対応済・一部対応の場合は、対応内容を記入してください"),
+        AnswerProblem::PlannedDateRequired => {
+            ("予定日", "一部対応・未対応の場合は、予定日 (予定が立たない場合はその理由) を記入してください")
+        }
+        AnswerProblem::ReasonRequired => ("理由", "対象外の場合は、理由を記入してください"),
+        AnswerProblem::TooLong => ("対応内容", "長すぎます (10,000 文字まで)"),
+    }
+}
+
 /// A date typed as text (`2027-03-31`, `2027/3/31`) or as an Excel date.
 fn date(d: Option<&Data>) -> Result<Option<Date>, ()> {
     let serial = match d {
         None | Some(Data::Empty) => return Ok(None),
         Some(Data::String(s)) if s.trim().is_empty() => return Ok(None),
-        Some(Data::String(s)) => {
-            let parts: Vec<&str> = s.trim().split(['-', '/']).collect();
-            let [y, m, d] = parts[..] else { return Err(()) };
-            let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>()) else { return Err(()) };
-            let month = time::Month::try_from(m).map_err(drop)?;
-            return Date::from_calendar_date(y, month, d).map(Some).map_err(drop);
-        }
+        Some(Data::String(s)) => return date_text(s).map(Some).ok_or(()),
         Some(Data::DateTime(dt)) => dt.as_f64(),
         Some(Data::Float(f)) => *f,
         Some(_) => return Err(()),

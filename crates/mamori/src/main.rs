@@ -52,7 +52,9 @@ fn main() -> ExitCode {
 /// left 35 MiB idle and the page throughput as it was (docs/PERFORMANCE.md).
 /// The option must be set before the first allocation, so this runs as the
 /// program is loaded, before Rust's runtime starts (and allocates);
-/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still wins.
+/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still wins. (An
+/// `.init_array` entry is what the `ctor` crate's macro writes; one static
+/// does not need a dependency.)
 #[used]
 #[link_section = ".init_array"]
 static COMMIT_ONLY_WHAT_IS_USED: extern "C" fn() = commit_only_what_is_used;

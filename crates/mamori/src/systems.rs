@@ -158,8 +158,7 @@ async fn import_answers(op: &mamori_app::Op<'_>, id: i64, file: &std::path::Path
     let changes = match file_changes(op, id, &answers).await {
         Ok(c) => c,
         Err(UploadRefused::Cells(cells)) => return refuse(cells.iter().map(|c| c.located()).collect()),
-        Err(UploadRefused::Refused(Refused::NotFound)) => return refuse(vec![format!("システム {id} はありません")]),
-        Err(UploadRefused::Refused(e)) => return refuse(vec![e.to_string()]),
+        Err(UploadRefused::Refused(e)) => return refuse(vec![refusal(id, &e)]),
     };
     for c in &changes {
         let was = c.before.as_ref().map_or("未回答", |b| mamori_core::report::status_word(b.status));
@@ -175,8 +174,18 @@ async fn import_answers(op: &mamori_app::Op<'_>, id: i64, file: &std::path::Path
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("mamori: 保存できません。何も保存していません (nothing saved): {e}");
+            eprintln!("mamori: 保存できません。何も保存していません (nothing saved): {}", refusal(id, &e));
             ExitCode::from(EXIT_PROBLEM)
         }
+    }
+}
+
+/// Why answers could not be brought in, in words for the operator.
+fn refusal(id: i64, e: &Refused) -> String {
+    match e {
+        Refused::NotFound => format!("システム {id} はありません"),
+        Refused::Workflow(_) => "このシステムは今は回答を変更できません (提出済み・審査中・承認済み)".into(),
+        Refused::Stale => "取り込みの間に回答が変更されました。もう一度実行してください".into(),
+        e => e.to_string(),
     }
 }

@@ -198,6 +198,20 @@ async fn the_self_assessment_workbook_is_what_mamoris_report_makes_of_the_answer
         rows,
         "the committed workbook is not what the answers make: run scripts/self-assessment"
     );
+    // Once submitted, the system's answers are the office's to review: the
+    // file is refused in words, and nothing changes.
+    let store = sqlite_store(&data).await;
+    store.submit_system(&system_ctx(), sys).await.unwrap();
+    let changed = data.join("changed.yaml");
+    std::fs::write(&changed, "answers:\n  - {number: 33, status: 未対応, reason: 別の答え}\n").unwrap();
+    let (code, out, err) =
+        run(&["system", "import-answers", &sys.to_string(), "--file", changed.to_str().unwrap(), "--data-dir", &d])
+            .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("このシステムは今は回答を変更できません") && err.contains("何も保存していません"), "{err}");
+    let n33 = store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 33).unwrap();
+    assert_eq!(n33.input.status, AnswerStatus::Done, "nothing saved");
+    store.close().await;
 }
 
 /// An answers file with any problem saves nothing, and names every problem
