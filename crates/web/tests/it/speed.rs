@@ -292,3 +292,75 @@ async fn the_systems_list_shows_fifty_a_page_with_links_that_keep_the_filter() {
         app.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_item_list_kept_in_memory_follows_another_instances_decision_and_the_date_and_is_never_another_viewers() {
+    for app in App::each(Options::default()).await {
+        let (dept, vendor, officer, _) = ward(&app).await;
+        let (vendor_user, _) = app.signed_in("vendor", Role::Vendor, Some(vendor)).await;
+        vendor_user.get("/dashboard").await;
+        add_systems(&app, dept, vendor, 0, 1).await;
+        let s = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].clone();
+        let path = format!("/systems/{}", s.id);
+        let boxes = |body: &str| body.matches("type=\"checkbox\" name=\"item\"").count();
+        let ticked = |body: &str| body.matches(" checked>").count();
+        // Twice each: the second view is the one kept in memory.
+        let view = async |client: &Client, path: &str| {
+            client.get(path).await;
+            client.get(path).await.body
+        };
+        let pending =
+            app.store.answers(s.id, s.round).await.unwrap().iter().filter(|a| a.review == Review::Pending).count();
+        assert!(pending > 1, "{}", app.backend);
+        let officers = view(&officer, &path).await;
+        assert_eq!(boxes(&officers), pending, "{}: the officer may decide each pending item", app.backend);
+        assert_eq!(ticked(&officers), 0, "{}", app.backend);
+        // The same list for the vendor, right after: no box, no decision.
+        let vendors = view(&vendor_user, &path).await;
+        assert!(vendors.contains("実施済み"), "{}: the vendor sees the answers", app.backend);
+        assert_eq!(boxes(&vendors), 0, "{}: the officer's list is not the vendor's", app.backend);
+        assert!(!vendors.contains("id=\"approve-"), "{}", app.backend);
+        // The officer's own list again, and with every box ticked.
+        assert_eq!(boxes(&view(&officer, &path).await), pending, "{}", app.backend);
+        assert_eq!(ticked(&view(&officer, &format!("{path}?select=pending")).await), pending, "{}", app.backend);
+        assert_eq!(ticked(&view(&officer, &path).await), 0, "{}", app.backend);
+        // Only the returned: none yet.
+        assert_eq!(boxes(&view(&officer, &format!("{path}?show=returned")).await), 0, "{}", app.backend);
+
+        // Another instance returns one item: the next view shows it.
+        let other = mamori_store::Store::open(&app.location, app.store.keys().clone()).await.unwrap();
+        let answers = other.answers(s.id, s.round).await.unwrap();
+        let a = answers.iter().find(|a| a.review == Review::Pending).unwrap();
+        other.decide(&app.system_ctx(), s.id, a.number, a.revision, Review::Returned, "別の手段で返却").await.unwrap();
+        let after = officer.get(&path).await.body;
+        assert_eq!(boxes(&after), pending - 1, "{}: one decided elsewhere", app.backend);
+        assert!(after.contains("別の手段で返却"), "{}: its comment in the list", app.backend);
+        let returned = officer.get(&format!("{path}?show=returned")).await.body;
+        assert!(returned.contains(&format!("id=\"item-{}\"", a.number)), "{}", app.backend);
+        other.close().await;
+
+        // A planned date passes with no change to the data: after midnight
+        // in Japan the list marks the item overdue.
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+        let planned = AnswerInput {
+            status: AnswerStatus::Partial,
+            measures: "一部実施".into(),
+            planned: Some(app.now().to_offset(jst).date()),
+            reason: String::new(),
+        };
+        let dated = system(&app, dept, Some(vendor), "期日のあるシステム").await;
+        let first = app.store.answers(s.id, s.round).await.unwrap()[0].number;
+        app.store.save_answer(&app.system_ctx(), dated, first, &planned).await.unwrap();
+        let path = format!("/systems/{dated}");
+        let overdue = |body: &str| body.contains(&format!("id=\"item-{first}\" class=\"review-draft attention\""));
+        // The test's clock starts at noon: ten minutes to midnight, then
+        // ten minutes past (well inside the session's idle limit).
+        app.clock.advance(time::Duration::minutes(11 * 60 + 50));
+        let (late, _) = app.signed_in("vendor2", Role::Vendor, Some(vendor)).await;
+        let before = view(&late, &path).await;
+        assert!(before.contains("一部実施") && !overdue(&before), "{}: due today, not overdue", app.backend);
+        app.clock.advance(time::Duration::minutes(20));
+        assert!(overdue(&late.get(&path).await.body), "{}: overdue the next day", app.backend);
+        app.close().await;
+    }
+}

@@ -8,17 +8,23 @@ use crate::handlers::Reply;
 use crate::handlers::{html, jst};
 
 use crate::auth::CurrentUser;
+use crate::error::AppError;
 use crate::forms::FormErrors;
+use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::{Path, Query};
+use mamori_core::catalog::CatalogFile;
 use mamori_core::checklist::{self, AnswerStatus, Progress, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::Permission;
 use mamori_core::parties::Party;
-use mamori_core::verification::Verdict;
+use mamori_core::verification::{ScanReport, Verdict};
+use mamori_store::figures::SystemFigures;
 use mamori_store::scans::ScanStatus;
 use mamori_store::systems::SystemRecord;
 use serde::Deserialize;
+use std::sync::Arc;
+use time::Date;
 
 // ----- one system -------------------------------------------------------------------------
 
@@ -71,6 +77,32 @@ pub struct PartRow {
     yours: bool,
 }
 
+/// The item list of the page: its HTML and what the rest of the page
+/// counts from it. Rendering it is most of the page's work, so it is kept
+/// per data revision ([`mamori_store::Store::remember`]) under everything
+/// else it depends on: the system, the date, the language, the filter,
+/// whether the boxes are ticked and whether the viewer may review.
+pub(super) struct ItemList {
+    html: String,
+    counts: Progress,
+    /// Rows each filter of [`RowFilter::ALL`] shows.
+    filter_counts: [usize; RowFilter::ALL.len()],
+    /// Items answered and not yet decided.
+    undecided: usize,
+    /// Rows shown that may be decided now: number and the revision seen.
+    reviewable: Vec<(u32, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "system_items.html")]
+struct ItemTable<'a> {
+    t: &'a Tr<'a>,
+    sid: i64,
+    rows: &'a [ItemRow],
+    can_review: bool,
+    select_pending: bool,
+}
+
 #[derive(Template)]
 #[template(path = "system.html")]
 struct SystemPage<'a> {
@@ -80,7 +112,8 @@ struct SystemPage<'a> {
     status: String,
     attrs: Vec<String>,
     counts: Progress,
-    rows: Vec<ItemRow>,
+    /// The item list, rendered (kept per data revision).
+    items: Arc<ItemList>,
     can_manage: bool,
     can_submit: bool,
     /// The person's part is in; the others are not.
@@ -194,7 +227,7 @@ async fn system_page_with(
     let catalog = page.store.catalog(s.catalog_version_id).await?;
     let figures = page.store.figures(std::slice::from_ref(&s)).await?;
     let figures = figures.first().ok_or_else(|| crate::error::AppError::Internal("no figures".into()))?;
-    let overrides = page.store.overrides(s.id).await?;
+    let overrides = if user.can(Permission::ManageSystems) { page.store.overrides(s.id).await? } else { Vec::new() };
     let today = today(page);
     let scan = page.store.scans(s.id, 1).await?.into_iter().next();
     let moved = if user.can(Permission::ViewPortDetails) {
@@ -210,7 +243,8 @@ async fn system_page_with(
     } else {
         Vec::new()
     };
-    let report = scan.as_ref().and_then(|r| r.report.clone()).unwrap_or_default();
+    let no_report = ScanReport::default();
+    let report = scan.as_ref().and_then(|r| r.report.as_ref()).unwrap_or(&no_report);
     let p = page.ctx().await?;
     let scan_status = match &scan {
         None => p.t.get("scan-never"),
@@ -226,102 +260,38 @@ async fn system_page_with(
         .iter()
         .flat_map(|t| t.checks.iter().map(|c| scan_line(&p.t, &t.target, c, port_details)))
         .collect();
-    // The answers' text and the evidence, shown in the list so that an
-    // item can be read and decided without opening it.
-    let answers = page.store.answers(s.id, s.round).await?;
-    let evidence = page.store.evidence_of_round(s.id, s.round).await?;
-    let links = page.store.document_links(s.id, s.round).await?;
     let who = super::Answerers::of(page, &s).await?;
     let may_review = user.can(Permission::ReviewAnswers);
-    let mut counts = Progress::default();
-    let mut rows = Vec::new();
-    for item in &figures.items {
-        let Some(r) = catalog.requirements.get(item.index) else { continue };
-        let a = item.answer.as_ref();
-        let record = answers.iter().find(|x| x.number == r.number);
-        let overdue = a.is_some_and(|(a, _)| a.overdue(today));
-        let auto = report.worst_of(&r.check_ids());
-        counts.count(a.map(|(a, review)| (a, *review)), today);
-        rows.push(ItemRow {
-            number: r.number,
-            major: r.major.clone(),
-            middle: r.middle.clone(),
-            text: r.text.clone(),
-            answer: a.map_or_else(|| p.t.get("ans-none"), |(a, _)| p.t.label(a.status)),
-            review: match a {
-                None => String::new(),
-                Some(_) if item.changed_after_approval => p.t.get("rev-changed-after-approval"),
-                Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
-                    p.t.get(if item.revised_after_return { "rev-fixed" } else { "rev-draft" })
-                }
-                Some((_, review)) => p.t.label(*review),
-            },
-            review_class: match a {
-                None => "",
-                Some(_) if item.changed_after_approval => "changed",
-                Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
-                    if item.revised_after_return {
-                        "fixed"
-                    } else {
-                        "draft"
-                    }
-                }
-                Some((_, review)) => review.as_str(),
-            },
-            overdue,
-            overridden: overrides.iter().find(|o| o.number == r.number).map(|o| o.reason.clone()).unwrap_or_default(),
-            auto: auto.map(|v| p.t.label(v)).unwrap_or_default(),
-            auto_class: match auto {
-                Some(Verdict::Fail) => "fail",
-                Some(Verdict::Pass) => "pass",
-                Some(Verdict::Warn | Verdict::Error) => "warn",
-                None => "",
-            },
-            contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|(a, _)| a.status == AnswerStatus::Done),
-            pending: a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval,
-            measures: record.map(|x| x.input.measures.clone()).unwrap_or_default(),
-            reason: record.map(|x| x.input.reason.clone()).unwrap_or_default(),
-            planned: record.and_then(|x| x.input.planned).map(|d| d.to_string()).unwrap_or_default(),
-            revision: record.map_or(0, |x| x.revision),
-            comment: record
-                .filter(|x| x.review == Review::Returned || x.revised_after_return)
-                .map(|x| x.review_comment.clone())
-                .unwrap_or_default(),
-            evidence: evidence
-                .iter()
-                .filter(|e| e.number == r.number)
-                .map(|e| (e.id, e.original_name.clone()))
-                .collect(),
-            documents: links.iter().filter(|l| l.number == r.number).map(|l| (l.shows.id, l.title.clone())).collect(),
-            answerer: who.label(&p.t, r.number),
-            reviewable: may_review
-                && (a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval)
-                && checklist::can_review_item(s.status, who.parts.item_submitted(r.number)).is_ok(),
-        });
-    }
-    let rows_undecided = rows.iter().filter(|r| r.pending).count();
+    let filter = RowFilter::parse(show);
+    let key = format!("{:?}", (s.id, today, p.t.lang, may_review, select_pending, filter));
+    let items = page
+        .store
+        .remember("system-items", key, async || {
+            let list = Items { page, s: &s, catalog: &catalog, figures, report, who: &who, today };
+            list.render(&p.t, may_review, select_pending, filter).await.map(Arc::new)
+        })
+        .await?;
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
     let mine: Vec<u32> = user.answers_for().map(|o| who.parts.numbers_of(o)).unwrap_or_default();
-    let items: Vec<_> =
+    let items_mine: Vec<_> =
         checklist::item_states(&applicable, &decided).into_iter().filter(|i| mine.contains(&i.number)).collect();
     // What stops the submission of the person's part: items not answered,
     // and returned items not answered again, named apart.
-    let (returned, missing): (Vec<u32>, Vec<u32>) = match checklist::submit(s.status, &items) {
+    let (returned, missing): (Vec<u32>, Vec<u32>) = match checklist::submit(s.status, &items_mine) {
         Err(WorkflowError::Unanswered(m)) => {
-            m.into_iter().partition(|n| items.iter().any(|i| i.number == *n && i.review == Review::Returned))
+            m.into_iter().partition(|n| items_mine.iter().any(|i| i.number == *n && i.review == Review::Returned))
         }
         _ => (vec![], vec![]),
     };
     // The list's filters, with how many rows each shows.
-    let filter = RowFilter::parse(show);
     let filters = RowFilter::ALL
         .iter()
-        .map(|f| (f.key(), p.t.get(f.label()), rows.iter().filter(|r| f.keeps(r)).count(), *f == filter))
+        .zip(items.filter_counts)
+        .map(|(f, count)| (f.key(), p.t.get(f.label()), count, *f == filter))
         .collect();
-    rows.retain(|r| filter.keeps(r));
-    let can_review = rows.iter().any(|r| r.reviewable);
+    let can_review = !items.reviewable.is_empty();
     let my_part_in = user.answers_for().is_some_and(|o| who.parts.is_submitted(o));
     let parts = who
         .parts
@@ -373,8 +343,7 @@ async fn system_page_with(
         phase: p.t.label(s.input.phase),
         status: p.t.label(s.status),
         attrs,
-        counts,
-        rows,
+        counts: items.counts,
         can_manage: user.can(Permission::ManageSystems),
         can_submit: !mine.is_empty() && checklist::can_change_part(s.status, my_part_in).is_ok(),
         part_waiting: !mine.is_empty() && my_part_in && s.status != SystemStatus::Submitted,
@@ -401,10 +370,125 @@ async fn system_page_with(
         scan_rows,
         errors,
         select_pending,
-        undecided: rows_undecided,
+        undecided: items.undecided,
+        items,
         p,
         s,
     })
+}
+
+/// What the item list is made from (all read at the request's revision).
+struct Items<'a> {
+    page: &'a Page,
+    s: &'a SystemRecord,
+    catalog: &'a CatalogFile,
+    figures: &'a SystemFigures,
+    report: &'a ScanReport,
+    who: &'a super::Answerers,
+    today: Date,
+}
+
+impl Items<'_> {
+    /// The rows, counted and rendered.
+    async fn render(
+        &self,
+        t: &Tr<'_>,
+        may_review: bool,
+        select_pending: bool,
+        filter: RowFilter,
+    ) -> Result<ItemList, AppError> {
+        let Items { page, s, catalog, figures, report, who, today } = *self;
+        // The answers' text and the evidence, shown in the list so that an
+        // item can be read and decided without opening it.
+        let answers = page.store.answers(s.id, s.round).await?;
+        let evidence = page.store.evidence_of_round(s.id, s.round).await?;
+        let links = page.store.document_links(s.id, s.round).await?;
+        let overrides = page.store.overrides(s.id).await?;
+        let mut counts = Progress::default();
+        let mut rows = Vec::new();
+        for item in &figures.items {
+            let Some(r) = catalog.requirements.get(item.index) else { continue };
+            let a = item.answer.as_ref();
+            let record = answers.iter().find(|x| x.number == r.number);
+            let overdue = a.is_some_and(|(a, _)| a.overdue(today));
+            let auto = report.worst_of(&r.check_ids());
+            counts.count(a.map(|(a, review)| (a, *review)), today);
+            rows.push(ItemRow {
+                number: r.number,
+                major: r.major.clone(),
+                middle: r.middle.clone(),
+                text: r.text.clone(),
+                answer: a.map_or_else(|| t.get("ans-none"), |(a, _)| t.label(a.status)),
+                review: match a {
+                    None => String::new(),
+                    Some(_) if item.changed_after_approval => t.get("rev-changed-after-approval"),
+                    Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
+                        t.get(if item.revised_after_return { "rev-fixed" } else { "rev-draft" })
+                    }
+                    Some((_, review)) => t.label(*review),
+                },
+                review_class: match a {
+                    None => "",
+                    Some(_) if item.changed_after_approval => "changed",
+                    Some((_, Review::Pending)) if s.status != SystemStatus::Submitted => {
+                        if item.revised_after_return {
+                            "fixed"
+                        } else {
+                            "draft"
+                        }
+                    }
+                    Some((_, review)) => review.as_str(),
+                },
+                overdue,
+                overridden: overrides
+                    .iter()
+                    .find(|o| o.number == r.number)
+                    .map(|o| o.reason.clone())
+                    .unwrap_or_default(),
+                auto: auto.map(|v| t.label(v)).unwrap_or_default(),
+                auto_class: match auto {
+                    Some(Verdict::Fail) => "fail",
+                    Some(Verdict::Pass) => "pass",
+                    Some(Verdict::Warn | Verdict::Error) => "warn",
+                    None => "",
+                },
+                contradiction: auto == Some(Verdict::Fail) && a.is_some_and(|(a, _)| a.status == AnswerStatus::Done),
+                pending: a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval,
+                measures: record.map(|x| x.input.measures.clone()).unwrap_or_default(),
+                reason: record.map(|x| x.input.reason.clone()).unwrap_or_default(),
+                planned: record.and_then(|x| x.input.planned).map(|d| d.to_string()).unwrap_or_default(),
+                revision: record.map_or(0, |x| x.revision),
+                comment: record
+                    .filter(|x| x.review == Review::Returned || x.revised_after_return)
+                    .map(|x| x.review_comment.clone())
+                    .unwrap_or_default(),
+                evidence: evidence
+                    .iter()
+                    .filter(|e| e.number == r.number)
+                    .map(|e| (e.id, e.original_name.clone()))
+                    .collect(),
+                documents: links
+                    .iter()
+                    .filter(|l| l.number == r.number)
+                    .map(|l| (l.shows.id, l.title.clone()))
+                    .collect(),
+                answerer: who.label(t, r.number),
+                reviewable: may_review
+                    && (a.is_some_and(|(_, review)| *review == Review::Pending) || item.changed_after_approval)
+                    && checklist::can_review_item(s.status, who.parts.item_submitted(r.number)).is_ok(),
+            });
+        }
+        let mut filter_counts = [0; RowFilter::ALL.len()];
+        for (n, f) in filter_counts.iter_mut().zip(RowFilter::ALL) {
+            *n = rows.iter().filter(|r| f.keeps(r)).count();
+        }
+        let undecided = rows.iter().filter(|r| r.pending).count();
+        rows.retain(|r| filter.keeps(r));
+        let can_review = rows.iter().any(|r| r.reviewable);
+        let html = ItemTable { t, sid: s.id, rows: &rows, can_review, select_pending }.render()?;
+        let reviewable = rows.iter().filter(|r| r.reviewable).map(|r| (r.number, r.revision)).collect();
+        Ok(ItemList { html, counts, filter_counts, undecided, reviewable })
+    }
 }
 
 #[derive(Deserialize, Default)]
