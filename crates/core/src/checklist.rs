@@ -123,6 +123,11 @@ pub struct AnswerInput {
 pub const MAX_ANSWER_TEXT: usize = 10_000;
 
 impl AnswerInput {
+    /// 対応済, with what was done.
+    pub fn done(measures: impl Into<String>) -> AnswerInput {
+        AnswerInput { status: AnswerStatus::Done, measures: measures.into(), planned: None, reason: String::new() }
+    }
+
     /// Every problem at once, with the field it belongs to.
     pub fn problems(&self) -> Vec<(&'static str, AnswerProblem)> {
         use AnswerStatus::*;

@@ -215,22 +215,10 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
     let progress = Progress::new(args.systems);
     for (i, (name, d, v, phase, attrs, target)) in systems.into_iter().take(args.systems as usize).enumerate() {
         let input = SystemInput {
-            name: name.into(),
-            description: "デモ用のシステムです。".into(),
-            department_id: dept[d],
-            vendor_id: Some(vendors[v]),
-            maintenance_id: None,
-            cloud_id: None,
-            phase,
-            attrs,
-            ismap_number: if attrs.external_service { "C21-0001-1".into() } else { String::new() },
-            service_name: if attrs.external_service { "パブリッククラウド".into() } else { String::new() },
-            service_region: if attrs.external_service { "東京リージョン".into() } else { String::new() },
             // mamori itself on its default address: the daily scan has a real,
             // local target and contacts nothing outside this machine.
             urls: if attrs.web_system && i < 2 { vec!["https://127.0.0.1:8443/".to_owned()] } else { vec![] },
-            hosts: vec![],
-            due_on: None,
+            ..demo_system(name, dept[d], vendors[v], phase, attrs, "C21-0001-1")
         };
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
@@ -253,23 +241,10 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             SystemAttributes { availability_high: true, ..onprem() },
             web(false, false),
         ][k / 4 % 6];
-        let input = SystemInput {
-            name: format!("業務システム {n:04}"),
-            description: "デモ用のシステムです。".into(),
-            department_id: dept[k % dept.len()],
-            vendor_id: Some(vendors[k / dept.len() % vendors.len()]),
-            maintenance_id: None,
-            cloud_id: None,
-            phase,
-            attrs,
-            ismap_number: if attrs.external_service { format!("C21-{n:04}-1") } else { String::new() },
-            service_name: if attrs.external_service { "パブリッククラウド".into() } else { String::new() },
-            service_region: if attrs.external_service { "東京リージョン".into() } else { String::new() },
-            // No addresses: the server's scans of a large sample would only fail.
-            urls: vec![],
-            hosts: vec![],
-            due_on: None,
-        };
+        // No addresses: the server's scans of a large sample would only fail.
+        let (name, ismap) = (format!("業務システム {n:04}"), format!("C21-{n:04}-1"));
+        let (d, v) = (dept[k % dept.len()], vendors[k / dept.len() % vendors.len()]);
+        let input = demo_system(&name, d, v, phase, attrs, &ismap);
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
         drive(store, &ctx, id, &reqs, target, true).await?;
@@ -343,6 +318,29 @@ fn onprem() -> SystemAttributes {
     SystemAttributes { uses_servers: true, ..SystemAttributes::default() }
 }
 
+/// A demo system built by `vendor`; an external service gets the ISMAP
+/// number `ismap` and a service in Tokyo.
+fn demo_system(
+    name: &str,
+    department: i64,
+    vendor: i64,
+    phase: Phase,
+    attrs: SystemAttributes,
+    ismap: &str,
+) -> SystemInput {
+    let external = |v: &str| if attrs.external_service { v.to_owned() } else { String::new() };
+    SystemInput {
+        description: "デモ用のシステムです。".into(),
+        vendor_id: Some(vendor),
+        phase,
+        attrs,
+        ismap_number: external(ismap),
+        service_name: external("パブリッククラウド"),
+        service_region: external("東京リージョン"),
+        ..SystemInput::new(name, department)
+    }
+}
+
 /// Answers and reviews a system until it reaches `target`. A system left
 /// 回答中 has half its items answered, or all of them with `all_answered`.
 async fn drive(
@@ -375,12 +373,7 @@ async fn drive(
                 planned: None,
                 reason: "該当する機器を使用していない".into(),
             },
-            _ => AnswerInput {
-                status: AnswerStatus::Done,
-                measures: format!("No.{n} の対策を実施済み(設定画面の写しを添付)"),
-                planned: None,
-                reason: String::new(),
-            },
+            _ => AnswerInput::done(format!("No.{n} の対策を実施済み(設定画面の写しを添付)")),
         };
         store.save_answer(ctx, id, *n, &input).await?;
     }

@@ -62,6 +62,27 @@ impl SystemRecord {
 }
 
 impl SystemInput {
+    /// A system of `department_id` with nothing else entered yet: being
+    /// built, no vendor, no attribute, no description, address or due date.
+    pub fn new(name: &str, department_id: i64) -> SystemInput {
+        SystemInput {
+            name: name.to_owned(),
+            description: String::new(),
+            department_id,
+            vendor_id: None,
+            maintenance_id: None,
+            cloud_id: None,
+            phase: Phase::Building,
+            attrs: SystemAttributes::default(),
+            ismap_number: String::new(),
+            service_name: String::new(),
+            service_region: String::new(),
+            urls: vec![],
+            hosts: vec![],
+            due_on: None,
+        }
+    }
+
     /// The system's department and vendors, by party.
     pub fn parties(&self) -> Parties {
         Parties {

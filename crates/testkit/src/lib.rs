@@ -16,6 +16,24 @@ use std::path::Path;
 
 pub const PG_ENV: &str = "MAMORI_TEST_DATABASE_URL";
 
+/// Every file below the folders `roots`, at any depth (tests that read the
+/// project's own sources).
+pub fn files_under(roots: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = roots.to_vec();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a loud
 /// message) when no test cluster is configured outside CI.
 pub async fn fresh_pg_database() -> Option<String> {

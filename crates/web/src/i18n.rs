@@ -160,18 +160,7 @@ mod tests {
     fn every_key_the_code_uses_exists_in_both_languages() {
         let (ja, en) = (ids(JA), ids(EN));
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        let mut dirs = vec![root.join("src"), root.join("templates")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    files.push(path);
-                }
-            }
-        }
+        let files = mamori_testkit::files_under(&[root.join("src"), root.join("templates")]);
         let mut used = 0;
         // This file names the patterns it looks for.
         for path in files.into_iter().filter(|p| !p.ends_with("i18n.rs")) {

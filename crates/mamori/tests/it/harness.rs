@@ -327,21 +327,13 @@ pub async fn create_web_system(
     urls: Vec<String>,
 ) -> (i64, mamori_store::systems::SystemInput) {
     let orgs = store.organisations().await.unwrap();
+    let department = orgs.iter().find(|o| o.name == "総務課").unwrap().id;
     let input = mamori_store::systems::SystemInput {
-        name: "文書管理システム".into(),
-        description: String::new(),
-        department_id: orgs.iter().find(|o| o.name == "総務課").unwrap().id,
         vendor_id: Some(orgs.iter().find(|o| o.name == "ベンダーA").unwrap().id),
-        maintenance_id: None,
-        cloud_id: None,
         phase: mamori_core::checklist::Phase::Production,
         attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
         urls,
-        hosts: vec![],
-        due_on: None,
+        ..mamori_store::systems::SystemInput::new("文書管理システム", department)
     };
     let version = store.catalog_versions().await.unwrap()[0].id;
     let id = store.create_system(&system_ctx(), &input, version).await.unwrap();

@@ -226,12 +226,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     let system = store.system(id).await.unwrap().unwrap();
     let department = system.input.department_id;
     for n in store.parts(&system).await.unwrap().numbers_of(department) {
-        let done = mamori_core::checklist::AnswerInput {
-            status: mamori_core::checklist::AnswerStatus::Done,
-            measures: "実施済み".into(),
-            planned: None,
-            reason: String::new(),
-        };
+        let done = mamori_core::checklist::AnswerInput::done("実施済み");
         store.save_answer(&ctx, id, n, &done).await.unwrap();
     }
     store.submit_part(&ctx, id, department).await.unwrap();

@@ -5,7 +5,7 @@
 
 use crate::harness::{run, sqlite_store, system_ctx};
 use calamine::{Data, DataType, Reader, Xlsx};
-use mamori_core::checklist::{AnswerInput, AnswerStatus};
+use mamori_core::checklist::AnswerInput;
 use std::path::Path;
 use std::process::Command;
 use tempfile::TempDir;
@@ -69,12 +69,7 @@ async fn the_console_refuses_shift_jis_that_would_lose_a_character_and_names_it(
     let d = data(&dir);
     // System 4 of the demo is being answered: its vendor writes 𠮷 into No.1.
     let store = sqlite_store(Path::new(&d)).await;
-    let input = AnswerInput {
-        status: AnswerStatus::Done,
-        measures: "𠮷田が ID 管理簿を管理".into(),
-        planned: None,
-        reason: String::new(),
-    };
+    let input = AnswerInput::done("𠮷田が ID 管理簿を管理");
     store.save_answer(&system_ctx(), 4, 1, &input).await.unwrap();
     store.close().await;
     let out = dir.path().join("c.csv");

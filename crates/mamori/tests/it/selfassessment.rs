@@ -32,38 +32,20 @@ fn system_input(
     attrs: mamori_core::catalog::SystemAttributes,
 ) -> mamori_store::systems::SystemInput {
     mamori_store::systems::SystemInput {
-        name: name.into(),
-        description: String::new(),
-        department_id,
         vendor_id,
-        maintenance_id: None,
-        cloud_id: None,
-        phase: mamori_core::checklist::Phase::Building,
         attrs,
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec![],
-        hosts: vec![],
-        due_on: None,
+        ..mamori_store::systems::SystemInput::new(name, department_id)
     }
 }
 
 /// Every `fn NAME` of the workspace's Rust sources.
 fn function_names() -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
-    let mut dirs = vec![repo().join("crates")];
-    while let Some(dir) = dirs.pop() {
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                for part in text.split("fn ").skip(1) {
-                    let name: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                    names.insert(name);
-                }
+    for p in mamori_testkit::files_under(&[repo().join("crates")]) {
+        if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            for part in text.split("fn ").skip(1) {
+                names.insert(part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
             }
         }
     }

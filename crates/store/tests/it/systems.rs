@@ -1,6 +1,6 @@
 use crate::each_backend;
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{AnswerInput, AnswerStatus, Phase, Review, SystemStatus};
+use mamori_core::checklist::{AnswerInput, Review, SystemStatus};
 use mamori_core::identity::OrgKind;
 use mamori_core::scope::Scope;
 use mamori_store::systems::{SystemFilter, SystemInput};
@@ -15,20 +15,10 @@ async fn systems_answers_and_decisions_keep_their_history() {
         let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
         let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
         let input = SystemInput {
-            name: "文書管理システム".into(),
-            description: String::new(),
-            department_id: dept,
             vendor_id: Some(vendor),
-            maintenance_id: None,
-            cloud_id: None,
-            phase: Phase::Building,
             attrs: SystemAttributes { web_system: true, ..Default::default() },
-            ismap_number: String::new(),
-            service_name: String::new(),
-            service_region: String::new(),
             urls: vec!["https://docs.example.lg.jp/".into()],
-            hosts: vec![],
-            due_on: None,
+            ..SystemInput::new("文書管理システム", dept)
         };
         let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
         assert!(matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Taken)), "{}", db.name);
@@ -53,12 +43,7 @@ async fn systems_answers_and_decisions_keep_their_history() {
             .unwrap();
         assert_eq!(found.len(), 1, "{}", db.name);
 
-        let answer = AnswerInput {
-            status: AnswerStatus::Done,
-            measures: "TLS1.2以上".into(),
-            planned: None,
-            reason: String::new(),
-        };
+        let answer = AnswerInput::done("TLS1.2以上");
         db.store.save_answer(&ctx, id, 57, &answer).await.unwrap();
         assert_eq!(db.store.system(id).await.unwrap().unwrap().status, SystemStatus::Answering);
         // A requirement that does not apply to this system cannot be answered.

@@ -156,10 +156,23 @@ fn kinds() -> Vec<(&'static str, &'static str)> {
 }
 
 /// What the import form says after a sheet was sent.
+#[derive(Default)]
 pub enum Notes {
+    #[default]
     None,
     Done(String),
     Problems(Vec<String>),
+}
+
+/// What the inventory page shows besides the inventory: the component
+/// form as sent and its problems, the import's notes, a refused decision
+/// (by match).
+#[derive(Default)]
+struct Shown {
+    form: ComponentForm,
+    errors: FormErrors,
+    notes: Notes,
+    decision_error: Option<(i64, String)>,
 }
 
 #[derive(Template)]
@@ -184,27 +197,8 @@ struct InventoryPage<'a> {
     decision_error: Option<(i64, String)>,
 }
 
-async fn inventory_page(
-    page: &Page,
-    who: &Acting,
-    id: i64,
-    form: ComponentForm,
-    errors: FormErrors,
-    notes: Notes,
-) -> Reply {
-    inventory_page_with(page, who, id, form, errors, notes, None).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn inventory_page_with(
-    page: &Page,
-    who: &Acting,
-    id: i64,
-    form: ComponentForm,
-    errors: FormErrors,
-    notes: Notes,
-    decision_error: Option<(i64, String)>,
-) -> Reply {
+async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Reply {
+    let Shown { form, errors, notes, decision_error } = shown;
     let inv = inv::inventory(&who.op(page), id).await?;
     let today = today(page);
     let rows: Vec<Row> = inv
@@ -235,7 +229,7 @@ async fn inventory_page_with(
 }
 
 pub async fn inventory(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None).await
+    inventory_page(&page, &who, id, Shown::default()).await
 }
 
 fn refused_field(page: &Page, e: Refused, errors: &mut FormErrors) -> Result<(), Refused> {
@@ -256,7 +250,7 @@ pub async fn add_component(page: Page, who: Acting, Path(id): Path<i64>, Form(fo
             Err(e) => refused_field(&page, e, &mut errors)?,
         }
     }
-    inventory_page(&page, &who, id, form, errors, Notes::None).await
+    inventory_page(&page, &who, id, Shown { form, errors, ..Shown::default() }).await
 }
 
 #[derive(Template)]
@@ -360,13 +354,12 @@ pub async fn import(page: Page, who: Acting, Path(id): Path<i64>, request: axum:
                         ("unchanged", &n.unchanged.to_string()),
                     ],
                 );
-                return inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::Done(note))
-                    .await;
+                return inventory_page(&page, &who, id, Shown { notes: Notes::Done(note), ..Shown::default() }).await;
             }
             Err(problems) => problems,
         }
     };
-    inventory_page(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::Problems(problems)).await
+    inventory_page(&page, &who, id, Shown { notes: Notes::Problems(problems), ..Shown::default() }).await
 }
 
 #[derive(Deserialize, Default)]
@@ -436,14 +429,15 @@ pub struct DecisionForm {
 pub async fn decide(page: Page, who: Acting, Path((id, mid)): Path<(i64, i64)>, Form(f): Form<DecisionForm>) -> Reply {
     use mamori_core::vulns::MatchState;
     let Some(state) = MatchState::parse(&f.state) else {
-        let e = Some((mid, page.t().get("vuln-state-required")));
-        return inventory_page_with(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None, e).await;
+        let decision_error = Some((mid, page.t().get("vuln-state-required")));
+        return inventory_page(&page, &who, id, Shown { decision_error, ..Shown::default() }).await;
     };
     match inv::decide(&who.op(&page), id, mid, state, &f.reason).await {
         Ok(()) => done(&page, "vuln-decided", &format!("/systems/{id}/inventory#vulns")).await,
         Err(Refused::Invalid(_)) => {
-            let e = Some((mid, page.t().with("vuln-reason-required", &[("max", &inv::MAX_REASON.to_string())])));
-            inventory_page_with(&page, &who, id, ComponentForm::default(), FormErrors::new(), Notes::None, e).await
+            let decision_error =
+                Some((mid, page.t().with("vuln-reason-required", &[("max", &inv::MAX_REASON.to_string())])));
+            inventory_page(&page, &who, id, Shown { decision_error, ..Shown::default() }).await
         }
         Err(e) => Err(e.into()),
     }

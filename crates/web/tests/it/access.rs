@@ -213,16 +213,7 @@ async fn role_by_route_matrix_has_no_surprise() {
         let match_of = async || app.store.vuln_matches(Some(system)).await.unwrap()[0].id;
         let mut matched = match_of().await;
         // A record of the system, made again each time a person who may removes it.
-        let domain = mamori_core::records::parse(mamori_core::records::RecordKind::Domain, |f| {
-            match f {
-                "domain" => "docs.example.lg.jp",
-                "expires" => "2030-01-01",
-                "retired" => "no",
-                _ => "",
-            }
-            .to_owned()
-        })
-        .unwrap();
+        let domain = crate::checklist::domain_record();
         let kind = mamori_core::records::RecordKind::Domain;
         let mut record = app.store.save_record(&app.ctx(), system, None, kind, &domain, (None, &[])).await.unwrap();
         let mut surprises = Vec::new();

@@ -434,23 +434,17 @@ async fn item_51_a_header_split_or_another_site_in_a_redirect_target_never_reach
 #[test]
 fn item_48_no_source_of_mamori_starts_a_process_or_a_shell() {
     let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut sources = Vec::new();
-    for krate in std::fs::read_dir(crates).unwrap().flatten() {
-        if krate.file_name() == "testkit" {
-            continue; // test helpers start the lab's servers
-        }
-        let mut dirs = vec![krate.path().join("src")];
-        while let Some(dir) = dirs.pop() {
-            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    sources.push(p);
-                }
-            }
-        }
-    }
+    // Not the test helpers' crate: it starts the lab's servers.
+    let shipped: Vec<_> = std::fs::read_dir(crates)
+        .unwrap()
+        .flatten()
+        .filter(|k| k.file_name() != "testkit")
+        .map(|k| k.path().join("src"))
+        .collect();
+    let sources: Vec<_> = mamori_testkit::files_under(&shipped)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
     assert!(sources.len() > 100, "the sources were found: {}", sources.len());
     for p in sources {
         let text = std::fs::read_to_string(&p).unwrap();

@@ -3,7 +3,6 @@
 //! them, the officer approves; another vendor sees nothing of it.
 
 use crate::harness::{App, Client, Options};
-use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::Phase;
 use mamori_core::identity::{OrgKind, Role};
 use mamori_store::systems::SystemInput;
@@ -22,6 +21,31 @@ pub async fn system(app: &App, dept: i64, vendor: Option<i64>, name: &str) -> i6
         }
     }
     id
+}
+
+/// A domain record: docs.example.lg.jp, held until 2030, not retired.
+pub fn domain_record() -> mamori_core::records::Values {
+    mamori_core::records::parse(mamori_core::records::RecordKind::Domain, |f| {
+        match f {
+            "domain" => "docs.example.lg.jp",
+            "expires" => "2030-01-01",
+            "retired" => "no",
+            _ => "",
+        }
+        .to_owned()
+    })
+    .unwrap()
+}
+
+/// Answers every applicable item of `sys` 対応済; returns their numbers.
+pub async fn answer_all(app: &App, sys: i64) -> Vec<u32> {
+    let s = app.store.system(sys).await.unwrap().unwrap();
+    let applicable: Vec<u32> = app.store.figures(&[s]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
+    for n in &applicable {
+        let a = mamori_core::checklist::AnswerInput::done(format!("No.{n} を実施"));
+        app.store.save_answer(&app.ctx(), sys, *n, &a).await.unwrap();
+    }
+    applicable
 }
 
 /// The cast of the records and inventory tests: 文書管理システム of 総務課
@@ -59,22 +83,7 @@ pub async fn system_with_parties(app: &App, dept: i64, vendor: Option<i64>, name
         Some(id) => id,
         None => app.store.catalog_versions().await.unwrap()[0].id,
     };
-    let input = SystemInput {
-        name: name.into(),
-        description: String::new(),
-        department_id: dept,
-        vendor_id: vendor,
-        maintenance_id: None,
-        cloud_id: None,
-        phase: Phase::Building,
-        attrs: SystemAttributes::default(),
-        ismap_number: String::new(),
-        service_name: String::new(),
-        service_region: String::new(),
-        urls: vec![],
-        hosts: vec![],
-        due_on: None,
-    };
+    let input = SystemInput { vendor_id: vendor, ..SystemInput::new(name, dept) };
     app.store.create_system(&ctx, &input, catalog).await.unwrap()
 }
 
@@ -1115,17 +1124,7 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let mut input = before.input.clone();
         input.attrs.web_system = true;
         app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
-        let s = app.store.system(sys).await.unwrap().unwrap();
-        let applicable: Vec<u32> = app.store.figures(&[s]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
-        for n in &applicable {
-            let a = mamori_core::checklist::AnswerInput {
-                status: mamori_core::checklist::AnswerStatus::Done,
-                measures: format!("No.{n} を実施"),
-                planned: None,
-                reason: String::new(),
-            };
-            app.store.save_answer(&app.ctx(), sys, *n, &a).await.unwrap();
-        }
+        answer_all(&app, sys).await;
         for n in [37, 78] {
             let r = vendor.upload(sys, n, &format!("No{n}の報告書.pdf"), b"%PDF-1.4\n".to_vec()).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
@@ -1193,17 +1192,7 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
 
         // A second system whose No.79 carries its evidence: retired once the record is there.
         let second = crate::checklist::system(&app, input.department_id, input.vendor_id, "廃止予定システム").await;
-        let s2 = app.store.system(second).await.unwrap().unwrap();
-        let applicable: Vec<u32> = app.store.figures(&[s2]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
-        for n in &applicable {
-            let a = mamori_core::checklist::AnswerInput {
-                status: mamori_core::checklist::AnswerStatus::Done,
-                measures: format!("No.{n} を実施"),
-                planned: None,
-                reason: String::new(),
-            };
-            app.store.save_answer(&app.ctx(), second, *n, &a).await.unwrap();
-        }
+        let applicable = answer_all(&app, second).await;
         let r = vendor.upload(second, 79, "廃棄証明書.pdf", b"%PDF-1.4\n".to_vec()).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         app.store.submit_system(&app.ctx(), second).await.unwrap();

@@ -224,6 +224,23 @@ impl App {
     /// An account with [`PASSWORD`]; the roles that must sign in with a
     /// second factor (admin, officer and, by default, vendor) get one,
     /// whose secret is returned.
+    /// One account of each role (the department's of `dept`, the vendor's
+    /// of `vendor`): role, login and second-factor secret.
+    pub async fn one_of_each_role(&self, dept: i64, vendor: i64) -> Vec<(Role, &'static str, Option<String>)> {
+        let mut people = Vec::new();
+        for (role, login, org) in [
+            (Role::Admin, "kanri01", None),
+            (Role::SecurityOfficer, "shinsa01", None),
+            (Role::Department, "busho01", Some(dept)),
+            (Role::Vendor, "gyosha01", Some(vendor)),
+            (Role::Auditor, "kansa01", None),
+        ] {
+            let (_, secret) = self.user(login, role, org).await;
+            people.push((role, login, secret));
+        }
+        people
+    }
+
     pub async fn user(&self, login: &str, role: Role, org: Option<i64>) -> (i64, Option<String>) {
         let id = self.issue(login, role, org).await;
         let secret = if self.state.config.security.second_factor.required(role) {

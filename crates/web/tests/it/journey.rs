@@ -8,7 +8,7 @@
 use crate::browser::Browser;
 use crate::harness::{App, Options, PASSWORD};
 use fantoccini::Locator;
-use mamori_core::checklist::{AnswerInput, AnswerStatus, Review};
+use mamori_core::checklist::{AnswerInput, Review};
 use mamori_core::identity::OrgKind;
 use std::sync::Arc;
 
@@ -116,12 +116,7 @@ async fn journey(app: &App, browsers: Arc<tokio::sync::Mutex<Vec<Arc<Browser>>>>
         .map(|i| i.number)
         .collect();
     for n in applicable.iter().filter(|n| **n > 2) {
-        let input = AnswerInput {
-            status: AnswerStatus::Done,
-            measures: format!("No.{n} 実施"),
-            planned: None,
-            reason: String::new(),
-        };
+        let input = AnswerInput::done(format!("No.{n} 実施"));
         app.store.save_answer(&app.ctx(), sys, *n, &input).await.unwrap();
     }
     for n in [1, 2] {

@@ -4,7 +4,7 @@
 
 use crate::checklist::system;
 use crate::harness::{App, Client, Options};
-use mamori_core::checklist::{AnswerInput, AnswerStatus, Review};
+use mamori_core::checklist::{AnswerInput, Review};
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
 
@@ -40,8 +40,7 @@ async fn approve_round(app: &App, sys: i64, round: i64) {
     let ctx = app.ctx();
     let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
     for n in &applicable {
-        let input =
-            AnswerInput { status: AnswerStatus::Done, measures: "実施".into(), planned: None, reason: String::new() };
+        let input = AnswerInput::done("実施");
         app.store.save_answer(&ctx, sys, *n, &input).await.unwrap();
     }
     app.store.submit_system(&ctx, sys).await.unwrap();

@@ -178,16 +178,7 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
         let ctx = app.ctx();
         app.store.save_component(&ctx, sys, Some(cid), &component("1.26.2")).await.unwrap();
         app.store.save_record(&ctx, sys, Some(rid), RecordKind::Backup, &backup("14"), (None, &[])).await.unwrap();
-        let domain = mamori_core::records::parse(RecordKind::Domain, |f| {
-            match f {
-                "domain" => "docs.example.lg.jp",
-                "expires" => "2030-01-01",
-                "retired" => "no",
-                _ => "",
-            }
-            .to_owned()
-        })
-        .unwrap();
+        let domain = crate::checklist::domain_record();
         app.store.save_record(&ctx, sys, None, RecordKind::Domain, &domain, (None, &[])).await.unwrap();
 
         let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;

@@ -31,12 +31,7 @@ async fn seeded(app: &App) -> (i64, crate::harness::Client) {
     let figures = app.store.figures(std::slice::from_ref(&s)).await.unwrap();
     for item in &figures[0].items {
         let input = match item.number {
-            1 => AnswerInput {
-                status: AnswerStatus::Done,
-                measures: "=HYPERLINK(\"x\") 𠮷田が管理".into(),
-                planned: None,
-                reason: String::new(),
-            },
+            1 => AnswerInput::done("=HYPERLINK(\"x\") 𠮷田が管理"),
             4 => AnswerInput {
                 status: AnswerStatus::NotDone,
                 measures: String::new(),
@@ -49,12 +44,7 @@ async fn seeded(app: &App) -> (i64, crate::harness::Client) {
                 planned: None,
                 reason: "共有端末を使わない".into(),
             },
-            n => AnswerInput {
-                status: AnswerStatus::Done,
-                measures: format!("No.{n} の対策を実施"),
-                planned: None,
-                reason: String::new(),
-            },
+            n => AnswerInput::done(format!("No.{n} の対策を実施")),
         };
         app.store.save_answer(&ctx, sys, item.number, &input).await.unwrap();
     }

@@ -46,17 +46,7 @@ async fn ward(app: &App) -> Ward {
     input.phase = Phase::Production;
     app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
 
-    let mut people = Vec::new();
-    for (role, login, org) in [
-        (Role::Admin, "kanri01", None),
-        (Role::SecurityOfficer, "shinsa01", None),
-        (Role::Department, "busho01", Some(dept)),
-        (Role::Vendor, "gyosha01", Some(vendor)),
-        (Role::Auditor, "kansa01", None),
-    ] {
-        let (_, secret) = app.user(login, role, org).await;
-        people.push((role, login, secret));
-    }
+    let people = app.one_of_each_role(dept, vendor).await;
     let vendor_account = app.store.account_by_login("gyosha01").await.unwrap().unwrap().id;
 
     // The vendor answers every item, one at length, and submits.
@@ -224,12 +214,7 @@ async fn scanned(app: &App, sys: i64) {
 /// Answers items `numbers` of system `sys` 対応済, straight in the store.
 async fn answered_in_store(app: &App, sys: i64, numbers: impl Iterator<Item = u32>) {
     for n in numbers {
-        let input = AnswerInput {
-            status: AnswerStatus::Done,
-            measures: format!("No.{n} の対策を実施"),
-            planned: None,
-            reason: String::new(),
-        };
+        let input = AnswerInput::done(format!("No.{n} の対策を実施"));
         app.store.save_answer(&app.ctx(), sys, n, &input).await.unwrap();
     }
 }

@@ -95,12 +95,7 @@ async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
             .collect();
         app.store.set_override(&ctx, id, numbers[0], false, "対象機器なし").await.unwrap();
         for n in &numbers[1..] {
-            let input = AnswerInput {
-                status: AnswerStatus::Done,
-                measures: "実施済み".into(),
-                planned: None,
-                reason: String::new(),
-            };
+            let input = AnswerInput::done("実施済み");
             app.store.save_answer(&ctx, id, *n, &input).await.unwrap();
         }
         app.store.submit_system(&ctx, id).await.unwrap();

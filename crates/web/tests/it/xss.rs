@@ -100,17 +100,7 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
     input.phase = Phase::Production;
     app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
 
-    let mut people = Vec::new();
-    for (role, login, org) in [
-        (Role::Admin, "kanri01", None),
-        (Role::SecurityOfficer, "shinsa01", None),
-        (Role::Department, "busho01", Some(dept)),
-        (Role::Vendor, "gyosha01", Some(vendor)),
-        (Role::Auditor, "kansa01", None),
-    ] {
-        let (_, secret) = app.user(login, role, org).await;
-        people.push((role, login, secret));
-    }
+    let people = app.one_of_each_role(dept, vendor).await;
     let account = app
         .store
         .issue_account(
