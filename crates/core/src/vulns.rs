@@ -51,6 +51,11 @@ pub struct Affected {
     pub vendor: String,
     pub product: String,
     pub versions: Versions,
+    /// Only when running on (or with) these: each entry one platform
+    /// condition, met by any product it lists (NVD's `AND` configurations:
+    /// Firefox on Windows, a firmware on its hardware). Empty: always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<Vec<Affected>>,
 }
 
 /// One advisory, as imported.
@@ -161,6 +166,30 @@ pub fn hit(c: &ComponentInput, affected: &Affected) -> Option<Hit> {
     }
 }
 
+/// The platform conditions of `affected` that no component of the system
+/// (`system`: all of its components) meets, each named by the products it
+/// lists ("microsoft windows"). Empty when it has none or all are met. A
+/// platform's version is not compared: the inventory names the platform
+/// the system runs on, and NVD names platforms mostly without versions.
+pub fn unmet_platforms(affected: &Affected, system: &[ComponentInput]) -> Vec<String> {
+    affected
+        .on
+        .iter()
+        .filter(|any_of| {
+            !any_of.iter().any(|p| {
+                let any_version = Affected { versions: Versions::Any, on: Vec::new(), ..p.clone() };
+                system.iter().any(|c| hit(c, &any_version).is_some())
+            })
+        })
+        .map(|any_of| {
+            let mut names: Vec<String> = any_of.iter().map(|p| format!("{} {}", p.vendor, p.product)).collect();
+            names.dedup();
+            names.truncate(3);
+            names.join(" / ")
+        })
+        .collect()
+}
+
 /// The names under which an advisory's product is looked up: its
 /// product, and its vendor and product together (see [`hit`]).
 pub fn product_keys(a: &Affected) -> [String; 2] {
@@ -188,7 +217,7 @@ mod tests {
     }
 
     fn affected(versions: Versions) -> Affected {
-        Affected { part: Some('a'), vendor: "f5".into(), product: "nginx".into(), versions }
+        Affected { part: Some('a'), vendor: "f5".into(), product: "nginx".into(), versions, on: vec![] }
     }
 
     fn bound(v: &str, included: bool) -> Option<Bound> {
@@ -260,5 +289,42 @@ mod tests {
         assert_eq!(hit(&component("F5", "nginx", "1.25.3", ""), &range), None, "the fixed version");
         let unknown = affected(Versions::Unknown);
         assert_eq!(hit(&by_name, &unknown), Some(Hit { by: MatchedBy::Name, version_checked: false }));
+    }
+
+    #[test]
+    fn a_platform_condition_is_met_by_any_component_of_the_system_that_names_one_of_its_products() {
+        let platform = |vendor: &str, product: &str| Affected {
+            part: Some('o'),
+            vendor: vendor.into(),
+            product: product.into(),
+            versions: Versions::Exact("-".into()),
+            on: vec![],
+        };
+        let firefox = Affected {
+            part: Some('a'),
+            vendor: "mozilla".into(),
+            product: "firefox".into(),
+            versions: Versions::Range { start: None, end: bound("120.0", false) },
+            on: vec![vec![platform("microsoft", "windows"), platform("microsoft", "windows_server")]],
+        };
+        let browser = component("Mozilla", "Firefox", "115.0", "");
+        assert!(hit(&browser, &firefox).is_some(), "the product and version are hit either way");
+        let linux = component("", "Linux kernel", "6.1", "cpe:2.3:o:linux:linux_kernel:6.1:*:*:*:*:*:*:*");
+        assert_eq!(
+            unmet_platforms(&firefox, &[browser.clone(), linux.clone()]),
+            vec!["microsoft windows / microsoft windows_server".to_owned()]
+        );
+        // Any of the condition's products meets it, whatever its version.
+        let server = component("Microsoft", "Windows Server", "2022", "");
+        assert!(unmet_platforms(&firefox, &[browser.clone(), linux, server]).is_empty());
+        let by_cpe = component("", "Windows", "10", "cpe:2.3:o:microsoft:windows:10:*:*:*:*:*:*:*");
+        assert!(unmet_platforms(&firefox, &[browser.clone(), by_cpe]).is_empty());
+        // No condition: nothing to meet.
+        let plain = Affected { on: vec![], ..firefox };
+        assert!(unmet_platforms(&plain, std::slice::from_ref(&browser)).is_empty());
+        // Written without the field when it is empty: advisories stored before read the same.
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("\"on\""), "{json}");
+        assert_eq!(serde_json::from_str::<Affected>(&json).unwrap(), plain);
     }
 }

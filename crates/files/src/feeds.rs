@@ -286,14 +286,20 @@ struct CvssData {
     base_score: f64,
 }
 
+/// One configuration: its nodes, all of which must hold when `operator`
+/// is `AND` (a product on a platform), any of which otherwise.
 #[derive(Deserialize)]
 struct NvdConfig {
+    #[serde(default)]
+    operator: String,
     #[serde(default)]
     nodes: Vec<NvdNode>,
 }
 
 #[derive(Deserialize)]
 struct NvdNode {
+    #[serde(default)]
+    negate: bool,
     #[serde(default, rename = "cpeMatch")]
     cpe_match: Vec<CpeMatch>,
 }
@@ -322,6 +328,79 @@ fn clip(s: &str, n: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(n).collect()
 }
 
+/// A CPE match as a product with its versions (`None`: not a product
+/// (`-`, "not applicable") or not a CPE).
+fn product(m: &CpeMatch) -> Option<Affected> {
+    let cpe = Cpe::parse(&m.criteria)?;
+    let (start, end) = (
+        bound(m.version_start_including.clone(), m.version_start_excluding.clone()),
+        bound(m.version_end_including.clone(), m.version_end_excluding.clone()),
+    );
+    let versions = match cpe.version.as_str() {
+        _ if start.is_some() || end.is_some() => Versions::Range { start, end },
+        "*" => Versions::Any,
+        "-" => return None,
+        _ => Versions::Exact(cpe.plain_version()),
+    };
+    Some(Affected { part: Some(cpe.part), vendor: cpe.vendor, product: cpe.product, versions, on: Vec::new() })
+}
+
+/// The vulnerable products of one configuration. In an `AND`
+/// configuration each carries the configuration's other nodes as platform
+/// conditions (any product a node lists meets it; a negated node, "not
+/// on", is no condition: mamori then matches more, never less).
+fn configuration_affected(cfg: &NvdConfig) -> Vec<Affected> {
+    let and = cfg.operator.eq_ignore_ascii_case("AND");
+    let mut out = Vec::new();
+    for (i, node) in cfg.nodes.iter().enumerate() {
+        let on: Vec<Vec<Affected>> = if and {
+            cfg.nodes
+                .iter()
+                .enumerate()
+                .filter(|(j, other)| *j != i && !other.negate && !other.cpe_match.iter().any(|m| m.vulnerable))
+                .take(MAX_CONDITIONS)
+                .map(|(_, other)| {
+                    // A platform named without a version ("-") is any version of it.
+                    other
+                        .cpe_match
+                        .iter()
+                        .filter_map(|m| Cpe::parse(&m.criteria))
+                        .map(|cpe| Affected {
+                            part: Some(cpe.part),
+                            vendor: cpe.vendor,
+                            product: cpe.product,
+                            versions: Versions::Any,
+                            on: Vec::new(),
+                        })
+                        .take(MAX_PLATFORMS)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|any_of| !any_of.is_empty())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for m in node.cpe_match.iter().filter(|m| m.vulnerable) {
+            if out.len() >= MAX_AFFECTED {
+                return out;
+            }
+            if let Some(a) = product(m) {
+                out.push(Affected { on: on.clone(), ..a });
+            }
+        }
+    }
+    out
+}
+
+/// The most products one platform condition keeps, and the most
+/// conditions a product keeps: each vulnerable product carries its own
+/// copy, so these bound what a file can make mamori hold. NVD lists some
+/// hardware by the hundred; past the first 20 a platform the inventory
+/// lists may go unseen, and the match then says to check it (it is never
+/// dropped).
+const MAX_PLATFORMS: usize = 20;
+const MAX_CONDITIONS: usize = 4;
+
 fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
     let file: NvdFile = serde_json::from_slice(bytes).map_err(|e| {
         FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line()))
@@ -344,28 +423,7 @@ fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
                 .find(|d| d.lang == "en")
                 .or(c.descriptions.first())
                 .map_or(String::new(), |d| clip(&d.value, 300));
-            let affected = c
-                .configurations
-                .iter()
-                .flat_map(|cfg| &cfg.nodes)
-                .flat_map(|n| &n.cpe_match)
-                .filter(|m| m.vulnerable)
-                .filter_map(|m| {
-                    let cpe = Cpe::parse(&m.criteria)?;
-                    let (start, end) = (
-                        bound(m.version_start_including.clone(), m.version_start_excluding.clone()),
-                        bound(m.version_end_including.clone(), m.version_end_excluding.clone()),
-                    );
-                    let versions = match cpe.version.as_str() {
-                        _ if start.is_some() || end.is_some() => Versions::Range { start, end },
-                        "*" => Versions::Any,
-                        "-" => return None,
-                        _ => Versions::Exact(cpe.plain_version()),
-                    };
-                    Some(Affected { part: Some(cpe.part), vendor: cpe.vendor, product: cpe.product, versions })
-                })
-                .take(MAX_AFFECTED)
-                .collect();
+            let affected = c.configurations.iter().flat_map(configuration_affected).take(MAX_AFFECTED).collect();
             Advisory {
                 source: VulnSource::Nvd,
                 link: format!("https://nvd.nist.gov/vuln/detail/{}", c.id),
@@ -495,6 +553,7 @@ fn jvn(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
                                         vendor: cpe.vendor,
                                         product: cpe.product,
                                         versions: Versions::Unknown,
+                                        on: Vec::new(),
                                     });
                                 }
                             }
@@ -598,6 +657,48 @@ pub(crate) mod tests {
         assert_eq!(a.affected[1].versions, Versions::Exact("2.4.57".into()));
     }
 
+    /// An NVD CVE with an `AND` configuration: Firefox before 120 when
+    /// running on Windows (neither Windows node vulnerable itself), and a
+    /// second configuration of Thunderbird alone.
+    pub const NVD_ON_PLATFORM: &str = r#"{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{
+      "id":"CVE-2023-6209","lastModified":"2025-02-01T00:00:00.000",
+      "descriptions":[{"lang":"en","value":"Only on Windows: a crafted page could crash the browser."}],
+      "metrics":{"cvssMetricV31":[{"cvssData":{"version":"3.1","baseScore":6.5}}]},
+      "configurations":[
+        {"operator":"AND","negate":false,"nodes":[
+          {"operator":"OR","negate":false,"cpeMatch":[
+            {"vulnerable":true,"criteria":"cpe:2.3:a:mozilla:firefox:*:*:*:*:*:*:*:*","versionEndExcluding":"120.0"}]},
+          {"operator":"OR","negate":false,"cpeMatch":[
+            {"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"},
+            {"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows_server:-:*:*:*:*:*:*:*"}]},
+          {"operator":"OR","negate":true,"cpeMatch":[
+            {"vulnerable":false,"criteria":"cpe:2.3:o:apple:macos:-:*:*:*:*:*:*:*"}]}]},
+        {"nodes":[{"operator":"OR","negate":false,"cpeMatch":[
+            {"vulnerable":true,"criteria":"cpe:2.3:a:mozilla:thunderbird:*:*:*:*:*:*:*:*","versionEndExcluding":"115.5"}]}]}]}}]}"#;
+
+    #[test]
+    fn an_nvd_and_configuration_gives_its_vulnerable_product_the_other_nodes_as_platform_conditions() {
+        let Feed::Advisories(_, a) = read(NVD_ON_PLATFORM.as_bytes(), "x.json").unwrap() else { panic!("NVD") };
+        let affected = &a[0].affected;
+        let names: Vec<&str> = affected.iter().map(|x| x.product.as_str()).collect();
+        assert_eq!(names, ["firefox", "thunderbird"], "the platforms are not vulnerable themselves");
+        let on: Vec<Vec<(&str, &str)>> = affected[0]
+            .on
+            .iter()
+            .map(|n| n.iter().map(|p| (p.vendor.as_str(), p.product.as_str())).collect())
+            .collect();
+        assert_eq!(
+            on,
+            [[("microsoft", "windows"), ("microsoft", "windows_server")]],
+            "one condition, met by either; the negated node is none"
+        );
+        assert!(affected[0].on[0].iter().all(|p| p.versions == Versions::Any && p.part == Some('o')));
+        assert!(affected[1].on.is_empty(), "a configuration without AND has no condition");
+        // The configuration without an operator, as before.
+        let Feed::Advisories(_, plain) = read(NVD.as_bytes(), "x.json").unwrap() else { panic!("NVD") };
+        assert!(plain[0].affected.iter().all(|x| x.on.is_empty()));
+    }
+
     #[test]
     fn jvn_rss_names_its_products_cves_and_newest_score() {
         let Feed::Advisories(VulnSource::Jvn, a) = read(JVN.as_bytes(), "x.rdf").unwrap() else { panic!("JVN") };
@@ -608,7 +709,13 @@ pub(crate) mod tests {
         assert_eq!((a.cvss, a.cves.as_slice()), (Some(7.5), &["CVE-2023-44487".to_owned()][..]));
         assert_eq!(
             a.affected,
-            [Affected { part: Some('a'), vendor: "f5".into(), product: "nginx".into(), versions: Versions::Unknown }]
+            [Affected {
+                part: Some('a'),
+                vendor: "f5".into(),
+                product: "nginx".into(),
+                versions: Versions::Unknown,
+                on: vec![]
+            }]
         );
         assert!(read(b"<html><body>not rss</body></html>", "x.html").is_err());
         assert!(read(b"<rdf:RDF><item>", "x.rdf").is_err(), "malformed");

@@ -163,7 +163,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 fn feed_seeds() -> Vec<Vec<u8>> {
-    use crate::feeds::tests::{JVN, NVD};
+    use crate::feeds::tests::{JVN, NVD, NVD_ON_PLATFORM};
     let endoflife_v1 = br#"{"schema_version":"1.2.0","result":{"name":"nginx","label":"nginx","aliases":[],
         "identifiers":[{"type":"cpe","id":"cpe:2.3:a:f5:nginx"}],"releases":[{"name":"1.25","releaseDate":"2023-05-23",
         "isEol":false,"eolFrom":null,"latest":{"name":"1.25.3"}},{"name":"1.24","eolFrom":"2024-04-23","latest":{"name":"1.24.0"}}]}}"#;
@@ -172,6 +172,7 @@ fn feed_seeds() -> Vec<Vec<u8>> {
     let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(ismap);
     vec![
         NVD.as_bytes().to_vec(),
+        NVD_ON_PLATFORM.as_bytes().to_vec(),
         JVN.as_bytes().to_vec(),
         endoflife_v1.to_vec(),
         endoflife_v0.to_vec(),

@@ -222,8 +222,9 @@ impl Store {
             }
             None => (insert(&mut tx, ctx, system_id, input, &f).await?, "added"),
         };
-        let saved = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
-        crate::vulns::rematch_in(&mut tx, ctx.now, std::slice::from_ref(&saved)).await?;
+        // The whole system: the saved component may be another's platform.
+        let all = components_in(&mut tx, Some(system_id)).await?;
+        crate::vulns::rematch_in(&mut tx, ctx.now, &all).await?;
         let ev = ctx.event_on(Action::ComponentSaved, "system", system_id).changes(
             Changes::new()
                 .with("component", described(input))
@@ -271,6 +272,9 @@ impl Store {
             sqlx::query("DELETE FROM vuln_match WHERE component_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(&mut *c).await?;
         });
+        // It may have been another component's platform.
+        let rest = components_in(&mut tx, Some(system_id)).await?;
+        crate::vulns::rematch_in(&mut tx, ctx.now, &rest).await?;
         let ev = ctx
             .event_on(Action::ComponentRemoved, "system", system_id)
             .changes(Changes::new().with("component", described(&before.input)));

@@ -11,7 +11,10 @@ use crate::systems::lock_system;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::clock::to_unix_micros;
-use mamori_core::vulns::{component_key, hit, product_keys, Advisory, Affected, MatchState, MatchedBy, VulnSource};
+use mamori_core::inventory::ComponentInput;
+use mamori_core::vulns::{
+    component_key, hit, product_keys, unmet_platforms, Advisory, Affected, Hit, MatchState, MatchedBy, VulnSource,
+};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
@@ -32,6 +35,10 @@ pub struct VulnMatch {
     pub by: MatchedBy,
     /// `false`: the advisory gives no versions; a person must confirm.
     pub version_checked: bool,
+    /// The platforms the advisory needs (Firefox on Windows) that the
+    /// system's inventory does not list, for a person to confirm; empty
+    /// when it needs none or the inventory lists them.
+    pub platform: String,
     pub state: MatchState,
     pub reason: String,
     pub found_at: OffsetDateTime,
@@ -40,7 +47,7 @@ pub struct VulnMatch {
 
 const SELECT: &str =
     "SELECT m.id, m.system_id, m.component_id, c.product, c.version, a.source, a.ident, a.title, a.link, \
-     a.cvss, a.cves, m.matched_by, m.version_checked, m.state, m.reason, m.found_at_us, m.decided_at_us, m.decided_by \
+     a.cvss, a.cves, m.matched_by, m.version_checked, m.platform, m.state, m.reason, m.found_at_us, m.decided_at_us, m.decided_by \
      FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id JOIN component c ON c.id = m.component_id";
 
 #[derive(sqlx::FromRow)]
@@ -58,6 +65,7 @@ struct Row {
     cves: String,
     matched_by: String,
     version_checked: bool,
+    platform: String,
     state: String,
     reason: String,
     found_at_us: i64,
@@ -85,6 +93,7 @@ impl Row {
             link: self.link,
             cvss: self.cvss,
             version_checked: self.version_checked,
+            platform: self.platform,
             reason: self.reason,
         })
     }
@@ -222,9 +231,16 @@ async fn all_components(tx: &mut Tx) -> Result<Vec<Component>, StoreError> {
 }
 
 /// Matches `components` again: records new matches, drops open ones that
-/// no longer hold. Returns how many were new.
+/// no longer hold, and names on each open one the platforms its advisory
+/// needs that the system does not list. `components` holds every
+/// component of the systems concerned: a platform is met within its
+/// system. Returns how many matches were new.
 pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[Component]) -> Result<i64, StoreError> {
     let mut advisories: HashMap<i64, Vec<Affected>> = HashMap::new();
+    let mut systems: HashMap<i64, Vec<ComponentInput>> = HashMap::new();
+    for c in components {
+        systems.entry(c.system_id).or_default().push(c.input.clone());
+    }
     let mut found = 0;
     for comp in components {
         let key = component_key(&comp.input);
@@ -243,17 +259,29 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[C
                 });
                 e.insert(serde_json::from_str(&json).unwrap_or_default());
             }
-            if let Some(h) = advisories[&id].iter().find_map(|a| hit(&comp.input, a)) {
-                holds.push(id);
-                let n = with_conn!(tx, c => {
+            let Some((h, platform)) = best_hit(&comp.input, &advisories[&id], &systems[&comp.system_id]) else {
+                continue;
+            };
+            holds.push(id);
+            let n = with_conn!(tx, c => {
+                sqlx::query(
+                    "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, platform, state, reason, found_at_us) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) ON CONFLICT (advisory_id, component_id) DO NOTHING",
+                )
+                .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(&platform)
+                .bind(to_unix_micros(now))
+                .execute(c).await?.rows_affected()
+            });
+            found += n as i64;
+            if n == 0 {
+                // Known already: an open match follows the inventory's platforms.
+                with_conn!(tx, c => {
                     sqlx::query(
-                        "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, state, reason, found_at_us) \
-                         VALUES ($1, $2, $3, $4, $5, 'open', '', $6) ON CONFLICT (advisory_id, component_id) DO NOTHING",
+                        "UPDATE vuln_match SET platform = $3 WHERE advisory_id = $1 AND component_id = $2 \
+                         AND state = 'open' AND platform <> $3",
                     )
-                    .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(to_unix_micros(now))
-                    .execute(c).await?.rows_affected()
+                    .bind(id).bind(comp.id).bind(&platform).execute(c).await?;
                 });
-                found += n as i64;
             }
         }
         // Open matches this component no longer has (upgraded, renamed).
@@ -269,4 +297,22 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[C
         }
     }
     Ok(found)
+}
+
+/// How an advisory's products hit a component, preferring one whose
+/// platforms the system lists; with the platforms it does not ("; "
+/// between them, empty when none is missing).
+fn best_hit(component: &ComponentInput, affected: &[Affected], system: &[ComponentInput]) -> Option<(Hit, String)> {
+    let mut best: Option<(Hit, Vec<String>)> = None;
+    for a in affected {
+        let Some(h) = hit(component, a) else { continue };
+        let unmet = unmet_platforms(a, system);
+        if best.as_ref().is_none_or(|(_, u)| !u.is_empty() && unmet.is_empty()) {
+            best = Some((h, unmet));
+        }
+        if best.as_ref().is_some_and(|(_, u)| u.is_empty()) {
+            break;
+        }
+    }
+    best.map(|(h, unmet)| (h, unmet.join("; ")))
 }

@@ -995,6 +995,7 @@ vuln-decide = Record
 vuln-by-cpe = matched by CPE and version
 vuln-by-name = matched by name and version
 vuln-version-unknown = product matched, version to be checked
+vuln-platform-unlisted = , but only when it runs on { $platform }, which the inventory does not list: to be checked
 vuln-open = Open
 vuln-fixed = Dealt with
 vuln-not-affected = Not affected

@@ -28,11 +28,14 @@ pub struct MatchRow {
 pub fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) -> MatchRow {
     use mamori_core::vulns::{MatchState, MatchedBy};
     let t = page.t();
-    let how = match (m.by, m.version_checked) {
+    let mut how = match (m.by, m.version_checked) {
         (MatchedBy::Cpe, true) => t.get("vuln-by-cpe"),
         (MatchedBy::Name, true) => t.get("vuln-by-name"),
         (_, false) => t.get("vuln-version-unknown"),
     };
+    if !m.platform.is_empty() {
+        how.push_str(&t.with("vuln-platform-unlisted", &[("platform", &m.platform)]));
+    }
     MatchRow {
         id: m.id,
         system_id: m.system_id,

@@ -203,6 +203,7 @@ async fn role_by_route_matrix_has_no_surprise() {
                 vendor: "f5".into(),
                 product: "nginx".into(),
                 versions: mamori_core::vulns::Versions::Any,
+                on: vec![],
             }],
         };
         let feed = [advisory];

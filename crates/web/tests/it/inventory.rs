@@ -617,3 +617,59 @@ async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_tho
         app.close().await;
     }
 }
+
+/// An NVD CVE of Firefox before 120 on Windows only (an `AND`
+/// configuration: the Windows node is not vulnerable itself).
+const NVD_ON_WINDOWS: &str = r#"{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-2023-6209",
+  "lastModified":"2025-02-01T00:00:00.000","descriptions":[{"lang":"en","value":"Only on Windows."}],
+  "metrics":{"cvssMetricV31":[{"cvssData":{"baseScore":6.5}}]},
+  "configurations":[{"operator":"AND","nodes":[
+    {"operator":"OR","cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:mozilla:firefox:*:*:*:*:*:*:*:*","versionEndExcluding":"120.0"}]},
+    {"operator":"OR","cpeMatch":[{"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:*"},
+      {"vulnerable":false,"criteria":"cpe:2.3:o:microsoft:windows_server:-:*:*:*:*:*:*:*"}]}]}]}}]}"#;
+
+#[tokio::test]
+async fn an_advisory_for_a_product_on_a_platform_names_the_platform_until_the_inventory_lists_it() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let on_linux = system(&app, dept, Some(vendor), "Linux 端末のシステム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let firefox = [("product", "Firefox"), ("vendor", "Mozilla"), ("version", "115.0"), ("runs_on", "端末")];
+        let linux = [("product", "Linux kernel"), ("vendor", "Linux"), ("version", "6.1"), ("runs_on", "端末")];
+        for s in [sys, on_linux] {
+            assert_eq!(add(&v, s, &firefox).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        assert_eq!(add(&v, on_linux, &linux).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = import_feed(&o, "nvdcve.json", NVD_ON_WINDOWS.as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        let platforms = async |s: i64| {
+            app.store.vuln_matches(Some(s)).await.unwrap().into_iter().map(|m| m.platform).collect::<Vec<_>>()
+        };
+        let windows = "microsoft windows / microsoft windows_server".to_owned();
+        // Matched (the product and version are affected), with the platform
+        // it needs named, where the inventory lists no Windows.
+        assert_eq!(platforms(sys).await, vec![windows.clone()], "{}", app.backend);
+        assert_eq!(platforms(on_linux).await, vec![windows.clone()], "{}", app.backend);
+        let note = format!("ただし {} 上で動く場合のみ該当(台帳にないため要確認)", windows);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(page.contains(&note.replace('/', "&#x2f;")) || page.contains(&note), "{}: {page}", app.backend);
+
+        // Windows Server added to one system: its match holds without a note.
+        let server = [("product", "Windows Server"), ("vendor", "Microsoft"), ("version", "2022"), ("runs_on", "端末")];
+        assert_eq!(add(&v, sys, &server).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(platforms(sys).await, vec![String::new()], "{}", app.backend);
+        assert_eq!(platforms(on_linux).await, vec![windows.clone()], "{}: the other system is not met", app.backend);
+        let page = v.get(&format!("/systems/{sys}/inventory")).await.body;
+        assert!(!page.contains("上で動く場合のみ"), "{}", app.backend);
+
+        // Removed again: the note is back.
+        let id = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.product == "Windows Server");
+        app.store.remove_component(&app.ctx(), sys, id.unwrap().id).await.unwrap();
+        assert_eq!(platforms(sys).await, vec![windows], "{}", app.backend);
+        app.close().await;
+    }
+}

@@ -156,6 +156,7 @@ async fn ward(app: &App) -> Ward {
                 } else {
                     mamori_core::vulns::Versions::Unknown
                 },
+                on: vec![],
             }],
         })
         .collect();

@@ -181,6 +181,7 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
             vendor: "apache".into(),
             product: "http_server".into(),
             versions: Versions::Unknown,
+            on: vec![],
         }],
     };
     app.store.import_advisories(&ctx, &format!("{}.rdf", p[96]), "0", VulnSource::Jvn, &[advisory]).await.unwrap();
