@@ -194,6 +194,56 @@ fn urlencoded(fields: &[(String, String)]) -> String {
     s.finish()
 }
 
+/// What sqlmap's output reports injectable: a confirmed injection point,
+/// or a parameter sqlmap said "appears to be … injectable" and did not
+/// then take back with its own false-positive check ("does not seem to be
+/// injectable"), which it runs on every such first impression.
+fn sqlmap_findings(text: &str) -> Vec<String> {
+    let parameter = |l: &str| l.split("parameter '").nth(1).and_then(|r| r.split('\'').next()).map(str::to_owned);
+    let mut findings = Vec::new();
+    // The last first impression not yet checked: parameter and line.
+    let mut pending: Option<(String, String)> = None;
+    for l in text.lines() {
+        if l.contains("appears to be") && l.contains("injectable") {
+            findings.extend(pending.take().map(|(_, line)| line));
+            pending = parameter(l).map(|p| (p, l.to_owned()));
+        } else if l.contains("does not seem to be injectable") {
+            if pending.as_ref().is_some_and(|(p, _)| Some(p) == parameter(l).as_ref()) {
+                pending = None;
+            }
+        } else if l.contains("is vulnerable")
+            || l.contains("identified the following injection point")
+            || (l.contains("' is '") && l.contains("injectable"))
+        {
+            findings.push(l.to_owned());
+        }
+    }
+    findings.extend(pending.map(|(_, line)| line));
+    findings
+}
+
+#[test]
+fn a_first_impression_sqlmap_takes_back_is_not_a_finding_and_one_it_keeps_is() {
+    // As sqlmap wrote it in a run against the audit viewer's `client`.
+    let taken_back = "[05:40:12] [INFO] GET parameter 'client' appears to be 'PostgreSQL AND boolean-based blind - WHERE or HAVING clause (CAST)' injectable \n\
+        [05:40:12] [INFO] testing 'PostgreSQL > 8.1 AND time-based blind'\n\
+        [05:40:12] [INFO] checking if the injection point on GET parameter 'client' is a false positive\n\
+        [05:40:13] [WARNING] false positive or unexploitable injection point detected\n\
+        [05:40:13] [WARNING] GET parameter 'client' does not seem to be injectable\n";
+    assert!(sqlmap_findings(taken_back).is_empty());
+    // Kept: no retraction, or a retraction of another parameter.
+    let kept = "[INFO] GET parameter 'q' appears to be 'AND boolean-based blind' injectable\n\
+        [INFO] checking if the injection point on GET parameter 'q' is a false positive\n";
+    assert_eq!(sqlmap_findings(kept).len(), 1);
+    let other = "[INFO] GET parameter 'q' appears to be 'AND boolean-based blind' injectable\n\
+        [WARNING] GET parameter 'sort' does not seem to be injectable\n";
+    assert_eq!(sqlmap_findings(other).len(), 1);
+    let confirmed = "[INFO] GET parameter 'q' is 'AND boolean-based blind - WHERE or HAVING clause' injectable\n\
+        sqlmap identified the following injection point(s) with a total of 40 HTTP(s) requests:\n";
+    assert_eq!(sqlmap_findings(confirmed).len(), 2);
+    assert!(sqlmap_findings("[INFO] testing URL 'https://127.0.0.1/x'\n").is_empty());
+}
+
 #[tokio::test]
 async fn item_78_sqlmap_finds_nothing_injectable_in_any_form_or_query_parameter_for_any_role() {
     let Some(sqlmap) = required("sqlmap") else { return };
@@ -328,11 +378,7 @@ async fn sqlmap_every_role(sqlmap: &std::path::Path, database_url: Option<&str>)
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         std::fs::write(std::env::temp_dir().join(format!("mamori-{part}-{role}.txt")), &text).unwrap();
         let tested = text.matches("testing if ").count();
-        let injectable: Vec<String> = text
-            .lines()
-            .filter(|l| l.contains("is vulnerable") || l.contains("appears to be") && l.contains("injectable"))
-            .map(str::to_owned)
-            .collect();
+        let injectable = sqlmap_findings(&text);
         eprintln!(
             "sqlmap ({dbms}) as {role}: {:.0?}, {} requests, {params} parameters",
             started.elapsed(),

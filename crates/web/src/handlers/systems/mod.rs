@@ -7,6 +7,7 @@ mod approvals;
 mod evidence;
 mod form;
 mod item;
+mod item_list;
 mod item_view;
 mod list;
 mod page;
