@@ -1,7 +1,7 @@
 //! `mamori audit …`: the audit log on the console — verify its hash chain,
 //! export it, purge what is past the retention (checklist items 27-29).
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{console_ctx, open_store, outln, report_config_errors, stdout_failed, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_core::audit::ChainBreak;

@@ -264,7 +264,7 @@ pub async fn take(
 
 /// A new file only its owner may read.
 fn private_file(path: &Path) -> anyhow::Result<File> {
-    crate::shared::new_private_file(path)
+    crate::private_file::new_private_file(path)
         .with_context(|| format!("{} を作れません (cannot create the file)", path.display()))
 }
 

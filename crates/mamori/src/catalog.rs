@@ -1,6 +1,6 @@
 //! `mamori catalog …`: import, export, list and compare catalog versions.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_core::catalog::{diff, CatalogFile, RowError};

@@ -1,7 +1,8 @@
 //! The command line: parses the arguments and hands each command to its
 //! module. Nothing else lives here; what commands share is in `shared`.
 
-use crate::config::{GlobalArgs, ServeArgs};
+use crate::config::ServeArgs;
+use crate::settings::GlobalArgs;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -2,41 +2,17 @@
 //! win over the TOML file given by `--config`, which wins over defaults.
 //! Every problem is reported at once, in Japanese with English alongside.
 
-use clap::{Args, ValueEnum};
+use crate::settings::{parse_networks, positive, ConfigError, GlobalArgs, LogFormat};
+use clap::Args;
 use ipnet::IpNet;
 use mamori_core::policy::SecondFactorPolicy;
 use mamori_store::DatabaseLocation;
 use mamori_web::{Limits, Security};
 use serde::Deserialize;
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::Duration as TimeDuration;
-
-/// Options every command that touches data takes.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// 設定ファイル (TOML) / configuration file
-    #[arg(long, global = true, env = "MAMORI_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// データディレクトリ / data directory [default: ./data]
-    #[arg(long, global = true, env = "MAMORI_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// データベース URL (sqlite://… または postgres://…); DATABASE_URL も可 [default: DIR/mamori.db]
-    #[arg(long, global = true, env = "MAMORI_DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// ログの形式 / log format [default: text]
-    #[arg(long, global = true, env = "MAMORI_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
 
 /// Options of `serve` (and of `check-config`, which validates them).
 #[derive(Debug, Args, Default)]
@@ -102,7 +78,7 @@ struct FileConfig {
     #[serde(default)]
     audit: FileAudit,
     #[serde(default)]
-    scan: FileScan,
+    scan: crate::scanning::FileScan,
     #[serde(default)]
     reports: FileReports,
     #[serde(default)]
@@ -126,67 +102,6 @@ struct FileReports {
     /// How many days before a component's support ends it is warned about
     /// (items 62, 68); 180 by default.
     support_warn_days: Option<u16>,
-}
-
-/// `[scan]`: the server's scans of systems' URLs.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileScan {
-    /// Trust anchors for the certificate check (PEM); the public roots otherwise.
-    ca_file: Option<PathBuf>,
-    http_port: Option<u16>,
-    ports: Option<Vec<u16>>,
-    timeout_secs: Option<u64>,
-    /// How often the worker looks for queued scans.
-    poll_secs: Option<u64>,
-    /// The most one scan of one URL may take.
-    deadline_secs: Option<u64>,
-    /// Where scans may connect (CIDR); the longest match decides, a tie
-    /// denies. Denied by default: loopback, link-local, metadata,
-    /// unspecified and multicast addresses (`mamori_scan::target::DEFAULT_DENIED`).
-    allowed_networks: Option<Vec<String>>,
-    denied_networks: Option<Vec<String>>,
-    /// The least time between two scans of one system a vendor asks for.
-    vendor_interval_secs: Option<u64>,
-}
-
-/// The scan worker's settings.
-#[derive(Debug, Clone)]
-pub struct ScanConfig {
-    pub options: mamori_scan::ScanOptions,
-    pub poll: Duration,
-    pub vendor_gap: TimeDuration,
-}
-
-fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
-    let mut options = mamori_scan::ScanOptions::default();
-    if let Some(p) = &f.ca_file {
-        match std::fs::read(p) {
-            Ok(b) => options.ca_pem = Some(b),
-            Err(e) => errors.push(ConfigError(format!("scan.ca_file {} を読めません (cannot read): {e}", p.display()))),
-        }
-    }
-    if let Some(p) = f.http_port {
-        options.http_port = p;
-    }
-    if let Some(p) = &f.ports {
-        options.ports = p.clone();
-    }
-    options.timeout = Duration::from_secs(positive("scan.timeout_secs", f.timeout_secs, 5, errors));
-    options.deadline = Duration::from_secs(positive("scan.deadline_secs", f.deadline_secs, 120, errors));
-    options.policy = mamori_scan::TargetPolicy::server_default();
-    if let Some(nets) = &f.allowed_networks {
-        options.policy.allowed = parse_networks("scan.allowed_networks", nets, errors);
-    }
-    if let Some(nets) = &f.denied_networks {
-        options.policy.denied = parse_networks("scan.denied_networks", nets, errors);
-    }
-    let vendor_gap = positive("scan.vendor_interval_secs", f.vendor_interval_secs, 600, errors);
-    ScanConfig {
-        options,
-        poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
-        vendor_gap: TimeDuration::seconds(vendor_gap as i64),
-    }
 }
 
 /// `[audit]`: retention and monitoring (checklist items 28, 29, 67).
@@ -292,16 +207,6 @@ struct FileLimits {
     shutdown_grace_secs: Option<u64>,
 }
 
-/// One configuration problem, said so that an operator can fix it.
-#[derive(Debug, Clone)]
-pub struct ConfigError(pub(crate) String);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// Everything that was wrong, and where the database is if that much is known
 /// (so that the error can be recorded in the audit log).
 #[derive(Debug)]
@@ -332,7 +237,7 @@ pub struct Config {
     pub security: Security,
     pub evidence: mamori_web::EvidenceConfig,
     pub audit: crate::auditlog::AuditConfig,
-    pub scan: ScanConfig,
+    pub scan: crate::scanning::ScanConfig,
     /// The month yearly reports fall due (1–12).
     pub report_month: u8,
     /// The days a round gives to answer (1–366).
@@ -418,33 +323,6 @@ fn parse_addr(key: &str, value: &str, errors: &mut Vec<ConfigError>) -> Option<S
             "{key} の値 \"{value}\" は「アドレス:ポート」の形式ではありません。例: 127.0.0.1:8443 または [::]:8443 ({key} must be ADDRESS:PORT)"
         )))
     }).ok()
-}
-
-fn parse_networks(key: &str, values: &[String], errors: &mut Vec<ConfigError>) -> Vec<IpNet> {
-    values
-        .iter()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .filter_map(|v| {
-            v.parse::<IpNet>().ok().or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from)).or_else(|| {
-                errors.push(ConfigError(format!(
-                    "{key} の \"{v}\" は IP アドレスまたは CIDR ではありません。例: 10.0.0.0/8 ({key}: not an IP address or CIDR)"
-                )));
-                None
-            })
-        })
-        .collect()
-}
-
-fn positive(key: &str, value: Option<u64>, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
-    match value {
-        Some(0) => {
-            errors.push(ConfigError(format!("{key} は 1 以上にしてください ({key} must be at least 1)")));
-            default
-        }
-        Some(v) => v,
-        None => default,
-    }
 }
 
 /// `https://host[:port]` with no path, query or fragment; trailing slash dropped.
@@ -564,7 +442,7 @@ impl Config {
         });
         let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
-        let scan = resolve_scan(&file.scan, &mut errors);
+        let scan = crate::scanning::resolve_scan(&file.scan, &mut errors);
         let notify = crate::notifying::resolve(&file.notify, &mut errors);
         let jobs = crate::jobs::resolve(&file.jobs, &file.backup, &mut errors);
         let report_month = file.reports.month.unwrap_or(4);

@@ -2,7 +2,7 @@
 //! a new user can look around in a minute. `--systems` and `--accounts`
 //! make it larger, for trying the pages at a ward's scale.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::Args;
 use mamori_core::audit::{Actor, Origin};

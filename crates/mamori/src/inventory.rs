@@ -3,7 +3,7 @@
 //! console, through the same operations as the web pages. The operator at
 //! the console acts as the security office.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{console_person, open_store, write_output, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::inventory::{self as inv, Format as SheetFormat};

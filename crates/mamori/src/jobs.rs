@@ -20,8 +20,8 @@
 //! [backup.s3]                 # a copy in object storage as well: see `offsite`
 //! ```
 
-use crate::config::ConfigError;
-use crate::recovery::BackupPlan;
+use crate::backup_plan::BackupPlan;
+use crate::settings::ConfigError;
 use mamori_core::audit::Actor;
 use mamori_core::clock::Clock;
 use mamori_core::jobs::JobKind;
@@ -104,7 +104,7 @@ pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigErro
         Some(dir) => {
             let chosen = crate::backup::Passphrase::find(backup.passphrase_file.as_deref())
                 .map_err(|e| format!("{e:#}"))
-                .and_then(|p| crate::recovery::choose_sealing(p, backup.unencrypted));
+                .and_then(|p| crate::backup_plan::choose_sealing(p, backup.unencrypted));
             let (keep_daily, keep_monthly) = (backup.keep_daily.unwrap_or(7), backup.keep_monthly.unwrap_or(12));
             if keep_daily == 0 {
                 errors
@@ -173,7 +173,7 @@ pub struct Background {
     pub clock: Arc<dyn Clock>,
     pub security: Security,
     pub audit: crate::auditlog::AuditConfig,
-    pub scan: crate::config::ScanConfig,
+    pub scan: crate::scanning::ScanConfig,
     pub refusals: Arc<Refusals>,
     pub jobs: Jobs,
     pub notifier: Arc<mamori_app::notify::Notifier>,
@@ -371,7 +371,7 @@ impl Work {
             JobKind::Backup => {
                 let Some(plan) = &self.jobs.backup else { return Err("[backup] is not configured".into()) };
                 let mut said = |line: String| tracing::info!("backup: {}", line.trim());
-                crate::recovery::take_recorded(store, plan, now, Actor::system(), &mut said)
+                crate::backup_plan::take_recorded(store, plan, now, Actor::system(), &mut said)
                     .await
                     .map(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
                     .map_err(|e| format!("{e:#}"))
@@ -405,7 +405,7 @@ where
 fn spawn_scan_worker(
     store: Store,
     clock: Arc<dyn Clock>,
-    scan: crate::config::ScanConfig,
+    scan: crate::scanning::ScanConfig,
     mut stop: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {

@@ -4,7 +4,8 @@
 //! forgotten by the database (their lines stay in the file until the
 //! operator removes them, once every instance has been restarted).
 
-use crate::config::{self, GlobalArgs};
+use crate::config;
+use crate::settings::GlobalArgs;
 use crate::shared::{console_ctx, key_file, open_keyed, outln, report_config_errors, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -76,5 +77,5 @@ fn append_key(path: &std::path::Path, id: u32) -> Result<(), String> {
         text.push('\n');
     }
     text.push_str(&mamori_store::crypt::new_key_line(id));
-    crate::shared::replace_private_file(path, &text)
+    crate::private_file::replace_private_file(path, &text)
 }

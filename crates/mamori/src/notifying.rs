@@ -18,7 +18,7 @@
 //! roles = ["admin"]
 //! ```
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 use mamori_app::notify::{MailConfig, MailSecurity, NotifyConfig, Route, WebhookConfig};
 use mamori_core::identity::Role;
 use serde::Deserialize;

@@ -16,7 +16,7 @@
 //! ```
 
 use crate::backup;
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 use anyhow::{bail, Context};
 use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};

@@ -1,7 +1,7 @@
 //! `mamori report …`: the documents handed to managers, written on the
 //! console through the same operations as the web downloads.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{console_person, open_store, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::{reports, Op, Refused};

@@ -1,6 +1,7 @@
 //! The server's scan worker: runs queued scans of systems' URLs, stores the
 //! results, and raises alerts on regressions and expiring certificates.
 
+use crate::settings::{parse_networks, positive, ConfigError};
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::clock::Clock;
 use mamori_core::monitoring::Severity;
@@ -10,7 +11,11 @@ use mamori_store::identity::Ctx;
 use mamori_store::scans::AddressCheck;
 use mamori_store::scans::ScanStatus;
 use mamori_store::{Store, StoreError};
+use serde::Deserialize;
 use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use time::Duration as TimeDuration;
 
 fn scanner() -> Actor {
     Actor { account_id: None, login: "scanner".into() }
@@ -167,4 +172,65 @@ pub async fn schedule(store: &Store, clock: &dyn Clock) -> Result<usize, StoreEr
         store.request_scan(&ctx, *id, None).await?;
     }
     Ok(due.len())
+}
+
+/// `[scan]`: the server's scans of systems' URLs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileScan {
+    /// Trust anchors for the certificate check (PEM); the public roots otherwise.
+    ca_file: Option<PathBuf>,
+    http_port: Option<u16>,
+    ports: Option<Vec<u16>>,
+    timeout_secs: Option<u64>,
+    /// How often the worker looks for queued scans.
+    poll_secs: Option<u64>,
+    /// The most one scan of one URL may take.
+    deadline_secs: Option<u64>,
+    /// Where scans may connect (CIDR); the longest match decides, a tie
+    /// denies. Denied by default: loopback, link-local, metadata,
+    /// unspecified and multicast addresses (`mamori_scan::target::DEFAULT_DENIED`).
+    allowed_networks: Option<Vec<String>>,
+    denied_networks: Option<Vec<String>>,
+    /// The least time between two scans of one system a vendor asks for.
+    vendor_interval_secs: Option<u64>,
+}
+
+/// The scan worker's settings.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub options: mamori_scan::ScanOptions,
+    pub poll: Duration,
+    pub vendor_gap: TimeDuration,
+}
+
+pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
+    let mut options = mamori_scan::ScanOptions::default();
+    if let Some(p) = &f.ca_file {
+        match std::fs::read(p) {
+            Ok(b) => options.ca_pem = Some(b),
+            Err(e) => errors.push(ConfigError(format!("scan.ca_file {} を読めません (cannot read): {e}", p.display()))),
+        }
+    }
+    if let Some(p) = f.http_port {
+        options.http_port = p;
+    }
+    if let Some(p) = &f.ports {
+        options.ports = p.clone();
+    }
+    options.timeout = Duration::from_secs(positive("scan.timeout_secs", f.timeout_secs, 5, errors));
+    options.deadline = Duration::from_secs(positive("scan.deadline_secs", f.deadline_secs, 120, errors));
+    options.policy = mamori_scan::TargetPolicy::server_default();
+    if let Some(nets) = &f.allowed_networks {
+        options.policy.allowed = parse_networks("scan.allowed_networks", nets, errors);
+    }
+    if let Some(nets) = &f.denied_networks {
+        options.policy.denied = parse_networks("scan.denied_networks", nets, errors);
+    }
+    let vendor_gap = positive("scan.vendor_interval_secs", f.vendor_interval_secs, 600, errors);
+    ScanConfig {
+        options,
+        poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
+        vendor_gap: TimeDuration::seconds(vendor_gap as i64),
+    }
 }

@@ -5,7 +5,8 @@
 //! items that belong to the operator (contracts, premises, terminals…) are
 //! not its to answer (docs/self-assessment/ says what each needs).
 
-use crate::config::{Config, GlobalArgs, ServeArgs};
+use crate::config::{Config, ServeArgs};
+use crate::settings::GlobalArgs;
 use crate::shared::{outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Args, ValueEnum};
 use mamori_scan::{scan, ScanOptions, Verdict};

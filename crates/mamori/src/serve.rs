@@ -1,7 +1,8 @@
 //! `mamori serve`: wiring of configuration, database, TLS and listeners;
 //! and `mamori check-config`, which stops before the listeners.
 
-use crate::config::{self, Config, ConfigErrors, GlobalArgs, ServeArgs, TlsSource};
+use crate::config::{self, Config, ConfigErrors, ServeArgs, TlsSource};
+use crate::settings::GlobalArgs;
 use crate::shared::{outln, prepare, report_config_errors, Unprepared, EXIT_CONFIG, EXIT_PROBLEM};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::clock::{Clock, SystemClock};

@@ -1,6 +1,6 @@
 //! `mamori system …`: systems on the console.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::{Op, Refused};

@@ -2,7 +2,7 @@
 //! server's console, beside a live server. Every change is audited and in
 //! the ledger, as from the web screens.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::accounts::{self, Action};

@@ -4,7 +4,7 @@
 //! revisions) hashing to its recorded SHA-256. It can be run on any data
 //! directory, a copy included; nothing is changed but the schema.
 
-use crate::config::GlobalArgs;
+use crate::settings::GlobalArgs;
 use crate::shared::{open_store, outln, EXIT_PROBLEM};
 use mamori_store::audit::Verification;
 use mamori_store::integrity::FileProblem;

@@ -1,52 +1,14 @@
-use mamori_core::clock::from_unix_micros;
+use crate::{Store, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use time::OffsetDateTime;
 
 /// How long a query waits for a locked SQLite database or a free connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database URL must start with sqlite:// or postgres://: {0}")]
-    BadUrl(String),
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    /// A read on the calling thread (`crate::revision::Direct`).
-    #[error("database error: {0}")]
-    Direct(#[from] rusqlite::Error),
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("database did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-    /// The data keys do not fit the database (missing, or another key
-    /// under an id it knows); the message is for the operator.
-    #[error("{0}")]
-    Keys(String),
-    /// A unique value (a login, an organisation name) is taken already.
-    #[error("already exists")]
-    Taken,
-    /// The record changed since the caller read it (a decision on a
-    /// revision that is no longer the current one).
-    #[error("changed meanwhile")]
-    Stale,
-    /// The record does not exist (or the requirement does not apply).
-    #[error("not found")]
-    Missing,
-    /// The workflow does not allow the step now.
-    #[error("refused by the workflow: {0:?}")]
-    Refused(mamori_core::checklist::WorkflowError),
-    /// The change would take a list beyond its limit.
-    #[error("over the limit of {0}")]
-    Limit(usize),
-}
 
 /// Where the database lives.
 #[derive(Clone, PartialEq, Eq)]
@@ -134,36 +96,38 @@ pub(crate) enum Pools {
     Postgres(PgPool),
 }
 
-/// The database. Cheap to clone: one shared part, and the revision a
-/// request's copy is bound to ([`Store::at`]).
-#[derive(Clone)]
-pub struct Store {
-    pub(crate) shared: std::sync::Arc<Shared>,
-    /// The revision this store's reads are kept at, if bound ([`Store::at`]).
-    pub(crate) bound: Option<crate::revision::Bound>,
-}
-
-/// What every copy of a [`Store`] shares.
-pub(crate) struct Shared {
-    pub(crate) pools: Pools,
-    /// The data keys ([`crate::crypt`]).
-    pub(crate) keys: std::sync::Arc<crate::crypt::Keyring>,
-    /// Write transactions begun since start (a cheap counter: tests use it
-    /// to show that two requests did the same database work).
-    pub(crate) writes: std::sync::atomic::AtomicU64,
-    /// Parsed catalog versions. A version never changes once imported, so
-    /// each is parsed once per process and shared.
-    pub(crate) catalogs: std::sync::Mutex<std::collections::HashMap<i64, crate::catalog::Cached>>,
-    /// Each system's figures at a revision ([`crate::figures`]).
-    pub(crate) figures: crate::figures::Cache,
-    /// Every system, with the state of the table it was read at
-    /// (`Store::systems`).
-    #[allow(clippy::type_complexity)]
-    pub(crate) systems: std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<crate::systems::SystemRecord>>)>>,
-    /// Reads kept at the data's revision ([`crate::revision`]).
-    pub(crate) kept: std::sync::Mutex<crate::revision::Kept>,
-    /// SQLite reads on the calling thread ([`crate::revision::Direct`]).
-    pub(crate) direct: Option<std::sync::Arc<crate::revision::Direct>>,
+impl Pools {
+    /// The pools, nothing read or written yet.
+    pub(crate) async fn connect(location: &DatabaseLocation) -> Result<Pools, StoreError> {
+        Ok(match location {
+            DatabaseLocation::SqliteFile(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: an acknowledged write survives power loss, not
+                    // only a crash of the process.
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(BUSY_TIMEOUT);
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect_with(options.read_only(true))
+                    .await?;
+                Pools::Sqlite { read, write }
+            }
+            DatabaseLocation::Postgres(url) => {
+                let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(BUSY_TIMEOUT).connect(url).await?;
+                Pools::Postgres(pool)
+            }
+        })
+    }
 }
 
 impl Store {
@@ -235,56 +199,6 @@ impl Store {
             return Err(e);
         }
         Ok(store)
-    }
-
-    /// The pools, nothing read or written yet.
-    async fn connect(
-        location: &DatabaseLocation,
-        keys: std::sync::Arc<crate::crypt::Keyring>,
-    ) -> Result<Store, StoreError> {
-        let pools = match location {
-            DatabaseLocation::SqliteFile(path) => {
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // FULL: an acknowledged write survives power loss, not
-                    // only a crash of the process.
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(BUSY_TIMEOUT);
-                let write = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(BUSY_TIMEOUT)
-                    .connect_with(options.clone())
-                    .await?;
-                let read = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(BUSY_TIMEOUT)
-                    .connect_with(options.read_only(true))
-                    .await?;
-                Pools::Sqlite { read, write }
-            }
-            DatabaseLocation::Postgres(url) => {
-                let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(BUSY_TIMEOUT).connect(url).await?;
-                Pools::Postgres(pool)
-            }
-        };
-        let direct = match location {
-            DatabaseLocation::SqliteFile(path) => Some(std::sync::Arc::new(crate::revision::Direct::new(path))),
-            DatabaseLocation::Postgres(_) => None,
-        };
-        let shared = Shared {
-            pools,
-            keys,
-            writes: Default::default(),
-            catalogs: Default::default(),
-            figures: Default::default(),
-            systems: Default::default(),
-            kept: Default::default(),
-            direct,
-        };
-        Ok(Store { shared: std::sync::Arc::new(shared), bound: None })
     }
 
     /// The data keys.
@@ -432,25 +346,6 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
-}
-
-/// A stored time (microseconds since the Unix epoch, UTC).
-pub(crate) fn timestamp(us: i64) -> Result<OffsetDateTime, StoreError> {
-    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
-}
-
-pub(crate) fn opt_timestamp(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
-    us.map(timestamp).transpose()
-}
-
-/// A stored value that makes no sense.
-pub(crate) fn corrupt(what: &str, v: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {v}"))
-}
-
-/// A stored value of a closed set (a role, a status), parsed by `parse`.
-pub(crate) fn parsed<T>(what: &str, v: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
-    parse(v).ok_or_else(|| corrupt(what, v))
 }
 
 async fn tokio_timeout<F: std::future::Future>(d: Duration, f: F) -> Result<F::Output, StoreError> {

@@ -4,6 +4,7 @@
 //! its size.
 
 use crate::identity::Ctx;
+use crate::matching::{rematch_in, Placed};
 use crate::systems::lock_system;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
@@ -223,8 +224,7 @@ impl Store {
             None => (insert(&mut tx, ctx, system_id, input, &f).await?, "added"),
         };
         // The whole system: the saved component may be another's platform.
-        let all = components_in(&mut tx, Some(system_id)).await?;
-        crate::vulns::rematch_in(&mut tx, ctx.now, &all).await?;
+        rematch(&mut tx, ctx.now, Some(system_id)).await?;
         let ev = ctx.event_on(Action::ComponentSaved, "system", system_id).changes(
             Changes::new()
                 .with("component", described(input))
@@ -273,8 +273,7 @@ impl Store {
             sqlx::query("DELETE FROM component WHERE id = $1").bind(id).execute(&mut *c).await?;
         });
         // It may have been another component's platform.
-        let rest = components_in(&mut tx, Some(system_id)).await?;
-        crate::vulns::rematch_in(&mut tx, ctx.now, &rest).await?;
+        rematch(&mut tx, ctx.now, Some(system_id)).await?;
         let ev = ctx
             .event_on(Action::ComponentRemoved, "system", system_id)
             .changes(Changes::new().with("component", described(&before.input)));
@@ -326,8 +325,7 @@ impl Store {
                 }
             }
         }
-        let all = components_in(&mut tx, Some(system_id)).await?;
-        crate::vulns::rematch_in(&mut tx, ctx.now, &all).await?;
+        rematch(&mut tx, ctx.now, Some(system_id)).await?;
         let ev = ctx.event_on(Action::InventoryImported, "system", system_id).changes(
             Changes::new()
                 .with("file", file)
@@ -465,6 +463,15 @@ fn same_but_date(a: &ComponentInput, b: &ComponentInput) -> bool {
 }
 
 /// The components of one system, or of all, in a transaction.
+/// Matches the components of one system, or of every system, with the
+/// advisories again ([`crate::matching`]); how many matches are new.
+pub(crate) async fn rematch(tx: &mut Tx, now: OffsetDateTime, system_id: Option<i64>) -> Result<i64, StoreError> {
+    let all = components_in(tx, system_id).await?;
+    let placed: Vec<Placed> =
+        all.iter().map(|c| Placed { id: c.id, system_id: c.system_id, input: &c.input }).collect();
+    rematch_in(tx, now, &placed).await
+}
+
 pub(crate) async fn components_in(tx: &mut Tx, system_id: Option<i64>) -> Result<Vec<Component>, StoreError> {
     let rows = with_conn!(tx, c => {
         match system_id {

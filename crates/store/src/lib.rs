@@ -12,6 +12,7 @@ pub mod backup;
 pub mod catalog;
 pub mod crypt;
 mod db;
+mod error;
 pub mod evidence;
 pub mod figures;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod keys;
 pub mod library;
+mod matching;
 pub mod notify;
 pub mod parties;
 pub mod records;
@@ -30,8 +32,63 @@ pub mod systems;
 pub mod vulns;
 pub mod yearly;
 
-pub(crate) use db::{corrupt, opt_timestamp, parsed, timestamp};
-pub use db::{Backend, DatabaseLocation, PoolStats, Store, StoreError, Tx};
+pub use db::{Backend, DatabaseLocation, PoolStats, Tx};
+pub use error::StoreError;
+pub(crate) use error::{corrupt, opt_timestamp, parsed, timestamp};
+
+/// The database. Cheap to clone: one shared part, and the revision a
+/// request's copy is bound to ([`Store::at`]).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) shared: std::sync::Arc<Shared>,
+    /// The revision this store's reads are kept at, if bound ([`Store::at`]).
+    pub(crate) bound: Option<revision::Bound>,
+}
+
+/// What every copy of a [`Store`] shares.
+pub(crate) struct Shared {
+    pub(crate) pools: db::Pools,
+    /// The data keys ([`crate::crypt`]).
+    pub(crate) keys: std::sync::Arc<crypt::Keyring>,
+    /// Write transactions begun since start (a cheap counter: tests use it
+    /// to show that two requests did the same database work).
+    pub(crate) writes: std::sync::atomic::AtomicU64,
+    /// Parsed catalog versions. A version never changes once imported, so
+    /// each is parsed once per process and shared.
+    pub(crate) catalogs: std::sync::Mutex<std::collections::HashMap<i64, catalog::Cached>>,
+    /// Each system's figures at a revision ([`crate::figures`]).
+    pub(crate) figures: figures::Cache,
+    /// Every system, with the state of the table it was read at
+    /// (`Store::systems`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) systems: std::sync::Mutex<Option<((i64, i64), std::sync::Arc<Vec<systems::SystemRecord>>)>>,
+    /// Reads kept at the data's revision ([`crate::revision`]).
+    pub(crate) kept: std::sync::Mutex<revision::Kept>,
+    /// SQLite reads on the calling thread ([`revision::Direct`]).
+    pub(crate) direct: Option<std::sync::Arc<revision::Direct>>,
+}
+
+impl Store {
+    /// The pools and the caches, nothing read or written yet.
+    async fn connect(location: &DatabaseLocation, keys: std::sync::Arc<crypt::Keyring>) -> Result<Store, StoreError> {
+        let pools = db::Pools::connect(location).await?;
+        let direct = match location {
+            DatabaseLocation::SqliteFile(path) => Some(std::sync::Arc::new(revision::Direct::new(path))),
+            DatabaseLocation::Postgres(_) => None,
+        };
+        let shared = Shared {
+            pools,
+            keys,
+            writes: Default::default(),
+            catalogs: Default::default(),
+            figures: Default::default(),
+            systems: Default::default(),
+            kept: Default::default(),
+            direct,
+        };
+        Ok(Store { shared: std::sync::Arc::new(shared), bound: None })
+    }
+}
 
 /// Runs `$body` with `$c` bound to the transaction's connection, once per
 /// backend. The body is compiled for each backend, so the same query text

@@ -7,7 +7,7 @@
 use crate::audit::append;
 use crate::identity::Ctx;
 use crate::revision::Key;
-use crate::systems::{lock_system, SystemRecord};
+use crate::systems::lock_system;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::checklist::{HistoryKind, SystemStatus, WorkflowError};
@@ -530,17 +530,4 @@ impl Store {
         out.sort_by(|a, b| a.1.expires_on.cmp(&b.1.expires_on));
         Ok(out)
     }
-}
-
-/// Carries a round's links into the next: rows, not content.
-pub(crate) async fn carry_links(tx: &mut Tx, system: &SystemRecord, new_round: i64) -> Result<(), StoreError> {
-    with_conn!(tx, c => {
-        sqlx::query(
-            "INSERT INTO document_link (document_id, system_id, round, number, pinned_revision, linked_at_us, linked_by) \
-             SELECT document_id, system_id, $3, number, pinned_revision, linked_at_us, linked_by \
-             FROM document_link WHERE system_id = $1 AND round = $2",
-        )
-        .bind(system.id).bind(system.round).bind(new_round).execute(c).await?;
-    });
-    Ok(())
 }

@@ -893,10 +893,10 @@ impl Store {
         Ok(to)
     }
 
-    /// Starts the next assessment round from an approved one: answers copied
-    /// (decisions cleared), evidence carried with its original dates, and the
-    /// system back to 回答中.
-    /// Starts the next round, its answers due on `due_on`.
+    /// Starts the next assessment round from an approved one, its answers
+    /// due on `due_on`: answers copied (decisions cleared), evidence and the
+    /// library's links carried with their original dates, and the system
+    /// back to 回答中.
     pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let system = lock_system(&mut tx, system_id).await?;
@@ -925,8 +925,14 @@ impl Store {
                 sqlx::query("INSERT INTO evidence_content (evidence_id, content) SELECT $2, content FROM evidence_content WHERE evidence_id = $1")
                     .bind(id).bind(new_id).execute(&mut *c).await?;
             }
+            // The library's links are carried as rows; the documents stay.
+            sqlx::query(
+                "INSERT INTO document_link (document_id, system_id, round, number, pinned_revision, linked_at_us, linked_by) \
+                 SELECT document_id, system_id, $3, number, pinned_revision, linked_at_us, linked_by \
+                 FROM document_link WHERE system_id = $1 AND round = $2",
+            )
+            .bind(system.id).bind(old).bind(new).execute(&mut *c).await?;
         });
-        crate::library::carry_links(&mut tx, &system, new).await?;
         let moved = SystemRecord { round: new, ..system.clone() };
         history_line(&mut tx, ctx, &moved, 0, HistoryKind::RoundStarted, None, &old.to_string()).await?;
         append(

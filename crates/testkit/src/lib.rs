@@ -5,6 +5,8 @@
 //! its own. Without that variable the PostgreSQL leg is skipped loudly on a
 //! developer's machine and fails in CI (`CI=true`), where it must run.
 
+#[cfg(test)]
+mod house;
 pub mod s3;
 pub mod smtp;
 pub mod webhook;

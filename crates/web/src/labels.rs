@@ -2,7 +2,7 @@
 //! value, in one place (never a key built with `format!`). A test walks
 //! every value of every set and finds its key in both languages.
 
-use crate::i18n::Tr;
+use crate::i18n::{Label, Tr};
 use mamori_core::audit::{Action, Outcome};
 use mamori_core::catalog::{Applicability, Attr};
 use mamori_core::checklist::{AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
@@ -11,11 +11,6 @@ use mamori_core::jobs::{JobKind, JobState};
 use mamori_core::monitoring::Severity;
 use mamori_core::parties::Party;
 use mamori_core::verification::{CheckId, Verdict};
-
-/// A value shown to people, by its translation key.
-pub trait Label: Copy {
-    fn key(self) -> &'static str;
-}
 
 impl Label for Phase {
     fn key(self) -> &'static str {
@@ -455,6 +450,15 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use crate::i18n::{I18n, Lang};
+
+    #[test]
+    fn every_value_shown_to_people_has_a_name_in_both_languages() {
+        let i18n = I18n::load();
+        let (ja, en) = (i18n.tr(Lang::Ja), i18n.tr(Lang::En));
+        for key in all_keys() {
+            assert!(ja.has(key) && en.has(key), "{key}");
+        }
+    }
 
     #[test]
     fn conditions_read_as_phrases_in_both_languages() {

@@ -2,7 +2,7 @@
 //! 19–21, 69–79): one translation key each, never built with `format!`.
 //! The labels test finds every one in both languages.
 
-use crate::labels::Label;
+use crate::i18n::Label;
 
 impl Label for mamori_core::records::RecordKind {
     fn key(self) -> &'static str {

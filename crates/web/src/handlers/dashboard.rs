@@ -8,7 +8,7 @@
 use crate::handlers::html;
 use crate::handlers::Reply;
 use crate::handlers::{filtered, org_choices, today, ListQuery};
-use crate::labels::Label;
+use crate::i18n::Label;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;

@@ -7,7 +7,7 @@ use crate::download;
 use crate::forms::{field_message, FormErrors};
 use crate::handlers::vuln_view::{match_row, MatchRow};
 use crate::handlers::{done, html, jst, today, Acting, Reply};
-use crate::labels::Label;
+use crate::i18n::Label;
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::{Path, Query};

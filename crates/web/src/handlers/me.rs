@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::forms::{password_message, FormErrors};
 use crate::handlers::{html, jst};
 use crate::handlers::{Acting, Reply};
-use crate::labels::Label;
+use crate::i18n::Label;
 use crate::page::{Page, PageCtx};
 use crate::session::{self, SignedIn};
 use askama::Template;

@@ -4,7 +4,7 @@
 
 use crate::forms::{field_message, FormErrors};
 use crate::handlers::{done, html, jst, Acting, Reply};
-use crate::labels::Label;
+use crate::i18n::Label;
 use crate::page::{Page, PageCtx};
 use crate::record_labels::{record_choice_key, record_field_key};
 use askama::Template;

@@ -517,8 +517,8 @@ async fn scan_results_read_in_japanese_each_check_and_verdict_in_its_own_words_t
             Verdict::Fail => ja(fail),
             Verdict::Error => ja("scan-meaning-error"),
         };
-        assert_eq!(row[1], ja(mamori_web::labels::Label::key(*id)), "{id:?}");
-        assert_eq!(row[2], ja(mamori_web::labels::Label::key(*verdict)), "{id:?}");
+        assert_eq!(row[1], ja(mamori_web::i18n::Label::key(*id)), "{id:?}");
+        assert_eq!(row[2], ja(mamori_web::i18n::Label::key(*verdict)), "{id:?}");
         assert!(row[3].starts_with(&meaning), "{id:?} {verdict:?}: {}", row[3]);
         assert!(!row[3].contains("UnknownIssuer"), "the scanner's English stays folded: {}", row[3]);
         if *verdict != Verdict::Error {

@@ -4,7 +4,7 @@
 //! transaction, refused whole if the system changed since the list was
 //! shown.
 
-use super::page::system_page_selecting;
+use super::page_view::system_page_selecting;
 use super::{refused_message, system_for};
 use crate::error::AppError;
 use crate::forms::FormErrors;

@@ -213,7 +213,7 @@ pub(super) async fn item_page(
             .filter(|r| kinds.contains(&r.kind))
             .map(|r| {
                 let due = r.due_on.map(|d| d.to_string()).unwrap_or_default();
-                (crate::labels::Label::key(r.kind), r.title, due)
+                (crate::i18n::Label::key(r.kind), r.title, due)
             })
             .collect()
     };
@@ -237,7 +237,7 @@ pub(super) async fn item_page(
     html(ItemPage {
         prev,
         next,
-        record_kinds: kinds.iter().map(|k| (k.as_str(), crate::labels::Label::key(*k))).collect(),
+        record_kinds: kinds.iter().map(|k| (k.as_str(), crate::i18n::Label::key(*k))).collect(),
         records,
         inventory_item: mamori_core::inventory::ITEMS.contains(&number),
         r: req_row(&p.t, r),

@@ -11,6 +11,7 @@ mod item_list;
 mod item_view;
 mod list;
 mod page;
+mod page_view;
 mod report;
 mod steps;
 mod workbook;
@@ -22,7 +23,7 @@ pub use form::{create_system, edit_system_form, new_system_form, update_system};
 pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
 pub use page::system;
-pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx, Styles};
+pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx};
 pub use steps::{
     change_catalog, confirm_scan_address, finish_review, move_item, request_scan, set_override, start_round, submit,
 };
@@ -40,6 +41,15 @@ use mamori_core::verification::{CheckId, CheckResult, Verdict};
 use mamori_store::parties::Parts;
 use mamori_store::systems::SystemRecord;
 use std::collections::HashMap;
+
+/// How the print page brings its stylesheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Styles {
+    /// Linked from the server (the page in the browser).
+    Linked,
+    /// Inside the document (a file written on the console).
+    Inline,
+}
 
 /// The applicable items before and after `number`, in the catalog's order
 /// (the item pages' 前へ / 次へ, and 保存して次へ).

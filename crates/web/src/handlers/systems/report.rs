@@ -1,6 +1,7 @@
 //! The filled checklist of one system: the workbook, the CSV and the print
 //! page, for everyone who may see the system (each export audited).
 
+use super::Styles;
 use crate::download;
 use crate::error::AppError;
 use crate::handlers::{html, Acting, Reply};
@@ -14,15 +15,6 @@ use mamori_core::verification::Verdict;
 use mamori_files::export::CsvEncoding;
 use mamori_files::report::{self as sheet, Copy, Unencodable};
 use serde::Deserialize;
-
-/// How the print page brings its stylesheet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Styles {
-    /// Linked from the server (the page in the browser).
-    Linked,
-    /// Inside the document (a file written on the console).
-    Inline,
-}
 
 struct PrintRow {
     number: u32,

@@ -4,7 +4,7 @@
 //! moved host's address. Refused, the system page comes back with the
 //! message.
 
-use super::page::system_page;
+use super::page_view::system_page;
 use super::{refused_message, system_for};
 use crate::forms::FormErrors;
 use crate::handlers::{done, load, today, Acting, Reply};

@@ -1,0 +1,62 @@
+//! What a store operation can fail with, and the readers of stored values
+//! that fail with it.
+
+use mamori_core::clock::from_unix_micros;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:// or postgres://: {0}")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A read on the calling thread (`crate::revision::Direct`).
+    #[error("database error: {0}")]
+    Direct(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The data keys do not fit the database (missing, or another key
+    /// under an id it knows); the message is for the operator.
+    #[error("{0}")]
+    Keys(String),
+    /// A unique value (a login, an organisation name) is taken already.
+    #[error("already exists")]
+    Taken,
+    /// The record changed since the caller read it (a decision on a
+    /// revision that is no longer the current one).
+    #[error("changed meanwhile")]
+    Stale,
+    /// The record does not exist (or the requirement does not apply).
+    #[error("not found")]
+    Missing,
+    /// The workflow does not allow the step now.
+    #[error("refused by the workflow: {0:?}")]
+    Refused(mamori_core::checklist::WorkflowError),
+    /// The change would take a list beyond its limit.
+    #[error("over the limit of {0}")]
+    Limit(usize),
+}
+
+/// A stored time (microseconds since the Unix epoch, UTC).
+pub(crate) fn timestamp(us: i64) -> Result<OffsetDateTime, StoreError> {
+    from_unix_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us} out of range")))
+}
+
+pub(crate) fn opt_timestamp(us: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    us.map(timestamp).transpose()
+}
+
+/// A stored value that makes no sense.
+pub(crate) fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v}"))
+}
+
+/// A stored value of a closed set (a role, a status), parsed by `parse`.
+pub(crate) fn parsed<T>(what: &str, v: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(v).ok_or_else(|| corrupt(what, v))
+}

@@ -1,0 +1,308 @@
+//! The house rule that no crate's modules import one another in a loop
+//! (docs/ARCHITECTURE.md): a module that needs another sits above it, and
+//! what two modules both need sits below them both.
+//!
+//! The sources are read with syn (not run, not matched as text): a path in
+//! a `use`, an expression or a type that names a module of the same crate is
+//! an import of that module's file; doc links and comments are not. Written
+//! here because no tool of the build checks it: rustc allows such loops.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use syn::visit::Visit;
+
+/// A module's path inside its crate, `[]` for the crate root.
+type ModPath = Vec<String>;
+
+/// Every source file of a crate's `src/`, by the module it is.
+fn modules(src: &Path) -> BTreeMap<ModPath, PathBuf> {
+    crate::files_under(&[src.to_path_buf()])
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .map(|file| {
+            let rel = file.strip_prefix(src).unwrap().with_extension("");
+            let mut path: ModPath = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+            if path.last().is_some_and(|l| l == "mod") || path == ["lib"] || path == ["main"] {
+                path.pop();
+            }
+            (path, file)
+        })
+        .collect()
+}
+
+/// The paths a file names, each made absolute from the crate root where it
+/// starts with `crate`, `self`, `super` or a child module of where it stands.
+struct Names<'a> {
+    known: &'a BTreeMap<ModPath, PathBuf>,
+    here: ModPath,
+    found: Vec<ModPath>,
+    /// Whether the `use` being read is `pub` (or `pub(crate)`, …) at the
+    /// file's own level: what it names is handed on under a name.
+    handing_on: bool,
+    handed_on: BTreeMap<String, ModPath>,
+    at_file_level: bool,
+    /// The names the file's `use` items bring in (`use crate::handlers::
+    /// systems;` then `systems::page::show`), read in a first pass.
+    in_scope: BTreeMap<String, ModPath>,
+}
+
+impl Names<'_> {
+    fn absolute(&self, segments: &[String]) -> Option<ModPath> {
+        let (first, rest) = segments.split_first()?;
+        let mut base = self.here.clone();
+        match first.as_str() {
+            "crate" => base.clear(),
+            "self" => {}
+            "super" => {
+                let mut rest = rest;
+                base.pop()?;
+                while rest.first().is_some_and(|s| s == "super") {
+                    base.pop()?;
+                    rest = &rest[1..];
+                }
+                return Some(base.into_iter().chain(rest.iter().cloned()).collect());
+            }
+            name => {
+                let mut child = base.clone();
+                child.push(name.to_string());
+                let start = if self.known.contains_key(&child) { child } else { self.in_scope.get(name)?.clone() };
+                return Some(start.into_iter().chain(rest.iter().cloned()).collect());
+            }
+        }
+        Some(base.into_iter().chain(rest.iter().cloned()).collect())
+    }
+
+    fn note(&mut self, segments: &[String]) {
+        if let Some(path) = self.absolute(segments) {
+            self.found.push(path);
+        }
+    }
+
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(p) => {
+                prefix.push(p.ident.to_string());
+                self.use_tree(prefix, &p.tree);
+                prefix.pop();
+            }
+            syn::UseTree::Name(n) => self.use_leaf(prefix, &n.ident, None),
+            syn::UseTree::Rename(r) => self.use_leaf(prefix, &r.ident, Some(&r.rename)),
+            syn::UseTree::Glob(_) => self.note(prefix),
+            syn::UseTree::Group(g) => {
+                for tree in &g.items {
+                    self.use_tree(prefix, tree);
+                }
+            }
+        }
+    }
+
+    fn use_leaf(&mut self, prefix: &[String], ident: &syn::Ident, alias: Option<&syn::Ident>) {
+        let mut full = prefix.to_vec();
+        if ident != "self" {
+            full.push(ident.to_string());
+        }
+        if let Some(path) = self.absolute(&full) {
+            let name = alias.map(|a| a.to_string()).or_else(|| full.last().cloned());
+            self.in_scope.extend(name.map(|n| (n, path.clone())));
+            if self.handing_on {
+                let name = alias.map(|a| a.to_string()).or_else(|| full.last().cloned());
+                self.handed_on.extend(name.map(|n| (n, path.clone())));
+            }
+            self.found.push(path);
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Names<'_> {
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        self.handing_on = !matches!(item.vis, syn::Visibility::Inherited) && self.at_file_level;
+        self.use_tree(&mut Vec::new(), &item.tree);
+        self.handing_on = false;
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if segments.len() > 1 {
+            self.note(&segments);
+        }
+        syn::visit::visit_path(self, path);
+    }
+
+    /// A macro's arguments, where they are expressions separated by commas
+    /// (`vec![…]`, `format!(…)`, `assert!(…)`): the route table is one.
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let args = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated;
+        if let Ok(exprs) = mac.parse_body_with(args) {
+            for e in &exprs {
+                self.visit_expr(e);
+            }
+        }
+        syn::visit::visit_macro(self, mac);
+    }
+
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        // A module written inline stands one level down for `super` and
+        // `self`; its file is still the one being read.
+        if item.content.is_some() {
+            let level = std::mem::replace(&mut self.at_file_level, false);
+            self.here.push(item.ident.to_string());
+            syn::visit::visit_item_mod(self, item);
+            self.here.pop();
+            self.at_file_level = level;
+        }
+    }
+}
+
+/// Which files of one crate each file imports. A name a module hands on
+/// (`pub use db::Store` in the crate root) is followed to the module that
+/// defines it. A module and the modules inside it are one room seen from
+/// outside: the crate root wires its modules and they share what it
+/// defines, a `mod.rs` routes to its files and they use its helpers. So an
+/// import between a file and one of its ancestors is not counted; one
+/// between two modules neither of which contains the other is.
+fn imports(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
+    let known = modules(src);
+    let mut found = BTreeMap::new();
+    let mut handed_on = BTreeMap::new();
+    for (here, file) in &known {
+        let text = std::fs::read_to_string(file).unwrap();
+        let parsed = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut names = Names {
+            known: &known,
+            here: here.clone(),
+            found: Vec::new(),
+            handing_on: false,
+            handed_on: BTreeMap::new(),
+            at_file_level: true,
+            in_scope: BTreeMap::new(),
+        };
+        names.visit_file(&parsed);
+        // Again, now that every name the file brings in is known.
+        names.found.clear();
+        names.visit_file(&parsed);
+        found.insert(here.clone(), names.found);
+        handed_on.insert(here.clone(), names.handed_on);
+    }
+    // The module a path ends in, through the names modules hand on (a
+    // bounded number of steps: `pub use` may name itself).
+    let module_of = |path: &ModPath| -> Option<ModPath> {
+        let mut path = path.clone();
+        for _ in 0..8 {
+            let n = (0..=path.len()).rev().find(|n| known.contains_key(&path[..*n]))?;
+            match path.get(n).and_then(|name| handed_on[&path[..n]].get(name)) {
+                Some(target) if *target != path[..=n] => path = target.iter().chain(&path[n + 1..]).cloned().collect(),
+                _ => return Some(path[..n].to_vec()),
+            }
+        }
+        None
+    };
+    known
+        .iter()
+        .map(|(here, file)| {
+            let targets = found[here]
+                .iter()
+                .filter_map(module_of)
+                .filter(|there| !there.starts_with(here) && !here.starts_with(there))
+                .map(|there| known[&there].clone())
+                .collect();
+            (file.clone(), targets)
+        })
+        .collect()
+}
+
+/// The loops of a graph: the sets of files that each reach one another
+/// (by plain reachability: a crate has tens of files, not thousands).
+fn loops(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<BTreeSet<PathBuf>> {
+    let reach = |from: &PathBuf| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.clone()];
+        while let Some(f) = todo.pop() {
+            for t in graph.get(&f).into_iter().flatten() {
+                if seen.insert(t.clone()) {
+                    todo.push(t.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<_, _> = graph.keys().map(|f| (f.clone(), reach(f))).collect();
+    let mut parts: Vec<BTreeSet<PathBuf>> = Vec::new();
+    for f in graph.keys() {
+        if parts.iter().any(|p| p.contains(f)) || !reached[f].contains(f) {
+            continue;
+        }
+        let part = graph.keys().filter(|g| reached[f].contains(*g) && reached[*g].contains(f)).cloned().collect();
+        parts.push(part);
+    }
+    parts
+}
+
+#[test]
+fn no_crate_s_modules_import_one_another_in_a_loop() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(crates).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        if src.is_dir() {
+            let graph = imports(&src);
+            let name = |f: &PathBuf| f.strip_prefix(crates).unwrap().display().to_string();
+            for part in loops(&graph) {
+                found.push(format!("a loop of {} files:", part.len()));
+                for from in &part {
+                    let to: Vec<_> = graph[from].intersection(&part).map(name).collect();
+                    found.push(format!("  {} → {}", name(from), to.join(", ")));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "import loops:\n{}", found.join("\n"));
+}
+
+/// A handler (a module the route table names) imports no other handler:
+/// what two screens share is in `handlers/mod.rs` or a module of shared
+/// view code (`pager.rs`, `item_view.rs` …), which the table does not name.
+#[test]
+fn no_handler_imports_another() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("web/src");
+    let graph = imports(&src);
+    let handlers: BTreeSet<&PathBuf> =
+        graph[&src.join("routes.rs")].iter().filter(|f| f.starts_with(src.join("handlers"))).collect();
+    assert!(handlers.len() >= 20, "the route table names {} handler modules", handlers.len());
+    let name = |f: &PathBuf| f.strip_prefix(&src).unwrap().display().to_string();
+    let crossing: Vec<String> = handlers
+        .iter()
+        .flat_map(|h| graph[*h].iter().filter(|t| handlers.contains(t)).map(|t| format!("{} → {}", name(h), name(t))))
+        .collect();
+    assert!(crossing.is_empty(), "handlers importing handlers:\n{}", crossing.join("\n"));
+}
+
+#[test]
+fn a_loop_through_super_a_glob_a_type_a_call_and_a_name_handed_on_is_found_a_name_brought_in_and_a_macro_s_argument_are_imports_and_neither_a_doc_link_nor_a_module_s_own_inside_is_one(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::create_dir(src.join("a")).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(src.join(name), text).unwrap();
+    write(
+        "lib.rs",
+        "//! [`c::C`]\nmod a; mod b; mod c; mod d; mod e; mod f;\npub struct Root;\npub use d::Thing as Handed;\n",
+    );
+    write("a/mod.rs", "mod inner;\npub fn f() { inner::g() }\n");
+    write("a/inner.rs", "use super::super::b::*;\npub fn g() { super::f() }\npub fn k(_: crate::Root) {}\n");
+    write("b.rs", "pub fn h() -> crate::c::C { todo!() }\n");
+    write("c.rs", "/// [`crate::b::h`]\npub struct C;\npub fn i(_: crate::Handed) { crate::a::inner::g() }\n#[cfg(test)]\nmod tests { use super::*; }\n");
+    write("d.rs", "pub struct Thing;\npub fn j() { crate::b::h(); }\n");
+    write("e.rs", "use crate::a;\npub fn k() { a::inner::g() }\n");
+    write("f.rs", "pub fn l() -> Vec<fn()> { vec![crate::a::inner::g] }\n");
+    let graph = imports(src);
+    let named = |files: &BTreeSet<PathBuf>| -> Vec<String> {
+        files.iter().map(|f| f.strip_prefix(src).unwrap().display().to_string()).collect()
+    };
+    let found: Vec<_> = loops(&graph).iter().map(named).collect();
+    assert_eq!(found, [["a/inner.rs", "b.rs", "c.rs", "d.rs"]]);
+    assert_eq!(named(&graph[&src.join("c.rs")]), ["a/inner.rs", "d.rs"]);
+    assert_eq!(named(&graph[&src.join("a/inner.rs")]), ["b.rs"]);
+    assert_eq!(named(&graph[&src.join("e.rs")]), ["a/inner.rs", "a/mod.rs"]);
+    assert_eq!(named(&graph[&src.join("f.rs")]), ["a/inner.rs"]);
+    assert!(graph[&src.join("lib.rs")].is_empty() && graph[&src.join("a/mod.rs")].is_empty(), "{graph:?}");
+}
