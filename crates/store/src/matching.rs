@@ -7,7 +7,7 @@ use crate::{with_conn, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::ComponentInput;
 use mamori_core::vulns::{component_key, hit, unmet_platforms, Affected, Hit};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
 /// A stored component, as matching needs it.
@@ -22,68 +22,117 @@ pub(crate) struct Placed<'a> {
 /// needs that the system does not list. `components` holds every
 /// component of the systems concerned: a platform is met within its
 /// system. Returns how many matches were new.
+///
+/// The advisories, their products and the matches there are now are read
+/// in a few queries for all the components together, and only what changed
+/// is written: a save in a system of 2,000 components took about 0.4 s
+/// (SQLite) to 0.7 s (PostgreSQL) with queries per component
+/// (`cargo bench -p mamori-store --bench component_save`).
 pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[Placed<'_>]) -> Result<i64, StoreError> {
-    let mut advisories: HashMap<i64, Vec<Affected>> = HashMap::new();
     let mut systems: HashMap<i64, Vec<ComponentInput>> = HashMap::new();
     for c in components {
         systems.entry(c.system_id).or_default().push(c.input.clone());
     }
+    let keys: Vec<String> = components.iter().map(|c| component_key(c.input)).filter(|k| !k.is_empty()).collect();
+    let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+    for (name, id) in in_chunks::<(String, i64), _>(
+        tx,
+        "SELECT DISTINCT name, advisory_id FROM advisory_product WHERE name IN",
+        &keys,
+    )
+    .await?
+    {
+        by_name.entry(name).or_default().push(id);
+    }
+    let wanted: Vec<i64> = by_name.values().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let advisories: HashMap<i64, Vec<Affected>> =
+        in_chunks::<(i64, String), _>(tx, "SELECT id, affected FROM advisory WHERE id IN", &wanted)
+            .await?
+            .into_iter()
+            .map(|(id, json)| (id, serde_json::from_str(&json).unwrap_or_default()))
+            .collect();
+    let ids: Vec<i64> = components.iter().map(|c| c.id).collect();
+    // (component, advisory) → (match, open, platform)
+    let mut known: HashMap<(i64, i64), (i64, bool, String)> = HashMap::new();
+    let sql = "SELECT component_id, advisory_id, id, state, platform FROM vuln_match WHERE component_id IN";
+    for (component, advisory, id, state, platform) in
+        in_chunks::<(i64, i64, i64, String, String), _>(tx, sql, &ids).await?
+    {
+        known.insert((component, advisory), (id, state == "open", platform));
+    }
     let mut found = 0;
     for comp in components {
-        let key = component_key(comp.input);
-        let ids: Vec<i64> = if key.is_empty() {
-            vec![]
-        } else {
-            with_conn!(tx, c => {
-                sqlx::query_scalar("SELECT DISTINCT advisory_id FROM advisory_product WHERE name = $1").bind(&key).fetch_all(c).await?
-            })
-        };
-        let mut holds = Vec::new();
-        for id in ids {
-            if let std::collections::hash_map::Entry::Vacant(e) = advisories.entry(id) {
-                let json: String = with_conn!(tx, c => {
-                    sqlx::query_scalar("SELECT affected FROM advisory WHERE id = $1").bind(id).fetch_one(c).await?
-                });
-                e.insert(serde_json::from_str(&json).unwrap_or_default());
-            }
-            let Some((h, platform)) = best_hit(comp.input, &advisories[&id], &systems[&comp.system_id]) else {
+        let candidates = by_name.get(&component_key(comp.input)).map_or(&[][..], |v| v);
+        let mut holds = BTreeSet::new();
+        for id in candidates {
+            let Some(affected) = advisories.get(id) else { continue };
+            let Some((h, platform)) = best_hit(comp.input, affected, &systems[&comp.system_id]) else {
                 continue;
             };
-            holds.push(id);
-            let n = with_conn!(tx, c => {
-                sqlx::query(
-                    "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, platform, state, reason, found_at_us) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) ON CONFLICT (advisory_id, component_id) DO NOTHING",
-                )
-                .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(&platform)
-                .bind(to_unix_micros(now))
-                .execute(c).await?.rows_affected()
-            });
-            found += n as i64;
-            if n == 0 {
+            holds.insert(*id);
+            match known.get(&(comp.id, *id)) {
+                None => {
+                    let n = with_conn!(tx, c => {
+                        sqlx::query(
+                            "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, platform, state, reason, found_at_us) \
+                             VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) ON CONFLICT (advisory_id, component_id) DO NOTHING",
+                        )
+                        .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(&platform)
+                        .bind(to_unix_micros(now))
+                        .execute(c).await?.rows_affected()
+                    });
+                    found += n as i64;
+                }
                 // Known already: an open match follows the inventory's platforms.
-                with_conn!(tx, c => {
-                    sqlx::query(
-                        "UPDATE vuln_match SET platform = $3 WHERE advisory_id = $1 AND component_id = $2 \
-                         AND state = 'open' AND platform <> $3",
-                    )
-                    .bind(id).bind(comp.id).bind(&platform).execute(c).await?;
-                });
+                Some((mid, true, was)) if *was != platform => {
+                    with_conn!(tx, c => {
+                        sqlx::query("UPDATE vuln_match SET platform = $2 WHERE id = $1").bind(mid).bind(&platform).execute(c).await?;
+                    });
+                }
+                Some(_) => {}
             }
         }
         // Open matches this component no longer has (upgraded, renamed).
-        let open: Vec<(i64, i64)> = with_conn!(tx, c => {
-            sqlx::query_as("SELECT id, advisory_id FROM vuln_match WHERE component_id = $1 AND state = 'open'").bind(comp.id).fetch_all(c).await?
-        });
-        for (mid, aid) in open {
-            if !holds.contains(&aid) {
-                with_conn!(tx, c => {
-                    sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;
-                });
-            }
+        let gone = known.iter().filter(|((c, a), (_, open, _))| *c == comp.id && *open && !holds.contains(a));
+        for (_, (mid, _, _)) in gone {
+            with_conn!(tx, c => {
+                sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;
+            });
         }
     }
     Ok(found)
+}
+
+/// The rows of `select` (ending in `IN`) for `values`, a few hundred at a
+/// time. Only the number of placeholders is written into the statement;
+/// the values are bound.
+async fn in_chunks<R, V>(tx: &mut Tx, select: &str, values: &[V]) -> Result<Vec<R>, StoreError>
+where
+    R: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    V: Sync
+        + for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    const CHUNK: usize = 500;
+    let mut rows = Vec::new();
+    for chunk in values.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{select} ({})", marks.join(", "));
+        let found: Vec<R> = with_conn!(tx, c => {
+            let mut q = sqlx::query_as::<_, R>(&sql);
+            for v in chunk {
+                q = q.bind(v);
+            }
+            q.fetch_all(c).await?
+        });
+        rows.extend(found);
+    }
+    Ok(rows)
 }
 
 /// How an advisory's products hit a component, preferring one whose

@@ -10,6 +10,7 @@ mod notify;
 mod revision;
 mod schema;
 mod systems;
+mod vulns;
 
 use mamori_core::audit::{Actor, Origin};
 use mamori_store::audit::Verification;

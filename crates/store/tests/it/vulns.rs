@@ -1,0 +1,82 @@
+use crate::each_backend;
+use mamori_core::inventory::{ComponentInput, ComponentKind};
+use mamori_core::vulns::{Advisory, Affected, Bound, MatchState, Versions, VulnSource};
+use mamori_store::systems::SystemInput;
+use time::OffsetDateTime;
+
+fn component(i: usize, version: &str) -> ComponentInput {
+    ComponentInput {
+        kind: ComponentKind::Middleware,
+        product: format!("product{i}"),
+        vendor: "vendor".into(),
+        version: version.into(),
+        runs_on: "app01".into(),
+        cpe: None,
+        support_end: None,
+        reason: String::new(),
+    }
+}
+
+/// Before 2.0 for every third product.
+fn advisory(i: usize) -> Advisory {
+    Advisory {
+        source: VulnSource::Nvd,
+        ident: format!("CVE-2026-{i:05}"),
+        title: format!("advisory {i}"),
+        link: String::new(),
+        cvss: Some(5.0),
+        cves: Vec::new(),
+        modified: "2026-01-01".into(),
+        affected: vec![Affected {
+            part: Some('a'),
+            vendor: "vendor".into(),
+            product: format!("product{i}"),
+            versions: Versions::Range { start: None, end: Some(Bound { version: "2.0".into(), included: false }) },
+            on: Vec::new(),
+        }],
+    }
+}
+
+/// Matching reads the advisories and matches of many components a few
+/// hundred at a time: 1,200 components take three reads of each, and every
+/// match is found; a change then drops only the open match that no longer
+/// holds, and one decided stays as it was decided.
+#[tokio::test]
+async fn matching_more_components_than_one_read_takes_finds_every_match_and_drops_only_the_open_one_that_no_longer_holds(
+) {
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = db
+            .store
+            .create_organisation_audited(&ctx, "情報政策課", mamori_core::identity::OrgKind::Department, "")
+            .await
+            .unwrap();
+        let system = db.store.create_system(&ctx, &SystemInput::new("基幹システム", dept), catalog).await.unwrap();
+        let rows: Vec<ComponentInput> = (0..1_200).map(|i| component(i, "1.0")).collect();
+        db.store.import_components(&ctx, system, "inventory.csv", &rows).await.unwrap();
+        let list: Vec<Advisory> = (0..1_200).step_by(3).map(advisory).collect();
+        let import = db.store.import_advisories(&ctx, "nvd.json", "0", VulnSource::Nvd, &list).await.unwrap();
+        assert_eq!((import.records, import.changed), (400, 400), "{}", db.name);
+        let matches = db.store.vuln_matches(Some(system)).await.unwrap();
+        assert_eq!(matches.len(), 400, "{}", db.name);
+        let products: std::collections::BTreeSet<String> = matches.iter().map(|m| m.product.clone()).collect();
+        let want: std::collections::BTreeSet<String> = (0..1_200).step_by(3).map(|i| format!("product{i}")).collect();
+        assert_eq!(products, want, "{}", db.name);
+
+        // product999 is decided 影響なし; then it and product1197 go past the range.
+        let decided = matches.iter().find(|m| m.product == "product999").unwrap();
+        db.store.decide_match(&ctx, system, decided.id, MatchState::NotAffected, "設定で無効").await.unwrap();
+        let components = db.store.components(system).await.unwrap();
+        for i in [999, 1197] {
+            let id = components.iter().find(|c| c.input.product == format!("product{i}")).unwrap().id;
+            db.store.save_component(&ctx, system, Some(id), &component(i, "2.1")).await.unwrap();
+        }
+        let after = db.store.vuln_matches(Some(system)).await.unwrap();
+        assert_eq!(after.len(), 399, "{}", db.name);
+        assert!(!after.iter().any(|m| m.product == "product1197"), "{}", db.name);
+        let kept = after.iter().find(|m| m.product == "product999").unwrap();
+        assert_eq!((kept.id, kept.state), (decided.id, MatchState::NotAffected), "{}", db.name);
+        db.cleanup().await;
+    }
+}
