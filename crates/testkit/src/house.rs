@@ -276,6 +276,93 @@ fn no_handler_imports_another() {
     assert!(crossing.is_empty(), "handlers importing handlers:\n{}", crossing.join("\n"));
 }
 
+/// The struct types a template can reach through its fields (and theirs,
+/// for types defined in the same sources), by name.
+fn reached_by_templates(files: &[PathBuf]) -> BTreeMap<String, BTreeSet<String>> {
+    struct Types(BTreeSet<String>);
+    impl<'ast> Visit<'ast> for Types {
+        fn visit_path_segment(&mut self, s: &'ast syn::PathSegment) {
+            self.0.insert(s.ident.to_string());
+            syn::visit::visit_path_segment(self, s);
+        }
+    }
+    let mut fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut templates = Vec::new();
+    for file in files {
+        let parsed = syn::parse_file(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let mut structs = Vec::new();
+        struct Structs<'a>(&'a mut Vec<syn::ItemStruct>);
+        impl<'ast> Visit<'ast> for Structs<'_> {
+            fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
+                self.0.push(s.clone());
+            }
+        }
+        Structs(&mut structs).visit_file(&parsed);
+        for st in structs {
+            let mut types = Types(BTreeSet::new());
+            for f in &st.fields {
+                types.visit_type(&f.ty);
+            }
+            let derives_template = st.attrs.iter().any(|a| {
+                a.path().is_ident("derive")
+                    && a.meta.require_list().is_ok_and(|l| l.tokens.to_string().contains("Template"))
+            });
+            if derives_template {
+                templates.push(st.ident.to_string());
+            }
+            fields.entry(st.ident.to_string()).or_default().extend(types.0);
+        }
+    }
+    templates
+        .into_iter()
+        .map(|t| {
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![t.clone()];
+            while let Some(name) = todo.pop() {
+                for next in fields.get(&name).into_iter().flatten() {
+                    if seen.insert(next.clone()) {
+                        todo.push(next.clone());
+                    }
+                }
+            }
+            (t, seen)
+        })
+        .collect()
+}
+
+/// No template is handed a stored account (its password hash and TOTP
+/// secret), not even inside another value: pages get view models.
+#[test]
+fn no_template_reaches_an_account_through_its_fields() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("web/src");
+    let files: Vec<PathBuf> =
+        crate::files_under(&[src]).into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")).collect();
+    let reached = reached_by_templates(&files);
+    assert!(reached.len() >= 40, "{} templates found", reached.len());
+    let bad: Vec<String> = reached
+        .iter()
+        .filter(|(_, types)| types.contains("Account") || types.contains("CurrentUser"))
+        .map(|(t, _)| t.clone())
+        .collect();
+    assert!(bad.is_empty(), "templates reaching an account: {bad:?}");
+}
+
+#[test]
+fn a_template_reaching_an_account_inside_another_value_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("page.rs");
+    std::fs::write(
+        &file,
+        "#[derive(Template)]\n#[template(path = \"a.html\")]\nstruct APage { who: Option<Viewer>, n: u32 }\n\
+         struct Viewer { shown: Vec<Shown> }\nstruct Shown { account: std::sync::Arc<Account> }\n\
+         #[derive(askama::Template)]\nstruct BPage { name: String, a: ShownAccount }\nstruct ShownAccount { login: String }\n",
+    )
+    .unwrap();
+    let reached = reached_by_templates(&[file]);
+    assert!(reached["APage"].contains("Account"), "{reached:?}");
+    assert!(!reached["BPage"].contains("Account"), "{reached:?}");
+}
+
 #[test]
 fn a_loop_through_super_a_glob_a_type_a_call_and_a_name_handed_on_is_found_a_name_brought_in_and_a_macro_s_argument_are_imports_and_neither_a_doc_link_nor_a_module_s_own_inside_is_one(
 ) {
