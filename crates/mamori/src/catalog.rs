@@ -112,7 +112,12 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
             let bytes = std::fs::read(&file)
                 .map_err(|e| refuse(format!("{} を読めません (cannot read): {e}", file.display())))?;
             let catalog = mamori_app::catalog::read(&bytes, &id, &title).map_err(|e| report(&e))?;
-            match store.import_catalog(&crate::shared::console_ctx(), &catalog).await.map_err(problem)? {
+            // Through the same operation as the catalog page: the
+            // permission, the validation again, the version and its event.
+            let who = crate::shared::console_person(mamori_core::identity::Role::SecurityOfficer);
+            let ctx = crate::shared::console_ctx();
+            let op = mamori_app::Op { store, who: &who, origin: ctx.origin, now: ctx.now };
+            match mamori_app::catalog::import(&op, &catalog).await.map_err(problem)? {
                 ImportOutcome::Imported(v) => {
                     outln!("版 {v} として {} 件を取り込みました (imported as version {v})", catalog.requirements.len())
                 }

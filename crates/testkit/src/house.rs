@@ -363,6 +363,115 @@ fn a_template_reaching_an_account_inside_another_value_is_found() {
     assert!(!reached["BPage"].contains("Account"), "{reached:?}");
 }
 
+/// The names of the store's methods that write: those that begin a write
+/// transaction (`self.begin()`), or call one of the store's that does.
+fn store_writes(files: &[PathBuf]) -> BTreeSet<String> {
+    /// Each method of `impl Store`, with the methods it calls on `self`.
+    struct Methods(BTreeMap<String, BTreeSet<String>>, Option<String>);
+    impl<'ast> Visit<'ast> for Methods {
+        fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {
+            let on_store = matches!(&*i.self_ty, syn::Type::Path(p) if p.path.is_ident("Store"));
+            if on_store && i.trait_.is_none() {
+                syn::visit::visit_item_impl(self, i);
+            }
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            self.1 = Some(f.sig.ident.to_string());
+            self.0.entry(f.sig.ident.to_string()).or_default();
+            syn::visit::visit_impl_item_fn(self, f);
+            self.1 = None;
+        }
+        fn visit_expr_method_call(&mut self, c: &'ast syn::ExprMethodCall) {
+            let on_self = matches!(&*c.receiver, syn::Expr::Path(p) if p.path.is_ident("self"));
+            if let (true, Some(current)) = (on_self, &self.1) {
+                self.0.entry(current.clone()).or_default().insert(c.method.to_string());
+            }
+            syn::visit::visit_expr_method_call(self, c);
+        }
+    }
+    let mut methods = Methods(BTreeMap::new(), None);
+    for file in files {
+        methods.visit_file(&syn::parse_file(&std::fs::read_to_string(file).unwrap()).unwrap());
+    }
+    let mut writes: BTreeSet<String> = ["begin".to_string()].into();
+    loop {
+        let more: Vec<String> = methods
+            .0
+            .iter()
+            .filter(|(name, calls)| !writes.contains(*name) && calls.iter().any(|c| writes.contains(c)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if more.is_empty() {
+            return writes;
+        }
+        writes.extend(more);
+    }
+}
+
+/// The methods a file calls, by name, with the function that calls them.
+fn method_calls(file: &Path) -> Vec<(String, String)> {
+    struct Calls(Vec<(String, String)>, String);
+    impl<'ast> Visit<'ast> for Calls {
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            self.1 = f.sig.ident.to_string();
+            syn::visit::visit_item_fn(self, f);
+        }
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            self.1 = f.sig.ident.to_string();
+            syn::visit::visit_impl_item_fn(self, f);
+        }
+        fn visit_expr_method_call(&mut self, c: &'ast syn::ExprMethodCall) {
+            self.0.push((c.method.to_string(), self.1.clone()));
+            syn::visit::visit_expr_method_call(self, c);
+        }
+    }
+    let mut calls = Calls(Vec::new(), String::new());
+    calls.visit_file(&syn::parse_file(&std::fs::read_to_string(file).unwrap()).unwrap());
+    calls.0
+}
+
+/// A handler changes nothing by itself: every change a person makes goes
+/// through an operation of `app` (permission, scope, workflow, audit), so
+/// no handler calls a method of the store that writes. (By name: a
+/// method of another type with the same name would be named here too.)
+#[test]
+fn no_handler_writes_through_the_store_itself() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let rs = |dir: PathBuf| -> Vec<PathBuf> {
+        crate::files_under(&[dir]).into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")).collect()
+    };
+    let writes = store_writes(&rs(crates.join("store/src")));
+    assert!(writes.len() > 60 && writes.contains("save_answer"), "{writes:?}");
+    let mut found = Vec::new();
+    for file in rs(crates.join("web/src/handlers")) {
+        for (name, caller) in method_calls(&file) {
+            if writes.contains(&name) {
+                found.push(format!("{} {caller}: {name}", file.strip_prefix(crates).unwrap().display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "handlers calling the store's writes:\n{}", found.join("\n"));
+}
+
+#[test]
+fn a_store_method_writes_when_it_begins_a_write_transaction_or_calls_one_that_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.rs");
+    std::fs::write(
+        &file,
+        "impl Store {\n\
+           pub async fn save(&self) { let tx = self.begin().await; }\n\
+           pub async fn save_twice(&self) { self.save().await; self.save().await }\n\
+           pub async fn read(&self) { let tx = self.begin_read().await; }\n\
+           pub async fn count(&self) { self.read().await; other.begin() }\n\
+         }\n\
+         impl Other { pub async fn open(&self) { self.begin().await } }\n",
+    )
+    .unwrap();
+    let writes: Vec<String> = store_writes(&[file]).into_iter().collect();
+    assert_eq!(writes, ["begin", "save", "save_twice"]);
+}
+
 #[test]
 fn a_loop_through_super_a_glob_a_type_a_call_and_a_name_handed_on_is_found_a_name_brought_in_and_a_macro_s_argument_are_imports_and_neither_a_doc_link_nor_a_module_s_own_inside_is_one(
 ) {
