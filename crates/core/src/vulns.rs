@@ -104,6 +104,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 impl Versions {
     /// Is `version` affected? `None` when the advisory cannot say.
     pub fn holds(&self, version: &str) -> Option<bool> {
+        let version = distribution_build(version).map_or(version, |(upstream, _)| upstream);
         match self {
             Versions::Any => Some(true),
             Versions::Unknown => None,
@@ -204,6 +205,35 @@ pub fn component_key(c: &ComponentInput) -> String {
     }
 }
 
+/// A distribution's package version as its upstream version and the
+/// distribution's build (`2.4.57` and `2+deb12u1` of `1:2.4.57-2+deb12u1`,
+/// `2.4.37` and `56.module+el8.8.0` of RHEL's, `1.18.0` and `6ubuntu14.4`,
+/// `1.24.0` and `r3` of Alpine's `1.24.0-r3`). A distribution backports
+/// fixes into its packages without moving the upstream version: advisories
+/// name upstream versions, so the package is compared by its upstream
+/// part, and the person checks the distributor's own advisory. `None` for
+/// an upstream version (`2.4.57`, `1.0-rc1`, `3.1.0-beta.2`).
+pub fn distribution_build(version: &str) -> Option<(&str, &str)> {
+    // Debian's epoch (`1:2.4.57-2`) stands before the upstream version.
+    let v = version.trim();
+    let v = v.split_once(':').filter(|(e, _)| e.bytes().all(|b| b.is_ascii_digit())).map_or(v, |(_, rest)| rest);
+    let (upstream, build) = v.split_once('-')?;
+    let lower = build.to_ascii_lowercase();
+    let marked =
+        ["deb", "ubuntu", "module+el", "amzn", "sles", "suse", "bpo", "dfsg"].iter().any(|m| lower.contains(m))
+            || ["el", "fc", "ph", "mga"].iter().any(|m| {
+                lower.match_indices(m).any(|(i, _)| {
+                    let before = lower[..i].chars().last();
+                    let after = lower[i + m.len()..].chars().next();
+                    !before.is_some_and(|c| c.is_ascii_alphabetic()) && after.is_some_and(|c| c.is_ascii_digit())
+                })
+            })
+            || (lower.starts_with('r') && lower.len() > 1 && lower[1..].bytes().all(|b| b.is_ascii_digit()))
+            || (build.bytes().next().is_some_and(|b| b.is_ascii_digit())
+                && build.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+    (marked && !upstream.is_empty()).then_some((upstream, build))
+}
+
 /// The most affected product entries an advisory may list.
 pub const MAX_AFFECTED: usize = 2_000;
 
@@ -222,6 +252,50 @@ mod tests {
 
     fn bound(v: &str, included: bool) -> Option<Bound> {
         Some(Bound { version: v.into(), included })
+    }
+
+    #[test]
+    fn a_distribution_s_package_version_is_told_from_an_upstream_one() {
+        for (version, build) in [
+            ("2.4.57-2+deb12u1", Some(("2.4.57", "2+deb12u1"))),
+            ("1:2.4.57-2+deb12u1", Some(("2.4.57", "2+deb12u1"))),
+            ("1.18.0-6ubuntu14.4", Some(("1.18.0", "6ubuntu14.4"))),
+            ("2.4.37-56.module+el8.8.0+18758+b3a9c8da", Some(("2.4.37", "56.module+el8.8.0+18758+b3a9c8da"))),
+            ("8.0.34-1.el9", Some(("8.0.34", "1.el9"))),
+            ("3.0.9-1.fc38", Some(("3.0.9", "1.fc38"))),
+            ("1.24.0-r3", Some(("1.24.0", "r3"))),
+            ("1.22.1-9", Some(("1.22.1", "9"))),
+            ("2.4.57", None),
+            ("1.0-rc1", None),
+            ("3.1.0-beta.2", None),
+            ("5.0.0-SNAPSHOT", None),
+            ("11.0.20-release", None),
+            ("", None),
+        ] {
+            assert_eq!(distribution_build(version), build, "{version}");
+        }
+    }
+
+    /// Debian's Apache 2.4.57-2+deb12u1 is upstream 2.4.57: an advisory for
+    /// exactly 2.4.57, or up to 2.4.57 included, holds for it (before, the
+    /// build's parts ranked it above 2.4.57 and both were missed).
+    #[test]
+    fn a_distribution_s_package_is_compared_by_its_upstream_version() {
+        let exact = Versions::Exact("2.4.57".into());
+        let up_to = Versions::Range { start: None, end: bound("2.4.57", true) };
+        let before = Versions::Range { start: bound("2.4.0", true), end: bound("2.4.58", false) };
+        for v in ["2.4.57-2+deb12u1", "1:2.4.57-2+deb12u1", "2.4.57-1.el9", "2.4.57-r0"] {
+            for versions in [&exact, &up_to, &before] {
+                assert_eq!(versions.holds(v), Some(true), "{v} {versions:?}");
+            }
+        }
+        for v in ["2.4.58-1+deb12u1", "2.4.58"] {
+            for versions in [&exact, &up_to, &before] {
+                assert_eq!(versions.holds(v), Some(false), "{v} {versions:?}");
+            }
+        }
+        // Not a distribution's build: compared whole, as before.
+        assert_eq!(Versions::Exact("1.0".into()).holds("1.0-rc1"), Some(false));
     }
 
     #[test]

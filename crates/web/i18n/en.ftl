@@ -996,6 +996,7 @@ vuln-by-cpe = matched by CPE and version
 vuln-by-name = matched by name and version
 vuln-version-unknown = product matched, version to be checked
 vuln-platform-unlisted = , but only when it runs on { $platform }, which the inventory does not list: to be checked
+vuln-distribution-build = {" "}(a distribution's package, build { $build }: the fix may be backported without a new upstream version; check the distributor's advisory)
 vuln-open = Open
 vuln-fixed = Dealt with
 vuln-not-affected = Not affected

@@ -996,6 +996,7 @@ vuln-by-cpe = CPE とバージョンで一致
 vuln-by-name = 製品名とバージョンで一致
 vuln-version-unknown = 製品は一致、バージョンは要確認
 vuln-platform-unlisted = 、ただし { $platform } 上で動く場合のみ該当(台帳にないため要確認)
+vuln-distribution-build = (配布元のパッケージ、ビルド { $build }: 修正が取り込み済みのことがあるため配布元の告知で要確認)
 vuln-open = 未対応
 vuln-fixed = 対応済
 vuln-not-affected = 影響なし

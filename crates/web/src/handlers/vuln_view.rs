@@ -36,6 +36,9 @@ pub fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) 
     if !m.platform.is_empty() {
         how.push_str(&t.with("vuln-platform-unlisted", &[("platform", &m.platform)]));
     }
+    if let Some((_, build)) = mamori_core::vulns::distribution_build(&m.version) {
+        how.push_str(&t.with("vuln-distribution-build", &[("build", build)]));
+    }
     MatchRow {
         id: m.id,
         system_id: m.system_id,

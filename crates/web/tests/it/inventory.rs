@@ -673,3 +673,62 @@ async fn an_advisory_for_a_product_on_a_platform_names_the_platform_until_the_in
         app.close().await;
     }
 }
+
+/// A distribution's package is matched by its upstream version (Debian's
+/// Apache 2.4.57-2+deb12u1 by an advisory for exactly 2.4.57, missed
+/// before), and its match says the distributor may have backported the fix
+/// and sends the person to the distributor's advisory, on the system's
+/// inventory and on the office's list; a match on an upstream version
+/// (nginx 1.24.0) says nothing of it.
+#[tokio::test]
+async fn a_distribution_s_package_is_matched_by_its_upstream_version_and_says_the_fix_may_be_backported_and_an_upstream_version_does_not(
+) {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        for (runs_on, version) in [("web01", "1.22.1-9+deb12u1"), ("web02", "1.24.0")] {
+            let f = [("product", "nginx"), ("vendor", "F5"), ("version", version), ("runs_on", runs_on)];
+            assert_eq!(add(&v, sys, &f).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        let apache = [
+            ("product", "Apache HTTP Server"),
+            ("vendor", "Apache"),
+            ("version", "2.4.57-2+deb12u1"),
+            ("runs_on", "web03"),
+        ];
+        assert_eq!(add(&v, sys, &apache).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = import_feed(&o, "nvdcve.json", nvd("2025-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let mut matched: Vec<String> =
+            app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().map(|m| m.version).collect();
+        matched.sort();
+        assert_eq!(matched, ["1.22.1-9+deb12u1", "1.24.0", "2.4.57-2+deb12u1"], "{}", app.backend);
+        let note = "配布元のパッケージ、ビルド 9+deb12u1";
+        for (who, path) in [(&v, format!("/systems/{sys}/inventory")), (&o, "/vulns".to_string())] {
+            let page = who.get(&path).await.body;
+            let row_of = |component: &str| {
+                let at = page.find(component).unwrap_or_else(|| panic!("{path}: {component}: {page}"));
+                let start = page[..at].rfind("<tr").unwrap();
+                let end = at + page[at..].find("</tr>").unwrap();
+                page[start..end].to_owned()
+            };
+            assert!(
+                row_of("nginx 1.22.1-9+deb12u1").contains(note),
+                "{}: {path}: {}",
+                app.backend,
+                row_of("nginx 1.22.1-9+deb12u1")
+            );
+            assert!(!row_of("nginx 1.24.0").contains("配布元"), "{}: {path}: {}", app.backend, row_of("nginx 1.24.0"));
+            assert!(
+                row_of("Apache HTTP Server 2.4.57-2+deb12u1").contains("配布元のパッケージ、ビルド 2+deb12u1"),
+                "{}: {path}",
+                app.backend
+            );
+            assert_eq!(page.matches(note).count(), 1, "{}: {path}", app.backend);
+        }
+        app.close().await;
+    }
+}
