@@ -5,6 +5,7 @@
 
 use crate::download;
 use crate::forms::{field_message, FormErrors};
+use crate::handlers::pager::Pager;
 use crate::handlers::vuln_view::{match_row, MatchRow};
 use crate::handlers::{done, html, jst, today, Acting, Reply};
 use crate::i18n::Label;
@@ -173,6 +174,8 @@ struct Shown {
     errors: FormErrors,
     notes: Notes,
     decision_error: Option<(i64, String)>,
+    /// The page of the matches asked for (`?page=`).
+    match_page: String,
 }
 
 #[derive(Template)]
@@ -192,13 +195,15 @@ struct InventoryPage<'a> {
     notes: Notes,
     warn_days: u32,
     matches: Vec<MatchRow>,
+    /// The matches a page at a time (a kernel can match thousands).
+    pager: Pager,
     decides: bool,
     /// A refused decision, by match.
     decision_error: Option<(i64, String)>,
 }
 
 async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Reply {
-    let Shown { form, errors, notes, decision_error } = shown;
+    let Shown { form, errors, notes, decision_error, match_page } = shown;
     let inv = inv::inventory(&who.op(page), id).await?;
     let today = today(page);
     let rows: Vec<Row> = inv
@@ -208,6 +213,10 @@ async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Rep
         .collect();
     let ended = rows.iter().filter(|r| r.state == "ended").count();
     let ending = rows.iter().filter(|r| r.state == "ending").count();
+    let mut pager = Pager::new(&match_page, inv.matches.len(), "").at(&format!("/systems/{id}/inventory"));
+    // Back to the list of matches, not the top of the inventory.
+    pager.prev = pager.prev.map(|h| h + "#vulns");
+    pager.next = pager.next.map(|h| h + "#vulns");
     let p = page.ctx_form().await?;
     html(InventoryPage {
         p,
@@ -222,14 +231,21 @@ async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Rep
         errors,
         notes,
         warn_days: warn_days(page),
-        matches: inv.matches.iter().map(|m| match_row(page, m, &inv.system.input.name)).collect(),
+        matches: pager.slice(&inv.matches).iter().map(|m| match_row(page, m, &inv.system.input.name)).collect(),
+        pager,
         decides: inv.decides,
         decision_error,
     })
 }
 
-pub async fn inventory(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
-    inventory_page(&page, &who, id, Shown::default()).await
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct InventoryQuery {
+    page: String,
+}
+
+pub async fn inventory(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<InventoryQuery>) -> Reply {
+    inventory_page(&page, &who, id, Shown { match_page: q.page, ..Shown::default() }).await
 }
 
 fn refused_field(page: &Page, e: Refused, errors: &mut FormErrors) -> Result<(), Refused> {
@@ -388,6 +404,7 @@ pub async fn export_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply 
 pub struct SupportQuery {
     /// `ended`, `ending`, or anything else for every dated component.
     state: String,
+    page: String,
 }
 
 #[derive(Template)]
@@ -395,6 +412,7 @@ pub struct SupportQuery {
 struct SupportPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<Row>,
+    pager: Pager,
     state: String,
     ended: usize,
     ending: usize,
@@ -407,15 +425,13 @@ pub async fn support_list(page: Page, who: Acting, Query(q): Query<SupportQuery>
     let count = |s: SupportState| all.iter().filter(|d| d.support.state() == s).count();
     let (ended, ending) = (count(SupportState::Ended), count(SupportState::Ending));
     let wanted = SupportState::parse(&q.state).filter(|s| matches!(s, SupportState::Ended | SupportState::Ending));
-    let rows = all
-        .iter()
-        .filter(|d| wanted.is_none_or(|w| d.support.state() == w))
-        .take(1_000)
-        .map(|d| row(&page, &d.component, &d.system_name, d.support))
-        .collect();
-    let p = page.ctx().await?;
+    let shown: Vec<_> = all.iter().filter(|d| wanted.is_none_or(|w| d.support.state() == w)).collect();
     let state = wanted.map(|s| s.as_str().to_owned()).unwrap_or_default();
-    html(SupportPage { p, rows, state, ended, ending, warn_days: warn_days(&page) })
+    let filters = if state.is_empty() { String::new() } else { format!("state={state}") };
+    let pager = Pager::new(&q.page, shown.len(), &filters).at("/inventory");
+    let rows = pager.slice(&shown).iter().map(|d| row(&page, &d.component, &d.system_name, d.support)).collect();
+    let p = page.ctx().await?;
+    html(SupportPage { p, rows, pager, state, ended, ending, warn_days: warn_days(&page) })
 }
 
 #[derive(Deserialize, Default)]
@@ -423,21 +439,28 @@ pub async fn support_list(page: Page, who: Acting, Query(q): Query<SupportQuery>
 pub struct DecisionForm {
     state: String,
     reason: String,
+    /// The page of the matches the form was on, to return to.
+    page: String,
 }
 
 /// Records what was decided about a match.
 pub async fn decide(page: Page, who: Acting, Path((id, mid)): Path<(i64, i64)>, Form(f): Form<DecisionForm>) -> Reply {
     use mamori_core::vulns::MatchState;
+    // Only a number goes back into a link.
+    let match_page = f.page.parse::<usize>().map(|n| n.to_string()).unwrap_or_default();
     let Some(state) = MatchState::parse(&f.state) else {
         let decision_error = Some((mid, page.t().get("vuln-state-required")));
-        return inventory_page(&page, &who, id, Shown { decision_error, ..Shown::default() }).await;
+        return inventory_page(&page, &who, id, Shown { decision_error, match_page, ..Shown::default() }).await;
     };
     match inv::decide(&who.op(&page), id, mid, state, &f.reason).await {
-        Ok(()) => done(&page, "vuln-decided", &format!("/systems/{id}/inventory#vulns")).await,
+        Ok(()) => {
+            let query = if match_page.is_empty() { String::new() } else { format!("?page={match_page}") };
+            done(&page, "vuln-decided", &format!("/systems/{id}/inventory{query}#vulns")).await
+        }
         Err(Refused::Invalid(_)) => {
             let decision_error =
                 Some((mid, page.t().with("vuln-reason-required", &[("max", &inv::MAX_REASON.to_string())])));
-            inventory_page(&page, &who, id, Shown { decision_error, ..Shown::default() }).await
+            inventory_page(&page, &who, id, Shown { decision_error, match_page, ..Shown::default() }).await
         }
         Err(e) => Err(e.into()),
     }

@@ -1,6 +1,7 @@
 //! Advisories matched against the inventories, across the systems a
 //! person sees (item 63).
 
+use crate::handlers::pager::Pager;
 use crate::handlers::vuln_view::{match_row, MatchRow};
 use crate::handlers::{html, Acting, Reply};
 use crate::page::{Page, PageCtx};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 pub struct VulnQuery {
     /// `open` (the default), `fixed`, `not_affected` or `all`.
     state: String,
+    page: String,
 }
 
 #[derive(Template)]
@@ -21,6 +23,7 @@ pub struct VulnQuery {
 struct VulnsPage<'a> {
     p: PageCtx<'a>,
     rows: Vec<MatchRow>,
+    pager: Pager,
     state: String,
     open: usize,
     total: usize,
@@ -33,13 +36,12 @@ pub async fn vulns(page: Page, who: Acting, Query(q): Query<VulnQuery>) -> Reply
     let all = inv::found(&who.op(&page)).await?;
     let open = all.iter().filter(|f| f.m.state == MatchState::Open).count();
     let wanted = if q.state == "all" { None } else { Some(MatchState::parse(&q.state).unwrap_or(MatchState::Open)) };
-    let rows = all
-        .iter()
-        .filter(|f| wanted.is_none_or(|w| f.m.state == w))
-        .take(1_000)
-        .map(|f| match_row(&page, &f.m, &f.system_name))
-        .collect();
-    let p = page.ctx().await?;
+    let shown: Vec<_> = all.iter().filter(|f| wanted.is_none_or(|w| f.m.state == w)).collect();
     let state = wanted.map_or("all", MatchState::as_str).to_owned();
-    html(VulnsPage { p, rows, state, open, total: all.len(), decision_error: None })
+    // The filter in the pages' links is the one understood, never the text asked.
+    let filters = if state == "open" { String::new() } else { format!("state={state}") };
+    let pager = Pager::new(&q.page, shown.len(), &filters).at("/vulns");
+    let rows = pager.slice(&shown).iter().map(|f| match_row(&page, &f.m, &f.system_name)).collect();
+    let p = page.ctx().await?;
+    html(VulnsPage { p, rows, pager, state, open, total: all.len(), decision_error: None })
 }

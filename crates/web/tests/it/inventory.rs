@@ -732,3 +732,90 @@ async fn a_distribution_s_package_is_matched_by_its_upstream_version_and_says_th
         app.close().await;
     }
 }
+
+/// NVD's answer with `n` CVEs for nginx before 1.25.3, scores falling.
+fn nvd_many(n: usize) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"cve":{{"id":"CVE-2024-{:05}","lastModified":"2025-01-01T00:00:00.000",
+                "descriptions":[{{"lang":"en","value":"flaw {i}"}}],
+                "metrics":{{"cvssMetricV31":[{{"cvssData":{{"baseScore":{:.1}}}}}]}},
+                "configurations":[{{"nodes":[{{"cpeMatch":[{{"vulnerable":true,
+                "criteria":"cpe:2.3:a:f5:nginx:*:*:*:*:*:*:*:*","versionEndExcluding":"1.25.3"}}]}}]}}]}}}}"#,
+                10_000 + i,
+                9.9 - (i as f64) * 0.05
+            )
+        })
+        .collect();
+    format!(r#"{{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{}]}}"#, items.join(","))
+}
+
+/// The ids of the matches a page shows, in order.
+fn match_ids(body: &str) -> Vec<i64> {
+    body.split("id=\"match-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
+}
+
+/// A system whose component matches 120 advisories (a kernel can match
+/// thousands) shows them 50 a page on its inventory and on the office's
+/// list, the pages' links keeping the list's filter; a decision made on the
+/// second page, or refused there, comes back to the second page, and a page
+/// number that is not one is not written into the link.
+#[tokio::test]
+async fn many_matches_and_support_ends_are_shown_fifty_a_page_and_a_decision_returns_to_its_page() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
+        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let all: Vec<i64> = app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().map(|m| m.id).collect();
+        assert_eq!(all.len(), 120, "{}", app.backend);
+
+        let inventory = format!("/systems/{sys}/inventory");
+        for (asked, want) in
+            [("", &all[..50]), ("?page=2", &all[50..100]), ("?page=3", &all[100..]), ("?page=9", &all[..50])]
+        {
+            let body = v.get(&format!("{inventory}{asked}")).await.body;
+            assert_eq!(match_ids(&body), want, "{}: {asked}", app.backend);
+        }
+        let first = v.get(&inventory).await.body;
+        assert!(first.contains(&format!("href=\"{inventory}?page=2#vulns\"")), "{}", app.backend);
+        for (asked, want) in [("", &all[..50]), ("?page=3", &all[100..])] {
+            assert_eq!(match_ids(&o.get(&format!("/vulns{asked}")).await.body), want, "{}: /vulns{asked}", app.backend);
+        }
+        let every = o.get("/vulns?state=all").await.body;
+        assert!(every.contains("href=\"/vulns?state=all&#38;page=2\""), "{}: the filter kept", app.backend);
+
+        // A decision on the second page returns there; a refused one shows it there.
+        let mid = all[60];
+        v.get(&format!("{inventory}?page=2")).await;
+        let path = format!("/systems/{sys}/vulns/{mid}");
+        let r = v.post(&path, &[("state", "fixed"), ("reason", "1.25.3 に更新"), ("page", "2")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(r.location(), format!("{inventory}?page=2#vulns"), "{}", app.backend);
+        let r = v.post(&path, &[("state", ""), ("reason", ""), ("page", "2")]).await;
+        assert_eq!(match_ids(&r.body), &all[50..100], "{}", app.backend);
+        assert!(r.body.contains("role=\"alert\""), "{}: the refusal beside its match", app.backend);
+        let r = v.post(&path, &[("state", "open"), ("reason", ""), ("page", "2\"><script>")]).await;
+        assert_eq!(r.location(), format!("{inventory}#vulns"), "{}", app.backend);
+
+        // 60 support ends passed: 50 and then 10, the filter kept.
+        let mut sheet = String::from("種別,製品,ベンダ,バージョン,稼働場所,CPE,サポート終了日,最新版でない理由\r\n");
+        for i in 0..60 {
+            sheet.push_str(&format!("ライブラリ,lib-{i:03},OSS,1.0,,,2020/1/1,\r\n"));
+        }
+        let r = import(&v, sys, "inventory.csv", sheet.as_bytes()).await;
+        assert!(r.body.contains("追加 60 件"), "{}: {}", app.backend, r.body);
+        let rows = |body: &str| body.matches("lib-0").count();
+        assert_eq!(rows(&o.get("/inventory?state=ended").await.body), 50, "{}", app.backend);
+        let second = o.get("/inventory?state=ended&page=2").await.body;
+        assert_eq!(rows(&second), 10, "{}", app.backend);
+        assert!(second.contains("href=\"/inventory?state=ended&#38;page=1\""), "{}: the filter kept", app.backend);
+        app.close().await;
+    }
+}
