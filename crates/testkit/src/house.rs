@@ -1,11 +1,16 @@
-//! The house rule that no crate's modules import one another in a loop
-//! (docs/ARCHITECTURE.md): a module that needs another sits above it, and
-//! what two modules both need sits below them both.
+//! The house's rules that the compiler does not hold (docs/ARCHITECTURE.md),
+//! read from the sources with syn (not run, not matched as text):
 //!
-//! The sources are read with syn (not run, not matched as text): a path in
-//! a `use`, an expression or a type that names a module of the same crate is
-//! an import of that module's file; doc links and comments are not. Written
-//! here because no tool of the build checks it: rustc allows such loops.
+//! - no crate's modules import one another in a loop: a module that needs
+//!   another sits above it, and what two modules both need sits below them
+//!   both. A path in a `use`, an expression, a type or a macro's arguments
+//!   that names a module of the same crate is an import of that module's
+//!   file; doc links and comments are not (nor, a limit, the arguments of a
+//!   macro that are not expressions separated by commas);
+//! - no handler imports another;
+//! - no handler writes through the store itself (every change a person
+//!   makes is an operation of `app`);
+//! - no template reaches a stored account through its fields.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -14,11 +19,34 @@ use syn::visit::Visit;
 /// A module's path inside its crate, `[]` for the crate root.
 type ModPath = Vec<String>;
 
+/// The workspace's `crates/` folder.
+fn crates() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// Every Rust source file below `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    crate::files_under(&[dir.to_path_buf()]).into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")).collect()
+}
+
+/// What `from` reaches by `edges`, itself only through a loop.
+fn reachable<K: Ord + Clone>(edges: &BTreeMap<K, BTreeSet<K>>, from: &K) -> BTreeSet<K> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.clone()];
+    while let Some(k) = todo.pop() {
+        for next in edges.get(&k).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                todo.push(next.clone());
+            }
+        }
+    }
+    seen
+}
+
 /// Every source file of a crate's `src/`, by the module it is.
 fn modules(src: &Path) -> BTreeMap<ModPath, PathBuf> {
-    crate::files_under(&[src.to_path_buf()])
+    rust_files(src)
         .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
         .map(|file| {
             let rel = file.strip_prefix(src).unwrap().with_extension("");
             let mut path: ModPath = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
@@ -213,19 +241,7 @@ fn imports(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
 /// The loops of a graph: the sets of files that each reach one another
 /// (by plain reachability: a crate has tens of files, not thousands).
 fn loops(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<BTreeSet<PathBuf>> {
-    let reach = |from: &PathBuf| {
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![from.clone()];
-        while let Some(f) = todo.pop() {
-            for t in graph.get(&f).into_iter().flatten() {
-                if seen.insert(t.clone()) {
-                    todo.push(t.clone());
-                }
-            }
-        }
-        seen
-    };
-    let reached: BTreeMap<_, _> = graph.keys().map(|f| (f.clone(), reach(f))).collect();
+    let reached: BTreeMap<_, _> = graph.keys().map(|f| (f.clone(), reachable(graph, f))).collect();
     let mut parts: Vec<BTreeSet<PathBuf>> = Vec::new();
     for f in graph.keys() {
         if parts.iter().any(|p| p.contains(f)) || !reached[f].contains(f) {
@@ -239,7 +255,7 @@ fn loops(graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Vec<BTreeSet<PathBuf>>
 
 #[test]
 fn no_crate_s_modules_import_one_another_in_a_loop() {
-    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let crates = crates();
     let mut found = Vec::new();
     for entry in std::fs::read_dir(crates).unwrap() {
         let src = entry.unwrap().path().join("src");
@@ -263,7 +279,7 @@ fn no_crate_s_modules_import_one_another_in_a_loop() {
 /// view code (`pager.rs`, `item_view.rs` …), which the table does not name.
 #[test]
 fn no_handler_imports_another() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("web/src");
+    let src = crates().join("web/src");
     let graph = imports(&src);
     let handlers: BTreeSet<&PathBuf> =
         graph[&src.join("routes.rs")].iter().filter(|f| f.starts_with(src.join("handlers"))).collect();
@@ -313,31 +329,14 @@ fn reached_by_templates(files: &[PathBuf]) -> BTreeMap<String, BTreeSet<String>>
             fields.entry(st.ident.to_string()).or_default().extend(types.0);
         }
     }
-    templates
-        .into_iter()
-        .map(|t| {
-            let mut seen = BTreeSet::new();
-            let mut todo = vec![t.clone()];
-            while let Some(name) = todo.pop() {
-                for next in fields.get(&name).into_iter().flatten() {
-                    if seen.insert(next.clone()) {
-                        todo.push(next.clone());
-                    }
-                }
-            }
-            (t, seen)
-        })
-        .collect()
+    templates.into_iter().map(|t| (t.clone(), reachable(&fields, &t))).collect()
 }
 
 /// No template is handed a stored account (its password hash and TOTP
 /// secret), not even inside another value: pages get view models.
 #[test]
 fn no_template_reaches_an_account_through_its_fields() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("web/src");
-    let files: Vec<PathBuf> =
-        crate::files_under(&[src]).into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")).collect();
-    let reached = reached_by_templates(&files);
+    let reached = reached_by_templates(&rust_files(&crates().join("web/src")));
     assert!(reached.len() >= 40, "{} templates found", reached.len());
     let bad: Vec<String> = reached
         .iter()
@@ -436,14 +435,11 @@ fn method_calls(file: &Path) -> Vec<(String, String)> {
 /// method of another type with the same name would be named here too.)
 #[test]
 fn no_handler_writes_through_the_store_itself() {
-    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let rs = |dir: PathBuf| -> Vec<PathBuf> {
-        crate::files_under(&[dir]).into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")).collect()
-    };
-    let writes = store_writes(&rs(crates.join("store/src")));
+    let crates = crates();
+    let writes = store_writes(&rust_files(&crates.join("store/src")));
     assert!(writes.len() > 60 && writes.contains("save_answer"), "{writes:?}");
     let mut found = Vec::new();
-    for file in rs(crates.join("web/src/handlers")) {
+    for file in rust_files(&crates.join("web/src/handlers")) {
         for (name, caller) in method_calls(&file) {
             if writes.contains(&name) {
                 found.push(format!("{} {caller}: {name}", file.strip_prefix(crates).unwrap().display()));

@@ -21,6 +21,17 @@ async fn import(c: &Client, sys: i64, name: &str, bytes: &[u8]) -> Res {
     c.post_file(&page, &format!("/systems/{sys}/inventory/import"), name, bytes.to_vec()).await
 }
 
+/// A department's system that ベンダーA answers, with that vendor and the
+/// security officer signed in.
+async fn vendors_system(app: &App) -> (i64, Client, Client) {
+    let dept = app.org("総務課", OrgKind::Department).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let sys = system(app, dept, Some(vendor), "文書管理システム").await;
+    let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+    let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    (sys, v, o)
+}
+
 async fn download(c: &Client, path: &str) -> (StatusCode, Vec<u8>) {
     let r = c.http.get(format!("{}{path}", c.base)).send().await.unwrap();
     (r.status(), r.bytes().await.unwrap().to_vec())
@@ -216,11 +227,7 @@ async fn import_feed(c: &Client, name: &str, bytes: &[u8]) -> Res {
 #[tokio::test]
 async fn release_data_the_office_imports_fills_support_ends_by_cycle_and_a_date_the_person_gives_wins() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (sys, v, o) = vendors_system(&app).await;
         for f in [
             [
                 ("kind", "os"),
@@ -684,11 +691,7 @@ async fn an_advisory_for_a_product_on_a_platform_names_the_platform_until_the_in
 async fn a_distribution_s_package_is_matched_by_its_upstream_version_and_says_the_fix_may_be_backported_and_an_upstream_version_does_not(
 ) {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (sys, v, o) = vendors_system(&app).await;
         for (runs_on, version) in [("web01", "1.22.1-9+deb12u1"), ("web02", "1.24.0")] {
             let f = [("product", "nginx"), ("vendor", "F5"), ("version", version), ("runs_on", runs_on)];
             assert_eq!(add(&v, sys, &f).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
@@ -764,11 +767,7 @@ fn match_ids(body: &str) -> Vec<i64> {
 #[tokio::test]
 async fn many_matches_and_support_ends_are_shown_fifty_a_page_and_a_decision_returns_to_its_page() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
-        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (sys, v, o) = vendors_system(&app).await;
         let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
         assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
