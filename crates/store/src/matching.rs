@@ -52,17 +52,19 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             .map(|(id, json)| (id, serde_json::from_str(&json).unwrap_or_default()))
             .collect();
     let ids: Vec<i64> = components.iter().map(|c| c.id).collect();
-    // (component, advisory) → (match, open, platform)
-    let mut known: HashMap<(i64, i64), (i64, bool, String)> = HashMap::new();
+    // component → advisory → (match, open, platform)
+    let mut known: HashMap<i64, HashMap<i64, (i64, bool, String)>> = HashMap::new();
     let sql = "SELECT component_id, advisory_id, id, state, platform FROM vuln_match WHERE component_id IN";
     for (component, advisory, id, state, platform) in
         in_chunks::<(i64, i64, i64, String, String), _>(tx, sql, &ids).await?
     {
-        known.insert((component, advisory), (id, state == "open", platform));
+        known.entry(component).or_default().insert(advisory, (id, state == "open", platform));
     }
+    let none = HashMap::new();
     let mut found = 0;
     for comp in components {
         let candidates = by_name.get(&component_key(comp.input)).map_or(&[][..], |v| v);
+        let had = known.get(&comp.id).unwrap_or(&none);
         let mut holds = BTreeSet::new();
         for id in candidates {
             let Some(affected) = advisories.get(id) else { continue };
@@ -70,7 +72,7 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
                 continue;
             };
             holds.insert(*id);
-            match known.get(&(comp.id, *id)) {
+            match had.get(id) {
                 None => {
                     let n = with_conn!(tx, c => {
                         sqlx::query(
@@ -93,7 +95,7 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             }
         }
         // Open matches this component no longer has (upgraded, renamed).
-        let gone = known.iter().filter(|((c, a), (_, open, _))| *c == comp.id && *open && !holds.contains(a));
+        let gone = had.iter().filter(|(a, (_, open, _))| *open && !holds.contains(*a));
         for (_, (mid, _, _)) in gone {
             with_conn!(tx, c => {
                 sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;

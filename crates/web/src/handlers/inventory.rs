@@ -213,10 +213,8 @@ async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Rep
         .collect();
     let ended = rows.iter().filter(|r| r.state == "ended").count();
     let ending = rows.iter().filter(|r| r.state == "ending").count();
-    let mut pager = Pager::new(&match_page, inv.matches.len(), "").at(&format!("/systems/{id}/inventory"));
-    // Back to the list of matches, not the top of the inventory.
-    pager.prev = pager.prev.map(|h| h + "#vulns");
-    pager.next = pager.next.map(|h| h + "#vulns");
+    // Links back to the list of matches, not the top of the inventory.
+    let pager = Pager::new(&match_page, inv.matches.len(), "").at(&format!("/systems/{id}/inventory")).within("vulns");
     let p = page.ctx_form().await?;
     html(InventoryPage {
         p,

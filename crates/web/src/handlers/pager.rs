@@ -44,6 +44,13 @@ impl Pager {
         self
     }
 
+    /// The links made to land on the list's section of a longer page.
+    pub fn within(mut self, section: &str) -> Pager {
+        self.prev = self.prev.map(|h| format!("{h}#{section}"));
+        self.next = self.next.map(|h| format!("{h}#{section}"));
+        self
+    }
+
     /// The rows of this page.
     pub fn slice<'a, T>(&self, all: &'a [T]) -> &'a [T] {
         &all[self.from.saturating_sub(1).min(all.len())..self.to.min(all.len())]
