@@ -6,8 +6,9 @@ use crate::{Op, Refused};
 use mamori_core::checklist::AnswerStatus;
 use mamori_core::identity::Permission;
 use mamori_core::jst::JST;
+use mamori_core::verification::CheckId;
 use mamori_core::yearly::{
-    due_date, due_state, years_to_watch, DueState, OpenItem, SignoffKind, YearlyReport, YearlySignoff,
+    due_date, due_state, years_to_watch, DueState, OpenItem, SignoffKind, YearlyReport, YearlySignoff, PORTS_HIDDEN,
 };
 use mamori_store::scans::ScanStatus;
 
@@ -51,6 +52,7 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         })
         .collect();
     let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
+    let port_details = op.who.can(Permission::ViewPortDetails);
     let scan = scan.and_then(|run| {
         let at = run.finished_at?;
         let rows = run
@@ -60,7 +62,12 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             .flat_map(|t| {
                 t.checks.iter().map(move |c| {
                     let check = mamori_core::report::check_word(c.id).to_owned();
-                    (t.target.clone(), check, c.verdict, c.summary.clone())
+                    let summary = if c.id == CheckId::Ports && !port_details {
+                        PORTS_HIDDEN.to_owned()
+                    } else {
+                        c.summary.clone()
+                    };
+                    (t.target.clone(), check, c.verdict, summary)
                 })
             })
             .collect();

@@ -113,6 +113,10 @@ pub struct YearlyReport {
     pub generated_at: time::OffsetDateTime,
 }
 
+/// What a report says in place of the open ports to a person who may not
+/// see them (which ports are open is a map of the network).
+pub const PORTS_HIDDEN: &str = "開いているポートの詳細は、情報セキュリティ担当者だけに表示されます。";
+
 /// One check of a scan: target, check, verdict, summary.
 pub type ScanLine = (String, String, crate::verification::Verdict, String);
 

@@ -140,6 +140,8 @@ pub fn read(bytes: &[u8]) -> Result<Upload, Vec<CellError>> {
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e| vec![CellError::file(format!("Excel ファイルを開けません (cannot open): {e}"))])?;
     let not_ours = || vec![CellError::file("mamori からダウンロードした回答用のファイルではありません。")];
+    let too_wide = |e: xlsx_guard::Refusal| vec![CellError::file(e.to_string())];
+    xlsx_guard::sheet_size_within(&mut wb, META_SHEET).map_err(too_wide)?;
     let meta = wb.worksheet_range(META_SHEET).map_err(|_| not_ours())?;
     let value =
         |name: &str| meta.rows().find(|r| text(r.first()) == name).and_then(|r| whole(r.get(1))).ok_or_else(not_ours);
@@ -150,6 +152,7 @@ pub fn read(bytes: &[u8]) -> Result<Upload, Vec<CellError>> {
         .filter(|r| text(r.first()) == "answer")
         .filter_map(|r| Some((u32::try_from(whole(r.get(1))?).ok()?, whole(r.get(2))?)))
         .collect();
+    xlsx_guard::sheet_size_within(&mut wb, SHEET).map_err(too_wide)?;
     let sheet = wb.worksheet_range(SHEET).map_err(|_| not_ours())?;
     if sheet.height() > MAX_ROWS {
         return Err(vec![CellError::file(format!("行が多すぎます (more than {MAX_ROWS} rows)"))]);

@@ -95,6 +95,8 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
     crate::xlsx_guard::check(bytes, LIMITS).map_err(|e| file_error(e.to_string()))?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e| file_error(format!("Excel ファイルを開けません (cannot open): {e}")))?;
+    let first = wb.sheet_names().first().cloned().unwrap_or_default();
+    crate::xlsx_guard::sheet_size_within(&mut wb, &first).map_err(|e| file_error(e.to_string()))?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or_else(|| file_error("シートがありません (no sheet)".into()))?

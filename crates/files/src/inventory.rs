@@ -83,6 +83,8 @@ pub(crate) fn xlsx_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError
     xlsx_guard::check(bytes, LIMITS).map_err(|e| vec![CellError::file(e.to_string())])?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|_| vec![CellError::file("Excel ファイルを開けません (cannot open the workbook)")])?;
+    let first = wb.sheet_names().first().cloned().unwrap_or_default();
+    xlsx_guard::sheet_size_within(&mut wb, &first).map_err(|e| vec![CellError::file(e.to_string())])?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or_else(|| vec![CellError::file("シートがありません (no sheet)")])?

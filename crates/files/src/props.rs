@@ -293,24 +293,13 @@ fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
 /// refused as corrupt before it is read, by every reader of workbooks.
 #[test]
 fn a_cell_reference_beyond_the_grid_is_refused_before_the_workbook_is_read() {
-    use std::io::{Read, Write};
     let book = inventory_seeds().pop().unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&book)).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let name = f.name().unwrap().into_owned();
-        let mut text = String::new();
-        f.read_to_string(&mut text).unwrap();
+    let hostile = rewritten(&book, |name, text| {
         if name.starts_with("xl/worksheets/") {
             assert!(text.contains(" r=\"A1\""), "{text}");
-            text = text.replace(" r=\"A1\"", " r=\"AAAAAAAAAAA1\"");
+            *text = text.replace(" r=\"A1\"", " r=\"AAAAAAAAAAA1\"");
         }
-        out.start_file(name, stored).unwrap();
-        out.write_all(text.as_bytes()).unwrap();
-    }
-    let hostile = out.finish().unwrap().into_inner();
+    });
     let refused = crate::inventory::read(&hostile).unwrap_err();
     assert!(refused[0].located().contains("XFD1048576"), "{}", refused[0].located());
     let refused = crate::answers::read(&hostile).unwrap_err();
@@ -324,4 +313,64 @@ fn a_cell_reference_beyond_the_grid_is_refused_before_the_workbook_is_read() {
     assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"B2:A1\"/>"));
     assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"A9:A1\"/>"));
     assert!(crate::inventory::read(&book).is_ok(), "the workbook before the edit reads");
+}
+
+/// Workbook `book` with each of its parts as `edit` leaves its text.
+fn rewritten(book: &[u8], edit: impl Fn(&str, &mut String)) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        edit(&name, &mut text);
+        out.start_file(name, stored).unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+/// Files of a few KB that calamine would size at hundreds of GB: two
+/// values at opposite corners of the grid (calamine allocates the whole
+/// rectangle between them), the far one also without its reference (placed
+/// by the row it is in), a rectangle of a GB (A1 to XFD2000, within the
+/// row limit), and a shared-strings part announcing ten billion strings
+/// (room reserved when the workbook is opened). Before they were refused the
+/// first aborted the process: no reader may take them, and none may hold
+/// more than the limit while refusing.
+#[test]
+fn a_workbook_whose_sheet_spans_the_grid_or_announces_billions_of_strings_is_refused_without_allocating_it() {
+    let corners = |far: (u32, u16)| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name(crate::report::META_SHEET).unwrap();
+        ws.write_string(0, 0, "system_id").unwrap();
+        ws.write_string(far.0, far.1, "far").unwrap();
+        wb.save_to_buffer().unwrap()
+    };
+    let grid = corners((1_048_575, 16_383));
+    let unplaced = rewritten(&grid, |_, text| *text = text.replace(" r=\"XFD1048576\"", ""));
+    assert_ne!(unplaced, grid, "the far cell's reference was taken out");
+    let gigabyte = corners((1_999, 16_383));
+    let strings = rewritten(&corners((1, 1)), |name, text| {
+        if name.ends_with("sharedStrings.xml") {
+            assert!(text.contains("uniqueCount=\"2\""), "{text}");
+            *text = text.replace("uniqueCount=\"2\"", "uniqueCount=\"10000000000\"");
+        }
+    });
+    for (what, book) in [("corners", grid), ("unplaced", unplaced), ("a gigabyte", gigabyte), ("strings", strings)] {
+        let refused = crate::inventory::read(&book).unwrap_err();
+        assert!(refused[0].message.contains("シートの使用範囲が広すぎます"), "{what}: {}", refused[0].message);
+        let refused = crate::answers::read(&book).unwrap_err();
+        assert!(refused[0].message.contains("シートの使用範囲が広すぎます"), "{what}: {}", refused[0].message);
+        let refused = crate::catalog_io::import(&book, "chiyoda", "x").unwrap_err();
+        assert!(format!("{refused:?}").contains("シートの使用範囲が広すぎます"), "{what}: {refused:?}");
+    }
+    within_limit();
+    // A small sheet is read, and refused for what it says, not its size.
+    let small = crate::inventory::read(&corners((1, 1))).unwrap_err();
+    assert!(!small[0].message.contains("シートの使用範囲"), "{}", small[0].message);
 }

@@ -4,7 +4,15 @@
 //! sizes); then every entry is inflated up to its limit and no further, so
 //! that a directory that lies about sizes is caught too.
 
-use std::io::{Cursor, Read};
+use calamine::{DataRef, Xlsx};
+use std::io::{Cursor, Read, Seek};
+
+/// The most cells a sheet's used rectangle may span. calamine allocates the
+/// whole rectangle between a sheet's first and last non-empty cells, so a
+/// file of a few KB with values in A1 and XFD1048576 would ask for hundreds
+/// of GB at once: the allocation fails and the process aborts, which no
+/// panic handler catches. mamori's own sheets span a few tens of thousands.
+pub const MAX_SHEET_CELLS: u64 = 250_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -22,6 +30,8 @@ pub enum Refusal {
     TooManyEntries(usize),
     /// An entry, or all of them, expand beyond the limit (in MiB).
     TooLarge(u64),
+    /// A sheet's used rectangle spans more than this many cells.
+    TooManyCells(u64),
     Corrupt(String),
 }
 
@@ -31,6 +41,9 @@ impl std::fmt::Display for Refusal {
             Refusal::NotXlsx => f.write_str("Excel (.xlsx) のファイルではありません (not an .xlsx file)"),
             Refusal::TooManyEntries(n) => write!(f, "ファイル内の要素が多すぎます (more than {n} entries)"),
             Refusal::TooLarge(mb) => write!(f, "展開後のサイズが大きすぎます (expands beyond {mb} MB)"),
+            Refusal::TooManyCells(n) => {
+                write!(f, "シートの使用範囲が広すぎます (a sheet spans more than {n} cells)")
+            }
             Refusal::Corrupt(e) => write!(f, "壊れたファイルです (corrupt): {e}"),
         }
     }
@@ -59,16 +72,22 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
     let mut sink = [0u8; 64 * 1024];
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| Refusal::Corrupt(e.to_string()))?;
-        if entry.name().is_ok_and(|n| n.starts_with("xl/worksheets/")) {
+        let name = entry.name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+        let (sheet, strings) = (name.starts_with("xl/worksheets/"), name.ends_with("sharedstrings.xml"));
+        if sheet || strings {
             // A sheet is read whole (within the entry limit) for its cell
-            // references; see `cell_refs_in_bounds`.
+            // references (see `cell_refs_in_bounds`), the shared strings for
+            // the count they announce (see `shared_strings_within`).
             let mut xml = Vec::new();
             entry.take(limits.entry + 1).read_to_end(&mut xml).map_err(|e| Refusal::Corrupt(e.to_string()))?;
             total += xml.len() as u64;
             if xml.len() as u64 > limits.entry || total > limits.total {
                 return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
             }
-            if !cell_refs_in_bounds(&xml) {
+            if strings && !shared_strings_within(&xml) {
+                return Err(Refusal::TooManyCells(MAX_SHEET_CELLS));
+            }
+            if sheet && !cell_refs_in_bounds(&xml) {
                 return Err(Refusal::Corrupt(
                     "Excel の範囲 (XFD1048576) を超える位置のセルがあります (a cell beyond XFD1048576)".into(),
                 ));
@@ -89,6 +108,54 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
         total += size;
         if size > limits.entry || total > limits.total {
             return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
+        }
+    }
+    Ok(())
+}
+
+/// Does the shared-strings part announce no more strings than a sheet may
+/// have cells? calamine reserves room for the `uniqueCount` it announces
+/// when the workbook is opened, before a string is read: ten billion of
+/// them in a file of 200 bytes would abort the process.
+pub fn shared_strings_within(xml: &[u8]) -> bool {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == "sst" => {
+                return e
+                    .attributes()
+                    .flatten()
+                    .filter(|a| a.key.local_name().as_ref() == "uniqueCount")
+                    .all(|a| a.value.trim().parse::<u64>().is_ok_and(|n| n <= MAX_SHEET_CELLS));
+            }
+            Ok(Event::Eof) => return true,
+            Err(_) => return false,
+            _ => buf.clear(),
+        }
+    }
+}
+
+/// Refuses sheet `name` of a workbook [`check`] has passed when its used
+/// rectangle, as calamine will size it, spans more than
+/// [`MAX_SHEET_CELLS`]. The cells are streamed (nothing is kept) and placed
+/// as calamine places them, a cell without a reference after the one
+/// before it. What cannot be read here (no such sheet, bad XML) is left to
+/// the caller's own read, which fails the same way before allocating.
+pub fn sheet_size_within<RS: Read + Seek>(wb: &mut Xlsx<RS>, name: &str) -> Result<(), Refusal> {
+    let Ok(mut cells) = wb.worksheet_cells_reader(name) else { return Ok(()) };
+    let (mut rows, mut cols) = ((u32::MAX, 0u32), (u32::MAX, 0u32));
+    while let Ok(Some(cell)) = cells.next_cell() {
+        if matches!(cell.get_value(), DataRef::Empty) {
+            continue;
+        }
+        let (row, col) = cell.get_position();
+        rows = (rows.0.min(row), rows.1.max(row));
+        cols = (cols.0.min(col), cols.1.max(col));
+        let span = |(first, last): (u32, u32)| u64::from(last.saturating_sub(first)) + 1;
+        if span(rows).saturating_mul(span(cols)) > MAX_SHEET_CELLS {
+            return Err(Refusal::TooManyCells(MAX_SHEET_CELLS));
         }
     }
     Ok(())

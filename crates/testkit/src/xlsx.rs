@@ -211,3 +211,15 @@ pub fn edited(bytes: &[u8], edits: &[(&str, u32, u16, &str)]) -> Vec<u8> {
     }
     out.save_to_buffer().expect("a workbook")
 }
+
+/// A workbook of a few KB whose one sheet, named `sheet`, holds a value in
+/// A1 and another at `far` (row, column from 0): a reader that sizes the
+/// rectangle between them (calamine) would ask for that much memory.
+pub fn spanning(sheet: &str, far: (u32, u16)) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet).expect("a sheet name");
+    ws.write_string(0, 0, "system_id").expect("a cell");
+    ws.write_string(far.0, far.1, "far").expect("a cell");
+    wb.save_to_buffer().expect("a workbook")
+}

@@ -818,3 +818,27 @@ async fn many_matches_and_support_ends_are_shown_fifty_a_page_and_a_decision_ret
         app.close().await;
     }
 }
+
+/// Two values at opposite corners of Excel's grid, in a file of a few KB:
+/// the sheet reader sized the rectangle between them (hundreds of GB) and
+/// the allocation aborted the whole server. A vendor's upload of it, as an
+/// inventory or as answers, is refused with a message, changes nothing, and
+/// the server goes on answering.
+#[tokio::test]
+async fn a_vendor_s_workbook_spanning_the_whole_grid_is_refused_and_the_server_goes_on() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor, _) = vendors_system(&app).await;
+        let book = mamori_testkit::xlsx::spanning("mamori", (1_048_575, 16_383));
+        assert!(book.len() < 16 * 1024, "{} bytes", book.len());
+        let r = import(&vendor, sys, "inventory.xlsx", &book).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        assert!(r.body.contains("シートの使用範囲が広すぎます"), "{}", r.body);
+        let s = format!("/systems/{sys}");
+        let r = vendor.post_file(&s, &format!("{s}/answers.xlsx"), "answers.xlsx", book).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        assert!(r.body.contains("シートの使用範囲が広すぎます"), "{}", r.body);
+        assert!(listed(&app, sys).await.is_empty(), "nothing imported");
+        assert_eq!(vendor.get(&format!("/systems/{sys}/inventory")).await.status, StatusCode::OK);
+        app.close().await;
+    }
+}

@@ -174,3 +174,45 @@ async fn reminders_reach_every_dashboard_from_thirty_days_before_until_the_repor
         app.close().await;
     }
 }
+
+/// Which ports are open is a map of the network, the officer's only: the
+/// yearly report's scan section hides it from the parties and the auditor
+/// as the system page does, on the page, the print page and the workbook.
+#[tokio::test]
+async fn the_yearly_report_shows_which_ports_are_open_to_the_officer_only() {
+    use mamori_core::verification::{CheckId, CheckResult, ScanReport, TargetReport, Verdict};
+    use serde_json::json;
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let checks = vec![
+            CheckResult::new(CheckId::Ports, &[], Verdict::Warn, "open, review whether needed: 22, 3389", json!({})),
+            CheckResult::new(CheckId::TlsVersions, &[], Verdict::Pass, "TLS 1.2 and 1.3 only", json!({})),
+        ];
+        let report = ScanReport {
+            targets: vec![TargetReport { target: "https://127.0.0.1:9/".into(), checks }],
+            errors: vec![],
+        };
+        app.store.request_scan(&app.ctx(), sys, None).await.unwrap();
+        let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("the queued scan");
+        app.store.finish_scan(&app.system_ctx(), &run, true, &report, "test").await.unwrap();
+        let dept = department_of(&app, "総務課").await;
+        let (staff, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let year = app.now().to_offset(JST).year();
+        let shown = async |c: &Client| {
+            let page = c.get(&format!("/systems/{sys}/yearly?year={year}")).await.body;
+            let print = c.get(&format!("/systems/{sys}/yearly/report?year={year}")).await.body;
+            let xlsx = c.http.get(format!("{}/systems/{sys}/yearly.xlsx?year={year}", app.base)).send().await.unwrap();
+            assert_eq!(xlsx.status(), StatusCode::OK);
+            let cells = texts(xlsx.bytes().await.unwrap().to_vec()).join("\n");
+            assert!(page.contains("TLS 1.2 and 1.3 only") && cells.contains("TLS 1.2 and 1.3 only"), "{page}");
+            [page, print, cells].map(|text| text.contains("3389"))
+        };
+        for (who, c) in [("vendor", &vendor), ("department", &staff), ("auditor", &auditor)] {
+            assert_eq!(shown(c).await, [false; 3], "{who} on {}", app.backend);
+        }
+        assert_eq!(shown(&officer).await, [true; 3], "{}", app.backend);
+        app.close().await;
+    }
+}
