@@ -6,7 +6,9 @@ use mamori_core::audit::{Actor, Origin};
 use mamori_core::clock::Clock;
 use mamori_core::monitoring::Severity;
 use mamori_core::verification::{CheckId, ScanReport, Verdict};
-use mamori_scan::{network_of, scan, scan_at, scan_ports, scan_ports_at, Given, ScanOptions, TargetError};
+use mamori_scan::{
+    network_of, refused_target, scan_at, scan_ports_at, Given, ScanError, ScanOptions, TargetError, TargetReport,
+};
 use mamori_store::identity::Ctx;
 use mamori_store::scans::AddressCheck;
 use mamori_store::scans::ScanStatus;
@@ -66,17 +68,8 @@ async fn run_claimed(
         for (target, web) in
             system.input.urls.iter().map(|u| (u, true)).chain(system.input.hosts.iter().map(|h| (h, false)))
         {
-            let result = match pin(store, clock, &system, target, opts).await? {
-                Pinned::At(ip) if web => scan_at(target, ip, opts).await,
-                Pinned::At(ip) => scan_ports_at(target, ip, opts).await,
-                Pinned::Unresolved if web => scan(target, opts).await,
-                Pinned::Unresolved => scan_ports(target, opts).await,
-                Pinned::Held(why) => {
-                    report.errors.push(format!("{target}: {why}"));
-                    continue;
-                }
-            };
-            match result {
+            let pinned = pin(store, clock, &system, target, opts).await?;
+            match scan_pinned(target, web, pinned, opts).await {
                 Ok(r) => report.targets.push(r),
                 Err(e) => report.errors.push(format!("{target}: {e}")),
             }
@@ -120,11 +113,26 @@ async fn run_claimed(
 enum Pinned {
     /// At this address, resolved once for the whole scan of the target.
     At(IpAddr),
-    /// Not resolved here (an unreadable address, a name that does not
-    /// resolve, or one the policy denies): the scanner says why.
-    Unresolved,
+    /// Nowhere: the name resolved to an address the policy denies. Every
+    /// check says so; the name is not looked up again (a name its owner
+    /// controls could answer the second lookup with an address inside).
+    Denied(String),
+    /// Nowhere: the target is unreadable or its name does not resolve.
+    Failed(String),
     /// Not at all: the name moved to another network since the first scan.
     Held(String),
+}
+
+/// Scans `target` (a web server, or a host whose ports only are scanned)
+/// where its pinning allows, and only there: nothing is resolved again.
+async fn scan_pinned(target: &str, web: bool, pinned: Pinned, opts: &ScanOptions) -> Result<TargetReport, String> {
+    let scanned = match pinned {
+        Pinned::At(ip) if web => scan_at(target, ip, opts).await,
+        Pinned::At(ip) => scan_ports_at(target, ip, opts).await,
+        Pinned::Denied(why) => refused_target(target, &why, web, opts),
+        Pinned::Failed(why) | Pinned::Held(why) => return Err(why),
+    };
+    scanned.map_err(|e| e.to_string())
 }
 
 /// Resolves a target's host once and compares its network with the one
@@ -139,12 +147,14 @@ async fn pin(
     target: &str,
     opts: &ScanOptions,
 ) -> Result<Pinned, StoreError> {
-    let Ok(given) = Given::parse(target, opts.http_port) else { return Ok(Pinned::Unresolved) };
+    let given = match Given::parse(target, opts.http_port) {
+        Ok(given) => given,
+        Err(e) => return Ok(Pinned::Failed(ScanError::from(e).to_string())),
+    };
     let ip = match given.resolve(&opts.policy, opts.timeout).await {
         Ok(ip) => ip,
-        Err(TargetError::Denied(_) | TargetError::Resolve(_) | TargetError::BadUrl(_)) => {
-            return Ok(Pinned::Unresolved)
-        }
+        Err(TargetError::Denied(why)) => return Ok(Pinned::Denied(why)),
+        Err(e) => return Ok(Pinned::Failed(ScanError::from(e).to_string())),
     };
     if given.host.parse::<IpAddr>().is_ok() {
         return Ok(Pinned::At(ip));
@@ -232,5 +242,52 @@ pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanC
         options,
         poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
         vendor_gap: TimeDuration::seconds(vendor_gap as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A target whose name resolved to a denied address was scanned by name
+    /// again, and a name its owner controls can answer that second lookup
+    /// with an address the policy allows (loopback is allowed here, and
+    /// `localhost` resolves to it): such a target is reported as refused,
+    /// every check an error, and no connection reaches any address.
+    #[tokio::test]
+    async fn a_target_denied_when_pinned_is_never_contacted_though_its_name_now_resolves_to_an_allowed_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        let opts = ScanOptions {
+            timeout: Duration::from_millis(500),
+            ports: vec![port],
+            http_port: port,
+            ..ScanOptions::default()
+        };
+        let web = format!("https://localhost:{port}/");
+        let host = format!("localhost:{port}");
+        let denied = || Pinned::Denied("localhost: 10.0.0.8 is in a denied network".into());
+        let report = scan_pinned(&web, true, denied(), &opts).await.unwrap();
+        assert_eq!(report.checks.len(), CheckId::ALL.len());
+        assert!(report.checks.iter().all(|c| c.verdict == Verdict::Error), "{report:?}");
+        assert!(report.checks.iter().all(|c| c.summary.contains("not allowed by the scan policy")), "{report:?}");
+        let report = scan_pinned(&host, false, denied(), &opts).await.unwrap();
+        assert_eq!(report.checks.len(), 1);
+        assert!(report.checks[0].id == CheckId::Ports && report.checks[0].verdict == Verdict::Error, "{report:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection");
+        // Pinned at the allowed address, the same targets are reached.
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        scan_pinned(&host, false, Pinned::At(ip), &opts).await.unwrap();
+        assert!(accepted.load(Ordering::SeqCst) > 0, "the listener counts what reaches it");
     }
 }

@@ -185,14 +185,24 @@ async fn scan_ports_within(host: &str, pinned: Option<IpAddr>, opts: &ScanOption
         let target = given.url_host();
         match address(&given, pinned, opts).await {
             Ok(ip) => Ok(TargetReport { target, checks: vec![open_ports(ip, &[], opts).await] }),
-            Err(TargetError::Denied(why)) => {
-                let why = format!("address not allowed by the scan policy: {why}");
-                Ok(TargetReport { target, checks: vec![unreachable(CheckId::Ports, &[31, 32], &why)] })
-            }
+            Err(TargetError::Denied(why)) => refused_target(host, &why, false, opts),
             Err(e) => Err(e.into()),
         }
     };
     tokio::time::timeout(opts.deadline, go).await.unwrap_or(Err(ScanError::Deadline(opts.deadline)))
+}
+
+/// The report of target `input` (a web server, or a host whose ports only
+/// are scanned) whose address the policy denies, made without resolving or
+/// contacting it: a caller that resolved the name and was refused must not
+/// let a second lookup answer otherwise.
+pub fn refused_target(input: &str, why: &str, web: bool, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
+    let given = Given::parse(input, opts.http_port)?;
+    if web {
+        return Ok(refused(given.base(!given.plain), why));
+    }
+    let why = format!("address not allowed by the scan policy: {why}");
+    Ok(TargetReport { target: given.url_host(), checks: vec![unreachable(CheckId::Ports, &[31, 32], &why)] })
 }
 
 /// The address to scan `given` at: `pinned` (resolved by the caller) or
