@@ -120,7 +120,15 @@ pub const MAX_DOCUMENTS: usize = 20;
 
 /// The security office approves a record or returns it with a note (a
 /// note is required to return).
-pub async fn review(op: &Op<'_>, system_id: i64, id: i64, decision: RecordReview, note: &str) -> Result<(), Refused> {
+/// The office's decision on record `id` of system `system_id` as it stood
+/// at revision `seen`, the one shown to it: one saved since is
+/// [`Refused::Stale`].
+pub async fn review(
+    op: &Op<'_>,
+    (system_id, id, seen): (i64, i64, i64),
+    decision: RecordReview,
+    note: &str,
+) -> Result<(), Refused> {
     op.require(Permission::ReviewAnswers)?;
     system(op, system_id).await?;
     let note = note.trim();
@@ -131,7 +139,7 @@ pub async fn review(op: &Op<'_>, system_id: i64, id: i64, decision: RecordReview
     {
         return Err(Refused::Invalid("review_note"));
     }
-    Ok(op.store.review_record(&op.ctx(), system_id, id, decision, note).await?)
+    Ok(op.store.review_record(&op.ctx(), (system_id, id, seen), decision, note).await?)
 }
 
 pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {

@@ -31,6 +31,8 @@ pub struct Record {
     pub reviewed: Option<(String, OffsetDateTime)>,
     /// Changed since the office approved it.
     pub changed_after_approval: bool,
+    /// Raised by every save; a decision names the revision it was made on.
+    pub revision: i64,
 }
 
 /// A record as it stood at a moment (for reports).
@@ -54,7 +56,7 @@ pub struct RecordDocument {
 }
 
 const SELECT: &str = "SELECT id, system_id, kind, fields, title, due_on, warned, updated_at_us, updated_by, \
-                      review_state, review_note, reviewed_by, reviewed_at_us, changed_after_approval FROM record";
+                      review_state, review_note, reviewed_by, reviewed_at_us, changed_after_approval, revision FROM record";
 const AAD: &str = "record.fields";
 const VERSION_AAD: &str = "record_version.fields";
 
@@ -74,6 +76,7 @@ struct Row {
     reviewed_by: Option<String>,
     reviewed_at_us: Option<i64>,
     changed_after_approval: bool,
+    revision: i64,
 }
 
 impl Row {
@@ -95,6 +98,7 @@ impl Row {
             },
             review_note: self.review_note,
             changed_after_approval: self.changed_after_approval,
+            revision: self.revision,
             title: self.title,
             updated_by: self.updated_by,
         })
@@ -193,7 +197,7 @@ impl Store {
                         "UPDATE record SET fields = $2, title = $3, due_on = $4, updated_at_us = $5, updated_by = $6, \
                          warned = CASE WHEN $7 THEN NULL ELSE warned END, \
                          changed_after_approval = (changed_after_approval OR review_state = 'approved'), \
-                         review_state = 'pending' WHERE id = $1",
+                         review_state = 'pending', revision = revision + 1 WHERE id = $1",
                     )
                     .bind(id).bind(&sealed).bind(&title).bind(&due_on).bind(now_us).bind(&ctx.actor.login).bind(new_date)
                     .execute(c).await?;
@@ -238,26 +242,31 @@ impl Store {
         tx.commit_audited(ctx.now, ev).await
     }
 
-    /// The office approves a record or returns it with a note.
+    /// The office approves a record or returns it with a note, as it stood
+    /// at revision `seen` (the one shown): a record saved since is
+    /// [`StoreError::Stale`] and keeps its state.
     pub async fn review_record(
         &self,
         ctx: &Ctx,
-        system_id: i64,
-        id: i64,
+        (system_id, id, seen): (i64, i64, i64),
         decision: RecordReview,
         note: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        if before.revision != seen {
+            return Err(StoreError::Stale);
+        }
         let approved = decision == RecordReview::Approved;
         with_conn!(tx, c => {
             sqlx::query(
                 "UPDATE record SET review_state = $2, review_note = $3, reviewed_by = $4, reviewed_at_us = $5, \
-                 changed_after_approval = CASE WHEN $6 THEN FALSE ELSE changed_after_approval END WHERE id = $1",
+                 changed_after_approval = CASE WHEN $6 THEN FALSE ELSE changed_after_approval END \
+                 WHERE id = $1 AND revision = $7",
             )
             .bind(id).bind(decision.as_str()).bind(note).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(approved)
-            .execute(c).await?;
+            .bind(seen).execute(c).await?;
         });
         let ev = ctx.event_on(Action::RecordReviewed, "system", system_id).changes(
             Changes::new()

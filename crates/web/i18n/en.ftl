@@ -1089,6 +1089,7 @@ records-approve = Approve
 records-return = Return
 records-reviewed = The review of the record was saved.
 records-note-required = Write a comment to return a record (at most 1000 characters).
+records-review-stale = The record changed after the page was shown. Read it as it is now, then decide again.
 records-documents = Documents (contract, certificate, photographs)
 records-document-deleted = removed from the library
 records-no-library = Your document library is empty. Add contracts or disposal certificates to the library first.

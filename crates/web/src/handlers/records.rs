@@ -66,6 +66,7 @@ fn fields(page: &Page, kind: RecordKind, values: &(dyn Fn(&str) -> String + Sync
 /// A record as a list shows it: its values in words.
 pub struct RecordRow {
     id: i64,
+    revision: i64,
     system_id: i64,
     system: String,
     kind_key: &'static str,
@@ -114,6 +115,7 @@ fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
         if r.kind == RecordKind::Contact { format!("{} {}", t.get("rf-order"), r.title) } else { r.title.clone() };
     RecordRow {
         id: r.id,
+        revision: r.revision,
         system_id: r.system_id,
         system: system.to_owned(),
         kind_key: r.kind.key(),
@@ -360,6 +362,8 @@ pub async fn save_record(
 pub struct ReviewForm {
     decision: String,
     note: String,
+    /// The record's revision the page showed.
+    revision: i64,
 }
 
 /// The security office approves a record or returns it with a note.
@@ -374,11 +378,11 @@ pub async fn review_record(
         "return" => RecordReview::Returned,
         _ => return Err(Refused::Invalid("decision").into()),
     };
-    match ops::review(&who.op(&page), id, rid, decision, &form.note).await {
-        Ok(()) => done(&page, "records-reviewed", &format!("/systems/{id}/records#record-{rid}")).await,
-        Err(Refused::Invalid(_)) => {
-            done(&page, "records-note-required", &format!("/systems/{id}/records#record-{rid}")).await
-        }
+    let back = format!("/systems/{id}/records#record-{rid}");
+    match ops::review(&who.op(&page), (id, rid, form.revision), decision, &form.note).await {
+        Ok(()) => done(&page, "records-reviewed", &back).await,
+        Err(Refused::Invalid(_)) => done(&page, "records-note-required", &back).await,
+        Err(Refused::Stale) => done(&page, "records-review-stale", &back).await,
         Err(e) => Err(e.into()),
     }
 }

@@ -311,7 +311,9 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let rid = app.store.records(sys).await.unwrap()[0].id;
         post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}"), &domain).await;
         w.expect("/systems/{id}/records/{rid}", "record.saved", "vendor1", Some("system")).await;
-        post_ok(&officer, &recs, &format!("{recs}/{rid}/review"), &[("decision", "approve"), ("note", "")]).await;
+        let revision = app.store.records(sys).await.unwrap()[0].revision.to_string();
+        let decision = [("decision", "approve"), ("note", ""), ("revision", &revision)];
+        post_ok(&officer, &recs, &format!("{recs}/{rid}/review"), &decision).await;
         w.expect("/systems/{id}/records/{rid}/review", "record.reviewed", "officer2", Some("system")).await;
         post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}/remove"), &[]).await;
         w.expect("/systems/{id}/records/{rid}/remove", "record.removed", "vendor1", Some("system")).await;

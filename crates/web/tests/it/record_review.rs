@@ -23,9 +23,21 @@ async fn upload(c: &Client, title: &str) -> Res {
     c.post_multipart("/library", form).await
 }
 
+/// The revision of record `id` a records page's review form names, as a
+/// browser sends it back ("" when the page has no form for it).
+fn shown_revision(page: &str, id: i64) -> String {
+    let Some(at) = page.find(&format!("/records/{id}/review\"")) else { return String::new() };
+    let field = "name=\"revision\" value=\"";
+    let from = at + page[at..].find(field).expect("the form names the revision") + field.len();
+    page[from..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+/// Decides on record `id` from the records page, as shown then.
 async fn review(c: &Client, sys: i64, id: i64, decision: &str, note: &str) -> Res {
-    c.get(&format!("/systems/{sys}/records")).await;
-    c.post(&format!("/systems/{sys}/records/{id}/review"), &[("decision", decision), ("note", note)]).await
+    let page = c.get(&format!("/systems/{sys}/records")).await.body;
+    let revision = shown_revision(&page, id);
+    let form = [("decision", decision), ("note", note), ("revision", &revision)];
+    c.post(&format!("/systems/{sys}/records/{id}/review"), &form).await
 }
 
 #[tokio::test]
@@ -131,6 +143,47 @@ async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_
         let events = app.store.audit_recent(50).await.unwrap();
         let reviewed: Vec<_> = events.iter().filter(|e| e.record.action == "record.reviewed").collect();
         assert_eq!(reviewed.len(), 2, "{}: one event per decision", app.backend);
+        app.close().await;
+    }
+}
+
+/// The office opens the records page; a vendor saves a record after that;
+/// the office's approval, made on what it was shown, is refused with a
+/// message and the record stays pending with the vendor's change. Shown
+/// again, it is approved.
+#[tokio::test]
+async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, v, o, .. } = crate::checklist::cast(&app).await;
+        let domain = [("domain", "docs.example.lg.jp"), ("expires", "2030-01-01"), ("retired", "no")];
+        assert_eq!(add(&v, sys, "domain", &domain).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let rec = app.store.records(sys).await.unwrap().remove(0);
+        let shown = o.get(&format!("/systems/{sys}/records")).await.body;
+        let seen = shown_revision(&shown, rec.id);
+        assert_eq!(seen, rec.revision.to_string(), "{}", app.backend);
+        assert!(shown.contains("2030-01-01"), "{}", app.backend);
+
+        v.get(&format!("/systems/{sys}/records/{}", rec.id)).await;
+        let changed =
+            [("kind", "domain"), ("domain", "docs.example.lg.jp"), ("expires", "2026-12-31"), ("retired", "no")];
+        let r = v.post(&format!("/systems/{sys}/records/{}", rec.id), &changed).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        let form = [("decision", "approve"), ("note", ""), ("revision", seen.as_str())];
+        let r = o.post(&format!("/systems/{sys}/records/{}/review", rec.id), &form).await;
+        assert_eq!(r.location(), format!("/systems/{sys}/records#record-{}", rec.id), "{}", app.backend);
+        let again = o.get(r.location()).await.body;
+        assert!(again.contains("この記録は表示の後に変更されました"), "{}: {again}", app.backend);
+        let after = app.store.records(sys).await.unwrap().remove(0);
+        assert_eq!(after.review, RecordReview::Pending, "{}", app.backend);
+        assert_eq!(after.values.get("expires"), "2026-12-31", "{}", app.backend);
+        let reviewed = app.audit_actions().await.into_iter().filter(|a| a == "record.reviewed").count();
+        assert_eq!(reviewed, 0, "{}: nothing decided", app.backend);
+
+        assert_eq!(review(&o, sys, rec.id, "approve", "").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let approved = app.store.records(sys).await.unwrap().remove(0);
+        assert_eq!(approved.review, RecordReview::Approved, "{}", app.backend);
+        assert_eq!(approved.revision, after.revision, "{}: the revision shown the second time", app.backend);
         app.close().await;
     }
 }
