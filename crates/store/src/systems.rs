@@ -894,7 +894,9 @@ impl Store {
     }
 
     /// Starts the next assessment round from an approved one, its answers
-    /// due on `due_on`: answers copied (decisions cleared), evidence and the
+    /// due on `due_on`: answers copied (decisions cleared; an answer's
+    /// revision goes on rising, so a decision made on the last round's page
+    /// cannot land on this round's answer), evidence and the
     /// library's links carried with their original dates, and the system
     /// back to 回答中.
     pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
@@ -909,7 +911,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO answer (system_id, round, number, status, measures, planned_date, reason, review, review_comment, \
                  revised_after_return, revision, updated_at_us, updated_by) \
-                 SELECT system_id, $3, number, status, measures, planned_date, reason, 'pending', '', $4, 1, updated_at_us, updated_by \
+                 SELECT system_id, $3, number, status, measures, planned_date, reason, 'pending', '', $4, revision + 1, updated_at_us, updated_by \
                  FROM answer WHERE system_id = $1 AND round = $2",
             )
             .bind(system.id).bind(old).bind(new).bind(false).execute(&mut *c).await?;

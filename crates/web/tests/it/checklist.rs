@@ -1402,3 +1402,47 @@ async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_
         app.close().await;
     }
 }
+
+/// An officer's page of round 1 names the answer's revision; another
+/// officer approves the round and starts round 2; the vendor changes the
+/// answer and submits. The first officer's decision, made on round 1's
+/// content, must not approve round 2's (answers started again from
+/// revision 1 each round, so the numbers met): refused as changed, the
+/// answer still awaiting review. Read again, it is approved.
+#[tokio::test]
+async fn a_decision_made_on_the_last_round_s_page_does_not_approve_this_round_s_answer() {
+    use mamori_core::checklist::{AnswerInput, Review};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let ctx = app.ctx();
+        let all = answer_all(&app, sys).await;
+        app.store.save_answer(&ctx, sys, 4, &AnswerInput::done("全端末に導入済")).await.unwrap();
+        app.store.submit_system(&ctx, sys).await.unwrap();
+        let seen = revision_in(&officer.get(&format!("/systems/{sys}/items/4")).await.body);
+        assert_eq!(seen, "2", "{}", app.backend);
+
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&ctx, sys, s.revision, &all).await.unwrap();
+        app.store.finish_review(&ctx, sys).await.unwrap();
+        app.store.start_round(&ctx, sys, None).await.unwrap();
+        let r = answer(&vendor, sys, 4, &[("status", "done"), ("measures", "一部の端末のみ導入")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(submit(&vendor, sys).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+
+        let form = [("decision", "approve"), ("comment", ""), ("revision", seen.as_str())];
+        let r = officer.post(&format!("/systems/{sys}/items/4/review"), &form).await;
+        assert!(r.body.contains("この回答は画面を開いた後に変更されました"), "{}: {}", app.backend, r.body);
+        let now = app.store.answer(sys, 2, 4).await.unwrap().unwrap();
+        assert_eq!(
+            (now.review, now.input.measures.as_str()),
+            (Review::Pending, "一部の端末のみ導入"),
+            "{}",
+            app.backend
+        );
+
+        assert_eq!(decide(&officer, sys, 4, "approve", "").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(app.store.answer(sys, 2, 4).await.unwrap().unwrap().review, Review::Approved, "{}", app.backend);
+        app.close().await;
+    }
+}
