@@ -391,10 +391,14 @@ pub fn start_round(status: SystemStatus) -> Result<SystemStatus, WorkflowError> 
     }
 }
 
-/// A system moves to another catalog version only while nothing is with the officer.
-pub fn can_change_catalog(status: SystemStatus) -> Result<(), WorkflowError> {
+/// A system moves to another catalog version only while nothing is with
+/// the officer: not submitted, and no party's part submitted (its answers,
+/// perhaps approved already, were given to the requirements of the version
+/// it has).
+pub fn can_change_catalog(status: SystemStatus, parts_submitted: bool) -> Result<(), WorkflowError> {
     match status {
         SystemStatus::Submitted => Err(WorkflowError::NotNow(status)),
+        _ if parts_submitted => Err(WorkflowError::NotNow(status)),
         _ => Ok(()),
     }
 }
@@ -429,7 +433,8 @@ mod tests {
         for s in [NotStarted, Answering, Returned] {
             assert_eq!(start_round(s), Err(WorkflowError::NotNow(s)));
         }
-        assert!(can_change_catalog(Submitted).is_err() && can_change_catalog(Approved).is_ok());
+        assert!(can_change_catalog(Submitted, false).is_err() && can_change_catalog(Approved, false).is_ok());
+        assert!(can_change_catalog(Answering, true).is_err() && can_change_catalog(Answering, false).is_ok());
     }
 
     #[test]

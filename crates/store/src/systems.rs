@@ -948,14 +948,14 @@ impl Store {
         Ok(new)
     }
 
-    /// Moves a system to another catalog version, on purpose.
-    pub async fn change_catalog_version(
-        &self,
-        ctx: &Ctx,
-        system: &SystemRecord,
-        version_id: i64,
-    ) -> Result<(), StoreError> {
+    /// Moves a system to another catalog version, on purpose, while
+    /// nothing of it is with the officer ([`checklist::can_change_catalog`],
+    /// checked under the system's lock).
+    pub async fn change_catalog_version(&self, ctx: &Ctx, system_id: i64, version_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        let system = lock_system(&mut tx, system_id).await?;
+        let (_, parts) = self.parts_in(&mut tx, &system).await?;
+        checklist::can_change_catalog(system.status, !parts.submitted.is_empty()).map_err(StoreError::Refused)?;
         with_conn!(tx, c => {
             sqlx::query("UPDATE system SET catalog_version_id = $2, updated_at_us = $3, revision = revision + 1 WHERE id = $1")
                 .bind(system.id).bind(version_id).bind(to_unix_micros(ctx.now)).execute(c).await?;

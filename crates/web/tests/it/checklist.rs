@@ -1446,3 +1446,38 @@ async fn a_decision_made_on_the_last_round_s_page_does_not_approve_this_round_s_
         app.close().await;
     }
 }
+
+/// The catalog version changes only while nothing of the system is with
+/// the officer: once a party has submitted its part (the system still
+/// 回答中 for the others), those answers were given to this version's
+/// requirements, and the change is refused with a message, under the
+/// system's lock, changing nothing.
+#[tokio::test]
+async fn the_catalog_version_does_not_change_under_a_part_already_submitted() {
+    for app in App::each(Options::default()).await {
+        let Cast { dept, vendor, o, .. } = cast(&app).await;
+        let sys = system_with_parties(&app, dept, Some(vendor), "庶務事務システム").await;
+        let version = app.store.system(sys).await.unwrap().unwrap().catalog_version_id.to_string();
+        let change = async || {
+            o.get(&format!("/systems/{sys}")).await;
+            o.post(&format!("/systems/{sys}/catalog"), &[("version", &version)]).await
+        };
+        assert_eq!(change().await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        answer_all(&app, sys).await;
+        app.store.submit_part(&app.ctx(), sys, dept).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!(
+            s.status,
+            mamori_core::checklist::SystemStatus::Answering,
+            "{}: the vendor's part is open",
+            app.backend
+        );
+        let refused = change().await;
+        assert_eq!(refused.status, StatusCode::OK, "{}", app.backend);
+        assert!(refused.body.contains("現在の状況ではこの操作はできません"), "{}: {}", app.backend, refused.body);
+        let changed = app.audit_actions().await.into_iter().filter(|a| a == "system.catalog_changed").count();
+        assert_eq!(changed, 1, "{}: the first change only", app.backend);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().revision, s.revision, "{}", app.backend);
+        app.close().await;
+    }
+}
