@@ -3,10 +3,9 @@
 //! (PRODUCT.md steps 2–5).
 
 use crate::{Op, Refused};
-use mamori_core::checklist::{AnswerInput, Phase, Review, WorkflowError};
+use mamori_core::checklist::{AnswerInput, Review};
 use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
-use mamori_core::records::RecordKind;
 use mamori_store::scans::Requested;
 use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
 
@@ -35,13 +34,10 @@ pub async fn create_system(op: &Op<'_>, input: &SystemInput, catalog_version: i6
 /// Changes a system's registration (the security office).
 pub async fn update_system(op: &Op<'_>, id: i64, input: &SystemInput) -> Result<(), Refused> {
     op.require(Permission::ManageSystems)?;
-    let before = system(op, id).await?;
-    // 廃止 also needs the disposal record (item 79) among the system's records.
-    let retiring = input.phase == Phase::Retired && before.input.phase != Phase::Retired;
-    if retiring && !op.store.has_record(id, RecordKind::Disposal).await? {
-        return Err(Refused::Workflow(WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal)));
-    }
-    Ok(op.store.update_system(&op.ctx(), &before, input).await?)
+    system(op, id).await?;
+    // The workflow's rules (a phase's duties, 廃止's disposal record) are
+    // the store's, under the system's lock.
+    Ok(op.store.update_system(&op.ctx(), id, input).await?)
 }
 
 /// The organisation a person answers for: answering takes the

@@ -5,9 +5,10 @@
 //! warnings.
 
 use crate::identity::Ctx;
-use crate::systems::lock_system;
+use crate::systems::{disposal_records, lock_system};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes};
+use mamori_core::checklist::{Phase, WorkflowError};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::SupportState;
 use mamori_core::records::{due, RecordKind, RecordReview, Values};
@@ -227,10 +228,18 @@ impl Store {
         Ok(id)
     }
 
+    /// Removes a record (a version marks it removed). The disposal record
+    /// of a 廃止 system is its item 79 and stays while it is the only one.
     pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        if before.kind == RecordKind::Disposal
+            && s.input.phase == Phase::Retired
+            && disposal_records(&mut tx, s.id).await? == 1
+        {
+            return Err(StoreError::Refused(WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal)));
+        }
         let json = serde_json::to_string(&before.values.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         add_version(&mut tx, ctx, id, &json, true).await?;
         with_conn!(tx, c => {
@@ -340,14 +349,6 @@ impl Store {
                 deleted: deleted.is_some(),
             })
             .collect())
-    }
-
-    /// Does the system have a record of `kind`?
-    pub async fn has_record(&self, system_id: i64, kind: RecordKind) -> Result<bool, StoreError> {
-        let n: i64 = with_read_conn!(self, c => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM record WHERE system_id = $1 AND kind = $2").bind(system_id).bind(kind.as_str()).fetch_one(c).await?
-        })?;
-        Ok(n > 0)
     }
 
     /// Records that `state` was alerted for a record's current date; `false`

@@ -10,6 +10,7 @@ use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::parties::Parties;
+use mamori_core::records::RecordKind;
 use mamori_core::scope::Scope;
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
@@ -381,6 +382,14 @@ pub(crate) async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, St
     system_in(tx, id).await?.ok_or(StoreError::Missing)
 }
 
+/// How many disposal records (item 79) system `id` has.
+pub(crate) async fn disposal_records(tx: &mut Tx, id: i64) -> Result<i64, StoreError> {
+    Ok(with_conn!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM record WHERE system_id = $1 AND kind = $2")
+            .bind(id).bind(RecordKind::Disposal.as_str()).fetch_one(c).await?
+    }))
+}
+
 async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreError> {
     let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
     let row = with_conn!(tx, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?);
@@ -510,14 +519,22 @@ impl Store {
         Ok(id)
     }
 
-    /// Changes a system's registration. A change of phase is a moment of
-    /// the checklist: it waits, in this transaction, for the items tied to
-    /// it to be approved with their evidence ([`checklist::enter_phase`]).
-    pub async fn update_system(&self, ctx: &Ctx, before: &SystemRecord, input: &SystemInput) -> Result<(), StoreError> {
+    /// Changes a system's registration, from the system as it stands under
+    /// its lock (the audit names what this change changed, not what another
+    /// did meanwhile). A change of phase is a moment of the checklist: it
+    /// waits, in this transaction, for the items tied to it to be approved
+    /// with their evidence ([`checklist::enter_phase`]), and 廃止 for the
+    /// disposal record (item 79) among the system's records.
+    pub async fn update_system(&self, ctx: &Ctx, id: i64, input: &SystemInput) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        let before = &lock_system(&mut tx, id).await?;
         if before.input.phase != input.phase {
-            let s = lock_system(&mut tx, before.id).await?;
-            let (items, _) = self.parts_in(&mut tx, &s).await?;
+            let s = before;
+            if input.phase == Phase::Retired && disposal_records(&mut tx, s.id).await? == 0 {
+                let missing = checklist::WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal);
+                return Err(StoreError::Refused(missing));
+            }
+            let (items, _) = self.parts_in(&mut tx, s).await?;
             let with_evidence: Vec<i64> = with_conn!(tx, c => {
                 sqlx::query_scalar(
                     "SELECT number FROM evidence WHERE system_id = $1 AND round = $2 \

@@ -1089,6 +1089,7 @@ records-approve = Approve
 records-return = Return
 records-reviewed = The review of the record was saved.
 records-note-required = Write a comment to return a record (at most 1000 characters).
+records-disposal-kept = The disposal record (No.79) of a retired system cannot be removed while it is the only one.
 records-review-stale = The record changed after the page was shown. Read it as it is now, then decide again.
 records-documents = Documents (contract, certificate, photographs)
 records-document-deleted = removed from the library

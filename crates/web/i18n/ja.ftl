@@ -1089,6 +1089,7 @@ records-approve = 承認する
 records-return = 差し戻す
 records-reviewed = 記録の確認結果を保存しました。
 records-note-required = 差し戻すときはコメントを書いてください (1000 文字まで)。
+records-disposal-kept = 廃止したシステムの廃棄の記録 (No.79) は、ほかに廃棄の記録がない限り削除できません。
 records-review-stale = この記録は表示の後に変更されました。変更後の内容を確かめてから、もう一度判断してください。
 records-documents = 文書 (契約書・証明書・写真)
 records-document-deleted = ライブラリから削除済み

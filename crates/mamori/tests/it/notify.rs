@@ -220,7 +220,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     input.due_on = Some(today + time::Duration::days(7));
     input.name = "会計システム\r\nBcc: evil@example.com".into();
     let ctx = crate::harness::system_ctx();
-    store.update_system(&ctx, &before, &input).await.unwrap();
+    store.update_system(&ctx, before.id, &input).await.unwrap();
     // The department has answered and submitted its part: the round owes
     // nothing more from it.
     let system = store.system(id).await.unwrap().unwrap();

@@ -392,7 +392,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     // The vendor's server regresses: TLS 1.0 back on.
     input.urls = vec![bad.url()];
     let before = store.system(id).await.unwrap().unwrap();
-    store.update_system(&ctx, &before, &input).await.unwrap();
+    store.update_system(&ctx, before.id, &input).await.unwrap();
     let second = scan_now(&s).await;
     assert!(second.contains("<td>TLSのバージョン</td><td>不合格</td>"), "{second}");
     assert!(second.contains("auto-fail"), "the requirement row shows the failed verdict");
@@ -417,7 +417,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let Some(soon) = Nginx::start(&soon, &[("index.html", b"<html>ok</html>")]).await else { return };
     input.urls = vec![soon.url()];
     let before = store.system(id).await.unwrap().unwrap();
-    store.update_system(&ctx, &before, &input).await.unwrap();
+    store.update_system(&ctx, before.id, &input).await.unwrap();
     scan_now(&s).await;
     let alerts = store.alerts(true).await.unwrap();
     assert!(
@@ -752,7 +752,7 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
     let (id, mut input) = create_web_system(&store, urls).await;
     input.hosts = vec!["127.0.0.1".into(), "localhost".into()];
     let before = store.system(id).await.unwrap().unwrap();
-    store.update_system(&system_ctx(), &before, &input).await.unwrap();
+    store.update_system(&system_ctx(), before.id, &input).await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
     let report = finished_scan(&store, id).await;
     assert_eq!(report.targets.len(), 6, "{report:?}");

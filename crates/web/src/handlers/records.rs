@@ -388,8 +388,11 @@ pub async fn review_record(
 }
 
 pub async fn remove_record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {
-    ops::remove(&who.op(&page), id, rid).await?;
-    done(&page, "records-removed", &format!("/systems/{id}/records")).await
+    match ops::remove(&who.op(&page), id, rid).await {
+        Ok(()) => done(&page, "records-removed", &format!("/systems/{id}/records")).await,
+        Err(Refused::Workflow(_)) => done(&page, "records-disposal-kept", &format!("/systems/{id}/records")).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]

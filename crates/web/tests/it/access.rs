@@ -150,7 +150,7 @@ async fn role_by_route_matrix_has_no_surprise() {
             cloud_id: Some(cloud),
             ..before.input.clone()
         };
-        app.store.update_system(&app.ctx(), &before, &input).await.unwrap();
+        app.store.update_system(&app.ctx(), before.id, &input).await.unwrap();
         // An evidence file whose id equals the system's, so one {id} serves both.
         let file = mamori_store::evidence::NewEvidence {
             number: 1,

@@ -757,7 +757,7 @@ async fn the_system_page_shows_its_description_external_service_ismap_number_reg
     input.service_name = "クラウド基盤サービス".into();
     input.ismap_number = "C21-0001-1".into();
     input.service_region = "東京リージョン".into();
-    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
     let page = vendor.get(&format!("/systems/{sys}")).await.body;
     for (label, value) in [
         ("説明", "住民が申請を行うシステム"),
@@ -1123,7 +1123,7 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let before = app.store.system(sys).await.unwrap().unwrap();
         let mut input = before.input.clone();
         input.attrs.web_system = true;
-        app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+        app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
         answer_all(&app, sys).await;
         for n in [37, 78] {
             let r = vendor.upload(sys, n, &format!("No{n}の報告書.pdf"), b"%PDF-1.4\n".to_vec()).await;
@@ -1213,6 +1213,24 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         add_disposal(second).await;
         assert_eq!(retire().await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(app.store.system(second).await.unwrap().unwrap().input.phase, Phase::Retired, "{}", app.backend);
+        // Retired, its only disposal record stays; with a second, one may go.
+        let remove = async |rid: i64| {
+            vendor.get(&format!("/systems/{second}/records/{rid}")).await;
+            vendor.post(&format!("/systems/{second}/records/{rid}/remove"), &[]).await
+        };
+        let only = app.store.records(second).await.unwrap()[0].id;
+        let r = remove(only).await;
+        assert!(
+            vendor.get(r.location()).await.body.contains("ほかに廃棄の記録がない限り削除できません"),
+            "{}",
+            app.backend
+        );
+        assert_eq!(app.store.records(second).await.unwrap().len(), 1, "{}", app.backend);
+        add_disposal(second).await;
+        assert_eq!(remove(only).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let kept = app.store.records(second).await.unwrap();
+        assert_eq!(kept.len(), 1, "{}", app.backend);
+        assert_ne!(kept[0].id, only, "{}: the first removed, the second kept", app.backend);
         app.close().await;
     }
 }
@@ -1230,7 +1248,7 @@ async fn due_date_reminders_reach_the_right_dashboards_30_7_and_1_days_before_an
         let due = today + time::Duration::days(30);
         let before = app.store.system(sys).await.unwrap().unwrap();
         let input = SystemInput { due_on: Some(due), ..before.input.clone() };
-        app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+        app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
         let (_, dept_secret) = app.user("busho01", Role::Department, Some(before.input.department_id)).await;
         let (_, officer_secret) = app.user("officer1", Role::SecurityOfficer, None).await;
         // Days pass: each look at a dashboard is a fresh sign-in (a second

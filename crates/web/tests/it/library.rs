@@ -109,7 +109,21 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         let s1 = app.store.system(one).await.unwrap().unwrap();
         let retired =
             mamori_store::systems::SystemInput { phase: mamori_core::checklist::Phase::Retired, ..s1.input.clone() };
-        app.store.update_system(&app.ctx(), &s1, &retired).await.unwrap();
+        let refused = app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap_err();
+        assert!(matches!(refused, mamori_store::StoreError::Refused(_)), "{}: no disposal record yet", app.backend);
+        let disposal = mamori_core::records::RecordKind::Disposal;
+        let values = mamori_core::records::parse(disposal, |f| {
+            match f {
+                "what" => "サーバ 2 台",
+                "disposed_on" => "2026-10-01",
+                "method" => "物理破壊",
+                _ => "",
+            }
+            .to_owned()
+        })
+        .unwrap();
+        app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
+        app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap();
         app.store.start_round(&app.ctx(), one, None).await.unwrap();
         let first = app.store.document_links(one, 1).await.unwrap();
         let second = app.store.document_links(one, 2).await.unwrap();

@@ -21,7 +21,7 @@ async fn a_vendor_asking_twenty_times_at_once_queues_one_scan_and_again_only_aft
         let mut input = app.store.system(sys).await.unwrap().unwrap().input;
         input.urls = vec!["https://127.0.0.1:9/".into()];
         let before = app.store.system(sys).await.unwrap().unwrap();
-        app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+        app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
         let page = format!("/systems/{sys}");
         let path = format!("/systems/{sys}/scans");
         vendor.get(&page).await;

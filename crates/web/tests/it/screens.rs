@@ -44,7 +44,7 @@ async fn ward(app: &App) -> Ward {
     input.service_name = "クラウド".repeat(100);
     input.service_region = "東京".repeat(100);
     input.phase = Phase::Production;
-    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
 
     let people = app.one_of_each_role(dept, vendor).await;
     let vendor_account = app.store.account_by_login("gyosha01").await.unwrap().unwrap().id;
@@ -648,7 +648,7 @@ async fn submitted_system(app: &App) -> (i64, usize) {
         cloud_only: false,
         ward_domain: false,
     };
-    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
     answered_in_store(app, sys, (1..=13).chain(15..=79)).await;
     let sha256 = "0".repeat(64);
     let file = mamori_store::evidence::NewEvidence {

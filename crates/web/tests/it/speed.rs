@@ -137,7 +137,7 @@ async fn the_dashboard_and_the_systems_list_run_as_many_statements_for_30_system
         let s = app.store.system(system(&app, dept, Some(vendor), "改名前のシステム").await).await.unwrap().unwrap();
         assert!(officer.get("/systems").await.body.contains("改名前のシステム"), "{}", app.backend);
         let renamed = mamori_store::systems::SystemInput { name: "改名後のシステム".into(), ..s.input.clone() };
-        app.store.update_system(&app.system_ctx(), &s, &renamed).await.unwrap();
+        app.store.update_system(&app.system_ctx(), s.id, &renamed).await.unwrap();
         let list = officer.get("/systems").await.body;
         assert!(list.contains("改名後のシステム") && !list.contains("改名前のシステム"), "{}", app.backend);
         // A change through the store (as another instance would make it) is
@@ -200,7 +200,7 @@ async fn what_another_instance_changes_shows_at_the_next_request_and_a_disabled_
         // Another instance (its own store and memory, the same database).
         let other = mamori_store::Store::open(&app.location, app.store.keys().clone()).await.unwrap();
         let renamed = mamori_store::systems::SystemInput { name: "別名のシステム".into(), ..s.input.clone() };
-        other.update_system(&app.system_ctx(), &s, &renamed).await.unwrap();
+        other.update_system(&app.system_ctx(), s.id, &renamed).await.unwrap();
         other.raise_alert(app.now(), "test", mamori_core::monitoring::Severity::Warning, "x", "y").await.unwrap();
         for path in &pages {
             let body = officer.get(path).await.body;

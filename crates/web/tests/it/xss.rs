@@ -98,7 +98,7 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
     input.service_name = p[7].clone();
     input.service_region = p[8].clone();
     input.phase = Phase::Production;
-    app.store.update_system(&app.system_ctx(), &before, &input).await.unwrap();
+    app.store.update_system(&app.system_ctx(), before.id, &input).await.unwrap();
 
     let people = app.one_of_each_role(dept, vendor).await;
     let account = app
