@@ -8,6 +8,7 @@ use crate::target::{Given, TargetError, TargetPolicy};
 use crate::tls::{self, TlsVersion, VersionAnswer};
 use rand::Rng;
 use serde_json::json;
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -258,9 +259,15 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
         VersionAnswer::Closed => "refused (connection closed)".to_owned(),
     };
     let sslv2 = tls::probe_sslv2(t.tls_addr(), opts.timeout).await;
+    // Legacy versions and broken suites whose probe failed: whether the
+    // server refuses them is not known.
+    let mut unprobed = Vec::new();
     match &sslv2 {
         Ok(a) => evidence.insert("SSLv2".into(), json!(describe(a))),
-        Err(e) => evidence.insert("SSLv2".into(), json!(format!("error: {e}"))),
+        Err(e) => {
+            unprobed.push("SSLv2");
+            evidence.insert("SSLv2".into(), json!(format!("error: {e}")))
+        }
     };
     for v in TlsVersion::ALL {
         match tls::probe_version(t.tls_addr(), sni, v, opts.timeout).await {
@@ -272,6 +279,9 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
             }
             Err(e) => {
                 errors += 1;
+                if v < TlsVersion::Tls12 {
+                    unprobed.push(v.name());
+                }
                 evidence.insert(v.name().into(), json!(format!("error: {e}")));
             }
         }
@@ -289,16 +299,33 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
                 Ok((a, _)) => describe(a),
                 Err(e) => format!("error: {e}"),
             };
-            if matches!(answer, Ok((VersionAnswer::Accepted, _))) {
-                kinds.push(kind);
+            match answer {
+                Ok((VersionAnswer::Accepted, _)) => kinds.push(kind),
+                Err(_) if kind.broken() => unprobed.push(kind.name()),
+                _ => {}
             }
             suites.insert(kind.name().into(), json!(text));
         }
         evidence.insert("TLS 1.2 cipher suites".into(), json!(suites));
     }
-    let ev = json!(evidence);
+    let sslv2 = matches!(sslv2, Ok(VersionAnswer::Accepted));
+    let (verdict, summary) = versions_verdict(&accepted, sslv2, &kinds, &unprobed);
+    CheckResult::new(ID, &[57], verdict, summary, json!(evidence))
+}
+
+/// Item 57's verdict from what the probes found: the versions accepted
+/// (and SSL 2.0), TLS 1.2's suite kinds accepted, and the legacy versions
+/// or broken suites whose probe failed. A pass needs every one of those
+/// probed: a server that refused the connection for TLS 1.0 (a rate limit,
+/// an IPS) has not shown that it refuses TLS 1.0.
+fn versions_verdict(
+    accepted: &[TlsVersion],
+    sslv2: bool,
+    kinds: &[tls::SuiteKind],
+    unprobed: &[&str],
+) -> (Verdict, String) {
     let mut old: Vec<&str> = accepted.iter().filter(|v| **v < TlsVersion::Tls12).map(|v| v.name()).collect();
-    if matches!(sslv2, Ok(VersionAnswer::Accepted)) {
+    if sslv2 {
         old.insert(0, "SSLv2");
     }
     let broken: Vec<&str> = kinds.iter().filter(|k| k.broken()).map(|k| k.name()).collect();
@@ -311,16 +338,18 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
         weak.push("RSA key exchange (no forward secrecy)");
     }
     if !old.is_empty() {
-        CheckResult::new(ID, &[57], Verdict::Fail, format!("accepts {}", old.join(", ")), ev)
+        (Verdict::Fail, format!("accepts {}", old.join(", ")))
     } else if !modern {
-        CheckResult::new(ID, &[57], Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3", ev)
+        (Verdict::Fail, "accepts neither TLS 1.2 nor TLS 1.3".to_owned())
     } else if !broken.is_empty() {
-        CheckResult::new(ID, &[57], Verdict::Fail, format!("TLS 1.2 accepts broken suites: {}", broken.join(", ")), ev)
+        (Verdict::Fail, format!("TLS 1.2 accepts broken suites: {}", broken.join(", ")))
+    } else if !unprobed.is_empty() {
+        (Verdict::Error, format!("could not probe {}: whether they are refused is not known", unprobed.join(", ")))
     } else if !weak.is_empty() {
-        CheckResult::new(ID, &[57], Verdict::Warn, format!("TLS 1.2 accepts {}", weak.join(" and ")), ev)
+        (Verdict::Warn, format!("TLS 1.2 accepts {}", weak.join(" and ")))
     } else {
         let names: Vec<&str> = accepted.iter().map(|v| v.name()).collect();
-        CheckResult::new(ID, &[57], Verdict::Pass, format!("only {}", names.join(", ")), ev)
+        (Verdict::Pass, format!("only {}", names.join(", ")))
     }
 }
 
@@ -473,8 +502,28 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
 
 // ----- HTTP --------------------------------------------------------------------------------
 
-fn header<'a>(f: &'a Fetched, name: &str) -> Option<&'a str> {
-    f.headers.get(name).and_then(|v| v.to_str().ok())
+/// A response header's value; bytes that are not UTF-8 (a server's raw
+/// Shift_JIS or Latin-1) are replaced, not a reason to pass over the
+/// header (a cookie without `Secure` must not vanish from the check).
+fn header<'a>(f: &'a Fetched, name: &str) -> Option<Cow<'a, str>> {
+    f.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
+}
+
+/// Every value of a response header, as [`header`] reads one.
+fn headers<'a>(f: &'a Fetched, name: &'a str) -> impl Iterator<Item = Cow<'a, str>> {
+    f.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()))
+}
+
+/// Does redirect target `loc` go to `host` (any port) over HTTPS? The
+/// scheme in any case; the host is what follows the last `@` (in
+/// `https://host:443@other/` the host is `other`, not `host`).
+fn https_on_host(loc: &str, host: &str) -> bool {
+    let Some(rest) = loc.get(..8).filter(|s| s.eq_ignore_ascii_case("https://")).map(|_| &loc[8..]) else {
+        return false;
+    };
+    let auth = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+    let at = auth.rsplit('@').next().unwrap_or("");
+    at.eq_ignore_ascii_case(host) || at.rsplit_once(':').is_some_and(|(h, _)| h.eq_ignore_ascii_case(host))
 }
 
 /// Item 55 「すべてのページをHTTPSで通信すること」: plain HTTP that serves
@@ -487,13 +536,8 @@ fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetche
     let (plain_ok, plain_note) = match plain {
         Err(_) => (true, "plain HTTP not served".to_owned()),
         Ok(p) if matches!(p.status, 301 | 302 | 303 | 307 | 308) => {
-            let loc = header(p, "location").unwrap_or("");
-            let same_host = loc.strip_prefix("https://").is_some_and(|r| {
-                let auth = r.split(['/', '?', '#']).next().unwrap_or("");
-                auth.eq_ignore_ascii_case(&host)
-                    || auth.rsplit_once(':').is_some_and(|(h, _)| h.eq_ignore_ascii_case(&host))
-            });
-            (same_host, format!("{} → {loc}", p.status))
+            let loc = header(p, "location").unwrap_or_default();
+            (https_on_host(&loc, &host), format!("{} → {loc}", p.status))
         }
         Ok(p) => (false, format!("plain HTTP answers {} without redirecting to HTTPS", p.status)),
     };
@@ -505,7 +549,7 @@ fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetche
         Ok(e) => e,
         Err(e) => return unreachable(ID, &[55], e),
     };
-    let hsts = header(entry, "strict-transport-security").unwrap_or("");
+    let hsts = header(entry, "strict-transport-security").unwrap_or_default();
     let max_age: i64 = hsts
         .split(';')
         .find_map(|p| {
@@ -539,8 +583,8 @@ fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> Che
     let mut worst = Verdict::Pass;
     for (page, f) in [("entry", Some(e)), ("login", login)] {
         let Some(f) = f else { continue };
-        let xfo = header(f, "x-frame-options").unwrap_or("").trim().to_ascii_uppercase();
-        let csp = header(f, "content-security-policy").unwrap_or("").to_ascii_lowercase();
+        let xfo = header(f, "x-frame-options").unwrap_or_default().trim().to_ascii_uppercase();
+        let csp = header(f, "content-security-policy").unwrap_or_default().to_ascii_lowercase();
         let verdict = if xfo == "DENY" || xfo == "SAMEORIGIN" {
             Verdict::Pass
         } else if csp.contains("frame-ancestors") {
@@ -588,7 +632,7 @@ fn session_in_url(pages: &[&Fetched]) -> CheckResult {
                 f.body.split(*a).skip(1).filter_map(|s| s.split('"').next()).map(str::to_owned).collect::<Vec<_>>()
             })
             .collect();
-        urls.extend(header(f, "location").map(str::to_owned));
+        urls.extend(header(f, "location").map(Cow::into_owned));
         for u in urls {
             let l = u.to_ascii_lowercase();
             if MARKERS.iter().any(|m| {
@@ -790,7 +834,7 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
         for f in [Some(e), missing.as_ref().ok()].into_iter().flatten() {
             if let Some(v) = header(f, name) {
                 if v.chars().any(|c| c.is_ascii_digit()) && !found.iter().any(|(n, _): &(String, String)| n == name) {
-                    found.push((name.to_owned(), v.to_owned()));
+                    found.push((name.to_owned(), v.into_owned()));
                 }
             }
         }
@@ -818,11 +862,8 @@ fn cookies(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckRes
     };
     let mut worst = Verdict::Pass;
     let mut list = Vec::new();
-    let set_cookies: Vec<&str> = [Some(e), login]
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()))
-        .collect();
+    let set_cookies: Vec<Cow<'_, str>> =
+        [Some(e), login].into_iter().flatten().flat_map(|f| headers(f, "set-cookie")).collect();
     let mut insecure = Vec::new();
     for v in set_cookies {
         let name = v.split('=').next().unwrap_or("").trim().to_owned();
@@ -979,7 +1020,7 @@ fn session_id_strength(pages: &[&Fetched], fresh: &[Fetched]) -> CheckResult {
     }
     let mut values: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for f in pages.iter().copied().chain(fresh) {
-        for v in f.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+        for v in headers(f, "set-cookie") {
             let pair = v.split(';').next().unwrap_or("");
             if let Some((name, value)) = pair.split_once('=') {
                 values.entry(name.trim().to_owned()).or_default().push(value.trim().to_owned());
@@ -1092,6 +1133,9 @@ fn is_listing(body: &str) -> bool {
     let b = body.to_ascii_lowercase();
     (b.contains("<title>index of /") || b.contains("<h1>index of /"))
         || b.contains("[to parent directory]")
+        // Tomcat, Python's http.server, Jetty.
+        || b.contains("<title>directory listing for")
+        || b.contains("<title>directory: /")
         || (b.contains("index of") && b.contains("parent directory"))
 }
 
@@ -1189,6 +1233,30 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A TLS 1.0 probe that could not connect (a rate limit, an IPS) said
+    /// nothing of TLS 1.0, and a broken suite's failed probe nothing of
+    /// that suite: the check passed on them as if refused. Not known is
+    /// an error now; a version or suite found accepted still fails.
+    #[test]
+    fn a_legacy_version_or_broken_suite_whose_probe_failed_is_not_a_pass() {
+        use tls::SuiteKind::{Cbc, ModernAead, Rc4};
+        use TlsVersion::{Tls10, Tls12, Tls13};
+        let modern = [Tls12, Tls13];
+        assert_eq!(
+            versions_verdict(&modern, false, &[ModernAead], &[]),
+            (Verdict::Pass, "only TLS 1.2, TLS 1.3".into())
+        );
+        let (v, summary) = versions_verdict(&modern, false, &[ModernAead], &["TLS 1.0"]);
+        assert_eq!(v, Verdict::Error);
+        assert!(summary.contains("could not probe TLS 1.0"), "{summary}");
+        let (v, summary) = versions_verdict(&modern, false, &[ModernAead, Cbc], &["RC4"]);
+        assert_eq!(v, Verdict::Error, "not a mere warning on CBC: {summary}");
+        assert!(summary.contains("RC4"), "{summary}");
+        assert_eq!(versions_verdict(&[Tls10, Tls12], false, &[], &["SSLv2"]).0, Verdict::Fail);
+        assert_eq!(versions_verdict(&modern, false, &[Rc4], &["TLS 1.1"]).0, Verdict::Fail);
+        assert_eq!(versions_verdict(&modern, true, &[], &[]).0, Verdict::Fail, "SSL 2.0 accepted");
+    }
+
     const LOGIN_PAGE: &str = r#"<!doctype html><html><head><title>Index of /</title></head><body>
 <a href="/login?next=/">ログイン</a><a href="signin.php?jsessionid=abc">x</a>
 <form method="post" action="/login;jsessionid=0123456789abcdef"><input type="hidden" name="csrf_token" value="t">
@@ -1264,6 +1332,50 @@ mod tests {
             let _ = (session_in_url(&pages), credentials_in_url(&pages), password_field(&pages), csrf_token(&pages));
             let _ = session_id_strength(&pages, std::slice::from_ref(&login));
         }
+    }
+
+    /// A Set-Cookie carrying raw UTF-8 (a Japanese value, as many ward
+    /// applications send) is not visible ASCII: it was passed over, and a
+    /// page whose only cookie lacked `Secure` passed as "no cookie set".
+    /// A Server header so written hid its version the same way.
+    #[test]
+    fn a_cookie_or_server_header_with_bytes_beyond_ascii_is_read_not_passed_over() {
+        let raw = |v: &str| reqwest::header::HeaderValue::from_bytes(v.as_bytes()).unwrap();
+        let fetched = || {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.append("set-cookie", raw("sid=abc; Path=/; HttpOnly; SameSite=Lax; comment=ログイン"));
+            headers.append("server", raw("Apache/2.4.57 (社内)"));
+            Fetched { status: 200, headers, body: String::new() }
+        };
+        let c = cookies(&Ok(fetched()), None);
+        assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
+        assert!(c.summary.contains("sid"), "{c:?}");
+        let d = disclosure(&Ok(fetched()), &Ok(fetched()));
+        assert_eq!(d.verdict, Verdict::Fail, "{d:?}");
+        assert!(d.summary.contains("2.4.57"), "{d:?}");
+    }
+
+    /// A redirect to `https://host:443@other/` goes to `other`; it was
+    /// taken for the scanned host. `HTTPS://` in capitals is HTTPS.
+    #[test]
+    fn a_redirect_is_on_the_host_by_what_follows_the_last_at_sign_whatever_the_scheme_s_case() {
+        assert!(https_on_host("https://app.example.jp/login", "app.example.jp"));
+        assert!(https_on_host("HTTPS://App.Example.jp:8443/", "app.example.jp"));
+        assert!(https_on_host("https://[::1]:8443/", "[::1]"));
+        assert!(!https_on_host("https://app.example.jp:443@evil.example/", "app.example.jp"));
+        assert!(!https_on_host("https://app.example.jp@evil.example/", "app.example.jp"));
+        assert!(!https_on_host("https://evil.example\\@app.example.jp/", "app.example.jp"));
+        assert!(!https_on_host("http://app.example.jp/", "app.example.jp"));
+        assert!(!https_on_host("/login", "app.example.jp"));
+    }
+
+    /// Tomcat's, Python's and Jetty's listings were taken for pages.
+    #[test]
+    fn directory_listings_of_tomcat_python_and_jetty_are_recognised() {
+        assert!(is_listing("<html><head><title>Directory Listing For [/]</title></head>"));
+        assert!(is_listing("<!DOCTYPE HTML><html><head><title>Directory listing for /files/</title>"));
+        assert!(is_listing("<HTML><HEAD><TITLE>Directory: /static/</TITLE>"));
+        assert!(!is_listing("<title>社内ポータル</title><p>directory of staff</p>"));
     }
 
     #[test]
