@@ -124,22 +124,16 @@ pub async fn delete(op: &Op<'_>, id: i64) -> Result<(), Refused> {
     Ok(op.store.delete_document(&op.ctx(), id, org).await?)
 }
 
-/// A revision for download: to its organisation, and to those who may see
-/// a system it is linked to.
+/// A revision for download: any to its organisation; to others, only a
+/// revision that a system they may see shows (a link's revision, pinned or
+/// the newest, or the newest behind a record). That a document was once
+/// linked to a system does not open its later revisions, made perhaps for
+/// another ward's system, to whoever sees the first.
 pub async fn download(op: &Op<'_>, revision_id: i64) -> Result<Download, Refused> {
     let r = op.store.document_revision(revision_id).await?.ok_or(Refused::NotFound)?;
     let d = op.store.document(r.document_id).await?.ok_or(Refused::NotFound)?;
     let own = answering_org(op).is_ok_and(|org| org == d.organisation_id);
-    let mut sees = own;
-    if !sees {
-        for s in op.store.systems_of_document(d.id).await? {
-            if system(op, s).await.is_ok() {
-                sees = true;
-                break;
-            }
-        }
-    }
-    if !sees {
+    if !own && !shown_to(op, &d, r.id).await? {
         return Err(Refused::NotFound);
     }
     let bytes = op.store.download_document(&op.ctx(), &r).await?;
@@ -149,4 +143,21 @@ pub async fn download(op: &Op<'_>, revision_id: i64) -> Result<Download, Refused
         content_type: kind.map_or("application/octet-stream", |k| k.content_type()),
         bytes,
     })
+}
+
+/// Does a system the person may see show revision `revision_id` of `d`?
+async fn shown_to(op: &Op<'_>, d: &Document, revision_id: i64) -> Result<bool, Refused> {
+    let links = op.store.links_of_document(d.id).await?;
+    for s in op.store.systems_of_document(d.id).await? {
+        if system(op, s).await.is_err() {
+            continue;
+        }
+        let by_link = links.iter().any(|l| l.system_id == s && l.shows.id == revision_id);
+        let by_record =
+            revision_id == d.newest().id && op.store.record_documents(s).await?.iter().any(|rd| rd.document_id == d.id);
+        if by_link || by_record {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -211,3 +211,40 @@ async fn hostile_library_input_is_refused_with_a_message_and_a_path_is_only_a_na
         app.close().await;
     }
 }
+
+/// A vendor's document linked to an item of a ward system, the item
+/// approved: the link keeps showing the revision approved. The vendor's
+/// next revision (made, perhaps, for another customer) was downloadable by
+/// anyone who sees the first system, by its number; now only a revision a
+/// system they see shows is. Linked to a second system that follows the
+/// newest, it is shown there, and downloadable.
+#[tokio::test]
+async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let one = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor)).await;
+        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        assert_eq!(link(&v, one, 7, doc.id).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        approve_round(&app, one, 1).await;
+        let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let revisions = app.store.document(doc.id).await.unwrap().unwrap().revisions;
+        let (first, second) = (revisions[0].id, revisions[1].id);
+        assert_eq!(app.store.document_links(one, 1).await.unwrap()[0].shows.id, first, "{}: pinned", app.backend);
+
+        let get = async |c: &Client, rev: i64| c.get(&format!("/documents/{rev}")).await.status;
+        assert_eq!(get(&d, first).await, StatusCode::OK, "{}: shown on the approved item", app.backend);
+        assert_eq!(get(&d, second).await, StatusCode::NOT_FOUND, "{}: shown nowhere they look", app.backend);
+        assert_eq!(get(&v, second).await, StatusCode::OK, "{}: the vendor's own", app.backend);
+
+        let two = system(&app, dept, Some(vendor), "財務会計システム").await;
+        assert_eq!(link(&v, two, 7, doc.id).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(get(&d, second).await, StatusCode::OK, "{}: shown on the second system", app.backend);
+        app.close().await;
+    }
+}
