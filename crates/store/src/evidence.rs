@@ -153,7 +153,12 @@ impl Store {
             return Err(StoreError::Missing);
         }
         let change = (HistoryKind::EvidenceRemoved, e.original_name.as_str());
-        self.evidence_changes_answer(tx, ctx, system_id, (e.number, by), change).await?;
+        let s = self.evidence_changes_answer(tx, ctx, system_id, (e.number, by), change).await?;
+        // The row was read before the system's lock: a new round started
+        // meanwhile leaves it in the last round, which stays as approved.
+        if e.round != s.round {
+            return Err(StoreError::Missing);
+        }
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM evidence_content WHERE evidence_id = $1").bind(e.id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?;

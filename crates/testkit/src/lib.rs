@@ -36,6 +36,25 @@ pub fn files_under(roots: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// A transaction on PostgreSQL database `url` from a connection of its
+/// own, left open until [`OpenTx::commit`]: another instance's long write
+/// (a new round being copied) as the server under test meets it. `sql` is
+/// the test's own statement.
+pub struct OpenTx(PgConnection);
+
+impl OpenTx {
+    pub async fn begin(url: &str, sql: &str) -> OpenTx {
+        let mut conn = PgConnection::connect(url).await.expect("a connection of its own");
+        conn.execute("BEGIN").await.expect("BEGIN");
+        conn.execute(sql).await.expect("the held write");
+        OpenTx(conn)
+    }
+
+    pub async fn commit(mut self) {
+        self.0.execute("COMMIT").await.expect("COMMIT");
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a loud
 /// message) when no test cluster is configured outside CI.
 pub async fn fresh_pg_database() -> Option<String> {

@@ -262,3 +262,29 @@ async fn evidence_is_replaced_in_one_step_and_a_refused_replacement_leaves_the_o
         app.close().await;
     }
 }
+
+/// PostgreSQL: a new round is being started (another instance holds the
+/// system's row) when the vendor removes a file. The request read the file
+/// of the old round, waited for the lock, then deleted it: the approved
+/// round lost its evidence. It now finds the file no longer the round's and
+/// removes nothing. (SQLite runs one write at a time: no such interleaving.)
+#[tokio::test]
+async fn a_file_removed_while_a_new_round_starts_is_left_to_the_round_it_belongs_to() {
+    let app = App::spawn("postgres", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    assert_eq!(vendor.upload(sys, 4, "手順書.pdf", b"%PDF-1.4\n".to_vec()).await.status, StatusCode::SEE_OTHER);
+    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
+    let item = format!("/systems/{sys}/items/4");
+    vendor.get(&item).await;
+    let url = app.pg_url().expect("the PostgreSQL leg").to_owned();
+    let round =
+        mamori_testkit::OpenTx::begin(&url, &format!("UPDATE system SET round = round + 1 WHERE id = {sys}")).await;
+    let path = format!("{item}/evidence/{file}/remove");
+    let removing = tokio::spawn(async move { vendor.post(&path, &[]).await.status });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!removing.is_finished(), "the request waits for the system's lock");
+    round.commit().await;
+    assert_eq!(removing.await.unwrap(), StatusCode::NOT_FOUND);
+    assert!(app.store.evidence(file).await.unwrap().is_some(), "the first round's file is kept");
+    app.close().await;
+}

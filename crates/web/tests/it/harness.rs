@@ -149,6 +149,11 @@ impl App {
         apps
     }
 
+    /// The PostgreSQL database's URL (the PostgreSQL leg only).
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
+    }
+
     pub async fn close(self) {
         let _ = self.stop.send(true);
         self.store.close().await;
