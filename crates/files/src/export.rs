@@ -3,6 +3,7 @@
 
 use encoding_rs::SHIFT_JIS;
 use rust_xlsxwriter::{Format, Workbook};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvEncoding {
@@ -107,6 +108,22 @@ pub fn substitute(text: &str, with: char) -> String {
     text.chars().map(|c| if in_shift_jis(c) { c } else { with }).collect()
 }
 
+/// The most characters Excel holds in a cell (rust_xlsxwriter refuses a
+/// longer string, and the whole workbook with it).
+pub const CELL_CHARS: usize = 32_767;
+
+/// `text` as a cell can hold it: a longer one (the files of an item with
+/// hundreds of uploads, a long audit change) is cut, and says so, rather
+/// than making the workbook fail for everyone who exports it.
+pub fn within_cell(text: &str) -> Cow<'_, str> {
+    const NOTE: &str = " …(Excel のセルに収まらないため以下省略)";
+    if text.chars().count() <= CELL_CHARS {
+        return Cow::Borrowed(text);
+    }
+    let keep = CELL_CHARS - NOTE.chars().count();
+    Cow::Owned(text.chars().take(keep).chain(NOTE.chars()).collect())
+}
+
 /// One sheet with a bold header row and widths fitted to the content.
 pub fn xlsx_bytes(
     sheet: &str,
@@ -122,7 +139,7 @@ pub fn xlsx_bytes(
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
-            ws.write_string(r as u32 + 1, c as u16, cell)?;
+            ws.write_string(r as u32 + 1, c as u16, within_cell(cell))?;
         }
     }
     ws.set_freeze_panes(1, 0)?;

@@ -10,7 +10,7 @@
 //! ([`Copy::ForAnswers`]) the sheet is protected except the answer cells of
 //! the requirements that apply.
 
-use crate::export::{csv_record, encode, CsvEncoding};
+use crate::export::{csv_record, encode, within_cell, CsvEncoding};
 use mamori_core::checklist::{AnswerStatus, Review};
 use mamori_core::report::{status_word, ChecklistReport, Tally, COLUMNS};
 use mamori_core::verification::Verdict;
@@ -198,7 +198,7 @@ fn checklist_sheet(
         let cells = r.cells(report.scanned_at);
         if r.not_applicable.is_some() {
             for (c, text) in cells.iter().enumerate() {
-                ws.write_string_with_format(row, c as u16, text, &f.grey)?;
+                ws.write_string_with_format(row, c as u16, within_cell(text), &f.grey)?;
             }
             continue;
         }
@@ -216,7 +216,7 @@ fn checklist_sheet(
             if c == 0 {
                 ws.write_number_with_format(row, c, r.number, format)?;
             } else {
-                ws.write_string_with_format(row, c, text, format)?;
+                ws.write_string_with_format(row, c, within_cell(text), format)?;
             }
         }
     }
@@ -251,7 +251,7 @@ fn summary_sheet(ws: &mut Worksheet, report: &ChecklistReport) -> Result<(), Xls
     }
     for (i, t) in report.tallies().iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string_with_format(row, 0, &t.name, &cell)?;
+        ws.write_string_with_format(row, 0, within_cell(&t.name), &cell)?;
         for (c, n) in t.figures().iter().enumerate() {
             ws.write_number_with_format(row, c as u16 + 1, *n as f64, &cell)?;
         }
@@ -350,7 +350,7 @@ pub fn all_xlsx(reports: &[ChecklistReport]) -> Result<Vec<u8>, XlsxError> {
 
 fn write_row(ws: &mut Worksheet, row: u32, texts: &[String], figures: &[usize], f: &Format) -> Result<(), XlsxError> {
     for (c, t) in texts.iter().enumerate() {
-        ws.write_string_with_format(row, c as u16, t, f)?;
+        ws.write_string_with_format(row, c as u16, within_cell(t), f)?;
     }
     for (c, n) in figures.iter().enumerate() {
         ws.write_number_with_format(row, (texts.len() + c) as u16, *n as f64, f)?;
@@ -479,6 +479,27 @@ pub(crate) mod tests {
             Some(Data::Int(i)) => i.to_string(),
             _ => String::new(),
         }
+    }
+
+    /// An item with hundreds of files lists them all in one cell, beyond
+    /// the 32,767 characters Excel holds: rust_xlsxwriter refused it and
+    /// with it the system's workbook, the vendor's copy and the office's
+    /// all-systems book. The cell is cut, and says so.
+    #[test]
+    fn a_cell_longer_than_excel_holds_is_cut_with_a_note_and_every_workbook_is_made() {
+        let mut r = sample();
+        let name = format!("{}.pdf", "証跡".repeat(98));
+        r.rows[0].evidence = (0..300).map(|i| (format!("{i}-{name}"), "ab".repeat(32))).collect();
+        assert!(r.rows[0].evidence_text().chars().count() > crate::export::CELL_CHARS);
+        let bytes = xlsx(&r, Copy::Filled).unwrap();
+        xlsx(&r, Copy::ForAnswers).unwrap();
+        all_xlsx(std::slice::from_ref(&r)).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range(SHEET).unwrap();
+        let cell =
+            sheet.rows().flat_map(|row| row.iter().map(|d| text(Some(d)))).find(|t| t.starts_with("0-証跡")).unwrap();
+        assert_eq!(cell.chars().count(), crate::export::CELL_CHARS);
+        assert!(cell.ends_with("以下省略)"), "{}", &cell[cell.len() - 60..]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the document's sections in order, and a signature block; A4 landscape,
 //! fitted to the width.
 
+use crate::export::within_cell;
 use mamori_core::yearly::YearlyReport;
 use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
@@ -27,7 +28,7 @@ pub fn xlsx(report: &YearlyReport) -> Result<Vec<u8>, XlsxError> {
     let mut row = 1;
     for (label, value) in report.header().into_iter().skip(1) {
         ws.write_string_with_format(row, 0, label, &bold)?;
-        ws.write_string(row, 1, value)?;
+        ws.write_string(row, 1, within_cell(&value))?;
         row += 1;
     }
     for section in report.sections() {
@@ -44,7 +45,7 @@ pub fn xlsx(report: &YearlyReport) -> Result<Vec<u8>, XlsxError> {
         }
         for r in &section.rows {
             for (c, text) in r.iter().enumerate() {
-                ws.write_string_with_format(row, c as u16, text, &cell)?;
+                ws.write_string_with_format(row, c as u16, within_cell(text), &cell)?;
             }
             row += 1;
         }
