@@ -125,6 +125,20 @@ impl Default for InactivityPolicy {
     }
 }
 
+/// The source a limit per address counts by: an IPv4 address (an
+/// IPv4-mapped IPv6 one too) as it is, an IPv6 address by its /64, the
+/// share of one site or host; a client given a /64 would otherwise be a
+/// new source with every address it takes from it.
+pub fn source_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -140,6 +154,17 @@ mod tests {
         let all = SecondFactorPolicy::of_roles(&["department".into(), "vendor".into(), "auditor".into()]).unwrap();
         assert!(Role::ALL.into_iter().all(|r| all.required(r)));
         assert_eq!(SecondFactorPolicy::of_roles(&["vendors".into()]), Err("vendors".into()));
+    }
+
+    #[test]
+    fn an_ipv6_address_counts_by_its_64_and_an_ipv4_one_by_itself() {
+        use super::source_of;
+        let v = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(source_of(v("2001:db8:1:2:aaaa::1")), v("2001:db8:1:2::"));
+        assert_eq!(source_of(v("2001:db8:1:2:ffff:1:2:3")), source_of(v("2001:db8:1:2::9")));
+        assert_ne!(source_of(v("2001:db8:1:3::1")), source_of(v("2001:db8:1:2::1")));
+        assert_eq!(source_of(v("192.0.2.7")), v("192.0.2.7"));
+        assert_eq!(source_of(v("::ffff:192.0.2.7")), v("192.0.2.7"));
     }
 
     use super::*;

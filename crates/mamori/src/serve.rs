@@ -4,6 +4,7 @@
 use crate::config::{self, Config, ConfigErrors, ServeArgs, TlsSource};
 use crate::settings::GlobalArgs;
 use crate::shared::{outln, prepare, report_config_errors, Unprepared, EXIT_CONFIG, EXIT_PROBLEM};
+use ipnet::IpNet;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::clock::{Clock, SystemClock};
 use mamori_store::Store;
@@ -174,7 +175,9 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_rx_jobs = stop_rx.clone();
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(server::serve(https, Some(tls_config), mamori_web::app(state.clone()), cfg.limits, stop_rx.clone()));
+    let proxies: Arc<[IpNet]> = cfg.trusted_proxies.clone().into();
+    let limits = (cfg.limits, proxies.clone());
+    tasks.spawn(server::serve(https, Some(tls_config), mamori_web::app(state.clone()), limits, stop_rx.clone()));
     // The URL goes to standard output once the server accepts connections;
     // logs go to standard error. Unlike a command's output
     // (`shared::write_stdout`), a standard output nobody reads does not end
@@ -184,7 +187,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     if let Some(l) = redirect {
         let addr = l.local_addr().unwrap_or(https_addr);
         let _ = writeln!(out, "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)");
-        tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), cfg.limits, stop_rx));
+        tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), (cfg.limits, proxies), stop_rx));
     }
     // The setup URL holds a secret: it is shown on the console once and
     // never written to the log, which is kept and shipped elsewhere.

@@ -110,6 +110,14 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+impl Limits {
+    /// The connections one address (an IPv6 /64) may hold at once: an
+    /// eighth of all, at least 16 (a browser opens about six).
+    pub fn per_address(&self) -> usize {
+        (self.max_connections / 8).max(16)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

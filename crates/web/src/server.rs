@@ -15,8 +15,12 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ipnet::IpNet;
+use mamori_core::policy::source_of;
 use rustls::ServerConfig;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -25,19 +29,65 @@ use tower::ServiceExt;
 /// Resolves once shutdown has been asked for.
 pub type ShutdownSignal = watch::Receiver<bool>;
 
+/// The connections open from each source ([`source_of`]), so that one
+/// address cannot hold every slot of [`Limits::max_connections`]: each may
+/// hold [`Limits::per_address`]. The reverse proxies the server trusts are
+/// exempt (every user comes through them; limiting them is theirs). The
+/// map holds an entry only while its source has a connection open.
+struct PerAddress {
+    cap: usize,
+    exempt: Arc<[IpNet]>,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its source; uncounted when dropped.
+struct Counted(Arc<PerAddress>, Option<IpAddr>);
+
+impl PerAddress {
+    fn admit(this: &Arc<PerAddress>, peer: IpAddr) -> Option<Counted> {
+        if this.exempt.iter().any(|n| n.contains(&peer.to_canonical())) {
+            return Some(Counted(this.clone(), None));
+        }
+        let source = source_of(peer);
+        let mut open = this.open.lock().expect("not poisoned");
+        let n = open.entry(source).or_insert(0);
+        if *n >= this.cap {
+            return None;
+        }
+        *n += 1;
+        Some(Counted(this.clone(), Some(source)))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let Some(source) = self.1 else { return };
+        let mut open = self.0.open.lock().expect("not poisoned");
+        if let Some(n) = open.get_mut(&source) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&source);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown`, then lets in-flight requests
 /// finish for at most `limits.shutdown_grace`. With `tls`, every connection
-/// is HTTPS; without, plain HTTP (the redirect listener only).
+/// is HTTPS; without, plain HTTP (the redirect listener only). Connections
+/// from `trusted_proxies` are not counted per address.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     app: Router,
-    limits: Limits,
+    (limits, trusted_proxies): (Limits, Arc<[IpNet]>),
     mut shutdown: ShutdownSignal,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address =
+        Arc::new(PerAddress { cap: limits.per_address(), exempt: trusted_proxies, open: Mutex::default() });
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -51,6 +101,10 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
+        let Some(counted) = PerAddress::admit(&per_address, peer.ip()) else {
+            tracing::warn!(%peer, "connection limit of one address reached; connection refused");
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection limit reached; connection refused");
             continue;
@@ -59,7 +113,7 @@ pub async fn serve(
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, counted);
             let _ = tcp.set_nodelay(true);
             let service = TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));

@@ -455,3 +455,33 @@ fn item_48_no_source_of_mamori_starts_a_process_or_a_shell() {
         }
     }
 }
+
+/// One address opens more connections than its share and holds them idle
+/// (as a slow-loris client does, reopening them before the handshake times
+/// out): its share is held, the next is closed at once, and a client at
+/// another address is still served. Before, one address could hold all
+/// 1,024 slots and lock every user out.
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_connections_and_another_address_is_still_served() {
+    use tokio::io::AsyncReadExt;
+    let app = App::spawn("sqlite", Options::default()).await;
+    let share = mamori_web::Limits::default().per_address();
+    assert!(share < mamori_web::Limits::default().max_connections);
+    let addr = app.base.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    let mut held = Vec::new();
+    for _ in 0..share {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut over = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), over.read(&mut byte)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the connection over the share is closed: {closed:?}");
+    let last = held.last_mut().unwrap();
+    let open = tokio::time::timeout(std::time::Duration::from_millis(300), last.read(&mut byte)).await;
+    assert!(open.is_err(), "the share is held open: {open:?}");
+    let other = app.client_from("127.0.0.2".parse().unwrap());
+    let r = other.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another address is served");
+    drop(held);
+    app.close().await;
+}

@@ -131,7 +131,7 @@ impl App {
             listener,
             Some(tls_config),
             mamori_web::app(state.clone()),
-            Limits::default(),
+            (Limits::default(), Arc::from([])),
             stop_rx,
         ));
         let cert = std::fs::read(cert_path).unwrap();
@@ -170,6 +170,17 @@ impl App {
             .build()
             .unwrap();
         Client { http, base: self.base.clone(), csrf: Arc::new(Mutex::new(String::new())) }
+    }
+
+    /// A client without a cookie jar whose connections come from `local`
+    /// (another loopback address: another client as the server counts).
+    pub fn client_from(&self, local: std::net::IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.cert).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .build()
+            .unwrap()
     }
 
     /// A client without a cookie jar, for hand-made cookies.
