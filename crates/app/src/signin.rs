@@ -11,6 +11,7 @@ use crate::{Op, Refused};
 use mamori_core::audit::Outcome;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin};
 use mamori_core::identity::{Login, Role};
+use mamori_core::policy::source_of;
 use mamori_core::policy::LockoutPolicy;
 use mamori_core::totp;
 use mamori_store::accounts::{Account, Gate, NewAccount, Reserved};
@@ -85,9 +86,9 @@ impl Attempt<'_> {
             Some(a) => a.login.clone(),
             None => login_digest(self.hasher.login_key(self.store).await?, typed),
         };
-        let addr = self.addr();
+        let source = self.source();
         let gate =
-            self.store.open_signin_attempt(self.now, &addr, &recorded, account.as_ref().map(|a| a.id), &self.lockout);
+            self.store.open_signin_attempt(self.now, &source, &recorded, account.as_ref().map(|a| a.id), &self.lockout);
         let (attempt, reserved) = match gate.await? {
             Gate::Throttled => {
                 self.hasher.pad(started).await;
@@ -148,13 +149,20 @@ impl Attempt<'_> {
             self.signed_in(a).await?;
             return Ok(Step::SignedIn(a.clone()));
         }
-        self.store.record_attempt(self.now, &self.addr(), &a.login, false).await?;
+        self.store.record_attempt(self.now, &self.source(), &a.login, false).await?;
         self.fail(Some(a), &a.login, Failure::BadCode, Some(reserved)).await?;
         Ok(if reserved.locks { Step::Refused } else { Step::Retry })
     }
 
     fn addr(&self) -> String {
         self.origin.client_addr.clone().unwrap_or_default()
+    }
+
+    /// What an attempt is counted under for the address throttle: the
+    /// address, an IPv6 one by its /64 ([`source_of`]), so that a client
+    /// given a /64 cannot take a fresh address for every fifty guesses.
+    fn source(&self) -> String {
+        self.addr().parse().map_or_else(|_| self.addr(), |ip| source_of(ip).to_string())
     }
 
     fn ctx(&self, a: &Account) -> Ctx {

@@ -485,3 +485,30 @@ async fn one_address_holds_at_most_its_share_of_connections_and_another_address_
     drop(held);
     app.close().await;
 }
+
+/// Behind a trusted proxy, sign-ins come from sixty addresses of one IPv6
+/// /64, a client that owns the /64: they count as one source, so exactly 50
+/// are checked, as from one address. Before, each address was a source of
+/// its own and none was throttled. Another /64 is checked still.
+#[tokio::test]
+async fn sign_ins_from_sixty_addresses_of_one_ipv6_64_are_throttled_as_one_address() {
+    let opts = Options { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Options::default() };
+    for app in App::each(opts).await {
+        let c = app.client_on("/login").await;
+        let checks = app.state.hasher.checks();
+        let attempt = async |from: String, k: usize| {
+            let form =
+                [("login", format!("nobody-{k}")), ("password", "Wrong-Guess-1".into()), ("csrf_token", c.token())];
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", &app.base);
+            let r = r.header("x-forwarded-for", from).form(&form).send().await.unwrap();
+            r.text().await.unwrap()
+        };
+        for k in 0..60 {
+            assert!(attempt(format!("2001:db8:1:2::{:x}", k + 1), k).await.contains(FAILED));
+        }
+        assert_eq!(app.state.hasher.checks() - checks, 50, "{}: one /64, one address limit", app.backend);
+        attempt("2001:db8:1:3::1".into(), 99).await;
+        assert_eq!(app.state.hasher.checks() - checks, 51, "{}: another /64 is checked", app.backend);
+        app.close().await;
+    }
+}

@@ -72,6 +72,8 @@ pub struct Options {
     pub evidence_max_bytes: Option<usize>,
     pub clamd: Option<std::path::PathBuf>,
     pub lockout: Option<mamori_core::policy::LockoutPolicy>,
+    /// Reverse proxies whose X-Forwarded-For is believed (none by default).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl App {
@@ -110,7 +112,7 @@ impl App {
         let clock = ManualClock(Arc::new(Mutex::new(next_noon_in_japan(OffsetDateTime::now_utc()))));
         let config = WebConfig {
             public_origin: base.clone(),
-            trusted_proxies: vec![],
+            trusted_proxies: opts.trusted_proxies.clone(),
             admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
             limits: Limits::default(),
             security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
