@@ -45,6 +45,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 /// a little over a year.
 const KEEP_DONE: time::Duration = time::Duration::days(31);
 const KEEP_FAILED: time::Duration = time::Duration::days(400);
+/// Failed sign-in attempts, kept for the sign-in watch (a week) and well
+/// beyond; their audit events stay for the audit log's retention.
+const KEEP_FAILED_SIGNINS: time::Duration = time::Duration::days(90);
 
 /// `[jobs]`.
 #[derive(Debug, Default, Deserialize)]
@@ -354,8 +357,13 @@ impl Work {
                     .await
                     .map_err(|e| e.to_string())?;
                 let jobs = store.purge_jobs(now - KEEP_DONE, now - KEEP_FAILED).await.map_err(|e| e.to_string())?;
+                let signins =
+                    store.purge_failed_attempts(now - KEEP_FAILED_SIGNINS).await.map_err(|e| e.to_string())?;
                 let events = purged.map_or(0, |(n, _)| n);
-                Ok(format!("監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件を削除 (events archived, job runs removed)"))
+                Ok(format!(
+                    "監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件と失敗したサインイン {signins} 件を削除 \
+                     (events archived, job runs and failed sign-ins removed)"
+                ))
             }
             JobKind::SendReminders => {
                 mamori_app::reminders::send_reminders(&self.notifier, store, now, self.report_month).await

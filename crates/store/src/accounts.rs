@@ -360,6 +360,20 @@ impl Store {
         rows.into_iter().map(AccessReviewRow::into_record).collect()
     }
 
+    /// Removes failed sign-in attempts made before `before` (the audit log
+    /// keeps their events): anyone may fail to sign in, and the table would
+    /// otherwise grow by their attempts for ever. Successful ones stay: they
+    /// tell which users an address has known ([`Store::open_signin_attempt`]).
+    pub async fn purge_failed_attempts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = with_conn!(tx, c => {
+            sqlx::query("DELETE FROM signin_attempt WHERE success = $1 AND at_us < $2")
+                .bind(false).bind(to_unix_micros(before)).execute(c).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Records one sign-in attempt (its own small transaction).
     pub async fn record_attempt(
         &self,

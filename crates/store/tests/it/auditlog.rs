@@ -133,3 +133,21 @@ async fn items_28_67_spikes_and_spraying_raise_alerts_and_normal_days_do_not() {
         db.cleanup().await;
     }
 }
+
+/// Failed sign-ins, which anyone may cause, are removed after their time;
+/// successful ones (which tell the users an address has known) and recent
+/// failures stay.
+#[tokio::test]
+async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_kept() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let old = now - Duration::days(100);
+        db.store.record_attempt(old, "203.0.113.9", "guess", false).await.unwrap();
+        db.store.record_attempt(old, "203.0.113.9", "guess2", false).await.unwrap();
+        db.store.record_attempt(old, "10.0.0.5", "yamada", true).await.unwrap();
+        db.store.record_attempt(now - Duration::days(1), "203.0.113.9", "guess3", false).await.unwrap();
+        assert_eq!(db.store.purge_failed_attempts(now - Duration::days(90)).await.unwrap(), 2, "{}", db.name);
+        assert_eq!(db.store.purge_failed_attempts(now - Duration::days(90)).await.unwrap(), 0, "{}", db.name);
+        assert_eq!(db.store.purge_failed_attempts(now).await.unwrap(), 1, "{}: the recent one", db.name);
+    }
+}
