@@ -25,6 +25,21 @@ pub struct Page {
 
 const LANG_KEY: &str = "lang";
 
+/// A visitor's language (no session: choosing a language writes nothing on
+/// the server). `__Host-`: Secure, Path=/, no Domain.
+pub const LANG_COOKIE: &str = "__Host-mamori_lang";
+
+/// The language a request's cookie names, if any.
+fn cookie_lang(headers: &axum::http::HeaderMap) -> Option<Lang> {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        v.split(';').find_map(|pair| match pair.trim().strip_prefix(LANG_COOKIE)?.strip_prefix('=')? {
+            "en" => Some(Lang::En),
+            "ja" => Some(Lang::Ja),
+            _ => None,
+        })
+    })
+}
+
 impl FromRequestParts<AppState> for Page {
     type Rejection = AppError;
 
@@ -36,7 +51,8 @@ impl FromRequestParts<AppState> for Page {
             Some(l) => l,
             None => match session.get::<String>(LANG_KEY).await? {
                 Some(code) if code == "en" => Lang::En,
-                _ => Lang::Ja,
+                Some(_) => Lang::Ja,
+                None => cookie_lang(&parts.headers).unwrap_or(Lang::Ja),
             },
         };
         let path = parts.uri.path().to_owned();

@@ -183,10 +183,22 @@ pub struct LangForm {
     next: String,
 }
 
+/// The language of the pages: a signed-in person's in the session; a
+/// visitor's in a cookie of its own, so that anyone may choose one without
+/// writing a session to the database.
 pub async fn set_lang(page: Page, Form(form): Form<LangForm>) -> Result<Response, AppError> {
     let lang = if form.lang == "en" { crate::i18n::Lang::En } else { crate::i18n::Lang::Ja };
-    crate::page::set_lang(&page.session, lang).await?;
-    Ok(Redirect::to(local_path(&form.next)).into_response())
+    let back = Redirect::to(local_path(&form.next));
+    if page.user.is_some() {
+        crate::page::set_lang(&page.session, lang).await?;
+        return Ok(back.into_response());
+    }
+    let cookie = format!(
+        "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000",
+        crate::page::LANG_COOKIE,
+        lang.code()
+    );
+    Ok(([(axum::http::header::SET_COOKIE, cookie)], back).into_response())
 }
 
 // ----- first-run setup -------------------------------------------------------------
