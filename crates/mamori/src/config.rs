@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// 同時接続数の上限 [default: 1024]
     #[arg(long, env = "MAMORI_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<u64>,
+    /// 1 つのアドレス (IPv6 は /64) からの同時接続数の上限 [default: 同時接続数の半分]
+    #[arg(long, env = "MAMORI_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<u64>,
     /// リクエストヘッダの受信を待つ時間 (秒、遅いクライアント対策) [default: 10]
     #[arg(long, env = "MAMORI_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
     pub header_read_timeout_secs: Option<u64>,
@@ -203,6 +206,7 @@ struct FileLimits {
     max_body_bytes: Option<u64>,
     request_timeout_secs: Option<u64>,
     max_connections: Option<u64>,
+    max_connections_per_address: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
 }
@@ -395,6 +399,12 @@ impl Config {
 
         let d = Limits::default();
         let fl = &file.limits;
+        let max_connections = positive(
+            "max_connections",
+            args.max_connections.or(fl.max_connections),
+            d.max_connections as u64,
+            &mut errors,
+        ) as usize;
         let limits = Limits {
             max_body_bytes: positive(
                 "max_body_bytes",
@@ -408,12 +418,14 @@ impl Config {
                 d.request_timeout.as_secs(),
                 &mut errors,
             )),
-            max_connections: positive(
-                "max_connections",
-                args.max_connections.or(fl.max_connections),
-                d.max_connections as u64,
+            max_connections,
+            max_connections_per_address: positive(
+                "max_connections_per_address",
+                args.max_connections_per_address.or(fl.max_connections_per_address),
+                (max_connections / 2).max(1) as u64,
                 &mut errors,
-            ) as usize,
+            )
+            .min(max_connections as u64) as usize,
             header_read_timeout: Duration::from_secs(positive(
                 "header_read_timeout_secs",
                 args.header_read_timeout_secs.or(fl.header_read_timeout_secs),
@@ -622,6 +634,22 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("10.0.0.0/33")));
         assert!(text.iter().any(|t| t.contains("max_connections")));
         assert!(errs.database.is_some(), "the database is still known, so the error can be audited");
+    }
+
+    #[test]
+    fn one_address_holds_half_the_connections_unless_told_and_never_more_than_all() {
+        let with = |all: Option<u64>, per: Option<u64>| {
+            let args = ServeArgs { max_connections: all, max_connections_per_address: per, ..ServeArgs::default() };
+            let l = Config::resolve(&global(), &args).unwrap().limits;
+            (l.max_connections, l.max_connections_per_address)
+        };
+        assert_eq!(with(None, None), (1024, 512));
+        assert_eq!(with(Some(100), None), (100, 50));
+        assert_eq!(with(None, Some(64)), (1024, 64));
+        assert_eq!(with(Some(100), Some(500)), (100, 100));
+        let zero = ServeArgs { max_connections_per_address: Some(0), ..ServeArgs::default() };
+        let errs = Config::resolve(&global(), &zero).unwrap_err();
+        assert!(errs.errors.iter().any(|e| e.to_string().contains("max_connections_per_address")));
     }
 
     #[test]

@@ -221,7 +221,15 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
         if content_type.starts_with("multipart/form-data") && !MULTIPART_ROUTES.contains(&route.as_str()) {
             return refuse(state, &req, signed_in, Refusal::Multipart).await;
         }
-        return next.run(req).await;
+        if signed_in {
+            return next.run(req).await;
+        }
+        // A visitor's body is as small with the token in a header as in
+        // the form.
+        return match read_capped(state, req, signed_in, ANONYMOUS_FORM_BYTES).await {
+            Ok((parts, bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+            Err(res) => res,
+        };
     }
     if content_type.starts_with("multipart/form-data") {
         if !MULTIPART_ROUTES.contains(&route.as_str()) {
@@ -235,12 +243,9 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
         return refuse(state, &req, signed_in, Refusal::Missing).await;
     }
     let limit = if signed_in { state.config.limits.max_body_bytes } else { ANONYMOUS_FORM_BYTES };
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, limit).await else {
-        let req = Request::from_parts(parts, Body::empty());
-        let mut res = refuse(state, &req, signed_in, Refusal::TooLarge).await;
-        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        return res;
+    let (parts, bytes) = match read_capped(state, req, signed_in, limit).await {
+        Ok(read) => read,
+        Err(res) => return res,
     };
     let given = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
@@ -319,6 +324,26 @@ pub async fn verified_multipart(
         Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => Ok(m),
         Some(_) => Err(refuse(state, &head, signed_in, Refusal::Mismatch).await),
         None => Err(refuse(state, &head, signed_in, Refusal::Missing).await),
+    }
+}
+
+/// A request's body read whole up to `limit` bytes; a longer one is
+/// refused (413) as too large, and the refusal counted.
+async fn read_capped(
+    state: &AppState,
+    req: Request,
+    signed_in: bool,
+    limit: usize,
+) -> Result<(axum::http::request::Parts, axum::body::Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    match to_bytes(body, limit).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(_) => {
+            let req = Request::from_parts(parts, Body::empty());
+            let mut res = refuse(state, &req, signed_in, Refusal::TooLarge).await;
+            *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            Err(res)
+        }
     }
 }
 

@@ -104,18 +104,14 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub max_connections: usize,
+    /// The connections one address (an IPv6 /64) may hold at once: so that
+    /// one client cannot hold every slot, while an office behind one
+    /// address (a ward's proxy) still has room.
+    pub max_connections_per_address: usize,
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub shutdown_grace: Duration,
-}
-
-impl Limits {
-    /// The connections one address (an IPv6 /64) may hold at once: an
-    /// eighth of all, at least 16 (a browser opens about six).
-    pub fn per_address(&self) -> usize {
-        (self.max_connections / 8).max(16)
-    }
 }
 
 impl Default for Limits {
@@ -124,6 +120,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_address: 512,
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),

@@ -31,7 +31,7 @@ pub type ShutdownSignal = watch::Receiver<bool>;
 
 /// The connections open from each source ([`source_of`]), so that one
 /// address cannot hold every slot of [`Limits::max_connections`]: each may
-/// hold [`Limits::per_address`]. The reverse proxies the server trusts are
+/// hold [`Limits::max_connections_per_address`]. The reverse proxies the server trusts are
 /// exempt (every user comes through them; limiting them is theirs). The
 /// map holds an entry only while its source has a connection open.
 struct PerAddress {
@@ -86,8 +86,11 @@ pub async fn serve(
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address =
-        Arc::new(PerAddress { cap: limits.per_address(), exempt: trusted_proxies, open: Mutex::default() });
+    let per_address = Arc::new(PerAddress {
+        cap: limits.max_connections_per_address,
+        exempt: trusted_proxies,
+        open: Mutex::default(),
+    });
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -460,12 +460,13 @@ fn item_48_no_source_of_mamori_starts_a_process_or_a_shell() {
 /// (as a slow-loris client does, reopening them before the handshake times
 /// out): its share is held, the next is closed at once, and a client at
 /// another address is still served. Before, one address could hold all
-/// 1,024 slots and lock every user out.
+/// 1,024 slots and lock every user out. (The share is set small here: the
+/// test's process holds both ends of every connection.)
 #[tokio::test]
 async fn one_address_holds_at_most_its_share_of_connections_and_another_address_is_still_served() {
     use tokio::io::AsyncReadExt;
-    let app = App::spawn("sqlite", Options::default()).await;
-    let share = mamori_web::Limits::default().per_address();
+    let share = 24;
+    let app = App::spawn("sqlite", Options { max_connections_per_address: Some(share), ..Options::default() }).await;
     assert!(share < mamori_web::Limits::default().max_connections);
     let addr = app.base.trim_start_matches("https://").trim_end_matches('/').to_owned();
     let mut held = Vec::new();
@@ -511,4 +512,32 @@ async fn sign_ins_from_sixty_addresses_of_one_ipv6_64_are_throttled_as_one_addre
         assert_eq!(app.state.hasher.checks() - checks, 51, "{}: another /64 is checked", app.backend);
         app.close().await;
     }
+}
+
+/// A visitor's form is read up to 64 KiB; with the token sent in the
+/// X-CSRF-Token header instead, the body was read up to the signed-in
+/// limit (1 MiB). Either way it is refused at 64 KiB now.
+#[tokio::test]
+async fn a_visitor_s_body_is_capped_alike_with_the_token_in_a_header_or_in_the_form() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let c = app.client_on("/login").await;
+    let big = format!("login=x&password={}", "a".repeat(200 * 1024));
+    let url = format!("{}/login", app.base);
+    let send = |with_header: bool| {
+        let mut r = c.http.post(&url).header("origin", &app.base);
+        r = r.header("content-type", "application/x-www-form-urlencoded");
+        let body = if with_header {
+            r = r.header("x-csrf-token", c.token());
+            big.clone()
+        } else {
+            format!("{big}&csrf_token={}", c.token())
+        };
+        r.body(body).send()
+    };
+    assert_eq!(send(false).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(send(true).await.unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let small = c.http.post(&url).header("origin", &app.base).header("x-csrf-token", c.token());
+    let small = small.form(&[("login", "x"), ("password", "y")]).send().await.unwrap();
+    assert_eq!(small.status(), StatusCode::OK, "a small one with the header is read");
+    app.close().await;
 }

@@ -74,6 +74,8 @@ pub struct Options {
     pub lockout: Option<mamori_core::policy::LockoutPolicy>,
     /// Reverse proxies whose X-Forwarded-For is believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The connections one address may hold (the default's otherwise).
+    pub max_connections_per_address: Option<usize>,
 }
 
 impl App {
@@ -129,11 +131,16 @@ impl App {
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();
         let (stop, stop_rx) = watch::channel(false);
+        let d = Limits::default();
+        let limits = Limits {
+            max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
+            ..d
+        };
         tokio::spawn(server::serve(
             listener,
             Some(tls_config),
             mamori_web::app(state.clone()),
-            (Limits::default(), Arc::from([])),
+            (limits, Arc::from([])),
             stop_rx,
         ));
         let cert = std::fs::read(cert_path).unwrap();
