@@ -135,6 +135,7 @@ impl From<StoreError> for Refused {
             StoreError::Stale => Refused::Stale,
             StoreError::Taken => Refused::Taken,
             StoreError::Refused(w) => Refused::Workflow(w),
+            StoreError::LastAdministrator => Refused::Invalid("last_administrator"),
             other => Refused::Store(other),
         }
     }

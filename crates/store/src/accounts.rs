@@ -732,6 +732,31 @@ pub async fn update_account(
 }
 
 /// Disables (ending every session) or enables an account.
+/// Takes the lock under which who administers changes (PostgreSQL: two
+/// administrators each disabling the other at once would otherwise both
+/// see the other still there; SQLite writes one at a time anyway).
+pub async fn lock_administrators(tx: &mut Tx) -> Result<(), StoreError> {
+    if tx.backend() == Backend::Postgres {
+        with_conn!(tx, c => {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind("mamori.administrators").execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Refuses, after a change in `tx`, to leave no enabled administrator:
+/// nobody could manage accounts any more, and first-run setup would open.
+pub async fn keep_an_administrator(tx: &mut Tx) -> Result<(), StoreError> {
+    let n: i64 = with_conn!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM account WHERE role = $1 AND disabled_at_us IS NULL")
+            .bind(Role::Admin.as_str()).fetch_one(c).await?
+    });
+    if n == 0 {
+        return Err(StoreError::LastAdministrator);
+    }
+    Ok(())
+}
+
 pub async fn set_disabled(tx: &mut Tx, now: OffsetDateTime, account_id: i64, disabled: bool) -> Result<(), StoreError> {
     let at = disabled.then(|| to_unix_micros(now));
     with_conn!(tx, c => {

@@ -40,6 +40,9 @@ pub enum StoreError {
     /// The change would take a list beyond its limit.
     #[error("over the limit of {0}")]
     Limit(usize),
+    /// The change would leave no enabled administrator.
+    #[error("the last administrator")]
+    LastAdministrator,
 }
 
 /// A stored time (microseconds since the Unix epoch, UTC).

@@ -130,8 +130,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let AccountChange { display_name, email, role, organisation } = *change;
         let mut tx = self.begin().await?;
+        accounts::lock_administrators(&mut tx).await?;
         let org_id = organisation.map(|(id, _)| id);
         accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;
+        accounts::keep_an_administrator(&mut tx).await?;
         let mut changes = Changes::new().with("reason", reason);
         let mut lines: Vec<(LedgerChange, String, String)> = Vec::new();
         if before.role != role {
@@ -172,7 +174,9 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        accounts::lock_administrators(&mut tx).await?;
         accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
+        accounts::keep_an_administrator(&mut tx).await?;
         let (change, action) = if disabled {
             (LedgerChange::Disabled, Action::AccountDisabled)
         } else {

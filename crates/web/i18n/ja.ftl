@@ -160,6 +160,7 @@ users-unlocked = ロックを解除しました。
 users-password-reset = パスワードを再設定しました。本人は次回ログイン時に変更します。
 users-totp-reset = 二要素認証をリセットしました。本人は次回ログイン時に再設定します。
 users-not-self = 自分自身のアカウントに対しては、この操作はできません。
+users-last-administrator = 有効な管理者が 1 人もいなくなるため、この変更はできません。
 organisation-invalid = 所属組織を一覧から選択してください。
 organisation-need-vendor = 事業者のアカウントには、種別が「事業者」の組織を選択してください。
 organisation-need-department = 所管課職員のアカウントには、種別が「所管課」の組織を選択してください。

@@ -264,3 +264,35 @@ async fn an_accounts_page_never_shows_its_password_hash_or_second_factor_secret(
     assert!(!page.body.contains(&secret.expect("a vendor's second factor")), "no secret");
     app.close().await;
 }
+
+/// Two administrators each disable the other at the same moment: each
+/// check saw the other still there and both went through, leaving no
+/// administrator (and first-run setup open again). Exactly one goes
+/// through now (the other is refused with a message, or finds its session
+/// ended), and the console cannot disable the last one either.
+#[tokio::test]
+async fn two_administrators_disabling_each_other_at_once_leave_one_and_the_last_is_kept() {
+    for app in App::each(Options::default()).await {
+        let (a, a_id) = app.signed_in("admin-a", Role::Admin, None).await;
+        let (b, b_id) = app.signed_in("admin-b", Role::Admin, None).await;
+        a.get(&format!("/admin/users/{b_id}")).await;
+        b.get(&format!("/admin/users/{a_id}")).await;
+        let (to_b, to_a) = (format!("/admin/users/{b_id}/disable"), format!("/admin/users/{a_id}/disable"));
+        let (ra, rb) = tokio::join!(a.post(&to_b, &[("reason", "異動")]), b.post(&to_a, &[("reason", "異動")]));
+        let done =
+            |r: &crate::harness::Res| r.status == StatusCode::SEE_OTHER && r.location().starts_with("/admin/users/");
+        assert_eq!([&ra, &rb].iter().filter(|r| done(r)).count(), 1, "{}: {} / {}", app.backend, ra.status, rb.status);
+        // The other is refused, or, when the first had ended its session
+        // before it was read, sent to sign in again.
+        let other = if done(&ra) { &rb } else { &ra };
+        let refused = other.body.contains("有効な管理者が 1 人もいなくなる");
+        assert!(refused || other.location() == "/login", "{}: {} {}", app.backend, other.status, other.body);
+        let admins = app.store.accounts().await.unwrap();
+        let enabled = admins.iter().filter(|x| x.role == Role::Admin && x.disabled_at.is_none()).count();
+        assert_eq!(enabled, 1, "{}", app.backend);
+        let last = admins.iter().find(|x| x.role == Role::Admin && x.disabled_at.is_none()).unwrap().id;
+        let refused = app.store.set_account_disabled(&app.system_ctx(), last, true, "console").await;
+        assert!(matches!(refused, Err(mamori_store::StoreError::LastAdministrator)), "{}: {refused:?}", app.backend);
+        app.close().await;
+    }
+}

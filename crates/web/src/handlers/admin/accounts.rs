@@ -280,6 +280,7 @@ pub async fn update_user(page: Page, who: Acting, Path(id): Path<i64>, Form(form
         let op = who.op(&page);
         match accounts::change(&op, a.id, &change, &reason).await {
             Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
+            Err(Refused::Invalid("last_administrator")) => errors.add("role", t.get("users-last-administrator")),
             Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),
             Err(e) => return Err(e.into()),
         }

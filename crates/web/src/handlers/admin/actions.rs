@@ -151,6 +151,10 @@ pub async fn user_action(page: Page, who: Acting, id: i64, action: UserAction, f
     let op = who.op(&page);
     match accounts::act(&op, id, op_action, &reason).await {
         Ok(()) => done(&page, flash, &format!("/admin/users/{id}")).await,
+        Err(Refused::Invalid("last_administrator")) => {
+            errors.add("self", t.get("users-last-administrator"));
+            detail_page(&page, user, id, errors).await
+        }
         Err(Refused::Invalid(_)) => {
             errors.add("self", t.get("users-not-self"));
             detail_page(&page, user, id, errors).await
