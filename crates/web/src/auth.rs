@@ -198,17 +198,43 @@ pub async fn enforce(state: AppState, access: Access, req: Request, next: Next) 
         let client_ok = !p.admin_network_only()
             || req.extensions().get::<ClientInfo>().is_some_and(|c| is_in(c.ip, &state.config.admin_networks));
         if !user.can(p) || !client_ok {
-            let ev = NewEvent::new(user.actor(), origin_of(req.extensions()), Action::AccessDenied, Outcome::Denied)
-                .changes(
-                    Changes::new()
-                        .with("path", req.uri().path().chars().take(256).collect::<String>())
-                        .with("method", req.method().as_str()),
-                );
-            if let Err(e) = state.store.audit_record(state.clock.now(), ev).await {
-                return internal(format!("audit: {e}"));
-            }
-            return StatusCode::NOT_FOUND.into_response();
+            return match deny(&state, &user, Asked::of(&req), "permission").await {
+                Ok(()) => StatusCode::NOT_FOUND.into_response(),
+                Err(res) => res,
+            };
         }
     }
-    next.run(req).await
+    // A signed-in person answered "not found" reached for something that
+    // is not there or not theirs (another vendor's system, another party's
+    // item: the same answer, by design): recorded as a refusal too.
+    let asked = Asked::of(&req);
+    let res = next.run(req).await;
+    if res.status() == StatusCode::NOT_FOUND {
+        if let Err(res) = deny(&state, &user, asked, "not_found").await {
+            return res;
+        }
+    }
+    res
+}
+
+/// What a refused request asked for, as its audit event names it.
+struct Asked {
+    origin: mamori_core::audit::Origin,
+    path: String,
+    method: axum::http::Method,
+}
+
+impl Asked {
+    fn of(req: &Request) -> Asked {
+        let path = req.uri().path().chars().take(256).collect();
+        Asked { origin: origin_of(req.extensions()), path, method: req.method().clone() }
+    }
+}
+
+/// Records a refusal to a signed-in person (`why`: `permission`, or
+/// `not_found`).
+async fn deny(state: &AppState, user: &CurrentUser, asked: Asked, why: &str) -> Result<(), Response> {
+    let changes = Changes::new().with("path", asked.path).with("method", asked.method.as_str()).with("why", why);
+    let ev = NewEvent::new(user.actor(), asked.origin, Action::AccessDenied, Outcome::Denied).changes(changes);
+    state.store.audit_record(state.clock.now(), ev).await.map(drop).map_err(|e| internal(format!("audit: {e}")))
 }

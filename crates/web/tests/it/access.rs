@@ -304,3 +304,27 @@ async fn items_35_75_account_management_answers_only_to_admin_networks() {
         app.close().await;
     }
 }
+
+/// A vendor reaching for what is not theirs is recorded with who, where
+/// and why, whether the route itself is closed to it (the audit log) or the
+/// thing is another's (another vendor's system, which answers "not found"
+/// as if it did not exist). A page of its own is not.
+#[tokio::test]
+async fn a_vendor_reaching_for_another_s_system_or_a_closed_route_is_recorded_as_refused() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, x, v, .. } = crate::checklist::cast(&app).await;
+        let denied = async || {
+            let events = app.store.audit_recent(100).await.unwrap();
+            events.into_iter().filter(|e| e.record.action == "access.denied").map(|e| e.record.changes).collect::<Vec<_>>()
+        };
+        assert_eq!(v.get(&format!("/systems/{sys}")).await.status, StatusCode::OK);
+        assert!(denied().await.is_empty(), "{}: its own page", app.backend);
+        assert_eq!(x.get(&format!("/systems/{sys}")).await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        assert_eq!(x.get("/audit").await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        let events = denied().await;
+        assert_eq!(events.len(), 2, "{}: {events:?}", app.backend);
+        assert!(events.iter().any(|c| c.contains(&format!("/systems/{sys}")) && c.contains("not_found")), "{events:?}");
+        assert!(events.iter().any(|c| c.contains("/audit") && c.contains("permission")), "{events:?}");
+        app.close().await;
+    }
+}
