@@ -351,13 +351,25 @@ fn product(m: &CpeMatch) -> Option<Affected> {
 /// on", is no condition: mamori then matches more, never less).
 fn configuration_affected(cfg: &NvdConfig) -> Vec<Affected> {
     let and = cfg.operator.eq_ignore_ascii_case("AND");
+    // The nodes that may be platform conditions, found once: looked for
+    // again for every node, a file of a million negated nodes made a
+    // million squared steps.
+    let platforms: Vec<(usize, &NvdNode)> = if and {
+        cfg.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, other)| !other.negate && !other.cpe_match.iter().any(|m| m.vulnerable))
+            .take(MAX_CONDITIONS + 1)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     for (i, node) in cfg.nodes.iter().enumerate() {
         let on: Vec<Vec<Affected>> = if and {
-            cfg.nodes
+            platforms
                 .iter()
-                .enumerate()
-                .filter(|(j, other)| *j != i && !other.negate && !other.cpe_match.iter().any(|m| m.vulnerable))
+                .filter(|(j, _)| *j != i)
                 .take(MAX_CONDITIONS)
                 .map(|(_, other)| {
                     // A platform named without a version ("-") is any version of it.

@@ -315,7 +315,11 @@ async fn a_vendor_reaching_for_another_s_system_or_a_closed_route_is_recorded_as
         let crate::checklist::Cast { sys, x, v, .. } = crate::checklist::cast(&app).await;
         let denied = async || {
             let events = app.store.audit_recent(100).await.unwrap();
-            events.into_iter().filter(|e| e.record.action == "access.denied").map(|e| e.record.changes).collect::<Vec<_>>()
+            events
+                .into_iter()
+                .filter(|e| e.record.action == "access.denied")
+                .map(|e| e.record.changes)
+                .collect::<Vec<_>>()
         };
         assert_eq!(v.get(&format!("/systems/{sys}")).await.status, StatusCode::OK);
         assert!(denied().await.is_empty(), "{}: its own page", app.backend);
