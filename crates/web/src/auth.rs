@@ -1,6 +1,6 @@
 //! Who is signed in, and what each route allows (items 2, 6, 35, 36, 46, 75).
 
-use crate::client::{is_in, ClientInfo};
+use crate::client::ClientInfo;
 use crate::context::origin_of;
 use crate::session::{self, SignedIn};
 use crate::AppState;
@@ -196,7 +196,7 @@ pub async fn enforce(state: AppState, access: Access, req: Request, next: Next) 
     }
     if let Access::Permission(p) = access {
         let client_ok = !p.admin_network_only()
-            || req.extensions().get::<ClientInfo>().is_some_and(|c| is_in(c.ip, &state.config.admin_networks));
+            || req.extensions().get::<ClientInfo>().is_some_and(|c| c.in_admin_networks(&state.config.admin_networks));
         if !user.can(p) || !client_ok {
             return match deny(&state, &user, Asked::of(&req), "permission").await {
                 Ok(()) => StatusCode::NOT_FOUND.into_response(),

@@ -16,6 +16,35 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
     /// A trusted proxy says the client spoke plain HTTP to it.
     pub forwarded_plain_http: bool,
+    /// The request says it was forwarded (X-Forwarded-For) by a peer that
+    /// is not a trusted proxy: a proxy left out of `trusted_proxies`, or a
+    /// client posing as one.
+    pub forwarded_by_untrusted: bool,
+}
+
+impl ClientInfo {
+    /// May this client reach what `admin_networks` guards? Not when an
+    /// untrusted peer forwarded the request: a reverse proxy on the same
+    /// host, not named in `trusted_proxies`, makes every user look like
+    /// 127.0.0.1, which the default admin networks hold.
+    pub fn in_admin_networks(&self, nets: &[IpNet]) -> bool {
+        if self.forwarded_by_untrusted {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!(
+                    "a request forwarded by a proxy that is not in trusted_proxies: admin networks refused to it \
+                     (name the proxy in trusted_proxies)"
+                );
+            });
+            return false;
+        }
+        is_in(self.ip, nets)
+    }
+}
+
+/// Does the request say it was forwarded, by a peer that is not trusted?
+pub fn forwarded_by_untrusted(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> bool {
+    !in_any(peer.to_canonical(), trusted_proxies) && headers.contains_key(&X_FORWARDED_FOR)
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

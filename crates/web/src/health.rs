@@ -1,4 +1,4 @@
-use crate::client::{is_in, ClientInfo};
+use crate::client::ClientInfo;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +17,7 @@ pub async fn healthz(
         tracing::warn!("health check: database does not answer: {e}");
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "error", "database": "error"})));
     }
-    if !is_in(client.ip, &state.config.admin_networks) {
+    if !client.in_admin_networks(&state.config.admin_networks) {
         return (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"})));
     }
     let now = state.clock.now();

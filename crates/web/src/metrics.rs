@@ -1,7 +1,7 @@
 //! Prometheus metrics. The registry belongs to the application state, not
 //! to the process, so several servers in one test process do not collide.
 
-use crate::client::{is_in, ClientInfo};
+use crate::client::ClientInfo;
 use crate::error::AppError;
 use crate::AppState;
 use axum::extract::State;
@@ -145,7 +145,7 @@ pub async fn metrics(
     State(state): State<AppState>,
     Extension(client): Extension<ClientInfo>,
 ) -> Result<impl IntoResponse, AppError> {
-    if !is_in(client.ip, &state.config.admin_networks) {
+    if !client.in_admin_networks(&state.config.admin_networks) {
         return Err(AppError::NotFound);
     }
     let m = &state.metrics;

@@ -78,6 +78,7 @@ async fn client_info(State(state): State<AppState>, mut req: Request, next: Next
         ip: client::client_ip(peer, req.headers(), trusted),
         user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         forwarded_plain_http: client::forwarded_plain_http(peer, req.headers(), trusted),
+        forwarded_by_untrusted: client::forwarded_by_untrusted(peer, req.headers(), trusted),
     };
     if info.forwarded_plain_http {
         // The client reached a trusted proxy over plain HTTP: send it to HTTPS.

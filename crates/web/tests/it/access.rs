@@ -332,3 +332,29 @@ async fn a_vendor_reaching_for_another_s_system_or_a_closed_route_is_recorded_as
         app.close().await;
     }
 }
+
+/// A reverse proxy on the server's own host that is not named in
+/// `trusted_proxies` makes every user arrive from 127.0.0.1, inside the
+/// default admin networks: account management and the operations' details
+/// were then open to everyone through it. A request that says it was
+/// forwarded by a peer not trusted is refused them.
+#[tokio::test]
+async fn a_request_forwarded_by_a_proxy_not_trusted_never_counts_as_from_the_admin_networks() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+    let get = async |path: &str, forwarded: bool| {
+        let mut r = admin.http.get(format!("{}{path}", app.base));
+        if forwarded {
+            r = r.header("x-forwarded-for", "198.51.100.7");
+        }
+        let r = r.send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert_eq!(get("/admin/users/new", false).await.0, StatusCode::OK);
+    assert_eq!(get("/admin/users/new", true).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get("/metrics", false).await.0, StatusCode::OK);
+    assert_eq!(get("/metrics", true).await.0, StatusCode::NOT_FOUND);
+    let (_, health) = get("/healthz", true).await;
+    assert_eq!(health, r#"{"database":"ok","status":"ok"}"#, "only whether it is up");
+    app.close().await;
+}
