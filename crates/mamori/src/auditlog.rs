@@ -41,23 +41,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Item 29: removes events older than the retention, keeping them as a
-/// compressed JSON Lines archive in the database (in the same transaction:
-/// every instance reads it, every backup carries it) and as a file in
-/// `archive_dir`. Returns how many were removed and the file.
-pub async fn purge(
+/// Writes the events `filter` selects, up to sequence number `through`, as
+/// a gzipped JSON Lines file `name` in `dir` (whole or not at all).
+async fn archive(
     store: &Store,
-    clock: &dyn Clock,
-    cfg: &AuditConfig,
-    actor: Actor,
-) -> Result<Option<(i64, PathBuf)>, PurgeError> {
-    let now = clock.now();
-    let Some((from, through)) = store.purgeable(now - cfg.retention).await? else { return Ok(None) };
+    filter: &AuditFilter,
+    through: i64,
+    dir: &Path,
+    name: &str,
+) -> Result<(Vec<u8>, PathBuf), PurgeError> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut io_error = None;
-    let filter = AuditFilter { until: Some(now - cfg.retention), ..AuditFilter::default() };
     store
-        .audit_for_each(&filter, |e| {
+        .audit_for_each(filter, |e| {
             if e.record.seq <= through {
                 if let Err(err) = writeln!(gz, "{}", mamori_files::audit_export::json(e)) {
                     io_error.get_or_insert(err);
@@ -70,10 +66,39 @@ pub async fn purge(
         return Err(e.into());
     }
     let bytes = gz.finish()?;
-    std::fs::create_dir_all(&cfg.archive_dir)?;
-    let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
-    let path = cfg.archive_dir.join(&name);
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
     write_atomically(&path, &bytes)?;
+    Ok((bytes, path))
+}
+
+/// Before a forced restore replaces the data: the whole audit log as it
+/// stands, written to `dir`. The restore puts the backup's log in its
+/// place; the events since the backup (younger than any retention) would
+/// otherwise be gone without a trace. Returns the file.
+pub async fn keep_before_restore(store: &Store, dir: &Path, now: time::OffsetDateTime) -> Result<PathBuf, PurgeError> {
+    let ends = store.audit_chain_ends().await?;
+    let stamp = now.unix_timestamp();
+    let name = format!("audit-replaced-by-restore-{stamp}-through-{:012}.jsonl.gz", ends.head_seq);
+    let (_, path) = archive(store, &AuditFilter::default(), ends.head_seq, dir, &name).await?;
+    Ok(path)
+}
+
+/// Item 29: removes events older than the retention, keeping them as a
+/// compressed JSON Lines archive in the database (in the same transaction:
+/// every instance reads it, every backup carries it) and as a file in
+/// `archive_dir`. Returns how many were removed and the file.
+pub async fn purge(
+    store: &Store,
+    clock: &dyn Clock,
+    cfg: &AuditConfig,
+    actor: Actor,
+) -> Result<Option<(i64, PathBuf)>, PurgeError> {
+    let now = clock.now();
+    let Some((from, through)) = store.purgeable(now - cfg.retention).await? else { return Ok(None) };
+    let filter = AuditFilter { until: Some(now - cfg.retention), ..AuditFilter::default() };
+    let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
+    let (bytes, path) = archive(store, &filter, through, &cfg.archive_dir, &name).await?;
     let ctx = Ctx { now, actor, origin: Origin::default() };
     let purged = store.purge_audit(&ctx, from, through, &name, &bytes).await?;
     Ok(Some((purged.events, path)))

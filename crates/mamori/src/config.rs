@@ -321,6 +321,21 @@ pub fn data_location(global: &GlobalArgs) -> Result<(PathBuf, DatabaseLocation),
     }
 }
 
+/// Where the audit log's archives go (`[audit] archive_dir`, or
+/// `audit-archive` in the data directory), for the commands that write one
+/// without resolving the whole of `serve`'s configuration.
+pub fn audit_archive_dir(global: &GlobalArgs) -> Result<PathBuf, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let file = load_file(global.config.as_deref(), &mut errors);
+    let dir = data_dir(global, &file);
+    let archive = resolve_audit(&file.audit, &dir, &mut errors).archive_dir;
+    if errors.is_empty() {
+        Ok(archive)
+    } else {
+        Err(errors)
+    }
+}
+
 fn parse_addr(key: &str, value: &str, errors: &mut Vec<ConfigError>) -> Option<SocketAddr> {
     value.parse().map_err(|_| {
         errors.push(ConfigError(format!(

@@ -164,7 +164,7 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let code = restore_into(&store, args, passphrase.as_ref(), &manifest).await;
+    let code = restore_into(&store, (global, args), passphrase.as_ref(), &manifest).await;
     store.close().await;
     code
 }
@@ -194,7 +194,7 @@ fn place_keys(data_dir: &std::path::Path, archived: &str) -> Result<(), String> 
 
 async fn restore_into(
     store: &Store,
-    args: &RestoreArgs,
+    (global, args): (&GlobalArgs, &RestoreArgs),
     passphrase: Option<&Passphrase>,
     manifest: &backup::Manifest,
 ) -> ExitCode {
@@ -218,7 +218,27 @@ async fn restore_into(
             eprintln!("mamori: 復元先にはすでにデータがあります ({n} 行)。何も変更していません。置き換えるには --force を付けてください (the target holds data; nothing was changed; --force replaces it)");
             return ExitCode::from(EXIT_PROBLEM);
         }
-        Ok(_) => outln!("復元先のデータを置き換えます (--force: replacing the target's data)"),
+        Ok(_) => {
+            // The events since the backup are kept, as a file, before the
+            // backup's log replaces them; without that file, nothing is
+            // replaced.
+            let kept = match config::audit_archive_dir(global) {
+                Ok(dir) => crate::auditlog::keep_before_restore(store, &dir, time::OffsetDateTime::now_utc())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(errors) => Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+            };
+            match kept {
+                Ok(path) => outln!(
+                    "復元先の監査ログを保管しました (the target's audit log, kept): {}\n復元先のデータを置き換えます (--force: replacing the target's data)",
+                    path.display()
+                ),
+                Err(e) => {
+                    eprintln!("mamori: 復元先の監査ログを保管できません。何も変更していません (cannot keep the target's audit log; nothing was changed): {e}");
+                    return ExitCode::from(EXIT_PROBLEM);
+                }
+            }
+        }
         Err(e) => {
             eprintln!("mamori: {e}");
             return ExitCode::from(EXIT_PROBLEM);

@@ -334,6 +334,48 @@ async fn a_damaged_archive_a_wrong_passphrase_or_a_target_with_data_is_refused_a
     assert_eq!(rows_of(&sqlite_store(&root.path().join("source")).await).await, before);
 }
 
+/// A forced restore puts the backup's audit log in place of the target's:
+/// the events since the backup were gone without a trace. The target's
+/// whole log is first written to the audit archive directory, and the
+/// restore says where.
+#[tokio::test]
+async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_before_replacing_it() {
+    use std::io::Read;
+    let root = TempDir::new().unwrap();
+    let source = Target::sqlite(&root.path().join("source"));
+    let (code, out, err) = source.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let archive = backup(&source, root.path(), true).await;
+    let store = source.store().await;
+    let late =
+        NewEvent::new(Actor::system(), Origin::default(), mamori_core::audit::Action::ConfigError, Outcome::Failure)
+            .target("write", "after-the-backup");
+    store.audit_record(time::OffsetDateTime::now_utc(), late).await.unwrap();
+    store.close().await;
+
+    let pass = pass_file(root.path());
+    let (code, out, err) =
+        source.run(&["restore", "--from", archive.to_str().unwrap(), "--passphrase-file", &pass, "--force"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("復元先の監査ログを保管しました"), "{out}");
+    let dir = root.path().join("source").join("audit-archive");
+    let kept: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("audit-replaced-by-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(out.contains(&kept[0].display().to_string()), "the restore names the file: {out}");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&kept[0]).unwrap()).read_to_string(&mut text).unwrap();
+    assert!(text.contains("after-the-backup"), "the event since the backup is in the file");
+    let restored = source.store().await;
+    let events = restored.audit_recent(100_000).await.unwrap();
+    let late = events.iter().filter(|e| e.record.target_id.as_deref() == Some("after-the-backup")).count();
+    assert_eq!(late, 0, "the backup's log is in place");
+    restored.close().await;
+}
+
 /// Without a passphrase a backup is refused unless `--unencrypted` says
 /// so; a sealed archive shows none of the data; a failed backup raises an
 /// alert and is recorded; the copy in the second location is verified and
