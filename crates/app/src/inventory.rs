@@ -147,7 +147,8 @@ pub async fn import(
     bytes: &[u8],
 ) -> Result<Result<Imported, Vec<String>>, Refused> {
     kept(op, system_id).await?;
-    let rows = match read_sheet(bytes) {
+    let owned = bytes.to_vec();
+    let rows = match crate::off_the_workers(move || read_sheet(&owned)).await? {
         Ok(rows) => rows,
         Err(e) => return Ok(Err(e)),
     };

@@ -99,6 +99,17 @@ pub(crate) async fn system_names(store: &Store) -> Result<std::collections::Hash
     Ok(all.into_iter().map(|s| (s.id, s.input.name)).collect())
 }
 
+/// Runs `work` (reading an uploaded workbook: parsing and decompressing,
+/// tens to hundreds of milliseconds) on the blocking pool, as many at once
+/// as the machine has cores, so that the request workers go on serving.
+pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
+    static AT_ONCE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let turn = AT_ONCE.get_or_init(|| tokio::sync::Semaphore::new(cores)).acquire().await;
+    let _turn = turn.map_err(|_| Refused::Internal("the blocking pool is closed"))?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| Refused::Internal("a file could not be read"))
+}
+
 /// Why an operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {

@@ -108,7 +108,8 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
     } else if bytes.is_empty() {
         file_error("answers-upload-need-file")
     } else {
-        match mamori_files::answers::read(&bytes) {
+        let read = mamori_app::off_the_workers(move || mamori_files::answers::read(&bytes)).await?;
+        match read {
             Err(file_errors) => file_errors,
             Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
                 Ok(changes) => {
