@@ -156,6 +156,9 @@ fn admin_op<'a>(store: &'a Store, console: &'a mamori_app::Person) -> Op<'a> {
 fn refused(e: Refused) -> ExitCode {
     match e {
         Refused::Store(e) => problem(e),
+        Refused::Invalid("last_administrator") => refuse(
+            "有効な管理者が 1 人もいなくなるため、この変更はできません (this would leave no enabled administrator)",
+        ),
         other => refuse(format!("操作できません (refused): {other}")),
     }
 }

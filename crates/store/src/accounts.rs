@@ -744,6 +744,16 @@ pub async fn lock_administrators(tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Is account `id` an enabled administrator (read in `tx`, under
+/// [`lock_administrators`], before a change)?
+pub async fn enabled_administrator(tx: &mut Tx, id: i64) -> Result<bool, StoreError> {
+    let n: i64 = with_conn!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM account WHERE id = $1 AND role = $2 AND disabled_at_us IS NULL")
+            .bind(id).bind(Role::Admin.as_str()).fetch_one(c).await?
+    });
+    Ok(n > 0)
+}
+
 /// Refuses, after a change in `tx`, to leave no enabled administrator:
 /// nobody could manage accounts any more, and first-run setup would open.
 pub async fn keep_an_administrator(tx: &mut Tx) -> Result<(), StoreError> {

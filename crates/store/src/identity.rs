@@ -5,8 +5,7 @@
 use crate::accounts::{self, Account, LedgerLine, NewAccount};
 use crate::{Store, StoreError, Tx};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
-use mamori_core::identity::LedgerChange;
-use mamori_core::identity::OrgKind;
+use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use time::OffsetDateTime;
 
 /// The new values of an account's changeable fields.
@@ -131,9 +130,12 @@ impl Store {
         let AccountChange { display_name, email, role, organisation } = *change;
         let mut tx = self.begin().await?;
         accounts::lock_administrators(&mut tx).await?;
+        let was_administrator = accounts::enabled_administrator(&mut tx, before.id).await?;
         let org_id = organisation.map(|(id, _)| id);
         accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;
-        accounts::keep_an_administrator(&mut tx).await?;
+        if was_administrator && role != Role::Admin {
+            accounts::keep_an_administrator(&mut tx).await?;
+        }
         let mut changes = Changes::new().with("reason", reason);
         let mut lines: Vec<(LedgerChange, String, String)> = Vec::new();
         if before.role != role {
@@ -175,8 +177,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::lock_administrators(&mut tx).await?;
+        let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
         accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
-        accounts::keep_an_administrator(&mut tx).await?;
+        if was_administrator && disabled {
+            accounts::keep_an_administrator(&mut tx).await?;
+        }
         let (change, action) = if disabled {
             (LedgerChange::Disabled, Action::AccountDisabled)
         } else {
@@ -286,7 +291,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Items 3, 65: disables every account unused since `before`; returns their logins.
+    /// Items 3, 65: disables every account unused since `before`, but the
+    /// last enabled administrator (without one nobody could enable the
+    /// others again); returns the logins disabled.
     pub async fn disable_inactive(
         &self,
         ctx: &Ctx,
@@ -295,8 +302,11 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut done = Vec::new();
         for a in self.inactive_accounts(before).await? {
-            self.set_account_disabled(ctx, a.id, true, reason).await?;
-            done.push(a.login);
+            match self.set_account_disabled(ctx, a.id, true, reason).await {
+                Ok(()) => done.push(a.login),
+                Err(StoreError::LastAdministrator) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(done)
     }

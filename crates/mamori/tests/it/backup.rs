@@ -126,6 +126,14 @@ impl Target {
     }
 }
 
+/// A SQLite target in `root`/source holding `mamori demo`'s data.
+async fn demo_source(root: &Path) -> Target {
+    let source = Target::sqlite(&root.join("source"));
+    let (code, out, err) = source.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    source
+}
+
 fn pass_file(dir: &Path) -> String {
     let p = dir.join("passphrase");
     std::fs::write(&p, format!("{PASS}\n")).unwrap();
@@ -223,9 +231,7 @@ async fn online_backup_restores_consistently(source: &Target, into: &Target, roo
 #[tokio::test]
 async fn a_backup_during_writes_restores_consistently_and_a_quiet_one_identically_sqlite_to_postgres_and_back() {
     let root = TempDir::new().unwrap();
-    let source = Target::sqlite(&root.path().join("source"));
-    let (code, out, err) = source.run(&["demo"]).await;
-    assert_eq!(code, 0, "{out}{err}");
+    let source = demo_source(root.path()).await;
 
     // SQLite, online, sealed → SQLite.
     let r1 = Target::sqlite(&root.path().join("r1"));
@@ -275,9 +281,7 @@ async fn a_backup_during_writes_restores_consistently_and_a_quiet_one_identicall
 #[tokio::test]
 async fn a_damaged_archive_a_wrong_passphrase_or_a_target_with_data_is_refused_and_nothing_changes() {
     let root = TempDir::new().unwrap();
-    let source = Target::sqlite(&root.path().join("source"));
-    let (code, out, err) = source.run(&["demo"]).await;
-    assert_eq!(code, 0, "{out}{err}");
+    let source = demo_source(root.path()).await;
     let sealed = backup(&source, root.path(), true).await;
     let plain = backup(&source, root.path(), false).await;
     let bytes = std::fs::read(&sealed).unwrap();
@@ -342,9 +346,7 @@ async fn a_damaged_archive_a_wrong_passphrase_or_a_target_with_data_is_refused_a
 async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_before_replacing_it() {
     use std::io::Read;
     let root = TempDir::new().unwrap();
-    let source = Target::sqlite(&root.path().join("source"));
-    let (code, out, err) = source.run(&["demo"]).await;
-    assert_eq!(code, 0, "{out}{err}");
+    let source = demo_source(root.path()).await;
     let archive = backup(&source, root.path(), true).await;
     let store = source.store().await;
     let late =
@@ -640,9 +642,7 @@ async fn a_wrong_key_is_refused_before_a_pending_migration_runs() {
 #[tokio::test]
 async fn a_crafted_archive_naming_tables_or_columns_the_schema_lacks_loads_nothing() {
     let root = TempDir::new().unwrap();
-    let source = Target::sqlite(&root.path().join("source"));
-    let (code, out, err) = source.run(&["demo"]).await;
-    assert_eq!(code, 0, "{out}{err}");
+    let source = demo_source(root.path()).await;
     let plain = backup(&source, root.path(), false).await;
     let bytes = std::fs::read(&plain).unwrap();
     for (n, (from, to)) in [

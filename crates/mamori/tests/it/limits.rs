@@ -51,7 +51,8 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
-    let s = Server::start(Opts::default().args(&["--max-connections", "2"])).await;
+    let s =
+        Server::start(Opts::default().args(&["--max-connections", "2", "--max-connections-per-address", "2"])).await;
     let first = tls_connect(&s).await.unwrap();
     let _second = tls_connect(&s).await.unwrap();
     assert!(tls_connect(&s).await.is_err(), "a third connection was served");

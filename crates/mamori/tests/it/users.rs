@@ -85,6 +85,12 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
     let ledger = store.ledger().await.unwrap();
     assert_eq!(ledger.iter().map(|l| l.change.as_str()).collect::<Vec<_>>(), ["issued", "disabled", "password_reset"]);
     store.close().await;
+    // The console cannot disable the only administrator either.
+    let (code, out, err) = create_user(d, "adm1", "管理 一郎", "adm@x.jp", "admin", None, pw).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(&["user", "disable", "adm1", "--data-dir", d]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("有効な管理者が 1 人もいなくなる"), "{err}");
     drop(keep);
 }
 

@@ -135,6 +135,13 @@ async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
             && l.reason == "180日"));
         assert!(db.store.audit_recent(1).await.unwrap()[0].record.action == "account.disabled");
         db.assert_chain(Verification::Intact { events: 3, head_seq: 3 }).await;
+        // The only administrator, unused as long, is kept: without one,
+        // nobody could enable the others again.
+        let admin = NewAccount { role: Role::Admin, ..new("the-admin") };
+        let admin = db.store.issue_account(&ctx(t0), &admin, "t").await.unwrap();
+        assert_eq!(db.store.inactive_accounts(cutoff).await.unwrap().len(), 1, "{}", db.name);
+        assert!(db.store.disable_inactive(&ctx(now), cutoff, "180日").await.unwrap().is_empty(), "{}", db.name);
+        assert!(db.store.account_by_id(admin).await.unwrap().unwrap().disabled_at.is_none(), "{}", db.name);
         db.cleanup().await;
     }
 }

@@ -221,11 +221,7 @@ async fn hostile_library_input_is_refused_with_a_message_and_a_path_is_only_a_na
 #[tokio::test]
 async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let one = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor)).await;
-        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let crate::checklist::Cast { sys: one, dept, vendor, v, d, .. } = crate::checklist::cast(&app).await;
         let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let doc = app.store.documents(vendor).await.unwrap()[0].clone();
