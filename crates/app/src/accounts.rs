@@ -30,14 +30,15 @@ pub async fn issue(op: &Op<'_>, new: &NewAccount, reason: &str) -> Result<i64, R
     Ok(op.store.issue_account(&op.ctx(), new, reason).await?)
 }
 
-/// Changes name, e-mail, role and organisation. An administrator does not
+/// Changes name, e-mail, role and organisation, if the account is still as
+/// the form showed it (`Refused::Stale` if not). An administrator does not
 /// change their own role (another administrator does).
 pub async fn change(op: &Op<'_>, id: i64, change: &AccountChange<'_>, reason: &str) -> Result<(), Refused> {
     let before = account(op, id).await?;
     if Some(before.id) == op.who.account_id && change.role != before.role {
         return Err(Refused::Invalid("self"));
     }
-    Ok(op.store.change_account(&op.ctx(), &before, change, reason).await?)
+    Ok(op.store.change_account(&op.ctx(), id, change, reason).await?)
 }
 
 /// Disables, enables, unlocks, or resets the password or second factor of

@@ -7,6 +7,7 @@ use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
+use sha2::{Digest, Sha256};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -40,6 +41,24 @@ pub struct Account {
     pub last_signin_addr: Option<String>,
     pub session_generation: i64,
     pub created_at: OffsetDateTime,
+}
+
+impl Account {
+    /// A mark of the fields an administrator's form changes (name, e-mail,
+    /// role, organisation): the form carries the mark of what it showed,
+    /// and a change is refused when the account no longer bears it.
+    pub fn edit_mark(&self) -> String {
+        let org = self.organisation_id.map(|o| o.to_string()).unwrap_or_default();
+        let fields = [self.display_name.as_str(), &self.email, self.role.as_str(), &org];
+        let mut hash = Sha256::new();
+        for f in fields {
+            // Each field with its length: no two accounts share a mark by
+            // moving characters between fields.
+            hash.update((f.len() as u64).to_le_bytes());
+            hash.update(f.as_bytes());
+        }
+        hex::encode(&hash.finalize()[..12])
+    }
 }
 
 /// Never prints the password hash or the TOTP secret.
@@ -729,6 +748,13 @@ pub async fn update_account(
         .execute(c).await?;
     });
     Ok(())
+}
+
+/// Account `id` as it is in `tx` now.
+pub async fn account_in(tx: &mut Tx, id: i64) -> Result<Option<Account>, StoreError> {
+    let sql = format!("{SELECT_ACCOUNT} WHERE a.id = $1");
+    let row = with_conn!(tx, c => sqlx::query_as::<_, AccountRow>(&sql).bind(id).fetch_optional(c).await?);
+    row.map(|r| r.into_record(tx.keys())).transpose()
 }
 
 /// Disables (ending every session) or enables an account.

@@ -16,6 +16,9 @@ pub struct AccountChange<'a> {
     pub role: mamori_core::identity::Role,
     /// Id and name.
     pub organisation: Option<(i64, &'a str)>,
+    /// [`Account::edit_mark`] of the account as the form showed it: a
+    /// change made meanwhile by someone else is not overwritten unseen.
+    pub seen: &'a str,
 }
 
 /// Who does it, from where, when.
@@ -123,13 +126,20 @@ impl Store {
     pub async fn change_account(
         &self,
         ctx: &Ctx,
-        before: &Account,
+        id: i64,
         change: &AccountChange<'_>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let AccountChange { display_name, email, role, organisation } = *change;
+        let AccountChange { display_name, email, role, organisation, seen } = *change;
         let mut tx = self.begin().await?;
         accounts::lock_administrators(&mut tx).await?;
+        // Compared as it is now, under the lock: the ledger's "before" is
+        // what was replaced, and a form shown before another change is
+        // refused rather than undoing it.
+        let before = &accounts::account_in(&mut tx, id).await?.ok_or(StoreError::Missing)?;
+        if before.edit_mark() != seen {
+            return Err(StoreError::Stale);
+        }
         let was_administrator = accounts::enabled_administrator(&mut tx, before.id).await?;
         let org_id = organisation.map(|(id, _)| id);
         accounts::update_account(&mut tx, ctx.now, before.id, display_name, email, role, org_id).await?;

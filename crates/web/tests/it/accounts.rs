@@ -1,6 +1,6 @@
 //! Account administration through the screens (items 1, 3, 6, 7, 50, 65).
 
-use crate::harness::{vendor_account_form, vendor_change_form, App, Options, INITIAL_PASSWORD, PASSWORD};
+use crate::harness::{hidden_in, vendor_account_form, vendor_change_form, App, Options, INITIAL_PASSWORD, PASSWORD};
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
 
@@ -77,11 +77,11 @@ async fn item_7_a_change_of_role_or_organisation_ends_the_persons_sessions() {
         let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
         let (person, id) = app.signed_in("moving", Role::Vendor, Some(vendor_a)).await;
         assert_eq!(person.get("/dashboard").await.status, StatusCode::OK);
-        admin.get(&format!("/admin/users/{id}/edit")).await;
+        let seen = hidden_in(&admin.get(&format!("/admin/users/{id}/edit")).await.body, "seen");
         let r = admin
             .post(
                 &format!("/admin/users/{id}"),
-                &vendor_change_form("moving さん", "moving@example.lg.jp", &vendor_b.to_string(), "人事異動"),
+                &vendor_change_form("moving さん", "moving@example.lg.jp", &vendor_b.to_string(), "人事異動", &seen),
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
@@ -293,6 +293,90 @@ async fn two_administrators_disabling_each_other_at_once_leave_one_and_the_last_
         let last = admins.iter().find(|x| x.role == Role::Admin && x.disabled_at.is_none()).unwrap().id;
         let refused = app.store.set_account_disabled(&app.system_ctx(), last, true, "console").await;
         assert!(matches!(refused, Err(mamori_store::StoreError::LastAdministrator)), "{}: {refused:?}", app.backend);
+        app.close().await;
+    }
+}
+
+/// Two administrators edit one account from forms shown before either
+/// saved. The second save used to go through on the copy it had read and
+/// undo the first: a vendor's staff member moved to another company was
+/// moved back by an unrelated change of name, and the ledger recorded a
+/// "before" that was not. Now exactly one of two saves at once goes
+/// through, a form shown before a change saves nothing and shows the
+/// account as it is, a form without its mark saves nothing, and the
+/// ledger's lines follow one another.
+#[tokio::test]
+async fn an_account_changed_meanwhile_is_not_overwritten_by_a_form_shown_before() {
+    for app in App::each(Options::default()).await {
+        let (vendor_a, vendor_b, vendor_c) = (
+            app.org("ベンダーA", OrgKind::Vendor).await,
+            app.org("ベンダーB", OrgKind::Vendor).await,
+            app.org("ベンダーC", OrgKind::Vendor).await,
+        );
+        let (a, _) = app.signed_in("admin-a", Role::Admin, None).await;
+        let (b, _) = app.signed_in("admin-b", Role::Admin, None).await;
+        let (_, id) = app.signed_in("moving", Role::Vendor, Some(vendor_a)).await;
+        let edit = format!("/admin/users/{id}/edit");
+        let to = format!("/admin/users/{id}");
+        let seen_a = hidden_in(&a.get(&edit).await.body, "seen");
+        let seen_b = hidden_in(&b.get(&edit).await.body, "seen");
+        assert_eq!(seen_a, seen_b);
+        let (vb, vc) = (vendor_b.to_string(), vendor_c.to_string());
+        let move_to_b = vendor_change_form("moving さん", "moving@example.lg.jp", &vb, "異動 (B)", &seen_a);
+        let move_to_c = vendor_change_form("moving さん", "moving@example.lg.jp", &vc, "異動 (C)", &seen_b);
+        let (ra, rb) = tokio::join!(a.post(&to, &move_to_b), b.post(&to, &move_to_c));
+        let saved = |r: &crate::harness::Res| r.status == StatusCode::SEE_OTHER && r.location() == to;
+        assert_eq!([&ra, &rb].iter().filter(|r| saved(r)).count(), 1, "{}: {} / {}", app.backend, ra.status, rb.status);
+        let (won, lost) = if saved(&ra) { (vendor_b, &rb) } else { (vendor_c, &ra) };
+        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
+        assert!(
+            lost.body.contains("この間に他の管理者がこのアカウントを変更したため"),
+            "{}: {}",
+            app.backend,
+            lost.body
+        );
+        let now = app.store.account_by_id(id).await.unwrap().unwrap();
+        assert_eq!(now.organisation_id, Some(won), "{}", app.backend);
+        // The refused form shows the account as it is now, with a new mark.
+        assert_eq!(hidden_in(&lost.body, "seen"), now.edit_mark(), "{}", app.backend);
+        assert!(lost.body.contains(&format!("<option value=\"{won}\" selected>")), "{}", app.backend);
+
+        // A form shown before that change, saving only a new name, would
+        // have moved the person back: nothing is saved.
+        let r = a
+            .post(
+                &to,
+                &vendor_change_form("新しい名前", "moving@example.lg.jp", &vendor_a.to_string(), "改名", &seen_a),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        // Nor without a mark.
+        let (v, name) = (won.to_string(), "印なし");
+        let fields = vendor_change_form(name, "moving@example.lg.jp", &v, "改名", "");
+        let r = a.post(&to, &fields[..5]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        let after = app.store.account_by_id(id).await.unwrap().unwrap();
+        assert_eq!((after.organisation_id, after.display_name.as_str()), (Some(won), "moving さん"), "{}", app.backend);
+
+        // With the mark it was shown, the change goes through.
+        let seen = hidden_in(&a.get(&edit).await.body, "seen");
+        let r = a.post(&to, &vendor_change_form("新しい名前", "moving@example.lg.jp", &v, "改名", &seen)).await;
+        assert!(saved(&r), "{}: {}", app.backend, r.body);
+
+        // The ledger: one move, from A to the one that won, then the name.
+        let ledger = app.store.ledger_of(id).await.unwrap();
+        let lines: Vec<(String, String)> = ledger
+            .iter()
+            .filter(|l| l.change != mamori_core::identity::LedgerChange::Issued)
+            .map(|l| (l.before.clone(), l.after.clone()))
+            .collect();
+        let won_name = if won == vendor_b { "ベンダーB" } else { "ベンダーC" };
+        assert_eq!(
+            lines,
+            [("ベンダーA".to_owned(), won_name.to_owned()), ("moving さん".to_owned(), "新しい名前".to_owned())],
+            "{}",
+            app.backend
+        );
         app.close().await;
     }
 }

@@ -3,7 +3,8 @@
 //! secret (54④).
 
 use crate::harness::{
-    totp_secret_in, vendor_account_form, vendor_change_form, App, Client, Options, INITIAL_PASSWORD, PASSWORD,
+    hidden_in, totp_secret_in, vendor_account_form, vendor_change_form, App, Client, Options, INITIAL_PASSWORD,
+    PASSWORD,
 };
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::totp;
@@ -102,11 +103,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/admin/users", "account.created", "admin1", Some("account")).await;
         let vid = app.store.account_by_login("vendor1").await.unwrap().unwrap().id;
         let detail = format!("/admin/users/{vid}");
+        let seen = hidden_in(&admin.get(&format!("{detail}/edit")).await.body, "seen");
         post_ok(
             &admin,
             &format!("{detail}/edit"),
             &detail,
-            &vendor_change_form("事業者 一郎", "v@x.jp", &vendor_org.to_string(), "改名"),
+            &vendor_change_form("事業者 一郎", "v@x.jp", &vendor_org.to_string(), "改名", &seen),
         )
         .await;
         w.expect("/admin/users/{id}", "account.updated", "admin1", Some("account")).await;

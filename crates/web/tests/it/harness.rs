@@ -346,13 +346,30 @@ pub fn vendor_account_form<'a>(
 }
 
 /// The fields of the form that changes a vendor's person's account.
+/// The edit form of a vendor's account, carrying `seen`, the edit mark
+/// the form was shown with ([`hidden_in`] the edit page).
 pub fn vendor_change_form<'a>(
     display_name: &'a str,
     email: &'a str,
     org: &'a str,
     reason: &'a str,
-) -> [(&'static str, &'a str); 5] {
-    [("display_name", display_name), ("email", email), ("role", "vendor"), ("organisation_id", org), ("reason", reason)]
+    seen: &'a str,
+) -> [(&'static str, &'a str); 6] {
+    [
+        ("display_name", display_name),
+        ("email", email),
+        ("role", "vendor"),
+        ("organisation_id", org),
+        ("reason", reason),
+        ("seen", seen),
+    ]
+}
+
+/// The value of the hidden field `name` in the first form of a page that has one.
+pub fn hidden_in(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let from = body.find(&marker).unwrap_or_else(|| panic!("no hidden {name} on the page")) + marker.len();
+    body[from..].split('"').next().unwrap().to_owned()
 }
 
 /// The TOTP secret shown on the enrolment page.

@@ -76,6 +76,9 @@ pub struct UserForm {
     organisation_id: String,
     #[serde(default)]
     reason: String,
+    /// The edit mark of the account the form showed (see `Account::edit_mark`).
+    #[serde(default)]
+    seen: String,
 }
 
 /// The person fields, kept apart so that passwords are never shown again.
@@ -97,6 +100,7 @@ pub struct Shown {
     role: String,
     organisation_id: String,
     reason: String,
+    seen: String,
 }
 
 impl From<&UserForm> for Shown {
@@ -108,6 +112,22 @@ impl From<&UserForm> for Shown {
             role: f.role.clone(),
             organisation_id: f.organisation_id.clone(),
             reason: f.reason.clone(),
+            seen: f.seen.clone(),
+        }
+    }
+}
+
+impl Shown {
+    /// The account as it is stored, with the reason typed so far.
+    fn account(a: &Account, reason: String) -> Self {
+        Shown {
+            login: a.login.clone(),
+            display_name: a.display_name.clone(),
+            email: a.email.clone(),
+            role: a.role.as_str().to_owned(),
+            organisation_id: a.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
+            reason,
+            seen: a.edit_mark(),
         }
     }
 }
@@ -159,6 +179,7 @@ pub async fn new_user_form(page: Page) -> Reply {
         role: Role::Vendor.as_str().to_owned(),
         organisation_id: String::new(),
         reason: String::new(),
+        seen: String::new(),
     };
     form_page(&page, None, shown, FormErrors::new()).await
 }
@@ -246,15 +267,7 @@ pub async fn create_user(page: Page, who: Acting, Form(form): Form<UserForm>) ->
 
 pub async fn edit_user_form(page: Page, Path(id): Path<i64>) -> Reply {
     let a = account_or_404(&page, id).await?;
-    let shown = Shown {
-        login: a.login.clone(),
-        display_name: a.display_name.clone(),
-        email: a.email.clone(),
-        role: a.role.as_str().to_owned(),
-        organisation_id: a.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
-        reason: String::new(),
-    };
-    form_page(&page, Some(&a), shown, FormErrors::new()).await
+    form_page(&page, Some(&a), Shown::account(&a, String::new()), FormErrors::new()).await
 }
 
 /// Items 6, 7: a change of role or organisation ends the person's sessions
@@ -276,12 +289,20 @@ pub async fn update_user(page: Page, who: Acting, Path(id): Path<i64>, Form(form
             email: &email,
             role,
             organisation: org.as_ref().map(|(i, n)| (*i, n.as_str())),
+            seen: &form.seen,
         };
         let op = who.op(&page);
         match accounts::change(&op, a.id, &change, &reason).await {
             Ok(()) => return done(&page, "users-saved", &format!("/admin/users/{id}")).await,
             Err(Refused::Invalid("last_administrator")) => errors.add("role", t.get("users-last-administrator")),
             Err(Refused::Invalid(_)) => errors.add("role", t.get("users-not-self")),
+            Err(Refused::Stale) => {
+                // Changed by someone else since the form was shown: nothing
+                // is saved; the form shows the account as it is now.
+                let now = account_or_404(&page, id).await?;
+                errors.add("display_name", t.get("users-changed-meanwhile"));
+                return form_page(&page, Some(&now), Shown::account(&now, form.reason), errors).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
