@@ -31,13 +31,14 @@ pub async fn create_system(op: &Op<'_>, input: &SystemInput, catalog_version: i6
     Ok(op.store.create_system(&op.ctx(), input, catalog_version).await?)
 }
 
-/// Changes a system's registration (the security office).
-pub async fn update_system(op: &Op<'_>, id: i64, input: &SystemInput) -> Result<(), Refused> {
+/// Changes a system's registration (the security office), if it is still
+/// as the form showed it (mark `seen`, `Refused::Stale` if not).
+pub async fn update_system(op: &Op<'_>, id: i64, input: &SystemInput, seen: &str) -> Result<(), Refused> {
     op.require(Permission::ManageSystems)?;
     system(op, id).await?;
-    // The workflow's rules (a phase's duties, 廃止's disposal record) are
-    // the store's, under the system's lock.
-    Ok(op.store.update_system(&op.ctx(), id, input).await?)
+    // The workflow's rules (a phase's duties, 廃止's disposal record) and
+    // the mark are the store's, under the system's lock.
+    Ok(op.store.update_system_seen(&op.ctx(), id, input, Some(seen)).await?)
 }
 
 /// The organisation a person answers for: answering takes the

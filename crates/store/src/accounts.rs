@@ -7,7 +7,6 @@ use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -44,20 +43,11 @@ pub struct Account {
 }
 
 impl Account {
-    /// A mark of the fields an administrator's form changes (name, e-mail,
-    /// role, organisation): the form carries the mark of what it showed,
-    /// and a change is refused when the account no longer bears it.
+    /// The mark of the fields an administrator's form changes (name,
+    /// e-mail, role, organisation): see [`crate::edit_mark`].
     pub fn edit_mark(&self) -> String {
         let org = self.organisation_id.map(|o| o.to_string()).unwrap_or_default();
-        let fields = [self.display_name.as_str(), &self.email, self.role.as_str(), &org];
-        let mut hash = Sha256::new();
-        for f in fields {
-            // Each field with its length: no two accounts share a mark by
-            // moving characters between fields.
-            hash.update((f.len() as u64).to_le_bytes());
-            hash.update(f.as_bytes());
-        }
-        hex::encode(&hash.finalize()[..12])
+        crate::edit_mark(&[&self.display_name, &self.email, self.role.as_str(), &org])
     }
 }
 

@@ -36,6 +36,22 @@ pub use db::{Backend, DatabaseLocation, PoolStats, Tx};
 pub use error::StoreError;
 pub(crate) use error::{corrupt, opt_timestamp, parsed, timestamp};
 
+/// A mark of the values an edit form shows (see [`accounts::Account::edit_mark`],
+/// [`systems::SystemInput::edit_mark`]): the form carries the mark of what
+/// it showed, and a save is refused as `Stale` when the record no longer
+/// bears it, so that nobody undoes a change they did not see. Each value
+/// goes in with its length, so no two records share a mark by moving
+/// characters from one field to the next.
+pub(crate) fn edit_mark(values: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for v in values {
+        hash.update((v.len() as u64).to_le_bytes());
+        hash.update(v.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..12])
+}
+
 /// The database. Cheap to clone: one shared part, and the revision a
 /// request's copy is bound to ([`Store::at`]).
 #[derive(Clone)]

@@ -49,6 +49,31 @@ pub struct SystemInput {
     pub due_on: Option<Date>,
 }
 
+impl SystemInput {
+    /// The mark of what the registration form shows: see [`crate::edit_mark`].
+    pub fn edit_mark(&self) -> String {
+        let id = |o: Option<i64>| o.map(|o| o.to_string()).unwrap_or_default();
+        let (dept, attrs, due) = (self.department_id.to_string(), format!("{:?}", self.attrs), date_str(self.due_on));
+        let (urls, hosts) = (self.urls.join("\n"), self.hosts.join("\n"));
+        crate::edit_mark(&[
+            &self.name,
+            &self.description,
+            &dept,
+            &id(self.vendor_id),
+            &id(self.maintenance_id),
+            &id(self.cloud_id),
+            self.phase.as_str(),
+            &attrs,
+            &self.ismap_number,
+            &self.service_name,
+            &self.service_region,
+            &urls,
+            &hosts,
+            due.as_deref().unwrap_or_default(),
+        ])
+    }
+}
+
 impl SystemRecord {
     /// The names of its vendors, builder first, each once.
     pub fn vendor_names(&self) -> Vec<String> {
@@ -526,8 +551,24 @@ impl Store {
     /// with their evidence ([`checklist::enter_phase`]), and 廃止 for the
     /// disposal record (item 79) among the system's records.
     pub async fn update_system(&self, ctx: &Ctx, id: i64, input: &SystemInput) -> Result<(), StoreError> {
+        self.update_system_seen(ctx, id, input, None).await
+    }
+
+    /// [`Store::update_system`] from a form that showed the registration
+    /// with mark `seen` ([`SystemInput::edit_mark`]): `Stale` when it no
+    /// longer bears it (`None`: the console, which shows no form).
+    pub async fn update_system_seen(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        input: &SystemInput,
+        seen: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let before = &lock_system(&mut tx, id).await?;
+        if seen.is_some_and(|seen| seen != before.input.edit_mark()) {
+            return Err(StoreError::Stale);
+        }
         if before.input.phase != input.phase {
             let s = before;
             if input.phase == Phase::Retired && disposal_records(&mut tx, s.id).await? == 0 {

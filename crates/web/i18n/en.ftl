@@ -236,6 +236,7 @@ list-prev = ← Previous
 list-next = Next →
 systems-created = The system was registered.
 systems-saved = The system was changed.
+systems-changed-meanwhile = Someone else changed this system's registration meanwhile, so nothing was saved. The form now shows it as it is; check it and save again.
 field-system-name = System name
 field-department = Department
 field-vendor = Builder (vendor)

@@ -236,6 +236,7 @@ list-prev = ← 前へ
 list-next = 次へ →
 systems-created = システムを登録しました。
 systems-saved = システムを変更しました。
+systems-changed-meanwhile = この間に他の担当者がこのシステムの登録内容を変更したため、保存していません。いまの内容を表示しています。確認してから、もう一度保存してください。
 field-system-name = システム名
 field-department = 所管課
 field-vendor = 構築事業者

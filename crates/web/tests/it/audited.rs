@@ -177,6 +177,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/systems", "system.created", "officer2", Some("system")).await;
         let sys = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0].id;
         let s = format!("/systems/{sys}");
+        let seen = hidden_in(&officer.get(&format!("{s}/edit")).await.body, "seen");
         post_ok(
             &officer,
             &format!("{s}/edit"),
@@ -186,6 +187,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
                 ("department_id", &dept.to_string()),
                 ("vendor_id", &vendor_org.to_string()),
                 ("phase", "building"),
+                ("seen", &seen),
             ],
         )
         .await;
@@ -193,12 +195,14 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         post_ok(&officer, &s, &format!("{s}/scans"), &[]).await;
         assert!(app.store.scans(sys, 1).await.unwrap().is_empty(), "no URL, no scan");
         let (dept_s, vendor_s) = (dept.to_string(), vendor_org.to_string());
+        let seen = hidden_in(&officer.get(&format!("{s}/edit")).await.body, "seen");
         let with_url = [
             ("name", "文書管理システム"),
             ("department_id", dept_s.as_str()),
             ("vendor_id", vendor_s.as_str()),
             ("phase", "building"),
             ("urls", "https://127.0.0.1:9/"),
+            ("seen", &seen),
         ];
         post_ok(&officer, &format!("{s}/edit"), &s, &with_url).await;
         post_ok(&officer, &s, &format!("{s}/scans"), &[]).await;

@@ -2,7 +2,7 @@
 //! answers and submits, the officer returns two items, the vendor fixes
 //! them, the officer approves; another vendor sees nothing of it.
 
-use crate::harness::{App, Client, Options};
+use crate::harness::{hidden_in, App, Client, Options};
 use mamori_core::checklist::Phase;
 use mamori_core::identity::{OrgKind, Role};
 use mamori_store::systems::SystemInput;
@@ -1057,11 +1057,12 @@ async fn applicability_follows_the_seed_for_cloud_services_hardware_and_domains_
             let officer = &officer;
             let dept = dept.to_string();
             async move {
-                officer.get(&format!("/systems/{sys}/edit")).await;
+                let seen = hidden_in(&officer.get(&format!("/systems/{sys}/edit")).await.body, "seen");
                 let mut form = vec![
                     ("name", "申請受付システム".to_owned()),
                     ("department_id", dept),
                     ("phase", "building".to_owned()),
+                    ("seen", seen),
                 ];
                 form.extend(attrs.iter().map(|a| (*a, "on".to_owned())));
                 let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -1135,13 +1136,14 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let to = |phase: &'static str| {
             let (officer, dept, vendor_org) = (&officer, dept.clone(), vendor_org.clone());
             async move {
-                officer.get(&format!("/systems/{sys}/edit")).await;
+                let seen = hidden_in(&officer.get(&format!("/systems/{sys}/edit")).await.body, "seen");
                 let form = [
                     ("name", "申請受付システム"),
                     ("department_id", dept.as_str()),
                     ("vendor_id", vendor_org.as_str()),
                     ("phase", phase),
                     ("web_system", "on"),
+                    ("seen", &seen),
                 ];
                 officer.post(&format!("/systems/{sys}"), &form).await
             }
@@ -1199,12 +1201,13 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let s2 = app.store.system(second).await.unwrap().unwrap();
         app.store.approve_seen(&app.ctx(), second, s2.revision, &applicable).await.unwrap();
         let retire = async || {
-            officer.get(&format!("/systems/{second}/edit")).await;
+            let seen = hidden_in(&officer.get(&format!("/systems/{second}/edit")).await.body, "seen");
             let form = [
                 ("name", "廃止予定システム"),
                 ("department_id", dept.as_str()),
                 ("vendor_id", vendor_org.as_str()),
                 ("phase", "retired"),
+                ("seen", &seen),
             ];
             officer.post(&format!("/systems/{second}"), &form).await
         };
@@ -1496,6 +1499,76 @@ async fn the_catalog_version_does_not_change_under_a_part_already_submitted() {
         let changed = app.audit_actions().await.into_iter().filter(|a| a == "system.catalog_changed").count();
         assert_eq!(changed, 1, "{}: the first change only", app.backend);
         assert_eq!(app.store.system(sys).await.unwrap().unwrap().revision, s.revision, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// Two officers edit one system's registration from forms shown before
+/// either saved. The second save went through on what its form showed and
+/// undid the first: a system moved from one vendor to another was handed
+/// back to the first vendor by a change of its URL. Now exactly one of two
+/// saves at once goes through; a form shown before a change saves nothing
+/// and shows the registration as it is; a form without its mark saves
+/// nothing; the vendor the system was moved away from does not see it.
+#[tokio::test]
+async fn a_registration_changed_meanwhile_is_not_overwritten_by_a_form_shown_before() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let (x, y, z) = (
+            app.org("ベンダーX", OrgKind::Vendor).await,
+            app.org("ベンダーY", OrgKind::Vendor).await,
+            app.org("ベンダーZ", OrgKind::Vendor).await,
+        );
+        let sys = system(&app, dept, Some(x), "申請受付システム").await;
+        let (a, _) = app.signed_in("officer-a", Role::SecurityOfficer, None).await;
+        let (b, _) = app.signed_in("officer-b", Role::SecurityOfficer, None).await;
+        let (vendor_x, _) = app.signed_in("vendor-x", Role::Vendor, Some(x)).await;
+        let (edit, to) = (format!("/systems/{sys}/edit"), format!("/systems/{sys}"));
+        let seen_a = hidden_in(&a.get(&edit).await.body, "seen");
+        let seen_b = hidden_in(&b.get(&edit).await.body, "seen");
+        let d = dept.to_string();
+        // The registration form as posted: vendor, URLs and the mark shown.
+        let save = async |who: &crate::harness::Client, vendor: i64, url: &str, seen: &str| {
+            let vendor = vendor.to_string();
+            let fields = [
+                ("name", "申請受付システム"),
+                ("department_id", d.as_str()),
+                ("vendor_id", vendor.as_str()),
+                ("phase", "building"),
+                ("urls", url),
+                ("seen", seen),
+            ];
+            who.post(&to, &fields).await
+        };
+        let (ra, rb) = tokio::join!(save(&a, y, "", &seen_a), save(&b, z, "", &seen_b));
+        let saved = |r: &crate::harness::Res| r.status == StatusCode::SEE_OTHER && r.location() == to;
+        assert_eq!([&ra, &rb].iter().filter(|r| saved(r)).count(), 1, "{}: {} / {}", app.backend, ra.status, rb.status);
+        let (won, lost) = if saved(&ra) { (y, &rb) } else { (z, &ra) };
+        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
+        assert!(
+            lost.body.contains("この間に他の担当者がこのシステムの登録内容を変更した"),
+            "{}: {}",
+            app.backend,
+            lost.body
+        );
+        let now = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!(now.input.vendor_id, Some(won), "{}", app.backend);
+        assert_eq!(hidden_in(&lost.body, "seen"), now.input.edit_mark(), "{}: the form shows it as it is", app.backend);
+
+        // A's form, shown while X still built it, adds a URL: it would have
+        // handed the system back to X. Nothing is saved, nor without a mark.
+        let url = "https://127.0.0.1:9/";
+        assert_eq!(save(&a, x, url, &seen_a).await.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(save(&a, won, url, "").await.status, StatusCode::OK, "{}", app.backend);
+        let after = app.store.system(sys).await.unwrap().unwrap();
+        assert_eq!((after.input.vendor_id, after.input.urls.len()), (Some(won), 0), "{}", app.backend);
+        assert_eq!(vendor_x.get(&to).await.status, StatusCode::NOT_FOUND, "{}: X no longer sees it", app.backend);
+
+        // From the form as it is now, the URL is added.
+        let seen = hidden_in(&a.get(&edit).await.body, "seen");
+        let r = save(&a, won, url, &seen).await;
+        assert!(saved(&r), "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().input.urls.len(), 1, "{}", app.backend);
         app.close().await;
     }
 }

@@ -48,6 +48,9 @@ pub struct SystemForm {
     hosts: String,
     /// When the round's answers are due (YYYY-MM-DD), or empty.
     due_on: String,
+    /// The mark of the registration the edit form showed
+    /// (`SystemInput::edit_mark`); empty on a new system's form.
+    seen: String,
 }
 
 impl SystemForm {
@@ -76,6 +79,7 @@ impl SystemForm {
             urls: i.urls.join("\n"),
             hosts: i.hosts.join("\n"),
             due_on: i.due_on.map(|d| d.to_string()).unwrap_or_default(),
+            seen: i.edit_mark(),
         }
     }
 
@@ -276,10 +280,17 @@ pub async fn update_system(page: Page, who: Acting, Path(id): Path<i64>, Form(fo
     let orgs = page.store.organisations().await?;
     let mut errors = FormErrors::new();
     if let Some(input) = validate_system(&t, &form, &orgs, &mut errors) {
-        match checklist_op::update_system(&who.op(&page), s.id, &input).await {
+        match checklist_op::update_system(&who.op(&page), s.id, &input, &form.seen).await {
             Ok(()) => return done(&page, "systems-saved", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
             Err(Refused::Workflow(w)) => errors.add("phase", super::workflow_message(&t, &w)),
+            Err(Refused::Stale) => {
+                // Changed by someone else since the form was shown: nothing
+                // is saved; the form shows the registration as it is now.
+                let now = system_for(&page, &who, id).await?;
+                errors.add("name", t.get("systems-changed-meanwhile"));
+                return system_form_page(&page, Some(id), SystemForm::from_record(&now), errors).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
