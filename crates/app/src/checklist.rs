@@ -50,11 +50,13 @@ pub(crate) fn answering_org(op: &Op<'_>) -> Result<i64, Refused> {
 
 /// Saves an answer (the organisation that answers the item): the workflow
 /// decides inside the write whether it may change now, and a decided item
-/// goes back to 審査待ち. Another party's item is `NotFound`.
-pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput) -> Result<(), Refused> {
+/// goes back to 審査待ち. Another party's item is `NotFound`; an answer
+/// no longer at revision `seen` (the one the form showed, 0 for none yet)
+/// is `Stale`.
+pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput, seen: i64) -> Result<(), Refused> {
     let org = answering_org(op)?;
     system(op, id).await?;
-    let change = AnswerChange { number, input: input.clone(), on_revision: None };
+    let change = AnswerChange { number, input: input.clone(), on_revision: Some(seen) };
     Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), std::slice::from_ref(&change)).await?)
 }
 

@@ -109,9 +109,9 @@ pub(crate) async fn finish_review(c: &Client, sys: i64) -> crate::harness::Res {
     c.post(&format!("/systems/{sys}/review"), &[]).await
 }
 
+/// Saves an answer from the item's page, with the revision the page showed.
 pub(crate) async fn answer(c: &Client, sys: i64, n: u32, fields: &[(&str, &str)]) -> crate::harness::Res {
-    c.get(&format!("/systems/{sys}/items/{n}")).await;
-    c.post(&format!("/systems/{sys}/items/{n}"), fields).await
+    c.answer(sys, n, fields).await
 }
 
 /// The revision in an item page's review form.
@@ -575,25 +575,35 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
 async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
     for app in App::each(Options::default()).await {
         let (sys, vendor) = supplied_system(&app, "税務システム").await;
-        for n in (1..=12).chain(15..=30).chain([79]) {
-            answer(&vendor, sys, n, &[("status", "done"), ("measures", "実施")]).await;
+        let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
+        for n in &applicable {
+            answer(&vendor, sys, *n, &[("status", "done"), ("measures", "実施")]).await;
         }
         vendor.get(&format!("/systems/{sys}")).await;
+        // Each save carries the revision its page showed: the first save of
+        // an item may land (before the submission), the later ones of the
+        // same item are refused as changed meanwhile, which is not counted.
+        let revisions: Vec<String> =
+            app.store.answers(sys, 1).await.unwrap().iter().map(|a| a.revision.to_string()).collect();
+        assert_eq!(revisions.len(), applicable.len());
         let mut tasks = Vec::new();
         for k in 0..100 {
             let c = vendor.clone();
+            let (n, revision) = (applicable[k % applicable.len()], revisions[k % applicable.len()].clone());
             tasks.push(tokio::spawn(async move {
                 if k == 50 {
-                    c.post(&format!("/systems/{sys}/submit"), &[]).await.status
+                    c.post(&format!("/systems/{sys}/submit"), &[]).await
                 } else {
                     let m = format!("変更 {k}");
-                    c.post(&format!("/systems/{sys}/items/4"), &[("status", "done"), ("measures", &m)]).await.status
+                    let fields = [("status", "done"), ("measures", &m), ("revision", &revision)];
+                    c.post(&format!("/systems/{sys}/items/{n}"), &fields).await
                 }
             }));
         }
         let mut refused = 0;
         for t in tasks {
-            refused += usize::from(t.await.unwrap() == StatusCode::OK);
+            let r = t.await.unwrap();
+            refused += usize::from(r.status == StatusCode::OK && !r.body.contains("他の人が変更したため"));
         }
         let s = app.store.system(sys).await.unwrap().unwrap();
         assert_eq!(s.status, mamori_core::checklist::SystemStatus::Submitted, "{}", app.backend);
@@ -1569,6 +1579,62 @@ async fn a_registration_changed_meanwhile_is_not_overwritten_by_a_form_shown_bef
         let r = save(&a, won, url, &seen).await;
         assert!(saved(&r), "{}: {}", app.backend, r.body);
         assert_eq!(app.store.system(sys).await.unwrap().unwrap().input.urls.len(), 1, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// Two people of one vendor answer the same item from pages opened before
+/// either saved. The second save replaced the first unseen. Now exactly
+/// one of two saves at once lands; the other saves nothing, keeps what its
+/// author typed on the page with a message, and the page's history shows
+/// the answer that landed; saving from that page replaces it knowingly.
+/// A save without the revision its page showed saves nothing.
+#[tokio::test]
+async fn an_answer_changed_meanwhile_is_not_replaced_unseen() {
+    for app in App::each(Options::default()).await {
+        let (sys, first) = supplied_system(&app, "税務システム").await;
+        let vendor = app.store.system(sys).await.unwrap().unwrap().input.vendor_id;
+        let (second, _) = app.signed_in("vendor-a2", Role::Vendor, vendor).await;
+        let item = format!("/systems/{sys}/items/4");
+        let seen = hidden_in(&first.get(&item).await.body, "revision");
+        assert_eq!(seen, hidden_in(&second.get(&item).await.body, "revision"));
+        let save = async |c: &Client, measures: &str, revision: &str| {
+            c.post(&item, &[("status", "done"), ("measures", measures), ("revision", revision)]).await
+        };
+        let (r1, r2) = tokio::join!(save(&first, "一人目の対策", &seen), save(&second, "二人目の対策", &seen));
+        let landed = |r: &crate::harness::Res| r.status == StatusCode::SEE_OTHER;
+        assert_eq!(
+            [&r1, &r2].iter().filter(|r| landed(r)).count(),
+            1,
+            "{}: {} / {}",
+            app.backend,
+            r1.status,
+            r2.status
+        );
+        let (kept, lost, typed) = if landed(&r1) {
+            ("一人目の対策", &r2, "二人目の対策")
+        } else {
+            ("二人目の対策", &r1, "一人目の対策")
+        };
+        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
+        assert!(lost.body.contains("他の人が変更したため、保存していません"), "{}: {}", app.backend, lost.body);
+        assert!(lost.body.contains(typed), "{}: what was typed is kept", app.backend);
+        let history = app.store.history(sys, 1).await.unwrap();
+        let answers = history.iter().filter(|h| h.kind == mamori_core::checklist::HistoryKind::Answer && h.number == 4);
+        assert_eq!(answers.count(), 1, "{}: one save landed", app.backend);
+        let answer = async || app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 4);
+        assert_eq!(answer().await.unwrap().input.measures, kept, "{}", app.backend);
+
+        // Without the revision, nothing is saved either.
+        let r = first.post(&item, &[("status", "done"), ("measures", "印なし")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(answer().await.unwrap().input.measures, kept, "{}", app.backend);
+
+        // The refused page carries the revision now current: saving from it
+        // replaces the answer knowingly.
+        let r = save(if landed(&r1) { &second } else { &first }, typed, &hidden_in(&lost.body, "revision")).await;
+        assert!(landed(&r), "{}: {}", app.backend, r.body);
+        assert_eq!(answer().await.unwrap().input.measures, typed, "{}", app.backend);
         app.close().await;
     }
 }

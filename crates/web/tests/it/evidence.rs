@@ -161,8 +161,7 @@ async fn evidence_is_removed_by_its_vendor_before_submission_with_history_and_au
 
         // Once submitted, files stay.
         for n in (1..=12).chain(15..=30).chain([79]) {
-            vendor.get(&format!("/systems/{sys}/items/{n}")).await;
-            vendor.post(&format!("/systems/{sys}/items/{n}"), &[("status", "done"), ("measures", "実施")]).await;
+            vendor.answer(sys, n, &[("status", "done"), ("measures", "実施")]).await;
         }
         vendor.get(&format!("/systems/{sys}")).await;
         assert_eq!(vendor.post(&format!("/systems/{sys}/submit"), &[]).await.status, StatusCode::SEE_OTHER);

@@ -440,6 +440,18 @@ impl Client {
         self.post("/password", &[("current_password", current), ("new_password", new), ("confirm_password", new)]).await
     }
 
+    /// Saves the answer to requirement `n` of system `sys` as the item
+    /// page's form does: with the answer's revision the page showed.
+    pub async fn answer(&self, sys: i64, n: u32, fields: &[(&str, &str)]) -> Res {
+        let page = self.get(&format!("/systems/{sys}/items/{n}")).await;
+        // A page without the form (another's item, a part submitted) sends none.
+        let marker = "name=\"revision\" value=\"";
+        let revision = page.body.split(marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+        let mut form = fields.to_vec();
+        form.push(("revision", &revision));
+        self.post(&format!("/systems/{sys}/items/{n}"), &form).await
+    }
+
     /// Uploads a file to requirement `n` of system `sys` as the item page's form does.
     pub async fn upload(&self, sys: i64, n: u32, name: &str, bytes: Vec<u8>) -> Res {
         self.upload_form(sys, n, name, bytes, None, true).await

@@ -55,10 +55,10 @@ async fn ward(app: &App) -> Ward {
     v.sign_in(app, "gyosha01", crate::harness::PASSWORD, None).await;
     let long = "A".repeat(mamori_core::checklist::MAX_ANSWER_TEXT);
     for (n, status, measures) in [(1, "done", long.as_str()), (2, "partial", "一部は次年度に対応")] {
-        v.get(&format!("/systems/{sys}/items/{n}")).await;
         let r = v
-            .post(
-                &format!("/systems/{sys}/items/{n}"),
+            .answer(
+                sys,
+                n,
                 &[("status", status), ("measures", measures), ("planned_date", "2027-03-31"), ("reason", "")],
             )
             .await;

@@ -35,6 +35,8 @@ pub struct AnswerForm {
     reason: String,
     /// `next`: on to the next applicable item once saved.
     then: String,
+    /// The answer's revision the form showed (0: none yet).
+    revision: String,
 }
 
 pub async fn save_answer(
@@ -81,8 +83,15 @@ pub async fn save_answer(
             errors.add(field, t.get(key));
         }
         if errors.is_empty() {
-            match checklist_op::save_answer(&who.op(&page), s.id, number, &input).await {
+            // A form without the revision it showed saves nothing (-1 is
+            // no answer's revision).
+            let seen = form.revision.trim().parse::<i64>().unwrap_or(-1);
+            match checklist_op::save_answer(&who.op(&page), s.id, number, &input, seen).await {
                 Ok(()) => return done(&page, "answer-saved", &after_save(id, number, &form.then, &l.applicable)).await,
+                // Changed by someone else since the form was shown: what
+                // was typed is shown again, and the history says what
+                // changed; saving again replaces it knowingly.
+                Err(Refused::Stale) => errors.add("workflow", t.get("answer-changed-meanwhile")),
                 Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
             }
         }
