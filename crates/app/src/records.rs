@@ -10,7 +10,7 @@ use mamori_core::identity::Permission;
 use mamori_core::inventory::{support, Support};
 use mamori_core::records::{due, RecordKind, RecordReview, Values};
 use mamori_store::library::Document;
-use mamori_store::records::{Record, RecordDocument};
+use mamori_store::records::{Editing, Record, RecordDocument};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::StoreError;
 
@@ -95,11 +95,12 @@ async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
 
 /// Adds a record (`id` None) or changes one of the system's, linked to
 /// `documents` of the person's library (links to others' documents stay).
-/// A change sets the record back to pending review.
+/// A change sets the record back to pending review; one saved since the
+/// revision its form showed is [`Refused::Stale`].
 pub async fn save(
     op: &Op<'_>,
     system_id: i64,
-    id: Option<i64>,
+    id: Option<Editing>,
     kind: RecordKind,
     values: &Values,
     documents: &[i64],

@@ -152,6 +152,14 @@ fn title_of(kind: RecordKind, v: &Values) -> String {
     v.get(kind.title_field()).chars().take(200).collect()
 }
 
+/// A record to change, and the revision its form showed (`None`: the
+/// console and tests, which show no form).
+#[derive(Debug, Clone, Copy)]
+pub struct Editing {
+    pub id: i64,
+    pub seen: Option<i64>,
+}
+
 impl Store {
     /// The records of one system, by kind and title.
     pub async fn records(&self, system_id: i64) -> Result<Vec<Record>, StoreError> {
@@ -169,12 +177,13 @@ impl Store {
         rows.into_iter().map(|r| r.into_record(self.keys())).collect()
     }
 
-    /// Adds a record (`id` None) or changes one of the system's.
+    /// Adds a record (`id` None) or changes one of the system's: `Stale`
+    /// when it is no longer at the revision its form showed.
     pub async fn save_record(
         &self,
         ctx: &Ctx,
         system_id: i64,
-        id: Option<i64>,
+        id: Option<Editing>,
         kind: RecordKind,
         values: &Values,
         documents: (Option<i64>, &[i64]),
@@ -187,10 +196,13 @@ impl Store {
         let due_on = due(kind, values).map(|(d, _)| d.to_string());
         let now_us = to_unix_micros(ctx.now);
         let (id, change) = match id {
-            Some(id) => {
+            Some(Editing { id, seen }) => {
                 let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
                 if before.kind != kind {
                     return Err(StoreError::Missing);
+                }
+                if seen.is_some_and(|seen| seen != before.revision) {
+                    return Err(StoreError::Stale);
                 }
                 let new_date = before.due_on.map(|d| d.to_string()) != due_on;
                 with_conn!(tx, c => {

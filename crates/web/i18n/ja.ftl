@@ -1095,6 +1095,7 @@ records-reviewed = 記録の確認結果を保存しました。
 records-note-required = 差し戻すときはコメントを書いてください (1000 文字まで)。
 records-disposal-kept = 廃止したシステムの廃棄の記録 (No.79) は、ほかに廃棄の記録がない限り削除できません。
 records-review-stale = この記録は表示の後に変更されました。変更後の内容を確かめてから、もう一度判断してください。
+records-changed-meanwhile = この記録は画面を開いた後に他の人が変更したため、保存していません。入力した内容はそのまま残しています。記録の一覧で変更を確かめてから、もう一度保存してください。
 records-documents = 文書 (契約書・証明書・写真)
 records-document-deleted = ライブラリから削除済み
 records-no-library = 文書ライブラリに文書がありません。契約書や廃棄証明書は、先にライブラリへ登録してください。

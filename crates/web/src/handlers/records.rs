@@ -14,7 +14,7 @@ use mamori_app::records as ops;
 use mamori_app::Refused;
 use mamori_core::inventory::Support;
 use mamori_core::records::{parse, FieldType, RecordKind, RecordReview, Values};
-use mamori_store::records::Record;
+use mamori_store::records::{Editing, Record};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -225,6 +225,8 @@ struct RecordForm<'a> {
     fields: Vec<FieldView>,
     /// The person's library: document id, title, linked to this record.
     library: Vec<(i64, String, bool)>,
+    /// The record's revision the form shows (empty for a new one).
+    revision: String,
     errors: FormErrors,
 }
 
@@ -255,6 +257,13 @@ async fn form_page(
             (d.id, d.title.clone(), linked)
         })
         .collect();
+    // The revision posted with the form when it comes back with a
+    // problem, else the record's own.
+    let revision = match (rid, values("revision")) {
+        (Some(_), posted) if !posted.is_empty() => posted,
+        (Some(rid), _) => r.records.iter().find(|x| x.id == rid).map(|x| x.revision.to_string()).unwrap_or_default(),
+        (None, _) => String::new(),
+    };
     let p = page.ctx_form().await?;
     html(RecordForm {
         p,
@@ -266,6 +275,7 @@ async fn form_page(
         items: items(kind),
         fields,
         library,
+        revision,
         errors,
     })
 }
@@ -320,11 +330,22 @@ async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: Vec<(Str
     let kind = form.get("kind").and_then(|k| RecordKind::parse(k)).ok_or(Refused::Invalid("kind"))?;
     let get = |f: &str| form.get(f).cloned().unwrap_or_default();
     let mut errors = FormErrors::new();
+    // A form without the revision it showed saves nothing (-1 is no
+    // record's revision).
+    let editing = rid.map(|rid| Editing { id: rid, seen: Some(get("revision").trim().parse().unwrap_or(-1)) });
+    let mut stale = false;
     match parse(kind, get) {
-        Ok(values) => match ops::save(&who.op(&page), id, rid, kind, &values, &documents).await {
+        Ok(values) => match ops::save(&who.op(&page), id, editing, kind, &values, &documents).await {
             Ok(_) => return done(&page, "records-saved", &format!("/systems/{id}/records#{}", kind.as_str())).await,
             Err(Refused::Invalid("documents")) => errors.add("documents", page.t().get("records-bad-documents")),
             Err(Refused::Invalid(_)) => errors.add(kind.title_field(), page.t().get("records-too-many")),
+            // Saved by someone else since the form was shown: what was
+            // typed is shown again with the record's revision now, so that
+            // saving again replaces it knowingly.
+            Err(Refused::Stale) => {
+                stale = true;
+                errors.add(kind.title_field(), page.t().get("records-changed-meanwhile"));
+            }
             Err(e) => return Err(e.into()),
         },
         Err(problems) => {
@@ -335,7 +356,11 @@ async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: Vec<(Str
         }
     }
     let ids = documents.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let get = |f: &str| if f == "document_ids" { ids.clone() } else { form.get(f).cloned().unwrap_or_default() };
+    let get = |f: &str| match f {
+        "document_ids" => ids.clone(),
+        "revision" if stale => String::new(),
+        _ => form.get(f).cloned().unwrap_or_default(),
+    };
     form_page(&page, &who, id, rid, kind, &get, errors).await
 }
 

@@ -310,7 +310,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         post_ok(&vendor, &format!("{recs}/new?kind=domain"), &recs, &domain).await;
         w.expect("/systems/{id}/records", "record.saved", "vendor1", Some("system")).await;
         let rid = app.store.records(sys).await.unwrap()[0].id;
-        post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}"), &domain).await;
+        let r = vendor.save_record(sys, rid, &domain).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/records/{rid}", "record.saved", "vendor1", Some("system")).await;
         let revision = app.store.records(sys).await.unwrap()[0].revision.to_string();
         let decision = [("decision", "approve"), ("note", ""), ("revision", &revision)];

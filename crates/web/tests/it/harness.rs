@@ -452,6 +452,16 @@ impl Client {
         self.post(&format!("/systems/{sys}/items/{n}"), &form).await
     }
 
+    /// Saves record `rid` of system `sys` as its page's form does: with the
+    /// record's revision the page showed.
+    pub async fn save_record(&self, sys: i64, rid: i64, fields: &[(&str, &str)]) -> Res {
+        let path = format!("/systems/{sys}/records/{rid}");
+        let revision = hidden_in(&self.get(&path).await.body, "revision");
+        let mut form = fields.to_vec();
+        form.push(("revision", &revision));
+        self.post(&path, &form).await
+    }
+
     /// Uploads a file to requirement `n` of system `sys` as the item page's form does.
     pub async fn upload(&self, sys: i64, n: u32, name: &str, bytes: Vec<u8>) -> Res {
         self.upload_form(sys, n, name, bytes, None, true).await

@@ -9,6 +9,7 @@ use crate::records::add;
 use mamori_core::identity::{OrgKind, Role};
 use mamori_core::jst::JST;
 use mamori_core::records::{RecordKind, RecordReview};
+use mamori_store::records::Editing;
 use reqwest::StatusCode;
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
@@ -109,10 +110,9 @@ async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_
         );
 
         // The vendor corrects it: pending again; the office approves.
-        v.get(&format!("/systems/{sys}/records/{}", rec.id)).await;
         let mut again = form(&[&cert, &photo]);
         again.push(("kind", "disposal".into()));
-        let r = v.post(&format!("/systems/{sys}/records/{}", rec.id), &to_refs(&again)).await;
+        let r = v.save_record(sys, rec.id, &to_refs(&again)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(app.store.records(sys).await.unwrap()[0].review, RecordReview::Pending, "{}", app.backend);
         assert_eq!(review(&o, sys, rec.id, "approve", "").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
@@ -126,11 +126,10 @@ async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_
 
         // The department changes it after approval: pending, and says so;
         // the vendor's documents stay attached.
-        d.get(&format!("/systems/{sys}/records/{}", rec.id)).await;
         let mut changed: Vec<(&str, String)> = vec![("kind", "disposal".into())];
         changed.extend(disposal.iter().map(|(k, v)| (*k, (*v).to_owned())));
         changed[3].1 = "溶解".into();
-        let r = d.post(&format!("/systems/{sys}/records/{}", rec.id), &to_refs(&changed)).await;
+        let r = d.save_record(sys, rec.id, &to_refs(&changed)).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let after = app.store.records(sys).await.unwrap().remove(0);
         assert_eq!((after.review, after.changed_after_approval), (RecordReview::Pending, true), "{}", app.backend);
@@ -163,10 +162,9 @@ async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
         assert_eq!(seen, rec.revision.to_string(), "{}", app.backend);
         assert!(shown.contains("2030-01-01"), "{}", app.backend);
 
-        v.get(&format!("/systems/{sys}/records/{}", rec.id)).await;
         let changed =
             [("kind", "domain"), ("domain", "docs.example.lg.jp"), ("expires", "2026-12-31"), ("retired", "no")];
-        let r = v.post(&format!("/systems/{sys}/records/{}", rec.id), &changed).await;
+        let r = v.save_record(sys, rec.id, &changed).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
 
         let form = [("decision", "approve"), ("note", ""), ("revision", seen.as_str())];
@@ -230,7 +228,17 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
         app.clock.advance(time::Duration::days((next - today).whole_days()));
         let ctx = app.ctx();
         app.store.save_component(&ctx, sys, Some(cid), &component("1.26.2")).await.unwrap();
-        app.store.save_record(&ctx, sys, Some(rid), RecordKind::Backup, &backup("14"), (None, &[])).await.unwrap();
+        app.store
+            .save_record(
+                &ctx,
+                sys,
+                Some(Editing { id: rid, seen: None }),
+                RecordKind::Backup,
+                &backup("14"),
+                (None, &[]),
+            )
+            .await
+            .unwrap();
         let domain = crate::checklist::domain_record();
         app.store.save_record(&ctx, sys, None, RecordKind::Domain, &domain, (None, &[])).await.unwrap();
 

@@ -165,10 +165,9 @@ async fn records_of_each_kind_are_kept_by_those_who_answer_the_system_the_contac
         // Changed by the department, removed by the vendor.
         let contract =
             app.store.records(sys).await.unwrap().into_iter().find(|r| r.kind == RecordKind::Contract).unwrap();
-        d.get(&format!("/systems/{sys}/records/{}", contract.id)).await;
         let mut changed = vec![("kind", "contract")];
         changed.extend([("scope", "software"), ("vendor", "保守ベンダー株式会社"), ("ends", "2028-03-31")]);
-        let r = d.post(&format!("/systems/{sys}/records/{}", contract.id), &changed).await;
+        let r = d.save_record(sys, contract.id, &changed).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == contract.id).unwrap();
         assert_eq!(
@@ -275,15 +274,69 @@ async fn each_record_date_warns_on_its_day_once_with_an_injected_clock() {
         let backup = app.store.records(sys).await.unwrap().into_iter().find(|r| r.kind == RecordKind::Backup).unwrap();
         let (v2, _) = app.signed_in("vendor-a2", Role::Vendor, Some(vendor)).await;
         let now = app.now().to_offset(mamori_core::jst::JST).date().to_string();
-        v2.get(&format!("/systems/{sys}/records/{}", backup.id)).await;
         let r = v2
-            .post(
-                &format!("/systems/{sys}/records/{}", backup.id),
+            .save_record(
+                sys,
+                backup.id,
                 &[("kind", "backup"), ("frequency", "毎日"), ("generations", "7"), ("last_restore_test", &now)],
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(warn(&app).await, 0, "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// The department and the vendor both change one record from pages opened
+/// before either saved (a contract's end date): the second save replaced
+/// the first unseen. Now exactly one of two saves at once lands; the other
+/// saves nothing, keeps what was typed and says so; saving from that page
+/// replaces it knowingly. A save without its revision saves nothing.
+#[tokio::test]
+async fn a_record_changed_meanwhile_is_not_replaced_unseen() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, v, d, .. } = crate::checklist::cast(&app).await;
+        let contract = [("scope", "both"), ("vendor", "保守ベンダー株式会社"), ("ends", "2027-03-31")];
+        assert_eq!(add(&v, sys, "contract", &contract).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let rid = app.store.records(sys).await.unwrap()[0].id;
+        let page = format!("/systems/{sys}/records/{rid}");
+        let seen = crate::harness::hidden_in(&v.get(&page).await.body, "revision");
+        assert_eq!(seen, crate::harness::hidden_in(&d.get(&page).await.body, "revision"));
+        let save = async |c: &Client, ends: &str, revision: &str| {
+            let fields = [("kind", "contract"), ("scope", "both"), ("vendor", "保守ベンダー株式会社"), ("ends", ends)];
+            let mut form = fields.to_vec();
+            if !revision.is_empty() {
+                form.push(("revision", revision));
+            }
+            c.post(&page, &form).await
+        };
+        let (rv, rd) = tokio::join!(save(&v, "2028-03-31", &seen), save(&d, "2029-03-31", &seen));
+        let landed = |r: &Res| r.status == StatusCode::SEE_OTHER;
+        assert_eq!(
+            [&rv, &rd].iter().filter(|r| landed(r)).count(),
+            1,
+            "{}: {} / {}",
+            app.backend,
+            rv.status,
+            rd.status
+        );
+        let (kept, lost, typed, loser) =
+            if landed(&rv) { ("2028-03-31", &rd, "2029-03-31", &d) } else { ("2029-03-31", &rv, "2028-03-31", &v) };
+        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
+        assert!(lost.body.contains("他の人が変更したため、保存していません"), "{}: {}", app.backend, lost.body);
+        assert!(lost.body.contains(&format!("value=\"{typed}\"")), "{}: what was typed is kept", app.backend);
+        let ends = async || app.store.records(sys).await.unwrap()[0].values.get("ends").to_owned();
+        assert_eq!(ends().await, kept, "{}", app.backend);
+        assert_eq!(app.store.records(sys).await.unwrap()[0].revision, seen.parse::<i64>().unwrap() + 1);
+
+        // Without the revision, nothing is saved either.
+        assert_eq!(save(&v, "2030-03-31", "").await.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(ends().await, kept, "{}", app.backend);
+
+        // The refused page carries the revision now current.
+        let r = save(loser, typed, &crate::harness::hidden_in(&lost.body, "revision")).await;
+        assert!(landed(&r), "{}: {}", app.backend, r.body);
+        assert_eq!(ends().await, typed, "{}", app.backend);
         app.close().await;
     }
 }
