@@ -72,13 +72,24 @@ fn limit(e: StoreError) -> Refused {
     }
 }
 
-/// Adds a component (`id` None) or changes one.
-pub async fn save(op: &Op<'_>, system_id: i64, id: Option<i64>, input: &ComponentInput) -> Result<i64, Refused> {
+/// Adds a component (`id` None) or changes one from a form that showed it
+/// with mark `seen` (`Refused::Stale` when changed since).
+pub async fn save(
+    op: &Op<'_>,
+    system_id: i64,
+    id: Option<(i64, &str)>,
+    input: &ComponentInput,
+) -> Result<i64, Refused> {
     kept(op, system_id).await?;
     if id.is_none() && op.store.components(system_id).await?.len() >= MAX_COMPONENTS {
         return Err(Refused::Invalid("too_many_components"));
     }
-    let id = op.store.save_component(&op.ctx(), system_id, id, input).await.map_err(limit)?;
+    let ctx = op.ctx();
+    let id = match id {
+        Some((id, seen)) => op.store.change_component(&ctx, system_id, id, input, seen).await,
+        None => op.store.save_component(&ctx, system_id, None, input).await,
+    }
+    .map_err(limit)?;
     alert_matches(op.store, op.now).await?;
     Ok(id)
 }

@@ -32,6 +32,25 @@ pub struct Component {
     pub updated_by: String,
 }
 
+impl Component {
+    /// The mark of what its form shows, the date in force included: see
+    /// [`crate::edit_mark`].
+    pub fn edit_mark(&self) -> String {
+        let i = &self.input;
+        let end = date_text(i.support_end).unwrap_or_default();
+        crate::edit_mark(&[
+            i.kind.as_str(),
+            &i.product,
+            &i.vendor,
+            &i.version,
+            &i.runs_on,
+            i.cpe.as_deref().unwrap_or_default(),
+            &end,
+            &i.reason,
+        ])
+    }
+}
+
 /// A component as it stood at a moment (for reports).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentAsOf {
@@ -203,6 +222,30 @@ impl Store {
         id: Option<i64>,
         input: &ComponentInput,
     ) -> Result<i64, StoreError> {
+        self.write_component(ctx, system_id, id.map(|id| (id, None)), input).await
+    }
+
+    /// Changes component `id` from a form that showed it with mark `seen`
+    /// ([`Component::edit_mark`]): `Stale` when it no longer bears it.
+    pub async fn change_component(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        id: i64,
+        input: &ComponentInput,
+        seen: &str,
+    ) -> Result<i64, StoreError> {
+        self.write_component(ctx, system_id, Some((id, Some(seen))), input).await
+    }
+
+    async fn write_component(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        editing: Option<(i64, Option<&str>)>,
+        input: &ComponentInput,
+    ) -> Result<i64, StoreError> {
+        let id = editing.map(|(id, _)| id);
         let mut tx = self.begin().await?;
         lock_system(&mut tx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
@@ -218,6 +261,9 @@ impl Store {
         let (id, action) = match id {
             Some(id) => {
                 let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+                if editing.and_then(|(_, seen)| seen).is_some_and(|seen| seen != before.edit_mark()) {
+                    return Err(StoreError::Stale);
+                }
                 update(&mut tx, ctx, &before, input, &f).await?;
                 (id, "changed")
             }

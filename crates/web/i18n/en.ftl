@@ -954,6 +954,7 @@ inventory-remove = Remove
 inventory-updated = Last changed
 inventory-add = Add
 inventory-saved = The inventory was saved.
+inventory-changed-meanwhile = Someone else changed this component after the page was opened, so nothing was saved. What you typed is kept; check the change above, then save again.
 inventory-removed = Removed from the inventory.
 inventory-taken = The same product, vendor and place is listed already.
 inventory-too-many = That is more than one system may list.

@@ -954,6 +954,7 @@ inventory-remove = 削除する
 inventory-updated = 最終更新
 inventory-add = 追加する
 inventory-saved = ソフトウェア構成を保存しました。
+inventory-changed-meanwhile = この構成要素は画面を開いた後に他の人が変更したため、保存していません。入力した内容はそのまま残しています。上の内容で変更を確かめてから、もう一度保存してください。
 inventory-removed = ソフトウェア構成から削除しました。
 inventory-taken = 同じ製品・ベンダ・稼働場所のものが既に登録されています。
 inventory-too-many = 1 システムに登録できる件数を超えます。

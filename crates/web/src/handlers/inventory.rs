@@ -92,6 +92,9 @@ pub struct ComponentForm {
     pub cpe: String,
     pub support_end: String,
     pub reason: String,
+    /// The mark of the component the edit form showed
+    /// (`Component::edit_mark`); empty on the add form.
+    pub seen: String,
 }
 
 impl ComponentForm {
@@ -111,6 +114,7 @@ impl ComponentForm {
                 _ => String::new(),
             },
             reason: i.reason.clone(),
+            seen: c.edit_mark(),
         }
     }
 
@@ -322,9 +326,19 @@ pub async fn save_component(
     Form(form): Form<ComponentForm>,
 ) -> Reply {
     let mut errors = FormErrors::new();
+    let mut form = form;
     if let Some(input) = form.parse(&page, &mut errors) {
-        match inv::save(&who.op(&page), id, Some(cid), &input).await {
+        match inv::save(&who.op(&page), id, Some((cid, &form.seen)), &input).await {
             Ok(_) => return done(&page, "inventory-saved", &format!("/systems/{id}/inventory")).await,
+            // Changed by someone else since the form was shown: what was
+            // typed is shown again with the component's mark now, so that
+            // saving again replaces it knowingly.
+            Err(Refused::Stale) => {
+                errors.add("product", page.t().get("inventory-changed-meanwhile"));
+                let inv = inv::inventory(&who.op(&page), id).await?;
+                let now = inv.components.iter().find(|c| c.id == cid).ok_or(Refused::NotFound)?;
+                form.seen = now.edit_mark();
+            }
             Err(e) => refused_field(&page, e, &mut errors)?,
         }
     }

@@ -462,6 +462,16 @@ impl Client {
         self.post(&path, &form).await
     }
 
+    /// Saves component `cid` of system `sys` as its page's form does: with
+    /// the mark of the component the page showed.
+    pub async fn save_component(&self, sys: i64, cid: i64, fields: &[(&str, &str)]) -> Res {
+        let path = format!("/systems/{sys}/inventory/{cid}");
+        let seen = hidden_in(&self.get(&path).await.body, "seen");
+        let mut form = fields.to_vec();
+        form.push(("seen", &seen));
+        self.post(&path, &form).await
+    }
+
     /// Uploads a file to requirement `n` of system `sys` as the item page's form does.
     pub async fn upload(&self, sys: i64, n: u32, name: &str, bytes: Vec<u8>) -> Res {
         self.upload_form(sys, n, name, bytes, None, true).await

@@ -141,10 +141,10 @@ async fn those_who_answer_a_system_keep_its_inventory_through_forms_and_sheets_a
 
         // The department keeps it too; the officer sees it and changes nothing.
         let nginx = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.product == "nginx").unwrap();
-        d.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;
         let r = d
-            .post(
-                &format!("/systems/{sys}/inventory/{}", nginx.id),
+            .save_component(
+                sys,
+                nginx.id,
                 &[
                     ("kind", "middleware"),
                     ("product", "nginx"),
@@ -423,9 +423,8 @@ async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
 
         // A new date (an extended support contract) is alerted afresh when it nears.
         let tomcat = app.store.components(sys).await.unwrap()[0].id;
-        v.get(&format!("/systems/{sys}/inventory/{tomcat}")).await;
         let soon = app.now().to_offset(mamori_core::jst::JST).date() + Duration::days(30);
-        let r = v.post(&format!("/systems/{sys}/inventory/{tomcat}"), &fields("Tomcat", soon.to_string().leak())).await;
+        let r = v.save_component(sys, tomcat, &fields("Tomcat", soon.to_string().leak())).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(warn(&app).await, 1, "{}: ending again, for the new date", app.backend);
         app.close().await;
@@ -599,10 +598,10 @@ async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_tho
 
         // Upgraded past the range: the open NVD match goes, JVN's stays to be checked.
         let nginx = app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.runs_on == "web01").unwrap();
-        v.get(&format!("/systems/{sys}/inventory/{}", nginx.id)).await;
         let r = v
-            .post(
-                &format!("/systems/{sys}/inventory/{}", nginx.id),
+            .save_component(
+                sys,
+                nginx.id,
                 &[
                     ("kind", "middleware"),
                     ("product", "nginx"),
@@ -847,6 +846,68 @@ async fn a_vendor_s_workbook_spanning_the_whole_grid_is_refused_and_the_server_g
         assert!(r.body.contains("シートの使用範囲が広すぎます"), "{}", r.body);
         assert!(listed(&app, sys).await.is_empty(), "nothing imported");
         assert_eq!(vendor.get(&format!("/systems/{sys}/inventory")).await.status, StatusCode::OK);
+        app.close().await;
+    }
+}
+
+/// Two people of the vendor change one component from pages opened before
+/// either saved (one records the upgrade to 1.26.3, the other a reason):
+/// the second save put the old version back unseen. Now exactly one of two
+/// saves at once lands; the other saves nothing, keeps what was typed and
+/// says so; saving from that page replaces it knowingly. A save without
+/// its mark saves nothing.
+#[tokio::test]
+async fn a_component_changed_meanwhile_is_not_replaced_unseen() {
+    for app in App::each(Options::default()).await {
+        let (sys, v, _) = vendors_system(&app).await;
+        let vendor = app.store.system(sys).await.unwrap().unwrap().input.vendor_id;
+        let (v2, _) = app.signed_in("vendor-a2", Role::Vendor, vendor).await;
+        let nginx = [("kind", "middleware"), ("product", "nginx"), ("version", "1.24.0"), ("runs_on", "web01")];
+        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let cid = app.store.components(sys).await.unwrap()[0].id;
+        let page = format!("/systems/{sys}/inventory/{cid}");
+        let seen = crate::harness::hidden_in(&v.get(&page).await.body, "seen");
+        assert_eq!(seen, crate::harness::hidden_in(&v2.get(&page).await.body, "seen"));
+        let save = async |c: &Client, version: &str, reason: &str, seen: &str| {
+            let fields = [
+                ("kind", "middleware"),
+                ("product", "nginx"),
+                ("version", version),
+                ("runs_on", "web01"),
+                ("reason", reason),
+                ("seen", seen),
+            ];
+            c.post(&page, &fields).await
+        };
+        let (r1, r2) = tokio::join!(save(&v, "1.26.3", "", &seen), save(&v2, "1.24.0", "更新は来月", &seen));
+        let landed = |r: &Res| r.status == StatusCode::SEE_OTHER;
+        assert_eq!(
+            [&r1, &r2].iter().filter(|r| landed(r)).count(),
+            1,
+            "{}: {} / {}",
+            app.backend,
+            r1.status,
+            r2.status
+        );
+        let (kept, lost, loser, typed) = if landed(&r1) {
+            ("1.26.3", &r2, &v2, ("1.24.0", "更新は来月"))
+        } else {
+            ("1.24.0", &r1, &v, ("1.26.3", ""))
+        };
+        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
+        assert!(lost.body.contains("他の人が変更したため、保存していません"), "{}: {}", app.backend, lost.body);
+        assert!(lost.body.contains(&format!("value=\"{}\"", typed.0)), "{}: what was typed is kept", app.backend);
+        let version = async || app.store.components(sys).await.unwrap()[0].input.version.clone();
+        assert_eq!(version().await, kept, "{}", app.backend);
+
+        // Without the mark, nothing is saved either.
+        assert_eq!(save(&v, "9.9.9", "", "").await.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(version().await, kept, "{}", app.backend);
+
+        // The refused page carries the mark of the component as it is now.
+        let r = save(loser, typed.0, typed.1, &crate::harness::hidden_in(&lost.body, "seen")).await;
+        assert!(landed(&r), "{}: {}", app.backend, r.body);
+        assert_eq!(version().await, typed.0, "{}", app.backend);
         app.close().await;
     }
 }
