@@ -151,3 +151,44 @@ impl From<StoreError> for Refused {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::off_the_workers;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// On a runtime of one worker, the work waits for a task that only
+    /// that worker can run: read on the worker itself, it would wait out
+    /// its ten seconds and fail; off the workers, the task runs meanwhile.
+    /// Three times as many as the cores at once, never more than the cores
+    /// run together (without the limit, the blocking pool runs them all).
+    #[tokio::test(flavor = "current_thread")]
+    async fn uploaded_workbooks_are_read_off_the_request_workers_never_more_at_once_than_the_cores() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker_task = tokio::spawn(async move { tx.send(()).unwrap() });
+        let read = off_the_workers(move || rx.recv_timeout(Duration::from_secs(10)).is_ok()).await.unwrap();
+        assert!(read, "the worker ran its task while the work was being done");
+        worker_task.await.unwrap();
+
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let works: Vec<_> = (0..cores * 3)
+            .map(|_| {
+                let (running, peak) = (running.clone(), peak.clone());
+                tokio::spawn(off_the_workers(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(50));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for w in works {
+            w.await.unwrap().unwrap();
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert!((1..=cores).contains(&peak), "{peak} at once, {cores} cores");
+    }
+}
