@@ -324,18 +324,14 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.
         let list = officer.get(&s).await.body;
-        let marker = "name=\"revision\" value=\"";
-        let seen = list.split(marker).nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+        let seen = hidden_in(&list, "revision");
         let r = officer
             .post(&format!("{s}/approvals"), &[("revision", seen.as_str()), ("confirm", "yes"), ("item", "1")])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/approvals", "answer.reviewed", "officer2", Some("system")).await;
         for n in &applicable[1..] {
-            let page = officer.get(&format!("{s}/items/{n}")).await.body;
-            let marker = "name=\"revision\" value=\"";
-            let from = page.find(marker).expect("the revision in the review form") + marker.len();
-            let revision = page[from..].split('"').next().unwrap().to_owned();
+            let revision = hidden_in(&officer.get(&format!("{s}/items/{n}")).await.body, "revision");
             let r = officer
                 .post(
                     &format!("{s}/items/{n}/review"),

@@ -365,6 +365,14 @@ pub fn vendor_change_form<'a>(
     ]
 }
 
+/// Of two saves sent at once from pages showing the same thing, exactly
+/// one landed (a redirect): whether it was the first.
+pub fn first_of_two_landed(a: &Res, b: &Res, backend: &str) -> bool {
+    let landed = |r: &Res| r.status == StatusCode::SEE_OTHER;
+    assert_eq!(usize::from(landed(a)) + usize::from(landed(b)), 1, "{backend}: {} / {}", a.status, b.status);
+    landed(a)
+}
+
 /// The value of the hidden field `name` in the first form of a page that has one.
 pub fn hidden_in(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
@@ -440,36 +448,31 @@ impl Client {
         self.post("/password", &[("current_password", current), ("new_password", new), ("confirm_password", new)]).await
     }
 
-    /// Saves the answer to requirement `n` of system `sys` as the item
-    /// page's form does: with the answer's revision the page showed.
+    /// Posts `fields` to `path` as the form on that page does: with the
+    /// hidden `carried` value the page showed (a revision or a mark), none
+    /// when the page has no such form (another's item, a submitted part).
+    pub async fn post_as_shown(&self, path: &str, carried: &str, fields: &[(&str, &str)]) -> Res {
+        let page = self.get(path).await;
+        let marker = format!("name=\"{carried}\" value=\"");
+        let shown = page.body.split(&marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+        let mut form = fields.to_vec();
+        form.push((carried, &shown));
+        self.post(path, &form).await
+    }
+
+    /// Saves the answer to requirement `n` of system `sys` from its page.
     pub async fn answer(&self, sys: i64, n: u32, fields: &[(&str, &str)]) -> Res {
-        let page = self.get(&format!("/systems/{sys}/items/{n}")).await;
-        // A page without the form (another's item, a part submitted) sends none.
-        let marker = "name=\"revision\" value=\"";
-        let revision = page.body.split(marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
-        let mut form = fields.to_vec();
-        form.push(("revision", &revision));
-        self.post(&format!("/systems/{sys}/items/{n}"), &form).await
+        self.post_as_shown(&format!("/systems/{sys}/items/{n}"), "revision", fields).await
     }
 
-    /// Saves record `rid` of system `sys` as its page's form does: with the
-    /// record's revision the page showed.
+    /// Saves record `rid` of system `sys` from its page.
     pub async fn save_record(&self, sys: i64, rid: i64, fields: &[(&str, &str)]) -> Res {
-        let path = format!("/systems/{sys}/records/{rid}");
-        let revision = hidden_in(&self.get(&path).await.body, "revision");
-        let mut form = fields.to_vec();
-        form.push(("revision", &revision));
-        self.post(&path, &form).await
+        self.post_as_shown(&format!("/systems/{sys}/records/{rid}"), "revision", fields).await
     }
 
-    /// Saves component `cid` of system `sys` as its page's form does: with
-    /// the mark of the component the page showed.
+    /// Saves component `cid` of system `sys` from its page.
     pub async fn save_component(&self, sys: i64, cid: i64, fields: &[(&str, &str)]) -> Res {
-        let path = format!("/systems/{sys}/inventory/{cid}");
-        let seen = hidden_in(&self.get(&path).await.body, "seen");
-        let mut form = fields.to_vec();
-        form.push(("seen", &seen));
-        self.post(&path, &form).await
+        self.post_as_shown(&format!("/systems/{sys}/inventory/{cid}"), "seen", fields).await
     }
 
     /// Uploads a file to requirement `n` of system `sys` as the item page's form does.
