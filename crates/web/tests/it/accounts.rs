@@ -326,16 +326,14 @@ async fn an_account_changed_meanwhile_is_not_overwritten_by_a_form_shown_before(
         let move_to_c = vendor_change_form("moving さん", "moving@example.lg.jp", &vc, "異動 (C)", &seen_b);
         let (ra, rb) = tokio::join!(a.post(&to, &move_to_b), b.post(&to, &move_to_c));
         let saved = |r: &crate::harness::Res| r.status == StatusCode::SEE_OTHER && r.location() == to;
-        let a_first = crate::harness::first_of_two_landed(&ra, &rb, app.backend);
+        let a_first = crate::harness::first_of_two_landed(
+            &ra,
+            &rb,
+            app.backend,
+            "この間に他の管理者がこのアカウントを変更したため",
+        );
         let (won, saved_one, lost) = if a_first { (vendor_b, &ra, &rb) } else { (vendor_c, &rb, &ra) };
         assert_eq!(saved_one.location(), to, "{}", app.backend);
-        assert_eq!(lost.status, StatusCode::OK, "{}", app.backend);
-        assert!(
-            lost.body.contains("この間に他の管理者がこのアカウントを変更したため"),
-            "{}: {}",
-            app.backend,
-            lost.body
-        );
         let now = app.store.account_by_id(id).await.unwrap().unwrap();
         assert_eq!(now.organisation_id, Some(won), "{}", app.backend);
         // The refused form shows the account as it is now, with a new mark.

@@ -366,10 +366,14 @@ pub fn vendor_change_form<'a>(
 }
 
 /// Of two saves sent at once from pages showing the same thing, exactly
-/// one landed (a redirect): whether it was the first.
-pub fn first_of_two_landed(a: &Res, b: &Res, backend: &str) -> bool {
+/// one landed (a redirect) and the other came back as a page `saying` why:
+/// whether the first landed.
+pub fn first_of_two_landed(a: &Res, b: &Res, backend: &str, saying: &str) -> bool {
     let landed = |r: &Res| r.status == StatusCode::SEE_OTHER;
     assert_eq!(usize::from(landed(a)) + usize::from(landed(b)), 1, "{backend}: {} / {}", a.status, b.status);
+    let refused = if landed(a) { b } else { a };
+    assert_eq!(refused.status, StatusCode::OK, "{backend}");
+    assert!(refused.body.contains(saying), "{backend}: {}", refused.body);
     landed(a)
 }
 
