@@ -5,6 +5,7 @@
 use crate::{checklist, Op, Refused};
 use mamori_files::evidence::{self, Clamd, Kind, ScanResult};
 use mamori_store::evidence::NewEvidence;
+use mamori_store::StoreError;
 
 /// A file offered as evidence.
 pub struct Upload<'a> {
@@ -30,6 +31,22 @@ pub enum Rejected {
     Refused(evidence::Refusal),
     Infected,
     ScannerDown,
+    /// The organisation's files would pass its storage quota (in bytes).
+    OverQuota(u64),
+    /// The answer (or the library) holds as many as it may.
+    TooMany(usize),
+}
+
+impl Rejected {
+    /// A store refusal that is the file's to answer for: over the quota,
+    /// or one too many; with the reason to record.
+    pub(crate) fn of_store(e: StoreError) -> Result<(Rejected, &'static str), Refused> {
+        match e {
+            StoreError::Quota(q) => Ok((Rejected::OverQuota(q), "over_quota")),
+            StoreError::Limit(n) => Ok((Rejected::TooMany(n), "too_many_files")),
+            other => Err(other.into()),
+        }
+    }
 }
 
 /// Adds a file to one answer, or says why not.
@@ -65,7 +82,14 @@ pub async fn upload(
         replaces: file.replaces,
         by: Some(org),
     };
-    Ok(Ok(op.store.add_evidence(&ctx, s.id, &new).await?))
+    match op.store.add_evidence(&ctx, s.id, &new).await {
+        Ok(id) => Ok(Ok(id)),
+        Err(e) => {
+            let (rejected, why) = Rejected::of_store(e)?;
+            reject(op, s.id, file, why).await?;
+            Ok(Err(rejected))
+        }
+    }
 }
 
 /// A file that passed every check.

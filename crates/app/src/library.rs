@@ -81,7 +81,26 @@ pub async fn upload(
         Ok(a) => a,
         Err(r) => return Ok(Err(r)),
     };
-    Ok(Ok(op.store.add_document(&op.ctx(), org, title, &doc_file(file, &a)).await?))
+    let added = op.store.add_document(&op.ctx(), org, title, &doc_file(file, &a)).await;
+    stored(op, org, file, added).await
+}
+
+/// What came of storing a file: refused over the quota or the limit (and
+/// recorded), as its upload's answer.
+async fn stored(
+    op: &Op<'_>,
+    org: i64,
+    file: &LibraryFile<'_>,
+    r: Result<i64, mamori_store::StoreError>,
+) -> Result<Result<i64, Rejected>, Refused> {
+    match r {
+        Ok(id) => Ok(Ok(id)),
+        Err(e) => {
+            let (rejected, why) = Rejected::of_store(e)?;
+            op.store.record_rejected_document(&op.ctx(), org, file.name, why).await?;
+            Ok(Err(rejected))
+        }
+    }
 }
 
 /// A new revision of one of the person's documents; returns its number.
@@ -97,7 +116,8 @@ pub async fn revise(
         Ok(a) => a,
         Err(r) => return Ok(Err(r)),
     };
-    Ok(Ok(op.store.add_document_revision(&op.ctx(), id, org, &doc_file(file, &a)).await?))
+    let added = op.store.add_document_revision(&op.ctx(), id, org, &doc_file(file, &a)).await;
+    stored(op, org, file, added).await
 }
 
 /// Links one of the person's documents to an item they answer.
@@ -106,8 +126,16 @@ pub async fn link(op: &Op<'_>, id: i64, system_id: i64, number: u32, pin: bool) 
     system(op, system_id).await?;
     match op.store.link_document(&op.ctx(), id, org, system_id, number, pin).await {
         Err(mamori_store::StoreError::Taken) => Err(Refused::Taken),
+        Err(mamori_store::StoreError::Limit(_)) => Err(Refused::Invalid("too_many_files")),
         other => Ok(other?),
     }
+}
+
+/// What the person's organisation stores, evidence and library together,
+/// and its quota (`None`: no quota), in bytes.
+pub async fn storage(op: &Op<'_>) -> Result<(u64, Option<u64>), Refused> {
+    let org = answering_org(op)?;
+    Ok((op.store.stored_by(org).await?, op.store.organisation_quota()))
 }
 
 /// Removes a link from an item the person answers.

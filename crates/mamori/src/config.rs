@@ -180,6 +180,8 @@ struct FileEvidence {
     max_mb: Option<u64>,
     /// `unix:/run/clamav/clamd.ctl` or `tcp:127.0.0.1:3310`
     clamd: Option<String>,
+    /// What one organisation stores, evidence and library together.
+    quota_mb: Option<u64>,
 }
 
 /// `[security]`: the rules of identity (checklist items 4, 5, 41, 46, 65).
@@ -467,7 +469,9 @@ impl Config {
             }
             parsed
         });
-        let evidence = mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd };
+        let quota_mb = positive("evidence.quota_mb", file.evidence.quota_mb, 10_240, &mut errors).min(1 << 30);
+        let evidence =
+            mamori_web::EvidenceConfig { max_bytes: max_mb * 1024 * 1024, clamd, quota_bytes: quota_mb << 20 };
         let audit = resolve_audit(&file.audit, &data_dir, &mut errors);
         let scan = crate::scanning::resolve_scan(&file.scan, &mut errors);
         let notify = crate::notifying::resolve(&file.notify, &mut errors);

@@ -40,6 +40,9 @@ pub enum StoreError {
     /// The change would take a list beyond its limit.
     #[error("over the limit of {0}")]
     Limit(usize),
+    /// The organisation's files would pass its storage quota (in bytes).
+    #[error("over the storage quota of {0} bytes")]
+    Quota(u64),
     /// The change would leave no enabled administrator.
     #[error("the last administrator")]
     LastAdministrator,

@@ -76,26 +76,67 @@ impl EvidenceRow {
     }
 }
 
+/// The most files one answer holds (each file is listed in the answer's
+/// cell of every workbook, and a vendor could otherwise add them without
+/// end); library documents linked to it count apart, to the same limit.
+pub const MAX_FILES_PER_ITEM: usize = 50;
+
 impl Store {
+    /// Sets the most bytes one organisation may store, its evidence files
+    /// and its library's revisions together (the `[evidence] quota_mb`
+    /// setting, set once at start).
+    pub fn set_organisation_quota(&self, bytes: u64) {
+        self.shared.quota.store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The quota set, if any.
+    pub fn organisation_quota(&self) -> Option<u64> {
+        Some(self.shared.quota.load(std::sync::atomic::Ordering::Relaxed)).filter(|q| *q != u64::MAX)
+    }
+
+    /// The bytes organisation `org` stores: evidence files it added (since
+    /// files were attributed) and every revision in its library, deleted
+    /// documents' included (their files are kept).
+    pub async fn stored_by(&self, org: i64) -> Result<u64, StoreError> {
+        self.read(async |tx| stored_in(tx, org).await).await
+    }
+
     /// Stores a file with its audit event; returns its id. A file is a
     /// change of its answer: the workflow decides inside this transaction
     /// whether it may be added now, and a decided answer goes back to 審査待ち.
+    /// An answer holds at most [`MAX_FILES_PER_ITEM`] files (`Limit`); an
+    /// organisation's files stay within its quota (`Quota`).
     pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        if let Some(org) = e.by {
+            // Before any row is locked: every path takes this lock first.
+            self.lock_storage(&mut tx, org).await?;
+        }
         if let Some(old) = e.replaces {
             let removed = self.remove_in(&mut tx, ctx, system_id, old, (Some(e.number), e.by)).await?;
             append(&mut tx, ctx.now, removed).await?;
         }
         let change = (HistoryKind::Evidence, e.original_name);
         let system = self.evidence_changes_answer(&mut tx, ctx, system_id, (e.number, e.by), change).await?;
+        let held: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM evidence WHERE system_id = $1 AND round = $2 AND number = $3")
+                .bind(system.id).bind(system.round).bind(i64::from(e.number)).fetch_one(c).await?
+        });
+        if held >= MAX_FILES_PER_ITEM as i64 {
+            return Err(StoreError::Limit(MAX_FILES_PER_ITEM));
+        }
+        if let Some(org) = e.by {
+            self.within_quota(&mut tx, org, e.content.len()).await?;
+        }
         let sealed = tx.keys().seal_bytes("evidence_content.content", e.content);
         let id: i64 = with_conn!(tx, c => {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by, organisation_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             )
             .bind(system.id).bind(system.round).bind(i64::from(e.number)).bind(e.original_name).bind(e.content_type)
             .bind(e.content.len() as i64).bind(e.sha256).bind(e.expires_on).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)
+            .bind(e.by)
             .fetch_one(&mut *c).await?;
             sqlx::query("INSERT INTO evidence_content (evidence_id, content) VALUES ($1, $2)")
                 .bind(id).bind(&sealed).execute(&mut *c).await?;
@@ -248,5 +289,44 @@ impl Store {
             .target("organisation", org.to_string())
             .changes(Changes::new().with("library", true).with("name", name).with("why", why));
         self.audit_record(ctx.now, ev).await.map(drop)
+    }
+}
+
+/// The bytes organisation `org` stores, read in `tx`.
+async fn stored_in(tx: &mut Tx, org: i64) -> Result<u64, StoreError> {
+    let n: i64 = with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT CAST(COALESCE((SELECT SUM(size) FROM evidence WHERE organisation_id = $1), 0) \
+                  + COALESCE((SELECT SUM(r.size) FROM document_revision r JOIN document d ON d.id = r.document_id \
+                              WHERE d.organisation_id = $1), 0) AS BIGINT)",
+        )
+        .bind(org).fetch_one(c).await?
+    });
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+impl Store {
+    /// Serialises what organisation `org` stores (an advisory lock on
+    /// PostgreSQL; SQLite writes one at a time), so that files sent at once
+    /// cannot each pass the quota on the same total. Taken first in the
+    /// transaction, before any row lock, so that two paths never wait on
+    /// each other.
+    pub(crate) async fn lock_storage(&self, tx: &mut Tx, org: i64) -> Result<(), StoreError> {
+        if self.organisation_quota().is_some() && tx.backend() == crate::Backend::Postgres {
+            with_conn!(tx, c => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(format!("mamori.storage.{org}")).execute(c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses `adding` more bytes of organisation `org` beyond its quota;
+    /// under [`Store::lock_storage`].
+    pub(crate) async fn within_quota(&self, tx: &mut Tx, org: i64, adding: usize) -> Result<(), StoreError> {
+        let Some(quota) = self.organisation_quota() else { return Ok(()) };
+        if stored_in(tx, org).await?.saturating_add(adding as u64) > quota {
+            return Err(StoreError::Quota(quota));
+        }
+        Ok(())
     }
 }

@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     /// Write transactions begun since start (a cheap counter: tests use it
     /// to show that two requests did the same database work).
     pub(crate) writes: std::sync::atomic::AtomicU64,
+    /// The most bytes one organisation may store, evidence and library
+    /// together ([`Store::set_organisation_quota`]; none until set).
+    pub(crate) quota: std::sync::atomic::AtomicU64,
     /// Parsed catalog versions. A version never changes once imported, so
     /// each is parsed once per process and shared.
     pub(crate) catalogs: std::sync::Mutex<std::collections::HashMap<i64, catalog::Cached>>,
@@ -96,6 +99,7 @@ impl Store {
             pools,
             keys,
             writes: Default::default(),
+            quota: std::sync::atomic::AtomicU64::new(u64::MAX),
             catalogs: Default::default(),
             figures: Default::default(),
             systems: Default::default(),

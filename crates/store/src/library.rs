@@ -5,6 +5,7 @@
 //! and carries into the next round as a row, the content staying where it is.
 
 use crate::audit::append;
+use crate::evidence::MAX_FILES_PER_ITEM;
 use crate::identity::Ctx;
 use crate::revision::Key;
 use crate::systems::lock_system;
@@ -193,6 +194,13 @@ async fn own_document(tx: &mut Tx, id: i64, org: i64) -> Result<Document, StoreE
     document_in(tx, id).await?.filter(|d| d.organisation_id == org && !d.deleted).ok_or(StoreError::Missing)
 }
 
+/// The most documents one organisation's library holds, deleted ones
+/// included (each is kept, with its files).
+pub const MAX_DOCUMENTS: usize = 2_000;
+
+/// The most revisions of one document.
+pub const MAX_REVISIONS: i64 = 200;
+
 /// Stores a revision and its content; returns the audit event of the upload.
 async fn insert_revision(
     tx: &mut Tx,
@@ -226,8 +234,19 @@ async fn insert_revision(
 
 impl Store {
     /// Adds a document to organisation `org`'s library (its first revision).
+    /// `Quota` beyond the organisation's quota; `Limit` past
+    /// [`MAX_DOCUMENTS`] documents, deleted ones included (their files
+    /// are kept).
     pub async fn add_document(&self, ctx: &Ctx, org: i64, title: &str, f: &NewDocFile<'_>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        self.lock_storage(&mut tx, org).await?;
+        self.within_quota(&mut tx, org, f.content.len()).await?;
+        let held: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM document WHERE organisation_id = $1").bind(org).fetch_one(c).await?
+        });
+        if held >= MAX_DOCUMENTS as i64 {
+            return Err(StoreError::Limit(MAX_DOCUMENTS));
+        }
         let id: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO document (organisation_id, title, created_at_us, created_by) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -244,7 +263,8 @@ impl Store {
     /// answer where the answer may change now (history line, back to
     /// 審査待ち); where it may not (submitted, approved, an earlier round),
     /// the link is pinned to the revision it showed, so that nothing
-    /// changes under a decision.
+    /// changes under a decision. `Quota` beyond the organisation's quota;
+    /// `Limit` past [`MAX_REVISIONS`].
     pub async fn add_document_revision(
         &self,
         ctx: &Ctx,
@@ -253,8 +273,13 @@ impl Store {
         f: &NewDocFile<'_>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
+        self.within_quota(&mut tx, org, f.content.len()).await?;
         let was = doc.newest().revision;
+        if was >= MAX_REVISIONS {
+            return Err(StoreError::Limit(MAX_REVISIONS as usize));
+        }
         let links: Vec<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 AND pinned_revision IS NULL ORDER BY id"))
                 .bind(id).fetch_all(c).await?
@@ -323,6 +348,13 @@ impl Store {
         let doc = own_document(&mut tx, id, org).await?;
         let change = (HistoryKind::Evidence, doc.title.as_str());
         let s = self.evidence_changes_answer(&mut tx, ctx, system_id, (number, Some(org)), change).await?;
+        let linked: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM document_link WHERE system_id = $1 AND round = $2 AND number = $3")
+                .bind(s.id).bind(s.round).bind(i64::from(number)).fetch_one(c).await?
+        });
+        if linked >= MAX_FILES_PER_ITEM as i64 {
+            return Err(StoreError::Limit(MAX_FILES_PER_ITEM));
+        }
         let pinned = pin.then(|| doc.newest().revision);
         with_conn!(tx, c => {
             sqlx::query(

@@ -80,11 +80,14 @@ pub struct EvidenceConfig {
     pub max_bytes: usize,
     /// Scan every upload before accepting it, when set (item 58).
     pub clamd: Option<mamori_files::evidence::Clamd>,
+    /// The most bytes one organisation stores, evidence and library
+    /// together (default 10 GiB).
+    pub quota_bytes: u64,
 }
 
 impl Default for EvidenceConfig {
     fn default() -> Self {
-        EvidenceConfig { max_bytes: 20 * 1024 * 1024, clamd: None }
+        EvidenceConfig { max_bytes: 20 * 1024 * 1024, clamd: None, quota_bytes: 10 * 1024 * 1024 * 1024 }
     }
 }
 
@@ -162,6 +165,7 @@ pub struct Shared {
 
 impl AppState {
     pub fn new(store: Store, sessions: Sessions, config: WebConfig, clock: Arc<dyn Clock>) -> Self {
+        store.set_organisation_quota(config.evidence.quota_bytes);
         let shared = Shared {
             sessions,
             config: Arc::new(config),

@@ -42,17 +42,26 @@ struct LibraryPage<'a> {
     errors: FormErrors,
     title: String,
     max_mb: usize,
+    /// What the organisation stores against its quota, in words.
+    usage: String,
 }
 
 async fn library_page(page: &Page, who: &Acting, errors: FormErrors, title: String) -> Reply {
     let docs = library_op::documents(&who.op(page)).await?;
+    let (used, quota) = library_op::storage(&who.op(page)).await?;
     let p = page.ctx().await?;
+    let mb = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
+    let usage = match quota {
+        Some(q) => p.t.with("library-usage", &[("used", &mb(used)), ("quota", &mb(q))]),
+        None => String::new(),
+    };
     html(LibraryPage {
         p,
         docs: docs.iter().map(doc_row).collect(),
         errors,
         title,
         max_mb: page.config.evidence.max_bytes / (1024 * 1024),
+        usage,
     })
 }
 

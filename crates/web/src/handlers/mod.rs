@@ -289,6 +289,8 @@ pub(crate) fn rejected_message(
         Rejected::Refused(r) => ("file", t.get(r.message_key())),
         Rejected::Infected => ("file", t.get("evidence-infected")),
         Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),
+        Rejected::OverQuota(q) => ("file", t.with("evidence-over-quota", &[("mb", &(q / (1024 * 1024)).to_string())])),
+        Rejected::TooMany(n) => ("file", t.with("evidence-too-many", &[("n", &n.to_string())])),
     };
     if field == "file" && !name.is_empty() {
         (field, t.with("evidence-refused-file", &[("name", name), ("why", &message)]))

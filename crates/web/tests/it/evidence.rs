@@ -5,6 +5,7 @@
 
 use crate::checklist::supplied_system;
 use crate::harness::{App, Options};
+use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
 use std::io::Write;
 
@@ -286,4 +287,100 @@ async fn a_file_removed_while_a_new_round_starts_is_left_to_the_round_it_belongs
     assert_eq!(removing.await.unwrap(), StatusCode::NOT_FOUND);
     assert!(app.store.evidence(file).await.unwrap().is_some(), "the first round's file is kept");
     app.close().await;
+}
+
+/// A vendor (or whoever holds its account) fills the server's disk by
+/// uploading file after file: nothing bounded what one organisation
+/// stored. Its evidence and its library now stay within its quota, also
+/// when ten files are sent at once (exactly as many land as fit); a file
+/// beyond it is refused with a message and recorded; removing a file
+/// makes room; another organisation's room is its own; and one answer
+/// holds at most fifty files.
+#[tokio::test]
+async fn an_organisation_s_files_stay_within_its_quota_even_sent_at_once_and_an_answer_holds_at_most_fifty() {
+    let opts = Options { evidence_quota_bytes: Some(1_000_000), ..Options::default() };
+    for app in App::each(opts).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let org = app.store.system(sys).await.unwrap().unwrap().input.vendor_id.unwrap();
+        let dept = app.store.system(sys).await.unwrap().unwrap().input.department_id;
+        let second = crate::checklist::system(&app, dept, Some(org), "電子申請システム").await;
+        let text = |k: usize, size: usize| format!("証跡 {k:02}\n{}", "a".repeat(size)).into_bytes();
+        let r = vendor.upload(sys, 20, "first.txt", text(0, 90_000)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let first = app.store.evidence_for(sys, 1, 20).await.unwrap()[0].id;
+
+        // Nine files of 300 kB at once, to two systems and the library
+        // (which locks no system): with 90 kB held, three fit in 1 MB.
+        let sent: Vec<_> = (1..=9u32)
+            .map(|n| {
+                let (c, bytes) = (vendor.clone(), text(n as usize, 300_000));
+                tokio::spawn(async move {
+                    match n % 3 {
+                        0 => c.upload(sys, n, &format!("big-{n}.txt"), bytes).await,
+                        1 => c.upload(second, n, &format!("big-{n}.txt"), bytes).await,
+                        _ => {
+                            let title = format!("資料 {n}");
+                            crate::library::post_document(&c, "/library", Some(&title), "big.txt", &bytes, "").await
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut landed = 0;
+        for t in sent {
+            let r = t.await.unwrap();
+            if r.status == StatusCode::SEE_OTHER {
+                landed += 1;
+            } else {
+                assert!(r.body.contains("組織ごとに保存できる容量"), "{}: {}", app.backend, r.body);
+            }
+        }
+        let files = async |sys: i64| app.store.evidence_of_round(sys, 1).await.unwrap();
+        let held = files(sys).await.len() + files(second).await.len() + app.store.documents(org).await.unwrap().len();
+        assert_eq!((landed, held), (3, 4), "{}: three of 300 kB fit beside the first", app.backend);
+        let used = app.store.stored_by(org).await.unwrap();
+        assert!((990_000..=1_000_000).contains(&used), "{}: {used}", app.backend);
+        let events = app.store.audit_recent(200).await.unwrap();
+        let over = |action: &str| {
+            events.iter().filter(|e| e.record.action == action && e.record.changes.contains("over_quota")).count()
+        };
+        assert_eq!(over("evidence.rejected") + over("document.rejected"), 6, "{}: each refusal recorded", app.backend);
+
+        // Whatever still fits, fits; the rest is refused.
+        let r = crate::library::post_document(&vendor, "/library", Some("手順書"), "a.txt", &[b'x'; 20_000], "").await;
+        assert!(r.body.contains("組織ごとに保存できる容量"), "{}: {}", app.backend, r.body);
+        let room = (1_000_000 - used) as usize;
+        let r =
+            crate::library::post_document(&vendor, "/library", Some("手順書"), "a.txt", &vec![b'x'; room], "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.stored_by(org).await.unwrap(), 1_000_000, "{}", app.backend);
+        let library = vendor.get("/library").await.body;
+        assert!(library.contains("保存している容量: 1.0 MB (上限 1.0 MB"), "{}: the library says so", app.backend);
+
+        // Another organisation has room of its own.
+        let b = app.org("ベンダーB", OrgKind::Vendor).await;
+        let other_sys = crate::checklist::system(&app, dept, Some(b), "財務会計システム").await;
+        let (other, _) = app.signed_in("vendor-b", Role::Vendor, Some(b)).await;
+        let r = other.upload(other_sys, 1, "b.txt", text(0, 300_000)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+
+        // Removing a file makes room again.
+        let page = format!("/systems/{sys}/items/20");
+        vendor.get(&page).await;
+        let r = vendor.post(&format!("{page}/evidence/{first}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = vendor.upload(sys, 20, "again.txt", text(0, 80_000)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        // One answer holds fifty files; the fifty-first is refused.
+        app.store.set_organisation_quota(u64::MAX);
+        let on_12 = async |k: usize| vendor.upload(sys, 12, &format!("小-{k}.txt"), text(k, 10)).await;
+        for k in 0..50 {
+            assert_eq!(on_12(k).await.status, StatusCode::SEE_OTHER, "{}: file {k}", app.backend);
+        }
+        let r = on_12(50).await;
+        assert!(r.body.contains("登録できるのは 50 件までです"), "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.evidence_for(sys, 1, 12).await.unwrap().len(), 50, "{}", app.backend);
+        app.close().await;
+    }
 }

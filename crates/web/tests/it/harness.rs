@@ -76,6 +76,8 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The connections one address may hold (the default's otherwise).
     pub max_connections_per_address: Option<usize>,
+    /// What one organisation may store (the default's otherwise).
+    pub evidence_quota_bytes: Option<u64>,
 }
 
 impl App {
@@ -121,6 +123,7 @@ impl App {
             evidence: mamori_web::EvidenceConfig {
                 max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
                 clamd: opts.clamd.map(mamori_files::evidence::Clamd::Unix),
+                quota_bytes: opts.evidence_quota_bytes.unwrap_or(10 << 30),
             },
             vendor_scan_gap: time::Duration::minutes(10),
             report_month: 4,

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 
-async fn post_document(
+pub(crate) async fn post_document(
     c: &Client,
     path: &str,
     title: Option<&str>,

@@ -133,6 +133,10 @@ pub async fn link_document(
         Ok(doc) => match mamori_app::library::link(&who.op(&page), doc, s.id, number, form.pin.is_some()).await {
             Ok(()) => return done(&page, "library-linked", &format!("/systems/{id}/items/{number}")).await,
             Err(Refused::Taken) => errors.add("document", t.get("library-link-taken")),
+            Err(Refused::Invalid("too_many_files")) => {
+                let n = mamori_store::evidence::MAX_FILES_PER_ITEM.to_string();
+                errors.add("document", t.with("evidence-too-many", &[("n", &n)]));
+            }
             Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
         },
     }
