@@ -232,9 +232,16 @@ impl Asked {
 }
 
 /// Records a refusal to a signed-in person (`why`: `permission`, or
-/// `not_found`).
+/// `not_found`): one by one up to a limit a minute, then counted
+/// ([`crate::refusals`]).
 async fn deny(state: &AppState, user: &CurrentUser, asked: Asked, why: &str) -> Result<(), Response> {
     let changes = Changes::new().with("path", asked.path).with("method", asked.method.as_str()).with("why", why);
     let ev = NewEvent::new(user.actor(), asked.origin, Action::AccessDenied, Outcome::Denied).changes(changes);
-    state.store.audit_record(state.clock.now(), ev).await.map(drop).map_err(|e| internal(format!("audit: {e}")))
+    let now = state.clock.now();
+    let (each, done) = state.refusals.note_signed_in(now, user.account().id, ev);
+    crate::refusals::Refusals::write(&state.store, now, done).await;
+    match each {
+        Some(ev) => state.store.audit_record(now, ev).await.map(drop).map_err(|e| internal(format!("audit: {e}"))),
+        None => Ok(()),
+    }
 }

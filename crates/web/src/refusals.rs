@@ -4,6 +4,12 @@
 //! refused requests; without this, each would be a permanent link in the
 //! audit chain. The table is bounded: past [`MAX_KEYS`] addresses in one
 //! minute, the rest are counted together under `*`.
+//!
+//! A signed-in person's refusals are recorded one by one, each with its
+//! path, up to [`SIGNED_IN_EACH`] a minute; past that, the rest of the
+//! minute is counted into one event under their name, so that one account
+//! cannot grow the audit log without bound by asking for what is not
+//! theirs.
 
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_store::Store;
@@ -13,6 +19,9 @@ use time::OffsetDateTime;
 
 const MAX_KEYS: usize = 10_000;
 const MAX_PATH_CHARS: usize = 256;
+
+/// A signed-in person's refusals recorded one by one in a minute.
+pub const SIGNED_IN_EACH: u64 = 20;
 
 #[derive(Default)]
 pub struct Refusals {
@@ -24,11 +33,19 @@ struct Bucket {
     /// Minutes since the epoch of the events in `counts`.
     minute: i64,
     counts: HashMap<(String, &'static str), Entry>,
+    /// By account: refusals this minute, and those past [`SIGNED_IN_EACH`].
+    signed_in: HashMap<i64, Counted>,
 }
 
 struct Entry {
     count: u64,
     sample_path: String,
+}
+
+struct Counted {
+    seen: u64,
+    /// The event that will carry the count (the first one counted).
+    over: Option<NewEvent>,
 }
 
 fn minute_of(t: OffsetDateTime) -> i64 {
@@ -54,6 +71,29 @@ impl Refusals {
         done
     }
 
+    /// A refusal of signed-in person `account`: `Some(event)` back while it
+    /// is among the first [`SIGNED_IN_EACH`] of the minute (the caller
+    /// records it), `None` once they are counted into one event for the
+    /// minute. Also returns the events of a minute that has ended.
+    pub fn note_signed_in(
+        &self,
+        now: OffsetDateTime,
+        account: i64,
+        event: NewEvent,
+    ) -> (Option<NewEvent>, Vec<NewEvent>) {
+        let mut b = self.inner.lock().expect("refusal table poisoned");
+        let minute = minute_of(now);
+        let done = if b.minute != minute { Self::drain(&mut b, minute) } else { Vec::new() };
+        // Accounts are few and known: the table is bounded by them.
+        let c = b.signed_in.entry(account).or_insert(Counted { seen: 0, over: None });
+        c.seen += 1;
+        if c.seen <= SIGNED_IN_EACH {
+            return (Some(event), done);
+        }
+        c.over.get_or_insert(event);
+        (None, done)
+    }
+
     /// The events of every minute before `now`'s (called by the server's
     /// periodic job and at shutdown, with a time past the last minute).
     pub fn take_finished(&self, now: OffsetDateTime) -> Vec<NewEvent> {
@@ -69,19 +109,26 @@ impl Refusals {
     fn drain(b: &mut Bucket, next_minute: i64) -> Vec<NewEvent> {
         let at = b.minute * 60;
         b.minute = next_minute;
-        std::mem::take(&mut b.counts)
-            .into_iter()
-            .map(|((addr, why), e)| {
-                let origin = Origin { client_addr: Some(addr), user_agent: None, request_id: None };
-                NewEvent::new(Actor::anonymous(), origin, Action::RequestsRefused, Outcome::Denied).changes(
-                    Changes::new()
-                        .with("why", why)
-                        .with("count", e.count)
-                        .with("minute", at)
-                        .with("sample_path", e.sample_path),
-                )
+        let anonymous = std::mem::take(&mut b.counts).into_iter().map(|((addr, why), e)| {
+            let origin = Origin { client_addr: Some(addr), user_agent: None, request_id: None };
+            NewEvent::new(Actor::anonymous(), origin, Action::RequestsRefused, Outcome::Denied).changes(
+                Changes::new()
+                    .with("why", why)
+                    .with("count", e.count)
+                    .with("minute", at)
+                    .with("sample_path", e.sample_path),
+            )
+        });
+        // The first refusal past the limit stands for the rest: its own
+        // fields, the count and the minute added.
+        let signed_in = std::mem::take(&mut b.signed_in).into_values().filter_map(|c| {
+            let counted = c.seen - SIGNED_IN_EACH.min(c.seen);
+            c.over.map(|ev| {
+                let changes = ev.changes.clone().with("count", counted).with("minute", at);
+                ev.changes(changes)
             })
-            .collect()
+        });
+        anonymous.chain(signed_in).collect()
     }
 
     /// Writes finished minutes' events to the audit log.

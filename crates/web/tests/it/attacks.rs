@@ -541,3 +541,45 @@ async fn a_visitor_s_body_is_capped_alike_with_the_token_in_a_header_or_in_the_f
     assert_eq!(small.status(), StatusCode::OK, "a small one with the header is read");
     app.close().await;
 }
+
+/// A signed-in vendor asks, again and again, for another vendor's system:
+/// each "not found" was one more permanent event in the audit chain, so
+/// one account could grow the log without bound. The first twenty of a
+/// minute are recorded one by one (who, where, which path); the rest of
+/// the minute become one event under the same name with their count.
+/// Another person's refusals in that minute are still recorded one by one.
+#[tokio::test]
+async fn a_signed_in_person_s_refusals_are_recorded_each_up_to_twenty_a_minute_then_counted_in_one() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, x, v, .. } = crate::checklist::cast(&app).await;
+        let denied = async || {
+            let events = app.store.audit_recent(1_000).await.unwrap();
+            events.into_iter().filter(|e| e.record.action == "access.denied").collect::<Vec<_>>()
+        };
+        for _ in 0..100 {
+            assert_eq!(x.get(&format!("/systems/{sys}")).await.status, StatusCode::NOT_FOUND);
+        }
+        assert_eq!(v.get("/audit").await.status, StatusCode::NOT_FOUND, "{}", app.backend);
+        let now = denied().await;
+        let of = |login: &str| now.iter().filter(|e| e.record.actor_login == login).count();
+        assert_eq!((of("vendor-b"), of("vendor-a")), (20, 1), "{}: twenty, and the other person's one", app.backend);
+        assert!(now.iter().all(|e| e.record.changes.contains("/systems/") || e.record.changes.contains("/audit")));
+
+        // The minute over, its other 80 are one event.
+        app.clock.advance(Duration::minutes(1));
+        assert_eq!(x.get(&format!("/systems/{sys}")).await.status, StatusCode::NOT_FOUND);
+        let after = denied().await;
+        let mine: Vec<_> = after.iter().filter(|e| e.record.actor_login == "vendor-b").collect();
+        assert_eq!(mine.len(), 22, "{}: 20, one for the other 80, and the new minute's first", app.backend);
+        let counted: Vec<_> = mine.iter().filter(|e| e.record.changes.contains("\"count\":80")).collect();
+        assert_eq!(
+            counted.len(),
+            1,
+            "{}: {:?}",
+            app.backend,
+            mine.iter().map(|e| &e.record.changes).collect::<Vec<_>>()
+        );
+        assert!(counted[0].record.changes.contains(&format!("/systems/{sys}")), "{}", app.backend);
+        app.close().await;
+    }
+}
