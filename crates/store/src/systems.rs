@@ -977,15 +977,17 @@ impl Store {
                 .bind(system.id).bind(old).fetch_all(&mut *c).await?;
             for id in ids {
                 let new_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by) \
-                     SELECT system_id, $2, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by \
+                    "INSERT INTO evidence (system_id, round, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by, organisation_id) \
+                     SELECT system_id, $2, number, original_name, content_type, size, sha256, expires_on, uploaded_at_us, uploaded_by, organisation_id \
                      FROM evidence WHERE id = $1 RETURNING id",
                 )
                 .bind(id).bind(new).fetch_one(&mut *c).await?;
                 sqlx::query("INSERT INTO evidence_content (evidence_id, content) SELECT $2, content FROM evidence_content WHERE evidence_id = $1")
                     .bind(id).bind(new_id).execute(&mut *c).await?;
             }
-            // The library's links are carried as rows; the documents stay.
+            // A carried file is stored again, and counts again toward its
+            // organisation's quota. The library's links are carried as
+            // rows; the documents stay.
             sqlx::query(
                 "INSERT INTO document_link (document_id, system_id, round, number, pinned_revision, linked_at_us, linked_by) \
                  SELECT document_id, system_id, $3, number, pinned_revision, linked_at_us, linked_by \
