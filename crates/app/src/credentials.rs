@@ -64,6 +64,12 @@ pub async fn change_password(
     Ok(Some(op.store.change_own_password(&op.ctx(), a.id, &hash).await?))
 }
 
+/// Ends every other session of the person's own account (audited); returns
+/// the account's new session generation, for the session it was done in.
+pub async fn end_other_sessions(op: &Op<'_>, a: &Account) -> Result<i64, Refused> {
+    Ok(op.store.end_other_sessions(&op.ctx(), a.id).await?)
+}
+
 /// The secret the account enrols with: the one begun already, or a new one
 /// kept until the enrolment is confirmed.
 pub async fn enrolment_secret(op: &Op<'_>, a: &Account) -> Result<String, Refused> {

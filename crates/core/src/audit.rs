@@ -33,6 +33,7 @@ crate::closed_set!(
         AccountUnlocked = "account.unlocked",
         SignOut = "signout",
         SessionTimeout = "session.timeout",
+        SessionsEnded = "sessions.ended",
         PasswordChanged = "password.changed",
         PasswordReset = "password.reset",
         AccountCreated = "account.created",

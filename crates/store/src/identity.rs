@@ -227,6 +227,16 @@ impl Store {
         Ok(generation)
     }
 
+    /// A person ends every other session of their account (a browser left
+    /// signed in elsewhere, a session they fear was taken); returns the new
+    /// session generation, so the caller keeps the one it was done in.
+    pub async fn end_other_sessions(&self, ctx: &Ctx, id: i64) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let generation = accounts::end_sessions(&mut tx, id).await?;
+        tx.commit_audited(ctx.now, ctx.event(Action::SessionsEnded, id)).await?;
+        Ok(generation)
+    }
+
     /// Clears a person's second factor (they enrol again at next sign-in).
     /// Every session of the account ends.
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {

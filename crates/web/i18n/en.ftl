@@ -117,6 +117,7 @@ password-locked = The account is locked after repeated failures. Please try agai
 password-due = Your password has expired or was reset by an administrator. Choose a new password.
 password-submit = Change
 password-changed = Your password was changed.
+sessions-ended = Every other session was ended. This one carries on.
 
 # Second factor
 totp-enrol-title = Set up two-factor authentication
@@ -139,6 +140,9 @@ account-totp = Two-factor authentication
 account-totp-on = On
 account-totp-off = Off
 account-totp-enrol = Set up
+account-sessions-title = Sessions elsewhere
+account-sessions-help = If you left yourself signed in on another computer or browser, or fear a session was taken, end every session but this one.
+account-sessions-end = Sign out everywhere else
 
 # Accounts
 users-title = Accounts
@@ -584,6 +588,7 @@ action-account-unlocked = Account unlocked
 action-signout = Signed out
 action-session-timeout = Session timed out
 action-password-changed = Password changed
+action-sessions-ended = Other sessions ended
 action-password-reset = Password reset
 action-account-created = Account issued
 action-account-updated = Account changed

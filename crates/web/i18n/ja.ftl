@@ -117,6 +117,7 @@ password-locked = 失敗が続いたため、アカウントがロックされ�
 password-due = パスワードの有効期限が切れているか、管理者により再設定されました。新しいパスワードを設定してください。
 password-submit = 変更する
 password-changed = パスワードを変更しました。
+sessions-ended = 他の端末のセッションをすべて終了しました。この画面はそのまま使えます。
 
 # 二要素認証
 totp-enrol-title = 二要素認証の設定
@@ -139,6 +140,9 @@ account-totp = 二要素認証
 account-totp-on = 設定済み
 account-totp-off = 未設定
 account-totp-enrol = 設定する
+account-sessions-title = 他の端末のセッション
+account-sessions-help = 別の端末やブラウザでサインインしたままにしている場合や、不正に使われたおそれがある場合に、この画面以外のセッションをすべて終了します。
+account-sessions-end = 他の端末からすべてサインアウトする
 
 # アカウント管理
 users-title = アカウント一覧
@@ -584,6 +588,7 @@ action-account-unlocked = ロックの解除
 action-signout = サインアウト
 action-session-timeout = セッションの時間切れ
 action-password-changed = パスワード変更
+action-sessions-ended = 他の端末のセッションを終了
 action-password-reset = パスワードの再設定
 action-account-created = アカウント発行
 action-account-updated = アカウント変更

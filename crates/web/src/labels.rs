@@ -143,6 +143,7 @@ impl Label for Action {
             Action::AccountUnlocked => "action-account-unlocked",
             Action::SignOut => "action-signout",
             Action::SessionTimeout => "action-session-timeout",
+            Action::SessionsEnded => "action-sessions-ended",
             Action::PasswordChanged => "action-password-changed",
             Action::PasswordReset => "action-password-reset",
             Action::AccountCreated => "action-account-created",

@@ -180,9 +180,20 @@ fn forms(page_path: &str, html: &str) -> Vec<Form> {
 /// Forms sqlmap must not send: they end the session or the account it
 /// tests with, or take a file (sqlmap sends no files).
 fn left_out(action: &str) -> bool {
-    ["/logout", "/password", "/totp", "/recovery", "/library", "/evidence", "/import", "/feeds", "/restore"]
-        .iter()
-        .any(|p| action.contains(p))
+    [
+        "/logout",
+        "/account/sessions",
+        "/password",
+        "/totp",
+        "/recovery",
+        "/library",
+        "/evidence",
+        "/import",
+        "/feeds",
+        "/restore",
+    ]
+    .iter()
+    .any(|p| action.contains(p))
         || action.ends_with("/disable")
 }
 

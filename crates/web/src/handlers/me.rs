@@ -103,6 +103,18 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
     Ok(Redirect::to(next).into_response())
 }
 
+/// Item 46: ends every other session of the person's account; this one
+/// carries on, with a new id.
+pub async fn end_other_sessions(page: Page, who: Acting) -> Reply {
+    let generation = credentials::end_other_sessions(&who.op(&page), who.user.account()).await?;
+    if let Some(si) = session::signed_in(&page.session).await? {
+        session::set_signed_in(&page.session, SignedIn { generation, ..si }).await?;
+    }
+    page.session.cycle_id().await?;
+    session::flash(&page.session, "sessions-ended").await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
 #[derive(Template)]
 #[template(path = "totp_enrol.html")]
 struct EnrolPage<'a> {

@@ -190,6 +190,34 @@ async fn changing_ones_password_ends_every_other_session_of_the_account() {
     }
 }
 
+/// Item 46: a person who left themselves signed in elsewhere, or fears a
+/// session was taken, ends every other session from "my account" without
+/// changing their password; this one carries on under a new id, and the
+/// act is audited.
+#[tokio::test]
+async fn signing_out_everywhere_else_ends_every_other_session_and_keeps_this_one() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (here, id) = app.signed_in("vendor-a", Role::Vendor, Some(org)).await;
+        let elsewhere = app.client();
+        elsewhere.sign_in(&app, "vendor-a", PASSWORD, None).await;
+        assert_eq!(elsewhere.get("/dashboard").await.status, StatusCode::OK);
+        let page = here.get("/account").await;
+        assert!(page.body.contains("他の端末からすべてサインアウトする"), "{}", app.backend);
+        let r = here.post("/account/sessions", &[]).await;
+        assert_eq!(r.location(), "/account", "{}: {}", app.backend, r.body);
+        assert!(!crate::signin::set_cookie(&r, "__Host-mamori_session").is_empty(), "{}: a new id", app.backend);
+        let after = here.get("/account").await;
+        assert!(after.body.contains("他の端末のセッションをすべて終了しました"), "{}", app.backend);
+        assert_eq!(here.get("/dashboard").await.status, StatusCode::OK, "{}: this session goes on", app.backend);
+        assert_eq!(elsewhere.get("/dashboard").await.location(), "/login", "{}: the other one ended", app.backend);
+        let events = app.store.audit_recent(20).await.unwrap();
+        let ended = events.iter().find(|e| e.record.action == "sessions.ended").expect("audited");
+        assert_eq!(ended.record.target_id.as_deref(), Some(id.to_string().as_str()), "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn an_administrator_resetting_the_second_factor_ends_the_persons_sessions() {
     for app in App::each(Options::default()).await {

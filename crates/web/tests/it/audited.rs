@@ -157,6 +157,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let code = totp::code_at(&secret, app.now()).unwrap();
         vendor.post("/account/totp", &[("code", &code)]).await;
         w.expect("/account/totp", "totp.enrolled", "vendor1", Some("account")).await;
+        post_ok(&vendor, "/account", "/account/sessions", &[]).await;
+        w.expect("/account/sessions", "sessions.ended", "vendor1", Some("account")).await;
 
         // The checklist.
         let (officer2, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;

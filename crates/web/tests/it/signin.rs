@@ -7,7 +7,7 @@ use mamori_core::totp;
 use reqwest::StatusCode;
 use time::Duration;
 
-fn set_cookie(r: &crate::harness::Res, name: &str) -> String {
+pub(crate) fn set_cookie(r: &crate::harness::Res, name: &str) -> String {
     r.headers
         .get_all("set-cookie")
         .iter()
