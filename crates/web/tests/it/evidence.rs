@@ -384,3 +384,28 @@ async fn an_organisation_s_files_stay_within_its_quota_even_sent_at_once_and_an_
         app.close().await;
     }
 }
+
+/// A new round carries each file into it as a copy (stored again): the
+/// copy keeps its organisation and counts toward its quota, and removing
+/// it in the new round gives that room back.
+#[tokio::test]
+async fn a_file_carried_into_a_new_round_counts_toward_its_organisation_s_quota_as_the_copy_it_is() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let org = app.store.system(sys).await.unwrap().unwrap().input.vendor_id.unwrap();
+        let bytes = format!("手順書\n{}", "a".repeat(10_000)).into_bytes();
+        let size = bytes.len() as u64;
+        assert_eq!(vendor.upload(sys, 4, "手順書.txt", bytes).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(app.store.stored_by(org).await.unwrap(), size, "{}", app.backend);
+        crate::library::approve_round(&app, sys, 1).await;
+        app.store.start_round(&app.ctx(), sys, None).await.unwrap();
+        assert_eq!(app.store.stored_by(org).await.unwrap(), 2 * size, "{}: the copy counts", app.backend);
+        let carried = app.store.evidence_for(sys, 2, 4).await.unwrap()[0].id;
+        let page = format!("/systems/{sys}/items/4");
+        vendor.get(&page).await;
+        let r = vendor.post(&format!("{page}/evidence/{carried}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.stored_by(org).await.unwrap(), size, "{}: its room given back", app.backend);
+        app.close().await;
+    }
+}
