@@ -339,6 +339,7 @@ review-need-decision = Choose approve or return.
 review-need-comment = A return needs a comment.
 review-stale = This answer changed after you opened the page. Check the latest content before deciding.
 answer-changed-meanwhile = Someone else changed this answer after the page was opened, so nothing was saved. What you typed is kept; check the change in the history below, then save again.
+answer-stored-title = The answer as it is stored now (the form below holds what you typed)
 answer-title = Answer
 answer-save = Save as draft
 answer-saved = The answer was saved.

@@ -339,6 +339,7 @@ review-need-decision = 承認か差戻しを選択してください。
 review-need-comment = 差戻しの場合はコメントを入力してください。
 review-stale = この回答は画面を開いた後に変更されました。最新の内容を確認してから審査してください。
 answer-changed-meanwhile = この回答は画面を開いた後に他の人が変更したため、保存していません。入力した内容はそのまま残しています。下の履歴で変更を確かめてから、もう一度保存してください。
+answer-stored-title = いま保存されている回答 (下の入力欄は、あなたが入力した内容です)
 answer-title = 回答
 answer-save = 下書きとして保存する
 answer-saved = 回答を保存しました。

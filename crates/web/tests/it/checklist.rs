@@ -1604,6 +1604,11 @@ async fn an_answer_changed_meanwhile_is_not_replaced_unseen() {
             ("二人目の対策", &r1, "一人目の対策")
         };
         assert!(lost.body.contains(typed), "{}: what was typed is kept", app.backend);
+        assert!(
+            lost.body.contains("いま保存されている回答") && lost.body.contains(kept),
+            "{}: beside the stored one",
+            app.backend
+        );
         let history = app.store.history(sys, 1).await.unwrap();
         let answers = history.iter().filter(|h| h.kind == mamori_core::checklist::HistoryKind::Answer && h.number == 4);
         assert_eq!(answers.count(), 1, "{}: one save landed", app.backend);

@@ -34,6 +34,9 @@ struct ItemPage<'a> {
     r: ReqRow,
     applies: bool,
     answer: AnswerShown,
+    /// The answer as stored, when the form shows something else typed (a
+    /// save refused because someone changed it meanwhile, or a problem).
+    stored: Option<AnswerShown>,
     review: String,
     review_comment: String,
     /// The answer's current revision (the officer decides on it).
@@ -218,16 +221,15 @@ pub(super) async fn item_page(
             .collect()
     };
     let p = page.ctx().await?;
-    let answer = shown.unwrap_or_else(|| match current {
-        Some(a) => AnswerShown {
-            status: a.input.status.as_str().to_owned(),
-            status_label: p.t.label(a.input.status),
-            measures: a.input.measures.clone(),
-            planned_date: a.input.planned.map(|d| d.to_string()).unwrap_or_default(),
-            reason: a.input.reason.clone(),
-        },
-        None => AnswerShown::default(),
-    });
+    let as_stored = |a: &mamori_store::systems::AnswerRecord| AnswerShown {
+        status: a.input.status.as_str().to_owned(),
+        status_label: p.t.label(a.input.status),
+        measures: a.input.measures.clone(),
+        planned_date: a.input.planned.map(|d| d.to_string()).unwrap_or_default(),
+        reason: a.input.reason.clone(),
+    };
+    let stored = current.filter(|_| shown.is_some()).map(as_stored);
+    let answer = shown.unwrap_or_else(|| current.map(as_stored).unwrap_or_default());
     let auto = auto_shown(page, user, &p.t, &s, r).await?;
     let approved = current.and_then(|a| a.changed_after_approval().map(|ap| (a, ap)));
     let who = super::Answerers::of(page, &s).await?;
@@ -261,6 +263,7 @@ pub(super) async fn item_page(
         library,
         max_mb: page.config.evidence.max_bytes / (1024 * 1024),
         answer,
+        stored,
         errors,
         auto,
         p,
