@@ -740,6 +740,18 @@ pub async fn update_account(
     Ok(())
 }
 
+/// Is account `id` enabled and unused since `before`, read in `tx`?
+pub async fn inactive_in(tx: &mut Tx, id: i64, before: OffsetDateTime) -> Result<bool, StoreError> {
+    let n: i64 = with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM account WHERE id = $1 AND disabled_at_us IS NULL \
+             AND COALESCE(last_signin_at_us, created_at_us) < $2",
+        )
+        .bind(id).bind(to_unix_micros(before)).fetch_one(c).await?
+    });
+    Ok(n > 0)
+}
+
 /// Account `id` as it is in `tx` now.
 pub async fn account_in(tx: &mut Tx, id: i64) -> Result<Option<Account>, StoreError> {
     let sql = format!("{SELECT_ACCOUNT} WHERE a.id = $1");

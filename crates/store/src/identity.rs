@@ -322,12 +322,38 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut done = Vec::new();
         for a in self.inactive_accounts(before).await? {
-            match self.set_account_disabled(ctx, a.id, true, reason).await {
-                Ok(()) => done.push(a.login),
-                Err(StoreError::LastAdministrator) => {}
+            match self.disable_if_inactive(ctx, a.id, before, reason).await {
+                Ok(true) => done.push(a.login),
+                Ok(false) | Err(StoreError::LastAdministrator) => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(done)
+    }
+
+    /// Disables account `id` if, read in the write, it is still enabled
+    /// and unused since `before` (a person who signs in while the daily
+    /// job runs keeps their account); whether it did.
+    pub async fn disable_if_inactive(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        before: OffsetDateTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        accounts::lock_administrators(&mut tx).await?;
+        if !accounts::inactive_in(&mut tx, id, before).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
+        accounts::set_disabled(&mut tx, ctx.now, id, true).await?;
+        if was_administrator {
+            accounts::keep_an_administrator(&mut tx).await?;
+        }
+        ctx.ledger_note(&mut tx, id, LedgerChange::Disabled, reason).await?;
+        tx.commit_audited(ctx.now, ctx.event_because(Action::AccountDisabled, id, reason)).await?;
+        Ok(true)
     }
 }

@@ -145,3 +145,37 @@ async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
         db.cleanup().await;
     }
 }
+
+/// The daily job reads the unused accounts, then disables them one by
+/// one: a person who signed in between was disabled all the same. The
+/// account is read again in the write, and kept.
+#[tokio::test]
+async fn an_account_signed_in_after_the_inactivity_job_read_it_is_not_disabled() {
+    use mamori_core::identity::{Login, Role};
+    use mamori_store::accounts::NewAccount;
+    for db in each_backend().await {
+        let t0 = OffsetDateTime::now_utc();
+        let ctx = crate::system_ctx;
+        let new = NewAccount {
+            login: Login::parse("back-again").unwrap(),
+            display_name: "back".into(),
+            email: "back@x.jp".into(),
+            role: Role::Auditor,
+            organisation_id: None,
+            password_hash: "x".into(),
+            must_change_password: false,
+        };
+        let id = db.store.issue_account(&ctx(t0), &new, "t").await.unwrap();
+        let now = t0 + time::Duration::days(181);
+        let cutoff = now - time::Duration::days(180);
+        let read = db.store.inactive_accounts(cutoff).await.unwrap();
+        assert_eq!(read.len(), 1, "{}", db.name);
+        // The person signs in after the job read the list.
+        db.store.record_signin(id, now, "192.0.2.1").await.unwrap();
+        assert!(!db.store.disable_if_inactive(&ctx(now), read[0].id, cutoff, "180日").await.unwrap(), "{}", db.name);
+        assert!(db.store.account_by_id(id).await.unwrap().unwrap().disabled_at.is_none(), "{}", db.name);
+        let ledger = db.store.ledger().await.unwrap();
+        assert!(!ledger.iter().any(|l| l.change == mamori_core::identity::LedgerChange::Disabled), "{}", db.name);
+        db.cleanup().await;
+    }
+}
