@@ -173,7 +173,13 @@ async fn the_server_takes_the_daily_backup_itself_and_a_failed_one_is_alerted_re
     // raised, the run waits to be tried again, and /healthz says so.
     let blocked = root.path().join("not-a-folder");
     std::fs::write(&blocked, "").unwrap();
-    std::fs::write(&cfg, format!("[jobs]\npoll_secs = 1\n[backup]\ndir = {blocked:?}\nunencrypted = true\n")).unwrap();
+    // At 00:00 Japan time again: the default, 02:00, is not due between
+    // midnight and two in Japan, and the test failed at that hour.
+    std::fs::write(
+        &cfg,
+        format!("[jobs]\npoll_secs = 1\n[backup]\ndir = {blocked:?}\nunencrypted = true\nat = \"00:00\"\n"),
+    )
+    .unwrap();
     let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
     let store = crate::harness::sqlite_store(&s.data_dir()).await;
     until(60, "the failed attempt recorded", || {
