@@ -43,7 +43,8 @@ pub async fn change(op: &Op<'_>, id: i64, change: &AccountChange<'_>, reason: &s
 
 /// Disables, enables, unlocks, or resets the password or second factor of
 /// an account. An administrator neither disables nor resets the second
-/// factor of their own account.
+/// factor of their own account. Disabling a disabled account (or enabling
+/// an enabled one) is `Invalid("already")`: someone did it first.
 pub async fn act(op: &Op<'_>, id: i64, action: Action<'_>, reason: &str) -> Result<(), Refused> {
     let a = account(op, id).await?;
     if Some(a.id) == op.who.account_id && matches!(action, Action::Disable | Action::ResetSecondFactor) {
@@ -52,8 +53,12 @@ pub async fn act(op: &Op<'_>, id: i64, action: Action<'_>, reason: &str) -> Resu
     let ctx = op.ctx();
     let store = op.store;
     match action {
-        Action::Disable => store.set_account_disabled(&ctx, id, true, reason).await?,
-        Action::Enable => store.set_account_disabled(&ctx, id, false, reason).await?,
+        Action::Disable | Action::Enable => {
+            match store.set_account_disabled(&ctx, id, action == Action::Disable, reason).await {
+                Err(mamori_store::StoreError::Stale) => return Err(Refused::Invalid("already")),
+                other => other?,
+            }
+        }
         Action::Unlock => store.unlock_account(&ctx, id, reason).await?,
         Action::ResetPassword(hash) => store.reset_password(&ctx, id, hash, reason).await?,
         Action::ResetSecondFactor => store.reset_totp(&ctx, id, reason).await?,

@@ -159,6 +159,7 @@ fn refused(e: Refused) -> ExitCode {
         Refused::Invalid("last_administrator") => refuse(
             "有効な管理者が 1 人もいなくなるため、この変更はできません (this would leave no enabled administrator)",
         ),
+        Refused::Invalid("already") => refuse("アカウントはすでにその状態です (the account is so already)"),
         other => refuse(format!("操作できません (refused): {other}")),
     }
 }

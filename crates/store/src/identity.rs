@@ -177,7 +177,9 @@ impl Store {
         tx.commit_audited(ctx.now, ctx.event(Action::AccountUpdated, before.id).changes(changes)).await
     }
 
-    /// Disables (true) or enables (false) an account, with its reason.
+    /// Disables (true) or enables (false) an account, with its reason;
+    /// `Stale` when, read in the write, it is so already (two
+    /// administrators pressing the same button: one line in the ledger).
     pub async fn set_account_disabled(
         &self,
         ctx: &Ctx,
@@ -187,6 +189,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::lock_administrators(&mut tx).await?;
+        let now = accounts::account_in(&mut tx, id).await?.ok_or(StoreError::Missing)?;
+        if now.disabled_at.is_some() == disabled {
+            return Err(StoreError::Stale);
+        }
         let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
         accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
         if was_administrator && disabled {

@@ -164,6 +164,7 @@ users-unlocked = The account was unlocked.
 users-password-reset = The password was reset. The person changes it at next sign-in.
 users-totp-reset = Two-factor authentication was reset. The person sets it up again at next sign-in.
 users-not-self = You cannot do this to your own account.
+users-already = The account is so already (another administrator did it first). Nothing was recorded again.
 users-changed-meanwhile = Another administrator changed this account meanwhile, so nothing was saved. The form now shows the account as it is; check it and save again.
 users-last-administrator = This would leave no enabled administrator; it is not possible.
 organisation-invalid = Choose an organisation from the list.

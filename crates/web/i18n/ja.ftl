@@ -164,6 +164,7 @@ users-unlocked = ロックを解除しました。
 users-password-reset = パスワードを再設定しました。本人は次回ログイン時に変更します。
 users-totp-reset = 二要素認証をリセットしました。本人は次回ログイン時に再設定します。
 users-not-self = 自分自身のアカウントに対しては、この操作はできません。
+users-already = このアカウントは、すでにその状態です (他の管理者が先に操作しました)。記録は増えていません。
 users-changed-meanwhile = この間に他の管理者がこのアカウントを変更したため、保存していません。いまの内容を表示しています。確認してから、もう一度保存してください。
 users-last-administrator = 有効な管理者が 1 人もいなくなるため、この変更はできません。
 organisation-invalid = 所属組織を一覧から選択してください。

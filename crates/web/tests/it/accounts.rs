@@ -379,3 +379,34 @@ async fn an_account_changed_meanwhile_is_not_overwritten_by_a_form_shown_before(
         app.close().await;
     }
 }
+
+/// Two administrators press "disable" for the same person at once: both
+/// went through, and the ID ledger said the account was disabled twice.
+/// One goes through; the other is told it was done already, and nothing
+/// more is recorded. Enabling likewise.
+#[tokio::test]
+async fn two_administrators_disabling_one_account_at_once_write_one_ledger_line() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (a, _) = app.signed_in("admin-a", Role::Admin, None).await;
+        let (b, _) = app.signed_in("admin-b", Role::Admin, None).await;
+        let (_, id) = app.signed_in("leaving", Role::Vendor, Some(org)).await;
+        for (act, line) in [
+            ("disable", mamori_core::identity::LedgerChange::Disabled),
+            ("enable", mamori_core::identity::LedgerChange::Enabled),
+        ] {
+            let page = format!("/admin/users/{id}");
+            a.get(&page).await;
+            b.get(&page).await;
+            let to = format!("{page}/{act}");
+            let (ra, rb) = tokio::join!(a.post(&to, &[("reason", "退職")]), b.post(&to, &[("reason", "退職")]));
+            crate::harness::first_of_two_landed(&ra, &rb, app.backend, "このアカウントは、すでにその状態です");
+            let ledger = app.store.ledger_of(id).await.unwrap();
+            assert_eq!(ledger.iter().filter(|l| l.change == line).count(), 1, "{}: {act}", app.backend);
+        }
+        let events = app.store.audit_recent(50).await.unwrap();
+        let count = |action: &str| events.iter().filter(|e| e.record.action == action).count();
+        assert_eq!((count("account.disabled"), count("account.enabled")), (1, 1), "{}", app.backend);
+        app.close().await;
+    }
+}

@@ -155,6 +155,10 @@ pub async fn user_action(page: Page, who: Acting, id: i64, action: UserAction, f
             errors.add("self", t.get("users-last-administrator"));
             detail_page(&page, user, id, errors).await
         }
+        Err(Refused::Invalid("already")) => {
+            errors.add("self", t.get("users-already"));
+            detail_page(&page, user, id, errors).await
+        }
         Err(Refused::Invalid(_)) => {
             errors.add("self", t.get("users-not-self"));
             detail_page(&page, user, id, errors).await
