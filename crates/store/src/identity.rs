@@ -193,18 +193,7 @@ impl Store {
         if now.disabled_at.is_some() == disabled {
             return Err(StoreError::Stale);
         }
-        let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
-        accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
-        if was_administrator && disabled {
-            accounts::keep_an_administrator(&mut tx).await?;
-        }
-        let (change, action) = if disabled {
-            (LedgerChange::Disabled, Action::AccountDisabled)
-        } else {
-            (LedgerChange::Enabled, Action::AccountEnabled)
-        };
-        ctx.ledger_note(&mut tx, id, change, reason).await?;
-        tx.commit_audited(ctx.now, ctx.event_because(action, id, reason)).await
+        switch(tx, ctx, id, disabled, reason).await
     }
 
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
@@ -353,13 +342,26 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
-        accounts::set_disabled(&mut tx, ctx.now, id, true).await?;
-        if was_administrator {
-            accounts::keep_an_administrator(&mut tx).await?;
-        }
-        ctx.ledger_note(&mut tx, id, LedgerChange::Disabled, reason).await?;
-        tx.commit_audited(ctx.now, ctx.event_because(Action::AccountDisabled, id, reason)).await?;
+        switch(tx, ctx, id, true, reason).await?;
         Ok(true)
     }
+}
+
+/// Disables or enables account `id` in `tx`, taken under
+/// [`accounts::lock_administrators`] and after the caller's checks: not
+/// leaving the last administrator disabled, with its ledger line and audit
+/// event, committed.
+async fn switch(mut tx: Tx, ctx: &Ctx, id: i64, disabled: bool, reason: &str) -> Result<(), StoreError> {
+    let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
+    accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
+    if was_administrator && disabled {
+        accounts::keep_an_administrator(&mut tx).await?;
+    }
+    let (change, action) = if disabled {
+        (LedgerChange::Disabled, Action::AccountDisabled)
+    } else {
+        (LedgerChange::Enabled, Action::AccountEnabled)
+    };
+    ctx.ledger_note(&mut tx, id, change, reason).await?;
+    tx.commit_audited(ctx.now, ctx.event_because(action, id, reason)).await
 }
