@@ -2,8 +2,11 @@
 //! one by one: one audit event per client address, kind and minute, with
 //! the count and a sample path cut to 256 characters. Anyone can send
 //! refused requests; without this, each would be a permanent link in the
-//! audit chain. The table is bounded: past [`MAX_KEYS`] addresses in one
-//! minute, the rest are counted together under `*`.
+//! audit chain. An IPv6 address counts by its /64 ([`source_of`]), as the
+//! sign-in throttle does: a client given a /64 would otherwise write one
+//! event for each address it takes from it. The table is bounded: past
+//! [`MAX_KEYS`] sources in one minute, the rest are counted together
+//! under `*`.
 //!
 //! A signed-in person's refusals are recorded one by one, each with its
 //! path, up to [`SIGNED_IN_EACH`] a minute; past that, the rest of the
@@ -12,6 +15,7 @@
 //! theirs.
 
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::policy::source_of;
 use mamori_store::Store;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,10 +63,11 @@ impl Refusals {
         let mut b = self.inner.lock().expect("refusal table poisoned");
         let minute = minute_of(now);
         let done = if b.minute != minute { Self::drain(&mut b, minute) } else { Vec::new() };
-        let key_addr = if b.counts.len() >= MAX_KEYS && !b.counts.contains_key(&(addr.to_owned(), why)) {
+        let source = addr.parse().map_or_else(|_| addr.to_owned(), |ip| source_of(ip).to_string());
+        let key_addr = if b.counts.len() >= MAX_KEYS && !b.counts.contains_key(&(source.clone(), why)) {
             "*".to_owned()
         } else {
-            addr.to_owned()
+            source
         };
         b.counts
             .entry((key_addr, why))

@@ -542,6 +542,39 @@ async fn sign_ins_from_sixty_addresses_of_one_ipv6_64_are_throttled_as_one_addre
     }
 }
 
+/// Behind a trusted proxy, 200 refused posts come from 200 addresses of one
+/// IPv6 /64: they are one event, under the /64, with the count. Before,
+/// each address was a key of its own, and one client could write 10,000
+/// events a minute into the audit chain. Another /64 is an event of its own.
+#[tokio::test]
+async fn refusals_from_two_hundred_addresses_of_one_ipv6_64_are_one_event() {
+    let opts = Options { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Options::default() };
+    for app in App::each(opts).await {
+        let c = app.client_on("/login").await;
+        let before = app.store.audit_recent(100_000).await.unwrap().len();
+        let refused = async |from: String| {
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", "https://evil.example");
+            let r = r.header("x-forwarded-for", from).form(&[("login", "x")]).send().await.unwrap();
+            r.status()
+        };
+        for k in 0..200 {
+            assert_eq!(refused(format!("2001:db8:1:2::{:x}", k + 1)).await, StatusCode::FORBIDDEN);
+        }
+        assert_eq!(refused("2001:db8:1:3::1".into()).await, StatusCode::FORBIDDEN);
+        app.clock.advance(Duration::minutes(1));
+        refused("2001:db8:1:4::1".into()).await;
+        let all = app.store.audit_recent(100_000).await.unwrap();
+        let new: Vec<_> = all[..all.len() - before].iter().map(|e| &e.record).collect();
+        assert_eq!(new.len(), 2, "{}: one event for each /64", app.backend);
+        let of = |net: &str| new.iter().find(|e| e.client_addr.as_deref() == Some(net)).map(|e| e.changes.clone());
+        let one = of("2001:db8:1:2::").unwrap_or_default();
+        assert!(one.contains("\"count\":200") && one.contains("csrf"), "{}: {one}", app.backend);
+        assert!(of("2001:db8:1:3::").unwrap_or_default().contains("\"count\":1"), "{}", app.backend);
+        assert!(new.iter().all(|e| e.action == "requests.refused"), "{}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A visitor's form is read up to 64 KiB; with the token sent in the
 /// X-CSRF-Token header instead, the body was read up to the signed-in
 /// limit (1 MiB). Either way it is refused at 64 KiB now.
