@@ -180,7 +180,47 @@ impl CheckResult {
         evidence: serde_json::Value,
     ) -> Self {
         let points = id.points().iter().map(|p| (*p).to_owned()).collect();
-        CheckResult { id, requirements: requirements.to_vec(), points, verdict, summary: summary.into(), evidence }
+        let summary = bounded_text(&summary.into(), MAX_SUMMARY_CHARS);
+        let evidence = bounded(evidence);
+        CheckResult { id, requirements: requirements.to_vec(), points, verdict, summary, evidence }
+    }
+}
+
+/// How much of a scanned server's words a check keeps. A summary and the
+/// evidence quote the server (a link, a header, a form's action), and a
+/// scanned server is its owner's to write: without a bound, one page of
+/// 256 KiB made of one link made each scan's report megabytes long, kept
+/// for good and copied into every backup.
+pub const MAX_SUMMARY_CHARS: usize = 300;
+/// A text in the evidence, in characters.
+pub const MAX_EVIDENCE_CHARS: usize = 200;
+/// The entries of one list of the evidence. Lists of numbers (the ports
+/// probed and found open) come from the scan's own options, not from the
+/// server, and are kept whole.
+pub const MAX_LISTED: usize = 20;
+
+/// `text` cut to `max` characters (an ellipsis says so), with control
+/// characters (an escape sequence would rewrite an operator's terminal)
+/// shown as U+FFFD.
+pub fn bounded_text(text: &str, max: usize) -> String {
+    let shown = |c: char| if c.is_control() { '\u{fffd}' } else { c };
+    let mut out: String = text.chars().take(max).map(shown).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn bounded(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(bounded_text(&s, MAX_EVIDENCE_CHARS)),
+        Value::Array(items) if items.iter().all(Value::is_number) => Value::Array(items),
+        Value::Array(items) => Value::Array(items.into_iter().take(MAX_LISTED).map(bounded).collect()),
+        Value::Object(fields) => {
+            Value::Object(fields.into_iter().map(|(k, v)| (bounded_text(&k, MAX_EVIDENCE_CHARS), bounded(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -281,6 +321,30 @@ mod tests {
                 .collect();
             assert_eq!(covered, id.requirements(), "{id:?}");
         }
+    }
+
+    #[test]
+    fn a_check_keeps_a_bounded_share_of_the_server_s_words_and_no_control_characters() {
+        let long = format!("/?sid={}", "\u{1b}[2K".repeat(50_000));
+        let links: Vec<String> = (0..500).map(|k| format!("/p?sid={k}")).collect();
+        let c = CheckResult::new(
+            CheckId::SessionInUrl,
+            &[43],
+            Verdict::Fail,
+            format!("session id in URL: {long}"),
+            json!({ "found": [long.clone()], "links": links, "probed": (0..1000).collect::<Vec<u16>>() }),
+        );
+        assert_eq!(c.summary.chars().count(), MAX_SUMMARY_CHARS + 1, "cut, with an ellipsis");
+        assert!(c.summary.starts_with("session id in URL: /?sid=\u{fffd}[2K") && c.summary.ends_with('…'));
+        assert!(!c.summary.chars().any(char::is_control));
+        let found = c.evidence["found"][0].as_str().unwrap();
+        assert_eq!(found.chars().count(), MAX_EVIDENCE_CHARS + 1);
+        assert_eq!(c.evidence["links"].as_array().unwrap().len(), MAX_LISTED);
+        assert_eq!(c.evidence["probed"].as_array().unwrap().len(), 1000, "numbers are the scan's own");
+        assert!(serde_json::to_string(&c).unwrap().len() < 8 * 1024);
+        // Short words are kept as they are.
+        let c = CheckResult::new(CheckId::Cookies, &[44], Verdict::Pass, "ok", json!({ "name": "SID" }));
+        assert_eq!((c.summary.as_str(), &c.evidence), ("ok", &json!({ "name": "SID" })));
     }
 
     #[test]

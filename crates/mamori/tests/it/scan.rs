@@ -1012,6 +1012,48 @@ async fn items_38_45_42_are_read_passively_from_the_sign_in_page() {
     expect(&v, &[("forms.password-field", "error"), ("forms.csrf-token", "error"), ("session.id-strength", "error")]);
 }
 
+/// A hostile page: one link of 160 KiB (escape sequences that would rewrite
+/// an operator's terminal), 3,000 links with a session id, a sign-in form
+/// without a token whose action is 20 KiB. Before, each link was copied
+/// whole into the report (megabytes a scan, kept for good); now the report
+/// stays small, still fails item 43, and neither the JSON nor the text
+/// output carries a control character.
+#[tokio::test]
+async fn a_hostile_page_makes_a_small_report_without_control_characters() {
+    let port = tiny_http(|_| {
+        let mut body = format!(
+            "<form method=\"post\" action=\"/{}\"><input type=\"password\" name=\"pw\"></form>",
+            "a".repeat(20_000)
+        );
+        body.push_str(&format!("<a href=\"/?sid={}\">x</a>", "\u{1b}[1A\u{1b}[2K".repeat(20_000)));
+        for k in 0..3000 {
+            body.push_str(&format!("<a href=\"/p{k}?sid={k}\">p</a>"));
+        }
+        http_page("", &body)
+    })
+    .await;
+    let v = passive(port).await;
+    expect(&v, &[("url.session-id", "fail"), ("forms.csrf-token", "warn")]);
+    let json = v.to_string();
+    assert!(json.len() < 64 * 1024, "the report is {} bytes", json.len());
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    strings(&v, &mut all);
+    assert!(all.iter().all(|s| !s.chars().any(char::is_control)), "a control character in the JSON");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let (_, out, _) = run(&["scan", &format!("http://127.0.0.1:{port}/"), "--ports", &closed]).await;
+    assert!(out.contains("session id in URL: /?sid=\u{fffd}[1A"), "{out}");
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "a control character in the text output");
+    assert!(out.len() < 16 * 1024, "the text output is {} bytes", out.len());
+}
+
 /// A name that resolves into another network than at the system's first
 /// scan is not scanned: the run says why, an alert is raised, and no
 /// connection reaches the new address until the officer confirms it. (The
