@@ -62,6 +62,9 @@ pub enum Refusal {
     Macro,
     /// Content of none of the accepted kinds.
     Type,
+    /// A ZIP holding a program, a script, an Office file with macros, or
+    /// another archive (whose content this check cannot see), by name.
+    ZipContent,
 }
 
 impl Refusal {
@@ -71,6 +74,7 @@ impl Refusal {
             Refusal::Executable => "executable",
             Refusal::Macro => "macro",
             Refusal::Type => "type",
+            Refusal::ZipContent => "zip_content",
         }
     }
 
@@ -80,6 +84,7 @@ impl Refusal {
             Refusal::Executable => "evidence-executable",
             Refusal::Macro => "evidence-macro",
             Refusal::Type => "evidence-bad-type",
+            Refusal::ZipContent => "evidence-zip-content",
         }
     }
 }
@@ -107,6 +112,17 @@ const EXECUTABLE: &[&str] = &[
 /// Extensions of Office formats that carry VBA macros.
 const MACRO_ENABLED: &[&str] = &["xlsm", "xltm", "xlam", "docm", "dotm", "pptm", "potm", "ppsm", "ppam", "sldm"];
 
+/// Archives: one inside a ZIP would carry past [`admit`] what it cannot see.
+const ARCHIVES: &[&str] = &["zip", "7z", "rar", "lzh", "lha", "cab", "arj", "tar", "gz", "tgz", "bz2", "xz", "zst"];
+
+/// Characters a file name must not carry: control characters, and the
+/// marks that reorder text (`請求書\u{202E}fdp.exe` reads `請求書exe.pdf`),
+/// so that a name shows what the file is.
+pub fn hidden_in_names(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The last extension of a name as Windows reads it (trailing dots and
 /// spaces dropped), in lower case; `None` when there is none.
 fn extension(name: &str) -> Option<String> {
@@ -128,7 +144,28 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
     if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx | Kind::Zip) && has_macros(bytes)? {
         return Err(Refusal::Macro);
     }
+    if kind == Kind::Zip && refused_inside(bytes)? {
+        return Err(Refusal::ZipContent);
+    }
     Ok(kind)
+}
+
+/// Does a (non-Office) ZIP hold, by the names of its entries, what would be
+/// refused on its own, or another archive? Without this, a program was
+/// accepted as evidence by zipping it.
+fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
+    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
+    for name in zip.file_names() {
+        let name = name.map_err(|_| Refusal::Type)?;
+        let last = name.rsplit(['/', '\\']).next().unwrap_or(&name);
+        let last: String = last.chars().filter(|c| !hidden_in_names(*c)).collect();
+        if let Some(ext) = extension(&last) {
+            if [EXECUTABLE, MACRO_ENABLED, ARCHIVES].iter().any(|list| list.contains(&ext.as_str())) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Most of `[Content_Types].xml` that is read; a real one is a few kB.
@@ -163,8 +200,9 @@ fn has_macros(bytes: &[u8]) -> Result<bool, Refusal> {
 /// the name can never make the receiver's computer run a file as something
 /// it is not (`x.hta` holding text is sent as `x.hta.txt`). Content of no
 /// known kind gets `.bin`. Trailing dots and spaces, which Windows drops,
-/// are dropped first.
+/// are dropped first, and so are characters [`hidden_in_names`].
 pub fn download_name(original: &str, kind: Option<Kind>) -> String {
+    let original: String = original.chars().filter(|c| !hidden_in_names(*c)).collect();
     let name = original.trim_end_matches(['.', ' ']);
     let name = if name.is_empty() { "file" } else { name };
     let fits = match (kind, extension(name)) {
@@ -404,9 +442,41 @@ mod tests {
             ("deck.pptx", Some(Kind::Pptx), "deck.pptx"),
             ("...", Some(Kind::Txt), "file.txt"),
             ("blob.pdf", None, "blob.pdf.bin"),
+            ("請求書\u{202E}fdp.exe", Some(Kind::Pdf), "請求書fdp.exe.pdf"),
+            ("a\u{2067}b\u{200F}.txt\u{0}", Some(Kind::Txt), "ab.txt"),
         ];
         for (original, kind, want) in cases {
             assert_eq!(download_name(original, *kind), *want, "{original} as {kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_zip_holding_a_program_a_macro_file_or_another_archive_is_refused() {
+        for inside in [
+            "setup.exe",
+            "docs/請求書.pdf.exe",
+            "docs\\run.BAT. ",
+            "a\u{202E}fdp.hta",
+            "集計.xlsm",
+            "more.zip",
+            "old/logs.tar.gz",
+            "x.7z",
+        ] {
+            let zip = zip_of(&[("手順書.pdf", "text"), (inside, "text")]);
+            assert_eq!(admit(&zip, "資料.zip"), Err(Refusal::ZipContent), "{inside}");
+        }
+        let plain =
+            zip_of(&[("手順書.pdf", ""), ("画面/一覧.png", ""), ("メモ.txt", ""), ("表.xlsx", ""), ("README", "")]);
+        assert_eq!(admit(&plain, "資料.zip"), Ok(Kind::Zip));
+    }
+
+    #[test]
+    fn names_lose_the_marks_that_reorder_text() {
+        for c in ['\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{1b}'] {
+            assert!(hidden_in_names(c), "{:?}", c);
+        }
+        for c in ['a', '請', '.', ' ', '\u{3000}', '・'] {
+            assert!(!hidden_in_names(c), "{:?}", c);
         }
     }
 

@@ -299,10 +299,12 @@ pub(crate) fn rejected_message(
     }
 }
 
-/// The name as data: the last path component, no control characters, at most 200 characters.
+/// The name as data: the last path component, without control characters
+/// or marks that reorder text ([`mamori_files::evidence::hidden_in_names`]),
+/// at most 200 characters.
 pub(crate) fn clean_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String = last.chars().filter(|c| !mamori_files::evidence::hidden_in_names(*c)).take(200).collect();
     if cleaned.trim().is_empty() {
         "file".to_owned()
     } else {

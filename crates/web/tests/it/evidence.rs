@@ -85,6 +85,33 @@ async fn programs_and_scripts_are_refused_by_name_with_a_message_audited_and_not
     }
 }
 
+/// A program zipped, under a name whose right-to-left mark shows
+/// `請求書\u{202E}fdp.zip` as `請求書piz.pdf`: before, it was stored (a ZIP is
+/// evidence) and an officer saw a PDF's name. Now it is refused with a
+/// message, recorded under its name without the mark, and not stored; a
+/// clean ZIP under such a name is stored, without the mark.
+#[tokio::test]
+async fn a_zipped_program_is_refused_and_names_lose_the_marks_that_reorder_text() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let bundle = zip_of(&[("請求書.pdf.exe", "MZ\u{90}"), ("説明.txt", "開いてください")]);
+        let r = vendor.upload(sys, 4, "請求書\u{202E}fdp.zip", bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the form again, not a redirect", app.backend);
+        assert!(r.body.contains("ZIP の中に、実行ファイルやスクリプト"), "{}: {}", app.backend, r.body);
+        assert!(!r.body.contains('\u{202E}'), "{}: the name is shown without the mark", app.backend);
+        assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        let want = vec![("請求書fdp.zip".to_owned(), "zip_content".to_owned())];
+        assert_eq!(rejections(&app).await, want, "{}", app.backend);
+        let clean = zip_of(&[("手順書.pdf", "%PDF-1.4\n"), ("画面/一覧.txt", "一覧")]);
+        let r = vendor.upload(sys, 4, "資料\u{202E}\u{2066}一式.zip", clean).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let names: Vec<String> =
+            app.store.evidence_for(sys, 1, 4).await.unwrap().into_iter().map(|e| e.original_name).collect();
+        assert_eq!(names, ["資料一式.zip"], "{}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A text file named `x.hta` stored before uploads of that name were
 /// refused (written straight into the store) downloads as `x.hta.txt`.
 #[tokio::test]
