@@ -234,8 +234,12 @@ pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanC
     if let Some(nets) = &f.allowed_networks {
         options.policy.allowed = parse_networks("scan.allowed_networks", nets, errors);
     }
+    // Denied networks add to the defaults: an operator shielding one more
+    // subnet must not open loopback and the metadata addresses again by
+    // doing so (they did, when the list replaced the defaults). A default is
+    // lifted only by allowing a longer network.
     if let Some(nets) = &f.denied_networks {
-        options.policy.denied = parse_networks("scan.denied_networks", nets, errors);
+        options.policy.denied.extend(parse_networks("scan.denied_networks", nets, errors));
     }
     let vendor_gap = positive("scan.vendor_interval_secs", f.vendor_interval_secs, 600, errors);
     ScanConfig {
@@ -289,5 +293,38 @@ mod tests {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         scan_pinned(&host, false, Pinned::At(ip), &opts).await.unwrap();
         assert!(accepted.load(Ordering::SeqCst) > 0, "the listener counts what reaches it");
+    }
+
+    /// `[scan] denied_networks` adds to the denied defaults; before, it
+    /// replaced them, and shielding one subnet let the server's scans reach
+    /// loopback and the cloud metadata address again. `allowed_networks`
+    /// is where scans may go at all; a longer allowed network lifts a
+    /// default for one address only.
+    #[test]
+    fn denied_networks_add_to_the_defaults_and_allowed_networks_say_where_scans_may_go() {
+        let policy = |allowed: Option<&[&str]>, denied: Option<&[&str]>| {
+            let list = |l: &[&str]| l.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+            let f = FileScan {
+                allowed_networks: allowed.map(list),
+                denied_networks: denied.map(list),
+                ..Default::default()
+            };
+            let mut errors = Vec::new();
+            let c = resolve_scan(&f, &mut errors);
+            assert!(errors.is_empty());
+            move |ip: &str| c.options.policy.refuses(ip.parse().unwrap()).is_none()
+        };
+        let shielded = policy(None, Some(&["10.99.0.0/16"]));
+        for denied in ["10.99.1.1", "127.0.0.1", "169.254.169.254", "::1", "fe80::1", "0.0.0.0", "::ffff:127.0.0.1"] {
+            assert!(!shielded(denied), "{denied}");
+        }
+        for allowed in ["10.1.2.3", "192.168.1.10", "192.0.2.1", "2001:db8::1"] {
+            assert!(shielded(allowed), "{allowed}");
+        }
+        let only_ward = policy(Some(&["10.0.0.0/8"]), None);
+        assert!(only_ward("10.1.2.3") && !only_ward("192.0.2.1") && !only_ward("2001:db8::1"));
+        let one_loopback = policy(Some(&["0.0.0.0/0", "::/0", "127.0.0.1/32"]), None);
+        assert!(one_loopback("127.0.0.1") && one_loopback("192.0.2.1"));
+        assert!(!one_loopback("127.0.0.2") && !one_loopback("169.254.169.254"));
     }
 }
