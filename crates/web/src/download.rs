@@ -28,8 +28,23 @@ pub fn attachment(filename: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct FileName(pub String);
 
-/// `body` as a download named `filename`, of type `content_type`.
+/// A download's name as one file name: no folder (`/`, `\\`), none of the
+/// characters Windows refuses in a name, no control characters or marks
+/// that reorder text. Some names carry a system's name
+/// (`checklist-7-{name}.xlsx`), and a sealed ZIP's entry takes the name:
+/// a system named `a/../../x` made an entry that climbed out of the folder
+/// it was extracted to.
+pub fn one_file_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !mamori_files::evidence::hidden_in_names(*c))
+        .map(|c| if r#"/\:*?"<>|"#.contains(c) { '_' } else { c })
+        .collect()
+}
+
+/// `body` as a download named `filename` (as [`one_file_name`]), of type
+/// `content_type`.
 pub fn file(content_type: &str, filename: &str, body: impl Into<Body>) -> Response {
+    let filename = &one_file_name(filename);
     let mut res = (
         [(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, attachment(filename))],
         body.into(),
@@ -60,5 +75,13 @@ mod tests {
             "attachment; filename=\"ID___.csv\"; filename*=UTF-8''ID%E7%AE%A1%E7%90%86%E7%B0%BF.csv"
         );
         assert!(!attachment("a\"b\r\n.csv").contains('"') || attachment("a\"b\r\n.csv").matches('"').count() == 2);
+    }
+
+    #[test]
+    fn a_download_name_is_one_file_name() {
+        assert_eq!(one_file_name("checklist-7-a/../../x.xlsx"), "checklist-7-a_.._.._x.xlsx");
+        assert_eq!(one_file_name("c:\\w\\*?\"<>|.csv"), "c__w_______.csv");
+        assert_eq!(one_file_name("台帳\u{202E}vsc.exe\r\n"), "台帳vsc.exe");
+        assert_eq!(one_file_name("申請受付システム.xlsx"), "申請受付システム.xlsx");
     }
 }

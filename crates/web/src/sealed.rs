@@ -49,11 +49,11 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let (password, confirm, back) = (field("zip_password"), field("zip_password_confirm"), field("back"));
-    // Back to the page of the form: a path of this site only.
-    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
-        back
-    } else {
-        "/dashboard".into()
+    // Back to the page of the form: a path of this site only (a tab or a
+    // line break in it made `/\t/host` a way off the site).
+    let back = match crate::handlers::local_path(&back) {
+        "/" => "/dashboard".to_owned(),
+        path => path.to_owned(),
     };
     let problem = if password.chars().count() < PASSWORD_MIN {
         Some("seal-password-short")

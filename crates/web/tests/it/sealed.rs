@@ -118,3 +118,42 @@ async fn a_report_sealed_in_a_password_zip_opens_with_that_password_only_and_the
         app.close().await;
     }
 }
+
+/// A system named with folders (`a/../../x`): the sealed ZIP's entry and
+/// the download's name are one file name, with no folder to climb out of
+/// the place it is extracted to. The form's way back is a path of this
+/// site only: `/\t/evil.example` (a tab the browser drops, leaving
+/// `//evil.example`) goes to the dashboard.
+#[tokio::test]
+async fn a_sealed_export_s_entry_is_one_file_name_and_its_way_back_stays_on_the_site() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, _) = supplied_system(&app, "a/../../x\\..\\y").await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    officer.get(&format!("/systems/{sys}")).await;
+    let seal = async |password: &str, back: &str| {
+        let token = officer.csrf.lock().unwrap().clone();
+        let form =
+            [("zip_password", password), ("zip_password_confirm", password), ("back", back), ("csrf_token", &token)];
+        let r =
+            officer.http.post(format!("{}/systems/{sys}/report.xlsx", officer.base)).header("origin", &officer.base);
+        r.form(&form).send().await.unwrap()
+    };
+    let r = seal(PASSWORD, "/dashboard").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(!disposition.contains("%2F") && !disposition.contains("%5C"), "{disposition}");
+    let bytes = r.bytes().await.unwrap().to_vec();
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let name = zip.name_for_index(0).unwrap().unwrap().to_string();
+    assert!(name.contains("a_.._.._x_.._y") && !name.contains(['/', '\\']), "{name}");
+    for back in ["/\t/evil.example", "/\r\n/evil.example", "https://evil.example", "//evil.example"] {
+        let r = seal("short", back).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{back:?}");
+        assert_eq!(r.headers()["location"], "/dashboard", "{back:?}");
+    }
+    assert_eq!(
+        seal("short", &format!("/systems/{sys}")).await.headers()["location"],
+        format!("/systems/{sys}").as_str()
+    );
+    app.close().await;
+}
