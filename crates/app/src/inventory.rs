@@ -250,7 +250,10 @@ pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
 pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<Result<FeedImport, String>, Refused> {
     op.require(Permission::ManageCatalog)?;
     let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
-    let feed = match feeds::read(bytes, &name) {
+    // A feed is up to 64 MB of JSON or XML: parsed off the request workers,
+    // as uploaded workbooks are.
+    let (owned, named) = (bytes.to_vec(), name.clone());
+    let feed = match crate::off_the_workers(move || feeds::read(&owned, &named)).await? {
         Ok(f) => f,
         Err(e) => return Ok(Err(e.0)),
     };
