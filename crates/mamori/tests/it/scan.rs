@@ -1012,6 +1012,19 @@ async fn items_38_45_42_are_read_passively_from_the_sign_in_page() {
     expect(&v, &[("forms.password-field", "error"), ("forms.csrf-token", "error"), ("session.id-strength", "error")]);
 }
 
+/// A "soft 404" that answers 200 with its page to every path, the page
+/// carrying a number that changes (a request id): the same page is no
+/// finding. Before, the probe's raw page was compared with the missing
+/// page's shape (numbers folded), never matched, and a page with `<html`
+/// was reported as an exposed `/index.html~`.
+#[tokio::test]
+async fn a_soft_404_page_with_a_changing_number_is_no_exposed_file() {
+    let port =
+        tiny_http(|n| http_page("", &format!("<html><body>ページがありません (request {n})</body></html>"))).await;
+    let v = passive(port).await;
+    expect(&v, &[("paths.exposed", "pass")]);
+}
+
 /// A hostile page: one link of 160 KiB (escape sequences that would rewrite
 /// an operator's terminal), 3,000 links with a session id, a sign-in form
 /// without a token whose action is 20 KiB. Before, each link was copied
