@@ -204,7 +204,9 @@ pub fn spawn(b: Background, mut stop: watch::Receiver<bool>) -> tokio::task::Joi
         report_month,
         support_warn_days,
     } = b;
-    spawn_scan_worker(store.clone(), clock.clone(), scan, stop.clone());
+    for _ in 0..scan.workers {
+        spawn_scan_worker(store.clone(), clock.clone(), scan.clone(), stop.clone());
+    }
     let work = Work {
         store: store.clone(),
         clock: clock.clone(),
@@ -407,9 +409,11 @@ where
     }
 }
 
-/// The scan worker, in a task of its own: a slow target never delays the
+/// A scan worker, in a task of its own: a slow target never delays the
 /// session sweep, the alerts or the daily jobs. Queued scans run here, never
-/// inside a request.
+/// inside a request; `[scan] workers` of them take queued scans in turn
+/// (each claim is one row, `SKIP LOCKED` on PostgreSQL), so that one slow
+/// system holds up no other.
 fn spawn_scan_worker(
     store: Store,
     clock: Arc<dyn Clock>,

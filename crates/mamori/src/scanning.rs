@@ -204,6 +204,8 @@ pub(crate) struct FileScan {
     denied_networks: Option<Vec<String>>,
     /// The least time between two scans of one system a vendor asks for.
     vendor_interval_secs: Option<u64>,
+    /// How many scans run at once (each a system).
+    workers: Option<u64>,
 }
 
 /// The scan worker's settings.
@@ -212,6 +214,10 @@ pub struct ScanConfig {
     pub options: mamori_scan::ScanOptions,
     pub poll: Duration,
     pub vendor_gap: TimeDuration,
+    /// Scans run at once: a system whose server answers slowly (its own
+    /// doing, or on purpose) holds one worker for up to its run's deadline,
+    /// never the others' scans.
+    pub workers: usize,
 }
 
 pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanConfig {
@@ -246,6 +252,7 @@ pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanC
         options,
         poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
         vendor_gap: TimeDuration::seconds(vendor_gap as i64),
+        workers: positive("scan.workers", f.workers, 2, errors).min(16) as usize,
     }
 }
 

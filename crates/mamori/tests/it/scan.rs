@@ -430,6 +430,56 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     s.kill().await;
 }
 
+/// A system whose server takes connections and never answers (its own
+/// doing, or on purpose) is queued first; another system's scan, queued
+/// after it, finishes while the first is still running. Before, one
+/// worker ran scans one by one, and the slow system held up every other
+/// scan for up to its run's deadline, again with each request.
+#[tokio::test]
+async fn a_system_whose_server_never_answers_holds_up_no_other_system_s_scan() {
+    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("mamori.toml");
+    std::fs::write(
+        &cfg,
+        "[scan]\nhttp_port = 1\nports = [1]\npoll_secs = 1\ntimeout_secs = 2\ndeadline_secs = 40\n\
+         allowed_networks = [\"127.0.0.1/32\"]\n[security]\nsecond_factor_roles = []\n",
+    )
+    .unwrap();
+    let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
+    create_orgs(&s.data_dir().display().to_string()).await;
+    let store = sqlite_store(&s.data_dir()).await;
+    let (slow, mut input) = create_web_system(&store, vec![format!("https://127.0.0.1:{silent_port}/")]).await;
+    input.name = "申請受付システム".into();
+    input.urls = vec![format!("https://127.0.0.1:{closed}/")];
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    let quick = store.create_system(&system_ctx(), &input, version).await.unwrap();
+    store.request_scan(&system_ctx(), slow, None).await.unwrap();
+    store.request_scan(&system_ctx(), quick, None).await.unwrap();
+    let status = async |id: i64| store.scans(id, 1).await.unwrap()[0].status.as_str().to_owned();
+    let mut finished = false;
+    for _ in 0..100 {
+        if ["done", "failed"].contains(&status(quick).await.as_str()) {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(finished, "the second system's scan waited for the first: {}", status(quick).await);
+    assert_eq!(status(slow).await, "running", "the silent system's scan goes on meanwhile");
+    store.close().await;
+    s.kill().await;
+}
+
 /// What sslscan (Debian's) reports of a lab server's protocols and certificate.
 async fn sslscan_report(n: &Nginx) -> String {
     let out = tokio::process::Command::new("sslscan")
