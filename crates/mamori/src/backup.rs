@@ -268,8 +268,11 @@ fn private_file(path: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("{} を作れません (cannot create the file)", path.display()))
 }
 
-/// Opens an archive for reading, decrypting it when it is sealed.
-fn open(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<tar::Archive<Box<dyn Read>>> {
+/// Opens an archive for reading, decrypting it when it is sealed. With a
+/// passphrase given, an archive that is not sealed is refused: one put in
+/// place of a sealed one (in the backup folder, or at the second copy's
+/// place) would otherwise be restored as if it were.
+fn open(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(tar::Archive<Box<dyn Read>>, bool)> {
     let mut file = BufReader::new(
         File::open(path).with_context(|| format!("{} を開けません (cannot open the archive)", path.display()))?,
     );
@@ -293,10 +296,12 @@ fn open(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<tar::Arc
             }
             Err(_) => return Err(damaged()),
         }
+    } else if passphrase.is_some() {
+        bail!("パスフレーズが指定されましたが、このバックアップは暗号化されていません。暗号化したものと差し替えられた恐れがあります。暗号化していないバックアップを復元するときは --unencrypted を付けてください。何も変更していません (a passphrase was given but the archive is not sealed; to restore an unsealed archive, add --unencrypted; nothing was changed)");
     } else {
         Box::new(file)
     };
-    Ok(tar::Archive::new(reader))
+    Ok((tar::Archive::new(reader), sealed))
 }
 
 fn damaged() -> anyhow::Error {
@@ -307,7 +312,7 @@ fn damaged() -> anyhow::Error {
 /// manifest; returns the manifest when all agree, and the data keys a
 /// sealed archive carries.
 pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Manifest, Option<String>)> {
-    let mut archive = open(path, passphrase)?;
+    let (mut archive, sealed) = open(path, passphrase)?;
     let mut seen: Vec<(String, String, u64)> = Vec::new();
     let mut manifest: Option<Manifest> = None;
     let mut keys: Option<String> = None;
@@ -322,6 +327,11 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Ma
             (&mut entry).take(MANIFEST_MAX).read_to_end(&mut text).map_err(|_| damaged())?;
             manifest = Some(serde_json::from_slice(&text).map_err(|_| damaged())?);
         } else if name == KEYS {
+            // Data keys travel only in a sealed archive ([`take`]): keys in
+            // an unsealed one were put there by someone else.
+            if !sealed {
+                bail!("暗号化されていないバックアップにデータ鍵が含まれています。mamori が作ったものではありません。何も変更していません (an unsealed archive carrying data keys was not made by mamori; nothing was changed)");
+            }
             let mut text = String::new();
             (&mut entry).take(KEYS_MAX).read_to_string(&mut text).map_err(|_| damaged())?;
             keys = Some(text);
@@ -368,7 +378,7 @@ pub async fn load(
             bail!("バックアップの表の構成がこの版と違います (the archive's tables differ from this version's schema)");
         }
     }
-    let mut archive = open(path, passphrase)?;
+    let (mut archive, _) = open(path, passphrase)?;
     let mut chunks = manifest.chunks.iter();
     for entry in archive.entries().map_err(|_| damaged())? {
         let mut entry = entry.map_err(|_| damaged())?;

@@ -45,6 +45,9 @@ pub struct RestoreArgs {
     /// データのある復元先を上書きする / replace the data of a target that holds some
     #[arg(long)]
     pub force: bool,
+    /// 暗号化していないバックアップを復元する (パスフレーズを使わない) / the archive is not sealed: use no passphrase
+    #[arg(long)]
+    pub unencrypted: bool,
 }
 
 pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
@@ -93,7 +96,8 @@ pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {
 }
 
 pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
-    let passphrase = match Passphrase::find(args.passphrase_file.as_deref()) {
+    let found = if args.unencrypted { Ok(None) } else { Passphrase::find(args.passphrase_file.as_deref()) };
+    let passphrase = match found {
         Ok(p) => p,
         Err(e) => {
             eprintln!("mamori: {e:#}");

@@ -174,7 +174,7 @@ mod tests {
         let r = Refusals::default();
         let t0 = datetime!(2026-11-29 10:00:00 UTC);
         for i in 0..(MAX_KEYS + 500) {
-            r.note(t0, &format!("2001:db8::{i:x}"), "csrf", "/");
+            r.note(t0, &format!("2001:db8:{i:x}::1"), "csrf", "/");
         }
         let events = r.take_finished(t0 + time::Duration::minutes(1));
         assert_eq!(events.len(), MAX_KEYS + 1, "the rest under *");

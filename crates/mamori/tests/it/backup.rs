@@ -164,9 +164,15 @@ async fn backup(t: &Target, root: &Path, encrypted: bool) -> PathBuf {
     found[0].clone()
 }
 
+/// Restores `archive` into `t`: with the passphrase when it is sealed,
+/// with `--unencrypted` when not.
 async fn restore(t: &Target, archive: &Path, root: &Path) -> (i32, String, String) {
-    let pass = pass_file(root);
-    t.run(&["restore", "--from", archive.to_str().unwrap(), "--passphrase-file", &pass]).await
+    let from = archive.to_str().unwrap();
+    if std::fs::read(archive).unwrap().starts_with(b"age-encryption.org/v1") {
+        t.run(&["restore", "--from", from, "--passphrase-file", &pass_file(root)]).await
+    } else {
+        t.run(&["restore", "--from", from, "--unencrypted"]).await
+    }
 }
 
 /// Writes until told to stop: each write an audit event (the event and
@@ -336,6 +342,83 @@ async fn a_damaged_archive_a_wrong_passphrase_or_a_target_with_data_is_refused_a
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("復元先にはすでにデータがあります") && err.contains("--force"), "{err}");
     assert_eq!(rows_of(&sqlite_store(&root.path().join("source")).await).await, before);
+}
+
+/// Someone who can write where the backups lie puts an unsealed archive
+/// of their own making there. Given the passphrase, the restore refuses an
+/// archive that is not sealed (it was restored as if it were); and an
+/// unsealed archive carrying data keys (theirs, with the manifest's hash
+/// made to match) is refused even with `--unencrypted`: mamori puts keys
+/// only in sealed archives. Nothing is created or changed either way.
+#[tokio::test]
+async fn an_unsealed_archive_is_refused_when_a_passphrase_is_given_and_keys_come_only_in_a_sealed_one() {
+    use sha2::Digest;
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let plain = backup(&source, root.path(), false).await;
+    let planted_key = std::fs::read_to_string(source.dir.join("data.key")).unwrap();
+    let mut archive = tar::Archive::new(std::fs::File::open(&plain).unwrap());
+    let mut out = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        out.append_data(&mut header, path, data).unwrap();
+    };
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if path == "manifest.json" {
+            add("keys/data.key", planted_key.as_bytes());
+            let mut m: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            m["keys_sha256"] = hex::encode(sha2::Sha256::digest(planted_key.as_bytes())).into();
+            data = serde_json::to_vec_pretty(&m).unwrap();
+        }
+        add(&path, &data);
+    }
+    drop(add);
+    let forged = root.path().join("mamori-20991231T235959Z.tar");
+    std::fs::write(&forged, out.into_inner().unwrap()).unwrap();
+    let pass = pass_file(root.path());
+    let from = |a: &Path| a.to_str().unwrap().to_owned();
+    for (cmd, expect) in [
+        (
+            vec!["restore".to_owned(), "--from".into(), from(&plain), "--passphrase-file".into(), pass.clone()],
+            "--unencrypted",
+        ),
+        (
+            vec!["restore".to_owned(), "--from".into(), from(&forged), "--passphrase-file".into(), pass.clone()],
+            "--unencrypted",
+        ),
+        (
+            vec!["restore".to_owned(), "--from".into(), from(&forged), "--unencrypted".into()],
+            "データ鍵が含まれています",
+        ),
+    ] {
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let empty = Target::sqlite(&root.path().join("never-created"));
+        let (code, out, err) = empty.run(&cmd).await;
+        assert_eq!(code, 1, "{cmd:?}: {out}{err}");
+        assert!(err.contains(expect) && err.contains("何も変更していません"), "{cmd:?}: {err}");
+        assert!(!root.path().join("never-created").exists(), "{cmd:?}: the target was not touched");
+        let mut forced = cmd.clone();
+        forced.push("--force");
+        let key_before = std::fs::read(source.dir.join("data.key")).unwrap();
+        let before = rows_of(&sqlite_store(&root.path().join("source")).await).await;
+        let (code, _, err) = source.run(&forced).await;
+        assert_eq!(code, 1, "{cmd:?}: {err}");
+        assert_eq!(rows_of(&sqlite_store(&root.path().join("source")).await).await, before, "{cmd:?}");
+        assert_eq!(std::fs::read(source.dir.join("data.key")).unwrap(), key_before, "{cmd:?}: the keys unchanged");
+    }
+    // The archive as mamori made it, said to be unsealed: restored.
+    let target = Target::sqlite(&root.path().join("target"));
+    std::fs::create_dir_all(&target.dir).unwrap();
+    std::fs::copy(source.dir.join("data.key"), target.dir.join("data.key")).unwrap();
+    let (code, out, err) = restore(&target, &plain, root.path()).await;
+    assert_eq!(code, 0, "{out}{err}");
 }
 
 /// A forced restore puts the backup's audit log in place of the target's:
