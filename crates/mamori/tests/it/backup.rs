@@ -379,7 +379,6 @@ async fn an_unsealed_archive_is_refused_when_a_passphrase_is_given_and_keys_come
         }
         add(&path, &data);
     }
-    drop(add);
     let forged = root.path().join("mamori-20991231T235959Z.tar");
     std::fs::write(&forged, out.into_inner().unwrap()).unwrap();
     let pass = pass_file(root.path());
