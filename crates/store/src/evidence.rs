@@ -306,13 +306,14 @@ async fn stored_in(tx: &mut Tx, org: i64) -> Result<u64, StoreError> {
 }
 
 impl Store {
-    /// Serialises what organisation `org` stores (an advisory lock on
-    /// PostgreSQL; SQLite writes one at a time), so that files sent at once
-    /// cannot each pass the quota on the same total. Taken first in the
-    /// transaction, before any row lock, so that two paths never wait on
-    /// each other.
+    /// Organisation `org`'s files, one change at a time (PostgreSQL; SQLite
+    /// writes one at a time anyway): two uploads cannot each pass the
+    /// quota on the same total, and a document cannot be linked (to an
+    /// answer or a record) while it is being deleted, so no link outlives
+    /// its document. Taken first in the transaction, before any row lock,
+    /// so that two paths never wait on each other.
     pub(crate) async fn lock_storage(&self, tx: &mut Tx, org: i64) -> Result<(), StoreError> {
-        if self.organisation_quota().is_some() && tx.backend() == crate::Backend::Postgres {
+        if tx.backend() == crate::Backend::Postgres {
             with_conn!(tx, c => {
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(format!("mamori.storage.{org}")).execute(c).await?;
             });

@@ -345,6 +345,7 @@ impl Store {
         pin: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
         let change = (HistoryKind::Evidence, doc.title.as_str());
         let s = self.evidence_changes_answer(&mut tx, ctx, system_id, (number, Some(org)), change).await?;
@@ -408,10 +409,26 @@ impl Store {
     /// deleted.
     pub async fn delete_document(&self, ctx: &Ctx, id: i64, org: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // No link is made meanwhile (links take this lock too).
+        self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
         let links: Vec<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 ORDER BY id")).bind(id).fetch_all(c).await?
         });
+        // Every system it is linked in, locked in the order of their ids
+        // before any change or event: locking the next system after the
+        // first event (which holds the audit chain) deadlocked with an
+        // answer saved in that system, which holds it and waits for the chain.
+        if tx.backend() == crate::Backend::Postgres {
+            let mut systems: Vec<i64> = links.iter().map(|l| l.system_id).collect();
+            systems.sort_unstable();
+            systems.dedup();
+            for s in systems {
+                with_conn!(tx, c => {
+                    sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(s).execute(c).await?;
+                });
+            }
+        }
         let approved: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM document_link l JOIN answer a ON a.system_id = l.system_id AND a.round = l.round \

@@ -189,6 +189,11 @@ impl Store {
         documents: (Option<i64>, &[i64]),
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        // The documents linked are not deleted meanwhile: their
+        // organisation's lock, taken before the system's.
+        if let Some(org) = documents.0 {
+            self.lock_storage(&mut tx, org).await?;
+        }
         lock_system(&mut tx, system_id).await?;
         let json = serde_json::to_string(&values.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sealed = tx.keys().seal(AAD, &json);

@@ -244,3 +244,61 @@ async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number()
         app.close().await;
     }
 }
+
+/// On PostgreSQL, deleting a document linked in two systems locked the
+/// second system while it held the audit chain: an answer saved in that
+/// system at the same moment waited for the chain while holding the
+/// system, a deadlock (an error page for one of them). And a link made at
+/// the same moment as the delete could outlive it, pointing to a deleted
+/// document. Twenty rounds, each a delete, an answer and a link at once:
+/// every answer lands, the delete lands, and no link to the document is
+/// left (a link that landed first was removed with its unlink event).
+#[tokio::test]
+async fn deleting_a_document_while_its_systems_change_neither_deadlocks_nor_leaves_a_link_to_it() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let a = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let b = system(&app, dept, Some(vendor), "申請受付システム").await;
+        let ctx = app.ctx();
+        for k in 0..20 {
+            let doc = mamori_store::library::NewDocFile {
+                original_name: "体制図.txt",
+                content_type: "text/plain",
+                sha256: "0",
+                expires_on: None,
+                content: b"x",
+            };
+            let id = app.store.add_document(&ctx, vendor, &format!("体制図{k}"), &doc).await.unwrap();
+            app.store.link_document(&ctx, id, vendor, a, 7, false).await.unwrap();
+            app.store.link_document(&ctx, id, vendor, b, 7, false).await.unwrap();
+            let answer = AnswerInput {
+                status: mamori_core::checklist::AnswerStatus::Done,
+                measures: format!("実施 {k}"),
+                planned: None,
+                reason: String::new(),
+            };
+            let (deleted, saved, linked) = tokio::join!(
+                app.store.delete_document(&ctx, id, vendor),
+                app.store.save_answer(&ctx, b, 16, &answer),
+                app.store.link_document(&ctx, id, vendor, b, 15, false),
+            );
+            assert!(deleted.is_ok(), "{}: round {k}: the delete: {deleted:?}", app.backend);
+            assert!(saved.is_ok(), "{}: round {k}: the answer: {saved:?}", app.backend);
+            assert!(
+                matches!(linked, Ok(()) | Err(mamori_store::StoreError::Missing)),
+                "{}: round {k}: the link: {linked:?}",
+                app.backend
+            );
+            for (sys, n) in [(a, 7), (b, 7), (b, 15)] {
+                let left = app.store.document_links(sys, 1).await.unwrap();
+                assert!(
+                    !left.iter().any(|l| l.document_id == id && l.number == n),
+                    "{}: round {k}: a link to the deleted document is left in {sys}/{n}",
+                    app.backend
+                );
+            }
+        }
+        app.close().await;
+    }
+}
