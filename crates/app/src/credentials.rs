@@ -84,12 +84,14 @@ pub async fn enrolment_secret(op: &Op<'_>, a: &Account) -> Result<String, Refuse
 /// Item 40: a code from the authenticator confirms the enrolment; the
 /// recovery codes are returned, once (only their hashes are kept). `None`
 /// when the code does not match.
+/// `Stale` when it was confirmed meanwhile (the button pressed twice).
 pub async fn confirm_enrolment(op: &Op<'_>, a: &Account, code: &str) -> Result<Option<Vec<String>>, Refused> {
-    let Some(step) = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, code, op.now)) else {
+    let Some(secret) = a.totp_secret.as_deref() else { return Ok(None) };
+    let Some(step) = totp::matching_step(secret, code, op.now) else {
         return Ok(None);
     };
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    op.store.confirm_totp(&op.ctx(), a.id, step, &hashes).await?;
+    op.store.confirm_totp(&op.ctx(), a.id, (secret, step), &hashes).await?;
     Ok(Some(codes))
 }

@@ -834,17 +834,29 @@ pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>)
     Ok(())
 }
 
-/// Confirms enrolment: the secret becomes active, the confirming step is
-/// spent, and the recovery codes (hashes) replace any earlier ones.
+/// Confirms enrolment of `secret` (the one the code was checked against):
+/// the secret becomes active, the confirming step is spent, and the
+/// recovery codes (hashes) replace any earlier ones. `Stale`, changing
+/// nothing, when the enrolment was confirmed meanwhile (the button pressed
+/// twice: each replaced the other's recovery codes, so those shown could be
+/// void) or the secret is no longer the one begun (reset and begun again).
 pub async fn enable_totp(
     tx: &mut Tx,
     account_id: i64,
+    secret: &str,
     step: i64,
     recovery_hashes: &[String],
 ) -> Result<(), StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("UPDATE account SET totp_enabled = $2, totp_last_step = $3 WHERE id = $1 AND totp_enabled = $4")
+            .bind(account_id).bind(true).bind(step).bind(false).execute(&mut *c).await?.rows_affected()
+    });
+    // Read under the row's lock, which the update took.
+    let now = account_in(tx, account_id).await?;
+    if n != 1 || now.and_then(|a| a.totp_secret).as_deref() != Some(secret) {
+        return Err(StoreError::Stale);
+    }
     with_conn!(tx, c => {
-        sqlx::query("UPDATE account SET totp_enabled = $2, totp_last_step = $3 WHERE id = $1")
-            .bind(account_id).bind(true).bind(step).execute(&mut *c).await?;
         sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
         for h in recovery_hashes {
             sqlx::query("INSERT INTO recovery_code (account_id, code_hash) VALUES ($1, $2)")

@@ -248,15 +248,16 @@ impl Store {
         tx.commit().await
     }
 
+    /// [`accounts::enable_totp`], with its audit event.
     pub async fn confirm_totp(
         &self,
         ctx: &Ctx,
         id: i64,
-        step: i64,
+        (secret, step): (&str, i64),
         recovery_hashes: &[String],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        accounts::enable_totp(&mut tx, id, step, recovery_hashes).await?;
+        accounts::enable_totp(&mut tx, id, secret, step, recovery_hashes).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await
     }
 

@@ -166,8 +166,16 @@ pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> 
     if a.totp_enabled {
         return Ok(Redirect::to("/account").into_response());
     }
-    let Some(codes) = credentials::confirm_enrolment(&who.op(&page), a, &form.code).await? else {
-        return enrol_page(&page, &who, true).await;
+    let codes = match credentials::confirm_enrolment(&who.op(&page), a, &form.code).await {
+        Ok(Some(codes)) => codes,
+        Ok(None) => return enrol_page(&page, &who, true).await,
+        // Confirmed meanwhile (the button pressed twice): the codes are
+        // those the first confirmation showed.
+        Err(mamori_app::Refused::Stale) => {
+            session::flash(&page.session, "totp-already").await?;
+            return Ok(Redirect::to("/account").into_response());
+        }
+        Err(e) => return Err(e.into()),
     };
     let p = page.ctx().await?;
     html(CodesPage { p, codes })

@@ -275,7 +275,7 @@ impl App {
             let s = totp::new_secret();
             let mut tx = self.store.begin().await.unwrap();
             accounts::set_totp_secret(&mut tx, id, Some(&s)).await.unwrap();
-            accounts::enable_totp(&mut tx, id, 0, &[]).await.unwrap();
+            accounts::enable_totp(&mut tx, id, &s, 0, &[]).await.unwrap();
             tx.commit().await.unwrap();
             Some(s)
         } else {

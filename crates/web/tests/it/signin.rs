@@ -316,6 +316,41 @@ async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_
     }
 }
 
+/// The confirmation of a second factor sent twice at once (a double
+/// click): before, both were accepted, two events were written, and each
+/// replaced the other's recovery codes, so the codes the page showed could
+/// be void. Now one confirms and shows its codes, the other goes to the
+/// account page saying it is done; one event; the codes shown work.
+#[tokio::test]
+async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_shown_are_kept() {
+    for app in App::each(Options::default()).await {
+        app.issue("officer", Role::SecurityOfficer, None).await;
+        let c = app.client();
+        assert_eq!(c.sign_in(&app, "officer", PASSWORD, None).await.location(), "/account/totp");
+        let secret = totp_secret_in(&c.get("/account/totp").await.body);
+        let code = totp::code_at(&secret, app.now()).unwrap();
+        let form = [("code", code.as_str())];
+        let (one, two) = tokio::join!(c.post("/account/totp", &form), c.post("/account/totp", &form));
+        let shown = |r: &crate::harness::Res| -> Vec<String> {
+            r.body.split("class=\"recovery-code\">").skip(1).map(|s| s.split('<').next().unwrap().to_owned()).collect()
+        };
+        let (confirmed, other) = if shown(&one).is_empty() { (two, one) } else { (one, two) };
+        let codes = shown(&confirmed);
+        assert_eq!(codes.len(), 10, "{}: one shows its codes", app.backend);
+        assert_eq!(other.location(), "/account", "{}: the other is told it is done: {}", app.backend, other.body);
+        assert!(c.get("/account").await.body.contains("二要素認証は設定済みです"), "{}: the message", app.backend);
+        let enrolled = app.audit_actions().await.iter().filter(|a| *a == "totp.enrolled").count();
+        assert_eq!(enrolled, 1, "{}: one event", app.backend);
+        c.post("/logout", &[]).await;
+        let again = app.client_on("/login").await;
+        again.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await;
+        again.get("/login/totp").await;
+        let r = again.post("/login/totp", &[("code", ""), ("recovery_code", &codes[3])]).await;
+        assert_eq!(r.location(), "/dashboard", "{}: a code shown works", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn items_4_5_password_expiry_policy_and_history() {
     for app in App::each(Options::default()).await {
