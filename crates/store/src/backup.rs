@@ -235,6 +235,23 @@ impl Store {
             let sql = format!("DELETE FROM \"{table}\"");
             crate::with_conn!(tx, c => sqlx::query(&sql).execute(c).await?.rows_affected());
         }
+        // Sessions are not in an archive, and a restore signs everyone out:
+        // left in place, a session made after the backup still opened the
+        // server, for whichever account the restore gives its id.
+        let (exists, delete) = match tx.backend() {
+            crate::Backend::Sqlite => (
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions'",
+                "DELETE FROM tower_sessions",
+            ),
+            crate::Backend::Postgres => (
+                "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'tower_sessions' AND tablename = 'session'",
+                "DELETE FROM tower_sessions.session",
+            ),
+        };
+        let n: i64 = crate::with_conn!(tx, c => sqlx::query_scalar(exists).fetch_one(c).await?);
+        if n > 0 {
+            crate::with_conn!(tx, c => sqlx::query(delete).execute(c).await?.rows_affected());
+        }
         Ok(Restore { tx, tables: schema.into_iter().collect() })
     }
 }

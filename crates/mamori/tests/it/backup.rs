@@ -884,3 +884,40 @@ async fn backups_are_copied_to_object_storage_read_back_and_pruned_there_and_a_r
     assert_eq!(archives(&to).len(), before);
     store.close().await;
 }
+
+/// A restore signs everyone out (docs/operations/recovery.md): sessions
+/// are not in an archive, but they were left in the database, so a cookie
+/// from before the restore still opened the restored server (and a
+/// session made after the backup would open it as whichever account the
+/// restore gives that id).
+#[tokio::test]
+async fn a_restore_signs_everyone_out() {
+    use crate::harness::{create_orgs, create_user, Opts, Server};
+    let dir = Arc::new(TempDir::new().unwrap());
+    let cfg = dir.path().join("mamori.toml");
+    std::fs::write(&cfg, "[security]\nsecond_factor_roles = []\n").unwrap();
+    let opts = || Opts::default().data_dir(&dir).args(&["--config", cfg.to_str().unwrap()]);
+    let s = Server::start(opts()).await;
+    let data = s.data_dir().display().to_string();
+    create_orgs(&data).await;
+    let (code, _, err) =
+        create_user(&data, "vendor1", "事業者", "v@x.jp", "vendor", Some("ベンダーA"), "Vendor-Pass-123\n").await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s.sign_in("vendor1", "Vendor-Pass-123").await.headers()["location"], "/dashboard");
+    assert_eq!(s.get("/dashboard").await.status(), 200);
+    let to = dir.path().join("backups");
+    let (code, out, err) = run(&["backup", "--data-dir", &data, "--to", to.to_str().unwrap(), "--unencrypted"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let archive = std::fs::read_dir(&to).unwrap().next().unwrap().unwrap().path();
+    let signed_in = s.client.clone();
+    assert_eq!(s.stop().await, 0);
+    let from = archive.to_str().unwrap();
+    let (code, out, err) = run(&["restore", "--data-dir", &data, "--from", from, "--unencrypted", "--force"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let again = Server::start(opts()).await;
+    let r = signed_in.get(format!("{}/dashboard", again.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the session from before the restore is gone");
+    assert_eq!(r.headers()["location"], "/login");
+    assert_eq!(again.sign_in("vendor1", "Vendor-Pass-123").await.headers()["location"], "/dashboard");
+    again.kill().await;
+}
