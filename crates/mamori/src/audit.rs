@@ -125,7 +125,7 @@ async fn archive(global: &GlobalArgs, name: &str, output: Option<&std::path::Pat
     }
 }
 async fn verify(global: &GlobalArgs) -> ExitCode {
-    let store = match open_store(global).await {
+    let store = match crate::shared::open_existing_store(global).await {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -169,6 +169,23 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
     }
 }
 
+/// [`open_store`] for the commands that check what is there (`verify`,
+/// `audit verify`): a SQLite database that does not exist is a failure
+/// (exit 1), never one made afresh and found sound, as a mistyped data
+/// directory or a lost database file was.
+pub async fn open_existing_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
+    if let Ok((_, DatabaseLocation::SqliteFile(path))) = config::data_location(global) {
+        if !path.exists() {
+            eprintln!(
+                "mamori: {} にデータベースがありません。データディレクトリ (--data-dir) を確かめてください (no database there: check the data directory)",
+                path.display()
+            );
+            return Err(ExitCode::from(EXIT_PROBLEM));
+        }
+    }
+    open_store(global).await
+}
+
 /// Writes to standard output; what every command but `serve` prints goes
 /// through here (see [`outln`]).
 ///

@@ -5,13 +5,13 @@
 //! directory, a copy included; nothing is changed but the schema.
 
 use crate::settings::GlobalArgs;
-use crate::shared::{open_store, outln, EXIT_PROBLEM};
+use crate::shared::{open_existing_store, outln, EXIT_PROBLEM};
 use mamori_store::audit::Verification;
 use mamori_store::integrity::FileProblem;
 use std::process::ExitCode;
 
 pub async fn run(global: &GlobalArgs) -> ExitCode {
-    let store = match open_store(global).await {
+    let store = match open_existing_store(global).await {
         Ok(s) => s,
         Err(code) => return code,
     };

@@ -286,3 +286,26 @@ async fn verify_checks_the_schema_the_chain_and_every_stored_file_and_names_what
     assert!(err.contains("ライブラリの文書の版 #1: 内容がありません"), "{err}");
     assert!(!err.contains(&format!("証跡 #{}:", second - 1)), "the intact file is not named: {err}");
 }
+
+/// `mamori verify` and `mamori audit verify` on a data directory with no
+/// database (a mistyped `--data-dir`, or the database file lost) fail and
+/// create nothing. Before, each made a new database and reported it sound,
+/// and the recovery procedure reads exit 0 as "the data is intact".
+#[tokio::test]
+async fn verifying_a_data_directory_without_a_database_fails_and_creates_nothing() {
+    let root = tempfile::TempDir::new().unwrap();
+    let typo = root.path().join("mamori-dat");
+    let d = typo.to_str().unwrap();
+    for cmd in [vec!["verify", "--data-dir", d], vec!["audit", "verify", "--data-dir", d]] {
+        let (code, out, err) = run(&cmd).await;
+        assert_eq!(code, 1, "{cmd:?}: {out}{err}");
+        assert!(err.contains("データベースがありません"), "{cmd:?}: {err}");
+        assert!(!typo.exists(), "{cmd:?}: nothing created");
+    }
+    // A data directory whose database file was lost, its key still there.
+    let (_keep, dir) = harness::started_once().await;
+    std::fs::remove_file(dir.join("mamori.db")).unwrap();
+    let (code, _, err) = run(&["verify", "--data-dir", dir.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(!dir.join("mamori.db").exists(), "not made afresh");
+}
