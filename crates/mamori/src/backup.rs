@@ -434,8 +434,11 @@ pub fn to_prune(archives: &[(String, OffsetDateTime)], daily: usize, monthly: us
     newest_first.into_iter().filter(|(n, _)| !keep.contains(n)).map(|(n, _)| n.clone()).collect()
 }
 
-/// Removes from `dir` the archives [`to_prune`] names; returns them.
-pub fn prune(dir: &Path, daily: usize, monthly: usize) -> anyhow::Result<Vec<String>> {
+/// Removes from `dir` the archives [`to_prune`] names, never `written`
+/// (the archive just made: an archive named with a later time, planted or
+/// from a clock set wrong, took the generations and the new one was
+/// removed); returns them.
+pub fn prune(dir: &Path, daily: usize, monthly: usize, written: &str) -> anyhow::Result<Vec<String>> {
     let mut archives = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
@@ -443,7 +446,8 @@ pub fn prune(dir: &Path, daily: usize, monthly: usize) -> anyhow::Result<Vec<Str
             archives.push((name, at));
         }
     }
-    let gone = to_prune(&archives, daily, monthly);
+    let mut gone = to_prune(&archives, daily, monthly);
+    gone.retain(|n| n != written);
     for name in &gone {
         // Names come from the listing and were parsed as an archive's.
         std::fs::remove_file(dir.join(name))?;

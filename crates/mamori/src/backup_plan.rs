@@ -100,13 +100,13 @@ async fn run_backup(
         .with("rows", rows as i64)
         .with("data_sha256", manifest.data_sha256.as_str())
         .with("encrypted", passphrase.is_some());
-    for gone in backup::prune(&plan.to, plan.keep_daily, plan.keep_monthly)? {
+    for gone in backup::prune(&plan.to, plan.keep_daily, plan.keep_monthly, &name)? {
         say(format!("  古い世代を削除 (pruned): {gone}"));
     }
     if let Some(second) = &plan.copy_to {
         let copy = backup::copy_verified(&path, second)?;
         say(format!("  複製を確認しました (copy verified): {}", copy.display()));
-        for gone in backup::prune(second, plan.keep_daily, plan.keep_monthly)? {
+        for gone in backup::prune(second, plan.keep_daily, plan.keep_monthly, &name)? {
             say(format!("  古い世代を削除 (pruned): {}", second.join(gone).display()));
         }
         changes = changes.with("copy", second.display().to_string());
@@ -114,7 +114,7 @@ async fn run_backup(
     if let Some(s3) = &plan.s3 {
         let key = s3.copy_verified(&path).await?;
         say(format!("  S3 の複製を確認しました (S3 copy verified): {key}"));
-        for gone in s3.prune(plan.keep_daily, plan.keep_monthly).await? {
+        for gone in s3.prune(plan.keep_daily, plan.keep_monthly, &name).await? {
             say(format!("  S3 の古い世代を削除 (pruned in S3): {gone}"));
         }
         changes = changes.with("s3", key);

@@ -127,7 +127,8 @@ impl S3Plan {
 
     /// Removes the archives in the bucket (under the prefix) that the
     /// generations no longer keep; returns their names.
-    pub async fn prune(&self, daily: usize, monthly: usize) -> anyhow::Result<Vec<String>> {
+    /// Never `written`, the archive just copied (as [`backup::prune`]).
+    pub async fn prune(&self, daily: usize, monthly: usize, written: &str) -> anyhow::Result<Vec<String>> {
         let mut archives = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -154,7 +155,8 @@ impl S3Plan {
                 break;
             }
         }
-        let gone = backup::to_prune(&archives, daily, monthly);
+        let mut gone = backup::to_prune(&archives, daily, monthly);
+        gone.retain(|n| n != written);
         for name in &gone {
             let key = format!("{}{name}", self.prefix);
             let url = self.bucket.delete_object(Some(&self.credentials), &key).sign(SIGNED_FOR);

@@ -27,7 +27,8 @@ pub struct BackupArgs {
     #[arg(long)]
     pub unencrypted: bool,
     /// 日ごとに残す世代数 / daily generations kept
-    #[arg(long, env = "MAMORI_BACKUP_KEEP_DAILY", default_value_t = 7, value_name = "N")]
+    #[arg(long, env = "MAMORI_BACKUP_KEEP_DAILY", default_value_t = 7, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub keep_daily: usize,
     /// 月ごとに残す世代数 / monthly generations kept
     #[arg(long, env = "MAMORI_BACKUP_KEEP_MONTHLY", default_value_t = 12, value_name = "N")]

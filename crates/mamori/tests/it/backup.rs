@@ -921,3 +921,29 @@ async fn a_restore_signs_everyone_out() {
     assert_eq!(again.sign_in("vendor1", "Vendor-Pass-123").await.headers()["location"], "/dashboard");
     again.kill().await;
 }
+
+/// `--keep-daily 0` is refused before anything is written (it pruned the
+/// archive just made, and said "backup written" with exit 0); and an
+/// archive named with a later time (planted, or from a clock set wrong)
+/// took the one daily generation, so the new archive was pruned at once.
+/// The archive just written is never pruned.
+#[tokio::test]
+async fn a_backup_never_prunes_the_archive_it_just_wrote() {
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let to = root.path().join("backups");
+    let to_s = to.to_str().unwrap();
+    let (code, out, err) =
+        source.run(&["backup", "--to", to_s, "--unencrypted", "--keep-daily", "0", "--keep-monthly", "0"]).await;
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(!to.exists() || archives(&to).is_empty(), "nothing written");
+    std::fs::create_dir_all(&to).unwrap();
+    let planted = to.join("mamori-20991231T235959Z.tar");
+    std::fs::write(&planted, "not an archive").unwrap();
+    let (code, out, err) =
+        source.run(&["backup", "--to", to_s, "--unencrypted", "--keep-daily", "1", "--keep-monthly", "1"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let kept = archives(&to);
+    assert_eq!(kept.len(), 2, "the new archive is kept: {kept:?} {out}");
+    assert!(kept.contains(&planted));
+}
