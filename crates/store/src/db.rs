@@ -52,22 +52,44 @@ impl fmt::Debug for DatabaseLocation {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; a
+/// `password=` (or `sslpassword=`) in the query is masked too, and the
+/// user's part ends at the last `@`, so a password holding `/` or `?`
+/// unencoded is masked whole.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
-            format!("{scheme}://{masked}@{host}{tail}")
+    // Query values first: a password there may hold an `@`.
+    let mut masked = String::with_capacity(rest.len());
+    let mut in_secret = false;
+    let mut key = String::new();
+    for c in rest.chars() {
+        match c {
+            '?' | '&' => {
+                in_secret = false;
+                key.clear();
+                masked.push(c);
+            }
+            '=' if !in_secret && key.to_ascii_lowercase().ends_with("password") => {
+                in_secret = true;
+                masked.push_str("=***");
+            }
+            _ if in_secret => {}
+            _ => {
+                key.push(c);
+                masked.push(c);
+            }
         }
-        None => url.to_owned(),
+    }
+    match masked.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = (&masked[..at], &masked[at + 1..]);
+            let user = userinfo.split(':').next().unwrap_or("");
+            let user = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+            format!("{scheme}://{user}@{host}")
+        }
+        None => format!("{scheme}://{masked}"),
     }
 }
 
@@ -417,5 +439,22 @@ mod tests {
         assert!(!format!("{loc:?}").contains("s3cret"));
         let err = DatabaseLocation::parse("mysql://u:s3cret@h/db").unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+        // A password in the query, or holding `/`, `?` or `@` unencoded:
+        // each was shown whole.
+        for (url, shown) in [
+            ("postgres://u@127.0.0.1:1/db?password=hunter2", "postgres://u@127.0.0.1:1/db?password=***"),
+            ("postgres://u:hun/ter2@127.0.0.1:1/db", "postgres://u:***@127.0.0.1:1/db"),
+            ("postgres://u:hu?nter2@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u@h/db?sslmode=require&PassWord=hun@ter2&sslpassword=key2&application_name=m",
+                "postgres://u@h/db?sslmode=require&PassWord=***&sslpassword=***&application_name=m",
+            ),
+        ] {
+            let loc = DatabaseLocation::parse(url).unwrap();
+            assert_eq!(loc.to_string(), shown, "{url}");
+            for secret in ["hunter2", "hun", "ter2", "key2"] {
+                assert!(!format!("{loc} {loc:?}").contains(secret), "{url}: {secret}");
+            }
+        }
     }
 }
