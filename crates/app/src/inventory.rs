@@ -12,6 +12,7 @@ use mamori_core::vulns::MatchState;
 use mamori_files::export::CsvEncoding;
 use mamori_files::feeds::{self, Feed};
 use mamori_files::inventory::{self as sheet, COLUMNS};
+use mamori_store::auditlog::Raise;
 use mamori_store::inventory::{Component, FeedImport, Imported};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::vulns::VulnMatch;
@@ -281,16 +282,15 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
     let names = crate::system_names(store).await?;
     let mut raised = 0;
     for m in pending {
-        if !store.mark_match_alerted(m.id, now).await? {
-            continue;
-        }
         let system = names.get(&m.system_id).map_or("", String::as_str);
         let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
         let severity = if m.cvss.is_some_and(|s| s >= 9.0) { Severity::Critical } else { Severity::Warning };
         let score = m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
         let detail = format!("CVSS {score}: {} {}", m.title, m.link);
-        store.raise_alert(now, VULN_MATCHED, severity, &subject, &detail).await?;
-        raised += 1;
+        let alert = Raise { now, kind: VULN_MATCHED, severity, subject: &subject, detail: &detail };
+        if store.mark_match_alerted(m.id, &alert).await? {
+            raised += 1;
+        }
     }
     Ok(raised)
 }
@@ -370,13 +370,15 @@ pub async fn warn_support(
             }
             Support::Unknown | Support::Supported { .. } => continue,
         };
-        if !s.newly_due(c.warned) || !store.mark_component_warned(c.id, s.state()).await? {
+        if !s.newly_due(c.warned) {
             continue;
         }
         let system = names.get(&c.system_id).map_or("", String::as_str);
         let subject = format!("{system}: {} {} ({})", c.input.product, c.input.version, c.input.runs_on);
-        store.raise_alert(now, kind, severity, &subject, &detail).await?;
-        raised += 1;
+        let alert = Raise { now, kind, severity, subject: &subject, detail: &detail };
+        if store.mark_component_warned(c.id, s.state(), &alert).await? {
+            raised += 1;
+        }
     }
     Ok(raised)
 }

@@ -206,15 +206,17 @@ pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime
             }
             Support::Unknown | Support::Supported { .. } => continue,
         };
-        if !s.newly_due(r.warned) || !store.mark_record_warned(r.id, s.state()).await? {
+        if !s.newly_due(r.warned) {
             continue;
         }
         let system = names.get(&r.system_id).map_or("", String::as_str);
         // A backup is watched by its restore test: say so.
         let what = if r.kind == RecordKind::Backup { "バックアップ (復元テスト)" } else { r.kind.word() };
         let subject = format!("{system}: {what} {}", r.title);
-        store.raise_alert(now, kind, severity, &subject, &detail).await?;
-        raised += 1;
+        let alert = mamori_store::auditlog::Raise { now, kind, severity, subject: &subject, detail: &detail };
+        if store.mark_record_warned(r.id, s.state(), &alert).await? {
+            raised += 1;
+        }
     }
     Ok(raised)
 }

@@ -324,23 +324,7 @@ impl Store {
         detail: &str,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let now_us = to_unix_micros(now);
-        let id = with_conn!(tx, c => {
-            let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
-                .bind(kind).bind(subject).fetch_optional(&mut *c).await?;
-            match open {
-                Some(id) => {
-                    sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1")
-                        .bind(id).bind(now_us).bind(detail).execute(&mut *c).await?;
-                    id
-                }
-                None => sqlx::query_scalar(
-                    "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
-                )
-                .bind(kind).bind(severity.as_str()).bind(subject).bind(detail).bind(now_us)
-                .fetch_one(&mut *c).await?,
-            }
-        });
+        let id = raise_in(&mut tx, &Raise { now, kind, severity, subject, detail }).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -496,4 +480,46 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// An alert to raise, or to count again while one of its kind and subject
+/// is open.
+#[derive(Debug, Clone, Copy)]
+pub struct Raise<'a> {
+    pub now: OffsetDateTime,
+    pub kind: &'a str,
+    pub severity: Severity,
+    pub subject: &'a str,
+    pub detail: &'a str,
+}
+
+/// [`Store::raise_alert`] inside a transaction, so that what the alert is
+/// about (a match or a record marked as alerted) is marked in the same one
+/// and never without its alert. On PostgreSQL an advisory lock on the kind
+/// and subject keeps two raised at once from opening two alerts.
+pub(crate) async fn raise_in(tx: &mut crate::db::Tx, r: &Raise<'_>) -> Result<i64, StoreError> {
+    let now_us = to_unix_micros(r.now);
+    if tx.backend() == crate::Backend::Postgres {
+        with_conn!(tx, c => {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(format!("mamori.alert.{}.{}", r.kind, r.subject)).execute(c).await?;
+        });
+    }
+    let id = with_conn!(tx, c => {
+        let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
+            .bind(r.kind).bind(r.subject).fetch_optional(&mut *c).await?;
+        match open {
+            Some(id) => {
+                sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1")
+                    .bind(id).bind(now_us).bind(r.detail).execute(&mut *c).await?;
+                id
+            }
+            None => sqlx::query_scalar(
+                "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
+            )
+            .bind(r.kind).bind(r.severity.as_str()).bind(r.subject).bind(r.detail).bind(now_us)
+            .fetch_one(&mut *c).await?,
+        }
+    });
+    Ok(id)
 }

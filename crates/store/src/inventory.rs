@@ -476,27 +476,40 @@ impl Store {
 
     /// Records that `state` was alerted for a component's current date;
     /// `false` when it was already (another instance was first).
-    pub async fn mark_component_warned(&self, id: i64, state: SupportState) -> Result<bool, StoreError> {
+    pub async fn mark_component_warned(
+        &self,
+        id: i64,
+        state: SupportState,
+        alert: &crate::auditlog::Raise<'_>,
+    ) -> Result<bool, StoreError> {
         self.mark_warned(
             "UPDATE component SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)",
             id,
             state,
+            alert,
         )
         .await
     }
 
     /// Runs one of the two fixed statements that set `warned` (of a
-    /// component or of a record): `true` when this call set it.
+    /// component or of a record) and, when this call set it, raises
+    /// `alert` in the same transaction (marked in one and raised in the
+    /// next, a failure between left it marked and never alerted): `true`
+    /// when this call set it.
     pub(crate) async fn mark_warned(
         &self,
         sql: &'static str,
         id: i64,
         state: SupportState,
+        alert: &crate::auditlog::Raise<'_>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = with_conn!(tx, c => {
             sqlx::query(sql).bind(id).bind(state.as_str()).execute(c).await?.rows_affected()
         });
+        if n == 1 {
+            crate::auditlog::raise_in(&mut tx, alert).await?;
+        }
         tx.commit().await?;
         Ok(n == 1)
     }

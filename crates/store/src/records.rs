@@ -370,9 +370,14 @@ impl Store {
 
     /// Records that `state` was alerted for a record's current date; `false`
     /// when it was already.
-    pub async fn mark_record_warned(&self, id: i64, state: SupportState) -> Result<bool, StoreError> {
-        self.mark_warned("UPDATE record SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)", id, state)
-            .await
+    pub async fn mark_record_warned(
+        &self,
+        id: i64,
+        state: SupportState,
+        alert: &crate::auditlog::Raise<'_>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE record SET warned = $2 WHERE id = $1 AND (warned IS NULL OR warned <> $2)";
+        self.mark_warned(sql, id, state, alert).await
     }
 }
 

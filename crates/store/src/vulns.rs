@@ -211,12 +211,16 @@ impl Store {
     }
 
     /// Marks a match alerted; `false` when another instance was first.
-    pub async fn mark_match_alerted(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError> {
+    /// Marks a match alerted and raises its `alert` in one transaction.
+    pub async fn mark_match_alerted(&self, id: i64, alert: &crate::auditlog::Raise<'_>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = with_conn!(tx, c => {
             sqlx::query("UPDATE vuln_match SET alerted_at_us = $2 WHERE id = $1 AND alerted_at_us IS NULL")
-                .bind(id).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+                .bind(id).bind(to_unix_micros(alert.now)).execute(c).await?.rows_affected()
         });
+        if n == 1 {
+            crate::auditlog::raise_in(&mut tx, alert).await?;
+        }
         tx.commit().await?;
         Ok(n == 1)
     }

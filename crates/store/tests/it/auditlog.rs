@@ -151,3 +151,33 @@ async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_k
         assert_eq!(db.store.purge_failed_attempts(now).await.unwrap(), 1, "{}: the recent one", db.name);
     }
 }
+
+/// Twenty alerts of one kind and subject raised at once open one alert,
+/// counted twenty times (ten rounds, each a subject of its own). On
+/// PostgreSQL each read that none was open and inserted its own (twenty
+/// alerts, twenty notifications).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_alerts_raised_at_once_open_one_counted_twenty_times() {
+    use mamori_core::monitoring::Severity;
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        for round in 0..10 {
+            let subject = format!("文書管理システム: tls {round}");
+            let mut raises = tokio::task::JoinSet::new();
+            for _ in 0..20 {
+                let (store, subject) = (db.store.clone(), subject.clone());
+                raises.spawn(async move {
+                    store.raise_alert(now, "scan.regression", Severity::Warning, &subject, "").await
+                });
+            }
+            while let Some(r) = raises.join_next().await {
+                r.unwrap().unwrap();
+            }
+            let open: Vec<_> =
+                db.store.alerts(true).await.unwrap().into_iter().filter(|a| a.subject == subject).collect();
+            assert_eq!(open.len(), 1, "{}: round {round}: one open alert", db.name);
+            assert_eq!(open[0].count, 20, "{}: round {round}: counted twenty times", db.name);
+        }
+        db.cleanup().await;
+    }
+}

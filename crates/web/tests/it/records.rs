@@ -331,3 +331,42 @@ async fn a_record_changed_meanwhile_is_not_replaced_unseen() {
         app.close().await;
     }
 }
+
+/// A record's date is marked as warned and its alert raised in one
+/// transaction. Before, the mark came first and the alert after, each on
+/// its own: an alert that could not be written (here a trigger refuses
+/// it) left the record marked, and the daily check never warned again.
+/// Now the check fails, nothing is marked, and the next run raises it.
+#[tokio::test]
+async fn a_warning_that_cannot_be_raised_leaves_its_record_to_warn_again() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
+        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let ends = (app.now().to_offset(mamori_core::jst::JST).date() + Duration::days(10)).to_string();
+        let contract = [("scope", "both"), ("vendor", "保守ベンダー"), ("ends", ends.as_str())];
+        assert_eq!(add(&v, sys, "contract", &contract).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let block: &[&str] = if app.backend == "sqlite" {
+            &["CREATE TRIGGER block_alerts BEFORE INSERT ON alert BEGIN SELECT RAISE(ABORT, 'blocked'); END"]
+        } else {
+            &[
+                "CREATE FUNCTION block_alerts() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'blocked'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER block_alerts BEFORE INSERT ON alert FOR EACH ROW EXECUTE FUNCTION block_alerts()",
+            ]
+        };
+        for sql in block {
+            app.store.execute_unchecked_for_tests(sql).await.unwrap();
+        }
+        assert!(mamori_app::records::warn_records(&app.store, app.now()).await.is_err(), "{}", app.backend);
+        let unwarned = app.store.records(sys).await.unwrap().iter().all(|r| r.warned.is_none());
+        assert!(unwarned, "{}: nothing marked without its alert", app.backend);
+        let unblock =
+            if app.backend == "sqlite" { "DROP TRIGGER block_alerts" } else { "DROP TRIGGER block_alerts ON alert" };
+        app.store.execute_unchecked_for_tests(unblock).await.unwrap();
+        assert_eq!(mamori_app::records::warn_records(&app.store, app.now()).await.unwrap(), 1, "{}", app.backend);
+        let raised = app.store.alerts(true).await.unwrap().into_iter().filter(|a| a.kind == RECORD_DUE_SOON).count();
+        assert_eq!(raised, 1, "{}: raised on the next run", app.backend);
+        app.close().await;
+    }
+}
