@@ -15,7 +15,7 @@ use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::StoreError;
 
 /// The most records of one kind a system may have.
-pub const MAX_PER_KIND: usize = 200;
+pub use mamori_core::records::MAX_PER_KIND;
 
 pub struct Records {
     pub system: SystemRecord,
@@ -113,7 +113,12 @@ pub async fn save(
         return Err(Refused::Invalid("documents"));
     }
     let own = (op.who.organisation_id, documents);
-    Ok(op.store.save_record(&op.ctx(), system_id, id, kind, values, own).await?)
+    match op.store.save_record(&op.ctx(), system_id, id, kind, values, own).await {
+        // Counted again under the system's lock: adds sent at once each
+        // passed the count above.
+        Err(StoreError::Limit(_)) => Err(Refused::Invalid("too_many_records")),
+        saved => Ok(saved?),
+    }
 }
 
 /// The most documents behind one record.

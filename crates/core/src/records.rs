@@ -10,6 +10,9 @@ use crate::identity::FieldError;
 use std::collections::BTreeMap;
 use time::{Date, Duration};
 
+/// The most records of one kind one system keeps.
+pub const MAX_PER_KIND: usize = 200;
+
 crate::closed_set!(
     /// What a record is about.
     RecordKind {

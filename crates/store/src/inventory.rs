@@ -267,7 +267,17 @@ impl Store {
                 update(&mut tx, ctx, &before, input, &f).await?;
                 (id, "changed")
             }
-            None => (insert(&mut tx, ctx, system_id, input, &f).await?, "added"),
+            None => {
+                // Counted under the system's lock: adds sent at once each
+                // passed a count taken before.
+                let count: i64 = with_conn!(tx, c => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM component WHERE system_id = $1").bind(system_id).fetch_one(c).await?
+                });
+                if count as usize >= mamori_core::inventory::MAX_COMPONENTS {
+                    return Err(StoreError::Limit(mamori_core::inventory::MAX_COMPONENTS));
+                }
+                (insert(&mut tx, ctx, system_id, input, &f).await?, "added")
+            }
         };
         // The whole system: the saved component may be another's platform.
         rematch(&mut tx, ctx.now, Some(system_id)).await?;

@@ -223,6 +223,13 @@ impl Store {
                 (id, "changed")
             }
             None => {
+                let kept: i64 = with_conn!(tx, c => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM record WHERE system_id = $1 AND kind = $2")
+                        .bind(system_id).bind(kind.as_str()).fetch_one(c).await?
+                });
+                if kept as usize >= mamori_core::records::MAX_PER_KIND {
+                    return Err(StoreError::Limit(mamori_core::records::MAX_PER_KIND));
+                }
                 let id: i64 = with_conn!(tx, c => {
                     sqlx::query_scalar(
                         "INSERT INTO record (system_id, kind, fields, title, due_on, created_at_us, created_by, updated_at_us, updated_by) \

@@ -902,3 +902,64 @@ async fn a_component_changed_meanwhile_is_not_replaced_unseen() {
         app.close().await;
     }
 }
+
+/// A system holds at most 2,000 components and 200 records of a kind,
+/// counted under the system's lock. Before, each count was taken before
+/// the write: ten adds sent at once with one place left each passed it,
+/// and ten landed. Now one lands and nine are told the limit.
+#[tokio::test]
+async fn ten_adds_sent_at_once_with_one_place_left_add_one_component_and_one_record() {
+    use mamori_core::inventory::{ComponentInput, ComponentKind, MAX_COMPONENTS};
+    use mamori_core::records::{RecordKind, MAX_PER_KIND};
+    for app in App::each(Options::default()).await {
+        let (sys, v, _) = vendors_system(&app).await;
+        let ctx = app.ctx();
+        let rows: Vec<ComponentInput> = (1..MAX_COMPONENTS)
+            .map(|k| ComponentInput {
+                kind: ComponentKind::Library,
+                product: format!("lib{k}"),
+                vendor: String::new(),
+                version: "1.0".into(),
+                runs_on: "app01".into(),
+                cpe: None,
+                support_end: None,
+                reason: String::new(),
+            })
+            .collect();
+        app.store.import_components(&ctx, sys, "fill.csv", &rows).await.unwrap();
+        let domain = crate::checklist::domain_record();
+        for _ in 1..MAX_PER_KIND {
+            app.store.save_record(&ctx, sys, None, RecordKind::Domain, &domain, (None, &[])).await.unwrap();
+        }
+        let mut sent = tokio::task::JoinSet::new();
+        for k in 0..10 {
+            let v = v.clone();
+            sent.spawn(async move {
+                let product = format!("extra{k}");
+                let component = [("kind", "middleware"), ("product", &product), ("version", "1"), ("runs_on", "web01")];
+                let record = [("domain", "docs.example.lg.jp"), ("expires", "2030-01-01"), ("retired", "no")];
+                let (c, r) = tokio::join!(add(&v, sys, &component), crate::records::add(&v, sys, "domain", &record));
+                (c.status, c.body, r.status, r.body)
+            });
+        }
+        let (mut components, mut records) = (0, 0);
+        while let Some(done) = sent.join_next().await {
+            let (cs, cb, rs, rb) = done.unwrap();
+            if cs == StatusCode::SEE_OTHER {
+                components += 1;
+            } else {
+                assert!(cb.contains("1 システムに登録できる件数を超えます"), "{}: {cs}: {cb}", app.backend);
+            }
+            if rs == StatusCode::SEE_OTHER {
+                records += 1;
+            } else {
+                assert!(rb.contains("この種類の記録は 1 システム 200 件までです"), "{}: {rs}: {rb}", app.backend);
+            }
+        }
+        assert_eq!((components, records), (1, 1), "{}: one of each landed", app.backend);
+        assert_eq!(app.store.components(sys).await.unwrap().len(), MAX_COMPONENTS, "{}", app.backend);
+        let domains = app.store.records(sys).await.unwrap().iter().filter(|r| r.kind == RecordKind::Domain).count();
+        assert_eq!(domains, MAX_PER_KIND, "{}", app.backend);
+        app.close().await;
+    }
+}
