@@ -2,7 +2,7 @@
 //! win over the TOML file given by `--config`, which wins over defaults.
 //! Every problem is reported at once, in Japanese with English alongside.
 
-use crate::settings::{parse_networks, positive, ConfigError, GlobalArgs, LogFormat};
+use crate::settings::{parse_networks, positive, positive_up_to, ConfigError, GlobalArgs, LogFormat, DURATION_MAX};
 use clap::Args;
 use ipnet::IpNet;
 use mamori_core::policy::SecondFactorPolicy;
@@ -119,7 +119,7 @@ struct FileAudit {
 }
 
 fn resolve_audit(f: &FileAudit, data_dir: &Path, errors: &mut Vec<ConfigError>) -> crate::auditlog::AuditConfig {
-    let days = positive("audit.retention_days", f.retention_days, 1095, errors);
+    let days = positive_up_to("audit.retention_days", f.retention_days, 1095, DURATION_MAX, errors);
     let retention = TimeDuration::days(days as i64);
     if !mamori_core::monitoring::retention_ok(retention) {
         errors.push(ConfigError(format!(
@@ -525,8 +525,9 @@ impl Config {
 
 fn resolve_security(f: &FileSecurity, errors: &mut Vec<ConfigError>) -> Security {
     let d = Security::default();
+    // Durations and counts alike: none has a use beyond DURATION_MAX.
     let mut n = |key: &str, v: Option<u64>, default: i64| -> i64 {
-        i64::try_from(positive(key, v, default as u64, errors)).unwrap_or(default)
+        i64::try_from(positive_up_to(key, v, default as u64, DURATION_MAX, errors)).unwrap_or(default)
     };
     let mut s = d;
     s.session.idle = TimeDuration::minutes(n(

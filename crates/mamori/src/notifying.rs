@@ -138,8 +138,12 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
         routes = NotifyConfig::default_routes();
     }
     let hours = f.remind_after_hours.unwrap_or(24);
-    if hours == 0 {
-        err(errors, "notify.remind_after_hours は 1 以上です (notify.remind_after_hours: 1 or more)".into());
+    if hours == 0 || hours > crate::settings::DURATION_MAX {
+        let max = crate::settings::DURATION_MAX;
+        err(
+            errors,
+            format!("notify.remind_after_hours は 1 以上 {max} 以下です (notify.remind_after_hours: 1 to {max})"),
+        );
     }
     let poll = f.poll_secs.unwrap_or(30);
     if poll == 0 {
@@ -149,7 +153,7 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
         mail,
         webhook,
         routes,
-        remind_after: time::Duration::hours(hours as i64),
+        remind_after: time::Duration::hours(hours.min(crate::settings::DURATION_MAX) as i64),
         public_origin: String::new(),
     };
     // What only the sender can tell (an address it cannot parse, a CA

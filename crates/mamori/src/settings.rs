@@ -59,10 +59,35 @@ pub(crate) fn parse_networks(key: &str, values: &[String], errors: &mut Vec<Conf
         .collect()
 }
 
+/// The largest number a setting takes unless it says less: beyond it a
+/// count cast to 32 bits wrapped to 0, past "at least 1" (4294967296
+/// sign-in failures allowed per address became none).
+pub(crate) const SETTING_MAX: u64 = 1_000_000_000;
+
+/// The largest number of days, hours or minutes a duration setting takes:
+/// beyond it a date moved by it leaves the calendar, and the server
+/// stopped with a panic instead of a message.
+pub(crate) const DURATION_MAX: u64 = 100_000;
+
 pub(crate) fn positive(key: &str, value: Option<u64>, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
+    positive_up_to(key, value, default, SETTING_MAX, errors)
+}
+
+/// A setting from 1 to `max`; the default, with an error, otherwise.
+pub(crate) fn positive_up_to(
+    key: &str,
+    value: Option<u64>,
+    default: u64,
+    max: u64,
+    errors: &mut Vec<ConfigError>,
+) -> u64 {
     match value {
         Some(0) => {
             errors.push(ConfigError(format!("{key} は 1 以上にしてください ({key} must be at least 1)")));
+            default
+        }
+        Some(v) if v > max => {
+            errors.push(ConfigError(format!("{key} は {max} 以下にしてください ({key} must be at most {max})")));
             default
         }
         Some(v) => v,

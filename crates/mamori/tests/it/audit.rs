@@ -309,3 +309,30 @@ async fn verifying_a_data_directory_without_a_database_fails_and_creates_nothing
     assert_eq!(code, 1, "{err}");
     assert!(!dir.join("mamori.db").exists(), "not made afresh");
 }
+
+/// Settings far beyond any use are refused with a message, as 0 is: a
+/// huge duration stopped the server with a panic (a date moved past the
+/// calendar), and a count of 2^32 wrapped to 0 past "at least 1" (no
+/// sign-in failure allowed from any address).
+#[tokio::test]
+async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_wrap() {
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("mamori.toml");
+    for (section, key, value) in [
+        ("security", "password_max_age_days", "200000000000000"),
+        ("security", "session_idle_minutes", "9223372036854775807"),
+        ("security", "address_max_failures", "4294967296"),
+        ("security", "lockout_failures", "5000000"),
+        ("audit", "retention_days", "9223372036854775807"),
+        ("audit", "spike_floor", "4294967296"),
+        ("notify", "remind_after_hours", "9223372036854775807"),
+        ("scan", "timeout_secs", "9223372036854775807"),
+    ] {
+        std::fs::write(&cfg, format!("[{section}]\n{key} = {value}\n")).unwrap();
+        let (code, out, err) =
+            run(&["check-config", "--config", cfg.to_str().unwrap(), "--data-dir", dir.path().to_str().unwrap()]).await;
+        assert_eq!(code, 2, "{key} = {value}: {out}{err}");
+        assert!(err.contains(key) && err.contains("以下"), "{key}: {err}");
+        assert!(!err.contains("panicked"), "{key}: {err}");
+    }
+}
