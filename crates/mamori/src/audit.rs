@@ -110,7 +110,7 @@ async fn archive(global: &GlobalArgs, name: &str, output: Option<&std::path::Pat
         }
     };
     let written = match output {
-        Some(path) => std::fs::write(path, &bytes),
+        Some(path) => crate::private_file::write_private(path, &bytes),
         None => {
             crate::shared::write_stdout(&bytes);
             Ok(())

@@ -31,7 +31,8 @@ pub enum PurgeError {
 /// the archive exists whole or not at all.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = crate::private_file::new_private_file(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -66,7 +67,7 @@ async fn archive(
         return Err(e.into());
     }
     let bytes = gz.finish()?;
-    std::fs::create_dir_all(dir)?;
+    crate::private_file::create_private_dir(dir)?;
     let path = dir.join(name);
     write_atomically(&path, &bytes)?;
     Ok((bytes, path))

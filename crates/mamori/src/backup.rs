@@ -190,7 +190,7 @@ pub async fn take(
     passphrase: Option<&Passphrase>,
     now: OffsetDateTime,
 ) -> anyhow::Result<(PathBuf, Manifest)> {
-    std::fs::create_dir_all(dir)
+    crate::private_file::create_private_dir(dir)
         .with_context(|| format!("{} を作れません (cannot create the folder)", dir.display()))?;
     let name = archive_name(now, passphrase.is_some());
     let path = dir.join(&name);
@@ -458,7 +458,7 @@ pub fn prune(dir: &Path, daily: usize, monthly: usize, written: &str) -> anyhow:
 /// Copies the archive into `dir` (the second location, item 21) and
 /// checks the copy's SHA-256 against the original's.
 pub fn copy_verified(archive: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
+    crate::private_file::create_private_dir(dir)
         .with_context(|| format!("{} を作れません (cannot create the folder)", dir.display()))?;
     let name = archive.file_name().ok_or_else(|| anyhow!("no file name"))?;
     let target = dir.join(name);

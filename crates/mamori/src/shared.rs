@@ -201,7 +201,7 @@ pub async fn open_existing_store(global: &GlobalArgs) -> Result<Store, ExitCode>
 /// Writes `bytes` to the file the operator named, or to standard output.
 pub fn write_output(output: Option<&Path>, bytes: &[u8]) -> Result<(), ExitCode> {
     match output {
-        Some(path) => std::fs::write(path, bytes).map_err(|e| {
+        Some(path) => crate::private_file::write_private(path, bytes).map_err(|e| {
             eprintln!("mamori: {} に書けません (cannot write): {e}", path.display());
             ExitCode::from(EXIT_CONFIG)
         }),

@@ -254,3 +254,42 @@ async fn the_console_writes_the_yearly_report_and_refuses_an_impossible_year() {
     assert_eq!(code, 2);
     assert!(err.contains("1999"), "{err}");
 }
+
+/// A report written to a file, and the audit log kept as a file before a
+/// forced restore, hold personal data: each is its owner's only (0600, a
+/// folder made for it 0700) whatever the umask of the shell the command is
+/// run from; they were 0644 and 0755 under the usual 022. A file there
+/// already is made so too.
+#[tokio::test]
+async fn files_the_console_writes_are_its_owner_s_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: sets this test process's file mode mask, inherited by the
+    // commands it runs; nothing else here depends on it.
+    unsafe { libc::umask(0o022) };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = demo().await;
+    let d = data(&dir);
+    let out = dir.path().join("c.csv");
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let args = ["report", "checklist", "--system", "1", "--format", "csv", "--output", out.to_str().unwrap()];
+    let (code, _, err) = run(&[&["--data-dir", &d][..], &args].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(mode(&out), 0o600, "the report");
+    let written = std::fs::read(&out).unwrap();
+    assert!(written.len() > 1000 && !written.starts_with(b"old"), "written over whole");
+    let backups = dir.path().join("b");
+    let (code, _, err) = run(&["--data-dir", &d, "backup", "--to", backups.to_str().unwrap(), "--unencrypted"]).await;
+    assert_eq!(code, 0, "{err}");
+    let archive = std::fs::read_dir(&backups).unwrap().next().unwrap().unwrap().path();
+    let archives = dir.path().join("data/audit-archive");
+    let _ = std::fs::remove_dir_all(&archives);
+    let (code, out, err) =
+        run(&["--data-dir", &d, "restore", "--from", archive.to_str().unwrap(), "--unencrypted", "--force"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(mode(&archives), 0o700, "the folder of the audit log kept");
+    for f in std::fs::read_dir(&archives).unwrap() {
+        let f = f.unwrap().path();
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
