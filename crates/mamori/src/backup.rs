@@ -196,6 +196,7 @@ pub async fn take(
     let path = dir.join(&name);
     let partial = dir.join(format!(".{name}.partial"));
     let file = private_file(&partial)?;
+    let _unfinished = Unfinished(&partial);
     let writer = BufWriter::new(file);
     let sink = match passphrase {
         Some(p) => Sink::Sealed(age::Encryptor::with_user_passphrase(p.0.clone()).wrap_output(writer)?),
@@ -221,10 +222,7 @@ pub async fn take(
             Ok(())
         })
         .await;
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
+    written?;
     let manifest = Manifest {
         format: FORMAT.into(),
         mamori_version: env!("CARGO_PKG_VERSION").into(),
@@ -245,21 +243,26 @@ pub async fn take(
         chunks,
         keys_sha256: passphrase.map(|_| hex::encode(Sha256::digest(store.keys().to_text().as_bytes()))),
     };
-    let finished = (|| -> anyhow::Result<()> {
-        if passphrase.is_some() {
-            append(&mut tar, KEYS, store.keys().to_text().as_bytes(), now)?;
-        }
-        append(&mut tar, MANIFEST, &serde_json::to_vec_pretty(&manifest)?, now)?;
-        tar.into_inner()?.finish()?;
-        std::fs::rename(&partial, &path)?;
-        File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = finished {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
+    if passphrase.is_some() {
+        append(&mut tar, KEYS, store.keys().to_text().as_bytes(), now)?;
     }
+    append(&mut tar, MANIFEST, &serde_json::to_vec_pretty(&manifest)?, now)?;
+    tar.into_inner()?.finish()?;
+    std::fs::rename(&partial, &path)?;
+    File::open(dir)?.sync_all()?;
     Ok((path, manifest))
+}
+
+/// A file being written under a name of its own until complete: removed
+/// when this is dropped, so that a failure at any step leaves no half
+/// archive behind (once renamed, there is nothing left to remove). Some
+/// failures returned early and left theirs, to pile up unpruned.
+struct Unfinished<'a>(&'a Path);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
 }
 
 /// A new file only its owner may read.
@@ -464,6 +467,7 @@ pub fn copy_verified(archive: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     let target = dir.join(name);
     let partial = dir.join(format!(".{}.partial", name.to_string_lossy()));
     let mut out = private_file(&partial)?;
+    let _unfinished = Unfinished(&partial);
     std::io::copy(&mut File::open(archive)?, &mut out)?;
     out.sync_all()?;
     drop(out);
@@ -483,6 +487,19 @@ pub fn sha256_of(path: &Path) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    /// A copy that fails half way (here the archive is gone) leaves no
+    /// partial file in the second location; it was left, one more after
+    /// each failed night, never pruned.
+    #[test]
+    fn a_failed_copy_leaves_no_partial_file() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let gone = dir.path().join("mamori-20261205T000000Z.tar");
+        let second = dir.path().join("second");
+        assert!(super::copy_verified(&gone, &second).is_err());
+        let left: Vec<_> = std::fs::read_dir(&second).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     use super::*;
     use time::macros::datetime;
 
