@@ -105,8 +105,13 @@ async fn run_claimed(
     let summary = format!("{} target(s), {fails} failed check(s)", report.targets.len());
     let ctx = Ctx { now, actor: scanner(), origin: Origin::default() };
     let ok = report.errors.is_empty() || !report.targets.is_empty();
-    store.finish_scan(&ctx, &run, ok, &report, &summary).await?;
-    Ok(())
+    match store.finish_scan(&ctx, &run, ok, &report, &summary).await {
+        Err(StoreError::Stale) => {
+            tracing::warn!("scan {}: taken up by another worker meanwhile; its result stands", run.id);
+            Ok(())
+        }
+        done => done,
+    }
 }
 
 /// Where a target of a system may be scanned.

@@ -45,6 +45,9 @@ pub struct ScanRun {
     pub requested_by: String,
     pub requested_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// When the worker that holds it claimed it (a run taken up again
+    /// after a worker stopped is claimed anew).
+    pub started_at: Option<OffsetDateTime>,
     pub status: ScanStatus,
     /// Stored as JSON (`{"targets": [...]}`, as `mamori scan --format json`
     /// prints it), read back typed.
@@ -58,6 +61,7 @@ struct RunRow {
     requested_by: String,
     requested_at_us: i64,
     finished_at_us: Option<i64>,
+    started_at_us: Option<i64>,
     status: String,
     report: Option<String>,
 }
@@ -70,6 +74,7 @@ impl RunRow {
             requested_by: self.requested_by,
             requested_at: timestamp(self.requested_at_us)?,
             finished_at: opt_timestamp(self.finished_at_us)?,
+            started_at: opt_timestamp(self.started_at_us)?,
             status: ScanStatus::parse(&self.status)?,
             report: self
                 .report
@@ -176,7 +181,9 @@ impl Store {
         Ok(run)
     }
 
-    /// Stores the result of a scan, with its audit event.
+    /// Stores the result of a scan, with its audit event; `Stale`,
+    /// storing nothing, when another worker has taken the run up since
+    /// this one claimed it.
     pub async fn finish_scan(
         &self,
         ctx: &Ctx,
@@ -188,11 +195,21 @@ impl Store {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(format!("scan report: {e}")))?;
         let status = if ok { ScanStatus::Done } else { ScanStatus::Failed };
         let mut tx = self.begin().await?;
-        with_conn!(tx, c => {
-            sqlx::query("UPDATE scan_run SET status = $2, finished_at_us = $3, report = $4 WHERE id = $1")
-                .bind(run.id).bind(status.as_str()).bind(to_unix_micros(ctx.now)).bind(json)
-                .execute(c).await?;
+        // Only by the worker that holds the run: one that took it up again
+        // after this worker was thought stopped finishes it instead (the
+        // slower one's result overwrote the newer, with a second event).
+        let n = with_conn!(tx, c => {
+            sqlx::query(
+                "UPDATE scan_run SET status = $2, finished_at_us = $3, report = $4 \
+                 WHERE id = $1 AND status = 'running' AND started_at_us = $5",
+            )
+            .bind(run.id).bind(status.as_str()).bind(to_unix_micros(ctx.now)).bind(json)
+            .bind(run.started_at.map(to_unix_micros))
+            .execute(c).await?.rows_affected()
         });
+        if n != 1 {
+            return Err(StoreError::Stale);
+        }
         let ev = NewEvent::new(
             ctx.actor.clone(),
             ctx.origin.clone(),

@@ -78,6 +78,32 @@ async fn a_scan_left_running_by_a_stopped_worker_is_taken_up_again_after_the_tim
     }
 }
 
+/// The worker thought stopped was only slow: it finishes after another
+/// took the run up. Its result is refused (it overwrote the newer one,
+/// with a second event); the one holding the run finishes it.
+#[tokio::test]
+async fn a_scan_taken_up_again_is_finished_by_the_worker_that_holds_it_only() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        app.store.request_scan(&app.system_ctx(), sys, None).await.unwrap();
+        let now = app.now();
+        let slow = app.store.claim_scan(now, Duration::minutes(20)).await.unwrap().expect("claimed");
+        let later = now + Duration::minutes(21);
+        let holder = app.store.claim_scan(later, Duration::minutes(20)).await.unwrap().expect("taken up again");
+        let ctx = app.system_ctx();
+        let late = app.store.finish_scan(&ctx, &slow, false, &Default::default(), "slow").await;
+        assert!(matches!(late, Err(mamori_store::StoreError::Stale)), "{}: {late:?}", app.backend);
+        app.store.finish_scan(&ctx, &holder, true, &Default::default(), "holder").await.unwrap();
+        let runs = app.store.scans(sys, 5).await.unwrap();
+        assert_eq!(runs[0].status.as_str(), "done", "{}: the holder's result", app.backend);
+        let finished = app.audit_actions().await.iter().filter(|a| *a == "scan.finished").count();
+        assert_eq!(finished, 1, "{}: one event", app.backend);
+        let again = app.store.finish_scan(&ctx, &holder, true, &Default::default(), "twice").await;
+        assert!(matches!(again, Err(mamori_store::StoreError::Stale)), "{}: once only", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn the_officer_confirms_a_moved_address_and_a_vendor_cannot() {
     for app in App::each(Options::default()).await {
