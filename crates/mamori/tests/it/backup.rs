@@ -164,6 +164,26 @@ async fn backup(t: &Target, root: &Path, encrypted: bool) -> PathBuf {
     found[0].clone()
 }
 
+/// An unsealed archive rebuilt entry by entry: `edit` gets each entry's
+/// path and bytes and gives the entries to write in its place.
+fn rebuilt(archive: &[u8], mut edit: impl FnMut(&str, Vec<u8>) -> Vec<(String, Vec<u8>)>) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in tar::Archive::new(archive).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        for (path, data) in edit(&path, data) {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o600);
+            header.set_cksum();
+            out.append_data(&mut header, &path, data.as_slice()).unwrap();
+        }
+    }
+    out.into_inner().unwrap()
+}
+
 /// Restores `archive` into `t`: with the passphrase when it is sealed,
 /// with `--unencrypted` when not.
 async fn restore(t: &Target, archive: &Path, root: &Path) -> (i32, String, String) {
@@ -357,30 +377,19 @@ async fn an_unsealed_archive_is_refused_when_a_passphrase_is_given_and_keys_come
     let source = demo_source(root.path()).await;
     let plain = backup(&source, root.path(), false).await;
     let planted_key = std::fs::read_to_string(source.dir.join("data.key")).unwrap();
-    let mut archive = tar::Archive::new(std::fs::File::open(&plain).unwrap());
-    let mut out = tar::Builder::new(Vec::new());
-    let mut add = |path: &str, data: &[u8]| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o600);
-        header.set_cksum();
-        out.append_data(&mut header, path, data).unwrap();
-    };
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
-        if path == "manifest.json" {
-            add("keys/data.key", planted_key.as_bytes());
-            let mut m: serde_json::Value = serde_json::from_slice(&data).unwrap();
-            m["keys_sha256"] = hex::encode(sha2::Sha256::digest(planted_key.as_bytes())).into();
-            data = serde_json::to_vec_pretty(&m).unwrap();
+    let forged_bytes = rebuilt(&std::fs::read(&plain).unwrap(), |path, data| {
+        if path != "manifest.json" {
+            return vec![(path.to_owned(), data)];
         }
-        add(&path, &data);
-    }
+        let mut m: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        m["keys_sha256"] = hex::encode(sha2::Sha256::digest(planted_key.as_bytes())).into();
+        vec![
+            ("keys/data.key".to_owned(), planted_key.clone().into_bytes()),
+            (path.to_owned(), serde_json::to_vec_pretty(&m).unwrap()),
+        ]
+    });
     let forged = root.path().join("mamori-20991231T235959Z.tar");
-    std::fs::write(&forged, out.into_inner().unwrap()).unwrap();
+    std::fs::write(&forged, forged_bytes).unwrap();
     let pass = pass_file(root.path());
     let from = |a: &Path| a.to_str().unwrap().to_owned();
     for (cmd, expect) in [
@@ -735,35 +744,22 @@ async fn a_crafted_archive_naming_tables_or_columns_the_schema_lacks_loads_nothi
     .enumerate()
     {
         // Rewrite the manifest inside the tar, the chunks untouched.
-        let mut archive = tar::Archive::new(bytes.as_slice());
-        let mut out = tar::Builder::new(Vec::new());
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let path = entry.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
-            if path == "manifest.json" {
-                let text = String::from_utf8(data).unwrap();
-                assert!(text.contains(from), "{from}");
-                let text = text.replace(from, to);
-                let text = if n == 0 {
-                    text.replace(
-                        "\"table\": \"organisation\"",
-                        "\"table\": \"organisation\\\"; DROP TABLE system; --\"",
-                    )
-                } else {
-                    text
-                };
-                data = text.into_bytes();
+        let crafted_bytes = rebuilt(&bytes, |path, data| {
+            if path != "manifest.json" {
+                return vec![(path.to_owned(), data)];
             }
-            let mut header = tar::Header::new_gnu();
-            header.set_size(data.len() as u64);
-            header.set_mode(0o600);
-            header.set_cksum();
-            out.append_data(&mut header, &path, data.as_slice()).unwrap();
-        }
+            let text = String::from_utf8(data).unwrap();
+            assert!(text.contains(from), "{from}");
+            let text = text.replace(from, to);
+            let text = if n == 0 {
+                text.replace("\"table\": \"organisation\"", "\"table\": \"organisation\\\"; DROP TABLE system; --\"")
+            } else {
+                text
+            };
+            vec![(path.to_owned(), text.into_bytes())]
+        });
         let crafted = root.path().join(format!("crafted-{n}.tar"));
-        std::fs::write(&crafted, out.into_inner().unwrap()).unwrap();
+        std::fs::write(&crafted, crafted_bytes).unwrap();
         let target = Target::sqlite(&root.path().join(format!("target-{n}")));
         std::fs::create_dir_all(&target.dir).unwrap();
         std::fs::copy(source.dir.join("data.key"), target.dir.join("data.key")).unwrap();

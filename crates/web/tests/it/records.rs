@@ -340,10 +340,7 @@ async fn a_record_changed_meanwhile_is_not_replaced_unseen() {
 #[tokio::test]
 async fn a_warning_that_cannot_be_raised_leaves_its_record_to_warn_again() {
     for app in App::each(Options::default()).await {
-        let dept = app.org("総務課", OrgKind::Department).await;
-        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
-        let sys = system(&app, dept, Some(vendor), "文書管理システム").await;
-        let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (sys, v) = crate::checklist::supplied_system(&app, "文書管理システム").await;
         let ends = (app.now().to_offset(mamori_core::jst::JST).date() + Duration::days(10)).to_string();
         let contract = [("scope", "both"), ("vendor", "保守ベンダー"), ("ends", ends.as_str())];
         assert_eq!(add(&v, sys, "contract", &contract).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
