@@ -48,10 +48,14 @@ impl Store {
     /// Sets a system's report month (1–12).
     pub async fn set_report_month(&self, ctx: &Ctx, system_id: i64, month: u8) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // One statement: a delete and an insert, sent twice at once, made
+        // the second insert fail on the key (an error page) on PostgreSQL.
         with_conn!(tx, c => {
-            sqlx::query("DELETE FROM system_report_month WHERE system_id = $1").bind(system_id).execute(&mut *c).await?;
-            sqlx::query("INSERT INTO system_report_month (system_id, month) VALUES ($1, $2)")
-                .bind(system_id).bind(i64::from(month)).execute(&mut *c).await?;
+            sqlx::query(
+                "INSERT INTO system_report_month (system_id, month) VALUES ($1, $2) \
+                 ON CONFLICT (system_id) DO UPDATE SET month = excluded.month",
+            )
+            .bind(system_id).bind(i64::from(month)).execute(&mut *c).await?;
         });
         let ev = ctx.event_on(Action::ReportMonthSet, "system", system_id).changes(Changes::new().with("month", month));
         tx.commit_audited(ctx.now, ev).await

@@ -216,3 +216,25 @@ async fn the_yearly_report_shows_which_ports_are_open_to_the_officer_only() {
         app.close().await;
     }
 }
+
+/// The report month set twice at once (two officers, or a double click):
+/// on PostgreSQL each deleted the row and inserted its own, and the
+/// second failed on the key, an error page. Both land now; one month is
+/// kept, with an event for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_month_set_ten_times_at_once_is_set_each_time_without_an_error() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        let mut set = tokio::task::JoinSet::new();
+        for month in 1..=10u8 {
+            let (store, ctx) = (app.store.clone(), app.ctx());
+            set.spawn(async move { store.set_report_month(&ctx, sys, month).await });
+        }
+        while let Some(done) = set.join_next().await {
+            assert!(done.unwrap().is_ok(), "{}", app.backend);
+        }
+        let events = app.audit_actions().await.iter().filter(|a| *a == "system.report_month_set").count();
+        assert_eq!(events, 10, "{}", app.backend);
+        app.close().await;
+    }
+}
