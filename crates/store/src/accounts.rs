@@ -3,7 +3,7 @@
 
 use crate::crypt::Keyring;
 use crate::revision::Key;
-use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Backend, Store, StoreError, Tx};
+use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
 use mamori_core::policy::LockoutPolicy;
@@ -428,13 +428,9 @@ impl Store {
         policy: &LockoutPolicy,
     ) -> Result<Gate, StoreError> {
         let mut tx = self.begin().await?;
-        if tx.backend() == Backend::Postgres {
-            // Serialises attempts from one address across instances, so the
-            // count below is exact there too (SQLite has one writer anyway).
-            with_conn!(tx, c => {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(addr).execute(c).await?;
-            });
-        }
+        // Serialises attempts from one address across instances, so the
+        // count below is exact there too.
+        tx.lock_named(addr).await?;
         let since = to_unix_micros(now - policy.address_window);
         let login: String = login_key.chars().take(Login::MAX).collect();
         let failures: i64 = with_conn!(tx, c => {
@@ -764,12 +760,7 @@ pub async fn account_in(tx: &mut Tx, id: i64) -> Result<Option<Account>, StoreEr
 /// administrators each disabling the other at once would otherwise both
 /// see the other still there; SQLite writes one at a time anyway).
 pub async fn lock_administrators(tx: &mut Tx) -> Result<(), StoreError> {
-    if tx.backend() == Backend::Postgres {
-        with_conn!(tx, c => {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind("mamori.administrators").execute(c).await?;
-        });
-    }
-    Ok(())
+    tx.lock_named("mamori.administrators").await
 }
 
 /// Is account `id` an enabled administrator (read in `tx`, under

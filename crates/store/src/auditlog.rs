@@ -499,12 +499,7 @@ pub struct Raise<'a> {
 /// and subject keeps two raised at once from opening two alerts.
 pub(crate) async fn raise_in(tx: &mut crate::db::Tx, r: &Raise<'_>) -> Result<i64, StoreError> {
     let now_us = to_unix_micros(r.now);
-    if tx.backend() == crate::Backend::Postgres {
-        with_conn!(tx, c => {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(format!("mamori.alert.{}.{}", r.kind, r.subject)).execute(c).await?;
-        });
-    }
+    tx.lock_named(&format!("mamori.alert.{}.{}", r.kind, r.subject)).await?;
     let id = with_conn!(tx, c => {
         let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
             .bind(r.kind).bind(r.subject).fetch_optional(&mut *c).await?;

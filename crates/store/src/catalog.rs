@@ -71,6 +71,9 @@ impl Store {
         let document = file.to_yaml();
         let sha = hex::encode(Sha256::digest(document.as_bytes()));
         let mut tx = self.begin().await?;
+        // One import at a time: the same file sent twice at once was
+        // imported by the first and failed on its hash in the second.
+        tx.lock_named("mamori.import.catalog").await?;
         let existing: Option<i64> = with_conn!(tx, c => {
             sqlx::query_scalar("SELECT id FROM catalog_version WHERE source_sha256 = $1").bind(&sha).fetch_optional(c).await?
         });

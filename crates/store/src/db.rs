@@ -384,6 +384,16 @@ pub(crate) enum TxInner {
 pub struct Tx(TxInner, std::sync::Arc<crate::crypt::Keyring>);
 
 impl Tx {
+    /// Holds the lock named `key` until the transaction ends: an advisory
+    /// lock on PostgreSQL, where instances and connections write at once;
+    /// nothing on SQLite, whose one writer holds every write in turn.
+    pub(crate) async fn lock_named(&mut self, key: &str) -> Result<(), StoreError> {
+        if let TxInner::Postgres(tx) = &mut self.0 {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// The data keys, for the values a query seals or opens.
     pub(crate) fn keys(&self) -> &crate::crypt::Keyring {
         &self.1

@@ -313,12 +313,7 @@ impl Store {
     /// its document. Taken first in the transaction, before any row lock,
     /// so that two paths never wait on each other.
     pub(crate) async fn lock_storage(&self, tx: &mut Tx, org: i64) -> Result<(), StoreError> {
-        if tx.backend() == crate::Backend::Postgres {
-            with_conn!(tx, c => {
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(format!("mamori.storage.{org}")).execute(c).await?;
-            });
-        }
-        Ok(())
+        tx.lock_named(&format!("mamori.storage.{org}")).await
     }
 
     /// Refuses `adding` more bytes of organisation `org` beyond its quota;

@@ -405,6 +405,9 @@ impl Store {
         products: &[EolProduct],
     ) -> Result<FeedImport, StoreError> {
         let mut tx = self.begin().await?;
+        // Reference data, one import at a time (the same file sent twice at
+        // once failed on a key in the second, an error page).
+        tx.lock_named("mamori.import.feeds").await?;
         let now_us = to_unix_micros(ctx.now);
         let mut records = 0i64;
         let mut skipped = 0i64;
