@@ -147,3 +147,24 @@ async fn the_officer_confirms_a_moved_address_and_a_vendor_cannot() {
         app.close().await;
     }
 }
+
+/// The address a name had at its system's first scan is taken as the one
+/// registered: the office sees each name's recorded address and network on
+/// the system page, to notice a name pointed somewhere it should not be
+/// before that scan; the vendor sees none of it.
+#[tokio::test]
+async fn the_office_sees_the_address_each_name_was_first_scanned_at_and_a_vendor_does_not() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let host = "www.vendor.example";
+        let first = app.store.check_scan_address(app.now(), sys, host, "10.9.8.7", "10.9.8.0/24").await.unwrap();
+        assert_eq!(first, AddressCheck::First);
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(page.contains("確認先のアドレス"), "{}: {page}", app.backend);
+        assert!(page.contains("www.vendor.example: 10.9.8.7 (10.9.8.0/24)"), "{}", app.backend);
+        let page = vendor.get(&format!("/systems/{sys}")).await.body;
+        assert!(!page.contains("10.9.8.7") && !page.contains("確認先のアドレス"), "{}", app.backend);
+        app.close().await;
+    }
+}

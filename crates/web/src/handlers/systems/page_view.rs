@@ -65,6 +65,10 @@ struct SystemPage<'a> {
     /// Host names that moved to another network since the first scan:
     /// (host, recorded, new), shown to the security office.
     moved: Vec<(String, String, String)>,
+    /// Each host name's address as recorded at its first scan (or as
+    /// confirmed since), with its network: the office's to check, since
+    /// the first is taken as registered. Shown to the office only.
+    recorded: Vec<(String, String)>,
     scan_status: String,
     scan_rows: Vec<ScanLine>,
     errors: FormErrors,
@@ -109,19 +113,16 @@ pub(super) async fn system_page_with(
     let overrides = if user.can(Permission::ManageSystems) { page.store.overrides(s.id).await? } else { Vec::new() };
     let today = today(page);
     let scan = page.store.scans(s.id, 1).await?.into_iter().next();
-    let moved = if user.can(Permission::ViewPortDetails) {
-        page.store
-            .scan_addresses(s.id)
-            .await?
-            .into_iter()
-            .filter_map(|a| {
-                let (to, net) = (a.pending_address?, a.pending_network?);
-                Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})")))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let addresses =
+        if user.can(Permission::ViewPortDetails) { page.store.scan_addresses(s.id).await? } else { Vec::new() };
+    let recorded = addresses.iter().map(|a| (a.host.clone(), format!("{} ({})", a.address, a.network))).collect();
+    let moved = addresses
+        .into_iter()
+        .filter_map(|a| {
+            let (to, net) = (a.pending_address?, a.pending_network?);
+            Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})")))
+        })
+        .collect();
     let no_report = ScanReport::default();
     let report = scan.as_ref().and_then(|r| r.report.as_ref()).unwrap_or(&no_report);
     let p = page.ctx().await?;
@@ -245,6 +246,7 @@ pub(super) async fn system_page_with(
             .collect(),
         can_scan: user.can(Permission::RequestScans) && !(s.input.urls.is_empty() && s.input.hosts.is_empty()),
         moved,
+        recorded,
         scan_status,
         scan_rows,
         errors,
