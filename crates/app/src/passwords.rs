@@ -58,6 +58,13 @@ impl Hasher {
         }
     }
 
+    /// Holds every check's turn until dropped, so that checks wait: for
+    /// tests of what a request given up while waiting leaves behind.
+    #[doc(hidden)]
+    pub async fn hold_every_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.permits.acquire_many(self.limit() as u32).await.expect("the semaphore is never closed")
+    }
+
     /// Holds the checks on one account in this process until dropped.
     pub async fn one_at_a_time(&self, account_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
         self.accounts[account_id.rem_euclid(self.accounts.len() as i64) as usize].lock().await

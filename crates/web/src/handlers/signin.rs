@@ -55,7 +55,9 @@ pub struct LoginForm {
 /// this answers with the one message for every failure, or the next step.
 pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Result<Response, AppError> {
     let typed: String = form.login.trim().chars().take(Login::MAX).collect();
-    let step = attempt(&page, &meta).password(&typed, &form.password).await?;
+    let (login, password) = (typed.clone(), form.password);
+    let run = Owned::of(&page, &meta);
+    let step = to_the_end(tokio::spawn(async move { run.attempt().password(&login, &password).await })).await?;
     match step {
         Step::SignedIn(a) => signed_in(&page, &a).await,
         Step::SecondFactor(a) => {
@@ -85,6 +87,38 @@ fn attempt<'a>(page: &'a Page, meta: &Meta) -> Attempt<'a> {
         now: page.clock.now(),
         lockout: page.config.security.lockout,
     }
+}
+
+/// What a sign-in step needs, owned, so that the step can run in a task
+/// of its own ([`to_the_end`]).
+struct Owned {
+    store: mamori_store::Store,
+    hasher: std::sync::Arc<mamori_app::passwords::Hasher>,
+    origin: mamori_core::audit::Origin,
+    now: time::OffsetDateTime,
+    lockout: mamori_core::policy::LockoutPolicy,
+}
+
+impl Owned {
+    fn of(page: &Page, meta: &Meta) -> Owned {
+        let (store, hasher) = (page.store.clone(), page.hasher.clone());
+        Owned { store, hasher, origin: meta.0.clone(), now: page.clock.now(), lockout: page.config.security.lockout }
+    }
+
+    fn attempt(&self) -> Attempt<'_> {
+        let (store, hasher, origin) = (&self.store, self.hasher.as_ref(), self.origin.clone());
+        Attempt { store, hasher, origin, now: self.now, lockout: self.lockout }
+    }
+}
+
+/// Waits for a sign-in step spawned as a task of its own, so that it goes
+/// to its end even when the request is given up (the request timeout
+/// drops the handler): its bookkeeping spans several writes (the failure
+/// counted in advance, then taken back, or recorded with its events), and
+/// a step cut between them left a right password counted as a failure,
+/// towards a lock of the person's own account.
+async fn to_the_end(task: tokio::task::JoinHandle<Result<Step, mamori_store::StoreError>>) -> Result<Step, AppError> {
+    Ok(task.await.map_err(|_| AppError::Internal("the sign-in step stopped".into()))??)
 }
 
 /// The sign-in page again with the one message for every failure (item 39).
@@ -155,7 +189,11 @@ pub async fn totp(page: Page, meta: Meta, Form(form): Form<TotpForm>) -> Result<
     let Some(a) = pending_account(&page).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    match attempt(&page, &meta).second_factor(&a, &form.code, &form.recovery_code).await? {
+    let (account, code, recovery) = (a.clone(), form.code, form.recovery_code);
+    let run = Owned::of(&page, &meta);
+    let task = tokio::spawn(async move { run.attempt().second_factor(&account, &code, &recovery).await });
+    let step = to_the_end(task).await?;
+    match step {
         Step::SignedIn(a) => signed_in(&page, &a).await,
         Step::Retry => {
             let p = page.ctx_form().await?;

@@ -78,6 +78,8 @@ pub struct Options {
     pub max_connections_per_address: Option<usize>,
     /// What one organisation may store (the default's otherwise).
     pub evidence_quota_bytes: Option<u64>,
+    /// How long a request may take (the default's otherwise).
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl App {
@@ -118,7 +120,10 @@ impl App {
             public_origin: base.clone(),
             trusted_proxies: opts.trusted_proxies.clone(),
             admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
-            limits: Limits::default(),
+            limits: Limits {
+                request_timeout: opts.request_timeout.unwrap_or(Limits::default().request_timeout),
+                ..Limits::default()
+            },
             security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
             evidence: mamori_web::EvidenceConfig {
                 max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),

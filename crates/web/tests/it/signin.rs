@@ -351,6 +351,46 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
     }
 }
 
+/// A right password whose check waits past the request's time limit (the
+/// server busy): the request is given up, and the sign-in step went with
+/// it, leaving the failure it counted in advance. Three such, with a
+/// limit of three, locked the person out with their own right password.
+/// Now the step runs to its end on its own: each is recorded as the
+/// success it was, nothing is locked, and the next sign-in goes through.
+#[tokio::test]
+async fn right_passwords_whose_requests_time_out_while_checked_never_lock_the_account() {
+    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
+    let opts = Options {
+        lockout: Some(lockout),
+        request_timeout: Some(std::time::Duration::from_millis(500)),
+        ..Options::default()
+    };
+    for app in App::each(opts).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.user("staff", Role::Department, Some(dept)).await;
+        let c = app.client_on("/login").await;
+        let held = app.state.hasher.hold_every_turn().await;
+        for _ in 0..3 {
+            let r = c.post("/login", &[("login", "staff"), ("password", PASSWORD)]).await;
+            assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT, "{}", app.backend);
+        }
+        drop(held);
+        let mut recorded = 0;
+        for _ in 0..100 {
+            recorded = app.audit_actions().await.iter().filter(|a| *a == "signin.success").count();
+            if recorded == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(recorded, 3, "{}: each went to its end", app.backend);
+        assert!(!app.audit_actions().await.contains(&"account.locked".to_owned()), "{}", app.backend);
+        let r = app.client().sign_in(&app, "staff", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}: not locked", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn items_4_5_password_expiry_policy_and_history() {
     for app in App::each(Options::default()).await {
