@@ -365,8 +365,21 @@ impl Store {
 
     // ----- log reviews --------------------------------------------------------------------
 
+    /// Records a review of the logs; the same one sent again within a
+    /// minute ([`crate::db::Tx::signoff_window`]) is answered with the first.
     pub async fn add_log_review(&self, ctx: &Ctx, from: &str, to: &str, findings: &str) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        let since = tx.signoff_window("log_review", &ctx.actor.login, ctx.now).await?;
+        let again: Option<i64> = with_conn!(tx, c => {
+            sqlx::query_scalar(
+                "SELECT id FROM log_review WHERE reviewer_login = $1 AND reviewed_at_us > $2 \
+                 AND period_from = $3 AND period_to = $4 AND findings = $5 ORDER BY id LIMIT 1",
+            )
+            .bind(&ctx.actor.login).bind(since).bind(from).bind(to).bind(findings).fetch_optional(c).await?
+        });
+        if let Some(id) = again {
+            return Ok(id);
+        }
         let id: i64 = with_conn!(tx, c => {
             sqlx::query_scalar("INSERT INTO log_review (period_from, period_to, reviewer_login, reviewed_at_us, findings) VALUES ($1, $2, $3, $4, $5) RETURNING id")
                 .bind(from).bind(to).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(findings)

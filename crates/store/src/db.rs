@@ -394,6 +394,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Takes the lock of `who`'s sign-offs in `table` and gives the time
+    /// from which one with the same words is the same sign-off sent again
+    /// (a double click; the pages have no script to stop it): the caller
+    /// answers such a one with the first and writes no second.
+    pub(crate) async fn signoff_window(
+        &mut self,
+        table: &str,
+        who: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        self.lock_named(&format!("mamori.signoff.{table}.{who}")).await?;
+        Ok(mamori_core::clock::to_unix_micros(now - time::Duration::minutes(1)))
+    }
+
     /// The data keys, for the values a query seals or opens.
     pub(crate) fn keys(&self) -> &crate::crypt::Keyring {
         &self.1

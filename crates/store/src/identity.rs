@@ -298,6 +298,18 @@ impl Store {
         comment: &str,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        // The same one sent again within a minute is answered with the first.
+        let since = tx.signoff_window("access_review", &ctx.actor.login, ctx.now).await?;
+        let again: Option<i64> = crate::with_conn!(tx, c => {
+            sqlx::query_scalar(
+                "SELECT id FROM access_review WHERE reviewer_id = $1 AND reviewed_at_us > $2 \
+                 AND accounts = $3 AND comment = $4 ORDER BY id LIMIT 1",
+            )
+            .bind(reviewer_id).bind(since).bind(accounts).bind(comment).fetch_optional(c).await?
+        });
+        if let Some(id) = again {
+            return Ok(id);
+        }
         let id =
             accounts::add_access_review(&mut tx, ctx.now, reviewer_id, &ctx.actor.login, accounts, comment).await?;
         let ev = ctx

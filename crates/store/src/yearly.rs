@@ -71,6 +71,19 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // The same one sent again within a minute is the first.
+        let since = tx.signoff_window("review_signoff", &ctx.actor.login, ctx.now).await?;
+        let again: Option<i64> = with_conn!(tx, c => {
+            sqlx::query_scalar(
+                "SELECT id FROM review_signoff WHERE actor_login = $1 AND at_us > $2 \
+                 AND system_id = $3 AND year = $4 AND kind = $5 AND comment = $6 LIMIT 1",
+            )
+            .bind(&ctx.actor.login).bind(since).bind(system_id).bind(i64::from(year)).bind(kind.as_str()).bind(comment)
+            .fetch_optional(c).await?
+        });
+        if again.is_some() {
+            return Ok(());
+        }
         with_conn!(tx, c => {
             sqlx::query("INSERT INTO review_signoff (system_id, year, kind, comment, actor_login, at_us) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(system_id).bind(i64::from(year)).bind(kind.as_str()).bind(comment).bind(&ctx.actor.login)

@@ -238,3 +238,40 @@ async fn the_report_month_set_ten_times_at_once_is_set_each_time_without_an_erro
         app.close().await;
     }
 }
+
+/// A sign-off sent twice at once (a double click; the pages have no
+/// script to stop it) is recorded once, with one event: a year's review,
+/// a review of the logs and a review of the accounts. Each was written
+/// twice, two signatures in the yearly report and the records. Another
+/// sign-off with other words is a sign-off of its own.
+#[tokio::test]
+async fn a_sign_off_sent_twice_at_once_is_recorded_once() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let dept = department_of(&app, "総務課").await;
+        let (staff, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let year = app.now().to_offset(JST).year();
+        let (a, b) =
+            tokio::join!(sign(&staff, sys, year, "logs", "確認済み"), sign(&staff, sys, year, "logs", "確認済み"));
+        assert_eq!((a.status, b.status), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER), "{}", app.backend);
+        o.get("/audit/signins").await;
+        let review = [("from", "2026-11-01"), ("to", "2026-11-30"), ("findings", "不審なログインなし")];
+        let (a, b) = tokio::join!(o.post("/audit/reviews", &review), o.post("/audit/reviews", &review));
+        assert_eq!((a.location(), b.location()), ("/audit/signins", "/audit/signins"), "{}", app.backend);
+        o.get("/admin/access-review").await;
+        let access = [("comment", "不要アカウントなし")];
+        let (a, b) = tokio::join!(o.post("/admin/access-review", &access), o.post("/admin/access-review", &access));
+        assert_eq!((a.location(), b.location()), ("/admin/access-review", "/admin/access-review"), "{}", app.backend);
+        assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 1, "{}", app.backend);
+        assert_eq!(app.store.log_reviews().await.unwrap().len(), 1, "{}", app.backend);
+        assert_eq!(app.store.access_reviews().await.unwrap().len(), 1, "{}", app.backend);
+        let actions = app.audit_actions().await;
+        for action in ["system.review_signed_off", "log_review.signed_off", "access_review.signed_off"] {
+            assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{}: {action}", app.backend);
+        }
+        sign(&staff, sys, year, "logs", "追記: 再確認済み").await;
+        assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 2, "{}: other words", app.backend);
+        app.close().await;
+    }
+}
