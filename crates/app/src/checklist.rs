@@ -158,11 +158,12 @@ pub async fn queue_scan(op: &Op<'_>, id: i64, vendor_gap: time::Duration) -> Res
 
 /// The security office confirms the address a system's host name moved to
 /// since its first scan; scans of the name go on at the new address.
-pub async fn confirm_scan_address(op: &Op<'_>, id: i64, host: &str) -> Result<(), Refused> {
+/// `Stale` when the name moved again since the page showed `seen`.
+pub async fn confirm_scan_address(op: &Op<'_>, id: i64, host: &str, seen: &str) -> Result<(), Refused> {
     op.require(Permission::ViewPortDetails)?;
     op.require(Permission::ManageSystems)?;
     let s = system(op, id).await?;
-    match op.store.confirm_scan_address(&op.ctx(), s.id, host).await {
+    match op.store.confirm_scan_address(&op.ctx(), s.id, host, Some(seen)).await {
         Err(mamori_store::StoreError::Missing) => Err(Refused::Invalid("host")),
         other => Ok(other?),
     }

@@ -287,7 +287,18 @@ impl Store {
 
     /// The officer confirms the address a host name moved to: it becomes the
     /// recorded one, and scans of the name go on.
-    pub async fn confirm_scan_address(&self, ctx: &Ctx, system_id: i64, host: &str) -> Result<(), StoreError> {
+    /// The office confirms the new address `seen` of `host` (the one its
+    /// page showed): `Stale`, changing nothing, when the name has moved
+    /// again since (a later scan found another address, which was promoted
+    /// unseen, under an event naming the other); `None` (the console)
+    /// confirms what is pending.
+    pub async fn confirm_scan_address(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        host: &str,
+        seen: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let pending: Option<(String, String, String, String)> = with_conn!(tx, c => {
             sqlx::query_as(
@@ -297,11 +308,20 @@ impl Store {
             .bind(system_id).bind(host).fetch_optional(c).await?
         });
         let Some((from, from_network, to, to_network)) = pending else { return Err(StoreError::Missing) };
-        with_conn!(tx, c => {
+        if seen.is_some_and(|seen| seen != to) {
+            return Err(StoreError::Stale);
+        }
+        // The address read above, and no other: a scan may record another
+        // pending address meanwhile.
+        let n = with_conn!(tx, c => {
             sqlx::query("UPDATE scan_address SET address = pending_address, network = pending_network, seen_at_us = $3, \
-                         pending_address = NULL, pending_network = NULL, pending_at_us = NULL WHERE system_id = $1 AND host = $2")
-                .bind(system_id).bind(host).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
+                         pending_address = NULL, pending_network = NULL, pending_at_us = NULL \
+                         WHERE system_id = $1 AND host = $2 AND pending_address = $4")
+                .bind(system_id).bind(host).bind(to_unix_micros(ctx.now)).bind(&to).execute(c).await?.rows_affected()
         });
+        if n != 1 {
+            return Err(StoreError::Stale);
+        }
         let ev = ctx.event_on(Action::ScanAddressConfirmed, "system", system_id).changes(
             Changes::new()
                 .with("host", host)

@@ -498,6 +498,7 @@ scan-ports-hidden = Which ports are open is shown to the security office only.
 scan-address-moved = { $host } now points to an address in another network than at its first scan ({ $was } → { $now }). It is not scanned until the new address is confirmed.
 scan-address-confirm = Confirm the new address
 scan-address-confirmed = The new address is confirmed; the next scans use it.
+scan-address-moved-again = The name has moved to yet another address since this page was shown. Nothing was confirmed: check the new address, then confirm it.
 scan-addresses-recorded = Addresses scanned (recorded at the first scan: check each name points where it should)
 scan-address-none = No new address is waiting to be confirmed.
 auto-checked = Verified by mamori from outside: { $points }

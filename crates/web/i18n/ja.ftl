@@ -498,6 +498,7 @@ scan-ports-hidden = 開いているポートの詳細は、情報セキュリテ
 scan-address-moved = { $host } の名前が、初回の確認時と異なるネットワークのアドレスを指しています({ $was } → { $now })。新しいアドレスを承認するまで、このホストは確認しません。
 scan-address-confirm = 新しいアドレスを承認する
 scan-address-confirmed = 新しいアドレスを承認しました。次の確認から、このアドレスを確認します。
+scan-address-moved-again = この名前は、表示したあとでさらに別のアドレスを指すようになりました。承認していません。新しいアドレスを確かめてから承認してください。
 scan-addresses-recorded = 確認先のアドレス(初回の確認時に記録したもの。名前の指す先が意図したホストか確かめてください)
 scan-address-none = 承認を待っているアドレスはありません。
 auto-checked = mamori が外部から確認する点: { $points }

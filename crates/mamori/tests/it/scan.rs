@@ -1150,7 +1150,7 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
         "{alerts:?}"
     );
     // Confirmed, the next scan goes to the new address.
-    store.confirm_scan_address(&system_ctx(), id, "localhost").await.unwrap();
+    store.confirm_scan_address(&system_ctx(), id, "localhost", None).await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
     let report = finished_scan(&store, id).await;
     assert_eq!(report.targets.len(), 1, "{report:?}");

@@ -63,8 +63,9 @@ struct SystemPage<'a> {
     versions: Vec<(i64, String)>,
     can_scan: bool,
     /// Host names that moved to another network since the first scan:
-    /// (host, recorded, new), shown to the security office.
-    moved: Vec<(String, String, String)>,
+    /// (host, recorded, new, the new address as the form confirms it),
+    /// shown to the security office.
+    moved: Vec<(String, String, String, String)>,
     /// Each host name's address as recorded at its first scan (or as
     /// confirmed since), with its network: the office's to check, since
     /// the first is taken as registered. Shown to the office only.
@@ -120,7 +121,7 @@ pub(super) async fn system_page_with(
         .into_iter()
         .filter_map(|a| {
             let (to, net) = (a.pending_address?, a.pending_network?);
-            Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})")))
+            Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})"), to))
         })
         .collect();
     let no_report = ScanReport::default();

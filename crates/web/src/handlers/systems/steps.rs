@@ -149,6 +149,8 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
 #[serde(default)]
 pub struct AddressForm {
     host: String,
+    /// The new address the page showed.
+    address: String,
 }
 
 /// The security office confirms the new address of a host name.
@@ -159,9 +161,10 @@ pub async fn confirm_scan_address(
     Form(form): Form<AddressForm>,
 ) -> Reply {
     let back = format!("/systems/{id}");
-    match checklist_op::confirm_scan_address(&who.op(&page), id, &form.host).await {
+    match checklist_op::confirm_scan_address(&who.op(&page), id, &form.host, &form.address).await {
         Ok(()) => done(&page, "scan-address-confirmed", &back).await,
         Err(Refused::Invalid(_)) => done(&page, "scan-address-none", &back).await,
+        Err(Refused::Stale) => done(&page, "scan-address-moved-again", &back).await,
         Err(e) => Err(e.into()),
     }
 }
