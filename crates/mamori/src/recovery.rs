@@ -27,8 +27,7 @@ pub struct BackupArgs {
     #[arg(long)]
     pub unencrypted: bool,
     /// 日ごとに残す世代数 / daily generations kept
-    #[arg(long, env = "MAMORI_BACKUP_KEEP_DAILY", default_value_t = 7, value_name = "N",
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, env = "MAMORI_BACKUP_KEEP_DAILY", default_value_t = 7, value_name = "N", value_parser = at_least_one)]
     pub keep_daily: usize,
     /// 月ごとに残す世代数 / monthly generations kept
     #[arg(long, env = "MAMORI_BACKUP_KEEP_MONTHLY", default_value_t = 12, value_name = "N")]
@@ -49,6 +48,14 @@ pub struct RestoreArgs {
     /// 暗号化していないバックアップを復元する (パスフレーズを使わない) / the archive is not sealed: use no passphrase
     #[arg(long)]
     pub unencrypted: bool,
+}
+
+/// A count of generations kept: 0 would remove the archive just written.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{s}: 1 以上の整数にしてください。0 では作ったバックアップも残りません (at least 1)"))
 }
 
 pub async fn backup(global: &GlobalArgs, args: &BackupArgs) -> ExitCode {

@@ -932,6 +932,7 @@ async fn a_backup_never_prunes_the_archive_it_just_wrote() {
     let (code, out, err) =
         source.run(&["backup", "--to", to_s, "--unencrypted", "--keep-daily", "0", "--keep-monthly", "0"]).await;
     assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("1 以上の整数にしてください"), "a message in Japanese: {err}");
     assert!(!to.exists() || archives(&to).is_empty(), "nothing written");
     std::fs::create_dir_all(&to).unwrap();
     let planted = to.join("mamori-20991231T235959Z.tar");
