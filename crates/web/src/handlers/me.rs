@@ -164,17 +164,17 @@ pub struct CodeForm {
 pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> Reply {
     let a = who.user.account();
     if a.totp_enabled {
-        return Ok(Redirect::to("/account").into_response());
+        // The form's page says it is done (the second of a double click).
+        return Ok(Redirect::to("/account/totp").into_response());
     }
     let codes = match credentials::confirm_enrolment(&who.op(&page), a, &form.code).await {
         Ok(Some(codes)) => codes,
         Ok(None) => return enrol_page(&page, &who, true).await,
         // Confirmed meanwhile (the button pressed twice): the codes are
-        // those the first confirmation showed.
-        Err(mamori_app::Refused::Stale) => {
-            session::flash(&page.session, "totp-already").await?;
-            return Ok(Redirect::to("/account").into_response());
-        }
+        // those the first confirmation showed. The form's page says it is
+        // done: a message set here could be lost, the session being saved
+        // at the same moment by the confirmation that landed.
+        Err(mamori_app::Refused::Stale) => return Ok(Redirect::to("/account/totp").into_response()),
         Err(e) => return Err(e.into()),
     };
     let p = page.ctx().await?;

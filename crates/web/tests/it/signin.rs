@@ -337,7 +337,8 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
         let (confirmed, other) = if shown(&one).is_empty() { (two, one) } else { (one, two) };
         let codes = shown(&confirmed);
         assert_eq!(codes.len(), 10, "{}: one shows its codes", app.backend);
-        assert_eq!(other.location(), "/account", "{}: the other is told it is done: {}", app.backend, other.body);
+        assert_eq!(other.location(), "/account/totp", "{}: the other is told it is done: {}", app.backend, other.body);
+        assert_eq!(c.get("/account/totp").await.location(), "/account", "{}", app.backend);
         assert!(c.get("/account").await.body.contains("二要素認証は設定済みです"), "{}: the message", app.backend);
         let enrolled = app.audit_actions().await.iter().filter(|a| *a == "totp.enrolled").count();
         assert_eq!(enrolled, 1, "{}: one event", app.backend);
