@@ -5,14 +5,17 @@ use std::path::Path;
 
 /// Writes `text` as the new content of `path`, readable by its owner only:
 /// whole under a new name, then renamed over the old, so that no reader
-/// ever sees half a file (the data key file).
+/// ever sees half a file (the data key file); the folder is synced after
+/// the rename, so that the new name survives a crash that follows.
 pub fn replace_private_file(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
     let partial = path.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
     let mut f = new_private_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", partial.display()))?;
-    std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&partial, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(folder).and_then(|d| d.sync_all()).map_err(|e| format!("{}: {e}", folder.display()))
 }
 
 /// Writes `bytes` to `path` (a report, an export, an archive of the audit

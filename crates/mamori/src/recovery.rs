@@ -143,24 +143,31 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
         eprintln!("mamori: {} を作れません (cannot create the data directory): {e}", data_dir.display());
         return ExitCode::from(EXIT_CONFIG);
     }
-    if let Some(keys) = &keys {
-        if let Err(e) = place_keys(&data_dir, keys) {
+    // The archive's keys join the target's keys in memory first; the key
+    // file is written only once the target is found fit to take the
+    // archive, and put back as it was if the load fails.
+    let placing = match keys.as_deref().map(|k| keys_to_place(&data_dir, k)).transpose() {
+        Ok(p) => p.flatten(),
+        Err(e) => {
             eprintln!("mamori: {e}");
             return ExitCode::from(EXIT_PROBLEM);
         }
-    }
-    // The target's keys: the archive's (placed above), or those the
-    // operator brought for an unsealed archive. None is ever made here.
-    let keyring = match key_file(&data_dir) {
-        Some(path) if !path.exists() => {
+    };
+    // The target's keys: the archive's with its own, or those the operator
+    // brought for an unsealed archive. None is ever made here.
+    let keyring = match (&placing, key_file(&data_dir)) {
+        (Some(p), _) => mamori_store::crypt::Keyring::from_text(&p.text, Some(p.path.clone())),
+        (None, Some(path)) if !path.exists() => {
             eprintln!(
                 "mamori: このバックアップはデータ鍵を含みません (暗号化していないバックアップ)。元のデータ鍵のファイルを {} に置くか MAMORI_DATA_KEY_FILE で指定してください。何も変更していません (an unsealed archive carries no data key: put the original key file there; nothing was changed)",
                 path.display()
             );
             return ExitCode::from(EXIT_PROBLEM);
         }
-        Some(path) => mamori_store::crypt::Keyring::from_file(&path),
-        None => mamori_store::crypt::Keyring::from_text(&std::env::var("MAMORI_DATA_KEY").unwrap_or_default(), None),
+        (None, Some(path)) => mamori_store::crypt::Keyring::from_file(&path),
+        (None, None) => {
+            mamori_store::crypt::Keyring::from_text(&std::env::var("MAMORI_DATA_KEY").unwrap_or_default(), None)
+        }
     };
     let keyring = match keyring {
         Ok(k) => std::sync::Arc::new(k),
@@ -176,32 +183,58 @@ pub async fn restore(global: &GlobalArgs, args: &RestoreArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let code = restore_into(&store, (global, args), passphrase.as_ref(), &manifest).await;
+    let code = restore_into(&store, (global, args), passphrase.as_ref(), &manifest, placing.as_ref()).await;
     store.close().await;
     code
 }
 
-/// Puts the archive's data keys where the target reads its keys: a new key
-/// file, or the keys it lacks added to the one there. Keys given in
-/// `MAMORI_DATA_KEY` are not written anywhere: they must hold the
-/// archive's already.
-fn place_keys(data_dir: &std::path::Path, archived: &str) -> Result<(), String> {
+/// A key file to write before the load: where, what it held (`None`: it
+/// did not exist), and what it will hold.
+struct KeysToPlace {
+    path: PathBuf,
+    before: Option<String>,
+    text: String,
+}
+
+impl KeysToPlace {
+    fn write(&self) -> Result<(), String> {
+        crate::private_file::replace_private_file(&self.path, &self.text)
+    }
+
+    /// Puts the key file back as it was before [`KeysToPlace::write`].
+    fn undo(&self) -> Result<(), String> {
+        match &self.before {
+            Some(text) => crate::private_file::replace_private_file(&self.path, text),
+            None => std::fs::remove_file(&self.path).map_err(|e| format!("{}: {e}", self.path.display())),
+        }
+    }
+}
+
+/// Where the archive's data keys go: a new key file, or the keys it lacks
+/// added to the one there (`None`: it holds them all already). Keys given
+/// in `MAMORI_DATA_KEY` are not written anywhere: they must hold the
+/// archive's already. Writes nothing.
+fn keys_to_place(data_dir: &std::path::Path, archived: &str) -> Result<Option<KeysToPlace>, String> {
     let Some(path) = key_file(data_dir) else {
         let given = std::env::var("MAMORI_DATA_KEY").unwrap_or_default();
         return mamori_store::crypt::merge(&given, archived).and_then(|merged| {
             if merged.trim() == given.trim() {
-                Ok(())
+                Ok(None)
             } else {
                 Err("MAMORI_DATA_KEY にバックアップのデータ鍵がありません (MAMORI_DATA_KEY lacks the archive's data keys)".into())
             }
         });
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(ours) => mamori_store::crypt::merge(&ours, archived)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => archived.to_owned(),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    crate::private_file::replace_private_file(&path, &text)
+    match std::fs::read_to_string(&path) {
+        Ok(ours) => {
+            let text = mamori_store::crypt::merge(&ours, archived)?;
+            Ok((text.trim() != ours.trim()).then_some(KeysToPlace { path, before: Some(ours), text }))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Some(KeysToPlace { path, before: None, text: archived.to_owned() }))
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 async fn restore_into(
@@ -209,6 +242,7 @@ async fn restore_into(
     (global, args): (&GlobalArgs, &RestoreArgs),
     passphrase: Option<&Passphrase>,
     manifest: &backup::Manifest,
+    keys: Option<&KeysToPlace>,
 ) -> ExitCode {
     match store.schema_version().await {
         Ok(v) if v == manifest.schema_version => {}
@@ -256,8 +290,19 @@ async fn restore_into(
             return ExitCode::from(EXIT_PROBLEM);
         }
     }
+    if let Some(Err(e)) = keys.map(KeysToPlace::write) {
+        eprintln!(
+            "mamori: データ鍵を書けません。何も変更していません (cannot write the data keys; nothing was changed): {e}"
+        );
+        return ExitCode::from(EXIT_PROBLEM);
+    }
     if let Err(e) = backup::load(store, &args.from, passphrase, manifest).await {
-        eprintln!("mamori: 復元に失敗しました。何も変更していません (restore failed; nothing was changed): {e:#}");
+        match keys.map(KeysToPlace::undo) {
+            Some(Err(undo)) => eprintln!(
+                "mamori: 復元に失敗しました。データは変更していませんが、鍵ファイルに加えたバックアップの鍵を戻せませんでした (restore failed; the data is unchanged, the archive's keys stay in the key file: {undo}): {e:#}"
+            ),
+            _ => eprintln!("mamori: 復元に失敗しました。何も変更していません (restore failed; nothing was changed): {e:#}"),
+        }
         return ExitCode::from(EXIT_PROBLEM);
     }
     let mut failed = false;

@@ -429,6 +429,47 @@ async fn an_unsealed_archive_is_refused_when_a_passphrase_is_given_and_keys_come
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// A restore refused because the target holds data (no `--force`) says
+/// nothing was changed: the target's key file is as it was too (the
+/// archive's keys were added to it before the refusal). Forced, the
+/// archive's keys join the target's, its own kept.
+#[tokio::test]
+async fn a_restore_refused_for_a_target_holding_data_leaves_its_key_file_as_it_was() {
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    // Another data directory started with the source's first key; the
+    // source then rotates, so that its archive carries a key the other lacks.
+    let other = Target::sqlite(&root.path().join("other"));
+    std::fs::create_dir_all(&other.dir).unwrap();
+    std::fs::copy(source.dir.join("data.key"), other.dir.join("data.key")).unwrap();
+    let (code, out, err) = other.run(&["demo"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = source.run(&["keys", "rotate"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let sealed = backup(&source, root.path(), true).await;
+    let key_file = other.dir.join("data.key");
+    let own = std::fs::read_to_string(&key_file).unwrap();
+    let archived = std::fs::read_to_string(source.dir.join("data.key")).unwrap();
+    assert_eq!(mamori_store::crypt::parse(&archived).unwrap().len(), 2, "{archived}");
+
+    let (code, _, err) = restore(&other, &sealed, root.path()).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("何も変更していません") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), own, "the key file as it was");
+
+    let (code, out, err) = other
+        .run(&["restore", "--from", sealed.to_str().unwrap(), "--passphrase-file", &pass_file(root.path()), "--force"])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let after = mamori_store::crypt::parse(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    let mut archived = mamori_store::crypt::parse(&archived).unwrap();
+    archived.sort();
+    let mut held = after.clone();
+    held.sort();
+    assert_eq!(held, archived, "the archive's keys are all held");
+    assert_eq!(after.last(), mamori_store::crypt::parse(&own).unwrap().last(), "the target's sealing key kept last");
+}
+
 /// A forced restore puts the backup's audit log in place of the target's:
 /// the events since the backup were gone without a trace. The target's
 /// whole log is first written to the audit archive directory, and the
