@@ -88,6 +88,9 @@ impl std::fmt::Debug for Notifier {
 /// How long a claimed alert is held by the instance sending it.
 const HOLD: Duration = mamori_core::monitoring::NOTIFY_HOLD;
 
+/// Alerts handled per round at the most.
+const ROUND: usize = 20;
+
 impl Notifier {
     pub fn new(config: NotifyConfig) -> Result<Notifier, String> {
         let mailer = match &config.mail {
@@ -129,18 +132,31 @@ impl Notifier {
         self.mailer.is_some() || self.config.webhook.is_some()
     }
 
-    /// Sends what is due: claims the open alerts due a message, delivers
-    /// each, records the attempts. Returns how many alerts were handled.
+    /// Sends what is due, up to [`ROUND`] alerts: claims one open alert
+    /// due a message, delivers it, records the attempts, then the next.
+    /// Each is claimed at the time it is taken up (`now` and the time
+    /// since): a batch claimed at once could outlive its hold behind slow
+    /// deliveries, and another instance send the rest as well. Returns how
+    /// many alerts were handled.
     pub async fn run_once(&self, store: &Store, now: OffsetDateTime) -> Result<usize, StoreError> {
         if !self.configured() {
             return Ok(0);
         }
-        let alerts = store.claim_alerts_to_notify(now, now - self.config.remind_after, HOLD).await?;
-        for a in &alerts {
-            let attempts = self.deliver(store, Some(a)).await;
-            store.record_deliveries(Some(a.id), now, &attempts).await?;
+        let started = std::time::Instant::now();
+        let at = || now + started.elapsed();
+        let mut handled = 0;
+        while handled < ROUND {
+            let taken_at = at();
+            let Some(a) =
+                store.claim_alerts_to_notify(taken_at, taken_at - self.config.remind_after, HOLD, 1).await?.pop()
+            else {
+                break;
+            };
+            let attempts = self.deliver(store, Some(&a)).await;
+            store.record_deliveries(Some(a.id), at(), &attempts).await?;
+            handled += 1;
         }
-        Ok(alerts.len())
+        Ok(handled)
     }
 
     /// A test message on every channel, recorded like any other.

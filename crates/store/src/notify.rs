@@ -56,19 +56,17 @@ pub struct Reminder {
     pub step: i64,
 }
 
-/// Alerts claimed per round.
-const CLAIM: i64 = 20;
-
 impl Store {
-    /// Claims the open alerts due a message: never sent, or last sent
-    /// before `remind_before`. A claim holds for `hold`: another instance
-    /// claiming meanwhile gets none of them (the conditions are checked
-    /// again on each row as it is updated).
+    /// Claims at most `most` of the open alerts due a message: never sent,
+    /// or last sent before `remind_before`. A claim holds for `hold`:
+    /// another instance claiming meanwhile gets none of them (the
+    /// conditions are checked again on each row as it is updated).
     pub async fn claim_alerts_to_notify(
         &self,
         now: OffsetDateTime,
         remind_before: OffsetDateTime,
         hold: Duration,
+        most: u32,
     ) -> Result<Vec<Alert>, StoreError> {
         let (now_us, remind_us, stale_us) =
             (to_unix_micros(now), to_unix_micros(remind_before), to_unix_micros(now - hold));
@@ -77,7 +75,7 @@ impl Store {
         let lock = self.skip_locked();
         let sql = format!(
             "UPDATE alert SET notify_claimed_us = $1 WHERE {due} \
-             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {CLAIM} {lock}) \
+             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {most} {lock}) \
              RETURNING id, kind, severity, subject, detail, first_seen_us, last_seen_us, count, acknowledged_by, acknowledged_at_us"
         );
         let mut tx = self.begin().await?;

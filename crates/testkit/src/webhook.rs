@@ -1,7 +1,9 @@
 //! A webhook receiver on loopback: keeps each POST's headers and body and
-//! answers with the status the test sets (200 by default).
+//! answers with the status the test sets (200 by default); the next
+//! requests can be held unanswered until the test releases them (a slow
+//! receiver).
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -24,6 +26,8 @@ pub struct WebhookReceiver {
     pub url: String,
     pub status: Arc<AtomicU16>,
     received: Arc<Mutex<Vec<Hook>>>,
+    to_hold: Arc<AtomicUsize>,
+    released: Arc<AtomicBool>,
 }
 
 impl WebhookReceiver {
@@ -32,10 +36,11 @@ impl WebhookReceiver {
         let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
         let status = Arc::new(AtomicU16::new(200));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (st, store) = (status.clone(), received.clone());
+        let (to_hold, released) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let (st, store, hold, free) = (status.clone(), received.clone(), to_hold.clone(), released.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (st, store) = (st.clone(), store.clone());
+                let (st, store, hold, free) = (st.clone(), store.clone(), hold.clone(), free.clone());
                 tokio::spawn(async move {
                     let mut s = BufReader::new(stream);
                     let mut first = String::new();
@@ -60,13 +65,30 @@ impl WebhookReceiver {
                         return;
                     }
                     store.lock().unwrap().push(Hook { path, headers, body });
+                    if hold.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                        while !free.load(Ordering::SeqCst) {
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
+                    }
                     let code = st.load(Ordering::Relaxed);
                     let reply = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                     let _ = s.get_mut().write_all(reply.as_bytes()).await;
                 });
             }
         });
-        WebhookReceiver { url, status, received }
+        WebhookReceiver { url, status, received, to_hold, released }
+    }
+
+    /// The next `n` requests are kept (as they arrive) and answered only
+    /// after [`WebhookReceiver::release`].
+    pub fn hold_next(&self, n: usize) {
+        self.released.store(false, Ordering::SeqCst);
+        self.to_hold.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers the held requests.
+    pub fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
     }
 
     pub fn hooks(&self) -> Vec<Hook> {

@@ -295,3 +295,49 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     store.close().await;
     s.stop().await;
 }
+
+/// Two instances share the alerts. The first takes up one and waits on a
+/// slow receiver past the claim's hold; the second, running then, sends
+/// every alert (the held one too: a delivery longer than the hold is sent
+/// again); the first, released, sends none of the others again. (It
+/// claimed its whole round at once before and sent those alerts a second
+/// time.)
+#[tokio::test]
+async fn alerts_a_slow_instance_has_not_reached_are_sent_by_another_and_not_again_by_it() {
+    use mamori_app::notify::{Notifier, NotifyConfig, WebhookConfig};
+    let dir = TempDir::new().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let hook = WebhookReceiver::start().await;
+    let config = || NotifyConfig {
+        mail: None,
+        webhook: Some(WebhookConfig { url: hook.url.clone(), secret: SECRET.into() }),
+        routes: NotifyConfig::default_routes(),
+        remind_after: time::Duration::hours(24),
+        public_origin: "https://mamori.example.lg.jp".into(),
+    };
+    let (first, second) = (Notifier::new(config()).unwrap(), Notifier::new(config()).unwrap());
+    let t0 = time::OffsetDateTime::now_utc();
+    for subject in ["alert-one", "alert-two", "alert-three"] {
+        store.raise_alert(t0, "signin.spraying", Severity::Warning, subject, "").await.unwrap();
+    }
+
+    hook.hold_next(1);
+    let slow = {
+        let store = store.clone();
+        tokio::spawn(async move { first.run_once(&store, t0).await.unwrap() })
+    };
+    assert_eq!(hook.wait_for(1, 10).await.len(), 1, "the first instance's delivery arrived and is held");
+    let later = t0 + mamori_core::monitoring::NOTIFY_HOLD + time::Duration::minutes(1);
+    assert_eq!(second.run_once(&store, later).await.unwrap(), 3, "past the hold, the second sends all three");
+    hook.release();
+    assert_eq!(slow.await.unwrap(), 1, "the first sent only the one it had taken up");
+
+    let subjects: Vec<String> = hook
+        .hooks()
+        .iter()
+        .map(|h| serde_json::from_slice::<serde_json::Value>(&h.body).unwrap()["subject"].as_str().unwrap().to_owned())
+        .collect();
+    let sent = |s: &str| subjects.iter().filter(|x| *x == s).count();
+    assert_eq!((sent("alert-one"), sent("alert-two"), sent("alert-three")), (2, 1, 1), "{subjects:?}");
+    store.close().await;
+}

@@ -31,7 +31,7 @@ async fn an_alert_is_sent_once_reminded_after_the_quiet_period_retried_after_a_h
         let day = Duration::hours(24);
         let hold = Duration::minutes(5);
         let claim =
-            |at: OffsetDateTime| async move { ids(&s.claim_alerts_to_notify(at, at - day, hold).await.unwrap()) };
+            |at: OffsetDateTime| async move { ids(&s.claim_alerts_to_notify(at, at - day, hold, 20).await.unwrap()) };
         let mut raised = Vec::new();
         for subject in ["a", "b", "c", "d"] {
             raised.push(s.raise_alert(t0, "signin.spraying", Severity::Warning, subject, "").await.unwrap());
@@ -75,7 +75,7 @@ async fn two_instances_claiming_at_once_never_take_the_same_alert() {
         for (n, store) in [db.store.clone(), other.clone()].into_iter().cycle().take(8).enumerate() {
             tasks.push(tokio::spawn(async move {
                 let at = t0 + Duration::milliseconds(n as i64);
-                store.claim_alerts_to_notify(at, at - Duration::hours(24), Duration::minutes(5)).await.unwrap()
+                store.claim_alerts_to_notify(at, at - Duration::hours(24), Duration::minutes(5), 20).await.unwrap()
             }));
         }
         let mut all: Vec<i64> = Vec::new();
@@ -98,7 +98,7 @@ async fn a_delivery_failing_again_and_again_waits_5_10_then_20_minutes_and_a_suc
         let t0 = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
         let hold = mamori_core::monitoring::NOTIFY_HOLD;
         let claim = |at: OffsetDateTime| async move {
-            ids(&s.claim_alerts_to_notify(at, at - Duration::days(30), hold).await.unwrap())
+            ids(&s.claim_alerts_to_notify(at, at - Duration::days(30), hold, 20).await.unwrap())
         };
         let id = s.raise_alert(t0, "backup.failed", Severity::Critical, "backup", "").await.unwrap();
         let mut at = t0;
