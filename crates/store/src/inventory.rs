@@ -247,7 +247,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let id = editing.map(|(id, _)| id);
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
         let f = fill(input, &products);
         let key = key_text(input);
@@ -321,7 +321,7 @@ impl Store {
     /// Removes one of the system's components.
     pub async fn remove_component(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         add_version(&mut tx, id, to_unix_micros(ctx.now), true).await?;
         with_conn!(tx, c => {
@@ -347,7 +347,7 @@ impl Store {
         rows: &[ComponentInput],
     ) -> Result<Imported, StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
         let mut n = Imported::default();
         for input in rows {
@@ -452,7 +452,7 @@ impl Store {
             input.support_end = None;
             let f = fill(&input, &all);
             if f.support_end != before.input.support_end || f.feed != before.feed || f.latest != before.latest {
-                lock_system(&mut tx, before.system_id).await?;
+                lock_system(&mut tx, ctx, before.system_id).await?;
                 set_fill(&mut tx, before.id, &f, before.input.support_end != f.support_end, now_us).await?;
                 changed += 1;
             }

@@ -384,7 +384,7 @@ impl Store {
         org: Option<i64>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let link: Option<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE id = $1 AND system_id = $2 AND round = $3 AND number = $4"))
                 .bind(link_id).bind(s.id).bind(s.round).bind(i64::from(number)).fetch_optional(c).await?

@@ -221,7 +221,7 @@ impl Store {
     /// or joins submitted.
     pub async fn move_item(&self, ctx: &Ctx, system_id: i64, number: u32, party: Party) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         let from = parts.party(number).ok_or(StoreError::Missing)?;
         let to_org = s.input.parties().answerer(party);
@@ -248,7 +248,7 @@ impl Store {
     /// the system to the officer. `Missing` if `org` answers nothing here.
     pub async fn submit_part(&self, ctx: &Ctx, system_id: i64, org: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let mine = parts.numbers_of(org);
         if mine.is_empty() {
@@ -272,7 +272,7 @@ impl Store {
     /// data; a person submits their own part with [`Store::submit_part`]).
     pub async fn submit_system(&self, ctx: &Ctx, system_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
         for org in parts.organisations() {

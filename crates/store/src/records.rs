@@ -194,7 +194,7 @@ impl Store {
         if let Some(org) = documents.0 {
             self.lock_storage(&mut tx, org).await?;
         }
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let json = serde_json::to_string(&values.0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sealed = tx.keys().seal(AAD, &json);
         let title = title_of(kind, values);
@@ -256,7 +256,7 @@ impl Store {
     /// of a 廃止 system is its item 79 and stays while it is the only one.
     pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         if before.kind == RecordKind::Disposal
             && s.input.phase == Phase::Retired
@@ -286,7 +286,7 @@ impl Store {
         note: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         if before.revision != seen {
             return Err(StoreError::Stale);

@@ -9,6 +9,7 @@ use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
 use mamori_core::clock::to_unix_micros;
+use mamori_core::identity::Role;
 use mamori_core::parties::Parties;
 use mamori_core::records::RecordKind;
 use mamori_core::scope::Scope;
@@ -396,15 +397,32 @@ pub(crate) async fn move_status(
 
 /// Locks the system's row for the rest of the write transaction (a row lock
 /// on PostgreSQL; SQLite's write transaction is exclusive already) and
-/// reads it as it is now.
-pub(crate) async fn lock_system(tx: &mut Tx, id: i64) -> Result<SystemRecord, StoreError> {
+/// reads it as it is now. A person acting (not the console, not mamori
+/// itself) who does not see the system as it is now, under the lock, is
+/// refused as if it did not exist: their request was checked a moment
+/// before, and the system may have gone to another vendor or department
+/// since, or they to another organisation.
+pub(crate) async fn lock_system(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<SystemRecord, StoreError> {
     let n = with_conn!(tx, c => {
         sqlx::query("UPDATE system SET revision = revision + 1 WHERE id = $1").bind(id).execute(c).await?.rows_affected()
     });
     if n != 1 {
         return Err(StoreError::Missing);
     }
-    system_in(tx, id).await?.ok_or(StoreError::Missing)
+    let s = system_in(tx, id).await?.ok_or(StoreError::Missing)?;
+    if let Some(account) = ctx.actor.account_id {
+        let who: Option<(String, Option<i64>, Option<i64>)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT role, organisation_id, disabled_at_us FROM account WHERE id = $1")
+                .bind(account).fetch_optional(c).await?
+        });
+        let sees = who.is_some_and(|(role, org, disabled)| {
+            disabled.is_none() && Role::parse(&role).is_some_and(|r| Scope::of(r, org).allows(&s.input.parties()))
+        });
+        if !sees {
+            return Err(StoreError::Missing);
+        }
+    }
+    Ok(s)
 }
 
 /// How many disposal records (item 79) system `id` has.
@@ -565,7 +583,7 @@ impl Store {
         seen: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let before = &lock_system(&mut tx, id).await?;
+        let before = &lock_system(&mut tx, ctx, id).await?;
         if seen.is_some_and(|seen| seen != before.input.edit_mark()) {
             return Err(StoreError::Stale);
         }
@@ -721,7 +739,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM applicability_override WHERE system_id = $1 AND number = $2")
                 .bind(system_id).bind(i64::from(number)).execute(&mut *c).await?;
@@ -792,7 +810,7 @@ impl Store {
         changes: &[AnswerChange],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let mut s = lock_system(&mut tx, system_id).await?;
+        let mut s = lock_system(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         for AnswerChange { number, input, on_revision } in changes {
             let number = *number;
@@ -849,7 +867,7 @@ impl Store {
         (number, by): (u32, Option<i64>),
         (kind, name): (HistoryKind, &str),
     ) -> Result<SystemRecord, StoreError> {
-        let s = lock_system(tx, system_id).await?;
+        let s = lock_system(tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(tx, &s).await?;
         Store::check_change(&s, &parts, number, by)?;
         let before = answer_in(tx, &s, number).await?;
@@ -886,7 +904,7 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
         let d = Decision { number, seen_revision, decision, comment: comment.to_owned() };
@@ -908,7 +926,7 @@ impl Store {
         numbers: &[u32],
     ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         if s.revision != seen_revision + 1 {
             return Err(StoreError::Stale);
         }
@@ -933,7 +951,7 @@ impl Store {
     /// transaction. Returns the system's new status.
     pub async fn finish_review(&self, ctx: &Ctx, system_id: i64) -> Result<SystemStatus, StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
@@ -959,7 +977,7 @@ impl Store {
     /// back to 回答中.
     pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let system = lock_system(&mut tx, system_id).await?;
+        let system = lock_system(&mut tx, ctx, system_id).await?;
         let to = checklist::start_round(system.status).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, system.id, system.status, to).await?;
         let (old, new) = (system.round, system.round + 1);
@@ -1013,7 +1031,7 @@ impl Store {
     /// checked under the system's lock).
     pub async fn change_catalog_version(&self, ctx: &Ctx, system_id: i64, version_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let system = lock_system(&mut tx, system_id).await?;
+        let system = lock_system(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &system).await?;
         checklist::can_change_catalog(system.status, !parts.submitted.is_empty()).map_err(StoreError::Refused)?;
         with_conn!(tx, c => {

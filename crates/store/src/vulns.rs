@@ -188,7 +188,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, system_id).await?;
+        lock_system(&mut tx, ctx, system_id).await?;
         let ident: Option<String> = with_conn!(tx, c => {
             sqlx::query_scalar("SELECT a.ident FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id WHERE m.id = $1 AND m.system_id = $2")
                 .bind(id).bind(system_id).fetch_optional(c).await?

@@ -108,3 +108,87 @@ async fn systems_answers_and_decisions_keep_their_history() {
         db.cleanup().await;
     }
 }
+
+/// A vendor's request is checked against the system as it stood a moment
+/// before the write; the officer gives the system to another vendor in
+/// between. Under the system's lock the first vendor no longer sees it:
+/// each of their writes (an answer, a record, a component, removing one
+/// of theirs) is refused as missing and changes nothing; the new vendor,
+/// the console and a disabled account are as they should be.
+#[tokio::test]
+async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_lock() {
+    use mamori_core::audit::{Actor, Origin};
+    use mamori_core::identity::{Login, Role};
+    use mamori_core::inventory::{ComponentInput, ComponentKind};
+    use mamori_core::records::{RecordKind, Values};
+    use mamori_store::accounts::NewAccount;
+    use mamori_store::identity::Ctx;
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let ctx = crate::system_ctx(now);
+        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
+        let first = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
+        let second = db.store.create_organisation_audited(&ctx, "ベンダーB", OrgKind::Vendor, "").await.unwrap();
+        let input = SystemInput { vendor_id: Some(first), ..SystemInput::new("文書管理システム", dept) };
+        let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
+        let person = async |login: &str, org: i64| {
+            let new = NewAccount {
+                login: Login::parse(login).unwrap(),
+                display_name: login.into(),
+                email: format!("{login}@example.jp"),
+                role: Role::Vendor,
+                organisation_id: Some(org),
+                password_hash: "x".into(),
+                must_change_password: false,
+            };
+            let account = db.store.issue_account(&ctx, &new, "t").await.unwrap();
+            Ctx { now, actor: Actor { account_id: Some(account), login: login.into() }, origin: Origin::default() }
+        };
+        let (a, b) = (person("vendor-a", first).await, person("vendor-b", second).await);
+        let values = Values([("name".to_owned(), "担当".to_owned())].into());
+        let component = ComponentInput {
+            kind: ComponentKind::Middleware,
+            product: "nginx".into(),
+            vendor: "f5".into(),
+            version: "1.26.2".into(),
+            runs_on: "web01".into(),
+            cpe: None,
+            support_end: None,
+            reason: String::new(),
+        };
+        let no_docs: (Option<i64>, &[i64]) = (Some(first), &[]);
+        db.store.save_answer(&a, id, 1, &AnswerInput::done("対応")).await.unwrap();
+        let record = db.store.save_record(&a, id, None, RecordKind::Contact, &values, no_docs).await.unwrap();
+        let part = db.store.save_component(&a, id, None, &component).await.unwrap();
+
+        db.store.update_system(&ctx, id, &SystemInput { vendor_id: Some(second), ..input.clone() }).await.unwrap();
+        let before = (
+            db.store.answers(id, 1).await.unwrap(),
+            db.store.records(id).await.unwrap(),
+            db.store.components(id).await.unwrap(),
+        );
+        let refused = |r: Result<(), StoreError>, what: &str| {
+            assert!(matches!(r, Err(StoreError::Missing)), "{}: {what}: {r:?}", db.name);
+        };
+        refused(db.store.save_answer(&a, id, 1, &AnswerInput::done("変更")).await, "an answer");
+        refused(db.store.save_record(&a, id, None, RecordKind::Contact, &values, no_docs).await.map(drop), "a record");
+        refused(db.store.save_component(&a, id, None, &component).await.map(drop), "a component");
+        refused(db.store.remove_record(&a, id, record).await, "removing a record");
+        refused(db.store.remove_component(&a, id, part).await, "removing a component");
+        let after = (
+            db.store.answers(id, 1).await.unwrap(),
+            db.store.records(id).await.unwrap(),
+            db.store.components(id).await.unwrap(),
+        );
+        assert_eq!(after, before, "{}: nothing changed", db.name);
+
+        // The vendor it went to writes; so does the console.
+        db.store.save_record(&b, id, None, RecordKind::Contact, &values, (Some(second), &[])).await.unwrap();
+        db.store.save_answer(&ctx, id, 1, &AnswerInput::done("コンソール")).await.unwrap();
+        // A disabled account writes nothing, even to a system it sees.
+        db.store.disable_inactive(&crate::system_ctx(now), now + time::Duration::days(1), "t").await.unwrap();
+        refused(db.store.save_answer(&b, id, 1, &AnswerInput::done("停止後")).await, "a disabled account");
+        db.cleanup().await;
+    }
+}
