@@ -5,6 +5,11 @@
 //! the write pool. A session is written only when it changes: at sign-in,
 //! when its data changes, and for activity alone at most once a minute
 //! (`mamori_web::auth`), so a page view is a read.
+//!
+//! Saving changes a session that exists and never makes one again: the
+//! store's own save inserts when the row is gone, so a request that read
+//! the session before a sign-out deleted it, and saved it after (a touch,
+//! a message for the next page), brought the signed-in session back.
 
 use crate::db::Pools;
 use crate::Store;
@@ -24,12 +29,20 @@ pub struct Sessions(Arc<Inner>);
 struct Inner {
     read: Backend,
     write: Backend,
+    /// Where [`SessionStore::save`] updates rows.
+    update: Update,
     /// Sessions created, saved or deleted since start (tests use it to
     /// show that viewing a page writes nothing).
     writes: AtomicU64,
     /// SQLite: sessions are read on the calling thread
     /// ([`crate::revision::Direct`]).
     direct: Option<Arc<crate::revision::Direct>>,
+}
+
+#[derive(Debug)]
+enum Update {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 #[derive(Debug, Clone)]
@@ -41,19 +54,20 @@ enum Backend {
 impl Store {
     /// The session store, with its table created if missing.
     pub async fn sessions(&self) -> Result<Sessions, sqlx::Error> {
-        let (read, write) = match &self.shared.pools {
+        let (read, write, update) = match &self.shared.pools {
             Pools::Sqlite { read, write } => {
                 let w = SqliteStore::new(write.clone());
                 w.migrate().await?;
-                (Backend::Sqlite(SqliteStore::new(read.clone())), Backend::Sqlite(w))
+                (Backend::Sqlite(SqliteStore::new(read.clone())), Backend::Sqlite(w), Update::Sqlite(write.clone()))
             }
             Pools::Postgres(pool) => {
                 let s = PostgresStore::new(pool.clone());
                 s.migrate().await?;
-                (Backend::Postgres(s.clone()), Backend::Postgres(s))
+                (Backend::Postgres(s.clone()), Backend::Postgres(s), Update::Postgres(pool.clone()))
             }
         };
-        Ok(Sessions(Arc::new(Inner { read, write, writes: Default::default(), direct: self.shared.direct.clone() })))
+        let inner = Inner { read, write, update, writes: Default::default(), direct: self.shared.direct.clone() };
+        Ok(Sessions(Arc::new(inner)))
     }
 }
 
@@ -84,9 +98,33 @@ impl SessionStore for Sessions {
         on_either!(&self.0.write, s => s.create(record).await)
     }
 
+    /// Changes the session if it is still there; one deleted meanwhile (a
+    /// sign-out, a new id at sign-in, an expiry) stays deleted.
+    /// (tower-sessions calls `save` only for a session it loaded, and
+    /// `create` for a new one.)
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.wrote();
-        on_either!(&self.0.write, s => s.save(record).await)
+        let data = rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let id = record.id.to_string();
+        let done = match &self.0.update {
+            Update::Sqlite(pool) => sqlx::query("UPDATE tower_sessions SET data = ?1, expiry_date = ?2 WHERE id = ?3")
+                .bind(data)
+                .bind(record.expiry_date)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(drop),
+            Update::Postgres(pool) => {
+                sqlx::query(r#"UPDATE "tower_sessions"."session" SET data = $1, expiry_date = $2 WHERE id = $3"#)
+                    .bind(data)
+                    .bind(record.expiry_date)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map(drop)
+            }
+        };
+        done.map_err(|e| session_store::Error::Backend(e.to_string()))
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -9,6 +9,7 @@ mod keys;
 mod notify;
 mod revision;
 mod schema;
+mod sessions;
 mod systems;
 mod vulns;
 
