@@ -57,7 +57,7 @@ pub async fn save_answer(op: &Op<'_>, id: i64, number: u32, input: &AnswerInput,
     let org = answering_org(op)?;
     system(op, id).await?;
     let change = AnswerChange { number, input: input.clone(), on_revision: Some(seen) };
-    Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), std::slice::from_ref(&change)).await?)
+    Ok(op.store.save_answers_by(&op.ctx(), id, (Some(org), None), std::slice::from_ref(&change)).await?)
 }
 
 /// Submits the person's organisation's part; the last part in submits the

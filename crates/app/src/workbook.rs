@@ -9,7 +9,7 @@ use mamori_core::identity::Permission;
 use mamori_core::report::{status_word, ChecklistReport};
 use mamori_files::answer_file::FileAnswer;
 use mamori_files::answers::{problem_text, CellError, Upload};
-use mamori_store::systems::AnswerChange;
+use mamori_store::systems::{AnswerChange, MadeFor};
 use std::collections::HashMap;
 
 /// One answer an upload changes.
@@ -176,14 +176,15 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
 
 /// Applies the changes of a previewed upload, all or none: each a new
 /// revision with its history line and audit event. Someone having changed
-/// one of these answers since is refused as `Stale`.
-pub async fn apply(op: &Op<'_>, id: i64, changes: &[AnswerChange]) -> Result<(), Refused> {
+/// one of these answers since, or the system gone to another round or
+/// catalog version than the file's (`made_for`), is refused as `Stale`.
+pub async fn apply(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[AnswerChange]) -> Result<(), Refused> {
     let org = crate::checklist::answering_org(op)?;
     system(op, id).await?;
     if changes.iter().any(|c| c.on_revision.is_none()) {
         return Err(Refused::Invalid("on_revision"));
     }
-    Ok(op.store.save_answers_by(&op.ctx(), id, Some(org), changes).await?)
+    Ok(op.store.save_answers_by(&op.ctx(), id, (Some(org), Some(made_for)), changes).await?)
 }
 
 /// What an answers file would change ([`mamori_files::answer_file`]): for
@@ -243,7 +244,7 @@ pub async fn apply_file(op: &Op<'_>, id: i64, changes: &[Change]) -> Result<(), 
     op.require(Permission::ManageSystems)?;
     system(op, id).await?;
     let changes: Vec<AnswerChange> = changes.iter().map(Change::to_store).collect();
-    Ok(op.store.save_answers_by(&op.ctx(), id, None, &changes).await?)
+    Ok(op.store.save_answers_by(&op.ctx(), id, (None, None), &changes).await?)
 }
 
 /// A change in words, for the preview: (field, before, after) per field

@@ -526,6 +526,13 @@ async fn answer_in(tx: &mut Tx, s: &SystemRecord, number: u32) -> Result<Option<
     row.map(AnswerRow::into_record).transpose()
 }
 
+/// The round and catalog version a batch of answers was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MadeFor {
+    pub round: i64,
+    pub catalog_version: i64,
+}
+
 impl Store {
     pub async fn create_system(
         &self,
@@ -796,21 +803,26 @@ impl Store {
     /// audit event. An answer changed since the revision the change was
     /// made on refuses the whole batch as `Stale`.
     pub async fn save_answers(&self, ctx: &Ctx, system_id: i64, changes: &[AnswerChange]) -> Result<(), StoreError> {
-        self.save_answers_by(ctx, system_id, None, changes).await
+        self.save_answers_by(ctx, system_id, (None, None), changes).await
     }
 
     /// [`Store::save_answers`] by organisation `by`: an item another
     /// organisation answers is `Missing`, one of a submitted part refused.
-    /// `None`: whoever answers each item (the console, tests).
+    /// `None`: whoever answers each item (the console, tests). Changes
+    /// made for a round and catalog version (a previewed workbook) are
+    /// `Stale` once the system is in another.
     pub async fn save_answers_by(
         &self,
         ctx: &Ctx,
         system_id: i64,
-        by: Option<i64>,
+        (by, made_for): (Option<i64>, Option<MadeFor>),
         changes: &[AnswerChange],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let mut s = lock_system(&mut tx, ctx, system_id).await?;
+        if made_for.is_some_and(|m| m.round != s.round || m.catalog_version != s.catalog_version_id) {
+            return Err(StoreError::Stale);
+        }
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         for AnswerChange { number, input, on_revision } in changes {
             let number = *number;

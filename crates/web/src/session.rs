@@ -105,6 +105,12 @@ pub async fn take_flash(s: &Session) -> Result<Option<String>> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingImport {
     pub system_id: i64,
+    /// The round and catalog version the workbook was made for (0: a
+    /// preview kept before they were, refused as stale).
+    #[serde(default)]
+    pub round: i64,
+    #[serde(default)]
+    pub catalog_version: i64,
     pub changes: Vec<ImportedAnswer>,
 }
 

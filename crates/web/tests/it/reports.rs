@@ -308,6 +308,39 @@ async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
     }
 }
 
+/// A workbook previewed under one catalog version, confirmed after the
+/// office moved the system to another (where No.4 says something else):
+/// refused, nothing written; the upload itself refuses such a file, and
+/// the confirmation now does too.
+#[tokio::test]
+async fn a_previewed_workbook_confirmed_after_the_system_moved_to_another_catalog_version_changes_nothing() {
+    use mamori_testkit::xlsx::edited;
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = returned(&app).await;
+        let copy = answer_copy(&app, &vendor, sys).await;
+        let file = edited(&copy, &[("チェックリスト", 11 + 4, 5, "予定を前倒しして実施")]);
+        let preview = upload(&app, &vendor, sys, file).await;
+        assert!(preview.body.contains("answers/apply"), "{}", preview.body);
+
+        let first = app.store.system(sys).await.unwrap().unwrap().catalog_version_id;
+        let mut next = (*app.store.catalog_document(first).await.unwrap().unwrap()).clone();
+        next.catalog.version = "令和9年度版".into();
+        next.requirements.iter_mut().find(|r| r.number == 4).unwrap().text = "別の要件に変わった No.4".into();
+        let second = match app.store.import_catalog(&app.system_ctx(), &next).await.unwrap() {
+            mamori_store::catalog::ImportOutcome::Imported(id) => id,
+            other => panic!("{other:?}"),
+        };
+        app.store.change_catalog_version(&app.system_ctx(), sys, second).await.unwrap();
+        let before = app.store.answers(sys, 1).await.unwrap();
+
+        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        assert_ne!(applied.status, StatusCode::SEE_OTHER, "{}: not applied", app.backend);
+        assert!(applied.body.contains("ダウンロードし直してください"), "{}", applied.body);
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), before, "{}: nothing written", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn one_bad_row_or_a_zip_bomb_changes_nothing_and_the_problem_is_named() {
     use mamori_testkit::xlsx::edited;

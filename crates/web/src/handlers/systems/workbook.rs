@@ -15,7 +15,7 @@ use mamori_core::checklist::{AnswerInput, AnswerStatus};
 use mamori_core::report::review_word;
 use mamori_files::answers::CellError;
 use mamori_files::report::{self as sheet, Copy};
-use mamori_store::systems::AnswerChange;
+use mamori_store::systems::{AnswerChange, MadeFor};
 
 /// The largest workbook read; a filled-in checklist is far smaller.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
@@ -113,7 +113,12 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             Err(file_errors) => file_errors,
             Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
                 Ok(changes) => {
-                    let pending = PendingImport { system_id: id, changes: changes.iter().map(imported).collect() };
+                    let pending = PendingImport {
+                        system_id: id,
+                        round: upload.round,
+                        catalog_version: upload.catalog_version,
+                        changes: changes.iter().map(imported).collect(),
+                    };
                     session::set_pending_import(&page.session, pending).await?;
                     return upload_page(&page, id, Vec::new(), &changes, true).await;
                 }
@@ -162,7 +167,8 @@ pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Repl
     let changes: Option<Vec<AnswerChange>> = pending.changes.iter().map(answer_change).collect();
     let changes = changes.ok_or_else(|| AppError::Internal("an unreadable pending import".into()))?;
     session::clear_pending_import(&page.session).await?;
-    match workbook::apply(&who.op(&page), id, &changes).await {
+    let made_for = MadeFor { round: pending.round, catalog_version: pending.catalog_version };
+    match workbook::apply(&who.op(&page), id, made_for, &changes).await {
         Ok(()) => done(&page, "answers-upload-applied", &format!("/systems/{id}")).await,
         Err(e) => upload_page(&page, id, refused_cells(&t, e)?, &[], false).await,
     }
