@@ -61,13 +61,15 @@ pub async fn change_password(
         }
     }
     let hash = hasher.hash(new).await.ok_or(Refused::Internal("password hashing failed"))?;
-    Ok(Some(op.store.change_own_password(&op.ctx(), a.id, &hash).await?))
+    Ok(Some(op.store.change_own_password(&op.ctx(), a.id, &hash, a.session_generation).await?))
 }
 
 /// Ends every other session of the person's own account (audited); returns
-/// the account's new session generation, for the session it was done in.
+/// the account's new session generation, for the session it was done in
+/// (`a` as read when the request's session was checked: `Stale` when that
+/// session has been ended since).
 pub async fn end_other_sessions(op: &Op<'_>, a: &Account) -> Result<i64, Refused> {
-    Ok(op.store.end_other_sessions(&op.ctx(), a.id).await?)
+    Ok(op.store.end_other_sessions(&op.ctx(), a.id, a.session_generation).await?)
 }
 
 /// The secret the account enrols with: the one begun already, or a new one

@@ -814,6 +814,21 @@ pub async fn end_sessions(tx: &mut Tx, account_id: i64) -> Result<i64, StoreErro
     })
 }
 
+/// [`end_sessions`] from a session of generation `seen`, which carries on
+/// with the new one: `Stale` when the account's sessions were ended since
+/// that session's request was checked (it is one of those ended, and must
+/// not take up the new generation).
+pub async fn end_sessions_from(tx: &mut Tx, account_id: i64, seen: i64) -> Result<i64, StoreError> {
+    let generation: Option<i64> = with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "UPDATE account SET session_generation = session_generation + 1 \
+             WHERE id = $1 AND session_generation = $2 RETURNING session_generation",
+        )
+        .bind(account_id).bind(seen).fetch_optional(c).await?
+    });
+    generation.ok_or(StoreError::Stale)
+}
+
 /// Stores a TOTP secret not yet confirmed.
 pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>) -> Result<(), StoreError> {
     let secret = secret.map(|s| tx.keys().seal("account.totp_secret", s));

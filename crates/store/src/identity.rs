@@ -211,23 +211,28 @@ impl Store {
         tx.commit_audited(ctx.now, ctx.event_because(Action::PasswordReset, id, reason)).await
     }
 
-    /// A person changes their own password. Every session of the account
-    /// ends; returns the new session generation, so the caller can keep the
-    /// one session the change was made in.
-    pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str) -> Result<i64, StoreError> {
+    /// A person changes their own password in a session of generation
+    /// `seen`. Every session of the account ends; returns the new session
+    /// generation, so the caller can keep the one session the change was
+    /// made in. `Stale` (nothing changed) when that session was ended
+    /// since its request was checked.
+    pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str, seen: i64) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
-        let generation = accounts::end_sessions(&mut tx, id).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
         Ok(generation)
     }
 
     /// A person ends every other session of their account (a browser left
-    /// signed in elsewhere, a session they fear was taken); returns the new
-    /// session generation, so the caller keeps the one it was done in.
-    pub async fn end_other_sessions(&self, ctx: &Ctx, id: i64) -> Result<i64, StoreError> {
+    /// signed in elsewhere, a session they fear was taken) from a session
+    /// of generation `seen`; returns the new session generation, so the
+    /// caller keeps the one it was done in. `Stale` when that session was
+    /// itself ended since its request was checked: a taken session must
+    /// not outlive the change that ended it by ending the others.
+    pub async fn end_other_sessions(&self, ctx: &Ctx, id: i64, seen: i64) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let generation = accounts::end_sessions(&mut tx, id).await?;
+        let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::SessionsEnded, id)).await?;
         Ok(generation)
     }

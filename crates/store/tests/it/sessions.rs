@@ -39,3 +39,46 @@ async fn a_session_deleted_by_a_sign_out_is_not_brought_back_by_a_request_that_r
         db.cleanup().await;
     }
 }
+
+/// A taken session keeps sending "sign out other sessions" (or a change of
+/// password); the person changes their password meanwhile, which ends
+/// every session, the taken one included. A request of the taken session
+/// checked before that change and writing after it is refused, changes
+/// nothing and does not take up the new generation: it would have ended
+/// the person's own session and carried on itself, valid for hours.
+#[tokio::test]
+async fn a_session_ended_while_its_request_ran_can_neither_end_the_others_nor_change_the_password() {
+    use mamori_core::identity::{Login, Role};
+    use mamori_store::accounts::NewAccount;
+    use mamori_store::StoreError;
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let new = NewAccount {
+            login: Login::parse("vendor-a").unwrap(),
+            display_name: "ベンダーA 担当".into(),
+            email: "a@example.jp".into(),
+            role: Role::Auditor,
+            organisation_id: None,
+            password_hash: "first".into(),
+            must_change_password: false,
+        };
+        let id = db.store.issue_account(&ctx, &new, "t").await.unwrap();
+        let taken = db.store.account_by_id(id).await.unwrap().unwrap().session_generation;
+
+        // The person, in their own session of the same generation, changes the password.
+        let own = db.store.change_own_password(&ctx, id, "second", taken).await.unwrap();
+        assert_eq!(own, taken + 1, "{}", db.name);
+
+        // The taken session's requests, checked at the old generation, write now.
+        let ended = db.store.end_other_sessions(&ctx, id, taken).await;
+        assert!(matches!(ended, Err(StoreError::Stale)), "{}: {ended:?}", db.name);
+        let changed = db.store.change_own_password(&ctx, id, "thief's", taken).await;
+        assert!(matches!(changed, Err(StoreError::Stale)), "{}: {changed:?}", db.name);
+        let a = db.store.account_by_id(id).await.unwrap().unwrap();
+        assert_eq!((a.session_generation, a.password_hash.as_str()), (own, "second"), "{}: unchanged", db.name);
+
+        // The person's session, of the new generation, still ends the others.
+        assert_eq!(db.store.end_other_sessions(&ctx, id, own).await.unwrap(), own + 1, "{}", db.name);
+        db.cleanup().await;
+    }
+}

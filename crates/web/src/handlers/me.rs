@@ -13,6 +13,7 @@ use askama::Template;
 use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use mamori_app::credentials::{self, Current};
+use mamori_app::Refused;
 use mamori_core::clock::from_unix_micros;
 use mamori_core::password::PasswordProblem;
 use mamori_core::totp;
@@ -81,7 +82,10 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
     let mut generation = None;
     if errors.is_empty() {
         let history = page.config.security.password.history;
-        generation = credentials::change_password(&op, &page.hasher, history, a, &form.new_password).await?;
+        generation = match credentials::change_password(&op, &page.hasher, history, a, &form.new_password).await {
+            Err(Refused::Stale) => return ended_meanwhile(&page).await,
+            changed => changed?,
+        };
         if generation.is_none() {
             errors.add("new_password", password_message(&t, PasswordProblem::Reused));
         }
@@ -106,13 +110,24 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
 /// Item 46: ends every other session of the person's account; this one
 /// carries on, with a new id.
 pub async fn end_other_sessions(page: Page, who: Acting) -> Reply {
-    let generation = credentials::end_other_sessions(&who.op(&page), who.user.account()).await?;
+    let generation = match credentials::end_other_sessions(&who.op(&page), who.user.account()).await {
+        Err(Refused::Stale) => return ended_meanwhile(&page).await,
+        ended => ended?,
+    };
     if let Some(si) = session::signed_in(&page.session).await? {
         session::set_signed_in(&page.session, SignedIn { generation, ..si }).await?;
     }
     page.session.cycle_id().await?;
     session::flash(&page.session, "sessions-ended").await?;
     Ok(Redirect::to("/account").into_response())
+}
+
+/// The session the request came in was ended while it ran (the password
+/// changed, or the account's sessions ended, elsewhere): it ends here too,
+/// and takes up nothing.
+async fn ended_meanwhile(page: &Page) -> Reply {
+    page.session.flush().await?;
+    Ok(Redirect::to("/login").into_response())
 }
 
 #[derive(Template)]
