@@ -121,8 +121,15 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
             .iter()
             .filter_map(|name| {
                 let role = Role::parse(name);
-                if role.is_none() {
-                    err(errors, format!("notify.route.roles \"{name}\" は役割ではありません (not a role)"));
+                match role {
+                    None => err(errors, format!("notify.route.roles \"{name}\" は役割ではありません (not a role)")),
+                    // An alert names a system of any vendor or department:
+                    // mailed by role, it would reach them all.
+                    Some(Role::Vendor | Role::Department) => err(
+                        errors,
+                        format!("notify.route.roles \"{name}\": 警告はどのシステムのものも送られるため、事業者と所管課には送れません (alerts of every system: not to vendors or departments)"),
+                    ),
+                    Some(_) => {}
                 }
                 role
             })

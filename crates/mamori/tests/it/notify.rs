@@ -154,14 +154,16 @@ async fn an_alert_reaches_the_office_by_mail_and_signed_webhook_once_with_hostil
     assert_eq!(s.stop().await, 0);
 }
 
-/// A notifier configured wrongly stops the start with the reason.
+/// A notifier configured wrongly stops the start with the reason; so does
+/// a route that would mail every system's alerts to every vendor or
+/// department.
 #[tokio::test]
 async fn a_wrong_notify_configuration_is_refused_at_start() {
     let dir = TempDir::new().unwrap();
     let config = dir.path().join("mamori.toml");
     std::fs::write(
         &config,
-        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n",
+        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n[[notify.route]]\nkinds = [\"*\"]\nroles = [\"vendor\", \"department\"]\n",
     )
     .unwrap();
     let check = |config: std::path::PathBuf| {
@@ -170,9 +172,14 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     };
     let (code, _, err) = check(config.clone()).await;
     assert_eq!(code, 2, "{err}");
-    for expect in
-        ["notify.mail.security", "notify.webhook.url", "notify.route.kinds \"nothing\"", "notify.route.roles \"root\""]
-    {
+    for expect in [
+        "notify.mail.security",
+        "notify.webhook.url",
+        "notify.route.kinds \"nothing\"",
+        "notify.route.roles \"root\"",
+        "notify.route.roles \"vendor\": 警告はどのシステムのものも送られるため",
+        "notify.route.roles \"department\"",
+    ] {
         assert!(err.contains(expect), "{expect}: {err}");
     }
     std::fs::write(
