@@ -55,7 +55,9 @@ impl TargetPolicy {
         let denied_by = self.denied.iter().filter(|n| n.contains(&ip)).max_by_key(|n| n.prefix_len());
         match (longest(&self.allowed), denied_by) {
             (Some(a), Some(d)) if a > d.prefix_len() => None,
-            (_, Some(d)) => Some(format!("{ip} is in a denied network ({d})")),
+            // The network itself is not named: the reason reaches the
+            // vendor whose host name it was, and would map the denials.
+            (_, Some(_)) => Some(format!("{ip} is in a denied network")),
             (None, None) => Some(format!("{ip} is in no allowed network")),
             (Some(_), None) => None,
         }
@@ -264,5 +266,15 @@ mod tests {
         assert!(tie.refuses("10.1.1.1".parse().unwrap()).is_some());
         let only_private = TargetPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()], denied: vec![] };
         assert!(only_private.refuses("203.0.113.5".parse().unwrap()).is_some());
+    }
+
+    /// The reason a vendor reads on its system's page names the address
+    /// its own name resolved to, never the office's denied network: asked
+    /// again with the name moved, it would map them.
+    #[test]
+    fn a_refusal_names_no_network_of_the_policy() {
+        let p = TargetPolicy { allowed: vec![any_v4()], denied: vec!["10.99.0.0/16".parse().unwrap()] };
+        let why = p.refuses("10.99.3.4".parse().unwrap()).unwrap();
+        assert_eq!(why, "10.99.3.4 is in a denied network");
     }
 }
