@@ -35,11 +35,7 @@ pub struct Inventory {
 /// console acting for the security office (`mamori inventory import`).
 pub(crate) fn keeps(op: &Op<'_>, s: &SystemRecord) -> bool {
     let console = op.who.account_id.is_none() && op.who.can(Permission::ManageSystems);
-    console
-        || answering_org(op).is_ok_and(|org| {
-            let p = s.input.parties();
-            p.department == org || p.has_vendor(org)
-        })
+    console || answering_org(op).is_ok_and(|org| s.input.parties().kept_by(org))
 }
 
 pub async fn inventory(op: &Op<'_>, system_id: i64) -> Result<Inventory, Refused> {

@@ -181,8 +181,12 @@ async fn shown_to(op: &Op<'_>, d: &Document, revision_id: i64) -> Result<bool, R
             continue;
         }
         let by_link = links.iter().any(|l| l.system_id == s && l.shows.id == revision_id);
-        let by_record =
-            revision_id == d.newest().id && op.store.record_documents(s).await?.iter().any(|rd| rd.document_id == d.id);
+        let by_record = op
+            .store
+            .record_documents(s)
+            .await?
+            .iter()
+            .any(|rd| rd.document_id == d.id && rd.revision_id == revision_id);
         if by_link || by_record {
             return Ok(true);
         }

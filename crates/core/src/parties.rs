@@ -88,6 +88,12 @@ impl Parties {
     pub fn has_vendor(&self, org: i64) -> bool {
         [self.builder, self.maintenance, self.cloud].contains(&Some(org))
     }
+
+    /// Does `org` keep the system's records and inventory: its department,
+    /// or one of its vendors?
+    pub fn kept_by(&self, org: i64) -> bool {
+        self.department == org || self.has_vendor(org)
+    }
 }
 
 /// The party of each item: the officer's move for this system, else the

@@ -303,6 +303,24 @@ impl Store {
                 });
             }
         }
+        // A record of a system the organisation no longer keeps goes on
+        // showing the revision it showed.
+        let records: Vec<(i64, i64)> = with_conn!(tx, c => {
+            sqlx::query_as(
+                "SELECT rd.record_id, r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id \
+                 WHERE rd.document_id = $1 AND rd.pinned_revision IS NULL ORDER BY r.system_id, rd.record_id",
+            )
+            .bind(id).fetch_all(c).await?
+        });
+        for (record_id, system_id) in records {
+            let kept = crate::systems::parties_of(&mut tx, system_id).await?.is_some_and(|p| p.kept_by(org));
+            if !kept {
+                with_conn!(tx, c => {
+                    sqlx::query("UPDATE record_document SET pinned_revision = $3 WHERE record_id = $1 AND document_id = $2")
+                        .bind(record_id).bind(id).bind(was).execute(c).await?;
+                });
+            }
+        }
         let ev = insert_revision(&mut tx, ctx, (id, &doc.title), was + 1, f).await?;
         tx.commit_audited(ctx.now, ev).await?;
         Ok(was + 1)

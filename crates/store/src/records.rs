@@ -356,7 +356,8 @@ impl Store {
         let rows: Vec<DocRow> = with_read_conn!(self, c => {
             sqlx::query_as(
                 "SELECT rd.record_id, d.id, d.organisation_id, d.title, \
-                 (SELECT MAX(v.id) FROM document_revision v WHERE v.document_id = d.id), d.deleted_at_us \
+                 (SELECT MAX(v.id) FROM document_revision v WHERE v.document_id = d.id \
+                  AND (rd.pinned_revision IS NULL OR v.revision = rd.pinned_revision)), d.deleted_at_us \
                  FROM record_document rd JOIN record r ON r.id = rd.record_id JOIN document d ON d.id = rd.document_id \
                  WHERE r.system_id = $1 ORDER BY rd.record_id, d.title, d.id",
             )

@@ -433,6 +433,11 @@ pub(crate) async fn disposal_records(tx: &mut Tx, id: i64) -> Result<i64, StoreE
     }))
 }
 
+/// The parties of system `id` as they are in the transaction.
+pub(crate) async fn parties_of(tx: &mut Tx, id: i64) -> Result<Option<Parties>, StoreError> {
+    Ok(system_in(tx, id).await?.map(|s| s.input.parties()))
+}
+
 async fn system_in(tx: &mut Tx, id: i64) -> Result<Option<SystemRecord>, StoreError> {
     let sql = format!("{SELECT_SYSTEM} WHERE s.id = $1");
     let row = with_conn!(tx, c => sqlx::query_as::<_, SystemRow>(&sql).bind(id).fetch_optional(c).await?);

@@ -245,6 +245,45 @@ async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number()
     }
 }
 
+/// A vendor's document behind a record of a ward system (a contact chart);
+/// the office gives the system to another vendor; the first vendor makes
+/// a new revision (for another customer). The record went on showing the
+/// newest revision to everyone who sees the system, the new vendor among
+/// them, and it was downloadable by its number. Now the record keeps
+/// showing the revision it showed, and the new one is the first vendor's
+/// own only.
+#[tokio::test]
+async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_system() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, other, v, x, d, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
+        let kind = mamori_core::records::RecordKind::Contact;
+        app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.vendor_id = Some(other);
+        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let revisions = app.store.document(doc.id).await.unwrap().unwrap().revisions;
+        let (first, second) = (revisions[0].id, revisions[1].id);
+
+        let page = x.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(page.contains(&format!("/documents/{first}")), "{}: the revision it showed: {page}", app.backend);
+        assert!(!page.contains(&format!("/documents/{second}")), "{}: not the new one", app.backend);
+        let get = async |c: &Client, rev: i64| c.get(&format!("/documents/{rev}")).await.status;
+        assert_eq!(get(&x, first).await, StatusCode::OK, "{}", app.backend);
+        for (who, c) in [("the new vendor", &x), ("the department", &d)] {
+            assert_eq!(get(c, second).await, StatusCode::NOT_FOUND, "{}: {who}", app.backend);
+        }
+        assert_eq!(get(&v, second).await, StatusCode::OK, "{}: the vendor's own", app.backend);
+        app.close().await;
+    }
+}
+
 /// On PostgreSQL, deleting a document linked in two systems locked the
 /// second system while it held the audit chain: an answer saved in that
 /// system at the same moment waited for the chain while holding the
