@@ -17,6 +17,10 @@ use serde_json::Value;
 pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_CONSOLE_BYTES: usize = 1024 * 1024 * 1024;
 const MAX_PRODUCTS: usize = 10_000;
+
+/// The ISMAP list's rows read at the most: the heading (within the first
+/// ten rows), the services allowed and one more (to say there are too many).
+const ISMAP_ROWS: usize = MAX_PRODUCTS + 11;
 const MAX_RELEASES: usize = 5_000;
 const MAX_ADVISORIES: usize = 500_000;
 
@@ -66,13 +70,13 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
     if bytes.starts_with(b"PK\x03\x04") {
-        let table = crate::inventory::xlsx_table(bytes).map_err(|e| FeedError(e[0].located()))?;
+        let table = crate::inventory::xlsx_table(bytes, ISMAP_ROWS).map_err(|e| FeedError(e[0].located()))?;
         return ismap(table).map(Feed::Ismap);
     }
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned();
     let sjis_head = encoding_rs::SHIFT_JIS.decode(&bytes[..bytes.len().min(2048)]).0.into_owned();
     if head.contains("登録番号") || sjis_head.contains("登録番号") {
-        let table = crate::inventory::csv_table(bytes).map_err(|e| FeedError(e[0].located()))?;
+        let table = crate::inventory::csv_table(bytes, ISMAP_ROWS).map_err(|e| FeedError(e[0].located()))?;
         return ismap(table).map(Feed::Ismap);
     }
     let none = |a: Vec<Advisory>| {
@@ -213,10 +217,12 @@ fn ismap(table: Vec<Vec<String>>) -> Result<Vec<IsmapService>, FeedError> {
         })
         .ok_or_else(|| refused("ISMAP クラウドサービスリストの見出し (登録番号、クラウドサービス名) が見つかりません (not the ISMAP list)"))?;
     let cell = |row: &Vec<String>, i: usize| row.get(i).map_or(String::new(), |c| clip(c.trim(), 300));
-    let list: Vec<IsmapService> = table[start..]
-        .iter()
-        .filter(|row| !cell(row, number).is_empty())
-        .take(MAX_PRODUCTS)
+    let listed: Vec<&Vec<String>> = table[start..].iter().filter(|row| !cell(row, number).is_empty()).collect();
+    if listed.len() > MAX_PRODUCTS {
+        return Err(refused(&format!("サービスが多すぎます。{MAX_PRODUCTS} 件までです (too many services)")));
+    }
+    let list: Vec<IsmapService> = listed
+        .into_iter()
         .map(|row| IsmapService {
             number: ismap_number(&cell(row, number)),
             service: cell(row, service),
@@ -756,6 +762,23 @@ pub(crate) mod tests {
         let Feed::Ismap(list) = read(&wb.save_to_buffer().unwrap(), "list.xlsx").unwrap() else { panic!("ISMAP") };
         assert_eq!(list[0].number, "C21-0001-1");
         assert!(read("登録番号だけ\n".as_bytes(), "x.csv").is_err());
+    }
+
+    /// The list was read through the inventory's row limit (2,000 rows):
+    /// services past it were dropped without a word. Every service is read
+    /// up to the list's own limit, and more than that is refused.
+    #[test]
+    fn an_ismap_list_longer_than_an_inventory_is_read_whole_and_one_too_long_refused() {
+        let list = |n: usize| {
+            let mut csv = String::from("登録番号,クラウドサービス名,事業者名\n");
+            for i in 0..n {
+                csv.push_str(&format!("C21-{i:04}-1,サービス{i},事業者\n"));
+            }
+            read(csv.as_bytes(), "list.csv")
+        };
+        assert!(matches!(list(2_500), Ok(Feed::Ismap(l)) if l.len() == 2_500 && l[2_499].service == "サービス2499"));
+        let err = list(MAX_PRODUCTS + 1).err().unwrap();
+        assert!(err.0.contains("多すぎ"), "{err:?}");
     }
 
     #[test]

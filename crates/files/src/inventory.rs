@@ -46,13 +46,22 @@ impl SheetRow {
 
 /// The rows of an inventory sheet, CSV or Excel (told apart by content).
 pub fn read(bytes: &[u8]) -> Result<Vec<SheetRow>, Vec<CellError>> {
-    let table = if bytes.starts_with(b"PK\x03\x04") { xlsx_table(bytes)? } else { csv_table(bytes)? };
+    // The heading, the rows allowed and one more (to say there are too many).
+    let most = MAX_COMPONENTS + 2;
+    let table = if bytes.starts_with(b"PK\x03\x04") { xlsx_table(bytes, most)? } else { csv_table(bytes, most)? };
     rows(table)
 }
 
 /// A CSV file's records as text. UTF-8 is tried first (a BOM is dropped),
 /// then Shift_JIS, the encoding Japanese Excel saves CSV in.
-pub(crate) fn csv_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+/// Is a row blank (no cell holds more than spaces)? Blank rows are kept in a
+/// table, for the row numbers, but not counted towards its most rows.
+fn blank(row: &[String]) -> bool {
+    row.iter().all(|c| c.trim().is_empty())
+}
+
+/// A CSV file's rows, up to `most` that are not blank.
+pub(crate) fn csv_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, Vec<CellError>> {
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
@@ -66,20 +75,23 @@ pub(crate) fn csv_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>
             t.into_owned()
         }
     };
-    let mut out = Vec::new();
+    let (mut out, mut kept) = (Vec::new(), 0);
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     for (i, rec) in r.records().enumerate() {
         let rec =
             rec.map_err(|_| vec![CellError::file(format!("{}行目を CSV として読めません (malformed CSV)", i + 1))])?;
-        out.push(rec.iter().map(str::to_owned).collect());
-        if out.len() > MAX_COMPONENTS + 1 {
+        let row: Vec<String> = rec.iter().map(str::to_owned).collect();
+        kept += usize::from(!blank(&row));
+        out.push(row);
+        if kept >= most {
             break;
         }
     }
     Ok(out)
 }
 
-pub(crate) fn xlsx_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+/// The first sheet's rows, up to `most` that are not blank.
+pub(crate) fn xlsx_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, Vec<CellError>> {
     xlsx_guard::check(bytes, LIMITS).map_err(|e| vec![CellError::file(e.to_string())])?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|_| vec![CellError::file("Excel ファイルを開けません (cannot open the workbook)")])?;
@@ -89,7 +101,16 @@ pub(crate) fn xlsx_table(bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<CellError
         .worksheet_range_at(0)
         .ok_or_else(|| vec![CellError::file("シートがありません (no sheet)")])?
         .map_err(|_| vec![CellError::file("シートを読めません (cannot read the sheet)")])?;
-    Ok(range.rows().take(MAX_COMPONENTS + 2).map(|r| r.iter().map(cell_text).collect()).collect())
+    let (mut out, mut kept) = (Vec::new(), 0);
+    for r in range.rows() {
+        let row: Vec<String> = r.iter().map(cell_text).collect();
+        kept += usize::from(!blank(&row));
+        out.push(row);
+        if kept >= most {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// A cell as text; a date cell as `YYYY-MM-DD`.
@@ -150,7 +171,7 @@ fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
     }
     let mut out = Vec::new();
     for (i, record) in it.enumerate() {
-        if record.iter().all(|c| c.trim().is_empty()) {
+        if blank(&record) {
             continue;
         }
         if out.len() == MAX_COMPONENTS {
@@ -234,6 +255,28 @@ mod tests {
         assert!(read(big.as_bytes()).unwrap_err()[0].message.contains("多すぎ"));
         assert!(read(&[0x82, 0xA0, 0xFF, 0xFF, 0x80]).is_err());
         assert!(read(b"PK\x03\x04garbage").is_err());
+    }
+
+    /// Blank rows among the rows (a separator, a few `,,,,` lines) used up
+    /// the rows read: a sheet of the most rows allowed lost its last ones,
+    /// and the import said nothing. They count for nothing now, and the
+    /// rows keep their numbers.
+    #[test]
+    fn blank_rows_do_not_count_towards_the_most_rows_and_none_is_lost() {
+        let blank = row([""; 8]);
+        let mut rows: Vec<[String; 8]> = vec![blank.clone(); 10];
+        for i in 0..MAX_COMPONENTS {
+            let p = format!("p{i}");
+            rows.push(row(["ミドルウェア", &p, "v", "1", "", "", "", ""]));
+        }
+        for bytes in [csv(&rows, CsvEncoding::Utf8Bom), xlsx(&rows).unwrap()] {
+            let back = read(&bytes).unwrap();
+            assert_eq!(back.len(), MAX_COMPONENTS);
+            assert_eq!((back[0].row, back[0].get("product")), (12, "p0"));
+            assert_eq!(back[MAX_COMPONENTS - 1].get("product"), format!("p{}", MAX_COMPONENTS - 1));
+        }
+        rows.push(row(["ミドルウェア", "one-more", "v", "1", "", "", "", ""]));
+        assert!(read(&csv(&rows, CsvEncoding::Utf8Bom)).unwrap_err()[0].message.contains("多すぎ"));
     }
 
     #[test]
