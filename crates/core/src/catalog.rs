@@ -90,6 +90,12 @@ impl fmt::Display for RowError {
 
 const MAX_TEXT: usize = 10_000;
 const MAX_LABEL: usize = 200;
+/// The longest applicability condition (the shipped ones are under 80).
+const MAX_CONDITION: usize = 200;
+/// The most requirements and sources a catalog holds (the shipped one: 79
+/// and 2).
+const MAX_REQUIREMENTS: usize = 1_000;
+const MAX_SOURCES: usize = 100;
 
 impl CatalogFile {
     pub fn from_yaml(text: &str) -> Result<CatalogFile, Vec<RowError>> {
@@ -117,6 +123,20 @@ impl CatalogFile {
         if self.requirements.is_empty() {
             file_err("requirements", "要件が1件もありません (no requirements)".into());
         }
+        if self.requirements.len() > MAX_REQUIREMENTS {
+            file_err("requirements", format!("要件は{MAX_REQUIREMENTS}件までです (at most {MAX_REQUIREMENTS})"));
+        }
+        if self.sources.len() > MAX_SOURCES {
+            file_err("sources", format!("出典は{MAX_SOURCES}件までです (at most {MAX_SOURCES})"));
+        }
+        let long = |value: &str, max: usize| value.chars().count() > max;
+        if long(&self.catalog.title, MAX_LABEL) {
+            file_err("catalog.title", format!("{MAX_LABEL}文字を超えています (longer than {MAX_LABEL})"));
+        }
+        if self.sources.iter().any(|s| long(&s.id, MAX_LABEL) || long(&s.title, MAX_LABEL) || long(&s.items, MAX_TEXT))
+        {
+            file_err("sources", format!("出典の名前は{MAX_LABEL}文字、項目は{MAX_TEXT}文字までです (too long)"));
+        }
         let sources: BTreeSet<&str> = self.sources.iter().map(|s| s.id.as_str()).collect();
         let mut seen = BTreeSet::new();
         for r in &self.requirements {
@@ -139,6 +159,18 @@ impl CatalogFile {
                 } else if value.chars().count() > max {
                     err(field, format!("{max}文字を超えています (longer than {max})"));
                 }
+            }
+            let notes = [
+                ("evidence_hint", r.evidence_hint.as_str()),
+                ("condition_note", r.condition_note.as_deref().unwrap_or("")),
+            ];
+            for (field, value) in notes {
+                if long(value, MAX_TEXT) {
+                    err(field, format!("{MAX_TEXT}文字を超えています (longer than {MAX_TEXT})"));
+                }
+            }
+            if r.checks.len() > crate::verification::CheckId::ALL.len() {
+                err("checks", "自動確認が多すぎます (too many checks)".into());
             }
             if let Err(e) = Applicability::parse(&r.applies_when) {
                 err("applies_when", format!("適用条件を解釈できません (cannot parse): {e}"));
@@ -263,6 +295,11 @@ pub enum Applicability {
 
 impl Applicability {
     pub fn parse(s: &str) -> Result<Applicability, String> {
+        // The parser descends once per parenthesis or `not`: a condition of
+        // a million of them would overflow the stack and stop the server.
+        if s.chars().count() > MAX_CONDITION {
+            return Err(format!("{MAX_CONDITION}文字を超えています (longer than {MAX_CONDITION})"));
+        }
         let spaced = s.replace('(', " ( ").replace(')', " ) ");
         let tokens: Vec<&str> = spaced.split_whitespace().collect();
         let mut p = Parser { tokens: &tokens, pos: 0 };
@@ -606,6 +643,33 @@ mod tests {
         let fields: Vec<(u32, &str)> = errs.iter().map(|e| (e.row, e.field)).collect();
         assert_eq!(fields, [(1, "text"), (1, "number"), (3, "applies_when"), (4, "checks"), (5, "source")]);
         assert!(errs[2].to_string().contains("不明な属性 \"cloud\""), "{}", errs[2]);
+    }
+
+    /// A catalog file (an officer imports one another municipality sent)
+    /// with a condition of a hundred thousand parentheses overflowed the
+    /// parser's stack, which stops the whole server; fields without a
+    /// bound made every comparison of versions as long as they liked.
+    #[test]
+    fn a_condition_nested_beyond_reason_or_a_field_beyond_bounds_is_refused_without_a_crash() {
+        for deep in ["(".repeat(100_000), "not ".repeat(100_000) + "web_system"] {
+            let e = Applicability::parse(&deep).unwrap_err();
+            assert!(e.contains("200文字を超えています"), "{e}");
+        }
+        let nested = format!("{}web_system{}", "(".repeat(90), ")".repeat(90));
+        assert!(Applicability::parse(&nested).is_ok(), "within the bound, as deep as it goes");
+
+        let mut c = CatalogFile::shipped();
+        c.requirements[0].evidence_hint = "あ".repeat(10_001);
+        c.requirements[1].condition_note = Some("い".repeat(10_001));
+        c.requirements[2].checks = vec!["tls.versions".into(); 100];
+        c.catalog.title = "う".repeat(201);
+        let errs = c.validate().unwrap_err();
+        let fields: Vec<(u32, &str)> = errs.iter().map(|e| (e.row, e.field)).collect();
+        assert_eq!(fields, [(0, "catalog.title"), (1, "evidence_hint"), (2, "condition_note"), (3, "checks")]);
+        let mut many = CatalogFile::shipped();
+        let one = many.requirements[0].clone();
+        many.requirements = (1..=1_001).map(|n| RequirementDef { number: n, ..one.clone() }).collect();
+        assert!(many.validate().unwrap_err().iter().any(|e| e.field == "requirements"));
     }
 
     #[test]

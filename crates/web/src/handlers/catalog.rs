@@ -95,10 +95,16 @@ fn field_key(field: &str) -> &'static str {
     }
 }
 
+/// How long one comparison of two catalog versions may work on the
+/// differences (on a request worker); past it, a field's text is shown
+/// changed as a whole.
+const COMPARE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Old and new text, each cut into what both share and what only it has
-/// (character by character: Japanese has no spaces between words).
-fn segments(old: &str, new: &str) -> (Vec<Segment>, Vec<Segment>) {
-    let diff = similar::TextDiff::from_chars(old, new);
+/// (character by character: Japanese has no spaces between words). Past
+/// `deadline`, the finer differences are given up for a coarser answer.
+fn segments(old: &str, new: &str, deadline: std::time::Instant) -> (Vec<Segment>, Vec<Segment>) {
+    let diff = similar::TextDiff::configure().deadline(deadline).diff_chars(old, new);
     let (mut o, mut n): (Vec<Segment>, Vec<Segment>) = (Vec::new(), Vec::new());
     let push = |side: &mut Vec<Segment>, changed: bool, text: &str| match side.last_mut() {
         Some(last) if last.changed == changed => last.text.push_str(text),
@@ -123,6 +129,7 @@ fn segments(old: &str, new: &str) -> (Vec<Segment>, Vec<Segment>) {
 fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> (Vec<String>, Vec<FieldChange>) {
     let mut diff = Vec::new();
     let mut changes = Vec::new();
+    let deadline = std::time::Instant::now() + COMPARE_FOR;
     let d = mamori_core::catalog::diff(&old.requirements, &new.requirements);
     diff.extend(d.added.iter().map(|n| t.with("catalog-diff-added", &[("n", &n.to_string())])));
     diff.extend(d.removed.iter().map(|n| t.with("catalog-diff-removed", &[("n", &n.to_string())])));
@@ -135,7 +142,7 @@ fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> (Vec<St
         let names: Vec<String> = fields.iter().map(|f| t.get(field_key(f))).collect();
         diff.push(t.with("catalog-diff-changed", &[("n", &n.to_string()), ("fields", &names.join("、"))]));
         for f in fields {
-            let (o, nw) = segments(&field_value(t, before, f), &field_value(t, after, f));
+            let (o, nw) = segments(&field_value(t, before, f), &field_value(t, after, f), deadline);
             changes.push(FieldChange { number: *n, field: t.get(field_key(f)), old: o, new: nw });
         }
     }
@@ -287,5 +294,27 @@ pub async fn apply_catalog(page: Page, who: Acting) -> Reply {
     match catalog_op::import(&who.op(&page), &file).await? {
         ImportOutcome::Imported(v) => done(&page, "catalog-imported", &format!("/catalog?version={v}")).await,
         ImportOutcome::AlreadyImported(v) => done(&page, "catalog-import-same", &format!("/catalog?version={v}")).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn marked(side: &[Segment]) -> Vec<(bool, &str)> {
+        side.iter().map(|s| (s.changed, s.text.as_str())).collect()
+    }
+
+    /// Two versions whose fields hold long texts of many differences kept a
+    /// request worker as long as the character diff took; past the
+    /// comparison's deadline, a field is shown changed as a whole.
+    #[test]
+    fn past_the_deadline_a_field_is_shown_changed_as_a_whole() {
+        let (old, new) = segments("X共通Y", "共通Z", Instant::now() + Duration::from_secs(60));
+        assert_eq!(marked(&old), [(true, "X"), (false, "共通"), (true, "Y")]);
+        assert_eq!(marked(&new), [(false, "共通"), (true, "Z")]);
+        let (old, new) = segments("X共通Y", "共通Z", Instant::now() - Duration::from_secs(1));
+        assert_eq!((marked(&old), marked(&new)), (vec![(true, "X共通Y")], vec![(true, "共通Z")]));
     }
 }
