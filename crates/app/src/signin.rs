@@ -40,7 +40,9 @@ pub enum Step {
     /// Both factors passed; the sign-in is recorded and audited.
     SignedIn(Account),
     /// The password was right; the account's second factor comes next.
-    SecondFactor(Account),
+    /// The attempt (its id) stays a failure for the address until the
+    /// second factor passes.
+    SecondFactor(Account, i64),
     /// A wrong code; the person may try again.
     Retry,
     /// Refused, and recorded; the one message for every failure.
@@ -107,15 +109,19 @@ impl Attempt<'_> {
             Some(a) if a.disabled_at.is_some() => Failure::Disabled,
             Some(_) if !ok => Failure::BadPassword,
             Some(a) => {
-                self.store.attempt_succeeded(attempt).await?;
                 if !a.totp_enabled {
+                    self.store.attempt_succeeded(attempt).await?;
                     self.signed_in(a).await?;
                     return Ok(Step::SignedIn(a.clone()));
                 }
-                // The password was right: its failure counted in advance is
-                // taken back; the second factor counts on its own.
+                // The password was right: its failure counted in advance
+                // against the account is taken back; the second factor
+                // counts on its own. Against the address it stays until the
+                // second factor passes: someone who has the password alone,
+                // sending it again and again, is throttled as a guesser is
+                // (each a password check, a session and an attempt kept).
                 self.store.refund_failure(a.id, self.lockout.max_failures).await?;
-                return Ok(Step::SecondFactor(a.clone()));
+                return Ok(Step::SecondFactor(a.clone(), attempt));
             }
         };
         self.fail(account.as_ref(), &recorded, why, reserved).await?;
@@ -127,7 +133,12 @@ impl Attempt<'_> {
     /// codes are checked per lock window (each counted in advance, as
     /// passwords are), and the attempts on one account one at a time.
     /// `Refused` means: start again from the password.
-    pub async fn second_factor(&self, a: &Account, code: &str, recovery_code: &str) -> Result<Step, StoreError> {
+    pub async fn second_factor(
+        &self,
+        a: &Account,
+        (code, recovery_code): (&str, &str),
+        password_attempt: Option<i64>,
+    ) -> Result<Step, StoreError> {
         let started = Instant::now();
         let _one_at_a_time = self.hasher.one_at_a_time(a.id).await;
         let Some(reserved) = self.store.open_account_attempt(a.id, self.now, &self.lockout).await? else {
@@ -146,6 +157,9 @@ impl Attempt<'_> {
             }
         };
         if ok {
+            if let Some(attempt) = password_attempt {
+                self.store.attempt_succeeded(attempt).await?;
+            }
             self.signed_in(a).await?;
             return Ok(Step::SignedIn(a.clone()));
         }

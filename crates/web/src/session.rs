@@ -34,6 +34,10 @@ pub struct Pending {
     pub account_id: i64,
     pub generation: i64,
     pub since_us: i64,
+    /// The password's sign-in attempt, a success once the second factor
+    /// passes (0: kept before attempts were).
+    #[serde(default)]
+    pub attempt: i64,
 }
 
 /// The sign-in before this one, for "my account".

@@ -60,12 +60,12 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
     let step = to_the_end(tokio::spawn(async move { run.attempt().password(&login, &password).await })).await?;
     match step {
         Step::SignedIn(a) => signed_in(&page, &a).await,
-        Step::SecondFactor(a) => {
+        Step::SecondFactor(a, attempt) => {
             page.session.cycle_id().await?;
             let since_us = to_unix_micros(page.clock.now());
             session::set_pending(
                 &page.session,
-                Pending { account_id: a.id, generation: a.session_generation, since_us },
+                Pending { account_id: a.id, generation: a.session_generation, since_us, attempt },
             )
             .await?;
             Ok(Redirect::to("/login/totp").into_response())
@@ -158,7 +158,9 @@ struct TotpPage<'a> {
 }
 
 /// The account waiting for its second factor, if the wait is still fresh.
-async fn pending_account(page: &Page) -> Result<Option<Account>, AppError> {
+/// The account waiting for its second factor, if the wait is still fresh,
+/// and its password's sign-in attempt.
+async fn pending_account(page: &Page) -> Result<Option<(Account, Option<i64>)>, AppError> {
     let Some(pending) = session::pending(&page.session).await? else { return Ok(None) };
     let fresh = from_unix_micros(pending.since_us).is_some_and(|t| page.clock.now() - t < PENDING_FOR);
     if !fresh {
@@ -166,7 +168,8 @@ async fn pending_account(page: &Page) -> Result<Option<Account>, AppError> {
         return Ok(None);
     }
     let account = page.store.account_by_id(pending.account_id).await?;
-    Ok(account.filter(|a| a.session_generation == pending.generation && a.disabled_at.is_none()))
+    let attempt = (pending.attempt > 0).then_some(pending.attempt);
+    Ok(account.filter(|a| a.session_generation == pending.generation && a.disabled_at.is_none()).map(|a| (a, attempt)))
 }
 
 pub async fn totp_form(page: Page) -> Result<Response, AppError> {
@@ -186,12 +189,12 @@ pub struct TotpForm {
 
 /// The second factor ([`Attempt::second_factor`]).
 pub async fn totp(page: Page, meta: Meta, Form(form): Form<TotpForm>) -> Result<Response, AppError> {
-    let Some(a) = pending_account(&page).await? else {
+    let Some((a, attempt)) = pending_account(&page).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
     let (account, code, recovery) = (a.clone(), form.code, form.recovery_code);
     let run = Owned::of(&page, &meta);
-    let task = tokio::spawn(async move { run.attempt().second_factor(&account, &code, &recovery).await });
+    let task = tokio::spawn(async move { run.attempt().second_factor(&account, (&code, &recovery), attempt).await });
     let step = to_the_end(task).await?;
     match step {
         Step::SignedIn(a) => signed_in(&page, &a).await,

@@ -644,3 +644,44 @@ async fn a_signed_in_person_s_refusals_are_recorded_each_up_to_twenty_a_minute_t
         app.close().await;
     }
 }
+
+/// Someone who has a person's password but not their second factor sends
+/// it again and again from one address: each was a password check (the
+/// hashing that everyone's sign-in waits for), a new session and an
+/// attempt kept for good, without end, since a right password counted as
+/// a success. It stays a failure for the address until the second factor
+/// passes: of sixty, fifty are checked, as of a guesser's, and the rest
+/// refused unchecked; the person, from another address, signs in, and
+/// the second factor passing counts their password as a success again.
+#[tokio::test]
+async fn a_right_password_sent_again_and_again_without_the_second_factor_is_throttled_as_guesses_are() {
+    for app in App::each(Options::default()).await {
+        let (_, secret) = app.user("officer1", Role::SecurityOfficer, None).await;
+        assert!(secret.is_some(), "the office signs in with a second factor");
+        let c = app.client_on("/login").await;
+        let checks = app.state.hasher.checks();
+        let mut second_factor = 0;
+        for _ in 0..60 {
+            let r = c.post("/login", &[("login", "officer1"), ("password", PASSWORD)]).await;
+            if r.location() == "/login/totp" {
+                second_factor += 1;
+            } else {
+                assert!(r.body.contains(FAILED), "{}: {}", app.backend, r.body);
+            }
+        }
+        assert_eq!(app.state.hasher.checks() - checks, 50, "{}: the address limit", app.backend);
+        assert_eq!(second_factor, 50, "{}", app.backend);
+
+        let person = app.client_at("127.0.0.2".parse().unwrap());
+        person.get("/login").await;
+        let r = person.sign_in(&app, "officer1", PASSWORD, secret.as_deref()).await;
+        assert_eq!(r.location(), "/dashboard", "{}: the person, from their own address", app.backend);
+        let failed = app.store.purge_failed_attempts(app.now() + Duration::days(1)).await.unwrap();
+        assert_eq!(
+            failed, 50,
+            "{}: the flood's; the person's password, the second factor passed, a success",
+            app.backend
+        );
+        app.close().await;
+    }
+}

@@ -200,6 +200,18 @@ impl App {
             .unwrap()
     }
 
+    /// A client with a cookie jar whose connections come from `local`.
+    pub fn client_at(&self, local: std::net::IpAddr) -> Client {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.cert).unwrap())
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .build()
+            .unwrap();
+        Client { http, base: self.base.clone(), csrf: Arc::new(Mutex::new(String::new())) }
+    }
+
     /// A client without a cookie jar, for hand-made cookies.
     pub fn raw_client(&self) -> reqwest::Client {
         reqwest::Client::builder()
