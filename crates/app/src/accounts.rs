@@ -42,12 +42,15 @@ pub async fn change(op: &Op<'_>, id: i64, change: &AccountChange<'_>, reason: &s
 }
 
 /// Disables, enables, unlocks, or resets the password or second factor of
-/// an account. An administrator neither disables nor resets the second
-/// factor of their own account. Disabling a disabled account (or enabling
-/// an enabled one) is `Invalid("already")`: someone did it first.
+/// an account. An administrator neither disables nor resets the password
+/// or second factor of their own account (their own password they change
+/// with the current one, on their account page). Disabling a disabled
+/// account (or enabling an enabled one) is `Invalid("already")`: someone
+/// did it first.
 pub async fn act(op: &Op<'_>, id: i64, action: Action<'_>, reason: &str) -> Result<(), Refused> {
     let a = account(op, id).await?;
-    if Some(a.id) == op.who.account_id && matches!(action, Action::Disable | Action::ResetSecondFactor) {
+    let on_oneself = matches!(action, Action::Disable | Action::ResetPassword(_) | Action::ResetSecondFactor);
+    if Some(a.id) == op.who.account_id && on_oneself {
         return Err(Refused::Invalid("self"));
     }
     let ctx = op.ctx();

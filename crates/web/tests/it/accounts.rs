@@ -410,3 +410,37 @@ async fn two_administrators_disabling_one_account_at_once_write_one_ledger_line(
         app.close().await;
     }
 }
+
+/// An administrator's open session (a workstation left unlocked) set a new
+/// password for its own account from the accounts page: no current
+/// password asked, no failure counted, and the administrator shut out.
+/// Their own password, second factor and account are refused there with a
+/// message, nothing in the ledger; another administrator's password is
+/// reset as before.
+#[tokio::test]
+async fn an_administrator_resets_neither_their_own_password_nor_second_factor_nor_disables_themselves() {
+    for app in App::each(Options::default()).await {
+        let (admin, id) = app.signed_in("admin-a", Role::Admin, None).await;
+        let (_, other) = app.signed_in("admin-b", Role::Admin, None).await;
+        admin.get(&format!("/admin/users/{id}")).await;
+        let hash = app.store.account_by_id(id).await.unwrap().unwrap().password_hash;
+        let ledger = app.store.ledger().await.unwrap().len();
+        for (path, form) in [
+            ("reset-password", vec![("reason", "忘れたため"), ("new_password", "Chosen-Pass-123")]),
+            ("reset-totp", vec![("reason", "端末を紛失したため")]),
+            ("disable", vec![("reason", "異動")]),
+        ] {
+            let r = admin.post(&format!("/admin/users/{id}/{path}"), &form).await;
+            assert!(r.body.contains("自分自身のアカウントに対しては"), "{}: {path}: {}", app.backend, r.status);
+        }
+        let a = app.store.account_by_id(id).await.unwrap().unwrap();
+        assert_eq!(a.password_hash, hash, "{}: the password as it was", app.backend);
+        assert!(a.totp_enabled && a.disabled_at.is_none(), "{}", app.backend);
+        assert_eq!(app.store.ledger().await.unwrap().len(), ledger, "{}: nothing in the ledger", app.backend);
+
+        let form = [("reason", "忘れたため"), ("new_password", "Chosen-Pass-123")];
+        let r = admin.post(&format!("/admin/users/{other}/reset-password"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: another administrator's", app.backend);
+        app.close().await;
+    }
+}
