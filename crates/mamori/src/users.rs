@@ -277,18 +277,21 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
             Ok(())
         }
         UserCommand::Disable { login, reason } => {
+            let reason = parse_text(&reason, 1, 500).map_err(|e| refuse(field("--reason", e)))?;
             let a = find(store, &login).await?;
             accounts::act(&admin_op(store, &console), a.id, Action::Disable, &reason).await.map_err(refused)?;
             outln!("アカウント {} を無効にしました (disabled)", a.login);
             Ok(())
         }
         UserCommand::Unlock { login, reason } => {
+            let reason = parse_text(&reason, 1, 500).map_err(|e| refuse(field("--reason", e)))?;
             let a = find(store, &login).await?;
             accounts::act(&admin_op(store, &console), a.id, Action::Unlock, &reason).await.map_err(refused)?;
             outln!("アカウント {} のロックを解除しました (unlocked)", a.login);
             Ok(())
         }
         UserCommand::ResetPassword { login, password_stdin: _, reason } => {
+            let reason = parse_text(&reason, 1, 500).map_err(|e| refuse(field("--reason", e)))?;
             let a = find(store, &login).await?;
             let password = read_password()?;
             check_password(&password, &a.login)?;

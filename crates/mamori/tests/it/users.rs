@@ -71,6 +71,22 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
     let (code, _, err) = run(&["user", "disable", "nobody", "--data-dir", d]).await;
     assert_eq!(code, 2);
     assert!(err.contains("ありません"), "{err}");
+    // A reason the web would refuse (empty, a control character) is
+    // refused here too, before anything is written (it went into the
+    // ledger as given).
+    for (args, reason) in [(["user", "unlock", "ven1"], ""), (["user", "disable", "ven1"], "理由\u{1b}[2J")] {
+        let mut full = args.to_vec();
+        full.extend(["--reason", reason, "--data-dir", d]);
+        let (code, _, err) = run(&full).await;
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("--reason"), "{args:?}: {err}");
+    }
+    let (code, _, err) = run_with_stdin(
+        &["user", "reset-password", "ven1", "--password-stdin", "--reason", " ", "--data-dir", d],
+        "Another-Console-Pass-2\n",
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
 
     let keep = s.dir.clone();
     s.stop().await;
