@@ -231,6 +231,9 @@ impl Store {
     pub async fn restore(&self) -> Result<Restore, StoreError> {
         let schema = self.schema().await?;
         let mut tx = self.begin().await?;
+        let revision_before: i64 = crate::with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(n), 0) FROM data_revision").fetch_one(c).await?
+        });
         for (table, _) in schema.iter().rev() {
             let sql = format!("DELETE FROM \"{table}\"");
             crate::with_conn!(tx, c => sqlx::query(&sql).execute(c).await?.rows_affected());
@@ -252,7 +255,7 @@ impl Store {
         if n > 0 {
             crate::with_conn!(tx, c => sqlx::query(delete).execute(c).await?.rows_affected());
         }
-        Ok(Restore { tx, tables: schema.into_iter().collect() })
+        Ok(Restore { tx, tables: schema.into_iter().collect(), revision_before })
     }
 }
 
@@ -260,6 +263,10 @@ impl Store {
 pub struct Restore {
     tx: Tx,
     tables: BTreeMap<String, Vec<(String, Kind)>>,
+    /// The target's data revision before: the restored one is made to
+    /// follow it, so that no instance's reads kept at a revision are taken
+    /// for the restored data's (the archive's revision is older).
+    revision_before: i64,
 }
 
 impl Restore {
@@ -325,6 +332,11 @@ impl Restore {
     /// same key, moves each PostgreSQL identity past the largest id
     /// restored, then commits.
     pub async fn finish(mut self) -> Result<(), StoreError> {
+        let before = self.revision_before;
+        crate::with_conn!(self.tx, c => {
+            sqlx::query("UPDATE data_revision SET n = (CASE WHEN n > $1 THEN n ELSE $1 END) + 1 WHERE id = 1")
+                .bind(before).execute(&mut *c).await?.rows_affected()
+        });
         let checks: Vec<(i64, Vec<u8>)> = crate::with_conn!(self.tx, c => {
             sqlx::query_as("SELECT id, check_value FROM data_key ORDER BY id").fetch_all(&mut *c).await?
         });

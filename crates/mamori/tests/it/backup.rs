@@ -985,3 +985,27 @@ async fn a_backup_never_prunes_the_archive_it_just_wrote() {
     assert_eq!(kept.len(), 2, "the new archive is kept: {kept:?} {out}");
     assert!(kept.contains(&planted));
 }
+
+/// A restore made the data's revision the archive's, older than the one
+/// before it: an instance still running kept its reads at the newer
+/// revision, and once writes brought the count back to it, served them
+/// (accounts, systems, their parties) for the restored data. The revision
+/// after a restore follows every one before it.
+#[tokio::test]
+async fn after_a_restore_the_data_revision_follows_every_one_before_it() {
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let sealed = backup(&source, root.path(), true).await;
+    for k in 0..5 {
+        let name = format!("後から登録した組織{k}");
+        let (code, out, err) = source.run(&["org", "create", &name, "--kind", "vendor"]).await;
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let before = source.store().await.revision().await.unwrap();
+    let from = sealed.to_str().unwrap();
+    let pass = pass_file(root.path());
+    let (code, out, err) = source.run(&["restore", "--from", from, "--passphrase-file", &pass, "--force"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let after = source.store().await.revision().await.unwrap();
+    assert!(after > before, "{after:?} after {before:?}");
+}
