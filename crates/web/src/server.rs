@@ -118,6 +118,13 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = (slot, counted);
             let _ = tcp.set_nodelay(true);
+            // hyper sets no deadline on writing a response: a client that
+            // stops reading (pipelined requests, a receive window of almost
+            // nothing) held its connection, and its slot, for ever. No write
+            // stalls longer than a request may take.
+            let mut tcp = tokio_io_timeout::TimeoutStream::new(tcp);
+            tcp.set_write_timeout(Some(limits.request_timeout));
+            let tcp = Box::pin(tcp);
             let service = TowerToHyperService::new(app.map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
                 req

@@ -12,6 +12,11 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 async fn tls_connect(s: &Server) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(("127.0.0.1", s.port())).await?;
+    tls_over_from(s, tcp).await
+}
+
+async fn tls_over_from(s: &Server, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
     let pem = std::fs::read(s.data_dir().join("tls/self-signed.crt")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from_pem_slice(&pem).unwrap()).unwrap();
@@ -21,7 +26,6 @@ async fn tls_connect(s: &Server) -> std::io::Result<TlsStream<TcpStream>> {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let tcp = TcpStream::connect(("127.0.0.1", s.port())).await?;
     TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await
 }
 
@@ -67,6 +71,48 @@ async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ok, "no connection served after one was closed");
+}
+
+/// A client that sends requests and never reads the answers (a receive
+/// window of almost nothing, a thousand requests pipelined) held its
+/// connection for ever: the server waited on the write without end, and
+/// two such connections filled a server of two. A write stalled longer
+/// than a request may take now ends its connection, and the server
+/// serves again.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_cut_off() {
+    let limits = ["--max-connections", "2", "--max-connections-per-address", "2", "--request-timeout-secs", "1"];
+    let s = Server::start(Opts::default().args(&limits)).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(([127, 0, 0, 1], s.port()).into()).await.unwrap();
+        let mut tls = tls_over_from(&s, tcp).await.unwrap();
+        let requests = "GET /static/mamori.css HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(1000);
+        held.push(tokio::spawn(async move {
+            let _ = tls.write_all(requests.as_bytes()).await;
+            // Never read; hold the connection open.
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(tls);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut served = false;
+    for _ in 0..100 {
+        if let Ok(mut c) = tls_connect(&s).await {
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer)).await;
+            if answer.starts_with(b"HTTP/1.1 200") {
+                served = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "no connection served while the two that never read were held");
+    held.iter().for_each(|h| h.abort());
 }
 
 #[tokio::test]
