@@ -32,6 +32,7 @@ pub fn stack(routes: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(from_fn_with_state(state.clone(), client_info))
             .layer(from_fn_with_state(state.clone(), access_log))
             .layer(from_fn(security_headers))
+            .layer(from_fn_with_state(state.clone(), to_https))
             .layer(from_fn_with_state(state.clone(), error_pages))
             .layer(CatchPanicLayer::custom(on_panic))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
@@ -80,11 +81,16 @@ async fn client_info(State(state): State<AppState>, mut req: Request, next: Next
         forwarded_plain_http: client::forwarded_plain_http(peer, req.headers(), trusted),
         forwarded_by_untrusted: client::forwarded_by_untrusted(peer, req.headers(), trusted),
     };
-    if info.forwarded_plain_http {
-        // The client reached a trusted proxy over plain HTTP: send it to HTTPS.
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+/// The client reached a trusted proxy over plain HTTP: sends it to HTTPS.
+/// Inside the security headers and the request log, as every answer is.
+async fn to_https(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.extensions().get::<ClientInfo>().is_some_and(|c| c.forwarded_plain_http) {
         return https_redirect(&state, &req);
     }
-    req.extensions_mut().insert(info);
     next.run(req).await
 }
 

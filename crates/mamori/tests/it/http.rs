@@ -225,6 +225,10 @@ async fn trusted_proxy_decides_the_client_address_and_scheme() {
     let res = s.client.get(s.url("/x?y=1")).header("x-forwarded-proto", "http").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers().get("location").unwrap().to_str().unwrap(), format!("{}/x?y=1", s.base));
+    // With the headers every answer carries (it had none), and in the log.
+    assert_hygiene(res.headers(), true, "the redirect to HTTPS");
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(s.logs_with(&id).await.contains(&id), "the redirect is in the request log");
 }
 
 #[tokio::test]
