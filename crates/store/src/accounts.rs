@@ -568,13 +568,15 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Accounts not signed in since `before` (never signed in: since created).
+    /// Accounts not signed in since `before` (never signed in: since
+    /// created), nor enabled again or given a new password by an
+    /// administrator since ([`RETURNED`]).
     pub async fn inactive_accounts(&self, before: OffsetDateTime) -> Result<Vec<Account>, StoreError> {
-        self.read_accounts(
-            "WHERE a.disabled_at_us IS NULL AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 ORDER BY a.login",
-            Some(AccountKey::Before(to_unix_micros(before))),
-        )
-        .await
+        let sql = format!(
+            "WHERE a.disabled_at_us IS NULL AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 \
+             AND NOT EXISTS ({RETURNED}) ORDER BY a.login"
+        );
+        self.read_accounts(&sql, Some(AccountKey::Before(to_unix_micros(before)))).await
     }
 }
 
@@ -736,14 +738,21 @@ pub async fn update_account(
     Ok(())
 }
 
+/// A ledger line since `$1` by which an administrator gave account `a`
+/// back to its person (enabled it again, set a new password): its unused
+/// time counts from there, not from the last sign-in, or the next day's
+/// check disabled it again before the person could come back.
+const RETURNED: &str = "SELECT 1 FROM account_ledger l WHERE l.account_id = a.id AND l.at_us >= $1 \
+                        AND l.change IN ('enabled', 'password_reset')";
+
 /// Is account `id` enabled and unused since `before`, read in `tx`?
 pub async fn inactive_in(tx: &mut Tx, id: i64, before: OffsetDateTime) -> Result<bool, StoreError> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM account a WHERE a.id = $2 AND a.disabled_at_us IS NULL \
+         AND COALESCE(a.last_signin_at_us, a.created_at_us) < $1 AND NOT EXISTS ({RETURNED})"
+    );
     let n: i64 = with_conn!(tx, c => {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM account WHERE id = $1 AND disabled_at_us IS NULL \
-             AND COALESCE(last_signin_at_us, created_at_us) < $2",
-        )
-        .bind(id).bind(to_unix_micros(before)).fetch_one(c).await?
+        sqlx::query_scalar(&sql).bind(to_unix_micros(before)).bind(id).fetch_one(c).await?
     });
     Ok(n > 0)
 }

@@ -179,3 +179,37 @@ async fn an_account_signed_in_after_the_inactivity_job_read_it_is_not_disabled()
         db.cleanup().await;
     }
 }
+
+/// An account disabled as unused (item 65), enabled again by an
+/// administrator for a person coming back: the next day's check disabled
+/// it again, its unused time counted from the last sign-in of long ago.
+/// It counts from the return now, and a given-back account left unused
+/// for the whole period again is disabled again.
+#[tokio::test]
+async fn an_account_enabled_again_is_not_disabled_as_unused_the_next_day() {
+    use mamori_core::identity::{Login, Role};
+    use mamori_store::accounts::NewAccount;
+    for db in each_backend().await {
+        let t0 = OffsetDateTime::now_utc();
+        let ctx = crate::system_ctx;
+        let days = time::Duration::days;
+        let new = NewAccount {
+            login: Login::parse("returning").unwrap(),
+            display_name: "戻ってきた人".into(),
+            email: "r@x.jp".into(),
+            role: Role::Auditor,
+            organisation_id: None,
+            password_hash: "x".into(),
+            must_change_password: false,
+        };
+        let id = db.store.issue_account(&ctx(t0), &new, "t").await.unwrap();
+        let check =
+            async |now: OffsetDateTime| db.store.disable_inactive(&ctx(now), now - days(180), "180日").await.unwrap();
+        assert_eq!(check(t0 + days(181)).await, ["returning"], "{}", db.name);
+        db.store.set_account_disabled(&ctx(t0 + days(182)), id, false, "復職").await.unwrap();
+        assert!(check(t0 + days(183)).await.is_empty(), "{}: enabled again yesterday", db.name);
+        assert!(db.store.account_by_id(id).await.unwrap().unwrap().disabled_at.is_none(), "{}", db.name);
+        assert_eq!(check(t0 + days(182 + 181)).await, ["returning"], "{}: unused since its return", db.name);
+        db.cleanup().await;
+    }
+}
