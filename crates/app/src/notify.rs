@@ -378,6 +378,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "vuln.matched" => "脆弱性情報に該当するソフトウェア",
         "record.due_soon" => "記録の期日が近い (契約・認証・ドメイン・復元テスト)",
         "record.overdue" => "記録の期日を過ぎた (契約・認証・ドメイン・復元テスト)",
+        "account.credentials_reset" => "管理者によるパスワードまたは二要素認証の再設定",
         _ => "警告",
     }
 }

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 13] = [
+pub const ALERT_KINDS: [&str; 14] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -31,7 +31,14 @@ pub const ALERT_KINDS: [&str; 13] = [
     VULN_MATCHED,
     RECORD_DUE_SOON,
     RECORD_OVERDUE,
+    CREDENTIALS_RESET,
 ];
+
+/// An administrator set a new password for someone, or cleared their
+/// second factor: whoever holds that administrator's session could sign in
+/// as that person (an officer, another administrator), so the office hears
+/// of every one.
+pub const CREDENTIALS_RESET: &str = "account.credentials_reset";
 
 /// A record's date (a contract's end, a certificate's or domain's expiry,
 /// a year after the last restore test) comes within its warning window.

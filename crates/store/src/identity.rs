@@ -6,6 +6,7 @@ use crate::accounts::{self, Account, LedgerLine, NewAccount};
 use crate::{Store, StoreError, Tx};
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
+use mamori_core::monitoring::{Severity, CREDENTIALS_RESET};
 use time::OffsetDateTime;
 
 /// The new values of an account's changeable fields.
@@ -203,11 +204,13 @@ impl Store {
     }
 
     /// An administrator sets a password for someone: they must choose their
-    /// own at the next sign-in, and their sessions end.
+    /// own at the next sign-in, and their sessions end. The office is
+    /// alerted ([`CREDENTIALS_RESET`]).
     pub async fn reset_password(&self, ctx: &Ctx, id: i64, hash: &str, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, true).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::PasswordReset, reason).await?;
+        credentials_reset(&mut tx, ctx, id, "パスワード").await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::PasswordReset, id, reason)).await
     }
 
@@ -238,12 +241,14 @@ impl Store {
     }
 
     /// Clears a person's second factor (they enrol again at next sign-in).
-    /// Every session of the account ends.
+    /// Every session of the account ends. The office is alerted
+    /// ([`CREDENTIALS_RESET`]).
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::set_totp_secret(&mut tx, id, None).await?;
         accounts::end_sessions(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::TotpReset, reason).await?;
+        credentials_reset(&mut tx, ctx, id, "二要素認証").await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::TotpReset, id, reason)).await
     }
 
@@ -382,4 +387,20 @@ async fn switch(mut tx: Tx, ctx: &Ctx, id: i64, disabled: bool, reason: &str) ->
     };
     ctx.ledger_note(&mut tx, id, change, reason).await?;
     tx.commit_audited(ctx.now, ctx.event_because(action, id, reason)).await
+}
+
+/// The alert of a reset of account `id`'s `what` (its password, its second
+/// factor) by the acting administrator, in the reset's transaction: the
+/// account's login as its subject, who did it in its detail.
+async fn credentials_reset(tx: &mut Tx, ctx: &Ctx, id: i64, what: &str) -> Result<(), StoreError> {
+    let login = accounts::account_in(tx, id).await?.map(|a| a.login).unwrap_or_default();
+    let detail = format!("{what}を {} が再設定しました", ctx.actor.login);
+    let raise = crate::auditlog::Raise {
+        now: ctx.now,
+        kind: CREDENTIALS_RESET,
+        severity: Severity::Warning,
+        subject: &login,
+        detail: &detail,
+    };
+    crate::auditlog::raise_in(tx, &raise).await.map(drop)
 }

@@ -653,6 +653,7 @@ alert-backup-failed = Backup failed
 alert-scan-regression = Scan regression (pass to fail)
 alert-scan-certificate-expiring = Server certificate expiring soon
 alert-scan-address-changed = Scan target's address changed
+alert-credentials-reset = Password or second factor reset by an administrator
 alert-job-failed = A scheduled job failed
 alert-support-ending = Software support ends soon
 alert-support-ended = Software support has ended

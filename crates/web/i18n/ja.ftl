@@ -653,6 +653,7 @@ alert-backup-failed = バックアップの失敗
 alert-scan-regression = スキャン結果の悪化 (合格から不合格へ)
 alert-scan-certificate-expiring = サーバ証明書の有効期限が近い
 alert-scan-address-changed = スキャン先のアドレスが変わった
+alert-credentials-reset = 管理者によるパスワードまたは二要素認証の再設定
 alert-job-failed = 定期処理の失敗
 alert-support-ending = ソフトウェアのサポート終了が近い
 alert-support-ended = ソフトウェアのサポート終了

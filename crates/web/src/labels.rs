@@ -443,6 +443,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "vuln.matched" => Some("alert-vuln-matched"),
         "record.due_soon" => Some("alert-record-due-soon"),
         "record.overdue" => Some("alert-record-overdue"),
+        "account.credentials_reset" => Some("alert-credentials-reset"),
         _ => None,
     }
 }

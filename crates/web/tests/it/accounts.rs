@@ -444,3 +444,35 @@ async fn an_administrator_resets_neither_their_own_password_nor_second_factor_no
         app.close().await;
     }
 }
+
+/// An administrator can set a new password for a security officer and
+/// clear their second factor, sign in as them and enrol an authenticator
+/// of their own: the officer's powers, under the officer's name. Each
+/// reset by an administrator now raises an alert the office sees (and is
+/// mailed, by the default routes), naming the account and who reset it.
+#[tokio::test]
+async fn a_password_or_second_factor_reset_by_an_administrator_alerts_the_office() {
+    for app in App::each(Options::default()).await {
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        let (officer, officer_id) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        admin.get(&format!("/admin/users/{officer_id}")).await;
+        let form = [("reason", "端末を紛失したため"), ("new_password", "Chosen-Pass-123")];
+        let r = admin.post(&format!("/admin/users/{officer_id}/reset-password"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = admin.post(&format!("/admin/users/{officer_id}/reset-totp"), &form[..1]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+
+        let alerts = app.store.alerts(true).await.unwrap();
+        let reset: Vec<_> = alerts.iter().filter(|a| a.kind == "account.credentials_reset").collect();
+        assert_eq!(reset.len(), 1, "{}: one alert for the account: {alerts:?}", app.backend);
+        assert_eq!((reset[0].subject.as_str(), reset[0].count), ("officer1", 2), "{}", app.backend);
+        assert!(reset[0].detail.contains("admin1"), "{}: {}", app.backend, reset[0].detail);
+
+        // Another officer of the office sees it (the one reset was signed out).
+        let (other, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let page = other.get("/alerts").await.body;
+        assert!(page.contains("管理者によるパスワードまたは二要素認証の再設定") && page.contains("officer1"), "{page}");
+        assert_eq!(officer.get("/dashboard").await.location(), "/login", "{}", app.backend);
+        app.close().await;
+    }
+}
