@@ -198,6 +198,7 @@ crate::closed_set!(
         Enabled = "enabled",
         PasswordReset = "password_reset",
         TotpReset = "totp_reset",
+        Unlocked = "unlocked",
     }
 );
 

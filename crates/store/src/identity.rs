@@ -197,9 +197,11 @@ impl Store {
         switch(tx, ctx, id, disabled, reason).await
     }
 
+    /// Lifts a lock, with its reason in the ledger (item 3) and the audit log.
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         accounts::unlock(&mut tx, id).await?;
+        ctx.ledger_note(&mut tx, id, LedgerChange::Unlocked, reason).await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::AccountUnlocked, id, reason)).await
     }
 

@@ -199,6 +199,7 @@ ledger-change-disabled = Disabled
 ledger-change-enabled = Enabled
 ledger-change-password_reset = Password reset
 ledger-change-totp_reset = Two-factor reset
+ledger-change-unlocked = Unlocked
 
 # Access review
 review-title = Access review

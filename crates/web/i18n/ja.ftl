@@ -199,6 +199,7 @@ ledger-change-disabled = 無効化
 ledger-change-enabled = 有効化
 ledger-change-password_reset = パスワード再設定
 ledger-change-totp_reset = 二要素認証のリセット
+ledger-change-unlocked = ロック解除
 
 # アクセス権の見直し
 review-title = アクセス権の見直し

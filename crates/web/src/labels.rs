@@ -126,6 +126,7 @@ impl Label for LedgerChange {
             LedgerChange::Enabled => "ledger-change-enabled",
             LedgerChange::PasswordReset => "ledger-change-password_reset",
             LedgerChange::TotpReset => "ledger-change-totp_reset",
+            LedgerChange::Unlocked => "ledger-change-unlocked",
         }
     }
 }
