@@ -232,7 +232,10 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
                 role,
                 organisation_id,
                 password_hash: hash::hash(&password),
-                must_change_password: false,
+                // The operator chose it and hands it over: the person chooses
+                // their own at the first sign-in, as after an administrator
+                // issues an account on the web.
+                must_change_password: true,
             };
             match accounts::issue(&admin_op(store, &console), &new, &reason).await {
                 Ok(id) => {

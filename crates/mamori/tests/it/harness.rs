@@ -223,6 +223,19 @@ impl Server {
         self.post_form("/login", "/login", &[("login", login), ("password", password)]).await
     }
 
+    /// The first sign-in of an account issued on the console: the password
+    /// it was given, which must be changed (as one an administrator sets on
+    /// the web), then `own`. Returns the answer to the change (the next
+    /// step: enrolling a second factor, or the dashboard).
+    pub async fn first_sign_in(&self, login: &str, given: &str, own: &str) -> reqwest::Response {
+        let r = self.sign_in(login, given).await;
+        assert_eq!(r.headers().get("location").unwrap(), "/password", "{login}: a given password is changed first");
+        let form = [("current_password", given), ("new_password", own), ("confirm_password", own)];
+        let r = self.post_form("/password", "/password", &form).await;
+        assert_eq!(r.status(), 303, "{login}: the password changed");
+        r
+    }
+
     /// Enrols the signed-in person's second factor from the page that asks
     /// for it (the server's own clock gives the code).
     pub async fn enrol_second_factor(&self) -> reqwest::Response {

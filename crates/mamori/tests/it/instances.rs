@@ -68,7 +68,7 @@ async fn two_instances_started_together_migrate_once_and_a_person_goes_on_from_o
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Signed in on A; the same browser goes on on B (cookies know no port).
-    assert_eq!(a.sign_in("kansa", "Correct-Horse-42").await.status(), 303);
+    a.first_sign_in("kansa", "Correct-Horse-42", "Own-Battery-Staple-7").await;
     let session = a.jar.cookies(&a.url("/").parse().unwrap()).expect("a session cookie");
     let on_b = b.client.get(b.url("/dashboard")).header("cookie", session.clone()).send().await.unwrap();
     assert_eq!(on_b.status(), 200, "B knows the session A began");

@@ -17,6 +17,8 @@ use tempfile::TempDir;
 
 const SECRET: &str = "a-webhook-secret-of-32-characters";
 const PASSWORD: &str = "Correct-Horse-42";
+/// What the person chooses at the first sign-in.
+const OWN_PASSWORD: &str = "Own-Battery-Staple-7";
 
 /// A configuration file in `dir` that mails through `smtp` (STARTTLS, its
 /// certificate trusted), polling every second, with `more` added.
@@ -102,7 +104,7 @@ async fn an_alert_reaches_the_office_by_mail_and_signed_webhook_once_with_hostil
     assert_eq!((smtp.messages().len(), hook.hooks().len()), (1, 1), "one problem, one message");
 
     // The test button: every channel, audited.
-    assert_eq!(s.sign_in("officer1", PASSWORD).await.status(), 303);
+    s.first_sign_in("officer1", PASSWORD, OWN_PASSWORD).await;
     assert!(s.enrol_second_factor().await.status().is_success());
     let r = s.post_form("/alerts", "/alerts/notify-test", &[]).await;
     assert_eq!(r.status(), 303);
@@ -288,7 +290,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     }
     assert_eq!(deliveries.len(), 2, "one attempt for each reminder: {deliveries:?}");
     assert!(deliveries.iter().all(|d| d.ok && d.about.starts_with("会計システム")), "{deliveries:?}");
-    assert_eq!(s.sign_in("officer1", PASSWORD).await.status(), 303);
+    s.first_sign_in("officer1", PASSWORD, OWN_PASSWORD).await;
     assert!(s.enrol_second_factor().await.status().is_success());
     let page = s.get("/alerts").await.text().await.unwrap();
     assert!(page.contains("回答期限の通知: 会計システム"), "{page}");

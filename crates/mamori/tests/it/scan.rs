@@ -344,7 +344,7 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
     let (id, mut input) = create_web_system(&store, vec![good.url()]).await;
 
     // The vendor signs in and asks for a scan.
-    let r = s.sign_in("vendor1", "Vendor-Pass-123").await;
+    let r = s.first_sign_in("vendor1", "Vendor-Pass-123", "Own-Vendor-Pass-7").await;
     assert_eq!(r.headers().get("location").unwrap(), "/dashboard");
     let scan_now = |s: &Server| {
         let (client, base) = (s.client.clone(), s.base.clone());
