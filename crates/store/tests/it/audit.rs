@@ -105,20 +105,12 @@ async fn verify_reads_past_one_batch() {
 
 #[tokio::test]
 async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
-    use mamori_core::identity::{Login, Role};
+    use mamori_core::identity::Role;
     use mamori_store::accounts::NewAccount;
     for db in each_backend().await {
         let t0 = OffsetDateTime::now_utc();
         let ctx = crate::system_ctx;
-        let new = |login: &str| NewAccount {
-            login: Login::parse(login).unwrap(),
-            display_name: login.into(),
-            email: format!("{login}@x.jp"),
-            role: Role::Auditor,
-            organisation_id: None,
-            password_hash: "x".into(),
-            must_change_password: false,
-        };
+        let new = |login: &str| crate::new_account(login, Role::Auditor, None);
         let old = db.store.issue_account(&ctx(t0), &new("old-one"), "t").await.unwrap();
         let active = db.store.issue_account(&ctx(t0), &new("active-one"), "t").await.unwrap();
         db.store.record_signin(active, t0 + time::Duration::days(100), "192.0.2.1").await.unwrap();
@@ -151,20 +143,11 @@ async fn items_3_65_unused_accounts_are_disabled_with_a_ledger_line() {
 /// account is read again in the write, and kept.
 #[tokio::test]
 async fn an_account_signed_in_after_the_inactivity_job_read_it_is_not_disabled() {
-    use mamori_core::identity::{Login, Role};
-    use mamori_store::accounts::NewAccount;
+    use mamori_core::identity::Role;
     for db in each_backend().await {
         let t0 = OffsetDateTime::now_utc();
         let ctx = crate::system_ctx;
-        let new = NewAccount {
-            login: Login::parse("back-again").unwrap(),
-            display_name: "back".into(),
-            email: "back@x.jp".into(),
-            role: Role::Auditor,
-            organisation_id: None,
-            password_hash: "x".into(),
-            must_change_password: false,
-        };
+        let new = crate::new_account("back-again", Role::Auditor, None);
         let id = db.store.issue_account(&ctx(t0), &new, "t").await.unwrap();
         let now = t0 + time::Duration::days(181);
         let cutoff = now - time::Duration::days(180);
@@ -187,21 +170,12 @@ async fn an_account_signed_in_after_the_inactivity_job_read_it_is_not_disabled()
 /// for the whole period again is disabled again.
 #[tokio::test]
 async fn an_account_enabled_again_is_not_disabled_as_unused_the_next_day() {
-    use mamori_core::identity::{Login, Role};
-    use mamori_store::accounts::NewAccount;
+    use mamori_core::identity::Role;
     for db in each_backend().await {
         let t0 = OffsetDateTime::now_utc();
         let ctx = crate::system_ctx;
         let days = time::Duration::days;
-        let new = NewAccount {
-            login: Login::parse("returning").unwrap(),
-            display_name: "戻ってきた人".into(),
-            email: "r@x.jp".into(),
-            role: Role::Auditor,
-            organisation_id: None,
-            password_hash: "x".into(),
-            must_change_password: false,
-        };
+        let new = crate::new_account("returning", Role::Auditor, None);
         let id = db.store.issue_account(&ctx(t0), &new, "t").await.unwrap();
         let check =
             async |now: OffsetDateTime| db.store.disable_inactive(&ctx(now), now - days(180), "180日").await.unwrap();

@@ -14,6 +14,7 @@ mod systems;
 mod vulns;
 
 use mamori_core::audit::{Actor, Origin};
+use mamori_store::accounts::NewAccount;
 use mamori_store::audit::Verification;
 use mamori_store::identity::Ctx;
 use mamori_store::{DatabaseLocation, Store};
@@ -65,4 +66,18 @@ pub async fn each_backend() -> Vec<TestDb> {
 /// A data key of the test's own.
 pub fn test_keys() -> std::sync::Arc<mamori_store::crypt::Keyring> {
     std::sync::Arc::new(mamori_store::crypt::Keyring::random_for_tests())
+}
+
+/// A new account of `role` in `organisation` (its name and address made of
+/// its login; no real password: the tests do not sign in).
+pub fn new_account(login: &str, role: mamori_core::identity::Role, organisation_id: Option<i64>) -> NewAccount {
+    NewAccount {
+        login: mamori_core::identity::Login::parse(login).unwrap(),
+        display_name: login.into(),
+        email: format!("{login}@example.jp"),
+        role,
+        organisation_id,
+        password_hash: "x".into(),
+        must_change_password: false,
+    }
 }

@@ -48,20 +48,12 @@ async fn a_session_deleted_by_a_sign_out_is_not_brought_back_by_a_request_that_r
 /// the person's own session and carried on itself, valid for hours.
 #[tokio::test]
 async fn a_session_ended_while_its_request_ran_can_neither_end_the_others_nor_change_the_password() {
-    use mamori_core::identity::{Login, Role};
+    use mamori_core::identity::Role;
     use mamori_store::accounts::NewAccount;
     use mamori_store::StoreError;
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let new = NewAccount {
-            login: Login::parse("vendor-a").unwrap(),
-            display_name: "ベンダーA 担当".into(),
-            email: "a@example.jp".into(),
-            role: Role::Auditor,
-            organisation_id: None,
-            password_hash: "first".into(),
-            must_change_password: false,
-        };
+        let new = NewAccount { password_hash: "first".into(), ..crate::new_account("vendor-a", Role::Auditor, None) };
         let id = db.store.issue_account(&ctx, &new, "t").await.unwrap();
         let taken = db.store.account_by_id(id).await.unwrap().unwrap().session_generation;
 

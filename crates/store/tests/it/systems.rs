@@ -118,10 +118,9 @@ async fn systems_answers_and_decisions_keep_their_history() {
 #[tokio::test]
 async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_lock() {
     use mamori_core::audit::{Actor, Origin};
-    use mamori_core::identity::{Login, Role};
+    use mamori_core::identity::Role;
     use mamori_core::inventory::{ComponentInput, ComponentKind};
     use mamori_core::records::{RecordKind, Values};
-    use mamori_store::accounts::NewAccount;
     use mamori_store::identity::Ctx;
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
@@ -133,15 +132,7 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         let input = SystemInput { vendor_id: Some(first), ..SystemInput::new("文書管理システム", dept) };
         let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
         let person = async |login: &str, org: i64| {
-            let new = NewAccount {
-                login: Login::parse(login).unwrap(),
-                display_name: login.into(),
-                email: format!("{login}@example.jp"),
-                role: Role::Vendor,
-                organisation_id: Some(org),
-                password_hash: "x".into(),
-                must_change_password: false,
-            };
+            let new = crate::new_account(login, Role::Vendor, Some(org));
             let account = db.store.issue_account(&ctx, &new, "t").await.unwrap();
             Ctx { now, actor: Actor { account_id: Some(account), login: login.into() }, origin: Origin::default() }
         };
