@@ -3,7 +3,7 @@
 
 use crate::audit::Verification;
 use crate::audit::{append, ChainEnds, EventRow};
-use crate::identity::Ctx;
+use crate::context::Ctx;
 use crate::revision::Key;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes, Event};

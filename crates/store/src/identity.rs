@@ -4,7 +4,7 @@
 
 use crate::accounts::{self, Account, LedgerLine, NewAccount};
 use crate::{Store, StoreError, Tx};
-use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin, Outcome};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
 use mamori_core::monitoring::{Severity, CREDENTIALS_RESET};
 use time::OffsetDateTime;
@@ -22,13 +22,7 @@ pub struct AccountChange<'a> {
     pub seen: &'a str,
 }
 
-/// Who does it, from where, when.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub now: OffsetDateTime,
-    pub actor: Actor,
-    pub origin: Origin,
-}
+pub use crate::context::Ctx;
 
 impl Ctx {
     /// The audit event of `action` done by the acting person on `target_kind`

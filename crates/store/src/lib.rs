@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auditlog;
 pub mod backup;
 pub mod catalog;
+mod context;
 pub mod crypt;
 mod db;
 mod error;

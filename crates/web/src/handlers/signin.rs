@@ -157,7 +157,6 @@ struct TotpPage<'a> {
     failed: bool,
 }
 
-/// The account waiting for its second factor, if the wait is still fresh.
 /// The account waiting for its second factor, if the wait is still fresh,
 /// and its password's sign-in attempt.
 async fn pending_account(page: &Page) -> Result<Option<(Account, Option<i64>)>, AppError> {
