@@ -4,6 +4,7 @@
 use crate::{Op, Refused};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{OrgKind, Permission};
+use mamori_store::auditlog::AuditFilter;
 
 /// Records that the logs of a period were reviewed, with the findings.
 pub async fn sign_off_log_review(op: &Op<'_>, from: &str, to: &str, findings: &str) -> Result<i64, Refused> {
@@ -65,9 +66,16 @@ pub async fn record_ledger_export(op: &Op<'_>, format: &str) -> Result<(), Refus
 }
 
 /// Records that `events` audit events were handed out, in `format`.
-pub async fn record_audit_export(op: &Op<'_>, format: &str, events: u64) -> Result<(), Refused> {
+/// Begins an export of the events `filter` selects: the filter bound to
+/// the log as it stands now (events written during the export are not in
+/// it, the export's own event first among them), and the export audited
+/// with its count before a byte is sent.
+pub async fn begin_audit_export(op: &Op<'_>, filter: AuditFilter, format: &str) -> Result<AuditFilter, Refused> {
     op.require(Permission::ViewAuditLog)?;
-    exported(op, Action::AuditExported, Changes::new().with("format", format).with("events", events)).await
+    let filter = AuditFilter { through_seq: Some(op.store.audit_chain_ends().await?.head_seq), ..filter };
+    let events = op.store.audit_count(&filter).await?;
+    exported(op, Action::AuditExported, Changes::new().with("format", format).with("events", events)).await?;
+    Ok(filter)
 }
 
 async fn exported(op: &Op<'_>, action: Action, changes: Changes) -> Result<(), Refused> {

@@ -60,15 +60,30 @@ pub fn csv_record(row: &[String]) -> String {
 /// The CSV bytes: header and rows, CRLF line ends, encoded as asked.
 /// Characters with no Shift_JIS form become `?`.
 pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> Vec<u8> {
+    encode(&csv_text(Some(headers), rows, enc), enc)
+}
+
+/// More rows of a file [`csv_bytes`] began (no header, no byte order
+/// mark): a long file written a part at a time.
+pub fn csv_more(rows: &[Vec<String>], enc: CsvEncoding) -> Vec<u8> {
+    encode_more(&csv_text(None, rows, enc), enc)
+}
+
+fn csv_text(headers: Option<&[String]>, rows: &[Vec<String>], enc: CsvEncoding) -> String {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     // Writing to a Vec cannot fail.
-    let _ = w.write_record(headers);
+    if let Some(h) = headers {
+        let _ = w.write_record(h);
+    }
     for r in rows {
         let _ = w.write_record(r.iter().map(|c| neutralise(c)));
     }
     let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-    let text = if enc == CsvEncoding::ShiftJis { substitute(&text, '?') } else { text };
-    encode(&text, enc)
+    if enc == CsvEncoding::ShiftJis {
+        substitute(&text, '?')
+    } else {
+        text
+    }
 }
 
 /// `text` in the encoding: UTF-8 after a BOM, or Shift_JIS (CP932, the
@@ -76,12 +91,15 @@ pub fn csv_bytes(headers: &[String], rows: &[Vec<String>], enc: CsvEncoding) -> 
 /// must have been dealt with first ([`unencodable`], [`substitute`]):
 /// the encoder would write them as `&#NNNN;`.
 pub fn encode(text: &str, enc: CsvEncoding) -> Vec<u8> {
+    let mut out = if enc == CsvEncoding::Utf8Bom { vec![0xEF, 0xBB, 0xBF] } else { Vec::new() };
+    out.extend(encode_more(text, enc));
+    out
+}
+
+/// `text` in the encoding, as a part after the first (no BOM).
+fn encode_more(text: &str, enc: CsvEncoding) -> Vec<u8> {
     match enc {
-        CsvEncoding::Utf8Bom => {
-            let mut out = vec![0xEF, 0xBB, 0xBF];
-            out.extend_from_slice(text.as_bytes());
-            out
-        }
+        CsvEncoding::Utf8Bom => text.as_bytes().to_vec(),
         CsvEncoding::ShiftJis => SHIFT_JIS.encode(text).0.into_owned(),
     }
 }
@@ -184,6 +202,18 @@ mod tests {
         let s = std::str::from_utf8(&b[3..]).unwrap();
         assert!(s.contains("'=HYPERLINK"), "{s}");
         assert!(s.contains("'-1"), "{s}");
+    }
+
+    #[test]
+    fn a_file_written_in_parts_is_the_file_written_whole() {
+        let headers = vec!["番号".to_owned(), "内容".to_owned()];
+        let rows: Vec<Vec<String>> = (0..5).map(|i| vec![i.to_string(), format!("=行{i} 𠮷, \"引用\"")]).collect();
+        for enc in [CsvEncoding::Utf8Bom, CsvEncoding::ShiftJis] {
+            let mut parts = csv_bytes(&headers, &rows[..2], enc);
+            parts.extend(csv_more(&rows[2..4], enc));
+            parts.extend(csv_more(&rows[4..], enc));
+            assert_eq!(parts, csv_bytes(&headers, &rows, enc), "{enc:?}");
+        }
     }
 
     #[test]

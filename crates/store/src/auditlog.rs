@@ -23,6 +23,9 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     pub outcome: Option<String>,
     pub client_addr: Option<String>,
+    /// Only events at or before this place in the chain: an export's
+    /// snapshot of the log as it stood when the export began.
+    pub through_seq: Option<i64>,
 }
 
 enum Param {
@@ -56,6 +59,9 @@ impl AuditFilter {
             if let Some(v) = v {
                 add(&format!("{col} = ?"), Param::S(v.clone()));
             }
+        }
+        if let Some(s) = self.through_seq {
+            add("seq <= ?", Param::I(s));
         }
         if let Some(s) = before_seq {
             add("seq < ?", Param::I(s));
@@ -208,6 +214,14 @@ impl Store {
         let clause = if clause.is_empty() { format!("WHERE {seq_cond}") } else { format!("{clause} AND {seq_cond}") };
         let sql = format!("SELECT * FROM audit_event {clause} ORDER BY seq LIMIT {}", limit.clamp(1, 10_000));
         events(self, &sql, &params).await
+    }
+
+    /// How many events the filter selects.
+    pub async fn audit_count(&self, f: &AuditFilter) -> Result<u64, StoreError> {
+        let (clause, params) = f.clause(None);
+        let sql = format!("SELECT COUNT(*) FROM audit_event {clause}");
+        let n: i64 = with_read_conn!(self, c => bind_all!(sqlx::query_scalar(&sql), &params).fetch_one(c).await?)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// One event by its place in the chain.

@@ -336,3 +336,79 @@ async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_w
         assert!(!err.contains("panicked"), "{key}: {err}");
     }
 }
+
+/// The audit log's export is written a page at a time: 100,000 events of
+/// about a kilobyte each (over 100 MB of CSV) leave the server's peak
+/// memory under its size before the export + 48 MB; every event is in the
+/// file once, in the chain's order, and the export is audited with its
+/// count.
+#[tokio::test]
+async fn an_export_of_a_long_audit_log_streams_every_event_in_bounded_memory() {
+    use crate::harness::{create_user, memory, reset_peak, MB};
+    use futures_util::StreamExt;
+    const EVENTS: i64 = 100_000;
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let (code, _, err) = create_user(d, "auditor1", "監査 一郎", "a@x.jp", "auditor", None, "Correct-Horse-42\n").await;
+    assert_eq!(code, 0, "{err}");
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    let r = s.first_sign_in("auditor1", "Correct-Horse-42", "Battery-Staple-43").await;
+    if r.headers().get("location").is_some_and(|l| l == "/account/totp") {
+        assert_eq!(s.enrol_second_factor().await.status(), 303);
+    }
+
+    // A long log, written beside the running server in one transaction.
+    let store = sqlite_store(&data).await;
+    let note = "監査証跡".repeat(80);
+    store
+        .execute_unchecked_for_tests(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {EVENTS}) \
+             INSERT INTO audit_event (seq, occurred_at_us, actor_login, action, changes, outcome, prev_hash, hash) \
+             SELECT (SELECT head_seq FROM audit_chain) + i, 1764000000000000 + i, 'filler', 'signin.failure', \
+                    '{{\"note\":\"{note}\",\"i\":' || i || '}}', 'failure', '', '' FROM n; \
+             UPDATE audit_chain SET head_seq = head_seq + {EVENTS};"
+        ))
+        .await
+        .unwrap();
+
+    let pid = s.pid();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
+    let r = s.get("/audit/export.csv?actor=filler").await;
+    assert_eq!(r.status(), 200);
+    let (mut total, mut rows, mut line) = (0usize, 0i64, Vec::new());
+    let mut first_seq = None;
+    let mut body = r.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.expect("the whole file arrives");
+        total += chunk.len();
+        for &b in chunk.iter() {
+            if b != b'\n' {
+                line.push(b);
+                continue;
+            }
+            let text = String::from_utf8(std::mem::take(&mut line)).unwrap();
+            if text.starts_with("\u{feff}seq,") {
+                continue;
+            }
+            let seq: i64 = text.split(',').next().unwrap().parse().unwrap_or_else(|_| panic!("{text}"));
+            let first = *first_seq.get_or_insert(seq);
+            assert_eq!(seq, first + rows, "each event once, in order");
+            assert!(text.contains(&note) && text.contains(&format!("\"\"i\"\":{}}}", rows + 1)), "{text}");
+            rows += 1;
+        }
+    }
+    let (now, peak) = memory(pid);
+    assert_eq!(rows, EVENTS, "every event is in the file");
+    assert!(total > 100 * MB as usize, "{} MB", total / MB as usize);
+    assert!(peak < idle + 48 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
+    println!("export of {} MB: idle {} MB, peak {} MB", total / MB as usize, idle / MB, peak / MB);
+
+    let exported = store.audit_recent(1).await.unwrap().remove(0);
+    assert_eq!(exported.record.action, "audit.exported");
+    assert!(exported.record.changes.contains(&format!("\"events\":{EVENTS}")), "{}", exported.record.changes);
+    store.close().await;
+    s.stop().await;
+}

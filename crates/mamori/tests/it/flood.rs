@@ -2,25 +2,8 @@
 //! the server's memory read from /proc: what anyone can send must not grow
 //! the server without bound.
 
-use crate::harness::{token_in, Opts, Server};
+use crate::harness::{memory, reset_peak, token_in, Opts, Server, MB};
 use std::time::Duration;
-
-const MB: u64 = 1024 * 1024;
-
-/// (VmRSS, VmHWM) of a process, in bytes.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    let field = |name: &str| -> u64 {
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc"));
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Resets the peak (VmHWM) to the current size (Linux: clear_refs 5).
-fn reset_peak(pid: u32) {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/PID/clear_refs");
-}
 
 /// Item 9 (Trust): 40 parallel 21 MB bodies from a client with a session
 /// but no account (multipart to the upload route and to other routes, and

@@ -352,3 +352,20 @@ pub async fn create_web_system(
     let id = store.create_system(&system_ctx(), &input, version).await.unwrap();
     (id, input)
 }
+
+pub const MB: u64 = 1024 * 1024;
+
+/// (VmRSS, VmHWM) of a process, in bytes.
+pub fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in /proc"));
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resets the peak (VmHWM) to the current size (Linux: clear_refs 5).
+pub fn reset_peak(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/PID/clear_refs");
+}

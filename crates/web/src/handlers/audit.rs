@@ -13,6 +13,7 @@ use crate::i18n::Tr;
 use crate::page::{Page, PageCtx};
 use crate::AppState;
 use askama::Template;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::Form;
 use mamori_app::oversight;
@@ -21,8 +22,9 @@ use mamori_core::clock::from_unix_micros;
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::jst::jst_day_start;
 use mamori_files::audit_export;
-use mamori_files::export::CsvEncoding;
+use mamori_files::export::{csv_bytes, csv_more, CsvEncoding};
 use mamori_store::auditlog::AuditFilter;
+use mamori_store::{Store, StoreError};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
@@ -76,6 +78,7 @@ impl AuditQuery {
             target_id: opt(&self.target_id),
             outcome: opt(&self.outcome),
             client_addr: opt(&self.client),
+            through_seq: None,
         })
     }
 
@@ -232,33 +235,52 @@ pub async fn event(page: Page, Path(seq): Path<i64>) -> Reply {
 
 pub async fn export_csv(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
     let f = q.filter().map_err(|_| AppError::BadRequest)?;
-    let mut rows = Vec::new();
-    let n = state
-        .store
-        .audit_for_each(&f, |e| {
-            rows.push(audit_export::csv_row(e));
-            Ok(())
-        })
-        .await?;
     let enc = CsvEncoding::from_query(q.encoding.as_deref());
-    oversight::record_audit_export(&who.op(&state), enc.format_name(), n).await?;
+    let f = oversight::begin_audit_export(&who.op(&state), f, enc.format_name()).await?;
     let headers: Vec<String> = audit_export::CSV_HEADERS.iter().map(|s| (*s).to_owned()).collect();
-    Ok(download::csv("audit-log.csv", &headers, &rows, enc))
+    let first = csv_bytes(&headers, &[], enc);
+    let part = move |page: &[Event]| csv_more(&page.iter().map(audit_export::csv_row).collect::<Vec<_>>(), enc);
+    Ok(download::file(enc.content_type(), "audit-log.csv", events_body(state.store.clone(), f, first, part)))
 }
 
 pub async fn export_jsonl(State(state): State<AppState>, who: Acting, Query(q): Query<AuditQuery>) -> Reply {
     let f = q.filter().map_err(|_| AppError::BadRequest)?;
-    let mut out = String::new();
-    let n = state
-        .store
-        .audit_for_each(&f, |e| {
+    let f = oversight::begin_audit_export(&who.op(&state), f, "jsonl").await?;
+    let part = |page: &[Event]| {
+        let mut out = String::new();
+        for e in page {
             out.push_str(&audit_export::json(e).to_string());
             out.push('\n');
-            Ok(())
-        })
-        .await?;
-    oversight::record_audit_export(&who.op(&state), "jsonl", n).await?;
-    Ok(download::file("application/x-ndjson; charset=utf-8", "audit-log.jsonl", out))
+        }
+        out.into_bytes()
+    };
+    let body = events_body(state.store.clone(), f, Vec::new(), part);
+    Ok(download::file("application/x-ndjson; charset=utf-8", "audit-log.jsonl", body))
+}
+
+/// Events an export holds in memory at once.
+const EXPORT_PAGE: i64 = 1000;
+
+/// The events `f` selects, oldest first, as a body written a page at a
+/// time (`first`, then `part` of each page): two years of log are never
+/// held whole. A failure part way ends the download short, and is logged.
+fn events_body<P>(store: Store, f: AuditFilter, first: Vec<u8>, part: P) -> Body
+where
+    P: Fn(&[Event]) -> Vec<u8> + Copy + Send + 'static,
+{
+    let pages = futures_util::stream::try_unfold((Some(first), 0), move |(first, after)| {
+        let (store, f) = (store.clone(), f.clone());
+        async move {
+            if let Some(first) = first {
+                return Ok(Some((first, (None, after))));
+            }
+            let page = store.audit_page_oldest_first(&f, Some(after), EXPORT_PAGE).await.inspect_err(|e| {
+                tracing::error!(error = %e, "audit export cut short");
+            })?;
+            Ok::<_, StoreError>(page.last().map(|last| (part(&page), (None, last.record.seq))))
+        }
+    });
+    Body::from_stream(pages)
 }
 
 // ----- sign-in monitoring and log reviews -------------------------------------------------
