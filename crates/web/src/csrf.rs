@@ -268,7 +268,12 @@ fn refuse(
     signed_in: bool,
     why: Refusal,
 ) -> impl std::future::Future<Output = Response> + Send {
-    let path: String = req.uri().path().chars().take(256).collect();
+    // The route, not the path, where one matched: a path may carry a
+    // secret (the first-run setup link's token).
+    let path: String = match req.extensions().get::<axum::extract::MatchedPath>() {
+        Some(route) => route.as_str().to_owned(),
+        None => req.uri().path().chars().take(256).collect(),
+    };
     let client = req.extensions().get::<crate::client::ClientInfo>();
     let origin = Origin {
         client_addr: client.map(|c| c.ip.to_string()),

@@ -317,6 +317,25 @@ async fn an_address_throttled_by_spraying_still_lets_its_known_users_sign_in() {
 }
 
 #[tokio::test]
+async fn a_refused_post_to_the_setup_link_keeps_its_token_out_of_the_log() {
+    for app in App::each(Options::default()).await {
+        let token = "Zk3pQ9vX2mN7bR4tW8yL1cH6";
+        app.setup_token(token).await;
+        let c = app.client_on("/login").await;
+        let r = c.post_raw(&format!("/setup/{token}"), Some("https://evil.example"), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", app.backend);
+        app.clock.advance(Duration::minutes(1));
+        c.post_raw("/login", None, None).await;
+        let ev = app.store.audit_recent(1).await.unwrap().remove(0).record;
+        assert_eq!(ev.action, "requests.refused", "{}", app.backend);
+        assert!(ev.changes.contains("/setup/{token}"), "{}: the route is named", ev.changes);
+        let all = app.store.audit_recent(100_000).await.unwrap();
+        assert!(!all.iter().any(|e| e.record.changes.contains(token)), "{}: the token is in no event", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
 async fn anonymous_refused_posts_write_one_event_per_address_and_minute_and_unknown_routes_none() {
     for app in App::each(Options::default()).await {
         let c = app.client_on("/login").await;
