@@ -73,7 +73,20 @@ pub async fn change_password(page: Page, who: Acting, Form(form): Form<PasswordF
     let mut errors = FormErrors::new();
     let op = who.op(&page);
     let lockout = page.config.security.lockout;
-    match credentials::check_current(&op, &page.hasher, &lockout, a, &form.current_password).await? {
+    // In a task of its own, so that it goes to its end even when the
+    // request is given up: the failure is counted in advance, and its
+    // event and the lock are written after the check.
+    let check = {
+        let (store, hasher, person, origin, now) =
+            (page.store.clone(), page.hasher.clone(), who.person.clone(), op.origin.clone(), op.now);
+        let (a, current) = (a.clone(), form.current_password.clone());
+        tokio::spawn(async move {
+            let op = mamori_app::Op { store: &store, who: &person, origin, now };
+            credentials::check_current(&op, &hasher, &lockout, &a, &current).await
+        })
+    };
+    let current = check.await.map_err(|_| AppError::Internal("the password check stopped".into()))??;
+    match current {
         Current::Right => {}
         Current::Wrong => errors.add("current_password", t.get("password-current-wrong")),
         Current::Locked => errors.add("current_password", t.get("password-locked")),

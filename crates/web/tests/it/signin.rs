@@ -352,6 +352,48 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
     }
 }
 
+/// Wrong current passwords on the password page whose checks wait past
+/// the request's time limit: each failure was counted in advance, and the
+/// request given up took its event and the lock's with it, so the account
+/// locked with nothing in the log. Now each check runs to its end: every
+/// failure is audited, and the lock at the limit too.
+#[tokio::test]
+async fn wrong_current_passwords_whose_requests_time_out_are_each_audited_and_the_lock_too() {
+    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
+    let opts = Options {
+        lockout: Some(lockout),
+        request_timeout: Some(std::time::Duration::from_millis(500)),
+        ..Options::default()
+    };
+    for app in App::each(opts).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let (c, _) = app.signed_in("staff", Role::Department, Some(dept)).await;
+        c.get("/password").await;
+        let held = app.state.hasher.hold_every_turn().await;
+        for _ in 0..3 {
+            let r = c.change_password("Wrong-Password-1", "Another-Long-Pass-9").await;
+            assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT, "{}", app.backend);
+        }
+        drop(held);
+        let wrong = |all: &[mamori_core::audit::Event]| {
+            all.iter()
+                .filter(|e| e.record.action == "password.changed" && e.record.changes.contains("bad_current_password"))
+                .count()
+        };
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            events = app.store.audit_recent(100).await.unwrap();
+            if wrong(&events) == 3 && events.iter().any(|e| e.record.action == "account.locked") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(wrong(&events), 3, "{}: each failure is audited", app.backend);
+        assert!(events.iter().any(|e| e.record.action == "account.locked"), "{}: the lock too", app.backend);
+        app.close().await;
+    }
+}
+
 /// A right password whose check waits past the request's time limit (the
 /// server busy): the request is given up, and the sign-in step went with
 /// it, leaving the failure it counted in advance. Three such, with a
