@@ -7,7 +7,8 @@ use mamori_core::clock::Clock;
 use mamori_core::monitoring::Severity;
 use mamori_core::verification::{CheckId, ScanReport, Verdict};
 use mamori_scan::{
-    network_of, refused_target, scan_at, scan_ports_at, Given, ScanError, ScanOptions, TargetError, TargetReport,
+    network_of, refused_target, scan_at, scan_ports_at, unscanned_target, Given, ScanError, ScanOptions, TargetError,
+    TargetReport,
 };
 use mamori_store::identity::Ctx;
 use mamori_store::scans::AddressCheck;
@@ -71,14 +72,28 @@ async fn run_claimed(
             let pinned = pin(store, clock, &system, target, opts).await?;
             match scan_pinned(target, web, pinned, opts).await {
                 Ok(r) => report.targets.push(r),
-                Err(e) => report.errors.push(format!("{target}: {e}")),
+                Err(e) => {
+                    // Every check of it `error`: a target not scanned must
+                    // not leave the others' verdicts to stand for it.
+                    report.targets.push(unscanned_target(target, &e, web, opts));
+                    report.errors.push(format!("{target}: {e}"));
+                }
             }
         }
         Ok::<(), StoreError>(())
     };
+    let targets: Vec<(&String, bool)> =
+        system.input.urls.iter().map(|u| (u, true)).chain(system.input.hosts.iter().map(|h| (h, false))).collect();
     match tokio::time::timeout(opts.deadline * RUN_DEADLINES, all).await {
         Ok(done) => done?,
-        Err(_) => report.errors.push(format!("the scan did not finish within {:?}", opts.deadline * RUN_DEADLINES)),
+        Err(_) => {
+            let why = format!("the scan did not finish within {:?}", opts.deadline * RUN_DEADLINES);
+            // Each target yields one report, in order: those after are the ones not reached.
+            for (target, web) in targets.iter().skip(report.targets.len()) {
+                report.targets.push(unscanned_target(target, &why, *web, opts));
+            }
+            report.errors.push(why);
+        }
     }
     let now = clock.now();
     let worst = report.worst_by_check();
@@ -87,9 +102,12 @@ async fn run_claimed(
         store.scans(system.id, 10).await?.into_iter().find(|r| r.id != run.id && r.status == ScanStatus::Done);
     if let Some(before) = previous.and_then(|p| p.report).map(|r| r.worst_by_check()) {
         for (check, verdict) in &worst {
-            if *verdict == Verdict::Fail && before.get(check) == Some(&Verdict::Pass) {
+            // A check that passed and now fails, or can no longer be run
+            // (the server gone, or turned away from the scanner).
+            if *verdict >= Verdict::Error && before.get(check) == Some(&Verdict::Pass) {
                 let subject = format!("{}: {}", system.input.name, check.as_str());
-                store.raise_alert(now, "scan.regression", Severity::Warning, &subject, "pass → fail").await?;
+                let detail = format!("pass → {}", verdict.as_str());
+                store.raise_alert(now, "scan.regression", Severity::Warning, &subject, &detail).await?;
             }
         }
     }

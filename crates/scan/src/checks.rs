@@ -104,7 +104,7 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     let given = Given::parse(input, opts.http_port)?;
     let ip = match address(&given, pinned, opts).await {
         Ok(ip) => ip,
-        Err(TargetError::Denied(why)) => return Ok(refused(given.base(!given.plain), &why)),
+        Err(TargetError::Denied(why)) => return Ok(unscanned_target(input, &policy_refusal(&why), true, opts)),
         Err(e) => return Err(e.into()),
     };
     let mut client = http::Fetcher::new(&given.host, ip, opts.timeout);
@@ -198,12 +198,26 @@ async fn scan_ports_within(host: &str, pinned: Option<IpAddr>, opts: &ScanOption
 /// contacting it: a caller that resolved the name and was refused must not
 /// let a second lookup answer otherwise.
 pub fn refused_target(input: &str, why: &str, web: bool, opts: &ScanOptions) -> Result<TargetReport, ScanError> {
-    let given = Given::parse(input, opts.http_port)?;
-    if web {
-        return Ok(refused(given.base(!given.plain), why));
-    }
-    let why = format!("address not allowed by the scan policy: {why}");
-    Ok(TargetReport { target: given.url_host(), checks: vec![unreachable(CheckId::Ports, &[31, 32], &why)] })
+    Given::parse(input, opts.http_port)?;
+    Ok(unscanned_target(input, &policy_refusal(why), web, opts))
+}
+
+fn policy_refusal(why: &str) -> String {
+    format!("address not allowed by the scan policy: {why}")
+}
+
+/// The report of target `input` that could not be scanned (refused by the
+/// policy, not reached, its name not resolved, held back, past the
+/// deadline): every check it would have run is `error` with the reason, so
+/// that no other target's verdict stands for it.
+pub fn unscanned_target(input: &str, why: &str, web: bool, opts: &ScanOptions) -> TargetReport {
+    let checks: &[CheckId] = if web { CheckId::ALL } else { &[CheckId::Ports] };
+    let target = match Given::parse(input, opts.http_port) {
+        Ok(g) if web => g.base(!g.plain),
+        Ok(g) => g.url_host(),
+        Err(_) => input.to_owned(),
+    };
+    TargetReport { target, checks: checks.iter().map(|id| unreachable(*id, id.requirements(), why)).collect() }
 }
 
 /// The address to scan `given` at: `pinned` (resolved by the caller) or
@@ -216,15 +230,6 @@ async fn address(given: &Given, pinned: Option<IpAddr>, opts: &ScanOptions) -> R
         },
         None => given.resolve(&opts.policy, opts.timeout).await,
     }
-}
-
-/// Every check `error`, for a target the policy does not let the scan reach.
-fn refused(target: String, why: &str) -> TargetReport {
-    let checks = CheckId::ALL
-        .iter()
-        .map(|id| unreachable(*id, id.requirements(), &format!("address not allowed by the scan policy: {why}")))
-        .collect();
-    TargetReport { target, checks }
 }
 
 fn unreachable(id: CheckId, reqs: &[u32], e: &str) -> CheckResult {

@@ -15,6 +15,8 @@ pub mod report;
 pub mod target;
 pub mod tls;
 
-pub use checks::{refused_target, scan, scan_at, scan_ports, scan_ports_at, ScanError, ScanOptions, DEFAULT_PORTS};
+pub use checks::{
+    refused_target, scan, scan_at, scan_ports, scan_ports_at, unscanned_target, ScanError, ScanOptions, DEFAULT_PORTS,
+};
 pub use report::{CheckId, CheckResult, TargetReport, Verdict};
 pub use target::{network_of, Given, TargetError, TargetPolicy};

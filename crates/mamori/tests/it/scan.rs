@@ -2,6 +2,7 @@
 //! (checklist items 31-34, 44, 53-57).
 
 use crate::harness::run;
+use mamori_scan::{CheckId, Verdict};
 use mamori_testkit::Nginx;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use tempfile::TempDir;
@@ -1141,8 +1142,9 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
     store.check_scan_address(first, id, "localhost", "10.1.2.3", "10.1.2.0/24").await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
     let report = finished_scan(&store, id).await;
-    assert!(report.targets.is_empty(), "{report:?}");
-    assert!(report.errors[0].contains("not scanned until the security officer confirms"), "{report:?}");
+    let held = &report.targets[0].checks;
+    assert!(held.iter().all(|c| c.verdict == Verdict::Error), "{report:?}");
+    assert!(held[0].summary.contains("not scanned until the security officer confirms"), "{report:?}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection reached the new address");
     let alerts = store.alerts(true).await.unwrap();
     assert!(
@@ -1155,6 +1157,66 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
     let report = finished_scan(&store, id).await;
     assert_eq!(report.targets.len(), 1, "{report:?}");
     assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) > 0, "scanned at the confirmed address");
+    store.close().await;
+    s.kill().await;
+}
+
+/// A system of two URLs, one of which stops answering: its checks
+/// vanished from the run, which was kept as done, so that item 53 read
+/// "pass" from the other URL alone and no alert was raised. Every check of
+/// the URL not scanned is now `error` (so is the item's verdict), and a
+/// check that passed before raises the regression alert.
+#[tokio::test]
+async fn a_url_that_cannot_be_scanned_makes_its_checks_errors_and_no_other_url_s_pass_stands_for_it() {
+    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let page = || http_page("x-frame-options: DENY\r\n", "<html><body>ok</body></html>");
+    let good = tiny_http(|_| http_page("x-frame-options: DENY\r\n", "<html><body>ok</body></html>")).await;
+    // The second server, which the test stops.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gone = listener.local_addr().unwrap().port();
+    let second = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while s.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                    if s.write_all(page().as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = TempDir::new().unwrap();
+    let cfg = dir.path().join("mamori.toml");
+    let scan_cfg = "[scan]\nports = [1]\npoll_secs = 1\ntimeout_secs = 1\nallowed_networks = [\"127.0.0.1/32\"]\n";
+    std::fs::write(&cfg, scan_cfg).unwrap();
+    let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
+    create_orgs(&s.data_dir().display().to_string()).await;
+    let store = sqlite_store(&s.data_dir()).await;
+    let urls = vec![format!("http://127.0.0.1:{good}/"), format!("http://127.0.0.1:{gone}/")];
+    let (id, _) = create_web_system(&store, urls).await;
+    store.request_scan(&system_ctx(), id, None).await.unwrap();
+    let before = finished_scan(&store, id).await;
+    assert_eq!(before.worst_of(&[CheckId::Clickjacking]), Some(Verdict::Pass), "{before:?}");
+
+    second.abort();
+    let _ = second.await;
+    store.request_scan(&system_ctx(), id, None).await.unwrap();
+    let after = finished_scan(&store, id).await;
+    let run = store.scans(id, 1).await.unwrap().remove(0);
+    assert_eq!(run.status, mamori_store::scans::ScanStatus::Done, "the reachable URL's findings are kept");
+    let unscanned = after.targets.iter().find(|t| t.target.contains(&gone.to_string())).expect("the URL is reported");
+    assert_eq!(unscanned.checks.len(), CheckId::ALL.len(), "{unscanned:?}");
+    assert!(unscanned.checks.iter().all(|c| c.verdict == Verdict::Error), "{unscanned:?}");
+    assert_eq!(after.worst_of(&[CheckId::Clickjacking]), Some(Verdict::Error), "no pass stands for the URL");
+    let alerts = store.alerts(true).await.unwrap();
+    assert!(
+        alerts.iter().any(|a| a.kind == "scan.regression"
+            && a.subject.ends_with("headers.clickjacking")
+            && a.detail == "pass → error"),
+        "{alerts:?}"
+    );
     store.close().await;
     s.kill().await;
 }
