@@ -600,7 +600,9 @@ impl Store {
             return Err(StoreError::Stale);
         }
         if before.input.phase != input.phase {
-            let s = before;
+            // Judged on the registration the phase is entered with: the
+            // items that apply are those of the new attributes.
+            let s = &SystemRecord { input: input.clone(), ..before.clone() };
             if input.phase == Phase::Retired && disposal_records(&mut tx, s.id).await? == 0 {
                 let missing = checklist::WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal);
                 return Err(StoreError::Refused(missing));
@@ -619,7 +621,7 @@ impl Store {
                 .filter(|i| i.review == Review::Approved && with_evidence.contains(&i64::from(i.number)))
                 .map(|i| i.number)
                 .collect();
-            checklist::enter_phase(s.input.phase, input.phase, &applicable, &met).map_err(StoreError::Refused)?;
+            checklist::enter_phase(before.input.phase, input.phase, &applicable, &met).map_err(StoreError::Refused)?;
         }
         let a = &input.attrs;
         with_conn!(tx, c => {

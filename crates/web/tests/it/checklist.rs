@@ -1122,6 +1122,36 @@ async fn applicability_follows_the_seed_for_cloud_services_hardware_and_domains_
     }
 }
 
+/// A phase is entered on the registration it is entered with: one form
+/// that made a system a web system and put it into 本稼働 was judged on
+/// the old registration (no web system, so neither No.37 nor No.78
+/// applied) and went through with both unanswered.
+#[tokio::test]
+async fn entering_a_phase_is_judged_on_the_registration_it_is_entered_with() {
+    for app in App::each(Options::default()).await {
+        let (sys, _vendor) = supplied_system(&app, "申請受付システム").await;
+        let input = app.store.system(sys).await.unwrap().unwrap().input;
+        assert!(!input.attrs.web_system);
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (dept, vendor_org) = (input.department_id.to_string(), input.vendor_id.unwrap().to_string());
+        let seen = hidden_in(&officer.get(&format!("/systems/{sys}/edit")).await.body, "seen");
+        let form = [
+            ("name", "申請受付システム"),
+            ("department_id", dept.as_str()),
+            ("vendor_id", vendor_org.as_str()),
+            ("phase", "production"),
+            ("web_system", "on"),
+            ("seen", &seen),
+        ];
+        let r = officer.post(&format!("/systems/{sys}"), &form).await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the form again", app.backend);
+        assert!(r.body.contains("No.37、No.78"), "{}: both named: {}", app.backend, r.body);
+        let after = app.store.system(sys).await.unwrap().unwrap().input;
+        assert_eq!((after.phase, after.attrs.web_system), (Phase::Building, false), "{}: unchanged", app.backend);
+        app.close().await;
+    }
+}
+
 /// The phase a system is in moves with its duties: 本稼働 waits for No.37
 /// (unneeded accounts removed before operation) and No.78 (the
 /// vulnerability diagnosis) approved with their evidence; 廃止 waits for
