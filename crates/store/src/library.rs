@@ -8,7 +8,7 @@ use crate::audit::append;
 use crate::evidence::MAX_FILES_PER_ITEM;
 use crate::identity::Ctx;
 use crate::revision::Key;
-use crate::systems::lock_system;
+use crate::systems::{lock_system, system_event};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::checklist::{HistoryKind, SystemStatus, WorkflowError};
@@ -284,6 +284,7 @@ impl Store {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 AND pinned_revision IS NULL ORDER BY id"))
                 .bind(id).fetch_all(c).await?
         });
+        let mut changed = Vec::new();
         for l in links {
             let number = l.number as u32;
             let current: i64 = with_conn!(tx, c => {
@@ -296,30 +297,69 @@ impl Store {
                         store.evidence_changes_answer(tx, ctx, l.system_id, (number, Some(org)), change).await.map(drop)
                     })
                     .await?;
-            if !follows {
+            if follows {
+                // The answer changed: the system's trail names it (written
+                // last, once every system is locked: the chain is taken
+                // after the systems, never before).
+                changed.push(
+                    system_event(ctx, Action::AnswerSaved, l.system_id).changes(
+                        Changes::new()
+                            .with("number", number)
+                            .with("document", id)
+                            .with("revision", was + 1)
+                            .with("change", "document_revised"),
+                    ),
+                );
+            } else {
                 with_conn!(tx, c => {
                     sqlx::query("UPDATE document_link SET pinned_revision = $2 WHERE id = $1")
                         .bind(l.id).bind(was).execute(c).await?;
                 });
             }
         }
-        // A record of a system the organisation no longer keeps goes on
-        // showing the revision it showed.
-        let records: Vec<(i64, i64)> = with_conn!(tx, c => {
+        // A record of a system the organisation keeps shows the new
+        // revision: a change of the record, as a save by its keeper is
+        // (back to 確認待ち, its revision past any page that showed the
+        // old one). One of a system it no longer keeps goes on showing the
+        // revision it showed.
+        let records: Vec<(i64, i64, String, String)> = with_conn!(tx, c => {
             sqlx::query_as(
-                "SELECT rd.record_id, r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id \
+                "SELECT rd.record_id, r.system_id, r.kind, r.title FROM record_document rd JOIN record r ON r.id = rd.record_id \
                  WHERE rd.document_id = $1 AND rd.pinned_revision IS NULL ORDER BY r.system_id, rd.record_id",
             )
             .bind(id).fetch_all(c).await?
         });
-        for (record_id, system_id) in records {
+        for (record_id, system_id, kind, title) in records {
             let kept = crate::systems::parties_of(&mut tx, system_id).await?.is_some_and(|p| p.kept_by(org));
-            if !kept {
+            if kept {
+                lock_system(&mut tx, ctx, system_id).await?;
+                with_conn!(tx, c => {
+                    sqlx::query(
+                        "UPDATE record SET changed_after_approval = (changed_after_approval OR review_state = 'approved'), \
+                         review_state = 'pending', revision = revision + 1 WHERE id = $1",
+                    )
+                    .bind(record_id).execute(c).await?;
+                });
+                changed.push(
+                    system_event(ctx, Action::RecordSaved, system_id).changes(
+                        Changes::new()
+                            .with("record", kind)
+                            .with("title", title)
+                            .with("change", "document_revised")
+                            .with("id", record_id)
+                            .with("document", id)
+                            .with("revision", was + 1),
+                    ),
+                );
+            } else {
                 with_conn!(tx, c => {
                     sqlx::query("UPDATE record_document SET pinned_revision = $3 WHERE record_id = $1 AND document_id = $2")
                         .bind(record_id).bind(id).bind(was).execute(c).await?;
                 });
             }
+        }
+        for ev in changed {
+            append(&mut tx, ctx.now, ev).await?;
         }
         let ev = insert_revision(&mut tx, ctx, (id, &doc.title), was + 1, f).await?;
         tx.commit_audited(ctx.now, ev).await?;

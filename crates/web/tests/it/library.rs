@@ -284,6 +284,56 @@ async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_sy
     }
 }
 
+/// A new revision of a document behind an approved record changed what
+/// the record shows, and the approval stood (a stale page could even
+/// approve the new revision unseen); and the answers it changed on other
+/// systems were named nowhere in those systems' trail. The record now goes
+/// back to 確認待ち (marked as changed after approval), an approval made on
+/// the page shown before is refused, and every answer and record the
+/// revision changed has its own event on its system.
+#[tokio::test]
+async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_and_each_change_is_audited() {
+    use mamori_core::records::{RecordKind, RecordReview, Values};
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, v, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let values = Values([("name".to_owned(), "保守窓口".to_owned())].into());
+        let rec = app
+            .store
+            .save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (Some(vendor), &[doc.id]))
+            .await
+            .unwrap();
+        app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
+        let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+        app.store.review_record(&app.ctx(), (sys, rec, shown), RecordReview::Approved, "").await.unwrap();
+        let approved = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
+        // The page the office has open shows the approved record.
+        let open = approved.revision;
+
+        let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
+        assert_eq!(after.review, RecordReview::Pending, "{}: back to 確認待ち", app.backend);
+        assert!(after.changed_after_approval, "{}", app.backend);
+        let stale = app.store.review_record(&app.ctx(), (sys, rec, open), RecordReview::Approved, "").await;
+        assert!(matches!(stale, Err(mamori_store::StoreError::Stale)), "{}: {stale:?}", app.backend);
+
+        let trail = app.store.audit_recent(20).await.unwrap();
+        let on_system = |action: &str| {
+            trail.iter().any(|e| {
+                e.record.action == action
+                    && e.record.target_id.as_deref() == Some(sys.to_string().as_str())
+                    && e.record.changes.contains("document_revised")
+            })
+        };
+        assert!(on_system("answer.saved"), "{}: the answer's change: {trail:#?}", app.backend);
+        assert!(on_system("record.saved"), "{}: the record's change", app.backend);
+        app.close().await;
+    }
+}
+
 /// On PostgreSQL, deleting a document linked in two systems locked the
 /// second system while it held the audit chain: an answer saved in that
 /// system at the same moment waited for the chain while holding the
