@@ -170,17 +170,24 @@ pub async fn open_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
 }
 
 /// [`open_store`] for the commands that check what is there (`verify`,
-/// `audit verify`): a SQLite database that does not exist is a failure
-/// (exit 1), never one made afresh and found sound, as a mistyped data
-/// directory or a lost database file was.
+/// `audit verify`): a database that does not hold mamori's data (a SQLite
+/// file missing or empty, an empty PostgreSQL database) is a failure
+/// (exit 1), never one prepared afresh and found sound, as a mistyped data
+/// directory, a lost database file or a wiped database was.
 pub async fn open_existing_store(global: &GlobalArgs) -> Result<Store, ExitCode> {
-    if let Ok((_, DatabaseLocation::SqliteFile(path))) = config::data_location(global) {
-        if !path.exists() {
-            eprintln!(
-                "mamori: {} にデータベースがありません。データディレクトリ (--data-dir) を確かめてください (no database there: check the data directory)",
-                path.display()
-            );
-            return Err(ExitCode::from(EXIT_PROBLEM));
+    if let Ok((_, location)) = config::data_location(global) {
+        match location.holds_mamori().await {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!(
+                    "mamori: {location} に mamori のデータがありません。データディレクトリ (--data-dir) かデータベースの URL を確かめてください (no mamori data there: check the data directory or the database URL)"
+                );
+                return Err(ExitCode::from(EXIT_PROBLEM));
+            }
+            Err(e) => {
+                eprintln!("mamori: データベースを読めません (cannot read the database) {location}: {e}");
+                return Err(ExitCode::from(EXIT_PROBLEM));
+            }
         }
     }
     open_store(global).await

@@ -34,6 +34,38 @@ impl DatabaseLocation {
             _ => Err(StoreError::BadUrl(redact_url(url))),
         }
     }
+
+    /// Whether the database holds mamori's data (its migrations' table),
+    /// read without writing anything: a SQLite file is opened read-only
+    /// and never made. The commands that check what is there ask this
+    /// first, so that an empty file or database (a wiped one, a mistyped
+    /// name) is reported, never prepared afresh and found sound.
+    pub async fn holds_mamori(&self) -> Result<bool, StoreError> {
+        use sqlx::Connection;
+        Ok(match self {
+            DatabaseLocation::SqliteFile(path) => {
+                if !path.exists() {
+                    return Ok(false);
+                }
+                let options = SqliteConnectOptions::new().filename(path).read_only(true).busy_timeout(BUSY_TIMEOUT);
+                let mut c = sqlx::SqliteConnection::connect_with(&options).await?;
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_one(&mut c)
+                .await?;
+                c.close().await?;
+                n > 0
+            }
+            DatabaseLocation::Postgres(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                let found: bool =
+                    sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&mut c).await?;
+                c.close().await?;
+                found
+            }
+        })
+    }
 }
 
 /// Shows a location without the password of a PostgreSQL URL.

@@ -287,27 +287,50 @@ async fn verify_checks_the_schema_the_chain_and_every_stored_file_and_names_what
     assert!(!err.contains(&format!("証跡 #{}:", second - 1)), "the intact file is not named: {err}");
 }
 
-/// `mamori verify` and `mamori audit verify` on a data directory with no
-/// database (a mistyped `--data-dir`, or the database file lost) fail and
-/// create nothing. Before, each made a new database and reported it sound,
-/// and the recovery procedure reads exit 0 as "the data is intact".
+/// `mamori verify` and `mamori audit verify` where there is no mamori
+/// data (a mistyped `--data-dir`, the database file lost or left empty, an
+/// empty PostgreSQL database) fail and prepare nothing. Before, each made
+/// a new database (or migrated the empty one and imported the catalog)
+/// and reported it sound, and the recovery procedure reads exit 0 as "the
+/// data is intact".
 #[tokio::test]
-async fn verifying_a_data_directory_without_a_database_fails_and_creates_nothing() {
+async fn verifying_where_there_is_no_mamori_data_fails_and_prepares_nothing() {
     let root = tempfile::TempDir::new().unwrap();
     let typo = root.path().join("mamori-dat");
     let d = typo.to_str().unwrap();
     for cmd in [vec!["verify", "--data-dir", d], vec!["audit", "verify", "--data-dir", d]] {
         let (code, out, err) = run(&cmd).await;
         assert_eq!(code, 1, "{cmd:?}: {out}{err}");
-        assert!(err.contains("データベースがありません"), "{cmd:?}: {err}");
+        assert!(err.contains("mamori のデータがありません"), "{cmd:?}: {err}");
         assert!(!typo.exists(), "{cmd:?}: nothing created");
     }
-    // A data directory whose database file was lost, its key still there.
+    // A data directory whose database file was lost, its key still there;
+    // then the file there but empty.
     let (_keep, dir) = harness::started_once().await;
-    std::fs::remove_file(dir.join("mamori.db")).unwrap();
+    let db = dir.join("mamori.db");
+    std::fs::remove_file(&db).unwrap();
     let (code, _, err) = run(&["verify", "--data-dir", dir.to_str().unwrap()]).await;
     assert_eq!(code, 1, "{err}");
-    assert!(!dir.join("mamori.db").exists(), "not made afresh");
+    assert!(!db.exists(), "not made afresh");
+    std::fs::write(&db, b"").unwrap();
+    for cmd in [vec!["verify"], vec!["audit", "verify"]] {
+        let (code, out, err) = run(&[cmd.as_slice(), &["--data-dir", dir.to_str().unwrap()]].concat()).await;
+        assert_eq!(code, 1, "{cmd:?}: {out}{err}");
+        assert!(err.contains("mamori のデータがありません"), "{cmd:?}: {err}");
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "{cmd:?}: the empty file is left as it was");
+    }
+    // An empty PostgreSQL database (a wiped one, or a mistyped name).
+    let Some(url) = mamori_testkit::fresh_pg_database().await else { return };
+    let pg_dir = tempfile::TempDir::new().unwrap();
+    for cmd in [vec!["verify"], vec!["audit", "verify"]] {
+        let args = [cmd.as_slice(), &["--data-dir", pg_dir.path().to_str().unwrap(), "--database-url", &url]].concat();
+        let (code, out, err) = run(&args).await;
+        assert_eq!(code, 1, "{cmd:?}: {out}{err}");
+        assert!(err.contains("mamori のデータがありません"), "{cmd:?}: {err}");
+    }
+    let location = mamori_store::DatabaseLocation::Postgres(url.clone());
+    assert!(!location.holds_mamori().await.unwrap(), "nothing migrated into it");
+    mamori_testkit::drop_pg_database(&url).await;
 }
 
 /// Settings far beyond any use are refused with a message, as 0 is: a
