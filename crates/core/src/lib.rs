@@ -40,6 +40,7 @@ pub mod policy;
 pub mod records;
 pub mod report;
 pub mod scope;
+pub mod text;
 pub mod totp;
 pub mod verification;
 pub mod vulns;

@@ -200,10 +200,10 @@ pub const MAX_EVIDENCE_CHARS: usize = 200;
 pub const MAX_LISTED: usize = 20;
 
 /// `text` cut to `max` characters (an ellipsis says so), with control
-/// characters (an escape sequence would rewrite an operator's terminal)
+/// characters and the marks that reorder text ([`crate::text::hidden`])
 /// shown as U+FFFD.
 pub fn bounded_text(text: &str, max: usize) -> String {
-    let shown = |c: char| if c.is_control() { '\u{fffd}' } else { c };
+    let shown = |c: char| if crate::text::hidden(c) { '\u{fffd}' } else { c };
     let mut out: String = text.chars().take(max).map(shown).collect();
     if text.chars().nth(max).is_some() {
         out.push('…');
@@ -337,6 +337,8 @@ mod tests {
         assert_eq!(c.summary.chars().count(), MAX_SUMMARY_CHARS + 1, "cut, with an ellipsis");
         assert!(c.summary.starts_with("session id in URL: /?sid=\u{fffd}[2K") && c.summary.ends_with('…'));
         assert!(!c.summary.chars().any(char::is_control));
+        let turned = CheckResult::new(CheckId::Cookies, &[44], Verdict::Fail, "no Secure: SESS\u{202E}abc", json!({}));
+        assert_eq!(turned.summary, "no Secure: SESS\u{fffd}abc", "a mark that reorders text is shown, not obeyed");
         let found = c.evidence["found"][0].as_str().unwrap();
         assert_eq!(found.chars().count(), MAX_EVIDENCE_CHARS + 1);
         assert_eq!(c.evidence["links"].as_array().unwrap().len(), MAX_LISTED);

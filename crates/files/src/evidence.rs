@@ -115,13 +115,9 @@ const MACRO_ENABLED: &[&str] = &["xlsm", "xltm", "xlam", "docm", "dotm", "pptm",
 /// Archives: one inside a ZIP would carry past [`admit`] what it cannot see.
 const ARCHIVES: &[&str] = &["zip", "7z", "rar", "lzh", "lha", "cab", "arj", "tar", "gz", "tgz", "bz2", "xz", "zst"];
 
-/// Characters a file name must not carry: control characters, and the
-/// marks that reorder text (`請求書\u{202E}fdp.exe` reads `請求書exe.pdf`),
+/// Characters a file name must not carry ([`mamori_core::text::hidden`]),
 /// so that a name shows what the file is.
-pub fn hidden_in_names(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+pub use mamori_core::text::hidden as hidden_in_names;
 
 /// The last extension of a name as Windows reads it (trailing dots and
 /// spaces dropped), in lower case; `None` when there is none.
@@ -468,16 +464,6 @@ mod tests {
         let plain =
             zip_of(&[("手順書.pdf", ""), ("画面/一覧.png", ""), ("メモ.txt", ""), ("表.xlsx", ""), ("README", "")]);
         assert_eq!(admit(&plain, "資料.zip"), Ok(Kind::Zip));
-    }
-
-    #[test]
-    fn names_lose_the_marks_that_reorder_text() {
-        for c in ['\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{1b}'] {
-            assert!(hidden_in_names(c), "{:?}", c);
-        }
-        for c in ['a', '請', '.', ' ', '\u{3000}', '・'] {
-            assert!(!hidden_in_names(c), "{:?}", c);
-        }
     }
 
     #[test]
