@@ -80,6 +80,7 @@ impl Fetcher {
             Some(p) => format!("{}:{p}", u.host_str().unwrap_or_default()),
             None => u.host_str().unwrap_or_default().to_owned(),
         };
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let go = async {
             let tcp =
                 tokio::net::TcpStream::connect(SocketAddr::new(self.ip, port)).await.map_err(|e| e.to_string())?;
@@ -103,26 +104,36 @@ impl Fetcher {
                 .header("user-agent", USER_AGENT)
                 .body(http_body_util::Empty::<hyper::body::Bytes>::new())
                 .map_err(|e| e.to_string())?;
-            let mut res = sender.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = res.status().as_u16();
-            let headers = res.headers().clone();
-            let mut bytes = Vec::new();
-            while let Some(frame) = res.body_mut().frame().await {
-                let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() else { continue };
+            let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((res, conn))
+        };
+        let (mut res, conn) = tokio::time::timeout_at(deadline, go).await.map_err(|_| "timed out".to_owned())??;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let mut bytes = Vec::new();
+        // The status and headers arrived: they are the answer, with what of
+        // the body came before it broke off or the time ran out.
+        let read = async {
+            while let Some(Ok(frame)) = res.body_mut().frame().await {
+                let Ok(data) = frame.into_data() else { continue };
                 let room = MAX_BODY - bytes.len();
                 bytes.extend_from_slice(&data[..data.len().min(room)]);
                 if bytes.len() == MAX_BODY {
                     break;
                 }
             }
-            conn.abort();
-            Ok(Fetched { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
         };
-        tokio::time::timeout(self.timeout, go).await.map_err(|_| "timed out".to_owned())?
+        let _ = tokio::time::timeout_at(deadline, read).await;
+        conn.abort();
+        Ok(Fetched { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
     }
 
     /// GET a URL; the body is read up to [`MAX_BODY`] and the connection is
-    /// dropped there, so an endless body costs no more than that.
+    /// dropped there, so an endless body costs no more than that. Once the
+    /// status and headers arrived, they are the answer, with what of the
+    /// body came before it broke off or the time ran out: a page that
+    /// breaks off (an exposed file served short, an error page cut by the
+    /// crash it reports) is still the page it began, never "not answered".
     pub async fn get(&self, url: &str) -> Result<Fetched, String> {
         if let (Some(connector), true) = (&self.legacy, url.starts_with("https://")) {
             return self.legacy_get(connector, url).await;
@@ -131,7 +142,7 @@ impl Fetcher {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let mut bytes = Vec::new();
-        while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+        while let Ok(Some(chunk)) = r.chunk().await {
             let room = MAX_BODY - bytes.len();
             bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if bytes.len() == MAX_BODY {

@@ -1028,6 +1028,48 @@ async fn passive(port: u16) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"))
 }
 
+/// A page whose status and headers arrive and whose body then breaks off
+/// (announced longer than it is, the connection closed) was thrown away
+/// whole, as if the path had not answered: an exposed `.git/config` served
+/// short and a stack trace cut by the crash it reports both passed. They
+/// are the pages they began, and fail.
+#[tokio::test]
+async fn a_page_that_breaks_off_is_judged_on_what_arrived() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let Ok(n) = s.read(&mut buf).await else { return };
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+                // Announced as 4,096 bytes, cut after the first line or two.
+                let short = |status: &str, body: &str| {
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 4096\r\ncontent-type: text/plain\r\n\r\n{body}")
+                };
+                let reply = match path.as_str() {
+                    "/" => http_page("", "<html><body>ok</body></html>"),
+                    "/.git/config" => short("200 OK", "[core]\n\trepositoryformatversion = 0\n"),
+                    "/%ZZ" => {
+                        short("500 Internal Server Error", "Traceback (most recent call last):\n  File \"app.py\"")
+                    }
+                    _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
+                };
+                let _ = s.write_all(reply.as_bytes()).await;
+                // The connection ends here, short of what was announced.
+            });
+        }
+    });
+    let v = passive(port).await;
+    expect(&v, &[("paths.exposed", "fail"), ("errors.detail", "fail")]);
+    let checks = v["targets"][0]["checks"].as_array().unwrap();
+    let summary = |id: &str| checks.iter().find(|c| c["id"] == id).unwrap()["summary"].as_str().unwrap().to_owned();
+    assert!(summary("paths.exposed").contains("/.git/config"), "{}", summary("paths.exposed"));
+    assert!(summary("errors.detail").contains("traceback"), "{}", summary("errors.detail"));
+}
+
 /// Items 38②, 45 and 42② read from the pages the scan fetches anyway: a
 /// password field must be type=password, every POST form should carry a
 /// hidden token, and the session cookie handed to each new visitor must be
