@@ -8,7 +8,8 @@ use mamori_core::identity::Permission;
 use mamori_core::jst::JST;
 use mamori_core::verification::CheckId;
 use mamori_core::yearly::{
-    due_date, due_state, years_to_watch, DueState, OpenItem, SignoffKind, YearlyReport, YearlySignoff, PORTS_HIDDEN,
+    due_date, due_state, years_to_watch, DueState, Frozen, OpenItem, SignoffKind, YearlyReport, YearlySignoff,
+    PORTS_HIDDEN, SCAN_SECTION,
 };
 use mamori_store::scans::ScanStatus;
 
@@ -136,7 +137,29 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             ]
         })
         .collect();
+    // Received with what it said then: shown from that, as it was (the
+    // open ports' details still for those who may see them only).
+    let frozen = match &received {
+        Some(_) => match store.yearly_frozen(s.id, year).await? {
+            Some(json) => {
+                let mut f: Frozen = serde_json::from_str(&json)
+                    .map_err(|e| mamori_store::StoreError::Corrupt(format!("yearly report {}/{year}: {e}", s.id)))?;
+                if !port_details {
+                    let ports = mamori_core::report::check_word(CheckId::Ports);
+                    for row in f.sections.get_mut(SCAN_SECTION).into_iter().flatten() {
+                        if row.get(2).is_some_and(|c| c == ports) && row.len() > 4 {
+                            row[4] = PORTS_HIDDEN.to_owned();
+                        }
+                    }
+                }
+                Some(f)
+            }
+            None => None,
+        },
+        None => None,
+    };
     Ok(YearlyReport {
+        frozen,
         as_of,
         records,
         software,
@@ -171,11 +194,18 @@ pub async fn set_month(op: &Op<'_>, id: i64, month: u8) -> Result<(), Refused> {
     Ok(op.store.set_report_month(&op.ctx(), id, month).await?)
 }
 
-/// The security office records the year's report as received (once).
-pub async fn receive(op: &Op<'_>, id: i64, year: i32) -> Result<(), Refused> {
+/// The security office records the year's report as received (once),
+/// with what it says now: shown from then on as it was received.
+pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<(), Refused> {
     op.require(Permission::ManageSystems)?;
-    system(op, id).await?;
-    Ok(op.store.receive_yearly(&op.ctx(), id, year).await?)
+    let mut r = report(op, id, year, default).await?;
+    if r.received.is_some() {
+        return Err(Refused::Taken);
+    }
+    r.received = Some((op.who.login.clone(), op.now));
+    let frozen = serde_json::to_string(&r.freeze())
+        .map_err(|e| mamori_store::StoreError::Corrupt(format!("yearly report {id}/{year}: {e}")))?;
+    Ok(op.store.receive_yearly(&op.ctx(), id, year, Some(&frozen)).await?)
 }
 
 /// A yearly report that needs attention: due soon or overdue.

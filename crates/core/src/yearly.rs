@@ -111,7 +111,23 @@ pub struct YearlyReport {
     /// 69–79): kind, name, date watched, facts.
     pub records: Vec<[String; 4]>,
     pub generated_at: time::OffsetDateTime,
+    /// What the report said when the office received it: shown in place
+    /// of what it would say now ([`YearlyReport::header`],
+    /// [`YearlyReport::sections`]).
+    pub frozen: Option<Frozen>,
 }
+
+/// A report's words when it was received: the values of its header and
+/// the rows of its sections, in order. Kept with the receipt, so that a
+/// received report does not change afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Frozen {
+    pub header: Vec<String>,
+    pub sections: Vec<Vec<Vec<String>>>,
+}
+
+/// The place of the latest scan among [`YearlyReport::sections`].
+pub const SCAN_SECTION: usize = 2;
 
 /// What a report says in place of the open ports to a person who may not
 /// see them (which ports are open is a map of the network).
@@ -149,8 +165,37 @@ pub struct Section {
 }
 
 impl YearlyReport {
+    /// What the report says now, to be kept with its receipt.
+    pub fn freeze(&self) -> Frozen {
+        Frozen {
+            header: self.header().into_iter().map(|(_, v)| v).collect(),
+            sections: self.sections().into_iter().map(|s| s.rows).collect(),
+        }
+    }
+
     /// The header block: label and value.
     pub fn header(&self) -> Vec<(&'static str, String)> {
+        let mut lines = self.header_now();
+        if let Some(f) = self.frozen.as_ref().filter(|f| f.header.len() == lines.len()) {
+            for (line, value) in lines.iter_mut().zip(&f.header) {
+                line.1.clone_from(value);
+            }
+        }
+        lines
+    }
+
+    /// The document's parts, in order.
+    pub fn sections(&self) -> Vec<Section> {
+        let mut sections = self.sections_now();
+        if let Some(f) = self.frozen.as_ref().filter(|f| f.sections.len() == sections.len()) {
+            for (section, rows) in sections.iter_mut().zip(&f.sections) {
+                section.rows.clone_from(rows);
+            }
+        }
+        sections
+    }
+
+    fn header_now(&self) -> Vec<(&'static str, String)> {
         use crate::jst::{format_jst, format_jst_date};
         let mut lines = self.system.lines();
         lines.truncate(4);
@@ -167,8 +212,7 @@ impl YearlyReport {
         lines
     }
 
-    /// The document's parts, in order.
-    pub fn sections(&self) -> Vec<Section> {
+    fn sections_now(&self) -> Vec<Section> {
         use crate::jst::{format_jst, format_jst_date};
         let signoffs = SignoffKind::ALL
             .iter()

@@ -71,6 +71,16 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // A received report does not change afterwards: its year takes no
+        // sign-off more (one that meets the receipt is not in what was
+        // received, which is what the report shows from then on).
+        let received: i64 = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM yearly_report WHERE system_id = $1 AND year = $2")
+                .bind(system_id).bind(i64::from(year)).fetch_one(c).await?
+        });
+        if received > 0 {
+            return Err(StoreError::Taken);
+        }
         // The same one sent again within a minute is the first.
         let since = tx.signoff_window("review_signoff", &ctx.actor.login, ctx.now).await?;
         let again: Option<i64> = with_conn!(tx, c => {
@@ -136,13 +146,33 @@ impl Store {
         Ok(rows.into_iter().filter_map(|(s, y)| Some((s, i32::try_from(y).ok()?))).collect())
     }
 
-    /// Records the report of a system's year as received (once: `Taken` after).
-    pub async fn receive_yearly(&self, ctx: &Ctx, system_id: i64, year: i32) -> Result<(), StoreError> {
+    /// What the report of a system's year said when it was received (the
+    /// JSON [`Store::receive_yearly`] kept), if it was.
+    pub async fn yearly_frozen(&self, system_id: i64, year: i32) -> Result<Option<String>, StoreError> {
+        let row: Option<Option<String>> = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT frozen FROM yearly_report WHERE system_id = $1 AND year = $2")
+                .bind(system_id).bind(i64::from(year)).fetch_optional(c).await?
+        })?;
+        Ok(row.flatten())
+    }
+
+    /// Records the report of a system's year as received, with what it
+    /// said then (`frozen`, JSON; `None` as receipts were recorded before
+    /// it was kept), once: `Taken` after.
+    pub async fn receive_yearly(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        year: i32,
+        frozen: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         with_conn!(tx, c => {
-            sqlx::query("INSERT INTO yearly_report (system_id, year, received_by, received_at_us) VALUES ($1, $2, $3, $4)")
-                .bind(system_id).bind(i64::from(year)).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now))
-                .execute(c).await.map_err(unique)?;
+            sqlx::query(
+                "INSERT INTO yearly_report (system_id, year, received_by, received_at_us, frozen) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(system_id).bind(i64::from(year)).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(frozen)
+            .execute(c).await.map_err(unique)?;
         });
         let ev =
             ctx.event_on(Action::YearlyReportReceived, "system", system_id).changes(Changes::new().with("year", year));

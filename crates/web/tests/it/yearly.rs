@@ -168,9 +168,80 @@ async fn reminders_reach_every_dashboard_from_thirty_days_before_until_the_repor
         let body = officer.get("/dashboard").await.body;
         assert!(reminded(&body) && body.contains("日超過"), "{body}");
         let year = today.year();
-        app.store.receive_yearly(&ctx, sys, year).await.unwrap();
+        app.store.receive_yearly(&ctx, sys, year, None).await.unwrap();
         let body = officer.get("/dashboard").await.body;
         assert!(!body.contains(&format!("/systems/{sys}/yearly?year={year}")), "received: no more reminder");
+        app.close().await;
+    }
+}
+
+/// A received report does not change afterwards. It was made again at
+/// each view: a party that signed off the year after the receipt, or
+/// answered an open item (not yet approved), or a scan run since, changed
+/// what the office had received, and nothing showed it. The report is kept
+/// as it was at the receipt and shown from that; the year takes no sign-off
+/// more, and its form is gone.
+#[tokio::test]
+async fn a_received_yearly_report_stays_as_it_was_received() {
+    use mamori_core::checklist::{AnswerInput, AnswerStatus};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let ctx = app.ctx();
+        let open = AnswerInput {
+            status: AnswerStatus::Partial,
+            measures: "一部の端末で対応済".into(),
+            planned: Some(time::macros::date!(2020 - 01 - 31)),
+            reason: String::new(),
+        };
+        app.store.save_answer(&ctx, sys, 4, &open).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let year = app.now().to_offset(JST).year();
+        let path = format!("/systems/{sys}/yearly?year={year}");
+        officer.get(&path).await;
+        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let received = officer.get(&path).await.body;
+        assert!(received.contains("一部の端末で対応済"), "{}", app.backend);
+
+        // After the receipt: a sign-off, the open item answered, a scan.
+        let page = vendor.get(&path).await.body;
+        assert!(!page.contains("/signoffs"), "{}: no sign-off form for a received year", app.backend);
+        let r = sign(&vendor, sys, year, "logs", "後から記録").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        assert!(r.body.contains("この年の年次報告は受領済みです"), "{}: {}", app.backend, r.body);
+        assert!(app.store.signoffs(sys, year).await.unwrap().is_empty(), "{}: nothing recorded", app.backend);
+        let done = AnswerInput { status: AnswerStatus::Done, measures: "全端末で対応".into(), ..open };
+        app.store.save_answer(&ctx, sys, 4, &done).await.unwrap();
+        app.store.request_scan(&ctx, sys, None).await.unwrap();
+        let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("the queued scan");
+        let check = mamori_core::verification::CheckResult::new(
+            mamori_core::verification::CheckId::TlsVersions,
+            &[57],
+            mamori_core::verification::Verdict::Pass,
+            "TLS 1.2 and 1.3 only",
+            serde_json::json!({}),
+        );
+        let report = mamori_core::verification::ScanReport {
+            targets: vec![mamori_core::verification::TargetReport {
+                target: "https://127.0.0.1:9/".into(),
+                checks: vec![check],
+            }],
+            errors: vec![],
+        };
+        app.store.finish_scan(&app.system_ctx(), &run, true, &report, "test").await.unwrap();
+
+        for c in [&officer, &vendor] {
+            let page = c.get(&path).await.body;
+            assert!(page.contains("一部の端末で対応済") && !page.contains("全端末で対応"), "{}: {page}", app.backend);
+            assert!(!page.contains("後から記録") && !page.contains("TLS 1.2 and 1.3 only"), "{}", app.backend);
+            let print = c.get(&format!("/systems/{sys}/yearly/report?year={year}")).await.body;
+            assert!(print.contains("一部の端末で対応済") && !print.contains("TLS 1.2 and 1.3 only"), "{}", app.backend);
+        }
+        let xlsx =
+            officer.http.get(format!("{}/systems/{sys}/yearly.xlsx?year={year}", app.base)).send().await.unwrap();
+        let cells = texts(xlsx.bytes().await.unwrap().to_vec());
+        assert!(cells.iter().any(|c| c == "一部の端末で対応済"), "{}: {cells:?}", app.backend);
+        assert!(!cells.iter().any(|c| c == "全端末で対応"), "{}", app.backend);
         app.close().await;
     }
 }
@@ -213,6 +284,13 @@ async fn the_yearly_report_shows_which_ports_are_open_to_the_officer_only() {
             assert_eq!(shown(c).await, [false; 3], "{who} on {}", app.backend);
         }
         assert_eq!(shown(&officer).await, [true; 3], "{}", app.backend);
+        // Received, the report is shown as it was then: to the same eyes.
+        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        for (who, c) in [("vendor", &vendor), ("department", &staff), ("auditor", &auditor)] {
+            assert_eq!(shown(c).await, [false; 3], "{who}, received, on {}", app.backend);
+        }
+        assert_eq!(shown(&officer).await, [true; 3], "received, on {}", app.backend);
         app.close().await;
     }
 }

@@ -65,7 +65,7 @@ async fn yearly_page(page: &Page, who: &Acting, id: i64, year: i32, errors: Form
         sections: r.sections(),
         state,
         attention,
-        can_sign: who.person.can(Permission::SignOffReviews),
+        can_sign: who.person.can(Permission::SignOffReviews) && r.received.is_none(),
         can_manage: who.person.can(Permission::ManageSystems),
         kinds: SignoffKind::ALL.iter().map(|k| (k.as_str(), k.word())).collect(),
         months: (1..=12).collect(),
@@ -143,8 +143,12 @@ pub async fn sign_off(page: Page, who: Acting, Path(id): Path<i64>, Form(form): 
     }
     let comment = errors.check(&t, "comment", "field-comment", parse_multiline(&form.comment, 1, 2000));
     if let (Some(kind), Some(comment), true) = (kind, comment, errors.is_empty()) {
-        yearly_op::sign_off(&who.op(&page), id, year, kind, &comment).await?;
-        return done(&page, "yearly-signed-off", &format!("/systems/{id}/yearly?year={year}")).await;
+        match yearly_op::sign_off(&who.op(&page), id, year, kind, &comment).await {
+            Ok(()) => return done(&page, "yearly-signed-off", &format!("/systems/{id}/yearly?year={year}")).await,
+            // Received meanwhile: the report does not change afterwards.
+            Err(Refused::Taken) => errors.add("kind", t.get("yearly-received-already")),
+            Err(e) => return Err(e.into()),
+        }
     }
     yearly_page(&page, &who, id, year, errors).await
 }
@@ -159,7 +163,7 @@ pub struct ReceiveForm {
 pub async fn receive(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<ReceiveForm>) -> Reply {
     let year = year_of(&page, &form.year);
     let back = format!("/systems/{id}/yearly?year={year}");
-    match yearly_op::receive(&who.op(&page), id, year).await {
+    match yearly_op::receive(&who.op(&page), id, year, page.config.report_month).await {
         Ok(()) => done(&page, "yearly-received-saved", &back).await,
         Err(Refused::Taken) => done(&page, "yearly-received-already", &back).await,
         Err(e) => Err(e.into()),
