@@ -362,11 +362,15 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Ma
 
 /// Loads the archive into `store` after [`check`] passed: one
 /// transaction, each chunk's hash checked again before its rows go in.
+/// Loads the archive at `path` into `store` (empty, or emptied by the
+/// load) in one transaction, `event` (the restore) appended to the
+/// restored audit log in it.
 pub async fn load(
     store: &Store,
     path: &Path,
     passphrase: Option<&Passphrase>,
     manifest: &Manifest,
+    event: mamori_core::audit::NewEvent,
 ) -> anyhow::Result<()> {
     let columns: BTreeMap<&str, &Vec<String>> = manifest.tables.iter().map(|t| (t.name.as_str(), &t.columns)).collect();
     let mut restore = store.restore().await?;
@@ -405,7 +409,7 @@ pub async fn load(
     if chunks.next().is_some() {
         return Err(damaged());
     }
-    restore.finish().await?;
+    restore.finish(time::OffsetDateTime::now_utc(), event).await?;
     Ok(())
 }
 

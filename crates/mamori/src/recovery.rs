@@ -258,6 +258,14 @@ async fn restore_into(
             return ExitCode::from(EXIT_PROBLEM);
         }
     }
+    let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+    let archive = args.from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut loaded = Changes::new()
+        .with("step", "loaded")
+        .with("archive", archive.as_str())
+        .with("taken_at", manifest.taken_at.as_str())
+        .with("rows", rows as i64)
+        .with("data_sha256", manifest.data_sha256.as_str());
     match store.data_rows().await {
         Ok(0) => {}
         Ok(n) if !args.force => {
@@ -274,11 +282,20 @@ async fn restore_into(
                     .map_err(|e| e.to_string()),
                 Err(errors) => Err(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
             };
-            match kept {
-                Ok(path) => outln!(
-                    "復元先の監査ログを保管しました (the target's audit log, kept): {}\n復元先のデータを置き換えます (--force: replacing the target's data)",
-                    path.display()
-                ),
+            let ends = store.audit_chain_ends().await.map_err(|e| e.to_string());
+            match kept.and_then(|path| ends.map(|ends| (path, ends))) {
+                Ok((path, ends)) => {
+                    // The restored log says what it replaced, and where that went.
+                    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    loaded = loaded
+                        .with("replaced_head_seq", ends.head_seq)
+                        .with("replaced_head_hash", ends.head_hash.as_str())
+                        .with("replaced_log_file", file);
+                    outln!(
+                        "復元先の監査ログを保管しました (the target's audit log, kept): {}\n復元先のデータを置き換えます (--force: replacing the target's data)",
+                        path.display()
+                    )
+                }
                 Err(e) => {
                     eprintln!("mamori: 復元先の監査ログを保管できません。何も変更していません (cannot keep the target's audit log; nothing was changed): {e}");
                     return ExitCode::from(EXIT_PROBLEM);
@@ -296,7 +313,11 @@ async fn restore_into(
         );
         return ExitCode::from(EXIT_PROBLEM);
     }
-    if let Err(e) = backup::load(store, &args.from, passphrase, manifest).await {
+    let ctx = console_ctx();
+    let event = NewEvent::new(ctx.actor, ctx.origin, Action::DataRestored, Outcome::Success)
+        .target("backup", "mamori")
+        .changes(loaded);
+    if let Err(e) = backup::load(store, &args.from, passphrase, manifest, event).await {
         match keys.map(KeysToPlace::undo) {
             Some(Err(undo)) => eprintln!(
                 "mamori: 復元に失敗しました。データは変更していませんが、鍵ファイルに加えたバックアップの鍵を戻せませんでした (restore failed; the data is unchanged, the archive's keys stay in the key file: {undo}): {e:#}"
@@ -310,7 +331,9 @@ async fn restore_into(
         Ok(counts) => {
             for t in &manifest.tables {
                 let here = counts.iter().find(|c| c.0 == t.name).map_or(-1, |c| c.1);
-                if here != t.rows as i64 {
+                // The restore's own event was written with the data.
+                let expected = t.rows as i64 + i64::from(t.name == "audit_event");
+                if here != expected {
                     eprintln!("  {}: {here} 行、バックアップは {} 行 (row count differs)", t.name, t.rows);
                     failed = true;
                 }
@@ -322,14 +345,10 @@ async fn restore_into(
         }
     }
     failed |= crate::verify::chain_and_files(store).await;
-    let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
-    let changes = Changes::new()
-        .with("archive", args.from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-        .with("taken_at", manifest.taken_at.as_str())
-        .with("rows", rows as i64)
-        .with("data_sha256", manifest.data_sha256.as_str())
-        .with("verified", !failed);
-    record(store, Action::DataRestored, if failed { Outcome::Failure } else { Outcome::Success }, changes).await;
+    let changes = Changes::new().with("step", "verified").with("archive", archive).with("verified", !failed);
+    if !record(store, Action::DataRestored, if failed { Outcome::Failure } else { Outcome::Success }, changes).await {
+        failed = true;
+    }
     if failed {
         eprintln!("mamori: 復元しましたが、検証で問題が見つかりました (restored, but verification found problems)");
         ExitCode::from(EXIT_PROBLEM)
@@ -339,10 +358,15 @@ async fn restore_into(
     }
 }
 
-async fn record(store: &Store, action: Action, outcome: Outcome, changes: Changes) {
+/// Writes the event; `false` (and says so) when it could not.
+async fn record(store: &Store, action: Action, outcome: Outcome, changes: Changes) -> bool {
     let ctx = console_ctx();
     let event = NewEvent::new(ctx.actor, ctx.origin, action, outcome).target("backup", "mamori").changes(changes);
-    if let Err(e) = store.audit_record(ctx.now, event).await {
-        eprintln!("mamori: 監査ログに記録できません (cannot write the audit event): {e}");
+    match store.audit_record(ctx.now, event).await {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("mamori: 監査ログに記録できません (cannot write the audit event): {e}");
+            false
+        }
     }
 }

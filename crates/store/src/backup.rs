@@ -330,8 +330,14 @@ impl Restore {
 
     /// Checks that each data key the restored rows name is held and is the
     /// same key, moves each PostgreSQL identity past the largest id
-    /// restored, then commits.
-    pub async fn finish(mut self) -> Result<(), StoreError> {
+    /// restored, appends `event` (the restore itself) to the restored audit
+    /// log, then commits: the data and the record that it was restored
+    /// land together, or neither does.
+    pub async fn finish(
+        mut self,
+        now: time::OffsetDateTime,
+        event: mamori_core::audit::NewEvent,
+    ) -> Result<(), StoreError> {
         let before = self.revision_before;
         crate::with_conn!(self.tx, c => {
             sqlx::query("UPDATE data_revision SET n = (CASE WHEN n > $1 THEN n ELSE $1 END) + 1 WHERE id = 1")
@@ -362,6 +368,7 @@ impl Restore {
                 sqlx::query(&sql).bind(&table).bind(&column).execute(&mut **t).await?;
             }
         }
+        crate::audit::append(&mut self.tx, now, event).await?;
         self.tx.commit().await
     }
 }

@@ -36,14 +36,14 @@ async fn rows_of(store: &Store) -> Rows {
 }
 
 /// A restored database's rows without what the restore itself added: its
-/// `data.restored` event, the chain head it moved, and the revision
+/// `data.restored` events, the chain head they moved, and the revision
 /// counter its writes counted up.
 fn without_the_restore(mut rows: Rows, archive: &Path) -> Rows {
     let name = archive.file_name().unwrap().to_str().unwrap();
     let events = rows.get_mut("audit_event").unwrap();
     let n = events.len();
     events.retain(|e| !(e.contains("Text(\"data.restored\")") && e.contains(name)));
-    assert_eq!(events.len() + 1, n, "one restore event");
+    assert_eq!(events.len() + 2, n, "the restore's two events: loaded, then verified");
     rows.remove("audit_chain");
     rows.remove("data_revision");
     rows
@@ -475,7 +475,7 @@ async fn a_restore_refused_for_a_target_holding_data_leaves_its_key_file_as_it_w
 /// whole log is first written to the audit archive directory, and the
 /// restore says where.
 #[tokio::test]
-async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_before_replacing_it() {
+async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_and_the_restored_log_names_it() {
     use std::io::Read;
     let root = TempDir::new().unwrap();
     let source = demo_source(root.path()).await;
@@ -485,6 +485,7 @@ async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_before_replacin
         NewEvent::new(Actor::system(), Origin::default(), mamori_core::audit::Action::ConfigError, Outcome::Failure)
             .target("write", "after-the-backup");
     store.audit_record(time::OffsetDateTime::now_utc(), late).await.unwrap();
+    let replaced = store.audit_chain_ends().await.unwrap();
     store.close().await;
 
     let pass = pass_file(root.path());
@@ -507,6 +508,18 @@ async fn a_forced_restore_keeps_the_target_s_audit_log_as_a_file_before_replacin
     let events = restored.audit_recent(100_000).await.unwrap();
     let late = events.iter().filter(|e| e.record.target_id.as_deref() == Some("after-the-backup")).count();
     assert_eq!(late, 0, "the backup's log is in place");
+    // The restored log records the restore, written with the data: what it
+    // replaced (the chain's head then) and where that log went; then the
+    // verification's result.
+    let restores: Vec<&str> =
+        events.iter().filter(|e| e.record.action == "data.restored").map(|e| e.record.changes.as_str()).collect();
+    assert_eq!(restores.len(), 2, "{restores:?}");
+    let (verified, loaded) = (restores[0], restores[1]);
+    let file = kept[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(loaded.contains("\"step\":\"loaded\"") && loaded.contains(&file), "{loaded}");
+    assert!(loaded.contains(&format!("\"replaced_head_seq\":{}", replaced.head_seq)), "{loaded}");
+    assert!(loaded.contains(&replaced.head_hash), "{loaded}");
+    assert!(verified.contains("\"step\":\"verified\"") && verified.contains("\"verified\":true"), "{verified}");
     restored.close().await;
 }
 
