@@ -196,6 +196,9 @@ pub enum WorkflowError {
     /// The system cannot enter this phase without a record of this kind
     /// (廃止 without the disposal record).
     MissingRecord(Phase, crate::records::RecordKind),
+    /// A record the security office approved (now or before its last
+    /// change) is removed by the office only: its keepers change it.
+    RecordApproved,
 }
 
 /// What a round's due date calls for on a given day, while the answers

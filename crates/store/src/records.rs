@@ -254,10 +254,16 @@ impl Store {
 
     /// Removes a record (a version marks it removed). The disposal record
     /// of a 廃止 system is its item 79 and stays while it is the only one.
-    pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
+    /// One the office approved (now, or before its last change) is removed
+    /// only `by_office`: a keeper's removal would take it out of the
+    /// review unseen.
+    pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64, by_office: bool) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let s = lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        if !by_office && (before.review == RecordReview::Approved || before.changed_after_approval) {
+            return Err(StoreError::Refused(WorkflowError::RecordApproved));
+        }
         if before.kind == RecordKind::Disposal
             && s.input.phase == Phase::Retired
             && disposal_records(&mut tx, s.id).await? == 1

@@ -1109,6 +1109,7 @@ records-approve = Approve
 records-return = Return
 records-reviewed = The review of the record was saved.
 records-note-required = Write a comment to return a record (at most 1000 characters).
+records-approved-kept = A record the security office has approved is removed by the office only. If it has changed, edit the record (it goes back to awaiting review).
 records-disposal-kept = The disposal record (No.79) of a retired system cannot be removed while it is the only one.
 records-review-stale = The record changed after the page was shown. Read it as it is now, then decide again.
 records-changed-meanwhile = Someone else changed this record after the page was opened, so nothing was saved. What you typed is kept; check the change in the list of records, then save again.

@@ -185,12 +185,8 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), get(records::record)),
         entry(p.clone(), "/systems/{id}/records/{rid}", Permission(AnswerChecklist), post(records::save_record)),
         entry(p.clone(), "/systems/{id}/records/{rid}/review", Permission(ReviewAnswers), post(records::review_record)),
-        entry(
-            p.clone(),
-            "/systems/{id}/records/{rid}/remove",
-            Permission(AnswerChecklist),
-            post(records::remove_record),
-        ),
+        // The keepers of the system and the security office; decided in the operation.
+        entry(p.clone(), "/systems/{id}/records/{rid}/remove", Permission(ViewSystems), post(records::remove_record)),
         // The keepers of the system and the security office; decided in the operation.
         entry(p.clone(), "/systems/{id}/vulns/{mid}", Permission(ViewSystems), post(inventory::decide)),
         entry(g.clone(), "/feeds", Permission(ManageCatalog), get(feeds::feeds)),

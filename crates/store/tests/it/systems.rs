@@ -165,7 +165,7 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         refused(db.store.save_answer(&a, id, 1, &AnswerInput::done("変更")).await, "an answer");
         refused(db.store.save_record(&a, id, None, RecordKind::Contact, &values, no_docs).await.map(drop), "a record");
         refused(db.store.save_component(&a, id, None, &component).await.map(drop), "a component");
-        refused(db.store.remove_record(&a, id, record).await, "removing a record");
+        refused(db.store.remove_record(&a, id, record, false).await, "removing a record");
         refused(db.store.remove_component(&a, id, part).await, "removing a component");
         let after = (
             db.store.answers(id, 1).await.unwrap(),

@@ -12,6 +12,7 @@ use axum::extract::{Path, Query};
 use axum::Form;
 use mamori_app::records as ops;
 use mamori_app::Refused;
+use mamori_core::checklist::WorkflowError;
 use mamori_core::inventory::Support;
 use mamori_core::records::{parse, FieldType, RecordKind, RecordReview, Values};
 use mamori_store::records::{Editing, Record};
@@ -415,6 +416,9 @@ pub async fn review_record(
 pub async fn remove_record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {
     match ops::remove(&who.op(&page), id, rid).await {
         Ok(()) => done(&page, "records-removed", &format!("/systems/{id}/records")).await,
+        Err(Refused::Workflow(WorkflowError::RecordApproved)) => {
+            done(&page, "records-approved-kept", &format!("/systems/{id}/records#record-{rid}")).await
+        }
         Err(Refused::Workflow(_)) => done(&page, "records-disposal-kept", &format!("/systems/{id}/records")).await,
         Err(e) => Err(e.into()),
     }

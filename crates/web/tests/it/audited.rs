@@ -321,8 +321,9 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let decision = [("decision", "approve"), ("note", ""), ("revision", &revision)];
         post_ok(&officer, &recs, &format!("{recs}/{rid}/review"), &decision).await;
         w.expect("/systems/{id}/records/{rid}/review", "record.reviewed", "officer2", Some("system")).await;
-        post_ok(&vendor, &format!("{recs}/{rid}"), &format!("{recs}/{rid}/remove"), &[]).await;
-        w.expect("/systems/{id}/records/{rid}/remove", "record.removed", "vendor1", Some("system")).await;
+        // Approved, it is the office's to remove.
+        post_ok(&officer, &recs, &format!("{recs}/{rid}/remove"), &[]).await;
+        w.expect("/systems/{id}/records/{rid}/remove", "record.removed", "officer2", Some("system")).await;
         post_ok(&vendor, &s, &format!("{s}/submit"), &[]).await;
         w.expect("/systems/{id}/submit", "system.submitted", "vendor1", Some("system")).await;
         // No.1 approved from the list; the others one by one.

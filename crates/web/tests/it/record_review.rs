@@ -150,6 +150,47 @@ async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_
 /// the office's approval, made on what it was shown, is refused with a
 /// message and the record stays pending with the vendor's change. Shown
 /// again, it is approved.
+/// A keeper removed a record the office had approved, and it left the
+/// review without a trace there (the audit log aside). A record approved
+/// now, or before its last change, is removed by the security office only,
+/// from the records page; the keeper is told so, and the record stays.
+#[tokio::test]
+async fn an_approved_record_is_removed_by_the_security_office_only() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, v, o, .. } = crate::checklist::cast(&app).await;
+        let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
+        let rid =
+            app.store.save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (None, &[])).await.unwrap();
+        let r = review(&o, sys, rid, "approve", "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let exists = async || app.store.records(sys).await.unwrap().iter().any(|r| r.id == rid);
+
+        let remove = async |c: &Client| {
+            c.get(&format!("/systems/{sys}/records")).await;
+            c.post(&format!("/systems/{sys}/records/{rid}/remove"), &[]).await
+        };
+        let r = remove(&v).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let page = v.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(page.contains("情報セキュリティ担当だけが削除できます"), "{}: {page}", app.backend);
+        assert!(exists().await, "{}: the approved record stays", app.backend);
+        // Changed since the approval (pending again): still the office's.
+        let edit = Editing { id: rid, seen: None };
+        app.store.save_record(&app.ctx(), sys, Some(edit), RecordKind::Contact, &values, (None, &[])).await.unwrap();
+        remove(&v).await;
+        assert!(exists().await, "{}: approved before its last change", app.backend);
+
+        let page = o.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(page.contains(&format!("/records/{rid}/remove")), "{}: the office's button", app.backend);
+        let r = remove(&o).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert!(!exists().await, "{}: removed by the office", app.backend);
+        let ev = app.store.audit_recent(5).await.unwrap().into_iter().find(|e| e.record.action == "record.removed");
+        assert_eq!(ev.map(|e| e.record.actor_login), Some("officer1".to_owned()), "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
     for app in App::each(Options::default()).await {
@@ -255,7 +296,7 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
         assert!(this.contains("14 世代") && this.contains("docs.example.lg.jp"), "{}", app.backend);
         // A removed component and record leave this year's report, not last year's.
         app.store.remove_component(&ctx, sys, cid).await.unwrap();
-        app.store.remove_record(&ctx, sys, rid).await.unwrap();
+        app.store.remove_record(&ctx, sys, rid, false).await.unwrap();
         let this = o.get(&format!("/systems/{sys}/yearly?year={}", year + 1)).await.body;
         assert!(!this.contains("nginx") && !this.contains("世代"), "{}", app.backend);
         let last = o.get(&format!("/systems/{sys}/yearly?year={year}")).await.body;

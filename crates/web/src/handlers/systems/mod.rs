@@ -182,6 +182,7 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
                 &[("phase", &t.label(*phase)), ("record", &t.label(*kind)), ("items", &numbers)],
             )
         }
+        WorkflowError::RecordApproved => t.get("records-approved-kept"),
     }
 }
 
