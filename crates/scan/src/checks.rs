@@ -75,7 +75,25 @@ impl Target {
 }
 
 async fn connects(addr: SocketAddr, timeout: Duration) -> bool {
-    matches!(tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await, Ok(Ok(_)))
+    knock(addr, timeout).await == Knock::Open
+}
+
+/// What a port answered a connection with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Knock {
+    Open,
+    /// Refused (a reset): the host is there, the port closed.
+    Refused,
+    /// Nothing in time, or unreachable: the host down, or a filter.
+    Silent,
+}
+
+async fn knock(addr: SocketAddr, timeout: Duration) -> Knock {
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Knock::Open,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Knock::Refused,
+        _ => Knock::Silent,
+    }
 }
 
 /// Scans one web server with every check: `input` is an https:// or
@@ -1213,6 +1231,11 @@ async fn listing(t: &Target, client: &http::Fetcher, entry: &Result<Fetched, Str
 
 /// Items 31, 32: listed ports open at `ip`, other than `skip` (the web
 /// server's own).
+/// The listed ports of `ip` but `skip` (the web server's, which answered).
+/// Without a web server (`skip` empty: a host whose ports only are
+/// scanned), a host that answered on no port at all, not even to refuse,
+/// is down or filters the scanner: whether a port is open is not known,
+/// and the check says so (`error`), never "none open".
 async fn open_ports(ip: IpAddr, skip: &[u16], opts: &ScanOptions) -> CheckResult {
     const ID: CheckId = CheckId::Ports;
     let timeout = opts.timeout.min(Duration::from_secs(2));
@@ -1221,11 +1244,20 @@ async fn open_ports(ip: IpAddr, skip: &[u16], opts: &ScanOptions) -> CheckResult
         .iter()
         .copied()
         .filter(|p| !skip.contains(p))
-        .map(|p| async move { (p, connects(SocketAddr::new(ip, p), timeout).await) });
+        .map(|p| async move { (p, knock(SocketAddr::new(ip, p), timeout).await) });
     let results = futures_join(probes.collect()).await;
-    let open: Vec<u16> = results.into_iter().filter(|(_, o)| *o).map(|(p, _)| p).collect();
+    let silent = !results.is_empty() && results.iter().all(|(_, k)| *k == Knock::Silent);
+    let open: Vec<u16> = results.into_iter().filter(|(_, k)| *k == Knock::Open).map(|(p, _)| p).collect();
     let evidence = json!({ "open": open, "probed": opts.ports });
-    if open.is_empty() {
+    if skip.is_empty() && silent {
+        CheckResult::new(
+            ID,
+            &[31, 32],
+            Verdict::Error,
+            "no listed port answered, not even to refuse: the host is down or filters the scanner",
+            evidence,
+        )
+    } else if open.is_empty() {
         CheckResult::new(ID, &[31, 32], Verdict::Pass, "no other listed port open", evidence)
     } else {
         let list: Vec<String> = open.iter().map(u16::to_string).collect();
@@ -1240,7 +1272,9 @@ async fn open_ports(ip: IpAddr, skip: &[u16], opts: &ScanOptions) -> CheckResult
 }
 
 /// Runs the futures concurrently, at most 32 at a time (bounded per host).
-async fn futures_join<F: std::future::Future<Output = (u16, bool)> + Send + 'static>(futs: Vec<F>) -> Vec<(u16, bool)> {
+async fn futures_join<F: std::future::Future<Output = (u16, Knock)> + Send + 'static>(
+    futs: Vec<F>,
+) -> Vec<(u16, Knock)> {
     let mut out = Vec::new();
     let mut set = tokio::task::JoinSet::new();
     for f in futs {

@@ -1070,6 +1070,42 @@ async fn a_page_that_breaks_off_is_judged_on_what_arrived() {
     assert!(summary("errors.detail").contains("traceback"), "{}", summary("errors.detail"));
 }
 
+/// A host whose ports only are scanned (a system's `hosts`) and that
+/// answers on no listed port, not even to refuse (down, or filtering the
+/// scanner), passed items 31 and 32 as "no other listed port open". It is
+/// `error` now: nothing is known of its ports. One port that refuses shows
+/// the host is there, and the check passes as before.
+#[tokio::test]
+async fn a_host_that_answers_on_no_port_at_all_is_no_pass_for_its_ports() {
+    // A listener whose queue of one is full: a further connection gets no
+    // answer at all, as from a host that drops the scanner's packets.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let silent_port = socket.local_addr().unwrap().port();
+    let listener = socket.listen(0).unwrap();
+    let _held = tokio::net::TcpStream::connect(("127.0.0.1", silent_port)).await.unwrap();
+    let more = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        tokio::net::TcpStream::connect(("127.0.0.1", silent_port)),
+    );
+    assert!(more.await.is_err(), "the queue is full: no answer");
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let opts = |ports: Vec<u16>| mamori_scan::ScanOptions {
+        ports,
+        timeout: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let ports = |r: mamori_scan::TargetReport| r.check(CheckId::Ports).unwrap().clone();
+
+    let c = ports(mamori_scan::scan_ports_at("127.0.0.1", ip, &opts(vec![silent_port])).await.unwrap());
+    assert_eq!(c.verdict, Verdict::Error, "{c:?}");
+    assert!(c.summary.contains("no listed port answered"), "{c:?}");
+    let c = ports(mamori_scan::scan_ports_at("127.0.0.1", ip, &opts(vec![silent_port, refused])).await.unwrap());
+    assert_eq!(c.verdict, Verdict::Pass, "a refusal shows the host is there: {c:?}");
+    drop(listener);
+}
+
 /// Items 38②, 45 and 42② read from the pages the scan fetches anyway: a
 /// password field must be type=password, every POST form should carry a
 /// hidden token, and the session cookie handed to each new visitor must be
