@@ -160,15 +160,21 @@ impl Store {
             .bind(run_after.map(to_unix_micros))
             .execute(&mut *c).await?.rows_affected()
         });
-        tx.commit().await?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        if state == JobState::Failed {
+        if changed > 0 && state == JobState::Failed {
+            // With the failure, in its transaction: a crash between the two
+            // left a run failed for good and nobody told.
             let detail = format!("{} ({} 回試行 / attempts): {outcome}", job.run_key, job.attempts);
-            self.raise_alert(now, JOB_FAILED, Severity::Critical, job.kind.as_str(), &detail).await?;
+            let alert = crate::auditlog::Raise {
+                now,
+                kind: JOB_FAILED,
+                severity: Severity::Critical,
+                subject: job.kind.as_str(),
+                detail: &detail,
+            };
+            crate::auditlog::raise_in(&mut tx, &alert).await?;
         }
-        Ok(Some(state))
+        tx.commit().await?;
+        Ok((changed > 0).then_some(state))
     }
 
     /// The newest runs, newest first.
