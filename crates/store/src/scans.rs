@@ -118,6 +118,10 @@ pub enum Requested {
     TooSoon(OffsetDateTime),
 }
 
+/// The runs of a system kept, newest first: past them, the oldest finished
+/// ones go as each run finishes.
+pub const KEPT_RUNS: i64 = 200;
+
 impl Store {
     /// Queues a scan of a system, unless one is queued or running already,
     /// or (with `min_gap`) one was requested less than `min_gap` ago.
@@ -210,6 +214,21 @@ impl Store {
         if n != 1 {
             return Err(StoreError::Stale);
         }
+        // Runs past the newest KEPT_RUNS of the system go (their results are
+        // in the audit log's events): what a vendor's scans, asked for
+        // every ten minutes, keep in the database and every backup is bounded.
+        let pruned = with_conn!(tx, c => {
+            sqlx::query(
+                "DELETE FROM scan_run WHERE system_id = $1 AND finished_at_us IS NOT NULL AND id < \
+                 (SELECT id FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+            )
+            .bind(run.system_id).bind(KEPT_RUNS - 1)
+            .execute(c).await?.rows_affected()
+        });
+        let mut changes = Changes::new().with("scan", run.id).with("summary", summary);
+        if pruned > 0 {
+            changes = changes.with("pruned", pruned);
+        }
         let ev = NewEvent::new(
             ctx.actor.clone(),
             ctx.origin.clone(),
@@ -217,7 +236,7 @@ impl Store {
             if ok { Outcome::Success } else { Outcome::Failure },
         )
         .target("system", run.system_id.to_string())
-        .changes(Changes::new().with("scan", run.id).with("summary", summary));
+        .changes(changes);
         tx.commit_audited(ctx.now, ev).await
     }
 

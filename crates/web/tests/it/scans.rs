@@ -206,3 +206,34 @@ async fn the_office_sees_the_address_each_name_was_first_scanned_at_and_a_vendor
         app.close().await;
     }
 }
+
+/// A vendor may ask for a scan every ten minutes, and every run was kept
+/// for good with its report (in the database and every backup): 144 a day
+/// for each system. The newest 200 runs of a system are kept; an older one
+/// goes as the next finishes, and the event says how many went.
+#[tokio::test]
+async fn a_system_keeps_its_newest_two_hundred_scans_and_no_more() {
+    use mamori_store::scans::KEPT_RUNS;
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        let ctx = app.system_ctx();
+        let mut ids = Vec::new();
+        for _ in 0..KEPT_RUNS + 5 {
+            app.store.request_scan(&ctx, sys, None).await.unwrap();
+            let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("a queued scan");
+            ids.push(run.id);
+            app.store.finish_scan(&ctx, &run, true, &Default::default(), "test").await.unwrap();
+        }
+        let kept: Vec<i64> = app.store.scans(sys, 1000).await.unwrap().iter().map(|r| r.id).collect();
+        let newest: Vec<i64> = ids.iter().rev().take(KEPT_RUNS as usize).copied().collect();
+        assert_eq!(kept, newest, "{}: the newest 200, newest first", app.backend);
+        let last = app.store.audit_recent(1).await.unwrap().remove(0).record;
+        assert!(
+            last.action == "scan.finished" && last.changes.contains("\"pruned\":1"),
+            "{}: {}",
+            app.backend,
+            last.changes
+        );
+        app.close().await;
+    }
+}
