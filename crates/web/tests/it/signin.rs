@@ -352,6 +352,16 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
     }
 }
 
+/// A lock at three failures, and requests given up after half a second.
+fn three_failures_half_a_second() -> Options {
+    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
+    Options {
+        lockout: Some(lockout),
+        request_timeout: Some(std::time::Duration::from_millis(500)),
+        ..Options::default()
+    }
+}
+
 /// Wrong current passwords on the password page whose checks wait past
 /// the request's time limit: each failure was counted in advance, and the
 /// request given up took its event and the lock's with it, so the account
@@ -359,13 +369,7 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
 /// failure is audited, and the lock at the limit too.
 #[tokio::test]
 async fn wrong_current_passwords_whose_requests_time_out_are_each_audited_and_the_lock_too() {
-    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
-    let opts = Options {
-        lockout: Some(lockout),
-        request_timeout: Some(std::time::Duration::from_millis(500)),
-        ..Options::default()
-    };
-    for app in App::each(opts).await {
+    for app in App::each(three_failures_half_a_second()).await {
         let dept = app.org("総務課", OrgKind::Department).await;
         let (c, _) = app.signed_in("staff", Role::Department, Some(dept)).await;
         c.get("/password").await;
@@ -402,13 +406,7 @@ async fn wrong_current_passwords_whose_requests_time_out_are_each_audited_and_th
 /// success it was, nothing is locked, and the next sign-in goes through.
 #[tokio::test]
 async fn right_passwords_whose_requests_time_out_while_checked_never_lock_the_account() {
-    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
-    let opts = Options {
-        lockout: Some(lockout),
-        request_timeout: Some(std::time::Duration::from_millis(500)),
-        ..Options::default()
-    };
-    for app in App::each(opts).await {
+    for app in App::each(three_failures_half_a_second()).await {
         let dept = app.org("総務課", OrgKind::Department).await;
         app.user("staff", Role::Department, Some(dept)).await;
         let c = app.client_on("/login").await;
