@@ -76,29 +76,86 @@ pub struct Advisory {
     pub affected: Vec<Affected>,
 }
 
-/// Orders dotted versions as people read them: numbers by value, other
-/// parts by text (`1.9` < `1.10`, `1.24` = `1.24.0`, `2.4.57` < `2.4.58`,
-/// `1.0-rc1` < `1.0.1`).
+/// Words that mark a version before its release (`2.0.0-rc9` < `2.0.0`),
+/// in the order they come. Any other word is a mark after a release
+/// (OpenSSL's `1.1.1t` > `1.1.1`, OpenSSH's `8.9p1` > `8.9`).
+const BEFORE_RELEASE: [&str; 7] = ["dev", "snapshot", "alpha", "beta", "pre", "preview", "rc"];
+
+/// One run of a version: digits, or letters.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Run {
+    /// A word before the release, by its place in [`BEFORE_RELEASE`].
+    Before(usize),
+    /// Another word, after a release; at the same place a number is newer
+    /// (`1.0.1` > `1.0.a`), as it was.
+    After(String),
+    /// Digits, by value (leading zeros gone; longer is larger).
+    Number(usize, String),
+}
+
+/// The runs of a version: digits and letters apart (`9p1` is 9, p, 1),
+/// the separators (`. - _ + ~`) dropped, a leading `v` and a Debian epoch
+/// (`1:`) taken off: advisories name upstream versions.
+fn runs(version: &str) -> Vec<Run> {
+    let v = version.trim().trim_start_matches(['v', 'V']);
+    let v =
+        v.split_once(':').filter(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())).map_or(v, |(_, r)| r);
+    let mut out = Vec::new();
+    let mut chars = v.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_digit() {
+            let mut digits = String::new();
+            while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                digits.push(d);
+            }
+            let digits = digits.trim_start_matches('0').to_owned();
+            out.push(Run::Number(digits.len(), digits));
+        } else if c.is_alphabetic() {
+            let mut word = String::new();
+            while let Some(l) = chars.next_if(|c| c.is_alphabetic()) {
+                word.extend(l.to_lowercase());
+            }
+            out.push(match BEFORE_RELEASE.iter().position(|w| *w == word) {
+                Some(i) => Run::Before(i),
+                None => Run::After(word),
+            });
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// Orders versions as people read them: numbers by value (`1.9` <
+/// `1.10`, `1.24` = `1.24.0`), a pre-release before its release
+/// (`1.0-rc1` < `1.0` < `1.0.1`, `rc9` < `rc10`), a letter after a release
+/// after it (`1.1.1` < `1.1.1s` < `1.1.1t`, `8.9` < `8.9p1` < `8.10`).
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let parts = |s: &str| -> Vec<String> {
-        s.trim().trim_start_matches(['v', 'V']).split(['.', '-', '_', '+', ':']).map(str::to_ascii_lowercase).collect()
-    };
-    let (pa, pb) = (parts(a), parts(b));
-    for i in 0..pa.len().max(pb.len()) {
-        let x = pa.get(i).map_or("0", String::as_str);
-        let y = pb.get(i).map_or("0", String::as_str);
-        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-            (Ok(m), Ok(n)) => m.cmp(&n),
-            // A number is newer than a word at the same place (1.0.1 > 1.0-rc1).
-            (Ok(_), Err(_)) => Ordering::Greater,
-            (Err(_), Ok(_)) => Ordering::Less,
-            (Err(_), Err(_)) => x.cmp(y),
+    let (ra, rb) = (runs(a), runs(b));
+    for i in 0..ra.len().max(rb.len()) {
+        let o = match (ra.get(i), rb.get(i)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            // Where one version ends, the other's next run decides: a
+            // number as if this one went on with 0, a word before the
+            // release makes it the older, a word after the newer.
+            (Some(x), None) => end_against(x).reverse(),
+            (None, Some(y)) => end_against(y),
+            (None, None) => Ordering::Equal,
         };
         if o != Ordering::Equal {
             return o;
         }
     }
     Ordering::Equal
+}
+
+/// A version that has ended, against the other's next run `next`.
+fn end_against(next: &Run) -> Ordering {
+    match next {
+        Run::Before(_) => Ordering::Greater,
+        Run::Number(0, _) => Ordering::Equal,
+        Run::Number(..) | Run::After(_) => Ordering::Less,
+    }
 }
 
 impl Versions {
@@ -108,6 +165,9 @@ impl Versions {
         match self {
             Versions::Any => Some(true),
             Versions::Unknown => None,
+            // A version with no number (`不明`, `-`, `latest`) cannot be
+            // compared: the person checks it.
+            _ if !version.chars().any(|c| c.is_ascii_digit()) => None,
             Versions::Exact(v) => Some(compare_versions(version, v) == Ordering::Equal),
             Versions::Range { start, end } => {
                 let after = start.as_ref().is_none_or(|b| match compare_versions(version, &b.version) {
@@ -309,6 +369,23 @@ mod tests {
             ("v3.7.1", "3.7.1", Equal),
             ("10.0", "9.9.9", Greater),
             ("8.0.35", "8.0.4", Greater),
+            // A letter after a release (OpenSSL, OpenSSH) comes after it.
+            ("1.1.1", "1.1.1t", Less),
+            ("1.1.1s", "1.1.1t", Less),
+            ("1.1.1s", "1.1.1", Greater),
+            ("8.9p1", "8.9", Greater),
+            ("8.9p1", "8.10", Less),
+            ("8.9p1", "8.5", Greater),
+            // A pre-release before its release, numbered by value.
+            ("2.0.0-rc9", "2.0.0-rc10", Less),
+            ("2.0.0-rc10", "2.0.0", Less),
+            ("3.1.0-beta.2", "3.1.0-rc.1", Less),
+            ("1.0~rc1", "1.0", Less),
+            // An epoch is the distribution's: advisories name upstream versions.
+            ("1:2.4.57", "2.4.57", Equal),
+            ("1:2.4.57", "2.4.58", Less),
+            ("007", "7", Equal),
+            ("12345678901234567890123", "9", Greater),
         ] {
             assert_eq!(compare_versions(a, b), o, "{a} {b}");
         }
@@ -335,6 +412,30 @@ mod tests {
         assert_eq!(Versions::Exact("1.2.3".into()).holds("1.2.4"), Some(false));
         assert_eq!(Versions::Any.holds("0.1"), Some(true));
         assert_eq!(Versions::Unknown.holds("0.1"), None);
+    }
+
+    /// The shapes NVD gives for OpenSSL and OpenSSH, a Debian epoch, a
+    /// release candidate, and a version that says no number: each once
+    /// read as unaffected (a letter or a word ranked below every number),
+    /// so that no match was made and no alert raised.
+    #[test]
+    fn vulnerable_versions_with_letters_epochs_or_release_candidates_are_held() {
+        let openssl = Versions::Range { start: bound("1.1.1", true), end: bound("1.1.1t", false) };
+        for (v, want) in [("1.1.1", true), ("1.1.1k", true), ("1.1.1s", true), ("1.1.1t", false), ("1.1.1u", false)] {
+            assert_eq!(openssl.holds(v), Some(want), "{v}");
+        }
+        let openssh = Versions::Range { start: bound("8.5", true), end: bound("9.8", false) };
+        for (v, want) in [("8.9p1", true), ("1:8.9p1-3ubuntu0.10", true), ("9.8p1", false), ("8.4p1", false)] {
+            assert_eq!(openssh.holds(v), Some(want), "{v}");
+        }
+        let httpd = Versions::Range { start: bound("2.4.0", true), end: bound("2.4.58", false) };
+        assert_eq!(httpd.holds("1:2.4.57"), Some(true), "an epoch without a build");
+        assert_eq!(Versions::Exact("2.4.57".into()).holds("1:2.4.57"), Some(true));
+        let rc = Versions::Range { start: None, end: bound("2.0.0-rc10", false) };
+        assert_eq!(rc.holds("2.0.0-rc9"), Some(true));
+        for unknown in ["不明", "-", "latest", ""] {
+            assert_eq!(httpd.holds(unknown), None, "{unknown:?}: the person checks it");
+        }
     }
 
     #[test]
