@@ -17,8 +17,8 @@ pub(crate) struct Placed<'a> {
     pub input: &'a ComponentInput,
 }
 
-/// Matches `components` again: records new matches, drops open ones that
-/// no longer hold, and names on each open one the platforms its advisory
+/// Matches `components` again: records new matches, drops those that no
+/// longer hold (decided ones too), and names on each open one the platforms its advisory
 /// needs that the system does not list. `components` holds every
 /// component of the systems concerned: a platform is met within its
 /// system. Returns how many matches were new.
@@ -94,8 +94,11 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
                 Some(_) => {}
             }
         }
-        // Open matches this component no longer has (upgraded, renamed).
-        let gone = had.iter().filter(|(a, (_, open, _))| *open && !holds.contains(*a));
+        // Matches this component no longer has (upgraded, renamed), decided
+        // ones too: a decision was about a version it no longer runs, and
+        // should it come back into the range, the match opens afresh (with
+        // its alert) instead of standing decided unseen.
+        let gone = had.iter().filter(|(a, _)| !holds.contains(*a));
         for (_, (mid, _, _)) in gone {
             with_conn!(tx, c => {
                 sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;

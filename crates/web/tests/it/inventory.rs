@@ -628,6 +628,36 @@ async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_tho
             "{}: open only by default",
             app.backend
         );
+
+        // Out of the range and back (an edit, an old sheet imported again):
+        // the decision was about a version it no longer ran; the match
+        // opens afresh, with its alert, instead of standing decided unseen.
+        let apache_c =
+            app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.runs_on == "web03").unwrap();
+        let at = |version: &'static str| {
+            [
+                ("kind", "middleware"),
+                ("product", "Apache HTTP Server"),
+                ("vendor", "Apache"),
+                ("version", version),
+                ("runs_on", "web03"),
+                ("cpe", ""),
+            ]
+        };
+        let before = alerts(&app).await.iter().map(|a| a.count).sum::<i64>();
+        assert_eq!(v.save_component(sys, apache_c.id, &at("2.4.58")).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(v.save_component(sys, apache_c.id, &at("2.4.57")).await.status, StatusCode::SEE_OTHER);
+        let again = app
+            .store
+            .vuln_matches(Some(sys))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.product.starts_with("Apache") && m.ident == cve)
+            .unwrap();
+        assert_eq!(again.state, mamori_core::vulns::MatchState::Open, "{}", app.backend);
+        let after = alerts(&app).await.iter().map(|a| a.count).sum::<i64>();
+        assert!(after > before, "{}: alerted again", app.backend);
         app.close().await;
     }
 }
