@@ -297,10 +297,11 @@ pub const MAX_REASON: usize = 2_000;
 /// Records what was decided about a match: 対応済 or 影響なし with its
 /// reason (required), or open again. The system's keepers and the
 /// security office.
+/// Records what was decided about a match, as the page showed it (`seen`:
+/// `Stale` when decided since).
 pub async fn decide(
     op: &Op<'_>,
-    system_id: i64,
-    match_id: i64,
+    (system_id, match_id, seen): (i64, i64, &str),
     state: MatchState,
     reason: &str,
 ) -> Result<(), Refused> {
@@ -313,7 +314,7 @@ pub async fn decide(
     if bad || (state != MatchState::Open && reason.is_empty()) {
         return Err(Refused::Invalid("reason"));
     }
-    Ok(op.store.decide_match(&op.ctx(), system_id, match_id, state, &reason).await?)
+    Ok(op.store.decide_match(&op.ctx(), (system_id, match_id, Some(seen)), state, &reason).await?)
 }
 
 /// A match with its system's name.

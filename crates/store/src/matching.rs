@@ -33,7 +33,15 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
     for c in components {
         systems.entry(c.system_id).or_default().push(c.input.clone());
     }
-    let keys: Vec<String> = components.iter().map(|c| component_key(c.input)).filter(|k| !k.is_empty()).collect();
+    // Each name once: many components of one product (a kernel on every
+    // host) looked its advisories up again in every read.
+    let keys: Vec<String> = components
+        .iter()
+        .map(|c| component_key(c.input))
+        .filter(|k| !k.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
     for (name, id) in in_chunks::<(String, i64), _>(
         tx,

@@ -42,6 +42,14 @@ pub struct VulnMatch {
     pub decided: Option<(OffsetDateTime, String)>,
 }
 
+impl VulnMatch {
+    /// What a decision form carries of the match, for
+    /// [`Store::decide_match`] to tell whether it was decided since.
+    pub fn mark(&self) -> String {
+        mark_of(self.decided.as_ref().map(|(at, _)| to_unix_micros(*at)))
+    }
+}
+
 const SELECT: &str =
     "SELECT m.id, m.system_id, m.component_id, c.product, c.version, a.source, a.ident, a.title, a.link, \
      a.cvss, a.cves, m.matched_by, m.version_checked, m.platform, m.state, m.reason, m.found_at_us, m.decided_at_us, m.decided_by \
@@ -94,6 +102,12 @@ impl Row {
             reason: self.reason,
         })
     }
+}
+
+/// What a decision form carries of the match it shows: when it was last
+/// decided (`0`: never).
+fn mark_of(decided_at_us: Option<i64>) -> String {
+    decided_at_us.unwrap_or(0).to_string()
 }
 
 impl Store {
@@ -179,21 +193,26 @@ impl Store {
 
     /// Records what was decided about a match of the system: 対応済 or
     /// 影響なし with the reason, or open again.
+    /// Records what was decided about match `id`, if it still stands as
+    /// the page showed it (`seen`: [`VulnMatch::mark`]; `None`: the console
+    /// and tests, which show none): one decided since is `Stale`.
     pub async fn decide_match(
         &self,
         ctx: &Ctx,
-        system_id: i64,
-        id: i64,
+        (system_id, id, seen): (i64, i64, Option<&str>),
         state: MatchState,
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, ctx, system_id).await?;
-        let ident: Option<String> = with_conn!(tx, c => {
-            sqlx::query_scalar("SELECT a.ident FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id WHERE m.id = $1 AND m.system_id = $2")
+        let row: Option<(String, Option<i64>)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT a.ident, m.decided_at_us FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id WHERE m.id = $1 AND m.system_id = $2")
                 .bind(id).bind(system_id).fetch_optional(c).await?
         });
-        let ident = ident.ok_or(StoreError::Missing)?;
+        let (ident, decided_at) = row.ok_or(StoreError::Missing)?;
+        if seen.is_some_and(|seen| seen != mark_of(decided_at)) {
+            return Err(StoreError::Stale);
+        }
         with_conn!(tx, c => {
             sqlx::query("UPDATE vuln_match SET state = $2, reason = $3, decided_at_us = $4, decided_by = $5 WHERE id = $1")
                 .bind(id).bind(state.as_str()).bind(reason).bind(to_unix_micros(ctx.now)).bind(&ctx.actor.login)

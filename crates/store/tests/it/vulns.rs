@@ -66,7 +66,7 @@ async fn matching_more_components_than_one_read_takes_finds_every_match_and_drop
 
         // product999 is decided 影響なし; then it and product1197 go past the range.
         let decided = matches.iter().find(|m| m.product == "product999").unwrap();
-        db.store.decide_match(&ctx, system, decided.id, MatchState::NotAffected, "設定で無効").await.unwrap();
+        db.store.decide_match(&ctx, (system, decided.id, None), MatchState::NotAffected, "設定で無効").await.unwrap();
         let components = db.store.components(system).await.unwrap();
         for i in [999, 1197] {
             let id = components.iter().find(|c| c.input.product == format!("product{i}")).unwrap().id;

@@ -453,6 +453,8 @@ pub struct DecisionForm {
     reason: String,
     /// The page of the matches the form was on, to return to.
     page: String,
+    /// The match as the form showed it ([`mamori_store::vulns::VulnMatch::mark`]).
+    seen: String,
 }
 
 /// Records what was decided about a match.
@@ -464,11 +466,11 @@ pub async fn decide(page: Page, who: Acting, Path((id, mid)): Path<(i64, i64)>, 
         let decision_error = Some((mid, page.t().get("vuln-state-required")));
         return inventory_page(&page, &who, id, Shown { decision_error, match_page, ..Shown::default() }).await;
     };
-    match inv::decide(&who.op(&page), id, mid, state, &f.reason).await {
-        Ok(()) => {
-            let query = if match_page.is_empty() { String::new() } else { format!("?page={match_page}") };
-            done(&page, "vuln-decided", &format!("/systems/{id}/inventory{query}#vulns")).await
-        }
+    let query = if match_page.is_empty() { String::new() } else { format!("?page={match_page}") };
+    match inv::decide(&who.op(&page), (id, mid, &f.seen), state, &f.reason).await {
+        Ok(()) => done(&page, "vuln-decided", &format!("/systems/{id}/inventory{query}#vulns")).await,
+        // Decided by someone else since the page was shown: nothing is changed.
+        Err(Refused::Stale) => done(&page, "workflow-conflict", &format!("/systems/{id}/inventory{query}#vulns")).await,
         Err(Refused::Invalid(_)) => {
             let decision_error =
                 Some((mid, page.t().with("vuln-reason-required", &[("max", &inv::MAX_REASON.to_string())])));

@@ -23,6 +23,8 @@ pub struct MatchRow {
     pub state_key: &'static str,
     pub reason: String,
     pub decided: String,
+    /// What the decision form carries of the match as shown.
+    pub seen: String,
 }
 
 pub fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) -> MatchRow {
@@ -66,5 +68,6 @@ pub fn match_row(page: &Page, m: &mamori_store::vulns::VulnMatch, system: &str) 
         },
         reason: m.reason.clone(),
         decided: m.decided.as_ref().map(|(at, by)| format!("{} {by}", jst(Some(*at)))).unwrap_or_default(),
+        seen: m.mark(),
     }
 }

@@ -305,7 +305,13 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let r = officer.post_file("/feeds", "/feeds", "nvdcve.json", cve.to_vec()).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let mid = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
-        post_ok(&vendor, &inv, &format!("{s}/vulns/{mid}"), &[("state", "fixed"), ("reason", "1.25.3 に更新")]).await;
+        post_ok(
+            &vendor,
+            &inv,
+            &format!("{s}/vulns/{mid}"),
+            &[("state", "fixed"), ("reason", "1.25.3 に更新"), ("seen", "0")],
+        )
+        .await;
         w.expect("/systems/{id}/vulns/{mid}", "vuln.decided", "vendor1", Some("system")).await;
         // Records: one added, changed, approved, removed.
         let recs = format!("{s}/records");

@@ -572,16 +572,23 @@ async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_tho
             .find(|m| m.product.starts_with("Apache"))
             .unwrap();
         let decide = format!("/systems/{sys}/vulns/{}", apache.id);
-        let r = v.post(&decide, &[("state", "not_affected"), ("reason", "  ")]).await;
+        let r = v.post(&decide, &[("state", "not_affected"), ("reason", "  "), ("seen", "0")]).await;
         assert!(r.body.contains("理由"), "{}: {}", app.backend, r.status);
-        let r = v.post(&decide, &[("state", "gone"), ("reason", "x")]).await;
+        let r = v.post(&decide, &[("state", "gone"), ("reason", "x"), ("seen", "0")]).await;
         assert!(r.body.contains("対応状況を選んでください"), "{}", app.backend);
-        let r = v.post(&decide, &[("state", "not_affected"), ("reason", "HTTP/2 は無効にしている")]).await;
+        let r =
+            v.post(&decide, &[("state", "not_affected"), ("reason", "HTTP/2 は無効にしている"), ("seen", "0")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        // A form from a page shown before that decision changes nothing: it
+        // would have overwritten the decision unseen.
+        let r = v.post(&decide, &[("state", "fixed"), ("reason", "古い画面から"), ("seen", "0")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let page = v.get(&r.location()).await.body;
+        assert!(page.contains("他の利用者が先に状況を変更しました"), "{}: {page}", app.backend);
         // Another vendor can neither decide nor see it.
         x.get("/dashboard").await;
         assert_eq!(
-            x.post(&decide, &[("state", "fixed"), ("reason", "x")]).await.status,
+            x.post(&decide, &[("state", "fixed"), ("reason", "x"), ("seen", "0")]).await.status,
             StatusCode::NOT_FOUND,
             "{}",
             app.backend
@@ -831,13 +838,14 @@ async fn many_matches_and_support_ends_are_shown_fifty_a_page_and_a_decision_ret
         let mid = all[60];
         v.get(&format!("{inventory}?page=2")).await;
         let path = format!("/systems/{sys}/vulns/{mid}");
-        let r = v.post(&path, &[("state", "fixed"), ("reason", "1.25.3 に更新"), ("page", "2")]).await;
+        let r = v.post(&path, &[("state", "fixed"), ("reason", "1.25.3 に更新"), ("page", "2"), ("seen", "0")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert_eq!(r.location(), format!("{inventory}?page=2#vulns"), "{}", app.backend);
         let r = v.post(&path, &[("state", ""), ("reason", ""), ("page", "2")]).await;
         assert_eq!(match_ids(&r.body), &all[50..100], "{}", app.backend);
         assert!(r.body.contains("role=\"alert\""), "{}: the refusal beside its match", app.backend);
-        let r = v.post(&path, &[("state", "open"), ("reason", ""), ("page", "2\"><script>")]).await;
+        let seen = app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().find(|m| m.id == mid).unwrap().mark();
+        let r = v.post(&path, &[("state", "open"), ("reason", ""), ("page", "2\"><script>"), ("seen", &seen)]).await;
         assert_eq!(r.location(), format!("{inventory}#vulns"), "{}", app.backend);
 
         // 60 support ends passed: 50 and then 10, the filter kept.

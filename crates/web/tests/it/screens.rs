@@ -166,7 +166,7 @@ async fn ward(app: &App) -> Ward {
         .unwrap();
     let first = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
     app.store
-        .decide_match(&app.ctx(), sys, first, mamori_core::vulns::MatchState::Fixed, &"対応".repeat(1_000))
+        .decide_match(&app.ctx(), (sys, first, None), mamori_core::vulns::MatchState::Fixed, &"対応".repeat(1_000))
         .await
         .unwrap();
     // A record of every kind, each field at its longest.

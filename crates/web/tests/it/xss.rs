@@ -186,7 +186,7 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
     };
     app.store.import_advisories(&ctx, &format!("{}.rdf", p[96]), "0", VulnSource::Jvn, &[advisory]).await.unwrap();
     let matched = app.store.vuln_matches(Some(sys)).await.unwrap()[0].id;
-    app.store.decide_match(&ctx, sys, matched, MatchState::NotAffected, &joined(p, 100, 5)).await.unwrap();
+    app.store.decide_match(&ctx, (sys, matched, None), MatchState::NotAffected, &joined(p, 100, 5)).await.unwrap();
 
     // A record of every kind, every text field a payload.
     let mut record = 0;
