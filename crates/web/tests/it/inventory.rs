@@ -583,7 +583,7 @@ async fn advisories_from_nvd_and_jvn_match_by_cpe_and_version_range_once_and_tho
         // would have overwritten the decision unseen.
         let r = v.post(&decide, &[("state", "fixed"), ("reason", "古い画面から"), ("seen", "0")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let page = v.get(&r.location()).await.body;
+        let page = v.get(r.location()).await.body;
         assert!(page.contains("他の利用者が先に状況を変更しました"), "{}: {page}", app.backend);
         // Another vendor can neither decide nor see it.
         x.get("/dashboard").await;
