@@ -446,14 +446,27 @@ impl Store {
                 .fetch_all(c).await?
         });
         let mut changed = 0i64;
-        for row in rows {
-            let before = row.into_component()?;
-            let mut input = before.input.clone();
-            input.support_end = None;
+        let refill = |c: &Component| {
+            let input = ComponentInput { support_end: None, ..c.input.clone() };
             let f = fill(&input, &all);
-            if f.support_end != before.input.support_end || f.feed != before.feed || f.latest != before.latest {
-                lock_system(&mut tx, ctx, before.system_id).await?;
-                set_fill(&mut tx, before.id, &f, before.input.support_end != f.support_end, now_us).await?;
+            let moved = f.support_end != c.input.support_end || f.feed != c.feed || f.latest != c.latest;
+            moved.then_some(f)
+        };
+        for row in rows {
+            let seen = row.into_component()?;
+            if refill(&seen).is_none() {
+                continue;
+            }
+            lock_system(&mut tx, ctx, seen.system_id).await?;
+            // Read again under the lock: a save that landed since the list
+            // was read (a new version, a person's date) is what the data
+            // applies to; on PostgreSQL it was overwritten from the old row.
+            let Some(now) = component_in(&mut tx, seen.system_id, seen.id).await? else { continue };
+            if now.source == Some(SupportSource::Manual) {
+                continue;
+            }
+            if let Some(f) = refill(&now) {
+                set_fill(&mut tx, now.id, &f, now.input.support_end != f.support_end, now_us).await?;
                 changed += 1;
             }
         }

@@ -1001,3 +1001,62 @@ async fn ten_adds_sent_at_once_with_one_place_left_add_one_component_and_one_rec
         app.close().await;
     }
 }
+
+/// On PostgreSQL, release data applied to a component read before the
+/// system's lock: a person's change that landed meanwhile (a new version
+/// and a date of their own) was overwritten with the old version's cycle
+/// date, marked as the data's. The row is read again under the lock; a
+/// person's date stays.
+#[tokio::test]
+async fn release_data_applied_while_a_component_changes_never_overwrites_a_person_s_date() {
+    use mamori_core::inventory::{EolProduct, EolRelease, SupportSource};
+    use sqlx::{Connection, Executor};
+    for app in App::each(Options::default()).await {
+        let Some(url) = app.pg_url() else { continue };
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let sys = system(&app, dept, None, "文書管理システム").await;
+        let fields = mamori_core::inventory::ComponentFields {
+            kind: "middleware",
+            product: "nginx",
+            version: "1.24.0",
+            ..Default::default()
+        };
+        let input = mamori_core::inventory::ComponentInput::parse(&fields).unwrap();
+        let cid = app.store.save_component(&app.ctx(), sys, None, &input).await.unwrap();
+        let nginx = EolProduct {
+            name: "nginx".into(),
+            label: "nginx".into(),
+            aliases: vec![],
+            cpes: vec![],
+            releases: vec![EolRelease {
+                cycle: "1.24".into(),
+                released: None,
+                eol: Some(time::macros::date!(2024 - 04 - 23)),
+                latest: Some("1.24.0".into()),
+            }],
+        };
+        // Another connection holds the system and changes the component.
+        let mut other = sqlx::PgConnection::connect(url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute(format!("UPDATE system SET revision = revision + 1 WHERE id = {sys}").as_str()).await.unwrap();
+        let (store, ctx) = (app.store.clone(), app.ctx());
+        let import = tokio::spawn(async move { store.import_eol(&ctx, "nginx.json", &"a".repeat(64), &[nginx]).await });
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(!import.is_finished(), "the import waits for the system");
+        other
+            .execute(
+                format!(
+                    "UPDATE component SET version = '1.26.0', support_end = '2027-01-01', support_source = 'manual' WHERE id = {cid}"
+                )
+                .as_str(),
+            )
+            .await
+            .unwrap();
+        other.execute("COMMIT").await.unwrap();
+        import.await.unwrap().unwrap();
+        let c = app.store.components(sys).await.unwrap().into_iter().find(|c| c.id == cid).unwrap();
+        assert_eq!(c.input.support_end, Some(time::macros::date!(2027 - 01 - 01)), "the person's date stays");
+        assert_eq!(c.source, Some(SupportSource::Manual));
+        app.close().await;
+    }
+}
