@@ -263,6 +263,12 @@ async fn role_by_route_matrix_has_no_surprise() {
                 } else if answers && route.path == "/systems/{id}/submit" && !who.has_part {
                     // Nothing of theirs to submit.
                     mamori_web_access::Expect::Hidden
+                } else if route.path == "/systems/{id}/records/{rid}/remove"
+                    && who.role.is_some_and(|r| !answers && !r.can(mamori_core::identity::Permission::ReviewAnswers))
+                {
+                    // Neither keeps the records nor reviews them (decided in
+                    // the operation): as if the record did not exist.
+                    mamori_web_access::Expect::Hidden
                 } else {
                     expected(&route, who.role)
                 };
