@@ -28,6 +28,32 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
     let store = op.store;
     let month = month_of(op, id, default).await?;
     let due = due_date(year, month).ok_or(Refused::Invalid("month"))?;
+    let received = store.yearly_received(s.id, year).await?;
+    // Received with what it said then: shown from that, and nothing is
+    // read again.
+    let kept = match &received {
+        Some(_) => store.yearly_frozen(s.id, year).await?,
+        None => None,
+    };
+    if let (Some((_, at)), Some(json)) = (&received, kept) {
+        let frozen = thaw(&json, (s.id, year), op.who.can(Permission::ViewPortDetails))?;
+        return Ok(YearlyReport {
+            as_of: at.to_offset(JST).date(),
+            frozen: Some(frozen),
+            system: crate::reports::heading(&s),
+            year,
+            due,
+            received,
+            signoffs: Vec::new(),
+            scan: None,
+            diagnosis: Vec::new(),
+            open_items: Vec::new(),
+            software: Vec::new(),
+            open_vulns: Vec::new(),
+            records: Vec::new(),
+            generated_at: op.now,
+        });
+    }
     let catalog = store.catalog(s.catalog_version_id).await?;
     let figures = store.figures(std::slice::from_ref(&s)).await?;
     let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
@@ -89,7 +115,6 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
     // The inventory and the records as they stood when the office received
     // the report (a received report does not change afterwards), else as
     // they stand now; the advisories still open today.
-    let received = store.yearly_received(s.id, year).await?;
     let at = received.as_ref().map_or(op.now, |(_, at)| *at);
     let as_of = at.to_offset(JST).date();
     let software = store
@@ -137,29 +162,8 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             ]
         })
         .collect();
-    // Received with what it said then: shown from that, as it was (the
-    // open ports' details still for those who may see them only).
-    let frozen = match &received {
-        Some(_) => match store.yearly_frozen(s.id, year).await? {
-            Some(json) => {
-                let mut f: Frozen = serde_json::from_str(&json)
-                    .map_err(|e| mamori_store::StoreError::Corrupt(format!("yearly report {}/{year}: {e}", s.id)))?;
-                if !port_details {
-                    let ports = mamori_core::report::check_word(CheckId::Ports);
-                    for row in f.sections.get_mut(SCAN_SECTION).into_iter().flatten() {
-                        if row.get(2).is_some_and(|c| c == ports) && row.len() > 4 {
-                            row[4] = PORTS_HIDDEN.to_owned();
-                        }
-                    }
-                }
-                Some(f)
-            }
-            None => None,
-        },
-        None => None,
-    };
     Ok(YearlyReport {
-        frozen,
+        frozen: None,
         as_of,
         records,
         software,
@@ -192,6 +196,22 @@ pub async fn set_month(op: &Op<'_>, id: i64, month: u8) -> Result<(), Refused> {
         return Err(Refused::Invalid("month"));
     }
     Ok(op.store.set_report_month(&op.ctx(), id, month).await?)
+}
+
+/// A received report's words (`json`, [`Frozen`]) as the reader may see them:
+/// the open ports' details to those who may see them only.
+fn thaw(json: &str, (id, year): (i64, i32), port_details: bool) -> Result<Frozen, Refused> {
+    let mut f: Frozen = serde_json::from_str(json)
+        .map_err(|e| mamori_store::StoreError::Corrupt(format!("yearly report {id}/{year}: {e}")))?;
+    if !port_details {
+        let ports = mamori_core::report::check_word(CheckId::Ports);
+        for row in f.sections.get_mut(SCAN_SECTION).into_iter().flatten() {
+            if row.get(2).is_some_and(|c| c == ports) && row.len() > 4 {
+                row[4] = PORTS_HIDDEN.to_owned();
+            }
+        }
+    }
+    Ok(f)
 }
 
 /// The security office records the year's report as received (once),
