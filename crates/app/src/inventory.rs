@@ -296,8 +296,7 @@ pub const MAX_REASON: usize = 2_000;
 
 /// Records what was decided about a match: 対応済 or 影響なし with its
 /// reason (required), or open again. The system's keepers and the
-/// security office.
-/// Records what was decided about a match, as the page showed it (`seen`:
+/// security office, from the match as their page showed it (`seen`:
 /// `Stale` when decided since).
 pub async fn decide(
     op: &Op<'_>,

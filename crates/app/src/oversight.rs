@@ -65,7 +65,6 @@ pub async fn record_ledger_export(op: &Op<'_>, format: &str) -> Result<(), Refus
     exported(op, Action::LedgerExported, Changes::new().with("format", format)).await
 }
 
-/// Records that `events` audit events were handed out, in `format`.
 /// Begins an export of the events `filter` selects: the filter bound to
 /// the log as it stands now (events written during the export are not in
 /// it, the export's own event first among them), and the export audited

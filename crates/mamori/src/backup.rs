@@ -360,10 +360,9 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Ma
     Ok((manifest, keys))
 }
 
-/// Loads the archive into `store` after [`check`] passed: one
-/// transaction, each chunk's hash checked again before its rows go in.
 /// Loads the archive at `path` into `store` (empty, or emptied by the
-/// load) in one transaction, `event` (the restore) appended to the
+/// load) after [`check`] passed: one transaction, each chunk's hash checked
+/// again before its rows go in, and `event` (the restore) appended to the
 /// restored audit log in it.
 pub async fn load(
     store: &Store,

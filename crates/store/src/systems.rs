@@ -678,8 +678,7 @@ impl Store {
         tx.commit_audited(ctx.now, system_event(ctx, Action::SystemUpdated, before.id).changes(changes)).await
     }
 
-    /// The systems a person of `scope` may see, narrowed by `f`.
-    /// The systems of a person's scope that pass the filter, by name.
+    /// The systems a person of `scope` may see, narrowed by `f`, by name.
     pub async fn systems(&self, scope: Scope, f: &SystemFilter) -> Result<Vec<SystemRecord>, StoreError> {
         if scope == Scope::Nothing {
             return Ok(Vec::new());

@@ -191,11 +191,10 @@ impl Store {
         rows.into_iter().map(Row::into_match).collect()
     }
 
-    /// Records what was decided about a match of the system: 対応済 or
-    /// 影響なし with the reason, or open again.
-    /// Records what was decided about match `id`, if it still stands as
-    /// the page showed it (`seen`: [`VulnMatch::mark`]; `None`: the console
-    /// and tests, which show none): one decided since is `Stale`.
+    /// Records what was decided about match `id` of the system: 対応済 or
+    /// 影響なし with the reason, or open again; if it still stands as the
+    /// page showed it (`seen`: [`VulnMatch::mark`]; `None`: the console and
+    /// tests, which show none): one decided since is `Stale`.
     pub async fn decide_match(
         &self,
         ctx: &Ctx,
