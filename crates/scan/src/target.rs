@@ -5,7 +5,7 @@
 //! (no DNS rebinding).
 
 use ipnet::IpNet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 /// Where a scan may connect. The longest network that holds an address
@@ -48,9 +48,23 @@ impl TargetPolicy {
         TargetPolicy { allowed: vec![any_v4(), any_v6()], denied }
     }
 
-    /// Why `ip` may not be scanned, or `None` when it may.
+    /// Why `ip` may not be scanned, or `None` when it may. An IPv6 address
+    /// that carries an IPv4 one (NAT64, 6to4, Teredo, IPv4-compatible) is
+    /// judged as both: a gateway on the way would deliver it to the IPv4
+    /// address, which the policy may deny.
     pub fn refuses(&self, ip: IpAddr) -> Option<String> {
         let ip = ip.to_canonical();
+        if let IpAddr::V6(v6) = ip {
+            if let Some(v4) = embedded_v4(v6) {
+                if let Some(why) = self.refuses_one(IpAddr::V4(v4)) {
+                    return Some(format!("{ip} carries {v4}: {why}"));
+                }
+            }
+        }
+        self.refuses_one(ip)
+    }
+
+    fn refuses_one(&self, ip: IpAddr) -> Option<String> {
         let longest = |nets: &[IpNet]| nets.iter().filter(|n| n.contains(&ip)).map(|n| n.prefix_len()).max();
         let denied_by = self.denied.iter().filter(|n| n.contains(&ip)).max_by_key(|n| n.prefix_len());
         match (longest(&self.allowed), denied_by) {
@@ -70,7 +84,10 @@ impl TargetPolicy {
 /// (IPv6) it lies in, so that a name moved into or across internal
 /// networks is noticed.
 pub fn network_of(ip: IpAddr) -> String {
-    let ip = ip.to_canonical();
+    let ip = match ip.to_canonical() {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
     let internal = match ip {
         IpAddr::V4(v4) => {
             v4.is_private()
@@ -87,6 +104,23 @@ pub fn network_of(ip: IpAddr) -> String {
     }
     let prefix = if ip.is_ipv4() { 24 } else { 64 };
     IpNet::new(ip, prefix).map(|n| n.trunc().to_string()).unwrap_or_else(|_| ip.to_string())
+}
+
+/// The IPv4 address an IPv6 one carries by a standard embedding: NAT64's
+/// well-known prefix 64:ff9b::/96 (RFC 6052), 6to4's 2002::/16 (RFC 3056),
+/// Teredo's 2001::/32 (the client's address, inverted; RFC 4380) and the
+/// deprecated IPv4-compatible ::/96 (but `::` and `::1`). IPv4-mapped
+/// addresses are made IPv4 by `to_canonical` before this is asked.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        [0x2001, 0, .., hi, lo] => Some(v4(!hi, !lo)),
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => Some(v4(hi, lo)),
+        _ => None,
+    }
 }
 
 fn any_v4() -> IpNet {
@@ -266,6 +300,41 @@ mod tests {
         assert!(tie.refuses("10.1.1.1".parse().unwrap()).is_some());
         let only_private = TargetPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()], denied: vec![] };
         assert!(only_private.refuses("203.0.113.5".parse().unwrap()).is_some());
+    }
+
+    /// A NAT64 gateway delivers 64:ff9b::7f00:1 to 127.0.0.1, a 6to4 relay
+    /// 2002:a9fe:a9fe:: to the metadata address: an IPv4 address inside an
+    /// IPv6 one is judged as itself, and a refused one refuses the whole.
+    /// Before, each was judged as a public IPv6 address and scanned.
+    #[test]
+    fn an_ipv4_address_inside_an_ipv6_one_is_judged_as_itself() {
+        let p = TargetPolicy::server_default();
+        for denied in [
+            "64:ff9b::7f00:1",
+            "64:ff9b::169.254.169.254",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        ] {
+            let why = p.refuses(denied.parse().unwrap());
+            assert!(
+                why.as_deref().is_some_and(|w| w.contains("carries") && w.contains("denied network")),
+                "{denied}: {why:?}"
+            );
+        }
+        for allowed in ["64:ff9b::a01:203", "2002:cb00:7105::1", "2001:db8::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2"]
+        {
+            assert_eq!(p.refuses(allowed.parse().unwrap()), None, "{allowed}");
+        }
+        // Where only the ward's IPv4 networks are allowed, the IPv6 form of
+        // one of their addresses is still in no allowed network.
+        let only_ward = TargetPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()], denied: vec![] };
+        assert!(only_ward.refuses("64:ff9b::a01:203".parse().unwrap()).is_some());
+        assert_eq!(network_of("64:ff9b::a01:203".parse().unwrap()), "10.1.2.0/24");
+        assert_eq!(network_of("2002:c0a8:a14::1".parse().unwrap()), "192.168.10.0/24");
+        assert_eq!(network_of("64:ff9b::cb00:7105".parse().unwrap()), "public");
     }
 
     /// The reason a vendor reads on its system's page names the address

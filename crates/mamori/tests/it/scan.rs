@@ -799,6 +799,8 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
         format!("http://127.0.0.1:{port}/"),
         "https://169.254.169.254/latest/meta-data/".to_owned(),
         format!("[::ffff:127.0.0.1]:{port}"),
+        // Through a NAT64 gateway, this is 127.0.0.1.
+        format!("[64:ff9b::7f00:1]:{port}"),
     ];
     let (id, mut input) = create_web_system(&store, urls).await;
     input.hosts = vec!["127.0.0.1".into(), "localhost".into()];
@@ -806,7 +808,7 @@ async fn the_servers_scans_never_connect_to_denied_addresses() {
     store.update_system(&system_ctx(), before.id, &input).await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
     let report = finished_scan(&store, id).await;
-    assert_eq!(report.targets.len(), 6, "{report:?}");
+    assert_eq!(report.targets.len(), 7, "{report:?}");
     for t in &report.targets {
         assert!(!t.checks.is_empty(), "{t:?}");
         for c in &t.checks {
