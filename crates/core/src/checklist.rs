@@ -199,6 +199,9 @@ pub enum WorkflowError {
     /// A record the security office approved (now or before its last
     /// change) is removed by the office only: its keepers change it.
     RecordApproved,
+    /// These items would start or stop applying, or change who answers
+    /// them, while their answers are with the officer.
+    ScopeSubmitted(Vec<u32>),
 }
 
 /// What a round's due date calls for on a given day, while the answers
@@ -264,6 +267,22 @@ pub fn can_answer(status: SystemStatus) -> Result<(), WorkflowError> {
     match status {
         SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned => Ok(()),
         s => Err(WorkflowError::NotNow(s)),
+    }
+}
+
+/// Whether what applies to a system, or who answers it, may change: the
+/// items `changed` would start or stop applying or go to another party,
+/// and `in_submitted` are those of them whose part (before or after) is
+/// submitted. Refused while any of them is with the officer: the whole
+/// system submitted, or the part submitted (an item added to it could be
+/// answered by no one, and the review could not end). An approved round
+/// stands as it was decided; the change is answered in the next round.
+pub fn can_change_scope(status: SystemStatus, changed: &[u32], in_submitted: &[u32]) -> Result<(), WorkflowError> {
+    match status {
+        SystemStatus::Approved => Ok(()),
+        SystemStatus::Submitted if !changed.is_empty() => Err(WorkflowError::ScopeSubmitted(changed.to_vec())),
+        _ if !in_submitted.is_empty() => Err(WorkflowError::ScopeSubmitted(in_submitted.to_vec())),
+        _ => Ok(()),
     }
 }
 
@@ -438,6 +457,19 @@ mod tests {
         }
         assert!(can_change_catalog(Submitted, false).is_err() && can_change_catalog(Approved, false).is_ok());
         assert!(can_change_catalog(Answering, true).is_err() && can_change_catalog(Answering, false).is_ok());
+    }
+
+    #[test]
+    fn what_applies_changes_only_outside_a_submitted_part() {
+        let scope = WorkflowError::ScopeSubmitted;
+        assert_eq!(can_change_scope(Submitted, &[13], &[]), Err(scope(vec![13])), "a new party's item too");
+        assert_eq!(can_change_scope(Answering, &[13, 15], &[15]), Err(scope(vec![15])));
+        assert_eq!(can_change_scope(Returned, &[15], &[15]), Err(scope(vec![15])));
+        for s in [NotStarted, Answering, Returned] {
+            assert_eq!(can_change_scope(s, &[13], &[]), Ok(()), "{s:?}");
+        }
+        assert_eq!(can_change_scope(Approved, &[13, 15], &[13, 15]), Ok(()), "answered in the next round");
+        assert_eq!(can_change_scope(Submitted, &[], &[]), Ok(()), "nothing changes");
     }
 
     #[test]

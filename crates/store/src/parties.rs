@@ -72,6 +72,18 @@ impl Parts {
         self.answerer(number).is_some_and(|o| self.is_submitted(o))
     }
 
+    /// The items that start or stop applying, or change who answers them,
+    /// from these parts to `after`; and those of them whose part, before
+    /// or after, is submitted ([`checklist::can_change_scope`]).
+    pub fn changed_to(&self, after: &Parts) -> (Vec<u32>, Vec<u32>) {
+        let numbers: BTreeSet<u32> = self.items.keys().chain(after.items.keys()).copied().collect();
+        let changed: Vec<u32> = numbers.into_iter().filter(|n| self.answerer(*n) != after.answerer(*n)).collect();
+        let submitted = |o: Option<i64>| o.is_some_and(|o| self.is_submitted(o));
+        let in_submitted =
+            changed.iter().copied().filter(|n| submitted(self.answerer(*n)) || submitted(after.answerer(*n))).collect();
+        (changed, in_submitted)
+    }
+
     /// Parts with an item still to be submitted, other than `org`'s.
     pub fn open_besides(&self, org: i64) -> bool {
         self.organisations().into_iter().any(|o| o != org && !self.is_submitted(o))

@@ -579,7 +579,9 @@ impl Store {
     /// did meanwhile). A change of phase is a moment of the checklist: it
     /// waits, in this transaction, for the items tied to it to be approved
     /// with their evidence ([`checklist::enter_phase`]), and 廃止 for the
-    /// disposal record (item 79) among the system's records.
+    /// disposal record (item 79) among the system's records. A change of
+    /// what applies or who answers it waits until no answer it touches is
+    /// with the officer ([`checklist::can_change_scope`]).
     pub async fn update_system(&self, ctx: &Ctx, id: i64, input: &SystemInput) -> Result<(), StoreError> {
         self.update_system_seen(ctx, id, input, None).await
     }
@@ -599,15 +601,19 @@ impl Store {
         if seen.is_some_and(|seen| seen != before.input.edit_mark()) {
             return Err(StoreError::Stale);
         }
+        // What applies and who answers it, as the new registration has them.
+        let s = &SystemRecord { input: input.clone(), ..before.clone() };
+        let (items, after) = self.parts_in(&mut tx, s).await?;
+        let (_, parts) = self.parts_in(&mut tx, before).await?;
+        let (changed, in_submitted) = parts.changed_to(&after);
+        checklist::can_change_scope(before.status, &changed, &in_submitted).map_err(StoreError::Refused)?;
         if before.input.phase != input.phase {
             // Judged on the registration the phase is entered with: the
             // items that apply are those of the new attributes.
-            let s = &SystemRecord { input: input.clone(), ..before.clone() };
             if input.phase == Phase::Retired && disposal_records(&mut tx, s.id).await? == 0 {
                 let missing = checklist::WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal);
                 return Err(StoreError::Refused(missing));
             }
-            let (items, _) = self.parts_in(&mut tx, s).await?;
             let with_evidence: Vec<i64> = with_conn!(tx, c => {
                 sqlx::query_scalar(
                     "SELECT number FROM evidence WHERE system_id = $1 AND round = $2 \
@@ -742,7 +748,8 @@ impl Store {
     }
 
     /// The officer decides that one requirement does (or does not) apply,
-    /// with a reason (audited, shown in reports).
+    /// with a reason (audited, shown in reports); not for an item whose
+    /// answer is with the officer ([`checklist::can_change_scope`]).
     pub async fn set_override(
         &self,
         ctx: &Ctx,
@@ -752,7 +759,8 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let (_, before) = self.parts_in(&mut tx, &s).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM applicability_override WHERE system_id = $1 AND number = $2")
                 .bind(system_id).bind(i64::from(number)).execute(&mut *c).await?;
@@ -760,6 +768,11 @@ impl Store {
                 .bind(system_id).bind(i64::from(number)).bind(applies).bind(reason).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now))
                 .execute(&mut *c).await?;
         });
+        // Judged on the overrides as this transaction now has them; a
+        // refusal rolls the change back.
+        let (_, after) = self.parts_in(&mut tx, &s).await?;
+        let (changed, in_submitted) = before.changed_to(&after);
+        checklist::can_change_scope(s.status, &changed, &in_submitted).map_err(StoreError::Refused)?;
         let ev = system_event(ctx, Action::ApplicabilityOverridden, system_id)
             .changes(Changes::new().with("number", number).with("applies", applies).with("reason", reason));
         tx.commit_audited(ctx.now, ev).await

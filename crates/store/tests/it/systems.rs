@@ -1,6 +1,6 @@
 use crate::each_backend;
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{AnswerInput, Review, SystemStatus};
+use mamori_core::checklist::{AnswerInput, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::OrgKind;
 use mamori_core::scope::Scope;
 use mamori_store::systems::{SystemFilter, SystemInput};
@@ -100,6 +100,13 @@ async fn systems_answers_and_decisions_keep_their_history() {
             db.name
         );
 
+        // With the officer, what applies does not change; once decided, it
+        // does (for the next round).
+        let r = db.store.set_override(&ctx, id, 72, true, "クラウドを一部利用").await;
+        assert!(matches!(r, Err(StoreError::Refused(WorkflowError::ScopeSubmitted(ref n))) if n == &[72]), "{r:?}");
+        assert!(db.store.overrides(id).await.unwrap().is_empty(), "{}", db.name);
+        db.store.decide(&ctx, id, 57, 3, Review::Approved, "").await.unwrap();
+        assert_eq!(db.store.finish_review(&ctx, id).await.unwrap(), SystemStatus::Approved);
         db.store.set_override(&ctx, id, 72, true, "クラウドを一部利用").await.unwrap();
         db.store.set_override(&ctx, id, 72, false, "利用をやめた").await.unwrap();
         let o = db.store.overrides(id).await.unwrap();

@@ -4,7 +4,7 @@
 //! only the part it concerns.
 
 use crate::checklist::{answer, decide, finish_review, submit, system_with_parties};
-use crate::harness::{App, Client, Options};
+use crate::harness::{hidden_in, App, Client, Options};
 use mamori_core::checklist::SystemStatus;
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
@@ -258,6 +258,90 @@ async fn the_officer_moves_an_item_to_another_party_and_not_into_a_submitted_par
         // Nor does No.7 go back to the department's part now.
         let r = mv("7", "department").await;
         assert!(r.body.contains("提出済みの担当分"), "{}: the department's part is in", app.backend);
+        app.close().await;
+    }
+}
+
+/// What applies to a system, and who answers it, changes only where no
+/// answer is with the security office. Before, an override or a new
+/// registration went through at any time: an item made applicable in a
+/// submitted part could be answered by no one, and the review never ended.
+#[tokio::test]
+async fn what_applies_and_who_answers_change_only_outside_a_submitted_part() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let other_dept = app.org("情報政策課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let maint = app.org("保守ベンダー", OrgKind::Vendor).await;
+        let sys = system_with_parties(&app, dept, Some(vendor), "範囲システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (d, _) = app.signed_in("dept1", Role::Department, Some(dept)).await;
+        let (v, _) = app.signed_in("vendor1", Role::Vendor, Some(vendor)).await;
+        let page = format!("/systems/{sys}");
+        let set = async |n: &str, applies: &str| {
+            officer.get(&page).await;
+            officer
+                .post(&format!("{page}/overrides"), &[("number", n), ("applies", applies), ("reason", "見直し")])
+                .await
+        };
+        let register = async |dept_id: i64, maint_id: Option<i64>| {
+            let seen = hidden_in(&officer.get(&format!("{page}/edit")).await.body, "seen");
+            let (dept_s, vendor_s) = (dept_id.to_string(), vendor.to_string());
+            let maint_s = maint_id.map(|m| m.to_string()).unwrap_or_default();
+            let form = [
+                ("name", "範囲システム"),
+                ("department_id", dept_s.as_str()),
+                ("vendor_id", vendor_s.as_str()),
+                ("maintenance_id", maint_s.as_str()),
+                ("phase", "building"),
+                ("seen", seen.as_str()),
+            ];
+            officer.post(&page, &form).await
+        };
+        let refused = "審査のため提出された回答に関わるため";
+        // The department's part goes in; the vendor's is still open.
+        answer_done(&app, &d, sys, &DEPARTMENT).await;
+        assert_eq!(submit(&d, sys).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        // No.15 of the submitted part stops applying: refused, nothing kept.
+        let r = set("15", "no").await;
+        assert!(r.status == StatusCode::OK && r.body.contains(refused) && r.body.contains("No.15"), "{}", app.backend);
+        assert!(app.store.overrides(sys).await.unwrap().is_empty(), "{}", app.backend);
+        // Another department would take the submitted part's items.
+        let r = register(other_dept, None).await;
+        assert!(r.status == StatusCode::OK && r.body.contains(refused), "{}: {}", app.backend, r.status);
+        assert!(r.body.contains("No.7、No.15、No.16、No.17、No.18、No.30"), "{}", app.backend);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().input.department_id, dept, "{}", app.backend);
+        // What touches the open part only goes through: No.13 applies (the
+        // vendor answers it), and a maintenance vendor takes No.8–12.
+        assert_eq!(set("13", "yes").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(register(dept, Some(maint)).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let (m, _) = app.signed_in("maint1", Role::Vendor, Some(maint)).await;
+        answer_done(&app, &m, sys, &MAINTENANCE).await;
+        // Submitted whole, nothing changes what applies: not No.13, whose
+        // part (the vendor's) is in, nor the maintenance vendor's own.
+        let vendor_items: Vec<u32> = builder_items().into_iter().chain([13]).collect();
+        answer_done(&app, &v, sys, &vendor_items).await;
+        assert_eq!(submit(&m, sys).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(submit(&v, sys).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(status(&app, sys).await, SystemStatus::Submitted, "{}", app.backend);
+        let r = set("13", "no").await;
+        assert!(r.body.contains(refused) && r.body.contains("No.13"), "{}", app.backend);
+        let r = register(dept, None).await;
+        assert!(r.body.contains(refused) && r.body.contains("No.8、No.9"), "{}", app.backend);
+        assert_eq!(app.store.overrides(sys).await.unwrap().len(), 1, "{}: No.13's only", app.backend);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().input.maintenance_id, Some(maint));
+        // Once the review has ended, the round stands as decided and the
+        // change is answered in the next one.
+        let all: Vec<u32> = DEPARTMENT.iter().chain(MAINTENANCE.iter()).copied().chain(vendor_items).collect();
+        for n in &all {
+            assert_eq!(decide(&officer, sys, *n, "approve", "").await.status, StatusCode::SEE_OTHER, "No.{n}");
+        }
+        assert_eq!(finish_review(&officer, sys).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(status(&app, sys).await, SystemStatus::Approved, "{}", app.backend);
+        assert_eq!(set("14", "yes").await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let events = app.audit_actions().await;
+        let overrides = events.iter().filter(|a| *a == "applicability.overridden").count();
+        assert_eq!(overrides, 2, "{}: the refused ones left no event", app.backend);
         app.close().await;
     }
 }

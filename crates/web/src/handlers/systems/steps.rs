@@ -46,8 +46,10 @@ pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(for
     };
     let reason = errors.check(&t, "reason", "field-reason", parse_multiline(&form.reason, 1, 500));
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
-        checklist_op::set_override(&who.op(&page), id, n, a, &r).await?;
-        return done(&page, "override-saved", &format!("/systems/{id}")).await;
+        match checklist_op::set_override(&who.op(&page), id, n, a, &r).await {
+            Ok(()) => return done(&page, "override-saved", &format!("/systems/{id}")).await,
+            Err(e) => errors.add("number", refused_message(&t, &e).ok_or(e)?),
+        }
     }
     system_page(&page, &who.user, s, errors).await
 }
