@@ -21,7 +21,7 @@ use std::time::Duration;
 use time::Duration as TimeDuration;
 
 fn scanner() -> Actor {
-    Actor { account_id: None, login: "scanner".into() }
+    Actor { account_id: None, login: mamori_store::scans::SCHEDULED_BY.into() }
 }
 
 /// How many of one scan's deadlines one system's run may take in all.

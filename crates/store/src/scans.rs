@@ -118,6 +118,10 @@ pub enum Requested {
     TooSoon(OffsetDateTime),
 }
 
+/// Who the server's own scans are requested by (the daily schedule): a
+/// person's request goes before them in the queue.
+pub const SCHEDULED_BY: &str = "scanner";
+
 /// The runs of a system kept, newest first: past them, the oldest finished
 /// ones go as each run finishes.
 pub const KEPT_RUNS: i64 = 200;
@@ -126,7 +130,9 @@ impl Store {
     /// Queues a scan of a system, unless one is queued or running already,
     /// or (with `min_gap`) one was requested less than `min_gap` ago.
     /// Decided inside the write transaction, on PostgreSQL with the system's
-    /// row locked, so parallel requests queue one scan at most.
+    /// row locked, so parallel requests queue one scan at most. A person
+    /// asking while the daily schedule's run of the system waits takes that
+    /// run over, and it goes before the rest of the schedule.
     pub async fn request_scan(
         &self,
         ctx: &Ctx,
@@ -139,11 +145,21 @@ impl Store {
                 sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system_id).execute(c).await?.rows_affected()
             });
         }
-        let last: Option<(i64, String, i64)> = with_conn!(tx, c => {
-            sqlx::query_as("SELECT id, status, requested_at_us FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT 1")
+        let last: Option<(i64, String, i64, String)> = with_conn!(tx, c => {
+            sqlx::query_as(
+                "SELECT id, status, requested_at_us, requested_by FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT 1",
+            )
                 .bind(system_id).fetch_optional(c).await?
         });
-        if let Some((id, status, at_us)) = &last {
+        if let Some((id, status, at_us, by)) = &last {
+            if status == "queued" && by == SCHEDULED_BY && ctx.actor.login != SCHEDULED_BY {
+                with_conn!(tx, c => {
+                    sqlx::query("UPDATE scan_run SET requested_by = $2 WHERE id = $1 AND status = 'queued'")
+                        .bind(id).bind(&ctx.actor.login).execute(c).await?.rows_affected()
+                });
+                tx.commit_audited(ctx.now, ctx.event_on(Action::ScanRequested, "system", system_id)).await?;
+                return Ok(Requested::Pending(*id));
+            }
             if status == "queued" || status == "running" {
                 return Ok(Requested::Pending(*id));
             }
@@ -163,22 +179,24 @@ impl Store {
         Ok(Requested::Queued(id))
     }
 
-    /// Takes the oldest queued scan for this worker; two workers never take
-    /// the same. A scan left `running` for longer than `stale_after` (its
-    /// worker crashed or was stopped) is taken up again.
+    /// Takes the oldest queued scan for this worker, a person's before the
+    /// daily schedule's (one waiting on the page is not kept behind every
+    /// system's nightly run); two workers never take the same. A scan left
+    /// `running` for longer than `stale_after` (its worker crashed or was
+    /// stopped) is taken up again.
     pub async fn claim_scan(&self, now: OffsetDateTime, stale_after: Duration) -> Result<Option<ScanRun>, StoreError> {
         let lock = self.skip_locked();
         let sql = format!(
             "UPDATE scan_run SET status = 'running', started_at_us = $1 \
              WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
-                         ORDER BY id LIMIT 1 {lock}) \
+                         ORDER BY CASE WHEN requested_by = $3 THEN 1 ELSE 0 END, id LIMIT 1 {lock}) \
                AND (status = 'queued' OR (status = 'running' AND started_at_us < $2)) \
              RETURNING *"
         );
         let mut tx = self.begin().await?;
         let row = with_conn!(tx, c => {
             sqlx::query_as::<_, RunRow>(&sql)
-            .bind(to_unix_micros(now)).bind(to_unix_micros(now - stale_after)).fetch_optional(c).await?
+            .bind(to_unix_micros(now)).bind(to_unix_micros(now - stale_after)).bind(SCHEDULED_BY).fetch_optional(c).await?
         });
         let run = row.map(RunRow::into_record).transpose()?;
         tx.commit().await?;

@@ -237,3 +237,60 @@ async fn a_system_keeps_its_newest_two_hundred_scans_and_no_more() {
         app.close().await;
     }
 }
+
+/// The daily schedule queues every system's scan at once; a person asking
+/// meanwhile waits behind none of them. A new request is taken first, and
+/// the schedule's waiting run of the system a person asks for becomes
+/// theirs and goes first too (one run, not two). Before, the queue was
+/// first come, first served, and the vendor on the page waited for the
+/// whole ward's nightly runs.
+#[tokio::test]
+async fn a_persons_scan_goes_before_the_daily_schedule() {
+    use mamori_core::audit::{Actor, Origin};
+    use mamori_store::identity::Ctx;
+    use mamori_store::scans::SCHEDULED_BY;
+    for app in App::each(Options::default()).await {
+        let (a, vendor) = supplied_system(&app, "システムA").await;
+        let s = app.store.system(a).await.unwrap().unwrap();
+        let (dept, vendor_org) = (s.input.department_id, s.input.vendor_id);
+        let b = crate::checklist::system(&app, dept, vendor_org, "システムB").await;
+        let c = crate::checklist::system(&app, dept, vendor_org, "システムC").await;
+        let d = crate::checklist::system(&app, dept, vendor_org, "システムD").await;
+        for id in [b, d] {
+            let before = app.store.system(id).await.unwrap().unwrap();
+            let input =
+                mamori_store::systems::SystemInput { urls: vec!["https://127.0.0.1:9/".into()], ..before.input };
+            app.store.update_system(&app.system_ctx(), id, &input).await.unwrap();
+        }
+        let schedule = Ctx {
+            now: app.now(),
+            actor: Actor { account_id: None, login: SCHEDULED_BY.into() },
+            origin: Origin::default(),
+        };
+        for id in [a, b, c] {
+            assert!(matches!(app.store.request_scan(&schedule, id, None).await.unwrap(), Requested::Queued(_)));
+        }
+        for id in [d, b] {
+            vendor.get(&format!("/systems/{id}")).await;
+            vendor.post(&format!("/systems/{id}/scans"), &[]).await;
+        }
+        let runs_b = app.store.scans(b, 10).await.unwrap();
+        assert_eq!(runs_b.len(), 1, "{}: the scheduled run taken over", app.backend);
+        assert_eq!(runs_b[0].requested_by, "vendor-a", "{}", app.backend);
+        let mut order = Vec::new();
+        while let Some(run) = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap() {
+            order.push((run.system_id, run.requested_by.clone()));
+            app.store.finish_scan(&app.system_ctx(), &run, true, &Default::default(), "test").await.unwrap();
+        }
+        let by = |id: i64, who: &str| (id, who.to_owned());
+        assert_eq!(
+            order,
+            [by(b, "vendor-a"), by(d, "vendor-a"), by(a, SCHEDULED_BY), by(c, SCHEDULED_BY)],
+            "{}",
+            app.backend
+        );
+        let requested = app.audit_actions().await.iter().filter(|a| *a == "scan.requested").count();
+        assert_eq!(requested, 5, "{}: three scheduled, the vendor's two", app.backend);
+        app.close().await;
+    }
+}
