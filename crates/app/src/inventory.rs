@@ -104,6 +104,7 @@ fn problem(e: FieldError) -> &'static str {
         FieldError::TooLong { .. } => "長すぎます",
         FieldError::BadCharacters => "使えない文字があります",
         FieldError::BadFormat => "形式が正しくありません",
+        FieldError::Reserved => "使えない名前です",
     }
 }
 

@@ -14,11 +14,23 @@ pub struct Login(String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldError {
     Empty,
-    TooShort { min: usize },
-    TooLong { max: usize },
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
     BadCharacters,
     BadFormat,
+    /// A name the server keeps for itself ([`SERVER_LOGINS`]).
+    Reserved,
 }
+
+/// The names the server records its own actions under in the audit log:
+/// its jobs, the daily scans, the first-run setup, the demonstration data
+/// and the console. No account takes one, so that an event under one of
+/// them is the server's and no person's.
+pub const SERVER_LOGINS: [&str; 5] = ["system", "scanner", "setup", "demo", "console"];
 
 impl Login {
     pub const MIN: usize = 3;
@@ -40,6 +52,16 @@ impl Login {
             return Err(FieldError::TooLong { max: Self::MAX });
         }
         Ok(Login(s))
+    }
+
+    /// The login of a new account: as [`Login::parse`], and not one of
+    /// [`SERVER_LOGINS`] (an account made before keeps signing in).
+    pub fn parse_new(s: &str) -> Result<Login, FieldError> {
+        let login = Login::parse(s)?;
+        if SERVER_LOGINS.contains(&login.as_str()) {
+            return Err(FieldError::Reserved);
+        }
+        Ok(login)
     }
 
     pub fn as_str(&self) -> &str {
@@ -285,6 +307,19 @@ mod tests {
         for bad in ["山田", "a b c", "abc<script>", "abc'--", "ab\ncd"] {
             assert_eq!(Login::parse(bad), Err(FieldError::BadCharacters), "{bad}");
         }
+    }
+
+    /// The server's own names are no new account's: an event under
+    /// `system` or `scanner` is the server's.
+    #[test]
+    fn a_new_account_takes_no_name_the_server_records_itself_under() {
+        assert!(SERVER_LOGINS.contains(&crate::audit::Actor::system().login.as_str()));
+        for name in SERVER_LOGINS.iter().copied().chain([" Scanner ", "SYSTEM"]) {
+            assert_eq!(Login::parse_new(name), Err(FieldError::Reserved), "{name}");
+            assert!(Login::parse(name).is_ok(), "{name}: an older account still signs in");
+        }
+        assert_eq!(Login::parse_new("scanner2").unwrap().as_str(), "scanner2");
+        assert_eq!(Login::parse_new("ab"), Err(FieldError::TooShort { min: 3 }));
     }
 
     #[test]

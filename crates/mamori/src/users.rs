@@ -107,6 +107,9 @@ fn field(name: &str, e: FieldError) -> String {
         }
         FieldError::BadCharacters => format!("{name} に使えない文字が含まれています ({name}: characters not allowed)"),
         FieldError::BadFormat => format!("{name} の形式が正しくありません ({name}: bad format)"),
+        FieldError::Reserved => {
+            format!("{name} はサーバ自身の記録に使う名前のため使えません ({name}: a name the server keeps for itself)")
+        }
     }
 }
 
@@ -187,7 +190,7 @@ async fn user(store: &Store, cmd: UserCommand) -> Result<(), ExitCode> {
     let console = crate::shared::console_person(Role::Admin);
     match cmd {
         UserCommand::Create { login, name, email, role, org, password_stdin: _, reason } => {
-            let login = Login::parse(&login).map_err(|e| refuse(field("--login", e)))?;
+            let login = Login::parse_new(&login).map_err(|e| refuse(field("--login", e)))?;
             let name = parse_display_name(&name).map_err(|e| refuse(field("--name", e)))?;
             let email = parse_email(&email).map_err(|e| refuse(field("--email", e)))?;
             let reason = parse_text(&reason, 1, 500).map_err(|e| refuse(field("--reason", e)))?;

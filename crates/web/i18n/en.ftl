@@ -53,6 +53,7 @@ export-xlsx = Excel
 field-empty = Enter { $field }.
 field-too-short = { $field } must be at least { $min } characters.
 field-too-long = { $field } must be at most { $max } characters.
+field-reserved = { $field } is a name the server records its own actions under; choose another.
 field-bad-characters = { $field } contains characters that cannot be used.
 field-bad-format = { $field } is not in the right format.
 

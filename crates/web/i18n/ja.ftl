@@ -53,6 +53,7 @@ export-xlsx = Excel
 field-empty = { $field }を入力してください。
 field-too-short = { $field }は{ $min }文字以上で入力してください。
 field-too-long = { $field }は{ $max }文字以内で入力してください。
+field-reserved = { $field }はサーバ自身の記録に使う名前のため使えません。別の名前にしてください。
 field-bad-characters = { $field }に使えない文字が含まれています。
 field-bad-format = { $field }の形式が正しくありません。
 

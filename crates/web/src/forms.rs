@@ -60,6 +60,7 @@ pub fn field_message(t: &Tr, label_key: &str, e: FieldError) -> String {
         FieldError::TooLong { max } => t.with("field-too-long", &[("field", &label), ("max", &max.to_string())]),
         FieldError::BadCharacters => t.with("field-bad-characters", &[("field", &label)]),
         FieldError::BadFormat => t.with("field-bad-format", &[("field", &label)]),
+        FieldError::Reserved => t.with("field-reserved", &[("field", &label)]),
     }
 }
 
@@ -91,7 +92,7 @@ pub fn validate_person(
     form: &PersonForm,
     errors: &mut FormErrors,
 ) -> Option<(Login, String, String)> {
-    let login = errors.check(t, "login", "field-login", Login::parse(&form.login));
+    let login = errors.check(t, "login", "field-login", Login::parse_new(&form.login));
     let name = errors.check(t, "display_name", "field-display-name", parse_display_name(&form.display_name));
     let email = errors.check(t, "email", "field-email", parse_email(&form.email));
     validate_new_password(state, t, &form.login, &form.new_password, &form.confirm_password, errors);

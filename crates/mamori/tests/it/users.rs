@@ -19,6 +19,10 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
         (vec!["--login", "a b", "--name", "A", "--email", "a@x.jp", "--role", "auditor"], "--login に使えない文字"),
         (vec!["--login", "aud1", "--name", "A", "--email", "nope", "--role", "auditor"], "--email の形式"),
         (vec!["--login", "aud1", "--name", "A", "--email", "a@x.jp", "--role", "root"], "--role は"),
+        (
+            vec!["--login", "System", "--name", "A", "--email", "a@x.jp", "--role", "auditor"],
+            "サーバ自身の記録に使う名前",
+        ),
         (vec!["--login", "ven1", "--name", "A", "--email", "a@x.jp", "--role", "vendor"], "--org が必要"),
         (
             vec!["--login", "ven1", "--name", "A", "--email", "a@x.jp", "--role", "vendor", "--org", "無い会社"],

@@ -58,6 +58,13 @@ async fn admin_issues_an_account_that_must_choose_its_own_password() {
             .post("/admin/users", &vendor_account_form("TARO.YAMADA", "別人", "b@vendor.example.jp", &org, "重複"))
             .await;
         assert!(dup.body.contains("既に使われています"), "{}", app.backend);
+        // A name the server records its own actions under is no person's.
+        admin.get("/admin/users/new").await;
+        let form = vendor_account_form("Scanner", "偽のスキャナ", "s@vendor.example.jp", &org, "試し");
+        let reserved = admin.post("/admin/users", &form).await;
+        assert_eq!(reserved.status, StatusCode::OK, "{}", app.backend);
+        assert!(reserved.body.contains("サーバ自身の記録に使う名前"), "{}", app.backend);
+        assert!(app.store.accounts().await.unwrap().iter().all(|a| a.login.as_str() != "scanner"), "{}", app.backend);
 
         let vendor_client = app.client();
         let r = vendor_client.sign_in(&app, "taro.yamada", INITIAL_PASSWORD, None).await;
