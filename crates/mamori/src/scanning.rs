@@ -282,14 +282,14 @@ pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanC
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     /// The daily scans' name is one no account may take.
     #[test]
     fn the_scanner_acts_under_a_name_no_account_takes() {
         assert!(mamori_core::identity::SERVER_LOGINS.contains(&scanner().login.as_str()));
     }
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     /// A target whose name resolved to a denied address was scanned by name
     /// again, and a name its owner controls can answer that second lookup
