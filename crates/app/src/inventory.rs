@@ -7,7 +7,8 @@ use crate::checklist::{answering_org, system};
 use crate::{Op, Refused};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{FieldError, Permission};
-use mamori_core::inventory::{support, ComponentFields, ComponentInput, Support, MAX_COMPONENTS};
+use mamori_core::inventory::{support, ComponentFields, ComponentInput, Support, SupportSource, MAX_COMPONENTS};
+use mamori_core::jst::parse_date;
 use mamori_core::vulns::MatchState;
 use mamori_files::export::CsvEncoding;
 use mamori_files::feeds::{self, Feed};
@@ -115,6 +116,14 @@ pub fn read_sheet(bytes: &[u8]) -> Result<Vec<ComponentInput>, Vec<String>> {
     let mut errors = Vec::new();
     let mut keys = std::collections::HashMap::new();
     for r in &rows {
+        // A support end left as the release data gave it at the export is
+        // not the person's: it keeps following the data, which may have
+        // moved it since.
+        let data_end = parse_date(r.get("data_end"));
+        let support_end = match parse_date(r.get("support_end")) {
+            Some(d) if Some(d) == data_end => "",
+            _ => r.get("support_end"),
+        };
         let f = ComponentFields {
             kind: r.get("kind"),
             product: r.get("product"),
@@ -122,7 +131,7 @@ pub fn read_sheet(bytes: &[u8]) -> Result<Vec<ComponentInput>, Vec<String>> {
             version: r.get("version"),
             runs_on: r.get("runs_on"),
             cpe: r.get("cpe"),
-            support_end: r.get("support_end"),
+            support_end,
             reason: r.get("reason"),
         };
         match ComponentInput::parse(&f) {
@@ -182,7 +191,7 @@ pub enum Format {
 /// The inventory as a sheet that imports back; the export is audited.
 pub async fn export(op: &Op<'_>, system_id: i64, format: Format) -> Result<(SystemRecord, Vec<u8>), Refused> {
     let inv = inventory(op, system_id).await?;
-    let rows: Vec<[String; 8]> = inv
+    let rows: Vec<[String; sheet::WIDTH]> = inv
         .components
         .iter()
         .map(|c| {
@@ -196,6 +205,10 @@ pub async fn export(op: &Op<'_>, system_id: i64, format: Format) -> Result<(Syst
                 i.cpe.clone().unwrap_or_default(),
                 i.support_end.map(|d| d.to_string()).unwrap_or_default(),
                 i.reason.clone(),
+                match c.source {
+                    Some(SupportSource::Feed) => i.support_end.map(|d| d.to_string()).unwrap_or_default(),
+                    _ => String::new(),
+                },
             ]
         })
         .collect();

@@ -14,9 +14,15 @@ use time::{Date, Duration};
 /// An inventory sheet is small; these limits refuse anything far beyond.
 pub const LIMITS: Limits = Limits { entry: 8 * 1024 * 1024, total: 16 * 1024 * 1024, entries: 64 };
 
+/// How many columns a sheet has.
+pub const WIDTH: usize = 9;
+
 /// The columns, in the order an export writes them: the field, its
-/// heading, and the other headings it is known by.
-pub const COLUMNS: [(&str, &str, &[&str]); 8] = [
+/// heading, and the other headings it is known by. The last is the release
+/// data's date as the export found it, where the support end came from the
+/// data: a support end left equal to it keeps following the data when the
+/// sheet is imported back, even after the data has moved the date.
+pub const COLUMNS: [(&str, &str, &[&str]); WIDTH] = [
     ("kind", "種別", &["kind", "type"]),
     ("product", "製品", &["product", "製品名", "ソフトウェア"]),
     ("vendor", "ベンダ", &["vendor", "ベンダー", "メーカー", "開発元"]),
@@ -25,6 +31,7 @@ pub const COLUMNS: [(&str, &str, &[&str]); 8] = [
     ("cpe", "CPE", &["cpe"]),
     ("support_end", "サポート終了日", &["support_end", "eol", "サポート期限"]),
     ("reason", "最新版でない理由", &["reason", "理由"]),
+    ("data_end", "参照データの終了日", &["data_end"]),
 ];
 
 /// The headings an imported sheet must have (its cells may be empty).
@@ -35,7 +42,7 @@ const REQUIRED: [&str; 5] = ["product", "vendor", "version", "cpe", "support_end
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetRow {
     pub row: u32,
-    pub cells: [String; 8],
+    pub cells: [String; WIDTH],
 }
 
 impl SheetRow {
@@ -150,7 +157,7 @@ fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
             h.eq_ignore_ascii_case(field) || h == *ja || others.iter().any(|o| h.eq_ignore_ascii_case(o))
         })
     };
-    let mut at = [None; 8];
+    let mut at = [None; WIDTH];
     for (c, h) in header.iter().enumerate() {
         if let Some(i) = heading(h) {
             at[i].get_or_insert(c);
@@ -179,7 +186,7 @@ fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
                 "行が多すぎます。1 システム {MAX_COMPONENTS} 行までです (too many rows)"
             ))]);
         }
-        let mut cells: [String; 8] = Default::default();
+        let mut cells: [String; WIDTH] = Default::default();
         for (slot, col) in cells.iter_mut().zip(at) {
             *slot = col.and_then(|c| record.get(c)).map(|s| unneutralise(s)).unwrap_or_default();
         }
@@ -193,12 +200,12 @@ fn headings() -> Vec<String> {
 }
 
 /// The inventory as CSV.
-pub fn csv(rows: &[[String; 8]], enc: CsvEncoding) -> Vec<u8> {
+pub fn csv(rows: &[[String; WIDTH]], enc: CsvEncoding) -> Vec<u8> {
     csv_bytes(&headings(), &rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>(), enc)
 }
 
 /// The inventory as an Excel workbook.
-pub fn xlsx(rows: &[[String; 8]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+pub fn xlsx(rows: &[[String; WIDTH]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     xlsx_bytes("ソフトウェア構成", &headings(), &rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>())
 }
 
@@ -206,7 +213,7 @@ pub fn xlsx(rows: &[[String; 8]]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError>
 mod tests {
     use super::*;
 
-    fn row(cells: [&str; 8]) -> [String; 8] {
+    fn row(cells: [&str; WIDTH]) -> [String; WIDTH] {
         cells.map(str::to_owned)
     }
 
@@ -222,8 +229,9 @@ mod tests {
                 "cpe:2.3:o:canonical:ubuntu_linux:22.04:*:*:*:*:*:*:*",
                 "2027-04-01",
                 "",
+                "2027-04-01",
             ]),
-            row(["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "=1+1 は数式ではない"]),
+            row(["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "=1+1 は数式ではない", ""]),
         ];
         for bytes in [csv(&rows, CsvEncoding::Utf8Bom), csv(&rows, CsvEncoding::ShiftJis), xlsx(&rows).unwrap()] {
             let back = read(&bytes).unwrap();
@@ -263,11 +271,11 @@ mod tests {
     /// rows keep their numbers.
     #[test]
     fn blank_rows_do_not_count_towards_the_most_rows_and_none_is_lost() {
-        let blank = row([""; 8]);
-        let mut rows: Vec<[String; 8]> = vec![blank.clone(); 10];
+        let blank = row([""; WIDTH]);
+        let mut rows: Vec<[String; WIDTH]> = vec![blank.clone(); 10];
         for i in 0..MAX_COMPONENTS {
             let p = format!("p{i}");
-            rows.push(row(["ミドルウェア", &p, "v", "1", "", "", "", ""]));
+            rows.push(row(["ミドルウェア", &p, "v", "1", "", "", "", "", ""]));
         }
         for bytes in [csv(&rows, CsvEncoding::Utf8Bom), xlsx(&rows).unwrap()] {
             let back = read(&bytes).unwrap();
@@ -275,7 +283,7 @@ mod tests {
             assert_eq!((back[0].row, back[0].get("product")), (12, "p0"));
             assert_eq!(back[MAX_COMPONENTS - 1].get("product"), format!("p{}", MAX_COMPONENTS - 1));
         }
-        rows.push(row(["ミドルウェア", "one-more", "v", "1", "", "", "", ""]));
+        rows.push(row(["ミドルウェア", "one-more", "v", "1", "", "", "", "", ""]));
         assert!(read(&csv(&rows, CsvEncoding::Utf8Bom)).unwrap_err()[0].message.contains("多すぎ"));
     }
 

@@ -193,9 +193,10 @@ fn inventory_seeds() -> Vec<Vec<u8>> {
             "cpe:2.3:o:canonical:ubuntu_linux:22.04:*:*:*:*:*:*:*",
             "2027-04-01",
             "",
+            "2027-04-01",
         ]
         .map(str::to_owned),
-        ["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "次年度に更新"].map(str::to_owned),
+        ["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "次年度に更新", ""].map(str::to_owned),
     ];
     vec![
         crate::inventory::csv(&rows, CsvEncoding::Utf8Bom),

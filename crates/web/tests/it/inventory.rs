@@ -332,6 +332,99 @@ async fn release_data_the_office_imports_fills_support_ends_by_cycle_and_a_date_
     }
 }
 
+/// A sheet exported while the release data said one date and imported
+/// back after newer data moved it: the old date was taken as the person's
+/// own and pinned for good. A date left as the data gave it keeps
+/// following the data; a date changed in the sheet is the person's.
+#[tokio::test]
+async fn a_sheet_brought_back_after_the_data_moved_a_date_follows_the_data_and_a_date_changed_in_it_is_the_person_s() {
+    use mamori_core::inventory::SupportSource;
+    use mamori_files::{export::CsvEncoding, inventory as sheet};
+    for app in App::each(Options::default()).await {
+        let (sys, v, o) = vendors_system(&app).await;
+        let ubuntu = [
+            ("kind", "os"),
+            ("product", "Ubuntu Server"),
+            ("version", "22.04.3"),
+            ("runs_on", "web"),
+            ("cpe", "cpe:/o:canonical:ubuntu_linux:22.04"),
+        ];
+        assert_eq!(add(&v, sys, &ubuntu).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let nginx =
+            [("kind", "middleware"), ("product", "nginx"), ("version", "1.24.0"), ("support_end", "2030-04-30")];
+        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let data = release_data("ubuntu", "Ubuntu", &[("22.04", "2027-06-01")]);
+        assert_eq!(import_feed(&o, "ubuntu.json", data.as_bytes()).await.status, StatusCode::SEE_OTHER);
+
+        // The exports carry the data's date beside the support end, where the date is the data's.
+        let mut sheets = Vec::new();
+        for path in [format!("/systems/{sys}/inventory.csv"), format!("/systems/{sys}/inventory.xlsx")] {
+            let (status, bytes) = download(&v, &path).await;
+            assert_eq!(status, StatusCode::OK, "{}: {path}", app.backend);
+            let rows = sheet::read(&bytes).unwrap();
+            let cells = |p: &str| {
+                let r = rows.iter().find(|r| r.get("product") == p).unwrap();
+                (r.get("support_end").to_owned(), r.get("data_end").to_owned())
+            };
+            assert_eq!(cells("Ubuntu Server"), ("2027-06-01".into(), "2027-06-01".into()), "{}: {path}", app.backend);
+            assert_eq!(cells("nginx"), ("2030-04-30".into(), String::new()), "{}: {path}", app.backend);
+            sheets.push((path, bytes, rows));
+        }
+
+        // Newer data moves the date; the old sheets come back, unchanged.
+        let moved = release_data("ubuntu", "Ubuntu", &[("22.04", "2027-04-01")]);
+        assert_eq!(import_feed(&o, "ubuntu-2.json", moved.as_bytes()).await.status, StatusCode::SEE_OTHER);
+        for (path, bytes, _) in &sheets {
+            let r = import(&v, sys, path.rsplit('/').next().unwrap(), bytes).await;
+            assert!(r.body.contains("追加 0 件、更新 0 件、変更なし 2 件"), "{}: {path}: {}", app.backend, r.body);
+            let kept = app.store.components(sys).await.unwrap();
+            let of = |p: &str| {
+                let c = kept.iter().find(|c| c.input.product == p).unwrap();
+                (c.input.support_end.map(|d| d.to_string()), c.source)
+            };
+            assert_eq!(
+                of("Ubuntu Server"),
+                (Some("2027-04-01".into()), Some(SupportSource::Feed)),
+                "{}: {path}: still the data's date",
+                app.backend
+            );
+            assert_eq!(
+                of("nginx"),
+                (Some("2030-04-30".into()), Some(SupportSource::Manual)),
+                "{}: {path}",
+                app.backend
+            );
+        }
+
+        // A date the person changes in the sheet is theirs, and stays when the data moves again.
+        let (_, _, rows) = &sheets[0];
+        let at = sheet::COLUMNS.iter().position(|(field, _, _)| *field == "support_end").unwrap();
+        let edited: Vec<[String; sheet::WIDTH]> = rows
+            .iter()
+            .map(|r| {
+                let mut cells = r.cells.clone();
+                if r.get("product") == "Ubuntu Server" {
+                    cells[at] = "2028-01-31".into();
+                }
+                cells
+            })
+            .collect();
+        let r = import(&v, sys, "edited.csv", &sheet::csv(&edited, CsvEncoding::Utf8Bom)).await;
+        assert!(r.body.contains("追加 0 件、更新 1 件、変更なし 1 件"), "{}: {}", app.backend, r.body);
+        let again = release_data("ubuntu", "Ubuntu", &[("22.04", "2027-05-01")]);
+        assert_eq!(import_feed(&o, "ubuntu-3.json", again.as_bytes()).await.status, StatusCode::SEE_OTHER);
+        let c =
+            app.store.components(sys).await.unwrap().into_iter().find(|c| c.input.product == "Ubuntu Server").unwrap();
+        assert_eq!(
+            (c.input.support_end.map(|d| d.to_string()), c.source),
+            (Some("2028-01-31".into()), Some(SupportSource::Manual)),
+            "{}",
+            app.backend
+        );
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
     for app in App::each(Options::default()).await {
