@@ -426,6 +426,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Holds the lock named `key` until the transaction ends, shared with
+    /// every other holder in shared mode and exclusive of one in
+    /// [`Tx::lock_named`]'s; nothing on SQLite, as there.
+    pub(crate) async fn lock_named_shared(&mut self, key: &str) -> Result<(), StoreError> {
+        if let TxInner::Postgres(tx) = &mut self.0 {
+            sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtext($1))").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// Takes the lock of `who`'s sign-offs in `table` and gives the time
     /// from which one with the same words is the same sign-off sent again
     /// (a double click; the pages have no script to stop it): the caller

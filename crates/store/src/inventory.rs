@@ -95,6 +95,14 @@ pub struct FeedImport {
     pub imported_by: String,
 }
 
+/// The lock of the reference data (release data, advisories, the ISMAP
+/// list): an import holds it alone; a component's save shares it, so that
+/// each sees what the other committed (on PostgreSQL a save matched
+/// against the advisories before an import's were committed while the
+/// import matched the components before the save's was, and the match was
+/// missing until the next import). Taken before any system's lock.
+pub(crate) const FEEDS_LOCK: &str = "mamori.import.feeds";
+
 const SELECT: &str =
     "SELECT id, system_id, kind, product, vendor, version, runs_on, cpe, support_end, support_source, \
      feed_product, feed_cycle, latest, reason, warned, updated_at_us, updated_by FROM component";
@@ -247,6 +255,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let id = editing.map(|(id, _)| id);
         let mut tx = self.begin().await?;
+        tx.lock_named_shared(FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
         let f = fill(input, &products);
@@ -347,6 +356,7 @@ impl Store {
         rows: &[ComponentInput],
     ) -> Result<Imported, StoreError> {
         let mut tx = self.begin().await?;
+        tx.lock_named_shared(FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
         let mut n = Imported::default();
@@ -407,7 +417,7 @@ impl Store {
         let mut tx = self.begin().await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
-        tx.lock_named("mamori.import.feeds").await?;
+        tx.lock_named(FEEDS_LOCK).await?;
         let now_us = to_unix_micros(ctx.now);
         let mut records = 0i64;
         let mut skipped = 0i64;

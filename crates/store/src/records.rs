@@ -416,7 +416,7 @@ impl Store {
         let mut tx = self.begin().await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
-        tx.lock_named("mamori.import.feeds").await?;
+        tx.lock_named(crate::inventory::FEEDS_LOCK).await?;
         let now_us = to_unix_micros(ctx.now);
         let before: Vec<(String, String, String)> = with_conn!(tx, c => {
             sqlx::query_as("SELECT number, service, provider FROM ismap_service").fetch_all(&mut *c).await?

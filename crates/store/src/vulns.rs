@@ -126,7 +126,7 @@ impl Store {
         let mut tx = self.begin().await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
-        tx.lock_named("mamori.import.feeds").await?;
+        tx.lock_named(crate::inventory::FEEDS_LOCK).await?;
         let now_us = to_unix_micros(ctx.now);
         let (mut changed, mut skipped) = (0i64, 0i64);
         let mut seen = BTreeSet::new();

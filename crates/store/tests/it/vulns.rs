@@ -83,3 +83,68 @@ async fn matching_more_components_than_one_read_takes_finds_every_match_and_drop
         db.cleanup().await;
     }
 }
+
+/// Waits until `n` of the database's connections wait for a lock.
+async fn waiting_for_locks(url: &str, n: i64) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    for _ in 0..200 {
+        let w: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        if w >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{n} connections never came to wait for a lock");
+}
+
+/// On PostgreSQL, a component saved while advisories are imported: the
+/// save matched against the advisories before the import's were
+/// committed, the import matched the components before the save's was,
+/// and the match was missing until the next import. Here both stop at the
+/// audit log's head, which another connection holds, after their matching
+/// and before their commit: the import now waits for the save to end first
+/// and then finds the match.
+#[tokio::test]
+async fn a_component_saved_while_advisories_are_imported_is_matched() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = db
+            .store
+            .create_organisation_audited(&ctx, "情報政策課", mamori_core::identity::OrgKind::Department, "")
+            .await
+            .unwrap();
+        let system = db.store.create_system(&ctx, &SystemInput::new("基幹システム", dept), catalog).await.unwrap();
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let (store, save_ctx) = (db.store.clone(), ctx.clone());
+        let save =
+            tokio::spawn(async move { store.save_component(&save_ctx, system, None, &component(1, "1.0")).await });
+        waiting_for_locks(&url, 1).await;
+        let (store, import_ctx) = (db.store.clone(), ctx.clone());
+        let import = tokio::spawn(async move {
+            store.import_advisories(&import_ctx, "nvd.json", "0", VulnSource::Nvd, &[advisory(1)]).await
+        });
+        waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        save.await.unwrap().unwrap();
+        import.await.unwrap().unwrap();
+
+        let matches = db.store.vuln_matches(Some(system)).await.unwrap();
+        assert_eq!(matches.iter().map(|m| m.product.as_str()).collect::<Vec<_>>(), ["product1"], "{}", db.name);
+        db.cleanup().await;
+    }
+}
