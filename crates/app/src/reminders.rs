@@ -59,7 +59,8 @@ pub async fn send_reminders(
     let systems = store.systems(Scope::All, &SystemFilter::default()).await.map_err(err)?;
     let mut due = Vec::new();
     for s in systems.iter() {
-        let (Some(due_on), Some(d)) = (s.input.due_on, round_due(s.status, s.input.due_on, today)) else {
+        let (Some(due_on), Some(d)) = (s.input.due_on, round_due(s.input.phase, s.status, s.input.due_on, today))
+        else {
             continue;
         };
         let days_left = match d {

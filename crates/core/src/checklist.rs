@@ -219,11 +219,14 @@ pub enum RoundDue {
     },
 }
 
-/// The reminder of a round due on `due` for a system in `status`, on
-/// `today`: none once the answers are submitted, none more than 30 days
-/// before.
-pub fn round_due(status: SystemStatus, due: Option<Date>, today: Date) -> Option<RoundDue> {
-    if !matches!(status, SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned) {
+/// The reminder of a round due on `due` for a system in `phase` and
+/// `status`, on `today`: none once the answers are submitted, none more
+/// than 30 days before, and none for a retired system (its yearly report
+/// is not asked for either).
+pub fn round_due(phase: Phase, status: SystemStatus, due: Option<Date>, today: Date) -> Option<RoundDue> {
+    if phase == Phase::Retired
+        || !matches!(status, SystemStatus::NotStarted | SystemStatus::Answering | SystemStatus::Returned)
+    {
         return None;
     }
     let left = (due? - today).whole_days();
@@ -510,8 +513,9 @@ mod tests {
     }
 
     #[test]
-    fn round_reminders_fall_30_7_and_1_days_before_and_stop_at_submission() {
+    fn round_reminders_fall_30_7_and_1_days_before_and_stop_at_submission_or_retirement() {
         let due = Some(date!(2027 - 03 - 31));
+        let round_due = |s, due, d| round_due(Phase::Production, s, due, d);
         let on = |d: Date| round_due(Answering, due, d);
         assert_eq!(on(date!(2027 - 02 - 28)), None, "31 days before");
         assert_eq!(on(date!(2027 - 03 - 01)), Some(RoundDue::Soon { days_left: 30, step: 30 }));
@@ -525,6 +529,12 @@ mod tests {
         }
         assert_eq!(round_due(Returned, due, date!(2027 - 04 - 02)), Some(RoundDue::Overdue { days_late: 2 }));
         assert_eq!(round_due(Answering, None, date!(2027 - 04 - 02)), None, "no due date, no reminder");
+        for phase in [Phase::Building, Phase::PreProduction] {
+            assert!(super::round_due(phase, Answering, due, date!(2027 - 04 - 02)).is_some(), "{phase:?}");
+        }
+        for d in [date!(2027 - 03 - 24), date!(2027 - 04 - 02)] {
+            assert_eq!(super::round_due(Phase::Retired, Answering, due, d), None, "retired: nothing to remind");
+        }
     }
 
     #[test]

@@ -239,6 +239,22 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
         store.save_answer(&ctx, id, n, &done).await.unwrap();
     }
     store.submit_part(&ctx, id, department).await.unwrap();
+    // A retired system whose round was never finished, due the same day:
+    // nobody is reminded of it (before, its vendor was, at every step).
+    let retired = mamori_store::systems::SystemInput {
+        phase: mamori_core::checklist::Phase::Retired,
+        due_on: Some(today + time::Duration::days(7)),
+        ..input.clone()
+    };
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    store
+        .create_system(
+            &ctx,
+            &mamori_store::systems::SystemInput { name: "廃止済みシステム".into(), ..retired },
+            version,
+        )
+        .await
+        .unwrap();
     store.close().await;
 
     let smtp = SmtpServer::start().await;

@@ -255,7 +255,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             _ => None,
         };
         next_steps.extend(next_step(&t, user, s, &progress, mine));
-        if let Some(due) = checklist::round_due(s.status, s.input.due_on, today) {
+        if let Some(due) = checklist::round_due(s.input.phase, s.status, s.input.due_on, today) {
             let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
             let (order, words) = match due {
                 RoundDue::Overdue { days_late } => {
