@@ -154,8 +154,8 @@ impl Store {
         if let Some((id, status, at_us, by)) = &last {
             if status == "queued" && by == SCHEDULED_BY && ctx.actor.login != SCHEDULED_BY {
                 with_conn!(tx, c => {
-                    sqlx::query("UPDATE scan_run SET requested_by = $2 WHERE id = $1 AND status = 'queued'")
-                        .bind(id).bind(&ctx.actor.login).execute(c).await?.rows_affected()
+                    sqlx::query("UPDATE scan_run SET requested_by = $2, requested_at_us = $3 WHERE id = $1 AND status = 'queued'")
+                        .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
                 });
                 tx.commit_audited(ctx.now, ctx.event_on(Action::ScanRequested, "system", system_id)).await?;
                 return Ok(Requested::Pending(*id));
@@ -179,17 +179,26 @@ impl Store {
         Ok(Requested::Queued(id))
     }
 
-    /// Takes the oldest queued scan for this worker, a person's before the
-    /// daily schedule's (one waiting on the page is not kept behind every
-    /// system's nightly run); two workers never take the same. A scan left
-    /// `running` for longer than `stale_after` (its worker crashed or was
-    /// stopped) is taken up again.
+    /// Takes a queued scan for this worker, a person's before the daily
+    /// schedule's (one waiting on the page is not kept behind every
+    /// system's nightly run), the persons taking turns (a request goes
+    /// after as many of others' as the same person has had started or
+    /// still waiting ahead of it since it was made: one asking for many
+    /// systems keeps no one else behind them all); two workers never take the
+    /// same. A scan left `running` for longer than `stale_after` (its
+    /// worker crashed or was stopped) is taken up again.
     pub async fn claim_scan(&self, now: OffsetDateTime, stale_after: Duration) -> Result<Option<ScanRun>, StoreError> {
         let lock = self.skip_locked();
         let sql = format!(
             "UPDATE scan_run SET status = 'running', started_at_us = $1 \
-             WHERE id = (SELECT id FROM scan_run WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
-                         ORDER BY CASE WHEN requested_by = $3 THEN 1 ELSE 0 END, id LIMIT 1 {lock}) \
+             WHERE id = (SELECT id FROM scan_run r WHERE status = 'queued' OR (status = 'running' AND started_at_us < $2) \
+                         ORDER BY CASE WHEN requested_by = $3 THEN 1 ELSE 0 END, \
+                                  CASE WHEN requested_by = $3 THEN 0 ELSE \
+                                    (SELECT COUNT(*) FROM scan_run e \
+                                      WHERE e.requested_by = r.requested_by AND e.started_at_us >= r.requested_at_us) \
+                                    + (SELECT COUNT(*) FROM scan_run e \
+                                      WHERE e.status = 'queued' AND e.requested_by = r.requested_by AND e.id < r.id) END, \
+                                  id LIMIT 1 {lock}) \
                AND (status = 'queued' OR (status = 'running' AND started_at_us < $2)) \
              RETURNING *"
         );

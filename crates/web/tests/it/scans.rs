@@ -3,7 +3,7 @@
 
 use crate::checklist::supplied_system;
 use crate::harness::{App, Options};
-use mamori_core::identity::Role;
+use mamori_core::identity::{OrgKind, Role};
 use mamori_store::scans::{AddressCheck, Requested, ScanStatus};
 use time::Duration;
 
@@ -295,6 +295,52 @@ async fn a_persons_scan_goes_before_the_daily_schedule() {
         );
         let requested = app.audit_actions().await.iter().filter(|a| *a == "scan.requested").count();
         assert_eq!(requested, 5, "{}: three scheduled, the vendor's two", app.backend);
+        app.close().await;
+    }
+}
+
+/// One person asking for many systems' scans keeps no one else waiting
+/// behind them all: the persons' requests take turns (each person's first,
+/// then each one's second…), in the order each person asked. Before, the
+/// queue was first come, first served among persons, and a vendor that
+/// asked for its one system waited for another vendor's whole list.
+#[tokio::test]
+async fn persons_scans_take_turns_so_one_asking_for_many_keeps_no_one_waiting_behind_them_all() {
+    for app in App::each(Options::default()).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let (va, vb) = (app.org("ベンダーA", OrgKind::Vendor).await, app.org("ベンダーB", OrgKind::Vendor).await);
+        let with_url = async |vendor: i64, name: &str| {
+            let id = crate::checklist::system(&app, dept, Some(vendor), name).await;
+            let before = app.store.system(id).await.unwrap().unwrap();
+            let input =
+                mamori_store::systems::SystemInput { urls: vec!["https://127.0.0.1:9/".into()], ..before.input };
+            app.store.update_system(&app.system_ctx(), id, &input).await.unwrap();
+            id
+        };
+        let mut many = Vec::new();
+        for name in ["システムA1", "システムA2", "システムA3"] {
+            many.push(with_url(va, name).await);
+        }
+        let one = with_url(vb, "システムB1").await;
+        let (a, _) = app.signed_in("vendor-a", Role::Vendor, Some(va)).await;
+        let (b, _) = app.signed_in("vendor-b", Role::Vendor, Some(vb)).await;
+        for (c, id) in many.iter().map(|id| (&a, *id)).chain([(&b, one)]) {
+            c.get(&format!("/systems/{id}")).await;
+            let r = c.post(&format!("/systems/{id}/scans"), &[]).await;
+            assert_eq!(r.status, reqwest::StatusCode::SEE_OTHER, "{}: {id}: {}", app.backend, r.body);
+        }
+        let mut order = Vec::new();
+        while let Some(run) = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap() {
+            order.push((run.system_id, run.requested_by.clone()));
+            app.store.finish_scan(&app.system_ctx(), &run, true, &Default::default(), "test").await.unwrap();
+        }
+        let by = |id: i64, who: &str| (id, who.to_owned());
+        assert_eq!(
+            order,
+            [by(many[0], "vendor-a"), by(one, "vendor-b"), by(many[1], "vendor-a"), by(many[2], "vendor-a")],
+            "{}",
+            app.backend
+        );
         app.close().await;
     }
 }
