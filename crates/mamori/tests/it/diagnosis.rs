@@ -436,7 +436,8 @@ async fn sqlmap_every_role(sqlmap: &std::path::Path, database_url: Option<&str>)
             "## sqlmap (SQL injection), {dbms}\n\n`sqlmap -l REQUESTS --batch --level 2 --risk 1 --dbms {dbms} --technique {techniques}`: the query of each page \
              and every form on it (each form or query once, by the first role that reaches it), sent with a signed-in session of each role (the session's CSRF token \
              kept, not tested); forms that sign out, change the password or second factor, disable an account \
-             or take a file are left out. A role with no request had nothing left that a role before it had not tried.\n\n| role | requests | parameters | parameters sqlmap tested | injectable |\n|---|---|---|---|---|\n{}\n",
+             or take a file are left out. A role with no request had nothing left that a role before it had not tried. \
+             sqlmap's sockets set TCP_NODELAY, which changes its timing and nothing it sends.\n\n| role | requests | parameters | parameters sqlmap tested | injectable |\n|---|---|---|---|---|\n{}\n",
             summary.join("\n")
         ),
     );
