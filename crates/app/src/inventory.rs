@@ -289,10 +289,10 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
     if pending.is_empty() {
         return Ok(0);
     }
-    let names = crate::system_names(store).await?;
+    let names = crate::live_system_names(store).await?;
     let mut raised = 0;
     for m in pending {
-        let system = names.get(&m.system_id).map_or("", String::as_str);
+        let Some(system) = names.get(&m.system_id).map(String::as_str) else { continue };
         let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
         let severity = if m.cvss.is_some_and(|s| s >= 9.0) { Severity::Critical } else { Severity::Warning };
         let score = m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
@@ -365,9 +365,10 @@ pub async fn warn_support(
 ) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, SUPPORT_ENDED, SUPPORT_ENDING};
     let today = mamori_core::jst::day(now);
-    let names = crate::system_names(store).await?;
+    let names = crate::live_system_names(store).await?;
     let mut raised = 0;
     for c in store.dated_components().await? {
+        let Some(system) = names.get(&c.system_id).map(String::as_str) else { continue };
         let s = support(c.input.support_end, today, warn_days);
         let (kind, severity, detail) = match s {
             Support::Ending { on, days } => (
@@ -383,7 +384,6 @@ pub async fn warn_support(
         if !s.newly_due(c.warned) {
             continue;
         }
-        let system = names.get(&c.system_id).map_or("", String::as_str);
         let subject = format!("{system}: {} {} ({})", c.input.product, c.input.version, c.input.runs_on);
         let alert = Raise { now, kind, severity, subject: &subject, detail: &detail };
         if store.mark_component_warned(c.id, s.state(), &alert).await? {

@@ -99,6 +99,18 @@ pub(crate) async fn system_names(store: &Store) -> Result<std::collections::Hash
     Ok(all.into_iter().map(|s| (s.id, s.input.name)).collect())
 }
 
+/// The names of the systems still in use, by id: a retired (廃止) system's
+/// software raises no alert (its servers are gone, with the disposal
+/// record of item 79), as it is scanned and reminded of no more.
+pub(crate) async fn live_system_names(store: &Store) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    let all = store.systems(Scope::All, &mamori_store::systems::SystemFilter::default()).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| s.input.phase != mamori_core::checklist::Phase::Retired)
+        .map(|s| (s.id, s.input.name))
+        .collect())
+}
+
 /// Runs `work` (reading an uploaded workbook: parsing and decompressing,
 /// tens to hundreds of milliseconds) on the blocking pool, as many at once
 /// as the machine has cores, so that the request workers go on serving.

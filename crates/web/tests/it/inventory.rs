@@ -524,6 +524,54 @@ async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
     }
 }
 
+/// A retired (廃止) system's software raises no alert: its support's end
+/// and an advisory naming it were alerted to the office as those of a
+/// system in use were, about servers disposed of with item 79's record.
+#[tokio::test]
+async fn a_retired_system_s_software_raises_no_support_or_advisory_alert() {
+    use mamori_core::monitoring::VULN_MATCHED;
+    for app in App::each(Options::default()).await {
+        let (live, _, o) = vendors_system(&app).await;
+        let before = app.store.system(live).await.unwrap().unwrap();
+        let retired = mamori_store::systems::SystemInput {
+            name: "廃止済みシステム".into(),
+            phase: mamori_core::checklist::Phase::Retired,
+            ..before.input.clone()
+        };
+        let version = app.store.catalog_versions().await.unwrap()[0].id;
+        let gone = app.store.create_system(&app.ctx(), &retired, version).await.unwrap();
+        let fields = mamori_core::inventory::ComponentFields {
+            kind: "middleware",
+            product: "nginx",
+            version: "1.24.0",
+            support_end: "2020-01-31",
+            ..Default::default()
+        };
+        let nginx = mamori_core::inventory::ComponentInput::parse(&fields).unwrap();
+        for sys in [live, gone] {
+            app.store.save_component(&app.ctx(), sys, None, &nginx).await.unwrap();
+        }
+        let subjects = async |kind: &str| -> Vec<String> {
+            let all = app.store.alerts(false).await.unwrap();
+            all.into_iter().filter(|a| a.kind == kind).map(|a| a.subject).collect()
+        };
+
+        let warned = mamori_app::inventory::warn_support(&app.store, app.now(), 180).await.unwrap();
+        assert_eq!(warned, 1, "{}", app.backend);
+        let ended = subjects(SUPPORT_ENDED).await;
+        assert_eq!(ended, ["文書管理システム: nginx 1.24.0 ()"], "{}", app.backend);
+
+        let r = import_feed(&o, "nvd.json", nvd("2024-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(matched(&app, gone).await.len(), 1, "{}: matched, as recorded data", app.backend);
+        let found = subjects(VULN_MATCHED).await;
+        assert_eq!(found, ["文書管理システム: nginx 1.24.0: CVE-2023-44487"], "{}", app.backend);
+        assert_eq!(mamori_app::inventory::alert_matches(&app.store, app.now()).await.unwrap(), 0, "{}", app.backend);
+        assert_eq!(subjects(VULN_MATCHED).await.len(), 1, "{}: the daily check raises none", app.backend);
+        app.close().await;
+    }
+}
+
 /// NVD's answer for one CVE: nginx before 1.25.3 (excluded), Apache HTTP
 /// Server 2.4.57 exactly; `modified` as NVD dates its last change.
 fn nvd(modified: &str) -> String {
