@@ -138,7 +138,15 @@ impl Fetcher {
         if let (Some(connector), true) = (&self.legacy, url.starts_with("https://")) {
             return self.legacy_get(connector, url).await;
         }
-        let mut r = self.client.get(url).send().await.map_err(|e| e.to_string())?;
+        let mut r = match self.client.get(url).send().await {
+            Ok(r) => r,
+            // A kept-alive connection the server closed as this request
+            // went out on it (an idle timeout, a server under load) fails
+            // before any answer: asked once more, on a new connection. A
+            // path taken as not served for it hid an exposed file.
+            Err(e) if !e.is_timeout() => self.client.get(url).send().await.map_err(|e| e.to_string())?,
+            Err(e) => return Err(e.to_string()),
+        };
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let mut bytes = Vec::new();

@@ -1060,7 +1060,12 @@ async fn a_page_that_breaks_off_is_judged_on_what_arrived() {
                     _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
                 };
                 let _ = s.write_all(reply.as_bytes()).await;
-                // The connection ends here, short of what was announced.
+                // The connection ends here, short of what was announced: a
+                // FIN, and what the scanner still sends is read, so that
+                // the end is no reset (which may discard what arrived).
+                let _ = s.shutdown().await;
+                let drain = async { while s.read(&mut buf).await.is_ok_and(|n| n > 0) {} };
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
             });
         }
     });
@@ -1070,6 +1075,58 @@ async fn a_page_that_breaks_off_is_judged_on_what_arrived() {
     let summary = |id: &str| checks.iter().find(|c| c["id"] == id).unwrap()["summary"].as_str().unwrap().to_owned();
     assert!(summary("paths.exposed").contains("/.git/config"), "{}", summary("paths.exposed"));
     assert!(summary("errors.detail").contains("traceback"), "{}", summary("errors.detail"));
+}
+
+/// A server closes an idle kept-alive connection just as the scanner sends
+/// its next request on it (nginx after `keepalive_timeout`, any server
+/// under load): the request fails before any answer. The scanner took such
+/// a path as not served, and an exposed file on it passed item 34. Here
+/// every connection answers its first request only and closes at the
+/// second: each path is asked again on a new connection, and every exposed
+/// file is found.
+#[tokio::test]
+async fn a_connection_closed_as_it_is_reused_hides_no_exposed_file() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const FILES: [(&str, &str); 10] = [
+        ("/.git/HEAD", "ref: refs/heads/main\n"),
+        ("/.git/config", "[core]\n\trepositoryformatversion = 0\n"),
+        ("/.env", "DATABASE_PASSWORD=secret\n"),
+        ("/.svn/entries", "12\n"),
+        ("/.DS_Store", "\u{0}\u{0}\u{0}\u{1}Bud1"),
+        ("/server-status", "<h1>Apache Server Status for web01</h1>"),
+        ("/phpinfo.php", "<title>PHP 8.2 - phpinfo()</title>"),
+        ("/index.html~", "<html><body>old</body></html>"),
+        ("/index.html.bak", "<html><body>older</body></html>"),
+        ("/index.php.bak", "<?php echo 1;"),
+    ];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let Ok(n) = s.read(&mut buf).await else { return };
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+                let reply = match FILES.iter().find(|(p, _)| *p == path) {
+                    Some((_, body)) => http_page("", body),
+                    None if path == "/" => http_page("", "<html><body>ok</body></html>"),
+                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
+                };
+                // Kept alive (no `connection: close`), but the next request
+                // on this connection ends it unanswered.
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.read(&mut buf).await;
+            });
+        }
+    });
+    let v = passive(port).await;
+    let checks = v["targets"][0]["checks"].as_array().unwrap();
+    let exposed = checks.iter().find(|c| c["id"] == "paths.exposed").unwrap();
+    assert_eq!(exposed["verdict"], "fail", "{exposed}");
+    let found: Vec<&str> =
+        exposed["evidence"]["found"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(found, FILES.map(|(p, _)| p), "{exposed}");
 }
 
 /// A host whose ports only are scanned (a system's `hosts`) and that
