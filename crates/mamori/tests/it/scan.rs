@@ -1023,6 +1023,30 @@ fn http_page(headers: &str, body: &str) -> String {
     format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n{headers}\r\n{body}", body.len())
 }
 
+/// A server on loopback that hands each connection to `handle`; its port.
+async fn raw_server<F, Fut>(handle: F) -> u16
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(handle(s));
+        }
+    });
+    port
+}
+
+/// The path of the request a raw test server reads from `s` into `buf`.
+async fn requested_path(s: &mut tokio::net::TcpStream, buf: &mut [u8]) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let n = s.read(buf).await.ok()?;
+    let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+    Some(request.split(' ').nth(1).unwrap_or("/").to_owned())
+}
+
 async fn passive(port: u16) -> serde_json::Value {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let target = format!("http://127.0.0.1:{port}/");
@@ -1038,37 +1062,28 @@ async fn passive(port: u16) -> serde_json::Value {
 #[tokio::test]
 async fn a_page_that_breaks_off_is_judged_on_what_arrived() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let Ok(n) = s.read(&mut buf).await else { return };
-                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
-                // Announced as 4,096 bytes, cut after the first line or two.
-                let short = |status: &str, body: &str| {
-                    format!("HTTP/1.1 {status}\r\ncontent-length: 4096\r\ncontent-type: text/plain\r\n\r\n{body}")
-                };
-                let reply = match path.as_str() {
-                    "/" => http_page("", "<html><body>ok</body></html>"),
-                    "/.git/config" => short("200 OK", "[core]\n\trepositoryformatversion = 0\n"),
-                    "/%ZZ" => {
-                        short("500 Internal Server Error", "Traceback (most recent call last):\n  File \"app.py\"")
-                    }
-                    _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
-                };
-                let _ = s.write_all(reply.as_bytes()).await;
-                // The connection ends here, short of what was announced: a
-                // FIN, and what the scanner still sends is read, so that
-                // the end is no reset (which may discard what arrived).
-                let _ = s.shutdown().await;
-                let drain = async { while s.read(&mut buf).await.is_ok_and(|n| n > 0) {} };
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
-            });
-        }
-    });
+    let port = raw_server(|mut s| async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let Some(path) = requested_path(&mut s, &mut buf).await else { return };
+        // Announced as 4,096 bytes, cut after the first line or two.
+        let short = |status: &str, body: &str| {
+            format!("HTTP/1.1 {status}\r\ncontent-length: 4096\r\ncontent-type: text/plain\r\n\r\n{body}")
+        };
+        let reply = match path.as_str() {
+            "/" => http_page("", "<html><body>ok</body></html>"),
+            "/.git/config" => short("200 OK", "[core]\n\trepositoryformatversion = 0\n"),
+            "/%ZZ" => short("500 Internal Server Error", "Traceback (most recent call last):\n  File \"app.py\""),
+            _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
+        };
+        let _ = s.write_all(reply.as_bytes()).await;
+        // The connection ends here, short of what was announced: a
+        // FIN, and what the scanner still sends is read, so that
+        // the end is no reset (which may discard what arrived).
+        let _ = s.shutdown().await;
+        let drain = async { while s.read(&mut buf).await.is_ok_and(|n| n > 0) {} };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
+    })
+    .await;
     let v = passive(port).await;
     expect(&v, &[("paths.exposed", "fail"), ("errors.detail", "fail")]);
     let checks = v["targets"][0]["checks"].as_array().unwrap();
@@ -1099,27 +1114,20 @@ async fn a_connection_closed_as_it_is_reused_hides_no_exposed_file() {
         ("/index.html.bak", "<html><body>older</body></html>"),
         ("/index.php.bak", "<?php echo 1;"),
     ];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let Ok(n) = s.read(&mut buf).await else { return };
-                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
-                let reply = match FILES.iter().find(|(p, _)| *p == path) {
-                    Some((_, body)) => http_page("", body),
-                    None if path == "/" => http_page("", "<html><body>ok</body></html>"),
-                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
-                };
-                // Kept alive (no `connection: close`), but the next request
-                // on this connection ends it unanswered.
-                let _ = s.write_all(reply.as_bytes()).await;
-                let _ = s.read(&mut buf).await;
-            });
-        }
-    });
+    let port = raw_server(|mut s| async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let Some(path) = requested_path(&mut s, &mut buf).await else { return };
+        let reply = match FILES.iter().find(|(p, _)| *p == path) {
+            Some((_, body)) => http_page("", body),
+            None if path == "/" => http_page("", "<html><body>ok</body></html>"),
+            None => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
+        };
+        // Kept alive (no `connection: close`), but the next request
+        // on this connection ends it unanswered.
+        let _ = s.write_all(reply.as_bytes()).await;
+        let _ = s.read(&mut buf).await;
+    })
+    .await;
     let v = passive(port).await;
     let checks = v["targets"][0]["checks"].as_array().unwrap();
     let exposed = checks.iter().find(|c| c["id"] == "paths.exposed").unwrap();

@@ -17,6 +17,16 @@ fn component(i: usize, version: &str) -> ComponentInput {
     }
 }
 
+/// A department's system, 基幹システム, on the shipped catalog.
+async fn a_system(store: &mamori_store::Store, ctx: &mamori_store::identity::Ctx) -> i64 {
+    let catalog = store.ensure_catalog(ctx).await.unwrap().unwrap();
+    let dept = store
+        .create_organisation_audited(ctx, "情報政策課", mamori_core::identity::OrgKind::Department, "")
+        .await
+        .unwrap();
+    store.create_system(ctx, &SystemInput::new("基幹システム", dept), catalog).await.unwrap()
+}
+
 /// Before 2.0 for every third product.
 fn advisory(i: usize) -> Advisory {
     Advisory {
@@ -46,13 +56,7 @@ fn advisory(i: usize) -> Advisory {
 async fn matching_more_components_than_one_read_takes_finds_every_match_and_drops_those_that_no_longer_hold() {
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
-        let dept = db
-            .store
-            .create_organisation_audited(&ctx, "情報政策課", mamori_core::identity::OrgKind::Department, "")
-            .await
-            .unwrap();
-        let system = db.store.create_system(&ctx, &SystemInput::new("基幹システム", dept), catalog).await.unwrap();
+        let system = a_system(&db.store, &ctx).await;
         let rows: Vec<ComponentInput> = (0..1_200).map(|i| component(i, "1.0")).collect();
         db.store.import_components(&ctx, system, "inventory.csv", &rows).await.unwrap();
         let list: Vec<Advisory> = (0..1_200).step_by(3).map(advisory).collect();
@@ -119,13 +123,7 @@ async fn a_component_saved_while_advisories_are_imported_is_matched() {
             continue;
         };
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
-        let dept = db
-            .store
-            .create_organisation_audited(&ctx, "情報政策課", mamori_core::identity::OrgKind::Department, "")
-            .await
-            .unwrap();
-        let system = db.store.create_system(&ctx, &SystemInput::new("基幹システム", dept), catalog).await.unwrap();
+        let system = a_system(&db.store, &ctx).await;
 
         let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
         other.execute("BEGIN").await.unwrap();

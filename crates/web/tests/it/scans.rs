@@ -7,6 +7,17 @@ use mamori_core::identity::{OrgKind, Role};
 use mamori_store::scans::{AddressCheck, Requested, ScanStatus};
 use time::Duration;
 
+/// Takes up and finishes every queued scan as one worker would, without
+/// contacting anything: (system, who asked) in the order taken.
+async fn claimed_in_turn(app: &App) -> Vec<(i64, String)> {
+    let mut order = Vec::new();
+    while let Some(run) = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap() {
+        order.push((run.system_id, run.requested_by.clone()));
+        app.store.finish_scan(&app.system_ctx(), &run, true, &Default::default(), "test").await.unwrap();
+    }
+    order
+}
+
 /// Runs the queued scan to its end, as the worker would, without contacting anything.
 async fn finish_queued(app: &App) {
     let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("a queued scan");
@@ -281,11 +292,7 @@ async fn a_persons_scan_goes_before_the_daily_schedule() {
         let runs_b = app.store.scans(b, 10).await.unwrap();
         assert_eq!(runs_b.len(), 1, "{}: the scheduled run taken over", app.backend);
         assert_eq!(runs_b[0].requested_by, "vendor-a", "{}", app.backend);
-        let mut order = Vec::new();
-        while let Some(run) = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap() {
-            order.push((run.system_id, run.requested_by.clone()));
-            app.store.finish_scan(&app.system_ctx(), &run, true, &Default::default(), "test").await.unwrap();
-        }
+        let order = claimed_in_turn(&app).await;
         let by = |id: i64, who: &str| (id, who.to_owned());
         assert_eq!(
             order,
@@ -329,11 +336,7 @@ async fn persons_scans_take_turns_so_one_asking_for_many_keeps_no_one_waiting_be
             let r = c.post(&format!("/systems/{id}/scans"), &[]).await;
             assert_eq!(r.status, reqwest::StatusCode::SEE_OTHER, "{}: {id}: {}", app.backend, r.body);
         }
-        let mut order = Vec::new();
-        while let Some(run) = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap() {
-            order.push((run.system_id, run.requested_by.clone()));
-            app.store.finish_scan(&app.system_ctx(), &run, true, &Default::default(), "test").await.unwrap();
-        }
+        let order = claimed_in_turn(&app).await;
         let by = |id: i64, who: &str| (id, who.to_owned());
         assert_eq!(
             order,
