@@ -225,6 +225,18 @@ pub async fn export(op: &Op<'_>, system_id: i64, format: Format) -> Result<(Syst
     Ok((inv.system, bytes))
 }
 
+/// The names of the systems still in use among `systems`, by id: the lists
+/// across systems (support ends, advisories) leave a retired system's
+/// software out, as its alerts do ([`crate::live_system_names`]); its own
+/// inventory page still shows it.
+fn live_names(systems: &[SystemRecord]) -> std::collections::HashMap<i64, &str> {
+    systems
+        .iter()
+        .filter(|s| s.input.phase != mamori_core::checklist::Phase::Retired)
+        .map(|s| (s.id, s.input.name.as_str()))
+        .collect()
+}
+
 /// A component with its system's name and how close its support end is.
 pub struct Dated {
     pub system_id: i64,
@@ -237,7 +249,7 @@ pub struct Dated {
 /// see, soonest first; `warn_days` sets the warning window.
 pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
     let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
-    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    let names = live_names(&systems);
     let today = mamori_core::jst::day(op.now);
     Ok(op
         .store
@@ -339,7 +351,7 @@ pub struct Found {
 /// The matches in the systems the person sees, most severe first.
 pub async fn found(op: &Op<'_>) -> Result<Vec<Found>, Refused> {
     let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
-    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    let names = live_names(&systems);
     Ok(op
         .store
         .vuln_matches(None)

@@ -526,9 +526,10 @@ async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
 
 /// A retired (廃止) system's software raises no alert: its support's end
 /// and an advisory naming it were alerted to the office as those of a
-/// system in use were, about servers disposed of with item 79's record.
+/// system in use were, about servers disposed of with item 79's record,
+/// and headed the office's lists across systems.
 #[tokio::test]
-async fn a_retired_system_s_software_raises_no_support_or_advisory_alert() {
+async fn a_retired_system_s_software_raises_no_support_or_advisory_alert_and_leaves_the_lists_across_systems() {
     use mamori_core::monitoring::VULN_MATCHED;
     for app in App::each(Options::default()).await {
         let (live, _, o) = vendors_system(&app).await;
@@ -568,6 +569,13 @@ async fn a_retired_system_s_software_raises_no_support_or_advisory_alert() {
         assert_eq!(found, ["文書管理システム: nginx 1.24.0: CVE-2023-44487"], "{}", app.backend);
         assert_eq!(mamori_app::inventory::alert_matches(&app.store, app.now()).await.unwrap(), 0, "{}", app.backend);
         assert_eq!(subjects(VULN_MATCHED).await.len(), 1, "{}: the daily check raises none", app.backend);
+        // The lists across systems leave it out; its own inventory page shows it.
+        for list in ["/vulns", "/inventory?state=ended"] {
+            let page = o.get(list).await.body;
+            assert!(page.contains("文書管理システム") && !page.contains("廃止済みシステム"), "{}: {list}", app.backend);
+        }
+        let own = o.get(&format!("/systems/{gone}/inventory")).await.body;
+        assert!(own.contains("CVE-2023-44487") && own.contains("サポート終了"), "{}", app.backend);
         app.close().await;
     }
 }
