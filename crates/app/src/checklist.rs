@@ -3,9 +3,10 @@
 //! (PRODUCT.md steps 2–5).
 
 use crate::{Op, Refused};
-use mamori_core::checklist::{AnswerInput, Review};
+use mamori_core::checklist::{AnswerInput, Phase, Review, WorkflowError};
 use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
+use mamori_core::records::RecordKind;
 use mamori_store::scans::Requested;
 use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
 
@@ -25,9 +26,15 @@ pub async fn system(op: &Op<'_>, id: i64) -> Result<SystemRecord, Refused> {
     }
 }
 
-/// Registers a system (the security office).
+/// Registers a system (the security office). It may start in any phase
+/// but 廃止: a system already running when the ward starts with mamori is
+/// registered as such, but retiring waits for the disposal record of item
+/// 79 among the system's records, which a new system has none of.
 pub async fn create_system(op: &Op<'_>, input: &SystemInput, catalog_version: i64) -> Result<i64, Refused> {
     op.require(Permission::ManageSystems)?;
+    if input.phase == Phase::Retired {
+        return Err(Refused::Workflow(WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal)));
+    }
     Ok(op.store.create_system(&op.ctx(), input, catalog_version).await?)
 }
 

@@ -1152,6 +1152,30 @@ async fn entering_a_phase_is_judged_on_the_registration_it_is_entered_with() {
     }
 }
 
+/// A new system may be registered in any phase but 廃止, which waits for
+/// the disposal record (item 79) a new system cannot have yet: registered
+/// as retired, it skipped that duty.
+#[tokio::test]
+async fn a_new_system_cannot_be_registered_as_retired() {
+    for app in App::each(Options::default()).await {
+        app.store.ensure_catalog(&app.system_ctx()).await.unwrap();
+        let dept = app.org("総務課", OrgKind::Department).await.to_string();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let register = async |name: &str, phase: &str| {
+            officer.get("/systems/new").await;
+            officer.post("/systems", &[("name", name), ("department_id", dept.as_str()), ("phase", phase)]).await
+        };
+        let r = register("廃止済みシステム", "retired").await;
+        assert_eq!(r.status, StatusCode::OK, "{}: the form again", app.backend);
+        assert!(r.body.contains("「廃棄」の記録が必要です"), "{}: {}", app.backend, r.body);
+        let all = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap();
+        assert!(all.is_empty(), "{}: nothing registered", app.backend);
+        let r = register("稼働中システム", "production").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: already running: {}", app.backend, r.body);
+        app.close().await;
+    }
+}
+
 /// The phase a system is in moves with its duties: 本稼働 waits for No.37
 /// (unneeded accounts removed before operation) and No.78 (the
 /// vulnerability diagnosis) approved with their evidence; 廃止 waits for
