@@ -209,10 +209,13 @@ pub async fn totp(page: Page, meta: Meta, Form(form): Form<TotpForm>) -> Result<
     }
 }
 
-/// Item 46: sign-out destroys the server-side session.
+/// Item 46: sign-out destroys the server-side session, and then records
+/// it: a session that could not be removed is not logged as ended (the
+/// person sees the error and signs out again).
 pub async fn logout(page: Page, who: Acting) -> Result<Response, AppError> {
-    signin::sign_out(&who.op(&page)).await?;
+    let op = who.op(&page);
     page.session.flush().await?;
+    signin::sign_out(&op).await?;
     Ok(Redirect::to("/").into_response())
 }
 

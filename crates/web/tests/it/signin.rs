@@ -267,6 +267,56 @@ async fn item_46_sign_out_destroys_the_server_side_session() {
     }
 }
 
+/// A sign-out whose session cannot be removed from the database writes no
+/// sign-out event: the event was written first, and a failed removal left
+/// a session that still worked under an audit log saying it had ended. On
+/// PostgreSQL, a trigger refuses the removal once; the stolen cookie still
+/// works, and the log shows no sign-out until one goes through.
+#[tokio::test]
+async fn a_sign_out_that_cannot_remove_its_session_records_no_sign_out() {
+    use sqlx::{Connection, Executor};
+    for app in App::each(Options::default()).await {
+        let Some(url) = app.pg_url() else { continue };
+        let org = app.org("総務課", OrgKind::Department).await;
+        app.user("staff", Role::Department, Some(org)).await;
+        let c = app.client();
+        let r = c.sign_in(&app, "staff", PASSWORD, None).await;
+        let cookie = r
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|v| v.starts_with("__Host-mamori_session="))
+            .expect("a session cookie at sign-in");
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        db.execute(
+            "CREATE FUNCTION keep_sessions() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'sessions are kept'; END $$; \
+             CREATE TRIGGER keep_sessions BEFORE DELETE ON tower_sessions.session \
+             FOR EACH ROW EXECUTE FUNCTION keep_sessions();",
+        )
+        .await
+        .unwrap();
+        let signouts = async || app.audit_actions().await.iter().filter(|a| *a == "signout").count();
+        c.get("/dashboard").await;
+        let r = c.post("/logout", &[]).await;
+        assert_ne!(r.status, StatusCode::SEE_OTHER, "{}: the sign-out failed", app.backend);
+        assert!(!r.body.contains("sessions are kept"), "no database error reaches the page");
+        assert_eq!(signouts().await, 0, "{}: no sign-out recorded", app.backend);
+        let thief = app.raw_client();
+        let stolen = thief.get(format!("{}/dashboard", app.base)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(stolen.status(), StatusCode::OK, "{}: the session stands, as the log says", app.backend);
+
+        db.execute("DROP TRIGGER keep_sessions ON tower_sessions.session").await.unwrap();
+        let again = app.client();
+        again.sign_in(&app, "staff", PASSWORD, None).await;
+        again.get("/dashboard").await;
+        assert_eq!(again.post("/logout", &[]).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert_eq!(signouts().await, 1, "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_once() {
     for app in App::each(Options::default()).await {
