@@ -153,6 +153,11 @@ pub async fn change_catalog(op: &Op<'_>, id: i64, version: i64) -> Result<(), Re
 pub async fn queue_scan(op: &Op<'_>, id: i64, vendor_gap: time::Duration) -> Result<(), Refused> {
     op.require(Permission::RequestScans)?;
     let s = system(op, id).await?;
+    // A retired system's servers are gone with its disposal record: its
+    // addresses may be another's by now, and are scanned no more.
+    if s.input.phase == Phase::Retired {
+        return Err(Refused::Invalid("retired"));
+    }
     if s.input.urls.is_empty() && s.input.hosts.is_empty() {
         return Err(Refused::Invalid("urls"));
     }

@@ -518,6 +518,7 @@ scan-fail = 不合格
 scan-error = 実行不可
 scan-contradiction = 回答(対応済)と一致しません
 scan-no-urls = 確認対象の URL もホストも登録されていません。システムの変更画面で登録してください。
+scan-retired = 廃止されたシステムは確認しません。その URL やホストは、もう区のシステムのものでないことがあります。
 
 report-title = チェックリストの出力
 report-print = 印刷用ページ

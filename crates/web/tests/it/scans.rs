@@ -347,3 +347,36 @@ async fn persons_scans_take_turns_so_one_asking_for_many_keeps_no_one_waiting_be
         app.close().await;
     }
 }
+
+/// A retired (廃止) system is scanned neither on request nor by the
+/// schedule: its servers went with its disposal record, and its addresses
+/// may be another's by now. Its page offers no scan, and a request sent
+/// anyway queues nothing and says why. Before, the vendor's or the
+/// officer's request scanned them.
+#[tokio::test]
+async fn a_retired_system_is_never_scanned_on_request() {
+    for app in App::each(Options::default()).await {
+        let (live, vendor) = supplied_system(&app, "稼働中システム").await;
+        let before = app.store.system(live).await.unwrap().unwrap();
+        let retired = mamori_store::systems::SystemInput {
+            name: "廃止済みシステム".into(),
+            phase: mamori_core::checklist::Phase::Retired,
+            urls: vec!["https://127.0.0.1:9/".into()],
+            ..before.input.clone()
+        };
+        let version = app.store.catalog_versions().await.unwrap()[0].id;
+        let gone = app.store.create_system(&app.ctx(), &retired, version).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        for c in [&vendor, &officer] {
+            let page = c.get(&format!("/systems/{gone}")).await.body;
+            assert!(!page.contains(&format!("action=\"/systems/{gone}/scans\"")), "{}: no scan offered", app.backend);
+            let r = c.post(&format!("/systems/{gone}/scans"), &[]).await;
+            assert_eq!(r.status, reqwest::StatusCode::SEE_OTHER, "{}", app.backend);
+            let shown = c.get(r.location()).await.body;
+            assert!(shown.contains("廃止されたシステムは確認しません"), "{}: {shown}", app.backend);
+        }
+        assert!(app.store.scans(gone, 10).await.unwrap().is_empty(), "{}: nothing queued", app.backend);
+        assert!(!app.audit_actions().await.contains(&"scan.requested".to_owned()), "{}", app.backend);
+        app.close().await;
+    }
+}

@@ -245,7 +245,9 @@ pub(super) async fn system_page_with(
             .into_iter()
             .map(|v| (v.id, format!("{} {}", v.id, v.label)))
             .collect(),
-        can_scan: user.can(Permission::RequestScans) && !(s.input.urls.is_empty() && s.input.hosts.is_empty()),
+        can_scan: user.can(Permission::RequestScans)
+            && s.input.phase != checklist::Phase::Retired
+            && !(s.input.urls.is_empty() && s.input.hosts.is_empty()),
         moved,
         recorded,
         scan_status,

@@ -175,6 +175,7 @@ pub async fn confirm_scan_address(
 pub async fn request_scan(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
     match checklist_op::queue_scan(&who.op(&page), id, page.config.vendor_scan_gap).await {
         Ok(()) => done(&page, "scan-requested", &format!("/systems/{id}")).await,
+        Err(Refused::Invalid("retired")) => done(&page, "scan-retired", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => done(&page, "scan-no-urls", &format!("/systems/{id}")).await,
         Err(Refused::TooSoon(_)) => done(&page, "scan-too-soon", &format!("/systems/{id}")).await,
         Err(e) => Err(e.into()),
