@@ -71,6 +71,7 @@ crate::closed_set!(
         ComponentRemoved = "component.removed",
         InventoryImported = "inventory.imported",
         InventoryExported = "inventory.exported",
+        HousekeepingPurged = "housekeeping.purged",
         FeedImported = "feed.imported",
         VulnDecided = "vuln.decided",
         RecordSaved = "record.saved",

@@ -358,9 +358,11 @@ impl Work {
                 let purged = crate::auditlog::purge(store, &*self.clock, &self.audit, Actor::system())
                     .await
                     .map_err(|e| e.to_string())?;
-                let jobs = store.purge_jobs(now - KEEP_DONE, now - KEEP_FAILED).await.map_err(|e| e.to_string())?;
-                let signins =
-                    store.purge_failed_attempts(now - KEEP_FAILED_SIGNINS).await.map_err(|e| e.to_string())?;
+                let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
+                let (jobs, signins) = store
+                    .purge_housekeeping(&ctx, now - KEEP_DONE, now - KEEP_FAILED, now - KEEP_FAILED_SIGNINS)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let events = purged.map_or(0, |(n, _)| n);
                 Ok(format!(
                     "監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件と失敗したサインイン {signins} 件を削除 \

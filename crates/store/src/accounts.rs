@@ -375,10 +375,7 @@ impl Store {
     /// tell which users an address has known ([`Store::open_signin_attempt`]).
     pub async fn purge_failed_attempts(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => {
-            sqlx::query("DELETE FROM signin_attempt WHERE success = $1 AND at_us < $2")
-                .bind(false).bind(to_unix_micros(before)).execute(c).await?.rows_affected()
-        });
+        let n = delete_failed_attempts(&mut tx, before).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -918,4 +915,12 @@ pub async fn unused_recovery_codes(tx: &mut Tx, account_id: i64) -> Result<i64, 
         Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
             .bind(account_id).fetch_one(c).await?)
     })
+}
+
+/// [`Store::purge_failed_attempts`] in a transaction of the caller's.
+pub(crate) async fn delete_failed_attempts(tx: &mut Tx, before: OffsetDateTime) -> Result<u64, StoreError> {
+    Ok(with_conn!(tx, c => {
+        sqlx::query("DELETE FROM signin_attempt WHERE success = $1 AND at_us < $2")
+            .bind(false).bind(to_unix_micros(before)).execute(c).await?.rows_affected()
+    }))
 }

@@ -8,7 +8,10 @@
 //! Every change after the claim is fenced by the claim's attempt number:
 //! an instance whose lease ran out cannot overwrite what the next one did.
 
+use crate::identity::Ctx;
+use crate::Tx;
 use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Store, StoreError};
+use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::jobs::{backoff, JobKind, JobState, JOB_FAILED};
 use mamori_core::monitoring::Severity;
@@ -211,14 +214,47 @@ impl Store {
         failed_before: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let n = with_conn!(tx, c => {
-            sqlx::query(
-                "DELETE FROM job WHERE (state = 'done' AND finished_at_us < $1) OR (state = 'failed' AND finished_at_us < $2)",
-            )
-            .bind(to_unix_micros(done_before)).bind(to_unix_micros(failed_before))
-            .execute(&mut *c).await?.rows_affected()
-        });
+        let n = delete_jobs(&mut tx, done_before, failed_before).await?;
         tx.commit().await?;
         Ok(n)
     }
+
+    /// The daily housekeeping: removes the finished job runs
+    /// ([`Store::purge_jobs`]) and the failed sign-in attempts
+    /// ([`Store::purge_failed_attempts`]) past their keeping, with one audit
+    /// event saying how many, in one transaction (no event when none went).
+    /// Returns (job runs, failed sign-ins).
+    pub async fn purge_housekeeping(
+        &self,
+        ctx: &Ctx,
+        done_before: OffsetDateTime,
+        failed_before: OffsetDateTime,
+        signins_before: OffsetDateTime,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.begin().await?;
+        let jobs = delete_jobs(&mut tx, done_before, failed_before).await?;
+        let signins = crate::accounts::delete_failed_attempts(&mut tx, signins_before).await?;
+        if jobs + signins == 0 {
+            tx.commit().await?;
+        } else {
+            let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::HousekeepingPurged, Outcome::Success)
+                .changes(Changes::new().with("job_runs", jobs).with("failed_signins", signins));
+            tx.commit_audited(ctx.now, ev).await?;
+        }
+        Ok((jobs, signins))
+    }
+}
+
+async fn delete_jobs(
+    tx: &mut Tx,
+    done_before: OffsetDateTime,
+    failed_before: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    Ok(with_conn!(tx, c => {
+        sqlx::query(
+            "DELETE FROM job WHERE (state = 'done' AND finished_at_us < $1) OR (state = 'failed' AND finished_at_us < $2)",
+        )
+        .bind(to_unix_micros(done_before)).bind(to_unix_micros(failed_before))
+        .execute(&mut *c).await?.rows_affected()
+    }))
 }

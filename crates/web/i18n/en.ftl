@@ -896,6 +896,7 @@ action-component-saved = Software component saved
 action-component-removed = Software component removed
 action-inventory-imported = Software inventory imported
 action-inventory-exported = Software inventory exported
+action-housekeeping-purged = Old job runs and failed sign-ins removed
 action-feed-imported = Reference data imported
 action-vuln-decided = Vulnerability decision recorded
 action-record-saved = Record saved

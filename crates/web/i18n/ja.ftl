@@ -896,6 +896,7 @@ action-component-saved = ソフトウェア構成の登録・変更
 action-component-removed = ソフトウェア構成の削除
 action-inventory-imported = ソフトウェア構成の取り込み
 action-inventory-exported = ソフトウェア構成の出力
+action-housekeeping-purged = 古い実行記録・失敗したサインインの削除
 action-feed-imported = 参照データの取り込み
 action-vuln-decided = 脆弱性の対応状況の記録
 action-record-saved = 記録の登録・変更

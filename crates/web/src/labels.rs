@@ -182,6 +182,7 @@ impl Label for Action {
             Action::ComponentRemoved => "action-component-removed",
             Action::InventoryImported => "action-inventory-imported",
             Action::InventoryExported => "action-inventory-exported",
+            Action::HousekeepingPurged => "action-housekeeping-purged",
             Action::FeedImported => "action-feed-imported",
             Action::VulnDecided => "action-vuln-decided",
             Action::RecordSaved => "action-record-saved",

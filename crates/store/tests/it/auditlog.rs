@@ -152,6 +152,45 @@ async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_k
     }
 }
 
+/// The daily housekeeping removes old job runs and failed sign-ins with one
+/// audit event saying how many, in the same transaction: they went with no
+/// word in the log before. A run that removes nothing writes nothing.
+#[tokio::test]
+async fn housekeeping_records_what_it_removed_in_the_audit_log() {
+    use mamori_core::jobs::JobKind;
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let old = now - Duration::days(100);
+        db.store.record_attempt(old, "203.0.113.9", "guess", false).await.unwrap();
+        db.store.record_attempt(old, "10.0.0.5", "yamada", true).await.unwrap();
+        assert!(db.store.queue_job(old, JobKind::VerifyAudit, "2026-08-28", old).await.unwrap());
+        let job = db.store.claim_job(old, "a").await.unwrap().unwrap();
+        db.store.finish_job(old, &job, Ok("ok".into())).await.unwrap();
+        let ctx = crate::system_ctx(now);
+        let cutoff = now - Duration::days(90);
+        assert_eq!(db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff).await.unwrap(), (1, 1), "{}", db.name);
+        assert_eq!(db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff).await.unwrap(), (0, 0), "{}", db.name);
+        let events: Vec<_> = db
+            .store
+            .audit_recent(50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.record.action == "housekeeping.purged")
+            .collect();
+        assert_eq!(events.len(), 1, "{}: one event, none for the empty run", db.name);
+        let changes: serde_json::Value = serde_json::from_str(&events[0].record.changes).unwrap();
+        assert_eq!(
+            (changes["job_runs"].as_u64(), changes["failed_signins"].as_u64()),
+            (Some(1), Some(1)),
+            "{}",
+            db.name
+        );
+        assert_eq!(events[0].record.actor_login, "system", "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
 /// Twenty alerts of one kind and subject raised at once open one alert,
 /// counted twenty times (ten rounds, each a subject of its own). On
 /// PostgreSQL each read that none was open and inserted its own (twenty
