@@ -236,6 +236,16 @@ async fn a_signed_in_page_view_writes_its_session_at_most_once_a_minute_and_noth
     }
 }
 
+/// The session cookie a sign-in sets, as a `cookie` header's value.
+fn session_cookie(r: &crate::harness::Res) -> String {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|v| v.starts_with("__Host-mamori_session="))
+        .expect("a session cookie at sign-in")
+}
+
 #[tokio::test]
 async fn item_46_sign_out_destroys_the_server_side_session() {
     for app in App::each(Options::default()).await {
@@ -243,13 +253,7 @@ async fn item_46_sign_out_destroys_the_server_side_session() {
         app.user("staff", Role::Department, Some(org)).await;
         let c = app.client();
         let r = c.sign_in(&app, "staff", PASSWORD, None).await;
-        let cookie = r
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .find(|v| v.starts_with("__Host-mamori_session="))
-            .expect("a session cookie at sign-in");
+        let cookie = session_cookie(&r);
         // The same cookie from elsewhere works while the session lives...
         let thief = app.raw_client();
         let stolen = thief.get(format!("{}/dashboard", app.base)).header("cookie", &cookie).send().await.unwrap();
@@ -281,13 +285,7 @@ async fn a_sign_out_that_cannot_remove_its_session_records_no_sign_out() {
         app.user("staff", Role::Department, Some(org)).await;
         let c = app.client();
         let r = c.sign_in(&app, "staff", PASSWORD, None).await;
-        let cookie = r
-            .headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .find(|v| v.starts_with("__Host-mamori_session="))
-            .expect("a session cookie at sign-in");
+        let cookie = session_cookie(&r);
         let mut db = sqlx::PgConnection::connect(url).await.unwrap();
         db.execute(
             "CREATE FUNCTION keep_sessions() RETURNS trigger LANGUAGE plpgsql AS \
