@@ -369,3 +369,19 @@ pub fn memory(pid: u32) -> (u64, u64) {
 pub fn reset_peak(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("write /proc/PID/clear_refs");
 }
+
+/// A test that fails shows the server's log beside its assertion: an
+/// answer of 500 says nothing of its cause, which only the log holds.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            let from = lines.len().saturating_sub(200);
+            eprintln!("--- the server's log, its last {} lines ---", lines.len() - from);
+            for line in &lines[from..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
