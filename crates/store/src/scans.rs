@@ -195,7 +195,8 @@ impl Store {
                          ORDER BY CASE WHEN requested_by = $3 THEN 1 ELSE 0 END, \
                                   CASE WHEN requested_by = $3 THEN 0 ELSE \
                                     (SELECT COUNT(*) FROM scan_run e \
-                                      WHERE e.requested_by = r.requested_by AND e.started_at_us >= r.requested_at_us) \
+                                      WHERE e.requested_by = r.requested_by AND e.id <> r.id \
+                                        AND e.started_at_us >= r.requested_at_us) \
                                     + (SELECT COUNT(*) FROM scan_run e \
                                       WHERE e.status = 'queued' AND e.requested_by = r.requested_by AND e.id < r.id) END, \
                                   id LIMIT 1 {lock}) \
