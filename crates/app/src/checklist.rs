@@ -3,10 +3,9 @@
 //! (PRODUCT.md steps 2–5).
 
 use crate::{Op, Refused};
-use mamori_core::checklist::{AnswerInput, Phase, Review, WorkflowError};
+use mamori_core::checklist::{AnswerInput, Phase, Review};
 use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
-use mamori_core::records::RecordKind;
 use mamori_store::scans::Requested;
 use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
 
@@ -33,7 +32,7 @@ pub async fn system(op: &Op<'_>, id: i64) -> Result<SystemRecord, Refused> {
 pub async fn create_system(op: &Op<'_>, input: &SystemInput, catalog_version: i64) -> Result<i64, Refused> {
     op.require(Permission::ManageSystems)?;
     if input.phase == Phase::Retired {
-        return Err(Refused::Workflow(WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal)));
+        return Err(Refused::Invalid("retired"));
     }
     Ok(op.store.create_system(&op.ctx(), input, catalog_version).await?)
 }

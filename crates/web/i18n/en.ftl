@@ -518,6 +518,7 @@ scan-fail = FAIL
 scan-error = error
 scan-contradiction = contradicts the answer (done)
 scan-no-urls = No URL or host is registered to verify. Add one on the system's edit page.
+system-new-retired = A new system cannot be registered as retired: retiring needs the disposal record of No.79. Register it, add the record, then retire it on the edit page.
 scan-retired = A retired system is not scanned: its URLs and hosts may no longer be the ward's.
 
 report-title = Export the checklist

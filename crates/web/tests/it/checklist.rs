@@ -1168,6 +1168,11 @@ async fn a_new_system_cannot_be_registered_as_retired() {
         let r = register("廃止済みシステム", "retired").await;
         assert_eq!(r.status, StatusCode::OK, "{}: the form again", app.backend);
         assert!(r.body.contains("「廃棄」の記録が必要です"), "{}: {}", app.backend, r.body);
+        assert!(
+            r.body.contains("新しいシステムは「廃止」では登録できません"),
+            "{}: said as a new system's",
+            app.backend
+        );
         let all = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap();
         assert!(all.is_empty(), "{}: nothing registered", app.backend);
         let r = register("稼働中システム", "production").await;

@@ -263,7 +263,7 @@ pub async fn create_system(page: Page, who: Acting, Form(form): Form<SystemForm>
         match checklist_op::create_system(&who.op(&page), &input, version).await {
             Ok(id) => return done(&page, "systems-created", &format!("/systems/{id}")).await,
             Err(Refused::Taken) => errors.add("name", t.get("system-name-taken")),
-            Err(Refused::Workflow(w)) => errors.add("phase", super::workflow_message(&t, &w)),
+            Err(Refused::Invalid("retired")) => errors.add("phase", t.get("system-new-retired")),
             Err(e) => return Err(e.into()),
         }
     }
