@@ -39,10 +39,15 @@ impl CsvEncoding {
 /// The media type of an .xlsx workbook.
 pub const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
+/// What a cell a spreadsheet would run as a formula begins with. The
+/// full-width forms too: Japanese Excel reads a value as it reads typed
+/// input, where ＝ and ＋ begin a formula as = and + do.
+pub(crate) const FORMULA_LEADS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
 /// A cell that a spreadsheet would run as a formula is prefixed with `'`
 /// (CSV injection).
 fn neutralise(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(FORMULA_LEADS) {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -196,12 +201,21 @@ mod tests {
     fn formulas_are_neutralised() {
         let b = csv_bytes(
             &["x".into()],
-            &[vec!["=HYPERLINK(\"http://evil\")".into()], vec!["-1".into()]],
+            &[
+                vec!["=HYPERLINK(\"http://evil\")".into()],
+                vec!["-1".into()],
+                vec!["＝ＨＹＰＥＲＬＩＮＫ(\"http://evil\")".into()],
+                vec!["＠SUM(1)".into()],
+                vec!["対応済 =1".into()],
+            ],
             CsvEncoding::Utf8Bom,
         );
         let s = std::str::from_utf8(&b[3..]).unwrap();
         assert!(s.contains("'=HYPERLINK"), "{s}");
         assert!(s.contains("'-1"), "{s}");
+        assert!(s.contains("'＝ＨＹＰＥＲＬＩＮＫ"), "full-width too: {s}");
+        assert!(s.contains("'＠SUM"), "{s}");
+        assert!(s.contains("\n対応済 =1"), "only a cell's first character counts: {s}");
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn excel_date(serial: f64) -> Option<Date> {
 fn unneutralise(s: &str) -> String {
     let s = s.trim();
     match s.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest.to_owned(),
+        Some(rest) if rest.starts_with(crate::export::FORMULA_LEADS) => rest.to_owned(),
         _ => s.to_owned(),
     }
 }
@@ -231,7 +231,7 @@ mod tests {
                 "",
                 "2027-04-01",
             ]),
-            row(["ミドルウェア", "nginx", "F5", "1.24.0", "Web サーバ", "", "", "=1+1 は数式ではない", ""]),
+            row(["ミドルウェア", "nginx", "F5", "1.24.0", "＋ 全角も", "", "", "=1+1 は数式ではない", ""]),
         ];
         for bytes in [csv(&rows, CsvEncoding::Utf8Bom), csv(&rows, CsvEncoding::ShiftJis), xlsx(&rows).unwrap()] {
             let back = read(&bytes).unwrap();
