@@ -100,12 +100,22 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             .collect();
         Some((at, rows))
     });
-    let diagnosis = store
+    // Item 78's report, uploaded to the answer or linked from the library
+    // (the revision the link shows).
+    let mut diagnosis: Vec<_> = store
         .evidence_for(s.id, s.round, 78)
         .await?
         .into_iter()
         .map(|e| (e.original_name, e.sha256, e.uploaded_at))
         .collect();
+    diagnosis.extend(
+        store
+            .document_links(s.id, s.round)
+            .await?
+            .into_iter()
+            .filter(|l| l.number == 78)
+            .map(|l| (format!("{} ({})", l.title, l.shows.original_name), l.shows.sha256, l.shows.uploaded_at)),
+    );
     let signoffs = store
         .signoffs(s.id, year)
         .await?

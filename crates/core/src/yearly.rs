@@ -93,7 +93,8 @@ pub struct YearlyReport {
     pub signoffs: Vec<YearlySignoff>,
     /// The latest finished scan: when, and its lines.
     pub scan: Option<(time::OffsetDateTime, Vec<ScanLine>)>,
-    /// Files attached to item 78 (the vulnerability diagnosis): name, SHA-256, uploaded.
+    /// Files of item 78 (the vulnerability diagnosis), uploaded or linked from
+    /// the library: name, SHA-256, uploaded.
     pub diagnosis: Vec<(String, String, time::OffsetDateTime)>,
     /// 未対応 and 一部対応 items of the current round.
     pub open_items: Vec<OpenItem>,

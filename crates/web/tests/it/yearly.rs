@@ -131,6 +131,59 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
     }
 }
 
+/// Item 68 asks for the last vulnerability diagnosis: the report section
+/// read only files uploaded to No.78, and said 「登録されていません」 when
+/// the vendor linked its diagnosis report from the library (which the
+/// phase gate counts as evidence).
+#[tokio::test]
+async fn the_yearly_report_names_the_diagnosis_report_whether_uploaded_or_linked_from_the_library() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        let vendor_org = department_of(&app, "ベンダーA").await;
+        let ctx = app.ctx();
+        let year = app.now().to_offset(JST).year();
+        let report = async || {
+            let r = vendor.http.get(format!("{}/systems/{sys}/yearly.xlsx?year={year}", app.base)).send().await;
+            texts(r.unwrap().bytes().await.unwrap().to_vec())
+        };
+        assert!(report().await.iter().any(|c| c == "登録されていません"), "{}: nothing yet", app.backend);
+
+        let doc = mamori_store::library::NewDocFile {
+            original_name: "shindan-2026.pdf",
+            content_type: "application/pdf",
+            sha256: "ab12",
+            expires_on: None,
+            content: b"%PDF-1.4",
+        };
+        let id = app.store.add_document(&ctx, vendor_org, "脆弱性診断報告書", &doc).await.unwrap();
+        app.store.link_document(&ctx, id, vendor_org, sys, 78, false).await.unwrap();
+        let cells = report().await;
+        assert!(cells.iter().any(|c| c == "脆弱性診断報告書 (shindan-2026.pdf)"), "{}: {cells:?}", app.backend);
+        assert!(cells.iter().any(|c| c == "ab12"), "{cells:?}");
+        assert!(!cells.iter().any(|c| c == "登録されていません"), "{cells:?}");
+
+        let file = mamori_store::evidence::NewEvidence {
+            number: 78,
+            original_name: "追加診断.pdf",
+            content_type: "application/pdf",
+            sha256: "cd34",
+            expires_on: None,
+            content: b"%PDF-1.4",
+            replaces: None,
+            by: None,
+        };
+        app.store.add_evidence(&ctx, sys, &file).await.unwrap();
+        let cells = report().await;
+        for name in ["追加診断.pdf", "脆弱性診断報告書 (shindan-2026.pdf)"] {
+            assert!(cells.iter().any(|c| c == name), "{name}: {cells:?}");
+        }
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn reminders_reach_every_dashboard_from_thirty_days_before_until_the_report_is_received() {
     for app in App::each(Options::default()).await {
