@@ -204,8 +204,9 @@ fn cpe_vendor_product(id: &str) -> Option<(String, String)> {
 
 /// The published list's table: a heading row (within the first ten) with
 /// 登録番号 and the service's name, then one service per row.
-fn ismap(table: Vec<Vec<String>>) -> Result<Vec<IsmapService>, FeedError> {
+fn ismap(table: crate::inventory::Table) -> Result<Vec<IsmapService>, FeedError> {
     let at = |row: &[String], names: &[&str]| row.iter().position(|h| names.iter().any(|n| h.trim().contains(n)));
+    let table: Vec<Vec<String>> = table.into_iter().map(|(_, row)| row).collect();
     let (start, number, service, provider) = table
         .iter()
         .take(10)

@@ -59,16 +59,33 @@ pub fn read(bytes: &[u8]) -> Result<Vec<SheetRow>, Vec<CellError>> {
     rows(table)
 }
 
-/// A CSV file's records as text. UTF-8 is tried first (a BOM is dropped),
-/// then Shift_JIS, the encoding Japanese Excel saves CSV in.
-/// Is a row blank (no cell holds more than spaces)? Blank rows are kept in a
-/// table, for the row numbers, but not counted towards its most rows.
+/// The rows of a sheet that are not blank, each with its number (from 1),
+/// at most [`MOST_COLUMNS`] cells each. Blank rows (a separator, a few
+/// `,,,,` lines) are not kept: a file of nothing but line ends would
+/// otherwise hold a row for every two bytes it has.
+pub(crate) type Table = Vec<(u32, Vec<String>)>;
+
+/// The most cells of a row read: the sheets read here have a dozen columns
+/// or so; a row of millions of commas is not kept whole.
+pub(crate) const MOST_COLUMNS: usize = 64;
+
+/// Is a row blank (no cell holds more than spaces)?
 fn blank(row: &[String]) -> bool {
     row.iter().all(|c| c.trim().is_empty())
 }
 
-/// A CSV file's rows, up to `most` that are not blank.
-pub(crate) fn csv_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+/// Keeps a row that is not blank, until `most` are kept; says whether to go on.
+fn keep(out: &mut Table, i: usize, row: Vec<String>, most: usize) -> bool {
+    if !blank(&row) {
+        out.push((u32::try_from(i + 1).unwrap_or(u32::MAX), row));
+    }
+    out.len() < most
+}
+
+/// A CSV file's rows, up to `most` that are not blank. UTF-8 is tried first
+/// (a BOM is dropped), then Shift_JIS, the encoding Japanese Excel saves
+/// CSV in.
+pub(crate) fn csv_table(bytes: &[u8], most: usize) -> Result<Table, Vec<CellError>> {
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_owned(),
@@ -82,23 +99,44 @@ pub(crate) fn csv_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, V
             t.into_owned()
         }
     };
-    let (mut out, mut kept) = (Vec::new(), 0);
-    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    for (i, rec) in r.records().enumerate() {
-        let rec =
-            rec.map_err(|_| vec![CellError::file(format!("{}行目を CSV として読めません (malformed CSV)", i + 1))])?;
-        let row: Vec<String> = rec.iter().map(str::to_owned).collect();
-        kept += usize::from(!blank(&row));
-        out.push(row);
-        if kept >= most {
-            break;
+    let mut out = Vec::new();
+    let (mut reader, mut input) = (csv_core::Reader::new(), text.as_bytes());
+    let (mut field, mut len, mut row, mut i) = (vec![0; 256], 0, Vec::new(), 0);
+    // csv_core, not csv: csv's record keeps where every field ends, so a
+    // row of millions of commas held millions of them; here a field past
+    // the first MOST_COLUMNS is read and dropped.
+    loop {
+        let (result, read, written) = reader.read_field(input, &mut field[len..]);
+        input = &input[read..];
+        len += written;
+        match result {
+            // An empty input next tells the reader the file has ended.
+            csv_core::ReadFieldResult::InputEmpty => {}
+            csv_core::ReadFieldResult::OutputFull => field.resize(field.len() * 2, 0),
+            csv_core::ReadFieldResult::Field { record_end } => {
+                if row.len() < MOST_COLUMNS {
+                    // The file is text, and a field is a part of it between quotes and commas.
+                    let text = String::from_utf8(field[..len].to_vec()).map_err(|_| {
+                        vec![CellError::file(format!("{}行目を CSV として読めません (malformed CSV)", i + 1))]
+                    })?;
+                    row.push(text);
+                }
+                len = 0;
+                if record_end {
+                    if !keep(&mut out, i, std::mem::take(&mut row), most) {
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            csv_core::ReadFieldResult::End => break,
         }
     }
     Ok(out)
 }
 
 /// The first sheet's rows, up to `most` that are not blank.
-pub(crate) fn xlsx_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, Vec<CellError>> {
+pub(crate) fn xlsx_table(bytes: &[u8], most: usize) -> Result<Table, Vec<CellError>> {
     xlsx_guard::check(bytes, LIMITS).map_err(|e| vec![CellError::file(e.to_string())])?;
     let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|_| vec![CellError::file("Excel ファイルを開けません (cannot open the workbook)")])?;
@@ -108,12 +146,9 @@ pub(crate) fn xlsx_table(bytes: &[u8], most: usize) -> Result<Vec<Vec<String>>, 
         .worksheet_range_at(0)
         .ok_or_else(|| vec![CellError::file("シートがありません (no sheet)")])?
         .map_err(|_| vec![CellError::file("シートを読めません (cannot read the sheet)")])?;
-    let (mut out, mut kept) = (Vec::new(), 0);
-    for r in range.rows() {
-        let row: Vec<String> = r.iter().map(cell_text).collect();
-        kept += usize::from(!blank(&row));
-        out.push(row);
-        if kept >= most {
+    let mut out = Vec::new();
+    for (i, r) in range.rows().enumerate() {
+        if !keep(&mut out, i, r.iter().take(MOST_COLUMNS).map(cell_text).collect(), most) {
             break;
         }
     }
@@ -148,9 +183,9 @@ fn unneutralise(s: &str) -> String {
     }
 }
 
-fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
+fn rows(table: Table) -> Result<Vec<SheetRow>, Vec<CellError>> {
     let mut it = table.into_iter();
-    let header = it.next().unwrap_or_default();
+    let (_, header) = it.next().unwrap_or_default();
     let heading = |h: &str| {
         let h = h.trim().trim_start_matches('\u{feff}');
         COLUMNS.iter().position(|(field, ja, others)| {
@@ -177,10 +212,7 @@ fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
         ))]);
     }
     let mut out = Vec::new();
-    for (i, record) in it.enumerate() {
-        if blank(&record) {
-            continue;
-        }
+    for (row, record) in it {
         if out.len() == MAX_COMPONENTS {
             return Err(vec![CellError::file(format!(
                 "行が多すぎます。1 システム {MAX_COMPONENTS} 行までです (too many rows)"
@@ -190,7 +222,7 @@ fn rows(table: Vec<Vec<String>>) -> Result<Vec<SheetRow>, Vec<CellError>> {
         for (slot, col) in cells.iter_mut().zip(at) {
             *slot = col.and_then(|c| record.get(c)).map(|s| unneutralise(s)).unwrap_or_default();
         }
-        out.push(SheetRow { row: i as u32 + 2, cells });
+        out.push(SheetRow { row, cells });
     }
     Ok(out)
 }

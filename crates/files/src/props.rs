@@ -375,3 +375,39 @@ fn a_workbook_whose_sheet_spans_the_grid_or_announces_billions_of_strings_is_ref
     let small = crate::inventory::read(&corners((1, 1))).unwrap_err();
     assert!(!small[0].message.contains("シートの使用範囲"), "{}", small[0].message);
 }
+
+/// The most this test binary holds at once while `f` runs, above what it
+/// held before (nextest runs each test in a process of its own).
+fn peak_during(f: impl FnOnce()) -> usize {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    f();
+    PEAK.load(Ordering::Relaxed) - before
+}
+
+/// Blank rows were kept (for their numbers) and not counted towards a
+/// sheet's most rows: 4 MB of `,` and line ends, within a vendor's upload
+/// limit, became two million rows, about 200 MB held at once; a row of
+/// four million commas, four million cells. Now a blank row is not kept and
+/// a row keeps its first 64 cells.
+#[test]
+fn a_sheet_of_blank_rows_or_one_endless_row_holds_a_few_times_its_size() {
+    let size = 4 << 20;
+    let blank_rows = ",\n".repeat(size / 2);
+    let endless_row = format!("製品,バージョン,ベンダ,CPE,サポート終了日\nnginx,1.24{}\n", ",".repeat(size));
+    let ismap = format!("登録番号,クラウドサービス名,事業者名\n{}C21-0001-1,サービス,事業者\n", ",\n".repeat(size / 2));
+    for (name, sheet) in [("blank rows", &blank_rows), ("endless row", &endless_row), ("ISMAP", &ismap)] {
+        let peak = peak_during(|| {
+            let _ = crate::inventory::read(sheet.as_bytes());
+            let _ = crate::feeds::read(sheet.as_bytes(), "ismap.csv");
+        });
+        println!("{name}: {} MB of CSV, peak {} MB", sheet.len() >> 20, peak >> 20);
+        assert!(peak < 3 * sheet.len(), "{name}: peak {peak} bytes for {} bytes", sheet.len());
+    }
+    let back = crate::inventory::read(endless_row.as_bytes()).unwrap();
+    assert_eq!((back.len(), back[0].row, back[0].get("product")), (1, 2, "nginx"));
+    let Ok(crate::feeds::Feed::Ismap(list)) = crate::feeds::read(ismap.as_bytes(), "ismap.csv") else {
+        panic!("the ISMAP list after its blank rows");
+    };
+    assert_eq!(list.len(), 1);
+}
