@@ -473,12 +473,20 @@ impl Store {
         let links: Vec<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 ORDER BY id")).bind(id).fetch_all(c).await?
         });
+        // The records that show it (an approved one refuses the removal below).
+        let records: Vec<(i64, i64, String, String)> = with_conn!(tx, c => {
+            sqlx::query_as(
+                "SELECT rd.record_id, r.system_id, r.kind, r.title FROM record_document rd JOIN record r ON r.id = rd.record_id \
+                 WHERE rd.document_id = $1 ORDER BY r.system_id, rd.record_id",
+            )
+            .bind(id).fetch_all(c).await?
+        });
         // Every system it is linked in, locked in the order of their ids
         // before any change or event: locking the next system after the
         // first event (which holds the audit chain) deadlocked with an
         // answer saved in that system, which holds it and waits for the chain.
         if tx.backend() == crate::Backend::Postgres {
-            let mut systems: Vec<i64> = links.iter().map(|l| l.system_id).collect();
+            let mut systems: Vec<i64> = links.iter().map(|l| l.system_id).chain(records.iter().map(|r| r.1)).collect();
             systems.sort_unstable();
             systems.dedup();
             for s in systems {
@@ -520,6 +528,24 @@ impl Store {
                 ),
             )
             .await?;
+        }
+        // A record that showed it changes with it, as a save by its keeper
+        // does: 確認待ち, its revision past any page that showed the file
+        // (the office approved a record whose document had gone).
+        for (record_id, system_id, kind, title) in records {
+            with_conn!(tx, c => {
+                sqlx::query("UPDATE record SET review_state = 'pending', revision = revision + 1 WHERE id = $1")
+                    .bind(record_id).execute(c).await?;
+            });
+            let ev = system_event(ctx, Action::RecordSaved, system_id).changes(
+                Changes::new()
+                    .with("record", kind)
+                    .with("title", title)
+                    .with("change", "document_removed")
+                    .with("id", record_id)
+                    .with("document", id),
+            );
+            append(&mut tx, ctx.now, ev).await?;
         }
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM document_link WHERE document_id = $1").bind(id).execute(&mut *c).await?;

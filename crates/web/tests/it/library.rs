@@ -334,6 +334,53 @@ async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_
     }
 }
 
+/// A library document removed from under a record waiting for review left
+/// the record as it was: its revision unchanged, the office approved, from
+/// the page it had open, a record whose document had gone. The removal is
+/// a change of the record now: 確認待ち, its revision raised, audited on
+/// its system.
+#[tokio::test]
+async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_unseen() {
+    use mamori_core::records::{RecordKind, RecordReview, Values};
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, v, o, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("連絡体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let values = Values([("name".to_owned(), "保守窓口".to_owned())].into());
+        let rec = app
+            .store
+            .save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (Some(vendor), &[doc.id]))
+            .await
+            .unwrap();
+        let open = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+        o.get(&format!("/systems/{sys}/records")).await;
+
+        v.get(&format!("/library/{}", doc.id)).await;
+        let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert!(app.store.document(doc.id).await.unwrap().unwrap().deleted, "{}", app.backend);
+        let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
+        assert!(after.revision > open, "{}: past the page the office has open", app.backend);
+        assert_eq!(after.review, RecordReview::Pending, "{}", app.backend);
+
+        let form = [("decision", "approve"), ("note", ""), ("revision", &open.to_string())];
+        let r = o.post(&format!("/systems/{sys}/records/{rec}/review"), &form).await;
+        assert!(o.get(r.location()).await.body.contains("この記録は表示の後に変更されました"), "{}", app.backend);
+        let still = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
+        assert_eq!(still.review, RecordReview::Pending, "{}: nothing approved unseen", app.backend);
+        let trail = app.store.audit_recent(20).await.unwrap();
+        assert!(
+            trail.iter().any(|e| e.record.action == "record.saved"
+                && e.record.target_id.as_deref() == Some(sys.to_string().as_str())
+                && e.record.changes.contains("document_removed")),
+            "{}: the record's change on its system: {trail:#?}",
+            app.backend
+        );
+        app.close().await;
+    }
+}
+
 /// On PostgreSQL, deleting a document linked in two systems locked the
 /// second system while it held the audit chain: an answer saved in that
 /// system at the same moment waited for the chain while holding the
