@@ -446,6 +446,18 @@ pub struct CatalogDiff {
     pub changed: Vec<(u32, Vec<&'static str>)>,
 }
 
+impl CatalogDiff {
+    /// The requirements in both versions whose words differ (its text or
+    /// its condition): an answer given to one is not an answer to the other.
+    pub fn reworded(&self) -> Vec<u32> {
+        self.changed
+            .iter()
+            .filter(|(_, fields)| fields.iter().any(|f| matches!(*f, "text" | "condition_note")))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
 pub fn diff(old: &[RequirementDef], new: &[RequirementDef]) -> CatalogDiff {
     let o: BTreeMap<u32, &RequirementDef> = old.iter().map(|r| (r.number, r)).collect();
     let n: BTreeMap<u32, &RequirementDef> = new.iter().map(|r| (r.number, r)).collect();
@@ -694,5 +706,9 @@ mod tests {
         assert_eq!(d.added, [80]);
         assert_eq!(d.removed, [79]);
         assert_eq!(d.changed, [(1, vec!["text"]), (2, vec!["applies_when"])]);
+        assert_eq!(d.reworded(), [1], "a new condition of applying is not new words");
+        new[2].condition_note = Some("新しい条件".into());
+        new[3].evidence_hint = "別の例".into();
+        assert_eq!(diff(&old, &new).reworded(), [1, 3]);
     }
 }

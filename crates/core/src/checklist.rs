@@ -93,6 +93,9 @@ closed_set!(
         Return = "return",
         ReviewFinished = "review_finished",
         RoundStarted = "round_started",
+        // Back to review: the item's requirement is worded otherwise in the
+        // catalog version the system moved to.
+        RequirementChanged = "requirement_changed",
     }
 );
 
@@ -417,12 +420,15 @@ pub fn start_round(status: SystemStatus) -> Result<SystemStatus, WorkflowError> 
 }
 
 /// A system moves to another catalog version only while nothing is with
-/// the officer: not submitted, and no party's part submitted (its answers,
-/// perhaps approved already, were given to the requirements of the version
-/// it has).
+/// the officer: not submitted, and no party's part submitted (its answers
+/// were given to the requirements of the version it has). Nor once
+/// approved: the approved round stands as it was answered and approved,
+/// and the next round (decisions cleared) may move. Items already approved
+/// in an open round whose requirement is worded otherwise in the new
+/// version go back to review ([`crate::catalog::CatalogDiff::reworded`]).
 pub fn can_change_catalog(status: SystemStatus, parts_submitted: bool) -> Result<(), WorkflowError> {
     match status {
-        SystemStatus::Submitted => Err(WorkflowError::NotNow(status)),
+        SystemStatus::Submitted | SystemStatus::Approved => Err(WorkflowError::NotNow(status)),
         _ if parts_submitted => Err(WorkflowError::NotNow(status)),
         _ => Ok(()),
     }
@@ -458,7 +464,8 @@ mod tests {
         for s in [NotStarted, Answering, Returned] {
             assert_eq!(start_round(s), Err(WorkflowError::NotNow(s)));
         }
-        assert!(can_change_catalog(Submitted, false).is_err() && can_change_catalog(Approved, false).is_ok());
+        assert!(can_change_catalog(Submitted, false).is_err() && can_change_catalog(Approved, false).is_err());
+        assert!(can_change_catalog(Returned, false).is_ok() && can_change_catalog(Returned, true).is_err());
         assert!(can_change_catalog(Answering, true).is_err() && can_change_catalog(Answering, false).is_ok());
     }
 

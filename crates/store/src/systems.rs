@@ -1060,17 +1060,35 @@ impl Store {
     /// Moves a system to another catalog version, on purpose, while
     /// nothing of it is with the officer ([`checklist::can_change_catalog`],
     /// checked under the system's lock).
+    /// An item approved in the open round whose requirement is worded
+    /// otherwise in the new version goes back to 審査待ち, with a line in its
+    /// history: the approval was of an answer to other words.
     pub async fn change_catalog_version(&self, ctx: &Ctx, system_id: i64, version_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let system = lock_system(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &system).await?;
         checklist::can_change_catalog(system.status, !parts.submitted.is_empty()).map_err(StoreError::Refused)?;
+        let (from, to) = (self.catalog(system.catalog_version_id).await?, self.catalog(version_id).await?);
+        let mut reopened = Vec::new();
+        for number in mamori_core::catalog::diff(&from.requirements, &to.requirements).reworded() {
+            let n = with_conn!(tx, c => {
+                sqlx::query(
+                    "UPDATE answer SET review = 'pending' WHERE system_id = $1 AND round = $2 AND number = $3 AND review = 'approved'",
+                )
+                .bind(system.id).bind(system.round).bind(i64::from(number)).execute(c).await?.rows_affected()
+            });
+            if n == 1 {
+                history_line(&mut tx, ctx, &system, number, HistoryKind::RequirementChanged, None, "").await?;
+                reopened.push(number);
+            }
+        }
         with_conn!(tx, c => {
             sqlx::query("UPDATE system SET catalog_version_id = $2, updated_at_us = $3, revision = revision + 1 WHERE id = $1")
                 .bind(system.id).bind(version_id).bind(to_unix_micros(ctx.now)).execute(c).await?;
         });
-        let ev = system_event(ctx, Action::CatalogVersionChanged, system.id)
-            .changes(Changes::new().with("from", system.catalog_version_id).with("to", version_id));
+        let ev = system_event(ctx, Action::CatalogVersionChanged, system.id).changes(
+            Changes::new().with("from", system.catalog_version_id).with("to", version_id).with("reopened", reopened),
+        );
         tx.commit_audited(ctx.now, ev).await
     }
 

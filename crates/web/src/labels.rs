@@ -110,6 +110,7 @@ impl Label for HistoryKind {
             HistoryKind::Return => "hist-return",
             HistoryKind::ReviewFinished => "hist-review_finished",
             HistoryKind::RoundStarted => "hist-round_started",
+            HistoryKind::RequirementChanged => "hist-requirement_changed",
         }
     }
 }

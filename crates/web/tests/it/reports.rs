@@ -341,6 +341,70 @@ async fn a_previewed_workbook_confirmed_after_the_system_moved_to_another_catalo
     }
 }
 
+/// An approval was kept when the office moved the system to a catalog
+/// version that words the item otherwise: the review ended 承認 on answers
+/// given to requirements the system no longer has. Such an item goes back
+/// to 審査待ち (in its history and the audit log); one whose wording is the
+/// same keeps its approval. And an approved system keeps its version: the
+/// approved round stands as answered, the next round may move.
+#[tokio::test]
+async fn an_approval_given_to_other_words_goes_back_to_review_when_the_system_moves_to_another_catalog_version() {
+    use mamori_core::checklist::{HistoryKind, SystemStatus};
+    for app in App::each(Options::default()).await {
+        let (sys, _vendor) = returned(&app).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let review_of =
+            async |n: u32| app.store.answers(sys, 1).await.unwrap().iter().find(|a| a.number == n).unwrap().review;
+        assert_eq!((review_of(2).await, review_of(3).await), (Review::Approved, Review::Approved), "{}", app.backend);
+
+        let first = app.store.system(sys).await.unwrap().unwrap().catalog_version_id;
+        let mut next = (*app.store.catalog_document(first).await.unwrap().unwrap()).clone();
+        next.catalog.version = "令和9年度版".into();
+        next.requirements.iter_mut().find(|r| r.number == 2).unwrap().text =
+            "パスワードは 12 文字以上とすること".into();
+        next.requirements.iter_mut().find(|r| r.number == 3).unwrap().evidence_hint = "別の例".into();
+        let second = match app.store.import_catalog(&app.system_ctx(), &next).await.unwrap() {
+            mamori_store::catalog::ImportOutcome::Imported(id) => id,
+            other => panic!("{other:?}"),
+        };
+        let page = format!("/systems/{sys}");
+        officer.get(&page).await;
+        let r = officer.post(&format!("/systems/{sys}/catalog"), &[("version", &second.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().catalog_version_id, second);
+        assert_eq!(review_of(2).await, Review::Pending, "{}: reworded, back to review", app.backend);
+        assert_eq!(review_of(3).await, Review::Approved, "{}: only its example changed", app.backend);
+        let history = app.store.item_history(sys, 1, 2).await.unwrap();
+        assert_eq!(history.last().unwrap().kind, HistoryKind::RequirementChanged, "{}", app.backend);
+        let item = officer.get(&format!("/systems/{sys}/items/2")).await.body;
+        assert!(item.contains("要件の文言が変わったため審査待ちに戻しました"), "{}: {item}", app.backend);
+        let trail = app.store.audit_recent(5).await.unwrap();
+        let moved = trail.iter().find(|e| e.record.action == "system.catalog_changed").unwrap();
+        assert!(moved.record.changes.contains("\"reopened\":[2]"), "{}: {}", app.backend, moved.record.changes);
+
+        // Answered again, submitted and approved: the approved system keeps
+        // its version.
+        let ctx = app.ctx();
+        for a in app.store.answers(sys, 1).await.unwrap() {
+            if a.review == Review::Returned {
+                app.store.save_answer(&ctx, sys, a.number, &AnswerInput::done("実施した")).await.unwrap();
+            }
+        }
+        app.store.submit_system(&ctx, sys).await.unwrap();
+        for a in app.store.answers(sys, 1).await.unwrap() {
+            if a.review == Review::Pending {
+                app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+            }
+        }
+        assert_eq!(app.store.finish_review(&ctx, sys).await.unwrap(), SystemStatus::Approved, "{}", app.backend);
+        officer.get(&page).await;
+        let r = officer.post(&format!("/systems/{sys}/catalog"), &[("version", &first.to_string())]).await;
+        assert!(r.body.contains("承認済みのシステムの要件一覧の版は切り替えられません"), "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.system(sys).await.unwrap().unwrap().catalog_version_id, second, "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn one_bad_row_or_a_zip_bomb_changes_nothing_and_the_problem_is_named() {
     use mamori_testkit::xlsx::edited;

@@ -14,7 +14,7 @@ use axum::extract::Path;
 use axum::Form;
 use mamori_app::checklist as checklist_op;
 use mamori_app::Refused;
-use mamori_core::checklist::SystemStatus;
+use mamori_core::checklist::{SystemStatus, WorkflowError};
 use mamori_core::identity::parse_multiline;
 use mamori_core::parties::Party;
 use serde::Deserialize;
@@ -141,6 +141,9 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
     match checklist_op::change_catalog(&who.op(&page), s.id, version).await {
         Ok(()) => return done(&page, "catalog-changed", &format!("/systems/{id}")).await,
         Err(Refused::Invalid(_)) => errors.add("workflow", t.get("catalog-bad-version")),
+        Err(Refused::Workflow(WorkflowError::NotNow(SystemStatus::Approved))) => {
+            errors.add("workflow", t.get("catalog-not-while-approved"))
+        }
         Err(Refused::Workflow(_)) => errors.add("workflow", t.get("workflow-not-now")),
         Err(e) => return Err(e.into()),
     }
