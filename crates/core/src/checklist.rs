@@ -199,6 +199,10 @@ pub enum WorkflowError {
     /// The system cannot enter this phase without a record of this kind
     /// (廃止 without the disposal record).
     MissingRecord(Phase, crate::records::RecordKind),
+    /// The records of this kind are there, but the security office has
+    /// approved none of them (廃止 on a disposal record still 確認待ち or
+    /// returned).
+    UnapprovedRecord(Phase, crate::records::RecordKind),
     /// A record the security office approved (now or before its last
     /// change) is removed by the office only: its keepers change it.
     RecordApproved,

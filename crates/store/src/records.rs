@@ -266,7 +266,7 @@ impl Store {
         }
         if before.kind == RecordKind::Disposal
             && s.input.phase == Phase::Retired
-            && disposal_records(&mut tx, s.id).await? == 1
+            && disposal_records(&mut tx, s.id).await?.0 == 1
         {
             return Err(StoreError::Refused(WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal)));
         }

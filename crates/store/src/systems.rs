@@ -425,11 +425,15 @@ pub(crate) async fn lock_system(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<Syste
     Ok(s)
 }
 
-/// How many disposal records (item 79) system `id` has.
-pub(crate) async fn disposal_records(tx: &mut Tx, id: i64) -> Result<i64, StoreError> {
+/// How many disposal records (item 79) system `id` has, and how many of
+/// them the security office has approved.
+pub(crate) async fn disposal_records(tx: &mut Tx, id: i64) -> Result<(i64, i64), StoreError> {
     Ok(with_conn!(tx, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM record WHERE system_id = $1 AND kind = $2")
-            .bind(id).bind(RecordKind::Disposal.as_str()).fetch_one(c).await?
+        sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN review_state = 'approved' THEN 1 ELSE 0 END), 0) \
+             FROM record WHERE system_id = $1 AND kind = $2",
+        )
+        .bind(id).bind(RecordKind::Disposal.as_str()).fetch_one(c).await?
     }))
 }
 
@@ -610,9 +614,15 @@ impl Store {
         if before.input.phase != input.phase {
             // Judged on the registration the phase is entered with: the
             // items that apply are those of the new attributes.
-            if input.phase == Phase::Retired && disposal_records(&mut tx, s.id).await? == 0 {
-                let missing = checklist::WorkflowError::MissingRecord(Phase::Retired, RecordKind::Disposal);
-                return Err(StoreError::Refused(missing));
+            if input.phase == Phase::Retired {
+                let (records, approved) = disposal_records(&mut tx, s.id).await?;
+                let (kind, phase) = (RecordKind::Disposal, Phase::Retired);
+                if records == 0 {
+                    return Err(StoreError::Refused(checklist::WorkflowError::MissingRecord(phase, kind)));
+                }
+                if approved == 0 {
+                    return Err(StoreError::Refused(checklist::WorkflowError::UnapprovedRecord(phase, kind)));
+                }
             }
             let with_evidence: Vec<i64> = with_conn!(tx, c => {
                 sqlx::query_scalar(

@@ -667,6 +667,7 @@ alert-support-ended = Software support has ended
 alert-vuln-matched = Software named by a vulnerability advisory
 alert-record-due-soon = A record comes due
 workflow-missing-record = To move to "{ $phase }", the system needs a "{ $record }" record ({ $items }). Add it on the system's records page.
+workflow-unapproved-record = To move to "{ $phase }", a "{ $record }" record ({ $items }) must be approved by the security office; one awaiting review or returned is not enough.
 alert-record-overdue = A record is overdue
 check-tls-versions = TLS versions
 check-tls-certificate = Server certificate

@@ -667,6 +667,7 @@ alert-support-ended = ソフトウェアのサポート終了
 alert-vuln-matched = 脆弱性情報に該当するソフトウェア
 alert-record-due-soon = 記録の期日が近い
 workflow-missing-record = 「{ $phase }」にするには、{ $items } の「{ $record }」の記録が必要です。システムの「記録」ページで登録してください。
+workflow-unapproved-record = 「{ $phase }」にするには、{ $items } の「{ $record }」の記録を情報セキュリティ担当が承認している必要があります。確認待ちや差戻しの記録では変えられません。
 alert-record-overdue = 記録の期日を過ぎた
 check-tls-versions = TLSのバージョン
 check-tls-certificate = サーバ証明書

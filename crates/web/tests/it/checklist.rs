@@ -1283,17 +1283,35 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let r = retire().await;
         assert!(r.body.contains("「廃棄」の記録が必要です"), "{}: {}", app.backend, r.body);
         add_disposal(second).await;
+        // The record is there, but the office has not approved it: neither
+        // while it waits nor once returned.
+        let only = app.store.records(second).await.unwrap()[0].id;
+        let decide = async |decision: &str| {
+            officer.get(&format!("/systems/{second}/records")).await;
+            let revision = app.store.records(second).await.unwrap()[0].revision.to_string();
+            let form = [("decision", decision), ("note", "証明書の日付を確認"), ("revision", &revision)];
+            let r = officer.post(&format!("/systems/{second}/records/{only}/review"), &form).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        };
+        let unapproved = "「廃棄」の記録を情報セキュリティ担当が承認している必要があります";
+        let r = retire().await;
+        assert!(r.body.contains(unapproved), "{}: pending: {}", app.backend, r.body);
+        decide("return").await;
+        let r = retire().await;
+        assert!(r.body.contains(unapproved), "{}: returned: {}", app.backend, r.body);
+        assert_ne!(app.store.system(second).await.unwrap().unwrap().input.phase, Phase::Retired, "{}", app.backend);
+        decide("approve").await;
         assert_eq!(retire().await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         assert_eq!(app.store.system(second).await.unwrap().unwrap().input.phase, Phase::Retired, "{}", app.backend);
-        // Retired, its only disposal record stays; with a second, one may go.
+        // Retired, its only disposal record stays (the office removes an
+        // approved one); with a second, one may go.
         let remove = async |rid: i64| {
-            vendor.get(&format!("/systems/{second}/records/{rid}")).await;
-            vendor.post(&format!("/systems/{second}/records/{rid}/remove"), &[]).await
+            officer.get(&format!("/systems/{second}/records/{rid}")).await;
+            officer.post(&format!("/systems/{second}/records/{rid}/remove"), &[]).await
         };
-        let only = app.store.records(second).await.unwrap()[0].id;
         let r = remove(only).await;
         assert!(
-            vendor.get(r.location()).await.body.contains("ほかに廃棄の記録がない限り削除できません"),
+            officer.get(r.location()).await.body.contains("ほかに廃棄の記録がない限り削除できません"),
             "{}",
             app.backend
         );

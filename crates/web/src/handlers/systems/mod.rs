@@ -182,6 +182,10 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
                 &[("phase", &t.label(*phase)), ("record", &t.label(*kind)), ("items", &numbers)],
             )
         }
+        WorkflowError::UnapprovedRecord(phase, kind) => t.with(
+            "workflow-unapproved-record",
+            &[("phase", &t.label(*phase)), ("record", &t.label(*kind)), ("items", &items(kind.items()))],
+        ),
         WorkflowError::RecordApproved => t.get("records-approved-kept"),
         WorkflowError::ScopeSubmitted(m) => t.with("workflow-scope-submitted", &[("items", &items(m))]),
     }
