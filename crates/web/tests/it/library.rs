@@ -122,7 +122,10 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
             .to_owned()
         })
         .unwrap();
-        app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
+        let rec = app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
+        let revision = app.store.records(one).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+        let approved = mamori_core::records::RecordReview::Approved;
+        app.store.review_record(&app.ctx(), (one, rec, revision), approved, "").await.unwrap();
         app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap();
         app.store.start_round(&app.ctx(), one, None).await.unwrap();
         let first = app.store.document_links(one, 1).await.unwrap();
