@@ -188,6 +188,29 @@ async fn document_in(tx: &mut Tx, id: i64) -> Result<Option<Document>, StoreErro
     Ok(assemble(doc.into_iter().collect(), revs)?.pop())
 }
 
+/// Locks, on PostgreSQL, every system document `id` is linked in or shown
+/// by a record of, in the order of their ids (SQLite's writes are one at a
+/// time already).
+async fn lock_systems_of(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    if tx.backend() != crate::Backend::Postgres {
+        return Ok(());
+    }
+    let systems: Vec<i64> = with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT system_id FROM document_link WHERE document_id = $1 UNION \
+             SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id WHERE rd.document_id = $1 \
+             ORDER BY system_id",
+        )
+        .bind(id).fetch_all(c).await?
+    });
+    for s in systems {
+        with_conn!(tx, c => {
+            sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(s).execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
 /// The document `id` of organisation `org`, not removed, in `tx`; `Missing`
 /// otherwise (another organisation's document is as unknown).
 async fn own_document(tx: &mut Tx, id: i64, org: i64) -> Result<Document, StoreError> {
@@ -280,6 +303,13 @@ impl Store {
         if was >= MAX_REVISIONS {
             return Err(StoreError::Limit(MAX_REVISIONS as usize));
         }
+        // Every system that shows it, locked (in the order of their ids)
+        // before its links and rounds are read: on PostgreSQL a round
+        // started meanwhile otherwise left its approved round's link
+        // following the new revision (read as the open round's), and the new
+        // round's own link unchanged in its answer's revision. No link is
+        // made meanwhile: links take the storage lock.
+        lock_systems_of(&mut tx, id).await?;
         let links: Vec<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 AND pinned_revision IS NULL ORDER BY id"))
                 .bind(id).fetch_all(c).await?
@@ -470,6 +500,12 @@ impl Store {
         // No link is made meanwhile (links take this lock too).
         self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
+        // Every system it is linked in, locked in the order of their ids
+        // before its links are read (a round started meanwhile copies them)
+        // and before any change or event: locking the next system after the
+        // first event (which holds the audit chain) deadlocked with an
+        // answer saved in that system, which holds it and waits for the chain.
+        lock_systems_of(&mut tx, id).await?;
         let links: Vec<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE document_id = $1 ORDER BY id")).bind(id).fetch_all(c).await?
         });
@@ -481,20 +517,6 @@ impl Store {
             )
             .bind(id).fetch_all(c).await?
         });
-        // Every system it is linked in, locked in the order of their ids
-        // before any change or event: locking the next system after the
-        // first event (which holds the audit chain) deadlocked with an
-        // answer saved in that system, which holds it and waits for the chain.
-        if tx.backend() == crate::Backend::Postgres {
-            let mut systems: Vec<i64> = links.iter().map(|l| l.system_id).chain(records.iter().map(|r| r.1)).collect();
-            systems.sort_unstable();
-            systems.dedup();
-            for s in systems {
-                with_conn!(tx, c => {
-                    sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(s).execute(c).await?;
-                });
-            }
-        }
         let approved: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM document_link l JOIN answer a ON a.system_id = l.system_id AND a.round = l.round \

@@ -190,3 +190,74 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         db.cleanup().await;
     }
 }
+
+/// On PostgreSQL, a new revision of a library document uploaded while the
+/// office starts the next round of a system that shows it: the upload read
+/// the document's links and the system's round before the round's start
+/// was committed, took the approved round's link for the open round's and
+/// let it follow the new revision (the approved round then showed a file
+/// nobody approved), and left the new round's copy of the link unseen. The
+/// round's start is held at the audit log's head (a second connection holds
+/// it) while the upload comes; the upload now waits for the system first.
+#[tokio::test]
+async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_round_as_it_was() {
+    use mamori_store::library::NewDocFile;
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
+        let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
+        let input = SystemInput {
+            vendor_id: Some(vendor),
+            attrs: SystemAttributes { web_system: true, ..Default::default() },
+            ..SystemInput::new("文書管理システム", dept)
+        };
+        let sys = db.store.create_system(&ctx, &input, catalog).await.unwrap();
+        let reqs = db.store.catalog(catalog).await.unwrap();
+        for r in mamori_core::checklist::applicable(&reqs.requirements, &input.attrs, &[]) {
+            db.store.save_answer(&ctx, sys, r.number, &AnswerInput::done("実施")).await.unwrap();
+        }
+        let file = |name: &'static str| NewDocFile {
+            original_name: name,
+            content_type: "text/plain",
+            sha256: "0",
+            expires_on: None,
+            content: b"x",
+        };
+        let doc = db.store.add_document(&ctx, vendor, "体制図", &file("chart-1.txt")).await.unwrap();
+        db.store.link_document(&ctx, doc, vendor, sys, 57, false).await.unwrap();
+        db.store.submit_system(&ctx, sys).await.unwrap();
+        for a in db.store.answers(sys, 1).await.unwrap() {
+            db.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+        }
+        assert_eq!(db.store.finish_review(&ctx, sys).await.unwrap(), SystemStatus::Approved);
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let round = tokio::spawn(async move { store.start_round(&c, sys, None).await });
+        crate::vulns::waiting_for_locks(&url, 1).await;
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let revise =
+            tokio::spawn(async move { store.add_document_revision(&c, doc, vendor, &file("chart-2.txt")).await });
+        crate::vulns::waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        assert_eq!(round.await.unwrap().unwrap(), 2);
+        assert_eq!(revise.await.unwrap().unwrap(), 2);
+
+        let shows =
+            |links: Vec<mamori_store::library::DocLink>| links.iter().map(|l| l.shows.revision).collect::<Vec<_>>();
+        assert_eq!(shows(db.store.document_links(sys, 1).await.unwrap()), [1], "the approved round as it was approved");
+        assert_eq!(shows(db.store.document_links(sys, 2).await.unwrap()), [2], "the open round follows");
+        let carried = db.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 57).unwrap().revision;
+        let now = db.store.answers(sys, 2).await.unwrap().into_iter().find(|a| a.number == 57).unwrap().revision;
+        assert_eq!(now, carried + 2, "carried (+1), then changed by the new revision (+1)");
+        db.cleanup().await;
+    }
+}

@@ -89,7 +89,7 @@ async fn matching_more_components_than_one_read_takes_finds_every_match_and_drop
 }
 
 /// Waits until `n` of the database's connections wait for a lock.
-async fn waiting_for_locks(url: &str, n: i64) {
+pub(crate) async fn waiting_for_locks(url: &str, n: i64) {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
     for _ in 0..200 {
