@@ -35,7 +35,18 @@ pub struct Hasher {
     /// Attempts on one account's second factor (or current password) are
     /// evaluated one at a time: one lock per stripe of account ids.
     accounts: Box<[tokio::sync::Mutex<()>]>,
+    /// Failed sign-ins of the current minute (minutes since the epoch,
+    /// count): past [`FAILURES_EACH`], they are counted, not logged one by one.
+    failures: Mutex<(i64, u64)>,
 }
+
+/// Failed passwords logged one by one in a minute (on each instance). Past
+/// it, the rest of the minute is counted per source, as refused requests
+/// are: anyone can fail a sign-in, each failure was a permanent event in
+/// the audit log kept two years, and the per-address throttle bounds one
+/// address, not an attacker with thousands of them (a refusal of a locked
+/// account costs no password check, only a timer).
+pub const FAILURES_EACH: u64 = 120;
 
 impl Default for Hasher {
     fn default() -> Self {
@@ -55,7 +66,20 @@ impl Hasher {
             login_key: OnceCell::new(),
             memory: Arc::default(),
             accounts: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            failures: Mutex::new((0, 0)),
         }
+    }
+
+    /// Counts one failed sign-in at `now`: whether it is among the minute's
+    /// first [`FAILURES_EACH`], to be logged on its own.
+    pub fn failure_logged_alone(&self, now: time::OffsetDateTime) -> bool {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let Ok(mut f) = self.failures.lock() else { return true };
+        if f.0 != minute {
+            *f = (minute, 0);
+        }
+        f.1 += 1;
+        f.1 <= FAILURES_EACH
     }
 
     /// Holds every check's turn until dropped, so that checks wait: for

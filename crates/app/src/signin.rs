@@ -47,6 +47,10 @@ pub enum Step {
     Retry,
     /// Refused, and recorded; the one message for every failure.
     Refused,
+    /// Refused like [`Step::Refused`], past the minute's failures logged
+    /// one by one ([`crate::passwords::FAILURES_EACH`]): the caller counts
+    /// it with the refused requests of its source and minute.
+    RefusedCounted,
     /// Refused unchecked: too many failures from this address.
     Throttled,
 }
@@ -97,9 +101,9 @@ impl Attempt<'_> {
                 return Ok(Step::Throttled);
             }
             Gate::Locked { .. } => {
-                self.fail(account.as_ref(), &recorded, Failure::Locked, None).await?;
+                let step = self.fail_password(account.as_ref(), &recorded, Failure::Locked, None).await?;
                 self.hasher.pad(started).await;
-                return Ok(Step::Refused);
+                return Ok(step);
             }
             Gate::Evaluate { attempt, reserved } => (attempt, reserved),
         };
@@ -124,8 +128,28 @@ impl Attempt<'_> {
                 return Ok(Step::SecondFactor(a.clone(), attempt));
             }
         };
-        self.fail(account.as_ref(), &recorded, why, reserved).await?;
-        Ok(Step::Refused)
+        self.fail_password(account.as_ref(), &recorded, why, reserved).await
+    }
+
+    /// A failed password (anyone can send one): logged alone while the
+    /// minute's budget lasts, else counted by the caller. A lock it causes
+    /// is logged either way.
+    async fn fail_password(
+        &self,
+        account: Option<&Account>,
+        recorded: &str,
+        why: Failure,
+        reserved: Option<Reserved>,
+    ) -> Result<Step, StoreError> {
+        if self.hasher.failure_logged_alone(self.now) {
+            self.fail(account, recorded, why, reserved).await?;
+            return Ok(Step::Refused);
+        }
+        if let (Some(a), Some(r)) = (account, reserved) {
+            let actor = actor(a);
+            record_lock(self.store, self.now, &self.origin, actor, a.id, r, &self.lockout).await?;
+        }
+        Ok(Step::RefusedCounted)
     }
 
     /// The second step, for the account whose password was right: a code

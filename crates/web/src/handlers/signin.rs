@@ -74,6 +74,10 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
             page.refused(&meta.addr(), "signin_throttled", "/login").await;
             refuse(&page, typed).await
         }
+        Step::RefusedCounted => {
+            page.refused(&meta.addr(), "signin_failure", "/login").await;
+            refuse(&page, typed).await
+        }
         Step::Refused | Step::Retry => refuse(&page, typed).await,
     }
 }

@@ -561,6 +561,62 @@ async fn sign_ins_from_sixty_addresses_of_one_ipv6_64_are_throttled_as_one_addre
     }
 }
 
+/// Anyone can fail a sign-in, and each failure was an event of its own in
+/// the audit log kept two years: the per-address throttle bounds one
+/// address, not a client with thousands. Behind a trusted proxy, 300
+/// failed passwords from 300 addresses in one minute: the first 120 are
+/// logged one by one, each refused the same way; the other 180 are counted,
+/// one event per address (up to 100 addresses a minute, the rest together)
+/// with its count once the minute is over. A lock they cause is logged
+/// whatever the count.
+#[tokio::test]
+async fn failed_sign_ins_from_three_hundred_addresses_log_120_a_minute_alone_and_count_the_rest() {
+    use mamori_app::passwords::FAILURES_EACH;
+    let opts = Options { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Options::default() };
+    for app in App::each(opts).await {
+        app.user("kanri01", Role::SecurityOfficer, None).await;
+        let c = app.client_on("/login").await;
+        let before = app.store.audit_recent(100_000).await.unwrap().len();
+        let attempt = async |from: String, login: &str| {
+            let form = [("login", login), ("password", "Wrong-Guess-1"), ("csrf_token", &c.token())];
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", &app.base);
+            let r = r.header("x-forwarded-for", from).form(&form).send().await.unwrap();
+            r.text().await.unwrap()
+        };
+        for k in 0..300 {
+            // The last ten on a real account: the tenth locks it.
+            let login = if k >= 290 { "kanri01".to_owned() } else { format!("nobody-{k}") };
+            let body = attempt(format!("10.0.{}.{}", k / 250, k % 250 + 1), &login).await;
+            assert!(body.contains(FAILED), "{}: {k}", app.backend);
+        }
+        let minute = app.store.audit_recent(100_000).await.unwrap();
+        let new: Vec<_> = minute[..minute.len() - before].iter().map(|e| &e.record).collect();
+        let alone = new.iter().filter(|e| e.action == "signin.failure").count() as u64;
+        assert_eq!(alone, FAILURES_EACH, "{}", app.backend);
+        assert_eq!(new.iter().filter(|e| e.action == "account.locked").count(), 1, "{}: the lock", app.backend);
+        assert!(app.store.account_by_login("kanri01").await.unwrap().unwrap().locked_until.is_some());
+
+        // The minute's counts are written with the next refusal (or by the
+        // server's periodic job).
+        app.clock.advance(Duration::minutes(1));
+        let r = c.http.post(format!("{}/login", app.base)).header("origin", "https://evil.example");
+        assert_eq!(r.form(&[("login", "x")]).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+        let all = app.store.audit_recent(100_000).await.unwrap();
+        let counted: Vec<_> = all[..all.len() - minute.len()]
+            .iter()
+            .map(|e| &e.record)
+            .filter(|e| e.action == "requests.refused" && e.changes.contains("signin_failure"))
+            .collect();
+        assert_eq!(counted.len(), 101, "{}: one per address up to the table's 100, the rest together", app.backend);
+        let total: u64 = counted
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(&e.changes).unwrap()["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 300 - FAILURES_EACH, "{}: every failure counted", app.backend);
+        app.close().await;
+    }
+}
+
 /// Behind a trusted proxy, 200 refused posts come from 200 addresses of one
 /// IPv6 /64: they are one event, under the /64, with the count. Before,
 /// each address was a key of its own, and one client could write 10,000
