@@ -188,6 +188,19 @@ async fn document_in(tx: &mut Tx, id: i64) -> Result<Option<Document>, StoreErro
     Ok(assemble(doc.into_iter().collect(), revs)?.pop())
 }
 
+/// The systems document `id` is linked in (any round) or shown by a record
+/// of, by id.
+async fn systems_showing(tx: &mut Tx, id: i64) -> Result<Vec<i64>, StoreError> {
+    Ok(with_conn!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT system_id FROM document_link WHERE document_id = $1 UNION \
+             SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id WHERE rd.document_id = $1 \
+             ORDER BY system_id",
+        )
+        .bind(id).fetch_all(c).await?
+    }))
+}
+
 /// Locks, on PostgreSQL, every system document `id` is linked in or shown
 /// by a record of, in the order of their ids (SQLite's writes are one at a
 /// time already).
@@ -195,15 +208,7 @@ async fn lock_systems_of(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
     if tx.backend() != crate::Backend::Postgres {
         return Ok(());
     }
-    let systems: Vec<i64> = with_conn!(tx, c => {
-        sqlx::query_scalar(
-            "SELECT system_id FROM document_link WHERE document_id = $1 UNION \
-             SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id WHERE rd.document_id = $1 \
-             ORDER BY system_id",
-        )
-        .bind(id).fetch_all(c).await?
-    });
-    for s in systems {
+    for s in systems_showing(tx, id).await? {
         with_conn!(tx, c => {
             sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(s).execute(c).await?;
         });
@@ -637,15 +642,7 @@ impl Store {
 
     /// The systems a document is linked to, in any round or by a record.
     pub async fn systems_of_document(&self, id: i64) -> Result<Vec<i64>, StoreError> {
-        let ids: Vec<i64> = with_read_conn!(self, c => {
-            sqlx::query_scalar(
-                "SELECT system_id FROM document_link WHERE document_id = $1 UNION \
-                 SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id WHERE rd.document_id = $1 \
-                 ORDER BY system_id",
-            )
-                .bind(id).fetch_all(c).await?
-        })?;
-        Ok(ids)
+        self.read(async |tx| systems_showing(tx, id).await).await
     }
 
     /// The bytes of a revision, and the audit event of its download.

@@ -7,20 +7,27 @@ use mamori_store::systems::{SystemFilter, SystemInput};
 use mamori_store::StoreError;
 use time::OffsetDateTime;
 
+/// 文書管理システム, a web system of 総務課 built by ベンダーA, on the shipped
+/// catalog: (catalog version, vendor, its registration, system id).
+async fn vendors_web_system(db: &crate::TestDb, ctx: &mamori_store::identity::Ctx) -> (i64, i64, SystemInput, i64) {
+    let catalog = db.store.ensure_catalog(ctx).await.unwrap().unwrap();
+    let dept = db.store.create_organisation_audited(ctx, "総務課", OrgKind::Department, "").await.unwrap();
+    let vendor = db.store.create_organisation_audited(ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
+    let input = SystemInput {
+        vendor_id: Some(vendor),
+        attrs: SystemAttributes { web_system: true, ..Default::default() },
+        urls: vec!["https://docs.example.lg.jp/".into()],
+        ..SystemInput::new("文書管理システム", dept)
+    };
+    let id = db.store.create_system(ctx, &input, catalog).await.unwrap();
+    (catalog, vendor, input, id)
+}
+
 #[tokio::test]
 async fn systems_answers_and_decisions_keep_their_history() {
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
-        let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
-        let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
-        let input = SystemInput {
-            vendor_id: Some(vendor),
-            attrs: SystemAttributes { web_system: true, ..Default::default() },
-            urls: vec!["https://docs.example.lg.jp/".into()],
-            ..SystemInput::new("文書管理システム", dept)
-        };
-        let id = db.store.create_system(&ctx, &input, catalog).await.unwrap();
+        let (catalog, vendor, input, id) = vendors_web_system(&db, &ctx).await;
         assert!(matches!(db.store.create_system(&ctx, &input, catalog).await, Err(StoreError::Taken)), "{}", db.name);
         let s = db.store.system(id).await.unwrap().unwrap();
         assert_eq!(
@@ -209,15 +216,7 @@ async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_ro
             continue;
         };
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let catalog = db.store.ensure_catalog(&ctx).await.unwrap().unwrap();
-        let dept = db.store.create_organisation_audited(&ctx, "総務課", OrgKind::Department, "").await.unwrap();
-        let vendor = db.store.create_organisation_audited(&ctx, "ベンダーA", OrgKind::Vendor, "").await.unwrap();
-        let input = SystemInput {
-            vendor_id: Some(vendor),
-            attrs: SystemAttributes { web_system: true, ..Default::default() },
-            ..SystemInput::new("文書管理システム", dept)
-        };
-        let sys = db.store.create_system(&ctx, &input, catalog).await.unwrap();
+        let (catalog, vendor, input, sys) = vendors_web_system(&db, &ctx).await;
         let reqs = db.store.catalog(catalog).await.unwrap();
         for r in mamori_core::checklist::applicable(&reqs.requirements, &input.attrs, &[]) {
             db.store.save_answer(&ctx, sys, r.number, &AnswerInput::done("実施")).await.unwrap();

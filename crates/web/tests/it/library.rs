@@ -296,18 +296,10 @@ async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_sy
 /// revision changed has its own event on its system.
 #[tokio::test]
 async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_and_each_change_is_audited() {
-    use mamori_core::records::{RecordKind, RecordReview, Values};
+    use mamori_core::records::RecordReview;
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, v, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
-        let values = Values([("name".to_owned(), "保守窓口".to_owned())].into());
-        let rec = app
-            .store
-            .save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (Some(vendor), &[doc.id]))
-            .await
-            .unwrap();
+        let (doc, rec) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
         app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
         let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
         app.store.review_record(&app.ctx(), (sys, rec, shown), RecordReview::Approved, "").await.unwrap();
@@ -337,6 +329,23 @@ async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_
     }
 }
 
+/// The vendor's document 体制図, uploaded to its library, and a contact
+/// record of `sys` showing it (確認待ち): (document, record id).
+async fn contact_record_showing_a_document(
+    app: &App,
+    v: &crate::harness::Client,
+    sys: i64,
+    vendor: i64,
+) -> (mamori_store::library::Document, i64) {
+    let r = post_document(v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+    let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+    let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
+    let kind = mamori_core::records::RecordKind::Contact;
+    let rec = app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+    (doc, rec)
+}
+
 /// A library document removed from under a record waiting for review left
 /// the record as it was: its revision unchanged, the office approved, from
 /// the page it had open, a record whose document had gone. The removal is
@@ -344,18 +353,10 @@ async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_
 /// its system.
 #[tokio::test]
 async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_unseen() {
-    use mamori_core::records::{RecordKind, RecordReview, Values};
+    use mamori_core::records::RecordReview;
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, v, o, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("連絡体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
-        let values = Values([("name".to_owned(), "保守窓口".to_owned())].into());
-        let rec = app
-            .store
-            .save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (Some(vendor), &[doc.id]))
-            .await
-            .unwrap();
+        let (doc, rec) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
         let open = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
         o.get(&format!("/systems/{sys}/records")).await;
 
