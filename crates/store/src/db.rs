@@ -138,6 +138,26 @@ pub struct PoolStats {
     pub idle: u32,
 }
 
+/// A pool with no idle timeout and no connection lifetime, so that sqlx
+/// starts no task to reap its connections. That task (sqlx 0.8) counts the
+/// idle connections in a number that a connection returned while another
+/// is taken can wrap to `usize::MAX` for an instant; read then, it loops
+/// that many times without yielding: a server seen spinning a core at 100%
+/// after a burst of requests, and never ending when told to stop
+/// (sqlx issue 3645). A dead PostgreSQL connection is still found before
+/// use (sqlx tests each one as it is taken), and a SQLite file has nothing
+/// to reap.
+fn without_reaper<DB: sqlx::Database>(options: sqlx::pool::PoolOptions<DB>) -> sqlx::pool::PoolOptions<DB> {
+    options.idle_timeout(None).max_lifetime(None).min_connections(0)
+}
+
+/// The idle connections of a pool, at most its size: sqlx lowers its count
+/// as one is taken and raises it a moment after one is returned, so taken
+/// in that moment, the count reads as `usize::MAX` for an instant.
+fn idle_in<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> u32 {
+    u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(pool.size())
+}
+
 #[derive(Clone)]
 pub(crate) enum Pools {
     /// SQLite allows one writer at a time: every write goes through a pool of
@@ -164,12 +184,12 @@ impl Pools {
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(BUSY_TIMEOUT);
-                let write = SqlitePoolOptions::new()
+                let write = without_reaper(SqlitePoolOptions::new())
                     .max_connections(1)
                     .acquire_timeout(BUSY_TIMEOUT)
                     .connect_with(options.clone())
                     .await?;
-                let read = SqlitePoolOptions::new()
+                let read = without_reaper(SqlitePoolOptions::new())
                     .max_connections(8)
                     .acquire_timeout(BUSY_TIMEOUT)
                     .connect_with(options.read_only(true))
@@ -177,7 +197,11 @@ impl Pools {
                 Pools::Sqlite { read, write }
             }
             DatabaseLocation::Postgres(url) => {
-                let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(BUSY_TIMEOUT).connect(url).await?;
+                let pool = without_reaper(PgPoolOptions::new())
+                    .max_connections(16)
+                    .acquire_timeout(BUSY_TIMEOUT)
+                    .connect(url)
+                    .await?;
                 Pools::Postgres(pool)
             }
         })
@@ -291,9 +315,9 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         match &self.shared.pools {
             Pools::Sqlite { read, write } => {
-                PoolStats { size: read.size() + write.size(), idle: (read.num_idle() + write.num_idle()) as u32 }
+                PoolStats { size: read.size() + write.size(), idle: idle_in(read) + idle_in(write) }
             }
-            Pools::Postgres(pool) => PoolStats { size: pool.size(), idle: pool.num_idle() as u32 },
+            Pools::Postgres(pool) => PoolStats { size: pool.size(), idle: idle_in(pool) },
         }
     }
 
@@ -486,6 +510,24 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pools start no task to reap connections ([`without_reaper`]):
+    /// a server was seen spinning a core for an hour after a burst of
+    /// requests, in that task, and never ending when told to stop.
+    #[tokio::test]
+    async fn no_pool_runs_a_task_to_reap_its_connections() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let Pools::Sqlite { read, write } = Pools::connect(&DatabaseLocation::in_data_dir(dir.path())).await.unwrap()
+        else {
+            panic!("a SQLite file");
+        };
+        for pool in [&read, &write] {
+            let o = pool.options();
+            assert_eq!((o.get_idle_timeout(), o.get_max_lifetime(), o.get_min_connections()), (None, None, 0));
+        }
+        let pg = without_reaper(PgPoolOptions::new());
+        assert_eq!((pg.get_idle_timeout(), pg.get_max_lifetime(), pg.get_min_connections()), (None, None, 0));
+    }
 
     #[test]
     fn parses_locations() {
