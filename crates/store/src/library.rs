@@ -496,7 +496,8 @@ impl Store {
     }
 
     /// Removes one of `org`'s documents from its library, with its links
-    /// to answers that may change now (each a change of its answer).
+    /// to answers that may change now (each a change of its answer); the
+    /// links of earlier rounds stay, showing what was submitted then.
     /// Refused while a link holds it to an approved answer, or to one with
     /// the officer: such a document is superseded by a new revision, never
     /// deleted.
@@ -539,14 +540,20 @@ impl Store {
         if approved + approved_records > 0 {
             return Err(StoreError::Refused(WorkflowError::NotNow(SystemStatus::Approved)));
         }
+        // An earlier round keeps its links (the document is only marked
+        // removed): what was submitted then stays as it was submitted.
         for l in &links {
             let current: i64 = with_conn!(tx, c => {
                 sqlx::query_scalar("SELECT round FROM system WHERE id = $1").bind(l.system_id).fetch_one(c).await?
             });
-            if current == l.round {
-                let change = (HistoryKind::EvidenceRemoved, doc.title.as_str());
-                self.evidence_changes_answer(&mut tx, ctx, l.system_id, (l.number as u32, Some(org)), change).await?;
+            if current != l.round {
+                continue;
             }
+            let change = (HistoryKind::EvidenceRemoved, doc.title.as_str());
+            self.evidence_changes_answer(&mut tx, ctx, l.system_id, (l.number as u32, Some(org)), change).await?;
+            with_conn!(tx, c => {
+                sqlx::query("DELETE FROM document_link WHERE id = $1").bind(l.id).execute(c).await?;
+            });
             append(
                 &mut tx,
                 ctx.now,
@@ -575,7 +582,6 @@ impl Store {
             append(&mut tx, ctx.now, ev).await?;
         }
         with_conn!(tx, c => {
-            sqlx::query("DELETE FROM document_link WHERE document_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("DELETE FROM record_document WHERE document_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("UPDATE document SET deleted_at_us = $2 WHERE id = $1").bind(id).bind(to_unix_micros(ctx.now))
                 .execute(&mut *c).await?;

@@ -385,6 +385,49 @@ async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_un
     }
 }
 
+/// A document removed from the library took its links out of earlier
+/// rounds too: a round submitted and never approved (the year turned) lost
+/// the evidence it was submitted with, and its history said nothing. The
+/// open round's link goes, as a change of its answer; the earlier round
+/// keeps its own, and the file behind it stays readable there.
+#[tokio::test]
+async fn a_document_removed_from_the_library_leaves_an_earlier_round_as_it_was_submitted() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, v, o, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
+        crate::checklist::answer_all(&app, sys).await;
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        assert_eq!(app.store.start_round(&app.ctx(), sys, None).await.unwrap(), 2, "{}", app.backend);
+        let unlinked_before = app.audit_actions().await.iter().filter(|a| *a == "document.unlinked").count();
+
+        v.get(&format!("/library/{}", doc.id)).await;
+        let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert!(
+            app.store.document_links(sys, 2).await.unwrap().is_empty(),
+            "{}: the open round's link went",
+            app.backend
+        );
+        let kept = app.store.document_links(sys, 1).await.unwrap();
+        assert_eq!(kept.len(), 1, "{}: the submitted round keeps its evidence", app.backend);
+        let history = app.store.item_history(sys, 2, 15).await.unwrap();
+        assert_eq!(
+            history.last().unwrap().kind,
+            mamori_core::checklist::HistoryKind::EvidenceRemoved,
+            "{}",
+            app.backend
+        );
+        let unlinked = app.audit_actions().await.iter().filter(|a| *a == "document.unlinked").count();
+        assert_eq!(unlinked - unlinked_before, 1, "{}: one link removed", app.backend);
+        let file = o.http.get(format!("{}/documents/{}", app.base, kept[0].shows.id)).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK, "{}: the office still reads it there", app.backend);
+        app.close().await;
+    }
+}
+
 /// On PostgreSQL, deleting a document linked in two systems locked the
 /// second system while it held the audit chain: an answer saved in that
 /// system at the same moment waited for the chain while holding the
