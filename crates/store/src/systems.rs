@@ -1070,6 +1070,7 @@ impl Store {
     /// Moves a system to another catalog version, on purpose, while
     /// nothing of it is with the officer ([`checklist::can_change_catalog`],
     /// checked under the system's lock).
+    ///
     /// An item approved in the open round whose requirement is worded
     /// otherwise in the new version goes back to 審査待ち, with a line in its
     /// history: the approval was of an answer to other words.
