@@ -272,6 +272,18 @@ pub fn enter_phase(from: Phase, to: Phase, applicable: &[u32], met: &[u32]) -> R
     }
 }
 
+/// The duties of 本稼働 (No.37, No.78) a running system has never had
+/// approved with evidence, in any round (`ever_met`), of those that apply
+/// to it now. The gate of [`enter_phase`] holds when a system moves into
+/// 本稼働; a system registered as already running, or one that became a web
+/// system while running, passed no gate, and this names what it skipped.
+pub fn unproven_duties(phase: Phase, applicable: &[u32], ever_met: &[u32]) -> Vec<u32> {
+    if phase != Phase::Production {
+        return Vec::new();
+    }
+    phase_duties(phase).iter().copied().filter(|n| applicable.contains(n) && !ever_met.contains(n)).collect()
+}
+
 /// May the vendor change answers now? Only while answering or returned.
 pub fn can_answer(status: SystemStatus) -> Result<(), WorkflowError> {
     match status {
@@ -570,6 +582,20 @@ mod tests {
         assert_eq!(enter_phase(Production, Retired, &plain, &[79]), Ok(()));
         assert_eq!(enter_phase(Building, PreProduction, &web, &[]), Ok(()), "no duty before acceptance testing");
         assert_eq!(enter_phase(Production, Production, &web, &[]), Ok(()), "no move, no gate");
+    }
+
+    #[test]
+    fn a_running_web_system_names_the_duties_of_production_it_never_had_approved() {
+        use Phase::*;
+        let web: Vec<u32> = (1..=79).collect();
+        let plain: Vec<u32> = (1..=30).chain([79]).collect();
+        assert_eq!(unproven_duties(Production, &web, &[]), vec![37, 78]);
+        assert_eq!(unproven_duties(Production, &web, &[78]), vec![37]);
+        assert_eq!(unproven_duties(Production, &web, &[37, 78]), Vec::<u32>::new());
+        assert_eq!(unproven_duties(Production, &plain, &[]), Vec::<u32>::new(), "37 and 78 are web items");
+        for before in [Building, PreProduction, Retired] {
+            assert_eq!(unproven_duties(before, &web, &[]), Vec::<u32>::new(), "{before:?}: no gate passed or skipped");
+        }
     }
 
     #[test]

@@ -590,6 +590,23 @@ impl Store {
         self.update_system_seen(ctx, id, input, None).await
     }
 
+    /// The items of the system approved, with evidence attached in the
+    /// same round, in any round (what the gate into a phase counts as met).
+    pub async fn ever_met(&self, system_id: i64) -> Result<Vec<u32>, StoreError> {
+        let numbers: Vec<i64> = with_read_conn!(self, c => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT a.number FROM answer a WHERE a.system_id = $1 AND a.review = 'approved' \
+                 AND (EXISTS (SELECT 1 FROM evidence e WHERE e.system_id = a.system_id AND e.round = a.round AND e.number = a.number) \
+                 OR EXISTS (SELECT 1 FROM document_link l WHERE l.system_id = a.system_id AND l.round = a.round AND l.number = a.number)) \
+                 ORDER BY a.number",
+            )
+            .bind(system_id)
+            .fetch_all(c)
+            .await?
+        })?;
+        Ok(numbers.into_iter().filter_map(|n| u32::try_from(n).ok()).collect())
+    }
+
     /// [`Store::update_system`] from a form that showed the registration
     /// with mark `seen` ([`SystemInput::edit_mark`]): `Stale` when it no
     /// longer bears it (`None`: the console, which shows no form).

@@ -356,6 +356,7 @@ workflow-not-now = This is not possible in the current status.
 workflow-conflict = Someone else changed the status first. Open the page again.
 workflow-unanswered = Not answered, or returned and not corrected: { $items }
 workflow-phase-duties = Before "{ $phase }", the items due at that moment must be approved with their evidence: { $items }
+phase-duties-unproven = The items due before "In production" have not yet been approved with their evidence in any round (the system was registered as in production, or became a web system while in production). They need an answer and an approval:
 workflow-scope-submitted = This would change whether items apply, or who answers them, while their answers are with the security office for review. Return an item of that party or finish the review first: { $items }
 workflow-undecided = Not reviewed yet: { $items }
 item-not-applicable = This requirement does not apply to this system.

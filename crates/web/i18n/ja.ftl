@@ -356,6 +356,7 @@ workflow-not-now = 現在の状況ではこの操作はできません。
 workflow-conflict = 他の利用者が先に状況を変更しました。画面を開き直してください。
 workflow-unanswered = 未回答または差戻し後に未修正の項目があります: { $items }
 workflow-phase-duties = 「{ $phase }」にするには、この時点で求められる項目が証跡を添えて承認されている必要があります: { $items }
+phase-duties-unproven = 「運用中」になる前に求められる項目が、まだどの回でも証跡を添えて承認されていません（「運用中」で登録されたか、運用中に Web システムになったため）。回答と承認が必要です:
 workflow-scope-submitted = 審査のため提出された回答に関わるため、対象となるかどうかや回答者は変えられません。その担当の項目を差し戻すか、審査を終えてから変更してください: { $items }
 workflow-undecided = 審査が済んでいない項目があります: { $items }
 item-not-applicable = この項目はこのシステムには適用されません。

@@ -1325,6 +1325,91 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
     }
 }
 
+/// The gate into 運用中 holds only as a system moves into it: one
+/// registered as already running, or one that becomes a web system while
+/// running, passed no gate, and No.37 and No.78 were never asked for with
+/// nothing on its page to say so. Its page now names them until they are
+/// approved with evidence in some round; a later round (decisions
+/// cleared) does not bring the notice back.
+#[tokio::test]
+async fn a_running_system_that_skipped_the_gate_into_production_names_the_items_it_skipped() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "申請受付システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let notice = "「運用中」になる前に求められる項目が";
+        let page = async || officer.get(&format!("/systems/{sys}")).await.body;
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        // Not a web system: no duty before production, nothing to name.
+        input.phase = Phase::Production;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        assert!(!page().await.contains(notice), "{}: 37 and 78 do not apply", app.backend);
+        // A web system now, while running: both named, as links.
+        input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        let body = page().await;
+        assert!(body.contains(notice), "{}: {body}", app.backend);
+        let named = section(&body, "unproven");
+        assert!(
+            named.contains(&format!("/systems/{sys}/items/37\">No.37")) && named.contains("No.78"),
+            "{}: {named}",
+            app.backend
+        );
+        // No.78 approved with its evidence, No.37 approved without any:
+        // No.37 still named.
+        answer_all(&app, sys).await;
+        let r = vendor.upload(sys, 78, "脆弱性診断報告書.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &[37, 78]).await.unwrap();
+        let body = page().await;
+        let named = section(&body, "unproven");
+        assert!(named.contains("No.37") && !named.contains("No.78"), "{}: {named}", app.backend);
+        // Evidence for No.37 in a later round, approved there: nothing named,
+        // and the round after that does not bring it back.
+        let applicable =
+            app.store.figures(&[s.clone()]).await.unwrap()[0].items.iter().map(|i| i.number).collect::<Vec<_>>();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
+        app.store.finish_review(&app.ctx(), sys).await.unwrap();
+        app.store.start_round(&app.ctx(), sys, None).await.unwrap();
+        answer_all(&app, sys).await;
+        let r = vendor.upload(sys, 37, "アカウント棚卸し.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        assert!(page().await.contains(notice), "{}: not approved yet", app.backend);
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
+        app.store.finish_review(&app.ctx(), sys).await.unwrap();
+        assert!(!page().await.contains(notice), "{}: both approved with evidence once", app.backend);
+        app.store.start_round(&app.ctx(), sys, None).await.unwrap();
+        assert!(!page().await.contains(notice), "{}: a new round does not undo it", app.backend);
+
+        // Registered as running and a web system from the start: named.
+        let dept = input.department_id.to_string();
+        officer.get("/systems/new").await;
+        let form = [
+            ("name", "稼働中Webシステム"),
+            ("department_id", dept.as_str()),
+            ("phase", "production"),
+            ("web_system", "on"),
+        ];
+        let r = officer.post("/systems", &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let at = r.location().to_owned();
+        let body = officer.get(&at).await.body;
+        assert!(body.contains(notice) && section(&body, "unproven").contains("No.37"), "{}: {at}", app.backend);
+        app.close().await;
+    }
+}
+
+/// The element with id `id` in `body`, from its tag to the end of its line.
+fn section<'a>(body: &'a str, id: &str) -> &'a str {
+    let at = body.find(&format!("id=\"{id}\"")).unwrap_or(body.len());
+    let rest = &body[at..];
+    &rest[..rest.find('\n').unwrap_or(rest.len())]
+}
+
 /// The round's due date reminds those who answer and follow the system 30,
 /// 7 and 1 days before, on their dashboards; the security office sees it
 /// once it is overdue; a submission ends the reminders. Days pass on an

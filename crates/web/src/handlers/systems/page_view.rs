@@ -82,6 +82,9 @@ struct SystemPage<'a> {
     /// Items answered and not yet decided (the officer is told before
     /// finishing the review).
     undecided: usize,
+    /// The duties of 本稼働 a running system never had approved (it was
+    /// registered as running, or became a web system while running).
+    unproven: Vec<u32>,
 }
 
 pub(super) async fn system_page(page: &Page, user: &CurrentUser, s: SystemRecord, errors: FormErrors) -> Reply {
@@ -155,6 +158,13 @@ pub(super) async fn system_page_with(
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
+    let unproven = if checklist::unproven_duties(s.input.phase, &applicable, &[]).is_empty() {
+        Vec::new()
+    } else {
+        let ever_met =
+            page.store.remember("ever-met", s.id.to_string(), async || page.store.ever_met(s.id).await).await?;
+        checklist::unproven_duties(s.input.phase, &applicable, &ever_met)
+    };
     let mine: Vec<u32> = user.answers_for().map(|o| who.parts.numbers_of(o)).unwrap_or_default();
     let items_mine: Vec<_> =
         checklist::item_states(&applicable, &decided).into_iter().filter(|i| mine.contains(&i.number)).collect();
@@ -255,6 +265,7 @@ pub(super) async fn system_page_with(
         errors,
         select_pending,
         undecided: items.undecided,
+        unproven,
         items,
         p,
         s,
