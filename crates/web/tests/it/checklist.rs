@@ -1367,8 +1367,11 @@ async fn a_running_system_that_skipped_the_gate_into_production_names_the_items_
         assert!(named.contains("No.37") && !named.contains("No.78"), "{}: {named}", app.backend);
         // Evidence for No.37 in a later round, approved there: nothing named,
         // and the round after that does not bring it back.
-        let applicable =
-            app.store.figures(&[s.clone()]).await.unwrap()[0].items.iter().map(|i| i.number).collect::<Vec<_>>();
+        let applicable = app.store.figures(std::slice::from_ref(&s)).await.unwrap()[0]
+            .items
+            .iter()
+            .map(|i| i.number)
+            .collect::<Vec<_>>();
         let s = app.store.system(sys).await.unwrap().unwrap();
         app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
         app.store.finish_review(&app.ctx(), sys).await.unwrap();
