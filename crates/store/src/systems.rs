@@ -542,6 +542,12 @@ pub struct MadeFor {
     pub catalog_version: i64,
 }
 
+/// An answer `a` approved with evidence attached in its own round (an
+/// upload or a library document linked).
+const EVER_MET: &str = "a.review = 'approved' \
+     AND (EXISTS (SELECT 1 FROM evidence e WHERE e.system_id = a.system_id AND e.round = a.round AND e.number = a.number) \
+     OR EXISTS (SELECT 1 FROM document_link l WHERE l.system_id = a.system_id AND l.round = a.round AND l.number = a.number))";
+
 impl Store {
     pub async fn create_system(
         &self,
@@ -593,18 +599,18 @@ impl Store {
     /// The items of the system approved, with evidence attached in the
     /// same round, in any round (what the gate into a phase counts as met).
     pub async fn ever_met(&self, system_id: i64) -> Result<Vec<u32>, StoreError> {
-        let numbers: Vec<i64> = with_read_conn!(self, c => {
-            sqlx::query_scalar(
-                "SELECT DISTINCT a.number FROM answer a WHERE a.system_id = $1 AND a.review = 'approved' \
-                 AND (EXISTS (SELECT 1 FROM evidence e WHERE e.system_id = a.system_id AND e.round = a.round AND e.number = a.number) \
-                 OR EXISTS (SELECT 1 FROM document_link l WHERE l.system_id = a.system_id AND l.round = a.round AND l.number = a.number)) \
-                 ORDER BY a.number",
-            )
-            .bind(system_id)
-            .fetch_all(c)
-            .await?
-        })?;
+        let sql =
+            format!("SELECT DISTINCT a.number FROM answer a WHERE a.system_id = $1 AND {EVER_MET} ORDER BY a.number");
+        let numbers: Vec<i64> =
+            with_read_conn!(self, c => sqlx::query_scalar(&sql).bind(system_id).fetch_all(c).await?)?;
         Ok(numbers.into_iter().filter_map(|n| u32::try_from(n).ok()).collect())
+    }
+
+    /// The systems whose item `number` was ever met as [`Store::ever_met`]
+    /// counts it.
+    pub async fn systems_that_met(&self, number: u32) -> Result<Vec<i64>, StoreError> {
+        let sql = format!("SELECT DISTINCT a.system_id FROM answer a WHERE a.number = $1 AND {EVER_MET}");
+        Ok(with_read_conn!(self, c => sqlx::query_scalar(&sql).bind(i64::from(number)).fetch_all(c).await?)?)
     }
 
     /// [`Store::update_system`] from a form that showed the registration

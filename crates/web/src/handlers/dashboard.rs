@@ -67,6 +67,9 @@ pub struct Board {
     /// follow (overdue only, for the security office): system, name,
     /// words, pressing (7 days or less, or overdue).
     pub round_due: Shown<(i64, String, String, bool)>,
+    /// Items due before 運用中 that a running system never had approved
+    /// with evidence (it passed no gate into 運用中): system, name, item.
+    pub unproven: Shown<(i64, String, u32)>,
     /// The filter as a query string, for the link to the systems list.
     pub list_query: String,
     pub departments: Vec<(String, String)>,
@@ -195,6 +198,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut overdue_items = Vec::new();
     let mut next_steps = Vec::new();
     let mut round_due = Vec::new();
+    let mut unproven: Vec<(i64, String, u32)> = Vec::new();
     let answers_or_follows = user.can(Permission::AnswerChecklist) || user.can(Permission::SignOffReviews);
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
@@ -254,6 +258,10 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             (Some(parts), Some(org)) if my_progress.applicable > 0 => Some((&my_progress, parts.is_submitted(org))),
             _ => None,
         };
+        let applicable: Vec<u32> = f.items.iter().map(|i| i.number).collect();
+        for n in checklist::unproven_duties(s.input.phase, &applicable, &[]) {
+            unproven.push((s.id, s.input.name.clone(), n));
+        }
         next_steps.extend(next_step(&t, user, s, &progress, mine));
         if let Some(due) = checklist::round_due(s.input.phase, s.status, s.input.due_on, today) {
             let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
@@ -328,6 +336,15 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             .collect(),
         None => Vec::new(),
     };
+    // Of the duties the running systems would have, those met once in
+    // some round are not named: one query per duty, whatever the number
+    // of systems.
+    for n in checklist::phase_duties(Phase::Production) {
+        if unproven.iter().any(|(_, _, m)| m == n) {
+            let met = state.store.systems_that_met(*n).await?;
+            unproven.retain(|(id, _, m)| m != n || !met.contains(id));
+        }
+    }
     let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
     let list_query = q.filters();
     Ok(Board {
@@ -344,6 +361,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             next_steps.into_iter().map(|(_, words, link)| (words, link)).collect()
         }),
         returned_items: Shown::of(returned_items),
+        unproven: Shown::of(unproven),
         overdue_items: Shown::of(overdue_items),
         expiring: Shown::of(expiring),
         library_expiring: Shown::of(library_expiring),

@@ -1328,9 +1328,9 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
 /// The gate into 運用中 holds only as a system moves into it: one
 /// registered as already running, or one that becomes a web system while
 /// running, passed no gate, and No.37 and No.78 were never asked for with
-/// nothing on its page to say so. Its page now names them until they are
-/// approved with evidence in some round; a later round (decisions
-/// cleared) does not bring the notice back.
+/// nothing on its page to say so. Its page and the dashboard now name them
+/// until they are approved with evidence in some round; a later round
+/// (decisions cleared) does not bring the notice back.
 #[tokio::test]
 async fn a_running_system_that_skipped_the_gate_into_production_names_the_items_it_skipped() {
     for app in App::each(Options::default()).await {
@@ -1354,6 +1354,17 @@ async fn a_running_system_that_skipped_the_gate_into_production_names_the_items_
             "{}: {named}",
             app.backend
         );
+        // ...and the dashboard lists both, item by item.
+        let dashboard = async || officer.get("/dashboard").await.body;
+        let board = dashboard().await;
+        let listed = board.split("id=\"unproven\"").nth(1).and_then(|x| x.split("</ul>").next()).unwrap_or_default();
+        for n in [37, 78] {
+            assert!(
+                listed.contains(&format!("/systems/{sys}/items/{n}\">申請受付システム No.{n}")),
+                "{}: No.{n} on the dashboard: {listed}",
+                app.backend
+            );
+        }
         // No.78 approved with its evidence, No.37 approved without any:
         // No.37 still named.
         answer_all(&app, sys).await;
@@ -1385,6 +1396,7 @@ async fn a_running_system_that_skipped_the_gate_into_production_names_the_items_
         app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
         app.store.finish_review(&app.ctx(), sys).await.unwrap();
         assert!(!page().await.contains(notice), "{}: both approved with evidence once", app.backend);
+        assert!(!dashboard().await.contains("id=\"unproven\""), "{}: nor on the dashboard", app.backend);
         app.store.start_round(&app.ctx(), sys, None).await.unwrap();
         assert!(!page().await.contains(notice), "{}: a new round does not undo it", app.backend);
 
