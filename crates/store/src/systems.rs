@@ -596,21 +596,22 @@ impl Store {
         self.update_system_seen(ctx, id, input, None).await
     }
 
-    /// The items of the system approved, with evidence attached in the
-    /// same round, in any round (what the gate into a phase counts as met).
-    pub async fn ever_met(&self, system_id: i64) -> Result<Vec<u32>, StoreError> {
-        let sql =
-            format!("SELECT DISTINCT a.number FROM answer a WHERE a.system_id = $1 AND {EVER_MET} ORDER BY a.number");
-        let numbers: Vec<i64> =
-            with_read_conn!(self, c => sqlx::query_scalar(&sql).bind(system_id).fetch_all(c).await?)?;
-        Ok(numbers.into_iter().filter_map(|n| u32::try_from(n).ok()).collect())
-    }
-
-    /// The systems whose item `number` was ever met as [`Store::ever_met`]
-    /// counts it.
-    pub async fn systems_that_met(&self, number: u32) -> Result<Vec<i64>, StoreError> {
-        let sql = format!("SELECT DISTINCT a.system_id FROM answer a WHERE a.number = $1 AND {EVER_MET}");
-        Ok(with_read_conn!(self, c => sqlx::query_scalar(&sql).bind(i64::from(number)).fetch_all(c).await?)?)
+    /// Of `candidates` (system, item), those never met: in no round was the
+    /// item approved with evidence attached in that round (what the gate
+    /// into a phase counts as met). One query per item number, whatever
+    /// the number of systems.
+    pub async fn never_met(&self, candidates: &[(i64, u32)]) -> Result<Vec<(i64, u32)>, StoreError> {
+        let mut numbers: Vec<u32> = candidates.iter().map(|(_, n)| *n).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut left = candidates.to_vec();
+        for n in numbers {
+            let sql = format!("SELECT DISTINCT a.system_id FROM answer a WHERE a.number = $1 AND {EVER_MET}");
+            let met: Vec<i64> =
+                with_read_conn!(self, c => sqlx::query_scalar(&sql).bind(i64::from(n)).fetch_all(c).await?)?;
+            left.retain(|(id, m)| *m != n || !met.contains(id));
+        }
+        Ok(left)
     }
 
     /// [`Store::update_system`] from a form that showed the registration

@@ -198,7 +198,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
     let mut overdue_items = Vec::new();
     let mut next_steps = Vec::new();
     let mut round_due = Vec::new();
-    let mut unproven: Vec<(i64, String, u32)> = Vec::new();
+    let mut duties: Vec<(i64, u32)> = Vec::new();
     let answers_or_follows = user.can(Permission::AnswerChecklist) || user.can(Permission::SignOffReviews);
     // Set-based: the figures of every system come from two queries at most,
     // and from memory while nothing changed (`mamori_store::figures`).
@@ -259,9 +259,7 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             _ => None,
         };
         let applicable: Vec<u32> = f.items.iter().map(|i| i.number).collect();
-        for n in checklist::unproven_duties(s.input.phase, &applicable, &[]) {
-            unproven.push((s.id, s.input.name.clone(), n));
-        }
+        duties.extend(checklist::unproven_duties(s.input.phase, &applicable, &[]).into_iter().map(|n| (s.id, n)));
         next_steps.extend(next_step(&t, user, s, &progress, mine));
         if let Some(due) = checklist::round_due(s.input.phase, s.status, s.input.due_on, today) {
             let date = s.input.due_on.map(|d| d.to_string()).unwrap_or_default();
@@ -336,15 +334,15 @@ async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -
             .collect(),
         None => Vec::new(),
     };
-    // Of the duties the running systems would have, those met once in
-    // some round are not named: one query per duty, whatever the number
-    // of systems.
-    for n in checklist::phase_duties(Phase::Production) {
-        if unproven.iter().any(|(_, _, m)| m == n) {
-            let met = state.store.systems_that_met(*n).await?;
-            unproven.retain(|(id, _, m)| m != n || !met.contains(id));
-        }
-    }
+    // Of the duties the running systems have, those met once in some
+    // round are not named.
+    let names: std::collections::HashMap<i64, &str> = systems.iter().map(|s| (s.id, s.input.name.as_str())).collect();
+    let unproven: Vec<(i64, String, u32)> = if duties.is_empty() {
+        Vec::new()
+    } else {
+        let left = state.store.never_met(&duties).await?;
+        left.into_iter().map(|(id, n)| (id, names.get(&id).copied().unwrap_or_default().to_owned(), n)).collect()
+    };
     let orgs = if user.scope().is_all() { state.store.organisations().await? } else { vec![] };
     let list_query = q.filters();
     Ok(Board {

@@ -158,12 +158,13 @@ pub(super) async fn system_page_with(
     let applicable: Vec<u32> = figures.items.iter().map(|i| i.number).collect();
     let decided =
         figures.items.iter().filter_map(|i| i.answer.as_ref().map(|(_, review)| (i.number, *review))).collect();
-    let unproven = if checklist::unproven_duties(s.input.phase, &applicable, &[]).is_empty() {
+    let duties: Vec<(i64, u32)> =
+        checklist::unproven_duties(s.input.phase, &applicable, &[]).into_iter().map(|n| (s.id, n)).collect();
+    let unproven: Vec<u32> = if duties.is_empty() {
         Vec::new()
     } else {
-        let ever_met =
-            page.store.remember("ever-met", s.id.to_string(), async || page.store.ever_met(s.id).await).await?;
-        checklist::unproven_duties(s.input.phase, &applicable, &ever_met)
+        let left = page.store.remember("never-met", s.id.to_string(), async || page.store.never_met(&duties).await);
+        left.await?.into_iter().map(|(_, n)| n).collect()
     };
     let mine: Vec<u32> = user.answers_for().map(|o| who.parts.numbers_of(o)).unwrap_or_default();
     let items_mine: Vec<_> =
