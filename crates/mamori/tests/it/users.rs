@@ -337,5 +337,13 @@ async fn demo_fills_an_empty_data_directory_once() {
     assert!(s.enrol_second_factor().await.status().is_success());
     let board = s.get("/dashboard").await.text().await.unwrap();
     assert!(board.contains("文書管理システム") && !board.contains("税務総合システム"), "vendor A's systems only");
+    // Its approved running web system passed the gate into production:
+    // the diagnosis (No.37, 78) is approved with evidence, so the sample
+    // does not flag it as never having passed. The submitted one, not yet
+    // approved, is flagged.
+    assert!(board.contains(r#"id="unproven""#) && board.contains(r#"href="/systems/2/items/37""#), "{board}");
+    assert!(!board.contains(r#"href="/systems/1/items/37""#), "{board}");
+    let page = s.get("/systems/1").await.text().await.unwrap();
+    assert!(page.contains("文書管理システム") && !page.contains(r#"id="unproven""#), "{page}");
     s.kill().await;
 }
