@@ -61,7 +61,8 @@ pub async fn upload(
     if op.store.parts(&s).await?.answerer(file.number) != Some(org) {
         return Err(Refused::NotFound);
     }
-    mamori_core::checklist::can_answer(s.status).map_err(Refused::Workflow)?;
+    let open = mamori_core::checklist::round_open(s.input.phase);
+    open.and_then(|()| mamori_core::checklist::can_answer(s.status)).map_err(Refused::Workflow)?;
     let checked = match admit(file.name, file.bytes, file.too_large, file.expires_on, clamd).await {
         Ok(c) => c,
         Err((rejected, Some(why))) => {

@@ -4,7 +4,7 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::{can_answer, AnswerInput, Review};
+use mamori_core::checklist::{can_answer, round_open, AnswerInput, Review};
 use mamori_core::identity::Permission;
 use mamori_core::report::{status_word, ChecklistReport};
 use mamori_files::answer_file::FileAnswer;
@@ -94,7 +94,7 @@ pub async fn preview(op: &Op<'_>, id: i64, upload: &Upload) -> Result<Vec<Change
             upload.round, s.round
         )));
     }
-    can_answer(s.status).map_err(Refused::Workflow)?;
+    round_open(s.input.phase).and_then(|()| can_answer(s.status)).map_err(Refused::Workflow)?;
     let Standing { catalog, applicable, current, parts } = standing(op, &s).await?;
     let names: HashMap<i64, String> = op.store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let mut errors = upload.errors.clone();
@@ -197,7 +197,7 @@ pub async fn apply(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[AnswerCha
 pub async fn file_changes(op: &Op<'_>, id: i64, answers: &[FileAnswer]) -> Result<Vec<Change>, UploadRefused> {
     op.require(Permission::ManageSystems)?;
     let s = system(op, id).await?;
-    can_answer(s.status).map_err(Refused::Workflow)?;
+    round_open(s.input.phase).and_then(|()| can_answer(s.status)).map_err(Refused::Workflow)?;
     let Standing { catalog, applicable, current, parts } = standing(op, &s).await?;
     let mut errors = Vec::new();
     let mut changes = Vec::new();

@@ -209,6 +209,8 @@ pub enum WorkflowError {
     /// These items would start or stop applying, or change who answers
     /// them, while their answers are with the officer.
     ScopeSubmitted(Vec<u32>),
+    /// The system is retired (廃止): its round is closed as it stood.
+    Retired,
 }
 
 /// What a round's due date calls for on a given day, while the answers
@@ -282,6 +284,18 @@ pub fn unproven_duties(phase: Phase, applicable: &[u32], ever_met: &[u32]) -> Ve
         return Vec::new();
     }
     phase_duties(phase).iter().copied().filter(|n| applicable.contains(n) && !ever_met.contains(n)).collect()
+}
+
+/// Is a system's round still open, by its phase? A retired (廃止)
+/// system's round is closed as it stood when it was retired: nothing in it
+/// is answered, submitted, moved or decided any more, and no new round
+/// starts (its servers are gone, with the disposal record of item 79).
+/// Moving the system back to another phase opens it again.
+pub fn round_open(phase: Phase) -> Result<(), WorkflowError> {
+    match phase {
+        Phase::Retired => Err(WorkflowError::Retired),
+        Phase::Building | Phase::PreProduction | Phase::Production => Ok(()),
+    }
 }
 
 /// May the vendor change answers now? Only while answering or returned.
@@ -532,6 +546,14 @@ mod tests {
             };
             let got: Vec<&str> = a.problems().into_iter().map(|(f, _)| f).collect();
             assert_eq!(got, *want, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn a_retired_system_s_round_is_closed_and_every_other_phase_s_open() {
+        assert_eq!(super::round_open(Phase::Retired), Err(WorkflowError::Retired));
+        for phase in [Phase::Building, Phase::PreProduction, Phase::Production] {
+            assert_eq!(super::round_open(phase), Ok(()), "{phase:?}");
         }
     }
 

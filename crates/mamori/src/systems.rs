@@ -184,6 +184,9 @@ async fn import_answers(op: &mamori_app::Op<'_>, id: i64, file: &std::path::Path
 fn refusal(id: i64, e: &Refused) -> String {
     match e {
         Refused::NotFound => format!("システム {id} はありません"),
+        Refused::Workflow(mamori_core::checklist::WorkflowError::Retired) => {
+            "このシステムは廃止されています。回は廃止の時点のまま閉じられており、回答は変更できません".into()
+        }
         Refused::Workflow(_) => "このシステムは今は回答を変更できません (提出済み・審査中・承認済み)".into(),
         Refused::Stale => "取り込みの間に回答が変更されました。もう一度実行してください".into(),
         e => e.to_string(),

@@ -4,7 +4,9 @@
 
 use crate::identity::Ctx;
 use crate::revision::Key;
-use crate::systems::{answers_in, history_line, lock_system, move_status, overrides_in, system_event, SystemRecord};
+use crate::systems::{
+    answers_in, history_line, lock_open_round, move_status, overrides_in, system_event, SystemRecord,
+};
 use crate::{parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::checklist::{self, HistoryKind, ItemState};
@@ -233,7 +235,7 @@ impl Store {
     /// or joins submitted.
     pub async fn move_item(&self, ctx: &Ctx, system_id: i64, number: u32, party: Party) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         let from = parts.party(number).ok_or(StoreError::Missing)?;
         let to_org = s.input.parties().answerer(party);
@@ -260,7 +262,7 @@ impl Store {
     /// the system to the officer. `Missing` if `org` answers nothing here.
     pub async fn submit_part(&self, ctx: &Ctx, system_id: i64, org: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let mine = parts.numbers_of(org);
         if mine.is_empty() {
@@ -284,7 +286,7 @@ impl Store {
     /// data; a person submits their own part with [`Store::submit_part`]).
     pub async fn submit_system(&self, ctx: &Ctx, system_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;
         for org in parts.organisations() {

@@ -425,6 +425,15 @@ pub(crate) async fn lock_system(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<Syste
     Ok(s)
 }
 
+/// [`lock_system`] for a change of the system's round (an answer, a
+/// submission, a decision, a new round): refused while the system is
+/// retired ([`checklist::round_open`]), judged under the lock.
+pub(crate) async fn lock_open_round(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<SystemRecord, StoreError> {
+    let s = lock_system(tx, ctx, id).await?;
+    checklist::round_open(s.input.phase).map_err(StoreError::Refused)?;
+    Ok(s)
+}
+
 /// How many disposal records (item 79) system `id` has, and how many of
 /// them the security office has approved.
 pub(crate) async fn disposal_records(tx: &mut Tx, id: i64) -> Result<(i64, i64), StoreError> {
@@ -872,7 +881,7 @@ impl Store {
         changes: &[AnswerChange],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let mut s = lock_system(&mut tx, ctx, system_id).await?;
+        let mut s = lock_open_round(&mut tx, ctx, system_id).await?;
         if made_for.is_some_and(|m| m.round != s.round || m.catalog_version != s.catalog_version_id) {
             return Err(StoreError::Stale);
         }
@@ -932,7 +941,7 @@ impl Store {
         (number, by): (u32, Option<i64>),
         (kind, name): (HistoryKind, &str),
     ) -> Result<SystemRecord, StoreError> {
-        let s = lock_system(tx, ctx, system_id).await?;
+        let s = lock_open_round(tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(tx, &s).await?;
         Store::check_change(&s, &parts, number, by)?;
         let before = answer_in(tx, &s, number).await?;
@@ -969,7 +978,7 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
         let d = Decision { number, seen_revision, decision, comment: comment.to_owned() };
@@ -991,7 +1000,7 @@ impl Store {
         numbers: &[u32],
     ) -> Result<usize, StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         if s.revision != seen_revision + 1 {
             return Err(StoreError::Stale);
         }
@@ -1016,7 +1025,7 @@ impl Store {
     /// transaction. Returns the system's new status.
     pub async fn finish_review(&self, ctx: &Ctx, system_id: i64) -> Result<SystemStatus, StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
@@ -1042,7 +1051,7 @@ impl Store {
     /// back to 回答中.
     pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let system = lock_system(&mut tx, ctx, system_id).await?;
+        let system = lock_open_round(&mut tx, ctx, system_id).await?;
         let to = checklist::start_round(system.status).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, system.id, system.status, to).await?;
         let (old, new) = (system.round, system.round + 1);

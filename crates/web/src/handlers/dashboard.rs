@@ -189,7 +189,14 @@ fn next_step(
 }
 
 async fn board(state: &AppState, user: &CurrentUser, q: &ListQuery, t: Tr<'_>) -> Result<Board, AppError> {
-    let systems = state.store.systems(user.scope(), &filtered(q)).await?;
+    let filter = filtered(q);
+    let mut systems = state.store.systems(user.scope(), &filter).await?;
+    // The systems in use: a retired (廃止) system's round is closed as it
+    // stood, and nothing in it is anyone's to do; it is shown when the
+    // phase filter asks for 廃止.
+    if filter.phase != Some(Phase::Retired) {
+        systems.retain(|s| s.input.phase != Phase::Retired);
+    }
     let today = today(state);
     let mut rows = Vec::new();
     // 大項目 in catalog order, as first met.

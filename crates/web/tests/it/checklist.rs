@@ -1325,6 +1325,137 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
     }
 }
 
+/// A retired (廃止) system's round is closed as it stood. Before, a system
+/// retired while an item was returned stayed open: its vendor could answer
+/// and submit again, the vendor's dashboard asked for the returned item,
+/// and the office could review it or start a new round. Now each of those
+/// is refused with a message and changes nothing, the pages offer none of
+/// them, and the dashboard leaves the system out unless 廃止 is asked for.
+/// Brought back to another phase, the round opens again.
+#[tokio::test]
+async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_comes_back() {
+    use mamori_core::checklist::Review;
+    use mamori_core::records::{RecordKind, RecordReview};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "旧人事給与システム").await;
+        let applicable = answer_all(&app, sys).await;
+        let r = vendor.upload(sys, 79, "廃棄証明書.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        let rest: Vec<u32> = applicable.iter().copied().filter(|n| *n != 1).collect();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &rest).await.unwrap();
+        let one = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 1).unwrap();
+        app.store.decide(&app.ctx(), sys, 1, one.revision, Review::Returned, "証跡を添付してください").await.unwrap();
+        app.store.finish_review(&app.ctx(), sys).await.unwrap();
+        let values = mamori_core::records::parse(RecordKind::Disposal, |f| {
+            match f {
+                "what" => "サーバ 2 台",
+                "disposed_on" => "2026-10-01",
+                "method" => "物理破壊",
+                _ => "",
+            }
+            .to_owned()
+        })
+        .unwrap();
+        let rec =
+            app.store.save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, (None, &[])).await.unwrap();
+        let revision = app.store.records(sys).await.unwrap()[0].revision;
+        app.store.review_record(&app.ctx(), (sys, rec, revision), RecordReview::Approved, "").await.unwrap();
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.phase = Phase::Retired;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+
+        let state = async || {
+            let s = app.store.system(sys).await.unwrap().unwrap();
+            let answers: Vec<_> = app
+                .store
+                .answers(sys, s.round)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| (a.number, a.revision, a.review))
+                .collect();
+            let files = app.store.evidence_of_round(sys, s.round).await.unwrap().len();
+            let moves = app.store.item_moves(sys).await.unwrap().len();
+            format!("{:?} {} {answers:?} {files} {moves}", s.status, s.round)
+        };
+        let before = state().await;
+        assert!(before.starts_with("Returned 1"), "{}: {before}", app.backend);
+        let closed = "この回は廃止の時点のまま閉じられており";
+        let said = async |c: &Client, r: crate::harness::Res| {
+            if r.status == StatusCode::SEE_OTHER {
+                c.get(r.location()).await.body
+            } else {
+                r.body
+            }
+        };
+        // The vendor: the returned item answered again, a file, the submission.
+        let item = vendor.get(&format!("/systems/{sys}/items/1")).await.body;
+        assert!(
+            !item.contains(&format!("action=\"/systems/{sys}/items/1\"")),
+            "{}: no answer form: {item}",
+            app.backend
+        );
+        let rev = one.revision + 1;
+        let r = vendor
+            .post(
+                &format!("/systems/{sys}/items/1"),
+                &[("status", "done"), ("measures", "証跡を添付しました"), ("revision", &rev.to_string())],
+            )
+            .await;
+        assert!(said(&vendor, r).await.contains(closed), "{}: the answer", app.backend);
+        let r = vendor.upload(sys, 1, "設定画面.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert!(said(&vendor, r).await.contains(closed), "{}: the file", app.backend);
+        let page = vendor.get(&format!("/systems/{sys}")).await.body;
+        assert!(page.contains(r#"id="round-closed""#), "{}: {page}", app.backend);
+        assert!(!page.contains(&format!("action=\"/systems/{sys}/submit\"")), "{}: no submit form", app.backend);
+        let r = vendor.post(&format!("/systems/{sys}/submit"), &[]).await;
+        assert!(said(&vendor, r).await.contains(closed), "{}: the submission", app.backend);
+        let board = vendor.get("/dashboard").await.body;
+        assert!(
+            !board.contains(&format!("/systems/{sys}/items/1")) && !board.contains("旧人事給与システム"),
+            "{}: {board}",
+            app.backend
+        );
+
+        // The office: a decision, a move, a new round.
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let page = officer.get(&format!("/systems/{sys}")).await.body;
+        assert!(
+            !page.contains(&format!("action=\"/systems/{sys}/items/1/review\"")),
+            "{}: no review form",
+            app.backend
+        );
+        assert!(!page.contains(&format!("action=\"/systems/{sys}/rounds\"")), "{}: no new round", app.backend);
+        assert!(!page.contains(&format!("action=\"/systems/{sys}/moves\"")), "{}: no move", app.backend);
+        let r = officer
+            .post(
+                &format!("/systems/{sys}/items/1/review"),
+                &[("decision", "approve"), ("comment", ""), ("revision", &one.revision.to_string())],
+            )
+            .await;
+        assert!(said(&officer, r).await.contains(closed), "{}: the decision", app.backend);
+        let r = officer.post(&format!("/systems/{sys}/moves"), &[("number", "1"), ("party", "maintenance")]).await;
+        assert!(said(&officer, r).await.contains(closed), "{}: the move", app.backend);
+        let r = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
+        assert!(said(&officer, r).await.contains(closed), "{}: the new round", app.backend);
+        assert_eq!(state().await, before, "{}: nothing changed", app.backend);
+        let board = officer.get("/dashboard").await.body;
+        assert!(!board.contains("旧人事給与システム"), "{}", app.backend);
+        let board = officer.get("/dashboard?phase=retired").await.body;
+        assert!(board.contains("旧人事給与システム"), "{}: asked for", app.backend);
+
+        // Brought back (retired by mistake), the round is open again.
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.phase = Phase::Production;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        let r = vendor.answer(sys, 1, &[("status", "done"), ("measures", "証跡を添付しました")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        app.close().await;
+    }
+}
+
 /// The gate into 運用中 holds only as a system moves into it: one
 /// registered as already running, or one that becomes a web system while
 /// running, passed no gate, and No.37 and No.78 were never asked for with

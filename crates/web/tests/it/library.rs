@@ -104,29 +104,6 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
 
         // System one is approved and goes into its second round.
         approve_round(&app, one, 1).await;
-        // A library document is evidence for the phase gate too: No.79
-        // approved with it attached, the system may be retired.
-        let s1 = app.store.system(one).await.unwrap().unwrap();
-        let retired =
-            mamori_store::systems::SystemInput { phase: mamori_core::checklist::Phase::Retired, ..s1.input.clone() };
-        let refused = app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap_err();
-        assert!(matches!(refused, mamori_store::StoreError::Refused(_)), "{}: no disposal record yet", app.backend);
-        let disposal = mamori_core::records::RecordKind::Disposal;
-        let values = mamori_core::records::parse(disposal, |f| {
-            match f {
-                "what" => "サーバ 2 台",
-                "disposed_on" => "2026-10-01",
-                "method" => "物理破壊",
-                _ => "",
-            }
-            .to_owned()
-        })
-        .unwrap();
-        let rec = app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
-        let revision = app.store.records(one).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
-        let approved = mamori_core::records::RecordReview::Approved;
-        app.store.review_record(&app.ctx(), (one, rec, revision), approved, "").await.unwrap();
-        app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap();
         app.store.start_round(&app.ctx(), one, None).await.unwrap();
         let first = app.store.document_links(one, 1).await.unwrap();
         let second = app.store.document_links(one, 2).await.unwrap();
@@ -181,6 +158,33 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
         assert!(history
             .iter()
             .any(|h| h.kind == mamori_core::checklist::HistoryKind::EvidenceRemoved && h.comment == "ISMS認証書"));
+
+        // A library document is evidence for the phase gate too: No.79
+        // approved with it attached (the link carried into the second
+        // round), the system may be retired.
+        approve_round(&app, one, 2).await;
+        let s1 = app.store.system(one).await.unwrap().unwrap();
+        let retired =
+            mamori_store::systems::SystemInput { phase: mamori_core::checklist::Phase::Retired, ..s1.input.clone() };
+        let refused = app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap_err();
+        assert!(matches!(refused, mamori_store::StoreError::Refused(_)), "{}: no disposal record yet", app.backend);
+        let disposal = mamori_core::records::RecordKind::Disposal;
+        let values = mamori_core::records::parse(disposal, |f| {
+            match f {
+                "what" => "サーバ 2 台",
+                "disposed_on" => "2026-10-01",
+                "method" => "物理破壊",
+                _ => "",
+            }
+            .to_owned()
+        })
+        .unwrap();
+        let rec = app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
+        let revision = app.store.records(one).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+        let approved = mamori_core::records::RecordReview::Approved;
+        app.store.review_record(&app.ctx(), (one, rec, revision), approved, "").await.unwrap();
+        app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap();
+        assert_eq!(app.store.system(one).await.unwrap().unwrap().input.phase, retired.phase, "{}", app.backend);
         app.close().await;
     }
 }

@@ -235,6 +235,7 @@ pub(super) async fn item_page(
     let who = super::Answerers::of(page, &s).await?;
     let mine = who.is_mine(user, number);
     let part_in = who.parts.item_submitted(number);
+    let open = checklist::round_open(s.input.phase).is_ok();
     let changes = approved.map(|(a, ap)| answer_changes(&p.t, &ap.input, &a.input)).unwrap_or_default();
     html(ItemPage {
         prev,
@@ -249,8 +250,9 @@ pub(super) async fn item_page(
         changes,
         review: current.map(|a| p.t.label(a.review)).unwrap_or_default(),
         review_comment: current.map(|a| a.review_comment.clone()).unwrap_or_default(),
-        can_answer: applies && mine && checklist::can_change_part(s.status, part_in).is_ok(),
+        can_answer: applies && mine && open && checklist::can_change_part(s.status, part_in).is_ok(),
         can_review: applies
+            && open
             && current.is_some()
             && user.can(Permission::ReviewAnswers)
             && checklist::can_review_item(s.status, part_in).is_ok(),

@@ -188,6 +188,7 @@ pub(super) fn workflow_message(t: &Tr, e: &WorkflowError) -> String {
         ),
         WorkflowError::RecordApproved => t.get("records-approved-kept"),
         WorkflowError::ScopeSubmitted(m) => t.with("workflow-scope-submitted", &[("items", &items(m))]),
+        WorkflowError::Retired => t.get("workflow-retired"),
     }
 }
 

@@ -47,6 +47,8 @@ struct SystemPage<'a> {
     items: Arc<ItemList>,
     can_manage: bool,
     can_submit: bool,
+    /// Retired: the round is closed as it stood.
+    round_closed: bool,
     /// The person's part is in; the others are not.
     part_waiting: bool,
     /// How many items the person's organisation answers.
@@ -145,7 +147,10 @@ pub(super) async fn system_page_with(
         .flat_map(|t| t.checks.iter().map(|c| scan_line(&p.t, &t.target, c, port_details)))
         .collect();
     let who = super::Answerers::of(page, &s).await?;
-    let may_review = user.can(Permission::ReviewAnswers);
+    // A retired system's round is closed as it stood: nothing to answer,
+    // submit or decide.
+    let open = checklist::round_open(s.input.phase).is_ok();
+    let may_review = user.can(Permission::ReviewAnswers) && open;
     let filter = RowFilter::parse(show);
     let key = format!("{:?}", (s.id, today, p.t.lang, may_review, select_pending, filter));
     let items = page
@@ -237,7 +242,8 @@ pub(super) async fn system_page_with(
         attrs,
         counts: items.counts,
         can_manage: user.can(Permission::ManageSystems),
-        can_submit: !mine.is_empty() && checklist::can_change_part(s.status, my_part_in).is_ok(),
+        can_submit: open && !mine.is_empty() && checklist::can_change_part(s.status, my_part_in).is_ok(),
+        round_closed: !open,
         part_waiting: !mine.is_empty() && my_part_in && s.status != SystemStatus::Submitted,
         my_items: mine.len(),
         can_finish: may_review && s.status == SystemStatus::Submitted,

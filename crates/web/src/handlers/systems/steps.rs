@@ -5,7 +5,7 @@
 //! message.
 
 use super::page_view::system_page;
-use super::{refused_message, system_for};
+use super::{refused_message, system_for, workflow_message};
 use crate::forms::FormErrors;
 use crate::handlers::{done, load, today, Acting, Reply};
 use crate::page::Page;
@@ -78,6 +78,7 @@ pub async fn move_item(page: Page, who: Acting, Path(id): Path<i64>, Form(form):
     if let (Some(n), Some(to)) = (number, party) {
         match checklist_op::move_item(&who.op(&page), id, n, to).await {
             Ok(()) => return done(&page, "move-saved", &format!("/systems/{id}")).await,
+            Err(Refused::Workflow(w @ WorkflowError::Retired)) => errors.add("workflow", workflow_message(&t, &w)),
             Err(Refused::Workflow(_)) => errors.add("move_number", t.get("move-not-now")),
             Err(e) => return Err(e.into()),
         }
@@ -100,6 +101,7 @@ async fn step<T>(
     let mut errors = FormErrors::new();
     match result {
         Ok(v) => return done(page, flash(v), &format!("/systems/{id}")).await,
+        Err(Refused::Workflow(w @ WorkflowError::Retired)) => errors.add("workflow", workflow_message(&t, &w)),
         Err(Refused::Workflow(_)) if not_now.is_some() => errors.add("workflow", t.get(not_now.unwrap_or_default())),
         Err(e) => errors.add("workflow", refused_message(&t, &e).ok_or(e)?),
     }
