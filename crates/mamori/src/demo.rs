@@ -11,6 +11,7 @@ use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Phase, Review, Sys
 use mamori_core::clock::{Clock, SystemClock};
 use mamori_core::identity::{Login, OrgKind, Role};
 use mamori_core::password::hash;
+use mamori_core::records::{self, RecordKind, RecordReview};
 use mamori_store::accounts::NewAccount;
 use mamori_store::evidence::NewEvidence;
 use mamori_store::identity::Ctx;
@@ -218,11 +219,16 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
             // mamori itself on its default address: the daily scan has a real,
             // local target and contacts nothing outside this machine.
             urls: if attrs.web_system && i < 2 { vec!["https://127.0.0.1:8443/".to_owned()] } else { vec![] },
-            ..demo_system(name, dept[d], vendors[v], phase, attrs, "C21-0001-1")
+            // A retired system ran first: it is retired below, as the
+            // office would, once its round is under way.
+            ..demo_system(name, dept[d], vendors[v], live(phase), attrs, "C21-0001-1")
         };
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
-        drive(store, &ctx, id, &reqs, target, false).await?;
+        drive(store, &ctx, id, &reqs, (target, phase), false).await?;
+        if phase == Phase::Retired {
+            retire(store, &ctx, id).await?;
+        }
         progress.inc();
     }
     // Beyond the named ten: every applicable item answered, the systems in
@@ -247,7 +253,7 @@ async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {
         let input = demo_system(&name, d, v, phase, attrs, &ismap);
         let ctx = demo_ctx();
         let id = store.create_system(&ctx, &input, catalog).await?;
-        drive(store, &ctx, id, &reqs, target, true).await?;
+        drive(store, &ctx, id, &reqs, (target, phase), true).await?;
         progress.inc();
     }
     progress.finish();
@@ -341,14 +347,47 @@ fn demo_system(
     }
 }
 
-/// Answers and reviews a system until it reaches `target`. A system left
-/// 回答中 has half its items answered, or all of them with `all_answered`.
+/// The phase a system of the sample is registered in: a retired one ran
+/// first.
+fn live(phase: Phase) -> Phase {
+    if phase == Phase::Retired {
+        Phase::Production
+    } else {
+        phase
+    }
+}
+
+/// Retires a system as the office does: its disposal record (item 79)
+/// approved, then the move to 廃止 (No.79 approved with its evidence).
+async fn retire(store: &Store, ctx: &Ctx, id: i64) -> Result<(), StoreError> {
+    let kind = RecordKind::Disposal;
+    let values = records::parse(kind, |f| {
+        match f {
+            "what" => "旧サーバ 2 台の HDD",
+            "disposed_on" => "2026-03-31",
+            "method" => "物理破壊 (破壊証明書あり)",
+            _ => "",
+        }
+        .to_owned()
+    })
+    .map_err(|_| StoreError::Missing)?;
+    let rec = store.save_record(ctx, id, None, kind, &values, (None, &[])).await?;
+    let revision = store.records(id).await?.into_iter().find(|r| r.id == rec).map_or(1, |r| r.revision);
+    store.review_record(ctx, (id, rec, revision), RecordReview::Approved, "").await?;
+    let mut input = store.system(id).await?.ok_or(StoreError::Missing)?.input;
+    input.phase = Phase::Retired;
+    store.update_system(ctx, id, &input).await
+}
+
+/// Answers and reviews a system until it reaches `target`, with evidence
+/// on the duties of the phase it is `headed` for. A system left 回答中 has
+/// half its items answered, or all of them with `all_answered`.
 async fn drive(
     store: &Store,
     ctx: &Ctx,
     id: i64,
     reqs: &[RequirementDef],
-    target: SystemStatus,
+    (target, headed): (SystemStatus, Phase),
     all_answered: bool,
 ) -> Result<(), StoreError> {
     if target == SystemStatus::NotStarted {
@@ -377,13 +416,13 @@ async fn drive(
         };
         store.save_answer(ctx, id, *n, &input).await?;
     }
-    // Evidence on the first item, and on the duties of production a
-    // running system passed on its way in (the diagnosis, No.37 and 78):
-    // a running system without them is flagged as never having passed
-    // that gate.
-    let duties = checklist::phase_duties(s.input.phase).iter().filter(|n| applicable.contains(n));
+    // Evidence on the first item, and on the duties of the phase the
+    // system is headed for: a running system's diagnosis (No.37, 78), or
+    // it is flagged as never having passed the gate into production; a
+    // retired one's disposal (No.79), or it could not be retired.
+    let duties = checklist::phase_duties(headed).iter().filter(|n| applicable.contains(n));
     for (number, name) in
-        applicable.first().map(|n| (n, "運用手順書.pdf")).into_iter().chain(duties.map(|n| (n, "脆弱性診断報告書.pdf")))
+        applicable.first().map(|n| (n, "運用手順書.pdf")).into_iter().chain(duties.map(|n| (n, "証明書.pdf")))
     {
         let pdf = b"%PDF-1.4\n% mamori demo evidence\n%%EOF\n";
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pdf));

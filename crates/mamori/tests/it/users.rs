@@ -320,6 +320,12 @@ async fn demo_fills_an_empty_data_directory_once() {
         list.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
     assert_eq!(list.as_array().unwrap().len(), 10);
     assert_eq!(statuses.len(), 5, "every status: {statuses:?}");
+    // The retired one was retired as the office does (its disposal record
+    // approved), its round closed as it stood (差戻し).
+    let retired: Vec<&serde_json::Value> =
+        list.as_array().unwrap().iter().filter(|s| s["phase"] == "retired").collect();
+    assert_eq!(retired.len(), 1, "{list}");
+    assert_eq!(retired[0]["status"], "returned", "{list}");
     let (code, _, err) = run(&["demo", "--data-dir", d]).await;
     assert_eq!(code, 2, "a second run is refused");
     assert!(err.contains("既にデータがあります"), "{err}");
