@@ -426,8 +426,9 @@ pub(crate) async fn lock_system(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<Syste
 }
 
 /// [`lock_system`] for a change of the system's round (an answer, a
-/// submission, a decision, a new round): refused while the system is
-/// retired ([`checklist::round_open`]), judged under the lock.
+/// submission, a decision, what applies or its catalog version, a new
+/// round): refused while the system is retired
+/// ([`checklist::round_open`]), judged under the lock.
 pub(crate) async fn lock_open_round(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<SystemRecord, StoreError> {
     let s = lock_system(tx, ctx, id).await?;
     checklist::round_open(s.input.phase).map_err(StoreError::Refused)?;
@@ -802,7 +803,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let s = lock_system(&mut tx, ctx, system_id).await?;
+        let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, before) = self.parts_in(&mut tx, &s).await?;
         with_conn!(tx, c => {
             sqlx::query("DELETE FROM applicability_override WHERE system_id = $1 AND number = $2")
@@ -1109,7 +1110,7 @@ impl Store {
     /// history: the approval was of an answer to other words.
     pub async fn change_catalog_version(&self, ctx: &Ctx, system_id: i64, version_id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let system = lock_system(&mut tx, ctx, system_id).await?;
+        let system = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &system).await?;
         checklist::can_change_catalog(system.status, !parts.submitted.is_empty()).map_err(StoreError::Refused)?;
         let (from, to) = (self.catalog(system.catalog_version_id).await?, self.catalog(version_id).await?);

@@ -1328,10 +1328,11 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
 /// A retired (廃止) system's round is closed as it stood. Before, a system
 /// retired while an item was returned stayed open: its vendor could answer
 /// and submit again, the vendor's dashboard asked for the returned item,
-/// and the office could review it or start a new round. Now each of those
-/// is refused with a message and changes nothing, the pages offer none of
-/// them, and the dashboard leaves the system out unless 廃止 is asked for.
-/// Brought back to another phase, the round opens again.
+/// and the office could review it, change what applies or its catalog
+/// version, or start a new round. Now each of those is refused with a
+/// message and changes nothing, the pages offer none of them, and the
+/// dashboard leaves the system out unless 廃止 is asked for. Brought back
+/// to another phase, the round opens again.
 #[tokio::test]
 async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_comes_back() {
     use mamori_core::checklist::Review;
@@ -1428,7 +1429,9 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
             app.backend
         );
         assert!(!page.contains(&format!("action=\"/systems/{sys}/rounds\"")), "{}: no new round", app.backend);
-        assert!(!page.contains(&format!("action=\"/systems/{sys}/moves\"")), "{}: no move", app.backend);
+        for form in ["moves", "overrides", "catalog"] {
+            assert!(!page.contains(&format!("action=\"/systems/{sys}/{form}\"")), "{}: no {form}", app.backend);
+        }
         let r = officer
             .post(
                 &format!("/systems/{sys}/items/1/review"),
@@ -1440,6 +1443,14 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         assert!(said(&officer, r).await.contains(closed), "{}: the move", app.backend);
         let r = officer.post(&format!("/systems/{sys}/rounds"), &[]).await;
         assert!(said(&officer, r).await.contains(closed), "{}: the new round", app.backend);
+        let r = officer
+            .post(&format!("/systems/{sys}/overrides"), &[("number", "2"), ("applies", "no"), ("reason", "機器なし")])
+            .await;
+        assert!(said(&officer, r).await.contains(closed), "{}: what applies", app.backend);
+        let version = app.store.system(sys).await.unwrap().unwrap().catalog_version_id.to_string();
+        let r = officer.post(&format!("/systems/{sys}/catalog"), &[("version", &version)]).await;
+        assert!(said(&officer, r).await.contains(closed), "{}: the catalog version", app.backend);
+        assert!(app.store.overrides(sys).await.unwrap().is_empty(), "{}", app.backend);
         assert_eq!(state().await, before, "{}: nothing changed", app.backend);
         let board = officer.get("/dashboard").await.body;
         assert!(!board.contains("旧人事給与システム"), "{}", app.backend);

@@ -48,6 +48,7 @@ pub async fn set_override(page: Page, who: Acting, Path(id): Path<i64>, Form(for
     if let (Some(n), Some(a), Some(r), true) = (number, applies, reason, errors.is_empty()) {
         match checklist_op::set_override(&who.op(&page), id, n, a, &r).await {
             Ok(()) => return done(&page, "override-saved", &format!("/systems/{id}")).await,
+            Err(Refused::Workflow(w @ WorkflowError::Retired)) => errors.add("workflow", workflow_message(&t, &w)),
             Err(e) => errors.add("number", refused_message(&t, &e).ok_or(e)?),
         }
     }
@@ -146,6 +147,7 @@ pub async fn change_catalog(page: Page, who: Acting, Path(id): Path<i64>, Form(f
         Err(Refused::Workflow(WorkflowError::NotNow(SystemStatus::Approved))) => {
             errors.add("workflow", t.get("catalog-not-while-approved"))
         }
+        Err(Refused::Workflow(w @ WorkflowError::Retired)) => errors.add("workflow", workflow_message(&t, &w)),
         Err(Refused::Workflow(_)) => errors.add("workflow", t.get("workflow-not-now")),
         Err(e) => return Err(e.into()),
     }
