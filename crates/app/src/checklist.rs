@@ -3,7 +3,7 @@
 //! (PRODUCT.md steps 2–5).
 
 use crate::{Op, Refused};
-use mamori_core::checklist::{AnswerInput, Phase, Review};
+use mamori_core::checklist::{round_open, AnswerInput, Phase, Review, SystemStatus, WorkflowError};
 use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
 use mamori_store::scans::Requested;
@@ -125,6 +125,46 @@ pub async fn start_round(op: &Op<'_>, id: i64, due_on: Option<time::Date>) -> Re
     op.require(Permission::ManageSystems)?;
     system(op, id).await?;
     Ok(op.store.start_round(&op.ctx(), id, due_on).await?)
+}
+
+/// The most systems whose rounds start at once (a ward has a few hundred).
+pub const MAX_ROUNDS_AT_ONCE: usize = 1_000;
+
+/// The systems whose next round may start together (the security office at
+/// the start of a year): approved and not retired, as the person sees them.
+pub async fn round_candidates(op: &Op<'_>) -> Result<Vec<SystemRecord>, Refused> {
+    op.require(Permission::ManageSystems)?;
+    let approved = SystemFilter { status: Some(SystemStatus::Approved), ..SystemFilter::default() };
+    let mut list = op.store.systems(op.who.scope(), &approved).await?;
+    list.retain(|s| round_open(s.input.phase).is_ok());
+    Ok(list)
+}
+
+/// Starts the next round of each of `ids` that is approved, due on
+/// `due_on`: each as [`start_round`] does, in its own transaction with its
+/// own audit event, so one refused leaves the others started. A system
+/// not approved (a round started meanwhile, or never offered) is left as
+/// it is, with the reason; one the person does not see is `NotFound`.
+/// Returns, in the order given, each system with its new round or why not.
+pub async fn start_rounds(
+    op: &Op<'_>,
+    ids: &[i64],
+    due_on: Option<time::Date>,
+) -> Result<Vec<(i64, Result<i64, Refused>)>, Refused> {
+    op.require(Permission::ManageSystems)?;
+    if ids.is_empty() || ids.len() > MAX_ROUNDS_AT_ONCE {
+        return Err(Refused::Invalid("systems"));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let started = match system(op, id).await {
+            Ok(s) if s.status != SystemStatus::Approved => Err(Refused::Workflow(WorkflowError::NotNow(s.status))),
+            Ok(_) => start_round(op, id, due_on).await,
+            Err(e) => Err(e),
+        };
+        out.push((id, started));
+    }
+    Ok(out)
 }
 
 /// Decides that one requirement does or does not apply, with a reason.

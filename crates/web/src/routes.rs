@@ -104,6 +104,8 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/jobs", Permission(ViewAuditLog), get(jobs::jobs)),
         entry(g.clone(), "/systems", Permission(ViewSystems), get(systems::systems)),
         entry(p.clone(), "/systems", Permission(ManageSystems), post(systems::create_system)),
+        entry(g.clone(), "/rounds", Permission(ManageSystems), get(systems::rounds_form)),
+        entry(p.clone(), "/rounds", Permission(ManageSystems), post(systems::start_rounds)),
         entry(g.clone(), "/systems.xlsx", Permission(ViewSystems), get(systems::all_xlsx)),
         entry(p.clone(), "/systems.xlsx", Permission(ViewSystems), post(systems::all_xlsx)),
         entry(g.clone(), "/systems/new", Permission(ManageSystems), get(systems::new_system_form)),

@@ -18,6 +18,7 @@ mod parties;
 mod record_review;
 mod records;
 mod reports;
+mod rounds;
 mod scans;
 mod screens;
 mod sealed;

@@ -256,6 +256,7 @@ fn tour(w: &Ward, event: i64) -> Vec<String> {
         format!("/systems/{s}/report"),
         format!("/systems/{s}/yearly/report"),
         "/systems/new".into(),
+        "/rounds".into(),
         "/admin/users".into(),
         "/admin/users/new".into(),
         format!("/admin/users/{a}"),

@@ -245,6 +245,7 @@ fn pages(s: &Stored) -> Vec<String> {
     let mut out: Vec<String> = [
         "/dashboard".to_owned(),
         "/systems".into(),
+        "/rounds".into(),
         format!("/systems/{sys}"),
         format!("/systems/{sys}?show=returned"),
         format!("/systems/{sys}/edit"),

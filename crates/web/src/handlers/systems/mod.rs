@@ -13,6 +13,7 @@ mod list;
 mod page;
 mod page_view;
 mod report;
+mod rounds;
 mod steps;
 mod workbook;
 mod yearly;
@@ -24,6 +25,7 @@ pub use item::{history, item, review_item, save_answer};
 pub use list::systems;
 pub use page::system;
 pub use report::{all_xlsx, print_html, report_csv, report_print, report_xlsx};
+pub use rounds::{rounds_form, start_rounds};
 pub use steps::{
     change_catalog, confirm_scan_address, finish_review, move_item, request_scan, set_override, start_round, submit,
 };
