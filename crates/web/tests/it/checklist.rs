@@ -37,6 +37,28 @@ pub fn domain_record() -> mamori_core::records::Values {
     .unwrap()
 }
 
+/// Retires `sys` in the store as the office does, No.79 being approved
+/// with its evidence: a disposal record saved and approved, then 廃止.
+pub async fn retire(app: &App, sys: i64) {
+    use mamori_core::records::{RecordKind, RecordReview};
+    let values = mamori_core::records::parse(RecordKind::Disposal, |f| {
+        match f {
+            "what" => "サーバ 2 台",
+            "disposed_on" => "2026-10-01",
+            "method" => "物理破壊",
+            _ => "",
+        }
+        .to_owned()
+    })
+    .unwrap();
+    let rec = app.store.save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, (None, &[])).await.unwrap();
+    let revision = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+    app.store.review_record(&app.ctx(), (sys, rec, revision), RecordReview::Approved, "").await.unwrap();
+    let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+    input.phase = Phase::Retired;
+    app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+}
+
 /// Answers every applicable item of `sys` 対応済; returns their numbers.
 pub async fn answer_all(app: &App, sys: i64) -> Vec<u32> {
     let s = app.store.system(sys).await.unwrap().unwrap();
@@ -1336,7 +1358,6 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
 #[tokio::test]
 async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_comes_back() {
     use mamori_core::checklist::Review;
-    use mamori_core::records::{RecordKind, RecordReview};
     for app in App::each(Options::default()).await {
         let (sys, vendor) = supplied_system(&app, "旧人事給与システム").await;
         let applicable = answer_all(&app, sys).await;
@@ -1349,23 +1370,7 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         let one = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 1).unwrap();
         app.store.decide(&app.ctx(), sys, 1, one.revision, Review::Returned, "証跡を添付してください").await.unwrap();
         app.store.finish_review(&app.ctx(), sys).await.unwrap();
-        let values = mamori_core::records::parse(RecordKind::Disposal, |f| {
-            match f {
-                "what" => "サーバ 2 台",
-                "disposed_on" => "2026-10-01",
-                "method" => "物理破壊",
-                _ => "",
-            }
-            .to_owned()
-        })
-        .unwrap();
-        let rec =
-            app.store.save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, (None, &[])).await.unwrap();
-        let revision = app.store.records(sys).await.unwrap()[0].revision;
-        app.store.review_record(&app.ctx(), (sys, rec, revision), RecordReview::Approved, "").await.unwrap();
-        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
-        input.phase = Phase::Retired;
-        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        retire(&app, sys).await;
 
         let state = async || {
             let s = app.store.system(sys).await.unwrap().unwrap();

@@ -168,22 +168,7 @@ async fn one_library_document_linked_to_three_items_of_two_systems_carries_into_
             mamori_store::systems::SystemInput { phase: mamori_core::checklist::Phase::Retired, ..s1.input.clone() };
         let refused = app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap_err();
         assert!(matches!(refused, mamori_store::StoreError::Refused(_)), "{}: no disposal record yet", app.backend);
-        let disposal = mamori_core::records::RecordKind::Disposal;
-        let values = mamori_core::records::parse(disposal, |f| {
-            match f {
-                "what" => "サーバ 2 台",
-                "disposed_on" => "2026-10-01",
-                "method" => "物理破壊",
-                _ => "",
-            }
-            .to_owned()
-        })
-        .unwrap();
-        let rec = app.store.save_record(&app.ctx(), one, None, disposal, &values, (None, &[])).await.unwrap();
-        let revision = app.store.records(one).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
-        let approved = mamori_core::records::RecordReview::Approved;
-        app.store.review_record(&app.ctx(), (one, rec, revision), approved, "").await.unwrap();
-        app.store.update_system(&app.ctx(), s1.id, &retired).await.unwrap();
+        crate::checklist::retire(&app, one).await;
         assert_eq!(app.store.system(one).await.unwrap().unwrap().input.phase, retired.phase, "{}", app.backend);
         app.close().await;
     }

@@ -4,7 +4,7 @@
 use crate::checklist::system;
 use crate::harness::{App, Options};
 use crate::library::approve_round;
-use mamori_core::checklist::{Phase, SystemStatus};
+use mamori_core::checklist::SystemStatus;
 use mamori_core::identity::{OrgKind, Role};
 use reqwest::StatusCode;
 
@@ -23,24 +23,7 @@ async fn retired(app: &App, sys: i64) {
     };
     app.store.add_evidence(&app.ctx(), sys, &file).await.unwrap();
     approve_round(app, sys, 1).await;
-    let kind = mamori_core::records::RecordKind::Disposal;
-    let values = mamori_core::records::parse(kind, |f| {
-        match f {
-            "what" => "サーバ 2 台",
-            "disposed_on" => "2026-10-01",
-            "method" => "物理破壊",
-            _ => "",
-        }
-        .to_owned()
-    })
-    .unwrap();
-    let rec = app.store.save_record(&app.ctx(), sys, None, kind, &values, (None, &[])).await.unwrap();
-    let revision = app.store.records(sys).await.unwrap()[0].revision;
-    let approved = mamori_core::records::RecordReview::Approved;
-    app.store.review_record(&app.ctx(), (sys, rec, revision), approved, "").await.unwrap();
-    let mut input = app.store.system(sys).await.unwrap().unwrap().input;
-    input.phase = Phase::Retired;
-    app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+    crate::checklist::retire(app, sys).await;
 }
 
 /// Of five systems, the three approved are offered, each ticked (not the
