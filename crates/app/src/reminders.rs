@@ -7,7 +7,7 @@
 //! the system's name is only in the body.
 
 use crate::notify::Notifier;
-use mamori_core::checklist::{round_due, RoundDue};
+use mamori_core::checklist::{round_due, round_open, RoundDue, SystemStatus};
 use mamori_core::identity::Role;
 use mamori_core::jst::JST;
 use mamori_core::monitoring::ReminderKind;
@@ -28,6 +28,16 @@ struct Due<'a> {
     orgs: BTreeSet<i64>,
     /// Days left (negative: late).
     days_left: i64,
+}
+
+/// How long after a round opens it is announced to those who answer it
+/// (the job runs daily; a round opened earlier, before the server mailed,
+/// waits for its reminders).
+const ANNOUNCED_WITHIN: time::Duration = time::Duration::days(7);
+
+/// Is the round of `s` one just opened, nothing of it with the office yet?
+fn opens(s: &SystemRecord) -> bool {
+    round_open(s.input.phase).is_ok() && matches!(s.status, SystemStatus::NotStarted | SystemStatus::Answering)
 }
 
 /// The step of a reminder `days_left` days before its date: 30, 7 or 1
@@ -59,21 +69,33 @@ pub async fn send_reminders(
     let systems = store.systems(Scope::All, &SystemFilter::default()).await.map_err(err)?;
     let mut due = Vec::new();
     for s in systems.iter() {
-        let (Some(due_on), Some(d)) = (s.input.due_on, round_due(s.input.phase, s.status, s.input.due_on, today))
-        else {
-            continue;
+        let Some(due_on) = s.input.due_on else { continue };
+        let reminder = match round_due(s.input.phase, s.status, s.input.due_on, today) {
+            Some(d) => {
+                let days_left = match d {
+                    RoundDue::Soon { days_left, .. } => days_left,
+                    RoundDue::Overdue { days_late } => -days_late,
+                };
+                Reminder {
+                    kind: ReminderKind::Round,
+                    system_id: s.id,
+                    round: s.round,
+                    due_on: due_on.to_string(),
+                    step: step(days_left),
+                }
+            }
+            // Further off: a round opened this week is announced, once
+            // (again if its date is changed meanwhile).
+            None if opens(s) && now - store.round_opened_at(s).await.map_err(err)? <= ANNOUNCED_WITHIN => Reminder {
+                kind: ReminderKind::Opened,
+                system_id: s.id,
+                round: s.round,
+                due_on: due_on.to_string(),
+                step: 0,
+            },
+            None => continue,
         };
-        let days_left = match d {
-            RoundDue::Soon { days_left, .. } => days_left,
-            RoundDue::Overdue { days_late } => -days_late,
-        };
-        let reminder = Reminder {
-            kind: ReminderKind::Round,
-            system_id: s.id,
-            round: s.round,
-            due_on: due_on.to_string(),
-            step: step(days_left),
-        };
+        let days_left = (due_on - today).whole_days();
         if store.reminder_sent(&reminder).await.map_err(err)? {
             continue;
         }
@@ -143,13 +165,21 @@ fn recipients(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
 
 /// The fixed subject and the body of a reminder.
 fn text(origin: &str, d: &Due) -> (String, String) {
+    if d.reminder.kind == ReminderKind::Opened {
+        let subject = "[mamori] チェックリストの回答をお願いします".to_owned();
+        let body = format!(
+            "チェックリストの回答のお願いです。新しい評価ラウンドが始まりました。\n\nシステム: {}\n対象: 第{}回\n期限: {} (あと {} 日)\n\n回答はこちらから:\n{origin}/systems/{}\n\nこのメールは mamori から自動で送信しています。\n",
+            d.system.input.name, d.reminder.round, d.reminder.due_on, d.days_left, d.system.id
+        );
+        return (subject, body);
+    }
     let (what, path, of) = match d.reminder.kind {
         ReminderKind::Yearly => (
             "年次報告 (対策の実施状況の報告)",
             format!("/systems/{}/yearly", d.system.id),
             format!("{}年の報告", d.reminder.round),
         ),
-        ReminderKind::Round => {
+        ReminderKind::Round | ReminderKind::Opened => {
             ("チェックリストの回答", format!("/systems/{}", d.system.id), format!("第{}回", d.reminder.round))
         }
     };

@@ -55,8 +55,9 @@ pub const SUPPORT_ENDING: &str = "inventory.support_ending";
 pub const SUPPORT_ENDED: &str = "inventory.support_ended";
 
 crate::closed_set!(
-    /// What a due-date reminder is about, as stored.
-    ReminderKind { Round = "round", Yearly = "yearly" }
+    /// What a due-date reminder is about, as stored: a round's answers,
+    /// a yearly report, or a round just opened (the request to answer).
+    ReminderKind { Round = "round", Yearly = "yearly", Opened = "round_opened" }
 );
 
 /// How long a notifier's claim on an alert holds: no other instance sends

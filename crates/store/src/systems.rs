@@ -1162,6 +1162,16 @@ impl Store {
         self.kept(Key::History(system_id, round), async || self.history_of(system_id, round, None).await).await
     }
 
+    /// When the system's current round opened: the start of the round, or
+    /// the system's registration for its first.
+    pub async fn round_opened_at(&self, s: &SystemRecord) -> Result<OffsetDateTime, StoreError> {
+        let at: Option<i64> = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT MAX(at_us) FROM answer_event WHERE system_id = $1 AND round = $2 AND kind = $3")
+                .bind(s.id).bind(s.round).bind(HistoryKind::RoundStarted.as_str()).fetch_one(c).await?
+        })?;
+        at.map_or(Ok(s.created_at), timestamp)
+    }
+
     /// One item's lines of [`Store::history`] (its index ends in the item
     /// number, so only those lines are read).
     pub async fn item_history(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<HistoryEntry>, StoreError> {

@@ -196,6 +196,106 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     }
 }
 
+/// A round just opened is announced to those who must answer it, once.
+/// Before, nobody heard of a new round until 30 days before its date (with
+/// the default 60-day rounds, a month of silence). A system registered with
+/// its first round due in 60 days, and a system whose second round started
+/// today, are each mailed to its department and vendor; a round opened ten
+/// days ago (before the server mailed) is not; a round due within 30 days
+/// gets its reminder, not both. The next run sends nothing again.
+#[tokio::test]
+async fn a_round_just_opened_is_announced_once_to_those_who_answer_it() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    crate::harness::create_orgs(d).await;
+    for (login, email, role, org) in [
+        ("soumu1", "soumu@example.lg.jp", "department", Some("総務課")),
+        ("vendor1", "vendor-a@example.co.jp", "vendor", Some("ベンダーA")),
+        ("officer1", "officer@example.lg.jp", "security-officer", None),
+    ] {
+        let (code, _, err) = create_user(d, login, "名前", email, role, org, &format!("{PASSWORD}\n")).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let store = sqlite_store(&data).await;
+    let orgs = store.organisations().await.unwrap();
+    let org = |name: &str| orgs.iter().find(|o| o.name == name).unwrap().id;
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    let now = crate::harness::system_ctx();
+    let ten_days_ago = mamori_store::identity::Ctx { now: now.now - time::Duration::days(10), ..now.clone() };
+    let today = now.now.to_offset(mamori_core::jst::JST).date();
+    let system = |name: &str, due: i64| mamori_store::systems::SystemInput {
+        vendor_id: Some(org("ベンダーA")),
+        phase: mamori_core::checklist::Phase::Production,
+        attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
+        due_on: Some(today + time::Duration::days(due)),
+        ..mamori_store::systems::SystemInput::new(name, org("総務課"))
+    };
+    let new = store.create_system(&now, &system("新規システム", 60), version).await.unwrap();
+    store.create_system(&ten_days_ago, &system("既存システム", 50), version).await.unwrap();
+    store.create_system(&now, &system("期限間近システム", 20), version).await.unwrap();
+    // The second system's first round, approved; its second starts today.
+    let second = store.create_system(&ten_days_ago, &system("二年目システム", 60), version).await.unwrap();
+    let s = store.system(second).await.unwrap().unwrap();
+    let applicable: Vec<u32> = store.figures(&[s]).await.unwrap()[0].items.iter().map(|i| i.number).collect();
+    for n in &applicable {
+        store.save_answer(&ten_days_ago, second, *n, &mamori_core::checklist::AnswerInput::done("実施")).await.unwrap();
+    }
+    store.submit_system(&ten_days_ago, second).await.unwrap();
+    for a in store.answers(second, 1).await.unwrap() {
+        let approved = mamori_core::checklist::Review::Approved;
+        store.decide(&ten_days_ago, second, a.number, a.revision, approved, "").await.unwrap();
+    }
+    store.finish_review(&ten_days_ago, second).await.unwrap();
+    store.start_round(&now, second, Some(today + time::Duration::days(60))).await.unwrap();
+    store.close().await;
+
+    let smtp = SmtpServer::start().await;
+    // The yearly reports are months away: only the rounds are mailed.
+    let month = (u8::from(today.month()) + 2) % 12 + 1;
+    let config = mail_config(
+        &dir,
+        &smtp,
+        &format!("[reports]\nmonth = {month}\n[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n"),
+    );
+    let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
+    let s = Server::start(opts()).await;
+    // One message to each person: two for each system.
+    let mails = smtp.wait_for(6, 30).await;
+    assert_eq!(mails.len(), 6, "{mails:#?}");
+    let both = vec!["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"];
+    let asked = "チェックリストの回答のお願いです。新しい評価ラウンドが始まりました。";
+    let about = |name: &str| {
+        let of: Vec<_> = mails.iter().filter(|m| body_of(&m.data).contains(name)).collect();
+        let mut to: Vec<String> = of.iter().flat_map(|m| m.to.clone()).collect();
+        to.sort();
+        (to, of.iter().map(|m| body_of(&m.data).replace("\r\n", "\n")).collect::<Vec<_>>())
+    };
+    for (id, name, round) in [(new, "新規システム", 1), (second, "二年目システム", 2)] {
+        let (to, bodies) = about(name);
+        assert_eq!(to, both, "{name}: once to its department and vendor, not the office");
+        let due = today + time::Duration::days(60);
+        for body in bodies {
+            assert!(body.starts_with(asked), "{body}");
+            assert!(body.contains(&format!("対象: 第{round}回\n期限: {due} (あと 60 日)")), "{body}");
+            assert!(body.contains(&format!("{}/systems/{id}\n", s.base)), "{body}");
+        }
+    }
+    let (to, bodies) = about("期限間近システム");
+    assert_eq!(to, both, "{mails:#?}");
+    for body in bodies {
+        assert!(!body.contains(asked) && body.contains("あと 20 日"), "the reminder only: {body}");
+    }
+    assert!(!mails.iter().any(|m| body_of(&m.data).contains("既存システム")), "opened ten days ago: {mails:#?}");
+    s.stop().await;
+
+    // The next start (or the next day's run): nothing again.
+    let s = Server::start(opts()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 6, "once");
+    s.stop().await;
+}
+
 /// Due dates by mail: a round's and a yearly report's reminders, each
 /// mailed once per step to the people of the organisations that must act,
 /// the system's name only in the body, the attempts on the alerts page.
