@@ -163,23 +163,27 @@ fn recipients(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
         .collect()
 }
 
+/// The fixed subject and the body of the request to answer a round just
+/// opened.
+fn request(origin: &str, d: &Due) -> (String, String) {
+    let subject = "[mamori] チェックリストの回答をお願いします".to_owned();
+    let body = format!(
+        "チェックリストの回答のお願いです。新しい評価ラウンドが始まりました。\n\nシステム: {}\n対象: 第{}回\n期限: {} (あと {} 日)\n\n回答はこちらから:\n{origin}/systems/{}\n\nこのメールは mamori から自動で送信しています。\n",
+        d.system.input.name, d.reminder.round, d.reminder.due_on, d.days_left, d.system.id
+    );
+    (subject, body)
+}
+
 /// The fixed subject and the body of a reminder.
 fn text(origin: &str, d: &Due) -> (String, String) {
-    if d.reminder.kind == ReminderKind::Opened {
-        let subject = "[mamori] チェックリストの回答をお願いします".to_owned();
-        let body = format!(
-            "チェックリストの回答のお願いです。新しい評価ラウンドが始まりました。\n\nシステム: {}\n対象: 第{}回\n期限: {} (あと {} 日)\n\n回答はこちらから:\n{origin}/systems/{}\n\nこのメールは mamori から自動で送信しています。\n",
-            d.system.input.name, d.reminder.round, d.reminder.due_on, d.days_left, d.system.id
-        );
-        return (subject, body);
-    }
     let (what, path, of) = match d.reminder.kind {
+        ReminderKind::Opened => return request(origin, d),
         ReminderKind::Yearly => (
             "年次報告 (対策の実施状況の報告)",
             format!("/systems/{}/yearly", d.system.id),
             format!("{}年の報告", d.reminder.round),
         ),
-        ReminderKind::Round | ReminderKind::Opened => {
+        ReminderKind::Round => {
             ("チェックリストの回答", format!("/systems/{}", d.system.id), format!("第{}回", d.reminder.round))
         }
     };

@@ -16,7 +16,7 @@ use mamori_core::checklist::WorkflowError;
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use std::collections::{HashMap, HashSet};
 
-pub struct Row {
+struct Row {
     id: i64,
     name: String,
     department: String,
