@@ -35,6 +35,13 @@ fn mail_config(dir: &TempDir, smtp: &SmtpServer, more: &str) -> std::path::PathB
     config
 }
 
+/// [`mail_config`] with the reminders sent at every start (from midnight,
+/// polled every second) and yearly reports due in `month`.
+fn reminders_config(dir: &TempDir, smtp: &SmtpServer, month: u8) -> std::path::PathBuf {
+    let jobs = format!("[reports]\nmonth = {month}\n[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n");
+    mail_config(dir, smtp, &jobs)
+}
+
 fn body_of(data: &str) -> String {
     let (_, body) = data.split_once("\r\n\r\n").expect("headers, then the body");
     let b64: String = body.split_whitespace().collect();
@@ -252,12 +259,7 @@ async fn a_round_just_opened_is_announced_once_to_those_who_answer_it() {
 
     let smtp = SmtpServer::start().await;
     // The yearly reports are months away: only the rounds are mailed.
-    let month = (u8::from(today.month()) + 2) % 12 + 1;
-    let config = mail_config(
-        &dir,
-        &smtp,
-        &format!("[reports]\nmonth = {month}\n[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n"),
-    );
+    let config = reminders_config(&dir, &smtp, (u8::from(today.month()) + 2) % 12 + 1);
     let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
     let s = Server::start(opts()).await;
     // One message to each person: two for each system.
@@ -358,12 +360,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     store.close().await;
 
     let smtp = SmtpServer::start().await;
-    let month = u8::from(today.month());
-    let config = mail_config(
-        &dir,
-        &smtp,
-        &format!("[reports]\nmonth = {month}\n[jobs]\npoll_secs = 1\nreminders_at = \"00:00\"\n"),
-    );
+    let config = reminders_config(&dir, &smtp, u8::from(today.month()));
     let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
     let s = Server::start(opts()).await;
     // The round due in a week (the vendor's part still open), and this

@@ -355,6 +355,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/systems/{id}/review", "review.finished", "officer2", Some("system")).await;
         post_ok(&officer, &s, &format!("{s}/rounds"), &[]).await;
         w.expect("/systems/{id}/rounds", "system.round_started", "officer2", Some("system")).await;
+        // Rounds started together: each an event of its own, as from the page.
+        let other = crate::checklist::system(&app, dept, Some(vendor_org), "一括開始システム").await;
+        crate::library::approve_round(&app, other, 1).await;
+        post_ok(&officer, "/rounds", "/rounds", &[("system", &other.to_string()), ("due_on", "2099-03-31")]).await;
+        w.expect("/rounds", "system.round_started", "officer2", Some("system")).await;
+        assert_eq!(app.store.system(other).await.unwrap().unwrap().round, 2, "{}", app.backend);
 
         // Answers from Excel: the upload only previews (it changes no
         // record); applying it is one audited revision per changed answer.
