@@ -1403,6 +1403,7 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
             "{}: no answer form: {item}",
             app.backend
         );
+        assert!(item.contains(r#"id="round-closed""#), "{}: and why: {item}", app.backend);
         let rev = one.revision + 1;
         let r = vendor
             .post(

@@ -47,6 +47,8 @@ struct ItemPage<'a> {
     changes: Vec<(String, String, String)>,
     can_answer: bool,
     can_review: bool,
+    /// Retired: the round is closed as it stood.
+    round_closed: bool,
     /// Who answers the item ("organisation (party)").
     answerer: String,
     /// Another party's item, shown to one who answers others.
@@ -256,6 +258,7 @@ pub(super) async fn item_page(
             && current.is_some()
             && user.can(Permission::ReviewAnswers)
             && checklist::can_review_item(s.status, part_in).is_ok(),
+        round_closed: !open,
         others: applies && user.answers_for().is_some() && !mine,
         answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
