@@ -29,6 +29,14 @@ pub enum SystemCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// 承認済みのシステムの新しい評価ラウンドをまとめて始める (start the next round of approved systems)
+    StartRounds {
+        /// 回答期限 (due date, YYYY-MM-DD, today or later)
+        #[arg(long)]
+        due: String,
+        /// 始めるシステム (the systems; without them, every approved system that is not retired)
+        ids: Vec<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -122,6 +130,7 @@ pub async fn run(global: &GlobalArgs, cmd: SystemCommand) -> ExitCode {
             }
         },
         SystemCommand::ImportAnswers { id, file, dry_run } => import_answers(&op, id, &file, dry_run).await,
+        SystemCommand::StartRounds { due, ids } => start_rounds(&op, &due, ids).await,
     };
     store.close().await;
     code
@@ -178,6 +187,61 @@ async fn import_answers(op: &mamori_app::Op<'_>, id: i64, file: &std::path::Path
             ExitCode::from(EXIT_PROBLEM)
         }
     }
+}
+
+/// `mamori system start-rounds`: as the rounds page does, each system's
+/// round on its own; one line a system, started or why not. Exits 1 when
+/// any was not started.
+async fn start_rounds(op: &Op<'_>, due: &str, ids: Vec<i64>) -> ExitCode {
+    let today = op.now.to_offset(mamori_core::jst::JST).date();
+    let Some(due) = mamori_core::jst::parse_date(due).filter(|d| *d >= today) else {
+        eprintln!("mamori: 回答期限は今日以降の日付です (YYYY-MM-DD) (the due date must be today or later): {due}");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let ids = if ids.is_empty() {
+        match mamori_app::checklist::round_candidates(op).await {
+            Ok(list) => list.iter().map(|s| s.id).collect(),
+            Err(e) => {
+                eprintln!("mamori: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        }
+    } else {
+        ids
+    };
+    if ids.is_empty() {
+        outln!("新しい評価ラウンドを始められる承認済みのシステムはありません (no approved system)");
+        return ExitCode::SUCCESS;
+    }
+    let results = match mamori_app::checklist::start_rounds(op, &ids, Some(due)).await {
+        Ok(r) => r,
+        Err(Refused::Invalid(_)) => {
+            eprintln!("mamori: 一度に始められるのは {} 件までです", mamori_app::checklist::MAX_ROUNDS_AT_ONCE);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    for (id, result) in results {
+        match result {
+            Ok(round) => outln!("{id}\t第{round}回を開始 (started, due {due})"),
+            Err(e) => {
+                let why = match e {
+                    Refused::NotFound => "システムがありません (no such system)".to_owned(),
+                    Refused::Workflow(checklist::WorkflowError::NotNow(s)) => {
+                        format!("承認済みではありません (not approved: {})", s.as_str())
+                    }
+                    e => e.to_string(),
+                };
+                outln!("{id}\t開始しませんでした: {why}");
+                code = ExitCode::from(EXIT_PROBLEM);
+            }
+        }
+    }
+    code
 }
 
 /// Why answers could not be brought in, in words for the operator.

@@ -298,6 +298,67 @@ async fn system_list_and_show_on_the_console() {
     s.kill().await;
 }
 
+/// The console starts the next rounds as the rounds page does: without
+/// systems named, every approved one that is not retired, each audited;
+/// a past due date starts nothing (exit 2); a system named that is not
+/// approved is left as it is and named with the reason (exit 1).
+#[tokio::test]
+async fn the_console_starts_the_next_rounds_of_the_approved_systems() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let (code, _, err) = run(&["demo", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let rounds = async || {
+        let (code, out, _) = run(&["system", "list", "--format", "json", "--data-dir", d]).await;
+        assert_eq!(code, 0);
+        let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["status"].as_str().unwrap().to_owned(),
+                    s["round"].as_i64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = rounds().await;
+    let approved: Vec<&String> = before.iter().filter(|(_, status, _)| status == "approved").map(|(n, ..)| n).collect();
+    assert_eq!(approved.len(), 2, "{before:?}");
+
+    let (code, _, err) = run(&["system", "start-rounds", "--due", "2000-04-01", "--data-dir", d]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("今日以降"), "{err}");
+    assert_eq!(rounds().await, before, "nothing started");
+
+    let (code, out, err) = run(&["system", "start-rounds", "--due", "2099-03-31", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("第2回を開始")).count(), 2, "{out}");
+    let after = rounds().await;
+    for (name, status, round) in &after {
+        let was = before.iter().find(|(n, ..)| n == name).unwrap();
+        if approved.contains(&name) {
+            assert_eq!((status.as_str(), *round), ("answering", 2), "{name}");
+        } else {
+            assert_eq!((status, *round), (&was.1, was.2), "{name}: as it was");
+        }
+    }
+
+    // Named again: no longer approved; nothing changes.
+    let (code, out, _) = run(&["system", "start-rounds", "--due", "2099-03-31", "1", "--data-dir", d]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("1\t開始しませんでした: 承認済みではありません"), "{out}");
+    assert_eq!(rounds().await, after);
+    let store = sqlite_store(&data).await;
+    let events = store.audit_recent(200).await.unwrap();
+    let started = events.iter().filter(|e| e.record.action == "system.round_started").count();
+    assert_eq!(started, 2, "one event each");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn demo_fills_an_empty_data_directory_once() {
     let dir = tempfile::TempDir::new().unwrap();
