@@ -645,6 +645,11 @@ impl Store {
         let (_, parts) = self.parts_in(&mut tx, before).await?;
         let (changed, in_submitted) = parts.changed_to(&after);
         checklist::can_change_scope(before.status, &changed, &in_submitted).map_err(StoreError::Refused)?;
+        // A retired system's round is closed as it stood: staying retired,
+        // no item starts or stops applying or goes to another party.
+        if before.input.phase == Phase::Retired && input.phase == Phase::Retired && !changed.is_empty() {
+            return Err(StoreError::Refused(checklist::WorkflowError::Retired));
+        }
         if before.input.phase != input.phase {
             // Judged on the registration the phase is entered with: the
             // items that apply are those of the new attributes.

@@ -1457,6 +1457,21 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         let r = officer.post(&format!("/systems/{sys}/catalog"), &[("version", &version)]).await;
         assert!(said(&officer, r).await.contains(closed), "{}: the catalog version", app.backend);
         assert!(app.store.overrides(sys).await.unwrap().is_empty(), "{}", app.backend);
+        // Nor through its registration: a web system now, staying retired.
+        let retired = app.store.system(sys).await.unwrap().unwrap().input;
+        let web = SystemInput {
+            attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..retired.attrs },
+            ..retired.clone()
+        };
+        let r = app.store.update_system(&app.system_ctx(), sys, &web).await;
+        assert!(
+            matches!(r, Err(mamori_store::StoreError::Refused(mamori_core::checklist::WorkflowError::Retired))),
+            "{}: {r:?}",
+            app.backend
+        );
+        let renamed = SystemInput { name: "旧人事給与システム (2019)".into(), ..retired.clone() };
+        app.store.update_system(&app.system_ctx(), sys, &renamed).await.unwrap();
+        app.store.update_system(&app.system_ctx(), sys, &retired).await.unwrap();
         assert_eq!(state().await, before, "{}: nothing changed", app.backend);
         let board = officer.get("/dashboard").await.body;
         assert!(!board.contains("旧人事給与システム"), "{}", app.backend);
