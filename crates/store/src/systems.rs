@@ -646,8 +646,11 @@ impl Store {
         let (changed, in_submitted) = parts.changed_to(&after);
         checklist::can_change_scope(before.status, &changed, &in_submitted).map_err(StoreError::Refused)?;
         // A retired system's round is closed as it stood: staying retired,
-        // no item starts or stops applying or goes to another party.
-        if before.input.phase == Phase::Retired && input.phase == Phase::Retired && !changed.is_empty() {
+        // no item starts or stops applying (another vendor may take the
+        // system over, its answers kept as they were given).
+        let applying = |p: &crate::parties::Parts| p.items.keys().copied().collect::<Vec<u32>>();
+        if before.input.phase == Phase::Retired && input.phase == Phase::Retired && applying(&parts) != applying(&after)
+        {
             return Err(StoreError::Refused(checklist::WorkflowError::Retired));
         }
         if before.input.phase != input.phase {

@@ -1471,6 +1471,10 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         );
         let renamed = SystemInput { name: "旧人事給与システム (2019)".into(), ..retired.clone() };
         app.store.update_system(&app.system_ctx(), sys, &renamed).await.unwrap();
+        // Another vendor may take it over (its answers kept as given).
+        let other = app.org("ベンダーB", OrgKind::Vendor).await;
+        let taken_over = SystemInput { vendor_id: Some(other), ..retired.clone() };
+        app.store.update_system(&app.system_ctx(), sys, &taken_over).await.unwrap();
         app.store.update_system(&app.system_ctx(), sys, &retired).await.unwrap();
         assert_eq!(state().await, before, "{}: nothing changed", app.backend);
         let board = officer.get("/dashboard").await.body;
