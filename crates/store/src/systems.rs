@@ -648,9 +648,8 @@ impl Store {
         // A retired system's round is closed as it stood: staying retired,
         // no item starts or stops applying (another vendor may take the
         // system over, its answers kept as they were given).
-        let applying = |p: &crate::parties::Parts| p.items.keys().copied().collect::<Vec<u32>>();
-        if before.input.phase == Phase::Retired && input.phase == Phase::Retired && applying(&parts) != applying(&after)
-        {
+        let stays_retired = before.input.phase == Phase::Retired && input.phase == Phase::Retired;
+        if stays_retired && !parts.items.keys().eq(after.items.keys()) {
             return Err(StoreError::Refused(checklist::WorkflowError::Retired));
         }
         if before.input.phase != input.phase {
