@@ -140,29 +140,36 @@ pub async fn round_candidates(op: &Op<'_>) -> Result<Vec<SystemRecord>, Refused>
     Ok(list)
 }
 
+/// What became of one system in [`start_rounds`]: its name, when the
+/// person sees it, and its new round or why not.
+pub struct RoundStart {
+    pub id: i64,
+    pub name: Option<String>,
+    pub result: Result<i64, Refused>,
+}
+
 /// Starts the next round of each of `ids` that is approved, due on
 /// `due_on`: each as [`start_round`] does, in its own transaction with its
 /// own audit event, so one refused leaves the others started. A system
 /// not approved (a round started meanwhile, or never offered) is left as
 /// it is, with the reason; one the person does not see is `NotFound`.
-/// Returns, in the order given, each system with its new round or why not.
-pub async fn start_rounds(
-    op: &Op<'_>,
-    ids: &[i64],
-    due_on: Option<time::Date>,
-) -> Result<Vec<(i64, Result<i64, Refused>)>, Refused> {
+/// Returns, in the order given, what became of each.
+pub async fn start_rounds(op: &Op<'_>, ids: &[i64], due_on: Option<time::Date>) -> Result<Vec<RoundStart>, Refused> {
     op.require(Permission::ManageSystems)?;
     if ids.is_empty() || ids.len() > MAX_ROUNDS_AT_ONCE {
         return Err(Refused::Invalid("systems"));
     }
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
-        let started = match system(op, id).await {
-            Ok(s) if s.status != SystemStatus::Approved => Err(Refused::Workflow(WorkflowError::NotNow(s.status))),
-            Ok(_) => start_round(op, id, due_on).await,
-            Err(e) => Err(e),
+        let (name, result) = match system(op, id).await {
+            Ok(s) if s.status != SystemStatus::Approved => {
+                (Some(s.input.name), Err(Refused::Workflow(WorkflowError::NotNow(s.status))))
+            }
+            // Seen and approved: the store decides the rest under the lock.
+            Ok(s) => (Some(s.input.name), op.store.start_round(&op.ctx(), id, due_on).await.map_err(Refused::from)),
+            Err(e) => (None, Err(e)),
         };
-        out.push((id, started));
+        out.push(RoundStart { id, name, result });
     }
     Ok(out)
 }

@@ -225,18 +225,20 @@ async fn start_rounds(op: &Op<'_>, due: &str, ids: Vec<i64>) -> ExitCode {
         }
     };
     let mut code = ExitCode::SUCCESS;
-    for (id, result) in results {
-        match result {
-            Ok(round) => outln!("{id}\t第{round}回を開始 (started, due {due})"),
+    for r in results {
+        let (id, name) = (r.id, r.name.unwrap_or_default());
+        match r.result {
+            Ok(round) => outln!("{id}\t{name}\t第{round}回を開始 (started, due {due})"),
             Err(e) => {
                 let why = match e {
                     Refused::NotFound => "システムがありません (no such system)".to_owned(),
                     Refused::Workflow(checklist::WorkflowError::NotNow(s)) => {
                         format!("承認済みではありません (not approved: {})", s.as_str())
                     }
+                    Refused::Workflow(checklist::WorkflowError::Retired) => "廃止されています (retired)".to_owned(),
                     e => e.to_string(),
                 };
-                outln!("{id}\t開始しませんでした: {why}");
+                outln!("{id}\t{name}\t開始しませんでした: {why}");
                 code = ExitCode::from(EXIT_PROBLEM);
             }
         }

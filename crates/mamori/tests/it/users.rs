@@ -350,7 +350,7 @@ async fn the_console_starts_the_next_rounds_of_the_approved_systems() {
     // Named again: no longer approved; nothing changes.
     let (code, out, _) = run(&["system", "start-rounds", "--due", "2099-03-31", "1", "--data-dir", d]).await;
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("1\t開始しませんでした: 承認済みではありません"), "{out}");
+    assert!(out.contains("1\t文書管理システム\t開始しませんでした: 承認済みではありません"), "{out}");
     assert_eq!(rounds().await, after);
     let store = sqlite_store(&data).await;
     let events = store.audit_recent(200).await.unwrap();

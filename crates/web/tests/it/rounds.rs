@@ -32,8 +32,8 @@ async fn retired(app: &App, sys: i64) {
 /// named and starts nothing.
 /// The two left ticked start, due on the date given, each audited as one
 /// started from its page; the third offered and the others are as they
-/// were. The one still answering, sent anyway, and an unknown number are
-/// named as not started. Sent again (a reload), nothing more starts; and
+/// were. The one still answering and the retired one, sent anyway, and an
+/// unknown number are named as not started. Sent again (a reload), nothing more starts; and
 /// a department's person who sends the form starts nothing.
 #[tokio::test]
 async fn the_office_starts_the_ticked_approved_systems_rounds_at_once_and_nothing_else_changes() {
@@ -120,11 +120,12 @@ async fn the_office_starts_the_ticked_approved_systems_rounds_at_once_and_nothin
         );
         assert_eq!(state().await, before, "{}", app.backend);
 
-        let answering_s = answering.to_string();
+        let (answering_s, gone_s) = (answering.to_string(), gone.to_string());
         let fields = [
             ("system", a_s.as_str()),
             ("system", b_s.as_str()),
             ("system", answering_s.as_str()),
+            ("system", gone_s.as_str()),
             ("system", "999999"),
             ("due_on", "2027/6/30"),
         ];
@@ -138,6 +139,9 @@ async fn the_office_starts_the_ticked_approved_systems_rounds_at_once_and_nothin
         assert!(started.contains("第2回") && r.body.contains("2027-06-30"), "{}", app.backend);
         assert!(not_started.contains(&format!(r#"href="/systems/{answering}""#)), "{}: {not_started}", app.backend);
         assert!(not_started.contains("承認済みではないため"), "{}: {not_started}", app.backend);
+        // The retired one, approved before it was retired: its round is closed.
+        let gone_line = &not_started[not_started.find(&format!(r#"href="/systems/{gone}""#)).expect("the retired")..];
+        assert!(gone_line.contains("廃止の時点のまま閉じられており"), "{}: {not_started}", app.backend);
         assert!(not_started.contains("システム 999999: このシステムはありません"), "{}: {not_started}", app.backend);
         assert!(!r.body.contains(&format!(r#"href="/systems/{c}""#)), "{}: not ticked", app.backend);
         let june = time::Date::from_calendar_date(2027, time::Month::June, 30).unwrap();

@@ -13,8 +13,8 @@ use axum::Form;
 use mamori_app::checklist::{self as checklist_op, MAX_ROUNDS_AT_ONCE};
 use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
-use mamori_store::systems::{SystemFilter, SystemRecord};
-use std::collections::{HashMap, HashSet};
+use mamori_store::systems::SystemRecord;
+use std::collections::HashSet;
 
 struct Row {
     id: i64,
@@ -121,25 +121,22 @@ pub async fn start_rounds(page: Page, who: Acting, Form(fields): Form<Vec<(Strin
         return form(&page, &who, Some(&ticked), &c.due_on, errors).await;
     }
     let op = who.op(&page);
-    let results = checklist_op::start_rounds(&op, &c.ids, due).await?;
-    let names: HashMap<i64, String> =
-        checklist_op::systems(&op, &SystemFilter::default()).await?.into_iter().map(|s| (s.id, s.input.name)).collect();
-    let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
     let mut started = Vec::new();
     let mut not_started = Vec::new();
-    for (id, result) in results {
-        match result {
-            Ok(round) => started.push((id, name(id), round)),
-            Err(Refused::NotFound) => not_started.push((id, String::new(), t.get("rounds-unknown"))),
+    for r in checklist_op::start_rounds(&op, &c.ids, due).await? {
+        let name = r.name.unwrap_or_default();
+        match r.result {
+            Ok(round) => started.push((r.id, name, round)),
+            Err(Refused::NotFound) => not_started.push((r.id, String::new(), t.get("rounds-unknown"))),
             Err(Refused::Workflow(WorkflowError::NotNow(status))) => {
-                not_started.push((id, name(id), t.with("rounds-not-approved", &[("status", &t.label(status))])))
+                not_started.push((r.id, name, t.with("rounds-not-approved", &[("status", &t.label(status))])))
             }
             Err(e) => {
                 let why = refused_message(&t, &e).unwrap_or_else(|| {
-                    tracing::error!(system = id, error = %e, "a round could not be started");
+                    tracing::error!(system = r.id, error = %e, "a round could not be started");
                     t.get("rounds-failed")
                 });
-                not_started.push((id, name(id), why));
+                not_started.push((r.id, name, why));
             }
         }
     }
