@@ -1370,6 +1370,15 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         let one = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 1).unwrap();
         app.store.decide(&app.ctx(), sys, 1, one.revision, Review::Returned, "証跡を添付してください").await.unwrap();
         app.store.finish_review(&app.ctx(), sys).await.unwrap();
+        // A library document linked to No.2 while the round was open.
+        const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+        let r = crate::library::post_document(&vendor, "/library", Some("体制図"), "taisei.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let vendor_org = app.store.system(sys).await.unwrap().unwrap().input.vendor_id.unwrap();
+        let doc = app.store.documents(vendor_org).await.unwrap()[0].id.to_string();
+        vendor.get(&format!("/systems/{sys}/items/2")).await;
+        let r = vendor.post(&format!("/systems/{sys}/items/2/documents"), &[("document", &doc)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         retire(&app, sys).await;
 
         let state = async || {
@@ -1414,6 +1423,17 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         assert!(said(&vendor, r).await.contains(closed), "{}: the answer", app.backend);
         let r = vendor.upload(sys, 1, "設定画面.pdf", b"%PDF-1.4\n".to_vec()).await;
         assert!(said(&vendor, r).await.contains(closed), "{}: the file", app.backend);
+        // The library: a new revision leaves the closed round's link on the
+        // revision it showed (the answer unchanged); a new link is refused.
+        let revisions = format!("/library/{doc}/revisions");
+        let r = crate::library::post_document(&vendor, &revisions, None, "taisei-2.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let shows: Vec<i64> =
+            app.store.document_links(sys, 1).await.unwrap().iter().map(|l| l.shows.revision).collect();
+        assert_eq!(shows, [1], "{}: the closed round keeps revision 1", app.backend);
+        vendor.get(&format!("/systems/{sys}/items/3")).await;
+        let r = vendor.post(&format!("/systems/{sys}/items/3/documents"), &[("document", &doc)]).await;
+        assert!(said(&vendor, r).await.contains(closed), "{}: the link", app.backend);
         let page = vendor.get(&format!("/systems/{sys}")).await.body;
         assert!(page.contains(r#"id="round-closed""#), "{}: {page}", app.backend);
         assert!(!page.contains(&format!("action=\"/systems/{sys}/submit\"")), "{}: no submit form", app.backend);
