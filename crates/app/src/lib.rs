@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod evidence;
 pub mod inventory;
 pub mod library;
+mod notices;
 pub mod notify;
 pub mod oversight;
 pub mod passwords;

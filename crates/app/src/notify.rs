@@ -2,7 +2,9 @@
 //! role its kind is routed to by e-mail (SMTP with STARTTLS or TLS,
 //! through lettre), and a webhook by a JSON POST signed with HMAC-SHA-256.
 //! One alert, one message; a reminder when it is still open after a quiet
-//! period. Headers are fixed: whatever people or attackers typed (a login,
+//! period. The review's steps (items returned, a system submitted, a round
+//! approved) are mailed to those concerned, once ([`crate::notices`]).
+//! Headers are fixed: whatever people or attackers typed (a login,
 //! an address, a detail) is only ever in the body (item 52).
 
 use hmac::{Hmac, Mac};
@@ -14,6 +16,7 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mamori_core::identity::Role;
 use mamori_store::auditlog::Alert;
+use mamori_store::notices::Notice;
 use mamori_store::notify::Attempt;
 use mamori_store::{Store, StoreError};
 use sha2::Sha256;
@@ -132,12 +135,13 @@ impl Notifier {
         self.mailer.is_some() || self.config.webhook.is_some()
     }
 
-    /// Sends what is due, up to [`ROUND`] alerts: claims one open alert
-    /// due a message, delivers it, records the attempts, then the next.
+    /// Sends what is due, up to [`ROUND`] alerts and notices of the review
+    /// (mail only): claims one open alert due a message, delivers it,
+    /// records the attempts, then the next; the notices after the alerts.
     /// Each is claimed at the time it is taken up (`now` and the time
     /// since): a batch claimed at once could outlive its hold behind slow
     /// deliveries, and another instance send the rest as well. Returns how
-    /// many alerts were handled.
+    /// many alerts and notices were handled.
     pub async fn run_once(&self, store: &Store, now: OffsetDateTime) -> Result<usize, StoreError> {
         if !self.configured() {
             return Ok(0);
@@ -156,7 +160,27 @@ impl Notifier {
             store.record_deliveries(Some(a.id), at(), &attempts).await?;
             handled += 1;
         }
+        while handled < ROUND && self.mailer.is_some() {
+            let Some(n) = store.claim_notice(at()).await? else { break };
+            self.mail_notice(store, &n, at()).await?;
+            handled += 1;
+        }
         Ok(handled)
+    }
+
+    /// Mails a notice of the review to those it is for, and records the
+    /// attempt (on the alerts page, about its system). Nobody to tell (no
+    /// enabled account) is recorded as such, and not tried again.
+    async fn mail_notice(&self, store: &Store, n: &Notice, now: OffsetDateTime) -> Result<(), StoreError> {
+        let name = store.system(n.system_id).await?.map(|s| s.input.name).unwrap_or_default();
+        let to = crate::notices::recipients(&store.accounts().await?, n);
+        let (subject, body) = crate::notices::text(self.origin(), n, &name);
+        let attempt = match self.mail_people(&to, &subject, &body).await {
+            Some(a) => a,
+            None => return Ok(()),
+        };
+        let done = to.is_empty();
+        store.record_notice(n, now, &[attempt], &name, done).await
     }
 
     /// A test message on every channel, recorded like any other.

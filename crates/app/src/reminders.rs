@@ -8,12 +8,10 @@
 
 use crate::notify::Notifier;
 use mamori_core::checklist::{round_due, round_open, RoundDue, SystemStatus};
-use mamori_core::identity::Role;
 use mamori_core::jst::JST;
 use mamori_core::monitoring::ReminderKind;
 use mamori_core::scope::Scope;
 use mamori_core::yearly::DueState;
-use mamori_store::accounts::Account;
 use mamori_store::notify::Reminder;
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::Store;
@@ -130,7 +128,7 @@ pub async fn send_reminders(
     let accounts = store.accounts().await.map_err(err)?;
     let (mut sent, mut failed) = (0, Vec::new());
     for d in &due {
-        let to = recipients(&accounts, &d.orgs);
+        let to = crate::notices::of_organisations(&accounts, &d.orgs);
         if to.is_empty() {
             continue;
         }
@@ -151,16 +149,6 @@ pub async fn send_reminders(
     } else {
         Err(format!("{} 件送れませんでした (not delivered): {}", failed.len(), failed.join("; ")))
     }
-}
-
-/// The addresses of the enabled department and vendor accounts of `orgs`.
-fn recipients(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
-    accounts
-        .iter()
-        .filter(|a| a.disabled_at.is_none() && matches!(a.role, Role::Department | Role::Vendor))
-        .filter(|a| a.organisation_id.is_some_and(|org| orgs.contains(&org)))
-        .map(|a| a.email.clone())
-        .collect()
 }
 
 /// The fixed subject and the body of the request to answer a round just

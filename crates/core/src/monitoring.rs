@@ -60,6 +60,17 @@ crate::closed_set!(
     ReminderKind { Round = "round", Yearly = "yearly", Opened = "round_opened" }
 );
 
+crate::closed_set!(
+    /// A step of the review told by mail, as stored: items returned (to
+    /// the organisation that answers them), the last part submitted (to the
+    /// security office), the round approved (to those who answered it).
+    NoticeKind { Returned = "returned", Submitted = "submitted", Approved = "approved" }
+);
+
+/// A notice not delivered within this long is not sent any more (told
+/// days late, a step only confuses), and it is removed a month on.
+pub const NOTICE_FRESH: Duration = Duration::days(3);
+
 /// How long a notifier's claim on an alert holds: no other instance sends
 /// it meanwhile, and a failed delivery is tried again after it at the soonest.
 pub const NOTIFY_HOLD: Duration = Duration::minutes(5);

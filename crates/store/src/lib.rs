@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod keys;
 pub mod library;
 mod matching;
+pub mod notices;
 pub mod notify;
 pub mod parties;
 pub mod records;

@@ -7,7 +7,7 @@
 use crate::auditlog::{Alert, AlertRow};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
-use mamori_core::monitoring::{notify_retry_wait, ReminderKind, NOTIFY_HOLD};
+use mamori_core::monitoring::{notify_retry_wait, NoticeKind, ReminderKind, NOTIFY_HOLD};
 use time::{Duration, OffsetDateTime};
 
 /// One attempt to deliver an alert (or a test message: no alert).
@@ -20,8 +20,11 @@ pub struct Delivery {
     pub at: OffsetDateTime,
     pub ok: bool,
     pub error: String,
-    /// What it was about when it was no alert: a reminder's system.
+    /// What it was about when it was no alert: a reminder's or a
+    /// notice's system.
     pub about: String,
+    /// The step of the review it told of, when it was a notice.
+    pub notice: Option<NoticeKind>,
 }
 
 /// An attempt about to be recorded.
@@ -43,6 +46,7 @@ struct DeliveryRow {
     ok: bool,
     error: String,
     about: String,
+    notice: String,
 }
 
 /// A reminder: of what, which system, round (or year), due date and step
@@ -100,7 +104,7 @@ impl Store {
         let at = to_unix_micros(now);
         let sent = attempts.iter().any(|a| a.ok);
         let mut tx = self.begin().await?;
-        insert_attempts(&mut tx, alert_id, at, attempts, "").await?;
+        insert_attempts(&mut tx, alert_id, at, attempts, "", None).await?;
         if let Some(id) = alert_id {
             if sent {
                 with_conn!(tx, c => sqlx::query(
@@ -149,7 +153,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let at = to_unix_micros(now);
         let mut tx = self.begin().await?;
-        insert_attempts(&mut tx, None, at, attempts, about).await?;
+        insert_attempts(&mut tx, None, at, attempts, about, None).await?;
         if attempts.iter().any(|a| a.ok) {
             with_conn!(tx, c => sqlx::query(
                 "INSERT INTO reminder_sent (kind, system_id, round, due_on, step, sent_at_us, recipients) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -164,7 +168,7 @@ impl Store {
     /// The newest delivery attempts, newest first.
     pub async fn deliveries(&self, limit: i64) -> Result<Vec<Delivery>, StoreError> {
         let rows: Vec<DeliveryRow> = with_read_conn!(self, c => {
-            sqlx::query_as("SELECT id, alert_id, channel, recipient, at_us, ok, error, about FROM notification ORDER BY at_us DESC, id DESC LIMIT $1")
+            sqlx::query_as("SELECT id, alert_id, channel, recipient, at_us, ok, error, about, notice FROM notification ORDER BY at_us DESC, id DESC LIMIT $1")
                 .bind(limit).fetch_all(c).await?
         })?;
         rows.into_iter()
@@ -178,6 +182,7 @@ impl Store {
                     ok: r.ok,
                     error: r.error,
                     about: r.about,
+                    notice: NoticeKind::parse(&r.notice),
                 })
             })
             .collect()
@@ -222,18 +227,20 @@ impl Store {
     }
 }
 
-async fn insert_attempts(
+pub(crate) async fn insert_attempts(
     tx: &mut crate::Tx,
     alert_id: Option<i64>,
     at: i64,
     attempts: &[Attempt],
     about: &str,
+    notice: Option<NoticeKind>,
 ) -> Result<(), StoreError> {
+    let notice = notice.map_or("", NoticeKind::as_str);
     for a in attempts {
         with_conn!(tx, c => sqlx::query(
-            "INSERT INTO notification (alert_id, channel, recipient, at_us, ok, error, about) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO notification (alert_id, channel, recipient, at_us, ok, error, about, notice) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(alert_id).bind(a.channel).bind(&a.recipient).bind(at).bind(a.ok).bind(&a.error).bind(about)
+        .bind(alert_id).bind(a.channel).bind(&a.recipient).bind(at).bind(a.ok).bind(&a.error).bind(about).bind(notice)
         .execute(&mut *c).await?.rows_affected());
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! each organisation's part, each with its history line and audit event.
 
 use crate::identity::Ctx;
+use crate::notices;
 use crate::revision::Key;
 use crate::systems::{
     answers_in, history_line, lock_open_round, move_status, overrides_in, system_event, SystemRecord,
@@ -11,6 +12,7 @@ use crate::{parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx}
 use mamori_core::audit::{Action, Changes};
 use mamori_core::checklist::{self, HistoryKind, ItemState};
 use mamori_core::clock::to_unix_micros;
+use mamori_core::monitoring::NoticeKind;
 use mamori_core::parties::{self, Party};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -275,6 +277,9 @@ impl Store {
         if to != s.status {
             move_status(&mut tx, ctx, s.id, s.status, to).await?;
         }
+        if to == checklist::SystemStatus::Submitted {
+            notices::queue(&mut tx, ctx.now, NoticeKind::Submitted, &s, None, &[]).await?;
+        }
         let mut changes = Changes::new().with("organisation_id", org).with("items", mine.len());
         if to == checklist::SystemStatus::Submitted {
             changes = changes.with("system", "submitted");
@@ -296,6 +301,7 @@ impl Store {
         }
         history_line(&mut tx, ctx, &s, 0, HistoryKind::Submit, None, "").await?;
         move_status(&mut tx, ctx, s.id, s.status, to).await?;
+        notices::queue(&mut tx, ctx.now, NoticeKind::Submitted, &s, None, &[]).await?;
         tx.commit_audited(ctx.now, system_event(ctx, Action::SystemSubmitted, s.id)).await
     }
 
@@ -307,6 +313,40 @@ impl Store {
             sqlx::query_scalar("SELECT name FROM organisation WHERE id = $1").bind(org).fetch_one(c).await?
         });
         history_line(tx, ctx, s, 0, HistoryKind::Submit, None, &name).await
+    }
+
+    /// The notices of a review's end: each organisation whose items came
+    /// back hears which; an approval is told to every organisation that
+    /// answered the round.
+    pub(crate) async fn queue_review_notices(
+        &self,
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        s: &SystemRecord,
+        to: checklist::SystemStatus,
+        items: &[ItemState],
+        parts: &Parts,
+    ) -> Result<(), StoreError> {
+        let mut returned: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for i in items.iter().filter(|i| i.review == checklist::Review::Returned) {
+            if let Some(org) = parts.answerer(i.number) {
+                returned.entry(org).or_default().push(i.number);
+            }
+        }
+        match to {
+            checklist::SystemStatus::Returned => {
+                for (org, numbers) in returned {
+                    notices::queue(tx, now, NoticeKind::Returned, s, Some(org), &numbers).await?;
+                }
+            }
+            checklist::SystemStatus::Approved => {
+                for org in parts.organisations() {
+                    notices::queue(tx, now, NoticeKind::Approved, s, Some(org), &[]).await?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// A return reopens the parts that hold a returned item; the others

@@ -1040,6 +1040,7 @@ impl Store {
         if to == SystemStatus::Returned {
             self.reopen_returned(&mut tx, &s, &items, &parts).await?;
         }
+        self.queue_review_notices(&mut tx, ctx.now, &s, to, &items, &parts).await?;
         history_line(&mut tx, ctx, &s, 0, HistoryKind::ReviewFinished, None, to.as_str()).await?;
         append(
             &mut tx,

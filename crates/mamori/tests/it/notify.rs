@@ -42,6 +42,33 @@ fn reminders_config(dir: &TempDir, smtp: &SmtpServer, month: u8) -> std::path::P
     mail_config(dir, smtp, &jobs)
 }
 
+/// The Subject header of `headers`, its encoded words (RFC 2047, base64
+/// as lettre writes them) decoded.
+fn subject_of(headers: &str) -> String {
+    let unfolded = headers.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let line = unfolded.lines().find_map(|l| l.strip_prefix("Subject: ")).expect("a subject");
+    // Space between two encoded words is no text; any other is.
+    let (mut text, mut encoded_before) = (String::new(), false);
+    for word in line.split(' ') {
+        let b64 = word
+            .strip_prefix("=?utf-8?b?")
+            .or_else(|| word.strip_prefix("=?UTF-8?B?"))
+            .and_then(|w| w.strip_suffix("?="));
+        if !(text.is_empty() || encoded_before && b64.is_some()) {
+            text.push(' ');
+        }
+        match b64 {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
+                text.push_str(&String::from_utf8(bytes).unwrap());
+            }
+            None => text.push_str(word),
+        }
+        encoded_before = b64.is_some();
+    }
+    text
+}
+
 fn body_of(data: &str) -> String {
     let (_, body) = data.split_once("\r\n\r\n").expect("headers, then the body");
     let b64: String = body.split_whitespace().collect();
@@ -295,6 +322,126 @@ async fn a_round_just_opened_is_announced_once_to_those_who_answer_it() {
     let s = Server::start(opts()).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert_eq!(smtp.messages().len(), 6, "once");
+    s.stop().await;
+}
+
+/// The review's steps by mail, as they happen: the last part submitted
+/// reaches the security office (not the first part); items returned reach
+/// the people of the organisation that answers them, with the item
+/// numbers, and nobody else; an approval reaches every organisation that
+/// answered. Another company, the auditor, a disabled account hear
+/// nothing; the subject is fixed, a hostile system name only in the body;
+/// each is sent once and shows on the alerts page. (Before, nobody was
+/// told: the vendor learnt of a return at its next sign-in.)
+#[tokio::test]
+async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    crate::harness::create_orgs(d).await;
+    let (code, _, err) =
+        crate::harness::run(&["org", "create", "ベンダーB", "--kind", "vendor", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    for (login, email, role, org) in [
+        ("soumu1", "soumu@example.lg.jp", "department", Some("総務課")),
+        ("vendor1", "vendor-a@example.co.jp", "vendor", Some("ベンダーA")),
+        ("vendor2", "gone@example.co.jp", "vendor", Some("ベンダーA")),
+        ("other1", "vendor-b@example.co.jp", "vendor", Some("ベンダーB")),
+        ("officer1", "officer@example.lg.jp", "security-officer", None),
+        ("auditor1", "auditor@example.lg.jp", "auditor", None),
+    ] {
+        let (code, _, err) = create_user(d, login, "名前", email, role, org, &format!("{PASSWORD}\n")).await;
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = crate::harness::run(&["user", "disable", "vendor2", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let store = sqlite_store(&data).await;
+    let (id, mut input) = crate::harness::create_web_system(&store, vec![]).await;
+    input.name = "会計システム\r\nBcc: evil@example.com".into();
+    let ctx = crate::harness::system_ctx();
+    store.update_system(&ctx, id, &input).await.unwrap();
+    let system = store.system(id).await.unwrap().unwrap();
+    let parts = store.parts(&system).await.unwrap();
+    let (department, vendor) = (input.department_id, input.vendor_id.unwrap());
+    let done = mamori_core::checklist::AnswerInput::done("実施済み");
+    for n in parts.items.keys() {
+        store.save_answer(&ctx, id, *n, &done).await.unwrap();
+    }
+
+    let smtp = SmtpServer::start().await;
+    let config = mail_config(&dir, &smtp, "");
+    let s = Server::start(Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()])).await;
+    let office = vec!["<officer@example.lg.jp>"];
+    let (both, vendor_only) =
+        (vec!["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"], vec!["<vendor-a@example.co.jp>"]);
+    // Checks the messages after the first `from`: their recipients, a fixed
+    // subject, the name whole in the body, the system's link; returns the bodies.
+    let check = |mails: &[mamori_testkit::smtp::Received], from: usize, want: &[&str], subject: &str| {
+        let mut to: Vec<String> = mails[from..].iter().flat_map(|m| m.to.clone()).collect();
+        to.sort();
+        assert_eq!(to, want, "{mails:#?}");
+        let mut bodies = Vec::new();
+        for m in &mails[from..] {
+            let (headers, _) = m.data.split_once("\r\n\r\n").unwrap();
+            assert!(!headers.contains("evil") && !headers.to_lowercase().contains("bcc"), "{headers}");
+            assert_eq!(subject_of(headers), subject, "{headers}");
+            let body = body_of(&m.data).replace("\r\n", "\n");
+            assert!(body.contains("システム: 会計システム\nBcc: evil@example.com\n対象: 第1回\n"), "{body}");
+            assert!(body.contains(&format!("{}/systems/{id}\n", s.base)), "{body}");
+            bodies.push(body);
+        }
+        bodies
+    };
+
+    // The department's part, then the vendor's: the last one tells the office.
+    store.submit_part(&ctx, id, department).await.unwrap();
+    store.submit_part(&ctx, id, vendor).await.unwrap();
+    let mails = smtp.wait_for(1, 20).await;
+    let bodies = check(&mails, 0, &office, "[mamori] チェックリストの回答が提出されました");
+    assert!(bodies[0].starts_with("チェックリストの回答がすべて提出されました。"), "{}", bodies[0]);
+
+    // Two of the vendor's items returned: the vendor's people hear which.
+    let returned: Vec<u32> = parts.numbers_of(vendor).into_iter().take(2).collect();
+    for a in store.answers(id, 1).await.unwrap() {
+        let review = if returned.contains(&a.number) {
+            mamori_core::checklist::Review::Returned
+        } else {
+            mamori_core::checklist::Review::Approved
+        };
+        store.decide(&ctx, id, a.number, a.revision, review, "証跡を\r\nBcc: x").await.unwrap();
+    }
+    store.finish_review(&ctx, id).await.unwrap();
+    let mails = smtp.wait_for(2, 20).await;
+    let bodies = check(&mails, 1, &vendor_only, "[mamori] チェックリストの回答が差し戻されました");
+    let items = format!("差し戻された項目: No.{}, No.{}\n", returned[0], returned[1]);
+    assert!(bodies[0].contains(&items), "{items} in {}", bodies[0]);
+
+    // Answered again and submitted; approved: the office, then both.
+    for n in &returned {
+        store.save_answer(&ctx, id, *n, &done).await.unwrap();
+    }
+    store.submit_part(&ctx, id, vendor).await.unwrap();
+    let mails = smtp.wait_for(3, 20).await;
+    check(&mails, 2, &office, "[mamori] チェックリストの回答が提出されました");
+    for a in store.answers(id, 1).await.unwrap().into_iter().filter(|a| returned.contains(&a.number)) {
+        store.decide(&ctx, id, a.number, a.revision, mamori_core::checklist::Review::Approved, "").await.unwrap();
+    }
+    store.finish_review(&ctx, id).await.unwrap();
+    let mails = smtp.wait_for(5, 20).await;
+    let bodies = check(&mails, 3, &both, "[mamori] チェックリストの回答が承認されました");
+    assert!(bodies.iter().all(|b| b.starts_with("チェックリストの回答が承認されました。")), "{bodies:?}");
+
+    // Once: nothing more however long the notifier runs.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 5, "{:#?}", smtp.messages());
+    s.first_sign_in("officer1", PASSWORD, OWN_PASSWORD).await;
+    assert!(s.enrol_second_factor().await.status().is_success());
+    let page = s.get("/alerts").await.text().await.unwrap();
+    for label in ["提出の通知: 会計システム", "差戻しの通知: 会計システム", "承認の通知: 会計システム"]
+    {
+        assert!(page.contains(label), "{label} in {page}");
+    }
+    store.close().await;
     s.stop().await;
 }
 

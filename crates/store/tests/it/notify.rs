@@ -119,3 +119,109 @@ async fn a_delivery_failing_again_and_again_waits_5_10_then_20_minutes_and_a_suc
         db.cleanup().await;
     }
 }
+
+/// The steps of a review leave their notices in their own transaction, for
+/// those concerned: the last part submitted (not the first) one for the
+/// security office; a return one for each organisation whose items came
+/// back, with their numbers, and none for the others; an approval one for
+/// each organisation that answered. A step refused leaves none. Each is
+/// claimed by one notifier at a time, tried again after a failure, sent
+/// once, and not sent at all once it is days old.
+#[tokio::test]
+async fn review_steps_leave_one_notice_each_for_those_concerned_claimed_once_and_none_when_refused() {
+    use mamori_core::checklist::{AnswerInput, Review, SystemStatus};
+    use mamori_core::monitoring::{NoticeKind, NOTICE_FRESH};
+    for db in each_backend().await {
+        let s = &db.store;
+        let t0 = OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+        let ctx = crate::system_ctx(t0);
+        let catalog = s.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let kind = mamori_core::identity::OrgKind::Department;
+        let dept = s.create_organisation_audited(&ctx, "総務課", kind, "").await.unwrap();
+        let kind = mamori_core::identity::OrgKind::Vendor;
+        let vendor = s.create_organisation_audited(&ctx, "ベンダーA", kind, "").await.unwrap();
+        let input = mamori_store::systems::SystemInput {
+            vendor_id: Some(vendor),
+            attrs: mamori_core::catalog::SystemAttributes { web_system: true, ..Default::default() },
+            ..mamori_store::systems::SystemInput::new("文書管理システム", dept)
+        };
+        let id = s.create_system(&ctx, &input, catalog).await.unwrap();
+        let parts = s.parts(&s.system(id).await.unwrap().unwrap()).await.unwrap();
+        let (mine, theirs) = (parts.numbers_of(vendor), parts.numbers_of(dept));
+        assert!(!mine.is_empty() && !theirs.is_empty(), "{}: both answer", db.name);
+        for n in mine.iter().chain(&theirs) {
+            s.save_answer(&ctx, id, *n, &AnswerInput::done("実施")).await.unwrap();
+        }
+        let claim = |at: OffsetDateTime| async move { s.claim_notice(at).await.unwrap() };
+
+        s.submit_part(&ctx, id, vendor).await.unwrap();
+        assert_eq!(claim(t0).await, None, "{}: a part, the system not yet submitted", db.name);
+        s.submit_part(&ctx, id, dept).await.unwrap();
+        let n = claim(t0).await.expect("the last part: the office hears");
+        assert_eq!((n.kind, n.system_id, n.round, n.organisation_id), (NoticeKind::Submitted, id, 1, None));
+        assert_eq!(claim(t0).await, None, "{}: held by its claim", db.name);
+        // Failed: not at the next poll, again after the hold.
+        s.record_notice(&n, t0, &attempt(false), "文書管理システム", false).await.unwrap();
+        assert_eq!(claim(t0 + Duration::seconds(30)).await, None, "{}", db.name);
+        let again = claim(t0 + Duration::minutes(6)).await.expect("tried again");
+        assert_eq!(again.id, n.id);
+        s.record_notice(&n, t0, &attempt(true), "文書管理システム", false).await.unwrap();
+        assert_eq!(claim(t0 + Duration::hours(1)).await, None, "{}: sent once", db.name);
+
+        // Two of the vendor's items returned, the rest approved.
+        let returned = [mine[0], mine[mine.len() - 1]];
+        for a in s.answers(id, 1).await.unwrap() {
+            let (review, comment) = if returned.contains(&a.number) {
+                (Review::Returned, "証跡を添付してください")
+            } else {
+                (Review::Approved, "")
+            };
+            s.decide(&ctx, id, a.number, a.revision, review, comment).await.unwrap();
+        }
+        assert_eq!(s.finish_review(&ctx, id).await.unwrap(), SystemStatus::Returned);
+        // Refused (the review is over): nothing more is told.
+        assert!(s.finish_review(&ctx, id).await.is_err(), "{}", db.name);
+        let n = claim(t0).await.expect("the return");
+        assert_eq!(
+            (n.kind, n.organisation_id, n.items.clone()),
+            (NoticeKind::Returned, Some(vendor), returned.to_vec()),
+            "{}: to the vendor, its items",
+            db.name
+        );
+        s.record_notice(&n, t0, &attempt(true), "文書管理システム", false).await.unwrap();
+        assert_eq!(claim(t0).await, None, "{}: the department had nothing returned", db.name);
+
+        for n in returned {
+            s.save_answer(&ctx, id, n, &AnswerInput::done("証跡を添付")).await.unwrap();
+        }
+        s.submit_part(&ctx, id, vendor).await.unwrap();
+        let n = claim(t0).await.expect("submitted again");
+        assert_eq!((n.kind, n.organisation_id), (NoticeKind::Submitted, None));
+        // Nobody to tell: done, not tried again.
+        s.record_notice(&n, t0, &attempt(false), "文書管理システム", true).await.unwrap();
+        assert_eq!(claim(t0 + Duration::hours(1)).await, None, "{}", db.name);
+        for a in s.answers(id, 1).await.unwrap().into_iter().filter(|a| returned.contains(&a.number)) {
+            s.decide(&ctx, id, a.number, a.revision, Review::Approved, "").await.unwrap();
+        }
+        assert_eq!(s.finish_review(&ctx, id).await.unwrap(), SystemStatus::Approved);
+        // Days later, the approval is not told any more.
+        assert_eq!(claim(t0 + NOTICE_FRESH + Duration::minutes(1)).await, None, "{}: stale", db.name);
+        // Two notifiers at once: each notice once.
+        let other = Store::open(&db.location, s.keys().clone()).await.unwrap();
+        let tasks: Vec<_> = [s.clone(), other.clone(), s.clone(), other.clone()]
+            .into_iter()
+            .map(|st| tokio::spawn(async move { st.claim_notice(t0).await.unwrap() }))
+            .collect();
+        let mut told = Vec::new();
+        for t in tasks {
+            told.extend(t.await.unwrap());
+        }
+        told.sort_by_key(|n| n.organisation_id);
+        let approved: Vec<_> = told.iter().map(|n| (n.kind, n.organisation_id)).collect();
+        let mut want = vec![(NoticeKind::Approved, Some(dept)), (NoticeKind::Approved, Some(vendor))];
+        want.sort_by_key(|n| n.1);
+        assert_eq!(approved, want, "{}: each who answered, once", db.name);
+        other.close().await;
+        db.cleanup().await;
+    }
+}

@@ -11,7 +11,7 @@ use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::{Path, Query};
 use mamori_core::identity::Permission;
-use mamori_core::monitoring::Severity;
+use mamori_core::monitoring::{NoticeKind, Severity};
 
 pub struct AlertRow {
     id: i64,
@@ -82,10 +82,15 @@ pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -
             at: jst(Some(d.at)),
             channel: d.channel,
             recipient: d.recipient,
-            alert: match (d.alert_id, d.about.as_str()) {
-                (Some(id), _) => format!("#{id}"),
-                (None, "") => p.t.get("alerts-notify-test-alert"),
-                (None, system) => p.t.with("alerts-notify-reminder", &[("system", system)]),
+            alert: match (d.alert_id, d.notice, d.about.as_str()) {
+                (Some(id), _, _) => format!("#{id}"),
+                (None, Some(NoticeKind::Returned), system) => p.t.with("alerts-notify-returned", &[("system", system)]),
+                (None, Some(NoticeKind::Submitted), system) => {
+                    p.t.with("alerts-notify-submitted", &[("system", system)])
+                }
+                (None, Some(NoticeKind::Approved), system) => p.t.with("alerts-notify-approved", &[("system", system)]),
+                (None, None, "") => p.t.get("alerts-notify-test-alert"),
+                (None, None, system) => p.t.with("alerts-notify-reminder", &[("system", system)]),
             },
             ok: d.ok,
             error: d.error,
