@@ -325,18 +325,11 @@ async fn a_round_just_opened_is_announced_once_to_those_who_answer_it() {
     s.stop().await;
 }
 
-/// The review's steps by mail, as they happen: the last part submitted
-/// reaches the security office (not the first part); items returned reach
-/// the people of the organisation that answers them, with the item
-/// numbers, and nobody else; an approval reaches every organisation that
-/// answered. Another company, the auditor, a disabled account hear
-/// nothing; the subject is fixed, a hostile system name only in the body;
-/// each is sent once and shows on the alerts page. (Before, nobody was
-/// told: the vendor learnt of a return at its next sign-in.)
-#[tokio::test]
-async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else() {
-    let dir = Arc::new(TempDir::new().unwrap());
-    let data = dir.path().join("data");
+/// In data directory `data`: 総務課 and its person, ベンダーA with one person
+/// and one disabled, ベンダーB with one, the security office and an auditor;
+/// ベンダーA's web system of 総務課, its name carrying a header injection.
+/// Returns the store, the system and its registration.
+async fn people_to_mail(data: &std::path::Path) -> (mamori_store::Store, i64, mamori_store::systems::SystemInput) {
     let d = data.to_str().unwrap();
     crate::harness::create_orgs(d).await;
     let (code, _, err) =
@@ -355,11 +348,27 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
     }
     let (code, _, err) = crate::harness::run(&["user", "disable", "vendor2", "--data-dir", d]).await;
     assert_eq!(code, 0, "{err}");
-    let store = sqlite_store(&data).await;
+    let store = sqlite_store(data).await;
     let (id, mut input) = crate::harness::create_web_system(&store, vec![]).await;
     input.name = "会計システム\r\nBcc: evil@example.com".into();
+    store.update_system(&crate::harness::system_ctx(), id, &input).await.unwrap();
+    (store, id, input)
+}
+
+/// The review's steps by mail, as they happen: the last part submitted
+/// reaches the security office (not the first part); items returned reach
+/// the people of the organisation that answers them, with the item
+/// numbers, and nobody else; an approval reaches every organisation that
+/// answered. Another company, the auditor, a disabled account hear
+/// nothing; the subject is fixed, a hostile system name only in the body;
+/// each is sent once and shows on the alerts page. (Before, nobody was
+/// told: the vendor learnt of a return at its next sign-in.)
+#[tokio::test]
+async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let (store, id, input) = people_to_mail(&data).await;
     let ctx = crate::harness::system_ctx();
-    store.update_system(&ctx, id, &input).await.unwrap();
     let system = store.system(id).await.unwrap().unwrap();
     let parts = store.parts(&system).await.unwrap();
     let (department, vendor) = (input.department_id, input.vendor_id.unwrap());
@@ -452,31 +461,11 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
 async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody_else() {
     let dir = Arc::new(TempDir::new().unwrap());
     let data = dir.path().join("data");
-    let d = data.to_str().unwrap();
-    crate::harness::create_orgs(d).await;
-    let (code, _, err) =
-        crate::harness::run(&["org", "create", "ベンダーB", "--kind", "vendor", "--data-dir", d]).await;
-    assert_eq!(code, 0, "{err}");
-    for (login, email, role, org) in [
-        ("soumu1", "soumu@example.lg.jp", "department", Some("総務課")),
-        ("vendor1", "vendor-a@example.co.jp", "vendor", Some("ベンダーA")),
-        ("vendor2", "gone@example.co.jp", "vendor", Some("ベンダーA")),
-        ("other1", "vendor-b@example.co.jp", "vendor", Some("ベンダーB")),
-        ("officer1", "officer@example.lg.jp", "security-officer", None),
-    ] {
-        let (code, _, err) = create_user(d, login, "名前", email, role, org, &format!("{PASSWORD}\n")).await;
-        assert_eq!(code, 0, "{err}");
-    }
-    let (code, _, err) = crate::harness::run(&["user", "disable", "vendor2", "--data-dir", d]).await;
-    assert_eq!(code, 0, "{err}");
-    // A round due in seven days (in Japan), of a system whose name carries
-    // a header injection.
-    let store = sqlite_store(&data).await;
-    let (id, mut input) = crate::harness::create_web_system(&store, vec![]).await;
+    // A round due in seven days (in Japan).
+    let (store, id, mut input) = people_to_mail(&data).await;
     let before = store.system(id).await.unwrap().unwrap();
     let today = time::OffsetDateTime::now_utc().to_offset(mamori_core::jst::JST).date();
     input.due_on = Some(today + time::Duration::days(7));
-    input.name = "会計システム\r\nBcc: evil@example.com".into();
     let ctx = crate::harness::system_ctx();
     store.update_system(&ctx, before.id, &input).await.unwrap();
     // The department has answered and submitted its part: the round owes
