@@ -7,6 +7,8 @@
 
 use mamori_core::identity::Role;
 use mamori_core::monitoring::NoticeKind;
+use mamori_core::parties::Parties;
+use mamori_core::scope::Scope;
 use mamori_store::accounts::Account;
 use mamori_store::notices::Notice;
 use std::collections::BTreeSet;
@@ -21,16 +23,21 @@ pub(crate) fn of_organisations(accounts: &[Account], orgs: &BTreeSet<i64>) -> Ve
         .collect()
 }
 
-/// Who hears `n`: its organisation's people, or the security office.
-pub(crate) fn recipients(accounts: &[Account], n: &Notice) -> Vec<String> {
-    match n.organisation_id {
-        Some(org) => of_organisations(accounts, &BTreeSet::from([org])),
-        None => accounts
+/// Who hears `n`: its organisation's people, or the security office;
+/// only those who may see the system as it is now (`parties`): an
+/// organisation taken off the system since the step hears nothing of it.
+pub(crate) fn recipients(accounts: &[Account], n: &Notice, parties: &Parties) -> Vec<String> {
+    let to: Vec<&Account> = match n.organisation_id {
+        Some(org) => accounts
             .iter()
-            .filter(|a| a.disabled_at.is_none() && a.role == Role::SecurityOfficer)
-            .map(|a| a.email.clone())
+            .filter(|a| matches!(a.role, Role::Department | Role::Vendor) && a.organisation_id == Some(org))
             .collect(),
-    }
+        None => accounts.iter().filter(|a| a.role == Role::SecurityOfficer).collect(),
+    };
+    to.into_iter()
+        .filter(|a| a.disabled_at.is_none() && Scope::of(a.role, a.organisation_id).allows(parties))
+        .map(|a| a.email.clone())
+        .collect()
 }
 
 /// The fixed subject and the body of `n` about the system `name`.

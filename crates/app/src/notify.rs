@@ -170,10 +170,14 @@ impl Notifier {
 
     /// Mails a notice of the review to those it is for, and records the
     /// attempt (on the alerts page, about its system). Nobody to tell (no
-    /// enabled account) is recorded as such, and not tried again.
+    /// enabled account that may see the system now) is recorded as such,
+    /// and not tried again.
     async fn mail_notice(&self, store: &Store, n: &Notice, now: OffsetDateTime) -> Result<(), StoreError> {
-        let name = store.system(n.system_id).await?.map(|s| s.input.name).unwrap_or_default();
-        let to = crate::notices::recipients(&store.accounts().await?, n);
+        let Some(s) = store.system(n.system_id).await? else {
+            return store.record_notice(n, now, &[], "", true).await;
+        };
+        let to = crate::notices::recipients(&store.accounts().await?, n, &s.input.parties());
+        let name = s.input.name;
         let (subject, body) = crate::notices::text(self.origin(), n, &name);
         let attempt = match self.mail_people(&to, &subject, &body).await {
             Some(a) => a,

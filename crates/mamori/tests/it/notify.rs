@@ -450,6 +450,43 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
     {
         assert!(page.contains(label), "{label} in {page}");
     }
+    s.stop().await;
+
+    // The next round, submitted and returned while the server is down; the
+    // system then goes to ベンダーB. When the notifier runs, the office
+    // hears of the submission; ベンダーA, no longer the system's, hears
+    // nothing of the return (before, it still got the name and the items),
+    // and neither does ベンダーB, whose items these were not.
+    let due = time::OffsetDateTime::now_utc().date() + time::Duration::days(60);
+    store.start_round(&ctx, id, Some(due)).await.unwrap();
+    store.submit_system(&ctx, id).await.unwrap();
+    for a in store.answers(id, 2).await.unwrap() {
+        let review = if returned.contains(&a.number) {
+            mamori_core::checklist::Review::Returned
+        } else {
+            mamori_core::checklist::Review::Approved
+        };
+        store.decide(&ctx, id, a.number, a.revision, review, "").await.unwrap();
+    }
+    store.finish_review(&ctx, id).await.unwrap();
+    let other = store.organisations().await.unwrap().into_iter().find(|o| o.name == "ベンダーB").unwrap().id;
+    let moved = mamori_store::systems::SystemInput { vendor_id: Some(other), ..input.clone() };
+    store.update_system(&ctx, id, &moved).await.unwrap();
+    let s = Server::start(Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()])).await;
+    let mails = smtp.wait_for(6, 20).await;
+    assert_eq!(mails[5].to, office, "{mails:#?}");
+    assert!(body_of(&mails[5].data).contains("対象: 第2回"), "{:?}", body_of(&mails[5].data));
+    let mut deliveries = store.deliveries(1).await.unwrap();
+    for _ in 0..50 {
+        if deliveries.first().is_some_and(|d| d.notice == Some(mamori_core::monitoring::NoticeKind::Returned)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        deliveries = store.deliveries(1).await.unwrap();
+    }
+    assert_eq!(deliveries[0].error, "宛先がありません (no recipient)", "{deliveries:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 6, "{:#?}", smtp.messages());
     store.close().await;
     s.stop().await;
 }
