@@ -63,8 +63,9 @@ impl AuditQuery {
             d
         };
         let from = day(&self.from, "from");
-        // "until" is inclusive: the day after starts the excluded range.
-        let until = day(&self.until, "until").map(|d| d + Duration::days(1));
+        // "until" is inclusive: the day after starts the excluded range
+        // (after the last day there is, none is excluded).
+        let until = day(&self.until, "until").and_then(|d| d.checked_add(Duration::days(1)));
         let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty() && s.len() <= 200);
         if !bad.is_empty() {
             return Err(bad);

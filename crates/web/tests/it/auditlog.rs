@@ -35,6 +35,13 @@ async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
         assert_eq!(page2.body.matches("<td>サインイン失敗</td>").count(), 10, "{}: {next}", app.backend);
         let bad = officer.get("/audit?from=yesterday").await;
         assert!(bad.body.contains("2027-03-31 の形式"), "{}", bad.body);
+        // The last day there is: until its end, everything (before, adding
+        // the day overflowed and the page was an internal error).
+        let last = officer.get("/audit?action=signin.failure&until=9999-12-31").await;
+        assert_eq!(last.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(last.body.matches("<td>サインイン失敗</td>").count(), 50, "{}", app.backend);
+        let r = officer.http.get(format!("{}/audit/export.csv?until=9999-12-31", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", app.backend);
 
         let seq = page.body.split("/audit/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
         let ev = officer.get(&format!("/audit/events/{seq}")).await;
@@ -76,7 +83,7 @@ async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
 
         assert_eq!(auditor.get("/audit").await.status, StatusCode::OK);
         let actions = app.audit_actions().await;
-        assert_eq!(actions.iter().filter(|a| *a == "audit.exported").count(), 3);
+        assert_eq!(actions.iter().filter(|a| *a == "audit.exported").count(), 4, "each export, the last day's too");
         app.close().await;
     }
 }
