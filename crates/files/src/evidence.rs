@@ -170,7 +170,8 @@ const CONTENT_TYPES_LIMIT: u64 = 1024 * 1024;
 /// Does this zip carry a VBA project? Any entry named `vbaProject.bin` in
 /// any folder, or a VBA or macro-enabled part declared in
 /// `[Content_Types].xml` (a renamed part still declares its type), case
-/// ignored. A zip whose declaration cannot be read is refused as unknown.
+/// ignored. A zip whose declaration cannot be read, or that has more than
+/// one, is refused as unknown.
 fn has_macros(bytes: &[u8]) -> Result<bool, Refusal> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
     let names: Vec<String> =
@@ -179,7 +180,13 @@ fn has_macros(bytes: &[u8]) -> Result<bool, Refusal> {
     if names.iter().any(|n| last(n) == "vbaproject.bin") {
         return Ok(true);
     }
-    for name in names.iter().filter(|n| n.eq_ignore_ascii_case("[Content_Types].xml")) {
+    let declarations: Vec<&String> = names.iter().filter(|n| n.eq_ignore_ascii_case("[Content_Types].xml")).collect();
+    // A real one declares its types once. Each of thousands of case
+    // variants, read up to the limit, would be gigabytes to inflate.
+    if declarations.len() > 1 {
+        return Err(Refusal::Type);
+    }
+    for name in declarations {
         let mut text = Vec::new();
         let entry = zip.by_name(name).map_err(|_| Refusal::Type)?;
         entry.take(CONTENT_TYPES_LIMIT).read_to_end(&mut text).map_err(|_| Refusal::Type)?;
@@ -464,6 +471,21 @@ mod tests {
         let plain =
             zip_of(&[("手順書.pdf", ""), ("画面/一覧.png", ""), ("メモ.txt", ""), ("表.xlsx", ""), ("README", "")]);
         assert_eq!(admit(&plain, "資料.zip"), Ok(Kind::Zip));
+    }
+
+    /// Thousands of `[Content_Types].xml` in as many cases, each a
+    /// megabyte of nothing packed small, were each read up to the limit:
+    /// seconds of a request worker for one upload. Two are refused unread.
+    #[test]
+    fn a_zip_declaring_its_types_more_than_once_is_refused() {
+        let big = "a".repeat(2 * 1024 * 1024);
+        let twice = zip_of(&[("[Content_Types].xml", &big), ("[CONTENT_TYPES].XML", &big), ("xl/workbook.xml", "")]);
+        assert!(twice.len() < 64 * 1024, "packed small: {}", twice.len());
+        for name in ["book.xlsx", "資料.zip"] {
+            assert_eq!(admit(&twice, name), Err(Refusal::Type), "{name}");
+        }
+        let once = zip_of(&[("[Content_Types].xml", &big), ("xl/workbook.xml", "")]);
+        assert_eq!(admit(&once, "book.xlsx"), Ok(Kind::Xlsx), "one, read to the limit");
     }
 
     #[test]
