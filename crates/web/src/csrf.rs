@@ -197,8 +197,8 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
     };
     let session = req.extensions().get::<Session>().cloned();
     let signed_in = match &session {
-        Some(s) => crate::session::signed_in(s).await.ok().flatten().is_some(),
-        None => false,
+        Some(s) => crate::session::signed_in(s).await.ok().flatten().map(|s| s.account_id),
+        None => None,
     };
     if !same_origin(&req, &state.config.public_origin) {
         return refuse(state, &req, signed_in, Refusal::Origin).await;
@@ -209,7 +209,7 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
     };
     // Without a session token, a visitor's signed cookie token; never for
     // someone signed in.
-    let expected = expected.or(if signed_in { None } else { anon });
+    let expected = expected.or(if signed_in.is_some() { None } else { anon });
     let Some(expected) = expected else {
         return refuse(state, &req, signed_in, Refusal::NoSession).await;
     };
@@ -221,7 +221,7 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
         if content_type.starts_with("multipart/form-data") && !MULTIPART_ROUTES.contains(&route.as_str()) {
             return refuse(state, &req, signed_in, Refusal::Multipart).await;
         }
-        if signed_in {
+        if signed_in.is_some() {
             return next.run(req).await;
         }
         // A visitor's body is as small with the token in a header as in
@@ -242,7 +242,7 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return refuse(state, &req, signed_in, Refusal::Missing).await;
     }
-    let limit = if signed_in { state.config.limits.max_body_bytes } else { ANONYMOUS_FORM_BYTES };
+    let limit = if signed_in.is_some() { state.config.limits.max_body_bytes } else { ANONYMOUS_FORM_BYTES };
     let (parts, bytes) = match read_capped(state, req, signed_in, limit).await {
         Ok(read) => read,
         Err(res) => return res,
@@ -260,12 +260,13 @@ async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>)
     }
 }
 
-/// 403, recorded: one audit event for a signed-in person; for anyone else,
-/// counted per address and minute ([`crate::refusals`]).
+/// 403, recorded: for a signed-in person (`signed_in`, the account), one
+/// audit event each up to a limit a minute; for anyone else, counted per
+/// address and minute ([`crate::refusals`]).
 fn refuse(
     state: &AppState,
     req: &Request,
-    signed_in: bool,
+    signed_in: Option<i64>,
     why: Refusal,
 ) -> impl std::future::Future<Output = Response> + Send {
     // The route, not the path, where one matched: a path may carry a
@@ -284,12 +285,26 @@ fn refuse(
     async move { record_refusal(&state, origin, path, signed_in, why).await }
 }
 
-async fn record_refusal(state: &AppState, origin: Origin, path: String, signed_in: bool, why: Refusal) -> Response {
-    if signed_in {
+async fn record_refusal(
+    state: &AppState,
+    origin: Origin,
+    path: String,
+    signed_in: Option<i64>,
+    why: Refusal,
+) -> Response {
+    if let Some(account) = signed_in {
+        // One by one up to a limit a minute, then counted, as any other
+        // refusal of a signed-in person: a page of forged posts, or a
+        // script, does not grow the audit log without bound.
         let event = NewEvent::new(Actor::anonymous(), origin, Action::CsrfRejected, Outcome::Denied)
-            .changes(Changes::new().with("path", path.as_str()).with("why", why.as_str()));
-        if let Err(e) = state.store.audit_record(state.clock.now(), event).await {
-            tracing::error!("cannot audit a refused request: {e}");
+            .changes(Changes::new().with("path", path.as_str()).with("why", why.as_str()).with("account_id", account));
+        let now = state.clock.now();
+        let (each, done) = state.refusals.note_signed_in(now, account, event);
+        crate::refusals::Refusals::write(&state.store, now, done).await;
+        if let Some(event) = each {
+            if let Err(e) = state.store.audit_record(now, event).await {
+                tracing::error!("cannot audit a refused request: {e}");
+            }
         }
     } else {
         state.refused(origin.client_addr.as_deref().unwrap_or_default(), "csrf", &path).await;
@@ -313,7 +328,10 @@ pub async fn verified_multipart(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|ct| multer::parse_boundary(ct).ok());
-    let signed_in = true;
+    let signed_in = match req.extensions().get::<Session>() {
+        Some(s) => crate::session::signed_in(s).await.ok().flatten().map(|s| s.account_id),
+        None => None,
+    };
     let (Some(expected), Some(boundary)) = (expected, boundary) else {
         return Err(refuse(state, &req, signed_in, Refusal::Missing).await);
     };
@@ -337,7 +355,7 @@ pub async fn verified_multipart(
 async fn read_capped(
     state: &AppState,
     req: Request,
-    signed_in: bool,
+    signed_in: Option<i64>,
     limit: usize,
 ) -> Result<(axum::http::request::Parts, axum::body::Bytes), Response> {
     let (parts, body) = req.into_parts();

@@ -729,6 +729,42 @@ async fn a_signed_in_person_s_refusals_are_recorded_each_up_to_twenty_a_minute_t
     }
 }
 
+/// The same for forged posts: a signed-in person's page (or script)
+/// sending posts without the token wrote one permanent event each, without
+/// limit, where every other refusal of theirs is counted past twenty a
+/// minute. Now the first twenty of a minute are recorded one by one, the
+/// rest in one event with their count.
+#[tokio::test]
+async fn a_signed_in_person_s_forged_posts_are_recorded_each_up_to_twenty_a_minute_then_counted_in_one() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, x, .. } = crate::checklist::cast(&app).await;
+        let rejected = async || {
+            let events = app.store.audit_recent(1_000).await.unwrap();
+            events.into_iter().filter(|e| e.record.action == "csrf.rejected").collect::<Vec<_>>()
+        };
+        let path = format!("/systems/{sys}/submit");
+        for _ in 0..100 {
+            let r = x.post_raw(&path, Some(app.base.as_str()), None).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", app.backend);
+        }
+        assert_eq!(rejected().await.len(), 20, "{}: twenty one by one", app.backend);
+        app.clock.advance(Duration::minutes(1));
+        assert_eq!(x.post_raw(&path, Some(app.base.as_str()), None).await.status, StatusCode::FORBIDDEN);
+        let after = rejected().await;
+        assert_eq!(after.len(), 22, "{}: 20, one for the other 80, the new minute's first", app.backend);
+        let counted: Vec<_> = after.iter().filter(|e| e.record.changes.contains("\"count\":80")).collect();
+        assert_eq!(
+            counted.len(),
+            1,
+            "{}: {:?}",
+            app.backend,
+            after.iter().map(|e| &e.record.changes).collect::<Vec<_>>()
+        );
+        assert!(counted[0].record.changes.contains("/systems/{id}/submit"), "{}", counted[0].record.changes);
+        app.close().await;
+    }
+}
+
 /// Someone who has a person's password but not their second factor sends
 /// it again and again from one address: each was a password check (the
 /// hashing that everyone's sign-in waits for), a new session and an
