@@ -191,10 +191,15 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
 }
 
 /// The vendor or the department signs off the year's review of the
-/// system's administrator accounts or logs, with a comment.
+/// system's administrator accounts or logs, with a comment: this year's or
+/// an earlier one's.
 pub async fn sign_off(op: &Op<'_>, id: i64, year: i32, kind: SignoffKind, comment: &str) -> Result<(), Refused> {
     op.require(Permission::SignOffReviews)?;
     system(op, id).await?;
+    // A year's review is signed in that year or after, never ahead.
+    if year > op.now.to_offset(mamori_core::jst::JST).year() {
+        return Err(Refused::Invalid("year"));
+    }
     Ok(op.store.add_signoff(&op.ctx(), id, year, kind, comment).await?)
 }
 

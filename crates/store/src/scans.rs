@@ -130,7 +130,8 @@ impl Store {
     /// Queues a scan of a system, unless one is queued or running already,
     /// or (with `min_gap`) one was requested less than `min_gap` ago.
     /// Decided inside the write transaction, on PostgreSQL with the system's
-    /// row locked, so parallel requests queue one scan at most. A person
+    /// row locked, so parallel requests queue one scan at most; `Missing`
+    /// if the person no longer sees the system (checked there too). A person
     /// asking while the daily schedule's run of the system waits takes that
     /// run over, and it goes before the rest of the schedule.
     pub async fn request_scan(
@@ -145,6 +146,10 @@ impl Store {
                 sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system_id).execute(c).await?.rows_affected()
             });
         }
+        // Asked by someone who saw the system a moment ago: do they still?
+        // (Not by bumping its revision: a scan asked for changes nothing
+        // an officer is reviewing.)
+        crate::systems::seen_in(&mut tx, ctx, system_id).await?;
         let last: Option<(i64, String, i64, String)> = with_conn!(tx, c => {
             sqlx::query_as(
                 "SELECT id, status, requested_at_us, requested_by FROM scan_run WHERE system_id = $1 ORDER BY id DESC LIMIT 1",

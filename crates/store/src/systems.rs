@@ -409,6 +409,14 @@ pub(crate) async fn lock_system(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<Syste
     if n != 1 {
         return Err(StoreError::Missing);
     }
+    seen_in(tx, ctx, id).await
+}
+
+/// System `id` as `ctx`'s person may see it now, read in `tx` (the caller
+/// holds the system's row): `Missing` when they no longer may (their
+/// organisation taken off it, their account disabled or changed) or it
+/// does not exist. The console and the server's own jobs see every system.
+pub(crate) async fn seen_in(tx: &mut Tx, ctx: &Ctx, id: i64) -> Result<SystemRecord, StoreError> {
     let s = system_in(tx, id).await?.ok_or(StoreError::Missing)?;
     if let Some(account) = ctx.actor.account_id {
         let who: Option<(String, Option<i64>, Option<i64>)> = with_conn!(tx, c => {

@@ -71,6 +71,8 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // Under the system's lock, by someone who still sees it.
+        crate::systems::lock_system(&mut tx, ctx, system_id).await?;
         // A received report does not change afterwards: its year takes no
         // sign-off more (one that meets the receipt is not in what was
         // received, which is what the report shows from then on).

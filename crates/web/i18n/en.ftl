@@ -584,6 +584,7 @@ yearly-office-title = Security office
 yearly-receive = Record the yearly report as received
 yearly-received-saved = The yearly report is recorded as received.
 yearly-received-already = This year's report was already received.
+yearly-future-year = A review of a year still to come cannot be signed off; sign it off in that year.
 yearly-month = Report month
 yearly-month-save = Change the report month
 yearly-month-saved = The report month is changed.

@@ -181,6 +181,14 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         refused(db.store.save_component(&a, id, None, &component).await.map(drop), "a component");
         refused(db.store.remove_record(&a, id, record, false).await, "removing a record");
         refused(db.store.remove_component(&a, id, part).await, "removing a component");
+        // Before, a sign-off of the year's reviews and a scan request were
+        // taken from someone who no longer saw the system.
+        let year = now.year();
+        let review = mamori_core::yearly::SignoffKind::AdminAccounts;
+        refused(db.store.add_signoff(&a, id, year, review, "棚卸し済み").await, "a sign-off");
+        refused(db.store.request_scan(&a, id, None).await.map(drop), "a scan request");
+        assert!(db.store.signoffs(id, year).await.unwrap().is_empty(), "{}", db.name);
+        assert!(db.store.scans(id, 10).await.unwrap().is_empty(), "{}", db.name);
         let after = (
             db.store.answers(id, 1).await.unwrap(),
             db.store.records(id).await.unwrap(),
@@ -191,6 +199,8 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         // The vendor it went to writes; so does the console.
         db.store.save_record(&b, id, None, RecordKind::Contact, &values, (Some(second), &[])).await.unwrap();
         db.store.save_answer(&ctx, id, 1, &AnswerInput::done("コンソール")).await.unwrap();
+        db.store.add_signoff(&b, id, year, review, "棚卸し済み").await.unwrap();
+        db.store.request_scan(&b, id, None).await.unwrap();
         // A disabled account writes nothing, even to a system it sees.
         db.store.disable_inactive(&crate::system_ctx(now), now + time::Duration::days(1), "t").await.unwrap();
         refused(db.store.save_answer(&b, id, 1, &AnswerInput::done("停止後")).await, "a disabled account");

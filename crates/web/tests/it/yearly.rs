@@ -70,6 +70,15 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
         assert_eq!(bad.status, StatusCode::OK);
         assert!(bad.body.contains("確認したことを選んでください") && bad.body.contains("コメント"), "{}", bad.body);
         assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 2, "the bad one changed nothing");
+        // A year still to come offers no form, and takes no sign-off (before,
+        // 2031's review could be marked done in advance).
+        let next = year + 1;
+        let page = vendor.get(&format!("/systems/{sys}/yearly?year={next}")).await;
+        assert!(!page.body.contains("/signoffs"), "{}: no form for {next}", app.backend);
+        let ahead = sign(&vendor, sys, next, "admin_accounts", "先に済ませました").await;
+        assert_eq!(ahead.status, StatusCode::OK, "{}", app.backend);
+        assert!(ahead.body.contains("来年以降の年の確認は記録できません"), "{}", ahead.body);
+        assert!(app.store.signoffs(sys, next).await.unwrap().is_empty(), "{}", app.backend);
 
         // Only the security office records the receipt, once.
         vendor.get(&format!("/systems/{sys}/yearly")).await;
