@@ -152,7 +152,8 @@ pub async fn delete(op: &Op<'_>, id: i64) -> Result<(), Refused> {
     Ok(op.store.delete_document(&op.ctx(), id, org).await?)
 }
 
-/// A revision for download: any to its organisation; to others, only a
+/// A revision for download: any to its organisation while the document is
+/// in its library; otherwise (to others, or once deleted), only a
 /// revision that a system they may see shows (a link's revision, pinned or
 /// the newest, or the newest behind a record). That a document was once
 /// linked to a system does not open its later revisions, made perhaps for
@@ -160,7 +161,7 @@ pub async fn delete(op: &Op<'_>, id: i64) -> Result<(), Refused> {
 pub async fn download(op: &Op<'_>, revision_id: i64) -> Result<Download, Refused> {
     let r = op.store.document_revision(revision_id).await?.ok_or(Refused::NotFound)?;
     let d = op.store.document(r.document_id).await?.ok_or(Refused::NotFound)?;
-    let own = answering_org(op).is_ok_and(|org| org == d.organisation_id);
+    let own = !d.deleted && answering_org(op).is_ok_and(|org| org == d.organisation_id);
     if !own && !shown_to(op, &d, r.id).await? {
         return Err(Refused::NotFound);
     }

@@ -353,6 +353,10 @@ async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_un
         let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert!(app.store.document(doc.id).await.unwrap().unwrap().deleted, "{}", app.backend);
+        // Deleted and shown nowhere: gone for its own company too (before,
+        // its files stayed downloadable by number).
+        let file = v.http.get(format!("{}/documents/{}", app.base, doc.newest().id)).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::NOT_FOUND, "{}", app.backend);
         let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
         assert!(after.revision > open, "{}: past the page the office has open", app.backend);
         assert_eq!(after.review, RecordReview::Pending, "{}", app.backend);
@@ -413,6 +417,8 @@ async fn a_document_removed_from_the_library_leaves_an_earlier_round_as_it_was_s
         assert_eq!(unlinked - unlinked_before, 1, "{}: one link removed", app.backend);
         let file = o.http.get(format!("{}/documents/{}", app.base, kept[0].shows.id)).send().await.unwrap();
         assert_eq!(file.status(), StatusCode::OK, "{}: the office still reads it there", app.backend);
+        let file = v.http.get(format!("{}/documents/{}", app.base, kept[0].shows.id)).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK, "{}: and so does its company", app.backend);
         app.close().await;
     }
 }
