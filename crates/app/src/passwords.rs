@@ -9,6 +9,14 @@
 //! freed blocks does not change what a flood costs. A refusal decided without a check
 //! (a throttled address, a locked account) is padded to the typical time
 //! of one, so the response time does not tell it apart.
+//!
+//! The sign-in checks wait in a queue of bounded length
+//! ([`WAITING_PER_CORE`] a core): each sign-in runs to its end even when
+//! its client has gone, so a flood from more addresses than the throttle
+//! can hold back (an IPv6 block holds millions of /64s) would otherwise
+//! pile up without end, every real person's sign-in behind it. Past the
+//! queue's length a sign-in is answered "busy, try again" at once,
+//! unchecked and uncounted against the account.
 
 use hmac::{Hmac, Mac};
 use mamori_core::password::hash;
@@ -28,6 +36,8 @@ pub struct Hasher {
     /// Checks running now, and the most that ever ran at once.
     running: AtomicU64,
     peak: AtomicU64,
+    /// Sign-in checks waiting for their turn.
+    waiting: AtomicU64,
     /// Key of the keyed hash that records user IDs matching no account.
     login_key: OnceCell<Vec<u8>>,
     /// Working memory of the checks, at most one per permit.
@@ -48,6 +58,14 @@ pub struct Hasher {
 /// account costs no password check, only a timer).
 pub const FAILURES_EACH: u64 = 120;
 
+/// Sign-in checks that may wait for their turn, per core: with a check of
+/// some 40 ms, the last waits two to three seconds.
+pub const WAITING_PER_CORE: u64 = 32;
+
+/// The check did not run: the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
 impl Default for Hasher {
     fn default() -> Self {
         Self::new()
@@ -63,6 +81,7 @@ impl Hasher {
             checks: AtomicU64::new(0),
             running: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
             login_key: OnceCell::new(),
             memory: Arc::default(),
             accounts: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -94,13 +113,44 @@ impl Hasher {
         self.accounts[account_id.rem_euclid(self.accounts.len() as i64) as usize].lock().await
     }
 
+    /// [`Hasher::verify`] for a sign-in: it waits in the bounded queue, or
+    /// is refused `Busy` at once when the queue is full.
+    pub async fn verify_queued(&self, password: &str, phc: Option<&str>) -> Result<bool, Busy> {
+        let most = self.limit() as u64 * WAITING_PER_CORE;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= most {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Busy);
+        }
+        let waited = Waiting(&self.waiting);
+        let permit = self.permits.acquire().await;
+        drop(waited);
+        let _permit = permit.map_err(|_| Busy)?;
+        Ok(self.verify_now(password, phc).await)
+    }
+
+    /// Sign-in checks waiting for their turn now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    /// The most sign-in checks that wait at once.
+    pub fn max_waiting(&self) -> u64 {
+        self.limit() as u64 * WAITING_PER_CORE
+    }
+
     /// Checks `password` against `phc`, or against a dummy hash when there
     /// is no account (the same work, item 39); false for the dummy.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else { return false };
+        self.verify_now(password, phc).await
+    }
+
+    /// [`Hasher::verify`], its turn (a permit) held by the caller.
+    async fn verify_now(&self, password: &str, phc: Option<&str>) -> bool {
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         let pool = self.memory.clone();
-        self.run(move || {
+        self.run_held(move || {
             let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             let mut memory = taken.unwrap_or_else(hash::memory);
             let ok = match phc {
@@ -127,6 +177,11 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let _permit = self.permits.acquire().await.ok()?;
+        self.run_held(f).await
+    }
+
+    /// Runs `f` on the blocking pool, a permit held by the caller.
+    async fn run_held<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(running, Ordering::SeqCst);
         let started = Instant::now();
@@ -185,6 +240,16 @@ pub fn login_digest(key: &[u8], typed: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(typed.as_bytes());
     format!("unknown:{}", &hex::encode(mac.finalize().into_bytes())[..16])
+}
+
+/// One sign-in waiting for its turn, counted until dropped (also when the
+/// wait is given up).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

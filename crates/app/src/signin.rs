@@ -53,6 +53,9 @@ pub enum Step {
     RefusedCounted,
     /// Refused unchecked: too many failures from this address.
     Throttled,
+    /// Not checked: too many sign-ins wait for their check
+    /// ([`crate::passwords::WAITING_PER_CORE`]); the person tries again.
+    Busy,
 }
 
 /// Why a sign-in failed: recorded, never shown.
@@ -107,7 +110,15 @@ impl Attempt<'_> {
             }
             Gate::Evaluate { attempt, reserved } => (attempt, reserved),
         };
-        let ok = self.hasher.verify(password, account.as_ref().map(|a| a.password_hash.as_str())).await;
+        let checked = self.hasher.verify_queued(password, account.as_ref().map(|a| a.password_hash.as_str())).await;
+        let Ok(ok) = checked else {
+            // Not checked: the failure counted in advance against the
+            // account is taken back. Against the address it stays.
+            if let Some(a) = account.as_ref().filter(|_| reserved.is_some()) {
+                self.store.refund_failure(a.id, self.lockout.max_failures).await?;
+            }
+            return Ok(Step::Busy);
+        };
         let why = match &account {
             None => Failure::Unknown,
             Some(a) if a.disabled_at.is_some() => Failure::Disabled,

@@ -91,6 +91,7 @@ status-locked = Locked
 login-title = Sign in
 login-submit = Sign in
 login-failed = The user ID or password is incorrect
+login-busy = Too many sign-ins are waiting right now. Please try again in a few seconds.
 login-expired = You were signed out after a period of inactivity. Please sign in again.
 login-taken = This user ID is taken. Choose another.
 totp-login-title = Enter your code

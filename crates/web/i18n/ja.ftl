@@ -91,6 +91,7 @@ status-locked = ロック中
 login-title = ログイン
 login-submit = ログインする
 login-failed = ユーザIDもしくはパスワードが違います
+login-busy = ただいまサインインが混み合っています。数秒おいてから、もう一度お試しください。
 login-expired = 一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。
 login-taken = このユーザIDは既に使われています。別のユーザIDを指定してください。
 totp-login-title = 確認コードの入力

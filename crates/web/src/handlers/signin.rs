@@ -29,6 +29,8 @@ struct LoginPage<'a> {
     login: String,
     failed: bool,
     expired: bool,
+    /// Too many sign-ins wait for their check: try again shortly.
+    busy: bool,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +43,7 @@ pub async fn login_form(page: Page, q: Query<LoginQuery>) -> Result<Response, Ap
         return Ok(Redirect::to("/dashboard").into_response());
     }
     let p = page.ctx_form().await?;
-    html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some() })
+    html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some(), busy: false })
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +81,14 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
             refuse(&page, typed).await
         }
         Step::Refused | Step::Retry => refuse(&page, typed).await,
+        Step::Busy => {
+            page.refused(&meta.addr(), "signin_busy", "/login").await;
+            let p = page.ctx_form().await?;
+            let mut res = html(LoginPage { p, login: typed, failed: false, expired: false, busy: true })?;
+            *res.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            Ok(res)
+        }
     }
 }
 
@@ -128,7 +138,7 @@ async fn to_the_end(task: tokio::task::JoinHandle<Result<Step, mamori_store::Sto
 /// The sign-in page again with the one message for every failure (item 39).
 async fn refuse(page: &Page, login: String) -> Result<Response, AppError> {
     let p = page.ctx_form().await?;
-    html(LoginPage { p, login, failed: true, expired: false })
+    html(LoginPage { p, login, failed: true, expired: false, busy: false })
 }
 
 /// Both factors passed (and recorded): a new session id (fixation), a new

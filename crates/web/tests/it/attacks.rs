@@ -765,6 +765,64 @@ async fn a_signed_in_person_s_forged_posts_are_recorded_each_up_to_twenty_a_minu
     }
 }
 
+/// Sign-ins from more /64s than the address throttle holds back (an IPv6
+/// block has millions): each runs to its end even when its client gives
+/// up, so they piled up without end behind the password checks, every
+/// real person's sign-in behind them. Now the checks' queue holds
+/// `max_waiting` (32 a core); with every check's turn held, that many
+/// wait, and the next twenty, all for a real account, are answered 503
+/// "busy" at once: not checked, not counted against the account (twenty
+/// failures would have locked it), the queue no longer. Released, the
+/// waiting ones are checked and refused as usual, exactly that many
+/// checks, and the person's password is taken.
+#[tokio::test]
+async fn sign_ins_past_the_bounded_queue_of_checks_are_told_to_retry_unchecked_and_uncounted() {
+    let opts = Options { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..Options::default() };
+    for app in App::each(opts).await {
+        let org = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (person, _) = app.user("vendor-a", Role::Vendor, Some(org)).await;
+        let c = app.client_on("/login").await;
+        let post = |login: String, password: &'static str, k: usize| {
+            let form = [("login", login), ("password", password.into()), ("csrf_token", c.token())];
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", &app.base);
+            let r = r.header("x-forwarded-for", format!("2001:db8:{k:x}::1")).form(&form).send();
+            async move {
+                let r = r.await.unwrap();
+                (r.status(), r.text().await.unwrap())
+            }
+        };
+        let hasher = app.state.hasher.clone();
+        let (max, checks) = (hasher.max_waiting(), hasher.checks());
+        let held = hasher.hold_every_turn().await;
+        let waiting: Vec<_> =
+            (0..max as usize).map(|k| tokio::spawn(post(format!("nobody-{k}"), "Wrong-Guess-1", k))).collect();
+        for _ in 0..200 {
+            if hasher.waiting() == max {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(hasher.waiting(), max, "{}: the queue is full", app.backend);
+        for k in 0..20 {
+            let (status, body) = post("vendor-a".into(), "Wrong-Guess-1", 1_000 + k).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}: {body}", app.backend);
+            assert!(body.contains("ただいまサインインが混み合っています") && !body.contains(FAILED), "{body}");
+        }
+        assert_eq!(hasher.waiting(), max, "{}: the queue no longer", app.backend);
+        let a = app.store.account_by_id(person).await.unwrap().unwrap();
+        assert_eq!((a.failed_count, a.locked_until), (0, None), "{}: uncounted", app.backend);
+        drop(held);
+        for w in waiting {
+            let (status, body) = w.await.unwrap();
+            assert!(status == StatusCode::OK && body.contains(FAILED), "{}: {status} {body}", app.backend);
+        }
+        assert_eq!(hasher.checks() - checks, max, "{}: the queue's, checked; the rest, not", app.backend);
+        let (status, _) = post("vendor-a".into(), PASSWORD, 2_000).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{}: the person's password is taken", app.backend);
+        app.close().await;
+    }
+}
+
 /// Someone who has a person's password but not their second factor sends
 /// it again and again from one address: each was a password check (the
 /// hashing that everyone's sign-in waits for), a new session and an
