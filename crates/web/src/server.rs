@@ -91,6 +91,7 @@ pub async fn serve(
         exempt: trusted_proxies,
         open: Mutex::default(),
     });
+    let mut refused = RefusedLog::default();
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -105,11 +106,11 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let Some(counted) = PerAddress::admit(&per_address, peer.ip()) else {
-            tracing::warn!(%peer, "connection limit of one address reached; connection refused");
+            refused.note(peer, "connection limit of one address reached; connection refused");
             continue;
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "connection limit reached; connection refused");
+            refused.note(peer, "connection limit reached; connection refused");
             continue;
         };
         let acceptor = acceptor.clone();
@@ -161,5 +162,26 @@ pub async fn serve(
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("requests still running after {:?}; closing them", limits.shutdown_grace);
         }
+    }
+}
+
+/// Refused connections, logged at most once a second with the number left
+/// unlogged since: a flood of connections wrote one line each, and the
+/// log waits for its writer, so a slow one held up the accept loop.
+#[derive(Default)]
+struct RefusedLog {
+    last: Option<std::time::Instant>,
+    unlogged: u64,
+}
+
+impl RefusedLog {
+    fn note(&mut self, peer: std::net::SocketAddr, what: &'static str) {
+        let now = std::time::Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+            self.unlogged += 1;
+            return;
+        }
+        tracing::warn!(%peer, more = self.unlogged, "{what} ({} more refused since the last line)", self.unlogged);
+        (self.last, self.unlogged) = (Some(now), 0);
     }
 }

@@ -73,6 +73,50 @@ async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
     assert!(ok, "no connection served after one was closed");
 }
 
+/// A flood of connections over the limit wrote one log line each, and the
+/// log waits for its writer: a slow one held up the accept loop. Refusals
+/// are logged at most once a second, each line with the number refused
+/// since the one before; the server serves on.
+#[tokio::test]
+async fn a_flood_of_refused_connections_is_logged_once_a_second_with_the_count() {
+    let s =
+        Server::start(Opts::default().args(&["--max-connections", "2", "--max-connections-per-address", "2"])).await;
+    let held = (tls_connect(&s).await.unwrap(), tls_connect(&s).await.unwrap());
+    let started = std::time::Instant::now();
+    let addr = format!("127.0.0.1:{}", s.port());
+    for _ in 0..500 {
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        // Closed by the server at once: read to its end.
+        let mut byte = [0u8; 1];
+        let _ = tokio::time::timeout(Duration::from_secs(2), tokio::io::AsyncReadExt::read(&mut tcp, &mut byte)).await;
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    // One more, past a second, tells the count of the rest.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(tls_connect(&s).await.is_err());
+    // (lines, refusals logged or counted)
+    let tally = |logs: &str| {
+        let lines: Vec<&str> = logs.lines().filter(|l| l.contains("connection refused")).collect();
+        let counted: u64 =
+            lines.iter().filter_map(|l| l.split('(').nth(1)?.split(' ').next()?.parse::<u64>().ok()).sum();
+        (lines.len() as u64, counted + lines.len() as u64)
+    };
+    let logs = s.logs_until(|l| tally(l).1 >= 501).await;
+    let (lines, total) = tally(&logs);
+    assert!(lines >= 2 && lines <= seconds + 2, "{lines} lines in {seconds} s:\n{logs}");
+    assert_eq!(total, 501, "every refusal logged or counted:\n{logs}");
+    drop(held);
+    let mut served = false;
+    for _ in 0..50 {
+        if tls_connect(&s).await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "served again");
+}
+
 /// A client that sends requests and never reads the answers (a receive
 /// window of almost nothing, a thousand requests pipelined) held its
 /// connection for ever: the server waited on the write without end, and
