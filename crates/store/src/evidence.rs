@@ -254,17 +254,36 @@ impl Store {
         row.map(EvidenceRow::into_record).transpose()
     }
 
-    /// The bytes of a file, and the audit event of its download.
+    /// The bytes of a file, once the audit event of its download is
+    /// written ([`Store::read_stored_file`]).
     pub async fn download_evidence(&self, ctx: &Ctx, e: &Evidence) -> Result<Vec<u8>, StoreError> {
-        let mut tx = self.begin().await?;
-        let bytes: Vec<u8> = with_conn!(tx, c => {
-            sqlx::query_scalar("SELECT content FROM evidence_content WHERE evidence_id = $1").bind(e.id).fetch_one(c).await?
-        });
-        let bytes = tx.keys().open_bytes("evidence_content.content", &bytes)?;
         let ev = ctx
             .event_on(Action::EvidenceDownloaded, "evidence", e.id)
             .changes(Changes::new().with("system_id", e.system_id).with("number", e.number));
-        tx.commit_audited(ctx.now, ev).await?;
+        self.read_stored_file(StoredFile::Evidence, e.id, ctx.now, ev).await
+    }
+
+    /// A stored file's bytes, read and decrypted on a reading connection
+    /// (SQLite's one writer is not held while megabytes are read), given
+    /// only once `downloaded`, its audit event, is written.
+    pub(crate) async fn read_stored_file(
+        &self,
+        file: StoredFile,
+        id: i64,
+        now: time::OffsetDateTime,
+        downloaded: NewEvent,
+    ) -> Result<Vec<u8>, StoreError> {
+        let (sql, what) = match file {
+            StoredFile::Evidence => {
+                ("SELECT content FROM evidence_content WHERE evidence_id = $1", "evidence_content.content")
+            }
+            StoredFile::Document => {
+                ("SELECT content FROM document_content WHERE revision_id = $1", "document_content.content")
+            }
+        };
+        let sealed: Vec<u8> = with_read_conn!(self, c => sqlx::query_scalar(sql).bind(id).fetch_one(c).await?)?;
+        let bytes = self.keys().open_bytes(what, &sealed)?;
+        self.audit_record(now, downloaded).await?;
         Ok(bytes)
     }
 
@@ -325,4 +344,11 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Where a file's content is kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StoredFile {
+    Evidence,
+    Document,
 }

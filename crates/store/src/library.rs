@@ -653,16 +653,10 @@ impl Store {
 
     /// The bytes of a revision, and the audit event of its download.
     pub async fn download_document(&self, ctx: &Ctx, r: &DocRevision) -> Result<Vec<u8>, StoreError> {
-        let mut tx = self.begin().await?;
-        let bytes: Vec<u8> = with_conn!(tx, c => {
-            sqlx::query_scalar("SELECT content FROM document_content WHERE revision_id = $1").bind(r.id).fetch_one(c).await?
-        });
-        let bytes = tx.keys().open_bytes("document_content.content", &bytes)?;
         let ev = ctx
             .event_on(Action::DocumentDownloaded, "document", r.document_id)
             .changes(Changes::new().with("revision", r.revision));
-        tx.commit_audited(ctx.now, ev).await?;
-        Ok(bytes)
+        self.read_stored_file(crate::evidence::StoredFile::Document, r.id, ctx.now, ev).await
     }
 
     /// Newest revisions whose expiry date is on or before `until`
