@@ -359,14 +359,22 @@ impl Work {
                     .await
                     .map_err(|e| e.to_string())?;
                 let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
-                let (jobs, signins) = store
-                    .purge_housekeeping(&ctx, now - KEEP_DONE, now - KEEP_FAILED, now - KEEP_FAILED_SIGNINS)
+                // Acknowledged alerts are kept as long as the audit log.
+                let alerts_before = now - self.audit.retention;
+                let (jobs, signins, alerts) = store
+                    .purge_housekeeping(
+                        &ctx,
+                        now - KEEP_DONE,
+                        now - KEEP_FAILED,
+                        now - KEEP_FAILED_SIGNINS,
+                        alerts_before,
+                    )
                     .await
                     .map_err(|e| e.to_string())?;
                 let events = purged.map_or(0, |(n, _)| n);
                 Ok(format!(
-                    "監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件と失敗したサインイン {signins} 件を削除 \
-                     (events archived, job runs and failed sign-ins removed)"
+                    "監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件、失敗したサインイン {signins} 件、\
+                     対応済みの古い警告 {alerts} 件を削除 (events archived, job runs, failed sign-ins and old alerts removed)"
                 ))
             }
             JobKind::SendReminders => {

@@ -220,29 +220,46 @@ impl Store {
     }
 
     /// The daily housekeeping: removes the finished job runs
-    /// ([`Store::purge_jobs`]) and the failed sign-in attempts
-    /// ([`Store::purge_failed_attempts`]) past their keeping, with one audit
-    /// event saying how many, in one transaction (no event when none went).
-    /// Returns (job runs, failed sign-ins).
+    /// ([`Store::purge_jobs`]), the failed sign-in attempts
+    /// ([`Store::purge_failed_attempts`]), and the alerts acknowledged and
+    /// quiet since `alerts_before` with every delivery attempt older than
+    /// it, past their keeping, with one audit event saying how many, in
+    /// one transaction (no event when none went). Returns (job runs,
+    /// failed sign-ins, alerts).
     pub async fn purge_housekeeping(
         &self,
         ctx: &Ctx,
         done_before: OffsetDateTime,
         failed_before: OffsetDateTime,
         signins_before: OffsetDateTime,
-    ) -> Result<(u64, u64), StoreError> {
+        alerts_before: OffsetDateTime,
+    ) -> Result<(u64, u64, u64), StoreError> {
         let mut tx = self.begin().await?;
         let jobs = delete_jobs(&mut tx, done_before, failed_before).await?;
         let signins = crate::accounts::delete_failed_attempts(&mut tx, signins_before).await?;
-        if jobs + signins == 0 {
+        let alerts = delete_alerts(&mut tx, alerts_before).await?;
+        if jobs + signins + alerts == 0 {
             tx.commit().await?;
         } else {
             let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::HousekeepingPurged, Outcome::Success)
-                .changes(Changes::new().with("job_runs", jobs).with("failed_signins", signins));
+                .changes(Changes::new().with("job_runs", jobs).with("failed_signins", signins).with("alerts", alerts));
             tx.commit_audited(ctx.now, ev).await?;
         }
-        Ok((jobs, signins))
+        Ok((jobs, signins, alerts))
     }
+}
+
+/// Alerts acknowledged and last seen before `before`, and delivery attempts
+/// made before it (an alert's go with it): without this, alerts raised
+/// by anyone (a sign-in spraying from ever new addresses) stayed for good.
+async fn delete_alerts(tx: &mut Tx, before: OffsetDateTime) -> Result<u64, StoreError> {
+    let before = to_unix_micros(before);
+    let old = "SELECT id FROM alert WHERE acknowledged_at_us < $1 AND last_seen_us < $1";
+    Ok(with_conn!(tx, c => {
+        sqlx::query(&format!("DELETE FROM notification WHERE at_us < $1 OR alert_id IN ({old})"))
+            .bind(before).execute(&mut *c).await?;
+        sqlx::query(&format!("DELETE FROM alert WHERE id IN ({old})")).bind(before).execute(&mut *c).await?.rows_affected()
+    }))
 }
 
 async fn delete_jobs(

@@ -154,10 +154,15 @@ async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_k
 
 /// The daily housekeeping removes old job runs and failed sign-ins with one
 /// audit event saying how many, in the same transaction: they went with no
-/// word in the log before. A run that removes nothing writes nothing.
+/// word in the log before. A run that removes nothing writes nothing. It
+/// removes the alerts acknowledged and quiet since the cutoff too, with
+/// their delivery attempts (they stayed for good, however many anyone
+/// raised); an open alert, or one acknowledged since, stays.
 #[tokio::test]
 async fn housekeeping_records_what_it_removed_in_the_audit_log() {
     use mamori_core::jobs::JobKind;
+    use mamori_core::monitoring::Severity;
+    use mamori_store::notify::Attempt;
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
         let old = now - Duration::days(100);
@@ -168,8 +173,26 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
         db.store.finish_job(old, &job, Ok("ok".into())).await.unwrap();
         let ctx = crate::system_ctx(now);
         let cutoff = now - Duration::days(90);
-        assert_eq!(db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff).await.unwrap(), (1, 1), "{}", db.name);
-        assert_eq!(db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff).await.unwrap(), (0, 0), "{}", db.name);
+        let raise = async |at: OffsetDateTime, subject: &str, acknowledged: bool| {
+            let id = db.store.raise_alert(at, "signin.spraying", Severity::Warning, subject, "").await.unwrap();
+            let sent = Attempt { channel: "mail", recipient: "admin (1 件)".into(), ok: true, error: String::new() };
+            db.store.record_deliveries(Some(id), at, &[sent]).await.unwrap();
+            if acknowledged {
+                db.store.acknowledge_alert(&crate::system_ctx(at), id).await.unwrap();
+            }
+            id
+        };
+        raise(old, "203.0.113.1", true).await;
+        let open = raise(old, "203.0.113.2", false).await;
+        let recent = raise(now, "203.0.113.3", true).await;
+        let purge = async || db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff, cutoff).await.unwrap();
+        assert_eq!(purge().await, (1, 1, 1), "{}", db.name);
+        assert_eq!(purge().await, (0, 0, 0), "{}", db.name);
+        let left: Vec<i64> = db.store.alerts(false).await.unwrap().iter().map(|a| a.id).collect();
+        assert_eq!(left.len(), 2, "{}: {left:?}", db.name);
+        assert!(left.contains(&open) && left.contains(&recent), "{}", db.name);
+        let deliveries = db.store.deliveries(10).await.unwrap();
+        assert_eq!(deliveries.iter().map(|d| d.alert_id).collect::<Vec<_>>(), [Some(recent)], "{}", db.name);
         let events: Vec<_> = db
             .store
             .audit_recent(50)
@@ -181,8 +204,8 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
         assert_eq!(events.len(), 1, "{}: one event, none for the empty run", db.name);
         let changes: serde_json::Value = serde_json::from_str(&events[0].record.changes).unwrap();
         assert_eq!(
-            (changes["job_runs"].as_u64(), changes["failed_signins"].as_u64()),
-            (Some(1), Some(1)),
+            (changes["job_runs"].as_u64(), changes["failed_signins"].as_u64(), changes["alerts"].as_u64()),
+            (Some(1), Some(1), Some(1)),
             "{}",
             db.name
         );
