@@ -62,15 +62,18 @@ async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
     assert!(tls_connect(&s).await.is_err(), "a third connection was served");
     drop(first);
     // The slot is given back when the first connection's task ends.
-    let mut ok = false;
+    assert!(served_again(&s).await, "no connection served after one was closed");
+}
+
+/// Is a connection served within a few seconds?
+async fn served_again(s: &Server) -> bool {
     for _ in 0..50 {
-        if tls_connect(&s).await.is_ok() {
-            ok = true;
-            break;
+        if tls_connect(s).await.is_ok() {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(ok, "no connection served after one was closed");
+    false
 }
 
 /// A flood of connections over the limit wrote one log line each, and the
@@ -106,15 +109,7 @@ async fn a_flood_of_refused_connections_is_logged_once_a_second_with_the_count()
     assert!(lines >= 2 && lines <= seconds + 2, "{lines} lines in {seconds} s:\n{logs}");
     assert_eq!(total, 501, "every refusal logged or counted:\n{logs}");
     drop(held);
-    let mut served = false;
-    for _ in 0..50 {
-        if tls_connect(&s).await.is_ok() {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(served, "served again");
+    assert!(served_again(&s).await, "served again");
 }
 
 /// A client that sends requests and never reads the answers (a receive

@@ -355,6 +355,18 @@ async fn people_to_mail(data: &std::path::Path) -> (mamori_store::Store, i64, ma
     (store, id, input)
 }
 
+/// The office ends the review of system `id`'s `round`: `returned` sent
+/// back (with a comment carrying a header injection), the rest approved.
+async fn return_these(store: &mamori_store::Store, id: i64, round: i64, returned: &[u32]) {
+    use mamori_core::checklist::Review;
+    let ctx = crate::harness::system_ctx();
+    for a in store.answers(id, round).await.unwrap() {
+        let review = if returned.contains(&a.number) { Review::Returned } else { Review::Approved };
+        store.decide(&ctx, id, a.number, a.revision, review, "証跡を\r\nBcc: x").await.unwrap();
+    }
+    store.finish_review(&ctx, id).await.unwrap();
+}
+
 /// The review's steps by mail, as they happen: the last part submitted
 /// reaches the security office (not the first part); items returned reach
 /// the people of the organisation that answers them, with the item
@@ -411,15 +423,7 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
 
     // Two of the vendor's items returned: the vendor's people hear which.
     let returned: Vec<u32> = parts.numbers_of(vendor).into_iter().take(2).collect();
-    for a in store.answers(id, 1).await.unwrap() {
-        let review = if returned.contains(&a.number) {
-            mamori_core::checklist::Review::Returned
-        } else {
-            mamori_core::checklist::Review::Approved
-        };
-        store.decide(&ctx, id, a.number, a.revision, review, "証跡を\r\nBcc: x").await.unwrap();
-    }
-    store.finish_review(&ctx, id).await.unwrap();
+    return_these(&store, id, 1, &returned).await;
     let mails = smtp.wait_for(2, 20).await;
     let bodies = check(&mails, 1, &vendor_only, "[mamori] チェックリストの回答が差し戻されました");
     let items = format!("差し戻された項目: No.{}, No.{}\n", returned[0], returned[1]);
@@ -460,15 +464,7 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
     let due = time::OffsetDateTime::now_utc().date() + time::Duration::days(60);
     store.start_round(&ctx, id, Some(due)).await.unwrap();
     store.submit_system(&ctx, id).await.unwrap();
-    for a in store.answers(id, 2).await.unwrap() {
-        let review = if returned.contains(&a.number) {
-            mamori_core::checklist::Review::Returned
-        } else {
-            mamori_core::checklist::Review::Approved
-        };
-        store.decide(&ctx, id, a.number, a.revision, review, "").await.unwrap();
-    }
-    store.finish_review(&ctx, id).await.unwrap();
+    return_these(&store, id, 2, &returned).await;
     let other = store.organisations().await.unwrap().into_iter().find(|o| o.name == "ベンダーB").unwrap().id;
     let moved = mamori_store::systems::SystemInput { vendor_id: Some(other), ..input.clone() };
     store.update_system(&ctx, id, &moved).await.unwrap();
