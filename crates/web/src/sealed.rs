@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_files::sealed::PASSWORD_MIN;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tower_sessions::Session;
 
 /// The downloads that may be sealed: each also answers a POST.
@@ -36,6 +37,43 @@ pub fn is_download(path: &str) -> bool {
 
 /// The largest download sealed (an audit export of years is the biggest).
 const SEAL_MAX: usize = 512 << 20;
+
+/// Sealed downloads made at once. Each holds its file and its ZIP in
+/// memory (up to twice [`SEAL_MAX`]), so the others wait their turn; the
+/// ZIP's encryption runs off the request workers.
+pub const SEALING_AT_ONCE: usize = 2;
+static SEALING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SEALING_AT_ONCE);
+static SEALING_NOW: AtomicUsize = AtomicUsize::new(0);
+static SEALING_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// The most sealed downloads made at once since start.
+pub fn sealing_peak() -> usize {
+    SEALING_PEAK.load(Ordering::SeqCst)
+}
+
+/// Holds every turn until dropped, so that sealed downloads wait: for
+/// tests of the turns.
+#[doc(hidden)]
+pub async fn hold_every_turn() -> tokio::sync::SemaphorePermit<'static> {
+    SEALING.acquire_many(SEALING_AT_ONCE as u32).await.expect("the semaphore is never closed")
+}
+
+/// One sealed download being made, counted until dropped.
+struct Sealing;
+
+impl Sealing {
+    fn start() -> Sealing {
+        let now = SEALING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
+        SEALING_PEAK.fetch_max(now, Ordering::SeqCst);
+        Sealing
+    }
+}
+
+impl Drop for Sealing {
+    fn drop(&mut self) {
+        SEALING_NOW.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
@@ -75,6 +113,10 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
     };
     let origin = crate::context::origin_of(&parts.extensions);
     let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
+    let Ok(_turn) = SEALING.acquire().await else {
+        return AppError::Internal("the sealing turns are closed".into()).into_response();
+    };
+    let _counted = Sealing::start();
     parts.method = Method::GET;
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -87,9 +129,12 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
     let Ok(file) = to_bytes(res.into_body(), SEAL_MAX).await else {
         return AppError::Internal("the export is too large to seal".into()).into_response();
     };
-    let sealed = match mamori_files::sealed::zip(&name, &file, &password) {
-        Ok(z) => z,
-        Err(e) => return AppError::Internal(format!("zip: {e}")).into_response(),
+    let zip_name = name.clone();
+    let sealed = tokio::task::spawn_blocking(move || mamori_files::sealed::zip(&zip_name, &file, &password)).await;
+    let sealed = match sealed {
+        Ok(Ok(z)) => z,
+        Ok(Err(e)) => return AppError::Internal(format!("zip: {e}")).into_response(),
+        Err(_) => return AppError::Internal("zip: the task stopped".into()).into_response(),
     };
     let event = NewEvent::new(user.actor(), origin, Action::ExportSealed, Outcome::Success)
         .target("export", route)

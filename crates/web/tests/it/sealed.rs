@@ -157,3 +157,49 @@ async fn a_sealed_export_s_entry_is_one_file_name_and_its_way_back_stays_on_the_
     );
     app.close().await;
 }
+
+/// Sealed downloads hold their file and its ZIP in memory (an audit export
+/// of years is hundreds of megabytes), and any number were made at once,
+/// each encrypted on a request worker. They now take turns,
+/// `SEALING_AT_ONCE` at a time: with every turn held, a sealed download
+/// waits, and goes on when a turn is free; of eight asked at once, each is
+/// a whole ZIP that opens, and no more than two were made at once.
+#[tokio::test]
+async fn sealed_downloads_take_turns_two_at_a_time_and_each_waits_for_its_own() {
+    use mamori_web::sealed::{hold_every_turn, sealing_peak, SEALING_AT_ONCE};
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, _) = supplied_system(&app, "申請受付システム").await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    officer.get(&format!("/systems/{sys}")).await;
+    let token = officer.csrf.lock().unwrap().clone();
+    let seal = || {
+        let form = [
+            ("zip_password", PASSWORD.to_owned()),
+            ("zip_password_confirm", PASSWORD.to_owned()),
+            ("csrf_token", token.clone()),
+        ];
+        let r = officer.http.post(format!("{}/systems/{sys}/report.xlsx", officer.base));
+        let sent = r.header("origin", &officer.base).form(&form).send();
+        async move {
+            let r = sent.await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let bytes = r.bytes().await.unwrap().to_vec();
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+            let mut xlsx = Vec::new();
+            zip.by_index_decrypt(0, PASSWORD.as_bytes()).unwrap().read_to_end(&mut xlsx).unwrap();
+            xlsx.len()
+        }
+    };
+    let held = hold_every_turn().await;
+    let waiting = tokio::spawn(seal());
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "made while every turn was held");
+    drop(held);
+    assert!(waiting.await.unwrap() > 0, "made once a turn was free");
+    let all: Vec<_> = (0..8).map(|_| tokio::spawn(seal())).collect();
+    for one in all {
+        assert!(one.await.unwrap() > 0);
+    }
+    assert!((1..=SEALING_AT_ONCE).contains(&sealing_peak()), "{} at once", sealing_peak());
+    app.close().await;
+}
