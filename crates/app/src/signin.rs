@@ -117,6 +117,9 @@ impl Attempt<'_> {
             if let Some(a) = account.as_ref().filter(|_| reserved.is_some()) {
                 self.store.refund_failure(a.id, self.lockout.max_failures).await?;
             }
+            // As long as a check: the answer does not tell a known ID
+            // (whose count is taken back) from an unknown one.
+            self.hasher.pad(started).await;
             return Ok(Step::Busy);
         };
         let why = match &account {
