@@ -13,31 +13,30 @@ use mamori_store::accounts::Account;
 use mamori_store::notices::Notice;
 use std::collections::BTreeSet;
 
+/// The enabled department and vendor accounts of `orgs`.
+fn answering<'a>(accounts: &'a [Account], orgs: &'a BTreeSet<i64>) -> impl Iterator<Item = &'a Account> {
+    accounts.iter().filter(|a| {
+        a.disabled_at.is_none()
+            && matches!(a.role, Role::Department | Role::Vendor)
+            && a.organisation_id.is_some_and(|org| orgs.contains(&org))
+    })
+}
+
 /// The addresses of the enabled department and vendor accounts of `orgs`.
 pub(crate) fn of_organisations(accounts: &[Account], orgs: &BTreeSet<i64>) -> Vec<String> {
-    accounts
-        .iter()
-        .filter(|a| a.disabled_at.is_none() && matches!(a.role, Role::Department | Role::Vendor))
-        .filter(|a| a.organisation_id.is_some_and(|org| orgs.contains(&org)))
-        .map(|a| a.email.clone())
-        .collect()
+    answering(accounts, orgs).map(|a| a.email.clone()).collect()
 }
 
 /// Who hears `n`: its organisation's people, or the security office;
 /// only those who may see the system as it is now (`parties`): an
 /// organisation taken off the system since the step hears nothing of it.
 pub(crate) fn recipients(accounts: &[Account], n: &Notice, parties: &Parties) -> Vec<String> {
+    let orgs: BTreeSet<i64> = n.organisation_id.into_iter().collect();
     let to: Vec<&Account> = match n.organisation_id {
-        Some(org) => accounts
-            .iter()
-            .filter(|a| matches!(a.role, Role::Department | Role::Vendor) && a.organisation_id == Some(org))
-            .collect(),
-        None => accounts.iter().filter(|a| a.role == Role::SecurityOfficer).collect(),
+        Some(_) => answering(accounts, &orgs).collect(),
+        None => accounts.iter().filter(|a| a.disabled_at.is_none() && a.role == Role::SecurityOfficer).collect(),
     };
-    to.into_iter()
-        .filter(|a| a.disabled_at.is_none() && Scope::of(a.role, a.organisation_id).allows(parties))
-        .map(|a| a.email.clone())
-        .collect()
+    to.into_iter().filter(|a| Scope::of(a.role, a.organisation_id).allows(parties)).map(|a| a.email.clone()).collect()
 }
 
 /// The fixed subject and the body of `n` about the system `name`.

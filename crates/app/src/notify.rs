@@ -179,12 +179,8 @@ impl Notifier {
         let to = crate::notices::recipients(&store.accounts().await?, n, &s.input.parties());
         let name = s.input.name;
         let (subject, body) = crate::notices::text(self.origin(), n, &name);
-        let attempt = match self.mail_people(&to, &subject, &body).await {
-            Some(a) => a,
-            None => return Ok(()),
-        };
-        let done = to.is_empty();
-        store.record_notice(n, now, &[attempt], &name, done).await
+        let Some(attempt) = self.mail_people(&to, &subject, &body).await else { return Ok(()) };
+        store.record_notice(n, now, &[attempt], &name, to.is_empty()).await
     }
 
     /// A test message on every channel, recorded like any other.

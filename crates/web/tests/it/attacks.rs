@@ -756,6 +756,7 @@ async fn a_signed_in_person_s_forged_posts_are_recorded_each_up_to_twenty_a_minu
         let after = rejected().await;
         let counted = one_for_the_other_80(&after, app.backend);
         assert!(counted.record.changes.contains("/systems/{id}/submit"), "{}", counted.record.changes);
+        assert!(counted.record.changes.contains("\"account_id\""), "whose: {}", counted.record.changes);
         app.close().await;
     }
 }
