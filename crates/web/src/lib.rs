@@ -7,6 +7,7 @@
 mod assets;
 mod auth;
 pub mod client;
+pub mod comparisons;
 mod context;
 mod csrf;
 mod download;
@@ -161,6 +162,8 @@ pub struct Shared {
     /// The key that signs visitors' CSRF tokens ([`csrf`]), made once per
     /// installation and kept in the database; set by [`AppState::prepare`].
     pub csrf_key: Arc<std::sync::OnceLock<Arc<[u8]>>>,
+    /// Catalog comparisons, made one at a time and kept.
+    pub comparisons: comparisons::Comparisons,
 }
 
 impl AppState {
@@ -175,6 +178,7 @@ impl AppState {
             hasher: Arc::new(mamori_app::passwords::Hasher::new()),
             refusals: Arc::new(refusals::Refusals::default()),
             csrf_key: Default::default(),
+            comparisons: comparisons::Comparisons::default(),
         };
         AppState { store, shared: Arc::new(shared) }
     }

@@ -9,12 +9,14 @@ use mamori_app::catalog as catalog_op;
 use mamori_core::catalog::RowError;
 use mamori_store::catalog::ImportOutcome;
 
+use crate::comparisons::{segments, Compared, FieldChange};
 use crate::error::AppError;
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::Query;
 use mamori_core::catalog::{CatalogFile, RequirementDef};
 use serde::Deserialize;
+use std::sync::Arc;
 
 // ----- catalog ------------------------------------------------------------------------------
 
@@ -26,24 +28,10 @@ struct CatalogPage<'a> {
     version: i64,
     versions: Vec<(i64, String)>,
     rows: Vec<ReqRow>,
-    diff: Vec<String>,
-    /// Each changed field of each changed requirement, old and new side by side.
-    changes: Vec<FieldChange>,
+    /// The comparison asked for, if any: each changed field of each changed
+    /// requirement, old and new side by side.
+    compared: Arc<Compared>,
     can_import: bool,
-}
-
-/// A part of a text in a comparison: unchanged, or only on this side.
-pub struct Segment {
-    pub changed: bool,
-    pub text: String,
-}
-
-/// One field of one requirement, before and after.
-pub struct FieldChange {
-    pub number: u32,
-    pub field: String,
-    pub old: Vec<Segment>,
-    pub new: Vec<Segment>,
 }
 
 /// A field as people read it (conditions in words, checks by name).
@@ -96,37 +84,12 @@ fn field_key(field: &str) -> &'static str {
 }
 
 /// How long one comparison of two catalog versions may work on the
-/// differences (on a request worker); past it, a field's text is shown
-/// changed as a whole.
+/// differences; past it, a field's text is shown changed as a whole.
 const COMPARE_FOR: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Old and new text, each cut into what both share and what only it has
-/// (character by character: Japanese has no spaces between words). Past
-/// `deadline`, the finer differences are given up for a coarser answer.
-fn segments(old: &str, new: &str, deadline: std::time::Instant) -> (Vec<Segment>, Vec<Segment>) {
-    let diff = similar::TextDiff::configure().deadline(deadline).diff_chars(old, new);
-    let (mut o, mut n): (Vec<Segment>, Vec<Segment>) = (Vec::new(), Vec::new());
-    let push = |side: &mut Vec<Segment>, changed: bool, text: &str| match side.last_mut() {
-        Some(last) if last.changed == changed => last.text.push_str(text),
-        _ => side.push(Segment { changed, text: text.to_owned() }),
-    };
-    for change in diff.iter_all_changes() {
-        let text = change.value();
-        match change.tag() {
-            similar::ChangeTag::Equal => {
-                push(&mut o, false, text);
-                push(&mut n, false, text);
-            }
-            similar::ChangeTag::Delete => push(&mut o, true, text),
-            similar::ChangeTag::Insert => push(&mut n, true, text),
-        }
-    }
-    (o, n)
-}
 
 /// What changed from `old` to `new`: one line per added, removed or
 /// changed requirement, and each changed field side by side.
-fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> (Vec<String>, Vec<FieldChange>) {
+fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> Compared {
     let mut diff = Vec::new();
     let mut changes = Vec::new();
     let deadline = std::time::Instant::now() + COMPARE_FOR;
@@ -149,7 +112,24 @@ fn compare(t: &crate::i18n::Tr, old: &CatalogFile, new: &CatalogFile) -> (Vec<St
     if diff.is_empty() {
         diff.push(t.get("catalog-diff-none"));
     }
-    (diff, changes)
+    Compared { lines: diff, changes }
+}
+
+/// `compare` made off the request workers, in the page's language.
+async fn compared(
+    page: &Page,
+    old: Arc<CatalogFile>,
+    new: Arc<CatalogFile>,
+    versions: Option<(i64, i64)>,
+) -> Result<Arc<Compared>, AppError> {
+    let (i18n, lang) = (page.state.i18n.clone(), page.lang);
+    let make = move || compare(&i18n.tr(lang), &old, &new);
+    let comparisons = &page.state.comparisons;
+    let made = match versions {
+        Some((old, new)) => comparisons.of_versions((old, new, lang), make).await,
+        None => comparisons.off_workers(make).await.map(Arc::new),
+    };
+    made.map_err(|e| AppError::Internal(format!("a catalog comparison failed: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -163,12 +143,12 @@ pub async fn catalog(page: Page, who: Acting, q: Query<CatalogQuery>) -> Reply {
     let id = q.version.or(versions.first().map(|v| v.id)).ok_or(AppError::NotFound)?;
     let file = page.store.catalog_document(id).await?.ok_or(AppError::NotFound)?;
     let p = page.ctx().await?;
-    let (diff, changes) = match q.compare {
+    let compared = match q.compare {
         Some(other) => {
             let old = page.store.catalog_document(other).await?.ok_or(AppError::NotFound)?;
-            compare(&p.t, &old, &file)
+            compared(&page, old, file.clone(), Some((other, id))).await?
         }
-        None => (Vec::new(), Vec::new()),
+        None => Arc::default(),
     };
     html(CatalogPage {
         title: file.catalog.title.clone(),
@@ -180,8 +160,7 @@ pub async fn catalog(page: Page, who: Acting, q: Query<CatalogQuery>) -> Reply {
         rows: file.requirements.iter().map(|r| req_row(&p.t, r)).collect(),
         can_import: who.user.can(mamori_core::identity::Permission::ManageCatalog),
         p,
-        diff,
-        changes,
+        compared,
     })
 }
 
@@ -204,8 +183,7 @@ struct ImportPreview {
     requirements: usize,
     /// The version it is compared with, if any.
     against: Option<i64>,
-    diff: Vec<String>,
-    changes: Vec<FieldChange>,
+    compared: Arc<Compared>,
 }
 
 async fn import_page(page: &Page, errors: Vec<RowError>, preview: Option<ImportPreview>) -> Reply {
@@ -264,17 +242,17 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
         Ok(f) => f,
         Err(errors) => return import_page(&page, errors, None).await,
     };
-    let (diff, changes) = match &newest {
-        Some((_, old)) => compare(&t, old, &file),
-        None => (Vec::new(), Vec::new()),
+    let file = Arc::new(file);
+    let compared = match &newest {
+        Some((_, old)) => compared(&page, old.clone(), file.clone(), None).await?,
+        None => Arc::default(),
     };
     let preview = ImportPreview {
         title: file.catalog.title.clone(),
         label: file.catalog.version.clone(),
         requirements: file.requirements.len(),
         against: newest.map(|(v, _)| v),
-        diff,
-        changes,
+        compared,
     };
     session::set_pending_catalog(&page.session, session::PendingCatalog { yaml: file.to_yaml() }).await?;
     import_page(&page, Vec::new(), Some(preview)).await
@@ -294,27 +272,5 @@ pub async fn apply_catalog(page: Page, who: Acting) -> Reply {
     match catalog_op::import(&who.op(&page), &file).await? {
         ImportOutcome::Imported(v) => done(&page, "catalog-imported", &format!("/catalog?version={v}")).await,
         ImportOutcome::AlreadyImported(v) => done(&page, "catalog-import-same", &format!("/catalog?version={v}")).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, Instant};
-
-    fn marked(side: &[Segment]) -> Vec<(bool, &str)> {
-        side.iter().map(|s| (s.changed, s.text.as_str())).collect()
-    }
-
-    /// Two versions whose fields hold long texts of many differences kept a
-    /// request worker as long as the character diff took; past the
-    /// comparison's deadline, a field is shown changed as a whole.
-    #[test]
-    fn past_the_deadline_a_field_is_shown_changed_as_a_whole() {
-        let (old, new) = segments("X共通Y", "共通Z", Instant::now() + Duration::from_secs(60));
-        assert_eq!(marked(&old), [(true, "X"), (false, "共通"), (true, "Y")]);
-        assert_eq!(marked(&new), [(false, "共通"), (true, "Z")]);
-        let (old, new) = segments("X共通Y", "共通Z", Instant::now() - Duration::from_secs(1));
-        assert_eq!((marked(&old), marked(&new)), (vec![(true, "X共通Y")], vec![(true, "共通Z")]));
     }
 }

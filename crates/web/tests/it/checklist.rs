@@ -994,26 +994,9 @@ async fn each_dashboard_starts_with_what_its_reader_does_next() {
 async fn the_catalog_comparison_shows_each_changed_field_side_by_side_with_the_changes_marked() {
     let app = App::spawn("sqlite", Options::default()).await;
     let (viewer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
-    let first = app.store.catalog_versions().await.unwrap()[0].id;
-    let mut next = (*app.store.catalog_document(first).await.unwrap().unwrap()).clone();
-    next.catalog.version = "令和8年度版".into();
-    let r4 = next.requirements.iter_mut().find(|r| r.number == 4).unwrap();
-    let old_text = r4.text.clone();
-    r4.text = format!("{old_text}<script>alert(1)</script>年1回以上見直すこと。");
-    r4.applies_when = "web_system".into();
-    let outcome = app.store.import_catalog(&app.system_ctx(), &next).await.unwrap();
-    let second = match outcome {
-        mamori_store::catalog::ImportOutcome::Imported(id) => id,
-        other => panic!("{other:?}"),
-    };
+    let (first, second) = second_version(&app).await;
     let page = viewer.get(&format!("/catalog?version={second}&compare={first}")).await.body;
-    let table = page
-        .split("<table class=\"list diff-table\">")
-        .nth(1)
-        .expect("the side-by-side table")
-        .split("</table>")
-        .next()
-        .unwrap();
+    let table = side_by_side(&page);
     let rows: Vec<&str> = table.split("<tr><td>").skip(1).collect();
     assert_eq!(rows.len(), 2, "two fields of No.4 changed: {table}");
     assert!(rows[0].starts_with("4</td><td>内容</td>"), "{}", rows[0]);
@@ -1027,6 +1010,75 @@ async fn the_catalog_comparison_shows_each_changed_field_side_by_side_with_the_c
     assert!(rows[1].contains("<del>すべての</del>") && rows[1].contains("<ins>Web</ins>"), "in words: {}", rows[1]);
     assert!(!page.contains("<script>alert(1)"), "markup is text");
     assert!(page.contains("No.4 が変更されました(内容、適用条件)"), "{page}");
+    app.close().await;
+}
+
+/// A second catalog version: No.4's text longer (with markup) and its
+/// condition narrower. The first version's id and the second's.
+async fn second_version(app: &App) -> (i64, i64) {
+    let first = app.store.catalog_versions().await.unwrap()[0].id;
+    let mut next = (*app.store.catalog_document(first).await.unwrap().unwrap()).clone();
+    next.catalog.version = "令和8年度版".into();
+    let r4 = next.requirements.iter_mut().find(|r| r.number == 4).unwrap();
+    let old_text = r4.text.clone();
+    r4.text = format!("{old_text}<script>alert(1)</script>年1回以上見直すこと。");
+    r4.applies_when = "web_system".into();
+    match app.store.import_catalog(&app.system_ctx(), &next).await.unwrap() {
+        mamori_store::catalog::ImportOutcome::Imported(second) => (first, second),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The side-by-side table of a comparison page.
+fn side_by_side(page: &str) -> &str {
+    page.split("<table class=\"list diff-table\">")
+        .nth(1)
+        .expect("the side-by-side table")
+        .split("</table>")
+        .next()
+        .unwrap()
+}
+
+/// Any signed-in person may ask for any pair of versions, and a pair with
+/// long texts takes the diff up to its deadline: a comparison waits its
+/// turn off the request workers (other pages are served meanwhile), one is
+/// made at a time, and a pair is compared once however many ask for it.
+#[tokio::test]
+async fn a_comparison_asked_by_many_at_once_is_made_once_per_pair_one_at_a_time_while_other_pages_are_served() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+    let (v, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+    let (first, second) = second_version(&app).await;
+    let forward = format!("/catalog?version={second}&compare={first}");
+    let backward = format!("/catalog?version={first}&compare={second}");
+    let comparisons = &app.state.comparisons;
+
+    let held = comparisons.hold_turn().await;
+    let asking: Vec<_> = (0..20)
+        .map(|i| {
+            let (v, path) = (v.clone(), if i % 2 == 0 { forward.clone() } else { backward.clone() });
+            tokio::spawn(async move { v.get(&path).await })
+        })
+        .collect();
+    for _ in 0..3 {
+        assert_eq!(v.get("/dashboard").await.status, StatusCode::OK, "served while the comparisons wait");
+    }
+    assert!(asking.iter().all(|a| !a.is_finished()), "every comparison waits for the turn");
+    assert_eq!(comparisons.made(), 0);
+    drop(held);
+
+    let mut tables = std::collections::BTreeSet::new();
+    for (i, asked) in asking.into_iter().enumerate() {
+        let res = asked.await.unwrap();
+        assert_eq!(res.status, StatusCode::OK);
+        assert!(res.body.contains("No.4 が変更されました(内容、適用条件)"), "{i}: {}", res.body);
+        tables.insert((i % 2, side_by_side(&res.body).to_owned()));
+    }
+    assert_eq!(tables.len(), 2, "each pair answered alike every time");
+    assert_eq!(comparisons.made(), 2, "one comparison per pair, for twenty asking");
+    assert_eq!(comparisons.peak(), 1, "one made at a time");
+    v.get(&forward).await;
+    assert_eq!(comparisons.made(), 2, "a pair compared is kept");
     app.close().await;
 }
 
