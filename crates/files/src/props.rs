@@ -291,7 +291,9 @@ fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
 
 /// A sheet naming a cell of eleven column letters, or a range running
 /// backwards, made calamine overflow a `u32` (both found by the test above):
-/// refused as corrupt before it is read, by every reader of workbooks.
+/// refused as corrupt before it is read, by every reader of workbooks,
+/// however the reference is quoted or spaced (the check once matched only
+/// ` r="`, so `r='XFE1'` passed it).
 #[test]
 fn a_cell_reference_beyond_the_grid_is_refused_before_the_workbook_is_read() {
     let book = inventory_seeds().pop().unwrap();
@@ -313,6 +315,25 @@ fn a_cell_reference_beyond_the_grid_is_refused_before_the_workbook_is_read() {
     // A range that ends before it starts (found by the test above too).
     assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"B2:A1\"/>"));
     assert!(!crate::xlsx_guard::cell_refs_in_bounds(b"<dimension ref=\"A9:A1\"/>"));
+    // Written otherwise, as calamine reads it too: single quotes, a tab or
+    // spaces around `=`, a character reference; and XML that breaks off.
+    for hidden in [
+        &b"<dimension ref='B2:A1'/>"[..],
+        b"<c\tr=\"XFE1\"/>",
+        b"<c r = 'AAAAAAAAAAAAA1'/>",
+        b"<row r='99999999999'/>",
+        b"<c r=\"&#65;AAAAAAAAAAAA1\"/>",
+        b"<c r=\"A1\"/><c r=\"B1",
+    ] {
+        assert!(!crate::xlsx_guard::cell_refs_in_bounds(hidden), "{}", String::from_utf8_lossy(hidden));
+    }
+    let quoted = rewritten(&book, |name, text| {
+        if name.starts_with("xl/worksheets/") {
+            *text = text.replace(" r=\"A1\"", " r='XFE1'");
+        }
+    });
+    let refused = crate::inventory::read(&quoted).unwrap_err();
+    assert!(refused[0].located().contains("XFD1048576"), "{}", refused[0].located());
     assert!(crate::inventory::read(&book).is_ok(), "the workbook before the edit reads");
 }
 
@@ -374,6 +395,43 @@ fn a_workbook_whose_sheet_spans_the_grid_or_announces_billions_of_strings_is_ref
     // A small sheet is read, and refused for what it says, not its size.
     let small = crate::inventory::read(&corners((1, 1))).unwrap_err();
     assert!(!small[0].message.contains("シートの使用範囲"), "{}", small[0].message);
+}
+
+/// A workbook (a few KB deflated) whose one shared string of 2 MB is referred to by
+/// a thousand cells: calamine gives each cell its own copy, 2 GB read from
+/// a file any vendor may upload (8 MB strings would have been 8 GB, and an
+/// allocation that fails aborts the process). Every reader refuses it for
+/// its text before reading it; the same sheet with the string in a few
+/// cells reads.
+#[test]
+fn a_sheet_whose_cells_repeat_one_long_shared_string_is_refused_without_copying_it() {
+    let book = |cells: u32| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name(crate::report::META_SHEET).unwrap();
+        for row in 0..cells {
+            ws.write_string(row, 0, "短").unwrap();
+        }
+        // Excel's own limit on a cell is 32,767 characters; calamine has none.
+        rewritten(&wb.save_to_buffer().unwrap(), |name, text| {
+            if name.ends_with("sharedStrings.xml") {
+                assert!(text.contains("<t>短</t>"), "{text}");
+                *text = text.replace("<t>短</t>", &format!("<t>{}</t>", "長".repeat(700_000)));
+            }
+        })
+    };
+    let hostile = book(1_000);
+    let peak = peak_during(|| {
+        let refused = crate::answers::read(&hostile).unwrap_err();
+        assert!(refused[0].message.contains("展開後のサイズが大きすぎます"), "{}", refused[0].message);
+        let refused = crate::inventory::read(&hostile).unwrap_err();
+        assert!(refused[0].message.contains("展開後のサイズが大きすぎます"), "{}", refused[0].message);
+        let refused = crate::catalog_io::import(&hostile, "chiyoda", "x").unwrap_err();
+        assert!(format!("{refused:?}").contains("展開後のサイズが大きすぎます"), "{refused:?}");
+    });
+    assert!(peak < 64 << 20, "peak {} MB", peak >> 20);
+    let refused = crate::answers::read(&book(3)).unwrap_err();
+    assert!(!refused[0].message.contains("展開後のサイズ"), "{}", refused[0].message);
 }
 
 /// The most this test binary holds at once while `f` runs, above what it

@@ -14,6 +14,13 @@ use std::io::{Cursor, Read, Seek};
 /// panic handler catches. mamori's own sheets span a few tens of thousands.
 pub const MAX_SHEET_CELLS: u64 = 250_000;
 
+/// The most text, in bytes, a sheet's cells may hold together once read.
+/// calamine gives each cell that refers to a shared string a copy of it: a
+/// file of a few KB whose one shared string of 8 MB is referred to by a
+/// thousand cells would be read as 8 GB (an allocation that fails aborts
+/// the process). mamori's own sheets hold a few MB.
+pub const MAX_SHEET_TEXT: u64 = 32 << 20;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The largest entry, inflated.
@@ -139,16 +146,25 @@ pub fn shared_strings_within(xml: &[u8]) -> bool {
 
 /// Refuses sheet `name` of a workbook [`check`] has passed when its used
 /// rectangle, as calamine will size it, spans more than
-/// [`MAX_SHEET_CELLS`]. The cells are streamed (nothing is kept) and placed
-/// as calamine places them, a cell without a reference after the one
-/// before it. What cannot be read here (no such sheet, bad XML) is left to
-/// the caller's own read, which fails the same way before allocating.
+/// [`MAX_SHEET_CELLS`], or its cells' text adds up to more than
+/// [`MAX_SHEET_TEXT`]. The cells are streamed (nothing is kept, a shared
+/// string is borrowed) and placed as calamine places them, a cell without a
+/// reference after the one before it. What cannot be read here (no such
+/// sheet, bad XML) is left to the caller's own read, which fails the same
+/// way before allocating.
 pub fn sheet_size_within<RS: Read + Seek>(wb: &mut Xlsx<RS>, name: &str) -> Result<(), Refusal> {
     let Ok(mut cells) = wb.worksheet_cells_reader(name) else { return Ok(()) };
     let (mut rows, mut cols) = ((u32::MAX, 0u32), (u32::MAX, 0u32));
+    let mut text = 0u64;
     while let Ok(Some(cell)) = cells.next_cell() {
-        if matches!(cell.get_value(), DataRef::Empty) {
-            continue;
+        match cell.get_value() {
+            DataRef::Empty => continue,
+            DataRef::SharedString(s) => text += s.len() as u64,
+            DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => text += s.len() as u64,
+            _ => {}
+        }
+        if text > MAX_SHEET_TEXT {
+            return Err(Refusal::TooLarge(MAX_SHEET_TEXT >> 20));
         }
         let (row, col) = cell.get_position();
         rows = (rows.0.min(row), rows.1.max(row));
@@ -169,13 +185,30 @@ pub fn sheet_size_within<RS: Read + Seek>(wb: &mut Xlsx<RS>, name: &str) -> Resu
 /// release one a wrapped number that a range is then sized after). Such a
 /// sheet is refused here, before calamine reads it.
 pub fn cell_refs_in_bounds(xml: &[u8]) -> bool {
-    for attr in [&b" r=\""[..], &b" ref=\""[..], &b" sqref=\""[..]] {
-        let mut rest = xml;
-        while let Some(at) = rest.windows(attr.len()).position(|w| w == attr) {
-            rest = &rest[at + attr.len()..];
-            let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
-            for range in rest[..end].split(|b| *b == b' ').filter(|r| !r.is_empty()) {
-                let cells: Option<Vec<(u32, u32)>> = range.split(|b| *b == b':').map(in_grid).collect();
+    use quick_xml::events::Event;
+    // Read as XML, as calamine reads it (either quote, any space around
+    // `=`); a value is taken as written, so one spelt with a character
+    // reference is refused. XML that cannot be read is refused too.
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        let element = match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => e,
+            Ok(Event::Eof) => return true,
+            // calamine would read the cells before the fault.
+            Err(_) => return false,
+            Ok(_) => {
+                buf.clear();
+                continue;
+            }
+        };
+        for attr in element.attributes() {
+            let Ok(attr) = attr else { return false };
+            if !matches!(attr.key.as_ref(), "r" | "ref" | "sqref") {
+                continue;
+            }
+            for range in attr.value.split(|c: char| c.is_ascii_whitespace()).filter(|r| !r.is_empty()) {
+                let cells: Option<Vec<(u32, u32)>> = range.split(':').map(|c| in_grid(c.as_bytes())).collect();
                 match cells.as_deref() {
                     Some([_]) => {}
                     Some([(c1, r1), (c2, r2)]) if c1 <= c2 && r1 <= r2 => {}
@@ -183,8 +216,8 @@ pub fn cell_refs_in_bounds(xml: &[u8]) -> bool {
                 }
             }
         }
+        buf.clear();
     }
-    true
 }
 
 /// `A1`…`XFD1048576`, with or without `$` signs, as (column, row); a whole
