@@ -99,7 +99,7 @@ const MAX_SOURCES: usize = 100;
 
 impl CatalogFile {
     pub fn from_yaml(text: &str) -> Result<CatalogFile, Vec<RowError>> {
-        serde_yaml_ng::from_str(text).map_err(|e| {
+        crate::yaml::from_str(text).map_err(|e| {
             vec![RowError {
                 row: 0, field: "YAML", message: format!("ファイルを読み取れません (cannot parse): {e}")
             }]

@@ -44,4 +44,5 @@ pub mod text;
 pub mod totp;
 pub mod verification;
 pub mod vulns;
+pub mod yaml;
 pub mod yearly;

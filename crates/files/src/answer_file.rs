@@ -106,7 +106,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<FileAnswer>, Vec<FileProblem>> {
         return Err(whole(format!("ファイルが大きすぎます ({} MiB まで)", MAX_BYTES >> 20)));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| whole("UTF-8 のテキストではありません".into()))?;
-    let file: File = serde_yaml_ng::from_str(text)
+    let file: File = mamori_core::yaml::from_str(text)
         .map_err(|e| whole(format!("回答ファイルを読み取れません (cannot parse): {e}")))?;
     if file.answers.is_empty() {
         return Err(whole("回答がありません (answers が空です)".into()));

@@ -289,6 +289,42 @@ fn hostile_yaml_and_json_shapes_are_refused_within_the_limit() {
     within_limit();
 }
 
+/// One requirement's text of 2 MB anchored and named again by the next two
+/// hundred (a catalog of 2 MB): serde_yaml_ng bounds how often aliases are
+/// followed, not what each one replays, and read 400 MB of strings before
+/// the catalog's own checks ran (gigabytes with a few thousand). Refused for
+/// what its aliases expand to, holding a few times the document; the same
+/// for an answers file.
+#[test]
+fn a_catalog_whose_aliases_repeat_a_long_text_is_refused_before_it_is_read() {
+    let head = mamori_core::catalog::SHIPPED_YAML.split("requirements:\n").next().unwrap();
+    let requirement = |n: u32, text: &str| {
+        format!(
+            "  - number: {n}\n    source: policy\n    major: \"大\"\n    middle: \"中\"\n    text: {text}\n    \
+             applies_when: \"always\"\n    checks: []\n    self_met: false\n    evidence_hint: \"資料\"\n"
+        )
+    };
+    let mut yaml = format!("{head}requirements:\n{}", requirement(1, &format!("&t \"{}\"", "長".repeat(700_000))));
+    for n in 2..=200 {
+        yaml.push_str(&requirement(n, "*t"));
+    }
+    let peak = peak_during(|| {
+        let refused = mamori_core::catalog::CatalogFile::from_yaml(&yaml).unwrap_err();
+        assert!(refused[0].message.contains("エイリアスの展開が大きすぎます"), "{}", refused[0].message);
+    });
+    assert!(peak < 4 * yaml.len(), "peak {} MB for {} MB", peak >> 20, yaml.len() >> 20);
+    let answers = format!(
+        "answers:\n  - number: 1\n    status: 対応済\n    measures: &m \"{}\"\n{}",
+        "長".repeat(100_000),
+        "  - {number: 2, status: 対応済, measures: *m}\n".repeat(200)
+    );
+    let refused = crate::answer_file::read(answers.as_bytes()).unwrap_err();
+    assert!(refused[0].message.contains("エイリアスの展開が大きすぎます"), "{}", refused[0].message);
+    // Without the aliases, the same catalog is read.
+    let plain = yaml.replace("*t", "\"短い\"");
+    assert_eq!(mamori_core::catalog::CatalogFile::from_yaml(&plain).unwrap().requirements.len(), 200);
+}
+
 /// A sheet naming a cell of eleven column letters, or a range running
 /// backwards, made calamine overflow a `u32` (both found by the test above):
 /// refused as corrupt before it is read, by every reader of workbooks,
