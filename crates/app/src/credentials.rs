@@ -72,28 +72,43 @@ pub async fn end_other_sessions(op: &Op<'_>, a: &Account) -> Result<i64, Refused
     Ok(op.store.end_other_sessions(&op.ctx(), a.id, a.session_generation).await?)
 }
 
-/// The secret the account enrols with: the one begun already, or a new one
-/// kept until the enrolment is confirmed.
-pub async fn enrolment_secret(op: &Op<'_>, a: &Account) -> Result<String, Refused> {
-    if let Some(s) = &a.totp_secret {
-        return Ok(s.clone());
-    }
-    let s = totp::new_secret();
-    op.store.begin_totp_enrolment(a.id, &s).await?;
-    Ok(s)
+/// Where an enrolment's secret is kept until it is confirmed: in the
+/// session that began it, sealed as the account's secret is. Kept on the
+/// account, a secret begun was shown again to whoever opened the page next
+/// (one who signed in with an initial password first saw the secret its
+/// owner would enrol).
+const PENDING_SECRET: &str = "session.totp_pending";
+
+/// A new secret to enrol with, and the same sealed, for the session.
+pub fn new_enrolment(op: &Op<'_>) -> (String, String) {
+    let secret = totp::new_secret();
+    let sealed = op.store.keys().seal(PENDING_SECRET, &secret);
+    (secret, sealed)
 }
 
-/// Item 40: a code from the authenticator confirms the enrolment; the
-/// recovery codes are returned, once (only their hashes are kept). `None`
-/// when the code does not match.
-/// `Stale` when it was confirmed meanwhile (the button pressed twice).
-pub async fn confirm_enrolment(op: &Op<'_>, a: &Account, code: &str) -> Result<Option<Vec<String>>, Refused> {
-    let Some(secret) = a.totp_secret.as_deref() else { return Ok(None) };
+/// The secret a session keeps sealed; `None` if it cannot be opened (a key
+/// gone since).
+pub fn pending_enrolment(op: &Op<'_>, sealed: &str) -> Option<String> {
+    op.store.keys().open_text(PENDING_SECRET, sealed).ok()
+}
+
+/// Item 40: a code from the authenticator confirms the enrolment of
+/// `secret`; every other session of the account ends. Returns the recovery
+/// codes, once (only their hashes are kept), and the new session generation
+/// for the session it was done in. `None` when the code does not match.
+/// `Stale` when it was confirmed meanwhile (the button pressed twice) or the
+/// session was ended since its request was checked.
+pub async fn confirm_enrolment(
+    op: &Op<'_>,
+    a: &Account,
+    secret: &str,
+    code: &str,
+) -> Result<Option<(Vec<String>, i64)>, Refused> {
     let Some(step) = totp::matching_step(secret, code, op.now) else {
         return Ok(None);
     };
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    op.store.confirm_totp(&op.ctx(), a.id, (secret, step), &hashes).await?;
-    Ok(Some(codes))
+    let generation = op.store.confirm_totp(&op.ctx(), (a.id, a.session_generation), (secret, step), &hashes).await?;
+    Ok(Some((codes, generation)))
 }

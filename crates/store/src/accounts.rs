@@ -835,23 +835,22 @@ pub async fn end_sessions_from(tx: &mut Tx, account_id: i64, seen: i64) -> Resul
     generation.ok_or(StoreError::Stale)
 }
 
-/// Stores a TOTP secret not yet confirmed.
-pub async fn set_totp_secret(tx: &mut Tx, account_id: i64, secret: Option<&str>) -> Result<(), StoreError> {
-    let secret = secret.map(|s| tx.keys().seal("account.totp_secret", s));
+/// Clears the account's second factor and its recovery codes.
+pub async fn clear_totp(tx: &mut Tx, account_id: i64) -> Result<(), StoreError> {
     with_conn!(tx, c => {
-        sqlx::query("UPDATE account SET totp_secret = $2, totp_enabled = $3, totp_last_step = 0 WHERE id = $1")
-            .bind(account_id).bind(&secret).bind(false).execute(&mut *c).await?;
+        sqlx::query("UPDATE account SET totp_secret = NULL, totp_enabled = $2, totp_last_step = 0 WHERE id = $1")
+            .bind(account_id).bind(false).execute(&mut *c).await?;
         sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
     });
     Ok(())
 }
 
-/// Confirms enrolment of `secret` (the one the code was checked against):
-/// the secret becomes active, the confirming step is spent, and the
-/// recovery codes (hashes) replace any earlier ones. `Stale`, changing
-/// nothing, when the enrolment was confirmed meanwhile (the button pressed
-/// twice: each replaced the other's recovery codes, so those shown could be
-/// void) or the secret is no longer the one begun (reset and begun again).
+/// Enrols `secret` (the one the code was checked against, kept until now
+/// in the enrolling person's session): the secret becomes active, the
+/// confirming step is spent, and the recovery codes (hashes) replace any
+/// earlier ones. `Stale`, changing nothing, when the enrolment was
+/// confirmed meanwhile (the button pressed twice: each replaced the other's
+/// recovery codes, so those shown could be void).
 pub async fn enable_totp(
     tx: &mut Tx,
     account_id: i64,
@@ -859,13 +858,12 @@ pub async fn enable_totp(
     step: i64,
     recovery_hashes: &[String],
 ) -> Result<(), StoreError> {
+    let sealed = tx.keys().seal("account.totp_secret", secret);
     let n = with_conn!(tx, c => {
-        sqlx::query("UPDATE account SET totp_enabled = $2, totp_last_step = $3 WHERE id = $1 AND totp_enabled = $4")
-            .bind(account_id).bind(true).bind(step).bind(false).execute(&mut *c).await?.rows_affected()
+        sqlx::query("UPDATE account SET totp_enabled = $2, totp_secret = $3, totp_last_step = $4 WHERE id = $1 AND totp_enabled = $5")
+            .bind(account_id).bind(true).bind(sealed).bind(step).bind(false).execute(&mut *c).await?.rows_affected()
     });
-    // Read under the row's lock, which the update took.
-    let now = account_in(tx, account_id).await?;
-    if n != 1 || now.and_then(|a| a.totp_secret).as_deref() != Some(secret) {
+    if n != 1 {
         return Err(StoreError::Stale);
     }
     with_conn!(tx, c => {

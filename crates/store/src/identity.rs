@@ -241,30 +241,31 @@ impl Store {
     /// ([`CREDENTIALS_RESET`]).
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        accounts::set_totp_secret(&mut tx, id, None).await?;
+        accounts::clear_totp(&mut tx, id).await?;
         accounts::end_sessions(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::TotpReset, reason).await?;
         credentials_reset(&mut tx, ctx, id, "二要素認証").await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::TotpReset, id, reason)).await
     }
 
-    pub async fn begin_totp_enrolment(&self, id: i64, secret: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        accounts::set_totp_secret(&mut tx, id, Some(secret)).await?;
-        tx.commit().await
-    }
-
-    /// [`accounts::enable_totp`], with its audit event.
+    /// [`accounts::enable_totp`] with `secret`, from a session of
+    /// generation `seen`, with its audit event. Every other session of the
+    /// account ends (one begun on the password alone, before the second
+    /// factor was asked for, must not carry on as if it had given it);
+    /// returns the new session generation, for the session it was done in.
+    /// `Stale` when it was confirmed meanwhile, or that session was ended.
     pub async fn confirm_totp(
         &self,
         ctx: &Ctx,
-        id: i64,
+        (id, seen): (i64, i64),
         (secret, step): (&str, i64),
         recovery_hashes: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
+        let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::enable_totp(&mut tx, id, secret, step, recovery_hashes).await?;
-        tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await
+        tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await?;
+        Ok(generation)
     }
 
     /// Spends a recovery code; returns the number left, or `None` if the code

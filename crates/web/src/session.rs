@@ -16,6 +16,7 @@ const FLASH: &str = "flash";
 const PREVIOUS: &str = "previous_signin";
 const IMPORT: &str = "answer_import";
 const CATALOG: &str = "catalog_import";
+const TOTP_PENDING: &str = "totp_pending";
 
 /// A completed sign-in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -157,4 +158,18 @@ pub async fn set_pending_catalog(s: &Session, v: PendingCatalog) -> Result<()> {
 
 pub async fn clear_pending_catalog(s: &Session) -> Result<()> {
     s.remove::<PendingCatalog>(CATALOG).await.map(drop)
+}
+
+/// The secret a second-factor enrolment begun in this session waits with,
+/// sealed (see `mamori_app::credentials::new_enrolment`).
+pub async fn pending_totp(s: &Session) -> Result<Option<String>> {
+    s.get(TOTP_PENDING).await
+}
+
+pub async fn set_pending_totp(s: &Session, sealed: &str) -> Result<()> {
+    s.insert(TOTP_PENDING, sealed).await
+}
+
+pub async fn clear_pending_totp(s: &Session) -> Result<()> {
+    s.remove::<String>(TOTP_PENDING).await.map(drop)
 }

@@ -166,9 +166,21 @@ fn qr_svg(url: &str) -> Result<String, AppError> {
     Ok(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build())
 }
 
+/// The secret this session's enrolment waits with, begun now if none is.
+async fn enrolment_secret(page: &Page, who: &Acting) -> Result<String, AppError> {
+    let op = who.op(page);
+    let kept = session::pending_totp(&page.session).await?;
+    if let Some(secret) = kept.and_then(|sealed| credentials::pending_enrolment(&op, &sealed)) {
+        return Ok(secret);
+    }
+    let (secret, sealed) = credentials::new_enrolment(&op);
+    session::set_pending_totp(&page.session, &sealed).await?;
+    Ok(secret)
+}
+
 async fn enrol_page(page: &Page, who: &Acting, failed: bool) -> Reply {
     let a = who.user.account();
-    let secret = credentials::enrolment_secret(&who.op(page), a).await?;
+    let secret = enrolment_secret(page, who).await?;
     let url = totp::otpauth_url(&secret, "mamori", &a.login).ok_or_else(|| AppError::Internal("otpauth url".into()))?;
     let p = page.ctx().await?;
     let required = page.config.security.second_factor.required(a.role);
@@ -195,8 +207,9 @@ pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> 
         // The form's page says it is done (the second of a double click).
         return Ok(Redirect::to("/account/totp").into_response());
     }
-    let codes = match credentials::confirm_enrolment(&who.op(&page), a, &form.code).await {
-        Ok(Some(codes)) => codes,
+    let secret = enrolment_secret(&page, &who).await?;
+    let (codes, generation) = match credentials::confirm_enrolment(&who.op(&page), a, &secret, &form.code).await {
+        Ok(Some(confirmed)) => confirmed,
         Ok(None) => return enrol_page(&page, &who, true).await,
         // Confirmed meanwhile (the button pressed twice): the codes are
         // those the first confirmation showed. The form's page says it is
@@ -205,6 +218,13 @@ pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> 
         Err(mamori_app::Refused::Stale) => return Ok(Redirect::to("/account/totp").into_response()),
         Err(e) => return Err(e.into()),
     };
+    // Every other session has ended; this one carries on, with a new id
+    // now that the account has its second factor.
+    session::clear_pending_totp(&page.session).await?;
+    if let Some(si) = session::signed_in(&page.session).await? {
+        session::set_signed_in(&page.session, SignedIn { generation, ..si }).await?;
+    }
+    page.session.cycle_id().await?;
     let p = page.ctx().await?;
     html(CodesPage { p, codes })
 }

@@ -291,7 +291,6 @@ impl App {
         let secret = if self.state.config.security.second_factor.required(role) {
             let s = totp::new_secret();
             let mut tx = self.store.begin().await.unwrap();
-            accounts::set_totp_secret(&mut tx, id, Some(&s)).await.unwrap();
             accounts::enable_totp(&mut tx, id, &s, 0, &[]).await.unwrap();
             tx.commit().await.unwrap();
             Some(s)
