@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 14] = [
+pub const ALERT_KINDS: [&str; 15] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -25,6 +25,7 @@ pub const ALERT_KINDS: [&str; 14] = [
     "scan.regression",
     "scan.certificate_expiring",
     "scan.address_changed",
+    SCAN_ADDRESS_NEW,
     crate::jobs::JOB_FAILED,
     SUPPORT_ENDING,
     SUPPORT_ENDED,
@@ -33,6 +34,10 @@ pub const ALERT_KINDS: [&str; 14] = [
     RECORD_OVERDUE,
     CREDENTIALS_RESET,
 ];
+
+/// A name scanned for the first time, at a scan the office did not ask for
+/// (a vendor's, the daily run): held until the officer confirms its address.
+pub const SCAN_ADDRESS_NEW: &str = "scan.address_new";
 
 /// An administrator set a new password for someone, or cleared their
 /// second factor: whoever holds that administrator's session could sign in

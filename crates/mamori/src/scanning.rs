@@ -4,7 +4,8 @@
 use crate::settings::{parse_networks, positive, ConfigError};
 use mamori_core::audit::{Actor, Origin};
 use mamori_core::clock::Clock;
-use mamori_core::monitoring::Severity;
+use mamori_core::identity::Permission;
+use mamori_core::monitoring::{Severity, SCAN_ADDRESS_NEW};
 use mamori_core::verification::{CheckId, ScanReport, Verdict};
 use mamori_scan::{
     network_of, refused_target, scan_at, scan_ports_at, unscanned_target, Given, ScanError, ScanOptions, TargetError,
@@ -64,12 +65,13 @@ async fn run_claimed(
         store.finish_scan(&ctx, &run, false, &ScanReport::default(), "the system no longer exists").await?;
         return Ok(());
     };
+    let vouched = vouched_for(store, &run.requested_by).await?;
     let mut report = ScanReport::default();
     let all = async {
         for (target, web) in
             system.input.urls.iter().map(|u| (u, true)).chain(system.input.hosts.iter().map(|h| (h, false)))
         {
-            let pinned = pin(store, clock, &system, target, opts).await?;
+            let pinned = pin(store, clock, (&system, vouched), target, opts).await?;
             match scan_pinned(target, web, pinned, opts).await {
                 Ok(r) => report.targets.push(r),
                 Err(e) => {
@@ -158,15 +160,29 @@ async fn scan_pinned(target: &str, web: bool, pinned: Pinned, opts: &ScanOptions
     scanned.map_err(|e| e.to_string())
 }
 
+/// Did the office ask for this run (an officer or an administrator, or
+/// mamori itself at the console's or a test's bidding, never the daily
+/// run)? Only then is a name's first address taken as it resolves.
+async fn vouched_for(store: &Store, requested_by: &str) -> Result<bool, StoreError> {
+    Ok(match store.account_by_login(requested_by).await? {
+        Some(a) => a.role.can(Permission::ManageSystems) && a.disabled_at.is_none(),
+        None => requested_by == Actor::system().login,
+    })
+}
+
 /// Resolves a target's host once and compares its network with the one
 /// recorded at the system's first scan. A name in another network is held
 /// back, with an alert, until the officer confirms the new address: a
 /// vendor that controls its name must not turn the scanner on the ward's
-/// own network. Addresses written as such (no name) are taken as they are.
+/// own network. So is a name's first address, unless the office asked for
+/// the scan (`vouched`): a vendor's own first scan, or the daily run,
+/// would otherwise let the name's owner choose which inside address is
+/// recorded, and then move it within that network unnoticed. Addresses
+/// written as such (no name) are taken as they are.
 async fn pin(
     store: &Store,
     clock: &dyn Clock,
-    system: &mamori_store::systems::SystemRecord,
+    (system, vouched): (&mamori_store::systems::SystemRecord, bool),
     target: &str,
     opts: &ScanOptions,
 ) -> Result<Pinned, StoreError> {
@@ -183,8 +199,17 @@ async fn pin(
         return Ok(Pinned::At(ip));
     }
     let network = network_of(ip);
-    match store.check_scan_address(clock.now(), system.id, &given.host, &ip.to_string(), &network).await? {
+    let resolved = (ip.to_string(), network.clone());
+    match store.check_scan_address(clock.now(), system.id, &given.host, (&resolved.0, &resolved.1), vouched).await? {
         AddressCheck::First | AddressCheck::Same => Ok(Pinned::At(ip)),
+        AddressCheck::Unconfirmed => {
+            let subject = format!("{}: {}", system.input.name, given.host);
+            let detail = format!("{ip} ({network})");
+            store.raise_alert(clock.now(), SCAN_ADDRESS_NEW, Severity::Warning, &subject, &detail).await?;
+            Ok(Pinned::Held(format!(
+                "resolves to {ip} ({network}) at its first scan, which the security office did not ask for: not scanned until the security officer confirms the address"
+            )))
+        }
         AddressCheck::Moved { address, network: was } => {
             let detail = format!("{address} ({was}) → {ip} ({network})");
             let subject = format!("{}: {}", system.input.name, given.host);

@@ -99,14 +99,24 @@ pub struct ScanAddress {
 /// What a scan may do with a host name it resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddressCheck {
-    /// The first scan of this name: the address is recorded.
+    /// The first scan of this name, asked for by the office: the address is
+    /// recorded.
     First,
+    /// The first scan of this name, asked for by someone else (a vendor, the
+    /// daily run): the address is kept as pending and refused until the
+    /// officer confirms it. A vendor that controls the name would otherwise
+    /// choose, unseen, which inside address the scanner takes for its own.
+    Unconfirmed,
     /// In the network recorded (the address itself may differ).
     Same,
     /// In another network than the one recorded: not to be scanned until the
     /// officer confirms; the new address is kept as pending.
     Moved { address: String, network: String },
 }
+
+/// The address and network recorded for a name whose first address awaits
+/// the officer's confirmation.
+pub const UNCONFIRMED: &str = "";
 
 /// What became of a request for a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,15 +310,16 @@ impl Store {
     }
 
     /// Compares what `host` resolved to now with what it resolved to at the
-    /// system's first scan: the first time it is recorded; in another
+    /// system's first scan: the first time it is recorded when the office
+    /// asked for the scan (`vouched`), kept as pending otherwise; in another
     /// network it is kept as pending and refused.
     pub async fn check_scan_address(
         &self,
         now: OffsetDateTime,
         system_id: i64,
         host: &str,
-        address: &str,
-        network: &str,
+        (address, network): (&str, &str),
+        vouched: bool,
     ) -> Result<AddressCheck, StoreError> {
         let mut tx = self.begin().await?;
         let known: Option<(String, String)> = with_conn!(tx, c => {
@@ -316,12 +327,32 @@ impl Store {
                 .bind(system_id).bind(host).fetch_optional(c).await?
         });
         let outcome = match known {
-            None => {
+            None if vouched => {
                 with_conn!(tx, c => {
                     sqlx::query("INSERT INTO scan_address (system_id, host, address, network, seen_at_us) VALUES ($1, $2, $3, $4, $5)")
                         .bind(system_id).bind(host).bind(address).bind(network).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
                 });
                 AddressCheck::First
+            }
+            // Recorded as nowhere yet (`UNCONFIRMED`), the address pending.
+            None => {
+                with_conn!(tx, c => {
+                    sqlx::query(
+                        "INSERT INTO scan_address (system_id, host, address, network, seen_at_us, pending_address, pending_network, pending_at_us) \
+                         VALUES ($1, $2, $3, $3, $4, $5, $6, $4)",
+                    )
+                    .bind(system_id).bind(host).bind(UNCONFIRMED).bind(to_unix_micros(now)).bind(address).bind(network)
+                    .execute(c).await?.rows_affected()
+                });
+                AddressCheck::Unconfirmed
+            }
+            Some((known_address, _)) if known_address == UNCONFIRMED => {
+                with_conn!(tx, c => {
+                    sqlx::query("UPDATE scan_address SET pending_address = $3, pending_network = $4, pending_at_us = $5 \
+                                 WHERE system_id = $1 AND host = $2")
+                        .bind(system_id).bind(host).bind(address).bind(network).bind(to_unix_micros(now)).execute(c).await?.rows_affected()
+                });
+                AddressCheck::Unconfirmed
             }
             Some((_, known_network)) if known_network == network => AddressCheck::Same,
             Some((known_address, known_network)) => {

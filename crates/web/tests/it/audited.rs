@@ -210,8 +210,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         post_ok(&officer, &s, &format!("{s}/scans"), &[]).await;
         w.expect("/systems/{id}/scans", "scan.requested", "officer2", Some("system")).await;
         let now = app.now();
-        app.store.check_scan_address(now, sys, "www.vendor.example", "203.0.113.5", "public").await.unwrap();
-        app.store.check_scan_address(now, sys, "www.vendor.example", "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        app.store.check_scan_address(now, sys, "www.vendor.example", ("203.0.113.5", "public"), true).await.unwrap();
+        app.store.check_scan_address(now, sys, "www.vendor.example", ("10.1.2.3", "10.1.2.0/24"), true).await.unwrap();
         let confirm = [("host", "www.vendor.example"), ("address", "10.1.2.3")];
         post_ok(&officer, &s, &format!("{s}/scan-addresses"), &confirm).await;
         w.expect("/systems/{id}/scan-addresses", "scan.address_confirmed", "officer2", Some("system")).await;

@@ -319,6 +319,7 @@ async fn every_alert_kind_mamori_raises_reads_in_japanese_on_the_alerts_page() {
         ("scan.regression", "スキャン結果の悪化"),
         ("scan.certificate_expiring", "サーバ証明書の有効期限が近い"),
         ("scan.address_changed", "スキャン先のアドレスが変わった"),
+        ("scan.address_new", "スキャン先のアドレスの確認待ち"),
         ("job.failed", "定期処理の失敗"),
     ];
     for (kind, _) in kinds {

@@ -121,11 +121,11 @@ async fn the_officer_confirms_a_moved_address_and_a_vendor_cannot() {
         let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let host = "www.vendor.example";
         let now = app.now();
-        let first = app.store.check_scan_address(now, sys, host, "203.0.113.5", "public").await.unwrap();
+        let first = app.store.check_scan_address(now, sys, host, ("203.0.113.5", "public"), true).await.unwrap();
         assert_eq!(first, AddressCheck::First);
-        let same = app.store.check_scan_address(now, sys, host, "198.51.100.9", "public").await.unwrap();
+        let same = app.store.check_scan_address(now, sys, host, ("198.51.100.9", "public"), true).await.unwrap();
         assert_eq!(same, AddressCheck::Same, "a move between public addresses is no reach into the ward");
-        let moved = app.store.check_scan_address(now, sys, host, "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        let moved = app.store.check_scan_address(now, sys, host, ("10.1.2.3", "10.1.2.0/24"), true).await.unwrap();
         assert!(matches!(moved, AddressCheck::Moved { .. }), "{}", app.backend);
         let page = format!("/systems/{sys}");
         let path = format!("/systems/{sys}/scan-addresses");
@@ -150,7 +150,7 @@ async fn the_officer_confirms_a_moved_address_and_a_vendor_cannot() {
         );
         assert!(app.audit_actions().await.contains(&"scan.address_confirmed".to_owned()));
         // Confirmed, the same network is scanned again; nothing is left to confirm.
-        let again = app.store.check_scan_address(now, sys, host, "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        let again = app.store.check_scan_address(now, sys, host, ("10.1.2.3", "10.1.2.0/24"), true).await.unwrap();
         assert_eq!(again, AddressCheck::Same);
         officer.get(&page).await;
         let r = officer.post(&path, &[("host", host), ("address", "10.1.2.3")]).await;
@@ -171,13 +171,13 @@ async fn a_name_that_moved_again_after_the_page_was_shown_is_not_confirmed_unsee
         let (sys, _) = supplied_system(&app, "文書管理システム").await;
         let host = "www.vendor.example";
         let now = app.now();
-        app.store.check_scan_address(now, sys, host, "203.0.113.5", "public").await.unwrap();
-        app.store.check_scan_address(now, sys, host, "10.1.2.3", "10.1.2.0/24").await.unwrap();
+        app.store.check_scan_address(now, sys, host, ("203.0.113.5", "public"), true).await.unwrap();
+        app.store.check_scan_address(now, sys, host, ("10.1.2.3", "10.1.2.0/24"), true).await.unwrap();
         let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
         let page = format!("/systems/{sys}");
         let path = format!("/systems/{sys}/scan-addresses");
         assert!(officer.get(&page).await.body.contains("→ 10.1.2.3 (10.1.2.0/24)"), "{}", app.backend);
-        app.store.check_scan_address(now, sys, host, "10.7.7.7", "10.7.7.0/24").await.unwrap();
+        app.store.check_scan_address(now, sys, host, ("10.7.7.7", "10.7.7.0/24"), true).await.unwrap();
         let r = officer.post(&path, &[("host", host), ("address", "10.1.2.3")]).await;
         assert_eq!(r.location(), page, "{}", app.backend);
         let shown = officer.get(&page).await.body;
@@ -197,6 +197,46 @@ async fn a_name_that_moved_again_after_the_page_was_shown_is_not_confirmed_unsee
     }
 }
 
+/// A name's first address found by a scan the office did not ask for is
+/// recorded as nowhere, the address pending: the officer is shown where
+/// the name points and confirms it (the vendor sees nothing of it); a
+/// later such scan keeps it pending at the address it found.
+#[tokio::test]
+async fn a_first_address_the_office_did_not_vouch_for_waits_on_the_system_page_for_the_officer() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let host = "www.vendor.example";
+        let now = app.now();
+        let check = |address: &'static str| {
+            let store = app.store.clone();
+            async move { store.check_scan_address(now, sys, host, (address, "10.1.2.0/24"), false).await.unwrap() }
+        };
+        assert_eq!(check("10.1.2.3").await, AddressCheck::Unconfirmed, "{}", app.backend);
+        assert_eq!(check("10.1.2.4").await, AddressCheck::Unconfirmed, "{}: still", app.backend);
+        let page = format!("/systems/{sys}");
+        let shown = vendor.get(&page).await.body;
+        assert!(!shown.contains("10.1.2.4"), "{}: {shown}", app.backend);
+        let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
+        let shown = officer.get(&page).await.body;
+        assert!(
+            shown.contains("www.vendor.example は 10.1.2.4 (10.1.2.0/24) を指しています"),
+            "{}: {shown}",
+            app.backend
+        );
+        assert!(!shown.contains("確認先のアドレス"), "{}: nothing recorded yet", app.backend);
+        let r =
+            officer.post(&format!("/systems/{sys}/scan-addresses"), &[("host", host), ("address", "10.1.2.4")]).await;
+        assert_eq!(r.location(), page, "{}", app.backend);
+        assert!(
+            officer.get(&page).await.body.contains("www.vendor.example: 10.1.2.4 (10.1.2.0/24)"),
+            "{}",
+            app.backend
+        );
+        assert_eq!(check("10.1.2.4").await, AddressCheck::Same, "{}", app.backend);
+        app.close().await;
+    }
+}
+
 /// The address a name had at its system's first scan is taken as the one
 /// registered: the office sees each name's recorded address and network on
 /// the system page, to notice a name pointed somewhere it should not be
@@ -206,7 +246,8 @@ async fn the_office_sees_the_address_each_name_was_first_scanned_at_and_a_vendor
     for app in App::each(Options::default()).await {
         let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let host = "www.vendor.example";
-        let first = app.store.check_scan_address(app.now(), sys, host, "10.9.8.7", "10.9.8.0/24").await.unwrap();
+        let first =
+            app.store.check_scan_address(app.now(), sys, host, ("10.9.8.7", "10.9.8.0/24"), true).await.unwrap();
         assert_eq!(first, AddressCheck::First);
         let (officer, _) = app.signed_in("officer", Role::SecurityOfficer, None).await;
         let page = officer.get(&format!("/systems/{sys}")).await.body;

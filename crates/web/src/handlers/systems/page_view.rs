@@ -17,7 +17,7 @@ use mamori_core::checklist::{self, Progress, Review, SystemStatus, WorkflowError
 use mamori_core::identity::Permission;
 use mamori_core::parties::Party;
 use mamori_core::verification::ScanReport;
-use mamori_store::scans::ScanStatus;
+use mamori_store::scans::{ScanStatus, UNCONFIRMED};
 use mamori_store::systems::SystemRecord;
 use std::sync::Arc;
 
@@ -64,10 +64,11 @@ struct SystemPage<'a> {
     overrides: Vec<(u32, String, String)>,
     versions: Vec<(i64, String)>,
     can_scan: bool,
-    /// Host names that moved to another network since the first scan:
-    /// (host, recorded, new, the new address as the form confirms it),
-    /// shown to the security office.
-    moved: Vec<(String, String, String, String)>,
+    /// Host names that moved to another network since the first scan, or
+    /// whose first address awaits confirmation: (host, recorded (`None`:
+    /// none yet), new, the new address as the form confirms it), shown to
+    /// the security office.
+    moved: Vec<(String, Option<String>, String, String)>,
     /// Each host name's address as recorded at its first scan (or as
     /// confirmed since), with its network: the office's to check, since
     /// the first is taken as registered. Shown to the office only.
@@ -121,12 +122,17 @@ pub(super) async fn system_page_with(
     let scan = page.store.scans(s.id, 1).await?.into_iter().next();
     let addresses =
         if user.can(Permission::ViewPortDetails) { page.store.scan_addresses(s.id).await? } else { Vec::new() };
-    let recorded = addresses.iter().map(|a| (a.host.clone(), format!("{} ({})", a.address, a.network))).collect();
+    let recorded = addresses
+        .iter()
+        .filter(|a| a.address != UNCONFIRMED)
+        .map(|a| (a.host.clone(), format!("{} ({})", a.address, a.network)))
+        .collect();
     let moved = addresses
         .into_iter()
         .filter_map(|a| {
             let (to, net) = (a.pending_address?, a.pending_network?);
-            Some((a.host, format!("{} ({})", a.address, a.network), format!("{to} ({net})"), to))
+            let was = (a.address != UNCONFIRMED).then(|| format!("{} ({})", a.address, a.network));
+            Some((a.host, was, format!("{to} ({net})"), to))
         })
         .collect();
     let no_report = ScanReport::default();
