@@ -65,6 +65,8 @@ pub enum Refusal {
     /// A ZIP holding a program, a script, an Office file with macros, or
     /// another archive (whose content this check cannot see), by name.
     ZipContent,
+    /// A ZIP of more than [`MAX_ZIP_ENTRIES`] entries.
+    ZipEntries,
 }
 
 impl Refusal {
@@ -75,6 +77,7 @@ impl Refusal {
             Refusal::Macro => "macro",
             Refusal::Type => "type",
             Refusal::ZipContent => "zip_content",
+            Refusal::ZipEntries => "zip_entries",
         }
     }
 
@@ -85,6 +88,7 @@ impl Refusal {
             Refusal::Macro => "evidence-macro",
             Refusal::Type => "evidence-bad-type",
             Refusal::ZipContent => "evidence-zip-content",
+            Refusal::ZipEntries => "evidence-zip-entries",
         }
     }
 }
@@ -136,6 +140,9 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
         Some(ext) if MACRO_ENABLED.contains(&ext.as_str()) => return Err(Refusal::Macro),
         _ => {}
     }
+    if bytes.starts_with(b"PK\x03\x04") && !zip_entries_within(bytes) {
+        return Err(Refusal::ZipEntries);
+    }
     let kind = sniff(bytes, name).ok_or(Refusal::Type)?;
     if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx | Kind::Zip) && has_macros(bytes)? {
         return Err(Refusal::Macro);
@@ -144,6 +151,21 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
         return Err(Refusal::ZipContent);
     }
     Ok(kind)
+}
+
+/// The most entries a ZIP (an Office file included) may hold. The zip
+/// reader keeps every entry of the directory in memory, a few hundred bytes
+/// each, and reads the directory again for each look inside: 20 MB of empty
+/// entries are 400,000 of them, 100 MB or more held by one upload.
+pub const MAX_ZIP_ENTRIES: usize = 10_000;
+
+/// Does a ZIP hold no more than [`MAX_ZIP_ENTRIES`] entries? Counted before
+/// the zip reader is let at it, by the entries' headers in its directory
+/// (`PK\x01\x02`, which the reader requires of each): a count the end of
+/// the file declares could lie, and a chance match in compressed data only
+/// counts one more.
+fn zip_entries_within(bytes: &[u8]) -> bool {
+    bytes.windows(4).filter(|w| *w == b"PK\x01\x02").take(MAX_ZIP_ENTRIES + 1).count() <= MAX_ZIP_ENTRIES
 }
 
 /// Does a (non-Office) ZIP hold, by the names of its entries, what would be
@@ -471,6 +493,24 @@ mod tests {
         let plain =
             zip_of(&[("手順書.pdf", ""), ("画面/一覧.png", ""), ("メモ.txt", ""), ("表.xlsx", ""), ("README", "")]);
         assert_eq!(admit(&plain, "資料.zip"), Ok(Kind::Zip));
+    }
+
+    /// 20 MB of empty entries (400,000 of them) were taken into the zip
+    /// reader's memory three times over for one upload. A zip of more than
+    /// ten thousand is refused before it is read; one of ten thousand is
+    /// taken.
+    #[test]
+    fn a_zip_of_more_than_ten_thousand_entries_is_refused_before_it_is_read() {
+        let many = |n: usize| {
+            let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+            for i in 0..n {
+                w.start_file(format!("{i}.txt"), stored).unwrap();
+            }
+            w.finish().unwrap().into_inner()
+        };
+        assert_eq!(admit(&many(MAX_ZIP_ENTRIES + 1), "資料.zip"), Err(Refusal::ZipEntries));
+        assert_eq!(admit(&many(MAX_ZIP_ENTRIES), "資料.zip"), Ok(Kind::Zip));
     }
 
     /// Thousands of `[Content_Types].xml` in as many cases, each a

@@ -406,6 +406,7 @@ evidence-too-large = The file is too large. At most { $mb } MB.
 evidence-bad-type = This kind of file cannot be uploaded. Use PDF, PNG, JPEG, Excel, Word, CSV, text or ZIP (the type is decided by the content, not the name).
 evidence-macro = Office files with macros cannot be accepted as evidence. Save the file again in a format without macros (.xlsx, .docx and so on).
 evidence-executable = Programs and scripts (.exe, .bat, .ps1, .js, .hta and the like) cannot be accepted as evidence. Upload their content as a PDF or an image, or a script's text as a text file (.txt).
+evidence-zip-entries = The ZIP holds too many files (10,000 at most). Split it and upload the parts.
 evidence-zip-content = The ZIP holds a program or script, an Office file with macros, or another archive. Make a ZIP without them, or upload the files one by one.
 evidence-infected = Malware was found: the file was refused.
 evidence-over-quota = Your organisation would store more than its quota of { $mb } MB (evidence and library together; documents deleted from the library are kept, so they count): the file was refused. Remove evidence no longer needed, or ask the security office.
