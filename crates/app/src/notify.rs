@@ -397,6 +397,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "scan.certificate_expiring" => "サーバ証明書の有効期限が近い",
         "scan.address_changed" => "スキャン先のアドレスが変わった",
         "scan.address_new" => "スキャン先のアドレスの確認待ち",
+        "account.locked" => "アカウントのロック (サインインの失敗)",
         "job.failed" => "定期処理の失敗",
         "inventory.support_ending" => "ソフトウェアのサポート終了が近い",
         "inventory.support_ended" => "ソフトウェアのサポート終了",

@@ -11,6 +11,7 @@ use crate::{Op, Refused};
 use mamori_core::audit::Outcome;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin};
 use mamori_core::identity::{Login, Role};
+use mamori_core::monitoring::{Severity, ACCOUNT_LOCKED};
 use mamori_core::policy::source_of;
 use mamori_core::policy::LockoutPolicy;
 use mamori_core::totp;
@@ -267,10 +268,18 @@ pub(crate) async fn record_lock(
     if !reserved.locks {
         return Ok(());
     }
+    let minutes = lockout.lock_for.whole_minutes();
+    let detail = format!(
+        "{} failures, the last from {}; locked for {minutes} minutes",
+        reserved.failures,
+        origin.client_addr.as_deref().unwrap_or("-")
+    );
+    let login = actor.login.clone();
     let ev = NewEvent::new(actor, origin.clone(), Action::AccountLocked, Outcome::Success)
         .target("account", account_id.to_string())
-        .changes(Changes::new().with("failures", reserved.failures).with("minutes", lockout.lock_for.whole_minutes()));
+        .changes(Changes::new().with("failures", reserved.failures).with("minutes", minutes));
     store.audit_record(now, ev).await?;
+    store.raise_alert(now, ACCOUNT_LOCKED, Severity::Warning, &login, &detail).await?;
     Ok(())
 }
 

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 15] = [
+pub const ALERT_KINDS: [&str; 16] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -33,7 +33,14 @@ pub const ALERT_KINDS: [&str; 15] = [
     RECORD_DUE_SOON,
     RECORD_OVERDUE,
     CREDENTIALS_RESET,
+    ACCOUNT_LOCKED,
 ];
+
+/// An account was locked by failed sign-ins (item 41). Anyone who knows a
+/// login can lock it again each time the lock lifts, an administrator's
+/// included: the office hears of it, to unlock the person and look for the
+/// source.
+pub const ACCOUNT_LOCKED: &str = "account.locked";
 
 /// A name scanned for the first time, at a scan the office did not ask for
 /// (a vendor's, the daily run): held until the officer confirms its address.

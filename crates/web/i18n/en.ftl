@@ -672,6 +672,7 @@ alert-backup-failed = Backup failed
 alert-scan-regression = Scan regression (pass to fail)
 alert-scan-certificate-expiring = Server certificate expiring soon
 alert-scan-address-changed = Scan target's address changed
+alert-account-locked = Account locked (failed sign-ins)
 alert-scan-address-new = Scan target's address awaits confirmation
 alert-credentials-reset = Password or second factor reset by an administrator
 alert-job-failed = A scheduled job failed

@@ -672,6 +672,7 @@ alert-backup-failed = バックアップの失敗
 alert-scan-regression = スキャン結果の悪化 (合格から不合格へ)
 alert-scan-certificate-expiring = サーバ証明書の有効期限が近い
 alert-scan-address-changed = スキャン先のアドレスが変わった
+alert-account-locked = アカウントのロック(サインインの失敗)
 alert-scan-address-new = スキャン先のアドレスの確認待ち
 alert-credentials-reset = 管理者によるパスワードまたは二要素認証の再設定
 alert-job-failed = 定期処理の失敗

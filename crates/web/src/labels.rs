@@ -441,6 +441,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "scan.certificate_expiring" => Some("alert-scan-certificate-expiring"),
         "scan.address_changed" => Some("alert-scan-address-changed"),
         "scan.address_new" => Some("alert-scan-address-new"),
+        "account.locked" => Some("alert-account-locked"),
         "job.failed" => Some("alert-job-failed"),
         "inventory.support_ending" => Some("alert-support-ending"),
         "inventory.support_ended" => Some("alert-support-ended"),

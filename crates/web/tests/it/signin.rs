@@ -186,6 +186,42 @@ async fn item_41_lock_falls_at_exactly_ten_of_100_parallel_failures_and_lifts_af
     }
 }
 
+/// Anyone who knows a login can lock its account, an administrator's
+/// included, again each time the lock lifts: the office was never told (the
+/// lock was an audit event only). Each lock now raises the alert
+/// `account.locked` naming the login and the last address, one alert
+/// counted up while unacknowledged; a failure short of the limit raises
+/// none.
+#[tokio::test]
+async fn each_lock_of_an_account_alerts_the_office_naming_the_login() {
+    for app in App::each(Options::default()).await {
+        app.user("admin2", Role::Admin, None).await;
+        let locked = || async {
+            let alerts = app.store.alerts(true).await.unwrap();
+            alerts.into_iter().filter(|a| a.kind == "account.locked").map(|a| (a.subject, a.count)).collect::<Vec<_>>()
+        };
+        let c = app.client_on("/login").await;
+        for i in 1..=10 {
+            c.post("/login", &[("login", "admin2"), ("password", "Wrong-Password-1")]).await;
+            if i == 9 {
+                assert!(locked().await.is_empty(), "{}: nothing before the lock", app.backend);
+            }
+        }
+        assert_eq!(locked().await, [("admin2".to_owned(), 1)], "{}", app.backend);
+        let alert = app.store.alerts(true).await.unwrap().into_iter().find(|a| a.kind == "account.locked").unwrap();
+        assert!(alert.detail.starts_with("10 failures, the last from 127.0.0.1"), "{}: {}", app.backend, alert.detail);
+        app.clock.advance(Duration::minutes(31));
+        for _ in 0..10 {
+            c.post("/login", &[("login", "admin2"), ("password", "Wrong-Password-1")]).await;
+        }
+        assert_eq!(locked().await, [("admin2".to_owned(), 2)], "{}: locked again", app.backend);
+        let (officer, _) = app.signed_in("officer9", Role::SecurityOfficer, None).await;
+        let page = officer.get("/alerts").await.body;
+        assert!(page.contains("アカウントのロック(サインインの失敗)") && page.contains("admin2"), "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn item_46_idle_and_absolute_timeouts_end_the_session() {
     for app in App::each(Options::default()).await {
