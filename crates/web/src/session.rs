@@ -83,6 +83,19 @@ pub async fn clear_pending(s: &Session) -> Result<()> {
     s.remove::<Pending>(PENDING).await.map(drop)
 }
 
+/// Removes what belongs to the person signed in, as a password is accepted
+/// for someone (perhaps someone else): the sign-in, the previous one, an
+/// upload waiting for confirmation, a second factor being enrolled. The
+/// language chosen stays.
+pub async fn clear_personal(s: &Session) -> Result<()> {
+    s.remove_value(SIGNED_IN).await?;
+    s.remove_value(PREVIOUS).await?;
+    s.remove_value(IMPORT).await?;
+    s.remove_value(CATALOG).await?;
+    s.remove_value(TOTP_PENDING).await?;
+    Ok(())
+}
+
 pub async fn previous(s: &Session) -> Result<Option<PreviousSignin>> {
     s.get(PREVIOUS).await
 }

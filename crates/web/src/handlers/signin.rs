@@ -64,6 +64,7 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
         Step::SignedIn(a) => signed_in(&page, &a).await,
         Step::SecondFactor(a, attempt) => {
             page.session.cycle_id().await?;
+            session::clear_personal(&page.session).await?;
             let since_us = to_unix_micros(page.clock.now());
             session::set_pending(
                 &page.session,
@@ -149,6 +150,7 @@ async fn signed_in(page: &Page, a: &Account) -> Result<Response, AppError> {
     let s = &page.session;
     s.cycle_id().await?;
     session::clear_pending(s).await?;
+    session::clear_personal(s).await?;
     session::set_previous(
         s,
         PreviousSignin { at_us: a.last_signin_at.map(to_unix_micros), addr: a.last_signin_addr.clone() },

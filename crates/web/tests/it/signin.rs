@@ -222,6 +222,39 @@ async fn each_lock_of_an_account_alerts_the_office_naming_the_login() {
     }
 }
 
+/// Someone signed in who signs in again as another (at a shared desk):
+/// the new session id kept everything else of the first person's session,
+/// so that until the second factor was given the first person stayed
+/// signed in, and the second found the first one's second factor being
+/// enrolled. Now a password accepted clears what was the person's.
+#[tokio::test]
+async fn a_sign_in_as_another_person_keeps_nothing_of_the_first_one_s_session() {
+    for app in App::each(Options::default()).await {
+        app.issue("officer", Role::SecurityOfficer, None).await;
+        app.issue("admin2", Role::Admin, None).await;
+        let c = app.client();
+        assert_eq!(c.sign_in(&app, "officer", PASSWORD, None).await.location(), "/account/totp");
+        let first = totp_secret_in(&c.get("/account/totp").await.body);
+        let r = c.post("/login", &[("login", "admin2"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/account/totp", "{}", app.backend);
+        let second = totp_secret_in(&c.get("/account/totp").await.body);
+        assert_ne!(first, second, "{}: the officer's secret is not offered to the administrator", app.backend);
+
+        let code = totp::code_at(&second, app.now()).unwrap();
+        c.post("/account/totp", &[("code", &code)]).await;
+        assert_eq!(c.get("/dashboard").await.status, StatusCode::OK, "{}: the administrator", app.backend);
+        c.post("/logout", &[]).await;
+        let org = app.org("総務課", OrgKind::Department).await;
+        let (d, _) = app.signed_in("staff", Role::Department, Some(org)).await;
+        assert_eq!(d.get("/dashboard").await.status, StatusCode::OK);
+        let r = d.post("/login", &[("login", "admin2"), ("password", PASSWORD)]).await;
+        assert_eq!(r.location(), "/login/totp", "{}", app.backend);
+        let r = d.get("/dashboard").await;
+        assert_eq!(r.location(), "/login", "{}: the department's sign-in went with the password accepted", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn item_46_idle_and_absolute_timeouts_end_the_session() {
     for app in App::each(Options::default()).await {
@@ -405,8 +438,8 @@ async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_
 /// replaced the other's recovery codes, so the codes the page showed could
 /// be void. Now one confirms and shows its codes; the other goes to the
 /// account page saying it is done, or, when it is checked after the first
-/// has ended every other session, to sign in again; one event; the codes
-/// shown work.
+/// has ended every other session and renewed the session's id, to sign in
+/// again or is refused; one event; the codes shown work.
 #[tokio::test]
 async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_shown_are_kept() {
     for app in App::each(Options::default()).await {
@@ -431,6 +464,9 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
             // Which of the two cookies the client keeps depends on which
             // answer came last.
             "/login" => {}
+            // Its session went with the old id, and its form's token with
+            // it: refused as a forged request would be, changing nothing.
+            "" if other.status == StatusCode::FORBIDDEN => {}
             elsewhere => panic!("{}: the other went to {elsewhere}: {}", app.backend, other.body),
         }
         let enrolled = app.audit_actions().await.iter().filter(|a| *a == "totp.enrolled").count();
