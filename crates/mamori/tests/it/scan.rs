@@ -243,7 +243,8 @@ async fn soft_404s_are_no_finding_and_bad_certificates_fail() {
     let Some(n) = Nginx::start(&soft("other"), &[("index.html", b"<html>app</html>")]).await else { return };
     let (_, v) = scan(&pki, &n).await;
     expect(&v, &[("tls.certificate", "fail")]);
-    assert!(v.to_string().contains("NotValidForName"), "{v}");
+    assert!(v.to_string().contains("invalid certificate: NotValidForName\""), "{v}");
+    assert!(!v.to_string().contains("other.example"), "the names the certificate presents are not told: {v}");
     drop(n);
     for (leaf, verdict, why) in
         [("notyet", "fail", "NotValidYet"), ("selfsigned", "fail", "UnknownIssuer"), ("soon", "warn", "expires in")]
