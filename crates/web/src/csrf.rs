@@ -1,7 +1,8 @@
 //! Cross-site request forgery (checklist item 45): every state-changing
 //! request needs the session's token — in the form field `csrf_token` or
 //! the `X-CSRF-Token` header — and a same-origin `Origin` (or, without one,
-//! `Sec-Fetch-Site: same-origin`).
+//! `Sec-Fetch-Site: same-origin`). A download that is audited is refused
+//! when another site's page asks for it.
 //!
 //! A visitor without a session (the sign-in and setup forms) gets a signed
 //! double-submit token instead: a random nonce and its HMAC under a key kept
@@ -148,6 +149,8 @@ enum Refusal {
     Mismatch,
     Multipart,
     TooLarge,
+    /// A download that writes an audit event, asked for from another site.
+    CrossSite,
 }
 
 impl Refusal {
@@ -159,6 +162,7 @@ impl Refusal {
             Refusal::Mismatch => "mismatch",
             Refusal::Multipart => "multipart",
             Refusal::TooLarge => "too_large",
+            Refusal::CrossSite => "cross_site_download",
         }
     }
 }
@@ -187,8 +191,35 @@ pub async fn protect(State(state): State<AppState>, mut req: Request, next: Next
     res
 }
 
+/// The downloads that write an audit event as they are given (besides the
+/// sealed ones' [`crate::sealed::DOWNLOADS`]).
+const AUDITED_DOWNLOADS: [&str; 3] = ["/systems/{id}/answers.xlsx", "/evidence/{id}", "/documents/{id}"];
+
+/// Is this a download that writes an audit event, asked for by a page of
+/// another site (`Sec-Fetch-Site`, which browsers send and pages cannot
+/// set)? The session cookie goes with a link followed from anywhere
+/// (SameSite=Lax), so a page elsewhere could record an export of the audit
+/// log or the ledger under a signed-in person's name. A link typed,
+/// bookmarked or opened from mail says `none`, and is served.
+fn download_from_another_site(req: &Request) -> bool {
+    let audited = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|m| crate::sealed::is_download(m.as_str()) || AUDITED_DOWNLOADS.contains(&m.as_str()));
+    let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    audited && matches!(site, Some("cross-site" | "same-site"))
+}
+
 async fn check(state: &AppState, req: Request, next: Next, anon: Option<String>) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if download_from_another_site(&req) {
+            let session = req.extensions().get::<Session>().cloned();
+            let signed_in = match session {
+                Some(s) => crate::session::signed_in(&s).await.ok().flatten().map(|s| s.account_id),
+                None => None,
+            };
+            return refuse(state, &req, signed_in, Refusal::CrossSite).await;
+        }
         return next.run(req).await;
     }
     let Some(route) = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()) else {

@@ -332,3 +332,38 @@ async fn every_alert_kind_mamori_raises_reads_in_japanese_on_the_alerts_page() {
     }
     app.close().await;
 }
+
+/// A page on another site sends a signed-in auditor's browser to the audit
+/// log's export (or an officer's to the ledger's): the session cookie went
+/// with it, and the export was recorded under their name. Now an audited
+/// download asked for from another site (`Sec-Fetch-Site: cross-site` or
+/// `same-site`) is refused and records nothing of the export; from mamori's
+/// own pages, or typed (`none`), it is given.
+#[tokio::test]
+async fn an_audited_download_asked_for_from_another_site_is_refused_and_records_no_export() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let exports = || async { app.audit_actions().await.iter().filter(|a| *a == "audit.exported").count() };
+    let from = |site: &'static str| {
+        let c = officer.clone();
+        async move {
+            c.http.get(format!("{}/audit/export.csv", c.base)).header("sec-fetch-site", site).send().await.unwrap()
+        }
+    };
+    for site in ["cross-site", "same-site"] {
+        assert_eq!(from(site).await.status(), StatusCode::FORBIDDEN, "{site}");
+    }
+    assert_eq!(exports().await, 0, "nothing exported");
+    let refused = app.audit_actions().await.iter().filter(|a| *a == "csrf.rejected").count();
+    assert_eq!(refused, 2, "each refusal recorded");
+    for site in ["same-origin", "none"] {
+        assert_eq!(from(site).await.status(), StatusCode::OK, "{site}");
+    }
+    assert_eq!(exports().await, 2);
+    let ledger = officer.http.get(format!("{}/admin/ledger.csv", officer.base)).header("sec-fetch-site", "cross-site");
+    assert_eq!(ledger.send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    // Pages stay open to links from anywhere (a notice's link in mail).
+    let page = officer.http.get(format!("{}/dashboard", officer.base)).header("sec-fetch-site", "cross-site");
+    assert_eq!(page.send().await.unwrap().status(), StatusCode::OK);
+    app.close().await;
+}
