@@ -124,12 +124,20 @@ pub(crate) async fn admit(
     {
         return Err((Rejected::BadDate, None));
     }
-    let kind: Kind = match evidence::admit(bytes, name) {
-        Ok(k) => k,
-        Err(refusal) => {
+    // Its type read (a zip's directory, up to three times) and its hash
+    // taken off the request workers: up to 20 MB each.
+    let (owned, named) = (bytes.to_vec(), name.to_owned());
+    let read = crate::off_the_workers(move || {
+        evidence::admit(&owned, &named).map(|kind| (kind, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&owned))))
+    });
+    let (kind, sha256): (Kind, String) = match read.await {
+        Ok(Ok(read)) => read,
+        Ok(Err(refusal)) => {
             let why = refusal.reason().to_owned();
             return Err((Rejected::Refused(refusal), Some(why)));
         }
+        // The reading stopped (a fault in a reader): refused as unknown.
+        Err(_) => return Err((Rejected::Refused(evidence::Refusal::Type), Some("type".into()))),
     };
     if let Some(c) = clamd {
         match evidence::scan(c, bytes).await {
@@ -141,7 +149,6 @@ pub(crate) async fn admit(
             Ok(ScanResult::Clean) => {}
         }
     }
-    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     Ok(Admitted { kind, sha256, expires_on: Some(expires.to_owned()).filter(|e| !e.is_empty()) })
 }
 

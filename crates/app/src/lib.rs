@@ -112,10 +112,21 @@ pub(crate) async fn live_system_names(store: &Store) -> Result<std::collections:
         .collect())
 }
 
-/// Runs `work` (reading an uploaded workbook: parsing and decompressing,
-/// tens to hundreds of milliseconds) on the blocking pool, as many at once
-/// as the machine has cores, so that the request workers go on serving.
+/// Works run by [`off_the_workers`] since start.
+static OFF_THE_WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many works [`off_the_workers`] has run since start (a test's proof
+/// that a reading went there).
+pub fn runs_off_the_workers() -> usize {
+    OFF_THE_WORKERS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Runs `work` (reading an uploaded file: parsing and decompressing,
+/// hashing, tens to hundreds of milliseconds) on the blocking pool, as many
+/// at once as the machine has cores, so that the request workers go on
+/// serving.
 pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
+    OFF_THE_WORKERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     static AT_ONCE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let turn = AT_ONCE.get_or_init(|| tokio::sync::Semaphore::new(cores)).acquire().await;

@@ -238,7 +238,8 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
     }
     let id = if id.is_empty() { "imported".to_owned() } else { id };
     let title = if title.is_empty() { t.get("catalog-import-default-title") } else { title };
-    let file = match catalog_op::read(&bytes, &id, &title) {
+    // Read off the request workers: a workbook of 10 MB, or YAML as long.
+    let file = match mamori_app::off_the_workers(move || catalog_op::read(&bytes, &id, &title)).await? {
         Ok(f) => f,
         Err(errors) => return import_page(&page, errors, None).await,
     };

@@ -436,3 +436,29 @@ async fn a_file_carried_into_a_new_round_counts_toward_its_organisation_s_quota_
         app.close().await;
     }
 }
+
+/// An uploaded file's type (a zip's directory read up to three times) and
+/// its hash, 20 MB at most, were taken on a request worker, as was an
+/// imported catalog (a workbook of 10 MB): each is now read on the blocking
+/// pool (`mamori_app::off_the_workers`), and its answer is the same.
+#[tokio::test]
+async fn evidence_and_catalog_uploads_are_read_off_the_request_workers() {
+    use mamori_app::runs_off_the_workers;
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let before = runs_off_the_workers();
+    let r = vendor.upload(sys, 4, "手順書.pdf", b"%PDF-1.7 steps".to_vec()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(runs_off_the_workers(), before + 1, "the file read off the workers");
+    let r = vendor.upload(sys, 4, "setup.zip", b"PK\x03\x04 not a zip".to_vec()).await;
+    assert_eq!(r.status, StatusCode::OK, "the form again");
+    assert!(r.body.contains("登録できる種類のファイルではありません"), "{}", r.body);
+    assert_eq!(runs_off_the_workers(), before + 2);
+
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let catalog = app.store.catalog_document(app.store.catalog_versions().await.unwrap()[0].id).await.unwrap().unwrap();
+    let r = officer.post_file("/catalog/import", "/catalog/import", "c.yaml", catalog.to_yaml().into_bytes()).await;
+    assert!(r.body.contains("79"), "the preview: {}", r.body);
+    assert_eq!(runs_off_the_workers(), before + 3, "the catalog read off the workers");
+    app.close().await;
+}
