@@ -361,7 +361,7 @@ impl Work {
                 let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
                 // Acknowledged alerts are kept as long as the audit log.
                 let alerts_before = now - self.audit.retention;
-                let (jobs, signins, alerts) = store
+                let removed = store
                     .purge_housekeeping(
                         &ctx,
                         now - KEEP_DONE,
@@ -373,8 +373,10 @@ impl Work {
                     .map_err(|e| e.to_string())?;
                 let events = purged.map_or(0, |(n, _)| n);
                 Ok(format!(
-                    "監査ログ {events} 件を保管して削除、古い実行記録 {jobs} 件、失敗したサインイン {signins} 件、\
-                     対応済みの古い警告 {alerts} 件を削除 (events archived, job runs, failed sign-ins and old alerts removed)"
+                    "監査ログ {events} 件を保管して削除、古い実行記録 {} 件、失敗したサインイン {} 件、\
+                     不要になったサインインの記録 {} 件、対応済みの古い警告 {} 件を削除 \
+                     (events archived, job runs, failed sign-ins, old sign-ins and old alerts removed)",
+                    removed.job_runs, removed.failed_signins, removed.old_signins, removed.alerts
                 ))
             }
             JobKind::SendReminders => {

@@ -915,6 +915,35 @@ pub async fn unused_recovery_codes(tx: &mut Tx, account_id: i64) -> Result<i64, 
     })
 }
 
+/// Successful sign-ins no longer needed, in a transaction of the caller's.
+/// They tell the address throttle that an address is a person's own, and
+/// the sign-in watch whether a sign-in came from a new address: for each
+/// address and login the first and the last are kept, and every one since
+/// `recent`. The others go, and so does a pair's first and last once the
+/// last is older than `unused` (the address is then new again). One row per
+/// sign-in was kept for good before.
+pub(crate) async fn delete_old_successes(
+    tx: &mut Tx,
+    recent: OffsetDateTime,
+    unused: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let same = "e.success = $1 AND e.login = signin_attempt.login AND e.client_addr = signin_attempt.client_addr";
+    Ok(with_conn!(tx, c => {
+        let between = sqlx::query(&format!(
+            "DELETE FROM signin_attempt WHERE success = $1 AND at_us < $2 \
+             AND EXISTS (SELECT 1 FROM signin_attempt e WHERE {same} AND e.at_us < signin_attempt.at_us) \
+             AND EXISTS (SELECT 1 FROM signin_attempt e WHERE {same} AND e.at_us > signin_attempt.at_us)"
+        ))
+        .bind(true).bind(to_unix_micros(recent)).execute(&mut *c).await?.rows_affected();
+        let unused = sqlx::query(&format!(
+            "DELETE FROM signin_attempt WHERE success = $1 AND at_us < $2 \
+             AND NOT EXISTS (SELECT 1 FROM signin_attempt e WHERE {same} AND e.at_us >= $2)"
+        ))
+        .bind(true).bind(to_unix_micros(unused)).execute(&mut *c).await?.rows_affected();
+        between + unused
+    }))
+}
+
 /// [`Store::purge_failed_attempts`] in a transaction of the caller's.
 pub(crate) async fn delete_failed_attempts(tx: &mut Tx, before: OffsetDateTime) -> Result<u64, StoreError> {
     Ok(with_conn!(tx, c => {

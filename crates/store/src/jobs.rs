@@ -221,11 +221,13 @@ impl Store {
 
     /// The daily housekeeping: removes the finished job runs
     /// ([`Store::purge_jobs`]), the failed sign-in attempts
-    /// ([`Store::purge_failed_attempts`]), and the alerts acknowledged and
-    /// quiet since `alerts_before` with every delivery attempt older than
-    /// it, past their keeping, with one audit event saying how many, in
-    /// one transaction (no event when none went). Returns (job runs,
-    /// failed sign-ins, alerts).
+    /// ([`Store::purge_failed_attempts`]), the successful sign-ins no
+    /// longer needed (`accounts::delete_old_successes`: all since
+    /// `signins_before` stay, and an address's first and last unless
+    /// unused since `alerts_before`), and the alerts acknowledged and quiet
+    /// since `alerts_before` with every delivery attempt older than it,
+    /// past their keeping, with one audit event saying how many, in one
+    /// transaction (no event when none went).
     pub async fn purge_housekeeping(
         &self,
         ctx: &Ctx,
@@ -233,20 +235,39 @@ impl Store {
         failed_before: OffsetDateTime,
         signins_before: OffsetDateTime,
         alerts_before: OffsetDateTime,
-    ) -> Result<(u64, u64, u64), StoreError> {
+    ) -> Result<Purged, StoreError> {
         let mut tx = self.begin().await?;
         let jobs = delete_jobs(&mut tx, done_before, failed_before).await?;
         let signins = crate::accounts::delete_failed_attempts(&mut tx, signins_before).await?;
+        let successes = crate::accounts::delete_old_successes(&mut tx, signins_before, alerts_before).await?;
         let alerts = delete_alerts(&mut tx, alerts_before).await?;
-        if jobs + signins + alerts == 0 {
+        let purged = Purged { job_runs: jobs, failed_signins: signins, old_signins: successes, alerts };
+        if jobs + signins + successes + alerts == 0 {
             tx.commit().await?;
         } else {
             let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::HousekeepingPurged, Outcome::Success)
-                .changes(Changes::new().with("job_runs", jobs).with("failed_signins", signins).with("alerts", alerts));
+                .changes(
+                    Changes::new()
+                        .with("job_runs", jobs)
+                        .with("failed_signins", signins)
+                        .with("old_signins", successes)
+                        .with("alerts", alerts),
+                );
             tx.commit_audited(ctx.now, ev).await?;
         }
-        Ok((jobs, signins, alerts))
+        Ok(purged)
     }
+}
+
+/// What a housekeeping run removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    pub job_runs: u64,
+    pub failed_signins: u64,
+    /// Successful sign-ins between a pair's first and last, or of an
+    /// address unused for the retention.
+    pub old_signins: u64,
+    pub alerts: u64,
 }
 
 /// Alerts acknowledged and last seen before `before`, and delivery attempts

@@ -152,6 +152,57 @@ async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_k
     }
 }
 
+/// Every successful sign-in was kept for good, one row each. Now, of an
+/// address and login, the first and the last stay (the address is still
+/// the person's own to the throttle, and a sign-in from it is not taken for
+/// one from a new address), and every one of the last 90 days; an address
+/// unused for the audit log's retention is forgotten, both rows.
+#[tokio::test]
+async fn successful_sign_ins_keep_each_address_s_first_and_last_and_forget_an_address_unused_for_the_retention() {
+    use mamori_core::policy::LockoutPolicy;
+    use mamori_store::accounts::Gate;
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let days = |n: i64| now - Duration::days(n);
+        for at in [400, 300, 200, 100, 10] {
+            db.store.record_attempt(days(at), "10.0.0.5", "alice", true).await.unwrap();
+        }
+        db.store.record_attempt(days(60), "10.0.0.5", "alice", true).await.unwrap();
+        for at in [800, 750] {
+            db.store.record_attempt(days(at), "10.0.0.6", "bob", true).await.unwrap();
+        }
+        db.store.record_attempt(days(120), "10.0.0.7", "carol", true).await.unwrap();
+        let ctx = crate::system_ctx(now);
+        let p = db.store.purge_housekeeping(&ctx, days(90), days(90), days(90), days(730)).await.unwrap();
+        assert_eq!(p.old_signins, 3 + 2, "{}: alice's 300, 200, 100; bob's both", db.name);
+        let again = db.store.purge_housekeeping(&ctx, days(90), days(90), days(90), days(730)).await.unwrap();
+        assert_eq!(again.old_signins, 0, "{}", db.name);
+
+        // Alice's first stays: her recent sign-ins are from a known address.
+        let new: Vec<String> = db
+            .store
+            .new_address_signins(days(1000))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, l, a)| format!("{l}@{a}"))
+            .collect();
+        assert_eq!(new, ["carol@10.0.0.7", "alice@10.0.0.5"], "{}: the first of each pair kept", db.name);
+        // Her address still lets her past the throttle; bob's no longer does.
+        let policy = LockoutPolicy { address_max_failures: 1, ..Default::default() };
+        for (addr, login) in [("10.0.0.5", "guess"), ("10.0.0.6", "guess")] {
+            db.store.record_attempt(now, addr, login, false).await.unwrap();
+        }
+        let gate = |addr: &'static str, login: &'static str| {
+            let store = db.store.clone();
+            async move { store.open_signin_attempt(now, addr, login, None, &policy).await.unwrap() }
+        };
+        assert!(!matches!(gate("10.0.0.5", "alice").await, Gate::Throttled), "{}: alice's own address", db.name);
+        assert!(matches!(gate("10.0.0.6", "bob").await, Gate::Throttled), "{}: forgotten after two years", db.name);
+        db.cleanup().await;
+    }
+}
+
 /// The daily housekeeping removes old job runs and failed sign-ins with one
 /// audit event saying how many, in the same transaction: they went with no
 /// word in the log before. A run that removes nothing writes nothing. It
@@ -185,7 +236,10 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
         raise(old, "203.0.113.1", true).await;
         let open = raise(old, "203.0.113.2", false).await;
         let recent = raise(now, "203.0.113.3", true).await;
-        let purge = async || db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff, cutoff).await.unwrap();
+        let purge = async || {
+            let p = db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff, cutoff).await.unwrap();
+            (p.job_runs, p.failed_signins, p.alerts)
+        };
         assert_eq!(purge().await, (1, 1, 1), "{}", db.name);
         assert_eq!(purge().await, (0, 0, 0), "{}", db.name);
         let left: Vec<i64> = db.store.alerts(false).await.unwrap().iter().map(|a| a.id).collect();
