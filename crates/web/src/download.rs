@@ -64,6 +64,24 @@ pub fn xlsx(filename: &str, bytes: Vec<u8>) -> Response {
     file(XLSX_CONTENT_TYPE, filename, bytes)
 }
 
+/// The downloads that may be sealed: each also answers a POST.
+pub const DOWNLOADS: [&str; 10] = [
+    "/admin/ledger.csv",
+    "/admin/ledger.xlsx",
+    "/audit/export.csv",
+    "/audit/export.jsonl",
+    "/systems.xlsx",
+    "/systems/{id}/report.xlsx",
+    "/systems/{id}/report.csv",
+    "/systems/{id}/yearly.xlsx",
+    "/systems/{id}/inventory.xlsx",
+    "/systems/{id}/inventory.csv",
+];
+
+pub fn is_download(path: &str) -> bool {
+    DOWNLOADS.contains(&path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

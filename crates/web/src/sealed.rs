@@ -17,23 +17,7 @@ use mamori_files::sealed::PASSWORD_MIN;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tower_sessions::Session;
 
-/// The downloads that may be sealed: each also answers a POST.
-pub const DOWNLOADS: [&str; 10] = [
-    "/admin/ledger.csv",
-    "/admin/ledger.xlsx",
-    "/audit/export.csv",
-    "/audit/export.jsonl",
-    "/systems.xlsx",
-    "/systems/{id}/report.xlsx",
-    "/systems/{id}/report.csv",
-    "/systems/{id}/yearly.xlsx",
-    "/systems/{id}/inventory.xlsx",
-    "/systems/{id}/inventory.csv",
-];
-
-pub fn is_download(path: &str) -> bool {
-    DOWNLOADS.contains(&path)
-}
+pub use crate::download::{is_download, DOWNLOADS};
 
 /// The largest download sealed (an audit export of years is the biggest).
 const SEAL_MAX: usize = 512 << 20;
