@@ -565,11 +565,27 @@ impl Store {
         }
         // A record that showed it changes with it, as a save by its keeper
         // does: 確認待ち, its revision past any page that showed the file
-        // (the office approved a record whose document had gone).
+        // (the office approved a record whose document had gone). One of a
+        // system the organisation no longer keeps is not its to change: it
+        // goes on showing the revision it showed.
+        let latest = doc.revisions.last().map_or(1, |r| r.revision);
         for (record_id, system_id, kind, title) in records {
+            let kept = crate::systems::parties_of(&mut tx, system_id).await?.is_some_and(|p| p.kept_by(org));
+            if !kept {
+                with_conn!(tx, c => {
+                    sqlx::query(
+                        "UPDATE record_document SET pinned_revision = COALESCE(pinned_revision, $3) \
+                         WHERE record_id = $1 AND document_id = $2",
+                    )
+                    .bind(record_id).bind(id).bind(latest).execute(c).await?;
+                });
+                continue;
+            }
             with_conn!(tx, c => {
                 sqlx::query("UPDATE record SET review_state = 'pending', revision = revision + 1 WHERE id = $1")
-                    .bind(record_id).execute(c).await?;
+                    .bind(record_id).execute(&mut *c).await?;
+                sqlx::query("DELETE FROM record_document WHERE record_id = $1 AND document_id = $2")
+                    .bind(record_id).bind(id).execute(&mut *c).await?;
             });
             let ev = system_event(ctx, Action::RecordSaved, system_id).changes(
                 Changes::new()
@@ -582,7 +598,6 @@ impl Store {
             append(&mut tx, ctx.now, ev).await?;
         }
         with_conn!(tx, c => {
-            sqlx::query("DELETE FROM record_document WHERE document_id = $1").bind(id).execute(&mut *c).await?;
             sqlx::query("UPDATE document SET deleted_at_us = $2 WHERE id = $1").bind(id).bind(to_unix_micros(ctx.now))
                 .execute(&mut *c).await?;
         });

@@ -276,6 +276,62 @@ async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_sy
     }
 }
 
+/// The same, the first vendor deleting its document instead: the records
+/// of the system it left went back to 確認待ち, a new revision and an event
+/// under its name on a system it no longer sees, and lost the document,
+/// which nobody could then download. Now a record of a system the
+/// organisation no longer keeps goes on showing the revision it showed,
+/// unchanged; one of a system it keeps loses it, as before.
+#[tokio::test]
+async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_records_as_they_were() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, other, v, x, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
+        let kind = mamori_core::records::RecordKind::Contact;
+        app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+        let kept = crate::checklist::system(
+            &app,
+            app.store.system(sys).await.unwrap().unwrap().input.department_id,
+            Some(vendor),
+            "別のシステム",
+        )
+        .await;
+        app.store.save_record(&app.ctx(), kept, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+        let record = |s: i64| {
+            let store = app.store.clone();
+            async move { store.records(s).await.unwrap().into_iter().next().unwrap() }
+        };
+        let before = record(sys).await;
+
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.vendor_id = Some(other);
+        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        let events = app.audit_actions().await.len();
+        v.get("/library").await;
+        let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+
+        let after = record(sys).await;
+        assert_eq!((after.revision, after.review), (before.revision, before.review), "{}: unchanged", app.backend);
+        let trail = app.store.audit_recent(20).await.unwrap();
+        let on_left = trail.iter().take(app.audit_actions().await.len() - events).any(|e| {
+            e.record.action == "record.saved" && e.record.target_id.as_deref() == Some(sys.to_string().as_str())
+        });
+        assert!(!on_left, "{}: no event on the system it left", app.backend);
+        let first = app.store.document(doc.id).await.unwrap().unwrap().revisions[0].id;
+        let page = x.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(page.contains(&format!("/documents/{first}")), "{}: still shown: {page}", app.backend);
+        assert_eq!(x.get(&format!("/documents/{first}")).await.status, StatusCode::OK, "{}", app.backend);
+        assert!(!app.store.record_documents(sys).await.unwrap().is_empty(), "{}", app.backend);
+        let own = app.store.record_documents(kept).await.unwrap();
+        assert!(own.is_empty(), "{}: the system it keeps loses it: {own:?}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A new revision of a document behind an approved record changed what
 /// the record shows, and the approval stood (a stale page could even
 /// approve the new revision unseen); and the answers it changed on other
