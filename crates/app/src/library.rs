@@ -29,11 +29,15 @@ pub async fn documents(op: &Op<'_>) -> Result<Vec<Document>, Refused> {
     Ok(op.store.documents(org).await?)
 }
 
-/// One document of the person's organisation, with every link it has.
+/// One document of the person's organisation, with its links in systems
+/// the person sees (a system the organisation was taken off is no longer
+/// its to watch: whether the next vendor keeps the link or not).
 pub async fn document(op: &Op<'_>, id: i64) -> Result<(Document, Vec<DocLink>), Refused> {
     let org = answering_org(op)?;
     let d = op.store.document(id).await?.filter(|d| d.organisation_id == org && !d.deleted).ok_or(Refused::NotFound)?;
-    let links = op.store.links_of_document(id).await?;
+    let seen: std::collections::HashSet<i64> =
+        op.store.systems(op.who.scope(), &Default::default()).await?.iter().map(|s| s.id).collect();
+    let links = op.store.links_of_document(id).await?.into_iter().filter(|l| seen.contains(&l.system_id)).collect();
     Ok((d, links))
 }
 

@@ -118,8 +118,11 @@ pub async fn send_reminders(
         if store.reminder_sent(&reminder).await.map_err(err)? {
             continue;
         }
-        let orgs =
-            [Some(s.input.department_id), s.input.vendor_id, s.input.maintenance_id].into_iter().flatten().collect();
+        // Everyone who may sign its reviews off, the cloud provider too.
+        let orgs = [Some(s.input.department_id), s.input.vendor_id, s.input.maintenance_id, s.input.cloud_id]
+            .into_iter()
+            .flatten()
+            .collect();
         due.push(Due { reminder, system: s, orgs, days_left });
     }
     if due.is_empty() {

@@ -195,7 +195,10 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
 /// an earlier one's.
 pub async fn sign_off(op: &Op<'_>, id: i64, year: i32, kind: SignoffKind, comment: &str) -> Result<(), Refused> {
     op.require(Permission::SignOffReviews)?;
-    system(op, id).await?;
+    // A retired system reports no more (`due_of`): nothing to sign off.
+    if system(op, id).await?.input.phase == mamori_core::checklist::Phase::Retired {
+        return Err(Refused::Invalid("retired"));
+    }
     // A year's review is signed in that year or after, never ahead.
     if year > op.now.to_offset(mamori_core::jst::JST).year() {
         return Err(Refused::Invalid("year"));

@@ -587,6 +587,7 @@ yearly-office-title = Security office
 yearly-receive = Record the yearly report as received
 yearly-received-saved = The yearly report is recorded as received.
 yearly-received-already = This year's report was already received.
+yearly-retired = A retired system's yearly reviews are no longer signed off.
 yearly-future-year = A review of a year still to come cannot be signed off; sign it off in that year.
 yearly-month = Report month
 yearly-month-save = Change the report month

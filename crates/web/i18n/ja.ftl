@@ -587,6 +587,7 @@ yearly-office-title = 情報セキュリティ担当
 yearly-receive = 年次報告を受領した
 yearly-received-saved = 年次報告の受領を記録しました。
 yearly-received-already = この年の年次報告は受領済みです。
+yearly-retired = 廃止したシステムの年次の確認は記録できません。
 yearly-future-year = 来年以降の年の確認は記録できません。その年になってから記録してください。
 yearly-month = 報告月
 yearly-month-save = 報告月を変更

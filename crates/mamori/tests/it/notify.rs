@@ -8,6 +8,7 @@
 use crate::harness::{create_user, sqlite_store, Opts, Server};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use mamori_core::identity::OrgKind;
 use mamori_core::monitoring::Severity;
 use mamori_testkit::smtp::SmtpServer;
 use mamori_testkit::webhook::WebhookReceiver;
@@ -488,7 +489,8 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
 }
 
 /// Due dates by mail: a round's and a yearly report's reminders, each
-/// mailed once per step to the people of the organisations that must act,
+/// mailed once per step to the people of the organisations that must act
+/// (a yearly report's to the cloud provider too, which was left out),
 /// the system's name only in the body, the attempts on the alerts page.
 #[tokio::test]
 async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody_else() {
@@ -500,6 +502,21 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     let today = time::OffsetDateTime::now_utc().to_offset(mamori_core::jst::JST).date();
     input.due_on = Some(today + time::Duration::days(7));
     let ctx = crate::harness::system_ctx();
+    // The system's cloud provider answers no item, but signs the year's
+    // reviews off: it hears of the yearly report, not of the round (it was
+    // reminded of neither).
+    let cloud = store.create_organisation_audited(&ctx, "クラウドC", OrgKind::Vendor, "").await.unwrap();
+    let person = mamori_store::accounts::NewAccount {
+        login: mamori_core::identity::Login::parse("cloud1").unwrap(),
+        display_name: "名前".into(),
+        email: "cloud@example.co.jp".into(),
+        role: mamori_core::identity::Role::Vendor,
+        organisation_id: Some(cloud),
+        password_hash: "x".into(),
+        must_change_password: false,
+    };
+    store.issue_account(&ctx, &person, "着任").await.unwrap();
+    input.cloud_id = Some(cloud);
     store.update_system(&ctx, before.id, &input).await.unwrap();
     // The department has answered and submitted its part: the round owes
     // nothing more from it.
@@ -534,10 +551,11 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     let s = Server::start(opts()).await;
     // The round due in a week (the vendor's part still open), and this
     // month's yearly report (the department's and the vendor's).
-    let mails = smtp.wait_for(3, 30).await;
-    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let mails = smtp.wait_for(4, 30).await;
+    assert_eq!(mails.len(), 4, "{mails:#?}");
     let year_end = mamori_core::yearly::due_date(today.year(), u8::from(today.month())).unwrap();
-    let (both, vendor) = (vec!["<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"], vec!["<vendor-a@example.co.jp>"]);
+    let both = vec!["<cloud@example.co.jp>", "<soumu@example.lg.jp>", "<vendor-a@example.co.jp>"];
+    let vendor = vec!["<vendor-a@example.co.jp>"];
     for (what, due, path, left, want) in [
         ("チェックリストの回答", today + time::Duration::days(7), format!("/systems/{id}\n"), 7, vendor),
         ("年次報告", year_end, format!("/systems/{id}/yearly"), (year_end - today).whole_days(), both),
@@ -581,7 +599,7 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     // The next start (or the next day's run at the same step): nothing again.
     let s = Server::start(opts()).await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(smtp.messages().len(), 3, "one reminder per step");
+    assert_eq!(smtp.messages().len(), 4, "one reminder per step");
     assert_eq!(store.deliveries(10).await.unwrap().len(), 2);
     store.close().await;
     s.stop().await;

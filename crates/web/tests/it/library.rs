@@ -332,6 +332,29 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
     }
 }
 
+/// A vendor taken off a system went on seeing, on its document's page, the
+/// links the system's items had to it: whether the next vendor kept or
+/// removed them. Now the page lists links in the systems it sees only.
+#[tokio::test]
+async fn a_document_s_page_lists_no_link_in_a_system_its_vendor_was_taken_off() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, other, v, .. } = crate::checklist::cast(&app).await;
+        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
+        let page = v.get(&format!("/library/{}", doc.id)).await.body;
+        assert!(page.contains(&format!("/systems/{sys}/items/15")), "{}: listed while it is its: {page}", app.backend);
+
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.vendor_id = Some(other);
+        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        let page = v.get(&format!("/library/{}", doc.id)).await.body;
+        assert!(!page.contains(&format!("/systems/{sys}")), "{}: {page}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A new revision of a document behind an approved record changed what
 /// the record shows, and the approval stood (a stale page could even
 /// approve the new revision unseen); and the answers it changed on other

@@ -415,3 +415,30 @@ async fn a_sign_off_sent_twice_at_once_is_recorded_once() {
         app.close().await;
     }
 }
+
+/// A retired system reports no more (it is reminded of nothing), yet its
+/// vendor could still add audited sign-offs to its yearly report. Now its
+/// page offers no form and a sign-off is refused with a message.
+#[tokio::test]
+async fn a_retired_system_s_yearly_reviews_are_signed_off_no_more() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        // No.79 approved with its evidence, as retiring asks.
+        let applicable = crate::checklist::answer_all(&app, sys).await;
+        let r = vendor.upload(sys, 79, "廃棄証明書.pdf", b"%PDF-1.4\n".to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
+        crate::checklist::retire(&app, sys).await;
+        let year = app.now().to_offset(JST).year();
+        let page = vendor.get(&format!("/systems/{sys}/yearly?year={year}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", app.backend);
+        assert!(!page.body.contains("/signoffs"), "{}: no form", app.backend);
+        let r = sign(&vendor, sys, year, "admin_accounts", "不要な管理者IDはなし").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        assert!(r.body.contains("廃止したシステムの年次の確認は記録できません"), "{}", r.body);
+        assert!(app.store.signoffs(sys, year).await.unwrap().is_empty(), "{}", app.backend);
+        app.close().await;
+    }
+}

@@ -65,7 +65,10 @@ async fn yearly_page(page: &Page, who: &Acting, id: i64, year: i32, errors: Form
         sections: r.sections(),
         state,
         attention,
-        can_sign: who.person.can(Permission::SignOffReviews) && r.received.is_none() && year <= today.year(),
+        can_sign: who.person.can(Permission::SignOffReviews)
+            && r.received.is_none()
+            && year <= today.year()
+            && r.system.phase != mamori_core::checklist::Phase::Retired,
         can_manage: who.person.can(Permission::ManageSystems),
         kinds: SignoffKind::ALL.iter().map(|k| (k.as_str(), k.word())).collect(),
         months: (1..=12).collect(),
@@ -148,6 +151,7 @@ pub async fn sign_off(page: Page, who: Acting, Path(id): Path<i64>, Form(form): 
             // Received meanwhile: the report does not change afterwards.
             Err(Refused::Taken) => errors.add("kind", t.get("yearly-received-already")),
             Err(Refused::Invalid("year")) => errors.add("kind", t.get("yearly-future-year")),
+            Err(Refused::Invalid("retired")) => errors.add("kind", t.get("yearly-retired")),
             Err(e) => return Err(e.into()),
         }
     }
