@@ -1264,14 +1264,12 @@ async fn a_hostile_page_makes_a_small_report_without_control_characters() {
     assert!(out.len() < 16 * 1024, "the text output is {} bytes", out.len());
 }
 
-/// A name that resolves into another network than at the system's first
-/// scan is not scanned: the run says why, an alert is raised, and no
-/// connection reaches the new address until the officer confirms it. (The
-/// first scan's address is recorded here as 10.1.2.3, as if the name had
-/// pointed there; `localhost` now resolves to loopback.)
-#[tokio::test]
-async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer_confirms() {
-    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
+/// A server whose scans may reach loopback only, and a system of one URL
+/// by name (`localhost`) whose scans a listener counts: the counter, the
+/// configuration's folder, the server, its store and the system.
+async fn a_system_scanned_by_name(
+) -> (std::sync::Arc<std::sync::atomic::AtomicUsize>, TempDir, crate::harness::Server, mamori_store::Store, i64) {
+    use crate::harness::{create_orgs, create_web_system, sqlite_store, Opts, Server};
     let (port, accepted) = counting_listener().await;
     let dir = TempDir::new().unwrap();
     let cfg = dir.path().join("mamori.toml");
@@ -1284,6 +1282,18 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
     create_orgs(&s.data_dir().display().to_string()).await;
     let store = sqlite_store(&s.data_dir()).await;
     let (id, _) = create_web_system(&store, vec![format!("https://localhost:{port}/")]).await;
+    (accepted, dir, s, store, id)
+}
+
+/// A name that resolves into another network than at the system's first
+/// scan is not scanned: the run says why, an alert is raised, and no
+/// connection reaches the new address until the officer confirms it. (The
+/// first scan's address is recorded here as 10.1.2.3, as if the name had
+/// pointed there; `localhost` now resolves to loopback.)
+#[tokio::test]
+async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer_confirms() {
+    use crate::harness::system_ctx;
+    let (accepted, _dir, s, store, id) = a_system_scanned_by_name().await;
     let first = time::OffsetDateTime::now_utc() - time::Duration::days(1);
     store.check_scan_address(first, id, "localhost", ("10.1.2.3", "10.1.2.0/24"), true).await.unwrap();
     store.request_scan(&system_ctx(), id, None).await.unwrap();
@@ -1316,19 +1326,8 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
 /// scanned there.
 #[tokio::test]
 async fn a_name_s_first_address_at_a_scan_the_office_did_not_ask_for_is_held_until_confirmed() {
-    use crate::harness::{create_orgs, create_web_system, sqlite_store, system_ctx, Opts, Server};
-    let (port, accepted) = counting_listener().await;
-    let dir = TempDir::new().unwrap();
-    let cfg = dir.path().join("mamori.toml");
-    let scan_cfg = format!(
-        "[scan]\nhttp_port = {port}\nports = [1]\npoll_secs = 1\ntimeout_secs = 1\n\
-         allowed_networks = [\"127.0.0.1/32\", \"::1/128\"]\n"
-    );
-    std::fs::write(&cfg, scan_cfg).unwrap();
-    let s = Server::start(Opts::default().args(&["--config", cfg.to_str().unwrap()])).await;
-    create_orgs(&s.data_dir().display().to_string()).await;
-    let store = sqlite_store(&s.data_dir()).await;
-    let (id, _) = create_web_system(&store, vec![format!("https://localhost:{port}/")]).await;
+    use crate::harness::system_ctx;
+    let (accepted, _dir, s, store, id) = a_system_scanned_by_name().await;
     let daily = mamori_store::identity::Ctx {
         actor: mamori_core::audit::Actor { account_id: None, login: mamori_store::scans::SCHEDULED_BY.into() },
         ..system_ctx()

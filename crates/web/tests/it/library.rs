@@ -255,9 +255,7 @@ async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_sy
         let kind = mamori_core::records::RecordKind::Contact;
         app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
 
-        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
-        input.vendor_id = Some(other);
-        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        give_to(&app, sys, other).await;
         let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let revisions = app.store.document(doc.id).await.unwrap().unwrap().revisions;
@@ -286,12 +284,9 @@ async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_sy
 async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_records_as_they_were() {
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, other, v, x, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let (doc, _) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
         let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
         let kind = mamori_core::records::RecordKind::Contact;
-        app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
         let kept = crate::checklist::system(
             &app,
             app.store.system(sys).await.unwrap().unwrap().input.department_id,
@@ -306,9 +301,7 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
         };
         let before = record(sys).await;
 
-        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
-        input.vendor_id = Some(other);
-        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        give_to(&app, sys, other).await;
         let events = app.audit_actions().await.len();
         v.get("/library").await;
         let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
@@ -346,9 +339,7 @@ async fn a_document_s_page_lists_no_link_in_a_system_its_vendor_was_taken_off() 
         let page = v.get(&format!("/library/{}", doc.id)).await.body;
         assert!(page.contains(&format!("/systems/{sys}/items/15")), "{}: listed while it is its: {page}", app.backend);
 
-        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
-        input.vendor_id = Some(other);
-        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        give_to(&app, sys, other).await;
         let page = v.get(&format!("/library/{}", doc.id)).await.body;
         assert!(!page.contains(&format!("/systems/{sys}")), "{}: {page}", app.backend);
         app.close().await;
@@ -395,6 +386,13 @@ async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_
         assert!(on_system("record.saved"), "{}: the record's change", app.backend);
         app.close().await;
     }
+}
+
+/// Gives system `sys` to vendor `other`, as the office does.
+async fn give_to(app: &App, sys: i64, other: i64) {
+    let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+    input.vendor_id = Some(other);
+    app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
 }
 
 /// The vendor's document 体制図, uploaded to its library, and a contact
