@@ -1321,9 +1321,9 @@ async fn a_name_moved_to_another_network_is_held_with_an_alert_until_the_officer
 /// asked for the scan: a vendor that controls the name chose which inside
 /// address the scanner recorded (and could then move it within that
 /// network unnoticed). A first scan the office did not ask for (the daily
-/// run here, a vendor's alike) now holds the name with an alert and
-/// connects nowhere until the officer confirms the address; then it is
-/// scanned there.
+/// run here, a vendor's alike, even with an officer's account named as the
+/// daily run is) now holds the name with an alert and connects nowhere
+/// until the officer confirms the address; then it is scanned there.
 #[tokio::test]
 async fn a_name_s_first_address_at_a_scan_the_office_did_not_ask_for_is_held_until_confirmed() {
     use crate::harness::system_ctx;
@@ -1332,6 +1332,17 @@ async fn a_name_s_first_address_at_a_scan_the_office_did_not_ask_for_is_held_unt
         actor: mamori_core::audit::Actor { account_id: None, login: mamori_store::scans::SCHEDULED_BY.into() },
         ..system_ctx()
     };
+    // An officer's account given the daily run's name vouches for nothing.
+    let namesake = mamori_store::accounts::NewAccount {
+        login: mamori_core::identity::Login::parse(mamori_store::scans::SCHEDULED_BY).unwrap(),
+        display_name: "名前".into(),
+        email: "scanner@example.lg.jp".into(),
+        role: mamori_core::identity::Role::SecurityOfficer,
+        organisation_id: None,
+        password_hash: "x".into(),
+        must_change_password: false,
+    };
+    store.issue_account(&system_ctx(), &namesake, "着任").await.unwrap();
     store.request_scan(&daily, id, None).await.unwrap();
     let report = finished_scan(&store, id).await;
     let held = &report.targets[0].checks;
