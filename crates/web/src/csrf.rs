@@ -191,10 +191,6 @@ pub async fn protect(State(state): State<AppState>, mut req: Request, next: Next
     res
 }
 
-/// The downloads that write an audit event as they are given (besides the
-/// sealed ones' [`crate::download::DOWNLOADS`]).
-const AUDITED_DOWNLOADS: [&str; 3] = ["/systems/{id}/answers.xlsx", "/evidence/{id}", "/documents/{id}"];
-
 /// Is this a download that writes an audit event, asked for by a page of
 /// another site (`Sec-Fetch-Site`, which browsers send and pages cannot
 /// set)? The session cookie goes with a link followed from anywhere
@@ -205,7 +201,7 @@ fn download_from_another_site(req: &Request) -> bool {
     let audited = req
         .extensions()
         .get::<MatchedPath>()
-        .is_some_and(|m| crate::download::is_download(m.as_str()) || AUDITED_DOWNLOADS.contains(&m.as_str()));
+        .is_some_and(|m| crate::download::is_audited(m.as_str()));
     let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
     audited && matches!(site, Some("cross-site" | "same-site"))
 }

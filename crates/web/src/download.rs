@@ -82,6 +82,12 @@ pub fn is_download(path: &str) -> bool {
     DOWNLOADS.contains(&path)
 }
 
+/// Does the route give a file and write an audit event as it does: the
+/// [`DOWNLOADS`], the answer workbook, evidence and library files.
+pub fn is_audited(path: &str) -> bool {
+    is_download(path) || ["/systems/{id}/answers.xlsx", "/evidence/{id}", "/documents/{id}"].contains(&path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
