@@ -198,10 +198,7 @@ pub async fn protect(State(state): State<AppState>, mut req: Request, next: Next
 /// log or the ledger under a signed-in person's name. A link typed,
 /// bookmarked or opened from mail says `none`, and is served.
 fn download_from_another_site(req: &Request) -> bool {
-    let audited = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|m| crate::download::is_audited(m.as_str()));
+    let audited = req.extensions().get::<MatchedPath>().is_some_and(|m| crate::download::is_audited(m.as_str()));
     let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
     audited && matches!(site, Some("cross-site" | "same-site"))
 }
