@@ -112,3 +112,52 @@ pub async fn confirm_enrolment(
     let generation = op.store.confirm_totp(&op.ctx(), (a.id, a.session_generation), (secret, step), &hashes).await?;
     Ok(Some((codes, generation)))
 }
+
+/// What came of asking for new recovery codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// The new codes, shown once (only their hashes are kept); every
+    /// earlier one is void.
+    Renewed(Vec<String>),
+    /// The authenticator's code was wrong or used already: counted towards
+    /// the lockout and audited.
+    Wrong,
+    /// The account is locked: nothing was checked.
+    Locked,
+}
+
+/// Item 75: a person whose second factor is on takes new recovery codes
+/// (those shown at enrolment lost, or mostly used), given a code from
+/// their authenticator. The code is checked as at sign-in: counted in
+/// advance towards the lockout, refused unchecked while locked, a step
+/// already used refused, a wrong one audited; one at a time per account.
+pub async fn renew_recovery_codes(
+    op: &Op<'_>,
+    hasher: &Hasher,
+    lockout: &LockoutPolicy,
+    a: &Account,
+    code: &str,
+) -> Result<Renewal, Refused> {
+    let _one_at_a_time = hasher.one_at_a_time(a.id).await;
+    let Some(reserved) = op.store.open_account_attempt(a.id, op.now, lockout).await? else {
+        return Ok(Renewal::Locked);
+    };
+    if let Some(step) = a.totp_secret.as_deref().and_then(|s| totp::matching_step(s, code, op.now)) {
+        let codes = totp::new_recovery_codes();
+        let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
+        match op.store.renew_recovery_codes(&op.ctx(), a.id, step, &hashes).await {
+            Ok(()) => {
+                op.store.reset_failures(a.id).await?;
+                return Ok(Renewal::Renewed(codes));
+            }
+            Err(mamori_store::StoreError::Stale) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::TotpRecoveryRenewed, Outcome::Failure)
+        .target("account", a.id.to_string())
+        .changes(Changes::new().with("why", "bad_code").with("failures", reserved.failures));
+    op.store.audit_record(op.now, ev).await?;
+    record_lock(op.store, op.now, &op.origin, op.who.actor(), a.id, reserved, lockout).await?;
+    Ok(Renewal::Wrong)
+}

@@ -42,6 +42,7 @@ crate::closed_set!(
         AccountEnabled = "account.enabled",
         TotpEnrolled = "totp.enrolled",
         TotpRecoveryUsed = "totp.recovery_used",
+        TotpRecoveryRenewed = "totp.recovery_renewed",
         TotpReset = "totp.reset",
         AccessReviewSignedOff = "access_review.signed_off",
         AccessDenied = "access.denied",

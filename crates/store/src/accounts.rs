@@ -332,6 +332,14 @@ impl Store {
     }
 
     /// The newest `n` password hashes of an account (item 4: no reuse).
+    /// How many of the account's recovery codes are still unused.
+    pub async fn recovery_codes_left(&self, account_id: i64) -> Result<i64, StoreError> {
+        with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
+                .bind(account_id).fetch_one(c).await?
+        })
+    }
+
     pub async fn password_history(&self, account_id: i64, n: usize) -> Result<Vec<String>, StoreError> {
         with_read_conn!(self, c => {
             sqlx::query_scalar("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY created_at_us DESC LIMIT $2")
@@ -866,6 +874,16 @@ pub async fn enable_totp(
     if n != 1 {
         return Err(StoreError::Stale);
     }
+    replace_recovery_codes(tx, account_id, recovery_hashes).await
+}
+
+/// The account's recovery codes become `recovery_hashes`, the earlier ones
+/// void, used or not.
+pub async fn replace_recovery_codes(
+    tx: &mut Tx,
+    account_id: i64,
+    recovery_hashes: &[String],
+) -> Result<(), StoreError> {
     with_conn!(tx, c => {
         sqlx::query("DELETE FROM recovery_code WHERE account_id = $1").bind(account_id).execute(&mut *c).await?;
         for h in recovery_hashes {
@@ -874,6 +892,17 @@ pub async fn enable_totp(
         }
     });
     Ok(())
+}
+
+/// Spends the authenticator's `step` on an account whose second factor is
+/// on, in the caller's transaction: false when that step or a later one
+/// was used already (RFC 6238 §5.2), or the second factor is off.
+pub async fn spend_totp_step(tx: &mut Tx, account_id: i64, step: i64) -> Result<bool, StoreError> {
+    let n = with_conn!(tx, c => {
+        sqlx::query("UPDATE account SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2 AND totp_enabled = $3")
+            .bind(account_id).bind(step).bind(true).execute(c).await?.rows_affected()
+    });
+    Ok(n == 1)
 }
 
 /// Spends a recovery code; false if unknown or used.

@@ -268,6 +268,30 @@ impl Store {
         Ok(generation)
     }
 
+    /// A person with their second factor on takes new recovery codes,
+    /// given the authenticator's code of `step`: the step is spent, the
+    /// codes replace every earlier one, with the event, in one
+    /// transaction. `Stale`, changing nothing, when that step was used
+    /// already (a code replayed, or the button pressed twice) or the
+    /// second factor was reset meanwhile.
+    pub async fn renew_recovery_codes(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        step: i64,
+        recovery_hashes: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if !accounts::spend_totp_step(&mut tx, id, step).await? {
+            return Err(StoreError::Stale);
+        }
+        accounts::replace_recovery_codes(&mut tx, id, recovery_hashes).await?;
+        let ev = ctx
+            .event(Action::TotpRecoveryRenewed, id)
+            .changes(Changes::new().with("left", recovery_hashes.len() as i64));
+        tx.commit_audited(ctx.now, ev).await
+    }
+
     /// Spends a recovery code; returns the number left, or `None` if the code
     /// was not valid.
     pub async fn spend_recovery_code(&self, ctx: &Ctx, id: i64, code_hash: &str) -> Result<Option<i64>, StoreError> {

@@ -145,6 +145,11 @@ account-totp-enrol = Set up
 account-sessions-title = Sessions elsewhere
 account-sessions-help = If you left yourself signed in on another computer or browser, or fear a session was taken, end every session but this one.
 account-sessions-end = Sign out everywhere else
+account-recovery-title = Recovery codes
+account-recovery-left = { $n } unused recovery codes are left.
+account-recovery-help = If you lost your codes or few are left, take new ones. The earlier codes stop working. Enter the 6-digit code your authenticator app shows.
+account-recovery-renew = Take new recovery codes
+recovery-wrong = The code is not correct. Enter the latest code from your authenticator app. Your recovery codes are unchanged.
 
 # Accounts
 users-title = Accounts
@@ -621,6 +626,7 @@ action-account-disabled = Account disabled
 action-account-enabled = Account enabled
 action-totp-enrolled = Second factor enrolled
 action-totp-recovery-used = Recovery code used
+action-totp-recovery-renewed = Recovery codes renewed
 action-totp-reset = Second factor reset
 action-access-review-signed-off = Access review signed off
 action-access-denied = Access denied

@@ -145,6 +145,11 @@ account-totp-enrol = 設定する
 account-sessions-title = 他の端末のセッション
 account-sessions-help = 別の端末やブラウザでサインインしたままにしている場合や、不正に使われたおそれがある場合に、この画面以外のセッションをすべて終了します。
 account-sessions-end = 他の端末からすべてサインアウトする
+account-recovery-title = リカバリーコード
+account-recovery-left = 未使用のリカバリーコードは残り { $n } 個です。
+account-recovery-help = コードをなくした場合や残りが少なくなった場合は、新しいリカバリーコードを発行できます。発行すると、これまでのコードは使えなくなります。認証アプリに表示されている6桁の確認コードを入力してください。
+account-recovery-renew = 新しいリカバリーコードを発行する
+recovery-wrong = 確認コードが正しくありません。認証アプリの最新のコードを入力してください。リカバリーコードは変わっていません。
 
 # アカウント管理
 users-title = アカウント一覧
@@ -621,6 +626,7 @@ action-account-disabled = アカウント無効化
 action-account-enabled = アカウント有効化
 action-totp-enrolled = 二要素認証の設定
 action-totp-recovery-used = 回復コードの使用
+action-totp-recovery-renewed = 回復コードの再発行
 action-totp-reset = 二要素認証の再設定
 action-access-review-signed-off = アカウント棚卸しの記録
 action-access-denied = アクセス拒否

@@ -154,6 +154,7 @@ impl Label for Action {
             Action::AccountEnabled => "action-account-enabled",
             Action::TotpEnrolled => "action-totp-enrolled",
             Action::TotpRecoveryUsed => "action-totp-recovery-used",
+            Action::TotpRecoveryRenewed => "action-totp-recovery-renewed",
             Action::TotpReset => "action-totp-reset",
             Action::AccessReviewSignedOff => "action-access-review-signed-off",
             Action::AccessDenied => "action-access-denied",

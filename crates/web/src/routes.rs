@@ -61,6 +61,7 @@ fn entries() -> Vec<Entry> {
         entry(g.clone(), "/dashboard", SignedIn, get(dashboard::dashboard)),
         entry(g.clone(), "/account", SignedIn, get(me::account)),
         entry(p.clone(), "/account/sessions", SignedIn, post(me::end_other_sessions)),
+        entry(p.clone(), "/account/recovery-codes", SignedIn, post(me::renew_recovery_codes)),
         entry(g.clone(), "/admin/users", Permission(ViewAccounts), get(admin::users)),
         entry(p.clone(), "/admin/users", Permission(ManageAccounts), post(admin::create_user)),
         entry(g.clone(), "/admin/users/new", Permission(ManageAccounts), get(admin::new_user_form)),

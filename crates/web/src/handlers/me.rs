@@ -27,18 +27,22 @@ struct AccountPage<'a> {
     previous_at: String,
     previous_addr: String,
     password_changed: String,
+    /// Unused recovery codes, with the second factor on.
+    recovery_left: Option<i64>,
 }
 
 pub async fn account(page: Page, user: CurrentUser) -> Reply {
     let prev = session::previous(&page.session).await?;
     let p = page.ctx().await?;
     let a = user.account();
+    let recovery_left = if a.totp_enabled { Some(page.store.recovery_codes_left(a.id).await?) } else { None };
     html(AccountPage {
         p,
         role_key: a.role.key(),
         previous_at: jst(prev.as_ref().and_then(|p| p.at_us).and_then(from_unix_micros)),
         previous_addr: prev.and_then(|p| p.addr).unwrap_or_default(),
         password_changed: jst(Some(a.password_changed_at)),
+        recovery_left,
     })
 }
 
@@ -227,4 +231,37 @@ pub async fn totp_enrol(page: Page, who: Acting, Form(form): Form<CodeForm>) -> 
     page.session.cycle_id().await?;
     let p = page.ctx().await?;
     html(CodesPage { p, codes })
+}
+
+/// Item 75: new recovery codes for a person whose second factor is on,
+/// given a code from the authenticator ([`credentials::renew_recovery_codes`]);
+/// shown once, as at enrolment.
+pub async fn renew_recovery_codes(page: Page, who: Acting, Form(form): Form<CodeForm>) -> Reply {
+    let a = who.user.account();
+    if !a.totp_enabled {
+        return Ok(Redirect::to("/account/totp").into_response());
+    }
+    let op = who.op(&page);
+    let lockout = page.config.security.lockout;
+    // In a task of its own, as the password's check: the failure is counted
+    // in advance, and its event and the lock are written after the check.
+    let renewal = {
+        let (store, hasher, person, origin, now) =
+            (page.store.clone(), page.hasher.clone(), who.person.clone(), op.origin.clone(), op.now);
+        let (a, code) = (a.clone(), form.code);
+        tokio::spawn(async move {
+            let op = mamori_app::Op { store: &store, who: &person, origin, now };
+            credentials::renew_recovery_codes(&op, &hasher, &lockout, &a, &code).await
+        })
+    };
+    let flash = match renewal.await.map_err(|_| AppError::Internal("the code check stopped".into()))?? {
+        credentials::Renewal::Renewed(codes) => {
+            let p = page.ctx().await?;
+            return html(CodesPage { p, codes });
+        }
+        credentials::Renewal::Wrong => "recovery-wrong",
+        credentials::Renewal::Locked => "password-locked",
+    };
+    session::flash(&page.session, flash).await?;
+    Ok(Redirect::to("/account").into_response())
 }

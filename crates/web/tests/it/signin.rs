@@ -400,12 +400,7 @@ async fn item_75_second_factor_is_required_for_admin_and_officer_and_codes_work_
         assert!(bad.body.contains("確認コードが正しくありません"));
         let code = totp::code_at(&secret, app.now()).unwrap();
         let done = c.post("/account/totp", &[("code", &code)]).await;
-        let codes: Vec<String> = done
-            .body
-            .split("class=\"recovery-code\">")
-            .skip(1)
-            .map(|s| s.split('<').next().unwrap().to_owned())
-            .collect();
+        let codes = recovery_codes_in(&done.body);
         assert_eq!(codes.len(), 10, "{}", done.body);
         assert_eq!(c.get("/admin/users").await.status, StatusCode::OK);
         c.post("/logout", &[]).await;
@@ -450,9 +445,7 @@ async fn confirming_the_second_factor_twice_at_once_enrols_once_and_the_codes_sh
         let code = totp::code_at(&secret, app.now()).unwrap();
         let form = [("code", code.as_str())];
         let (one, two) = tokio::join!(c.post("/account/totp", &form), c.post("/account/totp", &form));
-        let shown = |r: &crate::harness::Res| -> Vec<String> {
-            r.body.split("class=\"recovery-code\">").skip(1).map(|s| s.split('<').next().unwrap().to_owned()).collect()
-        };
+        let shown = |r: &crate::harness::Res| recovery_codes_in(&r.body);
         let (confirmed, other) = if shown(&one).is_empty() { (two, one) } else { (one, two) };
         let codes = shown(&confirmed);
         assert_eq!(codes.len(), 10, "{}: one shows its codes", app.backend);
@@ -526,6 +519,93 @@ async fn enrolling_a_second_factor_ends_every_other_session_and_a_secret_begun_e
         assert!(c.post("/login/totp", &[("code", &theirs)]).await.body.contains("確認コードが正しくありません"));
         let next = totp::code_at(&secret, app.now()).unwrap();
         assert_eq!(c.post("/login/totp", &[("code", &next)]).await.location(), "/dashboard", "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// The recovery codes a page shows.
+fn recovery_codes_in(body: &str) -> Vec<String> {
+    body.split("class=\"recovery-code\">").skip(1).map(|s| s.split('<').next().unwrap().to_owned()).collect()
+}
+
+/// New recovery codes, for a person who lost those shown at enrolment (or
+/// the page, to a double click), or has used most: given a fresh code from
+/// the authenticator, ten new ones, and every earlier one stops working. A
+/// wrong code, or the one already spent, changes nothing, is audited and
+/// counts towards the lock; once locked, even the right code is not
+/// checked. Without a second factor there is nothing to renew.
+#[tokio::test]
+async fn new_recovery_codes_need_a_fresh_authenticator_code_and_void_the_earlier_ones() {
+    let lockout = mamori_core::policy::LockoutPolicy { max_failures: 3, ..Default::default() };
+    for app in App::each(Options { lockout: Some(lockout), ..Options::default() }).await {
+        let officer = app.issue("officer", Role::SecurityOfficer, None).await;
+        let c = app.client();
+        assert_eq!(c.sign_in(&app, "officer", PASSWORD, None).await.location(), "/account/totp");
+        let secret = totp_secret_in(&c.get("/account/totp").await.body);
+        let spent = totp::code_at(&secret, app.now()).unwrap();
+        let old = recovery_codes_in(&c.post("/account/totp", &[("code", &spent)]).await.body);
+        assert_eq!(old.len(), 10, "{}", app.backend);
+        assert!(c.get("/account").await.body.contains("未使用のリカバリーコードは残り 10 個です"), "{}", app.backend);
+        let failures = || async { app.store.account_by_id(officer).await.unwrap().unwrap().failed_count };
+        let renewals = || async {
+            let events = app.store.audit_recent(200).await.unwrap();
+            let of = |outcome: &str| {
+                events
+                    .iter()
+                    .filter(|e| e.record.action == "totp.recovery_renewed" && e.record.outcome == outcome)
+                    .count()
+            };
+            (of("success"), of("failure"))
+        };
+
+        for code in ["000000", spent.as_str()] {
+            let r = c.post("/account/recovery-codes", &[("code", code)]).await;
+            assert_eq!(r.location(), "/account", "{}: {code}", app.backend);
+            let page = c.get("/account").await;
+            assert!(page.body.contains("リカバリーコードは変わっていません"), "{}: {code}", app.backend);
+            assert!(!page.body.contains("class=\"recovery-code\""), "{}", app.backend);
+        }
+        assert_eq!(failures().await, 2, "{}: each counts towards the lock", app.backend);
+        assert_eq!(renewals().await, (0, 2), "{}: each audited", app.backend);
+
+        app.clock.advance(Duration::seconds(30));
+        let (fresh, fresh_step) = (totp::code_at(&secret, app.now()).unwrap(), app.now().unix_timestamp() / 30);
+        let new = recovery_codes_in(&c.post("/account/recovery-codes", &[("code", &fresh)]).await.body);
+        assert_eq!(new.len(), 10, "{}", app.backend);
+        assert!(new.iter().all(|n| !old.contains(n)), "{}", app.backend);
+        assert_eq!(failures().await, 0, "{}: a right code clears the failures", app.backend);
+        assert_eq!(renewals().await, (1, 2), "{}", app.backend);
+        let again = c.post("/account/recovery-codes", &[("code", &fresh)]).await;
+        assert_eq!(again.location(), "/account", "{}: the same code twice renews once", app.backend);
+        assert_eq!(renewals().await, (1, 3), "{}", app.backend);
+
+        let other = app.client_on("/login").await;
+        other.post("/login", &[("login", "officer"), ("password", PASSWORD)]).await;
+        other.get("/login/totp").await;
+        let r = other.post("/login/totp", &[("code", ""), ("recovery_code", &old[0])]).await;
+        assert!(r.body.contains("確認コードが正しくありません"), "{}: an earlier code is void", app.backend);
+        let r = other.post("/login/totp", &[("code", ""), ("recovery_code", &new[0])]).await;
+        assert_eq!(r.location(), "/dashboard", "{}: a new one works", app.backend);
+        assert!(c.get("/account").await.body.contains("未使用のリカバリーコードは残り 9 個です"), "{}", app.backend);
+
+        // The sign-in above cleared the failures: three lock.
+        for _ in 0..3 {
+            c.post("/account/recovery-codes", &[("code", "000000")]).await;
+        }
+        assert!(app.audit_actions().await.iter().any(|a| a == "account.locked"), "{}: locked", app.backend);
+        app.clock.advance(Duration::seconds(30));
+        let right = totp::code_at(&secret, app.now()).unwrap();
+        assert_eq!(c.post("/account/recovery-codes", &[("code", &right)]).await.location(), "/account");
+        assert!(c.get("/account").await.body.contains("アカウントがロックされています"), "{}", app.backend);
+        assert_eq!(renewals().await, (1, 6), "{}: nothing renewed while locked", app.backend);
+        let last_step = app.store.account_by_id(officer).await.unwrap().unwrap().totp_last_step;
+        assert_eq!(last_step, fresh_step, "{}: the right code was not even checked", app.backend);
+
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let (staff, _) = app.signed_in("staff", Role::Department, Some(dept)).await;
+        assert!(!staff.get("/account").await.body.contains("/account/recovery-codes"), "{}", app.backend);
+        let r = staff.post("/account/recovery-codes", &[("code", "000000")]).await;
+        assert_eq!(r.location(), "/account/totp", "{}: no second factor, nothing to renew", app.backend);
         app.close().await;
     }
 }
