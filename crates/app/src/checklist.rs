@@ -8,6 +8,7 @@ use mamori_core::identity::{Permission, Role};
 use mamori_core::parties::Party;
 use mamori_store::scans::Requested;
 use mamori_store::systems::{AnswerChange, SystemFilter, SystemInput, SystemRecord};
+use mamori_store::Seen;
 
 /// The systems the person may see, narrowed by `filter`.
 pub async fn systems(op: &Op<'_>, filter: &SystemFilter) -> Result<Vec<SystemRecord>, Refused> {
@@ -81,12 +82,12 @@ pub async fn move_item(op: &Op<'_>, id: i64, number: u32, party: Party) -> Resul
     Ok(op.store.move_item(&op.ctx(), id, number, party).await?)
 }
 
-/// Approves or returns one answer, on the revision the officer saw.
+/// Approves or returns one answer, as the officer saw it.
 pub async fn decide(
     op: &Op<'_>,
     id: i64,
     number: u32,
-    revision: i64,
+    seen: &Seen,
     decision: Review,
     comment: &str,
 ) -> Result<(), Refused> {
@@ -95,7 +96,7 @@ pub async fn decide(
         return Err(Refused::Invalid("decision"));
     }
     system(op, id).await?;
-    Ok(op.store.decide(&op.ctx(), id, number, revision, decision, comment).await?)
+    Ok(op.store.decide(&op.ctx(), id, number, seen, decision, comment).await?)
 }
 
 /// The most answers approved at once (a catalog has fewer).

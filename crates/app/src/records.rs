@@ -12,7 +12,7 @@ use mamori_core::records::{due, RecordKind, RecordReview, Values};
 use mamori_store::library::Document;
 use mamori_store::records::{Editing, Record, RecordDocument};
 use mamori_store::systems::{SystemFilter, SystemRecord};
-use mamori_store::StoreError;
+use mamori_store::{Seen, StoreError};
 
 /// The most records of one kind a system may have.
 pub use mamori_core::records::MAX_PER_KIND;
@@ -126,12 +126,12 @@ pub const MAX_DOCUMENTS: usize = 20;
 
 /// The security office approves a record or returns it with a note (a
 /// note is required to return).
-/// The office's decision on record `id` of system `system_id` as it stood
-/// at revision `seen`, the one shown to it: one saved since is
-/// [`Refused::Stale`].
+/// The office's decision on record `id` of system `system_id` as it was
+/// shown (`seen`): one saved since, or decided on by another officer
+/// meanwhile, is [`Refused::Stale`].
 pub async fn review(
     op: &Op<'_>,
-    (system_id, id, seen): (i64, i64, i64),
+    (system_id, id, seen): (i64, i64, &Seen),
     decision: RecordReview,
     note: &str,
 ) -> Result<(), Refused> {

@@ -16,6 +16,7 @@ use mamori_store::accounts::NewAccount;
 use mamori_store::evidence::NewEvidence;
 use mamori_store::identity::Ctx;
 use mamori_store::systems::SystemInput;
+use mamori_store::Seen;
 use mamori_store::{Store, StoreError};
 use rand::Rng;
 use std::process::ExitCode;
@@ -372,8 +373,8 @@ async fn retire(store: &Store, ctx: &Ctx, id: i64) -> Result<(), StoreError> {
     })
     .map_err(|_| StoreError::Missing)?;
     let rec = store.save_record(ctx, id, None, kind, &values, (None, &[])).await?;
-    let revision = store.records(id).await?.into_iter().find(|r| r.id == rec).map_or(1, |r| r.revision);
-    store.review_record(ctx, (id, rec, revision), RecordReview::Approved, "").await?;
+    let seen = store.records(id).await?.into_iter().find(|r| r.id == rec).map(|r| r.seen()).unwrap_or_default();
+    store.review_record(ctx, (id, rec, &seen), RecordReview::Approved, "").await?;
     let mut input = store.system(id).await?.ok_or(StoreError::Missing)?.input;
     input.phase = Phase::Retired;
     store.update_system(ctx, id, &input).await
@@ -445,14 +446,14 @@ async fn drive(
     if target == SystemStatus::Submitted {
         return Ok(());
     }
-    let revisions: std::collections::BTreeMap<u32, i64> =
-        store.answers(id, s.round).await?.into_iter().map(|a| (a.number, a.revision)).collect();
+    let seen: std::collections::BTreeMap<u32, Seen> =
+        store.answers(id, s.round).await?.into_iter().map(|a| (a.number, a.seen())).collect();
     for (k, n) in applicable.iter().enumerate() {
-        let revision = revisions.get(n).copied().unwrap_or(1);
+        let seen = seen.get(n).cloned().unwrap_or_default();
         if target == SystemStatus::Returned && k < 2 {
-            store.decide(ctx, id, *n, revision, Review::Returned, "証跡(設定画面の写し)を添付してください").await?;
+            store.decide(ctx, id, *n, &seen, Review::Returned, "証跡(設定画面の写し)を添付してください").await?;
         } else {
-            store.decide(ctx, id, *n, revision, Review::Approved, "").await?;
+            store.decide(ctx, id, *n, &seen, Review::Approved, "").await?;
         }
     }
     store.finish_review(ctx, id).await.map(drop)

@@ -334,10 +334,13 @@ impl Store {
     /// The newest `n` password hashes of an account (item 4: no reuse).
     /// How many of the account's recovery codes are still unused.
     pub async fn recovery_codes_left(&self, account_id: i64) -> Result<i64, StoreError> {
-        with_read_conn!(self, c => {
-            sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
-                .bind(account_id).fetch_one(c).await?
+        self.kept(Key::RecoveryCodesLeft(account_id), async || {
+            with_read_conn!(self, c => {
+                sqlx::query_scalar("SELECT COUNT(*) AS n FROM recovery_code WHERE account_id = $1 AND used_at_us IS NULL")
+                    .bind(account_id).fetch_one(c).await?
+            })
         })
+        .await
     }
 
     pub async fn password_history(&self, account_id: i64, n: usize) -> Result<Vec<String>, StoreError> {

@@ -54,6 +54,16 @@ pub(crate) fn edit_mark(values: &[&str]) -> String {
     hex::encode(&hash.finalize()[..12])
 }
 
+/// An answer or a record as the officer saw it when deciding on it: its
+/// revision (what was answered) and the mark of the decision it bore then
+/// (what another officer had decided, with their comment), so that a
+/// decision never undoes another the officer did not see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub revision: i64,
+    pub decision: String,
+}
+
 /// The database. Cheap to clone: one shared part, and the revision a
 /// request's copy is bound to ([`Store::at`]).
 #[derive(Clone)]

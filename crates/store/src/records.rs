@@ -6,7 +6,7 @@
 
 use crate::identity::Ctx;
 use crate::systems::{disposal_records, lock_system};
-use crate::{timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
+use crate::{timestamp, with_conn, with_read_conn, Seen, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes};
 use mamori_core::checklist::{Phase, WorkflowError};
 use mamori_core::clock::to_unix_micros;
@@ -34,6 +34,18 @@ pub struct Record {
     pub changed_after_approval: bool,
     /// Raised by every save; a decision names the revision it was made on.
     pub revision: i64,
+}
+
+impl Record {
+    /// What a review form shows of the record, for [`Store::review_record`].
+    pub fn seen(&self) -> Seen {
+        let reviewed =
+            self.reviewed.as_ref().map(|(by, at)| format!("{by} {}", to_unix_micros(*at))).unwrap_or_default();
+        Seen {
+            revision: self.revision,
+            decision: crate::edit_mark(&[self.review.as_str(), &self.review_note, &reviewed]),
+        }
+    }
 }
 
 /// A record as it stood at a moment (for reports).
@@ -281,22 +293,24 @@ impl Store {
         tx.commit_audited(ctx.now, ev).await
     }
 
-    /// The office approves a record or returns it with a note, as it stood
-    /// at revision `seen` (the one shown): a record saved since is
-    /// [`StoreError::Stale`] and keeps its state.
+    /// The office approves a record or returns it with a note, as it was
+    /// shown ([`Record::seen`]): a record saved since, or decided on by
+    /// another officer meanwhile, is [`StoreError::Stale`] and keeps its
+    /// state.
     pub async fn review_record(
         &self,
         ctx: &Ctx,
-        (system_id, id, seen): (i64, i64, i64),
+        (system_id, id, seen): (i64, i64, &Seen),
         decision: RecordReview,
         note: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
-        if before.revision != seen {
+        if before.seen() != *seen {
             return Err(StoreError::Stale);
         }
+        let seen = seen.revision;
         let approved = decision == RecordReview::Approved;
         with_conn!(tx, c => {
             sqlx::query(

@@ -28,6 +28,7 @@ pub struct Revision(pub i64);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Key {
     Account(i64),
+    RecoveryCodesLeft(i64),
     OpenAlerts,
     AllSystems,
     System(i64),

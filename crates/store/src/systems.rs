@@ -4,7 +4,7 @@
 use crate::audit::append;
 use crate::identity::Ctx;
 use crate::revision::Key;
-use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
+use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Seen, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
@@ -173,6 +173,15 @@ pub struct AnswerRecord {
 }
 
 impl AnswerRecord {
+    /// What a review form shows of the answer, for [`Store::decide`].
+    pub fn seen(&self) -> Seen {
+        let approved = self.approved.as_ref().map(|a| a.revision.to_string()).unwrap_or_default();
+        Seen {
+            revision: self.revision,
+            decision: crate::edit_mark(&[self.review.as_str(), &self.review_comment, &approved]),
+        }
+    }
+
     /// The approved content, when the answer changed after it was approved.
     pub fn changed_after_approval(&self) -> Option<&Approved> {
         self.approved.as_ref().filter(|a| a.revision != self.revision)
@@ -982,14 +991,16 @@ impl Store {
     }
 
     /// The officer's decision on one answer (承認, or 差戻し with a comment),
-    /// on the revision the officer saw: if the answer changed since, the
-    /// decision is refused as stale. An approval keeps the approved content.
+    /// on the answer as the officer saw it: if it changed since, or another
+    /// officer decided on it meanwhile, the decision is refused as stale (it
+    /// would undo a return, and its comment, that this officer never saw).
+    /// An approval keeps the approved content.
     pub async fn decide(
         &self,
         ctx: &Ctx,
         system_id: i64,
         number: u32,
-        seen_revision: i64,
+        seen: &Seen,
         decision: Review,
         comment: &str,
     ) -> Result<(), StoreError> {
@@ -997,7 +1008,10 @@ impl Store {
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
-        let d = Decision { number, seen_revision, decision, comment: comment.to_owned() };
+        if answer_in(&mut tx, &s, number).await?.is_some_and(|a| a.seen().decision != seen.decision) {
+            return Err(StoreError::Stale);
+        }
+        let d = Decision { number, seen_revision: seen.revision, decision, comment: comment.to_owned() };
         decide_in(&mut tx, ctx, &s, &d).await?;
         tx.commit().await
     }

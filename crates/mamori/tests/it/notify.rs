@@ -279,7 +279,7 @@ async fn a_round_just_opened_is_announced_once_to_those_who_answer_it() {
     store.submit_system(&ten_days_ago, second).await.unwrap();
     for a in store.answers(second, 1).await.unwrap() {
         let approved = mamori_core::checklist::Review::Approved;
-        store.decide(&ten_days_ago, second, a.number, a.revision, approved, "").await.unwrap();
+        store.decide(&ten_days_ago, second, a.number, &a.seen(), approved, "").await.unwrap();
     }
     store.finish_review(&ten_days_ago, second).await.unwrap();
     store.start_round(&now, second, Some(today + time::Duration::days(60))).await.unwrap();
@@ -363,7 +363,7 @@ async fn return_these(store: &mamori_store::Store, id: i64, round: i64, returned
     let ctx = crate::harness::system_ctx();
     for a in store.answers(id, round).await.unwrap() {
         let review = if returned.contains(&a.number) { Review::Returned } else { Review::Approved };
-        store.decide(&ctx, id, a.number, a.revision, review, "証跡を\r\nBcc: x").await.unwrap();
+        store.decide(&ctx, id, a.number, &a.seen(), review, "証跡を\r\nBcc: x").await.unwrap();
     }
     store.finish_review(&ctx, id).await.unwrap();
 }
@@ -438,7 +438,7 @@ async fn the_review_s_steps_reach_those_concerned_by_mail_once_and_nobody_else()
     let mails = smtp.wait_for(3, 20).await;
     check(&mails, 2, &office, "[mamori] チェックリストの回答が提出されました");
     for a in store.answers(id, 1).await.unwrap().into_iter().filter(|a| returned.contains(&a.number)) {
-        store.decide(&ctx, id, a.number, a.revision, mamori_core::checklist::Review::Approved, "").await.unwrap();
+        store.decide(&ctx, id, a.number, &a.seen(), mamori_core::checklist::Review::Approved, "").await.unwrap();
     }
     store.finish_review(&ctx, id).await.unwrap();
     let mails = smtp.wait_for(5, 20).await;

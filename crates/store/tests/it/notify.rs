@@ -176,7 +176,7 @@ async fn review_steps_leave_one_notice_each_for_those_concerned_claimed_once_and
             } else {
                 (Review::Approved, "")
             };
-            s.decide(&ctx, id, a.number, a.revision, review, comment).await.unwrap();
+            s.decide(&ctx, id, a.number, &a.seen(), review, comment).await.unwrap();
         }
         assert_eq!(s.finish_review(&ctx, id).await.unwrap(), SystemStatus::Returned);
         // Refused (the review is over): nothing more is told.
@@ -201,7 +201,7 @@ async fn review_steps_leave_one_notice_each_for_those_concerned_claimed_once_and
         s.record_notice(&n, t0, &attempt(false), "文書管理システム", true).await.unwrap();
         assert_eq!(claim(t0 + Duration::hours(1)).await, None, "{}", db.name);
         for a in s.answers(id, 1).await.unwrap().into_iter().filter(|a| returned.contains(&a.number)) {
-            s.decide(&ctx, id, a.number, a.revision, Review::Approved, "").await.unwrap();
+            s.decide(&ctx, id, a.number, &a.seen(), Review::Approved, "").await.unwrap();
         }
         assert_eq!(s.finish_review(&ctx, id).await.unwrap(), SystemStatus::Approved);
         // Days later, the approval is not told any more.

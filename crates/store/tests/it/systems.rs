@@ -5,7 +5,15 @@ use mamori_core::identity::OrgKind;
 use mamori_core::scope::Scope;
 use mamori_store::systems::{SystemFilter, SystemInput};
 use mamori_store::StoreError;
+use mamori_store::{Seen, Store};
 use time::OffsetDateTime;
+
+/// Answer `number` of round 1 as a review form shows it now, but at
+/// `revision`.
+async fn seen_at(store: &Store, id: i64, number: u32, revision: i64) -> Seen {
+    let a = store.answer(id, 1, number).await.unwrap().unwrap();
+    Seen { revision, ..a.seen() }
+}
 
 /// 文書管理システム, a web system of 総務課 built by ベンダーA, on the shipped
 /// catalog: (catalog version, vendor, its registration, system id).
@@ -71,10 +79,16 @@ async fn systems_answers_and_decisions_keep_their_history() {
         // Submitted: the vendor can no longer change anything.
         assert!(matches!(db.store.save_answer(&ctx, id, 57, &answer).await, Err(StoreError::Refused(_))));
         // A decision on a revision that is not the current one is stale.
-        assert!(matches!(db.store.decide(&ctx, id, 57, 1, Review::Returned, "古い版").await, Err(StoreError::Stale)));
-        db.store.decide(&ctx, id, 57, 2, Review::Returned, "証跡を添付してください").await.unwrap();
+        assert!(matches!(
+            db.store.decide(&ctx, id, 57, &seen_at(&db.store, id, 57, 1).await, Review::Returned, "古い版").await,
+            Err(StoreError::Stale)
+        ));
+        db.store
+            .decide(&ctx, id, 57, &seen_at(&db.store, id, 57, 2).await, Review::Returned, "証跡を添付してください")
+            .await
+            .unwrap();
         for n in &others {
-            db.store.decide(&ctx, id, *n, 1, Review::Approved, "").await.unwrap();
+            db.store.decide(&ctx, id, *n, &seen_at(&db.store, id, *n, 1).await, Review::Approved, "").await.unwrap();
         }
         assert_eq!(db.store.finish_review(&ctx, id).await.unwrap(), SystemStatus::Returned);
         let answers = db.store.answers(id, 1).await.unwrap();
@@ -112,7 +126,7 @@ async fn systems_answers_and_decisions_keep_their_history() {
         let r = db.store.set_override(&ctx, id, 72, true, "クラウドを一部利用").await;
         assert!(matches!(r, Err(StoreError::Refused(WorkflowError::ScopeSubmitted(ref n))) if n == &[72]), "{r:?}");
         assert!(db.store.overrides(id).await.unwrap().is_empty(), "{}", db.name);
-        db.store.decide(&ctx, id, 57, 3, Review::Approved, "").await.unwrap();
+        db.store.decide(&ctx, id, 57, &seen_at(&db.store, id, 57, 3).await, Review::Approved, "").await.unwrap();
         assert_eq!(db.store.finish_review(&ctx, id).await.unwrap(), SystemStatus::Approved);
         db.store.set_override(&ctx, id, 72, true, "クラウドを一部利用").await.unwrap();
         db.store.set_override(&ctx, id, 72, false, "利用をやめた").await.unwrap();
@@ -242,7 +256,7 @@ async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_ro
         db.store.link_document(&ctx, doc, vendor, sys, 57, false).await.unwrap();
         db.store.submit_system(&ctx, sys).await.unwrap();
         for a in db.store.answers(sys, 1).await.unwrap() {
-            db.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+            db.store.decide(&ctx, sys, a.number, &a.seen(), Review::Approved, "").await.unwrap();
         }
         assert_eq!(db.store.finish_review(&ctx, sys).await.unwrap(), SystemStatus::Approved);
 

@@ -16,6 +16,7 @@ use mamori_core::checklist::WorkflowError;
 use mamori_core::inventory::Support;
 use mamori_core::records::{parse, FieldType, RecordKind, RecordReview, Values};
 use mamori_store::records::{Editing, Record};
+use mamori_store::Seen;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -68,6 +69,8 @@ fn fields(page: &Page, kind: RecordKind, values: &(dyn Fn(&str) -> String + Sync
 pub struct RecordRow {
     id: i64,
     revision: i64,
+    /// The mark of the decision it bears ([`Record::seen`]).
+    decided: String,
     system_id: i64,
     system: String,
     kind_key: &'static str,
@@ -117,6 +120,7 @@ fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
     RecordRow {
         id: r.id,
         revision: r.revision,
+        decided: r.seen().decision,
         system_id: r.system_id,
         system: system.to_owned(),
         kind_key: r.kind.key(),
@@ -390,6 +394,8 @@ pub struct ReviewForm {
     note: String,
     /// The record's revision the page showed.
     revision: i64,
+    /// The mark of the decision it bore ([`Seen`]).
+    decided: String,
 }
 
 /// The security office approves a record or returns it with a note.
@@ -405,7 +411,8 @@ pub async fn review_record(
         _ => return Err(Refused::Invalid("decision").into()),
     };
     let back = format!("/systems/{id}/records#record-{rid}");
-    match ops::review(&who.op(&page), (id, rid, form.revision), decision, &form.note).await {
+    let seen = Seen { revision: form.revision, decision: form.decided };
+    match ops::review(&who.op(&page), (id, rid, &seen), decision, &form.note).await {
         Ok(()) => done(&page, "records-reviewed", &back).await,
         Err(Refused::Invalid(_)) => done(&page, "records-note-required", &back).await,
         Err(Refused::Stale) => done(&page, "records-review-stale", &back).await,

@@ -80,6 +80,14 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         app.clock.advance(time::Duration::seconds(30));
         admin.sign_in(&app, "admin1", admin_pw, Some(&secret)).await;
         w.expect("/login/totp", "signin.success", "admin1", Some("account")).await;
+        app.clock.advance(time::Duration::seconds(30));
+        admin.get("/account").await;
+        let code = totp::code_at(&secret, app.now()).unwrap();
+        let renewed = admin.post("/account/recovery-codes", &[("code", &code)]).await;
+        let codes = renewed.body.split("class=\"recovery-code\">").skip(1).map(|s| s.split('<').next().unwrap());
+        secrets.extend(codes.map(str::to_owned));
+        assert_eq!(secrets.len(), 13, "{}: the new codes shown", app.backend);
+        w.expect("/account/recovery-codes", "totp.recovery_renewed", "admin1", Some("account")).await;
 
         // Organisations and accounts.
         post_ok(
@@ -323,8 +331,9 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         let r = vendor.save_record(sys, rid, &domain).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/records/{rid}", "record.saved", "vendor1", Some("system")).await;
-        let revision = app.store.records(sys).await.unwrap()[0].revision.to_string();
-        let decision = [("decision", "approve"), ("note", ""), ("revision", &revision)];
+        let seen = app.store.records(sys).await.unwrap()[0].seen();
+        let revision = seen.revision.to_string();
+        let decision = [("decision", "approve"), ("note", ""), ("revision", &revision), ("decided", &seen.decision)];
         post_ok(&officer, &recs, &format!("{recs}/{rid}/review"), &decision).await;
         w.expect("/systems/{id}/records/{rid}/review", "record.reviewed", "officer2", Some("system")).await;
         // Approved, it is the office's to remove.
@@ -341,11 +350,12 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/approvals", "answer.reviewed", "officer2", Some("system")).await;
         for n in &applicable[1..] {
-            let revision = hidden_in(&officer.get(&format!("{s}/items/{n}")).await.body, "revision");
+            let page = officer.get(&format!("{s}/items/{n}")).await.body;
+            let (revision, decided) = (hidden_in(&page, "revision"), hidden_in(&page, "decided"));
             let r = officer
                 .post(
                     &format!("{s}/items/{n}/review"),
-                    &[("decision", "approve"), ("comment", ""), ("revision", &revision)],
+                    &[("decision", "approve"), ("comment", ""), ("revision", &revision), ("decided", &decided)],
                 )
                 .await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "No.{n}: {}", r.body);

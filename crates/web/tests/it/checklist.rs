@@ -52,8 +52,8 @@ pub async fn retire(app: &App, sys: i64) {
     })
     .unwrap();
     let rec = app.store.save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, (None, &[])).await.unwrap();
-    let revision = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
-    app.store.review_record(&app.ctx(), (sys, rec, revision), RecordReview::Approved, "").await.unwrap();
+    let seen = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().seen();
+    app.store.review_record(&app.ctx(), (sys, rec, &seen), RecordReview::Approved, "").await.unwrap();
     let mut input = app.store.system(sys).await.unwrap().unwrap().input;
     input.phase = Phase::Retired;
     app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
@@ -142,12 +142,18 @@ fn revision_in(body: &str) -> String {
     body.find(marker).map(|i| &body[i + marker.len()..]).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
 }
 
+/// The mark of the decision an item page's review form names ("" without one).
+fn decided_in(body: &str) -> String {
+    let marker = "name=\"decided\" value=\"";
+    body.find(marker).map(|i| &body[i + marker.len()..]).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+}
+
 pub(crate) async fn decide(c: &Client, sys: i64, n: u32, decision: &str, comment: &str) -> crate::harness::Res {
     let page = c.get(&format!("/systems/{sys}/items/{n}")).await;
-    let revision = revision_in(&page.body);
+    let (revision, decided) = (revision_in(&page.body), decided_in(&page.body));
     c.post(
         &format!("/systems/{sys}/items/{n}/review"),
-        &[("decision", decision), ("comment", comment), ("revision", &revision)],
+        &[("decision", decision), ("comment", comment), ("revision", &revision), ("decided", &decided)],
     )
     .await
 }
@@ -567,10 +573,11 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
         assert!(officer.get(&format!("/systems/{sys}")).await.body.contains("<strong>提出済</strong>"));
 
         // A decision made on the revision the officer saw before the change is stale.
+        let decided = hidden_in(&officer.get(&format!("/systems/{sys}/items/4")).await.body, "decided");
         let stale = officer
             .post(
                 &format!("/systems/{sys}/items/4/review"),
-                &[("decision", "approve"), ("comment", ""), ("revision", "1")],
+                &[("decision", "approve"), ("comment", ""), ("revision", "1"), ("decided", &decided)],
             )
             .await;
         assert!(stale.body.contains("画面を開いた後に変更されました"), "{}", app.backend);
@@ -728,6 +735,50 @@ async fn bulk_approval_is_refused_whole_when_the_system_changed_after_the_list_w
     }
 }
 
+/// Another officer's decision the first never saw: officer1 has No.2 open
+/// (its page, and the list with its quick buttons); officer2 returns No.2
+/// with a comment. officer1's approval from either page was taken before,
+/// replacing the return and its comment unseen, and the review could end
+/// 承認. Now both are refused as changed; No.2 stays returned with
+/// officer2's comment, and the review ends 差戻し.
+#[tokio::test]
+async fn a_decision_from_a_page_shown_before_another_officer_s_decision_is_refused() {
+    use mamori_core::checklist::{Review, SystemStatus};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "税務システム").await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (other, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let applicable = answer_all_and_submit(&app, &vendor, sys).await;
+        let item = officer.get(&format!("/systems/{sys}/items/2")).await.body;
+        let list = officer.get(&format!("/systems/{sys}")).await.body;
+        let quick = &list[list.find("id=\"approve-2\"").expect("the list's approve button for No.2")..];
+        let (item_revision, item_decided) = (revision_in(&item), hidden_in(&item, "decided"));
+        let (list_revision, list_decided) = (hidden_in(quick, "revision"), hidden_in(quick, "decided"));
+        let from_item =
+            [("decision", "approve"), ("comment", ""), ("revision", &item_revision), ("decided", &item_decided)];
+        let from_list =
+            [("decision", "approve"), ("then", "list"), ("revision", &list_revision), ("decided", &list_decided)];
+
+        assert_eq!(decide(&other, sys, 2, "return", "根拠が不足").await.status, StatusCode::SEE_OTHER);
+        for form in [&from_item, &from_list] {
+            let r = officer.post(&format!("/systems/{sys}/items/2/review"), form).await;
+            assert!(r.body.contains("画面を開いた後に変更されました"), "{}: {}", app.backend, r.body);
+        }
+        let a = app.store.answer(sys, 1, 2).await.unwrap().unwrap();
+        assert_eq!((a.review, a.review_comment.as_str()), (Review::Returned, "根拠が不足"), "{}", app.backend);
+        let reviewed = app.audit_actions().await.into_iter().filter(|a| a == "answer.reviewed").count();
+        assert_eq!(reviewed, 1, "{}: officer2's decision only", app.backend);
+
+        for n in applicable.iter().filter(|n| **n != 2) {
+            assert_eq!(decide(&officer, sys, *n, "approve", "").await.status, StatusCode::SEE_OTHER);
+        }
+        finish_review(&officer, sys).await;
+        let status = app.store.system(sys).await.unwrap().unwrap().status;
+        assert_eq!(status, SystemStatus::Returned, "{}", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn only_the_security_office_approves_in_bulk_and_hostile_selections_change_nothing() {
     for app in App::each(Options::default()).await {
@@ -832,11 +883,17 @@ async fn item_pages_lead_to_the_neighbouring_applicable_items_and_save_and_next_
     assert_eq!(applicable.len(), 29);
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
     let page = officer.get(&format!("/systems/{sys}/items/12")).await.body;
-    let revision = revision_in(&page);
+    let (revision, decided) = (revision_in(&page), hidden_in(&page, "decided"));
     let r = officer
         .post(
             &format!("/systems/{sys}/items/12/review"),
-            &[("decision", "approve"), ("comment", ""), ("revision", &revision), ("then", "next")],
+            &[
+                ("decision", "approve"),
+                ("comment", ""),
+                ("revision", &revision),
+                ("decided", &decided),
+                ("then", "next"),
+            ],
         )
         .await;
     assert_eq!(r.location(), format!("/systems/{sys}/items/15"));
@@ -1362,8 +1419,14 @@ async fn phases_change_only_when_the_items_of_that_moment_are_approved_with_evid
         let only = app.store.records(second).await.unwrap()[0].id;
         let decide = async |decision: &str| {
             officer.get(&format!("/systems/{second}/records")).await;
-            let revision = app.store.records(second).await.unwrap()[0].revision.to_string();
-            let form = [("decision", decision), ("note", "証明書の日付を確認"), ("revision", &revision)];
+            let seen = app.store.records(second).await.unwrap()[0].seen();
+            let revision = seen.revision.to_string();
+            let form = [
+                ("decision", decision),
+                ("note", "証明書の日付を確認"),
+                ("revision", &revision),
+                ("decided", &seen.decision),
+            ];
             let r = officer.post(&format!("/systems/{second}/records/{only}/review"), &form).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         };
@@ -1420,7 +1483,7 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         let rest: Vec<u32> = applicable.iter().copied().filter(|n| *n != 1).collect();
         app.store.approve_seen(&app.ctx(), sys, s.revision, &rest).await.unwrap();
         let one = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 1).unwrap();
-        app.store.decide(&app.ctx(), sys, 1, one.revision, Review::Returned, "証跡を添付してください").await.unwrap();
+        app.store.decide(&app.ctx(), sys, 1, &one.seen(), Review::Returned, "証跡を添付してください").await.unwrap();
         app.store.finish_review(&app.ctx(), sys).await.unwrap();
         // A library document linked to No.2 while the round was open.
         const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
@@ -1513,7 +1576,12 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
         let r = officer
             .post(
                 &format!("/systems/{sys}/items/1/review"),
-                &[("decision", "approve"), ("comment", ""), ("revision", &one.revision.to_string())],
+                &[
+                    ("decision", "approve"),
+                    ("comment", ""),
+                    ("revision", &one.revision.to_string()),
+                    ("decided", &one.seen().decision),
+                ],
             )
             .await;
         assert!(said(&officer, r).await.contains(closed), "{}: the decision", app.backend);
@@ -1866,7 +1934,8 @@ async fn a_decision_made_on_the_last_round_s_page_does_not_approve_this_round_s_
         let all = answer_all(&app, sys).await;
         app.store.save_answer(&ctx, sys, 4, &AnswerInput::done("全端末に導入済")).await.unwrap();
         app.store.submit_system(&ctx, sys).await.unwrap();
-        let seen = revision_in(&officer.get(&format!("/systems/{sys}/items/4")).await.body);
+        let page = officer.get(&format!("/systems/{sys}/items/4")).await.body;
+        let (seen, decided) = (revision_in(&page), hidden_in(&page, "decided"));
         assert_eq!(seen, "2", "{}", app.backend);
 
         let s = app.store.system(sys).await.unwrap().unwrap();
@@ -1877,7 +1946,7 @@ async fn a_decision_made_on_the_last_round_s_page_does_not_approve_this_round_s_
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert_eq!(submit(&vendor, sys).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
 
-        let form = [("decision", "approve"), ("comment", ""), ("revision", seen.as_str())];
+        let form = [("decision", "approve"), ("comment", ""), ("revision", seen.as_str()), ("decided", &decided)];
         let r = officer.post(&format!("/systems/{sys}/items/4/review"), &form).await;
         assert!(r.body.contains("この回答は画面を開いた後に変更されました"), "{}: {}", app.backend, r.body);
         let now = app.store.answer(sys, 2, 4).await.unwrap().unwrap();

@@ -45,7 +45,7 @@ pub(crate) async fn approve_round(app: &App, sys: i64, round: i64) {
     }
     app.store.submit_system(&ctx, sys).await.unwrap();
     for a in app.store.answers(sys, round).await.unwrap() {
-        app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+        app.store.decide(&ctx, sys, a.number, &a.seen(), Review::Approved, "").await.unwrap();
     }
     app.store.finish_review(&ctx, sys).await.unwrap();
 }
@@ -360,18 +360,18 @@ async fn a_new_revision_of_a_document_sends_its_approved_record_back_for_review_
         let crate::checklist::Cast { sys, vendor, v, .. } = crate::checklist::cast(&app).await;
         let (doc, rec) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
         app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
-        let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
-        app.store.review_record(&app.ctx(), (sys, rec, shown), RecordReview::Approved, "").await.unwrap();
+        let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().seen();
+        app.store.review_record(&app.ctx(), (sys, rec, &shown), RecordReview::Approved, "").await.unwrap();
         let approved = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
         // The page the office has open shows the approved record.
-        let open = approved.revision;
+        let open = approved.seen();
 
         let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let after = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
         assert_eq!(after.review, RecordReview::Pending, "{}: back to 確認待ち", app.backend);
         assert!(after.changed_after_approval, "{}", app.backend);
-        let stale = app.store.review_record(&app.ctx(), (sys, rec, open), RecordReview::Approved, "").await;
+        let stale = app.store.review_record(&app.ctx(), (sys, rec, &open), RecordReview::Approved, "").await;
         assert!(matches!(stale, Err(mamori_store::StoreError::Stale)), "{}: {stale:?}", app.backend);
 
         let trail = app.store.audit_recent(20).await.unwrap();
@@ -423,7 +423,8 @@ async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_un
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, v, o, .. } = crate::checklist::cast(&app).await;
         let (doc, rec) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
-        let open = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().revision;
+        let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().seen();
+        let open = shown.revision;
         o.get(&format!("/systems/{sys}/records")).await;
 
         v.get(&format!("/library/{}", doc.id)).await;
@@ -438,7 +439,8 @@ async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_un
         assert!(after.revision > open, "{}: past the page the office has open", app.backend);
         assert_eq!(after.review, RecordReview::Pending, "{}", app.backend);
 
-        let form = [("decision", "approve"), ("note", ""), ("revision", &open.to_string())];
+        let form =
+            [("decision", "approve"), ("note", ""), ("revision", &open.to_string()), ("decided", &shown.decision)];
         let r = o.post(&format!("/systems/{sys}/records/{rec}/review"), &form).await;
         assert!(o.get(r.location()).await.body.contains("この記録は表示の後に変更されました"), "{}", app.backend);
         let still = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();

@@ -24,20 +24,20 @@ async fn upload(c: &Client, title: &str) -> Res {
     c.post_multipart("/library", form).await
 }
 
-/// The revision of record `id` a records page's review form names, as a
-/// browser sends it back ("" when the page has no form for it).
-fn shown_revision(page: &str, id: i64) -> String {
-    let Some(at) = page.find(&format!("/records/{id}/review\"")) else { return String::new() };
-    let field = "name=\"revision\" value=\"";
-    let from = at + page[at..].find(field).expect("the form names the revision") + field.len();
-    page[from..].chars().take_while(char::is_ascii_digit).collect()
+/// The revision of record `id` a records page's review form names, and
+/// the mark of the decision it bore, as a browser sends them back (empty
+/// when the page has no form for it).
+fn shown_revision(page: &str, id: i64) -> (String, String) {
+    let Some(at) = page.find(&format!("/records/{id}/review\"")) else { return Default::default() };
+    let form = &page[at..];
+    (crate::harness::hidden_in(form, "revision"), crate::harness::hidden_in(form, "decided"))
 }
 
 /// Decides on record `id` from the records page, as shown then.
 async fn review(c: &Client, sys: i64, id: i64, decision: &str, note: &str) -> Res {
     let page = c.get(&format!("/systems/{sys}/records")).await.body;
-    let revision = shown_revision(&page, id);
-    let form = [("decision", decision), ("note", note), ("revision", &revision)];
+    let (revision, decided) = shown_revision(&page, id);
+    let form = [("decision", decision), ("note", note), ("revision", &revision), ("decided", &decided)];
     c.post(&format!("/systems/{sys}/records/{id}/review"), &form).await
 }
 
@@ -199,7 +199,7 @@ async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
         assert_eq!(add(&v, sys, "domain", &domain).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let rec = app.store.records(sys).await.unwrap().remove(0);
         let shown = o.get(&format!("/systems/{sys}/records")).await.body;
-        let seen = shown_revision(&shown, rec.id);
+        let (seen, decided) = shown_revision(&shown, rec.id);
         assert_eq!(seen, rec.revision.to_string(), "{}", app.backend);
         assert!(shown.contains("2030-01-01"), "{}", app.backend);
 
@@ -208,7 +208,7 @@ async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
         let r = v.save_record(sys, rec.id, &changed).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
 
-        let form = [("decision", "approve"), ("note", ""), ("revision", seen.as_str())];
+        let form = [("decision", "approve"), ("note", ""), ("revision", seen.as_str()), ("decided", &decided)];
         let r = o.post(&format!("/systems/{sys}/records/{}/review", rec.id), &form).await;
         assert_eq!(r.location(), format!("/systems/{sys}/records#record-{}", rec.id), "{}", app.backend);
         let again = o.get(r.location()).await.body;
@@ -223,6 +223,35 @@ async fn a_record_saved_after_the_office_opened_it_is_not_approved_unseen() {
         let approved = app.store.records(sys).await.unwrap().remove(0);
         assert_eq!(approved.review, RecordReview::Approved, "{}", app.backend);
         assert_eq!(approved.revision, after.revision, "{}: the revision shown the second time", app.backend);
+        app.close().await;
+    }
+}
+
+/// officer1 has the records page open; officer2 returns the record with a
+/// note. officer1's approval from the page open before replaced the return
+/// and its note unseen; now it is refused as changed and the record stays
+/// returned with officer2's note.
+#[tokio::test]
+async fn a_record_decided_by_another_officer_after_the_page_was_shown_is_not_decided_again_unseen() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, v, o, .. } = crate::checklist::cast(&app).await;
+        let (other, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let domain = [("domain", "docs.example.lg.jp"), ("expires", "2030-01-01"), ("retired", "no")];
+        assert_eq!(add(&v, sys, "domain", &domain).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let rec = app.store.records(sys).await.unwrap().remove(0);
+        let (seen, decided) = shown_revision(&o.get(&format!("/systems/{sys}/records")).await.body, rec.id);
+
+        let r = review(&other, sys, rec.id, "return", "更新日を確認してください").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let form = [("decision", "approve"), ("note", ""), ("revision", seen.as_str()), ("decided", &decided)];
+        let r = o.post(&format!("/systems/{sys}/records/{}/review", rec.id), &form).await;
+        let again = o.get(r.location()).await.body;
+        assert!(again.contains("この記録は表示の後に変更されました"), "{}: {again}", app.backend);
+        let after = app.store.records(sys).await.unwrap().remove(0);
+        assert_eq!(after.review, RecordReview::Returned, "{}", app.backend);
+        assert_eq!(after.review_note, "更新日を確認してください", "{}", app.backend);
+        let reviewed = app.audit_actions().await.into_iter().filter(|a| a == "record.reviewed").count();
+        assert_eq!(reviewed, 1, "{}: officer2's decision only", app.backend);
         app.close().await;
     }
 }

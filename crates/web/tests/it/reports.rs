@@ -63,7 +63,7 @@ async fn seeded(app: &App) -> (i64, crate::harness::Client) {
     app.store.submit_system(&ctx, sys).await.unwrap();
     for (n, review, comment) in [(2, Review::Approved, ""), (4, Review::Returned, "予定日が過ぎています")] {
         let a = app.store.answer(sys, 1, n).await.unwrap().unwrap();
-        app.store.decide(&ctx, sys, n, a.revision, review, comment).await.unwrap();
+        app.store.decide(&ctx, sys, n, &a.seen(), review, comment).await.unwrap();
     }
     (sys, vendor)
 }
@@ -222,7 +222,7 @@ async fn returned(app: &App) -> (i64, crate::harness::Client) {
     let ctx = app.ctx();
     for a in app.store.answers(sys, 1).await.unwrap() {
         if a.review == Review::Pending {
-            app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+            app.store.decide(&ctx, sys, a.number, &a.seen(), Review::Approved, "").await.unwrap();
         }
     }
     app.store.finish_review(&ctx, sys).await.unwrap();
@@ -393,7 +393,7 @@ async fn an_approval_given_to_other_words_goes_back_to_review_when_the_system_mo
         app.store.submit_system(&ctx, sys).await.unwrap();
         for a in app.store.answers(sys, 1).await.unwrap() {
             if a.review == Review::Pending {
-                app.store.decide(&ctx, sys, a.number, a.revision, Review::Approved, "").await.unwrap();
+                app.store.decide(&ctx, sys, a.number, &a.seen(), Review::Approved, "").await.unwrap();
             }
         }
         assert_eq!(app.store.finish_review(&ctx, sys).await.unwrap(), SystemStatus::Approved, "{}", app.backend);

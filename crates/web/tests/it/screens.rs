@@ -75,11 +75,12 @@ async fn ward(app: &App) -> Ward {
     let page = o.get(&format!("/systems/{sys}/items/1")).await;
     let marker = "name=\"revision\" value=\"";
     let revision: String = page.body.split(marker).nth(1).unwrap_or("").chars().take_while(|c| *c != '"').collect();
+    let decided = crate::harness::hidden_in(&page.body, "decided");
     let comment = format!("根拠資料を添付してください{}", "B".repeat(1_980));
     let r = o
         .post(
             &format!("/systems/{sys}/items/1/review"),
-            &[("decision", "return"), ("comment", &comment), ("revision", &revision)],
+            &[("decision", "return"), ("comment", &comment), ("revision", &revision), ("decided", &decided)],
         )
         .await;
     assert_eq!(r.status, 303, "returned: {}", r.body);

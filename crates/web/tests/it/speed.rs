@@ -100,7 +100,7 @@ async fn add_systems(app: &App, dept: i64, vendor: i64, from: usize, n: usize) {
         }
         app.store.submit_system(&ctx, id).await.unwrap();
         for a in app.store.answers(id, s.round).await.unwrap().iter().step_by(2) {
-            app.store.decide(&ctx, id, a.number, a.revision, Review::Approved, "").await.unwrap();
+            app.store.decide(&ctx, id, a.number, &a.seen(), Review::Approved, "").await.unwrap();
         }
     }
 }
@@ -233,7 +233,7 @@ async fn the_dashboard_shows_the_twenty_systems_needing_attention_most_and_links
         let open = app.store.answers(last.id, last.round).await.unwrap();
         let a = &open[1];
         app.store
-            .decide(&app.system_ctx(), last.id, a.number, a.revision, Review::Returned, "根拠が不足")
+            .decide(&app.system_ctx(), last.id, a.number, &a.seen(), Review::Returned, "根拠が不足")
             .await
             .unwrap();
 
@@ -326,7 +326,7 @@ async fn the_item_list_kept_in_memory_follows_another_instances_decision_and_the
         let other = mamori_store::Store::open(&app.location, app.store.keys().clone()).await.unwrap();
         let answers = other.answers(s.id, s.round).await.unwrap();
         let a = answers.iter().find(|a| a.review == Review::Pending).unwrap();
-        other.decide(&app.system_ctx(), s.id, a.number, a.revision, Review::Returned, "別の手段で返却").await.unwrap();
+        other.decide(&app.system_ctx(), s.id, a.number, &a.seen(), Review::Returned, "別の手段で返却").await.unwrap();
         let after = officer.get(&path).await.body;
         assert_eq!(boxes(&after), pending - 1, "{}: one decided elsewhere", app.backend);
         assert!(after.contains("別の手段で返却"), "{}: its comment in the list", app.backend);

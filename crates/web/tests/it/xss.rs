@@ -149,7 +149,7 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
     app.store.submit_system(&ctx, sys).await.unwrap();
     let answer = app.store.answer(sys, 1, 2).await.unwrap().unwrap();
     app.store
-        .decide(&ctx, sys, 2, answer.revision, mamori_core::checklist::Review::Returned, &joined(p, 70, 15))
+        .decide(&ctx, sys, 2, &answer.seen(), mamori_core::checklist::Review::Returned, &joined(p, 70, 15))
         .await
         .unwrap();
 

@@ -16,6 +16,7 @@ use axum::Form;
 use mamori_core::checklist::{self, AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::parse_multiline;
 use mamori_store::systems::SystemRecord;
+use mamori_store::Seen;
 use serde::Deserialize;
 
 // ----- one requirement of one system --------------------------------------------------------
@@ -113,6 +114,8 @@ pub struct ReviewForm {
     decision: String,
     /// The answer's revision the officer saw.
     revision: String,
+    /// The mark of the decision it bore ([`Seen`]).
+    decided: String,
     comment: String,
     /// `next`: on to the next applicable item once decided; `list`: back
     /// to the item's row in the system's list.
@@ -142,12 +145,12 @@ pub async fn review_item(
     }
     // Without the revision the officer saw, the decision could fall on
     // content they did not see: refused as changed.
-    let revision = form.revision.parse::<i64>().ok();
-    if revision.is_none() {
+    let seen = form.revision.parse::<i64>().ok().map(|revision| Seen { revision, decision: form.decided });
+    if seen.is_none() {
         errors.add("workflow", t.get("review-stale"));
     }
-    if let (Some(d), Some(c), Some(revision), true) = (decision, comment, revision, errors.is_empty()) {
-        match checklist_op::decide(&who.op(&page), s.id, number, revision, d, &c).await {
+    if let (Some(d), Some(c), Some(seen), true) = (decision, comment, seen, errors.is_empty()) {
+        match checklist_op::decide(&who.op(&page), s.id, number, &seen, d, &c).await {
             Ok(()) => {
                 let to = match form.then.as_str() {
                     "next" => after_save(id, number, "next", &load(&page, &s).await?.applicable),

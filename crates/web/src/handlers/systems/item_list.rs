@@ -11,7 +11,8 @@ use mamori_core::catalog::CatalogFile;
 use mamori_core::checklist::{self, AnswerStatus, Progress, Review, SystemStatus};
 use mamori_core::verification::{ScanReport, Verdict};
 use mamori_store::figures::SystemFigures;
-use mamori_store::systems::SystemRecord;
+use mamori_store::systems::{AnswerRecord, SystemRecord};
+use mamori_store::Seen;
 use time::Date;
 
 pub(super) struct ItemRow {
@@ -38,8 +39,8 @@ pub(super) struct ItemRow {
     measures: String,
     reason: String,
     planned: String,
-    /// The revision the officer sees, for a decision from the list.
-    revision: i64,
+    /// The answer as the officer sees it, for a decision from the list.
+    seen: Seen,
     /// The officer's comment on a returned item (and after it was fixed).
     comment: String,
     /// Evidence of this round: id and file name.
@@ -64,8 +65,8 @@ pub(super) struct ItemList {
     pub(super) filter_counts: [usize; RowFilter::ALL.len()],
     /// Items answered and not yet decided.
     pub(super) undecided: usize,
-    /// Rows shown that may be decided now: number and the revision seen.
-    pub(super) reviewable: Vec<(u32, i64)>,
+    /// Rows shown that may be decided now: number and the answer seen.
+    pub(super) reviewable: Vec<(u32, Seen)>,
 }
 
 #[derive(Template)]
@@ -210,7 +211,7 @@ impl Items<'_> {
                 measures: record.map(|x| x.input.measures.clone()).unwrap_or_default(),
                 reason: record.map(|x| x.input.reason.clone()).unwrap_or_default(),
                 planned: record.and_then(|x| x.input.planned).map(|d| d.to_string()).unwrap_or_default(),
-                revision: record.map_or(0, |x| x.revision),
+                seen: record.map(AnswerRecord::seen).unwrap_or_default(),
                 comment: record
                     .filter(|x| x.review == Review::Returned || x.revised_after_return)
                     .map(|x| x.review_comment.clone())
@@ -239,7 +240,7 @@ impl Items<'_> {
         rows.retain(|r| filter.keeps(r));
         let can_review = rows.iter().any(|r| r.reviewable);
         let html = ItemTable { t, sid: s.id, rows: &rows, can_review, select_pending }.render()?;
-        let reviewable = rows.iter().filter(|r| r.reviewable).map(|r| (r.number, r.revision)).collect();
+        let reviewable = rows.iter().filter(|r| r.reviewable).map(|r| (r.number, r.seen.clone())).collect();
         Ok(ItemList { html, counts, filter_counts, undecided, reviewable })
     }
 }

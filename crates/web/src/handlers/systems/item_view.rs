@@ -41,6 +41,9 @@ struct ItemPage<'a> {
     review_comment: String,
     /// The answer's current revision (the officer decides on it).
     revision: i64,
+    /// The mark of the decision it bears (another officer's, meanwhile,
+    /// refuses this one's).
+    decided: String,
     /// Changed after approval: the approved revision and, per changed
     /// field, its label, the approved value and the current one.
     approved_revision: Option<i64>,
@@ -248,6 +251,7 @@ pub(super) async fn item_page(
         r: req_row(&p.t, r),
         applies,
         revision: current.map_or(0, |a| a.revision),
+        decided: current.map(|a| a.seen().decision).unwrap_or_default(),
         approved_revision: approved.map(|(_, ap)| ap.revision),
         changes,
         review: current.map(|a| p.t.label(a.review)).unwrap_or_default(),
