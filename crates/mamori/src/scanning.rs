@@ -210,17 +210,19 @@ async fn pin(
             let subject = format!("{}: {}", system.input.name, given.host);
             let detail = format!("{ip} ({network})");
             store.raise_alert(clock.now(), SCAN_ADDRESS_NEW, Severity::Warning, &subject, &detail).await?;
-            Ok(Pinned::Held(format!(
-                "resolves to {ip} ({network}) at its first scan, which the security office did not ask for: not scanned until the security officer confirms the address"
-            )))
+            // The address is the office's to see (the alert, the system
+            // page): the reason reaches the vendor.
+            Ok(Pinned::Held(
+                "its first address was found at a scan the security office did not ask for: not scanned until the security officer confirms the address".into(),
+            ))
         }
         AddressCheck::Moved { address, network: was } => {
             let detail = format!("{address} ({was}) → {ip} ({network})");
             let subject = format!("{}: {}", system.input.name, given.host);
             store.raise_alert(clock.now(), "scan.address_changed", Severity::Warning, &subject, &detail).await?;
-            Ok(Pinned::Held(format!(
-                "resolves to {ip} ({network}), not {address} ({was}) as at the first scan: not scanned until the security officer confirms the new address"
-            )))
+            Ok(Pinned::Held(
+                "resolves into another network than at its first scan: not scanned until the security officer confirms the new address".into(),
+            ))
         }
     }
 }

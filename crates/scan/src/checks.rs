@@ -243,7 +243,7 @@ pub fn unscanned_target(input: &str, why: &str, web: bool, opts: &ScanOptions) -
 async fn address(given: &Given, pinned: Option<IpAddr>, opts: &ScanOptions) -> Result<IpAddr, TargetError> {
     match pinned {
         Some(ip) => match opts.policy.refuses(ip) {
-            Some(why) => Err(TargetError::Denied(format!("{}: {why}", given.host))),
+            Some(why) => Err(TargetError::Denied(given.refusal(&why))),
             None => Ok(ip),
         },
         None => given.resolve(&opts.policy, opts.timeout).await,

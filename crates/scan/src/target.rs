@@ -202,6 +202,20 @@ impl Given {
     /// Resolves the host once (on tokio's resolver threads, never blocking
     /// the runtime) and checks every address it has against `policy`: a name
     /// with one denied address among allowed ones is refused whole.
+    /// Why the target is refused (`why`: [`TargetPolicy::refuses`]), as its
+    /// report says it to whoever sees the system: for an address given,
+    /// that address and why; for a name, only that its address is not
+    /// allowed. The addresses a name resolves to in the ward's DNS are not
+    /// the vendor's to learn: a name pointed at an internal one would read
+    /// the ward's DNS through the scanner.
+    pub fn refusal(&self, why: &str) -> String {
+        if self.host.parse::<IpAddr>().is_ok() {
+            format!("{}: {why}", self.host)
+        } else {
+            format!("{}: resolves to an address the scan policy does not allow", self.host)
+        }
+    }
+
     pub async fn resolve(&self, policy: &TargetPolicy, timeout: Duration) -> Result<IpAddr, TargetError> {
         let addrs: Vec<IpAddr> = match self.host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
@@ -214,7 +228,7 @@ impl Given {
             }
         };
         if let Some(why) = addrs.iter().find_map(|ip| policy.refuses(*ip)) {
-            return Err(TargetError::Denied(format!("{}: {why}", self.host)));
+            return Err(TargetError::Denied(self.refusal(&why)));
         }
         addrs.first().copied().ok_or_else(|| TargetError::Resolve(self.host.clone()))
     }
@@ -345,5 +359,16 @@ mod tests {
         let p = TargetPolicy { allowed: vec![any_v4()], denied: vec!["10.99.0.0/16".parse().unwrap()] };
         let why = p.refuses("10.99.3.4".parse().unwrap()).unwrap();
         assert_eq!(why, "10.99.3.4 is in a denied network");
+        let typed = Given::parse("10.99.3.4", 80).unwrap();
+        assert_eq!(typed.refusal(&why), "10.99.3.4: 10.99.3.4 is in a denied network");
+    }
+
+    /// A name's refusal says nothing of what it resolved to (the address
+    /// and why name it), only that it is not allowed.
+    #[test]
+    fn a_name_s_refusal_names_no_address() {
+        let why = "10.99.3.4 is in a denied network";
+        let name = Given::parse("https://intranet.example.lg.jp/", 80).unwrap();
+        assert_eq!(name.refusal(why), "intranet.example.lg.jp: resolves to an address the scan policy does not allow");
     }
 }
