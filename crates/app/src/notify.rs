@@ -66,7 +66,8 @@ pub struct NotifyConfig {
 }
 
 impl NotifyConfig {
-    /// Every kind to the administrators and the security office.
+    /// Every kind to the administrators and the security office (those
+    /// naming a system to the office only: [`Notifier::roles`]).
     pub fn default_routes() -> Vec<Route> {
         vec![Route { kinds: vec!["*".into()], roles: vec![Role::Admin, Role::SecurityOfficer] }]
     }
@@ -201,13 +202,14 @@ impl Notifier {
         attempts
     }
 
-    /// The roles a kind is routed to.
+    /// The roles a kind is routed to, of those who may hear of it
+    /// ([`mamori_core::monitoring::may_hear_of`]).
     fn roles(&self, kind: &str) -> Vec<Role> {
         let mut roles: Vec<Role> = Vec::new();
         for r in &self.config.routes {
             if r.kinds.iter().any(|k| k == "*" || k == kind) {
                 for role in &r.roles {
-                    if !roles.contains(role) {
+                    if !roles.contains(role) && mamori_core::monitoring::may_hear_of(*role, kind) {
                         roles.push(*role);
                     }
                 }

@@ -36,6 +36,16 @@ pub const ALERT_KINDS: [&str; 16] = [
     ACCOUNT_LOCKED,
 ];
 
+/// May `role` hear of an alert of `kind`? An alert that names a system
+/// (its scans, inventory, advisories, records) is for those who may see
+/// systems: the administrators manage accounts and see no system, so
+/// whatever the routes say, they do not hear of those. The rest (sign-ins,
+/// accounts, the audit chain, backups, jobs) is for whoever is routed.
+pub fn may_hear_of(role: crate::identity::Role, kind: &str) -> bool {
+    let names_a_system = ["scan.", "inventory.", "vuln.", "record."].iter().any(|p| kind.starts_with(p));
+    !names_a_system || role.can(crate::identity::Permission::ViewSystems)
+}
+
 /// An account was locked by failed sign-ins (item 41). Anyone who knows a
 /// login can lock it again each time the lock lifts, an administrator's
 /// included: the office hears of it, to unlock the person and look for the

@@ -605,6 +605,85 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     s.stop().await;
 }
 
+/// An administrator manages accounts and sees no system, yet every alert
+/// was mailed to administrators by default: an advisory naming a system's
+/// software and version, a name's internal address. Those naming a system
+/// now reach the roles that see systems only, whatever the routes say; the
+/// rest (a failed backup) still reaches both.
+#[tokio::test]
+async fn alerts_naming_a_system_never_reach_administrators_who_see_no_system() {
+    use mamori_app::notify::{MailConfig, MailSecurity, Notifier, NotifyConfig, Route};
+    use mamori_core::identity::Role;
+    let dir = TempDir::new().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let ctx = crate::harness::system_ctx();
+    for (login, role) in [("admin1", Role::Admin), ("officer1", Role::SecurityOfficer), ("auditor1", Role::Auditor)] {
+        let new = mamori_store::accounts::NewAccount {
+            login: mamori_core::identity::Login::parse(login).unwrap(),
+            display_name: login.into(),
+            email: format!("{login}@example.lg.jp"),
+            role,
+            organisation_id: None,
+            password_hash: "x".into(),
+            must_change_password: false,
+        };
+        store.issue_account(&ctx, &new, "着任").await.unwrap();
+    }
+    let smtp = SmtpServer::start().await;
+    let mail = MailConfig {
+        host: "127.0.0.1".into(),
+        port: smtp.port,
+        security: MailSecurity::StartTls,
+        user: None,
+        password: None,
+        from: "mamori@example.lg.jp".into(),
+        ca_pem: Some(smtp.cert_pem.clone()),
+    };
+    let everything_to_everyone = vec![Route { kinds: vec!["*".into()], roles: vec![Role::Admin, Role::Auditor] }];
+    for (routes, heard) in [
+        (NotifyConfig::default_routes(), ["<officer1@example.lg.jp>"]),
+        (everything_to_everyone, ["<auditor1@example.lg.jp>"]),
+    ] {
+        let config = NotifyConfig {
+            mail: Some(mail.clone()),
+            webhook: None,
+            routes,
+            remind_after: time::Duration::hours(24),
+            public_origin: "https://mamori.example.lg.jp".into(),
+        };
+        let notifier = Notifier::new(config).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let before = smtp.messages().len();
+        let kinds = [mamori_core::monitoring::VULN_MATCHED, mamori_core::monitoring::SCAN_ADDRESS_NEW, "backup.failed"];
+        for kind in kinds {
+            store
+                .raise_alert(now, kind, Severity::Warning, &format!("{kind}: 文書管理システム"), "10.1.2.3")
+                .await
+                .unwrap();
+        }
+        notifier.run_once(&store, now).await.unwrap();
+        let mails = smtp.messages().split_off(before);
+        let to = |kind: &str| -> Vec<String> {
+            let mut to: Vec<String> = mails
+                .iter()
+                .filter(|m| body_of(&m.data).contains(&format!("{kind}: 文書管理システム")))
+                .flat_map(|m| m.to.clone())
+                .collect();
+            to.sort();
+            to
+        };
+        for kind in &kinds[..2] {
+            assert_eq!(to(kind), heard, "{kind}");
+        }
+        let admin = "<admin1@example.lg.jp>".to_owned();
+        assert!(to("backup.failed").contains(&admin), "the rest still reaches the administrators");
+        for a in store.alerts(true).await.unwrap() {
+            store.acknowledge_alert(&ctx, a.id).await.unwrap();
+        }
+    }
+    store.close().await;
+}
+
 /// Two instances share the alerts. The first takes up one and waits on a
 /// slow receiver past the claim's hold; the second, running then, sends
 /// every alert (the held one too: a delivery longer than the hold is sent
