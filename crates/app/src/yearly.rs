@@ -3,7 +3,7 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::AnswerStatus;
+use mamori_core::checklist::{AnswerStatus, Review};
 use mamori_core::identity::Permission;
 use mamori_core::jst::JST;
 use mamori_core::verification::CheckId;
@@ -101,12 +101,14 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
         Some((at, rows))
     });
     // Item 78's report, uploaded to the answer or linked from the library
-    // (the revision the link shows).
+    // (the revision the link shows), with the review of the answer: a file
+    // the office has not approved is the vendor's claim only.
+    let review = store.answer(s.id, s.round, 78).await?.map_or(Review::Pending, |a| a.review);
     let mut diagnosis: Vec<_> = store
         .evidence_for(s.id, s.round, 78)
         .await?
         .into_iter()
-        .map(|e| (e.original_name, e.sha256, e.uploaded_at))
+        .map(|e| (e.original_name, e.sha256, e.uploaded_at, review))
         .collect();
     diagnosis.extend(
         store
@@ -114,7 +116,7 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             .await?
             .into_iter()
             .filter(|l| l.number == 78)
-            .map(|l| (format!("{} ({})", l.title, l.shows.original_name), l.shows.sha256, l.shows.uploaded_at)),
+            .map(|l| (format!("{} ({})", l.title, l.shows.original_name), l.shows.sha256, l.shows.uploaded_at, review)),
     );
     let signoffs = store
         .signoffs(s.id, year)

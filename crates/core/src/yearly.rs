@@ -94,8 +94,10 @@ pub struct YearlyReport {
     /// The latest finished scan: when, and its lines.
     pub scan: Option<(time::OffsetDateTime, Vec<ScanLine>)>,
     /// Files of item 78 (the vulnerability diagnosis), uploaded or linked from
-    /// the library: name, SHA-256, uploaded.
-    pub diagnosis: Vec<(String, String, time::OffsetDateTime)>,
+    /// the library: name, SHA-256, uploaded, and where the office's review
+    /// of the answer they belong to stands (a file uploaded is no diagnosis
+    /// the office accepted until it approves it).
+    pub diagnosis: Vec<(String, String, time::OffsetDateTime, crate::checklist::Review)>,
     /// 未対応 and 一部対応 items of the current round.
     pub open_items: Vec<OpenItem>,
     /// The day the report's inventory and records stand on: the day the
@@ -271,11 +273,13 @@ impl YearlyReport {
             },
             Section {
                 title: "4. 脆弱性診断の報告書 (No.78)",
-                columns: vec!["ファイル", "SHA-256", "登録日"],
+                columns: vec!["ファイル", "SHA-256", "登録日", "審査"],
                 rows: self
                     .diagnosis
                     .iter()
-                    .map(|(name, sha, at)| vec![name.clone(), sha.clone(), format_jst_date(*at)])
+                    .map(|(name, sha, at, review)| {
+                        vec![name.clone(), sha.clone(), format_jst_date(*at), crate::report::review_word(*review).into()]
+                    })
                     .collect(),
                 empty: "登録されていません",
             },

@@ -143,9 +143,12 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
 /// Item 68 asks for the last vulnerability diagnosis: the report section
 /// read only files uploaded to No.78, and said 「登録されていません」 when
 /// the vendor linked its diagnosis report from the library (which the
-/// phase gate counts as evidence).
+/// phase gate counts as evidence). And it listed any file attached to
+/// No.78 as the diagnosis, reviewed or not (the office receiving the
+/// report froze the vendor's claim): each file now says where the office's
+/// review of it stands.
 #[tokio::test]
-async fn the_yearly_report_names_the_diagnosis_report_whether_uploaded_or_linked_from_the_library() {
+async fn the_yearly_report_names_the_diagnosis_report_uploaded_or_linked_and_whether_the_office_approved_it() {
     for app in App::each(Options::default()).await {
         let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let mut input = app.store.system(sys).await.unwrap().unwrap().input;
@@ -189,6 +192,17 @@ async fn the_yearly_report_names_the_diagnosis_report_whether_uploaded_or_linked
         for name in ["追加診断.pdf", "脆弱性診断報告書 (shindan-2026.pdf)"] {
             assert!(cells.iter().any(|c| c == name), "{name}: {cells:?}");
         }
+        assert!(cells.iter().any(|c| c == "審査"), "{}: the column: {cells:?}", app.backend);
+        assert_eq!(cells.iter().filter(|c| *c == "審査待ち").count(), 2, "{}: {cells:?}", app.backend);
+        assert!(!cells.iter().any(|c| c == "承認"), "{}: {cells:?}", app.backend);
+
+        crate::checklist::answer_all(&app, sys).await;
+        app.store.submit_system(&ctx, sys).await.unwrap();
+        let a = app.store.answer(sys, 1, 78).await.unwrap().unwrap();
+        app.store.decide(&ctx, sys, 78, &a.seen(), mamori_core::checklist::Review::Approved, "").await.unwrap();
+        let cells = report().await;
+        assert_eq!(cells.iter().filter(|c| *c == "承認").count(), 2, "{}: {cells:?}", app.backend);
+        assert!(!cells.iter().any(|c| c == "審査待ち"), "{}: {cells:?}", app.backend);
         app.close().await;
     }
 }
