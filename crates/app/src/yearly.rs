@@ -3,7 +3,7 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::{AnswerStatus, Review};
+use mamori_core::checklist::{AnswerStatus, Review, WorkflowError};
 use mamori_core::identity::Permission;
 use mamori_core::jst::JST;
 use mamori_core::verification::CheckId;
@@ -12,6 +12,7 @@ use mamori_core::yearly::{
     PORTS_HIDDEN, SCAN_SECTION,
 };
 use mamori_store::scans::ScanStatus;
+use mamori_store::StoreError;
 
 /// The report month of system `id`: its own, or `default`.
 async fn month_of(op: &Op<'_>, id: i64, default: u8) -> Result<u8, Refused> {
@@ -197,15 +198,17 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
 /// an earlier one's.
 pub async fn sign_off(op: &Op<'_>, id: i64, year: i32, kind: SignoffKind, comment: &str) -> Result<(), Refused> {
     op.require(Permission::SignOffReviews)?;
-    // A retired system reports no more (`due_of`): nothing to sign off.
-    if system(op, id).await?.input.phase == mamori_core::checklist::Phase::Retired {
-        return Err(Refused::Invalid("retired"));
-    }
+    system(op, id).await?;
     // A year's review is signed in that year or after, never ahead.
     if year > op.now.to_offset(mamori_core::jst::JST).year() {
         return Err(Refused::Invalid("year"));
     }
-    Ok(op.store.add_signoff(&op.ctx(), id, year, kind, comment).await?)
+    // A retired system reports no more (`due_of`): nothing to sign off
+    // (judged under the system's lock).
+    match op.store.add_signoff(&op.ctx(), id, year, kind, comment).await {
+        Err(StoreError::Refused(WorkflowError::Retired)) => Err(Refused::Invalid("retired")),
+        done => Ok(done?),
+    }
 }
 
 /// The security office sets the month a system's yearly report is due.

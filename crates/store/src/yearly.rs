@@ -6,6 +6,7 @@ use crate::accounts::unique;
 use crate::identity::Ctx;
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::audit::{Action, Changes};
+use mamori_core::checklist::{Phase, WorkflowError};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::yearly::SignoffKind;
 use std::collections::{HashMap, HashSet};
@@ -71,8 +72,12 @@ impl Store {
         comment: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // Under the system's lock, by someone who still sees it.
-        crate::systems::lock_system(&mut tx, ctx, system_id).await?;
+        // Under the system's lock, by someone who still sees it, of a
+        // system still running (a retirement landing meanwhile is seen).
+        let s = crate::systems::lock_system(&mut tx, ctx, system_id).await?;
+        if s.input.phase == Phase::Retired {
+            return Err(StoreError::Refused(WorkflowError::Retired));
+        }
         // A received report does not change afterwards: its year takes no
         // sign-off more (one that meets the receipt is not in what was
         // received, which is what the report shows from then on).

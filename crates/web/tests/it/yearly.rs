@@ -453,6 +453,13 @@ async fn a_retired_system_s_yearly_reviews_are_signed_off_no_more() {
         assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
         assert!(r.body.contains("廃止したシステムの年次の確認は記録できません"), "{}", r.body);
         assert!(app.store.signoffs(sys, year).await.unwrap().is_empty(), "{}", app.backend);
+        // Judged under the system's lock, where a retirement landing while
+        // the sign-off was on its way is seen (it was judged before).
+        let kind = mamori_core::yearly::SignoffKind::AdminAccounts;
+        let r = app.store.add_signoff(&app.ctx(), sys, year, kind, "不要な管理者IDはなし").await;
+        let retired = mamori_core::checklist::WorkflowError::Retired;
+        assert!(matches!(r, Err(mamori_store::StoreError::Refused(ref w)) if *w == retired), "{}: {r:?}", app.backend);
+        assert!(app.store.signoffs(sys, year).await.unwrap().is_empty(), "{}", app.backend);
         app.close().await;
     }
 }
