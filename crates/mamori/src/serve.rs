@@ -110,6 +110,12 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
         Err(e) => return fail(format!("証明書または秘密鍵を読み込めません (certificate or key): {e}")).await,
     };
 
+    let mut cfg = cfg;
+    match open_files_for(&mut cfg.limits) {
+        Ok(Some(lowered)) => tracing::warn!("{lowered}"),
+        Ok(None) => {}
+        Err(e) => return fail(e).await,
+    }
     let https = match TcpListener::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("{} で待ち受けできません (cannot listen): {e}", cfg.listen)).await,
@@ -176,7 +182,9 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     let stop_rx_jobs = stop_rx.clone();
     let mut tasks = tokio::task::JoinSet::new();
     let proxies: Arc<[IpNet]> = cfg.trusted_proxies.clone().into();
-    let limits = (cfg.limits, proxies.clone());
+    // One count of connections for both listeners.
+    let slots = server::Slots::new(&cfg.limits, proxies);
+    let limits = (cfg.limits, slots.clone());
     tasks.spawn(server::serve(https, Some(tls_config), mamori_web::app(state.clone()), limits, stop_rx.clone()));
     // The URL goes to standard output once the server accepts connections;
     // logs go to standard error. Unlike a command's output
@@ -187,7 +195,7 @@ async fn run_with_store(cfg: Config, store: Store) -> ExitCode {
     if let Some(l) = redirect {
         let addr = l.local_addr().unwrap_or(https_addr);
         let _ = writeln!(out, "mamori: http://{addr}/ は {public_origin}/ へ転送します (redirecting to HTTPS)");
-        tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), (cfg.limits, proxies), stop_rx));
+        tasks.spawn(server::serve(l, None, mamori_web::redirect_app(state), (cfg.limits, slots), stop_rx));
     }
     // The setup URL holds a secret: it is shown on the console once and
     // never written to the log, which is kept and shipped elsewhere.
@@ -303,4 +311,51 @@ async fn record_config_errors(errors: &ConfigErrors) {
     let list: Vec<String> = errors.errors.iter().map(|e| e.to_string()).collect();
     audit(&store, &SystemClock, Action::ConfigError, Outcome::Failure, Changes::new().with("errors", list)).await;
     store.close().await;
+}
+
+/// What mamori opens besides the connections it serves: the database's
+/// connections, the log, backups, evidence scans by clamd, mail, webhooks,
+/// the scanner's probes.
+const OPEN_FILES_RESERVE: u64 = 256;
+
+/// Fewer connections than this is no server: refused at start.
+const FEWEST_CONNECTIONS: u64 = 64;
+
+/// Every connection is an open file: past the limit, `accept` fails for
+/// everyone, and so does every file and connection mamori opens (the
+/// database's among them). Raises the soft limit of open files to the hard
+/// one (systemd starts a service at 1,024 unless told), and lowers
+/// `limits.max_connections` (and the share of one address with it) to what
+/// fits beside [`OPEN_FILES_RESERVE`], saying so; refuses when fewer than
+/// [`FEWEST_CONNECTIONS`] would.
+fn open_files_for(limits: &mut mamori_web::Limits) -> Result<Option<String>, String> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read or write only the struct given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!("開けるファイル数の上限を読めません (RLIMIT_NOFILE): {}", std::io::Error::last_os_error()));
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, ..limit };
+        // SAFETY: as above. A refusal (a hard limit the kernel caps) keeps the soft one.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    let room = limit.rlim_cur.saturating_sub(OPEN_FILES_RESERVE);
+    if room >= limits.max_connections as u64 {
+        return Ok(None);
+    }
+    if room < FEWEST_CONNECTIONS {
+        return Err(format!(
+            "開けるファイル数の上限 {} では接続を {FEWEST_CONNECTIONS} も受けられません (予備 {OPEN_FILES_RESERVE})。LimitNOFILE を上げてください (open files limit {} leaves fewer than {FEWEST_CONNECTIONS} connections beside a reserve of {OPEN_FILES_RESERVE}: raise LimitNOFILE)",
+            limit.rlim_cur, limit.rlim_cur
+        ));
+    }
+    let wanted = limits.max_connections;
+    limits.max_connections = room as usize;
+    limits.max_connections_per_address = limits.max_connections_per_address.min(limits.max_connections);
+    Ok(Some(format!(
+        "開けるファイル数の上限 {} に合わせ、max_connections を {wanted} から {room} に下げました。LimitNOFILE を上げると元に戻ります (open files limit {}: max_connections lowered from {wanted} to {room}; raise LimitNOFILE)",
+        limit.rlim_cur, limit.rlim_cur
+    )))
 }

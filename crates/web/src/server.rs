@@ -72,25 +72,45 @@ impl Drop for Counted {
     }
 }
 
+/// The connections the server may hold: [`Limits::max_connections`] in
+/// all and [`Limits::max_connections_per_address`] from one source,
+/// across every listener (the HTTPS one and the plain one that redirects).
+/// Each listener counting on its own let one address hold twice its share,
+/// and the process twice the connections, which the open-files limit
+/// might not hold: past it, `accept` fails for everyone, and so does every
+/// file and connection mamori opens.
+pub struct Slots {
+    all: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
+}
+
+impl Slots {
+    /// Connections from `trusted_proxies` are not counted per address.
+    pub fn new(limits: &Limits, trusted_proxies: Arc<[IpNet]>) -> Arc<Slots> {
+        Arc::new(Slots {
+            all: Arc::new(Semaphore::new(limits.max_connections)),
+            per_address: Arc::new(PerAddress {
+                cap: limits.max_connections_per_address,
+                exempt: trusted_proxies,
+                open: Mutex::default(),
+            }),
+        })
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown`, then lets in-flight requests
 /// finish for at most `limits.shutdown_grace`. With `tls`, every connection
-/// is HTTPS; without, plain HTTP (the redirect listener only). Connections
-/// from `trusted_proxies` are not counted per address.
+/// is HTTPS; without, plain HTTP (the redirect listener only). Each
+/// connection takes one of `slots`, shared with the server's other listener.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     app: Router,
-    (limits, trusted_proxies): (Limits, Arc<[IpNet]>),
+    (limits, slots): (Limits, Arc<Slots>),
     mut shutdown: ShutdownSignal,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address = Arc::new(PerAddress {
-        cap: limits.max_connections_per_address,
-        exempt: trusted_proxies,
-        open: Mutex::default(),
-    });
     let mut refused = RefusedLog::default();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -105,11 +125,11 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        let Some(counted) = PerAddress::admit(&per_address, peer.ip()) else {
+        let Some(counted) = PerAddress::admit(&slots.per_address, peer.ip()) else {
             refused.note(peer, "connection limit of one address reached; connection refused");
             continue;
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let Ok(slot) = slots.all.clone().try_acquire_owned() else {
             refused.note(peer, "connection limit reached; connection refused");
             continue;
         };

@@ -99,6 +99,8 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
     pub data_dir: Option<Arc<TempDir>>,
     pub trust: Option<PathBuf>,
+    /// The server's open-files limit (soft, hard), set as it starts.
+    pub open_files: Option<(u64, u64)>,
 }
 
 impl Opts {
@@ -153,6 +155,19 @@ impl Server {
         cmd.args(&opts.args);
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if let Some((soft, hard)) = opts.open_files {
+            // SAFETY: between fork and exec the child calls only setrlimit,
+            // which is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().expect("spawn mamori");

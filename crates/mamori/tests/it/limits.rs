@@ -53,6 +53,30 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert_eq!(s.get("/healthz").await.status(), 200);
 }
 
+/// Every connection is an open file. A server allowed more connections
+/// than its open-files limit holds failed `accept` for everyone once there,
+/// and every file and database connection with it. A soft limit below the
+/// hard one is now raised (systemd starts services at 1,024); connections
+/// that still would not fit beside a reserve of 256 are lowered to what
+/// does, saying so; a limit that leaves fewer than 64 refuses to start.
+#[tokio::test]
+async fn connections_are_kept_within_the_open_files_limit() {
+    let raised = Server::start(Opts { open_files: Some((300, 2000)), ..Opts::default() }).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", raised.pid())).unwrap();
+    let soft = limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3));
+    assert_eq!(soft, Some("2000"), "{limits}");
+    assert!(!raised.logs().contains("max_connections lowered"), "1,024 fit: {}", raised.logs());
+    assert_eq!(raised.get("/healthz").await.status(), 200);
+
+    let low = Server::start(Opts { open_files: Some((1000, 1000)), ..Opts::default() }).await;
+    assert!(low.logs().contains("max_connections lowered from 1024 to 744"), "{}", low.logs());
+    assert_eq!(low.get("/healthz").await.status(), 200);
+
+    let none = Server::try_start(Opts { open_files: Some((300, 300)), ..Opts::default() }).await;
+    let logs = none.err().expect("refused to start");
+    assert!(logs.contains("fewer than 64 connections"), "{logs}");
+}
+
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused_and_the_server_recovers() {
     let s =

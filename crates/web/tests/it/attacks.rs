@@ -534,6 +534,43 @@ async fn one_address_holds_at_most_its_share_of_connections_and_another_address_
     app.close().await;
 }
 
+/// The share is one across the server's listeners: an address holding half
+/// its share on the HTTPS listener and half on the plain one that
+/// redirects is refused on both. Before, each listener counted on its own:
+/// one address held twice its share, and the process twice its connections
+/// (past the open-files limit, `accept` failed for everyone).
+#[tokio::test]
+async fn an_address_s_share_of_connections_counts_the_redirect_listener_too() {
+    use tokio::io::AsyncReadExt;
+    let share = 24;
+    let app = App::spawn("sqlite", Options { max_connections_per_address: Some(share), ..Options::default() }).await;
+    let addr = app.base.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    let mut held = Vec::new();
+    for k in 0..share {
+        let to = if k % 2 == 0 { &addr } else { &app.redirect };
+        held.push(tokio::net::TcpStream::connect(to).await.unwrap());
+    }
+    for to in [&addr, &app.redirect] {
+        let mut over = tokio::net::TcpStream::connect(to).await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(3), over.read(&mut byte)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{to}: the connection over the share is closed: {closed:?}");
+    }
+    let other = app.client_from("127.0.0.2".parse().unwrap());
+    let r = other.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another address is served");
+    drop(held);
+    // Released, the plain listener answers again: with its redirect.
+    let mut again = tokio::net::TcpStream::connect(&app.redirect).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut again, b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    again.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 30"), "{answer}");
+    app.close().await;
+}
+
 /// Behind a trusted proxy, sign-ins come from sixty addresses of one IPv6
 /// /64, a client that owns the /64: they count as one source, so exactly 50
 /// are checked, as from one address. Before, each address was a source of

@@ -53,6 +53,9 @@ pub struct App {
     /// Receives the notifier's webhook posts.
     pub hook: mamori_testkit::webhook::WebhookReceiver,
     pub base: String,
+    /// The plain-HTTP listener that redirects to `base` (host:port), as
+    /// `http_redirect_listen` starts one, sharing the connection slots.
+    pub redirect: String,
     pub store: Store,
     pub clock: ManualClock,
     pub backend: &'static str,
@@ -144,15 +147,19 @@ impl App {
             max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
             ..d
         };
+        let slots = server::Slots::new(&limits, Arc::from([]));
         tokio::spawn(server::serve(
             listener,
             Some(tls_config),
             mamori_web::app(state.clone()),
-            (limits, Arc::from([])),
-            stop_rx,
+            (limits, slots.clone()),
+            stop_rx.clone(),
         ));
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let redirect = plain.local_addr().unwrap().to_string();
+        tokio::spawn(server::serve(plain, None, mamori_web::redirect_app(state.clone()), (limits, slots), stop_rx));
         let cert = std::fs::read(cert_path).unwrap();
-        App { base, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url, hook }
+        App { base, redirect, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url, hook }
     }
 
     /// SQLite always; PostgreSQL when the test cluster is there (required in CI).
