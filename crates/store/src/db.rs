@@ -170,11 +170,43 @@ pub(crate) enum Pools {
     Postgres(PgPool),
 }
 
+/// The SQLite database and its WAL and shared-memory files are their
+/// owner's only: they hold every session's id in the clear (the cookie's
+/// value) and the server's own secrets. With `create`, a database not there
+/// yet is made so before SQLite opens it (it makes its WAL and
+/// shared-memory files with the database's mode); then each of the three
+/// that exists is made so, for files made otherwise (a data directory
+/// prepared by hand, a database outside it, a umask of 022).
+fn owner_only(path: &std::path::Path, create: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if create {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl Pools {
     /// The pools, nothing read or written yet.
     pub(crate) async fn connect(location: &DatabaseLocation) -> Result<Pools, StoreError> {
         Ok(match location {
             DatabaseLocation::SqliteFile(path) => {
+                owner_only(path, true).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
@@ -194,6 +226,7 @@ impl Pools {
                     .acquire_timeout(BUSY_TIMEOUT)
                     .connect_with(options.read_only(true))
                     .await?;
+                owner_only(path, false).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
                 Pools::Sqlite { read, write }
             }
             DatabaseLocation::Postgres(url) => {

@@ -16,6 +16,9 @@ pub enum StoreError {
     Direct(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's files could not be prepared (their mode, for one).
+    #[error("database file: {0}")]
+    Io(String),
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
     #[error("stored data is inconsistent: {0}")]

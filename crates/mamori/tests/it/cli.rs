@@ -129,6 +129,31 @@ async fn commands_end_quietly_when_their_reader_goes_away() {
     }
 }
 
+/// The database holds every session's id in the clear (the cookie's value)
+/// and the server's secrets. In a data directory prepared by hand (0755)
+/// with a database file made readable by others (as under a umask of 022),
+/// any local user could take over a session. The database and its WAL and
+/// shared-memory files are now the owner's only, whatever they were made
+/// with, while the server runs.
+#[tokio::test]
+async fn the_database_and_its_wal_are_the_owner_s_only_whatever_they_were_made_with() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::sync::Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = data.join("mamori.db");
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    assert_eq!(s.get("/healthz").await.status(), 200);
+    for name in ["mamori.db", "mamori.db-wal", "mamori.db-shm"] {
+        let mode = std::fs::metadata(data.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}");
+    }
+    s.kill().await;
+}
+
 #[tokio::test]
 async fn commands_prepare_a_missing_data_directory_as_the_server_does() {
     use std::os::unix::fs::PermissionsExt;
