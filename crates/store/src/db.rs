@@ -87,10 +87,14 @@ impl fmt::Debug for DatabaseLocation {
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; a
 /// `password=` (or `sslpassword=`) in the query is masked too, and the
 /// user's part ends at the last `@`, so a password holding `/` or `?`
-/// unencoded is masked whole.
+/// unencoded is masked whole. Text that is no URL (a libpq connection
+/// string `host=db password=…`, a typo `postgres:/u:pw@h/db`) is shown only
+/// up to its first `:`, `=` or space: anything past it could be a password.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        let end = url.find([':', '=', ' ']).unwrap_or(url.len());
+        let head: String = url[..end].chars().take(20).collect();
+        return if head.len() < url.len() { format!("{head}…") } else { head };
     };
     // Query values first: a password there may hold an `@`.
     let mut masked = String::with_capacity(rest.len());
@@ -580,6 +584,17 @@ mod tests {
         assert!(!format!("{loc:?}").contains("s3cret"));
         let err = DatabaseLocation::parse("mysql://u:s3cret@h/db").unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+        // No URL at all: a libpq connection string, a scheme mistyped. Each
+        // was shown whole, password and all.
+        for (text, shown) in [
+            ("host=db user=m password=s3cret", "host…"),
+            ("postgres:/u:s3cret@h/db", "postgres…"),
+            ("user:s3cret@db", "user…"),
+            ("mamori.db", "mamori.db"),
+        ] {
+            let err = DatabaseLocation::parse(text).unwrap_err().to_string();
+            assert!(err.ends_with(&format!(": {shown}")) && !err.contains("s3cret"), "{text}: {err}");
+        }
         // A password in the query, or holding `/`, `?` or `@` unencoded:
         // each was shown whole.
         for (url, shown) in [

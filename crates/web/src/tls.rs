@@ -99,17 +99,20 @@ pub fn ensure_self_signed(data_dir: &Path, extra_ip: Option<IpAddr>) -> Result<(
     Ok((cert_path, key_path, true))
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves
-/// half a key behind.
+/// Writes through a temporary file of its own and a rename, so a crash
+/// never leaves half a key behind. The temporary file is made anew with
+/// `mode`: one left by a crash is removed first (reopened, it kept the mode
+/// it was made with, and the key and the certificate shared one name, so a
+/// key could be written into a certificate's world-readable file).
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(TlsError::Write)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(TlsError::Write(e)),
+    }
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp).map_err(TlsError::Write)?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(TlsError::Write)?;
     fs::rename(&tmp, path).map_err(TlsError::Write)
 }
@@ -117,6 +120,26 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A crash left a certificate's temporary file behind (0644): the key
+    /// was then written into it, kept its mode, and was renamed readable
+    /// by everyone. Each file now has a temporary file of its own, made
+    /// anew with the file's mode.
+    #[test]
+    fn a_key_is_the_owner_s_only_whatever_a_crash_left_behind() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tls = dir.path().join("tls");
+        fs::create_dir_all(&tls).unwrap();
+        for left in ["self-signed.tmp", "self-signed.key.partial"] {
+            fs::write(tls.join(left), b"half a certificate").unwrap();
+            fs::set_permissions(tls.join(left), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let (_, key, made) = ensure_self_signed(dir.path(), None).unwrap();
+        assert!(made);
+        assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(fs::read_to_string(&key).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
 
     #[test]
     fn generates_once_and_reuses() {
