@@ -167,7 +167,10 @@ pub async fn start_rounds(op: &Op<'_>, ids: &[i64], due_on: Option<time::Date>) 
                 (Some(s.input.name), Err(Refused::Workflow(WorkflowError::NotNow(s.status))))
             }
             // Seen and approved: the store decides the rest under the lock.
-            Ok(s) => (Some(s.input.name), op.store.start_round(&op.ctx(), id, due_on).await.map_err(Refused::from)),
+            Ok(s) => {
+                let started = op.store.start_approved_round(&op.ctx(), id, due_on).await;
+                (Some(s.input.name), started.map_err(Refused::from))
+            }
             Err(e) => (None, Err(e)),
         };
         out.push(RoundStart { id, name, result });

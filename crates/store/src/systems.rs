@@ -7,7 +7,9 @@ use crate::revision::Key;
 use crate::{corrupt, parsed, timestamp, with_conn, with_read_conn, Seen, Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent};
 use mamori_core::catalog::SystemAttributes;
-use mamori_core::checklist::{self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus};
+use mamori_core::checklist::{
+    self, AnswerInput, AnswerStatus, HistoryKind, Phase, Review, SystemStatus, WorkflowError,
+};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::Role;
 use mamori_core::parties::Parties;
@@ -1081,8 +1083,33 @@ impl Store {
     /// library's links carried with their original dates, and the system
     /// back to 回答中.
     pub async fn start_round(&self, ctx: &Ctx, system_id: i64, due_on: Option<Date>) -> Result<i64, StoreError> {
+        self.start_round_from(ctx, system_id, due_on, false).await
+    }
+
+    /// [`Store::start_round`] of a system approved, as judged under its
+    /// lock (the rounds started together from the list of approved
+    /// systems: one submitted meanwhile is left with the officer).
+    pub async fn start_approved_round(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        due_on: Option<Date>,
+    ) -> Result<i64, StoreError> {
+        self.start_round_from(ctx, system_id, due_on, true).await
+    }
+
+    async fn start_round_from(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        due_on: Option<Date>,
+        approved_only: bool,
+    ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let system = lock_open_round(&mut tx, ctx, system_id).await?;
+        if approved_only && system.status != SystemStatus::Approved {
+            return Err(StoreError::Refused(WorkflowError::NotNow(system.status)));
+        }
         let to = checklist::start_round(system.status).map_err(StoreError::Refused)?;
         move_status(&mut tx, ctx, system.id, system.status, to).await?;
         let (old, new) = (system.round, system.round + 1);

@@ -284,3 +284,28 @@ async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_ro
         db.cleanup().await;
     }
 }
+
+/// The rounds started together from the list of approved systems: the
+/// status was judged on a read before the system's lock, and the store
+/// starts a round from 提出済 too, so a system submitted meanwhile had its
+/// unreviewed submission closed by a new round. Now judged under the lock:
+/// a submitted system is left with the officer, its round as it was.
+#[tokio::test]
+async fn a_round_started_with_the_approved_ones_leaves_a_submitted_system_with_the_officer() {
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let (catalog, _, input, id) = vendors_web_system(&db, &ctx).await;
+        let reqs = db.store.catalog(catalog).await.unwrap();
+        let answer = AnswerInput::done("対応済み");
+        for r in mamori_core::checklist::applicable(&reqs.requirements, &input.attrs, &[]) {
+            db.store.save_answer(&ctx, id, r.number, &answer).await.unwrap();
+        }
+        db.store.submit_system(&ctx, id).await.unwrap();
+        let r = db.store.start_approved_round(&ctx, id, None).await;
+        let not_now = WorkflowError::NotNow(SystemStatus::Submitted);
+        assert!(matches!(r, Err(StoreError::Refused(ref w)) if *w == not_now), "{}: {r:?}", db.name);
+        let s = db.store.system(id).await.unwrap().unwrap();
+        assert_eq!((s.round, s.status), (1, SystemStatus::Submitted), "{}", db.name);
+        assert_eq!(db.store.start_round(&ctx, id, None).await.unwrap(), 2, "{}: one system, on purpose", db.name);
+    }
+}
