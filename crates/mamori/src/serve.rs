@@ -351,11 +351,14 @@ fn open_files_for(limits: &mut mamori_web::Limits) -> Result<Option<String>, Str
             limit.rlim_cur, limit.rlim_cur
         ));
     }
+    // One address keeps the part of all it had (half, by default), so that
+    // it still cannot hold every slot.
     let wanted = limits.max_connections;
+    let share = (limits.max_connections_per_address as u64 * room / wanted as u64).max(1);
     limits.max_connections = room as usize;
-    limits.max_connections_per_address = limits.max_connections_per_address.min(limits.max_connections);
+    limits.max_connections_per_address = share as usize;
     Ok(Some(format!(
-        "開けるファイル数の上限 {} に合わせ、max_connections を {wanted} から {room} に下げました。LimitNOFILE を上げると元に戻ります (open files limit {}: max_connections lowered from {wanted} to {room}; raise LimitNOFILE)",
+        "開けるファイル数の上限 {} に合わせ、max_connections を {wanted} から {room} に、1アドレスあたりを {share} に下げました。LimitNOFILE を上げると元に戻ります (open files limit {}: max_connections lowered from {wanted} to {room}, per address to {share}; raise LimitNOFILE)",
         limit.rlim_cur, limit.rlim_cur
     )))
 }

@@ -199,9 +199,6 @@ impl Given {
         }
     }
 
-    /// Resolves the host once (on tokio's resolver threads, never blocking
-    /// the runtime) and checks every address it has against `policy`: a name
-    /// with one denied address among allowed ones is refused whole.
     /// Why the target is refused (`why`: [`TargetPolicy::refuses`]), as its
     /// report says it to whoever sees the system: for an address given,
     /// that address and why; for a name, only that its address is not
@@ -216,6 +213,9 @@ impl Given {
         }
     }
 
+    /// Resolves the host once (on tokio's resolver threads, never blocking
+    /// the runtime) and checks every address it has against `policy`: a name
+    /// with one denied address among allowed ones is refused whole.
     pub async fn resolve(&self, policy: &TargetPolicy, timeout: Duration) -> Result<IpAddr, TargetError> {
         let addrs: Vec<IpAddr> = match self.host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],

@@ -331,7 +331,6 @@ impl Store {
         .await
     }
 
-    /// The newest `n` password hashes of an account (item 4: no reuse).
     /// How many of the account's recovery codes are still unused.
     pub async fn recovery_codes_left(&self, account_id: i64) -> Result<i64, StoreError> {
         self.kept(Key::RecoveryCodesLeft(account_id), async || {
@@ -343,6 +342,7 @@ impl Store {
         .await
     }
 
+    /// The newest `n` password hashes of an account (item 4: no reuse).
     pub async fn password_history(&self, account_id: i64, n: usize) -> Result<Vec<String>, StoreError> {
         with_read_conn!(self, c => {
             sqlx::query_scalar("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY created_at_us DESC LIMIT $2")

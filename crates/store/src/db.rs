@@ -89,12 +89,18 @@ impl fmt::Debug for DatabaseLocation {
 /// user's part ends at the last `@`, so a password holding `/` or `?`
 /// unencoded is masked whole. Text that is no URL (a libpq connection
 /// string `host=db password=…`, a typo `postgres:/u:pw@h/db`) is shown only
-/// up to its first `:`, `=` or space: anything past it could be a password.
+/// up to its first `:`, `=` or space: anything past it could be a password;
+/// text without any, not at all (it could be a password alone).
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        let end = url.find([':', '=', ' ']).unwrap_or(url.len());
+    let is_scheme = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    let Some((scheme, rest)) = url.split_once("://").filter(|(scheme, _)| is_scheme(scheme)) else {
+        // No separator at all: the text could be a password alone.
+        let Some(end) = url.find([':', '=', ' ']) else { return "…".into() };
         let head: String = url[..end].chars().take(20).collect();
-        return if head.len() < url.len() { format!("{head}…") } else { head };
+        return format!("{head}…");
     };
     // Query values first: a password there may hold an `@`.
     let mut masked = String::with_capacity(rest.len());
@@ -182,7 +188,7 @@ pub(crate) enum Pools {
 /// that exists is made so, for files made otherwise (a data directory
 /// prepared by hand, a database outside it, a umask of 022).
 fn owner_only(path: &std::path::Path, create: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     if create {
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
             Ok(_) => {}
@@ -190,11 +196,15 @@ fn owner_only(path: &std::path::Path, create: bool) -> std::io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let me = unsafe { libc::geteuid() };
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);
-        match std::fs::metadata(&file) {
-            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+        // A link is not followed, and a file of another user is left as it
+        // is (SQLite opens none it may not).
+        match std::fs::symlink_metadata(&file) {
+            Ok(m) if m.is_file() && m.uid() == me && m.permissions().mode() & 0o077 != 0 => {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
             }
             Ok(_) => {}
@@ -590,7 +600,8 @@ mod tests {
             ("host=db user=m password=s3cret", "host…"),
             ("postgres:/u:s3cret@h/db", "postgres…"),
             ("user:s3cret@db", "user…"),
-            ("mamori.db", "mamori.db"),
+            ("host=db password=s3cret sslrootcert=file://x", "host…"),
+            ("s3cret", "…"),
         ] {
             let err = DatabaseLocation::parse(text).unwrap_err().to_string();
             assert!(err.ends_with(&format!(": {shown}")) && !err.contains("s3cret"), "{text}: {err}");

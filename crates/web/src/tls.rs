@@ -8,7 +8,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::fs;
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -75,7 +75,10 @@ pub fn ensure_self_signed(data_dir: &Path, extra_ip: Option<IpAddr>) -> Result<(
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age < RENEW_AFTER);
-    if fresh && key_path.exists() {
+    // A key others may read (as one written into a leftover temporary file
+    // was) may have been read: made anew rather than reused.
+    let private = fs::metadata(&key_path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0);
+    if fresh && private {
         return Ok((cert_path, key_path, false));
     }
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
@@ -127,7 +130,6 @@ mod tests {
     /// anew with the file's mode.
     #[test]
     fn a_key_is_the_owner_s_only_whatever_a_crash_left_behind() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
         fs::create_dir_all(&tls).unwrap();
@@ -138,7 +140,14 @@ mod tests {
         let (_, key, made) = ensure_self_signed(dir.path(), None).unwrap();
         assert!(made);
         assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(fs::read_to_string(&key).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+        let first = fs::read_to_string(&key).unwrap();
+        assert!(first.starts_with("-----BEGIN PRIVATE KEY-----"));
+        // A key left readable by others (by that crash, before) is made anew.
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, key, made) = ensure_self_signed(dir.path(), None).unwrap();
+        assert!(made, "a key others may read is not reused");
+        assert_ne!(fs::read_to_string(&key).unwrap(), first);
+        assert_eq!(fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
@@ -150,7 +159,6 @@ mod tests {
         let (_, _, made_again) = ensure_self_signed(dir.path(), None).unwrap();
         assert!(!made_again);
         assert_eq!(fs::read(&c).unwrap(), before);
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(fs::metadata(&k).unwrap().permissions().mode() & 0o777, 0o600);
         server_config(&c, &k).expect("the generated pair loads");
     }

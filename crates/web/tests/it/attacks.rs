@@ -534,21 +534,27 @@ async fn one_address_holds_at_most_its_share_of_connections_and_another_address_
     app.close().await;
 }
 
-/// The share is one across the server's listeners: an address holding half
-/// its share on the HTTPS listener and half on the plain one that
-/// redirects is refused on both. Before, each listener counted on its own:
-/// one address held twice its share, and the process twice its connections
-/// (past the open-files limit, `accept` failed for everyone).
+/// The share is one across the server's listeners: an address holding its
+/// share on the plain listener that redirects is refused on the HTTPS one
+/// too. Before, each listener counted on its own: one address held twice
+/// its share, and the process twice its connections (past the open-files
+/// limit, `accept` failed for everyone).
 #[tokio::test]
 async fn an_address_s_share_of_connections_counts_the_redirect_listener_too() {
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let share = 24;
     let app = App::spawn("sqlite", Options { max_connections_per_address: Some(share), ..Options::default() }).await;
     let addr = app.base.trim_start_matches("https://").trim_end_matches('/').to_owned();
+    // Each held connection has had its answer (so the server took it up and
+    // counted it) and stays open (HTTP/1.1 keeps it alive).
     let mut held = Vec::new();
-    for k in 0..share {
-        let to = if k % 2 == 0 { &addr } else { &app.redirect };
-        held.push(tokio::net::TcpStream::connect(to).await.unwrap());
+    for _ in 0..share {
+        let mut c = tokio::net::TcpStream::connect(&app.redirect).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+        let mut answer = [0u8; 12];
+        c.read_exact(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 30"), "{}", String::from_utf8_lossy(&answer));
+        held.push(c);
     }
     for to in [&addr, &app.redirect] {
         let mut over = tokio::net::TcpStream::connect(to).await.unwrap();
