@@ -137,6 +137,15 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
         for k in &r.kinds {
             if k != "*" && !mamori_core::monitoring::ALERT_KINDS.contains(&k.as_str()) {
                 err(errors, format!("notify.route.kinds \"{k}\" は警告の種類ではありません (not an alert kind)"));
+            } else if k != "*"
+                && !roles.is_empty()
+                && !roles.iter().any(|role| mamori_core::monitoring::may_hear_of(*role, k))
+            {
+                // Named on purpose, and heard by nobody.
+                err(
+                    errors,
+                    format!("notify.route.kinds \"{k}\": システムを名指す警告は、システムを見られない役割には送られません (an alert naming a system reaches only roles that see systems: not these roles)"),
+                );
             }
         }
         routes.push(Route { kinds: r.kinds.clone(), roles });

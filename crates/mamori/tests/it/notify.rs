@@ -200,7 +200,7 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     let config = dir.path().join("mamori.toml");
     std::fs::write(
         &config,
-        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n[[notify.route]]\nkinds = [\"*\"]\nroles = [\"vendor\", \"department\"]\n",
+        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n[[notify.route]]\nkinds = [\"*\"]\nroles = [\"vendor\", \"department\"]\n[[notify.route]]\nkinds = [\"backup.failed\", \"vuln.matched\"]\nroles = [\"admin\"]\n",
     )
     .unwrap();
     let check = |config: std::path::PathBuf| {
@@ -216,8 +216,12 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
         "notify.route.roles \"root\"",
         "notify.route.roles \"vendor\": 警告はどのシステムのものも送られるため",
         "notify.route.roles \"department\"",
+        "notify.route.kinds \"vuln.matched\": システムを名指す警告は",
     ] {
         assert!(err.contains(expect), "{expect}: {err}");
+    }
+    for fine in ["notify.route.kinds \"backup.failed\"", "notify.route.kinds \"*\""] {
+        assert!(!err.contains(fine), "{fine}: {err}");
     }
     std::fs::write(
         &config,
