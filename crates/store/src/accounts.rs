@@ -273,6 +273,13 @@ impl AccessReviewRow {
 
 // ----- reads -----------------------------------------------------------------
 
+/// Failed sign-in attempts from an address since a moment.
+const FAILURES_FROM: &str =
+    "SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3";
+/// Successful sign-ins of a login from an address.
+const SIGNED_IN_FROM: &str =
+    "SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3";
+
 impl Store {
     async fn read_accounts(&self, filter: &str, bind: Option<AccountKey<'_>>) -> Result<Vec<Account>, StoreError> {
         let sql = format!("{SELECT_ACCOUNT} {filter}");
@@ -435,20 +442,32 @@ impl Store {
         account_id: Option<i64>,
         policy: &LockoutPolicy,
     ) -> Result<Gate, StoreError> {
+        let since = to_unix_micros(now - policy.address_window);
+        let login: String = login_key.chars().take(Login::MAX).collect();
+        // Told first from a read: a flood of attempts from a throttled
+        // address took the one writer (SQLite's) or a write connection each,
+        // holding up everyone's writes. Judged again below, in the write.
+        let failures: i64 = with_read_conn!(self, c => {
+            sqlx::query_scalar(FAILURES_FROM).bind(addr).bind(since).bind(false).fetch_one(c).await?
+        })?;
+        if failures >= i64::from(policy.address_max_failures) {
+            let known: i64 = with_read_conn!(self, c => {
+                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(&login).bind(true).fetch_one(c).await?
+            })?;
+            if known == 0 {
+                return Ok(Gate::Throttled);
+            }
+        }
         let mut tx = self.begin().await?;
         // Serialises attempts from one address across instances, so the
         // count below is exact there too.
         tx.lock_named(addr).await?;
-        let since = to_unix_micros(now - policy.address_window);
-        let login: String = login_key.chars().take(Login::MAX).collect();
         let failures: i64 = with_conn!(tx, c => {
-            sqlx::query_scalar("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3")
-                .bind(addr).bind(since).bind(false).fetch_one(c).await?
+            sqlx::query_scalar(FAILURES_FROM).bind(addr).bind(since).bind(false).fetch_one(c).await?
         });
         if failures >= i64::from(policy.address_max_failures) {
             let known: i64 = with_conn!(tx, c => {
-                sqlx::query_scalar("SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3")
-                    .bind(addr).bind(&login).bind(true).fetch_one(c).await?
+                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(&login).bind(true).fetch_one(c).await?
             });
             if known == 0 {
                 tx.rollback().await?;

@@ -803,6 +803,35 @@ async fn many_accounts_failing_from_one_address_are_throttled() {
     }
 }
 
+/// An address past its failures is told so without a write: each of its
+/// attempts took the one writer (SQLite's; a write connection on
+/// PostgreSQL) to count them, so a flood of them held up everyone's
+/// writes. Twenty more attempts begin no write transaction, and are
+/// refused; an account that signed in from that address before is still
+/// checked, and signs in.
+#[tokio::test]
+async fn attempts_from_a_throttled_address_begin_no_write_and_a_known_account_still_signs_in() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        app.user("real-user", Role::Vendor, Some(vendor)).await;
+        let r = app.client().sign_in(&app, "real-user", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}", app.backend);
+        let c = app.client_on("/login").await;
+        for i in 0..50 {
+            c.post("/login", &[("login", &format!("guess-{i}")), ("password", "Spring2026!!x")]).await;
+        }
+        let before = app.store.write_transactions();
+        for i in 0..20 {
+            let r = c.post("/login", &[("login", &format!("more-{i}")), ("password", "Spring2026!!x")]).await;
+            assert!(r.body.contains(FAILED), "{}", app.backend);
+        }
+        assert_eq!(app.store.write_transactions(), before, "{}: no write for a throttled attempt", app.backend);
+        let r = app.client().sign_in(&app, "real-user", PASSWORD, None).await;
+        assert_eq!(r.location(), "/dashboard", "{}: known at this address, still checked", app.backend);
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn english_is_kept_for_the_session_once_chosen() {
     let app = App::spawn("sqlite", Options::default()).await;
