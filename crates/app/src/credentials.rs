@@ -6,7 +6,7 @@ use crate::{Op, Refused};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::policy::LockoutPolicy;
 use mamori_core::totp;
-use mamori_store::accounts::Account;
+use mamori_store::accounts::{Account, Reserved};
 
 /// What came of checking the current password before a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +36,26 @@ pub async fn check_current(
         op.store.reset_failures(a.id).await?;
         return Ok(Current::Right);
     }
-    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::PasswordChanged, Outcome::Failure)
+    wrong(op, lockout, a, reserved, (Action::PasswordChanged, "bad_current_password")).await?;
+    Ok(Current::Wrong)
+}
+
+/// A wrong password or code from a signed-in person, counted in advance
+/// (`reserved`): its failure event (`action`, `why`), and the lock when
+/// it reached the limit.
+async fn wrong(
+    op: &Op<'_>,
+    lockout: &LockoutPolicy,
+    a: &Account,
+    reserved: Reserved,
+    (action, why): (Action, &str),
+) -> Result<(), Refused> {
+    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), action, Outcome::Failure)
         .target("account", a.id.to_string())
-        .changes(Changes::new().with("why", "bad_current_password").with("failures", reserved.failures));
+        .changes(Changes::new().with("why", why).with("failures", reserved.failures));
     op.store.audit_record(op.now, ev).await?;
     record_lock(op.store, op.now, &op.origin, op.who.actor(), a.id, reserved, lockout).await?;
-    Ok(Current::Wrong)
+    Ok(())
 }
 
 /// Items 4, 5: the new password (already checked against the policy),
@@ -154,10 +168,6 @@ pub async fn renew_recovery_codes(
             Err(e) => return Err(e.into()),
         }
     }
-    let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::TotpRecoveryRenewed, Outcome::Failure)
-        .target("account", a.id.to_string())
-        .changes(Changes::new().with("why", "bad_code").with("failures", reserved.failures));
-    op.store.audit_record(op.now, ev).await?;
-    record_lock(op.store, op.now, &op.origin, op.who.actor(), a.id, reserved, lockout).await?;
+    wrong(op, lockout, a, reserved, (Action::TotpRecoveryRenewed, "bad_code")).await?;
     Ok(Renewal::Wrong)
 }
