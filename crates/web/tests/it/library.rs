@@ -214,9 +214,7 @@ async fn hostile_library_input_is_refused_with_a_message_and_a_path_is_only_a_na
 async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number() {
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys: one, dept, vendor, v, d, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let doc = chart(&app, &v, vendor).await;
         assert_eq!(link(&v, one, 7, doc.id).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
         approve_round(&app, one, 1).await;
         let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
@@ -248,12 +246,7 @@ async fn a_revision_no_system_one_sees_shows_is_not_downloadable_by_its_number()
 async fn a_record_s_document_shows_no_revision_made_after_its_vendor_left_the_system() {
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, other, v, x, d, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
-        let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
-        let kind = mamori_core::records::RecordKind::Contact;
-        app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+        let (doc, _) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
 
         give_to(&app, sys, other).await;
         let r = post_document(&v, &format!("/library/{}/revisions", doc.id), None, "chart-b.pdf", PDF, "").await;
@@ -332,9 +325,7 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
 async fn a_document_s_page_lists_no_link_in_a_system_its_vendor_was_taken_off() {
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, other, v, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let doc = chart(&app, &v, vendor).await;
         app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
         let page = v.get(&format!("/library/{}", doc.id)).await.body;
         assert!(page.contains(&format!("/systems/{sys}/items/15")), "{}: listed while it is its: {page}", app.backend);
@@ -395,6 +386,13 @@ async fn give_to(app: &App, sys: i64, other: i64) {
     app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
 }
 
+/// The vendor's document 体制図 (chart.pdf), uploaded to its library by `v`.
+async fn chart(app: &App, v: &crate::harness::Client, vendor: i64) -> mamori_store::library::Document {
+    let r = post_document(v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+    app.store.documents(vendor).await.unwrap()[0].clone()
+}
+
 /// The vendor's document 体制図, uploaded to its library, and a contact
 /// record of `sys` showing it (確認待ち): (document, record id).
 async fn contact_record_showing_a_document(
@@ -403,9 +401,7 @@ async fn contact_record_showing_a_document(
     sys: i64,
     vendor: i64,
 ) -> (mamori_store::library::Document, i64) {
-    let r = post_document(v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-    let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+    let doc = chart(app, v, vendor).await;
     let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
     let kind = mamori_core::records::RecordKind::Contact;
     let rec = app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
@@ -466,9 +462,7 @@ async fn a_document_removed_from_a_record_the_office_has_open_is_not_approved_un
 async fn a_document_removed_from_the_library_leaves_an_earlier_round_as_it_was_submitted() {
     for app in App::each(Options::default()).await {
         let crate::checklist::Cast { sys, vendor, v, o, .. } = crate::checklist::cast(&app).await;
-        let r = post_document(&v, "/library", Some("体制図"), "chart.pdf", PDF, "").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let doc = app.store.documents(vendor).await.unwrap()[0].clone();
+        let doc = chart(&app, &v, vendor).await;
         app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
         crate::checklist::answer_all(&app, sys).await;
         app.store.submit_system(&app.ctx(), sys).await.unwrap();
