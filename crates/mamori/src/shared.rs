@@ -108,9 +108,10 @@ pub fn key_file(data_dir: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// Opens the database with its data keys (item 61). A key file that does
-/// not exist is made with one new key (mode 0600) and kept only if the
-/// database takes it: a database sealed under another key refuses it, and
-/// the start stops with the reason.
+/// not exist is made with one new key (mode 0600) and removed again only if
+/// the database refuses it (sealed under another key: the start stops with
+/// the reason), which it does before the key seals anything. Any other
+/// failure keeps it: the key may be recorded and have sealed values.
 pub async fn open_keyed(data_dir: &Path, database: &DatabaseLocation) -> Result<Store, Unprepared> {
     use mamori_store::crypt::Keyring;
     let (keys, made) = match key_file(data_dir) {
@@ -124,7 +125,7 @@ pub async fn open_keyed(data_dir: &Path, database: &DatabaseLocation) -> Result<
     match Store::open(database, std::sync::Arc::new(keys)).await {
         Ok(store) => Ok(store),
         Err(e) => {
-            if let Some(path) = made {
+            if let (Some(path), StoreError::Keys(_)) = (made, &e) {
                 let _ = std::fs::remove_file(&path);
             }
             Err(match e {

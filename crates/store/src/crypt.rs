@@ -141,6 +141,10 @@ impl Keyring {
             .open(path)
             .map_err(|e| KeyError::Write(path.to_owned(), e))?;
         f.write_all(line.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| KeyError::Write(path.to_owned(), e))?;
+        // The file's name is durable too before the key seals anything: a
+        // power cut must not keep sealed values and lose their key.
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(folder).and_then(|d| d.sync_all()).map_err(|e| KeyError::Write(path.to_owned(), e))?;
         Keyring::from_text(&line, Some(path.to_owned()))
     }
 

@@ -58,27 +58,37 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Checks the keys ([`Store::check_keys`]); on the first opening with
-    /// encryption at rest seals every value stored before, the only time
-    /// that needs a pass over the stored files; then records the sealing
-    /// key. Instances opening at once with different keys: the one whose
-    /// key was recorded second is refused by the check that follows.
+    /// Checks the keys ([`Store::check_keys`]) and records the sealing key
+    /// before it seals anything, then, on the first opening with encryption
+    /// at rest, seals every value stored before: the only time that needs a
+    /// pass over the stored files. A key recorded is the database's for
+    /// good, so a start that stops part way leaves nothing sealed under a
+    /// key the database does not name, and the next start goes on sealing
+    /// (`data_key.sealing`). Instances opening at once with different keys:
+    /// the one whose key was recorded second is refused by the check that
+    /// follows the recording, having sealed nothing.
     pub(crate) async fn prepare_keys(&self) -> Result<(), StoreError> {
         let seen = self.check_keys().await?;
-        if seen.is_empty() {
-            self.reseal(false).await?;
-        }
         let (keys, current) = (&self.shared.keys, self.shared.keys.current());
-        if seen.contains(&i64::from(current)) {
-            return Ok(());
+        if !seen.contains(&i64::from(current)) {
+            let check = keys.seal_bytes_with(current, "data_key.check_value", CHECK);
+            let now = mamori_core::clock::to_unix_micros(OffsetDateTime::now_utc());
+            let mut tx = self.begin().await?;
+            with_conn!(tx, c => sqlx::query("INSERT INTO data_key (id, check_value, created_at_us, sealing) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING")
+                .bind(i64::from(current)).bind(check).bind(now).bind(i64::from(seen.is_empty())).execute(c).await?.rows_affected());
+            tx.commit().await?;
+            self.check_keys().await?;
         }
-        let check = keys.seal_bytes_with(current, "data_key.check_value", CHECK);
-        let now = mamori_core::clock::to_unix_micros(OffsetDateTime::now_utc());
-        let mut tx = self.begin().await?;
-        with_conn!(tx, c => sqlx::query("INSERT INTO data_key (id, check_value, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(i64::from(current)).bind(check).bind(now).execute(c).await?.rows_affected());
-        tx.commit().await?;
-        self.check_keys().await.map(drop)
+        let unfinished: i64 = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT count(*) FROM data_key WHERE sealing <> 0").fetch_one(c).await?
+        })?;
+        if unfinished > 0 {
+            self.reseal(false).await?;
+            let mut tx = self.begin().await?;
+            with_conn!(tx, c => sqlx::query("UPDATE data_key SET sealing = 0 WHERE sealing <> 0").execute(c).await?.rows_affected());
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// Re-seals under the sealing key every value sealed under another (or

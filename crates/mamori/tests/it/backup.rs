@@ -781,6 +781,60 @@ async fn a_wrong_key_is_refused_before_a_pending_migration_runs() {
     assert_eq!(applied().await, all - 1, "the pending migration did not run");
 }
 
+/// The first start with encryption at rest seals what an older version
+/// stored; stopped part way (a full disk, the writer held too long), it
+/// keeps the key that sealed some of it, and the next start seals the rest.
+/// (The key file was removed on any failure: the values sealed under it
+/// were lost, and the next start made another key.)
+#[tokio::test]
+async fn a_first_sealing_stopped_part_way_keeps_its_key_and_the_next_start_seals_the_rest() {
+    use sqlx::Connection;
+    let root = TempDir::new().unwrap();
+    let dir = root.path().join("data");
+    let d = dir.to_str().unwrap();
+    let (code, _, err) = run(&["org", "create", "情報政策課", "--kind", "department", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{err}");
+    let url = format!("sqlite://{}", dir.join("mamori.db").display());
+    let sql = |statements: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for s in statements {
+                sqlx::query(s).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        }
+    };
+    // As a version without encryption at rest left it: 120 plain values,
+    // no key; a trigger stops the sealing after the first batch.
+    sql(&[
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 119) \
+         INSERT INTO organisation (name, kind, contact, created_at_us) SELECT '課' || i, 'department', '', 0 FROM n",
+        "UPDATE organisation SET contact = 'tel-' || name",
+        "DELETE FROM data_key",
+        "CREATE TRIGGER disk_full BEFORE UPDATE OF contact ON organisation WHEN NEW.id > 60 \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    ])
+    .await;
+    std::fs::remove_file(dir.join("data.key")).unwrap();
+    let (code, out, err) = run(&["org", "list", "--data-dir", d]).await;
+    assert_ne!(code, 0, "the sealing stopped: {out}{err}");
+    assert!(dir.join("data.key").exists(), "the key that sealed values is kept: {err}");
+    sql(&["DROP TRIGGER disk_full"]).await;
+    let (code, out, err) = run(&["org", "list", "--data-dir", d]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    for i in 1..120 {
+        assert!(out.contains(&format!("tel-課{i}")), "課{i}'s contact reads back: {out}");
+    }
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let plain: i64 = sqlx::query_scalar("SELECT count(*) FROM organisation WHERE contact NOT LIKE 'mk1:%'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    assert_eq!(plain, 0, "every value is sealed");
+}
+
 /// An unsealed archive rewritten by hand with consistent hashes: a table
 /// name carrying SQL, and a column the schema does not have. Names come
 /// from the target's schema only, so each is refused and nothing is loaded.

@@ -147,12 +147,18 @@ async fn values_stored_before_encryption_are_sealed_at_the_next_start() {
 }
 
 /// Two instances opening a database without a recorded key at the same
-/// moment, each with a key of its own: one key is recorded, the other
-/// instance is refused instead of sealing with a key the database does not
-/// know.
+/// moment, each with a key of its own, with values stored before
+/// encryption at rest: one key is recorded, the other instance is refused
+/// having sealed nothing, and the first reads every value.
 #[tokio::test]
-async fn of_two_instances_opening_at_once_with_different_keys_one_is_refused() {
+async fn of_two_instances_opening_at_once_with_different_keys_one_is_refused_having_sealed_nothing() {
     for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        for i in 0..120 {
+            db.store.create_organisation_audited(&ctx, &format!("課{i}"), OrgKind::Department, "x").await.unwrap();
+        }
+        // As a version without encryption at rest left them.
+        db.store.execute_unchecked_for_tests("UPDATE organisation SET contact = 'tel-' || name").await.unwrap();
         db.store.execute_unchecked_for_tests("DELETE FROM data_key").await.unwrap();
         let (a, b) = tokio::join!(
             Store::open(&db.location, Arc::new(Keyring::random_for_tests())),
@@ -160,9 +166,14 @@ async fn of_two_instances_opening_at_once_with_different_keys_one_is_refused() {
         );
         let refused = [&a, &b].iter().filter(|r| matches!(r, Err(StoreError::Keys(_)))).count();
         assert_eq!((a.is_ok() as u8 + b.is_ok() as u8, refused), (1, 1), "{}", db.name);
-        for s in [a, b].into_iter().flatten() {
-            s.close().await;
+        let opened = [a, b].into_iter().flatten().next().unwrap();
+        let orgs = opened.organisations().await.unwrap();
+        assert_eq!(orgs.len(), 120, "{}", db.name);
+        for o in orgs {
+            assert_eq!(o.contact, format!("tel-{}", o.name), "{}: every value opens with the recorded key", db.name);
         }
+        assert!(!raw(&opened).await.contains("tel-課"), "{}: and every one is sealed", db.name);
+        opened.close().await;
         db.cleanup().await;
     }
 }
