@@ -305,6 +305,10 @@ pub enum ChainBreak {
     Tampered { seq: i64 },
     #[error("the chain ends at event {last} but the recorded head is event {head} (events at the end were removed or the head was changed)")]
     Head { last: i64, head: i64 },
+    #[error("the chain begins after event {anchor}, but no retention purge in it removed the events through that one (events at the start were removed and the anchor moved)")]
+    Anchor { anchor: i64 },
+    #[error("the archive of the events that event {seq} purged is missing or differs from what that event recorded")]
+    Archive { seq: i64 },
 }
 
 impl ChainBreak {
@@ -314,6 +318,8 @@ impl ChainBreak {
             ChainBreak::Gap { expected, .. } => expected,
             ChainBreak::Link { seq } | ChainBreak::Tampered { seq } => seq,
             ChainBreak::Head { last, .. } => last + 1,
+            ChainBreak::Anchor { anchor } => anchor,
+            ChainBreak::Archive { seq } => seq,
         }
     }
 }

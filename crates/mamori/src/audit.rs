@@ -161,6 +161,12 @@ fn describe_break(b: &ChainBreak) -> String {
                 "記録された最新は #{head} ですが、ログは #{last} で終わっています。末尾が削除された可能性があります"
             )
         }
+        ChainBreak::Anchor { anchor } => format!(
+            "ログは #{anchor} の後から始まっていますが、そこまでを削除した保存期間の整理が記録されていません。先頭が削除された可能性があります"
+        ),
+        ChainBreak::Archive { seq } => {
+            format!("事象 #{seq} が整理した事象の保管分がないか、記録されたハッシュと一致しません")
+        }
     }
 }
 

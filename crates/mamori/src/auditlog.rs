@@ -101,6 +101,13 @@ pub async fn purge(
     let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
     let (bytes, path) = archive(store, &filter, through, &cfg.archive_dir, &name).await?;
     let ctx = Ctx { now, actor, origin: Origin::default() };
-    let purged = store.purge_audit(&ctx, from, through, &name, &bytes).await?;
+    let purged = match store.purge_audit(&ctx, from, through, &name, &bytes).await {
+        Ok(purged) => purged,
+        // Another purge removed them meanwhile (the daily job and the
+        // console's at once): nothing is left to do. The file written is a
+        // copy of what that purge archived.
+        Err(mamori_store::StoreError::Stale) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     Ok(Some((purged.events, path)))
 }

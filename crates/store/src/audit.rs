@@ -2,7 +2,7 @@
 //! verify the hash chain.
 
 use crate::{with_conn, with_read_conn, Store, StoreError, Tx};
-use mamori_core::audit::{seal, ChainBreak, ChainVerifier, Event, NewEvent, Record};
+use mamori_core::audit::{seal, Action, ChainBreak, ChainVerifier, Event, NewEvent, Record};
 use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
 
@@ -65,7 +65,7 @@ pub struct ChainEnds {
     pub anchor_hash: String,
 }
 
-async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreError> {
+pub(crate) async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreError> {
     // PostgreSQL: the row lock serialises appends across instances. SQLite:
     // the write transaction began IMMEDIATE and already holds the lock.
     let sql = match (tx.backend(), for_update) {
@@ -75,6 +75,15 @@ async fn chain_ends(tx: &mut Tx, for_update: bool) -> Result<ChainEnds, StoreErr
         _ => "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1",
     };
     Ok(with_conn!(tx, c => sqlx::query_as(sql).fetch_one(c).await?))
+}
+
+/// What a retention purge's event records (`Store::purge_audit`).
+#[derive(serde::Deserialize)]
+struct Purge {
+    through_seq: i64,
+    anchor_hash: String,
+    archive: String,
+    archive_sha256: String,
 }
 
 /// Appends `event` to the chain inside `tx`: it is stored if and only if the
@@ -158,13 +167,17 @@ impl Store {
     }
 
     /// Checks the whole chain from one consistent snapshot and names the
-    /// first broken event.
+    /// first broken event. A chain that begins after the genesis begins
+    /// where the newest retention purge in it says it removed events
+    /// through, and each purge's archive is what the purge recorded: the
+    /// anchor is no free point to cut the start of the log at.
     pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
         let mut tx = self.begin_read().await?;
         let ends = chain_ends(&mut tx, false).await?;
         let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
         let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
         let mut after = ends.anchor_seq;
+        let mut purges: Vec<(i64, Purge)> = Vec::new();
         loop {
             let batch: Vec<Event> = with_conn!(tx, c => {
                 sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
@@ -178,12 +191,36 @@ impl Store {
                 if let Err(b) = verifier.check(event) {
                     return Ok(Verification::Broken(b));
                 }
+                if event.record.action == Action::AuditPurged.as_str() {
+                    let seq = event.record.seq;
+                    let purge = serde_json::from_str(&event.record.changes);
+                    purges.push((seq, purge.map_err(|_| StoreError::Corrupt(format!("audit event {seq}")))?));
+                }
+            }
+        }
+        let events = match verifier.finish(ends.head_seq, &ends.head_hash) {
+            Ok(events) => events,
+            Err(b) => return Ok(Verification::Broken(b)),
+        };
+        let anchored = match purges.last() {
+            None => ends.anchor_seq == 0,
+            Some((_, p)) => p.through_seq == ends.anchor_seq && p.anchor_hash == ends.anchor_hash,
+        };
+        if !anchored {
+            return Ok(Verification::Broken(ChainBreak::Anchor { anchor: ends.anchor_seq }));
+        }
+        for (seq, p) in &purges {
+            let kept: Option<(String, Vec<u8>)> = with_conn!(tx, c => {
+                sqlx::query_as("SELECT sha256, bytes FROM audit_archive WHERE name = $1").bind(&p.archive).fetch_optional(c).await?
+            });
+            let intact = kept.is_some_and(|(sha, bytes)| {
+                sha == p.archive_sha256 && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) == sha
+            });
+            if !intact {
+                return Ok(Verification::Broken(ChainBreak::Archive { seq: *seq }));
             }
         }
         tx.rollback().await?;
-        Ok(match verifier.finish(ends.head_seq, &ends.head_hash) {
-            Ok(events) => Verification::Intact { events, head_seq: ends.head_seq },
-            Err(b) => Verification::Broken(b),
-        })
+        Ok(Verification::Intact { events, head_seq: ends.head_seq })
     }
 }

@@ -2,7 +2,7 @@
 //! alerts, log reviews, and sign-in statistics for monitoring.
 
 use crate::audit::Verification;
-use crate::audit::{append, ChainEnds, EventRow};
+use crate::audit::{append, chain_ends, ChainEnds, EventRow};
 use crate::context::Ctx;
 use crate::revision::Key;
 use crate::{opt_timestamp, timestamp, with_conn, with_read_conn, Store, StoreError};
@@ -267,6 +267,9 @@ impl Store {
     /// last one removed, and records the purge as an event, in one
     /// transaction: the chain still verifies from the new anchor, and the
     /// events are either in the log or in the archive, never in neither.
+    /// [`StoreError::Stale`] when the chain no longer begins at `from_seq`
+    /// (another purge ran meanwhile: decided on the chain's row, locked, so
+    /// that two purges at once on PostgreSQL cannot move the anchor back).
     pub async fn purge_audit(
         &self,
         ctx: &Ctx,
@@ -278,6 +281,10 @@ impl Store {
         let archive_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(archive_bytes));
         let archive_sha256 = archive_sha256.as_str();
         let mut tx = self.begin().await?;
+        let ends = chain_ends(&mut tx, true).await?;
+        if ends.anchor_seq + 1 != from_seq || through_seq > ends.head_seq || through_seq < from_seq {
+            return Err(StoreError::Stale);
+        }
         with_conn!(tx, c => {
             sqlx::query(
                 "INSERT INTO audit_archive (name, from_seq, through_seq, sha256, bytes, created_at_us) VALUES ($1, $2, $3, $4, $5, $6)",

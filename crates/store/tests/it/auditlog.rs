@@ -297,3 +297,114 @@ async fn twenty_alerts_raised_at_once_open_one_counted_twenty_times() {
         db.cleanup().await;
     }
 }
+
+/// Someone who can write to the database removes the start of the log and
+/// moves the chain's anchor to the first event kept, or changes what a
+/// retention purge archived: the chain verified from any anchor, and the
+/// archives were never looked at.
+#[tokio::test]
+async fn item_27_the_start_of_the_log_cut_with_its_anchor_moved_or_a_purge_s_archive_changed_is_found() {
+    use mamori_core::audit::ChainBreak;
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        for i in 0..5 {
+            db.store
+                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
+                .await
+                .unwrap();
+        }
+        for _ in 0..3 {
+            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
+        }
+        // Never purged: the chain begins at the genesis.
+        let cut = |through: i64| {
+            format!("UPDATE audit_chain SET anchor_seq = {through}, anchor_hash = (SELECT hash FROM audit_event WHERE seq = {through}) WHERE id = 1")
+        };
+        db.store.execute_unchecked_for_tests(&cut(2)).await.unwrap();
+        db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq <= 2").await.unwrap();
+        db.assert_chain(Verification::Broken(ChainBreak::Anchor { anchor: 2 })).await;
+        db.cleanup().await;
+    }
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        for i in 0..5 {
+            db.store
+                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
+                .await
+                .unwrap();
+        }
+        for _ in 0..3 {
+            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
+        }
+        let ctx = crate::system_ctx(now);
+        db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", b"\x1f\x8b the events").await.unwrap();
+        db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
+        // The archive's recorded hash, then its bytes.
+        let sha = db.store.audit_archives().await.unwrap().remove(0).sha256;
+        db.store
+            .execute_unchecked_for_tests(&format!("UPDATE audit_archive SET sha256 = '{}'", "0".repeat(64)))
+            .await
+            .unwrap();
+        db.assert_chain(Verification::Broken(ChainBreak::Archive { seq: 9 })).await;
+        db.store.execute_unchecked_for_tests(&format!("UPDATE audit_archive SET sha256 = '{sha}'")).await.unwrap();
+        db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
+        db.store.execute_unchecked_for_tests("UPDATE audit_archive SET bytes = substr(bytes, 2)").await.unwrap();
+        db.assert_chain(Verification::Broken(ChainBreak::Archive { seq: 9 })).await;
+        // Purged once: the anchor is where that purge left it, no later.
+        db.store
+            .execute_unchecked_for_tests("UPDATE audit_chain SET anchor_seq = 7, anchor_hash = (SELECT hash FROM audit_event WHERE seq = 7) WHERE id = 1")
+            .await
+            .unwrap();
+        db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq <= 7").await.unwrap();
+        db.assert_chain(Verification::Broken(ChainBreak::Anchor { anchor: 7 })).await;
+        db.cleanup().await;
+    }
+}
+
+/// Two purges at once on PostgreSQL (the daily job and `mamori audit
+/// purge`), the later one decided on the chain as it was before the other
+/// committed: it deleted nothing and moved the anchor back, and the chain
+/// read as broken (a gap) for good. Now the second waits for the chain and
+/// finds it purged meanwhile.
+#[tokio::test]
+async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_intact() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        for i in 0..5 {
+            db.store
+                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
+                .await
+                .unwrap();
+        }
+        for _ in 0..3 {
+            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
+        }
+        let ctx = crate::system_ctx(now);
+        let Some(url) = db.pg_url.clone() else {
+            // One writer at a time: the stale purge is refused all the same.
+            db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", b"a").await.unwrap();
+            let stale = db.store.purge_audit(&ctx, 1, 3, "audit-1-3.jsonl.gz", b"b").await;
+            assert!(matches!(stale, Err(mamori_store::StoreError::Stale)), "{stale:?}");
+            db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
+            db.cleanup().await;
+            continue;
+        };
+        // Another writer holds the chain while both purges begin.
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let first = tokio::spawn(async move { store.purge_audit(&c, 1, 5, "audit-1-5.jsonl.gz", b"a").await });
+        crate::vulns::waiting_for_locks(&url, 1).await;
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let second = tokio::spawn(async move { store.purge_audit(&c, 1, 3, "audit-1-3.jsonl.gz", b"b").await });
+        crate::vulns::waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        let (first, second) = (first.await.unwrap(), second.await.unwrap());
+        assert_eq!(first.unwrap().events, 5, "{}", db.name);
+        assert!(matches!(second, Err(mamori_store::StoreError::Stale)), "{second:?}");
+        db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
+        db.cleanup().await;
+    }
+}
