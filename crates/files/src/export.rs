@@ -41,8 +41,10 @@ pub const XLSX_CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocume
 
 /// What a cell a spreadsheet would run as a formula begins with. The
 /// full-width forms too: Japanese Excel reads a value as it reads typed
-/// input, where ＝ and ＋ begin a formula as = and + do.
-pub(crate) const FORMULA_LEADS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+/// input, where ＝ and ＋ begin a formula as = and + do. And the minus
+/// sign U+2212 (what many input methods type for マイナス), which Shift_JIS
+/// writes as the full-width －.
+pub(crate) const FORMULA_LEADS: [char; 11] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠', '\u{2212}'];
 
 /// A cell that a spreadsheet would run as a formula is prefixed with `'`
 /// (CSV injection).
@@ -131,20 +133,37 @@ pub fn substitute(text: &str, with: char) -> String {
     text.chars().map(|c| if in_shift_jis(c) { c } else { with }).collect()
 }
 
-/// The most characters Excel holds in a cell (rust_xlsxwriter refuses a
-/// longer string, and the whole workbook with it).
+/// The most characters Excel holds in a cell, counted as Excel counts them:
+/// in UTF-16 units, so that a character outside the Basic Multilingual
+/// Plane (𠮷, an emoji) counts two. rust_xlsxwriter refuses a longer
+/// string, and the whole workbook with it.
 pub const CELL_CHARS: usize = 32_767;
+
+/// The length of `text` as Excel counts it (UTF-16 units).
+pub fn excel_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
+}
 
 /// `text` as a cell can hold it: a longer one (the files of an item with
 /// hundreds of uploads, a long audit change) is cut, and says so, rather
 /// than making the workbook fail for everyone who exports it.
 pub fn within_cell(text: &str) -> Cow<'_, str> {
     const NOTE: &str = " …(Excel のセルに収まらないため以下省略)";
-    if text.chars().count() <= CELL_CHARS {
+    if excel_len(text) <= CELL_CHARS {
         return Cow::Borrowed(text);
     }
-    let keep = CELL_CHARS - NOTE.chars().count();
-    Cow::Owned(text.chars().take(keep).chain(NOTE.chars()).collect())
+    Cow::Owned(take_excel(text, CELL_CHARS - excel_len(NOTE)) + NOTE)
+}
+
+/// The longest start of `text` within `room` UTF-16 units.
+pub fn take_excel(text: &str, room: usize) -> String {
+    let mut used = 0;
+    text.chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used <= room
+        })
+        .collect()
 }
 
 /// One sheet with a bold header row and widths fitted to the content.
@@ -216,6 +235,10 @@ mod tests {
         assert!(s.contains("'＝ＨＹＰＥＲＬＩＮＫ"), "full-width too: {s}");
         assert!(s.contains("'＠SUM"), "{s}");
         assert!(s.contains("\n対応済 =1"), "only a cell's first character counts: {s}");
+        // The minus sign U+2212 is written in Shift_JIS as the full-width －
+        // (0x81 0x7C), a formula's lead in Japanese Excel.
+        let b = csv_bytes(&["x".into()], &[vec!["\u{2212}1+HYPERLINK(\"http://evil\")".into()]], CsvEncoding::ShiftJis);
+        assert!(b.windows(3).any(|w| w == b"'\x81\x7C"), "{b:?}");
     }
 
     #[test]

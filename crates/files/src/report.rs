@@ -269,12 +269,13 @@ pub const ALL_SUMMARY_SHEET: &str = "一覧";
 pub const ALL_MAJOR_SHEET: &str = "大項目別";
 
 /// A sheet name for system `id` named `name`: Excel allows 31 characters
-/// and none of `[]:*?/\`; the id keeps names unique.
+/// (UTF-16 units: 𠮷 counts two) and none of `[]:*?/\`; the id keeps
+/// names unique.
 pub fn sheet_name(id: i64, name: &str) -> String {
     let clean: String = name.chars().map(|c| if "[]:*?/\\'".contains(c) { '_' } else { c }).collect();
     let prefix = format!("{id} ");
-    let room = 31 - prefix.chars().count();
-    format!("{prefix}{}", clean.chars().take(room).collect::<String>()).trim_end().to_owned()
+    let room = 31 - prefix.len();
+    format!("{prefix}{}", crate::export::take_excel(&clean, room)).trim_end().to_owned()
 }
 
 /// The systems' columns of the summary, before the counts.
@@ -500,6 +501,20 @@ pub(crate) mod tests {
             sheet.rows().flat_map(|row| row.iter().map(|d| text(Some(d)))).find(|t| t.starts_with("0-証跡")).unwrap();
         assert_eq!(cell.chars().count(), crate::export::CELL_CHARS);
         assert!(cell.ends_with("以下省略)"), "{}", &cell[cell.len() - 60..]);
+        // Excel counts UTF-16 units: 100 files named in 𠮷 (two units
+        // each), 28,000 characters but 47,000 units, were not cut, and every
+        // workbook failed.
+        let name = format!("{}.pdf", "𠮷".repeat(196));
+        r.rows[0].evidence = (0..100).map(|i| (format!("{i}-{name}"), "ab".repeat(32))).collect();
+        assert!(r.rows[0].evidence_text().chars().count() < crate::export::CELL_CHARS);
+        let bytes = xlsx(&r, Copy::Filled).unwrap();
+        xlsx(&r, Copy::ForAnswers).unwrap();
+        all_xlsx(std::slice::from_ref(&r)).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range(SHEET).unwrap();
+        let cell =
+            sheet.rows().flat_map(|row| row.iter().map(|d| text(Some(d)))).find(|t| t.starts_with("0-𠮷")).unwrap();
+        assert!(crate::export::excel_len(&cell) <= crate::export::CELL_CHARS && cell.ends_with("以下省略)"));
     }
 
     #[test]
@@ -618,6 +633,13 @@ pub(crate) mod tests {
         assert_eq!(names[2], "7 住民記録システム");
         assert_eq!(names[3], sheet_name(12, &b.system.name));
         assert!(names[3].chars().count() <= 31 && !names[3].contains(['[', ']', ':', '/']), "{}", names[3]);
+        // Excel counts a sheet's name in UTF-16 units: a name in 𠮷 (two
+        // each) cut at 28 characters was refused, and the book with it.
+        let mut c = sample();
+        c.system.id = 13;
+        c.system.name = "𠮷".repeat(20);
+        let other: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(all_xlsx(&[c]).unwrap())).unwrap();
+        assert_eq!(other.sheet_names()[2], format!("13 {}", "𠮷".repeat(14)));
         let summary = book.worksheet_range(ALL_SUMMARY_SHEET).unwrap();
         let row = |r: u32| (0..18).map(|c| text(summary.get_value((r, c)))).collect::<Vec<_>>();
         assert_eq!(row(0)[..8], ["番号", "システム名", "所管課", "事業者", "段階", "状態", "回", "項目数"]);
