@@ -4,7 +4,7 @@
 //! the console acts as the security office.
 
 use crate::settings::GlobalArgs;
-use crate::shared::{console_person, open_store, write_output, EXIT_CONFIG, EXIT_PROBLEM};
+use crate::shared::{console_person, open_store, outln, write_output, EXIT_CONFIG, EXIT_PROBLEM};
 use clap::{Subcommand, ValueEnum};
 use mamori_app::inventory::{self as inv, Format as SheetFormat};
 use mamori_app::{Op, Refused};
@@ -113,9 +113,11 @@ pub async fn run_inventory(global: &GlobalArgs, cmd: InventoryCommand) -> ExitCo
             let (name, bytes) = read(&file)?;
             match inv::import(op, system, &name, &bytes).await.map_err(|e| refused(system, e))? {
                 Ok(n) => {
-                    println!(
+                    outln!(
                         "取り込みました: 追加 {} 件、更新 {} 件、変更なし {} 件 (added, updated, unchanged)",
-                        n.added, n.changed, n.unchanged
+                        n.added,
+                        n.changed,
+                        n.unchanged
                     );
                     Ok(())
                 }
@@ -205,7 +207,7 @@ pub async fn run_feed(global: &GlobalArgs, cmd: FeedCommand) -> ExitCode {
             let (name, bytes) = read(&file)?;
             match inv::import_feed(op, &name, &bytes).await.map_err(|e| fail(EXIT_PROBLEM, e.to_string()))? {
                 Ok(f) => {
-                    println!(
+                    outln!(
                         "取り込みました ({}): {} 件、更新したソフトウェア {} 件、終了日のないもの {} 件 (records, software updated, without an end date)",
                         f.kind, f.records, f.changed, f.skipped
                     );

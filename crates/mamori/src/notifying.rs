@@ -73,6 +73,30 @@ fn err(errors: &mut Vec<ConfigError>, text: String) {
 
 /// The settings; the public origin (for the messages' link) is set by
 /// `serve`, which knows it.
+/// A webhook goes over HTTPS, or in plain HTTP to this host alone (a
+/// loopback address or `localhost`, as the URL is read, not as it begins:
+/// `http://localhost.example.net/` and `http://127.0.0.1:1@example.net/`
+/// are other hosts). No credentials in the URL: the secret signs instead.
+fn webhook_url_allowed(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else { return false };
+    if !u.username().is_empty() || u.password().is_some() {
+        return false;
+    }
+    let loopback = |host: &str| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    match (u.scheme(), u.host_str()) {
+        ("https", Some(_)) => true,
+        ("http", Some(host)) => loopback(host),
+        _ => false,
+    }
+}
+
 pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
     let mail = f.mail.as_ref().and_then(|m| {
         let security = match m.security.as_deref().unwrap_or("starttls") {
@@ -101,8 +125,7 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
         Some(MailConfig { host: m.host.clone(), port, security, user: m.user.clone(), password, from: m.from.clone(), ca_pem })
     });
     let webhook = f.webhook.as_ref().and_then(|w| {
-        let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://[::1]", "http://localhost"];
-        if !w.url.starts_with("https://") && !loopback.iter().any(|l| w.url.starts_with(l)) {
+        if !webhook_url_allowed(&w.url) {
             err(errors, format!("notify.webhook.url \"{}\" は https:// で始めてください (HTTPS only, but for loopback)", w.url));
             return None;
         }
@@ -204,4 +227,26 @@ pub fn spawn(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_webhook_in_plain_http_goes_to_this_host_alone() {
+        for fine in ["https://hooks.example.lg.jp/x", "http://127.0.0.1:8080/x", "http://[::1]/x", "http://localhost/x"]
+        {
+            assert!(super::webhook_url_allowed(fine), "{fine}");
+        }
+        for refused in [
+            "http://hooks.example.lg.jp/x",
+            "http://localhost.hooks.example.net/x",
+            "http://127.0.0.1:1@hooks.example.net/x",
+            "http://127.0.0.1.example.net/x",
+            "https://user:password@hooks.example.lg.jp/x",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            assert!(!super::webhook_url_allowed(refused), "{refused}");
+        }
+    }
 }
