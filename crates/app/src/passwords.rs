@@ -147,10 +147,11 @@ impl Hasher {
 
     /// [`Hasher::verify`], its turn (a permit) held by the caller.
     async fn verify_now(&self, password: &str, phc: Option<&str>) -> bool {
+        let weight = mamori_core::password::checks_for(password);
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         let pool = self.memory.clone();
-        self.run_held(move || {
+        self.run_held(weight, move || {
             let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             let mut memory = taken.unwrap_or_else(hash::memory);
             let ok = match phc {
@@ -172,22 +173,19 @@ impl Hasher {
     /// Hashes a new password, under the same limit.
     pub async fn hash(&self, password: &str) -> Option<String> {
         let password = password.to_owned();
-        self.run(move || hash::hash(&password)).await
-    }
-
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let _permit = self.permits.acquire().await.ok()?;
-        self.run_held(f).await
+        self.run_held(1, move || hash::hash(&password)).await
     }
 
-    /// Runs `f` on the blocking pool, a permit held by the caller.
-    async fn run_held<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    /// Runs `f`, `weight` hashes, on the blocking pool, a permit held by the
+    /// caller; the typical duration learnt is one hash's.
+    async fn run_held<T: Send + 'static>(&self, weight: u32, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(running, Ordering::SeqCst);
         let started = Instant::now();
         let out = tokio::task::spawn_blocking(f).await.ok();
         self.running.fetch_sub(1, Ordering::SeqCst);
-        let took = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u64;
+        let took = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u64 / u64::from(weight.max(1));
         let old = self.typical_us.load(Ordering::Relaxed);
         let new = if old == 0 { took } else { (old * 7 + took) / 8 };
         self.typical_us.store(new, Ordering::Relaxed);
@@ -210,11 +208,13 @@ impl Hasher {
         self.checks.load(Ordering::Relaxed)
     }
 
-    /// Waits until `started` plus the typical duration of one check, with a
-    /// little jitter. Costs no CPU: a timer.
-    pub async fn pad(&self, started: Instant) {
+    /// Waits until `started` plus the typical duration of `hashes` hashes
+    /// (a check of the password typed computes
+    /// [`mamori_core::password::checks_for`]), with a little jitter. Costs
+    /// no CPU: a timer.
+    pub async fn pad(&self, started: Instant, hashes: u32) {
         let typical = self.typical_us.load(Ordering::Relaxed);
-        let typical = if typical == 0 { 30_000 } else { typical };
+        let typical = if typical == 0 { 30_000 } else { typical } * u64::from(hashes.max(1));
         let jitter = rand::random::<u64>() % (typical / 10 + 1);
         tokio::time::sleep_until((started + Duration::from_micros(typical + jitter)).into()).await;
     }

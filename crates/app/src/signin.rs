@@ -86,6 +86,7 @@ impl Attempt<'_> {
     /// characters) and the password. The check runs off the async workers.
     pub async fn password(&self, typed: &str, password: &str) -> Result<Step, StoreError> {
         let started = Instant::now();
+        let hashes = mamori_core::password::checks_for(password);
         let account = match Login::parse(typed) {
             Ok(l) => self.store.account_by_login(l.as_str()).await?,
             Err(_) => None,
@@ -101,12 +102,12 @@ impl Attempt<'_> {
             self.store.open_signin_attempt(self.now, &source, &recorded, account.as_ref().map(|a| a.id), &self.lockout);
         let (attempt, reserved) = match gate.await? {
             Gate::Throttled => {
-                self.hasher.pad(started).await;
+                self.hasher.pad(started, hashes).await;
                 return Ok(Step::Throttled);
             }
             Gate::Locked { .. } => {
                 let step = self.fail_password(account.as_ref(), &recorded, Failure::Locked, None).await?;
-                self.hasher.pad(started).await;
+                self.hasher.pad(started, hashes).await;
                 return Ok(step);
             }
             Gate::Evaluate { attempt, reserved } => (attempt, reserved),
@@ -120,7 +121,7 @@ impl Attempt<'_> {
             }
             // As long as a check: the answer does not tell a known ID
             // (whose count is taken back) from an unknown one.
-            self.hasher.pad(started).await;
+            self.hasher.pad(started, hashes).await;
             return Ok(Step::Busy);
         };
         let why = match &account {
@@ -182,7 +183,7 @@ impl Attempt<'_> {
         let _one_at_a_time = self.hasher.one_at_a_time(a.id).await;
         let Some(reserved) = self.store.open_account_attempt(a.id, self.now, &self.lockout).await? else {
             self.fail(Some(a), &a.login, Failure::Locked, None).await?;
-            self.hasher.pad(started).await;
+            self.hasher.pad(started, 1).await;
             return Ok(Step::Refused);
         };
         let ok = if !recovery_code.trim().is_empty() {

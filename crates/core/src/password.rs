@@ -2,7 +2,33 @@
 //! of four classes) is stricter than item 38 (8 characters, upper, lower and
 //! digit); the stricter wins.
 
+use std::borrow::Cow;
 use time::{Duration, OffsetDateTime};
+use unicode_normalization::{is_nfkc, UnicodeNormalization};
+
+/// A password as it is checked and hashed: in Unicode's compatibility form
+/// (NFKC, as NIST SP 800-63B asks), so that what an input method types in
+/// full width (`ＡＢＣ１２３`), in half-width kana or with combining marks
+/// is the password typed otherwise.
+pub fn normalise(password: &str) -> Cow<'_, str> {
+    if is_nfkc(password) {
+        Cow::Borrowed(password)
+    } else {
+        Cow::Owned(password.nfkc().collect())
+    }
+}
+
+/// How many hashes one check of `password` computes: two where its
+/// normalised form differs, since a hash made before passwords were
+/// normalised holds the text as typed. Refusals that check nothing are
+/// padded to as many ([`hash::verify_in`]).
+pub fn checks_for(password: &str) -> u32 {
+    if is_nfkc(password) {
+        1
+    } else {
+        2
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
@@ -53,7 +79,9 @@ fn classes(password: &str) -> usize {
 impl PasswordPolicy {
     /// Every rule that does not need stored hashes; the history check is the
     /// store's. All problems are returned, so the form can name them all.
+    /// The rules apply to the password as it is hashed ([`normalise`]).
     pub fn check(&self, password: &str, login: &str) -> Vec<PasswordProblem> {
+        let password = &*normalise(password);
         let mut problems = Vec::new();
         let n = password.chars().count();
         if n < self.min_len {
@@ -116,6 +144,19 @@ mod tests {
     }
 
     #[test]
+    fn a_password_is_judged_as_it_is_hashed_in_its_compatibility_form() {
+        assert_eq!(normalise("ＡＢＣｄｅｆ１２３４５６"), "ABCdef123456");
+        assert_eq!(normalise("ｶﾞｲﾄﾞ-Pass1"), "ガイド-Pass1");
+        assert!(matches!(normalise("Abcdefghijk1"), Cow::Borrowed(_)));
+        assert_eq!((checks_for("Abcdefghijk1"), checks_for("ＡＢＣｄｅｆ１２３４５６")), (1, 2));
+        let p = PasswordPolicy::default();
+        // The ID typed in full width is the ID.
+        assert_eq!(p.check("ｘＹａｍａｄａ-Taro1!", "yamada-taro"), vec![ContainsLogin]);
+        // Six half-width kana with voiced marks are three characters.
+        assert_eq!(p.check("Aa1ｶﾞｶﾞｶﾞｶﾞｶﾞ", "yamada"), vec![TooShort]);
+    }
+
+    #[test]
     fn item_5_expires_after_90_days() {
         let p = PasswordPolicy::default();
         let changed = datetime!(2026-01-01 00:00 UTC);
@@ -141,7 +182,7 @@ pub mod hash {
     pub fn hash(password: &str) -> String {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(super::normalise(password).as_bytes(), &salt)
             .expect("argon2 with valid default parameters and a generated salt does not fail")
             .to_string()
     }
@@ -162,9 +203,24 @@ pub mod hash {
         verify_in(password, phc, &mut memory())
     }
 
-    /// [`verify`] in `memory` (grown if the hash asks for more). The
-    /// comparison of the outputs is constant-time (`Output`'s equality).
+    /// [`verify`] in `memory` (grown if the hash asks for more): the
+    /// normalised password ([`super::normalise`]), and, where that differs,
+    /// the password as typed too, both always ([`super::checks_for`]), for a
+    /// hash made before passwords were normalised. The work depends on the
+    /// input alone, never on the account.
     pub fn verify_in(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
+        let normal = super::normalise(password);
+        let ok = verify_exact(&normal, phc, memory);
+        if *normal == *password {
+            ok
+        } else {
+            verify_exact(password, phc, memory) | ok
+        }
+    }
+
+    /// One hash of `password` as given, against `phc`. The comparison of
+    /// the outputs is constant-time (`Output`'s equality).
+    fn verify_exact(password: &str, phc: &str, memory: &mut Vec<Block>) -> bool {
         let Ok(h) = PasswordHash::new(phc) else { return false };
         let (Some(salt), Some(expected)) = (h.salt, h.hash) else { return false };
         let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(h.algorithm), Params::try_from(&h)) else {
@@ -228,6 +284,19 @@ pub mod hash {
             assert!(verify_in("Old-Policy-1", &old, &mut m) && !verify_in("Old-Policy-2", &old, &mut m));
             // A truncated or altered hash never verifies.
             assert!(!verify_in("Correct-Horse-1", &a[..a.len() - 4], &mut m));
+            // A password typed in full width is the one typed in half width,
+            // either way round.
+            let full = hash("Ｃｏｒｒｅｃｔ-Ｈｏｒｓｅ-１");
+            assert!(
+                verify_in("Correct-Horse-1", &full, &mut m) && verify_in("Ｃｏｒｒｅｃｔ-Ｈｏｒｓｅ-１", &a, &mut m)
+            );
+            assert!(!verify_in("Ｃｏｒｒｅｃｔ-Ｈｏｒｓｅ-２", &a, &mut m));
+            // A hash made before passwords were normalised, of the full-width
+            // text, still takes the text as typed.
+            let typed = "Ｏｌｄ-Ｐａｓｓ-１";
+            let old = argon2().hash_password(typed.as_bytes(), &SaltString::generate(&mut OsRng)).unwrap().to_string();
+            assert!(verify_in(typed, &old, &mut m));
+            assert!(!verify_in("Ｏｌｄ-Ｐａｓｓ-２", &old, &mut m));
             assert!(!verify_in("Correct-Horse-1", &a.replace("t=2", "t=3"), &mut m));
         }
     }

@@ -110,8 +110,14 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
             Ok(Err(why)) => {
                 let origin = origin_of(req.extensions());
                 let _ = session.flush().await;
+                // The event names the person whose session ended: the
+                // account is read for it (a timeout reads none before).
+                let login = match store.account_by_id(si.account_id).await {
+                    Ok(a) => a.map(|a| a.login.to_string()).unwrap_or_default(),
+                    Err(e) => return internal(format!("account: {e}")),
+                };
                 let ev = NewEvent::new(
-                    Actor { account_id: Some(si.account_id), login: String::new() },
+                    Actor { account_id: Some(si.account_id), login },
                     origin,
                     Action::SessionTimeout,
                     Outcome::Success,

@@ -95,7 +95,10 @@ pub fn validate_person(
     let login = errors.check(t, "login", "field-login", Login::parse_new(&form.login));
     let name = errors.check(t, "display_name", "field-display-name", parse_display_name(&form.display_name));
     let email = errors.check(t, "email", "field-email", parse_email(&form.email));
-    validate_new_password(state, t, &form.login, &form.new_password, &form.confirm_password, errors);
+    // The rule against the ID in the password reads the ID as it is kept
+    // (trimmed, lower case), not as typed.
+    let typed = login.as_ref().map_or(form.login.as_str(), |l| l.as_str());
+    validate_new_password(state, t, typed, &form.new_password, &form.confirm_password, errors);
     Some((login?, name?, email?))
 }
 

@@ -19,6 +19,7 @@ use axum::Form;
 use mamori_app::oversight;
 use mamori_core::audit::{Action, Event, Outcome};
 use mamori_core::clock::from_unix_micros;
+use mamori_core::identity::Login;
 use mamori_core::identity::{parse_multiline, Permission};
 use mamori_core::jst::jst_day_start;
 use mamori_files::audit_export;
@@ -73,7 +74,9 @@ impl AuditQuery {
         Ok(AuditFilter {
             from,
             until,
-            actor_login: opt(&self.actor),
+            // Logins are kept in lower case: one typed otherwise is read as
+            // the login it names; anything else (`console:…`) as typed.
+            actor_login: opt(&self.actor).map(|a| Login::parse(&a).map_or(a, |l| l.as_str().to_owned())),
             action: opt(&self.action),
             target_type: opt(&self.target_type),
             target_id: opt(&self.target_id),

@@ -65,6 +65,9 @@ async fn officers_and_auditors_filter_page_and_export_the_audit_log() {
         let sjis = sjis.bytes().await.unwrap();
         let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis);
         assert!(!bad && decoded.contains("officer1"));
+        // An ID typed as people write it (a capital, spaces) is the ID.
+        let typed = officer.get("/audit?actor=+Officer1+").await;
+        assert!(typed.body.contains("<td>officer1</td>"), "{}: {}", app.backend, typed.body);
         let jsonl = officer
             .http
             .get(format!("{}/audit/export.jsonl?action=signin.failure", app.base))

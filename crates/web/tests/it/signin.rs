@@ -256,7 +256,7 @@ async fn a_sign_in_as_another_person_keeps_nothing_of_the_first_one_s_session() 
 }
 
 #[tokio::test]
-async fn item_46_idle_and_absolute_timeouts_end_the_session() {
+async fn item_46_idle_and_absolute_timeouts_end_the_session_recorded_under_the_person() {
     for app in App::each(Options::default()).await {
         let org = app.org("総務課", OrgKind::Department).await;
         let (c, _) = app.signed_in("staff", Role::Department, Some(org)).await;
@@ -266,7 +266,11 @@ async fn item_46_idle_and_absolute_timeouts_end_the_session() {
         let r = c.get("/dashboard").await;
         assert_eq!(r.location(), "/login?expired=1", "{}: idle for 60 minutes", app.backend);
         assert!(c.get("/login?expired=1").await.body.contains("ログアウトしました"));
-        assert!(app.audit_actions().await.contains(&"session.timeout".to_owned()));
+        // The event names whose session it was, so the audit log's filter
+        // by person finds it.
+        let events = app.store.audit_recent(20).await.unwrap();
+        let ev = events.iter().find(|e| e.record.action == "session.timeout").expect("the timeout's event");
+        assert_eq!(ev.record.actor_login, "staff", "{}", app.backend);
 
         // Busy all day, still out at 12 hours.
         let (c, _) = app.signed_in("staff2", Role::Department, Some(org)).await;
@@ -725,7 +729,7 @@ async fn items_4_5_password_expiry_policy_and_history() {
 }
 
 #[tokio::test]
-async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_once() {
+async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_once_by_the_password_rules() {
     for app in App::each(Options::default()).await {
         assert!(app.store.accounts().await.unwrap().is_empty(), "{}: a fresh database has no account", app.backend);
         let token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -752,6 +756,22 @@ async fn item_37_no_account_exists_and_setup_creates_the_first_administrator_onc
             assert!(bad.body.contains(msg), "{msg}: {}", bad.body);
         }
         assert!(app.store.accounts().await.unwrap().is_empty(), "bad input changes nothing");
+        // The ID typed with spaces is the ID kept: the password may not hold it.
+        let spaced = c
+            .post(
+                &path,
+                &[
+                    ("login", " boss "),
+                    ("display_name", "管理者"),
+                    ("email", "a@example.lg.jp"),
+                    ("new_password", "Boss-Passw0rd!"),
+                    ("confirm_password", "Boss-Passw0rd!"),
+                ],
+            )
+            .await;
+        assert_eq!(spaced.status, StatusCode::OK, "{}", app.backend);
+        assert!(spaced.body.contains("パスワードにユーザIDを含めることはできません"), "{}", spaced.body);
+        assert!(app.store.accounts().await.unwrap().is_empty(), "{}: no administrator made", app.backend);
         let ok = c
             .post(
                 &path,
@@ -881,6 +901,33 @@ async fn item_75_vendors_enrol_a_second_factor_before_anything_else_by_default_a
         let d = app.client();
         let r = d.sign_in(&app, "busho-new", PASSWORD, None).await;
         assert_eq!(r.location(), "/dashboard", "{}: the department signs in with its password", app.backend);
+        app.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_password_set_in_full_width_signs_in_typed_in_half_width_and_the_other_way() {
+    for app in App::each(Options::default()).await {
+        let org = app.org("総務課", OrgKind::Department).await;
+        let (c, _) = app.signed_in("staff", Role::Department, Some(org)).await;
+        c.get("/password").await;
+        let full = "Ｓｐｒｉｎｇ-Ｔｉｍｅ-２０２６";
+        let r = c.change_password(PASSWORD, full).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        c.post("/logout", &[]).await;
+        let half = app.client().sign_in(&app, "staff", "Spring-Time-2026", None).await;
+        assert_eq!(half.location(), "/dashboard", "{}: typed in half width", app.backend);
+        let same = app.client().sign_in(&app, "staff", full, None).await;
+        assert_eq!(same.location(), "/dashboard", "{}: typed as set", app.backend);
+        let wrong = app.client().sign_in(&app, "staff", "Ｓｐｒｉｎｇ-Ｔｉｍｅ-２０２７", None).await;
+        assert!(wrong.body.contains(FAILED), "{}", app.backend);
+        // Set again in the other width it is the same password, used before.
+        let c = app.client();
+        c.sign_in(&app, "staff", "Spring-Time-2026", None).await;
+        c.get("/password").await;
+        let again = c.change_password("Spring-Time-2026", full).await;
+        assert_eq!(again.status, StatusCode::OK, "{}: refused", app.backend);
+        assert!(again.body.contains("直近"), "{}: {}", app.backend, again.body);
         app.close().await;
     }
 }
