@@ -407,6 +407,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "record.due_soon" => "記録の期日が近い (契約・認証・ドメイン・復元テスト)",
         "record.overdue" => "記録の期日を過ぎた (契約・認証・ドメイン・復元テスト)",
         "account.credentials_reset" => "管理者によるパスワードまたは二要素認証の再設定",
+        "account.privileged" => "管理者・情報セキュリティ担当・監査のアカウントの発行または権限の付与",
         _ => "警告",
     }
 }

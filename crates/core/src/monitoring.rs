@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 16] = [
+pub const ALERT_KINDS: [&str; 17] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -33,6 +33,7 @@ pub const ALERT_KINDS: [&str; 16] = [
     RECORD_DUE_SOON,
     RECORD_OVERDUE,
     CREDENTIALS_RESET,
+    PRIVILEGE_GRANTED,
     ACCOUNT_LOCKED,
 ];
 
@@ -61,6 +62,12 @@ pub const SCAN_ADDRESS_NEW: &str = "scan.address_new";
 /// as that person (an officer, another administrator), so the office hears
 /// of every one.
 pub const CREDENTIALS_RESET: &str = "account.credentials_reset";
+
+/// An account was issued with, given, or enabled again in a role that
+/// reaches what others may not (administrator, security officer,
+/// auditor): whoever holds an administrator's session could make one for
+/// themselves, so the office hears of every one.
+pub const PRIVILEGE_GRANTED: &str = "account.privileged";
 
 /// A record's date (a contract's end, a certificate's or domain's expiry,
 /// a year after the last restore test) comes within its warning window.

@@ -150,7 +150,8 @@ pub struct LedgerEntry {
     pub id: i64,
     pub account_id: i64,
     pub account_login: String,
-    /// The account's name now (氏名).
+    /// The person's name (氏名) as of this line: a later change of name
+    /// does not rewrite what the ledger said of the ID before it.
     pub account_name: String,
     pub at: OffsetDateTime,
     pub actor_login: String,
@@ -375,7 +376,18 @@ impl Store {
                  WHERE ($1 IS NULL OR l.account_id = $1) ORDER BY l.at_us, l.id",
             ).bind(account_id).fetch_all(c).await?
         })?;
-        rows.into_iter().map(|r| r.into_record(self.keys())).collect()
+        let mut lines = rows.into_iter().map(|r| r.into_record(self.keys())).collect::<Result<Vec<_>, _>>()?;
+        // Read back from the newest line: each change of name gives the
+        // name the account bore before it.
+        let mut name_then: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+        for line in lines.iter_mut().rev() {
+            let name = name_then.entry(line.account_id).or_insert_with(|| line.account_name.clone());
+            line.account_name.clone_from(name);
+            if line.change == LedgerChange::DisplayName {
+                name.clone_from(&line.before);
+            }
+        }
+        Ok(lines)
     }
 
     pub async fn access_reviews(&self) -> Result<Vec<AccessReview>, StoreError> {

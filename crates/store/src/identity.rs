@@ -6,7 +6,7 @@ use crate::accounts::{self, Account, LedgerLine, NewAccount};
 use crate::{Store, StoreError, Tx};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{LedgerChange, OrgKind, Role};
-use mamori_core::monitoring::{Severity, CREDENTIALS_RESET};
+use mamori_core::monitoring::{Severity, CREDENTIALS_RESET, PRIVILEGE_GRANTED};
 use time::OffsetDateTime;
 
 /// The new values of an account's changeable fields.
@@ -81,6 +81,7 @@ impl Store {
             .with("role", new.role.as_str())
             .with("organisation_id", new.organisation_id)
             .with("reason", reason);
+        privilege_granted(&mut tx, ctx, new.login.as_str(), new.role, Granted::Issued).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::AccountCreated, id).changes(changes)).await?;
         Ok(id)
     }
@@ -144,6 +145,7 @@ impl Store {
         let mut changes = Changes::new().with("reason", reason);
         let mut lines: Vec<(LedgerChange, String, String)> = Vec::new();
         if before.role != role {
+            privilege_granted(&mut tx, ctx, &before.login, role, Granted::Role).await?;
             lines.push((LedgerChange::Role, before.role.as_str().to_owned(), role.as_str().to_owned()));
             changes = changes.with("role", format!("{} -> {}", before.role.as_str(), role.as_str()));
         }
@@ -398,6 +400,11 @@ impl Store {
 async fn switch(mut tx: Tx, ctx: &Ctx, id: i64, disabled: bool, reason: &str) -> Result<(), StoreError> {
     let was_administrator = accounts::enabled_administrator(&mut tx, id).await?;
     accounts::set_disabled(&mut tx, ctx.now, id, disabled).await?;
+    if !disabled {
+        if let Some(a) = accounts::account_in(&mut tx, id).await? {
+            privilege_granted(&mut tx, ctx, &a.login, a.role, Granted::Enabled).await?;
+        }
+    }
     if was_administrator && disabled {
         accounts::keep_an_administrator(&mut tx).await?;
     }
@@ -421,6 +428,47 @@ async fn credentials_reset(tx: &mut Tx, ctx: &Ctx, id: i64, what: &str) -> Resul
         kind: CREDENTIALS_RESET,
         severity: Severity::Warning,
         subject: &login,
+        detail: &detail,
+    };
+    crate::auditlog::raise_in(tx, &raise).await.map(drop)
+}
+
+/// How an account came to hold a privileged role.
+#[derive(Clone, Copy)]
+enum Granted {
+    Issued,
+    Role,
+    Enabled,
+}
+
+/// The alert of an account given a role that reaches what others may not
+/// (accounts, the review, everything read): whoever holds an
+/// administrator's session could issue one, or promote an account whose
+/// password they chose, and sign in as it. The office hears of every one
+/// made by a signed-in person, in the change's transaction. Other roles
+/// raise nothing; nor does the console, whose operator holds the server
+/// itself (and whose changes the ledger and the audit log name).
+async fn privilege_granted(tx: &mut Tx, ctx: &Ctx, login: &str, role: Role, how: Granted) -> Result<(), StoreError> {
+    if ctx.actor.account_id.is_none() {
+        return Ok(());
+    }
+    let label = match role {
+        Role::Admin => "システム管理者",
+        Role::SecurityOfficer => "情報セキュリティ担当",
+        Role::Auditor => "監査",
+        Role::Department | Role::Vendor => return Ok(()),
+    };
+    let actor = &ctx.actor.login;
+    let detail = match how {
+        Granted::Issued => format!("{label}のアカウントを {actor} が発行しました"),
+        Granted::Role => format!("{label}の権限を {actor} が付与しました"),
+        Granted::Enabled => format!("{label}のアカウントを {actor} が再び有効にしました"),
+    };
+    let raise = crate::auditlog::Raise {
+        now: ctx.now,
+        kind: PRIVILEGE_GRANTED,
+        severity: Severity::Warning,
+        subject: login,
         detail: &detail,
     };
     crate::auditlog::raise_in(tx, &raise).await.map(drop)

@@ -682,6 +682,7 @@ alert-scan-address-changed = Scan target's address changed
 alert-account-locked = Account locked (failed sign-ins)
 alert-scan-address-new = Scan target's address awaits confirmation
 alert-credentials-reset = Password or second factor reset by an administrator
+alert-privileged = An administrator, security officer or auditor account issued, or the role given
 alert-job-failed = A scheduled job failed
 alert-support-ending = Software support ends soon
 alert-support-ended = Software support has ended

@@ -682,6 +682,7 @@ alert-scan-address-changed = スキャン先のアドレスが変わった
 alert-account-locked = アカウントのロック(サインインの失敗)
 alert-scan-address-new = スキャン先のアドレスの確認待ち
 alert-credentials-reset = 管理者によるパスワードまたは二要素認証の再設定
+alert-privileged = 管理者・情報セキュリティ担当・監査のアカウントの発行または権限の付与
 alert-job-failed = 定期処理の失敗
 alert-support-ending = ソフトウェアのサポート終了が近い
 alert-support-ended = ソフトウェアのサポート終了

@@ -450,6 +450,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "record.due_soon" => Some("alert-record-due-soon"),
         "record.overdue" => Some("alert-record-overdue"),
         "account.credentials_reset" => Some("alert-credentials-reset"),
+        "account.privileged" => Some("alert-privileged"),
         _ => None,
     }
 }

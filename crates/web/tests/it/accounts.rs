@@ -483,3 +483,94 @@ async fn a_password_or_second_factor_reset_by_an_administrator_alerts_the_office
         app.close().await;
     }
 }
+
+/// Whoever holds an administrator's session issued a security officer's
+/// account with a password of their own choosing (or gave an account they
+/// issued the auditor's role, or enabled a dormant officer's), and signed
+/// in as it: only a ledger line told. Each now raises an alert the office
+/// sees, naming the account and who did it; a department's or vendor's
+/// account raises none. And the ledger keeps on each line the name the ID
+/// bore then: renamed for another person, its history is not rewritten.
+#[tokio::test]
+async fn accounts_made_privileged_alert_the_office_and_the_ledger_keeps_each_line_s_name() {
+    for app in App::each(Options::default()).await {
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let (admin, _) = app.signed_in("admin1", Role::Admin, None).await;
+        admin.get("/admin/users/new").await;
+        let form = [
+            ("login", "sato"),
+            ("display_name", "佐藤"),
+            ("email", "sato@example.lg.jp"),
+            ("role", "security-officer"),
+            ("organisation_id", ""),
+            ("new_password", INITIAL_PASSWORD),
+            ("confirm_password", INITIAL_PASSWORD),
+            ("reason", "着任"),
+        ];
+        let r = admin.post("/admin/users", &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let (tanaka, _) = app.user("tanaka", Role::Vendor, Some(vendor)).await;
+        let privileged = || async {
+            let alerts = app.store.alerts(true).await.unwrap();
+            alerts.into_iter().filter(|a| a.kind == "account.privileged").collect::<Vec<_>>()
+        };
+        let of = |alerts: &[mamori_store::auditlog::Alert], login: &str| {
+            alerts.iter().find(|a| a.subject == login).map(|a| (a.count, a.detail.clone()))
+        };
+        let alerts = privileged().await;
+        let (count, detail) = of(&alerts, "sato").expect("the officer's issue alerts");
+        assert!(count == 1 && detail.contains("情報セキュリティ担当") && detail.contains("admin1"), "{detail}");
+        assert_eq!(of(&alerts, "tanaka"), None, "{}: a vendor's account raises none", app.backend);
+
+        let edit = format!("/admin/users/{tanaka}");
+        let seen = hidden_in(&admin.get(&format!("{edit}/edit")).await.body, "seen");
+        let change = [
+            ("display_name", "田中"),
+            ("email", "tanaka@example.lg.jp"),
+            ("role", "auditor"),
+            ("organisation_id", ""),
+            ("reason", "異動"),
+            ("seen", &seen),
+        ];
+        let r = admin.post(&edit, &change).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let (_, detail) = of(&privileged().await, "tanaka").expect("the role given alerts");
+        assert!(detail.contains("監査の権限") && detail.contains("admin1"), "{detail}");
+
+        let sato = app.store.account_by_login("sato").await.unwrap().unwrap().id;
+        admin.post(&format!("/admin/users/{sato}/disable"), &[("reason", "休職")]).await;
+        let r = admin.post(&format!("/admin/users/{sato}/enable"), &[("reason", "復職")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let (count, detail) = of(&privileged().await, "sato").unwrap();
+        assert!(count == 2 && detail.contains("再び有効"), "{}: {count} {detail}", app.backend);
+        let page = app.signed_in("officer2", Role::SecurityOfficer, None).await.0.get("/alerts").await.body;
+        assert!(page.contains("アカウントの発行または権限の付与") && page.contains("sato"), "{page}");
+
+        // Renamed: each line keeps the name of its day.
+        let seen = hidden_in(&admin.get(&format!("{edit}/edit")).await.body, "seen");
+        let rename = [
+            ("display_name", "鈴木"),
+            ("email", "suzuki@example.lg.jp"),
+            ("role", "auditor"),
+            ("organisation_id", ""),
+            ("reason", "改姓"),
+            ("seen", &seen),
+        ];
+        assert_eq!(admin.post(&edit, &rename).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let names: Vec<_> = app
+            .store
+            .ledger_of(tanaka)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.change.as_str().to_owned(), l.account_name))
+            .collect();
+        let name_at =
+            |change: &str| names.iter().filter(|(c, _)| c == change).map(|(_, n)| n.as_str()).collect::<Vec<_>>();
+        assert_eq!(name_at("issued"), ["tanaka さん"], "{}: {names:?}", app.backend);
+        assert_eq!(name_at("display_name"), ["田中", "鈴木"], "{}: {names:?}", app.backend);
+        let csv = admin.http.get(format!("{}/admin/ledger.csv", app.base)).send().await.unwrap().text().await.unwrap();
+        assert!(csv.contains("tanaka,tanaka さん,発行"), "{csv}");
+        app.close().await;
+    }
+}
