@@ -260,7 +260,7 @@ pub fn phase_duties(phase: Phase) -> &'static [u32] {
 }
 
 /// May a system go from phase `from` to `to`? Only when every duty of `to`
-/// that applies to it is in `met` (approved, with evidence attached).
+/// that applies to it is in `met` (対応済 approved, with evidence attached).
 pub fn enter_phase(from: Phase, to: Phase, applicable: &[u32], met: &[u32]) -> Result<(), WorkflowError> {
     if from == to {
         return Ok(());

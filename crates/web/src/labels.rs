@@ -430,8 +430,7 @@ pub fn scan_meaning_keys(id: CheckId) -> [&'static str; 3] {
     }
 }
 
-/// The key of an alert kind as stored (`signin.spraying`); `None` for a
-/// kind this version does not know.
+/// The key of an alert kind as stored (`signin.spraying`); `None` if unknown.
 pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
     match kind {
         "signin.spike" => Some("alert-signin-spike"),

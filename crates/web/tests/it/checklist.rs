@@ -1632,6 +1632,65 @@ async fn a_retired_system_s_round_is_closed_as_it_stood_and_opens_again_if_it_co
     }
 }
 
+/// A diagnosis planned, not made: No.78 answered 未対応 with the plan
+/// attached and approved by the office as a plan let the system into
+/// 運用中 as if the diagnosis had been made (the gate counted any approved
+/// answer with evidence), and its page named no duty skipped. Only 対応済
+/// meets a phase's duty.
+#[tokio::test]
+async fn a_duty_answered_as_planned_and_approved_neither_opens_the_next_phase_nor_counts_as_met() {
+    use mamori_core::checklist::{AnswerInput, AnswerStatus, WorkflowError};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "申請受付システム").await;
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        let applicable = answer_all(&app, sys).await;
+        let plan = AnswerInput {
+            status: AnswerStatus::NotDone,
+            measures: String::new(),
+            planned: Some(time::macros::date!(2027 - 06 - 30)),
+            reason: "稼働後に実施する予定".into(),
+        };
+        app.store.save_answer(&app.ctx(), sys, 78, &plan).await.unwrap();
+        for n in [37, 78] {
+            let r = vendor.upload(sys, n, &format!("No{n}の計画書.pdf"), b"%PDF-1.4\n".to_vec()).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        app.store.submit_system(&app.ctx(), sys).await.unwrap();
+        let s = app.store.system(sys).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), sys, s.revision, &applicable).await.unwrap();
+        input.phase = Phase::Production;
+        let r = app.store.update_system(&app.system_ctx(), sys, &input).await;
+        assert!(
+            matches!(&r, Err(mamori_store::StoreError::Refused(WorkflowError::PhaseDuties(Phase::Production, m))) if m == &[78]),
+            "{}: {r:?}",
+            app.backend
+        );
+        // Registered as running (no gate passed): its page names No.78.
+        let running = crate::checklist::system(&app, input.department_id, input.vendor_id, "稼働中システム").await;
+        let mut r_input = app.store.system(running).await.unwrap().unwrap().input;
+        r_input.phase = Phase::Production;
+        app.store.update_system(&app.system_ctx(), running, &r_input).await.unwrap();
+        r_input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), running, &r_input).await.unwrap();
+        let applicable = answer_all(&app, running).await;
+        app.store.save_answer(&app.ctx(), running, 78, &plan).await.unwrap();
+        for n in [37, 78] {
+            let r = vendor.upload(running, n, &format!("No{n}の計画書.pdf"), b"%PDF-1.4\n".to_vec()).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        app.store.submit_system(&app.ctx(), running).await.unwrap();
+        let s = app.store.system(running).await.unwrap().unwrap();
+        app.store.approve_seen(&app.ctx(), running, s.revision, &applicable).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let body = officer.get(&format!("/systems/{running}")).await.body;
+        let named = section(&body, "unproven");
+        assert!(named.contains("No.78") && !named.contains("No.37"), "{}: {named}", app.backend);
+        app.close().await;
+    }
+}
+
 /// The gate into 運用中 holds only as a system moves into it: one
 /// registered as already running, or one that becomes a web system while
 /// running, passed no gate, and No.37 and No.78 were never asked for with
