@@ -7,7 +7,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use mamori_core::jst::JST;
 use mamori_core::report::{ChecklistReport, ReportAnswer, ReportAuto, ReportRow, SystemHeading};
 use mamori_core::verification::verified_points;
-use mamori_store::scans::ScanStatus;
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use std::collections::HashMap;
 
@@ -67,7 +66,7 @@ async fn build(op: &Op<'_>, s: SystemRecord, applicable: &[u32]) -> Result<Check
     let parts = store.parts(&s).await?;
     let names: HashMap<i64, String> = store.organisations().await?.into_iter().map(|o| (o.id, o.name)).collect();
     let (submitted_at, reviewed_at) = store.workflow_dates(s.id, s.round).await?;
-    let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
+    let scan = store.last_report(s.id).await?;
     let today = op.now.to_offset(JST).date();
 
     let rows = catalog

@@ -11,7 +11,6 @@ use mamori_core::yearly::{
     due_date, due_state, years_to_watch, DueState, Frozen, OpenItem, SignoffKind, YearlyReport, YearlySignoff,
     PORTS_HIDDEN, SCAN_SECTION,
 };
-use mamori_store::scans::ScanStatus;
 use mamori_store::StoreError;
 
 /// The report month of system `id`: its own, or `default`.
@@ -79,7 +78,7 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
             planned: a.input.planned,
         })
         .collect();
-    let scan = store.scans(s.id, 10).await?.into_iter().find(|r| r.status == ScanStatus::Done && r.report.is_some());
+    let scan = store.last_report(s.id).await?;
     let port_details = op.who.can(Permission::ViewPortDetails);
     let scan = scan.and_then(|run| {
         let at = run.finished_at?;

@@ -40,6 +40,7 @@ pub(crate) enum Key {
     DocumentsExpiring(String),
     PartsSubmitted(i64, i64),
     Scans(i64, i64),
+    LastReport(i64),
     ScanAddresses(i64),
     CatalogVersions,
     Organisations,

@@ -295,6 +295,22 @@ impl Store {
         .await
     }
 
+    /// A system's newest finished scan with a report: the verdicts its
+    /// pages, workbooks and reports show, whatever runs are queued,
+    /// running or failed since.
+    pub async fn last_report(&self, system_id: i64) -> Result<Option<ScanRun>, StoreError> {
+        self.kept(Key::LastReport(system_id), async || {
+            let row = with_read_conn!(self, c => {
+                sqlx::query_as::<_, RunRow>(
+                    "SELECT * FROM scan_run WHERE system_id = $1 AND status = 'done' AND report IS NOT NULL ORDER BY id DESC LIMIT 1",
+                )
+                .bind(system_id).fetch_optional(c).await?
+            })?;
+            row.map(RunRow::into_record).transpose()
+        })
+        .await
+    }
+
     /// The recorded addresses of a system's host names.
     pub async fn scan_addresses(&self, system_id: i64) -> Result<Vec<ScanAddress>, StoreError> {
         self.kept(Key::ScanAddresses(system_id), async || {

@@ -421,3 +421,58 @@ async fn a_retired_system_is_never_scanned_on_request() {
         app.close().await;
     }
 }
+
+/// No.57 answered 対応済 while the last scan found TLS 1.0 accepted: the
+/// system page flagged it, until the vendor asked for another scan. A run
+/// queued, running or failed has no verdicts, and the page and the item's
+/// page showed none (the workbook, the same moment, said 不適合). The
+/// newest finished scan's verdicts stand until another finishes.
+#[tokio::test]
+async fn a_scan_queued_or_failed_since_hides_no_verdict_of_the_last_finished_one() {
+    use mamori_core::checklist::AnswerInput;
+    use mamori_core::verification::{CheckId, CheckResult, ScanReport, TargetReport, Verdict};
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let mut input = app.store.system(sys).await.unwrap().unwrap().input;
+        input.urls = vec!["https://127.0.0.1:9/".into()];
+        input.attrs.web_system = true;
+        app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
+        app.store.save_answer(&app.ctx(), sys, 57, &AnswerInput::done("TLS 1.2 以上のみ")).await.unwrap();
+        let check = CheckResult::new(
+            CheckId::TlsVersions,
+            &[57],
+            Verdict::Fail,
+            "accepts TLS 1.0",
+            serde_json::json!({}),
+        );
+        let report = ScanReport {
+            targets: vec![TargetReport { target: "https://127.0.0.1:9/".into(), checks: vec![check] }],
+            errors: vec![],
+        };
+        app.store.request_scan(&app.ctx(), sys, None).await.unwrap();
+        let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("the queued scan");
+        app.store.finish_scan(&app.system_ctx(), &run, true, &report, "test").await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let flagged = async || {
+            let list = officer.get(&format!("/systems/{sys}?show=contradiction")).await.body;
+            let item = officer.get(&format!("/systems/{sys}/items/57")).await.body;
+            (
+                list.contains("/items/57\"") && list.contains("回答(対応済)と一致しません"),
+                item.contains("accepts TLS 1.0"),
+            )
+        };
+        assert_eq!(flagged().await, (true, true), "{}: the finished scan's verdict", app.backend);
+        // The vendor asks again: queued, then failed.
+        app.clock.advance(Duration::minutes(11));
+        vendor.get(&format!("/systems/{sys}")).await;
+        vendor.post(&format!("/systems/{sys}/scans"), &[]).await;
+        let queued = app.store.scans(sys, 1).await.unwrap().remove(0);
+        assert_eq!(queued.status, ScanStatus::Queued, "{}", app.backend);
+        assert_eq!(flagged().await, (true, true), "{}: while queued", app.backend);
+        let run = app.store.claim_scan(app.now(), Duration::hours(1)).await.unwrap().expect("the vendor's scan");
+        app.store.finish_scan(&app.system_ctx(), &run, false, &Default::default(), "refused").await.unwrap();
+        assert_eq!(app.store.scans(sys, 1).await.unwrap()[0].status, ScanStatus::Failed, "{}", app.backend);
+        assert_eq!(flagged().await, (true, true), "{}: once failed", app.backend);
+        app.close().await;
+    }
+}

@@ -304,7 +304,7 @@ async fn auto_shown(
             v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("、")
         }
     };
-    let report = page.store.scans(s.id, 1).await?.into_iter().next().and_then(|r| r.report).unwrap_or_default();
+    let report = page.store.last_report(s.id).await?.and_then(|r| r.report).unwrap_or_default();
     let port_details = user.can(Permission::ViewPortDetails);
     let mut rows = Vec::new();
     for target in &report.targets {

@@ -120,6 +120,9 @@ pub(super) async fn system_page_with(
     let overrides = if user.can(Permission::ManageSystems) { page.store.overrides(s.id).await? } else { Vec::new() };
     let today = today(page);
     let scan = page.store.scans(s.id, 1).await?.into_iter().next();
+    // The verdicts are the newest finished scan's: a run queued, running or
+    // failed since has none, and hid them (the workbook showed them).
+    let finished = page.store.last_report(s.id).await?;
     let addresses =
         if user.can(Permission::ViewPortDetails) { page.store.scan_addresses(s.id).await? } else { Vec::new() };
     let recorded = addresses
@@ -136,7 +139,7 @@ pub(super) async fn system_page_with(
         })
         .collect();
     let no_report = ScanReport::default();
-    let report = scan.as_ref().and_then(|r| r.report.as_ref()).unwrap_or(&no_report);
+    let report = finished.as_ref().and_then(|r| r.report.as_ref()).unwrap_or(&no_report);
     let p = page.ctx().await?;
     let scan_status = match &scan {
         None => p.t.get("scan-never"),
