@@ -58,26 +58,38 @@ pub async fn report(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<Year
     let figures = store.figures(std::slice::from_ref(&s)).await?;
     let applicable: Vec<u32> = figures.first().map(|f| f.items.iter().map(|i| i.number).collect()).unwrap_or_default();
     let today = op.now.to_offset(JST).date();
-    let open_items = store
-        .answers(s.id, s.round)
-        .await?
+    let middle =
+        |n: u32| catalog.requirements.iter().find(|r| r.number == n).map(|r| r.middle.clone()).unwrap_or_default();
+    let answers = store.answers(s.id, s.round).await?;
+    // Not answered at all is open too: the report on the state of the
+    // measures (item 68) said 「ありません」 for a round nobody answered.
+    let unanswered: Vec<OpenItem> = applicable
+        .iter()
+        .filter(|n| !answers.iter().any(|a| a.number == **n))
+        .map(|&number| OpenItem {
+            number,
+            middle: middle(number),
+            status: None,
+            overdue: false,
+            measures: String::new(),
+            planned: None,
+        })
+        .collect();
+    let mut open_items: Vec<OpenItem> = answers
         .into_iter()
         .filter(|a| applicable.contains(&a.number))
         .filter(|a| matches!(a.input.status, AnswerStatus::NotDone | AnswerStatus::Partial))
         .map(|a| OpenItem {
             number: a.number,
-            middle: catalog
-                .requirements
-                .iter()
-                .find(|r| r.number == a.number)
-                .map(|r| r.middle.clone())
-                .unwrap_or_default(),
-            status: a.input.status,
+            middle: middle(a.number),
+            status: Some(a.input.status),
             overdue: a.input.overdue(today),
             measures: a.input.measures,
             planned: a.input.planned,
         })
+        .chain(unanswered)
         .collect();
+    open_items.sort_by_key(|i| i.number);
     let scan = store.last_report(s.id).await?;
     let port_details = op.who.can(Permission::ViewPortDetails);
     let scan = scan.and_then(|run| {

@@ -151,7 +151,8 @@ pub struct YearlySignoff {
 pub struct OpenItem {
     pub number: u32,
     pub middle: String,
-    pub status: crate::checklist::AnswerStatus,
+    /// `None`: not answered this round (未回答).
+    pub status: Option<crate::checklist::AnswerStatus>,
     pub measures: String,
     pub planned: Option<Date>,
     pub overdue: bool,
@@ -284,7 +285,7 @@ impl YearlyReport {
                 empty: "登録されていません",
             },
             Section {
-                title: "5. 未対応・一部対応の項目",
+                title: "5. 未対応・一部対応・未回答の項目",
                 columns: vec!["No", "中項目", "対応状況", "対応内容", "予定日", "期限超過"],
                 rows: self
                     .open_items
@@ -293,7 +294,7 @@ impl YearlyReport {
                         vec![
                             i.number.to_string(),
                             i.middle.clone(),
-                            crate::report::status_word(i.status).into(),
+                            i.status.map_or("未回答", crate::report::status_word).into(),
                             i.measures.clone(),
                             i.planned.map(|d| d.to_string()).unwrap_or_default(),
                             if i.overdue { "超過".into() } else { String::new() },

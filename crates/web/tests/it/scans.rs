@@ -438,13 +438,8 @@ async fn a_scan_queued_or_failed_since_hides_no_verdict_of_the_last_finished_one
         input.attrs.web_system = true;
         app.store.update_system(&app.system_ctx(), sys, &input).await.unwrap();
         app.store.save_answer(&app.ctx(), sys, 57, &AnswerInput::done("TLS 1.2 以上のみ")).await.unwrap();
-        let check = CheckResult::new(
-            CheckId::TlsVersions,
-            &[57],
-            Verdict::Fail,
-            "accepts TLS 1.0",
-            serde_json::json!({}),
-        );
+        let check =
+            CheckResult::new(CheckId::TlsVersions, &[57], Verdict::Fail, "accepts TLS 1.0", serde_json::json!({}));
         let report = ScanReport {
             targets: vec![TargetReport { target: "https://127.0.0.1:9/".into(), checks: vec![check] }],
             errors: vec![],
