@@ -603,9 +603,33 @@ fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetche
     }
 }
 
+/// What a page's CSP `frame-ancestors` says, read over every
+/// Content-Security-Policy header sent (each is enforced): `None` when none
+/// names it; `Some(true)` when one restricts framing to named origins
+/// (`'none'`, `'self'`, hosts); `Some(false)` when each that names it lets
+/// any site frame the page (`*`, or a scheme alone such as `https:`).
+fn frame_ancestors(f: &Fetched) -> Option<bool> {
+    let mut named = None;
+    for policy in headers(f, "content-security-policy") {
+        for directive in policy.split(';') {
+            let mut words = directive.split_ascii_whitespace();
+            if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("frame-ancestors")) {
+                continue;
+            }
+            let sources: Vec<String> = words.map(str::to_ascii_lowercase).collect();
+            let open = sources.iter().any(|s| s == "*" || (s.ends_with(':') && !s.contains('/')));
+            named = Some(named.unwrap_or(false) || !open);
+            break;
+        }
+    }
+    named
+}
+
 /// Item 53 「X-Frame-Optionsヘッダを出力すること」: DENY or SAMEORIGIN on every
 /// page passes; CSP frame-ancestors alone protects as well but is not what
-/// the item names, so it warns; neither fails.
+/// the item names, so it warns; neither fails. A frame-ancestors that lets
+/// any site frame the page fails whatever X-Frame-Options says: browsers
+/// ignore X-Frame-Options where frame-ancestors is present (CSP Level 3).
 fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
     const ID: CheckId = CheckId::Clickjacking;
     let e = match entry {
@@ -617,13 +641,12 @@ fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> Che
     for (page, f) in [("entry", Some(e)), ("login", login)] {
         let Some(f) = f else { continue };
         let xfo = header(f, "x-frame-options").unwrap_or_default().trim().to_ascii_uppercase();
-        let csp = header(f, "content-security-policy").unwrap_or_default().to_ascii_lowercase();
-        let verdict = if xfo == "DENY" || xfo == "SAMEORIGIN" {
-            Verdict::Pass
-        } else if csp.contains("frame-ancestors") {
-            Verdict::Warn
-        } else {
-            Verdict::Fail
+        let csp = headers(f, "content-security-policy").collect::<Vec<_>>().join(", ").to_ascii_lowercase();
+        let verdict = match (frame_ancestors(f), xfo == "DENY" || xfo == "SAMEORIGIN") {
+            (Some(false), _) => Verdict::Fail,
+            (_, true) => Verdict::Pass,
+            (Some(true), false) => Verdict::Warn,
+            (None, false) => Verdict::Fail,
         };
         worst = worst.max(verdict);
         evidence.push(json!({ "page": page, "x-frame-options": xfo, "content-security-policy": csp }));
@@ -632,6 +655,9 @@ fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> Che
         Verdict::Pass => "X-Frame-Options sent",
         Verdict::Warn => {
             "no X-Frame-Options; framing restricted by CSP frame-ancestors only (the item names X-Frame-Options)"
+        }
+        _ if evidence.iter().any(|e| e["content-security-policy"].as_str().is_some_and(|c| c.contains("frame-ancestors"))) => {
+            "CSP frame-ancestors lets any site frame the page (browsers then ignore X-Frame-Options), or no X-Frame-Options"
         }
         _ => "no X-Frame-Options (nor CSP frame-ancestors)",
     };
@@ -1408,6 +1434,29 @@ mod tests {
             let _ = (session_in_url(&pages), credentials_in_url(&pages), password_field(&pages), csrf_token(&pages));
             let _ = session_id_strength(&pages, std::slice::from_ref(&login));
         }
+    }
+
+    /// `X-Frame-Options: DENY` beside `frame-ancestors *` passed, but
+    /// browsers ignore X-Frame-Options where frame-ancestors is present:
+    /// any site could frame the page. Every CSP header is read.
+    #[test]
+    fn a_frame_ancestors_open_to_any_site_fails_whatever_x_frame_options_says() {
+        let with = |h: &[(&'static str, &str)]| {
+            let h: Vec<(&'static str, String)> = h.iter().map(|(n, v)| (*n, v.to_string())).collect();
+            clickjacking(&Ok(page(200, String::new(), &h)), None).verdict
+        };
+        let xfo = ("x-frame-options", "DENY");
+        let csp = "content-security-policy";
+        assert_eq!(with(&[xfo]), Verdict::Pass);
+        assert_eq!(with(&[xfo, (csp, "default-src 'self'; frame-ancestors *")]), Verdict::Fail);
+        assert_eq!(with(&[xfo, (csp, "frame-ancestors https:")]), Verdict::Fail);
+        assert_eq!(with(&[(csp, "FRAME-ANCESTORS *")]), Verdict::Fail);
+        assert_eq!(with(&[xfo, (csp, "frame-ancestors 'self' https://portal.example.lg.jp")]), Verdict::Pass);
+        assert_eq!(with(&[(csp, "frame-ancestors 'none'")]), Verdict::Warn);
+        // Two policies: each is enforced, so the restrictive one holds.
+        assert_eq!(with(&[(csp, "default-src 'self'"), (csp, "frame-ancestors 'none'")]), Verdict::Warn);
+        assert_eq!(with(&[(csp, "frame-ancestors *"), (csp, "frame-ancestors 'self'")]), Verdict::Warn);
+        assert_eq!(with(&[]), Verdict::Fail);
     }
 
     /// A Set-Cookie carrying raw UTF-8 (a Japanese value, as many ward
