@@ -127,7 +127,7 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     };
     let mut client = http::Fetcher::new(&given.host, ip, opts.timeout);
     let https = connects(SocketAddr::new(ip, given.https_port), opts.timeout).await;
-    let plain = client.get(&format!("{}/", given.base(false))).await;
+    let plain = client.get_plain(&format!("{}/", given.base(false))).await;
     if !https && plain.is_err() {
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
@@ -563,11 +563,19 @@ fn https_on_host(loc: &str, host: &str) -> bool {
 /// a page fails; a redirect to the same host over HTTPS, or no plain HTTP at
 /// all, passes. HSTS is advice the item does not ask for: missing or shorter
 /// than a year, it warns.
-fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetched, String>) -> CheckResult {
+fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetched, http::NoAnswer>) -> CheckResult {
     const ID: CheckId = CheckId::HttpsRedirect;
     let host = t.given.url_host();
     let (plain_ok, plain_note) = match plain {
-        Err(_) => (true, "plain HTTP not served".to_owned()),
+        Err(http::NoAnswer::NotServed(_)) => (true, "plain HTTP not served".to_owned()),
+        // A connection taken and no page read (silence past the time, or an
+        // answer the client refuses though a browser may show it): whether
+        // it serves pages is not known, so it is no pass.
+        Err(http::NoAnswer::Unread(e)) if t.https => {
+            let note = format!("plain HTTP took the connection but gave no readable answer: {e}");
+            return CheckResult::new(ID, &[55], Verdict::Error, note.clone(), json!({ "plain_http": note }));
+        }
+        Err(http::NoAnswer::Unread(e)) => (false, format!("plain HTTP gave no readable answer: {e}")),
         Ok(p) if matches!(p.status, 301 | 302 | 303 | 307 | 308) => {
             let loc = header(p, "location").unwrap_or_default();
             (https_on_host(&loc, &host), format!("{} → {loc}", p.status))

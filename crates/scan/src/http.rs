@@ -138,7 +138,7 @@ impl Fetcher {
         if let (Some(connector), true) = (&self.legacy, url.starts_with("https://")) {
             return self.legacy_get(connector, url).await;
         }
-        let mut r = match self.client.get(url).send().await {
+        let r = match self.client.get(url).send().await {
             Ok(r) => r,
             // A kept-alive connection the server closed as this request
             // went out on it (an idle timeout, a server under load) fails
@@ -147,6 +147,35 @@ impl Fetcher {
             Err(e) if !e.is_timeout() => self.client.get(url).send().await.map_err(|e| e.to_string())?,
             Err(e) => return Err(e.to_string()),
         };
+        Ok(read(r).await)
+    }
+
+    /// [`Fetcher::get`] of a plain-HTTP URL, telling a connection never
+    /// made (refused, or dropped by a firewall: nothing is served there)
+    /// from one made and not answered as HTTP within the time or in a form
+    /// the client refuses (`Err(NoAnswer::Unread)`), which a browser may
+    /// still render: that serves something, as far as anyone can tell.
+    pub async fn get_plain(&self, url: &str) -> Result<Fetched, NoAnswer> {
+        match self.client.get(url).send().await {
+            Ok(r) => Ok(read(r).await),
+            Err(e) if e.is_connect() => Err(NoAnswer::NotServed(e.to_string())),
+            Err(e) => Err(NoAnswer::Unread(e.to_string())),
+        }
+    }
+}
+
+/// Why plain HTTP gave no page ([`Fetcher::get_plain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// No connection: refused, or nothing answered the connection.
+    NotServed(String),
+    /// Connected, and no answer read: silence, or what the client refuses.
+    Unread(String),
+}
+
+/// The status, headers and body (up to [`MAX_BODY`]) of an answer.
+async fn read(mut r: reqwest::Response) -> Fetched {
+    {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let mut bytes = Vec::new();
@@ -158,6 +187,6 @@ impl Fetcher {
             }
         }
         let body = String::from_utf8_lossy(&bytes).into_owned();
-        Ok(Fetched { status, headers, body })
+        Fetched { status, headers, body }
     }
 }

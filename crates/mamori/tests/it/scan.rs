@@ -685,6 +685,40 @@ async fn item_53_x_frame_options_passes_csp_frame_ancestors_alone_warns_and_neit
     }
 }
 
+/// Plain HTTP that takes the connection and never answers (a tarpit, an
+/// application starting slowly), or answers in a form the scanner's client
+/// refuses but a browser shows (a folded header), passed item 55 as "not
+/// served": any failure counted as none. Only a connection never made is
+/// nothing served; the rest is not known, and says so.
+#[tokio::test]
+async fn plain_http_that_takes_the_connection_and_gives_no_readable_answer_is_not_taken_as_not_served() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www;
+           add_header Strict-Transport-Security \"max-age=31536000\" always; }}",
+        tls(&pki, "good")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+    let silent = raw_server(|s| async move {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await;
+    let folded = raw_server(|mut s| async move {
+        let mut buf = [0u8; 2048];
+        let _ = requested_path(&mut s, &mut buf).await;
+        let page = "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\ncontent-length: 13\r\n\r\n<html>x</html>";
+        let _ = s.write_all(page.as_bytes()).await;
+    })
+    .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for (port, want) in [(silent, "error"), (folded, "error"), (closed, "pass")] {
+        let (_, v) = scan_target(&pki, &n.url(), port).await;
+        expect(&v, &[("https.redirect", want)]);
+    }
+}
+
 /// Item 55 asks that every page go over HTTPS. Plain HTTP redirecting to
 /// HTTPS without HSTS meets it; the missing HSTS is advice: warn, not fail.
 #[tokio::test]
