@@ -302,7 +302,8 @@ async fn tls_versions(t: &Target, opts: &ScanOptions) -> CheckResult {
             }
             Err(e) => {
                 errors += 1;
-                if v < TlsVersion::Tls12 {
+                // TLS 1.2 too: its broken suites go unprobed with it.
+                if v <= TlsVersion::Tls12 {
                     unprobed.push(v.name());
                 }
                 evidence.insert(v.name().into(), json!(format!("error: {e}")));

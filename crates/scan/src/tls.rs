@@ -124,21 +124,45 @@ async fn exchange(
         if stream.write_all(hello).await.is_err() {
             return closed;
         }
-        let mut header = [0u8; 5];
-        if stream.read_exact(&mut header).await.is_err() {
-            return closed;
+        // A warning-level alert (`unrecognized_name` before the
+        // ServerHello, as some servers send) ends nothing (RFC 5246 §7.2):
+        // the answer is the record after it. A few are read past, then
+        // the next record is the answer whatever it is.
+        for _ in 0..WARNINGS_READ_PAST {
+            let (content_type, body) = match read_record(&mut stream, addr).await? {
+                Some(record) => record,
+                None => return closed,
+            };
+            if !(content_type == 0x15 && body.len() == 2 && body[0] == 1 && body[1] != 0) {
+                return interpret(addr, version, content_type, &body);
+            }
         }
-        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
-        if header[1] != 0x03 || len > MAX_RECORD {
-            return Err(ProbeError::NotTls(addr, format!("record header {header:02x?}")));
+        match read_record(&mut stream, addr).await? {
+            Some((content_type, body)) => interpret(addr, version, content_type, &body),
+            None => closed,
         }
-        let mut body = vec![0u8; len];
-        if stream.read_exact(&mut body).await.is_err() {
-            return closed;
-        }
-        interpret(addr, version, header[0], &body)
     };
     tokio::time::timeout(timeout, exchange).await.map_err(|_| ProbeError::Timeout(addr, timeout))?
+}
+
+/// How many warning alerts an answer may begin with ([`exchange`]).
+const WARNINGS_READ_PAST: usize = 4;
+
+/// The next record's type and body; `None` when the connection ends first.
+async fn read_record(stream: &mut TcpStream, addr: SocketAddr) -> Result<Option<(u8, Vec<u8>)>, ProbeError> {
+    let mut header = [0u8; 5];
+    if stream.read_exact(&mut header).await.is_err() {
+        return Ok(None);
+    }
+    let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    if header[1] != 0x03 || len > MAX_RECORD {
+        return Err(ProbeError::NotTls(addr, format!("record header {header:02x?}")));
+    }
+    let mut body = vec![0u8; len];
+    if stream.read_exact(&mut body).await.is_err() {
+        return Ok(None);
+    }
+    Ok(Some((header[0], body)))
 }
 
 fn interpret(
@@ -516,6 +540,33 @@ mod tests {
             }
         });
         addr
+    }
+
+    /// A server that sends a warning (`unrecognized_name`) before its
+    /// ServerHello: the warning was read as a refusal, and a server
+    /// accepting TLS 1.0 passed item 57.
+    #[tokio::test]
+    async fn a_warning_alert_before_the_server_hello_is_read_past() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                // The version the ClientHello offers (record 5 + handshake 4).
+                let asked = [buf[9.min(n)], buf[10.min(n)]];
+                let mut hello = vec![0x02, 0x00, 0x00, 0x26, asked[0], asked[1]];
+                hello.extend_from_slice(&[7u8; 32]);
+                hello.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
+                let mut out = vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70];
+                out.extend_from_slice(&[0x16, asked[0], asked[1], 0x00, hello.len() as u8]);
+                out.extend_from_slice(&hello);
+                let _ = s.write_all(&out).await;
+            }
+        });
+        let t = Duration::from_secs(3);
+        assert_eq!(probe_version(addr, None, TlsVersion::Tls10, t).await.unwrap(), VersionAnswer::Accepted);
+        assert_eq!(probe_version(addr, None, TlsVersion::Tls12, t).await.unwrap(), VersionAnswer::Accepted);
     }
 
     #[tokio::test]

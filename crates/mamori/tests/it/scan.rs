@@ -685,6 +685,43 @@ async fn item_53_x_frame_options_passes_csp_frame_ancestors_alone_warns_and_neit
     }
 }
 
+/// A server whose TLS 1.2 probe goes unanswered (a middlebox, a server
+/// overloaded for that moment) while TLS 1.3 answers: the broken suites
+/// TLS 1.2 would have been probed for went unprobed, uncounted, and item 57
+/// passed "only TLS 1.3". Whether TLS 1.2 takes broken suites is not known.
+#[tokio::test]
+async fn a_tls_1_2_probe_left_unanswered_makes_item_57_an_error_not_a_pass() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = raw_server(|mut s| async move {
+        let mut buf = vec![0u8; 8192];
+        let n = s.read(&mut buf).await.unwrap_or(0);
+        let hello = &buf[..n];
+        let offers_13 = hello.windows(2).any(|w| w == [0x13, 0x01]);
+        let asked = (hello.get(9).copied(), hello.get(10).copied());
+        if offers_13 {
+            let mut sh = vec![0x03, 0x03];
+            sh.extend_from_slice(&[9u8; 32]);
+            sh.extend_from_slice(&[0x00, 0x13, 0x01, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]);
+            let mut msg = vec![0x02, 0x00, 0x00, sh.len() as u8];
+            msg.extend_from_slice(&sh);
+            let mut record = vec![0x16, 0x03, 0x03, 0x00, msg.len() as u8];
+            record.extend_from_slice(&msg);
+            let _ = s.write_all(&record).await;
+        } else if asked == (Some(0x03), Some(0x03)) {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        } else {
+            let _ = s.write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]).await;
+        }
+    })
+    .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let target = format!("https://127.0.0.1:{port}/");
+    let args = ["scan", &target, "--http-port", &closed, "--ports", &closed, "--format", "json", "--timeout", "2"];
+    let (_, out, err) = run(&args).await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    expect(&v, &[("tls.versions", "error")]);
+}
+
 /// Plain HTTP that takes the connection and never answers (a tarpit, an
 /// application starting slowly), or answers in a form the scanner's client
 /// refuses but a browser shows (a folded header), passed item 55 as "not
