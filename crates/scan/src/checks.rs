@@ -694,12 +694,7 @@ fn session_in_url(pages: &[&Fetched]) -> CheckResult {
     const MARKERS: &[&str] = &[";jsessionid=", "phpsessid=", "aspsessionid", "sessionid=", "sid="];
     let mut found = Vec::new();
     for f in pages {
-        let mut urls: Vec<String> = ["href=\"", "action=\"", "src=\""]
-            .iter()
-            .flat_map(|a| {
-                f.body.split(*a).skip(1).filter_map(|s| s.split('"').next()).map(str::to_owned).collect::<Vec<_>>()
-            })
-            .collect();
+        let mut urls = urls_in(&f.body);
         urls.extend(header(f, "location").map(Cow::into_owned));
         for u in urls {
             let l = u.to_ascii_lowercase();
@@ -732,7 +727,7 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
     const NAMES: &[&str] = &["password=", "passwd=", "pwd=", "pass=", "userid=", "user_id=", "loginid="];
     let mut found = Vec::new();
     for f in pages {
-        for u in f.body.split("href=\"").skip(1).filter_map(|s| s.split('"').next()) {
+        for u in urls_in(&f.body) {
             let l = u.to_ascii_lowercase();
             if NAMES.iter().any(|n| l.contains(&format!("?{n}")) || l.contains(&format!("&{n}"))) {
                 found.push(format!("link {u}"));
@@ -742,8 +737,9 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
         for form in lower.split("<form").skip(1) {
             let form = form.split("</form>").next().unwrap_or("");
             let tag = form.split('>').next().unwrap_or("");
-            let post = tag.contains("method=\"post\"") || tag.contains("method='post'") || tag.contains("method=post");
-            if form.contains("type=\"password\"") && !post {
+            let post = attr(tag, "method").is_some_and(|m| m == "post");
+            let password = inputs(form).iter().any(|i| attr(i, "type").is_some_and(|t| t == "password"));
+            if password && !post {
                 found.push("a sign-in form sent with GET".to_owned());
             }
         }
@@ -819,25 +815,6 @@ async fn admin(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, Str
 /// Checklist items 47②, 54③: provoked errors show no stack trace, SQL or debug page.
 async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     const ID: CheckId = CheckId::ErrorDetail;
-    const SIGNS: &[&str] = &[
-        "stack trace",
-        "traceback (most recent call last)",
-        "exception in thread",
-        "at java.",
-        "sqlstate",
-        "sql syntax",
-        "ora-0",
-        "pg::",
-        "psycopg2",
-        "warning: mysql",
-        "fatal error:",
-        "debug = true",
-        "whitelabel error page",
-        "server error in '/' application",
-        "microsoft ole db",
-        "unhandled exception",
-        "undefined index",
-    ];
     let long = "a".repeat(2048);
     let probes = ["/?id='\"<>".to_owned(), "/%ZZ".to_owned(), format!("/{long}"), "/index.php?x[]=1".to_owned()];
     let mut found = Vec::new();
@@ -845,8 +822,7 @@ async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     for p in &probes {
         let Ok(f) = client.get(&format!("{}{p}", t.url)).await else { continue };
         fetched += 1;
-        let body = f.body.to_ascii_lowercase();
-        if let Some(sign) = SIGNS.iter().find(|s| body.contains(**s)) {
+        if let Some(sign) = error_sign(&f.body) {
             found.push(format!("{} → {sign}", &p[..p.len().min(40)]));
         }
     }
@@ -866,6 +842,36 @@ async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     }
 }
 
+/// The first sign of a stack trace, SQL or a debug page in an error page.
+fn error_sign(body: &str) -> Option<&'static str> {
+    const SIGNS: &[&str] = &[
+        "stack trace",
+        "traceback (most recent call last)",
+        "exception in thread",
+        "at java.",
+        "sqlstate",
+        "sql syntax",
+        "ora-0",
+        "pg::",
+        "psycopg2",
+        "warning: mysql",
+        "fatal error:",
+        "debug = true",
+        "whitelabel error page",
+        "server error in '/' application",
+        "microsoft ole db",
+        "unhandled exception",
+        "undefined index",
+        "system.data.sqlclient.sqlexception",
+        // ASP.NET's error page as Japanese Windows writes it.
+        "アプリケーションでサーバー エラーが発生しました",
+        "スタック トレース:",
+        "例外の詳細:",
+    ];
+    let body = body.to_ascii_lowercase();
+    SIGNS.iter().find(|s| body.contains(**s)).copied()
+}
+
 /// A product name followed by a version number, as servers announce them.
 fn version_in(s: &str) -> Option<String> {
     const PRODUCTS: &[&str] = &[
@@ -876,6 +882,9 @@ fn version_in(s: &str) -> Option<String> {
         "openssl/",
         "tomcat/",
         "jetty(",
+        "jetty:// ",
+        "squid/",
+        "varnish/",
         "express",
         "lighttpd/",
         "iis/",
@@ -898,10 +907,24 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
         Err(err) => return unreachable(ID, &[33, 54], err),
     };
     let mut found = Vec::new();
-    for name in ["server", "x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator"] {
+    const HEADERS: [&str; 8] = [
+        "server",
+        "x-powered-by",
+        "x-aspnet-version",
+        "x-aspnetmvc-version",
+        "x-generator",
+        "x-owa-version",
+        "microsoftsharepointteamservices",
+        "x-mod-pagespeed",
+    ];
+    for name in HEADERS.into_iter().chain(["via"]) {
         for f in [Some(e), missing.as_ref().ok()].into_iter().flatten() {
             if let Some(v) = header(f, name) {
-                if v.chars().any(|c| c.is_ascii_digit()) && !found.iter().any(|(n, _): &(String, String)| n == name) {
+                // Via begins with the protocol's version (`1.1 proxy`): only
+                // a product's version after it counts.
+                let shown =
+                    if name == "via" { version_in(&v).is_some() } else { v.chars().any(|c| c.is_ascii_digit()) };
+                if shown && !found.iter().any(|(n, _): &(String, String)| n == name) {
                     found.push((name.to_owned(), v.into_owned()));
                 }
             }
@@ -995,8 +1018,31 @@ fn inputs(body: &str) -> Vec<String> {
     body.to_ascii_lowercase().split("<input").skip(1).map(|s| s.split('>').next().unwrap_or("").to_owned()).collect()
 }
 
-/// The value of attribute `name` in a tag's attribute text (quoted or not).
+/// The `href`, `action` and `src` of every tag of a page, quoted or not
+/// (`href='…'` and `href=…` hid a session id or a password from the checks
+/// that read only double quotes).
+fn urls_in(body: &str) -> Vec<String> {
+    body.split('<')
+        .skip(1)
+        .filter_map(|t| t.split('>').next())
+        .flat_map(|tag| {
+            let lower = tag.to_ascii_lowercase();
+            ["href", "action", "src"]
+                .into_iter()
+                .filter_map(|a| attr_until(&lower, a, char::is_whitespace))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The value of attribute `name` in a tag's attribute text (quoted or not;
+/// unquoted, up to a space or `/`).
 fn attr(tag: &str, name: &str) -> Option<String> {
+    attr_until(tag, name, |c| c.is_whitespace() || c == '/')
+}
+
+/// [`attr`], an unquoted value ending where `ends` says (a URL holds `/`).
+fn attr_until(tag: &str, name: &str, ends: fn(char) -> bool) -> Option<String> {
     let mut rest = tag;
     while let Some(i) = rest.find(name) {
         let before = rest[..i].chars().last();
@@ -1009,7 +1055,7 @@ fn attr(tag: &str, name: &str) -> Option<String> {
         let v = v.trim_start();
         return Some(match v.chars().next() {
             Some(q @ ('"' | '\'')) => v[1..].split(q).next().unwrap_or("").to_owned(),
-            _ => v.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or("").to_owned(),
+            _ => v.split(ends).next().unwrap_or("").to_owned(),
         });
     }
     None
@@ -1232,6 +1278,9 @@ fn is_listing(body: &str) -> bool {
         || b.contains("<title>directory listing for")
         || b.contains("<title>directory: /")
         || (b.contains("index of") && b.contains("parent directory"))
+        // IIS at a site's root (no parent to link), Node's serve-index.
+        || (b.contains("<pre>") && b.contains("&lt;dir&gt;"))
+        || b.contains("<title>listing directory /")
 }
 
 /// Directories linked from the entry page (`href="/dir/"` or `href="dir/"`).
@@ -1466,6 +1515,47 @@ mod tests {
         assert_eq!(with(&[(csp, "default-src 'self'"), (csp, "frame-ancestors 'none'")]), Verdict::Warn);
         assert_eq!(with(&[(csp, "frame-ancestors *"), (csp, "frame-ancestors 'self'")]), Verdict::Warn);
         assert_eq!(with(&[]), Verdict::Fail);
+    }
+
+    /// Attributes in single quotes or none: a sign-in form sent with GET
+    /// (`type=password`) and a session id in `href='…'` were not seen.
+    #[test]
+    fn urls_and_password_fields_are_read_whatever_their_quotes() {
+        let body = |b: &str| page(200, b.to_owned(), &[]);
+        let get_form = body("<form action=/login><input type=password name=pw></form>");
+        assert_eq!(credentials_in_url(&[&get_form]).verdict, Verdict::Fail);
+        let quoted = body("<FORM action='/login'><INPUT TYPE='password' name='pw'></FORM>");
+        assert_eq!(credentials_in_url(&[&quoted]).verdict, Verdict::Fail);
+        let post = body("<form method=POST action=/login><input type=password name=pw></form>");
+        assert_eq!(credentials_in_url(&[&post]).verdict, Verdict::Pass);
+        let link = body("<a href=/menu?userid=taro&password=x>menu</a>");
+        assert_eq!(credentials_in_url(&[&link]).verdict, Verdict::Fail);
+        for b in ["<a href='/app;jsessionid=ABC123'>x</a>", "<a href=/app;jsessionid=ABC123>x</a>"] {
+            assert_eq!(session_in_url(&[&body(b)]).verdict, Verdict::Fail, "{b}");
+        }
+        assert_eq!(session_in_url(&[&body("<a href=\"/app\">x</a>")]).verdict, Verdict::Pass);
+    }
+
+    /// Versions named in headers other than Server and X-Powered-By, and
+    /// listings that name no parent directory, were passed over.
+    #[test]
+    fn versions_in_other_headers_other_listings_and_japanese_error_pages_are_found() {
+        let with = |h: (&'static str, &str)| {
+            let f = || page(200, String::new(), &[(h.0, h.1.to_owned())]);
+            disclosure(&Ok(f()), &Ok(f())).verdict
+        };
+        assert_eq!(with(("via", "1.1 squid/3.5.20")), Verdict::Fail);
+        assert_eq!(with(("via", "1.1 varnish, 1.1 proxy.example.lg.jp")), Verdict::Pass);
+        assert_eq!(with(("microsoftsharepointteamservices", "16.0.0.5335")), Verdict::Fail);
+        assert_eq!(with(("x-owa-version", "15.1.2507.6")), Verdict::Fail);
+        assert_eq!(version_in("<small>Powered by Jetty:// 9.4.51</small>").as_deref(), Some("Jetty:// 9.4.51"));
+        assert!(is_listing("<html><head><title>www.example - /</title></head><body><H1>www.example - /</H1><hr>\n<pre> 1/1/2024 10:00 AM &lt;dir&gt; <A HREF=\"/docs/\">docs</A></pre>"));
+        assert!(is_listing("<title>listing directory /backup/</title>"));
+        assert!(!is_listing("<pre>select * from t</pre>"));
+        // ASP.NET's error page on Japanese Windows.
+        let page = "<h1>'/' アプリケーションでサーバー エラーが発生しました。</h1><b>例外の詳細:</b> System.Data.SqlClient.SqlException";
+        assert!(error_sign(page).is_some());
+        assert_eq!(error_sign("<h1>エラーが発生しました。お問い合わせください。</h1>"), None);
     }
 
     /// A Set-Cookie carrying raw UTF-8 (a Japanese value, as many ward
