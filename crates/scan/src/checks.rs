@@ -496,9 +496,7 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     let key_bits = key.as_ref().map(|k| k.key_size()).unwrap_or(0);
     let rsa = matches!(key, Ok(x509_parser::public_key::PublicKey::RSA(_)));
     let signature = cert.signature_algorithm.algorithm.to_id_string();
-    // sha1WithRSA, ecdsa-with-SHA1, dsaWithSHA1, md5WithRSA: collisions are practical.
-    let weak_hash = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.2.840.10040.4.3", "1.2.840.113549.1.1.4"]
-        .contains(&signature.as_str());
+    let weak_hash = WEAK_HASHES.contains(&signature.as_str());
     let evidence = json!({
         "subject": cert.subject().to_string(),
         "issuer": cert.issuer().to_string(),
@@ -521,6 +519,29 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     if weak_hash {
         return CheckResult::new(ID, &[56], Verdict::Fail, "signed with SHA-1 (or MD5)", evidence);
     }
+    // The rest of the chain the server sends is held to the same: OpenSSL
+    // at security level 0 (the fallback's) verifies SHA-1 signatures and
+    // short keys without a word. A self-signed root sent along is not
+    // judged by its own signature.
+    for der in chain.iter().skip(1) {
+        let Ok((_, c)) = x509_parser::parse_x509_certificate(der) else { continue };
+        if c.subject() == c.issuer() {
+            continue;
+        }
+        let algorithm = c.signature_algorithm.algorithm.to_id_string();
+        let key = c.public_key().parsed();
+        let bits = key.as_ref().map(|k| k.key_size()).unwrap_or(0);
+        let short = matches!(key, Ok(x509_parser::public_key::PublicKey::RSA(_))) && bits < 2048;
+        let why = if WEAK_HASHES.contains(&algorithm.as_str()) {
+            "is signed with SHA-1 (or MD5)".to_owned()
+        } else if short {
+            format!("has an RSA key of {bits} bits (under 2048)")
+        } else {
+            continue;
+        };
+        let summary = format!("the chain's certificate {} {why}", c.subject());
+        return CheckResult::new(ID, &[56], Verdict::Fail, summary, evidence);
+    }
     let verified = match openssl_verdict {
         Some(v) => v,
         None => handshake(t, strict, opts.timeout).await,
@@ -533,6 +554,10 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
         Ok(()) => CheckResult::new(ID, &[56], Verdict::Pass, format!("valid for {days_left} more days"), evidence),
     }
 }
+
+/// sha1WithRSA, ecdsa-with-SHA1, dsaWithSHA1, md5WithRSA: collisions are practical.
+const WEAK_HASHES: [&str; 4] =
+    ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1", "1.2.840.10040.4.3", "1.2.840.113549.1.1.4"];
 
 // ----- HTTP --------------------------------------------------------------------------------
 

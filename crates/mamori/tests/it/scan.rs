@@ -85,6 +85,81 @@ impl Pki {
         ]);
     }
 
+    /// A leaf for 127.0.0.1 (RSA 2048, SHA-256) under an intermediate CA
+    /// over an RSA key of `bits` signed by the test CA with `digest`; the
+    /// certificate file `{name}.crt` holds the leaf, then the intermediate.
+    fn rsa_chain(&self, name: &str, bits: u32, digest: &str) {
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl").args(args).current_dir(self.dir.path()).output().unwrap();
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        std::fs::write(
+            self.dir.path().join("ca.ext"),
+            "basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n",
+        )
+        .unwrap();
+        std::fs::write(self.dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        let mid = format!("{name}-mid");
+        let bits = format!("rsa:{bits}");
+        let subj = format!("/CN={mid}");
+        openssl(&[
+            "req",
+            "-newkey",
+            &bits,
+            "-nodes",
+            "-keyout",
+            &format!("{mid}.key"),
+            "-out",
+            &format!("{mid}.csr"),
+            "-subj",
+            &subj,
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{mid}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{mid}.crt"),
+            "-days",
+            "200",
+            digest,
+            "-extfile",
+            "ca.ext",
+        ]);
+        let (key, csr, leaf) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}-leaf.crt"));
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{mid}.crt"),
+            "-CAkey",
+            &format!("{mid}.key"),
+            "-CAcreateserial",
+            "-out",
+            &leaf,
+            "-days",
+            "200",
+            "-sha256",
+            "-extfile",
+            "san.ext",
+        ]);
+        let chain = [
+            std::fs::read(self.dir.path().join(&leaf)).unwrap(),
+            std::fs::read(self.dir.path().join(format!("{mid}.crt"))).unwrap(),
+        ]
+        .concat();
+        std::fs::write(self.dir.path().join(format!("{name}.crt")), chain).unwrap();
+    }
+
     fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
@@ -1009,6 +1084,28 @@ async fn item_56_a_sha1_or_1024_bit_certificate_fails_with_its_reason() {
         assert!(c["summary"].as_str().unwrap().contains(reason), "{leaf}: {c}");
         // The rest of the scan ran: the HTTP-level checks have verdicts.
         expect(&v, &[("paths.exposed", "pass"), ("headers.clickjacking", "fail")]);
+    }
+}
+
+/// A server rustls cannot talk to (AES128-SHA only) is read over OpenSSL
+/// at security level 0, whose verification of the chain then takes SHA-1
+/// signatures and short keys: a sound leaf under an intermediate signed
+/// with SHA-1, or over a 1024-bit key, passed item 56. Every certificate
+/// the server sends is held to what the leaf is.
+#[tokio::test]
+async fn a_weak_intermediate_fails_item_56_over_the_openssl_fallback_too() {
+    let pki = Pki::new();
+    for (name, bits, digest, why) in [("sha1mid", 2048, "-sha1", "SHA-1"), ("shortmid", 1024, "-sha256", "1024 bits")] {
+        pki.rsa_chain(name, bits, digest);
+        let conf = format!(
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:@SECLEVEL=0; root DIR/www; }}",
+            tls(&pki, name)
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        expect(&v, &[("tls.certificate", "fail")]);
+        let summary = v["targets"][0]["checks"][1]["summary"].as_str().unwrap().to_owned();
+        assert!(summary.contains(why) && summary.contains(&format!("{name}-mid")), "{name}: {summary}");
     }
 }
 
