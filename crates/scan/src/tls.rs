@@ -221,6 +221,40 @@ const LEGACY_SUITES: &[u16] = &[
     0x009c, 0x009d, 0x003c, 0x002f, 0x0035, 0x000a, // RSA key exchange, 3DES
     0x00ff, // renegotiation info SCSV
 ];
+/// Suites of no kind probed alone that old servers may still take: SEED,
+/// IDEA, Camellia and ARIA (on CRYPTREC's list, so found in Japan), DSS
+/// certificates, AES-CCM.
+#[rustfmt::skip]
+const OTHER_OLD_SUITES: &[u16] = &[
+    0x0096, 0x0097, 0x0098, 0x0099, 0x009a, 0x0007, 0x0044, 0x0087, 0x00ba, 0x00be, 0x00c0, 0x00c4,
+    0xc072, 0xc073, 0xc076, 0xc077, 0x0032, 0x0038, 0x0040, 0x006a, 0x00a2, 0x00a3, 0xc03c, 0xc03d,
+    0xc050, 0xc051, 0xc060, 0xc061, 0xc09c, 0xc09d, 0xc0ac, 0xc0ad,
+];
+
+/// What a version probe below TLS 1.3 offers: every suite the probes know
+/// (so a server taking TLS 1.0 only with Camellia, SEED or single DES is
+/// not taken to refuse it for want of a common suite), the renegotiation
+/// SCSV last. SSL 3.0's hello carries no extension to pad it with
+/// ([`client_hello_with`]): it offers what SSL 3.0 servers had, and stays
+/// under 256 bytes.
+fn version_probe_suites(version: TlsVersion) -> Vec<u16> {
+    let mut all: Vec<u16> = Vec::new();
+    let kinds: &[SuiteKind] = if version == TlsVersion::Ssl3 {
+        &[SuiteKind::Rc4, SuiteKind::TripleDes, SuiteKind::Des, SuiteKind::Export]
+    } else {
+        &SuiteKind::ALL
+    };
+    let others: &[u16] = if version == TlsVersion::Ssl3 { &[0x0007, 0x0096] } else { OTHER_OLD_SUITES };
+    let known = kinds.iter().flat_map(|k| k.suites().iter());
+    for s in LEGACY_SUITES.iter().chain(known).chain(others).copied().filter(|s| *s != 0x00ff) {
+        if !all.contains(&s) {
+            all.push(s);
+        }
+    }
+    all.push(0x00ff);
+    all
+}
+
 const TLS13_SUITES: &[u16] = &[0x1301, 0x1302, 0x1303];
 const GROUPS: &[u16] = &[0x001d, 0x0017, 0x0018]; // x25519, secp256r1, secp384r1
 const SIGNATURE_SCHEMES: &[u16] =
@@ -228,8 +262,11 @@ const SIGNATURE_SCHEMES: &[u16] =
 
 /// A complete TLS record holding a ClientHello that offers only `version`.
 pub fn client_hello(version: TlsVersion, server_name: Option<&str>) -> Vec<u8> {
-    let suites = if version == TlsVersion::Tls13 { TLS13_SUITES } else { LEGACY_SUITES };
-    client_hello_with(version, server_name, suites)
+    if version == TlsVersion::Tls13 {
+        client_hello_with(version, server_name, TLS13_SUITES)
+    } else {
+        client_hello_with(version, server_name, &version_probe_suites(version))
+    }
 }
 
 /// A ClientHello offering only `version` and only `suites`.
@@ -282,6 +319,13 @@ fn client_hello_with(version: TlsVersion, server_name: Option<&str>, suites: &[u
             put_extension(&mut ext, 0x002d, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
         }
         put_extension(&mut ext, 0xff01, &[0]); // renegotiation_info: empty
+                                               // Some servers (F5's, among others) drop a ClientHello of 256 to 511
+                                               // bytes: one that would be is padded to 512 (RFC 7685), as browsers do.
+        let unpadded = 4 + body.len() + 2 + ext.len();
+        if (256..512).contains(&unpadded) {
+            let zeros = 512usize.saturating_sub(unpadded + 4);
+            put_extension(&mut ext, 0x0015, &vec![0; zeros]);
+        }
         body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
         body.extend_from_slice(&ext);
     }
@@ -310,6 +354,8 @@ pub enum SuiteKind {
     Export,
     Rc4,
     TripleDes,
+    /// Single DES (56 bits).
+    Des,
     /// No authentication of the server.
     Anonymous,
     /// AES-GCM or ChaCha20 with forward secrecy: what a server should offer.
@@ -321,11 +367,12 @@ pub enum SuiteKind {
 }
 
 impl SuiteKind {
-    pub const ALL: [SuiteKind; 8] = [
+    pub const ALL: [SuiteKind; 9] = [
         SuiteKind::Null,
         SuiteKind::Export,
         SuiteKind::Rc4,
         SuiteKind::TripleDes,
+        SuiteKind::Des,
         SuiteKind::Anonymous,
         SuiteKind::ModernAead,
         SuiteKind::Cbc,
@@ -338,6 +385,7 @@ impl SuiteKind {
             SuiteKind::Export => "EXPORT",
             SuiteKind::Rc4 => "RC4",
             SuiteKind::TripleDes => "3DES",
+            SuiteKind::Des => "DES",
             SuiteKind::Anonymous => "anonymous",
             SuiteKind::ModernAead => "AEAD with forward secrecy",
             SuiteKind::Cbc => "CBC",
@@ -349,7 +397,12 @@ impl SuiteKind {
     pub fn broken(self) -> bool {
         matches!(
             self,
-            SuiteKind::Null | SuiteKind::Export | SuiteKind::Rc4 | SuiteKind::TripleDes | SuiteKind::Anonymous
+            SuiteKind::Null
+                | SuiteKind::Export
+                | SuiteKind::Rc4
+                | SuiteKind::TripleDes
+                | SuiteKind::Des
+                | SuiteKind::Anonymous
         )
     }
 
@@ -366,6 +419,7 @@ impl SuiteKind {
             SuiteKind::TripleDes => {
                 &[0x000a, 0x000d, 0x0010, 0x0013, 0x0016, 0xc003, 0xc008, 0xc00d, 0xc012, 0x001b, 0x008b]
             }
+            SuiteKind::Des => &[0x0009, 0x000c, 0x000f, 0x0012, 0x0015, 0x001a],
             SuiteKind::Anonymous => {
                 &[0x0034, 0x003a, 0x006c, 0x006d, 0x00a6, 0x00a7, 0x0046, 0x0089, 0xc018, 0xc019, 0x0018, 0x001b]
             }
@@ -567,6 +621,25 @@ mod tests {
         let t = Duration::from_secs(3);
         assert_eq!(probe_version(addr, None, TlsVersion::Tls10, t).await.unwrap(), VersionAnswer::Accepted);
         assert_eq!(probe_version(addr, None, TlsVersion::Tls12, t).await.unwrap(), VersionAnswer::Accepted);
+    }
+
+    /// A version probe offers every suite the probes know, in a hello that
+    /// is never 256 to 511 bytes long.
+    #[test]
+    fn version_probes_offer_old_suites_in_a_hello_of_a_safe_length() {
+        let long = "x".repeat(200);
+        for v in TlsVersion::ALL {
+            for name in [None, Some("a.example.lg.jp"), Some(long.as_str())] {
+                let hello = client_hello(v, name);
+                let handshake = hello.len() - 5;
+                assert!(!(256..512).contains(&handshake), "{v:?} {name:?}: {handshake}");
+            }
+        }
+        let offered = version_probe_suites(TlsVersion::Tls10);
+        for suite in [0x0045, 0x0096, 0x0007, 0x0015, 0x0032, 0xc02f, 0x000a] {
+            assert!(offered.contains(&suite), "0x{suite:04x}");
+        }
+        assert_eq!(offered.last(), Some(&0x00ff));
     }
 
     #[tokio::test]

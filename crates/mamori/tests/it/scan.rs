@@ -1045,13 +1045,15 @@ async fn fake_suite_server(accepts: &'static [u16]) -> u16 {
     port
 }
 
-/// Item 57: a server whose TLS 1.2 accepts 3DES or RC4 fails, named by the
+/// Item 57: a server whose TLS 1.2 accepts 3DES, RC4 or single DES fails, named by the
 /// broken kind it accepted.
 #[tokio::test]
-async fn item_57_a_server_accepting_3des_or_rc4_fails() {
+async fn item_57_a_server_accepting_3des_rc4_or_des_fails() {
     let opts =
         mamori_scan::ScanOptions { timeout: std::time::Duration::from_secs(2), ports: vec![], ..Default::default() };
-    for (accepts, kind) in [(&[0x000a_u16, 0x002f][..], "3DES"), (&[0x0005_u16, 0xc02f][..], "RC4")] {
+    for (accepts, kind) in
+        [(&[0x000a_u16, 0x002f][..], "3DES"), (&[0x0005_u16, 0xc02f][..], "RC4"), (&[0x0015_u16, 0xc02f][..], "DES")]
+    {
         let accepts: &'static [u16] = Box::leak(accepts.to_vec().into_boxed_slice());
         let port = fake_suite_server(accepts).await;
         let report = mamori_scan::scan(&format!("https://127.0.0.1:{port}"), &opts).await.unwrap();
@@ -1059,6 +1061,58 @@ async fn item_57_a_server_accepting_3des_or_rc4_fails() {
         assert_eq!(c.verdict, mamori_scan::Verdict::Fail, "{c:?}");
         assert!(c.summary.contains("broken suites") && c.summary.contains(kind), "{c:?}");
         assert_eq!(c.evidence["SSLv2"], "refused (alert 40)", "{c:?}");
+    }
+}
+
+/// A server that takes TLS 1.0 only with a Camellia suite (on CRYPTREC's
+/// list, so found in Japan), or SEED: the version probes offered AES and
+/// 3DES alone, its refusal for want of a common suite was read as refusing
+/// TLS 1.0, and item 57 passed. Each probe now offers every suite the
+/// probes know.
+#[tokio::test]
+async fn a_server_taking_tls_1_0_only_with_camellia_or_seed_fails_item_57() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let opts =
+        mamori_scan::ScanOptions { timeout: std::time::Duration::from_secs(2), ports: vec![], ..Default::default() };
+    for old in [0x0045_u16, 0x0096] {
+        let port = raw_server(move |mut s| async move {
+            let mut buf = vec![0u8; 8192];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let hello = &buf[..n];
+            let asked = [hello.get(9).copied().unwrap_or(0), hello.get(10).copied().unwrap_or(0)];
+            let offered = (|| {
+                let sid = usize::from(*hello.get(43)?);
+                let at = 44 + sid;
+                let len = usize::from(u16::from_be_bytes([*hello.get(at)?, *hello.get(at + 1)?]));
+                Some(hello.get(at + 2..at + 2 + len)?.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect())
+            })()
+            .unwrap_or_else(Vec::new);
+            // TLS 1.0 with the old suite; TLS 1.2 with a modern one; else no.
+            let chosen = match asked {
+                [3, 1] if offered.contains(&old) => Some(old),
+                [3, 3] if offered.contains(&0xc02f) => Some(0xc02f),
+                _ => None,
+            };
+            let reply = match chosen {
+                Some(suite) => {
+                    let mut sh = vec![0x02, 0x00, 0x00, 0x26, asked[0], asked[1]];
+                    sh.extend_from_slice(&[9u8; 32]);
+                    sh.push(0);
+                    sh.extend_from_slice(&suite.to_be_bytes());
+                    sh.push(0);
+                    let mut r = vec![0x16, asked[0], asked[1], 0x00, sh.len() as u8];
+                    r.extend_from_slice(&sh);
+                    r
+                }
+                None => vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28],
+            };
+            let _ = s.write_all(&reply).await;
+        })
+        .await;
+        let report = mamori_scan::scan(&format!("https://127.0.0.1:{port}"), &opts).await.unwrap();
+        let c = report.check(mamori_scan::CheckId::TlsVersions).unwrap();
+        assert_eq!(c.verdict, mamori_scan::Verdict::Fail, "0x{old:04x}: {c:?}");
+        assert!(c.summary.contains("TLS 1.0"), "0x{old:04x}: {c:?}");
     }
 }
 
