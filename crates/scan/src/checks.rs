@@ -1051,10 +1051,9 @@ fn urls_in(body: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|t| t.split('>').next())
         .flat_map(|tag| {
-            let lower = tag.to_ascii_lowercase();
             ["href", "action", "src"]
                 .into_iter()
-                .filter_map(|a| attr_until(&lower, a, char::is_whitespace))
+                .filter_map(|a| attr_until(tag, a, char::is_whitespace))
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -1068,11 +1067,14 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 /// [`attr`], an unquoted value ending where `ends` says (a URL holds `/`).
 fn attr_until(tag: &str, name: &str, ends: fn(char) -> bool) -> Option<String> {
-    let mut rest = tag;
-    while let Some(i) = rest.find(name) {
-        let before = rest[..i].chars().last();
-        let after = &rest[i + name.len()..];
-        rest = after;
+    // Found in any case, read as written: lowering ASCII keeps every
+    // byte's place, so the two are cut at the same offsets.
+    let lower = tag.to_ascii_lowercase();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find(name).map(|i| at + i) {
+        let before = tag[..i].chars().last();
+        let after = &tag[i + name.len()..];
+        at = i + name.len();
         if before.is_some_and(|c| !c.is_whitespace()) {
             continue;
         }
