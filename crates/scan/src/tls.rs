@@ -576,31 +576,10 @@ mod tests {
         }
     }
 
-    /// Debian cannot serve SSLv3: a small fake server answers every hello
-    /// with a canned SSLv3 ServerHello.
-    async fn fake_sslv3_server() -> std::net::SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let mut hello = vec![0x02, 0x00, 0x00, 0x26, 0x03, 0x00];
-                hello.extend_from_slice(&[7u8; 32]);
-                hello.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
-                let mut record = vec![0x16, 0x03, 0x00, 0x00, hello.len() as u8];
-                record.extend_from_slice(&hello);
-                let _ = s.write_all(&record).await;
-            }
-        });
-        addr
-    }
-
-    /// A server that sends a warning (`unrecognized_name`) before its
-    /// ServerHello: the warning was read as a refusal, and a server
-    /// accepting TLS 1.0 passed item 57.
-    #[tokio::test]
-    async fn a_warning_alert_before_the_server_hello_is_read_past() {
+    /// A fake server's answer to every hello: `before` (raw records), then
+    /// a ServerHello of AES128-SHA at the version `version` gives it (from
+    /// the version the hello asked for).
+    async fn fake_server(before: &'static [u8], version: fn([u8; 2]) -> [u8; 2]) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -608,16 +587,31 @@ mod tests {
                 let mut buf = [0u8; 4096];
                 let n = s.read(&mut buf).await.unwrap_or(0);
                 // The version the ClientHello offers (record 5 + handshake 4).
-                let asked = [buf[9.min(n)], buf[10.min(n)]];
-                let mut hello = vec![0x02, 0x00, 0x00, 0x26, asked[0], asked[1]];
+                let v = version([buf[9.min(n)], buf[10.min(n)]]);
+                let mut hello = vec![0x02, 0x00, 0x00, 0x26, v[0], v[1]];
                 hello.extend_from_slice(&[7u8; 32]);
                 hello.extend_from_slice(&[0x00, 0x00, 0x2f, 0x00]);
-                let mut out = vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70];
-                out.extend_from_slice(&[0x16, asked[0], asked[1], 0x00, hello.len() as u8]);
+                let mut out = before.to_vec();
+                out.extend_from_slice(&[0x16, v[0], v[1], 0x00, hello.len() as u8]);
                 out.extend_from_slice(&hello);
                 let _ = s.write_all(&out).await;
             }
         });
+        addr
+    }
+
+    /// Debian cannot serve SSLv3: a small fake server answers every hello
+    /// with a canned SSLv3 ServerHello.
+    async fn fake_sslv3_server() -> std::net::SocketAddr {
+        fake_server(&[], |_| [0x03, 0x00]).await
+    }
+
+    /// A server that sends a warning (`unrecognized_name`) before its
+    /// ServerHello: the warning was read as a refusal, and a server
+    /// accepting TLS 1.0 passed item 57.
+    #[tokio::test]
+    async fn a_warning_alert_before_the_server_hello_is_read_past() {
+        let addr = fake_server(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x01, 0x70], |asked| asked).await;
         let t = Duration::from_secs(3);
         assert_eq!(probe_version(addr, None, TlsVersion::Tls10, t).await.unwrap(), VersionAnswer::Accepted);
         assert_eq!(probe_version(addr, None, TlsVersion::Tls12, t).await.unwrap(), VersionAnswer::Accepted);

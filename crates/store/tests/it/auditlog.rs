@@ -11,6 +11,19 @@ fn ev(login: &str, action: Action) -> NewEvent {
     NewEvent::new(Actor { account_id: None, login: login.into() }, Origin::default(), action, Outcome::Success)
 }
 
+/// Five events of 800 days ago (past the retention), then three of `now`.
+async fn five_old_three_new(db: &crate::TestDb, now: OffsetDateTime) {
+    for i in 0..5 {
+        db.store
+            .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
+            .await
+            .unwrap();
+    }
+    for _ in 0..3 {
+        db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn keyset_pages_cover_every_event_once_across_equal_timestamps() {
     for db in each_backend().await {
@@ -54,13 +67,7 @@ async fn keyset_pages_cover_every_event_once_across_equal_timestamps() {
 async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
-        let old = now - Duration::days(800);
-        for i in 0..5 {
-            db.store.audit_record(old + Duration::minutes(i), ev("old", Action::SignInSuccess)).await.unwrap();
-        }
-        for _ in 0..3 {
-            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
-        }
+        five_old_three_new(&db, now).await;
         let cutoff = now - Duration::days(730);
         assert_eq!(db.store.purgeable(cutoff).await.unwrap(), Some((1, 5)), "{}", db.name);
         let ctx = crate::system_ctx(now);
@@ -307,15 +314,7 @@ async fn item_27_the_start_of_the_log_cut_with_its_anchor_moved_or_a_purge_s_arc
     use mamori_core::audit::ChainBreak;
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
-        for i in 0..5 {
-            db.store
-                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
-                .await
-                .unwrap();
-        }
-        for _ in 0..3 {
-            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
-        }
+        five_old_three_new(&db, now).await;
         // Never purged: the chain begins at the genesis.
         let cut = |through: i64| {
             format!("UPDATE audit_chain SET anchor_seq = {through}, anchor_hash = (SELECT hash FROM audit_event WHERE seq = {through}) WHERE id = 1")
@@ -327,15 +326,7 @@ async fn item_27_the_start_of_the_log_cut_with_its_anchor_moved_or_a_purge_s_arc
     }
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
-        for i in 0..5 {
-            db.store
-                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
-                .await
-                .unwrap();
-        }
-        for _ in 0..3 {
-            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
-        }
+        five_old_three_new(&db, now).await;
         let ctx = crate::system_ctx(now);
         db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", b"\x1f\x8b the events").await.unwrap();
         db.assert_chain(Verification::Intact { events: 4, head_seq: 9 }).await;
@@ -371,15 +362,7 @@ async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_in
     use sqlx::{Connection, Executor};
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
-        for i in 0..5 {
-            db.store
-                .audit_record(now - Duration::days(800) + Duration::minutes(i), ev("old", Action::SignInSuccess))
-                .await
-                .unwrap();
-        }
-        for _ in 0..3 {
-            db.store.audit_record(now, ev("new", Action::SignInSuccess)).await.unwrap();
-        }
+        five_old_three_new(&db, now).await;
         let ctx = crate::system_ctx(now);
         let Some(url) = db.pg_url.clone() else {
             // One writer at a time: the stale purge is refused all the same.
