@@ -127,7 +127,15 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     };
     let mut client = http::Fetcher::new(&given.host, ip, opts.timeout);
     let https = connects(SocketAddr::new(ip, given.https_port), opts.timeout).await;
-    let plain = client.get_plain(&format!("{}/", given.base(false))).await;
+    // No connection at all (refused, or dropped by a firewall) is nothing
+    // served; a connection taken is asked for a page. (The request's own
+    // time limit outruns its connect limit: a dropped connection read as
+    // unanswered.)
+    let plain = if connects(SocketAddr::new(ip, given.http_port), opts.timeout).await {
+        client.get_plain(&format!("{}/", given.base(false))).await
+    } else {
+        Err(http::NoAnswer::NotServed("no connection".into()))
+    };
     if !https && plain.is_err() {
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
@@ -644,14 +652,17 @@ fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetche
 /// any site frame the page (`*`, or a scheme alone such as `https:`).
 fn frame_ancestors(f: &Fetched) -> Option<bool> {
     let mut named = None;
-    for policy in headers(f, "content-security-policy") {
+    let policies: Vec<String> = headers(f, "content-security-policy").map(Cow::into_owned).collect();
+    // Policies joined in one header are separated by commas, each enforced.
+    for policy in policies.iter().flat_map(|p| p.split(',')) {
         for directive in policy.split(';') {
             let mut words = directive.split_ascii_whitespace();
             if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("frame-ancestors")) {
                 continue;
             }
             let sources: Vec<String> = words.map(str::to_ascii_lowercase).collect();
-            let open = sources.iter().any(|s| s == "*" || (s.ends_with(':') && !s.contains('/')));
+            let open =
+                sources.iter().any(|s| s == "*" || s.ends_with("://*") || (s.ends_with(':') && !s.contains('/')));
             named = Some(named.unwrap_or(false) || !open);
             break;
         }
@@ -1305,8 +1316,9 @@ fn is_listing(body: &str) -> bool {
         || b.contains("<title>directory listing for")
         || b.contains("<title>directory: /")
         || (b.contains("index of") && b.contains("parent directory"))
-        // IIS at a site's root (no parent to link), Node's serve-index.
-        || (b.contains("<pre>") && b.contains("&lt;dir&gt;"))
+        // IIS at a site's root (no parent to link; titled `host - /path`),
+        // Node's serve-index.
+        || (b.contains("<pre>") && b.contains("&lt;dir&gt;") && b.contains(" - /"))
         || b.contains("<title>listing directory /")
 }
 
@@ -1541,6 +1553,8 @@ mod tests {
         // Two policies: each is enforced, so the restrictive one holds.
         assert_eq!(with(&[(csp, "default-src 'self'"), (csp, "frame-ancestors 'none'")]), Verdict::Warn);
         assert_eq!(with(&[(csp, "frame-ancestors *"), (csp, "frame-ancestors 'self'")]), Verdict::Warn);
+        assert_eq!(with(&[xfo, (csp, "frame-ancestors https://*")]), Verdict::Fail);
+        assert_eq!(with(&[xfo, (csp, "frame-ancestors *, default-src 'self'")]), Verdict::Fail);
         assert_eq!(with(&[]), Verdict::Fail);
     }
 
@@ -1579,6 +1593,7 @@ mod tests {
         assert!(is_listing("<html><head><title>www.example - /</title></head><body><H1>www.example - /</H1><hr>\n<pre> 1/1/2024 10:00 AM &lt;dir&gt; <A HREF=\"/docs/\">docs</A></pre>"));
         assert!(is_listing("<title>listing directory /backup/</title>"));
         assert!(!is_listing("<pre>select * from t</pre>"));
+        assert!(!is_listing("<p>Use:</p><pre>cd &lt;dir&gt;</pre>"));
         // ASP.NET's error page on Japanese Windows.
         let page = "<h1>'/' アプリケーションでサーバー エラーが発生しました。</h1><b>例外の詳細:</b> System.Data.SqlClient.SqlException";
         assert!(error_sign(page).is_some());

@@ -825,7 +825,22 @@ async fn plain_http_that_takes_the_connection_and_gives_no_readable_answer_is_no
     })
     .await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    for (port, want) in [(silent, "error"), (folded, "error"), (closed, "pass")] {
+    // A port whose connections go unanswered, as behind a firewall that
+    // drops them: a listener that never accepts, its queue full.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let full = socket.listen(0).unwrap();
+    let dropped = full.local_addr().unwrap().port();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let connect = tokio::net::TcpStream::connect(("127.0.0.1", dropped));
+        if let Ok(Ok(c)) = tokio::time::timeout(std::time::Duration::from_millis(300), connect).await {
+            held.push(c);
+        }
+    }
+    let next = tokio::net::TcpStream::connect(("127.0.0.1", dropped));
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(1), next).await.is_err(), "the queue is full");
+    for (port, want) in [(silent, "error"), (folded, "error"), (closed, "pass"), (dropped, "pass")] {
         let (_, v) = scan_target(&pki, &n.url(), port).await;
         expect(&v, &[("https.redirect", want)]);
     }
