@@ -257,8 +257,8 @@ fn scannable(bytes: &[u8]) -> Result<bool, Refusal> {
 /// (`https://`, `\\server\share`, `file://server/`) brings macros or sends
 /// the reader's credentials.
 fn reaches_out(element: &str) -> bool {
+    let lower = element.to_ascii_lowercase();
     let value = |name: &str| {
-        let lower = element.to_ascii_lowercase();
         let at = lower.match_indices(name).find(|(i, _)| {
             element[..*i].ends_with(|c: char| c.is_whitespace())
                 && lower[i + name.len()..].trim_start().starts_with('=')
