@@ -140,34 +140,42 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
     let t = Target { url: given.base(https), given, ip, https };
-    let mut entry = client.get(&format!("{}/", t.url)).await;
-    if entry.is_err() && t.https {
+    // The entry page, as a browser reaches it: redirects on the same origin
+    // followed (`/` → `/portal/`), each answer on the way read too.
+    let entry_url = format!("{}{}", t.url, t.given.path);
+    let start = url::Url::parse(&entry_url).map_err(|_| TargetError::BadUrl(input.to_owned()))?;
+    let mut chain = client.follow(&entry_url).await;
+    if chain.is_err() && t.https && client.try_legacy(&entry_url).await.is_ok() {
         // rustls could not talk to it: an old server's suites or key.
-        if let Ok(e) = client.try_legacy(&format!("{}/", t.url)).await {
-            entry = Ok(e);
-        }
+        chain = client.follow(&entry_url).await;
     }
     let client = client;
+    let (entry, entry_at, via) = match chain.map(|mut hops| (hops.pop(), hops)) {
+        Ok((Some((at, last)), hops)) => (Ok(last), at, hops.into_iter().map(|(_, f)| f).collect()),
+        Ok((None, _)) => (Err("no answer".to_owned()), start, Vec::new()),
+        Err(e) => (Err(e), start, Vec::new()),
+    };
     let missing = client.get(&format!("{}/mamori-probe-{:016x}", t.url, rand::thread_rng().gen::<u64>())).await;
     // The sign-in page, when the entry page links to one.
-    let login_path = entry.as_ref().ok().and_then(|e| login_link(&e.body));
-    let login = match &login_path {
-        Some(path) => client.get(&format!("{}{path}", t.url)).await.ok(),
+    let login_url = entry.as_ref().ok().and_then(|e| login_link(&e.body, &entry_at));
+    let login = match &login_url {
+        Some(url) => client.get(url.as_str()).await.ok(),
         None => None,
     };
-    let pages: Vec<&Fetched> = entry.as_ref().ok().into_iter().chain(login.as_ref()).collect();
+    // Every answer read: the redirects on the way, the entry page, the sign-in page.
+    let pages: Vec<&Fetched> = via.iter().chain(entry.as_ref().ok()).chain(login.as_ref()).collect();
     let mut checks = vec![
         tls_versions(&t, opts).await,
         tls_certificate(&t, opts).await,
-        https_only(&t, &entry, &plain),
-        clickjacking(&entry, login.as_ref()),
-        disclosure(&entry, &missing),
-        cookies(&entry, login.as_ref()),
+        https_only(&t, &entry, &via, &plain),
+        clickjacking(&entry, &entry_at, login.as_ref()),
+        disclosure(&entry, &via, &missing),
+        cookies(&entry, &pages),
         session_in_url(&pages),
         credentials_in_url(&pages),
         exposed(&t, &client, &missing).await,
-        listing(&t, &client, &entry).await,
-        admin(&t, &client, &missing).await,
+        listing(&client, &entry, &entry_at).await,
+        admin(&t, &client).await,
         error_detail(&t, &client).await,
     ];
     let skip = [t.given.https_port, t.given.http_port];
@@ -175,10 +183,10 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     checks.push(password_field(&pages));
     checks.push(csrf_token(&pages));
     // The page that sets the session cookie, fetched afresh a few times.
-    let issuing = login_path.clone().unwrap_or_else(|| "/".to_owned());
+    let issuing = login_url.unwrap_or(entry_at);
     let mut fresh = Vec::new();
     for _ in 0..SESSION_SAMPLES {
-        if let Ok(f) = client.get(&format!("{}{issuing}", t.url)).await {
+        if let Ok(f) = client.get(issuing.as_str()).await {
             fresh.push(f);
         }
     }
@@ -192,7 +200,8 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
             );
         }
     }
-    Ok(TargetReport { target: t.url, checks })
+    let target = if t.given.path == "/" { t.url } else { format!("{}{}", t.url, t.given.path) };
+    Ok(TargetReport { target, checks })
 }
 
 /// Scans a server without a web interface (a system's `hosts`): only its
@@ -597,7 +606,12 @@ fn https_on_host(loc: &str, host: &str) -> bool {
 /// a page fails; a redirect to the same host over HTTPS, or no plain HTTP at
 /// all, passes. HSTS is advice the item does not ask for: missing or shorter
 /// than a year, it warns.
-fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetched, http::NoAnswer>) -> CheckResult {
+fn https_only(
+    t: &Target,
+    entry: &Result<Fetched, String>,
+    via: &[Fetched],
+    plain: &Result<Fetched, http::NoAnswer>,
+) -> CheckResult {
     const ID: CheckId = CheckId::HttpsRedirect;
     let host = t.given.url_host();
     let (plain_ok, plain_note) = match plain {
@@ -624,13 +638,22 @@ fn https_only(t: &Target, entry: &Result<Fetched, String>, plain: &Result<Fetche
         Ok(e) => e,
         Err(e) => return unreachable(ID, &[55], e),
     };
-    let hsts = header(entry, "strict-transport-security").unwrap_or_default();
-    let max_age: i64 = hsts
-        .split(';')
-        .find_map(|p| {
-            p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
+    // HSTS from any answer on the way to the entry page: a browser keeps the
+    // longest it was sent.
+    let max_age_of = |h: &str| -> i64 {
+        h.split(';')
+            .find_map(|p| {
+                p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
+            })
+            .unwrap_or(0)
+    };
+    let hsts = via
+        .iter()
+        .chain([entry])
+        .filter_map(|f| header(f, "strict-transport-security"))
+        .max_by_key(|h| max_age_of(h))
+        .unwrap_or_default();
+    let max_age = max_age_of(&hsts);
     let evidence = json!({ "plain_http": plain_note, "hsts": hsts, "hsts_max_age": max_age });
     match (plain_ok, max_age >= 31_536_000) {
         (false, _) => CheckResult::new(ID, &[55], Verdict::Fail, plain_note, evidence),
@@ -675,7 +698,7 @@ fn frame_ancestors(f: &Fetched) -> Option<bool> {
 /// the item names, so it warns; neither fails. A frame-ancestors that lets
 /// any site frame the page fails whatever X-Frame-Options says: browsers
 /// ignore X-Frame-Options where frame-ancestors is present (CSP Level 3).
-fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
+fn clickjacking(entry: &Result<Fetched, String>, entry_at: &url::Url, login: Option<&Fetched>) -> CheckResult {
     const ID: CheckId = CheckId::Clickjacking;
     let e = match entry {
         Ok(e) => e,
@@ -694,7 +717,11 @@ fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> Che
             (None, false) => Verdict::Fail,
         };
         worst = worst.max(verdict);
-        evidence.push(json!({ "page": page, "x-frame-options": xfo, "content-security-policy": csp }));
+        let mut line = json!({ "page": page, "x-frame-options": xfo, "content-security-policy": csp });
+        if page == "entry" {
+            line["path"] = json!(entry_at.path());
+        }
+        evidence.push(line);
     }
     let summary = match worst {
         Verdict::Pass => "X-Frame-Options sent",
@@ -709,19 +736,22 @@ fn clickjacking(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> Che
     CheckResult::new(ID, &[53], worst, summary, json!(evidence))
 }
 
-/// The first link that looks like a sign-in page, as a path on the same site.
-fn login_link(body: &str) -> Option<String> {
+/// The first link on the page at `at` that looks like a sign-in page, on
+/// the same origin, read relative to the page (`login.jsp` under
+/// `/shinsei/` is `/shinsei/login.jsp`).
+fn login_link(body: &str, at: &url::Url) -> Option<url::Url> {
     body.split("href=\"").skip(1).filter_map(|s| s.split('"').next()).find_map(|h| {
         let l = h.to_ascii_lowercase();
         let looks = ["login", "signin", "sign-in", "logon"].iter().any(|k| l.contains(k));
-        (looks && !h.contains("://") && !h.starts_with("//")).then(|| {
-            if h.starts_with('/') {
-                h.to_owned()
-            } else {
-                format!("/{h}")
-            }
-        })
+        looks.then(|| same_origin(at, h)).flatten()
     })
+}
+
+/// Link `href` on the page at `at`, resolved, when it stays on that origin.
+fn same_origin(at: &url::Url, href: &str) -> Option<url::Url> {
+    let mut u = at.join(href).ok()?;
+    u.set_fragment(None);
+    (u.origin() == at.origin()).then_some(u)
 }
 
 /// Checklist item 43: a session id in a link, a form action or a redirect.
@@ -790,8 +820,14 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
     }
 }
 
-/// Checklist items 35, 36: common administration interfaces reachable from here.
-async fn admin(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, String>) -> CheckResult {
+/// Checklist items 35, 36: common administration interfaces reachable from
+/// here. Redirects on the origin are followed (Django's `/admin/` goes to
+/// its sign-in page, WordPress's `/wp-admin/` to `/wp-login.php`): a
+/// sign-in page or a refusal at the end is reachable; a page without either,
+/// still under the path asked for, answers without authentication; one
+/// elsewhere (the front page) or the same as a path that does not exist
+/// answers nothing of its own.
+async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
     const ID: CheckId = CheckId::Admin;
     const PATHS: &[&str] = &[
         "/admin/",
@@ -803,23 +839,29 @@ async fn admin(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, Str
         "/admin.php",
         "/console/",
     ];
-    let baseline = missing.as_ref().ok().map(|m| shape(&m.body));
+    // What the server makes of a path it does not have, followed the same way.
+    let probe = format!("{}/mamori-probe-{:016x}/", t.url, rand::thread_rng().gen::<u64>());
+    let baseline = client.follow(&probe).await.ok().and_then(|mut hops| hops.pop());
+    let baseline = baseline.as_ref().map(|(at, f)| (at.path(), shape(&f.body)));
     let mut reachable = Vec::new();
     let mut open = Vec::new();
     let mut fetched = 0;
     for p in PATHS {
-        let Ok(f) = client.get(&format!("{}{p}", t.url)).await else { continue };
+        let Ok(Some((at, f))) = client.follow(&format!("{}{p}", t.url)).await.map(|mut hops| hops.pop()) else {
+            continue;
+        };
         fetched += 1;
-        let soft = baseline.as_deref() == Some(shape(&f.body).as_str());
+        let shown = if at.path() == *p { (*p).to_owned() } else { format!("{p} → {}", at.path()) };
+        let soft = baseline.as_ref().is_some_and(|(path, body)| *path == at.path() || *body == shape(&f.body));
+        let sign_in = inputs(&f.body).iter().any(|tag| attr(tag, "type").as_deref() == Some("password"));
+        // Under the path asked for (`/admin/` → `/admin/dashboard/`), or the
+        // same file without its slash.
+        let within = at.path().starts_with(p.trim_end_matches('/'));
         match f.status {
-            401 | 403 => reachable.push(format!("{p} ({})", f.status)),
-            200 if !soft => {
-                if inputs(&f.body).iter().any(|tag| attr(tag, "type").as_deref() == Some("password")) {
-                    reachable.push(format!("{p} (sign-in page)"));
-                } else {
-                    open.push((*p).to_owned());
-                }
-            }
+            401 | 403 => reachable.push(format!("{shown} ({})", f.status)),
+            200 if soft => {}
+            200 if sign_in => reachable.push(format!("{shown} (sign-in page)")),
+            200 if within => open.push(shown),
             _ => {}
         }
     }
@@ -936,7 +978,7 @@ fn version_in(s: &str) -> Option<String> {
     })
 }
 
-fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>) -> CheckResult {
+fn disclosure(entry: &Result<Fetched, String>, via: &[Fetched], missing: &Result<Fetched, String>) -> CheckResult {
     const ID: CheckId = CheckId::Disclosure;
     let e = match entry {
         Ok(e) => e,
@@ -954,7 +996,7 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
         "x-mod-pagespeed",
     ];
     for name in HEADERS.into_iter().chain(["via"]) {
-        for f in [Some(e), missing.as_ref().ok()].into_iter().flatten() {
+        for f in via.iter().chain([e]).chain(missing.as_ref().ok()) {
             if let Some(v) = header(f, name) {
                 // Via begins with the protocol's version (`1.1 proxy`): only
                 // a product's version after it counts.
@@ -981,16 +1023,17 @@ fn disclosure(entry: &Result<Fetched, String>, missing: &Result<Fetched, String>
 /// Item 44 「HTTPS通信で利用するCookieにはsecure属性を設定すること」: any cookie
 /// set without Secure fails, whatever it holds. HttpOnly and SameSite are
 /// good practice the item does not ask for: their absence warns, as advice.
-fn cookies(entry: &Result<Fetched, String>, login: Option<&Fetched>) -> CheckResult {
+/// Every answer read counts (`pages`: the redirects on the way to the entry
+/// page, the entry page, the sign-in page): a cookie set on a redirect is
+/// sent like any other.
+fn cookies(entry: &Result<Fetched, String>, pages: &[&Fetched]) -> CheckResult {
     const ID: CheckId = CheckId::Cookies;
-    let e = match entry {
-        Ok(e) => e,
-        Err(err) => return unreachable(ID, &[44], err),
-    };
+    if let Err(err) = entry {
+        return unreachable(ID, &[44], err);
+    }
     let mut worst = Verdict::Pass;
     let mut list = Vec::new();
-    let set_cookies: Vec<Cow<'_, str>> =
-        [Some(e), login].into_iter().flatten().flat_map(|f| headers(f, "set-cookie")).collect();
+    let set_cookies: Vec<Cow<'_, str>> = pages.iter().flat_map(|f| headers(f, "set-cookie")).collect();
     let mut insecure = Vec::new();
     for v in set_cookies {
         let name = v.split('=').next().unwrap_or("").trim().to_owned();
@@ -1322,14 +1365,16 @@ fn is_listing(body: &str) -> bool {
         || b.contains("<title>listing directory /")
 }
 
-/// Directories linked from the entry page (`href="/dir/"` or `href="dir/"`).
-fn linked_dirs(body: &str) -> Vec<String> {
-    let mut dirs: Vec<String> = body
+/// Directories linked from the entry page at `at` (`href="/dir/"`, or
+/// `href="dir/"` read relative to the page), on its origin.
+fn linked_dirs(body: &str, at: &url::Url) -> Vec<url::Url> {
+    let mut dirs: Vec<url::Url> = body
         .split("href=\"")
         .skip(1)
         .filter_map(|s| s.split('"').next())
-        .filter(|h| h.ends_with('/') && !h.contains("://") && !h.starts_with("//") && !h.contains(".."))
-        .map(|h| if h.starts_with('/') { h.to_owned() } else { format!("/{h}") })
+        .filter(|h| h.ends_with('/') && !h.contains(".."))
+        .filter_map(|h| same_origin(at, h))
+        .filter(|u| u.path() != at.path() && u.query().is_none())
         .collect();
     dirs.sort();
     dirs.dedup();
@@ -1337,7 +1382,7 @@ fn linked_dirs(body: &str) -> Vec<String> {
     dirs
 }
 
-async fn listing(t: &Target, client: &http::Fetcher, entry: &Result<Fetched, String>) -> CheckResult {
+async fn listing(client: &http::Fetcher, entry: &Result<Fetched, String>, at: &url::Url) -> CheckResult {
     const ID: CheckId = CheckId::Listing;
     let e = match entry {
         Ok(e) => e,
@@ -1345,12 +1390,12 @@ async fn listing(t: &Target, client: &http::Fetcher, entry: &Result<Fetched, Str
     };
     let mut found = Vec::new();
     if e.status == 200 && is_listing(&e.body) {
-        found.push("/".to_owned());
+        found.push(at.path().to_owned());
     }
-    for dir in linked_dirs(&e.body).into_iter().filter(|d| d != "/") {
-        if let Ok(f) = client.get(&format!("{}{dir}", t.url)).await {
+    for dir in linked_dirs(&e.body, at) {
+        if let Ok(f) = client.get(dir.as_str()).await {
             if f.status == 200 && is_listing(&f.body) {
-                found.push(dir);
+                found.push(dir.path().to_owned());
             }
         }
     }
@@ -1519,15 +1564,16 @@ mod tests {
             let entry = page(status, body.clone(), &headers);
             let login = page(200, login_body, &headers);
             let pages = [&entry, &login];
-            let _ = login_link(&body);
+            let at = url::Url::parse("https://example.lg.jp/shinsei/").unwrap();
+            let _ = (login_link(&body, &at), linked_dirs(&body, &at));
             for tag in inputs(&body) {
                 let _ = (attr(&tag, "type"), attr(&tag, "name"));
             }
             let _ = (version_in(&body), is_listing(&body));
             let ok = Ok(page(status, body.clone(), &headers));
-            let _ = clickjacking(&ok, Some(&login));
-            let _ = disclosure(&ok, &Ok(page(404, login.body.clone(), &headers)));
-            let _ = cookies(&ok, Some(&login));
+            let _ = clickjacking(&ok, &at, Some(&login));
+            let _ = disclosure(&ok, std::slice::from_ref(&login), &Ok(page(404, login.body.clone(), &headers)));
+            let _ = cookies(&ok, &pages);
             let _ = (session_in_url(&pages), credentials_in_url(&pages), password_field(&pages), csrf_token(&pages));
             let _ = session_id_strength(&pages, std::slice::from_ref(&login));
         }
@@ -1540,7 +1586,7 @@ mod tests {
     fn a_frame_ancestors_open_to_any_site_fails_whatever_x_frame_options_says() {
         let with = |h: &[(&'static str, &str)]| {
             let h: Vec<(&'static str, String)> = h.iter().map(|(n, v)| (*n, v.to_string())).collect();
-            clickjacking(&Ok(page(200, String::new(), &h)), None).verdict
+            clickjacking(&Ok(page(200, String::new(), &h)), &url::Url::parse("https://x/").unwrap(), None).verdict
         };
         let xfo = ("x-frame-options", "DENY");
         let csp = "content-security-policy";
@@ -1583,7 +1629,7 @@ mod tests {
     fn versions_in_other_headers_other_listings_and_japanese_error_pages_are_found() {
         let with = |h: (&'static str, &str)| {
             let f = || page(200, String::new(), &[(h.0, h.1.to_owned())]);
-            disclosure(&Ok(f()), &Ok(f())).verdict
+            disclosure(&Ok(f()), &[], &Ok(f())).verdict
         };
         assert_eq!(with(("via", "1.1 squid/3.5.20")), Verdict::Fail);
         assert_eq!(with(("via", "1.1 varnish, 1.1 proxy.example.lg.jp")), Verdict::Pass);
@@ -1613,10 +1659,10 @@ mod tests {
             headers.append("server", raw("Apache/2.4.57 (社内)"));
             Fetched { status: 200, headers, body: String::new() }
         };
-        let c = cookies(&Ok(fetched()), None);
+        let c = cookies(&Ok(fetched()), &[&fetched()]);
         assert_eq!(c.verdict, Verdict::Fail, "{c:?}");
         assert!(c.summary.contains("sid"), "{c:?}");
-        let d = disclosure(&Ok(fetched()), &Ok(fetched()));
+        let d = disclosure(&Ok(fetched()), &[], &Ok(fetched()));
         assert_eq!(d.verdict, Verdict::Fail, "{d:?}");
         assert!(d.summary.contains("2.4.57"), "{d:?}");
     }
@@ -1679,9 +1725,17 @@ mod tests {
         assert!(is_listing("<html><head><title>Index of /files/</title></head><body><h1>Index of /files/</h1>"));
         assert!(is_listing("<H1>Index of /x</H1><a href=\"/\">Parent Directory</a>"));
         assert!(!is_listing("<title>Welcome</title>"));
-        assert_eq!(
-            linked_dirs("<a href=\"docs/\">d</a><a href=\"/img/\">i</a><a href=\"https://x/y/\">"),
-            ["/docs/", "/img/"]
-        );
+        let dirs = |at: &str, body: &str| -> Vec<String> {
+            linked_dirs(body, &url::Url::parse(at).unwrap()).iter().map(|u| u.path().to_owned()).collect()
+        };
+        let body = "<a href=\"docs/\">d</a><a href=\"/img/\">i</a><a href=\"https://x/y/\"><a href=\"//x/z/\">";
+        assert_eq!(dirs("https://w/", body), ["/docs/", "/img/"]);
+        // Read relative to the entry page, which is not a directory of its own.
+        assert_eq!(dirs("https://w/shinsei/", body), ["/img/", "/shinsei/docs/"]);
+        assert_eq!(dirs("https://w/shinsei/", "<a href=\"./\">"), Vec::<String>::new());
+        let login = |at: &str, body: &str| login_link(body, &url::Url::parse(at).unwrap()).map(|u| u.to_string());
+        assert_eq!(login("https://w/shinsei/", "<a href=\"login.jsp\">"), Some("https://w/shinsei/login.jsp".into()));
+        assert_eq!(login("https://w/shinsei/", "<a href=\"https://idp.example/login\">"), None);
+        assert_eq!(login("https://w:8443/", "<a href=\"//w/login\">"), None, "another port is another origin");
     }
 }

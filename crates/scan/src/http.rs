@@ -1,4 +1,5 @@
-//! HTTP for the checks: no redirects followed, no proxy, any certificate
+//! HTTP for the checks: redirects followed only within a page's origin
+//! and only where a check asks ([`Fetcher::follow`]), no proxy, any certificate
 //! accepted (the certificate is `tls.certificate`'s business), short
 //! timeouts, the host pinned to the address the scan resolved, and bodies
 //! read only up to [`MAX_BODY`].
@@ -20,6 +21,9 @@ pub const USER_AGENT: &str = "mamori-scan (security requirements verification)";
 
 /// The most of a body a check reads; the rest is never received.
 pub const MAX_BODY: usize = 256 * 1024;
+
+/// The most redirects [`Fetcher::follow`] takes from one page.
+pub const MAX_REDIRECTS: usize = 5;
 
 pub struct Fetched {
     pub status: u16,
@@ -148,6 +152,34 @@ impl Fetcher {
             Err(e) => return Err(e.to_string()),
         };
         Ok(read(r).await)
+    }
+
+    /// [`Fetcher::get`] of `url`, then of each redirect's target while it
+    /// stays on the same origin (scheme, host and port: the pinned address,
+    /// never another server), up to [`MAX_REDIRECTS`] and never twice the
+    /// same URL: every answer in order with its URL, the last the page a
+    /// browser would show (or the redirect that leaves the origin). A hop
+    /// that cannot be fetched is an error: the page is not known.
+    pub async fn follow(&self, url: &str) -> Result<Vec<(url::Url, Fetched)>, String> {
+        let mut at = url::Url::parse(url).map_err(|e| e.to_string())?;
+        let mut hops: Vec<(url::Url, Fetched)> = Vec::new();
+        loop {
+            let f = self.get(at.as_str()).await?;
+            let next = matches!(f.status, 301 | 302 | 303 | 307 | 308)
+                .then(|| f.headers.get("location"))
+                .flatten()
+                .and_then(|l| at.join(&String::from_utf8_lossy(l.as_bytes())).ok())
+                .map(|mut n| {
+                    n.set_fragment(None);
+                    n
+                })
+                .filter(|n| n.origin() == at.origin() && n != &at && !hops.iter().any(|(u, _)| u == n));
+            hops.push((at, f));
+            match next {
+                Some(n) if hops.len() <= MAX_REDIRECTS => at = n,
+                _ => return Ok(hops),
+            }
+        }
     }
 
     /// [`Fetcher::get`] of a plain-HTTP URL, telling a connection never

@@ -4,7 +4,8 @@
 //!
 //! Safety: only the target given is contacted, at the one address it
 //! resolved to when the scan began, and only where the [`TargetPolicy`]
-//! allows; redirects are never followed; every connect and read has a
+//! allows; redirects are followed only within a page's origin (the entry
+//! page, the administration paths); every connect and read has a
 //! timeout and every scan a deadline; bodies are read up to a cap; requests
 //! carry a clear User-Agent.
 

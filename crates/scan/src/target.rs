@@ -151,6 +151,10 @@ pub struct Given {
     pub http_port: u16,
     /// `http://` was given: the person's address is plain HTTP.
     pub plain: bool,
+    /// The page the person named (path and query), `/` when none: the
+    /// system's entry page (`https://host/shinsei/` is a system of its own
+    /// beside the host's other pages).
+    pub path: String,
 }
 
 impl Given {
@@ -173,9 +177,13 @@ impl Given {
         if host.is_empty() {
             return Err(bad());
         }
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
         match url.scheme() {
-            "https" => Ok(Given { host, https_port: url.port().unwrap_or(443), http_port, plain: false }),
-            "http" => Ok(Given { host, https_port: 443, http_port: url.port().unwrap_or(80), plain: true }),
+            "https" => Ok(Given { host, https_port: url.port().unwrap_or(443), http_port, plain: false, path }),
+            "http" => Ok(Given { host, https_port: 443, http_port: url.port().unwrap_or(80), plain: true, path }),
             _ => Err(bad()),
         }
     }
@@ -255,6 +263,7 @@ mod tests {
         ) {
             if let Ok(g) = Given::parse(&text, port) {
                 proptest::prop_assert!(!g.host.is_empty());
+                proptest::prop_assert!(g.path.starts_with('/'));
             }
         }
     }
@@ -264,16 +273,19 @@ mod tests {
         let g = |s| Given::parse(s, 80).unwrap();
         assert_eq!(
             g("https://127.0.0.1:8443/path"),
-            Given { host: "127.0.0.1".into(), https_port: 8443, http_port: 80, plain: false }
+            Given { host: "127.0.0.1".into(), https_port: 8443, http_port: 80, plain: false, path: "/path".into() }
         );
         assert_eq!(
             g("http://127.0.0.1:8080/"),
-            Given { host: "127.0.0.1".into(), https_port: 443, http_port: 8080, plain: true }
+            Given { host: "127.0.0.1".into(), https_port: 443, http_port: 8080, plain: true, path: "/".into() }
         );
         assert_eq!(
             g("www.example.lg.jp"),
-            Given { host: "www.example.lg.jp".into(), https_port: 443, http_port: 80, plain: false }
+            Given { host: "www.example.lg.jp".into(), https_port: 443, http_port: 80, plain: false, path: "/".into() }
         );
+        // The page named is kept, with its query: a system under a path is
+        // judged on its own page, not on the host's front page.
+        assert_eq!(g("https://host.example/shinsei/index.jsp?lang=ja#top").path, "/shinsei/index.jsp?lang=ja");
         assert_eq!(g("[::1]:8443").host, "::1");
         assert_eq!(g("[::1]:8443").base(true), "https://[::1]:8443");
         assert_eq!(g("https://例え.jp/").host, "xn--r8jz45g.jp");

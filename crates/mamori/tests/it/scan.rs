@@ -760,6 +760,54 @@ async fn item_53_x_frame_options_passes_csp_frame_ancestors_alone_warns_and_neit
     }
 }
 
+/// A browser shown `/` that redirects to `/portal/` sees the portal, and a
+/// system at `https://host/portal/` is that page, not the host's front
+/// page: the scanner judged the 302 (which carried X-Frame-Options and a
+/// Secure cookie) and passed items 53 and 44 for a portal sending neither.
+/// Django's `/admin/` redirects to its sign-in page: a redirect was read as
+/// "nothing there". A path that redirects home, as every unknown path does
+/// here, is nothing of its own; a redirect off the origin is not followed.
+#[tokio::test]
+async fn an_entry_page_behind_a_redirect_a_system_under_a_path_and_an_admin_sign_in_behind_a_redirect_are_judged_as_a_browser_reaches_them(
+) {
+    let pki = Pki::new();
+    // nginx: a location with add_header of its own drops the server's.
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} {MODERN} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www;
+           server_tokens off;
+           add_header X-Frame-Options DENY always;
+           add_header Set-Cookie \"theme=dark; Secure; HttpOnly; SameSite=Lax; Path=/\" always;
+           location = / {{ return 302 /portal/; }}
+           location /portal/ {{ add_header Set-Cookie \"JSESSIONID=0a1b2c3d4e5f; Path=/portal/\" always; }}
+           location /good/ {{ }}
+           location /admin/ {{ return 302 /admin/login/?next=/admin/; }}
+           location /admin/login/ {{ }}
+           location /console/ {{ return 302 https://idp.example/console; }}
+           location / {{ return 302 /; }} }}",
+        tls(&pki, "good")
+    );
+    let sign_in: &[u8] = b"<form method=\"post\"><input type=\"password\" name=\"password\"></form>";
+    let files: &[(&str, &[u8])] =
+        &[("portal/index.html", PAGE), ("good/index.html", PAGE), ("admin/login/index.html", sign_in)];
+    let Some(n) = Nginx::start(&conf, files).await else { return };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("https://localhost:{}", n.https_port);
+    for target in [format!("{base}/"), format!("{base}/portal/")] {
+        let (_, v) = scan_target(&pki, &target, closed).await;
+        expect(&v, &[("headers.clickjacking", "fail"), ("cookies.attributes", "fail"), ("paths.admin", "warn")]);
+        let checks = &v["targets"][0]["checks"];
+        assert_eq!(checks[3]["evidence"][0]["path"], "/portal/", "{target}: {checks}");
+        assert!(checks[5]["summary"].as_str().unwrap().contains("JSESSIONID"), "{}", checks[5]);
+        let admin = checks[10]["summary"].as_str().unwrap();
+        assert!(admin.contains("/admin/ → /admin/login/ (sign-in page)"), "{admin}");
+        assert!(!admin.contains("/console/") && !admin.contains("/wp-admin/"), "nothing of its own: {admin}");
+    }
+    // The page named is the one judged, and the report says which.
+    let (_, v) = scan_target(&pki, &format!("{base}/good/"), closed).await;
+    expect(&v, &[("headers.clickjacking", "pass"), ("cookies.attributes", "pass")]);
+    assert_eq!(v["targets"][0]["target"], format!("{base}/good/"));
+}
+
 /// A server whose TLS 1.2 probe goes unanswered (a middlebox, a server
 /// overloaded for that moment) while TLS 1.3 answers: the broken suites
 /// TLS 1.2 would have been probed for went unprobed, uncounted, and item 57
