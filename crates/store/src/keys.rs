@@ -87,6 +87,8 @@ impl Store {
             let mut tx = self.begin().await?;
             with_conn!(tx, c => sqlx::query("UPDATE data_key SET sealing = 0 WHERE sealing <> 0").execute(c).await?.rows_affected());
             tx.commit().await?;
+            // The plain text the sealing replaced is not left in freed pages.
+            self.clear_freed().await?;
         }
         Ok(())
     }

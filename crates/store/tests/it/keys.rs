@@ -125,7 +125,7 @@ async fn sealed_values_are_unreadable_raw_read_back_survive_a_rotation_and_a_wro
 
 /// What was stored before encryption at rest is sealed at the next start.
 #[tokio::test]
-async fn values_stored_before_encryption_are_sealed_at_the_next_start() {
+async fn values_stored_before_encryption_are_sealed_at_the_next_start_and_no_plain_copy_is_left_in_sqlite_s_files() {
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
         let org = db.store.create_organisation_audited(&ctx, "情報政策課", OrgKind::Department, "x").await.unwrap();
@@ -141,6 +141,15 @@ async fn values_stored_before_encryption_are_sealed_at_the_next_start() {
         assert!(!raw(&again).await.contains("03-1234-5678"), "{}", db.name);
         let contact = again.organisations().await.unwrap().into_iter().find(|o| o.id == org).unwrap().contact;
         assert_eq!(contact, "03-1234-5678", "{}", db.name);
+        if let mamori_store::DatabaseLocation::SqliteFile(path) = &db.location {
+            // Nor in SQLite's files: not in a page the sealing freed, not in
+            // the write-ahead log (both kept as they were before).
+            let mut files = vec![std::fs::read(path).unwrap()];
+            files.extend(std::fs::read(format!("{}-wal", path.display())).ok());
+            for bytes in files {
+                assert!(!bytes.windows(12).any(|w| w == b"03-1234-5678"), "the plain text is left in the file");
+            }
+        }
         again.close().await;
         db.cleanup().await;
     }
