@@ -29,6 +29,12 @@ pub const COLUMNS: [&str; 13] = [
     "回答者",
 ];
 
+/// A column after the document's own, for the office's attention: what the
+/// other cells say only between them (a plan past its date, an answer the
+/// scan contradicts). Kept out of [`COLUMNS`], so a workbook or file made
+/// before it was added reads back the same.
+pub const NOTE_COLUMN: &str = "注意";
+
 /// The document's word for an answer's status (the workbook's drop-down).
 pub fn status_word(s: AnswerStatus) -> &'static str {
     match s {
@@ -207,6 +213,21 @@ impl ReportRow {
         s
     }
 
+    /// Answered 対応済 while the scan says the server fails its checks.
+    pub fn contradicted(&self) -> bool {
+        self.not_applicable.is_none()
+            && self.answer.as_ref().is_some_and(|a| a.status == AnswerStatus::Done)
+            && self.auto.as_ref().is_some_and(|a| a.verdict == Verdict::Fail)
+    }
+
+    /// The [`NOTE_COLUMN`] cell: 期限超過 (a plan past its date), 自動確認と矛盾
+    /// (answered 対応済, the scan says 不適合), both, or nothing.
+    pub fn note(&self) -> String {
+        let overdue = self.not_applicable.is_none() && self.answer.as_ref().is_some_and(|a| a.overdue);
+        let notes = [(overdue, "期限超過"), (self.contradicted(), "自動確認と矛盾")];
+        notes.iter().filter(|(on, _)| *on).map(|(_, w)| *w).collect::<Vec<_>>().join("・")
+    }
+
     /// The 予定日 cell.
     pub fn planned_text(&self) -> String {
         self.answer.as_ref().and_then(|a| a.planned).map(|d| d.to_string()).unwrap_or_default()
@@ -257,6 +278,8 @@ pub struct Tally {
     pub returned: usize,
     pub pending: usize,
     pub overdue: usize,
+    /// Answered 対応済 while the scan says 不適合 ([`ReportRow::contradicted`]).
+    pub contradicted: usize,
 }
 
 impl Tally {
@@ -265,6 +288,7 @@ impl Tally {
         if r.not_applicable.is_some() {
             return;
         }
+        self.contradicted += usize::from(r.contradicted());
         self.applicable += 1;
         let Some(a) = &r.answer else {
             self.unanswered += 1;
@@ -282,7 +306,7 @@ impl Tally {
     }
 
     /// The summary's column names, in the order of [`Tally::figures`].
-    pub const HEADERS: [&'static str; 12] = [
+    pub const HEADERS: [&'static str; 13] = [
         "区分",
         "項目数",
         "適用",
@@ -295,10 +319,11 @@ impl Tally {
         "差戻し",
         "審査待ち",
         "期限超過",
+        "自動確認と矛盾",
     ];
 
     /// The counts, in the order of [`Tally::HEADERS`] after the name.
-    pub fn figures(&self) -> [usize; 11] {
+    pub fn figures(&self) -> [usize; 12] {
         let s = self.by_status;
         [
             self.total,
@@ -312,6 +337,7 @@ impl Tally {
             self.returned,
             self.pending,
             self.overdue,
+            self.contradicted,
         ]
     }
 }
@@ -389,7 +415,7 @@ mod tests {
     #[test]
     fn tallies_count_by_major_item_and_in_total() {
         use AnswerStatus::*;
-        let r = ChecklistReport {
+        let mut r = ChecklistReport {
             system: SystemHeading {
                 id: 1,
                 name: "s".into(),
@@ -411,13 +437,23 @@ mod tests {
                 row(2, "A", Some("web only"), None),
                 row(3, "B", None, Some((NotDone, Review::Returned))),
                 row(4, "B", None, None),
+                row(5, "B", None, Some((Done, Review::Approved))),
+                row(6, "B", None, Some((Partial, Review::Pending))),
             ],
         };
+        let fail = ReportAuto { verdict: Verdict::Fail, points: vec![] };
+        // Answered 対応済 and approved, the scan says 不適合: counted apart,
+        // and said in the row. A partial answer the scan fails is no news.
+        r.rows[4].auto = Some(fail.clone());
+        r.rows[5].auto = Some(fail);
         let t = r.tallies();
         assert_eq!(t.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["A", "B", "合計"]);
-        assert_eq!(t[0].figures(), [2, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0]);
-        assert_eq!(t[1].figures(), [2, 2, 0, 0, 1, 0, 1, 0, 1, 0, 1]);
-        assert_eq!(t[2].figures(), [4, 3, 1, 0, 1, 0, 1, 1, 1, 0, 1]);
+        assert_eq!(t[0].figures(), [2, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(t[1].figures(), [4, 4, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(t[2].figures(), [6, 5, 2, 1, 1, 0, 1, 2, 1, 1, 1, 1]);
+        assert_eq!(Tally::HEADERS.len(), t[2].figures().len() + 1);
+        let notes: Vec<String> = r.rows.iter().map(ReportRow::note).collect();
+        assert_eq!(notes, ["", "", "期限超過", "", "自動確認と矛盾", ""]);
         assert_eq!(r.rows[1].cells(None)[4], "適用外");
         assert_eq!(r.rows[1].cells(None)[7], "web only");
         assert_eq!(r.rows[3].cells(None)[4], "未回答");

@@ -12,7 +12,7 @@
 
 use crate::export::{csv_record, encode, within_cell, CsvEncoding};
 use mamori_core::checklist::{AnswerStatus, Review};
-use mamori_core::report::{status_word, ChecklistReport, Tally, COLUMNS};
+use mamori_core::report::{status_word, ChecklistReport, Tally, COLUMNS, NOTE_COLUMN};
 use mamori_core::verification::Verdict;
 use rust_xlsxwriter::{
     Color, DataValidation, Format, FormatAlign, FormatBorder, ProtectionOptions, Workbook, Worksheet, XlsxError,
@@ -36,7 +36,8 @@ pub const ANSWER_COLUMNS: std::ops::RangeInclusive<u16> = 4..=7;
 
 /// Widths in characters: together about one A4 landscape page wide at the
 /// scale Excel picks to fit the width.
-const WIDTHS: [f64; 13] = [4.5, 10.0, 12.0, 42.0, 9.0, 30.0, 11.0, 18.0, 22.0, 14.0, 8.0, 20.0, 16.0];
+/// The widths of [`COLUMNS`] and then [`NOTE_COLUMN`].
+const WIDTHS: [f64; 14] = [4.5, 10.0, 12.0, 42.0, 9.0, 30.0, 11.0, 18.0, 22.0, 14.0, 8.0, 20.0, 16.0, 14.0];
 
 /// Which copy of the workbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +102,8 @@ struct Formats {
     status: Vec<Format>,
     review: Vec<Format>,
     verdict: Vec<Format>,
+    /// A [`NOTE_COLUMN`] cell that says something.
+    note: Format,
 }
 
 impl Formats {
@@ -119,6 +122,7 @@ impl Formats {
             status: statuses.map(|s| fill(&answer, status_fill(s))).collect(),
             review: Review::ALL.iter().map(|r| fill(&cell, review_fill(*r))).collect(),
             verdict: VERDICTS.iter().map(|v| fill(&cell, verdict_fill(*v))).collect(),
+            note: fill(&cell, colour::NOT_DONE),
             cell,
             answer,
         }
@@ -187,7 +191,7 @@ fn checklist_sheet(
         ws.merge_range(i as u32, 1, i as u32, 3, &value, &Format::new())?;
     }
     let head = heading_row(report);
-    for (c, column) in COLUMNS.iter().enumerate() {
+    for (c, column) in COLUMNS.iter().chain([&NOTE_COLUMN]).enumerate() {
         ws.write_string_with_format(head, c as u16, *column, &f.heading)?;
     }
     for (c, w) in WIDTHS.iter().enumerate() {
@@ -197,11 +201,14 @@ fn checklist_sheet(
         let row = head + 1 + i as u32;
         let cells = r.cells(report.scanned_at);
         if r.not_applicable.is_some() {
-            for (c, text) in cells.iter().enumerate() {
+            for (c, text) in cells.iter().chain([&String::new()]).enumerate() {
                 ws.write_string_with_format(row, c as u16, within_cell(text), &f.grey)?;
             }
             continue;
         }
+        let note = r.note();
+        let note_format = if note.is_empty() { &f.cell } else { &f.note };
+        ws.write_string_with_format(row, COLUMNS.len() as u16, &note, note_format)?;
         let a = r.answer.as_ref();
         for (c, text) in cells.iter().enumerate() {
             let c = c as u16;
@@ -321,7 +328,8 @@ pub fn all_xlsx(reports: &[ChecklistReport]) -> Result<Vec<u8>, XlsxError> {
     summary.set_column_width(2, 14.0)?;
     summary.set_column_width(3, 20.0)?;
     summary.set_freeze_panes(1, 2)?;
-    summary.autofilter(0, 0, reports.len() as u32, (SYSTEM_COLUMNS.len() + 10) as u16)?;
+    let figures = Tally::HEADERS.len() - 1;
+    summary.autofilter(0, 0, reports.len() as u32, (SYSTEM_COLUMNS.len() + figures - 1) as u16)?;
     summary.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
     summary.set_repeat_rows(0, 0)?;
     let majors = wb.add_worksheet();
@@ -342,7 +350,7 @@ pub fn all_xlsx(reports: &[ChecklistReport]) -> Result<Vec<u8>, XlsxError> {
     majors.set_column_width(1, 28.0)?;
     majors.set_column_width(7, 28.0)?;
     majors.set_freeze_panes(1, 2)?;
-    majors.autofilter(0, 0, row.saturating_sub(1), (SYSTEM_COLUMNS.len() + 11) as u16)?;
+    majors.autofilter(0, 0, row.saturating_sub(1), (SYSTEM_COLUMNS.len() + figures) as u16)?;
     for r in reports {
         checklist_sheet(wb.add_worksheet(), &sheet_name(r.system.id, &r.system.name), r, Copy::Filled, &f)?;
     }
@@ -372,15 +380,14 @@ pub struct Unencodable {
 /// a character it cannot hold is refused, not replaced: the places are
 /// returned, and no bytes.
 pub fn csv(report: &ChecklistReport, enc: CsvEncoding) -> Result<Vec<u8>, Vec<Unencodable>> {
-    let mut text = csv_record(&COLUMNS.map(String::from));
-    text.push_str("\r\n");
+    let mut text = csv_heading();
     let mut missing = Vec::new();
     for r in &report.rows {
-        let cells = r.cells(report.scanned_at);
+        let cells = csv_cells(report, r);
         if enc == CsvEncoding::ShiftJis {
             for (c, cell) in cells.iter().enumerate() {
                 for ch in crate::export::unencodable(cell) {
-                    missing.push(Unencodable { ch, number: r.number, column: COLUMNS[c] });
+                    missing.push(Unencodable { ch, number: r.number, column: COLUMNS.get(c).unwrap_or(&NOTE_COLUMN) });
                 }
             }
         }
@@ -393,14 +400,26 @@ pub fn csv(report: &ChecklistReport, enc: CsvEncoding) -> Result<Vec<u8>, Vec<Un
     Ok(encode(&text, enc))
 }
 
+/// The CSV's first line: [`COLUMNS`], then [`NOTE_COLUMN`].
+fn csv_heading() -> String {
+    let names: Vec<String> = COLUMNS.iter().chain([&NOTE_COLUMN]).map(|c| (*c).to_owned()).collect();
+    csv_record(&names) + "\r\n"
+}
+
+/// A requirement's CSV line: its cells, then its note.
+fn csv_cells(report: &ChecklistReport, r: &mamori_core::report::ReportRow) -> Vec<String> {
+    let mut cells = r.cells(report.scanned_at).to_vec();
+    cells.push(r.note());
+    cells
+}
+
 /// The CSV in Shift_JIS, with each character it cannot hold replaced by
 /// 〓 (the geta mark, the customary stand-in), when the person chose that
 /// after seeing the list.
 pub fn csv_substituted(report: &ChecklistReport) -> Vec<u8> {
-    let mut text = csv_record(&COLUMNS.map(String::from));
-    text.push_str("\r\n");
+    let mut text = csv_heading();
     for r in &report.rows {
-        let cells = r.cells(report.scanned_at).map(|c| crate::export::substitute(&c, '〓'));
+        let cells: Vec<String> = csv_cells(report, r).iter().map(|c| crate::export::substitute(c, '〓')).collect();
         text.push_str(&csv_record(&cells));
         text.push_str("\r\n");
     }
@@ -516,7 +535,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_workbook_has_the_header_block_every_column_colours_and_print_settings() {
-        let r = sample();
+        let mut r = sample();
+        r.rows[1].answer.as_mut().unwrap().overdue = true;
         let bytes = xlsx(&r, Copy::Filled).unwrap();
         let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
         assert_eq!(book.sheet_names(), [SHEET, SUMMARY_SHEET, META_SHEET]);
@@ -541,6 +561,8 @@ pub(crate) mod tests {
         );
         let head = heading_row(&r);
         assert_eq!((0..13).map(|c| at(head, c)).collect::<Vec<_>>(), COLUMNS);
+        assert_eq!(at(head, 13), NOTE_COLUMN);
+        assert_eq!((at(head + 1, 13), at(head + 2, 13)), (String::new(), "期限超過".to_owned()));
         let first: Vec<String> = (0..13).map(|c| at(head + 1, c)).collect();
         assert_eq!(
             first,
@@ -574,6 +596,7 @@ pub(crate) mod tests {
         assert_eq!(cell('K', head + 1).fill.as_deref(), Some("E2EFDA"), "承認 green");
         assert_eq!(cell('K', head + 2).fill.as_deref(), Some("FCE4D6"), "差戻し red");
         assert_eq!(cell('J', head + 1).fill.as_deref(), Some("E2EFDA"), "自動確認 適合");
+        assert_eq!(cell('N', head + 2).fill.as_deref(), Some("FCE4D6"), "期限超過 red");
         for col in 'A'..='L' {
             let grey = cell(col, head + 3);
             assert_eq!((grey.fill.as_deref(), grey.font.as_deref()), (Some("EDEDED"), Some("595959")), "{col}");
@@ -612,8 +635,8 @@ pub(crate) mod tests {
         let summary = book.worksheet_range(SUMMARY_SHEET).unwrap();
         assert_eq!(text(summary.get_value((2, 0))), "合計");
         assert_eq!(
-            (1..12).map(|c| text(summary.get_value((2, c)))).collect::<Vec<_>>(),
-            ["4", "3", "1", "1", "0", "0", "1", "1", "1", "0", "0"]
+            (1..13).map(|c| text(summary.get_value((2, c)))).collect::<Vec<_>>(),
+            ["4", "3", "1", "1", "0", "0", "1", "1", "1", "0", "1", "0"]
         );
     }
 
@@ -669,13 +692,23 @@ pub(crate) mod tests {
         assert_eq!(&utf8[..3], [0xEF, 0xBB, 0xBF]);
         let text = std::str::from_utf8(&utf8[3..]).unwrap();
         let lines: Vec<&str> = text.split("\r\n").collect();
-        assert_eq!(lines[0], COLUMNS.join(","));
+        assert_eq!(lines[0], format!("{},注意", COLUMNS.join(",")));
         assert!(
             lines[1].starts_with("1,1 アクセス制御,(1) 認証,要件 1 の内容,対応済,'=SUM(A1) 多要素認証を導入,"),
             "{}",
             lines[1]
         );
         assert_eq!(lines.len(), 6, "header, four rows, and the empty rest after the last CRLF");
+        assert!(lines[1].ends_with(",ベンダーA (構築事業者),"), "nothing to note: {}", lines[1]);
+        // A plan past its date and an answer the scan contradicts are said
+        // in the row, not only counted in the summary.
+        let mut noted = sample();
+        noted.rows[0].auto = Some(ReportAuto { verdict: Verdict::Fail, points: vec![] });
+        noted.rows[1].answer.as_mut().unwrap().overdue = true;
+        let noted = String::from_utf8(csv(&noted, CsvEncoding::Utf8Bom).unwrap()[3..].to_vec()).unwrap();
+        let noted: Vec<&str> = noted.split("\r\n").collect();
+        assert!(noted[1].ends_with(",自動確認と矛盾"), "{}", noted[1]);
+        assert!(noted[2].ends_with(",期限超過"), "{}", noted[2]);
         let sjis = csv(&r, CsvEncoding::ShiftJis).unwrap();
         let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis);
         assert!(!bad);

@@ -112,6 +112,11 @@ async fn the_filled_checklist_downloads_as_the_wards_workbook_with_every_column(
             (at(row_of(4), 4), at(row_of(4), 6), at(row_of(4), 10), at(row_of(4), 11)),
             ("未対応".into(), "2020-01-31".into(), "差戻し".into(), "予定日が過ぎています".into())
         );
+        // The plan past its date is said in its row, beside the document's columns.
+        assert_eq!(
+            (at(head, 13), at(row_of(4), 13), at(row_of(2), 13)),
+            ("注意".into(), "期限超過".into(), String::new())
+        );
         assert_eq!((at(row_of(7), 4), at(row_of(7), 7)), ("対象外".into(), "共有端末を使わない".into()));
         // Not a web system: No.31 does not apply, by its condition; No.13
         // applies by the officer's decision.
@@ -136,8 +141,12 @@ async fn csv_comes_in_utf8_and_shift_jis_and_names_what_shift_jis_cannot_hold() 
         assert_eq!(&utf8[..3], [0xEF, 0xBB, 0xBF]);
         let text = std::str::from_utf8(&utf8[3..]).unwrap();
         assert!(text.starts_with(
-            "No,大項目,中項目,内容,対応状況,対応内容,予定日,理由,証跡,自動確認,審査,審査コメント,回答者\r\n"
+            "No,大項目,中項目,内容,対応状況,対応内容,予定日,理由,証跡,自動確認,審査,審査コメント,回答者,注意\r\n"
         ));
+        // No.4's record from its date on (its text has line breaks in it).
+        let no4 = &text[text.find(",未対応,,2020-01-31,").unwrap()..];
+        let no4 = &no4[..no4.find("\r\n").unwrap()];
+        assert!(no4.ends_with(",予定日が過ぎています,ベンダーA (構築事業者),期限超過"), "{no4}");
         assert!(text.contains(",対応済,\"'=HYPERLINK(\"\"x\"\") 𠮷田が管理\","), "formula neutralised: {text}");
 
         // 𠮷 has no Shift_JIS form: a page says where it stands, no file.

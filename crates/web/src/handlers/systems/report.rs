@@ -33,8 +33,8 @@ struct PrintPage {
     header: Vec<(&'static str, String)>,
     columns: [&'static str; 13],
     rows: Vec<PrintRow>,
-    tally_headers: [&'static str; 12],
-    tallies: Vec<(String, [usize; 11])>,
+    tally_headers: [&'static str; 13],
+    tallies: Vec<(String, [usize; 12])>,
     inline_css: Option<&'static str>,
     back: Option<String>,
 }
