@@ -4,6 +4,16 @@
 
 use crate::{checklist, Op, Refused};
 use mamori_files::evidence::{self, Clamd, Kind, ScanResult};
+use std::time::Duration;
+
+/// clamd, and how long its verdict may take: less than what is left of the
+/// request's time, so that a clamd that hangs is refused with a message
+/// and a log line, not cut off with the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Scanner<'a> {
+    pub clamd: &'a Clamd,
+    pub within: Duration,
+}
 use mamori_store::evidence::NewEvidence;
 use mamori_store::StoreError;
 
@@ -54,7 +64,7 @@ pub async fn upload(
     op: &Op<'_>,
     id: i64,
     file: &Upload<'_>,
-    clamd: Option<&Clamd>,
+    clamd: Option<Scanner<'_>>,
 ) -> Result<Result<i64, Rejected>, Refused> {
     let org = checklist::answering_org(op)?;
     let s = checklist::system(op, id).await?;
@@ -110,7 +120,7 @@ pub(crate) async fn admit(
     bytes: &[u8],
     too_large: bool,
     expires_on: &str,
-    clamd: Option<&Clamd>,
+    clamd: Option<Scanner<'_>>,
 ) -> Result<Admitted, (Rejected, Option<String>)> {
     if too_large {
         return Err((Rejected::TooLarge, Some("too_large".into())));
@@ -140,7 +150,7 @@ pub(crate) async fn admit(
         Err(_) => return Err((Rejected::Refused(evidence::Refusal::Type), Some("type".into()))),
     };
     if let Some(c) = clamd {
-        match evidence::scan(c, bytes).await {
+        match evidence::scan(c.clamd, bytes, c.within).await {
             Err(e) => {
                 tracing::error!("clamd: {e}");
                 return Err((Rejected::ScannerDown, None));

@@ -5,9 +5,9 @@
 //! document is linked to may read it there.
 
 use crate::checklist::{answering_org, system};
-use crate::evidence::{admit, Download, Rejected};
+use crate::evidence::{admit, Download, Rejected, Scanner};
 use crate::{Op, Refused};
-use mamori_files::evidence::{self, Clamd};
+use mamori_files::evidence;
 use mamori_store::library::{DocLink, Document, NewDocFile};
 
 /// A file offered to the library.
@@ -46,7 +46,7 @@ async fn checked<'a>(
     op: &Op<'_>,
     org: i64,
     file: &LibraryFile<'a>,
-    clamd: Option<&Clamd>,
+    clamd: Option<Scanner<'_>>,
 ) -> Result<Result<crate::evidence::Admitted, Rejected>, Refused> {
     match admit(file.name, file.bytes, file.too_large, file.expires_on, clamd).await {
         Ok(a) => Ok(Ok(a)),
@@ -74,7 +74,7 @@ pub async fn upload(
     op: &Op<'_>,
     title: &str,
     file: &LibraryFile<'_>,
-    clamd: Option<&Clamd>,
+    clamd: Option<Scanner<'_>>,
 ) -> Result<Result<i64, Rejected>, Refused> {
     let org = answering_org(op)?;
     let title = title.trim();
@@ -112,7 +112,7 @@ pub async fn revise(
     op: &Op<'_>,
     id: i64,
     file: &LibraryFile<'_>,
-    clamd: Option<&Clamd>,
+    clamd: Option<Scanner<'_>>,
 ) -> Result<Result<i64, Rejected>, Refused> {
     let org = answering_org(op)?;
     document(op, id).await?;

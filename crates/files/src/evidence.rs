@@ -438,12 +438,12 @@ pub enum ScanResult {
     Infected(String),
 }
 
-const CLAMD_TIMEOUT: Duration = Duration::from_secs(60);
 const CHUNK: usize = 64 * 1024;
 
-/// Streams `bytes` to clamd with INSTREAM and reads the verdict. clamd's
-/// protocol is a few lines; this avoids a dependency for it.
-pub async fn scan(clamd: &Clamd, bytes: &[u8]) -> Result<ScanResult, String> {
+/// Streams `bytes` to clamd with INSTREAM and reads the verdict within
+/// `within` (an error past it). clamd's protocol is a few lines; this
+/// avoids a dependency for it.
+pub async fn scan(clamd: &Clamd, bytes: &[u8], within: Duration) -> Result<ScanResult, String> {
     let talk = async {
         let reply = match clamd {
             Clamd::Unix(path) => {
@@ -462,7 +462,7 @@ pub async fn scan(clamd: &Clamd, bytes: &[u8]) -> Result<ScanResult, String> {
             Err(format!("clamd answered: {reply}"))
         }
     };
-    tokio::time::timeout(CLAMD_TIMEOUT, talk).await.map_err(|_| "clamd did not answer in time".to_owned())?
+    tokio::time::timeout(within, talk).await.map_err(|_| format!("clamd did not answer within {within:?}"))?
 }
 
 async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(

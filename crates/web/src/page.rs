@@ -21,6 +21,9 @@ pub struct Page {
     pub user: Option<CurrentUser>,
     /// A visitor's signed CSRF token ([`csrf::AnonToken`]).
     anon: Option<csrf::AnonToken>,
+    /// When the handler began (before it read the body), for what is left
+    /// of the request's time ([`Page::time_left`]).
+    started: std::time::Instant,
 }
 
 const LANG_KEY: &str = "lang";
@@ -67,6 +70,7 @@ impl FromRequestParts<AppState> for Page {
             session,
             user: parts.extensions.get::<CurrentUser>().cloned(),
             anon: parts.extensions.get::<csrf::AnonToken>().cloned(),
+            started: std::time::Instant::now(),
         })
     }
 }
@@ -132,6 +136,12 @@ pub struct PageCtx<'a> {
 }
 
 impl Page {
+    /// What is left of the request's time limit, as far as the handler can
+    /// tell.
+    pub fn time_left(&self) -> std::time::Duration {
+        self.config.limits.request_timeout.saturating_sub(self.started.elapsed())
+    }
+
     /// The context for a page without forms of its own. An anonymous
     /// visitor gets no session from it (a crawler does not fill the session
     /// table); a signed-in person gets the token for the header's forms.

@@ -116,7 +116,7 @@ pub async fn upload_document(page: Page, who: Acting, request: axum::extract::Re
     let t = page.t();
     let mut errors = FormErrors::new();
     let file = LibraryFile { name: &f.name, bytes: &f.bytes, too_large: f.too_large, expires_on: &f.expires_on };
-    match library_op::upload(&who.op(&page), &f.title, &file, page.config.evidence.clamd.as_ref()).await {
+    match library_op::upload(&who.op(&page), &f.title, &file, crate::handlers::scanner(&page)).await {
         Ok(Ok(id)) => return done(&page, "library-saved", &format!("/library/{id}")).await,
         Ok(Err(rejected)) => {
             let (field, message) = rejected_message(&t, rejected, &f.name, page.config.evidence.max_bytes);
@@ -203,7 +203,7 @@ pub async fn revise_document(page: Page, who: Acting, Path(id): Path<i64>, reque
     let t = page.t();
     let mut errors = FormErrors::new();
     let file = LibraryFile { name: &f.name, bytes: &f.bytes, too_large: f.too_large, expires_on: &f.expires_on };
-    match library_op::revise(&who.op(&page), id, &file, page.config.evidence.clamd.as_ref()).await? {
+    match library_op::revise(&who.op(&page), id, &file, crate::handlers::scanner(&page)).await? {
         Ok(_) => return done(&page, "library-revised", &format!("/library/{id}")).await,
         Err(rejected) => {
             let (field, message) = rejected_message(&t, rejected, &f.name, page.config.evidence.max_bytes);

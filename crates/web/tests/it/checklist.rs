@@ -488,6 +488,35 @@ async fn uploads_are_refused_when_the_scanner_is_down() {
     app.close().await;
 }
 
+/// A clamd that takes the file and never answers held the upload past the
+/// request's time limit (it was given 60 s, the request 30): the request
+/// was cut off with a bare 408 and nothing said why. Its verdict is now
+/// awaited only for what is left of the request's time: the upload is
+/// refused with the scanner-down message, and nothing is stored.
+#[tokio::test]
+async fn a_clamd_that_never_answers_refuses_the_upload_within_the_request_s_time() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let socket = dir.path().join("clamd.sock");
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let limit = std::time::Duration::from_secs(6);
+    let opts = Options { clamd: Some(socket), request_timeout: Some(limit), ..Options::default() };
+    let app = App::spawn("sqlite", opts).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let started = std::time::Instant::now();
+    let r = upload(&vendor, sys, 4, "memo.txt", b"hello".to_vec(), true).await;
+    assert_eq!(r.status, StatusCode::OK, "the form again, not a timeout: {}", r.body);
+    assert!(r.body.contains("ウイルス検査ができなかった"), "{}", r.body);
+    assert!(started.elapsed() < limit, "answered within the request's time");
+    assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty());
+    app.close().await;
+}
+
 #[tokio::test]
 async fn evidence_near_or_past_its_expiry_is_listed_on_the_dashboard() {
     let app = App::spawn("sqlite", Options::default()).await;

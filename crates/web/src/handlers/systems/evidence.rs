@@ -89,7 +89,7 @@ pub async fn upload_evidence(
     };
     let upload = Upload { number, name: &name, bytes: &bytes, too_large, expires_on: &expires, replaces };
     let mut errors = FormErrors::new();
-    match evidence_op::upload(&who.op(&page), s.id, &upload, page.config.evidence.clamd.as_ref()).await {
+    match evidence_op::upload(&who.op(&page), s.id, &upload, crate::handlers::scanner(&page)).await {
         Ok(Ok(_)) => return done(&page, "evidence-saved", &format!("/systems/{id}/items/{number}")).await,
         Ok(Err(rejected)) => {
             let (field, message) = crate::handlers::rejected_message(&t, rejected, &name, max);
