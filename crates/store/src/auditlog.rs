@@ -537,12 +537,17 @@ pub(crate) async fn raise_in(tx: &mut crate::db::Tx, r: &Raise<'_>) -> Result<i6
     let id = with_conn!(tx, c => {
         let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
             .bind(r.kind).bind(r.subject).fetch_optional(&mut *c).await?;
-        match open {
-            Some(id) => {
-                sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1")
-                    .bind(id).bind(now_us).bind(r.detail).execute(&mut *c).await?;
-                id
-            }
+        // Counted on the open alert only while it is still open: one
+        // acknowledged since it was read (the acknowledgement does not take
+        // the advisory lock) is not counted on, or the occurrence would be
+        // folded into an alert nobody is told of; a new alert is opened.
+        let counted = match open {
+            Some(id) => sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1 AND acknowledged_at_us IS NULL")
+                .bind(id).bind(now_us).bind(r.detail).execute(&mut *c).await?.rows_affected() == 1,
+            None => false,
+        };
+        match open.filter(|_| counted) {
+            Some(id) => id,
             None => sqlx::query_scalar(
                 "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
             )

@@ -391,3 +391,53 @@ async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_in
         db.cleanup().await;
     }
 }
+
+/// An occurrence raised while its open alert is being acknowledged: it read
+/// the alert as open, the acknowledgement committed, and the occurrence was
+/// counted on the acknowledged alert: no open alert, no notice, a critical
+/// failure unseen. It opens a new alert.
+#[tokio::test]
+async fn an_alert_raised_while_it_is_acknowledged_opens_a_new_one_and_is_not_lost() {
+    use mamori_core::monitoring::Severity;
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let first =
+            db.store.raise_alert(now, "backup.failed", Severity::Critical, "mamori", "disk full").await.unwrap();
+        let ctx = crate::system_ctx(now);
+        let Some(url) = db.pg_url.clone() else {
+            // One writer at a time: an occurrence after the acknowledgement opens a new one.
+            assert!(db.store.acknowledge_alert(&ctx, first).await.unwrap());
+            let again =
+                db.store.raise_alert(now, "backup.failed", Severity::Critical, "mamori", "again").await.unwrap();
+            assert_ne!(again, first);
+            assert_eq!(db.store.alerts(true).await.unwrap().len(), 1, "{}", db.name);
+            db.cleanup().await;
+            continue;
+        };
+        // Another transaction holds the alert's row: the occurrence reads it
+        // as open and waits to count on it.
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute(sqlx::query("SELECT id FROM alert WHERE id = $1 FOR UPDATE").bind(first)).await.unwrap();
+        let store = db.store.clone();
+        let raised = tokio::spawn(async move {
+            store.raise_alert(now, "backup.failed", Severity::Critical, "mamori", "again").await
+        });
+        crate::vulns::waiting_for_locks(&url, 1).await;
+        // The acknowledgement, as the store makes it, commits first.
+        other
+            .execute(
+                sqlx::query("UPDATE alert SET acknowledged_by = 'officer', acknowledged_at_us = 1 WHERE id = $1")
+                    .bind(first),
+            )
+            .await
+            .unwrap();
+        other.execute("COMMIT").await.unwrap();
+        let again = raised.await.unwrap().unwrap();
+        assert_ne!(again, first, "not counted on the acknowledged alert");
+        let open = db.store.alerts(true).await.unwrap();
+        assert_eq!(open.iter().map(|a| (a.id, a.count)).collect::<Vec<_>>(), [(again, 1)], "{}", db.name);
+        db.cleanup().await;
+    }
+}
