@@ -200,10 +200,16 @@ impl Store {
         if e.round != s.round {
             return Err(StoreError::Missing);
         }
-        with_conn!(tx, c => {
+        // Removed by another request between the read and the lock (two
+        // clicks, a removal and a replacement): nothing to remove, and no
+        // history line or event saying otherwise.
+        let removed = with_conn!(tx, c => {
             sqlx::query("DELETE FROM evidence_content WHERE evidence_id = $1").bind(e.id).execute(&mut *c).await?;
-            sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?;
+            sqlx::query("DELETE FROM evidence WHERE id = $1").bind(e.id).execute(&mut *c).await?.rows_affected()
         });
+        if removed == 0 {
+            return Err(StoreError::Missing);
+        }
         Ok(ctx.event_on(Action::EvidenceRemoved, "evidence", e.id).changes(
             Changes::new()
                 .with("system_id", system_id)

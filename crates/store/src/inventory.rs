@@ -330,6 +330,9 @@ impl Store {
     /// Removes one of the system's components.
     pub async fn remove_component(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // As every writer of components: an import of advisories re-matching
+        // meanwhile would write a match for the component removed.
+        tx.lock_named_shared(FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let before = component_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         add_version(&mut tx, id, to_unix_micros(ctx.now), true).await?;

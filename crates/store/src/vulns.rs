@@ -203,6 +203,8 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // Not beside an import re-matching: it could remove the match decided.
+        tx.lock_named_shared(crate::inventory::FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let row: Option<(String, Option<i64>)> = with_conn!(tx, c => {
             sqlx::query_as("SELECT a.ident, m.decided_at_us FROM vuln_match m JOIN advisory a ON a.id = m.advisory_id WHERE m.id = $1 AND m.system_id = $2")

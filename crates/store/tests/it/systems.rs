@@ -309,3 +309,70 @@ async fn a_round_started_with_the_approved_ones_leaves_a_submitted_system_with_t
         assert_eq!(db.store.start_round(&ctx, id, None).await.unwrap(), 2, "{}: one system, on purpose", db.name);
     }
 }
+
+/// One evidence file removed by two requests at once (two clicks; a
+/// removal and a replacement): both read it before the system's lock, and
+/// on PostgreSQL the second deleted nothing yet wrote a history line, an
+/// `evidence.removed` event and a new answer revision. The second finds
+/// nothing to remove.
+#[tokio::test]
+async fn a_file_removed_twice_at_once_is_removed_once_with_one_event() {
+    use mamori_store::evidence::NewEvidence;
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let (_, _, _, sys) = vendors_web_system(&db, &ctx).await;
+        db.store.save_answer(&ctx, sys, 1, &AnswerInput::done("実施")).await.unwrap();
+        let new = NewEvidence {
+            number: 1,
+            original_name: "ID管理簿.pdf",
+            content_type: "application/pdf",
+            sha256: &"0f".repeat(32),
+            expires_on: None,
+            content: b"%PDF-1.4",
+            replaces: None,
+            by: None,
+        };
+        let file = db.store.add_evidence(&ctx, sys, &new).await.unwrap();
+        let revision = db.store.answer(sys, 1, 1).await.unwrap().unwrap().revision;
+        let (first, second) = match db.pg_url.clone() {
+            Some(url) => {
+                // The system's row held: both removals read the file, then wait.
+                let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+                other.execute("BEGIN").await.unwrap();
+                other.execute(sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(sys)).await.unwrap();
+                let remove = || {
+                    let (store, c) = (db.store.clone(), ctx.clone());
+                    tokio::spawn(async move { store.remove_evidence(&c, sys, file, None).await })
+                };
+                let first = remove();
+                crate::vulns::waiting_for_locks(&url, 1).await;
+                let second = remove();
+                crate::vulns::waiting_for_locks(&url, 2).await;
+                other.execute("ROLLBACK").await.unwrap();
+                (first.await.unwrap(), second.await.unwrap())
+            }
+            None => (
+                db.store.remove_evidence(&ctx, sys, file, None).await,
+                db.store.remove_evidence(&ctx, sys, file, None).await,
+            ),
+        };
+        let outcomes = [&first, &second].map(|r| match r {
+            Ok(()) => "removed",
+            Err(mamori_store::StoreError::Missing) => "missing",
+            Err(e) => panic!("{}: {e:?}", db.name),
+        });
+        let mut sorted = outcomes;
+        sorted.sort();
+        assert_eq!(sorted, ["missing", "removed"], "{}", db.name);
+        let only = mamori_store::auditlog::AuditFilter {
+            action: Some("evidence.removed".into()),
+            ..mamori_store::auditlog::AuditFilter::default()
+        };
+        let events = db.store.audit_page(&only, None, 100).await.unwrap().len();
+        assert_eq!(events, 1, "{}", db.name);
+        let after = db.store.answer(sys, 1, 1).await.unwrap().unwrap().revision;
+        assert_eq!(after, revision + 1, "{}: one change to the answer", db.name);
+        db.cleanup().await;
+    }
+}

@@ -146,3 +146,41 @@ async fn a_component_saved_while_advisories_are_imported_is_matched() {
         db.cleanup().await;
     }
 }
+
+/// On PostgreSQL, a component removed while advisories are imported: the
+/// import had matched it, the removal deleted its matches without seeing
+/// the import's and then could not delete the component the new match
+/// named (a database error), or left that match behind. The removal now
+/// waits for the import, and removes the component with every match.
+#[tokio::test]
+async fn a_component_removed_while_advisories_are_imported_goes_with_every_match() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let system = a_system(&db.store, &ctx).await;
+        let id = db.store.save_component(&ctx, system, None, &component(1, "1.0")).await.unwrap();
+
+        // The import stops at the audit log's head, after its matching.
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let (store, import_ctx) = (db.store.clone(), ctx.clone());
+        let import = tokio::spawn(async move {
+            store.import_advisories(&import_ctx, "nvd.json", "0", VulnSource::Nvd, &[advisory(1)]).await
+        });
+        waiting_for_locks(&url, 1).await;
+        let (store, remove_ctx) = (db.store.clone(), ctx.clone());
+        let remove = tokio::spawn(async move { store.remove_component(&remove_ctx, system, id).await });
+        waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        import.await.unwrap().unwrap();
+        remove.await.unwrap().unwrap();
+
+        assert!(db.store.vuln_matches(Some(system)).await.unwrap().is_empty(), "{}", db.name);
+        db.cleanup().await;
+    }
+}
