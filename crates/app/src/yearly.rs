@@ -252,6 +252,10 @@ fn thaw(json: &str, (id, year): (i64, i32), port_details: bool) -> Result<Frozen
 /// with what it says now: shown from then on as it was received.
 pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<(), Refused> {
     op.require(Permission::ManageSystems)?;
+    // The system's revision before the report is read: a sign-off, a
+    // record or an answer written after it moves it, and the receipt is
+    // refused as stale rather than freezing a report without it.
+    let seen = op.store.system(id).await?.ok_or(Refused::NotFound)?.revision;
     let mut r = report(op, id, year, default).await?;
     if r.received.is_some() {
         return Err(Refused::Taken);
@@ -259,7 +263,7 @@ pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<(),
     r.received = Some((op.who.login.clone(), op.now));
     let frozen = serde_json::to_string(&r.freeze())
         .map_err(|e| mamori_store::StoreError::Corrupt(format!("yearly report {id}/{year}: {e}")))?;
-    Ok(op.store.receive_yearly(&op.ctx(), id, year, Some(&frozen)).await?)
+    Ok(op.store.receive_yearly(&op.ctx(), id, year, Some(&frozen), seen).await?)
 }
 
 /// A yearly report that needs attention: due soon or overdue.

@@ -165,15 +165,22 @@ impl Store {
 
     /// Records the report of a system's year as received, with what it
     /// said then (`frozen`, JSON; `None` as receipts were recorded before
-    /// it was kept), once: `Taken` after.
+    /// it was kept), once: `Taken` after. `seen` is the system's revision
+    /// before the report was read: anything written on the system since
+    /// (a sign-off, a record) makes it `Stale`, and nothing is received.
     pub async fn receive_yearly(
         &self,
         ctx: &Ctx,
         system_id: i64,
         year: i32,
         frozen: Option<&str>,
+        seen: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
+        // The lock raises the revision by one.
+        if crate::systems::lock_system(&mut tx, ctx, system_id).await?.revision != seen + 1 {
+            return Err(StoreError::Stale);
+        }
         with_conn!(tx, c => {
             sqlx::query(
                 "INSERT INTO yearly_report (system_id, year, received_by, received_at_us, frozen) VALUES ($1, $2, $3, $4, $5)",

@@ -594,6 +594,7 @@ yearly-office-title = Security office
 yearly-receive = Record the yearly report as received
 yearly-received-saved = The yearly report is recorded as received.
 yearly-received-already = This year's report was already received.
+yearly-received-stale = The report changed as it was being received (a sign-off, a record or an answer): nothing was received. Check it and receive it again.
 yearly-retired = A retired system's yearly reviews are no longer signed off.
 yearly-future-year = A review of a year still to come cannot be signed off; sign it off in that year.
 yearly-month = Report month

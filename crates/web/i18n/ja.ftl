@@ -594,6 +594,7 @@ yearly-office-title = 情報セキュリティ担当
 yearly-receive = 年次報告を受領した
 yearly-received-saved = 年次報告の受領を記録しました。
 yearly-received-already = この年の年次報告は受領済みです。
+yearly-received-stale = 受領の処理中に報告の内容 (確認の記録・記録・回答) が変わったため、受領していません。内容を確かめて、もう一度受領してください。
 yearly-retired = 廃止したシステムの年次の確認は記録できません。
 yearly-future-year = 来年以降の年の確認は記録できません。その年になってから記録してください。
 yearly-month = 報告月

@@ -290,7 +290,8 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
             .unwrap()
         };
         let rid = app.store.save_record(&ctx, sys, None, RecordKind::Backup, &backup("7"), (None, &[])).await.unwrap();
-        app.store.receive_yearly(&ctx, sys, year, None).await.unwrap();
+        let seen = app.store.system(sys).await.unwrap().unwrap().revision;
+        app.store.receive_yearly(&ctx, sys, year, None, seen).await.unwrap();
 
         // Into the next year: an upgrade, more generations, a new domain.
         let next = time::Date::from_calendar_date(year + 1, time::Month::January, 15).unwrap();

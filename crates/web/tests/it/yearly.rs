@@ -248,7 +248,8 @@ async fn reminders_reach_every_dashboard_from_thirty_days_before_until_the_repor
         let body = officer.get("/dashboard").await.body;
         assert!(reminded(&body) && body.contains("日超過"), "{body}");
         let year = today.year();
-        app.store.receive_yearly(&ctx, sys, year, None).await.unwrap();
+        let seen = app.store.system(sys).await.unwrap().unwrap().revision;
+        app.store.receive_yearly(&ctx, sys, year, None, seen).await.unwrap();
         let body = officer.get("/dashboard").await.body;
         assert!(!body.contains(&format!("/systems/{sys}/yearly?year={year}")), "received: no more reminder");
         app.close().await;
@@ -464,6 +465,36 @@ async fn a_retired_system_s_yearly_reviews_are_signed_off_no_more() {
         let retired = mamori_core::checklist::WorkflowError::Retired;
         assert!(matches!(r, Err(mamori_store::StoreError::Refused(ref w)) if *w == retired), "{}: {r:?}", app.backend);
         assert!(app.store.signoffs(sys, year).await.unwrap().is_empty(), "{}", app.backend);
+        app.close().await;
+    }
+}
+
+/// A receipt made from a report read before a sign-off was recorded: the
+/// office built the report (no sign-off yet), the vendor's sign-off
+/// committed, and the receipt froze the report without it for good (later
+/// sign-offs refused as received). The receipt is refused as stale,
+/// nothing is received, and the next one carries the sign-off.
+#[tokio::test]
+async fn a_receipt_of_a_report_read_before_a_sign_off_is_refused_and_the_next_carries_it() {
+    for app in App::each(Options::default()).await {
+        let (sys, _) = supplied_system(&app, "文書管理システム").await;
+        let year = app.now().to_offset(JST).year();
+        let ctx = app.ctx();
+        // As the office's receipt reads the system, before the sign-off.
+        let seen = app.store.system(sys).await.unwrap().unwrap().revision;
+        let kind = mamori_core::yearly::SignoffKind::AdminAccounts;
+        app.store.add_signoff(&ctx, sys, year, kind, "不要な管理者IDはなし").await.unwrap();
+        let r = app.store.receive_yearly(&ctx, sys, year, Some("{}"), seen).await;
+        assert!(matches!(r, Err(mamori_store::StoreError::Stale)), "{}: {r:?}", app.backend);
+        assert_eq!(app.store.yearly_frozen(sys, year).await.unwrap(), None, "{}: nothing received", app.backend);
+
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let path = format!("/systems/{sys}/yearly?year={year}");
+        officer.get(&path).await;
+        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let frozen = app.store.yearly_frozen(sys, year).await.unwrap().expect("received");
+        assert!(frozen.contains("不要な管理者IDはなし"), "{}: {frozen}", app.backend);
         app.close().await;
     }
 }

@@ -171,6 +171,7 @@ pub async fn receive(page: Page, who: Acting, Path(id): Path<i64>, Form(form): F
     match yearly_op::receive(&who.op(&page), id, year, page.config.report_month).await {
         Ok(()) => done(&page, "yearly-received-saved", &back).await,
         Err(Refused::Taken) => done(&page, "yearly-received-already", &back).await,
+        Err(Refused::Stale) => done(&page, "yearly-received-stale", &back).await,
         Err(e) => Err(e.into()),
     }
 }
