@@ -154,7 +154,8 @@ async fn a_department_and_two_vendors_each_answer_their_part_and_the_review_wait
         for (who, count) in
             [("保守ベンダー (保守事業者)", 5), ("総務課 (所管課)", 6), ("構築ベンダー (構築事業者)", 18)]
         {
-            assert_eq!(csv.matches(&format!(",{who}\r\n")).count(), count, "{}: {who}", app.backend);
+            // The answerer's column, then 注意 (nothing to note here).
+            assert_eq!(csv.matches(&format!(",{who},\r\n")).count(), count, "{}: {who}", app.backend);
         }
         let submitted = app.audit_actions().await.iter().filter(|a| *a == "system.submitted").count();
         assert_eq!(submitted, 4, "{}: three parts and one resubmission", app.backend);
