@@ -523,13 +523,23 @@ impl Store {
             )
             .bind(id).fetch_all(c).await?
         });
-        let approved: i64 = with_conn!(tx, c => {
+        // The systems the organisation is still on: one it was taken off is
+        // another party's now, and neither refuses the removal nor hears of
+        // it (nor tells the organisation what became of it there).
+        let mut on = std::collections::BTreeMap::new();
+        for l in &links {
+            if let std::collections::btree_map::Entry::Vacant(e) = on.entry(l.system_id) {
+                e.insert(crate::systems::parties_of(&mut tx, l.system_id).await?.is_some_and(|p| p.kept_by(org)));
+            }
+        }
+        let approved_in: Vec<i64> = with_conn!(tx, c => {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM document_link l JOIN answer a ON a.system_id = l.system_id AND a.round = l.round \
+                "SELECT l.system_id FROM document_link l JOIN answer a ON a.system_id = l.system_id AND a.round = l.round \
                  AND a.number = l.number WHERE l.document_id = $1 AND a.approved_revision IS NOT NULL",
             )
-            .bind(id).fetch_one(c).await?
+            .bind(id).fetch_all(c).await?
         });
+        let approved = approved_in.iter().filter(|s| on.get(s).copied().unwrap_or(false)).count() as i64;
         let approved_records: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM record_document rd JOIN record r ON r.id = rd.record_id \
@@ -540,6 +550,7 @@ impl Store {
         if approved + approved_records > 0 {
             return Err(StoreError::Refused(WorkflowError::NotNow(SystemStatus::Approved)));
         }
+        let latest = doc.revisions.last().map_or(1, |r| r.revision);
         // An earlier round keeps its links (the document is only marked
         // removed): what was submitted then stays as it was submitted.
         for l in &links {
@@ -547,6 +558,15 @@ impl Store {
                 sqlx::query_scalar("SELECT round FROM system WHERE id = $1").bind(l.system_id).fetch_one(c).await?
             });
             if current != l.round {
+                continue;
+            }
+            if !on.get(&l.system_id).copied().unwrap_or(false) {
+                // Not its system any more: the answer goes on showing the
+                // revision it showed, as a record there does.
+                with_conn!(tx, c => {
+                    sqlx::query("UPDATE document_link SET pinned_revision = COALESCE(pinned_revision, $2) WHERE id = $1")
+                        .bind(l.id).bind(latest).execute(c).await?;
+                });
                 continue;
             }
             let change = (HistoryKind::EvidenceRemoved, doc.title.as_str());
@@ -568,7 +588,6 @@ impl Store {
         // (the office approved a record whose document had gone). One of a
         // system the organisation no longer keeps is not its to change: it
         // goes on showing the revision it showed.
-        let latest = doc.revisions.last().map_or(1, |r| r.revision);
         for (record_id, system_id, kind, title) in records {
             let kept = crate::systems::parties_of(&mut tx, system_id).await?.is_some_and(|p| p.kept_by(org));
             if !kept {

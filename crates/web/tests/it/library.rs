@@ -318,6 +318,41 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
     }
 }
 
+/// A vendor taken off a system could not delete its document while the
+/// next vendor's round still showed it: the removal reached into that
+/// system's answer, was refused there (404), and told the vendor whether
+/// the link was kept. The removal now leaves that system's answer showing
+/// the revision it showed, pinned, with no event on it.
+#[tokio::test]
+async fn a_vendor_taken_off_a_system_deletes_its_document_and_that_system_s_answer_keeps_showing_it() {
+    for app in App::each(Options::default()).await {
+        let crate::checklist::Cast { sys, vendor, other, v, x, .. } = crate::checklist::cast(&app).await;
+        let doc = chart(&app, &v, vendor).await;
+        app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
+        give_to(&app, sys, other).await;
+        let events = app.audit_actions().await.len();
+        v.get("/library").await;
+        let r = v.post(&format!("/library/{}/delete", doc.id), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert!(app.store.document(doc.id).await.unwrap().unwrap().deleted, "{}", app.backend);
+
+        let links = app.store.document_links(sys, 1).await.unwrap();
+        let shown: Vec<(u32, bool, i64)> = links.iter().map(|l| (l.number, l.pinned, l.shows.revision)).collect();
+        assert_eq!(shown, [(15, true, 1)], "{}: the answer keeps showing it", app.backend);
+        let first = doc.revisions[0].id;
+        assert_eq!(x.get(&format!("/documents/{first}")).await.status, StatusCode::OK, "{}", app.backend);
+        let trail = app.store.audit_recent(20).await.unwrap();
+        let new = app.audit_actions().await.len() - events;
+        let on_left = trail.iter().take(new).any(|e| {
+            e.record.action == "document.unlinked"
+                || e.record.action == "answer.saved"
+                || e.record.action == "evidence.removed"
+        });
+        assert!(!on_left, "{}: nothing written on the system it left", app.backend);
+        app.close().await;
+    }
+}
+
 /// A vendor taken off a system went on seeing, on its document's page, the
 /// links the system's items had to it: whether the next vendor kept or
 /// removed them. Now the page lists links in the systems it sees only.
