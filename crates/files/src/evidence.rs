@@ -181,11 +181,13 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
         return Err(Refusal::Active);
     }
     if kind == Kind::Zip {
-        if refused_inside(bytes)? {
-            return Err(Refusal::ZipContent);
-        }
+        // What cannot be read (an encrypted entry) is said first: the
+        // Office files inside are opened below.
         if !scannable(bytes)? {
             return Err(Refusal::Unscannable);
+        }
+        if refused_inside(bytes)? {
+            return Err(Refusal::ZipContent);
         }
     }
     Ok(kind)
@@ -206,22 +208,43 @@ fn zip_entries_within(bytes: &[u8]) -> bool {
     bytes.windows(4).filter(|w| *w == b"PK\x01\x02").take(MAX_ZIP_ENTRIES + 1).count() <= MAX_ZIP_ENTRIES
 }
 
+/// Office Open XML files without macros by their name: inside a ZIP they
+/// are opened and held to what one uploaded alone is held to.
+const OFFICE_INSIDE: &[&str] = &["docx", "dotx", "xlsx", "xltx", "pptx", "potx", "ppsx"];
+
+/// Most of the Office files inside a ZIP that is read, together; past it
+/// the ZIP is refused as one the checks cannot read.
+const OFFICE_INSIDE_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Does a (non-Office) ZIP hold, by the names of its entries, what would be
 /// refused on its own, what opens as something active once taken out
 /// ([`ACTIVE_INSIDE`]), or another archive? Without this, a program was
 /// accepted as evidence by zipping it. A name with a character that hides
 /// what it is (`setup.exe\0.pdf`, which an extractor writes as `setup.exe`)
-/// is refused, not read past.
+/// is refused, not read past. An Office file inside is opened: one with
+/// macros or that reaches out ([`office_active`]) is refused as it would be
+/// alone, and so is one that cannot be read as Office.
 fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
-    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
-    for name in zip.file_names() {
-        let name = name.map_err(|_| Refusal::Type)?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::Type)?;
+    let names: Vec<String> =
+        zip.file_names().map(|n| n.map(|n| n.into_owned())).collect::<Result<_, _>>().map_err(|_| Refusal::Type)?;
+    let mut budget = OFFICE_INSIDE_LIMIT;
+    for name in &names {
         if name.chars().any(|c| c.is_control() || hidden_in_names(c)) {
             return Ok(true);
         }
-        let last = name.rsplit(['/', '\\']).next().unwrap_or(&name);
-        if let Some(ext) = extension(last) {
-            if [EXECUTABLE, MACRO_ENABLED, ARCHIVES, ACTIVE_INSIDE].iter().any(|list| list.contains(&ext.as_str())) {
+        let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let Some(ext) = extension(last) else { continue };
+        if [EXECUTABLE, MACRO_ENABLED, ARCHIVES, ACTIVE_INSIDE].iter().any(|list| list.contains(&ext.as_str())) {
+            return Ok(true);
+        }
+        if OFFICE_INSIDE.contains(&ext.as_str()) {
+            let mut inner = Vec::new();
+            let entry = zip.by_name(name).map_err(|_| Refusal::Unscannable)?;
+            entry.take(budget + 1).read_to_end(&mut inner).map_err(|_| Refusal::Unscannable)?;
+            budget = budget.checked_sub(inner.len() as u64).ok_or(Refusal::Unscannable)?;
+            let office = inner.starts_with(b"PK\x03\x04") && zip_entries_within(&inner);
+            if !office || has_macros(&inner).unwrap_or(true) || office_active(&inner).unwrap_or(true) {
                 return Ok(true);
             }
         }
@@ -503,11 +526,16 @@ mod tests {
 
     /// A zip holding `entries` (name, content), as an Office file or any zip is.
     fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+        let entries: Vec<(&str, &[u8])> = entries.iter().map(|(n, c)| (*n, c.as_bytes())).collect();
+        zip_of_bytes(&entries)
+    }
+
+    fn zip_of_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
         use std::io::Write;
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (name, content) in entries {
             w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-            w.write_all(content.as_bytes()).unwrap();
+            w.write_all(content).unwrap();
         }
         w.finish().unwrap().into_inner()
     }
@@ -645,6 +673,15 @@ mod tests {
             ("資料.zip", encrypted, Err(Refusal::Unscannable)),
             ("資料.zip", zip_of(&[("padding.txt", &big)]), Err(Refusal::Unscannable)),
             ("資料.zip", zip_of(&[("logs/app.log", "ok"), ("config.xml", "<a/>")]), Ok(Kind::Zip)),
+            // An Office file inside a ZIP is held to what it is held to alone.
+            (
+                "資料.zip",
+                zip_of_bytes(&[("手順書.docx", &docx("word/_rels/settings.xml.rels", &template))]),
+                Err(Refusal::ZipContent),
+            ),
+            ("資料.zip", zip_of_bytes(&[("a/表.xlsx", &docx("xl/vbaProject.bin", "VBA"))]), Err(Refusal::ZipContent)),
+            ("資料.zip", zip_of(&[("手順書.docx", "not office at all")]), Err(Refusal::ZipContent)),
+            ("資料.zip", zip_of_bytes(&[("様式.docx", &docx("word/_rels/document.xml.rels", &link))]), Ok(Kind::Zip)),
         ];
         for (name, bytes, want) in &cases {
             assert_eq!(admit(bytes, name), *want, "{name}");
@@ -696,9 +733,14 @@ mod tests {
             let zip = zip_of(&[("手順書.pdf", "text"), (inside, "text")]);
             assert_eq!(admit(&zip, "資料.zip"), Err(Refusal::ZipContent), "{inside}");
         }
-        let plain =
-            zip_of(&[("手順書.pdf", ""), ("画面/一覧.png", ""), ("メモ.txt", ""), ("表.xlsx", ""), ("README", "")]);
-        assert_eq!(admit(&plain, "資料.zip"), Ok(Kind::Zip));
+        let book = zip_of(&[("[Content_Types].xml", CONTENT_TYPES), ("xl/workbook.xml", "")]);
+        let files: [(&str, &[u8]); 5] =
+            [("手順書.pdf", b""), ("画面/一覧.png", b""), ("メモ.txt", b""), ("表.xlsx", &book), ("README", b"")];
+        assert_eq!(admit(&zip_of_bytes(&files), "資料.zip"), Ok(Kind::Zip));
+        // Under an Office name, what is not Office (an old .xls, which
+        // Excel opens by its content, macros and all) is refused.
+        let old = zip_of(&[("表.xlsx", "\u{d0}\u{cf}\u{11}\u{e0}")]);
+        assert_eq!(admit(&old, "資料.zip"), Err(Refusal::ZipContent));
     }
 
     /// 20 MB of empty entries (400,000 of them) were taken into the zip
