@@ -12,11 +12,12 @@ pub async fn sign_off_log_review(op: &Op<'_>, from: &str, to: &str, findings: &s
     Ok(op.store.add_log_review(&op.ctx(), from, to, findings).await?)
 }
 
-/// Acknowledges an open alert (`NotFound` if there is none with this id
-/// open).
-pub async fn acknowledge_alert(op: &Op<'_>, id: i64) -> Result<(), Refused> {
+/// Acknowledges an open alert as it was seen, `seen` times occurred
+/// (`NotFound` if there is none with this id open; `Stale` if it occurred
+/// again since).
+pub async fn acknowledge_alert(op: &Op<'_>, id: i64, seen: Option<i64>) -> Result<(), Refused> {
     op.require(Permission::ManageAlerts)?;
-    if op.store.acknowledge_alert(&op.ctx(), id).await? {
+    if op.store.acknowledge_alert(&op.ctx(), id, seen).await? {
         Ok(())
     } else {
         Err(Refused::NotFound)

@@ -370,12 +370,24 @@ impl Store {
         rows.into_iter().map(AlertRow::into_record).collect()
     }
 
-    pub async fn acknowledge_alert(&self, ctx: &Ctx, id: i64) -> Result<bool, StoreError> {
+    /// Acknowledges open alert `id`: `false` when none is open by that id.
+    /// `seen`: how many times it had occurred as the person saw it; one
+    /// that occurred again since is `Stale`, left open (an occurrence
+    /// acknowledged unseen).
+    pub async fn acknowledge_alert(&self, ctx: &Ctx, id: i64, seen: Option<i64>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = with_conn!(tx, c => {
-            sqlx::query("UPDATE alert SET acknowledged_by = $2, acknowledged_at_us = $3 WHERE id = $1 AND acknowledged_at_us IS NULL")
-                .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).execute(c).await?.rows_affected()
+            sqlx::query("UPDATE alert SET acknowledged_by = $2, acknowledged_at_us = $3 WHERE id = $1 AND acknowledged_at_us IS NULL AND ($4 IS NULL OR count = $4)")
+                .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(seen).execute(&mut *c).await?.rows_affected()
         });
+        if n == 0 && seen.is_some() {
+            let open: Option<i64> = with_conn!(tx, c => {
+                sqlx::query_scalar("SELECT id FROM alert WHERE id = $1 AND acknowledged_at_us IS NULL").bind(id).fetch_optional(c).await?
+            });
+            if open.is_some() {
+                return Err(StoreError::Stale);
+            }
+        }
         if n == 1 {
             let ev = ctx.event_on(Action::AlertAcknowledged, "alert", id);
             append(&mut tx, ctx.now, ev).await?;

@@ -512,6 +512,7 @@ alerts-notify-submitted = Submitted for review: { $system }
 alerts-notify-approved = Approved: { $system }
 notify-tested = A test message was sent: its result is in the list below.
 alert-acknowledged = The alert was acknowledged.
+alert-ack-stale = The alert occurred again after the page was shown: it was not acknowledged. Read it again, then acknowledge it.
 scan-title = Automatic verification (from outside)
 scan-request = Verify now
 scan-requested = The verification was queued; results appear shortly.

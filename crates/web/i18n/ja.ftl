@@ -512,6 +512,7 @@ alerts-notify-submitted = 提出の通知: { $system }
 alerts-notify-approved = 承認の通知: { $system }
 notify-tested = テスト送信をしました。結果は下の送信記録にあります。
 alert-acknowledged = アラートを確認済みにしました。
+alert-ack-stale = 画面を表示した後にアラートがまた発生したため、確認済みにしていません。内容を確かめてから、もう一度確認済みにしてください。
 scan-title = 自動確認(外部からの検査)
 scan-request = 今すぐ確認する
 scan-requested = 確認を受け付けました。まもなく結果が表示されます。

@@ -682,7 +682,7 @@ async fn alerts_naming_a_system_never_reach_administrators_who_see_no_system() {
         let admin = "<admin1@example.lg.jp>".to_owned();
         assert!(to("backup.failed").contains(&admin), "the rest still reaches the administrators");
         for a in store.alerts(true).await.unwrap() {
-            store.acknowledge_alert(&ctx, a.id).await.unwrap();
+            store.acknowledge_alert(&ctx, a.id, None).await.unwrap();
         }
     }
     store.close().await;

@@ -134,8 +134,8 @@ async fn items_28_67_spikes_and_spraying_raise_alerts_and_normal_days_do_not() {
         assert!(kinds.iter().any(|(k, _, _)| *k == "signin.spike"), "{}: {kinds:?}", db.name);
         assert!(!kinds.iter().any(|(_, s, _)| *s == "198.51.100.7"), "one account from one address is not spraying");
         let ctx = crate::system_ctx(now);
-        assert!(db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap());
-        assert!(!db.store.acknowledge_alert(&ctx, alerts[0].id).await.unwrap(), "once");
+        assert!(db.store.acknowledge_alert(&ctx, alerts[0].id, None).await.unwrap());
+        assert!(!db.store.acknowledge_alert(&ctx, alerts[0].id, None).await.unwrap(), "once");
         assert_eq!(db.store.alerts(true).await.unwrap().len(), alerts.len() - 1);
         db.cleanup().await;
     }
@@ -236,7 +236,7 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
             let sent = Attempt { channel: "mail", recipient: "admin (1 件)".into(), ok: true, error: String::new() };
             db.store.record_deliveries(Some(id), at, &[sent]).await.unwrap();
             if acknowledged {
-                db.store.acknowledge_alert(&crate::system_ctx(at), id).await.unwrap();
+                db.store.acknowledge_alert(&crate::system_ctx(at), id, None).await.unwrap();
             }
             id
         };
@@ -359,7 +359,7 @@ async fn item_27_the_start_of_the_log_cut_with_its_anchor_moved_or_a_purge_s_arc
 /// finds it purged meanwhile.
 #[tokio::test]
 async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_intact() {
-    use sqlx::{Connection, Executor};
+    use sqlx::Executor;
     for db in each_backend().await {
         let now = OffsetDateTime::now_utc();
         five_old_three_new(&db, now).await;
@@ -374,9 +374,7 @@ async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_in
             continue;
         };
         // Another writer holds the chain while both purges begin.
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let first = tokio::spawn(async move { store.purge_audit(&c, 1, 5, "audit-1-5.jsonl.gz", b"a").await });
         crate::vulns::waiting_for_locks(&url, 1).await;
@@ -407,7 +405,7 @@ async fn an_alert_raised_while_it_is_acknowledged_opens_a_new_one_and_is_not_los
         let ctx = crate::system_ctx(now);
         let Some(url) = db.pg_url.clone() else {
             // One writer at a time: an occurrence after the acknowledgement opens a new one.
-            assert!(db.store.acknowledge_alert(&ctx, first).await.unwrap());
+            assert!(db.store.acknowledge_alert(&ctx, first, None).await.unwrap());
             let again =
                 db.store.raise_alert(now, "backup.failed", Severity::Critical, "mamori", "again").await.unwrap();
             assert_ne!(again, first);

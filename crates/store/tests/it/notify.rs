@@ -37,7 +37,7 @@ async fn an_alert_is_sent_once_reminded_after_the_quiet_period_retried_after_a_h
             raised.push(s.raise_alert(t0, "signin.spraying", Severity::Warning, subject, "").await.unwrap());
         }
         let acked = raised[3];
-        s.acknowledge_alert(&crate::system_ctx(t0), acked).await.unwrap();
+        s.acknowledge_alert(&crate::system_ctx(t0), acked, None).await.unwrap();
         assert_eq!(claim(t0).await, raised[..3], "{}: the open ones", db.name);
         assert_eq!(claim(t0).await, Vec::<i64>::new(), "{}: held", db.name);
         // Raised again while held: still one alert, no second claim.

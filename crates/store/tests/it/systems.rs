@@ -233,7 +233,7 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
 #[tokio::test]
 async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_round_as_it_was() {
     use mamori_store::library::NewDocFile;
-    use sqlx::{Connection, Executor};
+    use sqlx::Executor;
     for db in each_backend().await {
         let Some(url) = db.pg_url.clone() else {
             db.cleanup().await;
@@ -260,9 +260,7 @@ async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_ro
         }
         assert_eq!(db.store.finish_review(&ctx, sys).await.unwrap(), SystemStatus::Approved);
 
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let round = tokio::spawn(async move { store.start_round(&c, sys, None).await });
         crate::vulns::waiting_for_locks(&url, 1).await;

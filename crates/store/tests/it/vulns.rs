@@ -89,6 +89,16 @@ async fn matching_more_components_than_one_read_takes_finds_every_match_and_drop
 }
 
 /// Waits until `n` of the database's connections wait for a lock.
+/// A connection holding the audit log's head until it ends (`ROLLBACK`):
+/// a writer stops there, its work done and its commit to come.
+pub(crate) async fn holding_the_audit_head(url: &str) -> sqlx::PgConnection {
+    use sqlx::{Connection, Executor};
+    let mut other = sqlx::PgConnection::connect(url).await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+    other
+}
+
 pub(crate) async fn waiting_for_locks(url: &str, n: i64) {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
@@ -116,7 +126,7 @@ pub(crate) async fn waiting_for_locks(url: &str, n: i64) {
 /// and then finds the match.
 #[tokio::test]
 async fn a_component_saved_while_advisories_are_imported_is_matched() {
-    use sqlx::{Connection, Executor};
+    use sqlx::Executor;
     for db in each_backend().await {
         let Some(url) = db.pg_url.clone() else {
             db.cleanup().await;
@@ -125,9 +135,7 @@ async fn a_component_saved_while_advisories_are_imported_is_matched() {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
         let system = a_system(&db.store, &ctx).await;
 
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, save_ctx) = (db.store.clone(), ctx.clone());
         let save =
             tokio::spawn(async move { store.save_component(&save_ctx, system, None, &component(1, "1.0")).await });
@@ -154,7 +162,7 @@ async fn a_component_saved_while_advisories_are_imported_is_matched() {
 /// waits for the import, and removes the component with every match.
 #[tokio::test]
 async fn a_component_removed_while_advisories_are_imported_goes_with_every_match() {
-    use sqlx::{Connection, Executor};
+    use sqlx::Executor;
     for db in each_backend().await {
         let Some(url) = db.pg_url.clone() else {
             db.cleanup().await;
@@ -165,9 +173,7 @@ async fn a_component_removed_while_advisories_are_imported_goes_with_every_match
         let id = db.store.save_component(&ctx, system, None, &component(1, "1.0")).await.unwrap();
 
         // The import stops at the audit log's head, after its matching.
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
+        let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, import_ctx) = (db.store.clone(), ctx.clone());
         let import = tokio::spawn(async move {
             store.import_advisories(&import_ctx, "nvd.json", "0", VulnSource::Nvd, &[advisory(1)]).await

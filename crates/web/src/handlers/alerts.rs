@@ -9,7 +9,7 @@ use crate::handlers::sorting::SortQuery;
 use crate::handlers::Reply;
 use crate::page::{Page, PageCtx};
 use askama::Template;
-use axum::extract::{Path, Query};
+use axum::extract::{Form, Path, Query};
 use mamori_core::identity::Permission;
 use mamori_core::monitoring::{NoticeKind, Severity};
 
@@ -117,7 +117,20 @@ pub async fn notify_test(page: Page, who: super::Acting) -> Reply {
     super::done(&page, "notify-tested", "/alerts").await
 }
 
-pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>) -> Reply {
-    mamori_app::oversight::acknowledge_alert(&who.op(&page), id).await?;
-    super::done(&page, "alert-acknowledged", "/alerts").await
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct AckForm {
+    /// How many times the alert had occurred on the page acknowledged from.
+    count: String,
+}
+
+pub async fn acknowledge(page: Page, who: super::Acting, Path(id): Path<i64>, Form(form): Form<AckForm>) -> Reply {
+    // The page sends what it showed; a request without it is taken as
+    // acknowledging whatever the alert holds now.
+    let seen = form.count.trim().parse::<i64>().ok();
+    match mamori_app::oversight::acknowledge_alert(&who.op(&page), id, seen).await {
+        Ok(()) => super::done(&page, "alert-acknowledged", "/alerts").await,
+        Err(mamori_app::Refused::Stale) => super::done(&page, "alert-ack-stale", "/alerts").await,
+        Err(e) => Err(e.into()),
+    }
 }

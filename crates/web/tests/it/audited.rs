@@ -420,7 +420,7 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/audit/reviews", "log_review.signed_off", "officer2", Some("log_review")).await;
         let now = app.now();
         let alert = app.store.raise_alert(now, "test", mamori_core::monitoring::Severity::Info, "x", "").await.unwrap();
-        post_ok(&officer, "/alerts", &format!("/alerts/{alert}/ack"), &[]).await;
+        post_ok(&officer, "/alerts", &format!("/alerts/{alert}/ack"), &[("count", "1")]).await;
         w.expect("/alerts/{id}/ack", "alert.acknowledged", "officer2", Some("alert")).await;
         post_ok(&officer, "/alerts", "/alerts/notify-test", &[]).await;
         w.expect("/alerts/notify-test", "notification.tested", "officer2", Some("notification")).await;

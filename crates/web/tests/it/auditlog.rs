@@ -123,8 +123,15 @@ async fn monitoring_page_log_reviews_and_alert_acknowledgement() {
         assert!(dash.body.contains("アラート (1)") && dash.body.contains("203.0.113.9"), "{}", app.backend);
         let (auditor, _) = app.signed_in("auditor1", Role::Auditor, None).await;
         assert!(!auditor.get("/alerts").await.body.contains("/ack"), "auditors read, they do not acknowledge");
-        officer.get("/alerts").await;
-        let r = officer.post(&format!("/alerts/{id}/ack"), &[]).await;
+        // Acknowledged as shown, once; it occurs again before the button is
+        // pressed: not acknowledged unseen, the page says so.
+        assert!(officer.get("/alerts").await.body.contains("name=\"count\" value=\"1\""), "{}", app.backend);
+        app.store.raise_alert(now, "signin.spraying", Severity::Warning, "203.0.113.9", "13 accounts").await.unwrap();
+        let r = officer.post(&format!("/alerts/{id}/ack"), &[("count", "1")]).await;
+        assert_eq!(r.location(), "/alerts");
+        let again = officer.get("/alerts").await.body;
+        assert!(again.contains("また発生した") && again.contains("アラート (1)"), "{}: {again}", app.backend);
+        let r = officer.post(&format!("/alerts/{id}/ack"), &[("count", "2")]).await;
         assert_eq!(r.location(), "/alerts");
         let after = officer.get("/alerts").await.body;
         assert!(!after.contains("アラート (1)") && after.contains("officer1"));
@@ -293,7 +300,7 @@ async fn the_alerts_show_fifty_a_page_open_ones_first() {
     }
     // The newest acknowledged: it goes to the end.
     let newest = app.store.alerts(false).await.unwrap()[0].clone();
-    assert!(app.store.acknowledge_alert(&app.ctx(), newest.id).await.unwrap());
+    assert!(app.store.acknowledge_alert(&app.ctx(), newest.id, None).await.unwrap());
     let rows =
         |body: &str| body.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap().matches("<tr").count();
     let first = officer.get("/alerts").await.body;
