@@ -155,11 +155,10 @@ async fn a_component_saved_while_advisories_are_imported_is_matched() {
     }
 }
 
-/// On PostgreSQL, a component removed while advisories are imported: the
-/// import had matched it, the removal deleted its matches without seeing
-/// the import's and then could not delete the component the new match
-/// named (a database error), or left that match behind. The removal now
-/// waits for the import, and removes the component with every match.
+/// On PostgreSQL, a component removed while advisories are imported (the
+/// import stopped after its matching, before its commit): the removal
+/// takes the feeds lock as every writer of components does, and the
+/// component goes with every match, none left naming it.
 #[tokio::test]
 async fn a_component_removed_while_advisories_are_imported_goes_with_every_match() {
     use sqlx::Executor;
