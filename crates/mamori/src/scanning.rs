@@ -116,7 +116,10 @@ async fn run_claimed(
     for t in &report.targets {
         let days_left = t.check(CheckId::TlsCertificate).and_then(|c| c.evidence["days_left"].as_i64());
         if let Some(days) = days_left.filter(|d| *d < 30) {
-            let subject = format!("{}: {}", system.input.name, t.target);
+            // One certificate per server: the target without a page's path
+            // (`https://host:port/shinsei/` → `https://host:port`).
+            let server = t.target.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+            let subject = format!("{}: {server}", system.input.name);
             let detail = format!("{days} days left");
             store.raise_alert(now, "scan.certificate_expiring", Severity::Warning, &subject, &detail).await?;
         }

@@ -144,12 +144,14 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     // followed (`/` → `/portal/`), each answer on the way read too.
     let entry_url = format!("{}{}", t.url, t.given.path);
     let start = url::Url::parse(&entry_url).map_err(|_| TargetError::BadUrl(input.to_owned()))?;
-    let mut chain = client.follow(&entry_url).await;
-    if chain.is_err() && t.https && client.try_legacy(&entry_url).await.is_ok() {
-        // rustls could not talk to it: an old server's suites or key.
-        chain = client.follow(&entry_url).await;
+    if t.https && client.get(&entry_url).await.is_err() {
+        // rustls could not talk to it: an old server's suites or key. Only
+        // the first page decides (a later hop that times out says nothing
+        // of the server's TLS).
+        let _ = client.try_legacy(&entry_url).await;
     }
     let client = client;
+    let chain = client.follow(&entry_url, http::MAX_REDIRECTS).await;
     let (entry, entry_at, via) = match chain.map(|mut hops| (hops.pop(), hops)) {
         Ok((Some((at, last)), hops)) => (Ok(last), at, hops.into_iter().map(|(_, f)| f).collect()),
         Ok((None, _)) => (Err("no answer".to_owned()), start, Vec::new()),
@@ -182,12 +184,13 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     checks.push(open_ports(t.ip, &skip, opts).await);
     checks.push(password_field(&pages));
     checks.push(csrf_token(&pages));
-    // The page that sets the session cookie, fetched afresh a few times.
-    let issuing = login_url.unwrap_or(entry_at);
+    // The page that sets the session cookie, fetched afresh a few times,
+    // the redirects on the way included (a cookie is often set on `/`'s).
+    let issuing = login_url.map_or(entry_url, |u| u.to_string());
     let mut fresh = Vec::new();
     for _ in 0..SESSION_SAMPLES {
-        if let Ok(f) = client.get(issuing.as_str()).await {
-            fresh.push(f);
+        if let Ok(hops) = client.follow(&issuing, http::MAX_REDIRECTS).await {
+            fresh.extend(hops.into_iter().map(|(_, f)| f));
         }
     }
     checks.push(session_id_strength(&pages, &fresh));
@@ -200,8 +203,7 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
             );
         }
     }
-    let target = if t.given.path == "/" { t.url } else { format!("{}{}", t.url, t.given.path) };
-    Ok(TargetReport { target, checks })
+    Ok(TargetReport { target: t.given.page(t.https), checks })
 }
 
 /// Scans a server without a web interface (a system's `hosts`): only its
@@ -248,7 +250,7 @@ fn policy_refusal(why: &str) -> String {
 pub fn unscanned_target(input: &str, why: &str, web: bool, opts: &ScanOptions) -> TargetReport {
     let checks: &[CheckId] = if web { CheckId::ALL } else { &[CheckId::Ports] };
     let target = match Given::parse(input, opts.http_port) {
-        Ok(g) if web => g.base(!g.plain),
+        Ok(g) if web => g.page(!g.plain),
         Ok(g) => g.url_host(),
         Err(_) => input.to_owned(),
     };
@@ -820,6 +822,11 @@ fn credentials_in_url(pages: &[&Fetched]) -> CheckResult {
     }
 }
 
+/// Redirects followed from an administration path: enough for a sign-in
+/// page (`/admin/` → `/admin/login/`), few enough for eight paths within
+/// the scan's deadline.
+const ADMIN_REDIRECTS: usize = 2;
+
 /// Checklist items 35, 36: common administration interfaces reachable from
 /// here. Redirects on the origin are followed (Django's `/admin/` goes to
 /// its sign-in page, WordPress's `/wp-admin/` to `/wp-login.php`): a
@@ -841,13 +848,15 @@ async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
     ];
     // What the server makes of a path it does not have, followed the same way.
     let probe = format!("{}/mamori-probe-{:016x}/", t.url, rand::thread_rng().gen::<u64>());
-    let baseline = client.follow(&probe).await.ok().and_then(|mut hops| hops.pop());
+    let baseline = client.follow(&probe, ADMIN_REDIRECTS).await.ok().and_then(|mut hops| hops.pop());
     let baseline = baseline.as_ref().map(|(at, f)| (at.path(), shape(&f.body)));
     let mut reachable = Vec::new();
     let mut open = Vec::new();
     let mut fetched = 0;
     for p in PATHS {
-        let Ok(Some((at, f))) = client.follow(&format!("{}{p}", t.url)).await.map(|mut hops| hops.pop()) else {
+        let Ok(Some((at, f))) =
+            client.follow(&format!("{}{p}", t.url), ADMIN_REDIRECTS).await.map(|mut hops| hops.pop())
+        else {
             continue;
         };
         fetched += 1;
@@ -855,8 +864,9 @@ async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
         let soft = baseline.as_ref().is_some_and(|(path, body)| *path == at.path() || *body == shape(&f.body));
         let sign_in = inputs(&f.body).iter().any(|tag| attr(tag, "type").as_deref() == Some("password"));
         // Under the path asked for (`/admin/` → `/admin/dashboard/`), or the
-        // same file without its slash.
-        let within = at.path().starts_with(p.trim_end_matches('/'));
+        // same file without its slash; `/admin` is not `/administrator/`.
+        let asked = p.trim_end_matches('/');
+        let within = at.path().strip_prefix(asked).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         match f.status {
             401 | 403 => reachable.push(format!("{shown} ({})", f.status)),
             200 if soft => {}

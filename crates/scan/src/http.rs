@@ -156,11 +156,12 @@ impl Fetcher {
 
     /// [`Fetcher::get`] of `url`, then of each redirect's target while it
     /// stays on the same origin (scheme, host and port: the pinned address,
-    /// never another server), up to [`MAX_REDIRECTS`] and never twice the
+    /// never another server), up to `most` ([`MAX_REDIRECTS`] at the most) and never twice the
     /// same URL: every answer in order with its URL, the last the page a
-    /// browser would show (or the redirect that leaves the origin). A hop
-    /// that cannot be fetched is an error: the page is not known.
-    pub async fn follow(&self, url: &str) -> Result<Vec<(url::Url, Fetched)>, String> {
+    /// browser would show (or the redirect that leaves the origin, or the
+    /// one past `most`). A hop that cannot be fetched is an error: the page
+    /// is not known.
+    pub async fn follow(&self, url: &str, most: usize) -> Result<Vec<(url::Url, Fetched)>, String> {
         let mut at = url::Url::parse(url).map_err(|e| e.to_string())?;
         let mut hops: Vec<(url::Url, Fetched)> = Vec::new();
         loop {
@@ -176,7 +177,7 @@ impl Fetcher {
                 .filter(|n| n.origin() == at.origin() && n != &at && !hops.iter().any(|(u, _)| u == n));
             hops.push((at, f));
             match next {
-                Some(n) if hops.len() <= MAX_REDIRECTS => at = n,
+                Some(n) if hops.len() <= most.min(MAX_REDIRECTS) => at = n,
                 _ => return Ok(hops),
             }
         }

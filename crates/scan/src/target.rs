@@ -207,6 +207,15 @@ impl Given {
         }
     }
 
+    /// The page a report is of: [`Given::base`], and the path when one was
+    /// named.
+    pub fn page(&self, https: bool) -> String {
+        match self.path.as_str() {
+            "/" => self.base(https),
+            path => format!("{}{path}", self.base(https)),
+        }
+    }
+
     /// Why the target is refused (`why`: [`TargetPolicy::refuses`]), as its
     /// report says it to whoever sees the system: for an address given,
     /// that address and why; for a name, only that its address is not

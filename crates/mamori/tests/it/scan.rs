@@ -777,7 +777,9 @@ async fn an_entry_page_behind_a_redirect_a_system_under_a_path_and_an_admin_sign
            server_tokens off;
            add_header X-Frame-Options DENY always;
            add_header Set-Cookie \"theme=dark; Secure; HttpOnly; SameSite=Lax; Path=/\" always;
-           location = / {{ return 302 /portal/; }}
+           location = / {{ add_header X-Frame-Options DENY always;
+             add_header Set-Cookie \"SID=$request_id; Path=/; Secure; HttpOnly; SameSite=Lax\" always;
+             return 302 /portal/; }}
            location /portal/ {{ add_header Set-Cookie \"JSESSIONID=0a1b2c3d4e5f; Path=/portal/\" always; }}
            location /good/ {{ }}
            location /admin/ {{ return 302 /admin/login/?next=/admin/; }}
@@ -801,11 +803,40 @@ async fn an_entry_page_behind_a_redirect_a_system_under_a_path_and_an_admin_sign
         let admin = checks[10]["summary"].as_str().unwrap();
         assert!(admin.contains("/admin/ → /admin/login/ (sign-in page)"), "{admin}");
         assert!(!admin.contains("/console/") && !admin.contains("/wp-admin/"), "nothing of its own: {admin}");
+        if target == format!("{base}/") {
+            // The session cookie is handed out on the redirect: sampled
+            // there, as a browser is given it.
+            expect(&v, &[("session.id-strength", "pass")]);
+        }
     }
     // The page named is the one judged, and the report says which.
     let (_, v) = scan_target(&pki, &format!("{base}/good/"), closed).await;
     expect(&v, &[("headers.clickjacking", "pass"), ("cookies.attributes", "pass")]);
     assert_eq!(v["targets"][0]["target"], format!("{base}/good/"));
+}
+
+/// A redirect off the origin is read, never followed: to another port of
+/// the same host (over HTTPS or plain HTTP) the scanner makes no
+/// connection, and the redirect itself is the page judged.
+#[tokio::test]
+async fn a_redirect_to_another_port_or_scheme_is_never_followed() {
+    let pki = Pki::new();
+    let (port, accepted) = counting_listener().await;
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} {MODERN} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www;
+           server_tokens off;
+           location = / {{ return 302 https://localhost:{port}/; }}
+           location /admin/ {{ return 302 http://localhost:{port}/admin/; }}
+           location /wp-admin/ {{ return 302 https://localhost:{port}/wp-admin/; }} }}",
+        tls(&pki, "good")
+    );
+    let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_, v) = scan_target(&pki, &format!("https://localhost:{}/", n.https_port), closed).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection to the other port");
+    let checks = &v["targets"][0]["checks"];
+    assert_eq!(checks[3]["evidence"][0]["path"], "/", "the redirect is the page judged: {checks}");
+    expect(&v, &[("headers.clickjacking", "fail"), ("paths.admin", "pass")]);
 }
 
 /// A server whose TLS 1.2 probe goes unanswered (a middlebox, a server
