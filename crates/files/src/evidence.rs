@@ -173,6 +173,9 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
     if bytes.starts_with(b"PK\x03\x04") && !zip_entries_within(bytes) {
         return Err(Refusal::ZipEntries);
     }
+    if bytes.starts_with(b"PK\x03\x04") && names_twice(bytes) {
+        return Err(Refusal::Unscannable);
+    }
     let kind = sniff(bytes, name).ok_or(Refusal::Type)?;
     if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx | Kind::Zip) && has_macros(bytes)? {
         return Err(Refusal::Macro);
@@ -216,6 +219,20 @@ const OFFICE_INSIDE: &[&str] = &["docx", "dotx", "xlsx", "xltx", "pptx", "potx",
 /// the ZIP is refused as one the checks cannot read.
 const OFFICE_INSIDE_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// Most Office files inside a ZIP that are opened: each is read for its
+/// declarations and relationships too (up to 5 MB inflated), so a ZIP of
+/// thousands of small ones would make gigabytes of work. More are refused
+/// as a ZIP the checks cannot read.
+const MAX_OFFICE_INSIDE: usize = 20;
+
+/// Does a ZIP name one entry twice? The zip reader keeps the last of each
+/// name, so an earlier one (a macro file behind a clean one of the same
+/// name, which an extractor may write out) would never be looked at.
+/// Nothing that makes Office files or ZIPs writes such a thing.
+fn names_twice(bytes: &[u8]) -> bool {
+    zip::ZipArchive::new(Cursor::new(bytes)).is_ok_and(|z| z.has_duplicate_names())
+}
+
 /// Does a (non-Office) ZIP hold, by the names of its entries, what would be
 /// refused on its own, what opens as something active once taken out
 /// ([`ACTIVE_INSIDE`]), or another archive? Without this, a program was
@@ -229,6 +246,7 @@ fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
     let names: Vec<String> =
         zip.file_names().map(|n| n.map(|n| n.into_owned())).collect::<Result<_, _>>().map_err(|_| Refusal::Type)?;
     let mut budget = OFFICE_INSIDE_LIMIT;
+    let mut opened = 0;
     for name in &names {
         if name.chars().any(|c| c.is_control() || hidden_in_names(c)) {
             return Ok(true);
@@ -239,11 +257,15 @@ fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
             return Ok(true);
         }
         if OFFICE_INSIDE.contains(&ext.as_str()) {
+            opened += 1;
+            if opened > MAX_OFFICE_INSIDE {
+                return Err(Refusal::Unscannable);
+            }
             let mut inner = Vec::new();
             let entry = zip.by_name(name).map_err(|_| Refusal::Unscannable)?;
             entry.take(budget + 1).read_to_end(&mut inner).map_err(|_| Refusal::Unscannable)?;
             budget = budget.checked_sub(inner.len() as u64).ok_or(Refusal::Unscannable)?;
-            let office = inner.starts_with(b"PK\x03\x04") && zip_entries_within(&inner);
+            let office = inner.starts_with(b"PK\x03\x04") && zip_entries_within(&inner) && !names_twice(&inner);
             if !office || has_macros(&inner).unwrap_or(true) || office_active(&inner).unwrap_or(true) {
                 return Ok(true);
             }
@@ -530,6 +552,21 @@ mod tests {
         zip_of_bytes(&entries)
     }
 
+    /// A zip that names an entry twice, as the zip writer refuses to make:
+    /// `entries` written with distinct names of the same length, the
+    /// second's name then overwritten with the first's.
+    fn twice(entries: &[(&str, &[u8]); 2]) -> Vec<u8> {
+        let (first, second) = (entries[0].0, format!("{}~", &entries[0].0[..entries[0].0.len() - 1]));
+        assert_eq!(first.len(), second.len());
+        let mut bytes = zip_of_bytes(&[(first, entries[0].1), (&second, entries[1].1)]);
+        let mut at = 0;
+        while let Some(i) = bytes[at..].windows(second.len()).position(|w| w == second.as_bytes()) {
+            bytes[at + i..at + i + second.len()].copy_from_slice(first.as_bytes());
+            at += i + second.len();
+        }
+        bytes
+    }
+
     fn zip_of_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
         use std::io::Write;
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -682,6 +719,31 @@ mod tests {
             ("資料.zip", zip_of_bytes(&[("a/表.xlsx", &docx("xl/vbaProject.bin", "VBA"))]), Err(Refusal::ZipContent)),
             ("資料.zip", zip_of(&[("手順書.docx", "not office at all")]), Err(Refusal::ZipContent)),
             ("資料.zip", zip_of_bytes(&[("様式.docx", &docx("word/_rels/document.xml.rels", &link))]), Ok(Kind::Zip)),
+            // More Office files inside than are opened: not read, refused.
+            (
+                "資料.zip",
+                {
+                    let one = docx("word/_rels/document.xml.rels", &link);
+                    let names: Vec<String> = (0..21).map(|i| format!("{i}.docx")).collect();
+                    zip_of_bytes(&names.iter().map(|n| (n.as_str(), one.as_slice())).collect::<Vec<_>>())
+                },
+                Err(Refusal::Unscannable),
+            ),
+            // One name twice: the reader sees the last only, an extractor may write the first.
+            (
+                "資料.zip",
+                {
+                    let bad = docx("word/_rels/settings.xml.rels", &template);
+                    let good = docx("word/_rels/document.xml.rels", &link);
+                    twice(&[("手順書.docx", &bad), ("手順書.docx", &good)])
+                },
+                Err(Refusal::Unscannable),
+            ),
+            (
+                "手順書.docx",
+                twice(&[("word/document.xml", b""), ("word/document.xml", b"")]),
+                Err(Refusal::Unscannable),
+            ),
         ];
         for (name, bytes, want) in &cases {
             assert_eq!(admit(bytes, name), *want, "{name}");
