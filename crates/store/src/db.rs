@@ -231,7 +231,8 @@ impl Pools {
                     // What a change or deletion frees in a page is zeroed
                     // where that costs no extra write (a purged audit event,
                     // a value sealed over its plain text); pages freed whole
-                    // are cleared by [`Store::clear_freed`].
+                    // keep theirs, except after the first sealing, which
+                    // rebuilds the file ([`Store::clear_freed`]).
                     .pragma("secure_delete", "FAST")
                     .foreign_keys(true)
                     .busy_timeout(BUSY_TIMEOUT);
@@ -406,7 +407,13 @@ impl Store {
     pub(crate) async fn clear_freed(&self) -> Result<(), StoreError> {
         if let Pools::Sqlite { write, .. } = &self.shared.pools {
             sqlx::query("VACUUM").execute(write).await?;
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await?;
+            // (busy, log frames, frames copied): busy when a reader held the
+            // log, which then keeps what it held.
+            let (busy, _, _): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(write).await?;
+            if busy != 0 {
+                return Err(StoreError::Io("the write-ahead log could not be emptied after the sealing".into()));
+            }
         }
         Ok(())
     }

@@ -84,11 +84,13 @@ impl Store {
         })?;
         if unfinished > 0 {
             self.reseal(false).await?;
+            // The plain text the sealing replaced is not left in freed pages;
+            // the sealing is done only once that is done too (a rebuild that
+            // fails, a full disk, is done again at the next start).
+            self.clear_freed().await?;
             let mut tx = self.begin().await?;
             with_conn!(tx, c => sqlx::query("UPDATE data_key SET sealing = 0 WHERE sealing <> 0").execute(c).await?.rows_affected());
             tx.commit().await?;
-            // The plain text the sealing replaced is not left in freed pages.
-            self.clear_freed().await?;
         }
         Ok(())
     }
