@@ -4,15 +4,15 @@
 
 use crate::{checklist, Op, Refused};
 use mamori_files::evidence::{self, Clamd, Kind, ScanResult};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// clamd, and how long its verdict may take: less than what is left of the
-/// request's time, so that a clamd that hangs is refused with a message
-/// and a log line, not cut off with the request.
+/// clamd, and when its verdict must have come: before the request's time
+/// runs out, so that a clamd that hangs is refused with a message and a
+/// log line, not cut off with the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Scanner<'a> {
     pub clamd: &'a Clamd,
-    pub within: Duration,
+    pub until: Instant,
 }
 use mamori_store::evidence::NewEvidence;
 use mamori_store::StoreError;
@@ -150,7 +150,9 @@ pub(crate) async fn admit(
         Err(_) => return Err((Rejected::Refused(evidence::Refusal::Type), Some("type".into()))),
     };
     if let Some(c) = clamd {
-        match evidence::scan(c.clamd, bytes, c.within).await {
+        // What is left then, after the checks of the type (a second at the least).
+        let within = c.until.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+        match evidence::scan(c.clamd, bytes, within).await {
             Err(e) => {
                 tracing::error!("clamd: {e}");
                 return Err((Rejected::ScannerDown, None));

@@ -540,13 +540,20 @@ impl Store {
             .bind(id).fetch_all(c).await?
         });
         let approved = approved_in.iter().filter(|s| on.get(s).copied().unwrap_or(false)).count() as i64;
-        let approved_records: i64 = with_conn!(tx, c => {
+        let approved_records_in: Vec<i64> = with_conn!(tx, c => {
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM record_document rd JOIN record r ON r.id = rd.record_id \
+                "SELECT r.system_id FROM record_document rd JOIN record r ON r.id = rd.record_id \
                  WHERE rd.document_id = $1 AND r.review_state = 'approved'",
             )
-            .bind(id).fetch_one(c).await?
+            .bind(id).fetch_all(c).await?
         });
+        let mut approved_records = 0i64;
+        for system_id in approved_records_in {
+            if let std::collections::btree_map::Entry::Vacant(e) = on.entry(system_id) {
+                e.insert(crate::systems::parties_of(&mut tx, system_id).await?.is_some_and(|p| p.kept_by(org)));
+            }
+            approved_records += i64::from(on.get(&system_id).copied().unwrap_or(false));
+        }
         if approved + approved_records > 0 {
             return Err(StoreError::Refused(WorkflowError::NotNow(SystemStatus::Approved)));
         }

@@ -107,12 +107,12 @@ pub async fn one_file(
     Ok((String::new(), Vec::new(), false))
 }
 
-/// clamd as configured, given what is left of the request's time less a
-/// margin to answer in (a second at the least).
+/// clamd as configured, to answer before the request's time runs out, less
+/// a margin to answer in.
 pub fn scanner(page: &crate::page::Page) -> Option<mamori_app::evidence::Scanner<'_>> {
-    let within = page.time_left().saturating_sub(std::time::Duration::from_secs(2));
-    let within = within.max(std::time::Duration::from_secs(1));
-    page.config.evidence.clamd.as_ref().map(|clamd| mamori_app::evidence::Scanner { clamd, within })
+    let left = page.time_left().saturating_sub(std::time::Duration::from_secs(2));
+    let until = std::time::Instant::now() + left;
+    page.config.evidence.clamd.as_ref().map(|clamd| mamori_app::evidence::Scanner { clamd, until })
 }
 
 /// After a change: back to `to`, with a one-time message there.

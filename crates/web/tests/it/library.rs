@@ -320,14 +320,20 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
 
 /// A vendor taken off a system could not delete its document while the
 /// next vendor's round still showed it: the removal reached into that
-/// system's answer, was refused there (404), and told the vendor whether
-/// the link was kept. The removal now leaves that system's answer showing
-/// the revision it showed, pinned, with no event on it.
+/// system's answer, was refused there (404), or by an approved record
+/// there, and so told the vendor what became of it. The removal now leaves
+/// that system's answer and record showing the revision they showed,
+/// pinned, with no event on it.
 #[tokio::test]
-async fn a_vendor_taken_off_a_system_deletes_its_document_and_that_system_s_answer_keeps_showing_it() {
+async fn a_vendor_taken_off_a_system_deletes_its_document_and_that_system_s_answer_and_approved_record_keep_showing_it()
+{
     for app in App::each(Options::default()).await {
+        use mamori_core::records::RecordReview;
         let crate::checklist::Cast { sys, vendor, other, v, x, .. } = crate::checklist::cast(&app).await;
-        let doc = chart(&app, &v, vendor).await;
+        // A record of the system showing it too, approved by the office.
+        let (doc, rec) = contact_record_showing_a_document(&app, &v, sys, vendor).await;
+        let shown = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().seen();
+        app.store.review_record(&app.ctx(), (sys, rec, &shown), RecordReview::Approved, "").await.unwrap();
         app.store.link_document(&app.ctx(), doc.id, vendor, sys, 15, false).await.unwrap();
         give_to(&app, sys, other).await;
         let events = app.audit_actions().await.len();
@@ -341,6 +347,9 @@ async fn a_vendor_taken_off_a_system_deletes_its_document_and_that_system_s_answ
         assert_eq!(shown, [(15, true, 1)], "{}: the answer keeps showing it", app.backend);
         let first = doc.revisions[0].id;
         assert_eq!(x.get(&format!("/documents/{first}")).await.status, StatusCode::OK, "{}", app.backend);
+        let record = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap();
+        assert_eq!(record.review, RecordReview::Approved, "{}: the record as it was approved", app.backend);
+        assert!(!app.store.record_documents(sys).await.unwrap().is_empty(), "{}: still shown", app.backend);
         let trail = app.store.audit_recent(20).await.unwrap();
         let new = app.audit_actions().await.len() - events;
         let on_left = trail.iter().take(new).any(|e| {
