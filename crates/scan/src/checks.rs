@@ -131,12 +131,17 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     // served; a connection taken is asked for a page. (The request's own
     // time limit outruns its connect limit: a dropped connection read as
     // unanswered.)
-    let plain = if connects(SocketAddr::new(ip, given.http_port), opts.timeout).await {
-        client.get_plain(&format!("{}/", given.base(false))).await
+    let plain_at = |path: &str| format!("{}{path}", given.base(false));
+    let mut plain = vec![if connects(SocketAddr::new(ip, given.http_port), opts.timeout).await {
+        client.get_plain(&plain_at("/")).await
     } else {
         Err(http::NoAnswer::NotServed("no connection".into()))
-    };
-    if !https && plain.is_err() {
+    }];
+    // The page named, too: a server may redirect `/` and serve the rest.
+    if given.path != "/" && !matches!(plain[0], Err(http::NoAnswer::NotServed(_))) {
+        plain.push(client.get_plain(&plain_at(&given.path)).await);
+    }
+    if !https && plain[0].is_err() {
         return Err(ScanError::Unreachable(given.base(!given.plain)));
     }
     let t = Target { url: given.base(https), given, ip, https };
@@ -612,26 +617,37 @@ fn https_only(
     t: &Target,
     entry: &Result<Fetched, String>,
     via: &[Fetched],
-    plain: &Result<Fetched, http::NoAnswer>,
+    plain: &[Result<Fetched, http::NoAnswer>],
 ) -> CheckResult {
     const ID: CheckId = CheckId::HttpsRedirect;
     let host = t.given.url_host();
-    let (plain_ok, plain_note) = match plain {
-        Err(http::NoAnswer::NotServed(_)) => (true, "plain HTTP not served".to_owned()),
-        // A connection taken and no page read (silence past the time, or an
-        // answer the client refuses though a browser may show it): whether
-        // it serves pages is not known, so it is no pass.
-        Err(http::NoAnswer::Unread(e)) if t.https => {
-            let note = format!("plain HTTP took the connection but gave no readable answer: {e}");
-            return CheckResult::new(ID, &[55], Verdict::Error, note.clone(), json!({ "plain_http": note }));
+    // Each plain-HTTP answer (`/`, and the page named): every one must be
+    // a redirect to HTTPS on the host, or nothing served.
+    let mut plain_ok = true;
+    let mut notes = Vec::new();
+    for answer in plain {
+        let (ok, note) = match answer {
+            Err(http::NoAnswer::NotServed(_)) => (true, "plain HTTP not served".to_owned()),
+            // A connection taken and no page read (silence past the time, or
+            // an answer the client refuses though a browser may show it):
+            // whether it serves pages is not known, so it is no pass.
+            Err(http::NoAnswer::Unread(e)) if t.https => {
+                let note = format!("plain HTTP took the connection but gave no readable answer: {e}");
+                return CheckResult::new(ID, &[55], Verdict::Error, note.clone(), json!({ "plain_http": note }));
+            }
+            Err(http::NoAnswer::Unread(e)) => (false, format!("plain HTTP gave no readable answer: {e}")),
+            Ok(p) if matches!(p.status, 301 | 302 | 303 | 307 | 308) => {
+                let loc = header(p, "location").unwrap_or_default();
+                (https_on_host(&loc, &host), format!("{} → {loc}", p.status))
+            }
+            Ok(p) => (false, format!("plain HTTP answers {} without redirecting to HTTPS", p.status)),
+        };
+        plain_ok &= ok;
+        if !notes.contains(&note) {
+            notes.push(note);
         }
-        Err(http::NoAnswer::Unread(e)) => (false, format!("plain HTTP gave no readable answer: {e}")),
-        Ok(p) if matches!(p.status, 301 | 302 | 303 | 307 | 308) => {
-            let loc = header(p, "location").unwrap_or_default();
-            (https_on_host(&loc, &host), format!("{} → {loc}", p.status))
-        }
-        Ok(p) => (false, format!("plain HTTP answers {} without redirecting to HTTPS", p.status)),
-    };
+    }
+    let plain_note = notes.join("; ");
     if !t.https {
         let evidence = json!({ "https_port": t.given.https_port, "plain_http": plain_note });
         return CheckResult::new(ID, &[55], Verdict::Fail, format!("no HTTPS; {plain_note}"), evidence);

@@ -941,6 +941,30 @@ async fn item_55_https_only_without_hsts_warns_with_advice() {
     assert!(v["targets"][0]["checks"][2]["summary"].as_str().unwrap().contains("HSTS"), "{v}");
 }
 
+/// Plain HTTP that redirects `/` to HTTPS and serves the rest: a system at
+/// `https://host/shinsei/` passed item 55 on `/`'s redirect while its own
+/// page was served in the clear. The page named is asked for too.
+#[tokio::test]
+async fn item_55_a_page_served_over_plain_http_fails_though_the_root_redirects() {
+    let pki = Pki::new();
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; root DIR/www; }}
+         server {{ listen 127.0.0.1:HTTP_PORT; root DIR/www;
+                   location = / {{ return 301 https://localhost:HTTPS_PORT/; }} }}",
+        tls(&pki, "good")
+    );
+    let files: &[(&str, &[u8])] = &[("index.html", PAGE), ("shinsei/index.html", PAGE)];
+    let Some(n) = Nginx::start(&conf, files).await else { return };
+    let base = format!("https://localhost:{}", n.https_port);
+    let (_, v) = scan_target(&pki, &format!("{base}/shinsei/"), n.http_port).await;
+    expect(&v, &[("https.redirect", "fail")]);
+    let summary = v["targets"][0]["checks"][2]["summary"].as_str().unwrap();
+    assert!(summary.contains("plain HTTP answers 200"), "{summary}");
+    // The site's root alone redirects: no finding of its own there.
+    let (_, v) = scan_target(&pki, &format!("{base}/"), n.http_port).await;
+    expect(&v, &[("https.redirect", "warn")]);
+}
+
 /// A body that never ends is read up to the cap and dropped there: the scan
 /// finishes, and the scanner's memory stays flat while the server keeps
 /// sending.
