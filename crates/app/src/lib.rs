@@ -30,7 +30,7 @@ use mamori_core::checklist::WorkflowError;
 use mamori_core::identity::{Permission, Role};
 use mamori_core::scope::Scope;
 use mamori_store::accounts::Account;
-use mamori_store::identity::Ctx;
+use mamori_store::identity::{Ctx, Standing};
 use mamori_store::{Store, StoreError};
 use time::OffsetDateTime;
 
@@ -79,7 +79,9 @@ pub struct Op<'a> {
 
 impl Op<'_> {
     fn ctx(&self) -> Ctx {
-        Ctx { now: self.now, actor: self.who.actor(), origin: self.origin.clone() }
+        let standing =
+            self.who.account_id.map(|_| Standing { role: self.who.role, organisation_id: self.who.organisation_id });
+        Ctx { now: self.now, actor: self.who.actor(), origin: self.origin.clone(), standing }
     }
 
     /// Missing permission answers as an unknown thing would: nothing is
@@ -158,6 +160,11 @@ pub enum Refused {
     /// The database failed.
     #[error("database: {0}")]
     Store(StoreError),
+    /// The person's account was disabled, or given another role or
+    /// organisation, while the request ran: they sign in again (their
+    /// sessions ended with the change) and act as they are now.
+    #[error("the account changed")]
+    AccountChanged,
     /// The server failed otherwise (a password could not be hashed).
     #[error("{0}")]
     Internal(&'static str),
@@ -171,6 +178,7 @@ impl From<StoreError> for Refused {
             StoreError::Taken => Refused::Taken,
             StoreError::Refused(w) => Refused::Workflow(w),
             StoreError::LastAdministrator => Refused::Invalid("last_administrator"),
+            StoreError::AccountChanged => Refused::AccountChanged,
             other => Refused::Store(other),
         }
     }

@@ -220,7 +220,7 @@ impl Attempt<'_> {
     }
 
     fn ctx(&self, a: &Account) -> Ctx {
-        Ctx { now: self.now, actor: actor(a), origin: self.origin.clone() }
+        Ctx { now: self.now, actor: actor(a), origin: self.origin.clone(), standing: None }
     }
 
     /// Records a failure (item 67): the audit event, and the lock when this
@@ -344,6 +344,7 @@ pub async fn set_up(
         now: attempt.now,
         actor: Actor { account_id: None, login: "setup".to_owned() },
         origin: attempt.origin.clone(),
+        standing: None,
     };
     Ok(attempt.store.complete_setup(&ctx, &setup_token_hash(token), &new).await?)
 }

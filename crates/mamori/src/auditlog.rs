@@ -100,7 +100,7 @@ pub async fn purge(
     let filter = AuditFilter { until: Some(now - cfg.retention), ..AuditFilter::default() };
     let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
     let (bytes, path) = archive(store, &filter, through, &cfg.archive_dir, &name).await?;
-    let ctx = Ctx { now, actor, origin: Origin::default() };
+    let ctx = Ctx { now, actor, origin: Origin::default(), standing: None };
     let purged = match store.purge_audit(&ctx, from, through, &name, &bytes).await {
         Ok(purged) => purged,
         // Another purge removed them meanwhile (the daily job and the

@@ -134,7 +134,12 @@ fn extra_login(n: u32) -> String {
 }
 
 fn demo_ctx() -> Ctx {
-    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login: "demo".into() }, origin: Origin::default() }
+    Ctx {
+        now: SystemClock.now(),
+        actor: Actor { account_id: None, login: "demo".into() },
+        origin: Origin::default(),
+        standing: None,
+    }
 }
 
 async fn fill(store: &Store, args: &DemoArgs) -> Result<Filled, Refusal> {

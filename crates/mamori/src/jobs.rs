@@ -358,7 +358,7 @@ impl Work {
                 let purged = crate::auditlog::purge(store, &*self.clock, &self.audit, Actor::system())
                     .await
                     .map_err(|e| e.to_string())?;
-                let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
+                let ctx = Ctx { now, actor: Actor::system(), origin: Default::default(), standing: None };
                 // Acknowledged alerts are kept as long as the audit log.
                 let alerts_before = now - self.audit.retention;
                 let removed = store
@@ -459,7 +459,7 @@ pub async fn disable_inactive(
     now: time::OffsetDateTime,
     security: &Security,
 ) -> Result<usize, mamori_store::StoreError> {
-    let ctx = Ctx { now, actor: Actor::system(), origin: Default::default() };
+    let ctx = Ctx { now, actor: Actor::system(), origin: Default::default(), standing: None };
     let days = security.inactivity.disable_after.whole_days();
     let reason = format!("{days}日以上ログインがないため自動で無効化 (unused for {days} days)");
     let done = store.disable_inactive(&ctx, now - security.inactivity.disable_after, &reason).await?;

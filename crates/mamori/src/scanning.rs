@@ -45,7 +45,7 @@ pub async fn run_one(store: &Store, clock: &std::sync::Arc<dyn Clock>, opts: &Sc
         Ok(result) => result.map(|()| true),
         Err(e) => {
             tracing::error!("the scanner stopped on scan {}: {e}", run.id);
-            let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default() };
+            let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default(), standing: None };
             let why = "スキャナが予期しない内部エラーで止まりました (the scanner stopped: internal error)";
             store.finish_scan(&ctx, &run, false, &ScanReport::default(), why).await?;
             Ok(true)
@@ -61,7 +61,7 @@ async fn run_claimed(
     run: mamori_store::scans::ScanRun,
 ) -> Result<(), StoreError> {
     let Some(system) = store.system(run.system_id).await? else {
-        let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default() };
+        let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default(), standing: None };
         store.finish_scan(&ctx, &run, false, &ScanReport::default(), "the system no longer exists").await?;
         return Ok(());
     };
@@ -126,7 +126,7 @@ async fn run_claimed(
     }
     let fails = worst.values().filter(|v| **v == Verdict::Fail).count();
     let summary = format!("{} target(s), {fails} failed check(s)", report.targets.len());
-    let ctx = Ctx { now, actor: scanner(), origin: Origin::default() };
+    let ctx = Ctx { now, actor: scanner(), origin: Origin::default(), standing: None };
     let ok = report.errors.is_empty() || !report.targets.is_empty();
     match store.finish_scan(&ctx, &run, ok, &report, &summary).await {
         Err(StoreError::Stale) => {
@@ -234,7 +234,7 @@ async fn pin(
 pub async fn schedule(store: &Store, clock: &dyn Clock) -> Result<usize, StoreError> {
     let now = clock.now();
     let due = store.systems_due_for_scan(now - time::Duration::days(1)).await?;
-    let ctx = Ctx { now, actor: scanner(), origin: Origin::default() };
+    let ctx = Ctx { now, actor: scanner(), origin: Origin::default(), standing: None };
     for id in &due {
         store.request_scan(&ctx, *id, None).await?;
     }

@@ -29,7 +29,7 @@ pub fn console_person(role: mamori_core::identity::Role) -> mamori_app::Person {
 pub fn console_ctx() -> Ctx {
     let who = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")).unwrap_or_default();
     let login = if who.is_empty() { "console".to_owned() } else { format!("console:{who}") };
-    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default() }
+    Ctx { now: SystemClock.now(), actor: Actor { account_id: None, login }, origin: Origin::default(), standing: None }
 }
 
 /// Prints configuration errors in the form every command uses.
@@ -79,7 +79,7 @@ impl Unprepared {
 pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn Clock) -> Result<Store, Unprepared> {
     create_data_dir(data_dir).map_err(Unprepared::DataDir)?;
     let store = open_keyed(data_dir, database).await?;
-    let first_run = Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default() };
+    let first_run = Ctx { now: clock.now(), actor: Actor::system(), origin: Origin::default(), standing: None };
     match store.ensure_catalog(&first_run).await {
         Ok(_) => Ok(store),
         Err(e) => Err(Unprepared::Catalog(store, e)),

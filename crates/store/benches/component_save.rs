@@ -23,7 +23,7 @@ const SIZES: [usize; 2] = [200, 2_000];
 const REFERENCE_MS: f64 = 1_000.0;
 
 fn ctx() -> Ctx {
-    Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() }
+    Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default(), standing: None }
 }
 
 fn component(i: usize, version: &str) -> ComponentInput {

@@ -280,7 +280,7 @@ impl Store {
     ) -> Result<Purged, StoreError> {
         let archive_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(archive_bytes));
         let archive_sha256 = archive_sha256.as_str();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let ends = chain_ends(&mut tx, true).await?;
         if ends.anchor_seq + 1 != from_seq || through_seq > ends.head_seq || through_seq < from_seq {
             return Err(StoreError::Stale);
@@ -375,7 +375,7 @@ impl Store {
     /// that occurred again since is `Stale`, left open (an occurrence
     /// acknowledged unseen).
     pub async fn acknowledge_alert(&self, ctx: &Ctx, id: i64, seen: Option<i64>) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let n = with_conn!(tx, c => {
             sqlx::query("UPDATE alert SET acknowledged_by = $2, acknowledged_at_us = $3 WHERE id = $1 AND acknowledged_at_us IS NULL AND ($4 IS NULL OR count = $4)")
                 .bind(id).bind(&ctx.actor.login).bind(to_unix_micros(ctx.now)).bind(seen).execute(&mut *c).await?.rows_affected()
@@ -401,7 +401,7 @@ impl Store {
     /// Records a review of the logs; the same one sent again within a
     /// minute ([`crate::db::Tx::signoff_window`]) is answered with the first.
     pub async fn add_log_review(&self, ctx: &Ctx, from: &str, to: &str, findings: &str) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let since = tx.signoff_window("log_review", &ctx.actor.login, ctx.now).await?;
         let again: Option<i64> = with_conn!(tx, c => {
             sqlx::query_scalar(

@@ -70,7 +70,7 @@ impl Store {
     pub async fn import_catalog(&self, ctx: &Ctx, file: &CatalogFile) -> Result<ImportOutcome, StoreError> {
         let document = file.to_yaml();
         let sha = hex::encode(Sha256::digest(document.as_bytes()));
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // One import at a time: the same file sent twice at once was
         // imported by the first and failed on its hash in the second.
         tx.lock_named("mamori.import.catalog").await?;

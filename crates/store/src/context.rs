@@ -3,6 +3,7 @@
 //! both use it without importing each other).
 
 use mamori_core::audit::{Actor, Origin};
+use mamori_core::identity::Role;
 use time::OffsetDateTime;
 
 /// Who does it, from where, when.
@@ -11,4 +12,19 @@ pub struct Ctx {
     pub now: OffsetDateTime,
     pub actor: Actor,
     pub origin: Origin,
+    /// What a signed-in person's request was allowed as: `None` for the
+    /// console, mamori's own jobs and the steps of signing in (which check
+    /// the account themselves).
+    pub standing: Option<Standing>,
+}
+
+/// The role and organisation a person's request was checked against, when
+/// it began. Every write made for it is refused, in its own transaction,
+/// if the account is disabled or holds another role or organisation by
+/// then: one request's authority does not outlive a demotion made while it
+/// ran ([`crate::Store::begin_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub role: Role,
+    pub organisation_id: Option<i64>,
 }

@@ -1,4 +1,4 @@
-use crate::{Store, StoreError};
+use crate::{with_conn, Store, StoreError};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
@@ -432,6 +432,31 @@ impl Store {
             Pools::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
         };
         Ok(Tx(inner, self.shared.keys.clone()))
+    }
+
+    /// A transaction for a write made for `ctx`: when a signed-in person
+    /// acts, their account is read first, in the transaction, and the write
+    /// is refused (`AccountChanged`) if it has been disabled or given
+    /// another role or organisation since their request was checked ([`crate::identity::Standing`]). Read after the
+    /// transaction began: a change committed before it is seen; one
+    /// committed after orders after this write.
+    pub async fn begin_as(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        if let (Some(id), Some(standing)) = (ctx.actor.account_id, ctx.standing) {
+            let now: Option<(String, Option<i64>, Option<i64>)> = with_conn!(tx, c => {
+                sqlx::query_as("SELECT role, organisation_id, disabled_at_us FROM account WHERE id = $1")
+                    .bind(id).fetch_optional(c).await?
+            });
+            let holds = now.is_some_and(|(role, org, disabled)| {
+                disabled.is_none()
+                    && mamori_core::identity::Role::parse(&role) == Some(standing.role)
+                    && org == standing.organisation_id
+            });
+            if !holds {
+                return Err(StoreError::AccountChanged);
+            }
+        }
+        Ok(tx)
     }
 
     /// A transaction that only reads, from one consistent snapshot.

@@ -49,6 +49,11 @@ pub enum StoreError {
     /// The change would leave no enabled administrator.
     #[error("the last administrator")]
     LastAdministrator,
+    /// The person acting has been disabled, or given another role or
+    /// organisation, since their request was checked
+    /// ([`crate::identity::Standing`]): nothing was changed.
+    #[error("the acting account changed")]
+    AccountChanged,
 }
 
 /// A stored time (microseconds since the Unix epoch, UTC).

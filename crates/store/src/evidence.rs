@@ -107,7 +107,7 @@ impl Store {
     /// An answer holds at most [`MAX_FILES_PER_ITEM`] files (`Limit`); an
     /// organisation's files stay within its quota (`Quota`).
     pub async fn add_evidence(&self, ctx: &Ctx, system_id: i64, e: &NewEvidence<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         if let Some(org) = e.by {
             // Before any row is locked: every path takes this lock first.
             self.lock_storage(&mut tx, org).await?;
@@ -169,7 +169,7 @@ impl Store {
         evidence_id: i64,
         by: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let ev = self.remove_in(&mut tx, ctx, system_id, evidence_id, (None, by)).await?;
         tx.commit_audited(ctx.now, ev).await
     }

@@ -22,7 +22,7 @@ pub struct AccountChange<'a> {
     pub seen: &'a str,
 }
 
-pub use crate::context::Ctx;
+pub use crate::context::{Ctx, Standing};
 
 impl Ctx {
     /// The audit event of `action` done by the acting person on `target_kind`
@@ -57,7 +57,7 @@ impl Store {
     /// Issues an account (item 3): the account, its ledger line and the audit
     /// event, or nothing.
     pub async fn issue_account(&self, ctx: &Ctx, new: &NewAccount, reason: &str) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let id = accounts::create_account(&mut tx, ctx.now, new).await?;
         let after =
             format!("{} / {}", new.role.as_str(), new.organisation_id.map(|o| o.to_string()).unwrap_or_default());
@@ -94,7 +94,7 @@ impl Store {
         token_hash: &str,
         new: &NewAccount,
     ) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         if !accounts::take_setup_token(&mut tx, token_hash, ctx.now).await? {
             return Ok(None);
         }
@@ -127,7 +127,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let AccountChange { display_name, email, role, organisation, seen } = *change;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::lock_administrators(&mut tx).await?;
         // Compared as it is now, under the lock: the ledger's "before" is
         // what was replaced, and a form shown before another change is
@@ -184,7 +184,7 @@ impl Store {
         disabled: bool,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::lock_administrators(&mut tx).await?;
         let now = accounts::account_in(&mut tx, id).await?.ok_or(StoreError::Missing)?;
         if now.disabled_at.is_some() == disabled {
@@ -195,7 +195,7 @@ impl Store {
 
     /// Lifts a lock, with its reason in the ledger (item 3) and the audit log.
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::unlock(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::Unlocked, reason).await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::AccountUnlocked, id, reason)).await
@@ -205,7 +205,7 @@ impl Store {
     /// own at the next sign-in, and their sessions end. The office is
     /// alerted ([`CREDENTIALS_RESET`]).
     pub async fn reset_password(&self, ctx: &Ctx, id: i64, hash: &str, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, true).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::PasswordReset, reason).await?;
         credentials_reset(&mut tx, ctx, id, "パスワード").await?;
@@ -218,7 +218,7 @@ impl Store {
     /// made in. `Stale` (nothing changed) when that session was ended
     /// since its request was checked.
     pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str, seen: i64) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
@@ -232,7 +232,7 @@ impl Store {
     /// itself ended since its request was checked: a taken session must
     /// not outlive the change that ended it by ending the others.
     pub async fn end_other_sessions(&self, ctx: &Ctx, id: i64, seen: i64) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::SessionsEnded, id)).await?;
         Ok(generation)
@@ -242,7 +242,7 @@ impl Store {
     /// Every session of the account ends. The office is alerted
     /// ([`CREDENTIALS_RESET`]).
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::clear_totp(&mut tx, id).await?;
         accounts::end_sessions(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::TotpReset, reason).await?;
@@ -263,7 +263,7 @@ impl Store {
         (secret, step): (&str, i64),
         recovery_hashes: &[String],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::enable_totp(&mut tx, id, secret, step, recovery_hashes).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await?;
@@ -283,7 +283,7 @@ impl Store {
         step: i64,
         recovery_hashes: &[String],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         if !accounts::spend_totp_step(&mut tx, id, step).await? {
             return Err(StoreError::Stale);
         }
@@ -297,7 +297,7 @@ impl Store {
     /// Spends a recovery code; returns the number left, or `None` if the code
     /// was not valid.
     pub async fn spend_recovery_code(&self, ctx: &Ctx, id: i64, code_hash: &str) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         if !accounts::use_recovery_code(&mut tx, id, code_hash, ctx.now).await? {
             return Ok(None);
         }
@@ -314,7 +314,7 @@ impl Store {
         kind: OrgKind,
         contact: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let id = accounts::create_organisation(&mut tx, ctx.now, name, kind, contact).await?;
         let ev = ctx
             .event_on(Action::OrganisationCreated, "organisation", id)
@@ -330,7 +330,7 @@ impl Store {
         accounts: i64,
         comment: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // The same one sent again within a minute is answered with the first.
         let since = tx.signoff_window("access_review", &ctx.actor.login, ctx.now).await?;
         let again: Option<i64> = crate::with_conn!(tx, c => {
@@ -382,7 +382,7 @@ impl Store {
         before: OffsetDateTime,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         accounts::lock_administrators(&mut tx).await?;
         if !accounts::inactive_in(&mut tx, id, before).await? {
             tx.rollback().await?;

@@ -254,7 +254,7 @@ impl Store {
         input: &ComponentInput,
     ) -> Result<i64, StoreError> {
         let id = editing.map(|(id, _)| id);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         tx.lock_named_shared(FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
@@ -329,7 +329,7 @@ impl Store {
 
     /// Removes one of the system's components.
     pub async fn remove_component(&self, ctx: &Ctx, system_id: i64, id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // As every writer of components: an import of advisories re-matching
         // meanwhile would write a match for the component removed.
         tx.lock_named_shared(FEEDS_LOCK).await?;
@@ -358,7 +358,7 @@ impl Store {
         file: &str,
         rows: &[ComponentInput],
     ) -> Result<Imported, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         tx.lock_named_shared(FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let products = eol_products_in(&mut tx).await?;
@@ -417,7 +417,7 @@ impl Store {
         sha256: &str,
         products: &[EolProduct],
     ) -> Result<FeedImport, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
         tx.lock_named(FEEDS_LOCK).await?;

@@ -236,7 +236,7 @@ impl Store {
         signins_before: OffsetDateTime,
         alerts_before: OffsetDateTime,
     ) -> Result<Purged, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let jobs = delete_jobs(&mut tx, done_before, failed_before).await?;
         let signins = crate::accounts::delete_failed_attempts(&mut tx, signins_before).await?;
         let successes = crate::accounts::delete_old_successes(&mut tx, signins_before, alerts_before).await?;

@@ -102,7 +102,7 @@ impl Store {
         self.prepare_keys().await?;
         let values = self.reseal(true).await?;
         let current = i64::from(self.shared.keys.current());
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let old: Vec<i64> = with_conn!(tx, c => sqlx::query_scalar("SELECT id FROM data_key WHERE id <> $1 ORDER BY id").bind(current).fetch_all(&mut *c).await?);
         with_conn!(tx, c => sqlx::query("DELETE FROM data_key WHERE id <> $1").bind(current).execute(&mut *c).await?.rows_affected());
         let old: Vec<String> = old.iter().map(i64::to_string).collect();

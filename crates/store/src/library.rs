@@ -266,7 +266,7 @@ impl Store {
     /// [`MAX_DOCUMENTS`] documents, deleted ones included (their files
     /// are kept).
     pub async fn add_document(&self, ctx: &Ctx, org: i64, title: &str, f: &NewDocFile<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         self.lock_storage(&mut tx, org).await?;
         self.within_quota(&mut tx, org, f.content.len()).await?;
         let held: i64 = with_conn!(tx, c => {
@@ -300,7 +300,7 @@ impl Store {
         org: i64,
         f: &NewDocFile<'_>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
         self.within_quota(&mut tx, org, f.content.len()).await?;
@@ -437,7 +437,7 @@ impl Store {
         number: u32,
         pin: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;
         let change = (HistoryKind::Evidence, doc.title.as_str());
@@ -476,7 +476,7 @@ impl Store {
         link_id: i64,
         org: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_system(&mut tx, ctx, system_id).await?;
         let link: Option<LinkRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, LinkRow>(&format!("{SELECT_LINK} WHERE id = $1 AND system_id = $2 AND round = $3 AND number = $4"))
@@ -502,7 +502,7 @@ impl Store {
     /// the officer: such a document is superseded by a new revision, never
     /// deleted.
     pub async fn delete_document(&self, ctx: &Ctx, id: i64, org: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // No link is made meanwhile (links take this lock too).
         self.lock_storage(&mut tx, org).await?;
         let doc = own_document(&mut tx, id, org).await?;

@@ -236,7 +236,7 @@ impl Store {
     /// the officer: the system submitted or approved, or the part it leaves
     /// or joins submitted.
     pub async fn move_item(&self, ctx: &Ctx, system_id: i64, number: u32, party: Party) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         let from = parts.party(number).ok_or(StoreError::Missing)?;
@@ -263,7 +263,7 @@ impl Store {
     /// it answers answered, none still returned. The last part in submits
     /// the system to the officer. `Missing` if `org` answers nothing here.
     pub async fn submit_part(&self, ctx: &Ctx, system_id: i64, org: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let mine = parts.numbers_of(org);
@@ -290,7 +290,7 @@ impl Store {
     /// Submits every part still open at once (the console's demonstration
     /// data; a person submits their own part with [`Store::submit_part`]).
     pub async fn submit_system(&self, ctx: &Ctx, system_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::submit(s.status, &items).map_err(StoreError::Refused)?;

@@ -200,7 +200,7 @@ impl Store {
         values: &Values,
         documents: (Option<i64>, &[i64]),
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // The documents linked are not deleted meanwhile: their
         // organisation's lock, taken before the system's.
         if let Some(org) = documents.0 {
@@ -270,7 +270,7 @@ impl Store {
     /// only `by_office`: a keeper's removal would take it out of the
     /// review unseen.
     pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64, by_office: bool) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         if !by_office && (before.review == RecordReview::Approved || before.changed_after_approval) {
@@ -304,7 +304,7 @@ impl Store {
         decision: RecordReview,
         note: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
         if before.seen() != *seen {
@@ -427,7 +427,7 @@ impl Store {
         sha256: &str,
         list: &[mamori_core::records::IsmapService],
     ) -> Result<crate::inventory::FeedImport, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
         tx.lock_named(crate::inventory::FEEDS_LOCK).await?;

@@ -150,7 +150,7 @@ impl Store {
         system_id: i64,
         min_gap: Option<Duration>,
     ) -> Result<Requested, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         if tx.backend() == crate::Backend::Postgres {
             with_conn!(tx, c => {
                 sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system_id).execute(c).await?.rows_affected()
@@ -241,7 +241,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(format!("scan report: {e}")))?;
         let status = if ok { ScanStatus::Done } else { ScanStatus::Failed };
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Only by the worker that holds the run: one that took it up again
         // after this worker was thought stopped finishes it instead (the
         // slower one's result overwrote the newer, with a second event).
@@ -398,7 +398,7 @@ impl Store {
         host: &str,
         seen: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let pending: Option<(String, String, String, String)> = with_conn!(tx, c => {
             sqlx::query_as(
                 "SELECT address, network, pending_address, pending_network FROM scan_address \

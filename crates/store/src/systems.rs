@@ -585,7 +585,7 @@ impl Store {
         input: &SystemInput,
         catalog_version_id: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let now = to_unix_micros(ctx.now);
         let a = &input.attrs;
         let id: i64 = with_conn!(tx, c => {
@@ -654,7 +654,7 @@ impl Store {
         input: &SystemInput,
         seen: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let before = &lock_system(&mut tx, ctx, id).await?;
         if seen.is_some_and(|seen| seen != before.input.edit_mark()) {
             return Err(StoreError::Stale);
@@ -837,7 +837,7 @@ impl Store {
         applies: bool,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, before) = self.parts_in(&mut tx, &s).await?;
         with_conn!(tx, c => {
@@ -916,7 +916,7 @@ impl Store {
         (by, made_for): (Option<i64>, Option<MadeFor>),
         changes: &[AnswerChange],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let mut s = lock_open_round(&mut tx, ctx, system_id).await?;
         if made_for.is_some_and(|m| m.round != s.round || m.catalog_version != s.catalog_version_id) {
             return Err(StoreError::Stale);
@@ -1015,7 +1015,7 @@ impl Store {
         decision: Review,
         comment: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &s).await?;
         checklist::can_review_item(s.status, parts.item_submitted(number)).map_err(StoreError::Refused)?;
@@ -1040,7 +1040,7 @@ impl Store {
         seen_revision: i64,
         numbers: &[u32],
     ) -> Result<usize, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         if s.revision != seen_revision + 1 {
             return Err(StoreError::Stale);
@@ -1065,7 +1065,7 @@ impl Store {
     /// applicable item's current revision is approved, as read inside this
     /// transaction. Returns the system's new status.
     pub async fn finish_review(&self, ctx: &Ctx, system_id: i64) -> Result<SystemStatus, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let s = lock_open_round(&mut tx, ctx, system_id).await?;
         let (items, parts) = self.parts_in(&mut tx, &s).await?;
         let to = checklist::finish_review(s.status, &items).map_err(StoreError::Refused)?;
@@ -1114,7 +1114,7 @@ impl Store {
         due_on: Option<Date>,
         approved_only: bool,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let system = lock_open_round(&mut tx, ctx, system_id).await?;
         if approved_only && system.status != SystemStatus::Approved {
             return Err(StoreError::Refused(WorkflowError::NotNow(system.status)));
@@ -1175,7 +1175,7 @@ impl Store {
     /// otherwise in the new version goes back to 審査待ち, with a line in its
     /// history: the approval was of an answer to other words.
     pub async fn change_catalog_version(&self, ctx: &Ctx, system_id: i64, version_id: i64) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         let system = lock_open_round(&mut tx, ctx, system_id).await?;
         let (_, parts) = self.parts_in(&mut tx, &system).await?;
         checklist::can_change_catalog(system.status, !parts.submitted.is_empty()).map_err(StoreError::Refused)?;

@@ -123,7 +123,7 @@ impl Store {
         source: VulnSource,
         list: &[Advisory],
     ) -> Result<FeedImport, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Reference data, one import at a time (the same file sent twice at
         // once failed on a key in the second, an error page).
         tx.lock_named(crate::inventory::FEEDS_LOCK).await?;
@@ -202,7 +202,7 @@ impl Store {
         state: MatchState,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Not beside an import re-matching: it could remove the match decided.
         tx.lock_named_shared(crate::inventory::FEEDS_LOCK).await?;
         lock_system(&mut tx, ctx, system_id).await?;

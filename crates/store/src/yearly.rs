@@ -48,7 +48,7 @@ impl Store {
 
     /// Sets a system's report month (1–12).
     pub async fn set_report_month(&self, ctx: &Ctx, system_id: i64, month: u8) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // One statement: a delete and an insert, sent twice at once, made
         // the second insert fail on the key (an error page) on PostgreSQL.
         with_conn!(tx, c => {
@@ -71,7 +71,7 @@ impl Store {
         kind: SignoffKind,
         comment: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // Under the system's lock, by someone who still sees it, of a
         // system still running (a retirement landing meanwhile is seen).
         let s = crate::systems::lock_system(&mut tx, ctx, system_id).await?;
@@ -176,7 +176,7 @@ impl Store {
         frozen: Option<&str>,
         seen: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_as(ctx).await?;
         // The lock raises the revision by one.
         if crate::systems::lock_system(&mut tx, ctx, system_id).await?.revision != seen + 1 {
             return Err(StoreError::Stale);

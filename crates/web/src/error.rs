@@ -24,6 +24,10 @@ pub enum AppError {
     Session(#[from] tower_sessions::session::Error),
     #[error("{0}")]
     Internal(String),
+    /// The person's account changed while the request ran
+    /// ([`mamori_app::Refused::AccountChanged`]): sent to sign in again.
+    #[error("the account changed while the request ran")]
+    AccountChanged,
 }
 
 impl From<mamori_app::Refused> for AppError {
@@ -35,6 +39,7 @@ impl From<mamori_app::Refused> for AppError {
             mamori_app::Refused::Store(e) => AppError::Store(e),
             mamori_app::Refused::Internal(why) => AppError::Internal(why.into()),
             mamori_app::Refused::Invalid(_) => AppError::BadRequest,
+            mamori_app::Refused::AccountChanged => AppError::AccountChanged,
             _ => AppError::NotFound,
         }
     }
@@ -45,6 +50,8 @@ impl IntoResponse for AppError {
         let status = match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
+            // Its sessions ended with the change: it signs in again.
+            AppError::AccountChanged => return axum::response::Redirect::to("/login").into_response(),
             AppError::Store(_) | AppError::Template(_) | AppError::Session(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -345,6 +345,7 @@ pub fn system_ctx() -> mamori_store::identity::Ctx {
         now: time::OffsetDateTime::now_utc(),
         actor: mamori_core::audit::Actor::system(),
         origin: Default::default(),
+        standing: None,
     }
 }
 

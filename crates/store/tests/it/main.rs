@@ -47,7 +47,7 @@ impl TestDb {
 
 /// A change made by the system itself at `now`.
 pub fn system_ctx(now: OffsetDateTime) -> Ctx {
-    Ctx { now, actor: Actor::system(), origin: Origin::default() }
+    Ctx { now, actor: Actor::system(), origin: Origin::default(), standing: None }
 }
 
 /// SQLite always; PostgreSQL when the test cluster is there (required in CI).

@@ -162,7 +162,12 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         let person = async |login: &str, org: i64| {
             let new = crate::new_account(login, Role::Vendor, Some(org));
             let account = db.store.issue_account(&ctx, &new, "t").await.unwrap();
-            Ctx { now, actor: Actor { account_id: Some(account), login: login.into() }, origin: Origin::default() }
+            Ctx {
+                now,
+                actor: Actor { account_id: Some(account), login: login.into() },
+                origin: Origin::default(),
+                standing: None,
+            }
         };
         let (a, b) = (person("vendor-a", first).await, person("vendor-b", second).await);
         let values = Values([("name".to_owned(), "担当".to_owned())].into());

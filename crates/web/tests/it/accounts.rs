@@ -574,3 +574,70 @@ async fn accounts_made_privileged_alert_the_office_and_the_ledger_keeps_each_lin
         app.close().await;
     }
 }
+
+/// A request holds the person as their account was when it began. An
+/// administrator disabled, and an officer made 監査, while their requests
+/// ran could still issue an account and sign off a log review: those
+/// writes checked the permission before, never in their own transaction.
+/// Each is now refused as made by an account that changed (the person is
+/// sent to sign in again), and nothing of it is written; made for the
+/// account as it is now, the review is refused by permission, and the
+/// console, which has no account, is not held to one.
+#[tokio::test]
+async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothing() {
+    use mamori_app::{Op, Person, Refused};
+    use mamori_store::accounts::NewAccount;
+    for app in App::each(Options::default()).await {
+        let backend = app.backend;
+        app.issue("admin-a", Role::Admin, None).await;
+        let admin = app.issue("admin-b", Role::Admin, None).await;
+        let officer = app.issue("officer-b", Role::SecurityOfficer, None).await;
+        let as_they_were = |id: i64| {
+            let store = app.store.clone();
+            async move { Person::of(&store.account_by_id(id).await.unwrap().unwrap()) }
+        };
+        let (admin_then, officer_then) = (as_they_were(admin).await, as_they_were(officer).await);
+        let op = |who| Op { store: &app.store, who, origin: Default::default(), now: app.now() };
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let new = |login: &str| NewAccount {
+            login: mamori_core::identity::Login::parse(login).unwrap(),
+            display_name: "新しい人".into(),
+            email: format!("{login}@example.lg.jp"),
+            role: Role::Department,
+            organisation_id: Some(dept),
+            password_hash: mamori_core::password::hash::hash(PASSWORD),
+            must_change_password: true,
+        };
+
+        app.store.set_account_disabled(&app.ctx(), admin, true, "退職").await.unwrap();
+        let before = app.store.account_count().await.unwrap();
+        let r = mamori_app::accounts::issue(&op(&admin_then), &new("issued-late"), "依頼").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");
+        assert_eq!(app.store.account_count().await.unwrap(), before, "{backend}: no account issued");
+        assert!(app.store.account_by_login("issued-late").await.unwrap().is_none(), "{backend}");
+
+        let o = app.store.account_by_id(officer).await.unwrap().unwrap();
+        let change = mamori_store::identity::AccountChange {
+            display_name: &o.display_name,
+            email: &o.email,
+            role: Role::Auditor,
+            organisation: None,
+            seen: &o.edit_mark(),
+        };
+        app.store.change_account(&app.ctx(), officer, &change, "異動").await.unwrap();
+        let (from, to) = ("2026-11-01", "2026-11-30");
+        let r = mamori_app::oversight::sign_off_log_review(&op(&officer_then), from, to, "異常なし").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");
+        let officer_now = as_they_were(officer).await;
+        let r = mamori_app::oversight::sign_off_log_review(&op(&officer_now), from, to, "異常なし").await;
+        assert!(matches!(r, Err(Refused::NotFound)), "{backend}: 監査 may not: {r:?}");
+        assert!(app.store.log_reviews().await.unwrap().is_empty(), "{backend}: no review recorded");
+
+        let console = Person::console(Role::SecurityOfficer, "console".into());
+        mamori_app::oversight::sign_off_log_review(&op(&console), from, to, "異常なし").await.unwrap();
+        let admin_now = Person::console(Role::Admin, "console".into());
+        mamori_app::accounts::issue(&op(&admin_now), &new("issued-at-console"), "依頼").await.unwrap();
+        assert_eq!(app.store.log_reviews().await.unwrap().len(), 1, "{backend}");
+        app.close().await;
+    }
+}

@@ -2201,3 +2201,85 @@ async fn an_answer_changed_meanwhile_is_not_replaced_unseen() {
         app.close().await;
     }
 }
+
+/// A clamd that answers only when told to: it reads a file to the end,
+/// says so on `read`, and gives its verdict (clean) when `go` fires.
+async fn clamd_on_cue(socket: &std::path::Path) -> (tokio::sync::mpsc::Receiver<()>, tokio::sync::mpsc::Sender<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::UnixListener::bind(socket).unwrap();
+    let (read_tx, read_rx) = tokio::sync::mpsc::channel(1);
+    let (go_tx, mut go_rx) = tokio::sync::mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut command = [0u8; 10];
+            s.read_exact(&mut command).await.unwrap();
+            assert_eq!(&command, b"zINSTREAM\0");
+            loop {
+                let len = s.read_u32().await.unwrap() as usize;
+                if len == 0 {
+                    break;
+                }
+                let mut chunk = vec![0u8; len];
+                s.read_exact(&mut chunk).await.unwrap();
+            }
+            read_tx.send(()).await.unwrap();
+            go_rx.recv().await.unwrap();
+            s.write_all(b"stream: OK\0").await.unwrap();
+            s.shutdown().await.unwrap();
+        }
+    });
+    (read_rx, go_tx)
+}
+
+/// A request is checked when it begins; its write comes later (here, after
+/// clamd has read the file). A vendor made 監査 (read-only, seeing every
+/// system) while its upload waited for the verdict still stored the file:
+/// the write re-checked only that the system was still in sight. The
+/// write now reads the account again in its own transaction: an upload
+/// held the same way is stored while the account is unchanged, and refused
+/// (nothing stored, no event; the vendor sent to sign in again, its
+/// sessions ended by the change) once the role has changed.
+#[tokio::test]
+async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it_comes_to_be_written() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let socket = dir.path().join("clamd.sock");
+    let (mut read, go) = clamd_on_cue(&socket).await;
+    for app in App::each(Options { clamd: Some(socket), ..Options::default() }).await {
+        let backend = app.backend;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+
+        let held = |name: &'static str| {
+            let vendor = vendor.clone();
+            tokio::spawn(async move { upload(&vendor, sys, 4, name, b"hello".to_vec(), true).await })
+        };
+        let unchanged = held("first.txt");
+        read.recv().await.unwrap();
+        go.send(()).await.unwrap();
+        let r = unchanged.await.unwrap();
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: held, unchanged, stored: {}", r.body);
+        assert_eq!(app.store.evidence_for(sys, 1, 4).await.unwrap().len(), 1, "{backend}");
+
+        let demoted = held("second.txt");
+        read.recv().await.unwrap();
+        let id = app.store.account_by_login("vendor-a").await.unwrap().unwrap().id;
+        let before = app.store.account_by_id(id).await.unwrap().unwrap();
+        let change = mamori_store::identity::AccountChange {
+            display_name: &before.display_name,
+            email: &before.email,
+            role: Role::Auditor,
+            organisation: None,
+            seen: &before.edit_mark(),
+        };
+        app.store.change_account(&app.ctx(), id, &change, "監査へ").await.unwrap();
+        go.send(()).await.unwrap();
+        let r = demoted.await.unwrap();
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        assert_eq!(r.location(), "/login", "{backend}: sent to sign in again, as the account is now");
+        let files = app.store.evidence_for(sys, 1, 4).await.unwrap();
+        assert_eq!(files.len(), 1, "{backend}: the second file is not stored");
+        assert_eq!(files[0].original_name, "first.txt", "{backend}");
+        let uploads = app.audit_actions().await.iter().filter(|a| *a == "evidence.uploaded").count();
+        assert_eq!(uploads, 1, "{backend}: one upload event, the first's");
+        app.close().await;
+    }
+}

@@ -97,7 +97,8 @@ impl App {
         };
         let store = Store::open(&location, Arc::new(mamori_store::crypt::Keyring::random_for_tests())).await.unwrap();
         // As `mamori serve` does at first start.
-        let first = Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default() };
+        let first =
+            Ctx { now: OffsetDateTime::now_utc(), actor: Actor::system(), origin: Origin::default(), standing: None };
         store.ensure_catalog(&first).await.unwrap();
         let sessions = store.sessions().await.unwrap();
         let (cert_path, key_path, _) = tls::ensure_self_signed(dir.path(), None).unwrap();
@@ -241,12 +242,17 @@ impl App {
     }
 
     pub fn ctx(&self) -> Ctx {
-        Ctx { now: self.now(), actor: Actor { account_id: None, login: "test".into() }, origin: Origin::default() }
+        Ctx {
+            now: self.now(),
+            actor: Actor { account_id: None, login: "test".into() },
+            origin: Origin::default(),
+            standing: None,
+        }
     }
 
     /// A change made by the system itself.
     pub fn system_ctx(&self) -> Ctx {
-        Ctx { now: self.now(), actor: Actor::system(), origin: Origin::default() }
+        Ctx { now: self.now(), actor: Actor::system(), origin: Origin::default(), standing: None }
     }
 
     /// Makes `token` the first-run setup token, valid for 30 minutes.

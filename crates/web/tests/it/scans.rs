@@ -319,6 +319,7 @@ async fn a_persons_scan_goes_before_the_daily_schedule() {
             now: app.now(),
             actor: Actor { account_id: None, login: SCHEDULED_BY.into() },
             origin: Origin::default(),
+            standing: None,
         };
         for id in [a, b, c] {
             assert!(matches!(app.store.request_scan(&schedule, id, None).await.unwrap(), Requested::Queued(_)));
