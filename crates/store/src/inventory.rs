@@ -454,8 +454,13 @@ impl Store {
             }
         }
         let all = eol_products_in(&mut tx).await?;
+        // In the order of their systems, as every writer of several systems
+        // locks them: in the components' order, two systems could be taken
+        // the other way round from a library save's (a deadlock).
         let rows = with_conn!(tx, c => {
-            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE support_source IS NULL OR support_source <> 'manual' ORDER BY id"))
+            sqlx::query_as::<_, Row>(&format!(
+                "{SELECT} WHERE support_source IS NULL OR support_source <> 'manual' ORDER BY system_id, id"
+            ))
                 .fetch_all(c).await?
         });
         let mut changed = 0i64;

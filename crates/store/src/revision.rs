@@ -2,7 +2,8 @@
 //!
 //! Every change to the tables signed-in pages show counts up one number in
 //! the database, `data_revision` (triggers keep it: migration 0010, so a
-//! change made by another process or instance counts too). A request reads
+//! change made by another process or instance counts too; on PostgreSQL
+//! once per transaction, at its commit: migration 0033). A request reads
 //! it once ([`Store::revision`]) and binds a store to it ([`Store::at`]).
 //! Reads through that store are kept in memory under the number, and
 //! reused by every request that reads the same number; when it moves they

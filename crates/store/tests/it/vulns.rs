@@ -189,3 +189,136 @@ async fn a_component_removed_while_advisories_are_imported_goes_with_every_match
         db.cleanup().await;
     }
 }
+
+/// On PostgreSQL, release data imported while a library document's new
+/// revision was saved could end in a deadlock (one of them aborted, an
+/// error page): the import locked the systems in the order of their
+/// components, every other writer of several systems locks them in the
+/// order of their ids. Here the first system is held by another
+/// connection, which then asks for the second, as the library's save
+/// does. The import now waits for the first system before it holds the
+/// second: the other connection gets the second at once, and when it has
+/// ended the import fills both components.
+#[tokio::test]
+async fn release_data_locks_the_systems_it_fills_in_the_order_every_writer_does() {
+    use mamori_core::inventory::{EolProduct, EolRelease};
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let first = a_system(&db.store, &ctx).await;
+        let one = &db.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0];
+        let (dept, catalog) = (one.input.department_id, one.catalog_version_id);
+        let second = db.store.create_system(&ctx, &SystemInput::new("会計システム", dept), catalog).await.unwrap();
+        assert!(first < second);
+        let nginx = ComponentInput { product: "nginx".into(), version: "1.24.0".into(), ..component(0, "") };
+        // The second system's component is the older: components' order is
+        // not the systems'.
+        db.store.save_component(&ctx, second, None, &nginx).await.unwrap();
+        db.store.save_component(&ctx, first, None, &nginx).await.unwrap();
+        let data = EolProduct {
+            name: "nginx".into(),
+            label: "nginx".into(),
+            aliases: vec![],
+            cpes: vec![],
+            releases: vec![EolRelease {
+                cycle: "1.24".into(),
+                released: None,
+                eol: Some(time::macros::date!(2024 - 04 - 23)),
+                latest: Some("1.24.0".into()),
+            }],
+        };
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute(format!("UPDATE system SET revision = revision + 1 WHERE id = {first}").as_str()).await.unwrap();
+        let (store, import_ctx) = (db.store.clone(), ctx.clone());
+        let import =
+            tokio::spawn(async move { store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[data]).await });
+        waiting_for_locks(&url, 1).await;
+        other.execute("SET lock_timeout = '10s'").await.unwrap();
+        let took =
+            other.execute(format!("UPDATE system SET revision = revision + 1 WHERE id = {second}").as_str()).await;
+        assert!(took.is_ok(), "{}: the second system was free: {took:?}", db.name);
+        other.execute("COMMIT").await.unwrap();
+        let imported = import.await.unwrap().unwrap();
+        assert_eq!(imported.changed, 2, "{}", db.name);
+        for s in [first, second] {
+            let c = &db.store.components(s).await.unwrap()[0];
+            assert_eq!(c.input.support_end, Some(time::macros::date!(2024 - 04 - 23)), "{}: system {s}", db.name);
+        }
+        db.cleanup().await;
+    }
+}
+
+/// On PostgreSQL, the data's revision was counted at the end of each
+/// statement that changed a counted table, and its one row held from
+/// there to the commit. Release data filling the components of two
+/// systems held it from the first system on; a save in the second system
+/// (its row taken, waiting for the revision's) then met the import
+/// coming for that system: a deadlock, one aborted. Here the import is
+/// stopped at the first system's component (another connection holds that
+/// row) and a save begins in the second system. The revision is now
+/// counted at the commit: the save commits at once, and the import, let
+/// go, fills both components.
+#[tokio::test]
+async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_the_other_to_a_deadlock() {
+    use mamori_core::inventory::{EolProduct, EolRelease};
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let first = a_system(&db.store, &ctx).await;
+        let one = &db.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0];
+        let (dept, catalog) = (one.input.department_id, one.catalog_version_id);
+        let second = db.store.create_system(&ctx, &SystemInput::new("会計システム", dept), catalog).await.unwrap();
+        let nginx = ComponentInput { product: "nginx".into(), version: "1.24.0".into(), ..component(0, "") };
+        let held = db.store.save_component(&ctx, first, None, &nginx).await.unwrap();
+        db.store.save_component(&ctx, second, None, &nginx).await.unwrap();
+        let data = EolProduct {
+            name: "nginx".into(),
+            label: "nginx".into(),
+            aliases: vec![],
+            cpes: vec![],
+            releases: vec![EolRelease {
+                cycle: "1.24".into(),
+                released: None,
+                eol: Some(time::macros::date!(2024 - 04 - 23)),
+                latest: Some("1.24.0".into()),
+            }],
+        };
+        let revision = db.store.revision().await.unwrap();
+
+        let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+        holder.execute("BEGIN").await.unwrap();
+        holder.execute(format!("SELECT id FROM component WHERE id = {held} FOR UPDATE").as_str()).await.unwrap();
+        let (store, import_ctx) = (db.store.clone(), ctx.clone());
+        let import =
+            tokio::spawn(async move { store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[data]).await });
+        waiting_for_locks(&url, 1).await;
+        let mut save = sqlx::PgConnection::connect(&url).await.unwrap();
+        save.execute("SET lock_timeout = '10s'").await.unwrap();
+        save.execute("BEGIN").await.unwrap();
+        let saved =
+            save.execute(format!("UPDATE system SET revision = revision + 1 WHERE id = {second}").as_str()).await;
+        assert!(saved.is_ok(), "{}: the save waited for nothing: {saved:?}", db.name);
+        let committed = save.execute("COMMIT").await;
+        assert!(committed.is_ok(), "{}: {committed:?}", db.name);
+        holder.execute("ROLLBACK").await.unwrap();
+        let imported = import.await.unwrap().unwrap();
+        assert_eq!(imported.changed, 2, "{}", db.name);
+        for s in [first, second] {
+            let c = &db.store.components(s).await.unwrap()[0];
+            assert_eq!(c.input.support_end, Some(time::macros::date!(2024 - 04 - 23)), "{}: system {s}", db.name);
+        }
+        let after = db.store.revision().await.unwrap();
+        assert_eq!(after.0, revision.0 + 2, "{}: each transaction counted once", db.name);
+        db.cleanup().await;
+    }
+}
