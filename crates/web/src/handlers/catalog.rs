@@ -212,21 +212,32 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
     let t = page.t();
     let (mut bytes, mut too_large) = (Vec::new(), false);
     let (mut id, mut title) = (String::new(), String::new());
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        match field.name() {
-            Some("file") => (bytes, too_large) = crate::handlers::read_capped(&mut field, catalog_op::MAX_FILE).await,
-            Some(name @ ("catalog_id" | "title")) => {
-                let name = name.to_owned();
-                let (v, long) = crate::handlers::read_capped(&mut field, 400).await;
-                let v = if long { String::new() } else { String::from_utf8_lossy(&v).trim().to_owned() };
-                if name == "title" {
-                    title = v;
-                } else {
-                    id = v;
+    let read = async {
+        use crate::handlers::{next_field, read_capped, Cut};
+        while let Some(mut field) = next_field(&mut multipart).await? {
+            match field.name() {
+                Some("file") => bytes = read_capped(&mut field, catalog_op::MAX_FILE).await?,
+                Some(name @ ("catalog_id" | "title")) => {
+                    let name = name.to_owned();
+                    // A value past 400 bytes is dropped, not the form.
+                    let v = match read_capped(&mut field, 400).await {
+                        Ok(v) => String::from_utf8_lossy(&v).trim().to_owned(),
+                        Err(Cut::TooLarge) => String::new(),
+                        Err(broken) => return Err(broken),
+                    };
+                    if name == "title" {
+                        title = v;
+                    } else {
+                        id = v;
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
+        Ok::<(), Cut>(())
+    };
+    if let Err(cut) = read.await {
+        too_large = cut.too_large()?;
     }
     session::clear_pending_catalog(&page.session).await?;
     let file_error = |key: &str| RowError { row: 0, field: "ファイル", message: t.get(key) };

@@ -88,19 +88,23 @@ async fn read_file_form(page: &Page, request: axum::extract::Request) -> Result<
         title: String::new(),
         expires_on: String::new(),
     };
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        match field.name() {
-            Some("file") if f.bytes.is_empty() && !f.too_large => {
-                f.name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
-                (f.bytes, f.too_large) = crate::handlers::read_capped(&mut field, max).await;
-                if f.too_large {
-                    break;
+    let read = async {
+        use crate::handlers::{next_field, read_capped, short_text};
+        while let Some(mut field) = next_field(&mut multipart).await? {
+            match field.name() {
+                Some("file") if f.bytes.is_empty() => {
+                    f.name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
+                    f.bytes = read_capped(&mut field, max).await?;
                 }
+                Some("title") => f.title = short_text(field, 400).await?,
+                Some("expires_on") => f.expires_on = short_text(field, 32).await?,
+                _ => {}
             }
-            Some("title") => f.title = field.text().await.unwrap_or_default().chars().take(400).collect(),
-            Some("expires_on") => f.expires_on = field.text().await.unwrap_or_default().chars().take(32).collect(),
-            _ => {}
         }
+        Ok::<(), crate::handlers::Cut>(())
+    };
+    if let Err(cut) = read.await {
+        f.too_large = cut.too_large().map_err(axum::response::IntoResponse::into_response)?;
     }
     Ok(f)
 }

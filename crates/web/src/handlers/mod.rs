@@ -90,21 +90,29 @@ impl Acting {
 
 /// The one file of an upload form (field `file`) after its CSRF token: its
 /// name (data, never a path), its bytes up to `max`, and whether it was cut
-/// off there. A refused form is the response to send.
+/// off there. A refused or broken form is the response to send.
 pub async fn one_file(
     page: &crate::page::Page,
     request: axum::extract::Request,
     max: usize,
 ) -> Result<(String, Vec<u8>, bool), Response> {
     let mut multipart = crate::csrf::verified_multipart(page, request, max + 64 * 1024).await?;
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            let name = clean_name(field.file_name().unwrap_or(""));
-            let (bytes, too_large) = read_capped(&mut field, max).await;
-            return Ok((name, bytes, too_large));
+    let (name, read) = loop {
+        match next_field(&mut multipart).await {
+            Ok(Some(mut field)) if field.name() == Some("file") => {
+                let name = clean_name(field.file_name().unwrap_or(""));
+                break (name, read_capped(&mut field, max).await);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break (String::new(), Ok(Vec::new())),
+            Err(cut) => break (String::new(), Err(cut)),
         }
+    };
+    match read.map_err(Cut::too_large) {
+        Ok(bytes) => Ok((name, bytes, false)),
+        Err(Ok(too_large)) => Ok((name, Vec::new(), too_large)),
+        Err(Err(broken)) => Err(axum::response::IntoResponse::into_response(broken)),
     }
-    Ok((String::new(), Vec::new(), false))
 }
 
 /// clamd as configured, to answer before the request's time runs out, less
@@ -268,17 +276,56 @@ impl Loaded {
     }
 }
 
-/// A file field of a multipart form, read up to `max` bytes and no
-/// further: the bytes, and whether the file was larger (or broken off).
-pub(crate) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> (Vec<u8>, bool) {
-    let mut bytes = Vec::new();
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
-            Ok(None) => return (bytes, false),
-            Ok(Some(_)) | Err(_) => return (bytes, true),
+/// How reading an upload form stopped short of its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Past the size the form or the field allows: the person is told so.
+    TooLarge,
+    /// Broken off or malformed: answered as a bad request, and nothing of
+    /// the form is used (a file whole and the rest of its form lost is not
+    /// taken without its date).
+    Broken,
+}
+
+impl Cut {
+    fn of(e: multer::Error) -> Cut {
+        match e {
+            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => Cut::TooLarge,
+            _ => Cut::Broken,
         }
     }
+
+    /// `true` when the form was too large; a broken form is an error.
+    pub(crate) fn too_large(self) -> Result<bool, crate::error::AppError> {
+        match self {
+            Cut::TooLarge => Ok(true),
+            Cut::Broken => Err(crate::error::AppError::BadRequest),
+        }
+    }
+}
+
+/// The next field of an upload form, `None` at its end.
+pub(crate) async fn next_field<'r>(m: &mut multer::Multipart<'r>) -> Result<Option<multer::Field<'r>>, Cut> {
+    m.next_field().await.map_err(Cut::of)
+}
+
+/// A file field of a multipart form, read up to `max` bytes and no
+/// further.
+pub(crate) async fn read_capped(field: &mut multer::Field<'_>, max: usize) -> Result<Vec<u8>, Cut> {
+    let mut bytes = Vec::new();
+    loop {
+        match field.chunk().await.map_err(Cut::of)? {
+            Some(chunk) if bytes.len() + chunk.len() <= max => bytes.extend_from_slice(&chunk),
+            Some(_) => return Err(Cut::TooLarge),
+            None => return Ok(bytes),
+        }
+    }
+}
+
+/// A text field of an upload form, its first `chars` characters (the
+/// whole form's size limit bounds what is read).
+pub(crate) async fn short_text(field: multer::Field<'_>, chars: usize) -> Result<String, Cut> {
+    Ok(field.text().await.map_err(Cut::of)?.chars().take(chars).collect())
 }
 
 /// Why a file was not taken, as (field, message) for the form: the file's

@@ -462,3 +462,88 @@ async fn evidence_and_catalog_uploads_are_read_off_the_request_workers() {
     assert_eq!(runs_off_the_workers(), before + 3, "the catalog read off the workers");
     app.close().await;
 }
+
+/// A multipart form sent as a browser would, its body cut after `cut`
+/// (no closing boundary): the parts are (field, file name, value).
+async fn post_cut(
+    c: &crate::harness::Client,
+    path: &str,
+    parts: &[(&str, Option<&str>, &str)],
+    cut: &str,
+) -> crate::harness::Res {
+    let mut body = String::new();
+    for (name, file, value) in parts {
+        let file = file.map(|f| format!("; filename=\"{f}\"\r\nContent-Type: text/plain")).unwrap_or_default();
+        body.push_str(&format!(
+            "--B0und4ry\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(cut);
+    let r = c
+        .http
+        .post(format!("{}{path}", c.base))
+        .header("origin", &c.base)
+        .header("content-type", "multipart/form-data; boundary=B0und4ry")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    c.finish(r).await
+}
+
+/// A form broken off on its way (the connection lost mid-file, or after
+/// the file and before its date) was taken as far as it came: cut in the
+/// file, it was refused as too large and recorded as such
+/// (`evidence.rejected`, `too_large`); cut after the file, the file was
+/// stored without the date the form gave it. Each is now a bad request,
+/// with nothing stored and nothing recorded, for an answer's evidence and
+/// for a library document alike; the same forms whole are taken.
+#[tokio::test]
+async fn an_upload_form_broken_off_is_a_bad_request_that_stores_and_records_nothing() {
+    for app in App::each(Options::default()).await {
+        let backend = app.backend;
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let item = format!("/systems/{sys}/items/4");
+        vendor.get(&item).await;
+        let token = vendor.token();
+        let evidence = format!("{item}/evidence");
+        let in_the_file = [("csrf_token", None, token.as_str())];
+        let r = post_cut(
+            &vendor,
+            &evidence,
+            &in_the_file,
+            "--B0und4ry\r\nContent-Disposition: form-data; name=\"file\"; filename=\"memo.txt\"\r\n\r\nhello wor",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{backend}: cut in the file: {}", r.body);
+        let after_the_file = [("csrf_token", None, token.as_str()), ("file", Some("memo.txt"), "hello world")];
+        let date_cut = "--B0und4ry\r\nContent-Disposition: form-data; name=\"expires_on\"\r\n\r\n2027-";
+        let r = post_cut(&vendor, &evidence, &after_the_file, date_cut).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{backend}: cut after the file: {}", r.body);
+        assert!(!r.body.contains("hello"), "{backend}");
+        assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{backend}: nothing stored");
+        assert!(rejections(&app).await.is_empty(), "{backend}: nothing recorded");
+
+        vendor.get("/library").await;
+        let token = vendor.token();
+        let library =
+            [("csrf_token", None, token.as_str()), ("title", None, "運用手順書"), ("file", Some("manual.txt"), "手順")];
+        let r = post_cut(&vendor, "/library", &library, date_cut).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{backend}: library, cut after the file: {}", r.body);
+        let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id.unwrap();
+        assert!(app.store.documents(org).await.unwrap().is_empty(), "{backend}: no document");
+
+        // Whole, the same forms are taken.
+        let whole =
+            "--B0und4ry\r\nContent-Disposition: form-data; name=\"expires_on\"\r\n\r\n2027-03-31\r\n--B0und4ry--\r\n";
+        let r = post_cut(&vendor, &evidence, &after_the_file, whole).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        let files = app.store.evidence_for(sys, 1, 4).await.unwrap();
+        assert_eq!(files.len(), 1, "{backend}");
+        assert_eq!(files[0].expires_on.as_deref(), Some("2027-03-31"), "{backend}");
+        let r = post_cut(&vendor, "/library", &library, whole).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        assert_eq!(app.store.documents(org).await.unwrap().len(), 1, "{backend}");
+        app.close().await;
+    }
+}

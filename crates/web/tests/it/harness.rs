@@ -430,7 +430,7 @@ fn token_in(body: &str) -> Option<String> {
 }
 
 impl Client {
-    async fn finish(&self, r: reqwest::Response) -> Res {
+    pub async fn finish(&self, r: reqwest::Response) -> Res {
         let status = r.status();
         let headers = r.headers().clone();
         let body = r.text().await.unwrap();

@@ -4,7 +4,7 @@
 use super::item_view::item_page;
 use super::{applicable_item, refused_message};
 use crate::handlers::Reply;
-use crate::handlers::{done, Acting};
+use crate::handlers::{done, next_field, read_capped, short_text, Acting, Cut};
 use mamori_app::evidence::{self as evidence_op, Upload};
 use mamori_app::Refused;
 
@@ -60,25 +60,28 @@ pub async fn upload_evidence(
     let mut expires = String::new();
     let mut replaces: Option<String> = None;
     let mut too_large = false;
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        match field.name() {
-            Some("file") if file.is_none() => {
-                let name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
-                let (bytes, larger) = crate::handlers::read_capped(&mut field, max).await;
-                too_large = larger;
-                file = Some((name, bytes));
-                if too_large {
-                    break;
+    let read = async {
+        while let Some(mut field) = next_field(&mut multipart).await? {
+            match field.name() {
+                Some("file") if file.is_none() => {
+                    let name = crate::handlers::clean_name(field.file_name().unwrap_or(""));
+                    match read_capped(&mut field, max).await {
+                        Ok(bytes) => file = Some((name, bytes)),
+                        Err(cut) => {
+                            file = Some((name, Vec::new()));
+                            return Err(cut);
+                        }
+                    }
                 }
+                Some("expires_on") => expires = short_text(field, 32).await?,
+                Some("replaces") => replaces = Some(short_text(field, 32).await?),
+                _ => {}
             }
-            Some("expires_on") => {
-                expires = field.text().await.unwrap_or_default().chars().take(32).collect();
-            }
-            Some("replaces") => {
-                replaces = Some(field.text().await.unwrap_or_default().chars().take(32).collect());
-            }
-            _ => {}
         }
+        Ok::<(), Cut>(())
+    };
+    if let Err(cut) = read.await {
+        too_large = cut.too_large()?;
     }
     let (name, bytes) = file.unwrap_or_default();
     // A file to replace is one of this answer's, by its id; anything else

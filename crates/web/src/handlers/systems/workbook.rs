@@ -95,11 +95,17 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
         Err(refused) => return Ok(refused),
     };
     let (mut bytes, mut too_large) = (Vec::new(), false);
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            (bytes, too_large) = crate::handlers::read_capped(&mut field, MAX_UPLOAD).await;
-            break;
+    let read = async {
+        while let Some(mut field) = crate::handlers::next_field(&mut multipart).await? {
+            if field.name() == Some("file") {
+                bytes = crate::handlers::read_capped(&mut field, MAX_UPLOAD).await?;
+                break;
+            }
         }
+        Ok::<(), crate::handlers::Cut>(())
+    };
+    if let Err(cut) = read.await {
+        too_large = cut.too_large()?;
     }
     let file_error =
         |key: &str| vec![CellError::file(t.with(key, &[("mb", &(MAX_UPLOAD / (1024 * 1024)).to_string())]))];
