@@ -169,7 +169,7 @@ async fn csv_comes_in_utf8_and_shift_jis_and_names_what_shift_jis_cannot_hold() 
 }
 
 #[tokio::test]
-async fn the_print_page_has_every_requirement_and_links_its_print_stylesheet() {
+async fn the_print_page_has_every_requirement_its_notes_column_and_links_its_print_stylesheet() {
     for app in App::each(Options::default()).await {
         let (sys, vendor) = seeded(&app).await;
         let page = vendor.get(&format!("/systems/{sys}/report")).await;
@@ -178,6 +178,15 @@ async fn the_print_page_has_every_requirement_and_links_its_print_stylesheet() {
             assert!(page.body.contains(&format!("<tr id=\"item-{n}\"")), "No.{n}");
         }
         assert!(page.body.contains("<tr id=\"item-31\" class=\"not-applicable\">"));
+        // The workbook's 注意 column, as its fourteenth: No.4's plan is past
+        // its date; No.2 has nothing to say.
+        assert!(page.body.contains("<th>回答者</th><th>注意</th></tr>"), "{}", app.backend);
+        let row = |n: u32| {
+            let start = page.body.find(&format!("<tr id=\"item-{n}\"")).unwrap();
+            page.body[start..start + page.body[start..].find("</tr>").unwrap()].to_owned()
+        };
+        assert!(row(4).ends_with("<td class=\"note\">期限超過</td>\n"), "{}", row(4));
+        assert!(row(2).ends_with("<td></td>\n"), "{}", row(2));
         assert!(page.body.contains("<link rel=\"stylesheet\" href=\"/static/report.css\">"));
         assert!(!page.body.contains("<style>"), "the CSP allows no inline style");
         assert!(page.body.contains("&#61;HYPERLINK") || page.body.contains("=HYPERLINK(&#34;x&#34;)"), "escaped");

@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse};
 use mamori_app::reports;
-use mamori_core::report::{ChecklistReport, Tally, COLUMNS};
+use mamori_core::report::{ChecklistReport, Tally, COLUMNS, NOTE_COLUMN};
 use mamori_core::verification::Verdict;
 use mamori_files::export::CsvEncoding;
 use mamori_files::report::{self as sheet, Copy, Unencodable};
@@ -24,6 +24,8 @@ struct PrintRow {
     review_class: &'static str,
     auto_class: &'static str,
     overdue: bool,
+    /// The [`NOTE_COLUMN`] cell (期限超過, 自動確認と矛盾), as the workbook's.
+    note: String,
 }
 
 #[derive(Template)]
@@ -32,6 +34,7 @@ struct PrintPage {
     system: String,
     header: Vec<(&'static str, String)>,
     columns: [&'static str; 13],
+    note_column: &'static str,
     rows: Vec<PrintRow>,
     tally_headers: [&'static str; 13],
     tallies: Vec<(String, [usize; 12])>,
@@ -59,6 +62,7 @@ pub fn print_html(report: &ChecklistReport, styles: Styles) -> Result<String, as
                     None => "",
                 },
                 overdue: a.is_some_and(|a| a.overdue),
+                note: r.note(),
             }
         })
         .collect();
@@ -66,6 +70,7 @@ pub fn print_html(report: &ChecklistReport, styles: Styles) -> Result<String, as
         system: report.system.name.clone(),
         header: report.header().into_iter().skip(1).collect(),
         columns: COLUMNS,
+        note_column: NOTE_COLUMN,
         rows,
         tally_headers: Tally::HEADERS,
         tallies: report.tallies().into_iter().map(|t| (t.name.clone(), t.figures())).collect(),
