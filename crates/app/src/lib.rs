@@ -129,10 +129,17 @@ pub fn runs_off_the_workers() -> usize {
 /// serving.
 pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
     OFF_THE_WORKERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    static AT_ONCE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    static AT_ONCE: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let turn = AT_ONCE.get_or_init(|| tokio::sync::Semaphore::new(cores)).acquire().await;
-    let _turn = turn.map_err(|_| Refused::Internal("the blocking pool is closed"))?;
+    let at_once = AT_ONCE.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(cores))).clone();
+    let turn = at_once.acquire_owned().await.map_err(|_| Refused::Internal("the blocking pool is closed"))?;
+    // The turn goes with the work, not with the request: a request given
+    // up (its client gone, its time out) drops this future, and the work
+    // runs on to its end.
+    let work = move || {
+        let _turn = turn;
+        work()
+    };
     tokio::task::spawn_blocking(work).await.map_err(|_| Refused::Internal("a file could not be read"))
 }
 
@@ -222,5 +229,40 @@ mod tests {
         }
         let peak = peak.load(Ordering::SeqCst);
         assert!((1..=cores).contains(&peak), "{peak} at once, {cores} cores");
+    }
+
+    /// A request given up (its client gone, or past its time) drops the
+    /// work's future while the work runs on. Its turn went with the future:
+    /// as many works again started beside it, and a client that sent a
+    /// workbook and hung up, again and again, ran the pool past the cores.
+    /// The turn now goes with the work: works given up keep theirs to their
+    /// end, and the next wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_given_up_by_its_request_keeps_its_turn_until_it_ends() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let start = |ms: u64| {
+            let (running, peak) = (running.clone(), peak.clone());
+            tokio::spawn(off_the_workers(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(ms));
+                running.fetch_sub(1, Ordering::SeqCst);
+            }))
+        };
+        let given_up: Vec<_> = (0..cores).map(|_| start(500)).collect();
+        while running.load(Ordering::SeqCst) < cores {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for request in &given_up {
+            request.abort();
+        }
+        let next: Vec<_> = (0..cores).map(|_| start(10)).collect();
+        for w in next {
+            w.await.unwrap().unwrap();
+        }
+        let peak = peak.load(Ordering::SeqCst);
+        assert_eq!(peak, cores, "{peak} at once, {cores} cores");
+        assert_eq!(running.load(Ordering::SeqCst), 0, "the works given up ended before the next began");
     }
 }
