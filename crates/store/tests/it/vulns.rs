@@ -190,6 +190,42 @@ async fn a_component_removed_while_advisories_are_imported_goes_with_every_match
     }
 }
 
+/// When nginx 1.24's support ended.
+const NGINX_ENDED: time::Date = time::macros::date!(2024 - 04 - 23);
+
+/// Release data of nginx 1.24, ended.
+fn nginx_ended() -> mamori_core::inventory::EolProduct {
+    use mamori_core::inventory::{EolProduct, EolRelease};
+    let release =
+        EolRelease { cycle: "1.24".into(), released: None, eol: Some(NGINX_ENDED), latest: Some("1.24.0".into()) };
+    EolProduct { name: "nginx".into(), label: "nginx".into(), aliases: vec![], cpes: vec![], releases: vec![release] }
+}
+
+/// Two systems (ids rising), each running nginx 1.24 with no support end
+/// yet; the second's component saved first when `second_first`. Returns
+/// the systems and the first's component.
+async fn two_systems_running_nginx(
+    store: &mamori_store::Store,
+    ctx: &mamori_store::identity::Ctx,
+    second_first: bool,
+) -> (i64, i64, i64) {
+    let first = a_system(store, ctx).await;
+    let one = &store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0];
+    let (dept, catalog) = (one.input.department_id, one.catalog_version_id);
+    let second = store.create_system(ctx, &SystemInput::new("会計システム", dept), catalog).await.unwrap();
+    assert!(first < second);
+    let nginx = ComponentInput { product: "nginx".into(), version: "1.24.0".into(), ..component(0, "") };
+    let save = async |s: i64| store.save_component(ctx, s, None, &nginx).await.unwrap();
+    if second_first {
+        save(second).await;
+        (first, second, save(first).await)
+    } else {
+        let held = save(first).await;
+        save(second).await;
+        (first, second, held)
+    }
+}
+
 /// On PostgreSQL, release data imported while a library document's new
 /// revision was saved could end in a deadlock (one of them aborted, an
 /// error page): the import locked the systems in the order of their
@@ -201,7 +237,6 @@ async fn a_component_removed_while_advisories_are_imported_goes_with_every_match
 /// ended the import fills both components.
 #[tokio::test]
 async fn release_data_locks_the_systems_it_fills_in_the_order_every_writer_does() {
-    use mamori_core::inventory::{EolProduct, EolRelease};
     use sqlx::{Connection, Executor};
     for db in each_backend().await {
         let Some(url) = db.pg_url.clone() else {
@@ -209,35 +244,17 @@ async fn release_data_locks_the_systems_it_fills_in_the_order_every_writer_does(
             continue;
         };
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let first = a_system(&db.store, &ctx).await;
-        let one = &db.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0];
-        let (dept, catalog) = (one.input.department_id, one.catalog_version_id);
-        let second = db.store.create_system(&ctx, &SystemInput::new("会計システム", dept), catalog).await.unwrap();
-        assert!(first < second);
-        let nginx = ComponentInput { product: "nginx".into(), version: "1.24.0".into(), ..component(0, "") };
         // The second system's component is the older: components' order is
         // not the systems'.
-        db.store.save_component(&ctx, second, None, &nginx).await.unwrap();
-        db.store.save_component(&ctx, first, None, &nginx).await.unwrap();
-        let data = EolProduct {
-            name: "nginx".into(),
-            label: "nginx".into(),
-            aliases: vec![],
-            cpes: vec![],
-            releases: vec![EolRelease {
-                cycle: "1.24".into(),
-                released: None,
-                eol: Some(time::macros::date!(2024 - 04 - 23)),
-                latest: Some("1.24.0".into()),
-            }],
-        };
+        let (first, second, _) = two_systems_running_nginx(&db.store, &ctx, true).await;
 
         let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
         other.execute("BEGIN").await.unwrap();
         other.execute(format!("UPDATE system SET revision = revision + 1 WHERE id = {first}").as_str()).await.unwrap();
         let (store, import_ctx) = (db.store.clone(), ctx.clone());
-        let import =
-            tokio::spawn(async move { store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[data]).await });
+        let import = tokio::spawn(async move {
+            store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[nginx_ended()]).await
+        });
         waiting_for_locks(&url, 1).await;
         other.execute("SET lock_timeout = '10s'").await.unwrap();
         let took =
@@ -248,7 +265,7 @@ async fn release_data_locks_the_systems_it_fills_in_the_order_every_writer_does(
         assert_eq!(imported.changed, 2, "{}", db.name);
         for s in [first, second] {
             let c = &db.store.components(s).await.unwrap()[0];
-            assert_eq!(c.input.support_end, Some(time::macros::date!(2024 - 04 - 23)), "{}: system {s}", db.name);
+            assert_eq!(c.input.support_end, Some(NGINX_ENDED), "{}: system {s}", db.name);
         }
         db.cleanup().await;
     }
@@ -266,7 +283,6 @@ async fn release_data_locks_the_systems_it_fills_in_the_order_every_writer_does(
 /// go, fills both components.
 #[tokio::test]
 async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_the_other_to_a_deadlock() {
-    use mamori_core::inventory::{EolProduct, EolRelease};
     use sqlx::{Connection, Executor};
     for db in each_backend().await {
         let Some(url) = db.pg_url.clone() else {
@@ -274,33 +290,16 @@ async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_
             continue;
         };
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
-        let first = a_system(&db.store, &ctx).await;
-        let one = &db.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap()[0];
-        let (dept, catalog) = (one.input.department_id, one.catalog_version_id);
-        let second = db.store.create_system(&ctx, &SystemInput::new("会計システム", dept), catalog).await.unwrap();
-        let nginx = ComponentInput { product: "nginx".into(), version: "1.24.0".into(), ..component(0, "") };
-        let held = db.store.save_component(&ctx, first, None, &nginx).await.unwrap();
-        db.store.save_component(&ctx, second, None, &nginx).await.unwrap();
-        let data = EolProduct {
-            name: "nginx".into(),
-            label: "nginx".into(),
-            aliases: vec![],
-            cpes: vec![],
-            releases: vec![EolRelease {
-                cycle: "1.24".into(),
-                released: None,
-                eol: Some(time::macros::date!(2024 - 04 - 23)),
-                latest: Some("1.24.0".into()),
-            }],
-        };
+        let (first, second, held) = two_systems_running_nginx(&db.store, &ctx, false).await;
         let revision = db.store.revision().await.unwrap();
 
         let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
         holder.execute("BEGIN").await.unwrap();
         holder.execute(format!("SELECT id FROM component WHERE id = {held} FOR UPDATE").as_str()).await.unwrap();
         let (store, import_ctx) = (db.store.clone(), ctx.clone());
-        let import =
-            tokio::spawn(async move { store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[data]).await });
+        let import = tokio::spawn(async move {
+            store.import_eol(&import_ctx, "nginx.json", &"a".repeat(64), &[nginx_ended()]).await
+        });
         waiting_for_locks(&url, 1).await;
         let mut save = sqlx::PgConnection::connect(&url).await.unwrap();
         save.execute("SET lock_timeout = '10s'").await.unwrap();
@@ -315,7 +314,7 @@ async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_
         assert_eq!(imported.changed, 2, "{}", db.name);
         for s in [first, second] {
             let c = &db.store.components(s).await.unwrap()[0];
-            assert_eq!(c.input.support_end, Some(time::macros::date!(2024 - 04 - 23)), "{}: system {s}", db.name);
+            assert_eq!(c.input.support_end, Some(NGINX_ENDED), "{}: system {s}", db.name);
         }
         let after = db.store.revision().await.unwrap();
         assert_eq!(after.0, revision.0 + 2, "{}: each transaction counted once", db.name);

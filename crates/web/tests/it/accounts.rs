@@ -616,15 +616,7 @@ async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothi
         assert_eq!(app.store.account_count().await.unwrap(), before, "{backend}: no account issued");
         assert!(app.store.account_by_login("issued-late").await.unwrap().is_none(), "{backend}");
 
-        let o = app.store.account_by_id(officer).await.unwrap().unwrap();
-        let change = mamori_store::identity::AccountChange {
-            display_name: &o.display_name,
-            email: &o.email,
-            role: Role::Auditor,
-            organisation: None,
-            seen: &o.edit_mark(),
-        };
-        app.store.change_account(&app.ctx(), officer, &change, "異動").await.unwrap();
+        app.change_role(officer, Role::Auditor, None).await;
         let (from, to) = ("2026-11-01", "2026-11-30");
         let r = mamori_app::oversight::sign_off_log_review(&op(&officer_then), from, to, "異常なし").await;
         assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");

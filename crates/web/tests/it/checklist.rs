@@ -2262,15 +2262,7 @@ async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it
         let demoted = held("second.txt");
         read.recv().await.unwrap();
         let id = app.store.account_by_login("vendor-a").await.unwrap().unwrap().id;
-        let before = app.store.account_by_id(id).await.unwrap().unwrap();
-        let change = mamori_store::identity::AccountChange {
-            display_name: &before.display_name,
-            email: &before.email,
-            role: Role::Auditor,
-            organisation: None,
-            seen: &before.edit_mark(),
-        };
-        app.store.change_account(&app.ctx(), id, &change, "監査へ").await.unwrap();
+        app.change_role(id, Role::Auditor, None).await;
         go.send(()).await.unwrap();
         let r = demoted.await.unwrap();
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);

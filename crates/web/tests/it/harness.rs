@@ -321,6 +321,20 @@ impl App {
         (c, id)
     }
 
+    /// Gives account `id` another role and organisation, as an
+    /// administrator's form does (from the console).
+    pub async fn change_role(&self, id: i64, role: Role, org: Option<(i64, &str)>) {
+        let before = self.store.account_by_id(id).await.unwrap().unwrap();
+        let change = mamori_store::identity::AccountChange {
+            display_name: &before.display_name,
+            email: &before.email,
+            role,
+            organisation: org,
+            seen: &before.edit_mark(),
+        };
+        self.store.change_account(&self.ctx(), id, &change, "異動").await.unwrap();
+    }
+
     /// Ten wrong passwords for `login`: the account locks.
     pub async fn lock(&self, login: &str) {
         let c = self.client();
