@@ -119,13 +119,10 @@ fn in_shift_jis(c: char) -> bool {
 /// The characters of `text` that Shift_JIS cannot hold (𠮷, emoji…), each
 /// once, in order of appearance.
 pub fn unencodable(text: &str) -> Vec<char> {
-    let mut out: Vec<char> = Vec::new();
-    for c in text.chars().filter(|c| !in_shift_jis(*c)) {
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    out
+    // A set beside the list: looked up in the list, a cell of ten thousand
+    // distinct characters cost fifty million comparisons.
+    let mut seen = std::collections::HashSet::new();
+    text.chars().filter(|c| !in_shift_jis(*c) && seen.insert(*c)).collect()
 }
 
 /// `text` with each character Shift_JIS cannot hold replaced by `with`.

@@ -376,25 +376,42 @@ pub struct Unencodable {
     pub column: &'static str,
 }
 
+/// The places listed of those Shift_JIS cannot hold: enough to see what
+/// to change, and a page of a bounded size however many there are (an
+/// answer may hold ten thousand characters none of which it can).
+pub const MAX_LISTED: usize = 100;
+
+/// What keeps a report out of Shift_JIS: the first [`MAX_LISTED`] places,
+/// and how many there are in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unencodables {
+    pub places: Vec<Unencodable>,
+    pub total: usize,
+}
+
 /// The CSV: the columns' names, then one line per requirement. In Shift_JIS
 /// a character it cannot hold is refused, not replaced: the places are
 /// returned, and no bytes.
-pub fn csv(report: &ChecklistReport, enc: CsvEncoding) -> Result<Vec<u8>, Vec<Unencodable>> {
+pub fn csv(report: &ChecklistReport, enc: CsvEncoding) -> Result<Vec<u8>, Unencodables> {
     let mut text = csv_heading();
-    let mut missing = Vec::new();
+    let mut missing = Unencodables { places: Vec::new(), total: 0 };
     for r in &report.rows {
         let cells = csv_cells(report, r);
         if enc == CsvEncoding::ShiftJis {
             for (c, cell) in cells.iter().enumerate() {
+                let column = COLUMNS.get(c).unwrap_or(&NOTE_COLUMN);
                 for ch in crate::export::unencodable(cell) {
-                    missing.push(Unencodable { ch, number: r.number, column: COLUMNS.get(c).unwrap_or(&NOTE_COLUMN) });
+                    missing.total += 1;
+                    if missing.places.len() < MAX_LISTED {
+                        missing.places.push(Unencodable { ch, number: r.number, column });
+                    }
                 }
             }
         }
         text.push_str(&csv_record(&cells));
         text.push_str("\r\n");
     }
-    if !missing.is_empty() {
+    if missing.total > 0 {
         return Err(missing);
     }
     Ok(encode(&text, enc))
@@ -717,15 +734,33 @@ pub(crate) mod tests {
         r.rows[1].answer.as_mut().unwrap().measures = "𠮷野家の🍣".into();
         let missing = csv(&r, CsvEncoding::ShiftJis).unwrap_err();
         assert_eq!(
-            missing,
+            missing.places,
             [
                 Unencodable { ch: '𠮷', number: 2, column: "対応内容" },
                 Unencodable { ch: '🍣', number: 2, column: "対応内容" },
             ]
         );
+        assert_eq!(missing.total, 2);
         assert!(csv(&r, CsvEncoding::Utf8Bom).is_ok(), "UTF-8 holds everything");
         let substituted = csv_substituted(&r);
         let (decoded, _, _) = encoding_rs::SHIFT_JIS.decode(&substituted);
         assert!(decoded.contains("〓野家の〓"), "{decoded}");
+    }
+
+    /// An answer of ten thousand characters Shift_JIS cannot hold (Hangul
+    /// syllables, each another) listed every one of them, in every cell it
+    /// stood in: a page of megabytes for one export asked. The first
+    /// hundred places are listed, with the count of all.
+    #[test]
+    fn characters_shift_jis_cannot_hold_are_listed_a_hundred_at_most_with_their_count() {
+        let mut r = sample();
+        let hangul: String = (0xAC00..0xAC00 + 10_000).filter_map(char::from_u32).collect();
+        r.rows[0].answer.as_mut().unwrap().measures = hangul.clone();
+        r.rows[1].answer.as_mut().unwrap().measures = hangul;
+        let missing = csv(&r, CsvEncoding::ShiftJis).unwrap_err();
+        assert_eq!(missing.total, 20_000);
+        assert_eq!(missing.places.len(), MAX_LISTED);
+        assert_eq!(missing.places[0], Unencodable { ch: '가', number: 1, column: "対応内容" });
+        assert!(missing.places.iter().all(|p| p.number == 1), "the first places, in order");
     }
 }

@@ -211,8 +211,12 @@ async fn checklist(
         (Format::Csv, Encoding::Cp932) => sheet::csv(&report, CsvEncoding::ShiftJis).map(|b| (b, "csv-cp932")).map_err(
             |missing| {
                 eprintln!("mamori: Shift_JIS (CP932) で表せない文字があるため、書き出しませんでした (characters CP932 cannot hold):");
-                for m in &missing {
+                for m in &missing.places {
                     eprintln!("  - No.{} {}: {} (U+{:04X})", m.number, m.column, m.ch, u32::from(m.ch));
+                }
+                let more = missing.total - missing.places.len();
+                if more > 0 {
+                    eprintln!("  ほか {more} 件 (and {more} more)");
                 }
                 eprintln!("  --encoding utf8 を使うか、--substitute で「〓」に置き換えてください。");
                 ExitCode::from(EXIT_PROBLEM)

@@ -552,6 +552,7 @@ report-unencodable-lead = These characters cannot be written in a Shift_JIS (CP9
 report-unencodable-column = Column
 report-unencodable-char = Character
 report-unencodable-code = Code point
+report-unencodable-more = And { $n } more places; the first 100 are shown.
 report-csv-substitute = Shift_JIS, with 〓 in their place
 
 answers-excel-title = Answer in Excel

@@ -552,6 +552,7 @@ report-unencodable-lead = 次の文字は Shift_JIS (CP932) の CSV に入れら
 report-unencodable-column = 列
 report-unencodable-char = 文字
 report-unencodable-code = 文字コード
+report-unencodable-more = ほかに { $n } か所あります。最初の 100 か所だけを示しています。
 report-csv-substitute = 「〓」に置き換えて Shift_JIS で出力
 
 answers-excel-title = Excel で回答する

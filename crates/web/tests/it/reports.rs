@@ -521,3 +521,25 @@ async fn the_all_systems_workbook_keeps_the_lists_filters_and_the_persons_scope(
         app.close().await;
     }
 }
+
+/// An answer of ten thousand characters Shift_JIS cannot hold, each
+/// another, made the Shift_JIS download's page list every one: megabytes
+/// of page, made again at each request. The page lists the first hundred
+/// and says how many more there are; the UTF-8 CSV holds them all.
+#[tokio::test]
+async fn a_shift_jis_download_refused_lists_a_hundred_places_and_counts_the_rest() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let hangul: String = (0xAC00..0xAC00 + 10_000).filter_map(char::from_u32).collect();
+    let r = vendor.answer(sys, 1, &[("status", "done"), ("measures", &hangul)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = vendor.get(&format!("/systems/{sys}/report.csv?encoding=cp932")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("<td>対応内容</td>").count(), 100, "a hundred places listed");
+    assert!(page.body.contains("<td>1</td><td>対応内容</td><td>가</td><td>U+AC00</td>"));
+    assert!(page.body.contains("ほかに 9900 か所あります"), "the rest counted");
+    assert!(page.body.len() < 64 * 1024, "{} bytes", page.body.len());
+    let utf8 = vendor.http.get(format!("{}/systems/{sys}/report.csv", app.base)).send().await.unwrap();
+    assert!(utf8.text().await.unwrap().contains(&hangul));
+    app.close().await;
+}

@@ -122,6 +122,8 @@ struct UnencodablePage<'a> {
     system: String,
     /// Requirement number, column, character, code point (`U+20BB7`).
     missing: Vec<(u32, &'static str, char, String)>,
+    /// Places past those listed.
+    more: usize,
 }
 
 /// The CSV, in UTF-8 with a BOM or in Shift_JIS. Characters Shift_JIS
@@ -137,11 +139,13 @@ pub async fn report_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): 
             Ok(b) => (b, "csv-cp932"),
             Err(missing) => {
                 let p = page.ctx().await?;
+                let more = missing.total - missing.places.len();
                 let missing = missing
+                    .places
                     .iter()
                     .map(|m: &Unencodable| (m.number, m.column, m.ch, format!("U+{:04X}", u32::from(m.ch))))
                     .collect();
-                return html(UnencodablePage { p, id, system: report.system.name, missing });
+                return html(UnencodablePage { p, id, system: report.system.name, missing, more });
             }
         },
         (CsvEncoding::Utf8Bom, _) => (sheet::csv(&report, enc).unwrap_or_default(), "csv"),
