@@ -297,6 +297,14 @@ pub fn distribution_build(version: &str) -> Option<(&str, &str)> {
 /// The most affected product entries an advisory may list.
 pub const MAX_AFFECTED: usize = 2_000;
 
+/// The most matches one system holds. Components are one per product and
+/// place, and one without a version matches every advisory of its
+/// product: two thousand hosts' kernels, each under every kernel advisory,
+/// were millions of rows from one vendor's sheet, read again at each save
+/// and each import. Past this, new matches are not recorded, and the
+/// system's inventory says so.
+pub const MAX_MATCHES_PER_SYSTEM: usize = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

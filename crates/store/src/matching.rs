@@ -6,7 +6,7 @@
 use crate::{with_conn, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::ComponentInput;
-use mamori_core::vulns::{component_key, hit, unmet_platforms, Affected, Hit};
+use mamori_core::vulns::{component_key, hit, unmet_platforms, Affected, Hit, MAX_MATCHES_PER_SYSTEM};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 
@@ -21,7 +21,8 @@ pub(crate) struct Placed<'a> {
 /// longer hold (decided ones too), and names on each open one the platforms its advisory
 /// needs that the system does not list. `components` holds every
 /// component of the systems concerned: a platform is met within its
-/// system. Returns how many matches were new.
+/// system. A system holds [`MAX_MATCHES_PER_SYSTEM`] matches at the most:
+/// past it, new ones are not recorded. Returns how many matches were new.
 ///
 /// The advisories, their products and the matches there are now are read
 /// in a few queries for all the components together, and only what changed
@@ -69,7 +70,10 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
         known.entry(component).or_default().insert(advisory, (id, state == "open", platform));
     }
     let none = HashMap::new();
-    let mut found = 0;
+    // First what holds, what goes and what moves; then the new matches,
+    // while their system is under its limit.
+    let mut held: HashMap<i64, usize> = HashMap::new();
+    let mut new = Vec::new();
     for comp in components {
         let candidates = by_name.get(&component_key(comp.input)).map_or(&[][..], |v| v);
         let had = known.get(&comp.id).unwrap_or(&none);
@@ -81,18 +85,7 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             };
             holds.insert(*id);
             match had.get(id) {
-                None => {
-                    let n = with_conn!(tx, c => {
-                        sqlx::query(
-                            "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, platform, state, reason, found_at_us) \
-                             VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) ON CONFLICT (advisory_id, component_id) DO NOTHING",
-                        )
-                        .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(&platform)
-                        .bind(to_unix_micros(now))
-                        .execute(c).await?.rows_affected()
-                    });
-                    found += n as i64;
-                }
+                None => new.push((comp, *id, h, platform)),
                 // Known already: an open match follows the inventory's platforms.
                 Some((mid, true, was)) if *was != platform => {
                     with_conn!(tx, c => {
@@ -102,6 +95,7 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
                 Some(_) => {}
             }
         }
+        *held.entry(comp.system_id).or_default() += had.keys().filter(|a| holds.contains(*a)).count();
         // Matches this component no longer has (upgraded, renamed), decided
         // ones too: a decision was about a version it no longer runs, and
         // should it come back into the range, the match opens afresh (with
@@ -112,6 +106,24 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
                 sqlx::query("DELETE FROM vuln_match WHERE id = $1").bind(mid).execute(c).await?;
             });
         }
+    }
+    let mut found = 0;
+    for (comp, id, h, platform) in new {
+        let count = held.entry(comp.system_id).or_default();
+        if *count >= MAX_MATCHES_PER_SYSTEM {
+            continue;
+        }
+        let n = with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO vuln_match (advisory_id, component_id, system_id, matched_by, version_checked, platform, state, reason, found_at_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) ON CONFLICT (advisory_id, component_id) DO NOTHING",
+            )
+            .bind(id).bind(comp.id).bind(comp.system_id).bind(h.by.as_str()).bind(h.version_checked).bind(&platform)
+            .bind(to_unix_micros(now))
+            .execute(c).await?.rows_affected()
+        });
+        *count += n as usize;
+        found += n as i64;
     }
     Ok(found)
 }

@@ -1062,6 +1062,7 @@ feeds-skipped = Without an end date
 item-records = Records
 vuln-title = Vulnerability advisories
 vuln-lead = Advisories the security office imported (JVN iPedia, MyJVN, NVD) matched against the software inventory by CPE, or by vendor and product names, and version. JVN's overviews carry no versions: check whether those apply.
+vuln-matches-full = This system holds the most matches it may ({ $n }); no more are recorded. If one product is listed for every host, give its version or list it once.
 vuln-none = No advisory names this software.
 vuln-advisory = Advisory
 vuln-component = Software

@@ -1062,6 +1062,7 @@ feeds-skipped = 終了日のないもの
 item-records = 記録
 vuln-title = 脆弱性情報との照合
 vuln-lead = セキュリティ担当が取り込んだ脆弱性情報 (JVN iPedia・MyJVN、NVD) を、ソフトウェア構成と CPE またはベンダ・製品名とバージョンで照合した結果です。JVN の概要にはバージョンがないため、該当するかは確認してください。
+vuln-matches-full = このシステムの照合結果は上限の { $n } 件に達したため、これ以上は記録していません。同じ製品をホストごとに登録している場合は、版を入れるか、まとめてください。
 vuln-none = 該当する脆弱性情報はありません。
 vuln-advisory = 脆弱性情報
 vuln-component = 該当するソフトウェア

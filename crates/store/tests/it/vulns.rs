@@ -321,3 +321,36 @@ async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_
         db.cleanup().await;
     }
 }
+
+/// A component is one per product and place, and one of a product's
+/// advisories' range matches it on every host it runs on: 101 hosts of one
+/// product under 100 advisories were 10,100 matches, and a sheet of 2,000
+/// hosts under every kernel advisory millions, read again at each save.
+/// A system now holds [`MAX_MATCHES_PER_SYSTEM`] at the most; another
+/// system's matches are its own.
+#[tokio::test]
+async fn a_system_holds_ten_thousand_matches_at_the_most_and_another_system_its_own() {
+    use mamori_core::vulns::MAX_MATCHES_PER_SYSTEM;
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let (crowded, other, _) = two_systems_running_nginx(&db.store, &ctx, false).await;
+        let on_host = |h: usize| ComponentInput { runs_on: format!("host{h}"), ..component(0, "1.0") };
+        let hosts: Vec<ComponentInput> = (0..101).map(on_host).collect();
+        db.store.import_components(&ctx, crowded, "inventory.csv", &hosts).await.unwrap();
+        db.store.save_component(&ctx, other, None, &on_host(0)).await.unwrap();
+        let of_product0 = |i: usize| {
+            let mut a = advisory(i);
+            a.affected[0].product = "product0".into();
+            a
+        };
+        let list: Vec<Advisory> = (0..100).map(of_product0).collect();
+        db.store.import_advisories(&ctx, "nvd.json", "0", VulnSource::Nvd, &list).await.unwrap();
+        let held = db.store.vuln_matches(Some(crowded)).await.unwrap().len();
+        assert_eq!(held, MAX_MATCHES_PER_SYSTEM, "{}: 10,100 found", db.name);
+        assert_eq!(db.store.vuln_matches(Some(other)).await.unwrap().len(), 100, "{}", db.name);
+        // A save in the full system keeps it at the limit.
+        db.store.save_component(&ctx, crowded, None, &on_host(101)).await.unwrap();
+        assert_eq!(db.store.vuln_matches(Some(crowded)).await.unwrap().len(), MAX_MATCHES_PER_SYSTEM, "{}", db.name);
+        db.cleanup().await;
+    }
+}

@@ -201,6 +201,9 @@ struct InventoryPage<'a> {
     matches: Vec<MatchRow>,
     /// The matches a page at a time (a kernel can match thousands).
     pager: Pager,
+    /// The most matches a system holds, when this one holds them: new
+    /// ones are not recorded.
+    matches_full: Option<usize>,
     decides: bool,
     /// A refused decision, by match.
     decision_error: Option<(i64, String)>,
@@ -235,6 +238,7 @@ async fn inventory_page(page: &Page, who: &Acting, id: i64, shown: Shown) -> Rep
         warn_days: warn_days(page),
         matches: pager.slice(&inv.matches).iter().map(|m| match_row(page, m, &inv.system.input.name)).collect(),
         pager,
+        matches_full: Some(mamori_core::vulns::MAX_MATCHES_PER_SYSTEM).filter(|most| inv.matches.len() >= *most),
         decides: inv.decides,
         decision_error,
     })

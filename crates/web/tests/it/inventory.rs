@@ -1209,3 +1209,54 @@ async fn release_data_applied_while_a_component_changes_never_overwrites_a_perso
         app.close().await;
     }
 }
+
+/// A system at its limit of matches says so on its inventory page, where
+/// its keepers can change what makes them (a product listed for every host
+/// without its version); under the limit, nothing is said.
+#[tokio::test]
+async fn a_system_at_its_limit_of_matches_says_so_on_its_inventory_page() {
+    use mamori_core::inventory::{ComponentInput, ComponentKind};
+    use mamori_core::vulns::{Advisory, Affected, Versions, VulnSource, MAX_MATCHES_PER_SYSTEM};
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, v, _) = vendors_system(&app).await;
+    let ctx = app.ctx();
+    let on_host = |h: usize| ComponentInput {
+        kind: ComponentKind::Os,
+        product: "kernel".into(),
+        vendor: "linux".into(),
+        version: String::new(),
+        runs_on: format!("host{h}"),
+        cpe: None,
+        support_end: None,
+        reason: String::new(),
+    };
+    let hosts: Vec<ComponentInput> = (0..101).map(on_host).collect();
+    app.store.import_components(&ctx, sys, "hosts.csv", &hosts).await.unwrap();
+    let advisory = |i: usize| Advisory {
+        source: VulnSource::Nvd,
+        ident: format!("CVE-2026-{i:05}"),
+        title: format!("kernel {i}"),
+        link: String::new(),
+        cvss: Some(5.0),
+        cves: Vec::new(),
+        modified: "2026-01-01".into(),
+        affected: vec![Affected {
+            part: Some('o'),
+            vendor: "linux".into(),
+            product: "kernel".into(),
+            versions: Versions::Any,
+            on: Vec::new(),
+        }],
+    };
+    let page = format!("/systems/{sys}/inventory");
+    let list: Vec<Advisory> = (0..99).map(advisory).collect();
+    app.store.import_advisories(&ctx, "nvd.json", "0", VulnSource::Nvd, &list).await.unwrap();
+    assert_eq!(app.store.vuln_matches(Some(sys)).await.unwrap().len(), 9_999);
+    assert!(!v.get(&page).await.body.contains("上限"), "under the limit, nothing said");
+    let list: Vec<Advisory> = (0..100).map(advisory).collect();
+    app.store.import_advisories(&ctx, "nvd2.json", "1", VulnSource::Nvd, &list).await.unwrap();
+    assert_eq!(app.store.vuln_matches(Some(sys)).await.unwrap().len(), MAX_MATCHES_PER_SYSTEM);
+    let body = v.get(&page).await.body;
+    assert!(body.contains("照合結果は上限の 10000 件に達した"), "{body}");
+    app.close().await;
+}
