@@ -376,6 +376,7 @@ override-saved = The override was recorded.
 override-bad-number = Enter a requirement number of the catalog.
 override-bad-applies = Choose applies or does not apply.
 history-title = History
+history-earlier = { $n } earlier lines are on the round's history.
 history-detail = Detail
 hist-answer = Answer saved
 hist-approve = Approved

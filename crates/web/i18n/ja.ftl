@@ -376,6 +376,7 @@ override-saved = 適用の上書きを記録しました。
 override-bad-number = 要件の番号を正しく入力してください。
 override-bad-applies = 適用するか適用しないかを選択してください。
 history-title = 履歴
+history-earlier = それより前の履歴 { $n } 件は、回の履歴で見られます。
 history-detail = 内容
 hist-answer = 回答を保存
 hist-approve = 承認

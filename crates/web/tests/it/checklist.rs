@@ -2275,3 +2275,27 @@ async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it
         app.close().await;
     }
 }
+
+/// Every save of an answer is a line of its history, with the answer's
+/// text, and the item's page showed them all: a thousand saves of ten
+/// thousand characters were sixty megabytes of page at each view. The
+/// item's page shows the latest twenty and links to the round's history,
+/// whole, for the rest.
+#[tokio::test]
+async fn an_item_s_page_shows_its_latest_twenty_history_lines_and_links_the_round_s_history_for_the_rest() {
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    for i in 1..=55 {
+        let r = answer(&vendor, sys, 1, &[("status", "done"), ("measures", &format!("rev-{i:02}-end"))]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "save {i}: {}", r.body);
+    }
+    let item = vendor.get(&format!("/systems/{sys}/items/1")).await.body;
+    let history = &item[item.find("<h2>履歴</h2>").expect("the history")..];
+    assert!(history.contains(&format!("<a href=\"/systems/{sys}/history\">それより前の履歴 35 件")), "{history}");
+    assert!((36..=55).all(|i| history.contains(&format!("rev-{i:02}-end"))), "the latest twenty");
+    assert!(!history.contains("rev-35-end"), "and no more");
+
+    let whole = vendor.get(&format!("/systems/{sys}/history")).await.body;
+    assert!((1..=55).all(|i| whole.contains(&format!("rev-{i:02}-end"))), "the round's history is whole");
+    app.close().await;
+}

@@ -57,7 +57,10 @@ struct ItemPage<'a> {
     /// Another party's item, shown to one who answers others.
     others: bool,
     statuses: Vec<(String, String)>,
+    /// The latest [`ITEM_HISTORY`] lines of the round's history.
     history: Vec<HistoryRow>,
+    /// The lines before them, on the round's history page.
+    history_earlier: usize,
     evidence: Vec<EvidenceRow>,
     /// Library documents attached: link id, title, revision, its id, file, pinned.
     documents: Vec<(i64, String, i64, i64, String, bool)>,
@@ -121,6 +124,11 @@ fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(Str
     .collect()
 }
 
+/// The history lines an item's page shows, the latest: a thousand saves of
+/// an answer of ten thousand characters were sixty megabytes of page at
+/// each view. The rest are on the round's history page.
+pub(super) const ITEM_HISTORY: usize = 20;
+
 /// History lines; an answer revision names the fields that changed since
 /// the previous revision of the same requirement.
 pub(super) fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) -> Vec<HistoryRow> {
@@ -180,6 +188,7 @@ pub(super) async fn item_page(
     let answer_record = page.store.answer(s.id, s.round, number).await?;
     let current = answer_record.as_ref();
     let history: Vec<_> = page.store.item_history(s.id, s.round, number).await?;
+    let history_earlier = history.len().saturating_sub(ITEM_HISTORY);
     let today_s = today(page).to_string();
     let evidence = page
         .store
@@ -266,7 +275,8 @@ pub(super) async fn item_page(
         others: applies && user.answers_for().is_some() && !mine,
         answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
-        history: history_rows(&p.t, &history),
+        history: history_rows(&p.t, &history).split_off(history_earlier),
+        history_earlier,
         evidence,
         documents,
         library,
