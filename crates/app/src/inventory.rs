@@ -253,7 +253,7 @@ pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
     let today = mamori_core::jst::day(op.now);
     Ok(op
         .store
-        .dated_components()
+        .dated_components(seen_ids(op, &systems).as_deref())
         .await?
         .into_iter()
         .filter_map(|c| {
@@ -342,6 +342,12 @@ pub async fn decide(
     Ok(op.store.decide_match(&op.ctx(), (system_id, match_id, Some(seen)), state, &reason).await?)
 }
 
+/// The ids of `systems`, the person's, when they see fewer than every
+/// system: the reads across systems then read theirs only.
+pub(crate) fn seen_ids(op: &Op<'_>, systems: &[SystemRecord]) -> Option<Vec<i64>> {
+    (op.who.scope() != mamori_core::scope::Scope::All).then(|| systems.iter().map(|s| s.id).collect())
+}
+
 /// A match with its system's name.
 pub struct Found {
     pub system_name: String,
@@ -352,10 +358,11 @@ pub struct Found {
 pub async fn found(op: &Op<'_>) -> Result<Vec<Found>, Refused> {
     let systems = crate::checklist::systems(op, &SystemFilter::default()).await?;
     let names = live_names(&systems);
-    Ok(op
-        .store
-        .vuln_matches(None)
-        .await?
+    let matches = match seen_ids(op, &systems) {
+        Some(ids) => op.store.vuln_matches_in(&ids).await?,
+        None => op.store.vuln_matches(None).await?,
+    };
+    Ok(matches
         .into_iter()
         .filter_map(|m| Some(Found { system_name: (*names.get(&m.system_id)?).to_owned(), m }))
         .collect())
@@ -379,7 +386,7 @@ pub async fn warn_support(
     let today = mamori_core::jst::day(now);
     let names = crate::live_system_names(store).await?;
     let mut raised = 0;
-    for c in store.dated_components().await? {
+    for c in store.dated_components(None).await? {
         let Some(system) = names.get(&c.system_id).map(String::as_str) else { continue };
         let s = support(c.input.support_end, today, warn_days);
         let (kind, severity, detail) = match s {

@@ -186,7 +186,7 @@ pub async fn dated(op: &Op<'_>) -> Result<Vec<DatedRecord>, Refused> {
     let today = mamori_core::jst::day(op.now);
     Ok(op
         .store
-        .dated_records()
+        .dated_records(crate::inventory::seen_ids(op, &systems).as_deref())
         .await?
         .into_iter()
         .filter_map(|r| {
@@ -204,7 +204,7 @@ pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime
     let names = crate::system_names(store).await?;
     let today = mamori_core::jst::day(now);
     let mut raised = 0;
-    for r in store.dated_records().await? {
+    for r in store.dated_records(None).await? {
         let s = state_of(&r, today);
         let (kind, severity, detail) = match s {
             Support::Ending { on, days } => {

@@ -208,11 +208,20 @@ impl Store {
     }
 
     /// Every component with a support-end date, soonest first.
-    pub async fn dated_components(&self) -> Result<Vec<Component>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE support_end IS NOT NULL ORDER BY support_end, system_id, id"))
-                .fetch_all(c).await?
-        })?;
+    /// Of `systems` only, when given (a person who sees a few systems reads
+    /// theirs, not the ward's).
+    pub async fn dated_components(&self, systems: Option<&[i64]>) -> Result<Vec<Component>, StoreError> {
+        let mut rows = match systems {
+            None => with_read_conn!(self, c => {
+                sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE support_end IS NOT NULL ORDER BY support_end, system_id, id"))
+                    .fetch_all(c).await?
+            })?,
+            Some(ids) => {
+                let select = format!("{SELECT} WHERE support_end IS NOT NULL AND system_id IN");
+                self.read(async |tx| crate::matching::in_chunks::<Row, _>(tx, &select, ids).await).await?
+            }
+        };
+        rows.sort_by(|a, b| (&a.support_end, a.system_id, a.id).cmp(&(&b.support_end, b.system_id, b.id)));
         rows.into_iter().map(Row::into_component).collect()
     }
 

@@ -131,7 +131,7 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
 /// The rows of `select` (ending in `IN`) for `values`, a few hundred at a
 /// time. Only the number of placeholders is written into the statement;
 /// the values are bound.
-async fn in_chunks<R, V>(tx: &mut Tx, select: &str, values: &[V]) -> Result<Vec<R>, StoreError>
+pub(crate) async fn in_chunks<R, V>(tx: &mut Tx, select: &str, values: &[V]) -> Result<Vec<R>, StoreError>
 where
     R: Send
         + Unpin

@@ -182,10 +182,19 @@ impl Store {
     }
 
     /// Every record with a date to watch, soonest first.
-    pub async fn dated_records(&self) -> Result<Vec<Record>, StoreError> {
-        let rows = with_read_conn!(self, c => {
-            sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE due_on IS NOT NULL ORDER BY due_on, id")).fetch_all(c).await?
-        })?;
+    /// Of `systems` only, when given (a person who sees a few systems reads
+    /// theirs, not the ward's).
+    pub async fn dated_records(&self, systems: Option<&[i64]>) -> Result<Vec<Record>, StoreError> {
+        let mut rows = match systems {
+            None => with_read_conn!(self, c => {
+                sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE due_on IS NOT NULL ORDER BY due_on, id")).fetch_all(c).await?
+            })?,
+            Some(ids) => {
+                let select = format!("{SELECT} WHERE due_on IS NOT NULL AND system_id IN");
+                self.read(async |tx| crate::matching::in_chunks::<Row, _>(tx, &select, ids).await).await?
+            }
+        };
+        rows.sort_by(|a, b| (&a.due_on, a.id).cmp(&(&b.due_on, b.id)));
         rows.into_iter().map(|r| r.into_record(self.keys())).collect()
     }
 

@@ -191,6 +191,19 @@ impl Store {
         rows.into_iter().map(Row::into_match).collect()
     }
 
+    /// The matches of `systems`, most severe first (as [`Store::vuln_matches`]
+    /// orders them): a person who sees a few systems reads theirs, not the
+    /// ward's.
+    pub async fn vuln_matches_in(&self, systems: &[i64]) -> Result<Vec<VulnMatch>, StoreError> {
+        let select = format!("{SELECT} WHERE m.system_id IN");
+        let mut rows = self.read(async |tx| crate::matching::in_chunks::<Row, _>(tx, &select, systems).await).await?;
+        let severity = |r: &Row| r.cvss.unwrap_or(0.0);
+        rows.sort_by(|a, b| {
+            severity(b).total_cmp(&severity(a)).then_with(|| a.ident.cmp(&b.ident)).then(a.id.cmp(&b.id))
+        });
+        rows.into_iter().map(Row::into_match).collect()
+    }
+
     /// Records what was decided about match `id` of the system: 対応済 or
     /// 影響なし with the reason, or open again; if it still stands as the
     /// page showed it (`seen`: [`VulnMatch::mark`]; `None`: the console and

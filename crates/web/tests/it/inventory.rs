@@ -532,7 +532,7 @@ async fn each_support_warning_fires_on_its_date_once_with_an_injected_clock() {
 async fn a_retired_system_s_software_raises_no_support_or_advisory_alert_and_leaves_the_lists_across_systems() {
     use mamori_core::monitoring::VULN_MATCHED;
     for app in App::each(Options::default()).await {
-        let (live, _, o) = vendors_system(&app).await;
+        let (live, v, o) = vendors_system(&app).await;
         let before = app.store.system(live).await.unwrap().unwrap();
         let retired = mamori_store::systems::SystemInput {
             name: "廃止済みシステム".into(),
@@ -576,6 +576,14 @@ async fn a_retired_system_s_software_raises_no_support_or_advisory_alert_and_lea
         }
         let own = o.get(&format!("/systems/{gone}/inventory")).await.body;
         assert!(own.contains("CVE-2023-44487") && own.contains("サポート終了"), "{}", app.backend);
+        // The lists across systems read a vendor's systems only: its own
+        // match, and nothing of another's.
+        let other = app.org("ベンダーX", OrgKind::Vendor).await;
+        let (x, _) = app.signed_in("vendor-x", Role::Vendor, Some(other)).await;
+        for list in ["/vulns", "/inventory?state=ended"] {
+            assert!(v.get(list).await.body.contains("文書管理システム"), "{}: {list}", app.backend);
+            assert!(!x.get(list).await.body.contains("文書管理システム"), "{}: {list}", app.backend);
+        }
         app.close().await;
     }
 }
