@@ -440,9 +440,11 @@ async fn a_file_carried_into_a_new_round_counts_toward_its_organisation_s_quota_
 /// An uploaded file's type (a zip's directory read up to three times) and
 /// its hash, 20 MB at most, were taken on a request worker, as was an
 /// imported catalog (a workbook of 10 MB): each is now read on the blocking
-/// pool (`mamori_app::off_the_workers`), and its answer is the same.
+/// pool (`mamori_app::off_the_workers`), and its answer is the same. The
+/// workbooks downloaded (the filled checklist, the one to fill in) were
+/// assembled on a request worker, any number at once: made there too.
 #[tokio::test]
-async fn evidence_and_catalog_uploads_are_read_off_the_request_workers() {
+async fn evidence_and_catalog_uploads_and_workbook_downloads_are_done_off_the_request_workers() {
     use mamori_app::runs_off_the_workers;
     let app = App::spawn("sqlite", Options::default()).await;
     let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
@@ -460,6 +462,13 @@ async fn evidence_and_catalog_uploads_are_read_off_the_request_workers() {
     let r = officer.post_file("/catalog/import", "/catalog/import", "c.yaml", catalog.to_yaml().into_bytes()).await;
     assert!(r.body.contains("79"), "the preview: {}", r.body);
     assert_eq!(runs_off_the_workers(), before + 3, "the catalog read off the workers");
+    // The workbooks downloaded are assembled there too.
+    for (path, count) in [("report.xlsx", 4), ("answers.xlsx", 5)] {
+        let r = vendor.http.get(format!("{}/systems/{sys}/{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");
+        assert_eq!(runs_off_the_workers(), before + count, "{path} made off the workers");
+    }
     app.close().await;
 }
 

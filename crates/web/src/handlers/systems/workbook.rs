@@ -24,9 +24,12 @@ pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
 pub async fn answers_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
     let op = who.op(&page);
     let report = workbook::answer_workbook(&op, id).await?;
-    let bytes = sheet::xlsx(&report, Copy::ForAnswers).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+    let name = format!("answers-{}-{}.xlsx", report.system.id, report.system.name);
+    // Assembled off the request workers, as the filled checklist is.
+    let made = mamori_app::off_the_workers(move || sheet::xlsx(&report, Copy::ForAnswers)).await?;
+    let bytes = made.map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
     mamori_app::reports::record_export(&op, id, "xlsx-answers").await?;
-    Ok(download::xlsx(&format!("answers-{}-{}.xlsx", report.system.id, report.system.name), bytes))
+    Ok(download::xlsx(&name, bytes))
 }
 
 /// One change as the preview shows it.
