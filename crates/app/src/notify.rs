@@ -45,6 +45,17 @@ pub struct MailConfig {
 pub struct WebhookConfig {
     pub url: String,
     pub secret: String,
+    /// The alert kinds it carries (`*`: every kind). A chat channel read by
+    /// more people than the office need not hear of every system's
+    /// findings.
+    pub kinds: Vec<String>,
+}
+
+impl WebhookConfig {
+    /// Does it carry alerts of `kind`?
+    pub fn carries(&self, kind: &str) -> bool {
+        self.kinds.iter().any(|k| k == "*" || k == kind)
+    }
 }
 
 /// Which roles hear of which alert kinds (`*`: every kind).
@@ -196,7 +207,7 @@ impl Notifier {
         if let Some(mailer) = &self.mailer {
             attempts.push(self.mail(mailer, store, alert).await);
         }
-        if let Some(hook) = &self.config.webhook {
+        if let Some(hook) = self.config.webhook.as_ref().filter(|h| alert.is_none_or(|a| h.carries(&a.kind))) {
             attempts.push(self.post(hook, alert).await);
         }
         attempts

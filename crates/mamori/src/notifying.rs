@@ -51,6 +51,8 @@ struct FileMail {
 #[serde(deny_unknown_fields)]
 struct FileWebhook {
     url: String,
+    /// The alert kinds it carries; every kind when not given.
+    kinds: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,12 +127,21 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
         Some(MailConfig { host: m.host.clone(), port, security, user: m.user.clone(), password, from: m.from.clone(), ca_pem })
     });
     let webhook = f.webhook.as_ref().and_then(|w| {
+        let kinds = w.kinds.clone().unwrap_or_else(|| vec!["*".into()]);
+        if kinds.is_empty() {
+            err(errors, "notify.webhook.kinds が空です。すべてなら [\"*\"] と書いてください (notify.webhook.kinds is empty: [\"*\"] for every kind)".into());
+        }
+        for k in &kinds {
+            if k != "*" && !mamori_core::monitoring::ALERT_KINDS.contains(&k.as_str()) {
+                err(errors, format!("notify.webhook.kinds \"{k}\" は警告の種類ではありません (not an alert kind)"));
+            }
+        }
         if !webhook_url_allowed(&w.url) {
             err(errors, format!("notify.webhook.url \"{}\" は https:// で始めてください (HTTPS only, but for loopback)", w.url));
             return None;
         }
         match std::env::var("MAMORI_WEBHOOK_SECRET") {
-            Ok(secret) if secret.len() >= 16 => Some(WebhookConfig { url: w.url.clone(), secret }),
+            Ok(secret) if secret.len() >= 16 => Some(WebhookConfig { url: w.url.clone(), secret, kinds }),
             _ => {
                 err(errors, "notify.webhook には署名の鍵を MAMORI_WEBHOOK_SECRET (16 文字以上) で渡してください (the webhook's signing secret: 16 characters or more)".into());
                 None

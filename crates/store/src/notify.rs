@@ -93,8 +93,9 @@ impl Store {
     }
 
     /// Records the attempts for an alert (or a test message); an alert
-    /// counts as sent when one attempt succeeded, and is tried again after
-    /// the claim's hold when none did.
+    /// counts as sent when one attempt succeeded, or when there was none
+    /// (no channel carries its kind), and is tried again after the claim's
+    /// hold when every one failed.
     pub async fn record_deliveries(
         &self,
         alert_id: Option<i64>,
@@ -102,7 +103,7 @@ impl Store {
         attempts: &[Attempt],
     ) -> Result<(), StoreError> {
         let at = to_unix_micros(now);
-        let sent = attempts.iter().any(|a| a.ok);
+        let sent = attempts.is_empty() || attempts.iter().any(|a| a.ok);
         let mut tx = self.begin().await?;
         insert_attempts(&mut tx, alert_id, at, attempts, "", None).await?;
         if let Some(id) = alert_id {

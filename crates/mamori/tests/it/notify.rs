@@ -200,7 +200,7 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     let config = dir.path().join("mamori.toml");
     std::fs::write(
         &config,
-        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n[[notify.route]]\nkinds = [\"*\"]\nroles = [\"vendor\", \"department\"]\n[[notify.route]]\nkinds = [\"backup.failed\", \"vuln.matched\"]\nroles = [\"admin\"]\n",
+        "[notify.mail]\nhost = \"smtp.example.lg.jp\"\nsecurity = \"none\"\nfrom = \"not an address\"\n[notify.webhook]\nurl = \"http://hooks.example.lg.jp/x\"\nkinds = [\"backup.failed\", \"nothing.else\"]\n[[notify.route]]\nkinds = [\"nothing\"]\nroles = [\"root\"]\n[[notify.route]]\nkinds = [\"*\"]\nroles = [\"vendor\", \"department\"]\n[[notify.route]]\nkinds = [\"backup.failed\", \"vuln.matched\"]\nroles = [\"admin\"]\n",
     )
     .unwrap();
     let check = |config: std::path::PathBuf| {
@@ -212,6 +212,7 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     for expect in [
         "notify.mail.security",
         "notify.webhook.url",
+        "notify.webhook.kinds \"nothing.else\"",
         "notify.route.kinds \"nothing\"",
         "notify.route.roles \"root\"",
         "notify.route.roles \"vendor\": 警告はどのシステムのものも送られるため",
@@ -220,7 +221,9 @@ async fn a_wrong_notify_configuration_is_refused_at_start() {
     ] {
         assert!(err.contains(expect), "{expect}: {err}");
     }
-    for fine in ["notify.route.kinds \"backup.failed\"", "notify.route.kinds \"*\""] {
+    for fine in
+        ["notify.route.kinds \"backup.failed\"", "notify.route.kinds \"*\"", "notify.webhook.kinds \"backup.failed\""]
+    {
         assert!(!err.contains(fine), "{fine}: {err}");
     }
     std::fs::write(
@@ -702,7 +705,7 @@ async fn alerts_a_slow_instance_has_not_reached_are_sent_by_another_and_not_agai
     let hook = WebhookReceiver::start().await;
     let config = || NotifyConfig {
         mail: None,
-        webhook: Some(WebhookConfig { url: hook.url.clone(), secret: SECRET.into() }),
+        webhook: Some(WebhookConfig { url: hook.url.clone(), secret: SECRET.into(), kinds: vec!["*".into()] }),
         routes: NotifyConfig::default_routes(),
         remind_after: time::Duration::hours(24),
         public_origin: "https://mamori.example.lg.jp".into(),
@@ -731,5 +734,44 @@ async fn alerts_a_slow_instance_has_not_reached_are_sent_by_another_and_not_agai
         .collect();
     let sent = |s: &str| subjects.iter().filter(|x| *x == s).count();
     assert_eq!((sent("alert-one"), sent("alert-two"), sent("alert-three")), (2, 1, 1), "{subjects:?}");
+    store.close().await;
+}
+
+/// A webhook posts to a channel that more people may read than the office
+/// (a chat room): every alert went there, each system's findings with it.
+/// It now carries the kinds it is given: the others are not posted, and,
+/// with no other channel, count as handled (not tried again and again).
+#[tokio::test]
+async fn a_webhook_carries_only_the_alert_kinds_it_is_given() {
+    use mamori_app::notify::{Notifier, NotifyConfig, WebhookConfig};
+    let dir = TempDir::new().unwrap();
+    let store = sqlite_store(dir.path()).await;
+    let hook = WebhookReceiver::start().await;
+    let notifier = Notifier::new(NotifyConfig {
+        mail: None,
+        webhook: Some(WebhookConfig {
+            url: hook.url.clone(),
+            secret: SECRET.into(),
+            kinds: vec!["backup.failed".into()],
+        }),
+        routes: NotifyConfig::default_routes(),
+        remind_after: time::Duration::hours(24),
+        public_origin: "https://mamori.example.lg.jp".into(),
+    })
+    .unwrap();
+    let t0 = time::OffsetDateTime::now_utc();
+    store.raise_alert(t0, "signin.spraying", Severity::Warning, "spraying", "").await.unwrap();
+    store.raise_alert(t0, "backup.failed", Severity::Critical, "backup", "").await.unwrap();
+    assert_eq!(notifier.run_once(&store, t0).await.unwrap(), 2, "both handled");
+    let kinds: Vec<String> = hook
+        .wait_for(1, 10)
+        .await
+        .iter()
+        .map(|h| serde_json::from_slice::<serde_json::Value>(&h.body).unwrap()["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["backup.failed"]);
+    let later = t0 + mamori_core::monitoring::NOTIFY_HOLD + time::Duration::minutes(1);
+    assert_eq!(notifier.run_once(&store, later).await.unwrap(), 0, "neither is taken up again");
+    assert_eq!(hook.hooks().len(), 1);
     store.close().await;
 }

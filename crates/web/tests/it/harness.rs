@@ -113,6 +113,7 @@ impl App {
             webhook: Some(mamori_app::notify::WebhookConfig {
                 url: hook.url.clone(),
                 secret: "a-test-secret-of-some-length".into(),
+                kinds: vec!["*".into()],
             }),
             routes: mamori_app::notify::NotifyConfig::default_routes(),
             remind_after: time::Duration::hours(24),
