@@ -1,5 +1,8 @@
 -- PostgreSQL counts the data's revision at each transaction's commit from
--- this migration on (see postgres/0033). SQLite's writers go one at a
--- time, its triggers are as they were; the number is kept the same on
--- both so that a backup restores from one to the other.
-SELECT 1;
+-- this migration on, through data_revision_pending (see postgres/0033).
+-- SQLite's writers go one at a time and its triggers are as they were: the
+-- table is here so that both databases hold the same tables, and a backup
+-- restores from one to the other.
+CREATE TABLE data_revision_pending (
+    id INTEGER PRIMARY KEY
+);
