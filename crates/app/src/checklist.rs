@@ -173,6 +173,11 @@ pub async fn start_rounds(op: &Op<'_>, ids: &[i64], due_on: Option<time::Date>) 
             }
             Err(e) => (None, Err(e)),
         };
+        // The person's account changed while the rounds were started: the
+        // rest are theirs no more to start (those started stay started).
+        if let Err(Refused::AccountChanged) = result {
+            return Err(Refused::AccountChanged);
+        }
         out.push(RoundStart { id, name, result });
     }
     Ok(out)

@@ -581,7 +581,8 @@ async fn accounts_made_privileged_alert_the_office_and_the_ledger_keeps_each_lin
 /// writes checked the permission before, never in their own transaction.
 /// Each is now refused as made by an account that changed (the person is
 /// sent to sign in again), and nothing of it is written; made for the
-/// account as it is now, the review is refused by permission, and the
+/// account as it is now, the review is refused by permission (several
+/// rounds started at once stop at the first refused), and the
 /// console, which has no account, is not held to one.
 #[tokio::test]
 async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothing() {
@@ -624,6 +625,14 @@ async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothi
         let r = mamori_app::oversight::sign_off_log_review(&op(&officer_now), from, to, "異常なし").await;
         assert!(matches!(r, Err(Refused::NotFound)), "{backend}: 監査 may not: {r:?}");
         assert!(app.store.log_reviews().await.unwrap().is_empty(), "{backend}: no review recorded");
+        // Rounds started at once: the first write refused ends the run,
+        // as a refusal of the person, not one line among the systems'.
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let approved = crate::checklist::system(&app, dept, Some(vendor), "文書管理システム").await;
+        crate::library::approve_round(&app, approved, 1).await;
+        let r = mamori_app::checklist::start_rounds(&op(&officer_then), &[approved], None).await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {:?}", r.map(|v| v.len()));
+        assert_eq!(app.store.system(approved).await.unwrap().unwrap().round, 1, "{backend}: no round started");
 
         let console = Person::console(Role::SecurityOfficer, "console".into());
         mamori_app::oversight::sign_off_log_review(&op(&console), from, to, "異常なし").await.unwrap();
