@@ -437,9 +437,11 @@ impl Store {
     /// A transaction for a write made for `ctx`: when a signed-in person
     /// acts, their account is read first, in the transaction, and the write
     /// is refused (`AccountChanged`) if it has been disabled or given
-    /// another role or organisation since their request was checked ([`crate::identity::Standing`]). Read after the
-    /// transaction began: a change committed before it is seen; one
-    /// committed after orders after this write.
+    /// another role or organisation since their request was checked
+    /// ([`crate::identity::Standing`]). A change committed before this read
+    /// is seen. On PostgreSQL the row is read, not locked: a change
+    /// committed between this read and the write's commit is not (the
+    /// window is one transaction's, no longer a request's).
     pub async fn begin_as(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
         if let (Some(id), Some(standing)) = (ctx.actor.account_id, ctx.standing) {

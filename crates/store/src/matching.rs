@@ -54,11 +54,15 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
         by_name.entry(name).or_default().push(id);
     }
     let wanted: Vec<i64> = by_name.values().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let mut severity: HashMap<i64, f64> = HashMap::new();
     let advisories: HashMap<i64, Vec<Affected>> =
-        in_chunks::<(i64, String), _>(tx, "SELECT id, affected FROM advisory WHERE id IN", &wanted)
+        in_chunks::<(i64, String, Option<f64>), _>(tx, "SELECT id, affected, cvss FROM advisory WHERE id IN", &wanted)
             .await?
             .into_iter()
-            .map(|(id, json)| (id, serde_json::from_str(&json).unwrap_or_default()))
+            .map(|(id, json, cvss)| {
+                severity.insert(id, cvss.unwrap_or(0.0));
+                (id, serde_json::from_str(&json).unwrap_or_default())
+            })
             .collect();
     let ids: Vec<i64> = components.iter().map(|c| c.id).collect();
     // component → advisory → (match, open, platform)
@@ -107,6 +111,10 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             });
         }
     }
+    // The most severe first, should a system's limit leave some out (then
+    // by advisory and component, the same on both databases).
+    let cvss = |id: &i64| severity.get(id).copied().unwrap_or(0.0);
+    new.sort_by(|a, b| cvss(&b.1).total_cmp(&cvss(&a.1)).then(a.1.cmp(&b.1)).then(a.0.id.cmp(&b.0.id)));
     let mut found = 0;
     for (comp, id, h, platform) in new {
         let count = held.entry(comp.system_id).or_default();

@@ -324,12 +324,12 @@ async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_
 
 /// A component is one per product and place, and one of a product's
 /// advisories' range matches it on every host it runs on: 101 hosts of one
-/// product under 100 advisories were 10,100 matches, and a sheet of 2,000
+/// product under 101 advisories were 10,201 matches, and a sheet of 2,000
 /// hosts under every kernel advisory millions, read again at each save.
-/// A system now holds [`MAX_MATCHES_PER_SYSTEM`] at the most; another
-/// system's matches are its own.
+/// A system now holds [`MAX_MATCHES_PER_SYSTEM`] at the most, the most
+/// severe taken first; another system's matches are its own.
 #[tokio::test]
-async fn a_system_holds_ten_thousand_matches_at_the_most_and_another_system_its_own() {
+async fn a_system_holds_ten_thousand_matches_at_the_most_the_most_severe_first_and_another_system_its_own() {
     use mamori_core::vulns::MAX_MATCHES_PER_SYSTEM;
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
@@ -343,11 +343,15 @@ async fn a_system_holds_ten_thousand_matches_at_the_most_and_another_system_its_
             a.affected[0].product = "product0".into();
             a
         };
-        let list: Vec<Advisory> = (0..100).map(of_product0).collect();
+        // The last advisory is critical: of the 10,201 found, its 101 are kept.
+        let mut list: Vec<Advisory> = (0..101).map(of_product0).collect();
+        list[100].cvss = Some(9.8);
         db.store.import_advisories(&ctx, "nvd.json", "0", VulnSource::Nvd, &list).await.unwrap();
-        let held = db.store.vuln_matches(Some(crowded)).await.unwrap().len();
-        assert_eq!(held, MAX_MATCHES_PER_SYSTEM, "{}: 10,100 found", db.name);
-        assert_eq!(db.store.vuln_matches(Some(other)).await.unwrap().len(), 100, "{}", db.name);
+        let held = db.store.vuln_matches(Some(crowded)).await.unwrap();
+        assert_eq!(held.len(), MAX_MATCHES_PER_SYSTEM, "{}: 10,201 found", db.name);
+        let critical = held.iter().filter(|m| m.ident == "CVE-2026-00100").count();
+        assert_eq!(critical, 101, "{}: the most severe first, on every host", db.name);
+        assert_eq!(db.store.vuln_matches(Some(other)).await.unwrap().len(), 101, "{}", db.name);
         // A save in the full system keeps it at the limit.
         db.store.save_component(&ctx, crowded, None, &on_host(101)).await.unwrap();
         assert_eq!(db.store.vuln_matches(Some(crowded)).await.unwrap().len(), MAX_MATCHES_PER_SYSTEM, "{}", db.name);
