@@ -24,18 +24,19 @@ use sha2::Sha256;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 pub struct Hasher {
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     /// A moving average of one check's duration, in microseconds (0: none yet).
     typical_us: AtomicU64,
     /// How many checks ran (a metric, and proof in tests that a refusal
     /// checked nothing).
     checks: AtomicU64,
-    /// Checks running now, and the most that ever ran at once.
-    running: AtomicU64,
-    peak: AtomicU64,
+    /// Checks running now, and the most that ever ran at once (counted
+    /// by the checks themselves, which run on after a request given up).
+    running: Arc<AtomicU64>,
+    peak: Arc<AtomicU64>,
     /// Sign-in checks waiting for their turn.
     waiting: AtomicU64,
     /// Key of the keyed hash that records user IDs matching no account.
@@ -76,11 +77,11 @@ impl Hasher {
     pub fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Hasher {
-            permits: Semaphore::new(cores),
+            permits: Arc::new(Semaphore::new(cores)),
             typical_us: AtomicU64::new(0),
             checks: AtomicU64::new(0),
-            running: AtomicU64::new(0),
-            peak: AtomicU64::new(0),
+            running: Arc::default(),
+            peak: Arc::default(),
             waiting: AtomicU64::new(0),
             login_key: OnceCell::new(),
             memory: Arc::default(),
@@ -122,10 +123,10 @@ impl Hasher {
             return Err(Busy);
         }
         let waited = Waiting(&self.waiting);
-        let permit = self.permits.acquire().await;
+        let permit = self.permits.clone().acquire_owned().await;
         drop(waited);
-        let _permit = permit.map_err(|_| Busy)?;
-        Ok(self.verify_now(password, phc).await)
+        let permit = permit.map_err(|_| Busy)?;
+        Ok(self.verify_now(password, phc, permit).await)
     }
 
     /// Sign-in checks waiting for their turn now.
@@ -141,17 +142,17 @@ impl Hasher {
     /// Checks `password` against `phc`, or against a dummy hash when there
     /// is no account (the same work, item 39); false for the dummy.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let Ok(_permit) = self.permits.acquire().await else { return false };
-        self.verify_now(password, phc).await
+        let Ok(permit) = self.permits.clone().acquire_owned().await else { return false };
+        self.verify_now(password, phc, permit).await
     }
 
-    /// [`Hasher::verify`], its turn (a permit) held by the caller.
-    async fn verify_now(&self, password: &str, phc: Option<&str>) -> bool {
+    /// [`Hasher::verify`] in its turn (`permit`).
+    async fn verify_now(&self, password: &str, phc: Option<&str>, permit: OwnedSemaphorePermit) -> bool {
         let weight = mamori_core::password::checks_for(password);
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         let pool = self.memory.clone();
-        self.run_held(weight, move || {
+        self.run_held(weight, permit, move || {
             let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             let mut memory = taken.unwrap_or_else(hash::memory);
             let ok = match phc {
@@ -173,18 +174,33 @@ impl Hasher {
     /// Hashes a new password, under the same limit.
     pub async fn hash(&self, password: &str) -> Option<String> {
         let password = password.to_owned();
-        let _permit = self.permits.acquire().await.ok()?;
-        self.run_held(1, move || hash::hash(&password)).await
+        let permit = self.permits.clone().acquire_owned().await.ok()?;
+        self.run_held(1, permit, move || hash::hash(&password)).await
     }
 
-    /// Runs `f`, `weight` hashes, on the blocking pool, a permit held by the
-    /// caller; the typical duration learnt is one hash's.
-    async fn run_held<T: Send + 'static>(&self, weight: u32, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(running, Ordering::SeqCst);
+    /// Runs `f`, `weight` hashes, on the blocking pool in its turn
+    /// (`permit`); the typical duration learnt is one hash's. The turn goes
+    /// with the work: a request given up (its client gone, its time out)
+    /// drops this future, the hash runs on, and its turn with its memory is
+    /// not another's until it ends.
+    async fn run_held<T: Send + 'static>(
+        &self,
+        weight: u32,
+        permit: OwnedSemaphorePermit,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (running, peak) = (self.running.clone(), self.peak.clone());
         let started = Instant::now();
-        let out = tokio::task::spawn_blocking(f).await.ok();
-        self.running.fetch_sub(1, Ordering::SeqCst);
+        let out = tokio::task::spawn_blocking(move || {
+            let _turn = permit;
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let out = f();
+            running.fetch_sub(1, Ordering::SeqCst);
+            out
+        })
+        .await
+        .ok();
         let took = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u64 / u64::from(weight.max(1));
         let old = self.typical_us.load(Ordering::Relaxed);
         let new = if old == 0 { took } else { (old * 7 + took) / 8 };
@@ -273,5 +289,35 @@ mod tests {
         assert!(!h.verify("anything", None).await);
         assert_eq!(h.checks(), 4);
         assert!(h.typical_us.load(Ordering::Relaxed) > 0);
+    }
+
+    /// A password hashed for a request given up (its client gone, its time
+    /// out) runs on to its end; its turn went with the request, and as many
+    /// hashes again started beside it, each with its 19 MiB. The turn now
+    /// goes with the hash: those given up keep theirs until they end, and
+    /// never more run at once than the turns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_given_up_by_its_request_keeps_its_turn_until_it_ends() {
+        let h = Arc::new(Hasher::new());
+        let turns = h.limit() as u64;
+        let start = |h: &Arc<Hasher>| {
+            let h = h.clone();
+            tokio::spawn(async move { h.hash("Correct-Horse-42").await })
+        };
+        let given_up: Vec<_> = (0..turns).map(|_| start(&h)).collect();
+        while h.running.load(Ordering::SeqCst) < turns {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        for request in &given_up {
+            request.abort();
+        }
+        let next: Vec<_> = (0..turns).map(|_| start(&h)).collect();
+        for n in next {
+            assert!(n.await.unwrap().is_some());
+        }
+        assert_eq!(h.peak_concurrency(), turns, "never more at once than the turns");
+        while h.running.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }
