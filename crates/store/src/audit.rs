@@ -154,6 +154,22 @@ impl Store {
         Ok(e)
     }
 
+    /// [`Store::audit_record`] of something done for `ctx`'s person (a
+    /// download, an export), refused as every change of theirs is when
+    /// their account changed since the request was checked
+    /// ([`Store::begin_as`]): what is handed out only once recorded is not
+    /// handed out then.
+    pub(crate) async fn audit_record_as(
+        &self,
+        ctx: &crate::identity::Ctx,
+        event: NewEvent,
+    ) -> Result<Event, StoreError> {
+        let mut tx = self.begin_as(ctx).await?;
+        let e = append(&mut tx, ctx.now, event).await?;
+        tx.commit().await?;
+        Ok(e)
+    }
+
     /// The head and anchor of the chain.
     pub async fn audit_chain_ends(&self) -> Result<ChainEnds, StoreError> {
         self.read(async |tx| chain_ends(tx, false).await).await

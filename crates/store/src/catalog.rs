@@ -185,7 +185,7 @@ impl Store {
         let ev = ctx
             .event_on(Action::CatalogExported, "catalog_version", version_id)
             .changes(Changes::new().with("format", format));
-        self.audit_record(ctx.now, ev).await.map(drop)
+        self.audit_record_as(ctx, ev).await.map(drop)
     }
 
     /// Records that the filled checklists of `systems` systems left mamori
@@ -193,13 +193,13 @@ impl Store {
     pub async fn record_reports_export(&self, ctx: &Ctx, systems: usize, format: &str) -> Result<(), StoreError> {
         let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::ReportExported, Outcome::Success)
             .changes(Changes::new().with("format", format).with("systems", systems));
-        self.audit_record(ctx.now, ev).await.map(drop)
+        self.audit_record_as(ctx, ev).await.map(drop)
     }
 
     /// Records that a system's filled checklist left mamori, in which form.
     pub async fn record_report_export(&self, ctx: &Ctx, system_id: i64, format: &str) -> Result<(), StoreError> {
         let ev =
             ctx.event_on(Action::ReportExported, "system", system_id).changes(Changes::new().with("format", format));
-        self.audit_record(ctx.now, ev).await.map(drop)
+        self.audit_record_as(ctx, ev).await.map(drop)
     }
 }

@@ -266,7 +266,7 @@ impl Store {
         let ev = ctx
             .event_on(Action::EvidenceDownloaded, "evidence", e.id)
             .changes(Changes::new().with("system_id", e.system_id).with("number", e.number));
-        self.read_stored_file(StoredFile::Evidence, e.id, ctx.now, ev).await
+        self.read_stored_file(StoredFile::Evidence, e.id, ctx, ev).await
     }
 
     /// A stored file's bytes, read and decrypted on a reading connection
@@ -276,7 +276,7 @@ impl Store {
         &self,
         file: StoredFile,
         id: i64,
-        now: time::OffsetDateTime,
+        ctx: &Ctx,
         downloaded: NewEvent,
     ) -> Result<Vec<u8>, StoreError> {
         let (sql, what) = match file {
@@ -289,7 +289,7 @@ impl Store {
         };
         let sealed: Vec<u8> = with_read_conn!(self, c => sqlx::query_scalar(sql).bind(id).fetch_one(c).await?)?;
         let bytes = self.keys().open_bytes(what, &sealed)?;
-        self.audit_record(now, downloaded).await?;
+        self.audit_record_as(ctx, downloaded).await?;
         Ok(bytes)
     }
 
@@ -305,7 +305,7 @@ impl Store {
         let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::EvidenceRejected, Outcome::Denied)
             .target("system", system_id.to_string())
             .changes(Changes::new().with("number", number).with("name", name).with("why", why));
-        self.audit_record(ctx.now, ev).await.map(drop)
+        self.audit_record_as(ctx, ev).await.map(drop)
     }
 
     /// A file refused for an organisation's library is audited too.
@@ -313,7 +313,7 @@ impl Store {
         let ev = NewEvent::new(ctx.actor.clone(), ctx.origin.clone(), Action::EvidenceRejected, Outcome::Denied)
             .target("organisation", org.to_string())
             .changes(Changes::new().with("library", true).with("name", name).with("why", why));
-        self.audit_record(ctx.now, ev).await.map(drop)
+        self.audit_record_as(ctx, ev).await.map(drop)
     }
 }
 

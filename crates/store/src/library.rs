@@ -697,7 +697,7 @@ impl Store {
         let ev = ctx
             .event_on(Action::DocumentDownloaded, "document", r.document_id)
             .changes(Changes::new().with("revision", r.revision));
-        self.read_stored_file(crate::evidence::StoredFile::Document, r.id, ctx.now, ev).await
+        self.read_stored_file(crate::evidence::StoredFile::Document, r.id, ctx, ev).await
     }
 
     /// Newest revisions whose expiry date is on or before `until`

@@ -582,7 +582,8 @@ async fn accounts_made_privileged_alert_the_office_and_the_ledger_keeps_each_lin
 /// Each is now refused as made by an account that changed (the person is
 /// sent to sign in again), and nothing of it is written; made for the
 /// account as it is now, the review is refused by permission (several
-/// rounds started at once stop at the first refused), and the
+/// rounds started at once stop at the first refused; a download is not
+/// recorded, so not handed out), and the
 /// console, which has no account, is not held to one.
 #[tokio::test]
 async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothing() {
@@ -633,6 +634,14 @@ async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothi
         let r = mamori_app::checklist::start_rounds(&op(&officer_then), &[approved], None).await;
         assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {:?}", r.map(|v| v.len()));
         assert_eq!(app.store.system(approved).await.unwrap().unwrap().round, 1, "{backend}: no round started");
+        // A download is handed out once its audit event is written: not to
+        // the account as it was.
+        let exported = async || app.audit_actions().await.iter().filter(|a| *a == "report.exported").count();
+        let before = exported().await;
+        let r = mamori_app::reports::record_export(&op(&officer_then), approved, "xlsx").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");
+        mamori_app::reports::record_export(&op(&officer_now), approved, "xlsx").await.unwrap();
+        assert_eq!(exported().await, before + 1, "{backend}: the one of the account as it is");
 
         let console = Person::console(Role::SecurityOfficer, "console".into());
         mamori_app::oversight::sign_off_log_review(&op(&console), from, to, "異常なし").await.unwrap();
