@@ -129,6 +129,14 @@ fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(Str
 /// each view. The rest are on the round's history page.
 pub(super) const ITEM_HISTORY: usize = 20;
 
+/// The lines of one item's `history` after its first `earlier`, made from
+/// the last answer revision before them on (what the first one shown
+/// changed is named against it), not from every line of the round.
+fn latest_history(t: &Tr, history: &[mamori_store::systems::HistoryEntry], earlier: usize) -> Vec<HistoryRow> {
+    let from = history[..earlier].iter().rposition(|e| e.kind == HistoryKind::Answer).unwrap_or(earlier);
+    history_rows(t, &history[from..]).split_off(earlier - from)
+}
+
 /// History lines; an answer revision names the fields that changed since
 /// the previous revision of the same requirement.
 pub(super) fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) -> Vec<HistoryRow> {
@@ -275,7 +283,7 @@ pub(super) async fn item_page(
         others: applies && user.answers_for().is_some() && !mine,
         answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
-        history: history_rows(&p.t, &history).split_off(history_earlier),
+        history: latest_history(&p.t, &history, history_earlier),
         history_earlier,
         evidence,
         documents,
