@@ -438,26 +438,40 @@ impl Store {
     /// acts, their account is read first, in the transaction, and the write
     /// is refused (`AccountChanged`) if it has been disabled or given
     /// another role or organisation since their request was checked
-    /// ([`crate::identity::Standing`]). A change committed before this read
-    /// is seen. On PostgreSQL the row is read, not locked: a change
-    /// committed between this read and the write's commit is not (the
-    /// window is one transaction's, no longer a request's).
+    /// ([`crate::identity::Standing`]). On PostgreSQL the row is read
+    /// `FOR SHARE` and held to the commit: a change of the account waits
+    /// for the write to end, so none is committed between this read and
+    /// the write (SQLite's one writer has the same effect). A write that
+    /// changes the acting person's own account row begins with
+    /// [`Store::begin_as_self`]; one that changes another's, with
+    /// [`Store::begin_administering`].
     pub async fn begin_as(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
         let mut tx = self.begin().await?;
-        if let (Some(id), Some(standing)) = (ctx.actor.account_id, ctx.standing) {
-            let now: Option<(String, Option<i64>, Option<i64>)> = with_conn!(tx, c => {
-                sqlx::query_as("SELECT role, organisation_id, disabled_at_us FROM account WHERE id = $1")
-                    .bind(id).fetch_optional(c).await?
-            });
-            let holds = now.is_some_and(|(role, org, disabled)| {
-                disabled.is_none()
-                    && mamori_core::identity::Role::parse(&role) == Some(standing.role)
-                    && org == standing.organisation_id
-            });
-            if !holds {
-                return Err(StoreError::AccountChanged);
-            }
-        }
+        tx.stand(ctx, "FOR SHARE").await?;
+        Ok(tx)
+    }
+
+    /// [`Store::begin_as`] for a write that changes the acting person's own
+    /// account row (their password, second factor, sessions): the row is
+    /// held for that change from the start (`FOR NO KEY UPDATE`), as two
+    /// shared holds each waiting for the other to change it would be a
+    /// deadlock (a button pressed twice). Their other writes wait for it.
+    pub async fn begin_as_self(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        tx.stand(ctx, "FOR NO KEY UPDATE").await?;
+        Ok(tx)
+    }
+
+    /// [`Store::begin_as`] for a change of accounts: the administrators'
+    /// lock is taken first, then the acting person's row as in
+    /// [`Store::begin_as_self`] (they may change their own). Two
+    /// administrators changing each other's accounts at once go one after
+    /// the other, never each holding their own row while waiting for the
+    /// other's.
+    pub async fn begin_administering(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        crate::accounts::lock_administrators(&mut tx).await?;
+        tx.stand(ctx, "FOR NO KEY UPDATE").await?;
         Ok(tx)
     }
 
@@ -560,6 +574,29 @@ impl Tx {
             sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtext($1))").bind(key).execute(&mut **tx).await?;
         }
         Ok(())
+    }
+
+    /// Reads the account of `ctx`'s person (held with `hold` on
+    /// PostgreSQL) and refuses when it no longer stands as their request
+    /// was checked ([`Store::begin_as`]).
+    async fn stand(&mut self, ctx: &crate::identity::Ctx, hold: &'static str) -> Result<(), StoreError> {
+        let (Some(id), Some(standing)) = (ctx.actor.account_id, ctx.standing) else {
+            return Ok(());
+        };
+        let hold = if self.backend() == crate::Backend::Postgres { hold } else { "" };
+        let sql = format!("SELECT role, organisation_id, disabled_at_us FROM account WHERE id = $1 {hold}");
+        let now: Option<(String, Option<i64>, Option<i64>)> =
+            with_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await?);
+        let holds = now.is_some_and(|(role, org, disabled)| {
+            disabled.is_none()
+                && mamori_core::identity::Role::parse(&role) == Some(standing.role)
+                && org == standing.organisation_id
+        });
+        if holds {
+            Ok(())
+        } else {
+            Err(StoreError::AccountChanged)
+        }
     }
 
     /// Takes the lock of `who`'s sign-offs in `table` and gives the time

@@ -127,8 +127,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let AccountChange { display_name, email, role, organisation, seen } = *change;
-        let mut tx = self.begin_as(ctx).await?;
-        accounts::lock_administrators(&mut tx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         // Compared as it is now, under the lock: the ledger's "before" is
         // what was replaced, and a form shown before another change is
         // refused rather than undoing it.
@@ -184,8 +183,7 @@ impl Store {
         disabled: bool,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
-        accounts::lock_administrators(&mut tx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         let now = accounts::account_in(&mut tx, id).await?.ok_or(StoreError::Missing)?;
         if now.disabled_at.is_some() == disabled {
             return Err(StoreError::Stale);
@@ -195,7 +193,7 @@ impl Store {
 
     /// Lifts a lock, with its reason in the ledger (item 3) and the audit log.
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         accounts::unlock(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::Unlocked, reason).await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::AccountUnlocked, id, reason)).await
@@ -205,7 +203,7 @@ impl Store {
     /// own at the next sign-in, and their sessions end. The office is
     /// alerted ([`CREDENTIALS_RESET`]).
     pub async fn reset_password(&self, ctx: &Ctx, id: i64, hash: &str, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, true).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::PasswordReset, reason).await?;
         credentials_reset(&mut tx, ctx, id, "パスワード").await?;
@@ -218,7 +216,7 @@ impl Store {
     /// made in. `Stale` (nothing changed) when that session was ended
     /// since its request was checked.
     pub async fn change_own_password(&self, ctx: &Ctx, id: i64, hash: &str, seen: i64) -> Result<i64, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_as_self(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::set_password(&mut tx, id, hash, ctx.now, false).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::PasswordChanged, id)).await?;
@@ -232,7 +230,7 @@ impl Store {
     /// itself ended since its request was checked: a taken session must
     /// not outlive the change that ended it by ending the others.
     pub async fn end_other_sessions(&self, ctx: &Ctx, id: i64, seen: i64) -> Result<i64, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_as_self(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::SessionsEnded, id)).await?;
         Ok(generation)
@@ -242,7 +240,7 @@ impl Store {
     /// Every session of the account ends. The office is alerted
     /// ([`CREDENTIALS_RESET`]).
     pub async fn reset_totp(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         accounts::clear_totp(&mut tx, id).await?;
         accounts::end_sessions(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::TotpReset, reason).await?;
@@ -263,7 +261,7 @@ impl Store {
         (secret, step): (&str, i64),
         recovery_hashes: &[String],
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_as_self(ctx).await?;
         let generation = accounts::end_sessions_from(&mut tx, id, seen).await?;
         accounts::enable_totp(&mut tx, id, secret, step, recovery_hashes).await?;
         tx.commit_audited(ctx.now, ctx.event(Action::TotpEnrolled, id)).await?;
@@ -283,7 +281,7 @@ impl Store {
         step: i64,
         recovery_hashes: &[String],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_as_self(ctx).await?;
         if !accounts::spend_totp_step(&mut tx, id, step).await? {
             return Err(StoreError::Stale);
         }
@@ -297,7 +295,7 @@ impl Store {
     /// Spends a recovery code; returns the number left, or `None` if the code
     /// was not valid.
     pub async fn spend_recovery_code(&self, ctx: &Ctx, id: i64, code_hash: &str) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        let mut tx = self.begin_as_self(ctx).await?;
         if !accounts::use_recovery_code(&mut tx, id, code_hash, ctx.now).await? {
             return Ok(None);
         }
@@ -382,8 +380,7 @@ impl Store {
         before: OffsetDateTime,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
-        accounts::lock_administrators(&mut tx).await?;
+        let mut tx = self.begin_administering(ctx).await?;
         if !accounts::inactive_in(&mut tx, id, before).await? {
             tx.rollback().await?;
             return Ok(false);

@@ -11,6 +11,7 @@ mod pools;
 mod revision;
 mod schema;
 mod sessions;
+mod standing;
 mod systems;
 mod vulns;
 

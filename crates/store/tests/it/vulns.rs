@@ -103,18 +103,22 @@ pub(crate) async fn waiting_for_locks(url: &str, n: i64) {
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
     for _ in 0..200 {
-        let w: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-        if w >= n {
+        if lock_waiters(&mut c).await >= n {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("{n} connections never came to wait for a lock");
+}
+
+/// How many of the database's connections wait for a lock now.
+pub(crate) async fn lock_waiters(c: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(c)
+    .await
+    .unwrap()
 }
 
 /// On PostgreSQL, a component saved while advisories are imported: the

@@ -1,0 +1,167 @@
+//! On PostgreSQL, a person's write and a change of their account made at
+//! the same time: the write holds the account as it read it until it
+//! commits, and the writes that change accounts take their locks in one
+//! order, so none waits for another that waits for it.
+
+use crate::vulns::{lock_waiters, waiting_for_locks};
+use crate::{each_backend, new_account, system_ctx};
+use mamori_core::audit::{Action, Actor};
+use mamori_core::identity::{OrgKind, Role};
+use mamori_store::identity::{AccountChange, Ctx, Standing};
+use mamori_store::{Store, StoreError};
+use time::OffsetDateTime;
+
+/// `id`'s request, as allowed when it was checked: as `role`, of no
+/// organisation.
+fn as_person(store_ctx: &Ctx, id: i64, login: &str, role: Role) -> Ctx {
+    Ctx {
+        actor: Actor { account_id: Some(id), login: login.into() },
+        standing: Some(Standing { role, organisation_id: None }),
+        ..store_ctx.clone()
+    }
+}
+
+/// The sequence number of the newest event of `action` in the audit log.
+async fn seq_of(store: &Store, action: Action) -> i64 {
+    let events = store.audit_recent(50).await.unwrap();
+    events.iter().find(|e| e.record.action == action.as_str()).unwrap_or_else(|| panic!("no {action:?}")).record.seq
+}
+
+/// An officer's request for a scan stops, its account read, at the
+/// system's row, which another connection holds; an administrator makes
+/// the officer 監査 meanwhile. The change waits for the request to commit
+/// (before, it committed first and the request went on to be written as
+/// the officer's, after the officer was one no longer).
+#[tokio::test]
+async fn an_account_changed_while_a_write_made_as_it_runs_is_changed_only_after_that_write_commits() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = system_ctx(OffsetDateTime::now_utc());
+        let store = &db.store;
+        let admin = store.issue_account(&ctx, &new_account("admin-a", Role::Admin, None), "").await.unwrap();
+        let officer =
+            store.issue_account(&ctx, &new_account("officer-a", Role::SecurityOfficer, None), "").await.unwrap();
+        let catalog = store.ensure_catalog(&ctx).await.unwrap().unwrap();
+        let dept = store.create_organisation_audited(&ctx, "情報政策課", OrgKind::Department, "").await.unwrap();
+        let input = mamori_store::systems::SystemInput::new("基幹システム", dept);
+        let system = store.create_system(&ctx, &input, catalog).await.unwrap();
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system).execute(&mut other).await.unwrap();
+        let (s, as_officer) = (store.clone(), as_person(&ctx, officer, "officer-a", Role::SecurityOfficer));
+        let scan = tokio::spawn(async move { s.request_scan(&as_officer, system, None).await });
+        waiting_for_locks(&url, 1).await;
+
+        let before = store.account_by_id(officer).await.unwrap().unwrap();
+        let (s, as_admin) = (store.clone(), as_person(&ctx, admin, "admin-a", Role::Admin));
+        let demote = tokio::spawn(async move {
+            let change = AccountChange {
+                display_name: &before.display_name,
+                email: &before.email,
+                role: Role::Auditor,
+                organisation: None,
+                seen: &before.edit_mark(),
+            };
+            s.change_account(&as_admin, before.id, &change, "異動").await
+        });
+        // Until the change has committed, or waits for a lock too.
+        let mut waits = sqlx::PgConnection::connect(&url).await.unwrap();
+        for _ in 0..200 {
+            if demote.is_finished() || lock_waiters(&mut waits).await >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        other.execute("ROLLBACK").await.unwrap();
+        scan.await.unwrap().unwrap();
+        demote.await.unwrap().unwrap();
+        let (asked, changed) =
+            (seq_of(store, Action::ScanRequested).await, seq_of(store, Action::AccountUpdated).await);
+        assert!(
+            asked < changed,
+            "the scan asked for as an officer ({asked}) before the officer was made 監査 ({changed})"
+        );
+        assert_eq!(store.account_by_id(officer).await.unwrap().unwrap().role, Role::Auditor);
+        db.cleanup().await;
+    }
+}
+
+/// Two administrators reset each other's password at once, both stopped
+/// at the administrators' lock, which another connection holds: each goes
+/// in turn (had each held its own account before that lock, each would
+/// wait for the other's to change it: a deadlock, one refused).
+#[tokio::test]
+async fn two_administrators_resetting_each_other_s_password_at_once_both_succeed_in_turn() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = system_ctx(OffsetDateTime::now_utc());
+        let store = &db.store;
+        let a = store.issue_account(&ctx, &new_account("admin-a", Role::Admin, None), "").await.unwrap();
+        let b = store.issue_account(&ctx, &new_account("admin-b", Role::Admin, None), "").await.unwrap();
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('mamori.administrators'))").await.unwrap();
+        let reset = |by: i64, login: &'static str, of: i64| {
+            let (s, as_admin) = (store.clone(), as_person(&ctx, by, login, Role::Admin));
+            tokio::spawn(async move { s.reset_password(&as_admin, of, "new-hash", "依頼").await })
+        };
+        let (ab, ba) = (reset(a, "admin-a", b), reset(b, "admin-b", a));
+        waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        ab.await.unwrap().unwrap();
+        ba.await.unwrap().unwrap();
+        for id in [a, b] {
+            let account = store.account_by_id(id).await.unwrap().unwrap();
+            assert_eq!((account.password_hash.as_str(), account.must_change_password), ("new-hash", true));
+        }
+        db.cleanup().await;
+    }
+}
+
+/// A person's change of their own password sent twice at once (a double
+/// click), while another connection holds their account shared, as
+/// another write of theirs does: the second waits for the first and is
+/// refused as stale, the password changed once. (Had both held the
+/// account shared too, each would then wait for the other to change it: a
+/// deadlock, one refused with PostgreSQL's error.)
+#[tokio::test]
+async fn one_s_own_password_changed_twice_at_once_is_changed_once_and_the_second_refused_as_stale() {
+    use sqlx::{Connection, Executor};
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = system_ctx(OffsetDateTime::now_utc());
+        let store = &db.store;
+        let id = store.issue_account(&ctx, &new_account("officer-a", Role::SecurityOfficer, None), "").await.unwrap();
+        let seen = store.account_by_id(id).await.unwrap().unwrap().session_generation;
+
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        other.execute("BEGIN").await.unwrap();
+        sqlx::query("SELECT id FROM account WHERE id = $1 FOR SHARE").bind(id).execute(&mut other).await.unwrap();
+        let change = |hash: &'static str| {
+            let (s, me) = (store.clone(), as_person(&ctx, id, "officer-a", Role::SecurityOfficer));
+            tokio::spawn(async move { s.change_own_password(&me, id, hash, seen).await })
+        };
+        let first = change("first-hash");
+        waiting_for_locks(&url, 1).await;
+        let second = change("second-hash");
+        waiting_for_locks(&url, 2).await;
+        other.execute("ROLLBACK").await.unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), seen + 1);
+        assert!(matches!(second.await.unwrap(), Err(StoreError::Stale)));
+        assert_eq!(store.account_by_id(id).await.unwrap().unwrap().password_hash, "first-hash");
+        db.cleanup().await;
+    }
+}
