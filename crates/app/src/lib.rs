@@ -22,6 +22,7 @@ pub mod records;
 pub mod reminders;
 pub mod reports;
 pub mod signin;
+pub mod turns;
 pub mod workbook;
 pub mod yearly;
 
@@ -129,18 +130,8 @@ pub fn runs_off_the_workers() -> usize {
 /// serving.
 pub async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
     OFF_THE_WORKERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    static AT_ONCE: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let at_once = AT_ONCE.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(cores))).clone();
-    let turn = at_once.acquire_owned().await.map_err(|_| Refused::Internal("the blocking pool is closed"))?;
-    // The turn goes with the work, not with the request: a request given
-    // up (its client gone, its time out) drops this future, and the work
-    // runs on to its end.
-    let work = move || {
-        let _turn = turn;
-        work()
-    };
-    tokio::task::spawn_blocking(work).await.map_err(|_| Refused::Internal("a file could not be read"))
+    static CORES: turns::Turns = turns::Turns::new(0);
+    CORES.run(work).await
 }
 
 /// Why an operation did not happen.

@@ -11,11 +11,13 @@
 //! wait for that one.
 
 use crate::i18n::Lang;
+use mamori_app::turns::{Turn, Turns};
+use mamori_app::Refused;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
+use tokio::sync::OnceCell;
 
 /// A part of a text in a comparison: unchanged, or only on this side.
 pub struct Segment {
@@ -70,21 +72,21 @@ const KEPT: usize = 16;
 type Key = (i64, i64, Lang);
 
 pub struct Comparisons {
-    turn: Semaphore,
+    turn: Turns,
     kept: Mutex<HashMap<Key, Arc<OnceCell<Arc<Compared>>>>>,
     made: AtomicUsize,
-    running: AtomicUsize,
-    peak: AtomicUsize,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
 }
 
 impl Default for Comparisons {
     fn default() -> Self {
         Comparisons {
-            turn: Semaphore::new(1),
+            turn: Turns::new(1),
             kept: Mutex::default(),
             made: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            running: Arc::default(),
+            peak: Arc::default(),
         }
     }
 }
@@ -96,7 +98,7 @@ impl Comparisons {
         &self,
         (old, new, lang): Key,
         make: impl FnOnce() -> Compared + Send + 'static,
-    ) -> Result<Arc<Compared>, tokio::task::JoinError> {
+    ) -> Result<Arc<Compared>, Refused> {
         let cell = {
             let mut kept = self.kept.lock().expect("not poisoned");
             if kept.len() >= KEPT && !kept.contains_key(&(old, new, lang)) {
@@ -112,19 +114,23 @@ impl Comparisons {
     pub async fn off_workers<T: Send + 'static>(
         &self,
         make: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, tokio::task::JoinError> {
-        let _turn = self.hold_turn().await;
+    ) -> Result<T, Refused> {
+        let turn = self.turn.take().await?;
         self.made.fetch_add(1, Ordering::SeqCst);
-        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-        let made = tokio::task::spawn_blocking(make).await;
-        self.running.fetch_sub(1, Ordering::SeqCst);
-        made
+        let (running, peak) = (self.running.clone(), self.peak.clone());
+        turn.run(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let made = make();
+            running.fetch_sub(1, Ordering::SeqCst);
+            made
+        })
+        .await
     }
 
     /// Takes the one turn (a test holds it to make others wait).
-    pub async fn hold_turn(&self) -> SemaphorePermit<'_> {
-        self.turn.acquire().await.expect("the semaphore is never closed")
+    pub async fn hold_turn(&self) -> Turn {
+        self.turn.hold_all().await
     }
 
     /// How many comparisons were made since the start.

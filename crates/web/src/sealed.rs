@@ -12,6 +12,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use mamori_app::turns::Turns;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_files::sealed::PASSWORD_MIN;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +27,7 @@ const SEAL_MAX: usize = 512 << 20;
 /// memory (up to twice [`SEAL_MAX`]), so the others wait their turn; the
 /// ZIP's encryption runs off the request workers.
 pub const SEALING_AT_ONCE: usize = 2;
-static SEALING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(SEALING_AT_ONCE);
+static SEALING: Turns = Turns::new(SEALING_AT_ONCE);
 static SEALING_NOW: AtomicUsize = AtomicUsize::new(0);
 static SEALING_PEAK: AtomicUsize = AtomicUsize::new(0);
 
@@ -38,8 +39,8 @@ pub fn sealing_peak() -> usize {
 /// Holds every turn until dropped, so that sealed downloads wait: for
 /// tests of the turns.
 #[doc(hidden)]
-pub async fn hold_every_turn() -> tokio::sync::SemaphorePermit<'static> {
-    SEALING.acquire_many(SEALING_AT_ONCE as u32).await.expect("the semaphore is never closed")
+pub async fn hold_every_turn() -> mamori_app::turns::Turn {
+    SEALING.hold_all().await
 }
 
 /// One sealed download being made, counted until dropped.
@@ -97,10 +98,13 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
     };
     let origin = crate::context::origin_of(&parts.extensions);
     let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
-    let Ok(_turn) = SEALING.acquire().await else {
-        return AppError::Internal("the sealing turns are closed".into()).into_response();
+    // The turn and the count go with the ZIP's making to its end, even if
+    // the request is given up meanwhile.
+    let turn = match SEALING.take().await {
+        Ok(turn) => turn,
+        Err(e) => return AppError::from(e).into_response(),
     };
-    let _counted = Sealing::start();
+    let counted = Sealing::start();
     parts.method = Method::GET;
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -114,11 +118,16 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
         return AppError::Internal("the export is too large to seal".into()).into_response();
     };
     let zip_name = name.clone();
-    let sealed = tokio::task::spawn_blocking(move || mamori_files::sealed::zip(&zip_name, &file, &password)).await;
+    let sealed = turn
+        .run(move || {
+            let _counted = counted;
+            mamori_files::sealed::zip(&zip_name, &file, &password)
+        })
+        .await;
     let sealed = match sealed {
         Ok(Ok(z)) => z,
         Ok(Err(e)) => return AppError::Internal(format!("zip: {e}")).into_response(),
-        Err(_) => return AppError::Internal("zip: the task stopped".into()).into_response(),
+        Err(e) => return AppError::from(e).into_response(),
     };
     let event = NewEvent::new(user.actor(), origin, Action::ExportSealed, Outcome::Success)
         .target("export", route)

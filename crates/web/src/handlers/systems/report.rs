@@ -164,15 +164,13 @@ pub async fn all_xlsx(page: Page, who: Acting, Query(q): Query<crate::handlers::
     // One workbook of the whole ward is about a second of work and a few
     // hundred megabytes while rust_xlsxwriter assembles the sheets: one at
     // a time, off the request workers.
-    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let _turn = ONE_AT_A_TIME.acquire().await.map_err(|e| AppError::Internal(format!("exports: {e}")))?;
+    // The turn is the workbook's to its end, even if the request is given up.
+    static ONE_AT_A_TIME: mamori_app::turns::Turns = mamori_app::turns::Turns::new(1);
+    let turn = ONE_AT_A_TIME.take().await?;
     let op = who.op(&page);
     let reports = reports::all(&op, &crate::handlers::filtered(&q)).await?;
     let n = reports.len();
-    let bytes = tokio::task::spawn_blocking(move || sheet::all_xlsx(&reports))
-        .await
-        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?
-        .map_err(xlsx_error)?;
+    let bytes = turn.run(move || sheet::all_xlsx(&reports)).await?.map_err(xlsx_error)?;
     reports::record_all_export(&op, n, "xlsx").await?;
     let day = mamori_core::jst::format_jst_date(page.clock.now());
     Ok(download::xlsx(&format!("checklists-{day}.xlsx"), bytes))
