@@ -93,6 +93,7 @@ login-submit = Sign in
 login-failed = The user ID or password is incorrect
 login-busy = Too many sign-ins are waiting right now. Please try again in a few seconds.
 login-expired = You were signed out after a period of inactivity. Please sign in again.
+login-account-changed = Your account (its role, organisation or status) was changed while you were working, so your last action was not carried out. Please sign in again.
 login-taken = This user ID is taken. Choose another.
 totp-login-title = Enter your code
 totp-login-lead = Enter the 6-digit code shown in your authenticator app.

@@ -50,8 +50,11 @@ impl IntoResponse for AppError {
         let status = match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
-            // Its sessions ended with the change: it signs in again.
-            AppError::AccountChanged => return axum::response::Redirect::to("/login").into_response(),
+            // Its sessions ended with the change: it signs in again, told
+            // that what it asked for was not done.
+            AppError::AccountChanged | AppError::Store(mamori_store::StoreError::AccountChanged) => {
+                return axum::response::Redirect::to("/login?changed=1").into_response()
+            }
             AppError::Store(_) | AppError::Template(_) | AppError::Session(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

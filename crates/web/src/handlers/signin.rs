@@ -29,6 +29,9 @@ struct LoginPage<'a> {
     login: String,
     failed: bool,
     expired: bool,
+    /// The account was changed while a request of it ran, which was not
+    /// carried out.
+    changed: bool,
     /// Too many sign-ins wait for their check: try again shortly.
     busy: bool,
 }
@@ -36,6 +39,7 @@ struct LoginPage<'a> {
 #[derive(Deserialize)]
 pub struct LoginQuery {
     expired: Option<String>,
+    changed: Option<String>,
 }
 
 pub async fn login_form(page: Page, q: Query<LoginQuery>) -> Result<Response, AppError> {
@@ -43,7 +47,8 @@ pub async fn login_form(page: Page, q: Query<LoginQuery>) -> Result<Response, Ap
         return Ok(Redirect::to("/dashboard").into_response());
     }
     let p = page.ctx_form().await?;
-    html(LoginPage { p, login: String::new(), failed: false, expired: q.expired.is_some(), busy: false })
+    let (expired, changed) = (q.expired.is_some(), q.changed.is_some());
+    html(LoginPage { p, login: String::new(), failed: false, expired, changed, busy: false })
 }
 
 #[derive(Deserialize, Default)]
@@ -85,7 +90,8 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
         Step::Busy => {
             page.refused(&meta.addr(), "signin_busy", "/login").await;
             let p = page.ctx_form().await?;
-            let mut res = html(LoginPage { p, login: typed, failed: false, expired: false, busy: true })?;
+            let mut res =
+                html(LoginPage { p, login: typed, failed: false, expired: false, changed: false, busy: true })?;
             *res.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
             Ok(res)
@@ -139,7 +145,7 @@ async fn to_the_end(task: tokio::task::JoinHandle<Result<Step, mamori_store::Sto
 /// The sign-in page again with the one message for every failure (item 39).
 async fn refuse(page: &Page, login: String) -> Result<Response, AppError> {
     let p = page.ctx_form().await?;
-    html(LoginPage { p, login, failed: true, expired: false, busy: false })
+    html(LoginPage { p, login, failed: true, expired: false, changed: false, busy: false })
 }
 
 /// Both factors passed (and recorded): a new session id (fixation), a new

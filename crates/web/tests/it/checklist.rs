@@ -2238,7 +2238,8 @@ async fn clamd_on_cue(socket: &std::path::Path) -> (tokio::sync::mpsc::Receiver<
 /// write now reads the account again in its own transaction: an upload
 /// held the same way is stored while the account is unchanged, and refused
 /// (nothing stored, no event; the vendor sent to sign in again, its
-/// sessions ended by the change) once the role has changed.
+/// sessions ended by the change, and told the upload was not done) once
+/// the role has changed.
 #[tokio::test]
 async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it_comes_to_be_written() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -2266,7 +2267,10 @@ async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it
         go.send(()).await.unwrap();
         let r = demoted.await.unwrap();
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
-        assert_eq!(r.location(), "/login", "{backend}: sent to sign in again, as the account is now");
+        assert_eq!(r.location(), "/login?changed=1", "{backend}: sent to sign in again, as the account is now");
+        let told = vendor.get(r.location()).await;
+        let said = "操作中にアカウントの権限・所属・状態が変更されたため、最後の操作は行われませんでした。";
+        assert!(told.body.contains(said), "{backend}: told the upload was not done: {}", told.body);
         let files = app.store.evidence_for(sys, 1, 4).await.unwrap();
         assert_eq!(files.len(), 1, "{backend}: the second file is not stored");
         assert_eq!(files[0].original_name, "first.txt", "{backend}");
