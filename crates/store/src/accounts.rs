@@ -803,6 +803,21 @@ pub async fn account_in(tx: &mut Tx, id: i64) -> Result<Option<Account>, StoreEr
     row.map(|r| r.into_record(tx.keys())).transpose()
 }
 
+impl Store {
+    /// [`Store::begin_as`] for a change of accounts: the administrators'
+    /// lock is taken first, then the acting person's row as in
+    /// [`Store::begin_as_self`] (they may change their own). Two
+    /// administrators changing each other's accounts at once go one after
+    /// the other, never each holding their own row while waiting for the
+    /// other's.
+    pub async fn begin_administering(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        lock_administrators(&mut tx).await?;
+        tx.stand(ctx, "FOR NO KEY UPDATE").await?;
+        Ok(tx)
+    }
+}
+
 /// Disables (ending every session) or enables an account.
 /// Takes the lock under which who administers changes (PostgreSQL: two
 /// administrators each disabling the other at once would otherwise both

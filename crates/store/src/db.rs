@@ -462,19 +462,6 @@ impl Store {
         Ok(tx)
     }
 
-    /// [`Store::begin_as`] for a change of accounts: the administrators'
-    /// lock is taken first, then the acting person's row as in
-    /// [`Store::begin_as_self`] (they may change their own). Two
-    /// administrators changing each other's accounts at once go one after
-    /// the other, never each holding their own row while waiting for the
-    /// other's.
-    pub async fn begin_administering(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
-        let mut tx = self.begin().await?;
-        crate::accounts::lock_administrators(&mut tx).await?;
-        tx.stand(ctx, "FOR NO KEY UPDATE").await?;
-        Ok(tx)
-    }
-
     /// A transaction that only reads, from one consistent snapshot.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         let inner = match &self.shared.pools {
@@ -579,7 +566,7 @@ impl Tx {
     /// Reads the account of `ctx`'s person (held with `hold` on
     /// PostgreSQL) and refuses when it no longer stands as their request
     /// was checked ([`Store::begin_as`]).
-    async fn stand(&mut self, ctx: &crate::identity::Ctx, hold: &'static str) -> Result<(), StoreError> {
+    pub(crate) async fn stand(&mut self, ctx: &crate::identity::Ctx, hold: &'static str) -> Result<(), StoreError> {
         let (Some(id), Some(standing)) = (ctx.actor.account_id, ctx.standing) else {
             return Ok(());
         };

@@ -127,10 +127,11 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
                 if let Err(e) = state.store.audit_record(now, ev).await {
                     return internal(format!("audit: {e}"));
                 }
-                if *req.method() == Method::GET {
-                    // A timeout says so on the sign-in page; a revoked grant does not
-                    // explain itself.
-                    let to = if matches!(why, "idle" | "absolute") { "/login?expired=1" } else { "/login" };
+                // A timeout says so on the sign-in page; a revoked grant does not
+                // explain itself, but the sign-in page asked for (with the word
+                // that a request was refused for the change) is served as it is.
+                let to = if matches!(why, "idle" | "absolute") { "/login?expired=1" } else { "/login" };
+                if *req.method() == Method::GET && !(to == "/login" && req.uri().path() == "/login") {
                     return Redirect::to(to).into_response();
                 }
             }
