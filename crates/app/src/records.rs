@@ -10,7 +10,7 @@ use mamori_core::identity::Permission;
 use mamori_core::inventory::{support, Support};
 use mamori_core::records::{due, RecordKind, RecordReview, Values};
 use mamori_store::library::Document;
-use mamori_store::records::{Editing, Record, RecordDocument};
+use mamori_store::records::{Editing, Keeper, Record, RecordDocument};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::{Seen, StoreError};
 
@@ -20,7 +20,14 @@ pub use mamori_core::records::MAX_PER_KIND;
 pub struct Records {
     pub system: SystemRecord,
     pub records: Vec<Record>,
+    /// May keep records of the system: add them, and change or remove
+    /// those it keeps ([`Records::keeps`]).
     pub editable: bool,
+    /// Keeps every record of the system (its department, the console), not
+    /// only its organisation's (a vendor).
+    pub every_record: bool,
+    /// The person's organisation.
+    pub organisation_id: Option<i64>,
     /// May approve or return records (the security office).
     pub reviewable: bool,
     /// The ISMAP list as imported (empty: none imported), by number.
@@ -45,6 +52,18 @@ pub enum IsmapCheck {
 }
 
 impl Records {
+    /// The person as the keeper of records, linking `documents`.
+    pub fn keeper<'a>(&self, documents: &'a [i64]) -> Keeper<'a> {
+        Keeper { organisation_id: self.organisation_id, every_record: self.every_record, documents }
+    }
+
+    /// May the person change or remove `r`? The department that owns the
+    /// system, any of its records; a vendor, its own organisation's (not
+    /// another vendor's, nor the department's).
+    pub fn keeps(&self, r: &Record) -> bool {
+        self.editable && self.keeper(&[]).keeps(r)
+    }
+
     /// The documents behind record `id`.
     pub fn documents_of(&self, id: i64) -> impl Iterator<Item = &RecordDocument> {
         self.documents.iter().filter(move |d| d.record_id == id)
@@ -74,6 +93,9 @@ pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
     let system = system(op, system_id).await?;
     let records = op.store.records(system_id).await?;
     let editable = keeps(op, &system);
+    let every_record =
+        editable && (op.who.account_id.is_none() || op.who.organisation_id == Some(system.input.department_id));
+    let organisation_id = op.who.organisation_id;
     let reviewable = op.who.role.can(Permission::ReviewAnswers);
     let ismap = op.store.ismap_list().await?;
     let documents = op.store.record_documents(system_id).await?;
@@ -81,7 +103,7 @@ pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
         (true, Some(org)) => op.store.documents(org).await?.into_iter().filter(|d| !d.deleted).collect(),
         _ => Vec::new(),
     };
-    Ok(Records { system, records, editable, reviewable, ismap, documents, library })
+    Ok(Records { system, records, editable, every_record, organisation_id, reviewable, ismap, documents, library })
 }
 
 async fn kept(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
@@ -106,14 +128,16 @@ pub async fn save(
     documents: &[i64],
 ) -> Result<i64, Refused> {
     let r = kept(op, system_id).await?;
+    if id.is_some_and(|e| !r.records.iter().any(|x| x.id == e.id && r.keeps(x))) {
+        return Err(Refused::NotFound);
+    }
     if id.is_none() && r.records.iter().filter(|x| x.kind == kind).count() >= MAX_PER_KIND {
         return Err(Refused::Invalid("too_many_records"));
     }
     if documents.len() > MAX_DOCUMENTS || documents.iter().any(|d| !r.library.iter().any(|x| x.id == *d)) {
         return Err(Refused::Invalid("documents"));
     }
-    let own = (op.who.organisation_id, documents);
-    match op.store.save_record(&op.ctx(), system_id, id, kind, values, own).await {
+    match op.store.save_record(&op.ctx(), system_id, id, kind, values, r.keeper(documents)).await {
         // Counted again under the system's lock: adds sent at once each
         // passed the count above.
         Err(StoreError::Limit(_)) => Err(Refused::Invalid("too_many_records")),
@@ -148,16 +172,19 @@ pub async fn review(
     Ok(op.store.review_record(&op.ctx(), (system_id, id, seen), decision, note).await?)
 }
 
-/// Removes a record: its keepers, one the office has not approved; the
-/// security office, any.
+/// Removes a record: one who keeps it ([`Records::keeps`]), if the office
+/// has not approved it; the security office, any.
 pub async fn remove(op: &Op<'_>, system_id: i64, id: i64) -> Result<(), Refused> {
-    let office = op.who.can(Permission::ReviewAnswers);
-    // Only who may keep the system's records, or review them.
-    let s = system(op, system_id).await?;
-    if !office && !keeps(op, &s) {
+    if op.who.can(Permission::ReviewAnswers) {
+        system(op, system_id).await?;
+        return Ok(op.store.remove_record(&op.ctx(), system_id, id, None).await?);
+    }
+    // Only who may keep the system's records, and this one.
+    let r = kept(op, system_id).await?;
+    if !r.records.iter().any(|x| x.id == id && r.keeps(x)) {
         return Err(Refused::NotFound);
     }
-    Ok(op.store.remove_record(&op.ctx(), system_id, id, office).await?)
+    Ok(op.store.remove_record(&op.ctx(), system_id, id, Some(r.keeper(&[]))).await?)
 }
 
 /// A record with its system's name and how close its date is.

@@ -377,7 +377,7 @@ async fn retire(store: &Store, ctx: &Ctx, id: i64) -> Result<(), StoreError> {
         .to_owned()
     })
     .map_err(|_| StoreError::Missing)?;
-    let rec = store.save_record(ctx, id, None, kind, &values, (None, &[])).await?;
+    let rec = store.save_record(ctx, id, None, kind, &values, mamori_store::records::Keeper::CONSOLE).await?;
     let seen = store.records(id).await?.into_iter().find(|r| r.id == rec).map(|r| r.seen()).unwrap_or_default();
     store.review_record(ctx, (id, rec, &seen), RecordReview::Approved, "").await?;
     let mut input = store.system(id).await?.ok_or(StoreError::Missing)?.input;

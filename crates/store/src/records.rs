@@ -34,6 +34,34 @@ pub struct Record {
     pub changed_after_approval: bool,
     /// Raised by every save; a decision names the revision it was made on.
     pub revision: i64,
+    /// The organisation that keeps it (none: made at the console).
+    pub organisation_id: Option<i64>,
+}
+
+/// Who saves or removes a record, for [`Store::save_record`] and
+/// [`Store::remove_record`]: their organisation, whether they keep every
+/// record of the system (its department, the console) or only their
+/// organisation's (a vendor), and the documents of their library linked.
+#[derive(Debug, Clone, Copy)]
+pub struct Keeper<'a> {
+    pub organisation_id: Option<i64>,
+    pub every_record: bool,
+    pub documents: &'a [i64],
+}
+
+impl<'a> Keeper<'a> {
+    /// The console: every record, no organisation, no documents.
+    pub const CONSOLE: Keeper<'static> = Keeper { organisation_id: None, every_record: true, documents: &[] };
+
+    /// A vendor of `organisation`, linking `documents` of its library.
+    pub fn vendor(organisation: i64, documents: &'a [i64]) -> Self {
+        Keeper { organisation_id: Some(organisation), every_record: false, documents }
+    }
+
+    /// May they change or remove `r`?
+    pub fn keeps(&self, r: &Record) -> bool {
+        self.every_record || (r.organisation_id.is_some() && r.organisation_id == self.organisation_id)
+    }
 }
 
 impl Record {
@@ -69,7 +97,7 @@ pub struct RecordDocument {
 }
 
 const SELECT: &str = "SELECT id, system_id, kind, fields, title, due_on, warned, updated_at_us, updated_by, \
-                      review_state, review_note, reviewed_by, reviewed_at_us, changed_after_approval, revision FROM record";
+                      review_state, review_note, reviewed_by, reviewed_at_us, changed_after_approval, revision, organisation_id FROM record";
 const AAD: &str = "record.fields";
 const VERSION_AAD: &str = "record_version.fields";
 
@@ -90,6 +118,7 @@ struct Row {
     reviewed_at_us: Option<i64>,
     changed_after_approval: bool,
     revision: i64,
+    organisation_id: Option<i64>,
 }
 
 impl Row {
@@ -112,6 +141,7 @@ impl Row {
             review_note: self.review_note,
             changed_after_approval: self.changed_after_approval,
             revision: self.revision,
+            organisation_id: self.organisation_id,
             title: self.title,
             updated_by: self.updated_by,
         })
@@ -198,8 +228,10 @@ impl Store {
         rows.into_iter().map(|r| r.into_record(self.keys())).collect()
     }
 
-    /// Adds a record (`id` None) or changes one of the system's: `Stale`
-    /// when it is no longer at the revision its form showed.
+    /// Adds a record (`id` None), kept by the keeper's organisation, or
+    /// changes one of the system's the keeper keeps (`Missing` for
+    /// another's): `Stale` when it is no longer at the revision its form
+    /// showed.
     pub async fn save_record(
         &self,
         ctx: &Ctx,
@@ -207,12 +239,12 @@ impl Store {
         id: Option<Editing>,
         kind: RecordKind,
         values: &Values,
-        documents: (Option<i64>, &[i64]),
+        keeper: Keeper<'_>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin_as(ctx).await?;
         // The documents linked are not deleted meanwhile: their
         // organisation's lock, taken before the system's.
-        if let Some(org) = documents.0 {
+        if let Some(org) = keeper.organisation_id {
             self.lock_storage(&mut tx, org).await?;
         }
         lock_system(&mut tx, ctx, system_id).await?;
@@ -224,7 +256,7 @@ impl Store {
         let (id, change) = match id {
             Some(Editing { id, seen }) => {
                 let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
-                if before.kind != kind {
+                if before.kind != kind || !keeper.keeps(&before) {
                     return Err(StoreError::Missing);
                 }
                 if seen.is_some_and(|seen| seen != before.revision) {
@@ -253,16 +285,16 @@ impl Store {
                 }
                 let id: i64 = with_conn!(tx, c => {
                     sqlx::query_scalar(
-                        "INSERT INTO record (system_id, kind, fields, title, due_on, created_at_us, created_by, updated_at_us, updated_by) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7) RETURNING id",
+                        "INSERT INTO record (system_id, kind, fields, title, due_on, created_at_us, created_by, updated_at_us, updated_by, organisation_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7, $8) RETURNING id",
                     )
                     .bind(system_id).bind(kind.as_str()).bind(&sealed).bind(&title).bind(&due_on).bind(now_us).bind(&ctx.actor.login)
-                    .fetch_one(c).await?
+                    .bind(keeper.organisation_id).fetch_one(c).await?
                 });
                 (id, "added")
             }
         };
-        set_documents(&mut tx, id, documents.0, documents.1).await?;
+        set_documents(&mut tx, id, keeper.organisation_id, keeper.documents).await?;
         add_version(&mut tx, ctx, id, &json, false).await?;
         // The fields themselves may be personal (the contact chart): the
         // event names the record, and the sealed row says what it holds.
@@ -277,11 +309,22 @@ impl Store {
     /// of a 廃止 system is its item 79 and stays while it is the only one.
     /// One the office approved (now, or before its last change) is removed
     /// only `by_office`: a keeper's removal would take it out of the
-    /// review unseen.
-    pub async fn remove_record(&self, ctx: &Ctx, system_id: i64, id: i64, by_office: bool) -> Result<(), StoreError> {
+    /// review unseen. A keeper removes only what they keep (`Missing` for
+    /// another's); the office, any (`keeper` None).
+    pub async fn remove_record(
+        &self,
+        ctx: &Ctx,
+        system_id: i64,
+        id: i64,
+        keeper: Option<Keeper<'_>>,
+    ) -> Result<(), StoreError> {
+        let by_office = keeper.is_none();
         let mut tx = self.begin_as(ctx).await?;
         let s = lock_system(&mut tx, ctx, system_id).await?;
         let before = record_in(&mut tx, system_id, id).await?.ok_or(StoreError::Missing)?;
+        if keeper.is_some_and(|k| !k.keeps(&before)) {
+            return Err(StoreError::Missing);
+        }
         if !by_office && (before.review == RecordReview::Approved || before.changed_after_approval) {
             return Err(StoreError::Refused(WorkflowError::RecordApproved));
         }

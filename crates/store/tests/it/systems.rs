@@ -181,7 +181,7 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
             support_end: None,
             reason: String::new(),
         };
-        let no_docs: (Option<i64>, &[i64]) = (Some(first), &[]);
+        let no_docs = mamori_store::records::Keeper::vendor(first, &[]);
         db.store.save_answer(&a, id, 1, &AnswerInput::done("対応")).await.unwrap();
         let record = db.store.save_record(&a, id, None, RecordKind::Contact, &values, no_docs).await.unwrap();
         let part = db.store.save_component(&a, id, None, &component).await.unwrap();
@@ -198,7 +198,7 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         refused(db.store.save_answer(&a, id, 1, &AnswerInput::done("変更")).await, "an answer");
         refused(db.store.save_record(&a, id, None, RecordKind::Contact, &values, no_docs).await.map(drop), "a record");
         refused(db.store.save_component(&a, id, None, &component).await.map(drop), "a component");
-        refused(db.store.remove_record(&a, id, record, false).await, "removing a record");
+        refused(db.store.remove_record(&a, id, record, Some(no_docs)).await, "removing a record");
         refused(db.store.remove_component(&a, id, part).await, "removing a component");
         // Before, a sign-off of the year's reviews and a scan request were
         // taken from someone who no longer saw the system.
@@ -216,7 +216,10 @@ async fn a_write_by_someone_who_no_longer_sees_the_system_is_refused_under_its_l
         assert_eq!(after, before, "{}: nothing changed", db.name);
 
         // The vendor it went to writes; so does the console.
-        db.store.save_record(&b, id, None, RecordKind::Contact, &values, (Some(second), &[])).await.unwrap();
+        db.store
+            .save_record(&b, id, None, RecordKind::Contact, &values, mamori_store::records::Keeper::vendor(second, &[]))
+            .await
+            .unwrap();
         db.store.save_answer(&ctx, id, 1, &AnswerInput::done("コンソール")).await.unwrap();
         db.store.add_signoff(&b, id, year, review, "棚卸し済み").await.unwrap();
         db.store.request_scan(&b, id, None).await.unwrap();

@@ -90,6 +90,8 @@ pub struct RecordRow {
     review_note: String,
     /// Library documents behind it: title, revision to download, removed from the library.
     documents: Vec<(String, i64, bool)>,
+    /// The person may change it (the department's or their own organisation's).
+    editable: bool,
 }
 
 fn shown(page: &Page, kind: RecordKind, v: &Values) -> Vec<(String, String)> {
@@ -135,6 +137,7 @@ fn record_row(page: &Page, r: &Record, system: &str, s: Support) -> RecordRow {
         review_text: review_text(page, r),
         review_note: r.review_note.clone(),
         documents: Vec::new(),
+        editable: false,
     }
 }
 
@@ -200,6 +203,7 @@ pub async fn records(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
                 .map(|x| RecordRow {
                     ismap: ismap_text(&page, r.ismap_check(x)),
                     documents: r.documents_of(x.id).map(|d| (d.title.clone(), d.revision_id, d.deleted)).collect(),
+                    editable: r.keeps(x),
                     ..record_row(&page, x, &r.system.input.name, ops::state_now(x, now))
                 })
                 .collect(),
@@ -245,7 +249,7 @@ async fn form_page(
     errors: FormErrors,
 ) -> Reply {
     let r = ops::records(&who.op(page), id).await?;
-    if !r.editable {
+    if !r.editable || rid.is_some_and(|rid| !r.records.iter().any(|x| x.id == rid && r.keeps(x))) {
         return Err(Refused::NotFound.into());
     }
     let fields = fields(page, kind, values);
@@ -291,10 +295,11 @@ pub struct KindQuery {
     kind: String,
 }
 
-/// Refuses, as unknown, one who may not keep the system's records; the
-/// form's own problems come after.
-async fn keeper(page: &Page, who: &Acting, id: i64) -> Result<(), Refused> {
-    if ops::records(&who.op(page), id).await?.editable {
+/// Refuses, as unknown, one who may not keep the system's records, or
+/// record `rid` of them; the form's own problems come after.
+async fn keeper(page: &Page, who: &Acting, id: i64, rid: Option<i64>) -> Result<(), Refused> {
+    let r = ops::records(&who.op(page), id).await?;
+    if r.editable && rid.is_none_or(|rid| r.records.iter().any(|x| x.id == rid && r.keeps(x))) {
         Ok(())
     } else {
         Err(Refused::NotFound)
@@ -302,14 +307,14 @@ async fn keeper(page: &Page, who: &Acting, id: i64) -> Result<(), Refused> {
 }
 
 pub async fn new_record(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<KindQuery>) -> Reply {
-    keeper(&page, &who, id).await?;
+    keeper(&page, &who, id, None).await?;
     let kind = RecordKind::parse(&q.kind).ok_or(Refused::Invalid("kind"))?;
     form_page(&page, &who, id, None, kind, &|_| String::new(), FormErrors::new()).await
 }
 
 pub async fn record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>) -> Reply {
     let r = ops::records(&who.op(&page), id).await?;
-    let rec = r.records.into_iter().find(|x| x.id == rid).ok_or(Refused::NotFound)?;
+    let rec = r.records.iter().find(|x| x.id == rid && r.keeps(x)).ok_or(Refused::NotFound)?;
     let values = rec.values.clone();
     form_page(&page, &who, id, Some(rid), rec.kind, &|f| values.get(f).to_owned(), FormErrors::new()).await
 }
@@ -330,7 +335,7 @@ fn split_form(form: Vec<(String, String)>) -> Result<(HashMap<String, String>, V
 }
 
 async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: Vec<(String, String)>) -> Reply {
-    keeper(&page, &who, id).await?;
+    keeper(&page, &who, id, rid).await?;
     let (form, documents) = split_form(form)?;
     let kind = form.get("kind").and_then(|k| RecordKind::parse(k)).ok_or(Refused::Invalid("kind"))?;
     let get = |f: &str| form.get(f).cloned().unwrap_or_default();

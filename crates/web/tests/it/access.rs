@@ -221,7 +221,11 @@ async fn role_by_route_matrix_has_no_surprise() {
         // A record of the system, made again each time a person who may removes it.
         let domain = crate::checklist::domain_record();
         let kind = mamori_core::records::RecordKind::Domain;
-        let mut record = app.store.save_record(&app.ctx(), system, None, kind, &domain, (None, &[])).await.unwrap();
+        let mut record = app
+            .store
+            .save_record(&app.ctx(), system, None, kind, &domain, mamori_store::records::Keeper::CONSOLE)
+            .await
+            .unwrap();
         let mut surprises = Vec::new();
         for route in route_table() {
             for who in &people {
@@ -247,7 +251,11 @@ async fn role_by_route_matrix_has_no_surprise() {
                     matched = match_of().await;
                 }
                 if route.path.ends_with("/records/{rid}/remove") && r.location().ends_with("/records") {
-                    record = app.store.save_record(&app.ctx(), system, None, kind, &domain, (None, &[])).await.unwrap();
+                    record = app
+                        .store
+                        .save_record(&app.ctx(), system, None, kind, &domain, mamori_store::records::Keeper::CONSOLE)
+                        .await
+                        .unwrap();
                 }
                 let about_the_system = route.path.starts_with("/systems/{id}")
                     || route.path.starts_with("/evidence/")

@@ -51,7 +51,11 @@ pub async fn retire(app: &App, sys: i64) {
         .to_owned()
     })
     .unwrap();
-    let rec = app.store.save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, (None, &[])).await.unwrap();
+    let rec = app
+        .store
+        .save_record(&app.ctx(), sys, None, RecordKind::Disposal, &values, mamori_store::records::Keeper::CONSOLE)
+        .await
+        .unwrap();
     let seen = app.store.records(sys).await.unwrap().into_iter().find(|r| r.id == rec).unwrap().seen();
     app.store.review_record(&app.ctx(), (sys, rec, &seen), RecordReview::Approved, "").await.unwrap();
     let mut input = app.store.system(sys).await.unwrap().unwrap().input;

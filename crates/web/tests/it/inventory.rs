@@ -1124,7 +1124,10 @@ async fn ten_adds_sent_at_once_with_one_place_left_add_one_component_and_one_rec
         app.store.import_components(&ctx, sys, "fill.csv", &rows).await.unwrap();
         let domain = crate::checklist::domain_record();
         for _ in 1..MAX_PER_KIND {
-            app.store.save_record(&ctx, sys, None, RecordKind::Domain, &domain, (None, &[])).await.unwrap();
+            app.store
+                .save_record(&ctx, sys, None, RecordKind::Domain, &domain, mamori_store::records::Keeper::CONSOLE)
+                .await
+                .unwrap();
         }
         let mut sent = tokio::task::JoinSet::new();
         for k in 0..10 {

@@ -287,7 +287,17 @@ async fn a_vendor_that_left_a_system_deleting_its_document_leaves_that_system_s_
             "別のシステム",
         )
         .await;
-        app.store.save_record(&app.ctx(), kept, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+        app.store
+            .save_record(
+                &app.ctx(),
+                kept,
+                None,
+                kind,
+                &values,
+                mamori_store::records::Keeper::vendor(vendor, &[doc.id]),
+            )
+            .await
+            .unwrap();
         let record = |s: i64| {
             let store = app.store.clone();
             async move { store.records(s).await.unwrap().into_iter().next().unwrap() }
@@ -448,7 +458,11 @@ async fn contact_record_showing_a_document(
     let doc = chart(app, v, vendor).await;
     let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
     let kind = mamori_core::records::RecordKind::Contact;
-    let rec = app.store.save_record(&app.ctx(), sys, None, kind, &values, (Some(vendor), &[doc.id])).await.unwrap();
+    let rec = app
+        .store
+        .save_record(&app.ctx(), sys, None, kind, &values, mamori_store::records::Keeper::vendor(vendor, &[doc.id]))
+        .await
+        .unwrap();
     (doc, rec)
 }
 

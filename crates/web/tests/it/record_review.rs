@@ -157,10 +157,14 @@ async fn records_are_approved_or_returned_by_the_office_a_change_after_approval_
 #[tokio::test]
 async fn an_approved_record_is_removed_by_the_security_office_only() {
     for app in App::each(Options::default()).await {
-        let crate::checklist::Cast { sys, v, o, .. } = crate::checklist::cast(&app).await;
+        let crate::checklist::Cast { sys, v, o, vendor, .. } = crate::checklist::cast(&app).await;
+        let kept_by_the_vendor = mamori_store::records::Keeper::vendor(vendor, &[]);
         let values = mamori_core::records::Values([("name".to_owned(), "保守窓口".to_owned())].into());
-        let rid =
-            app.store.save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, (None, &[])).await.unwrap();
+        let rid = app
+            .store
+            .save_record(&app.ctx(), sys, None, RecordKind::Contact, &values, kept_by_the_vendor)
+            .await
+            .unwrap();
         let r = review(&o, sys, rid, "approve", "").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let exists = async || app.store.records(sys).await.unwrap().iter().any(|r| r.id == rid);
@@ -176,7 +180,10 @@ async fn an_approved_record_is_removed_by_the_security_office_only() {
         assert!(exists().await, "{}: the approved record stays", app.backend);
         // Changed since the approval (pending again): still the office's.
         let edit = Editing { id: rid, seen: None };
-        app.store.save_record(&app.ctx(), sys, Some(edit), RecordKind::Contact, &values, (None, &[])).await.unwrap();
+        app.store
+            .save_record(&app.ctx(), sys, Some(edit), RecordKind::Contact, &values, kept_by_the_vendor)
+            .await
+            .unwrap();
         remove(&v).await;
         assert!(exists().await, "{}: approved before its last change", app.backend);
 
@@ -289,7 +296,11 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
             })
             .unwrap()
         };
-        let rid = app.store.save_record(&ctx, sys, None, RecordKind::Backup, &backup("7"), (None, &[])).await.unwrap();
+        let rid = app
+            .store
+            .save_record(&ctx, sys, None, RecordKind::Backup, &backup("7"), mamori_store::records::Keeper::CONSOLE)
+            .await
+            .unwrap();
         let seen = app.store.system(sys).await.unwrap().unwrap().revision;
         app.store.receive_yearly(&ctx, sys, year, None, seen).await.unwrap();
 
@@ -306,12 +317,15 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
                 Some(Editing { id: rid, seen: None }),
                 RecordKind::Backup,
                 &backup("14"),
-                (None, &[]),
+                mamori_store::records::Keeper::CONSOLE,
             )
             .await
             .unwrap();
         let domain = crate::checklist::domain_record();
-        app.store.save_record(&ctx, sys, None, RecordKind::Domain, &domain, (None, &[])).await.unwrap();
+        app.store
+            .save_record(&ctx, sys, None, RecordKind::Domain, &domain, mamori_store::records::Keeper::CONSOLE)
+            .await
+            .unwrap();
 
         let (o, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
         let last = o.get(&format!("/systems/{sys}/yearly?year={year}")).await.body;
@@ -326,7 +340,7 @@ async fn a_received_yearly_report_keeps_the_inventory_and_records_as_they_stood_
         assert!(this.contains("14 世代") && this.contains("docs.example.lg.jp"), "{}", app.backend);
         // A removed component and record leave this year's report, not last year's.
         app.store.remove_component(&ctx, sys, cid).await.unwrap();
-        app.store.remove_record(&ctx, sys, rid, false).await.unwrap();
+        app.store.remove_record(&ctx, sys, rid, Some(mamori_store::records::Keeper::CONSOLE)).await.unwrap();
         let this = o.get(&format!("/systems/{sys}/yearly?year={}", year + 1)).await.body;
         assert!(!this.contains("nginx") && !this.contains("世代"), "{}", app.backend);
         let last = o.get(&format!("/systems/{sys}/yearly?year={year}")).await.body;

@@ -367,3 +367,85 @@ async fn a_warning_that_cannot_be_raised_leaves_its_record_to_warn_again() {
         app.close().await;
     }
 }
+
+/// Several parties keep a system's records: a vendor changes or removes
+/// only its own organisation's, the department that owns the system any of
+/// them. The maintenance vendor could change and remove the builder's and
+/// the department's records (any keeper could any record); now it is not
+/// offered them, and is answered as for an unknown record, nothing changed,
+/// when it asks anyway.
+#[tokio::test]
+async fn a_vendor_changes_and_removes_only_its_own_organisation_s_records_and_the_department_any_of_its_system_s() {
+    for app in App::each(Options::default()).await {
+        let backend = app.backend;
+        let crate::checklist::Cast { sys, v, d, .. } = crate::checklist::cast(&app).await;
+        let maintenance = app.org("保守ベンダーC", OrgKind::Vendor).await;
+        let before = app.store.system(sys).await.unwrap().unwrap();
+        let input = mamori_store::systems::SystemInput { maintenance_id: Some(maintenance), ..before.input.clone() };
+        app.store.update_system(&app.ctx(), sys, &input).await.unwrap();
+        let (m, _) = app.signed_in("vendor-c", Role::Vendor, Some(maintenance)).await;
+
+        let contract = [("scope", "both"), ("vendor", "ベンダーA"), ("starts", "2026-04-01"), ("ends", "2027-03-31")];
+        assert_eq!(add(&v, sys, "contract", &contract).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let domain =
+            [("domain", "docs.example.lg.jp"), ("registrar", "JPRS"), ("expires", "2027-06-30"), ("retired", "no")];
+        assert_eq!(add(&d, sys, "domain", &domain).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let backup = [("frequency", "毎日"), ("generations", "7"), ("last_restore_test", "2026-10-01")];
+        assert_eq!(add(&m, sys, "backup", &backup).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let id_of = |kind: RecordKind| {
+            let store = app.store.clone();
+            async move { store.records(sys).await.unwrap().into_iter().find(|r| r.kind == kind).unwrap().id }
+        };
+        let (builders, departments, own) =
+            (id_of(RecordKind::Contract).await, id_of(RecordKind::Domain).await, id_of(RecordKind::Backup).await);
+        let edit = |rid: i64| format!("href=\"/systems/{sys}/records/{rid}\"");
+
+        let page = m.get(&format!("/systems/{sys}/records")).await.body;
+        assert!(page.contains(&edit(own)), "{backend}: its own offered to change");
+        assert!(!page.contains(&edit(builders)) && !page.contains(&edit(departments)), "{backend}: no other's");
+        let records = app.store.records(sys).await.unwrap();
+        for (rid, kind, fields) in [(builders, "contract", &contract[..]), (departments, "domain", &domain[..])] {
+            assert_eq!(
+                m.get(&format!("/systems/{sys}/records/{rid}")).await.status,
+                StatusCode::NOT_FOUND,
+                "{backend}"
+            );
+            m.get(&format!("/systems/{sys}/records")).await;
+            let mut form = vec![("kind", kind), ("revision", "1")];
+            form.extend_from_slice(fields);
+            form[3].1 = "書き換え";
+            let r = m.post(&format!("/systems/{sys}/records/{rid}"), &form).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{backend}: {kind} changed by another vendor: {}", r.body);
+            let r = m.post(&format!("/systems/{sys}/records/{rid}"), &[("kind", kind), ("revision", "1")]).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{backend}: {kind}: not even the form's problems shown");
+            let r = m.post(&format!("/systems/{sys}/records/{rid}/remove"), &[]).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{backend}: {kind} removed by another vendor");
+        }
+        assert_eq!(app.store.records(sys).await.unwrap(), records, "{backend}: nothing changed");
+        let saves = app.audit_actions().await.iter().filter(|a| *a == "record.saved").count();
+        assert_eq!(saves, 3, "{backend}: no event but the three adds");
+
+        // Its own, it changes; the builder may not change the department's;
+        // the department changes the builder's.
+        let mut changed = vec![("kind", "backup")];
+        changed.extend([("frequency", "毎週"), ("generations", "4"), ("last_restore_test", "2026-10-01")]);
+        assert_eq!(m.save_record(sys, own, &changed).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let mut renamed = vec![("kind", "domain")];
+        renamed.extend([
+            ("domain", "x.example.lg.jp"),
+            ("registrar", "JPRS"),
+            ("expires", "2027-06-30"),
+            ("retired", "no"),
+        ]);
+        assert_eq!(v.save_record(sys, departments, &renamed).await.status, StatusCode::NOT_FOUND, "{backend}");
+        let mut moved = vec![("kind", "contract")];
+        moved.extend([("scope", "software"), ("vendor", "ベンダーA"), ("ends", "2028-03-31")]);
+        assert_eq!(d.save_record(sys, builders, &moved).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let after = app.store.records(sys).await.unwrap();
+        let value = |rid: i64, field: &str| after.iter().find(|r| r.id == rid).unwrap().values.get(field).to_owned();
+        assert_eq!(value(own, "frequency"), "毎週", "{backend}");
+        assert_eq!(value(departments, "domain"), "docs.example.lg.jp", "{backend}");
+        assert_eq!(value(builders, "scope"), "software", "{backend}");
+        app.close().await;
+    }
+}

@@ -188,7 +188,11 @@ async fn ward(app: &App) -> Ward {
             }
         })
         .unwrap();
-        record = app.store.save_record(&app.ctx(), sys, None, *kind, &values, (None, &[])).await.unwrap();
+        record = app
+            .store
+            .save_record(&app.ctx(), sys, None, *kind, &values, mamori_store::records::Keeper::CONSOLE)
+            .await
+            .unwrap();
     }
     Ward { sys, component, record, vendor_account, people }
 }

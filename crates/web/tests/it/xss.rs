@@ -206,7 +206,11 @@ async fn store_payloads(app: &App, p: &[String]) -> Stored {
             };
             v.insert(spec.name.to_owned(), value);
         }
-        record = app.store.save_record(&ctx, sys, None, *kind, &Values(v), (None, &[])).await.unwrap();
+        record = app
+            .store
+            .save_record(&ctx, sys, None, *kind, &Values(v), mamori_store::records::Keeper::CONSOLE)
+            .await
+            .unwrap();
     }
 
     // The library, a sign-off, an alert.
