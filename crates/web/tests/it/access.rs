@@ -276,6 +276,14 @@ async fn role_by_route_matrix_has_no_surprise() {
                 } else if answers && route.path == "/systems/{id}/submit" && !who.has_part {
                     // Nothing of theirs to submit.
                     mamori_web_access::Expect::Hidden
+                } else if answers
+                    && who.role != Some(mamori_core::identity::Role::Department)
+                    && route.path.starts_with("/systems/{id}/records/{rid}")
+                    && !route.path.ends_with("/review")
+                {
+                    // The record is the department's (made at the console):
+                    // a vendor changes only its own organisation's.
+                    mamori_web_access::Expect::Hidden
                 } else if route.path == "/systems/{id}/records/{rid}/remove"
                     && who.role.is_some_and(|r| !answers && !r.can(mamori_core::identity::Permission::ReviewAnswers))
                 {
