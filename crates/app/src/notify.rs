@@ -415,6 +415,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "inventory.support_ending" => "ソフトウェアのサポート終了が近い",
         "inventory.support_ended" => "ソフトウェアのサポート終了",
         "vuln.matched" => "脆弱性情報に該当するソフトウェア",
+        "vuln.matches_full" => "脆弱性情報の該当が上限に達し、新しい該当を記録できない",
         "record.due_soon" => "記録の期日が近い (契約・認証・ドメイン・復元テスト)",
         "record.overdue" => "記録の期日を過ぎた (契約・認証・ドメイン・復元テスト)",
         "account.credentials_reset" => "管理者によるパスワードまたは二要素認証の再設定",

@@ -17,7 +17,7 @@ crate::closed_set!(
 );
 
 /// The kinds of alert mamori raises, as stored.
-pub const ALERT_KINDS: [&str; 17] = [
+pub const ALERT_KINDS: [&str; 18] = [
     "signin.spike",
     "signin.spraying",
     "audit.chain_broken",
@@ -30,6 +30,7 @@ pub const ALERT_KINDS: [&str; 17] = [
     SUPPORT_ENDING,
     SUPPORT_ENDED,
     VULN_MATCHED,
+    VULN_MATCHES_FULL,
     RECORD_DUE_SOON,
     RECORD_OVERDUE,
     CREDENTIALS_RESET,
@@ -77,6 +78,11 @@ pub const RECORD_OVERDUE: &str = "record.overdue";
 
 /// An advisory names a component of a system's inventory (item 63).
 pub const VULN_MATCHED: &str = "vuln.matched";
+/// A system holds as many matches as it may
+/// ([`crate::vulns::MAX_MATCHES_PER_SYSTEM`]), and new ones found were not
+/// recorded: its inventory wants a look (a product listed without its
+/// version on many hosts matches every advisory of it).
+pub const VULN_MATCHES_FULL: &str = "vuln.matches_full";
 
 /// A component's support ends within the warning window (items 62, 68).
 pub const SUPPORT_ENDING: &str = "inventory.support_ending";

@@ -3,6 +3,7 @@
 //! audit event in one transaction; an import is one transaction whatever
 //! its size.
 
+use crate::auditlog::Raise;
 use crate::identity::Ctx;
 use crate::matching::{rematch_in, Placed};
 use crate::systems::lock_system;
@@ -12,6 +13,8 @@ use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::{
     feed_support_end, ComponentInput, ComponentKind, Cpe, EolProduct, EolRelease, SupportSource, SupportState,
 };
+use mamori_core::monitoring::{Severity, VULN_MATCHES_FULL};
+use mamori_core::vulns::MAX_MATCHES_PER_SYSTEM;
 use time::{Date, OffsetDateTime};
 
 /// A component as listed.
@@ -574,14 +577,28 @@ fn same_but_date(a: &ComponentInput, b: &ComponentInput) -> bool {
     ComponentInput { support_end: None, ..a.clone() } == ComponentInput { support_end: None, ..b.clone() }
 }
 
-/// The components of one system, or of all, in a transaction.
 /// Matches the components of one system, or of every system, with the
-/// advisories again ([`crate::matching`]); how many matches are new.
+/// advisories again ([`crate::matching`]); how many matches are new. A
+/// system whose new matches were left out at its limit raises
+/// [`VULN_MATCHES_FULL`] in the same transaction (counted again while open).
 pub(crate) async fn rematch(tx: &mut Tx, now: OffsetDateTime, system_id: Option<i64>) -> Result<i64, StoreError> {
     let all = components_in(tx, system_id).await?;
     let placed: Vec<Placed> =
         all.iter().map(|c| Placed { id: c.id, system_id: c.system_id, input: &c.input }).collect();
-    rematch_in(tx, now, &placed).await
+    let (found, left_out) = rematch_in(tx, now, &placed).await?;
+    for (system, n) in left_out {
+        let name: String = with_conn!(tx, c => {
+            sqlx::query_scalar("SELECT name FROM system WHERE id = $1").bind(system).fetch_one(c).await?
+        });
+        let detail = format!(
+            "{n} new matches not recorded: the system holds {MAX_MATCHES_PER_SYSTEM}, the most it may \
+             (a product listed without its version on many hosts matches every advisory of it)"
+        );
+        let raise =
+            Raise { now, kind: VULN_MATCHES_FULL, severity: Severity::Warning, subject: &name, detail: &detail };
+        crate::auditlog::raise_in(tx, &raise).await?;
+    }
+    Ok(found)
 }
 
 pub(crate) async fn components_in(tx: &mut Tx, system_id: Option<i64>) -> Result<Vec<Component>, StoreError> {

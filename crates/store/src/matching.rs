@@ -7,7 +7,7 @@ use crate::{with_conn, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::inventory::ComponentInput;
 use mamori_core::vulns::{component_key, hit, unmet_platforms, Affected, Hit, MAX_MATCHES_PER_SYSTEM};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use time::OffsetDateTime;
 
 /// A stored component, as matching needs it.
@@ -22,14 +22,19 @@ pub(crate) struct Placed<'a> {
 /// needs that the system does not list. `components` holds every
 /// component of the systems concerned: a platform is met within its
 /// system. A system holds [`MAX_MATCHES_PER_SYSTEM`] matches at the most:
-/// past it, new ones are not recorded. Returns how many matches were new.
+/// past it, new ones are not recorded. Returns how many matches were new,
+/// and how many were left out in each system that had some.
 ///
 /// The advisories, their products and the matches there are now are read
 /// in a few queries for all the components together, and only what changed
 /// is written: a save in a system of 2,000 components took about 0.4 s
 /// (SQLite) to 0.7 s (PostgreSQL) with queries per component
 /// (`cargo bench -p mamori-store --bench component_save`).
-pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[Placed<'_>]) -> Result<i64, StoreError> {
+pub(crate) async fn rematch_in(
+    tx: &mut Tx,
+    now: OffsetDateTime,
+    components: &[Placed<'_>],
+) -> Result<(i64, BTreeMap<i64, usize>), StoreError> {
     let mut systems: HashMap<i64, Vec<ComponentInput>> = HashMap::new();
     for c in components {
         systems.entry(c.system_id).or_default().push(c.input.clone());
@@ -77,7 +82,13 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
     // First what holds, what goes and what moves; then the new matches,
     // while their system is under its limit.
     let mut held: HashMap<i64, usize> = HashMap::new();
-    let mut new = Vec::new();
+    // The new matches a system may take, the most severe first (then by
+    // advisory and component, the same on both databases): no more than
+    // its limit are kept while the candidates are found, which were
+    // millions for a product without a version on thousands of hosts.
+    let cvss = |id: i64| (severity.get(&id).copied().unwrap_or(0.0) * 10.0).round() as i64;
+    let mut new: BTreeMap<i64, BinaryHeap<Candidate<'_>>> = BTreeMap::new();
+    let mut left_out: BTreeMap<i64, usize> = BTreeMap::new();
     for comp in components {
         let candidates = by_name.get(&component_key(comp.input)).map_or(&[][..], |v| v);
         let had = known.get(&comp.id).unwrap_or(&none);
@@ -89,7 +100,14 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             };
             holds.insert(*id);
             match had.get(id) {
-                None => new.push((comp, *id, h, platform)),
+                None => {
+                    let kept = new.entry(comp.system_id).or_default();
+                    kept.push(Candidate { rank: (-cvss(*id), *id, comp.id), comp, advisory: *id, hit: h, platform });
+                    if kept.len() > MAX_MATCHES_PER_SYSTEM {
+                        kept.pop();
+                        *left_out.entry(comp.system_id).or_default() += 1;
+                    }
+                }
                 // Known already: an open match follows the inventory's platforms.
                 Some((mid, true, was)) if *was != platform => {
                     with_conn!(tx, c => {
@@ -111,14 +129,13 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
             });
         }
     }
-    // The most severe first, should a system's limit leave some out (then
-    // by advisory and component, the same on both databases).
-    let cvss = |id: &i64| severity.get(id).copied().unwrap_or(0.0);
-    new.sort_by(|a, b| cvss(&b.1).total_cmp(&cvss(&a.1)).then(a.1.cmp(&b.1)).then(a.0.id.cmp(&b.0.id)));
     let mut found = 0;
-    for (comp, id, h, platform) in new {
+    for Candidate { comp, advisory: id, hit: h, platform, .. } in
+        new.into_values().flat_map(BinaryHeap::into_sorted_vec)
+    {
         let count = held.entry(comp.system_id).or_default();
         if *count >= MAX_MATCHES_PER_SYSTEM {
+            *left_out.entry(comp.system_id).or_default() += 1;
             continue;
         }
         let n = with_conn!(tx, c => {
@@ -133,7 +150,38 @@ pub(crate) async fn rematch_in(tx: &mut Tx, now: OffsetDateTime, components: &[P
         *count += n as usize;
         found += n as i64;
     }
-    Ok(found)
+    Ok((found, left_out))
+}
+
+/// A new match found, ordered by `rank` (ascending: the most severe, then
+/// the lowest advisory and component ids first), so that a system's heap
+/// of them drops its least at the top.
+struct Candidate<'a> {
+    rank: (i64, i64, i64),
+    comp: &'a Placed<'a>,
+    advisory: i64,
+    hit: Hit,
+    platform: String,
+}
+
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rank == other.rank
+    }
+}
+
+impl Eq for Candidate<'_> {}
+
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank.cmp(&other.rank)
+    }
 }
 
 /// The rows of `select` (ending in `IN`) for `values`, a few hundred at a

@@ -694,6 +694,7 @@ alert-job-failed = A scheduled job failed
 alert-support-ending = Software support ends soon
 alert-support-ended = Software support has ended
 alert-vuln-matched = Software named by a vulnerability advisory
+alert-vuln-matches-full = A system holds as many advisory matches as it may: new ones are not recorded
 alert-record-due-soon = A record comes due
 workflow-missing-record = To move to "{ $phase }", the system needs a "{ $record }" record ({ $items }). Add it on the system's records page.
 workflow-unapproved-record = To move to "{ $phase }", a "{ $record }" record ({ $items }) must be approved by the security office; one awaiting review or returned is not enough.

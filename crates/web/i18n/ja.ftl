@@ -694,6 +694,7 @@ alert-job-failed = 定期処理の失敗
 alert-support-ending = ソフトウェアのサポート終了が近い
 alert-support-ended = ソフトウェアのサポート終了
 alert-vuln-matched = 脆弱性情報に該当するソフトウェア
+alert-vuln-matches-full = 脆弱性情報の該当が上限に達し、新しい該当を記録できない
 alert-record-due-soon = 記録の期日が近い
 workflow-missing-record = 「{ $phase }」にするには、{ $items } の「{ $record }」の記録が必要です。システムの「記録」ページで登録してください。
 workflow-unapproved-record = 「{ $phase }」にするには、{ $items } の「{ $record }」の記録を情報セキュリティ担当が承認している必要があります。確認待ちや差戻しの記録では変えられません。

@@ -446,6 +446,7 @@ pub fn alert_kind_key(kind: &str) -> Option<&'static str> {
         "inventory.support_ending" => Some("alert-support-ending"),
         "inventory.support_ended" => Some("alert-support-ended"),
         "vuln.matched" => Some("alert-vuln-matched"),
+        "vuln.matches_full" => Some("alert-vuln-matches-full"),
         "record.due_soon" => Some("alert-record-due-soon"),
         "record.overdue" => Some("alert-record-overdue"),
         "account.credentials_reset" => Some("alert-credentials-reset"),

@@ -331,9 +331,12 @@ async fn a_save_in_one_system_while_release_data_fills_several_neither_waits_on_
 /// product under 101 advisories were 10,201 matches, and a sheet of 2,000
 /// hosts under every kernel advisory millions, read again at each save.
 /// A system now holds [`MAX_MATCHES_PER_SYSTEM`] at the most, the most
-/// severe taken first; another system's matches are its own.
+/// severe taken first; another system's matches are its own. The office
+/// hears of a system at its limit whose new matches were left out, an
+/// alert counted again at each change that leaves some out.
 #[tokio::test]
-async fn a_system_holds_ten_thousand_matches_at_the_most_the_most_severe_first_and_another_system_its_own() {
+async fn a_system_holds_ten_thousand_matches_at_the_most_the_most_severe_first_the_office_alerted_and_another_system_its_own(
+) {
     use mamori_core::vulns::MAX_MATCHES_PER_SYSTEM;
     for db in each_backend().await {
         let ctx = crate::system_ctx(OffsetDateTime::now_utc());
@@ -356,9 +359,20 @@ async fn a_system_holds_ten_thousand_matches_at_the_most_the_most_severe_first_a
         let critical = held.iter().filter(|m| m.ident == "CVE-2026-00100").count();
         assert_eq!(critical, 101, "{}: the most severe first, on every host", db.name);
         assert_eq!(db.store.vuln_matches(Some(other)).await.unwrap().len(), 101, "{}", db.name);
-        // A save in the full system keeps it at the limit.
+        let full = async || {
+            let alerts = db.store.alerts(true).await.unwrap();
+            let full = alerts.into_iter().filter(|a| a.kind == mamori_core::monitoring::VULN_MATCHES_FULL);
+            full.map(|a| (a.subject, a.count, a.detail)).collect::<Vec<_>>()
+        };
+        let name = db.store.system(crowded).await.unwrap().unwrap().input.name;
+        let alerted = full().await;
+        assert_eq!(alerted.len(), 1, "{}: one alert, the crowded system's: {alerted:?}", db.name);
+        assert_eq!((alerted[0].0.as_str(), alerted[0].1), (name.as_str(), 1), "{}", db.name);
+        assert!(alerted[0].2.starts_with("201 new matches not recorded"), "{}: {}", db.name, alerted[0].2);
+        // A save in the full system keeps it at the limit, and counts again.
         db.store.save_component(&ctx, crowded, None, &on_host(101)).await.unwrap();
         assert_eq!(db.store.vuln_matches(Some(crowded)).await.unwrap().len(), MAX_MATCHES_PER_SYSTEM, "{}", db.name);
+        assert_eq!(full().await.iter().map(|a| a.1).collect::<Vec<_>>(), [2], "{}", db.name);
         db.cleanup().await;
     }
 }
