@@ -340,8 +340,7 @@ impl Label for Attr {
 }
 
 /// The key of an attribute's negation, said as a phrase of its own
-/// (「外部サービスを利用しない」), not as the attribute with a negation
-/// stuck on.
+/// (「外部サービスを利用しない」), not as the attribute negated.
 pub fn negated_key(a: Attr) -> &'static str {
     match a {
         Attr::UsesServers => "cond-not-uses-servers",
