@@ -110,6 +110,14 @@ fn mark_of(decided_at_us: Option<i64>) -> String {
     decided_at_us.unwrap_or(0).to_string()
 }
 
+/// Most severe first, then by advisory id and match: sorted here, by the
+/// ids' bytes, so that every list orders alike whatever the database's
+/// collation (PostgreSQL's may pass over the hyphens of `CVE-2026-0001`).
+fn most_severe_first(rows: &mut [Row]) {
+    let severity = |r: &Row| r.cvss.unwrap_or(0.0);
+    rows.sort_by(|a, b| severity(b).total_cmp(&severity(a)).then_with(|| a.ident.cmp(&b.ident)).then(a.id.cmp(&b.id)));
+}
+
 impl Store {
     /// Imports advisories of one source: new ones are added, those the
     /// source changed since (`modified`) are replaced, unchanged ones are
@@ -181,13 +189,13 @@ impl Store {
 
     /// The matches of one system, or of every system; most severe first.
     pub async fn vuln_matches(&self, system_id: Option<i64>) -> Result<Vec<VulnMatch>, StoreError> {
-        let order = "ORDER BY COALESCE(a.cvss, 0) DESC, a.ident, m.id";
-        let rows = with_read_conn!(self, c => {
+        let mut rows = with_read_conn!(self, c => {
             match system_id {
-                Some(s) => sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.system_id = $1 {order}")).bind(s).fetch_all(c).await?,
-                None => sqlx::query_as::<_, Row>(&format!("{SELECT} {order}")).fetch_all(c).await?,
+                Some(s) => sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE m.system_id = $1")).bind(s).fetch_all(c).await?,
+                None => sqlx::query_as::<_, Row>(SELECT).fetch_all(c).await?,
             }
         })?;
+        most_severe_first(&mut rows);
         rows.into_iter().map(Row::into_match).collect()
     }
 
@@ -197,10 +205,7 @@ impl Store {
     pub async fn vuln_matches_in(&self, systems: &[i64]) -> Result<Vec<VulnMatch>, StoreError> {
         let select = format!("{SELECT} WHERE m.system_id IN");
         let mut rows = self.read(async |tx| crate::matching::in_chunks::<Row, _>(tx, &select, systems).await).await?;
-        let severity = |r: &Row| r.cvss.unwrap_or(0.0);
-        rows.sort_by(|a, b| {
-            severity(b).total_cmp(&severity(a)).then_with(|| a.ident.cmp(&b.ident)).then(a.id.cmp(&b.id))
-        });
+        most_severe_first(&mut rows);
         rows.into_iter().map(Row::into_match).collect()
     }
 
