@@ -9,7 +9,6 @@ use crate::{Op, Refused};
 use mamori_core::identity::Permission;
 use mamori_core::inventory::{support, Support};
 use mamori_core::records::{due, RecordKind, RecordReview, Values};
-use mamori_store::library::Document;
 use mamori_store::records::{Editing, Keeper, Record, RecordDocument};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::{Seen, StoreError};
@@ -34,9 +33,9 @@ pub struct Records {
     pub ismap: std::collections::HashMap<String, (String, String)>,
     /// The library documents behind the records.
     pub documents: Vec<RecordDocument>,
-    /// The person's own library, to choose documents from (empty when
-    /// they keep no records or have no organisation).
-    pub library: Vec<Document>,
+    /// The person's own library, to choose documents from: id and title
+    /// (empty when they keep no records or have no organisation).
+    pub library: Vec<(i64, String)>,
 }
 
 /// What the ISMAP list says of a record's registration number.
@@ -100,7 +99,7 @@ pub async fn records(op: &Op<'_>, system_id: i64) -> Result<Records, Refused> {
     let ismap = op.store.ismap_list().await?;
     let documents = op.store.record_documents(system_id).await?;
     let library = match (editable, op.who.organisation_id) {
-        (true, Some(org)) => op.store.documents(org).await?.into_iter().filter(|d| !d.deleted).collect(),
+        (true, Some(org)) => op.store.document_titles(org).await?,
         _ => Vec::new(),
     };
     Ok(Records { system, records, editable, every_record, organisation_id, reviewable, ismap, documents, library })
@@ -134,7 +133,7 @@ pub async fn save(
     if id.is_none() && r.records.iter().filter(|x| x.kind == kind).count() >= MAX_PER_KIND {
         return Err(Refused::Invalid("too_many_records"));
     }
-    if documents.len() > MAX_DOCUMENTS || documents.iter().any(|d| !r.library.iter().any(|x| x.id == *d)) {
+    if documents.len() > MAX_DOCUMENTS || documents.iter().any(|d| !r.library.iter().any(|(id, _)| id == d)) {
         return Err(Refused::Invalid("documents"));
     }
     match op.store.save_record(&op.ctx(), system_id, id, kind, values, r.keeper(documents)).await {

@@ -20,7 +20,12 @@ impl Pager {
     /// Page `asked` (1-based; anything out of range is the first) of
     /// `total` rows, with links that keep `filters`.
     pub fn new(asked: &str, total: usize, filters: &str) -> Pager {
-        let pages = total.div_ceil(PER_PAGE).max(1);
+        Pager::sized(asked, total, filters, PER_PAGE)
+    }
+
+    /// [`Pager::new`] of `per_page` rows a page.
+    pub fn sized(asked: &str, total: usize, filters: &str, per_page: usize) -> Pager {
+        let pages = total.div_ceil(per_page).max(1);
         let page = asked.parse().ok().filter(|n| (1..=pages).contains(n)).unwrap_or(1);
         let link = |n: usize| {
             let sep = if filters.is_empty() { "" } else { "&" };
@@ -30,8 +35,8 @@ impl Pager {
             page,
             pages,
             total,
-            from: if total == 0 { 0 } else { (page - 1) * PER_PAGE + 1 },
-            to: (page * PER_PAGE).min(total),
+            from: if total == 0 { 0 } else { (page - 1) * per_page + 1 },
+            to: (page * per_page).min(total),
             prev: (page > 1).then(|| link(page - 1)),
             next: (page < pages).then(|| link(page + 1)),
         }

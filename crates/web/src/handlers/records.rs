@@ -257,13 +257,13 @@ async fn form_page(
     let library = r
         .library
         .iter()
-        .map(|d| {
+        .map(|(id, title)| {
             let linked = match rid {
-                _ if !chosen.is_empty() => chosen.split(',').any(|c| c == d.id.to_string()),
-                Some(rid) => r.documents_of(rid).any(|x| x.document_id == d.id),
+                _ if !chosen.is_empty() => chosen.split(',').any(|c| c == id.to_string()),
+                Some(rid) => r.documents_of(rid).any(|x| x.document_id == *id),
                 None => false,
             };
-            (d.id, d.title.clone(), linked)
+            (*id, title.clone(), linked)
         })
         .collect();
     // The revision posted with the form when it comes back with a

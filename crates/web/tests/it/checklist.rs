@@ -2284,6 +2284,38 @@ async fn an_upload_begun_before_the_vendor_was_made_read_only_is_refused_when_it
     }
 }
 
+/// A round's history of thousands of saves was one page of them all. It
+/// shows 500 lines a page, oldest first, with links to the next and the
+/// previous; the first line of a page still names what it changed against
+/// the revision before it, on the page before.
+#[tokio::test]
+async fn a_round_s_history_shows_five_hundred_lines_a_page_and_each_names_what_it_changed() {
+    // The web crate's `HISTORY_PER_PAGE`.
+    const HISTORY_PER_PAGE: usize = 500;
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let ctx = app.ctx();
+    for i in 1..=HISTORY_PER_PAGE + 20 {
+        let answer = mamori_core::checklist::AnswerInput::done(format!("rev-{i:04}-end"));
+        app.store.save_answer(&ctx, sys, 1, &answer).await.unwrap();
+    }
+    let lines = app.store.history(sys, 1).await.unwrap().len();
+    assert!(lines > HISTORY_PER_PAGE, "{lines} lines");
+    let first = vendor.get(&format!("/systems/{sys}/history")).await.body;
+    let second = vendor.get(&format!("/systems/{sys}/history?round=1&page=2")).await.body;
+    let on = |page: &str, i: usize| page.contains(&format!("rev-{i:04}-end"));
+    let firsts = (1..=HISTORY_PER_PAGE + 20).filter(|i| on(&first, *i)).count();
+    let seconds = (1..=HISTORY_PER_PAGE + 20).filter(|i| on(&second, *i)).count();
+    assert_eq!(firsts + seconds, HISTORY_PER_PAGE + 20, "every save on one page or the other");
+    assert!(firsts <= HISTORY_PER_PAGE && on(&first, 1) && !on(&first, HISTORY_PER_PAGE + 20), "page 1: the oldest");
+    assert!(first.contains("href=\"?round=1&#38;page=2\" rel=\"next\""), "{first}");
+    assert!(second.contains("href=\"?round=1&#38;page=1\" rel=\"prev\"") && !second.contains("rel=\"next\""));
+    let top = &second[second.find("<tbody>").unwrap()..];
+    let top = &top[..top.find("</tr>").unwrap()];
+    assert!(top.contains("変更点: 対応内容"), "the first line of page 2, against the revision before: {top}");
+    app.close().await;
+}
+
 /// Every save of an answer is a line of its history, with the answer's
 /// text, and the item's page showed them all: a thousand saves of ten
 /// thousand characters were sixty megabytes of page at each view. The

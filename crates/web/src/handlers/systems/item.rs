@@ -3,6 +3,7 @@
 use super::{after_save, applicable_item, refused_message, system_for};
 use crate::handlers::html;
 use crate::handlers::load;
+use crate::handlers::pager::Pager;
 use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use mamori_app::checklist as checklist_op;
@@ -174,20 +175,29 @@ struct HistoryPage<'a> {
     /// The round shown (every round is kept).
     round: i64,
     rows: Vec<(u32, HistoryRow)>,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct HistoryQuery {
     round: String,
+    page: String,
 }
 
-/// The history of one round: the current one, or `?round=N` of the past.
+/// Lines of a round's history shown at a time: a round's review, a few
+/// hundred, on one page; a history of thousands of saves, in pages.
+pub const HISTORY_PER_PAGE: usize = 500;
+
+/// The history of one round: the current one, or `?round=N` of the past,
+/// oldest first, a page at a time.
 pub async fn history(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<HistoryQuery>) -> Reply {
     let s = system_for(&page, &who, id).await?;
     let round = q.round.trim().parse::<i64>().ok().filter(|r| (1..=s.round).contains(r)).unwrap_or(s.round);
     let h = page.store.history(s.id, round).await?;
+    let pager = Pager::sized(&q.page, h.len(), &format!("round={round}"), HISTORY_PER_PAGE);
+    let shown = pager.from.saturating_sub(1)..pager.to;
     let p = page.ctx().await?;
-    let rows = h.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
-    html(HistoryPage { p, s, round, rows })
+    let rows = h[shown.clone()].iter().map(|e| e.number).zip(history_rows(&p.t, &h, shown)).collect();
+    html(HistoryPage { p, s, round, rows, pager })
 }

@@ -129,19 +129,21 @@ fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(Str
 /// each view. The rest are on the round's history page.
 pub(super) const ITEM_HISTORY: usize = 20;
 
-/// The lines of one item's `history` after its first `earlier`, made from
-/// the last answer revision before them on (what the first one shown
-/// changed is named against it), not from every line of the round.
-fn latest_history(t: &Tr, history: &[mamori_store::systems::HistoryEntry], earlier: usize) -> Vec<HistoryRow> {
-    let from = history[..earlier].iter().rposition(|e| e.kind == HistoryKind::Answer).unwrap_or(earlier);
-    history_rows(t, &history[from..]).split_off(earlier - from)
-}
-
-/// History lines; an answer revision names the fields that changed since
-/// the previous revision of the same requirement.
-pub(super) fn history_rows(t: &Tr, h: &[mamori_store::systems::HistoryEntry]) -> Vec<HistoryRow> {
+/// The lines of `h` in `shown`, and only those made (a round's history
+/// runs to thousands of lines); an answer revision names the fields that
+/// changed since the previous revision of the same requirement, found
+/// before them if need be.
+pub(super) fn history_rows(
+    t: &Tr,
+    h: &[mamori_store::systems::HistoryEntry],
+    shown: std::ops::Range<usize>,
+) -> Vec<HistoryRow> {
     let mut last: BTreeMap<u32, &mamori_store::systems::HistoryEntry> = BTreeMap::new();
-    h.iter()
+    for e in h[..shown.start].iter().filter(|e| e.kind == HistoryKind::Answer) {
+        last.insert(e.number, e);
+    }
+    h[shown]
+        .iter()
         .map(|e| {
             let what = t.label(e.kind);
             let mut detail = Vec::new();
@@ -223,7 +225,7 @@ pub(super) async fn item_page(
         .map(|l| (l.id, l.title, l.shows.revision, l.shows.id, l.shows.original_name, l.pinned))
         .collect();
     let library = match user.answers_for() {
-        Some(org) => page.store.documents(org).await?.into_iter().map(|d| (d.id, d.title)).collect(),
+        Some(org) => page.store.document_titles(org).await?,
         None => Vec::new(),
     };
     // The records that answer this item, read only for the items they answer.
@@ -283,7 +285,7 @@ pub(super) async fn item_page(
         others: applies && user.answers_for().is_some() && !mine,
         answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
-        history: latest_history(&p.t, &history, history_earlier),
+        history: history_rows(&p.t, &history, history_earlier..history.len()),
         history_earlier,
         evidence,
         documents,
