@@ -648,9 +648,11 @@ impl Store {
     /// The ids and titles of an organisation's documents, by title: a pick
     /// list, without every revision of a library of thousands.
     pub async fn document_titles(&self, org: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        let sql =
-            "SELECT id, title FROM document WHERE organisation_id = $1 AND deleted_at_us IS NULL ORDER BY title, id";
-        with_read_conn!(self, c => sqlx::query_as(sql).bind(org).fetch_all(c).await?)
+        self.kept(Key::DocumentTitles(org), async || {
+            let sql = "SELECT id, title FROM document WHERE organisation_id = $1 AND deleted_at_us IS NULL ORDER BY title, id";
+            with_read_conn!(self, c => sqlx::query_as(sql).bind(org).fetch_all(c).await?)
+        })
+        .await
     }
 
     /// One document (removed ones too: links of earlier rounds name them).

@@ -36,6 +36,7 @@ pub(crate) enum Key {
     Overrides(i64),
     ItemMoves(i64),
     Documents(i64),
+    DocumentTitles(i64),
     DocumentLinks(i64, i64),
     /// Library documents expiring on or before a date (YYYY-MM-DD).
     DocumentsExpiring(String),
