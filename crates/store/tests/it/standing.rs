@@ -21,6 +21,28 @@ fn as_person(store_ctx: &Ctx, id: i64, login: &str, role: Role) -> Ctx {
     }
 }
 
+/// The PostgreSQL test database, its address and a system context: these
+/// races are PostgreSQL's (SQLite's one writer takes the writes in turn).
+async fn on_postgres() -> Option<(crate::TestDb, String, Ctx)> {
+    let mut found = None;
+    for db in each_backend().await {
+        match db.pg_url.clone() {
+            Some(url) => found = Some((db, url, system_ctx(OffsetDateTime::now_utc()))),
+            None => db.cleanup().await,
+        }
+    }
+    found
+}
+
+/// Another connection holding, until it rolls back, what `sql` locks.
+async fn holding(url: &str, sql: &str) -> sqlx::PgConnection {
+    use sqlx::{Connection, Executor};
+    let mut other = sqlx::PgConnection::connect(url).await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    other.execute(sql).await.unwrap();
+    other
+}
+
 /// The sequence number of the newest event of `action` in the audit log.
 async fn seq_of(store: &Store, action: Action) -> i64 {
     let events = store.audit_recent(50).await.unwrap();
@@ -35,12 +57,7 @@ async fn seq_of(store: &Store, action: Action) -> i64 {
 #[tokio::test]
 async fn an_account_changed_while_a_write_made_as_it_runs_is_changed_only_after_that_write_commits() {
     use sqlx::{Connection, Executor};
-    for db in each_backend().await {
-        let Some(url) = db.pg_url.clone() else {
-            db.cleanup().await;
-            continue;
-        };
-        let ctx = system_ctx(OffsetDateTime::now_utc());
+    if let Some((db, url, ctx)) = on_postgres().await {
         let store = &db.store;
         let admin = store.issue_account(&ctx, &new_account("admin-a", Role::Admin, None), "").await.unwrap();
         let officer =
@@ -50,9 +67,7 @@ async fn an_account_changed_while_a_write_made_as_it_runs_is_changed_only_after_
         let input = mamori_store::systems::SystemInput::new("基幹システム", dept);
         let system = store.create_system(&ctx, &input, catalog).await.unwrap();
 
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        sqlx::query("SELECT id FROM system WHERE id = $1 FOR UPDATE").bind(system).execute(&mut other).await.unwrap();
+        let mut other = holding(&url, &format!("SELECT id FROM system WHERE id = {system} FOR UPDATE")).await;
         let (s, as_officer) = (store.clone(), as_person(&ctx, officer, "officer-a", Role::SecurityOfficer));
         let scan = tokio::spawn(async move { s.request_scan(&as_officer, system, None).await });
         waiting_for_locks(&url, 1).await;
@@ -97,20 +112,13 @@ async fn an_account_changed_while_a_write_made_as_it_runs_is_changed_only_after_
 /// wait for the other's to change it: a deadlock, one refused).
 #[tokio::test]
 async fn two_administrators_resetting_each_other_s_password_at_once_both_succeed_in_turn() {
-    use sqlx::{Connection, Executor};
-    for db in each_backend().await {
-        let Some(url) = db.pg_url.clone() else {
-            db.cleanup().await;
-            continue;
-        };
-        let ctx = system_ctx(OffsetDateTime::now_utc());
+    use sqlx::Executor;
+    if let Some((db, url, ctx)) = on_postgres().await {
         let store = &db.store;
         let a = store.issue_account(&ctx, &new_account("admin-a", Role::Admin, None), "").await.unwrap();
         let b = store.issue_account(&ctx, &new_account("admin-b", Role::Admin, None), "").await.unwrap();
 
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        other.execute("SELECT pg_advisory_xact_lock(hashtext('mamori.administrators'))").await.unwrap();
+        let mut other = holding(&url, "SELECT pg_advisory_xact_lock(hashtext('mamori.administrators'))").await;
         let reset = |by: i64, login: &'static str, of: i64| {
             let (s, as_admin) = (store.clone(), as_person(&ctx, by, login, Role::Admin));
             tokio::spawn(async move { s.reset_password(&as_admin, of, "new-hash", "依頼").await })
@@ -136,20 +144,13 @@ async fn two_administrators_resetting_each_other_s_password_at_once_both_succeed
 /// deadlock, one refused with PostgreSQL's error.)
 #[tokio::test]
 async fn one_s_own_password_changed_twice_at_once_is_changed_once_and_the_second_refused_as_stale() {
-    use sqlx::{Connection, Executor};
-    for db in each_backend().await {
-        let Some(url) = db.pg_url.clone() else {
-            db.cleanup().await;
-            continue;
-        };
-        let ctx = system_ctx(OffsetDateTime::now_utc());
+    use sqlx::Executor;
+    if let Some((db, url, ctx)) = on_postgres().await {
         let store = &db.store;
         let id = store.issue_account(&ctx, &new_account("officer-a", Role::SecurityOfficer, None), "").await.unwrap();
         let seen = store.account_by_id(id).await.unwrap().unwrap().session_generation;
 
-        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
-        other.execute("BEGIN").await.unwrap();
-        sqlx::query("SELECT id FROM account WHERE id = $1 FOR SHARE").bind(id).execute(&mut other).await.unwrap();
+        let mut other = holding(&url, &format!("SELECT id FROM account WHERE id = {id} FOR SHARE")).await;
         let change = |hash: &'static str| {
             let (s, me) = (store.clone(), as_person(&ctx, id, "officer-a", Role::SecurityOfficer));
             tokio::spawn(async move { s.change_own_password(&me, id, hash, seen).await })
