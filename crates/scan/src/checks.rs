@@ -488,6 +488,7 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
+    let anchors: Vec<Vec<u8>> = roots.roots.iter().map(|a| a.subject.to_vec()).collect();
     let builder =
         || rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions();
     let Ok(strict) = builder().map(|b| b.with_root_certificates(roots).with_no_client_auth()) else {
@@ -543,15 +544,12 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
     if weak_hash {
         return CheckResult::new(ID, &[56], Verdict::Fail, "signed with SHA-1 (or MD5)", evidence);
     }
-    // The rest of the chain the server sends is held to the same: OpenSSL
+    // The rest of the path to a trust anchor is held to the same: OpenSSL
     // at security level 0 (the fallback's) verifies SHA-1 signatures and
-    // short keys without a word. A self-signed root sent along is not
-    // judged by its own signature.
-    for der in chain.iter().skip(1) {
-        let Ok((_, c)) = x509_parser::parse_x509_certificate(der) else { continue };
-        if c.subject() == c.issuer() {
-            continue;
-        }
+    // short keys without a word. What the server sends beyond it (a
+    // cross-certificate of the anchor by an older root, often signed with
+    // SHA-1) no client uses: it stops at the anchor it trusts.
+    for c in path_to_anchor(&chain, &anchors).iter().skip(1) {
         let algorithm = c.signature_algorithm.algorithm.to_id_string();
         let key = c.public_key().parsed();
         let bits = key.as_ref().map(|k| k.key_size()).unwrap_or(0);
@@ -577,6 +575,36 @@ async fn tls_certificate(t: &Target, opts: &ScanOptions) -> CheckResult {
         }
         Ok(()) => CheckResult::new(ID, &[56], Verdict::Pass, format!("valid for {days_left} more days"), evidence),
     }
+}
+
+/// The certificates of `chain` from the leaf along issuer names, up to the
+/// first one issued by a trust anchor (`anchors`: their subjects), or as
+/// far as the chain goes; those the server sends besides are left out.
+fn path_to_anchor<'a>(chain: &'a [Vec<u8>], anchors: &[Vec<u8>]) -> Vec<x509_parser::certificate::X509Certificate<'a>> {
+    let mut rest: Vec<_> =
+        chain.iter().filter_map(|der| x509_parser::parse_x509_certificate(der).ok()).map(|(_, c)| c).collect();
+    if rest.is_empty() {
+        return rest;
+    }
+    let mut path = vec![rest.remove(0)];
+    loop {
+        let issuer = path[path.len() - 1].issuer().as_raw();
+        if anchors.iter().any(|a| same_name(issuer, a)) {
+            return path;
+        }
+        // A self-signed certificate ends the path.
+        let Some(next) = rest.iter().position(|c| c.subject().as_raw() == issuer && c.subject() != c.issuer()) else {
+            return path;
+        };
+        path.push(rest.remove(next));
+    }
+}
+
+/// Is the name `der` (with its SEQUENCE tag and length) the trust anchor's
+/// `anchor` (as webpki keeps it: the SEQUENCE's contents, without them)?
+fn same_name(der: &[u8], anchor: &[u8]) -> bool {
+    // The tag and a length of up to three bytes.
+    der == anchor || (der.len() > anchor.len() && der.len() - anchor.len() <= 4 && der.ends_with(anchor))
 }
 
 /// sha1WithRSA, ecdsa-with-SHA1, dsaWithSHA1, md5WithRSA: collisions are practical.

@@ -57,10 +57,7 @@ impl Pki {
     /// with `digest` (`-sha256`, `-sha1`), made by Debian's openssl: rcgen
     /// makes neither RSA keys nor SHA-1 signatures.
     fn rsa_leaf(&self, name: &str, bits: u32, digest: &str) {
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl").args(args).current_dir(self.dir.path()).output().unwrap();
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
+        let openssl = |args: &[&str]| self.openssl(args);
         std::fs::write(self.dir.path().join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
         let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
         let bits = format!("rsa:{bits}");
@@ -89,10 +86,7 @@ impl Pki {
     /// over an RSA key of `bits` signed by the test CA with `digest`; the
     /// certificate file `{name}.crt` holds the leaf, then the intermediate.
     fn rsa_chain(&self, name: &str, bits: u32, digest: &str) {
-        let openssl = |args: &[&str]| {
-            let out = std::process::Command::new("openssl").args(args).current_dir(self.dir.path()).output().unwrap();
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
+        let openssl = |args: &[&str]| self.openssl(args);
         std::fs::write(
             self.dir.path().join("ca.ext"),
             "basicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\n",
@@ -158,6 +152,27 @@ impl Pki {
         ]
         .concat();
         std::fs::write(self.dir.path().join(format!("{name}.crt")), chain).unwrap();
+    }
+
+    /// Runs Debian's openssl in the folder.
+    fn openssl(&self, args: &[&str]) {
+        let out = std::process::Command::new("openssl").args(args).current_dir(self.dir.path()).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Appends to `{name}.crt` the test CA cross-signed with SHA-1 by an
+    /// older root (its own key and name, another issuer), as servers send
+    /// for clients that do not know the CA yet.
+    fn cross_signed_ca_after(&self, name: &str) {
+        let old = ["-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "old.key", "-out", "old.crt", "-days", "200"];
+        self.openssl(&[&["req"][..], &old, &["-subj", "/CN=mamori old root", "-sha1"]].concat());
+        self.openssl(&["x509", "-x509toreq", "-in", "ca.pem", "-signkey", "ca.key", "-out", "ca-cross.csr"]);
+        let sign = ["-in", "ca-cross.csr", "-CA", "old.crt", "-CAkey", "old.key", "-CAcreateserial"];
+        let out = ["-out", "ca-cross.crt", "-days", "200", "-sha1", "-extfile", "ca.ext"];
+        self.openssl(&[&["x509", "-req"][..], &sign, &out].concat());
+        let crt = self.dir.path().join(format!("{name}.crt"));
+        let chain = [std::fs::read(&crt).unwrap(), std::fs::read(self.dir.path().join("ca-cross.crt")).unwrap()];
+        std::fs::write(crt, chain.concat()).unwrap();
     }
 
     fn path(&self, name: &str) -> String {
@@ -1256,6 +1271,35 @@ async fn item_56_a_sha1_or_1024_bit_certificate_fails_with_its_reason() {
         assert!(c["summary"].as_str().unwrap().contains(reason), "{leaf}: {c}");
         // The rest of the scan ran: the HTTP-level checks have verdicts.
         expect(&v, &[("paths.exposed", "pass"), ("headers.clickjacking", "fail")]);
+    }
+}
+
+/// Servers send, after their intermediate, the CA cross-signed by an older
+/// root for clients that do not know the CA yet, often signed with SHA-1.
+/// A client that trusts the CA stops there and never uses it; item 56
+/// failed on it all the same. Only the path from the leaf to the trust
+/// anchor is held to the leaf's rules now: the chain passes, and an
+/// intermediate signed with SHA-1 on that path still fails.
+#[tokio::test]
+async fn item_56_passes_a_sha1_cross_certificate_sent_beyond_the_trust_anchor_and_fails_a_sha1_intermediate() {
+    let pki = Pki::new();
+    for (name, digest, verdict) in [("crossed", "-sha256", "pass"), ("crossed-sha1mid", "-sha1", "fail")] {
+        pki.rsa_chain(name, 2048, digest);
+        pki.cross_signed_ca_after(name);
+        let conf = format!(
+            // OpenSSL's level 0 lets nginx load a chain with SHA-1 in it.
+            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DEFAULT:@SECLEVEL=0; root DIR/www; }}",
+            tls(&pki, name)
+        );
+        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
+        let (_, v) = scan(&pki, &n).await;
+        let c = &v["targets"][0]["checks"][1];
+        assert_eq!(c["id"], "tls.certificate");
+        assert_eq!(c["verdict"], verdict, "{name}: {c}");
+        assert_eq!(c["evidence"]["chain_length"], 3, "{name}: the cross-certificate was sent: {c}");
+        if verdict == "fail" {
+            assert!(c["summary"].as_str().unwrap().contains(&format!("{name}-mid")), "{name}: {c}");
+        }
     }
 }
 
