@@ -110,6 +110,12 @@ impl Attempt<'_> {
                 self.hasher.pad(started, hashes).await;
                 return Ok(step);
             }
+            // The account held by a long write of its own: nothing was
+            // counted; as a full queue, try again shortly.
+            Gate::Busy => {
+                self.hasher.pad(started, hashes).await;
+                return Ok(Step::Busy);
+            }
             Gate::Evaluate { attempt, reserved } => (attempt, reserved),
         };
         let checked = self.hasher.verify_queued(password, account.as_ref().map(|a| a.password_hash.as_str())).await;

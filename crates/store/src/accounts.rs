@@ -181,7 +181,16 @@ pub enum Gate {
     Locked { attempt: i64 },
     /// Too many failures from this address: refused unchecked, not recorded.
     Throttled,
+    /// The account's row was held longer than [`SIGNIN_LOCK_WAIT`] (a long
+    /// write of the person's own holds it to its commit): nothing recorded;
+    /// try again shortly. PostgreSQL only.
+    Busy,
 }
+
+/// How long a sign-in, holding its address's lock, waits for the account's
+/// row on PostgreSQL: everyone signing in from that address (one NAT)
+/// waits for it meanwhile.
+pub const SIGNIN_LOCK_WAIT: &str = "2s";
 
 /// A failure counted in advance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -471,27 +480,57 @@ impl Store {
             }
         }
         let mut tx = self.begin().await?;
+        let gate = match self.gate_in(&mut tx, now, addr, &login, account_id, policy).await {
+            Err(e) if lock_waited_out(&e) => return Ok(Gate::Busy),
+            gate => gate?,
+        };
+        match gate {
+            Gate::Throttled => tx.rollback().await?,
+            _ => match tx.commit().await {
+                Err(e) if lock_waited_out(&e) => return Ok(Gate::Busy),
+                done => done?,
+            },
+        }
+        Ok(gate)
+    }
+
+    /// [`Store::open_signin_attempt`]'s write, in `tx` (its caller commits
+    /// it, or rolls a throttled one back).
+    async fn gate_in(
+        &self,
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        addr: &str,
+        login: &str,
+        account_id: Option<i64>,
+        policy: &LockoutPolicy,
+    ) -> Result<Gate, StoreError> {
+        let since = to_unix_micros(now - policy.address_window);
         // Serialises attempts from one address across instances, so the
         // count below is exact there too.
         tx.lock_named(addr).await?;
+        // Holding it, this attempt waits a short while at the most for the
+        // rest (the account's row above all).
+        if tx.backend() == crate::Backend::Postgres {
+            let wait = format!("SET LOCAL lock_timeout = '{SIGNIN_LOCK_WAIT}'");
+            with_conn!(tx, c => sqlx::query(&wait).execute(c).await?.rows_affected());
+        }
         let failures: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(FAILURES_FROM).bind(addr).bind(since).bind(false).fetch_one(c).await?
         });
         if failures >= i64::from(policy.address_max_failures) {
             let known: i64 = with_conn!(tx, c => {
-                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(&login).bind(true).fetch_one(c).await?
+                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(login).bind(true).fetch_one(c).await?
             });
             if known == 0 {
-                tx.rollback().await?;
                 return Ok(Gate::Throttled);
             }
         }
         let attempt: i64 = with_conn!(tx, c => {
             sqlx::query_scalar("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(to_unix_micros(now)).bind(addr).bind(&login).bind(false).fetch_one(c).await?
+                .bind(to_unix_micros(now)).bind(addr).bind(login).bind(false).fetch_one(c).await?
         });
-        let reserved = reserve_failure(&mut tx, account_id.unwrap_or(0), now, policy).await?;
-        tx.commit().await?;
+        let reserved = reserve_failure(tx, account_id.unwrap_or(0), now, policy).await?;
         Ok(match (account_id, reserved) {
             (Some(_), None) => Gate::Locked { attempt },
             (_, reserved) => Gate::Evaluate { attempt, reserved },
@@ -794,6 +833,11 @@ pub async fn inactive_in(tx: &mut Tx, id: i64, before: OffsetDateTime) -> Result
         sqlx::query_scalar(&sql).bind(to_unix_micros(before)).bind(id).fetch_one(c).await?
     });
     Ok(n > 0)
+}
+
+/// Did PostgreSQL give up waiting for a lock (`lock_timeout`)?
+fn lock_waited_out(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(sqlx::Error::Database(d)) if d.code().as_deref() == Some("55P03"))
 }
 
 /// Account `id` as it is in `tx` now.

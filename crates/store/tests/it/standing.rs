@@ -166,3 +166,40 @@ async fn one_s_own_password_changed_twice_at_once_is_changed_once_and_the_second
         db.cleanup().await;
     }
 }
+
+/// A sign-in to an account that a long write of its own holds (an import
+/// runs): it waited for the write to end, holding its address's lock, and
+/// everyone signing in from that address (one NAT) waited behind it. It now
+/// gives up after a moment as busy, counting nothing, and the sign-in to
+/// another account from the same address goes on while the write still
+/// runs; once it has ended, the account's sign-in is checked.
+#[tokio::test]
+async fn a_sign_in_to_an_account_a_long_write_holds_is_answered_busy_and_keeps_no_one_from_its_address_waiting() {
+    use mamori_store::accounts::Gate;
+    use sqlx::Executor;
+    if let Some((db, url, ctx)) = on_postgres().await {
+        let store = &db.store;
+        let held = store.issue_account(&ctx, &new_account("held", Role::SecurityOfficer, None), "").await.unwrap();
+        let other = store.issue_account(&ctx, &new_account("other", Role::SecurityOfficer, None), "").await.unwrap();
+        let policy = mamori_core::policy::LockoutPolicy::default();
+        let sign_in = |login: &'static str, id: i64| {
+            let (store, policy, now) = (store.clone(), policy, ctx.now);
+            tokio::spawn(async move { store.open_signin_attempt(now, "192.0.2.1", login, Some(id), &policy).await })
+        };
+        let mut write = holding(&url, &format!("SELECT id FROM account WHERE id = {held} FOR SHARE")).await;
+        let first = sign_in("held", held);
+        waiting_for_locks(&url, 1).await;
+        let second = sign_in("other", other);
+        let within = |task| tokio::time::timeout(std::time::Duration::from_secs(10), task);
+        let gate = within(first).await.expect("given up while the write runs").unwrap().unwrap();
+        assert!(matches!(gate, Gate::Busy), "{gate:?}");
+        let gate = within(second).await.expect("not kept waiting behind it").unwrap().unwrap();
+        assert!(matches!(gate, Gate::Evaluate { reserved: Some(_), .. }), "{gate:?}");
+        assert_eq!(store.account_by_id(held).await.unwrap().unwrap().failed_count, 0, "nothing counted");
+
+        write.execute("ROLLBACK").await.unwrap();
+        let gate = sign_in("held", held).await.unwrap().unwrap();
+        assert!(matches!(gate, Gate::Evaluate { reserved: Some(_), .. }), "{gate:?}");
+        db.cleanup().await;
+    }
+}
