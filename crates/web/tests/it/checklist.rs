@@ -2319,8 +2319,8 @@ async fn a_round_s_history_shows_five_hundred_lines_a_page_and_each_names_what_i
 /// Every save of an answer is a line of its history, with the answer's
 /// text, and the item's page showed them all: a thousand saves of ten
 /// thousand characters were sixty megabytes of page at each view. The
-/// item's page shows the latest twenty and links to the round's history,
-/// whole, for the rest.
+/// item's page shows the latest twenty and links to the item's own history
+/// on the round's history page for the rest.
 #[tokio::test]
 async fn an_item_s_page_shows_its_latest_twenty_history_lines_and_links_the_round_s_history_for_the_rest() {
     let app = App::spawn("sqlite", Options::default()).await;
@@ -2331,11 +2331,20 @@ async fn an_item_s_page_shows_its_latest_twenty_history_lines_and_links_the_roun
     }
     let item = vendor.get(&format!("/systems/{sys}/items/1")).await.body;
     let history = &item[item.find("<h2>履歴</h2>").expect("the history")..];
-    assert!(history.contains(&format!("<a href=\"/systems/{sys}/history\">それより前の履歴 35 件")), "{history}");
+    let earlier = format!("<a href=\"/systems/{sys}/history?round=1&amp;item=1\">それより前の履歴 35 件");
+    assert!(history.contains(&earlier), "{history}");
     assert!((36..=55).all(|i| history.contains(&format!("rev-{i:02}-end"))), "the latest twenty");
     assert!(!history.contains("rev-35-end"), "and no more");
 
     let whole = vendor.get(&format!("/systems/{sys}/history")).await.body;
     assert!((1..=55).all(|i| whole.contains(&format!("rev-{i:02}-end"))), "the round's history is whole");
+    // The item's own history, which the link opens: every line of it, and
+    // no other item's.
+    answer(&vendor, sys, 2, &[("status", "done"), ("measures", "item-2-line")]).await;
+    let own = vendor.get(&format!("/systems/{sys}/history?round=1&item=1")).await.body;
+    assert!(own.contains("<h1>No.1 履歴"), "{own}");
+    assert!((1..=55).all(|i| own.contains(&format!("rev-{i:02}-end"))), "every line of the item");
+    assert!(!own.contains("item-2-line"), "and no other item's");
+    assert!(vendor.get(&format!("/systems/{sys}/history")).await.body.contains("item-2-line"));
     app.close().await;
 }

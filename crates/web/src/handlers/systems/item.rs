@@ -176,6 +176,8 @@ struct HistoryPage<'a> {
     round: i64,
     rows: Vec<(u32, HistoryRow)>,
     pager: Pager,
+    /// The one item shown (`?item=N`), or the whole round.
+    item: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,6 +185,7 @@ struct HistoryPage<'a> {
 pub struct HistoryQuery {
     round: String,
     page: String,
+    item: String,
 }
 
 /// Lines of a round's history shown at a time: a round's review, a few
@@ -190,14 +193,18 @@ pub struct HistoryQuery {
 pub const HISTORY_PER_PAGE: usize = 500;
 
 /// The history of one round: the current one, or `?round=N` of the past,
-/// oldest first, a page at a time.
+/// oldest first, a page at a time; of one item (`?item=N`) or all.
 pub async fn history(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<HistoryQuery>) -> Reply {
     let s = system_for(&page, &who, id).await?;
     let round = q.round.trim().parse::<i64>().ok().filter(|r| (1..=s.round).contains(r)).unwrap_or(s.round);
-    let h = page.store.history(s.id, round).await?;
-    let pager = Pager::sized(&q.page, h.len(), &format!("round={round}"), HISTORY_PER_PAGE);
+    let item = q.item.trim().parse::<u32>().ok().filter(|n| *n > 0);
+    let (h, filters) = match item {
+        Some(n) => (page.store.item_history(s.id, round, n).await?, format!("round={round}&item={n}")),
+        None => (page.store.history(s.id, round).await?, format!("round={round}")),
+    };
+    let pager = Pager::sized(&q.page, h.len(), &filters, HISTORY_PER_PAGE);
     let shown = pager.from.saturating_sub(1)..pager.to;
     let p = page.ctx().await?;
     let rows = h[shown.clone()].iter().map(|e| e.number).zip(history_rows(&p.t, &h, shown)).collect();
-    html(HistoryPage { p, s, round, rows, pager })
+    html(HistoryPage { p, s, round, rows, pager, item })
 }
