@@ -18,25 +18,25 @@
 //! queue's length a sign-in is answered "busy, try again" at once,
 //! unchecked and uncounted against the account.
 
+use crate::turns::{Turn, Turns};
 use hmac::{Hmac, Mac};
 use mamori_core::password::hash;
 use sha2::Sha256;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OnceCell;
 
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    /// A turn per core; the checks running in them now, and the most that
+    /// ever ran at once, are counted by the checks themselves, which run on
+    /// after a request given up.
+    turns: Turns,
     /// A moving average of one check's duration, in microseconds (0: none yet).
     typical_us: AtomicU64,
     /// How many checks ran (a metric, and proof in tests that a refusal
     /// checked nothing).
     checks: AtomicU64,
-    /// Checks running now, and the most that ever ran at once (counted
-    /// by the checks themselves, which run on after a request given up).
-    running: Arc<AtomicU64>,
-    peak: Arc<AtomicU64>,
     /// Sign-in checks waiting for their turn.
     waiting: AtomicU64,
     /// Key of the keyed hash that records user IDs matching no account.
@@ -75,13 +75,10 @@ impl Default for Hasher {
 
 impl Hasher {
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Hasher {
-            permits: Arc::new(Semaphore::new(cores)),
+            turns: Turns::new(0),
             typical_us: AtomicU64::new(0),
             checks: AtomicU64::new(0),
-            running: Arc::default(),
-            peak: Arc::default(),
             waiting: AtomicU64::new(0),
             login_key: OnceCell::new(),
             memory: Arc::default(),
@@ -105,8 +102,8 @@ impl Hasher {
     /// Holds every check's turn until dropped, so that checks wait: for
     /// tests of what a request given up while waiting leaves behind.
     #[doc(hidden)]
-    pub async fn hold_every_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.permits.acquire_many(self.limit() as u32).await.expect("the semaphore is never closed")
+    pub async fn hold_every_turn(&self) -> Turn {
+        self.turns.hold_all().await
     }
 
     /// Holds the checks on one account in this process until dropped.
@@ -123,10 +120,10 @@ impl Hasher {
             return Err(Busy);
         }
         let waited = Waiting(&self.waiting);
-        let permit = self.permits.clone().acquire_owned().await;
+        let turn = self.turns.take().await;
         drop(waited);
-        let permit = permit.map_err(|_| Busy)?;
-        Ok(self.verify_now(password, phc, permit).await)
+        let turn = turn.map_err(|_| Busy)?;
+        Ok(self.verify_now(password, phc, turn).await)
     }
 
     /// Sign-in checks waiting for their turn now.
@@ -142,17 +139,17 @@ impl Hasher {
     /// Checks `password` against `phc`, or against a dummy hash when there
     /// is no account (the same work, item 39); false for the dummy.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let Ok(permit) = self.permits.clone().acquire_owned().await else { return false };
-        self.verify_now(password, phc, permit).await
+        let Ok(turn) = self.turns.take().await else { return false };
+        self.verify_now(password, phc, turn).await
     }
 
-    /// [`Hasher::verify`] in its turn (`permit`).
-    async fn verify_now(&self, password: &str, phc: Option<&str>, permit: OwnedSemaphorePermit) -> bool {
+    /// [`Hasher::verify`] in its turn.
+    async fn verify_now(&self, password: &str, phc: Option<&str>, turn: Turn) -> bool {
         let weight = mamori_core::password::checks_for(password);
         let password = password.to_owned();
         let phc = phc.map(str::to_owned);
         let pool = self.memory.clone();
-        self.run_held(weight, permit, move || {
+        self.run_held(weight, turn, move || {
             let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
             let mut memory = taken.unwrap_or_else(hash::memory);
             let ok = match phc {
@@ -174,33 +171,22 @@ impl Hasher {
     /// Hashes a new password, under the same limit.
     pub async fn hash(&self, password: &str) -> Option<String> {
         let password = password.to_owned();
-        let permit = self.permits.clone().acquire_owned().await.ok()?;
-        self.run_held(1, permit, move || hash::hash(&password)).await
+        let turn = self.turns.take().await.ok()?;
+        self.run_held(1, turn, move || hash::hash(&password)).await
     }
 
-    /// Runs `f`, `weight` hashes, on the blocking pool in its turn
-    /// (`permit`); the typical duration learnt is one hash's. The turn goes
-    /// with the work: a request given up (its client gone, its time out)
-    /// drops this future, the hash runs on, and its turn with its memory is
-    /// not another's until it ends.
+    /// Runs `f`, `weight` hashes, on the blocking pool in its `turn`; the
+    /// typical duration learnt is one hash's. The turn goes with the work
+    /// ([`Turn::run`]): a request given up drops this future, the hash runs
+    /// on, and its turn with its memory is not another's until it ends.
     async fn run_held<T: Send + 'static>(
         &self,
         weight: u32,
-        permit: OwnedSemaphorePermit,
+        turn: Turn,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let (running, peak) = (self.running.clone(), self.peak.clone());
         let started = Instant::now();
-        let out = tokio::task::spawn_blocking(move || {
-            let _turn = permit;
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            let out = f();
-            running.fetch_sub(1, Ordering::SeqCst);
-            out
-        })
-        .await
-        .ok();
+        let out = turn.run(f).await.ok();
         let took = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u64 / u64::from(weight.max(1));
         let old = self.typical_us.load(Ordering::Relaxed);
         let new = if old == 0 { took } else { (old * 7 + took) / 8 };
@@ -211,12 +197,12 @@ impl Hasher {
 
     /// The most checks that ran at once since start.
     pub fn peak_concurrency(&self) -> u64 {
-        self.peak.load(Ordering::SeqCst)
+        self.turns.peak() as u64
     }
 
     /// How many checks may run at once (the cores).
     pub fn limit(&self) -> usize {
-        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        self.turns.at_once()
     }
 
     /// Password checks run since start.
@@ -305,7 +291,7 @@ mod tests {
             tokio::spawn(async move { h.hash("Correct-Horse-42").await })
         };
         let given_up: Vec<_> = (0..turns).map(|_| start(&h)).collect();
-        while h.running.load(Ordering::SeqCst) < turns {
+        while (h.turns.running() as u64) < turns {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         for request in &given_up {
@@ -316,7 +302,7 @@ mod tests {
             assert!(n.await.unwrap().is_some());
         }
         assert_eq!(h.peak_concurrency(), turns, "never more at once than the turns");
-        while h.running.load(Ordering::SeqCst) > 0 {
+        while h.turns.running() > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
     }

@@ -3,6 +3,7 @@
 //! held by its work to its end.
 
 use crate::Refused;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -13,18 +14,35 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// hanging up again and again runs no more at once than the turns.
 pub struct Turns {
     at_once: usize,
-    semaphore: OnceLock<Arc<Semaphore>>,
+    shared: OnceLock<Arc<Shared>>,
+}
+
+/// The turns, and the works running in them now and at the most.
+struct Shared {
+    semaphore: Arc<Semaphore>,
+    running: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 /// One turn, held until dropped or handed to its work ([`Turn::run`]).
 pub struct Turn {
     _permit: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+}
+
+/// A work counted as running until dropped (a panicking work too).
+struct Running<'a>(&'a Shared);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Turns {
     /// `at_once` at a time; 0: as many as the machine has cores.
     pub const fn new(at_once: usize) -> Turns {
-        Turns { at_once, semaphore: OnceLock::new() }
+        Turns { at_once, shared: OnceLock::new() }
     }
 
     /// How many at a time.
@@ -35,15 +53,30 @@ impl Turns {
         }
     }
 
-    fn semaphore(&self) -> Arc<Semaphore> {
-        self.semaphore.get_or_init(|| Arc::new(Semaphore::new(self.at_once()))).clone()
+    fn shared(&self) -> &Arc<Shared> {
+        self.shared.get_or_init(|| {
+            let semaphore = Arc::new(Semaphore::new(self.at_once()));
+            Arc::new(Shared { semaphore, running: AtomicUsize::new(0), peak: AtomicUsize::new(0) })
+        })
+    }
+
+    /// Works running in a turn now (a given-up request's too).
+    pub fn running(&self) -> usize {
+        self.shared().running.load(Ordering::SeqCst)
+    }
+
+    /// The most works that ran at once since the start.
+    pub fn peak(&self) -> usize {
+        self.shared().peak.load(Ordering::SeqCst)
     }
 
     /// Waits for a turn: one held over what comes before the work (reading
     /// what it works on), then given to [`Turn::run`].
     pub async fn take(&self) -> Result<Turn, Refused> {
-        let permit = self.semaphore().acquire_owned().await.map_err(|_| Refused::Internal("the turns are closed"))?;
-        Ok(Turn { _permit: permit })
+        let shared = self.shared().clone();
+        let permit =
+            shared.semaphore.clone().acquire_owned().await.map_err(|_| Refused::Internal("the turns are closed"))?;
+        Ok(Turn { _permit: permit, shared })
     }
 
     /// Runs `work` on the blocking pool in a turn of its own.
@@ -56,8 +89,9 @@ impl Turns {
     #[doc(hidden)]
     pub async fn hold_all(&self) -> Turn {
         let n = u32::try_from(self.at_once()).unwrap_or(u32::MAX);
-        let permit = self.semaphore().acquire_many_owned(n).await.expect("the semaphore is never closed");
-        Turn { _permit: permit }
+        let shared = self.shared().clone();
+        let permit = shared.semaphore.clone().acquire_many_owned(n).await.expect("the semaphore is never closed");
+        Turn { _permit: permit, shared }
     }
 }
 
@@ -65,7 +99,13 @@ impl Turn {
     /// Runs `work` on the blocking pool, this turn held until it ends.
     pub async fn run<T: Send + 'static>(self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
         let work = move || {
-            let _turn = self;
+            // The whole turn moves in (its permit too), not only what is
+            // used of it.
+            let turn = self;
+            let shared = &turn.shared;
+            let now = shared.running.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.peak.fetch_max(now, Ordering::SeqCst);
+            let _running = Running(shared);
             work()
         };
         tokio::task::spawn_blocking(work).await.map_err(|_| Refused::Internal("a work on the blocking pool stopped"))
@@ -110,5 +150,6 @@ mod tests {
         held.run(work(10)).await.unwrap();
         next.await.unwrap().unwrap();
         assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert_eq!((TWO.peak(), TWO.running()), (2, 0), "as the turns count them");
     }
 }

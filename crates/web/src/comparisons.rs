@@ -75,19 +75,11 @@ pub struct Comparisons {
     turn: Turns,
     kept: Mutex<HashMap<Key, Arc<OnceCell<Arc<Compared>>>>>,
     made: AtomicUsize,
-    running: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
 }
 
 impl Default for Comparisons {
     fn default() -> Self {
-        Comparisons {
-            turn: Turns::new(1),
-            kept: Mutex::default(),
-            made: AtomicUsize::new(0),
-            running: Arc::default(),
-            peak: Arc::default(),
-        }
+        Comparisons { turn: Turns::new(1), kept: Mutex::default(), made: AtomicUsize::new(0) }
     }
 }
 
@@ -117,15 +109,7 @@ impl Comparisons {
     ) -> Result<T, Refused> {
         let turn = self.turn.take().await?;
         self.made.fetch_add(1, Ordering::SeqCst);
-        let (running, peak) = (self.running.clone(), self.peak.clone());
-        turn.run(move || {
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            let made = make();
-            running.fetch_sub(1, Ordering::SeqCst);
-            made
-        })
-        .await
+        turn.run(make).await
     }
 
     /// Takes the one turn (a test holds it to make others wait).
@@ -140,7 +124,7 @@ impl Comparisons {
 
     /// The most made at the same time since the start.
     pub fn peak(&self) -> usize {
-        self.peak.load(Ordering::SeqCst)
+        self.turn.peak()
     }
 }
 

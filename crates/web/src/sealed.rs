@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamori_app::turns::Turns;
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_files::sealed::PASSWORD_MIN;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tower_sessions::Session;
 
 pub use crate::download::{is_download, DOWNLOADS};
@@ -28,12 +27,10 @@ const SEAL_MAX: usize = 512 << 20;
 /// ZIP's encryption runs off the request workers.
 pub const SEALING_AT_ONCE: usize = 2;
 static SEALING: Turns = Turns::new(SEALING_AT_ONCE);
-static SEALING_NOW: AtomicUsize = AtomicUsize::new(0);
-static SEALING_PEAK: AtomicUsize = AtomicUsize::new(0);
 
 /// The most sealed downloads made at once since start.
 pub fn sealing_peak() -> usize {
-    SEALING_PEAK.load(Ordering::SeqCst)
+    SEALING.peak()
 }
 
 /// Holds every turn until dropped, so that sealed downloads wait: for
@@ -41,23 +38,6 @@ pub fn sealing_peak() -> usize {
 #[doc(hidden)]
 pub async fn hold_every_turn() -> mamori_app::turns::Turn {
     SEALING.hold_all().await
-}
-
-/// One sealed download being made, counted until dropped.
-struct Sealing;
-
-impl Sealing {
-    fn start() -> Sealing {
-        let now = SEALING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
-        SEALING_PEAK.fetch_max(now, Ordering::SeqCst);
-        Sealing
-    }
-}
-
-impl Drop for Sealing {
-    fn drop(&mut self) {
-        SEALING_NOW.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -98,13 +78,12 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
     };
     let origin = crate::context::origin_of(&parts.extensions);
     let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_default();
-    // The turn and the count go with the ZIP's making to its end, even if
-    // the request is given up meanwhile.
+    // The turn goes with the ZIP's making to its end, even if the request
+    // is given up meanwhile.
     let turn = match SEALING.take().await {
         Ok(turn) => turn,
         Err(e) => return AppError::from(e).into_response(),
     };
-    let counted = Sealing::start();
     parts.method = Method::GET;
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -118,12 +97,7 @@ pub async fn seal(State(state): State<AppState>, req: Request, next: Next) -> Re
         return AppError::Internal("the export is too large to seal".into()).into_response();
     };
     let zip_name = name.clone();
-    let sealed = turn
-        .run(move || {
-            let _counted = counted;
-            mamori_files::sealed::zip(&zip_name, &file, &password)
-        })
-        .await;
+    let sealed = turn.run(move || mamori_files::sealed::zip(&zip_name, &file, &password)).await;
     let sealed = match sealed {
         Ok(Ok(z)) => z,
         Ok(Err(e)) => return AppError::Internal(format!("zip: {e}")).into_response(),
