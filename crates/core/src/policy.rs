@@ -55,9 +55,14 @@ impl SecondFactorPolicy {
 pub struct LockoutPolicy {
     pub max_failures: u32,
     pub lock_for: Duration,
-    /// Per client address: at most this many failed sign-ins in `window`.
+    /// Per client address ([`source_of`]): at most this many failed
+    /// sign-ins in `address_window`.
     pub address_max_failures: u32,
     pub address_window: Duration,
+    /// Per IPv6 /48 ([`block_of`]): at most this many in the same window,
+    /// so that a client given a /48 (65,536 /64s) is held back as a few
+    /// addresses are, not as thousands.
+    pub block_max_failures: u32,
 }
 
 impl Default for LockoutPolicy {
@@ -67,6 +72,7 @@ impl Default for LockoutPolicy {
             lock_for: Duration::minutes(30),
             address_max_failures: 50,
             address_window: Duration::minutes(15),
+            block_max_failures: 200,
         }
     }
 }
@@ -139,6 +145,19 @@ pub fn source_of(ip: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
+/// The block a sign-in's address belongs to, for the wider of the two
+/// throttles: an IPv6 address by its /48, the share of one site; an IPv4
+/// address (an IPv4-mapped IPv6 one too) as it is.
+pub fn block_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -165,6 +184,18 @@ mod tests {
         assert_ne!(source_of(v("2001:db8:1:3::1")), source_of(v("2001:db8:1:2::1")));
         assert_eq!(source_of(v("192.0.2.7")), v("192.0.2.7"));
         assert_eq!(source_of(v("::ffff:192.0.2.7")), v("192.0.2.7"));
+    }
+
+    #[test]
+    fn an_ipv6_address_is_in_the_block_of_its_48_and_an_ipv4_one_its_own() {
+        use super::{block_of, source_of};
+        let v = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(block_of(v("2001:db8:1:2:aaaa::1")), v("2001:db8:1::"));
+        assert_eq!(block_of(v("2001:db8:1:ffff::1")), block_of(v("2001:db8:1:2::9")));
+        assert_eq!(block_of(source_of(v("2001:db8:1:2::9"))), v("2001:db8:1::"), "a /64's block is its address's");
+        assert_ne!(block_of(v("2001:db8:2::1")), block_of(v("2001:db8:1::1")));
+        assert_eq!(block_of(v("192.0.2.7")), v("192.0.2.7"));
+        assert_eq!(block_of(v("::ffff:192.0.2.7")), v("192.0.2.7"));
     }
 
     use super::*;

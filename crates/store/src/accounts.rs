@@ -283,12 +283,41 @@ impl AccessReviewRow {
 
 // ----- reads -----------------------------------------------------------------
 
-/// Failed sign-in attempts from an address since a moment.
-const FAILURES_FROM: &str =
-    "SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND at_us >= $2 AND success = $3";
-/// Successful sign-ins of a login from an address.
-const SIGNED_IN_FROM: &str =
-    "SELECT COUNT(*) AS n FROM signin_attempt WHERE client_addr = $1 AND login = $2 AND success = $3";
+/// Is a sign-in of a login ($4) from an address ($1, an IPv6 one by its
+/// /64) in a block ($2, an IPv6 one's /48) held back? The address is once
+/// $5 attempts from it failed since $3, the block once $6 from it did; each
+/// except for a login that has signed in from it before (from the block:
+/// or from the address, for the sign-ins made before blocks were kept).
+const THROTTLED: &str = "SELECT ((SELECT COUNT(*) FROM signin_attempt WHERE client_addr = $1 AND at_us >= $3 AND success = $7) >= $5 \
+       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE client_addr = $1 AND login = $4 AND success = $8)) \
+    OR ((SELECT COUNT(*) FROM signin_attempt WHERE client_block = $2 AND at_us >= $3 AND success = $7) >= $6 \
+       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE (client_block = $2 OR client_addr = $1) AND login = $4 AND success = $8))";
+
+/// [`THROTTLED`] on the connection `$c`.
+macro_rules! throttled {
+    ($c:expr, $addr:expr, $block:expr, $since:expr, $login:expr, $policy:expr) => {
+        sqlx::query_scalar::<_, bool>(THROTTLED)
+            .bind($addr)
+            .bind($block)
+            .bind($since)
+            .bind($login)
+            .bind(i64::from($policy.address_max_failures))
+            .bind(i64::from($policy.block_max_failures))
+            .bind(false)
+            .bind(true)
+            .fetch_one($c)
+            .await?
+    };
+}
+
+/// The block of an attempt's address ([`mamori_core::policy::block_of`]);
+/// what is no address (a test's name for one) is its own block.
+fn block_of(addr: &str) -> String {
+    addr.parse().map_or_else(|_| addr.to_owned(), |ip| mamori_core::policy::block_of(ip).to_string())
+}
+
+const INSERT_ATTEMPT: &str =
+    "INSERT INTO signin_attempt (at_us, client_addr, client_block, login, success) VALUES ($1, $2, $3, $4, $5)";
 
 impl Store {
     async fn read_accounts(&self, filter: &str, bind: Option<AccountKey<'_>>) -> Result<Vec<Account>, StoreError> {
@@ -430,8 +459,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let login: String = login.chars().take(Login::MAX).collect();
         with_conn!(tx, c => {
-            sqlx::query("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4)")
-                .bind(to_unix_micros(now)).bind(addr).bind(login).bind(success).execute(c).await?;
+            sqlx::query(INSERT_ATTEMPT)
+                .bind(to_unix_micros(now)).bind(addr).bind(block_of(addr)).bind(login).bind(success).execute(c).await?;
         });
         tx.commit().await
     }
@@ -441,10 +470,11 @@ impl Store {
     /// it depends on.
     ///
     /// - The client address is throttled once `address_max_failures`
-    ///   attempts from it failed (or are under way) within the window,
-    ///   except for an account that has signed in from that address before:
-    ///   one office's shared address does not lock everyone out, and that
-    ///   account keeps its own lockout.
+    ///   attempts from it failed (or are under way) within the window, and
+    ///   its block (an IPv6 address's /48) once `block_max_failures` did,
+    ///   except for an account that has signed in from that address (that
+    ///   block) before: one office's shared address does not lock everyone
+    ///   out, and that account keeps its own lockout.
     /// - The attempt is recorded as failed before it is evaluated, and, for
     ///   a known account, counted towards the lock in the same statement
     ///   that checks the lock: of any number of parallel attempts, exactly
@@ -468,16 +498,9 @@ impl Store {
         // Told first from a read: a flood of attempts from a throttled
         // address took the one writer (SQLite's) or a write connection each,
         // holding up everyone's writes. Judged again below, in the write.
-        let failures: i64 = with_read_conn!(self, c => {
-            sqlx::query_scalar(FAILURES_FROM).bind(addr).bind(since).bind(false).fetch_one(c).await?
-        })?;
-        if failures >= i64::from(policy.address_max_failures) {
-            let known: i64 = with_read_conn!(self, c => {
-                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(&login).bind(true).fetch_one(c).await?
-            })?;
-            if known == 0 {
-                return Ok(Gate::Throttled);
-            }
+        let block = block_of(addr);
+        if with_read_conn!(self, c => throttled!(c, addr, &block, since, &login, policy))? {
+            return Ok(Gate::Throttled);
         }
         let mut tx = self.begin().await?;
         let gate = match self.gate_in(&mut tx, now, addr, &login, account_id, policy).await {
@@ -506,29 +529,22 @@ impl Store {
         policy: &LockoutPolicy,
     ) -> Result<Gate, StoreError> {
         let since = to_unix_micros(now - policy.address_window);
-        // Serialises attempts from one address across instances, so the
-        // count below is exact there too.
-        tx.lock_named(addr).await?;
+        let block = block_of(addr);
+        // Serialises attempts from one block (so from one address) across
+        // instances, so the counts below are exact there too.
+        tx.lock_named(&block).await?;
         // Holding it, this attempt waits a short while at the most for the
         // rest (the account's row above all).
         if tx.backend() == crate::Backend::Postgres {
             let wait = format!("SET LOCAL lock_timeout = '{SIGNIN_LOCK_WAIT}'");
             with_conn!(tx, c => sqlx::query(&wait).execute(c).await?.rows_affected());
         }
-        let failures: i64 = with_conn!(tx, c => {
-            sqlx::query_scalar(FAILURES_FROM).bind(addr).bind(since).bind(false).fetch_one(c).await?
-        });
-        if failures >= i64::from(policy.address_max_failures) {
-            let known: i64 = with_conn!(tx, c => {
-                sqlx::query_scalar(SIGNED_IN_FROM).bind(addr).bind(login).bind(true).fetch_one(c).await?
-            });
-            if known == 0 {
-                return Ok(Gate::Throttled);
-            }
+        if with_conn!(tx, c => throttled!(c, addr, &block, since, login, policy)) {
+            return Ok(Gate::Throttled);
         }
         let attempt: i64 = with_conn!(tx, c => {
-            sqlx::query_scalar("INSERT INTO signin_attempt (at_us, client_addr, login, success) VALUES ($1, $2, $3, $4) RETURNING id")
-                .bind(to_unix_micros(now)).bind(addr).bind(login).bind(false).fetch_one(c).await?
+            sqlx::query_scalar(&format!("{INSERT_ATTEMPT} RETURNING id"))
+                .bind(to_unix_micros(now)).bind(addr).bind(&block).bind(login).bind(false).fetch_one(c).await?
         });
         let reserved = reserve_failure(tx, account_id.unwrap_or(0), now, policy).await?;
         Ok(match (account_id, reserved) {

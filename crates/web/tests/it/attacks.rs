@@ -604,6 +604,53 @@ async fn sign_ins_from_sixty_addresses_of_one_ipv6_64_are_throttled_as_one_addre
     }
 }
 
+/// Behind a trusted proxy, sign-ins come from thirty /64s of one IPv6 /48
+/// (a client given the /48: 65,536 /64s), all at once, each under its own
+/// limit: with the block's limit at 20, exactly 20 are checked, the other
+/// ten refused before any password is checked. An account that signed in from the
+/// block before is still checked and signs in, from another /64 of it;
+/// another /48 is checked. Before, each /64 was held back alone and all
+/// thirty were checked.
+#[tokio::test]
+async fn thirty_parallel_sign_ins_from_thirty_64s_of_one_ipv6_48_are_throttled_at_the_block_s_limit_but_a_known_account_signs_in(
+) {
+    let lockout = LockoutPolicy { block_max_failures: 20, ..LockoutPolicy::default() };
+    let opts = Options {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        lockout: Some(lockout),
+        ..Options::default()
+    };
+    for app in App::each(opts).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.issue("tanto01", Role::Department, Some(dept)).await;
+        let attempt = async |from: &str, login: &str, password: &str| {
+            let c = app.client_on("/login").await;
+            let form = [("login", login), ("password", password), ("csrf_token", &c.token())];
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", &app.base);
+            let r = r.header("x-forwarded-for", from).form(&form).send().await.unwrap();
+            let signed_in = r.headers().get("location").is_some_and(|l| l == "/dashboard");
+            (signed_in, r.text().await.unwrap())
+        };
+        // Known in the block: a sign-in from one of its /64s.
+        assert!(attempt("2001:db8:7:ff::1", "tanto01", PASSWORD).await.0, "{}", app.backend);
+        let checks = app.state.hasher.checks();
+        let flood = (0..30).map(|k| async move {
+            let (_, page) =
+                attempt(&format!("2001:db8:7:{:x}::1", k + 1), &format!("nobody-{k}"), "Wrong-Guess-1").await;
+            assert!(page.contains(FAILED), "{}: {k}", app.backend);
+        });
+        futures_util::future::join_all(flood).await;
+        assert_eq!(app.state.hasher.checks() - checks, 20, "{}: one /48, the block's limit", app.backend);
+        let (signed_in, page) = attempt("2001:db8:7:abcd::5", "tanto01", PASSWORD).await;
+        assert!(signed_in, "{}: known in the block, signed in: {page}", app.backend);
+        assert_eq!(app.state.hasher.checks() - checks, 21, "{}", app.backend);
+        let (_, page) = attempt("2001:db8:8:1::1", "nobody-x", "Wrong-Guess-1").await;
+        assert!(page.contains(FAILED), "{}", app.backend);
+        assert_eq!(app.state.hasher.checks() - checks, 22, "{}: another /48 is checked", app.backend);
+        app.close().await;
+    }
+}
+
 /// Anyone can fail a sign-in, and each failure was an event of its own in
 /// the audit log kept two years: the per-address throttle bounds one
 /// address, not a client with thousands (and a refusal of a locked account
