@@ -36,28 +36,27 @@ async fn rows_of(store: &Store) -> Rows {
 }
 
 /// A restored database's rows without what the restore itself added: its
-/// `data.restored` events, the chain head they moved, and the revision
-/// counter its writes counted up.
-fn without_the_restore(mut rows: Rows, archive: &Path) -> Rows {
-    let name = archive.file_name().unwrap().to_str().unwrap();
-    let events = rows.get_mut("audit_event").unwrap();
-    let n = events.len();
-    events.retain(|e| !(e.contains("Text(\"data.restored\")") && e.contains(name)));
-    assert_eq!(events.len() + 2, n, "the restore's two events: loaded, then verified");
-    rows.remove("audit_chain");
-    rows.remove("data_revision");
-    rows
+/// `data.restored` events (loaded, then verified), the chain head they
+/// moved, and the revision counter its writes counted up.
+fn without_the_restore(rows: Rows, archive: &Path) -> Rows {
+    without_events(rows, archive, "data.restored", 2)
 }
 
 /// A source's rows as its backup saw them: without the `backup.taken`
-/// event written after the snapshot, the chain head it moved and the
-/// revision counter.
-fn as_backed_up(mut rows: Rows, archive: &Path) -> Rows {
+/// event written after the snapshot (once), the chain head it moved and
+/// the revision counter.
+fn as_backed_up(rows: Rows, archive: &Path) -> Rows {
+    without_events(rows, archive, "backup.taken", 1)
+}
+
+/// `rows` without the `n` events of `action` naming `archive`, the chain
+/// head and the revision counter.
+fn without_events(mut rows: Rows, archive: &Path, action: &str, n: usize) -> Rows {
     let name = archive.file_name().unwrap().to_str().unwrap();
     let events = rows.get_mut("audit_event").unwrap();
-    let n = events.len();
-    events.retain(|e| !(e.contains("Text(\"backup.taken\")") && e.contains(name)));
-    assert_eq!(events.len() + 1, n, "the backup is recorded once");
+    let all = events.len();
+    events.retain(|e| !(e.contains(&format!("Text(\"{action}\")")) && e.contains(name)));
+    assert_eq!(events.len() + n, all, "{action}: {n} events");
     rows.remove("audit_chain");
     rows.remove("data_revision");
     rows

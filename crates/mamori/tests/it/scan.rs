@@ -188,6 +188,18 @@ fn tls(pki: &Pki, leaf: &str) -> String {
     )
 }
 
+/// The report of a scan of nginx serving `pki`'s certificate `name` over
+/// `protocols` with `ciphers`, at OpenSSL's security level 0 (which lets
+/// nginx load a short key or a chain with SHA-1 in it).
+async fn scan_serving(pki: &Pki, name: &str, protocols: &str, ciphers: &str) -> Option<serde_json::Value> {
+    let conf = format!(
+        "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols {protocols}; ssl_ciphers {ciphers}:@SECLEVEL=0; root DIR/www; }}",
+        tls(pki, name)
+    );
+    let n = Nginx::start(&conf, &[("index.html", PAGE)]).await?;
+    Some(scan(pki, &n).await.1)
+}
+
 async fn scan(pki: &Pki, n: &Nginx) -> (i32, serde_json::Value) {
     let ca = pki.path("ca.pem");
     let (code, out, err) = run(&[
@@ -1259,12 +1271,7 @@ async fn item_56_a_sha1_or_1024_bit_certificate_fails_with_its_reason() {
         [("rsa1024", 1024, "-sha256", "RSA key of 1024 bits"), ("sha1", 2048, "-sha1", "SHA-1")]
     {
         pki.rsa_leaf(leaf, bits, digest);
-        let conf = format!(
-            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DEFAULT:@SECLEVEL=0; root DIR/www; }}",
-            tls(&pki, leaf)
-        );
-        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
-        let (_, v) = scan(&pki, &n).await;
+        let Some(v) = scan_serving(&pki, leaf, "TLSv1.2 TLSv1.3", "DEFAULT").await else { return };
         let c = &v["targets"][0]["checks"][1];
         assert_eq!(c["id"], "tls.certificate");
         assert_eq!(c["verdict"], "fail", "{leaf}: {c}");
@@ -1286,13 +1293,7 @@ async fn item_56_passes_a_sha1_cross_certificate_sent_beyond_the_trust_anchor_an
     for (name, digest, verdict) in [("crossed", "-sha256", "pass"), ("crossed-sha1mid", "-sha1", "fail")] {
         pki.rsa_chain(name, 2048, digest);
         pki.cross_signed_ca_after(name);
-        let conf = format!(
-            // OpenSSL's level 0 lets nginx load a chain with SHA-1 in it.
-            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers DEFAULT:@SECLEVEL=0; root DIR/www; }}",
-            tls(&pki, name)
-        );
-        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
-        let (_, v) = scan(&pki, &n).await;
+        let Some(v) = scan_serving(&pki, name, "TLSv1.2 TLSv1.3", "DEFAULT").await else { return };
         let c = &v["targets"][0]["checks"][1];
         assert_eq!(c["id"], "tls.certificate");
         assert_eq!(c["verdict"], verdict, "{name}: {c}");
@@ -1313,12 +1314,7 @@ async fn a_weak_intermediate_fails_item_56_over_the_openssl_fallback_too() {
     let pki = Pki::new();
     for (name, bits, digest, why) in [("sha1mid", 2048, "-sha1", "SHA-1"), ("shortmid", 1024, "-sha256", "1024 bits")] {
         pki.rsa_chain(name, bits, digest);
-        let conf = format!(
-            "server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA:@SECLEVEL=0; root DIR/www; }}",
-            tls(&pki, name)
-        );
-        let Some(n) = Nginx::start(&conf, &[("index.html", PAGE)]).await else { return };
-        let (_, v) = scan(&pki, &n).await;
+        let Some(v) = scan_serving(&pki, name, "TLSv1.2", "AES128-SHA").await else { return };
         expect(&v, &[("tls.certificate", "fail")]);
         let summary = v["targets"][0]["checks"][1]["summary"].as_str().unwrap().to_owned();
         assert!(summary.contains(why) && summary.contains(&format!("{name}-mid")), "{name}: {summary}");
