@@ -50,6 +50,9 @@ pub(crate) enum Key {
     Answers(i64, i64),
     ItemHistory(i64, i64, u32),
     History(i64, i64),
+    HistoryLen(i64, i64, Option<u32>),
+    /// Lines of a round's history (of one item): from, to.
+    HistoryLines(i64, i64, Option<u32>, usize, usize),
     EvidenceFor(i64, i64, u32),
     EvidenceOfRound(i64, i64),
     /// Files expiring on or before a date (YYYY-MM-DD).

@@ -15,6 +15,7 @@ use mamori_core::identity::Role;
 use mamori_core::parties::Parties;
 use mamori_core::records::RecordKind;
 use mamori_core::scope::Scope;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
@@ -207,6 +208,14 @@ pub struct Approved {
     pub input: AnswerInput,
 }
 
+/// Some lines of a system's history ([`Store::history_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryLines {
+    /// The answer revision before the lines of each item they revise.
+    pub before: Vec<HistoryEntry>,
+    pub lines: Vec<HistoryEntry>,
+}
+
 /// One line of a system's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
@@ -329,6 +338,7 @@ impl OverrideRow {
 
 #[derive(sqlx::FromRow)]
 struct HistoryRow {
+    id: i64,
     number: i64,
     kind: String,
     status: String,
@@ -1243,6 +1253,61 @@ impl Store {
     pub async fn item_history(&self, system_id: i64, round: i64, number: u32) -> Result<Vec<HistoryEntry>, StoreError> {
         let key = Key::ItemHistory(system_id, round, number);
         self.kept(key, async || self.history_of(system_id, round, Some(number)).await).await
+    }
+
+    /// How many lines [`Store::history`] (of one item: [`Store::item_history`])
+    /// holds.
+    pub async fn history_len(&self, system_id: i64, round: i64, number: Option<u32>) -> Result<usize, StoreError> {
+        self.kept(Key::HistoryLen(system_id, round, number), async || {
+            let n: i64 = with_read_conn!(self, c => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM answer_event WHERE system_id = $1 AND round = $2 AND ($3 IS NULL OR number = $3)")
+                    .bind(system_id).bind(round).bind(number.map(i64::from)).fetch_one(c).await?
+            })?;
+            Ok(n as usize)
+        })
+        .await
+    }
+
+    /// The lines `range` of [`Store::history`] (of one item: `number`),
+    /// read alone (a round's history runs to thousands of lines of up to
+    /// ten thousand characters each), with the answer revision before them
+    /// of each item they revise, what the first of them changed against.
+    pub async fn history_lines(
+        &self,
+        system_id: i64,
+        round: i64,
+        number: Option<u32>,
+        range: std::ops::Range<usize>,
+    ) -> Result<HistoryLines, StoreError> {
+        let key = Key::HistoryLines(system_id, round, number, range.start, range.end);
+        self.kept(key, async || {
+            let limit = range.end.saturating_sub(range.start) as i64;
+            let rows = with_read_conn!(self, c => {
+                sqlx::query_as::<_, HistoryRow>(
+                    "SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 AND ($3 IS NULL OR number = $3) \
+                     ORDER BY id LIMIT $4 OFFSET $5",
+                )
+                .bind(system_id).bind(round).bind(number.map(i64::from)).bind(limit).bind(range.start as i64)
+                .fetch_all(c).await?
+            })?;
+            let first = rows.first().map_or(0, |r| r.id);
+            let answer = HistoryKind::Answer.as_str();
+            let revised: BTreeSet<i64> = rows.iter().filter(|r| r.kind == answer).map(|r| r.number).collect();
+            let mut before = Vec::new();
+            for n in revised {
+                let row = with_read_conn!(self, c => {
+                    sqlx::query_as::<_, HistoryRow>(
+                        "SELECT * FROM answer_event WHERE system_id = $1 AND round = $2 AND number = $3 AND kind = $4 \
+                         AND id < $5 ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(system_id).bind(round).bind(n).bind(answer).bind(first).fetch_optional(c).await?
+                })?;
+                before.extend(row.map(HistoryRow::into_record).transpose()?);
+            }
+            let lines = rows.into_iter().map(HistoryRow::into_record).collect::<Result<_, _>>()?;
+            Ok(HistoryLines { before, lines })
+        })
+        .await
     }
 
     async fn history_of(

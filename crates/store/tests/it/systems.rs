@@ -382,3 +382,36 @@ async fn a_file_removed_twice_at_once_is_removed_once_with_one_event() {
         db.cleanup().await;
     }
 }
+
+/// A page of a round's history is read alone: its lines, and of each item
+/// they revise the answer revision before them (what the first of them
+/// changed), however far back; an item first answered on the page has none.
+/// One item's history pages the same way.
+#[tokio::test]
+async fn a_page_of_history_reads_its_lines_and_the_revision_before_them_of_each_item_they_revise() {
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let (_, _, _, id) = vendors_web_system(&db, &ctx).await;
+        for (number, text) in [(1, "a1"), (2, "b1"), (1, "a2"), (3, "c1"), (2, "b2"), (1, "a3")] {
+            db.store.save_answer(&ctx, id, number, &AnswerInput::done(text)).await.unwrap();
+        }
+        let whole = db.store.history(id, 1).await.unwrap();
+        assert_eq!(db.store.history_len(id, 1, None).await.unwrap(), whole.len(), "{}", db.name);
+        let start = whole.iter().position(|e| e.measures == "c1").unwrap();
+        let page = db.store.history_lines(id, 1, None, start..whole.len()).await.unwrap();
+        assert_eq!(page.lines, whole[start..], "{}", db.name);
+        let mut before: Vec<(u32, &str)> = page.before.iter().map(|e| (e.number, e.measures.as_str())).collect();
+        before.sort();
+        assert_eq!(before, [(1, "a2"), (2, "b1")], "{}: item 3 had none before", db.name);
+
+        assert_eq!(db.store.history_len(id, 1, Some(1)).await.unwrap(), 3, "{}", db.name);
+        let own = db.store.history_lines(id, 1, Some(1), 1..3).await.unwrap();
+        let texts =
+            |es: &[mamori_store::systems::HistoryEntry]| es.iter().map(|e| e.measures.clone()).collect::<Vec<_>>();
+        assert_eq!(texts(&own.lines), ["a2", "a3"], "{}", db.name);
+        assert_eq!(texts(&own.before), ["a1"], "{}", db.name);
+        let past = db.store.history_lines(id, 1, Some(1), 3..503).await.unwrap();
+        assert!(past.lines.is_empty() && past.before.is_empty(), "{}: past the end, nothing", db.name);
+        db.cleanup().await;
+    }
+}

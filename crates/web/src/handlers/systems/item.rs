@@ -198,13 +198,14 @@ pub async fn history(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Que
     let s = system_for(&page, &who, id).await?;
     let round = q.round.trim().parse::<i64>().ok().filter(|r| (1..=s.round).contains(r)).unwrap_or(s.round);
     let item = q.item.trim().parse::<u32>().ok().filter(|n| *n > 0);
-    let (h, filters) = match item {
-        Some(n) => (page.store.item_history(s.id, round, n).await?, format!("round={round}&item={n}")),
-        None => (page.store.history(s.id, round).await?, format!("round={round}")),
+    let filters = match item {
+        Some(n) => format!("round={round}&item={n}"),
+        None => format!("round={round}"),
     };
-    let pager = Pager::sized(&q.page, h.len(), &filters, HISTORY_PER_PAGE);
-    let shown = pager.from.saturating_sub(1)..pager.to;
+    let total = page.store.history_len(s.id, round, item).await?;
+    let pager = Pager::sized(&q.page, total, &filters, HISTORY_PER_PAGE);
+    let h = page.store.history_lines(s.id, round, item, pager.from.saturating_sub(1)..pager.to).await?;
     let p = page.ctx().await?;
-    let rows = h[shown.clone()].iter().map(|e| e.number).zip(history_rows(&p.t, &h, shown)).collect();
+    let rows = h.lines.iter().map(|e| e.number).zip(history_rows(&p.t, &h)).collect();
     html(HistoryPage { p, s, round, rows, pager, item })
 }

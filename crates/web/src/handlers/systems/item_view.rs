@@ -129,20 +129,15 @@ fn answer_changes(t: &Tr, approved: &AnswerInput, now: &AnswerInput) -> Vec<(Str
 /// each view. The rest are on the round's history page.
 pub(super) const ITEM_HISTORY: usize = 20;
 
-/// The lines of `h` in `shown`, and only those made (a round's history
-/// runs to thousands of lines); an answer revision names the fields that
-/// changed since the previous revision of the same requirement, found
-/// before them if need be.
-pub(super) fn history_rows(
-    t: &Tr,
-    h: &[mamori_store::systems::HistoryEntry],
-    shown: std::ops::Range<usize>,
-) -> Vec<HistoryRow> {
+/// History lines made into the page's rows; an answer revision names the
+/// fields that changed since the previous revision of the same
+/// requirement, among the lines or the ones `before` them.
+pub(super) fn history_rows(t: &Tr, h: &mamori_store::systems::HistoryLines) -> Vec<HistoryRow> {
     let mut last: BTreeMap<u32, &mamori_store::systems::HistoryEntry> = BTreeMap::new();
-    for e in h[..shown.start].iter().filter(|e| e.kind == HistoryKind::Answer) {
+    for e in h.before.iter().filter(|e| e.kind == HistoryKind::Answer) {
         last.insert(e.number, e);
     }
-    h[shown]
+    h.lines
         .iter()
         .map(|e| {
             let what = t.label(e.kind);
@@ -197,8 +192,9 @@ pub(super) async fn item_page(
     let (prev, next) = super::neighbours(&applicable, number);
     let answer_record = page.store.answer(s.id, s.round, number).await?;
     let current = answer_record.as_ref();
-    let history: Vec<_> = page.store.item_history(s.id, s.round, number).await?;
-    let history_earlier = history.len().saturating_sub(ITEM_HISTORY);
+    let lines = page.store.history_len(s.id, s.round, Some(number)).await?;
+    let history_earlier = lines.saturating_sub(ITEM_HISTORY);
+    let history = page.store.history_lines(s.id, s.round, Some(number), history_earlier..lines).await?;
     let today_s = today(page).to_string();
     let evidence = page
         .store
@@ -285,7 +281,7 @@ pub(super) async fn item_page(
         others: applies && user.answers_for().is_some() && !mine,
         answerer: who.label(&p.t, number),
         statuses: AnswerStatus::ALL.iter().map(|x| (x.as_str().to_owned(), p.t.label(*x))).collect(),
-        history: history_rows(&p.t, &history, history_earlier..history.len()),
+        history: history_rows(&p.t, &history),
         history_earlier,
         evidence,
         documents,
