@@ -195,7 +195,8 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     let mut fresh = Vec::new();
     for _ in 0..SESSION_SAMPLES {
         if let Ok(hops) = client.follow(&issuing, http::MAX_REDIRECTS).await {
-            fresh.extend(hops.into_iter().map(|(_, f)| f));
+            // Only their cookies are read: the pages are not kept.
+            fresh.extend(hops.into_iter().map(|(_, f)| Fetched { body: String::new(), ..f }));
         }
     }
     checks.push(session_id_strength(&pages, &fresh));
@@ -1419,14 +1420,29 @@ fn is_listing(body: &str) -> bool {
         || b.contains("<title>listing directory /")
 }
 
+/// At most this many distinct links of the entry page are read for
+/// directories: a hostile page holds tens of thousands, and each was joined
+/// to the page's URL (up to [`http::MAX_URL`]) before ten were picked.
+const MAX_DIR_LINKS: usize = 64;
+
 /// Directories linked from the entry page at `at` (`href="/dir/"`, or
-/// `href="dir/"` read relative to the page), on its origin.
+/// `href="dir/"` read relative to the page), on its origin: the first ten
+/// by URL of those among its first [`MAX_DIR_LINKS`] distinct links.
 fn linked_dirs(body: &str, at: &url::Url) -> Vec<url::Url> {
-    let mut dirs: Vec<url::Url> = body
+    let mut links = std::collections::BTreeSet::new();
+    let candidates = body
         .split("href=\"")
         .skip(1)
         .filter_map(|s| s.split('"').next())
-        .filter(|h| h.ends_with('/') && !h.contains(".."))
+        .filter(|h| h.ends_with('/') && !h.contains(".."));
+    for h in candidates {
+        if links.len() == MAX_DIR_LINKS {
+            break;
+        }
+        links.insert(h);
+    }
+    let mut dirs: Vec<url::Url> = links
+        .into_iter()
         .filter_map(|h| same_origin(at, h))
         .filter(|u| u.path() != at.path() && u.query().is_none())
         .collect();

@@ -25,6 +25,11 @@ pub const MAX_BODY: usize = 256 * 1024;
 /// The most redirects [`Fetcher::follow`] takes from one page.
 pub const MAX_REDIRECTS: usize = 5;
 
+/// The longest URL a redirect is followed to: what common servers take in a
+/// request line (8 KiB). Every link on the page it leads to is read against
+/// it, and a hostile server's `Location` may run to hundreds of kilobytes.
+pub const MAX_URL: usize = 8 * 1024;
+
 pub struct Fetched {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
@@ -174,6 +179,7 @@ impl Fetcher {
                     n.set_fragment(None);
                     n
                 })
+                .filter(|n| n.as_str().len() <= MAX_URL)
                 .filter(|n| n.origin() == at.origin() && n != &at && !hops.iter().any(|(u, _)| u == n));
             hops.push((at, f));
             match next {

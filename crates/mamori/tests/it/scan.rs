@@ -1043,6 +1043,83 @@ async fn an_endless_body_is_read_only_up_to_the_cap_and_memory_stays_flat() {
     assert!(total < 1024 * 1024 * 1024, "the server sent {total} bytes");
 }
 
+/// A hostile server: its entry page redirects to a path of 7,500
+/// characters, whose page links 23,000 directories relative to it; another
+/// page redirects to a path of 60,000. Each link was joined to the long
+/// URL before the ten to probe were picked (hundreds of MB for one scan,
+/// 1.9 GB with the longer path); now at most 64 distinct links are read,
+/// a redirect longer than 8 KiB is not followed (never requested), and the
+/// scanner's peak memory stays within 64 MB of where it began.
+#[tokio::test]
+async fn long_redirects_and_tens_of_thousands_of_relative_links_keep_the_scanner_s_peak_memory_flat() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let near = format!("/{}/", "a".repeat(7_500));
+    let far = format!("/{}/", "b".repeat(60_000));
+    // Requests for the far path, and for directories under the near one.
+    let far_asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let dirs_asked = std::sync::Arc::new(AtomicUsize::new(0));
+    let (near_at, far_at, asked, dirs) = (near.clone(), far.clone(), far_asked.clone(), dirs_asked.clone());
+    let port = raw_server(move |mut s| {
+        let (near, far, asked, dirs) = (near_at.clone(), far_at.clone(), asked.clone(), dirs.clone());
+        async move {
+            loop {
+                let mut request = Vec::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let path = String::from_utf8_lossy(&request).split(' ').nth(1).unwrap_or("/").to_owned();
+                let redirect = |to: &str| format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\n\r\n");
+                let reply = if path == "/" {
+                    redirect(&near)
+                } else if path == "/far" {
+                    redirect(&far)
+                } else if path == near {
+                    let links: String = (0..23_000).map(|k| format!("<a href=\"{k:x}/\">")).collect();
+                    http_page("", &links)
+                } else {
+                    if path == far {
+                        asked.fetch_add(1, Ordering::SeqCst);
+                    } else if path.starts_with(&near) {
+                        dirs.fetch_add(1, Ordering::SeqCst);
+                    }
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_owned()
+                };
+                if s.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let peak = || -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let opts = mamori_scan::ScanOptions {
+        timeout: std::time::Duration::from_secs(5),
+        ports: vec![closed],
+        ..Default::default()
+    };
+    let before = peak();
+    for start in ["/", "/far"] {
+        let report = mamori_scan::scan(&format!("http://127.0.0.1:{port}{start}"), &opts).await.unwrap();
+        let listing = report.checks.iter().find(|c| c.id == mamori_core::verification::CheckId::Listing).unwrap();
+        assert_ne!(listing.verdict, mamori_scan::Verdict::Error, "{start}: {listing:?}");
+    }
+    let grew = peak().saturating_sub(before);
+    assert!(grew < 64 * 1024 * 1024, "the peak grew by {grew} bytes");
+    assert_eq!(far_asked.load(Ordering::SeqCst), 0, "the 60,000-character redirect is not followed");
+    let probed = dirs_asked.load(Ordering::SeqCst);
+    assert!((1..=10).contains(&probed), "ten directories linked from the long page at the most: {probed}");
+}
+
 /// A listener on loopback that counts the connections it accepts.
 async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
