@@ -89,6 +89,57 @@ async fn anonymous_floods_of_large_bodies_and_sign_ins_stay_under_idle_plus_64_m
     s.stop().await;
 }
 
+/// A signed-in person's form is read up to 1 MiB, and its CSRF token was
+/// found by making the whole body a list of pairs: 1 MiB of `a&a&…` was
+/// half a million of them (about 80 MB). Twenty such bodies at once from an
+/// auditor's session, each with its right token at the end: every one gets
+/// past the token (none refused 403), the server's peak memory stays under
+/// its idle size + 64 MB, and the server still answers.
+#[tokio::test]
+async fn twenty_signed_in_forms_of_half_a_million_fields_stay_under_idle_plus_64_mb() {
+    use crate::harness::create_user;
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let (code, _, err) =
+        create_user(data.to_str().unwrap(), "kansa01", "監査 一郎", "a@x.jp", "auditor", None, "Correct-Horse-42\n")
+            .await;
+    assert_eq!(code, 0, "{err}");
+    let s = Server::start(Opts::default().data_dir(&dir)).await;
+    s.first_sign_in("kansa01", "Correct-Horse-42", "Battery-Staple-43").await;
+    let token = token_in(&s.get("/account").await.text().await.unwrap());
+    let pid = s.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
+    let mut body = "a&".repeat(MB as usize / 2 - 64);
+    body.push_str(&format!("csrf_token={token}"));
+    let body = bytes::Bytes::from(body);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/lang"))
+                    .header("origin", &base)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await;
+                r.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(status != 0 && status != 403 && status < 500, "past the token, answered: {status}");
+    }
+    let (now, peak) = memory(pid);
+    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
+    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
+    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
+    s.stop().await;
+}
+
 fn bytes_of(n: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![b'a'; n])
 }
