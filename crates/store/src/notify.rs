@@ -7,7 +7,7 @@
 use crate::auditlog::{Alert, AlertRow};
 use crate::{timestamp, with_conn, with_read_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
-use mamori_core::monitoring::{notify_retry_wait, NoticeKind, ReminderKind, NOTIFY_HOLD};
+use mamori_core::monitoring::{notify_retry_wait, NoticeKind, ReminderKind, Severity, NOTIFY_HOLD};
 use time::{Duration, OffsetDateTime};
 
 /// One attempt to deliver an alert (or a test message: no alert).
@@ -60,8 +60,24 @@ pub struct Reminder {
     pub step: i64,
 }
 
+/// Critical alerts first, then warnings, then the rest: thousands of
+/// warnings raised at once (a vendor's inventory under many advisories)
+/// would otherwise hold a failed backup's message back for hours, `most`
+/// a poll.
+const MOST_SEVERE_FIRST: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END";
+
+/// [`MOST_SEVERE_FIRST`] in Rust, the most severe highest.
+fn rank(severity: &str) -> u8 {
+    match Severity::parse(severity) {
+        Some(Severity::Critical) => 2,
+        Some(Severity::Warning) => 1,
+        _ => 0,
+    }
+}
+
 impl Store {
-    /// Claims at most `most` of the open alerts due a message: never sent,
+    /// Claims at most `most` of the open alerts due a message, the most
+    /// severe first: never sent,
     /// or last sent before `remind_before`. A claim holds for `hold`:
     /// another instance claiming meanwhile gets none of them (the
     /// conditions are checked again on each row as it is updated).
@@ -79,7 +95,7 @@ impl Store {
         let lock = self.skip_locked();
         let sql = format!(
             "UPDATE alert SET notify_claimed_us = $1 WHERE {due} \
-             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY id LIMIT {most} {lock}) \
+             AND id IN (SELECT id FROM alert WHERE {due} ORDER BY {MOST_SEVERE_FIRST}, id LIMIT {most} {lock}) \
              RETURNING id, kind, severity, subject, detail, first_seen_us, last_seen_us, count, acknowledged_by, acknowledged_at_us"
         );
         let mut tx = self.begin().await?;
@@ -88,7 +104,7 @@ impl Store {
         });
         tx.commit().await?;
         let mut alerts: Vec<Alert> = rows.into_iter().map(AlertRow::into_record).collect::<Result<_, _>>()?;
-        alerts.sort_by_key(|a| a.id);
+        alerts.sort_by_key(|a| (std::cmp::Reverse(rank(&a.severity)), a.id));
         Ok(alerts)
     }
 

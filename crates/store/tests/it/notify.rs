@@ -225,3 +225,27 @@ async fn review_steps_leave_one_notice_each_for_those_concerned_claimed_once_and
         db.cleanup().await;
     }
 }
+
+/// A thousand warnings raised at once (a vendor's inventory under many
+/// advisories), then a failed backup: the backup's critical alert is in the
+/// next claim, first, not fifty polls of twenty later; the warnings follow
+/// oldest first.
+#[tokio::test]
+async fn a_critical_alert_raised_behind_a_thousand_warnings_is_claimed_first() {
+    for db in each_backend().await {
+        let s = &db.store;
+        let t0 = OffsetDateTime::now_utc();
+        let mut warnings = Vec::new();
+        for i in 0..1000 {
+            warnings.push(s.raise_alert(t0, "vuln.matched", Severity::Warning, &format!("w{i}"), "").await.unwrap());
+        }
+        let info = s.raise_alert(t0, "signin.spike", Severity::Info, "spike", "").await.unwrap();
+        let critical = s.raise_alert(t0, "backup.failed", Severity::Critical, "backup", "").await.unwrap();
+        let first =
+            ids(&s.claim_alerts_to_notify(t0, t0 - Duration::hours(24), Duration::minutes(5), 20).await.unwrap());
+        assert_eq!(first[0], critical, "{}", db.name);
+        assert_eq!(first[1..], warnings[..19], "{}: then the warnings, oldest first", db.name);
+        assert!(!first.contains(&info), "{}", db.name);
+        db.cleanup().await;
+    }
+}
