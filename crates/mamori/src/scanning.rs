@@ -3,6 +3,7 @@
 
 use crate::settings::{parse_networks, positive, ConfigError};
 use mamori_core::audit::{Actor, Origin};
+use mamori_core::checklist::Phase;
 use mamori_core::clock::Clock;
 use mamori_core::identity::Permission;
 use mamori_core::monitoring::{Severity, SCAN_ADDRESS_NEW};
@@ -65,6 +66,16 @@ async fn run_claimed(
         store.finish_scan(&ctx, &run, false, &ScanReport::default(), "the system no longer exists").await?;
         return Ok(());
     };
+    if system.input.phase == Phase::Retired {
+        // Queued before the system was retired (a vendor's request racing
+        // the office's change, the daily run): its servers went with it,
+        // and their addresses may be another's by now.
+        let ctx = Ctx { now: clock.now(), actor: scanner(), origin: Origin::default(), standing: None };
+        let why = "廃止されたシステムは確認しません (the system was retired after the scan was asked for)";
+        let report = ScanReport { errors: vec![why.to_owned()], ..ScanReport::default() };
+        store.finish_scan(&ctx, &run, false, &report, why).await?;
+        return Ok(());
+    }
     let vouched = vouched_for(store, &run.requested_by).await?;
     let mut report = ScanReport::default();
     let all = async {

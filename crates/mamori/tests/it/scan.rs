@@ -1746,6 +1746,36 @@ async fn a_system_scanned_by_name(
     (accepted, dir, s, store, id)
 }
 
+/// A scan asked for just before the office retires the system (a vendor's
+/// request racing the change, or the daily run) was run by the worker all
+/// the same, against servers that went with the system. The worker finds
+/// the system retired, records the run as not done and why, and connects
+/// nowhere.
+#[tokio::test]
+async fn a_scan_queued_before_its_system_was_retired_connects_nowhere() {
+    use crate::harness::system_ctx;
+    let (accepted, _dir, s, store, live) = a_system_scanned_by_name().await;
+    // A system of the same servers, retired (registered so: the change of
+    // phase has its own gate, which this race is not about).
+    let retired = mamori_store::systems::SystemInput {
+        name: "廃止済みシステム".into(),
+        phase: mamori_core::checklist::Phase::Retired,
+        ..store.system(live).await.unwrap().unwrap().input
+    };
+    let version = store.catalog_versions().await.unwrap()[0].id;
+    let id = store.create_system(&system_ctx(), &retired, version).await.unwrap();
+    // As the run queued a moment before the change lands: the store takes
+    // it; the page's check of the phase came before the change.
+    store.request_scan(&system_ctx(), id, None).await.unwrap();
+    let report = finished_scan(&store, id).await;
+    assert!(report.targets.is_empty() && report.errors[0].starts_with("廃止されたシステム"), "{report:?}");
+    let run = store.scans(id, 1).await.unwrap().remove(0);
+    assert_eq!(run.status, mamori_store::scans::ScanStatus::Failed, "{run:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection to a retired system's servers");
+    store.close().await;
+    s.kill().await;
+}
+
 /// A name that resolves into another network than at the system's first
 /// scan is not scanned: the run says why, an alert is raised, and no
 /// connection reaches the new address until the officer confirms it. (The
