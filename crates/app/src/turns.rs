@@ -1,6 +1,6 @@
-//! Turns for heavy work run on the blocking pool (reading an uploaded
-//! file, building a workbook, sealing a ZIP): so many at a time, each turn
-//! held by its work to its end.
+//! Turns for heavy work (reading an uploaded file, building a workbook,
+//! sealing a ZIP, holding an upload in memory): so many at a time, each
+//! turn held by its work to its end.
 
 use crate::Refused;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,25 +17,27 @@ pub struct Turns {
     shared: OnceLock<Arc<Shared>>,
 }
 
-/// The turns, and the works running in them now and at the most.
+/// The turns, and the turns taken (the works running in them) now and at
+/// the most.
 struct Shared {
     semaphore: Arc<Semaphore>,
     running: AtomicUsize,
     peak: AtomicUsize,
 }
 
-/// One turn, held until dropped or handed to its work ([`Turn::run`]).
+/// One turn, held until dropped or handed to its work ([`Turn::run`]);
+/// counted as running while it is held (a panicking work's too).
 pub struct Turn {
     _permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
+    counted: bool,
 }
 
-/// A work counted as running until dropped (a panicking work too).
-struct Running<'a>(&'a Shared);
-
-impl Drop for Running<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        if self.counted {
+            self.shared.running.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -60,12 +62,13 @@ impl Turns {
         })
     }
 
-    /// Works running in a turn now (a given-up request's too).
+    /// Turns taken now: works running in them (a given-up request's too),
+    /// and turns held over what comes before a work.
     pub fn running(&self) -> usize {
         self.shared().running.load(Ordering::SeqCst)
     }
 
-    /// The most works that ran at once since the start.
+    /// The most turns taken at once since the start.
     pub fn peak(&self) -> usize {
         self.shared().peak.load(Ordering::SeqCst)
     }
@@ -76,7 +79,9 @@ impl Turns {
         let shared = self.shared().clone();
         let permit =
             shared.semaphore.clone().acquire_owned().await.map_err(|_| Refused::Internal("the turns are closed"))?;
-        Ok(Turn { _permit: permit, shared })
+        let now = shared.running.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak.fetch_max(now, Ordering::SeqCst);
+        Ok(Turn { _permit: permit, shared, counted: true })
     }
 
     /// Runs `work` on the blocking pool in a turn of its own.
@@ -91,7 +96,7 @@ impl Turns {
         let n = u32::try_from(self.at_once()).unwrap_or(u32::MAX);
         let shared = self.shared().clone();
         let permit = shared.semaphore.clone().acquire_many_owned(n).await.expect("the semaphore is never closed");
-        Turn { _permit: permit, shared }
+        Turn { _permit: permit, shared, counted: false }
     }
 }
 
@@ -100,12 +105,8 @@ impl Turn {
     pub async fn run<T: Send + 'static>(self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Refused> {
         let work = move || {
             // The whole turn moves in (its permit too), not only what is
-            // used of it.
-            let turn = self;
-            let shared = &turn.shared;
-            let now = shared.running.fetch_add(1, Ordering::SeqCst) + 1;
-            shared.peak.fetch_max(now, Ordering::SeqCst);
-            let _running = Running(shared);
+            // used of it, and is given back when the work ends.
+            let _turn = self;
             work()
         };
         tokio::task::spawn_blocking(work).await.map_err(|_| Refused::Internal("a work on the blocking pool stopped"))

@@ -340,12 +340,13 @@ async fn record_refusal(
 
 /// A multipart form on a [`MULTIPART_ROUTES`] route, streamed: its first
 /// field must be `csrf_token` with the session's token, checked before any
-/// other field is read. The whole body is capped at `limit` bytes.
+/// other field is read; the rest is read in a turn of the uploads
+/// ([`crate::uploads`]). The whole body is capped at `limit` bytes.
 pub async fn verified_multipart(
     state: &AppState,
     req: Request,
     limit: usize,
-) -> Result<multer::Multipart<'static>, Response> {
+) -> Result<crate::uploads::UploadForm, Response> {
     let expected = req.extensions().get::<PendingToken>().map(|t| t.0.clone());
     let boundary = req
         .headers()
@@ -368,7 +369,9 @@ pub async fn verified_multipart(
         _ => None,
     };
     match token {
-        Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => Ok(m),
+        Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => {
+            crate::uploads::UploadForm::take(m).await.map_err(IntoResponse::into_response)
+        }
         Some(_) => Err(refuse(state, &head, signed_in, Refusal::Mismatch).await),
         None => Err(refuse(state, &head, signed_in, Refusal::Missing).await),
     }

@@ -34,6 +34,7 @@ pub mod sealed;
 pub mod server;
 mod session;
 pub mod tls;
+pub mod uploads;
 
 use axum::Router;
 use ipnet::IpNet;

@@ -556,3 +556,46 @@ async fn an_upload_form_broken_off_is_a_bad_request_that_stores_and_records_noth
         app.close().await;
     }
 }
+
+/// A vendor sends sixteen files of 19 MB at once. Each form was read whole
+/// into memory as it came, with the copies its checks make: all sixteen at
+/// once. Now four are held at a time and the others wait unread; every one
+/// is answered (refused here: the bytes are no PDF), and the test process's
+/// peak (the server's, with one shared copy of the file on the client's
+/// side) grows by less than ten files' worth (sixteen held at once: 420 MB).
+#[tokio::test]
+async fn sixteen_19_mb_uploads_at_once_are_read_four_at_a_time_in_bounded_memory() {
+    const MB: usize = 1024 * 1024;
+    let peak = || -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 1024
+    };
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let page = format!("/systems/{sys}/items/4");
+    vendor.get(&page).await;
+    let data: &'static [u8] = Vec::leak(vec![0u8; 19 * MB]);
+    let before = peak();
+    let uploads = (0..16).map(|k| {
+        let (vendor, page) = (&vendor, &page);
+        async move {
+            let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(data), data.len() as u64);
+            let form = reqwest::multipart::Form::new()
+                .text("csrf_token", vendor.token())
+                .part("file", file.file_name(format!("資料{k}.pdf")));
+            vendor.post_multipart(&format!("{page}/evidence"), form).await
+        }
+    });
+    for r in futures_util::future::join_all(uploads).await {
+        assert_eq!(r.status, StatusCode::OK, "the form again, with why: {}", r.body);
+        assert!(r.body.contains("field-error"), "{}", r.body);
+    }
+    let grew = peak().saturating_sub(before);
+    println!("peak grew by {} MB", grew / MB);
+    assert_eq!(mamori_web::uploads::uploads_peak(), mamori_web::uploads::UPLOADS_AT_ONCE, "four at a time");
+    // About 30 MB a form held: 131 MB four at a time, 420 MB sixteen.
+    assert!(grew < 10 * 19 * MB, "the peak grew by {} MB", grew / MB);
+    assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "nothing stored");
+    app.close().await;
+}
