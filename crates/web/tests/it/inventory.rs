@@ -1271,3 +1271,95 @@ async fn a_system_at_its_limit_of_matches_says_so_on_its_inventory_page() {
     assert!(body.contains("照合結果は上限の 10000 件に達した"), "{body}");
     app.close().await;
 }
+
+/// A vendor reaching for another system's objects through its own
+/// system's path: ベンダーB's system holds a component with its matches, a
+/// record, a file and a linked library document; ベンダーA sends their ids
+/// under its own system (the path it may use) to show, change, decide on
+/// and remove them. Every one is unknown there, and nothing of the other
+/// system changes.
+#[tokio::test]
+async fn another_system_s_ids_under_one_s_own_system_s_path_are_unknown_and_change_nothing() {
+    use mamori_core::records::RecordKind;
+    for app in App::each(Options::default()).await {
+        let backend = app.backend;
+        let crate::checklist::Cast { sys, dept, other, v, x, o, .. } = crate::checklist::cast(&app).await;
+        let theirs = system(&app, dept, Some(other), "会計システム").await;
+        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
+        assert_eq!(add(&x, theirs, &nginx).await.status, StatusCode::SEE_OTHER, "{backend}");
+        assert_eq!(import_feed(&o, "nvdcve.json", nvd_many(3).as_bytes()).await.status, StatusCode::SEE_OTHER);
+        let values = mamori_core::records::parse(RecordKind::Contract, |f| {
+            match f {
+                "scope" => "both",
+                "vendor" => "ベンダーB",
+                "starts" => "2026-04-01",
+                "ends" => "2027-03-31",
+                _ => "",
+            }
+            .to_owned()
+        })
+        .unwrap();
+        let keeper = mamori_store::records::Keeper::vendor(other, &[]);
+        let rid = app.store.save_record(&app.ctx(), theirs, None, RecordKind::Contract, &values, keeper).await.unwrap();
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        assert_eq!(x.upload(theirs, 4, "報告書.pdf", pdf.clone()).await.status, StatusCode::SEE_OTHER, "{backend}");
+        x.get("/library").await;
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", x.token())
+            .text("title", "運用手順書")
+            .part("file", reqwest::multipart::Part::bytes(pdf).file_name("手順書.pdf"))
+            .text("expires_on", "");
+        assert_eq!(x.post_multipart("/library", form).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let doc = app.store.documents(other).await.unwrap()[0].id;
+        x.get(&format!("/systems/{theirs}/items/4")).await;
+        let r = x.post(&format!("/systems/{theirs}/items/4/documents"), &[("document", &doc.to_string())]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        let link = app.store.document_links(theirs, 1).await.unwrap()[0].id;
+        let cid = app.store.components(theirs).await.unwrap()[0].id;
+        let mid = app.store.vuln_matches(Some(theirs)).await.unwrap()[0].id;
+        let file = app.store.evidence_for(theirs, 1, 4).await.unwrap()[0].id;
+        let before = (
+            app.store.components(theirs).await.unwrap(),
+            app.store.vuln_matches(Some(theirs)).await.unwrap(),
+            app.store.records(theirs).await.unwrap(),
+            app.store.evidence_for(theirs, 1, 4).await.unwrap(),
+            app.store.document_links(theirs, 1).await.unwrap(),
+        );
+        let mine = format!("/systems/{sys}");
+        v.get(&format!("{mine}/inventory")).await;
+        let asked = vec![
+            (format!("{mine}/records/{rid}"), None),
+            (format!("{mine}/inventory/{cid}"), None),
+            (format!("{mine}/records/{rid}"), Some(vec![("kind", "contract"), ("revision", "1"), ("vendor", "書換")])),
+            (format!("{mine}/records/{rid}/remove"), Some(vec![])),
+            (format!("{mine}/inventory/{cid}"), Some(nginx.to_vec())),
+            (format!("{mine}/inventory/{cid}/remove"), Some(vec![])),
+            (format!("{mine}/vulns/{mid}"), Some(vec![("state", "fixed"), ("reason", "更新済み"), ("seen", "0")])),
+            (format!("{mine}/items/4/evidence/{file}/remove"), Some(vec![])),
+            (format!("{mine}/items/4/documents/{link}/remove"), Some(vec![])),
+        ];
+        for (path, form) in &asked {
+            let r = match form {
+                None => v.get(path).await,
+                Some(fields) => v.post(path, fields).await,
+            };
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{backend}: {path}: {}", r.body);
+        }
+        let after = (
+            app.store.components(theirs).await.unwrap(),
+            app.store.vuln_matches(Some(theirs)).await.unwrap(),
+            app.store.records(theirs).await.unwrap(),
+            app.store.evidence_for(theirs, 1, 4).await.unwrap(),
+            app.store.document_links(theirs, 1).await.unwrap(),
+        );
+        assert_eq!(after, before, "{backend}: nothing of the other system changed");
+        // Under their own system's path, the same ids are known to ベンダーB.
+        for path in [format!("/systems/{theirs}/records/{rid}"), format!("/systems/{theirs}/inventory/{cid}")] {
+            assert_eq!(x.get(&path).await.status, StatusCode::OK, "{backend}: {path}");
+        }
+        x.get(&format!("/systems/{theirs}/items/4")).await;
+        let r = x.post(&format!("/systems/{theirs}/items/4/documents/{link}/remove"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{backend}: {}", r.body);
+        app.close().await;
+    }
+}
