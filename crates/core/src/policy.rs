@@ -63,6 +63,10 @@ pub struct LockoutPolicy {
     /// so that a client given a /48 (65,536 /64s) is held back as a few
     /// addresses are, not as thousands.
     pub block_max_failures: u32,
+    /// Per account: at most this many successful sign-ins in the same
+    /// window, so that someone who has a password cannot keep the password
+    /// checks (and the session table) busy by signing in again and again.
+    pub account_max_signins: u32,
 }
 
 impl Default for LockoutPolicy {
@@ -73,6 +77,7 @@ impl Default for LockoutPolicy {
             address_max_failures: 50,
             address_window: Duration::minutes(15),
             block_max_failures: 200,
+            account_max_signins: 60,
         }
     }
 }

@@ -195,6 +195,7 @@ struct FileSecurity {
     address_max_failures: Option<u64>,
     address_window_minutes: Option<u64>,
     block_max_failures: Option<u64>,
+    account_max_signins: Option<u64>,
     password_max_age_days: Option<u64>,
     inactive_review_days: Option<u64>,
     inactive_disable_days: Option<u64>,
@@ -554,6 +555,8 @@ fn resolve_security(f: &FileSecurity, errors: &mut Vec<ConfigError>) -> Security
     ));
     s.lockout.block_max_failures =
         n("security.block_max_failures", f.block_max_failures, i64::from(d.lockout.block_max_failures)) as u32;
+    s.lockout.account_max_signins =
+        n("security.account_max_signins", f.account_max_signins, i64::from(d.lockout.account_max_signins)) as u32;
     s.password.max_age = TimeDuration::days(n(
         "security.password_max_age_days",
         f.password_max_age_days,

@@ -288,10 +288,12 @@ impl AccessReviewRow {
 /// $5 attempts from it failed since $3, the block once $6 from it did; each
 /// except for a login that has signed in from it before (from the block:
 /// or from the address, for the sign-ins made before blocks were kept).
+/// The login is once it signed in $9 times since $3, from anywhere.
 const THROTTLED: &str = "SELECT ((SELECT COUNT(*) FROM signin_attempt WHERE client_addr = $1 AND at_us >= $3 AND success = $7) >= $5 \
        AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE client_addr = $1 AND login = $4 AND success = $8)) \
     OR ((SELECT COUNT(*) FROM signin_attempt WHERE client_block = $2 AND at_us >= $3 AND success = $7) >= $6 \
-       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE (client_block = $2 OR client_addr = $1) AND login = $4 AND success = $8))";
+       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE (client_block = $2 OR client_addr = $1) AND login = $4 AND success = $8)) \
+    OR (SELECT COUNT(*) FROM signin_attempt WHERE login = $4 AND at_us >= $3 AND success = $8) >= $9";
 
 /// [`THROTTLED`] on the connection `$c`.
 macro_rules! throttled {
@@ -305,6 +307,7 @@ macro_rules! throttled {
             .bind(i64::from($policy.block_max_failures))
             .bind(false)
             .bind(true)
+            .bind(i64::from($policy.account_max_signins))
             .fetch_one($c)
             .await?
     };

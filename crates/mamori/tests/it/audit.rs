@@ -346,6 +346,7 @@ async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_w
         ("security", "session_idle_minutes", "9223372036854775807"),
         ("security", "address_max_failures", "4294967296"),
         ("security", "block_max_failures", "4294967296"),
+        ("security", "account_max_signins", "4294967296"),
         ("security", "lockout_failures", "5000000"),
         ("audit", "retention_days", "9223372036854775807"),
         ("audit", "spike_floor", "4294967296"),

@@ -5,3 +5,5 @@
 -- signed in before is still known by its address.
 ALTER TABLE signin_attempt ADD COLUMN client_block TEXT;
 CREATE INDEX signin_attempt_block ON signin_attempt (client_block, at_us);
+-- A login's sign-ins in the window, for the limit of one account's.
+CREATE INDEX signin_attempt_login ON signin_attempt (login, at_us);

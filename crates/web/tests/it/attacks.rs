@@ -651,6 +651,35 @@ async fn thirty_parallel_sign_ins_from_thirty_64s_of_one_ipv6_48_are_throttled_a
     }
 }
 
+/// Someone holding a department's password (no second factor) signs in
+/// again and again: each sign-in was a password check (the hashing every
+/// sign-in waits for, queued 32 a core), a session and an attempt kept 90
+/// days, without end, a right password resetting every count. With the
+/// account's limit at three, the fourth is refused before its password is
+/// checked, with the page every refusal shows; another account signs in,
+/// and so does this one once the window has moved on.
+#[tokio::test]
+async fn an_account_signing_in_again_and_again_is_refused_unchecked_past_its_limit_and_no_other_is() {
+    let lockout = LockoutPolicy { account_max_signins: 3, ..LockoutPolicy::default() };
+    for app in App::each(Options { lockout: Some(lockout), ..Options::default() }).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        app.issue("tanto01", Role::Department, Some(dept)).await;
+        app.issue("tanto02", Role::Department, Some(dept)).await;
+        let sign_in = async |login: &str| app.client().sign_in(&app, login, PASSWORD, None).await;
+        for k in 0..3 {
+            assert_eq!(sign_in("tanto01").await.location(), "/dashboard", "{}: sign-in {k}", app.backend);
+        }
+        let checks = app.state.hasher.checks();
+        let r = sign_in("tanto01").await;
+        assert!(r.body.contains(FAILED), "{}: the fourth refused: {}", app.backend, r.body);
+        assert_eq!(app.state.hasher.checks(), checks, "{}: before its password was checked", app.backend);
+        assert_eq!(sign_in("tanto02").await.location(), "/dashboard", "{}: another account", app.backend);
+        app.clock.advance(Duration::minutes(16));
+        assert_eq!(sign_in("tanto01").await.location(), "/dashboard", "{}: the window moved on", app.backend);
+        app.close().await;
+    }
+}
+
 /// Anyone can fail a sign-in, and each failure was an event of its own in
 /// the audit log kept two years: the per-address throttle bounds one
 /// address, not a client with thousands (and a refusal of a locked account
