@@ -463,7 +463,7 @@ async fn evidence_and_catalog_uploads_and_workbook_downloads_are_done_off_the_re
     assert!(r.body.contains("79"), "the preview: {}", r.body);
     assert_eq!(runs_off_the_workers(), before + 3, "the catalog read off the workers");
     // The workbooks downloaded are assembled there too.
-    for (path, count) in [("report.xlsx", 4), ("answers.xlsx", 5)] {
+    for (path, count) in [("report.xlsx", 4), ("answers.xlsx", 5), ("inventory.xlsx", 6), ("yearly.xlsx", 7)] {
         let r = vendor.http.get(format!("{}/systems/{sys}/{path}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");

@@ -121,9 +121,13 @@ pub async fn yearly_print(page: Page, who: Acting, Path(id): Path<i64>, Query(q)
 pub async fn yearly_xlsx(page: Page, who: Acting, Path(id): Path<i64>, Query(q): Query<YearQuery>) -> Reply {
     let op = who.op(&page);
     let r = yearly_op::report(&op, id, year_of(&page, &q.year), page.config.report_month).await?;
-    let bytes = mamori_files::yearly::xlsx(&r).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+    let name = format!("yearly-{}-{}-{}.xlsx", r.system.id, r.year, r.system.name);
+    // Assembled off the request workers, as every workbook downloaded.
+    let bytes = mamori_app::off_the_workers(move || mamori_files::yearly::xlsx(&r))
+        .await?
+        .map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
     mamori_app::reports::record_export(&op, id, "yearly-xlsx").await?;
-    Ok(download::xlsx(&format!("yearly-{}-{}-{}.xlsx", r.system.id, r.year, r.system.name), bytes))
+    Ok(download::xlsx(&name, bytes))
 }
 
 #[derive(Deserialize, Default)]
