@@ -444,7 +444,7 @@ async fn a_file_carried_into_a_new_round_counts_toward_its_organisation_s_quota_
 /// workbooks downloaded (the filled checklist, the one to fill in) were
 /// assembled on a request worker, any number at once: made there too.
 #[tokio::test]
-async fn evidence_and_catalog_uploads_and_workbook_downloads_are_done_off_the_request_workers() {
+async fn evidence_and_catalog_uploads_and_workbook_and_csv_downloads_are_done_off_the_request_workers() {
     use mamori_app::runs_off_the_workers;
     let app = App::spawn("sqlite", Options::default()).await;
     let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
@@ -469,6 +469,10 @@ async fn evidence_and_catalog_uploads_and_workbook_downloads_are_done_off_the_re
         assert!(r.bytes().await.unwrap().starts_with(b"PK"), "{path}");
         assert_eq!(runs_off_the_workers(), before + count, "{path} made off the workers");
     }
+    let r = vendor.http.get(format!("{}/systems/{sys}/report.csv", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with("\u{feff}".as_bytes()), "the CSV, with its BOM");
+    assert_eq!(runs_off_the_workers(), before + 8, "the CSV encoded off the workers");
     app.close().await;
 }
 

@@ -137,25 +137,30 @@ pub async fn report_csv(page: Page, who: Acting, Path(id): Path<i64>, Query(q): 
     let op = who.op(&page);
     let report = reports::checklist(&op, id).await?;
     let enc = CsvEncoding::from_query(Some(q.encoding.as_str()));
-    let (bytes, format) = match (enc, q.substitute == "1") {
-        (CsvEncoding::ShiftJis, true) => (sheet::csv_substituted(&report), "csv-cp932-substituted"),
-        (CsvEncoding::ShiftJis, false) => match sheet::csv(&report, enc) {
-            Ok(b) => (b, "csv-cp932"),
-            Err(missing) => {
-                let p = page.ctx().await?;
-                let more = missing.total - missing.places.len();
-                let missing = missing
-                    .places
-                    .iter()
-                    .map(|m: &Unencodable| (m.number, m.column, m.ch, format!("U+{:04X}", u32::from(m.ch))))
-                    .collect();
-                return html(UnencodablePage { p, id, system: report.system.name, missing, more });
-            }
-        },
-        (CsvEncoding::Utf8Bom, _) => (sheet::csv(&report, enc).unwrap_or_default(), "csv"),
+    let (name, system) = (file_name(&report, "csv"), report.system.name.clone());
+    let substitute = q.substitute == "1";
+    // Up to megabytes of answers encoded off the request workers.
+    let encoded = mamori_app::off_the_workers(move || match (enc, substitute) {
+        (CsvEncoding::ShiftJis, true) => Ok((sheet::csv_substituted(&report), "csv-cp932-substituted")),
+        (CsvEncoding::ShiftJis, false) => sheet::csv(&report, enc).map(|b| (b, "csv-cp932")),
+        (CsvEncoding::Utf8Bom, _) => Ok((sheet::csv(&report, enc).unwrap_or_default(), "csv")),
+    })
+    .await?;
+    let (bytes, format) = match encoded {
+        Ok(encoded) => encoded,
+        Err(missing) => {
+            let p = page.ctx().await?;
+            let more = missing.total - missing.places.len();
+            let missing = missing
+                .places
+                .iter()
+                .map(|m: &Unencodable| (m.number, m.column, m.ch, format!("U+{:04X}", u32::from(m.ch))))
+                .collect();
+            return html(UnencodablePage { p, id, system, missing, more });
+        }
     };
     reports::record_export(&op, id, format).await?;
-    Ok(download::file(enc.content_type(), &file_name(&report, "csv"), bytes))
+    Ok(download::file(enc.content_type(), &name, bytes))
 }
 
 /// Every system the person may see, as one workbook, with the systems
