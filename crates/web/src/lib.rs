@@ -31,6 +31,7 @@ pub mod report {
 }
 pub mod routes;
 pub mod sealed;
+pub mod sending;
 pub mod server;
 mod session;
 pub mod tls;

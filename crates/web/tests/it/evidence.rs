@@ -603,3 +603,50 @@ async fn sixteen_19_mb_uploads_at_once_are_read_four_at_a_time_in_bounded_memory
     assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "nothing stored");
     app.close().await;
 }
+
+/// Each stored file sent is read whole, decrypted and held until its last
+/// byte is written, and a vendor could open hundreds of downloads of a
+/// 19 MB file at once, reading none (all held). One person now holds two
+/// at once: with two held open unread, a third is answered busy (503), the
+/// office's download is served meanwhile, and once the two are let go the
+/// vendor downloads again, the whole file.
+#[tokio::test]
+async fn a_person_holds_two_stored_files_at_once_a_third_is_answered_busy_and_others_are_served() {
+    const MB: usize = 1024 * 1024;
+    let app = App::spawn("sqlite", Options::default()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
+    pdf.resize(19 * MB, b' ');
+    pdf.extend_from_slice(b"\ntrailer <<>>\n%%EOF\n");
+    let r = vendor.upload(sys, 4, "大きな報告書.pdf", pdf.clone()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
+    let url = format!("{}/evidence/{file}", app.base);
+    // Two held open: their headers read, their bodies not.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let r = vendor.http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        held.push(r);
+    }
+    let third = vendor.http.get(&url).send().await.unwrap();
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE, "a third for the same person");
+    assert!(third.text().await.unwrap().contains("時間をおいてもう一度お試しください"), "told to try again");
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let r = officer.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another person is served");
+    assert_eq!(r.bytes().await.unwrap().len(), pdf.len());
+    drop(held);
+    let mut again = None;
+    for _ in 0..50 {
+        let r = vendor.http.get(&url).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            again = Some(r.bytes().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(again.expect("served again once let go"), pdf, "the whole file");
+    assert!(mamori_web::sending::sending_peak() >= 3, "two held and the office's");
+    app.close().await;
+}
