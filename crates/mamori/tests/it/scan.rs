@@ -1017,17 +1017,8 @@ async fn an_endless_body_is_read_only_up_to_the_cap_and_memory_stays_flat() {
             });
         }
     });
-    let rss = || -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-    };
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let opts = mamori_scan::ScanOptions {
-        timeout: std::time::Duration::from_secs(3),
-        ports: vec![closed],
-        ..Default::default()
-    };
+    let rss = || own_memory("VmRSS:");
+    let opts = loopback_options(3);
     let before = rss();
     let started = std::time::Instant::now();
     let report = mamori_scan::scan(&format!("http://127.0.0.1:{port}/"), &opts).await.unwrap();
@@ -1096,17 +1087,8 @@ async fn long_redirects_and_tens_of_thousands_of_relative_links_keep_the_scanner
         }
     })
     .await;
-    let peak = || -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-    };
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let opts = mamori_scan::ScanOptions {
-        timeout: std::time::Duration::from_secs(5),
-        ports: vec![closed],
-        ..Default::default()
-    };
+    let peak = || own_memory("VmHWM:");
+    let opts = loopback_options(5);
     let before = peak();
     for start in ["/", "/far"] {
         let report = mamori_scan::scan(&format!("http://127.0.0.1:{port}{start}"), &opts).await.unwrap();
@@ -1118,6 +1100,24 @@ async fn long_redirects_and_tens_of_thousands_of_relative_links_keep_the_scanner
     assert_eq!(far_asked.load(Ordering::SeqCst), 0, "the 60,000-character redirect is not followed");
     let probed = dirs_asked.load(Ordering::SeqCst);
     assert!((1..=10).contains(&probed), "ten directories linked from the long page at the most: {probed}");
+}
+
+/// A field of this process's status in /proc (`VmRSS:`, `VmHWM:`), in bytes.
+fn own_memory(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// Options for scanning a test server on loopback in-process: `secs` a
+/// request, one port probed (a closed one).
+fn loopback_options(secs: u64) -> mamori_scan::ScanOptions {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    mamori_scan::ScanOptions {
+        timeout: std::time::Duration::from_secs(secs),
+        ports: vec![closed],
+        ..Default::default()
+    }
 }
 
 /// A listener on loopback that counts the connections it accepts.

@@ -1318,13 +1318,16 @@ async fn another_system_s_ids_under_one_s_own_system_s_path_are_unknown_and_chan
         let cid = app.store.components(theirs).await.unwrap()[0].id;
         let mid = app.store.vuln_matches(Some(theirs)).await.unwrap()[0].id;
         let file = app.store.evidence_for(theirs, 1, 4).await.unwrap()[0].id;
-        let before = (
-            app.store.components(theirs).await.unwrap(),
-            app.store.vuln_matches(Some(theirs)).await.unwrap(),
-            app.store.records(theirs).await.unwrap(),
-            app.store.evidence_for(theirs, 1, 4).await.unwrap(),
-            app.store.document_links(theirs, 1).await.unwrap(),
-        );
+        let held = async || {
+            (
+                app.store.components(theirs).await.unwrap(),
+                app.store.vuln_matches(Some(theirs)).await.unwrap(),
+                app.store.records(theirs).await.unwrap(),
+                app.store.evidence_for(theirs, 1, 4).await.unwrap(),
+                app.store.document_links(theirs, 1).await.unwrap(),
+            )
+        };
+        let before = held().await;
         let mine = format!("/systems/{sys}");
         v.get(&format!("{mine}/inventory")).await;
         let asked = vec![
@@ -1345,14 +1348,7 @@ async fn another_system_s_ids_under_one_s_own_system_s_path_are_unknown_and_chan
             };
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{backend}: {path}: {}", r.body);
         }
-        let after = (
-            app.store.components(theirs).await.unwrap(),
-            app.store.vuln_matches(Some(theirs)).await.unwrap(),
-            app.store.records(theirs).await.unwrap(),
-            app.store.evidence_for(theirs, 1, 4).await.unwrap(),
-            app.store.document_links(theirs, 1).await.unwrap(),
-        );
-        assert_eq!(after, before, "{backend}: nothing of the other system changed");
+        assert_eq!(held().await, before, "{backend}: nothing of the other system changed");
         // Under their own system's path, the same ids are known to ベンダーB.
         for path in [format!("/systems/{theirs}/records/{rid}"), format!("/systems/{theirs}/inventory/{cid}")] {
             assert_eq!(x.get(&path).await.status, StatusCode::OK, "{backend}: {path}");
