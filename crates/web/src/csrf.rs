@@ -370,7 +370,9 @@ pub async fn verified_multipart(
     };
     match token {
         Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => {
-            crate::uploads::UploadForm::take(m).await.map_err(IntoResponse::into_response)
+            crate::uploads::UploadForm::take(m, signed_in.unwrap_or_default())
+                .await
+                .map_err(IntoResponse::into_response)
         }
         Some(_) => Err(refuse(state, &head, signed_in, Refusal::Mismatch).await),
         None => Err(refuse(state, &head, signed_in, Refusal::Missing).await),

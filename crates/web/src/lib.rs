@@ -22,6 +22,7 @@ mod metrics;
 mod middleware;
 mod page;
 mod pages;
+pub mod person_turns;
 pub mod record_labels;
 pub mod refusals;
 

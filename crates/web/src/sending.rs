@@ -1,26 +1,29 @@
 //! Stored files sent (evidence, library documents): each is read whole,
 //! decrypted and held until its last byte is written, to a client that may
-//! read slowly. So many are held at a time, and one person holds at most
-//! two of them: a vendor opening hundreds of downloads of a 20 MB file over
-//! the connections one address may hold would otherwise hold them all.
+//! read slowly. So many are held at a time, one person holds at most two of
+//! them, and a file not sent within [`SEND_WITHIN`] is given up: a vendor
+//! opening hundreds of downloads of a 20 MB file over the connections one
+//! address may hold, or reading a few bytes a minute, would otherwise hold
+//! them all.
 
 use crate::error::AppError;
+use crate::person_turns::{PersonTurn, PersonTurns};
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::Response;
-use mamori_app::turns::{Turn, Turns};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Stored files held (read, being sent) at once; others wait for a turn
 /// within the request's time.
 pub const SENDING_AT_ONCE: usize = 8;
 /// Of them, held for one person at once; a further one is answered busy
-/// (503) at once, so that one person's slow downloads cannot hold every
-/// turn.
+/// (503) at once.
 pub const SENDING_PER_PERSON: usize = 2;
-static SENDING: Turns = Turns::new(SENDING_AT_ONCE);
-static PEOPLE: Mutex<BTreeMap<i64, usize>> = Mutex::new(BTreeMap::new());
+static SENDING: PersonTurns = PersonTurns::new(SENDING_AT_ONCE, SENDING_PER_PERSON);
+
+/// The longest a file is sent for: 20 MB at 70 KB/s. A client slower
+/// than that loses the connection, and the turn is free again.
+pub const SEND_WITHIN: Duration = Duration::from_secs(300);
 
 /// The size of the pieces a file is sent in.
 const PIECE: usize = 64 * 1024;
@@ -30,66 +33,65 @@ pub fn sending_peak() -> usize {
     SENDING.peak()
 }
 
-/// One person's place among those sending: given back when dropped.
-struct Place(i64);
-
-impl Place {
-    fn take(person: i64) -> Option<Place> {
-        let mut people = PEOPLE.lock().expect("not poisoned");
-        let held = people.entry(person).or_default();
-        if *held >= SENDING_PER_PERSON {
-            return None;
-        }
-        *held += 1;
-        Some(Place(person))
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut people = PEOPLE.lock().expect("not poisoned");
-        if let Some(held) = people.get_mut(&self.0) {
-            *held -= 1;
-            if *held == 0 {
-                people.remove(&self.0);
-            }
-        }
-    }
-}
-
-/// A turn to send a stored file for `person`: `AppError::Busy` when the
-/// person holds [`SENDING_PER_PERSON`] already, else waits for one.
+/// A turn to send a stored file.
 pub struct Sending {
-    _place: Place,
-    _turn: Turn,
+    _turn: PersonTurn,
 }
 
 impl Sending {
+    /// A turn for `person`: `AppError::Busy` when the person holds
+    /// [`SENDING_PER_PERSON`] already, else a wait for one.
     pub async fn take(person: i64) -> Result<Sending, AppError> {
-        let place = Place::take(person).ok_or(AppError::Busy)?;
-        let turn = SENDING.take().await?;
-        Ok(Sending { _place: place, _turn: turn })
+        Ok(Sending { _turn: SENDING.take(person).await? })
     }
 
     /// `bytes` as a download ([`crate::download::file`]) sent a piece at a
-    /// time, this turn held until the last piece is taken (or the client
-    /// goes).
+    /// time, this turn held until the last piece is taken, the client goes
+    /// or [`SEND_WITHIN`] passes.
     pub fn file(self, content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
         let length = bytes.len();
-        let mut res = crate::download::file(content_type, filename, self.body(bytes));
+        let mut res = crate::download::file(content_type, filename, self.body(bytes, SEND_WITHIN));
         res.headers_mut().insert(header::CONTENT_LENGTH, length.into());
         res
     }
 
-    fn body(self, bytes: Vec<u8>) -> Body {
-        let pieces = futures_util::stream::unfold((Bytes::from(bytes), Some(self)), |(mut rest, held)| async move {
-            if rest.is_empty() {
-                drop(held);
-                return None;
-            }
-            let piece = rest.split_to(rest.len().min(PIECE));
-            Some((Ok::<_, std::convert::Infallible>(piece), (rest, held)))
-        });
+    fn body(self, bytes: Vec<u8>, within: Duration) -> Body {
+        let until = Instant::now() + within;
+        let pieces =
+            futures_util::stream::unfold((Bytes::from(bytes), Some(self)), move |(mut rest, held)| async move {
+                if rest.is_empty() {
+                    drop(held);
+                    return None;
+                }
+                if Instant::now() > until {
+                    // Given up: the connection ends, the turn with it.
+                    return Some((Err(std::io::Error::other("not sent in time")), (Bytes::new(), None)));
+                }
+                let piece = rest.split_to(rest.len().min(PIECE));
+                Some((Ok(piece), (rest, held)))
+            });
         Body::from_stream(pieces)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file whose client reads too slowly to have it within the time is
+    /// given up (the body ends in an error, the connection with it), and
+    /// the person's place and the turn are free again.
+    #[tokio::test]
+    async fn a_file_not_sent_within_its_time_is_given_up_and_its_turns_are_free_again() {
+        const PERSON: i64 = -7;
+        let bodies = [Sending::take(PERSON).await.unwrap(), Sending::take(PERSON).await.unwrap()]
+            .map(|s| s.body(vec![b'x'; 3 * PIECE], Duration::ZERO));
+        assert!(matches!(Sending::take(PERSON).await, Err(AppError::Busy)), "two held");
+        for body in bodies {
+            assert!(axum::body::to_bytes(body, usize::MAX).await.is_err(), "given up");
+        }
+        let sent = Sending::take(PERSON).await.unwrap().body(vec![b'x'; 3 * PIECE], SEND_WITHIN);
+        assert_eq!(axum::body::to_bytes(sent, usize::MAX).await.unwrap().len(), 3 * PIECE, "in time, whole");
+        let _again = [Sending::take(PERSON).await.unwrap(), Sending::take(PERSON).await.unwrap()];
     }
 }

@@ -1,33 +1,44 @@
 //! Upload forms held in memory, so many at a time. Each holds its file
 //! (up to the evidence limit, 20 MB by default) and the copies its checks
-//! and its encryption make; a person could otherwise send a few hundred at
-//! once over the connections one address may hold, and the server would
-//! take them all in.
+//! and its encryption make, until its handler ends; a person could
+//! otherwise send a few hundred at once over the connections one address
+//! may hold, and the server would take them all in.
 
-use mamori_app::turns::{Turn, Turns};
+use crate::person_turns::{PersonTurn, PersonTurns};
 
 /// Upload forms read and worked on at once; the others wait for a turn
 /// (their bodies unread) within the request's time.
-pub const UPLOADS_AT_ONCE: usize = 4;
-static UPLOADS: Turns = Turns::new(UPLOADS_AT_ONCE);
+pub const UPLOADS_AT_ONCE: usize = 8;
+/// Of them, one person's at once; a further one is answered busy (503).
+pub const UPLOADS_PER_PERSON: usize = 2;
+static UPLOADS: PersonTurns = PersonTurns::new(UPLOADS_AT_ONCE, UPLOADS_PER_PERSON);
 
 /// The most upload forms held at once since start.
 pub fn uploads_peak() -> usize {
     UPLOADS.peak()
 }
 
-/// An upload form whose token was checked, read in its turn: the turn is
-/// given back when the handler lets go of the form.
+/// An upload form whose token was checked, read in its turn.
 pub struct UploadForm {
     form: multer::Multipart<'static>,
-    _turn: Turn,
+    turn: UploadTurn,
+}
+
+/// The turn of an upload form read: kept by its handler to its end, with
+/// the bytes read.
+pub struct UploadTurn {
+    _turn: PersonTurn,
 }
 
 impl UploadForm {
-    /// Waits for a turn to read `form`.
-    pub(crate) async fn take(form: multer::Multipart<'static>) -> Result<UploadForm, crate::AppError> {
-        let turn = UPLOADS.take().await?;
-        Ok(UploadForm { form, _turn: turn })
+    /// Waits for a turn for `person` to read `form`.
+    pub(crate) async fn take(form: multer::Multipart<'static>, person: i64) -> Result<UploadForm, crate::AppError> {
+        Ok(UploadForm { form, turn: UploadTurn { _turn: UPLOADS.take(person).await? } })
+    }
+
+    /// The form read: its turn, to keep while what was read is worked on.
+    pub(crate) fn into_turn(self) -> UploadTurn {
+        self.turn
     }
 }
 

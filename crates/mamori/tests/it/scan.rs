@@ -1748,11 +1748,12 @@ async fn a_system_scanned_by_name(
 
 /// A scan asked for just before the office retires the system (a vendor's
 /// request racing the change, or the daily run) was run by the worker all
-/// the same, against servers that went with the system. The worker finds
-/// the system retired, records the run as not done and why, and connects
-/// nowhere.
+/// the same, against servers that went with the system. Here the run is
+/// queued in the store for a retired system, as that race leaves it: the
+/// worker finds the system retired, records the run as not done and why,
+/// and connects nowhere.
 #[tokio::test]
-async fn a_scan_queued_before_its_system_was_retired_connects_nowhere() {
+async fn a_scan_run_the_worker_takes_up_for_a_retired_system_connects_nowhere() {
     use crate::harness::system_ctx;
     let (accepted, _dir, s, store, live) = a_system_scanned_by_name().await;
     // A system of the same servers, retired (registered so: the change of

@@ -56,7 +56,7 @@ pub async fn feeds(page: Page, who: Acting) -> Reply {
 pub async fn import_feed(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
     inv::feed_imports(&who.op(&page)).await?;
     let max = mamori_files::feeds::MAX_BYTES;
-    let (name, bytes, too_large) = match crate::handlers::one_file(&page, request, max).await {
+    let (name, bytes, too_large, _turn) = match crate::handlers::one_file(&page, request, max).await {
         Ok(f) => f,
         Err(refused) => return Ok(refused),
     };

@@ -364,7 +364,7 @@ pub async fn import(page: Page, who: Acting, Path(id): Path<i64>, request: axum:
     if !editable {
         return Err(Refused::NotFound.into());
     }
-    let (name, bytes, too_large) = match crate::handlers::one_file(&page, request, SHEET_MAX).await {
+    let (name, bytes, too_large, _turn) = match crate::handlers::one_file(&page, request, SHEET_MAX).await {
         Ok(f) => f,
         Err(refused) => return Ok(refused),
     };

@@ -76,6 +76,8 @@ struct FileForm {
     too_large: bool,
     title: String,
     expires_on: String,
+    /// The form's turn, kept while the file is worked on.
+    _turn: Option<crate::uploads::UploadTurn>,
 }
 
 async fn read_file_form(page: &Page, request: axum::extract::Request) -> Result<FileForm, axum::response::Response> {
@@ -87,6 +89,7 @@ async fn read_file_form(page: &Page, request: axum::extract::Request) -> Result<
         too_large: false,
         title: String::new(),
         expires_on: String::new(),
+        _turn: None,
     };
     let read = async {
         use crate::handlers::{next_field, read_capped, short_text};
@@ -106,6 +109,7 @@ async fn read_file_form(page: &Page, request: axum::extract::Request) -> Result<
     if let Err(cut) = read.await {
         f.too_large = cut.too_large().map_err(axum::response::IntoResponse::into_response)?;
     }
+    f._turn = Some(multipart.into_turn());
     Ok(f)
 }
 

@@ -89,13 +89,14 @@ impl Acting {
 }
 
 /// The one file of an upload form (field `file`) after its CSRF token: its
-/// name (data, never a path), its bytes up to `max`, and whether it was cut
-/// off there. A refused or broken form is the response to send.
+/// name (data, never a path), its bytes up to `max`, whether it was cut
+/// off there, and the form's turn (kept while the bytes are worked on). A
+/// refused or broken form is the response to send.
 pub async fn one_file(
     page: &crate::page::Page,
     request: axum::extract::Request,
     max: usize,
-) -> Result<(String, Vec<u8>, bool), Response> {
+) -> Result<(String, Vec<u8>, bool, crate::uploads::UploadTurn), Response> {
     let mut multipart = crate::csrf::verified_multipart(page, request, max + 64 * 1024).await?;
     let (name, read) = loop {
         match next_field(&mut multipart).await {
@@ -108,9 +109,10 @@ pub async fn one_file(
             Err(cut) => break (String::new(), Err(cut)),
         }
     };
+    let turn = multipart.into_turn();
     match read.map_err(Cut::too_large) {
-        Ok(bytes) => Ok((name, bytes, false)),
-        Err(Ok(too_large)) => Ok((name, Vec::new(), too_large)),
+        Ok(bytes) => Ok((name, bytes, false, turn)),
+        Err(Ok(too_large)) => Ok((name, Vec::new(), too_large, turn)),
         Err(Err(broken)) => Err(axum::response::IntoResponse::into_response(broken)),
     }
 }
