@@ -28,9 +28,6 @@ pub enum AppError {
     /// ([`mamori_app::Refused::AccountChanged`]): sent to sign in again.
     #[error("the account changed while the request ran")]
     AccountChanged,
-    /// Too much at once for this person now: try again shortly (503).
-    #[error("busy")]
-    Busy,
 }
 
 impl From<mamori_app::Refused> for AppError {
@@ -53,7 +50,6 @@ impl IntoResponse for AppError {
         let status = match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
-            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             // Its sessions ended with the change: it signs in again, told
             // that what it asked for was not done.
             AppError::AccountChanged | AppError::Store(mamori_store::StoreError::AccountChanged) => {

@@ -1,17 +1,20 @@
 //! Turns shared by everyone, of which one person holds only a few: what a
 //! person holds while a client sends or reads slowly (an upload form, a
-//! stored file being sent) must not let one person take every turn.
+//! stored file being sent) must not let one person take every turn. A
+//! person's further request waits for one of their own to end.
 
 use crate::error::AppError;
 use mamori_app::turns::{Turn, Turns};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// `at_once` turns for all, `per_person` of them for one person at once.
 pub struct PersonTurns {
     turns: Turns,
     per_person: usize,
-    people: Mutex<BTreeMap<i64, usize>>,
+    /// The people holding or waiting for turns, each with their own few.
+    people: Mutex<BTreeMap<i64, Arc<Semaphore>>>,
 }
 
 /// A turn held for a person: given back, with the person's place, when
@@ -21,10 +24,12 @@ pub struct PersonTurn {
     _place: Place,
 }
 
-/// One person's place among those holding turns.
+/// One of a person's places: its permit, and whom to forget once none is
+/// held or awaited.
 struct Place {
     of: &'static PersonTurns,
     person: i64,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl PersonTurns {
@@ -37,19 +42,16 @@ impl PersonTurns {
         self.turns.peak()
     }
 
-    /// A turn for `person`: busy (503) at once when the person holds
-    /// `per_person` already, else a wait for one (within the request's
-    /// time).
+    /// A turn for `person`: first one of the person's own (waiting while
+    /// they hold `per_person`), then one of everyone's (within the
+    /// request's time, as every wait).
     pub async fn take(&'static self, person: i64) -> Result<PersonTurn, AppError> {
-        let place = {
+        let own = {
             let mut people = self.people.lock().expect("not poisoned");
-            let held = people.entry(person).or_default();
-            if *held >= self.per_person {
-                return Err(AppError::Busy);
-            }
-            *held += 1;
-            Place { of: self, person }
+            people.entry(person).or_insert_with(|| Arc::new(Semaphore::new(self.per_person))).clone()
         };
+        let mut place = Place { of: self, person, permit: None };
+        place.permit = Some(own.acquire_owned().await.map_err(|_| AppError::Internal("closed".into()))?);
         let turn = self.turns.take().await?;
         Ok(PersonTurn { _turn: turn, _place: place })
     }
@@ -58,11 +60,11 @@ impl PersonTurns {
 impl Drop for Place {
     fn drop(&mut self) {
         let mut people = self.of.people.lock().expect("not poisoned");
-        if let Some(held) = people.get_mut(&self.person) {
-            *held -= 1;
-            if *held == 0 {
-                people.remove(&self.person);
-            }
+        drop(self.permit.take());
+        // Forgotten when no one else holds or awaits a place of theirs
+        // (each such holds the semaphore too).
+        if people.get(&self.person).is_some_and(|own| Arc::strong_count(own) == 1) {
+            people.remove(&self.person);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Stored files sent (evidence, library documents): each is read whole,
 //! decrypted and held until its last byte is written, to a client that may
 //! read slowly. So many are held at a time, one person holds at most two of
-//! them, and a file not sent within [`SEND_WITHIN`] is given up: a vendor
+//! them (a third waits for one of those), and a file not sent within
+//! [`SEND_WITHIN`] is given up: a vendor
 //! opening hundreds of downloads of a 20 MB file over the connections one
 //! address may hold, or reading a few bytes a minute, would otherwise hold
 //! them all.
@@ -16,8 +17,8 @@ use std::time::{Duration, Instant};
 /// Stored files held (read, being sent) at once; others wait for a turn
 /// within the request's time.
 pub const SENDING_AT_ONCE: usize = 8;
-/// Of them, held for one person at once; a further one is answered busy
-/// (503) at once.
+/// Of them, held for one person at once; a further one waits for one of
+/// the person's own to end.
 pub const SENDING_PER_PERSON: usize = 2;
 static SENDING: PersonTurns = PersonTurns::new(SENDING_AT_ONCE, SENDING_PER_PERSON);
 
@@ -39,8 +40,8 @@ pub struct Sending {
 }
 
 impl Sending {
-    /// A turn for `person`: `AppError::Busy` when the person holds
-    /// [`SENDING_PER_PERSON`] already, else a wait for one.
+    /// A turn for `person`, waiting while the person holds
+    /// [`SENDING_PER_PERSON`], then for one of everyone's.
     pub async fn take(person: i64) -> Result<Sending, AppError> {
         Ok(Sending { _turn: SENDING.take(person).await? })
     }
@@ -86,7 +87,8 @@ mod tests {
         const PERSON: i64 = -7;
         let bodies = [Sending::take(PERSON).await.unwrap(), Sending::take(PERSON).await.unwrap()]
             .map(|s| s.body(vec![b'x'; 3 * PIECE], Duration::ZERO));
-        assert!(matches!(Sending::take(PERSON).await, Err(AppError::Busy)), "two held");
+        let third = tokio::time::timeout(Duration::from_millis(200), Sending::take(PERSON)).await;
+        assert!(third.is_err(), "two held: a third waits");
         for body in bodies {
             assert!(axum::body::to_bytes(body, usize::MAX).await.is_err(), "given up");
         }

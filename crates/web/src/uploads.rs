@@ -9,7 +9,7 @@ use crate::person_turns::{PersonTurn, PersonTurns};
 /// Upload forms read and worked on at once; the others wait for a turn
 /// (their bodies unread) within the request's time.
 pub const UPLOADS_AT_ONCE: usize = 8;
-/// Of them, one person's at once; a further one is answered busy (503).
+/// Of them, one person's at once; a further one waits for one of theirs.
 pub const UPLOADS_PER_PERSON: usize = 2;
 static UPLOADS: PersonTurns = PersonTurns::new(UPLOADS_AT_ONCE, UPLOADS_PER_PERSON);
 
