@@ -566,7 +566,7 @@ async fn an_upload_form_broken_off_is_a_bad_request_that_stores_and_records_noth
 /// once. Now one person's forms are read two at a time, the others waiting
 /// unread; every one is answered (refused with why: the bytes are no PDF),
 /// and the test process's peak (the server's, with one shared copy of the
-/// file on the client's side) grows by less than six files' worth (sixteen
+/// file on the client's side) grows by less than ten files' worth (sixteen
 /// held at once: 420 MB).
 #[tokio::test]
 async fn sixteen_19_mb_uploads_at_once_by_one_person_are_read_two_at_a_time_in_bounded_memory() {
@@ -599,8 +599,10 @@ async fn sixteen_19_mb_uploads_at_once_by_one_person_are_read_two_at_a_time_in_b
     let grew = peak().saturating_sub(before);
     println!("peak grew by {} MB", grew / MB);
     assert_eq!(mamori_web::uploads::uploads_peak(), mamori_web::uploads::UPLOADS_PER_PERSON, "two at a time");
-    // About 35 MB a form held: 76 MB two at a time, 420 MB sixteen at once.
-    assert!(grew < 6 * 19 * MB, "the peak grew by {} MB", grew / MB);
+    // About 35 MB a form held: sixteen at once grew it by 420 MB; two at a
+    // time, 72 MB alone and 119 MB beside the whole suite (the allocator's
+    // arenas, one a thread, keep what they freed).
+    assert!(grew < 10 * 19 * MB, "the peak grew by {} MB", grew / MB);
     assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "nothing stored");
     app.close().await;
 }
