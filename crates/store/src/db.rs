@@ -408,11 +408,22 @@ impl Store {
         if let Pools::Sqlite { write, .. } = &self.shared.pools {
             sqlx::query("VACUUM").execute(write).await?;
             // (busy, log frames, frames copied): busy when a reader held the
-            // log, which then keeps what it held.
-            let (busy, _, _): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(write).await?;
-            if busy != 0 {
-                return Err(StoreError::Io("the write-ahead log could not be emptied after the sealing".into()));
+            // log, which then keeps what it held. A reader at start is
+            // another instance opening at the same moment (refused, or
+            // reading the key), gone within moments: tried again for a few
+            // seconds before giving up.
+            let mut tries = 0;
+            loop {
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(write).await?;
+                if busy == 0 {
+                    break;
+                }
+                tries += 1;
+                if tries == 100 {
+                    return Err(StoreError::Io("the write-ahead log could not be emptied after the sealing".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
         Ok(())

@@ -174,7 +174,14 @@ async fn of_two_instances_opening_at_once_with_different_keys_one_is_refused_hav
             Store::open(&db.location, Arc::new(Keyring::random_for_tests()))
         );
         let refused = [&a, &b].iter().filter(|r| matches!(r, Err(StoreError::Keys(_)))).count();
-        assert_eq!((a.is_ok() as u8 + b.is_ok() as u8, refused), (1, 1), "{}", db.name);
+        assert_eq!(
+            (a.is_ok() as u8 + b.is_ok() as u8, refused),
+            (1, 1),
+            "{}: {:?} {:?}",
+            db.name,
+            a.as_ref().err(),
+            b.as_ref().err()
+        );
         let opened = [a, b].into_iter().flatten().next().unwrap();
         let orgs = opened.organisations().await.unwrap();
         assert_eq!(orgs.len(), 120, "{}", db.name);
