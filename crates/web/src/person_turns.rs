@@ -37,6 +37,11 @@ impl PersonTurns {
         PersonTurns { turns: Turns::new(at_once), per_person, people: Mutex::new(BTreeMap::new()) }
     }
 
+    /// Turns held now.
+    pub fn running(&self) -> usize {
+        self.turns.running()
+    }
+
     /// The most turns held at once since start.
     pub fn peak(&self) -> usize {
         self.turns.peak()

@@ -34,6 +34,11 @@ pub fn sending_peak() -> usize {
     SENDING.peak()
 }
 
+/// Stored files held now (sent, or read for sending).
+pub fn sending_now() -> usize {
+    SENDING.running()
+}
+
 /// A turn to send a stored file.
 pub struct Sending {
     _turn: PersonTurn,

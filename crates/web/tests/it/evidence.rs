@@ -636,6 +636,7 @@ async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_a
     let third = tokio::spawn(async move { client.get(&to).send().await.unwrap().bytes().await.unwrap() });
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert!(!third.is_finished(), "a third for the same person waits");
+    assert_eq!(mamori_web::sending::sending_now(), 2, "without a turn: only the two are held");
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
     let r = officer.http.get(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "another person is served");
@@ -680,6 +681,7 @@ async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     let waiting = tokio::spawn(async move { fifth.get(&url).send().await.unwrap().bytes().await.unwrap() });
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert!(!waiting.is_finished(), "the ninth waits for a turn");
+    assert_eq!(mamori_web::sending::sending_now(), SENDING_AT_ONCE, "without one: only the eight are held");
     held.pop();
     let sent = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap();
     assert_eq!(sent.len(), pdf.len(), "sent whole once a turn is free");
