@@ -21,7 +21,9 @@ crate::closed_set!(
     /// What happened. A closed set: every auditable action is named here, so
     /// the viewer can list them all and a typo cannot invent a new one.
     /// (`RequestsRefused`: refused requests of people without an account,
-    /// counted per client address and minute, one event, not one per request.)
+    /// counted per client address and minute, one event, not one per request;
+    /// `RequestsLimited`: a signed-in person's change refused past their
+    /// limit a minute or a day.)
     Action {
         ServerStart = "server.start",
         ServerStop = "server.stop",
@@ -97,6 +99,7 @@ crate::closed_set!(
         ReviewSignedOff = "system.review_signed_off",
         YearlyReportReceived = "yearly_report.received",
         RequestsRefused = "requests.refused",
+        RequestsLimited = "requests.limited",
     }
 );
 

@@ -213,6 +213,8 @@ struct FileLimits {
     max_connections_per_address: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    writes_per_minute: Option<u64>,
+    writes_per_day: Option<u64>,
 }
 
 /// Everything that was wrong, and where the database is if that much is known
@@ -457,6 +459,15 @@ impl Config {
                 d.shutdown_grace.as_secs(),
                 &mut errors,
             )),
+            writes_per_minute: positive(
+                "writes_per_minute",
+                fl.writes_per_minute,
+                d.writes_per_minute.into(),
+                &mut errors,
+            )
+            .min(u32::MAX.into()) as u32,
+            writes_per_day: positive("writes_per_day", fl.writes_per_day, d.writes_per_day.into(), &mut errors)
+                .min(u32::MAX.into()) as u32,
             ..d
         };
 

@@ -673,6 +673,7 @@ action-system-report-month-set = Report month set
 action-system-review-signed-off = Yearly review signed off
 action-yearly-report-received = Yearly report received
 action-requests-refused = Refused requests (not signed in)
+action-requests-limited = Requests past a person's limit
 outcome-success = Success
 outcome-failure = Failure
 outcome-denied = Denied

@@ -673,6 +673,7 @@ action-system-report-month-set = 報告月の変更
 action-system-review-signed-off = 年次の確認の記録
 action-yearly-report-received = 年次報告の受領
 action-requests-refused = 拒否した要求 (未サインイン)
+action-requests-limited = 上限を超えた操作
 outcome-success = 成功
 outcome-failure = 失敗
 outcome-denied = 拒否

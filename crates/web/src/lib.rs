@@ -4,6 +4,7 @@
 //! Handlers are thin: they parse input, check permission, call the store
 //! and render. No SQL and no business rule lives here.
 
+mod action_labels;
 mod assets;
 mod auth;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod i18n;
 pub mod labels;
 mod metrics;
 mod middleware;
+mod pace;
 mod page;
 mod pages;
 pub mod person_turns;
@@ -119,6 +121,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Changes (and audited downloads) one signed-in person may make in a
+    /// minute, and in a day in Japan ([`pace`]).
+    pub writes_per_minute: u32,
+    pub writes_per_day: u32,
 }
 
 impl Default for Limits {
@@ -132,6 +138,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            writes_per_minute: 60,
+            writes_per_day: 2_000,
         }
     }
 }
@@ -162,6 +170,8 @@ pub struct Shared {
     pub i18n: Arc<i18n::I18n>,
     pub hasher: Arc<mamori_app::passwords::Hasher>,
     pub refusals: Arc<refusals::Refusals>,
+    /// How many changes each signed-in person has made ([`pace`]).
+    pub pace: pace::Pace,
     /// The key that signs visitors' CSRF tokens ([`csrf`]), made once per
     /// installation and kept in the database; set by [`AppState::prepare`].
     pub csrf_key: Arc<std::sync::OnceLock<Arc<[u8]>>>,
@@ -180,6 +190,7 @@ impl AppState {
             i18n: Arc::new(i18n::I18n::load()),
             hasher: Arc::new(mamori_app::passwords::Hasher::new()),
             refusals: Arc::new(refusals::Refusals::default()),
+            pace: pace::Pace::default(),
             csrf_key: Default::default(),
             comparisons: comparisons::Comparisons::default(),
         };

@@ -41,7 +41,8 @@ pub fn stack(routes: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
             .layer(crate::session::layer(&state))
             .layer(from_fn_with_state(state.clone(), crate::csrf::protect))
-            .layer(from_fn_with_state(state.clone(), crate::auth::resolve)),
+            .layer(from_fn_with_state(state.clone(), crate::auth::resolve))
+            .layer(from_fn_with_state(state.clone(), crate::pace::limit)),
         // Permission comes last, per route: see routes.rs.
     )
 }

@@ -113,7 +113,7 @@ struct Who {
 
 #[tokio::test]
 async fn role_by_route_matrix_has_no_surprise() {
-    for app in App::each(Options::default()).await {
+    for app in App::each(Options::unpaced()).await {
         let dept = app.org("総務課", OrgKind::Department).await;
         let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
         let vendor_b = app.org("ベンダーB", OrgKind::Vendor).await;

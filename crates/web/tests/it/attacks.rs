@@ -978,3 +978,63 @@ async fn a_right_password_sent_again_and_again_without_the_second_factor_is_thro
         app.close().await;
     }
 }
+
+/// A person, or a script holding their session, saving as fast as the
+/// server answered grew the database without bound (each save a history
+/// line and an event kept for years). With the test's limits (five a
+/// minute, eight a day): five saves pass; fifteen more at once are each
+/// answered 429 with the time to wait and the Japanese page, change
+/// nothing, and are audited one by one under the person's name; an audited
+/// download is refused with them, a page is still read, and a colleague
+/// saves. The next minute serves three more; past eight the person waits
+/// for midnight in Japan, and may still sign out.
+#[tokio::test]
+async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_having_changed_nothing() {
+    use crate::checklist::system;
+    for app in App::each(Options { writes: Some((5, 8)), ..Options::default() }).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "申請受付システム").await;
+        let (a, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let (b, _) = app.signed_in("vendor-b", Role::Vendor, Some(vendor)).await;
+        let save = async |c: &Client, k: usize| {
+            let m = format!("対策 {k}");
+            c.answer(sys, 1, &[("status", "done"), ("measures", &m)]).await
+        };
+        let measures = async || app.store.answer(sys, 1, 1).await.unwrap().unwrap().input.measures;
+        for k in 0..5 {
+            assert_eq!(save(&a, k).await.status, StatusCode::SEE_OTHER, "{}: save {k}", app.backend);
+        }
+        let saved = count(&app, "answer.saved", "").await;
+        let refused = futures_util::future::join_all((5..20).map(|k| save(&a, k))).await;
+        for r in &refused {
+            assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", app.backend);
+            assert!(r.body.contains("操作が多すぎます"), "{}: {}", app.backend, r.body);
+            let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&wait), "{}: {wait}", app.backend);
+        }
+        assert_eq!(measures().await, "対策 4", "{}: nothing changed", app.backend);
+        assert_eq!(count(&app, "answer.saved", "").await, saved, "{}", app.backend);
+        let limited = app.store.audit_recent(100_000).await.unwrap();
+        let limited: Vec<_> = limited.iter().filter(|e| e.record.action == "requests.limited").collect();
+        assert_eq!(limited.len(), 15, "{}", app.backend);
+        assert!(limited.iter().all(|e| e.record.actor_login == "vendor-a" && e.record.changes.contains("minute")));
+        let download = a.get(&format!("/systems/{sys}/answers.xlsx")).await;
+        assert_eq!(download.status, StatusCode::TOO_MANY_REQUESTS, "{}: an audited download", app.backend);
+        assert_eq!(a.get(&format!("/systems/{sys}/items/1")).await.status, StatusCode::OK, "{}: a page", app.backend);
+        assert_eq!(save(&b, 99).await.status, StatusCode::SEE_OTHER, "{}: a colleague", app.backend);
+
+        app.clock.advance(Duration::minutes(1));
+        for k in 20..23 {
+            assert_eq!(save(&a, k).await.status, StatusCode::SEE_OTHER, "{}: save {k}", app.backend);
+        }
+        let r = save(&a, 23).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}: the ninth of the day", app.backend);
+        let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(wait > 3600, "{}: waits for midnight in Japan: {wait}", app.backend);
+        assert_eq!(count(&app, "requests.limited", "day").await, 1, "{}", app.backend);
+        assert_eq!(measures().await, "対策 22", "{}", app.backend);
+        assert_eq!(a.post("/logout", &[]).await.status, StatusCode::SEE_OTHER, "{}: signs out", app.backend);
+        app.close().await;
+    }
+}

@@ -635,7 +635,7 @@ async fn item_9_an_approved_answer_changed_while_returned_goes_back_to_review() 
 /// write transaction, so no answer is saved into a submitted system.
 #[tokio::test]
 async fn item_9_answers_racing_a_submission_never_land_in_a_submitted_system() {
-    for app in App::each(Options::default()).await {
+    for app in App::each(Options::unpaced()).await {
         let (sys, vendor) = supplied_system(&app, "税務システム").await;
         let applicable: Vec<u32> = (1..=12).chain(15..=30).chain([79]).collect();
         for n in &applicable {

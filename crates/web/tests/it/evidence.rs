@@ -325,7 +325,7 @@ async fn a_file_removed_while_a_new_round_starts_is_left_to_the_round_it_belongs
 /// holds at most fifty files.
 #[tokio::test]
 async fn an_organisation_s_files_stay_within_its_quota_even_sent_at_once_and_an_answer_holds_at_most_fifty() {
-    let opts = Options { evidence_quota_bytes: Some(1_000_000), ..Options::default() };
+    let opts = Options { evidence_quota_bytes: Some(1_000_000), ..Options::unpaced() };
     for app in App::each(opts).await {
         let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
         let org = app.store.system(sys).await.unwrap().unwrap().input.vendor_id.unwrap();

@@ -83,6 +83,16 @@ pub struct Options {
     pub evidence_quota_bytes: Option<u64>,
     /// How long a request may take (the default's otherwise).
     pub request_timeout: Option<std::time::Duration>,
+    /// Changes one person may make in a minute and in a day (the defaults otherwise).
+    pub writes: Option<(u32, u32)>,
+}
+
+impl Options {
+    /// The defaults without a limit on a person's changes: the test's clock
+    /// stands still, and these tests make a day's changes in its one minute.
+    pub fn unpaced() -> Options {
+        Options { writes: Some((u32::MAX, u32::MAX)), ..Options::default() }
+    }
 }
 
 impl App {
@@ -127,6 +137,8 @@ impl App {
             admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
             limits: Limits {
                 request_timeout: opts.request_timeout.unwrap_or(Limits::default().request_timeout),
+                writes_per_minute: opts.writes.map_or(Limits::default().writes_per_minute, |w| w.0),
+                writes_per_day: opts.writes.map_or(Limits::default().writes_per_day, |w| w.1),
                 ..Limits::default()
             },
             security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
