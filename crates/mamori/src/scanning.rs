@@ -164,14 +164,59 @@ enum Pinned {
 
 /// Scans `target` (a web server, or a host whose ports only are scanned)
 /// where its pinning allows, and only there: nothing is resolved again.
+/// The scan runs on the scanner's own threads ([`on_scan_threads`]).
 async fn scan_pinned(target: &str, web: bool, pinned: Pinned, opts: &ScanOptions) -> Result<TargetReport, String> {
-    let scanned = match pinned {
-        Pinned::At(ip) if web => scan_at(target, ip, opts).await,
-        Pinned::At(ip) => scan_ports_at(target, ip, opts).await,
-        Pinned::Denied(why) => refused_target(target, &why, web, opts),
+    let ip = match pinned {
+        Pinned::At(ip) => ip,
+        Pinned::Denied(why) => return refused_target(target, &why, web, opts).map_err(|e| e.to_string()),
         Pinned::Failed(why) | Pinned::Held(why) => return Err(why),
     };
-    scanned.map_err(|e| e.to_string())
+    let (target, opts) = (target.to_owned(), opts.clone());
+    let scanned = on_scan_threads(async move {
+        if web {
+            scan_at(&target, ip, &opts).await
+        } else {
+            scan_ports_at(&target, ip, &opts).await
+        }
+    });
+    scanned.await?.map_err(|e| e.to_string())
+}
+
+/// Runs `work` on the scanner's own threads, as many as the machine has
+/// cores, never on those that answer requests: what a scanned server makes
+/// mamori compute is the server's to choose. A made-up DH group of 9,999
+/// bits (which the OpenSSL fallback, at security level 0, accepts) costs
+/// most of a second of work a handshake, and a scan makes dozens; on the
+/// request workers each one stopped every page behind it. `work` is
+/// stopped when the caller gives up on it (the run's deadline).
+async fn on_scan_threads<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, String> {
+    static THREADS: std::sync::OnceLock<Option<tokio::runtime::Runtime>> = std::sync::OnceLock::new();
+    let runtime = THREADS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let built = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores)
+            .thread_name("mamori-scan")
+            .enable_all()
+            .build();
+        built.inspect_err(|e| tracing::error!("cannot start the scanner's threads: {e}")).ok()
+    });
+    let Some(runtime) = runtime else {
+        return Err("スキャナを開始できませんでした (cannot start the scanner's threads)".to_owned());
+    };
+    struct StopOnDrop(tokio::task::AbortHandle);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let task = runtime.spawn(work);
+    let _stop = StopOnDrop(task.abort_handle());
+    task.await.map_err(|e| {
+        tracing::error!("the scanner stopped: {e}");
+        "スキャナが予期しない内部エラーで止まりました (the scanner stopped: internal error)".to_owned()
+    })
 }
 
 /// Did the office ask for this run (an officer or an administrator, or
@@ -373,7 +418,105 @@ mod tests {
         // Pinned at the allowed address, the same targets are reached.
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         scan_pinned(&host, false, Pinned::At(ip), &opts).await.unwrap();
+        // The scan ran on the scanner's threads: the listener, on this one,
+        // counts once it is its turn.
+        for _ in 0..200 {
+            if accepted.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert!(accepted.load(Ordering::SeqCst) > 0, "the listener counts what reaches it");
+    }
+
+    /// A TLS server that speaks only DHE suites (which rustls does not, so
+    /// the scanner falls back to OpenSSL) with a made-up group: a random odd
+    /// number of 9,999 bits, no prime needed. Each handshake costs the
+    /// client most of a second. Counts the handshakes done.
+    fn a_server_whose_handshakes_cost_most_of_a_second() -> (u16, Arc<AtomicUsize>) {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::{BigNum, MsbOption};
+        use openssl::dh::Dh;
+        use openssl::hash::MessageDigest;
+        use openssl::pkey::PKey;
+        use openssl::rsa::Rsa;
+        use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
+        use openssl::x509::{X509NameBuilder, X509};
+        use std::io::{Read, Write};
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "127.0.0.1").unwrap();
+        let name = name.build();
+        let mut cert = X509::builder().unwrap();
+        cert.set_version(2).unwrap();
+        cert.set_pubkey(&key).unwrap();
+        cert.set_subject_name(&name).unwrap();
+        cert.set_issuer_name(&name).unwrap();
+        cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+        cert.set_not_after(&Asn1Time::days_from_now(2).unwrap()).unwrap();
+        cert.sign(&key, MessageDigest::sha256()).unwrap();
+        let mut p = BigNum::new().unwrap();
+        p.rand(9_999, MsbOption::ONE, true).unwrap();
+        let group = Dh::from_pqg(p, None, BigNum::from_u32(2).unwrap()).unwrap();
+        let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+        b.set_security_level(0);
+        b.set_cipher_list("DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-SHA:@SECLEVEL=0").unwrap();
+        b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+        b.set_tmp_dh(&group).unwrap();
+        b.set_private_key(&key).unwrap();
+        b.set_certificate(&cert.build()).unwrap();
+        let acceptor = Arc::new(b.build());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let done = Arc::new(AtomicUsize::new(0));
+        let counter = done.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (acceptor, counter) = (acceptor.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    let Ok(mut tls) = acceptor.accept(conn) else { return };
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = tls.read(&mut [0u8; 4096]);
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                    let _ = tls.shutdown();
+                });
+            }
+        });
+        (port, done)
+    }
+
+    /// The scan of a server whose handshakes each cost most of a second
+    /// ran on the threads that answer requests: each one stopped every
+    /// page behind it. Here the test's one thread stands for them: while
+    /// the scan goes through such handshakes, a timer on it is never late
+    /// by more than a fraction of one handshake's cost.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_server_whose_handshakes_cost_most_of_a_second_is_scanned_off_the_threads_that_answer_requests() {
+        let (port, handshakes) = a_server_whose_handshakes_cost_most_of_a_second();
+        let opts = ScanOptions {
+            timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(6),
+            ports: vec![],
+            http_port: port,
+            ..ScanOptions::default()
+        };
+        let late = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let most = late.clone();
+        let timer = tokio::spawn(async move {
+            loop {
+                let t = std::time::Instant::now();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let by = t.elapsed().saturating_sub(Duration::from_millis(10)).as_millis() as u64;
+                most.fetch_max(by, Ordering::SeqCst);
+            }
+        });
+        let target = format!("https://127.0.0.1:{port}/");
+        let at = Pinned::At("127.0.0.1".parse().unwrap());
+        let _ = tokio::time::timeout(Duration::from_secs(8), scan_pinned(&target, true, at, &opts)).await;
+        timer.abort();
+        let (handshakes, late) = (handshakes.load(Ordering::SeqCst), late.load(Ordering::SeqCst));
+        assert!(handshakes >= 2, "the scanner went through costly handshakes: {handshakes}");
+        assert!(late < 400, "the request thread was held {late} ms");
     }
 
     /// `[scan] denied_networks` adds to the denied defaults; before, it
