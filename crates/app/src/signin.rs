@@ -54,6 +54,9 @@ pub enum Step {
     RefusedCounted,
     /// Refused unchecked: too many failures from this address.
     Throttled,
+    /// Refused unchecked: this account (its id and login) signed in too
+    /// often in the window.
+    SignedInTooOften(i64, String),
     /// Not checked: too many sign-ins wait for their check
     /// ([`crate::passwords::WAITING_PER_CORE`]); the person tries again.
     Busy,
@@ -104,6 +107,14 @@ impl Attempt<'_> {
             Gate::Throttled => {
                 self.hasher.pad(started, hashes).await;
                 return Ok(Step::Throttled);
+            }
+            Gate::SignedInTooOften => {
+                self.hasher.pad(started, hashes).await;
+                // Only a known account has signed in at all.
+                return Ok(match &account {
+                    Some(a) => Step::SignedInTooOften(a.id, a.login.to_string()),
+                    None => Step::Throttled,
+                });
             }
             Gate::Locked { .. } => {
                 let step = self.fail_password(account.as_ref(), &recorded, Failure::Locked, None).await?;

@@ -181,6 +181,9 @@ pub enum Gate {
     Locked { attempt: i64 },
     /// Too many failures from this address: refused unchecked, not recorded.
     Throttled,
+    /// The account signed in `account_max_signins` times in the window:
+    /// refused unchecked, not recorded.
+    SignedInTooOften,
     /// The account's row was held longer than [`SIGNIN_LOCK_WAIT`] (a long
     /// write of the person's own holds it to its commit): nothing recorded;
     /// try again shortly. PostgreSQL only.
@@ -284,21 +287,22 @@ impl AccessReviewRow {
 // ----- reads -----------------------------------------------------------------
 
 /// Is a sign-in of a login ($4) from an address ($1, an IPv6 one by its
-/// /64) in a block ($2, an IPv6 one's /48) held back? The address is once
-/// $5 attempts from it failed since $3, the block once $6 from it did; each
-/// except for a login that has signed in from it before (from the block:
-/// or from the address, for the sign-ins made before blocks were kept).
-/// The login is once it signed in $9 times since $3, from anywhere.
-const THROTTLED: &str = "SELECT ((SELECT COUNT(*) FROM signin_attempt WHERE client_addr = $1 AND at_us >= $3 AND success = $7) >= $5 \
+/// /64) in a block ($2, an IPv6 one's /48) held back, and why? The address
+/// is once $5 attempts from it failed since $3, the block once $6 from it
+/// did; each except for a login that has signed in from it before (from
+/// the block: or from the address, for the sign-ins made before blocks
+/// were kept): 1. The login is once it signed in $9 times since $3, from
+/// anywhere: 2. Neither: 0.
+const THROTTLED: &str = "SELECT CASE WHEN ((SELECT COUNT(*) FROM signin_attempt WHERE client_addr = $1 AND at_us >= $3 AND success = $7) >= $5 \
        AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE client_addr = $1 AND login = $4 AND success = $8)) \
     OR ((SELECT COUNT(*) FROM signin_attempt WHERE client_block = $2 AND at_us >= $3 AND success = $7) >= $6 \
-       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE (client_block = $2 OR client_addr = $1) AND login = $4 AND success = $8)) \
-    OR (SELECT COUNT(*) FROM signin_attempt WHERE login = $4 AND at_us >= $3 AND success = $8) >= $9";
+       AND NOT EXISTS (SELECT 1 FROM signin_attempt WHERE (client_block = $2 OR client_addr = $1) AND login = $4 AND success = $8)) THEN 1 \
+    WHEN (SELECT COUNT(*) FROM signin_attempt WHERE login = $4 AND at_us >= $3 AND success = $8) >= $9 THEN 2 ELSE 0 END";
 
-/// [`THROTTLED`] on the connection `$c`.
+/// [`THROTTLED`] on the connection `$c`: the [`Gate`] it holds back with, if any.
 macro_rules! throttled {
     ($c:expr, $addr:expr, $block:expr, $since:expr, $login:expr, $policy:expr) => {
-        sqlx::query_scalar::<_, bool>(THROTTLED)
+        match sqlx::query_scalar::<_, i32>(THROTTLED)
             .bind($addr)
             .bind($block)
             .bind($since)
@@ -310,6 +314,11 @@ macro_rules! throttled {
             .bind(i64::from($policy.account_max_signins))
             .fetch_one($c)
             .await?
+        {
+            0 => None,
+            1 => Some(Gate::Throttled),
+            _ => Some(Gate::SignedInTooOften),
+        }
     };
 }
 
@@ -502,8 +511,8 @@ impl Store {
         // address took the one writer (SQLite's) or a write connection each,
         // holding up everyone's writes. Judged again below, in the write.
         let block = block_of(addr);
-        if with_read_conn!(self, c => throttled!(c, addr, &block, since, &login, policy))? {
-            return Ok(Gate::Throttled);
+        if let Some(held) = with_read_conn!(self, c => throttled!(c, addr, &block, since, &login, policy))? {
+            return Ok(held);
         }
         let mut tx = self.begin().await?;
         let gate = match self.gate_in(&mut tx, now, addr, &login, account_id, policy).await {
@@ -511,7 +520,7 @@ impl Store {
             gate => gate?,
         };
         match gate {
-            Gate::Throttled => tx.rollback().await?,
+            Gate::Throttled | Gate::SignedInTooOften => tx.rollback().await?,
             _ => match tx.commit().await {
                 Err(e) if lock_waited_out(&e) => return Ok(Gate::Busy),
                 done => done?,
@@ -542,8 +551,8 @@ impl Store {
             let wait = format!("SET LOCAL lock_timeout = '{SIGNIN_LOCK_WAIT}'");
             with_conn!(tx, c => sqlx::query(&wait).execute(c).await?.rows_affected());
         }
-        if with_conn!(tx, c => throttled!(c, addr, &block, since, login, policy)) {
-            return Ok(Gate::Throttled);
+        if let Some(held) = with_conn!(tx, c => throttled!(c, addr, &block, since, login, policy)) {
+            return Ok(held);
         }
         let attempt: i64 = with_conn!(tx, c => {
             sqlx::query_scalar(&format!("{INSERT_ATTEMPT} RETURNING id"))

@@ -322,14 +322,7 @@ async fn record_refusal(
         // script, does not grow the audit log without bound.
         let event = NewEvent::new(Actor::anonymous(), origin, Action::CsrfRejected, Outcome::Denied)
             .changes(Changes::new().with("path", path.as_str()).with("why", why.as_str()).with("account_id", account));
-        let now = state.clock.now();
-        let (each, done) = state.refusals.note_signed_in(now, account, event);
-        crate::refusals::Refusals::write(&state.store, now, done).await;
-        if let Some(event) = each {
-            if let Err(e) = state.store.audit_record(now, event).await {
-                tracing::error!("cannot audit a refused request: {e}");
-            }
-        }
+        state.refused_person(account, event).await;
     } else {
         state.refused(origin.client_addr.as_deref().unwrap_or_default(), "csrf", &path).await;
     }

@@ -217,6 +217,19 @@ impl AppState {
         let done = self.refusals.note(now, addr, why, path);
         refusals::Refusals::write(&self.store, now, done).await;
     }
+
+    /// Records a refused request of a known person (`account`): the event
+    /// itself up to a limit a minute, then counted ([`refusals`]).
+    pub async fn refused_person(&self, account: i64, event: mamori_core::audit::NewEvent) {
+        let now = self.clock.now();
+        let (each, done) = self.refusals.note_signed_in(now, account, event);
+        refusals::Refusals::write(&self.store, now, done).await;
+        if let Some(event) = each {
+            if let Err(e) = self.store.audit_record(now, event).await {
+                tracing::error!("cannot audit a refused request: {e}");
+            }
+        }
+    }
 }
 
 /// The application: every route, behind the middleware stack.

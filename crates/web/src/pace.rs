@@ -112,13 +112,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     let path = req.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
     let event = NewEvent::new(user.actor(), origin_of(req.extensions()), Action::RequestsLimited, Outcome::Denied)
         .changes(Changes::new().with("path", path).with("window", window));
-    let (each, done) = state.refusals.note_signed_in(now, user.account().id, event);
-    crate::refusals::Refusals::write(&state.store, now, done).await;
-    if let Some(event) = each {
-        if let Err(e) = state.store.audit_record(now, event).await {
-            tracing::error!("cannot audit a limited request: {e}");
-        }
-    }
+    state.refused_person(user.account().id, event).await;
     let mut res = StatusCode::TOO_MANY_REQUESTS.into_response();
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);

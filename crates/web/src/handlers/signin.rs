@@ -13,6 +13,7 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use mamori_app::signin::{self, Attempt, Step};
+use mamori_core::audit::{Action, Actor, Changes, NewEvent, Outcome};
 use mamori_core::clock::{from_unix_micros, to_unix_micros};
 use mamori_core::identity::Login;
 use mamori_store::accounts::Account;
@@ -80,6 +81,15 @@ pub async fn login(page: Page, meta: Meta, Form(form): Form<LoginForm>) -> Resul
         }
         Step::Throttled => {
             page.refused(&meta.addr(), "signin_throttled", "/login").await;
+            refuse(&page, typed).await
+        }
+        // Someone holding the password, signing in again and again: the
+        // account is named, as a signed-in person's refusals are.
+        Step::SignedInTooOften(id, login) => {
+            let actor = Actor { account_id: Some(id), login };
+            let changes = Changes::new().with("path", "/login").with("limit", "account_max_signins");
+            let event = NewEvent::new(actor, meta.0.clone(), Action::RequestsLimited, Outcome::Denied);
+            page.refused_person(id, event.changes(changes)).await;
             refuse(&page, typed).await
         }
         Step::RefusedCounted => {

@@ -659,7 +659,7 @@ async fn thirty_parallel_sign_ins_from_thirty_64s_of_one_ipv6_48_are_throttled_a
 /// checked, with the page every refusal shows; another account signs in,
 /// and so does this one once the window has moved on.
 #[tokio::test]
-async fn an_account_signing_in_again_and_again_is_refused_unchecked_past_its_limit_and_no_other_is() {
+async fn an_account_signing_in_again_and_again_is_refused_unchecked_past_its_limit_under_its_name_and_no_other_is() {
     let lockout = LockoutPolicy { account_max_signins: 3, ..LockoutPolicy::default() };
     for app in App::each(Options { lockout: Some(lockout), ..Options::default() }).await {
         let dept = app.org("総務課", OrgKind::Department).await;
@@ -673,6 +673,12 @@ async fn an_account_signing_in_again_and_again_is_refused_unchecked_past_its_lim
         let r = sign_in("tanto01").await;
         assert!(r.body.contains(FAILED), "{}: the fourth refused: {}", app.backend, r.body);
         assert_eq!(app.state.hasher.checks(), checks, "{}: before its password was checked", app.backend);
+        // Recorded under the account's name, not as the address's throttle.
+        let events = app.store.audit_recent(100_000).await.unwrap();
+        let limited: Vec<_> = events.iter().filter(|e| e.record.action == "requests.limited").collect();
+        assert_eq!(limited.len(), 1, "{}", app.backend);
+        assert_eq!(limited[0].record.actor_login, "tanto01", "{}", app.backend);
+        assert!(limited[0].record.changes.contains("account_max_signins"), "{}", app.backend);
         assert_eq!(sign_in("tanto02").await.location(), "/dashboard", "{}: another account", app.backend);
         app.clock.advance(Duration::minutes(16));
         assert_eq!(sign_in("tanto01").await.location(), "/dashboard", "{}: the window moved on", app.backend);
