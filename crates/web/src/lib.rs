@@ -138,7 +138,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
-            writes_per_minute: 60,
+            writes_per_minute: 120,
             writes_per_day: 2_000,
         }
     }
