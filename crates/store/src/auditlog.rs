@@ -518,15 +518,63 @@ impl Store {
                 )
                 .await?;
         }
-        for (addr, failures, accounts) in store.top_failures(hour_ago, true, 50).await? {
-            if watch.is_spraying(accounts as u32) {
-                let detail = format!("{failures} failures over {accounts} user IDs in the last hour");
-                store.raise_alert(now, "signin.spraying", Severity::Warning, &addr, &detail).await?;
+        // By block, as the throttle counts (an IPv6 address by its /48): a
+        // client trying nine IDs from each address it takes in its /48 was
+        // never seen spraying.
+        let mut open = store.open_alert_subjects(SIGNIN_SPRAYING).await?;
+        for (block, failures, accounts) in store.failures_by_block(hour_ago, 50).await? {
+            if !watch.is_spraying(accounts as u32) {
+                continue;
             }
+            let source = match block.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V6(_)) => format!("{block}/48"),
+                _ => block,
+            };
+            let detail = format!("{failures} failures over {accounts} user IDs in the last hour from {source}");
+            // Past SPRAYING_OPEN sources open at once, the others are counted
+            // in one alert: a client with many addresses opened one a source
+            // every hour, each a mail to the office.
+            let subject = if open.contains(&source) || open.len() < SPRAYING_OPEN {
+                open.insert(source.clone());
+                source
+            } else {
+                SPRAYING_OTHERS.to_owned()
+            };
+            store.raise_alert(now, SIGNIN_SPRAYING, Severity::Warning, &subject, &detail).await?;
         }
         Ok(())
     }
+
+    /// Failed sign-ins since `since` by block (an IPv6 address's /48, an
+    /// IPv4 address; an attempt made before blocks were kept, by its
+    /// address), the most first: (block, failures, distinct logins).
+    pub async fn failures_by_block(
+        &self,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let sql = "SELECT COALESCE(client_block, client_addr) AS k, COUNT(*) AS n, COUNT(DISTINCT login) AS d \
+                   FROM signin_attempt WHERE at_us >= $1 AND success = $2 GROUP BY k ORDER BY n DESC, k LIMIT $3";
+        with_read_conn!(self, c => sqlx::query_as(sql).bind(to_unix_micros(since)).bind(false).bind(limit).fetch_all(c).await?)
+    }
+
+    /// The subjects of the open alerts of `kind`.
+    async fn open_alert_subjects(&self, kind: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows: Vec<String> = with_read_conn!(self, c => {
+            sqlx::query_scalar("SELECT subject FROM alert WHERE kind = $1 AND acknowledged_at_us IS NULL LIMIT 10000")
+                .bind(kind).fetch_all(c).await?
+        })?;
+        Ok(rows.into_iter().collect())
+    }
 }
+
+const SIGNIN_SPRAYING: &str = "signin.spraying";
+
+/// Sources of password spraying with an alert of their own open at once.
+pub const SPRAYING_OPEN: usize = 20;
+
+/// The subject of the one alert the further sources are counted in.
+pub const SPRAYING_OTHERS: &str = "その他の接続元 (other sources)";
 
 /// An alert to raise, or to count again while one of its kind and subject
 /// is open.

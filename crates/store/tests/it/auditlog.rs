@@ -99,6 +99,50 @@ async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
     }
 }
 
+/// A client trying three IDs from each of thirty /64s of its /48 was never
+/// seen spraying (the watch counted each address alone), and a client with
+/// many addresses opened an alert a source every hour, each a mail to the
+/// office. The watch counts by block, as the throttle does, and past twenty
+/// sources open at once counts the others in one alert.
+#[tokio::test]
+async fn spraying_from_thirty_64s_of_one_48_is_seen_and_past_twenty_open_sources_the_rest_are_counted_in_one() {
+    use mamori_store::auditlog::{SPRAYING_OPEN, SPRAYING_OTHERS};
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let watch = SignInWatch::default();
+        let at = now - Duration::minutes(5);
+        for i in 0..30 {
+            for j in 0..3 {
+                let addr = format!("2001:db8:7:{i:x}::1");
+                db.store.record_attempt(at, &addr, &format!("user{}", i * 3 + j), false).await.unwrap();
+            }
+        }
+        for i in 0..25 {
+            for j in 0..10 {
+                db.store.record_attempt(at, &format!("203.0.113.{}", 100 + i), &format!("id{j}"), false).await.unwrap();
+            }
+        }
+        let spraying = async || {
+            let open = db.store.alerts(true).await.unwrap();
+            let mut seen: Vec<(String, i64)> =
+                open.into_iter().filter(|a| a.kind == "signin.spraying").map(|a| (a.subject, a.count)).collect();
+            seen.sort();
+            seen
+        };
+        db.store.watch_signins(now, &watch).await.unwrap();
+        let first = spraying().await;
+        assert_eq!(first.len(), SPRAYING_OPEN + 1, "{}: {first:?}", db.name);
+        assert!(first.contains(&("2001:db8:7::/48".to_owned(), 1)), "{}: {first:?}", db.name);
+        assert!(first.contains(&(SPRAYING_OTHERS.to_owned(), 6)), "{}: the six past twenty: {first:?}", db.name);
+        db.store.watch_signins(now, &watch).await.unwrap();
+        let second = spraying().await;
+        assert_eq!(second.len(), SPRAYING_OPEN + 1, "{}: no new alert: {second:?}", db.name);
+        assert!(second.contains(&(SPRAYING_OTHERS.to_owned(), 12)), "{}: {second:?}", db.name);
+        assert!(second.contains(&("2001:db8:7::/48".to_owned(), 2)), "{}: {second:?}", db.name);
+        db.cleanup().await;
+    }
+}
+
 #[tokio::test]
 async fn items_28_67_spikes_and_spraying_raise_alerts_and_normal_days_do_not() {
     for db in each_backend().await {
