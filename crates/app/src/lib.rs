@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod checklist;
 pub mod credentials;
 pub mod evidence;
+pub mod gates;
 pub mod inventory;
 pub mod library;
 mod notices;

@@ -49,6 +49,9 @@ pub struct Hasher {
     /// Failed sign-ins of the current minute (minutes since the epoch,
     /// count): past [`FAILURES_EACH`], they are counted, not logged one by one.
     failures: Mutex<(i64, u64)>,
+    /// Sign-ins of one block reach the database's gate one at a time
+    /// ([`crate::gates`]).
+    pub blocks: crate::gates::BlockGates,
 }
 
 /// Failed passwords logged one by one in a minute (on each instance). Past
@@ -84,6 +87,7 @@ impl Hasher {
             memory: Arc::default(),
             accounts: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             failures: Mutex::new((0, 0)),
+            blocks: crate::gates::BlockGates::default(),
         }
     }
 

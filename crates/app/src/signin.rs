@@ -12,8 +12,8 @@ use mamori_core::audit::Outcome;
 use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin};
 use mamori_core::identity::{Login, Role};
 use mamori_core::monitoring::{Severity, ACCOUNT_LOCKED};
-use mamori_core::policy::source_of;
 use mamori_core::policy::LockoutPolicy;
+use mamori_core::policy::{block_of, source_of};
 use mamori_core::totp;
 use mamori_store::accounts::{Account, Gate, NewAccount, Reserved};
 use mamori_store::identity::Ctx;
@@ -101,9 +101,14 @@ impl Attempt<'_> {
             None => login_digest(self.hasher.login_key(self.store).await?, typed),
         };
         let source = self.source();
+        // Waiting for the block's turn here, not in the database ([`crate::gates`]).
+        let block = self.addr().parse().map_or_else(|_| self.addr(), |ip| block_of(ip).to_string());
+        let turn = self.hasher.blocks.enter(&block).await;
         let gate =
             self.store.open_signin_attempt(self.now, &source, &recorded, account.as_ref().map(|a| a.id), &self.lockout);
-        let (attempt, reserved) = match gate.await? {
+        let gate = gate.await?;
+        drop(turn);
+        let (attempt, reserved) = match gate {
             Gate::Throttled => {
                 self.hasher.pad(started, hashes).await;
                 return Ok(Step::Throttled);

@@ -1044,3 +1044,38 @@ async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_h
         app.close().await;
     }
 }
+
+/// Sign-ins from one address are counted under its block's lock in the
+/// database, and waiting for it there held a connection of the pool each:
+/// forty at once took all sixteen, and another person's page waited behind
+/// them. Here the block's lock is held (as another instance holding it
+/// would) while forty sign-ins from the address come in: they wait on this
+/// instance, one of them in the database, and another person's page is
+/// served meanwhile; once the lock is given back, all forty are answered.
+/// (PostgreSQL's: on SQLite the one writer is the lock.)
+#[tokio::test]
+async fn forty_sign_ins_waiting_for_their_block_s_lock_hold_one_database_connection_and_others_are_served() {
+    for app in App::each(Options::default()).await {
+        let Some(url) = app.pg_url().map(str::to_owned) else { continue };
+        let (officer, _) = app.signed_in("kanri01", Role::SecurityOfficer, None).await;
+        let held = mamori_testkit::OpenTx::begin(&url, "SELECT pg_advisory_xact_lock(hashtext('127.0.0.1'))").await;
+        let c = app.client_on("/login").await;
+        let attempt = async |k: usize| {
+            let form = [("login", "tanto01"), ("password", "Wrong-Guess-1"), ("csrf_token", &c.token())];
+            let r = c.http.post(format!("{}/login", app.base)).header("origin", &app.base).form(&form);
+            let body = r.send().await.unwrap().text().await.unwrap();
+            assert!(body.contains(FAILED), "{}: {k}", app.backend);
+        };
+        let others = async {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let page = tokio::time::timeout(std::time::Duration::from_secs(10), officer.get("/dashboard")).await;
+            held.commit().await;
+            page
+        };
+        let (_, page) = tokio::join!(futures_util::future::join_all((0..40).map(attempt)), others);
+        let page = page.expect("the page was served while the forty waited");
+        assert_eq!(page.status, StatusCode::OK, "{}", app.backend);
+        assert_eq!(app.state.hasher.blocks.blocks(), 0, "{}: the blocks are forgotten", app.backend);
+        app.close().await;
+    }
+}
