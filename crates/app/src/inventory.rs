@@ -294,9 +294,18 @@ pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<R
     }
 }
 
-/// Raises one alert for each match not alerted yet (after every change
+/// New matches of one system (of one severity) alerted one by one in a
+/// check; past them, in one alert for the system.
+pub const MATCH_ALERTS_EACH: usize = 10;
+
+/// Raises an alert for each match not alerted yet (after every change
 /// that matches, and in the daily check, should a process have stopped in
-/// between); critical from CVSS 9.0. Returns the alerts raised.
+/// between); critical from CVSS 9.0. A system with more than
+/// [`MATCH_ALERTS_EACH`] new ones of a severity has them in one alert,
+/// naming the most severe: an inventory matching thousands of advisories
+/// (a vendor's sheet, a first import of NVD) raised thousands of alerts,
+/// each a message to the office, each a transaction of its own. Returns
+/// the matches alerted.
 pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, VULN_MATCHED};
     let pending = store.unalerted_matches().await?;
@@ -304,17 +313,51 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
         return Ok(0);
     }
     let names = crate::live_system_names(store).await?;
-    let mut raised = 0;
-    for m in pending {
-        let Some(system) = names.get(&m.system_id).map(String::as_str) else { continue };
-        let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
-        let severity = if m.cvss.is_some_and(|s| s >= 9.0) { Severity::Critical } else { Severity::Warning };
-        let score = m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
-        let detail = format!("CVSS {score}: {} {}", m.title, m.link);
-        let alert = Raise { now, kind: VULN_MATCHED, severity, subject: &subject, detail: &detail };
-        if store.mark_match_alerted(m.id, &alert).await? {
-            raised += 1;
+    let severity = |m: &mamori_store::vulns::VulnMatch| {
+        if m.cvss.is_some_and(|s| s >= 9.0) {
+            Severity::Critical
+        } else {
+            Severity::Warning
         }
+    };
+    let score = |m: &mamori_store::vulns::VulnMatch| m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+    let mut groups: std::collections::BTreeMap<(i64, bool), Vec<&mamori_store::vulns::VulnMatch>> = Default::default();
+    for m in &pending {
+        // Of each system, the critical ones first.
+        groups.entry((m.system_id, severity(m) != Severity::Critical)).or_default().push(m);
+    }
+    let mut raised = 0;
+    for ((system_id, lesser), mut found) in groups {
+        let critical = !lesser;
+        let Some(system) = names.get(&system_id).map(String::as_str) else { continue };
+        if found.len() <= MATCH_ALERTS_EACH {
+            for m in found {
+                let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
+                let detail = format!("CVSS {}: {} {}", score(m), m.title, m.link);
+                let alert =
+                    Raise { now, kind: VULN_MATCHED, severity: severity(m), subject: &subject, detail: &detail };
+                if store.mark_match_alerted(m.id, &alert).await? {
+                    raised += 1;
+                }
+            }
+            continue;
+        }
+        found.sort_by(|a, b| b.cvss.unwrap_or(0.0).total_cmp(&a.cvss.unwrap_or(0.0)).then(a.id.cmp(&b.id)));
+        let subject = if critical {
+            format!("{system}: 新しい重大な一致 (new critical matches)")
+        } else {
+            format!("{system}: 新しい一致 (new matches)")
+        };
+        let named: Vec<String> = found
+            .iter()
+            .take(MATCH_ALERTS_EACH)
+            .map(|m| format!("{} (CVSS {}) {} {}", m.ident, score(m), m.product, m.version))
+            .collect();
+        let detail = format!("{} 件 ({} new), the most severe first: {}", found.len(), found.len(), named.join("; "));
+        let severity = if critical { Severity::Critical } else { Severity::Warning };
+        let alert = Raise { now, kind: VULN_MATCHED, severity, subject: &subject, detail: &detail };
+        let ids: Vec<i64> = found.iter().map(|m| m.id).collect();
+        raised += store.mark_matches_alerted(&ids, &alert).await? as usize;
     }
     Ok(raised)
 }

@@ -251,8 +251,39 @@ impl Store {
         rows.into_iter().map(Row::into_match).collect()
     }
 
-    /// Marks a match alerted; `false` when another instance was first.
-    /// Marks a match alerted and raises its `alert` in one transaction.
+    /// Marks matches `ids` alerted and raises the one `alert` for them, in
+    /// one transaction: how many were marked (none, and no alert, when
+    /// another instance was first).
+    pub async fn mark_matches_alerted(
+        &self,
+        ids: &[i64],
+        alert: &crate::auditlog::Raise<'_>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut marked = 0;
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "UPDATE vuln_match SET alerted_at_us = $1 WHERE alerted_at_us IS NULL AND id IN ({})",
+                marks.join(", ")
+            );
+            marked += with_conn!(tx, c => {
+                let mut q = sqlx::query(&sql).bind(to_unix_micros(alert.now));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.execute(c).await?.rows_affected()
+            });
+        }
+        if marked > 0 {
+            crate::auditlog::raise_in(&mut tx, alert).await?;
+        }
+        tx.commit().await?;
+        Ok(marked)
+    }
+
+    /// Marks a match alerted and raises its `alert` in one transaction;
+    /// `false` when another instance was first.
     pub async fn mark_match_alerted(&self, id: i64, alert: &crate::auditlog::Raise<'_>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = with_conn!(tx, c => {

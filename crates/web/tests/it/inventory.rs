@@ -960,6 +960,50 @@ fn match_ids(body: &str) -> Vec<i64> {
     body.split("id=\"match-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
 }
 
+/// An inventory matching thousands of advisories (a vendor's sheet, a
+/// first import of NVD) raised an alert for each new match, each a message
+/// to the office. 120 new matches of a system: one alert for its critical
+/// ones and one for the rest, each naming the most severe first; a single
+/// new one later: an alert of its own.
+#[tokio::test]
+async fn a_hundred_and_twenty_new_matches_of_a_system_raise_one_alert_a_severity_and_a_single_one_its_own() {
+    use mamori_core::monitoring::VULN_MATCHED;
+    for app in App::each(Options::default()).await {
+        let (sys, v, o) = vendors_system(&app).await;
+        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
+        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let matches = app.store.vuln_matches(Some(sys)).await.unwrap();
+        let critical = matches.iter().filter(|m| m.cvss.is_some_and(|s| s >= 9.0)).count();
+        assert!(critical > 10 && 120 - critical > 10, "{}: {critical}", app.backend);
+        let alerts = async || {
+            let all = app.store.alerts(false).await.unwrap();
+            let mut v: Vec<_> = all.into_iter().filter(|a| a.kind == VULN_MATCHED).collect();
+            v.sort_by_key(|a| a.id);
+            v
+        };
+        let first = alerts().await;
+        assert_eq!(first.len(), 2, "{}: {first:?}", app.backend);
+        let (worst, rest) = (&first[0], &first[1]);
+        assert_eq!(worst.subject, "文書管理システム: 新しい重大な一致 (new critical matches)", "{}", app.backend);
+        assert_eq!(worst.severity, "critical", "{}", app.backend);
+        assert!(worst.detail.starts_with(&format!("{critical} 件")), "{}: {}", app.backend, worst.detail);
+        assert!(worst.detail.contains("first: CVE-2024-10000 (CVSS 9.9) nginx 1.20.0;"), "{}", worst.detail);
+        assert_eq!(rest.subject, "文書管理システム: 新しい一致 (new matches)", "{}", app.backend);
+        assert_eq!(rest.severity, "warning", "{}", app.backend);
+        assert!(rest.detail.starts_with(&format!("{} 件", 120 - critical)), "{}: {}", app.backend, rest.detail);
+        assert_eq!(mamori_app::inventory::alert_matches(&app.store, app.now()).await.unwrap(), 0, "{}", app.backend);
+
+        let r = import_feed(&o, "nvd.json", nvd("2025-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let after = alerts().await;
+        assert_eq!(after.len(), 3, "{}: {after:?}", app.backend);
+        assert_eq!(after[2].subject, "文書管理システム: nginx 1.20.0: CVE-2023-44487", "{}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A system whose component matches 120 advisories (a kernel can match
 /// thousands) shows them 50 a page on its inventory and on the office's
 /// list, the pages' links keeping the list's filter; a decision made on the
