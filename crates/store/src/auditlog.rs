@@ -360,6 +360,20 @@ impl Store {
         .await
     }
 
+    /// How many alerts there are, open or not.
+    pub async fn alert_count(&self) -> Result<i64, StoreError> {
+        with_read_conn!(self, c => sqlx::query_scalar("SELECT COUNT(*) FROM alert").fetch_one(c).await?)
+    }
+
+    /// Alerts `range` (from 0) of all, open ones first, the newest first.
+    pub async fn alerts_page(&self, range: std::ops::Range<usize>) -> Result<Vec<Alert>, StoreError> {
+        let sql = "SELECT * FROM alert ORDER BY (acknowledged_at_us IS NULL) DESC, last_seen_us DESC, id DESC \
+                   LIMIT $1 OFFSET $2";
+        let (limit, offset) = (range.len() as i64, range.start as i64);
+        let rows = with_read_conn!(self, c => sqlx::query_as::<_, AlertRow>(sql).bind(limit).bind(offset).fetch_all(c).await?)?;
+        rows.into_iter().map(AlertRow::into_record).collect()
+    }
+
     pub async fn alerts(&self, open_only: bool) -> Result<Vec<Alert>, StoreError> {
         let sql = if open_only {
             "SELECT * FROM alert WHERE acknowledged_at_us IS NULL ORDER BY last_seen_us DESC"

@@ -50,13 +50,14 @@ pub struct DeliveryRow {
 
 /// The alerts, open ones first, newest first, 50 a page.
 pub async fn alerts(page: Page, user: CurrentUser, Query(q): Query<SortQuery>) -> Reply {
-    let list = page.store.alerts(false).await?;
+    // A page read from the database: every alert is on one page or
+    // another, however many are open.
+    let total = page.store.alert_count().await?;
+    let pager = Pager::new(&q.page, usize::try_from(total).unwrap_or(0), "").at("/alerts");
+    let list = page.store.alerts_page(pager.from.saturating_sub(1)..pager.to).await?;
     let p = page.ctx().await?;
-    let pager = Pager::new(&q.page, list.len(), "").at("/alerts");
-    let rows = pager
-        .slice(&list)
-        .iter()
-        .cloned()
+    let rows = list
+        .into_iter()
         .map(|a| AlertRow {
             id: a.id,
             kind: crate::labels::alert_kind_key(&a.kind).map_or(a.kind, |k| p.t.get(k)),

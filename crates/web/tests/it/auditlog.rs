@@ -315,6 +315,31 @@ async fn the_alerts_show_fifty_a_page_open_ones_first() {
     app.close().await;
 }
 
+/// The alerts page read the newest 500 alerts and paged them: past 500
+/// open ones, the oldest open ones were on no page at all. 560: the
+/// twelfth page shows the ten oldest.
+#[tokio::test]
+async fn every_alert_is_on_a_page_of_the_alerts_past_five_hundred_open_ones() {
+    for app in App::each(Options::default()).await {
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let t0 = app.now();
+        for i in 0..560 {
+            let subject = format!("192.0.{}.{}", i / 250, i % 250);
+            let at = t0 + time::Duration::seconds(i);
+            app.store
+                .raise_alert(at, "signin.spraying", mamori_core::monitoring::Severity::Warning, &subject, "詳細")
+                .await
+                .unwrap();
+        }
+        let last = officer.get("/alerts?page=12").await.body;
+        let shown = last.split("<tbody>").nth(1).unwrap().split("</tbody>").next().unwrap();
+        assert_eq!(shown.matches("<tr").count(), 10, "{}: {shown}", app.backend);
+        assert!(shown.contains(">192.0.0.0<") && shown.contains(">192.0.0.9<"), "{}: the oldest: {shown}", app.backend);
+        assert!(!last.contains("rel=\"next\""), "{}: the last page", app.backend);
+        app.close().await;
+    }
+}
+
 /// Every kind of alert mamori raises (the scanner's included) reads in
 /// Japanese on the alerts page, never as its stored code.
 #[tokio::test]
