@@ -616,7 +616,7 @@ async fn sixteen_19_mb_uploads_at_once_by_one_person_are_read_two_at_a_time_in_b
 #[tokio::test]
 async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_and_others_are_served() {
     const MB: usize = 1024 * 1024;
-    let app = App::spawn("sqlite", Options::default()).await;
+    let app = App::spawn("sqlite", unhurried()).await;
     let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
     let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
     pdf.resize(19 * MB, b' ');
@@ -648,6 +648,14 @@ async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_a
     app.close().await;
 }
 
+/// Downloads held open and unread for as long as a slow machine takes to
+/// open them all: the server closes a connection whose client reads
+/// nothing for the request's time (30 s), and under load that gave a turn
+/// back before the test looked.
+fn unhurried() -> Options {
+    Options { request_timeout: Some(std::time::Duration::from_secs(600)), ..Options::default() }
+}
+
 /// Eight stored files are held at once for everyone: four people hold two
 /// each, open and unread; a fifth person's download waits for a turn (not
 /// answered within a second), and is sent whole once one of the eight is
@@ -655,7 +663,7 @@ async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_a
 #[tokio::test]
 async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     use mamori_web::sending::{sending_peak, SENDING_AT_ONCE, SENDING_PER_PERSON};
-    let app = App::spawn("sqlite", Options::default()).await;
+    let app = App::spawn("sqlite", unhurried()).await;
     let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
     let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
     pdf.resize(19 * 1024 * 1024, b' ');

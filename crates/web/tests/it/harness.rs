@@ -159,6 +159,7 @@ impl App {
         let d = Limits::default();
         let limits = Limits {
             max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
+            request_timeout: opts.request_timeout.unwrap_or(d.request_timeout),
             ..d
         };
         let slots = server::Slots::new(&limits, Arc::from([]));
