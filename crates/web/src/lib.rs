@@ -18,6 +18,7 @@ mod forms;
 mod handlers;
 mod health;
 pub mod i18n;
+pub mod in_flight;
 pub mod labels;
 mod metrics;
 mod middleware;

@@ -42,7 +42,8 @@ pub fn stack(routes: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(crate::session::layer(&state))
             .layer(from_fn_with_state(state.clone(), crate::csrf::protect))
             .layer(from_fn_with_state(state.clone(), crate::auth::resolve))
-            .layer(from_fn_with_state(state.clone(), crate::pace::limit)),
+            .layer(from_fn_with_state(state.clone(), crate::pace::limit))
+            .layer(from_fn(crate::in_flight::limit)),
         // Permission comes last, per route: see routes.rs.
     )
 }

@@ -656,6 +656,52 @@ fn unhurried() -> Options {
     Options { request_timeout: Some(std::time::Duration::from_secs(600)), ..Options::default() }
 }
 
+/// A person's requests are worked on six at a time, each until its
+/// response is sent: one person, or a script holding their session, asked
+/// for a large page (a round's history, megabytes) thirty times at once and
+/// the server built and held thirty copies. Here six downloads of a 19 MB
+/// file are held open and unread by one person (two sending, four waiting
+/// for their turn to send): the person's seventh request, a page, waits;
+/// another person's page is served; once a download is let go, the seventh
+/// is answered.
+#[tokio::test]
+async fn a_person_s_requests_are_worked_on_six_at_a_time_until_sent_a_seventh_waits_and_others_are_served() {
+    use mamori_web::in_flight::PER_PERSON;
+    let app = App::spawn("sqlite", unhurried()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
+    pdf.resize(19 * 1024 * 1024, b' ');
+    let r = vendor.upload(sys, 4, "大きな報告書.pdf", pdf.clone()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
+    let url = format!("{}/evidence/{file}", app.base);
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let opened: Vec<_> = (0..PER_PERSON)
+        .map(|_| {
+            let (client, to) = (vendor.http.clone(), url.clone());
+            tokio::spawn(async move { client.get(&to).send().await.unwrap() })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (client, page) = (vendor.http.clone(), format!("{}/systems/{sys}", app.base));
+    let seventh = tokio::spawn(async move { client.get(&page).send().await.unwrap().status() });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!seventh.is_finished(), "the person's seventh waits");
+    assert_eq!(officer.get(&format!("/systems/{sys}")).await.status, StatusCode::OK, "another person is served");
+    // The two being sent have answered; let one go (its turns come back).
+    let mut answered = Vec::new();
+    for o in opened {
+        if o.is_finished() {
+            answered.push(o.await.unwrap());
+        }
+    }
+    assert_eq!(answered.len(), 2, "two sent at once, four waiting to be");
+    drop(answered.pop());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), seventh).await.unwrap().unwrap();
+    assert_eq!(status, StatusCode::OK, "answered once one of the six is let go");
+    app.close().await;
+}
+
 /// Eight stored files are held at once for everyone: four people hold two
 /// each, open and unread; a fifth person's download waits for a turn (not
 /// answered within a second), and is sent whole once one of the eight is

@@ -188,9 +188,11 @@ pub struct HistoryQuery {
     item: String,
 }
 
-/// Lines of a round's history shown at a time: a round's review, a few
-/// hundred, on one page; a history of thousands of saves, in pages.
-pub const HISTORY_PER_PAGE: usize = 500;
+/// Lines of a round's history shown at a time: a round's review (an answer
+/// and a decision an item) on one page; each line up to 10,000 characters
+/// of answer, a page is at most a few megabytes to build and to send (500
+/// made pages of 14 MB).
+pub const HISTORY_PER_PAGE: usize = 200;
 
 /// The history of one round: the current one, or `?round=N` of the past,
 /// oldest first, a page at a time; of one item (`?item=N`) or all.
