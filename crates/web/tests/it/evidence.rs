@@ -648,6 +648,19 @@ async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_a
     app.close().await;
 }
 
+/// A system of ベンダーA's with a 19 MB file stored for No.4, its vendor
+/// signed in: (system, vendor, the file, where it is downloaded).
+async fn a_stored_19_mb_file(app: &App) -> (i64, crate::harness::Client, Vec<u8>, String) {
+    let (sys, vendor) = supplied_system(app, "文書管理システム").await;
+    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
+    pdf.resize(19 * 1024 * 1024, b' ');
+    let r = vendor.upload(sys, 4, "大きな報告書.pdf", pdf.clone()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
+    let url = format!("{}/evidence/{file}", app.base);
+    (sys, vendor, pdf, url)
+}
+
 /// Downloads held open and unread for as long as a slow machine takes to
 /// open them all: the server closes a connection whose client reads
 /// nothing for the request's time (30 s), and under load that gave a turn
@@ -668,13 +681,7 @@ fn unhurried() -> Options {
 async fn a_person_s_requests_are_worked_on_six_at_a_time_until_sent_a_seventh_waits_and_others_are_served() {
     use mamori_web::in_flight::PER_PERSON;
     let app = App::spawn("sqlite", unhurried()).await;
-    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
-    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
-    pdf.resize(19 * 1024 * 1024, b' ');
-    let r = vendor.upload(sys, 4, "大きな報告書.pdf", pdf.clone()).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
-    let url = format!("{}/evidence/{file}", app.base);
+    let (sys, vendor, _, url) = a_stored_19_mb_file(&app).await;
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
     let opened: Vec<_> = (0..PER_PERSON)
         .map(|_| {
@@ -710,13 +717,7 @@ async fn a_person_s_requests_are_worked_on_six_at_a_time_until_sent_a_seventh_wa
 async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     use mamori_web::sending::{sending_peak, SENDING_AT_ONCE, SENDING_PER_PERSON};
     let app = App::spawn("sqlite", unhurried()).await;
-    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
-    let mut pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\n".to_vec();
-    pdf.resize(19 * 1024 * 1024, b' ');
-    let r = vendor.upload(sys, 4, "大きな報告書.pdf", pdf.clone()).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
-    let url = format!("{}/evidence/{file}", app.base);
+    let (_, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
     let mut people = vec![vendor];
     for k in 2..=5 {

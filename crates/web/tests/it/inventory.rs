@@ -960,6 +960,17 @@ fn match_ids(body: &str) -> Vec<i64> {
     body.split("id=\"match-").skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
 }
 
+/// A vendor's system running nginx 1.20.0, and 120 advisories of nginx
+/// imported by the office: (system, vendor, officer).
+async fn nginx_under_120_advisories(app: &App) -> (i64, Client, Client) {
+    let (sys, v, o) = vendors_system(app).await;
+    let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
+    assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+    let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+    (sys, v, o)
+}
+
 /// An inventory matching thousands of advisories (a vendor's sheet, a
 /// first import of NVD) raised an alert for each new match, each a message
 /// to the office. 120 new matches of a system: one alert for its critical
@@ -969,11 +980,7 @@ fn match_ids(body: &str) -> Vec<i64> {
 async fn a_hundred_and_twenty_new_matches_of_a_system_raise_one_alert_a_severity_and_a_single_one_its_own() {
     use mamori_core::monitoring::VULN_MATCHED;
     for app in App::each(Options::default()).await {
-        let (sys, v, o) = vendors_system(&app).await;
-        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
-        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let (sys, _, o) = nginx_under_120_advisories(&app).await;
         let matches = app.store.vuln_matches(Some(sys)).await.unwrap();
         let critical = matches.iter().filter(|m| m.cvss.is_some_and(|s| s >= 9.0)).count();
         assert!(critical > 10 && 120 - critical > 10, "{}: {critical}", app.backend);
@@ -1012,11 +1019,7 @@ async fn a_hundred_and_twenty_new_matches_of_a_system_raise_one_alert_a_severity
 #[tokio::test]
 async fn many_matches_and_support_ends_are_shown_fifty_a_page_and_a_decision_returns_to_its_page() {
     for app in App::each(Options::default()).await {
-        let (sys, v, o) = vendors_system(&app).await;
-        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
-        assert_eq!(add(&v, sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
-        let r = import_feed(&o, "nvdcve.json", nvd_many(120).as_bytes()).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let (sys, v, o) = nginx_under_120_advisories(&app).await;
         let all: Vec<i64> = app.store.vuln_matches(Some(sys)).await.unwrap().into_iter().map(|m| m.id).collect();
         assert_eq!(all.len(), 120, "{}", app.backend);
 
