@@ -1,7 +1,9 @@
-//! Turns shared by everyone, of which one person holds only a few: what a
-//! person holds while a client sends or reads slowly (an upload form, a
-//! stored file being sent) must not let one person take every turn. A
-//! person's further request waits for one of their own to end.
+//! Turns shared by everyone, of which one person holds only a few, and one
+//! organisation's people together only some: what a person holds while a
+//! client sends or reads slowly (an upload form, a stored file being sent)
+//! must not let one person, or one company's people, take every turn. A
+//! further request waits for one of the person's (or the company's) own to
+//! end.
 
 use crate::error::AppError;
 use mamori_app::turns::{Turn, Turns};
@@ -9,32 +11,49 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// `at_once` turns for all, `per_person` of them for one person at once.
+/// `at_once` turns for all, `per_person` of them for one person at once,
+/// and `per_organisation` for one organisation's people together.
 pub struct PersonTurns {
     turns: Turns,
     per_person: usize,
-    /// The people holding or waiting for turns, each with their own few.
-    people: Mutex<BTreeMap<i64, Arc<Semaphore>>>,
+    per_organisation: usize,
+    /// The people and organisations holding or waiting for turns, each with
+    /// their own few.
+    holders: Mutex<BTreeMap<Holder, Arc<Semaphore>>>,
 }
 
-/// A turn held for a person: given back, with the person's place, when
-/// dropped (a panic's unwinding, a client gone, included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Holder {
+    Person(i64),
+    Organisation(i64),
+}
+
+/// A turn held for a person: given back, with the person's (and their
+/// organisation's) place, when dropped (a panic's unwinding, a client gone,
+/// included).
 pub struct PersonTurn {
     _turn: Turn,
     _place: Place,
+    _organisation: Option<Place>,
 }
 
-/// One of a person's places: its permit, and whom to forget once none is
+/// One of a holder's places: its permit, and whom to forget once none is
 /// held or awaited.
 struct Place {
     of: &'static PersonTurns,
-    person: i64,
+    holder: Holder,
     permit: Option<OwnedSemaphorePermit>,
 }
 
 impl PersonTurns {
     pub const fn new(at_once: usize, per_person: usize) -> PersonTurns {
-        PersonTurns { turns: Turns::new(at_once), per_person, people: Mutex::new(BTreeMap::new()) }
+        PersonTurns::shared_by(at_once, per_person, at_once)
+    }
+
+    /// Besides [`PersonTurns::new`]'s limits, `per_organisation` turns for
+    /// the people of one organisation together.
+    pub const fn shared_by(at_once: usize, per_person: usize, per_organisation: usize) -> PersonTurns {
+        PersonTurns { turns: Turns::new(at_once), per_person, per_organisation, holders: Mutex::new(BTreeMap::new()) }
     }
 
     /// Turns held now.
@@ -51,25 +70,41 @@ impl PersonTurns {
     /// they hold `per_person`), then one of everyone's (within the
     /// request's time, as every wait).
     pub async fn take(&'static self, person: i64) -> Result<PersonTurn, AppError> {
-        let own = {
-            let mut people = self.people.lock().expect("not poisoned");
-            people.entry(person).or_insert_with(|| Arc::new(Semaphore::new(self.per_person))).clone()
+        self.take_for(person, None).await
+    }
+
+    /// [`PersonTurns::take`] for a person of `organisation` (none: the
+    /// office's people, who are not counted together): after the person's
+    /// own place, one of the organisation's.
+    pub async fn take_for(&'static self, person: i64, organisation: Option<i64>) -> Result<PersonTurn, AppError> {
+        let place = self.place(Holder::Person(person), self.per_person).await?;
+        let organisation = match organisation {
+            Some(o) => Some(self.place(Holder::Organisation(o), self.per_organisation).await?),
+            None => None,
         };
-        let mut place = Place { of: self, person, permit: None };
-        place.permit = Some(own.acquire_owned().await.map_err(|_| AppError::Internal("closed".into()))?);
         let turn = self.turns.take().await?;
-        Ok(PersonTurn { _turn: turn, _place: place })
+        Ok(PersonTurn { _turn: turn, _place: place, _organisation: organisation })
+    }
+
+    async fn place(&'static self, holder: Holder, size: usize) -> Result<Place, AppError> {
+        let own = {
+            let mut holders = self.holders.lock().expect("not poisoned");
+            holders.entry(holder).or_insert_with(|| Arc::new(Semaphore::new(size))).clone()
+        };
+        let mut place = Place { of: self, holder, permit: None };
+        place.permit = Some(own.acquire_owned().await.map_err(|_| AppError::Internal("closed".into()))?);
+        Ok(place)
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut people = self.of.people.lock().expect("not poisoned");
+        let mut holders = self.of.holders.lock().expect("not poisoned");
         drop(self.permit.take());
         // Forgotten when no one else holds or awaits a place of theirs
         // (each such holds the semaphore too).
-        if people.get(&self.person).is_some_and(|own| Arc::strong_count(own) == 1) {
-            people.remove(&self.person);
+        if holders.get(&self.holder).is_some_and(|own| Arc::strong_count(own) == 1) {
+            holders.remove(&self.holder);
         }
     }
 }

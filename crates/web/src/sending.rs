@@ -1,7 +1,8 @@
 //! Stored files sent (evidence, library documents): each is read whole,
 //! decrypted and held until its last byte is written, to a client that may
 //! read slowly. So many are held at a time, one person holds at most two of
-//! them (a third waits for one of those), and a file not sent within
+//! them (a third waits for one of those), one company's people four, and a
+//! file not sent within
 //! [`SEND_WITHIN`] is given up: a vendor
 //! opening hundreds of downloads of a 20 MB file over the connections one
 //! address may hold, or reading a few bytes a minute, would otherwise hold
@@ -20,7 +21,11 @@ pub const SENDING_AT_ONCE: usize = 8;
 /// Of them, held for one person at once; a further one waits for one of
 /// the person's own to end.
 pub const SENDING_PER_PERSON: usize = 2;
-static SENDING: PersonTurns = PersonTurns::new(SENDING_AT_ONCE, SENDING_PER_PERSON);
+/// Of them, held for one organisation's people together (a vendor's four
+/// people reading slowly held every turn for five minutes); the office's
+/// people are not counted together.
+pub const SENDING_PER_ORGANISATION: usize = 4;
+static SENDING: PersonTurns = PersonTurns::shared_by(SENDING_AT_ONCE, SENDING_PER_PERSON, SENDING_PER_ORGANISATION);
 
 /// The longest a file is sent for: 20 MB at 70 KB/s. A client slower
 /// than that loses the connection, and the turn is free again.
@@ -45,10 +50,11 @@ pub struct Sending {
 }
 
 impl Sending {
-    /// A turn for `person`, waiting while the person holds
-    /// [`SENDING_PER_PERSON`], then for one of everyone's.
-    pub async fn take(person: i64) -> Result<Sending, AppError> {
-        Ok(Sending { _turn: SENDING.take(person).await? })
+    /// A turn for `person` of `organisation`, waiting while the person
+    /// holds [`SENDING_PER_PERSON`] or their organisation
+    /// [`SENDING_PER_ORGANISATION`], then for one of everyone's.
+    pub async fn take(person: i64, organisation: Option<i64>) -> Result<Sending, AppError> {
+        Ok(Sending { _turn: SENDING.take_for(person, organisation).await? })
     }
 
     /// `bytes` as a download ([`crate::download::file`]) sent a piece at a
@@ -90,15 +96,15 @@ mod tests {
     #[tokio::test]
     async fn a_file_not_sent_within_its_time_is_given_up_and_its_turns_are_free_again() {
         const PERSON: i64 = -7;
-        let bodies = [Sending::take(PERSON).await.unwrap(), Sending::take(PERSON).await.unwrap()]
+        let bodies = [Sending::take(PERSON, None).await.unwrap(), Sending::take(PERSON, None).await.unwrap()]
             .map(|s| s.body(vec![b'x'; 3 * PIECE], Duration::ZERO));
-        let third = tokio::time::timeout(Duration::from_millis(200), Sending::take(PERSON)).await;
+        let third = tokio::time::timeout(Duration::from_millis(200), Sending::take(PERSON, None)).await;
         assert!(third.is_err(), "two held: a third waits");
         for body in bodies {
             assert!(axum::body::to_bytes(body, usize::MAX).await.is_err(), "given up");
         }
-        let sent = Sending::take(PERSON).await.unwrap().body(vec![b'x'; 3 * PIECE], SEND_WITHIN);
+        let sent = Sending::take(PERSON, None).await.unwrap().body(vec![b'x'; 3 * PIECE], SEND_WITHIN);
         assert_eq!(axum::body::to_bytes(sent, usize::MAX).await.unwrap().len(), 3 * PIECE, "in time, whole");
-        let _again = [Sending::take(PERSON).await.unwrap(), Sending::take(PERSON).await.unwrap()];
+        let _again = [Sending::take(PERSON, None).await.unwrap(), Sending::take(PERSON, None).await.unwrap()];
     }
 }

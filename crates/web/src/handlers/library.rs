@@ -238,7 +238,7 @@ pub async fn delete_document(page: Page, who: Acting, Path(id): Path<i64>) -> Re
 /// A revision, to its organisation and to those who may see a system it is
 /// attached to; always as an attachment, typed and named by its content.
 pub async fn download_document(State(state): State<AppState>, who: Acting, Path(id): Path<i64>) -> Reply {
-    let sending = crate::sending::Sending::take(who.user.account().id).await?;
+    let sending = crate::sending::Sending::take(who.user.account().id, who.user.account().organisation_id).await?;
     let d = library_op::download(&who.op(&state), id).await?;
     Ok(sending.file(d.content_type, &d.name, d.bytes))
 }

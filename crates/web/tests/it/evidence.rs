@@ -709,19 +709,19 @@ async fn a_person_s_requests_are_worked_on_six_at_a_time_until_sent_a_seventh_wa
     app.close().await;
 }
 
-/// Eight stored files are held at once for everyone: four people hold two
-/// each, open and unread; a fifth person's download waits for a turn (not
-/// answered within a second), and is sent whole once one of the eight is
-/// let go.
+/// Eight stored files are held at once for everyone: two of the vendor's
+/// people and two of the office's hold two each, open and unread; a fifth
+/// person's download waits for a turn (not answered within a second), and
+/// is sent whole once one of the eight is let go.
 #[tokio::test]
 async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     use mamori_web::sending::{sending_peak, SENDING_AT_ONCE, SENDING_PER_PERSON};
     let app = App::spawn("sqlite", unhurried()).await;
     let (_, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
-    let mut people = vec![vendor];
-    for k in 2..=5 {
-        people.push(app.signed_in(&format!("vendor-a{k}"), Role::Vendor, org).await.0);
+    let mut people = vec![vendor, app.signed_in("vendor-a2", Role::Vendor, org).await.0];
+    for k in 1..=3 {
+        people.push(app.signed_in(&format!("officer{k}"), Role::SecurityOfficer, None).await.0);
     }
     let mut held = Vec::new();
     for person in &people[..4] {
@@ -741,5 +741,42 @@ async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     let sent = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap();
     assert_eq!(sent.len(), pdf.len(), "sent whole once a turn is free");
     assert_eq!(sending_peak(), SENDING_AT_ONCE, "never more than eight");
+    app.close().await;
+}
+
+/// One company's people hold four stored files at once together: four of
+/// the vendor's people reading slowly held every turn for five minutes.
+/// Two of them hold two each, open and unread; a third's download waits
+/// (not answered within a second) while the office is served, and is sent
+/// whole once one of the four is let go.
+#[tokio::test]
+async fn a_company_s_people_hold_four_stored_files_at_once_a_fifth_waits_and_the_office_is_served() {
+    use mamori_web::sending::{sending_now, SENDING_PER_ORGANISATION, SENDING_PER_PERSON};
+    let app = App::spawn("sqlite", unhurried()).await;
+    let (_, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
+    let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
+    let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
+    let third = app.signed_in("vendor-a3", Role::Vendor, org).await.0;
+    let mut held = Vec::new();
+    for person in [&vendor, &second] {
+        for _ in 0..SENDING_PER_PERSON {
+            let r = person.http.get(&url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            held.push(r);
+        }
+    }
+    assert_eq!(held.len(), SENDING_PER_ORGANISATION);
+    let (client, to) = (third.http.clone(), url.clone());
+    let waiting = tokio::spawn(async move { client.get(&to).send().await.unwrap().bytes().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "the company's fifth waits");
+    assert_eq!(sending_now(), SENDING_PER_ORGANISATION, "without one: only the company's four are held");
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let r = officer.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the office is served");
+    assert_eq!(r.bytes().await.unwrap().len(), pdf.len());
+    held.pop();
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap();
+    assert_eq!(sent.len(), pdf.len(), "sent whole once one of the four is let go");
     app.close().await;
 }

@@ -107,7 +107,7 @@ pub async fn upload_evidence(
 /// typed and named by its content: a name whose extension does not fit
 /// the content gets the content's extension appended.
 pub async fn download_evidence(State(state): State<AppState>, who: Acting, Path(id): Path<i64>) -> Reply {
-    let sending = crate::sending::Sending::take(who.user.account().id).await?;
+    let sending = crate::sending::Sending::take(who.user.account().id, who.user.account().organisation_id).await?;
     let d = evidence_op::download(&who.op(&state), id).await?;
     Ok(sending.file(d.content_type, &d.name, d.bytes))
 }
