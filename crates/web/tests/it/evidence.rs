@@ -632,18 +632,14 @@ async fn a_person_holds_two_stored_files_at_once_a_third_waits_for_one_of_them_a
         assert_eq!(r.status(), StatusCode::OK);
         held.push(r);
     }
-    let (client, to) = (vendor.http.clone(), url.clone());
-    let third = tokio::spawn(async move { client.get(&to).send().await.unwrap().bytes().await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert!(!third.is_finished(), "a third for the same person waits");
+    let third = a_download_that_waits(&vendor.http, &url, "a third for the same person waits").await;
     assert_eq!(mamori_web::sending::sending_now(), 2, "without a turn: only the two are held");
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
     let r = officer.http.get(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "another person is served");
     assert_eq!(r.bytes().await.unwrap().len(), pdf.len());
     held.pop();
-    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), third).await.unwrap().unwrap();
-    assert_eq!(sent, pdf, "sent whole once one of the two is let go");
+    assert_eq!(sent(third).await, pdf, "sent whole once one of the two is let go");
     assert!(mamori_web::sending::sending_peak() >= 3, "two held and the office's");
     app.close().await;
 }
@@ -659,6 +655,21 @@ async fn a_stored_19_mb_file(app: &App) -> (i64, crate::harness::Client, Vec<u8>
     let file = app.store.evidence_for(sys, 1, 4).await.unwrap()[0].id;
     let url = format!("{}/evidence/{file}", app.base);
     (sys, vendor, pdf, url)
+}
+
+/// A download of `url` started now, still waiting a second later (`why`):
+/// its bytes, once sent.
+async fn a_download_that_waits(http: &reqwest::Client, url: &str, why: &str) -> tokio::task::JoinHandle<Vec<u8>> {
+    let (client, to) = (http.clone(), url.to_owned());
+    let waiting = tokio::spawn(async move { client.get(&to).send().await.unwrap().bytes().await.unwrap().to_vec() });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "{why}");
+    waiting
+}
+
+/// The bytes of a download that waited, within 20 seconds.
+async fn sent(waiting: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+    tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap()
 }
 
 /// Downloads held open and unread for as long as a slow machine takes to
@@ -732,14 +743,10 @@ async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
         }
     }
     assert_eq!(held.len(), SENDING_AT_ONCE);
-    let fifth = people[4].http.clone();
-    let waiting = tokio::spawn(async move { fifth.get(&url).send().await.unwrap().bytes().await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert!(!waiting.is_finished(), "the ninth waits for a turn");
+    let waiting = a_download_that_waits(&people[4].http, &url, "the ninth waits for a turn").await;
     assert_eq!(mamori_web::sending::sending_now(), SENDING_AT_ONCE, "without one: only the eight are held");
     held.pop();
-    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap();
-    assert_eq!(sent.len(), pdf.len(), "sent whole once a turn is free");
+    assert_eq!(sent(waiting).await.len(), pdf.len(), "sent whole once a turn is free");
     assert_eq!(sending_peak(), SENDING_AT_ONCE, "never more than eight");
     app.close().await;
 }
@@ -766,17 +773,13 @@ async fn a_company_s_people_hold_four_stored_files_at_once_a_fifth_waits_and_the
         }
     }
     assert_eq!(held.len(), SENDING_PER_ORGANISATION);
-    let (client, to) = (third.http.clone(), url.clone());
-    let waiting = tokio::spawn(async move { client.get(&to).send().await.unwrap().bytes().await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert!(!waiting.is_finished(), "the company's fifth waits");
+    let waiting = a_download_that_waits(&third.http, &url, "the company's fifth waits").await;
     assert_eq!(sending_now(), SENDING_PER_ORGANISATION, "without one: only the company's four are held");
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
     let r = officer.http.get(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "the office is served");
     assert_eq!(r.bytes().await.unwrap().len(), pdf.len());
     held.pop();
-    let sent = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap();
-    assert_eq!(sent.len(), pdf.len(), "sent whole once one of the four is let go");
+    assert_eq!(sent(waiting).await.len(), pdf.len(), "sent whole once one of the four is let go");
     app.close().await;
 }
