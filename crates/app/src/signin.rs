@@ -13,7 +13,7 @@ use mamori_core::audit::{Action, Actor, Changes, NewEvent, Origin};
 use mamori_core::identity::{Login, Role};
 use mamori_core::monitoring::{Severity, ACCOUNT_LOCKED};
 use mamori_core::policy::LockoutPolicy;
-use mamori_core::policy::{block_of, source_of};
+use mamori_core::policy::{block_key, source_of};
 use mamori_core::totp;
 use mamori_store::accounts::{Account, Gate, NewAccount, Reserved};
 use mamori_store::identity::Ctx;
@@ -102,8 +102,7 @@ impl Attempt<'_> {
         };
         let source = self.source();
         // Waiting for the block's turn here, not in the database ([`crate::gates`]).
-        let block = self.addr().parse().map_or_else(|_| self.addr(), |ip| block_of(ip).to_string());
-        let turn = self.hasher.blocks.enter(&block).await;
+        let turn = self.hasher.blocks.enter(&block_key(&self.addr())).await;
         let gate =
             self.store.open_signin_attempt(self.now, &source, &recorded, account.as_ref().map(|a| a.id), &self.lockout);
         let gate = gate.await?;

@@ -163,6 +163,13 @@ pub fn block_of(ip: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
+/// [`block_of`] of an address as recorded: its text, the key under which
+/// a block's sign-ins are counted and wait their turn; what is no address
+/// (a test's name for one) is its own block.
+pub fn block_key(addr: &str) -> String {
+    addr.parse().map_or_else(|_| addr.to_owned(), |ip| block_of(ip).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -6,7 +6,7 @@ use crate::revision::Key;
 use crate::{opt_timestamp, parsed, timestamp, with_conn, with_read_conn, Store, StoreError, Tx};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::identity::{LedgerChange, Login, OrgKind, Role};
-use mamori_core::policy::LockoutPolicy;
+use mamori_core::policy::{block_key, LockoutPolicy};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -322,12 +322,6 @@ macro_rules! throttled {
     };
 }
 
-/// The block of an attempt's address ([`mamori_core::policy::block_of`]);
-/// what is no address (a test's name for one) is its own block.
-fn block_of(addr: &str) -> String {
-    addr.parse().map_or_else(|_| addr.to_owned(), |ip| mamori_core::policy::block_of(ip).to_string())
-}
-
 const INSERT_ATTEMPT: &str =
     "INSERT INTO signin_attempt (at_us, client_addr, client_block, login, success) VALUES ($1, $2, $3, $4, $5)";
 
@@ -472,7 +466,7 @@ impl Store {
         let login: String = login.chars().take(Login::MAX).collect();
         with_conn!(tx, c => {
             sqlx::query(INSERT_ATTEMPT)
-                .bind(to_unix_micros(now)).bind(addr).bind(block_of(addr)).bind(login).bind(success).execute(c).await?;
+                .bind(to_unix_micros(now)).bind(addr).bind(block_key(addr)).bind(login).bind(success).execute(c).await?;
         });
         tx.commit().await
     }
@@ -510,7 +504,7 @@ impl Store {
         // Told first from a read: a flood of attempts from a throttled
         // address took the one writer (SQLite's) or a write connection each,
         // holding up everyone's writes. Judged again below, in the write.
-        let block = block_of(addr);
+        let block = block_key(addr);
         if let Some(held) = with_read_conn!(self, c => throttled!(c, addr, &block, since, &login, policy))? {
             return Ok(held);
         }
@@ -541,7 +535,7 @@ impl Store {
         policy: &LockoutPolicy,
     ) -> Result<Gate, StoreError> {
         let since = to_unix_micros(now - policy.address_window);
-        let block = block_of(addr);
+        let block = block_key(addr);
         // Serialises attempts from one block (so from one address) across
         // instances, so the counts below are exact there too.
         tx.lock_named(&block).await?;

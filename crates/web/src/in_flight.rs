@@ -19,11 +19,6 @@ use std::task::{Context, Poll};
 pub const PER_PERSON: usize = 6;
 static IN_FLIGHT: PersonTurns = PersonTurns::new(1 << 16, PER_PERSON);
 
-/// The most signed-in requests worked on at once since start, everyone's.
-pub fn in_flight_peak() -> usize {
-    IN_FLIGHT.peak()
-}
-
 /// The layer: after [`crate::auth::resolve`], so that the person is known.
 pub async fn limit(req: Request, next: Next) -> Response {
     let Some(user) = req.extensions().get::<CurrentUser>().cloned() else {
