@@ -29,6 +29,7 @@ error-413-title = Too large
 error-413 = The data sent exceeds the limit. Check the size of the file.
 error-429-title = Too many requests
 error-429 = Too many requests in a short time. Please wait a moment and try again.
+error-429-day = You have reached today's limit of changes. You can make changes again from midnight, Japan time. Reading pages and signing out still work.
 error-500-title = Something went wrong
 error-500 = The server met a problem. Please try again later. If it persists, give the request ID below to your administrator.
 error-503-title = Temporarily unavailable

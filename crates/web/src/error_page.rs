@@ -18,7 +18,19 @@ struct ErrorPage<'a> {
     request_id: &'a str,
 }
 
-pub fn render_page(state: &AppState, lang: Lang, status: StatusCode, request_id: &str, head: bool) -> Response {
+/// A response's own message for the error page, in place of its status's
+/// (a translation key): what the person can do differs within a status.
+#[derive(Debug, Clone, Copy)]
+pub struct Explained(pub &'static str);
+
+pub fn render_page(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    explained: Option<Explained>,
+    request_id: &str,
+    head: bool,
+) -> Response {
     let t = state.i18n.tr(lang);
     let (title, message) = match status.as_u16() {
         403 => ("error-403-title", "error-403"),
@@ -33,7 +45,7 @@ pub fn render_page(state: &AppState, lang: Lang, status: StatusCode, request_id:
     };
     let page = ErrorPage {
         heading: t.get(title),
-        message: t.get(message),
+        message: t.get(explained.map_or(message, |e| e.0)),
         // The error page knows no session: no user, no forms.
         p: PageCtx { t, user: None, csrf: String::new(), flash: None, nav: Vec::new(), path: String::new() },
         status: status.as_u16(),

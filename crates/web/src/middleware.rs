@@ -189,10 +189,11 @@ async fn error_pages(State(state): State<AppState>, req: Request, next: Next) ->
     if error::has_own_page(&res) {
         return res;
     }
+    let explained = res.extensions().get::<crate::error_page::Explained>().copied();
     let (mut parts, _body) = res.into_parts();
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let page = crate::error_page::render_page(&state, lang, status, &id, method == Method::HEAD);
+    let page = crate::error_page::render_page(&state, lang, status, explained, &id, method == Method::HEAD);
     let mut out = page.into_response();
     for (name, value) in parts.headers.iter() {
         out.headers_mut().insert(name.clone(), value.clone());

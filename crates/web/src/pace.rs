@@ -118,6 +118,10 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     res.extensions_mut().insert(crate::error::ErrorDetail(format!("past the {window}'s limit of changes")));
+    if let Wait::Day(_) = wait {
+        // Not "wait a moment": not before midnight in Japan.
+        res.extensions_mut().insert(crate::error_page::Explained("error-429-day"));
+    }
     res
 }
 

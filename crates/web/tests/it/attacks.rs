@@ -992,8 +992,8 @@ async fn a_right_password_sent_again_and_again_without_the_second_factor_is_thro
 /// answered 429 with the time to wait and the Japanese page, change
 /// nothing, and are audited one by one under the person's name; an audited
 /// download is refused with them, a page is still read, and a colleague
-/// saves. The next minute serves three more; past eight the person waits
-/// for midnight in Japan, and may still sign out.
+/// saves. The next minute serves three more; past eight the person is told
+/// to wait for midnight in Japan, and may still sign out.
 #[tokio::test]
 async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_having_changed_nothing() {
     use crate::checklist::system;
@@ -1015,7 +1015,12 @@ async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_h
         let refused = futures_util::future::join_all((5..20).map(|k| save(&a, k))).await;
         for r in &refused {
             assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", app.backend);
-            assert!(r.body.contains("操作が多すぎます"), "{}: {}", app.backend, r.body);
+            assert!(
+                r.body.contains("操作が多すぎます") && r.body.contains("しばらく待って"),
+                "{}: {}",
+                app.backend,
+                r.body
+            );
             let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
             assert!((1..=60).contains(&wait), "{}: {wait}", app.backend);
         }
@@ -1038,6 +1043,7 @@ async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_h
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}: the ninth of the day", app.backend);
         let wait: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!(wait > 3600, "{}: waits for midnight in Japan: {wait}", app.backend);
+        assert!(r.body.contains("本日の操作の上限に達しました"), "{}: said so: {}", app.backend, r.body);
         assert_eq!(count(&app, "requests.limited", "day").await, 1, "{}", app.backend);
         assert_eq!(measures().await, "対策 22", "{}", app.backend);
         assert_eq!(a.post("/logout", &[]).await.status, StatusCode::SEE_OTHER, "{}: signs out", app.backend);
