@@ -1074,11 +1074,19 @@ async fn forty_sign_ins_waiting_for_their_block_s_lock_hold_one_database_connect
         };
         let others = async {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            // Who waits for the lock in the database, each on a connection of its own.
+            let mut watch = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let waiting: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    .fetch_one(&mut watch)
+                    .await
+                    .unwrap();
             let page = tokio::time::timeout(std::time::Duration::from_secs(10), officer.get("/dashboard")).await;
             held.commit().await;
-            page
+            (waiting, page)
         };
-        let (_, page) = tokio::join!(futures_util::future::join_all((0..40).map(attempt)), others);
+        let (_, (waiting, page)) = tokio::join!(futures_util::future::join_all((0..40).map(attempt)), others);
+        assert_eq!(waiting, 1, "{}: one of the forty waits in the database", app.backend);
         let page = page.expect("the page was served while the forty waited");
         assert_eq!(page.status, StatusCode::OK, "{}", app.backend);
         assert_eq!(app.state.hasher.blocks.blocks(), 0, "{}: the blocks are forgotten", app.backend);
