@@ -136,6 +136,37 @@ impl Default for InactivityPolicy {
     }
 }
 
+/// How long the daily housekeeping keeps what it removes once past its
+/// time. Failed sign-ins are anyone's to cause, one row each: they are
+/// kept for the sign-in watch and the statistics page (a week) and a day
+/// more, so that what attackers can grow the database by is what the
+/// password checks let through in eight days, not in ninety; their audit
+/// events stay for the audit log's retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keeping {
+    pub done_jobs: Duration,
+    pub failed_jobs: Duration,
+    pub failed_signins: Duration,
+    /// Every successful sign-in of this long stays; older ones, but an
+    /// address's first and last, go.
+    pub signins: Duration,
+    /// Alerts acknowledged and quiet this long go, with their deliveries
+    /// (the audit log's retention).
+    pub alerts: Duration,
+}
+
+impl Default for Keeping {
+    fn default() -> Self {
+        Keeping {
+            done_jobs: Duration::days(31),
+            failed_jobs: Duration::days(400),
+            failed_signins: Duration::days(8),
+            signins: Duration::days(90),
+            alerts: Duration::days(730),
+        }
+    }
+}
+
 /// The source a limit per address counts by: an IPv4 address (an
 /// IPv4-mapped IPv6 one too) as it is, an IPv6 address by its /64, the
 /// share of one site or host; a client given a /64 would otherwise be a

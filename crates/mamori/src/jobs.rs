@@ -25,6 +25,7 @@ use crate::settings::ConfigError;
 use mamori_core::audit::Actor;
 use mamori_core::clock::Clock;
 use mamori_core::jobs::JobKind;
+use mamori_core::policy::Keeping;
 use mamori_store::identity::Ctx;
 use mamori_store::jobs::Job;
 use mamori_store::sessions::Sessions;
@@ -41,14 +42,6 @@ use tower_sessions::session_store::ExpiredDeletion;
 
 const SESSION_SWEEP: Duration = Duration::from_secs(15 * 60);
 const MINUTE: Duration = Duration::from_secs(60);
-/// Finished runs kept for the jobs page: done ones a month, failed ones
-/// a little over a year.
-const KEEP_DONE: time::Duration = time::Duration::days(31);
-const KEEP_FAILED: time::Duration = time::Duration::days(400);
-/// Failed sign-in attempts, kept for the sign-in watch (a week) and well
-/// beyond; their audit events stay for the audit log's retention.
-const KEEP_FAILED_SIGNINS: time::Duration = time::Duration::days(90);
-
 /// `[jobs]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -360,17 +353,8 @@ impl Work {
                     .map_err(|e| e.to_string())?;
                 let ctx = Ctx { now, actor: Actor::system(), origin: Default::default(), standing: None };
                 // Acknowledged alerts are kept as long as the audit log.
-                let alerts_before = now - self.audit.retention;
-                let removed = store
-                    .purge_housekeeping(
-                        &ctx,
-                        now - KEEP_DONE,
-                        now - KEEP_FAILED,
-                        now - KEEP_FAILED_SIGNINS,
-                        alerts_before,
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let keep = Keeping { alerts: self.audit.retention, ..Keeping::default() };
+                let removed = store.purge_housekeeping(&ctx, &keep).await.map_err(|e| e.to_string())?;
                 let events = purged.map_or(0, |(n, _)| n);
                 Ok(format!(
                     "監査ログ {events} 件を保管して削除、古い実行記録 {} 件、失敗したサインイン {} 件、\

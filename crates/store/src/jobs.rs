@@ -15,6 +15,7 @@ use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::clock::to_unix_micros;
 use mamori_core::jobs::{backoff, JobKind, JobState, JOB_FAILED};
 use mamori_core::monitoring::Severity;
+use mamori_core::policy::Keeping;
 use time::OffsetDateTime;
 
 /// One run of scheduled work.
@@ -219,27 +220,22 @@ impl Store {
         Ok(n)
     }
 
-    /// The daily housekeeping: removes the finished job runs
-    /// ([`Store::purge_jobs`]), the failed sign-in attempts
-    /// ([`Store::purge_failed_attempts`]), the successful sign-ins no
-    /// longer needed (`accounts::delete_old_successes`: all since
-    /// `signins_before` stay, and an address's first and last unless
-    /// unused since `alerts_before`), and the alerts acknowledged and quiet
-    /// since `alerts_before` with every delivery attempt older than it,
-    /// past their keeping, with one audit event saying how many, in one
-    /// transaction (no event when none went).
-    pub async fn purge_housekeeping(
-        &self,
-        ctx: &Ctx,
-        done_before: OffsetDateTime,
-        failed_before: OffsetDateTime,
-        signins_before: OffsetDateTime,
-        alerts_before: OffsetDateTime,
-    ) -> Result<Purged, StoreError> {
+    /// The daily housekeeping, each kind past its [`Keeping`] before
+    /// `ctx.now`: removes the finished job runs ([`Store::purge_jobs`]),
+    /// the failed sign-in attempts ([`Store::purge_failed_attempts`]), the
+    /// successful sign-ins no longer needed (`accounts::delete_old_successes`:
+    /// all of `keep.signins` stay, and an address's first and last unless
+    /// unused for `keep.alerts`), and the alerts acknowledged and quiet for
+    /// `keep.alerts` with every delivery attempt older than that, with one
+    /// audit event saying how many, in one transaction (no event when none
+    /// went).
+    pub async fn purge_housekeeping(&self, ctx: &Ctx, keep: &Keeping) -> Result<Purged, StoreError> {
+        let now = ctx.now;
+        let alerts_before = now - keep.alerts;
         let mut tx = self.begin_as(ctx).await?;
-        let jobs = delete_jobs(&mut tx, done_before, failed_before).await?;
-        let signins = crate::accounts::delete_failed_attempts(&mut tx, signins_before).await?;
-        let successes = crate::accounts::delete_old_successes(&mut tx, signins_before, alerts_before).await?;
+        let jobs = delete_jobs(&mut tx, now - keep.done_jobs, now - keep.failed_jobs).await?;
+        let signins = crate::accounts::delete_failed_attempts(&mut tx, now - keep.failed_signins).await?;
+        let successes = crate::accounts::delete_old_successes(&mut tx, now - keep.signins, alerts_before).await?;
         let alerts = delete_alerts(&mut tx, alerts_before).await?;
         let purged = Purged { job_runs: jobs, failed_signins: signins, old_signins: successes, alerts };
         if jobs + signins + successes + alerts == 0 {

@@ -3,6 +3,7 @@
 use crate::each_backend;
 use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
 use mamori_core::monitoring::SignInWatch;
+use mamori_core::policy::Keeping;
 use mamori_store::audit::{append, Verification};
 use mamori_store::auditlog::AuditFilter;
 use time::{Duration, OffsetDateTime};
@@ -203,6 +204,35 @@ async fn failed_sign_in_attempts_are_purged_after_their_time_and_successes_are_k
     }
 }
 
+/// The daily housekeeping kept failed sign-ins, one row each and anyone's
+/// to cause, ninety days: what attackers could grow the database by was
+/// ninety days of password checks. They stay eight days (the sign-in
+/// watch and the statistics page read a week), successes ninety.
+#[tokio::test]
+async fn the_housekeeping_keeps_failed_sign_ins_eight_days_and_successful_ones_ninety() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let days = |n: i64| now - Duration::days(n);
+        for (at, login) in [(9, "guess9"), (8, "guess8"), (30, "guess30")] {
+            db.store.record_attempt(days(at) - Duration::minutes(1), "203.0.113.9", login, false).await.unwrap();
+        }
+        db.store.record_attempt(days(7), "203.0.113.9", "guess7", false).await.unwrap();
+        for at in [89, 60, 30] {
+            db.store.record_attempt(days(at), "10.0.0.5", "alice", true).await.unwrap();
+        }
+        let p = db.store.purge_housekeeping(&crate::system_ctx(now), &Keeping::default()).await.unwrap();
+        assert_eq!((p.failed_signins, p.old_signins), (3, 0), "{}: the failures of 8, 9 and 30 days", db.name);
+        let top: Vec<String> =
+            db.store.top_failures(days(1000), false, 10).await.unwrap().into_iter().map(|(l, _, _)| l).collect();
+        assert_eq!(top, ["guess7"], "{}: the week's failure stays", db.name);
+        let successes = db.store.new_address_signins(days(1000)).await.unwrap();
+        assert_eq!(successes.len(), 1, "{}: alice's first sign-in stays", db.name);
+        let again = db.store.purge_housekeeping(&crate::system_ctx(now), &Keeping::default()).await.unwrap();
+        assert_eq!((again.failed_signins, again.old_signins), (0, 0), "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
 /// Every successful sign-in was kept for good, one row each. Now, of an
 /// address and login, the first and the last stay (the address is still
 /// the person's own to the throttle, and a sign-in from it is not taken for
@@ -224,9 +254,11 @@ async fn successful_sign_ins_keep_each_address_s_first_and_last_and_forget_an_ad
         }
         db.store.record_attempt(days(120), "10.0.0.7", "carol", true).await.unwrap();
         let ctx = crate::system_ctx(now);
-        let p = db.store.purge_housekeeping(&ctx, days(90), days(90), days(90), days(730)).await.unwrap();
+        let keep = Keeping::default();
+        assert_eq!((keep.signins, keep.alerts), (Duration::days(90), Duration::days(730)));
+        let p = db.store.purge_housekeeping(&ctx, &keep).await.unwrap();
         assert_eq!(p.old_signins, 3 + 2, "{}: alice's 300, 200, 100; bob's both", db.name);
-        let again = db.store.purge_housekeeping(&ctx, days(90), days(90), days(90), days(730)).await.unwrap();
+        let again = db.store.purge_housekeeping(&ctx, &keep).await.unwrap();
         assert_eq!(again.old_signins, 0, "{}", db.name);
 
         // Alice's first stays: her recent sign-ins are from a known address.
@@ -274,7 +306,8 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
         let job = db.store.claim_job(old, "a").await.unwrap().unwrap();
         db.store.finish_job(old, &job, Ok("ok".into())).await.unwrap();
         let ctx = crate::system_ctx(now);
-        let cutoff = now - Duration::days(90);
+        let d90 = Duration::days(90);
+        let keep = Keeping { done_jobs: d90, failed_jobs: d90, failed_signins: d90, signins: d90, alerts: d90 };
         let raise = async |at: OffsetDateTime, subject: &str, acknowledged: bool| {
             let id = db.store.raise_alert(at, "signin.spraying", Severity::Warning, subject, "").await.unwrap();
             let sent = Attempt { channel: "mail", recipient: "admin (1 件)".into(), ok: true, error: String::new() };
@@ -288,7 +321,7 @@ async fn housekeeping_records_what_it_removed_in_the_audit_log() {
         let open = raise(old, "203.0.113.2", false).await;
         let recent = raise(now, "203.0.113.3", true).await;
         let purge = async || {
-            let p = db.store.purge_housekeeping(&ctx, cutoff, cutoff, cutoff, cutoff).await.unwrap();
+            let p = db.store.purge_housekeeping(&ctx, &keep).await.unwrap();
             (p.job_runs, p.failed_signins, p.alerts)
         };
         assert_eq!(purge().await, (1, 1, 1), "{}", db.name);
