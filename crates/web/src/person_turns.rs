@@ -1,9 +1,11 @@
-//! Turns shared by everyone, of which one person holds only a few, and one
-//! organisation's people together only some: what a person holds while a
-//! client sends or reads slowly (an upload form, a stored file being sent)
-//! must not let one person, or one company's people, take every turn. A
-//! further request waits for one of the person's (or the company's) own to
-//! end.
+//! Turns shared by everyone, of which one person holds only a few, one
+//! organisation's people together only some, and the people of every
+//! organisation together (departments and companies: everyone but the
+//! office) not all: what a person holds while a client sends or reads
+//! slowly (an upload form, a stored file being sent) must not let one
+//! person, or one company's people, or two companies', take every turn and
+//! keep the office from its review. A further request waits for one of the
+//! person's (or the company's, or the parties') own to end.
 
 use crate::error::AppError;
 use mamori_app::turns::{Turn, Turns};
@@ -12,11 +14,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// `at_once` turns for all, `per_person` of them for one person at once,
-/// and `per_organisation` for one organisation's people together.
+/// `per_organisation` for one organisation's people together, and
+/// `for_parties` for the people of all organisations together.
 pub struct PersonTurns {
     turns: Turns,
     per_person: usize,
     per_organisation: usize,
+    for_parties: usize,
     /// The people and organisations holding or waiting for turns, each with
     /// their own few.
     holders: Mutex<BTreeMap<Holder, Arc<Semaphore>>>,
@@ -26,6 +30,8 @@ pub struct PersonTurns {
 enum Holder {
     Person(i64),
     Organisation(i64),
+    /// The people of every organisation together.
+    Parties,
 }
 
 /// A turn held for a person: given back, with the person's (and their
@@ -34,7 +40,7 @@ enum Holder {
 pub struct PersonTurn {
     _turn: Turn,
     _place: Place,
-    _organisation: Option<Place>,
+    _organisation: Option<(Place, Place)>,
 }
 
 /// One of a holder's places: its permit, and whom to forget once none is
@@ -47,13 +53,24 @@ struct Place {
 
 impl PersonTurns {
     pub const fn new(at_once: usize, per_person: usize) -> PersonTurns {
-        PersonTurns::shared_by(at_once, per_person, at_once)
+        PersonTurns::shared_by(at_once, per_person, (at_once, at_once))
     }
 
     /// Besides [`PersonTurns::new`]'s limits, `per_organisation` turns for
-    /// the people of one organisation together.
-    pub const fn shared_by(at_once: usize, per_person: usize, per_organisation: usize) -> PersonTurns {
-        PersonTurns { turns: Turns::new(at_once), per_person, per_organisation, holders: Mutex::new(BTreeMap::new()) }
+    /// the people of one organisation together and `for_parties` for those
+    /// of every organisation together (the rest are the office's).
+    pub const fn shared_by(
+        at_once: usize,
+        per_person: usize,
+        (per_organisation, for_parties): (usize, usize),
+    ) -> PersonTurns {
+        PersonTurns {
+            turns: Turns::new(at_once),
+            per_person,
+            per_organisation,
+            for_parties,
+            holders: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// Turns held now.
@@ -75,11 +92,14 @@ impl PersonTurns {
 
     /// [`PersonTurns::take`] for a person of `organisation` (none: the
     /// office's people, who are not counted together): after the person's
-    /// own place, one of the organisation's.
+    /// own place, one of the organisation's, then one of the parties'.
     pub async fn take_for(&'static self, person: i64, organisation: Option<i64>) -> Result<PersonTurn, AppError> {
         let place = self.place(Holder::Person(person), self.per_person).await?;
         let organisation = match organisation {
-            Some(o) => Some(self.place(Holder::Organisation(o), self.per_organisation).await?),
+            Some(o) => {
+                let own = self.place(Holder::Organisation(o), self.per_organisation).await?;
+                Some((own, self.place(Holder::Parties, self.for_parties).await?))
+            }
             None => None,
         };
         let turn = self.turns.take().await?;

@@ -1,8 +1,9 @@
 //! Stored files sent (evidence, library documents): each is read whole,
 //! decrypted and held until its last byte is written, to a client that may
 //! read slowly. So many are held at a time, one person holds at most two of
-//! them (a third waits for one of those), one company's people four, and a
-//! file not sent within
+//! them (a third waits for one of those), one company's people four, the
+//! people of all companies and departments six (two are the office's), and
+//! a file not sent within
 //! [`SEND_WITHIN`] is given up: a vendor
 //! opening hundreds of downloads of a 20 MB file over the connections one
 //! address may hold, or reading a few bytes a minute, would otherwise hold
@@ -25,7 +26,12 @@ pub const SENDING_PER_PERSON: usize = 2;
 /// people reading slowly held every turn for five minutes); the office's
 /// people are not counted together.
 pub const SENDING_PER_ORGANISATION: usize = 4;
-static SENDING: PersonTurns = PersonTurns::shared_by(SENDING_AT_ONCE, SENDING_PER_PERSON, SENDING_PER_ORGANISATION);
+/// Of them, held for the people of every organisation together (two
+/// companies' people reading slowly held every turn): the rest are the
+/// office's, whose review does not wait for them.
+pub const SENDING_FOR_PARTIES: usize = 6;
+static SENDING: PersonTurns =
+    PersonTurns::shared_by(SENDING_AT_ONCE, SENDING_PER_PERSON, (SENDING_PER_ORGANISATION, SENDING_FOR_PARTIES));
 
 /// The longest a file is sent for: 20 MB at 70 KB/s. A client slower
 /// than that loses the connection, and the turn is free again.
@@ -51,8 +57,9 @@ pub struct Sending {
 
 impl Sending {
     /// A turn for `person` of `organisation`, waiting while the person
-    /// holds [`SENDING_PER_PERSON`] or their organisation
-    /// [`SENDING_PER_ORGANISATION`], then for one of everyone's.
+    /// holds [`SENDING_PER_PERSON`], their organisation
+    /// [`SENDING_PER_ORGANISATION`] or all organisations
+    /// [`SENDING_FOR_PARTIES`], then for one of everyone's.
     pub async fn take(person: i64, organisation: Option<i64>) -> Result<Sending, AppError> {
         Ok(Sending { _turn: SENDING.take_for(person, organisation).await? })
     }

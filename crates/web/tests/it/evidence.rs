@@ -783,3 +783,48 @@ async fn a_company_s_people_hold_four_stored_files_at_once_a_fifth_waits_and_the
     assert_eq!(sent(waiting).await.len(), pdf.len(), "sent whole once one of the four is let go");
     app.close().await;
 }
+
+/// The people of every organisation together hold six stored files at
+/// once, the office's two stay free: two companies' people (here a vendor's
+/// and the department's) reading slowly held all eight for five minutes,
+/// and the office's review waited. The vendor's two people and a
+/// department person hold six, open and unread; another department
+/// person's download waits (its department holds only two) while two of
+/// the office are served, and is sent whole once one of the six is let go.
+#[tokio::test]
+async fn the_parties_people_hold_six_stored_files_at_once_a_seventh_waits_and_the_office_is_served() {
+    use mamori_web::sending::{sending_now, SENDING_AT_ONCE, SENDING_FOR_PARTIES, SENDING_PER_PERSON};
+    let app = App::spawn("sqlite", unhurried()).await;
+    let (sys, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
+    let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
+    let dept = Some(app.store.system(sys).await.unwrap().unwrap().input.department_id);
+    let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
+    let clerk = app.signed_in("soumu1", Role::Department, dept).await.0;
+    let other_clerk = app.signed_in("soumu2", Role::Department, dept).await.0;
+    let mut held = Vec::new();
+    for person in [&vendor, &second, &clerk] {
+        for _ in 0..SENDING_PER_PERSON {
+            let r = person.http.get(&url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            held.push(r);
+        }
+    }
+    assert_eq!(held.len(), SENDING_FOR_PARTIES);
+    let waiting = a_download_that_waits(&other_clerk.http, &url, "the parties' seventh waits").await;
+    assert_eq!(sending_now(), SENDING_FOR_PARTIES, "without one: only the parties' six are held");
+    let mut office = Vec::new();
+    for k in 1..=2 {
+        let (officer, _) = app.signed_in(&format!("officer{k}"), Role::SecurityOfficer, None).await;
+        let r = officer.http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "officer{k} is served");
+        office.push(r);
+    }
+    assert_eq!(sending_now(), SENDING_AT_ONCE, "the office's two beside the six");
+    for r in office {
+        assert_eq!(r.bytes().await.unwrap().len(), pdf.len());
+    }
+    assert!(!waiting.is_finished(), "the office's turns are not the parties'");
+    held.pop();
+    assert_eq!(sent(waiting).await.len(), pdf.len(), "sent whole once one of the six is let go");
+    app.close().await;
+}
