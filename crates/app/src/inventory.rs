@@ -13,7 +13,7 @@ use mamori_core::vulns::MatchState;
 use mamori_files::export::CsvEncoding;
 use mamori_files::feeds::{self, Feed};
 use mamori_files::inventory::{self as sheet, COLUMNS};
-use mamori_store::auditlog::Raise;
+use mamori_store::auditlog::{about_system, Raise};
 use mamori_store::inventory::{Component, FeedImport, Imported};
 use mamori_store::systems::{SystemFilter, SystemRecord};
 use mamori_store::vulns::VulnMatch;
@@ -332,10 +332,11 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
         let Some(system) = names.get(&system_id).map(String::as_str) else { continue };
         if found.len() <= MATCH_ALERTS_EACH {
             for m in found {
-                let subject = format!("{system}: {} {}: {}", m.product, m.version, m.ident);
+                let (subject, key) =
+                    about_system(system_id, system, &format!("{} {}: {}", m.product, m.version, m.ident));
                 let detail = format!("CVSS {}: {} {}", score(m), m.title, m.link);
-                let alert =
-                    Raise { now, kind: VULN_MATCHED, severity: severity(m), subject: &subject, detail: &detail };
+                let (kind, severity) = (VULN_MATCHED, severity(m));
+                let alert = Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) };
                 if store.mark_match_alerted(m.id, &alert).await? {
                     raised += 1;
                 }
@@ -343,11 +344,9 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
             continue;
         }
         found.sort_by(|a, b| b.cvss.unwrap_or(0.0).total_cmp(&a.cvss.unwrap_or(0.0)).then(a.id.cmp(&b.id)));
-        let subject = if critical {
-            format!("{system}: 新しい重大な一致 (new critical matches)")
-        } else {
-            format!("{system}: 新しい一致 (new matches)")
-        };
+        let topic =
+            if critical { "新しい重大な一致 (new critical matches)" } else { "新しい一致 (new matches)" };
+        let (subject, key) = about_system(system_id, system, topic);
         let named: Vec<String> = found
             .iter()
             .take(MATCH_ALERTS_EACH)
@@ -355,7 +354,7 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
             .collect();
         let detail = format!("{} 件 ({} new), the most severe first: {}", found.len(), found.len(), named.join("; "));
         let severity = if critical { Severity::Critical } else { Severity::Warning };
-        let alert = Raise { now, kind: VULN_MATCHED, severity, subject: &subject, detail: &detail };
+        let alert = Raise { now, kind: VULN_MATCHED, severity, subject: &subject, detail: &detail, key: Some(&key) };
         let ids: Vec<i64> = found.iter().map(|m| m.id).collect();
         raised += store.mark_matches_alerted(&ids, &alert).await? as usize;
     }
@@ -448,8 +447,9 @@ pub async fn warn_support(
         if !s.newly_due(c.warned) {
             continue;
         }
-        let subject = format!("{system}: {} {} ({})", c.input.product, c.input.version, c.input.runs_on);
-        let alert = Raise { now, kind, severity, subject: &subject, detail: &detail };
+        let topic = format!("{} {} ({})", c.input.product, c.input.version, c.input.runs_on);
+        let (subject, key) = about_system(c.system_id, system, &topic);
+        let alert = Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) };
         if store.mark_component_warned(c.id, s.state(), &alert).await? {
             raised += 1;
         }

@@ -247,8 +247,9 @@ pub async fn warn_records(store: &mamori_store::Store, now: time::OffsetDateTime
         let system = names.get(&r.system_id).map_or("", String::as_str);
         // A backup is watched by its restore test: say so.
         let what = if r.kind == RecordKind::Backup { "バックアップ (復元テスト)" } else { r.kind.word() };
-        let subject = format!("{system}: {what} {}", r.title);
-        let alert = mamori_store::auditlog::Raise { now, kind, severity, subject: &subject, detail: &detail };
+        let (subject, key) = mamori_store::auditlog::about_system(r.system_id, system, &format!("{what} {}", r.title));
+        let alert =
+            mamori_store::auditlog::Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) };
         if store.mark_record_warned(r.id, s.state(), &alert).await? {
             raised += 1;
         }

@@ -12,6 +12,7 @@ use mamori_scan::{
     network_of, refused_target, scan_at, scan_ports_at, unscanned_target, Given, ScanError, ScanOptions, TargetError,
     TargetReport,
 };
+use mamori_store::auditlog::{about_system, Raise};
 use mamori_store::identity::Ctx;
 use mamori_store::scans::AddressCheck;
 use mamori_store::scans::ScanStatus;
@@ -118,9 +119,12 @@ async fn run_claimed(
             // A check that passed and now fails, or can no longer be run
             // (the server gone, or turned away from the scanner).
             if *verdict >= Verdict::Error && before.get(check) == Some(&Verdict::Pass) {
-                let subject = format!("{}: {}", system.input.name, check.as_str());
+                let (subject, key) = about_system(system.id, &system.input.name, check.as_str());
                 let detail = format!("pass → {}", verdict.as_str());
-                store.raise_alert(now, "scan.regression", Severity::Warning, &subject, &detail).await?;
+                let (kind, severity) = ("scan.regression", Severity::Warning);
+                store
+                    .raise(&Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) })
+                    .await?;
             }
         }
     }
@@ -130,9 +134,10 @@ async fn run_claimed(
             // One certificate per server: the target without a page's path
             // (`https://host:port/shinsei/` → `https://host:port`).
             let server = t.target.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-            let subject = format!("{}: {server}", system.input.name);
+            let (subject, key) = about_system(system.id, &system.input.name, &server);
             let detail = format!("{days} days left");
-            store.raise_alert(now, "scan.certificate_expiring", Severity::Warning, &subject, &detail).await?;
+            let (kind, severity) = ("scan.certificate_expiring", Severity::Warning);
+            store.raise(&Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) }).await?;
         }
     }
     let fails = worst.values().filter(|v| **v == Verdict::Fail).count();
@@ -266,9 +271,10 @@ async fn pin(
     match store.check_scan_address(clock.now(), system.id, &given.host, (&resolved.0, &resolved.1), vouched).await? {
         AddressCheck::First | AddressCheck::Same => Ok(Pinned::At(ip)),
         AddressCheck::Unconfirmed => {
-            let subject = format!("{}: {}", system.input.name, given.host);
+            let (subject, key) = about_system(system.id, &system.input.name, &given.host);
             let detail = format!("{ip} ({network})");
-            store.raise_alert(clock.now(), SCAN_ADDRESS_NEW, Severity::Warning, &subject, &detail).await?;
+            let (now, kind, severity) = (clock.now(), SCAN_ADDRESS_NEW, Severity::Warning);
+            store.raise(&Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) }).await?;
             // The address is the office's to see (the alert, the system
             // page): the reason reaches the vendor.
             Ok(Pinned::Held(
@@ -277,8 +283,9 @@ async fn pin(
         }
         AddressCheck::Moved { address, network: was } => {
             let detail = format!("{address} ({was}) → {ip} ({network})");
-            let subject = format!("{}: {}", system.input.name, given.host);
-            store.raise_alert(clock.now(), "scan.address_changed", Severity::Warning, &subject, &detail).await?;
+            let (subject, key) = about_system(system.id, &system.input.name, &given.host);
+            let (now, kind, severity) = (clock.now(), "scan.address_changed", Severity::Warning);
+            store.raise(&Raise { now, kind, severity, subject: &subject, detail: &detail, key: Some(&key) }).await?;
             Ok(Pinned::Held(
                 "resolves into another network than at its first scan: not scanned until the security officer confirms the new address".into(),
             ))

@@ -345,7 +345,15 @@ impl Store {
         detail: &str,
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
-        let id = raise_in(&mut tx, &Raise { now, kind, severity, subject, detail }).await?;
+        let id = raise_in(&mut tx, &Raise { now, kind, severity, subject, detail, key: None }).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// [`Store::raise_alert`] of a [`Raise`] (one found by its key).
+    pub async fn raise(&self, r: &Raise<'_>) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let id = raise_in(&mut tx, r).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -590,8 +598,8 @@ pub const SPRAYING_OPEN: usize = 20;
 /// The subject of the one alert the further sources are counted in.
 pub const SPRAYING_OTHERS: &str = "その他の接続元 (other sources)";
 
-/// An alert to raise, or to count again while one of its kind and subject
-/// is open.
+/// An alert to raise, or to count again while one of its kind and key is
+/// open (then shown under the subject given now).
 #[derive(Debug, Clone, Copy)]
 pub struct Raise<'a> {
     pub now: OffsetDateTime,
@@ -599,6 +607,28 @@ pub struct Raise<'a> {
     pub severity: Severity,
     pub subject: &'a str,
     pub detail: &'a str,
+    /// What an open alert is found by: the subject when `None`; for a
+    /// system's alert, [`system_key`] (the subject names the system, which
+    /// may be renamed).
+    pub key: Option<&'a str>,
+}
+
+impl Raise<'_> {
+    fn key(&self) -> &str {
+        self.key.unwrap_or(self.subject)
+    }
+}
+
+/// The key of a system's alert about `topic` ([`Raise::key`]): the
+/// system's number, not its name.
+pub(crate) fn system_key(system_id: i64, topic: &str) -> String {
+    format!("#{system_id}: {topic}")
+}
+
+/// A system's alert about `topic`: its subject (the system's name and the
+/// topic) and its key ([`system_key`]).
+pub fn about_system(system_id: i64, name: &str, topic: &str) -> (String, String) {
+    (format!("{name}: {topic}"), system_key(system_id, topic))
 }
 
 /// [`Store::raise_alert`] inside a transaction, so that what the alert is
@@ -607,25 +637,25 @@ pub struct Raise<'a> {
 /// and subject keeps two raised at once from opening two alerts.
 pub(crate) async fn raise_in(tx: &mut crate::db::Tx, r: &Raise<'_>) -> Result<i64, StoreError> {
     let now_us = to_unix_micros(r.now);
-    tx.lock_named(&format!("mamori.alert.{}.{}", r.kind, r.subject)).await?;
+    tx.lock_named(&format!("mamori.alert.{}.{}", r.kind, r.key())).await?;
     let id = with_conn!(tx, c => {
-        let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject = $2 AND acknowledged_at_us IS NULL")
-            .bind(r.kind).bind(r.subject).fetch_optional(&mut *c).await?;
+        let open: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE kind = $1 AND subject_key = $2 AND acknowledged_at_us IS NULL")
+            .bind(r.kind).bind(r.key()).fetch_optional(&mut *c).await?;
         // Counted on the open alert only while it is still open: one
         // acknowledged since it was read (the acknowledgement does not take
         // the advisory lock) is not counted on, or the occurrence would be
         // folded into an alert nobody is told of; a new alert is opened.
         let counted = match open {
-            Some(id) => sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3 WHERE id = $1 AND acknowledged_at_us IS NULL")
-                .bind(id).bind(now_us).bind(r.detail).execute(&mut *c).await?.rows_affected() == 1,
+            Some(id) => sqlx::query("UPDATE alert SET count = count + 1, last_seen_us = $2, detail = $3, subject = $4 WHERE id = $1 AND acknowledged_at_us IS NULL")
+                .bind(id).bind(now_us).bind(r.detail).bind(r.subject).execute(&mut *c).await?.rows_affected() == 1,
             None => false,
         };
         match open.filter(|_| counted) {
             Some(id) => id,
             None => sqlx::query_scalar(
-                "INSERT INTO alert (kind, severity, subject, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING id",
+                "INSERT INTO alert (kind, severity, subject, subject_key, detail, first_seen_us, last_seen_us, count) VALUES ($1, $2, $3, $4, $5, $6, $6, 1) RETURNING id",
             )
-            .bind(r.kind).bind(r.severity.as_str()).bind(r.subject).bind(r.detail).bind(now_us)
+            .bind(r.kind).bind(r.severity.as_str()).bind(r.subject).bind(r.key()).bind(r.detail).bind(now_us)
             .fetch_one(&mut *c).await?,
         }
     });

@@ -426,6 +426,7 @@ async fn credentials_reset(tx: &mut Tx, ctx: &Ctx, id: i64, what: &str) -> Resul
         severity: Severity::Warning,
         subject: &login,
         detail: &detail,
+        key: None,
     };
     crate::auditlog::raise_in(tx, &raise).await.map(drop)
 }
@@ -467,6 +468,7 @@ async fn privilege_granted(tx: &mut Tx, ctx: &Ctx, login: &str, role: Role, how:
         severity: Severity::Warning,
         subject: login,
         detail: &detail,
+        key: None,
     };
     crate::auditlog::raise_in(tx, &raise).await.map(drop)
 }

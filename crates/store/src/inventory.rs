@@ -594,8 +594,9 @@ pub(crate) async fn rematch(tx: &mut Tx, now: OffsetDateTime, system_id: Option<
             "{n} new matches not recorded: the system holds {MAX_MATCHES_PER_SYSTEM}, the most it may \
              (a product listed without its version on many hosts matches every advisory of it)"
         );
-        let raise =
-            Raise { now, kind: VULN_MATCHES_FULL, severity: Severity::Warning, subject: &name, detail: &detail };
+        let key = crate::auditlog::system_key(system, "");
+        let (kind, severity) = (VULN_MATCHES_FULL, Severity::Warning);
+        let raise = Raise { now, kind, severity, subject: &name, detail: &detail, key: Some(&key) };
         crate::auditlog::raise_in(tx, &raise).await?;
     }
     Ok(found)

@@ -174,6 +174,7 @@ impl Store {
                 severity: Severity::Critical,
                 subject: job.kind.as_str(),
                 detail: &detail,
+                key: None,
             };
             crate::auditlog::raise_in(&mut tx, &alert).await?;
         }

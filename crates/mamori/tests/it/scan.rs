@@ -407,8 +407,12 @@ async fn a_target_that_cannot_be_scanned_exits_2() {
 
 /// The server scans a system's URLs on request, shows the verdicts beside
 /// the answers, and raises an alert when a check goes from pass to fail.
+/// An alert on a system is its system's, whatever its name: once the
+/// system is renamed, the next occurrence counts on the alert still open
+/// and shows the new name (found by its subject, the old name, another
+/// alert opened beside it).
 #[tokio::test]
-async fn the_server_scans_systems_and_alerts_on_regressions() {
+async fn the_server_scans_systems_alerts_on_regressions_and_a_renamed_system_s_alert_stays_one() {
     use crate::harness::{
         create_orgs, create_user, create_web_system, sqlite_store, system_ctx, token_in, Opts, Server,
     };
@@ -528,6 +532,14 @@ async fn the_server_scans_systems_and_alerts_on_regressions() {
         alerts.iter().any(|a| a.kind == "scan.certificate_expiring" && a.detail.contains("days left")),
         "{alerts:?}"
     );
+    input.name = "改称後のシステム".into();
+    store.update_system(&ctx, id, &input).await.unwrap();
+    scan_now(&s).await;
+    let expiring: Vec<_> =
+        store.alerts(true).await.unwrap().into_iter().filter(|a| a.kind == "scan.certificate_expiring").collect();
+    assert_eq!(expiring.len(), 1, "one alert, counted again: {expiring:?}");
+    assert_eq!(expiring[0].count, 2, "{expiring:?}");
+    assert!(expiring[0].subject.starts_with("改称後のシステム: https://"), "the new name: {expiring:?}");
     let actions: Vec<String> = store.audit_recent(200).await.unwrap().into_iter().map(|e| e.record.action).collect();
     assert!(actions.contains(&"scan.requested".to_owned()) && actions.contains(&"scan.finished".to_owned()));
     store.close().await;

@@ -2,7 +2,7 @@
 
 use crate::each_backend;
 use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
-use mamori_core::monitoring::SignInWatch;
+use mamori_core::monitoring::{Severity, SignInWatch};
 use mamori_core::policy::Keeping;
 use mamori_store::audit::{append, Verification};
 use mamori_store::auditlog::AuditFilter;
@@ -513,6 +513,37 @@ async fn an_alert_raised_while_it_is_acknowledged_opens_a_new_one_and_is_not_los
         assert_ne!(again, first, "not counted on the acknowledged alert");
         let open = db.store.alerts(true).await.unwrap();
         assert_eq!(open.iter().map(|a| (a.id, a.count)).collect::<Vec<_>>(), [(again, 1)], "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
+/// A system's alert is found by the system's number and its topic, not by
+/// its subject (which names the system): raised again under a new name, it
+/// counts on the alert open and shows the new name; another system's alert
+/// of the same topic is its own, and an alert without a key is still found
+/// by its subject.
+#[tokio::test]
+async fn a_system_s_alert_raised_again_under_a_new_name_counts_on_the_open_one() {
+    use mamori_store::auditlog::{about_system, Raise};
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        let raise = async |id: i64, name: &str| {
+            let (subject, key) = about_system(id, name, "https://a.example");
+            let (kind, severity) = ("scan.certificate_expiring", Severity::Warning);
+            db.store
+                .raise(&Raise { now, kind, severity, subject: &subject, detail: "9 days left", key: Some(&key) })
+                .await
+                .unwrap()
+        };
+        let first = raise(7, "旧システム").await;
+        assert_eq!(raise(7, "新システム").await, first, "{}", db.name);
+        assert_ne!(raise(8, "新システム").await, first, "{}: another system's", db.name);
+        let plain = db.store.raise_alert(now, "backup.failed", Severity::Critical, "backup", "x").await.unwrap();
+        assert_eq!(db.store.raise_alert(now, "backup.failed", Severity::Critical, "backup", "y").await.unwrap(), plain);
+        let open = db.store.alerts(true).await.unwrap();
+        let a = open.iter().find(|a| a.id == first).unwrap();
+        assert_eq!((a.count, a.subject.as_str()), (2, "新システム: https://a.example"), "{}", db.name);
+        assert_eq!(open.len(), 3, "{}: {open:?}", db.name);
         db.cleanup().await;
     }
 }
