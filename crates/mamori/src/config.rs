@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// 1 つのアドレス (IPv6 は /64) からの同時接続数の上限 [default: 同時接続数の半分]
     #[arg(long, env = "MAMORI_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
     pub max_connections_per_address: Option<u64>,
+    /// 1 つのアドレス (IPv6 は /64) が 1 秒に開ける新しい接続の数 (10 秒単位で数える) [default: 60]
+    #[arg(long, env = "MAMORI_NEW_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub new_connections_per_address: Option<u64>,
     /// リクエストヘッダの受信を待つ時間 (秒、遅いクライアント対策) [default: 10]
     #[arg(long, env = "MAMORI_HEADER_READ_TIMEOUT_SECS", value_name = "SECS")]
     pub header_read_timeout_secs: Option<u64>,
@@ -211,6 +214,7 @@ struct FileLimits {
     request_timeout_secs: Option<u64>,
     max_connections: Option<u64>,
     max_connections_per_address: Option<u64>,
+    new_connections_per_address: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     writes_per_minute: Option<u64>,
@@ -447,6 +451,13 @@ impl Config {
                 &mut errors,
             )
             .min(max_connections as u64) as usize,
+            new_connections_per_address: positive(
+                "new_connections_per_address",
+                args.new_connections_per_address.or(fl.new_connections_per_address),
+                d.new_connections_per_address.into(),
+                &mut errors,
+            )
+            .min(u32::MAX.into()) as u32,
             header_read_timeout: Duration::from_secs(positive(
                 "header_read_timeout_secs",
                 args.header_read_timeout_secs.or(fl.header_read_timeout_secs),

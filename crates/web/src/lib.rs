@@ -118,6 +118,11 @@ pub struct Limits {
     /// one client cannot hold every slot, while an office behind one
     /// address (a ward's proxy) still has room.
     pub max_connections_per_address: usize,
+    /// The connections one address (an IPv6 /64) may open a second,
+    /// counted over ten seconds: each TLS handshake is the server's key
+    /// exchange and signature, work a client asks for with a hello it can
+    /// send again and again at no cost of its own.
+    pub new_connections_per_address: u32,
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     pub tls_handshake_timeout: Duration,
@@ -135,6 +140,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_connections_per_address: 512,
+            new_connections_per_address: 60,
             max_header_bytes: 16 * 1024,
             header_read_timeout: Duration::from_secs(10),
             tls_handshake_timeout: Duration::from_secs(10),

@@ -21,6 +21,7 @@ use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -31,31 +32,119 @@ pub type ShutdownSignal = watch::Receiver<bool>;
 
 /// The connections open from each source ([`source_of`]), so that one
 /// address cannot hold every slot of [`Limits::max_connections`]: each may
-/// hold [`Limits::max_connections_per_address`]. The reverse proxies the server trusts are
-/// exempt (every user comes through them; limiting them is theirs). The
-/// map holds an entry only while its source has a connection open.
+/// hold [`Limits::max_connections_per_address`]; and when each may open
+/// its next ([`Pace`]), so that one address cannot keep the cores busy with
+/// handshakes. The reverse proxies the server trusts are exempt (every user
+/// comes through them; limiting them is theirs). The map of open ones
+/// holds an entry only while its source has a connection open.
 struct PerAddress {
     cap: usize,
     exempt: Arc<[IpNet]>,
     open: Mutex<HashMap<IpAddr, usize>>,
+    pace: Mutex<Pace>,
+}
+
+/// Sources paced at once: past them, the sources not paced yet share one
+/// pace (whoever has a /48 has 65,536 /64s), so the map is bounded
+/// whatever the addresses.
+const MOST_SOURCES: usize = 65_536;
+
+/// A source's connections at once before they are paced: the few a page
+/// opens, and an office's people behind one address, never wait.
+const BURST_SECONDS: u32 = 2;
+
+/// When each source's next connection is due, by the generic cell rate
+/// algorithm (GCRA): a source opens [`Limits::new_connections_per_address`]
+/// a second, and a burst of [`BURST_SECONDS`]' worth at once; a
+/// connection past that waits its turn before its handshake, reserved in
+/// order, and one that would wait longer than the handshake may take is
+/// refused. Each handshake is the server's key exchange and signature,
+/// asked for with a hello a client can send again and again at no cost of
+/// its own. (Written here rather than with the governor crate: its keyed
+/// limiter checks without reserving, so hundreds of waiting connections
+/// would each poll and wake together.)
+struct Pace {
+    interval: Duration,
+    burst: Duration,
+    most_wait: Duration,
+    /// By source, when its next connection is due; `None`, the sources
+    /// that came past [`MOST_SOURCES`].
+    due: HashMap<Option<IpAddr>, Instant>,
+    pruned: Instant,
+}
+
+impl Pace {
+    fn new(limits: &Limits, now: Instant) -> Pace {
+        let per_second = limits.new_connections_per_address.max(1);
+        let interval = Duration::from_secs(1) / per_second;
+        Pace {
+            interval,
+            burst: interval * per_second * BURST_SECONDS,
+            most_wait: limits.tls_handshake_timeout,
+            due: HashMap::new(),
+            pruned: now,
+        }
+    }
+
+    /// How long a connection `source` opens at `now` waits for its turn;
+    /// `None`: longer than it may, refused (and no turn taken).
+    fn turn(&mut self, source: IpAddr, now: Instant) -> Option<Duration> {
+        let key = self.key(source, now);
+        let due = self.due.get(&key).map_or(now, |d| (*d).max(now));
+        let start = due.checked_sub(self.burst).map_or(now, |s| s.max(now));
+        let wait = start - now;
+        if wait > self.most_wait {
+            return None;
+        }
+        self.due.insert(key, due + self.interval);
+        Some(wait)
+    }
+
+    /// The key `source` is paced under: its own while the map has room; a
+    /// full map forgets, at most once a second, the sources whose turn has
+    /// come (each as one never seen), and past that the rest share one.
+    fn key(&mut self, source: IpAddr, now: Instant) -> Option<IpAddr> {
+        if self.due.len() < MOST_SOURCES || self.due.contains_key(&Some(source)) {
+            return Some(source);
+        }
+        if now.duration_since(self.pruned) >= Duration::from_secs(1) {
+            self.pruned = now;
+            self.due.retain(|_, due| *due > now);
+            if self.due.len() < MOST_SOURCES {
+                return Some(source);
+            }
+        }
+        None
+    }
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// The source holds its share of connections.
+    Held,
+    /// The source's connections wait longer than a handshake may take.
+    Paced,
 }
 
 /// One connection counted against its source; uncounted when dropped.
 struct Counted(Arc<PerAddress>, Option<IpAddr>);
 
 impl PerAddress {
-    fn admit(this: &Arc<PerAddress>, peer: IpAddr) -> Option<Counted> {
+    /// Admits a connection of `peer` at `now`, with how long it waits for
+    /// its handshake, or says why not.
+    fn admit(this: &Arc<PerAddress>, peer: IpAddr, now: Instant) -> Result<(Counted, Duration), Refusal> {
         if this.exempt.iter().any(|n| n.contains(&peer.to_canonical())) {
-            return Some(Counted(this.clone(), None));
+            return Ok((Counted(this.clone(), None), Duration::ZERO));
         }
         let source = source_of(peer);
         let mut open = this.open.lock().expect("not poisoned");
-        let n = open.entry(source).or_insert(0);
-        if *n >= this.cap {
-            return None;
+        if open.get(&source).is_some_and(|n| *n >= this.cap) {
+            return Err(Refusal::Held);
         }
-        *n += 1;
-        Some(Counted(this.clone(), Some(source)))
+        let wait = this.pace.lock().expect("not poisoned").turn(source, now).ok_or(Refusal::Paced)?;
+        *open.entry(source).or_insert(0) += 1;
+        Ok((Counted(this.clone(), Some(source)), wait))
     }
 }
 
@@ -93,6 +182,7 @@ impl Slots {
                 cap: limits.max_connections_per_address,
                 exempt: trusted_proxies,
                 open: Mutex::default(),
+                pace: Mutex::new(Pace::new(limits, Instant::now())),
             }),
         })
     }
@@ -119,15 +209,22 @@ pub async fn serve(
                 Err(e) => {
                     // Out of file descriptors, for example: wait, do not spin.
                     tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             _ = shutdown.changed() => break,
         };
-        let Some(counted) = PerAddress::admit(&slots.per_address, peer.ip()) else {
-            refused.note(peer, "connection limit of one address reached; connection refused");
-            continue;
+        let (counted, wait) = match PerAddress::admit(&slots.per_address, peer.ip(), Instant::now()) {
+            Ok(admitted) => admitted,
+            Err(Refusal::Held) => {
+                refused.note(peer, "connection limit of one address reached; connection refused");
+                continue;
+            }
+            Err(Refusal::Paced) => {
+                refused.note(peer, "new connections of one address past its rate; connection refused");
+                continue;
+            }
         };
         let Ok(slot) = slots.all.clone().try_acquire_owned() else {
             refused.note(peer, "connection limit reached; connection refused");
@@ -138,6 +235,10 @@ pub async fn serve(
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = (slot, counted);
+            // Its turn among the source's connections ([`Pace`]).
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
             let _ = tcp.set_nodelay(true);
             // hyper sets no deadline on writing a response: a client that
             // stops reading (pipelined requests, a receive window of almost
@@ -190,18 +291,110 @@ pub async fn serve(
 /// log waits for its writer, so a slow one held up the accept loop.
 #[derive(Default)]
 struct RefusedLog {
-    last: Option<std::time::Instant>,
+    last: Option<Instant>,
     unlogged: u64,
 }
 
 impl RefusedLog {
     fn note(&mut self, peer: std::net::SocketAddr, what: &'static str) {
-        let now = std::time::Instant::now();
-        if self.last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
             self.unlogged += 1;
             return;
         }
         tracing::warn!(%peer, more = self.unlogged, "{what} ({} more refused since the last line)", self.unlogged);
         (self.last, self.unlogged) = (Some(now), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_address(per_second: u32, cap: usize, exempt: &[&str]) -> Arc<PerAddress> {
+        let limits = Limits {
+            new_connections_per_address: per_second,
+            max_connections_per_address: cap,
+            tls_handshake_timeout: Duration::from_secs(10),
+            ..Limits::default()
+        };
+        let exempt: Arc<[IpNet]> = exempt.iter().map(|n| n.parse().unwrap()).collect();
+        Slots::new(&limits, exempt).per_address.clone()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A source opens two seconds' worth of connections at once, then one
+    /// each turn, each later one waiting its turn in order, up to the
+    /// handshake's time; past it, refused with no turn taken. Another
+    /// source and a trusted proxy are not held back by it; an IPv6 client
+    /// is paced by its /64; a source's turn comes back with the time.
+    #[test]
+    fn a_source_s_connections_past_its_burst_wait_their_turn_in_order_and_others_do_not() {
+        let p = per_address(2, 10_000, &["10.0.0.1/32"]);
+        let t0 = Instant::now();
+        let mut held = Vec::new();
+        let mut waits = Vec::new();
+        for _ in 0..30 {
+            match PerAddress::admit(&p, ip("192.0.2.1"), t0) {
+                Ok((c, wait)) => (held.push(c), waits.push(wait)).1,
+                Err(r) => assert_eq!(r, Refusal::Paced),
+            }
+        }
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(&ms[..5], [0, 0, 0, 0, 0], "a burst of four and one more: {ms:?}");
+        assert_eq!(&ms[5..8], [500, 1000, 1500], "then one each half second: {ms:?}");
+        assert_eq!(*ms.last().unwrap(), 10_000, "up to the handshake's ten seconds: {ms:?}");
+        assert_eq!(ms.len(), 5 + 20, "the rest refused");
+        let other = PerAddress::admit(&p, ip("192.0.2.2"), t0).unwrap().1;
+        assert_eq!(other, Duration::ZERO, "another address has its own");
+        assert!((0..100).all(|_| PerAddress::admit(&p, ip("10.0.0.1"), t0).unwrap().1.is_zero()), "a proxy");
+        let six: Vec<Duration> = ["2001:db8:1:2::1", "2001:db8:1:2::ffff"]
+            .iter()
+            .cycle()
+            .take(6)
+            .map(|a| PerAddress::admit(&p, ip(a), t0).unwrap().1)
+            .collect();
+        assert_eq!(six[5], Duration::from_millis(500), "one /64: {six:?}");
+        let later = PerAddress::admit(&p, ip("192.0.2.1"), t0 + Duration::from_secs(20)).unwrap().1;
+        assert_eq!(later, Duration::ZERO, "its turn came back");
+    }
+
+    /// A source holding its share of connections is refused before its
+    /// turn is taken; one refused takes no place in the map of open ones.
+    #[test]
+    fn a_refused_connection_takes_no_turn_and_leaves_nothing_counted() {
+        let p = per_address(1, 2, &[]);
+        let t0 = Instant::now();
+        let held: Vec<_> = (0..2).map(|_| PerAddress::admit(&p, ip("192.0.2.1"), t0).unwrap()).collect();
+        assert_eq!(PerAddress::admit(&p, ip("192.0.2.1"), t0).err(), Some(Refusal::Held));
+        let due = p.pace.lock().unwrap().due[&Some(ip("192.0.2.1"))];
+        assert_eq!(due, t0 + Duration::from_secs(2), "two turns taken, not three");
+        drop(held);
+        for k in 0..20 {
+            let _ = PerAddress::admit(&p, ip(&format!("198.51.100.{k}")), t0);
+        }
+        assert!(p.open.lock().unwrap().is_empty(), "none left counted");
+    }
+
+    /// Past [`MOST_SOURCES`] sources at once, the others share one pace;
+    /// the sources whose turn has come are forgotten when room is needed.
+    #[test]
+    fn sources_past_the_most_share_one_pace_and_those_whose_turn_came_are_forgotten() {
+        let p = per_address(1, 10, &[]);
+        let t0 = Instant::now();
+        let mut pace = p.pace.lock().unwrap();
+        for i in 0..MOST_SOURCES as u32 {
+            assert_eq!(pace.turn(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)), t0), Some(Duration::ZERO));
+        }
+        let others: Vec<Option<Duration>> =
+            (0..4u32).map(|i| pace.turn(IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 + i)), t0)).collect();
+        assert_eq!(others[3], Some(Duration::from_secs(1)), "the rest share one: {others:?}");
+        assert_eq!(pace.due.len(), MOST_SOURCES + 1);
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(pace.turn(ip("203.0.113.1"), later), Some(Duration::ZERO));
+        assert_eq!(pace.due.len(), 1, "the others forgotten, the new one paced on its own");
     }
 }

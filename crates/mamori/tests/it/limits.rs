@@ -209,3 +209,92 @@ async fn json_logs_have_one_line_per_request() {
     assert!(line["latency_ms"].as_f64().is_some());
     assert!(!logs.contains("hunter2"), "the query string is never logged");
 }
+
+/// The first flight of a TLS 1.3 handshake, as a client sends it: the
+/// server answers it with its key exchange and a signature, work a client
+/// can ask for again and again by sending the same bytes.
+fn a_client_hello() -> Vec<u8> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    let mut client =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    hello
+}
+
+/// The CPU time a process has used, in clock ticks (from /proc).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// One client sends the same hello on new connections as fast as it can
+/// for three seconds, two hundred at a time, each waiting two seconds for
+/// an answer:
+/// each answered was a key exchange and a signature of the server's, for a
+/// hello that cost the client nothing, so that one address kept the cores
+/// busy (without the pace, 27,000 handshakes took both cores). An address
+/// now opens `new_connections_per_address` (5 here) a second after a burst
+/// of two seconds' worth, the others waiting their turn before their
+/// handshake, or closed unread once the wait would pass the handshake's
+/// time: more than the burst are answered (paced, not refused), at most
+/// what the pace allows in the five seconds, the server's CPU time stays
+/// under one core over the flood, and another address is served in the
+/// middle of it.
+#[tokio::test]
+async fn hellos_sent_as_fast_as_one_address_can_are_answered_at_its_pace_and_another_address_is_served() {
+    let s = Server::start(Opts::default().args(&["--new-connections-per-address", "5"])).await;
+    let (pid, port, hello) = (s.pid(), s.port(), Arc::new(a_client_hello()));
+    let before = cpu_ticks(pid);
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    let flood: Vec<_> = (0..200)
+        .map(|_| {
+            let hello = hello.clone();
+            tokio::spawn(async move {
+                let (mut answered, mut not) = (0u32, 0u32);
+                while std::time::Instant::now() < until {
+                    let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", port)).await else { continue };
+                    let mut first = [0u8; 1];
+                    let read = async {
+                        tcp.write_all(&hello).await?;
+                        tcp.read(&mut first).await
+                    };
+                    match tokio::time::timeout(Duration::from_secs(2), read).await {
+                        Ok(Ok(1)) if first[0] == 0x16 => answered += 1,
+                        _ => not += 1,
+                    }
+                }
+                (answered, not)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let other = tokio::net::TcpSocket::new_v4().unwrap();
+    other.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = tls_over_from(&s, other.connect(([127, 0, 0, 1], port).into()).await.unwrap()).await.unwrap();
+    other.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    other.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "another address is served: {answer}");
+    let (mut answered, mut not) = (0, 0);
+    for task in flood {
+        let (a, n) = task.await.unwrap();
+        (answered, not) = (answered + a, not + n);
+    }
+    let ticks = cpu_ticks(pid) - before;
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    println!("{answered} answered, {not} not; the server's CPU: {ticks} ticks of {per_second} a second");
+    let (burst, most) = (2 * 5 + 1, 2 * 5 + 1 + 5 * (3 + 2));
+    assert!(answered > burst && answered <= most, "{answered} answered of {}", answered + not);
+    assert!(not >= 1_000, "a flood: {not} not answered");
+    assert!(ticks < per_second * 3, "{ticks} ticks in three seconds: more than one core");
+}
