@@ -307,6 +307,31 @@ fn open(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(tar::Ar
     Ok((tar::Archive::new(reader), sealed))
 }
 
+/// What may follow an archive's last entry: tar's end (zeros), padded to a
+/// record as tar pads it.
+const END_MAX: u64 = 64 * 1024;
+
+/// Reads what follows the last entry to the end of the file: zeros only,
+/// no more than [`END_MAX`]. The entries end at tar's first zero block; a
+/// sealed archive's last chunk is authenticated only when read, so an
+/// archive cut in its last chunk, when the entries ended in the chunk
+/// before, was taken as whole.
+fn read_to_the_end(archive: tar::Archive<Box<dyn Read>>) -> anyhow::Result<()> {
+    let mut rest = archive.into_inner().take(END_MAX + 1);
+    let (mut buf, mut read) = ([0u8; 8192], 0u64);
+    loop {
+        let n = rest.read(&mut buf).map_err(|_| damaged())?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if read > END_MAX || buf[..n].iter().any(|b| *b != 0) {
+            return Err(damaged());
+        }
+    }
+    Ok(())
+}
+
 fn damaged() -> anyhow::Error {
     anyhow!("バックアップが壊れています。何も変更していません (the archive is damaged; nothing was changed)")
 }
@@ -344,6 +369,7 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Ma
             seen.push((name, hex::encode(hasher.finalize()), n));
         }
     }
+    read_to_the_end(archive)?;
     let manifest = manifest.ok_or_else(damaged)?;
     if manifest.format != FORMAT {
         bail!("mamori のバックアップではないか、読めない形式です: {} (not a mamori archive)", manifest.format);

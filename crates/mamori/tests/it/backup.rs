@@ -1078,3 +1078,54 @@ async fn after_a_restore_the_data_revision_follows_every_one_before_it() {
     let after = source.store().await.revision().await.unwrap();
     assert!(after > before, "{after:?} after {before:?}");
 }
+
+/// A sealed archive is authenticated chunk by chunk as it is read, and the
+/// check stopped reading at tar's first zero block: an archive cut in its
+/// last chunk, when that chunk held only what follows (tar's second zero
+/// block, a record's padding), was taken as whole (a run in a hundred or
+/// so cut 100 bytes there by chance). Here a backup is sealed again with
+/// zeros after its end, laid so that its last chunk (age's are 64 KiB)
+/// holds nothing else: whole, it is restored; cut by 100 bytes, or with a
+/// byte other than zero after the end, it is damaged and nothing changes.
+#[tokio::test]
+async fn an_archive_cut_where_only_what_follows_its_entries_lies_is_damaged() {
+    use age::secrecy::SecretString;
+    use std::io::{Read, Write};
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let sealed = std::fs::read(backup(&source, root.path(), true).await).unwrap();
+    let identity = age::scrypt::Identity::new(SecretString::from(PASS.to_owned()));
+    let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+    let mut tar = Vec::new();
+    decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).unwrap().read_to_end(&mut tar).unwrap();
+    const CHUNK: usize = 64 * 1024;
+    let last_chunk_at = (tar.len() - 512).div_ceil(CHUNK) * CHUNK;
+    let seal = |mut plain: Vec<u8>, to: usize, tail: u8| {
+        plain.resize(to, 0);
+        *plain.last_mut().unwrap() = tail;
+        let encryptor = age::Encryptor::with_user_passphrase(SecretString::from(PASS.to_owned()));
+        let mut out = Vec::new();
+        let mut w = encryptor.wrap_output(&mut out).unwrap();
+        w.write_all(&plain).unwrap();
+        w.finish().unwrap();
+        out
+    };
+    let whole = seal(tar.clone(), last_chunk_at + 600, 0);
+    let cut = whole[..whole.len() - 100].to_vec();
+    let trailing = seal(tar, last_chunk_at + 600, b'x');
+    let pass = pass_file(root.path());
+    for (name, bytes, restored) in [("cut", cut, false), ("trailing", trailing, false), ("whole", whole, true)] {
+        let path = root.path().join(format!("{name}.tar.age"));
+        std::fs::write(&path, bytes).unwrap();
+        let target = Target::sqlite(&root.path().join(format!("to-{name}")));
+        let (code, out, err) =
+            target.run(&["restore", "--from", path.to_str().unwrap(), "--passphrase-file", &pass]).await;
+        if restored {
+            assert_eq!(code, 0, "{name}: {out}{err}");
+        } else {
+            assert_eq!(code, 1, "{name}: {out}{err}");
+            assert!(err.contains("壊れています"), "{name}: {err}");
+            assert!(!root.path().join(format!("to-{name}")).exists(), "{name}: the target was not touched");
+        }
+    }
+}
