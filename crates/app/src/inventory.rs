@@ -300,33 +300,80 @@ pub const MATCH_ALERTS_EACH: usize = 10;
 
 /// Raises an alert for each match not alerted yet (after every change
 /// that matches, and in the daily check, should a process have stopped in
-/// between); critical from CVSS 9.0. A system with more than
+/// between); critical from CVSS 9.0. An advisory new to several systems
+/// in one check (the office's feed import: one flaw of a product many
+/// systems run) is one alert naming the systems, not one a system (each a
+/// message to the office). Of the rest, a system with more than
 /// [`MATCH_ALERTS_EACH`] new ones of a severity has them in one alert,
 /// naming the most severe: an inventory matching thousands of advisories
 /// (a vendor's sheet, a first import of NVD) raised thousands of alerts,
-/// each a message to the office, each a transaction of its own. Returns
-/// the matches alerted.
+/// each a transaction of its own. Returns the matches alerted.
 pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTime) -> Result<usize, StoreError> {
     use mamori_core::monitoring::{Severity, VULN_MATCHED};
+    use mamori_store::vulns::VulnMatch;
     let pending = store.unalerted_matches().await?;
     if pending.is_empty() {
         return Ok(0);
     }
     let names = crate::live_system_names(store).await?;
-    let severity = |m: &mamori_store::vulns::VulnMatch| {
+    let severity = |m: &VulnMatch| {
         if m.cvss.is_some_and(|s| s >= 9.0) {
             Severity::Critical
         } else {
             Severity::Warning
         }
     };
-    let score = |m: &mamori_store::vulns::VulnMatch| m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
-    let mut groups: std::collections::BTreeMap<(i64, bool), Vec<&mamori_store::vulns::VulnMatch>> = Default::default();
-    for m in &pending {
+    let score = |m: &VulnMatch| m.cvss.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}"));
+    let mut raised = 0;
+    let mut by_advisory: std::collections::BTreeMap<&str, Vec<&VulnMatch>> = Default::default();
+    for m in pending.iter().filter(|m| names.contains_key(&m.system_id)) {
+        by_advisory.entry(m.ident.as_str()).or_default().push(m);
+    }
+    let mut alerted = std::collections::HashSet::new();
+    for (ident, found) in by_advisory {
+        let mut systems: Vec<(&str, &VulnMatch)> = found.iter().map(|m| (names[&m.system_id].as_str(), *m)).collect();
+        systems.sort_by(|a, b| a.0.cmp(b.0).then(a.1.id.cmp(&b.1.id)));
+        systems.dedup_by_key(|(_, m)| m.system_id);
+        if systems.len() < 2 {
+            continue;
+        }
+        let mut products: Vec<&str> = found.iter().map(|m| m.product.as_str()).collect();
+        products.sort_unstable();
+        products.dedup();
+        let subject = format!("{ident} ({}): {} システム (systems)", products.join("・"), systems.len());
+        let named: Vec<String> = systems
+            .iter()
+            .take(MATCH_ALERTS_EACH)
+            .map(|(name, m)| format!("{name} ({} {})", m.product, m.version))
+            .collect();
+        let more = systems.len().saturating_sub(MATCH_ALERTS_EACH);
+        let first = found[0];
+        let detail = format!(
+            "CVSS {}: {} {} — {}{}",
+            score(first),
+            first.title,
+            first.link,
+            named.join("; "),
+            if more > 0 { format!("; ほか {more} システム (and {more} more)") } else { String::new() }
+        );
+        let key = format!("advisory: {ident}");
+        let alert = Raise {
+            now,
+            kind: VULN_MATCHED,
+            severity: severity(first),
+            subject: &subject,
+            detail: &detail,
+            key: Some(&key),
+        };
+        let ids: Vec<i64> = found.iter().map(|m| m.id).collect();
+        raised += store.mark_matches_alerted(&ids, &alert).await? as usize;
+        alerted.extend(ids);
+    }
+    let mut groups: std::collections::BTreeMap<(i64, bool), Vec<&VulnMatch>> = Default::default();
+    for m in pending.iter().filter(|m| !alerted.contains(&m.id)) {
         // Of each system, the critical ones first.
         groups.entry((m.system_id, severity(m) != Severity::Critical)).or_default().push(m);
     }
-    let mut raised = 0;
     for ((system_id, lesser), mut found) in groups {
         let critical = !lesser;
         let Some(system) = names.get(&system_id).map(String::as_str) else { continue };

@@ -1011,6 +1011,45 @@ async fn a_hundred_and_twenty_new_matches_of_a_system_raise_one_alert_a_severity
     }
 }
 
+/// An advisory new to many systems in one import (one flaw of a product
+/// most systems run) raised an alert a system, each a message to the
+/// office. Twelve systems running nginx 1.20.0 under an imported NVD
+/// advisory now raise one alert naming the advisory, ten of the systems
+/// and how many more, and every match is marked alerted.
+#[tokio::test]
+async fn an_advisory_new_to_twelve_systems_raises_one_alert_naming_them_not_twelve() {
+    use mamori_core::monitoring::VULN_MATCHED;
+    for app in App::each(Options::default()).await {
+        let (first, v, o) = vendors_system(&app).await;
+        let input = app.store.system(first).await.unwrap().unwrap().input;
+        let (dept, vendor) = (input.department_id, input.vendor_id.unwrap());
+        let nginx = [("product", "nginx"), ("vendor", "F5"), ("version", "1.20.0"), ("runs_on", "web01")];
+        let mut systems = vec![first];
+        for k in 2..=12 {
+            systems.push(system(&app, dept, Some(vendor), &format!("業務システム{k:02}")).await);
+        }
+        for sys in &systems {
+            assert_eq!(add(&v, *sys, &nginx).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        }
+        let r = import_feed(&o, "nvd.json", nvd("2025-01-01T00:00:00.000").as_bytes()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let alerts: Vec<_> =
+            app.store.alerts(false).await.unwrap().into_iter().filter(|a| a.kind == VULN_MATCHED).collect();
+        assert_eq!(alerts.len(), 1, "{}: {alerts:?}", app.backend);
+        let a = &alerts[0];
+        assert_eq!(a.subject, "CVE-2023-44487 (nginx): 12 システム (systems)", "{}", app.backend);
+        assert_eq!(a.severity, "warning", "{}", app.backend);
+        assert!(a.detail.starts_with("CVSS 7.5: "), "{}: {}", app.backend, a.detail);
+        assert!(a.detail.contains("業務システム02 (nginx 1.20.0); 業務システム03"), "{}: {}", app.backend, a.detail);
+        assert!(a.detail.ends_with("; ほか 2 システム (and 2 more)"), "{}: {}", app.backend, a.detail);
+        assert!(app.store.unalerted_matches().await.unwrap().is_empty(), "{}: every match alerted", app.backend);
+        for sys in &systems {
+            assert_eq!(app.store.vuln_matches(Some(*sys)).await.unwrap().len(), 1, "{}", app.backend);
+        }
+        app.close().await;
+    }
+}
+
 /// A system whose component matches 120 advisories (a kernel can match
 /// thousands) shows them 50 a page on its inventory and on the office's
 /// list, the pages' links keeping the list's filter; a decision made on the
