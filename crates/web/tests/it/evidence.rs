@@ -667,6 +667,20 @@ async fn a_download_that_waits(http: &reqwest::Client, url: &str, why: &str) -> 
     waiting
 }
 
+/// Downloads of `url` opened by each of `people`, as many as a person may
+/// hold at once, answered and left unread.
+async fn a_person_s_share_each(people: &[&crate::harness::Client], url: &str) -> Vec<reqwest::Response> {
+    let mut held = Vec::new();
+    for person in people {
+        for _ in 0..mamori_web::sending::SENDING_PER_PERSON {
+            let r = person.http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            held.push(r);
+        }
+    }
+    held
+}
+
 /// The bytes of a download that waited, within 20 seconds.
 async fn sent(waiting: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
     tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await.unwrap().unwrap()
@@ -726,7 +740,7 @@ async fn a_person_s_requests_are_worked_on_six_at_a_time_until_sent_a_seventh_wa
 /// is sent whole once one of the eight is let go.
 #[tokio::test]
 async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
-    use mamori_web::sending::{sending_peak, SENDING_AT_ONCE, SENDING_PER_PERSON};
+    use mamori_web::sending::{sending_peak, SENDING_AT_ONCE};
     let app = App::spawn("sqlite", unhurried()).await;
     let (_, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
@@ -734,14 +748,7 @@ async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
     for k in 1..=3 {
         people.push(app.signed_in(&format!("officer{k}"), Role::SecurityOfficer, None).await.0);
     }
-    let mut held = Vec::new();
-    for person in &people[..4] {
-        for _ in 0..SENDING_PER_PERSON {
-            let r = person.http.get(&url).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            held.push(r);
-        }
-    }
+    let mut held = a_person_s_share_each(&people[..4].iter().collect::<Vec<_>>(), &url).await;
     assert_eq!(held.len(), SENDING_AT_ONCE);
     let waiting = a_download_that_waits(&people[4].http, &url, "the ninth waits for a turn").await;
     assert_eq!(mamori_web::sending::sending_now(), SENDING_AT_ONCE, "without one: only the eight are held");
@@ -758,20 +765,13 @@ async fn stored_files_are_held_eight_at_a_time_and_a_ninth_waits_for_a_turn() {
 /// whole once one of the four is let go.
 #[tokio::test]
 async fn a_company_s_people_hold_four_stored_files_at_once_a_fifth_waits_and_the_office_is_served() {
-    use mamori_web::sending::{sending_now, SENDING_PER_ORGANISATION, SENDING_PER_PERSON};
+    use mamori_web::sending::{sending_now, SENDING_PER_ORGANISATION};
     let app = App::spawn("sqlite", unhurried()).await;
     let (_, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
     let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
     let third = app.signed_in("vendor-a3", Role::Vendor, org).await.0;
-    let mut held = Vec::new();
-    for person in [&vendor, &second] {
-        for _ in 0..SENDING_PER_PERSON {
-            let r = person.http.get(&url).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            held.push(r);
-        }
-    }
+    let mut held = a_person_s_share_each(&[&vendor, &second], &url).await;
     assert_eq!(held.len(), SENDING_PER_ORGANISATION);
     let waiting = a_download_that_waits(&third.http, &url, "the company's fifth waits").await;
     assert_eq!(sending_now(), SENDING_PER_ORGANISATION, "without one: only the company's four are held");
@@ -793,7 +793,7 @@ async fn a_company_s_people_hold_four_stored_files_at_once_a_fifth_waits_and_the
 /// the office are served, and is sent whole once one of the six is let go.
 #[tokio::test]
 async fn the_parties_people_hold_six_stored_files_at_once_a_seventh_waits_and_the_office_is_served() {
-    use mamori_web::sending::{sending_now, SENDING_AT_ONCE, SENDING_FOR_PARTIES, SENDING_PER_PERSON};
+    use mamori_web::sending::{sending_now, SENDING_AT_ONCE, SENDING_FOR_PARTIES};
     let app = App::spawn("sqlite", unhurried()).await;
     let (sys, vendor, pdf, url) = a_stored_19_mb_file(&app).await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
@@ -801,14 +801,7 @@ async fn the_parties_people_hold_six_stored_files_at_once_a_seventh_waits_and_th
     let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
     let clerk = app.signed_in("soumu1", Role::Department, dept).await.0;
     let other_clerk = app.signed_in("soumu2", Role::Department, dept).await.0;
-    let mut held = Vec::new();
-    for person in [&vendor, &second, &clerk] {
-        for _ in 0..SENDING_PER_PERSON {
-            let r = person.http.get(&url).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            held.push(r);
-        }
-    }
+    let mut held = a_person_s_share_each(&[&vendor, &second, &clerk], &url).await;
     assert_eq!(held.len(), SENDING_FOR_PARTIES);
     let waiting = a_download_that_waits(&other_clerk.http, &url, "the parties' seventh waits").await;
     assert_eq!(sending_now(), SENDING_FOR_PARTIES, "without one: only the parties' six are held");
