@@ -26,6 +26,7 @@ mod matching;
 pub mod notices;
 pub mod notify;
 pub mod parties;
+mod pending;
 pub mod records;
 pub mod revision;
 pub mod scans;

@@ -14,7 +14,6 @@ const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending";
 const FLASH: &str = "flash";
 const PREVIOUS: &str = "previous_signin";
-const IMPORT: &str = "answer_import";
 const CATALOG: &str = "catalog_import";
 const TOTP_PENDING: &str = "totp_pending";
 
@@ -84,13 +83,13 @@ pub async fn clear_pending(s: &Session) -> Result<()> {
 }
 
 /// Removes what belongs to the person signed in, as a password is accepted
-/// for someone (perhaps someone else): the sign-in, the previous one, an
-/// upload waiting for confirmation, a second factor being enrolled. The
-/// language chosen stays.
+/// for someone (perhaps someone else): the sign-in, the previous one, a
+/// catalog waiting for confirmation, a second factor being enrolled. The
+/// language chosen stays. (An answer workbook waiting for confirmation is
+/// its account's, in the store.)
 pub async fn clear_personal(s: &Session) -> Result<()> {
     s.remove_value(SIGNED_IN).await?;
     s.remove_value(PREVIOUS).await?;
-    s.remove_value(IMPORT).await?;
     s.remove_value(CATALOG).await?;
     s.remove_value(TOTP_PENDING).await?;
     Ok(())
@@ -116,42 +115,6 @@ pub async fn take_flash(s: &Session) -> Result<Option<String>> {
         return Ok(None);
     }
     s.remove(FLASH).await
-}
-
-/// An uploaded workbook's changes, previewed and waiting for the vendor's
-/// confirmation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingImport {
-    pub system_id: i64,
-    /// The round and catalog version the workbook was made for (0: a
-    /// preview kept before they were, refused as stale).
-    #[serde(default)]
-    pub round: i64,
-    #[serde(default)]
-    pub catalog_version: i64,
-    pub changes: Vec<ImportedAnswer>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImportedAnswer {
-    pub number: u32,
-    pub status: String,
-    pub measures: String,
-    pub planned: Option<String>,
-    pub reason: String,
-    pub on_revision: i64,
-}
-
-pub async fn pending_import(s: &Session) -> Result<Option<PendingImport>> {
-    s.get(IMPORT).await
-}
-
-pub async fn set_pending_import(s: &Session, v: PendingImport) -> Result<()> {
-    s.insert(IMPORT, v).await
-}
-
-pub async fn clear_pending_import(s: &Session) -> Result<()> {
-    s.remove::<PendingImport>(IMPORT).await.map(drop)
 }
 
 /// An uploaded catalog, read and previewed, waiting for the officer's

@@ -326,6 +326,36 @@ async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
     }
 }
 
+/// A previewed workbook waited in the session that uploaded it: megabytes
+/// of answers read with every request of the person's, and one in each of
+/// their sessions. It is now its account's one, in the store: previewed
+/// twice in one sign-in, the later preview is the one confirmed, from
+/// another sign-in of the same person; once confirmed, nothing waits.
+#[tokio::test]
+async fn a_previewed_workbook_is_its_account_s_one_and_is_confirmed_from_another_sign_in() {
+    use mamori_testkit::xlsx::edited;
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = returned(&app).await;
+        let copy = answer_copy(&app, &vendor, sys).await;
+        let (sheet, row) = ("チェックリスト", |n: u32| 11 + n);
+        for measures in ["最初の対策", "二つ目の対策"] {
+            let preview = upload(&app, &vendor, sys, edited(&copy, &[(sheet, row(4), 5, measures)])).await;
+            assert!(preview.body.contains(&format!("<ins>{measures}</ins>")), "{}: {}", app.backend, preview.body);
+        }
+        let other = app.client();
+        let r = other.sign_in(&app, "vendor-a", crate::harness::PASSWORD, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        other.get(&format!("/systems/{sys}")).await;
+        let applied = other.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, applied.body);
+        let no4 = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 4).unwrap();
+        assert_eq!(no4.input.measures, "二つ目の対策", "{}", app.backend);
+        let again = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        assert!(again.body.contains("確認した変更が見つかりません"), "{}: {}", app.backend, again.body);
+        app.close().await;
+    }
+}
+
 /// A workbook previewed under one catalog version, confirmed after the
 /// office moved the system to another (where No.4 says something else):
 /// refused, nothing written; the upload itself refuses such a file, and

@@ -6,7 +6,6 @@ use crate::download;
 use crate::error::AppError;
 use crate::handlers::{done, html, Acting, Reply};
 use crate::page::{Page, PageCtx};
-use crate::session::{self, ImportedAnswer, PendingImport};
 use askama::Template;
 use axum::extract::Path;
 use mamori_app::workbook::{self, Change, UploadRefused};
@@ -16,9 +15,34 @@ use mamori_core::report::review_word;
 use mamori_files::answers::CellError;
 use mamori_files::report::{self as sheet, Copy};
 use mamori_store::systems::{AnswerChange, MadeFor};
+use serde::{Deserialize, Serialize};
 
 /// The largest workbook read; a filled-in checklist is far smaller.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
+
+/// How long a previewed workbook waits for its confirmation: as long as a
+/// session lives at the most.
+const PENDING_FOR: time::Duration = time::Duration::hours(12);
+
+/// An uploaded workbook's changes, previewed and waiting for the person's
+/// confirmation (kept as JSON in the store, one an account).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingImport {
+    /// The round and catalog version the workbook was made for.
+    round: i64,
+    catalog_version: i64,
+    changes: Vec<ImportedAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ImportedAnswer {
+    number: u32,
+    status: String,
+    measures: String,
+    planned: Option<String>,
+    reason: String,
+    on_revision: i64,
+}
 
 /// The workbook to fill in: answer cells unlocked, a drop-down for 対応状況.
 pub async fn answers_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
@@ -88,11 +112,12 @@ fn refused_cells(t: &crate::i18n::Tr, e: Refused) -> Result<Vec<CellError>, AppE
 }
 
 /// Reads an uploaded workbook and shows what it would change; the changes
-/// wait in the session for the vendor's confirmation.
+/// wait in the store for the person's confirmation, one workbook an
+/// account.
 pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, request: axum::extract::Request) -> Reply {
     // Who may see the system is decided before the body is even parsed.
     system_for(&page, &who, id).await?;
-    let t = page.t();
+    let (t, account) = (page.t(), who.user.account().id);
     let mut multipart = match crate::csrf::verified_multipart(&page, request, MAX_UPLOAD + 64 * 1024).await {
         Ok(m) => m,
         Err(refused) => return Ok(refused),
@@ -123,12 +148,12 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
                 Ok(changes) => {
                     let pending = PendingImport {
-                        system_id: id,
                         round: upload.round,
                         catalog_version: upload.catalog_version,
                         changes: changes.iter().map(imported).collect(),
                     };
-                    session::set_pending_import(&page.session, pending).await?;
+                    let json = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
+                    page.store.keep_pending_import(account, id, &json, page.clock.now()).await?;
                     return upload_page(&page, id, Vec::new(), &changes, true).await;
                 }
                 Err(UploadRefused::Cells(errors)) => errors,
@@ -136,7 +161,7 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             },
         }
     };
-    session::clear_pending_import(&page.session).await?;
+    page.store.drop_pending_import(account).await?;
     upload_page(&page, id, errors, &[], false).await
 }
 
@@ -169,13 +194,15 @@ fn answer_change(a: &ImportedAnswer) -> Option<AnswerChange> {
 pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
     system_for(&page, &who, id).await?;
     let t = page.t();
-    let pending = session::pending_import(&page.session).await?.filter(|p| p.system_id == id);
-    let Some(pending) = pending else {
+    let account = who.user.account().id;
+    let kept = page.store.take_pending_import(account, id, page.clock.now() - PENDING_FOR).await?;
+    let Some(kept) = kept else {
         return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], &[], false).await;
     };
+    let unreadable = || AppError::Internal("an unreadable pending import".into());
+    let pending: PendingImport = serde_json::from_str(&kept).map_err(|_| unreadable())?;
     let changes: Option<Vec<AnswerChange>> = pending.changes.iter().map(answer_change).collect();
-    let changes = changes.ok_or_else(|| AppError::Internal("an unreadable pending import".into()))?;
-    session::clear_pending_import(&page.session).await?;
+    let changes = changes.ok_or_else(unreadable)?;
     let made_for = MadeFor { round: pending.round, catalog_version: pending.catalog_version };
     match workbook::apply(&who.op(&page), id, made_for, &changes).await {
         Ok(()) => done(&page, "answers-upload-applied", &format!("/systems/{id}")).await,
