@@ -187,6 +187,34 @@ pub async fn apply(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[AnswerCha
     Ok(op.store.save_answers_by(&op.ctx(), id, (Some(org), Some(made_for)), changes).await?)
 }
 
+/// How long a previewed workbook waits for its confirmation: as long as a
+/// session lives at the most.
+const PREVIEW_KEPT: time::Duration = time::Duration::hours(12);
+
+/// Keeps a previewed upload of system `id` (as the caller wrote it) as the
+/// acting person's one waiting for confirmation, in place of any before.
+pub async fn keep_preview(op: &Op<'_>, id: i64, preview: &str) -> Result<(), Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    system(op, id).await?;
+    Ok(op.store.keep_pending_import(account, id, preview, op.now).await?)
+}
+
+/// Forgets the acting person's previewed upload, if any.
+pub async fn drop_preview(op: &Op<'_>) -> Result<(), Refused> {
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    Ok(op.store.drop_pending_import(account).await?)
+}
+
+/// Takes (reads and forgets) the acting person's previewed upload of
+/// system `id`, if it was kept within [`PREVIEW_KEPT`].
+pub async fn take_preview(op: &Op<'_>, id: i64) -> Result<Option<String>, Refused> {
+    op.require(Permission::AnswerChecklist)?;
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    system(op, id).await?;
+    Ok(op.store.take_pending_import(account, id, op.now - PREVIEW_KEPT).await?)
+}
+
 /// What an answers file would change ([`mamori_files::answer_file`]): for
 /// the console of the security office, which fills in answers on behalf of
 /// the party of each item (answers kept outside mamori, such as a

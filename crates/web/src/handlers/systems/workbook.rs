@@ -20,10 +20,6 @@ use serde::{Deserialize, Serialize};
 /// The largest workbook read; a filled-in checklist is far smaller.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
 
-/// How long a previewed workbook waits for its confirmation: as long as a
-/// session lives at the most.
-const PENDING_FOR: time::Duration = time::Duration::hours(12);
-
 /// An uploaded workbook's changes, previewed and waiting for the person's
 /// confirmation (kept as JSON in the store, one an account).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,7 +113,7 @@ fn refused_cells(t: &crate::i18n::Tr, e: Refused) -> Result<Vec<CellError>, AppE
 pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, request: axum::extract::Request) -> Reply {
     // Who may see the system is decided before the body is even parsed.
     system_for(&page, &who, id).await?;
-    let (t, account) = (page.t(), who.user.account().id);
+    let t = page.t();
     let mut multipart = match crate::csrf::verified_multipart(&page, request, MAX_UPLOAD + 64 * 1024).await {
         Ok(m) => m,
         Err(refused) => return Ok(refused),
@@ -153,7 +149,7 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
                         changes: changes.iter().map(imported).collect(),
                     };
                     let json = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
-                    page.store.keep_pending_import(account, id, &json, page.clock.now()).await?;
+                    workbook::keep_preview(&who.op(&page), id, &json).await?;
                     return upload_page(&page, id, Vec::new(), &changes, true).await;
                 }
                 Err(UploadRefused::Cells(errors)) => errors,
@@ -161,7 +157,7 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             },
         }
     };
-    page.store.drop_pending_import(account).await?;
+    workbook::drop_preview(&who.op(&page)).await?;
     upload_page(&page, id, errors, &[], false).await
 }
 
@@ -194,8 +190,7 @@ fn answer_change(a: &ImportedAnswer) -> Option<AnswerChange> {
 pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
     system_for(&page, &who, id).await?;
     let t = page.t();
-    let account = who.user.account().id;
-    let kept = page.store.take_pending_import(account, id, page.clock.now() - PENDING_FOR).await?;
+    let kept = workbook::take_preview(&who.op(&page), id).await?;
     let Some(kept) = kept else {
         return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], &[], false).await;
     };
