@@ -332,7 +332,7 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
     let mut alerted = std::collections::HashSet::new();
     for (ident, found) in by_advisory {
         let mut systems: Vec<(&str, &VulnMatch)> = found.iter().map(|m| (names[&m.system_id].as_str(), *m)).collect();
-        systems.sort_by(|a, b| a.0.cmp(b.0).then(a.1.id.cmp(&b.1.id)));
+        systems.sort_by(|a, b| a.0.cmp(b.0).then(a.1.system_id.cmp(&b.1.system_id)).then(a.1.id.cmp(&b.1.id)));
         systems.dedup_by_key(|(_, m)| m.system_id);
         if systems.len() < 2 {
             continue;

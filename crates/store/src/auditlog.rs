@@ -344,10 +344,7 @@ impl Store {
         subject: &str,
         detail: &str,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
-        let id = raise_in(&mut tx, &Raise { now, kind, severity, subject, detail, key: None }).await?;
-        tx.commit().await?;
-        Ok(id)
+        self.raise(&Raise { now, kind, severity, subject, detail, key: None }).await
     }
 
     /// [`Store::raise_alert`] of a [`Raise`] (one found by its key).

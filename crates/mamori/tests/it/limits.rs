@@ -247,12 +247,16 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// handshake, or closed unread once the wait would pass the handshake's
 /// time: more than the burst are answered (paced, not refused), at most
 /// what the pace allows in the five seconds, the server's CPU time stays
-/// under one core over the flood, and another address is served in the
-/// middle of it.
+/// under one core over the flood, its peak memory under its idle size
+/// + 64 MB (the connections waiting their turn are the address's share at
+/// most), and another address is served in the middle of it.
 #[tokio::test]
 async fn hellos_sent_as_fast_as_one_address_can_are_answered_at_its_pace_and_another_address_is_served() {
     let s = Server::start(Opts::default().args(&["--new-connections-per-address", "5"])).await;
     let (pid, port, hello) = (s.pid(), s.port(), Arc::new(a_client_hello()));
+    assert_eq!(s.get("/healthz").await.status(), 200);
+    let (idle, _) = crate::harness::memory(pid);
+    crate::harness::reset_peak(pid);
     let before = cpu_ticks(pid);
     let until = std::time::Instant::now() + Duration::from_secs(3);
     let flood: Vec<_> = (0..200)
@@ -297,4 +301,8 @@ async fn hellos_sent_as_fast_as_one_address_can_are_answered_at_its_pace_and_ano
     assert!(answered > burst && answered <= most, "{answered} answered of {}", answered + not);
     assert!(not >= 1_000, "a flood: {not} not answered");
     assert!(ticks < per_second * 3, "{ticks} ticks in three seconds: more than one core");
+    const MB: u64 = 1024 * 1024;
+    let (_, peak) = crate::harness::memory(pid);
+    println!("memory: idle {} MB, peak {} MB", idle / MB, peak / MB);
+    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB", peak / MB, idle / MB);
 }
