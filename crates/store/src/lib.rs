@@ -25,6 +25,7 @@ pub mod library;
 mod matching;
 pub mod notices;
 pub mod notify;
+mod pace;
 pub mod parties;
 mod pending;
 pub mod records;
@@ -38,6 +39,7 @@ pub mod yearly;
 pub use db::{Backend, DatabaseLocation, PoolStats, Tx};
 pub use error::StoreError;
 pub(crate) use error::{corrupt, opt_timestamp, parsed, timestamp};
+pub use pace::Full;
 
 /// A mark of the values an edit form shows (see [`accounts::Account::edit_mark`],
 /// [`systems::SystemInput::edit_mark`]): the form carries the mark of what

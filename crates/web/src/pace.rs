@@ -9,10 +9,8 @@
 //! a signed-in person, one by one up to a limit a minute, then counted).
 //! Signing out is never refused.
 //!
-//! Fixed windows, counted in memory per account (accounts are few and
-//! known, so the table is bounded by them). Each instance counts the
-//! requests it serves: behind a balancer over several instances a person
-//! may make that many times as many.
+//! Fixed windows, counted in the database (`change_pace`, one row an
+//! account), so that every instance behind a balancer counts alike.
 
 use crate::auth::CurrentUser;
 use crate::context::origin_of;
@@ -22,8 +20,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use mamori_store::Full;
 use time::OffsetDateTime;
 
 /// Routes a signed-in person may always post to.
@@ -32,19 +29,6 @@ const NEVER_REFUSED: [&str; 1] = ["/logout"];
 /// Seconds Japan is ahead of UTC: a day's count starts at midnight there.
 const JST_SECS: i64 = 9 * 3600;
 
-#[derive(Default)]
-pub struct Pace {
-    counts: Mutex<HashMap<i64, Count>>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Count {
-    minute: i64,
-    in_minute: u32,
-    day: i64,
-    in_day: u32,
-}
-
 /// Which limit refused a request, and the seconds until its window ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
@@ -52,29 +36,21 @@ pub enum Wait {
     Day(i64),
 }
 
-impl Pace {
-    /// Counts one request of `account` at `now`, or refuses it (uncounted)
-    /// when it would pass `per_minute` in its minute or `per_day` in its day.
-    pub fn take(&self, account: i64, now: OffsetDateTime, per_minute: u32, per_day: u32) -> Result<(), Wait> {
-        let t = now.unix_timestamp();
-        let (minute, day) = (t.div_euclid(60), (t + JST_SECS).div_euclid(86_400));
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let c = counts.entry(account).or_default();
-        if c.minute != minute {
-            (c.minute, c.in_minute) = (minute, 0);
-        }
-        if c.day != day {
-            (c.day, c.in_day) = (day, 0);
-        }
-        if c.in_day >= per_day {
-            return Err(Wait::Day((day + 1) * 86_400 - JST_SECS - t));
-        }
-        if c.in_minute >= per_minute {
-            return Err(Wait::Minute((minute + 1) * 60 - t));
-        }
-        c.in_minute += 1;
-        c.in_day += 1;
-        Ok(())
+/// The windows `now` falls in: minutes since the epoch, and days since the
+/// epoch in Japan (a day's count starts at midnight there).
+fn windows(now: OffsetDateTime) -> (i64, i64) {
+    let t = now.unix_timestamp();
+    (t.div_euclid(60), (t + JST_SECS).div_euclid(86_400))
+}
+
+/// How long a request refused by `full` at `now` waits: to the end of its
+/// minute, or to midnight in Japan.
+fn wait(full: Full, now: OffsetDateTime) -> Wait {
+    let t = now.unix_timestamp();
+    let (minute, day) = windows(now);
+    match full {
+        Full::Minute => Wait::Minute((minute + 1) * 60 - t),
+        Full::Day => Wait::Day((day + 1) * 86_400 - JST_SECS - t),
     }
 }
 
@@ -102,8 +78,14 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let limits = state.config.limits;
     let now = state.clock.now();
-    let Err(wait) = state.pace.take(user.account().id, now, limits.writes_per_minute, limits.writes_per_day) else {
-        return next.run(req).await;
+    let counted = state
+        .store
+        .count_change(user.account().id, windows(now), limits.writes_per_minute, limits.writes_per_day)
+        .await;
+    let wait = match counted {
+        Ok(Ok(())) => return next.run(req).await,
+        Ok(Err(full)) => wait(full, now),
+        Err(e) => return crate::error::AppError::from(e).into_response(),
     };
     let (window, secs) = match wait {
         Wait::Minute(s) => ("minute", s),
@@ -131,26 +113,13 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn a_person_is_refused_past_the_minute_s_and_the_day_s_limits_and_counted_again_when_they_end() {
-        let pace = Pace::default();
+    fn a_minute_s_refusal_waits_to_its_end_and_a_day_s_to_midnight_in_japan() {
         let t = datetime!(2026-12-07 14:59:10 UTC); // 23:59:10 in Japan
-        for _ in 0..3 {
-            assert_eq!(pace.take(1, t, 3, 5), Ok(()));
-        }
-        assert_eq!(pace.take(1, t, 3, 5), Err(Wait::Minute(50)));
-        assert_eq!(pace.take(2, t, 3, 5), Ok(()), "another person");
-        let next = datetime!(2026-12-07 15:00:00 UTC) - time::Duration::seconds(30);
-        assert_eq!(pace.take(1, next, 3, 5), Err(Wait::Minute(30)), "refusals are not counted, nor do they push on");
-        // 23:59:40 in Japan: the next minute is the next day.
-        let (a, b) = (datetime!(2026-12-07 14:58:00 UTC), datetime!(2026-12-07 14:59:59 UTC));
-        let other = Pace::default();
-        for _ in 0..3 {
-            assert_eq!(other.take(1, a, 3, 5), Ok(()));
-        }
-        for _ in 0..2 {
-            assert_eq!(other.take(1, b, 3, 5), Ok(()));
-        }
-        assert_eq!(other.take(1, b, 3, 5), Err(Wait::Day(1)), "five in the day");
-        assert_eq!(other.take(1, datetime!(2026-12-07 15:00:00 UTC), 3, 5), Ok(()), "midnight in Japan");
+        assert_eq!(wait(Full::Minute, t), Wait::Minute(50));
+        assert_eq!(wait(Full::Day, t), Wait::Day(50));
+        let (minute, day) = windows(t);
+        assert_eq!(windows(datetime!(2026-12-07 15:00:00 UTC)), (minute + 1, day + 1), "midnight in Japan");
+        assert_eq!(windows(datetime!(2026-12-07 14:59:59 UTC)), (minute, day));
+        assert_eq!(wait(Full::Day, datetime!(2026-12-07 15:00:00 UTC)), Wait::Day(86_400));
     }
 }

@@ -7,6 +7,7 @@ mod integrity;
 mod jobs;
 mod keys;
 mod notify;
+mod pace;
 mod pools;
 mod revision;
 mod schema;

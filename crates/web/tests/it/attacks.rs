@@ -1051,6 +1051,48 @@ async fn a_person_saving_past_the_minute_s_and_the_day_s_limits_is_refused_429_h
     }
 }
 
+/// Behind a balancer over two instances, a person's changes are counted
+/// once whichever instance serves them: each instance counted only its own,
+/// so that two gave a person twice the minute's and the day's changes.
+#[tokio::test]
+async fn a_person_s_changes_through_two_instances_are_counted_together_against_the_minute_s_and_the_day_s_limits() {
+    use crate::checklist::system;
+    let opts = Options { writes: Some((5, 8)), ..Options::default() };
+    for app in App::each(opts.clone()).await {
+        let other = app.another_instance(opts.clone()).await;
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "申請受付システム").await;
+        let (here, _) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        let there = here.to(&other.base);
+        let save = async |c: &Client, k: usize| {
+            let m = format!("対策 {k}");
+            c.answer(sys, 1, &[("status", "done"), ("measures", &m)]).await.status
+        };
+        let measures = async || app.store.answer(sys, 1, 1).await.unwrap().unwrap().input.measures;
+        for k in 0..3 {
+            assert_eq!(save(&here, k).await, StatusCode::SEE_OTHER, "{}: save {k} here", app.backend);
+        }
+        for k in 3..5 {
+            assert_eq!(save(&there, k).await, StatusCode::SEE_OTHER, "{}: save {k} there", app.backend);
+        }
+        assert_eq!(save(&there, 5).await, StatusCode::TOO_MANY_REQUESTS, "{}: the sixth of the minute", app.backend);
+        assert_eq!(save(&here, 6).await, StatusCode::TOO_MANY_REQUESTS, "{}", app.backend);
+        assert_eq!(measures().await, "対策 4", "{}: nothing changed", app.backend);
+
+        app.clock.advance(Duration::minutes(1));
+        for (k, c) in [(7, &there), (8, &here), (9, &there)] {
+            assert_eq!(save(c, k).await, StatusCode::SEE_OTHER, "{}: save {k}", app.backend);
+        }
+        assert_eq!(save(&here, 10).await, StatusCode::TOO_MANY_REQUESTS, "{}: the ninth of the day", app.backend);
+        assert_eq!(save(&there, 11).await, StatusCode::TOO_MANY_REQUESTS, "{}: the ninth of the day", app.backend);
+        assert_eq!(count(&app, "requests.limited", "day").await, 2, "{}", app.backend);
+        assert_eq!(measures().await, "対策 9", "{}", app.backend);
+        other.close().await;
+        app.close().await;
+    }
+}
+
 /// Sign-ins from one address are counted under its block's lock in the
 /// database, and waiting for it there held a connection of the pool each:
 /// forty at once took all sixteen, and another person's page waited behind

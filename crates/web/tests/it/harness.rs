@@ -95,6 +95,61 @@ impl Options {
     }
 }
 
+/// The server's configuration as `opts` asks, its origin `base`.
+fn web_config(base: &str, opts: &Options, notifier: Option<Arc<mamori_app::notify::Notifier>>) -> WebConfig {
+    WebConfig {
+        public_origin: base.to_owned(),
+        trusted_proxies: opts.trusted_proxies.clone(),
+        admin_networks: opts.admin_networks.clone().unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
+        limits: Limits {
+            request_timeout: opts.request_timeout.unwrap_or(Limits::default().request_timeout),
+            writes_per_minute: opts.writes.map_or(Limits::default().writes_per_minute, |w| w.0),
+            writes_per_day: opts.writes.map_or(Limits::default().writes_per_day, |w| w.1),
+            ..Limits::default()
+        },
+        security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
+        evidence: mamori_web::EvidenceConfig {
+            max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
+            clamd: opts.clamd.clone().map(mamori_files::evidence::Clamd::Unix),
+            quota_bytes: opts.evidence_quota_bytes.unwrap_or(10 << 30),
+        },
+        vendor_scan_gap: time::Duration::minutes(10),
+        report_month: 4,
+        round_days: 60,
+        support_warn_days: 180,
+        notifier,
+    }
+}
+
+/// Serves `state` over TLS on `listener`, and the plain-HTTP redirect on a
+/// port of its own: the sender that stops both, and the redirect's address.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls_config: Arc<rustls::ServerConfig>,
+    state: &AppState,
+    opts: &Options,
+) -> (watch::Sender<bool>, String) {
+    let (stop, stop_rx) = watch::channel(false);
+    let d = Limits::default();
+    let limits = Limits {
+        max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
+        request_timeout: opts.request_timeout.unwrap_or(d.request_timeout),
+        ..d
+    };
+    let slots = server::Slots::new(&limits, Arc::from([]));
+    tokio::spawn(server::serve(
+        listener,
+        Some(tls_config),
+        mamori_web::app(state.clone()),
+        (limits, slots.clone()),
+        stop_rx.clone(),
+    ));
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect = plain.local_addr().unwrap().to_string();
+    tokio::spawn(server::serve(plain, None, mamori_web::redirect_app(state.clone()), (limits, slots), stop_rx));
+    (stop, redirect)
+}
+
 impl App {
     pub async fn spawn(backend: &'static str, opts: Options) -> App {
         let dir = TempDir::new().unwrap();
@@ -131,50 +186,30 @@ impl App {
         })
         .unwrap();
         let clock = ManualClock(Arc::new(Mutex::new(next_noon_in_japan(OffsetDateTime::now_utc()))));
-        let config = WebConfig {
-            public_origin: base.clone(),
-            trusted_proxies: opts.trusted_proxies.clone(),
-            admin_networks: opts.admin_networks.unwrap_or_else(|| vec!["127.0.0.0/8".parse().unwrap()]),
-            limits: Limits {
-                request_timeout: opts.request_timeout.unwrap_or(Limits::default().request_timeout),
-                writes_per_minute: opts.writes.map_or(Limits::default().writes_per_minute, |w| w.0),
-                writes_per_day: opts.writes.map_or(Limits::default().writes_per_day, |w| w.1),
-                ..Limits::default()
-            },
-            security: Security { lockout: opts.lockout.unwrap_or_default(), ..Security::default() },
-            evidence: mamori_web::EvidenceConfig {
-                max_bytes: opts.evidence_max_bytes.unwrap_or(20 * 1024 * 1024),
-                clamd: opts.clamd.map(mamori_files::evidence::Clamd::Unix),
-                quota_bytes: opts.evidence_quota_bytes.unwrap_or(10 << 30),
-            },
-            vendor_scan_gap: time::Duration::minutes(10),
-            report_month: 4,
-            round_days: 60,
-            support_warn_days: 180,
-            notifier: Some(Arc::new(notifier)),
-        };
+        let config = web_config(&base, &opts, Some(Arc::new(notifier)));
         let state = AppState::new(store.clone(), sessions, config, Arc::new(clock.clone()));
         state.prepare().await.unwrap();
-        let (stop, stop_rx) = watch::channel(false);
-        let d = Limits::default();
-        let limits = Limits {
-            max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
-            request_timeout: opts.request_timeout.unwrap_or(d.request_timeout),
-            ..d
-        };
-        let slots = server::Slots::new(&limits, Arc::from([]));
-        tokio::spawn(server::serve(
-            listener,
-            Some(tls_config),
-            mamori_web::app(state.clone()),
-            (limits, slots.clone()),
-            stop_rx.clone(),
-        ));
-        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let redirect = plain.local_addr().unwrap().to_string();
-        tokio::spawn(server::serve(plain, None, mamori_web::redirect_app(state.clone()), (limits, slots), stop_rx));
+        let (stop, redirect) = serve(listener, tls_config, &state, &opts).await;
         let cert = std::fs::read(cert_path).unwrap();
         App { base, redirect, store, clock, backend, state, location, cert, stop, _dir: dir, pg_url, hook }
+    }
+
+    /// Another instance over this one's database, as a balancer would have
+    /// beside it: its own store, memory and listeners, this one's clock and
+    /// certificate. A client goes to it with [`Client::to`] (cookies do not
+    /// tell ports apart, so its session goes with it).
+    pub async fn another_instance(&self, opts: Options) -> Instance {
+        let store = Store::open(&self.location, self.store.keys().clone()).await.unwrap();
+        let sessions = store.sessions().await.unwrap();
+        let (cert_path, key_path, _) = tls::ensure_self_signed(self._dir.path(), None).unwrap();
+        let tls_config = tls::server_config(&cert_path, &key_path).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let config = web_config(&base, &opts, None);
+        let state = AppState::new(store.clone(), sessions, config, Arc::new(self.clock.clone()));
+        state.prepare().await.unwrap();
+        let (stop, _) = serve(listener, tls_config, &state, &opts).await;
+        Instance { base, store, stop }
     }
 
     /// SQLite always; PostgreSQL when the test cluster is there (required in CI).
@@ -362,6 +397,20 @@ impl App {
     }
 }
 
+/// A second instance ([`App::another_instance`]).
+pub struct Instance {
+    pub base: String,
+    store: Store,
+    stop: watch::Sender<bool>,
+}
+
+impl Instance {
+    pub async fn close(self) {
+        let _ = self.stop.send(true);
+        self.store.close().await;
+    }
+}
+
 pub struct Res {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -466,6 +515,12 @@ impl Client {
             *self.csrf.lock().unwrap() = t;
         }
         Res { status, headers, body }
+    }
+
+    /// This client, its cookies and CSRF token, speaking to the server at
+    /// `base` (another instance).
+    pub fn to(&self, base: &str) -> Client {
+        Client { http: self.http.clone(), base: base.to_owned(), csrf: self.csrf.clone() }
     }
 
     pub async fn get(&self, path: &str) -> Res {
