@@ -48,3 +48,33 @@ pub async fn import(op: &Op<'_>, file: &CatalogFile) -> Result<ImportOutcome, Re
     file.validate().map_err(|_| Refused::Invalid("catalog"))?;
     Ok(op.store.import_catalog(&op.ctx(), file).await?)
 }
+
+/// How long a previewed catalog waits for its confirmation: as long as a
+/// session lives at the most.
+const PREVIEW_KEPT: time::Duration = time::Duration::hours(12);
+
+/// Keeps a catalog read and previewed as the acting officer's one waiting
+/// for confirmation, in place of any before.
+pub async fn keep_preview(op: &Op<'_>, file: &CatalogFile) -> Result<(), Refused> {
+    op.require(Permission::ManageCatalog)?;
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    Ok(op.store.keep_pending_catalog(account, &file.to_yaml(), op.now).await?)
+}
+
+/// Takes (reads and forgets) the acting officer's previewed catalog, if it
+/// was kept within [`PREVIEW_KEPT`].
+pub async fn take_preview(op: &Op<'_>) -> Result<Option<CatalogFile>, Refused> {
+    op.require(Permission::ManageCatalog)?;
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    let Some(yaml) = op.store.take_pending_catalog(account, Some(op.now - PREVIEW_KEPT)).await? else {
+        return Ok(None);
+    };
+    CatalogFile::from_yaml(&yaml).map(Some).map_err(|_| Refused::Internal("an unreadable pending catalog"))
+}
+
+/// Forgets the acting officer's previewed catalog, if any.
+pub async fn drop_preview(op: &Op<'_>) -> Result<(), Refused> {
+    let account = op.who.account_id.ok_or(Refused::NotFound)?;
+    op.store.take_pending_catalog(account, None).await?;
+    Ok(())
+}

@@ -1,8 +1,8 @@
-//! An answer workbook uploaded, read and previewed, waiting for its
-//! person's confirmation: one an account, in a table of its own. It was
-//! kept in the session, which every request of the person reads (up to
-//! megabytes of answers), and one a session: a person signing in again and
-//! again kept one in each.
+//! What an upload previewed waits with for its person's confirmation: an
+//! answer workbook, or the security office's catalog file; one of each an
+//! account, in tables of their own. They were kept in the session, which
+//! every request of the person reads (up to megabytes), and one a session:
+//! a person signing in again and again kept one in each.
 
 use crate::{with_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
@@ -55,5 +55,45 @@ impl Store {
             sqlx::query("DELETE FROM pending_import WHERE account_id = $1").bind(account_id).execute(c).await?;
         });
         tx.commit().await
+    }
+
+    /// Keeps `yaml` (a catalog file read and previewed) as the account's
+    /// one waiting for confirmation, in place of any before.
+    pub async fn keep_pending_catalog(
+        &self,
+        account_id: i64,
+        yaml: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        with_conn!(tx, c => {
+            sqlx::query(
+                "INSERT INTO pending_catalog (account_id, yaml, created_at_us) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id) DO UPDATE SET yaml = $2, created_at_us = $3",
+            )
+            .bind(account_id).bind(yaml).bind(to_unix_micros(now)).execute(c).await?;
+        });
+        tx.commit().await
+    }
+
+    /// Takes (reads and removes) the account's catalog waiting for
+    /// confirmation, if it was kept since `since`; with `since` `None`,
+    /// removes it.
+    pub async fn take_pending_catalog(
+        &self,
+        account_id: i64,
+        since: Option<OffsetDateTime>,
+    ) -> Result<Option<String>, StoreError> {
+        let since = since.map_or(i64::MAX, to_unix_micros);
+        let mut tx = self.begin().await?;
+        let yaml: Option<Option<String>> = with_conn!(tx, c => {
+            sqlx::query_scalar(
+                "DELETE FROM pending_catalog WHERE account_id = $1 \
+                 RETURNING CASE WHEN created_at_us >= $2 THEN yaml END",
+            )
+            .bind(account_id).bind(since).fetch_optional(c).await?
+        });
+        tx.commit().await?;
+        Ok(yaml.flatten())
     }
 }

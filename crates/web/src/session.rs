@@ -14,7 +14,6 @@ const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending";
 const FLASH: &str = "flash";
 const PREVIOUS: &str = "previous_signin";
-const CATALOG: &str = "catalog_import";
 const TOTP_PENDING: &str = "totp_pending";
 
 /// A completed sign-in.
@@ -84,13 +83,12 @@ pub async fn clear_pending(s: &Session) -> Result<()> {
 
 /// Removes what belongs to the person signed in, as a password is accepted
 /// for someone (perhaps someone else): the sign-in, the previous one, a
-/// catalog waiting for confirmation, a second factor being enrolled. The
-/// language chosen stays. (An answer workbook waiting for confirmation is
-/// its account's, in the store.)
+/// second factor being enrolled. The language chosen stays. (An answer
+/// workbook or a catalog waiting for confirmation is its account's, in the
+/// store.)
 pub async fn clear_personal(s: &Session) -> Result<()> {
     s.remove_value(SIGNED_IN).await?;
     s.remove_value(PREVIOUS).await?;
-    s.remove_value(CATALOG).await?;
     s.remove_value(TOTP_PENDING).await?;
     Ok(())
 }
@@ -115,25 +113,6 @@ pub async fn take_flash(s: &Session) -> Result<Option<String>> {
         return Ok(None);
     }
     s.remove(FLASH).await
-}
-
-/// An uploaded catalog, read and previewed, waiting for the officer's
-/// confirmation (as YAML: validated again when imported).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingCatalog {
-    pub yaml: String,
-}
-
-pub async fn pending_catalog(s: &Session) -> Result<Option<PendingCatalog>> {
-    s.get(CATALOG).await
-}
-
-pub async fn set_pending_catalog(s: &Session, v: PendingCatalog) -> Result<()> {
-    s.insert(CATALOG, v).await
-}
-
-pub async fn clear_pending_catalog(s: &Session) -> Result<()> {
-    s.remove::<PendingCatalog>(CATALOG).await.map(drop)
 }
 
 /// The secret a second-factor enrolment begun in this session waits with,

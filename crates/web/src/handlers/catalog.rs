@@ -4,7 +4,6 @@ use crate::handlers::Reply;
 use crate::handlers::{done, Acting};
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, ReqRow};
-use crate::session;
 use mamori_app::catalog as catalog_op;
 use mamori_core::catalog::RowError;
 use mamori_store::catalog::ImportOutcome;
@@ -239,7 +238,7 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
     if let Err(cut) = read.await {
         too_large = cut.too_large()?;
     }
-    session::clear_pending_catalog(&page.session).await?;
+    catalog_op::drop_preview(&who.op(&page)).await?;
     let file_error = |key: &str| RowError { row: 0, field: "ファイル", message: t.get(key) };
     if too_large {
         return import_page(&page, vec![file_error("catalog-import-too-large")], None).await;
@@ -266,21 +265,17 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
         against: newest.map(|(v, _)| v),
         compared,
     };
-    session::set_pending_catalog(&page.session, session::PendingCatalog { yaml: file.to_yaml() }).await?;
+    catalog_op::keep_preview(&who.op(&page), &file).await?;
     import_page(&page, Vec::new(), Some(preview)).await
 }
 
 /// Imports the previewed catalog as a new version.
 pub async fn apply_catalog(page: Page, who: Acting) -> Reply {
     let t = page.t();
-    let pending = session::pending_catalog(&page.session).await?;
-    session::clear_pending_catalog(&page.session).await?;
-    let Some(pending) = pending else {
+    let Some(file) = catalog_op::take_preview(&who.op(&page)).await? else {
         let expired = RowError { row: 0, field: "ファイル", message: t.get("catalog-import-expired") };
         return import_page(&page, vec![expired], None).await;
     };
-    let file = CatalogFile::from_yaml(&pending.yaml)
-        .map_err(|_| AppError::Internal("an unreadable pending catalog".into()))?;
     match catalog_op::import(&who.op(&page), &file).await? {
         ImportOutcome::Imported(v) => done(&page, "catalog-imported", &format!("/catalog?version={v}")).await,
         ImportOutcome::AlreadyImported(v) => done(&page, "catalog-import-same", &format!("/catalog?version={v}")).await,

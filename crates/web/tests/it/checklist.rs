@@ -2017,6 +2017,42 @@ async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_
     }
 }
 
+/// A catalog previewed waits in the store, not in the session (which
+/// every request of the officer reads, megabytes from a large workbook):
+/// it is its account's one, the second upload in place of the first,
+/// confirmed from another sign-in of the same officer, and nobody else's.
+#[tokio::test]
+async fn a_previewed_catalog_is_its_officer_s_one_confirmed_from_another_sign_in_and_not_another_officer_s() {
+    use mamori_core::catalog::CatalogFile;
+    for app in App::each(Options::default()).await {
+        app.store.ensure_catalog(&app.system_ctx()).await.unwrap();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let (colleague, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        for added in ["(一回目)", "(二回目)"] {
+            let mut file = CatalogFile::shipped();
+            file.requirements[0].text.push_str(added);
+            let r = officer.post_file("/catalog/import", "/catalog/import", "c.yaml", file.to_yaml().into()).await;
+            assert!(r.body.contains("action=\"/catalog/import/apply\""), "{}: {}", app.backend, r.body);
+        }
+        colleague.get("/catalog/import").await;
+        let r = colleague.post("/catalog/import/apply", &[]).await;
+        assert!(r.body.contains("確認中の内容が見つかりません"), "{}: another officer's", app.backend);
+
+        let again = app.client();
+        let r = again.sign_in(&app, "officer1", crate::harness::PASSWORD, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        again.get("/catalog/import").await;
+        let r = again.post("/catalog/import/apply", &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let newest = app.store.catalog_versions().await.unwrap()[0].id;
+        let text = &app.store.catalog(newest).await.unwrap().requirements[0].text;
+        assert!(text.ends_with("(二回目)"), "{}: the second upload: {text}", app.backend);
+        let r = officer.post("/catalog/import/apply", &[]).await;
+        assert!(r.body.contains("確認中の内容が見つかりません"), "{}: taken", app.backend);
+        app.close().await;
+    }
+}
+
 /// An officer's page of round 1 names the answer's revision; another
 /// officer approves the round and starts round 2; the vendor changes the
 /// answer and submits. The first officer's decision, made on round 1's
