@@ -177,6 +177,8 @@ pub struct Shared {
     pub i18n: Arc<i18n::I18n>,
     pub hasher: Arc<mamori_app::passwords::Hasher>,
     pub refusals: Arc<refusals::Refusals>,
+    /// Whose changes are known to be past a limit ([`pace`]).
+    pub pace: pace::Pace,
     /// The key that signs visitors' CSRF tokens ([`csrf`]), made once per
     /// installation and kept in the database; set by [`AppState::prepare`].
     pub csrf_key: Arc<std::sync::OnceLock<Arc<[u8]>>>,
@@ -195,6 +197,7 @@ impl AppState {
             i18n: Arc::new(i18n::I18n::load()),
             hasher: Arc::new(mamori_app::passwords::Hasher::new()),
             refusals: Arc::new(refusals::Refusals::default()),
+            pace: pace::Pace::default(),
             csrf_key: Default::default(),
             comparisons: comparisons::Comparisons::default(),
         };

@@ -10,7 +10,10 @@
 //! Signing out is never refused.
 //!
 //! Fixed windows, counted in the database (`change_pace`, one row an
-//! account), so that every instance behind a balancer counts alike.
+//! account), so that every instance behind a balancer counts alike. A
+//! window found full is remembered here until it ends (a full window stays
+//! full on every instance): a script posting past its limit is refused
+//! without the database, whose write lock each count takes.
 
 use crate::auth::CurrentUser;
 use crate::context::origin_of;
@@ -21,6 +24,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_store::Full;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use time::OffsetDateTime;
 
 /// Routes a signed-in person may always post to.
@@ -54,6 +59,42 @@ fn wait(full: Full, now: OffsetDateTime) -> Wait {
     }
 }
 
+/// The windows known to be full: by account, which one and the second
+/// (since the epoch) it ends. Bounded by the accounts.
+#[derive(Default)]
+pub struct Pace {
+    full: Mutex<HashMap<i64, (Full, i64)>>,
+}
+
+impl Pace {
+    /// The window of `account` known to be full at `now`, if any.
+    fn known(&self, account: i64, now: OffsetDateTime) -> Option<Full> {
+        let mut full = self.full.lock().unwrap_or_else(|e| e.into_inner());
+        match full.get(&account) {
+            Some(&(which, until)) if now.unix_timestamp() < until => Some(which),
+            Some(_) => {
+                full.remove(&account);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers that `account`'s `which` window was full at `now`, until it ends.
+    fn remember(&self, account: i64, which: Full, now: OffsetDateTime) {
+        let until = now.unix_timestamp() + wait(which, now).secs();
+        self.full.lock().unwrap_or_else(|e| e.into_inner()).insert(account, (which, until));
+    }
+}
+
+impl Wait {
+    fn secs(self) -> i64 {
+        match self {
+            Wait::Minute(s) | Wait::Day(s) => s,
+        }
+    }
+}
+
 /// Does this request count: a change (anything but a read), or a download
 /// that writes an audit event?
 fn counts(req: &Request) -> bool {
@@ -78,15 +119,22 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let limits = state.config.limits;
     let now = state.clock.now();
-    let counted = state
-        .store
-        .count_change(user.account().id, windows(now), limits.writes_per_minute, limits.writes_per_day)
-        .await;
-    let wait = match counted {
-        Ok(Ok(())) => return next.run(req).await,
-        Ok(Err(full)) => wait(full, now),
-        Err(e) => return crate::error::AppError::from(e).into_response(),
+    let account = user.account().id;
+    let full = match state.pace.known(account, now) {
+        Some(full) => full,
+        None => {
+            match state.store.count_change(account, windows(now), limits.writes_per_minute, limits.writes_per_day).await
+            {
+                Ok(Ok(())) => return next.run(req).await,
+                Ok(Err(full)) => {
+                    state.pace.remember(account, full, now);
+                    full
+                }
+                Err(e) => return crate::error::AppError::from(e).into_response(),
+            }
+        }
     };
+    let wait = wait(full, now);
     let (window, secs) = match wait {
         Wait::Minute(s) => ("minute", s),
         Wait::Day(s) => ("day", s),
@@ -121,5 +169,21 @@ mod tests {
         assert_eq!(windows(datetime!(2026-12-07 15:00:00 UTC)), (minute + 1, day + 1), "midnight in Japan");
         assert_eq!(windows(datetime!(2026-12-07 14:59:59 UTC)), (minute, day));
         assert_eq!(wait(Full::Day, datetime!(2026-12-07 15:00:00 UTC)), Wait::Day(86_400));
+    }
+
+    #[test]
+    fn a_full_window_is_known_until_it_ends_and_forgotten_after() {
+        let pace = Pace::default();
+        let t = datetime!(2026-12-07 14:59:10 UTC); // 23:59:10 in Japan
+        assert_eq!(pace.known(1, t), None);
+        pace.remember(1, Full::Minute, t);
+        assert_eq!(pace.known(1, t + time::Duration::seconds(49)), Some(Full::Minute));
+        assert_eq!(pace.known(2, t), None, "another person");
+        assert_eq!(pace.known(1, datetime!(2026-12-07 15:00:00 UTC)), None, "the next minute");
+        assert!(pace.full.lock().unwrap().is_empty(), "forgotten");
+        let noon = datetime!(2026-12-07 03:00:00 UTC); // noon in Japan
+        pace.remember(1, Full::Day, noon);
+        assert_eq!(pace.known(1, datetime!(2026-12-07 14:59:59 UTC)), Some(Full::Day));
+        assert_eq!(pace.known(1, datetime!(2026-12-07 15:00:00 UTC)), None, "midnight in Japan");
     }
 }

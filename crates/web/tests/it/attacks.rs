@@ -1093,6 +1093,55 @@ async fn a_person_s_changes_through_two_instances_are_counted_together_against_t
     }
 }
 
+/// A person past the minute's limit who posts on: each refusal asked the
+/// database again, taking the write lock a count takes (SQLite's one
+/// writer, the person's row on PostgreSQL). Refused once, the person is
+/// refused without it until the window ends: on PostgreSQL the person's
+/// row is held locked here (as a count on another instance would) and ten
+/// more posts at once are each refused 429, none waiting for the lock
+/// until the request's time runs out. The next minute counts again.
+#[tokio::test]
+async fn a_person_past_the_limit_is_refused_without_the_database_until_the_window_ends() {
+    use crate::checklist::system;
+    let opts = Options {
+        writes: Some((3, 1_000)),
+        request_timeout: Some(std::time::Duration::from_secs(3)),
+        ..Options::default()
+    };
+    for app in App::each(opts).await {
+        let dept = app.org("総務課", OrgKind::Department).await;
+        let vendor = app.org("ベンダーA", OrgKind::Vendor).await;
+        let sys = system(&app, dept, Some(vendor), "申請受付システム").await;
+        let (a, id) = app.signed_in("vendor-a", Role::Vendor, Some(vendor)).await;
+        a.get(&format!("/systems/{sys}/items/1")).await;
+        let save = |k: usize| {
+            let (a, m) = (&a, format!("対策 {k}"));
+            async move { a.post(&format!("/systems/{sys}/items/1"), &[("status", "done"), ("measures", &m)]).await.status }
+        };
+        for k in 0..3 {
+            assert_ne!(save(k).await, StatusCode::TOO_MANY_REQUESTS, "{}: save {k}", app.backend);
+        }
+        for k in 3..28 {
+            assert_eq!(save(k).await, StatusCode::TOO_MANY_REQUESTS, "{}: save {k}", app.backend);
+        }
+        let held = match app.pg_url() {
+            Some(url) => {
+                let sql = format!("SELECT 1 FROM change_pace WHERE account_id = {id} FOR UPDATE");
+                Some(mamori_testkit::OpenTx::begin(url, &sql).await)
+            }
+            None => None,
+        };
+        let refused = futures_util::future::join_all((28..38).map(save)).await;
+        assert!(refused.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{}: {refused:?}", app.backend);
+        if let Some(held) = held {
+            held.commit().await;
+        }
+        app.clock.advance(Duration::minutes(1));
+        assert_ne!(save(38).await, StatusCode::TOO_MANY_REQUESTS, "{}: the next minute", app.backend);
+        app.close().await;
+    }
+}
+
 /// Sign-ins from one address are counted under its block's lock in the
 /// database, and waiting for it there held a connection of the pool each:
 /// forty at once took all sixteen, and another person's page waited behind
