@@ -4,12 +4,13 @@
 
 use crate::checklist::system;
 use crate::{Op, Refused};
-use mamori_core::checklist::{can_answer, round_open, AnswerInput, Review};
+use mamori_core::checklist::{can_answer, round_open, AnswerInput, AnswerStatus, Review};
 use mamori_core::identity::Permission;
 use mamori_core::report::{status_word, ChecklistReport};
 use mamori_files::answer_file::FileAnswer;
 use mamori_files::answers::{problem_text, CellError, Upload};
 use mamori_store::systems::{AnswerChange, MadeFor};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// One answer an upload changes.
@@ -191,13 +192,68 @@ pub async fn apply(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[AnswerCha
 /// session lives at the most.
 const PREVIEW_KEPT: time::Duration = time::Duration::hours(12);
 
-/// Keeps a previewed upload of system `id` (as the caller wrote it) as the
-/// acting person's one waiting for confirmation, in place of any before.
-pub async fn keep_preview(op: &Op<'_>, id: i64, preview: &str) -> Result<(), Refused> {
+/// A previewed upload as it waits in the store (as JSON).
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    /// The round and catalog version the workbook was made for.
+    round: i64,
+    catalog_version: i64,
+    changes: Vec<KeptAnswer>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeptAnswer {
+    number: u32,
+    status: String,
+    measures: String,
+    /// YYYY-MM-DD.
+    planned: Option<String>,
+    reason: String,
+    on_revision: i64,
+}
+
+impl Kept {
+    fn new(made_for: MadeFor, changes: &[Change]) -> Kept {
+        let changes = changes
+            .iter()
+            .map(|c| KeptAnswer {
+                number: c.number,
+                status: c.after.status.as_str().to_owned(),
+                measures: c.after.measures.clone(),
+                planned: c.after.planned.map(|d| d.to_string()),
+                reason: c.after.reason.clone(),
+                on_revision: c.on_revision,
+            })
+            .collect();
+        Kept { round: made_for.round, catalog_version: made_for.catalog_version, changes }
+    }
+
+    /// What was kept, or `None` if any of it does not read.
+    fn read(self) -> Option<(MadeFor, Vec<AnswerChange>)> {
+        let ymd = time::macros::format_description!("[year]-[month]-[day]");
+        let changes = self.changes.into_iter().map(|a| {
+            let planned = match &a.planned {
+                Some(d) => Some(time::Date::parse(d, ymd).ok()?),
+                None => None,
+            };
+            let status = AnswerStatus::parse(&a.status)?;
+            let input = AnswerInput { status, measures: a.measures, planned, reason: a.reason };
+            Some(AnswerChange { number: a.number, input, on_revision: Some(a.on_revision) })
+        });
+        let made_for = MadeFor { round: self.round, catalog_version: self.catalog_version };
+        Some((made_for, changes.collect::<Option<_>>()?))
+    }
+}
+
+/// Keeps the `changes` previewed of a workbook of system `id` made for
+/// `made_for` as the acting person's one upload waiting for confirmation,
+/// in place of any before.
+pub async fn keep_preview(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[Change]) -> Result<(), Refused> {
     op.require(Permission::AnswerChecklist)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
     system(op, id).await?;
-    Ok(op.store.keep_pending_import(account, id, preview, op.now).await?)
+    let json = serde_json::to_string(&Kept::new(made_for, changes)).map_err(|_| Refused::Internal("a preview"))?;
+    Ok(op.store.keep_pending_import(account, id, &json, op.now).await?)
 }
 
 /// Forgets the acting person's previewed upload, if any.
@@ -207,12 +263,17 @@ pub async fn drop_preview(op: &Op<'_>) -> Result<(), Refused> {
 }
 
 /// Takes (reads and forgets) the acting person's previewed upload of
-/// system `id`, if it was kept within [`PREVIEW_KEPT`].
-pub async fn take_preview(op: &Op<'_>, id: i64) -> Result<Option<String>, Refused> {
+/// system `id`, if it was kept within [`PREVIEW_KEPT`]: what it was made
+/// for, and its changes.
+pub async fn take_preview(op: &Op<'_>, id: i64) -> Result<Option<(MadeFor, Vec<AnswerChange>)>, Refused> {
     op.require(Permission::AnswerChecklist)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
     system(op, id).await?;
-    Ok(op.store.take_pending_import(account, id, op.now - PREVIEW_KEPT).await?)
+    let Some(json) = op.store.take_pending_import(account, id, op.now - PREVIEW_KEPT).await? else {
+        return Ok(None);
+    };
+    let kept: Kept = serde_json::from_str(&json).map_err(|_| Refused::Internal("an unreadable pending import"))?;
+    kept.read().map(Some).ok_or(Refused::Internal("an unreadable pending import"))
 }
 
 /// What an answers file would change ([`mamori_files::answer_file`]): for

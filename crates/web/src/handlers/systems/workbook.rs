@@ -10,35 +10,13 @@ use askama::Template;
 use axum::extract::Path;
 use mamori_app::workbook::{self, Change, UploadRefused};
 use mamori_app::Refused;
-use mamori_core::checklist::{AnswerInput, AnswerStatus};
 use mamori_core::report::review_word;
 use mamori_files::answers::CellError;
 use mamori_files::report::{self as sheet, Copy};
-use mamori_store::systems::{AnswerChange, MadeFor};
-use serde::{Deserialize, Serialize};
+use mamori_store::systems::MadeFor;
 
 /// The largest workbook read; a filled-in checklist is far smaller.
 pub const MAX_UPLOAD: usize = 5 * 1024 * 1024;
-
-/// An uploaded workbook's changes, previewed and waiting for the person's
-/// confirmation (kept as JSON in the store, one an account).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PendingImport {
-    /// The round and catalog version the workbook was made for.
-    round: i64,
-    catalog_version: i64,
-    changes: Vec<ImportedAnswer>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ImportedAnswer {
-    number: u32,
-    status: String,
-    measures: String,
-    planned: Option<String>,
-    reason: String,
-    on_revision: i64,
-}
 
 /// The workbook to fill in: answer cells unlocked, a drop-down for 対応状況.
 pub async fn answers_xlsx(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
@@ -143,13 +121,8 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             Err(file_errors) => file_errors,
             Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
                 Ok(changes) => {
-                    let pending = PendingImport {
-                        round: upload.round,
-                        catalog_version: upload.catalog_version,
-                        changes: changes.iter().map(imported).collect(),
-                    };
-                    let json = serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
-                    workbook::keep_preview(&who.op(&page), id, &json).await?;
+                    let made_for = MadeFor { round: upload.round, catalog_version: upload.catalog_version };
+                    workbook::keep_preview(&who.op(&page), id, made_for, &changes).await?;
                     return upload_page(&page, id, Vec::new(), &changes, true).await;
                 }
                 Err(UploadRefused::Cells(errors)) => errors,
@@ -161,44 +134,13 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
     upload_page(&page, id, errors, &[], false).await
 }
 
-fn imported(c: &Change) -> ImportedAnswer {
-    ImportedAnswer {
-        number: c.number,
-        status: c.after.status.as_str().to_owned(),
-        measures: c.after.measures.clone(),
-        planned: c.after.planned.map(|d| d.to_string()),
-        reason: c.after.reason.clone(),
-        on_revision: c.on_revision,
-    }
-}
-
-fn answer_change(a: &ImportedAnswer) -> Option<AnswerChange> {
-    let planned = match &a.planned {
-        Some(d) => Some(time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()?),
-        None => None,
-    };
-    let input = AnswerInput {
-        status: AnswerStatus::parse(&a.status)?,
-        measures: a.measures.clone(),
-        planned,
-        reason: a.reason.clone(),
-    };
-    Some(AnswerChange { number: a.number, input, on_revision: Some(a.on_revision) })
-}
-
 /// Applies the previewed upload of this system, all or none.
 pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
     system_for(&page, &who, id).await?;
     let t = page.t();
-    let kept = workbook::take_preview(&who.op(&page), id).await?;
-    let Some(kept) = kept else {
+    let Some((made_for, changes)) = workbook::take_preview(&who.op(&page), id).await? else {
         return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], &[], false).await;
     };
-    let unreadable = || AppError::Internal("an unreadable pending import".into());
-    let pending: PendingImport = serde_json::from_str(&kept).map_err(|_| unreadable())?;
-    let changes: Option<Vec<AnswerChange>> = pending.changes.iter().map(answer_change).collect();
-    let changes = changes.ok_or_else(unreadable)?;
-    let made_for = MadeFor { round: pending.round, catalog_version: pending.catalog_version };
     match workbook::apply(&who.op(&page), id, made_for, &changes).await {
         Ok(()) => done(&page, "answers-upload-applied", &format!("/systems/{id}")).await,
         Err(e) => upload_page(&page, id, refused_cells(&t, e)?, &[], false).await,
