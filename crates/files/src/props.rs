@@ -470,6 +470,91 @@ fn a_sheet_whose_cells_repeat_one_long_shared_string_is_refused_without_copying_
     assert!(!refused[0].message.contains("展開後のサイズ"), "{}", refused[0].message);
 }
 
+/// A workbook (a few MB, stored; a few KB deflated) whose styles hold one
+/// number format of 100,000 characters and 100,000 cell formats naming it:
+/// calamine gives each cell format its own copy, 10 GB read from a file any
+/// vendor may upload (an allocation that fails aborts the process). Every
+/// reader refuses it for its styles before reading it, holding little; as
+/// many formats of Excel's own length, and 60,000 short ones, read.
+#[test]
+fn a_workbook_whose_styles_repeat_one_long_number_format_is_refused_without_copying_it() {
+    let book = |formats: usize, format_len: usize| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name(crate::report::META_SHEET).unwrap();
+        ws.write_string(0, 0, "system_id").unwrap();
+        rewritten(&wb.save_to_buffer().unwrap(), |name, text| {
+            if name.ends_with("styles.xml") {
+                assert!(text.contains("<fonts") && text.contains("<cellXfs count=\"1\">"), "{text}");
+                let format = format!(
+                    "<numFmts count=\"1\"><numFmt numFmtId=\"164\" formatCode=\"{}\"/></numFmts>",
+                    "0".repeat(format_len)
+                );
+                *text = text.replacen("<fonts", &format!("{format}<fonts"), 1);
+                let xfs = "<xf numFmtId=\"164\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/>".repeat(formats);
+                let (head, tail) = text.split_once("<cellXfs count=\"1\">").unwrap();
+                let (_, tail) = tail.split_once("</cellXfs>").unwrap();
+                *text = format!("{head}<cellXfs count=\"{formats}\">{xfs}</cellXfs>{tail}");
+            }
+        })
+    };
+    let hostile = book(100_000, 100_000);
+    assert_eq!(
+        crate::xlsx_guard::check(&hostile, crate::answers::LIMITS),
+        Err(crate::xlsx_guard::Refusal::TooManyStyles),
+        "refused before calamine opens it"
+    );
+    let peak = peak_during(|| {
+        let refused = crate::answers::read(&hostile).unwrap_err();
+        assert!(refused[0].message.contains("セルの書式が多すぎるか長すぎます"), "{}", refused[0].message);
+        let refused = crate::inventory::read(&hostile).unwrap_err();
+        assert!(refused[0].message.contains("セルの書式が多すぎるか長すぎます"), "{}", refused[0].message);
+        let refused = crate::catalog_io::import(&hostile, "chiyoda", "x").unwrap_err();
+        assert!(format!("{refused:?}").contains("セルの書式が多すぎるか長すぎます"), "{refused:?}");
+    });
+    assert!(peak < 64 << 20, "peak {} MB", peak >> 20);
+    for (formats, format_len) in [(1_000, 255), (60_000, 8)] {
+        let refused = crate::answers::read(&book(formats, format_len)).unwrap_err();
+        assert!(!refused[0].message.contains("セルの書式"), "{formats}: {}", refused[0].message);
+    }
+}
+
+/// calamine opens a sheet wherever the workbook's relationships point; the
+/// guard looked only under `xl/worksheets/` for cell references beyond
+/// Excel's grid (which calamine computes without a bound). A sheet moved to
+/// `xl/s/` with a cell at `AAAA1` is refused as well.
+#[test]
+fn a_sheet_kept_outside_the_worksheets_folder_is_checked_for_cells_beyond_the_grid() {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name(crate::report::META_SHEET).unwrap();
+    ws.write_string(0, 0, "system_id").unwrap();
+    let moved = |book: &[u8], far: &str| {
+        use std::io::{Read, Write};
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(book)).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let name = f.name().unwrap().replace("xl/worksheets/", "xl/s/");
+            let mut text = String::new();
+            f.read_to_string(&mut text).unwrap();
+            let text =
+                text.replace("worksheets/sheet1.xml", "s/sheet1.xml").replace("r=\"A1\"", &format!("r=\"{far}\""));
+            out.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+            out.write_all(text.as_bytes()).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    };
+    let book = wb.save_to_buffer().unwrap();
+    let beyond = moved(&book, "AAAA1");
+    let refused = crate::xlsx_guard::check(&beyond, crate::answers::LIMITS).unwrap_err();
+    assert!(refused.to_string().contains("XFD1048576"), "{refused}");
+    let refused = crate::inventory::read(&beyond).unwrap_err();
+    assert!(refused[0].message.contains("XFD1048576"), "{}", refused[0].message);
+    let within = moved(&book, "A1");
+    assert_eq!(crate::xlsx_guard::check(&within, crate::answers::LIMITS), Ok(()), "the same sheet within the grid");
+}
+
 /// The most this test binary holds at once while `f` runs, above what it
 /// held before (nextest runs each test in a process of its own).
 fn peak_during(f: impl FnOnce()) -> usize {

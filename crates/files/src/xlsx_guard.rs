@@ -21,6 +21,20 @@ pub const MAX_SHEET_CELLS: u64 = 250_000;
 /// the process). mamori's own sheets hold a few MB.
 pub const MAX_SHEET_TEXT: u64 = 32 << 20;
 
+/// The most cell formats (`xf`) a workbook's styles may hold: Excel makes
+/// at most 64,000.
+pub const MAX_STYLES: u64 = 65_536;
+
+/// The most bytes the cell formats may stand for together, each counted at
+/// the longest value the styles hold. calamine gives every cell format its
+/// own copy of its number format and font (and reads the number format
+/// again for each): a part of a few KB deflated, one number format of a
+/// megabyte and 350,000 formats naming it, would be read as 350 GB (an
+/// allocation that fails aborts the process). Excel's own formats are
+/// short (a number format at most 255 characters, a font name 31), so
+/// 65,536 formats fit with values of 256 bytes.
+pub const MAX_STYLE_BYTES: u64 = 16 << 20;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The largest entry, inflated.
@@ -39,6 +53,8 @@ pub enum Refusal {
     TooLarge(u64),
     /// A sheet's used rectangle spans more than this many cells.
     TooManyCells(u64),
+    /// The cell formats are more, or longer, than Excel makes.
+    TooManyStyles,
     Corrupt(String),
 }
 
@@ -50,6 +66,9 @@ impl std::fmt::Display for Refusal {
             Refusal::TooLarge(mb) => write!(f, "展開後のサイズが大きすぎます (expands beyond {mb} MB)"),
             Refusal::TooManyCells(n) => {
                 write!(f, "シートの使用範囲が広すぎます (a sheet spans more than {n} cells)")
+            }
+            Refusal::TooManyStyles => {
+                f.write_str("セルの書式が多すぎるか長すぎます (more or longer cell formats than Excel makes)")
             }
             Refusal::Corrupt(e) => write!(f, "壊れたファイルです (corrupt): {e}"),
         }
@@ -76,45 +95,36 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
         return Err(Refusal::TooLarge(mib(limits.total)));
     }
     let mut total = 0u64;
-    let mut sink = [0u8; 64 * 1024];
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| Refusal::Corrupt(e.to_string()))?;
         let name = entry.name().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
-        let (sheet, strings) = (name.starts_with("xl/worksheets/"), name.ends_with("sharedstrings.xml"));
-        if sheet || strings {
-            // A sheet is read whole (within the entry limit) for its cell
-            // references (see `cell_refs_in_bounds`), the shared strings for
-            // the count they announce (see `shared_strings_within`).
-            let mut xml = Vec::new();
-            entry.take(limits.entry + 1).read_to_end(&mut xml).map_err(|e| Refusal::Corrupt(e.to_string()))?;
-            total += xml.len() as u64;
-            if xml.len() as u64 > limits.entry || total > limits.total {
-                return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
-            }
-            if strings && !shared_strings_within(&xml) {
-                return Err(Refusal::TooManyCells(MAX_SHEET_CELLS));
-            }
-            if sheet && !cell_refs_in_bounds(&xml) {
-                return Err(Refusal::Corrupt(
-                    "Excel の範囲 (XFD1048576) を超える位置のセルがあります (a cell beyond XFD1048576)".into(),
-                ));
-            }
-            continue;
-        }
-        let mut capped = entry.take(limits.entry + 1);
-        let mut size = 0u64;
-        loop {
-            match capped.read(&mut sink) {
-                Ok(0) => break,
-                Ok(n) => size += n as u64,
-                // A size that does not match the directory is an error of
-                // the zip reader: the directory lied.
-                Err(e) => return Err(Refusal::Corrupt(e.to_string())),
-            }
-        }
-        total += size;
-        if size > limits.entry || total > limits.total {
+        // Every entry is inflated whole (within the entry limit; a size
+        // that does not match the directory is an error of the zip reader:
+        // the directory lied) and looked at for what calamine makes of it.
+        let mut xml = Vec::new();
+        entry.take(limits.entry + 1).read_to_end(&mut xml).map_err(|e| Refusal::Corrupt(e.to_string()))?;
+        total += xml.len() as u64;
+        if xml.len() as u64 > limits.entry || total > limits.total {
             return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
+        }
+        // The shared strings for the count they announce (see
+        // `shared_strings_within`), the styles for their formats (see
+        // `styles_within`): calamine finds both beside the workbook part,
+        // wherever that is.
+        if name.ends_with("sharedstrings.xml") && !shared_strings_within(&xml) {
+            return Err(Refusal::TooManyCells(MAX_SHEET_CELLS));
+        }
+        if name.ends_with("styles.xml") && !styles_within(&xml) {
+            return Err(Refusal::TooManyStyles);
+        }
+        // A sheet for its cell references (see `cell_refs_in_bounds`):
+        // calamine opens a sheet wherever the workbook's relationships
+        // point, so any part with sheet data is read as one.
+        let sheet = name.starts_with("xl/worksheets/") || xml.windows(9).any(|w| w == b"sheetData");
+        if sheet && !cell_refs_in_bounds(&xml) {
+            return Err(Refusal::Corrupt(
+                "Excel の範囲 (XFD1048576) を超える位置のセルがあります (a cell beyond XFD1048576)".into(),
+            ));
         }
     }
     Ok(())
@@ -142,6 +152,36 @@ pub fn shared_strings_within(xml: &[u8]) -> bool {
             _ => buf.clear(),
         }
     }
+}
+
+/// Are the styles' cell formats no more than [`MAX_STYLES`], and no more
+/// than [`MAX_STYLE_BYTES`] when each is counted at the longest value
+/// (an attribute's or a text's) the part holds? XML that cannot be read is
+/// refused.
+pub fn styles_within(xml: &[u8]) -> bool {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let (mut formats, mut longest) = (0u64, 1u64);
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                if e.local_name().as_ref() == "xf" {
+                    formats += 1;
+                }
+                for attr in e.attributes() {
+                    let Ok(attr) = attr else { return false };
+                    longest = longest.max(attr.value.len() as u64);
+                }
+            }
+            Ok(Event::Text(t)) => longest = longest.max(t.len() as u64),
+            Ok(Event::Eof) => break,
+            Err(_) => return false,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+    formats <= MAX_STYLES && formats.saturating_mul(longest) <= MAX_STYLE_BYTES
 }
 
 /// Refuses sheet `name` of a workbook [`check`] has passed when its used
