@@ -170,7 +170,7 @@ pub async fn import(
         Ok(rows) => rows,
         Err(e) => return Ok(Err(e)),
     };
-    let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let name: String = file_name.chars().filter(|c| !mamori_core::text::hidden(*c)).take(200).collect();
     match op.store.import_components(&op.ctx(), system_id, &name, &rows).await {
         Ok(n) => {
             alert_matches(op.store, op.now).await?;
@@ -274,7 +274,7 @@ pub async fn dated(op: &Op<'_>, warn_days: u32) -> Result<Vec<Dated>, Refused> {
 /// the content; `Ok(Err(message))` when it is not one mamori reads.
 pub async fn import_feed(op: &Op<'_>, file_name: &str, bytes: &[u8]) -> Result<Result<FeedImport, String>, Refused> {
     op.require(Permission::ManageCatalog)?;
-    let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    let name: String = file_name.chars().filter(|c| !mamori_core::text::hidden(*c)).take(200).collect();
     // A feed is up to 64 MB of JSON or XML: parsed off the request workers,
     // as uploaded workbooks are.
     let (owned, named) = (bytes.to_vec(), name.clone());
@@ -426,7 +426,7 @@ pub async fn decide(
         return Err(Refused::NotFound);
     }
     let reason = reason.trim().replace("\r\n", "\n");
-    let bad = reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control() && c != '\n');
+    let bad = reason.chars().count() > MAX_REASON || reason.chars().any(mamori_core::text::hidden_in_lines);
     if bad || (state != MatchState::Open && reason.is_empty()) {
         return Err(Refused::Invalid("reason"));
     }

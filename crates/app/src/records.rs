@@ -164,7 +164,7 @@ pub async fn review(
     if decision == RecordReview::Pending
         || (decision == RecordReview::Returned && note.is_empty())
         || note.chars().count() > 1000
-        || note.chars().any(|c| c.is_control() && c != '\n' && c != '\r')
+        || note.chars().any(mamori_core::text::hidden_in_lines)
     {
         return Err(Refused::Invalid("review_note"));
     }

@@ -110,6 +110,9 @@ pub enum AnswerProblem {
     /// 対象外 says why.
     ReasonRequired,
     TooLong,
+    /// Control characters (a NUL, an escape sequence) or the marks that
+    /// reorder text: what a page or an export shows must be what it is.
+    HiddenCharacters,
 }
 
 /// An answer as the vendor gives it.
@@ -147,6 +150,8 @@ impl AnswerInput {
         for (field, text) in [("measures", &self.measures), ("reason", &self.reason)] {
             if text.chars().count() > MAX_ANSWER_TEXT {
                 p.push((field, AnswerProblem::TooLong));
+            } else if text.chars().any(crate::text::hidden_in_lines) {
+                p.push((field, AnswerProblem::HiddenCharacters));
             }
         }
         p
@@ -631,6 +636,22 @@ mod tests {
         assert!(at(10_000).problems().is_empty());
         let got: Vec<(&str, AnswerProblem)> = at(10_001).problems();
         assert_eq!(got, vec![("measures", AnswerProblem::TooLong), ("reason", AnswerProblem::TooLong)]);
+    }
+
+    #[test]
+    fn answers_hold_line_ends_and_tabs_but_no_control_characters_or_reordering_marks() {
+        let with = |measures: &str, reason: &str| AnswerInput {
+            status: NotApplicable,
+            measures: measures.into(),
+            planned: None,
+            reason: reason.into(),
+        };
+        assert!(with("一行目\n二行目\r\n\t三行目", "理由").problems().is_empty());
+        for bad in ["a\0b", "a\u{1b}[2Jb", "請求書\u{202E}fdp.exe", "\u{2066}x"] {
+            let got = with(bad, &format!("理由{bad}")).problems();
+            let want = vec![("measures", AnswerProblem::HiddenCharacters), ("reason", AnswerProblem::HiddenCharacters)];
+            assert_eq!(got, want, "{bad:?}");
+        }
     }
 
     #[test]

@@ -80,14 +80,15 @@ pub fn parse_display_name(s: &str) -> Result<String, FieldError> {
     parse_text(s, 1, 100)
 }
 
-/// Free text of bounded length without control characters.
+/// Free text of bounded length without control characters or the marks
+/// that reorder text ([`crate::text::hidden`]).
 pub fn parse_text(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
-    bounded(s.trim().to_owned(), min, max, |c| c.is_control())
+    bounded(s.trim().to_owned(), min, max, crate::text::hidden)
 }
 
 /// Multi-line free text (a reason, a comment): newlines and tabs allowed.
 pub fn parse_multiline(s: &str, min: usize, max: usize) -> Result<String, FieldError> {
-    bounded(s.trim().replace("\r\n", "\n"), min, max, |c| c.is_control() && c != '\n' && c != '\t')
+    bounded(s.trim().replace("\r\n", "\n"), min, max, crate::text::hidden_in_lines)
 }
 
 fn bounded(s: String, min: usize, max: usize, refused: fn(char) -> bool) -> Result<String, FieldError> {

@@ -268,7 +268,7 @@ fn check(spec: &FieldSpec, raw: &str) -> Result<String, FieldError> {
         return if spec.required { Err(FieldError::Empty) } else { Ok(v) };
     }
     let controls =
-        |allow_newline: bool| v.chars().any(|c| c.is_control() && !(allow_newline && matches!(c, '\n' | '\t')));
+        |allow_newline: bool| v.chars().any(|c| crate::text::hidden(c) && !(allow_newline && matches!(c, '\n' | '\t')));
     match spec.ty {
         Text(max) | Multiline(max) if v.chars().count() > max => Err(FieldError::TooLong { max }),
         Text(_) if controls(false) => Err(FieldError::BadCharacters),

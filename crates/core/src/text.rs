@@ -10,6 +10,12 @@ pub fn hidden(c: char) -> bool {
         || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// [`hidden`], but for the line ends and tabs of text of several lines
+/// (a carriage return too: a cell of Excel may end its lines so).
+pub fn hidden_in_lines(c: char) -> bool {
+    hidden(c) && !matches!(c, '\n' | '\r' | '\t')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

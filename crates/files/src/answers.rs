@@ -110,6 +110,7 @@ pub fn problem_text(p: AnswerProblem) -> (&'static str, &'static str) {
         }
         AnswerProblem::ReasonRequired => ("理由", "対象外の場合は、理由を記入してください"),
         AnswerProblem::TooLong => ("対応内容", "長すぎます (10,000 文字まで)"),
+        AnswerProblem::HiddenCharacters => ("対応内容", "制御文字や文字の向きを変える記号は使えません"),
     }
 }
 

@@ -332,7 +332,7 @@ fn bound(including: Option<String>, excluding: Option<String>) -> Option<Bound> 
 }
 
 fn clip(s: &str, n: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(n).collect()
+    s.chars().filter(|c| !mamori_core::text::hidden(*c)).take(n).collect()
 }
 
 /// A CPE match as a product with its versions (`None`: not a product

@@ -359,6 +359,7 @@ answer-need-measures = Describe the measures for done or partly done.
 answer-need-date = Give a planned date for partly done or not done, or the reason none can be given.
 answer-need-reason = Give the reason for not applicable.
 answer-too-long = At most 10,000 characters.
+answer-hidden-characters = Control characters and marks that reorder text cannot be used.
 answer-bad-date = Enter the date as 2027-03-31.
 workflow-not-now = This is not possible in the current status.
 workflow-retired = This system is retired. Its round is closed as it stood when it was retired: nothing can be answered, submitted, moved, reviewed or started any more.

@@ -359,6 +359,7 @@ answer-need-measures = 対応済・一部対応の場合は、対応内容を入
 answer-need-date = 一部対応・未対応の場合は、対応予定日を入力してください。予定が立たない場合は、その理由を入力してください。
 answer-need-reason = 対象外の場合は、理由を入力してください。
 answer-too-long = 10,000文字以内で入力してください。
+answer-hidden-characters = 制御文字や文字の向きを変える記号は使えません。
 answer-bad-date = 日付は 2027-03-31 の形式で入力してください。
 workflow-not-now = 現在の状況ではこの操作はできません。
 workflow-retired = このシステムは「廃止」です。この回は廃止の時点のまま閉じられており、回答・提出・担当の変更・審査・新しい回の開始はできません。

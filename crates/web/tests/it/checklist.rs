@@ -2053,6 +2053,44 @@ async fn a_previewed_catalog_is_its_officer_s_one_confirmed_from_another_sign_in
     }
 }
 
+/// An answer's text was checked for its length alone: a NUL stored on
+/// SQLite went out in every export, and on PostgreSQL (whose text refuses
+/// it) the save failed with the error page; an escape sequence or a mark
+/// that reorders text (`請求書\u{202E}fdp.exe`) was kept as typed. Each is
+/// refused with a message in the form, nothing saved; line ends and tabs
+/// are kept. A system's name with such a mark is refused alike.
+#[tokio::test]
+async fn an_answer_or_a_name_holding_a_nul_an_escape_or_a_reordering_mark_is_refused_with_a_message_and_saves_nothing()
+{
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        for bad in ["a\0b", "画面\u{1b}[2J消去", "請求書\u{202E}fdp.exe"] {
+            let r = vendor.answer(sys, 4, &[("status", "done"), ("measures", bad)]).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {bad:?}", app.backend);
+            assert!(
+                r.body.contains("制御文字や文字の向きを変える記号は使えません"),
+                "{}: {bad:?}: {}",
+                app.backend,
+                r.body
+            );
+            assert!(app.store.answer(sys, 1, 4).await.unwrap().is_none(), "{}: {bad:?} saved nothing", app.backend);
+        }
+        let r = vendor.answer(sys, 4, &[("status", "done"), ("measures", "一行目\r\n\t二行目")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.answer(sys, 1, 4).await.unwrap().unwrap().input.measures, "一行目\n\t二行目");
+
+        let dept = app.org("情報政策課", OrgKind::Department).await;
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        officer.get("/systems/new").await;
+        let form = [("name", "請求書\u{202E}fdp.exe"), ("department_id", &dept.to_string()), ("phase", "building")];
+        let r = officer.post("/systems", &form).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", app.backend);
+        let all = app.store.systems(mamori_core::scope::Scope::All, &Default::default()).await.unwrap();
+        assert_eq!(all.len(), 1, "{}: nothing created", app.backend);
+        app.close().await;
+    }
+}
+
 /// An officer's page of round 1 names the answer's revision; another
 /// officer approves the round and starts round 2; the vendor changes the
 /// answer and submits. The first officer's decision, made on round 1's

@@ -81,6 +81,7 @@ pub async fn save_answer(
                 checklist::AnswerProblem::PlannedDateRequired => "answer-need-date",
                 checklist::AnswerProblem::ReasonRequired => "answer-need-reason",
                 checklist::AnswerProblem::TooLong => "answer-too-long",
+                checklist::AnswerProblem::HiddenCharacters => "answer-hidden-characters",
             };
             errors.add(field, t.get(key));
         }
