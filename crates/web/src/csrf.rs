@@ -357,10 +357,7 @@ pub async fn verified_multipart(
     let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
     let mut m = multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
     let head = Request::from_parts(parts, Body::empty());
-    let token = match m.next_field().await {
-        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
-        _ => None,
-    };
+    let token = token_field(&mut m).await;
     match token {
         Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => {
             crate::uploads::UploadForm::take(m, signed_in.unwrap_or_default())
@@ -369,6 +366,28 @@ pub async fn verified_multipart(
         }
         Some(_) => Err(refuse(state, &head, signed_in, Refusal::Mismatch).await),
         None => Err(refuse(state, &head, signed_in, Refusal::Missing).await),
+    }
+}
+
+/// The most of a multipart form's token field read: a token is 64
+/// characters. The field was read whole, up to the whole form's limit
+/// (21 MB for evidence), before the upload's turn was taken.
+const TOKEN_FIELD_MAX: usize = 256;
+
+/// The first field of a multipart form, if it is `csrf_token` of at most
+/// [`TOKEN_FIELD_MAX`] bytes of UTF-8.
+async fn token_field(m: &mut multer::Multipart<'static>) -> Option<String> {
+    let mut field = match m.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf_token") => field,
+        _ => return None,
+    };
+    let mut token = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) if token.len() + chunk.len() <= TOKEN_FIELD_MAX => token.extend_from_slice(&chunk),
+            Ok(None) => return String::from_utf8(token).ok(),
+            _ => return None,
+        }
     }
 }
 

@@ -116,3 +116,30 @@ pub fn validate_new_password(
         errors.add("confirm_password", t.get("password-mismatch"));
     }
 }
+
+/// The most fields a form of repeated fields ([`Pairs`]) may have: the
+/// longest such form ticks up to 1,000 systems.
+pub const MAX_PAIRS: usize = 1_100;
+
+/// A form's fields in order, for the forms that repeat a field (ticked
+/// items or systems, the documents of a record), at most [`MAX_PAIRS`]: a
+/// body of `a&a&…` (1 MiB, the most a form may be) was half a million
+/// pairs kept at once, tens of MB a request. More are refused (400).
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Pairs {
+    type Rejection = crate::error::AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes =
+            axum::body::Bytes::from_request(req, state).await.map_err(|_| crate::error::AppError::BadRequest)?;
+        let mut pairs = Vec::new();
+        for (k, v) in form_urlencoded::parse(&bytes) {
+            if pairs.len() == MAX_PAIRS {
+                return Err(crate::error::AppError::BadRequest);
+            }
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Pairs(pairs))
+    }
+}

@@ -140,6 +140,120 @@ async fn twenty_signed_in_forms_of_half_a_million_fields_stay_under_idle_plus_64
     s.stop().await;
 }
 
+/// The forms that repeat a field (ticked items or systems, a record's
+/// documents) were read into a list of every pair: 1 MiB of `a&a&…` with
+/// the right token at the end (past the check of the token) was half a
+/// million pairs, tens of MB a request. Twenty such bodies at once from an
+/// officer's session to the form that starts rounds: each refused 400 as more fields
+/// than such a form has, the server's peak memory under its idle size +
+/// 64 MB, and the server still answers.
+#[tokio::test]
+async fn twenty_forms_of_half_a_million_repeated_fields_are_refused_and_stay_under_idle_plus_64_mb() {
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let s = officer_server(&dir).await;
+    let token = token_in(&s.get("/account").await.text().await.unwrap());
+    let pid = s.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
+    let mut body = "a&".repeat(MB as usize / 2 - 64);
+    body.push_str(&format!("csrf_token={token}"));
+    let body = bytes::Bytes::from(body);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/rounds"))
+                    .header("origin", &base)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await;
+                r.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 400, "refused as more fields than the form has");
+    }
+    let (now, peak) = memory(pid);
+    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
+    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
+    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
+    s.stop().await;
+}
+
+/// An upload's first field, its token, was read whole, up to the whole
+/// form's limit, before the upload's turn was taken: a token of 10 MB in
+/// each of twenty catalog uploads at once from an officer's session held
+/// 10 MB each. The token field is read to 256 bytes: each is refused
+/// (403, or the connection closed before the rest is sent), none gets
+/// past, the server's peak memory stays under its idle size + 64 MB, and
+/// the server still answers.
+#[tokio::test]
+async fn twenty_uploads_whose_token_field_is_ten_megabytes_are_refused_and_stay_under_idle_plus_64_mb() {
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let s = officer_server(&dir).await;
+    assert_eq!(s.get("/catalog/import").await.status(), 200, "the officer's upload page");
+    let pid = s.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
+    let boundary = "mamori-boundary-1";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n");
+    body.push_str(&"a".repeat(10 * MB as usize));
+    body.push_str(&format!("\r\n--{boundary}--\r\n"));
+    let body = bytes::Bytes::from(body);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/catalog/import"))
+                    .header("origin", &base)
+                    .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                    .body(body)
+                    .send()
+                    .await;
+                r.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(status == 403 || status == 0, "refused: {status}");
+    }
+    let (now, peak) = memory(pid);
+    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
+    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
+    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
+    s.stop().await;
+}
+
+/// A server with a security officer signed in (password changed, second
+/// factor enrolled).
+async fn officer_server(dir: &std::sync::Arc<tempfile::TempDir>) -> Server {
+    let data = dir.path().join("data");
+    let (code, _, err) = crate::harness::create_user(
+        data.to_str().unwrap(),
+        "officer1",
+        "情報 一郎",
+        "o@x.jp",
+        "security-officer",
+        None,
+        "Correct-Horse-42\n",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let s = Server::start(Opts::default().data_dir(dir)).await;
+    let r = s.first_sign_in("officer1", "Correct-Horse-42", "Battery-Staple-43").await;
+    if r.headers().get("location").is_some_and(|l| l == "/account/totp") {
+        assert!(s.enrol_second_factor().await.status().is_success());
+    }
+    s
+}
+
 fn bytes_of(n: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![b'a'; n])
 }

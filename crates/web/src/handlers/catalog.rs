@@ -198,7 +198,7 @@ pub async fn import_form(page: Page, who: Acting) -> Reply {
 
 /// Reads an uploaded catalog (YAML or Excel) with the same checks as the
 /// console's import and shows what it would bring; the catalog waits in the
-/// session for the officer's confirmation. A file with any problem is
+/// store for the officer's confirmation. A file with any problem is
 /// named row by row and nothing waits.
 pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Request) -> Reply {
     let op = who.op(&page);

@@ -2,7 +2,7 @@
 //! one form for every kind drawn from the kind's fields, and the records
 //! coming due across the systems a person sees.
 
-use crate::forms::{field_message, FormErrors};
+use crate::forms::{field_message, FormErrors, Pairs};
 use crate::handlers::{done, html, jst, Acting, Reply};
 use crate::i18n::Label;
 use crate::page::{Page, PageCtx};
@@ -374,21 +374,11 @@ async fn save(page: Page, who: Acting, id: i64, rid: Option<i64>, form: Vec<(Str
     form_page(&page, &who, id, rid, kind, &get, errors).await
 }
 
-pub async fn add_record(
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Reply {
+pub async fn add_record(page: Page, who: Acting, Path(id): Path<i64>, Pairs(form): Pairs) -> Reply {
     save(page, who, id, None, form).await
 }
 
-pub async fn save_record(
-    page: Page,
-    who: Acting,
-    Path((id, rid)): Path<(i64, i64)>,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Reply {
+pub async fn save_record(page: Page, who: Acting, Path((id, rid)): Path<(i64, i64)>, Pairs(form): Pairs) -> Reply {
     save(page, who, id, Some(rid), form).await
 }
 

@@ -7,12 +7,11 @@
 use super::page_view::system_page_selecting;
 use super::{refused_message, system_for};
 use crate::error::AppError;
-use crate::forms::FormErrors;
+use crate::forms::{FormErrors, Pairs};
 use crate::handlers::{done, html, load, Acting, Reply};
 use crate::page::{Page, PageCtx};
 use askama::Template;
 use axum::extract::Path;
-use axum::Form;
 use mamori_app::checklist::{self as checklist_op, MAX_APPROVALS};
 use mamori_app::Refused;
 use mamori_store::systems::SystemRecord;
@@ -56,12 +55,7 @@ fn selection(fields: &[(String, String)]) -> Selection {
     s
 }
 
-pub async fn approve_selected(
-    page: Page,
-    who: Acting,
-    Path(id): Path<i64>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Reply {
+pub async fn approve_selected(page: Page, who: Acting, Path(id): Path<i64>, Pairs(fields): Pairs) -> Reply {
     let s = system_for(&page, &who, id).await?;
     let t = page.t();
     let sel = selection(&fields);

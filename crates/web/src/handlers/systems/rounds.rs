@@ -5,11 +5,10 @@
 //! was not.
 
 use super::refused_message;
-use crate::forms::FormErrors;
+use crate::forms::{FormErrors, Pairs};
 use crate::handlers::{html, today, Acting, Reply};
 use crate::page::{Page, PageCtx};
 use askama::Template;
-use axum::Form;
 use mamori_app::checklist::{self as checklist_op, MAX_ROUNDS_AT_ONCE};
 use mamori_app::Refused;
 use mamori_core::checklist::WorkflowError;
@@ -100,7 +99,7 @@ fn choice(fields: &[(String, String)]) -> Choice {
 
 /// Starts the rounds of the ticked systems, or shows the form again with
 /// what is wrong (nothing started).
-pub async fn start_rounds(page: Page, who: Acting, Form(fields): Form<Vec<(String, String)>>) -> Reply {
+pub async fn start_rounds(page: Page, who: Acting, Pairs(fields): Pairs) -> Reply {
     let t = page.t();
     let c = choice(&fields);
     let mut errors = FormErrors::new();
