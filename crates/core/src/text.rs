@@ -16,6 +16,17 @@ pub fn hidden_in_lines(c: char) -> bool {
     hidden(c) && !matches!(c, '\n' | '\r' | '\t')
 }
 
+/// At most `n` characters of `s` to quote in a message (an ellipsis
+/// after a longer one), what is [`hidden`] shown as U+FFFD: a cell of a
+/// file quoted whole in its row's message made megabytes of messages.
+pub fn excerpt(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).map(|c| if hidden(c) { '\u{fffd}' } else { c }).collect();
+    if s.chars().nth(n).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -28,5 +39,12 @@ mod tests {
         for c in ['a', '請', '①', '.', ' ', '\u{3000}', '・', '…'] {
             assert!(!hidden(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn an_excerpt_is_cut_with_an_ellipsis_and_hides_what_is_hidden() {
+        assert_eq!(excerpt("対応済", 40), "対応済");
+        assert_eq!(excerpt(&"長".repeat(1_000_000), 3), "長長長…");
+        assert_eq!(excerpt("a\u{202E}b\0", 40), "a\u{fffd}b\u{fffd}");
     }
 }

@@ -82,6 +82,11 @@ fn text(d: Option<&Data>) -> String {
     }
 }
 
+/// A cell's text as a message quotes it: 40 characters at the most.
+fn quoted(s: &str) -> String {
+    mamori_core::text::excerpt(s, 40)
+}
+
 fn whole(d: Option<&Data>) -> Option<i64> {
     match d? {
         Data::Float(f) if f.fract() == 0.0 => Some(*f as i64),
@@ -183,7 +188,7 @@ pub fn read(bytes: &[u8]) -> Result<Upload, Vec<CellError>> {
             |column: usize, message: String| errors.push(CellError { row, column: COLUMNS[column], message });
         let cell = |c: u16| cells.get(usize::from(c));
         let Some(number) = whole(cells.first()).and_then(|n| u32::try_from(n).ok()) else {
-            problem(0, format!("番号 \"{}\" が数値ではありません", text(cells.first())));
+            problem(0, format!("番号 \"{}\" が数値ではありません", quoted(&text(cells.first()))));
             continue;
         };
         if let Some(before) = seen.insert(number, row) {
@@ -199,7 +204,10 @@ pub fn read(bytes: &[u8]) -> Result<Upload, Vec<CellError>> {
             w => match status_of_word(w) {
                 Some(s) => Some(s),
                 None => {
-                    problem(4, format!("「{w}」は選べません。対応済・一部対応・未対応・対象外 のいずれかです"));
+                    problem(
+                        4,
+                        format!("「{}」は選べません。対応済・一部対応・未対応・対象外 のいずれかです", quoted(w)),
+                    );
                     None
                 }
             },
@@ -212,7 +220,7 @@ pub fn read(bytes: &[u8]) -> Result<Upload, Vec<CellError>> {
             }
         }
         let planned = date(cell(c_planned)).unwrap_or_else(|()| {
-            problem(6, format!("日付 \"{}\" を読めません (例: 2027-03-31)", text(cell(c_planned))));
+            problem(6, format!("日付 \"{}\" を読めません (例: 2027-03-31)", quoted(&text(cell(c_planned)))));
             None
         });
         if errors.last().is_none_or(|e| e.row != row) {
@@ -279,6 +287,26 @@ mod tests {
         assert_eq!((errors[2].row, errors[2].column), (head + 6, "No"));
         assert!(located[1].starts_with(&format!("{}行目 予定日: ", head + 5)), "{located:?}");
         assert_eq!(upload.rows.iter().map(|r| r.number).collect::<Vec<_>>(), [1, 3], "the rows that read well");
+    }
+
+    /// A row's message quoted its cell whole: cells of tens of thousands of
+    /// characters in every row made megabytes of messages (tens of MB more
+    /// with the page's escaping). A message quotes 40 characters at most.
+    #[test]
+    fn a_bad_cell_is_quoted_in_its_message_to_forty_characters() {
+        let r = sample();
+        let head = heading_row(&r);
+        let long = "済".repeat(30_000);
+        let file = edited(
+            &xlsx(&r, Copy::ForAnswers).unwrap(),
+            &[(SHEET, head + 2, 4, &long), (SHEET, head + 4, 6, &long), (SHEET, head + 5, 0, &long)],
+        );
+        let errors = read(&file).unwrap().errors;
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        let cut = format!("{}…", "済".repeat(40));
+        for e in &errors {
+            assert!(e.message.contains(&cut) && e.message.chars().count() < 100, "{}", e.message);
+        }
     }
 
     #[test]

@@ -126,7 +126,10 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
             errors.push(RowError {
                 row: sheet_row,
                 field: "No",
-                message: format!("{sheet_row}行目: 番号 \"{no}\" が数値ではありません (not a number)"),
+                message: format!(
+                    "{sheet_row}行目: 番号 \"{}\" が数値ではありません (not a number)",
+                    mamori_core::text::excerpt(&no, 40)
+                ),
             });
             continue;
         };
