@@ -223,7 +223,8 @@ pub async fn export(op: &Op<'_>, system_id: i64, format: Format) -> Result<(Syst
     let ev = NewEvent::new(op.who.actor(), op.origin.clone(), Action::InventoryExported, Outcome::Success)
         .target("system", system_id.to_string())
         .changes(Changes::new().with("format", name).with("components", n));
-    op.store.audit_record(op.now, ev).await?;
+    // Refused when the person's account changed meanwhile, as every export.
+    op.store.audit_record_as(&op.ctx(), ev).await?;
     Ok((inv.system, bytes))
 }
 

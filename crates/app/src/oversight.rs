@@ -78,8 +78,10 @@ pub async fn begin_audit_export(op: &Op<'_>, filter: AuditFilter, format: &str) 
     Ok(filter)
 }
 
+/// Records an export, refused when the person's account changed since the
+/// request was checked: what is handed out only once recorded is not then.
 async fn exported(op: &Op<'_>, action: Action, changes: Changes) -> Result<(), Refused> {
     let ev = NewEvent::new(op.who.actor(), op.origin.clone(), action, Outcome::Success).changes(changes);
-    op.store.audit_record(op.now, ev).await?;
+    op.store.audit_record_as(&op.ctx(), ev).await?;
     Ok(())
 }

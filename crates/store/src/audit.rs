@@ -159,11 +159,7 @@ impl Store {
     /// their account changed since the request was checked
     /// ([`Store::begin_as`]): what is handed out only once recorded is not
     /// handed out then.
-    pub(crate) async fn audit_record_as(
-        &self,
-        ctx: &crate::identity::Ctx,
-        event: NewEvent,
-    ) -> Result<Event, StoreError> {
+    pub async fn audit_record_as(&self, ctx: &crate::identity::Ctx, event: NewEvent) -> Result<Event, StoreError> {
         let mut tx = self.begin_as(ctx).await?;
         let e = append(&mut tx, ctx.now, event).await?;
         tx.commit().await?;

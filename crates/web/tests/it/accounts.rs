@@ -643,6 +643,17 @@ async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothi
         assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");
         mamori_app::reports::record_export(&op(&officer_now), approved, "xlsx").await.unwrap();
         assert_eq!(exported().await, before + 1, "{backend}: the one of the account as it is");
+        // The audit log's and the ID ledger's exports, and an inventory's, alike.
+        let r = mamori_app::oversight::begin_audit_export(&op(&officer_then), Default::default(), "csv").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: the audit log: {:?}", r.map(drop));
+        let r = mamori_app::oversight::record_ledger_export(&op(&admin_then), "xlsx").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: the ID ledger: {r:?}");
+        let format = mamori_app::inventory::Format::Xlsx;
+        let r = mamori_app::inventory::export(&op(&officer_then), approved, format).await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: the inventory: {:?}", r.map(drop));
+        let exports = ["audit.exported", "ledger.exported", "inventory.exported"];
+        let actions = app.audit_actions().await;
+        assert!(!actions.iter().any(|a| exports.contains(&a.as_str())), "{backend}: none recorded: {actions:?}");
 
         let console = Person::console(Role::SecurityOfficer, "console".into());
         mamori_app::oversight::sign_off_log_review(&op(&console), from, to, "異常なし").await.unwrap();
