@@ -43,18 +43,27 @@ pub struct Person {
     pub login: String,
     pub role: Role,
     pub organisation_id: Option<i64>,
+    /// The generation of the sessions the request came in (checked against
+    /// the account when the request began).
+    pub generation: Option<i64>,
 }
 
 impl Person {
     pub fn of(a: &Account) -> Person {
-        Person { account_id: Some(a.id), login: a.login.clone(), role: a.role, organisation_id: a.organisation_id }
+        Person {
+            account_id: Some(a.id),
+            login: a.login.clone(),
+            role: a.role,
+            organisation_id: a.organisation_id,
+            generation: Some(a.session_generation),
+        }
     }
 
     /// The operator at the server's console, who has the machine: acts in
     /// `role` (the security office's reads, the administrator's account
     /// commands), recorded under `login` (`console`, or `console:USER`).
     pub fn console(role: Role, login: String) -> Person {
-        Person { account_id: None, login, role, organisation_id: None }
+        Person { account_id: None, login, role, organisation_id: None, generation: None }
     }
 
     pub fn scope(&self) -> Scope {
@@ -81,8 +90,11 @@ pub struct Op<'a> {
 
 impl Op<'_> {
     fn ctx(&self) -> Ctx {
-        let standing =
-            self.who.account_id.map(|_| Standing { role: self.who.role, organisation_id: self.who.organisation_id });
+        let standing = self.who.account_id.map(|_| Standing {
+            role: self.who.role,
+            organisation_id: self.who.organisation_id,
+            generation: self.who.generation,
+        });
         Ctx { now: self.now, actor: self.who.actor(), origin: self.origin.clone(), standing }
     }
 

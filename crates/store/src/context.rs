@@ -19,12 +19,17 @@ pub struct Ctx {
 }
 
 /// The role and organisation a person's request was checked against, when
-/// it began. Every write made for it is refused, in its own transaction,
-/// if the account is disabled or holds another role or organisation by
-/// then: one request's authority does not outlive a demotion made while it
-/// ran ([`crate::Store::begin_as`]).
+/// it began, and the generation of the sessions it came in. Every write
+/// made for it is refused, in its own transaction, if the account is
+/// disabled, holds another role or organisation, or has had its sessions
+/// ended (a sign-out everywhere else, a password changed or reset) by
+/// then: one request's authority does not outlive a demotion, or the end
+/// of the session it came in, made while it ran ([`crate::Store::begin_as`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
     pub role: Role,
     pub organisation_id: Option<i64>,
+    /// `None`: not checked (a change of the person's own sessions, which
+    /// checks the generation itself and answers `Stale`).
+    pub generation: Option<i64>,
 }

@@ -467,9 +467,14 @@ impl Store {
     /// held for that change from the start (`FOR NO KEY UPDATE`), as two
     /// shared holds each waiting for the other to change it would be a
     /// deadlock (a button pressed twice). Their other writes wait for it.
+    /// The change checks the session's generation itself (`Stale`).
     pub async fn begin_as_self(&self, ctx: &crate::identity::Ctx) -> Result<Tx, StoreError> {
+        let mut own = ctx.clone();
+        if let Some(s) = own.standing.as_mut() {
+            s.generation = None;
+        }
         let mut tx = self.begin().await?;
-        tx.stand(ctx, "FOR NO KEY UPDATE").await?;
+        tx.stand(&own, "FOR NO KEY UPDATE").await?;
         Ok(tx)
     }
 
@@ -582,13 +587,16 @@ impl Tx {
             return Ok(());
         };
         let hold = if self.backend() == crate::Backend::Postgres { hold } else { "" };
-        let sql = format!("SELECT role, organisation_id, disabled_at_us FROM account WHERE id = $1 {hold}");
-        let now: Option<(String, Option<i64>, Option<i64>)> =
+        let sql = format!(
+            "SELECT role, organisation_id, disabled_at_us, session_generation FROM account WHERE id = $1 {hold}"
+        );
+        let now: Option<(String, Option<i64>, Option<i64>, i64)> =
             with_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await?);
-        let holds = now.is_some_and(|(role, org, disabled)| {
+        let holds = now.is_some_and(|(role, org, disabled, generation)| {
             disabled.is_none()
                 && mamori_core::identity::Role::parse(&role) == Some(standing.role)
                 && org == standing.organisation_id
+                && standing.generation.is_none_or(|g| g == generation)
         });
         if holds {
             Ok(())

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 fn as_person(store_ctx: &Ctx, id: i64, login: &str, role: Role) -> Ctx {
     Ctx {
         actor: Actor { account_id: Some(id), login: login.into() },
-        standing: Some(Standing { role, organisation_id: None }),
+        standing: Some(Standing { role, organisation_id: None, generation: None }),
         ..store_ctx.clone()
     }
 }

@@ -586,6 +586,55 @@ async fn accounts_made_privileged_alert_the_office_and_the_ledger_keeps_each_lin
 /// rounds started at once stop at the first refused; a download is not
 /// recorded, so not handed out), and the
 /// console, which has no account, is not held to one.
+/// A request begun in a session that its person ends meanwhile from
+/// another (signing out everywhere else, as one does who fears a session
+/// was taken), or whose password an administrator resets, wrote all the
+/// same: a taken session's upload waiting for the malware scan was saved
+/// under the owner's name after the owner had ended it. Such a request now
+/// writes nothing; the session the owner kept writes as before.
+#[tokio::test]
+async fn a_request_begun_in_a_session_ended_meanwhile_writes_nothing() {
+    use mamori_app::{Op, Person, Refused};
+    use mamori_core::checklist::AnswerInput;
+    for app in App::each(Options::default()).await {
+        let backend = app.backend;
+        let (sys, taken) = crate::checklist::supplied_system(&app, "文書管理システム").await;
+        let person = async || Person::of(&app.store.account_by_login("vendor-a").await.unwrap().unwrap());
+        let op = |who| Op { store: &app.store, who, origin: Default::default(), now: app.now() };
+        let save = async |who: &Person, text: &str| {
+            let op = Op { store: &app.store, who, origin: Default::default(), now: app.now() };
+            mamori_app::checklist::save_answer(&op, sys, 4, &AnswerInput::done(text), 0).await
+        };
+        let then = person().await;
+        let owner = app.client();
+        assert_eq!(owner.sign_in(&app, "vendor-a", PASSWORD, None).await.status, StatusCode::SEE_OTHER, "{backend}");
+        owner.get("/account").await;
+        assert_eq!(owner.post("/account/sessions", &[]).await.status, StatusCode::SEE_OTHER, "{backend}");
+        let r = save(&then, "奪われたセッションから").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: {r:?}");
+        assert!(app.store.answer(sys, 1, 4).await.unwrap().is_none(), "{backend}: nothing written");
+        assert!(taken.get("/dashboard").await.location().starts_with("/login"), "{backend}: signed out");
+
+        let kept = person().await;
+        let admin = app.issue("admin-a", Role::Admin, None).await;
+        let admin = Person::of(&app.store.account_by_id(admin).await.unwrap().unwrap());
+        let hash = mamori_core::password::hash::hash("Another-Horse-43");
+        mamori_app::accounts::act(
+            &op(&admin),
+            kept.account_id.unwrap(),
+            mamori_app::accounts::Action::ResetPassword(&hash),
+            "依頼",
+        )
+        .await
+        .unwrap();
+        let r = save(&kept, "リセットの後に").await;
+        assert!(matches!(r, Err(Refused::AccountChanged)), "{backend}: after a reset: {r:?}");
+        assert!(app.store.answer(sys, 1, 4).await.unwrap().is_none(), "{backend}: nothing written");
+        save(&person().await, "いまのセッションから").await.unwrap();
+        app.close().await;
+    }
+}
+
 #[tokio::test]
 async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothing() {
     use mamori_app::{Op, Person, Refused};
