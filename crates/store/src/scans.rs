@@ -338,6 +338,12 @@ impl Store {
         vouched: bool,
     ) -> Result<AddressCheck, StoreError> {
         let mut tx = self.begin().await?;
+        // One check of a name at a time (PostgreSQL; SQLite writes one at a
+        // time anyway): two runs of the system scanning it at once (a stale
+        // run taken up again while the first still scans) both found it
+        // unrecorded, and the second's insert failed on the key, its run
+        // left running.
+        tx.lock_named(&format!("mamori.scan_address.{system_id}.{host}")).await?;
         let known: Option<(String, String)> = with_conn!(tx, c => {
             sqlx::query_as("SELECT address, network FROM scan_address WHERE system_id = $1 AND host = $2")
                 .bind(system_id).bind(host).fetch_optional(c).await?

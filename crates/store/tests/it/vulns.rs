@@ -376,3 +376,28 @@ async fn a_system_holds_ten_thousand_matches_at_the_most_the_most_severe_first_t
         db.cleanup().await;
     }
 }
+
+/// Twenty checks of one name's address at once (runs of one system scanning
+/// it together, on any instance): on PostgreSQL each found the name
+/// unrecorded and inserted it, and all but one failed on the key (their
+/// runs left running). Each is answered: one records the address, the
+/// others find it recorded.
+#[tokio::test]
+async fn twenty_checks_of_one_name_s_address_at_once_record_it_once_and_every_one_is_answered() {
+    use mamori_store::scans::AddressCheck;
+    for db in each_backend().await {
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let system = a_system(&db.store, &ctx).await;
+        let all = futures_util::future::join_all((0..20).map(|_| {
+            let store = db.store.clone();
+            async move {
+                store.check_scan_address(ctx.now, system, "app.example.lg.jp", ("10.1.2.3", "10.1.2.0/24"), true).await
+            }
+        }))
+        .await;
+        let firsts = all.iter().filter(|r| matches!(r, Ok(AddressCheck::First))).count();
+        let same = all.iter().filter(|r| matches!(r, Ok(AddressCheck::Same))).count();
+        assert_eq!((firsts, same), (1, 19), "{}: {all:?}", db.name);
+        db.cleanup().await;
+    }
+}
