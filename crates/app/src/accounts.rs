@@ -45,8 +45,8 @@ pub async fn change(op: &Op<'_>, id: i64, change: &AccountChange<'_>, reason: &s
 /// an account. An administrator neither disables nor resets the password
 /// or second factor of their own account (their own password they change
 /// with the current one, on their account page). Disabling a disabled
-/// account (or enabling an enabled one) is `Invalid("already")`: someone
-/// did it first.
+/// account (or enabling an enabled one, or unlocking one not locked) is
+/// `Invalid("already")`: someone did it first.
 pub async fn act(op: &Op<'_>, id: i64, action: Action<'_>, reason: &str) -> Result<(), Refused> {
     let a = account(op, id).await?;
     let on_oneself = matches!(action, Action::Disable | Action::ResetPassword(_) | Action::ResetSecondFactor);
@@ -62,7 +62,10 @@ pub async fn act(op: &Op<'_>, id: i64, action: Action<'_>, reason: &str) -> Resu
                 other => other?,
             }
         }
-        Action::Unlock => store.unlock_account(&ctx, id, reason).await?,
+        Action::Unlock => match store.unlock_account(&ctx, id, reason).await {
+            Err(mamori_store::StoreError::Stale) => return Err(Refused::Invalid("already")),
+            other => other?,
+        },
         Action::ResetPassword(hash) => store.reset_password(&ctx, id, hash, reason).await?,
         Action::ResetSecondFactor => store.reset_totp(&ctx, id, reason).await?,
     }

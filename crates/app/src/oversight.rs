@@ -4,6 +4,7 @@
 use crate::{Op, Refused};
 use mamori_core::audit::{Action, Changes, NewEvent, Outcome};
 use mamori_core::identity::{OrgKind, Permission};
+use mamori_store::accounts::Account;
 use mamori_store::auditlog::AuditFilter;
 
 /// Records that the logs of a period were reviewed, with the findings.
@@ -46,12 +47,40 @@ pub async fn test_notification(
     Ok(attempts)
 }
 
+/// The accounts as a review reads them (who has which access: login,
+/// role, organisation, disabled, second factor), as a mark the page's
+/// sign-off carries ([`sign_off_access_review`]).
+pub fn accounts_mark(accounts: &[Account]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for a in accounts {
+        let line = format!(
+            "{}\t{}\t{}\t{:?}\t{}\t{}\n",
+            a.id,
+            a.login,
+            a.role.as_str(),
+            a.organisation_id,
+            a.disabled_at.is_some(),
+            a.totp_enabled
+        );
+        h.update(line.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// Records the periodic access review over every account, by this person.
-pub async fn sign_off_access_review(op: &Op<'_>, comment: &str) -> Result<i64, Refused> {
+/// `shown` is the [`accounts_mark`] of the accounts the page listed: an
+/// account issued, changed or disabled since is refused as stale, not
+/// signed off unseen.
+pub async fn sign_off_access_review(op: &Op<'_>, comment: &str, shown: &str) -> Result<i64, Refused> {
     op.require(Permission::ReviewAccess)?;
     let reviewer = op.who.account_id.ok_or(Refused::NotFound)?;
-    let accounts = op.store.account_count().await?;
-    Ok(op.store.sign_off_access_review(&op.ctx(), reviewer, accounts, comment).await?)
+    let accounts = op.store.accounts().await?;
+    if accounts_mark(&accounts) != shown {
+        return Err(Refused::Stale);
+    }
+    let count = accounts.len() as i64;
+    Ok(op.store.sign_off_access_review(&op.ctx(), reviewer, count, comment).await?)
 }
 
 /// Registers a department or a vendor company (a name taken is refused).

@@ -248,9 +248,20 @@ fn thaw(json: &str, (id, year): (i64, i32), port_details: bool) -> Result<Frozen
     Ok(f)
 }
 
+/// What a report says, as a mark its page's receipt carries ([`receive`]).
+pub fn mark(r: &YearlyReport) -> String {
+    use sha2::Digest;
+    let words = serde_json::to_vec(&r.freeze()).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(&words))
+}
+
 /// The security office records the year's report as received (once),
-/// with what it says now: shown from then on as it was received.
-pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<(), Refused> {
+/// with what it says now: shown from then on as it was received. `shown`
+/// is the [`mark`] of the report as its page showed it: a report that
+/// reads otherwise by now (a sign-off, a record, a scan or an advisory
+/// come in since the page was opened) is refused as stale, not received
+/// unseen.
+pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8, shown: &str) -> Result<(), Refused> {
     op.require(Permission::ManageSystems)?;
     // The system's revision before the report is read: a sign-off, a
     // record or an answer written after it moves it, and the receipt is
@@ -259,6 +270,9 @@ pub async fn receive(op: &Op<'_>, id: i64, year: i32, default: u8) -> Result<(),
     let mut r = report(op, id, year, default).await?;
     if r.received.is_some() {
         return Err(Refused::Taken);
+    }
+    if mark(&r) != shown {
+        return Err(Refused::Stale);
     }
     r.received = Some((op.who.login.clone(), op.now));
     let frozen = serde_json::to_string(&r.freeze())

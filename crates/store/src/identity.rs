@@ -192,8 +192,14 @@ impl Store {
     }
 
     /// Lifts a lock, with its reason in the ledger (item 3) and the audit log.
+    /// `Stale` when there is nothing to lift (no lock, no failure counted):
+    /// two administrators pressing "unlock" at once wrote two ledger lines.
     pub async fn unlock_account(&self, ctx: &Ctx, id: i64, reason: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_administering(ctx).await?;
+        let now = accounts::account_in(&mut tx, id).await?.ok_or(StoreError::Missing)?;
+        if now.failed_count == 0 && now.locked_until.is_none_or(|t| t <= ctx.now) {
+            return Err(StoreError::Stale);
+        }
         accounts::unlock(&mut tx, id).await?;
         ctx.ledger_note(&mut tx, id, LedgerChange::Unlocked, reason).await?;
         tx.commit_audited(ctx.now, ctx.event_because(Action::AccountUnlocked, id, reason)).await

@@ -218,6 +218,7 @@ review-sign = Record the review
 review-comment = Findings
 review-submit = Record
 review-signed = The access review was recorded.
+review-accounts-changed = Accounts were issued, changed or disabled after this page was opened. Check the list and sign off again.
 review-history = Reviews
 review-at = When
 review-reviewer = By

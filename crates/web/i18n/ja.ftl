@@ -218,6 +218,7 @@ review-sign = 見直しの完了を記録する
 review-comment = 所見
 review-submit = 記録する
 review-signed = アクセス権の見直しを記録しました。
+review-accounts-changed = この画面を開いた後にアカウントが発行・変更・無効化されました。一覧を確かめて、もう一度記録してください。
 review-history = 見直しの記録
 review-at = 実施日時
 review-reviewer = 実施者

@@ -165,10 +165,19 @@ async fn items_3_7_ledger_exports_and_access_review_sign_off() {
         assert_eq!(app.audit_actions().await.iter().filter(|a| *a == "ledger.exported").count(), 3);
 
         // The access review: an empty comment is refused, a real one recorded.
-        officer.get("/admin/access-review").await;
-        let r = officer.post("/admin/access-review", &[("comment", " ")]).await;
+        let review = async |comment: &str| {
+            officer.post_from("/admin/access-review", "/admin/access-review", &["shown"], &[("comment", comment)]).await
+        };
+        let r = review(" ").await;
         assert!(r.body.contains("所見を入力してください"), "{}", app.backend);
-        let r = officer.post("/admin/access-review", &[("comment", "不要アカウントなし")]).await;
+        // An account issued after the page was opened: not signed off unseen.
+        let page = officer.get("/admin/access-review").await.body;
+        let shown = crate::harness::hidden_in(&page, "shown");
+        app.issue("late-one", Role::Vendor, None).await;
+        let r = officer.post("/admin/access-review", &[("comment", "不要アカウントなし"), ("shown", &shown)]).await;
+        assert!(r.body.contains("この画面を開いた後にアカウントが発行"), "{}: {}", app.backend, r.body);
+        assert!(app.store.access_reviews().await.unwrap().is_empty(), "{}: nothing signed off", app.backend);
+        let r = review("不要アカウントなし").await;
         assert_eq!(r.location(), "/admin/access-review");
         let page = officer.get("/admin/access-review").await;
         assert!(page.body.contains("不要アカウントなし") && page.body.contains("officer1"));
@@ -391,9 +400,9 @@ async fn an_account_changed_meanwhile_is_not_overwritten_by_a_form_shown_before(
 /// Two administrators press "disable" for the same person at once: both
 /// went through, and the ID ledger said the account was disabled twice.
 /// One goes through; the other is told it was done already, and nothing
-/// more is recorded. Enabling likewise.
+/// more is recorded. Enabling and unlocking likewise.
 #[tokio::test]
-async fn two_administrators_disabling_one_account_at_once_write_one_ledger_line() {
+async fn two_administrators_disabling_or_unlocking_one_account_at_once_write_one_ledger_line() {
     for app in App::each(Options::default()).await {
         let org = app.org("ベンダーA", OrgKind::Vendor).await;
         let (a, _) = app.signed_in("admin-a", Role::Admin, None).await;
@@ -402,7 +411,11 @@ async fn two_administrators_disabling_one_account_at_once_write_one_ledger_line(
         for (act, line) in [
             ("disable", mamori_core::identity::LedgerChange::Disabled),
             ("enable", mamori_core::identity::LedgerChange::Enabled),
+            ("unlock", mamori_core::identity::LedgerChange::Unlocked),
         ] {
+            if act == "unlock" {
+                app.lock("leaving").await;
+            }
             let page = format!("/admin/users/{id}");
             a.get(&page).await;
             b.get(&page).await;
@@ -414,7 +427,8 @@ async fn two_administrators_disabling_one_account_at_once_write_one_ledger_line(
         }
         let events = app.store.audit_recent(50).await.unwrap();
         let count = |action: &str| events.iter().filter(|e| e.record.action == action).count();
-        assert_eq!((count("account.disabled"), count("account.enabled")), (1, 1), "{}", app.backend);
+        let counts = (count("account.disabled"), count("account.enabled"), count("account.unlocked"));
+        assert_eq!(counts, (1, 1, 1), "{}", app.backend);
         app.close().await;
     }
 }

@@ -145,7 +145,10 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         )
         .await;
         w.expect("/admin/users/{id}/reset-totp", "totp.reset", "admin1", Some("account")).await;
-        post_ok(&admin, "/admin/access-review", "/admin/access-review", &[("comment", "問題なし")]).await;
+        let r = admin
+            .post_from("/admin/access-review", "/admin/access-review", &["shown"], &[("comment", "問題なし")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/admin/access-review", "access_review.signed_off", "admin1", Some("access_review")).await;
 
         // The vendor changes its password.
@@ -398,7 +401,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         w.expect("/systems/{id}/signoffs", "system.review_signed_off", "vendor1", Some("system")).await;
         post_ok(&officer, &yearly, &format!("{s}/report-month"), &[("month", "6"), ("year", "2026")]).await;
         w.expect("/systems/{id}/report-month", "system.report_month_set", "officer2", Some("system")).await;
-        post_ok(&officer, &yearly, &format!("{s}/yearly/received"), &[("year", "2026")]).await;
+        let r = officer.post_from(&yearly, &format!("{s}/yearly/received"), &["shown"], &[("year", "2026")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/yearly/received", "yearly_report.received", "officer2", Some("system")).await;
 
         // A new catalog version from the web: read (a preview), then imported.

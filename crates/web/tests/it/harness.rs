@@ -579,6 +579,24 @@ impl Client {
         self.post(path, &form).await
     }
 
+    /// Posts `fields` to `path` as the form on `page` does: with the values
+    /// of the hidden fields `carried` the page showed (none where it shows
+    /// no such field).
+    pub async fn post_from(&self, page: &str, path: &str, carried: &[&str], fields: &[(&str, &str)]) -> Res {
+        let shown = self.get(page).await.body;
+        let values: Vec<(&str, String)> = carried
+            .iter()
+            .map(|name| {
+                let marker = format!("name=\"{name}\" value=\"");
+                let value = shown.split(&marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or("");
+                (*name, value.to_owned())
+            })
+            .collect();
+        let mut form = fields.to_vec();
+        form.extend(values.iter().map(|(k, v)| (*k, v.as_str())));
+        self.post(path, &form).await
+    }
+
     /// Saves the answer to requirement `n` of system `sys` from its page.
     pub async fn answer(&self, sys: i64, n: u32, fields: &[(&str, &str)]) -> Res {
         self.post_as_shown(&format!("/systems/{sys}/items/{n}"), "revision", fields).await

@@ -85,10 +85,10 @@ async fn the_yearly_report_carries_the_signoffs_open_items_and_a_signature_block
         let refused = vendor.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
         assert_ne!(refused.status, StatusCode::SEE_OTHER);
         officer.get(&format!("/systems/{sys}/yearly")).await;
-        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        let r = receive(&officer, sys, year).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         officer.get(&format!("/systems/{sys}/yearly")).await;
-        officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        receive(&officer, sys, year).await;
         let page = officer.get(&format!("/systems/{sys}/yearly")).await;
         assert!(page.body.contains("この年の年次報告は受領済みです"), "{}", page.body);
         assert!(page.body.contains("officer1"), "received by");
@@ -279,7 +279,7 @@ async fn a_received_yearly_report_stays_as_it_was_received() {
         let year = app.now().to_offset(JST).year();
         let path = format!("/systems/{sys}/yearly?year={year}");
         officer.get(&path).await;
-        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        let r = receive(&officer, sys, year).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let received = officer.get(&path).await.body;
         assert!(received.contains("一部の端末で対応済"), "{}", app.backend);
@@ -366,7 +366,7 @@ async fn the_yearly_report_shows_which_ports_are_open_to_the_officer_only() {
         }
         assert_eq!(shown(&officer).await, [true; 3], "{}", app.backend);
         // Received, the report is shown as it was then: to the same eyes.
-        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        let r = receive(&officer, sys, year).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         for (who, c) in [("vendor", &vendor), ("department", &staff), ("auditor", &auditor)] {
             assert_eq!(shown(c).await, [false; 3], "{who}, received, on {}", app.backend);
@@ -418,8 +418,8 @@ async fn a_sign_off_sent_twice_at_once_is_recorded_once() {
         let review = [("from", "2026-11-01"), ("to", "2026-11-30"), ("findings", "不審なログインなし")];
         let (a, b) = tokio::join!(o.post("/audit/reviews", &review), o.post("/audit/reviews", &review));
         assert_eq!((a.location(), b.location()), ("/audit/signins", "/audit/signins"), "{}", app.backend);
-        o.get("/admin/access-review").await;
-        let access = [("comment", "不要アカウントなし")];
+        let shown = crate::harness::hidden_in(&o.get("/admin/access-review").await.body, "shown");
+        let access = [("comment", "不要アカウントなし"), ("shown", shown.as_str())];
         let (a, b) = tokio::join!(o.post("/admin/access-review", &access), o.post("/admin/access-review", &access));
         assert_eq!((a.location(), b.location()), ("/admin/access-review", "/admin/access-review"), "{}", app.backend);
         assert_eq!(app.store.signoffs(sys, year).await.unwrap().len(), 1, "{}", app.backend);
@@ -491,10 +491,48 @@ async fn a_receipt_of_a_report_read_before_a_sign_off_is_refused_and_the_next_ca
         let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
         let path = format!("/systems/{sys}/yearly?year={year}");
         officer.get(&path).await;
-        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &[("year", &year.to_string())]).await;
+        let r = receive(&officer, sys, year).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
         let frozen = app.store.yearly_frozen(sys, year).await.unwrap().expect("received");
         assert!(frozen.contains("不要な管理者IDはなし"), "{}: {frozen}", app.backend);
         app.close().await;
     }
+}
+
+/// The office opens the year's report; the vendor records a sign-off
+/// after that; the office presses 受領 on the page it read. The receipt
+/// read the system when it was pressed, so it froze a report with a
+/// sign-off the office never saw. The form carries what the page showed:
+/// the receipt is refused as stale, nothing received, and the next one,
+/// made from the page as it reads now, carries the sign-off.
+#[tokio::test]
+async fn a_receipt_pressed_on_a_page_read_before_a_sign_off_is_refused_and_the_next_carries_it() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let year = app.now().to_offset(JST).year();
+        let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+        let page = officer.get(&format!("/systems/{sys}/yearly?year={year}")).await.body;
+        let shown = crate::harness::hidden_in(&page, "shown");
+        let r = sign(&vendor, sys, year, "logs", "ログを確認した").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        let form = [("year", year.to_string()), ("shown", shown)];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = officer.post(&format!("/systems/{sys}/yearly/received"), &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let told = officer.get(r.location()).await.body;
+        assert!(told.contains("受領していません"), "{}: {told}", app.backend);
+        assert_eq!(app.store.yearly_frozen(sys, year).await.unwrap(), None, "{}: nothing received", app.backend);
+
+        assert_eq!(receive(&officer, sys, year).await.status, StatusCode::SEE_OTHER, "{}", app.backend);
+        let frozen = app.store.yearly_frozen(sys, year).await.unwrap().expect("received");
+        assert!(frozen.contains("ログを確認した"), "{}: {frozen}", app.backend);
+        app.close().await;
+    }
+}
+
+/// The officer records the year's report as received from its page (the
+/// form carries the mark of what the page showed).
+async fn receive(c: &crate::harness::Client, sys: i64, year: i32) -> crate::harness::Res {
+    let page = format!("/systems/{sys}/yearly?year={year}");
+    c.post_from(&page, &format!("/systems/{sys}/yearly/received"), &["shown"], &[("year", &year.to_string())]).await
 }

@@ -33,6 +33,8 @@ struct ReviewPage<'a> {
     reviews: Vec<ReviewRow>,
     inactive_days: String,
     can_sign: bool,
+    /// The accounts listed, for the sign-off ([`mamori_app::oversight::accounts_mark`]).
+    mark: String,
     comment: String,
     errors: FormErrors,
 }
@@ -42,6 +44,7 @@ async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: F
     let reviews = page.store.access_reviews().await?;
     let p = page.ctx().await?;
     let rows = rows(page, &p.t, &accounts);
+    let mark = mamori_app::oversight::accounts_mark(&accounts);
     let reviews = reviews
         .into_iter()
         .map(|r| ReviewRow {
@@ -58,6 +61,7 @@ async fn review_page(page: &Page, user: &CurrentUser, comment: String, errors: F
         reviews,
         inactive_days: page.config.security.inactivity.review_after.whole_days().to_string(),
         can_sign: user.can(Permission::ReviewAccess),
+        mark,
         comment,
         errors,
     })
@@ -71,6 +75,8 @@ pub async fn access_review(page: Page, user: CurrentUser) -> Reply {
 #[serde(default)]
 pub struct ReviewForm {
     comment: String,
+    /// The mark of the accounts the page listed.
+    shown: String,
 }
 
 pub async fn sign_off_review(page: Page, who: Acting, Form(form): Form<ReviewForm>) -> Reply {
@@ -81,6 +87,12 @@ pub async fn sign_off_review(page: Page, who: Acting, Form(form): Form<ReviewFor
         return review_page(&page, user, form.comment, errors).await;
     };
     let op = who.op(&page);
-    mamori_app::oversight::sign_off_access_review(&op, &comment).await?;
-    crate::handlers::done(&page, "review-signed", "/admin/access-review").await
+    match mamori_app::oversight::sign_off_access_review(&op, &comment, &form.shown).await {
+        Ok(_) => crate::handlers::done(&page, "review-signed", "/admin/access-review").await,
+        Err(mamori_app::Refused::Stale) => {
+            errors.add("comment", t.get("review-accounts-changed"));
+            review_page(&page, user, form.comment, errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

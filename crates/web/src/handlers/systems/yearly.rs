@@ -38,6 +38,8 @@ fn year_of(page: &Page, q: &str) -> i32 {
 struct YearlyPage<'a> {
     p: PageCtx<'a>,
     r: YearlyReport,
+    /// What the report says, for its receipt ([`yearly_op::mark`]).
+    mark: String,
     header: Vec<(&'static str, String)>,
     sections: Vec<Section>,
     state: String,
@@ -61,6 +63,7 @@ async fn yearly_page(page: &Page, who: &Acting, id: i64, year: i32, errors: Form
         DueState::Overdue { days_late } => (p.t.with("yearly-overdue", &[("days", &days_late.to_string())]), true),
     };
     html(YearlyPage {
+        mark: yearly_op::mark(&r),
         header: r.header(),
         sections: r.sections(),
         state,
@@ -166,13 +169,16 @@ pub async fn sign_off(page: Page, who: Acting, Path(id): Path<i64>, Form(form): 
 #[serde(default)]
 pub struct ReceiveForm {
     year: String,
+    /// The mark of the report as the page showed it ([`yearly_op::mark`]).
+    #[serde(default)]
+    shown: String,
 }
 
 /// The security office records the year's report as received.
 pub async fn receive(page: Page, who: Acting, Path(id): Path<i64>, Form(form): Form<ReceiveForm>) -> Reply {
     let year = year_of(&page, &form.year);
     let back = format!("/systems/{id}/yearly?year={year}");
-    match yearly_op::receive(&who.op(&page), id, year, page.config.report_month).await {
+    match yearly_op::receive(&who.op(&page), id, year, page.config.report_month, &form.shown).await {
         Ok(()) => done(&page, "yearly-received-saved", &back).await,
         Err(Refused::Taken) => done(&page, "yearly-received-already", &back).await,
         Err(Refused::Stale) => done(&page, "yearly-received-stale", &back).await,
