@@ -106,37 +106,10 @@ async fn twenty_signed_in_forms_of_half_a_million_fields_stay_under_idle_plus_64
     assert_eq!(code, 0, "{err}");
     let s = Server::start(Opts::default().data_dir(&dir)).await;
     s.first_sign_in("kansa01", "Correct-Horse-42", "Battery-Staple-43").await;
-    let token = token_in(&s.get("/account").await.text().await.unwrap());
-    let pid = s.pid();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (idle, _) = memory(pid);
-    reset_peak(pid);
-    let mut body = "a&".repeat(MB as usize / 2 - 64);
-    body.push_str(&format!("csrf_token={token}"));
-    let body = bytes::Bytes::from(body);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
-            tokio::spawn(async move {
-                let r = client
-                    .post(format!("{base}/lang"))
-                    .header("origin", &base)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await;
-                r.map(|r| r.status().as_u16()).unwrap_or(0)
-            })
-        })
-        .collect();
-    for t in tasks {
-        let status = t.await.unwrap();
+    let form = pairs_with_token(&s).await;
+    for status in twenty_at_once(&s, "/lang", "application/x-www-form-urlencoded", form).await {
         assert!(status != 0 && status != 403 && status < 500, "past the token, answered: {status}");
     }
-    let (now, peak) = memory(pid);
-    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
-    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
-    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
     s.stop().await;
 }
 
@@ -144,43 +117,17 @@ async fn twenty_signed_in_forms_of_half_a_million_fields_stay_under_idle_plus_64
 /// documents) were read into a list of every pair: 1 MiB of `a&a&…` with
 /// the right token at the end (past the check of the token) was half a
 /// million pairs, tens of MB a request. Twenty such bodies at once from an
-/// officer's session to the form that starts rounds: each refused 400 as more fields
-/// than such a form has, the server's peak memory under its idle size +
-/// 64 MB, and the server still answers.
+/// officer's session to the form that starts rounds: each refused 400 as
+/// more fields than such a form has, the server's peak memory under its
+/// idle size + 64 MB, and the server still answers.
 #[tokio::test]
 async fn twenty_forms_of_half_a_million_repeated_fields_are_refused_and_stay_under_idle_plus_64_mb() {
     let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
     let s = officer_server(&dir).await;
-    let token = token_in(&s.get("/account").await.text().await.unwrap());
-    let pid = s.pid();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (idle, _) = memory(pid);
-    reset_peak(pid);
-    let mut body = "a&".repeat(MB as usize / 2 - 64);
-    body.push_str(&format!("csrf_token={token}"));
-    let body = bytes::Bytes::from(body);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
-            tokio::spawn(async move {
-                let r = client
-                    .post(format!("{base}/rounds"))
-                    .header("origin", &base)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await;
-                r.map(|r| r.status().as_u16()).unwrap_or(0)
-            })
-        })
-        .collect();
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 400, "refused as more fields than the form has");
+    let form = pairs_with_token(&s).await;
+    for status in twenty_at_once(&s, "/rounds", "application/x-www-form-urlencoded", form).await {
+        assert_eq!(status, 400, "refused as more fields than the form has");
     }
-    let (now, peak) = memory(pid);
-    assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
-    println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
-    assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
     s.stop().await;
 }
 
@@ -196,23 +143,43 @@ async fn twenty_uploads_whose_token_field_is_ten_megabytes_are_refused_and_stay_
     let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
     let s = officer_server(&dir).await;
     assert_eq!(s.get("/catalog/import").await.status(), 200, "the officer's upload page");
-    let pid = s.pid();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (idle, _) = memory(pid);
-    reset_peak(pid);
     let boundary = "mamori-boundary-1";
     let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n");
     body.push_str(&"a".repeat(10 * MB as usize));
     body.push_str(&format!("\r\n--{boundary}--\r\n"));
-    let body = bytes::Bytes::from(body);
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    for status in twenty_at_once(&s, "/catalog/import", &content_type, bytes::Bytes::from(body)).await {
+        assert!(status == 403 || status == 0, "refused: {status}");
+    }
+    s.stop().await;
+}
+
+/// 1 MiB of `a&a&…` with the signed-in person's CSRF token at the end.
+async fn pairs_with_token(s: &Server) -> bytes::Bytes {
+    let token = token_in(&s.get("/account").await.text().await.unwrap());
+    let mut body = "a&".repeat(MB as usize / 2 - 64);
+    body.push_str(&format!("csrf_token={token}"));
+    bytes::Bytes::from(body)
+}
+
+/// Posts `body` to `path` twenty times at once from the signed-in session
+/// (this site's origin): the statuses (0: no answer). The server's peak
+/// memory meanwhile stays under its idle size + 64 MB, and it still
+/// answers after.
+async fn twenty_at_once(s: &Server, path: &str, content_type: &str, body: bytes::Bytes) -> Vec<u16> {
+    let pid = s.pid();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (idle, _) = memory(pid);
+    reset_peak(pid);
     let tasks: Vec<_> = (0..20)
         .map(|_| {
-            let (client, base, body) = (s.client.clone(), s.base.clone(), body.clone());
+            let (client, url, base, body) = (s.client.clone(), s.url(path), s.base.clone(), body.clone());
+            let content_type = content_type.to_owned();
             tokio::spawn(async move {
                 let r = client
-                    .post(format!("{base}/catalog/import"))
+                    .post(url)
                     .header("origin", &base)
-                    .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                    .header("content-type", content_type)
                     .body(body)
                     .send()
                     .await;
@@ -220,15 +187,15 @@ async fn twenty_uploads_whose_token_field_is_ten_megabytes_are_refused_and_stay_
             })
         })
         .collect();
+    let mut statuses = Vec::new();
     for t in tasks {
-        let status = t.await.unwrap();
-        assert!(status == 403 || status == 0, "refused: {status}");
+        statuses.push(t.await.unwrap());
     }
     let (now, peak) = memory(pid);
     assert!(peak < idle + 64 * MB, "peak {} MB, idle {} MB, after {} MB", peak / MB, idle / MB, now / MB);
     println!("memory: idle {} MB, peak {} MB, after {} MB", idle / MB, peak / MB, now / MB);
     assert_eq!(s.get("/healthz").await.status(), 200, "the server still answers");
-    s.stop().await;
+    statuses
 }
 
 /// A server with a security officer signed in (password changed, second
