@@ -1,7 +1,7 @@
 //! `mamori user …` and `mamori org …` on the console, beside a live server.
 
 use crate::harness::{
-    command, create_orgs, create_user, create_web_system, run, run_with_stdin, sqlite_store, Opts, Server,
+    command, create_orgs, create_user, create_web_system, run, run_with_stdin, sqlite_store, token_in, Opts, Server,
 };
 use std::process::Stdio;
 
@@ -63,12 +63,26 @@ async fn console_commands_refuse_bad_input_and_audit_every_change() {
     let r = s.first_sign_in("ven1", "Console-Pass-99", "Own-Vendor-Pass-7").await;
     assert_eq!(r.headers().get("location").unwrap(), "/account/totp", "a vendor enrols its second factor next");
 
+    // Three wrong passwords from another browser: the unlock has failures
+    // to lift (an unlock with nothing to lift is refused, as a second
+    // disable is).
+    let cert = std::fs::read(s.data_dir().join("tls/self-signed.crt")).unwrap();
+    let other = crate::harness::client_with_jar(&cert, std::sync::Arc::new(reqwest::cookie::Jar::default()));
+    for _ in 0..3 {
+        let page = other.get(s.url("/login")).send().await.unwrap().text().await.unwrap();
+        let form = [("login", "ven1"), ("password", "Wrong-Pass-123"), ("csrf_token", &token_in(&page))];
+        let r = other.post(s.url("/login")).header("origin", &s.base).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 200, "refused");
+    }
     for args in [vec!["user", "unlock", "ven1"], vec!["user", "disable", "ven1"]] {
         let mut full = args.clone();
         full.extend(["--data-dir", d]);
         let (code, _, err) = run(&full).await;
         assert_eq!(code, 0, "{args:?}: {err}");
     }
+    let (code, _, err) = run(&["user", "unlock", "ven1", "--data-dir", d]).await;
+    assert_eq!(code, 2, "nothing more to lift: {err}");
+    assert!(err.contains("すでにその状態"), "{err}");
     let (code, _, err) = run_with_stdin(
         &["user", "reset-password", "ven1", "--password-stdin", "--data-dir", d],
         "New-Console-Pass-1\n",
