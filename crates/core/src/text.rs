@@ -16,9 +16,10 @@ pub fn hidden_in_lines(c: char) -> bool {
     hidden(c) && !matches!(c, '\n' | '\r' | '\t')
 }
 
-/// At most `n` characters of `s` to quote in a message (an ellipsis
-/// after a longer one), what is [`hidden`] shown as U+FFFD: a cell of a
-/// file quoted whole in its row's message made megabytes of messages.
+/// At most `n` characters of `s` (an ellipsis after a longer one), what is
+/// [`hidden`] shown as U+FFFD: text from outside quoted in a message (a
+/// cell of a file quoted whole in its row's message made megabytes of
+/// messages) or kept from a scanned server.
 pub fn excerpt(s: &str, n: usize) -> String {
     let mut out: String = s.chars().take(n).map(|c| if hidden(c) { '\u{fffd}' } else { c }).collect();
     if s.chars().nth(n).is_some() {

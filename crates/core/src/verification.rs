@@ -180,7 +180,7 @@ impl CheckResult {
         evidence: serde_json::Value,
     ) -> Self {
         let points = id.points().iter().map(|p| (*p).to_owned()).collect();
-        let summary = bounded_text(&summary.into(), MAX_SUMMARY_CHARS);
+        let summary = crate::text::excerpt(&summary.into(), MAX_SUMMARY_CHARS);
         let evidence = bounded(evidence);
         CheckResult { id, requirements: requirements.to_vec(), points, verdict, summary, evidence }
     }
@@ -199,27 +199,15 @@ pub const MAX_EVIDENCE_CHARS: usize = 200;
 /// server, and are kept whole.
 pub const MAX_LISTED: usize = 20;
 
-/// `text` cut to `max` characters (an ellipsis says so), with control
-/// characters and the marks that reorder text ([`crate::text::hidden`])
-/// shown as U+FFFD.
-pub fn bounded_text(text: &str, max: usize) -> String {
-    let shown = |c: char| if crate::text::hidden(c) { '\u{fffd}' } else { c };
-    let mut out: String = text.chars().take(max).map(shown).collect();
-    if text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
-
 fn bounded(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
-        Value::String(s) => Value::String(bounded_text(&s, MAX_EVIDENCE_CHARS)),
+        Value::String(s) => Value::String(crate::text::excerpt(&s, MAX_EVIDENCE_CHARS)),
         Value::Array(items) if items.iter().all(Value::is_number) => Value::Array(items),
         Value::Array(items) => Value::Array(items.into_iter().take(MAX_LISTED).map(bounded).collect()),
-        Value::Object(fields) => {
-            Value::Object(fields.into_iter().map(|(k, v)| (bounded_text(&k, MAX_EVIDENCE_CHARS), bounded(v))).collect())
-        }
+        Value::Object(fields) => Value::Object(
+            fields.into_iter().map(|(k, v)| (crate::text::excerpt(&k, MAX_EVIDENCE_CHARS), bounded(v))).collect(),
+        ),
         other => other,
     }
 }
