@@ -5,11 +5,12 @@
 //! iPedia / MyJVN's RSS (RDF) overview. Every count is bounded; a file that
 //! is not one of these is refused.
 
+use crate::lenient::{Capped, Object, Text};
 use mamori_core::inventory::{Cpe, EolProduct, EolRelease};
 use mamori_core::records::{ismap_number, IsmapService};
 use mamori_core::vulns::{Advisory, Affected, Bound, Versions, VulnSource, MAX_AFFECTED};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The largest file the web page takes (endoflife.date's full list is a
 /// few MB; NVD's pages of 2,000 CVEs some 10 MB). The console takes
@@ -92,40 +93,154 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
     if head.contains("\"NVD_CVE\"") || head.contains("\"vulnerabilities\"") {
         return nvd(bytes).and_then(none).map(|a| Feed::Advisories(VulnSource::Nvd, a));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|_| {
-        refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")
-    })?;
-    match &v {
-        Value::Object(o) if o.contains_key("schema_version") => match o.get("result") {
-            Some(Value::Object(p)) => Ok(Feed::EndOfLife(vec![v1_product(p)?])),
-            Some(Value::Array(ps)) => {
-                if ps.len() > MAX_PRODUCTS {
-                    return Err(refused("製品が多すぎます (too many products)"));
-                }
-                Ok(Feed::EndOfLife(ps.iter().filter_map(Value::as_object).map(v1_product).collect::<Result<_, _>>()?))
-            }
-            _ => Err(refused("endoflife.date の形式ではありません (no result)")),
-        },
-        Value::Array(cycles) if cycles.iter().all(|c| c.get("cycle").is_some()) && !cycles.is_empty() => {
-            let product = product_of_name(name).ok_or_else(|| {
-                refused("この形式では製品名をファイル名から読みます (例: nginx.json)。ファイル名が製品名ではありません (name the file after the product)")
-            })?;
-            if cycles.len() > MAX_RELEASES {
-                return Err(refused("サイクルが多すぎます (too many cycles)"));
-            }
-            let releases = cycles.iter().map(v0_release).collect();
-            Ok(Feed::EndOfLife(vec![EolProduct {
-                label: product.clone(),
-                name: product,
-                aliases: vec![],
-                cpes: vec![],
-                releases,
-            }]))
-        }
-        _ => Err(refused(
-            "対応していない形式です。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)",
-        )),
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => endoflife_v1(bytes),
+        Some(b'[') => endoflife_v0(bytes, name),
+        _ if serde_json::from_slice::<IgnoredAny>(bytes).is_ok() => Err(unknown()),
+        _ => Err(unreadable()),
     }
+}
+
+fn unreadable() -> FeedError {
+    refused("読めません。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")
+}
+
+fn unknown() -> FeedError {
+    refused("対応していない形式です。対応する形式: endoflife.date、NVD (CVE JSON 2.0)、JVN (RSS) (not a known feed)")
+}
+
+// ----- endoflife.date -----------------------------------------------------------
+
+/// endoflife.date's API v1: one product, or the full list.
+#[derive(Deserialize)]
+struct EolFile {
+    schema_version: Option<IgnoredAny>,
+    #[serde(default)]
+    result: EolResult,
+}
+
+#[derive(Default)]
+enum EolResult {
+    #[default]
+    None,
+    One(EolProductRaw),
+    Many(Capped<Object<EolProductRaw>, MAX_PRODUCTS>),
+}
+
+impl<'de> Deserialize<'de> for EolResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = EolResult;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a product or a list of products")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EolResult, A::Error> {
+                EolProductRaw::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(EolResult::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EolResult, A::Error> {
+                crate::lenient::take(seq, MAX_PRODUCTS, |_| true).map(EolResult::Many)
+            }
+            fn visit_unit<E>(self) -> Result<EolResult, E> {
+                Ok(EolResult::None)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The aliases and identifiers read of a product, of which the first 100
+/// usable are kept.
+const MAX_NAMES: usize = 1_000;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EolProductRaw {
+    name: Text,
+    label: Text,
+    aliases: Capped<Text, MAX_NAMES>,
+    identifiers: Capped<Object<Identifier>, MAX_NAMES>,
+    releases: Capped<Object<EolReleaseRaw>, MAX_RELEASES>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Identifier {
+    #[serde(rename = "type")]
+    kind: Text,
+    id: Text,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct EolReleaseRaw {
+    name: Text,
+    release_date: Text,
+    eol_from: Text,
+    latest: Object<Named>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Named {
+    name: Text,
+}
+
+/// The older per-product array of cycles.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct V0Cycle {
+    cycle: Option<Text>,
+    release_date: Text,
+    /// A date, or true/false when the data has no date.
+    eol: Text,
+    latest: Text,
+}
+
+fn endoflife_v1(bytes: &[u8]) -> Result<Feed, FeedError> {
+    let file: EolFile = serde_json::from_slice(bytes).map_err(|_| unreadable())?;
+    if file.schema_version.is_none() {
+        return Err(unknown());
+    }
+    match file.result {
+        EolResult::One(p) => Ok(Feed::EndOfLife(vec![v1_product(p)?])),
+        EolResult::Many(ps) if ps.more => Err(refused("製品が多すぎます (too many products)")),
+        EolResult::Many(ps) => {
+            Ok(Feed::EndOfLife(ps.items.into_iter().filter_map(|p| p.0).map(v1_product).collect::<Result<_, _>>()?))
+        }
+        EolResult::None => Err(refused("endoflife.date の形式ではありません (no result)")),
+    }
+}
+
+fn endoflife_v0(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
+    let cycles: Capped<Object<V0Cycle>, MAX_RELEASES> = serde_json::from_slice(bytes).map_err(|_| unreadable())?;
+    if cycles.items.is_empty() || !cycles.items.iter().all(|c| c.0.as_ref().is_some_and(|c| c.cycle.is_some())) {
+        return Err(unknown());
+    }
+    if cycles.more {
+        return Err(refused("サイクルが多すぎます (too many cycles)"));
+    }
+    let product = product_of_name(name).ok_or_else(|| {
+        refused("この形式では製品名をファイル名から読みます (例: nginx.json)。ファイル名が製品名ではありません (name the file after the product)")
+    })?;
+    let releases = cycles
+        .items
+        .into_iter()
+        .filter_map(|c| c.0)
+        .map(|c| EolRelease {
+            cycle: c.cycle.and_then(|t| t.0).unwrap_or_default(),
+            released: date(c.release_date),
+            eol: date(c.eol),
+            latest: c.latest.0,
+        })
+        .collect();
+    Ok(Feed::EndOfLife(vec![EolProduct {
+        label: product.clone(),
+        name: product,
+        aliases: vec![],
+        cpes: vec![],
+        releases,
+    }]))
 }
 
 /// `nginx` from `nginx.json`: lower-case letters, digits, `.`, `-`, `_`.
@@ -137,58 +252,44 @@ fn product_of_name(name: &str) -> Option<String> {
     ok.then(|| base.to_owned())
 }
 
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.trim().chars().take(200).collect()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+fn date(t: Text) -> Option<time::Date> {
+    t.0.as_deref().and_then(mamori_core::jst::parse_date)
 }
 
-fn date(v: Option<&Value>) -> Option<time::Date> {
-    v.and_then(Value::as_str).and_then(mamori_core::jst::parse_date)
-}
-
-fn v1_product(p: &serde_json::Map<String, Value>) -> Result<EolProduct, FeedError> {
-    let name = text(p.get("name")).filter(|n| !n.is_empty()).ok_or_else(|| refused("製品名 (name) がありません"))?;
-    let strings = |key: &str| -> Vec<Value> { p.get(key).and_then(Value::as_array).cloned().unwrap_or_default() };
-    let cpes = strings("identifiers")
-        .iter()
-        .filter(|i| i.get("type").and_then(Value::as_str) == Some("cpe"))
-        .filter_map(|i| cpe_vendor_product(i.get("id")?.as_str()?))
-        .take(100)
-        .collect();
-    let releases = p.get("releases").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    if releases.len() > MAX_RELEASES {
+fn v1_product(p: EolProductRaw) -> Result<EolProduct, FeedError> {
+    let name = p.name.0.filter(|n| !n.is_empty()).ok_or_else(|| refused("製品名 (name) がありません"))?;
+    if p.releases.more {
         return Err(refused("サイクルが多すぎます (too many cycles)"));
     }
+    let cpes = p
+        .identifiers
+        .items
+        .into_iter()
+        .filter_map(|i| i.0)
+        .filter(|i| i.kind.0.as_deref() == Some("cpe"))
+        .filter_map(|i| cpe_vendor_product(i.id.0.as_deref()?))
+        .take(100)
+        .collect();
     Ok(EolProduct {
-        label: text(p.get("label")).unwrap_or_else(|| name.clone()),
-        aliases: strings("aliases").iter().filter_map(|a| text(Some(a))).take(100).collect(),
+        label: p.label.0.unwrap_or_else(|| name.clone()),
+        aliases: p.aliases.items.into_iter().filter_map(|a| a.0).take(100).collect(),
         cpes,
-        releases: releases
-            .iter()
+        releases: p
+            .releases
+            .items
+            .into_iter()
             .filter_map(|r| {
+                let r = r.0?;
                 Some(EolRelease {
-                    cycle: text(r.get("name"))?,
-                    released: date(r.get("releaseDate")),
-                    eol: date(r.get("eolFrom")),
-                    latest: r.get("latest").and_then(|l| text(l.get("name"))),
+                    cycle: r.name.0?,
+                    released: date(r.release_date),
+                    eol: date(r.eol_from),
+                    latest: r.latest.0.and_then(|l| l.name.0),
                 })
             })
             .collect(),
         name,
     })
-}
-
-fn v0_release(c: &Value) -> EolRelease {
-    EolRelease {
-        cycle: text(c.get("cycle")).unwrap_or_default(),
-        released: date(c.get("releaseDate")),
-        // `eol` is a date, or true/false when the data has no date.
-        eol: date(c.get("eol")),
-        latest: text(c.get("latest")),
-    }
 }
 
 /// The vendor and product of a CPE name without a version
@@ -237,11 +338,103 @@ fn ismap(table: crate::inventory::Table) -> Result<Vec<IsmapService>, FeedError>
 }
 
 // ----- NVD CVE JSON 2.0 -------------------------------------------------------
+//
+// Read one record at a time: each CVE is made an advisory as it is read,
+// holding no more of it than the advisory keeps. A CVE's configurations
+// are read into their vulnerable products (the first `MAX_AFFECTED`) and
+// the platform conditions they share; the conditions are copied to each
+// product only when the advisory is made, within a budget for the file.
 
-#[derive(Deserialize)]
+/// The platform products a file's advisories may carry in all, at least
+/// [`MIN_CONDITION_COPIES`] and one for every [`FILE_BYTES_PER_COPY`] bytes of
+/// the file (NVD's records take some 5 KB a CVE). Each
+/// vulnerable product of an `AND` configuration carries its own copy of
+/// the configuration's conditions: 2,000 products on 4 conditions of 20
+/// platforms are 160,000 copies from 60 KB. Past the budget a product
+/// keeps no condition: mamori then matches more, never less.
+const MIN_CONDITION_COPIES: usize = 100_000;
+const FILE_BYTES_PER_COPY: usize = 128;
+
+fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
+    use serde::de::DeserializeSeed;
+    let copies = MIN_CONDITION_COPIES.max(bytes.len() / FILE_BYTES_PER_COPY);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read =
+        NvdFile { copies_left: copies }.deserialize(&mut de).and_then(|r| de.end().map(|()| r)).map_err(|e| {
+            FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line()))
+        })?;
+    if read.too_many {
+        return Err(refused("脆弱性情報が多すぎます (too many advisories)"));
+    }
+    Ok(read.advisories)
+}
+
+#[derive(Default)]
+struct NvdRead {
+    advisories: Vec<Advisory>,
+    too_many: bool,
+}
+
+/// The file: only its `vulnerabilities` are read.
 struct NvdFile {
-    #[serde(default)]
-    vulnerabilities: Vec<NvdItem>,
+    copies_left: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NvdFile {
+    type Value = NvdRead;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NvdRead, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NvdFile {
+    type Value = NvdRead;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NVD's CVE JSON 2.0")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<NvdRead, A::Error> {
+        let mut read = NvdRead::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "vulnerabilities" {
+                read = map.next_value_seed(Records { copies_left: &mut self.copies_left })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// The records, each made an advisory as it is read.
+struct Records<'a> {
+    copies_left: &'a mut usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records<'_> {
+    type Value = NvdRead;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NvdRead, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Records<'_> {
+    type Value = NvdRead;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of CVE records")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NvdRead, A::Error> {
+        let mut read = NvdRead::default();
+        while let Some(item) = seq.next_element::<NvdItem>()? {
+            let Some(advisory) = advisory(item.cve, self.copies_left) else { continue };
+            if read.advisories.len() == MAX_ADVISORIES {
+                read.too_many = true;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                break;
+            }
+            read.advisories.push(advisory);
+        }
+        Ok(read)
+    }
 }
 
 #[derive(Deserialize)]
@@ -256,11 +449,70 @@ struct NvdCve {
     #[serde(default)]
     last_modified: String,
     #[serde(default)]
-    descriptions: Vec<LangText>,
+    descriptions: Title,
     #[serde(default)]
     metrics: NvdMetrics,
     #[serde(default)]
-    configurations: Vec<NvdConfig>,
+    configurations: Configurations,
+}
+
+fn advisory(c: NvdCve, copies_left: &mut usize) -> Option<Advisory> {
+    if !c.id.starts_with("CVE-") || c.id.len() > 40 {
+        return None;
+    }
+    let m = &c.metrics;
+    let cvss = [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|s| s.0);
+    let mut affected = Vec::new();
+    for group in c.configurations.0 {
+        let size: usize = group.on.iter().map(Vec::len).sum();
+        for product in group.products {
+            let on = if size <= *copies_left {
+                *copies_left -= size;
+                group.on.clone()
+            } else {
+                Vec::new()
+            };
+            affected.push(Affected { on, ..product });
+        }
+    }
+    Some(Advisory {
+        source: VulnSource::Nvd,
+        link: format!("https://nvd.nist.gov/vuln/detail/{}", c.id),
+        cves: vec![c.id.clone()],
+        ident: c.id,
+        title: c.descriptions.0,
+        cvss,
+        modified: clip(&c.last_modified, 40),
+        affected,
+    })
+}
+
+/// The English description, or the first (at most 300 characters).
+#[derive(Default)]
+struct Title(String);
+
+impl<'de> Deserialize<'de> for Title {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Title;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of descriptions")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Title, A::Error> {
+                let (mut first, mut en) = (None, None);
+                while let Some(d) = seq.next_element::<LangText>()? {
+                    if en.is_none() && d.lang == "en" {
+                        en = Some(clip(&d.value, 300));
+                    } else if first.is_none() {
+                        first = Some(clip(&d.value, 300));
+                    }
+                }
+                Ok(Title(en.or(first).unwrap_or_default()))
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -272,13 +524,35 @@ struct LangText {
 #[derive(Deserialize, Default)]
 struct NvdMetrics {
     #[serde(default, rename = "cvssMetricV40")]
-    v40: Vec<NvdMetric>,
+    v40: FirstScore,
     #[serde(default, rename = "cvssMetricV31")]
-    v31: Vec<NvdMetric>,
+    v31: FirstScore,
     #[serde(default, rename = "cvssMetricV30")]
-    v30: Vec<NvdMetric>,
+    v30: FirstScore,
     #[serde(default, rename = "cvssMetricV2")]
-    v2: Vec<NvdMetric>,
+    v2: FirstScore,
+}
+
+/// The base score of a list's first metric.
+#[derive(Default)]
+struct FirstScore(Option<f64>);
+
+impl<'de> Deserialize<'de> for FirstScore {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FirstScore;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of metrics")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FirstScore, A::Error> {
+                let first = seq.next_element::<NvdMetric>()?.map(|m| m.data.base_score);
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstScore(first))
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -293,22 +567,204 @@ struct CvssData {
     base_score: f64,
 }
 
-/// One configuration: its nodes, all of which must hold when `operator`
-/// is `AND` (a product on a platform), any of which otherwise.
-#[derive(Deserialize)]
-struct NvdConfig {
-    #[serde(default)]
-    operator: String,
-    #[serde(default)]
-    nodes: Vec<NvdNode>,
+/// A CVE's configurations as groups of vulnerable products, the first
+/// [`MAX_AFFECTED`] in all.
+#[derive(Default)]
+struct Configurations(Vec<Group>);
+
+/// One configuration's vulnerable products and, when its `operator` is
+/// `AND` (a product on a platform), the platform conditions they share:
+/// the configuration's other nodes, each met by any product it lists. A
+/// negated node, "not on", is no condition: mamori then matches more,
+/// never less.
+struct Group {
+    products: Vec<Affected>,
+    on: Vec<Vec<Affected>>,
 }
 
-#[derive(Deserialize)]
-struct NvdNode {
-    #[serde(default)]
+impl<'de> Deserialize<'de> for Configurations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Configurations;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of configurations")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Configurations, A::Error> {
+                let mut products_left = MAX_AFFECTED;
+                let mut groups = Vec::new();
+                while let Some(group) = seq.next_element_seed(Config { products_left: &mut products_left })? {
+                    if !group.products.is_empty() {
+                        groups.push(group);
+                    }
+                }
+                Ok(Configurations(groups))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// One configuration, keeping at most `products_left` products.
+struct Config<'a> {
+    products_left: &'a mut usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Config<'_> {
+    type Value = Group;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Group, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Config<'_> {
+    type Value = Group;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a configuration")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Group, A::Error> {
+        let mut operator = String::new();
+        let mut products = Vec::new();
+        // The first nodes that may be platform conditions: neither
+        // negated nor vulnerable themselves.
+        let mut platforms: Vec<Vec<Affected>> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "operator" => operator = map.next_value()?,
+                "nodes" => map.next_value_seed(Nodes {
+                    products_left: &mut *self.products_left,
+                    products: &mut products,
+                    platforms: &mut platforms,
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let on = if operator.eq_ignore_ascii_case("AND") {
+            platforms.into_iter().filter(|any_of| !any_of.is_empty()).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Group { products, on })
+    }
+}
+
+struct Nodes<'a> {
+    products_left: &'a mut usize,
+    products: &'a mut Vec<Affected>,
+    platforms: &'a mut Vec<Vec<Affected>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Nodes<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Nodes<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of nodes")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(node) = seq.next_element_seed(Node { products_left: &mut *self.products_left })? {
+            if node.vulnerable {
+                self.products.extend(node.products);
+            } else if !node.negate && self.platforms.len() < MAX_CONDITIONS {
+                self.platforms.push(node.platforms);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A node as read: whether any of its products is vulnerable, those it
+/// keeps, and the first [`MAX_PLATFORMS`] others as platforms (any version).
+#[derive(Default)]
+struct NodeRead {
     negate: bool,
-    #[serde(default, rename = "cpeMatch")]
-    cpe_match: Vec<CpeMatch>,
+    vulnerable: bool,
+    products: Vec<Affected>,
+    platforms: Vec<Affected>,
+}
+
+struct Node<'a> {
+    products_left: &'a mut usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Node<'_> {
+    type Value = NodeRead;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NodeRead, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Node<'_> {
+    type Value = NodeRead;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a node")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodeRead, A::Error> {
+        let mut node = NodeRead::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "negate" => node.negate = map.next_value()?,
+                "cpeMatch" => {
+                    map.next_value_seed(Matches { products_left: &mut *self.products_left, node: &mut node })?
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(node)
+    }
+}
+
+struct Matches<'a> {
+    products_left: &'a mut usize,
+    node: &'a mut NodeRead,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Matches<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Matches<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of CPE matches")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(m) = seq.next_element::<CpeMatch>()? {
+            if m.vulnerable {
+                self.node.vulnerable = true;
+                if *self.products_left > 0 {
+                    if let Some(a) = product(m) {
+                        self.node.products.push(a);
+                        *self.products_left -= 1;
+                    }
+                }
+            } else if self.node.platforms.len() < MAX_PLATFORMS {
+                // A platform named without a version ("-") is any version of it.
+                if let Some(cpe) = Cpe::parse(&m.criteria) {
+                    self.node.platforms.push(Affected {
+                        part: Some(cpe.part),
+                        vendor: cpe.vendor,
+                        product: cpe.product,
+                        versions: Versions::Any,
+                        on: Vec::new(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -337,11 +793,11 @@ fn clip(s: &str, n: usize) -> String {
 
 /// A CPE match as a product with its versions (`None`: not a product
 /// (`-`, "not applicable") or not a CPE).
-fn product(m: &CpeMatch) -> Option<Affected> {
+fn product(m: CpeMatch) -> Option<Affected> {
     let cpe = Cpe::parse(&m.criteria)?;
     let (start, end) = (
-        bound(m.version_start_including.clone(), m.version_start_excluding.clone()),
-        bound(m.version_end_including.clone(), m.version_end_excluding.clone()),
+        bound(m.version_start_including, m.version_start_excluding),
+        bound(m.version_end_including, m.version_end_excluding),
     );
     let versions = match cpe.version.as_str() {
         _ if start.is_some() || end.is_some() => Versions::Range { start, end },
@@ -352,110 +808,12 @@ fn product(m: &CpeMatch) -> Option<Affected> {
     Some(Affected { part: Some(cpe.part), vendor: cpe.vendor, product: cpe.product, versions, on: Vec::new() })
 }
 
-/// The vulnerable products of one configuration. In an `AND`
-/// configuration each carries the configuration's other nodes as platform
-/// conditions (any product a node lists meets it; a negated node, "not
-/// on", is no condition: mamori then matches more, never less).
-fn configuration_affected(cfg: &NvdConfig) -> Vec<Affected> {
-    let and = cfg.operator.eq_ignore_ascii_case("AND");
-    // The nodes that may be platform conditions, found once: looked for
-    // again for every node, a file of a million negated nodes made a
-    // million squared steps.
-    let platforms: Vec<(usize, &NvdNode)> = if and {
-        cfg.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, other)| !other.negate && !other.cpe_match.iter().any(|m| m.vulnerable))
-            .take(MAX_CONDITIONS + 1)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut out = Vec::new();
-    for (i, node) in cfg.nodes.iter().enumerate() {
-        let on: Vec<Vec<Affected>> = if and {
-            platforms
-                .iter()
-                .filter(|(j, _)| *j != i)
-                .take(MAX_CONDITIONS)
-                .map(|(_, other)| {
-                    // A platform named without a version ("-") is any version of it.
-                    other
-                        .cpe_match
-                        .iter()
-                        .filter_map(|m| Cpe::parse(&m.criteria))
-                        .map(|cpe| Affected {
-                            part: Some(cpe.part),
-                            vendor: cpe.vendor,
-                            product: cpe.product,
-                            versions: Versions::Any,
-                            on: Vec::new(),
-                        })
-                        .take(MAX_PLATFORMS)
-                        .collect::<Vec<_>>()
-                })
-                .filter(|any_of| !any_of.is_empty())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for m in node.cpe_match.iter().filter(|m| m.vulnerable) {
-            if out.len() >= MAX_AFFECTED {
-                return out;
-            }
-            if let Some(a) = product(m) {
-                out.push(Affected { on: on.clone(), ..a });
-            }
-        }
-    }
-    out
-}
-
 /// The most products one platform condition keeps, and the most
-/// conditions a product keeps: each vulnerable product carries its own
-/// copy, so these bound what a file can make mamori hold. NVD lists some
-/// hardware by the hundred; past the first 20 a platform the inventory
-/// lists may go unseen, and the match then says to check it (it is never
-/// dropped).
+/// conditions a product keeps. NVD lists some hardware by the hundred;
+/// past the first 20 a platform the inventory lists may go unseen, and the
+/// match then says to check it (it is never dropped).
 const MAX_PLATFORMS: usize = 20;
 const MAX_CONDITIONS: usize = 4;
-
-fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
-    let file: NvdFile = serde_json::from_slice(bytes).map_err(|e| {
-        FeedError(format!("NVD (CVE JSON 2.0) として読めません (not NVD CVE JSON 2.0): {}行目", e.line()))
-    })?;
-    if file.vulnerabilities.len() > MAX_ADVISORIES {
-        return Err(refused("脆弱性情報が多すぎます (too many advisories)"));
-    }
-    Ok(file
-        .vulnerabilities
-        .into_iter()
-        .filter(|v| v.cve.id.starts_with("CVE-") && v.cve.id.len() <= 40)
-        .map(|v| {
-            let c = v.cve;
-            let m = &c.metrics;
-            let cvss =
-                [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|list| list.first().map(|x| x.data.base_score));
-            let title = c
-                .descriptions
-                .iter()
-                .find(|d| d.lang == "en")
-                .or(c.descriptions.first())
-                .map_or(String::new(), |d| clip(&d.value, 300));
-            let affected = c.configurations.iter().flat_map(configuration_affected).take(MAX_AFFECTED).collect();
-            Advisory {
-                source: VulnSource::Nvd,
-                link: format!("https://nvd.nist.gov/vuln/detail/{}", c.id),
-                cves: vec![c.id.clone()],
-                ident: c.id,
-                title,
-                cvss,
-                modified: clip(&c.last_modified, 40),
-                affected,
-            }
-        })
-        .collect())
-}
 
 // ----- JVN iPedia / MyJVN RSS (RDF) ----------------------------------------------
 

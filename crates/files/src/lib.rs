@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod export;
 pub mod feeds;
 pub mod inventory;
+mod lenient;
 pub mod report;
 pub mod sealed;
 pub mod xlsx_guard;

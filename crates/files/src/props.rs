@@ -590,3 +590,91 @@ fn a_sheet_of_blank_rows_or_one_endless_row_holds_a_few_times_its_size() {
     };
     assert_eq!(list.len(), 1);
 }
+
+/// A feed of the officer's page's largest size (64 MB) in the shapes that
+/// inflate most when read. endoflife.date's files were read into a generic
+/// JSON tree, 30 bytes and more a value: 16 MB of release cycles held
+/// 900 MB. NVD's records, descriptions, configurations and CPE matches
+/// were each held whole as structs of a hundred bytes and more, and every
+/// vulnerable product of an `AND` configuration carried its own copy of the
+/// platform conditions: 2,000 products on 80 platforms are 160,000 copies
+/// from 130 KB. Each shape is now read or refused holding at most six times
+/// the file; what is held is mostly the advisories themselves (a JVN CPE of
+/// 30 bytes is a product of about 150).
+#[test]
+fn a_feed_of_the_page_s_largest_size_in_shapes_that_inflate_holds_at_most_six_times_its_size() {
+    let size = crate::feeds::MAX_BYTES;
+    let times = |piece: &str| piece.repeat(size / piece.len());
+    let vulnerable = "{\"vulnerable\":true,\"criteria\":\"cpe:2.3:a:a:a:*:*:*:*:*:*:*:*\"},".repeat(2_000);
+    let platform = format!(
+        "{{\"cpeMatch\":[{}{{\"criteria\":\"cpe:2.3:o:b:b:-\"}}]}},",
+        "{\"criteria\":\"cpe:2.3:o:b:b:-\"},".repeat(19)
+    );
+    let on_platforms = format!(
+        "{{\"cve\":{{\"id\":\"CVE-1\",\"configurations\":[{{\"operator\":\"AND\",\"nodes\":[{}{{\"cpeMatch\":[{}{{\"criteria\":\"\"}}]}}]}}]}}}},",
+        platform.repeat(4),
+        vulnerable
+    );
+    let jvn_item: String = (0..2_000).map(|i| format!("<sec:cpe>cpe:/a:a:{i}</sec:cpe>")).collect();
+    let shapes = [
+        ("endoflife numbers", format!("[{}0]", times("0,")), "nginx.json"),
+        ("endoflife products", format!("{{\"schema_version\":\"1\",\"result\":[{}{{}}]}}", times("{},")), "x.json"),
+        ("endoflife cycles", format!("[{}{{\"cycle\":1}}]", times("{\"cycle\":1},")), "nginx.json"),
+        (
+            "endoflife releases",
+            format!(
+                "{{\"schema_version\":\"1\",\"result\":{{\"name\":\"a\",\"releases\":[{}{{}}]}}}}",
+                times("{\"name\":1},")
+            ),
+            "x.json",
+        ),
+        (
+            "NVD records",
+            format!("{{\"vulnerabilities\":[{}{{\"cve\":{{\"id\":\"CVE-1\"}}}}]}}", times("{\"cve\":{\"id\":\"CVE-1\"}},")),
+            "x.json",
+        ),
+        (
+            "NVD descriptions",
+            format!(
+                "{{\"vulnerabilities\":[{{\"cve\":{{\"id\":\"CVE-1\",\"descriptions\":[{}{{\"lang\":\"\",\"value\":\"\"}}]}}}}]}}",
+                times("{\"lang\":\"\",\"value\":\"\"},")
+            ),
+            "x.json",
+        ),
+        (
+            "NVD CPE matches",
+            format!(
+                "{{\"vulnerabilities\":[{{\"cve\":{{\"id\":\"CVE-1\",\"configurations\":[{{\"nodes\":[{{\"cpeMatch\":[{}{{\"criteria\":\"\"}}]}}]}}]}}}}]}}",
+                times("{\"criteria\":\"\"},")
+            ),
+            "x.json",
+        ),
+        (
+            "NVD configurations",
+            format!(
+                "{{\"vulnerabilities\":[{{\"cve\":{{\"id\":\"CVE-1\",\"configurations\":[{}{{}}]}}}}]}}",
+                times("{\"nodes\":[{}]},")
+            ),
+            "x.json",
+        ),
+        ("NVD products on platforms", format!("{{\"vulnerabilities\":[{}{{\"cve\":{{\"id\":\"CVE-2\"}}}}]}}", times(&on_platforms)), "x.json"),
+        (
+            "JVN CPEs",
+            format!(
+                "<rdf:RDF>{}</rdf:RDF>",
+                times(&format!("<item><sec:identifier>JVNDB-1</sec:identifier>{jvn_item}</item>"))
+            ),
+            "jvn.rdf",
+        ),
+    ];
+    let mut over = Vec::new();
+    for (name, file, file_name) in shapes {
+        let mut read = None;
+        let peak = peak_during(|| read = Some(crate::feeds::read(file.as_bytes(), file_name).map(|f| f.kind())));
+        println!("{name}: {} MB, peak {} MB, {:?}", file.len() >> 20, peak >> 20, read.unwrap());
+        if peak >= 6 * file.len() {
+            over.push(format!("{name}: peak {} MB for {} MB", peak >> 20, file.len() >> 20));
+        }
+    }
+    assert!(over.is_empty(), "{over:#?}");
+}
