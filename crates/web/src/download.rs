@@ -82,10 +82,21 @@ pub fn is_download(path: &str) -> bool {
     DOWNLOADS.contains(&path)
 }
 
-/// Does the route give a file and write an audit event as it does: the
-/// [`DOWNLOADS`], the answer workbook, evidence and library files.
+/// Does the route give a file, or a page to print, and write an audit
+/// event as it does: the [`DOWNLOADS`], the answer workbook, evidence and
+/// library files, and the print pages of the reports. Each is refused
+/// when asked for from another site and counted against the person's
+/// limit on changes.
 pub fn is_audited(path: &str) -> bool {
-    is_download(path) || ["/systems/{id}/answers.xlsx", "/evidence/{id}", "/documents/{id}"].contains(&path)
+    is_download(path)
+        || [
+            "/systems/{id}/answers.xlsx",
+            "/evidence/{id}",
+            "/documents/{id}",
+            "/systems/{id}/report",
+            "/systems/{id}/yearly/report",
+        ]
+        .contains(&path)
 }
 
 #[cfg(test)]

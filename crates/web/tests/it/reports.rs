@@ -573,3 +573,36 @@ async fn a_shift_jis_download_refused_lists_a_hundred_places_and_counts_the_rest
     assert!(utf8.text().await.unwrap().contains(&hangul));
     app.close().await;
 }
+
+/// The print pages of the report and of the yearly report record an
+/// export as they are shown, but were not among the audited downloads: a
+/// page on another site could send a signed-in officer's browser to them
+/// and have the export recorded under the officer's name, and a person
+/// could ask for them without end, each an audit event, past the limit on
+/// their changes. Now each is refused from another site, recording
+/// nothing, and counted against the person's limit.
+#[tokio::test]
+async fn a_print_page_asked_for_from_another_site_is_refused_and_each_is_counted_against_the_person_s_limit() {
+    let app = App::spawn("sqlite", Options { writes: Some((3, 100)), ..Options::default() }).await;
+    let (sys, vendor) = seeded(&app).await;
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let exports = || async {
+        let actions = app.audit_actions().await;
+        actions.iter().filter(|a| *a == "report.exported").count()
+    };
+    let year = app.now().year();
+    for path in [format!("/systems/{sys}/report"), format!("/systems/{sys}/yearly/report?year={year}")] {
+        let r = officer.http.get(format!("{}{path}", officer.base)).header("sec-fetch-site", "cross-site");
+        assert_eq!(r.send().await.unwrap().status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(exports().await, 0, "nothing recorded as exported");
+    let refused = app.audit_actions().await.iter().filter(|a| *a == "csrf.rejected").count();
+    assert_eq!(refused, 2, "each refusal recorded");
+    for _ in 0..3 {
+        assert_eq!(vendor.get(&format!("/systems/{sys}/report")).await.status, StatusCode::OK);
+    }
+    let past = vendor.get(&format!("/systems/{sys}/report")).await;
+    assert_eq!(past.status, StatusCode::TOO_MANY_REQUESTS, "the fourth in a minute of a limit of three");
+    assert_eq!(exports().await, 3, "the refused one recorded nothing");
+    app.close().await;
+}
