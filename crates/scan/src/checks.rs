@@ -731,13 +731,24 @@ fn frame_ancestors(f: &Fetched) -> Option<bool> {
                 continue;
             }
             let sources: Vec<String> = words.map(str::to_ascii_lowercase).collect();
-            let open =
-                sources.iter().any(|s| s == "*" || s.ends_with("://*") || (s.ends_with(':') && !s.contains('/')));
+            let open = sources.iter().any(|s| any_host(s));
             named = Some(named.unwrap_or(false) || !open);
             break;
         }
     }
     named
+}
+
+/// Does a CSP source let any site in: `*`, a scheme alone (`https:`), or
+/// a host-source whose host is the wildcard with a port or path
+/// (`*:*`, `https://*:443`, `https://*/`). `https://*.example.jp` names
+/// one domain's hosts and does not.
+fn any_host(source: &str) -> bool {
+    if source.ends_with(':') && !source.contains('/') {
+        return true;
+    }
+    let host = source.split_once("://").map_or(source, |(_, rest)| rest);
+    host.split([':', '/']).next() == Some("*")
 }
 
 /// Item 53 「X-Frame-Optionsヘッダを出力すること」: DENY or SAMEORIGIN on every
@@ -787,11 +798,20 @@ fn clickjacking(entry: &Result<Fetched, String>, entry_at: &url::Url, login: Opt
 /// the same origin, read relative to the page (`login.jsp` under
 /// `/shinsei/` is `/shinsei/login.jsp`).
 fn login_link(body: &str, at: &url::Url) -> Option<url::Url> {
-    body.split("href=\"").skip(1).filter_map(|s| s.split('"').next()).find_map(|h| {
+    hrefs(body).find_map(|h| {
         let l = h.to_ascii_lowercase();
         let looks = ["login", "signin", "sign-in", "logon"].iter().any(|k| l.contains(k));
-        looks.then(|| same_origin(at, h)).flatten()
+        looks.then(|| same_origin(at, &h)).flatten()
     })
+}
+
+/// The `href` of every tag on a page, in order, whatever its case and
+/// quotes (`<A HREF='login.jsp'>`).
+fn hrefs(body: &str) -> impl Iterator<Item = String> + '_ {
+    body.split('<')
+        .skip(1)
+        .filter_map(|t| t.split('>').next())
+        .filter_map(|tag| attr_until(tag, "href", char::is_whitespace))
 }
 
 /// Link `href` on the page at `at`, resolved, when it stays on that origin.
@@ -1051,8 +1071,10 @@ fn disclosure(entry: &Result<Fetched, String>, via: &[Fetched], missing: &Result
         "x-mod-pagespeed",
     ];
     for name in HEADERS.into_iter().chain(["via"]) {
+        // Every copy of a header: IIS with PHP sends `X-Powered-By: ASP.NET`
+        // and then `X-Powered-By: PHP/8.1.2`; each proxy adds its own Via.
         for f in via.iter().chain([e]).chain(missing.as_ref().ok()) {
-            if let Some(v) = header(f, name) {
+            for v in headers(f, name) {
                 // Via begins with the protocol's version (`1.1 proxy`): only
                 // a product's version after it counts.
                 let shown =
@@ -1430,11 +1452,7 @@ const MAX_DIR_LINKS: usize = 64;
 /// by URL of those among its first [`MAX_DIR_LINKS`] distinct links.
 fn linked_dirs(body: &str, at: &url::Url) -> Vec<url::Url> {
     let mut links = std::collections::BTreeSet::new();
-    let candidates = body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
-        .filter(|h| h.ends_with('/') && !h.contains(".."));
+    let candidates = hrefs(body).filter(|h| h.ends_with('/') && !h.contains(".."));
     for h in candidates {
         if links.len() == MAX_DIR_LINKS {
             break;
@@ -1443,7 +1461,7 @@ fn linked_dirs(body: &str, at: &url::Url) -> Vec<url::Url> {
     }
     let mut dirs: Vec<url::Url> = links
         .into_iter()
-        .filter_map(|h| same_origin(at, h))
+        .filter_map(|h| same_origin(at, &h))
         .filter(|u| u.path() != at.path() && u.query().is_none())
         .collect();
     dirs.sort();
@@ -1671,6 +1689,11 @@ mod tests {
         assert_eq!(with(&[(csp, "frame-ancestors *"), (csp, "frame-ancestors 'self'")]), Verdict::Warn);
         assert_eq!(with(&[xfo, (csp, "frame-ancestors https://*")]), Verdict::Fail);
         assert_eq!(with(&[xfo, (csp, "frame-ancestors *, default-src 'self'")]), Verdict::Fail);
+        // The wildcard host written with a port or a path is any site too.
+        for open in ["*:*", "*:443", "https://*:443", "https://*:*", "https://*/", "HTTPS://*/x/"] {
+            assert_eq!(with(&[xfo, (csp, &format!("frame-ancestors {open}"))]), Verdict::Fail, "{open}");
+        }
+        assert_eq!(with(&[xfo, (csp, "frame-ancestors https://*.portal.example.lg.jp:443")]), Verdict::Pass);
         assert_eq!(with(&[]), Verdict::Fail);
     }
 
@@ -1705,6 +1728,14 @@ mod tests {
         assert_eq!(with(("via", "1.1 varnish, 1.1 proxy.example.lg.jp")), Verdict::Pass);
         assert_eq!(with(("microsoftsharepointteamservices", "16.0.0.5335")), Verdict::Fail);
         assert_eq!(with(("x-owa-version", "15.1.2507.6")), Verdict::Fail);
+        // A header sent twice is read twice: the version in the second copy.
+        let twice = |name: &'static str, first: &str, second: &str| {
+            let f = || page(200, String::new(), &[(name, first.to_owned()), (name, second.to_owned())]);
+            disclosure(&Ok(f()), &[], &Ok(f())).verdict
+        };
+        assert_eq!(twice("x-powered-by", "ASP.NET", "PHP/8.1.2"), Verdict::Fail);
+        assert_eq!(twice("via", "1.1 varnish", "1.1 squid/3.5.20"), Verdict::Fail);
+        assert_eq!(twice("x-powered-by", "ASP.NET", "Express"), Verdict::Pass);
         assert_eq!(version_in("<small>Powered by Jetty:// 9.4.51</small>").as_deref(), Some("Jetty:// 9.4.51"));
         assert!(is_listing("<html><head><title>www.example - /</title></head><body><H1>www.example - /</H1><hr>\n<pre> 1/1/2024 10:00 AM &lt;dir&gt; <A HREF=\"/docs/\">docs</A></pre>"));
         assert!(is_listing("<title>listing directory /backup/</title>"));
@@ -1791,7 +1822,7 @@ mod tests {
     }
 
     #[test]
-    fn listings_are_recognised() {
+    fn listings_and_links_to_directories_and_the_sign_in_page_are_found_whatever_their_case_and_quotes() {
         assert!(is_listing("<html><head><title>Index of /files/</title></head><body><h1>Index of /files/</h1>"));
         assert!(is_listing("<H1>Index of /x</H1><a href=\"/\">Parent Directory</a>"));
         assert!(!is_listing("<title>Welcome</title>"));
@@ -1807,5 +1838,9 @@ mod tests {
         assert_eq!(login("https://w/shinsei/", "<a href=\"login.jsp\">"), Some("https://w/shinsei/login.jsp".into()));
         assert_eq!(login("https://w/shinsei/", "<a href=\"https://idp.example/login\">"), None);
         assert_eq!(login("https://w:8443/", "<a href=\"//w/login\">"), None, "another port is another origin");
+        // An older system's markup: upper case, single quotes, none.
+        assert_eq!(login("https://w/", "<A HREF='login.jsp'>ログイン</A>"), Some("https://w/login.jsp".into()));
+        assert_eq!(login("https://w/", "<a class=x href=/logon.asp>"), Some("https://w/logon.asp".into()));
+        assert_eq!(dirs("https://w/", "<A HREF='docs/'><a href=img/ >"), ["/docs/", "/img/"]);
     }
 }
