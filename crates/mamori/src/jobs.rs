@@ -78,15 +78,7 @@ pub struct Jobs {
 }
 
 pub fn resolve(jobs: &FileJobs, backup: &FileBackup, errors: &mut Vec<ConfigError>) -> Jobs {
-    let poll = match jobs.poll_secs {
-        Some(0) => {
-            errors
-                .push(ConfigError("jobs.poll_secs は 1 以上にしてください (jobs.poll_secs must be at least 1)".into()));
-            30
-        }
-        Some(s) => s,
-        None => 30,
-    };
+    let poll = crate::settings::positive_up_to("jobs.poll_secs", jobs.poll_secs, 30, crate::settings::POLL_MAX, errors);
     let backup_at = time_of_day("backup.at", backup.at.as_deref(), time::Duration::hours(2), errors);
     let reminders_at =
         time_of_day("jobs.reminders_at", jobs.reminders_at.as_deref(), time::Duration::minutes(8 * 60 + 30), errors);

@@ -195,10 +195,7 @@ pub fn resolve(f: &FileNotify, errors: &mut Vec<ConfigError>) -> Notify {
             format!("notify.remind_after_hours は 1 以上 {max} 以下です (notify.remind_after_hours: 1 to {max})"),
         );
     }
-    let poll = f.poll_secs.unwrap_or(30);
-    if poll == 0 {
-        err(errors, "notify.poll_secs は 1 以上です (notify.poll_secs: 1 or more)".into());
-    }
+    let poll = crate::settings::positive_up_to("notify.poll_secs", f.poll_secs, 30, crate::settings::POLL_MAX, errors);
     let config = NotifyConfig {
         mail,
         webhook,

@@ -370,7 +370,13 @@ pub(crate) fn resolve_scan(f: &FileScan, errors: &mut Vec<ConfigError>) -> ScanC
     let vendor_gap = positive("scan.vendor_interval_secs", f.vendor_interval_secs, 600, errors);
     ScanConfig {
         options,
-        poll: Duration::from_secs(positive("scan.poll_secs", f.poll_secs, 5, errors)),
+        poll: Duration::from_secs(crate::settings::positive_up_to(
+            "scan.poll_secs",
+            f.poll_secs,
+            5,
+            crate::settings::POLL_MAX,
+            errors,
+        )),
         vendor_gap: TimeDuration::seconds(vendor_gap as i64),
         workers: positive("scan.workers", f.workers, 2, errors).min(16) as usize,
     }

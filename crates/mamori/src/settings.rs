@@ -69,6 +69,12 @@ pub(crate) const SETTING_MAX: u64 = 1_000_000_000;
 /// stopped with a panic instead of a message.
 pub(crate) const DURATION_MAX: u64 = 100_000;
 
+/// The longest wait, in seconds, between two looks for due work (jobs,
+/// messages, scans): a daily job is late by at most this much. A wait of
+/// 2^63 seconds stopped the job worker with a panic on its first tick
+/// while the server went on serving, and no job ran again.
+pub(crate) const POLL_MAX: u64 = 3_600;
+
 pub(crate) fn positive(key: &str, value: Option<u64>, default: u64, errors: &mut Vec<ConfigError>) -> u64 {
     positive_up_to(key, value, default, SETTING_MAX, errors)
 }

@@ -336,7 +336,8 @@ async fn verifying_where_there_is_no_mamori_data_fails_and_prepares_nothing() {
 /// Settings far beyond any use are refused with a message, as 0 is: a
 /// huge duration stopped the server with a panic (a date moved past the
 /// calendar), and a count of 2^32 wrapped to 0 past "at least 1" (no
-/// sign-in failure allowed from any address).
+/// sign-in failure allowed from any address); a wait of 2^63 seconds
+/// between looks for due work stopped the job worker or the notifier.
 #[tokio::test]
 async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_wrap() {
     let dir = TempDir::new().unwrap();
@@ -352,6 +353,11 @@ async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_w
         ("audit", "spike_floor", "4294967296"),
         ("notify", "remind_after_hours", "9223372036854775807"),
         ("scan", "timeout_secs", "9223372036854775807"),
+        // A wait that overflowed the clock stopped the job worker, or the
+        // notifier, with a panic on its first tick; no job ran again.
+        ("jobs", "poll_secs", "9223372036854775807"),
+        ("notify", "poll_secs", "9223372036854775807"),
+        ("scan", "poll_secs", "3601"),
     ] {
         std::fs::write(&cfg, format!("[{section}]\n{key} = {value}\n")).unwrap();
         let (code, out, err) =
