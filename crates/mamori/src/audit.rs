@@ -251,6 +251,13 @@ async fn purge(global: &GlobalArgs) -> ExitCode {
             outln!("保存期間を過ぎた事象はありません (nothing past retention)");
             ExitCode::SUCCESS
         }
+        Err(crate::auditlog::PurgeError::Store(mamori_store::StoreError::ChainBroken(b))) => {
+            eprintln!(
+                "mamori: 監査ログの連鎖が壊れているため、何も削除しませんでした。`mamori audit verify` で確かめてください \
+                 (the audit chain is broken; nothing was purged): {b}"
+            );
+            ExitCode::from(EXIT_PROBLEM)
+        }
         Err(e) => {
             eprintln!("mamori: 削除できませんでした (purge failed): {e}");
             ExitCode::from(EXIT_PROBLEM)

@@ -107,7 +107,12 @@ pub async fn purge(
         // console's at once): nothing is left to do. The file written is a
         // copy of what that purge archived.
         Err(mamori_store::StoreError::Stale) => return Ok(None),
-        Err(e) => return Err(e.into()),
+        // Nothing was removed: the file would claim a purge that did not
+        // happen (and, when the chain is broken, carry the changed events).
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e.into());
+        }
     };
     Ok(Some((purged.events, path)))
 }

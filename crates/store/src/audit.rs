@@ -10,6 +10,37 @@ use time::OffsetDateTime;
 /// in memory at once.
 const VERIFY_BATCH: i64 = 5_000;
 
+/// Checks the chain from its anchor through event `through_seq`, in the
+/// transaction `tx`: each event follows the one before, matches its hash,
+/// and none is missing.
+pub(crate) async fn check_through(
+    tx: &mut Tx,
+    ends: &ChainEnds,
+    through_seq: i64,
+) -> Result<Result<(), ChainBreak>, StoreError> {
+    let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
+    let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let mut after = ends.anchor_seq;
+    while verifier.last() < through_seq {
+        let batch: Vec<EventRow> = with_conn!(tx, c => {
+            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
+        });
+        if batch.is_empty() {
+            return Ok(Err(ChainBreak::Head { last: verifier.last(), head: through_seq }));
+        }
+        for event in batch.into_iter().map(Event::from) {
+            if verifier.last() == through_seq {
+                break;
+            }
+            after = event.record.seq;
+            if let Err(b) = verifier.check(&event) {
+                return Ok(Err(b));
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
 const SELECT_EVENT: &str = "SELECT seq, occurred_at_us, actor_account_id, actor_login, client_addr, \
      user_agent, action, target_type, target_id, changes, outcome, request_id, prev_hash, hash \
      FROM audit_event";

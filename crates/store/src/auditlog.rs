@@ -267,6 +267,7 @@ impl Store {
     /// last one removed, and records the purge as an event, in one
     /// transaction: the chain still verifies from the new anchor, and the
     /// events are either in the log or in the archive, never in neither.
+    /// [`StoreError::ChainBroken`] when the events to remove do not verify.
     /// [`StoreError::Stale`] when the chain no longer begins at `from_seq`
     /// (another purge ran meanwhile: decided on the chain's row, locked, so
     /// that two purges at once on PostgreSQL cannot move the anchor back).
@@ -284,6 +285,12 @@ impl Store {
         let ends = chain_ends(&mut tx, true).await?;
         if ends.anchor_seq + 1 != from_seq || through_seq > ends.head_seq || through_seq < from_seq {
             return Err(StoreError::Stale);
+        }
+        // Events changed or removed would go into the archive and leave a
+        // chain that verifies from its new anchor: the evidence of the
+        // tampering purged with them.
+        if let Err(b) = crate::audit::check_through(&mut tx, &ends, through_seq).await? {
+            return Err(StoreError::ChainBroken(b));
         }
         with_conn!(tx, c => {
             sqlx::query(

@@ -23,6 +23,10 @@ pub enum StoreError {
     Timeout(Duration),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The audit chain does not verify where an operation needs it to (a
+    /// retention purge over events changed or removed).
+    #[error("the audit chain is broken: {0}")]
+    ChainBroken(mamori_core::audit::ChainBreak),
     /// The data keys do not fit the database (missing, or another key
     /// under an id it knows); the message is for the operator.
     #[error("{0}")]

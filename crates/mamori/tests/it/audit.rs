@@ -228,6 +228,67 @@ async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console(
     assert!(out.contains("ありません"), "{out}");
 }
 
+/// Someone with the database's files changes an event older than the
+/// retention: `audit verify` fails, but the purge archived the changed
+/// event with the rest, moved the anchor past it, and from then on the
+/// chain verified, the tampering purged with it. Now a purge over events
+/// that do not verify removes nothing and says why, the job's as the
+/// console's (both purge through one function), and verify still fails.
+#[tokio::test]
+async fn a_purge_over_changed_or_removed_events_removes_nothing_and_the_chain_still_fails_to_verify() {
+    use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
+    let (_keep, dir) = harness::started_once().await;
+    let d = dir.to_str().unwrap();
+    let store = sqlite_store(&dir).await;
+    store.execute_unchecked_for_tests("DELETE FROM audit_event").await.unwrap();
+    store
+        .execute_unchecked_for_tests(
+            "UPDATE audit_chain SET head_seq = 0, head_hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        )
+        .await
+        .unwrap();
+    let old = time::OffsetDateTime::now_utc() - time::Duration::days(1200);
+    for i in 0..6 {
+        let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignOut, Outcome::Success);
+        store.audit_record(old + time::Duration::days(i), e).await.unwrap();
+    }
+    let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignInSuccess, Outcome::Success);
+    store.audit_record(time::OffsetDateTime::now_utc(), e).await.unwrap();
+    let count = || async {
+        let store = sqlite_store(&dir).await;
+        let n = store.audit_recent(100).await.unwrap().len();
+        store.close().await;
+        n
+    };
+    // One event changed; then, on a copy of the log put right, one removed.
+    store
+        .execute_unchecked_for_tests("UPDATE audit_event SET changes = '{\"note\":\"x\"}' WHERE seq = 2")
+        .await
+        .unwrap();
+    store.close().await;
+    for (what, (code, _, err)) in [
+        ("verify", run(&["audit", "verify", "--data-dir", d]).await),
+        ("purge", run(&["audit", "purge", "--data-dir", d]).await),
+    ] {
+        assert_eq!(code, 1, "{what}: {err}");
+        if what == "purge" {
+            assert!(err.contains("監査ログの連鎖が壊れている") && err.contains("event 2"), "{err}");
+        }
+    }
+    assert_eq!(count().await, 7, "nothing removed");
+    assert!(!dir.join("audit-archive/audit-000000000001-000000000006.jsonl.gz").exists(), "no archive written");
+    let (code, out, _) = run(&["audit", "verify", "--data-dir", d]).await;
+    assert_eq!(code, 1, "the change is still found: {out}");
+
+    let store = sqlite_store(&dir).await;
+    store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 2").await.unwrap();
+    store.close().await;
+    let (code, _, err) = run(&["audit", "purge", "--data-dir", d]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("event 3 follows where event 2 was expected"), "{err}");
+    assert_eq!(count().await, 6, "nothing removed");
+}
+
 /// `mamori verify` checks a data directory as a restore must leave it: the
 /// schema, the audit chain and every stored file's bytes against its
 /// SHA-256. A changed evidence file and a lost library revision are named

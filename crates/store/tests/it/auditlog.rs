@@ -100,6 +100,40 @@ async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
     }
 }
 
+/// A purge over an event changed, or a stretch with one removed, was
+/// archived and the anchor moved past it: the chain then verified, the
+/// tampering gone with the events. Now the purge checks what it removes
+/// in its transaction and removes nothing when it does not verify.
+#[tokio::test]
+async fn a_purge_over_a_changed_or_removed_event_removes_nothing() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        five_old_three_new(&db, now).await;
+        let ctx = crate::system_ctx(now);
+        db.store.execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'x' WHERE seq = 3").await.unwrap();
+        let r = db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", b"a").await;
+        assert!(
+            matches!(
+                r,
+                Err(mamori_store::StoreError::ChainBroken(mamori_core::audit::ChainBreak::Tampered { seq: 3 }))
+            ),
+            "{}: {r:?}",
+            db.name
+        );
+        // Past the purge's end, the change is not its business.
+        let r = db.store.purge_audit(&ctx, 1, 2, "audit-1-2.jsonl.gz", b"a").await;
+        assert!(r.is_ok(), "{}: {r:?}", db.name);
+        db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 4").await.unwrap();
+        let r = db.store.purge_audit(&ctx, 3, 5, "audit-3-5.jsonl.gz", b"a").await;
+        assert!(matches!(r, Err(mamori_store::StoreError::ChainBroken(_))), "{}: {r:?}", db.name);
+        let left = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
+        assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6, 5, 3], "{}", db.name);
+        assert_eq!(db.store.audit_archives().await.unwrap().len(), 1, "{}: only the first", db.name);
+        assert!(matches!(db.store.audit_verify().await.unwrap(), Verification::Broken(_)), "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
 /// A client trying three IDs from each of thirty /64s of its /48 was never
 /// seen spraying (the watch counted each address alone), and a client with
 /// many addresses opened an alert a source every hour, each a mail to the
