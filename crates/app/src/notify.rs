@@ -257,9 +257,9 @@ impl Notifier {
             return attempt;
         }
         let (subject, body) = self.text(alert);
+        let total = to.len();
         let errors = self.send_each(mailer, from, to, &subject, &body).await;
-        attempt.ok = errors.is_empty();
-        attempt.error = errors.into_iter().next().unwrap_or_default();
+        (attempt.ok, attempt.error) = delivered(total, errors);
         attempt
     }
 
@@ -314,9 +314,9 @@ impl Notifier {
             attempt.error = "宛先がありません (no recipient)".into();
             return Some(attempt);
         }
+        let total = to.len();
         let errors = self.send_each(mailer, from, to, subject, body).await;
-        attempt.ok = errors.is_empty();
-        attempt.error = errors.into_iter().next().unwrap_or_default();
+        (attempt.ok, attempt.error) = delivered(total, errors);
         Some(attempt)
     }
 
@@ -421,6 +421,20 @@ pub fn kind_label(kind: &str) -> &'static str {
         "account.credentials_reset" => "管理者によるパスワードまたは二要素認証の再設定",
         "account.privileged" => "管理者・情報セキュリティ担当・監査のアカウントの発行または権限の付与",
         _ => "警告",
+    }
+}
+
+/// Whether a message sent to `total` people, with `errors`, reached
+/// someone, and what to record: a reminder or an alert that reached some
+/// counts as sent (sent again, it went again to all who had it, every
+/// run), and says to how many it did not.
+fn delivered(total: usize, errors: Vec<String>) -> (bool, String) {
+    match errors.first() {
+        None => (true, String::new()),
+        Some(first) => {
+            let n = errors.len();
+            (n < total, format!("{total} 件中 {n} 件に届きませんでした (not delivered to {n} of {total}): {first}"))
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! A small SMTP server on loopback for the notifier's tests: EHLO,
 //! STARTTLS (a certificate of its own, for "localhost"), MAIL, RCPT, DATA,
-//! QUIT. Written here because what it must show (the exact bytes each
+//! QUIT; recipients it is told to refuse get 550. Written here because what it must show (the exact bytes each
 //! message arrived as, after TLS) is what a test asserts on; it relays
 //! nothing.
 
@@ -28,6 +28,13 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
+        SmtpServer::start_refusing(&[]).await
+    }
+
+    /// A server that answers `RCPT TO` for any of `refused` with 550 (a
+    /// relay that knows no such user).
+    pub async fn start_refusing(refused: &[&str]) -> SmtpServer {
+        let refused: Arc<Vec<String>> = Arc::new(refused.iter().map(|r| format!("<{r}>")).collect());
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         let cert_pem = cert.cert.pem();
         let der = rustls_pki_types::CertificateDer::from(cert.cert.der().to_vec());
@@ -45,14 +52,14 @@ impl SmtpServer {
         let store = received.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (acceptor, store) = (acceptor.clone(), store.clone());
+                let (acceptor, store, refused) = (acceptor.clone(), store.clone(), refused.clone());
                 tokio::spawn(async move {
                     let mut stream = BufReader::new(stream);
                     stream.get_mut().write_all(b"220 localhost ESMTP test\r\n").await.ok();
-                    if let Some(Upgrade::StartTls) = session(&mut stream, &store, false).await {
+                    if let Some(Upgrade::StartTls) = session(&mut stream, &store, &refused, false).await {
                         if let Ok(tls) = acceptor.accept(stream.into_inner()).await {
                             let mut tls = BufReader::new(tls);
-                            session(&mut tls, &store, true).await;
+                            session(&mut tls, &store, &refused, true).await;
                         }
                     }
                 });
@@ -84,6 +91,7 @@ enum Upgrade {
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut BufReader<S>,
     store: &Mutex<Vec<Received>>,
+    refused: &[String],
     tls: bool,
 ) -> Option<Upgrade> {
     let mut msg = Received { tls, ..Received::default() };
@@ -106,8 +114,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             msg.from = line[10..].trim().to_owned();
             b"250 ok\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            msg.to.push(line[8..].trim().to_owned());
-            b"250 ok\r\n"
+            let to = line[8..].trim().to_owned();
+            if refused.contains(&to) {
+                b"550 5.1.1 no such user\r\n"
+            } else {
+                msg.to.push(to);
+                b"250 ok\r\n"
+            }
         } else if upper.starts_with("DATA") {
             s.get_mut().write_all(b"354 go on\r\n").await.ok()?;
             let mut data = String::new();
@@ -127,7 +140,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         } else if upper.starts_with("QUIT") {
             s.get_mut().write_all(b"221 bye\r\n").await.ok()?;
             return None;
-        } else if upper.starts_with("RSET") || upper.starts_with("NOOP") {
+        } else if upper.starts_with("RSET") {
+            msg = Received { tls, ..Received::default() };
+            b"250 ok\r\n"
+        } else if upper.starts_with("NOOP") {
             b"250 ok\r\n"
         } else {
             b"502 not implemented\r\n"

@@ -612,6 +612,48 @@ async fn due_date_reminders_reach_those_who_must_answer_once_per_step_and_nobody
     s.stop().await;
 }
 
+/// One person's address is refused by the relay (a mailbox gone): the
+/// whole reminder counted as failed, and it went again to everyone at the
+/// next run, every run of every day until its step changed. Now a reminder
+/// that reached someone is sent: the others get it once, and the attempt
+/// is recorded as delivered, saying to how many it was not.
+#[tokio::test]
+async fn a_reminder_one_of_whose_addresses_is_refused_reaches_the_others_once_and_says_who_it_did_not() {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let data = dir.path().join("data");
+    let (store, _, _) = people_to_mail(&data).await;
+    store.close().await;
+    let today = time::OffsetDateTime::now_utc().to_offset(mamori_core::jst::JST).date();
+    let smtp = SmtpServer::start_refusing(&["soumu@example.lg.jp"]).await;
+    let config = reminders_config(&dir, &smtp, u8::from(today.month()));
+    let opts = || Opts::default().data_dir(&dir).args(&["--config", config.to_str().unwrap()]);
+    let s = Server::start(opts()).await;
+    // The yearly report's reminder: to the department (refused) and the vendor.
+    let mails = smtp.wait_for(1, 30).await;
+    let to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(to, ["<vendor-a@example.co.jp>"], "{mails:#?}");
+    let store = sqlite_store(&data).await;
+    let mut deliveries = store.deliveries(10).await.unwrap();
+    for _ in 0..50 {
+        if !deliveries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        deliveries = store.deliveries(10).await.unwrap();
+    }
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert!(deliveries[0].ok, "it reached someone: {deliveries:?}");
+    assert!(deliveries[0].error.contains("2 件中 1 件に届きませんでした"), "{deliveries:?}");
+    s.stop().await;
+    // The next run: nothing again, to anyone.
+    let s = Server::start(opts()).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(smtp.messages().len(), 1, "{:#?}", smtp.messages());
+    assert_eq!(store.deliveries(10).await.unwrap().len(), 1);
+    store.close().await;
+    s.stop().await;
+}
+
 /// An administrator manages accounts and sees no system, yet every alert
 /// was mailed to administrators by default: an advisory naming a system's
 /// software and version, a name's internal address. Those naming a system
