@@ -209,6 +209,16 @@ pub async fn take(
     let written = store
         .export(CHUNK_BYTES, |table: &Table, batch: Vec<Vec<Value>>| -> anyhow::Result<()> {
             let bytes = rmp_serde::to_vec(&batch)?;
+            // A restore reads no chunk past CHUNK_MAX: an archive holding one
+            // would be reported verified and could never be restored.
+            if bytes.len() as u64 > CHUNK_MAX {
+                anyhow::bail!(
+                    "{} の行が大きすぎて復元で読めません ({} バイト、{CHUNK_MAX} まで) (a chunk of table {} is larger than a restore reads)",
+                    table.name,
+                    bytes.len(),
+                    table.name
+                );
+            }
             let path = format!("data/{:06}.msgpack", chunks.len() + 1);
             append(&mut tar, &path, &bytes, now)?;
             rows.entry(table.name.clone()).or_insert_with(|| (table.columns.clone(), 0)).1 += batch.len() as u64;

@@ -483,7 +483,11 @@ impl Config {
         };
 
         let security = resolve_security(&file.security, &mut errors);
-        let max_mb = positive("evidence.max_mb", file.evidence.max_mb, 20, &mut errors).min(1024) as usize;
+        // A stored file is one row: past 900 MB it exceeds what SQLite
+        // keeps in a value (1,000,000,000 bytes), and with the rows before
+        // it in a backup's chunk, what a restore reads (1 GiB). A backup of
+        // a 1 GiB file was reported verified and could not be restored.
+        let max_mb = positive_up_to("evidence.max_mb", file.evidence.max_mb, 20, 900, &mut errors) as usize;
         let clamd = file.evidence.clamd.as_deref().and_then(|c| {
             let parsed = mamori_files::evidence::Clamd::parse(c);
             if parsed.is_none() {

@@ -419,6 +419,9 @@ async fn settings_beyond_any_use_are_refused_with_a_message_never_a_panic_or_a_w
         ("jobs", "poll_secs", "9223372036854775807"),
         ("notify", "poll_secs", "9223372036854775807"),
         ("scan", "poll_secs", "3601"),
+        // A stored file of 1 GiB was backed up "verified" and could not be
+        // restored (a restore reads chunks of at most 1 GiB).
+        ("evidence", "max_mb", "1024"),
     ] {
         std::fs::write(&cfg, format!("[{section}]\n{key} = {value}\n")).unwrap();
         let (code, out, err) =
