@@ -503,6 +503,16 @@ pub fn copy_verified(archive: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     crate::private_file::create_private_dir(dir)
         .with_context(|| format!("{} を作れません (cannot create the folder)", dir.display()))?;
     let name = archive.file_name().ok_or_else(|| anyhow!("no file name"))?;
+    // The same folder (under any spelling: `./`, a link) is no second
+    // location: the copy was renamed over the archive, checked against
+    // itself and recorded as a second copy, one file in all.
+    let home = archive.parent().map(std::fs::canonicalize).transpose()?;
+    if home.is_some_and(|home| std::fs::canonicalize(dir).is_ok_and(|d| d == home)) {
+        bail!(
+            "{} は書き出し先と同じフォルダです。別の場所 (別のディスクやマウント) を指定してください (the second location is the archive's own folder)",
+            dir.display()
+        );
+    }
     let target = dir.join(name);
     let partial = dir.join(format!(".{}.partial", name.to_string_lossy()));
     let mut out = private_file(&partial)?;
@@ -529,6 +539,28 @@ mod tests {
     /// A copy that fails half way (here the archive is gone) leaves no
     /// partial file in the second location; it was left, one more after
     /// each failed night, never pruned.
+    /// `--copy-to` naming the archive's own folder (here through `./`
+    /// and a link): the copy was renamed over the archive, compared with
+    /// itself and recorded as a second copy. Now it is refused, and the
+    /// archive is left as it was.
+    #[test]
+    fn a_second_location_that_is_the_archive_s_own_folder_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let archive = dir.path().join("mamori-20261205T000000Z.tar");
+        std::fs::write(&archive, b"the archive").unwrap();
+        let link = dir.path().with_extension("link");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        for same in [dir.path().to_path_buf(), dir.path().join("."), link.clone()] {
+            let err = super::copy_verified(&archive, &same).unwrap_err().to_string();
+            assert!(err.contains("同じフォルダ"), "{}: {err}", same.display());
+        }
+        assert_eq!(std::fs::read(&archive).unwrap(), b"the archive");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial file");
+        std::fs::remove_file(&link).unwrap();
+        let other = dir.path().join("second");
+        assert!(super::copy_verified(&archive, &other).is_ok());
+    }
+
     #[test]
     fn a_failed_copy_leaves_no_partial_file() {
         let dir = tempfile::TempDir::new().unwrap();
