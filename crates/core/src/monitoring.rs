@@ -1,7 +1,7 @@
 //! Rules of the audit log's upkeep and of sign-in monitoring (checklist
 //! items 28, 29, 67).
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 /// Item 29: logs are kept at least two years.
 pub const MIN_RETENTION: Duration = Duration::days(730);
@@ -9,6 +9,18 @@ pub const MIN_RETENTION: Duration = Duration::days(730);
 /// Is this retention allowed?
 pub fn retention_ok(retention: Duration) -> bool {
     retention >= MIN_RETENTION
+}
+
+/// What is older than this, at `now`, is past `retention`, and never
+/// younger than two years by the calendar: 730 days across a 29 February
+/// are a day short of two years (an event of 1 March 2027 was past them
+/// on 28 February 2029).
+pub fn retention_cutoff(now: OffsetDateTime, retention: Duration) -> OffsetDateTime {
+    let two_years = now.replace_year(now.year() - 2).unwrap_or_else(|_| {
+        // 29 February two years back is no date: the 28th is earlier.
+        (now - Duration::days(1)).replace_year(now.year() - 2).expect("28 February exists every year")
+    });
+    (now - retention).min(two_years)
 }
 
 crate::closed_set!(
@@ -165,6 +177,25 @@ impl SignInWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 730 days across a 29 February are a day short of two years: an
+    /// event of 1 March 2027 was past them on 28 February 2029, and the
+    /// purge removed it a day before its two years. The cutoff is never
+    /// later than two years back by the calendar; a longer retention is
+    /// kept as it is.
+    #[test]
+    fn the_retention_s_cutoff_is_never_less_than_two_calendar_years() {
+        use time::macros::datetime;
+        let now = datetime!(2029-02-28 12:00 UTC);
+        let event = datetime!(2027-03-01 00:00 UTC);
+        assert!(event < now - MIN_RETENTION, "730 days would take it");
+        let cutoff = retention_cutoff(now, MIN_RETENTION);
+        assert_eq!(cutoff, datetime!(2027-02-28 12:00 UTC));
+        assert!(event >= cutoff, "kept: not yet two years old");
+        assert_eq!(retention_cutoff(datetime!(2028-02-29 12:00 UTC), MIN_RETENTION), datetime!(2026-02-28 12:00 UTC));
+        assert_eq!(retention_cutoff(now, Duration::days(1095)), now - Duration::days(1095));
+        assert_eq!(retention_cutoff(datetime!(2027-06-01 00:00 UTC), MIN_RETENTION), datetime!(2025-06-01 00:00 UTC));
+    }
 
     #[test]
     fn failed_deliveries_wait_longer_each_time_up_to_six_hours() {

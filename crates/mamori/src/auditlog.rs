@@ -96,8 +96,9 @@ pub async fn purge(
     actor: Actor,
 ) -> Result<Option<(i64, PathBuf)>, PurgeError> {
     let now = clock.now();
-    let Some((from, through)) = store.purgeable(now - cfg.retention).await? else { return Ok(None) };
-    let filter = AuditFilter { until: Some(now - cfg.retention), ..AuditFilter::default() };
+    let cutoff = mamori_core::monitoring::retention_cutoff(now, cfg.retention);
+    let Some((from, through)) = store.purgeable(cutoff).await? else { return Ok(None) };
+    let filter = AuditFilter { until: Some(cutoff), ..AuditFilter::default() };
     let name = format!("audit-{from:012}-{through:012}.jsonl.gz");
     let (bytes, path) = archive(store, &filter, through, &cfg.archive_dir, &name).await?;
     let ctx = Ctx { now, actor, origin: Origin::default(), standing: None };
