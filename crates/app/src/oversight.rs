@@ -107,6 +107,13 @@ pub async fn begin_audit_export(op: &Op<'_>, filter: AuditFilter, format: &str) 
     Ok(filter)
 }
 
+/// Records the handing out of a purged events' archive (`name`), before
+/// its bytes are given.
+pub async fn record_archive_export(op: &Op<'_>, name: &str) -> Result<(), Refused> {
+    op.require(Permission::ViewAuditLog)?;
+    exported(op, Action::AuditExported, Changes::new().with("format", "archive").with("archive", name)).await
+}
+
 /// Records an export, refused when the person's account changed since the
 /// request was checked: what is handed out only once recorded is not then.
 async fn exported(op: &Op<'_>, action: Action, changes: Changes) -> Result<(), Refused> {

@@ -95,16 +95,28 @@ async fn archive(global: &GlobalArgs, name: &str, output: Option<&std::path::Pat
         Err(code) => return code,
     };
     let result = store.audit_archive(name).await;
-    store.close().await;
     let bytes = match result {
-        Ok(Some(b)) => b,
+        Ok(Some(b)) => {
+            let who = crate::shared::console_person(mamori_core::identity::Role::Auditor);
+            let now = time::OffsetDateTime::now_utc();
+            let op = mamori_app::Op { store: &store, who: &who, origin: Default::default(), now };
+            if let Err(e) = mamori_app::oversight::record_archive_export(&op, name).await {
+                store.close().await;
+                eprintln!("mamori: 書き出しを記録できませんでした (cannot record the export): {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+            store.close().await;
+            b
+        }
         Ok(None) => {
+            store.close().await;
             eprintln!(
                 "mamori: 保管ファイル {name} はありません (no such archive): `mamori audit archives` で一覧できます"
             );
             return ExitCode::from(EXIT_PROBLEM);
         }
         Err(e) => {
+            store.close().await;
             eprintln!("mamori: 保管ファイルを読めません (cannot read the archive): {e}");
             return ExitCode::from(EXIT_PROBLEM);
         }
@@ -194,6 +206,23 @@ async fn export(global: &GlobalArgs, since: Option<&str>, until: Option<&str>, f
         Ok(s) => s,
         Err(code) => return code,
     };
+    // Audited as the web page's export is, with its count, before a line
+    // is written; the events written meanwhile (its own first) are not in it.
+    let who = crate::shared::console_person(mamori_core::identity::Role::Auditor);
+    let op =
+        mamori_app::Op { store: &store, who: &who, origin: Default::default(), now: time::OffsetDateTime::now_utc() };
+    let named = match format {
+        ExportFormat::Jsonl => "jsonl",
+        ExportFormat::Csv => "csv",
+    };
+    let filter = match mamori_app::oversight::begin_audit_export(&op, filter, named).await {
+        Ok(f) => f,
+        Err(e) => {
+            store.close().await;
+            eprintln!("mamori: 書き出しを記録できませんでした (cannot record the export): {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
     // Buffered: an export can hold millions of events. A failed write
     // ends the command (`stdout_failed`), quietly when nobody reads.
     use std::io::Write;
@@ -254,7 +283,8 @@ async fn purge(global: &GlobalArgs) -> ExitCode {
         Err(crate::auditlog::PurgeError::Store(mamori_store::StoreError::ChainBroken(b))) => {
             eprintln!(
                 "mamori: 監査ログの連鎖が壊れているため、何も削除しませんでした。`mamori audit verify` で確かめてください \
-                 (the audit chain is broken; nothing was purged): {b}"
+                 (the audit chain is broken; nothing was purged): {}",
+                describe_break(&b)
             );
             ExitCode::from(EXIT_PROBLEM)
         }

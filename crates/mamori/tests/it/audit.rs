@@ -194,7 +194,8 @@ async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console(
     assert_eq!(first["action"], "signout");
     let recent = (time::OffsetDateTime::now_utc() - time::Duration::days(1)).date().to_string();
     let (_, out, _) = run(&["audit", "export", "--format", "csv", "--since", &recent, "--data-dir", d]).await;
-    assert_eq!(out.lines().count(), 2, "header and the recent event: {out}");
+    assert_eq!(out.lines().count(), 3, "header, the recent event and the first export's: {out}");
+    assert!(out.lines().nth(2).is_some_and(|l| l.contains("audit.exported")), "{out}");
     let (code, _, err) = run(&["audit", "export", "--since", "last week", "--data-dir", d]).await;
     assert_eq!(code, 2);
     assert!(err.contains("--since"), "{err}");
@@ -222,6 +223,25 @@ async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console(
     let (code, _, err) = run(&["audit", "archive", "--name", "audit-9.jsonl.gz", "--data-dir", d]).await;
     assert_eq!(code, 1);
     assert!(err.contains("audit archives"), "{err}");
+    // Every export from the console is audited, as the web page's is: the
+    // two exports with their counts, the archive by its name (the missing
+    // one is no export).
+    let store = sqlite_store(&dir).await;
+    let exports: Vec<(String, String)> = store
+        .audit_recent(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .filter(|e| e.record.action == "audit.exported")
+        .map(|e| (e.record.actor_login.clone(), e.record.changes.clone()))
+        .collect();
+    store.close().await;
+    assert_eq!(exports.len(), 3, "{exports:?}");
+    assert!(exports.iter().all(|(who, _)| who.starts_with("console")), "{exports:?}");
+    assert!(exports[0].1.contains("\"format\":\"jsonl\"") && exports[0].1.contains("\"events\":5"), "{exports:?}");
+    assert!(exports[1].1.contains("\"format\":\"csv\"") && exports[1].1.contains("\"events\":2"), "{exports:?}");
+    assert!(exports[2].1.contains(&format!("\"archive\":\"{name}\"")), "{exports:?}");
     let (code, out, _) = run(&["audit", "verify", "--data-dir", d]).await;
     assert_eq!(code, 0, "the chain verifies from its new anchor: {out}");
     let (_, out, _) = run(&["audit", "purge", "--data-dir", d]).await;
@@ -272,7 +292,10 @@ async fn a_purge_over_changed_or_removed_events_removes_nothing_and_the_chain_st
     ] {
         assert_eq!(code, 1, "{what}: {err}");
         if what == "purge" {
-            assert!(err.contains("監査ログの連鎖が壊れている") && err.contains("event 2"), "{err}");
+            assert!(
+                err.contains("監査ログの連鎖が壊れている") && err.contains("事象 #2 の内容がハッシュと一致しません"),
+                "{err}"
+            );
         }
     }
     assert_eq!(count().await, 7, "nothing removed");
@@ -285,7 +308,7 @@ async fn a_purge_over_changed_or_removed_events_removes_nothing_and_the_chain_st
     store.close().await;
     let (code, _, err) = run(&["audit", "purge", "--data-dir", d]).await;
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("event 3 follows where event 2 was expected"), "{err}");
+    assert!(err.contains("事象 #2 が見つかりません"), "{err}");
     assert_eq!(count().await, 6, "nothing removed");
 }
 
