@@ -917,14 +917,14 @@ async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
     let baseline = baseline.as_ref().map(|(at, f)| (at.path(), shape(&f.body)));
     let mut reachable = Vec::new();
     let mut open = Vec::new();
-    let mut fetched = 0;
+    let mut unanswered = Vec::new();
     for p in PATHS {
         let Ok(Some((at, f))) =
             client.follow(&format!("{}{p}", t.url), ADMIN_REDIRECTS).await.map(|mut hops| hops.pop())
         else {
+            unanswered.push(*p);
             continue;
         };
-        fetched += 1;
         let shown = if at.path() == *p { (*p).to_owned() } else { format!("{p} → {}", at.path()) };
         let soft = baseline.as_ref().is_some_and(|(path, body)| *path == at.path() || *body == shape(&f.body));
         let sign_in = inputs(&f.body).iter().any(|tag| attr(tag, "type").as_deref() == Some("password"));
@@ -940,10 +940,10 @@ async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
             _ => {}
         }
     }
-    if fetched == 0 {
+    if unanswered.len() == PATHS.len() {
         return unreachable(ID, &[35, 36], "no path could be fetched");
     }
-    let evidence = json!({ "without_authentication": open, "reachable": reachable });
+    let evidence = json!({ "without_authentication": open, "reachable": reachable, "unanswered": unanswered });
     if !open.is_empty() {
         CheckResult::new(
             ID,
@@ -952,6 +952,9 @@ async fn admin(t: &Target, client: &http::Fetcher) -> CheckResult {
             format!("answers without authentication: {}", open.join(", ")),
             evidence,
         )
+    } else if !unanswered.is_empty() {
+        let among = "no administration interface open without authentication";
+        CheckResult::new(ID, &[35, 36], Verdict::Error, unanswered_summary(among, &unanswered), evidence)
     } else if !reachable.is_empty() {
         CheckResult::new(
             ID,
@@ -971,27 +974,27 @@ async fn error_detail(t: &Target, client: &http::Fetcher) -> CheckResult {
     let long = "a".repeat(2048);
     let probes = ["/?id='\"<>".to_owned(), "/%ZZ".to_owned(), format!("/{long}"), "/index.php?x[]=1".to_owned()];
     let mut found = Vec::new();
-    let mut fetched = 0;
+    let mut unanswered = Vec::new();
     for p in &probes {
-        let Ok(f) = client.get(&format!("{}{p}", t.url)).await else { continue };
-        fetched += 1;
+        let shown = &p[..p.len().min(40)];
+        let Ok(f) = client.get(&format!("{}{p}", t.url)).await else {
+            unanswered.push(shown);
+            continue;
+        };
         if let Some(sign) = error_sign(&f.body) {
-            found.push(format!("{} → {sign}", &p[..p.len().min(40)]));
+            found.push(format!("{shown} → {sign}"));
         }
     }
-    if fetched == 0 {
+    if unanswered.len() == probes.len() {
         return unreachable(ID, &[47, 54], "no provoked request was answered");
     }
-    if found.is_empty() {
-        CheckResult::new(ID, &[47, 54], Verdict::Pass, "no error detail shown", json!({ "found": found }))
+    let evidence = json!({ "found": found, "unanswered": unanswered });
+    if found.is_empty() && !unanswered.is_empty() {
+        CheckResult::new(ID, &[47, 54], Verdict::Error, unanswered_summary("no error detail", &unanswered), evidence)
+    } else if found.is_empty() {
+        CheckResult::new(ID, &[47, 54], Verdict::Pass, "no error detail shown", evidence)
     } else {
-        CheckResult::new(
-            ID,
-            &[47, 54],
-            Verdict::Fail,
-            format!("error detail shown: {}", found[0]),
-            json!({ "found": found }),
-        )
+        CheckResult::new(ID, &[47, 54], Verdict::Fail, format!("error detail shown: {}", found[0]), evidence)
     }
 }
 
@@ -1407,25 +1410,45 @@ async fn exposed(t: &Target, client: &http::Fetcher, missing: &Result<Fetched, S
     const ID: CheckId = CheckId::Exposed;
     let baseline = missing.as_ref().ok().map(|m| shape(&m.body));
     let mut found = Vec::new();
-    let mut probed = 0;
+    let mut unanswered = Vec::new();
     for (path, proves) in EXPOSED {
-        let Ok(f) = client.get(&format!("{}{path}", t.url)).await else { continue };
-        probed += 1;
+        let Ok(f) = client.get(&format!("{}{path}", t.url)).await else {
+            unanswered.push(*path);
+            continue;
+        };
         // A "soft 404" answers 200 to everything: the same page is no finding.
         let soft = baseline.as_deref() == Some(shape(&f.body).as_str());
         if f.status == 200 && !soft && proves(&f.body) {
             found.push(*path);
         }
     }
-    if probed == 0 {
+    if unanswered.len() == EXPOSED.len() {
         return unreachable(ID, &[34], "no path could be fetched");
     }
-    let evidence = json!({ "found": found, "probed": EXPOSED.iter().map(|(p, _)| *p).collect::<Vec<_>>() });
-    if found.is_empty() {
-        CheckResult::new(ID, &[34], Verdict::Pass, "no exposed file found", evidence)
-    } else {
+    let evidence = json!({
+        "found": found,
+        "probed": EXPOSED.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        "unanswered": unanswered,
+    });
+    if !found.is_empty() {
         CheckResult::new(ID, &[34], Verdict::Fail, format!("exposed: {}", found.join(", ")), evidence)
+    } else if !unanswered.is_empty() {
+        CheckResult::new(ID, &[34], Verdict::Error, unanswered_summary("no exposed file", &unanswered), evidence)
+    } else {
+        CheckResult::new(ID, &[34], Verdict::Pass, "no exposed file found", evidence)
     }
+}
+
+/// A path check some of whose requests got no answer (a timeout, a reset:
+/// a rate limit or an IPS cutting the scanner off part way) has not shown
+/// what the unanswered paths hold: never a pass.
+fn unanswered_summary(among: &str, unanswered: &[&str]) -> String {
+    let named: Vec<&str> = unanswered.iter().take(5).copied().collect();
+    format!(
+        "{among} among the paths that answered; {} did not answer (timeout or reset): {}",
+        unanswered.len(),
+        named.join(", ")
+    )
 }
 
 fn is_listing(body: &str) -> bool {
@@ -1480,18 +1503,22 @@ async fn listing(client: &http::Fetcher, entry: &Result<Fetched, String>, at: &u
     if e.status == 200 && is_listing(&e.body) {
         found.push(at.path().to_owned());
     }
+    let mut unanswered = Vec::new();
     for dir in linked_dirs(&e.body, at) {
-        if let Ok(f) = client.get(dir.as_str()).await {
-            if f.status == 200 && is_listing(&f.body) {
-                found.push(dir.path().to_owned());
-            }
+        match client.get(dir.as_str()).await {
+            Ok(f) if f.status == 200 && is_listing(&f.body) => found.push(dir.path().to_owned()),
+            Ok(_) => {}
+            Err(_) => unanswered.push(dir.path().to_owned()),
         }
     }
-    let evidence = json!({ "listings": found });
-    if found.is_empty() {
-        CheckResult::new(ID, &[34], Verdict::Pass, "no directory listing", evidence)
-    } else {
+    let evidence = json!({ "listings": found, "unanswered": unanswered });
+    if !found.is_empty() {
         CheckResult::new(ID, &[34], Verdict::Fail, format!("directory listing at {}", found.join(", ")), evidence)
+    } else if !unanswered.is_empty() {
+        let paths: Vec<&str> = unanswered.iter().map(String::as_str).collect();
+        CheckResult::new(ID, &[34], Verdict::Error, unanswered_summary("no directory listing", &paths), evidence)
+    } else {
+        CheckResult::new(ID, &[34], Verdict::Pass, "no directory listing", evidence)
     }
 }
 

@@ -2088,3 +2088,42 @@ fn apache_tls(pki: &Pki, leaf: &str) -> String {
         pki.path(&format!("{leaf}.key"))
     )
 }
+
+/// A path probe that got no answer (a timeout, a reset: a rate limit or an
+/// IPS cutting the scanner off part way) was skipped, and the check passed
+/// on the others: the one path that would fail was the one not seen. The
+/// exposed files, administration paths, provoked errors and linked
+/// directories each now say which did not answer, and are never a pass.
+#[tokio::test]
+async fn a_path_that_does_not_answer_is_named_and_its_check_is_never_a_pass() {
+    use mamori_core::verification::CheckId;
+    use tokio::io::AsyncWriteExt;
+    let port = raw_server(|mut s| async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let Some(path) = requested_path(&mut s, &mut buf).await else { return };
+        let reply = match path.as_str() {
+            "/" => http_page("", "<html><body><a href=\"/files/\">files</a></body></html>"),
+            // Past the scanner's timeout, then what would have failed it.
+            "/.env" | "/admin/" | "/files/" | "/%ZZ" => {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                http_page("", "DB_PASSWORD=secret <h1>Index of /files/</h1> Traceback (most recent call last):")
+            }
+            _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found".to_owned(),
+        };
+        let _ = s.write_all(reply.as_bytes()).await;
+    })
+    .await;
+    let report = mamori_scan::scan(&format!("http://127.0.0.1:{port}/"), &loopback_options(1)).await.unwrap();
+    for (id, path) in [
+        (CheckId::Exposed, "/.env"),
+        (CheckId::Admin, "/admin/"),
+        (CheckId::Listing, "/files/"),
+        (CheckId::ErrorDetail, "/%ZZ"),
+    ] {
+        let c = report.checks.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(c.verdict, mamori_scan::Verdict::Error, "{id:?}: {c:?}");
+        let unanswered = c.evidence["unanswered"].as_array().unwrap();
+        assert!(unanswered.iter().any(|p| p == path), "{id:?}: {c:?}");
+        assert!(c.summary.contains("did not answer"), "{id:?}: {c:?}");
+    }
+}
