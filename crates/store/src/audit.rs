@@ -12,31 +12,39 @@ const VERIFY_BATCH: i64 = 5_000;
 
 /// Checks the chain from its anchor through event `through_seq`, in the
 /// transaction `tx`: each event follows the one before, matches its hash,
-/// and none is missing.
+/// and none is missing. Through the head (`through_seq` is the recorded
+/// head's), the chain must end at the recorded head, nothing after it.
 pub(crate) async fn check_through(
     tx: &mut Tx,
     ends: &ChainEnds,
     through_seq: i64,
 ) -> Result<Result<(), ChainBreak>, StoreError> {
+    let whole = through_seq == ends.head_seq;
     let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
     let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
     let mut after = ends.anchor_seq;
-    while verifier.last() < through_seq {
+    'read: loop {
         let batch: Vec<EventRow> = with_conn!(tx, c => {
             sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
         });
         if batch.is_empty() {
-            return Ok(Err(ChainBreak::Head { last: verifier.last(), head: through_seq }));
+            break;
         }
         for event in batch.into_iter().map(Event::from) {
-            if verifier.last() == through_seq {
-                break;
+            if !whole && verifier.last() == through_seq {
+                break 'read;
             }
             after = event.record.seq;
             if let Err(b) = verifier.check(&event) {
                 return Ok(Err(b));
             }
         }
+    }
+    if whole {
+        return Ok(verifier.finish(ends.head_seq, &ends.head_hash).map(|_| ()));
+    }
+    if verifier.last() < through_seq {
+        return Ok(Err(ChainBreak::Head { last: verifier.last(), head: through_seq }));
     }
     Ok(Ok(()))
 }

@@ -368,6 +368,13 @@ impl Restore {
                 sqlx::query(&sql).bind(&table).bind(&column).execute(&mut **t).await?;
             }
         }
+        // The restored log must verify before it replaces the one here:
+        // an unsealed archive's events can be edited and its hashes made
+        // again, and were found only after the commit.
+        let ends = crate::audit::chain_ends(&mut self.tx, false).await?;
+        if let Err(b) = crate::audit::check_through(&mut self.tx, &ends, ends.head_seq).await? {
+            return Err(StoreError::ChainBroken(b));
+        }
         crate::audit::append(&mut self.tx, now, event).await?;
         self.tx.commit().await
     }

@@ -1140,3 +1140,77 @@ async fn an_archive_cut_where_only_what_follows_its_entries_lies_is_damaged() {
         }
     }
 }
+
+/// Someone who can write where the backups lie edits the audit log inside
+/// an unsealed archive (an event's actor) and makes its chunk's hash and
+/// the manifest's again: the restore replaced the target's data and only
+/// then said that verification found problems. Now the restored log is
+/// checked before the commit: the restore is refused, into an empty
+/// target or over one with data, and nothing changes.
+#[tokio::test]
+async fn an_archive_whose_audit_log_was_edited_and_its_hashes_made_again_is_refused_and_nothing_changes() {
+    use sha2::Digest;
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let plain = backup(&source, root.path(), false).await;
+    let bytes = std::fs::read(&plain).unwrap();
+    let mut manifest = serde_json::Value::Null;
+    rebuilt(&bytes, |path, data| {
+        if path == "manifest.json" {
+            manifest = serde_json::from_slice(&data).unwrap();
+        }
+        vec![]
+    });
+    let table = manifest["tables"].as_array().unwrap().iter().find(|t| t["name"] == "audit_event").unwrap();
+    let login = table["columns"].as_array().unwrap().iter().position(|c| c == "actor_login").unwrap();
+    let chunks = manifest["chunks"].as_array().unwrap();
+    let chunk = chunks.iter().find(|c| c["table"] == "audit_event").unwrap()["path"].as_str().unwrap().to_owned();
+    let mut edited = None;
+    let forged_bytes = rebuilt(&bytes, |path, data| {
+        if path == chunk {
+            let mut rows: Vec<Vec<Value>> = rmp_serde::from_slice(&data).unwrap();
+            assert!(rows.len() > 2);
+            rows[1][login] = Value::Text("someone-else".into());
+            let data = rmp_serde::to_vec(&rows).unwrap();
+            edited = Some((hex::encode(sha2::Sha256::digest(&data)), data.len()));
+            return vec![(path.to_owned(), data)];
+        }
+        if path == "manifest.json" {
+            let (sha, len) = edited.clone().expect("the chunk comes before the manifest");
+            let mut m: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            let mut all = sha2::Sha256::new();
+            for c in m["chunks"].as_array_mut().unwrap() {
+                if c["path"] == chunk.as_str() {
+                    c["sha256"] = sha.clone().into();
+                    c["bytes"] = len.into();
+                }
+                all.update(c["sha256"].as_str().unwrap().as_bytes());
+                all.update(b"\n");
+            }
+            m["data_sha256"] = hex::encode(all.finalize()).into();
+            return vec![(path.to_owned(), serde_json::to_vec_pretty(&m).unwrap())];
+        }
+        vec![(path.to_owned(), data)]
+    });
+    let forged = root.path().join("mamori-20991231T235959Z.tar");
+    std::fs::write(&forged, forged_bytes).unwrap();
+
+    let target = Target::sqlite(&root.path().join("target"));
+    std::fs::create_dir_all(&target.dir).unwrap();
+    std::fs::copy(source.dir.join("data.key"), target.dir.join("data.key")).unwrap();
+    let (code, out, err) = restore(&target, &forged, root.path()).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("何も変更していません") && err.contains("audit chain is broken"), "{err}");
+    let store = target.store().await;
+    assert_eq!(store.data_rows().await.unwrap(), 0, "nothing loaded");
+    store.close().await;
+
+    let before = rows_of(&source.store().await).await;
+    let (code, _, err) = source.run(&["restore", "--from", forged.to_str().unwrap(), "--unencrypted", "--force"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("何も変更していません"), "{err}");
+    assert_eq!(rows_of(&source.store().await).await, before, "the data here is as it was");
+    // The archive as it was made restores.
+    let (code, out, err) = restore(&target, &plain, root.path()).await;
+    assert_eq!(code, 0, "{out}{err}");
+}
