@@ -685,21 +685,7 @@ fn https_only(
         Ok(e) => e,
         Err(e) => return unreachable(ID, &[55], e),
     };
-    // HSTS from any answer on the way to the entry page: a browser keeps the
-    // longest it was sent.
-    let max_age_of = |h: &str| -> i64 {
-        h.split(';')
-            .find_map(|p| {
-                p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
-            })
-            .unwrap_or(0)
-    };
-    let hsts = via
-        .iter()
-        .chain([entry])
-        .filter_map(|f| header(f, "strict-transport-security"))
-        .max_by_key(|h| max_age_of(h))
-        .unwrap_or_default();
+    let hsts = hsts_kept(via.iter().chain([entry]));
     let max_age = max_age_of(&hsts);
     let evidence = json!({ "plain_http": plain_note, "hsts": hsts, "hsts_max_age": max_age });
     match (plain_ok, max_age >= 31_536_000) {
@@ -713,6 +699,22 @@ fn https_only(
             evidence,
         ),
     }
+}
+
+/// The HSTS policy a browser holds after the answers `pages`, in order:
+/// each header sent replaces the one before (RFC 6797 8.1), `max-age=0`
+/// included, so the last one sent counts (the longest did: a redirect's
+/// year, then `max-age=0` from the entry page, which leaves none, passed).
+fn hsts_kept<'a>(pages: impl Iterator<Item = &'a Fetched>) -> String {
+    pages.filter_map(|f| header(f, "strict-transport-security")).last().map(Cow::into_owned).unwrap_or_default()
+}
+
+fn max_age_of(h: &str) -> i64 {
+    h.split(';')
+        .find_map(|p| {
+            p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
 }
 
 /// What a page's CSP `frame-ancestors` says, read over every
@@ -1692,6 +1694,19 @@ mod tests {
             let _ = (session_in_url(&pages), credentials_in_url(&pages), password_field(&pages), csrf_token(&pages));
             let _ = session_id_strength(&pages, std::slice::from_ref(&login));
         }
+    }
+
+    /// A redirect sent HSTS for a year and the entry page `max-age=0`: a
+    /// browser then holds no policy, but the longest was taken and passed.
+    #[test]
+    fn the_hsts_kept_is_the_last_sent_on_the_way_to_the_entry_page() {
+        let hsts = |v: &str| page(200, String::new(), &[("strict-transport-security", v.to_owned())]);
+        let none = page(200, String::new(), &[]);
+        let kept = |pages: &[&Fetched]| max_age_of(&hsts_kept(pages.iter().copied()));
+        assert_eq!(kept(&[&hsts("max-age=31536000"), &hsts("max-age=0")]), 0);
+        assert_eq!(kept(&[&hsts("max-age=0"), &hsts("max-age=31536000; includeSubDomains")]), 31_536_000);
+        assert_eq!(kept(&[&hsts("max-age=31536000"), &none]), 31_536_000, "no header changes nothing");
+        assert_eq!(kept(&[&none, &none]), 0);
     }
 
     /// `X-Frame-Options: DENY` beside `frame-ancestors *` passed, but
