@@ -55,7 +55,7 @@ impl TargetPolicy {
     pub fn refuses(&self, ip: IpAddr) -> Option<String> {
         let ip = ip.to_canonical();
         if let IpAddr::V6(v6) = ip {
-            if let Some(v4) = embedded_v4(v6) {
+            for v4 in embedded_v4(v6).into_iter().chain(local_nat64_v4s(v6)) {
                 if let Some(why) = self.refuses_one(IpAddr::V4(v4)) {
                     return Some(format!("{ip} carries {v4}: {why}"));
                 }
@@ -96,7 +96,10 @@ pub fn network_of(ip: IpAddr) -> String {
                 || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || is_local_nat64(v6)
         }
     };
     if !internal {
@@ -121,6 +124,38 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
         [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => Some(v4(hi, lo)),
         _ => None,
     }
+}
+
+/// NAT64's local-use prefix 64:ff9b:1::/48 (RFC 8215): a network chooses
+/// its own prefix within it, to translate IPv4 addresses that are not
+/// global (its own), so the IPv4 address may sit where RFC 6052 puts it
+/// for a prefix of 48, 56, 64 or 96 bits.
+fn is_local_nat64(v6: Ipv6Addr) -> bool {
+    v6.segments()[..3] == [0x64, 0xff9b, 1]
+}
+
+/// Every IPv4 address a local-use NAT64 address may carry (one for each
+/// prefix length the network may have chosen): the policy refuses the
+/// address when it would refuse any of them.
+fn local_nat64_v4s(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    if !is_local_nat64(v6) {
+        return Vec::new();
+    }
+    let a = u128::from(v6);
+    // The 32 bits from `start`, skipping bits 64 to 71 (RFC 6052's u octet).
+    let bits = |start: u32| -> Ipv4Addr {
+        let mut out: u32 = 0;
+        let (mut at, mut taken) = (start, 0);
+        while taken < 32 {
+            if !(64..72).contains(&at) {
+                out = (out << 1) | ((a >> (127 - at)) & 1) as u32;
+                taken += 1;
+            }
+            at += 1;
+        }
+        Ipv4Addr::from(out)
+    };
+    vec![bits(48), bits(56), bits(72), bits(96)]
 }
 
 fn any_v4() -> IpNet {
@@ -370,6 +405,25 @@ mod tests {
         assert_eq!(network_of("64:ff9b::a01:203".parse().unwrap()), "10.1.2.0/24");
         assert_eq!(network_of("2002:c0a8:a14::1".parse().unwrap()), "192.168.10.0/24");
         assert_eq!(network_of("64:ff9b::cb00:7105".parse().unwrap()), "public");
+    }
+
+    /// NAT64's local-use prefix 64:ff9b:1::/48 translates a network's own
+    /// IPv4 addresses, wherever its chosen prefix puts them: 10.99.1.2
+    /// behind it was judged a public IPv6 address, and scanned past a
+    /// policy denying 10.99.0.0/16.
+    #[test]
+    fn a_local_use_nat64_address_is_judged_by_every_ipv4_address_it_may_carry() {
+        let p = TargetPolicy { allowed: vec![any_v4(), any_v6()], denied: vec!["10.99.0.0/16".parse().unwrap()] };
+        // 10.99.1.2 (0a63:0102) as a prefix of 48, 56, 64 and 96 bits puts it.
+        for carried in
+            ["64:ff9b:1:a63:1:200::", "64:ff9b:1:a:63:102::", "64:ff9b:1:0:a:6301:200:0", "64:ff9b:1::a63:102"]
+        {
+            let why = p.refuses(carried.parse().unwrap());
+            assert!(why.as_deref().is_some_and(|w| w.contains("carries 10.99.1.2")), "{carried}: {why:?}");
+            assert_ne!(network_of(carried.parse().unwrap()), "public", "{carried}");
+        }
+        assert_eq!(p.refuses("64:ff9b:1::cb00:7105".parse().unwrap()), None, "203.0.113.5 is not denied");
+        assert_eq!(p.refuses("64:ff9b:2::a63:102".parse().unwrap()), None, "outside the local-use prefix");
     }
 
     /// The reason a vendor reads on its system's page names the address
