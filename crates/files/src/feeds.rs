@@ -139,7 +139,7 @@ impl<'de> Deserialize<'de> for EolResult {
                 EolProductRaw::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(EolResult::One)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EolResult, A::Error> {
-                crate::lenient::take(seq, MAX_PRODUCTS, |_| true).map(EolResult::Many)
+                crate::lenient::take(seq, MAX_PRODUCTS, Some).map(EolResult::Many)
             }
             fn visit_unit<E>(self) -> Result<EolResult, E> {
                 Ok(EolResult::None)
@@ -355,6 +355,30 @@ fn ismap(table: crate::inventory::Table) -> Result<Vec<IsmapService>, FeedError>
 const MIN_CONDITION_COPIES: usize = 100_000;
 const FILE_BYTES_PER_COPY: usize = 128;
 
+/// A seed that is its own visitor: `$how` (`deserialize_map`,
+/// `deserialize_seq`) hands what is read to the visit method given, and
+/// `$expecting` says what was wanted. serde's derive cannot carry the
+/// state these read with (what is left of a budget), so they are written
+/// out; the macro keeps each to its one method.
+macro_rules! seeded {
+    ($ty:ty => $value:ty, $how:ident, $expecting:literal, $visit:item) => {
+        impl<'de> serde::de::DeserializeSeed<'de> for $ty {
+            type Value = $value;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.$how(self)
+            }
+        }
+
+        impl<'de> serde::de::Visitor<'de> for $ty {
+            type Value = $value;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($expecting)
+            }
+            $visit
+        }
+    };
+}
+
 fn nvd(bytes: &[u8]) -> Result<Vec<Advisory>, FeedError> {
     use serde::de::DeserializeSeed;
     let copies = MIN_CONDITION_COPIES.max(bytes.len() / FILE_BYTES_PER_COPY);
@@ -380,18 +404,7 @@ struct NvdFile {
     copies_left: usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for NvdFile {
-    type Value = NvdRead;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NvdRead, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for NvdFile {
-    type Value = NvdRead;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NVD's CVE JSON 2.0")
-    }
+seeded!(NvdFile => NvdRead, deserialize_map, "NVD's CVE JSON 2.0",
     fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<NvdRead, A::Error> {
         let mut read = NvdRead::default();
         while let Some(key) = map.next_key::<String>()? {
@@ -403,39 +416,20 @@ impl<'de> serde::de::Visitor<'de> for NvdFile {
         }
         Ok(read)
     }
-}
+);
 
 /// The records, each made an advisory as it is read.
 struct Records<'a> {
     copies_left: &'a mut usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Records<'_> {
-    type Value = NvdRead;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NvdRead, D::Error> {
-        d.deserialize_seq(self)
+seeded!(Records<'_> => NvdRead, deserialize_seq, "a list of CVE records",
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<NvdRead, A::Error> {
+        let read: Capped<Advisory, MAX_ADVISORIES> =
+            crate::lenient::take(seq, MAX_ADVISORIES, |item: NvdItem| advisory(item.cve, self.copies_left))?;
+        Ok(NvdRead { advisories: read.items, too_many: read.more })
     }
-}
-
-impl<'de> serde::de::Visitor<'de> for Records<'_> {
-    type Value = NvdRead;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of CVE records")
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NvdRead, A::Error> {
-        let mut read = NvdRead::default();
-        while let Some(item) = seq.next_element::<NvdItem>()? {
-            let Some(advisory) = advisory(item.cve, self.copies_left) else { continue };
-            if read.advisories.len() == MAX_ADVISORIES {
-                read.too_many = true;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                break;
-            }
-            read.advisories.push(advisory);
-        }
-        Ok(read)
-    }
-}
+);
 
 #[derive(Deserialize)]
 struct NvdItem {
@@ -461,7 +455,7 @@ fn advisory(c: NvdCve, copies_left: &mut usize) -> Option<Advisory> {
         return None;
     }
     let m = &c.metrics;
-    let cvss = [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|s| s.0);
+    let cvss = [&m.v40, &m.v31, &m.v30, &m.v2].into_iter().find_map(|s| s.items.first().map(|x| x.data.base_score));
     let mut affected = Vec::new();
     for group in c.configurations.0 {
         let size: usize = group.on.iter().map(Vec::len).sum();
@@ -533,27 +527,8 @@ struct NvdMetrics {
     v2: FirstScore,
 }
 
-/// The base score of a list's first metric.
-#[derive(Default)]
-struct FirstScore(Option<f64>);
-
-impl<'de> Deserialize<'de> for FirstScore {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = FirstScore;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of metrics")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<FirstScore, A::Error> {
-                let first = seq.next_element::<NvdMetric>()?.map(|m| m.data.base_score);
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FirstScore(first))
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
+/// A list's first metric (the rest read and dropped).
+type FirstScore = Capped<NvdMetric, 1>;
 
 #[derive(Deserialize)]
 struct NvdMetric {
@@ -610,18 +585,7 @@ struct Config<'a> {
     products_left: &'a mut usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Config<'_> {
-    type Value = Group;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Group, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Config<'_> {
-    type Value = Group;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a configuration")
-    }
+seeded!(Config<'_> => Group, deserialize_map, "a configuration",
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Group, A::Error> {
         let mut operator = String::new();
         let mut products = Vec::new();
@@ -648,7 +612,7 @@ impl<'de> serde::de::Visitor<'de> for Config<'_> {
         };
         Ok(Group { products, on })
     }
-}
+);
 
 struct Nodes<'a> {
     products_left: &'a mut usize,
@@ -656,18 +620,7 @@ struct Nodes<'a> {
     platforms: &'a mut Vec<Vec<Affected>>,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Nodes<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Nodes<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of nodes")
-    }
+seeded!(Nodes<'_> => (), deserialize_seq, "a list of nodes",
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(node) = seq.next_element_seed(Node { products_left: &mut *self.products_left })? {
             if node.vulnerable {
@@ -678,7 +631,7 @@ impl<'de> serde::de::Visitor<'de> for Nodes<'_> {
         }
         Ok(())
     }
-}
+);
 
 /// A node as read: whether any of its products is vulnerable, those it
 /// keeps, and the first [`MAX_PLATFORMS`] others as platforms (any version).
@@ -694,18 +647,7 @@ struct Node<'a> {
     products_left: &'a mut usize,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Node<'_> {
-    type Value = NodeRead;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<NodeRead, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Node<'_> {
-    type Value = NodeRead;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a node")
-    }
+seeded!(Node<'_> => NodeRead, deserialize_map, "a node",
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodeRead, A::Error> {
         let mut node = NodeRead::default();
         while let Some(key) = map.next_key::<String>()? {
@@ -721,25 +663,14 @@ impl<'de> serde::de::Visitor<'de> for Node<'_> {
         }
         Ok(node)
     }
-}
+);
 
 struct Matches<'a> {
     products_left: &'a mut usize,
     node: &'a mut NodeRead,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Matches<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Matches<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a list of CPE matches")
-    }
+seeded!(Matches<'_> => (), deserialize_seq, "a list of CPE matches",
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(m) = seq.next_element::<CpeMatch>()? {
             if m.vulnerable {
@@ -765,7 +696,7 @@ impl<'de> serde::de::Visitor<'de> for Matches<'_> {
         }
         Ok(())
     }
-}
+);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -127,7 +127,7 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N>
                 f.write_str("any JSON value")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Capped<T, N>, A::Error> {
-                take(seq, N, |_| true)
+                take(seq, N, Some)
             }
             others_default!(bool, number, str, unit, map);
         }
@@ -135,24 +135,23 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N>
     }
 }
 
-/// Reads an array's elements as `T`, keeping the first `n` that `keep`
-/// takes; the rest are read and dropped (`more` when any was taken).
-pub fn take<'de, A: SeqAccess<'de>, T: Deserialize<'de>, const N: usize>(
+/// Reads an array's elements as `T`, each made a `U` by `keep` or left
+/// (`None`), and keeps the first `n` made; the rest are read and dropped
+/// (`more` when any was made).
+pub fn take<'de, A: SeqAccess<'de>, T: Deserialize<'de>, U, const N: usize>(
     mut seq: A,
     n: usize,
-    keep: impl Fn(&T) -> bool,
-) -> Result<Capped<T, N>, A::Error> {
+    mut keep: impl FnMut(T) -> Option<U>,
+) -> Result<Capped<U, N>, A::Error> {
     let mut out = Capped::default();
     while let Some(x) = seq.next_element::<T>()? {
-        if !keep(&x) {
-            continue;
-        }
+        let Some(kept) = keep(x) else { continue };
         if out.items.len() == n {
             out.more = true;
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             break;
         }
-        out.items.push(x);
+        out.items.push(kept);
     }
     Ok(out)
 }

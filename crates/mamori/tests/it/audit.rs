@@ -161,15 +161,10 @@ async fn item_29_retention_below_two_years_is_refused() {
     assert!(err.contains("retention"), "{err}");
 }
 
-#[tokio::test]
-async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console() {
+/// The log replaced by `old` events written three years ago, a day apart,
+/// then one of now: written through the store, so the chain is valid.
+async fn old_log(store: &mamori_store::Store, old: i64) {
     use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
-    use std::io::Read;
-    let (_keep, dir) = harness::started_once().await;
-    let store = sqlite_store(&dir).await;
-    let old = time::OffsetDateTime::now_utc() - time::Duration::days(1200);
-    // Shift the first events (start, catalog) back in time, as if written three years ago;
-    // they are rewritten through the store so the chain stays valid.
     store.execute_unchecked_for_tests("DELETE FROM audit_event").await.unwrap();
     store
         .execute_unchecked_for_tests(
@@ -177,12 +172,21 @@ async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console(
         )
         .await
         .unwrap();
-    for i in 0..4 {
+    let at = time::OffsetDateTime::now_utc() - time::Duration::days(1200);
+    for i in 0..old {
         let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignOut, Outcome::Success);
-        store.audit_record(old + time::Duration::days(i), e).await.unwrap();
+        store.audit_record(at + time::Duration::days(i), e).await.unwrap();
     }
     let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignInSuccess, Outcome::Success);
     store.audit_record(time::OffsetDateTime::now_utc(), e).await.unwrap();
+}
+
+#[tokio::test]
+async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console() {
+    use std::io::Read;
+    let (_keep, dir) = harness::started_once().await;
+    let store = sqlite_store(&dir).await;
+    old_log(&store, 4).await;
     store.close().await;
     let d = dir.to_str().unwrap();
 
@@ -256,24 +260,10 @@ async fn audit_export_purge_and_the_archive_kept_in_the_database_on_the_console(
 /// console's (both purge through one function), and verify still fails.
 #[tokio::test]
 async fn a_purge_over_changed_or_removed_events_removes_nothing_and_the_chain_still_fails_to_verify() {
-    use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
     let (_keep, dir) = harness::started_once().await;
     let d = dir.to_str().unwrap();
     let store = sqlite_store(&dir).await;
-    store.execute_unchecked_for_tests("DELETE FROM audit_event").await.unwrap();
-    store
-        .execute_unchecked_for_tests(
-            "UPDATE audit_chain SET head_seq = 0, head_hash = '0000000000000000000000000000000000000000000000000000000000000000'",
-        )
-        .await
-        .unwrap();
-    let old = time::OffsetDateTime::now_utc() - time::Duration::days(1200);
-    for i in 0..6 {
-        let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignOut, Outcome::Success);
-        store.audit_record(old + time::Duration::days(i), e).await.unwrap();
-    }
-    let e = NewEvent::new(Actor::system(), Origin::default(), Action::SignInSuccess, Outcome::Success);
-    store.audit_record(time::OffsetDateTime::now_utc(), e).await.unwrap();
+    old_log(&store, 6).await;
     let count = || async {
         let store = sqlite_store(&dir).await;
         let n = store.audit_recent(100).await.unwrap().len();
