@@ -5,7 +5,7 @@
 //! iPedia / MyJVN's RSS (RDF) overview. Every count is bounded; a file that
 //! is not one of these is refused.
 
-use crate::lenient::{Capped, Object, Text};
+use crate::lenient::{Capped, Keep, Kept, Object, Seen, Text};
 use mamori_core::inventory::{Cpe, EolProduct, EolRelease};
 use mamori_core::records::{ismap_number, IsmapService};
 use mamori_core::vulns::{Advisory, Affected, Bound, Versions, VulnSource, MAX_AFFECTED};
@@ -114,17 +114,25 @@ fn unknown() -> FeedError {
 /// endoflife.date's API v1: one product, or the full list.
 #[derive(Deserialize)]
 struct EolFile {
-    schema_version: Option<IgnoredAny>,
+    #[serde(default)]
+    schema_version: Seen,
     #[serde(default)]
     result: EolResult,
 }
+
+/// The entries a file may give in all (products, and their aliases, CPEs
+/// and cycles): each product is counted as it is read, so that the bounds
+/// of its lists do not multiply (10,000 products of 5,000 cycles each
+/// were held as 50 times the file).
+const MAX_ENTRIES: usize = 200_000;
 
 #[derive(Default)]
 enum EolResult {
     #[default]
     None,
     One(EolProductRaw),
-    Many(Capped<Object<EolProductRaw>, MAX_PRODUCTS>),
+    Many(Vec<EolProductRaw>),
+    TooMany,
 }
 
 impl<'de> Deserialize<'de> for EolResult {
@@ -138,29 +146,56 @@ impl<'de> Deserialize<'de> for EolResult {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EolResult, A::Error> {
                 EolProductRaw::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(EolResult::One)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<EolResult, A::Error> {
-                crate::lenient::take(seq, MAX_PRODUCTS, Some).map(EolResult::Many)
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<EolResult, A::Error> {
+                let (mut products, mut entries) = (Vec::new(), 0);
+                while let Some(p) = seq.next_element::<Object<EolProductRaw>>()? {
+                    let Some(p) = p.0 else { continue };
+                    entries += 1 + p.aliases.items.len() + p.identifiers.items.len() + p.releases.items.len();
+                    if products.len() == MAX_PRODUCTS || entries > MAX_ENTRIES {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        return Ok(EolResult::TooMany);
+                    }
+                    products.push(p);
+                }
+                Ok(EolResult::Many(products))
             }
-            fn visit_unit<E>(self) -> Result<EolResult, E> {
-                Ok(EolResult::None)
-            }
+            crate::lenient::others_default!(bool, number, str, unit);
         }
         d.deserialize_any(V)
     }
 }
-
-/// The aliases and identifiers read of a product, of which the first 100
-/// usable are kept.
-const MAX_NAMES: usize = 1_000;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct EolProductRaw {
     name: Text,
     label: Text,
-    aliases: Capped<Text, MAX_NAMES>,
-    identifiers: Capped<Object<Identifier>, MAX_NAMES>,
-    releases: Capped<Object<EolReleaseRaw>, MAX_RELEASES>,
+    aliases: Kept<Texts, 100>,
+    identifiers: Kept<CpeIds, 100>,
+    releases: Kept<NamedReleases, MAX_RELEASES>,
+}
+
+/// An alias: text only.
+struct Texts;
+
+impl Keep for Texts {
+    type From = Text;
+    type To = String;
+    fn keep(t: Text) -> Option<String> {
+        t.0
+    }
+}
+
+/// An identifier: a CPE's vendor and product only.
+struct CpeIds;
+
+impl Keep for CpeIds {
+    type From = Object<Identifier>;
+    type To = (String, String);
+    fn keep(i: Object<Identifier>) -> Option<(String, String)> {
+        let i = i.0.filter(|i| i.kind.0.as_deref() == Some("cpe"))?;
+        cpe_vendor_product(i.id.0.as_deref()?)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -169,6 +204,23 @@ struct Identifier {
     #[serde(rename = "type")]
     kind: Text,
     id: Text,
+}
+
+/// A release cycle: one with a name only.
+struct NamedReleases;
+
+impl Keep for NamedReleases {
+    type From = Object<EolReleaseRaw>;
+    type To = EolRelease;
+    fn keep(r: Object<EolReleaseRaw>) -> Option<EolRelease> {
+        let r = r.0?;
+        Some(EolRelease {
+            cycle: r.name.0?,
+            released: date(r.release_date),
+            eol: date(r.eol_from),
+            latest: r.latest.0.and_then(|l| l.name.0),
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -190,7 +242,7 @@ struct Named {
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct V0Cycle {
-    cycle: Option<Text>,
+    cycle: Seen,
     release_date: Text,
     /// A date, or true/false when the data has no date.
     eol: Text,
@@ -199,22 +251,20 @@ struct V0Cycle {
 
 fn endoflife_v1(bytes: &[u8]) -> Result<Feed, FeedError> {
     let file: EolFile = serde_json::from_slice(bytes).map_err(|_| unreadable())?;
-    if file.schema_version.is_none() {
+    if file.schema_version.0.is_none() {
         return Err(unknown());
     }
     match file.result {
         EolResult::One(p) => Ok(Feed::EndOfLife(vec![v1_product(p)?])),
-        EolResult::Many(ps) if ps.more => Err(refused("製品が多すぎます (too many products)")),
-        EolResult::Many(ps) => {
-            Ok(Feed::EndOfLife(ps.items.into_iter().filter_map(|p| p.0).map(v1_product).collect::<Result<_, _>>()?))
-        }
+        EolResult::TooMany => Err(refused("製品またはサイクルが多すぎます (too many products or cycles)")),
+        EolResult::Many(ps) => Ok(Feed::EndOfLife(ps.into_iter().map(v1_product).collect::<Result<_, _>>()?)),
         EolResult::None => Err(refused("endoflife.date の形式ではありません (no result)")),
     }
 }
 
 fn endoflife_v0(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
     let cycles: Capped<Object<V0Cycle>, MAX_RELEASES> = serde_json::from_slice(bytes).map_err(|_| unreadable())?;
-    if cycles.items.is_empty() || !cycles.items.iter().all(|c| c.0.as_ref().is_some_and(|c| c.cycle.is_some())) {
+    if cycles.items.is_empty() || !cycles.items.iter().all(|c| c.0.as_ref().is_some_and(|c| c.cycle.0.is_some())) {
         return Err(unknown());
     }
     if cycles.more {
@@ -228,7 +278,7 @@ fn endoflife_v0(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
         .into_iter()
         .filter_map(|c| c.0)
         .map(|c| EolRelease {
-            cycle: c.cycle.and_then(|t| t.0).unwrap_or_default(),
+            cycle: c.cycle.0.and_then(|t| t.0).unwrap_or_default(),
             released: date(c.release_date),
             eol: date(c.eol),
             latest: c.latest.0,
@@ -261,33 +311,11 @@ fn v1_product(p: EolProductRaw) -> Result<EolProduct, FeedError> {
     if p.releases.more {
         return Err(refused("サイクルが多すぎます (too many cycles)"));
     }
-    let cpes = p
-        .identifiers
-        .items
-        .into_iter()
-        .filter_map(|i| i.0)
-        .filter(|i| i.kind.0.as_deref() == Some("cpe"))
-        .filter_map(|i| cpe_vendor_product(i.id.0.as_deref()?))
-        .take(100)
-        .collect();
     Ok(EolProduct {
         label: p.label.0.unwrap_or_else(|| name.clone()),
-        aliases: p.aliases.items.into_iter().filter_map(|a| a.0).take(100).collect(),
-        cpes,
-        releases: p
-            .releases
-            .items
-            .into_iter()
-            .filter_map(|r| {
-                let r = r.0?;
-                Some(EolRelease {
-                    cycle: r.name.0?,
-                    released: date(r.release_date),
-                    eol: date(r.eol_from),
-                    latest: r.latest.0.and_then(|l| l.name.0),
-                })
-            })
-            .collect(),
+        aliases: p.aliases.items,
+        cpes: p.identifiers.items,
+        releases: p.releases.items,
         name,
     })
 }
@@ -425,9 +453,9 @@ struct Records<'a> {
 
 seeded!(Records<'_> => NvdRead, deserialize_seq, "a list of CVE records",
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<NvdRead, A::Error> {
-        let read: Capped<Advisory, MAX_ADVISORIES> =
+        let (advisories, too_many) =
             crate::lenient::take(seq, MAX_ADVISORIES, |item: NvdItem| advisory(item.cve, self.copies_left))?;
-        Ok(NvdRead { advisories: read.items, too_many: read.more })
+        Ok(NvdRead { advisories, too_many })
     }
 );
 
@@ -1069,6 +1097,18 @@ pub(crate) mod tests {
         assert!(matches!(list(2_500), Ok(Feed::Ismap(l)) if l.len() == 2_500 && l[2_499].service == "サービス2499"));
         let err = list(MAX_PRODUCTS + 1).err().unwrap();
         assert!(err.0.contains("多すぎ"), "{err:?}");
+    }
+
+    /// As the generic reading took them: a key there with `null` is
+    /// there, and a result of another type is no result.
+    #[test]
+    fn endoflife_keys_given_as_null_are_there_and_a_result_of_another_type_is_none() {
+        let v1 = br#"{"schema_version":null,"result":{"name":"nginx","releases":[{"name":"1.24"}]}}"#;
+        assert!(matches!(read(v1, "x.json"), Ok(Feed::EndOfLife(p)) if p[0].releases[0].cycle == "1.24"));
+        let v0 = br#"[{"cycle":null,"eol":"2024-04-23"}]"#;
+        assert!(matches!(read(v0, "nginx.json"), Ok(Feed::EndOfLife(p)) if p[0].releases[0].cycle.is_empty()));
+        let err = read(br#"{"schema_version":"1","result":"x"}"#, "x.json").unwrap_err();
+        assert!(err.0.contains("no result"), "{err:?}");
     }
 
     #[test]

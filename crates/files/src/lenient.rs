@@ -9,41 +9,43 @@
 //! error. serde_with's bounded sequences refuse past their bound rather
 //! than skip, and take only their own type, so these are written here.
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
 
 /// The visits of any JSON value other than those a visitor reads,
 /// answering its value's default (nested values are read and dropped).
 macro_rules! others_default {
-    ($($kind:ident),*) => { $(others_default!(@ $kind);)* };
+    ($($kind:ident),*) => { $($crate::lenient::others_default!(@ $kind);)* };
     (@bool) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
     };
     (@number) => {
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
     };
     (@str) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
     };
     (@unit) => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
     };
     (@seq) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
             Ok(Default::default())
         }
     };
     (@map) => {
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
             Ok(Default::default())
         }
     };
 }
+
+pub(crate) use others_default;
 
 /// A string (trimmed, at most 200 characters) or a number, as text; any
 /// other value is `None`.
@@ -104,30 +106,71 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
-/// The first `N` elements of an array, read as `T`; `more` when it had
-/// more (read and dropped). Any other value is an empty list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Capped<T, const N: usize> {
-    pub items: Vec<T>,
-    pub more: bool,
+/// How the elements of a list are kept: each is read as `From` and kept
+/// as the `To` that [`Keep::keep`] makes of it, or left.
+pub trait Keep {
+    type From: DeserializeOwned;
+    type To;
+    fn keep(from: Self::From) -> Option<Self::To>;
 }
 
-impl<T, const N: usize> Default for Capped<T, N> {
-    fn default() -> Self {
-        Capped { items: Vec::new(), more: false }
+/// Every element kept as it is.
+pub struct Same<T>(PhantomData<T>);
+
+impl<T: DeserializeOwned> Keep for Same<T> {
+    type From = T;
+    type To = T;
+    fn keep(from: T) -> Option<T> {
+        Some(from)
     }
 }
 
-impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N> {
+/// The first `N` elements of an array that `K` keeps, made as they are
+/// read; `more` when it had more (read and dropped). Any other value is
+/// an empty list.
+pub struct Kept<K: Keep, const N: usize> {
+    pub items: Vec<K::To>,
+    pub more: bool,
+}
+
+/// The first `N` elements of an array, read as `T`.
+pub type Capped<T, const N: usize> = Kept<Same<T>, N>;
+
+impl<K: Keep, const N: usize> fmt::Debug for Kept<K, N>
+where
+    K::To: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kept").field("items", &self.items).field("more", &self.more).finish()
+    }
+}
+
+impl<K: Keep, const N: usize> PartialEq for Kept<K, N>
+where
+    K::To: PartialEq,
+{
+    fn eq(&self, other: &Self) -> bool {
+        (&self.items, self.more) == (&other.items, other.more)
+    }
+}
+
+impl<K: Keep, const N: usize> Default for Kept<K, N> {
+    fn default() -> Self {
+        Kept { items: Vec::new(), more: false }
+    }
+}
+
+impl<'de, K: Keep, const N: usize> Deserialize<'de> for Kept<K, N> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T, const N: usize>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for V<T, N> {
-            type Value = Capped<T, N>;
+        struct V<K, const N: usize>(PhantomData<K>);
+        impl<'de, K: Keep, const N: usize> Visitor<'de> for V<K, N> {
+            type Value = Kept<K, N>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Capped<T, N>, A::Error> {
-                take(seq, N, Some)
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Kept<K, N>, A::Error> {
+                let (items, more) = take(seq, N, K::keep)?;
+                Ok(Kept { items, more })
             }
             others_default!(bool, number, str, unit, map);
         }
@@ -135,25 +178,34 @@ impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for Capped<T, N>
     }
 }
 
+/// Whether a key was there, and its value as [`Text`] (`null` is there).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Seen(pub Option<Text>);
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Text::deserialize(d).map(|t| Seen(Some(t)))
+    }
+}
+
 /// Reads an array's elements as `T`, each made a `U` by `keep` or left
 /// (`None`), and keeps the first `n` made; the rest are read and dropped
-/// (`more` when any was made).
-pub fn take<'de, A: SeqAccess<'de>, T: Deserialize<'de>, U, const N: usize>(
+/// (`true` when any was made).
+pub fn take<'de, A: SeqAccess<'de>, T: Deserialize<'de>, U>(
     mut seq: A,
     n: usize,
     mut keep: impl FnMut(T) -> Option<U>,
-) -> Result<Capped<U, N>, A::Error> {
-    let mut out = Capped::default();
+) -> Result<(Vec<U>, bool), A::Error> {
+    let mut items = Vec::new();
     while let Some(x) = seq.next_element::<T>()? {
         let Some(kept) = keep(x) else { continue };
-        if out.items.len() == n {
-            out.more = true;
+        if items.len() == n {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
-            break;
+            return Ok((items, true));
         }
-        out.items.push(kept);
+        items.push(kept);
     }
-    Ok(out)
+    Ok((items, false))
 }
 
 #[cfg(test)]

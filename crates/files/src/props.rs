@@ -594,7 +594,8 @@ fn a_sheet_of_blank_rows_or_one_endless_row_holds_a_few_times_its_size() {
 /// A feed of the officer's page's largest size (64 MB) in the shapes that
 /// inflate most when read. endoflife.date's files were read into a generic
 /// JSON tree, 30 bytes and more a value: 16 MB of release cycles held
-/// 900 MB. NVD's records, descriptions, configurations and CPE matches
+/// 900 MB; the bounds of a product's lists multiplied by the products'
+/// (10,000 products of 5,000 cycles). NVD's records, descriptions, configurations and CPE matches
 /// were each held whole as structs of a hundred bytes and more, and every
 /// vulnerable product of an `AND` configuration carried its own copy of the
 /// platform conditions: 2,000 products on 80 platforms are 160,000 copies
@@ -625,6 +626,30 @@ fn a_feed_of_the_page_s_largest_size_in_shapes_that_inflate_holds_at_most_six_ti
             format!(
                 "{{\"schema_version\":\"1\",\"result\":{{\"name\":\"a\",\"releases\":[{}{{}}]}}}}",
                 times("{\"name\":1},")
+            ),
+            "x.json",
+        ),
+        (
+            "endoflife products of empty cycles",
+            format!(
+                "{{\"schema_version\":\"1\",\"result\":[{}{{}}]}}",
+                times(&format!("{{\"name\":\"a\",\"releases\":[{}{{}}]}},", "{},".repeat(4_999)))
+            ),
+            "x.json",
+        ),
+        (
+            "endoflife products of named cycles",
+            format!(
+                "{{\"schema_version\":\"1\",\"result\":[{}{{}}]}}",
+                times(&format!("{{\"name\":\"a\",\"releases\":[{}{{\"name\":1}}]}},", "{\"name\":1},".repeat(4_999)))
+            ),
+            "x.json",
+        ),
+        (
+            "endoflife products of aliases",
+            format!(
+                "{{\"schema_version\":\"1\",\"result\":[{}{{}}]}}",
+                times(&format!("{{\"name\":\"a\",\"aliases\":[{}1]}},", "1,".repeat(999)))
             ),
             "x.json",
         ),
