@@ -155,7 +155,10 @@ fn local_nat64_v4s(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
         }
         Ipv4Addr::from(out)
     };
-    vec![bits(48), bits(56), bits(72), bits(96)]
+    // Where the network's prefix does not put it, a reading is mostly the
+    // zeros around the address: "this network" (0.0.0.0/8) is no host, and
+    // is left, or every such address would be refused by its zeros.
+    [bits(48), bits(56), bits(72), bits(96)].into_iter().filter(|v4| v4.octets()[0] != 0).collect()
 }
 
 fn any_v4() -> IpNet {
@@ -413,7 +416,8 @@ mod tests {
     /// policy denying 10.99.0.0/16.
     #[test]
     fn a_local_use_nat64_address_is_judged_by_every_ipv4_address_it_may_carry() {
-        let p = TargetPolicy { allowed: vec![any_v4(), any_v6()], denied: vec!["10.99.0.0/16".parse().unwrap()] };
+        let mut p = TargetPolicy::server_default();
+        p.denied.push("10.99.0.0/16".parse().unwrap());
         // 10.99.1.2 (0a63:0102) as a prefix of 48, 56, 64 and 96 bits puts it.
         for carried in
             ["64:ff9b:1:a63:1:200::", "64:ff9b:1:a:63:102::", "64:ff9b:1:0:a:6301:200:0", "64:ff9b:1::a63:102"]
@@ -422,7 +426,13 @@ mod tests {
             assert!(why.as_deref().is_some_and(|w| w.contains("carries 10.99.1.2")), "{carried}: {why:?}");
             assert_ne!(network_of(carried.parse().unwrap()), "public", "{carried}");
         }
-        assert_eq!(p.refuses("64:ff9b:1::cb00:7105".parse().unwrap()), None, "203.0.113.5 is not denied");
+        // Its readings where the address is not are zeros around it, never
+        // a reason to refuse: 203.0.113.5 and the ward's 10.1.2.3 are scanned.
+        for allowed in
+            ["64:ff9b:1::cb00:7105", "64:ff9b:1::a01:203", "64:ff9b:1:a01:2:300::", "64:ff9b:1:0:a:102:300:0"]
+        {
+            assert_eq!(p.refuses(allowed.parse().unwrap()), None, "{allowed}");
+        }
         assert_eq!(p.refuses("64:ff9b:2::a63:102".parse().unwrap()), None, "outside the local-use prefix");
     }
 
