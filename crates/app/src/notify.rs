@@ -264,7 +264,7 @@ impl Notifier {
     }
 
     /// Mails `body` to each of `to` under the fixed `subject`, one message
-    /// each (no one sees the others' addresses); returns the errors.
+    /// each (no one sees the others' addresses); returns the failures.
     async fn send_each(
         &self,
         mailer: &AsyncSmtpTransport<Tokio1Executor>,
@@ -272,13 +272,13 @@ impl Notifier {
         to: Vec<Mailbox>,
         subject: &str,
         body: &str,
-    ) -> Vec<String> {
+    ) -> Vec<Undelivered> {
         let mut errors = Vec::new();
         for rcpt in to {
             // Base64: whatever the body holds (a line of a single dot, a
             // CR or LF anywhere) travels as data, never as SMTP.
             let Ok(encoded) = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::Base64) else {
-                errors.push("body".into());
+                errors.push(Undelivered { error: "body".into(), permanent: true });
                 continue;
             };
             let message = Message::builder()
@@ -290,10 +290,10 @@ impl Notifier {
             match message {
                 Ok(msg) => {
                     if let Err(e) = mailer.send(msg).await {
-                        errors.push(e.to_string());
+                        errors.push(Undelivered { error: e.to_string(), permanent: e.is_permanent() });
                     }
                 }
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(Undelivered { error: e.to_string(), permanent: true }),
             }
         }
         errors
@@ -424,22 +424,47 @@ pub fn kind_label(kind: &str) -> &'static str {
     }
 }
 
-/// Whether a message sent to `total` people, with `errors`, reached
-/// someone, and what to record: a reminder or an alert that reached some
-/// counts as sent (sent again, it went again to all who had it, every
-/// run), and says to how many it did not.
-fn delivered(total: usize, errors: Vec<String>) -> (bool, String) {
+/// A message that did not reach its person, and whether it never will
+/// (the relay answered 5xx: no such mailbox) or may when sent again.
+struct Undelivered {
+    error: String,
+    permanent: bool,
+}
+
+/// Whether a message sent to `total` people, with `errors`, counts as
+/// delivered, and what to record. One that reached someone and failed
+/// only for good elsewhere is delivered (sent again, it went again to
+/// all who had it, every run); a failure that may pass (the relay busy,
+/// the connection dropped) has it sent again, rather than lost. Either way
+/// the record says to how many it did not go.
+fn delivered(total: usize, errors: Vec<Undelivered>) -> (bool, String) {
     match errors.first() {
         None => (true, String::new()),
         Some(first) => {
             let n = errors.len();
-            (n < total, format!("{total} 件中 {n} 件に届きませんでした (not delivered to {n} of {total}): {first}"))
+            let ok = n < total && errors.iter().all(|e| e.permanent);
+            (ok, format!("{total} 件中 {n} 件に届きませんでした (not delivered to {n} of {total}): {}", first.error))
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{delivered, Undelivered};
+
+    /// A mail that reached some and failed for good for one (a mailbox
+    /// gone) is delivered; one that failed for a while for one (the relay
+    /// busy) is sent again, not lost; one that reached nobody is not.
+    #[test]
+    fn a_mail_is_delivered_when_it_reached_someone_and_failed_only_for_good() {
+        let failed = |permanent| Undelivered { error: "550".into(), permanent };
+        assert_eq!(delivered(3, vec![]), (true, String::new()));
+        assert!(delivered(3, vec![failed(true)]).0);
+        assert!(delivered(3, vec![failed(true)]).1.contains("3 件中 1 件に届きませんでした"));
+        assert!(!delivered(3, vec![failed(true), failed(false)]).0, "the busy one is sent again");
+        assert!(!delivered(2, vec![failed(true), failed(true)]).0, "nobody reached");
+    }
+
     /// Each kind mamori raises has a subject of its own, never the catch-all.
     #[test]
     fn every_alert_kind_has_its_own_subject() {
