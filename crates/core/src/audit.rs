@@ -343,18 +343,26 @@ impl ChainVerifier {
 
     pub fn check(&mut self, event: &Event) -> Result<(), ChainBreak> {
         let seq = event.record.seq;
-        if seq != self.next_seq {
-            return Err(ChainBreak::Gap { expected: self.next_seq, found: seq });
-        }
-        if event.prev_hash != self.prev_hash {
-            return Err(ChainBreak::Link { seq });
-        }
+        self.follows(event)?;
         if chain_hash(&event.prev_hash, &event.record) != event.hash {
             return Err(ChainBreak::Tampered { seq });
         }
         self.next_seq += 1;
         self.prev_hash.clone_from(&event.hash);
         self.checked += 1;
+        Ok(())
+    }
+
+    /// Does `event` follow the last one checked (its number and its link),
+    /// its own hash not checked: the edge of a stretch.
+    pub fn follows(&self, event: &Event) -> Result<(), ChainBreak> {
+        let seq = event.record.seq;
+        if seq != self.next_seq {
+            return Err(ChainBreak::Gap { expected: self.next_seq, found: seq });
+        }
+        if event.prev_hash != self.prev_hash {
+            return Err(ChainBreak::Link { seq });
+        }
         Ok(())
     }
 

@@ -536,9 +536,6 @@ pub fn sha256_of(path: &Path) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    /// A copy that fails half way (here the archive is gone) leaves no
-    /// partial file in the second location; it was left, one more after
-    /// each failed night, never pruned.
     /// `--copy-to` naming the archive's own folder (here through `./`
     /// and a link): the copy was renamed over the archive, compared with
     /// itself and recorded as a second copy. Now it is refused, and the
@@ -561,6 +558,9 @@ mod tests {
         assert!(super::copy_verified(&archive, &other).is_ok());
     }
 
+    /// A copy that fails half way (here the archive is gone) leaves no
+    /// partial file in the second location; it was left, one more after
+    /// each failed night, never pruned.
     #[test]
     fn a_failed_copy_leaves_no_partial_file() {
         let dir = tempfile::TempDir::new().unwrap();

@@ -706,7 +706,14 @@ fn https_only(
 /// included, so the last one sent counts (the longest did: a redirect's
 /// year, then `max-age=0` from the entry page, which leaves none, passed).
 fn hsts_kept<'a>(pages: impl Iterator<Item = &'a Fetched>) -> String {
-    pages.filter_map(|f| header(f, "strict-transport-security")).last().map(Cow::into_owned).unwrap_or_default()
+    // One without a max-age is no policy, and is ignored (RFC 6797 6.1.1).
+    let valid = |h: &Cow<'_, str>| h.split(';').any(|p| p.trim().to_ascii_lowercase().starts_with("max-age="));
+    pages
+        .filter_map(|f| header(f, "strict-transport-security"))
+        .filter(valid)
+        .last()
+        .map(Cow::into_owned)
+        .unwrap_or_default()
 }
 
 fn max_age_of(h: &str) -> i64 {
@@ -1707,6 +1714,7 @@ mod tests {
         assert_eq!(kept(&[&hsts("max-age=0"), &hsts("max-age=31536000; includeSubDomains")]), 31_536_000);
         assert_eq!(kept(&[&hsts("max-age=31536000"), &none]), 31_536_000, "no header changes nothing");
         assert_eq!(kept(&[&none, &none]), 0);
+        assert_eq!(kept(&[&hsts("max-age=31536000"), &hsts("includeSubDomains")]), 31_536_000, "no max-age: ignored");
     }
 
     /// `X-Frame-Options: DENY` beside `frame-ancestors *` passed, but

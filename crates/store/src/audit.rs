@@ -12,39 +12,32 @@ const VERIFY_BATCH: i64 = 5_000;
 
 /// Checks the chain from its anchor through event `through_seq`, in the
 /// transaction `tx`: each event follows the one before, matches its hash,
-/// and none is missing. Through the head (`through_seq` is the recorded
-/// head's), the chain must end at the recorded head, nothing after it.
+/// and none is missing; the event after it, when there is one, links to
+/// it (a stretch rewritten whole, its hashes made again, breaks there).
 pub(crate) async fn check_through(
     tx: &mut Tx,
     ends: &ChainEnds,
     through_seq: i64,
 ) -> Result<Result<(), ChainBreak>, StoreError> {
-    let whole = through_seq == ends.head_seq;
     let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
-    let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let sql = format!("{SELECT_EVENT} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3");
     let mut after = ends.anchor_seq;
-    'read: loop {
+    loop {
         let batch: Vec<EventRow> = with_conn!(tx, c => {
-            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
+            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(through_seq + 1).bind(VERIFY_BATCH).fetch_all(c).await?
         });
-        if batch.is_empty() {
-            break;
-        }
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
         for event in batch.into_iter().map(Event::from) {
-            if !whole && verifier.last() == through_seq {
-                break 'read;
-            }
-            after = event.record.seq;
-            if let Err(b) = verifier.check(&event) {
+            let checked =
+                if event.record.seq > through_seq { verifier.follows(&event) } else { verifier.check(&event) };
+            if let Err(b) = checked {
                 return Ok(Err(b));
             }
         }
     }
-    if whole {
-        return Ok(verifier.finish(ends.head_seq, &ends.head_hash).map(|_| ()));
-    }
     if verifier.last() < through_seq {
-        return Ok(Err(ChainBreak::Head { last: verifier.last(), head: through_seq }));
+        return Ok(Err(ChainBreak::Head { last: verifier.last(), head: ends.head_seq }));
     }
     Ok(Ok(()))
 }
@@ -224,54 +217,61 @@ impl Store {
     /// anchor is no free point to cut the start of the log at.
     pub async fn audit_verify(&self) -> Result<Verification, StoreError> {
         let mut tx = self.begin_read().await?;
-        let ends = chain_ends(&mut tx, false).await?;
-        let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
-        let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let mut after = ends.anchor_seq;
-        let mut purges: Vec<(i64, Purge)> = Vec::new();
-        loop {
-            let batch: Vec<Event> = with_conn!(tx, c => {
-                sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
-            })
-            .into_iter()
-            .map(Event::from)
-            .collect();
-            let Some(last) = batch.last() else { break };
-            after = last.record.seq;
-            for event in &batch {
-                if let Err(b) = verifier.check(event) {
-                    return Ok(Verification::Broken(b));
-                }
-                if event.record.action == Action::AuditPurged.as_str() {
-                    let seq = event.record.seq;
-                    let purge = serde_json::from_str(&event.record.changes);
-                    purges.push((seq, purge.map_err(|_| StoreError::Corrupt(format!("audit event {seq}")))?));
-                }
-            }
-        }
-        let events = match verifier.finish(ends.head_seq, &ends.head_hash) {
-            Ok(events) => events,
-            Err(b) => return Ok(Verification::Broken(b)),
-        };
-        let anchored = match purges.last() {
-            None => ends.anchor_seq == 0,
-            Some((_, p)) => p.through_seq == ends.anchor_seq && p.anchor_hash == ends.anchor_hash,
-        };
-        if !anchored {
-            return Ok(Verification::Broken(ChainBreak::Anchor { anchor: ends.anchor_seq }));
-        }
-        for (seq, p) in &purges {
-            let kept: Option<(String, Vec<u8>)> = with_conn!(tx, c => {
-                sqlx::query_as("SELECT sha256, bytes FROM audit_archive WHERE name = $1").bind(&p.archive).fetch_optional(c).await?
-            });
-            let intact = kept.is_some_and(|(sha, bytes)| {
-                sha == p.archive_sha256 && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) == sha
-            });
-            if !intact {
-                return Ok(Verification::Broken(ChainBreak::Archive { seq: *seq }));
-            }
-        }
+        let verification = verify_in(&mut tx).await?;
         tx.rollback().await?;
-        Ok(Verification::Intact { events, head_seq: ends.head_seq })
+        Ok(verification)
     }
+}
+
+/// [`Store::audit_verify`] in the transaction `tx` (a restore's, before
+/// it commits).
+pub(crate) async fn verify_in(tx: &mut Tx) -> Result<Verification, StoreError> {
+    let ends = chain_ends(tx, false).await?;
+    let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
+    let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let mut after = ends.anchor_seq;
+    let mut purges: Vec<(i64, Purge)> = Vec::new();
+    loop {
+        let batch: Vec<Event> = with_conn!(tx, c => {
+            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
+        })
+        .into_iter()
+        .map(Event::from)
+        .collect();
+        let Some(last) = batch.last() else { break };
+        after = last.record.seq;
+        for event in &batch {
+            if let Err(b) = verifier.check(event) {
+                return Ok(Verification::Broken(b));
+            }
+            if event.record.action == Action::AuditPurged.as_str() {
+                let seq = event.record.seq;
+                let purge = serde_json::from_str(&event.record.changes);
+                purges.push((seq, purge.map_err(|_| StoreError::Corrupt(format!("audit event {seq}")))?));
+            }
+        }
+    }
+    let events = match verifier.finish(ends.head_seq, &ends.head_hash) {
+        Ok(events) => events,
+        Err(b) => return Ok(Verification::Broken(b)),
+    };
+    let anchored = match purges.last() {
+        None => ends.anchor_seq == 0,
+        Some((_, p)) => p.through_seq == ends.anchor_seq && p.anchor_hash == ends.anchor_hash,
+    };
+    if !anchored {
+        return Ok(Verification::Broken(ChainBreak::Anchor { anchor: ends.anchor_seq }));
+    }
+    for (seq, p) in &purges {
+        let kept: Option<(String, Vec<u8>)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT sha256, bytes FROM audit_archive WHERE name = $1").bind(&p.archive).fetch_optional(c).await?
+        });
+        let intact = kept.is_some_and(|(sha, bytes)| {
+            sha == p.archive_sha256 && hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) == sha
+        });
+        if !intact {
+            return Ok(Verification::Broken(ChainBreak::Archive { seq: *seq }));
+        }
+    }
+    Ok(Verification::Intact { events, head_seq: ends.head_seq })
 }

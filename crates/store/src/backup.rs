@@ -368,11 +368,11 @@ impl Restore {
                 sqlx::query(&sql).bind(&table).bind(&column).execute(&mut **t).await?;
             }
         }
-        // The restored log must verify before it replaces the one here:
-        // an unsealed archive's events can be edited and its hashes made
-        // again, and were found only after the commit.
-        let ends = crate::audit::chain_ends(&mut self.tx, false).await?;
-        if let Err(b) = crate::audit::check_through(&mut self.tx, &ends, ends.head_seq).await? {
+        // The restored log must verify, as `audit verify` checks it (its
+        // events, its anchor, its purges' archives), before it replaces
+        // the one here: an unsealed archive's events can be edited and its
+        // hashes made again, and were found only after the commit.
+        if let crate::audit::Verification::Broken(b) = crate::audit::verify_in(&mut self.tx).await? {
             return Err(StoreError::ChainBroken(b));
         }
         crate::audit::append(&mut self.tx, now, event).await?;

@@ -1,11 +1,12 @@
 //! The audit viewer's reads, retention, alerts and sign-in watch, on both backends.
 
 use crate::each_backend;
-use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
+use mamori_core::audit::{Action, Actor, ChainBreak, NewEvent, Origin, Outcome};
 use mamori_core::monitoring::{Severity, SignInWatch};
 use mamori_core::policy::Keeping;
 use mamori_store::audit::{append, Verification};
 use mamori_store::auditlog::AuditFilter;
+use mamori_store::StoreError;
 use time::{Duration, OffsetDateTime};
 
 fn ev(login: &str, action: Action) -> NewEvent {
@@ -100,10 +101,12 @@ async fn item_29_purge_removes_only_old_events_and_the_chain_still_verifies() {
     }
 }
 
-/// A purge over an event changed, or a stretch with one removed, was
-/// archived and the anchor moved past it: the chain then verified, the
-/// tampering gone with the events. Now the purge checks what it removes
-/// in its transaction and removes nothing when it does not verify.
+/// A purge over an event changed, a stretch rewritten whole with its
+/// hashes made again, or a stretch with one removed, was archived and the
+/// anchor moved past it: the chain then verified, the tampering gone with
+/// the events. Now the purge checks what it removes, and the link of the
+/// event after it, in its transaction, and removes nothing when they do
+/// not verify.
 #[tokio::test]
 async fn a_purge_over_a_changed_or_removed_event_removes_nothing() {
     for db in each_backend().await {
@@ -112,20 +115,34 @@ async fn a_purge_over_a_changed_or_removed_event_removes_nothing() {
         let ctx = crate::system_ctx(now);
         db.store.execute_unchecked_for_tests("UPDATE audit_event SET actor_login = 'x' WHERE seq = 3").await.unwrap();
         let r = db.store.purge_audit(&ctx, 1, 5, "audit-1-5.jsonl.gz", b"a").await;
-        assert!(
-            matches!(
-                r,
-                Err(mamori_store::StoreError::ChainBroken(mamori_core::audit::ChainBreak::Tampered { seq: 3 }))
-            ),
-            "{}: {r:?}",
-            db.name
-        );
+        assert!(matches!(r, Err(StoreError::ChainBroken(ChainBreak::Tampered { seq: 3 }))), "{}: {r:?}", db.name);
         // Past the purge's end, the change is not its business.
         let r = db.store.purge_audit(&ctx, 1, 2, "audit-1-2.jsonl.gz", b"a").await;
         assert!(r.is_ok(), "{}: {r:?}", db.name);
+        // Events 3 to 5 rewritten whole, their hashes made again: the
+        // stretch verifies alone, and breaks at the event after it.
+        let events = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
+        let mut prev = events.iter().find(|e| e.record.seq == 3).unwrap().prev_hash.clone();
+        for seq in 3..=5 {
+            let mut record = events.iter().find(|e| e.record.seq == seq).unwrap().record.clone();
+            record.actor_login = "forged".into();
+            let hash = mamori_core::audit::chain_hash(&prev, &record);
+            let sql = format!(
+                "UPDATE audit_event SET actor_login = 'forged', prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
+            );
+            db.store.execute_unchecked_for_tests(&sql).await.unwrap();
+            prev = hash;
+        }
+        let r = db.store.purge_audit(&ctx, 3, 5, "audit-3-5.jsonl.gz", b"a").await;
+        assert!(matches!(r, Err(StoreError::ChainBroken(ChainBreak::Link { seq: 6 }))), "{}: {r:?}", db.name);
+        // Event 4 removed: a gap.
         db.store.execute_unchecked_for_tests("DELETE FROM audit_event WHERE seq = 4").await.unwrap();
         let r = db.store.purge_audit(&ctx, 3, 5, "audit-3-5.jsonl.gz", b"a").await;
-        assert!(matches!(r, Err(mamori_store::StoreError::ChainBroken(_))), "{}: {r:?}", db.name);
+        assert!(
+            matches!(r, Err(StoreError::ChainBroken(ChainBreak::Gap { expected: 4, found: 5 }))),
+            "{}: {r:?}",
+            db.name
+        );
         let left = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
         assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6, 5, 3], "{}", db.name);
         assert_eq!(db.store.audit_archives().await.unwrap().len(), 1, "{}: only the first", db.name);
