@@ -273,17 +273,24 @@ fn endoflife_v0(bytes: &[u8], name: &str) -> Result<Feed, FeedError> {
     let product = product_of_name(name).ok_or_else(|| {
         refused("この形式では製品名をファイル名から読みます (例: nginx.json)。ファイル名が製品名ではありません (name the file after the product)")
     })?;
-    let releases = cycles
+    // A cycle without a name (`"cycle": null`) is no release: kept, it
+    // replaced the product's cycles with none.
+    let releases: Vec<EolRelease> = cycles
         .items
         .into_iter()
         .filter_map(|c| c.0)
-        .map(|c| EolRelease {
-            cycle: c.cycle.0.and_then(|t| t.0).unwrap_or_default(),
-            released: date(c.release_date),
-            eol: date(c.eol),
-            latest: c.latest.0,
+        .filter_map(|c| {
+            Some(EolRelease {
+                cycle: c.cycle.0.and_then(|t| t.0).filter(|t| !t.is_empty())?,
+                released: date(c.release_date),
+                eol: date(c.eol),
+                latest: c.latest.0,
+            })
         })
         .collect();
+    if releases.is_empty() {
+        return Err(refused("名前のあるサイクルがありません (no named cycle)"));
+    }
     Ok(Feed::EndOfLife(vec![EolProduct {
         label: product.clone(),
         name: product,
@@ -1100,13 +1107,18 @@ pub(crate) mod tests {
     }
 
     /// As the generic reading took them: a key there with `null` is
-    /// there, and a result of another type is no result.
+    /// there, and a result of another type is no result; a cycle named
+    /// `null` is no release.
     #[test]
     fn endoflife_keys_given_as_null_are_there_and_a_result_of_another_type_is_none() {
         let v1 = br#"{"schema_version":null,"result":{"name":"nginx","releases":[{"name":"1.24"}]}}"#;
         assert!(matches!(read(v1, "x.json"), Ok(Feed::EndOfLife(p)) if p[0].releases[0].cycle == "1.24"));
-        let v0 = br#"[{"cycle":null,"eol":"2024-04-23"}]"#;
-        assert!(matches!(read(v0, "nginx.json"), Ok(Feed::EndOfLife(p)) if p[0].releases[0].cycle.is_empty()));
+        let v0 = br#"[{"cycle":null,"eol":"2024-04-23"},{"cycle":"1.24"}]"#;
+        assert!(matches!(read(v0, "nginx.json"), Ok(Feed::EndOfLife(p)) if p[0].releases.len() == 1));
+        // Only cycles without a name: no release, refused (it would have
+        // replaced the product's cycles with none).
+        let err = read(br#"[{"cycle":null,"eol":"2024-04-23"}]"#, "nginx.json").unwrap_err();
+        assert!(err.0.contains("no named cycle"), "{err:?}");
         let err = read(br#"{"schema_version":"1","result":"x"}"#, "x.json").unwrap_err();
         assert!(err.0.contains("no result"), "{err:?}");
     }

@@ -707,7 +707,7 @@ fn https_only(
 /// year, then `max-age=0` from the entry page, which leaves none, passed).
 fn hsts_kept<'a>(pages: impl Iterator<Item = &'a Fetched>) -> String {
     // One without a max-age is no policy, and is ignored (RFC 6797 6.1.1).
-    let valid = |h: &Cow<'_, str>| h.split(';').any(|p| p.trim().to_ascii_lowercase().starts_with("max-age="));
+    let valid = |h: &Cow<'_, str>| max_age_in(h).is_some();
     pages
         .filter_map(|f| header(f, "strict-transport-security"))
         .filter(valid)
@@ -717,11 +717,16 @@ fn hsts_kept<'a>(pages: impl Iterator<Item = &'a Fetched>) -> String {
 }
 
 fn max_age_of(h: &str) -> i64 {
-    h.split(';')
-        .find_map(|p| {
-            p.trim().to_ascii_lowercase().strip_prefix("max-age=").map(|v| v.trim_matches('"').parse().unwrap_or(0))
-        })
-        .unwrap_or(0)
+    max_age_in(h).unwrap_or(0)
+}
+
+/// The max-age directive's value, spaces around `=` allowed (RFC 6797's
+/// grammar); `None` without one.
+fn max_age_in(h: &str) -> Option<i64> {
+    h.split(';').find_map(|d| {
+        let (name, value) = d.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("max-age").then(|| value.trim().trim_matches('"').parse().unwrap_or(0))
+    })
 }
 
 /// What a page's CSP `frame-ancestors` says, read over every
@@ -1715,6 +1720,7 @@ mod tests {
         assert_eq!(kept(&[&hsts("max-age=31536000"), &none]), 31_536_000, "no header changes nothing");
         assert_eq!(kept(&[&none, &none]), 0);
         assert_eq!(kept(&[&hsts("max-age=31536000"), &hsts("includeSubDomains")]), 31_536_000, "no max-age: ignored");
+        assert_eq!(kept(&[&hsts("max-age=31536000"), &hsts("includeSubDomains; MAX-AGE = 0")]), 0, "spaces around =");
     }
 
     /// `X-Frame-Options: DENY` beside `frame-ancestors *` passed, but

@@ -158,7 +158,14 @@ fn local_nat64_v4s(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
     // Where the network's prefix does not put it, a reading is mostly the
     // zeros around the address: "this network" (0.0.0.0/8) is no host, and
     // is left, or every such address would be refused by its zeros.
-    [bits(48), bits(56), bits(72), bits(96)].into_iter().filter(|v4| v4.octets()[0] != 0).collect()
+    // All of them there (64:ff9b:1::1): judged as they are.
+    let all = [bits(48), bits(56), bits(72), bits(96)];
+    let hosts: Vec<Ipv4Addr> = all.into_iter().filter(|v4| v4.octets()[0] != 0).collect();
+    if hosts.is_empty() {
+        all.to_vec()
+    } else {
+        hosts
+    }
 }
 
 fn any_v4() -> IpNet {
@@ -434,6 +441,7 @@ mod tests {
             assert_eq!(p.refuses(allowed.parse().unwrap()), None, "{allowed}");
         }
         assert_eq!(p.refuses("64:ff9b:2::a63:102".parse().unwrap()), None, "outside the local-use prefix");
+        assert!(p.refuses("64:ff9b:1::1".parse().unwrap()).is_some(), "0.0.0.1 wherever it is read");
     }
 
     /// The reason a vendor reads on its system's page names the address

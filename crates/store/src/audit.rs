@@ -12,34 +12,35 @@ const VERIFY_BATCH: i64 = 5_000;
 
 /// Checks the chain from its anchor through event `through_seq`, in the
 /// transaction `tx`: each event follows the one before, matches its hash,
-/// and none is missing; the event after it, when there is one, links to
-/// it (a stretch rewritten whole, its hashes made again, breaks there).
+/// and none is missing. Short of the head, the event after it must link
+/// to it (a stretch rewritten whole, its hashes made again, breaks there);
+/// through the head, the chain must end at the recorded head.
 pub(crate) async fn check_through(
     tx: &mut Tx,
     ends: &ChainEnds,
     through_seq: i64,
 ) -> Result<Result<(), ChainBreak>, StoreError> {
+    let whole = through_seq == ends.head_seq;
     let mut verifier = ChainVerifier::new(ends.anchor_seq, &ends.anchor_hash);
-    let sql = format!("{SELECT_EVENT} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3");
+    let sql = format!("{SELECT_EVENT} WHERE seq > $1 ORDER BY seq LIMIT $2");
     let mut after = ends.anchor_seq;
     loop {
         let batch: Vec<EventRow> = with_conn!(tx, c => {
-            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(through_seq + 1).bind(VERIFY_BATCH).fetch_all(c).await?
+            sqlx::query_as::<_, EventRow>(&sql).bind(after).bind(VERIFY_BATCH).fetch_all(c).await?
         });
         let Some(last) = batch.last() else { break };
         after = last.seq;
         for event in batch.into_iter().map(Event::from) {
-            let checked =
-                if event.record.seq > through_seq { verifier.follows(&event) } else { verifier.check(&event) };
-            if let Err(b) = checked {
+            if !whole && event.record.seq > through_seq {
+                // The edge: the first event kept follows the last removed.
+                return Ok(verifier.follows(&event));
+            }
+            if let Err(b) = verifier.check(&event) {
                 return Ok(Err(b));
             }
         }
     }
-    if verifier.last() < through_seq {
-        return Ok(Err(ChainBreak::Head { last: verifier.last(), head: ends.head_seq }));
-    }
-    Ok(Ok(()))
+    Ok(verifier.finish(ends.head_seq, &ends.head_hash).map(|_| ()))
 }
 
 const SELECT_EVENT: &str = "SELECT seq, occurred_at_us, actor_account_id, actor_login, client_addr, \

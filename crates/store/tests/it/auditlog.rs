@@ -121,18 +121,7 @@ async fn a_purge_over_a_changed_or_removed_event_removes_nothing() {
         assert!(r.is_ok(), "{}: {r:?}", db.name);
         // Events 3 to 5 rewritten whole, their hashes made again: the
         // stretch verifies alone, and breaks at the event after it.
-        let events = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
-        let mut prev = events.iter().find(|e| e.record.seq == 3).unwrap().prev_hash.clone();
-        for seq in 3..=5 {
-            let mut record = events.iter().find(|e| e.record.seq == seq).unwrap().record.clone();
-            record.actor_login = "forged".into();
-            let hash = mamori_core::audit::chain_hash(&prev, &record);
-            let sql = format!(
-                "UPDATE audit_event SET actor_login = 'forged', prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
-            );
-            db.store.execute_unchecked_for_tests(&sql).await.unwrap();
-            prev = hash;
-        }
+        rewrite(&db, 3..=5).await;
         let r = db.store.purge_audit(&ctx, 3, 5, "audit-3-5.jsonl.gz", b"a").await;
         assert!(matches!(r, Err(StoreError::ChainBroken(ChainBreak::Link { seq: 6 }))), "{}: {r:?}", db.name);
         // Event 4 removed: a gap.
@@ -147,6 +136,40 @@ async fn a_purge_over_a_changed_or_removed_event_removes_nothing() {
         assert_eq!(left.iter().map(|e| e.record.seq).collect::<Vec<_>>(), [9, 8, 7, 6, 5, 3], "{}", db.name);
         assert_eq!(db.store.audit_archives().await.unwrap().len(), 1, "{}: only the first", db.name);
         assert!(matches!(db.store.audit_verify().await.unwrap(), Verification::Broken(_)), "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
+/// Events `seqs` rewritten (their actor), each hash made again from the
+/// one before: the stretch verifies alone.
+async fn rewrite(db: &crate::TestDb, seqs: std::ops::RangeInclusive<i64>) {
+    let events = db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap();
+    let of = |seq: i64| events.iter().find(|e| e.record.seq == seq).unwrap();
+    let mut prev = of(*seqs.start()).prev_hash.clone();
+    for seq in seqs {
+        let mut record = of(seq).record.clone();
+        record.actor_login = "forged".into();
+        let hash = mamori_core::audit::chain_hash(&prev, &record);
+        let sql = format!(
+            "UPDATE audit_event SET actor_login = 'forged', prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
+        );
+        db.store.execute_unchecked_for_tests(&sql).await.unwrap();
+        prev = hash;
+    }
+}
+
+/// The whole log past the retention, rewritten with its hashes made
+/// again and the recorded head left: a purge of all of it ends at the
+/// recorded head and is refused there.
+#[tokio::test]
+async fn a_purge_of_the_whole_log_rewritten_is_refused_at_the_recorded_head() {
+    for db in each_backend().await {
+        let now = OffsetDateTime::now_utc();
+        five_old_three_new(&db, now).await;
+        rewrite(&db, 1..=8).await;
+        let r = db.store.purge_audit(&crate::system_ctx(now), 1, 8, "audit-1-8.jsonl.gz", b"a").await;
+        assert!(matches!(r, Err(StoreError::ChainBroken(ChainBreak::Head { last: 8, head: 8 }))), "{}: {r:?}", db.name);
+        assert_eq!(db.store.audit_page(&AuditFilter::default(), None, 100).await.unwrap().len(), 8, "{}", db.name);
         db.cleanup().await;
     }
 }
