@@ -149,10 +149,10 @@ async fn scan_within(input: &str, pinned: Option<IpAddr>, opts: &ScanOptions) ->
     // followed (`/` → `/portal/`), each answer on the way read too.
     let entry_url = format!("{}{}", t.url, t.given.path);
     let start = url::Url::parse(&entry_url).map_err(|_| TargetError::BadUrl(input.to_owned()))?;
-    if t.https && client.get(&entry_url).await.is_err() {
+    if t.https && client.tls_refused(&entry_url).await {
         // rustls could not talk to it: an old server's suites or key. Only
-        // the first page decides (a later hop that times out says nothing
-        // of the server's TLS).
+        // the first page's handshake decides (a request that times out, there
+        // or later, says nothing of the server's TLS).
         let _ = client.try_legacy(&entry_url).await;
     }
     let client = client;

@@ -137,6 +137,17 @@ impl Fetcher {
         Ok(Fetched { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() })
     }
 
+    /// Whether this client cannot talk TLS to `https_url` at all (the
+    /// connection made, the handshake refused: an old server's suites or
+    /// key), as against no answer in time, which says nothing of the
+    /// server's TLS; `false` when it answered.
+    pub async fn tls_refused(&self, https_url: &str) -> bool {
+        match self.client.get(https_url).send().await {
+            Ok(_) => false,
+            Err(e) => e.is_connect() && !e.is_timeout(),
+        }
+    }
+
     /// GET a URL; the body is read up to [`MAX_BODY`] and the connection is
     /// dropped there, so an endless body costs no more than that. Once the
     /// status and headers arrived, they are the answer, with what of the

@@ -2127,3 +2127,67 @@ async fn a_path_that_does_not_answer_is_named_and_its_check_is_never_a_pass() {
         assert!(c.summary.contains("did not answer"), "{id:?}: {c:?}");
     }
 }
+
+/// The first HTTPS request to a modern server timed out (a server busy for
+/// a moment, a first connection dropped): the scan then fetched every page
+/// over OpenSSL at security level 0, and wrote in the TLS evidence that
+/// modern TLS clients refuse the server. Only a handshake mamori's client
+/// cannot make switches to OpenSSL now; a timeout says nothing of the
+/// server's TLS.
+#[tokio::test]
+async fn a_first_https_request_that_times_out_does_not_make_a_modern_server_legacy() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pki = Pki::new();
+    let conf = format!("server {{ listen 127.0.0.1:HTTPS_PORT ssl; {} root DIR/www; }}", tls(&pki, "good"));
+    let Some(n) = Nginx::start(&conf, &[("index.html", b"<html>ok</html>")]).await else { return };
+    // In front of nginx: the first connection that sends anything (the
+    // first request's ClientHello) is never answered; the others go
+    // through, what they sent first included.
+    let upstream = n.https_port;
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    let port = raw_server(move |mut s| {
+        let count = count.clone();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut buf = vec![0u8; 16 * 1024];
+            let Ok(got) = s.read(&mut buf).await else { return };
+            if got == 0 {
+                return;
+            }
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+                return;
+            }
+            if let Ok(mut up) = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await {
+                if up.write_all(&buf[..got]).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut s, &mut up).await;
+                }
+            }
+        }
+    })
+    .await;
+    let ca = pki.path("ca.pem");
+    let target = format!("https://127.0.0.1:{port}/");
+    let (_, out, err) = run(&[
+        "scan",
+        &target,
+        "--ca-file",
+        &ca,
+        "--http-port",
+        &n.http_port.to_string(),
+        "--ports",
+        "1",
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+    ])
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    assert!(seen.load(Ordering::SeqCst) > 1, "the scan went on past the first connection");
+    let versions = &v["targets"][0]["checks"][0];
+    assert_eq!(versions["id"], "tls.versions", "{v}");
+    assert!(!versions["evidence"].to_string().contains("modern TLS clients refuse"), "{versions}");
+    assert_eq!(versions["verdict"], "pass", "{versions}");
+}
