@@ -201,20 +201,26 @@ async fn scan_serving(pki: &Pki, name: &str, protocols: &str, ciphers: &str) -> 
 }
 
 async fn scan(pki: &Pki, n: &Nginx) -> (i32, serde_json::Value) {
+    scan_url(pki, &n.url(), n.http_port, 3).await
+}
+
+/// The report of a scan of `url` (plain HTTP asked for on `http_port`),
+/// trusting `pki`'s CA, `timeout` seconds a request.
+async fn scan_url(pki: &Pki, url: &str, http_port: u16, timeout: u64) -> (i32, serde_json::Value) {
     let ca = pki.path("ca.pem");
     let (code, out, err) = run(&[
         "scan",
-        &n.url(),
+        url,
         "--ca-file",
         &ca,
         "--http-port",
-        &n.http_port.to_string(),
+        &http_port.to_string(),
         "--ports",
         "1",
         "--format",
         "json",
         "--timeout",
-        "3",
+        &timeout.to_string(),
     ])
     .await;
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
@@ -2167,24 +2173,7 @@ async fn a_first_https_request_that_times_out_does_not_make_a_modern_server_lega
         }
     })
     .await;
-    let ca = pki.path("ca.pem");
-    let target = format!("https://127.0.0.1:{port}/");
-    let (_, out, err) = run(&[
-        "scan",
-        &target,
-        "--ca-file",
-        &ca,
-        "--http-port",
-        &n.http_port.to_string(),
-        "--ports",
-        "1",
-        "--format",
-        "json",
-        "--timeout",
-        "2",
-    ])
-    .await;
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("not JSON: {out}\n{err}"));
+    let (_, v) = scan_url(&pki, &format!("https://127.0.0.1:{port}/"), n.http_port, 2).await;
     assert!(seen.load(Ordering::SeqCst) > 1, "the scan went on past the first connection");
     let versions = &v["targets"][0]["checks"][0];
     assert_eq!(versions["id"], "tls.versions", "{v}");
