@@ -159,7 +159,7 @@ async fn verify(global: &GlobalArgs) -> ExitCode {
     }
 }
 
-fn describe_break(b: &ChainBreak) -> String {
+pub(crate) fn describe_break(b: &ChainBreak) -> String {
     match *b {
         ChainBreak::Gap { expected, found } => {
             format!("事象 #{expected} が見つかりません(#{found} が続いています)。削除または挿入された可能性があります")

@@ -318,6 +318,12 @@ async fn restore_into(
         .target("backup", "mamori")
         .changes(loaded);
     if let Err(e) = backup::load(store, &args.from, passphrase, manifest, event).await {
+        if let Some(mamori_store::StoreError::ChainBroken(b)) = e.downcast_ref::<mamori_store::StoreError>() {
+            eprintln!(
+                "mamori: バックアップの監査ログが検証できません。{} (書き換えられた可能性があります)",
+                crate::audit::describe_break(b)
+            );
+        }
         match keys.map(KeysToPlace::undo) {
             Some(Err(undo)) => eprintln!(
                 "mamori: 復元に失敗しました。データは変更していませんが、鍵ファイルに加えたバックアップの鍵を戻せませんでした (restore failed; the data is unchanged, the archive's keys stay in the key file: {undo}): {e:#}"

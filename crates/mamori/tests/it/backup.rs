@@ -1201,6 +1201,7 @@ async fn an_archive_whose_audit_log_was_edited_and_its_hashes_made_again_is_refu
     let (code, out, err) = restore(&target, &forged, root.path()).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("何も変更していません") && err.contains("audit chain is broken"), "{err}");
+    assert!(err.contains("監査ログが検証できません") && err.contains("内容がハッシュと一致しません"), "{err}");
     let store = target.store().await;
     assert_eq!(store.data_rows().await.unwrap(), 0, "nothing loaded");
     store.close().await;
