@@ -366,11 +366,6 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// The last event checked (the anchor before any).
-    pub fn last(&self) -> i64 {
-        self.next_seq - 1
-    }
-
     /// The end of the chain must be the recorded head. Returns how many
     /// events were checked.
     pub fn finish(self, head_seq: i64, head_hash: &str) -> Result<u64, ChainBreak> {
