@@ -342,6 +342,21 @@ fn read_to_the_end(archive: tar::Archive<Box<dyn Read>>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// mamori writes only plain files with short names ([`append`]). The
+/// archives are read raw: read for what they are, a GNU long name or a PAX
+/// header would be held whole in memory, whatever its size, before the
+/// entry it names. Any other kind of entry is refused unread.
+fn plain_file<R: Read>(entry: &tar::Entry<'_, R>) -> anyhow::Result<()> {
+    let kind = entry.header().entry_type();
+    if !kind.is_file() {
+        bail!(
+            "バックアップに mamori が書かない種類の項目があります。何も変更していません (an entry of a kind mamori does not write: {:?}; nothing was changed)",
+            kind
+        );
+    }
+    Ok(())
+}
+
 fn damaged() -> anyhow::Error {
     anyhow!("バックアップが壊れています。何も変更していません (the archive is damaged; nothing was changed)")
 }
@@ -354,8 +369,9 @@ pub fn check(path: &Path, passphrase: Option<&Passphrase>) -> anyhow::Result<(Ma
     let mut seen: Vec<(String, String, u64)> = Vec::new();
     let mut manifest: Option<Manifest> = None;
     let mut keys: Option<String> = None;
-    for entry in archive.entries().map_err(|_| damaged())? {
+    for entry in archive.entries().map_err(|_| damaged())?.raw(true) {
         let mut entry = entry.map_err(|_| damaged())?;
+        plain_file(&entry)?;
         let name = entry.path().map_err(|_| damaged())?.to_string_lossy().into_owned();
         if manifest.is_some() {
             bail!("バックアップの目録の後にファイルがあります (an entry after the manifest)");
@@ -422,8 +438,9 @@ pub async fn load(
     }
     let (mut archive, _) = open(path, passphrase)?;
     let mut chunks = manifest.chunks.iter();
-    for entry in archive.entries().map_err(|_| damaged())? {
+    for entry in archive.entries().map_err(|_| damaged())?.raw(true) {
         let mut entry = entry.map_err(|_| damaged())?;
+        plain_file(&entry)?;
         let name = entry.path().map_err(|_| damaged())?.to_string_lossy().into_owned();
         if name == MANIFEST {
             break;

@@ -880,6 +880,60 @@ async fn a_crafted_archive_naming_tables_or_columns_the_schema_lacks_loads_nothi
     }
 }
 
+/// An unsealed archive can come from a place others can write. A GNU long
+/// name or a PAX header before an entry was read whole into memory,
+/// whatever its size, before anything was checked: 256 MB of header made the
+/// restore hold 900 MB. Each kind is now refused unread, the restore stays
+/// small, and nothing is loaded.
+#[tokio::test]
+async fn a_long_name_or_pax_header_of_256_mb_is_refused_unread_and_the_restore_stays_under_64_mb() {
+    use std::io::Read;
+    let root = TempDir::new().unwrap();
+    let source = demo_source(root.path()).await;
+    let plain = std::fs::read(backup(&source, root.path(), false).await).unwrap();
+    const SIZE: u64 = 256 << 20;
+    for (n, kind) in [tar::EntryType::GNULongName, tar::EntryType::XHeader].into_iter().enumerate() {
+        let crafted = root.path().join(format!("header-{n}.tar"));
+        let mut out = tar::Builder::new(std::fs::File::create(&crafted).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_path("././@LongLink").unwrap();
+        header.set_size(SIZE);
+        header.set_mode(0o600);
+        header.set_cksum();
+        out.append(&header, std::io::repeat(b'a').take(SIZE)).unwrap();
+        for entry in tar::Archive::new(plain.as_slice()).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let header = entry.header().clone();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            out.append(&header, data.as_slice()).unwrap();
+        }
+        out.finish().unwrap();
+        drop(out);
+        let target = Target::sqlite(&root.path().join(format!("target-{n}")));
+        std::fs::create_dir_all(&target.dir).unwrap();
+        std::fs::copy(source.dir.join("data.key"), target.dir.join("data.key")).unwrap();
+        let (code, out, err, peak) = crate::harness::run_measured(
+            &[
+                "--data-dir",
+                target.dir.to_str().unwrap(),
+                "restore",
+                "--from",
+                crafted.to_str().unwrap(),
+                "--unencrypted",
+            ],
+            root.path(),
+        );
+        assert_eq!(code, 1, "{kind:?}: {out}{err}");
+        assert!(peak > 0 && peak < 64 << 20, "{kind:?}: the restore held {} MB", peak >> 20);
+        assert!(err.contains("mamori が書かない種類の項目があります"), "{kind:?}: {err}");
+        let store = target.store().await;
+        assert_eq!(store.data_rows().await.unwrap(), 0, "{kind:?}: nothing loaded");
+        store.close().await;
+    }
+}
+
 /// Item 21 with object storage: the archive goes to an S3-compatible server
 /// (on loopback, over TLS with a private CA), is read back and compared,
 /// and older generations are pruned there under the prefix only; an upload

@@ -14,15 +14,52 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mamori");
 /// A `mamori` command with a clean environment: no MAMORI_* or DATABASE_URL
 /// from the developer's shell leaks into a test.
 pub fn command() -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::from(std_command());
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// `mamori` with this process's `MAMORI_*` settings left out.
+fn std_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("MAMORI_") || k == "DATABASE_URL" {
             cmd.env_remove(k);
         }
     }
     cmd.env("RUST_LOG", "info,sqlx=warn");
-    cmd.kill_on_drop(true);
     cmd
+}
+
+/// Runs `mamori ARGS…` to the end, its output kept in files in `dir`:
+/// (exit code, stdout, stderr, the most memory it held, in bytes). The
+/// peak is the process's own (VmHWM), read every 2 ms while it runs: the
+/// kernel's count at exit (`ru_maxrss`) misses a peak a threaded process
+/// let go of before it ended.
+pub fn run_measured(args: &[&str], dir: &Path) -> (i32, String, String, u64) {
+    let (out, err) = (dir.join("measured.out"), dir.join("measured.err"));
+    let mut child = std_command()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("run mamori");
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // A process that has ended and is not yet reaped has no memory lines.
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:"));
+            let kb = hwm.and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+            peak = peak.max(kb.unwrap_or(0) * 1024);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (status.code().unwrap_or(-1), read(&out), read(&err), peak)
 }
 
 /// Runs `mamori ARGS…` to the end: (exit code, stdout, stderr).
