@@ -59,7 +59,10 @@ pub struct Hasher {
 /// are: anyone can fail a sign-in, each failure was a permanent event in
 /// the audit log kept two years, and the per-address throttle bounds one
 /// address, not an attacker with thousands of them (a refusal of a locked
-/// account costs no password check, only a timer).
+/// account costs no password check, only a timer). A failure counted
+/// against an account is always logged alone, outside this budget: there
+/// are at most `max_failures` of them an account in a lock window, and a
+/// flood of unknown IDs must not hide the guesses at a real one.
 pub const FAILURES_EACH: u64 = 120;
 
 /// Sign-in checks that may wait for their turn, per core: with a check of
@@ -118,16 +121,33 @@ impl Hasher {
     /// [`Hasher::verify`] for a sign-in: it waits in the bounded queue, or
     /// is refused `Busy` at once when the queue is full.
     pub async fn verify_queued(&self, password: &str, phc: Option<&str>) -> Result<bool, Busy> {
-        let most = self.limit() as u64 * WAITING_PER_CORE;
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= most {
+        let turn = self.queued_turn().await?;
+        Ok(self.verify_now(password, phc, turn).await)
+    }
+
+    /// For a sign-in refused without a check (a locked account): its place
+    /// in the queue, and its turn held for as long as `hashes` checks take
+    /// (a timer, no work). It is answered as a checked one is: busy when
+    /// the queue is full, and never sooner than the checks ahead of it. A
+    /// refusal that skipped the queue was a 200 where every other ID got
+    /// 503 busy, and quicker under load: a locked account was told apart.
+    pub async fn wait_as_checked(&self, hashes: u32) -> Result<(), Busy> {
+        let _turn = self.queued_turn().await?;
+        self.pad(Instant::now(), hashes).await;
+        Ok(())
+    }
+
+    /// A turn, after waiting in the bounded queue; `Busy` at once when the
+    /// queue is full.
+    async fn queued_turn(&self) -> Result<Turn, Busy> {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting() {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Busy);
         }
         let waited = Waiting(&self.waiting);
         let turn = self.turns.take().await;
         drop(waited);
-        let turn = turn.map_err(|_| Busy)?;
-        Ok(self.verify_now(password, phc, turn).await)
+        turn.map_err(|_| Busy)
     }
 
     /// Sign-in checks waiting for their turn now.

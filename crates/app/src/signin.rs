@@ -120,10 +120,13 @@ impl Attempt<'_> {
                     None => Step::Throttled,
                 });
             }
+            // Answered as a checked password is, in the queue's time.
             Gate::Locked { .. } => {
-                let step = self.fail_password(account.as_ref(), &recorded, Failure::Locked, None).await?;
-                self.hasher.pad(started, hashes).await;
-                return Ok(step);
+                if self.hasher.wait_as_checked(hashes).await.is_err() {
+                    self.hasher.pad(started, hashes).await;
+                    return Ok(Step::Busy);
+                }
+                return self.fail_password(account.as_ref(), &recorded, Failure::Locked, None).await;
             }
             // The account held by a long write of its own: nothing was
             // counted; as a full queue, try again shortly.
@@ -168,9 +171,9 @@ impl Attempt<'_> {
         self.fail_password(account.as_ref(), &recorded, why, reserved).await
     }
 
-    /// A failed password (anyone can send one): logged alone while the
-    /// minute's budget lasts, else counted by the caller. A lock it causes
-    /// is logged either way.
+    /// A failed password (anyone can send one): logged alone when it was
+    /// counted against an account, or while the minute's budget lasts;
+    /// else counted by the caller. A lock it causes is logged either way.
     async fn fail_password(
         &self,
         account: Option<&Account>,
@@ -178,7 +181,7 @@ impl Attempt<'_> {
         why: Failure,
         reserved: Option<Reserved>,
     ) -> Result<Step, StoreError> {
-        if self.hasher.failure_logged_alone(self.now) {
+        if reserved.is_some() || self.hasher.failure_logged_alone(self.now) {
             self.fail(account, recorded, why, reserved).await?;
             return Ok(Step::Refused);
         }
