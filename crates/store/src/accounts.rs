@@ -884,6 +884,16 @@ impl Store {
     }
 }
 
+/// Every account, by login, read in `tx`; on PostgreSQL each row held
+/// shared until `tx` ends (a person enrolling their own second factor
+/// changes their row without the administrators' lock).
+pub async fn every_account_held(tx: &mut Tx) -> Result<Vec<Account>, StoreError> {
+    let hold = if tx.backend() == crate::Backend::Postgres { " FOR SHARE OF a" } else { "" };
+    let sql = format!("{SELECT_ACCOUNT} ORDER BY a.login{hold}");
+    let rows = with_conn!(tx, c => sqlx::query_as::<_, AccountRow>(&sql).fetch_all(c).await?);
+    rows.into_iter().map(|r| r.into_record(tx.keys())).collect()
+}
+
 /// Disables (ending every session) or enables an account.
 /// Takes the lock under which who administers changes (PostgreSQL: two
 /// administrators each disabling the other at once would otherwise both

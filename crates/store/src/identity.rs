@@ -57,7 +57,9 @@ impl Store {
     /// Issues an account (item 3): the account, its ledger line and the audit
     /// event, or nothing.
     pub async fn issue_account(&self, ctx: &Ctx, new: &NewAccount, reason: &str) -> Result<i64, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        // The administrators' lock: an access review signed off meanwhile
+        // counts the accounts under it.
+        let mut tx = self.begin_administering(ctx).await?;
         let id = accounts::create_account(&mut tx, ctx.now, new).await?;
         let after =
             format!("{} / {}", new.role.as_str(), new.organisation_id.map(|o| o.to_string()).unwrap_or_default());
@@ -331,10 +333,19 @@ impl Store {
         &self,
         ctx: &Ctx,
         reviewer_id: i64,
-        accounts: i64,
         comment: &str,
+        as_shown: impl FnOnce(&[Account]) -> bool,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin_as(ctx).await?;
+        // Under the administrators' lock, which every issue and change of
+        // an account takes, the rows held: read before this transaction, an
+        // account issued between that read and the commit was signed off
+        // unseen.
+        let mut tx = self.begin_administering(ctx).await?;
+        let every = accounts::every_account_held(&mut tx).await?;
+        if !as_shown(&every) {
+            return Err(StoreError::Stale);
+        }
+        let accounts = every.len() as i64;
         // The same one sent again within a minute is answered with the first.
         let since = tx.signoff_window("access_review", &ctx.actor.login, ctx.now).await?;
         let again: Option<i64> = crate::with_conn!(tx, c => {

@@ -55,6 +55,28 @@ impl OpenTx {
     }
 }
 
+/// Waits until `n` of the database's connections wait for a lock.
+pub async fn waiting_for_locks(url: &str, n: i64) {
+    let mut c = PgConnection::connect(url).await.unwrap();
+    for _ in 0..200 {
+        if lock_waiters(&mut c).await >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{n} connections never came to wait for a lock");
+}
+
+/// How many of the database's connections wait for a lock now.
+pub async fn lock_waiters(c: &mut PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(c)
+    .await
+    .unwrap()
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (with a loud
 /// message) when no test cluster is configured outside CI.
 pub async fn fresh_pg_database() -> Option<String> {

@@ -528,10 +528,10 @@ async fn of_two_purges_at_once_the_second_finds_the_chain_purged_and_it_stays_in
         let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let first = tokio::spawn(async move { store.purge_audit(&c, 1, 5, "audit-1-5.jsonl.gz", b"a").await });
-        crate::vulns::waiting_for_locks(&url, 1).await;
+        mamori_testkit::waiting_for_locks(&url, 1).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let second = tokio::spawn(async move { store.purge_audit(&c, 1, 3, "audit-1-3.jsonl.gz", b"b").await });
-        crate::vulns::waiting_for_locks(&url, 2).await;
+        mamori_testkit::waiting_for_locks(&url, 2).await;
         other.execute("ROLLBACK").await.unwrap();
         let (first, second) = (first.await.unwrap(), second.await.unwrap());
         assert_eq!(first.unwrap().events, 5, "{}", db.name);
@@ -573,7 +573,7 @@ async fn an_alert_raised_while_it_is_acknowledged_opens_a_new_one_and_is_not_los
         let raised = tokio::spawn(async move {
             store.raise_alert(now, "backup.failed", Severity::Critical, "mamori", "again").await
         });
-        crate::vulns::waiting_for_locks(&url, 1).await;
+        mamori_testkit::waiting_for_locks(&url, 1).await;
         // The acknowledgement, as the store makes it, commits first.
         other
             .execute(

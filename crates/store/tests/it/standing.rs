@@ -3,12 +3,12 @@
 //! commits, and the writes that change accounts take their locks in one
 //! order, so none waits for another that waits for it.
 
-use crate::vulns::{lock_waiters, waiting_for_locks};
 use crate::{each_backend, new_account, system_ctx};
 use mamori_core::audit::{Action, Actor};
 use mamori_core::identity::{OrgKind, Role};
 use mamori_store::identity::{AccountChange, Ctx, Standing};
 use mamori_store::{Store, StoreError};
+use mamori_testkit::{lock_waiters, waiting_for_locks};
 use time::OffsetDateTime;
 
 /// `id`'s request, as allowed when it was checked: as `role`, of no

@@ -271,11 +271,11 @@ async fn a_new_revision_uploaded_as_the_next_round_starts_leaves_the_approved_ro
         let mut other = crate::vulns::holding_the_audit_head(&url).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let round = tokio::spawn(async move { store.start_round(&c, sys, None).await });
-        crate::vulns::waiting_for_locks(&url, 1).await;
+        mamori_testkit::waiting_for_locks(&url, 1).await;
         let (store, c) = (db.store.clone(), ctx.clone());
         let revise =
             tokio::spawn(async move { store.add_document_revision(&c, doc, vendor, &file("chart-2.txt")).await });
-        crate::vulns::waiting_for_locks(&url, 2).await;
+        mamori_testkit::waiting_for_locks(&url, 2).await;
         other.execute("ROLLBACK").await.unwrap();
         assert_eq!(round.await.unwrap().unwrap(), 2);
         assert_eq!(revise.await.unwrap().unwrap(), 2);
@@ -352,9 +352,9 @@ async fn a_file_removed_twice_at_once_is_removed_once_with_one_event() {
                     tokio::spawn(async move { store.remove_evidence(&c, sys, file, None).await })
                 };
                 let first = remove();
-                crate::vulns::waiting_for_locks(&url, 1).await;
+                mamori_testkit::waiting_for_locks(&url, 1).await;
                 let second = remove();
-                crate::vulns::waiting_for_locks(&url, 2).await;
+                mamori_testkit::waiting_for_locks(&url, 2).await;
                 other.execute("ROLLBACK").await.unwrap();
                 (first.await.unwrap(), second.await.unwrap())
             }

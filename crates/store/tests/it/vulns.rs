@@ -2,6 +2,7 @@ use crate::each_backend;
 use mamori_core::inventory::{ComponentInput, ComponentKind};
 use mamori_core::vulns::{Advisory, Affected, Bound, MatchState, Versions, VulnSource};
 use mamori_store::systems::SystemInput;
+use mamori_testkit::waiting_for_locks;
 use time::OffsetDateTime;
 
 fn component(i: usize, version: &str) -> ComponentInput {
@@ -88,7 +89,6 @@ async fn matching_more_components_than_one_read_takes_finds_every_match_and_drop
     }
 }
 
-/// Waits until `n` of the database's connections wait for a lock.
 /// A connection holding the audit log's head until it ends (`ROLLBACK`):
 /// a writer stops there, its work done and its commit to come.
 pub(crate) async fn holding_the_audit_head(url: &str) -> sqlx::PgConnection {
@@ -97,28 +97,6 @@ pub(crate) async fn holding_the_audit_head(url: &str) -> sqlx::PgConnection {
     other.execute("BEGIN").await.unwrap();
     other.execute("SELECT head_seq FROM audit_chain WHERE id = 1 FOR UPDATE").await.unwrap();
     other
-}
-
-pub(crate) async fn waiting_for_locks(url: &str, n: i64) {
-    use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-    for _ in 0..200 {
-        if lock_waiters(&mut c).await >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{n} connections never came to wait for a lock");
-}
-
-/// How many of the database's connections wait for a lock now.
-pub(crate) async fn lock_waiters(c: &mut sqlx::PgConnection) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    )
-    .fetch_one(c)
-    .await
-    .unwrap()
 }
 
 /// On PostgreSQL, a component saved while advisories are imported: the

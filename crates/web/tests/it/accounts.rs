@@ -726,3 +726,56 @@ async fn a_request_begun_before_its_account_was_disabled_or_demoted_writes_nothi
         app.close().await;
     }
 }
+
+/// An access review (items 7, 65) counted the accounts it read before its
+/// own transaction: an account issued between that read and the sign-off's
+/// commit was recorded as reviewed, never shown. On PostgreSQL, the
+/// sign-off here stops at its reviewer's row, which another connection
+/// holds, while another administrator issues an account. The sign-off
+/// now reads the accounts under the administrators' lock, which the issue
+/// takes too: the issue waits, comes after the review in the log, and the
+/// review counts the accounts there were when it was written.
+#[tokio::test]
+async fn an_account_issued_while_an_access_review_is_signed_off_is_never_counted_as_reviewed_unseen() {
+    use mamori_app::{Op, Person};
+    for app in App::each(Options::default()).await {
+        let Some(url) = app.pg_url().map(str::to_owned) else { continue };
+        let reviewer = app.issue("admin-a", Role::Admin, None).await;
+        app.issue("admin-b", Role::Admin, None).await;
+        let who = Person::of(&app.store.account_by_id(reviewer).await.unwrap().unwrap());
+        let shown = mamori_app::oversight::accounts_mark(&app.store.accounts().await.unwrap());
+        let before = app.store.account_count().await.unwrap();
+
+        let held = format!("SELECT 1 FROM account WHERE id = {reviewer} FOR UPDATE");
+        let held = mamori_testkit::OpenTx::begin(&url, &held).await;
+        let op = Op { store: &app.store, who: &who, origin: Default::default(), now: app.now() };
+        let sign_off = mamori_app::oversight::sign_off_access_review(&op, "不要アカウントなし", &shown);
+        let meanwhile = async {
+            mamori_testkit::waiting_for_locks(&url, 1).await;
+            let issue = app.issue("issued-meanwhile", Role::Auditor, None);
+            // Until the issue has committed, or waits for a lock too.
+            let release = async {
+                let mut watch = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+                for _ in 0..200 {
+                    let issued = app.store.account_by_login("issued-meanwhile").await.unwrap().is_some();
+                    if issued || mamori_testkit::lock_waiters(&mut watch).await >= 2 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                held.commit().await;
+            };
+            tokio::join!(issue, release)
+        };
+        let (signed, _) = tokio::join!(sign_off, meanwhile);
+        signed.unwrap();
+        let seq_of = async |action: &str| {
+            let events = app.store.audit_recent(50).await.unwrap();
+            events.iter().find(|e| e.record.action == action).unwrap().record.seq
+        };
+        let (reviewed, issued) = (seq_of("access_review.signed_off").await, seq_of("account.created").await);
+        assert!(reviewed < issued, "signed off ({reviewed}) after an account it never showed was issued ({issued})");
+        assert_eq!(app.store.access_reviews().await.unwrap()[0].accounts, before, "the accounts there were");
+        app.close().await;
+    }
+}
