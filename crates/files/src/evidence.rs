@@ -74,6 +74,9 @@ pub enum Refusal {
     /// A ZIP with an encrypted entry, or one larger than the malware scan
     /// reads: what it holds could not be scanned.
     Unscannable,
+    /// A CSV file (or one inside a ZIP) with a cell Excel would run as a
+    /// formula ([`crate::formula`]), at `row` and `column`.
+    Formula { row: u32, column: u32, inside_zip: bool },
 }
 
 impl Refusal {
@@ -87,6 +90,7 @@ impl Refusal {
             Refusal::ZipEntries => "zip_entries",
             Refusal::Active => "office_active",
             Refusal::Unscannable => "unscannable",
+            Refusal::Formula { .. } => "formula",
         }
     }
 
@@ -100,6 +104,8 @@ impl Refusal {
             Refusal::ZipEntries => "evidence-zip-entries",
             Refusal::Active => "evidence-office-active",
             Refusal::Unscannable => "evidence-unscannable",
+            Refusal::Formula { inside_zip: false, .. } => "evidence-formula",
+            Refusal::Formula { inside_zip: true, .. } => "evidence-zip-formula",
         }
     }
 }
@@ -183,6 +189,9 @@ pub fn admit(bytes: &[u8], name: &str) -> Result<Kind, Refusal> {
     if matches!(kind, Kind::Xlsx | Kind::Docx | Kind::Pptx) && office_active(bytes)? {
         return Err(Refusal::Active);
     }
+    if kind == Kind::Csv {
+        formula_free(bytes, false)?;
+    }
     if kind == Kind::Zip {
         // What cannot be read (an encrypted entry) is said first: the
         // Office files inside are opened below.
@@ -256,6 +265,11 @@ fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
         if [EXECUTABLE, MACRO_ENABLED, ARCHIVES, ACTIVE_INSIDE].iter().any(|list| list.contains(&ext.as_str())) {
             return Ok(true);
         }
+        if ext == "csv" {
+            // Read as it inflates, within what the malware scan reads.
+            let entry = zip.by_name(name).map_err(|_| Refusal::Unscannable)?;
+            formula_free(entry.take(MAX_ZIP_ENTRY_INFLATED), true)?;
+        }
         if OFFICE_INSIDE.contains(&ext.as_str()) {
             opened += 1;
             if opened > MAX_OFFICE_INSIDE {
@@ -272,6 +286,15 @@ fn refused_inside(bytes: &[u8]) -> Result<bool, Refusal> {
         }
     }
     Ok(false)
+}
+
+/// Refuses a CSV with a cell Excel would run as a formula.
+fn formula_free(csv: impl Read, inside_zip: bool) -> Result<(), Refusal> {
+    match crate::formula::first_formula(csv) {
+        Ok(None) => Ok(()),
+        Ok(Some(at)) => Err(Refusal::Formula { row: at.row, column: at.column, inside_zip }),
+        Err(_) => Err(Refusal::Unscannable),
+    }
 }
 
 /// Can the malware scan read all of a ZIP? Not when an entry is encrypted

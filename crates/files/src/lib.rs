@@ -13,6 +13,7 @@ pub mod catalog_io;
 pub mod evidence;
 pub mod export;
 pub mod feeds;
+mod formula;
 pub mod inventory;
 mod lenient;
 pub mod report;

@@ -421,6 +421,8 @@ evidence-zip-entries = The ZIP holds too many files (10,000 at most). Split it a
 evidence-office-active = Office files that load a template or object from elsewhere when opened, or hold embedded objects or ActiveX controls, cannot be accepted. Remove the links and embedded objects and save again, or upload a PDF.
 evidence-unscannable = A ZIP holding encrypted files, or files too large, cannot be scanned for malware and is not accepted. Make a ZIP without a password, or upload the files one by one.
 evidence-zip-content = The ZIP holds a program or script, an Office file with macros, or another archive. Make a ZIP without them, or upload the files one by one.
+evidence-formula = The cell at row { $row }, column { $column } of the CSV would run as a formula when opened in Excel (it begins with =, or with +, - or @ and holds a function or a reference). Cells with formulas cannot be accepted. Put ' before the cell's text, or upload a PDF.
+evidence-zip-formula = The cell at row { $row }, column { $column } of a CSV file in the ZIP would run as a formula when opened in Excel (it begins with =, or with +, - or @ and holds a function or a reference). Cells with formulas cannot be accepted. Put ' before the cell's text, or upload a PDF.
 evidence-infected = Malware was found: the file was refused.
 evidence-over-quota = Your organisation would store more than its quota of { $mb } MB (evidence and library together; documents deleted from the library are kept, so they count): the file was refused. Remove evidence no longer needed, or ask the security office.
 evidence-too-many = At most { $n } may be held here.

@@ -339,10 +339,14 @@ pub(crate) fn rejected_message(
     max: usize,
 ) -> (&'static str, String) {
     use mamori_app::evidence::Rejected;
+    use mamori_files::evidence::Refusal;
     let (field, message) = match rejected {
         Rejected::TooLarge => ("file", t.with("evidence-too-large", &[("mb", &(max / (1024 * 1024)).to_string())])),
         Rejected::Empty => ("file", t.get("evidence-need-file")),
         Rejected::BadDate => ("expires_on", t.get("answer-bad-date")),
+        Rejected::Refused(r @ Refusal::Formula { row, column, .. }) => {
+            ("file", t.with(r.message_key(), &[("row", &row.to_string()), ("column", &column.to_string())]))
+        }
         Rejected::Refused(r) => ("file", t.get(r.message_key())),
         Rejected::Infected => ("file", t.get("evidence-infected")),
         Rejected::ScannerDown => ("file", t.get("evidence-scan-failed")),

@@ -112,6 +112,45 @@ async fn a_zipped_program_is_refused_and_names_lose_the_marks_that_reorder_text(
     }
 }
 
+/// A vendor's CSV reached the office's Excel as uploaded, and a cell such
+/// as `=HYPERLINK(…)` or a DDE call was live there when the officer opened
+/// it (mamori's own CSVs neutralise such cells; evidence cannot be changed,
+/// its hash is the record). Such a CSV, in UTF-8 or Shift_JIS, or zipped,
+/// is now refused with a message naming the row and the column, audited
+/// and not stored; a CSV of negative numbers, telephone numbers and notes
+/// is stored.
+#[tokio::test]
+async fn a_csv_with_a_cell_excel_would_run_is_refused_with_its_place_and_a_plain_one_is_stored() {
+    for app in App::each(Options::default()).await {
+        let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("項目,値\n台帳,-2+3+cmd|' /C calc'!A0\n");
+        let link = "名前,リンク\n手順,\"=HYPERLINK(\"\"https://evil.example/\"\",\"\"手順書\"\")\"\n";
+        let uploads = [
+            ("一覧.csv", link.as_bytes().to_vec(), "CSV の 2 行目 2 列目のセルは、Excel で開くと式として動きます"),
+            ("台帳.csv", sjis.into_owned(), "CSV の 2 行目 2 列目のセルは、Excel で開くと式として動きます"),
+            (
+                "一式.zip",
+                zip_of(&[("説明.txt", "一覧"), ("データ/一覧.csv", "a,b\n1,2\n3,@SUM(A1:A2)\n")]),
+                "ZIP の中の CSV ファイルの 3 行目 2 列目のセルは",
+            ),
+        ];
+        for (name, bytes, why) in uploads.clone() {
+            let r = vendor.upload(sys, 4, name, bytes).await;
+            assert_eq!(r.status, StatusCode::OK, "{}: {name}: the form again, not a redirect", app.backend);
+            assert!(r.body.contains(&format!("「{name}」: {why}")), "{}: {name}: {}", app.backend, r.body);
+        }
+        assert!(app.store.evidence_for(sys, 1, 4).await.unwrap().is_empty(), "{}: nothing stored", app.backend);
+        let want: Vec<(String, String)> =
+            uploads.iter().map(|(n, ..)| ((*n).to_owned(), "formula".to_owned())).collect();
+        assert_eq!(rejections(&app).await, want, "{}", app.backend);
+        let plain = "番号,金額,電話,備考\n1,-500,+81-3-1234-5678,- 注記のとおり\n";
+        let r = vendor.upload(sys, 4, "明細.csv", plain.as_bytes().to_vec()).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.evidence_for(sys, 1, 4).await.unwrap().len(), 1, "{}", app.backend);
+        app.close().await;
+    }
+}
+
 /// A text file named `x.hta` stored before uploads of that name were
 /// refused (written straight into the store) downloads as `x.hta.txt`.
 #[tokio::test]
