@@ -112,10 +112,14 @@ impl Store {
             // Before any row is locked: every path takes this lock first.
             self.lock_storage(&mut tx, org).await?;
         }
-        if let Some(old) = e.replaces {
-            let removed = self.remove_in(&mut tx, ctx, system_id, old, (Some(e.number), e.by)).await?;
-            append(&mut tx, ctx.now, removed).await?;
-        }
+        // The replaced file's event is appended with the new one's, after
+        // the insert: appending takes the audit log's head, and held across
+        // the insert of a file of many MB it kept every other audited write
+        // of every instance waiting.
+        let removed = match e.replaces {
+            Some(old) => Some(self.remove_in(&mut tx, ctx, system_id, old, (Some(e.number), e.by)).await?),
+            None => None,
+        };
         let change = (HistoryKind::Evidence, e.original_name);
         let system = self.evidence_changes_answer(&mut tx, ctx, system_id, (e.number, e.by), change).await?;
         let held: i64 = with_conn!(tx, c => {
@@ -151,6 +155,9 @@ impl Store {
                 .with("size", e.content.len())
                 .with("sha256", e.sha256),
         );
+        if let Some(removed) = removed {
+            append(&mut tx, ctx.now, removed).await?;
+        }
         tx.commit_audited(ctx.now, ev).await?;
         Ok(id)
     }

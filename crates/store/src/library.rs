@@ -393,10 +393,12 @@ impl Store {
                 });
             }
         }
+        // The file first, the events after it: appending takes the audit
+        // log's head, which every other audited write waits for.
+        let ev = insert_revision(&mut tx, ctx, (id, &doc.title), was + 1, f).await?;
         for ev in changed {
             append(&mut tx, ctx.now, ev).await?;
         }
-        let ev = insert_revision(&mut tx, ctx, (id, &doc.title), was + 1, f).await?;
         tx.commit_audited(ctx.now, ev).await?;
         Ok(was + 1)
     }

@@ -53,6 +53,10 @@ impl OpenTx {
     pub async fn commit(mut self) {
         self.0.execute("COMMIT").await.expect("COMMIT");
     }
+
+    pub async fn roll_back(mut self) {
+        self.0.execute("ROLLBACK").await.expect("ROLLBACK");
+    }
 }
 
 /// Waits until `n` of the database's connections wait for a lock.

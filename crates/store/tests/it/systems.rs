@@ -383,6 +383,99 @@ async fn a_file_removed_twice_at_once_is_removed_once_with_one_event() {
     }
 }
 
+/// A row under the id `table`'s next insert is to take, written by another
+/// connection and left uncommitted: that insert waits for it.
+async fn holding_the_next_id(url: &str, table: &str, columns: &str, values: &str) -> mamori_testkit::OpenTx {
+    let sql = format!(
+        "INSERT INTO {table} (id, {columns}) OVERRIDING SYSTEM VALUE SELECT last_value + 1, {values} FROM {table}_id_seq"
+    );
+    mamori_testkit::OpenTx::begin(url, &sql).await
+}
+
+/// Another audited write goes through within ten seconds.
+async fn written_meanwhile(store: &Store) {
+    use mamori_core::audit::{Action, Actor, NewEvent, Origin, Outcome};
+    let other = NewEvent::new(Actor::system(), Origin::default(), Action::ServerStart, Outcome::Success);
+    let meanwhile = store.audit_record(OffsetDateTime::now_utc(), other);
+    let written = tokio::time::timeout(std::time::Duration::from_secs(10), meanwhile).await;
+    written.expect("another audited write while the file is stored").unwrap();
+}
+
+/// The newest `n` actions of the audit log, oldest first.
+async fn last_actions(store: &Store, n: i64) -> Vec<String> {
+    store.audit_recent(n).await.unwrap().into_iter().rev().map(|e| e.record.action).collect()
+}
+
+/// A file replaced on PostgreSQL appended the replaced file's event, and a
+/// library document revised the events of the answers that follow it, and
+/// so took the audit log's head, before they inserted the new file: while
+/// a file of many MB went in, every audited write of every instance
+/// waited. Here each insert is held (another connection has written,
+/// uncommitted, a row under the id the new file is to take) and another
+/// audited write goes through meanwhile; the events of the replacement and
+/// of the revision follow it in the log, in their order.
+#[tokio::test]
+async fn a_file_replaced_or_a_document_revised_keeps_no_other_audited_write_waiting_while_it_is_stored() {
+    use mamori_store::evidence::NewEvidence;
+    use mamori_store::library::NewDocFile;
+    for db in each_backend().await {
+        let Some(url) = db.pg_url.clone() else {
+            db.cleanup().await;
+            continue;
+        };
+        let ctx = crate::system_ctx(OffsetDateTime::now_utc());
+        let (_, vendor, _, sys) = vendors_web_system(&db, &ctx).await;
+        db.store.save_answer(&ctx, sys, 1, &AnswerInput::done("実施")).await.unwrap();
+        let file = |replaces| NewEvidence {
+            number: 1,
+            original_name: "ID管理簿.pdf",
+            content_type: "application/pdf",
+            sha256: "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+            expires_on: None,
+            content: b"%PDF-1.4",
+            replaces,
+            by: None,
+        };
+        let first = db.store.add_evidence(&ctx, sys, &file(None)).await.unwrap();
+        let columns =
+            "system_id, round, number, original_name, content_type, size, sha256, uploaded_at_us, uploaded_by";
+        let values = format!("{sys}, 1, 1, 'held', 'text/plain', 0, '00', 0, 'test'");
+        let held = holding_the_next_id(&url, "evidence", columns, &values).await;
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let replace = tokio::spawn(async move { store.add_evidence(&c, sys, &file(Some(first))).await });
+        mamori_testkit::waiting_for_locks(&url, 1).await;
+        written_meanwhile(&db.store).await;
+        held.roll_back().await;
+        replace.await.unwrap().unwrap();
+        let want = ["server.start", "evidence.removed", "evidence.uploaded"];
+        assert_eq!(last_actions(&db.store, 3).await, want, "{}", db.name);
+
+        let doc = |name| NewDocFile {
+            original_name: name,
+            content_type: "text/plain",
+            sha256: "0",
+            expires_on: None,
+            content: b"x",
+        };
+        let id = db.store.add_document(&ctx, vendor, "体制図", &doc("chart-1.txt")).await.unwrap();
+        db.store.link_document(&ctx, id, vendor, sys, 57, false).await.unwrap();
+        let columns = "document_id, revision, original_name, content_type, size, sha256, uploaded_at_us, uploaded_by";
+        let held =
+            holding_the_next_id(&url, "document_revision", columns, &format!("{id}, 99, 'held', 'x', 0, '0', 0, 'x'"))
+                .await;
+        let (store, c) = (db.store.clone(), ctx.clone());
+        let revise =
+            tokio::spawn(async move { store.add_document_revision(&c, id, vendor, &doc("chart-2.txt")).await });
+        mamori_testkit::waiting_for_locks(&url, 1).await;
+        written_meanwhile(&db.store).await;
+        held.roll_back().await;
+        assert_eq!(revise.await.unwrap().unwrap(), 2);
+        let want = ["server.start", "answer.saved", "document.uploaded"];
+        assert_eq!(last_actions(&db.store, 3).await, want, "{}", db.name);
+        db.cleanup().await;
+    }
+}
+
 /// A page of a round's history is read alone: its lines, and of each item
 /// they revise the answer revision before them (what the first of them
 /// changed), however far back; an item first answered on the page has none.
