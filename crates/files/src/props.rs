@@ -433,6 +433,68 @@ fn a_workbook_whose_sheet_spans_the_grid_or_announces_billions_of_strings_is_ref
     assert!(!small[0].message.contains("シートの使用範囲"), "{}", small[0].message);
 }
 
+/// Two files of a few hundred bytes that stopped the whole server, as an
+/// answer workbook any vendor may upload:
+/// - the shared strings announcing ten billion strings, a form feed before
+///   the attribute (or before its `=`): this check's XML reader took it
+///   for part of the name and passed it, calamine took it for a space and
+///   reserved room for them all (the allocation failed, the process
+///   aborted);
+/// - a workbook behind an OLE header whose sector chain is a loop: the zip
+///   reader finds a zip after other content, and calamine, reading the
+///   file as a password-protected (OLE) workbook first, followed the chain
+///   forever, its memory growing.
+///
+/// Each is refused by the check before calamine sees it, by every reader.
+#[test]
+fn strings_announced_behind_a_form_feed_and_a_workbook_behind_an_ole_header_are_refused_before_they_are_read() {
+    let book = |cells: u32| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name(crate::report::META_SHEET).unwrap();
+        for row in 0..cells {
+            ws.write_string(row, 0, format!("文字{row}")).unwrap();
+        }
+        wb.save_to_buffer().unwrap()
+    };
+    let announced = |from: &'static str, to: &'static str| {
+        rewritten(&book(2), move |name, text| {
+            if name.ends_with("sharedStrings.xml") {
+                assert!(text.contains(from), "{text}");
+                *text = text.replace(from, to);
+            }
+        })
+    };
+    let before_the_name = announced(" uniqueCount=\"2\"", " \x0CuniqueCount=\"10000000000000\"");
+    let before_the_sign = announced("uniqueCount=\"2\"", "uniqueCount\x0C=\"10000000000000\"");
+    // An OLE header: the directory and the FAT both in sector 0, and
+    // sector 0 all zeros, so that the FAT says sector 0 follows itself.
+    let mut ole = vec![0u8; 1024];
+    ole[..8].copy_from_slice(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    ole[0x18..0x20].copy_from_slice(&[0x3E, 0x00, 0x03, 0x00, 0xFE, 0xFF, 0x09, 0x00]);
+    ole[0x20..0x22].copy_from_slice(&[0x06, 0x00]);
+    ole[0x2C..0x30].copy_from_slice(&1u32.to_le_bytes());
+    ole[0x38..0x3C].copy_from_slice(&4096u32.to_le_bytes());
+    for at in [0x3C, 0x44] {
+        ole[at..at + 4].copy_from_slice(&0xFFFF_FFFEu32.to_le_bytes());
+    }
+    for slot in (0x50..0x200).step_by(4) {
+        ole[slot..slot + 4].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+    }
+    let behind_ole = [ole, book(2)].concat();
+    let limits = crate::xlsx_guard::Limits { entry: 8 << 20, total: 16 << 20, entries: 100 };
+    for (what, hostile) in [("name", &before_the_name), ("sign", &before_the_sign), ("ole", &behind_ole)] {
+        // The check first: without it, the readers below never return.
+        assert!(crate::xlsx_guard::check(hostile, limits).is_err(), "{what}: passed the check");
+        assert!(crate::answers::read(hostile).is_err(), "{what}");
+        assert!(crate::inventory::read(hostile).is_err(), "{what}");
+        assert!(crate::catalog_io::import(hostile, "chiyoda", "x").is_err(), "{what}");
+    }
+    assert!(zip::ZipArchive::new(std::io::Cursor::new(&behind_ole)).is_ok(), "the zip reader finds the workbook");
+    // Unchanged, the same workbook passes the check.
+    assert_eq!(crate::xlsx_guard::check(&book(2), limits), Ok(()));
+}
+
 /// A workbook (a few KB deflated) whose one shared string of 2 MB is referred to by
 /// a thousand cells: calamine gives each cell its own copy, 2 GB read from
 /// a file any vendor may upload (8 MB strings would have been 8 GB, and an

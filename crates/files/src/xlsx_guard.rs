@@ -78,6 +78,13 @@ impl std::fmt::Display for Refusal {
 /// Refuses a workbook whose entries would expand beyond `limits`, or whose
 /// sheets name cells outside Excel's grid.
 pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
+    // A zip found after other content is no workbook: calamine first reads
+    // the file as an OLE document (a password-protected workbook), and an
+    // OLE header put before a workbook, its sector chain a loop, held it
+    // appending forever.
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Err(Refusal::NotXlsx);
+    }
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Refusal::NotXlsx)?;
     if zip.len() > limits.entries {
         return Err(Refusal::TooManyEntries(limits.entries));
@@ -107,6 +114,15 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
         if xml.len() as u64 > limits.entry || total > limits.total {
             return Err(Refusal::TooLarge(mib(limits.entry.min(limits.total))));
         }
+        // XML 1.0 allows no control character but tab and line ends.
+        // calamine reads attributes its own way, taking a form feed for a
+        // space where this check's reader does not: `\x0CuniqueCount`
+        // passed here, and calamine reserved room for its count.
+        if is_xml(&name, &xml) && xml.iter().any(|b| matches!(b, 0..=8 | 0x0B | 0x0C | 0x0E..=0x1F)) {
+            return Err(Refusal::Corrupt(
+                "XML に使えない制御文字があります (a control character XML does not allow)".into(),
+            ));
+        }
         // The shared strings for the count they announce (see
         // `shared_strings_within`), the styles for their formats (see
         // `styles_within`): calamine finds both beside the workbook part,
@@ -130,6 +146,15 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Is this part XML (calamine may read any part a relationship names as
+/// XML): by its name, or by its first character past a byte-order mark and
+/// spaces.
+fn is_xml(name: &str, bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    name.ends_with(".xml") || name.ends_with(".rels") || name.ends_with(".vml") || first == Some(&b'<')
+}
+
 /// Does the shared-strings part announce no more strings than a sheet may
 /// have cells? calamine reserves room for the `uniqueCount` it announces
 /// when the workbook is opened, before a string is read: ten billion of
@@ -141,11 +166,13 @@ pub fn shared_strings_within(xml: &[u8]) -> bool {
     loop {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == "sst" => {
-                return e
-                    .attributes()
-                    .flatten()
-                    .filter(|a| a.key.local_name().as_ref() == "uniqueCount")
-                    .all(|a| a.value.trim().parse::<u64>().is_ok_and(|n| n <= MAX_SHEET_CELLS));
+                // An attribute that cannot be read is refused, not passed over.
+                return e.attributes().all(|a| {
+                    a.is_ok_and(|a| {
+                        a.key.local_name().as_ref() != "uniqueCount"
+                            || a.value.trim().parse::<u64>().is_ok_and(|n| n <= MAX_SHEET_CELLS)
+                    })
+                });
             }
             Ok(Event::Eof) => return true,
             Err(_) => return false,
