@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
-use mamori_core::policy::source_of;
+use mamori_core::policy::{block_of, source_of};
 use rustls::ServerConfig;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -39,10 +39,27 @@ pub type ShutdownSignal = watch::Receiver<bool>;
 /// holds an entry only while its source has a connection open.
 struct PerAddress {
     cap: usize,
+    /// The free slots at which the reserve begins ([`FEW`]).
+    reserve: usize,
     exempt: Arc<[IpNet]>,
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<Open>,
     pace: Mutex<Pace>,
 }
+
+/// Connections open, by source (an address, an IPv6 /64) and by block (an
+/// address, an IPv6 /48).
+#[derive(Default)]
+struct Open {
+    sources: HashMap<IpAddr, usize>,
+    blocks: HashMap<IpAddr, usize>,
+}
+
+/// The last quarter of the slots ([`Limits::max_connections`] / 4) is kept
+/// for sources and blocks holding fewer than this many connections: two
+/// sources each under its share (half the slots) held every slot, slow
+/// readers or connections that never began their handshake, and nobody
+/// else could connect; so could one /48's /64s. A browser opens six.
+const FEW: usize = 16;
 
 /// Sources paced at once: past them, the sources not paced yet share one
 /// pace (whoever has a /48 has 65,536 /64s), so the map is bounded
@@ -125,39 +142,55 @@ enum Refusal {
     Held,
     /// The source's connections wait longer than a handshake may take.
     Paced,
+    /// The slots left are the reserve, and the source or its block holds
+    /// [`FEW`] or more.
+    Reserved,
 }
 
-/// One connection counted against its source; uncounted when dropped.
-struct Counted(Arc<PerAddress>, Option<IpAddr>);
+/// One connection counted against its source and block; uncounted when
+/// dropped.
+struct Counted(Arc<PerAddress>, Option<(IpAddr, IpAddr)>);
 
 impl PerAddress {
-    /// Admits a connection of `peer` at `now`, with how long it waits for
-    /// its handshake, or says why not.
-    fn admit(this: &Arc<PerAddress>, peer: IpAddr, now: Instant) -> Result<(Counted, Duration), Refusal> {
+    /// Admits a connection of `peer` at `now`, `free` slots left, with how
+    /// long it waits for its handshake, or says why not.
+    fn admit(this: &Arc<PerAddress>, peer: IpAddr, now: Instant, free: usize) -> Result<(Counted, Duration), Refusal> {
         if this.exempt.iter().any(|n| n.contains(&peer.to_canonical())) {
             return Ok((Counted(this.clone(), None), Duration::ZERO));
         }
-        let source = source_of(peer);
+        let (source, block) = (source_of(peer), block_of(peer));
         let mut open = this.open.lock().expect("not poisoned");
-        if open.get(&source).is_some_and(|n| *n >= this.cap) {
+        let held = |map: &HashMap<IpAddr, usize>, key| map.get(&key).copied().unwrap_or(0);
+        let (by_source, by_block) = (held(&open.sources, source), held(&open.blocks, block));
+        if by_source >= this.cap {
             return Err(Refusal::Held);
         }
+        if free <= this.reserve && (by_source >= FEW || by_block >= FEW) {
+            return Err(Refusal::Reserved);
+        }
         let wait = this.pace.lock().expect("not poisoned").turn(source, now).ok_or(Refusal::Paced)?;
-        *open.entry(source).or_insert(0) += 1;
-        Ok((Counted(this.clone(), Some(source)), wait))
+        *open.sources.entry(source).or_insert(0) += 1;
+        *open.blocks.entry(block).or_insert(0) += 1;
+        Ok((Counted(this.clone(), Some((source, block))), wait))
+    }
+}
+
+/// Takes one off `key`'s count, forgetting it at none.
+fn uncount(map: &mut HashMap<IpAddr, usize>, key: IpAddr) {
+    if let Some(n) = map.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&key);
+        }
     }
 }
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        let Some(source) = self.1 else { return };
+        let Some((source, block)) = self.1 else { return };
         let mut open = self.0.open.lock().expect("not poisoned");
-        if let Some(n) = open.get_mut(&source) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&source);
-            }
-        }
+        uncount(&mut open.sources, source);
+        uncount(&mut open.blocks, block);
     }
 }
 
@@ -180,6 +213,7 @@ impl Slots {
             all: Arc::new(Semaphore::new(limits.max_connections)),
             per_address: Arc::new(PerAddress {
                 cap: limits.max_connections_per_address,
+                reserve: limits.max_connections / 4,
                 exempt: trusted_proxies,
                 open: Mutex::default(),
                 pace: Mutex::new(Pace::new(limits, Instant::now())),
@@ -215,7 +249,8 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        let (counted, wait) = match PerAddress::admit(&slots.per_address, peer.ip(), Instant::now()) {
+        let free = slots.all.available_permits();
+        let (counted, wait) = match PerAddress::admit(&slots.per_address, peer.ip(), Instant::now(), free) {
             Ok(admitted) => admitted,
             Err(Refusal::Held) => {
                 refused.note(peer, "connection limit of one address reached; connection refused");
@@ -223,6 +258,13 @@ pub async fn serve(
             }
             Err(Refusal::Paced) => {
                 refused.note(peer, "new connections of one address past its rate; connection refused");
+                continue;
+            }
+            Err(Refusal::Reserved) => {
+                refused.note(
+                    peer,
+                    "the last quarter of connections is kept for addresses holding few; connection refused",
+                );
                 continue;
             }
         };
@@ -338,7 +380,7 @@ mod tests {
         let mut held = Vec::new();
         let mut waits = Vec::new();
         for _ in 0..30 {
-            match PerAddress::admit(&p, ip("192.0.2.1"), t0) {
+            match PerAddress::admit(&p, ip("192.0.2.1"), t0, usize::MAX) {
                 Ok((c, wait)) => (held.push(c), waits.push(wait)).1,
                 Err(r) => assert_eq!(r, Refusal::Paced),
             }
@@ -348,18 +390,51 @@ mod tests {
         assert_eq!(&ms[5..8], [500, 1000, 1500], "then one each half second: {ms:?}");
         assert_eq!(*ms.last().unwrap(), 10_000, "up to the handshake's ten seconds: {ms:?}");
         assert_eq!(ms.len(), 5 + 20, "the rest refused");
-        let other = PerAddress::admit(&p, ip("192.0.2.2"), t0).unwrap().1;
+        let other = PerAddress::admit(&p, ip("192.0.2.2"), t0, usize::MAX).unwrap().1;
         assert_eq!(other, Duration::ZERO, "another address has its own");
-        assert!((0..100).all(|_| PerAddress::admit(&p, ip("10.0.0.1"), t0).unwrap().1.is_zero()), "a proxy");
+        assert!(
+            (0..100).all(|_| PerAddress::admit(&p, ip("10.0.0.1"), t0, usize::MAX).unwrap().1.is_zero()),
+            "a proxy"
+        );
         let six: Vec<Duration> = ["2001:db8:1:2::1", "2001:db8:1:2::ffff"]
             .iter()
             .cycle()
             .take(6)
-            .map(|a| PerAddress::admit(&p, ip(a), t0).unwrap().1)
+            .map(|a| PerAddress::admit(&p, ip(a), t0, usize::MAX).unwrap().1)
             .collect();
         assert_eq!(six[5], Duration::from_millis(500), "one /64: {six:?}");
-        let later = PerAddress::admit(&p, ip("192.0.2.1"), t0 + Duration::from_secs(20)).unwrap().1;
+        let later = PerAddress::admit(&p, ip("192.0.2.1"), t0 + Duration::from_secs(20), usize::MAX).unwrap().1;
         assert_eq!(later, Duration::ZERO, "its turn came back");
+    }
+
+    /// Two sources, each under its share (half the slots), held every slot,
+    /// and nobody else could connect; so could one /48's /64s. Past three
+    /// quarters of the slots, a source or a block holding [`FEW`] is
+    /// refused, and a source holding few is still admitted.
+    #[test]
+    fn the_last_quarter_of_the_slots_is_kept_for_sources_and_blocks_holding_few() {
+        let limits = Limits {
+            max_connections: 100,
+            max_connections_per_address: 50,
+            new_connections_per_address: 100_000,
+            ..Limits::default()
+        };
+        let p = Slots::new(&limits, Arc::from([])).per_address.clone();
+        let t0 = Instant::now();
+        let mut held = Vec::new();
+        let mut take = |peer: &str| -> Result<(), Refusal> {
+            let free = 100 - held.len();
+            held.push(PerAddress::admit(&p, ip(peer), t0, free)?.0);
+            Ok(())
+        };
+        let mut until_refused =
+            |peer: &dyn Fn(usize) -> String| (0..100).find_map(|n| take(&peer(n)).err().map(|why| (n, why))).unwrap();
+        assert_eq!(until_refused(&|_| "192.0.2.1".into()), (50, Refusal::Held), "its share");
+        assert_eq!(until_refused(&|_| "192.0.2.2".into()), (25, Refusal::Reserved), "to three quarters");
+        let many_64s = |n: usize| format!("2001:db8:1:{n:x}::1");
+        assert_eq!(until_refused(&many_64s), (FEW, Refusal::Reserved), "one /48's /64s hold few of the reserve");
+        // Nine slots left: a source holding few takes them to the last.
+        assert!((0..9).all(|_| take("198.51.100.7").is_ok()), "few, to the last slot");
     }
 
     /// A source holding its share of connections is refused before its
@@ -368,15 +443,16 @@ mod tests {
     fn a_refused_connection_takes_no_turn_and_leaves_nothing_counted() {
         let p = per_address(1, 2, &[]);
         let t0 = Instant::now();
-        let held: Vec<_> = (0..2).map(|_| PerAddress::admit(&p, ip("192.0.2.1"), t0).unwrap()).collect();
-        assert_eq!(PerAddress::admit(&p, ip("192.0.2.1"), t0).err(), Some(Refusal::Held));
+        let held: Vec<_> = (0..2).map(|_| PerAddress::admit(&p, ip("192.0.2.1"), t0, usize::MAX).unwrap()).collect();
+        assert_eq!(PerAddress::admit(&p, ip("192.0.2.1"), t0, usize::MAX).err(), Some(Refusal::Held));
         let due = p.pace.lock().unwrap().due[&Some(ip("192.0.2.1"))];
         assert_eq!(due, t0 + Duration::from_secs(2), "two turns taken, not three");
         drop(held);
         for k in 0..20 {
-            let _ = PerAddress::admit(&p, ip(&format!("198.51.100.{k}")), t0);
+            let _ = PerAddress::admit(&p, ip(&format!("198.51.100.{k}")), t0, usize::MAX);
         }
-        assert!(p.open.lock().unwrap().is_empty(), "none left counted");
+        let open = p.open.lock().unwrap();
+        assert!(open.sources.is_empty() && open.blocks.is_empty(), "none left counted");
     }
 
     /// Past [`MOST_SOURCES`] sources at once, the others share one pace;

@@ -546,6 +546,45 @@ async fn one_address_holds_at_most_its_share_of_connections_and_another_address_
     app.close().await;
 }
 
+/// Two addresses, each within its share (half the connections), held
+/// every connection idle, and nobody else could connect. Past three
+/// quarters, an address holding sixteen or more is refused: the second
+/// holds a quarter, and another address is still served.
+#[tokio::test]
+async fn two_addresses_holding_their_shares_leave_a_quarter_of_the_connections_to_others() {
+    use tokio::io::AsyncReadExt;
+    let opts = Options { max_connections: Some(64), max_connections_per_address: Some(32), ..Options::default() };
+    let app = App::spawn("sqlite", opts).await;
+    let addr: std::net::SocketAddr =
+        app.base.trim_start_matches("https://").trim_end_matches('/').parse().expect("an address and port");
+    let connect = async |from: &str| {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(addr).await.unwrap()
+    };
+    // Whether the server keeps a connection open (refused, it is closed at
+    // once); all looked at together, well within the handshake's time.
+    let kept = async |c: &mut tokio::net::TcpStream| {
+        let mut byte = [0u8; 1];
+        tokio::time::timeout(std::time::Duration::from_millis(500), c.read(&mut byte)).await.is_err()
+    };
+    let mut held = Vec::new();
+    for (from, want) in [("127.0.0.1", 32), ("127.0.0.3", 16)] {
+        let mut opened = Vec::new();
+        for _ in 0..40 {
+            opened.push(connect(from).await);
+        }
+        let open = futures_util::future::join_all(opened.iter_mut().map(kept)).await;
+        assert_eq!(open.iter().filter(|k| **k).count(), want, "{from}: {open:?}");
+        held.extend(opened);
+    }
+    let other = app.client_from("127.0.0.2".parse().unwrap());
+    let r = other.get(format!("{}/login", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another address is served");
+    drop(held);
+    app.close().await;
+}
+
 /// The share is one across the server's listeners: an address holding its
 /// share on the plain listener that redirects is refused on the HTTPS one
 /// too. Before, each listener counted on its own: one address held twice

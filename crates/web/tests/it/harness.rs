@@ -77,7 +77,9 @@ pub struct Options {
     pub lockout: Option<mamori_core::policy::LockoutPolicy>,
     /// Reverse proxies whose X-Forwarded-For is believed (none by default).
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// The connections one address may hold (the default's otherwise).
+    /// The connections the server and one address may hold (the
+    /// default's otherwise).
+    pub max_connections: Option<usize>,
     pub max_connections_per_address: Option<usize>,
     /// What one organisation may store (the default's otherwise).
     pub evidence_quota_bytes: Option<u64>,
@@ -132,6 +134,7 @@ async fn serve(
     let (stop, stop_rx) = watch::channel(false);
     let d = Limits::default();
     let limits = Limits {
+        max_connections: opts.max_connections.unwrap_or(d.max_connections),
         max_connections_per_address: opts.max_connections_per_address.unwrap_or(d.max_connections_per_address),
         request_timeout: opts.request_timeout.unwrap_or(d.request_timeout),
         ..d
