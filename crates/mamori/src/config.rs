@@ -631,8 +631,13 @@ pub fn init_logging(global: &GlobalArgs, _args: &ServeArgs) -> tracing_appender:
         let mut ignored = Vec::new();
         load_file(global.config.as_deref(), &mut ignored).log_format
     });
+    // rustls warns of a server name it cannot read with the name in full
+    // (escaped): 64 KB from any client, a line of hundreds of KB each
+    // connection. Its errors are enough; mamori logs failed handshakes
+    // itself.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+        .add_directive("rustls=error".parse().expect("a fixed directive"));
     use std::io::IsTerminal;
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
