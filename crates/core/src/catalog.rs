@@ -69,6 +69,24 @@ impl RequirementDef {
     }
 }
 
+/// The most problems a catalog's check lists one by one; the rest are
+/// counted in one line.
+pub const MAX_ERRORS: usize = 200;
+
+/// `errors`, the first [`MAX_ERRORS`] and a line counting the rest.
+pub fn capped(mut errors: Vec<RowError>) -> Vec<RowError> {
+    if errors.len() > MAX_ERRORS {
+        let rest = errors.len() - MAX_ERRORS;
+        errors.truncate(MAX_ERRORS);
+        errors.push(RowError {
+            row: 0,
+            field: "file",
+            message: format!("ほか {rest} 件の問題があります (and {rest} more)"),
+        });
+    }
+    errors
+}
+
 /// One problem in a catalog, located so that a person can fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -137,6 +155,14 @@ impl CatalogFile {
         {
             file_err("sources", format!("出典の名前は{MAX_LABEL}文字、項目は{MAX_TEXT}文字までです (too long)"));
         }
+        let labels = std::iter::once(self.catalog.title.as_str())
+            .chain(self.sources.iter().flat_map(|s| [s.id.as_str(), s.title.as_str(), s.items.as_str()]));
+        if labels.into_iter().any(|v| v.chars().any(crate::text::hidden_in_lines)) {
+            file_err(
+                "catalog.title",
+                "制御文字や文字の向きを変える記号は使えません (a control character or a bidirectional mark)".into(),
+            );
+        }
         let sources: BTreeSet<&str> = self.sources.iter().map(|s| s.id.as_str()).collect();
         let mut seen = BTreeSet::new();
         for r in &self.requirements {
@@ -149,7 +175,13 @@ impl CatalogFile {
                 err("number", "番号が重複しています (duplicate number)".into());
             }
             if !sources.contains(r.source.as_str()) {
-                err("source", format!("出典 \"{}\" が sources にありません (unknown source)", r.source));
+                err(
+                    "source",
+                    format!(
+                        "出典 \"{}\" が sources にありません (unknown source)",
+                        crate::text::excerpt(&r.source, 40)
+                    ),
+                );
             }
             for (field, value, max) in
                 [("major", &r.major, MAX_LABEL), ("middle", &r.middle, MAX_LABEL), ("text", &r.text, MAX_TEXT)]
@@ -160,6 +192,21 @@ impl CatalogFile {
                     err(field, format!("{max}文字を超えています (longer than {max})"));
                 }
             }
+            // Shown on every system's pages and workbooks, and printed by
+            // the console: no escape sequence, no mark that turns text around.
+            let texts = [
+                ("major", r.major.as_str()),
+                ("middle", r.middle.as_str()),
+                ("text", r.text.as_str()),
+                ("evidence_hint", r.evidence_hint.as_str()),
+                ("condition_note", r.condition_note.as_deref().unwrap_or("")),
+            ];
+            if let Some((field, _)) = texts.iter().find(|(_, v)| v.chars().any(crate::text::hidden_in_lines)) {
+                err(
+                    field,
+                    "制御文字や文字の向きを変える記号は使えません (a control character or a bidirectional mark)".into(),
+                );
+            }
             let notes = [
                 ("evidence_hint", r.evidence_hint.as_str()),
                 ("condition_note", r.condition_note.as_deref().unwrap_or("")),
@@ -169,22 +216,21 @@ impl CatalogFile {
                     err(field, format!("{MAX_TEXT}文字を超えています (longer than {MAX_TEXT})"));
                 }
             }
-            if r.checks.len() > crate::verification::CheckId::ALL.len() {
-                err("checks", "自動確認が多すぎます (too many checks)".into());
-            }
             if let Err(e) = Applicability::parse(&r.applies_when) {
                 err("applies_when", format!("適用条件を解釈できません (cannot parse): {e}"));
             }
-            for c in &r.checks {
-                if crate::verification::CheckId::parse(c).is_none() {
-                    err("checks", format!("不明な自動確認 \"{c}\" (unknown check)"));
-                }
+            // Each word named only while they are few: sixteen million
+            // words in one cell made as many messages.
+            if r.checks.len() > crate::verification::CheckId::ALL.len() {
+                err("checks", "自動確認が多すぎます (too many checks)".into());
+            } else if let Some(c) = r.checks.iter().find(|c| crate::verification::CheckId::parse(c).is_none()) {
+                err("checks", format!("不明な自動確認 \"{}\" (unknown check)", crate::text::excerpt(c, 40)));
             }
         }
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(errors)
+            Err(capped(errors))
         }
     }
 
@@ -651,9 +697,20 @@ mod tests {
         c.requirements[2].applies_when = "cloud".into();
         c.requirements[3].checks = vec!["tls.magic".into()];
         c.requirements[4].source = "nowhere".into();
+        c.requirements[5].middle = "請求\u{202E}書".into();
+        c.requirements[6].evidence_hint = "\u{1b}[2J消える".into();
         let errs = c.validate().unwrap_err();
         let fields: Vec<(u32, &str)> = errs.iter().map(|e| (e.row, e.field)).collect();
-        assert_eq!(fields, [(1, "text"), (1, "number"), (3, "applies_when"), (4, "checks"), (5, "source")]);
+        let want = [
+            (1, "text"),
+            (1, "number"),
+            (3, "applies_when"),
+            (4, "checks"),
+            (5, "source"),
+            (6, "middle"),
+            (7, "evidence_hint"),
+        ];
+        assert_eq!(fields, want);
         assert!(errs[2].to_string().contains("不明な属性 \"cloud\""), "{}", errs[2]);
     }
 

@@ -157,7 +157,7 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
                 field: "回答者",
                 message: format!(
                     "{sheet_row}行目: 回答者 \"{}\" は 所管課・構築事業者・保守事業者・クラウド事業者 のいずれかにしてください (unknown party)",
-                    party_word.trim()
+                    mamori_core::text::excerpt(party_word.trim(), 40)
                 ),
             });
             continue;
@@ -170,7 +170,12 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
             condition_note: (!cond.trim().is_empty()).then(|| cond.trim().to_owned()),
             text: cell(row, c_text).trim().to_owned(),
             applies_when: if applies.trim().is_empty() { "always".to_owned() } else { applies.trim().to_owned() },
-            checks: cell(row, c_checks).split_whitespace().map(str::to_owned).collect(),
+            // One word past the known checks is enough to be refused as too many.
+            checks: cell(row, c_checks)
+                .split_whitespace()
+                .take(mamori_core::verification::CheckId::ALL.len() + 1)
+                .map(str::to_owned)
+                .collect(),
             self_met: matches!(cell(row, c_self).trim(), "○" | "true" | "TRUE" | "1" | "yes"),
             evidence_hint: cell(row, c_hint).trim().to_owned(),
             party,
@@ -187,7 +192,7 @@ pub fn import(bytes: &[u8], catalog_id: &str, title: &str) -> Result<CatalogFile
     if errors.is_empty() {
         Ok(file)
     } else {
-        Err(errors)
+        Err(mamori_core::catalog::capped(errors))
     }
 }
 
@@ -243,6 +248,30 @@ mod tests {
             }
         }
         wb.save_to_buffer().unwrap()
+    }
+
+    /// A 自動確認 cell of sixteen thousand words and 回答者 cells of thirty
+    /// thousand characters, in 300 rows: each word was a message, and each
+    /// cell quoted whole in its own (a cell of 16 MB, its string shared,
+    /// made sixteen million messages, gigabytes). Now a cell of too many
+    /// words is one message, a quoted cell is cut to 40 characters, and
+    /// the messages stop at 200 with a count of the rest.
+    #[test]
+    fn a_sheet_of_endless_words_and_cells_gives_at_most_two_hundred_short_messages() {
+        let header: &[&str] = &["No", "大項目", "中項目", "内容", "自動確認", "回答者"];
+        let (words, party) = ("tls ".repeat(8_000), "業".repeat(30_000));
+        let numbers: Vec<String> = (1..=300).map(|n| n.to_string()).collect();
+        let mut rows = vec![header.to_vec()];
+        for (n, number) in numbers.iter().enumerate() {
+            let (checks, who) = if n < 150 { (words.as_str(), "構築事業者") } else { ("", party.as_str()) };
+            rows.push(vec![number.as_str(), "ID管理", "共有禁止", "1人1ID", checks, who]);
+        }
+        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+        let errs = import(&sheet_of(&rows), "town", "町の一覧表").unwrap_err();
+        assert_eq!(errs.len(), mamori_core::catalog::MAX_ERRORS + 1, "{:?}", &errs[..3]);
+        assert!(errs.last().unwrap().message.contains("ほか 100 件"), "{:?}", errs.last());
+        assert!(errs.iter().all(|e| e.message.chars().count() < 200), "short messages");
+        assert!(errs.iter().any(|e| e.message.contains("自動確認が多すぎます")), "{:?}", &errs[..3]);
     }
 
     #[test]
