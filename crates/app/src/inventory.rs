@@ -412,6 +412,9 @@ pub async fn alert_matches(store: &mamori_store::Store, now: time::OffsetDateTim
 /// The longest reason recorded with a decision.
 pub const MAX_REASON: usize = 2_000;
 
+/// The largest sheet of components taken (the page's and the console's).
+pub const MAX_SHEET: usize = 4 * 1024 * 1024;
+
 /// Records what was decided about a match: 対応済 or 影響なし with its
 /// reason (required), or open again. The system's keepers and the
 /// security office, from the match as their page showed it (`seen`:

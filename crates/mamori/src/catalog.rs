@@ -109,8 +109,7 @@ async fn catalog(store: &Store, cmd: CatalogCommand) -> Result<(), ExitCode> {
             Ok(())
         }
         CatalogCommand::Import { file, id, title } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| refuse(format!("{} を読めません (cannot read): {e}", file.display())))?;
+            let bytes = crate::shared::read_at_most(&file, mamori_app::catalog::MAX_FILE).map_err(refuse)?;
             let catalog = mamori_app::catalog::read(&bytes, &id, &title).map_err(|e| report(&e))?;
             // Through the same operation as the catalog page: the
             // permission, the validation again, the version and its event.

@@ -74,10 +74,10 @@ fn fail(code: u8, message: impl AsRef<str>) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Reads a file the operator named; its name is kept as data only.
-fn read(path: &PathBuf) -> Result<(String, Vec<u8>), ExitCode> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(EXIT_CONFIG, format!("{} を読めません (cannot read): {e}", path.display())))?;
+/// Reads a file the operator named, of at most `max` bytes (what the page
+/// takes); its name is kept as data only.
+fn read(path: &std::path::Path, max: usize) -> Result<(String, Vec<u8>), ExitCode> {
+    let bytes = crate::shared::read_at_most(path, max).map_err(|e| fail(EXIT_CONFIG, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok((name, bytes))
 }
@@ -110,7 +110,7 @@ where
 pub async fn run_inventory(global: &GlobalArgs, cmd: InventoryCommand) -> ExitCode {
     with_op(global, async |op| match cmd {
         InventoryCommand::Import { system, file } => {
-            let (name, bytes) = read(&file)?;
+            let (name, bytes) = read(&file, inv::MAX_SHEET)?;
             match inv::import(op, system, &name, &bytes).await.map_err(|e| refused(system, e))? {
                 Ok(n) => {
                     outln!(
@@ -204,7 +204,7 @@ pub async fn run_vuln(global: &GlobalArgs, cmd: VulnCommand) -> ExitCode {
 pub async fn run_feed(global: &GlobalArgs, cmd: FeedCommand) -> ExitCode {
     with_op(global, async |op| match cmd {
         FeedCommand::Import { file } => {
-            let (name, bytes) = read(&file)?;
+            let (name, bytes) = read(&file, mamori_files::feeds::MAX_CONSOLE_BYTES)?;
             match inv::import_feed(op, &name, &bytes).await.map_err(|e| fail(EXIT_PROBLEM, e.to_string()))? {
                 Ok(f) => {
                     outln!(

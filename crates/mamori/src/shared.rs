@@ -88,6 +88,21 @@ pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn C
 
 /// Where the data key is: the text of a key file in `MAMORI_DATA_KEY`,
 /// else the file `MAMORI_DATA_KEY_FILE`, else `DATA_DIR/data.key`.
+/// Reads a file the operator named, refusing one larger than `max` bytes
+/// before more than that is held (it was read whole, and only then
+/// measured).
+pub fn read_at_most(path: &Path, max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("{} を読めません (cannot read): {e}", path.display());
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).map_err(cannot)?.take(max as u64 + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() > max {
+        let mb = max / (1024 * 1024);
+        return Err(format!("{} が大きすぎます。{mb} MB までです (larger than {mb} MB)", path.display()));
+    }
+    Ok(bytes)
+}
+
 /// The CA certificates of `--ca-file` (none when not given), or the exit
 /// code once the reason it cannot be read is shown.
 pub fn read_ca_file(path: Option<&Path>) -> Result<Option<Vec<u8>>, ExitCode> {

@@ -197,3 +197,24 @@ async fn commands_prepare_a_missing_data_directory_as_the_server_does() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(other.join("mamori.db").is_file());
 }
+
+/// `mamori catalog import` and `mamori inventory import` read the file
+/// named whole and only then measured it: a file of 1 GiB was held whole
+/// to be refused as too large. Each now reads no more than its limit (the
+/// page's: 10 MB, 4 MB) and refuses the rest unread.
+#[tokio::test]
+async fn a_file_of_1_gib_named_to_an_import_is_refused_without_being_read_whole() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let big = dir.path().join("big.xlsx");
+    // Sparse: a gibibyte of zeros that takes no disk.
+    std::fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
+    let data = dir.path().join("data");
+    let (data, big) = (data.to_str().unwrap(), big.to_str().unwrap());
+    for command in [&["catalog", "import", big][..], &["inventory", "import", "--system", "1", big]] {
+        let args: Vec<&str> = ["--data-dir", data].iter().chain(command).copied().collect();
+        let (code, out, err, peak) = crate::harness::run_measured(&args, dir.path());
+        assert_ne!(code, 0, "{command:?}: {out}{err}");
+        assert!(peak > 0 && peak < 128 << 20, "{command:?}: held {} MB", peak >> 20);
+        assert!(err.contains("が大きすぎます"), "{command:?}: {err}");
+    }
+}

@@ -355,7 +355,7 @@ pub async fn remove_component(page: Page, who: Acting, Path((id, cid)): Path<(i6
 }
 
 /// The largest sheet taken.
-const SHEET_MAX: usize = 4 * 1024 * 1024;
+const SHEET_MAX: usize = mamori_app::inventory::MAX_SHEET;
 
 /// Imports a CSV or Excel sheet: every row, or none with each problem.
 pub async fn import(page: Page, who: Acting, Path(id): Path<i64>, request: axum::extract::Request) -> Reply {
