@@ -360,7 +360,8 @@ pub async fn verified_multipart(
     let token = token_field(&mut m).await;
     match token {
         Some(t) if constant_time_eq(expected.as_bytes(), t.as_bytes()) => {
-            crate::uploads::UploadForm::take(m, signed_in.unwrap_or_default())
+            let organisation = head.extensions().get::<crate::auth::CurrentUser>().and_then(|u| u.0.organisation_id);
+            crate::uploads::UploadForm::take(m, signed_in.unwrap_or_default(), organisation)
                 .await
                 .map_err(IntoResponse::into_response)
         }

@@ -11,11 +11,24 @@ use crate::person_turns::{PersonTurn, PersonTurns};
 pub const UPLOADS_AT_ONCE: usize = 8;
 /// Of them, one person's at once; a further one waits for one of theirs.
 pub const UPLOADS_PER_PERSON: usize = 2;
-static UPLOADS: PersonTurns = PersonTurns::new(UPLOADS_AT_ONCE, UPLOADS_PER_PERSON);
+/// Of them, one organisation's people's together, and every
+/// organisation's people's together: four vendors' people, each posting
+/// two forms and trickling their bodies, held every turn again and again,
+/// and the office's catalog import waited behind them. The rest are the
+/// office's (as for files sent, [`crate::sending`]).
+pub const UPLOADS_PER_ORGANISATION: usize = 4;
+pub const UPLOADS_FOR_PARTIES: usize = 6;
+static UPLOADS: PersonTurns =
+    PersonTurns::shared_by(UPLOADS_AT_ONCE, UPLOADS_PER_PERSON, (UPLOADS_PER_ORGANISATION, UPLOADS_FOR_PARTIES));
 
 /// The most upload forms held at once since start.
 pub fn uploads_peak() -> usize {
     UPLOADS.peak()
+}
+
+/// Upload forms held now.
+pub fn uploads_now() -> usize {
+    UPLOADS.running()
 }
 
 /// An upload form whose token was checked, read in its turn.
@@ -31,9 +44,14 @@ pub struct UploadTurn {
 }
 
 impl UploadForm {
-    /// Waits for a turn for `person` to read `form`.
-    pub(crate) async fn take(form: multer::Multipart<'static>, person: i64) -> Result<UploadForm, crate::AppError> {
-        Ok(UploadForm { form, turn: UploadTurn { _turn: UPLOADS.take(person).await? } })
+    /// Waits for a turn for `person` of `organisation` (none: the
+    /// office's) to read `form`.
+    pub(crate) async fn take(
+        form: multer::Multipart<'static>,
+        person: i64,
+        organisation: Option<i64>,
+    ) -> Result<UploadForm, crate::AppError> {
+        Ok(UploadForm { form, turn: UploadTurn { _turn: UPLOADS.take_for(person, organisation).await? } })
     }
 
     /// The form read: its turn, to keep while what was read is worked on.

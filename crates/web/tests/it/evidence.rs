@@ -646,6 +646,82 @@ async fn sixteen_19_mb_uploads_at_once_by_one_person_are_read_two_at_a_time_in_b
     app.close().await;
 }
 
+/// An upload form posted by `c` to `path` whose token and the start of its
+/// file are sent, and the rest never: it holds its turn until the task is
+/// ended (its connection closed).
+fn an_upload_held_open(c: &crate::harness::Client, path: &str) -> tokio::task::JoinHandle<()> {
+    use futures_util::StreamExt;
+    let head = format!(
+        "--held\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{}\r\n--held\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n%PDF-1.4\n",
+        c.token()
+    );
+    let head: &'static [u8] = head.leak().as_bytes();
+    let frames = futures_util::stream::iter([Ok::<_, std::io::Error>(http_body::Frame::data(head))])
+        .chain(futures_util::stream::pending());
+    let body = reqwest::Body::wrap(http_body_util::StreamBody::new(frames));
+    let r = c.http.post(format!("{}{path}", c.base)).header("origin", &c.base);
+    let r = r.header("content-type", "multipart/form-data; boundary=held").body(body);
+    tokio::spawn(async move {
+        let _ = r.send().await;
+    })
+}
+
+/// Waits until `n` upload forms are held.
+async fn until_uploads(n: usize) {
+    for _ in 0..200 {
+        if mamori_web::uploads::uploads_now() == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(mamori_web::uploads::uploads_now(), n, "upload forms held");
+}
+
+/// One company's people hold four upload forms at once together: four
+/// vendors' people, each posting two forms and trickling their bodies,
+/// held all eight turns again and again, and the office's catalog import
+/// waited behind them. Two of a company's people hold two forms each; a
+/// third's upload waits its turn while the office's import is read and
+/// answered, and is read once one of the four is let go.
+#[tokio::test]
+async fn a_company_s_people_hold_four_upload_forms_at_once_a_fifth_waits_and_the_office_s_import_is_read() {
+    use mamori_web::uploads::UPLOADS_PER_ORGANISATION;
+    let app = App::spawn("sqlite", unhurried()).await;
+    let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
+    let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
+    let page = format!("/systems/{sys}/items/4");
+    let path = format!("{page}/evidence");
+    let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
+    let third = app.signed_in("vendor-a3", Role::Vendor, org).await.0;
+    let mut held = Vec::new();
+    for person in [&vendor, &second] {
+        person.get(&page).await;
+        held.extend([an_upload_held_open(person, &path), an_upload_held_open(person, &path)]);
+    }
+    until_uploads(UPLOADS_PER_ORGANISATION).await;
+    third.get(&page).await;
+    let waiting = tokio::spawn({
+        let third = third.clone();
+        async move { third.post_file(&page, &path, "手順書.txt", "手順".as_bytes().to_vec()).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "the company's fifth waits");
+    assert_eq!(mamori_web::uploads::uploads_now(), UPLOADS_PER_ORGANISATION, "only the company's four are read");
+    let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
+    let r = officer.post_file("/catalog/import", "/catalog/import", "一覧.txt", b"not a catalog".to_vec()).await;
+    assert_eq!(r.status, StatusCode::OK, "the office's import is read and answered: {}", r.body);
+    assert!(r.body.contains("field-error") || r.body.contains("error"), "{}", r.body);
+    held.pop().unwrap().abort();
+    let r = waiting.await.unwrap();
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "read once one of the four is let go: {}", r.body);
+    for h in held {
+        h.abort();
+    }
+    app.close().await;
+}
+
 /// Each stored file sent is read whole, decrypted and held until its last
 /// byte is written, and a vendor could open hundreds of downloads of a
 /// 19 MB file at once, reading none (all held). One person now holds two
