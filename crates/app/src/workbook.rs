@@ -247,13 +247,15 @@ impl Kept {
 
 /// Keeps the `changes` previewed of a workbook of system `id` made for
 /// `made_for` as the acting person's one upload waiting for confirmation,
-/// in place of any before.
-pub async fn keep_preview(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[Change]) -> Result<(), Refused> {
+/// in place of any before; returns its mark, for the page that confirms it
+/// ([`take_preview`]).
+pub async fn keep_preview(op: &Op<'_>, id: i64, made_for: MadeFor, changes: &[Change]) -> Result<String, Refused> {
     op.require(Permission::AnswerChecklist)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
     system(op, id).await?;
     let json = serde_json::to_string(&Kept::new(made_for, changes)).map_err(|_| Refused::Internal("a preview"))?;
-    Ok(op.store.keep_pending_import(account, id, &json, op.now).await?)
+    op.store.keep_pending_import(account, id, &json, op.now).await?;
+    Ok(mamori_store::pending::pending_mark(&json))
 }
 
 /// Forgets the acting person's previewed upload, if any.
@@ -263,13 +265,14 @@ pub async fn drop_preview(op: &Op<'_>) -> Result<(), Refused> {
 }
 
 /// Takes (reads and forgets) the acting person's previewed upload of
-/// system `id`, if it was kept within [`PREVIEW_KEPT`]: what it was made
-/// for, and its changes.
-pub async fn take_preview(op: &Op<'_>, id: i64) -> Result<Option<(MadeFor, Vec<AnswerChange>)>, Refused> {
+/// system `id`, if it was kept within [`PREVIEW_KEPT`] and is the one
+/// whose `mark` the confirming page carried (`Stale`: another was
+/// previewed since, in another tab): what it was made for, and its changes.
+pub async fn take_preview(op: &Op<'_>, id: i64, mark: &str) -> Result<Option<(MadeFor, Vec<AnswerChange>)>, Refused> {
     op.require(Permission::AnswerChecklist)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
     system(op, id).await?;
-    let Some(json) = op.store.take_pending_import(account, id, op.now - PREVIEW_KEPT).await? else {
+    let Some(json) = op.store.take_pending_import(account, id, op.now - PREVIEW_KEPT, mark).await? else {
         return Ok(None);
     };
     let kept: Kept = serde_json::from_str(&json).map_err(|_| Refused::Internal("an unreadable pending import"))?;

@@ -27,7 +27,7 @@ pub mod notices;
 pub mod notify;
 mod pace;
 pub mod parties;
-mod pending;
+pub mod pending;
 pub mod records;
 pub mod revision;
 pub mod scans;

@@ -8,6 +8,13 @@ use crate::{with_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
 
+/// What a page confirming a pending import carries of it: the SHA-256 of
+/// what was kept, in hex.
+pub fn pending_mark(kept: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(kept.as_bytes()))
+}
+
 impl Store {
     /// Keeps `changes` (the preview, as the caller wrote it) as the
     /// account's one pending import, in place of any before.
@@ -30,22 +37,33 @@ impl Store {
     }
 
     /// Takes (reads and removes) the account's pending import of
-    /// `system_id`, if it was kept since `since`.
+    /// `system_id`, if it was kept since `since` and is the one whose
+    /// [`pending_mark`] the confirming page showed: another, kept since
+    /// from another tab, is `Stale` and stays (confirmed on the first
+    /// tab's page, the second file was applied unseen).
     pub async fn take_pending_import(
         &self,
         account_id: i64,
         system_id: i64,
         since: OffsetDateTime,
+        mark: &str,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin().await?;
         let changes: Option<String> = with_conn!(tx, c => {
             sqlx::query_scalar(
-                "DELETE FROM pending_import WHERE account_id = $1 AND system_id = $2 AND created_at_us >= $3 RETURNING changes",
+                "SELECT changes FROM pending_import WHERE account_id = $1 AND system_id = $2 AND created_at_us >= $3",
             )
             .bind(account_id).bind(system_id).bind(to_unix_micros(since)).fetch_optional(c).await?
         });
+        let Some(changes) = changes else { return Ok(None) };
+        if pending_mark(&changes) != mark {
+            return Err(StoreError::Stale);
+        }
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM pending_import WHERE account_id = $1").bind(account_id).execute(c).await?;
+        });
         tx.commit().await?;
-        Ok(changes)
+        Ok(Some(changes))
     }
 
     /// Forgets the account's pending import, if any.

@@ -586,6 +586,7 @@ answers-upload-need-file = Choose a file.
 answers-upload-not-now = The system is submitted or approved: answers cannot change now.
 answers-upload-stale = Someone changed an answer after your preview. Download the workbook again. Nothing was applied.
 answers-upload-expired = The previewed changes are gone. Upload the file again.
+answers-upload-replaced = Another file was read in another page after this one was shown. Nothing was applied. Choose the file to apply again.
 answers-upload-applied = The answers from Excel are saved.
 report-all-xlsx = Export the listed systems' checklists to Excel (summary, by category, one sheet per system)
 

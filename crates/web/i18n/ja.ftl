@@ -586,6 +586,7 @@ answers-upload-need-file = ファイルを選んでください。
 answers-upload-not-now = 提出済み、または承認済みのため、今は回答を変更できません。
 answers-upload-stale = 確認の後に、ほかの人が回答を変更しました。ファイルをダウンロードし直してください。何も反映していません。
 answers-upload-expired = 確認した変更が見つかりません。もう一度アップロードしてください。
+answers-upload-replaced = この確認画面の後に、別の画面で別のファイルが読み込まれています。反映していません。反映したいファイルをもう一度選んでください。
 answers-upload-applied = Excel の回答を反映しました。
 report-all-xlsx = 表示中のシステムのチェックリストを Excel で出力 (一覧・大項目別・システムごと)
 

@@ -385,7 +385,8 @@ async fn every_state_changing_route_is_audited_and_no_event_holds_a_secret() {
         );
         let preview = vendor.post_file(&s, &format!("{s}/answers.xlsx"), "answers.xlsx", filled).await;
         assert!(preview.body.contains("answers/apply"), "{}", preview.body);
-        let r = vendor.post(&format!("{s}/answers/apply"), &[]).await;
+        let mark = crate::harness::hidden_in(&preview.body, "mark");
+        let r = vendor.post(&format!("{s}/answers/apply"), &[("mark", &mark)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         w.expect("/systems/{id}/answers/apply", "answer.saved", "vendor1", Some("system")).await;
 

@@ -294,7 +294,8 @@ async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
         assert!(preview.body.contains("承認 → 審査待ちに戻ります"), "No.5 was approved");
         assert_eq!(app.store.answers(sys, 1).await.unwrap(), before, "a preview changes nothing");
 
-        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        let mark = crate::harness::hidden_in(&preview.body, "mark");
+        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[("mark", &mark)]).await;
         assert_eq!((applied.status, applied.location()), (StatusCode::SEE_OTHER, &*format!("/systems/{sys}")));
         let after = app.store.answers(sys, 1).await.unwrap();
         let (was, now) = (answer_table(&before), answer_table(&after));
@@ -329,28 +330,40 @@ async fn vendors_answer_in_excel_and_exactly_the_edited_answers_change() {
 /// A previewed workbook waited in the session that uploaded it: megabytes
 /// of answers read with every request of the person's, and one in each of
 /// their sessions. It is now its account's one, in the store: previewed
-/// twice in one sign-in, the later preview is the one confirmed, from
+/// twice in one sign-in (two tabs), the first tab's confirmation applied
+/// the second file, never shown on its page; it is now refused, nothing
+/// changed, and the second tab's preview is the one confirmed, from
 /// another sign-in of the same person; once confirmed, nothing waits.
 #[tokio::test]
-async fn a_previewed_workbook_is_its_account_s_one_and_is_confirmed_from_another_sign_in() {
+async fn a_previewed_workbook_is_its_account_s_one_confirmed_only_as_its_page_showed_it() {
     use mamori_testkit::xlsx::edited;
     for app in App::each(Options::default()).await {
         let (sys, vendor) = returned(&app).await;
         let copy = answer_copy(&app, &vendor, sys).await;
         let (sheet, row) = ("チェックリスト", |n: u32| 11 + n);
+        let mut marks = Vec::new();
         for measures in ["最初の対策", "二つ目の対策"] {
             let preview = upload(&app, &vendor, sys, edited(&copy, &[(sheet, row(4), 5, measures)])).await;
             assert!(preview.body.contains(&format!("<ins>{measures}</ins>")), "{}: {}", app.backend, preview.body);
+            marks.push(crate::harness::hidden_in(&preview.body, "mark"));
         }
+        let before = app.store.answers(sys, 1).await.unwrap();
+        let apply = |c: &crate::harness::Client, mark: &str| {
+            let (c, path, mark) = (c.clone(), format!("/systems/{sys}/answers/apply"), mark.to_owned());
+            async move { c.post(&path, &[("mark", &mark)]).await }
+        };
+        let first = apply(&vendor, &marks[0]).await;
+        assert!(first.body.contains("別の画面で別のファイルが読み込まれています"), "{}: {}", app.backend, first.body);
+        assert_eq!(app.store.answers(sys, 1).await.unwrap(), before, "{}: nothing applied", app.backend);
         let other = app.client();
         let r = other.sign_in(&app, "vendor-a", crate::harness::PASSWORD, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         other.get(&format!("/systems/{sys}")).await;
-        let applied = other.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        let applied = apply(&other, &marks[1]).await;
         assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, applied.body);
         let no4 = app.store.answers(sys, 1).await.unwrap().into_iter().find(|a| a.number == 4).unwrap();
         assert_eq!(no4.input.measures, "二つ目の対策", "{}", app.backend);
-        let again = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        let again = apply(&vendor, &marks[1]).await;
         assert!(again.body.contains("確認した変更が見つかりません"), "{}: {}", app.backend, again.body);
         app.close().await;
     }
@@ -381,7 +394,8 @@ async fn a_previewed_workbook_confirmed_after_the_system_moved_to_another_catalo
         app.store.change_catalog_version(&app.system_ctx(), sys, second).await.unwrap();
         let before = app.store.answers(sys, 1).await.unwrap();
 
-        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[]).await;
+        let mark = crate::harness::hidden_in(&preview.body, "mark");
+        let applied = vendor.post(&format!("/systems/{sys}/answers/apply"), &[("mark", &mark)]).await;
         assert_ne!(applied.status, StatusCode::SEE_OTHER, "{}: not applied", app.backend);
         assert!(applied.body.contains("ダウンロードし直してください"), "{}", applied.body);
         assert_eq!(app.store.answers(sys, 1).await.unwrap(), before, "{}: nothing written", app.backend);

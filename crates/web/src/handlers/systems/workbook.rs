@@ -51,9 +51,24 @@ struct UploadPage<'a> {
     /// Uploaded and read, with nothing to change.
     unchanged: bool,
     max_mb: usize,
+    /// The mark of the preview shown, which its confirmation carries.
+    mark: String,
 }
 
-async fn upload_page(page: &Page, id: i64, errors: Vec<CellError>, changes: &[Change], read: bool) -> Reply {
+/// A confirmation: the mark of the preview its page showed.
+#[derive(serde::Deserialize)]
+pub struct ApplyForm {
+    #[serde(default)]
+    mark: String,
+}
+
+async fn upload_page(
+    page: &Page,
+    id: i64,
+    errors: Vec<CellError>,
+    (changes, mark): (&[Change], &str),
+    read: bool,
+) -> Reply {
     let s = page.store.system(id).await?.ok_or(AppError::NotFound)?;
     let p = page.ctx().await?;
     let rows = changes
@@ -73,6 +88,7 @@ async fn upload_page(page: &Page, id: i64, errors: Vec<CellError>, changes: &[Ch
         unchanged: read && changes.is_empty(),
         changes: rows,
         max_mb: MAX_UPLOAD / (1024 * 1024),
+        mark: mark.to_owned(),
     })
 }
 
@@ -122,8 +138,8 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
             Ok(upload) => match workbook::preview(&who.op(&page), id, &upload).await {
                 Ok(changes) => {
                     let made_for = MadeFor { round: upload.round, catalog_version: upload.catalog_version };
-                    workbook::keep_preview(&who.op(&page), id, made_for, &changes).await?;
-                    return upload_page(&page, id, Vec::new(), &changes, true).await;
+                    let mark = workbook::keep_preview(&who.op(&page), id, made_for, &changes).await?;
+                    return upload_page(&page, id, Vec::new(), (&changes, &mark), true).await;
                 }
                 Err(UploadRefused::Cells(errors)) => errors,
                 Err(UploadRefused::Refused(e)) => refused_cells(&t, e)?,
@@ -131,18 +147,30 @@ pub async fn upload_answers(page: Page, who: Acting, Path(id): Path<i64>, reques
         }
     };
     workbook::drop_preview(&who.op(&page)).await?;
-    upload_page(&page, id, errors, &[], false).await
+    upload_page(&page, id, errors, (&[], ""), false).await
 }
 
 /// Applies the previewed upload of this system, all or none.
-pub async fn apply_answers(page: Page, who: Acting, Path(id): Path<i64>) -> Reply {
+pub async fn apply_answers(
+    page: Page,
+    who: Acting,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<ApplyForm>,
+) -> Reply {
     system_for(&page, &who, id).await?;
     let t = page.t();
-    let Some((made_for, changes)) = workbook::take_preview(&who.op(&page), id).await? else {
-        return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], &[], false).await;
+    let taken = match workbook::take_preview(&who.op(&page), id, &form.mark).await {
+        Err(Refused::Stale) => {
+            let replaced = vec![CellError::file(t.get("answers-upload-replaced"))];
+            return upload_page(&page, id, replaced, (&[], ""), false).await;
+        }
+        taken => taken?,
+    };
+    let Some((made_for, changes)) = taken else {
+        return upload_page(&page, id, vec![CellError::file(t.get("answers-upload-expired"))], (&[], ""), false).await;
     };
     match workbook::apply(&who.op(&page), id, made_for, &changes).await {
         Ok(()) => done(&page, "answers-upload-applied", &format!("/systems/{id}")).await,
-        Err(e) => upload_page(&page, id, refused_cells(&t, e)?, &[], false).await,
+        Err(e) => upload_page(&page, id, refused_cells(&t, e)?, (&[], ""), false).await,
     }
 }
