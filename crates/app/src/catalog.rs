@@ -54,19 +54,23 @@ pub async fn import(op: &Op<'_>, file: &CatalogFile) -> Result<ImportOutcome, Re
 const PREVIEW_KEPT: time::Duration = time::Duration::hours(12);
 
 /// Keeps a catalog read and previewed as the acting officer's one waiting
-/// for confirmation, in place of any before.
-pub async fn keep_preview(op: &Op<'_>, file: &CatalogFile) -> Result<(), Refused> {
+/// for confirmation, in place of any before; returns its mark, for the
+/// page that confirms it ([`take_preview`]).
+pub async fn keep_preview(op: &Op<'_>, file: &CatalogFile) -> Result<String, Refused> {
     op.require(Permission::ManageCatalog)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
-    Ok(op.store.keep_pending_catalog(account, &file.to_yaml(), op.now).await?)
+    let yaml = file.to_yaml();
+    op.store.keep_pending_catalog(account, &yaml, op.now).await?;
+    Ok(mamori_store::pending::pending_mark(&yaml))
 }
 
 /// Takes (reads and forgets) the acting officer's previewed catalog, if it
-/// was kept within [`PREVIEW_KEPT`].
-pub async fn take_preview(op: &Op<'_>) -> Result<Option<CatalogFile>, Refused> {
+/// was kept within [`PREVIEW_KEPT`] and is the one whose `mark` the
+/// confirming page carried (`Stale`: another was previewed since).
+pub async fn take_preview(op: &Op<'_>, mark: &str) -> Result<Option<CatalogFile>, Refused> {
     op.require(Permission::ManageCatalog)?;
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
-    let Some(yaml) = op.store.take_pending_catalog(account, Some(op.now - PREVIEW_KEPT)).await? else {
+    let Some(yaml) = op.store.take_pending_catalog(account, Some(op.now - PREVIEW_KEPT), mark).await? else {
         return Ok(None);
     };
     CatalogFile::from_yaml(&yaml).map(Some).map_err(|_| Refused::Internal("an unreadable pending catalog"))
@@ -75,6 +79,6 @@ pub async fn take_preview(op: &Op<'_>) -> Result<Option<CatalogFile>, Refused> {
 /// Forgets the acting officer's previewed catalog, if any.
 pub async fn drop_preview(op: &Op<'_>) -> Result<(), Refused> {
     let account = op.who.account_id.ok_or(Refused::NotFound)?;
-    op.store.take_pending_catalog(account, None).await?;
+    op.store.take_pending_catalog(account, None, "").await?;
     Ok(())
 }

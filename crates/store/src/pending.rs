@@ -95,23 +95,32 @@ impl Store {
     }
 
     /// Takes (reads and removes) the account's catalog waiting for
-    /// confirmation, if it was kept since `since`; with `since` `None`,
+    /// confirmation, if it was kept since `since` and is the one whose
+    /// [`pending_mark`] the confirming page showed (another, kept since
+    /// from another tab, is `Stale` and stays); with `since` `None`,
     /// removes it.
     pub async fn take_pending_catalog(
         &self,
         account_id: i64,
         since: Option<OffsetDateTime>,
+        mark: &str,
     ) -> Result<Option<String>, StoreError> {
-        let since = since.map_or(i64::MAX, to_unix_micros);
         let mut tx = self.begin().await?;
-        let yaml: Option<Option<String>> = with_conn!(tx, c => {
-            sqlx::query_scalar(
-                "DELETE FROM pending_catalog WHERE account_id = $1 \
-                 RETURNING CASE WHEN created_at_us >= $2 THEN yaml END",
-            )
-            .bind(account_id).bind(since).fetch_optional(c).await?
+        let kept: Option<(String, i64)> = with_conn!(tx, c => {
+            sqlx::query_as("SELECT yaml, created_at_us FROM pending_catalog WHERE account_id = $1")
+                .bind(account_id).fetch_optional(c).await?
+        });
+        let wanted = match (kept, since) {
+            (Some((yaml, at)), Some(since)) if at >= to_unix_micros(since) => Some(yaml),
+            _ => None,
+        };
+        if wanted.as_deref().is_some_and(|yaml| pending_mark(yaml) != mark) {
+            return Err(StoreError::Stale);
+        }
+        with_conn!(tx, c => {
+            sqlx::query("DELETE FROM pending_catalog WHERE account_id = $1").bind(account_id).execute(c).await?;
         });
         tx.commit().await?;
-        Ok(yaml.flatten())
+        Ok(wanted)
     }
 }

@@ -909,6 +909,7 @@ catalog-import-too-large = The file is too large.
 catalog-import-need-file = Choose a file.
 catalog-import-default-title = Imported requirements catalog
 catalog-import-expired = Nothing is waiting to be imported. Read the file again.
+catalog-import-replaced = Another file was read in another page after this one was shown. Nothing was imported. Choose the file to import again.
 catalog-imported = The new catalog version was imported.
 catalog-import-same = A version with the same content exists already. Nothing was imported.
 

@@ -909,6 +909,7 @@ catalog-import-too-large = ファイルが大きすぎます。
 catalog-import-need-file = ファイルを選択してください。
 catalog-import-default-title = 取り込んだ要件一覧表
 catalog-import-expired = 確認中の内容が見つかりません。もう一度ファイルを読み込んでください。
+catalog-import-replaced = この確認画面の後に、別の画面で別のファイルが読み込まれています。取り込んでいません。取り込みたいファイルをもう一度選んでください。
 catalog-imported = 要件一覧の新しい版を取り込みました。
 catalog-import-same = 同じ内容の版が既にあります。何も取り込んでいません。
 

@@ -5,6 +5,7 @@ use crate::handlers::{done, Acting};
 use crate::handlers::{html, jst};
 use crate::handlers::{req_row, ReqRow};
 use mamori_app::catalog as catalog_op;
+use mamori_app::Refused;
 use mamori_core::catalog::RowError;
 use mamori_store::catalog::ImportOutcome;
 
@@ -176,7 +177,16 @@ struct ImportPage<'a> {
     max_mb: usize,
 }
 
+/// A confirmation: the mark of the preview its page showed.
+#[derive(serde::Deserialize)]
+pub struct ApplyForm {
+    #[serde(default)]
+    mark: String,
+}
+
 struct ImportPreview {
+    /// The mark its confirmation carries.
+    mark: String,
     title: String,
     label: String,
     requirements: usize,
@@ -258,21 +268,29 @@ pub async fn upload_catalog(page: Page, who: Acting, request: axum::extract::Req
         Some((_, old)) => compared(&page, old.clone(), file.clone(), None).await?,
         None => Arc::default(),
     };
+    let mark = catalog_op::keep_preview(&who.op(&page), &file).await?;
     let preview = ImportPreview {
+        mark,
         title: file.catalog.title.clone(),
         label: file.catalog.version.clone(),
         requirements: file.requirements.len(),
         against: newest.map(|(v, _)| v),
         compared,
     };
-    catalog_op::keep_preview(&who.op(&page), &file).await?;
     import_page(&page, Vec::new(), Some(preview)).await
 }
 
 /// Imports the previewed catalog as a new version.
-pub async fn apply_catalog(page: Page, who: Acting) -> Reply {
+pub async fn apply_catalog(page: Page, who: Acting, axum::Form(form): axum::Form<ApplyForm>) -> Reply {
     let t = page.t();
-    let Some(file) = catalog_op::take_preview(&who.op(&page)).await? else {
+    let taken = match catalog_op::take_preview(&who.op(&page), &form.mark).await {
+        Err(Refused::Stale) => {
+            let replaced = RowError { row: 0, field: "ファイル", message: t.get("catalog-import-replaced") };
+            return import_page(&page, vec![replaced], None).await;
+        }
+        taken => taken?,
+    };
+    let Some(file) = taken else {
         let expired = RowError { row: 0, field: "ファイル", message: t.get("catalog-import-expired") };
         return import_page(&page, vec![expired], None).await;
     };

@@ -1999,7 +1999,8 @@ async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_
         assert!(r.body.contains("No.1 が変更されました") && r.body.contains("<ins>"), "{}: {}", app.backend, r.body);
         assert!(r.body.contains("<dd>79</dd>"), "{}: the count", app.backend);
         assert_eq!(versions().await, 1, "{}: not before the confirmation", app.backend);
-        let r = officer.post("/catalog/import/apply", &[]).await;
+        let mark = crate::harness::hidden_in(&r.body, "mark");
+        let r = officer.post("/catalog/import/apply", &[("mark", &mark)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         assert_eq!(versions().await, 2, "{}", app.backend);
         let newest = app.store.catalog_versions().await.unwrap()[0].id;
@@ -2010,7 +2011,7 @@ async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_
         );
         assert!(app.audit_actions().await.contains(&"catalog.imported".to_owned()));
         // Confirming again finds nothing waiting.
-        let r = officer.post("/catalog/import/apply", &[]).await;
+        let r = officer.post("/catalog/import/apply", &[("mark", &mark)]).await;
         assert!(r.body.contains("確認中の内容が見つかりません"), "{}", app.backend);
         assert_eq!(versions().await, 2);
         app.close().await;
@@ -2021,33 +2022,41 @@ async fn the_officer_imports_a_catalog_version_from_the_web_after_a_preview_and_
 /// every request of the officer reads, megabytes from a large workbook):
 /// it is its account's one, the second upload in place of the first,
 /// confirmed from another sign-in of the same officer, and nobody else's.
+/// Confirmed on the first upload's page (another tab), the second catalog
+/// was imported unseen; that is now refused, nothing imported.
 #[tokio::test]
-async fn a_previewed_catalog_is_its_officer_s_one_confirmed_from_another_sign_in_and_not_another_officer_s() {
+async fn a_previewed_catalog_is_its_officer_s_one_confirmed_only_as_its_page_showed_it_and_not_another_officer_s() {
     use mamori_core::catalog::CatalogFile;
     for app in App::each(Options::default()).await {
         app.store.ensure_catalog(&app.system_ctx()).await.unwrap();
         let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
         let (colleague, _) = app.signed_in("officer2", Role::SecurityOfficer, None).await;
+        let mut marks = Vec::new();
         for added in ["(一回目)", "(二回目)"] {
             let mut file = CatalogFile::shipped();
             file.requirements[0].text.push_str(added);
             let r = officer.post_file("/catalog/import", "/catalog/import", "c.yaml", file.to_yaml().into()).await;
             assert!(r.body.contains("action=\"/catalog/import/apply\""), "{}: {}", app.backend, r.body);
+            marks.push(crate::harness::hidden_in(&r.body, "mark"));
         }
+        let versions = app.store.catalog_versions().await.unwrap().len();
         colleague.get("/catalog/import").await;
-        let r = colleague.post("/catalog/import/apply", &[]).await;
+        let r = colleague.post("/catalog/import/apply", &[("mark", &marks[1])]).await;
         assert!(r.body.contains("確認中の内容が見つかりません"), "{}: another officer's", app.backend);
+        let r = officer.post("/catalog/import/apply", &[("mark", &marks[0])]).await;
+        assert!(r.body.contains("別の画面で別のファイルが読み込まれています"), "{}: {}", app.backend, r.body);
+        assert_eq!(app.store.catalog_versions().await.unwrap().len(), versions, "{}: nothing imported", app.backend);
 
         let again = app.client();
         let r = again.sign_in(&app, "officer1", crate::harness::PASSWORD, None).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         again.get("/catalog/import").await;
-        let r = again.post("/catalog/import/apply", &[]).await;
+        let r = again.post("/catalog/import/apply", &[("mark", &marks[1])]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", app.backend, r.body);
         let newest = app.store.catalog_versions().await.unwrap()[0].id;
         let text = &app.store.catalog(newest).await.unwrap().requirements[0].text;
         assert!(text.ends_with("(二回目)"), "{}: the second upload: {text}", app.backend);
-        let r = officer.post("/catalog/import/apply", &[]).await;
+        let r = officer.post("/catalog/import/apply", &[("mark", &marks[1])]).await;
         assert!(r.body.contains("確認中の内容が見つかりません"), "{}: taken", app.backend);
         app.close().await;
     }
