@@ -476,7 +476,7 @@ impl<'a> Parser<'a> {
                 .iter()
                 .find(|(_, n)| *n == name)
                 .map(|(a, _)| Applicability::Attr(*a))
-                .ok_or_else(|| format!("不明な属性 \"{name}\" (unknown attribute)")),
+                .ok_or_else(|| format!("不明な属性 \"{}\" (unknown attribute)", crate::text::excerpt(name, 40))),
         }
     }
 }

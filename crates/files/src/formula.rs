@@ -29,35 +29,52 @@ pub fn first_formula(mut csv: impl Read) -> std::io::Result<Option<Place>> {
     let mut bytes = vec![0u8; 64 * 1024];
     let mut cells = Cells::default();
     let mut decoder: Option<encoding_rs::Decoder> = None;
-    let mut text = String::with_capacity(bytes.len() * 3 + 16);
+    let mut text = String::new();
     loop {
         let n = read_full(&mut csv, &mut bytes)?;
         let last = n == 0;
-        // The encoding is decided on the first chunk, as the upload's type
-        // was: UTF-8 when it reads as UTF-8 (a character cut at the chunk's
-        // end allowed), else Shift_JIS.
-        let decoder = decoder.get_or_insert_with(|| {
-            let chunk = &bytes[..n];
-            let utf8 = match std::str::from_utf8(chunk) {
-                Ok(_) => true,
-                Err(e) => e.error_len().is_none() && n == bytes.len(),
-            };
-            if utf8 {
-                encoding_rs::UTF_8.new_decoder_with_bom_removal()
-            } else {
-                encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling()
+        let decoder = decoder.get_or_insert_with(|| decoder_for(&bytes[..n], n < bytes.len()));
+        let mut input = &bytes[..n];
+        loop {
+            text.clear();
+            text.reserve(decoder.max_utf8_buffer_length(input.len()).unwrap_or(input.len() * 3 + 16));
+            let (result, read, _) = decoder.decode_to_string(input, &mut text, last);
+            for c in text.chars() {
+                if let Some(place) = cells.feed(c) {
+                    return Ok(Some(place));
+                }
             }
-        });
-        text.clear();
-        let (_, _, _) = decoder.decode_to_string(&bytes[..n], &mut text, last);
-        for c in text.chars() {
-            if let Some(place) = cells.feed(c) {
-                return Ok(Some(place));
+            input = &input[read..];
+            if result == encoding_rs::CoderResult::InputEmpty {
+                break;
             }
         }
         if last {
             return Ok(cells.feed('\n'));
         }
+    }
+}
+
+/// The encoding, decided on the first chunk as Excel decides it: a
+/// byte-order mark (UTF-8, UTF-16), else UTF-8 when the chunk reads as
+/// UTF-8 (a character cut at the chunk's end allowed, unless it is the
+/// whole file), else Shift_JIS.
+fn decoder_for(first: &[u8], whole: bool) -> encoding_rs::Decoder {
+    if first.starts_with(b"\xFF\xFE") {
+        return encoding_rs::UTF_16LE.new_decoder_with_bom_removal();
+    }
+    if first.starts_with(b"\xFE\xFF") {
+        return encoding_rs::UTF_16BE.new_decoder_with_bom_removal();
+    }
+    let utf8 = first.starts_with(b"\xEF\xBB\xBF")
+        || match std::str::from_utf8(first) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none() && !whole,
+        };
+    if utf8 {
+        encoding_rs::UTF_8.new_decoder_with_bom_removal()
+    } else {
+        encoding_rs::SHIFT_JIS.new_decoder_without_bom_handling()
     }
 }
 
@@ -102,12 +119,21 @@ struct Cells {
     started: bool,
     /// The last character ended a line with `\r` (its `\n` ends no other).
     after_cr: bool,
+    /// The first line as read so far (its first few characters), while it
+    /// may be Excel's `sep=X`, which makes X the separator.
+    head: String,
+    head_read: bool,
+    /// The separator a `sep=` line named.
+    named: Option<char>,
 }
 
 impl Cells {
     /// Takes one character; the place of the cell it shows to be a
     /// formula, if it does.
     fn feed(&mut self, c: char) -> Option<Place> {
+        if !self.head_read {
+            self.read_head(c);
+        }
         if self.quoted {
             if self.quote_seen {
                 self.quote_seen = false;
@@ -125,6 +151,10 @@ impl Cells {
         let after_cr = std::mem::replace(&mut self.after_cr, c == '\r');
         match c {
             '\n' if after_cr => None,
+            c if Some(c) == self.named && c != '"' => {
+                self.end_cell();
+                None
+            }
             ',' | ';' | '\t' => {
                 self.end_cell();
                 None
@@ -144,18 +174,39 @@ impl Cells {
         }
     }
 
+    /// Reads `c` into the first line, and at its end takes a `sep=X`.
+    fn read_head(&mut self, c: char) {
+        if c == '\n' || c == '\r' {
+            self.head_read = true;
+            let named = self.head.get(..4).filter(|p| p.eq_ignore_ascii_case("sep=")).map(|_| &self.head[4..]);
+            let mut rest = named.unwrap_or_default().chars();
+            if let (Some(x), None) = (rest.next(), rest.next()) {
+                self.named = Some(x);
+            }
+        } else if self.head.chars().count() < 6 {
+            self.head.push(c);
+        } else {
+            self.head_read = true;
+        }
+    }
+
+    /// The content of a cell, its first character deciding how it began:
+    /// the leads mamori's own CSVs neutralise (`crate::export`), the
+    /// full-width ones Japanese Excel takes for them too.
     fn content(&mut self, c: char) -> Option<Place> {
         self.started = true;
         match self.lead {
             Lead::Pending => {
                 self.lead = match c {
                     ' ' | '\u{3000}' => Lead::Pending,
-                    '=' => Lead::Equals,
-                    '+' | '-' | '@' => Lead::Sign,
+                    '=' | '＝' => Lead::Equals,
+                    '+' | '-' | '@' | '＋' | '－' | '＠' | '\u{2212}' => Lead::Sign,
                     _ => Lead::Text,
                 };
             }
-            Lead::Sign if matches!(c, '(' | '|' | '!' | '[') => return Some(self.place()),
+            Lead::Sign if matches!(c, '(' | '|' | '!' | '[' | '（' | '｜' | '！' | '［') => {
+                return Some(self.place())
+            }
             _ => {}
         }
         (self.lead == Lead::Equals).then(|| self.place())
@@ -210,6 +261,24 @@ mod tests {
         assert_eq!(first(&sjis), Some((2, 1)), "the call, not the byte");
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("-ポ,=式\n");
         assert_eq!(first(&sjis), Some((1, 2)));
+    }
+
+    /// Excel splits on what a first line `sep=X` names, and reads
+    /// full-width leads as formulas; it honours a byte-order mark, so a
+    /// file in UTF-16, or in UTF-8 with a byte that is not, is read as it
+    /// reads it.
+    #[test]
+    fn a_named_separator_full_width_leads_and_byte_order_marks_are_read_as_excel_reads_them() {
+        assert_eq!(first(b"sep=#\na#=HYPERLINK(\"http://evil\",\"x\")\n"), Some((2, 2)));
+        assert_eq!(first(b"SEP=|\r\nx|@SUM(1)\r\n"), Some((2, 2)));
+        assert_eq!(first("名前,＝ＨＹＰＥＲＬＩＮＫ\n".as_bytes()), Some((1, 2)));
+        assert_eq!(first("注記,－2+cmd｜' /C calc'!A0\n".as_bytes()), Some((1, 2)));
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("a\t=1+1\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(first(&utf16), Some((1, 2)), "UTF-16 with its mark");
+        assert_eq!(first(b"\xEF\xBB\xBF=1+1,\xFF\n"), Some((1, 1)), "UTF-8 by its mark, a bad byte after");
+        assert_eq!(first(b"sep=#\na#b,c\n"), None, "no formula where the separator is named");
+        assert_eq!(first("－ 注記のとおり,＋81 3\n".as_bytes()), None, "full-width signs without a call");
     }
 
     #[test]

@@ -150,6 +150,11 @@ pub fn check(bytes: &[u8], limits: Limits) -> Result<(), Refusal> {
 /// XML): by its name, or by its first character past a byte-order mark and
 /// spaces.
 fn is_xml(name: &str, bytes: &[u8]) -> bool {
+    // A part in UTF-16 is refused with the rest: calamine's XML reader
+    // decodes UTF-16, this check's reads it as bytes.
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return true;
+    }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     name.ends_with(".xml") || name.ends_with(".rels") || name.ends_with(".vml") || first == Some(&b'<')

@@ -86,8 +86,6 @@ pub async fn prepare(data_dir: &Path, database: &DatabaseLocation, clock: &dyn C
     }
 }
 
-/// Where the data key is: the text of a key file in `MAMORI_DATA_KEY`,
-/// else the file `MAMORI_DATA_KEY_FILE`, else `DATA_DIR/data.key`.
 /// Reads a file the operator named, refusing one larger than `max` bytes
 /// before more than that is held (it was read whole, and only then
 /// measured).
@@ -115,6 +113,8 @@ pub fn read_ca_file(path: Option<&Path>) -> Result<Option<Vec<u8>>, ExitCode> {
     }
 }
 
+/// Where the data key is: the text of a key file in `MAMORI_DATA_KEY`,
+/// else the file `MAMORI_DATA_KEY_FILE`, else `DATA_DIR/data.key`.
 pub fn key_file(data_dir: &Path) -> Option<std::path::PathBuf> {
     if std::env::var("MAMORI_DATA_KEY").is_ok_and(|k| !k.is_empty()) {
         return None;

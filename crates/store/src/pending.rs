@@ -8,6 +8,16 @@ use crate::{with_conn, Store, StoreError};
 use mamori_core::clock::to_unix_micros;
 use time::OffsetDateTime;
 
+/// A row read to be taken is held to the commit on PostgreSQL (SQLite's
+/// write transaction holds the database).
+fn held(tx: &crate::Tx) -> &'static str {
+    if tx.backend() == crate::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    }
+}
+
 /// What a page confirming a pending import carries of it: the SHA-256 of
 /// what was kept, in hex.
 pub fn pending_mark(kept: &str) -> String {
@@ -49,11 +59,13 @@ impl Store {
         mark: &str,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin().await?;
+        // Held to the commit: two confirmations at once take it once.
+        let sql = format!(
+            "SELECT changes FROM pending_import WHERE account_id = $1 AND system_id = $2 AND created_at_us >= $3{}",
+            held(&tx)
+        );
         let changes: Option<String> = with_conn!(tx, c => {
-            sqlx::query_scalar(
-                "SELECT changes FROM pending_import WHERE account_id = $1 AND system_id = $2 AND created_at_us >= $3",
-            )
-            .bind(account_id).bind(system_id).bind(to_unix_micros(since)).fetch_optional(c).await?
+            sqlx::query_scalar(&sql).bind(account_id).bind(system_id).bind(to_unix_micros(since)).fetch_optional(c).await?
         });
         let Some(changes) = changes else { return Ok(None) };
         if pending_mark(&changes) != mark {
@@ -106,9 +118,9 @@ impl Store {
         mark: &str,
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin().await?;
+        let sql = format!("SELECT yaml, created_at_us FROM pending_catalog WHERE account_id = $1{}", held(&tx));
         let kept: Option<(String, i64)> = with_conn!(tx, c => {
-            sqlx::query_as("SELECT yaml, created_at_us FROM pending_catalog WHERE account_id = $1")
-                .bind(account_id).fetch_optional(c).await?
+            sqlx::query_as(&sql).bind(account_id).fetch_optional(c).await?
         });
         let wanted = match (kept, since) {
             (Some((yaml, at)), Some(since)) if at >= to_unix_micros(since) => Some(yaml),

@@ -203,3 +203,31 @@ async fn a_sign_in_to_an_account_a_long_write_holds_is_answered_busy_and_keeps_n
         db.cleanup().await;
     }
 }
+
+/// Two confirmations of one preview at once (two tabs), both stopped at
+/// the preview's row, which another connection holds: on PostgreSQL each
+/// read the preview without holding it and both took it, the second after
+/// the first had deleted it. The row is now held from the read: one takes
+/// it, the other finds nothing.
+#[tokio::test]
+async fn a_preview_confirmed_twice_at_once_is_taken_once() {
+    if let Some((db, url, ctx)) = on_postgres().await {
+        let store = &db.store;
+        let vendor = store.issue_account(&ctx, &new_account("vendor-a", Role::Vendor, None), "").await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        store.keep_pending_import(vendor, 7, "{}", now).await.unwrap();
+        let mark = mamori_store::pending::pending_mark("{}");
+        let held = format!("SELECT 1 FROM pending_import WHERE account_id = {vendor} FOR UPDATE");
+        let held = mamori_testkit::OpenTx::begin(&url, &held).await;
+        let take = || {
+            let (s, mark) = (store.clone(), mark.clone());
+            tokio::spawn(async move { s.take_pending_import(vendor, 7, now - time::Duration::hours(1), &mark).await })
+        };
+        let (first, second) = (take(), take());
+        waiting_for_locks(&url, 2).await;
+        held.roll_back().await;
+        let taken = [first.await.unwrap().unwrap(), second.await.unwrap().unwrap()];
+        assert_eq!(taken.iter().filter(|t| t.is_some()).count(), 1, "{taken:?}");
+        db.cleanup().await;
+    }
+}

@@ -1014,7 +1014,7 @@ async fn a_locked_account_waits_its_turn_among_the_checks_and_is_busy_as_an_unkn
     }
 }
 
-/// Sign-ins from more /64s than the address throttle holds back (an IPv6/// Sign-ins from more /64s than the address throttle holds back (an IPv6
+/// Sign-ins from more /64s than the address throttle holds back (an IPv6
 /// block has millions): each runs to its end even when its client gives
 /// up, so they piled up without end behind the password checks, every
 /// real person's sign-in behind them. Now the checks' queue holds

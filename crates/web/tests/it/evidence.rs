@@ -679,43 +679,56 @@ async fn until_uploads(n: usize) {
     assert_eq!(mamori_web::uploads::uploads_now(), n, "upload forms held");
 }
 
-/// One company's people hold four upload forms at once together: four
-/// vendors' people, each posting two forms and trickling their bodies,
-/// held all eight turns again and again, and the office's catalog import
-/// waited behind them. Two of a company's people hold two forms each; a
-/// third's upload waits its turn while the office's import is read and
-/// answered, and is read once one of the four is let go.
+/// One company's people read four upload forms at once together, and
+/// every organisation's people six: four vendors' people, each posting two
+/// forms and trickling their bodies, held all eight turns again and again,
+/// and the office's catalog import waited behind them. Two of a vendor's
+/// people hold two forms each: a third's waits. A department's person
+/// holds two more: another of the department's waits (the department holds
+/// two), while the office's import is read and answered; each waiting one
+/// is read once one of the held is let go.
 #[tokio::test]
-async fn a_company_s_people_hold_four_upload_forms_at_once_a_fifth_waits_and_the_office_s_import_is_read() {
-    use mamori_web::uploads::UPLOADS_PER_ORGANISATION;
+async fn a_company_s_people_hold_four_upload_forms_and_the_parties_six_and_the_office_s_import_is_read() {
+    use mamori_web::uploads::{uploads_now, UPLOADS_FOR_PARTIES, UPLOADS_PER_ORGANISATION};
     let app = App::spawn("sqlite", unhurried()).await;
     let (sys, vendor) = supplied_system(&app, "文書管理システム").await;
     let org = app.store.account_by_login("vendor-a").await.unwrap().unwrap().organisation_id;
-    let page = format!("/systems/{sys}/items/4");
-    let path = format!("{page}/evidence");
+    let dept = Some(app.store.system(sys).await.unwrap().unwrap().input.department_id);
+    let (page, path) = (format!("/systems/{sys}"), format!("/systems/{sys}/answers.xlsx"));
     let second = app.signed_in("vendor-a2", Role::Vendor, org).await.0;
     let third = app.signed_in("vendor-a3", Role::Vendor, org).await.0;
+    let clerk = app.signed_in("soumu1", Role::Department, dept).await.0;
+    let other_clerk = app.signed_in("soumu2", Role::Department, dept).await.0;
     let mut held = Vec::new();
-    for person in [&vendor, &second] {
-        person.get(&page).await;
-        held.extend([an_upload_held_open(person, &path), an_upload_held_open(person, &path)]);
-    }
-    until_uploads(UPLOADS_PER_ORGANISATION).await;
-    third.get(&page).await;
-    let waiting = tokio::spawn({
-        let third = third.clone();
-        async move { third.post_file(&page, &path, "手順書.txt", "手順".as_bytes().to_vec()).await }
-    });
+    let mut hold = async |people: &[&crate::harness::Client], want: usize| {
+        for person in people {
+            person.get(&page).await;
+            held.extend([an_upload_held_open(person, &path), an_upload_held_open(person, &path)]);
+        }
+        until_uploads(want).await;
+    };
+    let waiting = |c: &crate::harness::Client| {
+        let (c, page, path) = (c.clone(), page.clone(), path.clone());
+        tokio::spawn(async move { c.post_file(&page, &path, "answers.xlsx", b"not a workbook".to_vec()).await })
+    };
+    hold(&[&vendor, &second], UPLOADS_PER_ORGANISATION).await;
+    let company_s_fifth = waiting(&third);
+    hold(&[&clerk], UPLOADS_FOR_PARTIES).await;
+    let parties_seventh = waiting(&other_clerk);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    assert!(!waiting.is_finished(), "the company's fifth waits");
-    assert_eq!(mamori_web::uploads::uploads_now(), UPLOADS_PER_ORGANISATION, "only the company's four are read");
+    assert!(!company_s_fifth.is_finished(), "the company's fifth waits");
+    assert!(!parties_seventh.is_finished(), "the parties' seventh waits");
+    assert_eq!(uploads_now(), UPLOADS_FOR_PARTIES, "only the parties' six are read");
     let (officer, _) = app.signed_in("officer1", Role::SecurityOfficer, None).await;
-    let r = officer.post_file("/catalog/import", "/catalog/import", "一覧.txt", b"not a catalog".to_vec()).await;
-    assert_eq!(r.status, StatusCode::OK, "the office's import is read and answered: {}", r.body);
-    assert!(r.body.contains("field-error") || r.body.contains("error"), "{}", r.body);
+    let r = officer.post_file("/catalog/import", "/catalog/import", "x.bin", vec![0xff, 0xfe, 0]).await;
+    assert!(r.body.contains("UTF-8 の YAML か Excel"), "the office's import is read and answered: {}", r.body);
+    // One of the vendor's and one of the department's let go: both are read.
+    held.remove(0).abort();
     held.pop().unwrap().abort();
-    let r = waiting.await.unwrap();
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "read once one of the four is let go: {}", r.body);
+    for waiter in [company_s_fifth, parties_seventh] {
+        let r = waiter.await.unwrap();
+        assert!(r.body.contains("class=\"error-message\""), "read once the held are let go: {}", r.body);
+    }
     for h in held {
         h.abort();
     }
